@@ -1,0 +1,274 @@
+//! cadre's wire protocol: what the server, the web client, the tests and the
+//! load tool say to each other. Pure data, no I/O.
+//!
+//! # Layout
+//! - [`signalling`]: WebSocket messages, both directions, internally tagged
+//!   JSON (`{"type": "...", ...}`), versioned by [`PROTOCOL_VERSION`].
+//! - [`api`]: REST bodies under `/api/` (sessions, people, links, lobby).
+//! - [`ErrorCode`]: the stable codes every failure carries, on the socket and
+//!   over HTTP alike, so that clients and scripts branch on codes, not prose.
+//! - [`SessionKind`], [`Role`], [`SessionState`]: the domain vocabulary of
+//!   `DESIGN.md`.
+//!
+//! SDP and ICE payloads are opaque to the server: they travel as raw JSON
+//! ([`serde_json::value::RawValue`]) and are never parsed on the way through.
+#![forbid(unsafe_code)]
+#![warn(missing_docs)]
+
+pub mod api;
+pub mod signalling;
+
+use serde::{Deserialize, Serialize};
+use std::fmt;
+
+/// Version of the signalling protocol. The server announces it in the
+/// welcome; a client built for another version must reload.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// Largest signalling message the server accepts and relays, in bytes.
+/// A bigger one is answered with [`ErrorCode::MessageTooLarge`] and dropped.
+pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
+
+/// What a session is, in the framework's terms. It changes defaults later
+/// (sign-ins mandatory for `vae` and `formation`, sponsor rules for
+/// `intervention`), so it is a closed set.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionKind {
+    /// Formation professionnelle (training).
+    Formation,
+    /// Bilan de compétences (skills assessment).
+    Bilan,
+    /// Validation des acquis de l'expérience.
+    Vae,
+    /// Individual or team coaching.
+    Coaching,
+    /// Groupe d'analyse de pratiques professionnelles.
+    Gapp,
+    /// Intervention commissioned by a client organisation (sponsor rules apply).
+    Intervention,
+}
+
+impl SessionKind {
+    /// Every kind, in the framework's order.
+    pub const ALL: [SessionKind; 6] = [
+        SessionKind::Formation,
+        SessionKind::Bilan,
+        SessionKind::Vae,
+        SessionKind::Coaching,
+        SessionKind::Gapp,
+        SessionKind::Intervention,
+    ];
+
+    /// The wire name (`formation`, `bilan`, ...).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionKind::Formation => "formation",
+            SessionKind::Bilan => "bilan",
+            SessionKind::Vae => "vae",
+            SessionKind::Coaching => "coaching",
+            SessionKind::Gapp => "gapp",
+            SessionKind::Intervention => "intervention",
+        }
+    }
+}
+
+impl fmt::Display for SessionKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl std::str::FromStr for SessionKind {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        SessionKind::ALL
+            .into_iter()
+            .find(|k| k.as_str() == s)
+            .ok_or_else(|| {
+                format!("unknown session kind {s:?}; expected one of formation, bilan, vae, coaching, gapp, intervention")
+            })
+    }
+}
+
+/// A person's role in one session. A sponsor never joins the call, so it is
+/// not a role here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Accompagnant, formateur: runs the session.
+    Facilitator,
+    /// Bénéficiaire: takes part.
+    Participant,
+}
+
+impl Role {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Facilitator => "facilitator",
+            Role::Participant => "participant",
+        }
+    }
+}
+
+impl fmt::Display for Role {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Where a session stands. `scheduled → open → running ⇄ suspended → ended`,
+/// plus `postponed`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SessionState {
+    /// Planned; links are not valid yet or nobody has joined.
+    Scheduled,
+    /// Someone is connected, the facilitator has not started.
+    Open,
+    /// The session is taking place.
+    Running,
+    /// Paused by the facilitator, with a reason.
+    Suspended,
+    /// Moved to a new window; the same links stay valid.
+    Postponed,
+    /// Over; links no longer open the call.
+    Ended,
+}
+
+/// Stable error codes. Every failure, on the socket or over HTTP, carries one
+/// of these with a human sentence beside it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ErrorCode {
+    /// No join token was given.
+    TokenMissing,
+    /// The token is not a well-formed JWT.
+    TokenMalformed,
+    /// The token's algorithm is not EdDSA (`none`, HS256, ...).
+    TokenAlgorithm,
+    /// The signature does not verify with any published key.
+    TokenSignature,
+    /// The token's `exp` has passed.
+    TokenExpired,
+    /// The token's `nbf` is still in the future.
+    TokenNotYetValid,
+    /// The link was revoked by the organiser.
+    TokenRevoked,
+    /// The token names a session other than the one asked for.
+    WrongSession,
+    /// The session or person the token names does not exist.
+    NotFound,
+    /// The session is over.
+    SessionEnded,
+    /// The organiser bearer token is missing or wrong.
+    Unauthorized,
+    /// The caller's role does not allow this action.
+    Forbidden,
+    /// The message is not valid JSON or misses a field.
+    MalformedMessage,
+    /// The message's `type` is not one this protocol version knows.
+    UnknownMessageType,
+    /// The message is over [`MAX_MESSAGE_BYTES`].
+    MessageTooLarge,
+    /// The relay target is not connected to this session.
+    UnknownPeer,
+    /// Too many messages; this one was dropped.
+    RateLimited,
+    /// Invalid data in a request (the message says which field and why).
+    InvalidInput,
+    /// Something failed on the server; nothing was changed.
+    Internal,
+}
+
+impl ErrorCode {
+    /// The wire name, as in JSON.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorCode::TokenMissing => "token_missing",
+            ErrorCode::TokenMalformed => "token_malformed",
+            ErrorCode::TokenAlgorithm => "token_algorithm",
+            ErrorCode::TokenSignature => "token_signature",
+            ErrorCode::TokenExpired => "token_expired",
+            ErrorCode::TokenNotYetValid => "token_not_yet_valid",
+            ErrorCode::TokenRevoked => "token_revoked",
+            ErrorCode::WrongSession => "wrong_session",
+            ErrorCode::NotFound => "not_found",
+            ErrorCode::SessionEnded => "session_ended",
+            ErrorCode::Unauthorized => "unauthorized",
+            ErrorCode::Forbidden => "forbidden",
+            ErrorCode::MalformedMessage => "malformed_message",
+            ErrorCode::UnknownMessageType => "unknown_message_type",
+            ErrorCode::MessageTooLarge => "message_too_large",
+            ErrorCode::UnknownPeer => "unknown_peer",
+            ErrorCode::RateLimited => "rate_limited",
+            ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::Internal => "internal",
+        }
+    }
+}
+
+impl fmt::Display for ErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// The body of every HTTP error and the content of a socket `error` message.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ErrorBody {
+    /// Stable code to branch on.
+    pub code: ErrorCode,
+    /// A sentence for people (English; the client translates by code).
+    pub message: String,
+}
+
+/// WebSocket close codes the server uses (4000–4999 is the application range).
+pub mod close_code {
+    /// The same person opened the session in another tab or device.
+    pub const REPLACED: u16 = 4001;
+    /// The connection sent too many messages.
+    pub const FLOOD: u16 = 4002;
+    /// The connection did not read its messages fast enough.
+    pub const SLOW_CONSUMER: u16 = 4003;
+    /// No heartbeat or pong for too long.
+    pub const TIMEOUT: u16 = 4004;
+    /// The organiser revoked this person's link.
+    pub const REVOKED: u16 = 4005;
+    /// The server is shutting down; reconnect later.
+    pub const SHUTDOWN: u16 = 4006;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn kinds_round_trip_through_their_names() {
+        for kind in SessionKind::ALL {
+            assert_eq!(kind.as_str().parse::<SessionKind>().unwrap(), kind);
+            assert_eq!(
+                serde_json::to_string(&kind).unwrap(),
+                format!("\"{}\"", kind.as_str())
+            );
+        }
+        assert!("webinar".parse::<SessionKind>().is_err());
+    }
+
+    #[test]
+    fn error_code_names_match_serde() {
+        for code in [
+            ErrorCode::TokenMissing,
+            ErrorCode::TokenNotYetValid,
+            ErrorCode::UnknownMessageType,
+            ErrorCode::Internal,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&code).unwrap(),
+                format!("\"{}\"", code.as_str())
+            );
+        }
+    }
+}

@@ -1,0 +1,396 @@
+//! Signalling messages over the session WebSocket (`/ws/{session_id}?token=…`).
+//!
+//! Every message is one JSON text frame, internally tagged by `type`.
+//! The server is the authority on who is in the session: a client learns the
+//! roster from [`ServerMessage::Welcome`] and the `peer_*` messages, and can
+//! only reach peers of its own session.
+//!
+//! Perfect negotiation: each roster entry carries `polite`, the role *this*
+//! client plays towards that peer. The server derives it from the two
+//! participant ids, so both sides always agree and it survives reconnections.
+
+use crate::{ErrorBody, ErrorCode, Role, SessionKind, SessionState};
+use serde::{Deserialize, Serialize};
+use serde_json::value::RawValue;
+
+/// A participant's id in a session (stable across reconnections).
+pub type PeerId = String;
+
+/// An opaque JSON payload (SDP, ICE candidate), kept as the sender wrote it.
+///
+/// It serialises as the raw JSON it holds. serde cannot hand a raw value
+/// through an internally tagged enum, so deserialising it *inside* a message
+/// enum goes through a parsed value; the server does not do that: it reads
+/// client messages with [`parse_client_message`], which keeps the bytes.
+#[derive(Debug, Clone)]
+pub struct Opaque(Box<RawValue>);
+
+impl PartialEq for Opaque {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl Eq for Opaque {}
+
+impl Opaque {
+    /// Wraps raw JSON.
+    pub fn from_raw(raw: Box<RawValue>) -> Self {
+        Opaque(raw)
+    }
+
+    /// Wraps a JSON value.
+    pub fn from_value(value: &serde_json::Value) -> Self {
+        // A Value always prints as valid JSON.
+        Opaque(RawValue::from_string(value.to_string()).unwrap_or_else(|_| null_raw()))
+    }
+
+    /// The JSON text.
+    pub fn get(&self) -> &str {
+        self.0.get()
+    }
+}
+
+fn null_raw() -> Box<RawValue> {
+    RawValue::from_string("null".to_owned()).unwrap_or_default()
+}
+
+impl Serialize for Opaque {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        self.0.serialize(s)
+    }
+}
+
+impl<'de> Deserialize<'de> for Opaque {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let value = serde_json::Value::deserialize(d)?;
+        Ok(Opaque::from_value(&value))
+    }
+}
+
+/// What a client sends.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ClientMessage {
+    /// Relay `data` (an SDP description or an ICE candidate, opaque to the
+    /// server) to the peer `to` of the same session.
+    Signal {
+        /// The target participant id.
+        to: PeerId,
+        /// Opaque payload, relayed byte for byte.
+        data: Opaque,
+    },
+    /// Keep-alive and liveness evidence; answered by `heartbeat_ack`.
+    Heartbeat {
+        /// The client's own clock (ms since the Unix epoch), kept as a claim.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_time: Option<i64>,
+    },
+    /// Camera and microphone switched on or off (shown to the others).
+    MediaState {
+        /// Camera sending.
+        camera: bool,
+        /// Microphone sending.
+        microphone: bool,
+    },
+    /// The person leaves on purpose; the server closes the socket.
+    Leave,
+}
+
+/// Why a peer left the roster (also the reason given to a closed connection).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum LeaveReason {
+    /// Left on purpose.
+    Left,
+    /// The socket closed without a `leave` (network loss, tab closed).
+    Disconnected,
+    /// No heartbeat or pong for too long: closed at the last time seen.
+    Timeout,
+    /// Replaced by a newer connection of the same person.
+    Replaced,
+    /// Disconnected for flooding.
+    Flood,
+    /// Disconnected for not reading its messages.
+    SlowConsumer,
+    /// The organiser revoked the link.
+    Revoked,
+    /// The server is shutting down.
+    Shutdown,
+}
+
+/// The person this connection belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// Participant id.
+    pub id: PeerId,
+    /// Display name.
+    pub name: String,
+    /// Role in this session.
+    pub role: Role,
+}
+
+/// Another person connected to the session.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Peer {
+    /// Participant id.
+    pub id: PeerId,
+    /// Display name.
+    pub name: String,
+    /// Role in this session.
+    pub role: Role,
+    /// The id of the peer's current connection: a new value for a known
+    /// `id` means the peer reconnected and negotiation starts over.
+    pub connection_id: String,
+    /// Whether *you* are the polite side towards this peer.
+    pub polite: bool,
+    /// Camera sending, as last reported by the peer.
+    pub camera: bool,
+    /// Microphone sending, as last reported by the peer.
+    pub microphone: bool,
+}
+
+/// Session metadata shown in the lobby and the call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Session id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Kind of session.
+    pub kind: SessionKind,
+    /// The organisation running it.
+    pub organisation: String,
+    /// Planned start, RFC 3339 UTC.
+    pub planned_start: String,
+    /// Planned end, RFC 3339 UTC.
+    pub planned_end: String,
+    /// IANA time zone of the session (for half-days and display).
+    pub time_zone: String,
+    /// Display names of the facilitators.
+    pub facilitators: Vec<String>,
+    /// Current state.
+    pub state: SessionState,
+}
+
+/// One ICE server, in the browser's `RTCIceServer` shape.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct IceServer {
+    /// `stun:` or `turn:` URLs.
+    pub urls: Vec<String>,
+    /// TURN user name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    /// TURN credential.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub credential: Option<String>,
+}
+
+/// Which ICE candidates clients should use.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum IcePolicy {
+    /// Every candidate (normal operation).
+    All,
+    /// Only 127.0.0.1 candidates: test rigs on one machine.
+    Loopback,
+}
+
+/// What the server sends.
+// Messages are built and serialised at once, never stored, so the size of
+// the welcome variant costs nothing worth boxing for.
+#[allow(clippy::large_enum_variant)]
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+#[non_exhaustive]
+pub enum ServerMessage {
+    /// First message on every connection.
+    Welcome {
+        /// [`crate::PROTOCOL_VERSION`].
+        protocol: u32,
+        /// This connection's id.
+        connection_id: String,
+        /// Who you are.
+        you: Me,
+        /// The session.
+        session: SessionInfo,
+        /// Everyone else connected now.
+        roster: Vec<Peer>,
+        /// ICE servers for `RTCPeerConnection`.
+        ice_servers: Vec<IceServer>,
+        /// Which candidates to keep.
+        ice_policy: IcePolicy,
+        /// Send a `heartbeat` this often; the server drops a connection
+        /// silent for three intervals.
+        heartbeat_interval_ms: u64,
+        /// Server clock, ms since the Unix epoch (the time that counts).
+        server_time: i64,
+    },
+    /// Someone connected (or reconnected: same `id`, new `connection_id`).
+    PeerJoined {
+        /// The peer.
+        peer: Peer,
+    },
+    /// Someone's connection ended.
+    PeerLeft {
+        /// Participant id.
+        id: PeerId,
+        /// Why.
+        reason: LeaveReason,
+    },
+    /// A peer's camera or microphone changed.
+    PeerMedia {
+        /// Participant id.
+        id: PeerId,
+        /// Camera sending.
+        camera: bool,
+        /// Microphone sending.
+        microphone: bool,
+    },
+    /// A relayed payload from a peer of the same session.
+    Signal {
+        /// Sender's participant id.
+        from: PeerId,
+        /// The payload exactly as the sender wrote it.
+        data: Opaque,
+    },
+    /// Answer to a `heartbeat`.
+    HeartbeatAck {
+        /// Server clock, ms since the Unix epoch.
+        server_time: i64,
+    },
+    /// A request failed; nothing was changed and the socket stays open.
+    Error {
+        /// Stable code.
+        code: ErrorCode,
+        /// Human sentence.
+        message: String,
+    },
+    /// The server is about to close this connection, and why.
+    Closing {
+        /// Why.
+        reason: LeaveReason,
+        /// Human sentence.
+        message: String,
+    },
+}
+
+impl ServerMessage {
+    /// An `error` message.
+    pub fn error(code: ErrorCode, message: impl Into<String>) -> Self {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+impl From<ErrorBody> for ServerMessage {
+    fn from(e: ErrorBody) -> Self {
+        ServerMessage::Error {
+            code: e.code,
+            message: e.message,
+        }
+    }
+}
+
+/// Every field any client message has; read in one pass so that `data`
+/// stays raw (a plain struct can hold a [`RawValue`], a tagged enum cannot).
+#[derive(Deserialize)]
+struct Envelope<'a> {
+    #[serde(rename = "type", borrow)]
+    kind: std::borrow::Cow<'a, str>,
+    #[serde(default)]
+    to: Option<String>,
+    #[serde(default)]
+    data: Option<Box<RawValue>>,
+    #[serde(default)]
+    client_time: Option<i64>,
+    #[serde(default)]
+    camera: Option<bool>,
+    #[serde(default)]
+    microphone: Option<bool>,
+}
+
+/// Parses a client text frame, classifying failures with a stable code.
+pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
+    let malformed = |message: String| ErrorBody {
+        code: ErrorCode::MalformedMessage,
+        message,
+    };
+    let env: Envelope<'_> =
+        serde_json::from_str(text).map_err(|e| malformed(format!("malformed message: {e}")))?;
+    let missing = |field: &str| malformed(format!("{} message without `{field}`", env.kind));
+    match env.kind.as_ref() {
+        "signal" => Ok(ClientMessage::Signal {
+            to: env.to.clone().ok_or_else(|| missing("to"))?,
+            data: Opaque::from_raw(env.data.ok_or_else(|| missing("data"))?),
+        }),
+        "heartbeat" => Ok(ClientMessage::Heartbeat {
+            client_time: env.client_time,
+        }),
+        "media_state" => Ok(ClientMessage::MediaState {
+            camera: env.camera.ok_or_else(|| missing("camera"))?,
+            microphone: env.microphone.ok_or_else(|| missing("microphone"))?,
+        }),
+        "leave" => Ok(ClientMessage::Leave),
+        other => Err(ErrorBody {
+            code: ErrorCode::UnknownMessageType,
+            message: format!("unknown message type {other:?}"),
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn signal_payload_is_kept_byte_for_byte() {
+        let text = r#"{"type":"signal","to":"p_b","data":{"sdp":"v=0\r\n","type":"offer"}}"#;
+        let ClientMessage::Signal { to, data } = parse_client_message(text).unwrap() else {
+            panic!("not a signal");
+        };
+        assert_eq!(to, "p_b");
+        assert_eq!(data.get(), r#"{"sdp":"v=0\r\n","type":"offer"}"#);
+        let relayed = serde_json::to_string(&ServerMessage::Signal {
+            from: "p_a".into(),
+            data,
+        })
+        .unwrap();
+        assert_eq!(
+            relayed,
+            r#"{"type":"signal","from":"p_a","data":{"sdp":"v=0\r\n","type":"offer"}}"#
+        );
+        let back: ServerMessage = serde_json::from_str(&relayed).unwrap();
+        assert!(matches!(back, ServerMessage::Signal { .. }));
+    }
+
+    #[test]
+    fn failures_are_classified() {
+        let unknown = parse_client_message(r#"{"type":"dance"}"#).unwrap_err();
+        assert_eq!(unknown.code, ErrorCode::UnknownMessageType);
+        let missing = parse_client_message(r#"{"type":"signal","to":"x"}"#).unwrap_err();
+        assert_eq!(missing.code, ErrorCode::MalformedMessage);
+        let garbage = parse_client_message("{nope").unwrap_err();
+        assert_eq!(garbage.code, ErrorCode::MalformedMessage);
+        let untagged = parse_client_message(r#"{"to":"x"}"#).unwrap_err();
+        assert_eq!(untagged.code, ErrorCode::MalformedMessage);
+    }
+
+    #[test]
+    fn leave_and_heartbeat_parse() {
+        assert!(matches!(
+            parse_client_message(r#"{"type":"leave"}"#),
+            Ok(ClientMessage::Leave)
+        ));
+        assert!(matches!(
+            parse_client_message(r#"{"type":"heartbeat","client_time":5}"#),
+            Ok(ClientMessage::Heartbeat {
+                client_time: Some(5)
+            })
+        ));
+    }
+}

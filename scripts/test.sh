@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Runs every test of cadre, installing what they need when it is missing:
+#   1. formatting and lints (cargo fmt, clippy with warnings as errors);
+#   2. Rust unit and integration tests: a real server on loopback, real
+#      WebSocket clients, real WebRTC peers (webrtc-rs), a real SQLite file;
+#   3. the web client's type check (tsc over JSDoc);
+#   4. the browser suite: headless Chromium with a fake camera and microphone.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+as_root() { if [ "$(id -u)" -eq 0 ]; then "$@"; else sudo "$@"; fi; }
+
+if ! command -v chromium >/dev/null 2>&1; then
+  echo "== installing Debian's chromium"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
+fi
+if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/typescript ]; then
+  echo "== installing the browser suite's npm packages"
+  (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+echo "== cargo fmt"
+cargo fmt --all -- --check
+echo "== cargo clippy"
+cargo clippy --workspace --all-targets --quiet -- -D warnings
+echo "== cargo test"
+cargo test --workspace
+echo "== client type check"
+tests/browser/node_modules/.bin/tsc -p client-web
+echo "== browser suite"
+cargo build -p cadre-server --quiet
+CADRE_BIN="$PWD/target/debug/cadre" node tests/browser/e2e.mjs

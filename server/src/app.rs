@@ -1,0 +1,319 @@
+//! The application state shared by every request and connection, and the
+//! operations the REST API, the CLI and the WebSocket need: create and read
+//! sessions, mint links, admit a token, revoke.
+
+use crate::catalog::{Admission, Catalog, Link, Person, Session, SessionDetail};
+use crate::config::Config;
+use crate::connection::{Admitted, Limits};
+use crate::error::ApiError;
+use crate::keys::{Jwks, SigningKey};
+use crate::links::{ISSUER, JOIN_AUDIENCE, JoinClaims, LinkSigner};
+use crate::session::{Registry, SessionSettings};
+use cadre_protocol::ErrorCode;
+use cadre_protocol::api::{LinkView, NewSession, PersonView, Revoked, SessionSummary, SessionView};
+use cadre_protocol::signalling::SessionInfo;
+use chrono::{DateTime, SecondsFormat, Utc};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::{OwnedSemaphorePermit, Semaphore};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
+
+/// Cheap-to-clone handle on everything a request needs.
+#[derive(Clone)]
+pub struct App {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    catalog: Catalog,
+    key: SigningKey,
+    signer: LinkSigner,
+    organiser_token: String,
+    public_url: String,
+    link_lead: Duration,
+    link_grace: Duration,
+    registry: Arc<Registry>,
+    limits: Limits,
+    connections: Arc<Semaphore>,
+    shutdown: CancellationToken,
+    tracker: TaskTracker,
+}
+
+impl std::fmt::Debug for App {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("App")
+            .field("public_url", &self.inner.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+impl App {
+    /// Assembles the state from opened parts.
+    pub(crate) fn new(
+        config: &Config,
+        catalog: Catalog,
+        key: SigningKey,
+        organiser_token: String,
+        public_url: String,
+        shutdown: CancellationToken,
+        tracker: TaskTracker,
+    ) -> App {
+        let registry = Registry::new(
+            SessionSettings {
+                ice_servers: config.ice_servers.clone(),
+                ice_policy: config.ice_policy,
+                heartbeat_interval: config.heartbeat_interval,
+            },
+            tracker.clone(),
+        );
+        App {
+            inner: Arc::new(Inner {
+                catalog,
+                signer: LinkSigner::new(&key),
+                key,
+                organiser_token,
+                public_url: public_url.trim_end_matches('/').to_owned(),
+                link_lead: config.link_lead,
+                link_grace: config.link_grace,
+                registry,
+                limits: Limits {
+                    rate_per_second: config.rate_per_second,
+                    rate_burst: config.rate_burst,
+                    outbound_queue: config.outbound_queue.max(1),
+                    heartbeat_interval: config.heartbeat_interval,
+                },
+                connections: Arc::new(Semaphore::new(config.max_connections)),
+                shutdown,
+                tracker,
+            }),
+        }
+    }
+
+    /// The organiser bearer token.
+    pub fn organiser_token(&self) -> &str {
+        &self.inner.organiser_token
+    }
+
+    /// Base URL of links.
+    pub fn public_url(&self) -> &str {
+        &self.inner.public_url
+    }
+
+    /// The catalogue.
+    pub fn catalog(&self) -> &Catalog {
+        &self.inner.catalog
+    }
+
+    pub(crate) fn registry(&self) -> Arc<Registry> {
+        Arc::clone(&self.inner.registry)
+    }
+
+    pub(crate) fn limits(&self) -> &Limits {
+        &self.inner.limits
+    }
+
+    pub(crate) fn shutdown(&self) -> &CancellationToken {
+        &self.inner.shutdown
+    }
+
+    pub(crate) fn tracker(&self) -> &TaskTracker {
+        &self.inner.tracker
+    }
+
+    pub(crate) fn connection_permit(&self) -> Option<OwnedSemaphorePermit> {
+        Arc::clone(&self.inner.connections).try_acquire_owned().ok()
+    }
+
+    /// The published keys.
+    pub fn jwks(&self) -> Jwks {
+        Jwks {
+            keys: vec![self.inner.key.jwk()],
+        }
+    }
+
+    /// The validity window of a session's links.
+    pub fn link_window(&self, session: &Session) -> (DateTime<Utc>, DateTime<Utc>) {
+        link_window(session, self.inner.link_lead, self.inner.link_grace)
+    }
+
+    /// Validates and stores a session; returns it with everyone's link.
+    pub async fn create_session(&self, new: NewSession) -> Result<SessionView, ApiError> {
+        let (lead, grace) = (self.inner.link_lead, self.inner.link_grace);
+        let detail = self
+            .inner
+            .catalog
+            .run(move |c| c.create_session(&new, |s| link_window(s, lead, grace)))
+            .await?;
+        self.view(detail)
+    }
+
+    /// One session with its links.
+    pub async fn session_view(&self, sid: &str) -> Result<SessionView, ApiError> {
+        let sid = sid.to_owned();
+        let detail = self
+            .inner
+            .catalog
+            .run(move |c| c.session_detail(&sid))
+            .await?;
+        self.view(detail)
+    }
+
+    /// Every session.
+    pub async fn list_sessions(&self) -> Result<Vec<SessionSummary>, ApiError> {
+        let rows = self.inner.catalog.run(|c| c.list_sessions()).await?;
+        Ok(rows
+            .into_iter()
+            .map(|(s, people)| SessionSummary {
+                state: s.state,
+                id: s.id,
+                title: s.title,
+                kind: s.kind,
+                planned_start: rfc3339(s.planned_start),
+                planned_end: rfc3339(s.planned_end),
+                time_zone: s.time_zone.name().to_owned(),
+                people,
+            })
+            .collect())
+    }
+
+    /// Revokes a person's links and closes their live connection.
+    pub async fn revoke(&self, sid: &str, pid: &str) -> Result<Revoked, ApiError> {
+        let (s, p) = (sid.to_owned(), pid.to_owned());
+        let person = self
+            .inner
+            .catalog
+            .run(move |c| c.revoke_person(&s, &p))
+            .await?;
+        let disconnected = self.inner.registry.revoke(sid, &person.id).await;
+        tracing::info!(sid, pid, disconnected, "link revoked");
+        Ok(Revoked {
+            id: person.id,
+            disconnected,
+        })
+    }
+
+    /// Checks a join token end to end: signature and window, then the link
+    /// in the catalogue (exists, matches, not revoked), then the session.
+    pub async fn admit(&self, token: &str) -> Result<Admitted, ApiError> {
+        let claims = self.inner.signer.verify(token)?;
+        let (jti, sid, sub) = (claims.jti.clone(), claims.sid.clone(), claims.sub.clone());
+        let (admission, facilitators) = self
+            .inner
+            .catalog
+            .run(move |c| {
+                let admission = c.admit(&jti, &sid, &sub)?;
+                let facilitators = match &admission {
+                    Admission::Admitted { .. } => c.facilitators(&sid)?,
+                    _ => Vec::new(),
+                };
+                Ok((admission, facilitators))
+            })
+            .await?;
+        match admission {
+            Admission::Admitted { session, person } => {
+                if person.role != claims.role {
+                    return Err(ApiError::new(
+                        ErrorCode::TokenMalformed,
+                        "this link's role does not match the session's records",
+                    ));
+                }
+                Ok(Admitted {
+                    id: person.id,
+                    name: person.name,
+                    role: person.role,
+                    session: session_info(&session, facilitators),
+                })
+            }
+            Admission::Revoked(at) => Err(ApiError::new(
+                ErrorCode::TokenRevoked,
+                format!("this link was revoked at {}", rfc3339(at)),
+            )),
+            Admission::UnknownLink => Err(ApiError::new(
+                ErrorCode::NotFound,
+                "this link names no person of this session",
+            )),
+        }
+    }
+
+    fn view(&self, detail: SessionDetail) -> Result<SessionView, ApiError> {
+        let s = detail.session;
+        let people = detail
+            .people
+            .into_iter()
+            .map(|(person, link)| {
+                let link = self.link_view(&person, &link)?;
+                Ok(PersonView {
+                    id: person.id,
+                    name: person.name,
+                    email: person.email,
+                    role: person.role,
+                    link,
+                })
+            })
+            .collect::<Result<Vec<_>, ApiError>>()?;
+        Ok(SessionView {
+            id: s.id,
+            title: s.title,
+            kind: s.kind,
+            organisation: s.organisation,
+            planned_start: rfc3339(s.planned_start),
+            planned_end: rfc3339(s.planned_end),
+            time_zone: s.time_zone.name().to_owned(),
+            sponsor: s.sponsor,
+            state: s.state,
+            created_at: rfc3339(s.created_at),
+            people,
+        })
+    }
+
+    fn link_view(&self, person: &Person, link: &Link) -> Result<LinkView, ApiError> {
+        let token = self.inner.signer.mint(&JoinClaims {
+            iss: ISSUER.to_owned(),
+            aud: JOIN_AUDIENCE.to_owned(),
+            sub: person.id.clone(),
+            sid: person.session_id.clone(),
+            role: person.role,
+            nbf: link.not_before.timestamp(),
+            exp: link.expires_at.timestamp(),
+            iat: link.issued_at.timestamp(),
+            jti: link.jti.clone(),
+        })?;
+        Ok(LinkView {
+            url: format!("{}/j/{}", self.inner.public_url, token),
+            token,
+            not_before: rfc3339(link.not_before),
+            expires_at: rfc3339(link.expires_at),
+            revoked: link.revoked_at.is_some(),
+        })
+    }
+}
+
+fn link_window(
+    session: &Session,
+    lead: Duration,
+    grace: Duration,
+) -> (DateTime<Utc>, DateTime<Utc>) {
+    let lead = chrono::Duration::from_std(lead).unwrap_or_default();
+    let grace = chrono::Duration::from_std(grace).unwrap_or_default();
+    (session.planned_start - lead, session.planned_end + grace)
+}
+
+/// The public view of a session for clients.
+pub fn session_info(s: &Session, facilitators: Vec<String>) -> SessionInfo {
+    SessionInfo {
+        id: s.id.clone(),
+        title: s.title.clone(),
+        kind: s.kind,
+        organisation: s.organisation.clone(),
+        planned_start: rfc3339(s.planned_start),
+        planned_end: rfc3339(s.planned_end),
+        time_zone: s.time_zone.name().to_owned(),
+        facilitators,
+        state: s.state,
+    }
+}
+
+fn rfc3339(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}

@@ -1,0 +1,682 @@
+//! The session catalogue: sessions, people and their links, in the embedded
+//! SQLite file. The evidence ledger is a separate store with its own writer;
+//! this one holds what the organiser planned.
+//!
+//! Calls are blocking (rusqlite); async callers go through
+//! [`Catalog::run`], which moves the work to the blocking pool so that no
+//! runtime thread waits on the disk.
+
+use crate::keys::random_id;
+use cadre_protocol::api::{NewPerson, NewSession};
+use cadre_protocol::{Role, SessionKind, SessionState};
+use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
+use chrono_tz::Tz;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+
+/// Name of the SQLite file in the data directory.
+pub const DB_FILE: &str = "cadre.sqlite3";
+
+const MAX_TITLE: usize = 200;
+const MAX_NAME: usize = 120;
+const MAX_EMAIL: usize = 254;
+const MAX_PEOPLE: usize = 50;
+const MAX_DURATION_HOURS: i64 = 24;
+
+/// Catalogue failures.
+#[derive(Debug, thiserror::Error)]
+pub enum CatalogError {
+    /// The request data is invalid; the message names the field.
+    #[error("{0}")]
+    Invalid(String),
+    /// No such session or person.
+    #[error("{0}")]
+    NotFound(String),
+    /// SQLite failed.
+    #[error("database: {0}")]
+    Db(#[from] rusqlite::Error),
+    /// A stored value no longer parses (the file was edited by hand).
+    #[error("corrupt catalogue row: {0}")]
+    Corrupt(String),
+    /// The blocking task panicked or was cancelled.
+    #[error("catalogue task failed: {0}")]
+    Task(String),
+}
+
+/// Result alias for this module.
+pub type CatalogResult<T> = Result<T, CatalogError>;
+
+/// A session as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Session {
+    /// `s_…`.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Kind.
+    pub kind: SessionKind,
+    /// Organisation.
+    pub organisation: String,
+    /// Planned start.
+    pub planned_start: DateTime<Utc>,
+    /// Planned end.
+    pub planned_end: DateTime<Utc>,
+    /// IANA zone.
+    pub time_zone: Tz,
+    /// Sponsor, if any.
+    pub sponsor: Option<String>,
+    /// Persisted control state.
+    pub state: SessionState,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A person as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Person {
+    /// `p_…`.
+    pub id: String,
+    /// Their session.
+    pub session_id: String,
+    /// Display name.
+    pub name: String,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Role.
+    pub role: Role,
+}
+
+/// A link as stored (the token itself is re-minted on demand).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Link {
+    /// `l_…`, the token's `jti`.
+    pub jti: String,
+    /// Whose link.
+    pub person_id: String,
+    /// Which session.
+    pub session_id: String,
+    /// Valid from.
+    pub not_before: DateTime<Utc>,
+    /// Valid until.
+    pub expires_at: DateTime<Utc>,
+    /// Issue time.
+    pub issued_at: DateTime<Utc>,
+    /// Revocation time.
+    pub revoked_at: Option<DateTime<Utc>>,
+}
+
+/// A session with everyone in it and each person's current link.
+#[derive(Debug, Clone)]
+pub struct SessionDetail {
+    /// The session.
+    pub session: Session,
+    /// People in the order they were given, with their latest link.
+    pub people: Vec<(Person, Link)>,
+}
+
+/// Handle to the catalogue; cheap to clone.
+#[derive(Clone)]
+pub struct Catalog {
+    conn: Arc<Mutex<Connection>>,
+}
+
+impl std::fmt::Debug for Catalog {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Catalog").finish_non_exhaustive()
+    }
+}
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS sessions (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    organisation TEXT NOT NULL,
+    planned_start INTEGER NOT NULL,
+    planned_end INTEGER NOT NULL,
+    time_zone TEXT NOT NULL,
+    sponsor TEXT,
+    state TEXT NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS people (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    email TEXT,
+    role TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS people_by_session ON people(session_id, position);
+CREATE TABLE IF NOT EXISTS links (
+    jti TEXT PRIMARY KEY,
+    person_id TEXT NOT NULL REFERENCES people(id),
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    not_before INTEGER NOT NULL,
+    expires_at INTEGER NOT NULL,
+    issued_at INTEGER NOT NULL,
+    revoked_at INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS links_by_person ON links(person_id, issued_at);
+";
+
+impl Catalog {
+    /// Opens (creating if needed) the catalogue in `dir`.
+    pub fn open(dir: &Path) -> CatalogResult<Catalog> {
+        let conn = Connection::open(dir.join(DB_FILE))?;
+        // WAL lets the CLI read and write while a server runs on the same file.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.pragma_update(None, "foreign_keys", "ON")?;
+        conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        conn.execute_batch(SCHEMA)?;
+        Ok(Catalog {
+            conn: Arc::new(Mutex::new(conn)),
+        })
+    }
+
+    /// Runs blocking catalogue work off the async runtime.
+    pub async fn run<T, F>(&self, work: F) -> CatalogResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Catalog) -> CatalogResult<T> + Send + 'static,
+    {
+        let this = self.clone();
+        tokio::task::spawn_blocking(move || work(&this))
+            .await
+            .map_err(|e| CatalogError::Task(e.to_string()))?
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
+        // A panic while holding the lock leaves SQLite itself consistent
+        // (transactions roll back), so the poisoned guard is safe to reuse.
+        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Validates and stores a new session, its people and one link each.
+    pub fn create_session(
+        &self,
+        new: &NewSession,
+        link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+    ) -> CatalogResult<SessionDetail> {
+        let valid = validate(new)?;
+        let now = Utc::now();
+        let session = Session {
+            id: format!(
+                "s_{}",
+                random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
+            ),
+            title: valid.title,
+            kind: new.kind,
+            organisation: valid.organisation,
+            planned_start: valid.start,
+            planned_end: valid.end,
+            time_zone: valid.tz,
+            sponsor: valid.sponsor,
+            state: SessionState::Scheduled,
+            created_at: now,
+        };
+        let (not_before, expires_at) = link_window(&session);
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO sessions (id, title, kind, organisation, planned_start, planned_end, \
+             time_zone, sponsor, state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+            params![
+                session.id,
+                session.title,
+                session.kind.as_str(),
+                session.organisation,
+                session.planned_start.timestamp_millis(),
+                session.planned_end.timestamp_millis(),
+                session.time_zone.name(),
+                session.sponsor,
+                state_name(session.state),
+                now.timestamp_millis(),
+            ],
+        )?;
+        let mut people = Vec::with_capacity(valid.people.len());
+        for (position, p) in valid.people.into_iter().enumerate() {
+            let person = Person {
+                id: format!(
+                    "p_{}",
+                    random_id(9).map_err(|e| CatalogError::Task(e.to_string()))?
+                ),
+                session_id: session.id.clone(),
+                name: p.name,
+                email: p.email,
+                role: p.role,
+            };
+            tx.execute(
+                "INSERT INTO people (id, session_id, position, name, email, role) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    person.id,
+                    person.session_id,
+                    position as i64,
+                    person.name,
+                    person.email,
+                    person.role.as_str()
+                ],
+            )?;
+            let link = Link {
+                jti: format!(
+                    "l_{}",
+                    random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
+                ),
+                person_id: person.id.clone(),
+                session_id: session.id.clone(),
+                not_before,
+                expires_at,
+                issued_at: now,
+                revoked_at: None,
+            };
+            tx.execute(
+                "INSERT INTO links (jti, person_id, session_id, not_before, expires_at, issued_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    link.jti,
+                    link.person_id,
+                    link.session_id,
+                    link.not_before.timestamp(),
+                    link.expires_at.timestamp(),
+                    link.issued_at.timestamp(),
+                ],
+            )?;
+            people.push((person, link));
+        }
+        tx.commit()?;
+        Ok(SessionDetail { session, people })
+    }
+
+    /// Every session, newest planned start first.
+    pub fn list_sessions(&self) -> CatalogResult<Vec<(Session, usize)>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT s.id, s.title, s.kind, s.organisation, s.planned_start, s.planned_end, \
+             s.time_zone, s.sponsor, s.state, s.created_at, \
+             (SELECT COUNT(*) FROM people p WHERE p.session_id = s.id) \
+             FROM sessions s ORDER BY s.planned_start DESC, s.id",
+        )?;
+        let rows = stmt.query_map([], |row| Ok((session_row(row), row.get::<_, i64>(10)?)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (session, count) = row?;
+            out.push((session?, count as usize));
+        }
+        Ok(out)
+    }
+
+    /// One session.
+    pub fn session(&self, id: &str) -> CatalogResult<Session> {
+        let conn = self.lock();
+        conn.query_row(
+            "SELECT id, title, kind, organisation, planned_start, planned_end, time_zone, \
+             sponsor, state, created_at FROM sessions WHERE id = ?1",
+            [id],
+            |row| Ok(session_row(row)),
+        )
+        .optional()?
+        .ok_or_else(|| CatalogError::NotFound(format!("no session {id}")))?
+    }
+
+    /// One session with its people and their latest links.
+    pub fn session_detail(&self, id: &str) -> CatalogResult<SessionDetail> {
+        let session = self.session(id)?;
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT p.id, p.session_id, p.name, p.email, p.role, \
+             l.jti, l.not_before, l.expires_at, l.issued_at, l.revoked_at \
+             FROM people p JOIN links l ON l.person_id = p.id \
+             WHERE p.session_id = ?1 \
+             AND l.issued_at = (SELECT MAX(issued_at) FROM links WHERE person_id = p.id) \
+             ORDER BY p.position",
+        )?;
+        let rows = stmt.query_map([id], |row| {
+            Ok((
+                person_row(row),
+                Link {
+                    jti: row.get(5)?,
+                    person_id: row.get(0)?,
+                    session_id: row.get(1)?,
+                    not_before: secs(row.get(6)?),
+                    expires_at: secs(row.get(7)?),
+                    issued_at: secs(row.get(8)?),
+                    revoked_at: row.get::<_, Option<i64>>(9)?.map(secs),
+                },
+            ))
+        })?;
+        let mut people = Vec::new();
+        for row in rows {
+            let (person, link) = row?;
+            people.push((person?, link));
+        }
+        Ok(SessionDetail { session, people })
+    }
+
+    /// Resolves a verified token's link: the link must exist, match the
+    /// claims and not be revoked. Returns the session and the person.
+    pub fn admit(&self, jti: &str, sid: &str, sub: &str) -> CatalogResult<Admission> {
+        let conn = self.lock();
+        let link: Option<(String, String, Option<i64>)> = conn
+            .query_row(
+                "SELECT person_id, session_id, revoked_at FROM links WHERE jti = ?1",
+                [jti],
+                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+            )
+            .optional()?;
+        let Some((person_id, session_id, revoked_at)) = link else {
+            return Ok(Admission::UnknownLink);
+        };
+        if person_id != sub || session_id != sid {
+            return Ok(Admission::UnknownLink);
+        }
+        if let Some(t) = revoked_at {
+            return Ok(Admission::Revoked(secs(t)));
+        }
+        let person = conn
+            .query_row(
+                "SELECT id, session_id, name, email, role FROM people WHERE id = ?1",
+                [sub],
+                |row| Ok(person_row(row)),
+            )
+            .optional()?;
+        drop(conn);
+        let Some(person) = person else {
+            return Ok(Admission::UnknownLink);
+        };
+        let session = self.session(sid)?;
+        Ok(Admission::Admitted {
+            session: Box::new(session),
+            person: person?,
+        })
+    }
+
+    /// Revokes every link of a person. Returns false when the person is not
+    /// in that session.
+    pub fn revoke_person(&self, sid: &str, pid: &str) -> CatalogResult<Person> {
+        let conn = self.lock();
+        let person = conn
+            .query_row(
+                "SELECT id, session_id, name, email, role FROM people WHERE id = ?1 AND session_id = ?2",
+                [pid, sid],
+                |row| Ok(person_row(row)),
+            )
+            .optional()?
+            .ok_or_else(|| CatalogError::NotFound(format!("no person {pid} in session {sid}")))??;
+        conn.execute(
+            "UPDATE links SET revoked_at = ?1 WHERE person_id = ?2 AND revoked_at IS NULL",
+            params![Utc::now().timestamp(), pid],
+        )?;
+        Ok(person)
+    }
+
+    /// Display names of a session's facilitators.
+    pub fn facilitators(&self, sid: &str) -> CatalogResult<Vec<String>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT name FROM people WHERE session_id = ?1 AND role = 'facilitator' ORDER BY position",
+        )?;
+        let names = stmt
+            .query_map([sid], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(names)
+    }
+}
+
+/// What [`Catalog::admit`] decided.
+#[derive(Debug)]
+pub enum Admission {
+    /// The link is current.
+    Admitted {
+        /// The session.
+        session: Box<Session>,
+        /// The person.
+        person: Person,
+    },
+    /// The link was revoked at that time.
+    Revoked(DateTime<Utc>),
+    /// No such link for that person and session.
+    UnknownLink,
+}
+
+fn secs(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(t, 0).unwrap_or_default()
+}
+
+fn millis(t: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_millis(t).unwrap_or_default()
+}
+
+fn state_name(s: SessionState) -> &'static str {
+    match s {
+        SessionState::Scheduled => "scheduled",
+        SessionState::Open => "open",
+        SessionState::Running => "running",
+        SessionState::Suspended => "suspended",
+        SessionState::Postponed => "postponed",
+        SessionState::Ended => "ended",
+    }
+}
+
+fn parse_state(s: &str) -> Option<SessionState> {
+    serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
+}
+
+fn session_row(row: &rusqlite::Row<'_>) -> CatalogResult<Session> {
+    let kind: String = row.get(2)?;
+    let tz: String = row.get(6)?;
+    let state: String = row.get(8)?;
+    Ok(Session {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        kind: kind.parse().map_err(CatalogError::Corrupt)?,
+        organisation: row.get(3)?,
+        planned_start: millis(row.get(4)?),
+        planned_end: millis(row.get(5)?),
+        time_zone: tz
+            .parse()
+            .map_err(|_| CatalogError::Corrupt(format!("time zone {tz}")))?,
+        sponsor: row.get(7)?,
+        state: parse_state(&state)
+            .ok_or_else(|| CatalogError::Corrupt(format!("state {state}")))?,
+        created_at: millis(row.get(9)?),
+    })
+}
+
+fn person_row(row: &rusqlite::Row<'_>) -> CatalogResult<Person> {
+    let role: String = row.get(4)?;
+    Ok(Person {
+        id: row.get(0)?,
+        session_id: row.get(1)?,
+        name: row.get(2)?,
+        email: row.get(3)?,
+        role: match role.as_str() {
+            "facilitator" => Role::Facilitator,
+            "participant" => Role::Participant,
+            other => return Err(CatalogError::Corrupt(format!("role {other}"))),
+        },
+    })
+}
+
+struct ValidSession {
+    title: String,
+    organisation: String,
+    sponsor: Option<String>,
+    tz: Tz,
+    start: DateTime<Utc>,
+    end: DateTime<Utc>,
+    people: Vec<NewPerson>,
+}
+
+/// Checks every field; the first problem is reported with the field's name.
+fn validate(new: &NewSession) -> CatalogResult<ValidSession> {
+    let invalid = |m: String| Err(CatalogError::Invalid(m));
+    let title = text_field("title", &new.title, MAX_TITLE)?;
+    let organisation = text_field("organisation", &new.organisation, MAX_TITLE)?;
+    let sponsor = match &new.sponsor {
+        Some(s) if !s.trim().is_empty() => Some(text_field("sponsor", s, MAX_TITLE)?),
+        _ => None,
+    };
+    let zone = new.time_zone.as_deref().unwrap_or("Europe/Paris");
+    let Ok(tz) = zone.parse::<Tz>() else {
+        return invalid(format!("time_zone: unknown IANA time zone {zone:?}"));
+    };
+    let start = parse_time("planned_start", &new.planned_start, tz)?;
+    let end = parse_time("planned_end", &new.planned_end, tz)?;
+    if end <= start {
+        return invalid("planned_end: must be after planned_start".into());
+    }
+    if end - start > chrono::Duration::hours(MAX_DURATION_HOURS) {
+        return invalid(format!(
+            "planned_end: a session lasts at most {MAX_DURATION_HOURS} hours"
+        ));
+    }
+    if new.people.is_empty() || new.people.len() > MAX_PEOPLE {
+        return invalid(format!("people: between 1 and {MAX_PEOPLE} people"));
+    }
+    if !new.people.iter().any(|p| p.role == Role::Facilitator) {
+        return invalid("people: at least one facilitator".into());
+    }
+    let mut people = Vec::with_capacity(new.people.len());
+    for (i, p) in new.people.iter().enumerate() {
+        let name = text_field(&format!("people[{i}].name"), &p.name, MAX_NAME)?;
+        let email = match &p.email {
+            Some(e) if !e.trim().is_empty() => {
+                let e = e.trim();
+                if e.len() > MAX_EMAIL || !e.contains('@') || e.chars().any(char::is_whitespace) {
+                    return invalid(format!("people[{i}].email: not an e-mail address"));
+                }
+                Some(e.to_owned())
+            }
+            _ => None,
+        };
+        people.push(NewPerson {
+            name,
+            email,
+            role: p.role,
+        });
+    }
+    Ok(ValidSession {
+        title,
+        organisation,
+        sponsor,
+        tz,
+        start,
+        end,
+        people,
+    })
+}
+
+fn text_field(field: &str, value: &str, max: usize) -> CatalogResult<String> {
+    let v = value.trim();
+    if v.is_empty() {
+        return Err(CatalogError::Invalid(format!("{field}: must not be empty")));
+    }
+    if v.chars().count() > max {
+        return Err(CatalogError::Invalid(format!(
+            "{field}: at most {max} characters"
+        )));
+    }
+    if v.chars().any(char::is_control) {
+        return Err(CatalogError::Invalid(format!(
+            "{field}: must not contain control characters"
+        )));
+    }
+    Ok(v.to_owned())
+}
+
+/// RFC 3339 with an offset, or a local date-time read in the session's zone.
+fn parse_time(field: &str, value: &str, tz: Tz) -> CatalogResult<DateTime<Utc>> {
+    let v = value.trim();
+    if let Ok(t) = DateTime::parse_from_rfc3339(v) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let naive = ["%Y-%m-%dT%H:%M:%S", "%Y-%m-%dT%H:%M", "%Y-%m-%d %H:%M:%S", "%Y-%m-%d %H:%M"]
+        .iter()
+        .find_map(|f| NaiveDateTime::parse_from_str(v, f).ok())
+        .ok_or_else(|| {
+            CatalogError::Invalid(format!(
+                "{field}: expected RFC 3339 (2026-12-03T09:00:00+01:00) or a local time (2026-12-03T09:00), got {v:?}"
+            ))
+        })?;
+    // In the autumn overlap the earlier instant is the one people mean.
+    tz.from_local_datetime(&naive)
+        .earliest()
+        .map(|t| t.with_timezone(&Utc))
+        .ok_or_else(|| {
+            CatalogError::Invalid(format!(
+                "{field}: {v} does not exist in {tz} (clocks change then)"
+            ))
+        })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn new_session() -> NewSession {
+        NewSession {
+            title: "Atelier".into(),
+            kind: SessionKind::Formation,
+            organisation: "Organisme".into(),
+            planned_start: "2026-12-03T09:00".into(),
+            planned_end: "2026-12-03T12:30".into(),
+            time_zone: None,
+            sponsor: None,
+            people: vec![NewPerson {
+                name: "Claire".into(),
+                email: None,
+                role: Role::Facilitator,
+            }],
+        }
+    }
+
+    #[test]
+    fn local_times_are_read_in_the_session_zone() {
+        let v = validate(&new_session()).unwrap();
+        assert_eq!(v.start.to_rfc3339(), "2026-12-03T08:00:00+00:00");
+        assert_eq!(v.tz, chrono_tz::Europe::Paris);
+    }
+
+    #[test]
+    fn invalid_sessions_name_the_field() {
+        type Mutation = Box<dyn Fn(&mut NewSession)>;
+        let cases: Vec<(Mutation, &str)> = vec![
+            (Box::new(|s| s.title = "  ".into()), "title"),
+            (
+                Box::new(|s| s.planned_end = "2026-12-03T08:00".into()),
+                "planned_end",
+            ),
+            (
+                Box::new(|s| s.time_zone = Some("Mars/Olympus".into())),
+                "time_zone",
+            ),
+            (
+                Box::new(|s| s.people[0].role = Role::Participant),
+                "facilitator",
+            ),
+            (
+                Box::new(|s| s.people[0].name = String::new()),
+                "people[0].name",
+            ),
+            (
+                Box::new(|s| s.planned_start = "demain".into()),
+                "planned_start",
+            ),
+            (
+                Box::new(|s| s.planned_start = "2026-03-29T02:30".into()),
+                "does not exist",
+            ),
+        ];
+        for (mutate, needle) in cases {
+            let mut s = new_session();
+            mutate(&mut s);
+            match validate(&s) {
+                Err(CatalogError::Invalid(m)) => assert!(m.contains(needle), "{m} lacks {needle}"),
+                other => panic!("expected invalid for {needle}, got {:?}", other.map(|_| ())),
+            }
+        }
+    }
+}

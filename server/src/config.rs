@@ -1,0 +1,60 @@
+//! Server settings. Every field has a default that works on a fresh machine
+//! (`cadre demo`); the CLI maps flags and environment variables onto it.
+
+use cadre_protocol::signalling::{IcePolicy, IceServer};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Everything the server needs to start.
+#[derive(Debug, Clone)]
+pub struct Config {
+    /// Holds the SQLite file, the signing key and the organiser token.
+    pub data_dir: PathBuf,
+    /// Address to listen on; port 0 picks a free one (tests, demo).
+    pub bind: SocketAddr,
+    /// Base of the join links (`{public_url}/j/{token}`); defaults to
+    /// `http://{bound address}` once bound.
+    pub public_url: Option<String>,
+    /// Organiser bearer token; generated into the data directory when absent.
+    pub organiser_token: Option<String>,
+    /// How long before the planned start a link opens the session.
+    pub link_lead: Duration,
+    /// How long after the planned end a link still works.
+    pub link_grace: Duration,
+    /// ICE servers handed to clients.
+    pub ice_servers: Vec<IceServer>,
+    /// Which candidates clients keep (`loopback` only for test rigs).
+    pub ice_policy: IcePolicy,
+    /// Ping and heartbeat period; a connection silent for three is dropped.
+    pub heartbeat_interval: Duration,
+    /// Sustained messages per second allowed per connection.
+    pub rate_per_second: u32,
+    /// Burst allowed above the sustained rate.
+    pub rate_burst: u32,
+    /// Messages queued towards one connection before it counts as too slow.
+    pub outbound_queue: usize,
+    /// Connections accepted at once, across all sessions.
+    pub max_connections: usize,
+}
+
+impl Config {
+    /// Defaults for a server keeping its files in `data_dir`.
+    pub fn new(data_dir: impl Into<PathBuf>) -> Self {
+        Config {
+            data_dir: data_dir.into(),
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            public_url: None,
+            organiser_token: None,
+            link_lead: Duration::from_secs(30 * 60),
+            link_grace: Duration::from_secs(60 * 60),
+            ice_servers: Vec::new(),
+            ice_policy: IcePolicy::All,
+            heartbeat_interval: Duration::from_secs(10),
+            rate_per_second: 50,
+            rate_burst: 200,
+            outbound_queue: 256,
+            max_connections: 20_000,
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! HTTP errors: one type, one JSON body shape (`{code, message}`), one status
+//! per code. 5xx are logged; their details stay in the log.
+
+use crate::catalog::CatalogError;
+use crate::links::LinkError;
+use axum::Json;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cadre_protocol::{ErrorBody, ErrorCode};
+
+/// An API failure.
+#[derive(Debug, Clone)]
+pub struct ApiError {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Human sentence.
+    pub message: String,
+    /// Status, when the code's usual one does not fit.
+    pub status: Option<StatusCode>,
+}
+
+impl ApiError {
+    /// An error with the code's usual status.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ApiError {
+            code,
+            message: message.into(),
+            status: None,
+        }
+    }
+
+    /// Overrides the status.
+    pub fn with_status(mut self, status: StatusCode) -> Self {
+        self.status = Some(status);
+        self
+    }
+
+    fn status(&self) -> StatusCode {
+        self.status.unwrap_or(match self.code {
+            ErrorCode::TokenMissing
+            | ErrorCode::TokenMalformed
+            | ErrorCode::TokenAlgorithm
+            | ErrorCode::TokenSignature
+            | ErrorCode::TokenExpired
+            | ErrorCode::TokenNotYetValid
+            | ErrorCode::Unauthorized => StatusCode::UNAUTHORIZED,
+            ErrorCode::TokenRevoked
+            | ErrorCode::WrongSession
+            | ErrorCode::SessionEnded
+            | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::InvalidInput
+            | ErrorCode::MalformedMessage
+            | ErrorCode::UnknownMessageType
+            | ErrorCode::UnknownPeer => StatusCode::UNPROCESSABLE_ENTITY,
+            ErrorCode::MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
+            ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            _ => StatusCode::INTERNAL_SERVER_ERROR,
+        })
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status();
+        if status.is_server_error() {
+            tracing::error!(code = %self.code, message = %self.message, "request failed");
+        }
+        let body = ErrorBody {
+            code: self.code,
+            message: if status.is_server_error() && self.code == ErrorCode::Internal {
+                "internal error; nothing was changed".to_owned()
+            } else {
+                self.message
+            },
+        };
+        (status, Json(body)).into_response()
+    }
+}
+
+impl From<LinkError> for ApiError {
+    fn from(e: LinkError) -> Self {
+        ApiError::new(e.code, e.message)
+    }
+}
+
+impl From<CatalogError> for ApiError {
+    fn from(e: CatalogError) -> Self {
+        match e {
+            CatalogError::Invalid(m) => ApiError::new(ErrorCode::InvalidInput, m),
+            CatalogError::NotFound(m) => ApiError::new(ErrorCode::NotFound, m),
+            other => ApiError::new(ErrorCode::Internal, other.to_string()),
+        }
+    }
+}

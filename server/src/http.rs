@@ -1,0 +1,218 @@
+//! HTTP surface: the REST API under `/api/`, the session WebSocket, the
+//! published keys, and the embedded web client.
+//!
+//! Tokens are checked before any upgrade, so a refused WebSocket gets an HTTP
+//! status and a JSON body it can show; nothing about a refused attempt
+//! reaches the session.
+
+use crate::app::App;
+use crate::assets;
+use crate::connection::{self, Admitted, MAX_FRAME_BYTES};
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::ws::WebSocketUpgrade;
+use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cadre_protocol::api::{Lobby, NewSession, Revoked, SessionSummary, SessionView};
+use cadre_protocol::{ErrorCode, SessionState};
+use serde::Deserialize;
+use tower_http::set_header::SetResponseHeaderLayer;
+
+/// Largest REST request body.
+const MAX_BODY_BYTES: usize = 64 * 1024;
+
+/// Reading buffer per WebSocket: small, because a signalling connection is
+/// idle most of the time and tungstenite's default (128 KiB, zero-filled)
+/// would dominate memory per connection.
+const WS_READ_BUFFER: usize = 4 * 1024;
+
+/// The whole router.
+pub fn router(app: App) -> Router {
+    Router::new()
+        .route("/", get(client_page))
+        .route("/j/{token}", get(client_page))
+        .route("/healthz", get(|| async { "ok" }))
+        .route("/.well-known/jwks.json", get(jwks))
+        .route("/api/sessions", post(create_session).get(list_sessions))
+        .route("/api/sessions/{sid}", get(session_detail))
+        .route("/api/sessions/{sid}/people/{pid}/revoke", post(revoke))
+        .route("/api/join", get(lobby))
+        .route("/ws/{sid}", get(websocket))
+        .fallback(fallback)
+        .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        // Join links carry their token in the path: never leak it in Referer.
+        .layer(SetResponseHeaderLayer::overriding(
+            header::REFERRER_POLICY,
+            HeaderValue::from_static("no-referrer"),
+        ))
+        .layer(SetResponseHeaderLayer::overriding(
+            header::X_CONTENT_TYPE_OPTIONS,
+            HeaderValue::from_static("nosniff"),
+        ))
+        .with_state(app)
+}
+
+/// The organiser, proven by the bearer token.
+pub struct Organiser;
+
+impl FromRequestParts<App> for Organiser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        let given = parts
+            .headers
+            .get(header::AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or_else(|| {
+                ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "this needs the organiser token: Authorization: Bearer <token>",
+                )
+            })?;
+        if crate::keys::secrets_match(given.trim(), app.organiser_token()) {
+            Ok(Organiser)
+        } else {
+            Err(ApiError::new(
+                ErrorCode::Unauthorized,
+                "the organiser token is wrong",
+            ))
+        }
+    }
+}
+
+async fn create_session(
+    _: Organiser,
+    State(app): State<App>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    let body = body.map_err(|e| {
+        ApiError::new(ErrorCode::InvalidInput, format!("request body: {e}")).with_status(e.status())
+    })?;
+    let new: NewSession = serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(ErrorCode::InvalidInput, format!("invalid session: {e}"))
+            .with_status(StatusCode::BAD_REQUEST)
+    })?;
+    let view = app.create_session(new).await?;
+    Ok((StatusCode::CREATED, Json(view)))
+}
+
+async fn list_sessions(
+    _: Organiser,
+    State(app): State<App>,
+) -> Result<Json<Vec<SessionSummary>>, ApiError> {
+    Ok(Json(app.list_sessions().await?))
+}
+
+async fn session_detail(
+    _: Organiser,
+    State(app): State<App>,
+    Path(sid): Path<String>,
+) -> Result<Json<SessionView>, ApiError> {
+    Ok(Json(app.session_view(&sid).await?))
+}
+
+async fn revoke(
+    _: Organiser,
+    State(app): State<App>,
+    Path((sid, pid)): Path<(String, String)>,
+) -> Result<Json<Revoked>, ApiError> {
+    Ok(Json(app.revoke(&sid, &pid).await?))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+async fn lobby(
+    State(app): State<App>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Json<Lobby>, ApiError> {
+    let who = app.admit(&q.token).await?;
+    Ok(Json(Lobby {
+        ws_path: format!("/ws/{}", who.session.id),
+        you: cadre_protocol::signalling::Me {
+            id: who.id,
+            name: who.name,
+            role: who.role,
+        },
+        session: who.session,
+        server_time: chrono::Utc::now().timestamp_millis(),
+    }))
+}
+
+async fn websocket(
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    query: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    // The token is judged first, so that any caller learns why it is refused.
+    let token = query.map(|Query(q)| q.token).unwrap_or_default();
+    let who: Admitted = app.admit(&token).await?;
+    let ws = ws.map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("this endpoint takes a WebSocket upgrade: {e}"),
+        )
+        .with_status(e.status())
+    })?;
+    if who.session.id != sid {
+        return Err(ApiError::new(
+            ErrorCode::WrongSession,
+            "this link is for another session",
+        ));
+    }
+    if who.session.state == SessionState::Ended {
+        return Err(ApiError::new(
+            ErrorCode::SessionEnded,
+            "this session is over",
+        ));
+    }
+    let permit = app.connection_permit().ok_or_else(|| {
+        ApiError::new(
+            ErrorCode::Internal,
+            "the server is at capacity; try again shortly",
+        )
+        .with_status(StatusCode::SERVICE_UNAVAILABLE)
+    })?;
+    let registry = app.registry();
+    let limits = app.limits().clone();
+    let shutdown = app.shutdown().clone();
+    let tracked = app.tracker().token();
+    Ok(ws
+        .max_message_size(MAX_FRAME_BYTES)
+        .max_frame_size(MAX_FRAME_BYTES)
+        .read_buffer_size(WS_READ_BUFFER)
+        .write_buffer_size(0)
+        .on_upgrade(move |socket| async move {
+            let _permit = permit;
+            let _tracked = tracked;
+            connection::run(socket, who, registry, limits, shutdown).await;
+        }))
+}
+
+async fn jwks(State(app): State<App>) -> impl IntoResponse {
+    Json(app.jwks())
+}
+
+async fn client_page() -> Response {
+    assets::page()
+}
+
+async fn fallback(uri: Uri) -> Response {
+    if let Some(name) = uri.path().rsplit('/').next()
+        && let Some(resp) = assets::file(name)
+    {
+        return resp;
+    }
+    ApiError::new(ErrorCode::NotFound, format!("nothing at {}", uri.path())).into_response()
+}

@@ -1,0 +1,240 @@
+//! The server's Ed25519 signing key and the organiser token, both kept in the
+//! data directory (mode 0600) and generated on first start.
+//!
+//! The key signs join links now, and tree heads and proofs later; its public
+//! half is published as a JWKS so that anyone can verify without a secret.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use ring::rand::{SecureRandom, SystemRandom};
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::fs;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+
+/// File name of the PKCS#8 (DER) Ed25519 key in the data directory.
+pub const SIGNING_KEY_FILE: &str = "signing-key.pk8";
+/// File name of the organiser bearer token in the data directory.
+pub const ORGANISER_TOKEN_FILE: &str = "organiser-token";
+
+/// Errors reading or creating key material.
+#[derive(Debug, thiserror::Error)]
+pub enum KeyError {
+    /// Reading or writing a key file failed.
+    #[error("key file {path}: {source}")]
+    Io {
+        /// The file.
+        path: PathBuf,
+        /// The cause.
+        source: std::io::Error,
+    },
+    /// The key file does not hold an Ed25519 PKCS#8 key.
+    #[error("{0} is not an Ed25519 PKCS#8 key")]
+    Invalid(PathBuf),
+    /// The system random generator failed.
+    #[error("no randomness available")]
+    Random,
+}
+
+/// The signing key with its id.
+pub struct SigningKey {
+    pkcs8: Vec<u8>,
+    public: [u8; 32],
+    kid: String,
+}
+
+impl std::fmt::Debug for SigningKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SigningKey")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`load_or_create`] found.
+pub struct Loaded<T> {
+    /// The value.
+    pub value: T,
+    /// True when it was generated just now (so it can be printed once).
+    pub created: bool,
+}
+
+impl SigningKey {
+    /// Loads the key from `dir`, generating it on first start.
+    pub fn load_or_create(dir: &Path) -> Result<Loaded<SigningKey>, KeyError> {
+        let path = dir.join(SIGNING_KEY_FILE);
+        let (pkcs8, created) = match fs::read(&path) {
+            Ok(bytes) => (bytes, false),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+                    .map_err(|_| KeyError::Random)?;
+                write_private(&path, doc.as_ref())?;
+                (doc.as_ref().to_vec(), true)
+            }
+            Err(source) => return Err(KeyError::Io { path, source }),
+        };
+        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| KeyError::Invalid(path))?;
+        let mut public = [0u8; 32];
+        public.copy_from_slice(pair.public_key().as_ref());
+        Ok(Loaded {
+            value: SigningKey {
+                kid: key_id(&public),
+                pkcs8,
+                public,
+            },
+            created,
+        })
+    }
+
+    /// The key id (`kid`): the first 16 characters of the base64url SHA-256
+    /// of the public key, so it is derived, never configured.
+    pub fn kid(&self) -> &str {
+        &self.kid
+    }
+
+    /// The raw 32-byte public key.
+    pub fn public_key(&self) -> &[u8; 32] {
+        &self.public
+    }
+
+    /// The PKCS#8 document, for the JWT encoder.
+    pub fn pkcs8(&self) -> &[u8] {
+        &self.pkcs8
+    }
+
+    /// This key as one JWK.
+    pub fn jwk(&self) -> Jwk {
+        Jwk {
+            kty: "OKP",
+            crv: "Ed25519",
+            alg: "EdDSA",
+            use_: "sig",
+            kid: self.kid.clone(),
+            x: URL_SAFE_NO_PAD.encode(self.public),
+        }
+    }
+}
+
+/// A public key in JWK form (RFC 8037).
+#[derive(Debug, Clone, Serialize)]
+pub struct Jwk {
+    /// Always `OKP`.
+    pub kty: &'static str,
+    /// Always `Ed25519`.
+    pub crv: &'static str,
+    /// Always `EdDSA`.
+    pub alg: &'static str,
+    /// Always `sig`.
+    #[serde(rename = "use")]
+    pub use_: &'static str,
+    /// Key id.
+    pub kid: String,
+    /// The public key, base64url.
+    pub x: String,
+}
+
+/// `/.well-known/jwks.json`.
+#[derive(Debug, Clone, Serialize)]
+pub struct Jwks {
+    /// The published keys.
+    pub keys: Vec<Jwk>,
+}
+
+fn key_id(public: &[u8; 32]) -> String {
+    let digest = Sha256::digest(public);
+    URL_SAFE_NO_PAD.encode(digest)[..16].to_owned()
+}
+
+/// Loads the organiser token from `dir`, generating a random one on first start.
+pub fn organiser_token(dir: &Path) -> Result<Loaded<String>, KeyError> {
+    let path = dir.join(ORGANISER_TOKEN_FILE);
+    match fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => Ok(Loaded {
+            value: s.trim().to_owned(),
+            created: false,
+        }),
+        Ok(_) => Err(KeyError::Invalid(path)),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let token = random_id(32)?;
+            write_private(&path, token.as_bytes())?;
+            Ok(Loaded {
+                value: token,
+                created: true,
+            })
+        }
+        Err(source) => Err(KeyError::Io { path, source }),
+    }
+}
+
+/// `bytes` random bytes, base64url: ids and secrets that cannot be guessed.
+pub fn random_id(bytes: usize) -> Result<String, KeyError> {
+    let mut buf = vec![0u8; bytes];
+    SystemRandom::new()
+        .fill(&mut buf)
+        .map_err(|_| KeyError::Random)?;
+    Ok(URL_SAFE_NO_PAD.encode(buf))
+}
+
+/// Writes a secret so that only the owner can read it, and never replaces an
+/// existing file (two processes starting at once must not fork the key).
+fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {
+    let io = |source| KeyError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let mut options = fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let mut file = options.open(path).map_err(io)?;
+    file.write_all(bytes).map_err(io)?;
+    file.sync_all().map_err(io)
+}
+
+/// Compares two secrets without leaking where they differ: both sides are
+/// hashed first, so timing depends only on the digests.
+pub fn secrets_match(given: &str, expected: &str) -> bool {
+    Sha256::digest(given.as_bytes()) == Sha256::digest(expected.as_bytes())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn key_is_created_once_and_reloaded() {
+        let dir = tempdir();
+        let first = SigningKey::load_or_create(&dir).unwrap();
+        assert!(first.created);
+        let again = SigningKey::load_or_create(&dir).unwrap();
+        assert!(!again.created);
+        assert_eq!(first.value.public_key(), again.value.public_key());
+        assert_eq!(first.value.kid().len(), 16);
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = fs::metadata(dir.join(SIGNING_KEY_FILE))
+                .unwrap()
+                .permissions()
+                .mode();
+            assert_eq!(mode & 0o777, 0o600);
+        }
+        let token = organiser_token(&dir).unwrap();
+        assert!(token.created);
+        assert_eq!(organiser_token(&dir).unwrap().value, token.value);
+        assert!(secrets_match(&token.value, &token.value));
+        assert!(!secrets_match("other", &token.value));
+        fs::remove_dir_all(dir).unwrap();
+    }
+
+    fn tempdir() -> PathBuf {
+        let dir = std::env::temp_dir().join(format!("cadre-keys-{}", random_id(8).unwrap()));
+        fs::create_dir_all(&dir).unwrap();
+        dir
+    }
+}

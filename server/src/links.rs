@@ -1,0 +1,295 @@
+//! Join links: EdDSA JWTs naming one person in one session, valid in the
+//! session's window. Minting is deterministic (Ed25519 signatures are), so a
+//! link printed twice is the same link.
+//!
+//! Verification is strict on purpose: only `EdDSA`, a known `kid`, the `cadre`
+//! issuer and `cadre:join` audience, `nbf` and `exp` both checked with a few
+//! seconds of leeway. Each failure maps to one stable [`ErrorCode`].
+
+use crate::keys::SigningKey;
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cadre_protocol::{ErrorCode, Role};
+use jsonwebtoken::errors::ErrorKind;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+
+/// Issuer of every cadre token.
+pub const ISSUER: &str = "cadre";
+/// Audience of join links (other token kinds, such as sponsor report links,
+/// get their own audience so one can never pass for the other).
+pub const JOIN_AUDIENCE: &str = "cadre:join";
+/// Clock skew tolerated on `nbf` and `exp`.
+const LEEWAY_SECONDS: u64 = 5;
+
+/// The claims of a join link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct JoinClaims {
+    /// Issuer, [`ISSUER`].
+    pub iss: String,
+    /// Audience, [`JOIN_AUDIENCE`].
+    pub aud: String,
+    /// Participant id.
+    pub sub: String,
+    /// Session id.
+    pub sid: String,
+    /// Role in the session.
+    pub role: Role,
+    /// Not before (Unix seconds).
+    pub nbf: i64,
+    /// Expiry (Unix seconds).
+    pub exp: i64,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Link id.
+    pub jti: String,
+}
+
+/// Why a token was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{message}")]
+pub struct LinkError {
+    /// Stable code.
+    pub code: ErrorCode,
+    /// Human sentence.
+    pub message: String,
+}
+
+impl LinkError {
+    fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        LinkError {
+            code,
+            message: message.into(),
+        }
+    }
+}
+
+/// Signs and checks join links with the server key.
+pub struct LinkSigner {
+    kid: String,
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    validation: Validation,
+}
+
+impl std::fmt::Debug for LinkSigner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("LinkSigner")
+            .field("kid", &self.kid)
+            .finish_non_exhaustive()
+    }
+}
+
+impl LinkSigner {
+    /// A signer for `key`.
+    pub fn new(key: &SigningKey) -> Self {
+        let mut validation = Validation::new(Algorithm::EdDSA);
+        validation.leeway = LEEWAY_SECONDS;
+        validation.validate_nbf = true;
+        validation.validate_exp = true;
+        validation.set_audience(&[JOIN_AUDIENCE]);
+        validation.set_issuer(&[ISSUER]);
+        validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
+        LinkSigner {
+            kid: key.kid().to_owned(),
+            encoding: EncodingKey::from_ed_der(key.pkcs8()),
+            decoding: DecodingKey::from_ed_der(key.public_key()),
+            validation,
+        }
+    }
+
+    /// Signs `claims` into a token.
+    pub fn mint(&self, claims: &JoinClaims) -> Result<String, LinkError> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| LinkError::new(ErrorCode::Internal, format!("could not sign link: {e}")))
+    }
+
+    /// Checks a token's form, algorithm, key, signature and validity window.
+    /// Revocation and the session's existence are the caller's business.
+    pub fn verify(&self, token: &str) -> Result<JoinClaims, LinkError> {
+        let token = token.trim();
+        if token.is_empty() {
+            return Err(LinkError::new(
+                ErrorCode::TokenMissing,
+                "no join token given",
+            ));
+        }
+        let alg = header_alg(token)?;
+        if alg != "EdDSA" {
+            return Err(LinkError::new(
+                ErrorCode::TokenAlgorithm,
+                format!("links are signed with EdDSA; this token says {alg:?}"),
+            ));
+        }
+        let header = jsonwebtoken::decode_header(token).map_err(|e| {
+            LinkError::new(
+                ErrorCode::TokenMalformed,
+                format!("unreadable token header: {e}"),
+            )
+        })?;
+        if header.kid.as_deref() != Some(self.kid.as_str()) {
+            return Err(LinkError::new(
+                ErrorCode::TokenSignature,
+                "this link was not signed by this server's key",
+            ));
+        }
+        jsonwebtoken::decode::<JoinClaims>(token, &self.decoding, &self.validation)
+            .map(|data| data.claims)
+            .map_err(|e| classify(e.kind(), token))
+    }
+}
+
+/// Reads `alg` from the header ourselves: the library refuses unknown
+/// algorithms such as `none` as a JSON error, which would hide the reason.
+fn header_alg(token: &str) -> Result<String, LinkError> {
+    let malformed =
+        |why: &str| LinkError::new(ErrorCode::TokenMalformed, format!("malformed link: {why}"));
+    let mut parts = token.split('.');
+    let (Some(header), Some(_), Some(_), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
+    else {
+        return Err(malformed("a token has three dot-separated parts"));
+    };
+    let bytes = URL_SAFE_NO_PAD
+        .decode(header)
+        .map_err(|_| malformed("the header is not base64url"))?;
+    #[derive(Deserialize)]
+    struct AlgOnly {
+        alg: String,
+    }
+    serde_json::from_slice::<AlgOnly>(&bytes)
+        .map(|h| h.alg)
+        .map_err(|_| malformed("the header is not a JSON object with an alg"))
+}
+
+fn classify(kind: &ErrorKind, token: &str) -> LinkError {
+    match kind {
+        ErrorKind::ExpiredSignature => {
+            let when = claim_time(token, "exp");
+            LinkError::new(ErrorCode::TokenExpired, format!("this link expired{when}"))
+        }
+        ErrorKind::ImmatureSignature => {
+            let when = claim_time(token, "nbf");
+            LinkError::new(
+                ErrorCode::TokenNotYetValid,
+                format!("this link is not valid yet; it opens{when}"),
+            )
+        }
+        ErrorKind::InvalidSignature => LinkError::new(
+            ErrorCode::TokenSignature,
+            "the link's signature does not verify",
+        ),
+        ErrorKind::InvalidAlgorithm => LinkError::new(
+            ErrorCode::TokenAlgorithm,
+            "links are signed with EdDSA only",
+        ),
+        ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => LinkError::new(
+            ErrorCode::TokenMalformed,
+            "this token is not a cadre join link",
+        ),
+        other => LinkError::new(
+            ErrorCode::TokenMalformed,
+            format!("malformed link: {other:?}"),
+        ),
+    }
+}
+
+/// ` at <time>` from an unverified claim, only to word an error message.
+fn claim_time(token: &str, claim: &str) -> String {
+    let value = token
+        .split('.')
+        .nth(1)
+        .and_then(|p| URL_SAFE_NO_PAD.decode(p).ok())
+        .and_then(|b| serde_json::from_slice::<serde_json::Value>(&b).ok())
+        .and_then(|v| v.get(claim).and_then(|t| t.as_i64()))
+        .and_then(|t| chrono::DateTime::from_timestamp(t, 0));
+    match value {
+        Some(t) => format!(
+            " at {}",
+            t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        ),
+        None => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::keys::SigningKey;
+
+    fn signer() -> (LinkSigner, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!(
+            "cadre-links-{}",
+            crate::keys::random_id(8).unwrap()
+        ));
+        std::fs::create_dir_all(&dir).unwrap();
+        let key = SigningKey::load_or_create(&dir).unwrap().value;
+        (LinkSigner::new(&key), dir)
+    }
+
+    fn claims(nbf: i64, exp: i64) -> JoinClaims {
+        JoinClaims {
+            iss: ISSUER.into(),
+            aud: JOIN_AUDIENCE.into(),
+            sub: "p_a".into(),
+            sid: "s_a".into(),
+            role: Role::Participant,
+            nbf,
+            exp,
+            iat: nbf,
+            jti: "l_a".into(),
+        }
+    }
+
+    #[test]
+    fn round_trip_and_window() {
+        let (signer, dir) = signer();
+        let now = chrono::Utc::now().timestamp();
+        let good = claims(now - 10, now + 3600);
+        let token = signer.mint(&good).unwrap();
+        assert_eq!(
+            signer.mint(&good).unwrap(),
+            token,
+            "minting is deterministic"
+        );
+        assert_eq!(signer.verify(&token).unwrap(), good);
+
+        let expired = signer.mint(&claims(now - 7200, now - 3600)).unwrap();
+        assert_eq!(
+            signer.verify(&expired).unwrap_err().code,
+            ErrorCode::TokenExpired
+        );
+        let early = signer.mint(&claims(now + 3600, now + 7200)).unwrap();
+        assert_eq!(
+            signer.verify(&early).unwrap_err().code,
+            ErrorCode::TokenNotYetValid
+        );
+
+        let mut flipped = token.clone().into_bytes();
+        let last = flipped.len() - 3;
+        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+        let flipped = String::from_utf8(flipped).unwrap();
+        assert_eq!(
+            signer.verify(&flipped).unwrap_err().code,
+            ErrorCode::TokenSignature
+        );
+
+        assert_eq!(signer.verify("").unwrap_err().code, ErrorCode::TokenMissing);
+        assert_eq!(
+            signer.verify("a.b").unwrap_err().code,
+            ErrorCode::TokenMalformed
+        );
+        let none = format!(
+            "{}.{}.",
+            URL_SAFE_NO_PAD.encode(r#"{"alg":"none","typ":"JWT"}"#),
+            token.split('.').nth(1).unwrap()
+        );
+        assert_eq!(
+            signer.verify(&none).unwrap_err().code,
+            ErrorCode::TokenAlgorithm
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+}

@@ -1,0 +1,544 @@
+//! `cadre`: the command line. `demo` and `serve` run the server; `session`
+//! manages the catalogue directly in the data directory (safe while a server
+//! runs on it: SQLite in WAL mode).
+
+use anyhow::{Context, bail};
+use cadre_protocol::api::{NewPerson, NewSession, SessionView};
+use cadre_protocol::signalling::{IcePolicy, IceServer};
+use cadre_protocol::{Role, SessionKind};
+use cadre_server::catalog::Catalog;
+use cadre_server::{Config, Server};
+use clap::{Args, Parser, Subcommand, ValueEnum};
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+#[derive(Parser)]
+#[command(
+    name = "cadre",
+    version,
+    about = "Distance sessions that hold the frame: join by link, attendance evidence, consent"
+)]
+struct Cli {
+    /// Where the database, keys and organiser token live.
+    #[arg(
+        long,
+        global = true,
+        env = "CADRE_DATA_DIR",
+        default_value = "cadre-data"
+    )]
+    data_dir: PathBuf,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Start the server with a demo session (now → +3 h) and print its links.
+    Demo {
+        #[command(flatten)]
+        server: ServeArgs,
+        /// Print one JSON line (url, organiser token, session) instead of text.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Run the server.
+    Serve {
+        #[command(flatten)]
+        server: ServeArgs,
+        /// Print one JSON line (url, organiser token) once listening.
+        #[arg(long)]
+        json_ready: bool,
+    },
+    /// Manage sessions and links.
+    #[command(subcommand)]
+    Session(SessionCommand),
+}
+
+#[derive(Args, Clone)]
+struct ServeArgs {
+    /// Address to listen on (port 0: any free port).
+    #[arg(long, env = "CADRE_BIND", default_value = "127.0.0.1:8080")]
+    bind: SocketAddr,
+    /// Base URL of join links, as people reach this server.
+    #[arg(long, env = "CADRE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// Organiser API token (default: generated into the data directory).
+    #[arg(long, env = "CADRE_ORGANISER_TOKEN", hide_env_values = true)]
+    organiser_token: Option<String>,
+    /// STUN/TURN server for clients, `URL` or `URL,username,credential` (repeatable).
+    #[arg(long = "ice-server", env = "CADRE_ICE_SERVERS", value_delimiter = ' ')]
+    ice_servers: Vec<String>,
+    /// Which ICE candidates clients keep (`loopback` only for test rigs).
+    #[arg(long, env = "CADRE_ICE_POLICY", value_enum, default_value = "all")]
+    ice_policy: IcePolicyArg,
+    /// Minutes before the planned start that links open.
+    #[arg(long, env = "CADRE_LINK_LEAD_MINUTES", default_value_t = 30)]
+    link_lead_minutes: u64,
+    /// Minutes after the planned end that links still work.
+    #[arg(long, env = "CADRE_LINK_GRACE_MINUTES", default_value_t = 60)]
+    link_grace_minutes: u64,
+    /// Heartbeat period in milliseconds (silence for three periods drops a connection).
+    #[arg(long, env = "CADRE_HEARTBEAT_MS", default_value_t = 10_000)]
+    heartbeat_ms: u64,
+    /// Sustained messages per second per connection.
+    #[arg(long, env = "CADRE_RATE_PER_SECOND", default_value_t = 50)]
+    rate_per_second: u32,
+    /// Burst of messages above the sustained rate.
+    #[arg(long, env = "CADRE_RATE_BURST", default_value_t = 200)]
+    rate_burst: u32,
+    /// Messages queued towards one connection before it is dropped as too slow.
+    #[arg(long, env = "CADRE_OUTBOUND_QUEUE", default_value_t = 256)]
+    outbound_queue: usize,
+    /// Connections accepted at once.
+    #[arg(long, env = "CADRE_MAX_CONNECTIONS", default_value_t = 20_000)]
+    max_connections: usize,
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum IcePolicyArg {
+    All,
+    Loopback,
+}
+
+#[derive(Subcommand)]
+enum SessionCommand {
+    /// Create a session from flags or from a TOML/JSON file.
+    Create(CreateArgs),
+    /// List sessions.
+    List {
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Print each person's join link.
+    Links {
+        /// Session id.
+        session: String,
+        /// Base URL of the links (default: the URL the server last used).
+        #[arg(long, env = "CADRE_PUBLIC_URL")]
+        public_url: Option<String>,
+        /// JSON output (the whole session).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke a person's link (new connections are refused; use the REST
+    /// API to also close a live connection at once).
+    Revoke {
+        /// Session id.
+        session: String,
+        /// Person id.
+        person: String,
+    },
+}
+
+#[derive(Args)]
+struct CreateArgs {
+    /// A TOML or JSON file with the session (fields as in the REST API).
+    #[arg(long, conflicts_with_all = ["title", "kind", "start", "end"])]
+    file: Option<PathBuf>,
+    /// Title.
+    #[arg(long, required_unless_present = "file")]
+    title: Option<String>,
+    /// formation | bilan | vae | coaching | gapp | intervention.
+    #[arg(long, required_unless_present = "file")]
+    kind: Option<SessionKind>,
+    /// The organisation running the session.
+    #[arg(long, required_unless_present = "file")]
+    organisation: Option<String>,
+    /// Planned start: RFC 3339 or local `2026-12-03T09:00` in --time-zone.
+    #[arg(long, required_unless_present = "file")]
+    start: Option<String>,
+    /// Planned end, same forms.
+    #[arg(long, required_unless_present = "file")]
+    end: Option<String>,
+    /// IANA time zone.
+    #[arg(long, default_value = "Europe/Paris")]
+    time_zone: String,
+    /// Sponsoring organisation, if any.
+    #[arg(long)]
+    sponsor: Option<String>,
+    /// Facilitator, `Name` or `Name <email>` (repeatable).
+    #[arg(long)]
+    facilitator: Vec<String>,
+    /// Participant, `Name` or `Name <email>` (repeatable).
+    #[arg(long)]
+    participant: Vec<String>,
+    /// Base URL of the printed links.
+    #[arg(long, env = "CADRE_PUBLIC_URL")]
+    public_url: Option<String>,
+    /// JSON output.
+    #[arg(long)]
+    json: bool,
+}
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env()
+                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo { server, json } => demo(&cli.data_dir, server, json).await,
+        Command::Serve { server, json_ready } => serve(&cli.data_dir, server, json_ready).await,
+        Command::Session(cmd) => session_command(&cli.data_dir, cmd).await,
+    }
+}
+
+fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
+    let mut config = Config::new(data_dir);
+    config.bind = args.bind;
+    config.public_url = args.public_url.clone();
+    config.organiser_token = args.organiser_token.clone();
+    config.ice_servers = args
+        .ice_servers
+        .iter()
+        .filter(|s| !s.trim().is_empty())
+        .map(|s| parse_ice_server(s))
+        .collect::<anyhow::Result<_>>()?;
+    config.ice_policy = match args.ice_policy {
+        IcePolicyArg::All => IcePolicy::All,
+        IcePolicyArg::Loopback => IcePolicy::Loopback,
+    };
+    config.link_lead = Duration::from_secs(args.link_lead_minutes * 60);
+    config.link_grace = Duration::from_secs(args.link_grace_minutes * 60);
+    if args.heartbeat_ms < 100 {
+        bail!("--heartbeat-ms must be at least 100");
+    }
+    config.heartbeat_interval = Duration::from_millis(args.heartbeat_ms);
+    if args.rate_per_second == 0 || args.rate_burst == 0 {
+        bail!("--rate-per-second and --rate-burst must be positive");
+    }
+    config.rate_per_second = args.rate_per_second;
+    config.rate_burst = args.rate_burst;
+    config.outbound_queue = args.outbound_queue.max(1);
+    config.max_connections = args.max_connections;
+    Ok(config)
+}
+
+fn parse_ice_server(s: &str) -> anyhow::Result<IceServer> {
+    let mut parts = s.split(',');
+    let url = parts.next().unwrap_or_default().trim().to_owned();
+    if !(url.starts_with("stun:") || url.starts_with("turn:") || url.starts_with("turns:")) {
+        bail!("--ice-server {s:?}: expected a stun:, turn: or turns: URL");
+    }
+    Ok(IceServer {
+        urls: vec![url],
+        username: parts.next().map(str::to_owned),
+        credential: parts.next().map(str::to_owned),
+    })
+}
+
+async fn start(data_dir: &Path, args: &ServeArgs, fallback_port: bool) -> anyhow::Result<Server> {
+    let config = config(data_dir, args)?;
+    match Server::bind(config.clone()).await {
+        Ok(s) => Ok(s),
+        Err(cadre_server::StartError::Bind { source, .. })
+            if fallback_port && source.kind() == std::io::ErrorKind::AddrInUse =>
+        {
+            let mut config = config;
+            config.bind.set_port(0);
+            eprintln!("{} is busy; using a free port instead", args.bind);
+            Ok(Server::bind(config).await?)
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+async fn serve(data_dir: &Path, args: ServeArgs, json_ready: bool) -> anyhow::Result<()> {
+    let server = start(data_dir, &args, false).await?;
+    if json_ready {
+        println!(
+            "{}",
+            serde_json::json!({"url": server.public_url(), "organiser_token": server.organiser_token()})
+        );
+    } else {
+        eprintln!("cadre listening on {}", server.public_url());
+        if server.organiser_token_created() {
+            eprintln!(
+                "organiser token (shown once; also in {}): {}",
+                data_dir
+                    .join(cadre_server::keys::ORGANISER_TOKEN_FILE)
+                    .display(),
+                server.organiser_token()
+            );
+        }
+    }
+    run_until_signal(server).await
+}
+
+async fn demo(data_dir: &Path, args: ServeArgs, json: bool) -> anyhow::Result<()> {
+    let server = start(data_dir, &args, !json).await?;
+    let now = chrono::Utc::now();
+    let minute = chrono::Duration::minutes(1);
+    let start = now - chrono::Duration::seconds(now.timestamp() % 60);
+    let person = |name: &str, role| NewPerson {
+        name: name.to_owned(),
+        email: None,
+        role,
+    };
+    let view = server
+        .app()
+        .create_session(NewSession {
+            title: "Séance de démonstration — Gestion de projet".into(),
+            kind: SessionKind::Formation,
+            organisation: "Organisme de démonstration".into(),
+            planned_start: start.to_rfc3339(),
+            planned_end: (start + minute * 180).to_rfc3339(),
+            time_zone: Some("Europe/Paris".into()),
+            sponsor: None,
+            people: vec![
+                person("Claire Martin", Role::Facilitator),
+                person("Karim Benali", Role::Participant),
+                person("Sophie Dubois", Role::Participant),
+                person("Lucas Moreau", Role::Participant),
+            ],
+        })
+        .await
+        .map_err(|e| anyhow::anyhow!("creating the demo session: {}", e.message))?;
+    if json {
+        println!(
+            "{}",
+            serde_json::json!({
+                "url": server.public_url(),
+                "organiser_token": server.organiser_token(),
+                "session": view,
+            })
+        );
+    } else {
+        print_demo(&server, &view, data_dir);
+    }
+    run_until_signal(server).await
+}
+
+fn print_demo(server: &Server, view: &SessionView, data_dir: &Path) {
+    println!();
+    println!("  cadre is running at {}", server.public_url());
+    println!();
+    println!("  Demo session: {} ({})", view.title, view.id);
+    println!(
+        "  Planned: {} → {} ({})",
+        view.planned_start, view.planned_end, view.time_zone
+    );
+    println!();
+    println!("  Open each link in its own browser window or profile:");
+    for p in &view.people {
+        let role = match p.role {
+            Role::Facilitator => "facilitator",
+            Role::Participant => "participant",
+        };
+        println!();
+        println!("    {} — {}", p.name, role);
+        println!("    {}", p.link.url);
+    }
+    println!();
+    if server.organiser_token_created() {
+        println!(
+            "  Organiser API token (shown once; kept in {}):",
+            data_dir
+                .join(cadre_server::keys::ORGANISER_TOKEN_FILE)
+                .display()
+        );
+        println!("    {}", server.organiser_token());
+        println!();
+    }
+    println!("  Ctrl-C stops the server.");
+    println!();
+}
+
+async fn run_until_signal(server: Server) -> anyhow::Result<()> {
+    let shutdown = CancellationToken::new();
+    let trigger = shutdown.clone();
+    tokio::spawn(async move {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        trigger.cancel();
+    });
+    server.serve(shutdown).await?;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}
+
+/// The catalogue-only part of the server, for the `session` commands.
+struct Offline {
+    app: cadre_server::App,
+}
+
+async fn offline(data_dir: &Path, public_url: Option<String>) -> anyhow::Result<Offline> {
+    if !data_dir.join(cadre_server::catalog::DB_FILE).exists() {
+        bail!(
+            "no cadre data in {} (run `cadre serve` or `cadre demo` once, or pass --data-dir)",
+            data_dir.display()
+        );
+    }
+    offline_or_init(data_dir, public_url).await
+}
+
+async fn session_command(data_dir: &Path, cmd: SessionCommand) -> anyhow::Result<()> {
+    match cmd {
+        SessionCommand::Create(args) => {
+            let new = new_session(&args)?;
+            let off = offline_or_init(data_dir, args.public_url.clone()).await?;
+            let view = off
+                .app
+                .create_session(new)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))?;
+            print_session(&view, args.json);
+        }
+        SessionCommand::List { json } => {
+            let off = offline(data_dir, None).await?;
+            let list = off
+                .app
+                .list_sessions()
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list)?);
+            } else if list.is_empty() {
+                println!("no sessions");
+            } else {
+                for s in list {
+                    println!(
+                        "{}  {}  {:<12} {} → {}  {} people  {}",
+                        s.id,
+                        serde_json::to_value(s.state)?.as_str().unwrap_or("?"),
+                        s.kind,
+                        s.planned_start,
+                        s.planned_end,
+                        s.people,
+                        s.title
+                    );
+                }
+            }
+        }
+        SessionCommand::Links {
+            session,
+            public_url,
+            json,
+        } => {
+            let off = offline(data_dir, public_url).await?;
+            let view = off
+                .app
+                .session_view(&session)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            print_session(&view, json);
+        }
+        SessionCommand::Revoke { session, person } => {
+            let off = offline(data_dir, None).await?;
+            let catalog: &Catalog = off.app.catalog();
+            let p = catalog
+                .revoke_person(&session, &person)
+                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            println!(
+                "revoked the link of {} ({}); new connections with it are refused",
+                p.name, p.id
+            );
+        }
+    }
+    Ok(())
+}
+
+async fn offline_or_init(data_dir: &Path, public_url: Option<String>) -> anyhow::Result<Offline> {
+    let public_url = public_url
+        .or_else(|| std::fs::read_to_string(data_dir.join(cadre_server::PUBLIC_URL_FILE)).ok())
+        .unwrap_or_else(|| "http://127.0.0.1:8080".into());
+    let config = Config::new(data_dir);
+    let opened = cadre_server::open(&config, public_url.trim().to_owned())?;
+    Ok(Offline { app: opened.app })
+}
+
+fn print_session(view: &SessionView, json: bool) {
+    if json {
+        println!("{}", serde_json::to_string_pretty(view).unwrap_or_default());
+        return;
+    }
+    println!("{}  {} ({})", view.id, view.title, view.kind);
+    println!(
+        "  {} → {} ({})",
+        view.planned_start, view.planned_end, view.time_zone
+    );
+    for p in &view.people {
+        let state = if p.link.revoked { "  [revoked]" } else { "" };
+        println!("  {} ({}, {}){}", p.name, p.role, p.id, state);
+        println!("    {}", p.link.url);
+    }
+}
+
+fn new_session(args: &CreateArgs) -> anyhow::Result<NewSession> {
+    if let Some(path) = &args.file {
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+        let is_json =
+            path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+        return if is_json {
+            serde_json::from_str(&text)
+                .with_context(|| format!("{} is not a valid session", path.display()))
+        } else {
+            toml::from_str(&text)
+                .with_context(|| format!("{} is not a valid session", path.display()))
+        };
+    }
+    let person = |spec: &String, role| -> NewPerson {
+        match spec.split_once('<') {
+            Some((name, rest)) => NewPerson {
+                name: name.trim().to_owned(),
+                email: Some(rest.trim_end_matches('>').trim().to_owned()),
+                role,
+            },
+            None => NewPerson {
+                name: spec.trim().to_owned(),
+                email: None,
+                role,
+            },
+        }
+    };
+    let people = args
+        .facilitator
+        .iter()
+        .map(|f| person(f, Role::Facilitator))
+        .chain(
+            args.participant
+                .iter()
+                .map(|p| person(p, Role::Participant)),
+        )
+        .collect();
+    Ok(NewSession {
+        title: args.title.clone().unwrap_or_default(),
+        kind: args.kind.unwrap_or(SessionKind::Formation),
+        organisation: args.organisation.clone().unwrap_or_default(),
+        planned_start: args.start.clone().unwrap_or_default(),
+        planned_end: args.end.clone().unwrap_or_default(),
+        time_zone: Some(args.time_zone.clone()),
+        sponsor: args.sponsor.clone(),
+        people,
+    })
+}
