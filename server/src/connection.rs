@@ -237,6 +237,14 @@ async fn write_loop(
     });
     if let Some(code) = closing.code {
         let goodbye = async {
+            // What was queued before the decision (an error explaining it,
+            // say) still goes out; a slow consumer's backlog is the problem,
+            // so it is dropped.
+            if closing.reason != LeaveReason::SlowConsumer {
+                while let Ok(Outbound::Text(t)) = rx.try_recv() {
+                    sink.feed(Message::Text(t)).await?;
+                }
+            }
             if code >= 4000 {
                 let msg = ServerMessage::Closing {
                     reason: closing.reason,
