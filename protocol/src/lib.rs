@@ -16,6 +16,8 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod evidence;
+pub mod merkle;
 pub mod signalling;
 
 use serde::{Deserialize, Serialize};

@@ -1,0 +1,339 @@
+// @ts-check
+//! Entry point: from the `/j/{token}` address to the lobby, the call and back.
+//! Holds the state of the page and wires the modules together:
+//!
+//! - `i18n.js`: every text, French and English.
+//! - `api.js`: the token and `GET /api/join`.
+//! - `signalling.js`: the WebSocket (heartbeat, reconnection, close codes).
+//! - `peers.js`: one RTCPeerConnection per peer, perfect negotiation.
+//! - `media.js`: camera, microphone, devices.
+//! - `dom.js`: element helpers and language-following text.
+//! - `ui.js`: the screens.
+//!
+//! For tests (harmless): `window.cadre.state()`.
+
+import { claimedWindow, fetchLobby, tokenFromPath } from "./api.js";
+import { has, t } from "./i18n.js";
+import { LocalMedia } from "./media.js";
+import { PeerMesh } from "./peers.js";
+import { SignallingClient } from "./signalling.js";
+import { CallView, LobbyView, Shell, errorScreen, leftScreen, loadingScreen } from "./ui.js";
+
+/** @typedef {import("./wire.js").Lobby} Lobby */
+/** @typedef {import("./wire.js").Peer} Peer */
+/** @typedef {import("./wire.js").Welcome} Welcome */
+/** @typedef {import("./wire.js").ErrorBody} ErrorBody */
+/** @typedef {import("./wire.js").ServerMessage} ServerMessage */
+/** @typedef {import("./signalling.js").ConnectionStatus} ConnectionStatus */
+/** @typedef {import("./signalling.js").StatusDetail} StatusDetail */
+
+/** REST answers that mean the link will not work again by waiting. */
+const DEFINITIVE = new Set([
+  "token_missing", "token_malformed", "token_algorithm", "token_signature", "token_expired",
+  "token_revoked", "wrong_session", "not_found", "session_ended", "forbidden",
+]);
+
+const shell = new Shell();
+const media = new LocalMedia();
+const token = tokenFromPath(location.pathname);
+
+/** The live call, while there is one. */
+/** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby } | null} */
+let call = null;
+/** @type {Welcome | null} the last welcome */
+let welcome = null;
+/** @type {Map<string, Peer>} who is connected now, as the server says */
+const roster = new Map();
+/** @type {ConnectionStatus | "idle"} */
+let connection = "idle";
+/** What the person chose in the lobby, kept for "join again". */
+const choices = { camera: true, microphone: true };
+/** Sound blocked by the autoplay policy, until one click. */
+let soundBlocked = false;
+/** The connection was lost because the server announced a restart (4006). */
+let serverRestarting = false;
+
+/** @type {any} */ (window).cadre = {
+  state: () => ({
+    connection,
+    peers: [...roster.keys()],
+    welcome,
+    links: call ? Object.fromEntries([...call.mesh.links].map(([id, link]) => [id, link.pc.connectionState])) : {},
+  }),
+};
+
+// ---------------------------------------------------------------------------
+// Lobby
+
+async function openLobby() {
+  shell.setStatus(null);
+  shell.setBanner(null);
+  shell.setSessionTitle(null);
+  shell.show(loadingScreen());
+  if (!token) {
+    showError({ code: "token_missing", message: "no token in the address" });
+    return;
+  }
+  const result = await fetchLobby(token);
+  if (!result.ok) {
+    showError(result.error);
+    return;
+  }
+  const lobby = result.lobby;
+  const view = new LobbyView(lobby, media, () => {
+    choices.camera = media.cameraOn;
+    choices.microphone = media.microphoneOn;
+    view.dispose();
+    join(lobby);
+  });
+  shell.show(view.element);
+  if (media.stream.getTracks().length === 0) await media.start(choices);
+}
+
+/** @param {ErrorBody} error */
+function showError(error) {
+  shell.setStatus(null);
+  shell.setSessionTitle(null);
+  shell.show(errorScreen(error, claimedWindow(token ?? ""), () => location.reload()));
+}
+
+// ---------------------------------------------------------------------------
+// Call
+
+/** @param {Lobby} lobby */
+function join(lobby) {
+  if (!token) return;
+  const scheme = location.protocol === "https:" ? "wss:" : "ws:";
+  const url = `${scheme}//${location.host}${lobby.ws_path}?token=${encodeURIComponent(token)}`;
+
+  const view = new CallView(lobby.you, media, {
+    onToggleMicrophone: () => media.setMicrophone(!media.microphoneOn).then(reportMediaProblem),
+    onToggleCamera: () => media.setCamera(!media.cameraOn).then(reportMediaProblem),
+    onLeave: leave,
+    onBlockedSound: () => {
+      soundBlocked = true;
+      showConnectionBanner();
+    },
+  });
+  const signalling = new SignallingClient({
+    url,
+    onMessage,
+    onStatus,
+    checkLink: async () => {
+      const result = await fetchLobby(token);
+      return !result.ok && DEFINITIVE.has(result.error.code) ? result.error : null;
+    },
+  });
+  const mesh = new PeerMesh(media, {
+    send: (to, data) => signalling.send({ type: "signal", to, data }),
+    onRemoteStream: (id, stream) => view.setPeerStream(id, stream),
+    onLinkState: (id, state) => view.setLinkState(id, state),
+  });
+  call = { signalling, mesh, view, lobby };
+  shell.setSessionTitle(lobby.session.title);
+  shell.show(view.element);
+  shell.main.focus();
+  signalling.start();
+}
+
+/** A device that would not start during the call: say why, briefly. @param {boolean} ok */
+function reportMediaProblem(ok) {
+  const problem = media.problem;
+  if (ok || !problem) return;
+  shell.toast(() => t(/** @type {import("./i18n.js").MessageKey} */ (`media.${problem}`)), "warn");
+}
+
+/** What was last told to the server, so that only changes are sent. */
+let sentMedia = "";
+
+function sendMediaState() {
+  if (!call) return;
+  const state = { camera: media.cameraOn, microphone: media.microphoneOn };
+  const key = JSON.stringify(state);
+  if (key === sentMedia) return;
+  if (call.signalling.send({ type: "media_state", ...state })) sentMedia = key;
+}
+media.onChange(sendMediaState);
+
+/** @param {ServerMessage} message */
+function onMessage(message) {
+  if (!call) return;
+  const { view, mesh } = call;
+  switch (message.type) {
+    case "welcome": {
+      welcome = message;
+      if (message.protocol !== 1) shell.setBanner({ tone: "warn", text: "banner.protocol" });
+      mesh.configure(message.ice_servers, message.ice_policy);
+      const ids = new Set(message.roster.map((p) => p.id));
+      for (const id of [...roster.keys()]) {
+        if (!ids.has(id)) view.removePeer(id);
+      }
+      roster.clear();
+      for (const peer of message.roster) {
+        roster.set(peer.id, peer);
+        view.upsertPeer(peer);
+      }
+      mesh.reset(message.roster);
+      sentMedia = "";
+      sendMediaState();
+      break;
+    }
+    case "peer_joined": {
+      const peer = message.peer;
+      const known = roster.has(peer.id);
+      roster.set(peer.id, peer);
+      view.upsertPeer(peer);
+      mesh.upsert(peer);
+      if (!known) shell.announce(t("call.peer_joined", { name: peer.name }));
+      break;
+    }
+    case "peer_left": {
+      // The server is restarting: media between browsers does not need it,
+      // so keep the picture; the welcome after the restart sorts it out.
+      if (message.reason === "shutdown") break;
+      const peer = roster.get(message.id);
+      roster.delete(message.id);
+      mesh.remove(message.id);
+      view.removePeer(message.id);
+      if (peer) {
+        const key = message.reason === "left" ? "call.peer_left" : "call.peer_lost";
+        shell.announce(t(key, { name: peer.name }));
+      }
+      break;
+    }
+    case "peer_media": {
+      const peer = roster.get(message.id);
+      if (peer) roster.set(message.id, { ...peer, camera: message.camera, microphone: message.microphone });
+      view.setPeerMedia(message.id, message.camera, message.microphone);
+      break;
+    }
+    case "signal":
+      mesh.signal(message.from, message.data);
+      break;
+    case "error": {
+      // A relay to someone who just left is a normal race, not news.
+      if (message.code === "unknown_peer") {
+        console.info("cadre:", message.message);
+        break;
+      }
+      const code = message.code;
+      const key = `socket.${code}`;
+      shell.toast(() => (has(key) ? t(key) : t("socket.other", { code })), "warn");
+      console.warn("cadre: server error", code, message.message);
+      break;
+    }
+    case "closing":
+      console.info("cadre: the server is closing this connection:", message.reason, message.message);
+      break;
+    case "heartbeat_ack":
+      break;
+  }
+}
+
+/**
+ * @param {ConnectionStatus} status
+ * @param {StatusDetail} detail
+ */
+function onStatus(status, detail) {
+  connection = status;
+  if (!call) return;
+  if (status === "connected") serverRestarting = false;
+  shell.setStatus(status);
+  call.view.setConnected(status === "connected");
+  switch (status) {
+    case "connected":
+    case "connecting":
+      showConnectionBanner();
+      break;
+    case "reconnecting":
+    case "offline":
+      // Peer connections are kept: media often survives a signalling hiccup,
+      // and the next welcome starts them over anyway.
+      if (detail.closeCode === 4006 || detail.reason === "shutdown") serverRestarting = true;
+      shell.setBanner(
+        serverRestarting && status === "reconnecting"
+          ? { tone: "info", text: "banner.shutdown" }
+          : { tone: "warn", text: "banner.offline" },
+      );
+      break;
+    case "replaced": {
+      const signalling = call.signalling;
+      dropPeers();
+      shell.setBanner({
+        tone: "warn",
+        text: "banner.replaced",
+        action: { label: "banner.resume_here", run: () => signalling.resume() },
+      });
+      break;
+    }
+    case "revoked":
+      endCall();
+      shell.setStatus("revoked");
+      shell.setBanner({ tone: "danger", text: "banner.revoked" });
+      break;
+    case "ended":
+      endCall();
+      showError(detail.error ?? { code: "internal", message: "" });
+      break;
+    case "left":
+      break;
+  }
+}
+
+function showConnectionBanner() {
+  if (soundBlocked) {
+    shell.setBanner({
+      tone: "info",
+      text: "banner.autoplay",
+      action: {
+        label: "banner.autoplay_button",
+        run: () => {
+          soundBlocked = false;
+          call?.view.unmuteAll();
+          showConnectionBanner();
+        },
+      },
+    });
+  } else if (welcome && welcome.protocol !== 1) {
+    shell.setBanner({ tone: "warn", text: "banner.protocol" });
+  } else {
+    shell.setBanner(null);
+  }
+}
+
+/** Forgets every peer (our connection is gone for good or replaced). */
+function dropPeers() {
+  if (!call) return;
+  call.mesh.closeAll();
+  call.view.clearPeers();
+  roster.clear();
+}
+
+/** Tears the call down; the camera and microphone are released. */
+function endCall() {
+  const current = call;
+  if (!current) return;
+  call = null;
+  current.mesh.dispose();
+  current.view.clearPeers();
+  current.view.dispose();
+  current.signalling.stop();
+  roster.clear();
+  media.stop();
+}
+
+function leave() {
+  if (!call) return;
+  choices.camera = media.cameraOn;
+  choices.microphone = media.microphoneOn;
+  call.signalling.leave();
+  endCall();
+  connection = "left";
+  welcome = null;
+  shell.setStatus(null);
+  shell.setBanner(null);
+  shell.setSessionTitle(null);
+  shell.show(leftScreen(() => openLobby()));
+}
+
+openLobby();

@@ -1,0 +1,138 @@
+// @ts-check
+//! Small DOM helpers: element building, text that follows the language, icons.
+//!
+//! Text bound with `bindText`/`T` or an attribute given as a function is
+//! recomputed by `retranslate()` when the language changes, so the call
+//! screen switches language without rebuilding its video elements.
+
+import { t } from "./i18n.js";
+
+/** @typedef {import("./i18n.js").MessageKey} MessageKey */
+/** @typedef {Node | string | null | undefined | false} Child */
+/**
+ * Attribute values: a string/number is set as is, `true` sets an empty
+ * attribute, `false`/null/undefined skip it; a function on an `on…` key is an
+ * event listener, on any other key a translated attribute.
+ * @typedef {Record<string, string | number | boolean | null | undefined | Function>} Attrs
+ */
+
+/** @type {WeakMap<Node, () => string>} */
+const textBindings = new WeakMap();
+/** @type {WeakMap<Element, Map<string, () => string>>} */
+const attrBindings = new WeakMap();
+
+/**
+ * Builds an element.
+ * @template {keyof HTMLElementTagNameMap} K
+ * @param {K} tag
+ * @param {Attrs} [attrs]
+ * @param {...Child} children
+ * @returns {HTMLElementTagNameMap[K]}
+ */
+export function h(tag, attrs = {}, ...children) {
+  const el = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs)) {
+    if (value === undefined || value === null || value === false) continue;
+    if (typeof value === "function") {
+      if (name.startsWith("on")) el.addEventListener(name.slice(2), /** @type {EventListener} */ (value));
+      else bindAttr(el, name, /** @type {() => string} */ (value));
+    } else if (name === "class") {
+      el.className = String(value);
+    } else {
+      el.setAttribute(name, value === true ? "" : String(value));
+    }
+  }
+  append(el, ...children);
+  return el;
+}
+
+/**
+ * @param {Element} parent
+ * @param {...Child} children
+ */
+export function append(parent, ...children) {
+  for (const child of children) {
+    if (child === null || child === undefined || child === false) continue;
+    parent.append(child);
+  }
+}
+
+/**
+ * A text node for `key` that follows the language.
+ * @param {MessageKey} key
+ * @param {Record<string, string | number>} [args]
+ */
+export function T(key, args) {
+  return bindText(document.createTextNode(""), () => t(key, args));
+}
+
+/**
+ * Sets the text of a node from `fn` now and after every language change.
+ * @template {Node} N
+ * @param {N} node
+ * @param {() => string} fn
+ * @returns {N}
+ */
+export function bindText(node, fn) {
+  textBindings.set(node, fn);
+  node.textContent = fn();
+  return node;
+}
+
+/**
+ * Sets an attribute from `fn` now and after every language change.
+ * @param {Element} el
+ * @param {string} name
+ * @param {() => string} fn
+ */
+export function bindAttr(el, name, fn) {
+  let map = attrBindings.get(el);
+  if (!map) attrBindings.set(el, (map = new Map()));
+  map.set(name, fn);
+  el.setAttribute(name, fn());
+}
+
+/** Recomputes every bound text and attribute under `root`. */
+export function retranslate(root = document.body) {
+  const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
+  for (let node = /** @type {Node | null} */ (walker.currentNode); node; node = walker.nextNode()) {
+    const text = textBindings.get(node);
+    if (text) node.textContent = text();
+    if (node instanceof Element) {
+      const attrs = attrBindings.get(node);
+      if (attrs) for (const [name, fn] of attrs) node.setAttribute(name, fn());
+    }
+  }
+}
+
+/** Our own simple line icons (24×24, stroke = currentColor). */
+const ICONS = {
+  mic: '<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5.5 11a6.5 6.5 0 0 0 13 0M12 17.5V21M8.5 21h7"/>',
+  micOff:
+    '<rect x="9" y="3" width="6" height="11" rx="3"/><path d="M5.5 11a6.5 6.5 0 0 0 13 0M12 17.5V21M8.5 21h7"/><path d="M4 4l16 16"/>',
+  camera: '<rect x="3" y="6.5" width="12.5" height="11" rx="2"/><path d="M15.5 10.5 21 7.5v9l-5.5-3z"/>',
+  cameraOff:
+    '<rect x="3" y="6.5" width="12.5" height="11" rx="2"/><path d="M15.5 10.5 21 7.5v9l-5.5-3z"/><path d="M4 4l16 16"/>',
+  leave: '<path d="M10 4H5.5A1.5 1.5 0 0 0 4 5.5v13A1.5 1.5 0 0 0 5.5 20H10M15 8l4 4-4 4M19 12H9"/>',
+  sound: '<path d="M4 9.5h3.5L12 6v12l-4.5-3.5H4z"/><path d="M15.5 9a4 4 0 0 1 0 6M18 6.5a7.5 7.5 0 0 1 0 11"/>',
+  close: '<path d="M6 6l12 12M18 6 6 18"/>',
+  devices: '<path d="M4 7h9M17 7h3M4 17h3M11 17h9"/><circle cx="15" cy="7" r="2"/><circle cx="9" cy="17" r="2"/>',
+};
+
+/** @typedef {keyof typeof ICONS} IconName */
+
+/**
+ * A decorative icon (hidden from assistive technology: the control's text says it).
+ * @param {IconName} name
+ */
+export function icon(name) {
+  const span = h("span", { class: "icon", "aria-hidden": "true" });
+  span.innerHTML = `<svg viewBox="0 0 24 24" width="24" height="24" fill="none" stroke="currentColor" stroke-width="1.8" stroke-linecap="round" stroke-linejoin="round" focusable="false">${ICONS[name]}</svg>`;
+  return span;
+}
+
+/** Replaces every child of `el`. @param {Element} el @param {...Child} children */
+export function replaceChildren(el, ...children) {
+  el.replaceChildren();
+  append(el, ...children);
+}

@@ -1,0 +1,666 @@
+// @ts-check
+//! What the person sees: the page shell, the lobby, the call, the error and
+//! "left" screens. Views only render and report clicks; `app.js` decides.
+
+import { LANGS, has, lang, locale, onLanguageChange, setLang, t } from "./i18n.js";
+import { T, bindText, h, icon, replaceChildren, retranslate } from "./dom.js";
+
+/** @typedef {import("./i18n.js").MessageKey} MessageKey */
+/** @typedef {import("./i18n.js").Lang} Lang */
+/** @typedef {import("./wire.js").Lobby} Lobby */
+/** @typedef {import("./wire.js").SessionInfo} SessionInfo */
+/** @typedef {import("./wire.js").Me} Me */
+/** @typedef {import("./wire.js").Peer} Peer */
+/** @typedef {import("./wire.js").Role} Role */
+/** @typedef {import("./wire.js").ErrorBody} ErrorBody */
+/** @typedef {import("./media.js").LocalMedia} LocalMedia */
+/** @typedef {import("./media.js").Kind} Kind */
+/** @typedef {import("./signalling.js").ConnectionStatus} ConnectionStatus */
+
+/** A message key built from a server value, if the catalogue has it. @param {string} key */
+function known(key) {
+  return has(key) ? key : null;
+}
+
+/** @param {string} kind */
+export function kindLabel(kind) {
+  const key = known(`kind.${kind}`);
+  return key ? t(key) : kind;
+}
+
+/** @param {Role | string} role */
+export function roleLabel(role) {
+  const key = known(`role.${role}`);
+  return key ? t(key) : role;
+}
+
+/** Up to two initials for a placeholder avatar. @param {string} name */
+function initials(name) {
+  const parts = name.trim().split(/\s+/).filter(Boolean);
+  const letters = parts.length > 1 ? [parts[0], parts[parts.length - 1]] : parts;
+  return letters.map((p) => p[0]?.toUpperCase() ?? "").join("");
+}
+
+/** "Europe/Paris" → "Paris". @param {string} zone */
+function zoneCity(zone) {
+  return (zone.split("/").pop() ?? zone).replace(/_/g, " ");
+}
+
+/** @param {string} s */
+function capitalise(s) {
+  return s.charAt(0).toLocaleUpperCase(locale()) + s.slice(1);
+}
+
+/**
+ * The session's date and time range, in the session's time zone.
+ * @param {SessionInfo} session
+ */
+export function formatSchedule(session) {
+  const start = new Date(session.planned_start);
+  const end = new Date(session.planned_end);
+  if (Number.isNaN(start.getTime()) || Number.isNaN(end.getTime())) return "";
+  /** @param {Intl.DateTimeFormatOptions} options */
+  const format = (options) => {
+    try {
+      return new Intl.DateTimeFormat(locale(), { ...options, timeZone: session.time_zone });
+    } catch {
+      // Unknown zone in this browser: fall back to UTC, said explicitly.
+      return new Intl.DateTimeFormat(locale(), { ...options, timeZone: "UTC", timeZoneName: "short" });
+    }
+  };
+  const day = format({ weekday: "long", day: "numeric", month: "long", year: "numeric" });
+  const time = format({ hour: "2-digit", minute: "2-digit" });
+  const sameDay = day.format(start) === day.format(end);
+  const range = sameDay
+    ? `${capitalise(day.format(start))}, ${time.format(start)} – ${time.format(end)}`
+    : `${capitalise(day.format(start))}, ${time.format(start)} – ${day.format(end)}, ${time.format(end)}`;
+  return `${range} (${t("lobby.time_zone", { tz: zoneCity(session.time_zone) })})`;
+}
+
+/** A date in the browser's own time zone, for link validity messages. @param {Date} date */
+export function formatLocalDateTime(date) {
+  return new Intl.DateTimeFormat(locale(), {
+    weekday: "long",
+    day: "numeric",
+    month: "long",
+    year: "numeric",
+    hour: "2-digit",
+    minute: "2-digit",
+    timeZoneName: "short",
+  }).format(date);
+}
+
+// ---------------------------------------------------------------------------
+// Shell
+
+/** The parts of the page that outlive every screen. */
+export class Shell {
+  constructor() {
+    this.sessionTitle = h("p", { class: "topbar-title", hidden: true });
+    this.status = h("div", { class: "status", role: "status", hidden: true, "data-status": "connecting" },
+      h("span", { class: "status-dot", "aria-hidden": "true" }),
+      h("span", { class: "sr-only" }, T("status.label"), ": "),
+      h("span", { class: "status-text" }));
+    const select = h("select", { id: "lang-select", class: "lang-select" },
+      ...LANGS.map((l) => h("option", { value: l, lang: l, selected: l === lang() }, t(/** @type {MessageKey} */ (`lang.${l}`)))));
+    select.addEventListener("change", () => setLang(/** @type {Lang} */ (select.value)));
+    this.banner = h("div", { class: "banner", role: "alert", hidden: true });
+    this.main = h("main", { id: "main", class: "main", tabindex: "-1" });
+    this.toasts = h("div", { class: "toasts", "aria-live": "polite" });
+    this.announcer = h("div", { class: "sr-only", "aria-live": "polite", "aria-atomic": "true" });
+
+    const header = h("header", { class: "topbar" },
+      h("div", { class: "brand" },
+        h("span", { class: "brand-mark", "aria-hidden": "true" }),
+        h("span", { class: "brand-name" }, T("app.name")),
+        h("span", { class: "brand-tagline" }, T("app.tagline"))),
+      this.sessionTitle,
+      h("div", { class: "topbar-end" },
+        this.status,
+        h("div", { class: "lang" }, h("label", { for: "lang-select" }, T("lang.label")), select)));
+    document.body.replaceChildren(header, this.banner, this.main, this.toasts, this.announcer);
+
+    onLanguageChange(() => {
+      select.value = lang();
+      retranslate(document.body);
+      this.#title();
+    });
+    this.#title();
+  }
+
+  /** @type {string | null} */
+  #titleText = null;
+
+  /** @param {string | null} text the session title for the header and the tab */
+  setSessionTitle(text) {
+    this.#titleText = text;
+    this.sessionTitle.textContent = text ?? "";
+    this.sessionTitle.hidden = !text;
+    this.#title();
+  }
+
+  #title() {
+    document.title = this.#titleText ? `${this.#titleText} · ${t("app.name")}` : `${t("app.name")} · ${t("app.tagline")}`;
+  }
+
+  /** @param {ConnectionStatus | null} status */
+  setStatus(status) {
+    if (status && !this.status.hidden && this.status.dataset.status === status) return;
+    this.status.hidden = status === null;
+    if (!status) return;
+    this.status.dataset.status = status;
+    const text = /** @type {HTMLElement} */ (this.status.querySelector(".status-text"));
+    bindText(text, () => t(/** @type {MessageKey} */ (`status.${status}`)));
+  }
+
+  /**
+   * A banner above the page; null hides it.
+   * @param {{ tone: "info" | "warn" | "danger", text: MessageKey, action?: { label: MessageKey, run: () => void } } | null} banner
+   */
+  setBanner(banner) {
+    if (!banner) {
+      this.banner.hidden = true;
+      this.banner.replaceChildren();
+      delete this.banner.dataset.kind;
+      return;
+    }
+    // The same banner again (one per reconnection attempt) is not news.
+    if (!this.banner.hidden && this.banner.dataset.kind === banner.text) return;
+    this.banner.dataset.tone = banner.tone;
+    this.banner.dataset.kind = banner.text;
+    replaceChildren(this.banner,
+      h("p", {}, T(banner.text)),
+      banner.action && h("button", { type: "button", class: "button button-light", onclick: banner.action.run }, T(banner.action.label)));
+    this.banner.hidden = false;
+  }
+
+  /**
+   * A short message that goes away by itself.
+   * @param {() => string} text
+   * @param {"info" | "warn"} [tone]
+   */
+  toast(text, tone = "info") {
+    const item = h("div", { class: "toast", "data-tone": tone },
+      bindText(h("p", {}), text),
+      h("button", { type: "button", class: "icon-button", "aria-label": () => t("call.dismiss"), onclick: () => item.remove() }, icon("close")));
+    this.toasts.append(item);
+    while (this.toasts.children.length > 4) this.toasts.firstElementChild?.remove();
+    setTimeout(() => item.remove(), 8000);
+  }
+
+  /** Says something to screen-reader users only. @param {string} text */
+  announce(text) {
+    this.announcer.textContent = "";
+    // A separate task, so that the same sentence twice is read twice.
+    setTimeout(() => (this.announcer.textContent = text), 50);
+  }
+
+  /** @param {...Child} children */
+  show(...children) {
+    replaceChildren(this.main, ...children);
+  }
+}
+
+/** @typedef {import("./dom.js").Child} Child */
+
+// ---------------------------------------------------------------------------
+// Simple screens
+
+export function loadingScreen() {
+  return h("section", { class: "card card-narrow loading", "aria-busy": "true" },
+    h("div", { class: "spinner", "aria-hidden": "true" }),
+    h("p", {}, T("app.loading")));
+}
+
+/**
+ * @param {ErrorBody} error
+ * @param {{ notBefore: Date | null, expiresAt: Date | null }} window what the token claims, for dates
+ * @param {() => void} retry
+ */
+export function errorScreen(error, window, retry) {
+  /** @type {() => string} */
+  let text;
+  let retryable = false;
+  switch (error.code) {
+    case "token_expired": {
+      const at = window.expiresAt;
+      text = () => (at ? t("error.token_expired_at", { when: formatLocalDateTime(at) }) : t("error.token_expired"));
+      break;
+    }
+    case "token_not_yet_valid": {
+      const at = window.notBefore;
+      text = () => (at ? t("error.token_not_yet_valid_at", { when: formatLocalDateTime(at) }) : t("error.token_not_yet_valid"));
+      retryable = true;
+      break;
+    }
+    case "token_revoked":
+      text = () => t("error.token_revoked");
+      break;
+    case "session_ended":
+      text = () => t("error.session_ended");
+      break;
+    case "forbidden":
+      text = () => t("error.forbidden");
+      break;
+    case "token_missing":
+    case "token_malformed":
+    case "token_algorithm":
+    case "token_signature":
+    case "wrong_session":
+    case "not_found":
+      text = () => t("error.invalid_link");
+      break;
+    case "network":
+      text = () => t("error.network");
+      retryable = true;
+      break;
+    case "internal":
+      text = () => t("error.internal");
+      retryable = true;
+      break;
+    default:
+      text = () => t("error.unknown", { code: error.code });
+      retryable = true;
+  }
+  return h("section", { class: "card card-narrow error-card", "data-error-code": error.code, "aria-labelledby": "error-title" },
+    h("h1", { id: "error-title" }, T("error.title")),
+    bindText(h("p", { class: "error-message" }), text),
+    retryable && h("button", { type: "button", class: "button button-primary", onclick: retry }, T("error.retry")));
+}
+
+/** @param {() => void} rejoin */
+export function leftScreen(rejoin) {
+  const button = h("button", { type: "button", class: "button button-primary", "data-action": "rejoin", onclick: rejoin }, T("left.rejoin"));
+  const section = h("section", { class: "card card-narrow left-card", "aria-labelledby": "left-title" },
+    h("h1", { id: "left-title" }, T("left.title")),
+    h("p", {}, T("left.body")),
+    button);
+  queueMicrotask(() => button.focus());
+  return section;
+}
+
+// ---------------------------------------------------------------------------
+// Devices (lobby and call)
+
+/**
+ * Camera and microphone selects, kept in step with `media`.
+ * @param {LocalMedia} media
+ * @param {string} idPrefix
+ */
+export function deviceSelects(media, idPrefix) {
+  const camera = h("select", { id: `${idPrefix}-camera`, "data-device": "video" });
+  const microphone = h("select", { id: `${idPrefix}-microphone`, "data-device": "audio" });
+  const root = h("div", { class: "devices" },
+    h("div", { class: "field" }, h("label", { for: camera.id }, T("lobby.camera_select")), camera),
+    h("div", { class: "field" }, h("label", { for: microphone.id }, T("lobby.microphone_select")), microphone));
+
+  const refresh = async () => {
+    const { cameras, microphones } = await media.devices();
+    fill(camera, cameras, media.cameraId, "lobby.no_camera");
+    fill(microphone, microphones, media.microphoneId, "lobby.no_microphone");
+  };
+  /**
+   * @param {HTMLSelectElement} select
+   * @param {MediaDeviceInfo[]} list
+   * @param {string | undefined} current
+   * @param {MessageKey} none
+   */
+  const fill = (select, list, current, none) => {
+    if (list.length === 0) {
+      replaceChildren(select, h("option", { value: "" }, T(none)));
+      select.disabled = true;
+      return;
+    }
+    select.disabled = false;
+    replaceChildren(select, ...list.map((d, i) => {
+      const option = h("option", { value: d.deviceId, selected: d.deviceId === current });
+      if (d.label) option.textContent = d.label;
+      else bindText(option, () => t("lobby.device_default", { n: i + 1 }));
+      return option;
+    }));
+  };
+  for (const select of [camera, microphone]) {
+    select.addEventListener("change", () => {
+      media.selectDevice(/** @type {Kind} */ (select.dataset.device), select.value);
+    });
+  }
+  // Follow plugged and unplugged devices while on screen; let go afterwards.
+  let shown = false;
+  const unsubscribe = media.onChange(() => follow());
+  const follow = () => {
+    if (root.isConnected) {
+      shown = true;
+      refresh();
+      return;
+    }
+    if (!shown) return;
+    unsubscribe();
+    navigator.mediaDevices?.removeEventListener("devicechange", follow);
+  };
+  navigator.mediaDevices?.addEventListener("devicechange", follow);
+  refresh();
+  return root;
+}
+
+/** @param {LocalMedia} media @returns {MessageKey | null} */
+function mediaProblem(media) {
+  return media.problem ? /** @type {MessageKey} */ (`media.${media.problem}`) : null;
+}
+
+// ---------------------------------------------------------------------------
+// Lobby
+
+export class LobbyView {
+  /**
+   * @param {Lobby} lobby
+   * @param {LocalMedia} media
+   * @param {() => void} onJoin
+   */
+  constructor(lobby, media, onJoin) {
+    const { session, you } = lobby;
+    this.media = media;
+
+    const facts = h("dl", { class: "facts" },
+      h("dt", {}, T("lobby.organisation")), h("dd", {}, session.organisation),
+      h("dt", {}, T("lobby.when")), bindText(h("dd", { "data-field": "schedule" }), () => formatSchedule(session)),
+      session.facilitators.length > 0 && h("dt", {}, T("lobby.facilitators")),
+      session.facilitators.length > 0 && h("dd", {}, session.facilitators.join(", ")),
+      h("dt", {}, T("lobby.you")),
+      bindText(h("dd", { "data-field": "you" }), () => t("lobby.you_are", { name: you.name, role: roleLabel(you.role) })));
+
+    const sessionCard = h("section", { class: "card session-card", "aria-labelledby": "session-title" },
+      h("p", { class: "eyebrow" }, T("lobby.heading")),
+      h("h1", { id: "session-title" }, session.title),
+      h("p", { class: "badges" },
+        bindText(h("span", { class: "badge", "data-kind": session.kind }), () => kindLabel(session.kind)),
+        session.state !== "scheduled" && session.state !== "open" &&
+          bindText(h("span", { class: "badge badge-muted" }), () => t("lobby.state", { state: t(/** @type {MessageKey} */ (`state.${session.state}`)) }))),
+      facts);
+
+    const notice = h("section", { class: "card notice", "aria-labelledby": "notice-title" },
+      h("h2", { id: "notice-title" }, T("notice.title")),
+      h("p", {}, T("notice.why")),
+      h("ul", {},
+        h("li", {}, T("notice.item.times")),
+        h("li", {}, T("notice.item.presence")),
+        h("li", {}, T("notice.item.signin"))),
+      h("p", { class: "notice-strong" }, T("notice.never")),
+      h("p", {}, T("notice.access")));
+
+    this.video = h("video", { class: "mirror", autoplay: true, playsinline: true, muted: true, "aria-label": () => t("lobby.preview") });
+    this.video.muted = true;
+    this.video.srcObject = media.stream;
+    this.previewOff = h("div", { class: "preview-off" },
+      h("span", { class: "avatar", "aria-hidden": "true" }, initials(you.name)),
+      h("span", {}, T("lobby.preview_off")));
+    const preview = h("div", { class: "preview" }, this.video, this.previewOff);
+
+    this.cameraToggle = h("input", { type: "checkbox", id: "join-camera", role: "switch" });
+    this.micToggle = h("input", { type: "checkbox", id: "join-microphone", role: "switch" });
+    this.cameraToggle.addEventListener("change", async () => {
+      this.cameraToggle.disabled = true;
+      await media.setCamera(this.cameraToggle.checked);
+      this.cameraToggle.disabled = false;
+      this.#sync();
+    });
+    this.cameraToggle.checked = true;
+    this.micToggle.checked = true;
+    this.micToggle.addEventListener("change", async () => {
+      await media.setMicrophone(this.micToggle.checked);
+      this.#sync();
+    });
+    this.problem = h("p", { class: "hint hint-warn", role: "status" });
+    this.joinButton = h("button", { type: "button", class: "button button-primary button-large", "data-action": "join" }, T("lobby.join"));
+    this.joinButton.addEventListener("click", () => {
+      this.joinButton.disabled = true;
+      bindText(this.joinButton, () => t("lobby.joining"));
+      onJoin();
+    });
+
+    const joinCard = h("section", { class: "card join-card", "aria-labelledby": "preview-title" },
+      h("h2", { id: "preview-title", class: "sr-only" }, T("lobby.preview")),
+      preview,
+      this.problem,
+      h("fieldset", { class: "devices-fieldset" },
+        h("legend", {}, T("lobby.devices")),
+        deviceSelects(media, "lobby")),
+      h("div", { class: "switches" },
+        h("div", { class: "switch" }, this.cameraToggle, h("label", { for: "join-camera" }, T("lobby.camera_on"))),
+        h("div", { class: "switch" }, this.micToggle, h("label", { for: "join-microphone" }, T("lobby.microphone_on")))),
+      this.joinButton);
+
+    this.element = h("div", { class: "lobby" },
+      h("div", { class: "lobby-info" }, sessionCard, notice),
+      h("div", { class: "lobby-join" }, joinCard));
+    this.#unsubscribe = media.onChange(() => this.#sync());
+    this.#sync();
+  }
+
+  #unsubscribe;
+
+  dispose() {
+    this.#unsubscribe();
+    this.video.srcObject = null;
+  }
+
+  #sync() {
+    const media = this.media;
+    const cameraLive = media.cameraOn && media.track("video") !== null;
+    this.cameraToggle.checked = media.cameraOn;
+    this.micToggle.checked = media.microphoneOn;
+    // Not while the browser is still asking for permission.
+    this.cameraToggle.disabled = this.micToggle.disabled = media.starting;
+    this.previewOff.hidden = cameraLive || media.starting;
+    this.video.hidden = !cameraLive;
+    if (cameraLive) {
+      // Re-attach: the stream's video track may be a new one.
+      this.video.srcObject = media.stream;
+      this.video.play().catch(() => {});
+    }
+    const problem = mediaProblem(media);
+    this.problem.hidden = !problem;
+    if (problem) bindText(this.problem, () => t(problem));
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Call
+
+/** One person's picture in the grid. */
+class Tile {
+  /**
+   * @param {{ id: string, name: string, role: Role, self: boolean }} who
+   */
+  constructor(who) {
+    this.who = who;
+    this.video = h("video", { autoplay: true, playsinline: true });
+    if (who.self) {
+      this.video.muted = true;
+      this.video.classList.add("mirror");
+    } else {
+      this.video.dataset.peerId = who.id;
+    }
+    this.micIndicator = h("span", { class: "indicator", hidden: true, title: () => t("call.mic_is_off") },
+      icon("micOff"), h("span", { class: "sr-only" }, T("call.mic_is_off")));
+    this.camIndicator = h("span", { class: "indicator", hidden: true, title: () => t("call.cam_is_off") },
+      icon("cameraOff"), h("span", { class: "sr-only" }, T("call.cam_is_off")));
+    this.linkState = h("p", { class: "tile-state", hidden: true });
+    const name = who.self
+      ? bindText(h("span", { class: "tile-name" }), () => t("call.you", { name: who.name }))
+      : h("span", { class: "tile-name" }, who.name);
+    this.element = h("figure", { class: "tile", "data-tile": who.id, "data-self": who.self ? "true" : "false", "data-camera": "on" },
+      this.video,
+      h("div", { class: "tile-avatar", "aria-hidden": "true" }, h("span", { class: "avatar" }, initials(who.name))),
+      this.linkState,
+      h("figcaption", { class: "tile-label" },
+        name,
+        who.role === "facilitator" && bindText(h("span", { class: "tile-role" }), () => roleLabel(who.role)),
+        this.micIndicator,
+        this.camIndicator));
+  }
+
+  /** @param {boolean} camera @param {boolean} microphone */
+  setMedia(camera, microphone) {
+    this.element.dataset.camera = camera ? "on" : "off";
+    this.camIndicator.hidden = camera;
+    this.micIndicator.hidden = microphone;
+  }
+
+  /** @param {RTCPeerConnectionState | "self"} state */
+  setLinkState(state) {
+    this.element.dataset.link = state;
+    const key = state === "connected" || state === "self" || state === "closed"
+      ? null
+      : state === "failed" || state === "disconnected" ? "call.peer_failed" : "call.peer_connecting";
+    this.linkState.hidden = key === null;
+    if (key) bindText(this.linkState, () => t(key));
+  }
+}
+
+export class CallView {
+  /** @type {Map<string, Tile>} */
+  tiles = new Map();
+
+  /**
+   * @param {Me} you
+   * @param {LocalMedia} media
+   * @param {{ onToggleMicrophone: () => void, onToggleCamera: () => void, onLeave: () => void, onBlockedSound: () => void }} actions
+   */
+  constructor(you, media, actions) {
+    this.media = media;
+    this.actions = actions;
+    this.self = new Tile({ id: you.id, name: you.name, role: you.role, self: true });
+    this.self.video.srcObject = media.stream;
+    this.self.setLinkState("self");
+    this.grid = h("section", { class: "grid", "data-count": "1", "aria-label": () => t("call.participants") }, this.self.element);
+    this.alone = h("p", { class: "alone" }, T("call.alone"));
+
+    this.micButton = h("button", { type: "button", class: "control", "data-action": "microphone", onclick: actions.onToggleMicrophone });
+    this.camButton = h("button", { type: "button", class: "control", "data-action": "camera", onclick: actions.onToggleCamera });
+    const leave = h("button", { type: "button", class: "control control-leave", "data-action": "leave", onclick: actions.onLeave },
+      icon("leave"), h("span", { class: "control-label" }, T("call.leave")));
+    const devices = h("details", {
+      class: "devices-menu",
+      onkeydown: (/** @type {KeyboardEvent} */ event) => {
+        if (event.key === "Escape" && devices.open) {
+          devices.open = false;
+          devices.querySelector("summary")?.focus();
+        }
+      },
+    },
+      h("summary", { class: "control", "data-action": "devices" }, icon("devices"), h("span", { class: "control-label" }, T("lobby.devices"))),
+      h("div", { class: "devices-panel" }, deviceSelects(media, "call")));
+
+    this.element = h("div", { class: "call" },
+      h("div", { class: "stage" }, h("div", { class: "grid-area" }, this.grid), this.alone),
+      h("nav", { class: "controls", "aria-label": () => t("call.controls") },
+        this.micButton, this.camButton, devices, leave));
+    this.#unsubscribe = media.onChange(() => this.syncLocal());
+    this.syncLocal();
+    this.#layout();
+  }
+
+  #unsubscribe;
+
+  dispose() {
+    this.#unsubscribe();
+    for (const tile of [this.self, ...this.tiles.values()]) tile.video.srcObject = null;
+  }
+
+  /** Reflects the local camera and microphone in the self tile and the buttons. */
+  syncLocal() {
+    const { cameraOn, microphoneOn } = this.media;
+    this.self.setMedia(cameraOn, microphoneOn);
+    if (cameraOn) {
+      this.self.video.srcObject = this.media.stream;
+      this.self.video.play().catch(() => {});
+    }
+    replaceChildren(this.micButton, icon(microphoneOn ? "mic" : "micOff"),
+      h("span", { class: "control-label" }, T(microphoneOn ? "call.mic_mute" : "call.mic_unmute")));
+    this.micButton.dataset.off = String(!microphoneOn);
+    replaceChildren(this.camButton, icon(cameraOn ? "camera" : "cameraOff"),
+      h("span", { class: "control-label" }, T(cameraOn ? "call.cam_off" : "call.cam_on")));
+    this.camButton.dataset.off = String(!cameraOn);
+  }
+
+  /** @param {Peer} peer */
+  upsertPeer(peer) {
+    let tile = this.tiles.get(peer.id);
+    if (!tile) {
+      tile = new Tile({ id: peer.id, name: peer.name, role: peer.role, self: false });
+      this.tiles.set(peer.id, tile);
+      this.grid.append(tile.element);
+      this.#layout();
+    }
+    tile.video.srcObject = null;
+    tile.element.dataset.connectionId = peer.connection_id;
+    tile.video.dataset.connectionId = peer.connection_id;
+    tile.setMedia(peer.camera, peer.microphone);
+    tile.setLinkState("new");
+  }
+
+  /** @param {string} id */
+  removePeer(id) {
+    const tile = this.tiles.get(id);
+    if (!tile) return;
+    tile.video.srcObject = null;
+    tile.element.remove();
+    this.tiles.delete(id);
+    this.#layout();
+  }
+
+  /** Removes every remote tile (before a fresh roster). */
+  clearPeers() {
+    for (const id of [...this.tiles.keys()]) this.removePeer(id);
+  }
+
+  /** @param {string} id @param {boolean} camera @param {boolean} microphone */
+  setPeerMedia(id, camera, microphone) {
+    this.tiles.get(id)?.setMedia(camera, microphone);
+  }
+
+  /** @param {string} id @param {RTCPeerConnectionState} state */
+  setLinkState(id, state) {
+    this.tiles.get(id)?.setLinkState(state);
+  }
+
+  /** @param {string} id @param {MediaStream} stream */
+  setPeerStream(id, stream) {
+    const tile = this.tiles.get(id);
+    if (!tile) return;
+    const video = tile.video;
+    if (video.srcObject !== stream) video.srcObject = stream;
+    video.play().catch((err) => {
+      if (err instanceof DOMException && err.name === "NotAllowedError") {
+        // Autoplay with sound refused: play muted and ask for one click.
+        video.muted = true;
+        video.play().catch(() => {});
+        this.actions.onBlockedSound();
+      }
+    });
+  }
+
+  /** Unmutes every remote video (after the person allowed sound). */
+  unmuteAll() {
+    for (const tile of this.tiles.values()) {
+      tile.video.muted = false;
+      tile.video.play().catch(() => {});
+    }
+  }
+
+  /** Whether the server connection is up (the "you are alone" hint is only true then). */
+  #connected = false;
+
+  /** @param {boolean} connected */
+  setConnected(connected) {
+    this.#connected = connected;
+    this.#layout();
+  }
+
+  #layout() {
+    const count = this.tiles.size + 1;
+    this.grid.dataset.count = String(Math.min(count, 7));
+    this.alone.hidden = !this.#connected || this.tiles.size > 0;
+  }
+}
+

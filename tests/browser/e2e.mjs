@@ -1,0 +1,483 @@
+// End-to-end test of the web client in Chromium against the real server.
+//
+// Starts `cadre demo` (1 facilitator + 3 participants) on a free loopback
+// port with ICE restricted to 127.0.0.1, opens one browser context per person
+// and checks what people would see: the lobby, decoded video from everyone,
+// the invalid and revoked link messages, the languages, and a reload.
+//
+//   CADRE_BIN   the cadre binary (default ../../target/debug/cadre)
+//   CHROMIUM    the browser (default /usr/bin/chromium)
+//
+// Prints `ok - name` / `not ok - name: reason` per test, then one line
+// `N passed, N failed`; exits non-zero when any failed. A screenshot of the
+// facilitator's call goes to artifacts/ (gitignored).
+
+import { spawn } from "node:child_process";
+import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { dirname, join, resolve } from "node:path";
+import { createInterface } from "node:readline";
+import { fileURLToPath } from "node:url";
+import { chromium } from "playwright-core";
+
+const here = dirname(fileURLToPath(import.meta.url));
+const CADRE_BIN = process.env.CADRE_BIN ? resolve(process.env.CADRE_BIN) : resolve(here, "../../target/debug/cadre");
+const CHROMIUM = process.env.CHROMIUM ?? "/usr/bin/chromium";
+const ARTIFACTS = join(here, "artifacts");
+
+/** The whole run must end well within three minutes. */
+const RUN_BUDGET_MS = 170_000;
+/** How long every page may take to decode every remote video. */
+const MEDIA_WAIT_MS = 45_000;
+const UI_WAIT_MS = 10_000;
+
+const CHROMIUM_ARGS = [
+  "--no-sandbox",
+  "--disable-gpu",
+  "--disable-quic",
+  "--no-first-run",
+  "--disable-background-networking",
+  "--disable-component-update",
+  "--disable-sync",
+  "--use-fake-ui-for-media-stream",
+  "--use-fake-device-for-media-stream",
+  "--allow-loopback-in-peer-connection",
+];
+
+let passed = 0;
+let failed = 0;
+/** Cleanups, run last to first. */
+const cleanups = [];
+
+function finish() {
+  console.log(`${passed} passed, ${failed} failed`);
+}
+
+const budget = setTimeout(async () => {
+  console.log(`not ok - run: gave up after ${RUN_BUDGET_MS / 1000} s`);
+  failed += 1;
+  await cleanup();
+  finish();
+  process.exit(1);
+}, RUN_BUDGET_MS);
+
+async function cleanup() {
+  while (cleanups.length > 0) {
+    const fn = cleanups.pop();
+    try {
+      await fn();
+    } catch (err) {
+      console.error(`# cleanup: ${err.message}`);
+    }
+  }
+}
+
+/** Runs one named test; a failure is reported and the run goes on. */
+async function test(name, fn) {
+  const started = Date.now();
+  try {
+    await fn();
+    passed += 1;
+    console.log(`ok - ${name} (${((Date.now() - started) / 1000).toFixed(1)} s)`);
+  } catch (err) {
+    failed += 1;
+    const reason = String(err?.message ?? err).split("\n").join("\n#   ");
+    console.log(`not ok - ${name}: ${reason}`);
+  }
+}
+
+function assert(condition, message) {
+  if (!condition) throw new Error(message);
+}
+
+// ---------------------------------------------------------------------------
+// Server
+
+/** Starts `cadre demo` and resolves with its one JSON line. */
+function startServer() {
+  const dataDir = mkdtempSync(join(tmpdir(), "cadre-e2e-"));
+  const child = spawn(
+    CADRE_BIN,
+    ["demo", "--bind", "127.0.0.1:0", "--data-dir", dataDir, "--json", "--ice-policy", "loopback"],
+    { stdio: ["ignore", "pipe", "pipe"] },
+  );
+  const stderr = [];
+  child.stderr.setEncoding("utf8");
+  child.stderr.on("data", (chunk) => {
+    stderr.push(chunk);
+    if (stderr.length > 200) stderr.shift();
+  });
+  cleanups.push(async () => {
+    if (child.exitCode === null && child.signalCode === null) {
+      const exited = new Promise((r) => child.once("exit", r));
+      child.kill("SIGTERM");
+      const timer = setTimeout(() => child.kill("SIGKILL"), 5000);
+      await exited;
+      clearTimeout(timer);
+    }
+    rmSync(dataDir, { recursive: true, force: true });
+  });
+  return new Promise((resolvePromise, reject) => {
+    const tail = () => stderr.join("").split("\n").slice(-15).join("\n#   ");
+    const timer = setTimeout(() => reject(new Error(`cadre demo printed nothing in 20 s\n${tail()}`)), 20_000);
+    child.once("error", (err) => {
+      clearTimeout(timer);
+      reject(new Error(`cannot start ${CADRE_BIN}: ${err.message} (build it with: cargo build -p cadre-server)`));
+    });
+    child.once("exit", (code, signal) => {
+      clearTimeout(timer);
+      reject(new Error(`cadre demo exited (${code ?? signal}) before printing its JSON line\n${tail()}`));
+    });
+    const lines = createInterface({ input: child.stdout });
+    lines.once("line", (line) => {
+      clearTimeout(timer);
+      try {
+        const demo = JSON.parse(line);
+        assert(typeof demo.url === "string", "no url in the demo line");
+        assert(demo.session?.people?.length >= 4, "the demo session should have 4 people");
+        resolvePromise({ ...demo, child });
+      } catch (err) {
+        reject(new Error(`the demo line is not what the test expects: ${err.message}: ${line.slice(0, 200)}`));
+      }
+    });
+  });
+}
+
+// ---------------------------------------------------------------------------
+// Browser helpers
+
+/** A person's own browser profile, with a log of what the page said. */
+async function openPerson(browser, name, url, { locale = "fr-FR" } = {}) {
+  const context = await browser.newContext({
+    locale,
+    viewport: { width: 1280, height: 800 },
+    permissions: ["camera", "microphone"],
+  });
+  const page = await context.newPage();
+  const log = [];
+  page.on("console", (msg) => {
+    if (msg.type() === "error" || msg.type() === "warning") log.push(`${msg.type()}: ${msg.text()}`);
+  });
+  page.on("pageerror", (err) => log.push(`pageerror: ${err.message}`));
+  await page.goto(url);
+  return { name, context, page, log };
+}
+
+/** Clicks "Rejoindre la séance" once the lobby is there. */
+async function joinFromLobby(person) {
+  const join = person.page.locator('button[data-action="join"]');
+  await join.waitFor({ state: "visible", timeout: UI_WAIT_MS });
+  await join.click();
+}
+
+/** What a page shows and knows, for failure messages. */
+async function describe(person) {
+  try {
+    const info = await person.page.evaluate(() => {
+      const state = /** @type {any} */ (window).cadre?.state?.() ?? {};
+      const videos = [...document.querySelectorAll("video[data-peer-id]")].map((v) => ({
+        peer: v.dataset.peerId,
+        width: v.videoWidth,
+        ready: v.readyState,
+      }));
+      return { connection: state.connection, peers: state.peers, links: state.links, videos };
+    });
+    const log = person.log.slice(-5).join(" | ");
+    return `${person.name}: ${JSON.stringify(info)}${log ? ` log: ${log}` : ""}`;
+  } catch (err) {
+    return `${person.name}: cannot read the page (${err.message})`;
+  }
+}
+
+/**
+ * Waits until `person` decodes video from exactly `peerIds` (and no one else).
+ * `staleConnections` (peer id → connection id) ignores the video of a
+ * connection that was replaced, so that only the new one counts.
+ */
+async function waitForVideos(person, peerIds, timeout, staleConnections = {}) {
+  await person.page.waitForFunction(
+    ({ ids, stale }) => {
+      const videos = [...document.querySelectorAll("video[data-peer-id]")];
+      if (videos.length !== ids.length) return false;
+      return ids.every((id) =>
+        videos.some(
+          (v) => v.dataset.peerId === id && v.dataset.connectionId !== stale[id] && v.videoWidth > 0,
+        ),
+      );
+    },
+    { ids: peerIds, stale: staleConnections },
+    { timeout, polling: 250 },
+  );
+}
+
+/** Waits for every person to decode everyone else; explains who is missing what. */
+async function expectFullMesh(people, ids, timeout, staleConnections = {}) {
+  const deadline = Date.now() + timeout;
+  const results = await Promise.allSettled(
+    people.map((p) =>
+      waitForVideos(p, ids.filter((id) => id !== p.id), Math.max(1000, deadline - Date.now()), staleConnections),
+    ),
+  );
+  const missing = [];
+  for (const [i, result] of results.entries()) {
+    if (result.status === "rejected") missing.push(await describe(people[i]));
+  }
+  if (missing.length > 0) {
+    throw new Error(`not every remote video decoded within ${timeout / 1000} s:\n${missing.join("\n")}`);
+  }
+}
+
+async function textOf(page, selector) {
+  const el = page.locator(selector).first();
+  await el.waitFor({ state: "visible", timeout: UI_WAIT_MS });
+  return (await el.innerText()).trim();
+}
+
+// ---------------------------------------------------------------------------
+// The run
+
+async function main() {
+  let demo;
+  try {
+    demo = await startServer();
+  } catch (err) {
+    failed += 1;
+    console.log(`not ok - server starts: ${err.message}`);
+    return;
+  }
+  const people = demo.session.people;
+  const facilitator = people.find((p) => p.role === "facilitator");
+  const participants = people.filter((p) => p.role === "participant");
+  assert(facilitator && participants.length >= 3, "the demo should have a facilitator and three participants");
+  const [karim, sophie, lucas] = participants;
+
+  const browser = await chromium.launch({ executablePath: CHROMIUM, headless: true, args: CHROMIUM_ARGS });
+  cleanups.push(() => browser.close());
+
+  /** The three people in the call (test 1), reused by test 4. */
+  let inCall = [];
+
+  await test("lobby is in French by default, English with ?lang=en, switchable live", async () => {
+    const fr = await openPerson(browser, "lobby-fr", sophie.link.url, { locale: "fr-FR" });
+    try {
+      assert((await textOf(fr.page, 'button[data-action="join"]')) === "Rejoindre la séance",
+        "the join button should read « Rejoindre la séance »");
+      const heading = await textOf(fr.page, "#session-title");
+      assert(heading === demo.session.title, `the lobby should show the session title, got ${heading}`);
+      const kind = await textOf(fr.page, ".badge[data-kind]");
+      assert(kind === "Formation", `the kind should read « Formation », got « ${kind} »`);
+      const notice = await textOf(fr.page, ".notice");
+      assert(/heures de connexion/.test(notice) && /Jamais le contenu/.test(notice),
+        "the notice should say what is recorded (connection times) and what never is (content)");
+      const schedule = await textOf(fr.page, '[data-field="schedule"]');
+      assert(/heure de Paris/.test(schedule), `the schedule should be in the session's time zone: ${schedule}`);
+      assert((await fr.page.getAttribute("html", "lang")) === "fr", "<html lang> should be fr");
+
+      await fr.page.selectOption("#lang-select", "en");
+      await fr.page.locator('button[data-action="join"]', { hasText: "Join the session" }).waitFor({ timeout: UI_WAIT_MS });
+      assert((await textOf(fr.page, ".notice h2")) === "What the session records, and why",
+        "switching to English should translate the notice");
+      await fr.context.close();
+
+      // A browser that prefers neither French nor English gets French.
+      const de = await openPerson(browser, "lobby-de", sophie.link.url, { locale: "de-DE" });
+      assert((await textOf(de.page, 'button[data-action="join"]')) === "Rejoindre la séance",
+        "French should be the default for other languages");
+      await de.context.close();
+
+      const en = await openPerson(browser, "lobby-en", `${sophie.link.url}?lang=en`, { locale: "fr-FR" });
+      assert((await textOf(en.page, 'button[data-action="join"]')) === "Join the session",
+        "?lang=en should show « Join the session »");
+      assert((await textOf(en.page, ".badge[data-kind]")) === "Training", "the kind should read « Training » in English");
+      assert((await en.page.getAttribute("html", "lang")) === "en", "<html lang> should be en");
+      await en.page.screenshot({ path: join(ARTIFACTS, "lobby-en.png") });
+      await en.context.close();
+    } finally {
+      await fr.context.close().catch(() => {});
+    }
+  });
+
+  await test("facilitator and two participants join and decode each other's video", async () => {
+    const cast = [
+      { ...facilitator, who: "facilitator" },
+      { ...karim, who: "participant 1" },
+      { ...sophie, who: "participant 2" },
+    ];
+    for (const p of cast) {
+      const person = await openPerson(browser, `${p.who} (${p.name})`, p.link.url);
+      person.id = p.id;
+      inCall.push(person);
+    }
+    await inCall[0].page.screenshot({ path: join(ARTIFACTS, "facilitator-lobby.png") });
+    await Promise.all(inCall.map(joinFromLobby));
+    await expectFullMesh(inCall, inCall.map((p) => p.id), MEDIA_WAIT_MS);
+    for (const person of inCall) {
+      const state = await person.page.evaluate(() => /** @type {any} */ (window).cadre.state());
+      assert(state.connection === "connected", `${person.name} should be connected, is ${state.connection}`);
+      assert(state.welcome?.ice_policy === "loopback", `${person.name} should have ice_policy loopback`);
+    }
+    // Let the last frames settle, then keep a picture for the lead.
+    await inCall[0].page.waitForTimeout(1000);
+    await inCall[0].page.screenshot({ path: join(ARTIFACTS, "facilitator-call.png") });
+  });
+
+  await test("a participant who reloads comes back, with video on both sides", async () => {
+    assert(inCall.length === 3, "needs the call of the previous test");
+    const [fac, reloader] = inCall;
+    // The reloader's connection as the others see it now: only a new one counts.
+    const before = await fac.page.evaluate(
+      (id) => document.querySelector(`video[data-peer-id="${id}"]`)?.dataset.connectionId,
+      reloader.id,
+    );
+    assert(before, "the facilitator's page should show the reloader's connection id");
+    await reloader.page.reload();
+    await joinFromLobby(reloader);
+    await expectFullMesh(inCall, inCall.map((p) => p.id), MEDIA_WAIT_MS, { [reloader.id]: before });
+  });
+
+  await test("toggling the camera off shows it to the others", async () => {
+    assert(inCall.length === 3, "needs the call of the first test");
+    const [fac, karimPage] = inCall;
+    await karimPage.page.click('button[data-action="camera"]');
+    await fac.page.waitForSelector(`figure.tile[data-tile="${karimPage.id}"][data-camera="off"]`, { timeout: UI_WAIT_MS });
+    await karimPage.page.click('button[data-action="camera"]');
+    await fac.page.waitForSelector(`figure.tile[data-tile="${karimPage.id}"][data-camera="on"]`, { timeout: UI_WAIT_MS });
+  });
+
+  await test("leaving shows « vous avez quitté », the others drop the tile, and « rejoindre » comes back", async () => {
+    assert(inCall.length === 3, "needs the call of the first test");
+    const [fac, , leaver] = inCall;
+    await leaver.page.click('button[data-action="leave"]');
+    await leaver.page.locator("#left-title", { hasText: "Vous avez quitté la séance" }).waitFor({ timeout: UI_WAIT_MS });
+    await fac.page.waitForFunction(
+      (id) => !document.querySelector(`video[data-peer-id="${id}"]`),
+      leaver.id,
+      { timeout: UI_WAIT_MS },
+    );
+    const state = await leaver.page.evaluate(() => /** @type {any} */ (window).cadre.state());
+    assert(state.connection === "left", `the leaver's connection should be « left », is ${state.connection}`);
+
+    // « Rejoindre à nouveau » goes back through the lobby into the call.
+    const before = await fac.page.evaluate(() => /** @type {any} */ (window).cadre.state().peers.length);
+    assert(before === 1, `the facilitator should see one peer after the departure, sees ${before}`);
+    await leaver.page.click('button[data-action="rejoin"]');
+    await joinFromLobby(leaver);
+    await expectFullMesh(inCall, inCall.map((p) => p.id), MEDIA_WAIT_MS);
+  });
+
+  for (const person of inCall) await person.context.close().catch(() => {});
+  inCall = [];
+
+  await test("joining with the camera off shows an avatar; turning it on sends video", async () => {
+    const fac = await openPerson(browser, `facilitator (${facilitator.name})`, facilitator.link.url);
+    const shy = await openPerson(browser, `participant 1 (${karim.name})`, karim.link.url);
+    try {
+      // Uncheck « Entrer avec la caméra activée » once the browser gave the devices.
+      await shy.page.locator("#join-camera:not([disabled])").waitFor({ timeout: UI_WAIT_MS });
+      await shy.page.uncheck("#join-camera");
+      await Promise.all([joinFromLobby(fac), joinFromLobby(shy)]);
+      const tile = fac.page.locator(`figure.tile[data-tile="${karim.id}"]`);
+      await tile.waitFor({ timeout: UI_WAIT_MS });
+      await fac.page.waitForFunction(
+        (id) => /** @type {any} */ (window).cadre.state().links[id] === "connected",
+        karim.id,
+        { timeout: MEDIA_WAIT_MS },
+      );
+      assert((await tile.getAttribute("data-camera")) === "off", "the facilitator should see the camera as off");
+      assert(await tile.locator(".tile-avatar").isVisible(), "the facilitator should see an avatar instead of video");
+      await shy.page.click('button[data-action="camera"]');
+      await fac.page.waitForFunction(
+        (id) => {
+          const v = document.querySelector(`video[data-peer-id="${id}"]`);
+          return v instanceof HTMLVideoElement && v.videoWidth > 0 && v.closest("figure")?.dataset.camera === "on";
+        },
+        karim.id,
+        { timeout: UI_WAIT_MS },
+      );
+    } catch (err) {
+      throw new Error(`${err.message}\n${await describe(fac)}\n${await describe(shy)}`);
+    } finally {
+      await fac.context.close();
+      await shy.context.close();
+    }
+  });
+
+  await test("a garbage token shows « lien invalide »", async () => {
+    const person = await openPerson(browser, "garbage", `${demo.url}/j/not-a-real-token`);
+    try {
+      const card = person.page.locator("[data-error-code]");
+      await card.waitFor({ timeout: UI_WAIT_MS });
+      const code = await card.getAttribute("data-error-code");
+      assert(code === "token_malformed", `the server should answer token_malformed, got ${code}`);
+      const text = await textOf(person.page, ".error-message");
+      assert(text.startsWith("Lien invalide"), `expected « Lien invalide… », got « ${text} »`);
+    } finally {
+      await person.context.close();
+    }
+  });
+
+  await test("a second tab replaces the first, which does not reconnect by itself", async () => {
+    const first = await openPerson(browser, `participant 3 (${lucas.name}), first tab`, lucas.link.url);
+    const second = await openPerson(browser, `participant 3 (${lucas.name}), second tab`, lucas.link.url);
+    try {
+      const connected = (person) =>
+        person.page.waitForFunction(() => /** @type {any} */ (window).cadre.state().connection === "connected", null, {
+          timeout: UI_WAIT_MS,
+        });
+      await joinFromLobby(first);
+      await connected(first);
+      await joinFromLobby(second);
+      await connected(second);
+      await first.page.locator('.banner[data-kind="banner.replaced"]').waitFor({ timeout: UI_WAIT_MS });
+      await first.page.waitForTimeout(2500);
+      const state = await first.page.evaluate(() => /** @type {any} */ (window).cadre.state());
+      assert(state.connection === "replaced", `the first tab should stay « replaced », is ${state.connection}`);
+      const other = await second.page.evaluate(() => /** @type {any} */ (window).cadre.state());
+      assert(other.connection === "connected", `the second tab should stay connected, is ${other.connection}`);
+    } finally {
+      await first.context.close();
+      await second.context.close();
+    }
+  });
+
+  await test("revoking a person in the call shows the banner, stops reconnecting, and their link is refused", async () => {
+    const person = await openPerson(browser, `participant 3 (${lucas.name})`, lucas.link.url);
+    try {
+      await joinFromLobby(person);
+      await person.page.waitForFunction(() => /** @type {any} */ (window).cadre.state().connection === "connected", null, {
+        timeout: UI_WAIT_MS,
+      });
+      const response = await fetch(`${demo.url}/api/sessions/${demo.session.id}/people/${lucas.id}/revoke`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${demo.organiser_token}` },
+      });
+      assert(response.ok, `revoke answered HTTP ${response.status}: ${await response.text()}`);
+      await person.page.locator('.banner[data-kind="banner.revoked"]').waitFor({ timeout: UI_WAIT_MS });
+      await person.page.waitForTimeout(2000);
+      const state = await person.page.evaluate(() => /** @type {any} */ (window).cadre.state());
+      assert(state.connection === "revoked", `the connection should stay « revoked », is ${state.connection}`);
+
+      await person.page.reload();
+      const card = person.page.locator("[data-error-code]");
+      await card.waitFor({ timeout: UI_WAIT_MS });
+      const code = await card.getAttribute("data-error-code");
+      assert(code === "token_revoked", `a revoked link should answer token_revoked, got ${code}`);
+      const text = await textOf(person.page, ".error-message");
+      assert(/révoqué/.test(text), `expected a « révoqué » message, got « ${text} »`);
+    } finally {
+      await person.context.close();
+    }
+  });
+}
+
+mkdirSync(ARTIFACTS, { recursive: true });
+try {
+  await main();
+} catch (err) {
+  failed += 1;
+  console.log(`not ok - run: ${err?.stack ?? err}`);
+}
+await cleanup();
+clearTimeout(budget);
+finish();
+process.exitCode = failed > 0 ? 1 : 0;
