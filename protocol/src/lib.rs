@@ -16,6 +16,7 @@
 #![warn(missing_docs)]
 
 pub mod api;
+pub mod attendance;
 pub mod evidence;
 pub mod merkle;
 pub mod signalling;

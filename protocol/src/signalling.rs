@@ -94,8 +94,43 @@ pub enum ClientMessage {
         /// Microphone sending.
         microphone: bool,
     },
-    /// The person leaves on purpose; the server closes the socket.
+    /// The person leaves on purpose. The server records it, answers with a
+    /// `receipt`, then closes the socket.
     Leave,
+    /// Tab visibility and window focus, sent when either changes (evidence
+    /// of presence; recorded only on change).
+    Presence {
+        /// The tab is visible.
+        visible: bool,
+        /// The window has focus.
+        focused: bool,
+        /// The client's own clock (ms), kept as a claim.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_time: Option<i64>,
+    },
+    /// Signs in (émargement) for the open half-day slot.
+    SignIn {
+        /// The slot, as announced by `signin_open`.
+        slot: String,
+        /// Optional drawn signature: strokes of `[x, y, t]` points, x and y
+        /// in 0..=1000, t in ms from the stroke's start.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<Vec<Vec<[i64; 3]>>>,
+        /// The client's own clock (ms), kept as a claim.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        client_time: Option<i64>,
+    },
+    /// Facilitator only: opens the sign-in window of the current slot now.
+    OpenSignin,
+    /// Facilitator only: countersigns a participant's sign-in for a slot.
+    Countersign {
+        /// The slot.
+        slot: String,
+        /// The participant whose sign-in is countersigned.
+        participant: PeerId,
+    },
+    /// Asks for every ledger entry about oneself (answered by `evidence`).
+    GetEvidence,
 }
 
 /// Why a peer left the roster (also the reason given to a closed connection).
@@ -198,6 +233,26 @@ pub enum IcePolicy {
     Loopback,
 }
 
+/// One half-day slot of the session, as this person sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SlotStatus {
+    /// `YYYY-MM-DD.am` or `YYYY-MM-DD.pm` in the session's time zone.
+    pub slot: String,
+    /// Planned start of the slot's part of the session (ms).
+    pub start: i64,
+    /// Planned end (ms).
+    pub end: i64,
+    /// The sign-in window, when open: its closing time (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signin_closes_at: Option<i64>,
+    /// When you signed in (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub signed_at: Option<i64>,
+    /// When your sign-in was countersigned (ms).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub countersigned_at: Option<i64>,
+}
+
 /// What the server sends.
 // Messages are built and serialised at once, never stored, so the size of
 // the welcome variant costs nothing worth boxing for.
@@ -227,6 +282,8 @@ pub enum ServerMessage {
         heartbeat_interval_ms: u64,
         /// Server clock, ms since the Unix epoch (the time that counts).
         server_time: i64,
+        /// Half-day slots of the session and this person's sign-ins.
+        slots: Vec<SlotStatus>,
     },
     /// Someone connected (or reconnected: same `id`, new `connection_id`).
     PeerJoined {
@@ -255,6 +312,57 @@ pub enum ServerMessage {
         from: PeerId,
         /// The payload exactly as the sender wrote it.
         data: Opaque,
+    },
+    /// A sign-in window opened (automatically at a slot's start, or by the
+    /// facilitator).
+    SigninOpen {
+        /// The slot.
+        slot: String,
+        /// When the window closes (ms).
+        closes_at: i64,
+    },
+    /// Your sign-in is durable in the ledger.
+    Signed {
+        /// The slot.
+        slot: String,
+        /// Server time of the sign-in (ms).
+        at: i64,
+        /// A receipt: the signed tree head covering it.
+        receipt: String,
+    },
+    /// A sign-in was countersigned (sent to the facilitators and to the
+    /// participant concerned).
+    Countersigned {
+        /// The slot.
+        slot: String,
+        /// The participant.
+        participant: PeerId,
+        /// Server time (ms).
+        at: i64,
+    },
+    /// To facilitators: who has signed and been countersigned for a slot.
+    SigninStatus {
+        /// The slot.
+        slot: String,
+        /// Participants who signed, with the time (ms).
+        signed: Vec<(PeerId, i64)>,
+        /// Participants countersigned.
+        countersigned: Vec<PeerId>,
+    },
+    /// Every ledger entry about you (answer to `get_evidence`).
+    Evidence {
+        /// Stored entry texts, in log order.
+        entries: Vec<String>,
+    },
+    /// A new ledger entry about you is durable (live view of your evidence).
+    EvidenceRecorded {
+        /// The stored entry text.
+        entry: String,
+    },
+    /// A signed tree head for you to keep (at sign-in and on leaving).
+    Receipt {
+        /// The signed tree head (JWS).
+        tree_head: String,
     },
     /// Answer to a `heartbeat`.
     HeartbeatAck {
@@ -312,6 +420,16 @@ struct Envelope<'a> {
     camera: Option<bool>,
     #[serde(default)]
     microphone: Option<bool>,
+    #[serde(default)]
+    visible: Option<bool>,
+    #[serde(default)]
+    focused: Option<bool>,
+    #[serde(default)]
+    slot: Option<String>,
+    #[serde(default)]
+    signature: Option<Vec<Vec<[i64; 3]>>>,
+    #[serde(default)]
+    participant: Option<String>,
 }
 
 /// Parses a client text frame, classifying failures with a stable code.
@@ -336,6 +454,22 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
             microphone: env.microphone.ok_or_else(|| missing("microphone"))?,
         }),
         "leave" => Ok(ClientMessage::Leave),
+        "presence" => Ok(ClientMessage::Presence {
+            visible: env.visible.ok_or_else(|| missing("visible"))?,
+            focused: env.focused.ok_or_else(|| missing("focused"))?,
+            client_time: env.client_time,
+        }),
+        "sign_in" => Ok(ClientMessage::SignIn {
+            slot: env.slot.clone().ok_or_else(|| missing("slot"))?,
+            signature: env.signature,
+            client_time: env.client_time,
+        }),
+        "open_signin" => Ok(ClientMessage::OpenSignin),
+        "countersign" => Ok(ClientMessage::Countersign {
+            slot: env.slot.clone().ok_or_else(|| missing("slot"))?,
+            participant: env.participant.clone().ok_or_else(|| missing("participant"))?,
+        }),
+        "get_evidence" => Ok(ClientMessage::GetEvidence),
         other => Err(ErrorBody {
             code: ErrorCode::UnknownMessageType,
             message: format!("unknown message type {other:?}"),
