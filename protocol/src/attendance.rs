@@ -3,8 +3,34 @@
 //! sign-ins, completion. The server builds sheets and proofs with it, and
 //! the verifier recomputes the same figures from a proof's entries, so an
 //! edited figure cannot pass.
+//!
+//! # Rules (docs/evidence.md, "Half-days and attendance")
+//! - **Slots**: the planned window cut at local midnight and at local 13:00
+//!   in the session's time zone (DST-correct); ids `YYYY-MM-DD.am|pm`.
+//! - **Connection intervals**, per `connection_id`: from `connection_opened`
+//!   to `connection_closed` (at `last_seen` when the reason is `timeout`).
+//!   A connection never closed counts until `now_ms` while the server that
+//!   admitted it still runs. When a later `server_started` shows that the
+//!   process ended without closing it (a crash), it counts only until the
+//!   last entry that proves it alive (its opening, heartbeat summaries,
+//!   visibility, focus or media changes): the downtime is never claimed.
+//! - **Connected**: the union of every connection's intervals (reconnections
+//!   and overlapping tabs count once), clipped to each slot's planned part.
+//! - **Present**: connected through at least one tab that is visible
+//!   (visible until a `visibility` entry says otherwise), outside any
+//!   suspension (`session_state` to `suspended` until it leaves it).
+//! - **Completion**: present ÷ planned seconds, capped at 1, 4 decimals.
+//!
+//! Only the person's own entries (actor is the person, or a countersignature
+//! naming them) and the session-wide control entries are read, so the
+//! server deriving over the whole log and a verifier deriving over the
+//! entries of a proof get exactly the same figures.
 
+use crate::evidence::{Entry, kind};
+use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Timelike};
+use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
+use std::collections::{BTreeMap, HashMap};
 
 /// Local hour (session time zone) at which the afternoon starts.
 pub const AFTERNOON_STARTS_AT: u32 = 13;
@@ -42,7 +68,9 @@ pub struct HalfDay {
     pub planned_start: i64,
     /// Planned end, UTC ms.
     pub planned_end: i64,
-    /// Connection intervals (merged), clipped to nothing: as connected.
+    /// Merged connection intervals that touch this calendar half-day (local
+    /// 00:00–13:00 or 13:00–24:00), not clipped: as connected. A connection
+    /// held across 13:00 is listed in both half-days.
     pub intervals: Vec<Interval>,
     /// Connected time inside the planned part, seconds.
     pub connected_seconds: i64,
@@ -83,4 +111,911 @@ pub struct PersonAttendance {
     pub first_join: Option<i64>,
     /// Last disconnection, UTC ms (or the derivation time if still connected).
     pub last_leave: Option<i64>,
+}
+
+/// Time zone used when a schedule names none or an unknown one.
+pub const DEFAULT_TIME_ZONE: &str = "Europe/Paris";
+
+/// Most slots a schedule yields (a year of half-days). Bounds the work a
+/// forged proof with an absurd schedule can cause a verifier.
+pub const MAX_SLOTS: usize = 2 * 366;
+
+/// The `session_state` value that suspends presence.
+pub const SUSPENDED: &str = "suspended";
+
+/// True when `name` is an IANA time zone this build knows.
+pub fn known_time_zone(name: &str) -> bool {
+    name.parse::<Tz>().is_ok()
+}
+
+fn zone(name: &str) -> Tz {
+    name.parse::<Tz>().unwrap_or(chrono_tz::Europe::Paris)
+}
+
+fn at(tz: Tz, ms: i64) -> Option<DateTime<Tz>> {
+    tz.timestamp_millis_opt(ms).single()
+}
+
+/// `ms` as local time in `time_zone`, RFC 3339 with its offset
+/// (`2026-12-03T09:02:11+01:00`), to the second. Empty when out of range.
+pub fn local_time(ms: i64, time_zone: &str) -> String {
+    render(zone(time_zone), ms)
+}
+
+fn render(tz: Tz, ms: i64) -> String {
+    at(tz, ms)
+        .map(|d| d.format("%Y-%m-%dT%H:%M:%S%:z").to_string())
+        .unwrap_or_default()
+}
+
+/// The first instant whose local time is `local` or later: the earlier
+/// instant when clocks go back, the end of the gap when they jump forward.
+fn instant(tz: Tz, local: NaiveDateTime) -> Option<i64> {
+    let mut t = local;
+    // A gap lasts at most a few hours; look minute by minute for its end.
+    for _ in 0..=24 * 60 {
+        match tz.from_local_datetime(&t) {
+            LocalResult::Single(d) => return Some(d.timestamp_millis()),
+            LocalResult::Ambiguous(a, b) => {
+                return Some(a.timestamp_millis().min(b.timestamp_millis()));
+            }
+            LocalResult::None => t += chrono::Duration::minutes(1),
+        }
+    }
+    None
+}
+
+/// One slot of the plan, with the calendar half-day it lies in.
+struct Plan {
+    id: String,
+    start: i64,
+    end: i64,
+    day_start: i64,
+    day_end: i64,
+}
+
+fn plan(schedule: &Schedule) -> Vec<Plan> {
+    let tz = zone(&schedule.time_zone);
+    let mut out = Vec::new();
+    let mut cur = schedule.planned_start;
+    while cur < schedule.planned_end && out.len() < MAX_SLOTS {
+        let Some(local) = at(tz, cur) else { break };
+        let date = local.date_naive();
+        let (Some(midnight), Some(afternoon), Some(next)) = (
+            date.and_hms_opt(0, 0, 0),
+            date.and_hms_opt(AFTERNOON_STARTS_AT, 0, 0),
+            date.succ_opt().and_then(|d| d.and_hms_opt(0, 0, 0)),
+        ) else {
+            break;
+        };
+        let (half, from, to) = if local.hour() < AFTERNOON_STARTS_AT {
+            ("am", midnight, afternoon)
+        } else {
+            ("pm", afternoon, next)
+        };
+        let (Some(day_start), Some(day_end)) = (instant(tz, from), instant(tz, to)) else {
+            break;
+        };
+        if day_end <= cur {
+            break; // cannot happen with real zones; never loop forever
+        }
+        let end = day_end.min(schedule.planned_end);
+        out.push(Plan {
+            id: format!("{}.{half}", date.format("%Y-%m-%d")),
+            start: cur,
+            end,
+            day_start: day_start.min(cur),
+            day_end,
+        });
+        cur = end;
+    }
+    out
+}
+
+/// The half-day slots of a schedule: `(id, planned start, planned end)` in
+/// UTC ms, in order; the planned window cut at local midnight and 13:00.
+/// Empty when the end is not after the start.
+pub fn slots(schedule: &Schedule) -> Vec<(String, i64, i64)> {
+    plan(schedule)
+        .into_iter()
+        .map(|p| (p.id, p.start, p.end))
+        .collect()
+}
+
+/// True for the session-wide entries every proof carries: state changes,
+/// sign-in windows and server runs.
+pub fn is_session_control(entry: &Entry) -> bool {
+    matches!(
+        entry.kind.as_str(),
+        kind::SESSION_STATE | kind::SIGNIN_OPENED | kind::SERVER_STARTED | kind::SERVER_STOPPING
+    )
+}
+
+/// True for the entries about `person`: those they are the actor of, and
+/// countersignatures of their sign-ins.
+pub fn concerns(entry: &Entry, person: &str) -> bool {
+    entry.actor == person
+        || (entry.kind == kind::COUNTERSIGNED
+            && entry
+                .payload_value()
+                .get("participant")
+                .and_then(|v| v.as_str())
+                == Some(person))
+}
+
+/// The entries a proof for `person` carries, and the only ones
+/// [`derive`] reads: [`concerns`] or [`is_session_control`].
+pub fn in_proof(entry: &Entry, person: &str) -> bool {
+    is_session_control(entry) || concerns(entry, person)
+}
+
+/// Half-open `[start, end)` spans in UTC ms.
+type Span = (i64, i64);
+
+/// Sorted, merged spans (touching spans join; empty spans are kept as
+/// points so that a connection that lasted no time still shows).
+fn union(mut spans: Vec<Span>) -> Vec<Span> {
+    spans.retain(|(a, b)| a <= b);
+    spans.sort_unstable();
+    let mut out: Vec<Span> = Vec::with_capacity(spans.len());
+    for (a, b) in spans {
+        match out.last_mut() {
+            Some(last) if a <= last.1 => last.1 = last.1.max(b),
+            _ => out.push((a, b)),
+        }
+    }
+    out
+}
+
+/// `set` minus `holes`, both merged.
+fn subtract(set: &[Span], holes: &[Span]) -> Vec<Span> {
+    let mut out = Vec::new();
+    for &(a, b) in set {
+        let mut from = a;
+        for &(h0, h1) in holes {
+            if h1 <= from || h0 >= b {
+                continue;
+            }
+            if h0 > from {
+                out.push((from, h0));
+            }
+            from = from.max(h1);
+            if from >= b {
+                break;
+            }
+        }
+        if from < b {
+            out.push((from, b));
+        }
+    }
+    out
+}
+
+/// Milliseconds of `set` inside `[start, end)`.
+fn overlap(set: &[Span], start: i64, end: i64) -> i128 {
+    set.iter()
+        .map(|&(a, b)| (i128::from(b.min(end)) - i128::from(a.max(start))).max(0))
+        .sum()
+}
+
+fn seconds(ms: i128) -> i64 {
+    i64::try_from(ms.div_euclid(1000)).unwrap_or(i64::MAX)
+}
+
+/// present ÷ planned, capped at 1, rounded to 4 decimals; 0 without a plan.
+pub fn completion(present_seconds: i64, planned_seconds: i64) -> f64 {
+    if planned_seconds <= 0 || present_seconds <= 0 {
+        return 0.0;
+    }
+    let ratio = (present_seconds as f64 / planned_seconds as f64).min(1.0);
+    (ratio * 10_000.0).round() / 10_000.0
+}
+
+/// One connection as the log tells it.
+struct Connection {
+    start: i64,
+    end: Option<i64>,
+    /// The latest entry proving it alive.
+    alive: i64,
+    /// `visibility` changes: (time, visible).
+    visibility: Vec<(i64, bool)>,
+}
+
+impl Connection {
+    /// Spans during which this connection's tab was visible.
+    fn visible(&self, end: i64) -> Vec<Span> {
+        let mut out = Vec::new();
+        let (mut visible, mut since) = (true, self.start);
+        for &(t, v) in &self.visibility {
+            if v == visible {
+                continue;
+            }
+            let t = t.clamp(self.start, end);
+            if visible {
+                out.push((since, t));
+            } else {
+                since = t;
+            }
+            visible = v;
+        }
+        if visible {
+            out.push((since, end));
+        }
+        out
+    }
+}
+
+/// What the log says about one person, before cutting into slots.
+struct Timeline {
+    connected: Vec<Span>,
+    present: Vec<Span>,
+    signed_in: BTreeMap<String, i64>,
+    countersigned: BTreeMap<String, i64>,
+}
+
+fn text<'a>(payload: &'a serde_json::Value, key: &str) -> Option<&'a str> {
+    payload.get(key).and_then(|v| v.as_str())
+}
+
+fn timeline(entries: &[Entry], person: &str, now_ms: i64) -> Timeline {
+    let mut sorted: Vec<&Entry> = entries.iter().filter(|e| in_proof(e, person)).collect();
+    sorted.sort_by_key(|e| e.seq);
+
+    let mut conns: Vec<Connection> = Vec::new();
+    let mut open: HashMap<String, usize> = HashMap::new();
+    let mut suspended_since: Option<i64> = None;
+    let mut suspensions: Vec<Span> = Vec::new();
+    let mut signed_in = BTreeMap::new();
+    let mut countersigned = BTreeMap::new();
+
+    for e in sorted {
+        let p = e.payload_value();
+        match e.kind.as_str() {
+            kind::SERVER_STARTED => {
+                // A new run: whatever the previous run left open ended
+                // when it was last seen alive, not at this restart.
+                for (_, i) in open.drain() {
+                    let c = &mut conns[i];
+                    c.end = Some(c.alive.max(c.start));
+                }
+            }
+            kind::SESSION_STATE => {
+                if text(&p, "to") == Some(SUSPENDED) {
+                    suspended_since.get_or_insert(e.ts);
+                } else if let Some(since) = suspended_since.take() {
+                    suspensions.push((since, e.ts));
+                }
+            }
+            kind::COUNTERSIGNED if text(&p, "participant") == Some(person) => {
+                if let Some(slot) = text(&p, "slot") {
+                    countersigned.entry(slot.to_owned()).or_insert(e.ts);
+                }
+            }
+            _ if e.actor != person => {}
+            kind::SIGNED_IN => {
+                if let Some(slot) = text(&p, "slot") {
+                    signed_in.entry(slot.to_owned()).or_insert(e.ts);
+                }
+            }
+            kind::CONNECTION_OPENED => {
+                let Some(id) = text(&p, "connection_id") else {
+                    continue;
+                };
+                if let Some(&i) = open.get(id) {
+                    conns[i].alive = conns[i].alive.max(e.ts);
+                    continue;
+                }
+                open.insert(id.to_owned(), conns.len());
+                conns.push(Connection {
+                    start: e.ts,
+                    end: None,
+                    alive: e.ts,
+                    visibility: Vec::new(),
+                });
+            }
+            kind::CONNECTION_CLOSED => {
+                let Some(i) = text(&p, "connection_id").and_then(|id| open.remove(id)) else {
+                    continue;
+                };
+                let c = &mut conns[i];
+                let mut end = e.ts;
+                if text(&p, "reason") == Some("timeout")
+                    && let Some(last_seen) = p.get("last_seen").and_then(|v| v.as_i64())
+                {
+                    end = end.min(last_seen);
+                }
+                c.end = Some(end.max(c.start));
+            }
+            kind::VISIBILITY | kind::HEARTBEATS | kind::FOCUS | kind::MEDIA => {
+                let Some(&i) = text(&p, "connection_id").and_then(|id| open.get(id)) else {
+                    continue;
+                };
+                let c = &mut conns[i];
+                c.alive = c.alive.max(e.ts);
+                if e.kind == kind::VISIBILITY
+                    && let Some(v) = p.get("visible").and_then(|v| v.as_bool())
+                {
+                    c.visibility.push((e.ts, v));
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(since) = suspended_since {
+        suspensions.push((since, i64::MAX));
+    }
+
+    let mut connected = Vec::with_capacity(conns.len());
+    let mut visible = Vec::new();
+    for c in &conns {
+        let end = c.end.unwrap_or(now_ms).max(c.start);
+        connected.push((c.start, end));
+        visible.extend(c.visible(end));
+    }
+    let connected = union(connected);
+    let visible = union(visible);
+    let present = subtract(&visible, &union(suspensions));
+    Timeline {
+        connected,
+        present,
+        signed_in,
+        countersigned,
+    }
+}
+
+/// One person's attendance from the ledger: the session's `schedule`, the
+/// log's `entries` (the whole log, or only those [`in_proof`]: the result is
+/// the same), the person's id, and the time of the derivation (what a
+/// connection still open counts until; a proof uses its tree head's time).
+pub fn derive(
+    schedule: &Schedule,
+    entries: &[Entry],
+    person: &str,
+    now_ms: i64,
+) -> PersonAttendance {
+    let tz = zone(&schedule.time_zone);
+    let t = timeline(entries, person, now_ms);
+    let interval = |&(start, end): &Span| Interval {
+        start,
+        end,
+        start_local: render(tz, start),
+        end_local: render(tz, end),
+    };
+    let mut totals = Totals {
+        planned_seconds: 0,
+        connected_seconds: 0,
+        present_seconds: 0,
+        completion: 0.0,
+    };
+    let half_days: Vec<HalfDay> = plan(schedule)
+        .into_iter()
+        .map(|p| {
+            let planned = seconds(i128::from(p.end) - i128::from(p.start));
+            let connected = seconds(overlap(&t.connected, p.start, p.end));
+            let present = seconds(overlap(&t.present, p.start, p.end));
+            totals.planned_seconds = totals.planned_seconds.saturating_add(planned);
+            totals.connected_seconds = totals.connected_seconds.saturating_add(connected);
+            totals.present_seconds = totals.present_seconds.saturating_add(present);
+            HalfDay {
+                intervals: t
+                    .connected
+                    .iter()
+                    .filter(|&&(a, b)| {
+                        a < p.day_end && (b > p.day_start || (a == b && a >= p.day_start))
+                    })
+                    .map(interval)
+                    .collect(),
+                connected_seconds: connected,
+                present_seconds: present,
+                completion: completion(present, planned),
+                signed_in_at: t.signed_in.get(&p.id).copied(),
+                countersigned_at: t.countersigned.get(&p.id).copied(),
+                slot: p.id,
+                planned_start: p.start,
+                planned_end: p.end,
+            }
+        })
+        .collect();
+    totals.completion = completion(totals.present_seconds, totals.planned_seconds);
+    PersonAttendance {
+        person: person.to_owned(),
+        half_days,
+        totals,
+        first_join: t.connected.first().map(|s| s.0),
+        last_leave: t.connected.last().map(|s| s.1),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::ENTRY_VERSION;
+    use serde_json::value::RawValue;
+
+    const H: i64 = 3_600_000;
+    const M: i64 = 60_000;
+
+    /// UTC ms of a local Paris time.
+    fn paris(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> i64 {
+        chrono_tz::Europe::Paris
+            .with_ymd_and_hms(y, mo, d, h, mi, 0)
+            .single()
+            .unwrap()
+            .timestamp_millis()
+    }
+
+    fn schedule(start: i64, end: i64) -> Schedule {
+        Schedule {
+            planned_start: start,
+            planned_end: end,
+            time_zone: "Europe/Paris".into(),
+        }
+    }
+
+    /// A log under construction.
+    #[derive(Default)]
+    struct Log(Vec<Entry>);
+
+    impl Log {
+        fn add(
+            &mut self,
+            ts: i64,
+            kind: &str,
+            actor: &str,
+            payload: serde_json::Value,
+        ) -> &mut Self {
+            let seq = self.0.len() as u64;
+            self.0.push(Entry {
+                v: ENTRY_VERSION,
+                sid: "s_1".into(),
+                seq,
+                ts,
+                kind: kind.into(),
+                actor: actor.into(),
+                payload: RawValue::from_string(payload.to_string()).unwrap(),
+                client_ts: None,
+                salt: "00".repeat(16),
+            });
+            self
+        }
+        fn open(&mut self, ts: i64, who: &str, conn: &str) -> &mut Self {
+            self.add(
+                ts,
+                kind::CONNECTION_OPENED,
+                who,
+                serde_json::json!({"connection_id": conn, "ip": "192.0.2.1", "user_agent": "t"}),
+            )
+        }
+        fn close(
+            &mut self,
+            ts: i64,
+            who: &str,
+            conn: &str,
+            reason: &str,
+            last_seen: i64,
+        ) -> &mut Self {
+            self.add(
+                ts,
+                kind::CONNECTION_CLOSED,
+                who,
+                serde_json::json!({"connection_id": conn, "reason": reason, "last_seen": last_seen}),
+            )
+        }
+        fn visible(&mut self, ts: i64, who: &str, conn: &str, visible: bool) -> &mut Self {
+            self.add(
+                ts,
+                kind::VISIBILITY,
+                who,
+                serde_json::json!({"connection_id": conn, "visible": visible}),
+            )
+        }
+        fn state(&mut self, ts: i64, from: &str, to: &str) -> &mut Self {
+            self.add(
+                ts,
+                kind::SESSION_STATE,
+                "p_fac",
+                serde_json::json!({"from": from, "to": to, "reason": "test"}),
+            )
+        }
+    }
+
+    fn day() -> Schedule {
+        schedule(paris(2026, 12, 3, 9, 0), paris(2026, 12, 3, 12, 0))
+    }
+
+    #[test]
+    fn a_morning_is_one_slot() {
+        let s = slots(&day());
+        assert_eq!(
+            s,
+            [(
+                "2026-12-03.am".to_owned(),
+                paris(2026, 12, 3, 9, 0),
+                paris(2026, 12, 3, 12, 0)
+            )]
+        );
+        assert!(slots(&schedule(10, 10)).is_empty());
+        assert!(slots(&schedule(10, 5)).is_empty());
+    }
+
+    #[test]
+    fn a_session_across_13_00_has_two_slots_and_a_connection_counts_in_both() {
+        let sch = schedule(paris(2026, 12, 3, 11, 0), paris(2026, 12, 3, 15, 0));
+        let s = slots(&sch);
+        assert_eq!(s.len(), 2);
+        assert_eq!(
+            s[0],
+            (
+                "2026-12-03.am".into(),
+                paris(2026, 12, 3, 11, 0),
+                paris(2026, 12, 3, 13, 0)
+            )
+        );
+        assert_eq!(
+            s[1],
+            (
+                "2026-12-03.pm".into(),
+                paris(2026, 12, 3, 13, 0),
+                paris(2026, 12, 3, 15, 0)
+            )
+        );
+
+        let mut log = Log::default();
+        log.open(paris(2026, 12, 3, 11, 30), "p_a", "c1").close(
+            paris(2026, 12, 3, 14, 0),
+            "p_a",
+            "c1",
+            "left",
+            paris(2026, 12, 3, 14, 0),
+        );
+        let a = derive(&sch, &log.0, "p_a", paris(2026, 12, 3, 18, 0));
+        assert_eq!(a.half_days[0].connected_seconds, 5400);
+        assert_eq!(a.half_days[1].connected_seconds, 3600);
+        assert_eq!(a.half_days[0].completion, 0.75);
+        assert_eq!(a.half_days[1].completion, 0.5);
+        // The interval is shown as connected, in both half-days.
+        assert_eq!(a.half_days[0].intervals, a.half_days[1].intervals);
+        assert_eq!(
+            a.half_days[0].intervals[0].start_local,
+            "2026-12-03T11:30:00+01:00"
+        );
+        assert_eq!(
+            a.half_days[0].intervals[0].end_local,
+            "2026-12-03T14:00:00+01:00"
+        );
+        assert_eq!(a.totals.planned_seconds, 4 * 3600);
+        assert_eq!(a.totals.connected_seconds, 9000);
+        assert_eq!(a.totals.completion, 0.625);
+    }
+
+    #[test]
+    fn a_multi_day_schedule_spans_every_half_day() {
+        let sch = schedule(paris(2026, 12, 3, 9, 0), paris(2026, 12, 4, 17, 0));
+        let ids: Vec<String> = slots(&sch).into_iter().map(|s| s.0).collect();
+        assert_eq!(
+            ids,
+            [
+                "2026-12-03.am",
+                "2026-12-03.pm",
+                "2026-12-04.am",
+                "2026-12-04.pm"
+            ]
+        );
+        let s = slots(&sch);
+        assert_eq!(s[1].2, paris(2026, 12, 4, 0, 0));
+        assert_eq!(s[2].1, paris(2026, 12, 4, 0, 0));
+        assert_eq!(s[3].2, paris(2026, 12, 4, 17, 0));
+        // Contiguous, no overlap, covering the plan.
+        for w in s.windows(2) {
+            assert_eq!(w[0].2, w[1].1);
+        }
+    }
+
+    #[test]
+    fn daylight_saving_days_have_their_true_length() {
+        // 29 March 2026: Paris jumps from 02:00 to 03:00.
+        let sch = schedule(paris(2026, 3, 28, 20, 0), paris(2026, 3, 29, 17, 0));
+        let s = slots(&sch);
+        let ids: Vec<&str> = s.iter().map(|s| s.0.as_str()).collect();
+        assert_eq!(ids, ["2026-03-28.pm", "2026-03-29.am", "2026-03-29.pm"]);
+        assert_eq!(s[1].2 - s[1].1, 12 * H); // 00:00 → 13:00 lasts 12 h...
+        assert_eq!(s[0].2 - s[0].1, 4 * H);
+        let sch = schedule(paris(2026, 3, 29, 0, 0), paris(2026, 3, 29, 13, 0));
+        assert_eq!(slots(&sch)[0].2 - slots(&sch)[0].1, 12 * H); // ...with the jump: 12 h, not 13
+        // 25 October 2026: back from 03:00 to 02:00, the morning lasts 14 h.
+        let sch = schedule(paris(2026, 10, 25, 0, 0), paris(2026, 10, 25, 13, 0));
+        assert_eq!(slots(&sch)[0].2 - slots(&sch)[0].1, 14 * H);
+
+        // A working day on the switch: 09:00–17:00 local is 8 h, offsets +02:00.
+        let sch = schedule(paris(2026, 3, 29, 9, 0), paris(2026, 3, 29, 17, 0));
+        let mut log = Log::default();
+        log.open(paris(2026, 3, 29, 8, 55), "p_a", "c1").close(
+            paris(2026, 3, 29, 17, 5),
+            "p_a",
+            "c1",
+            "left",
+            0,
+        );
+        let a = derive(&sch, &log.0, "p_a", paris(2026, 3, 30, 0, 0));
+        assert_eq!(a.totals.planned_seconds, 8 * 3600);
+        assert_eq!(a.totals.present_seconds, 8 * 3600);
+        assert_eq!(a.totals.completion, 1.0);
+        assert_eq!(
+            a.half_days[0].intervals[0].start_local,
+            "2026-03-29T08:55:00+02:00"
+        );
+        assert_eq!(a.half_days[0].planned_start, paris(2026, 3, 29, 9, 0));
+    }
+
+    #[test]
+    fn a_midnight_inside_a_dst_gap_starts_the_day_when_the_gap_ends() {
+        // Cuba moves its clocks at midnight: 8 March 2026 starts at 01:00 CDT.
+        let havana: Tz = "America/Havana".parse().unwrap();
+        let start = havana
+            .with_ymd_and_hms(2026, 3, 7, 20, 0, 0)
+            .single()
+            .unwrap();
+        let end = havana
+            .with_ymd_and_hms(2026, 3, 8, 10, 0, 0)
+            .single()
+            .unwrap();
+        let sch = Schedule {
+            planned_start: start.timestamp_millis(),
+            planned_end: end.timestamp_millis(),
+            time_zone: "America/Havana".into(),
+        };
+        let s = slots(&sch);
+        assert_eq!(s.len(), 2);
+        assert_eq!(s[0].0, "2026-03-07.pm");
+        assert_eq!(s[1].0, "2026-03-08.am");
+        assert_eq!(s[0].2, s[1].1);
+        assert_eq!(
+            local_time(s[1].1, "America/Havana"),
+            "2026-03-08T01:00:00-04:00"
+        );
+        assert_eq!(s[0].2 - s[0].1, 4 * H);
+    }
+
+    #[test]
+    fn reconnections_merge_and_overlapping_tabs_count_once() {
+        let mut log = Log::default();
+        log.open(paris(2026, 12, 3, 9, 0), "p_a", "c1")
+            .close(paris(2026, 12, 3, 10, 0), "p_a", "c1", "disconnected", 0)
+            .open(paris(2026, 12, 3, 10, 5), "p_a", "c2")
+            // A second tab from 11:00 while c2 is still open.
+            .open(paris(2026, 12, 3, 11, 0), "p_a", "c3")
+            .close(paris(2026, 12, 3, 11, 30), "p_a", "c2", "replaced", 0)
+            .close(paris(2026, 12, 3, 12, 30), "p_a", "c3", "left", 0);
+        let a = derive(&day(), &log.0, "p_a", paris(2026, 12, 3, 18, 0));
+        let h = &a.half_days[0];
+        assert_eq!(h.connected_seconds, 3 * 3600 - 5 * 60);
+        assert_eq!(h.present_seconds, 3 * 3600 - 5 * 60);
+        assert_eq!(h.intervals.len(), 2);
+        assert_eq!(h.intervals[1].start, paris(2026, 12, 3, 10, 5));
+        assert_eq!(h.intervals[1].end, paris(2026, 12, 3, 12, 30));
+        assert_eq!(a.first_join, Some(paris(2026, 12, 3, 9, 0)));
+        assert_eq!(a.last_leave, Some(paris(2026, 12, 3, 12, 30)));
+        assert_eq!(h.completion, 0.9722);
+    }
+
+    #[test]
+    fn a_timeout_closes_at_last_seen() {
+        let mut log = Log::default();
+        log.open(paris(2026, 12, 3, 9, 0), "p_a", "c1").close(
+            paris(2026, 12, 3, 10, 0) + 30_000,
+            "p_a",
+            "c1",
+            "timeout",
+            paris(2026, 12, 3, 10, 0),
+        );
+        let a = derive(&day(), &log.0, "p_a", paris(2026, 12, 3, 18, 0));
+        assert_eq!(a.half_days[0].connected_seconds, 3600);
+        assert_eq!(a.last_leave, Some(paris(2026, 12, 3, 10, 0)));
+        // A last_seen after the close is not believed.
+        let mut log = Log::default();
+        log.open(paris(2026, 12, 3, 9, 0), "p_a", "c1").close(
+            paris(2026, 12, 3, 10, 0),
+            "p_a",
+            "c1",
+            "timeout",
+            paris(2026, 12, 3, 11, 0),
+        );
+        let a = derive(&day(), &log.0, "p_a", paris(2026, 12, 3, 18, 0));
+        assert_eq!(a.half_days[0].connected_seconds, 3600);
+    }
+
+    #[test]
+    fn a_hidden_tab_is_connected_but_not_present_unless_another_tab_shows() {
+        let mut log = Log::default();
+        log.open(paris(2026, 12, 3, 9, 0), "p_a", "c1")
+            .visible(paris(2026, 12, 3, 10, 0), "p_a", "c1", false)
+            .visible(paris(2026, 12, 3, 10, 15), "p_a", "c1", true)
+            .visible(paris(2026, 12, 3, 11, 0), "p_a", "c1", false)
+            // A second, visible tab from 11:30.
+            .open(paris(2026, 12, 3, 11, 30), "p_a", "c2")
+            .close(paris(2026, 12, 3, 12, 0), "p_a", "c2", "left", 0)
+            .close(paris(2026, 12, 3, 12, 0), "p_a", "c1", "left", 0);
+        let a = derive(&day(), &log.0, "p_a", paris(2026, 12, 3, 18, 0));
+        let h = &a.half_days[0];
+        assert_eq!(h.connected_seconds, 3 * 3600);
+        // 09:00–10:00, 10:15–11:00, 11:30–12:00.
+        assert_eq!(h.present_seconds, (60 + 45 + 30) * 60);
+    }
+
+    #[test]
+    fn a_suspension_is_not_presence() {
+        let mut log = Log::default();
+        log.open(paris(2026, 12, 3, 9, 0), "p_a", "c1")
+            .state(paris(2026, 12, 3, 9, 0), "open", "running")
+            .state(paris(2026, 12, 3, 10, 0), "running", "suspended")
+            .state(paris(2026, 12, 3, 10, 30), "suspended", "running")
+            .state(paris(2026, 12, 3, 11, 45), "running", "suspended")
+            .close(paris(2026, 12, 3, 12, 0), "p_a", "c1", "left", 0);
+        let a = derive(&day(), &log.0, "p_a", paris(2026, 12, 3, 18, 0));
+        let h = &a.half_days[0];
+        assert_eq!(h.connected_seconds, 3 * 3600);
+        assert_eq!(h.present_seconds, (60 + 75) * 60);
+    }
+
+    #[test]
+    fn a_crash_without_close_never_claims_the_downtime() {
+        let mut log = Log::default();
+        log.add(
+            paris(2026, 12, 3, 8, 0),
+            kind::SERVER_STARTED,
+            "server",
+            serde_json::json!({}),
+        )
+        .open(paris(2026, 12, 3, 9, 0), "p_a", "c1")
+        .add(
+            paris(2026, 12, 3, 9, 10),
+            kind::HEARTBEATS,
+            "p_a",
+            serde_json::json!({"connection_id": "c1", "from": 0, "to": 0, "count": 60}),
+        )
+        .visible(paris(2026, 12, 3, 9, 20), "p_a", "c1", true)
+        // The process dies around 09:25; it comes back at 11:00.
+        .add(
+            paris(2026, 12, 3, 11, 0),
+            kind::SERVER_STARTED,
+            "server",
+            serde_json::json!({}),
+        )
+        .open(paris(2026, 12, 3, 11, 5), "p_a", "c2")
+        // A close for the dead connection after the restart changes nothing.
+        .close(paris(2026, 12, 3, 11, 6), "p_a", "c1", "left", 0);
+        let a = derive(&day(), &log.0, "p_a", paris(2026, 12, 3, 11, 35));
+        let h = &a.half_days[0];
+        // 09:00–09:20 (last proof of life), then 11:05–11:35 (still open: now).
+        assert_eq!(h.connected_seconds, 50 * 60);
+        assert_eq!(h.present_seconds, 50 * 60);
+        assert_eq!(h.intervals[0].end, paris(2026, 12, 3, 9, 20));
+        assert_eq!(a.last_leave, Some(paris(2026, 12, 3, 11, 35)));
+    }
+
+    #[test]
+    fn an_open_connection_counts_until_now_and_only_inside_the_plan() {
+        let mut log = Log::default();
+        log.open(paris(2026, 12, 3, 8, 30), "p_a", "c1");
+        let a = derive(&day(), &log.0, "p_a", paris(2026, 12, 3, 10, 0));
+        assert_eq!(a.half_days[0].connected_seconds, 3600);
+        assert_eq!(a.half_days[0].intervals[0].start, paris(2026, 12, 3, 8, 30));
+        let later = derive(&day(), &log.0, "p_a", paris(2026, 12, 3, 15, 0));
+        assert_eq!(later.half_days[0].connected_seconds, 3 * 3600);
+        assert_eq!(later.half_days[0].completion, 1.0);
+        // A derivation time before the opening gives nothing negative.
+        let before = derive(&day(), &log.0, "p_a", paris(2026, 12, 3, 8, 0));
+        assert_eq!(before.totals.connected_seconds, 0);
+    }
+
+    #[test]
+    fn sign_ins_and_countersignatures_per_slot() {
+        let sch = schedule(paris(2026, 12, 3, 9, 0), paris(2026, 12, 3, 17, 0));
+        let mut log = Log::default();
+        log.add(
+            paris(2026, 12, 3, 9, 0),
+            kind::SIGNIN_OPENED,
+            "server",
+            serde_json::json!({"slot": "2026-12-03.am", "closes_at": 0}),
+        )
+        .add(
+            paris(2026, 12, 3, 9, 3),
+            kind::SIGNED_IN,
+            "p_a",
+            serde_json::json!({"slot": "2026-12-03.am"}),
+        )
+        .add(
+            paris(2026, 12, 3, 9, 4),
+            kind::SIGNED_IN,
+            "p_b",
+            serde_json::json!({"slot": "2026-12-03.pm"}),
+        )
+        .add(
+            paris(2026, 12, 3, 9, 10),
+            kind::COUNTERSIGNED,
+            "p_fac",
+            serde_json::json!({"slot": "2026-12-03.am", "participant": "p_a"}),
+        )
+        .add(
+            paris(2026, 12, 3, 9, 11),
+            kind::COUNTERSIGNED,
+            "p_fac",
+            serde_json::json!({"slot": "2026-12-03.pm", "participant": "p_b"}),
+        )
+        .add(
+            paris(2026, 12, 3, 14, 0),
+            kind::SIGNED_IN,
+            "p_a",
+            serde_json::json!({"slot": "2026-12-03.pm"}),
+        );
+        let a = derive(&sch, &log.0, "p_a", paris(2026, 12, 3, 18, 0));
+        assert_eq!(a.half_days[0].signed_in_at, Some(paris(2026, 12, 3, 9, 3)));
+        assert_eq!(
+            a.half_days[0].countersigned_at,
+            Some(paris(2026, 12, 3, 9, 10))
+        );
+        assert_eq!(a.half_days[1].signed_in_at, Some(paris(2026, 12, 3, 14, 0)));
+        assert_eq!(a.half_days[1].countersigned_at, None);
+        assert_eq!(a.first_join, None);
+        assert_eq!(a.totals.completion, 0.0);
+    }
+
+    #[test]
+    fn other_people_are_ignored_and_a_proof_subset_gives_the_same_figures() {
+        let mut log = Log::default();
+        log.open(paris(2026, 12, 3, 9, 0), "p_a", "c1")
+            .open(paris(2026, 12, 3, 9, 1), "p_b", "c2")
+            // Forged: p_b's visibility on p_a's connection id is not p_a's.
+            .visible(paris(2026, 12, 3, 9, 30), "p_b", "c1", false)
+            .close(paris(2026, 12, 3, 9, 45), "p_b", "c1", "left", 0)
+            .state(paris(2026, 12, 3, 10, 0), "running", "suspended")
+            .state(paris(2026, 12, 3, 10, 10), "suspended", "running")
+            .close(paris(2026, 12, 3, 11, 0), "p_a", "c1", "left", 0);
+        let now = paris(2026, 12, 3, 18, 0);
+        let all = derive(&day(), &log.0, "p_a", now);
+        assert_eq!(all.half_days[0].connected_seconds, 2 * 3600);
+        assert_eq!(all.half_days[0].present_seconds, 110 * 60);
+        let subset: Vec<Entry> = log
+            .0
+            .iter()
+            .filter(|e| in_proof(e, "p_a"))
+            .cloned()
+            .collect();
+        assert_eq!(subset.len(), 4);
+        assert_eq!(derive(&day(), &subset, "p_a", now), all);
+        // Order of the slice does not matter: seq does.
+        let mut reversed = log.0.clone();
+        reversed.reverse();
+        assert_eq!(derive(&day(), &reversed, "p_a", now), all);
+    }
+
+    #[test]
+    fn completion_is_capped_and_rounded() {
+        assert_eq!(completion(1, 3), 0.3333);
+        assert_eq!(completion(2, 3), 0.6667);
+        assert_eq!(completion(5, 3), 1.0);
+        assert_eq!(completion(5, 0), 0.0);
+        assert_eq!(completion(0, 10), 0.0);
+    }
+
+    #[test]
+    fn absurd_input_does_not_panic() {
+        let sch = schedule(i64::MIN, i64::MAX);
+        let s = slots(&sch);
+        assert!(s.len() <= MAX_SLOTS);
+        let mut log = Log::default();
+        log.open(i64::MIN, "p_a", "c1")
+            .visible(i64::MAX, "p_a", "c1", false)
+            .close(i64::MAX, "p_a", "c1", "timeout", i64::MIN)
+            .open(0, "p_a", "c2");
+        let _ = derive(&sch, &log.0, "p_a", i64::MAX);
+        let _ = derive(&schedule(0, 10 * 366 * 24 * H), &log.0, "p_a", i64::MIN);
+        let odd = Schedule {
+            planned_start: 0,
+            planned_end: 30 * M,
+            time_zone: "Mars/Olympus".into(),
+        };
+        assert!(!known_time_zone("Mars/Olympus"));
+        assert_eq!(slots(&odd)[0].0, "1970-01-01.am");
+    }
 }

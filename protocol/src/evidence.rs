@@ -178,9 +178,12 @@ struct JwsHeader {
 pub fn verify_jws(token: &str, keys: &Jwks) -> Result<Verified, JwsError> {
     let token = token.trim();
     let mut parts = token.split('.');
-    let (Some(h), Some(p), Some(s), None) = (parts.next(), parts.next(), parts.next(), parts.next())
+    let (Some(h), Some(p), Some(s), None) =
+        (parts.next(), parts.next(), parts.next(), parts.next())
     else {
-        return Err(JwsError::Malformed("expected three dot-separated parts".into()));
+        return Err(JwsError::Malformed(
+            "expected three dot-separated parts".into(),
+        ));
     };
     let decode = |part: &str, what: &str| {
         URL_SAFE_NO_PAD
@@ -250,8 +253,9 @@ mod tests {
     fn jws_verification_rejects_what_it_must() {
         use ring::signature::{Ed25519KeyPair, KeyPair};
         let rng = ring::rand::SystemRandom::new();
-        let pair = Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref())
-            .unwrap();
+        let pair =
+            Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref())
+                .unwrap();
         let jwks = Jwks {
             keys: vec![Jwk {
                 kty: "OKP".into(),
@@ -272,9 +276,15 @@ mod tests {
         let good = sign(r#"{"alg":"EdDSA","kid":"k1"}"#, r#"{"a":1}"#);
         assert_eq!(verify_jws(&good, &jwks).unwrap().payload, br#"{"a":1}"#);
         let unknown = sign(r#"{"alg":"EdDSA","kid":"k2"}"#, "{}");
-        assert!(matches!(verify_jws(&unknown, &jwks), Err(JwsError::UnknownKey(_))));
+        assert!(matches!(
+            verify_jws(&unknown, &jwks),
+            Err(JwsError::UnknownKey(_))
+        ));
         let hs = sign(r#"{"alg":"HS256","kid":"k1"}"#, "{}");
-        assert!(matches!(verify_jws(&hs, &jwks), Err(JwsError::Algorithm(_))));
+        assert!(matches!(
+            verify_jws(&hs, &jwks),
+            Err(JwsError::Algorithm(_))
+        ));
         let mut parts: Vec<&str> = good.split('.').collect();
         let other_payload = URL_SAFE_NO_PAD.encode(r#"{"a":2}"#);
         parts[1] = &other_payload;
@@ -282,6 +292,9 @@ mod tests {
             verify_jws(&parts.join("."), &jwks),
             Err(JwsError::BadSignature(_))
         ));
-        assert!(matches!(verify_jws("a.b", &jwks), Err(JwsError::Malformed(_))));
+        assert!(matches!(
+            verify_jws("a.b", &jwks),
+            Err(JwsError::Malformed(_))
+        ));
     }
 }

@@ -19,6 +19,7 @@ pub mod api;
 pub mod attendance;
 pub mod evidence;
 pub mod merkle;
+pub mod proof;
 pub mod signalling;
 
 use serde::{Deserialize, Serialize};
@@ -182,6 +183,10 @@ pub enum ErrorCode {
     RateLimited,
     /// Invalid data in a request (the message says which field and why).
     InvalidInput,
+    /// The action is not possible now (a sign-in window is closed, ...).
+    NotOpen,
+    /// The action was already done or contradicts the recorded state.
+    Conflict,
     /// Something failed on the server; nothing was changed.
     Internal,
 }
@@ -208,6 +213,8 @@ impl ErrorCode {
             ErrorCode::UnknownPeer => "unknown_peer",
             ErrorCode::RateLimited => "rate_limited",
             ErrorCode::InvalidInput => "invalid_input",
+            ErrorCode::NotOpen => "not_open",
+            ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
         }
     }

@@ -256,7 +256,12 @@ mod tests {
         ];
         let leaves = vector_leaves();
         for (n, want) in expected.iter().enumerate() {
-            assert_eq!(to_hex(&root(&leaves[..=n])), *want, "root of {} leaves", n + 1);
+            assert_eq!(
+                to_hex(&root(&leaves[..=n])),
+                *want,
+                "root of {} leaves",
+                n + 1
+            );
         }
         assert_eq!(
             to_hex(&empty_root()),
@@ -292,7 +297,9 @@ mod tests {
     }
 
     fn leaves(n: usize) -> Vec<Hash> {
-        (0..n).map(|i| leaf_hash(&(i as u64).to_be_bytes())).collect()
+        (0..n)
+            .map(|i| leaf_hash(&(i as u64).to_be_bytes()))
+            .collect()
     }
 
     #[test]
@@ -302,14 +309,23 @@ mod tests {
             let r = root(&ls);
             for i in 0..n {
                 let p = inclusion_proof(&ls, i).unwrap();
-                assert!(verify_inclusion(i as u64, n as u64, &ls[i], &p, &r), "{i} of {n}");
+                assert!(
+                    verify_inclusion(i as u64, n as u64, &ls[i], &p, &r),
+                    "{i} of {n}"
+                );
                 // Wrong leaf, wrong index, wrong size, truncated path: all fail.
                 let other = leaf_hash(b"forged");
                 assert!(!verify_inclusion(i as u64, n as u64, &other, &p, &r));
                 if n > 1 {
                     let j = (i + 1) % n;
                     assert!(!verify_inclusion(j as u64, n as u64, &ls[i], &p, &r));
-                    assert!(!verify_inclusion(i as u64, n as u64, &ls[i], &p[..p.len() - 1], &r));
+                    assert!(!verify_inclusion(
+                        i as u64,
+                        n as u64,
+                        &ls[i],
+                        &p[..p.len() - 1],
+                        &r
+                    ));
                 }
             }
             assert!(inclusion_proof(&ls, n).is_none());
@@ -332,11 +348,19 @@ mod tests {
                 let mut forged = ls.clone();
                 forged[0] = leaf_hash(b"rewritten");
                 let forged_old = root(&forged[..m]);
-                assert!(!verify_consistency(m as u64, n as u64, &forged_old, &new_root, &p));
+                assert!(!verify_consistency(
+                    m as u64,
+                    n as u64,
+                    &forged_old,
+                    &new_root,
+                    &p
+                ));
                 if !p.is_empty() {
                     let mut bad = p.clone();
                     bad[0][0] ^= 1;
-                    assert!(!verify_consistency(m as u64, n as u64, &old_root, &new_root, &bad));
+                    assert!(!verify_consistency(
+                        m as u64, n as u64, &old_root, &new_root, &bad
+                    ));
                 }
             }
         }

@@ -467,7 +467,10 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
         "open_signin" => Ok(ClientMessage::OpenSignin),
         "countersign" => Ok(ClientMessage::Countersign {
             slot: env.slot.clone().ok_or_else(|| missing("slot"))?,
-            participant: env.participant.clone().ok_or_else(|| missing("participant"))?,
+            participant: env
+                .participant
+                .clone()
+                .ok_or_else(|| missing("participant"))?,
         }),
         "get_evidence" => Ok(ClientMessage::GetEvidence),
         other => Err(ErrorBody {

@@ -7,10 +7,12 @@ use crate::config::Config;
 use crate::connection::{Admitted, Limits};
 use crate::error::ApiError;
 use crate::keys::{Jwks, SigningKey};
+use crate::ledger::Ledger;
 use crate::links::{ISSUER, JOIN_AUDIENCE, JoinClaims, LinkSigner};
 use crate::session::{Registry, SessionSettings};
 use cadre_protocol::ErrorCode;
 use cadre_protocol::api::{LinkView, NewSession, PersonView, Revoked, SessionSummary, SessionView};
+use cadre_protocol::attendance::Schedule;
 use cadre_protocol::signalling::SessionInfo;
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
@@ -27,6 +29,7 @@ pub struct App {
 
 struct Inner {
     catalog: Catalog,
+    ledger: Ledger,
     key: SigningKey,
     signer: LinkSigner,
     organiser_token: String,
@@ -50,9 +53,11 @@ impl std::fmt::Debug for App {
 
 impl App {
     /// Assembles the state from opened parts.
+    #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
         config: &Config,
         catalog: Catalog,
+        ledger: Ledger,
         key: SigningKey,
         organiser_token: String,
         public_url: String,
@@ -66,10 +71,12 @@ impl App {
                 heartbeat_interval: config.heartbeat_interval,
             },
             tracker.clone(),
+            ledger.clone(),
         );
         App {
             inner: Arc::new(Inner {
                 catalog,
+                ledger,
                 signer: LinkSigner::new(&key),
                 key,
                 organiser_token,
@@ -103,6 +110,11 @@ impl App {
     /// The catalogue.
     pub fn catalog(&self) -> &Catalog {
         &self.inner.catalog
+    }
+
+    /// The evidence ledger.
+    pub fn ledger(&self) -> &Ledger {
+        &self.inner.ledger
     }
 
     pub(crate) fn registry(&self) -> Arc<Registry> {
@@ -196,6 +208,11 @@ impl App {
     /// Checks a join token end to end: signature and window, then the link
     /// in the catalogue (exists, matches, not revoked), then the session.
     pub async fn admit(&self, token: &str) -> Result<Admitted, ApiError> {
+        self.admit_from(token, Origin::default()).await
+    }
+
+    /// [`App::admit`], noting where the connection comes from.
+    pub async fn admit_from(&self, token: &str, origin: Origin) -> Result<Admitted, ApiError> {
         let claims = self.inner.signer.verify(token)?;
         let (jti, sid, sub) = (claims.jti.clone(), claims.sid.clone(), claims.sub.clone());
         let (admission, facilitators) = self
@@ -219,6 +236,14 @@ impl App {
                     ));
                 }
                 Ok(Admitted {
+                    schedule: Schedule {
+                        planned_start: session.planned_start.timestamp_millis(),
+                        planned_end: session.planned_end.timestamp_millis(),
+                        time_zone: session.time_zone.name().to_owned(),
+                    },
+                    ip: origin.ip,
+                    forwarded_for: origin.forwarded_for,
+                    user_agent: origin.user_agent,
                     id: person.id,
                     name: person.name,
                     role: person.role,
@@ -287,6 +312,17 @@ impl App {
             revoked: link.revoked_at.is_some(),
         })
     }
+}
+
+/// Where a connection comes from, kept as evidence.
+#[derive(Debug, Clone, Default)]
+pub struct Origin {
+    /// Socket peer address.
+    pub ip: String,
+    /// `X-Forwarded-For` as sent (a claim).
+    pub forwarded_for: Option<String>,
+    /// `User-Agent` as sent.
+    pub user_agent: String,
 }
 
 fn link_window(

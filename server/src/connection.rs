@@ -9,21 +9,25 @@
 //! `closing` message and close frame, bounded in time, and the task reports
 //! the reason to the session.
 
-use crate::session::{Registry, SessionHandle, encode};
+use crate::ledger::{Ledger, NewEvent};
+use crate::session::{Registry, SessionHandle, encode, now_ms};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use cadre_protocol::attendance::Schedule;
 use cadre_protocol::close_code;
+use cadre_protocol::evidence::kind;
 use cadre_protocol::signalling::{
     ClientMessage, LeaveReason, ServerMessage, SessionInfo, parse_client_message,
 };
 use cadre_protocol::{ErrorCode, MAX_MESSAGE_BYTES, Role};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use std::sync::{Arc, OnceLock};
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 use tokio::sync::{Notify, mpsc};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info_span};
+use tracing::{Instrument, debug, info_span, warn};
 
 /// Largest frame the WebSocket layer reads at all; a bigger one closes the
 /// socket with 1009. Between [`MAX_MESSAGE_BYTES`] and this, the message is
@@ -35,6 +39,19 @@ const CLOSE_GRACE: Duration = Duration::from_secs(1);
 
 /// Messages written per flush when the queue has a backlog.
 const WRITE_BATCH: usize = 32;
+
+/// Heartbeats are summarised in the ledger this often (and at close), never
+/// one entry per heartbeat.
+const HEARTBEAT_SUMMARY_MS: i64 = 10 * 60 * 1000;
+
+/// Bounds of a drawn signature: enough for a real signature, not a way to
+/// store arbitrary data.
+const MAX_STROKES: usize = 64;
+const MAX_POINTS: usize = 4_000;
+const MAX_STROKE_MS: i64 = 120_000;
+
+/// Longest user agent kept as evidence.
+const MAX_USER_AGENT: usize = 300;
 
 /// A message queued towards the client.
 #[derive(Debug, Clone)]
@@ -74,6 +91,9 @@ impl Closing {
 pub struct ConnectionControl {
     closing: OnceLock<Closing>,
     notify: Notify,
+    /// Last time any frame arrived (ms): a timed-out connection is closed,
+    /// in evidence, at this time, not when the silence was noticed.
+    last_seen: AtomicI64,
 }
 
 impl ConnectionControl {
@@ -110,6 +130,14 @@ pub struct Limits {
 /// Who is connecting, decided before the upgrade.
 #[derive(Debug, Clone)]
 pub struct Admitted {
+    /// The session's plan, for half-days.
+    pub schedule: Schedule,
+    /// Where the connection comes from (socket address; evidence).
+    pub ip: String,
+    /// `X-Forwarded-For`, kept as a claim when a proxy sets it.
+    pub forwarded_for: Option<String>,
+    /// The browser's user agent (evidence).
+    pub user_agent: String,
     /// Participant id.
     pub id: String,
     /// Display name.
@@ -125,6 +153,7 @@ pub async fn run(
     socket: WebSocket,
     who: Admitted,
     registry: Arc<Registry>,
+    ledger: Ledger,
     limits: Limits,
     shutdown: CancellationToken,
 ) {
@@ -133,21 +162,82 @@ pub async fn run(
         Err(_) => return,
     };
     let span = info_span!("connection", sid = %who.session.id, pid = %who.id, cid = %connection_id);
-    run_inner(socket, who, registry, limits, shutdown, connection_id)
-        .instrument(span)
-        .await
+    run_inner(
+        socket,
+        who,
+        registry,
+        ledger,
+        limits,
+        shutdown,
+        connection_id,
+    )
+    .instrument(span)
+    .await
+}
+
+/// What the connection has to say in the ledger when it ends.
+#[derive(Debug, Default)]
+struct Tally {
+    /// Heartbeats since the last summary: (first, last, count).
+    heartbeats: Option<(i64, i64, u64)>,
+    /// The close is already recorded (on `leave`, before the receipt).
+    close_recorded: bool,
 }
 
 async fn run_inner(
-    socket: WebSocket,
+    mut socket: WebSocket,
     who: Admitted,
     registry: Arc<Registry>,
+    ledger: Ledger,
     limits: Limits,
     shutdown: CancellationToken,
     connection_id: String,
 ) {
+    // Evidence first: nobody sees this connection before its opening is
+    // durable, and a server that cannot record does not admit.
+    let mut user_agent = who.user_agent.clone();
+    if user_agent.len() > MAX_USER_AGENT {
+        let cut = (0..=MAX_USER_AGENT)
+            .rev()
+            .find(|&i| user_agent.is_char_boundary(i))
+            .unwrap_or(0);
+        user_agent.truncate(cut);
+    }
+    let opened = ledger
+        .append(NewEvent {
+            sid: who.session.id.clone(),
+            kind: kind::CONNECTION_OPENED,
+            actor: who.id.clone(),
+            payload: serde_json::json!({
+                "connection_id": connection_id,
+                "ip": who.ip,
+                "forwarded_for": who.forwarded_for,
+                "user_agent": user_agent,
+            }),
+            client_ts: None,
+        })
+        .await;
+    let opened = match opened {
+        Ok(a) => a,
+        Err(e) => {
+            warn!("cannot record the connection; refusing it: {e}");
+            let msg = ServerMessage::error(
+                ErrorCode::Internal,
+                "attendance cannot be recorded right now; please try again in a moment",
+            );
+            let _ = socket.send(Message::Text(encode(&msg))).await;
+            let _ = socket
+                .send(Message::Close(Some(CloseFrame {
+                    code: 1011,
+                    reason: Utf8Bytes::from_static("evidence store unavailable"),
+                })))
+                .await;
+            return;
+        }
+    };
     let (out_tx, out_rx) = mpsc::channel(limits.outbound_queue);
     let control = Arc::new(ConnectionControl::default());
+    control.last_seen.store(now_ms(), Ordering::Relaxed);
     let joining = crate::session::Joining {
         id: who.id.clone(),
         name: who.name.clone(),
@@ -156,13 +246,29 @@ async fn run_inner(
         outbound: out_tx.clone(),
         control: Arc::clone(&control),
     };
-    let Ok(session) = registry.join(&who.session, joining).await else {
+    let tally = Mutex::new(Tally::default());
+    let Ok(session) = registry.join(&who.session, &who.schedule, joining).await else {
+        record_close(
+            &ledger,
+            &who,
+            &connection_id,
+            &control,
+            &tally,
+            LeaveReason::Shutdown,
+        )
+        .await;
         return;
     };
     debug!("joined");
+    let _ = out_tx.try_send(Outbound::Text(encode(&ServerMessage::EvidenceRecorded {
+        entry: opened.text,
+    })));
     let (sink, stream) = socket.split();
     let reader = Reader {
         session: session.clone(),
+        ledger: ledger.clone(),
+        sid: who.session.id.clone(),
+        role: who.role,
         id: who.id.clone(),
         connection_id: connection_id.clone(),
         out: out_tx,
@@ -170,6 +276,10 @@ async fn run_inner(
         limits: &limits,
         bucket: TokenBucket::new(limits.rate_per_second, limits.rate_burst),
         last_rate_error: None,
+        tally: &tally,
+        visible: None,
+        focused: None,
+        media: None,
     };
     let reading = reader.run(stream);
     let writing = write_loop(sink, out_rx, &control, &shutdown, limits.heartbeat_interval);
@@ -179,7 +289,74 @@ async fn run_inner(
         () = &mut reading => (&mut writing).await,
     };
     debug!(reason = ?closing.reason, "connection closed");
+    record_close(
+        &ledger,
+        &who,
+        &connection_id,
+        &control,
+        &tally,
+        closing.reason,
+    )
+    .await;
     session.leave(who.id, connection_id, closing.reason).await;
+}
+
+/// Writes the heartbeat summary and the close (unless `leave` already did),
+/// closed at the last time seen.
+async fn record_close(
+    ledger: &Ledger,
+    who: &Admitted,
+    connection_id: &str,
+    control: &ConnectionControl,
+    tally: &Mutex<Tally>,
+    reason: LeaveReason,
+) {
+    let (heartbeats, done) = {
+        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+        let done = std::mem::replace(&mut t.close_recorded, true);
+        (t.heartbeats.take(), done)
+    };
+    if done {
+        return;
+    }
+    let mut events = Vec::with_capacity(2);
+    if let Some(ev) = heartbeat_event(&who.session.id, &who.id, connection_id, heartbeats) {
+        events.push(ev);
+    }
+    events.push(NewEvent {
+        sid: who.session.id.clone(),
+        kind: kind::CONNECTION_CLOSED,
+        actor: who.id.clone(),
+        payload: serde_json::json!({
+            "connection_id": connection_id,
+            "reason": reason,
+            "last_seen": control.last_seen.load(Ordering::Relaxed),
+        }),
+        client_ts: None,
+    });
+    for event in events {
+        if let Err(e) = ledger.append(event).await {
+            warn!("could not record the close of a connection: {e}");
+        }
+    }
+}
+
+fn heartbeat_event(
+    sid: &str,
+    id: &str,
+    connection_id: &str,
+    heartbeats: Option<(i64, i64, u64)>,
+) -> Option<NewEvent> {
+    let (from, to, count) = heartbeats?;
+    Some(NewEvent {
+        sid: sid.to_owned(),
+        kind: kind::HEARTBEATS,
+        actor: id.to_owned(),
+        payload: serde_json::json!({
+            "connection_id": connection_id, "from": from, "to": to, "count": count,
+        }),
+        client_ts: None,
+    })
 }
 
 async fn write_loop(
@@ -276,6 +453,26 @@ fn closing_message(reason: LeaveReason) -> &'static str {
     }
 }
 
+/// Checks a drawn signature's shape: a few strokes of points in the
+/// 0..=1000 square, times within a stroke.
+fn check_signature(strokes: &[Vec<[i64; 3]>]) -> Result<(), String> {
+    if strokes.is_empty() || strokes.len() > MAX_STROKES {
+        return Err(format!("a signature has 1 to {MAX_STROKES} strokes"));
+    }
+    let points: usize = strokes.iter().map(Vec::len).sum();
+    if points > MAX_POINTS {
+        return Err(format!("a signature has at most {MAX_POINTS} points"));
+    }
+    let ok = strokes.iter().flatten().all(|[x, y, t]| {
+        (0..=1000).contains(x) && (0..=1000).contains(y) && (0..=MAX_STROKE_MS).contains(t)
+    });
+    if ok {
+        Ok(())
+    } else {
+        Err("signature points are [x, y, t] with x, y in 0..=1000 and t in ms".into())
+    }
+}
+
 /// Sustained rate with a burst. Tokens go negative while a client keeps
 /// sending over the limit; past minus twice the burst the client is flooding.
 struct TokenBucket {
@@ -319,6 +516,9 @@ impl TokenBucket {
 
 struct Reader<'a> {
     session: SessionHandle,
+    ledger: Ledger,
+    sid: String,
+    role: Role,
     id: String,
     connection_id: String,
     out: mpsc::Sender<Outbound>,
@@ -326,6 +526,11 @@ struct Reader<'a> {
     limits: &'a Limits,
     bucket: TokenBucket,
     last_rate_error: Option<Instant>,
+    tally: &'a Mutex<Tally>,
+    /// Last presence and media states recorded, to record changes only.
+    visible: Option<bool>,
+    focused: Option<bool>,
+    media: Option<(bool, bool)>,
 }
 
 impl Reader<'_> {
@@ -343,13 +548,12 @@ impl Reader<'_> {
                     return;
                 }
                 Ok(Some(Err(e))) => {
-                    let too_big =
-                        matches!(
-                            std::error::Error::source(&e).and_then(|s| {
-                                s.downcast_ref::<tokio_tungstenite::tungstenite::Error>()
-                            }),
-                            Some(tokio_tungstenite::tungstenite::Error::Capacity(_))
-                        );
+                    let too_big = matches!(
+                        std::error::Error::source(&e).and_then(|s| {
+                            s.downcast_ref::<tokio_tungstenite::tungstenite::Error>()
+                        }),
+                        Some(tokio_tungstenite::tungstenite::Error::Capacity(_))
+                    );
                     self.control.close_with(Closing {
                         reason: LeaveReason::Disconnected,
                         code: too_big.then_some(1009),
@@ -358,6 +562,7 @@ impl Reader<'_> {
                 }
                 Ok(Some(Ok(msg))) => msg,
             };
+            self.control.last_seen.store(now_ms(), Ordering::Relaxed);
             if matches!(msg, Message::Text(_) | Message::Binary(_)) {
                 match self.rate() {
                     Verdict::Allow => {}
@@ -417,9 +622,22 @@ impl Reader<'_> {
                     .await;
             }
             ClientMessage::Heartbeat { .. } => {
-                let ack = ServerMessage::HeartbeatAck {
-                    server_time: chrono::Utc::now().timestamp_millis(),
+                let now = now_ms();
+                let due = {
+                    let mut t = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+                    let hb = t.heartbeats.get_or_insert((now, now, 0));
+                    hb.1 = now;
+                    hb.2 += 1;
+                    if now - hb.0 >= HEARTBEAT_SUMMARY_MS {
+                        t.heartbeats.take()
+                    } else {
+                        None
+                    }
                 };
+                if let Some(ev) = heartbeat_event(&self.sid, &self.id, &self.connection_id, due) {
+                    self.record_event(ev).await;
+                }
+                let ack = ServerMessage::HeartbeatAck { server_time: now };
                 self.queue(Outbound::Text(encode(&ack)));
             }
             ClientMessage::MediaState { camera, microphone } => {
@@ -431,9 +649,46 @@ impl Reader<'_> {
                         microphone,
                     )
                     .await;
+                if self.media != Some((camera, microphone)) {
+                    self.media = Some((camera, microphone));
+                    let payload = serde_json::json!({
+                        "connection_id": self.connection_id, "camera": camera, "microphone": microphone,
+                    });
+                    self.record(kind::MEDIA, payload, None).await;
+                }
             }
+            ClientMessage::Presence {
+                visible,
+                focused,
+                client_time,
+            } => {
+                if self.visible != Some(visible) {
+                    self.visible = Some(visible);
+                    let payload = serde_json::json!({"connection_id": self.connection_id, "visible": visible});
+                    self.record(kind::VISIBILITY, payload, client_time).await;
+                }
+                if self.focused != Some(focused) {
+                    self.focused = Some(focused);
+                    let payload = serde_json::json!({"connection_id": self.connection_id, "focused": focused});
+                    self.record(kind::FOCUS, payload, client_time).await;
+                }
+            }
+            ClientMessage::SignIn {
+                slot,
+                signature,
+                client_time,
+            } => self.sign_in(slot, signature, client_time).await,
+            ClientMessage::OpenSignin => {
+                if let Err(e) = self.session.open_signin(self.id.clone()).await {
+                    self.reply_error(e.code, &e.message);
+                }
+            }
+            ClientMessage::Countersign { slot, participant } => {
+                self.countersign(slot, participant).await;
+            }
+            ClientMessage::GetEvidence => self.send_evidence().await,
             ClientMessage::Leave => {
-                self.control.close(LeaveReason::Left);
+                self.leave().await;
                 return false;
             }
             _ => self.reply_error(ErrorCode::UnknownMessageType, "unsupported message"),
@@ -463,6 +718,186 @@ impl Reader<'_> {
             Verdict::Flood => self.control.close(LeaveReason::Flood),
         }
         verdict
+    }
+
+    /// Appends an event about this person; once durable, the person sees it.
+    async fn record(
+        &mut self,
+        kind: &'static str,
+        payload: serde_json::Value,
+        client_ts: Option<i64>,
+    ) -> Option<(i64, String)> {
+        let event = NewEvent {
+            sid: self.sid.clone(),
+            kind,
+            actor: self.id.clone(),
+            payload,
+            client_ts,
+        };
+        self.record_event(event).await
+    }
+
+    async fn record_event(&mut self, event: NewEvent) -> Option<(i64, String)> {
+        match self.ledger.append(event).await {
+            Ok(a) => {
+                self.queue(Outbound::Text(encode(&ServerMessage::EvidenceRecorded {
+                    entry: a.text.clone(),
+                })));
+                Some((a.ts, a.text))
+            }
+            Err(e) => {
+                warn!("could not record evidence: {e}");
+                self.reply_error(
+                    ErrorCode::Internal,
+                    "this could not be recorded; nothing was recorded, please try again",
+                );
+                None
+            }
+        }
+    }
+
+    /// A signed tree head covering everything recorded so far.
+    async fn receipt(&mut self) -> Option<String> {
+        match self.ledger.tree_head(&self.sid).await {
+            Ok(head) => Some(head.jws),
+            Err(e) => {
+                warn!("could not sign a tree head: {e}");
+                None
+            }
+        }
+    }
+
+    async fn sign_in(
+        &mut self,
+        slot: String,
+        signature: Option<Vec<Vec<[i64; 3]>>>,
+        client_time: Option<i64>,
+    ) {
+        if let Some(sig) = &signature
+            && let Err(why) = check_signature(sig)
+        {
+            self.reply_error(ErrorCode::InvalidInput, &why);
+            return;
+        }
+        if let Err(e) = self.session.sign_begin(self.id.clone(), slot.clone()).await {
+            self.reply_error(e.code, &e.message);
+            return;
+        }
+        let payload = serde_json::json!({"slot": slot, "signature": signature});
+        let recorded = self.record(kind::SIGNED_IN, payload, client_time).await;
+        let at = recorded.as_ref().map(|(at, _)| *at);
+        self.session
+            .sign_end(self.id.clone(), slot.clone(), recorded)
+            .await;
+        if let Some(at) = at {
+            let receipt = self.receipt().await.unwrap_or_default();
+            self.queue(Outbound::Text(encode(&ServerMessage::Signed {
+                slot,
+                at,
+                receipt,
+            })));
+        }
+    }
+
+    async fn countersign(&mut self, slot: String, participant: String) {
+        if self.role != Role::Facilitator {
+            self.reply_error(ErrorCode::Forbidden, "only a facilitator countersigns");
+            return;
+        }
+        if let Err(e) = self
+            .session
+            .countersign_begin(self.id.clone(), slot.clone(), participant.clone())
+            .await
+        {
+            self.reply_error(e.code, &e.message);
+            return;
+        }
+        let event = NewEvent {
+            sid: self.sid.clone(),
+            kind: kind::COUNTERSIGNED,
+            actor: self.id.clone(),
+            payload: serde_json::json!({"slot": slot, "participant": participant}),
+            client_ts: None,
+        };
+        // The actor tells both sides once durable; no separate echo here.
+        let recorded = match self.ledger.append(event).await {
+            Ok(a) => Some((a.ts, a.text)),
+            Err(e) => {
+                warn!("could not record a countersignature: {e}");
+                self.reply_error(
+                    ErrorCode::Internal,
+                    "the countersignature could not be recorded",
+                );
+                None
+            }
+        };
+        self.session
+            .countersign_end(self.id.clone(), slot, participant, recorded)
+            .await;
+    }
+
+    /// Everything the ledger holds about this person: their own events and
+    /// those that name them (a countersignature).
+    async fn send_evidence(&mut self) {
+        let entries = match self.ledger.entries(&self.sid).await {
+            Ok(e) => e,
+            Err(e) => {
+                warn!("could not read the ledger: {e}");
+                self.reply_error(ErrorCode::Internal, "the evidence cannot be read right now");
+                return;
+            }
+        };
+        let mine: Vec<String> = entries
+            .into_iter()
+            .filter(|e| {
+                cadre_protocol::evidence::Entry::parse(&e.text).is_ok_and(|entry| {
+                    entry.actor == self.id
+                        || entry
+                            .payload_value()
+                            .get("participant")
+                            .and_then(|p| p.as_str())
+                            == Some(self.id.as_str())
+                })
+            })
+            .map(|e| e.text)
+            .collect();
+        self.queue(Outbound::Text(encode(&ServerMessage::Evidence {
+            entries: mine,
+        })));
+    }
+
+    /// Records the departure, hands over a receipt covering it, then lets
+    /// the writer close (queued messages go out before the close frame).
+    async fn leave(&mut self) {
+        let heartbeats = {
+            let mut t = self.tally.lock().unwrap_or_else(|p| p.into_inner());
+            t.close_recorded = true;
+            t.heartbeats.take()
+        };
+        let mut events = Vec::with_capacity(2);
+        if let Some(ev) = heartbeat_event(&self.sid, &self.id, &self.connection_id, heartbeats) {
+            events.push(ev);
+        }
+        events.push(NewEvent {
+            sid: self.sid.clone(),
+            kind: kind::CONNECTION_CLOSED,
+            actor: self.id.clone(),
+            payload: serde_json::json!({
+                "connection_id": self.connection_id,
+                "reason": LeaveReason::Left,
+                "last_seen": now_ms(),
+            }),
+            client_ts: None,
+        });
+        for ev in events {
+            self.record_event(ev).await;
+        }
+        if let Some(tree_head) = self.receipt().await {
+            self.queue(Outbound::Text(encode(&ServerMessage::Receipt {
+                tree_head,
+            })));
+        }
+        self.control.close(LeaveReason::Left);
     }
 
     fn reply_error(&mut self, code: ErrorCode, message: &str) {

@@ -49,6 +49,7 @@ impl ApiError {
             | ErrorCode::SessionEnded
             | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
+            ErrorCode::Conflict | ErrorCode::NotOpen => StatusCode::CONFLICT,
             ErrorCode::InvalidInput
             | ErrorCode::MalformedMessage
             | ErrorCode::UnknownMessageType

@@ -5,23 +5,24 @@
 //! status and a JSON body it can show; nothing about a refused attempt
 //! reaches the session.
 
-use crate::app::App;
+use crate::app::{App, Origin};
 use crate::assets;
 use crate::connection::{self, Admitted, MAX_FRAME_BYTES};
 use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::ws::WebSocketUpgrade;
-use axum::extract::{FromRequestParts, Path, Query, State};
+use axum::extract::ws::rejection::WebSocketUpgradeRejection;
+use axum::extract::{ConnectInfo, FromRequestParts, Path, Query, State};
 use axum::http::request::Parts;
-use axum::http::{HeaderValue, StatusCode, Uri, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cadre_protocol::api::{Lobby, NewSession, Revoked, SessionSummary, SessionView};
 use cadre_protocol::{ErrorCode, SessionState};
 use serde::Deserialize;
+use std::net::SocketAddr;
 use tower_http::set_header::SetResponseHeaderLayer;
 
 /// Largest REST request body.
@@ -42,6 +43,7 @@ pub fn router(app: App) -> Router {
         .route("/api/sessions", post(create_session).get(list_sessions))
         .route("/api/sessions/{sid}", get(session_detail))
         .route("/api/sessions/{sid}/people/{pid}/revoke", post(revoke))
+        .route("/api/sessions/{sid}/ledger", get(ledger_export))
         .route("/api/join", get(lobby))
         .route("/ws/{sid}", get(websocket))
         .fallback(fallback)
@@ -126,6 +128,35 @@ async fn revoke(
     Ok(Json(app.revoke(&sid, &pid).await?))
 }
 
+/// The session's whole ledger for an auditor: entries as JSON lines, then
+/// the signed tree heads.
+async fn ledger_export(
+    _: Organiser,
+    State(app): State<App>,
+    Path(sid): Path<String>,
+) -> Result<Response, ApiError> {
+    let s = sid.clone();
+    app.catalog().run(move |c| c.session(&s)).await?;
+    let text =
+        app.ledger().export(&sid).await.map_err(|e| {
+            ApiError::new(ErrorCode::Internal, format!("ledger export failed: {e}"))
+        })?;
+    Ok((
+        [
+            (
+                header::CONTENT_TYPE,
+                "application/jsonl; charset=utf-8".to_owned(),
+            ),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"ledger-{sid}.jsonl\""),
+            ),
+        ],
+        text,
+    )
+        .into_response())
+}
+
 #[derive(Deserialize)]
 struct TokenQuery {
     #[serde(default)]
@@ -152,12 +183,25 @@ async fn lobby(
 async fn websocket(
     State(app): State<App>,
     Path(sid): Path<String>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    headers: HeaderMap,
     query: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     // The token is judged first, so that any caller learns why it is refused.
     let token = query.map(|Query(q)| q.token).unwrap_or_default();
-    let who: Admitted = app.admit(&token).await?;
+    let header = |name: header::HeaderName| {
+        headers
+            .get(name)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_owned)
+    };
+    let origin = Origin {
+        ip: peer.ip().to_string(),
+        forwarded_for: header(header::HeaderName::from_static("x-forwarded-for")),
+        user_agent: header(header::USER_AGENT).unwrap_or_default(),
+    };
+    let who: Admitted = app.admit_from(&token, origin).await?;
     let ws = ws.map_err(|e| {
         ApiError::new(
             ErrorCode::InvalidInput,
@@ -185,6 +229,7 @@ async fn websocket(
         .with_status(StatusCode::SERVICE_UNAVAILABLE)
     })?;
     let registry = app.registry();
+    let ledger = app.ledger().clone();
     let limits = app.limits().clone();
     let shutdown = app.shutdown().clone();
     let tracked = app.tracker().token();
@@ -196,7 +241,7 @@ async fn websocket(
         .on_upgrade(move |socket| async move {
             let _permit = permit;
             let _tracked = tracked;
-            connection::run(socket, who, registry, limits, shutdown).await;
+            connection::run(socket, who, registry, ledger, limits, shutdown).await;
         }))
 }
 

@@ -10,7 +10,11 @@
 //! - [`catalog`]: sessions, people and links in the embedded SQLite file.
 //! - [`app`]: the shared state and the operations the API, CLI and socket use.
 //! - [`http`]: routes: REST under `/api/`, `/ws/{sid}`, JWKS, the client.
-//! - [`session`]: one actor task per live session, owning its roster.
+//! - [`session`]: one actor task per live session, owning its roster and its
+//!   sign-in state.
+//! - [`signin`]: half-day sign-in windows, sign-ins and countersignatures.
+//! - [`ledger`]: the append-only evidence log (group commit, Merkle tree
+//!   heads, proofs); [`jws`]: signing of tree heads and proofs.
 //! - [`connection`]: one WebSocket: limits, dispatch, queue, liveness, close.
 //! - [`error`]: the HTTP error type and its JSON body.
 //! - `assets`: the web client, embedded at build time.
@@ -27,9 +31,13 @@ pub mod config;
 pub mod connection;
 pub mod error;
 pub mod http;
+pub mod jws;
 pub mod keys;
+pub mod ledger;
 pub mod links;
+pub mod render;
 pub mod session;
+pub mod signin;
 
 pub use app::App;
 pub use config::Config;
@@ -65,6 +73,9 @@ pub enum StartError {
     /// The catalogue could not be opened.
     #[error(transparent)]
     Catalog(#[from] catalog::CatalogError),
+    /// The evidence ledger could not be opened.
+    #[error(transparent)]
+    Ledger(#[from] ledger::LedgerError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -158,12 +169,15 @@ impl Server {
         });
         let internal = self.shutdown.clone();
         tracing::info!(addr = %self.local_addr, "listening");
-        let result = axum::serve(listener, router)
-            .with_graceful_shutdown(async move {
-                shutdown.cancelled().await;
-                internal.cancel();
-            })
-            .await;
+        let result = axum::serve(
+            listener,
+            router.into_make_service_with_connect_info::<SocketAddr>(),
+        )
+        .with_graceful_shutdown(async move {
+            shutdown.cancelled().await;
+            internal.cancel();
+        })
+        .await;
         // Upgraded sockets are not HTTP requests: axum does not wait for
         // them, the tracker does.
         self.shutdown.cancel();
@@ -173,6 +187,12 @@ impl Server {
             .is_err()
         {
             tracing::warn!("some connections did not close in time");
+        }
+        // Connections have recorded their closes; now the run's end, then
+        // the writer drains and stops.
+        self.app.registry().record_stopping().await;
+        if let Err(e) = self.app.ledger().shutdown().await {
+            tracing::error!("the evidence ledger did not shut down cleanly: {e}");
         }
         result
     }
@@ -203,11 +223,13 @@ pub fn open(config: &Config, public_url: String) -> Result<Opened, StartError> {
         }
     };
     let catalog = catalog::Catalog::open(dir)?;
+    let ledger = ledger::Ledger::open(dir, jws::JwsSigner::new(&key))?;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let app = App::new(
         config,
         catalog,
+        ledger,
         key,
         organiser_token,
         public_url,

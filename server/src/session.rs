@@ -13,19 +13,23 @@
 //! channel dropped and retries against a fresh actor.
 
 use crate::connection::{ConnectionControl, Outbound};
+use crate::ledger::{Ledger, NewEvent};
+use crate::signin::{SigninError, Signins};
 use axum::extract::ws::Utf8Bytes;
+use cadre_protocol::attendance::Schedule;
+use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
 use cadre_protocol::signalling::{
     IcePolicy, IceServer, LeaveReason, Me, Opaque, Peer, ServerMessage, SessionInfo,
 };
-use cadre_protocol::{ErrorCode, PROTOCOL_VERSION, Role, SessionState};
+use cadre_protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION, Role, SessionState};
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, debug, info_span};
+use tracing::{Instrument, debug, info_span, warn};
 
 /// Commands queued towards one session actor before senders wait.
 const SESSION_INBOX: usize = 1024;
@@ -81,6 +85,41 @@ enum Command {
         id: String,
         reply: oneshot::Sender<bool>,
     },
+    /// Reserve a sign-in before it is written to the ledger.
+    SignBegin {
+        id: String,
+        slot: String,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
+    /// The sign-in was written (`entry`) or abandoned (`None`).
+    SignEnd {
+        id: String,
+        slot: String,
+        recorded: Option<(i64, String)>,
+    },
+    /// A facilitator's countersignature, checked and reserved.
+    CountersignBegin {
+        by: String,
+        slot: String,
+        participant: String,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
+    /// The countersignature was written or abandoned.
+    CountersignEnd {
+        by: String,
+        slot: String,
+        participant: String,
+        recorded: Option<(i64, String)>,
+    },
+    /// A facilitator opens the current slot's sign-in window.
+    OpenSignin {
+        by: String,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
+    /// A window opening is durable in the ledger.
+    WindowOpened { slot: String, closes_at: i64 },
+    /// A window opening failed to be recorded.
+    WindowFailed { slot: String },
 }
 
 /// Handle to one live session's actor.
@@ -117,6 +156,76 @@ impl SessionHandle {
             .await;
     }
 
+    /// Reserves a sign-in for `slot`; refused with a code when the window is
+    /// closed or the person already signed.
+    pub async fn sign_begin(&self, id: String, slot: String) -> Result<(), ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Command::SignBegin { id, slot, reply }, rx).await
+    }
+
+    /// Reports how a reserved sign-in ended.
+    pub async fn sign_end(&self, id: String, slot: String, recorded: Option<(i64, String)>) {
+        let _ = self.tx.send(Command::SignEnd { id, slot, recorded }).await;
+    }
+
+    /// Checks and reserves a countersignature by `by`.
+    pub async fn countersign_begin(
+        &self,
+        by: String,
+        slot: String,
+        participant: String,
+    ) -> Result<(), ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(
+            Command::CountersignBegin {
+                by,
+                slot,
+                participant,
+                reply,
+            },
+            rx,
+        )
+        .await
+    }
+
+    /// Reports how a reserved countersignature ended.
+    pub async fn countersign_end(
+        &self,
+        by: String,
+        slot: String,
+        participant: String,
+        recorded: Option<(i64, String)>,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::CountersignEnd {
+                by,
+                slot,
+                participant,
+                recorded,
+            })
+            .await;
+    }
+
+    /// A facilitator opens the sign-in window of the current slot.
+    pub async fn open_signin(&self, by: String) -> Result<(), ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Command::OpenSignin { by, reply }, rx).await
+    }
+
+    async fn ask(
+        &self,
+        cmd: Command,
+        rx: oneshot::Receiver<Result<(), ErrorBody>>,
+    ) -> Result<(), ErrorBody> {
+        let gone = || ErrorBody {
+            code: ErrorCode::Internal,
+            message: "the session is closing; try again".into(),
+        };
+        self.tx.send(cmd).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
     /// Reports a member's camera and microphone state.
     pub async fn media(&self, id: String, connection_id: String, camera: bool, microphone: bool) {
         let _ = self
@@ -137,6 +246,10 @@ pub struct Registry {
     settings: SessionSettings,
     tracker: TaskTracker,
     generation: AtomicU64,
+    ledger: Ledger,
+    /// Sessions whose log has this process's `server_started`: each run is
+    /// bracketed once per session, so a gap in evidence is explained.
+    bracketed: Mutex<HashSet<String>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -152,13 +265,39 @@ pub struct JoinError;
 
 impl Registry {
     /// An empty registry whose actors are tracked by `tracker`.
-    pub fn new(settings: SessionSettings, tracker: TaskTracker) -> Arc<Registry> {
+    pub fn new(settings: SessionSettings, tracker: TaskTracker, ledger: Ledger) -> Arc<Registry> {
         Arc::new(Registry {
             sessions: Mutex::new(HashMap::new()),
             settings,
             tracker,
             generation: AtomicU64::new(0),
+            ledger,
+            bracketed: Mutex::new(HashSet::new()),
         })
+    }
+
+    /// Records `server_stopping` in every session this run wrote to; called
+    /// once every connection has recorded its own close.
+    pub async fn record_stopping(&self) {
+        let sessions: Vec<String> = self
+            .bracketed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        for sid in sessions {
+            let event = NewEvent {
+                sid,
+                kind: kind::SERVER_STOPPING,
+                actor: ACTOR_SERVER.to_owned(),
+                payload: serde_json::json!({}),
+                client_ts: None,
+            };
+            if let Err(e) = self.ledger.append(event).await {
+                warn!("could not record server_stopping: {e}");
+            }
+        }
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionHandle>> {
@@ -181,13 +320,14 @@ impl Registry {
     pub async fn join(
         self: &Arc<Self>,
         info: &SessionInfo,
+        schedule: &Schedule,
         joining: Joining,
     ) -> Result<SessionHandle, JoinError> {
         let mut joining = Box::new(joining);
         // Two attempts cover the race with an actor that is ending; a third
         // failure means the runtime is shutting down.
         for _ in 0..3 {
-            let handle = self.get_or_spawn(info);
+            let handle = self.get_or_spawn(info, schedule);
             let (reply_tx, reply_rx) = oneshot::channel();
             match handle.tx.send(Command::Join(joining, reply_tx)).await {
                 Ok(()) => {}
@@ -231,7 +371,7 @@ impl Registry {
         rx.await.unwrap_or(false)
     }
 
-    fn get_or_spawn(self: &Arc<Self>, info: &SessionInfo) -> SessionHandle {
+    fn get_or_spawn(self: &Arc<Self>, info: &SessionInfo, schedule: &Schedule) -> SessionHandle {
         let mut sessions = self.lock();
         if let Some(h) = sessions.get(&info.id) {
             return h.clone();
@@ -242,9 +382,13 @@ impl Registry {
         sessions.insert(info.id.clone(), handle.clone());
         let actor = SessionActor {
             info: info.clone(),
+            schedule: schedule.clone(),
             members: HashMap::new(),
             registry: Arc::clone(self),
             generation,
+            signins: Signins::default(),
+            opening: HashSet::new(),
+            me: handle.tx.downgrade(),
         };
         let span = info_span!("session", sid = %info.id);
         self.tracker.spawn(actor.run(rx).instrument(span));
@@ -274,15 +418,34 @@ struct Member {
 
 struct SessionActor {
     info: SessionInfo,
+    schedule: Schedule,
     members: HashMap<String, Member>,
     registry: Arc<Registry>,
     generation: u64,
+    signins: Signins,
+    /// Slots whose window opening is being written.
+    opening: HashSet<String>,
+    /// For tasks that report back (a weak sender keeps no actor alive).
+    me: mpsc::WeakSender<Command>,
 }
 
 impl SessionActor {
     async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         debug!("session actor started");
-        while let Some(cmd) = rx.recv().await {
+        self.load().await;
+        loop {
+            let now = now_ms();
+            let wake = self
+                .signins
+                .next_boundary(now)
+                .map(|t| (t - now).max(0) as u64)
+                .unwrap_or(3_600_000);
+            self.open_due_window(now);
+            let cmd = tokio::select! {
+                cmd = rx.recv() => cmd,
+                () = tokio::time::sleep(Duration::from_millis(wake)) => continue,
+            };
+            let Some(cmd) = cmd else { break };
             self.handle(cmd);
             if self.members.is_empty() {
                 // Ending is decided under the registry lock: no join can be
@@ -312,8 +475,162 @@ impl SessionActor {
         debug!("session actor ended");
     }
 
+    /// Rebuilds the sign-in index from the ledger and brackets this run.
+    async fn load(&mut self) {
+        let ledger = &self.registry.ledger;
+        match ledger.entries(&self.info.id).await {
+            Ok(stored) => {
+                let entries: Vec<Entry> = stored
+                    .iter()
+                    .filter_map(|e| Entry::parse(&e.text).ok())
+                    .collect();
+                self.signins = Signins::load(&self.schedule, &entries);
+            }
+            Err(e) => {
+                warn!("could not read the ledger: {e}");
+                self.signins = Signins::load(&self.schedule, &[]);
+            }
+        }
+        let first = self
+            .registry
+            .bracketed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(self.info.id.clone());
+        if first {
+            let event = NewEvent {
+                sid: self.info.id.clone(),
+                kind: kind::SERVER_STARTED,
+                actor: ACTOR_SERVER.to_owned(),
+                payload: serde_json::json!({"version": env!("CARGO_PKG_VERSION")}),
+                client_ts: None,
+            };
+            if let Err(e) = ledger.append(event).await {
+                warn!("could not record server_started: {e}");
+            }
+        }
+    }
+
+    /// Opens the current slot's automatic sign-in window, once: written to
+    /// the ledger first, announced when durable.
+    fn open_due_window(&mut self, now: i64) {
+        let Some((slot, closes_at)) = self.signins.due_automatic(now) else {
+            return;
+        };
+        self.write_window(slot.id, closes_at, ACTOR_SERVER.to_owned());
+    }
+
+    fn write_window(&mut self, slot: String, closes_at: i64, actor: String) {
+        if !self.opening.insert(slot.clone()) {
+            return;
+        }
+        let ledger = self.registry.ledger.clone();
+        let me = self.me.clone();
+        let event = NewEvent {
+            sid: self.info.id.clone(),
+            kind: kind::SIGNIN_OPENED,
+            actor,
+            payload: serde_json::json!({"slot": slot, "closes_at": closes_at}),
+            client_ts: None,
+        };
+        self.registry.tracker.spawn(async move {
+            let cmd = match ledger.append(event).await {
+                Ok(_) => Command::WindowOpened { slot, closes_at },
+                Err(e) => {
+                    warn!("could not record a sign-in window: {e}");
+                    Command::WindowFailed { slot }
+                }
+            };
+            if let Some(tx) = me.upgrade() {
+                let _ = tx.send(cmd).await;
+            }
+        });
+    }
+
     fn handle(&mut self, cmd: Command) {
         match cmd {
+            Command::SignBegin { id, slot, reply } => {
+                let r = self
+                    .signins
+                    .begin_sign(&id, &slot, now_ms())
+                    .map_err(signin_error);
+                let _ = reply.send(r);
+            }
+            Command::SignEnd { id, slot, recorded } => {
+                let at = recorded.as_ref().map(|(at, _)| *at);
+                self.signins.end_sign(&id, &slot, at);
+                if at.is_some() {
+                    self.send_signin_status(&slot);
+                }
+            }
+            Command::CountersignBegin {
+                by,
+                slot,
+                participant,
+                reply,
+            } => {
+                let r = if !self.is_facilitator(&by) {
+                    Err(forbidden("only a facilitator countersigns"))
+                } else {
+                    self.signins
+                        .begin_countersign(&participant, &slot)
+                        .map_err(signin_error)
+                };
+                let _ = reply.send(r);
+            }
+            Command::CountersignEnd {
+                by,
+                slot,
+                participant,
+                recorded,
+            } => {
+                let at = recorded.as_ref().map(|(at, _)| *at);
+                self.signins.end_countersign(&participant, &slot, at);
+                if let Some((at, entry)) = recorded {
+                    let msg = encode(&ServerMessage::Countersigned {
+                        slot: slot.clone(),
+                        participant: participant.clone(),
+                        at,
+                    });
+                    let evidence = encode(&ServerMessage::EvidenceRecorded { entry });
+                    let mut to: Vec<String> = self.facilitator_ids();
+                    if !to.contains(&participant) {
+                        to.push(participant.clone());
+                    }
+                    for id in to {
+                        self.send(&id, Outbound::Text(msg.clone()));
+                        if id == participant || id == by {
+                            self.send(&id, Outbound::Text(evidence.clone()));
+                        }
+                    }
+                    self.send_signin_status(&slot);
+                }
+            }
+            Command::OpenSignin { by, reply } => {
+                let now = now_ms();
+                let r = if !self.is_facilitator(&by) {
+                    Err(forbidden("only a facilitator opens the sign-in"))
+                } else if let Some(slot) = self.signins.current(now).cloned() {
+                    let closes_at = (now + crate::signin::MANUAL_WINDOW_MS)
+                        .max(self.signins.open_until(&slot.id, now).unwrap_or(0));
+                    self.write_window(slot.id, closes_at, by);
+                    Ok(())
+                } else {
+                    Err(ErrorBody {
+                        code: ErrorCode::NotOpen,
+                        message: "no half-day of this session is in progress".into(),
+                    })
+                };
+                let _ = reply.send(r);
+            }
+            Command::WindowOpened { slot, closes_at } => {
+                self.opening.remove(&slot);
+                self.signins.record_window(&slot, closes_at);
+                self.broadcast(&ServerMessage::SigninOpen { slot, closes_at }, None);
+            }
+            Command::WindowFailed { slot } => {
+                self.opening.remove(&slot);
+            }
             Command::Join(joining, reply) => {
                 self.join(*joining);
                 let _ = reply.send(Ok(()));
@@ -398,6 +715,7 @@ impl SessionActor {
             ice_policy: self.registry.settings.ice_policy,
             heartbeat_interval_ms: self.registry.settings.heartbeat_interval.as_millis() as u64,
             server_time: chrono::Utc::now().timestamp_millis(),
+            slots: self.signins.statuses(&j.id, now_ms()),
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
@@ -496,6 +814,58 @@ impl SessionActor {
             );
         }
     }
+}
+
+impl SessionActor {
+    fn is_facilitator(&self, id: &str) -> bool {
+        self.members
+            .get(id)
+            .is_some_and(|m| m.role == Role::Facilitator)
+    }
+
+    fn facilitator_ids(&self) -> Vec<String> {
+        self.members
+            .iter()
+            .filter(|(_, m)| m.role == Role::Facilitator)
+            .map(|(id, _)| id.clone())
+            .collect()
+    }
+
+    fn send_signin_status(&mut self, slot: &str) {
+        let (signed, countersigned) = self.signins.slot_summary(slot);
+        let msg = encode(&ServerMessage::SigninStatus {
+            slot: slot.to_owned(),
+            signed,
+            countersigned,
+        });
+        for id in self.facilitator_ids() {
+            self.send(&id, Outbound::Text(msg.clone()));
+        }
+    }
+}
+
+fn forbidden(message: &str) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::Forbidden,
+        message: message.to_owned(),
+    }
+}
+
+fn signin_error(e: SigninError) -> ErrorBody {
+    let code = match e {
+        SigninError::UnknownSlot(_) => ErrorCode::InvalidInput,
+        SigninError::Closed(_) => ErrorCode::NotOpen,
+        _ => ErrorCode::Conflict,
+    };
+    ErrorBody {
+        code,
+        message: e.to_string(),
+    }
+}
+
+/// Server time, UTC milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
 }
 
 fn peer_view(id: &str, m: &Member, viewer: &str) -> Peer {

@@ -13,7 +13,8 @@
 //! - [`Client`]: one WebSocket connection. A background task reads the
 //!   socket all the time (so pings are answered, as a browser would) and
 //!   queues what arrives; `recv*` and `expect_*` take from that queue in
-//!   order and skip nothing except ping/pong control frames.
+//!   order and skip nothing except ping/pong control frames; evidence and
+//!   sign-in messages go to their own queue (`recv_evidence*`).
 //!   [`Client::pause_reading`] stops reading the socket altogether, to play
 //!   a frozen tab; dropping a `Client` cuts the TCP connection without a
 //!   close frame, like a network loss.
@@ -725,6 +726,9 @@ pub struct Client {
     sender: Sender,
     /// What the reader task received, in order.
     incoming: mpsc::UnboundedReceiver<Incoming>,
+    /// Evidence messages ([`EVIDENCE_TYPES`]), kept apart so that signalling
+    /// tests see signalling traffic only, and evidence tests see it all.
+    evidence: mpsc::UnboundedReceiver<Value>,
     /// Whether the reader task reads the socket.
     reading: watch::Sender<bool>,
     /// The reader task; aborted on drop so the socket closes.
@@ -732,11 +736,48 @@ pub struct Client {
 }
 
 impl Client {
+    /// The next evidence or sign-in message ([`EVIDENCE_TYPES`]), waiting at
+    /// most [`WAIT`].
+    pub async fn recv_evidence(&mut self) -> Value {
+        match tokio::time::timeout(WAIT, self.evidence.recv()).await {
+            Ok(Some(v)) => v,
+            Ok(None) => panic!(
+                "{}: the connection ended while waiting for evidence",
+                self.label
+            ),
+            Err(_) => panic!("{}: no evidence message within {WAIT:?}", self.label),
+        }
+    }
+
+    /// Skips evidence messages until one of type `kind`.
+    pub async fn recv_evidence_type(&mut self, kind: &str) -> Value {
+        loop {
+            let v = self.recv_evidence().await;
+            if v["type"] == kind {
+                return v;
+            }
+        }
+    }
+
+    /// Skips evidence until an `evidence_recorded` whose entry has `kind`;
+    /// returns the entry, parsed.
+    pub async fn recv_recorded(&mut self, kind: &str) -> Value {
+        loop {
+            let v = self.recv_evidence_type("evidence_recorded").await;
+            let entry: Value = serde_json::from_str(v["entry"].as_str().unwrap_or_default())
+                .unwrap_or_else(|e| panic!("{}: entry is not JSON: {e}", self.label));
+            if entry["kind"] == kind {
+                return entry;
+            }
+        }
+    }
+
     async fn start(ws: Ws) -> Client {
         let (sink, stream) = ws.split();
         let (queue, incoming) = mpsc::unbounded_channel();
+        let (evidence_queue, evidence) = mpsc::unbounded_channel();
         let (reading, reading_rx) = watch::channel(true);
-        let reader = tokio::spawn(read_socket(stream, queue, reading_rx));
+        let reader = tokio::spawn(read_socket(stream, queue, evidence_queue, reading_rx));
         let mut client = Client {
             welcome: Value::Null,
             id: String::new(),
@@ -747,6 +788,7 @@ impl Client {
                 label: Arc::from("a new client"),
             },
             incoming,
+            evidence,
             reading,
             reader,
         };
@@ -1029,11 +1071,24 @@ impl Drop for Client {
     }
 }
 
+/// Server messages about evidence and sign-in, routed to
+/// [`Client::recv_evidence`] instead of the main queue.
+pub const EVIDENCE_TYPES: [&str; 7] = [
+    "evidence_recorded",
+    "evidence",
+    "signin_open",
+    "signin_status",
+    "signed",
+    "countersigned",
+    "receipt",
+];
+
 /// The reader task: moves frames from the socket to the client's queue
 /// while reading is on.
 async fn read_socket(
     mut stream: SplitStream<Ws>,
     queue: mpsc::UnboundedSender<Incoming>,
+    evidence: mpsc::UnboundedSender<Value>,
     mut reading: watch::Receiver<bool>,
 ) {
     loop {
@@ -1054,7 +1109,15 @@ async fn read_socket(
             item = stream.next() => item,
         };
         let incoming = match item {
-            Some(Ok(Message::Text(text))) => Incoming::Text(text.as_str().to_owned()),
+            Some(Ok(Message::Text(text))) => {
+                if let Ok(v) = serde_json::from_str::<Value>(text.as_str())
+                    && EVIDENCE_TYPES.contains(&v["type"].as_str().unwrap_or_default())
+                {
+                    let _ = evidence.send(v);
+                    continue;
+                }
+                Incoming::Text(text.as_str().to_owned())
+            }
             Some(Ok(Message::Binary(bytes))) => Incoming::Binary(bytes.to_vec()),
             Some(Ok(Message::Ping(_) | Message::Pong(_) | Message::Frame(_))) => continue,
             Some(Ok(Message::Close(frame))) => {

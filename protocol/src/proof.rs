@@ -1,0 +1,1723 @@
+//! Attendance proofs, attendance sheets, and their offline verification.
+//! See `docs/evidence.md` ("Proofs", "Verification").
+//!
+//! - [`AttendanceProof`]: one person's proof, the payload the server signs
+//!   as a compact JWS. [`build_payload`] assembles it from the session, the
+//!   person, their entries with inclusion paths, and a signed tree head.
+//! - [`AttendanceSheet`]: the whole session, one row per person and
+//!   half-day, with its CSV rendering ([`AttendanceSheet::to_csv`]).
+//! - [`verify_proof`] and [`verify_export`]: what an auditor runs, with the
+//!   published keys only; each returns a [`Report`] naming every check.
+//!
+//! Nothing here does I/O: the server signs and serves, the `cadre verify`
+//! command reads files.
+
+use crate::attendance::{self, HalfDay, PersonAttendance, Schedule, Totals};
+use crate::evidence::{
+    Entry, Jwks, JwsError, TREE_HEAD_TYP, TreeHead, entry_hash, kind, unverified_payload,
+    verify_jws,
+};
+use crate::merkle::{self, Hash};
+use crate::{Role, SessionKind};
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeSet;
+use std::fmt::Write as _;
+
+/// `typ` of a participant's proof.
+pub const PROOF_TYP: &str = "cadre.attendance-proof";
+/// `typ` of a whole-session attendance sheet.
+pub const SHEET_TYP: &str = "cadre.attendance-sheet";
+/// Version of the proof and sheet formats.
+pub const PROOF_VERSION: u32 = 1;
+/// The training modality every proof states (certificat de réalisation).
+pub const MODALITY: &str = "distance, synchronous";
+/// Tree head format version.
+pub const TREE_HEAD_VERSION: u32 = 1;
+
+/// The session, as a proof or a sheet states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionMeta {
+    /// Session id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Kind of session.
+    pub kind: SessionKind,
+    /// Planned start, UTC ms.
+    pub planned_start: i64,
+    /// Planned end, UTC ms.
+    pub planned_end: i64,
+    /// IANA time zone of the half-days.
+    pub time_zone: String,
+    /// Always [`MODALITY`].
+    pub modality: String,
+}
+
+impl SessionMeta {
+    /// A session's metadata, with the modality every cadre session has.
+    pub fn new(
+        id: impl Into<String>,
+        title: impl Into<String>,
+        kind: SessionKind,
+        planned_start: i64,
+        planned_end: i64,
+        time_zone: impl Into<String>,
+    ) -> SessionMeta {
+        SessionMeta {
+            id: id.into(),
+            title: title.into(),
+            kind,
+            planned_start,
+            planned_end,
+            time_zone: time_zone.into(),
+            modality: MODALITY.to_owned(),
+        }
+    }
+
+    /// What attendance derivation needs.
+    pub fn schedule(&self) -> Schedule {
+        Schedule {
+            planned_start: self.planned_start,
+            planned_end: self.planned_end,
+            time_zone: self.time_zone.clone(),
+        }
+    }
+}
+
+/// The person a proof is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Person {
+    /// Participant id (the `actor` of their entries).
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role in the session.
+    pub role: Role,
+}
+
+/// A session-wide control event, as a proof lists it: state changes (with
+/// their reason) and server runs (which explain a gap in evidence).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ControlEvent {
+    /// Server time, UTC ms.
+    pub ts: i64,
+    /// `session_state`, `server_started` or `server_stopping`.
+    pub kind: String,
+    /// Previous state (`session_state` only).
+    pub from: Option<String>,
+    /// New state (`session_state` only).
+    pub to: Option<String>,
+    /// Reason given (`session_state` only).
+    pub reason: Option<String>,
+}
+
+/// One ledger entry in a proof, with its inclusion path.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceEntry {
+    /// Position in the log (equals the entry's `seq`).
+    pub index: u64,
+    /// The exact stored entry text.
+    pub entry: String,
+    /// Audit path to the tree head's root, hex hashes, leaf to root.
+    pub path: Vec<String>,
+}
+
+impl EvidenceEntry {
+    /// An entry with the path the ledger computed for it.
+    pub fn new(index: u64, entry: impl Into<String>, path: &[Hash]) -> EvidenceEntry {
+        EvidenceEntry {
+            index,
+            entry: entry.into(),
+            path: path.iter().map(merkle::to_hex).collect(),
+        }
+    }
+}
+
+/// What binds a proof to the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Evidence {
+    /// The signed tree head (compact JWS) the paths lead to.
+    pub tree_head: String,
+    /// The person's entries and the session control entries, by index.
+    pub entries: Vec<EvidenceEntry>,
+}
+
+/// A participant's attendance proof: the payload of the signed JWS.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttendanceProof {
+    /// [`PROOF_TYP`].
+    pub typ: String,
+    /// [`PROOF_VERSION`].
+    pub v: u32,
+    /// When the proof was issued, UTC ms.
+    pub issued_at: i64,
+    /// The training organisation.
+    pub organisation: String,
+    /// The session.
+    pub session: SessionMeta,
+    /// Who it is about.
+    pub person: Person,
+    /// Attendance per half-day, derived from `evidence.entries`.
+    pub half_days: Vec<HalfDay>,
+    /// Totals over the half-days.
+    pub totals: Totals,
+    /// Session state changes and server runs.
+    pub control: Vec<ControlEvent>,
+    /// The person's consent history (filled by the consent feature; empty
+    /// until then).
+    pub consents: Vec<serde_json::Value>,
+    /// The entries and the tree head that prove the figures.
+    pub evidence: Evidence,
+}
+
+/// Why a proof cannot be built.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum ProofError {
+    /// The tree head's payload is not a tree head of this session.
+    #[error("tree head: {0}")]
+    TreeHead(String),
+    /// An entry is unfit for this proof.
+    #[error("entry {index}: {reason}")]
+    Entry {
+        /// Its index.
+        index: u64,
+        /// What is wrong.
+        reason: String,
+    },
+}
+
+/// The control events of a log, in order.
+pub fn control_events(entries: &[Entry]) -> Vec<ControlEvent> {
+    let mut sorted: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.kind.as_str(),
+                kind::SESSION_STATE | kind::SERVER_STARTED | kind::SERVER_STOPPING
+            )
+        })
+        .collect();
+    sorted.sort_by_key(|e| e.seq);
+    sorted
+        .into_iter()
+        .map(|e| {
+            let p = e.payload_value();
+            let field = |k: &str| {
+                if e.kind == kind::SESSION_STATE {
+                    p.get(k).and_then(|v| v.as_str()).map(str::to_owned)
+                } else {
+                    None
+                }
+            };
+            ControlEvent {
+                ts: e.ts,
+                kind: e.kind.clone(),
+                from: field("from"),
+                to: field("to"),
+                reason: field("reason"),
+            }
+        })
+        .collect()
+}
+
+fn tree_head_of(jws: &str) -> Option<TreeHead> {
+    serde_json::from_slice(&unverified_payload(jws)?).ok()
+}
+
+/// Assembles a participant's proof, to be signed by the server as a
+/// compact JWS (`alg: EdDSA`, header `kid`), for example with
+/// [`jws_signing_input`] and [`jws_compact`].
+///
+/// - `tree_head`: a signed tree head of the session covering every entry
+///   (take a fresh one at issue time). The derivation counts a connection
+///   still open until the tree head's time, so that a verifier recomputes
+///   the same figures from the proof alone.
+/// - `entries`: every entry of the log that [`attendance::in_proof`] selects
+///   for `person.id` (their own entries, countersignatures of their
+///   sign-ins, and the session control entries), among the first
+///   `tree_size` entries, each with its inclusion path against the tree
+///   head (RFC 6962 audit path for that index and tree size). Any order.
+///
+/// Fails, rather than issue a proof that would not verify, when an entry
+/// does not parse, is of another session or person, disagrees with its
+/// index, or its path does not lead to the tree head's root.
+pub fn build_payload(
+    issued_at: i64,
+    organisation: &str,
+    session: &SessionMeta,
+    person: &Person,
+    tree_head: &str,
+    mut entries: Vec<EvidenceEntry>,
+) -> Result<AttendanceProof, ProofError> {
+    let sth = tree_head_of(tree_head)
+        .ok_or_else(|| ProofError::TreeHead("not a JWS with a tree head payload".into()))?;
+    if sth.sid != session.id {
+        return Err(ProofError::TreeHead(format!(
+            "it is of session {:?}, not {:?}",
+            sth.sid, session.id
+        )));
+    }
+    let root = sth
+        .root_hash()
+        .ok_or_else(|| ProofError::TreeHead("its root is not 64 hex digits".into()))?;
+    entries.sort_by_key(|e| e.index);
+    entries.dedup_by_key(|e| e.index);
+    let mut parsed = Vec::with_capacity(entries.len());
+    for ev in &entries {
+        let fail = |reason: String| ProofError::Entry {
+            index: ev.index,
+            reason,
+        };
+        let e = Entry::parse(&ev.entry).map_err(|err| fail(format!("not an entry: {err}")))?;
+        if e.sid != session.id {
+            return Err(fail(format!("of session {:?}", e.sid)));
+        }
+        if e.seq != ev.index {
+            return Err(fail(format!("its seq is {}", e.seq)));
+        }
+        if !attendance::in_proof(&e, &person.id) {
+            return Err(fail(format!("about {:?}, not {:?}", e.actor, person.id)));
+        }
+        if !inclusion_holds(ev, sth.tree_size, &root) {
+            return Err(fail(
+                "its path does not lead to the tree head's root".into(),
+            ));
+        }
+        parsed.push(e);
+    }
+    let derived = attendance::derive(&session.schedule(), &parsed, &person.id, sth.ts);
+    Ok(AttendanceProof {
+        typ: PROOF_TYP.to_owned(),
+        v: PROOF_VERSION,
+        issued_at,
+        organisation: organisation.to_owned(),
+        session: session.clone(),
+        person: person.clone(),
+        half_days: derived.half_days,
+        totals: derived.totals,
+        control: control_events(&parsed),
+        consents: Vec::new(),
+        evidence: Evidence {
+            tree_head: tree_head.to_owned(),
+            entries,
+        },
+    })
+}
+
+fn inclusion_holds(ev: &EvidenceEntry, tree_size: u64, root: &Hash) -> bool {
+    let Some(path) = ev
+        .path
+        .iter()
+        .map(|h| merkle::from_hex(h))
+        .collect::<Option<Vec<Hash>>>()
+    else {
+        return false;
+    };
+    merkle::verify_inclusion(ev.index, tree_size, &entry_hash(&ev.entry), &path, root)
+}
+
+/// The JWS signing input (`base64url(header).base64url(payload)`) for an
+/// Ed25519 signature by key `kid`. Sign its bytes, then [`jws_compact`].
+pub fn jws_signing_input(kid: &str, payload: &[u8]) -> String {
+    let header = serde_json::json!({"alg": "EdDSA", "kid": kid});
+    format!(
+        "{}.{}",
+        URL_SAFE_NO_PAD.encode(header.to_string()),
+        URL_SAFE_NO_PAD.encode(payload)
+    )
+}
+
+/// The compact JWS from its signing input and the signature over it.
+pub fn jws_compact(signing_input: &str, signature: &[u8]) -> String {
+    format!("{signing_input}.{}", URL_SAFE_NO_PAD.encode(signature))
+}
+
+// ---------------------------------------------------------------------------
+// Attendance sheet
+
+/// One row of the attendance sheet: a person in one half-day, or their
+/// totals (`half_day` is `None`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SheetRow {
+    /// Participant id.
+    pub person: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// The slot, or `None` for the person's totals.
+    pub half_day: Option<String>,
+    /// Planned time, seconds.
+    pub planned_seconds: i64,
+    /// First connection shown for the half-day (or the session), UTC ms.
+    pub first_join: Option<i64>,
+    /// Last disconnection shown for the half-day (or the session), UTC ms.
+    pub last_leave: Option<i64>,
+    /// Connected time inside the plan, seconds.
+    pub connected_seconds: i64,
+    /// Present time inside the plan, seconds.
+    pub present_seconds: i64,
+    /// Sign-in time (half-day rows), UTC ms.
+    pub signed_in_at: Option<i64>,
+    /// Countersignature time (half-day rows), UTC ms.
+    pub countersigned_at: Option<i64>,
+    /// Half-days signed (0 or 1 on a half-day row).
+    pub signed_half_days: usize,
+    /// Half-days countersigned.
+    pub countersigned_half_days: usize,
+    /// Number of half-days the row covers.
+    pub half_days: usize,
+    /// present ÷ planned, 0–1, 4 decimals.
+    pub completion: f64,
+}
+
+/// The attendance of everyone in a session (émargement of the session).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttendanceSheet {
+    /// [`SHEET_TYP`].
+    pub typ: String,
+    /// [`PROOF_VERSION`].
+    pub v: u32,
+    /// When it was issued, UTC ms.
+    pub issued_at: i64,
+    /// The training organisation.
+    pub organisation: String,
+    /// The session.
+    pub session: SessionMeta,
+    /// Per person, each of their half-days then their totals.
+    pub rows: Vec<SheetRow>,
+}
+
+/// The sheet of a session from its whole log. `now_ms` is what a connection
+/// still open counts until.
+pub fn build_sheet(
+    issued_at: i64,
+    organisation: &str,
+    session: &SessionMeta,
+    people: &[Person],
+    entries: &[Entry],
+    now_ms: i64,
+) -> AttendanceSheet {
+    let schedule = session.schedule();
+    let mut rows = Vec::new();
+    for person in people {
+        let a = attendance::derive(&schedule, entries, &person.id, now_ms);
+        rows.extend(person_rows(person, &a));
+    }
+    AttendanceSheet {
+        typ: SHEET_TYP.to_owned(),
+        v: PROOF_VERSION,
+        issued_at,
+        organisation: organisation.to_owned(),
+        session: session.clone(),
+        rows,
+    }
+}
+
+fn planned_seconds(h: &HalfDay) -> i64 {
+    h.planned_end.saturating_sub(h.planned_start).max(0) / 1000
+}
+
+fn person_rows(person: &Person, a: &PersonAttendance) -> Vec<SheetRow> {
+    let row = |half_day: Option<String>| SheetRow {
+        person: person.id.clone(),
+        name: person.name.clone(),
+        role: person.role,
+        half_day,
+        planned_seconds: 0,
+        first_join: None,
+        last_leave: None,
+        connected_seconds: 0,
+        present_seconds: 0,
+        signed_in_at: None,
+        countersigned_at: None,
+        signed_half_days: 0,
+        countersigned_half_days: 0,
+        half_days: 1,
+        completion: 0.0,
+    };
+    let mut rows: Vec<SheetRow> = a
+        .half_days
+        .iter()
+        .map(|h| SheetRow {
+            planned_seconds: planned_seconds(h),
+            first_join: h.intervals.first().map(|i| i.start),
+            last_leave: h.intervals.last().map(|i| i.end),
+            connected_seconds: h.connected_seconds,
+            present_seconds: h.present_seconds,
+            signed_in_at: h.signed_in_at,
+            countersigned_at: h.countersigned_at,
+            signed_half_days: usize::from(h.signed_in_at.is_some()),
+            countersigned_half_days: usize::from(h.countersigned_at.is_some()),
+            completion: h.completion,
+            ..row(Some(h.slot.clone()))
+        })
+        .collect();
+    let total = SheetRow {
+        planned_seconds: a.totals.planned_seconds,
+        first_join: a.first_join,
+        last_leave: a.last_leave,
+        connected_seconds: a.totals.connected_seconds,
+        present_seconds: a.totals.present_seconds,
+        signed_half_days: rows.iter().map(|r| r.signed_half_days).sum(),
+        countersigned_half_days: rows.iter().map(|r| r.countersigned_half_days).sum(),
+        half_days: rows.len(),
+        completion: a.totals.completion,
+        ..row(None)
+    };
+    rows.push(total);
+    rows
+}
+
+/// The CSV header, in the order of the columns.
+pub const CSV_HEADER: [&str; 10] = [
+    "name",
+    "role",
+    "half-day",
+    "first join",
+    "last leave",
+    "connected time",
+    "present time",
+    "sign-in",
+    "countersignature",
+    "completion",
+];
+
+impl AttendanceSheet {
+    /// The sheet as CSV (RFC 4180: comma, CRLF, quotes doubled), UTF-8 with a
+    /// byte order mark so that spreadsheet software reads accents right.
+    /// Times are local to the session with their offset; durations
+    /// `H:MM:SS`; completion a percentage. A cell that a spreadsheet would
+    /// take for a formula (`=`, `+`, `-`, `@`) is prefixed with `'`.
+    pub fn to_csv(&self) -> String {
+        let tz = &self.session.time_zone;
+        let time = |t: Option<i64>| t.map(|t| attendance::local_time(t, tz)).unwrap_or_default();
+        let mut out = String::from('\u{feff}');
+        push_record(&mut out, CSV_HEADER.iter().map(|s| s.to_string()));
+        for r in &self.rows {
+            let (sign_in, counter) = match &r.half_day {
+                Some(_) => (time(r.signed_in_at), time(r.countersigned_at)),
+                None => (
+                    format!("{}/{}", r.signed_half_days, r.half_days),
+                    format!("{}/{}", r.countersigned_half_days, r.half_days),
+                ),
+            };
+            push_record(
+                &mut out,
+                [
+                    r.name.clone(),
+                    r.role.as_str().to_owned(),
+                    r.half_day.clone().unwrap_or_else(|| "total".to_owned()),
+                    time(r.first_join),
+                    time(r.last_leave),
+                    duration(r.connected_seconds),
+                    duration(r.present_seconds),
+                    sign_in,
+                    counter,
+                    format!("{:.2} %", r.completion * 100.0),
+                ]
+                .into_iter(),
+            );
+        }
+        out
+    }
+}
+
+/// `H:MM:SS`.
+pub fn duration(seconds: i64) -> String {
+    let s = seconds.max(0);
+    format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
+}
+
+fn push_record(out: &mut String, fields: impl Iterator<Item = String>) {
+    for (i, field) in fields.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{field}")
+        } else {
+            field
+        };
+        if field.contains([',', '"', '\r', '\n']) {
+            out.push('"');
+            out.push_str(&field.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&field);
+        }
+    }
+    out.push_str("\r\n");
+}
+
+// ---------------------------------------------------------------------------
+// Verification
+
+/// Names of the checks, as they appear in a [`Report`].
+pub mod check {
+    /// The proof's JWS verifies with a published key.
+    pub const PROOF_SIGNATURE: &str = "proof signature";
+    /// The payload is an attendance proof this verifier reads.
+    pub const PROOF_FORMAT: &str = "proof format";
+    /// The tree head's JWS verifies with a published key.
+    pub const TREE_HEAD_SIGNATURE: &str = "tree head signature";
+    /// The tree head is of the proof's session.
+    pub const TREE_HEAD_SESSION: &str = "tree head session";
+    /// Every entry's path leads to the tree head's root.
+    pub const INCLUSION: &str = "inclusion";
+    /// Every entry is the person's or a session control event, of this session.
+    pub const ENTRIES_BELONG: &str = "entries belong to the person";
+    /// seq equals index, in increasing order, inside the tree, time never going back.
+    pub const SEQUENCE: &str = "sequence";
+    /// The figures recomputed from the entries equal the proof's.
+    pub const ATTENDANCE: &str = "attendance recomputed";
+    /// Every line of the export is an entry or the tree heads line.
+    pub const EXPORT_FORMAT: &str = "export format";
+    /// Every tree head verifies and its root is the log's root at its size.
+    pub const TREE_HEADS: &str = "tree heads";
+    /// Prefix of the name of each receipt's check (`receipt 1`, ...).
+    pub const RECEIPT: &str = "receipt";
+}
+
+/// One verification step and its outcome.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Check {
+    /// Which step ([`check`]).
+    pub name: String,
+    /// Whether it holds.
+    pub ok: bool,
+    /// A sentence saying what was found.
+    pub detail: String,
+}
+
+/// The outcome of a verification: every check, and whether all hold.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// The checks, in the order they ran.
+    pub checks: Vec<Check>,
+    /// True when there is at least one check and every check holds.
+    pub ok: bool,
+}
+
+impl Report {
+    fn new() -> Report {
+        Report {
+            checks: Vec::new(),
+            ok: false,
+        }
+    }
+
+    fn push(&mut self, name: &str, ok: bool, detail: impl Into<String>) {
+        self.checks.push(Check {
+            name: name.to_owned(),
+            ok,
+            detail: detail.into(),
+        });
+    }
+
+    /// Records a check that passes when `failures` is empty.
+    fn outcome(&mut self, name: &str, failures: &[String], success: impl Into<String>) {
+        if failures.is_empty() {
+            self.push(name, true, success);
+        } else {
+            self.push(name, false, summarise(failures));
+        }
+    }
+
+    fn finish(mut self) -> Report {
+        self.ok = !self.checks.is_empty() && self.checks.iter().all(|c| c.ok);
+        self
+    }
+
+    /// The check of that name, if it ran.
+    pub fn check(&self, name: &str) -> Option<&Check> {
+        self.checks.iter().find(|c| c.name == name)
+    }
+
+    /// The checks that failed.
+    pub fn failures(&self) -> impl Iterator<Item = &Check> {
+        self.checks.iter().filter(|c| !c.ok)
+    }
+}
+
+/// At most this many failures are spelled out in one check's detail.
+const LISTED: usize = 5;
+
+fn summarise(failures: &[String]) -> String {
+    let mut s = failures
+        .iter()
+        .take(LISTED)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join("; ");
+    if failures.len() > LISTED {
+        let _ = write!(s, "; and {} more", failures.len() - LISTED);
+    }
+    s
+}
+
+fn jws_failure(what: &str, e: &JwsError) -> String {
+    match e {
+        JwsError::UnknownKey(kid) => format!(
+            "the {what} is signed with key {kid:?}, which is not among the published keys given"
+        ),
+        JwsError::BadSignature(kid) => format!(
+            "the {what}'s signature does not verify with published key {kid:?}: the file was altered or signed by another key"
+        ),
+        other => format!("the {what} is not a valid signature: {other}"),
+    }
+}
+
+/// Verifies a signed tree head; returns its payload when it parses (even if
+/// the signature fails, so that the other checks still say something), and
+/// the failures found.
+fn read_tree_head(jws: &str, jwks: &Jwks, what: &str) -> (Option<TreeHead>, Vec<String>, String) {
+    let mut failures = Vec::new();
+    let (bytes, kid) = match verify_jws(jws, jwks) {
+        Ok(v) => (Some(v.payload), v.kid),
+        Err(e) => {
+            failures.push(jws_failure(what, &e));
+            (unverified_payload(jws), String::new())
+        }
+    };
+    let head = bytes.and_then(|b| serde_json::from_slice::<TreeHead>(&b).ok());
+    match &head {
+        None => failures.push(format!("the {what}'s payload is not a tree head")),
+        Some(h) => {
+            if h.typ != TREE_HEAD_TYP || h.v != TREE_HEAD_VERSION {
+                failures.push(format!(
+                    "the {what} has typ {:?} version {}, expected {TREE_HEAD_TYP:?} version {TREE_HEAD_VERSION}",
+                    h.typ, h.v
+                ));
+            }
+            if h.root_hash().is_none() {
+                failures.push(format!("the {what}'s root is not 64 hex digits"));
+            }
+        }
+    }
+    (head, failures, kid)
+}
+
+/// Verifies a participant's proof (compact JWS) with the published keys:
+/// the steps of docs/evidence.md "Verification" 1–4.
+pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
+    let mut r = Report::new();
+    let payload = match verify_jws(jws, jwks) {
+        Ok(v) => {
+            r.push(
+                check::PROOF_SIGNATURE,
+                true,
+                format!("signed with published key {:?}", v.kid),
+            );
+            v.payload
+        }
+        Err(e) => {
+            r.push(check::PROOF_SIGNATURE, false, jws_failure("proof", &e));
+            match unverified_payload(jws) {
+                Some(p) => p,
+                None => return r.finish(),
+            }
+        }
+    };
+    let proof: AttendanceProof = match serde_json::from_slice(&payload) {
+        Ok(p) => p,
+        Err(e) => {
+            r.push(
+                check::PROOF_FORMAT,
+                false,
+                format!("the payload is not an attendance proof: {e}"),
+            );
+            return r.finish();
+        }
+    };
+    let mut format_failures = Vec::new();
+    if proof.typ != PROOF_TYP || proof.v != PROOF_VERSION {
+        format_failures.push(format!(
+            "typ {:?} version {}, expected {PROOF_TYP:?} version {PROOF_VERSION}",
+            proof.typ, proof.v
+        ));
+    }
+    if !attendance::known_time_zone(&proof.session.time_zone) {
+        format_failures.push(format!(
+            "the time zone {:?} is unknown",
+            proof.session.time_zone
+        ));
+    }
+    r.outcome(
+        check::PROOF_FORMAT,
+        &format_failures,
+        format!(
+            "attendance proof for {} ({}, {}) in session {:?} ({}, {}), {} to {}, issued {}",
+            proof.person.name,
+            proof.person.id,
+            proof.person.role,
+            proof.session.title,
+            proof.session.id,
+            proof.session.kind,
+            attendance::local_time(proof.session.planned_start, &proof.session.time_zone),
+            attendance::local_time(proof.session.planned_end, &proof.session.time_zone),
+            attendance::local_time(proof.issued_at, &proof.session.time_zone),
+        ),
+    );
+
+    // The tree head.
+    let (head, failures, kid) = read_tree_head(&proof.evidence.tree_head, jwks, "tree head");
+    let Some(head) = head else {
+        r.outcome(check::TREE_HEAD_SIGNATURE, &failures, "");
+        return r.finish();
+    };
+    r.outcome(
+        check::TREE_HEAD_SIGNATURE,
+        &failures,
+        format!(
+            "tree head over {} entries, signed at {} with published key {kid:?}",
+            head.tree_size,
+            attendance::local_time(head.ts, &proof.session.time_zone)
+        ),
+    );
+    let sid_ok = head.sid == proof.session.id;
+    r.push(
+        check::TREE_HEAD_SESSION,
+        sid_ok,
+        if sid_ok {
+            format!("the tree head is of session {}", head.sid)
+        } else {
+            format!(
+                "the tree head is of session {:?}, the proof of session {:?}",
+                head.sid, proof.session.id
+            )
+        },
+    );
+
+    // Inclusion of every entry.
+    let root = head.root_hash().unwrap_or_default();
+    let entries = &proof.evidence.entries;
+    let failures: Vec<String> = entries
+        .iter()
+        .filter(|ev| !inclusion_holds(ev, head.tree_size, &root))
+        .map(|ev| {
+            format!(
+                "entry {}: inclusion path does not lead to the tree head's root",
+                ev.index
+            )
+        })
+        .collect();
+    r.outcome(
+        check::INCLUSION,
+        &failures,
+        format!(
+            "all {} entries are in the log under the signed root",
+            entries.len()
+        ),
+    );
+
+    // Each entry is the person's or a control event, of this session.
+    let mut parsed: Vec<Entry> = Vec::with_capacity(entries.len());
+    let mut failures = Vec::new();
+    let (mut own, mut control) = (0usize, 0usize);
+    for ev in entries {
+        match Entry::parse(&ev.entry) {
+            Err(e) => failures.push(format!("entry {}: not a ledger entry: {e}", ev.index)),
+            Ok(e) => {
+                if e.sid != proof.session.id {
+                    failures.push(format!(
+                        "entry {}: of session {:?}, not {:?}",
+                        ev.index, e.sid, proof.session.id
+                    ));
+                }
+                if attendance::concerns(&e, &proof.person.id) {
+                    own += 1;
+                } else if attendance::is_session_control(&e) {
+                    control += 1;
+                } else {
+                    failures.push(format!(
+                        "entry {} ({}) is about {:?}, not {:?}, and is no session control event",
+                        ev.index, e.kind, e.actor, proof.person.id
+                    ));
+                }
+                parsed.push(e);
+            }
+        }
+    }
+    r.outcome(
+        check::ENTRIES_BELONG,
+        &failures,
+        format!(
+            "{own} entries of {} and {control} session control entries; nothing about anyone else",
+            proof.person.id
+        ),
+    );
+
+    // seq = index, increasing, inside the tree, time never going back.
+    let mut failures = Vec::new();
+    let mut previous: Option<(u64, i64)> = None;
+    for (ev, e) in entries.iter().zip(parsed_by_entry(entries, &parsed)) {
+        if ev.index >= head.tree_size {
+            failures.push(format!(
+                "entry {} lies beyond the tree head's {} entries",
+                ev.index, head.tree_size
+            ));
+        }
+        if let Some((prev_index, prev_ts)) = previous {
+            if ev.index <= prev_index {
+                failures.push(format!(
+                    "entry {} comes after entry {prev_index}: entries are out of order or repeated",
+                    ev.index
+                ));
+            }
+            if let Some(e) = e
+                && e.ts < prev_ts
+            {
+                failures.push(format!(
+                    "entry {}: its time is before the previous entry's",
+                    ev.index
+                ));
+            }
+        }
+        if let Some(e) = e {
+            if e.seq != ev.index {
+                failures.push(format!(
+                    "entry {}: its seq is {}, not its index",
+                    ev.index, e.seq
+                ));
+            }
+            if e.ts > head.ts {
+                failures.push(format!(
+                    "entry {}: its time is after the tree head's",
+                    ev.index
+                ));
+            }
+        }
+        previous = Some((ev.index, e.map(|e| e.ts).unwrap_or(i64::MIN)));
+    }
+    r.outcome(
+        check::SEQUENCE,
+        &failures,
+        "each entry's seq equals its index, in increasing order, and time never goes back",
+    );
+
+    // Recompute.
+    let derived = attendance::derive(
+        &proof.session.schedule(),
+        &parsed,
+        &proof.person.id,
+        head.ts,
+    );
+    let control_now = control_events(&parsed);
+    let failures = compare(&proof, &derived, &control_now);
+    r.outcome(
+        check::ATTENDANCE,
+        &failures,
+        format!(
+            "{} half-days, present {} of {} planned ({:.2} %), recomputed from the entries, equal the proof's figures",
+            derived.half_days.len(),
+            duration(derived.totals.present_seconds),
+            duration(derived.totals.planned_seconds),
+            derived.totals.completion * 100.0
+        ),
+    );
+    r.finish()
+}
+
+/// For each evidence entry, its parsed entry (None when it did not parse).
+fn parsed_by_entry<'a>(entries: &[EvidenceEntry], parsed: &'a [Entry]) -> Vec<Option<&'a Entry>> {
+    let mut it = parsed.iter();
+    entries
+        .iter()
+        .map(|ev| {
+            if Entry::parse(&ev.entry).is_ok() {
+                it.next()
+            } else {
+                None
+            }
+        })
+        .collect()
+}
+
+/// Completion compared at its 4 decimals, so a JSON round trip of the float
+/// can never make equal figures differ.
+fn same_ratio(a: f64, b: f64) -> bool {
+    (a * 10_000.0).round() == (b * 10_000.0).round()
+}
+
+fn compare(
+    proof: &AttendanceProof,
+    derived: &PersonAttendance,
+    control: &[ControlEvent],
+) -> Vec<String> {
+    let mut out = Vec::new();
+    let claimed = &proof.half_days;
+    if claimed.len() != derived.half_days.len() {
+        out.push(format!(
+            "the proof lists {} half-days, the schedule has {}",
+            claimed.len(),
+            derived.half_days.len()
+        ));
+    }
+    for (c, d) in claimed.iter().zip(&derived.half_days) {
+        let slot = &d.slot;
+        let mut differ = |what: &str, claimed: String, recomputed: String| {
+            out.push(format!(
+                "{slot}: {what} is {claimed} in the proof but {recomputed} recomputed from the entries"
+            ));
+        };
+        if c.slot != d.slot {
+            differ("the slot", c.slot.clone(), d.slot.clone());
+        }
+        if (c.planned_start, c.planned_end) != (d.planned_start, d.planned_end) {
+            differ(
+                "the planned time",
+                format!("{}–{}", c.planned_start, c.planned_end),
+                format!("{}–{}", d.planned_start, d.planned_end),
+            );
+        }
+        if c.connected_seconds != d.connected_seconds {
+            differ(
+                "connected_seconds",
+                c.connected_seconds.to_string(),
+                d.connected_seconds.to_string(),
+            );
+        }
+        if c.present_seconds != d.present_seconds {
+            differ(
+                "present_seconds",
+                c.present_seconds.to_string(),
+                d.present_seconds.to_string(),
+            );
+        }
+        if !same_ratio(c.completion, d.completion) {
+            differ(
+                "completion",
+                c.completion.to_string(),
+                d.completion.to_string(),
+            );
+        }
+        if c.signed_in_at != d.signed_in_at {
+            differ(
+                "signed_in_at",
+                format!("{:?}", c.signed_in_at),
+                format!("{:?}", d.signed_in_at),
+            );
+        }
+        if c.countersigned_at != d.countersigned_at {
+            differ(
+                "countersigned_at",
+                format!("{:?}", c.countersigned_at),
+                format!("{:?}", d.countersigned_at),
+            );
+        }
+        if c.intervals != d.intervals {
+            let show = |v: &[attendance::Interval]| {
+                v.iter()
+                    .map(|i| format!("{}–{}", i.start_local, i.end_local))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            differ(
+                "the intervals",
+                format!("[{}]", show(&c.intervals)),
+                format!("[{}]", show(&d.intervals)),
+            );
+        }
+    }
+    let (c, d) = (&proof.totals, &derived.totals);
+    let mut total = |what: &str, claimed: String, recomputed: String| {
+        out.push(format!(
+            "totals: {what} is {claimed} in the proof but {recomputed} recomputed from the entries"
+        ));
+    };
+    if c.planned_seconds != d.planned_seconds {
+        total(
+            "planned_seconds",
+            c.planned_seconds.to_string(),
+            d.planned_seconds.to_string(),
+        );
+    }
+    if c.connected_seconds != d.connected_seconds {
+        total(
+            "connected_seconds",
+            c.connected_seconds.to_string(),
+            d.connected_seconds.to_string(),
+        );
+    }
+    if c.present_seconds != d.present_seconds {
+        total(
+            "present_seconds",
+            c.present_seconds.to_string(),
+            d.present_seconds.to_string(),
+        );
+    }
+    if !same_ratio(c.completion, d.completion) {
+        total(
+            "completion",
+            c.completion.to_string(),
+            d.completion.to_string(),
+        );
+    }
+    if proof.control != control {
+        out.push(format!(
+            "the control events ({} listed) differ from the {} control entries",
+            proof.control.len(),
+            control.len()
+        ));
+    }
+    out
+}
+
+/// The line of an export that carries the signed tree heads.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TreeHeadsLine {
+    /// Signed tree heads (compact JWS), oldest first.
+    pub tree_heads: Vec<String>,
+}
+
+/// Merkle roots of a log at chosen sizes, in one pass over its leaves
+/// (compact range of perfect subtrees; RFC 6962 tree hash at each size).
+fn roots_at(leaves: &[Hash], sizes: &BTreeSet<u64>) -> std::collections::BTreeMap<u64, Hash> {
+    let mut out = std::collections::BTreeMap::new();
+    let mut stack: Vec<(u32, Hash)> = Vec::new();
+    if sizes.contains(&0) {
+        out.insert(0, merkle::empty_root());
+    }
+    for (i, leaf) in leaves.iter().enumerate() {
+        stack.push((0, *leaf));
+        while stack.len() >= 2 && stack[stack.len() - 1].0 == stack[stack.len() - 2].0 {
+            let (height, right) = stack.pop().unwrap_or_default();
+            let (_, left) = stack.pop().unwrap_or_default();
+            stack.push((height + 1, merkle::node_hash(&left, &right)));
+        }
+        let size = i as u64 + 1;
+        if sizes.contains(&size) {
+            let mut iter = stack.iter().rev();
+            let mut root = iter.next().map(|s| s.1).unwrap_or_default();
+            for (_, left) in iter {
+                root = merkle::node_hash(left, &root);
+            }
+            out.insert(size, root);
+        }
+    }
+    out
+}
+
+/// Verifies a ledger export (one entry text per line, then a
+/// `{"tree_heads":[…]}` line) with the published keys, and each receipt (a
+/// signed tree head a participant kept) against it: docs/evidence.md
+/// "Verification" 5.
+pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
+    let mut r = Report::new();
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    let mut texts: Vec<&str> = Vec::new();
+    let mut entries: Vec<Option<Entry>> = Vec::new();
+    let mut heads: Vec<String> = Vec::new();
+    let mut failures = Vec::new();
+    let mut heads_lines = 0;
+    for (n, line) in text.split('\n').enumerate() {
+        let line = line.strip_suffix('\r').unwrap_or(line);
+        if line.trim().is_empty() {
+            continue;
+        }
+        let value: Result<serde_json::Value, _> = serde_json::from_str(line);
+        match value {
+            Ok(serde_json::Value::Object(o)) if o.contains_key("tree_heads") => {
+                heads_lines += 1;
+                match serde_json::from_str::<TreeHeadsLine>(line) {
+                    Ok(h) => heads.extend(h.tree_heads),
+                    Err(e) => failures.push(format!(
+                        "line {}: the tree heads line is malformed: {e}",
+                        n + 1
+                    )),
+                }
+            }
+            _ => match Entry::parse(line) {
+                Ok(e) => {
+                    texts.push(line);
+                    entries.push(Some(e));
+                }
+                Err(e) => {
+                    failures.push(format!("line {}: not a ledger entry: {e}", n + 1));
+                    texts.push(line);
+                    entries.push(None);
+                }
+            },
+        }
+    }
+    if heads_lines == 0 {
+        failures.push(
+            "no {\"tree_heads\":[…]} line: the export is truncated or not a cadre ledger export"
+                .to_owned(),
+        );
+    }
+    let sid = entries
+        .iter()
+        .flatten()
+        .next()
+        .map(|e| e.sid.clone())
+        .unwrap_or_default();
+    r.outcome(
+        check::EXPORT_FORMAT,
+        &failures,
+        format!(
+            "{} entries of session {sid} and {} signed tree heads",
+            entries.len(),
+            heads.len()
+        ),
+    );
+
+    // Contiguous from 0, one session, time never going back.
+    let mut failures = Vec::new();
+    let mut last_ts = i64::MIN;
+    for (i, e) in entries.iter().enumerate() {
+        let Some(e) = e else { continue };
+        if e.seq != i as u64 {
+            failures.push(format!(
+                "entry at position {i} has seq {}: an entry is missing, added or out of order",
+                e.seq
+            ));
+        }
+        if e.sid != sid {
+            failures.push(format!(
+                "entry {}: of session {:?}, not {sid:?}",
+                e.seq, e.sid
+            ));
+        }
+        if e.ts < last_ts {
+            failures.push(format!(
+                "entry {}: its time is before the previous entry's",
+                e.seq
+            ));
+        }
+        last_ts = last_ts.max(e.ts);
+    }
+    r.outcome(
+        check::SEQUENCE,
+        &failures,
+        format!(
+            "seq runs from 0 to {} without a gap, one session, time never goes back",
+            entries.len().saturating_sub(1)
+        ),
+    );
+
+    let leaves: Vec<Hash> = texts.iter().map(|t| entry_hash(t)).collect();
+    let n = leaves.len() as u64;
+    let heads: Vec<_> = heads
+        .iter()
+        .enumerate()
+        .map(|(i, jws)| read_tree_head(jws, jwks, &format!("tree head {}", i + 1)))
+        .collect();
+    let receipts: Vec<_> = receipts
+        .iter()
+        .map(|jws| read_tree_head(jws, jwks, "receipt"))
+        .collect();
+    let sizes: BTreeSet<u64> = heads
+        .iter()
+        .chain(&receipts)
+        .filter_map(|h| h.0.as_ref().map(|h| h.tree_size))
+        .filter(|&s| s <= n)
+        .collect();
+    let roots = roots_at(&leaves, &sizes);
+
+    // Every tree head: signature, session, size, root.
+    let mut failures = Vec::new();
+    let mut largest: Option<&TreeHead> = None;
+    for (i, (head, problems, _)) in heads.iter().enumerate() {
+        failures.extend(problems.iter().cloned());
+        let Some(h) = head else { continue };
+        let label = format!("tree head {} (size {})", i + 1, h.tree_size);
+        if h.sid != sid {
+            failures.push(format!("{label} is of session {:?}, not {sid:?}", h.sid));
+        }
+        if h.tree_size > n {
+            failures.push(format!(
+                "{label} covers {} entries but the export holds {n}: the log was truncated",
+                h.tree_size
+            ));
+            continue;
+        }
+        if h.root_hash() != roots.get(&h.tree_size).copied() {
+            failures.push(format!(
+                "{label}: the root over the first {} entries differs from the signed root: entries were changed, removed, added or reordered",
+                h.tree_size
+            ));
+            continue;
+        }
+        if problems.is_empty() && largest.is_none_or(|l| l.tree_size < h.tree_size) {
+            largest = Some(h);
+        }
+    }
+    if heads.is_empty() {
+        failures.push(
+            "the export has no signed tree head: nothing binds its entries to the server's key"
+                .into(),
+        );
+    } else if failures.is_empty() && largest.is_none_or(|l| l.tree_size < n) {
+        failures.push(format!(
+            "the last {} entries are covered by no signed tree head",
+            n - largest.map_or(0, |l| l.tree_size)
+        ));
+    }
+    r.outcome(
+        check::TREE_HEADS,
+        &failures,
+        format!(
+            "{} signed tree heads verify, each root equal to the root over the log's first entries; the latest covers all {n} entries",
+            heads.len()
+        ),
+    );
+
+    // Receipts: the log still holds exactly what each receipt covered.
+    let latest_root = largest.and_then(|l| l.root_hash());
+    for (i, (head, problems, _)) in receipts.iter().enumerate() {
+        let name = format!("{} {}", check::RECEIPT, i + 1);
+        let mut failures = problems.clone();
+        let mut success = String::new();
+        if let Some(h) = head {
+            if h.sid != sid {
+                failures.push(format!(
+                    "the receipt is of session {:?}, not {sid:?}",
+                    h.sid
+                ));
+            } else if h.tree_size > n {
+                failures.push(format!(
+                    "the receipt covers {} entries but the export holds {n}: the log was truncated",
+                    h.tree_size
+                ));
+            } else if h.root_hash() != roots.get(&h.tree_size).copied() {
+                failures.push(format!(
+                    "the log's first {} entries no longer hash to the receipt's root: the history it covers was rewritten",
+                    h.tree_size
+                ));
+            } else if largest.is_none_or(|l| l.tree_size < h.tree_size) {
+                success = format!(
+                    "the log's first {} entries hash to the receipt's root, signed at {}",
+                    h.tree_size,
+                    attendance::local_time(h.ts, "UTC")
+                );
+            } else if let (Some(old), Some(new), Some(latest)) =
+                (h.root_hash(), latest_root, largest)
+            {
+                let proof = merkle::consistency_proof(
+                    &leaves[..latest.tree_size as usize],
+                    h.tree_size as usize,
+                )
+                .unwrap_or_default();
+                if h.tree_size == 0
+                    || merkle::verify_consistency(h.tree_size, latest.tree_size, &old, &new, &proof)
+                {
+                    success = format!(
+                        "the log of {} entries extends the receipt's {} entries signed at {} (RFC 6962 consistency proof verified)",
+                        latest.tree_size,
+                        h.tree_size,
+                        attendance::local_time(h.ts, "UTC")
+                    );
+                } else {
+                    failures.push("the latest tree head is not consistent with the receipt".into());
+                }
+            } else {
+                failures
+                    .push("no verified tree head of the log to check the receipt against".into());
+            }
+        }
+        r.outcome(&name, &failures, success);
+    }
+    r.finish()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{ENTRY_VERSION, Jwk};
+    use ring::signature::{Ed25519KeyPair, KeyPair};
+    use serde_json::json;
+    use serde_json::value::RawValue;
+
+    const T0: i64 = 1_796_284_800_000; // 2026-12-03T09:00:00+01:00
+    const MIN: i64 = 60_000;
+
+    struct Signer {
+        pair: Ed25519KeyPair,
+        kid: String,
+    }
+
+    impl Signer {
+        fn new(kid: &str) -> Signer {
+            let rng = ring::rand::SystemRandom::new();
+            let doc = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+            Signer {
+                pair: Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap(),
+                kid: kid.into(),
+            }
+        }
+        fn jwks(&self) -> Jwks {
+            Jwks {
+                keys: vec![Jwk {
+                    kty: "OKP".into(),
+                    crv: "Ed25519".into(),
+                    kid: self.kid.clone(),
+                    x: URL_SAFE_NO_PAD.encode(self.pair.public_key().as_ref()),
+                }],
+            }
+        }
+        fn sign(&self, payload: &[u8]) -> String {
+            let input = jws_signing_input(&self.kid, payload);
+            jws_compact(&input, self.pair.sign(input.as_bytes()).as_ref())
+        }
+        fn tree_head(&self, texts: &[String], size: usize, ts: i64) -> String {
+            let leaves: Vec<Hash> = texts[..size].iter().map(|t| entry_hash(t)).collect();
+            let head = TreeHead {
+                typ: TREE_HEAD_TYP.into(),
+                v: 1,
+                sid: "s_1".into(),
+                tree_size: size as u64,
+                root: merkle::to_hex(&merkle::root(&leaves)),
+                ts,
+            };
+            self.sign(&serde_json::to_vec(&head).unwrap())
+        }
+    }
+
+    fn entry(seq: usize, ts: i64, kind: &str, actor: &str, payload: serde_json::Value) -> String {
+        Entry {
+            v: ENTRY_VERSION,
+            sid: "s_1".into(),
+            seq: seq as u64,
+            ts,
+            kind: kind.into(),
+            actor: actor.into(),
+            payload: RawValue::from_string(payload.to_string()).unwrap(),
+            client_ts: None,
+            salt: format!("{seq:032x}"),
+        }
+        .canonical()
+    }
+
+    fn log() -> Vec<String> {
+        let c = |id: &str| json!({"connection_id": id, "ip": "192.0.2.1", "user_agent": "t"});
+        let mut v = Vec::new();
+        let mut add = |ts, kind, actor, payload| {
+            let n = v.len();
+            v.push(entry(n, ts, kind, actor, payload));
+        };
+        add(T0 - 60 * MIN, kind::SERVER_STARTED, "server", json!({}));
+        add(T0 - 5 * MIN, kind::CONNECTION_OPENED, "p_a", c("c1"));
+        add(T0, kind::CONNECTION_OPENED, "p_b", c("c2"));
+        add(
+            T0,
+            kind::SESSION_STATE,
+            "p_f",
+            json!({"from": "open", "to": "running", "reason": "start"}),
+        );
+        add(
+            T0 + 5 * MIN,
+            kind::SIGNIN_OPENED,
+            "server",
+            json!({"slot": "2026-12-03.am", "closes_at": T0}),
+        );
+        add(
+            T0 + 6 * MIN,
+            kind::SIGNED_IN,
+            "p_a",
+            json!({"slot": "2026-12-03.am"}),
+        );
+        add(
+            T0 + 7 * MIN,
+            kind::COUNTERSIGNED,
+            "p_f",
+            json!({"slot": "2026-12-03.am", "participant": "p_a"}),
+        );
+        add(
+            T0 + 30 * MIN,
+            kind::VISIBILITY,
+            "p_a",
+            json!({"connection_id": "c1", "visible": false}),
+        );
+        add(
+            T0 + 40 * MIN,
+            kind::VISIBILITY,
+            "p_a",
+            json!({"connection_id": "c1", "visible": true}),
+        );
+        add(
+            T0 + 60 * MIN,
+            kind::SESSION_STATE,
+            "p_f",
+            json!({"from": "running", "to": "suspended", "reason": "network"}),
+        );
+        add(
+            T0 + 70 * MIN,
+            kind::SESSION_STATE,
+            "p_f",
+            json!({"from": "suspended", "to": "running", "reason": "back"}),
+        );
+        add(
+            T0 + 150 * MIN,
+            kind::CONNECTION_CLOSED,
+            "p_a",
+            json!({"connection_id": "c1", "reason": "left", "last_seen": T0 + 150 * MIN}),
+        );
+        add(
+            T0 + 170 * MIN,
+            kind::CONNECTION_CLOSED,
+            "p_b",
+            json!({"connection_id": "c2", "reason": "left", "last_seen": T0 + 170 * MIN}),
+        );
+        v
+    }
+
+    fn session() -> SessionMeta {
+        SessionMeta::new(
+            "s_1",
+            "Gestion de projet, module 2",
+            SessionKind::Formation,
+            T0,
+            T0 + 180 * MIN,
+            "Europe/Paris",
+        )
+    }
+
+    fn person() -> Person {
+        Person {
+            id: "p_a".into(),
+            name: "Anaïs Martin".into(),
+            role: Role::Participant,
+        }
+    }
+
+    fn proven(texts: &[String], person: &str) -> Vec<EvidenceEntry> {
+        let leaves: Vec<Hash> = texts.iter().map(|t| entry_hash(t)).collect();
+        texts
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| attendance::in_proof(&Entry::parse(t).unwrap(), person))
+            .map(|(i, t)| {
+                EvidenceEntry::new(
+                    i as u64,
+                    t.clone(),
+                    &merkle::inclusion_proof(&leaves, i).unwrap(),
+                )
+            })
+            .collect()
+    }
+
+    #[test]
+    fn a_built_proof_verifies_and_carries_the_right_figures() {
+        let key = Signer::new("k1");
+        let texts = log();
+        let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+        let proof = build_payload(
+            T0 + 201 * MIN,
+            "Organisme Exemple",
+            &session(),
+            &person(),
+            &sth,
+            proven(&texts, "p_a"),
+        )
+        .unwrap();
+        assert_eq!(proof.typ, PROOF_TYP);
+        assert_eq!(proof.session.modality, MODALITY);
+        assert!(proof.consents.is_empty());
+        // Own entries and control entries only: p_b's two entries are absent.
+        assert_eq!(proof.evidence.entries.len(), texts.len() - 2);
+        assert_eq!(proof.control.len(), 4);
+        assert_eq!(proof.control[2].to.as_deref(), Some("suspended"));
+        let h = &proof.half_days[0];
+        assert_eq!(h.slot, "2026-12-03.am");
+        assert_eq!(h.connected_seconds, 150 * 60);
+        assert_eq!(h.present_seconds, 130 * 60);
+        assert_eq!(h.completion, 0.7222);
+        assert_eq!(h.signed_in_at, Some(T0 + 6 * MIN));
+        assert_eq!(h.countersigned_at, Some(T0 + 7 * MIN));
+        assert_eq!(proof.totals.planned_seconds, 3 * 3600);
+
+        let jws = key.sign(&serde_json::to_vec(&proof).unwrap());
+        let report = verify_proof(&jws, &key.jwks());
+        assert!(report.ok, "{report:#?}");
+        assert_eq!(report.checks.len(), 8);
+        assert!(
+            report
+                .check(check::PROOF_FORMAT)
+                .unwrap()
+                .detail
+                .contains("Anaïs Martin")
+        );
+    }
+
+    #[test]
+    fn build_payload_refuses_what_would_not_verify() {
+        let key = Signer::new("k1");
+        let texts = log();
+        let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+        // Another person's entry.
+        let all = proven(&texts, "p_b");
+        let err = build_payload(0, "O", &session(), &person(), &sth, all).unwrap_err();
+        assert!(matches!(err, ProofError::Entry { index: 2, .. }), "{err}");
+        // A path against another tree.
+        let mut wrong = proven(&texts, "p_a");
+        wrong[1].path.pop();
+        assert!(build_payload(0, "O", &session(), &person(), &sth, wrong).is_err());
+        // A tree head of another session.
+        let mut other = session();
+        other.id = "s_2".into();
+        assert!(matches!(
+            build_payload(0, "O", &other, &person(), &sth, proven(&texts, "p_a")),
+            Err(ProofError::TreeHead(_))
+        ));
+        assert!(build_payload(0, "O", &session(), &person(), "x.y.z", vec![]).is_err());
+    }
+
+    #[test]
+    fn an_edited_figure_is_caught_by_recomputation_even_when_signed() {
+        let key = Signer::new("k1");
+        let texts = log();
+        let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+        let mut proof =
+            build_payload(0, "O", &session(), &person(), &sth, proven(&texts, "p_a")).unwrap();
+        proof.half_days[0].present_seconds += 600;
+        proof.totals.completion = 0.9;
+        let report = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
+        assert!(!report.ok);
+        let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+        assert_eq!(failed, [check::ATTENDANCE]);
+        let detail = &report.check(check::ATTENDANCE).unwrap().detail;
+        assert!(
+            detail.contains(
+                "2026-12-03.am: present_seconds is 8400 in the proof but 7800 recomputed"
+            ),
+            "{detail}"
+        );
+        assert!(detail.contains("totals: completion is 0.9"), "{detail}");
+    }
+
+    #[test]
+    fn compact_range_roots_equal_the_tree_hash() {
+        let leaves: Vec<Hash> = (0..40u32)
+            .map(|i| merkle::leaf_hash(&i.to_be_bytes()))
+            .collect();
+        let sizes: BTreeSet<u64> = (0..=40).collect();
+        let roots = roots_at(&leaves, &sizes);
+        for n in 0..=40usize {
+            assert_eq!(roots[&(n as u64)], merkle::root(&leaves[..n]), "size {n}");
+        }
+    }
+
+    fn export(texts: &[String], heads: &[String]) -> String {
+        let mut s = texts.join("\n");
+        s.push('\n');
+        s.push_str(
+            &serde_json::to_string(&TreeHeadsLine {
+                tree_heads: heads.to_vec(),
+            })
+            .unwrap(),
+        );
+        s.push('\n');
+        s
+    }
+
+    #[test]
+    fn an_export_verifies_with_its_receipts_and_truncation_fails() {
+        let key = Signer::new("k1");
+        let texts = log();
+        let n = texts.len();
+        let heads = [
+            key.tree_head(&texts, 5, T0),
+            key.tree_head(&texts, n, T0 + 200 * MIN),
+        ];
+        let receipts = [
+            key.tree_head(&texts, 6, T0 + 6 * MIN),
+            key.tree_head(&texts, 1, T0),
+        ];
+        let good = export(&texts, &heads);
+        let report = verify_export(&good, &key.jwks(), &receipts);
+        assert!(report.ok, "{report:#?}");
+        assert_eq!(report.checks.len(), 5);
+        assert!(
+            report
+                .check("receipt 1")
+                .unwrap()
+                .detail
+                .contains("consistency proof verified")
+        );
+        // CRLF line ends and a BOM are read alike.
+        let crlf = format!("\u{feff}{}", good.replace('\n', "\r\n"));
+        assert!(verify_export(&crlf, &key.jwks(), &receipts).ok);
+
+        // Truncated: the last entries and the tree heads line gone.
+        let cut = texts[..n - 2].join("\n");
+        let report = verify_export(&cut, &key.jwks(), &receipts);
+        assert!(!report.check(check::EXPORT_FORMAT).unwrap().ok);
+        assert!(!report.check(check::TREE_HEADS).unwrap().ok);
+        // Truncated but keeping the tree heads: the latest covers more than is there.
+        let report = verify_export(&export(&texts[..n - 2], &heads), &key.jwks(), &[]);
+        let detail = &report.check(check::TREE_HEADS).unwrap().detail;
+        assert!(detail.contains("the log was truncated"), "{detail}");
+        // Entries beyond every tree head are not covered by a signature.
+        let report = verify_export(&export(&texts, &heads[..1]), &key.jwks(), &[]);
+        assert!(
+            report
+                .check(check::TREE_HEADS)
+                .unwrap()
+                .detail
+                .contains("covered by no signed tree head")
+        );
+    }
+
+    #[test]
+    fn the_sheet_renders_as_rfc_4180_csv_for_spreadsheets() {
+        let texts = log();
+        let entries: Vec<Entry> = texts.iter().map(|t| Entry::parse(t).unwrap()).collect();
+        let people = [
+            person(),
+            Person {
+                id: "p_b".into(),
+                name: "Dupont, \"Jo\"".into(),
+                role: Role::Participant,
+            },
+            Person {
+                id: "p_f".into(),
+                name: "=HYPERLINK(\"x\")".into(),
+                role: Role::Facilitator,
+            },
+        ];
+        let sheet = build_sheet(T0, "O", &session(), &people, &entries, T0 + 200 * MIN);
+        assert_eq!(sheet.rows.len(), 6);
+        assert_eq!(sheet.rows[1].half_day, None);
+        assert_eq!(sheet.rows[1].signed_half_days, 1);
+        let csv = sheet.to_csv();
+        assert!(csv.starts_with('\u{feff}'));
+        let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').split("\r\n").collect();
+        assert_eq!(lines.len(), 8); // header, 6 rows, the empty string after the last CRLF
+        assert_eq!(
+            lines[0],
+            "name,role,half-day,first join,last leave,connected time,present time,sign-in,countersignature,completion"
+        );
+        assert_eq!(
+            lines[1],
+            "Anaïs Martin,participant,2026-12-03.am,2026-12-03T08:55:00+01:00,2026-12-03T11:30:00+01:00,2:30:00,2:10:00,2026-12-03T09:06:00+01:00,2026-12-03T09:07:00+01:00,72.22 %"
+        );
+        assert_eq!(
+            lines[2],
+            "Anaïs Martin,participant,total,2026-12-03T08:55:00+01:00,2026-12-03T11:30:00+01:00,2:30:00,2:10:00,1/1,1/1,72.22 %"
+        );
+        assert!(
+            lines[3].starts_with("\"Dupont, \"\"Jo\"\"\",participant,2026-12-03.am,"),
+            "{}",
+            lines[3]
+        );
+        assert!(
+            lines[5].starts_with("\"'=HYPERLINK(\"\"x\"\")\",facilitator,"),
+            "{}",
+            lines[5]
+        );
+        assert_eq!(lines[7], "");
+        assert_eq!(duration(3 * 3600 + 65), "3:01:05");
+    }
+
+    #[test]
+    fn an_empty_report_is_not_a_success() {
+        assert!(!Report::new().finish().ok);
+        let report = verify_proof("garbage", &Jwks { keys: vec![] });
+        assert!(!report.ok);
+        assert_eq!(report.checks.len(), 1);
+    }
+}

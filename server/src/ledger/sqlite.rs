@@ -1,0 +1,312 @@
+//! The embedded ledger backend: `ledger.sqlite3` in the data directory, a
+//! file of its own so the catalogue's traffic never waits on evidence
+//! commits and the evidence can be copied or archived alone.
+//!
+//! Durability: WAL with `synchronous=FULL`, so a transaction is on disk when
+//! COMMIT returns (the WAL is synced at every commit) and a crash keeps a
+//! transaction whole or drops it whole.
+//!
+//! Append-only: triggers refuse UPDATE and DELETE of entries and tree heads,
+//! and refuse an INSERT that would land on an existing key (`INSERT OR
+//! REPLACE` deletes the old row without firing delete triggers). Triggers
+//! stop mistakes, not an attacker who can edit the file: that is what the
+//! Merkle tree and the signed tree heads handed out are for.
+
+use super::store::{
+    EntryRow, HeadRow, Leaf, LedgerStore, StoreError, StoreWriter, StoredEntry, Tail,
+};
+use cadre_protocol::merkle::Hash;
+use rusqlite::{Connection, OptionalExtension, params};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+use std::time::Duration;
+
+/// Name of the ledger's SQLite file in the data directory.
+pub const LEDGER_FILE: &str = "ledger.sqlite3";
+
+/// Schema version in `PRAGMA user_version`, for later migrations.
+const SCHEMA_VERSION: i64 = 1;
+
+/// Idle read connections kept for reuse; more are opened under load and
+/// closed after.
+const READ_POOL: usize = 4;
+
+/// How long a statement waits for a lock held by another process (the CLI
+/// reading the file while a server runs) before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS entries (
+    sid TEXT NOT NULL,
+    seq INTEGER NOT NULL CHECK (seq >= 0),
+    ts INTEGER NOT NULL,
+    kind TEXT NOT NULL,
+    actor TEXT NOT NULL,
+    text TEXT NOT NULL CHECK (length(text) > 0),
+    leaf_hash BLOB NOT NULL CHECK (length(leaf_hash) = 32),
+    PRIMARY KEY (sid, seq)
+) STRICT;
+CREATE TABLE IF NOT EXISTS tree_heads (
+    id INTEGER PRIMARY KEY,
+    sid TEXT NOT NULL,
+    tree_size INTEGER NOT NULL CHECK (tree_size >= 0),
+    root BLOB NOT NULL CHECK (length(root) = 32),
+    ts INTEGER NOT NULL,
+    jws TEXT NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS tree_heads_by_session ON tree_heads(sid, id);
+
+CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_delete BEFORE DELETE ON entries
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS entries_no_replace BEFORE INSERT ON entries
+WHEN EXISTS (SELECT 1 FROM entries WHERE sid = NEW.sid AND seq = NEW.seq)
+BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: entry exists'); END;
+
+CREATE TRIGGER IF NOT EXISTS tree_heads_no_update BEFORE UPDATE ON tree_heads
+BEGIN SELECT RAISE(ABORT, 'tree heads are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS tree_heads_no_delete BEFORE DELETE ON tree_heads
+BEGIN SELECT RAISE(ABORT, 'tree heads are append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS tree_heads_no_replace BEFORE INSERT ON tree_heads
+WHEN EXISTS (SELECT 1 FROM tree_heads WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'tree heads are append-only: head exists'); END;
+";
+
+/// The SQLite ledger store.
+pub struct SqliteStore {
+    path: PathBuf,
+    readers: Mutex<Vec<Connection>>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) `dir/ledger.sqlite3`. Nothing is verified:
+    /// start-up stays fast however long the ledger is; verification is the
+    /// auditor's job and reads the export.
+    pub fn open(dir: &Path) -> Result<SqliteStore, StoreError> {
+        std::fs::create_dir_all(dir)?;
+        let path = dir.join(LEDGER_FILE);
+        let conn = Connection::open(&path)?;
+        // journal_mode is persistent in the file; set it before any table
+        // exists so even the schema is written through the WAL.
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        conn.execute_batch(SCHEMA)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
+        if version == 0 {
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        } else if version != SCHEMA_VERSION {
+            return Err(StoreError::Corrupt(format!(
+                "{} has schema version {version}; this cadre knows {SCHEMA_VERSION}",
+                path.display()
+            )));
+        }
+        conn.pragma_update(None, "query_only", true)?;
+        Ok(SqliteStore {
+            path,
+            readers: Mutex::new(vec![conn]),
+        })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    fn read_connection(&self) -> Result<Connection, StoreError> {
+        let pooled = self.pool().pop();
+        match pooled {
+            Some(conn) => Ok(conn),
+            None => {
+                let conn = Connection::open(&self.path)?;
+                conn.busy_timeout(BUSY_TIMEOUT)?;
+                // A reader must never write, even by mistake.
+                conn.pragma_update(None, "query_only", true)?;
+                Ok(conn)
+            }
+        }
+    }
+
+    fn pool(&self) -> std::sync::MutexGuard<'_, Vec<Connection>> {
+        // The pool is a plain list; a panic elsewhere cannot leave it half
+        // updated, so a poisoned lock is safe to reuse.
+        self.readers.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Runs `work` on a pooled read connection inside one read transaction,
+    /// so everything it reads comes from a single snapshot.
+    fn read<T>(
+        &self,
+        work: impl FnOnce(&Connection) -> Result<T, StoreError>,
+    ) -> Result<T, StoreError> {
+        let mut conn = self.read_connection()?;
+        let result = (|| {
+            let tx = conn.transaction()?;
+            let out = work(&tx)?;
+            tx.finish()?;
+            Ok(out)
+        })();
+        let mut pool = self.pool();
+        if pool.len() < READ_POOL {
+            pool.push(conn);
+        }
+        result
+    }
+}
+
+/// SQLite's `LIMIT -1` means no limit.
+fn sql_limit(limit: Option<u64>) -> i64 {
+    limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
+}
+
+fn to_seq(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative seq {value}")))
+}
+
+fn to_sql(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("seq {value} out of range")))
+}
+
+fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
+    Hash::try_from(bytes.as_slice())
+        .map_err(|_| StoreError::Corrupt(format!("hash of {} bytes", bytes.len())))
+}
+
+impl LedgerStore for SqliteStore {
+    fn writer(&self) -> Result<Box<dyn StoreWriter>, StoreError> {
+        let conn = Connection::open(&self.path)?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        // Bounds the WAL file after a burst; checkpoints still run at the
+        // default 1000 pages.
+        conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
+        conn.busy_timeout(BUSY_TIMEOUT)?;
+        Ok(Box::new(SqliteWriter { conn }))
+    }
+
+    fn entries(&self, sid: &str, limit: Option<u64>) -> Result<Vec<StoredEntry>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, text, leaf_hash FROM entries WHERE sid = ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![sid, sql_limit(limit)])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(StoredEntry {
+                    seq: to_seq(row.get(0)?)?,
+                    text: row.get(1)?,
+                    leaf_hash: to_hash(row.get(2)?)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn leaves(&self, sid: &str, limit: Option<u64>) -> Result<Vec<Leaf>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT seq, ts, leaf_hash FROM entries WHERE sid = ?1 ORDER BY seq LIMIT ?2",
+            )?;
+            let mut rows = stmt.query(params![sid, sql_limit(limit)])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(Leaf {
+                    seq: to_seq(row.get(0)?)?,
+                    ts: row.get(1)?,
+                    hash: to_hash(row.get(2)?)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn heads(&self, sid: &str, max_size: u64) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT jws FROM tree_heads WHERE sid = ?1 AND tree_size <= ?2 ORDER BY id",
+            )?;
+            let rows = stmt.query_map(params![sid, to_sql(max_size)?], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+    }
+
+    fn sessions(&self) -> Result<Vec<String>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached("SELECT DISTINCT sid FROM entries ORDER BY sid")?;
+            let rows = stmt.query_map([], |r| r.get(0))?;
+            Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+    }
+}
+
+/// The write connection; lives on the ledger's writer thread.
+struct SqliteWriter {
+    conn: Connection,
+}
+
+impl StoreWriter for SqliteWriter {
+    fn tail(&mut self, sid: &str) -> Result<Option<Tail>, StoreError> {
+        let row = self
+            .conn
+            .prepare_cached("SELECT seq, ts FROM entries WHERE sid = ?1 ORDER BY seq DESC LIMIT 1")?
+            .query_row(params![sid], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?)))
+            .optional()?;
+        row.map(|(seq, ts)| {
+            Ok(Tail {
+                seq: to_seq(seq)?,
+                ts,
+            })
+        })
+        .transpose()
+    }
+
+    fn commit(&mut self, entries: &[EntryRow], heads: &[HeadRow]) -> Result<(), StoreError> {
+        // IMMEDIATE takes the write lock up front: a busy file fails here,
+        // before any row, rather than at COMMIT.
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)?;
+        {
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO entries (sid, seq, ts, kind, actor, text, leaf_hash)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            )?;
+            for e in entries {
+                insert.execute(params![
+                    e.sid,
+                    to_sql(e.seq)?,
+                    e.ts,
+                    e.kind,
+                    e.actor,
+                    e.text,
+                    &e.leaf_hash[..]
+                ])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO tree_heads (sid, tree_size, root, ts, jws) VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for h in heads {
+                insert.execute(params![
+                    h.sid,
+                    to_sql(h.tree_size)?,
+                    &h.root[..],
+                    h.ts,
+                    h.jws
+                ])?;
+            }
+        }
+        // With synchronous=FULL in WAL mode, COMMIT returns after the WAL is
+        // synced: this is the durability point every acknowledgement waits for.
+        tx.commit()?;
+        Ok(())
+    }
+}

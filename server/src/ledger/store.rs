@@ -1,0 +1,126 @@
+//! The storage seam of the ledger: what a backend must do, and nothing of
+//! how. SQLite ([`super::sqlite`]) is the embedded default; a PostgreSQL
+//! backend for several nodes implements the same two traits.
+//!
+//! The split follows the ledger's concurrency: exactly one [`StoreWriter`]
+//! exists per store and lives on the writer thread, which is the only code
+//! that assigns sequence numbers; any number of readers share the
+//! [`LedgerStore`]. Calls are blocking; the ledger runs reads on the blocking
+//! pool and writes on its own thread.
+
+use cadre_protocol::merkle::Hash;
+
+/// Backend failures.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    /// SQLite failed (including a trigger refusing a write).
+    #[error("ledger database: {0}")]
+    Sqlite(#[from] rusqlite::Error),
+    /// The store's directory could not be used.
+    #[error("ledger directory: {0}")]
+    Io(#[from] std::io::Error),
+    /// A stored row does not have the shape the ledger wrote (the file was
+    /// edited outside cadre, or a different program shares it).
+    #[error("corrupt ledger row: {0}")]
+    Corrupt(String),
+}
+
+/// The end of one session's log, as stored.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Tail {
+    /// Sequence number of the last entry.
+    pub seq: u64,
+    /// Its server time (ms); the largest in the session, since `ts` never
+    /// decreases.
+    pub ts: i64,
+}
+
+/// One entry, ready to store: every field but `text` and `leaf_hash` is a
+/// copy of what `text` says, kept in columns so it can be queried.
+#[derive(Debug, Clone)]
+pub struct EntryRow {
+    /// Session id.
+    pub sid: String,
+    /// Position in the session's log.
+    pub seq: u64,
+    /// Server time, ms.
+    pub ts: i64,
+    /// Event kind.
+    pub kind: &'static str,
+    /// Actor.
+    pub actor: String,
+    /// The exact canonical entry text; the only thing that is hashed.
+    pub text: String,
+    /// `SHA-256(0x00 ‖ text)`.
+    pub leaf_hash: Hash,
+}
+
+/// One signed tree head, as issued.
+#[derive(Debug, Clone)]
+pub struct HeadRow {
+    /// Session id.
+    pub sid: String,
+    /// Entries covered.
+    pub tree_size: u64,
+    /// Merkle root.
+    pub root: Hash,
+    /// Signing time, ms.
+    pub ts: i64,
+    /// The compact JWS handed out.
+    pub jws: String,
+}
+
+/// An entry as read back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StoredEntry {
+    /// Position in the session's log.
+    pub seq: u64,
+    /// The exact text that was hashed.
+    pub text: String,
+    /// Its leaf hash, as stored.
+    pub leaf_hash: Hash,
+}
+
+/// What a tree computation needs of an entry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Leaf {
+    /// Position in the session's log.
+    pub seq: u64,
+    /// Server time, ms.
+    pub ts: i64,
+    /// Leaf hash.
+    pub hash: Hash,
+}
+
+/// The write side, owned by the ledger's writer thread alone.
+pub trait StoreWriter: Send + 'static {
+    /// The last stored entry of `sid`, or `None` for an empty log. Called on
+    /// first sight of a session and after a failed batch, so the writer
+    /// continues the numbering from what is durable.
+    fn tail(&mut self, sid: &str) -> Result<Option<Tail>, StoreError>;
+
+    /// Stores `entries` and `heads` in one transaction: on `Ok` all of them
+    /// are durable (on stable storage, not in a cache); on `Err` none of them
+    /// is visible, now or after a crash. An entry whose `(sid, seq)` exists
+    /// already is an error, never an overwrite.
+    fn commit(&mut self, entries: &[EntryRow], heads: &[HeadRow]) -> Result<(), StoreError>;
+}
+
+/// A ledger backend. Reads see committed data only.
+pub trait LedgerStore: Send + Sync + 'static {
+    /// The one writer. Called once, when the ledger starts.
+    fn writer(&self) -> Result<Box<dyn StoreWriter>, StoreError>;
+
+    /// Every entry of `sid` in `seq` order.
+    fn entries(&self, sid: &str, limit: Option<u64>) -> Result<Vec<StoredEntry>, StoreError>;
+
+    /// The first `limit` (or all) leaves of `sid` in `seq` order.
+    fn leaves(&self, sid: &str, limit: Option<u64>) -> Result<Vec<Leaf>, StoreError>;
+
+    /// The JWS of every tree head issued for `sid` covering at most
+    /// `max_size` entries, in the order they were issued.
+    fn heads(&self, sid: &str, max_size: u64) -> Result<Vec<String>, StoreError>;
+
+    /// Every session with at least one entry.
+    fn sessions(&self) -> Result<Vec<String>, StoreError>;
+}

@@ -1,0 +1,278 @@
+//! The ledger's single writer: a dedicated thread that owns the store's
+//! write side, numbers entries, and commits everything waiting as one
+//! transaction (group commit: one sync for many appends).
+//!
+//! Why a thread and not a task: a commit blocks on the disk for as long as
+//! the disk likes, and it must never hold a runtime worker while it does.
+//! Why one writer: sequence numbers without gaps need a single place that
+//! hands them out, and the durable order is then the numbering order.
+
+use super::store::{EntryRow, HeadRow, StoreWriter};
+use super::{Appended, LedgerError};
+use cadre_protocol::evidence::{self, ENTRY_VERSION, Entry};
+use ring::rand::{SecureRandom, SystemRandom};
+use serde_json::value::RawValue;
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use tokio::sync::{mpsc, oneshot};
+
+/// Server time in UTC milliseconds; replaceable in tests to make the clock
+/// step backwards.
+pub(crate) type Clock = Arc<dyn Fn() -> i64 + Send + Sync>;
+
+/// The wall clock.
+pub(crate) fn system_clock() -> Clock {
+    Arc::new(|| chrono::Utc::now().timestamp_millis())
+}
+
+/// An event checked and half-built by the caller's task (so that payload
+/// serialisation runs on the runtime's workers, not on the writer thread).
+pub(crate) struct Prepared {
+    pub sid: String,
+    pub kind: &'static str,
+    pub actor: String,
+    pub payload: Box<RawValue>,
+    pub client_ts: Option<i64>,
+}
+
+/// What the writer is asked to do.
+pub(crate) enum Request {
+    /// Number, store and acknowledge one event.
+    Append {
+        event: Prepared,
+        reply: oneshot::Sender<Result<Appended, LedgerError>>,
+    },
+    /// Record a signed tree head.
+    Head {
+        row: HeadRow,
+        reply: oneshot::Sender<Result<(), LedgerError>>,
+    },
+    /// Finish everything queued, then stop.
+    Shutdown,
+}
+
+/// Counters the writer keeps, read by [`super::Ledger::stats`].
+#[derive(Debug, Default)]
+pub(crate) struct Counters {
+    pub batches: AtomicU64,
+    pub entries: AtomicU64,
+    pub heads: AtomicU64,
+    pub failed_batches: AtomicU64,
+    pub largest_batch: AtomicU64,
+}
+
+/// Where a session's log continues.
+#[derive(Debug, Clone, Copy)]
+struct Next {
+    /// The next sequence number to hand out.
+    seq: u64,
+    /// The last entry's server time (`i64::MIN` for an empty log).
+    ts: i64,
+}
+
+pub(crate) struct Writer {
+    store: Box<dyn StoreWriter>,
+    rx: mpsc::Receiver<Request>,
+    /// Durable tails of the sessions seen so far. Only committed batches
+    /// update it; a failed batch removes its sessions so that they are
+    /// reloaded from what the store actually holds.
+    next: HashMap<String, Next>,
+    rng: SystemRandom,
+    clock: Clock,
+    max_batch: usize,
+    counters: Arc<Counters>,
+}
+
+impl Writer {
+    pub(crate) fn new(
+        store: Box<dyn StoreWriter>,
+        rx: mpsc::Receiver<Request>,
+        clock: Clock,
+        max_batch: usize,
+        counters: Arc<Counters>,
+    ) -> Writer {
+        Writer {
+            store,
+            rx,
+            next: HashMap::new(),
+            rng: SystemRandom::new(),
+            clock,
+            max_batch: max_batch.max(1),
+            counters,
+        }
+    }
+
+    /// Serves until shut down or until every handle is gone. Either way it
+    /// commits whatever was queued first: an accepted request is always
+    /// answered.
+    pub(crate) fn run(mut self) {
+        let mut batch = Vec::with_capacity(self.max_batch);
+        while let Some(first) = self.rx.blocking_recv() {
+            batch.push(first);
+            // Whatever arrived while the last commit was syncing goes into
+            // this one: the longer the disk takes, the larger the batch.
+            while batch.len() < self.max_batch {
+                match self.rx.try_recv() {
+                    Ok(request) => batch.push(request),
+                    Err(_) => break,
+                }
+            }
+            self.process(&mut batch);
+        }
+    }
+
+    fn process(&mut self, batch: &mut Vec<Request>) {
+        let mut rows = Vec::with_capacity(batch.len());
+        let mut appended = Vec::with_capacity(batch.len());
+        let mut heads = Vec::new();
+        let mut head_replies = Vec::new();
+        // Tails as this batch leaves them; they become `self.next` only if
+        // the batch commits.
+        let mut overlay: HashMap<String, Next> = HashMap::new();
+        for request in batch.drain(..) {
+            match request {
+                Request::Append { event, reply } => match self.number(event, &mut overlay) {
+                    Ok((row, ack)) => {
+                        rows.push(row);
+                        appended.push((reply, ack));
+                    }
+                    Err(e) => {
+                        // Only this request failed; the batch goes on.
+                        let _ = reply.send(Err(e));
+                    }
+                },
+                Request::Head { row, reply } => {
+                    heads.push(row);
+                    head_replies.push(reply);
+                }
+                Request::Shutdown => {
+                    // Refuse new requests; the loop still drains and commits
+                    // those already queued, then sees the end of the channel.
+                    self.rx.close();
+                }
+            }
+        }
+        if rows.is_empty() && heads.is_empty() {
+            return;
+        }
+        match self.store.commit(&rows, &heads) {
+            Ok(()) => {
+                self.next.extend(overlay);
+                let c = &self.counters;
+                c.batches.fetch_add(1, Ordering::Relaxed);
+                c.entries.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                c.heads.fetch_add(heads.len() as u64, Ordering::Relaxed);
+                c.largest_batch
+                    .fetch_max((rows.len() + heads.len()) as u64, Ordering::Relaxed);
+                // Acknowledge only now: COMMIT has returned.
+                for (reply, ack) in appended {
+                    let _ = reply.send(Ok(ack));
+                }
+                for reply in head_replies {
+                    let _ = reply.send(Ok(()));
+                }
+            }
+            Err(e) => {
+                tracing::error!(error = %e, entries = rows.len(), "ledger batch failed");
+                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                // Whether a failed COMMIT reached the disk is not always
+                // knowable (a failed sync); reload these sessions' tails from
+                // the store rather than trust either guess.
+                for sid in overlay.keys() {
+                    self.next.remove(sid);
+                }
+                let e = Arc::new(e);
+                for (reply, _) in appended {
+                    let _ = reply.send(Err(LedgerError::Commit(e.clone())));
+                }
+                for reply in head_replies {
+                    let _ = reply.send(Err(LedgerError::Commit(e.clone())));
+                }
+            }
+        }
+    }
+
+    /// Gives `event` its place in its session's log: seq, server time, salt.
+    fn number(
+        &mut self,
+        event: Prepared,
+        overlay: &mut HashMap<String, Next>,
+    ) -> Result<(EntryRow, Appended), LedgerError> {
+        let next = match overlay.get(&event.sid) {
+            Some(n) => *n,
+            None => self.durable_next(&event.sid)?,
+        };
+        // Never before the previous entry, even if the clock stepped back.
+        let ts = (self.clock)().max(next.ts);
+        let mut salt = [0u8; 16];
+        self.rng.fill(&mut salt).map_err(|_| LedgerError::Random)?;
+        let entry = Entry {
+            v: ENTRY_VERSION,
+            sid: event.sid,
+            seq: next.seq,
+            ts,
+            kind: event.kind.to_owned(),
+            actor: event.actor,
+            payload: event.payload,
+            client_ts: event.client_ts,
+            salt: hex(&salt),
+        };
+        let text = entry.canonical();
+        if text.is_empty() {
+            return Err(LedgerError::Invalid("the entry did not serialise".into()));
+        }
+        let leaf_hash = evidence::entry_hash(&text);
+        overlay.insert(
+            entry.sid.clone(),
+            Next {
+                seq: next.seq + 1,
+                ts,
+            },
+        );
+        let ack = Appended {
+            seq: next.seq,
+            ts,
+            text: text.clone(),
+            leaf_hash,
+        };
+        let row = EntryRow {
+            sid: entry.sid,
+            seq: next.seq,
+            ts,
+            kind: event.kind,
+            actor: entry.actor,
+            text,
+            leaf_hash,
+        };
+        Ok((row, ack))
+    }
+
+    fn durable_next(&mut self, sid: &str) -> Result<Next, LedgerError> {
+        if let Some(n) = self.next.get(sid) {
+            return Ok(*n);
+        }
+        let next = match self.store.tail(sid).map_err(LedgerError::Store)? {
+            Some(tail) => Next {
+                seq: tail.seq + 1,
+                ts: tail.ts,
+            },
+            None => Next {
+                seq: 0,
+                ts: i64::MIN,
+            },
+        };
+        self.next.insert(sid.to_owned(), next);
+        Ok(next)
+    }
+}
+
+fn hex(bytes: &[u8]) -> String {
+    const DIGITS: &[u8; 16] = b"0123456789abcdef";
+    let mut s = String::with_capacity(bytes.len() * 2);
+    for b in bytes {
+        s.push(DIGITS[(b >> 4) as usize] as char);
+        s.push(DIGITS[(b & 15) as usize] as char);
+    }
+    s
+}

@@ -1,0 +1,456 @@
+//! The *certificat de réalisation*: one person, A4 portrait.
+
+use chrono_tz::Tz;
+
+use super::labels::{self, Labels, hm_opt, local, moment, slot_title, span};
+use super::layout::{
+    A4, ACCENT, Align, BOX_FILL, Cell, CellLine, Column, Flow, INK, LEADING, MUTED, Op, Row,
+    TOTAL_FILL, TableStyle,
+};
+use super::pdf::{self, Meta};
+use super::text::{FontSet, Line, Weight};
+use super::{Certificate, Lang, RenderError};
+
+const MARGIN: f32 = 50.0;
+const FOOTER: f32 = 34.0;
+const LABEL_WIDTH: f32 = 128.0;
+
+pub(crate) fn render(
+    fonts: &FontSet,
+    c: &Certificate,
+    compress: bool,
+) -> Result<Vec<u8>, RenderError> {
+    let (pages, missing) = layout(fonts, c)?;
+    let l = c.lang.labels();
+    pdf::write(
+        fonts,
+        &pages,
+        &Meta {
+            title: format!("{} — {}", l.certificate_title, c.person_name),
+            language: c.lang.tag(),
+            size: A4,
+            created_at: c.generated_at,
+            archival: !missing,
+            compress,
+        },
+    )
+}
+
+/// The pages' display lists, and whether a character had no glyph.
+pub(crate) fn layout(
+    fonts: &FontSet,
+    c: &Certificate,
+) -> Result<(Vec<Vec<Op>>, bool), RenderError> {
+    let tz = labels::zone(&c.session.time_zone)?;
+    let lang = c.lang;
+    let l = lang.labels();
+    let mut f = Flow::new(fonts, A4, MARGIN, MARGIN, A4.1 - MARGIN - FOOTER);
+
+    // Organisation.
+    f.paragraph(&c.organisation.name, Weight::Bold, 11.0, INK);
+    for line in &c.organisation.details {
+        f.paragraph(line, Weight::Regular, 8.5, MUTED);
+    }
+    f.space(16.0);
+
+    // Title.
+    f.paragraph(l.certificate_title, Weight::Bold, 21.0, ACCENT);
+    f.paragraph(l.certificate_subtitle, Weight::Regular, 12.5, MUTED);
+    f.space(6.0);
+    f.rule(ACCENT, 1.2);
+    f.space(12.0);
+    f.paragraph(
+        &l.statement.replace("{org}", &c.organisation.name),
+        Weight::Regular,
+        9.5,
+        INK,
+    );
+    f.space(12.0);
+
+    // Who and what.
+    let name = fonts.wrapped(&c.person_name, Weight::Bold, 12.5, f.width() - LABEL_WIDTH);
+    kv(&mut f, l.person, name);
+    let value =
+        |f: &Flow<'_>, s: &str| fonts.wrapped(s, Weight::Regular, 10.0, f.width() - LABEL_WIDTH);
+    let role = value(&f, lang.role(c.person_role, c.session.kind));
+    kv(&mut f, l.role, role);
+    let title = fonts.wrapped(
+        &c.session.title,
+        Weight::Bold,
+        10.0,
+        f.width() - LABEL_WIDTH,
+    );
+    kv(&mut f, l.action, title);
+    let nature = value(&f, lang.kind(c.session.kind));
+    kv(&mut f, l.nature, nature);
+    let modality = value(&f, l.modality_value);
+    kv(&mut f, l.modality, modality);
+    let dates = value(
+        &f,
+        &span(lang, tz, c.session.planned_start, c.session.planned_end),
+    );
+    kv(&mut f, l.dates, dates);
+    let planned = value(&f, &lang.duration(c.attendance.totals.planned_seconds));
+    kv(&mut f, l.planned_duration, planned);
+    let reference = value(&f, &c.session.id);
+    kv(&mut f, l.session_ref, reference);
+
+    // Per half-day.
+    f.space(14.0);
+    heading(&mut f, l.per_half_day);
+    half_days(&mut f, c, tz);
+    f.space(4.0);
+    let legend = l.legend.replace("{tz}", tz.name());
+    f.paragraph(&legend, Weight::Regular, 7.5, MUTED);
+
+    // Suspensions.
+    f.space(12.0);
+    heading(&mut f, l.suspensions);
+    if c.suspensions.is_empty() {
+        f.paragraph(l.none, Weight::Regular, 9.0, INK);
+    } else {
+        let indent = 12.0;
+        for s in &c.suspensions {
+            let lines = fonts.wrapped(s, Weight::Regular, 9.0, f.width() - indent);
+            let h = 9.0 * LEADING;
+            f.ensure(h);
+            let top = f.y;
+            let bullet = fonts.line("•", Weight::Regular, 9.0);
+            f.text_at(f.left + 2.0, top, bullet, INK);
+            let x = f.left + indent;
+            f.lines_flow(lines, x, INK);
+        }
+    }
+
+    // The proof.
+    f.space(16.0);
+    proof_box(&mut f, c, tz, l);
+
+    let total = f.pages.len();
+    let missing = f.missing;
+    let footer_text = format!(
+        "{} — {} — {} {}",
+        l.certificate_title,
+        c.person_name,
+        l.generated,
+        moment(lang, tz, c.generated_at)
+    );
+    let mut pages = f.pages;
+    for (i, page) in pages.iter_mut().enumerate() {
+        footer(fonts, page, &footer_text, l, i, total);
+    }
+    Ok((pages, missing))
+}
+
+/// A label on the left, value lines on the right.
+fn kv(f: &mut Flow<'_>, label: &str, value: Vec<Line>) {
+    let h: f32 = value.iter().map(|v| v.size * LEADING).sum::<f32>() + 3.0;
+    f.ensure(h);
+    let top = f.y;
+    let first = value.first().map(|v| v.size).unwrap_or(10.0);
+    let label_size = 8.5;
+    let label = f
+        .fonts
+        .truncated(label, Weight::Regular, label_size, LABEL_WIDTH - 8.0);
+    // Same baseline as the value's first line.
+    let label_top =
+        top + super::layout::baseline_offset(first) - super::layout::baseline_offset(label_size);
+    f.text_at(f.left, label_top, label, MUTED);
+    let x = f.left + LABEL_WIDTH;
+    f.lines_flow(value, x, INK);
+    f.space(3.0);
+}
+
+fn heading(f: &mut Flow<'_>, text: &str) {
+    // Keep a heading with what follows it.
+    f.ensure(11.0 * LEADING + 40.0);
+    f.paragraph(text, Weight::Bold, 11.0, ACCENT);
+    f.space(4.0);
+}
+
+fn half_days(f: &mut Flow<'_>, c: &Certificate, tz: Tz) {
+    let lang = c.lang;
+    let l = lang.labels();
+    let fonts = f.fonts;
+    let style = TableStyle {
+        header_size: 7.5,
+        pad_x: 4.0,
+        pad_y: 4.0,
+        min_row: 20.0,
+        border: 0.5,
+    };
+    let size = 8.5;
+    // Figures first: their columns take the width of their widest header
+    // word or value; the half-day and the connections share the rest.
+    let figures: Vec<[String; 5]> = c
+        .attendance
+        .half_days
+        .iter()
+        .map(|hd| {
+            let when = |ms: Option<i64>| match (
+                ms.and_then(|m| local(tz, m)),
+                local(tz, hd.planned_start),
+            ) {
+                (Some(t), Some(p)) if t.date_naive() != p.date_naive() => {
+                    format!("{} {}", lang.date(t.date_naive()), labels::hm(&t))
+                }
+                _ => hm_opt(tz, ms),
+            };
+            [
+                lang.duration(hd.connected_seconds),
+                lang.duration(hd.present_seconds),
+                lang.percent(hd.completion),
+                when(hd.signed_in_at),
+                when(hd.countersigned_at),
+            ]
+        })
+        .collect();
+    let t = &c.attendance.totals;
+    let totals = [
+        lang.duration(t.connected_seconds),
+        lang.duration(t.present_seconds),
+        lang.percent(t.completion),
+    ];
+    let titles = [
+        l.connected,
+        l.present,
+        l.completion,
+        l.signed_in,
+        l.countersigned,
+    ];
+    let mut widths: Vec<f32> = titles
+        .iter()
+        .map(|t| {
+            t.split_whitespace()
+                .map(|w| fonts.width(w, Weight::Bold, style.header_size))
+                .fold(0.0, f32::max)
+        })
+        .collect();
+    for row in &figures {
+        for (i, v) in row.iter().enumerate() {
+            widths[i] = widths[i].max(fonts.width(v, Weight::Bold, size));
+        }
+    }
+    for (i, v) in totals.iter().enumerate() {
+        widths[i] = widths[i].max(fonts.width(v, Weight::Bold, size));
+    }
+    let widths: Vec<f32> = widths
+        .into_iter()
+        .map(|w| w + 2.0 * style.pad_x + 2.0)
+        .collect();
+    let rest = (f.width() - widths.iter().sum::<f32>()).max(160.0);
+    // The half-day on one line if it can, within 55 % of what is left.
+    let half_day_width = c
+        .attendance
+        .half_days
+        .iter()
+        .map(|hd| fonts.width(&slot_title(lang, &hd.slot), Weight::Regular, size))
+        .fold(0.0, f32::max)
+        + 2.0 * style.pad_x
+        + 2.0;
+    let half_day_width = half_day_width.clamp(rest * 0.4, rest * 0.55);
+    let mut columns = vec![
+        Column {
+            title: l.half_day.to_owned(),
+            width: half_day_width,
+            align: Align::Left,
+        },
+        Column {
+            title: l.connections.to_owned(),
+            width: rest - half_day_width,
+            align: Align::Left,
+        },
+    ];
+    let aligns = [
+        Align::Right,
+        Align::Right,
+        Align::Right,
+        Align::Center,
+        Align::Center,
+    ];
+    columns.extend(
+        titles
+            .iter()
+            .zip(&widths)
+            .zip(aligns)
+            .map(|((title, width), align)| Column {
+                title: (*title).to_owned(),
+                width: *width,
+                align,
+            }),
+    );
+    let size = 8.5;
+    let inner = |i: usize| columns[i].width - 2.0 * style.pad_x;
+    let text = |s: &str, i: usize, weight: Weight, color| {
+        Cell::Lines(
+            fonts
+                .wrapped(s, weight, size, inner(i))
+                .into_iter()
+                .map(|line| CellLine { line, color })
+                .collect(),
+        )
+    };
+    let mut rows = Vec::new();
+    for (n, hd) in c.attendance.half_days.iter().enumerate() {
+        let mut first: Vec<CellLine> = fonts
+            .wrapped(&slot_title(lang, &hd.slot), Weight::Regular, size, inner(0))
+            .into_iter()
+            .map(|line| CellLine { line, color: INK })
+            .collect();
+        let planned = format!(
+            "{} {}–{}",
+            l.planned,
+            hm_opt(tz, Some(hd.planned_start)),
+            hm_opt(tz, Some(hd.planned_end))
+        );
+        first.push(CellLine {
+            line: fonts.truncated(&planned, Weight::Regular, 7.5, inner(0)),
+            color: MUTED,
+        });
+        let intervals = if hd.intervals.is_empty() {
+            "—".to_owned()
+        } else {
+            hd.intervals
+                .iter()
+                .map(|i| format!("{}–{}", hm_opt(tz, Some(i.start)), hm_opt(tz, Some(i.end))))
+                .collect::<Vec<_>>()
+                .join(", ")
+        };
+        let [connected, present, completion, signed, countersigned] = &figures[n];
+        rows.push(Row {
+            cells: vec![
+                Cell::Lines(first),
+                text(&intervals, 1, Weight::Regular, INK),
+                text(connected, 2, Weight::Regular, INK),
+                text(present, 3, Weight::Regular, INK),
+                text(completion, 4, Weight::Bold, INK),
+                text(signed, 5, Weight::Regular, INK),
+                text(countersigned, 6, Weight::Regular, INK),
+            ],
+            fill: None,
+        });
+    }
+    let mut total_first = vec![CellLine {
+        line: fonts.truncated(l.total, Weight::Bold, size, inner(0)),
+        color: INK,
+    }];
+    total_first.push(CellLine {
+        line: fonts.truncated(
+            &format!("{} {}", l.planned, lang.duration(t.planned_seconds)),
+            Weight::Regular,
+            7.5,
+            inner(0),
+        ),
+        color: MUTED,
+    });
+    rows.push(Row {
+        cells: vec![
+            Cell::Lines(total_first),
+            Cell::Lines(Vec::new()),
+            text(&totals[0], 2, Weight::Bold, INK),
+            text(&totals[1], 3, Weight::Bold, INK),
+            text(&totals[2], 4, Weight::Bold, INK),
+            Cell::Lines(Vec::new()),
+            Cell::Lines(Vec::new()),
+        ],
+        fill: Some(TOTAL_FILL),
+    });
+    let continued = format!("{} ({})", l.per_half_day, l.continued);
+    f.table(&columns, rows, &style, &mut |f| {
+        f.paragraph(&continued, Weight::Bold, 9.0, MUTED);
+        f.space(2.0);
+    });
+}
+
+fn proof_box(f: &mut Flow<'_>, c: &Certificate, tz: Tz, l: &Labels) {
+    let fonts = f.fonts;
+    let pad = 12.0;
+    let inner = f.width() - 2.0 * pad;
+    let hash_size = 11.5;
+    let hash = fonts.wrapped(&c.proof_sha256, Weight::Bold, hash_size, inner);
+    let verify = l
+        .verify
+        .replace("{kid}", &c.key_id)
+        .replace("{jwks}", &c.jwks_url);
+    let verify = fonts.wrapped(&verify, Weight::Regular, 8.5, inner);
+    let sep = if c.lang == Lang::Fr { " : " } else { ": " };
+    let issued = fonts.wrapped(
+        &format!(
+            "{} {} · {}{sep}{}",
+            l.issued,
+            moment(c.lang, tz, c.issued_at),
+            l.key,
+            c.key_id
+        ),
+        Weight::Regular,
+        8.5,
+        inner,
+    );
+    let label = fonts.truncated(l.fingerprint, Weight::Regular, 8.0, inner);
+    let height = |lines: &[Line]| lines.iter().map(|x| x.size * LEADING).sum::<f32>();
+    let box_h =
+        pad + 8.0 * LEADING + height(&hash) + 6.0 + height(&verify) + 4.0 + height(&issued) + pad;
+    f.ensure(11.0 * LEADING + 4.0 + box_h);
+    f.paragraph(l.proof, Weight::Bold, 11.0, ACCENT);
+    f.space(4.0);
+    let top = f.y;
+    f.push(Op::Rect {
+        x: f.left,
+        y: top,
+        w: f.width(),
+        h: box_h,
+        fill: Some(BOX_FILL),
+        stroke: None,
+    });
+    f.push(Op::Rect {
+        x: f.left,
+        y: top,
+        w: 3.0,
+        h: box_h,
+        fill: Some(ACCENT),
+        stroke: None,
+    });
+    f.y = top + pad;
+    let x = f.left + pad;
+    f.lines_flow(vec![label], x, MUTED);
+    f.lines_flow(hash, x, INK);
+    f.space(6.0);
+    f.lines_flow(verify, x, INK);
+    f.space(4.0);
+    f.lines_flow(issued, x, MUTED);
+    f.y = top + box_h;
+}
+
+fn footer(fonts: &FontSet, page: &mut Vec<Op>, text: &str, l: &Labels, i: usize, total: usize) {
+    let y = A4.1 - MARGIN - FOOTER + 14.0;
+    let (left, right) = (MARGIN, A4.0 - MARGIN);
+    page.push(Op::Lines {
+        paths: vec![vec![(left, y), (right, y)]],
+        color: super::layout::RULE,
+        width: 0.5,
+    });
+    let number = fonts.line(
+        &format!("{} {}/{}", l.page, i + 1, total),
+        Weight::Regular,
+        7.5,
+    );
+    let text = fonts.truncated(
+        text,
+        Weight::Regular,
+        7.5,
+        right - left - number.width - 20.0,
+    );
+    let baseline = y + 4.0 + super::layout::baseline_offset(7.5);
+    page.push(Op::Text {
+        x: right - number.width,
+        y: baseline,
+        line: number,
+        color: MUTED,
+    });
+    page.push(Op::Text {
+        x: left,
+        y: baseline,
+        line: text,
+        color: MUTED,
+    });
+}

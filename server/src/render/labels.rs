@@ -1,0 +1,419 @@
+//! Words and formats, in French and English: the label table, dates, times,
+//! durations and percentages.
+
+use cadre_protocol::{Role, SessionKind};
+use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike};
+use chrono_tz::Tz;
+
+use super::Lang;
+
+/// Every fixed text the documents print.
+pub(crate) struct Labels {
+    pub(crate) certificate_title: &'static str,
+    pub(crate) certificate_subtitle: &'static str,
+    pub(crate) sheet_title: &'static str,
+    pub(crate) sheet_subtitle: &'static str,
+    /// `{org}` is replaced by the organisation.
+    pub(crate) statement: &'static str,
+    pub(crate) person: &'static str,
+    pub(crate) role: &'static str,
+    pub(crate) action: &'static str,
+    pub(crate) nature: &'static str,
+    pub(crate) modality: &'static str,
+    pub(crate) modality_value: &'static str,
+    pub(crate) dates: &'static str,
+    pub(crate) planned_duration: &'static str,
+    pub(crate) session_ref: &'static str,
+    pub(crate) organisation: &'static str,
+    pub(crate) people_count: &'static str,
+    pub(crate) per_half_day: &'static str,
+    pub(crate) half_day: &'static str,
+    pub(crate) connections: &'static str,
+    pub(crate) connected: &'static str,
+    pub(crate) present: &'static str,
+    pub(crate) completion: &'static str,
+    pub(crate) signed_in: &'static str,
+    pub(crate) countersigned: &'static str,
+    pub(crate) total: &'static str,
+    pub(crate) planned: &'static str,
+    pub(crate) none: &'static str,
+    pub(crate) suspensions: &'static str,
+    pub(crate) proof: &'static str,
+    pub(crate) fingerprint: &'static str,
+    /// `{kid}` and `{jwks}` are replaced.
+    pub(crate) verify: &'static str,
+    pub(crate) issued: &'static str,
+    pub(crate) key: &'static str,
+    /// `{tz}` is replaced by the time zone.
+    pub(crate) legend: &'static str,
+    pub(crate) generated: &'static str,
+    pub(crate) page: &'static str,
+    pub(crate) name: &'static str,
+    pub(crate) first_connection: &'static str,
+    pub(crate) last_disconnection: &'static str,
+    pub(crate) signed_at: &'static str,
+    pub(crate) countersigned_at: &'static str,
+    pub(crate) signature: &'static str,
+    pub(crate) ledger: &'static str,
+    pub(crate) ledger_size: &'static str,
+    pub(crate) ledger_root: &'static str,
+    pub(crate) continued: &'static str,
+    pub(crate) morning: &'static str,
+    pub(crate) afternoon: &'static str,
+    pub(crate) from_to: (&'static str, &'static str),
+    pub(crate) at: &'static str,
+    pub(crate) sheet_legend: &'static str,
+    pub(crate) no_one: &'static str,
+    pub(crate) signed_online: &'static str,
+}
+
+pub(crate) const FR: Labels = Labels {
+    certificate_title: "Certificat de réalisation",
+    certificate_subtitle: "Attestation de présence à distance",
+    sheet_title: "Feuille d'émargement",
+    sheet_subtitle: "Émargement électronique par demi-journée, action à distance",
+    statement: "{org} atteste que la personne désignée ci-dessous a suivi à distance l'action \
+        décrite, dans les conditions de présence relevées par le registre horodaté de la session \
+        et détaillées ci-après.",
+    person: "Nom",
+    role: "Qualité",
+    action: "Intitulé de l'action",
+    nature: "Nature de l'action",
+    modality: "Modalité",
+    modality_value: "À distance, synchrone",
+    dates: "Dates prévues",
+    planned_duration: "Durée prévue",
+    session_ref: "Référence de session",
+    organisation: "Organisme",
+    people_count: "Personnes inscrites",
+    per_half_day: "Présence par demi-journée",
+    half_day: "Demi-journée",
+    connections: "Connexions (heure locale)",
+    connected: "Connecté",
+    present: "Présent",
+    completion: "Réalisation",
+    signed_in: "Émargement",
+    countersigned: "Contreseing",
+    total: "Total",
+    planned: "prévu",
+    none: "Aucune.",
+    suspensions: "Suspensions et reports",
+    proof: "Attestation électronique",
+    fingerprint: "Empreinte SHA-256 de l'attestation signée",
+    verify: "Ce document est la représentation lisible de l'attestation électronique signée \
+        (JWS, EdDSA) dont l'empreinte figure ci-dessus. Elle est vérifiable avec « cadre verify » \
+        et la clé publique {kid} publiée à {jwks} : toute modification de l'attestation ou des \
+        relevés qu'elle contient fait échouer la vérification.",
+    issued: "Émise le",
+    key: "Clé de signature",
+    legend: "Heures locales ({tz}). Connecté : temps de connexion pendant le temps prévu. \
+        Présent : connecté, onglet visible, session non suspendue. Réalisation : présent ÷ \
+        durée prévue.",
+    generated: "Document généré le",
+    page: "page",
+    name: "Nom",
+    first_connection: "Première connexion",
+    last_disconnection: "Dernière déconnexion",
+    signed_at: "Émargé",
+    countersigned_at: "Contresigné",
+    signature: "Signature",
+    ledger: "Registre de la session",
+    ledger_size: "taille de l'arbre",
+    ledger_root: "racine SHA-256",
+    continued: "suite",
+    morning: "matin",
+    afternoon: "après-midi",
+    from_to: ("du", "au"),
+    at: "à",
+    sheet_legend: "Heures locales ({tz}). Chaque personne émarge en ligne par demi-journée ; \
+        l'intervenant contresigne. Connecté : temps de connexion pendant le temps prévu. \
+        Présent : connecté, onglet visible, session non suspendue. Réalisation : présent ÷ \
+        durée prévue.",
+    no_one: "Personne n'est inscrit.",
+    signed_online: "signé en ligne",
+};
+
+pub(crate) const EN: Labels = Labels {
+    certificate_title: "Certificate of completion",
+    certificate_subtitle: "Remote attendance certificate",
+    sheet_title: "Attendance sheet",
+    sheet_subtitle: "Electronic sign-in per half-day, remote session",
+    statement: "{org} certifies that the person named below attended the session described \
+        remotely, as recorded by the session's time-stamped ledger and detailed below.",
+    person: "Name",
+    role: "Role",
+    action: "Session title",
+    nature: "Kind of action",
+    modality: "Modality",
+    modality_value: "Remote, synchronous",
+    dates: "Planned dates",
+    planned_duration: "Planned duration",
+    session_ref: "Session reference",
+    organisation: "Organisation",
+    people_count: "People enrolled",
+    per_half_day: "Attendance per half-day",
+    half_day: "Half-day",
+    connections: "Connections (local time)",
+    connected: "Connected",
+    present: "Present",
+    completion: "Completion",
+    signed_in: "Sign-in",
+    countersigned: "Countersigned",
+    total: "Total",
+    planned: "planned",
+    none: "None.",
+    suspensions: "Suspensions and postponements",
+    proof: "Electronic certificate",
+    fingerprint: "SHA-256 fingerprint of the signed certificate",
+    verify: "This document is the human-readable rendering of the signed electronic \
+        certificate (JWS, EdDSA) whose fingerprint is printed above. It can be verified with \
+        \"cadre verify\" and the public key {kid} published at {jwks}: any change to the \
+        certificate or to the records it holds makes the verification fail.",
+    issued: "Issued on",
+    key: "Signing key",
+    legend: "Local times ({tz}). Connected: time connected during the planned time. \
+        Present: connected, tab visible, session not suspended. Completion: present ÷ planned \
+        time.",
+    generated: "Document generated on",
+    page: "page",
+    name: "Name",
+    first_connection: "First connection",
+    last_disconnection: "Last disconnection",
+    signed_at: "Signed",
+    countersigned_at: "Countersigned",
+    signature: "Signature",
+    ledger: "Session ledger",
+    ledger_size: "tree size",
+    ledger_root: "SHA-256 root",
+    continued: "continued",
+    morning: "morning",
+    afternoon: "afternoon",
+    from_to: ("from", "to"),
+    at: "at",
+    sheet_legend: "Local times ({tz}). Everyone signs in online once per half-day; the \
+        facilitator countersigns. Connected: time connected during the planned time. Present: \
+        connected, tab visible, session not suspended. Completion: present ÷ planned time.",
+    no_one: "No one is enrolled.",
+    signed_online: "signed online",
+};
+
+impl Lang {
+    pub(crate) fn labels(self) -> &'static Labels {
+        match self {
+            Lang::Fr => &FR,
+            Lang::En => &EN,
+        }
+    }
+
+    /// The kind of action, as printed.
+    pub(crate) fn kind(self, kind: SessionKind) -> &'static str {
+        match (self, kind) {
+            (Lang::Fr, SessionKind::Formation) => "Action de formation",
+            (Lang::Fr, SessionKind::Bilan) => "Bilan de compétences",
+            (Lang::Fr, SessionKind::Vae) => "Validation des acquis de l'expérience (VAE)",
+            (Lang::Fr, SessionKind::Coaching) => "Coaching",
+            (Lang::Fr, SessionKind::Gapp) => "Analyse de pratiques professionnelles",
+            (Lang::Fr, SessionKind::Intervention) => "Intervention",
+            (Lang::En, SessionKind::Formation) => "Training course",
+            (Lang::En, SessionKind::Bilan) => "Skills assessment (bilan de compétences)",
+            (Lang::En, SessionKind::Vae) => "Accreditation of prior experience (VAE)",
+            (Lang::En, SessionKind::Coaching) => "Coaching",
+            (Lang::En, SessionKind::Gapp) => "Professional practice analysis",
+            (Lang::En, SessionKind::Intervention) => "Intervention",
+        }
+    }
+
+    /// A person's role, in the words of the kind of action.
+    pub(crate) fn role(self, role: Role, kind: SessionKind) -> &'static str {
+        match (self, role, kind) {
+            (Lang::Fr, Role::Participant, _) => "Bénéficiaire",
+            (Lang::Fr, Role::Facilitator, SessionKind::Formation) => "Formateur",
+            (Lang::Fr, Role::Facilitator, SessionKind::Intervention) => "Intervenant",
+            (Lang::Fr, Role::Facilitator, _) => "Accompagnant",
+            (Lang::En, Role::Participant, _) => "Participant",
+            (Lang::En, Role::Facilitator, SessionKind::Formation) => "Trainer",
+            (Lang::En, Role::Facilitator, _) => "Facilitator",
+        }
+    }
+
+    fn weekday(self, d: NaiveDate) -> &'static str {
+        let i = d.weekday().num_days_from_monday() as usize;
+        match self {
+            Lang::Fr => [
+                "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
+            ][i],
+            Lang::En => [
+                "Monday",
+                "Tuesday",
+                "Wednesday",
+                "Thursday",
+                "Friday",
+                "Saturday",
+                "Sunday",
+            ][i],
+        }
+    }
+
+    fn month(self, d: NaiveDate) -> &'static str {
+        let i = d.month0() as usize;
+        match self {
+            Lang::Fr => [
+                "janvier",
+                "février",
+                "mars",
+                "avril",
+                "mai",
+                "juin",
+                "juillet",
+                "août",
+                "septembre",
+                "octobre",
+                "novembre",
+                "décembre",
+            ][i],
+            Lang::En => [
+                "January",
+                "February",
+                "March",
+                "April",
+                "May",
+                "June",
+                "July",
+                "August",
+                "September",
+                "October",
+                "November",
+                "December",
+            ][i],
+        }
+    }
+
+    /// "jeudi 3 décembre 2026" / "Thursday 3 December 2026".
+    pub(crate) fn date_long(self, d: NaiveDate) -> String {
+        let day = match (self, d.day()) {
+            (Lang::Fr, 1) => "1er".to_owned(),
+            (_, n) => n.to_string(),
+        };
+        format!("{} {} {} {}", self.weekday(d), day, self.month(d), d.year())
+    }
+
+    /// "3 décembre 2026" / "3 December 2026".
+    pub(crate) fn date(self, d: NaiveDate) -> String {
+        format!("{} {} {}", d.day(), self.month(d), d.year())
+    }
+
+    /// "3 h 28 min", "45 min", "7 h".
+    pub(crate) fn duration(self, seconds: i64) -> String {
+        let minutes = seconds.max(0) / 60;
+        match (minutes / 60, minutes % 60) {
+            (0, m) => format!("{m} min"),
+            (h, 0) => format!("{h} h"),
+            (h, m) => format!("{h} h {m:02} min"),
+        }
+    }
+
+    /// "87,5 %" / "87.5%" from a ratio (0.875).
+    pub(crate) fn percent(self, ratio: f64) -> String {
+        let tenths = (ratio * 1000.0).round() as i64;
+        let number = if tenths % 10 == 0 {
+            format!("{}", tenths / 10)
+        } else {
+            format!("{}.{}", tenths / 10, (tenths % 10).abs())
+        };
+        match self {
+            // A narrow no-break space before the sign, as French typography has it.
+            Lang::Fr => format!("{}\u{202F}%", number.replace('.', ",")),
+            Lang::En => format!("{number}%"),
+        }
+    }
+
+    /// "matin" / "après-midi".
+    pub(crate) fn half(self, afternoon: bool) -> &'static str {
+        let l = self.labels();
+        if afternoon { l.afternoon } else { l.morning }
+    }
+}
+
+/// The session's time zone.
+pub(crate) fn zone(name: &str) -> Result<Tz, super::RenderError> {
+    name.parse::<Tz>()
+        .map_err(|_| super::RenderError::TimeZone(name.to_owned()))
+}
+
+/// UTC milliseconds in the zone (`None` when out of range).
+pub(crate) fn local(tz: Tz, ms: i64) -> Option<DateTime<Tz>> {
+    tz.timestamp_millis_opt(ms).single()
+}
+
+/// "09:02".
+pub(crate) fn hm<T: Timelike>(t: &T) -> String {
+    format!("{:02}:{:02}", t.hour(), t.minute())
+}
+
+/// "09:02", or "—" when absent.
+pub(crate) fn hm_opt(tz: Tz, ms: Option<i64>) -> String {
+    ms.and_then(|ms| local(tz, ms))
+        .map(|t| hm(&t))
+        .unwrap_or_else(|| "—".to_owned())
+}
+
+/// A planned span: "jeudi 3 décembre 2026, 09:00–12:30 (Europe/Paris)", or
+/// "du jeudi 3 décembre 2026, 09:00 au vendredi 4 décembre 2026, 17:00
+/// (Europe/Paris)" across days.
+pub(crate) fn span(lang: Lang, tz: Tz, start: i64, end: i64) -> String {
+    let (Some(s), Some(e)) = (local(tz, start), local(tz, end)) else {
+        return "—".to_owned();
+    };
+    if s.date_naive() == e.date_naive() {
+        format!(
+            "{}, {}–{} ({})",
+            lang.date_long(s.date_naive()),
+            hm(&s),
+            hm(&e),
+            tz.name()
+        )
+    } else {
+        let (from, to) = lang.labels().from_to;
+        format!(
+            "{from} {}, {} {to} {}, {} ({})",
+            lang.date_long(s.date_naive()),
+            hm(&s),
+            lang.date_long(e.date_naive()),
+            hm(&e),
+            tz.name()
+        )
+    }
+}
+
+/// "3 décembre 2026 à 18:04 (Europe/Paris)".
+pub(crate) fn moment(lang: Lang, tz: Tz, ms: i64) -> String {
+    match local(tz, ms) {
+        Some(t) => format!(
+            "{} {} {} ({})",
+            lang.date(t.date_naive()),
+            lang.labels().at,
+            hm(&t),
+            tz.name()
+        ),
+        None => "—".to_owned(),
+    }
+}
+
+/// A slot (`2026-12-03.am`) as its date and half.
+pub(crate) fn parse_slot(slot: &str) -> Option<(NaiveDate, bool)> {
+    let (date, half) = slot.split_once('.')?;
+    let date = NaiveDate::parse_from_str(date, "%Y-%m-%d").ok()?;
+    match half {
+        "am" => Some((date, false)),
+        "pm" => Some((date, true)),
+        _ => None,
+    }
+}
+
+/// "jeudi 3 décembre 2026, matin"; the slot itself when it does not parse.
+pub(crate) fn slot_title(lang: Lang, slot: &str) -> String {
+    match parse_slot(slot) {
+        Some((date, pm)) => format!("{}, {}", lang.date_long(date), lang.half(pm)),
+        None => slot.to_owned(),
+    }
+}

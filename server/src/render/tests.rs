@@ -1,0 +1,660 @@
+//! Tests of the renderings. The ones that run everywhere read the display
+//! lists and the PDF bytes; `poppler_check` (ignored: it needs poppler-utils)
+//! extracts the text with `pdftotext` and writes PNGs with `pdftoppm` into
+//! `target/render-check/` to look at:
+//! `cargo test -p cadre-server render::tests::poppler_check -- --ignored --nocapture`.
+
+use std::collections::BTreeMap;
+
+use cadre_protocol::attendance::{HalfDay, Interval, PersonAttendance, Totals};
+use cadre_protocol::{Role, SessionKind};
+use chrono::TimeZone;
+use chrono_tz::Europe::Paris;
+
+use super::layout::{A4, A4_LANDSCAPE, Op};
+use super::text::{FontSet, Weight};
+use super::*;
+
+const HASH: &str = "3f5a9c0e7b2d4f6a8c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d2f4a6c8e0b1d3f5a";
+
+fn fonts() -> &'static FontSet {
+    &shared().expect("bundled fonts").fonts
+}
+
+/// Paris local time to UTC ms.
+fn at(d: u32, h: u32, m: u32) -> i64 {
+    Paris
+        .with_ymd_and_hms(2026, 12, d, h, m, 0)
+        .single()
+        .expect("a valid time")
+        .timestamp_millis()
+}
+
+fn interval(a: i64, b: i64) -> Interval {
+    let local = |ms: i64| Paris.timestamp_millis_opt(ms).unwrap().to_rfc3339();
+    Interval {
+        start: a,
+        end: b,
+        start_local: local(a),
+        end_local: local(b),
+    }
+}
+
+fn half_day(day: u32, pm: bool, join: (u32, u32), leave: (u32, u32), signed: bool) -> HalfDay {
+    let (ps, pe) = if pm {
+        (at(day, 14, 0), at(day, 17, 30))
+    } else {
+        (at(day, 9, 0), at(day, 12, 30))
+    };
+    let (a, b) = (at(day, join.0, join.1), at(day, leave.0, leave.1));
+    let connected = (b.min(pe) - a.max(ps)).max(0) / 1000;
+    let present = connected * 95 / 100;
+    HalfDay {
+        slot: format!("2026-12-{day:02}.{}", if pm { "pm" } else { "am" }),
+        planned_start: ps,
+        planned_end: pe,
+        intervals: vec![
+            interval(a, a + (b - a) / 2),
+            interval(a + (b - a) / 2 + 120_000, b),
+        ],
+        connected_seconds: connected,
+        present_seconds: present,
+        completion: ((present as f64 / 12_600.0) * 10_000.0).round() / 10_000.0,
+        signed_in_at: signed.then_some(ps + 180_000),
+        countersigned_at: signed.then_some(ps + 600_000),
+    }
+}
+
+fn attendance(person: &str, half_days: Vec<HalfDay>) -> PersonAttendance {
+    let planned = half_days.len() as i64 * 12_600;
+    let connected = half_days.iter().map(|h| h.connected_seconds).sum();
+    let present: i64 = half_days.iter().map(|h| h.present_seconds).sum();
+    PersonAttendance {
+        person: person.to_owned(),
+        first_join: half_days
+            .iter()
+            .flat_map(|h| h.intervals.first())
+            .map(|i| i.start)
+            .min(),
+        last_leave: half_days
+            .iter()
+            .flat_map(|h| h.intervals.last())
+            .map(|i| i.end)
+            .max(),
+        half_days,
+        totals: Totals {
+            planned_seconds: planned,
+            connected_seconds: connected,
+            present_seconds: present,
+            completion: ((present as f64 / planned.max(1) as f64) * 10_000.0).round() / 10_000.0,
+        },
+    }
+}
+
+fn organisation() -> Organisation {
+    Organisation {
+        name: "Atelier Cœur de Compétences".to_owned(),
+        details: vec![
+            "12 rue de l'Œuvre, 69002 Lyon".to_owned(),
+            "SIRET 123 456 789 00012 · NDA 84 69 12345 69".to_owned(),
+        ],
+    }
+}
+
+fn session() -> SessionInfo {
+    SessionInfo {
+        id: "s_8f3k2m9q".to_owned(),
+        title: "Prévenir les risques psychosociaux : repérer, écouter, orienter".to_owned(),
+        kind: SessionKind::Formation,
+        planned_start: at(3, 9, 0),
+        planned_end: at(3, 17, 30),
+        time_zone: "Europe/Paris".to_owned(),
+    }
+}
+
+pub(crate) fn certificate(lang: Lang, name: &str) -> Certificate {
+    Certificate {
+        lang,
+        organisation: organisation(),
+        session: session(),
+        person_id: "p_4k9d".to_owned(),
+        person_name: name.to_owned(),
+        person_role: Role::Participant,
+        attendance: attendance(
+            "p_4k9d",
+            vec![
+                half_day(3, false, (8, 57), (12, 31), true),
+                half_day(3, true, (14, 2), (17, 10), true),
+            ],
+        ),
+        suspensions: vec![
+            "Jeudi 3 décembre, 10:40–10:55 : session suspendue par le formateur (coupure réseau \
+             générale chez le fournisseur d'accès)."
+                .to_owned(),
+        ],
+        proof_sha256: HASH.to_owned(),
+        key_id: "k_2026_01".to_owned(),
+        jwks_url: "https://formation.example.fr/.well-known/jwks.json".to_owned(),
+        issued_at: at(3, 18, 4),
+        generated_at: at(4, 8, 30),
+    }
+}
+
+const NAMES: [&str; 10] = [
+    "Éloïse Lefèvre-Cœur",
+    "Мария Иванова",
+    "محمد الأمين",
+    "Γιώργος Παπαδόπουλος",
+    "דוד כהן",
+    "Nguyễn Thị Minh Khai",
+    "Ærøskøbing Ødegård",
+    "Şebnem Yıldırım",
+    "Aurélien-Marie de La Tour d'Auvergne-Lauraguais de Saint-Exupéry-Montmorency du Plessis",
+    "Zoë Brontë",
+];
+
+pub(crate) fn sheet(people: usize) -> Sheet {
+    let strokes: Strokes = vec![
+        (0..40)
+            .map(|i| {
+                let t = i as f64 / 39.0;
+                [
+                    (50.0 + 600.0 * t) as i64,
+                    (500.0 + 300.0 * (t * 12.0).sin()) as i64,
+                    i * 16,
+                ]
+            })
+            .collect(),
+        vec![[700, 300, 0], [950, 700, 80]],
+    ];
+    let people = (0..people)
+        .map(|i| {
+            let role = if i == 0 {
+                Role::Facilitator
+            } else {
+                Role::Participant
+            };
+            let name = if i < NAMES.len() {
+                NAMES[i].to_owned()
+            } else {
+                format!("Participant·e n° {i}")
+            };
+            let absent_pm = i % 7 == 3;
+            let mut half_days = vec![half_day(3, false, (8, 50 + (i % 9) as u32), (12, 30), true)];
+            if !absent_pm {
+                half_days.push(half_day(
+                    3,
+                    true,
+                    (14, (i % 20) as u32),
+                    (17, 25),
+                    i % 5 != 2,
+                ));
+            }
+            let mut signatures = BTreeMap::new();
+            if i % 3 != 1 {
+                signatures.insert("2026-12-03.am".to_owned(), strokes.clone());
+                signatures.insert("2026-12-03.pm".to_owned(), strokes.clone());
+            }
+            SheetPerson {
+                name,
+                role,
+                attendance: attendance(&format!("p_{i}"), half_days),
+                signatures,
+            }
+        })
+        .collect();
+    Sheet {
+        lang: Lang::Fr,
+        organisation: organisation(),
+        session: session(),
+        people,
+        slots: Vec::new(),
+        tree_size: 1834,
+        tree_root: "9b1c4e7f2a5d8c0b3e6f9a2d5c8b1e4f7a0d3c6b9e2f5a8d1c4b7e0f3a6d9c2b".to_owned(),
+        generated_at: at(3, 18, 30),
+    }
+}
+
+/// Every text drawn, page by page.
+fn texts(pages: &[Vec<Op>]) -> Vec<Vec<String>> {
+    pages
+        .iter()
+        .map(|ops| {
+            ops.iter()
+                .filter_map(|op| match op {
+                    Op::Text { line, .. } => Some(line.text.clone()),
+                    _ => None,
+                })
+                .collect()
+        })
+        .collect()
+}
+
+fn all_text(pages: &[Vec<Op>]) -> String {
+    texts(pages).concat().join("\n")
+}
+
+/// The same, lines joined by spaces: wrapped labels read as one.
+fn joined(pages: &[Vec<Op>]) -> String {
+    texts(pages).concat().join(" ")
+}
+
+/// Number of pages, from the page tree's `/Count`.
+fn page_count(pdf: &[u8]) -> usize {
+    let s = String::from_utf8_lossy(pdf);
+    let at = s.find("/Type /Pages").expect("a page tree");
+    let rest = &s[at..];
+    let count = rest.find("/Count ").expect("a page count") + "/Count ".len();
+    rest[count..]
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect::<String>()
+        .parse()
+        .expect("a number")
+}
+
+fn contains(haystack: &[u8], needle: &str) -> bool {
+    haystack
+        .windows(needle.len())
+        .any(|w| w == needle.as_bytes())
+}
+
+/// Text stays inside the page's margins.
+fn assert_inside(pages: &[Vec<Op>], size: (f32, f32), margin: f32) {
+    for (p, ops) in pages.iter().enumerate() {
+        for op in ops {
+            if let Op::Text { x, y, line, .. } = op {
+                assert!(
+                    *x >= margin - 0.01 && x + line.width <= size.0 - margin + 0.01,
+                    "page {p}: {:?} overflows horizontally (x {x}, width {})",
+                    line.text,
+                    line.width
+                );
+                assert!(
+                    *y > 0.0 && *y < size.1,
+                    "page {p}: {:?} off the page",
+                    line.text
+                );
+            }
+        }
+    }
+}
+
+#[test]
+fn certificate_pdf_is_a_pdf_with_embedded_subset_fonts() {
+    let pdf = certificate_pdf(&certificate(Lang::Fr, "Éloïse Lefèvre-Cœur")).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(pdf.ends_with(b"%%EOF\n") || pdf.ends_with(b"%%EOF"));
+    assert_eq!(page_count(&pdf), 1);
+    assert!(contains(&pdf, "/FontFile2"), "TrueType fonts embedded");
+    assert!(contains(&pdf, "NotoSans-Regular"));
+    assert!(contains(&pdf, "NotoSans-Bold"));
+    assert!(contains(&pdf, "/ToUnicode"), "text can be extracted");
+    // Archival: PDF/A-2u declared in the XMP metadata.
+    assert!(contains(&pdf, "pdfaid:part"), "PDF/A");
+    // Subsets: far smaller than the fonts themselves.
+    assert!(pdf.len() < 150_000, "{} bytes", pdf.len());
+}
+
+#[test]
+fn certificate_prints_the_required_fields() {
+    let c = certificate(Lang::Fr, "Éloïse Lefèvre-Cœur");
+    let (pages, missing) = certificate::layout(fonts(), &c).unwrap();
+    assert!(!missing);
+    let text = joined(&pages);
+    for expected in [
+        "Atelier Cœur de Compétences",
+        "Certificat de réalisation",
+        "Attestation de présence à distance",
+        "Éloïse Lefèvre-Cœur",
+        "Bénéficiaire",
+        "Action de formation",
+        "À distance, synchrone",
+        "jeudi 3 décembre 2026, 09:00–17:30 (Europe/Paris)",
+        "jeudi 3 décembre 2026,",
+        "matin",
+        "après-midi",
+        "prévu 09:00–12:30",
+        "Présent",
+        "Réalisation",
+        "Émargement",
+        "Contreseing",
+        "Total",
+        "Suspensions et reports",
+        "coupure réseau",
+        HASH,
+        "cadre verify",
+        "k_2026_01",
+        "page 1/1",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // Sign-in and countersignature times (09:03 and 09:10) and intervals.
+    assert!(text.contains("09:03") && text.contains("09:10"), "{text}");
+    assert!(text.contains("08:57–10:44"), "{text}");
+    assert_inside(&pages, A4, 50.0);
+}
+
+#[test]
+fn certificate_in_english() {
+    let c = certificate(Lang::En, "Zoë Brontë");
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    let text = joined(&pages);
+    for expected in [
+        "Certificate of completion",
+        "Remote, synchronous",
+        "Thursday 3 December 2026, 09:00–17:30 (Europe/Paris)",
+        "Training course",
+        "Completion",
+        "Countersigned",
+        "Sign-in",
+        "Zoë Brontë",
+        HASH,
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn empty_suspensions_say_none() {
+    let mut c = certificate(Lang::Fr, "Zoë");
+    c.suspensions.clear();
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    assert!(all_text(&pages).contains("Aucune."));
+}
+
+#[test]
+fn arabic_cyrillic_and_hebrew_names_use_their_fonts() {
+    for name in ["محمد الأمين", "Мария Иванова", "דוד כהן", "Γιώργος"]
+    {
+        let pdf = certificate_pdf(&certificate(Lang::Fr, name)).unwrap();
+        assert!(contains(&pdf, "pdfaid:part"), "{name}: every glyph found");
+    }
+    let pdf = certificate_pdf(&certificate(Lang::Fr, "محمد الأمين")).unwrap();
+    assert!(contains(&pdf, "NotoSansArabic-Bold"));
+    let pdf = certificate_pdf(&certificate(Lang::Fr, "דוד כהן")).unwrap();
+    assert!(contains(&pdf, "NotoSansHebrew-Bold"));
+}
+
+#[test]
+fn text_maps_back_to_unicode() {
+    // Uncompressed, the ToUnicode maps can be read: the Arabic and Cyrillic
+    // letters drawn map back to their code points.
+    let c = certificate(Lang::Fr, "Мария محمد");
+    let pdf = certificate::render(fonts(), &c, false).unwrap();
+    let text = String::from_utf8_lossy(&pdf).to_uppercase();
+    for code in ["041C", "0430", "0645", "062D"] {
+        assert!(text.contains(&format!("<{code}>")), "U+{code} mapped");
+    }
+}
+
+#[test]
+fn arabic_is_joined_and_right_to_left() {
+    let f = fonts();
+    let word = f.line("محمد", Weight::Regular, 10.0);
+    assert_eq!(word.runs.len(), 1);
+    assert!(!word.missing);
+    let joined: Vec<u32> = word.runs[0]
+        .glyphs
+        .iter()
+        .map(|g| g.glyph_id.to_u32())
+        .collect();
+    let mut isolated: Vec<u32> = "محمد"
+        .chars()
+        .map(|c| {
+            f.line(&c.to_string(), Weight::Regular, 10.0).runs[0].glyphs[0]
+                .glyph_id
+                .to_u32()
+        })
+        .collect();
+    // Visual order is right to left: the last letter comes first.
+    isolated.reverse();
+    assert_ne!(joined, isolated, "contextual forms");
+    assert_eq!(
+        word.runs[0].glyphs[0].text_range,
+        6..8,
+        "the final د is leftmost"
+    );
+
+    // Mixed: a right-to-left paragraph puts the Arabic run on the right.
+    let mixed = f.line("محمد (Mohamed)", Weight::Regular, 10.0);
+    let arabic = mixed.runs.last().unwrap();
+    assert_eq!(arabic.text, "محمد ");
+    // A left-to-right paragraph keeps Latin first.
+    let mixed = f.line("Mohamed محمد", Weight::Regular, 10.0);
+    assert_eq!(mixed.runs[0].text, "Mohamed ");
+    assert_eq!(mixed.runs[1].text, "محمد");
+}
+
+#[test]
+fn long_text_is_cut_or_wrapped_to_fit() {
+    let f = fonts();
+    let long = NAMES[8];
+    let cut = f.truncated(long, Weight::Regular, 8.0, 100.0);
+    assert!(cut.width <= 100.0);
+    assert!(cut.text.ends_with('…'), "{}", cut.text);
+    let lines = f.wrapped(long, Weight::Regular, 8.0, 100.0);
+    assert!(lines.len() > 2);
+    assert!(lines.iter().all(|l| l.width <= 100.0));
+    // A word longer than the line is cut between characters.
+    let lines = f.wrapped(HASH, Weight::Bold, 11.0, 120.0);
+    assert!(lines.len() > 1 && lines.iter().all(|l| l.width <= 120.0));
+    assert_eq!(
+        lines.iter().map(|l| l.text.as_str()).collect::<String>(),
+        HASH
+    );
+    // Controls never reach the page.
+    assert_eq!(
+        f.line("a\tb\nc\u{202E}d", Weight::Regular, 8.0).text,
+        "a b cd"
+    );
+}
+
+#[test]
+fn sheet_breaks_pages_and_numbers_them() {
+    let s = sheet(35);
+    let (pages, missing) = sheet::layout(fonts(), &s).unwrap();
+    assert!(!missing);
+    let n = pages.len();
+    assert!(
+        n >= 3,
+        "35 people × 2 half-days need several pages, got {n}"
+    );
+    let by_page = texts(&pages);
+    for (i, page) in by_page.iter().enumerate() {
+        let number = format!("page {}/{}", i + 1, n);
+        assert!(page.contains(&number), "{number}");
+        assert!(
+            page.iter()
+                .any(|t| t.contains("taille de l'arbre 1834") && t.contains(&s.tree_root)),
+            "footer with the tree head on page {i}"
+        );
+    }
+    let text = joined(&pages);
+    for expected in [
+        "Feuille d'émargement",
+        "jeudi 3 décembre 2026, matin — prévu 09:00–12:30",
+        "jeudi 3 décembre 2026, après-midi — prévu 14:00–17:30",
+        "(suite)",
+        "Première connexion",
+        "Dernière déconnexion",
+        "Contresigné",
+        "Formateur",
+        "Мария Иванова",
+        "محمد الأمين",
+        "Participant·e n° 34",
+        "signé en ligne",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?}");
+    }
+    // Everyone appears in both half-days, absent or not.
+    assert_eq!(all_text(&pages).matches("Participant·e n° 10\n").count(), 2);
+    // The long name is cut to two lines.
+    assert!(text.contains('…'));
+    assert_inside(&pages, A4_LANDSCAPE, 36.0);
+    // Signatures are drawn.
+    let strokes = pages
+        .iter()
+        .flatten()
+        .filter(
+            |op| matches!(op, Op::Lines { color, .. } if *color == super::layout::SIGNATURE_INK),
+        )
+        .count();
+    assert!(strokes >= 40, "{strokes} signatures");
+
+    let pdf = attendance_sheet_pdf(&s).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert_eq!(page_count(&pdf), n);
+    assert!(contains(&pdf, "NotoSansArabic-Regular"));
+    assert!(contains(&pdf, "NotoSansHebrew-Regular"));
+}
+
+#[test]
+fn small_sheet_fits_on_one_page() {
+    let (pages, _) = sheet::layout(fonts(), &sheet(3)).unwrap();
+    assert_eq!(pages.len(), 1);
+    let (pages, _) = sheet::layout(fonts(), &sheet(0)).unwrap();
+    assert!(all_text(&pages).contains("Personne n'est inscrit."));
+}
+
+#[test]
+fn output_is_deterministic() {
+    let c = certificate(Lang::Fr, "Éloïse Lefèvre-Cœur");
+    assert_eq!(certificate_pdf(&c).unwrap(), certificate_pdf(&c).unwrap());
+    let s = sheet(12);
+    assert_eq!(
+        attendance_sheet_pdf(&s).unwrap(),
+        attendance_sheet_pdf(&s).unwrap()
+    );
+}
+
+#[test]
+fn characters_without_a_font_fall_back_to_plain_pdf() {
+    let c = certificate(Lang::Fr, "王小明");
+    let (_, missing) = certificate::layout(fonts(), &c).unwrap();
+    assert!(missing);
+    let pdf = certificate_pdf(&c).unwrap();
+    assert!(pdf.starts_with(b"%PDF-"));
+    assert!(!contains(&pdf, "pdfaid:part"));
+}
+
+#[test]
+fn bad_time_zone_is_an_error() {
+    let mut c = certificate(Lang::Fr, "Zoë");
+    c.session.time_zone = "Mars/Olympus".to_owned();
+    assert!(matches!(certificate_pdf(&c), Err(RenderError::TimeZone(_))));
+}
+
+#[test]
+fn formats() {
+    assert_eq!(Lang::Fr.duration(12_480), "3 h 28 min");
+    assert_eq!(Lang::Fr.duration(2_700), "45 min");
+    assert_eq!(Lang::Fr.duration(25_200), "7 h");
+    assert_eq!(Lang::Fr.percent(0.875), "87,5\u{202F}%");
+    assert_eq!(Lang::En.percent(1.0), "100%");
+    assert_eq!(Lang::Fr.percent(0.9999), "100\u{202F}%");
+    assert_eq!(
+        labels::span(Lang::Fr, Paris, at(3, 9, 0), at(3, 12, 30)),
+        "jeudi 3 décembre 2026, 09:00–12:30 (Europe/Paris)"
+    );
+    assert_eq!(
+        labels::span(Lang::Fr, Paris, at(1, 9, 0), at(4, 17, 0)),
+        "du mardi 1er décembre 2026, 09:00 au vendredi 4 décembre 2026, 17:00 (Europe/Paris)"
+    );
+    assert_eq!(Lang::parse("fr-FR"), Some(Lang::Fr));
+    assert_eq!(Lang::parse("EN"), Some(Lang::En));
+    assert_eq!(Lang::parse("de"), None);
+}
+
+/// The PDF maps the lam-alef ligature of "الأمين" to "لأ", in logical order;
+/// poppler reverses right-to-left text character by character, inside
+/// ligatures too, and prints "أل" (a known extractor limitation, shared by
+/// pdfminer and PyMuPDF). So that one swap is accepted, nothing else.
+fn has_arabic_name(text: &str) -> bool {
+    text.contains("محمد الأمين") || text.contains("محمد األمين")
+}
+
+/// Writes the documents into `target/render-check/`, checks their text with
+/// `pdftotext` and renders them with `pdftoppm -r 60` to look at.
+#[test]
+#[ignore = "needs poppler-utils (pdftotext, pdftoppm); run by hand"]
+fn poppler_check() {
+    use std::process::Command;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/render-check");
+    std::fs::create_dir_all(&dir).unwrap();
+    let documents = [
+        (
+            "certificate-fr",
+            certificate_pdf(&certificate(Lang::Fr, "Éloïse Lefèvre-Cœur")).unwrap(),
+        ),
+        (
+            "certificate-ar",
+            certificate_pdf(&certificate(Lang::Fr, "محمد الأمين")).unwrap(),
+        ),
+        (
+            "certificate-en",
+            certificate_pdf(&certificate(Lang::En, "Мария Иванова")).unwrap(),
+        ),
+        ("sheet-35", attendance_sheet_pdf(&sheet(35)).unwrap()),
+    ];
+    for (name, pdf) in &documents {
+        let path = dir.join(format!("{name}.pdf"));
+        std::fs::write(&path, pdf).unwrap();
+        let out = Command::new("pdftotext")
+            .args(["-layout"])
+            .arg(&path)
+            .arg("-")
+            .output()
+            .expect("pdftotext (poppler-utils)");
+        assert!(out.status.success());
+        let text = String::from_utf8(out.stdout).unwrap();
+        std::fs::write(dir.join(format!("{name}.txt")), &text).unwrap();
+        let ok = Command::new("pdftoppm")
+            .args(["-r", "60", "-png"])
+            .arg(&path)
+            .arg(dir.join(name))
+            .status()
+            .expect("pdftoppm (poppler-utils)");
+        assert!(ok.success());
+        let info = Command::new("pdfinfo").arg(&path).output().unwrap();
+        let info = String::from_utf8(info.stdout).unwrap();
+        println!("{name}: {} bytes\n{info}", pdf.len());
+        match *name {
+            "certificate-fr" => {
+                for s in [
+                    "Certificat de réalisation",
+                    "Éloïse Lefèvre-Cœur",
+                    HASH,
+                    "cadre verify",
+                ] {
+                    assert!(text.contains(s), "{name}: {s:?}");
+                }
+            }
+            "certificate-ar" => assert!(has_arabic_name(&text), "{name}"),
+            "certificate-en" => {
+                assert!(
+                    text.contains("Мария Иванова") && text.contains("Certificate of completion")
+                )
+            }
+            _ => {
+                for s in [
+                    "Feuille d'émargement",
+                    "Мария Иванова",
+                    "محمد الأمين",
+                    "page 1/",
+                ] {
+                    assert!(text.contains(s), "{name}: {s:?}");
+                }
+                let pages = info
+                    .lines()
+                    .find_map(|l| l.strip_prefix("Pages:"))
+                    .unwrap()
+                    .trim()
+                    .parse::<usize>()
+                    .unwrap();
+                assert_eq!(pages, page_count(pdf));
+            }
+        }
+    }
+    println!("written to {}", dir.display());
+}
