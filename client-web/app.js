@@ -9,6 +9,8 @@
 //! - `media.js`: camera, microphone, devices.
 //! - `dom.js`: element helpers and language-following text.
 //! - `ui.js`: the screens.
+//! - `attendance.js`: sign-in, the facilitator's presence console, "Mes traces"
+//!   (with `presence.js`, `signature.js`, `evidence.js`).
 //!
 //! For tests (harmless): `window.cadre.state()`.
 
@@ -17,7 +19,8 @@ import { has, t } from "./i18n.js";
 import { LocalMedia } from "./media.js";
 import { PeerMesh } from "./peers.js";
 import { SignallingClient } from "./signalling.js";
-import { CallView, LobbyView, Shell, errorScreen, leftScreen, loadingScreen } from "./ui.js";
+import { CallView, LobbyView, Shell, errorScreen, leavingScreen, leftScreen, loadingScreen } from "./ui.js";
+import { Attendance } from "./attendance.js";
 
 /** @typedef {import("./wire.js").Lobby} Lobby */
 /** @typedef {import("./wire.js").Peer} Peer */
@@ -38,7 +41,7 @@ const media = new LocalMedia();
 const token = tokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
-/** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby } | null} */
+/** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby, attendance: Attendance } | null} */
 let call = null;
 /** @type {Welcome | null} the last welcome */
 let welcome = null;
@@ -59,6 +62,7 @@ let serverRestarting = false;
     peers: [...roster.keys()],
     welcome,
     links: call ? Object.fromEntries([...call.mesh.links].map(([id, link]) => [id, link.pc.connectionState])) : {},
+    attendance: call?.attendance.snapshot() ?? null,
   }),
 };
 
@@ -129,7 +133,14 @@ function join(lobby) {
     onRemoteStream: (id, stream) => view.setPeerStream(id, stream),
     onLinkState: (id, state) => view.setLinkState(id, state),
   });
-  call = { signalling, mesh, view, lobby };
+  const attendance = new Attendance({
+    you: lobby.you,
+    session: lobby.session,
+    send: (message) => signalling.send(message),
+    shell,
+    view,
+  });
+  call = { signalling, mesh, view, lobby, attendance };
   shell.setSessionTitle(lobby.session.title);
   shell.show(view.element);
   shell.main.focus();
@@ -158,7 +169,8 @@ media.onChange(sendMediaState);
 /** @param {ServerMessage} message */
 function onMessage(message) {
   if (!call) return;
-  const { view, mesh } = call;
+  const { view, mesh, attendance } = call;
+  if (attendance.handle(message)) return;
   switch (message.type) {
     case "welcome": {
       welcome = message;
@@ -176,6 +188,7 @@ function onMessage(message) {
       mesh.reset(message.roster);
       sentMedia = "";
       sendMediaState();
+      attendance.welcome(message);
       break;
     }
     case "peer_joined": {
@@ -184,6 +197,7 @@ function onMessage(message) {
       roster.set(peer.id, peer);
       view.upsertPeer(peer);
       mesh.upsert(peer);
+      attendance.peerJoined(peer);
       if (!known) shell.announce(t("call.peer_joined", { name: peer.name }));
       break;
     }
@@ -195,6 +209,7 @@ function onMessage(message) {
       roster.delete(message.id);
       mesh.remove(message.id);
       view.removePeer(message.id);
+      attendance.peerLeft(message.id);
       if (peer) {
         const key = message.reason === "left" ? "call.peer_left" : "call.peer_lost";
         shell.announce(t(key, { name: peer.name }));
@@ -240,6 +255,7 @@ function onStatus(status, detail) {
   if (status === "connected") serverRestarting = false;
   shell.setStatus(status);
   call.view.setConnected(status === "connected");
+  call.attendance.setConnected(status === "connected");
   switch (status) {
     case "connected":
     case "connecting":
@@ -315,6 +331,7 @@ function endCall() {
   if (!current) return;
   call = null;
   current.mesh.dispose();
+  current.attendance.dispose();
   current.view.clearPeers();
   current.view.dispose();
   current.signalling.stop();
@@ -322,18 +339,33 @@ function endCall() {
   media.stop();
 }
 
-function leave() {
+/**
+ * Leaves: the camera goes off at once; the "left" screen waits (at most two
+ * seconds) for the server's receipt of the departure, kept with the others.
+ */
+async function leave() {
   if (!call) return;
+  const { attendance } = call;
   choices.camera = media.cameraOn;
   choices.microphone = media.microphoneOn;
-  call.signalling.leave();
+  const receipt = call.signalling.leave(2000);
   endCall();
   connection = "left";
   welcome = null;
   shell.setStatus(null);
   shell.setBanner(null);
+  shell.show(leavingScreen());
+  const treeHead = await receipt;
+  const kept = treeHead ? attendance.keepLeaveReceipt(treeHead) : false;
+  // Nothing on the "leaving" screen starts a call; guard anyway.
+  if (call) return;
   shell.setSessionTitle(null);
-  shell.show(leftScreen(() => openLobby()));
+  shell.show(leftScreen(() => openLobby(), {
+    received: treeHead !== null,
+    kept,
+    count: attendance.receipts().length,
+    download: () => attendance.downloadReceipts(),
+  }));
 }
 
 openLobby();

@@ -75,8 +75,18 @@ export function T(key, args) {
  */
 export function bindText(node, fn) {
   textBindings.set(node, fn);
-  node.textContent = fn();
+  setIfChanged(node, fn());
   return node;
+}
+
+/**
+ * Touches the DOM only when the text changes: a live region re-reads
+ * whatever is set, even the same sentence.
+ * @param {Node} node
+ * @param {string} text
+ */
+function setIfChanged(node, text) {
+  if (node.textContent !== text) node.textContent = text;
 }
 
 /**
@@ -97,7 +107,7 @@ export function retranslate(root = document.body) {
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
   for (let node = /** @type {Node | null} */ (walker.currentNode); node; node = walker.nextNode()) {
     const text = textBindings.get(node);
-    if (text) node.textContent = text();
+    if (text) setIfChanged(node, text());
     if (node instanceof Element) {
       const attrs = attrBindings.get(node);
       if (attrs) for (const [name, fn] of attrs) node.setAttribute(name, fn());
@@ -117,6 +127,10 @@ const ICONS = {
   sound: '<path d="M4 9.5h3.5L12 6v12l-4.5-3.5H4z"/><path d="M15.5 9a4 4 0 0 1 0 6M18 6.5a7.5 7.5 0 0 1 0 11"/>',
   close: '<path d="M6 6l12 12M18 6 6 18"/>',
   devices: '<path d="M4 7h9M17 7h3M4 17h3M11 17h9"/><circle cx="15" cy="7" r="2"/><circle cx="9" cy="17" r="2"/>',
+  sign: '<path d="M4 19c2.5 0 3.5-5 5.5-5s1 3.5 3 3.5S15 14 17 14"/><path d="M14.5 4.5l3 3L9 16H6v-3z"/>',
+  people: '<circle cx="9" cy="8.5" r="3"/><path d="M3.5 19a5.5 5.5 0 0 1 11 0"/><path d="M15.5 6a3 3 0 0 1 0 5.5M17 14a5.5 5.5 0 0 1 3.5 5"/>',
+  traces: '<path d="M9 6h11M9 12h11M9 18h11"/><circle cx="4.5" cy="6" r="1"/><circle cx="4.5" cy="12" r="1"/><circle cx="4.5" cy="18" r="1"/>',
+  download: '<path d="M12 4v11M7.5 10.5 12 15l4.5-4.5M5 19.5h14"/>',
 };
 
 /** @typedef {keyof typeof ICONS} IconName */

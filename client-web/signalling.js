@@ -119,17 +119,43 @@ export class SignallingClient {
     return true;
   }
 
-  /** Leaves on purpose: the server closes the socket and tells the others. */
-  leave() {
+  /**
+   * Leaves on purpose: the server records the departure, answers with a
+   * `receipt` (a signed tree head covering it), closes the socket and tells
+   * the others. Resolves with the receipt, or null when none came within
+   * `waitMs` (the socket is closed by then either way).
+   * @param {number} [waitMs]
+   * @returns {Promise<string | null>}
+   */
+  leave(waitMs = 2000) {
     const ws = this.#ws;
     this.#halt("left", {});
-    if (ws && ws.readyState === WebSocket.OPEN) {
-      ws.send(JSON.stringify({ type: "leave" }));
-      // The server closes with 1000; close ourselves if it does not.
-      setTimeout(() => ws.close(CLOSE.NORMAL), 2000);
-    } else {
+    if (!ws || ws.readyState !== WebSocket.OPEN) {
       ws?.close(CLOSE.NORMAL);
+      return Promise.resolve(null);
     }
+    return new Promise((resolve) => {
+      /** @param {string | null} receipt */
+      const done = (receipt) => {
+        clearTimeout(timer);
+        ws.onmessage = ws.onclose = null;
+        // The server closes right after the receipt; make sure it is closed.
+        setTimeout(() => ws.close(CLOSE.NORMAL), 1000);
+        resolve(receipt);
+      };
+      // The server closes with 1000 after the receipt; close ourselves if it does not.
+      const timer = setTimeout(() => done(null), waitMs);
+      ws.onmessage = (event) => {
+        try {
+          const message = JSON.parse(String(event.data));
+          if (message?.type === "receipt" && typeof message.tree_head === "string") done(message.tree_head);
+        } catch {
+          // Not JSON: not a receipt.
+        }
+      };
+      ws.onclose = () => done(null);
+      ws.send(JSON.stringify({ type: "leave" }));
+    });
   }
 
   /** Stops everything without telling the server (page teardown). */

@@ -268,12 +268,29 @@ export function errorScreen(error, window, retry) {
     retryable && h("button", { type: "button", class: "button button-primary", onclick: retry }, T("error.retry")));
 }
 
-/** @param {() => void} rejoin */
-export function leftScreen(rejoin) {
+/** While the departure is recorded (at most a couple of seconds). */
+export function leavingScreen() {
+  return h("section", { class: "card card-narrow loading", "aria-busy": "true", "data-screen": "leaving" },
+    h("div", { class: "spinner", "aria-hidden": "true" }),
+    h("p", {}, T("left.leaving")));
+}
+
+/**
+ * @param {() => void} rejoin
+ * @param {{ received: boolean, kept: boolean, count: number, download: () => void } | null} [receipt]
+ *   what became of the departure's receipt (null: no call to leave, nothing to say)
+ */
+export function leftScreen(rejoin, receipt = null) {
   const button = h("button", { type: "button", class: "button button-primary", "data-action": "rejoin", onclick: rejoin }, T("left.rejoin"));
+  /** @type {MessageKey | null} */
+  const note = !receipt ? null : !receipt.received ? "left.no_receipt" : receipt.kept ? "left.receipt_kept" : "receipts.not_stored";
   const section = h("section", { class: "card card-narrow left-card", "aria-labelledby": "left-title" },
     h("h1", { id: "left-title" }, T("left.title")),
     h("p", {}, T("left.body")),
+    note && h("p", { class: "left-receipt", "data-field": "left-receipt" }, T(note)),
+    receipt && receipt.count > 0 && h("p", {},
+      h("button", { type: "button", class: "button button-quiet", "data-action": "download-receipts", onclick: receipt.download },
+        icon("download"), T("receipts.download", { n: receipt.count }))),
     button);
   queueMicrotask(() => button.focus());
   return section;
@@ -539,6 +556,9 @@ export class CallView {
     this.camButton = h("button", { type: "button", class: "control", "data-action": "camera", onclick: actions.onToggleCamera });
     const leave = h("button", { type: "button", class: "control control-leave", "data-action": "leave", onclick: actions.onLeave },
       icon("leave"), h("span", { class: "control-label" }, T("call.leave")));
+    this.leaveButton = leave;
+    /** Panels beside the pictures (sign-in, presence, traces): shown when one is open. */
+    this.side = h("aside", { class: "side", hidden: true, "aria-label": () => t("call.side") });
     const devices = h("details", {
       class: "devices-menu",
       onkeydown: (/** @type {KeyboardEvent} */ event) => {
@@ -551,16 +571,24 @@ export class CallView {
       h("summary", { class: "control", "data-action": "devices" }, icon("devices"), h("span", { class: "control-label" }, T("lobby.devices"))),
       h("div", { class: "devices-panel" }, deviceSelects(media, "call")));
 
+    this.controls = h("nav", { class: "controls", "aria-label": () => t("call.controls") },
+      this.micButton, this.camButton, devices, leave);
     this.element = h("div", { class: "call" },
-      h("div", { class: "stage" }, h("div", { class: "grid-area" }, this.grid), this.alone),
-      h("nav", { class: "controls", "aria-label": () => t("call.controls") },
-        this.micButton, this.camButton, devices, leave));
+      h("div", { class: "call-body" },
+        h("div", { class: "stage" }, h("div", { class: "grid-area" }, this.grid), this.alone),
+        this.side),
+      this.controls);
     this.#unsubscribe = media.onChange(() => this.syncLocal());
     this.syncLocal();
     this.#layout();
   }
 
   #unsubscribe;
+
+  /** A control in the bar, before "Quitter". @param {HTMLElement} el */
+  addControl(el) {
+    this.controls.insertBefore(el, this.leaveButton);
+  }
 
   dispose() {
     this.#unsubscribe();

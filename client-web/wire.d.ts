@@ -69,6 +69,45 @@ export interface Welcome {
   ice_policy: IcePolicy;
   heartbeat_interval_ms: number;
   server_time: number;
+  /** Half-day slots of the session and this person's sign-ins. */
+  slots: SlotStatus[];
+}
+
+/** One half-day slot, as this person sees it. Times are server ms since the epoch. */
+export interface SlotStatus {
+  /** `YYYY-MM-DD.am` or `YYYY-MM-DD.pm` in the session's time zone. */
+  slot: string;
+  start: number;
+  end: number;
+  /** The sign-in window, when open: its closing time. */
+  signin_closes_at?: number;
+  /** When you signed in. */
+  signed_at?: number;
+  /** When your sign-in was countersigned. */
+  countersigned_at?: number;
+}
+
+/** A drawn signature: strokes of `[x, y, t]`, x and y in 0..=1000, t in ms from the stroke's start. */
+export type Signature = [number, number, number][][];
+
+/** Ledger event kinds (docs/evidence.md). */
+export type EntryKind =
+  | "connection_opened" | "connection_closed" | "heartbeats" | "visibility" | "focus" | "media"
+  | "signin_opened" | "signed_in" | "countersigned" | "session_state" | "server_started" | "server_stopping";
+
+/** One ledger entry, parsed from its exact stored text. */
+export interface Entry {
+  v: number;
+  sid: string;
+  seq: number;
+  /** Server time, ms. */
+  ts: number;
+  kind: EntryKind | string;
+  /** Participant id, or `server` / `organiser`. */
+  actor: string;
+  payload: Record<string, unknown>;
+  client_ts: number | null;
+  salt: string;
 }
 
 export type ServerMessage =
@@ -79,7 +118,17 @@ export type ServerMessage =
   | { type: "signal"; from: string; data: unknown }
   | { type: "heartbeat_ack"; server_time: number }
   | { type: "error"; code: string; message: string }
-  | { type: "closing"; reason: LeaveReason; message: string };
+  | { type: "closing"; reason: LeaveReason; message: string }
+  | { type: "signin_open"; slot: string; closes_at: number }
+  | { type: "signed"; slot: string; at: number; receipt: string }
+  | { type: "countersigned"; slot: string; participant: string; at: number }
+  /** Facilitators only: `signed` is `[participant id, ms]` pairs. */
+  | { type: "signin_status"; slot: string; signed: [string, number][]; countersigned: string[] }
+  /** Every ledger entry about you, as exact entry texts, in log order. */
+  | { type: "evidence"; entries: string[] }
+  | { type: "evidence_recorded"; entry: string }
+  /** A signed tree head (compact JWS), after `leave` and before the close. */
+  | { type: "receipt"; tree_head: string };
 
 /** The `data` of a `signal`, as this client writes it (the server never looks inside). */
 export type SignalData =
@@ -90,4 +139,9 @@ export type ClientMessage =
   | { type: "signal"; to: string; data: SignalData }
   | { type: "heartbeat"; client_time?: number }
   | { type: "media_state"; camera: boolean; microphone: boolean }
-  | { type: "leave" };
+  | { type: "leave" }
+  | { type: "presence"; visible: boolean; focused: boolean; client_time?: number }
+  | { type: "sign_in"; slot: string; signature?: Signature; client_time?: number }
+  | { type: "open_signin" }
+  | { type: "countersign"; slot: string; participant: string }
+  | { type: "get_evidence" };

@@ -642,6 +642,11 @@ impl Report {
     }
 }
 
+/// `1 entry`, `2 entries`.
+fn count(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
 /// At most this many failures are spelled out in one check's detail.
 const LISTED: usize = 5;
 
@@ -808,8 +813,8 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
         check::INCLUSION,
         &failures,
         format!(
-            "all {} entries are in the log under the signed root",
-            entries.len()
+            "{} in the log under the signed root",
+            count(entries.len(), "entry is", "entries are")
         ),
     );
 
@@ -845,8 +850,10 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
         check::ENTRIES_BELONG,
         &failures,
         format!(
-            "{own} entries of {} and {control} session control entries; nothing about anyone else",
-            proof.person.id
+            "{} of {} and {}; nothing about anyone else",
+            count(own, "entry", "entries"),
+            proof.person.id,
+            count(control, "session control entry", "session control entries"),
         ),
     );
 
@@ -911,8 +918,8 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
         check::ATTENDANCE,
         &failures,
         format!(
-            "{} half-days, present {} of {} planned ({:.2} %), recomputed from the entries, equal the proof's figures",
-            derived.half_days.len(),
+            "{}, present {} of {} planned ({:.2} %): the figures recomputed from the entries equal the proof's",
+            count(derived.half_days.len(), "half-day", "half-days"),
             duration(derived.totals.present_seconds),
             duration(derived.totals.planned_seconds),
             derived.totals.completion * 100.0
@@ -1016,7 +1023,7 @@ fn compare(
                     .join(", ")
             };
             differ(
-                "the intervals",
+                "the interval list",
                 format!("[{}]", show(&c.intervals)),
                 format!("[{}]", show(&d.intervals)),
             );
@@ -1154,14 +1161,15 @@ pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
         .flatten()
         .next()
         .map(|e| e.sid.clone())
+        .or_else(|| heads.iter().find_map(|h| tree_head_of(h)).map(|h| h.sid))
         .unwrap_or_default();
     r.outcome(
         check::EXPORT_FORMAT,
         &failures,
         format!(
-            "{} entries of session {sid} and {} signed tree heads",
-            entries.len(),
-            heads.len()
+            "{} of session {sid} and {}",
+            count(entries.len(), "entry", "entries"),
+            count(heads.len(), "signed tree head", "signed tree heads")
         ),
     );
 
@@ -1193,10 +1201,14 @@ pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
     r.outcome(
         check::SEQUENCE,
         &failures,
-        format!(
-            "seq runs from 0 to {} without a gap, one session, time never goes back",
-            entries.len().saturating_sub(1)
-        ),
+        if entries.is_empty() {
+            "the log is empty".to_owned()
+        } else {
+            format!(
+                "seq runs from 0 to {} without a gap, one session, time never goes back",
+                entries.len() - 1
+            )
+        },
     );
 
     let leaves: Vec<Hash> = texts.iter().map(|t| entry_hash(t)).collect();
@@ -1261,8 +1273,9 @@ pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
         check::TREE_HEADS,
         &failures,
         format!(
-            "{} signed tree heads verify, each root equal to the root over the log's first entries; the latest covers all {n} entries",
-            heads.len()
+            "{} {}, each root equal to the root over the log's first entries; the latest covers all {n} entries",
+            count(heads.len(), "signed tree head", "signed tree heads"),
+            if heads.len() == 1 { "verifies" } else { "verify" }
         ),
     );
 
@@ -1659,6 +1672,18 @@ mod tests {
                 .unwrap()
                 .detail
                 .contains("covered by no signed tree head")
+        );
+    }
+
+    #[test]
+    fn an_empty_log_exports_and_verifies() {
+        let key = Signer::new("k1");
+        let export = export(&[], &[key.tree_head(&[], 0, T0)]);
+        let report = verify_export(export.trim_start(), &key.jwks(), &[]);
+        assert!(report.ok, "{report:#?}");
+        assert_eq!(
+            report.check(check::SEQUENCE).unwrap().detail,
+            "the log is empty"
         );
     }
 

@@ -6,6 +6,7 @@ use crate::catalog::{Admission, Catalog, Link, Person, Session, SessionDetail};
 use crate::config::Config;
 use crate::connection::{Admitted, Limits};
 use crate::error::ApiError;
+use crate::jws::JwsSigner;
 use crate::keys::{Jwks, SigningKey};
 use crate::ledger::Ledger;
 use crate::links::{ISSUER, JOIN_AUDIENCE, JoinClaims, LinkSigner};
@@ -30,6 +31,7 @@ pub struct App {
 struct Inner {
     catalog: Catalog,
     ledger: Ledger,
+    jws: JwsSigner,
     key: SigningKey,
     signer: LinkSigner,
     organiser_token: String,
@@ -77,6 +79,7 @@ impl App {
             inner: Arc::new(Inner {
                 catalog,
                 ledger,
+                jws: JwsSigner::new(&key),
                 signer: LinkSigner::new(&key),
                 key,
                 organiser_token,
@@ -110,6 +113,11 @@ impl App {
     /// The catalogue.
     pub fn catalog(&self) -> &Catalog {
         &self.inner.catalog
+    }
+
+    /// Signs documents (proofs) with the server key.
+    pub fn jws(&self) -> &JwsSigner {
+        &self.inner.jws
     }
 
     /// The evidence ledger.

@@ -20,7 +20,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use cadre_protocol::api::{Lobby, NewSession, Revoked, SessionSummary, SessionView};
-use cadre_protocol::{ErrorCode, SessionState};
+use cadre_protocol::{ErrorCode, Role, SessionState};
 use serde::Deserialize;
 use std::net::SocketAddr;
 use tower_http::set_header::SetResponseHeaderLayer;
@@ -44,6 +44,10 @@ pub fn router(app: App) -> Router {
         .route("/api/sessions/{sid}", get(session_detail))
         .route("/api/sessions/{sid}/people/{pid}/revoke", post(revoke))
         .route("/api/sessions/{sid}/ledger", get(ledger_export))
+        .route("/api/sessions/{sid}/attendance.csv", get(sheet_csv))
+        .route("/api/sessions/{sid}/attendance.json", get(sheet_json))
+        .route("/api/sessions/{sid}/proofs/{pid}", get(proof_jws))
+        .route("/api/sessions/{sid}/proofs/{pid}/json", get(proof_json))
         .route("/api/join", get(lobby))
         .route("/ws/{sid}", get(websocket))
         .fallback(fallback)
@@ -126,6 +130,144 @@ async fn revoke(
     Path((sid, pid)): Path<(String, String)>,
 ) -> Result<Json<Revoked>, ApiError> {
     Ok(Json(app.revoke(&sid, &pid).await?))
+}
+
+/// Who is asking for a document: the organiser (bearer token) or a person
+/// of a session (their join token in `?token=`).
+enum Access {
+    Organiser,
+    Member(Box<Admitted>),
+}
+
+impl Access {
+    async fn of(app: &App, headers: &HeaderMap, token: &str) -> Result<Access, ApiError> {
+        if let Some(auth) = headers.get(header::AUTHORIZATION) {
+            let given = auth
+                .to_str()
+                .ok()
+                .and_then(|v| v.strip_prefix("Bearer "))
+                .unwrap_or_default();
+            return if crate::keys::secrets_match(given.trim(), app.organiser_token()) {
+                Ok(Access::Organiser)
+            } else {
+                Err(ApiError::new(
+                    ErrorCode::Unauthorized,
+                    "the organiser token is wrong",
+                ))
+            };
+        }
+        Ok(Access::Member(Box::new(app.admit(token).await?)))
+    }
+
+    /// The organiser, or a facilitator of this session.
+    fn whole_session(&self, sid: &str) -> Result<(), ApiError> {
+        match self {
+            Access::Organiser => Ok(()),
+            Access::Member(m) if m.session.id == sid && m.role == Role::Facilitator => Ok(()),
+            Access::Member(m) if m.session.id != sid => Err(wrong_session()),
+            Access::Member(_) => Err(ApiError::new(
+                ErrorCode::Forbidden,
+                "only the facilitator and the organiser get the whole session's documents",
+            )),
+        }
+    }
+
+    /// The organiser, a facilitator of this session, or the person.
+    fn person(&self, sid: &str, pid: &str) -> Result<(), ApiError> {
+        match self {
+            Access::Member(m) if m.session.id == sid && m.id == pid => Ok(()),
+            Access::Member(m) if m.session.id == sid && m.role == Role::Participant => {
+                Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "a participant gets their own proof only",
+                ))
+            }
+            other => other.whole_session(sid),
+        }
+    }
+}
+
+fn wrong_session() -> ApiError {
+    ApiError::new(ErrorCode::WrongSession, "this link is for another session")
+}
+
+fn attachment(content_type: &str, filename: &str, body: impl IntoResponse) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, content_type.to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{filename}\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        body,
+    )
+        .into_response()
+}
+
+async fn sheet_csv(
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    Access::of(&app, &headers, &q.token)
+        .await?
+        .whole_session(&sid)?;
+    let sheet = app.attendance_sheet(&sid).await?;
+    Ok(attachment(
+        "text/csv; charset=utf-8",
+        &format!("emargement-{sid}.csv"),
+        sheet.to_csv(),
+    ))
+}
+
+async fn sheet_json(
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    Access::of(&app, &headers, &q.token)
+        .await?
+        .whole_session(&sid)?;
+    Ok(Json(app.attendance_sheet(&sid).await?).into_response())
+}
+
+async fn proof_jws(
+    State(app): State<App>,
+    Path((sid, pid)): Path<(String, String)>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    Access::of(&app, &headers, &q.token)
+        .await?
+        .person(&sid, &pid)?;
+    let issued = app.issue_proof(&sid, &pid).await?;
+    Ok(attachment(
+        "application/jose; charset=utf-8",
+        &format!("attestation-{pid}.jws"),
+        issued.jws,
+    ))
+}
+
+async fn proof_json(
+    State(app): State<App>,
+    Path((sid, pid)): Path<(String, String)>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    Access::of(&app, &headers, &q.token)
+        .await?
+        .person(&sid, &pid)?;
+    let issued = app.issue_proof(&sid, &pid).await?;
+    Ok(Json(serde_json::json!({
+        "jws": issued.jws,
+        "sha256": issued.sha256(),
+        "proof": issued.proof,
+    }))
+    .into_response())
 }
 
 /// The session's whole ledger for an auditor: entries as JSON lines, then

@@ -35,6 +35,7 @@ pub mod jws;
 pub mod keys;
 pub mod ledger;
 pub mod links;
+pub mod proofs;
 pub mod render;
 pub mod session;
 pub mod signin;

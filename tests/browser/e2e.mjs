@@ -3,17 +3,21 @@
 // Starts `cadre demo` (1 facilitator + 3 participants) on a free loopback
 // port with ICE restricted to 127.0.0.1, opens one browser context per person
 // and checks what people would see: the lobby, decoded video from everyone,
-// the invalid and revoked link messages, the languages, and a reload.
+// the invalid and revoked link messages, the languages, and a reload; then
+// attendance: the half-day sign-in (the demo session starts now, so its
+// window is open), the facilitator's countersignature, "Mes traces" with a
+// hidden tab, and the receipts kept in the browser.
 //
 //   CADRE_BIN   the cadre binary (default ../../target/debug/cadre)
 //   CHROMIUM    the browser (default /usr/bin/chromium)
 //
 // Prints `ok - name` / `not ok - name: reason` per test, then one line
-// `N passed, N failed`; exits non-zero when any failed. A screenshot of the
-// facilitator's call goes to artifacts/ (gitignored).
+// `N passed, N failed`; exits non-zero when any failed. Screenshots (the
+// lobby, the facilitator's call and console, a participant's sign-in prompt
+// and traces) go to artifacts/ (gitignored).
 
 import { spawn } from "node:child_process";
-import { mkdirSync, mkdtempSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { createInterface } from "node:readline";
@@ -149,6 +153,7 @@ function startServer() {
 /** A person's own browser profile, with a log of what the page said. */
 async function openPerson(browser, name, url, { locale = "fr-FR" } = {}) {
   const context = await browser.newContext({
+    acceptDownloads: true,
     locale,
     viewport: { width: 1280, height: 800 },
     permissions: ["camera", "microphone"],
@@ -225,6 +230,56 @@ async function expectFullMesh(people, ids, timeout, staleConnections = {}) {
   if (missing.length > 0) {
     throw new Error(`not every remote video decoded within ${timeout / 1000} s:\n${missing.join("\n")}`);
   }
+}
+
+/** Waits until the page's WebSocket is welcomed. */
+async function waitConnected(person) {
+  await person.page.waitForFunction(() => /** @type {any} */ (window).cadre.state().connection === "connected", null, {
+    timeout: UI_WAIT_MS,
+  });
+}
+
+/** The receipts this browser keeps for a session. */
+async function storedReceipts(person, sid) {
+  return person.page.evaluate((key) => JSON.parse(localStorage.getItem(key) ?? "[]"), `cadre.receipts.${sid}`);
+}
+
+/** A receipt is a compact JWS over a `cadre.tree-head` for this session. */
+function checkTreeHead(jws, sid) {
+  const parts = String(jws).split(".");
+  assert(parts.length === 3, `a receipt should be a compact JWS, got ${String(jws).slice(0, 40)}`);
+  const header = JSON.parse(Buffer.from(parts[0], "base64url").toString());
+  const payload = JSON.parse(Buffer.from(parts[1], "base64url").toString());
+  assert(header.alg === "EdDSA", `the receipt should be signed with EdDSA, is ${header.alg}`);
+  assert(payload.typ === "cadre.tree-head" && payload.sid === sid && payload.tree_size > 0,
+    `the receipt should be a tree head of this session: ${JSON.stringify(payload)}`);
+  return payload;
+}
+
+/** Draws a small wave on the signature pad with the mouse. */
+async function drawSignature(page) {
+  const box = await page.locator("canvas.signature-pad").boundingBox();
+  assert(box && box.width > 100 && box.height > 50, `the signature pad should be visible, box ${JSON.stringify(box)}`);
+  await page.mouse.move(box.x + 20, box.y + box.height / 2);
+  await page.mouse.down();
+  for (let i = 1; i <= 24; i++) {
+    await page.mouse.move(box.x + 20 + i * 10, box.y + box.height / 2 + Math.sin(i / 2.5) * (box.height / 4));
+  }
+  await page.mouse.up();
+}
+
+/** Pretends the tab went to the background or came back (headless tabs are always visible). */
+async function setTabHidden(page, hidden) {
+  await page.evaluate((hide) => {
+    if (hide) {
+      Object.defineProperty(document, "visibilityState", { configurable: true, get: () => "hidden" });
+      Object.defineProperty(document, "hidden", { configurable: true, get: () => true });
+    } else {
+      delete (/** @type {any} */ (document)).visibilityState;
+      delete (/** @type {any} */ (document)).hidden;
+    }
+    document.dispatchEvent(new Event("visibilitychange"));
+  }, hidden);
 }
 
 async function textOf(page, selector) {
@@ -321,6 +376,106 @@ async function main() {
     await inCall[0].page.screenshot({ path: join(ARTIFACTS, "facilitator-call.png") });
   });
 
+  await test("a participant signs in with a drawn signature, the facilitator countersigns, a receipt is kept", async () => {
+    assert(inCall.length === 3, "needs the call of the previous test");
+    const [fac, signer] = inCall;
+    const sid = demo.session.id;
+    try {
+      // The window is open: the prompt shows by itself, beside the call.
+      const panel = signer.page.locator("#signin-panel");
+      await panel.waitFor({ state: "visible", timeout: UI_WAIT_MS });
+      const title = await textOf(signer.page, "#signin-panel-title");
+      assert(/^Émargement — (matinée|après-midi) du \S+ \d{1,2} \S+$/.test(title),
+        `the prompt should name the half-day, got « ${title} »`);
+      assert(await signer.page.locator(".grid video").first().isVisible(), "the call should stay visible beside the prompt");
+      await signer.page.screenshot({ path: join(ARTIFACTS, "participant-signin.png") });
+
+      // Draw, clear, draw again, confirm.
+      const clear = signer.page.locator('[data-action="signin-clear"]');
+      assert(await clear.isDisabled(), "« Effacer » should be disabled on an empty pad");
+      await drawSignature(signer.page);
+      assert(await clear.isEnabled(), "« Effacer » should be enabled once something is drawn");
+      await clear.click();
+      assert(await clear.isDisabled(), "« Effacer » should empty the pad");
+      await drawSignature(signer.page);
+      await signer.page.click('[data-action="signin-confirm"]');
+      const done = signer.page.locator('[data-field="signin-status"]', { hasText: /Présence confirmée à \d\d:\d\d/ });
+      await done.waitFor({ timeout: UI_WAIT_MS });
+      assert((await done.getAttribute("role")) === "status", "the confirmation should be announced (role=status)");
+      const waiting = await textOf(signer.page, '[data-field="countersign-status"]');
+      assert(/en attente/.test(waiting), `the countersignature should be pending, got « ${waiting} »`);
+
+      const receipts = await storedReceipts(signer, sid);
+      assert(receipts.length === 1 && receipts[0].kind === "signin", `one sign-in receipt should be kept, got ${JSON.stringify(receipts)}`);
+      checkTreeHead(receipts[0].tree_head, sid);
+      // « Télécharger mes reçus » gives them as one JSON file.
+      const [download] = await Promise.all([
+        signer.page.waitForEvent("download", { timeout: UI_WAIT_MS }),
+        signer.page.click('#signin-panel [data-action="download-receipts"]'),
+      ]);
+      const file = JSON.parse(readFileSync(await download.path(), "utf8"));
+      assert(file.typ === "cadre.receipts" && file.session?.id === sid && file.receipts?.length === 1
+        && file.tree_head === receipts[0].tree_head, `the downloaded file should hold the receipt: ${JSON.stringify(file).slice(0, 300)}`);
+
+      // The facilitator's console shows it, and the facilitator signs with the keyboard only.
+      await fac.page.click('button[data-action="presence"]');
+      const row = fac.page.locator(`#presence-panel li[data-person="${signer.id}"]`);
+      await fac.page.locator(`#presence-panel li[data-person="${signer.id}"][data-signed="true"]`).waitFor({ timeout: UI_WAIT_MS });
+      assert(/signé à \d\d:\d\d/.test(await row.innerText()), `the console should say « signé à HH:MM »: ${await row.innerText()}`);
+      const other = await fac.page.locator(`#presence-panel li[data-person="${inCall[2].id}"]`).innerText();
+      assert(/en attente/.test(other), `someone who has not signed should read « en attente »: ${other}`);
+      await fac.page.focus('[data-action="signin-confirm"]');
+      await fac.page.keyboard.press("Enter");
+      await fac.page.locator('[data-field="signin-status"]', { hasText: /Présence confirmée/ }).waitFor({ timeout: UI_WAIT_MS });
+      const focused = await fac.page.evaluate(() => document.activeElement?.id);
+      assert(focused === "signin-panel-title", `after signing with the keyboard, focus should stay in the panel, is on ${focused}`);
+      await fac.page.waitForTimeout(300);
+      await fac.page.screenshot({ path: join(ARTIFACTS, "facilitator-console.png") });
+
+      await row.locator('button[data-action="countersign"]').click();
+      await fac.page.locator(`#presence-panel li[data-person="${signer.id}"][data-countersigned="true"]`).waitFor({ timeout: UI_WAIT_MS });
+      await signer.page.locator('[data-field="countersign-status"][data-state="countersigned"]', { hasText: /contresigné/ })
+        .waitFor({ timeout: UI_WAIT_MS });
+      assert(await fac.page.locator('[data-action="countersign-all"]').isHidden(),
+        "« Contresigner tous les émargements » should go away once everyone is countersigned");
+    } catch (err) {
+      throw new Error(`${err.message}\n${await describe(fac)}\n${await describe(signer)}`);
+    }
+  });
+
+  await test("« Mes traces » lists the connection, the sign-in and the countersignature, and records a hidden tab", async () => {
+    assert(inCall.length === 3, "needs the call of the first test");
+    const [, person] = inCall;
+    const page = person.page;
+    // Signed and countersigned: the sign-in panel can go; the traces take its place.
+    await page.click('#signin-panel [data-action="panel-close"]');
+    await page.click('button[data-action="traces"]');
+    const traces = page.locator("#traces-panel");
+    await traces.waitFor({ state: "visible", timeout: UI_WAIT_MS });
+    const intro = await traces.innerText();
+    assert(/Rien d’autre n’est enregistré/.test(intro), "the panel should say that nothing else is recorded");
+    const connection = page.locator('#traces-panel li[data-kind="connection_opened"]').first();
+    await connection.waitFor({ timeout: UI_WAIT_MS });
+    const line = await connection.innerText();
+    assert(/^\d\d:\d\d:\d\d — connexion \(Chrome, 127\.0\.0\.1\)$/.test(line), `expected « HH:MM:SS — connexion (Chrome, 127.0.0.1) », got « ${line} »`);
+    const signed = await textOf(page, '#traces-panel li[data-kind="signed_in"]');
+    assert(/émargement (matinée|après-midi) \(avec signature\)/.test(signed), `the sign-in should be listed, got « ${signed} »`);
+    const counter = await textOf(page, '#traces-panel li[data-kind="countersigned"]');
+    assert(/contresigné par l’accompagnant·e/.test(counter), `the countersignature should be listed, got « ${counter} »`);
+
+    // Hiding the tab is recorded (after the ~1 s debounce) and shows up live.
+    const hidden = page.locator('#traces-panel li[data-kind="visibility"]', { hasText: "onglet masqué" });
+    assert((await hidden.count()) === 0, "nothing should say the tab was hidden yet");
+    await setTabHidden(page, true);
+    await hidden.waitFor({ timeout: UI_WAIT_MS });
+    await setTabHidden(page, false);
+    await page.waitForFunction(() => {
+      const items = [...document.querySelectorAll('#traces-panel li[data-kind="visibility"]')];
+      return items.length >= 2 && /onglet visible/.test(items[items.length - 1].textContent ?? "");
+    }, null, { timeout: UI_WAIT_MS });
+    await page.screenshot({ path: join(ARTIFACTS, "participant-traces.png") });
+  });
+
   await test("a participant who reloads comes back, with video on both sides", async () => {
     assert(inCall.length === 3, "needs the call of the previous test");
     const [fac, reloader] = inCall;
@@ -356,6 +511,13 @@ async function main() {
     );
     const state = await leaver.page.evaluate(() => /** @type {any} */ (window).cadre.state());
     assert(state.connection === "left", `the leaver's connection should be « left », is ${state.connection}`);
+    // The departure's receipt came before the « left » screen, and is kept.
+    const note = await textOf(leaver.page, '[data-field="left-receipt"]');
+    assert(/Un reçu de votre départ est conservé/.test(note), `the left screen should mention the receipt, got « ${note} »`);
+    const receipts = await storedReceipts(leaver, demo.session.id);
+    const departure = receipts.filter((r) => r.kind === "leave");
+    assert(departure.length === 1, `one departure receipt should be kept, got ${JSON.stringify(receipts)}`);
+    checkTreeHead(departure[0].tree_head, demo.session.id);
 
     // « Rejoindre à nouveau » goes back through the lobby into the call.
     const before = await fac.page.evaluate(() => /** @type {any} */ (window).cadre.state().peers.length);
@@ -411,6 +573,34 @@ async function main() {
       assert(code === "token_malformed", `the server should answer token_malformed, got ${code}`);
       const text = await textOf(person.page, ".error-message");
       assert(text.startsWith("Lien invalide"), `expected « Lien invalide… », got « ${text} »`);
+    } finally {
+      await person.context.close();
+    }
+  });
+
+  await test("a dismissed sign-in prompt does not pop up again, but stays reachable", async () => {
+    const person = await openPerson(browser, `participant 3 (${lucas.name})`, lucas.link.url);
+    try {
+      await joinFromLobby(person);
+      const panel = person.page.locator("#signin-panel");
+      await panel.waitFor({ state: "visible", timeout: UI_WAIT_MS });
+      await panel.locator('[data-action="panel-close"]').click();
+      assert(await panel.isHidden(), "closing the prompt should hide it");
+      const control = person.page.locator('button[data-action="signin"]');
+      assert((await control.getAttribute("aria-expanded")) === "false", "the « Émargement » control should say the panel is closed");
+      // Focus went back to the control.
+      assert(await control.evaluate((el) => el === document.activeElement), "focus should return to the « Émargement » control");
+
+      await person.page.reload();
+      await joinFromLobby(person);
+      await waitConnected(person);
+      await control.waitFor({ state: "visible", timeout: UI_WAIT_MS });
+      await person.page.waitForTimeout(1500);
+      assert(await panel.isHidden(), "the prompt should not pop up again for the same half-day");
+      assert(await control.locator(".control-dot").isVisible(), "the control should show that the sign-in is still to do");
+      await control.click();
+      await panel.waitFor({ state: "visible", timeout: UI_WAIT_MS });
+      assert(await person.page.locator('[data-action="signin-confirm"]').isEnabled(), "the sign-in should still be possible");
     } finally {
       await person.context.close();
     }

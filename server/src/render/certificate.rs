@@ -2,7 +2,7 @@
 
 use chrono_tz::Tz;
 
-use super::labels::{self, Labels, hm_opt, local, moment, slot_title, span};
+use super::labels::{self, Labels, hm_opt, local, moment, slot_parts, span};
 use super::layout::{
     A4, ACCENT, Align, BOX_FILL, Cell, CellLine, Column, Flow, INK, LEADING, MUTED, Op, Row,
     TOTAL_FILL, TableStyle,
@@ -239,12 +239,34 @@ fn half_days(f: &mut Flow<'_>, c: &Certificate, tz: Tz) {
         .map(|w| w + 2.0 * style.pad_x + 2.0)
         .collect();
     let rest = (f.width() - widths.iter().sum::<f32>()).max(160.0);
-    // The half-day on one line if it can, within 55 % of what is left.
-    let half_day_width = c
+    // A half-day is its date, then its half and planned times, smaller:
+    // each on one line if it can, within 55 % of what is left.
+    let half_days: Vec<(String, String)> = c
         .attendance
         .half_days
         .iter()
-        .map(|hd| fonts.width(&slot_title(lang, &hd.slot), Weight::Regular, size))
+        .map(|hd| {
+            let (date, half) = slot_parts(lang, &hd.slot);
+            let planned = format!(
+                "{} {}–{}",
+                l.planned,
+                hm_opt(tz, Some(hd.planned_start)),
+                hm_opt(tz, Some(hd.planned_end))
+            );
+            let second = match half {
+                Some(half) => format!("{half}, {planned}"),
+                None => planned,
+            };
+            (date, second)
+        })
+        .collect();
+    let half_day_width = half_days
+        .iter()
+        .map(|(date, second)| {
+            fonts
+                .width(date, Weight::Regular, size)
+                .max(fonts.width(second, Weight::Regular, 7.5))
+        })
         .fold(0.0, f32::max)
         + 2.0 * style.pad_x
         + 2.0;
@@ -292,21 +314,18 @@ fn half_days(f: &mut Flow<'_>, c: &Certificate, tz: Tz) {
     };
     let mut rows = Vec::new();
     for (n, hd) in c.attendance.half_days.iter().enumerate() {
-        let mut first: Vec<CellLine> = fonts
-            .wrapped(&slot_title(lang, &hd.slot), Weight::Regular, size, inner(0))
+        let (date, second) = &half_days[n];
+        let first: Vec<CellLine> = fonts
+            .wrapped(date, Weight::Regular, size, inner(0))
             .into_iter()
             .map(|line| CellLine { line, color: INK })
+            .chain(
+                fonts
+                    .wrapped(second, Weight::Regular, 7.5, inner(0))
+                    .into_iter()
+                    .map(|line| CellLine { line, color: MUTED }),
+            )
             .collect();
-        let planned = format!(
-            "{} {}–{}",
-            l.planned,
-            hm_opt(tz, Some(hd.planned_start)),
-            hm_opt(tz, Some(hd.planned_end))
-        );
-        first.push(CellLine {
-            line: fonts.truncated(&planned, Weight::Regular, 7.5, inner(0)),
-            color: MUTED,
-        });
         let intervals = if hd.intervals.is_empty() {
             "—".to_owned()
         } else {
@@ -373,7 +392,11 @@ fn proof_box(f: &mut Flow<'_>, c: &Certificate, tz: Tz, l: &Labels) {
         .replace("{kid}", &c.key_id)
         .replace("{jwks}", &c.jwks_url);
     let verify = fonts.wrapped(&verify, Weight::Regular, 8.5, inner);
-    let sep = if c.lang == Lang::Fr { " : " } else { ": " };
+    let sep = if c.lang == Lang::Fr {
+        "\u{202F}: "
+    } else {
+        ": "
+    };
     let issued = fonts.wrapped(
         &format!(
             "{} {} · {}{sep}{}",

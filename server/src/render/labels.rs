@@ -101,13 +101,13 @@ pub(crate) const FR: Labels = Labels {
     proof: "Attestation électronique",
     fingerprint: "Empreinte SHA-256 de l'attestation signée",
     verify: "Ce document est la représentation lisible de l'attestation électronique signée \
-        (JWS, EdDSA) dont l'empreinte figure ci-dessus. Elle est vérifiable avec « cadre verify » \
-        et la clé publique {kid} publiée à {jwks} : toute modification de l'attestation ou des \
+        (JWS, EdDSA) dont l'empreinte figure ci-dessus. Elle est vérifiable avec «\u{202F}cadre verify\u{202F}» \
+        et la clé publique {kid} publiée à {jwks}\u{202F}: toute modification de l'attestation ou des \
         relevés qu'elle contient fait échouer la vérification.",
     issued: "Émise le",
     key: "Clé de signature",
-    legend: "Heures locales ({tz}). Connecté : temps de connexion pendant le temps prévu. \
-        Présent : connecté, onglet visible, session non suspendue. Réalisation : présent ÷ \
+    legend: "Heures locales ({tz}). Connecté\u{202F}: temps de connexion pendant le temps prévu. \
+        Présent\u{202F}: connecté, onglet visible, session non suspendue. Réalisation\u{202F}: présent ÷ \
         durée prévue.",
     generated: "Document généré le",
     page: "page",
@@ -125,9 +125,9 @@ pub(crate) const FR: Labels = Labels {
     afternoon: "après-midi",
     from_to: ("du", "au"),
     at: "à",
-    sheet_legend: "Heures locales ({tz}). Chaque personne émarge en ligne par demi-journée ; \
-        l'intervenant contresigne. Connecté : temps de connexion pendant le temps prévu. \
-        Présent : connecté, onglet visible, session non suspendue. Réalisation : présent ÷ \
+    sheet_legend: "Heures locales ({tz}). Chaque personne émarge en ligne par demi-journée\u{202F}; \
+        l'intervenant contresigne. Connecté\u{202F}: temps de connexion pendant le temps prévu. \
+        Présent\u{202F}: connecté, onglet visible, session non suspendue. Réalisation\u{202F}: présent ÷ \
         durée prévue.",
     no_one: "Personne n'est inscrit.",
     signed_online: "signé en ligne",
@@ -407,6 +407,15 @@ pub(crate) fn parse_slot(slot: &str) -> Option<(NaiveDate, bool)> {
         "am" => Some((date, false)),
         "pm" => Some((date, true)),
         _ => None,
+    }
+}
+
+/// A slot's date ("jeudi 3 décembre 2026") and half ("matin"); the slot
+/// itself and no half when it does not parse.
+pub(crate) fn slot_parts(lang: Lang, slot: &str) -> (String, Option<&'static str>) {
+    match parse_slot(slot) {
+        Some((date, pm)) => (lang.date_long(date), Some(lang.half(pm))),
+        None => (slot.to_owned(), None),
     }
 }
 

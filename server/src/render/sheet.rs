@@ -387,7 +387,11 @@ fn decorate(
 
     // Footer.
     let y = h - TOP - FOOTER + 8.0;
-    let sep = if s.lang == Lang::Fr { " : " } else { ": " };
+    let sep = if s.lang == Lang::Fr {
+        "\u{202F}: "
+    } else {
+        ": "
+    };
     let ledger = fonts.truncated(
         &format!(
             "{}{sep}{} {} · {} {}",

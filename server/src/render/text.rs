@@ -112,6 +112,12 @@ pub(crate) fn clean(text: &str) -> String {
         .collect()
 }
 
+/// Spaces a line may break at: all but the no-break ones (French puts a
+/// narrow no-break space before `:` and inside « »).
+fn breakable(c: char) -> bool {
+    c.is_whitespace() && !matches!(c, '\u{A0}' | '\u{202F}' | '\u{2007}')
+}
+
 /// Combining marks of the scripts the bundled fonts cover, and joiners:
 /// they stay in the run of their base character.
 fn is_mark(c: char) -> bool {
@@ -206,7 +212,7 @@ impl FontSet {
         let mut out = Vec::new();
         for paragraph in text.split('\n') {
             let mut current = String::new();
-            for word in paragraph.split_whitespace() {
+            for word in paragraph.split(breakable).filter(|w| !w.is_empty()) {
                 let candidate = if current.is_empty() {
                     word.to_owned()
                 } else {
