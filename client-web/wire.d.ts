@@ -71,6 +71,8 @@ export interface Welcome {
   server_time: number;
   /** Half-day slots of the session and this person's sign-ins. */
   slots: SlotStatus[];
+  /** Everyone in the session: facilitators only. */
+  people?: Me[];
 }
 
 /** One half-day slot, as this person sees it. Times are server ms since the epoch. */
@@ -120,7 +122,7 @@ export type ServerMessage =
   | { type: "error"; code: string; message: string }
   | { type: "closing"; reason: LeaveReason; message: string }
   | { type: "signin_open"; slot: string; closes_at: number }
-  | { type: "signed"; slot: string; at: number; receipt: string }
+  | { type: "signed"; slot: string; at: number; receipt?: string }
   | { type: "countersigned"; slot: string; participant: string; at: number }
   /** Facilitators only: `signed` is `[participant id, ms]` pairs. */
   | { type: "signin_status"; slot: string; signed: [string, number][]; countersigned: string[] }

@@ -284,6 +284,10 @@ pub enum ServerMessage {
         server_time: i64,
         /// Half-day slots of the session and this person's sign-ins.
         slots: Vec<SlotStatus>,
+        /// Everyone in the session, connected or not: sent to facilitators
+        /// only (a participant learns the names of those connected).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        people: Vec<Me>,
     },
     /// Someone connected (or reconnected: same `id`, new `connection_id`).
     PeerJoined {
@@ -327,8 +331,10 @@ pub enum ServerMessage {
         slot: String,
         /// Server time of the sign-in (ms).
         at: i64,
-        /// A receipt: the signed tree head covering it.
-        receipt: String,
+        /// A receipt: the signed tree head covering it (absent if it could
+        /// not be signed; the sign-in itself is recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        receipt: Option<String>,
     },
     /// A sign-in was countersigned (sent to the facilitators and to the
     /// participant concerned).

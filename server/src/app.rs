@@ -11,10 +11,10 @@ use crate::keys::{Jwks, SigningKey};
 use crate::ledger::Ledger;
 use crate::links::{ISSUER, JOIN_AUDIENCE, JoinClaims, LinkSigner};
 use crate::session::{Registry, SessionSettings};
-use cadre_protocol::ErrorCode;
 use cadre_protocol::api::{LinkView, NewSession, PersonView, Revoked, SessionSummary, SessionView};
 use cadre_protocol::attendance::Schedule;
-use cadre_protocol::signalling::SessionInfo;
+use cadre_protocol::signalling::{Me, SessionInfo};
+use cadre_protocol::{ErrorCode, Role};
 use chrono::{DateTime, SecondsFormat, Utc};
 use std::sync::Arc;
 use std::time::Duration;
@@ -223,16 +223,23 @@ impl App {
     pub async fn admit_from(&self, token: &str, origin: Origin) -> Result<Admitted, ApiError> {
         let claims = self.inner.signer.verify(token)?;
         let (jti, sid, sub) = (claims.jti.clone(), claims.sid.clone(), claims.sub.clone());
-        let (admission, facilitators) = self
+        let (admission, facilitators, people) = self
             .inner
             .catalog
             .run(move |c| {
                 let admission = c.admit(&jti, &sid, &sub)?;
-                let facilitators = match &admission {
-                    Admission::Admitted { .. } => c.facilitators(&sid)?,
-                    _ => Vec::new(),
+                let (facilitators, people) = match &admission {
+                    Admission::Admitted { person, .. } => (
+                        c.facilitators(&sid)?,
+                        if person.role == Role::Facilitator {
+                            c.people(&sid)?
+                        } else {
+                            Vec::new()
+                        },
+                    ),
+                    _ => (Vec::new(), Vec::new()),
                 };
-                Ok((admission, facilitators))
+                Ok((admission, facilitators, people))
             })
             .await?;
         match admission {
@@ -244,6 +251,14 @@ impl App {
                     ));
                 }
                 Ok(Admitted {
+                    people: people
+                        .into_iter()
+                        .map(|p| Me {
+                            id: p.id,
+                            name: p.name,
+                            role: p.role,
+                        })
+                        .collect(),
                     schedule: Schedule {
                         planned_start: session.planned_start.timestamp_millis(),
                         planned_end: session.planned_end.timestamp_millis(),

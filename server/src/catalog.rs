@@ -412,6 +412,20 @@ impl Catalog {
         Ok(person)
     }
 
+    /// Everyone in a session, in the order given.
+    pub fn people(&self, sid: &str) -> CatalogResult<Vec<Person>> {
+        let conn = self.lock();
+        let mut stmt = conn.prepare(
+            "SELECT id, session_id, name, email, role FROM people WHERE session_id = ?1 ORDER BY position",
+        )?;
+        let rows = stmt.query_map([sid], |row| Ok(person_row(row)))?;
+        let mut out = Vec::new();
+        for row in rows {
+            out.push(row??);
+        }
+        Ok(out)
+    }
+
     /// Display names of a session's facilitators.
     pub fn facilitators(&self, sid: &str) -> CatalogResult<Vec<String>> {
         let conn = self.lock();

@@ -130,6 +130,9 @@ pub struct Limits {
 /// Who is connecting, decided before the upgrade.
 #[derive(Debug, Clone)]
 pub struct Admitted {
+    /// Everyone in the session, for a facilitator's console (empty for a
+    /// participant).
+    pub people: Vec<cadre_protocol::signalling::Me>,
     /// The session's plan, for half-days.
     pub schedule: Schedule,
     /// Where the connection comes from (socket address; evidence).
@@ -245,6 +248,7 @@ async fn run_inner(
         connection_id: connection_id.clone(),
         outbound: out_tx.clone(),
         control: Arc::clone(&control),
+        people: who.people.clone(),
     };
     let tally = Mutex::new(Tally::default());
     let Ok(session) = registry.join(&who.session, &who.schedule, joining).await else {
@@ -790,7 +794,7 @@ impl Reader<'_> {
             .sign_end(self.id.clone(), slot.clone(), recorded)
             .await;
         if let Some(at) = at {
-            let receipt = self.receipt().await.unwrap_or_default();
+            let receipt = self.receipt().await;
             self.queue(Outbound::Text(encode(&ServerMessage::Signed {
                 slot,
                 at,

@@ -16,6 +16,8 @@
 //! - [`ledger`]: the append-only evidence log (group commit, Merkle tree
 //!   heads, proofs); [`jws`]: signing of tree heads and proofs.
 //! - [`connection`]: one WebSocket: limits, dispatch, queue, liveness, close.
+//! - [`proofs`]: issuing proofs and attendance sheets from the ledger;
+//!   [`render`]: their PDF renderings; [`verify`]: `cadre verify`.
 //! - [`error`]: the HTTP error type and its JSON body.
 //! - `assets`: the web client, embedded at build time.
 //!
@@ -39,6 +41,7 @@ pub mod proofs;
 pub mod render;
 pub mod session;
 pub mod signin;
+pub mod verify;
 
 pub use app::App;
 pub use config::Config;

@@ -54,6 +54,8 @@ enum Command {
     /// Manage sessions and links.
     #[command(subcommand)]
     Session(SessionCommand),
+    /// Check a proof or a ledger export offline, with the published keys.
+    Verify(cadre_server::verify::VerifyArgs),
 }
 
 #[derive(Args, Clone)]
@@ -187,6 +189,11 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { server, json } => demo(&cli.data_dir, server, json).await,
         Command::Serve { server, json_ready } => serve(&cli.data_dir, server, json_ready).await,
         Command::Session(cmd) => session_command(&cli.data_dir, cmd).await,
+        Command::Verify(args) => {
+            // Offline work, with its own exit codes (0 verified, else failed).
+            let code = tokio::task::spawn_blocking(move || cadre_server::verify::run(args)).await?;
+            std::process::exit(code);
+        }
     }
 }
 

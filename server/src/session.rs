@@ -59,6 +59,8 @@ pub struct Joining {
     pub outbound: mpsc::Sender<Outbound>,
     /// How the actor closes the connection.
     pub control: Arc<ConnectionControl>,
+    /// Everyone in the session (facilitators only).
+    pub people: Vec<Me>,
 }
 
 enum Command {
@@ -716,6 +718,7 @@ impl SessionActor {
             heartbeat_interval_ms: self.registry.settings.heartbeat_interval.as_millis() as u64,
             server_time: chrono::Utc::now().timestamp_millis(),
             slots: self.signins.statuses(&j.id, now_ms()),
+            people: j.people.clone(),
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
@@ -743,7 +746,24 @@ impl SessionActor {
                 Outbound::Text(encode(&ServerMessage::PeerJoined { peer })),
             );
         }
-        self.members.insert(id, member);
+        let facilitator = member.role == Role::Facilitator;
+        self.members.insert(id.clone(), member);
+        if facilitator {
+            // A console that reloads sees the sign-ins made before.
+            let slots: Vec<String> = self.signins.slots().iter().map(|s| s.id.clone()).collect();
+            for slot in slots {
+                let (signed, countersigned) = self.signins.slot_summary(&slot);
+                if signed.is_empty() {
+                    continue;
+                }
+                let msg = ServerMessage::SigninStatus {
+                    slot,
+                    signed,
+                    countersigned,
+                };
+                self.send(&id, Outbound::Text(encode(&msg)));
+            }
+        }
     }
 
     fn relay(&mut self, from: String, connection_id: String, to: String, data: Opaque) {
