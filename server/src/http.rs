@@ -7,6 +7,7 @@
 
 use crate::app::{App, Origin};
 use crate::assets;
+use crate::render::Lang;
 use crate::connection::{self, Admitted, MAX_FRAME_BYTES};
 use crate::error::ApiError;
 use axum::body::Bytes;
@@ -48,6 +49,8 @@ pub fn router(app: App) -> Router {
         .route("/api/sessions/{sid}/attendance.json", get(sheet_json))
         .route("/api/sessions/{sid}/proofs/{pid}", get(proof_jws))
         .route("/api/sessions/{sid}/proofs/{pid}/json", get(proof_json))
+        .route("/api/sessions/{sid}/proofs/{pid}/pdf", get(proof_pdf))
+        .route("/api/sessions/{sid}/attendance.pdf", get(sheet_pdf))
         .route("/api/join", get(lobby))
         .route("/ws/{sid}", get(websocket))
         .fallback(fallback)
@@ -303,6 +306,41 @@ async fn ledger_export(
 struct TokenQuery {
     #[serde(default)]
     token: String,
+    /// Language of rendered documents (`fr` when absent or unknown).
+    #[serde(default)]
+    lang: String,
+}
+
+impl TokenQuery {
+    fn lang(&self) -> Lang {
+        Lang::parse(&self.lang).unwrap_or_default()
+    }
+}
+
+async fn proof_pdf(
+    State(app): State<App>,
+    Path((sid, pid)): Path<(String, String)>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    Access::of(&app, &headers, &q.token).await?.person(&sid, &pid)?;
+    let (issued, pdf) = app.certificate_pdf(&sid, &pid, q.lang()).await?;
+    let mut resp = attachment("application/pdf", &format!("attestation-{pid}.pdf"), pdf);
+    if let Ok(v) = HeaderValue::from_str(&issued.sha256()) {
+        resp.headers_mut().insert("x-proof-sha256", v);
+    }
+    Ok(resp)
+}
+
+async fn sheet_pdf(
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    Access::of(&app, &headers, &q.token).await?.whole_session(&sid)?;
+    let pdf = app.sheet_pdf(&sid, q.lang()).await?;
+    Ok(attachment("application/pdf", &format!("emargement-{sid}.pdf"), pdf))
 }
 
 async fn lobby(

@@ -15,7 +15,9 @@ use cadre_protocol::evidence::Entry;
 use cadre_protocol::proof::{
     self, AttendanceProof, AttendanceSheet, EvidenceEntry, Person, SessionMeta,
 };
+use crate::render::{self, Lang, Organisation, Strokes};
 use sha2::{Digest, Sha256};
+use std::collections::BTreeMap;
 
 /// `typ` header of a proof JWS.
 pub const PROOF_JWS_TYP: &str = "cadre.attendance-proof+jws";
@@ -50,6 +52,17 @@ fn meta(s: &Session) -> SessionMeta {
         s.planned_end.timestamp_millis(),
         s.time_zone.name(),
     )
+}
+
+fn render_session(m: &SessionMeta) -> render::SessionInfo {
+    render::SessionInfo {
+        id: m.id.clone(),
+        title: m.title.clone(),
+        kind: m.kind,
+        planned_start: m.planned_start,
+        planned_end: m.planned_end,
+        time_zone: m.time_zone.clone(),
+    }
 }
 
 fn person(p: &StoredPerson) -> Person {
@@ -117,6 +130,137 @@ impl App {
             jws,
             proof: payload,
         })
+    }
+
+    /// A person's certificate (the proof's human rendering), as PDF.
+    pub async fn certificate_pdf(
+        &self,
+        sid: &str,
+        pid: &str,
+        lang: Lang,
+    ) -> Result<(IssuedProof, Vec<u8>), ApiError> {
+        let issued = self.issue_proof(sid, pid).await?;
+        let p = &issued.proof;
+        let entries: Vec<Entry> = p
+            .evidence
+            .entries
+            .iter()
+            .filter_map(|e| Entry::parse(&e.entry).ok())
+            .collect();
+        let head_ts = cadre_protocol::evidence::unverified_payload(&p.evidence.tree_head)
+            .and_then(|b| serde_json::from_slice::<cadre_protocol::evidence::TreeHead>(&b).ok())
+            .map(|h| h.ts)
+            .unwrap_or(p.issued_at);
+        // The same derivation the proof's figures come from, for the fields
+        // the proof does not carry (first join, last leave).
+        let attendance = attendance::derive(&p.session.schedule(), &entries, pid, head_ts);
+        let certificate = render::Certificate {
+            lang,
+            organisation: Organisation {
+                name: p.organisation.clone(),
+                details: Vec::new(),
+            },
+            session: render_session(&p.session),
+            person_id: p.person.id.clone(),
+            person_name: p.person.name.clone(),
+            person_role: p.person.role,
+            attendance,
+            suspensions: p
+                .control
+                .iter()
+                .filter(|c| c.kind == cadre_protocol::evidence::kind::SESSION_STATE)
+                .map(|c| {
+                    format!(
+                        "{} : {} → {}{}",
+                        attendance::local_time(c.ts, &p.session.time_zone),
+                        c.from.as_deref().unwrap_or("?"),
+                        c.to.as_deref().unwrap_or("?"),
+                        c.reason
+                            .as_deref()
+                            .map(|r| format!(" — {r}"))
+                            .unwrap_or_default()
+                    )
+                })
+                .collect(),
+            proof_sha256: issued.sha256(),
+            key_id: self.jws().kid().to_owned(),
+            jwks_url: format!("{}/.well-known/jwks.json", self.public_url()),
+            issued_at: p.issued_at,
+            generated_at: chrono::Utc::now().timestamp_millis(),
+        };
+        let pdf = tokio::task::spawn_blocking(move || render::certificate_pdf(&certificate))
+            .await
+            .map_err(|e| internal("rendering", e))?
+            .map_err(|e| internal("rendering the certificate", e))?;
+        Ok((issued, pdf))
+    }
+
+    /// The session's attendance sheet (feuille d'émargement), as PDF.
+    pub async fn sheet_pdf(&self, sid: &str, lang: Lang) -> Result<Vec<u8>, ApiError> {
+        let s = sid.to_owned();
+        let detail = self.catalog().run(move |c| c.session_detail(&s)).await?;
+        let head = self
+            .ledger()
+            .tree_head(sid)
+            .await
+            .map_err(|e| internal("signing a tree head", e))?;
+        let stored = self
+            .ledger()
+            .entries(sid)
+            .await
+            .map_err(|e| internal("reading the ledger", e))?;
+        let entries: Vec<Entry> = stored
+            .iter()
+            .filter(|e| e.seq < head.head.tree_size)
+            .map(|e| Entry::parse(&e.text))
+            .collect::<Result<_, _>>()
+            .map_err(|e| internal("a stored entry", e))?;
+        let meta = meta(&detail.session);
+        let schedule = meta.schedule();
+        let people = detail
+            .people
+            .iter()
+            .map(|(p, _)| {
+                let mut signatures: BTreeMap<String, Strokes> = BTreeMap::new();
+                for e in entries.iter().filter(|e| {
+                    e.actor == p.id && e.kind == cadre_protocol::evidence::kind::SIGNED_IN
+                }) {
+                    let payload = e.payload_value();
+                    let slot = payload["slot"].as_str().unwrap_or_default().to_owned();
+                    if let Ok(strokes) =
+                        serde_json::from_value::<Strokes>(payload["signature"].clone())
+                    {
+                        signatures.insert(slot, strokes);
+                    }
+                }
+                render::SheetPerson {
+                    name: p.name.clone(),
+                    role: p.role,
+                    attendance: attendance::derive(&schedule, &entries, &p.id, head.head.ts),
+                    signatures,
+                }
+            })
+            .collect();
+        let sheet = render::Sheet {
+            lang,
+            organisation: Organisation {
+                name: detail.session.organisation.clone(),
+                details: Vec::new(),
+            },
+            session: render_session(&meta),
+            people,
+            slots: attendance::slots(&schedule)
+                .into_iter()
+                .map(|(id, _, _)| id)
+                .collect(),
+            tree_size: head.head.tree_size,
+            tree_root: head.head.root.clone(),
+            generated_at: chrono::Utc::now().timestamp_millis(),
+        };
+        tokio::task::spawn_blocking(move || render::attendance_sheet_pdf(&sheet))
+            .await
+            .map_err(|e| internal("rendering", e))?
+            .map_err(|e| internal("rendering the sheet", e))
     }
 
     /// The session's attendance sheet now.

@@ -12,8 +12,9 @@
 //! nothing was verified).
 
 use cadre_protocol::evidence::{Jwk, Jwks};
-use cadre_protocol::proof::{self, Report};
+use cadre_protocol::proof::{self, Check, Report};
 use clap::Args;
+use serde::Serialize;
 use std::io::{Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::path::{Path, PathBuf};
@@ -69,6 +70,15 @@ impl Input {
     }
 }
 
+/// The `--json` output: one line.
+#[derive(Serialize)]
+struct JsonReport<'a> {
+    file: String,
+    kind: &'static str,
+    ok: bool,
+    checks: &'a [Check],
+}
+
 /// Runs the command, printing to stdout (report) and stderr (problems with
 /// the inputs); returns the process exit status.
 pub fn run(args: VerifyArgs) -> i32 {
@@ -104,13 +114,16 @@ pub fn run_with(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
         }
     };
     let printed = if args.json {
-        let value = serde_json::json!({
-            "file": args.file.display().to_string(),
-            "kind": input.as_str(),
-            "ok": report.ok,
-            "checks": report.checks,
-        });
-        writeln!(out, "{value}")
+        let json = JsonReport {
+            file: args.file.display().to_string(),
+            kind: input.as_str(),
+            ok: report.ok,
+            checks: &report.checks,
+        };
+        match serde_json::to_string(&json) {
+            Ok(line) => writeln!(out, "{line}"),
+            Err(e) => Err(std::io::Error::other(e)),
+        }
     } else {
         print_report(out, &args.file, input, &report)
     };

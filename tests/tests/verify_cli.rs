@@ -1,0 +1,364 @@
+//! `cadre verify` as an auditor runs it: files in a directory, keys from a
+//! file or a plain HTTP URL, a verdict and an exit status.
+
+use base64::Engine as _;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use cadre_protocol::attendance;
+use cadre_protocol::evidence::{ENTRY_VERSION, Entry, Jwk, Jwks, TREE_HEAD_TYP, TreeHead, kind};
+use cadre_protocol::merkle::{self, Hash};
+use cadre_protocol::proof::{self, AttendanceProof, EvidenceEntry, Person, SessionMeta};
+use cadre_protocol::{Role, SessionKind};
+use cadre_server::verify::{EXIT_FAILED, EXIT_USAGE, EXIT_VERIFIED, VerifyArgs, run_with};
+use ring::signature::{Ed25519KeyPair, KeyPair};
+use serde_json::json;
+use serde_json::value::RawValue;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// 2026-12-03T09:00:00+01:00.
+const T0: i64 = 1_796_284_800_000;
+const MIN: i64 = 60_000;
+
+struct Files {
+    dir: tempfile::TempDir,
+    key: Ed25519KeyPair,
+}
+
+impl Files {
+    /// A morning with one participant: a proof, an export, a receipt and
+    /// the JWKS, written as files.
+    fn new() -> Files {
+        let dir = tempfile::tempdir().unwrap();
+        let rng = ring::rand::SystemRandom::new();
+        let doc = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
+        let key = Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap();
+        let files = Files { dir, key };
+
+        let conn = json!({"connection_id": "c1", "ip": "192.0.2.1", "user_agent": "t"});
+        let events = [
+            (T0 - 30 * MIN, kind::SERVER_STARTED, "server", json!({})),
+            (T0 - 2 * MIN, kind::CONNECTION_OPENED, "p_c", conn),
+            (
+                T0 + MIN,
+                kind::SIGNED_IN,
+                "p_c",
+                json!({"slot": "2026-12-03.am"}),
+            ),
+            (
+                T0 + 3 * MIN,
+                kind::CONNECTION_OPENED,
+                "p_d",
+                json!({"connection_id": "c2"}),
+            ),
+            (
+                T0 + 170 * MIN,
+                kind::CONNECTION_CLOSED,
+                "p_c",
+                json!({"connection_id": "c1", "reason": "left", "last_seen": T0 + 170 * MIN}),
+            ),
+        ];
+        let texts: Vec<String> = events
+            .iter()
+            .enumerate()
+            .map(|(seq, (ts, kind, actor, payload))| {
+                Entry {
+                    v: ENTRY_VERSION,
+                    sid: "s_cli".into(),
+                    seq: seq as u64,
+                    ts: *ts,
+                    kind: (*kind).into(),
+                    actor: (*actor).into(),
+                    payload: RawValue::from_string(payload.to_string()).unwrap(),
+                    client_ts: None,
+                    salt: format!("{seq:032x}"),
+                }
+                .canonical()
+            })
+            .collect();
+        let receipt = files.tree_head(&texts, 3, T0 + MIN);
+        let head = files.tree_head(&texts, texts.len(), T0 + 180 * MIN);
+        let leaves: Vec<Hash> = texts
+            .iter()
+            .map(|t| cadre_protocol::evidence::entry_hash(t))
+            .collect();
+        let evidence: Vec<EvidenceEntry> = texts
+            .iter()
+            .enumerate()
+            .filter(|(_, t)| attendance::in_proof(&Entry::parse(t).unwrap(), "p_c"))
+            .map(|(i, t)| {
+                EvidenceEntry::new(
+                    i as u64,
+                    t.clone(),
+                    &merkle::inclusion_proof(&leaves, i).unwrap(),
+                )
+            })
+            .collect();
+        let payload = proof::build_payload(
+            T0 + 181 * MIN,
+            "Organisme Exemple",
+            &SessionMeta::new(
+                "s_cli",
+                "Bilan, entretien 3",
+                SessionKind::Bilan,
+                T0,
+                T0 + 180 * MIN,
+                "Europe/Paris",
+            ),
+            &Person {
+                id: "p_c".into(),
+                name: "Camille Roux".into(),
+                role: Role::Participant,
+            },
+            &head,
+            evidence,
+        )
+        .unwrap();
+        files.write("proof.jws", &files.sign_proof(&payload));
+        let mut export = texts.join("\n");
+        export.push('\n');
+        export.push_str(&json!({ "tree_heads": [receipt.clone(), head] }).to_string());
+        export.push('\n');
+        files.write("export.jsonl", &export);
+        files.write("receipt.jws", &receipt);
+        // A receipt as the browser keeps it: the `receipt` message.
+        files.write(
+            "receipt.json",
+            &json!({"type": "receipt", "tree_head": receipt}).to_string(),
+        );
+        let jwks = Jwks {
+            keys: vec![Jwk {
+                kty: "OKP".into(),
+                crv: "Ed25519".into(),
+                kid: "k-cli".into(),
+                x: URL_SAFE_NO_PAD.encode(files.key.public_key().as_ref()),
+            }],
+        };
+        files.write("jwks.json", &serde_json::to_string(&jwks).unwrap());
+        files
+    }
+
+    fn sign(&self, payload: &[u8]) -> String {
+        let input = proof::jws_signing_input("k-cli", payload);
+        proof::jws_compact(&input, self.key.sign(input.as_bytes()).as_ref())
+    }
+
+    fn sign_proof(&self, p: &AttendanceProof) -> String {
+        self.sign(&serde_json::to_vec(p).unwrap())
+    }
+
+    fn tree_head(&self, texts: &[String], size: usize, ts: i64) -> String {
+        let leaves: Vec<Hash> = texts[..size]
+            .iter()
+            .map(|t| cadre_protocol::evidence::entry_hash(t))
+            .collect();
+        let head = TreeHead {
+            typ: TREE_HEAD_TYP.into(),
+            v: 1,
+            sid: "s_cli".into(),
+            tree_size: size as u64,
+            root: merkle::to_hex(&merkle::root(&leaves)),
+            ts,
+        };
+        self.sign(&serde_json::to_vec(&head).unwrap())
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn write(&self, name: &str, text: &str) {
+        std::fs::write(self.path(name), text).unwrap();
+    }
+
+    fn read(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path(name)).unwrap()
+    }
+
+    fn args(&self, file: &str) -> VerifyArgs {
+        VerifyArgs {
+            file: self.path(file),
+            jwks: Some(self.path("jwks.json").display().to_string()),
+            receipts: Vec::new(),
+            json: false,
+        }
+    }
+}
+
+/// Runs the command; returns (status, stdout, stderr).
+fn run(args: &VerifyArgs) -> (i32, String, String) {
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = run_with(args, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).unwrap(),
+        String::from_utf8(err).unwrap(),
+    )
+}
+
+#[test]
+fn a_good_proof_passes_with_every_check_shown() {
+    let f = Files::new();
+    let (code, out, err) = run(&f.args("proof.jws"));
+    assert_eq!(code, EXIT_VERIFIED, "{out}{err}");
+    assert!(out.contains("(attendance proof)"), "{out}");
+    assert!(
+        out.contains("  ✓ proof signature: signed with published key \"k-cli\""),
+        "{out}"
+    );
+    assert!(out.contains("  ✓ attendance recomputed: "), "{out}");
+    assert!(out.contains("Camille Roux"), "{out}");
+    assert!(
+        out.trim_end().ends_with("VERIFIED: all 8 checks hold."),
+        "{out}"
+    );
+    assert!(err.is_empty(), "{err}");
+}
+
+#[test]
+fn a_tampered_proof_fails_and_names_the_check() {
+    let f = Files::new();
+    let jws = f.read("proof.jws");
+    let payload = URL_SAFE_NO_PAD
+        .decode(jws.split('.').nth(1).unwrap())
+        .unwrap();
+    let mut p: AttendanceProof = serde_json::from_slice(&payload).unwrap();
+    p.half_days[0].connected_seconds += 1200;
+    f.write("edited.jws", &f.sign_proof(&p));
+    let (code, out, _) = run(&f.args("edited.jws"));
+    assert_eq!(code, EXIT_FAILED, "{out}");
+    assert!(
+        out.contains("  ✗ attendance recomputed: 2026-12-03.am: connected_seconds is "),
+        "{out}"
+    );
+    assert!(
+        out.trim_end()
+            .ends_with("FAILED: 1 of 8 checks do not hold."),
+        "{out}"
+    );
+}
+
+#[test]
+fn an_export_is_checked_against_receipts_in_either_form() {
+    let f = Files::new();
+    let mut args = f.args("export.jsonl");
+    args.receipts = vec![f.path("receipt.jws"), f.path("receipt.json")];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, EXIT_VERIFIED, "{out}{err}");
+    assert!(out.contains("(ledger export)"), "{out}");
+    assert!(
+        out.contains("  ✓ receipt 2: the log of 5 entries extends the receipt's 3 entries"),
+        "{out}"
+    );
+
+    // The log cut back to two entries, tree heads line kept.
+    let export = f.read("export.jsonl");
+    let lines: Vec<&str> = export.lines().collect();
+    f.write(
+        "cut.jsonl",
+        &format!("{}\n{}\n{}\n", lines[0], lines[1], lines[5]),
+    );
+    args.file = f.path("cut.jsonl");
+    let (code, out, _) = run(&args);
+    assert_eq!(code, EXIT_FAILED, "{out}");
+    assert!(
+        out.contains("  ✗ receipt 1: the receipt covers 3 entries but the export holds 2"),
+        "{out}"
+    );
+}
+
+#[test]
+fn json_output_carries_the_whole_report() {
+    let f = Files::new();
+    let mut args = f.args("proof.jws");
+    args.json = true;
+    let (code, out, _) = run(&args);
+    assert_eq!(code, EXIT_VERIFIED);
+    let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+    assert_eq!(v["kind"], "proof");
+    assert_eq!(v["ok"], true);
+    assert_eq!(v["checks"].as_array().unwrap().len(), 8);
+    assert_eq!(v["checks"][0]["name"], "proof signature");
+}
+
+#[test]
+fn keys_come_from_a_plain_http_url() {
+    let f = Files::new();
+    let body = f.read("jwks.json");
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();
+    let url = format!(
+        "http://{}/.well-known/jwks.json",
+        listener.local_addr().unwrap()
+    );
+    let server = std::thread::spawn(move || {
+        let (mut s, _) = listener.accept().unwrap();
+        let mut got = Vec::new();
+        let mut buf = [0u8; 512];
+        while !got.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = s.read(&mut buf).unwrap();
+            if n == 0 {
+                break;
+            }
+            got.extend_from_slice(&buf[..n]);
+        }
+        write!(
+            s,
+            "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: {}\r\n\r\n{body}",
+            body.len()
+        )
+        .unwrap();
+        String::from_utf8(got).unwrap()
+    });
+    let mut args = f.args("proof.jws");
+    args.jwks = Some(url);
+    let (code, out, err) = run(&args);
+    assert_eq!(code, EXIT_VERIFIED, "{out}{err}");
+    let request = server.join().unwrap();
+    assert!(
+        request.starts_with("GET /.well-known/jwks.json HTTP/1.1\r\n"),
+        "{request}"
+    );
+}
+
+#[test]
+fn unusable_inputs_exit_2_and_say_why() {
+    let f = Files::new();
+    let mut args = f.args("missing.jws");
+    let (code, _, err) = run(&args);
+    assert_eq!(code, EXIT_USAGE);
+    assert!(err.contains("cannot read"), "{err}");
+
+    args = f.args("proof.jws");
+    args.jwks = Some("https://cadre.example/.well-known/jwks.json".into());
+    let (code, _, err) = run(&args);
+    assert_eq!(code, EXIT_USAGE);
+    assert!(
+        err.contains("https is not supported by the offline verifier"),
+        "{err}"
+    );
+
+    args = f.args("proof.jws");
+    args.receipts = vec![f.path("receipt.jws")];
+    let (code, _, err) = run(&args);
+    assert_eq!(code, EXIT_USAGE);
+    assert!(
+        err.contains("--receipt applies to a ledger export"),
+        "{err}"
+    );
+
+    f.write("notes.txt", "attendance: fine, trust me");
+    let (code, _, err) = run(&f.args("notes.txt"));
+    assert_eq!(code, EXIT_USAGE);
+    assert!(err.contains("neither an attendance proof"), "{err}");
+}
+
+#[test]
+fn without_keys_signatures_cannot_pass() {
+    let f = Files::new();
+    let mut args = f.args("proof.jws");
+    args.jwks = None;
+    let (code, out, err) = run(&args);
+    assert_eq!(code, EXIT_FAILED, "{out}");
+    assert!(err.contains("no --jwks given"), "{err}");
+    assert!(out.contains("  ✗ proof signature: "), "{out}");
+    assert!(Path::new(&f.path("proof.jws")).exists());
+}
