@@ -143,3 +143,120 @@ pub struct Revoked {
     /// Whether a live connection was closed.
     pub disconnected: bool,
 }
+
+/// `POST /api/sessions/{sid}/sponsor-link` body (all optional).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewSponsorLink {
+    /// Days the link stays valid (1–366; 30 when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub valid_days: Option<u32>,
+}
+
+/// A read-only report link for the sponsor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SponsorLink {
+    /// `{public_url}/r/{token}`.
+    pub url: String,
+    /// The signed token alone.
+    pub token: String,
+    /// Valid until (RFC 3339 UTC).
+    pub expires_at: String,
+}
+
+/// The session as a sponsor sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportSession {
+    /// Title.
+    pub title: String,
+    /// Kind.
+    pub kind: SessionKind,
+    /// The organisation running it.
+    pub organisation: String,
+    /// The sponsor, if recorded.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sponsor: Option<String>,
+    /// Planned start, RFC 3339 UTC.
+    pub planned_start: String,
+    /// Planned end, RFC 3339 UTC.
+    pub planned_end: String,
+    /// IANA time zone.
+    pub time_zone: String,
+}
+
+/// Aggregates of one half-day over the participants (facilitators excluded).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportHalfDay {
+    /// `YYYY-MM-DD.am|pm`.
+    pub slot: String,
+    /// Planned start, UTC ms.
+    pub planned_start: i64,
+    /// Planned end, UTC ms.
+    pub planned_end: i64,
+    /// Participants enrolled.
+    pub expected: usize,
+    /// Participants connected at some point of the half-day.
+    pub present: usize,
+    /// Participants who signed in.
+    pub signed: usize,
+    /// Mean completion, 0.0–1.0.
+    pub average_completion: f64,
+}
+
+/// One named participant's half-day (only with their consent).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportPersonHalfDay {
+    /// Slot.
+    pub slot: String,
+    /// Present time, seconds.
+    pub present_seconds: i64,
+    /// Completion, 0.0–1.0.
+    pub completion: f64,
+    /// Signed in.
+    pub signed: bool,
+}
+
+/// A participant who consented to be named to the sponsor.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportPerson {
+    /// Name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// Per half-day.
+    pub half_days: Vec<ReportPersonHalfDay>,
+    /// Over the session, 0.0–1.0.
+    pub completion: f64,
+}
+
+/// Totals over the session.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReportTotals {
+    /// Participants enrolled.
+    pub expected: usize,
+    /// Mean completion, 0.0–1.0.
+    pub average_completion: f64,
+}
+
+/// `GET /api/report?token=…`: what a sponsor may see, computed from the
+/// ledger and the consents in it, never from a display switch.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SponsorReport {
+    /// The session.
+    pub session: ReportSession,
+    /// When computed, UTC ms.
+    pub generated_at: i64,
+    /// When the link expires, UTC ms.
+    pub expires_at: i64,
+    /// Aggregates per half-day; empty when withheld (see `withheld`).
+    pub half_days: Vec<ReportHalfDay>,
+    /// Aggregates over the session (`average_completion` 0 when withheld).
+    pub totals: ReportTotals,
+    /// Participants who consented to be named.
+    pub named: Vec<ReportPerson>,
+    /// Participants not named.
+    pub anonymous_count: usize,
+    /// Why aggregates are withheld: so few participants declined to be
+    /// named that a figure about them would be a figure about each of them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub withheld: Option<String>,
+}

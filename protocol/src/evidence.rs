@@ -39,6 +39,31 @@ pub mod kind {
     pub const SERVER_STARTED: &str = "server_started";
     /// The server process is stopping.
     pub const SERVER_STOPPING: &str = "server_stopping";
+    /// A person granted or withdrew a consent (`consent`, `granted`,
+    /// `text_sha256` of the wording they saw).
+    pub const CONSENT: &str = "consent";
+}
+
+/// What a consent entry is about.
+pub mod consent {
+    /// Recording of the session.
+    pub const RECORDING: &str = "recording";
+    /// Sharing one's nominative attendance with the sponsor.
+    pub const SPONSOR_SHARE: &str = "sponsor_share";
+
+    use super::{Entry, kind};
+
+    /// Whether `person`'s latest recorded decision on `consent` is a grant.
+    /// No entry means no consent: consent is never presumed.
+    pub fn granted(entries: &[Entry], person: &str, consent: &str) -> bool {
+        entries
+            .iter()
+            .filter(|e| e.kind == kind::CONSENT && e.actor == person)
+            .filter(|e| e.payload_value().get("consent").and_then(|c| c.as_str()) == Some(consent))
+            .max_by_key(|e| e.seq)
+            .and_then(|e| e.payload_value().get("granted").and_then(|g| g.as_bool()))
+            .unwrap_or(false)
+    }
 }
 
 /// Actor of events not done by a person.
@@ -247,6 +272,33 @@ mod tests {
         let back = Entry::parse(&text).unwrap();
         assert_eq!(back.canonical(), text);
         assert_eq!(entry_hash(&text), merkle::leaf_hash(text.as_bytes()));
+    }
+
+    #[test]
+    fn consent_is_the_latest_decision_and_never_presumed() {
+        let entry = |seq: u64, actor: &str, payload: &str| Entry {
+            v: ENTRY_VERSION,
+            sid: "s".into(),
+            seq,
+            ts: seq as i64,
+            kind: kind::CONSENT.into(),
+            actor: actor.into(),
+            payload: RawValue::from_string(payload.into()).unwrap(),
+            client_ts: None,
+            salt: String::new(),
+        };
+        let share = consent::SPONSOR_SHARE;
+        assert!(!consent::granted(&[], "p_a", share));
+        let log = vec![
+            entry(0, "p_a", r#"{"consent":"sponsor_share","granted":true}"#),
+            entry(1, "p_b", r#"{"consent":"sponsor_share","granted":true}"#),
+            entry(2, "p_b", r#"{"consent":"sponsor_share","granted":false}"#),
+            entry(3, "p_c", r#"{"consent":"recording","granted":true}"#),
+        ];
+        assert!(consent::granted(&log, "p_a", share));
+        assert!(!consent::granted(&log, "p_b", share), "withdrawn");
+        assert!(!consent::granted(&log, "p_c", share), "another consent");
+        assert!(consent::granted(&log, "p_c", consent::RECORDING));
     }
 
     #[test]

@@ -115,6 +115,11 @@ impl App {
         &self.inner.catalog
     }
 
+    /// Signs and checks links (join and sponsor).
+    pub fn signer(&self) -> &LinkSigner {
+        &self.inner.signer
+    }
+
     /// Signs documents (proofs) with the server key.
     pub fn jws(&self) -> &JwsSigner {
         &self.inner.jws

@@ -7,9 +7,9 @@
 
 use crate::app::{App, Origin};
 use crate::assets;
-use crate::render::Lang;
 use crate::connection::{self, Admitted, MAX_FRAME_BYTES};
 use crate::error::ApiError;
+use crate::render::Lang;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
@@ -20,7 +20,10 @@ use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cadre_protocol::api::{Lobby, NewSession, Revoked, SessionSummary, SessionView};
+use cadre_protocol::api::{
+    Lobby, NewSession, NewSponsorLink, Revoked, SessionSummary, SessionView, SponsorLink,
+    SponsorReport,
+};
 use cadre_protocol::{ErrorCode, Role, SessionState};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -39,6 +42,7 @@ pub fn router(app: App) -> Router {
     Router::new()
         .route("/", get(client_page))
         .route("/j/{token}", get(client_page))
+        .route("/r/{token}", get(client_page))
         .route("/healthz", get(|| async { "ok" }))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/api/sessions", post(create_session).get(list_sessions))
@@ -52,6 +56,8 @@ pub fn router(app: App) -> Router {
         .route("/api/sessions/{sid}/proofs/{pid}/pdf", get(proof_pdf))
         .route("/api/sessions/{sid}/attendance.pdf", get(sheet_pdf))
         .route("/api/join", get(lobby))
+        .route("/api/report", get(sponsor_report))
+        .route("/api/sessions/{sid}/sponsor-link", post(sponsor_link))
         .route("/ws/{sid}", get(websocket))
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
@@ -317,13 +323,43 @@ impl TokenQuery {
     }
 }
 
+async fn sponsor_link(
+    _: Organiser,
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<SponsorLink>), ApiError> {
+    let body = body.map_err(|e| {
+        ApiError::new(ErrorCode::InvalidInput, format!("request body: {e}")).with_status(e.status())
+    })?;
+    let req: NewSponsorLink = if body.iter().all(u8::is_ascii_whitespace) {
+        NewSponsorLink::default()
+    } else {
+        serde_json::from_slice(&body).map_err(|e| {
+            ApiError::new(ErrorCode::InvalidInput, format!("invalid request: {e}"))
+                .with_status(StatusCode::BAD_REQUEST)
+        })?
+    };
+    let link = app.sponsor_link(&sid, req.valid_days).await?;
+    Ok((StatusCode::CREATED, Json(link)))
+}
+
+async fn sponsor_report(
+    State(app): State<App>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Json<SponsorReport>, ApiError> {
+    Ok(Json(app.sponsor_report(&q.token).await?))
+}
+
 async fn proof_pdf(
     State(app): State<App>,
     Path((sid, pid)): Path<(String, String)>,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    Access::of(&app, &headers, &q.token).await?.person(&sid, &pid)?;
+    Access::of(&app, &headers, &q.token)
+        .await?
+        .person(&sid, &pid)?;
     let (issued, pdf) = app.certificate_pdf(&sid, &pid, q.lang()).await?;
     let mut resp = attachment("application/pdf", &format!("attestation-{pid}.pdf"), pdf);
     if let Ok(v) = HeaderValue::from_str(&issued.sha256()) {
@@ -338,9 +374,15 @@ async fn sheet_pdf(
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    Access::of(&app, &headers, &q.token).await?.whole_session(&sid)?;
+    Access::of(&app, &headers, &q.token)
+        .await?
+        .whole_session(&sid)?;
     let pdf = app.sheet_pdf(&sid, q.lang()).await?;
-    Ok(attachment("application/pdf", &format!("emargement-{sid}.pdf"), pdf))
+    Ok(attachment(
+        "application/pdf",
+        &format!("emargement-{sid}.pdf"),
+        pdf,
+    ))
 }
 
 async fn lobby(

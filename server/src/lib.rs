@@ -17,7 +17,8 @@
 //!   heads, proofs); [`jws`]: signing of tree heads and proofs.
 //! - [`connection`]: one WebSocket: limits, dispatch, queue, liveness, close.
 //! - [`proofs`]: issuing proofs and attendance sheets from the ledger;
-//!   [`render`]: their PDF renderings; [`verify`]: `cadre verify`.
+//!   [`render`]: their PDF renderings; [`verify`]: `cadre verify`;
+//!   [`report`]: the sponsor's aggregate report, gated by consent.
 //! - [`error`]: the HTTP error type and its JSON body.
 //! - `assets`: the web client, embedded at build time.
 //!
@@ -39,6 +40,7 @@ pub mod ledger;
 pub mod links;
 pub mod proofs;
 pub mod render;
+pub mod report;
 pub mod session;
 pub mod signin;
 pub mod verify;

@@ -19,6 +19,9 @@ pub const ISSUER: &str = "cadre";
 /// Audience of join links (other token kinds, such as sponsor report links,
 /// get their own audience so one can never pass for the other).
 pub const JOIN_AUDIENCE: &str = "cadre:join";
+/// Audience of sponsor report links: a sponsor link never opens a session,
+/// and a join link never opens a report.
+pub const SPONSOR_AUDIENCE: &str = "cadre:sponsor";
 /// Clock skew tolerated on `nbf` and `exp`.
 const LEEWAY_SECONDS: u64 = 5;
 
@@ -35,6 +38,25 @@ pub struct JoinClaims {
     pub sid: String,
     /// Role in the session.
     pub role: Role,
+    /// Not before (Unix seconds).
+    pub nbf: i64,
+    /// Expiry (Unix seconds).
+    pub exp: i64,
+    /// Issued at (Unix seconds).
+    pub iat: i64,
+    /// Link id.
+    pub jti: String,
+}
+
+/// The claims of a sponsor report link: read-only, one session, expiring.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SponsorClaims {
+    /// Issuer, [`ISSUER`].
+    pub iss: String,
+    /// Audience, [`SPONSOR_AUDIENCE`].
+    pub aud: String,
+    /// The session reported on.
+    pub sub: String,
     /// Not before (Unix seconds).
     pub nbf: i64,
     /// Expiry (Unix seconds).
@@ -70,6 +92,7 @@ pub struct LinkSigner {
     encoding: EncodingKey,
     decoding: DecodingKey,
     validation: Validation,
+    sponsor_validation: Validation,
 }
 
 impl std::fmt::Debug for LinkSigner {
@@ -90,12 +113,28 @@ impl LinkSigner {
         validation.set_audience(&[JOIN_AUDIENCE]);
         validation.set_issuer(&[ISSUER]);
         validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
+        let mut sponsor_validation = validation.clone();
+        sponsor_validation.set_audience(&[SPONSOR_AUDIENCE]);
         LinkSigner {
             kid: key.kid().to_owned(),
             encoding: EncodingKey::from_ed_der(key.pkcs8()),
             decoding: DecodingKey::from_ed_der(key.public_key()),
             validation,
+            sponsor_validation,
         }
+    }
+
+    /// Signs a sponsor report link.
+    pub fn mint_sponsor(&self, claims: &SponsorClaims) -> Result<String, LinkError> {
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(self.kid.clone());
+        jsonwebtoken::encode(&header, claims, &self.encoding)
+            .map_err(|e| LinkError::new(ErrorCode::Internal, format!("could not sign link: {e}")))
+    }
+
+    /// Checks a sponsor report link as strictly as a join link.
+    pub fn verify_sponsor(&self, token: &str) -> Result<SponsorClaims, LinkError> {
+        self.verify_with(token, &self.sponsor_validation)
     }
 
     /// Signs `claims` into a token.
@@ -109,6 +148,14 @@ impl LinkSigner {
     /// Checks a token's form, algorithm, key, signature and validity window.
     /// Revocation and the session's existence are the caller's business.
     pub fn verify(&self, token: &str) -> Result<JoinClaims, LinkError> {
+        self.verify_with(token, &self.validation)
+    }
+
+    fn verify_with<T: serde::de::DeserializeOwned>(
+        &self,
+        token: &str,
+        validation: &Validation,
+    ) -> Result<T, LinkError> {
         let token = token.trim();
         if token.is_empty() {
             return Err(LinkError::new(
@@ -135,7 +182,7 @@ impl LinkSigner {
                 "this link was not signed by this server's key",
             ));
         }
-        jsonwebtoken::decode::<JoinClaims>(token, &self.decoding, &self.validation)
+        jsonwebtoken::decode::<T>(token, &self.decoding, validation)
             .map(|data| data.claims)
             .map_err(|e| classify(e.kind(), token))
     }
@@ -187,7 +234,7 @@ fn classify(kind: &ErrorKind, token: &str) -> LinkError {
         ),
         ErrorKind::InvalidAudience | ErrorKind::InvalidIssuer => LinkError::new(
             ErrorCode::TokenMalformed,
-            "this token is not a cadre join link",
+            "this token is not a link of this kind",
         ),
         other => LinkError::new(
             ErrorCode::TokenMalformed,

@@ -125,6 +125,18 @@ enum SessionCommand {
         #[arg(long)]
         json: bool,
     },
+    /// Mint a read-only report link for the session's sponsor (aggregates;
+    /// names only of participants who consented).
+    SponsorLink {
+        /// Session id.
+        session: String,
+        /// Days the link stays valid.
+        #[arg(long, default_value_t = cadre_server::report::DEFAULT_VALID_DAYS)]
+        days: u32,
+        /// Base URL of the link (default: the URL the server last used).
+        #[arg(long, env = "CADRE_PUBLIC_URL")]
+        public_url: Option<String>,
+    },
     /// Revoke a person's link (new connections are refused; use the REST
     /// API to also close a live connection at once).
     Revoke {
@@ -458,6 +470,20 @@ async fn session_command(data_dir: &Path, cmd: SessionCommand) -> anyhow::Result
                 .await
                 .map_err(|e| anyhow::anyhow!("{}", e.message))?;
             print_session(&view, json);
+        }
+        SessionCommand::SponsorLink {
+            session,
+            days,
+            public_url,
+        } => {
+            let off = offline(data_dir, public_url).await?;
+            let link = off
+                .app
+                .sponsor_link(&session, Some(days))
+                .await
+                .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))?;
+            println!("{}", link.url);
+            println!("valid until {}", link.expires_at);
         }
         SessionCommand::Revoke { session, person } => {
             let off = offline(data_dir, None).await?;

@@ -9,13 +9,13 @@
 use crate::app::App;
 use crate::catalog::{Person as StoredPerson, Session};
 use crate::error::ApiError;
+use crate::render::{self, Lang, Organisation, Strokes};
 use cadre_protocol::ErrorCode;
 use cadre_protocol::attendance;
 use cadre_protocol::evidence::Entry;
 use cadre_protocol::proof::{
     self, AttendanceProof, AttendanceSheet, EvidenceEntry, Person, SessionMeta,
 };
-use crate::render::{self, Lang, Organisation, Strokes};
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;
 

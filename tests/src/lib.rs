@@ -104,6 +104,9 @@ pub struct TestServer {
     /// The server's data directory (key, token, database); deleted when the
     /// harness is dropped, after the server has been told to stop.
     data_dir: tempfile::TempDir,
+    /// The running server's state, for tests that must reach inside (e.g.
+    /// to append ledger entries no client message produces yet).
+    app: cadre_server::App,
 }
 
 impl TestServer {
@@ -127,6 +130,7 @@ impl TestServer {
         let addr = server.local_addr();
         let organiser_token = server.organiser_token().to_string();
         let public_url = server.public_url().to_string();
+        let app = server.app().clone();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
         tokio::spawn(async move {
@@ -145,7 +149,13 @@ impl TestServer {
             http,
             shutdown,
             data_dir,
+            app,
         }
+    }
+
+    /// The running server's state.
+    pub fn app(&self) -> &cadre_server::App {
+        &self.app
     }
 
     /// The address the server listens on.

@@ -1,5 +1,6 @@
 //! The *certificat de réalisation*: one person, A4 portrait.
 
+use cadre_protocol::attendance::Interval;
 use chrono_tz::Tz;
 
 use super::labels::{self, Labels, hm_opt, local, moment, slot_parts, span};
@@ -326,15 +327,7 @@ fn half_days(f: &mut Flow<'_>, c: &Certificate, tz: Tz) {
                     .map(|line| CellLine { line, color: MUTED }),
             )
             .collect();
-        let intervals = if hd.intervals.is_empty() {
-            "—".to_owned()
-        } else {
-            hd.intervals
-                .iter()
-                .map(|i| format!("{}–{}", hm_opt(tz, Some(i.start)), hm_opt(tz, Some(i.end))))
-                .collect::<Vec<_>>()
-                .join(", ")
-        };
+        let intervals = intervals_text(lang, tz, &hd.intervals);
         let [connected, present, completion, signed, countersigned] = &figures[n];
         rows.push(Row {
             cells: vec![
@@ -379,6 +372,26 @@ fn half_days(f: &mut Flow<'_>, c: &Certificate, tz: Tz) {
         f.paragraph(&continued, Weight::Bold, 9.0, MUTED);
         f.space(2.0);
     });
+}
+
+/// Intervals at most a dozen: past that (a flaky network), the first and
+/// last five around the count, so a row never outgrows a page. The proof
+/// holds them all.
+const MAX_INTERVALS: usize = 12;
+
+fn intervals_text(lang: Lang, tz: Tz, intervals: &[Interval]) -> String {
+    let one = |i: &Interval| format!("{}–{}", hm_opt(tz, Some(i.start)), hm_opt(tz, Some(i.end)));
+    let list = |is: &[Interval]| is.iter().map(one).collect::<Vec<_>>().join(", ");
+    match intervals.len() {
+        0 => "—".to_owned(),
+        n if n <= MAX_INTERVALS => list(intervals),
+        n => format!(
+            "{} … {} … {}",
+            list(&intervals[..5]),
+            lang.labels().intervals_count.replace("{n}", &n.to_string()),
+            list(&intervals[n - 5..])
+        ),
+    }
 }
 
 fn proof_box(f: &mut Flow<'_>, c: &Certificate, tz: Tz, l: &Labels) {

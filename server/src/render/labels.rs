@@ -65,6 +65,8 @@ pub(crate) struct Labels {
     pub(crate) sheet_legend: &'static str,
     pub(crate) no_one: &'static str,
     pub(crate) signed_online: &'static str,
+    /// `{n}` is replaced by the number of connections.
+    pub(crate) intervals_count: &'static str,
 }
 
 pub(crate) const FR: Labels = Labels {
@@ -131,6 +133,7 @@ pub(crate) const FR: Labels = Labels {
         durée prévue.",
     no_one: "Personne n'est inscrit.",
     signed_online: "signé en ligne",
+    intervals_count: "({n} connexions en tout)",
 };
 
 pub(crate) const EN: Labels = Labels {
@@ -195,6 +198,7 @@ pub(crate) const EN: Labels = Labels {
         connected, tab visible, session not suspended. Completion: present ÷ planned time.",
     no_one: "No one is enrolled.",
     signed_online: "signed online",
+    intervals_count: "({n} connections in all)",
 };
 
 impl Lang {

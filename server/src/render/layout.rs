@@ -226,7 +226,7 @@ pub(crate) struct TableStyle {
     pub(crate) border: f32,
 }
 
-/// Width a signature box takes for each unit of height.
+/// Width of a signature box for each unit of its height.
 pub(crate) const SIGNATURE_ASPECT: f32 = 3.0;
 
 impl Flow<'_> {
@@ -345,13 +345,13 @@ impl Flow<'_> {
         self.y += height;
     }
 
-    /// Draws signature strokes fitted into the box (x, y, w, h), keeping the
-    /// proportions of a pad `SIGNATURE_ASPECT` times wider than tall.
+    /// Draws signature strokes fitted into the box (x, y, w, h). The client
+    /// divides x and y by the pad's longer side, so one scale for both axes
+    /// keeps the drawing's shape.
     pub(crate) fn signature(&mut self, x: f32, y: f32, w: f32, h: f32, strokes: &Strokes) {
-        // Pad coordinates: 0..1000 on both axes, stretched to the pad's shape.
         let pad = |p: &[i64; 3]| {
             (
-                p[0].clamp(0, 1000) as f32 / 1000.0 * SIGNATURE_ASPECT,
+                p[0].clamp(0, 1000) as f32 / 1000.0,
                 p[1].clamp(0, 1000) as f32 / 1000.0,
             )
         };

@@ -105,8 +105,9 @@ pub struct SessionInfo {
     pub time_zone: String,
 }
 
-/// A drawn signature: strokes of `[x, y, t]` points, x and y in 0..=1000
-/// (normalised to the signing pad, origin at its top left), t in ms.
+/// A drawn signature: strokes of `[x, y, t]` points, origin at the pad's top
+/// left, x and y in 0..=1000 (both divided by the pad's longer side, so the
+/// shape is kept), t in ms. Printed fitted to its box, undistorted.
 pub type Strokes = Vec<Vec<[i64; 3]>>;
 
 /// Input of [`certificate_pdf`]: one person's certificate.

@@ -155,19 +155,21 @@ const NAMES: [&str; 10] = [
 ];
 
 pub(crate) fn sheet(people: usize) -> Sheet {
+    // A pad three times wider than tall: y stays within 0..=333.
     let strokes: Strokes = vec![
         (0..40)
             .map(|i| {
                 let t = i as f64 / 39.0;
                 [
-                    (50.0 + 600.0 * t) as i64,
-                    (500.0 + 300.0 * (t * 12.0).sin()) as i64,
+                    (40.0 + 700.0 * t) as i64,
+                    (170.0 + 110.0 * (t * 12.0).sin()) as i64,
                     i * 16,
                 ]
             })
             .collect(),
-        vec![[700, 300, 0], [950, 700, 80]],
+        vec![[760, 120, 0], [960, 250, 80]],
     ];
+
     let people = (0..people)
         .map(|i| {
             let role = if i == 0 {
@@ -354,6 +356,25 @@ fn certificate_in_english() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+}
+
+#[test]
+fn many_reconnections_are_summarised() {
+    let mut c = certificate(Lang::Fr, "Zoë");
+    let hd = &mut c.attendance.half_days[0];
+    let base = hd.planned_start;
+    hd.intervals = (0..40)
+        .map(|k| interval(base + k * 300_000, base + k * 300_000 + 240_000))
+        .collect();
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    let text = joined(&pages);
+    assert!(text.contains("(40 connexions en tout)"), "{text}");
+    assert!(
+        text.contains("09:00–09:04") && text.contains("12:15–12:19"),
+        "{text}"
+    );
+    assert!(!text.contains("10:00–10:04"), "the middle is left out");
+    assert_inside(&pages, A4, 50.0);
 }
 
 #[test]
@@ -579,6 +600,34 @@ fn formats() {
     assert_eq!(Lang::parse("de"), None);
 }
 
+/// Five days, a flaky connection, several suspensions: two pages, the table
+/// continued.
+fn long_certificate() -> Certificate {
+    let mut c = certificate(Lang::Fr, "Nguyễn Thị Minh Khai");
+    c.session.planned_start = at(1, 9, 0);
+    c.session.planned_end = at(5, 17, 30);
+    c.attendance = attendance(
+        "p_4k9d",
+        (1..=5)
+            .flat_map(|d| {
+                [
+                    half_day(d, false, (8, 55), (12, 30), true),
+                    half_day(d, true, (14, 5), (17, 30), d != 4),
+                ]
+            })
+            .collect(),
+    );
+    let hd = &mut c.attendance.half_days[1];
+    let base = hd.planned_start;
+    hd.intervals = (0..40)
+        .map(|k| interval(base + k * 300_000, base + k * 300_000 + 240_000))
+        .collect();
+    c.suspensions = (1..=4)
+        .map(|k| format!("Suspension n° {k} : panne du fournisseur de visioconférence, reprise à l'heure prévue."))
+        .collect();
+    c
+}
+
 /// The PDF maps the lam-alef ligature of "الأمين" to "لأ", in logical order;
 /// poppler reverses right-to-left text character by character, inside
 /// ligatures too, and prints "أل" (a known extractor limitation, shared by
@@ -607,6 +656,10 @@ fn poppler_check() {
         (
             "certificate-en",
             certificate_pdf(&certificate(Lang::En, "Мария Иванова")).unwrap(),
+        ),
+        (
+            "certificate-long",
+            certificate_pdf(&long_certificate()).unwrap(),
         ),
         ("sheet-35", attendance_sheet_pdf(&sheet(35)).unwrap()),
     ];
@@ -644,6 +697,12 @@ fn poppler_check() {
                 }
             }
             "certificate-ar" => assert!(has_arabic_name(&text), "{name}"),
+            "certificate-long" => {
+                assert!(
+                    text.contains("(suite)") && text.contains("page 2/2"),
+                    "{name}"
+                )
+            }
             "certificate-en" => {
                 assert!(
                     text.contains("Мария Иванова") && text.contains("Certificate of completion")
