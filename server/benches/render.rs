@@ -110,7 +110,7 @@ fn session() -> SessionInfo {
 fn sheet() -> Sheet {
     let strokes: Vec<Vec<[i64; 3]>> = vec![
         (0..60)
-            .map(|k| [50 + k * 15, 500 + ((k * 37) % 300) - 150, k * 16])
+            .map(|k| [50 + k * 15, 160 + ((k * 37) % 200) - 100, k * 16])
             .collect(),
     ];
     Sheet {

@@ -76,16 +76,33 @@ fn person(p: &StoredPerson) -> Person {
 impl App {
     /// Issues a person's proof now.
     pub async fn issue_proof(&self, sid: &str, pid: &str) -> Result<IssuedProof, ApiError> {
+        let mut issued = self.issue_proofs(sid, &[pid.to_owned()]).await?;
+        issued
+            .pop()
+            .ok_or_else(|| internal("issuing a proof", "nothing issued"))
+    }
+
+    /// Issues several people's proofs under one tree head and one reading of
+    /// the ledger (what a facilitator's "all certificates" needs).
+    pub async fn issue_proofs(
+        &self,
+        sid: &str,
+        pids: &[String],
+    ) -> Result<Vec<IssuedProof>, ApiError> {
         let s = sid.to_owned();
         let detail = self.catalog().run(move |c| c.session_detail(&s)).await?;
-        let who = detail
-            .people
-            .iter()
-            .map(|(p, _)| p)
-            .find(|p| p.id == pid)
-            .ok_or_else(|| {
-                ApiError::new(ErrorCode::NotFound, format!("no person {pid} in {sid}"))
-            })?;
+        let mut people = Vec::with_capacity(pids.len());
+        for pid in pids {
+            let who = detail
+                .people
+                .iter()
+                .map(|(p, _)| p)
+                .find(|p| &p.id == pid)
+                .ok_or_else(|| {
+                    ApiError::new(ErrorCode::NotFound, format!("no person {pid} in {sid}"))
+                })?;
+            people.push(person(who));
+        }
         let ledger = self.ledger();
         // The head first: every entry it covers is durable and in `entries`.
         let head = ledger
@@ -96,40 +113,48 @@ impl App {
             .entries(sid)
             .await
             .map_err(|e| internal("reading the ledger", e))?;
-        let mut chosen = Vec::new();
+        let mut parsed = Vec::with_capacity(stored.len());
         for e in stored.iter().filter(|e| e.seq < head.head.tree_size) {
             let entry = Entry::parse(&e.text).map_err(|err| internal("a stored entry", err))?;
-            if attendance::in_proof(&entry, pid) {
-                chosen.push((e.seq, e.text.clone()));
-            }
+            parsed.push((e.seq, &e.text, entry));
         }
-        let seqs: Vec<u64> = chosen.iter().map(|(seq, _)| *seq).collect();
-        let paths = ledger
-            .inclusion_proofs(sid, head.head.tree_size, &seqs)
-            .await
-            .map_err(|e| internal("inclusion proofs", e))?;
-        let evidence = chosen
-            .into_iter()
-            .zip(paths)
-            .map(|((seq, text), path)| EvidenceEntry::new(seq, text, &path))
-            .collect();
-        let payload = proof::build_payload(
-            chrono::Utc::now().timestamp_millis(),
-            &detail.session.organisation,
-            &meta(&detail.session),
-            &person(who),
-            &head.jws,
-            evidence,
-        )
-        .map_err(|e| internal("building the proof", e))?;
-        let jws = self
-            .jws()
-            .sign_typed(PROOF_JWS_TYP, &payload)
-            .map_err(|e| internal("signing the proof", e))?;
-        Ok(IssuedProof {
-            jws,
-            proof: payload,
-        })
+        let session = meta(&detail.session);
+        let mut out = Vec::with_capacity(people.len());
+        for who in people {
+            let chosen: Vec<(u64, String)> = parsed
+                .iter()
+                .filter(|(_, _, entry)| attendance::in_proof(entry, &who.id))
+                .map(|(seq, text, _)| (*seq, (*text).clone()))
+                .collect();
+            let seqs: Vec<u64> = chosen.iter().map(|(seq, _)| *seq).collect();
+            let paths = ledger
+                .inclusion_proofs(sid, head.head.tree_size, &seqs)
+                .await
+                .map_err(|e| internal("inclusion proofs", e))?;
+            let evidence = chosen
+                .into_iter()
+                .zip(paths)
+                .map(|((seq, text), path)| EvidenceEntry::new(seq, text, &path))
+                .collect();
+            let payload = proof::build_payload(
+                chrono::Utc::now().timestamp_millis(),
+                &detail.session.organisation,
+                &session,
+                &who,
+                &head.jws,
+                evidence,
+            )
+            .map_err(|e| internal("building the proof", e))?;
+            let jws = self
+                .jws()
+                .sign_typed(PROOF_JWS_TYP, &payload)
+                .map_err(|e| internal("signing the proof", e))?;
+            out.push(IssuedProof {
+                jws,
+                proof: payload,
+            });
+        }
+        Ok(out)
     }
 
     /// A person's certificate (the proof's human rendering), as PDF.

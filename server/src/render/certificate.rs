@@ -302,7 +302,6 @@ fn half_days(f: &mut Flow<'_>, c: &Certificate, tz: Tz) {
                 align,
             }),
     );
-    let size = 8.5;
     let inner = |i: usize| columns[i].width - 2.0 * style.pad_x;
     let text = |s: &str, i: usize, weight: Weight, color| {
         Cell::Lines(
