@@ -1,15 +1,20 @@
 // @ts-check
-//! The REST side: the join token from the address, and the lobby it opens.
+//! The REST side: the tokens in the address (`/j/{token}` to join,
+//! `/r/{token}` for a sponsor's report), what they open, and the addresses
+//! of the documents a person may download.
 
 /** @typedef {import("./wire.js").Lobby} Lobby */
+/** @typedef {import("./wire.js").SponsorReport} SponsorReport */
 /** @typedef {import("./wire.js").ErrorBody} ErrorBody */
+/** @typedef {import("./i18n.js").Lang} Lang */
 
 /**
- * The join token of a `/j/{token}` address, or null.
+ * The token of a `/{prefix}/{token}` address, or null.
  * @param {string} pathname
+ * @param {"j" | "r"} prefix
  */
-export function tokenFromPath(pathname) {
-  const match = /^\/j\/([^/]+)\/?$/.exec(pathname);
+function pathToken(pathname, prefix) {
+  const match = new RegExp(`^/${prefix}/([^/]+)/?$`).exec(pathname);
   if (!match) return null;
   try {
     return decodeURIComponent(match[1]);
@@ -17,6 +22,43 @@ export function tokenFromPath(pathname) {
     return match[1];
   }
 }
+
+/**
+ * The join token of a `/j/{token}` address, or null.
+ * @param {string} pathname
+ */
+export function tokenFromPath(pathname) {
+  return pathToken(pathname, "j");
+}
+
+/**
+ * The report token of a sponsor's `/r/{token}` address, or null.
+ * @param {string} pathname
+ */
+export function reportTokenFromPath(pathname) {
+  return pathToken(pathname, "r");
+}
+
+/**
+ * Where a person's documents are. The join token is the credential (as for
+ * the lobby); the server answers each with `Content-Disposition: attachment`.
+ */
+export const documents = {
+  /** A person's certificate, as a PDF. @param {string} sid @param {string} pid @param {string} token @param {Lang} lang */
+  proofPdf: (sid, pid, token, lang) =>
+    `/api/sessions/${encodeURIComponent(sid)}/proofs/${encodeURIComponent(pid)}/pdf?token=${encodeURIComponent(token)}&lang=${lang}`,
+  /** A person's signed proof (compact JWS), for `cadre verify`. @param {string} sid @param {string} pid @param {string} token */
+  proofJws: (sid, pid, token) =>
+    `/api/sessions/${encodeURIComponent(sid)}/proofs/${encodeURIComponent(pid)}?token=${encodeURIComponent(token)}`,
+  /** The session's attendance sheet, as a PDF (facilitators). @param {string} sid @param {string} token @param {Lang} lang */
+  sheetPdf: (sid, token, lang) =>
+    `/api/sessions/${encodeURIComponent(sid)}/attendance.pdf?token=${encodeURIComponent(token)}&lang=${lang}`,
+  /** The session's attendance sheet, as CSV (facilitators). @param {string} sid @param {string} token */
+  sheetCsv: (sid, token) =>
+    `/api/sessions/${encodeURIComponent(sid)}/attendance.csv?token=${encodeURIComponent(token)}`,
+  /** The organisation's public keys. */
+  jwks: "/.well-known/jwks.json",
+};
 
 /**
  * The validity window a token *claims* (`nbf`, `exp`), read without checking
@@ -50,12 +92,32 @@ export function claimedWindow(token) {
  * @returns {Promise<{ ok: true, lobby: Lobby } | { ok: false, error: ErrorBody }>}
  */
 export async function fetchLobby(token) {
+  const result = await getJson(`/api/join?token=${encodeURIComponent(token)}`, isLobby);
+  return result.ok ? { ok: true, lobby: result.value } : result;
+}
+
+/**
+ * `GET /api/report?token=…`: a sponsor's aggregated report. Never throws.
+ * @param {string} token
+ * @returns {Promise<{ ok: true, report: SponsorReport } | { ok: false, error: ErrorBody }>}
+ */
+export async function fetchReport(token) {
+  const result = await getJson(`/api/report?token=${encodeURIComponent(token)}`, isReport);
+  return result.ok ? { ok: true, report: result.value } : result;
+}
+
+/**
+ * A JSON GET. A network failure is the client-side code `network`; an
+ * answer of the wrong shape is `internal` (2xx, 5xx) or `unknown`.
+ * @template T
+ * @param {string} url
+ * @param {(v: unknown) => v is T} valid
+ * @returns {Promise<{ ok: true, value: T } | { ok: false, error: ErrorBody }>}
+ */
+async function getJson(url, valid) {
   let response;
   try {
-    response = await fetch(`/api/join?token=${encodeURIComponent(token)}`, {
-      headers: { accept: "application/json" },
-      cache: "no-store",
-    });
+    response = await fetch(url, { headers: { accept: "application/json" }, cache: "no-store" });
   } catch (err) {
     return { ok: false, error: { code: "network", message: String(err) } };
   }
@@ -66,7 +128,7 @@ export async function fetchLobby(token) {
   } catch {
     // Not JSON: a proxy page or an empty body; the status decides below.
   }
-  if (response.ok && isLobby(body)) return { ok: true, lobby: body };
+  if (response.ok && valid(body)) return { ok: true, value: body };
   if (isErrorBody(body)) return { ok: false, error: body };
   const code = response.status >= 500 ? "internal" : response.ok ? "internal" : "unknown";
   return { ok: false, error: { code, message: `HTTP ${response.status}` } };
@@ -77,6 +139,14 @@ function isLobby(v) {
   if (typeof v !== "object" || v === null) return false;
   const o = /** @type {Record<string, unknown>} */ (v);
   return typeof o.ws_path === "string" && typeof o.session === "object" && typeof o.you === "object";
+}
+
+/** The parts of a report the page reads without checking further. @param {unknown} v @returns {v is SponsorReport} */
+function isReport(v) {
+  if (typeof v !== "object" || v === null) return false;
+  const o = /** @type {Record<string, unknown>} */ (v);
+  return typeof o.session === "object" && o.session !== null && Array.isArray(o.half_days) && Array.isArray(o.named)
+    && typeof o.totals === "object" && o.totals !== null && typeof o.anonymous_count === "number";
 }
 
 /** @param {unknown} v @returns {v is ErrorBody} */

@@ -10,17 +10,21 @@
 //! - `dom.js`: element helpers and language-following text.
 //! - `ui.js`: the screens.
 //! - `attendance.js`: sign-in, the facilitator's presence console, "Mes traces"
-//!   (with `presence.js`, `signature.js`, `evidence.js`).
+//!   (with `presence.js`, `signature.js`, `evidence.js`), and the documents
+//!   to download (certificates, attendance sheets).
+//! - `report.js`: a sponsor's read-only report at `/r/{token}` (no camera,
+//!   no socket).
 //!
 //! For tests (harmless): `window.cadre.state()`.
 
-import { claimedWindow, fetchLobby, tokenFromPath } from "./api.js";
+import { claimedWindow, fetchLobby, reportTokenFromPath, tokenFromPath } from "./api.js";
 import { has, t } from "./i18n.js";
 import { LocalMedia } from "./media.js";
 import { PeerMesh } from "./peers.js";
 import { SignallingClient } from "./signalling.js";
 import { CallView, LobbyView, Shell, errorScreen, leavingScreen, leftScreen, loadingScreen } from "./ui.js";
 import { Attendance } from "./attendance.js";
+import { openReport } from "./report.js";
 
 /** @typedef {import("./wire.js").Lobby} Lobby */
 /** @typedef {import("./wire.js").Peer} Peer */
@@ -39,6 +43,8 @@ const DEFINITIVE = new Set([
 const shell = new Shell();
 const media = new LocalMedia();
 const token = tokenFromPath(location.pathname);
+/** A sponsor's report link (`/r/{token}`): a page of its own. */
+const reportToken = reportTokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
 /** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby, attendance: Attendance } | null} */
@@ -58,6 +64,7 @@ let serverRestarting = false;
 
 /** @type {any} */ (window).cadre = {
   state: () => ({
+    page: reportToken !== null ? "report" : "session",
     connection,
     peers: [...roster.keys()],
     welcome,
@@ -136,6 +143,7 @@ function join(lobby) {
   const attendance = new Attendance({
     you: lobby.you,
     session: lobby.session,
+    token,
     send: (message) => signalling.send(message),
     shell,
     view,
@@ -368,4 +376,5 @@ async function leave() {
   }));
 }
 
-openLobby();
+if (reportToken !== null) openReport(shell, reportToken);
+else openLobby();

@@ -1,7 +1,8 @@
 // @ts-check
 //! Attendance in the call: the half-day sign-in (émargement), the
-//! facilitator's presence console, "Mes traces" (everything recorded about
-//! the person), presence reporting and the receipts.
+//! facilitator's presence console (with the session's documents), "Mes
+//! traces" (everything recorded about the person, and their documents),
+//! presence reporting and the receipts.
 //!
 //! The server decides: a sign-in counts when `signed` arrives, a
 //! countersignature when `countersigned` does; until then the UI says
@@ -11,8 +12,9 @@
 //! half-day; closed, it stays reachable from the "Émargement" control and
 //! never pops up again for that half-day (remembered in this browser).
 
-import { has, onLanguageChange, t } from "./i18n.js";
-import { T, bindText, h, icon, replaceChildren } from "./dom.js";
+import { has, lang, onLanguageChange, t } from "./i18n.js";
+import { T, bindContent, bindText, h, icon, replaceChildren, richText } from "./dom.js";
+import { documents } from "./api.js";
 import { PresenceReporter } from "./presence.js";
 import { SignaturePad } from "./signature.js";
 import {
@@ -155,7 +157,11 @@ export class Attendance {
   status = new Map();
   /** Slots for which the server sent a `signin_status` (before that, others' state is unknown). */
   statusKnown = new Set();
-  /** @type {Map<string, { name: string, role: Role, online: boolean }>} everyone seen on this page */
+  /**
+   * Everyone known on this page: seen connected, or in the welcome's list of
+   * the session's people (facilitators). `wasOnline`: seen connected here.
+   * @type {Map<string, { name: string, role: Role, online: boolean, wasOnline: boolean }>}
+   */
   people = new Map();
   connected = false;
   /** @type {ReturnType<typeof setTimeout> | undefined} */
@@ -165,18 +171,20 @@ export class Attendance {
    * @param {object} o
    * @param {Me} o.you
    * @param {SessionInfo} o.session
+   * @param {string} o.token the join token: the credential for the documents
    * @param {(message: ClientMessage) => boolean} o.send false when the socket is not open
    * @param {{ toast: (text: () => string, tone?: "info" | "warn") => void, announce: (text: string) => void }} o.shell
    * @param {{ side: HTMLElement, addControl: (el: HTMLElement) => void }} o.view
    */
-  constructor({ you, session, send, shell, view }) {
+  constructor({ you, session, token, send, shell, view }) {
     this.you = you;
     this.session = session;
+    this.token = token;
     this.send = send;
     this.shell = shell;
     this.side = view.side;
     this.presence = new PresenceReporter(send);
-    this.people.set(you.id, { name: you.name, role: you.role, online: true });
+    this.people.set(you.id, { name: you.name, role: you.role, online: true, wasOnline: true });
 
     this.signin = new SigninPanel(this);
     this.console = you.role === "facilitator" ? new PresenceConsole(this) : null;
@@ -260,7 +268,13 @@ export class Attendance {
     // A sign-in sent before a reconnection may have been recorded: the welcome says.
     this.#resolve((p) => p.action === "sign_in" && (this.slots.get(p.slot)?.signedAt ?? null) !== null);
     for (const person of this.people.values()) person.online = false;
-    this.people.set(this.you.id, { name: this.you.name, role: this.you.role, online: true });
+    this.people.set(this.you.id, { name: this.you.name, role: this.you.role, online: true, wasOnline: true });
+    // Facilitators get everyone, so that the absent are listed too.
+    for (const person of message.people ?? []) {
+      const known = this.people.get(person.id);
+      if (known) Object.assign(known, { name: person.name, role: person.role });
+      else this.people.set(person.id, { name: person.name, role: person.role, online: false, wasOnline: false });
+    }
     for (const peer of message.roster) this.peerJoined(peer);
     this.presence.welcomed();
     if (this.traces.panel.isOpen) this.requestEvidence();
@@ -269,7 +283,7 @@ export class Attendance {
 
   /** @param {Peer} peer */
   peerJoined(peer) {
-    this.people.set(peer.id, { name: peer.name, role: peer.role, online: true });
+    this.people.set(peer.id, { name: peer.name, role: peer.role, online: true, wasOnline: true });
     this.console?.render();
   }
 
@@ -478,6 +492,13 @@ export class Attendance {
 
   downloadReceipts() {
     downloadReceipts(this.session.id, { title: this.session.title, person: { id: this.you.id, name: this.you.name } });
+  }
+
+  // -- documents -----------------------------------------------------------------
+
+  /** A person's certificate (PDF) in the current language. @param {string} pid */
+  proofPdfUrl(pid) {
+    return documents.proofPdf(this.session.id, pid, this.token, lang());
   }
 
   // -- prompting -----------------------------------------------------------------
@@ -746,6 +767,15 @@ class SigninPanel {
   }
 }
 
+/**
+ * A document to download: a plain link (the server answers with an
+ * attachment), styled as a quiet button; its address follows the language.
+ * @param {{ action: string, href: () => string, label: MessageKey }} o
+ */
+function documentLink({ action, href, label }) {
+  return h("a", { class: "button button-quiet", href, download: true, "data-action": action }, icon("download"), T(label));
+}
+
 /** "Télécharger mes reçus (n)". @param {Attendance} a @param {number} count */
 function downloadButton(a, count) {
   return h("button", { type: "button", class: "button button-quiet", "data-action": "download-receipts", onclick: () => a.downloadReceipts() },
@@ -770,12 +800,29 @@ class PresenceConsole {
     this.list = h("ul", { class: "roster", "aria-labelledby": "presence-panel-title" });
     this.allButton = h("button", { type: "button", class: "button button-primary", "data-action": "countersign-all", onclick: () => this.#countersignAll() });
     this.problem = h("p", { class: "panel-problem", role: "status", "data-field": "console-error", hidden: true });
+    const { id: sid } = a.session;
+    const token = a.token;
+    const sheets = h("section", { class: "documents", "aria-labelledby": "console-documents-title" },
+      h("h3", { id: "console-documents-title", class: "documents-title" }, T("console.documents")),
+      h("ul", { class: "documents-list" },
+        h("li", {}, documentLink({
+          action: "download-sheet-pdf",
+          href: () => documents.sheetPdf(sid, token, lang()),
+          label: "console.sheet_pdf",
+        })),
+        h("li", {}, documentLink({
+          action: "download-sheet-csv",
+          href: () => documents.sheetCsv(sid, token),
+          label: "console.sheet_csv",
+        }))),
+      h("p", { class: "panel-hint" }, T("console.documents_hint")));
     replaceChildren(this.panel.body,
       h("div", { class: "console-head" }, this.slotLine, this.openButton),
       this.summary,
       this.list,
       this.allButton,
-      this.problem);
+      this.problem,
+      sheets);
   }
 
   /** The people to countersign now. @param {string} slot */
@@ -858,7 +905,13 @@ class PresenceConsole {
     const ids = new Set([...a.people.keys(), ...signed.keys()]);
     const rows = [...ids].map((id) => {
       const person = a.people.get(id);
-      return { id, name: person?.name ?? "", role: person?.role ?? "participant", online: person?.online ?? false };
+      return {
+        id,
+        name: person?.name ?? "",
+        role: person?.role ?? "participant",
+        online: person?.online ?? false,
+        wasOnline: person?.wasOnline ?? false,
+      };
     }).sort((x, y) => {
       if (x.id === a.you.id) return -1;
       if (y.id === a.you.id) return 1;
@@ -895,25 +948,35 @@ class PresenceConsole {
       }
       const seen = a.people.has(row.id);
       const unknown = !known && !you && !isSigned;
+      // Here now; seen here and gone (perhaps coming back); never seen on this page.
+      const presence = row.online || you ? "online" : row.wasOnline ? "offline" : "absent";
+      const proof = h("a", {
+        class: "button button-quiet button-small",
+        href: () => a.proofPdfUrl(row.id),
+        download: true,
+        "data-action": "download-proof",
+        "aria-label": () => t("console.proof_person", { name }),
+      }, T("console.proof"));
       return h("li", {
         class: "roster-row",
         "data-person": row.id,
+        "data-presence": presence,
         "data-signed": String(isSigned),
         "data-countersigned": String(isCounter),
       },
-        h("span", { class: "presence-dot", "data-online": String(row.online || you), "aria-hidden": "true" }),
+        h("span", { class: "presence-dot", "data-online": String(presence === "online"), "aria-hidden": "true" }),
         h("div", { class: "roster-who" },
           h("span", { class: "roster-name" }, you ? t("call.you", { name }) : name),
           h("span", { class: "roster-meta" },
             seen && T(/** @type {MessageKey} */ (`role.${row.role}`)),
             seen && " · ",
-            T(row.online || you ? "console.online" : "console.offline")),
+            T(presence === "online" ? "console.online" : presence === "offline" ? "console.offline" : "console.absent")),
           h("span", { class: "sign-state", "data-state": isCounter ? "countersigned" : isSigned ? "signed" : unknown ? "unknown" : "waiting" },
             isCounter
               ? T("console.countersigned", { time: formatTime(/** @type {number} */ (at)) })
               : isSigned ? T("console.signed_at", { time: formatTime(/** @type {number} */ (at)) })
               : T(unknown ? "console.unknown_state" : "console.waiting"))),
-        action);
+        h("div", { class: "roster-actions" }, action, proof));
     }));
 
     const remaining = slot ? this.#toCountersign(slot.slot).length : 0;
@@ -939,11 +1002,30 @@ class TracesPanel {
     this.list = h("ol", { class: "traces", tabindex: "0", "aria-labelledby": "traces-panel-title" });
     this.empty = h("p", { class: "panel-hint", "data-field": "traces-empty" });
     this.receiptLine = h("div", { class: "receipts" });
+    const { id: sid } = a.session;
+    const { id: pid } = a.you;
+    const token = a.token;
+    const keys = `${location.origin}${documents.jwks}`;
+    this.documents = h("section", { class: "documents", "data-field": "my-documents", "aria-labelledby": "documents-title" },
+      h("h3", { id: "documents-title", class: "documents-title" }, T("documents.title")),
+      h("p", { class: "panel-hint" }, T("documents.intro")),
+      h("ul", { class: "documents-list" },
+        h("li", {}, documentLink({ action: "download-proof-pdf", href: () => a.proofPdfUrl(pid), label: "documents.proof_pdf" })),
+        h("li", {}, documentLink({
+          action: "download-proof-jws",
+          href: () => documents.proofJws(sid, pid, token),
+          label: "documents.proof_jws",
+        }))),
+      bindContent(h("p", { class: "panel-hint", "data-field": "verify-hint" }), () => richText("documents.verify", {
+        command: () => h("code", {}, "cadre verify"),
+        keys: () => h("a", { href: documents.jwks, target: "_blank", rel: "noopener" }, h("code", {}, keys)),
+      })),
+      this.receiptLine);
     replaceChildren(this.panel.body,
       h("p", { class: "panel-hint traces-intro" }, T("traces.intro"), " ", h("strong", {}, T("traces.nothing_else"))),
       this.empty,
       this.list,
-      this.receiptLine);
+      this.documents);
   }
 
   render() {

@@ -20,6 +20,8 @@ import { t } from "./i18n.js";
 const textBindings = new WeakMap();
 /** @type {WeakMap<Element, Map<string, () => string>>} */
 const attrBindings = new WeakMap();
+/** @type {WeakMap<Element, () => Child[]>} */
+const contentBindings = new WeakMap();
 
 /**
  * Builds an element.
@@ -102,7 +104,46 @@ export function bindAttr(el, name, fn) {
   el.setAttribute(name, fn());
 }
 
-/** Recomputes every bound text and attribute under `root`. */
+/**
+ * Fills an element with `fn()`'s children now and after every language
+ * change: for a sentence with elements inside (a link, a command), built
+ * whole from one message so that each language orders it its own way.
+ * @template {Element} E
+ * @param {E} el
+ * @param {() => Child[]} fn
+ * @returns {E}
+ */
+export function bindContent(el, fn) {
+  contentBindings.set(el, fn);
+  replaceChildren(el, ...fn());
+  return el;
+}
+
+/**
+ * The message `key` with some `{name}` placeholders replaced by nodes
+ * (the others filled with text from `args`).
+ * @param {MessageKey} key
+ * @param {Record<string, () => Node>} nodes
+ * @param {Record<string, string | number>} [args]
+ * @returns {Child[]}
+ */
+export function richText(key, nodes, args = {}) {
+  const text = t(key, args);
+  /** @type {Child[]} */
+  const out = [];
+  let last = 0;
+  for (const match of text.matchAll(/\{(\w+)\}/g)) {
+    const make = nodes[match[1]];
+    if (!make) continue;
+    out.push(text.slice(last, match.index));
+    out.push(make());
+    last = (match.index ?? 0) + match[0].length;
+  }
+  out.push(text.slice(last));
+  return out.filter((c) => c !== "");
+}
+
+/** Recomputes every bound text, attribute and content under `root`. */
 export function retranslate(root = document.body) {
   const walker = document.createTreeWalker(root, NodeFilter.SHOW_ELEMENT | NodeFilter.SHOW_TEXT);
   for (let node = /** @type {Node | null} */ (walker.currentNode); node; node = walker.nextNode()) {
@@ -111,6 +152,9 @@ export function retranslate(root = document.body) {
     if (node instanceof Element) {
       const attrs = attrBindings.get(node);
       if (attrs) for (const [name, fn] of attrs) node.setAttribute(name, fn());
+      // New children are built in the new language; the walk goes on into them.
+      const content = contentBindings.get(node);
+      if (content) replaceChildren(node, ...content());
     }
   }
 }

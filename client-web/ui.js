@@ -42,18 +42,19 @@ function initials(name) {
 }
 
 /** "Europe/Paris" → "Paris". @param {string} zone */
-function zoneCity(zone) {
+export function zoneCity(zone) {
   return (zone.split("/").pop() ?? zone).replace(/_/g, " ");
 }
 
 /** @param {string} s */
-function capitalise(s) {
+export function capitalise(s) {
   return s.charAt(0).toLocaleUpperCase(locale()) + s.slice(1);
 }
 
 /**
  * The session's date and time range, in the session's time zone.
- * @param {SessionInfo} session
+ * @param {Pick<SessionInfo, "time_zone"> & { planned_start: string | number, planned_end: string | number }} session
+ *   planned times as RFC 3339 text or UTC ms
  */
 export function formatSchedule(session) {
   const start = new Date(session.planned_start);
@@ -206,10 +207,11 @@ export class Shell {
 // ---------------------------------------------------------------------------
 // Simple screens
 
-export function loadingScreen() {
+/** @param {MessageKey} [text] what is loading */
+export function loadingScreen(text = "app.loading") {
   return h("section", { class: "card card-narrow loading", "aria-busy": "true" },
     h("div", { class: "spinner", "aria-hidden": "true" }),
-    h("p", {}, T("app.loading")));
+    h("p", {}, T(text)));
 }
 
 /**

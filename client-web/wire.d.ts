@@ -132,6 +132,62 @@ export type ServerMessage =
   /** A signed tree head (compact JWS), after `leave` and before the close. */
   | { type: "receipt"; tree_head: string };
 
+/** `GET /api/report?token=…`: what a sponsor's link shows. Aggregates for everyone; by name only those who agreed. */
+export interface SponsorReport {
+  session: {
+    title: string;
+    kind: SessionKind | string;
+    organisation: string;
+    /** The sponsoring organisation (commanditaire), if recorded. */
+    sponsor?: string | null;
+    /** RFC 3339 UTC (UTC ms accepted too). */
+    planned_start: number | string;
+    planned_end: number | string;
+    time_zone: string;
+  };
+  /** When the report was computed, ms. */
+  generated_at: number;
+  /** When the report link expires, ms. */
+  expires_at: number;
+  half_days: ReportHalfDay[];
+  totals: {
+    /** Participants expected. */
+    expected: number;
+    /** 0..1 */
+    average_completion: number;
+  };
+  named: NamedAttendance[];
+  /** Participants counted only in the aggregates (no consent to be named). */
+  anonymous_count: number;
+  /**
+   * Set (English prose) when the aggregates are withheld: so few participants
+   * are unnamed that an average would describe each of them. `half_days` is
+   * then empty and `totals.average_completion` 0.
+   */
+  withheld?: string;
+}
+
+export interface ReportHalfDay {
+  /** `YYYY-MM-DD.am` or `YYYY-MM-DD.pm` in the session's time zone. */
+  slot: string;
+  /** UTC ms. */
+  planned_start: number | string;
+  planned_end: number | string;
+  expected: number;
+  present: number;
+  signed: number;
+  /** 0..1 */
+  average_completion: number;
+}
+
+export interface NamedAttendance {
+  name: string;
+  role: Role | string;
+  half_days: { slot: string; present_seconds: number; completion: number; signed: boolean }[];
+  /** 0..1, over the whole session. */
+  completion: number;
+}
+
 /** The `data` of a `signal`, as this client writes it (the server never looks inside). */
 export type SignalData =
   | { description: RTCSessionDescriptionInit }
