@@ -1,0 +1,287 @@
+//! Starting the server under test and creating the sessions through REST.
+
+use anyhow::{Context, Result, anyhow, bail};
+use cadre_protocol::api::{NewPerson, NewSession, SessionView};
+use cadre_protocol::{Role, SessionKind};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+use std::process::Stdio;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::io::{AsyncBufReadExt, BufReader};
+use tokio::process::{Child, Command};
+use tokio::sync::Semaphore;
+use tokio::task::JoinSet;
+
+/// The line `cadre serve --json-ready` prints once it listens.
+#[derive(Debug, Deserialize)]
+struct Ready {
+    url: String,
+    organiser_token: String,
+}
+
+/// A server the bench talks to.
+pub struct Server {
+    /// `http://127.0.0.1:PORT`.
+    pub url: String,
+    /// Organiser bearer token.
+    pub organiser_token: String,
+    /// Process id, when known (for CPU and memory).
+    pub pid: Option<u32>,
+    child: Option<Child>,
+    /// Where the child's stderr goes.
+    pub log_path: Option<PathBuf>,
+    _data_dir: Option<tempfile::TempDir>,
+}
+
+impl Server {
+    /// Starts `bin serve --bind 127.0.0.1:0 --data-dir <tmp> --json-ready
+    /// [extra...]` and waits for its ready line.
+    pub async fn spawn(bin: &Path, extra: &[String], ready_timeout: Duration) -> Result<Server> {
+        if !bin.exists() {
+            bail!(
+                "server binary {} not found (build it with `cargo build --release -p cadre-server`, or pass --server-bin)",
+                bin.display()
+            );
+        }
+        let data_dir = tempfile::Builder::new()
+            .prefix("cadre-bench-")
+            .tempdir()
+            .context("creating a temporary data directory")?;
+        let log_path = data_dir.path().join("server.log");
+        let log = std::fs::File::create(&log_path).context("creating the server log")?;
+        let mut child = Command::new(bin)
+            .arg("serve")
+            .arg("--bind")
+            .arg("127.0.0.1:0")
+            .arg("--data-dir")
+            .arg(data_dir.path())
+            .arg("--json-ready")
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::from(log))
+            .kill_on_drop(true)
+            .spawn()
+            .with_context(|| format!("starting {}", bin.display()))?;
+        let pid = child.id();
+        let stdout = child.stdout.take().context("no stdout")?;
+        let mut lines = BufReader::new(stdout).lines();
+        let first = tokio::time::timeout(ready_timeout, lines.next_line()).await;
+        let line = match first {
+            Ok(Ok(Some(line))) => line,
+            other => {
+                let status = child.try_wait().ok().flatten();
+                let _ = child.start_kill();
+                let tail = tail_of(&log_path, 20);
+                bail!(
+                    "the server did not print its --json-ready line ({}; exit status {:?}). Its stderr ends with:\n{tail}",
+                    match other {
+                        Err(_) => format!("timed out after {ready_timeout:?}"),
+                        Ok(Ok(None)) => "stdout closed".to_string(),
+                        Ok(Err(e)) => format!("read error: {e}"),
+                        Ok(Ok(Some(_))) => unreachable!(),
+                    },
+                    status
+                );
+            }
+        };
+        let ready: Ready = serde_json::from_str(line.trim()).with_context(|| {
+            format!("the server's first stdout line is not the --json-ready JSON: {line:?}")
+        })?;
+        // Keep draining stdout so the server never blocks on a full pipe.
+        tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        Ok(Server {
+            url: ready.url.trim_end_matches('/').to_string(),
+            organiser_token: ready.organiser_token,
+            pid,
+            child: Some(child),
+            log_path: Some(log_path),
+            _data_dir: Some(data_dir),
+        })
+    }
+
+    /// A server someone else started.
+    pub fn external(url: String, organiser_token: String, pid: Option<u32>) -> Server {
+        Server {
+            url: url.trim_end_matches('/').to_string(),
+            organiser_token,
+            pid,
+            child: None,
+            log_path: None,
+            _data_dir: None,
+        }
+    }
+
+    /// `ws://host:port`.
+    pub fn ws_base(&self) -> String {
+        if let Some(rest) = self.url.strip_prefix("https://") {
+            format!("wss://{rest}")
+        } else if let Some(rest) = self.url.strip_prefix("http://") {
+            format!("ws://{rest}")
+        } else {
+            self.url.clone()
+        }
+    }
+
+    /// Whether the child has exited (and how).
+    pub fn exited(&mut self) -> Option<std::process::ExitStatus> {
+        self.child
+            .as_mut()
+            .and_then(|c| c.try_wait().ok().flatten())
+    }
+
+    /// Stops a server we started: SIGTERM, then SIGKILL after `grace`.
+    pub async fn stop(&mut self, grace: Duration) {
+        let Some(child) = self.child.as_mut() else {
+            return;
+        };
+        if let Some(pid) = child.id() {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(pid.to_string())
+                .status()
+                .await;
+            if tokio::time::timeout(grace, child.wait()).await.is_ok() {
+                return;
+            }
+        }
+        let _ = child.kill().await;
+    }
+}
+
+/// The last `n` lines of a file.
+pub fn tail_of(path: &Path, n: usize) -> String {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    let lines: Vec<&str> = text.lines().collect();
+    lines[lines.len().saturating_sub(n)..].join("\n")
+}
+
+/// One person to connect: their session, the ids of everyone in it, and
+/// where they sit in that list.
+#[derive(Clone)]
+pub struct Seat {
+    /// Session id.
+    pub sid: String,
+    /// Participant ids of the session, in order.
+    pub members: Arc<[String]>,
+    /// This person's index in `members`.
+    pub pos: usize,
+    /// Join token.
+    pub token: String,
+}
+
+/// Splits `n` people into sessions of at most `size` (sizes differ by at most one).
+pub fn session_sizes(n: usize, size: usize) -> Vec<usize> {
+    let sessions = n.div_ceil(size);
+    let (base, extra) = (n / sessions, n % sessions);
+    (0..sessions)
+        .map(|i| base + usize::from(i < extra))
+        .collect()
+}
+
+/// Creates the sessions through `POST /api/sessions` (`concurrency` at a
+/// time) and returns every seat.
+pub async fn create_sessions(
+    server: &Server,
+    sizes: &[usize],
+    concurrency: usize,
+    timeout: Duration,
+) -> Result<Vec<Seat>> {
+    let client = reqwest::Client::builder()
+        .timeout(Duration::from_secs(30))
+        .no_proxy()
+        .build()?;
+    let now = chrono::Utc::now();
+    let start = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let end = (now + chrono::Duration::hours(3)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    let permits = Arc::new(Semaphore::new(concurrency.max(1)));
+    let mut tasks = JoinSet::new();
+    for (k, &size) in sizes.iter().enumerate() {
+        let body = NewSession {
+            title: format!("Bench session {k}"),
+            kind: SessionKind::Formation,
+            organisation: "cadre-bench".into(),
+            planned_start: start.clone(),
+            planned_end: end.clone(),
+            time_zone: Some("Europe/Paris".into()),
+            sponsor: None,
+            people: (0..size)
+                .map(|i| NewPerson {
+                    name: format!("Bench {k}-{i}"),
+                    email: None,
+                    role: if i == 0 {
+                        Role::Facilitator
+                    } else {
+                        Role::Participant
+                    },
+                })
+                .collect(),
+        };
+        let client = client.clone();
+        let url = format!("{}/api/sessions", server.url);
+        let token = server.organiser_token.clone();
+        let permits = permits.clone();
+        tasks.spawn(async move {
+            let _permit = permits.acquire_owned().await?;
+            let resp = client
+                .post(&url)
+                .bearer_auth(&token)
+                .json(&body)
+                .send()
+                .await
+                .with_context(|| format!("POST {url}"))?;
+            let status = resp.status();
+            if status.as_u16() != 201 {
+                let text = resp.text().await.unwrap_or_default();
+                bail!("POST {url} answered {status}: {text}");
+            }
+            let view: SessionView = resp.json().await.context("decoding SessionView")?;
+            if view.people.len() != body.people.len() {
+                bail!(
+                    "session {} has {} people, expected {}",
+                    view.id,
+                    view.people.len(),
+                    body.people.len()
+                );
+            }
+            Ok::<_, anyhow::Error>((k, view))
+        });
+    }
+    let mut views: Vec<Option<SessionView>> = vec![None; sizes.len()];
+    let deadline = tokio::time::Instant::now() + timeout;
+    while let Some(joined) = tokio::time::timeout_at(deadline, tasks.join_next())
+        .await
+        .map_err(|_| anyhow!("creating sessions took longer than {timeout:?}"))?
+    {
+        let (k, view) = joined??;
+        views[k] = Some(view);
+    }
+    let mut seats = Vec::new();
+    for view in views.into_iter().flatten() {
+        let members: Arc<[String]> = view.people.iter().map(|p| p.id.clone()).collect();
+        for (pos, person) in view.people.iter().enumerate() {
+            seats.push(Seat {
+                sid: view.id.clone(),
+                members: members.clone(),
+                pos,
+                token: person.link.token.clone(),
+            });
+        }
+    }
+    Ok(seats)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_are_even() {
+        assert_eq!(session_sizes(10_000, 10), vec![10; 1000]);
+        assert_eq!(session_sizes(21, 10), vec![7, 7, 7]);
+        assert_eq!(session_sizes(11, 10), vec![6, 5]);
+        assert_eq!(session_sizes(2, 10), vec![2]);
+        assert_eq!(session_sizes(101, 50).iter().sum::<usize>(), 101);
+    }
+}
