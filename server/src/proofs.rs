@@ -229,17 +229,7 @@ impl App {
             .tree_head(sid)
             .await
             .map_err(|e| internal("signing a tree head", e))?;
-        let stored = self
-            .ledger()
-            .entries(sid)
-            .await
-            .map_err(|e| internal("reading the ledger", e))?;
-        let entries: Vec<Entry> = stored
-            .iter()
-            .filter(|e| e.seq < head.head.tree_size)
-            .map(|e| Entry::parse(&e.text))
-            .collect::<Result<_, _>>()
-            .map_err(|e| internal("a stored entry", e))?;
+        let entries = self.log(sid, head.head.tree_size).await?;
         let meta = meta(&detail.session);
         let schedule = meta.schedule();
         let people = detail
@@ -288,20 +278,26 @@ impl App {
             .map_err(|e| internal("rendering the sheet", e))
     }
 
-    /// The session's attendance sheet now.
-    pub async fn attendance_sheet(&self, sid: &str) -> Result<AttendanceSheet, ApiError> {
-        let s = sid.to_owned();
-        let detail = self.catalog().run(move |c| c.session_detail(&s)).await?;
+    /// The session's first `upto` entries, parsed.
+    pub(crate) async fn log(&self, sid: &str, upto: u64) -> Result<Vec<Entry>, ApiError> {
         let stored = self
             .ledger()
             .entries(sid)
             .await
             .map_err(|e| internal("reading the ledger", e))?;
-        let entries: Vec<Entry> = stored
+        stored
             .iter()
+            .filter(|e| e.seq < upto)
             .map(|e| Entry::parse(&e.text))
             .collect::<Result<_, _>>()
-            .map_err(|e| internal("a stored entry", e))?;
+            .map_err(|e| internal("a stored entry", e))
+    }
+
+    /// The session's attendance sheet now.
+    pub async fn attendance_sheet(&self, sid: &str) -> Result<AttendanceSheet, ApiError> {
+        let s = sid.to_owned();
+        let detail = self.catalog().run(move |c| c.session_detail(&s)).await?;
+        let entries = self.log(sid, u64::MAX).await?;
         let people: Vec<Person> = detail.people.iter().map(|(p, _)| person(p)).collect();
         let now = chrono::Utc::now().timestamp_millis();
         Ok(proof::build_sheet(

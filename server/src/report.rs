@@ -12,7 +12,7 @@ use cadre_protocol::api::{
     SponsorReport,
 };
 use cadre_protocol::attendance::{self, Schedule};
-use cadre_protocol::evidence::{Entry, consent};
+use cadre_protocol::evidence::consent;
 use cadre_protocol::{ErrorCode, Role};
 
 /// Default validity of a sponsor link.
@@ -80,16 +80,7 @@ impl App {
         let claims = self.signer().verify_sponsor(token)?;
         let sid = claims.sub.clone();
         let detail = self.catalog().run(move |c| c.session_detail(&sid)).await?;
-        let stored = self
-            .ledger()
-            .entries(&claims.sub)
-            .await
-            .map_err(|e| internal("reading the ledger", e))?;
-        let entries: Vec<Entry> = stored
-            .iter()
-            .map(|e| Entry::parse(&e.text))
-            .collect::<Result<_, _>>()
-            .map_err(|e| internal("a stored entry", e))?;
+        let entries = self.log(&claims.sub, u64::MAX).await?;
         let s = &detail.session;
         let schedule = Schedule {
             planned_start: s.planned_start.timestamp_millis(),
