@@ -165,6 +165,7 @@ async fn websocket(stream: TcpStream, mock: Arc<Mock>) {
         server_time: 0,
         slots: Vec::new(),
         people: Vec::new(),
+        consents: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     mock.peers.lock().unwrap().insert(pid.clone(), tx);

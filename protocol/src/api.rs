@@ -133,6 +133,20 @@ pub struct Lobby {
     pub ws_path: String,
     /// Server clock, ms since the Unix epoch.
     pub server_time: i64,
+    /// The consent wordings of this session (each with its hash), to show
+    /// before joining: never pre-ticked.
+    pub consent_texts: Vec<crate::consent::ConsentText>,
+    /// This person's current decisions (none yet: both false).
+    pub consents: Consents,
+}
+
+/// A person's current consent decisions (latest recorded; false when none).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consents {
+    /// Agreed to the session being recorded.
+    pub recording: bool,
+    /// Agreed to nominative attendance being shared with the sponsor.
+    pub sponsor_share: bool,
 }
 
 /// `POST /api/sessions/{sid}/people/{pid}/revoke` answer.

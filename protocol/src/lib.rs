@@ -17,6 +17,7 @@
 
 pub mod api;
 pub mod attendance;
+pub mod consent;
 pub mod evidence;
 pub mod merkle;
 pub mod proof;

@@ -131,6 +131,16 @@ pub enum ClientMessage {
     },
     /// Asks for every ledger entry about oneself (answered by `evidence`).
     GetEvidence,
+    /// Grants or withdraws a consent, for the wording whose hash is given
+    /// (one of the session's `consent_texts`).
+    Consent {
+        /// `recording` or `sponsor_share`.
+        consent: String,
+        /// Granted (true) or withdrawn / refused (false).
+        granted: bool,
+        /// SHA-256 of the wording the person was shown.
+        text_sha256: String,
+    },
 }
 
 /// Why a peer left the roster (also the reason given to a closed connection).
@@ -284,6 +294,8 @@ pub enum ServerMessage {
         server_time: i64,
         /// Half-day slots of the session and this person's sign-ins.
         slots: Vec<SlotStatus>,
+        /// Your current consent decisions.
+        consents: crate::api::Consents,
         /// Everyone in the session, connected or not: sent to facilitators
         /// only (a participant learns the names of those connected).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -365,6 +377,15 @@ pub enum ServerMessage {
         /// The stored entry text.
         entry: String,
     },
+    /// Your consent decision is durable in the ledger.
+    ConsentRecorded {
+        /// `recording` or `sponsor_share`.
+        consent: String,
+        /// The decision.
+        granted: bool,
+        /// Server time (ms).
+        at: i64,
+    },
     /// A signed tree head for you to keep (at sign-in and on leaving).
     Receipt {
         /// The signed tree head (JWS).
@@ -436,6 +457,12 @@ struct Envelope<'a> {
     signature: Option<Vec<Vec<[i64; 3]>>>,
     #[serde(default)]
     participant: Option<String>,
+    #[serde(default)]
+    consent: Option<String>,
+    #[serde(default)]
+    granted: Option<bool>,
+    #[serde(default)]
+    text_sha256: Option<String>,
 }
 
 /// Parses a client text frame, classifying failures with a stable code.
@@ -479,6 +506,14 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
                 .ok_or_else(|| missing("participant"))?,
         }),
         "get_evidence" => Ok(ClientMessage::GetEvidence),
+        "consent" => Ok(ClientMessage::Consent {
+            consent: env.consent.clone().ok_or_else(|| missing("consent"))?,
+            granted: env.granted.ok_or_else(|| missing("granted"))?,
+            text_sha256: env
+                .text_sha256
+                .clone()
+                .ok_or_else(|| missing("text_sha256"))?,
+        }),
         other => Err(ErrorBody {
             code: ErrorCode::UnknownMessageType,
             message: format!("unknown message type {other:?}"),

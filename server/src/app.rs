@@ -11,8 +11,10 @@ use crate::keys::{Jwks, SigningKey};
 use crate::ledger::Ledger;
 use crate::links::{ISSUER, JOIN_AUDIENCE, JoinClaims, LinkSigner};
 use crate::session::{Registry, SessionSettings};
+use cadre_protocol::api::Consents;
 use cadre_protocol::api::{LinkView, NewSession, PersonView, Revoked, SessionSummary, SessionView};
 use cadre_protocol::attendance::Schedule;
+use cadre_protocol::evidence::consent;
 use cadre_protocol::signalling::{Me, SessionInfo};
 use cadre_protocol::{ErrorCode, Role};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -255,7 +257,10 @@ impl App {
                         "this link's role does not match the session's records",
                     ));
                 }
+                let consents = self.consents(&session.id, &person.id).await?;
                 Ok(Admitted {
+                    sponsor: session.sponsor.clone(),
+                    consents,
                     people: people
                         .into_iter()
                         .map(|p| Me {
@@ -287,6 +292,15 @@ impl App {
                 "this link names no person of this session",
             )),
         }
+    }
+
+    /// A person's current consent decisions, from the ledger.
+    pub async fn consents(&self, sid: &str, pid: &str) -> Result<Consents, ApiError> {
+        let entries = self.log(sid, u64::MAX).await?;
+        Ok(Consents {
+            recording: consent::granted(&entries, pid, consent::RECORDING),
+            sponsor_share: consent::granted(&entries, pid, consent::SPONSOR_SHARE),
+        })
     }
 
     fn view(&self, detail: SessionDetail) -> Result<SessionView, ApiError> {

@@ -130,6 +130,10 @@ pub struct Limits {
 /// Who is connecting, decided before the upgrade.
 #[derive(Debug, Clone)]
 pub struct Admitted {
+    /// The session's sponsor, if any (decides the consent wordings).
+    pub sponsor: Option<String>,
+    /// This person's consent decisions when admitted.
+    pub consents: cadre_protocol::api::Consents,
     /// Everyone in the session, for a facilitator's console (empty for a
     /// participant).
     pub people: Vec<cadre_protocol::signalling::Me>,
@@ -249,6 +253,7 @@ async fn run_inner(
         outbound: out_tx.clone(),
         control: Arc::clone(&control),
         people: who.people.clone(),
+        consents: who.consents,
     };
     let tally = Mutex::new(Tally::default());
     let Ok(session) = registry.join(&who.session, &who.schedule, joining).await else {
@@ -281,6 +286,7 @@ async fn run_inner(
         bucket: TokenBucket::new(limits.rate_per_second, limits.rate_burst),
         last_rate_error: None,
         tally: &tally,
+        consent_texts: cadre_protocol::consent::texts(who.sponsor.as_deref()),
         visible: None,
         focused: None,
         media: None,
@@ -531,6 +537,8 @@ struct Reader<'a> {
     bucket: TokenBucket,
     last_rate_error: Option<Instant>,
     tally: &'a Mutex<Tally>,
+    /// The wordings a consent may be given for in this session.
+    consent_texts: Vec<cadre_protocol::consent::ConsentText>,
     /// Last presence and media states recorded, to record changes only.
     visible: Option<bool>,
     focused: Option<bool>,
@@ -691,6 +699,11 @@ impl Reader<'_> {
                 self.countersign(slot, participant).await;
             }
             ClientMessage::GetEvidence => self.send_evidence().await,
+            ClientMessage::Consent {
+                consent,
+                granted,
+                text_sha256,
+            } => self.consent(consent, granted, text_sha256).await,
             ClientMessage::Leave => {
                 self.leave().await;
                 return false;
@@ -838,6 +851,34 @@ impl Reader<'_> {
         self.session
             .countersign_end(self.id.clone(), slot, participant, recorded)
             .await;
+    }
+
+    /// Records a consent decision for a wording of this session.
+    async fn consent(&mut self, consent: String, granted: bool, text_sha256: String) {
+        if !self.consent_texts.iter().any(|t| t.consent == consent) {
+            self.reply_error(
+                ErrorCode::InvalidInput,
+                &format!("{consent:?} is not a consent asked in this session"),
+            );
+            return;
+        }
+        if !cadre_protocol::consent::known(&self.consent_texts, &consent, &text_sha256) {
+            self.reply_error(
+                ErrorCode::InvalidInput,
+                "text_sha256 is not the hash of a wording of this consent: show the session's text",
+            );
+            return;
+        }
+        let payload = serde_json::json!({
+            "consent": consent, "granted": granted, "text_sha256": text_sha256.to_ascii_lowercase(),
+        });
+        if let Some((at, _)) = self.record(kind::CONSENT, payload, None).await {
+            self.queue(Outbound::Text(encode(&ServerMessage::ConsentRecorded {
+                consent,
+                granted,
+                at,
+            })));
+        }
     }
 
     /// Everything the ledger holds about this person: their own events and

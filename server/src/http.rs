@@ -391,6 +391,8 @@ async fn lobby(
 ) -> Result<Json<Lobby>, ApiError> {
     let who = app.admit(&q.token).await?;
     Ok(Json(Lobby {
+        consent_texts: cadre_protocol::consent::texts(who.sponsor.as_deref()),
+        consents: who.consents,
         ws_path: format!("/ws/{}", who.session.id),
         you: cadre_protocol::signalling::Me {
             id: who.id,

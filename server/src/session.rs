@@ -61,6 +61,8 @@ pub struct Joining {
     pub control: Arc<ConnectionControl>,
     /// Everyone in the session (facilitators only).
     pub people: Vec<Me>,
+    /// The person's consent decisions when joining.
+    pub consents: cadre_protocol::api::Consents,
 }
 
 enum Command {
@@ -718,6 +720,7 @@ impl SessionActor {
             heartbeat_interval_ms: self.registry.settings.heartbeat_interval.as_millis() as u64,
             server_time: chrono::Utc::now().timestamp_millis(),
             slots: self.signins.statuses(&j.id, now_ms()),
+            consents: j.consents,
             people: j.people.clone(),
         };
         // A fresh queue cannot be full; if it is closed the connection is

@@ -1083,7 +1083,8 @@ impl Drop for Client {
 
 /// Server messages about evidence and sign-in, routed to
 /// [`Client::recv_evidence`] instead of the main queue.
-pub const EVIDENCE_TYPES: [&str; 7] = [
+pub const EVIDENCE_TYPES: [&str; 8] = [
+    "consent_recorded",
     "evidence_recorded",
     "evidence",
     "signin_open",

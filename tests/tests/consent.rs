@@ -1,0 +1,152 @@
+//! Consent decisions: explicit, off by default, revocable, tied to the
+//! wording shown, and what they decide.
+//!
+//! The lobby shows the session's wordings with their hashes and no decision;
+//! a decision is recorded only for a wording of this session and its hash;
+//! the latest decision is what the person sees on reconnecting and what the
+//! sponsor's report obeys. Anything else is refused and records nothing.
+
+use cadre_protocol::Role;
+use cadre_tests::{TestServer, session_body};
+use serde_json::{Value, json};
+
+const PEOPLE: [(&str, Role); 5] = [
+    ("Claire Martin", Role::Facilitator),
+    ("Karim Benali", Role::Participant),
+    ("Sophie Dubois", Role::Participant),
+    ("Lucas Moreau", Role::Participant),
+    ("Amina Diallo", Role::Participant),
+];
+
+fn hash(lobby: &Value, consent: &str, lang: &str) -> String {
+    lobby["consent_texts"]
+        .as_array()
+        .expect("consent_texts")
+        .iter()
+        .find(|t| t["consent"] == consent && t["lang"] == lang)
+        .and_then(|t| t["sha256"].as_str())
+        .unwrap_or_else(|| panic!("no {consent} text in {lang}: {lobby}"))
+        .to_owned()
+}
+
+async fn named(server: &TestServer, sid: &str) -> Vec<String> {
+    let (_, link) = server
+        .post(&format!("/api/sessions/{sid}/sponsor-link"), &json!({}))
+        .await;
+    let token = link["token"].as_str().expect("token");
+    let (_, report) = server
+        .get_public(&format!("/api/report?token={token}"))
+        .await;
+    report["named"]
+        .as_array()
+        .expect("named")
+        .iter()
+        .map(|p| p["name"].as_str().unwrap_or_default().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn a_recorded_consent_decides_what_the_sponsor_sees() {
+    let server = TestServer::start().await;
+    let mut body = session_body(&PEOPLE);
+    body.sponsor = Some("Entreprise Exemple".into());
+    let session = server.create_session_body(&body).await;
+    let karim = &session.people[1];
+    let (_, lobby) = server
+        .get_public(&format!("/api/join?token={}", karim.link.token))
+        .await;
+    assert_eq!(
+        lobby["consents"],
+        json!({"recording": false, "sponsor_share": false})
+    );
+    let share = hash(&lobby, "sponsor_share", "fr");
+    let text = lobby["consent_texts"]
+        .as_array()
+        .and_then(|t| t.iter().find(|t| t["sha256"] == share.as_str()))
+        .expect("text");
+    assert!(
+        text["text"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("Entreprise Exemple")
+    );
+
+    let mut client = server.join(&session, "Karim Benali").await;
+    assert_eq!(client.welcome["consents"]["sponsor_share"], false);
+    client
+        .send_json(&json!({"type": "consent", "consent": "sponsor_share", "granted": true, "text_sha256": share}))
+        .await;
+    // The entry is durable first, then the decision is confirmed.
+    let entry = client.recv_recorded("consent").await;
+    assert_eq!(entry["payload"]["text_sha256"], share.as_str());
+    let recorded = client.recv_evidence_type("consent_recorded").await;
+    assert_eq!(recorded["granted"], true);
+    assert_eq!(named(&server, &session.id).await, ["Karim Benali"]);
+
+    // The decision is what he sees again, and he can take it back.
+    drop(client);
+    let mut client = server.join(&session, "Karim Benali").await;
+    assert_eq!(client.welcome["consents"]["sponsor_share"], true);
+    let english = hash(&lobby, "sponsor_share", "en");
+    client
+        .send_json(&json!({"type": "consent", "consent": "sponsor_share", "granted": false, "text_sha256": english}))
+        .await;
+    let recorded = client.recv_evidence_type("consent_recorded").await;
+    assert_eq!(recorded["granted"], false);
+    assert!(named(&server, &session.id).await.is_empty());
+}
+
+#[tokio::test]
+async fn refused_decisions_record_nothing() {
+    let server = TestServer::start().await;
+    // No sponsor: only the recording consent is asked.
+    let session = server.create_session(&PEOPLE).await;
+    let karim = &session.people[1];
+    let (_, lobby) = server
+        .get_public(&format!("/api/join?token={}", karim.link.token))
+        .await;
+    let kinds: Vec<&str> = lobby["consent_texts"]
+        .as_array()
+        .expect("texts")
+        .iter()
+        .map(|t| t["consent"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(kinds, ["recording", "recording"]);
+    let recording = hash(&lobby, "recording", "fr");
+
+    let mut client = server.join(&session, "Karim Benali").await;
+    let cases = [
+        (
+            json!({"type": "consent", "consent": "sponsor_share", "granted": true, "text_sha256": recording}),
+            "invalid_input",
+        ),
+        (
+            json!({"type": "consent", "consent": "recording", "granted": true, "text_sha256": "00".repeat(32)}),
+            "invalid_input",
+        ),
+        (
+            json!({"type": "consent", "consent": "photos", "granted": true, "text_sha256": recording}),
+            "invalid_input",
+        ),
+        (
+            json!({"type": "consent", "consent": "recording", "text_sha256": recording}),
+            "malformed_message",
+        ),
+    ];
+    for (msg, code) in cases {
+        client.send_json(&msg).await;
+        client.recv_error(code).await;
+    }
+    client.send_json(&json!({"type": "get_evidence"})).await;
+    let evidence = client.recv_evidence_type("evidence").await;
+    let kinds: Vec<String> = evidence["entries"]
+        .as_array()
+        .expect("entries")
+        .iter()
+        .map(|e| {
+            let v: Value = serde_json::from_str(e.as_str().unwrap_or_default()).expect("entry");
+            v["kind"].as_str().unwrap_or_default().to_owned()
+        })
+        .collect();
+    assert!(!kinds.iter().any(|k| k == "consent"), "{kinds:?}");
+}
