@@ -769,6 +769,22 @@ impl Client {
         }
     }
 
+    /// Asks for this person's evidence (`get_evidence`) and returns the
+    /// entries, parsed, in log order.
+    pub async fn evidence(&mut self) -> Vec<Value> {
+        self.send_json(&json!({"type": "get_evidence"})).await;
+        let answer = self.recv_evidence_type("evidence").await;
+        answer["entries"]
+            .as_array()
+            .unwrap_or_else(|| panic!("{}: evidence without entries: {answer}", self.label))
+            .iter()
+            .map(|e| {
+                serde_json::from_str(e.as_str().unwrap_or_default())
+                    .unwrap_or_else(|err| panic!("{}: an entry is not JSON: {err}", self.label))
+            })
+            .collect()
+    }
+
     /// Skips evidence until an `evidence_recorded` whose entry has `kind`;
     /// returns the entry, parsed.
     pub async fn recv_recorded(&mut self, kind: &str) -> Value {

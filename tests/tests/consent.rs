@@ -137,16 +137,9 @@ async fn refused_decisions_record_nothing() {
         client.send_json(&msg).await;
         client.recv_error(code).await;
     }
-    client.send_json(&json!({"type": "get_evidence"})).await;
-    let evidence = client.recv_evidence_type("evidence").await;
-    let kinds: Vec<String> = evidence["entries"]
-        .as_array()
-        .expect("entries")
-        .iter()
-        .map(|e| {
-            let v: Value = serde_json::from_str(e.as_str().unwrap_or_default()).expect("entry");
-            v["kind"].as_str().unwrap_or_default().to_owned()
-        })
-        .collect();
-    assert!(!kinds.iter().any(|k| k == "consent"), "{kinds:?}");
+    let evidence = client.evidence().await;
+    assert!(
+        !evidence.iter().any(|e| e["kind"] == "consent"),
+        "{evidence:?}"
+    );
 }
