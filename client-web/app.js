@@ -12,6 +12,8 @@
 //! - `attendance.js`: sign-in, the facilitator's presence console, "Mes traces"
 //!   (with `presence.js`, `signature.js`, `evidence.js`), and the documents
 //!   to download (certificates, attendance sheets).
+//! - `consent.js`: "Vos accords" in the lobby and "Mes accords" in the call
+//!   (recording, sharing with the sponsor), each tied to the wording shown.
 //! - `report.js`: a sponsor's read-only report at `/r/{token}` (no camera,
 //!   no socket).
 //!
@@ -25,8 +27,11 @@ import { SignallingClient } from "./signalling.js";
 import { CallView, LobbyView, Shell, errorScreen, leavingScreen, leftScreen, loadingScreen } from "./ui.js";
 import { Attendance } from "./attendance.js";
 import { openReport } from "./report.js";
+import { Consents, lobbyConsents } from "./consent.js";
 
 /** @typedef {import("./wire.js").Lobby} Lobby */
+/** @typedef {import("./consent.js").Choice} ConsentChoice */
+/** @typedef {import("./wire.js").ConsentKind} ConsentKind */
 /** @typedef {import("./wire.js").Peer} Peer */
 /** @typedef {import("./wire.js").Welcome} Welcome */
 /** @typedef {import("./wire.js").ErrorBody} ErrorBody */
@@ -47,7 +52,7 @@ const token = tokenFromPath(location.pathname);
 const reportToken = reportTokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
-/** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby, attendance: Attendance } | null} */
+/** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents } | null} */
 let call = null;
 /** @type {Welcome | null} the last welcome */
 let welcome = null;
@@ -70,6 +75,7 @@ let serverRestarting = false;
     welcome,
     links: call ? Object.fromEntries([...call.mesh.links].map(([id, link]) => [id, link.pc.connectionState])) : {},
     attendance: call?.attendance.snapshot() ?? null,
+    consents: call?.consents.snapshot() ?? null,
   }),
 };
 
@@ -91,12 +97,14 @@ async function openLobby() {
     return;
   }
   const lobby = result.lobby;
+  // Optional, whatever is chosen: joining never waits on them.
+  const consents = lobbyConsents(lobby);
   const view = new LobbyView(lobby, media, () => {
     choices.camera = media.cameraOn;
     choices.microphone = media.microphoneOn;
     view.dispose();
-    join(lobby);
-  });
+    join(lobby, consents.choices);
+  }, consents.element);
   shell.show(view.element);
   if (media.stream.getTracks().length === 0) await media.start(choices);
 }
@@ -111,8 +119,11 @@ function showError(error) {
 // ---------------------------------------------------------------------------
 // Call
 
-/** @param {Lobby} lobby */
-function join(lobby) {
+/**
+ * @param {Lobby} lobby
+ * @param {Map<ConsentKind, ConsentChoice>} consentChoices made in the lobby, sent once welcomed
+ */
+function join(lobby, consentChoices) {
   if (!token) return;
   const scheme = location.protocol === "https:" ? "wss:" : "ws:";
   const url = `${scheme}//${location.host}${lobby.ws_path}?token=${encodeURIComponent(token)}`;
@@ -148,7 +159,14 @@ function join(lobby) {
     shell,
     view,
   });
-  call = { signalling, mesh, view, lobby, attendance };
+  const consents = new Consents({
+    lobby,
+    fromLobby: consentChoices,
+    send: (message) => signalling.send(message),
+    shell,
+    view,
+  });
+  call = { signalling, mesh, view, lobby, attendance, consents };
   shell.setSessionTitle(lobby.session.title);
   shell.show(view.element);
   shell.main.focus();
@@ -177,8 +195,9 @@ media.onChange(sendMediaState);
 /** @param {ServerMessage} message */
 function onMessage(message) {
   if (!call) return;
-  const { view, mesh, attendance } = call;
+  const { view, mesh, attendance, consents } = call;
   if (attendance.handle(message)) return;
+  if (consents.handle(message)) return;
   switch (message.type) {
     case "welcome": {
       welcome = message;
@@ -197,6 +216,7 @@ function onMessage(message) {
       sentMedia = "";
       sendMediaState();
       attendance.welcome(message);
+      consents.welcome(message);
       break;
     }
     case "peer_joined": {
@@ -340,6 +360,7 @@ function endCall() {
   call = null;
   current.mesh.dispose();
   current.attendance.dispose();
+  current.consents.dispose();
   current.view.clearPeers();
   current.view.dispose();
   current.signalling.stop();

@@ -58,7 +58,7 @@ const ANSWER_WAIT_MS = 15_000;
 // Side panels
 
 /** A panel beside the call, opened and closed from its control in the bar. */
-class Panel {
+export class Panel {
   /** @type {Set<() => void>} */
   #listeners = new Set();
 

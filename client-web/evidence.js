@@ -136,6 +136,8 @@ function num(p, key) {
 export function describeEntries(entries, who) {
   /** @type {Map<string, { camera: boolean | null, microphone: boolean | null }>} */
   const media = new Map();
+  /** @type {Map<string, boolean>} each consent's previous decision, to tell a withdrawal from a refusal */
+  const consents = new Map();
   return entries.map((entry) => {
     const p = entry.payload;
     let text;
@@ -202,6 +204,15 @@ export function describeEntries(entries, who) {
           to: state(str(p, "to")),
           reason,
         });
+        break;
+      }
+      case "consent": {
+        const consent = str(p, "consent");
+        const granted = bool(p, "granted") === true;
+        const before = consents.get(consent);
+        consents.set(consent, granted);
+        const key = `trace.consent.${consent}.${granted ? "granted" : before === true ? "withdrawn" : "refused"}`;
+        text = has(key) ? t(key) : t("trace.consent.other", { consent, granted: String(granted) });
         break;
       }
       case "server_started":

@@ -374,8 +374,9 @@ export class LobbyView {
    * @param {Lobby} lobby
    * @param {LocalMedia} media
    * @param {() => void} onJoin
+   * @param {HTMLElement | null} [consents] the "Vos accords" card, under the notice
    */
-  constructor(lobby, media, onJoin) {
+  constructor(lobby, media, onJoin, consents = null) {
     const { session, you } = lobby;
     this.media = media;
 
@@ -449,7 +450,7 @@ export class LobbyView {
       this.joinButton);
 
     this.element = h("div", { class: "lobby" },
-      h("div", { class: "lobby-info" }, sessionCard, notice),
+      h("div", { class: "lobby-info" }, sessionCard, notice, consents),
       h("div", { class: "lobby-join" }, joinCard));
     this.#unsubscribe = media.onChange(() => this.#sync());
     this.#sync();

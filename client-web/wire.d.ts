@@ -56,6 +56,25 @@ export interface Lobby {
   you: Me;
   ws_path: string;
   server_time: number;
+  /** Each consent's wording in French and English, with its hash: shown, never pre-ticked. */
+  consent_texts: ConsentText[];
+  /** Current decisions: false both when refused and when never decided. */
+  consents: Consents;
+}
+
+export type ConsentKind = "recording" | "sponsor_share";
+
+export interface ConsentText {
+  consent: ConsentKind;
+  lang: "fr" | "en";
+  text: string;
+  /** SHA-256 of the text's UTF-8 bytes, hex: what a decision is sent with. */
+  sha256: string;
+}
+
+export interface Consents {
+  recording: boolean;
+  sponsor_share: boolean;
 }
 
 export interface Welcome {
@@ -71,6 +90,8 @@ export interface Welcome {
   server_time: number;
   /** Half-day slots of the session and this person's sign-ins. */
   slots: SlotStatus[];
+  /** Your current consent decisions (false when none). */
+  consents: Consents;
   /** Everyone in the session: facilitators only. */
   people?: Me[];
 }
@@ -95,7 +116,8 @@ export type Signature = [number, number, number][][];
 /** Ledger event kinds (docs/evidence.md). */
 export type EntryKind =
   | "connection_opened" | "connection_closed" | "heartbeats" | "visibility" | "focus" | "media"
-  | "signin_opened" | "signed_in" | "countersigned" | "session_state" | "server_started" | "server_stopping";
+  | "signin_opened" | "signed_in" | "countersigned" | "session_state" | "server_started" | "server_stopping"
+  | "consent";
 
 /** One ledger entry, parsed from its exact stored text. */
 export interface Entry {
@@ -129,6 +151,8 @@ export type ServerMessage =
   /** Every ledger entry about you, as exact entry texts, in log order. */
   | { type: "evidence"; entries: string[] }
   | { type: "evidence_recorded"; entry: string }
+  /** Your consent decision is durable. */
+  | { type: "consent_recorded"; consent: ConsentKind; granted: boolean; at: number }
   /** A signed tree head (compact JWS), after `leave` and before the close. */
   | { type: "receipt"; tree_head: string };
 
@@ -202,4 +226,5 @@ export type ClientMessage =
   | { type: "sign_in"; slot: string; signature?: Signature; client_time?: number }
   | { type: "open_signin" }
   | { type: "countersign"; slot: string; participant: string }
-  | { type: "get_evidence" };
+  | { type: "get_evidence" }
+  | { type: "consent"; consent: ConsentKind; granted: boolean; text_sha256: string };
