@@ -80,25 +80,30 @@ impl FromRequestParts<App> for Organiser {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
-        let given = parts
-            .headers
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .ok_or_else(|| {
-                ApiError::new(
-                    ErrorCode::Unauthorized,
-                    "this needs the organiser token: Authorization: Bearer <token>",
-                )
-            })?;
-        if crate::keys::secrets_match(given.trim(), app.organiser_token()) {
-            Ok(Organiser)
-        } else {
-            Err(ApiError::new(
+        if !parts.headers.contains_key(header::AUTHORIZATION) {
+            return Err(ApiError::new(
                 ErrorCode::Unauthorized,
-                "the organiser token is wrong",
-            ))
+                "this needs the organiser token: Authorization: Bearer <token>",
+            ));
         }
+        check_organiser(&parts.headers, app)
+    }
+}
+
+/// Checks the `Authorization: Bearer` header against the organiser token.
+fn check_organiser(headers: &HeaderMap, app: &App) -> Result<Organiser, ApiError> {
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if crate::keys::secrets_match(given.trim(), app.organiser_token()) {
+        Ok(Organiser)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "the organiser token is wrong",
+        ))
     }
 }
 
@@ -150,20 +155,8 @@ enum Access {
 
 impl Access {
     async fn of(app: &App, headers: &HeaderMap, token: &str) -> Result<Access, ApiError> {
-        if let Some(auth) = headers.get(header::AUTHORIZATION) {
-            let given = auth
-                .to_str()
-                .ok()
-                .and_then(|v| v.strip_prefix("Bearer "))
-                .unwrap_or_default();
-            return if crate::keys::secrets_match(given.trim(), app.organiser_token()) {
-                Ok(Access::Organiser)
-            } else {
-                Err(ApiError::new(
-                    ErrorCode::Unauthorized,
-                    "the organiser token is wrong",
-                ))
-            };
+        if headers.contains_key(header::AUTHORIZATION) {
+            return check_organiser(headers, app).map(|Organiser| Access::Organiser);
         }
         Ok(Access::Member(Box::new(app.admit(token).await?)))
     }
