@@ -166,6 +166,7 @@ async fn websocket(stream: TcpStream, mock: Arc<Mock>) {
         slots: Vec::new(),
         people: Vec::new(),
         consents: Default::default(),
+        recording: Default::default(),
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     mock.peers.lock().unwrap().insert(pid.clone(), tx);

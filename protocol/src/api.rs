@@ -140,13 +140,22 @@ pub struct Lobby {
     pub consents: Consents,
 }
 
-/// A person's current consent decisions (latest recorded; false when none).
+/// A person's current consent decisions: the latest recorded, `null` when
+/// the person never decided (which counts as no consent, but a client shows
+/// no choice rather than a refusal).
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Consents {
     /// Agreed to the session being recorded.
-    pub recording: bool,
+    pub recording: Option<bool>,
     /// Agreed to nominative attendance being shared with the sponsor.
-    pub sponsor_share: bool,
+    pub sponsor_share: Option<bool>,
+}
+
+impl Consents {
+    /// Whether `recording` is granted now.
+    pub fn recording_granted(&self) -> bool {
+        self.recording == Some(true)
+    }
 }
 
 /// `POST /api/sessions/{sid}/people/{pid}/revoke` answer.

@@ -42,6 +42,19 @@ pub mod kind {
     /// A person granted or withdrew a consent (`consent`, `granted`,
     /// `text_sha256` of the wording they saw).
     pub const CONSENT: &str = "consent";
+    /// A facilitator armed or disarmed recording (`armed`).
+    pub const RECORDING_ARMED: &str = "recording_armed";
+    /// A recording segment opened: `segment`, `participants` (everyone
+    /// connected, each having granted `recording`).
+    pub const RECORDING_STARTED: &str = "recording_started";
+    /// A recording segment closed: `segment`, `reason`, `started_at`,
+    /// `closed_at` (when media stopped being accepted), `participants`
+    /// (everyone recorded in it) and `files` (`participant`, `track`,
+    /// `name`, `bytes`, `sha256`).
+    pub const RECORDING_STOPPED: &str = "recording_stopped";
+    /// Recording files were deleted at the end of their retention period:
+    /// `segment`, `files` (`name`, `sha256`), `retention_days`.
+    pub const RECORDING_PURGED: &str = "recording_purged";
 }
 
 /// What a consent entry is about.
@@ -56,13 +69,18 @@ pub mod consent {
     /// Whether `person`'s latest recorded decision on `consent` is a grant.
     /// No entry means no consent: consent is never presumed.
     pub fn granted(entries: &[Entry], person: &str, consent: &str) -> bool {
+        decision(entries, person, consent) == Some(true)
+    }
+
+    /// `person`'s latest recorded decision on `consent`, `None` if they
+    /// never decided.
+    pub fn decision(entries: &[Entry], person: &str, consent: &str) -> Option<bool> {
         entries
             .iter()
             .filter(|e| e.kind == kind::CONSENT && e.actor == person)
             .filter(|e| e.payload_value().get("consent").and_then(|c| c.as_str()) == Some(consent))
             .max_by_key(|e| e.seq)
             .and_then(|e| e.payload_value().get("granted").and_then(|g| g.as_bool()))
-            .unwrap_or(false)
     }
 }
 

@@ -141,6 +141,24 @@ pub enum ClientMessage {
         /// SHA-256 of the wording the person was shown.
         text_sha256: String,
     },
+    /// Facilitator only: arms (`true`) or disarms recording. Armed, the
+    /// server records only while every connected person has granted
+    /// `recording`.
+    Recording {
+        /// Arm or disarm.
+        armed: bool,
+    },
+    /// Signalling of one's own recorder peer connection (publishing one's
+    /// camera and microphone to the server): an SDP offer, or an ICE
+    /// candidate in the browser's `RTCIceCandidateInit` shape. Accepted
+    /// only while `segment` is the open segment and the sender has granted
+    /// `recording`.
+    RecorderSignal {
+        /// The open segment, as announced in `recording_state`.
+        segment: u64,
+        /// `{"type":"offer","sdp":…}` or a candidate.
+        data: Opaque,
+    },
 }
 
 /// Why a peer left the roster (also the reason given to a closed connection).
@@ -263,6 +281,30 @@ pub struct SlotStatus {
     pub countersigned_at: Option<i64>,
 }
 
+/// Where recording stands, as one person may see it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingStatus {
+    /// A facilitator asked for the session to be recorded.
+    pub armed: bool,
+    /// Recording runs now: armed and everyone connected consented. Every
+    /// page shows it unmistakably.
+    pub active: bool,
+    /// The open segment while active: publish to it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub segment: Option<u64>,
+    /// Since when it runs (ms), while active.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<i64>,
+    /// Facilitators only: how many connected people have not granted
+    /// `recording` (a count, never who).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing: Option<u32>,
+    /// Why recording stopped on its own and was disarmed (`storage_full`,
+    /// `storage_error`); cleared when a facilitator arms again.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub failure: Option<String>,
+}
+
 /// What the server sends.
 // Messages are built and serialised at once, never stored, so the size of
 // the welcome variant costs nothing worth boxing for.
@@ -296,6 +338,9 @@ pub enum ServerMessage {
         slots: Vec<SlotStatus>,
         /// Your current consent decisions.
         consents: crate::api::Consents,
+        /// Recording, as you may see it.
+        #[serde(default)]
+        recording: RecordingStatus,
         /// Everyone in the session, connected or not: sent to facilitators
         /// only (a participant learns the names of those connected).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -385,6 +430,20 @@ pub enum ServerMessage {
         granted: bool,
         /// Server time (ms).
         at: i64,
+    },
+    /// Recording changed (armed, started, stopped, count of missing
+    /// consents for facilitators).
+    RecordingState {
+        /// The new status.
+        recording: RecordingStatus,
+    },
+    /// Signalling of your recorder peer connection: the server's SDP
+    /// answer, or one of its ICE candidates.
+    RecorderSignal {
+        /// The segment it belongs to.
+        segment: u64,
+        /// `{"type":"answer","sdp":…}` or a candidate.
+        data: Opaque,
     },
     /// A signed tree head for you to keep (at sign-in and on leaving).
     Receipt {

@@ -298,8 +298,8 @@ impl App {
     pub async fn consents(&self, sid: &str, pid: &str) -> Result<Consents, ApiError> {
         let entries = self.log(sid, u64::MAX).await?;
         Ok(Consents {
-            recording: consent::granted(&entries, pid, consent::RECORDING),
-            sponsor_share: consent::granted(&entries, pid, consent::SPONSOR_SHARE),
+            recording: consent::decision(&entries, pid, consent::RECORDING),
+            sponsor_share: consent::decision(&entries, pid, consent::SPONSOR_SHARE),
         })
     }
 

@@ -721,6 +721,7 @@ impl SessionActor {
             server_time: chrono::Utc::now().timestamp_millis(),
             slots: self.signins.statuses(&j.id, now_ms()),
             consents: j.consents,
+            recording: Default::default(),
             people: j.people.clone(),
         };
         // A fresh queue cannot be full; if it is closed the connection is

@@ -57,7 +57,8 @@ async fn a_recorded_consent_decides_what_the_sponsor_sees() {
         .await;
     assert_eq!(
         lobby["consents"],
-        json!({"recording": false, "sponsor_share": false})
+        json!({"recording": null, "sponsor_share": null}),
+        "never decided is not a refusal, and not a consent"
     );
     let share = hash(&lobby, "sponsor_share", "fr");
     let text = lobby["consent_texts"]
@@ -72,7 +73,7 @@ async fn a_recorded_consent_decides_what_the_sponsor_sees() {
     );
 
     let mut client = server.join(&session, "Karim Benali").await;
-    assert_eq!(client.welcome["consents"]["sponsor_share"], false);
+    assert_eq!(client.welcome["consents"]["sponsor_share"], json!(null));
     client
         .send_json(&json!({"type": "consent", "consent": "sponsor_share", "granted": true, "text_sha256": share}))
         .await;
