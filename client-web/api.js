@@ -1,10 +1,12 @@
 // @ts-check
 //! The REST side: the tokens in the address (`/j/{token}` to join,
 //! `/r/{token}` for a sponsor's report), what they open, and the addresses
-//! of the documents a person may download.
+//! of the documents a person may download (recordings included, for
+//! facilitators).
 
 /** @typedef {import("./wire.js").Lobby} Lobby */
 /** @typedef {import("./wire.js").SponsorReport} SponsorReport */
+/** @typedef {import("./wire.js").Recordings} Recordings */
 /** @typedef {import("./wire.js").ErrorBody} ErrorBody */
 /** @typedef {import("./i18n.js").Lang} Lang */
 
@@ -56,6 +58,12 @@ export const documents = {
   /** The session's attendance sheet, as CSV (facilitators). @param {string} sid @param {string} token */
   sheetCsv: (sid, token) =>
     `/api/sessions/${encodeURIComponent(sid)}/attendance.csv?token=${encodeURIComponent(token)}`,
+  /** The session's recording segments and files (facilitators). @param {string} sid @param {string} token */
+  recordings: (sid, token) =>
+    `/api/sessions/${encodeURIComponent(sid)}/recordings?token=${encodeURIComponent(token)}`,
+  /** One recorded file, when the list gave no address. @param {string} sid @param {number} segment @param {string} file @param {string} token */
+  recordingFile: (sid, segment, file, token) =>
+    `/api/sessions/${encodeURIComponent(sid)}/recordings/${segment}/${encodeURIComponent(file)}?token=${encodeURIComponent(token)}`,
   /** The organisation's public keys. */
   jwks: "/.well-known/jwks.json",
 };
@@ -107,6 +115,18 @@ export async function fetchReport(token) {
 }
 
 /**
+ * `GET /api/sessions/{sid}/recordings?token=…`: the session's recordings
+ * (a facilitator's join token). Never throws.
+ * @param {string} sid
+ * @param {string} token
+ * @returns {Promise<{ ok: true, recordings: Recordings } | { ok: false, error: ErrorBody }>}
+ */
+export async function fetchRecordings(sid, token) {
+  const result = await getJson(documents.recordings(sid, token), isRecordings);
+  return result.ok ? { ok: true, recordings: result.value } : result;
+}
+
+/**
  * A JSON GET. A network failure is the client-side code `network`; an
  * answer of the wrong shape is `internal` (2xx, 5xx) or `unknown`.
  * @template T
@@ -147,6 +167,14 @@ function isReport(v) {
   const o = /** @type {Record<string, unknown>} */ (v);
   return typeof o.session === "object" && o.session !== null && Array.isArray(o.half_days) && Array.isArray(o.named)
     && typeof o.totals === "object" && o.totals !== null && typeof o.anonymous_count === "number";
+}
+
+/** Segments, each with a number and a list of files. @param {unknown} v @returns {v is Recordings} */
+function isRecordings(v) {
+  if (typeof v !== "object" || v === null) return false;
+  const segments = /** @type {Record<string, unknown>} */ (v).segments;
+  return Array.isArray(segments) && segments.every((s) =>
+    typeof s === "object" && s !== null && typeof s.segment === "number" && Array.isArray(s.files));
 }
 
 /** @param {unknown} v @returns {v is ErrorBody} */

@@ -14,6 +14,9 @@
 //!   to download (certificates, attendance sheets).
 //! - `consent.js`: "Vos accords" in the lobby and "Mes accords" in the call
 //!   (recording, sharing with the sponsor), each tied to the wording shown.
+//! - `recording.js`: recording of the session: the indicator on every page,
+//!   the facilitator's "Enregistrement" panel and recordings list; with
+//!   `recorder.js`, this browser's media sent to the server while it records.
 //! - `report.js`: a sponsor's read-only report at `/r/{token}` (no camera,
 //!   no socket).
 //!
@@ -28,6 +31,7 @@ import { CallView, LobbyView, Shell, errorScreen, leavingScreen, leftScreen, loa
 import { Attendance } from "./attendance.js";
 import { openReport } from "./report.js";
 import { Consents, lobbyConsents } from "./consent.js";
+import { Recording } from "./recording.js";
 
 /** @typedef {import("./wire.js").Lobby} Lobby */
 /** @typedef {import("./consent.js").Choice} ConsentChoice */
@@ -52,7 +56,7 @@ const token = tokenFromPath(location.pathname);
 const reportToken = reportTokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
-/** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents } | null} */
+/** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording } | null} */
 let call = null;
 /** @type {Welcome | null} the last welcome */
 let welcome = null;
@@ -76,6 +80,7 @@ let serverRestarting = false;
     links: call ? Object.fromEntries([...call.mesh.links].map(([id, link]) => [id, link.pc.connectionState])) : {},
     attendance: call?.attendance.snapshot() ?? null,
     consents: call?.consents.snapshot() ?? null,
+    recording: call?.recording.snapshot() ?? null,
   }),
 };
 
@@ -159,14 +164,30 @@ function join(lobby, consentChoices) {
     shell,
     view,
   });
+  /** @type {Recording | null} */
+  let recording = null;
   const consents = new Consents({
     lobby,
     fromLobby: consentChoices,
     send: (message) => signalling.send(message),
     shell,
     view,
+    onDecision: (consent, granted) => {
+      if (consent === "recording") recording?.consentChosen(granted);
+    },
   });
-  call = { signalling, mesh, view, lobby, attendance, consents };
+  recording = new Recording({
+    you: lobby.you,
+    session: lobby.session,
+    token,
+    media,
+    send: (message) => signalling.send(message),
+    shell,
+    view,
+    nameOf: (id) => attendance.people.get(id)?.name ?? roster.get(id)?.name ?? id,
+    openConsents: () => consents.panel.open(true),
+  });
+  call = { signalling, mesh, view, lobby, attendance, consents, recording };
   shell.setSessionTitle(lobby.session.title);
   shell.show(view.element);
   shell.main.focus();
@@ -195,7 +216,9 @@ media.onChange(sendMediaState);
 /** @param {ServerMessage} message */
 function onMessage(message) {
   if (!call) return;
-  const { view, mesh, attendance, consents } = call;
+  const { view, mesh, attendance, consents, recording } = call;
+  // First: an error may answer our recorder connection or an arm request.
+  if (recording.handle(message)) return;
   if (attendance.handle(message)) return;
   if (consents.handle(message)) return;
   switch (message.type) {
@@ -217,6 +240,7 @@ function onMessage(message) {
       sendMediaState();
       attendance.welcome(message);
       consents.welcome(message);
+      recording.welcome(message);
       break;
     }
     case "peer_joined": {
@@ -291,6 +315,9 @@ function onStatus(status, detail) {
       break;
     case "reconnecting":
     case "offline":
+      // The server dropped our recorder connection with the socket; the
+      // indicator stays as last known (the others may still be recorded).
+      call.recording.disconnected(false);
       // Peer connections are kept: media often survives a signalling hiccup,
       // and the next welcome starts them over anyway.
       if (detail.closeCode === 4006 || detail.reason === "shutdown") serverRestarting = true;
@@ -303,6 +330,7 @@ function onStatus(status, detail) {
     case "replaced": {
       const signalling = call.signalling;
       dropPeers();
+      call.recording.disconnected(true);
       shell.setBanner({
         tone: "warn",
         text: "banner.replaced",
@@ -361,6 +389,7 @@ function endCall() {
   current.mesh.dispose();
   current.attendance.dispose();
   current.consents.dispose();
+  current.recording.dispose();
   current.view.clearPeers();
   current.view.dispose();
   current.signalling.stop();

@@ -6,9 +6,10 @@
 //! sent with the SHA-256 of the exact wording shown (in the current
 //! language); it counts when `consent_recorded` arrives, not before.
 //!
-//! The server's `consents` says `false` both for "refused" and "never
-//! asked"; to pre-select a refusal, this browser remembers the decisions it
-//! saw recorded (localStorage, per session and person).
+//! The server's `consents` is the truth: `true` granted, `false` refused or
+//! withdrawn ("Je refuse" selected), `null` never decided (nothing selected).
+//! Withdrawing the recording agreement also stops this browser sending to
+//! the recorder at once (`onDecision`), before the server's answer.
 
 import { lang, onLanguageChange, t } from "./i18n.js";
 import { T, bindText, h } from "./dom.js";
@@ -38,50 +39,18 @@ export function wording(texts, consent) {
   return mine.find((x) => x.lang === lang()) ?? mine.find((x) => x.lang === "fr") ?? mine[0];
 }
 
-// ---------------------------------------------------------------------------
-// What this browser saw recorded
-
-/** @param {string} sid @param {string} pid */
-function storageKey(sid, pid) {
-  return `cadre.consents.${sid}.${pid}`;
-}
-
-/** @param {string} sid @param {string} pid @returns {Partial<Record<ConsentKind, { granted: boolean, at: number }>>} */
-function loadSeen(sid, pid) {
-  try {
-    const value = JSON.parse(localStorage.getItem(storageKey(sid, pid)) ?? "{}");
-    return value && typeof value === "object" ? value : {};
-  } catch {
-    return {};
-  }
-}
-
-/** @param {string} sid @param {string} pid @param {ConsentKind} consent @param {boolean} granted @param {number} at */
-function saveSeen(sid, pid, consent, granted, at) {
-  try {
-    const seen = loadSeen(sid, pid);
-    seen[consent] = { granted, at };
-    localStorage.setItem(storageKey(sid, pid), JSON.stringify(seen));
-  } catch {
-    // Storage refused (private mode, quota): the server's answer still counts.
-  }
-}
+/** No decision known (an older server sends no `consents`). @type {ConsentsState} */
+const UNDECIDED = { recording: null, sponsor_share: null };
 
 /**
- * The current decision: the server's `true` is a grant; its `false` is a
- * refusal only if this browser saw a decision recorded (else: none yet).
- * @param {ConsentsState} server
+ * The current decision, as the server says: null when never decided.
+ * @param {ConsentsState | undefined} server
  * @param {ConsentKind} consent
- * @param {string} sid
- * @param {string} pid
- * @returns {{ granted: boolean | null, at: number | null }}
+ * @returns {boolean | null}
  */
-export function currentDecision(server, consent, sid, pid) {
-  const granted = server[consent] === true;
-  const seen = loadSeen(sid, pid)[consent];
-  if (granted) return { granted: true, at: seen?.granted === true ? seen.at : null };
-  if (seen) return { granted: false, at: seen.granted === false ? seen.at : null };
-  return { granted: null, at: null };
+export function currentDecision(server, consent) {
+  const value = (server ?? UNDECIDED)[consent];
+  return typeof value === "boolean" ? value : null;
 }
 
 // ---------------------------------------------------------------------------
@@ -156,10 +125,7 @@ export function lobbyConsents(lobby) {
     idPrefix: "lobby-consent",
     onChoose: (consent, granted) => choices.set(consent, { granted, sha256: wording(texts, consent)?.sha256 ?? "" }),
   });
-  const server = lobby.consents ?? { recording: false, sponsor_share: false };
-  for (const consent of list.items.keys()) {
-    list.select(consent, currentDecision(server, consent, lobby.session.id, lobby.you.id).granted);
-  }
+  for (const consent of list.items.keys()) list.select(consent, currentDecision(lobby.consents, consent));
   const element = h("section", { class: "card consents-card", "data-field": "lobby-consents", "aria-labelledby": "consents-title" },
     h("h2", { id: "consents-title" }, T("consents.lobby_title")),
     h("p", { class: "consents-free" }, T("consents.free")),
@@ -183,13 +149,13 @@ export class Consents {
    * @param {(message: ClientMessage) => boolean} o.send false when the socket is not open
    * @param {{ announce: (text: string) => void }} o.shell
    * @param {{ side: HTMLElement, addControl: (el: HTMLElement) => void }} o.view
+   * @param {(consent: ConsentKind, granted: boolean) => void} [o.onDecision] each decision sent (not yet recorded)
    */
-  constructor({ lobby, fromLobby, send, shell, view }) {
+  constructor({ lobby, fromLobby, send, shell, view, onDecision }) {
     this.texts = lobby.consent_texts ?? [];
-    this.sid = lobby.session.id;
-    this.pid = lobby.you.id;
     this.fromLobby = fromLobby;
     this.send = send;
+    this.onDecision = onDecision ?? (() => {});
     this.shell = shell;
     this.panel = new Panel({ id: "consents-panel", label: "consents.control", icon: "consent", title: () => t("consents.title") });
     this.choices = new ConsentChoices({ texts: this.texts, idPrefix: "call-consent", onChoose: (c, g) => this.choose(c, g) });
@@ -199,8 +165,7 @@ export class Consents {
       this.choices.element,
       this.problem);
     for (const consent of this.choices.items.keys()) {
-      const now = currentDecision(lobby.consents ?? { recording: false, sponsor_share: false }, consent, this.sid, this.pid);
-      this.state.set(consent, { ...now, pending: [] });
+      this.state.set(consent, { granted: currentDecision(lobby.consents, consent), at: null, pending: [] });
     }
     const side = view.side;
     side.append(this.panel.element);
@@ -220,10 +185,13 @@ export class Consents {
 
   /** @param {Welcome} message */
   welcome(message) {
-    const server = message.consents ?? { recording: false, sponsor_share: false };
     // The welcome is the truth: what was in flight is either in it or lost.
     for (const [consent, s] of this.state) {
-      Object.assign(s, currentDecision(server, consent, this.sid, this.pid), { pending: [] });
+      const granted = currentDecision(message.consents, consent);
+      // The time is known only for a decision recorded while on this page.
+      if (granted !== s.granted) s.at = null;
+      s.granted = granted;
+      s.pending = [];
     }
     if (!this.#welcomed) {
       this.#welcomed = true;
@@ -253,6 +221,7 @@ export class Consents {
     if (!s || !this.send({ type: "consent", consent, granted, text_sha256: sha256 })) return false;
     s.pending.push(granted);
     this.#problem(null);
+    this.onDecision(consent, granted);
     return true;
   }
 
@@ -278,7 +247,6 @@ export class Consents {
       s.granted = message.granted;
       s.at = message.at;
       s.pending.shift();
-      saveSeen(this.sid, this.pid, message.consent, message.granted, message.at);
       this.render();
       const text = this.#recordedText(message.granted, message.at);
       if (!this.panel.isOpen) this.shell.announce(text);

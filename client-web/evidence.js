@@ -215,6 +215,14 @@ export function describeEntries(entries, who) {
         text = has(key) ? t(key) : t("trace.consent.other", { consent, granted: String(granted) });
         break;
       }
+      case "recording_armed":
+        text = t(bool(p, "armed") === false ? "trace.recording_disarmed" : "trace.recording_armed");
+        break;
+      case "recording_started":
+      case "recording_stopped":
+      case "recording_purged":
+        text = t(/** @type {MessageKey} */ (`trace.${entry.kind}`), { n: num(p, "segment") ?? "?" });
+        break;
       case "server_started":
         text = t("trace.server_started");
         break;

@@ -64,16 +64,7 @@ export class PeerMesh {
    */
   configure(iceServers, icePolicy) {
     this.icePolicy = icePolicy;
-    /** @type {RTCIceServer[]} */
-    const servers = iceServers.map((s) => {
-      /** @type {RTCIceServer} */
-      const server = { urls: s.urls };
-      if (s.username !== undefined) server.username = s.username;
-      if (s.credential !== undefined) server.credential = s.credential;
-      return server;
-    });
-    // Loopback rigs must not try the machine's other interfaces or any STUN server.
-    this.#config = { iceServers: icePolicy === "loopback" ? [] : servers };
+    this.#config = rtcConfiguration(iceServers, icePolicy);
   }
 
   /**
@@ -147,15 +138,35 @@ export class PeerMesh {
   }
 }
 
+/**
+ * The `RTCConfiguration` for the welcome's ICE servers and policy (the mesh
+ * and the recorder connection use the same).
+ * @param {IceServer[]} iceServers
+ * @param {IcePolicy} icePolicy
+ * @returns {RTCConfiguration}
+ */
+export function rtcConfiguration(iceServers, icePolicy) {
+  /** @type {RTCIceServer[]} */
+  const servers = iceServers.map((s) => {
+    /** @type {RTCIceServer} */
+    const server = { urls: s.urls };
+    if (s.username !== undefined) server.username = s.username;
+    if (s.credential !== undefined) server.credential = s.credential;
+    return server;
+  });
+  // Loopback rigs must not try the machine's other interfaces or any STUN server.
+  return { iceServers: icePolicy === "loopback" ? [] : servers };
+}
+
 /** Whether a candidate line's address is 127.0.0.1. @param {string} candidate */
-function isLoopbackCandidate(candidate) {
+export function isLoopbackCandidate(candidate) {
   // candidate:<foundation> <component> <transport> <priority> <address> <port> typ …
   const fields = candidate.replace(/^a=/, "").split(/\s+/);
   return fields[4] === "127.0.0.1";
 }
 
 /** Drops non-loopback `a=candidate` lines from an SDP. @param {string} sdp */
-function loopbackSdp(sdp) {
+export function loopbackSdp(sdp) {
   return sdp
     .split("\r\n")
     .filter((line) => !line.startsWith("a=candidate:") || isLoopbackCandidate(line))

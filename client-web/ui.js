@@ -105,6 +105,8 @@ export class Shell {
     const select = h("select", { id: "lang-select", class: "lang-select" },
       ...LANGS.map((l) => h("option", { value: l, lang: l, selected: l === lang() }, t(/** @type {MessageKey} */ (`lang.${l}`)))));
     select.addEventListener("change", () => setLang(/** @type {Lang} */ (select.value)));
+    /** Recording: unmissable while it runs, above everything but the header (filled by `recording.js`). */
+    this.recordingBar = h("div", { class: "recording-bar", "data-field": "recording-indicator", "data-state": "off", hidden: true });
     this.banner = h("div", { class: "banner", role: "alert", hidden: true });
     this.main = h("main", { id: "main", class: "main", tabindex: "-1" });
     this.toasts = h("div", { class: "toasts", "aria-live": "polite" });
@@ -119,7 +121,7 @@ export class Shell {
       h("div", { class: "topbar-end" },
         this.status,
         h("div", { class: "lang" }, h("label", { for: "lang-select" }, T("lang.label")), select)));
-    document.body.replaceChildren(header, this.banner, this.main, this.toasts, this.announcer);
+    document.body.replaceChildren(header, this.recordingBar, this.banner, this.main, this.toasts, this.announcer);
 
     onLanguageChange(() => {
       select.value = lang();
@@ -140,8 +142,18 @@ export class Shell {
     this.#title();
   }
 
+  /** The tab's title starts with "● " while the session is being recorded. */
+  #recording = false;
+
+  /** @param {boolean} active */
+  setRecording(active) {
+    this.#recording = active;
+    this.#title();
+  }
+
   #title() {
-    document.title = this.#titleText ? `${this.#titleText} · ${t("app.name")}` : `${t("app.name")} · ${t("app.tagline")}`;
+    const title = this.#titleText ? `${this.#titleText} · ${t("app.name")}` : `${t("app.name")} · ${t("app.tagline")}`;
+    document.title = this.#recording ? `● ${title}` : title;
   }
 
   /** @param {ConnectionStatus | null} status */

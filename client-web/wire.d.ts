@@ -58,7 +58,7 @@ export interface Lobby {
   server_time: number;
   /** Each consent's wording in French and English, with its hash: shown, never pre-ticked. */
   consent_texts: ConsentText[];
-  /** Current decisions: false both when refused and when never decided. */
+  /** Current decisions (null: never decided). */
   consents: Consents;
 }
 
@@ -72,10 +72,30 @@ export interface ConsentText {
   sha256: string;
 }
 
+/** A person's latest decisions: `null` when never decided (no consent, but no choice shown either). */
 export interface Consents {
-  recording: boolean;
-  sponsor_share: boolean;
+  recording: boolean | null;
+  sponsor_share: boolean | null;
 }
+
+/** Where recording stands, as this person may see it. */
+export interface RecordingStatus {
+  /** A facilitator asked for the session to be recorded. */
+  armed: boolean;
+  /** Recording runs now (armed, and everyone connected agreed): every page shows it. */
+  active: boolean;
+  /** The open segment while active: publish to it. */
+  segment?: number;
+  /** Since when it runs (server ms), while active. */
+  since?: number;
+  /** Facilitators only, while armed: how many connected people have not agreed (a count, never who). */
+  missing?: number;
+  /** Facilitators only: why recording stopped on its own and was disarmed (`storage_full`, `storage_error`). */
+  failure?: string;
+}
+
+/** The `data` of a `recorder_signal`, as this client writes it: its offer, or one of its ICE candidates. */
+export type RecorderSignalData = { type: "offer"; sdp: string } | RTCIceCandidateInit;
 
 export interface Welcome {
   type: "welcome";
@@ -90,8 +110,10 @@ export interface Welcome {
   server_time: number;
   /** Half-day slots of the session and this person's sign-ins. */
   slots: SlotStatus[];
-  /** Your current consent decisions (false when none). */
+  /** Your current consent decisions (null when none). */
   consents: Consents;
+  /** Recording, as you may see it (absent from servers older than recording). */
+  recording?: RecordingStatus;
   /** Everyone in the session: facilitators only. */
   people?: Me[];
 }
@@ -117,7 +139,7 @@ export type Signature = [number, number, number][][];
 export type EntryKind =
   | "connection_opened" | "connection_closed" | "heartbeats" | "visibility" | "focus" | "media"
   | "signin_opened" | "signed_in" | "countersigned" | "session_state" | "server_started" | "server_stopping"
-  | "consent";
+  | "consent" | "recording_armed" | "recording_started" | "recording_stopped";
 
 /** One ledger entry, parsed from its exact stored text. */
 export interface Entry {
@@ -153,6 +175,10 @@ export type ServerMessage =
   | { type: "evidence_recorded"; entry: string }
   /** Your consent decision is durable. */
   | { type: "consent_recorded"; consent: ConsentKind; granted: boolean; at: number }
+  /** Recording changed (armed, started, stopped, count of missing agreements). */
+  | { type: "recording_state"; recording: RecordingStatus }
+  /** The server's side of your recorder connection: its answer (candidates inside the SDP), or a candidate. */
+  | { type: "recorder_signal"; segment: number; data: unknown }
   /** A signed tree head (compact JWS), after `leave` and before the close. */
   | { type: "receipt"; tree_head: string };
 
@@ -227,4 +253,45 @@ export type ClientMessage =
   | { type: "open_signin" }
   | { type: "countersign"; slot: string; participant: string }
   | { type: "get_evidence" }
-  | { type: "consent"; consent: ConsentKind; granted: boolean; text_sha256: string };
+  | { type: "consent"; consent: ConsentKind; granted: boolean; text_sha256: string }
+  /** Facilitators only: arm or disarm recording. */
+  | { type: "recording"; armed: boolean }
+  | { type: "recorder_signal"; segment: number; data: RecorderSignalData };
+
+/**
+ * `GET /api/sessions/{sid}/recordings?token=…` (a facilitator's join token,
+ * or the organiser): the session's recording segments, from the ledger.
+ */
+export interface Recordings {
+  segments: RecordingSegment[];
+}
+
+export interface RecordingSegment {
+  segment: number;
+  /** ms */
+  started_at: number;
+  /** ms; null while it runs. */
+  closed_at: number | null;
+  /** Why it closed (`consent_withdrawn`, `disarmed`, `participant_without_consent`, `everyone_left`, `storage_full`, …). */
+  reason: string | null;
+  /** Everyone recorded in it (participant ids). */
+  participants?: string[];
+  /** When its files were deleted at the end of retention (ms). */
+  purged_at: number | null;
+  files: RecordingFile[];
+}
+
+export interface RecordingFile {
+  /** Whose camera or microphone (participant id). */
+  participant: string;
+  /** `audio` (Opus in Ogg) or `video` (VP8 in IVF). */
+  track: "audio" | "video" | string;
+  /** File name (`name` accepted too). */
+  file?: string;
+  name?: string;
+  bytes: number;
+  /** SHA-256 of the file, hex, as recorded in the ledger. */
+  sha256: string;
+  /** Where to download it (carries the token the list was asked with); none once purged. */
+  url?: string | null;
+}
