@@ -932,7 +932,9 @@ async function main() {
       assert(label.startsWith(`${karim.name} — image (.ivf,`), `the link should say whose picture it is: « ${label} »`);
       const viaPage = await fac.page.context().request.get(new URL(ivfFile.url, demo.url).toString());
       assert(createHash("sha256").update(await viaPage.body()).digest("hex") === ivfFile.sha256, "the file through the page should match too");
-      await fac.page.locator("#recording-panel").screenshot({ path: join(ARTIFACTS, "recording-list.png") });
+      const section = fac.page.locator('#recording-panel [data-field="recordings"]');
+      await section.scrollIntoViewIfNeeded();
+      await section.screenshot({ path: join(ARTIFACTS, "recording-list.png") });
       // A participant may not have the list.
       const refused = await fetch(`${demo.url}/api/sessions/${sid}/recordings?token=${encodeURIComponent(karim.link.token)}`);
       assert(refused.status === 403, `a participant asking for the recordings should get 403, got ${refused.status}`);
