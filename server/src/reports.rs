@@ -1,0 +1,769 @@
+//! Difficulty reports (cadre général des accompagnements, article 6: a
+//! difficulty is recorded, handled traceably and answered in writing).
+//!
+//! A participant or a facilitator files a report with their join link,
+//! during the session or after it; the organiser answers in writing (REST,
+//! CLI) and closes it; the author reads the answer with the same link.
+//!
+//! Every change is written to the session's ledger first (`report_filed`,
+//! `report_answered`, `report_closed`), durable before anything else, then
+//! to the catalogue's `reports` table, which is the readable index. The
+//! ledger is the record: if the catalogue write failed after it, the entry
+//! still says what happened.
+//!
+//! Who sees what:
+//! - a participant: their own reports only, with the answers;
+//! - a facilitator of the session: every report of that session, authors
+//!   included (they handle difficulties as they arise);
+//! - the organiser (bearer token): every report, and alone answers and
+//!   closes them.
+//!
+//! After the session: a join link whose `exp` has passed still files and
+//! reads reports until [`AFTER_SESSION_DAYS`] days after the session's
+//! planned end. Everything else about the link is checked as for a join
+//! (signature, `kid`, issuer, audience, `nbf`, the link in the catalogue,
+//! revocation, role).
+
+use crate::app::App;
+use crate::catalog::{Admission, CatalogError, CatalogResult};
+use crate::error::ApiError;
+use crate::ledger::NewEvent;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use cadre_protocol::api::{NewReport, Report, ReportAnswer, ReportStatus};
+use cadre_protocol::evidence::{ACTOR_ORGANISER, kind};
+use cadre_protocol::signalling::Me;
+use cadre_protocol::{ErrorCode, Role};
+use chrono::Utc;
+use rusqlite::{OptionalExtension, params};
+use serde::Deserialize;
+
+/// Longest report, in characters once trimmed.
+pub const MAX_TEXT_CHARS: usize = 4000;
+/// Longest answer, in characters once trimmed.
+pub const MAX_ANSWER_CHARS: usize = 8000;
+/// Most reports one person may have open (unanswered) in one session.
+pub const MAX_OPEN_PER_PERSON: i64 = 20;
+/// Days after a session's planned end during which its links, even
+/// expired, still file and read reports.
+pub const AFTER_SESSION_DAYS: i64 = 90;
+/// Clock skew tolerated on `exp`, as for joins.
+const LEEWAY_SECONDS: i64 = 5;
+
+/// Serialises report changes in this process, so that a check (open
+/// count, status) and the writes that follow it are not interleaved with
+/// another change. Reports are rare; one lock is plenty.
+static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
+/// A person whose link opens reports.
+#[derive(Debug, Clone)]
+pub struct ReportMember {
+    /// Their session.
+    pub session_id: String,
+    /// Who they are.
+    pub me: Me,
+}
+
+const SELECT: &str = "SELECT r.id, r.session_id, r.author_id, p.name, p.role, r.text, r.status, \
+     r.created_at, r.answer, r.answered_at, r.closed_at \
+     FROM reports r JOIN people p ON p.id = r.author_id";
+
+fn report_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Report>> {
+    let role: String = row.get(4)?;
+    let status: String = row.get(6)?;
+    let role = match role.as_str() {
+        "facilitator" => Role::Facilitator,
+        "participant" => Role::Participant,
+        other => return Ok(Err(CatalogError::Corrupt(format!("role {other}")))),
+    };
+    let status = match status.as_str() {
+        "open" => ReportStatus::Open,
+        "answered" => ReportStatus::Answered,
+        "closed" => ReportStatus::Closed,
+        other => return Ok(Err(CatalogError::Corrupt(format!("report status {other}")))),
+    };
+    Ok(Ok(Report {
+        id: row.get(0)?,
+        session_id: row.get(1)?,
+        author: Me {
+            id: row.get(2)?,
+            name: row.get(3)?,
+            role,
+        },
+        text: row.get(5)?,
+        status,
+        created_at: row.get(7)?,
+        answer: row.get(8)?,
+        answered_at: row.get(9)?,
+        closed_at: row.get(10)?,
+    }))
+}
+
+fn query_reports(
+    conn: &rusqlite::Connection,
+    sid: &str,
+    author: Option<&str>,
+) -> CatalogResult<Vec<Report>> {
+    let sql = format!(
+        "{SELECT} WHERE r.session_id = ?1 AND (?2 IS NULL OR r.author_id = ?2) \
+         ORDER BY r.created_at, r.id"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![sid, author], report_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row??);
+    }
+    Ok(out)
+}
+
+fn query_report(conn: &rusqlite::Connection, sid: &str, rid: &str) -> CatalogResult<Report> {
+    let sql = format!("{SELECT} WHERE r.session_id = ?1 AND r.id = ?2");
+    conn.query_row(&sql, params![sid, rid], report_row)
+        .optional()?
+        .ok_or_else(|| CatalogError::NotFound(format!("no report {rid} in session {sid}")))?
+}
+
+/// Trims `value` and checks its length; line breaks and tabs are kept,
+/// other control characters refused.
+fn text_field(field: &str, value: &str, max: usize) -> Result<String, ApiError> {
+    let invalid = |m: String| Err(ApiError::new(ErrorCode::InvalidInput, m));
+    let v = value.trim();
+    if v.is_empty() {
+        return invalid(format!("{field}: must not be empty"));
+    }
+    let chars = v.chars().count();
+    if chars > max {
+        return invalid(format!(
+            "{field}: at most {max} characters (this one has {chars})"
+        ));
+    }
+    if v.chars()
+        .any(|c| c.is_control() && !matches!(c, '\n' | '\r' | '\t'))
+    {
+        return invalid(format!("{field}: must not contain control characters"));
+    }
+    Ok(v.to_owned())
+}
+
+fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
+    ApiError::new(ErrorCode::Internal, format!("{what}: {e}"))
+}
+
+impl App {
+    /// Checks a join link for reports: genuine and current in the catalogue
+    /// as for a join, but an expired link is accepted until
+    /// [`AFTER_SESSION_DAYS`] days after the session's planned end.
+    pub async fn report_member(&self, token: &str) -> Result<ReportMember, ApiError> {
+        let claims = self.signer().verify_ignoring_expiry(token)?;
+        let (jti, sid, sub) = (claims.jti.clone(), claims.sid.clone(), claims.sub.clone());
+        let admission = self
+            .catalog()
+            .run(move |c| c.admit(&jti, &sid, &sub))
+            .await?;
+        let (session, person) = match admission {
+            Admission::Admitted { session, person } => (session, person),
+            Admission::Revoked(at) => {
+                return Err(ApiError::new(
+                    ErrorCode::TokenRevoked,
+                    format!(
+                        "this link was revoked at {}",
+                        rfc3339(at.timestamp_millis())
+                    ),
+                ));
+            }
+            Admission::UnknownLink => {
+                return Err(ApiError::new(
+                    ErrorCode::NotFound,
+                    "this link names no person of this session",
+                ));
+            }
+        };
+        if person.role != claims.role {
+            return Err(ApiError::new(
+                ErrorCode::TokenMalformed,
+                "this link's role does not match the session's records",
+            ));
+        }
+        let now = Utc::now();
+        let expired = claims.exp.saturating_add(LEEWAY_SECONDS) < now.timestamp();
+        let last_day = session.planned_end + chrono::Duration::days(AFTER_SESSION_DAYS);
+        if expired && now > last_day {
+            return Err(ApiError::new(
+                ErrorCode::TokenExpired,
+                format!(
+                    "this link expired at {}; difficulties about this session were taken until {} \
+                     ({AFTER_SESSION_DAYS} days after its end): write to the organisation instead",
+                    rfc3339(claims.exp.saturating_mul(1000)),
+                    rfc3339(last_day.timestamp_millis()),
+                ),
+            ));
+        }
+        Ok(ReportMember {
+            session_id: session.id,
+            me: Me {
+                id: person.id,
+                name: person.name,
+                role: person.role,
+            },
+        })
+    }
+
+    /// Files a report by person `pid` of session `sid`: recorded in the
+    /// ledger (`report_filed`, actor the author) before the catalogue.
+    /// Callers have authenticated the person (a link, a live connection).
+    pub async fn file_report(&self, sid: &str, pid: &str, text: &str) -> Result<Report, ApiError> {
+        let text = text_field("text", text, MAX_TEXT_CHARS)?;
+        let _guard = WRITES.lock().await;
+        let (s, p) = (sid.to_owned(), pid.to_owned());
+        let (author, open) = self
+            .catalog()
+            .run(move |c| {
+                c.session(&s)?;
+                let author = c
+                    .people(&s)?
+                    .into_iter()
+                    .find(|x| x.id == p)
+                    .ok_or_else(|| {
+                        CatalogError::NotFound(format!("no person {p} in session {s}"))
+                    })?;
+                let open: i64 = c.connection().query_row(
+                    "SELECT COUNT(*) FROM reports WHERE session_id = ?1 AND author_id = ?2 \
+                     AND status = 'open'",
+                    params![s, p],
+                    |row| row.get(0),
+                )?;
+                Ok((author, open))
+            })
+            .await?;
+        if open >= MAX_OPEN_PER_PERSON {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                format!(
+                    "you already have {open} reports waiting for an answer in this session \
+                     (at most {MAX_OPEN_PER_PERSON})"
+                ),
+            ));
+        }
+        let id = format!(
+            "r_{}",
+            crate::keys::random_id(12).map_err(|e| internal("report id", e))?
+        );
+        let appended = self
+            .ledger()
+            .append(NewEvent {
+                sid: sid.to_owned(),
+                kind: kind::REPORT_FILED,
+                actor: author.id.clone(),
+                payload: serde_json::json!({"report": id, "text": text}),
+                client_ts: None,
+            })
+            .await
+            .map_err(|e| internal("recording the report", e))?;
+        let report = Report {
+            id,
+            session_id: sid.to_owned(),
+            author: Me {
+                id: author.id,
+                name: author.name,
+                role: author.role,
+            },
+            text,
+            status: ReportStatus::Open,
+            created_at: appended.ts,
+            answer: None,
+            answered_at: None,
+            closed_at: None,
+        };
+        let row = report.clone();
+        self.catalog()
+            .run(move |c| {
+                c.connection().execute(
+                    "INSERT INTO reports (id, session_id, author_id, text, status, created_at) \
+                     VALUES (?1, ?2, ?3, ?4, 'open', ?5)",
+                    params![
+                        row.id,
+                        row.session_id,
+                        row.author.id,
+                        row.text,
+                        row.created_at
+                    ],
+                )?;
+                Ok(())
+            })
+            .await?;
+        tracing::info!(sid, report = %report.id, author = %report.author.id, "difficulty report filed");
+        Ok(report)
+    }
+
+    /// Person `pid`'s own reports in session `sid`, oldest first, with the
+    /// answers.
+    pub async fn reports_of(&self, sid: &str, pid: &str) -> Result<Vec<Report>, ApiError> {
+        let (s, p) = (sid.to_owned(), pid.to_owned());
+        Ok(self
+            .catalog()
+            .run(move |c| query_reports(&c.connection(), &s, Some(&p)))
+            .await?)
+    }
+
+    /// Every report of session `sid`, oldest first (`not_found` for an
+    /// unknown session).
+    pub async fn session_reports(&self, sid: &str) -> Result<Vec<Report>, ApiError> {
+        let s = sid.to_owned();
+        Ok(self
+            .catalog()
+            .run(move |c| {
+                c.session(&s)?;
+                query_reports(&c.connection(), &s, None)
+            })
+            .await?)
+    }
+
+    /// One report of session `sid`.
+    pub async fn report(&self, sid: &str, rid: &str) -> Result<Report, ApiError> {
+        let (s, r) = (sid.to_owned(), rid.to_owned());
+        Ok(self
+            .catalog()
+            .run(move |c| query_report(&c.connection(), &s, &r))
+            .await?)
+    }
+
+    /// The organiser's written answer to report `rid` of session `sid`,
+    /// closing it too if `close`. A closed report takes no answer
+    /// (`conflict`); an answered one may be answered again (the ledger keeps
+    /// every answer, the report shows the latest). Recorded in the ledger
+    /// (`report_answered`, then `report_closed`) before the catalogue.
+    pub async fn answer_report(
+        &self,
+        sid: &str,
+        rid: &str,
+        answer: &str,
+        close: bool,
+    ) -> Result<Report, ApiError> {
+        let answer = text_field("answer", answer, MAX_ANSWER_CHARS)?;
+        let _guard = WRITES.lock().await;
+        let report = self.report(sid, rid).await?;
+        if report.status == ReportStatus::Closed {
+            return Err(ApiError::new(
+                ErrorCode::Conflict,
+                "this report is closed; it takes no further answer",
+            ));
+        }
+        let answered = self
+            .ledger()
+            .append(NewEvent {
+                sid: sid.to_owned(),
+                kind: kind::REPORT_ANSWERED,
+                actor: ACTOR_ORGANISER.to_owned(),
+                payload: serde_json::json!({"report": rid, "answer": answer}),
+                client_ts: None,
+            })
+            .await
+            .map_err(|e| internal("recording the answer", e))?;
+        let closed = if close {
+            match self.record_close(sid, rid).await {
+                Ok(ts) => Some(ts),
+                Err(e) => {
+                    // The answer is on record: the catalogue says so, and
+                    // the close is reported as failed.
+                    self.store_answer(sid, rid, &answer, answered.ts, None)
+                        .await?;
+                    return Err(e);
+                }
+            }
+        } else {
+            None
+        };
+        let report = self
+            .store_answer(sid, rid, &answer, answered.ts, closed)
+            .await?;
+        tracing::info!(
+            sid,
+            report = rid,
+            closed = close,
+            "difficulty report answered"
+        );
+        Ok(report)
+    }
+
+    /// Closes report `rid` of session `sid` (`report_closed` in the ledger,
+    /// then the catalogue). Only an answered report closes: article 6 wants
+    /// a written answer first (`conflict` otherwise, and for a closed one).
+    pub async fn close_report(&self, sid: &str, rid: &str) -> Result<Report, ApiError> {
+        let _guard = WRITES.lock().await;
+        let report = self.report(sid, rid).await?;
+        match report.status {
+            ReportStatus::Closed => {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "this report is already closed",
+                ));
+            }
+            ReportStatus::Open => {
+                return Err(ApiError::new(
+                    ErrorCode::Conflict,
+                    "this report has no written answer yet: answer it (with close) instead",
+                ));
+            }
+            ReportStatus::Answered => {}
+        }
+        let ts = self.record_close(sid, rid).await?;
+        let (s, r) = (sid.to_owned(), rid.to_owned());
+        let report = self
+            .catalog()
+            .run(move |c| {
+                let conn = c.connection();
+                conn.execute(
+                    "UPDATE reports SET status = 'closed', closed_at = ?3 \
+                     WHERE session_id = ?1 AND id = ?2",
+                    params![s, r, ts],
+                )?;
+                query_report(&conn, &s, &r)
+            })
+            .await?;
+        tracing::info!(sid, report = rid, "difficulty report closed");
+        Ok(report)
+    }
+
+    async fn record_close(&self, sid: &str, rid: &str) -> Result<i64, ApiError> {
+        let appended = self
+            .ledger()
+            .append(NewEvent {
+                sid: sid.to_owned(),
+                kind: kind::REPORT_CLOSED,
+                actor: ACTOR_ORGANISER.to_owned(),
+                payload: serde_json::json!({"report": rid}),
+                client_ts: None,
+            })
+            .await
+            .map_err(|e| internal("recording the close", e))?;
+        Ok(appended.ts)
+    }
+
+    async fn store_answer(
+        &self,
+        sid: &str,
+        rid: &str,
+        answer: &str,
+        answered_at: i64,
+        closed_at: Option<i64>,
+    ) -> Result<Report, ApiError> {
+        let (s, r, a) = (sid.to_owned(), rid.to_owned(), answer.to_owned());
+        let status = if closed_at.is_some() {
+            ReportStatus::Closed
+        } else {
+            ReportStatus::Answered
+        };
+        Ok(self
+            .catalog()
+            .run(move |c| {
+                let conn = c.connection();
+                conn.execute(
+                    "UPDATE reports SET status = ?3, answer = ?4, answered_at = ?5, closed_at = ?6 \
+                     WHERE session_id = ?1 AND id = ?2",
+                    params![s, r, status.as_str(), a, answered_at, closed_at],
+                )?;
+                query_report(&conn, &s, &r)
+            })
+            .await?)
+    }
+
+    /// The session's reports as CSV (UTF-8 with a byte-order mark, times in
+    /// the session's zone), as the attendance sheet is.
+    pub async fn reports_csv(&self, sid: &str) -> Result<String, ApiError> {
+        let s = sid.to_owned();
+        let session = self.catalog().run(move |c| c.session(&s)).await?;
+        let reports = self.session_reports(sid).await?;
+        Ok(to_csv(&reports, session.time_zone.name()))
+    }
+}
+
+/// Columns of the reports CSV.
+pub const CSV_HEADER: [&str; 9] = [
+    "id",
+    "created_at",
+    "author",
+    "role",
+    "status",
+    "text",
+    "answer",
+    "answered_at",
+    "closed_at",
+];
+
+/// Renders reports as CSV, times in `time_zone`.
+pub fn to_csv(reports: &[Report], time_zone: &str) -> String {
+    let time = |t: Option<i64>| {
+        t.map(|t| cadre_protocol::attendance::local_time(t, time_zone))
+            .unwrap_or_default()
+    };
+    let mut out = String::from('\u{feff}');
+    push_record(&mut out, CSV_HEADER.iter().map(|s| (*s).to_owned()));
+    for r in reports {
+        push_record(
+            &mut out,
+            [
+                r.id.clone(),
+                time(Some(r.created_at)),
+                r.author.name.clone(),
+                r.author.role.as_str().to_owned(),
+                r.status.as_str().to_owned(),
+                r.text.clone(),
+                r.answer.clone().unwrap_or_default(),
+                time(r.answered_at),
+                time(r.closed_at),
+            ]
+            .into_iter(),
+        );
+    }
+    out
+}
+
+/// One CSV record, RFC 4180 quoting; a field a spreadsheet would take for
+/// a formula is prefixed with `'`.
+fn push_record(out: &mut String, fields: impl Iterator<Item = String>) {
+    for (i, field) in fields.enumerate() {
+        if i > 0 {
+            out.push(',');
+        }
+        let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
+            format!("'{field}")
+        } else {
+            field
+        };
+        if field.contains([',', '"', '\r', '\n']) {
+            out.push('"');
+            out.push_str(&field.replace('"', "\"\""));
+            out.push('"');
+        } else {
+            out.push_str(&field);
+        }
+    }
+    out.push_str("\r\n");
+}
+
+fn rfc3339(ms: i64) -> String {
+    chrono::DateTime::from_timestamp_millis(ms)
+        .unwrap_or_default()
+        .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+// ---------------------------------------------------------------------------
+// HTTP
+// ---------------------------------------------------------------------------
+
+/// The report routes, merged into [`crate::http::router`].
+pub fn routes() -> Router<App> {
+    Router::new()
+        .route("/api/reports", post(file).get(own))
+        .route("/api/sessions/{sid}/reports", get(list))
+        .route("/api/sessions/{sid}/reports.csv", get(export))
+        .route("/api/sessions/{sid}/reports/{rid}/answer", post(answer))
+        .route("/api/sessions/{sid}/reports/{rid}/close", post(close))
+}
+
+#[derive(Deserialize)]
+struct TokenQuery {
+    #[serde(default)]
+    token: String,
+}
+
+/// The organiser, if an `Authorization` header is present: `Ok(true)` when
+/// it holds the organiser token, `unauthorized` when it holds another.
+fn organiser(headers: &HeaderMap, app: &App) -> Result<bool, ApiError> {
+    let Some(value) = headers.get(header::AUTHORIZATION) else {
+        return Ok(false);
+    };
+    let given = value
+        .to_str()
+        .ok()
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    if crate::keys::secrets_match(given.trim(), app.organiser_token()) {
+        Ok(true)
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "the organiser token is wrong",
+        ))
+    }
+}
+
+fn require_organiser(headers: &HeaderMap, app: &App) -> Result<(), ApiError> {
+    if organiser(headers, app)? {
+        Ok(())
+    } else {
+        Err(ApiError::new(
+            ErrorCode::Unauthorized,
+            "only the organiser answers and closes reports: Authorization: Bearer <token>",
+        ))
+    }
+}
+
+/// The organiser, or a facilitator of `sid` with their link.
+async fn whole_session(
+    app: &App,
+    headers: &HeaderMap,
+    token: &str,
+    sid: &str,
+) -> Result<(), ApiError> {
+    if organiser(headers, app)? {
+        return Ok(());
+    }
+    let member = app.report_member(token).await?;
+    if member.session_id != sid {
+        return Err(ApiError::new(
+            ErrorCode::WrongSession,
+            "this link is for another session",
+        ));
+    }
+    if member.me.role != Role::Facilitator {
+        return Err(ApiError::new(
+            ErrorCode::Forbidden,
+            "a participant sees their own reports only: GET /api/reports?token=…",
+        ));
+    }
+    Ok(())
+}
+
+fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|e| {
+        ApiError::new(ErrorCode::InvalidInput, format!("request body: {e}")).with_status(e.status())
+    })?;
+    serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(ErrorCode::InvalidInput, format!("invalid {what}: {e}"))
+            .with_status(StatusCode::BAD_REQUEST)
+    })
+}
+
+async fn file(
+    State(app): State<App>,
+    Query(q): Query<TokenQuery>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<Report>), ApiError> {
+    let member = app.report_member(&q.token).await?;
+    let new: NewReport = json_body(body, "report")?;
+    let report = app
+        .file_report(&member.session_id, &member.me.id, &new.text)
+        .await?;
+    Ok((StatusCode::CREATED, Json(report)))
+}
+
+async fn own(
+    State(app): State<App>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Json<Vec<Report>>, ApiError> {
+    let member = app.report_member(&q.token).await?;
+    let reports = match member.me.role {
+        Role::Facilitator => app.session_reports(&member.session_id).await?,
+        Role::Participant => app.reports_of(&member.session_id, &member.me.id).await?,
+    };
+    Ok(Json(reports))
+}
+
+async fn list(
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Vec<Report>>, ApiError> {
+    whole_session(&app, &headers, &q.token, &sid).await?;
+    Ok(Json(app.session_reports(&sid).await?))
+}
+
+async fn export(
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    whole_session(&app, &headers, &q.token, &sid).await?;
+    let csv = app.reports_csv(&sid).await?;
+    Ok((
+        [
+            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"signalements-{sid}.csv\""),
+            ),
+            (header::CACHE_CONTROL, "no-store".to_owned()),
+        ],
+        csv,
+    )
+        .into_response())
+}
+
+async fn answer(
+    State(app): State<App>,
+    Path((sid, rid)): Path<(String, String)>,
+    headers: HeaderMap,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<Report>, ApiError> {
+    require_organiser(&headers, &app)?;
+    let req: ReportAnswer = json_body(body, "answer")?;
+    Ok(Json(
+        app.answer_report(&sid, &rid, &req.answer, req.close)
+            .await?,
+    ))
+}
+
+async fn close(
+    State(app): State<App>,
+    Path((sid, rid)): Path<(String, String)>,
+    headers: HeaderMap,
+) -> Result<Json<Report>, ApiError> {
+    require_organiser(&headers, &app)?;
+    Ok(Json(app.close_report(&sid, &rid).await?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_is_trimmed_and_bounded() {
+        assert_eq!(text_field("text", "  a\nb  ", 10).unwrap(), "a\nb");
+        assert_eq!(
+            text_field("text", "   ", 10).unwrap_err().code,
+            ErrorCode::InvalidInput
+        );
+        assert!(text_field("text", &"é".repeat(10), 10).is_ok());
+        assert!(text_field("text", &"é".repeat(11), 10).is_err());
+        assert!(text_field("text", "a\u{7}b", 10).is_err());
+    }
+
+    #[test]
+    fn csv_quotes_and_defuses_formulas() {
+        let r = Report {
+            id: "r_1".into(),
+            session_id: "s_1".into(),
+            author: Me {
+                id: "p_1".into(),
+                name: "Karim".into(),
+                role: Role::Participant,
+            },
+            text: "=HYPERLINK(\"x\"), le son coupe".into(),
+            status: ReportStatus::Open,
+            created_at: 1_796_284_800_000,
+            answer: None,
+            answered_at: None,
+            closed_at: None,
+        };
+        let csv = to_csv(&[r], "Europe/Paris");
+        assert!(csv.starts_with('\u{feff}'));
+        let lines: Vec<&str> = csv.trim_start_matches('\u{feff}').lines().collect();
+        assert_eq!(lines[0], CSV_HEADER.join(","));
+        assert_eq!(
+            lines[1],
+            "r_1,2026-12-03T09:00:00+01:00,Karim,participant,open,\"'=HYPERLINK(\"\"x\"\"), le son coupe\",,,"
+        );
+    }
+}
