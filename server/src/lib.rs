@@ -39,6 +39,7 @@ pub mod keys;
 pub mod ledger;
 pub mod links;
 pub mod proofs;
+pub mod recorder;
 pub mod render;
 pub mod report;
 pub mod session;

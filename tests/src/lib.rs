@@ -45,6 +45,8 @@
 //! # }
 //! ```
 
+pub mod media;
+
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cadre_protocol::api::{NewPerson, NewSession, PersonView, SessionView};
