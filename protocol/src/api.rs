@@ -283,3 +283,112 @@ pub struct SponsorReport {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withheld: Option<String>,
 }
+
+/// `GET /api/sessions/{sid}/recordings`: the session's recording segments
+/// (facilitators and the organiser only), from the ledger.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Recordings {
+    /// Segments in order.
+    pub segments: Vec<RecordingSegment>,
+}
+
+/// One recording segment: from a gate opening to its closing.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingSegment {
+    /// Number within the session.
+    pub segment: u64,
+    /// When it opened (ms).
+    pub started_at: i64,
+    /// When media stopped being accepted (ms); none while it runs.
+    pub closed_at: Option<i64>,
+    /// Why it closed.
+    pub reason: Option<String>,
+    /// Everyone recorded in it.
+    pub participants: Vec<String>,
+    /// When its files were deleted at the end of retention (ms).
+    pub purged_at: Option<i64>,
+    /// Its files (listed, with their hashes, even once purged).
+    pub files: Vec<RecordingFile>,
+}
+
+/// One recorded file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingFile {
+    /// Whose camera or microphone.
+    pub participant: String,
+    /// `audio` (Opus in Ogg) or `video` (VP8 in IVF).
+    pub track: String,
+    /// File name.
+    pub file: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file, as recorded in the ledger.
+    pub sha256: String,
+    /// Where to download it (with the token the list was asked with);
+    /// none once purged.
+    pub url: Option<String>,
+}
+
+/// `POST /api/reports?token=…` body: a difficulty report (cadre général,
+/// article 6), filed by a participant or a facilitator with their link.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct NewReport {
+    /// What went wrong (1 to 4000 characters once trimmed).
+    pub text: String,
+}
+
+/// Where a difficulty report stands.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ReportStatus {
+    /// Filed, not answered yet.
+    Open,
+    /// The organiser answered in writing; it may answer again.
+    Answered,
+    /// Closed (after a written answer); nothing more is added.
+    Closed,
+}
+
+impl ReportStatus {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ReportStatus::Open => "open",
+            ReportStatus::Answered => "answered",
+            ReportStatus::Closed => "closed",
+        }
+    }
+}
+
+/// A difficulty report and its written answer.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Report {
+    /// `r_…`.
+    pub id: String,
+    /// The session it is about.
+    pub session_id: String,
+    /// Who filed it.
+    pub author: Me,
+    /// What they wrote.
+    pub text: String,
+    /// Where it stands.
+    pub status: ReportStatus,
+    /// When it was recorded (UTC ms, the ledger entry's time).
+    pub created_at: i64,
+    /// The organiser's latest written answer.
+    pub answer: Option<String>,
+    /// When that answer was recorded (UTC ms).
+    pub answered_at: Option<i64>,
+    /// When the report was closed (UTC ms).
+    pub closed_at: Option<i64>,
+}
+
+/// `POST /api/sessions/{sid}/reports/{rid}/answer` body (organiser only).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ReportAnswer {
+    /// The written answer (1 to 8000 characters once trimmed).
+    pub answer: String,
+    /// Close the report with this answer.
+    #[serde(default)]
+    pub close: bool,
+}

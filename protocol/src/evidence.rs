@@ -55,6 +55,24 @@ pub mod kind {
     /// Recording files were deleted at the end of their retention period:
     /// `segment`, `files` (`name`, `sha256`), `retention_days`.
     pub const RECORDING_PURGED: &str = "recording_purged";
+    /// A per-minute summary of a person's connection quality (actor: the
+    /// person): `minute`, `samples`, `score`, figures.
+    pub const QUALITY: &str = "quality";
+    /// The server alerted the facilitators about the session's health:
+    /// `rule`, `people` (who, figures, since when), `suggested`.
+    pub const ALERT: &str = "alert";
+    /// A facilitator removed a person from the session: `participant`,
+    /// `reason`.
+    pub const REMOVED: &str = "removed";
+    /// The organiser let a removed or revoked person back in:
+    /// `participant`.
+    pub const READMITTED: &str = "readmitted";
+    /// A person filed a difficulty report: `report`, `text`.
+    pub const REPORT_FILED: &str = "report_filed";
+    /// The organiser answered a report in writing: `report`, `answer`.
+    pub const REPORT_ANSWERED: &str = "report_answered";
+    /// A report was closed: `report`.
+    pub const REPORT_CLOSED: &str = "report_closed";
 }
 
 /// What a consent entry is about.

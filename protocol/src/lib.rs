@@ -21,6 +21,7 @@ pub mod consent;
 pub mod evidence;
 pub mod merkle;
 pub mod proof;
+pub mod quality;
 pub mod signalling;
 
 use serde::{Deserialize, Serialize};
@@ -250,6 +251,11 @@ pub mod close_code {
     pub const REVOKED: u16 = 4005;
     /// The server is shutting down; reconnect later.
     pub const SHUTDOWN: u16 = 4006;
+    /// A facilitator removed this person from the session (with a reason);
+    /// do not reconnect.
+    pub const REMOVED: u16 = 4007;
+    /// The facilitator ended the session; do not reconnect.
+    pub const ENDED: u16 = 4008;
 }
 
 #[cfg(test)]

@@ -148,6 +148,36 @@ pub enum ClientMessage {
         /// Arm or disarm.
         armed: bool,
     },
+    /// Facilitator only: a control of the session, always with a reason
+    /// that every participant receives.
+    Control {
+        /// What to do.
+        action: ControlAction,
+        /// Why (required, shown to everyone, recorded).
+        reason: String,
+        /// `postpone`: the new planned start (RFC 3339, or a local date-time
+        /// in the session's time zone).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        start: Option<String>,
+        /// `postpone`: the new planned end.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        end: Option<String>,
+        /// `remove`: who.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<PeerId>,
+    },
+    /// Connection figures from `getStats()`, every few seconds (at most one
+    /// a second is taken).
+    Stats {
+        /// The figures.
+        #[serde(flatten)]
+        report: crate::quality::StatsReport,
+    },
+    /// Files a difficulty report (answered in writing by the organiser).
+    Report {
+        /// What went wrong (1 to 4000 characters).
+        text: String,
+    },
     /// Signalling of one's own recorder peer connection (publishing one's
     /// camera and microphone to the server): an SDP offer, or an ICE
     /// candidate in the browser's `RTCIceCandidateInit` shape. Accepted
@@ -159,6 +189,44 @@ pub enum ClientMessage {
         /// `{"type":"offer","sdp":…}` or a candidate.
         data: Opaque,
     },
+}
+
+/// A facilitator's control of the session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlAction {
+    /// Pause the session: media stops, recording closes, attendance does
+    /// not count the time.
+    Suspend,
+    /// Resume a suspended session.
+    Resume,
+    /// Move the session to a new window (the same links stay valid).
+    Postpone,
+    /// End the session.
+    End,
+    /// Remove a person (their link stops working unless re-admitted).
+    Remove,
+}
+
+/// The latest decision about the session's state, as everyone sees it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StateNotice {
+    /// The state it led to.
+    pub state: SessionState,
+    /// The action.
+    pub action: ControlAction,
+    /// The reason given.
+    pub reason: String,
+    /// Who decided (display name).
+    pub by: String,
+    /// When (ms).
+    pub at: i64,
+    /// After a postponement: the new planned start (RFC 3339 UTC).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_start: Option<String>,
+    /// After a postponement: the new planned end.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_end: Option<String>,
 }
 
 /// Why a peer left the roster (also the reason given to a closed connection).
@@ -182,6 +250,10 @@ pub enum LeaveReason {
     Revoked,
     /// The server is shutting down.
     Shutdown,
+    /// A facilitator removed the person.
+    Removed,
+    /// The session ended.
+    Ended,
 }
 
 /// The person this connection belongs to.
@@ -341,6 +413,10 @@ pub enum ServerMessage {
         /// Recording, as you may see it.
         #[serde(default)]
         recording: RecordingStatus,
+        /// The latest control decision (suspension, postponement…) with its
+        /// reason, so that a reconnecting client shows it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        notice: Option<StateNotice>,
         /// Everyone in the session, connected or not: sent to facilitators
         /// only (a participant learns the names of those connected).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -430,6 +506,39 @@ pub enum ServerMessage {
         granted: bool,
         /// Server time (ms).
         at: i64,
+    },
+    /// The session's state changed by a facilitator's decision (to
+    /// everyone, with the reason), or a person was removed (`action`
+    /// `remove`: to everyone, naming them in `participant`).
+    SessionState {
+        /// The decision.
+        notice: StateNotice,
+        /// `remove`: who was removed.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<PeerId>,
+    },
+    /// Live connection and presence quality: to facilitators about
+    /// everyone, to each person about themselves.
+    Quality {
+        /// The views that changed.
+        people: Vec<crate::quality::ParticipantQuality>,
+    },
+    /// To facilitators: the session's health calls for attention.
+    Alert {
+        /// What holds, with the evidence and the suggested action.
+        alert: crate::quality::Alert,
+    },
+    /// To facilitators: an alert's condition no longer holds.
+    AlertCleared {
+        /// The rule.
+        rule: String,
+        /// When (ms).
+        at: i64,
+    },
+    /// One of your difficulty reports, filed or answered.
+    Report {
+        /// The report as it stands.
+        report: crate::api::Report,
     },
     /// Recording changed (armed, started, stopped, count of missing
     /// consents for facilitators).
@@ -522,6 +631,24 @@ struct Envelope<'a> {
     granted: Option<bool>,
     #[serde(default)]
     text_sha256: Option<String>,
+    #[serde(default)]
+    armed: Option<bool>,
+    #[serde(default)]
+    action: Option<ControlAction>,
+    #[serde(default)]
+    connection: Option<String>,
+    #[serde(default)]
+    peers: Option<Vec<crate::quality::PeerStats>>,
+    #[serde(default)]
+    text: Option<String>,
+    #[serde(default)]
+    reason: Option<String>,
+    #[serde(default)]
+    start: Option<String>,
+    #[serde(default)]
+    end: Option<String>,
+    #[serde(default)]
+    segment: Option<u64>,
 }
 
 /// Parses a client text frame, classifying failures with a stable code.
@@ -565,6 +692,14 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
                 .ok_or_else(|| missing("participant"))?,
         }),
         "get_evidence" => Ok(ClientMessage::GetEvidence),
+        // A consent is always the sender's own: naming someone else is
+        // refused outright rather than silently applied to the sender.
+        "consent" if env.participant.is_some() => Err(ErrorBody {
+            code: ErrorCode::Forbidden,
+            message:
+                "a consent is given by each person for themselves; `participant` is not accepted"
+                    .into(),
+        }),
         "consent" => Ok(ClientMessage::Consent {
             consent: env.consent.clone().ok_or_else(|| missing("consent"))?,
             granted: env.granted.ok_or_else(|| missing("granted"))?,
@@ -572,6 +707,32 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
                 .text_sha256
                 .clone()
                 .ok_or_else(|| missing("text_sha256"))?,
+        }),
+        "control" => Ok(ClientMessage::Control {
+            action: env.action.ok_or_else(|| missing("action"))?,
+            reason: env.reason.clone().ok_or_else(|| missing("reason"))?,
+            start: env.start.clone(),
+            end: env.end.clone(),
+            participant: env.participant.clone(),
+        }),
+        "stats" => Ok(ClientMessage::Stats {
+            report: crate::quality::StatsReport {
+                connection: env
+                    .connection
+                    .clone()
+                    .ok_or_else(|| missing("connection"))?,
+                peers: env.peers.unwrap_or_default(),
+            },
+        }),
+        "report" => Ok(ClientMessage::Report {
+            text: env.text.clone().ok_or_else(|| missing("text"))?,
+        }),
+        "recording" => Ok(ClientMessage::Recording {
+            armed: env.armed.ok_or_else(|| missing("armed"))?,
+        }),
+        "recorder_signal" => Ok(ClientMessage::RecorderSignal {
+            segment: env.segment.ok_or_else(|| missing("segment"))?,
+            data: Opaque::from_raw(env.data.ok_or_else(|| missing("data"))?),
         }),
         other => Err(ErrorBody {
             code: ErrorCode::UnknownMessageType,

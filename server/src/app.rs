@@ -9,7 +9,8 @@ use crate::error::ApiError;
 use crate::jws::JwsSigner;
 use crate::keys::{Jwks, SigningKey};
 use crate::ledger::Ledger;
-use crate::links::{ISSUER, JOIN_AUDIENCE, JoinClaims, LinkSigner};
+use crate::links::{ISSUER, JOIN_AUDIENCE, JoinClaims, LinkError, LinkSigner};
+use crate::recorder::Recorder;
 use crate::session::{Registry, SessionSettings};
 use cadre_protocol::api::Consents;
 use cadre_protocol::api::{LinkView, NewSession, PersonView, Revoked, SessionSummary, SessionView};
@@ -41,6 +42,8 @@ struct Inner {
     link_lead: Duration,
     link_grace: Duration,
     registry: Arc<Registry>,
+    recorder: Arc<Recorder>,
+    recording_retention: Duration,
     limits: Limits,
     connections: Arc<Semaphore>,
     shutdown: CancellationToken,
@@ -62,6 +65,7 @@ impl App {
         config: &Config,
         catalog: Catalog,
         ledger: Ledger,
+        recorder: Arc<Recorder>,
         key: SigningKey,
         organiser_token: String,
         public_url: String,
@@ -73,9 +77,12 @@ impl App {
                 ice_servers: config.ice_servers.clone(),
                 ice_policy: config.ice_policy,
                 heartbeat_interval: config.heartbeat_interval,
+                quality: config.quality.clone(),
             },
             tracker.clone(),
             ledger.clone(),
+            Arc::clone(&recorder),
+            catalog.clone(),
         );
         App {
             inner: Arc::new(Inner {
@@ -89,6 +96,8 @@ impl App {
                 link_lead: config.link_lead,
                 link_grace: config.link_grace,
                 registry,
+                recorder,
+                recording_retention: config.recording_retention,
                 limits: Limits {
                     rate_per_second: config.rate_per_second,
                     rate_burst: config.rate_burst,
@@ -100,6 +109,16 @@ impl App {
                 tracker,
             }),
         }
+    }
+
+    /// The recorder.
+    pub fn recorder(&self) -> &Arc<Recorder> {
+        &self.inner.recorder
+    }
+
+    /// How long recordings are kept.
+    pub fn recording_retention(&self) -> Duration {
+        self.inner.recording_retention
     }
 
     /// The organiser bearer token.
@@ -220,6 +239,75 @@ impl App {
         })
     }
 
+    /// Lets a removed or revoked person back in (their same link works
+    /// again), recorded in the ledger.
+    pub async fn readmit(&self, sid: &str, pid: &str) -> Result<Revoked, ApiError> {
+        let (s, p) = (sid.to_owned(), pid.to_owned());
+        let person = self.inner.catalog.run(move |c| c.readmit(&s, &p)).await?;
+        let event = crate::ledger::NewEvent {
+            sid: sid.to_owned(),
+            kind: cadre_protocol::evidence::kind::READMITTED,
+            actor: cadre_protocol::evidence::ACTOR_ORGANISER.to_owned(),
+            payload: serde_json::json!({"participant": person.id}),
+            client_ts: None,
+        };
+        self.inner.ledger.append(event).await.map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("recording the re-admission: {e}"),
+            )
+        })?;
+        tracing::info!(sid, pid, "re-admitted");
+        Ok(Revoked {
+            id: person.id,
+            disconnected: false,
+        })
+    }
+
+    /// The session as an `.ics` event for the person whose link this is.
+    pub async fn calendar(&self, sid: &str, token: &str) -> Result<String, ApiError> {
+        let s = sid.to_owned();
+        let session = self.inner.catalog.run(move |c| c.session(&s)).await?;
+        let entries = self.log(sid, u64::MAX).await?;
+        let postponements: Vec<&cadre_protocol::evidence::Entry> = entries
+            .iter()
+            .filter(|e| {
+                e.kind == cadre_protocol::evidence::kind::SESSION_STATE
+                    && e.payload_value().get("action").and_then(|a| a.as_str()) == Some("postpone")
+            })
+            .collect();
+        let reason = postponements
+            .last()
+            .and_then(|e| {
+                e.payload_value()
+                    .get("reason")
+                    .and_then(|r| r.as_str())
+                    .map(str::to_owned)
+            })
+            .map(|r| format!("Séance reportée : {r}"))
+            .unwrap_or_default();
+        let description = if reason.is_empty() {
+            session.organisation.clone()
+        } else {
+            format!(
+                "{}
+{reason}",
+                session.organisation
+            )
+        };
+        let url = format!("{}/j/{}", self.inner.public_url, token);
+        Ok(crate::calendar::ics(&crate::calendar::Event {
+            uid: &session.id,
+            summary: &session.title,
+            start: session.planned_start,
+            end: session.planned_end,
+            url: &url,
+            description: &description,
+            sequence: postponements.len() as u32,
+            stamp: Utc::now(),
+        }))
+    }
+
     /// Checks a join token end to end: signature and window, then the link
     /// in the catalogue (exists, matches, not revoked), then the session.
     pub async fn admit(&self, token: &str) -> Result<Admitted, ApiError> {
@@ -228,7 +316,11 @@ impl App {
 
     /// [`App::admit`], noting where the connection comes from.
     pub async fn admit_from(&self, token: &str, origin: Origin) -> Result<Admitted, ApiError> {
-        let claims = self.inner.signer.verify(token)?;
+        let claims = match self.inner.signer.verify(token) {
+            Ok(claims) => claims,
+            Err(e) if e.code == ErrorCode::TokenExpired => self.postponed_link(token, e).await?,
+            Err(e) => return Err(e.into()),
+        };
         let (jti, sid, sub) = (claims.jti.clone(), claims.sid.clone(), claims.sub.clone());
         let (admission, facilitators, people) = self
             .inner
@@ -292,6 +384,56 @@ impl App {
                 "this link names no person of this session",
             )),
         }
+    }
+
+    /// A link past its `exp` still opens a session that was postponed after
+    /// the link was minted, while the new window lasts: the same links stay
+    /// valid. A link minted for the current window (a forged `exp`, or a
+    /// session never moved) stays expired.
+    async fn postponed_link(
+        &self,
+        token: &str,
+        expired: LinkError,
+    ) -> Result<JoinClaims, ApiError> {
+        let Ok(claims) = self.inner.signer.verify_ignoring_expiry(token) else {
+            return Err(expired.into());
+        };
+        let (jti, sid) = (claims.jti.clone(), claims.sid.clone());
+        let found = self
+            .inner
+            .catalog
+            .run(move |c| Ok((c.link_expiry(&jti)?, c.session(&sid).ok())))
+            .await?;
+        let (Some(minted_until), Some(session)) = found else {
+            return Err(expired.into());
+        };
+        let (_, until) = self.link_window(&session);
+        let moved = until > minted_until + chrono::Duration::seconds(1);
+        if moved && Utc::now() <= until {
+            Ok(claims)
+        } else {
+            Err(expired.into())
+        }
+    }
+
+    /// A postponed session opens again when its new window starts (minus
+    /// the links' lead time): true if it did now. The first join then
+    /// stores it as open.
+    pub async fn reopens_now(&self, sid: &str) -> Result<bool, ApiError> {
+        let s = sid.to_owned();
+        let session = self.inner.catalog.run(move |c| c.session(&s)).await?;
+        if session.state != cadre_protocol::SessionState::Postponed {
+            return Ok(false);
+        }
+        if Utc::now() + self.inner.link_lead < session.planned_start {
+            return Ok(false);
+        }
+        let s = sid.to_owned();
+        self.inner
+            .catalog
+            .run(move |c| c.set_state(&s, cadre_protocol::SessionState::Open))
+            .await?;
+        Ok(true)
     }
 
     /// A person's current consent decisions, from the ledger.

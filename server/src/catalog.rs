@@ -159,6 +159,18 @@ CREATE TABLE IF NOT EXISTS links (
     revoked_at INTEGER
 ) STRICT;
 CREATE INDEX IF NOT EXISTS links_by_person ON links(person_id, issued_at);
+CREATE TABLE IF NOT EXISTS reports (
+    id TEXT PRIMARY KEY,
+    session_id TEXT NOT NULL REFERENCES sessions(id),
+    author_id TEXT NOT NULL REFERENCES people(id),
+    text TEXT NOT NULL,
+    status TEXT NOT NULL,
+    created_at INTEGER NOT NULL,
+    answer TEXT,
+    answered_at INTEGER,
+    closed_at INTEGER
+) STRICT;
+CREATE INDEX IF NOT EXISTS reports_by_session ON reports(session_id, created_at);
 ";
 
 impl Catalog {
@@ -186,6 +198,12 @@ impl Catalog {
         tokio::task::spawn_blocking(move || work(&this))
             .await
             .map_err(|e| CatalogError::Task(e.to_string()))?
+    }
+
+    /// The connection, for modules that keep their own tables in the
+    /// catalogue (difficulty reports). Call from [`Catalog::run`].
+    pub(crate) fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
+        self.lock()
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
@@ -412,6 +430,80 @@ impl Catalog {
         Ok(person)
     }
 
+    /// When a link was minted to expire (seconds), if it exists.
+    pub fn link_expiry(&self, jti: &str) -> CatalogResult<Option<DateTime<Utc>>> {
+        let t: Option<i64> = self
+            .lock()
+            .query_row(
+                "SELECT expires_at FROM links WHERE jti = ?1",
+                [jti],
+                |row| row.get(0),
+            )
+            .optional()?;
+        Ok(t.map(secs))
+    }
+
+    /// Records a session's control state (suspended, ended…).
+    pub fn set_state(&self, sid: &str, state: SessionState) -> CatalogResult<()> {
+        let n = self.lock().execute(
+            "UPDATE sessions SET state = ?1 WHERE id = ?2",
+            params![state_name(state), sid],
+        )?;
+        if n == 0 {
+            return Err(CatalogError::NotFound(format!("no session {sid}")));
+        }
+        Ok(())
+    }
+
+    /// Moves a session to a new window and marks it postponed. Links keep
+    /// working: their validity follows the catalogue's window once a
+    /// session was postponed (see `App::admit_from`).
+    pub fn postpone(
+        &self,
+        sid: &str,
+        start: DateTime<Utc>,
+        end: DateTime<Utc>,
+    ) -> CatalogResult<()> {
+        if end <= start {
+            return Err(CatalogError::Invalid(
+                "end: must be after the new start".into(),
+            ));
+        }
+        let n = self.lock().execute(
+            "UPDATE sessions SET planned_start = ?1, planned_end = ?2, state = ?3 WHERE id = ?4",
+            params![
+                start.timestamp_millis(),
+                end.timestamp_millis(),
+                state_name(SessionState::Postponed),
+                sid
+            ],
+        )?;
+        if n == 0 {
+            return Err(CatalogError::NotFound(format!("no session {sid}")));
+        }
+        Ok(())
+    }
+
+    /// Lets a removed or revoked person back in: their latest link works
+    /// again (links are deterministic, so it is the same URL).
+    pub fn readmit(&self, sid: &str, pid: &str) -> CatalogResult<Person> {
+        let conn = self.lock();
+        let person = conn
+            .query_row(
+                "SELECT id, session_id, name, email, role FROM people WHERE id = ?1 AND session_id = ?2",
+                [pid, sid],
+                |row| Ok(person_row(row)),
+            )
+            .optional()?
+            .ok_or_else(|| CatalogError::NotFound(format!("no person {pid} in session {sid}")))??;
+        conn.execute(
+            "UPDATE links SET revoked_at = NULL WHERE jti = \
+             (SELECT jti FROM links WHERE person_id = ?1 ORDER BY issued_at DESC LIMIT 1)",
+            [pid],
+        )?;
+        Ok(person)
+    }
+
     /// Everyone in a session, in the order given.
     pub fn people(&self, sid: &str) -> CatalogResult<Vec<Person>> {
         let conn = self.lock();
@@ -599,6 +691,12 @@ fn text_field(field: &str, value: &str, max: usize) -> CatalogResult<String> {
         )));
     }
     Ok(v.to_owned())
+}
+
+/// A date-time given for a session: RFC 3339 with an offset, or a local
+/// date-time read in the session's zone.
+pub fn parse_session_time(field: &str, value: &str, tz: Tz) -> CatalogResult<DateTime<Utc>> {
+    parse_time(field, value, tz)
 }
 
 /// RFC 3339 with an offset, or a local date-time read in the session's zone.

@@ -2,7 +2,7 @@
 //! (`cadre demo`); the CLI maps flags and environment variables onto it.
 
 use cadre_protocol::signalling::{IcePolicy, IceServer};
-use std::net::SocketAddr;
+use std::net::{IpAddr, Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
@@ -36,6 +36,23 @@ pub struct Config {
     pub outbound_queue: usize,
     /// Connections accepted at once, across all sessions.
     pub max_connections: usize,
+    /// Where recordings are written (default `{data_dir}/recordings`).
+    pub recordings_dir: Option<PathBuf>,
+    /// Address the recorder's WebRTC connections bind (one UDP port each):
+    /// an address browsers can reach. Loopback by default, which suits a
+    /// demo on one machine; a deployment sets its public address.
+    pub media_ip: IpAddr,
+    /// Most bytes the recordings may take; reaching it stops recording as
+    /// a full disk would. None: only the disk's own limit.
+    pub recording_quota_bytes: Option<u64>,
+    /// How long recordings are kept before they are deleted (the deletion
+    /// is recorded in the ledger).
+    pub recording_retention: Duration,
+    /// How often the video recorder asks for a keyframe.
+    pub keyframe_interval: Duration,
+    /// Connection quality thresholds, alert rules and the optional
+    /// automatic suspension (see `docs/quality.md`).
+    pub quality: crate::quality::QualityConfig,
 }
 
 impl Config {
@@ -55,6 +72,21 @@ impl Config {
             rate_burst: 200,
             outbound_queue: 256,
             max_connections: 20_000,
+            recordings_dir: None,
+            media_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            recording_quota_bytes: None,
+            recording_retention: Duration::from_secs(30 * 24 * 3600),
+            keyframe_interval: Duration::from_secs(3),
+            quality: crate::quality::QualityConfig::default(),
         }
+    }
+}
+
+impl Config {
+    /// Where recordings go.
+    pub fn recordings_dir(&self) -> PathBuf {
+        self.recordings_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("recordings"))
     }
 }

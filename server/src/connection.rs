@@ -16,7 +16,7 @@ use cadre_protocol::attendance::Schedule;
 use cadre_protocol::close_code;
 use cadre_protocol::evidence::kind;
 use cadre_protocol::signalling::{
-    ClientMessage, LeaveReason, ServerMessage, SessionInfo, parse_client_message,
+    ClientMessage, ControlAction, LeaveReason, ServerMessage, SessionInfo, parse_client_message,
 };
 use cadre_protocol::{ErrorCode, MAX_MESSAGE_BYTES, Role};
 use futures_util::stream::{SplitSink, SplitStream};
@@ -50,6 +50,9 @@ const MAX_STROKES: usize = 64;
 const MAX_POINTS: usize = 4_000;
 const MAX_STROKE_MS: i64 = 120_000;
 
+/// Longest reason for a control.
+const MAX_REASON_CHARS: usize = 500;
+
 /// Longest user agent kept as evidence.
 const MAX_USER_AGENT: usize = 300;
 
@@ -79,6 +82,8 @@ impl Closing {
             LeaveReason::Timeout => Some(close_code::TIMEOUT),
             LeaveReason::Revoked => Some(close_code::REVOKED),
             LeaveReason::Shutdown => Some(close_code::SHUTDOWN),
+            LeaveReason::Removed => Some(close_code::REMOVED),
+            LeaveReason::Ended => Some(close_code::ENDED),
             _ => None,
         };
         Closing { reason, code }
@@ -159,6 +164,7 @@ pub struct Admitted {
 pub async fn run(
     socket: WebSocket,
     who: Admitted,
+    app: crate::app::App,
     registry: Arc<Registry>,
     ledger: Ledger,
     limits: Limits,
@@ -172,6 +178,7 @@ pub async fn run(
     run_inner(
         socket,
         who,
+        app,
         registry,
         ledger,
         limits,
@@ -191,9 +198,11 @@ struct Tally {
     close_recorded: bool,
 }
 
+#[allow(clippy::too_many_arguments)]
 async fn run_inner(
     mut socket: WebSocket,
     who: Admitted,
+    app: crate::app::App,
     registry: Arc<Registry>,
     ledger: Ledger,
     limits: Limits,
@@ -274,6 +283,8 @@ async fn run_inner(
     })));
     let (sink, stream) = socket.split();
     let reader = Reader {
+        app,
+        last_stats: None,
         session: session.clone(),
         ledger: ledger.clone(),
         sid: who.session.id.clone(),
@@ -287,6 +298,11 @@ async fn run_inner(
         last_rate_error: None,
         tally: &tally,
         consent_texts: cadre_protocol::consent::texts(who.sponsor.as_deref()),
+        time_zone: who
+            .session
+            .time_zone
+            .parse()
+            .unwrap_or(chrono_tz::Europe::Paris),
         visible: None,
         focused: None,
         media: None,
@@ -459,6 +475,8 @@ fn closing_message(reason: LeaveReason) -> &'static str {
         LeaveReason::Timeout => "no sign of life for too long",
         LeaveReason::Revoked => "this link was revoked by the organiser",
         LeaveReason::Shutdown => "the server is restarting; reconnect in a moment",
+        LeaveReason::Removed => "a facilitator removed you from this session",
+        LeaveReason::Ended => "the facilitator ended the session",
         _ => "message too big",
     }
 }
@@ -525,6 +543,9 @@ impl TokenBucket {
 }
 
 struct Reader<'a> {
+    app: crate::app::App,
+    /// When the last `stats` was taken: at most one a second.
+    last_stats: Option<Instant>,
     session: SessionHandle,
     ledger: Ledger,
     sid: String,
@@ -539,6 +560,8 @@ struct Reader<'a> {
     tally: &'a Mutex<Tally>,
     /// The wordings a consent may be given for in this session.
     consent_texts: Vec<cadre_protocol::consent::ConsentText>,
+    /// The session's time zone (dates of a postponement).
+    time_zone: chrono_tz::Tz,
     /// Last presence and media states recorded, to record changes only.
     visible: Option<bool>,
     focused: Option<bool>,
@@ -674,6 +697,16 @@ impl Reader<'_> {
                 focused,
                 client_time,
             } => {
+                if self.visible != Some(visible) || self.focused != Some(focused) {
+                    self.session
+                        .presence(
+                            self.id.clone(),
+                            self.connection_id.clone(),
+                            visible,
+                            focused,
+                        )
+                        .await;
+                }
                 if self.visible != Some(visible) {
                     self.visible = Some(visible);
                     let payload = serde_json::json!({"connection_id": self.connection_id, "visible": visible});
@@ -704,6 +737,28 @@ impl Reader<'_> {
                 granted,
                 text_sha256,
             } => self.consent(consent, granted, text_sha256).await,
+            ClientMessage::Recording { armed } => self.arm(armed).await,
+            ClientMessage::Stats { report } => self.stats(report).await,
+            ClientMessage::Report { text } => {
+                match self.app.file_report(&self.sid, &self.id, &text).await {
+                    Ok(report) => {
+                        self.queue(Outbound::Text(encode(&ServerMessage::Report { report })));
+                    }
+                    Err(e) => self.reply_error(e.code, &e.message),
+                }
+            }
+            ClientMessage::Control {
+                action,
+                reason,
+                start,
+                end,
+                participant,
+            } => self.control(action, reason, start, end, participant).await,
+            ClientMessage::RecorderSignal { segment, data } => {
+                self.session
+                    .recorder_signal(self.id.clone(), self.connection_id.clone(), segment, data)
+                    .await;
+            }
             ClientMessage::Leave => {
                 self.leave().await;
                 return false;
@@ -869,15 +924,178 @@ impl Reader<'_> {
             );
             return;
         }
+        let recording = consent == cadre_protocol::evidence::consent::RECORDING;
+        if recording && !granted {
+            // A withdrawal stops recording before anything else, even
+            // before it is written: no media is taken while it is recorded.
+            self.session
+                .recording_consent(self.id.clone(), self.connection_id.clone(), false)
+                .await;
+        }
         let payload = serde_json::json!({
             "consent": consent, "granted": granted, "text_sha256": text_sha256.to_ascii_lowercase(),
         });
-        if let Some((at, _)) = self.record(kind::CONSENT, payload, None).await {
+        let recorded = self.record(kind::CONSENT, payload, None).await;
+        if recording && granted && recorded.is_some() {
+            // A grant counts once the ledger holds it.
+            self.session
+                .recording_consent(self.id.clone(), self.connection_id.clone(), true)
+                .await;
+        }
+        if let Some((at, _)) = recorded {
             self.queue(Outbound::Text(encode(&ServerMessage::ConsentRecorded {
                 consent,
                 granted,
                 at,
             })));
+        }
+    }
+
+    /// A facilitator's control: checked here (role, reason, dates), then
+    /// against the session's state by the actor, which records it and
+    /// tells everyone.
+    async fn control(
+        &mut self,
+        action: ControlAction,
+        reason: String,
+        start: Option<String>,
+        end: Option<String>,
+        participant: Option<String>,
+    ) {
+        if self.role != Role::Facilitator {
+            self.reply_error(
+                ErrorCode::Forbidden,
+                "only a facilitator suspends, resumes, postpones, ends or removes",
+            );
+            return;
+        }
+        let reason = reason.trim().to_owned();
+        if reason.is_empty() {
+            self.reply_error(
+                ErrorCode::InvalidInput,
+                "a reason is required: it is told to every participant and recorded",
+            );
+            return;
+        }
+        if reason.chars().count() > MAX_REASON_CHARS
+            || reason.chars().any(|c| c.is_control() && c != '\n')
+        {
+            self.reply_error(
+                ErrorCode::InvalidInput,
+                &format!("a reason is at most {MAX_REASON_CHARS} characters of text"),
+            );
+            return;
+        }
+        if participant.is_some() != (action == ControlAction::Remove) {
+            self.reply_error(
+                ErrorCode::InvalidInput,
+                "`participant` goes with `remove`, and only with it",
+            );
+            return;
+        }
+        let window = if action == ControlAction::Postpone {
+            match self.postponement(start.as_deref(), end.as_deref()) {
+                Ok(w) => Some(w),
+                Err(why) => {
+                    self.reply_error(ErrorCode::InvalidInput, &why);
+                    return;
+                }
+            }
+        } else if start.is_some() || end.is_some() {
+            self.reply_error(
+                ErrorCode::InvalidInput,
+                "`start` and `end` go with `postpone` only",
+            );
+            return;
+        } else {
+            None
+        };
+        let request = crate::session::ControlRequest {
+            by: self.id.clone(),
+            action,
+            reason,
+            window,
+            participant,
+        };
+        if let Err(e) = self.session.control(request).await {
+            self.reply_error(e.code, &e.message);
+        }
+    }
+
+    /// The new window of a postponement: both ends given, in the future,
+    /// end after start.
+    fn postponement(
+        &self,
+        start: Option<&str>,
+        end: Option<&str>,
+    ) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), String> {
+        let (Some(start), Some(end)) = (start, end) else {
+            return Err("a postponement needs the new `start` and `end`".into());
+        };
+        let parse = |field: &str, v: &str| {
+            crate::catalog::parse_session_time(field, v, self.time_zone).map_err(|e| e.to_string())
+        };
+        let start = parse("start", start)?;
+        let end = parse("end", end)?;
+        if start <= chrono::Utc::now() {
+            return Err(
+                "the new start is in the past: a session is postponed to a later date".into(),
+            );
+        }
+        if end <= start {
+            return Err("the new end must be after the new start".into());
+        }
+        if end - start > chrono::Duration::days(31) {
+            return Err("a session lasts at most 31 days".into());
+        }
+        Ok((start, end))
+    }
+
+    /// Connection figures: checked, at most one a second, then scored by
+    /// the session.
+    async fn stats(&mut self, report: cadre_protocol::quality::StatsReport) {
+        let now = Instant::now();
+        if self
+            .last_stats
+            .is_some_and(|t| now.duration_since(t) < Duration::from_millis(900))
+        {
+            self.reply_error(
+                ErrorCode::RateLimited,
+                "stats are taken at most once a second; this one was dropped",
+            );
+            return;
+        }
+        if let Err(why) = report.validate() {
+            self.reply_error(ErrorCode::InvalidInput, &why);
+            return;
+        }
+        self.last_stats = Some(now);
+        self.session
+            .stats(self.id.clone(), self.connection_id.clone(), report)
+            .await;
+    }
+
+    /// Arms or disarms recording (facilitators). Disarming takes effect
+    /// before it is written; arming is written before it takes effect.
+    async fn arm(&mut self, armed: bool) {
+        if self.role != Role::Facilitator {
+            self.reply_error(
+                ErrorCode::Forbidden,
+                "only a facilitator arms or disarms recording",
+            );
+            return;
+        }
+        if !armed && let Err(e) = self.session.arm(self.id.clone(), false).await {
+            self.reply_error(e.code, &e.message);
+            return;
+        }
+        let payload = serde_json::json!({"armed": armed});
+        let recorded = self.record(kind::RECORDING_ARMED, payload, None).await;
+        if armed
+            && recorded.is_some()
+            && let Err(e) = self.session.arm(self.id.clone(), true).await
+        {
+            self.reply_error(e.code, &e.message);
         }
     }
 

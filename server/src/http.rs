@@ -55,10 +55,18 @@ pub fn router(app: App) -> Router {
         .route("/api/sessions/{sid}/proofs/{pid}/json", get(proof_json))
         .route("/api/sessions/{sid}/proofs/{pid}/pdf", get(proof_pdf))
         .route("/api/sessions/{sid}/attendance.pdf", get(sheet_pdf))
+        .route("/api/sessions/{sid}/recordings", get(recordings))
+        .route("/api/sessions/{sid}/calendar.ics", get(calendar))
+        .route("/api/sessions/{sid}/people/{pid}/readmit", post(readmit))
+        .route(
+            "/api/sessions/{sid}/recordings/{segment}/{file}",
+            get(recording_file),
+        )
         .route("/api/join", get(lobby))
         .route("/api/report", get(sponsor_report))
         .route("/api/sessions/{sid}/sponsor-link", post(sponsor_link))
         .route("/ws/{sid}", get(websocket))
+        .merge(crate::reports::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         // Join links carry their token in the path: never leak it in Referer.
@@ -174,6 +182,20 @@ impl Access {
         }
     }
 
+    /// The organiser, or a facilitator of this session: recordings are
+    /// never handed to participants.
+    fn recordings(&self, sid: &str) -> Result<(), ApiError> {
+        match self {
+            Access::Member(m) if m.session.id == sid && m.role == Role::Participant => {
+                Err(ApiError::new(
+                    ErrorCode::Forbidden,
+                    "only the facilitator and the organiser get the recordings",
+                ))
+            }
+            other => other.whole_session(sid),
+        }
+    }
+
     /// The organiser, a facilitator of this session, or the person.
     fn person(&self, sid: &str, pid: &str) -> Result<(), ApiError> {
         match self {
@@ -187,6 +209,88 @@ impl Access {
             other => other.whole_session(sid),
         }
     }
+}
+
+async fn readmit(
+    _: Organiser,
+    State(app): State<App>,
+    Path((sid, pid)): Path<(String, String)>,
+) -> Result<Json<Revoked>, ApiError> {
+    Ok(Json(app.readmit(&sid, &pid).await?))
+}
+
+/// The session as an `.ics` event (after a postponement, the new date), for
+/// a person of the session with their link.
+async fn calendar(
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    Query(q): Query<TokenQuery>,
+) -> Result<Response, ApiError> {
+    let who = app.admit(&q.token).await?;
+    if who.session.id != sid {
+        return Err(wrong_session());
+    }
+    let text = app.calendar(&sid, &q.token).await?;
+    Ok(attachment(
+        "text/calendar; charset=utf-8",
+        &format!("seance-{sid}.ics"),
+        text,
+    ))
+}
+
+async fn recordings(
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Json<cadre_protocol::api::Recordings>, ApiError> {
+    Access::of(&app, &headers, &q.token)
+        .await?
+        .recordings(&sid)?;
+    Ok(Json(app.recordings(&sid, &q.token).await?))
+}
+
+async fn recording_file(
+    State(app): State<App>,
+    Path((sid, segment, file)): Path<(String, u64, String)>,
+    Query(q): Query<TokenQuery>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    Access::of(&app, &headers, &q.token)
+        .await?
+        .recordings(&sid)?;
+    let (path, content_type, _) = app.recording_file(&sid, segment, &file).await?;
+    let handle = tokio::fs::File::open(&path).await.map_err(|e| {
+        if e.kind() == std::io::ErrorKind::NotFound {
+            ApiError::new(
+                ErrorCode::NotFound,
+                "this recording file is missing on disk",
+            )
+        } else {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("cannot read the recording: {e}"),
+            )
+        }
+    })?;
+    // The length on disk, not the one recorded: a file altered since would
+    // otherwise break the response instead of failing its hash check.
+    let bytes = handle
+        .metadata()
+        .await
+        .map_err(|e| {
+            ApiError::new(
+                ErrorCode::Internal,
+                format!("cannot read the recording: {e}"),
+            )
+        })?
+        .len();
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(handle));
+    let mut response = attachment(content_type, &file, body);
+    response
+        .headers_mut()
+        .insert(header::CONTENT_LENGTH, header::HeaderValue::from(bytes));
+    Ok(response)
 }
 
 fn wrong_session() -> ApiError {
@@ -438,6 +542,10 @@ async fn websocket(
             "this session is over",
         ));
     }
+    let mut who = who;
+    if who.session.state == SessionState::Postponed && app.reopens_now(&sid).await? {
+        who.session.state = SessionState::Open;
+    }
     let permit = app.connection_permit().ok_or_else(|| {
         ApiError::new(
             ErrorCode::Internal,
@@ -446,6 +554,7 @@ async fn websocket(
         .with_status(StatusCode::SERVICE_UNAVAILABLE)
     })?;
     let registry = app.registry();
+    let app_for_socket = app.clone();
     let ledger = app.ledger().clone();
     let limits = app.limits().clone();
     let shutdown = app.shutdown().clone();
@@ -458,7 +567,16 @@ async fn websocket(
         .on_upgrade(move |socket| async move {
             let _permit = permit;
             let _tracked = tracked;
-            connection::run(socket, who, registry, ledger, limits, shutdown).await;
+            connection::run(
+                socket,
+                who,
+                app_for_socket,
+                registry,
+                ledger,
+                limits,
+                shutdown,
+            )
+            .await;
         }))
 }
 

@@ -29,6 +29,7 @@
 
 pub mod app;
 mod assets;
+pub mod calendar;
 pub mod catalog;
 pub mod config;
 pub mod connection;
@@ -39,9 +40,12 @@ pub mod keys;
 pub mod ledger;
 pub mod links;
 pub mod proofs;
+pub mod quality;
 pub mod recorder;
+pub mod recordings;
 pub mod render;
 pub mod report;
+pub mod reports;
 pub mod session;
 pub mod signin;
 pub mod verify;
@@ -162,10 +166,30 @@ impl Server {
         &self.app
     }
 
+    /// Purges recordings past their retention now and every
+    /// [`recordings::PURGE_PERIOD`] until shutdown.
+    fn spawn_retention(&self) {
+        let app = self.app.clone();
+        let stop = self.shutdown.clone();
+        self.tracker.spawn(async move {
+            loop {
+                let now = chrono::Utc::now().timestamp_millis();
+                if let Err(e) = app.purge_recordings(now).await {
+                    tracing::warn!("recording retention: {}", e.message);
+                }
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(recordings::PURGE_PERIOD) => {}
+                }
+            }
+        });
+    }
+
     /// Serves until `shutdown` is cancelled, then closes every session
     /// connection with a reason and waits (bounded) for them to finish.
     pub async fn serve(self, shutdown: CancellationToken) -> std::io::Result<()> {
         use axum::serve::ListenerExt;
+        self.spawn_retention();
         let router = http::router(self.app.clone());
         let listener = self.listener.tap_io(|tcp| {
             // Signalling is many small frames: without this, a second frame
@@ -231,12 +255,24 @@ pub fn open(config: &Config, public_url: String) -> Result<Opened, StartError> {
     };
     let catalog = catalog::Catalog::open(dir)?;
     let ledger = ledger::Ledger::open(dir, jws::JwsSigner::new(&key))?;
+    let recordings = config.recordings_dir();
+    let recorder = recorder::Recorder::new(recorder::RecorderConfig {
+        dir: recordings.clone(),
+        udp_ip: config.media_ip,
+        quota_bytes: config.recording_quota_bytes,
+        keyframe_interval: config.keyframe_interval,
+    })
+    .map_err(|source| StartError::DataDir {
+        path: recordings,
+        source,
+    })?;
     let shutdown = CancellationToken::new();
     let tracker = TaskTracker::new();
     let app = App::new(
         config,
         catalog,
         ledger,
+        recorder,
         key,
         organiser_token,
         public_url,

@@ -56,6 +56,9 @@ enum Command {
     Session(SessionCommand),
     /// Check a proof or a ledger export offline, with the published keys.
     Verify(cadre_server::verify::VerifyArgs),
+    /// Difficulty reports: list, answer in writing, close, export.
+    #[command(subcommand)]
+    Report(ReportCommand),
 }
 
 #[derive(Args, Clone)]
@@ -96,6 +99,26 @@ struct ServeArgs {
     /// Connections accepted at once.
     #[arg(long, env = "CADRE_MAX_CONNECTIONS", default_value_t = 20_000)]
     max_connections: usize,
+    /// Address the recorder's WebRTC connections bind: one browsers can
+    /// reach (the server's public address in a deployment).
+    #[arg(long, env = "CADRE_MEDIA_IP", default_value = "127.0.0.1")]
+    media_ip: std::net::IpAddr,
+    /// Where recordings are written (default: `recordings` in the data
+    /// directory).
+    #[arg(long, env = "CADRE_RECORDINGS_DIR")]
+    recordings_dir: Option<PathBuf>,
+    /// Most megabytes recordings may take; reaching it stops recording as
+    /// a full disk would.
+    #[arg(long, env = "CADRE_RECORDING_QUOTA_MB")]
+    recording_quota_mb: Option<u64>,
+    /// Days recordings are kept before they are deleted (the deletion is
+    /// recorded in the ledger).
+    #[arg(long, env = "CADRE_RECORDING_RETENTION_DAYS", default_value_t = 30)]
+    recording_retention_days: u64,
+    /// Suspend a session automatically when an alert rule holds (off by
+    /// default: the facilitator decides).
+    #[arg(long, env = "CADRE_AUTO_SUSPEND")]
+    auto_suspend: bool,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -201,6 +224,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo { server, json } => demo(&cli.data_dir, server, json).await,
         Command::Serve { server, json_ready } => serve(&cli.data_dir, server, json_ready).await,
         Command::Session(cmd) => session_command(&cli.data_dir, cmd).await,
+        Command::Report(cmd) => report_command(&cli.data_dir, cmd).await,
         Command::Verify(args) => {
             // Offline work, with its own exit codes (0 verified, else failed).
             let code = tokio::task::spawn_blocking(move || cadre_server::verify::run(args)).await?;
@@ -237,6 +261,14 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
     config.rate_burst = args.rate_burst;
     config.outbound_queue = args.outbound_queue.max(1);
     config.max_connections = args.max_connections;
+    config.media_ip = args.media_ip;
+    config.recordings_dir = args.recordings_dir.clone();
+    config.recording_quota_bytes = args.recording_quota_mb.map(|mb| mb.saturating_mul(1 << 20));
+    if args.recording_retention_days == 0 {
+        bail!("--recording-retention-days must be at least 1");
+    }
+    config.recording_retention = Duration::from_secs(args.recording_retention_days * 86_400);
+    config.quality.auto_suspend = args.auto_suspend;
     Ok(config)
 }
 
@@ -496,6 +528,108 @@ async fn session_command(data_dir: &Path, cmd: SessionCommand) -> anyhow::Result
                 p.name, p.id
             );
         }
+    }
+    Ok(())
+}
+
+#[derive(Subcommand)]
+enum ReportCommand {
+    /// List a session's difficulty reports.
+    List {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+        /// JSON output (every field, full texts).
+        #[arg(long)]
+        json: bool,
+    },
+    /// Answer a report in writing (the author sees the answer with their link).
+    Answer {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+        /// Report id (`r_…`).
+        #[arg(long)]
+        report: String,
+        /// The written answer.
+        #[arg(long)]
+        text: String,
+        /// Close the report with this answer.
+        #[arg(long)]
+        close: bool,
+    },
+    /// Close an answered report.
+    Close {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+        /// Report id (`r_…`).
+        #[arg(long)]
+        report: String,
+    },
+    /// Print the session's reports as CSV (UTF-8 with BOM).
+    Export {
+        /// Session id.
+        #[arg(long)]
+        session: String,
+    },
+}
+
+async fn report_command(data_dir: &Path, cmd: ReportCommand) -> anyhow::Result<()> {
+    let off = offline(data_dir, None).await?;
+    let app = &off.app;
+    let api = |e: cadre_server::error::ApiError| anyhow::anyhow!("{} ({})", e.message, e.code);
+    let written = match cmd {
+        ReportCommand::List { session, json } => {
+            let reports = app.session_reports(&session).await.map_err(api)?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&reports)?);
+            } else if reports.is_empty() {
+                println!("no reports");
+            } else {
+                let zone = app
+                    .catalog()
+                    .session(&session)
+                    .map_err(|e| anyhow::anyhow!("{e}"))?
+                    .time_zone;
+                for r in reports {
+                    let first = r.text.lines().next().unwrap_or_default();
+                    let first: String = first.chars().take(60).collect();
+                    println!(
+                        "{}  {:<8}  {} ({})  {}  {}",
+                        r.id,
+                        r.status.as_str(),
+                        r.author.name,
+                        r.author.role,
+                        cadre_protocol::attendance::local_time(r.created_at, zone.name()),
+                        first
+                    );
+                }
+            }
+            None
+        }
+        ReportCommand::Answer {
+            session,
+            report,
+            text,
+            close,
+        } => Some(
+            app.answer_report(&session, &report, &text, close)
+                .await
+                .map_err(api)?,
+        ),
+        ReportCommand::Close { session, report } => {
+            Some(app.close_report(&session, &report).await.map_err(api)?)
+        }
+        ReportCommand::Export { session } => {
+            print!("{}", app.reports_csv(&session).await.map_err(api)?);
+            None
+        }
+    };
+    if let Some(r) = written {
+        // Everything written is durable already; this only stops the writer.
+        let _ = app.ledger().shutdown().await;
+        println!("{} is now {}", r.id, r.status.as_str());
     }
     Ok(())
 }

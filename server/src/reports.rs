@@ -301,6 +301,16 @@ impl App {
         Ok(report)
     }
 
+    /// The author sees an answer at once if connected.
+    pub async fn tell_author(&self, report: &Report) {
+        let msg = cadre_protocol::signalling::ServerMessage::Report {
+            report: report.clone(),
+        };
+        self.registry()
+            .notify(&report.session_id, &report.author.id, &msg)
+            .await;
+    }
+
     /// Person `pid`'s own reports in session `sid`, oldest first, with the
     /// answers.
     pub async fn reports_of(&self, sid: &str, pid: &str) -> Result<Vec<Report>, ApiError> {
@@ -709,10 +719,11 @@ async fn answer(
 ) -> Result<Json<Report>, ApiError> {
     require_organiser(&headers, &app)?;
     let req: ReportAnswer = json_body(body, "answer")?;
-    Ok(Json(
-        app.answer_report(&sid, &rid, &req.answer, req.close)
-            .await?,
-    ))
+    let report = app
+        .answer_report(&sid, &rid, &req.answer, req.close)
+        .await?;
+    app.tell_author(&report).await;
+    Ok(Json(report))
 }
 
 async fn close(
@@ -721,7 +732,9 @@ async fn close(
     headers: HeaderMap,
 ) -> Result<Json<Report>, ApiError> {
     require_organiser(&headers, &app)?;
-    Ok(Json(app.close_report(&sid, &rid).await?))
+    let report = app.close_report(&sid, &rid).await?;
+    app.tell_author(&report).await;
+    Ok(Json(report))
 }
 
 #[cfg(test)]

@@ -12,18 +12,22 @@
 //! on the next join. A join that races with an actor ending sees its reply
 //! channel dropped and retries against a fresh actor.
 
+use crate::catalog::Catalog;
 use crate::connection::{ConnectionControl, Outbound};
 use crate::ledger::{Ledger, NewEvent};
+use crate::quality::{QualityConfig, QualityTracker};
+use crate::recorder::{RecordedFile, Recorder, Segment, SegmentEvent};
 use crate::signin::{SigninError, Signins};
 use axum::extract::ws::Utf8Bytes;
 use cadre_protocol::attendance::Schedule;
 use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
 use cadre_protocol::signalling::{
-    IcePolicy, IceServer, LeaveReason, Me, Opaque, Peer, ServerMessage, SessionInfo,
+    ControlAction, IcePolicy, IceServer, LeaveReason, Me, Opaque, Peer, RecordingStatus,
+    ServerMessage, SessionInfo, StateNotice,
 };
 use cadre_protocol::{ErrorBody, ErrorCode, PROTOCOL_VERSION, Role, SessionState};
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -43,7 +47,12 @@ pub struct SessionSettings {
     pub ice_policy: IcePolicy,
     /// Heartbeat period announced in the welcome.
     pub heartbeat_interval: Duration,
+    /// Connection quality thresholds and alert rules.
+    pub quality: QualityConfig,
 }
+
+/// How often the actor scores silence, closes minutes and checks alerts.
+const QUALITY_TICK_MS: i64 = 5_000;
 
 /// A person joining with one connection.
 pub struct Joining {
@@ -124,6 +133,73 @@ enum Command {
     WindowOpened { slot: String, closes_at: i64 },
     /// A window opening failed to be recorded.
     WindowFailed { slot: String },
+    /// A member's recording consent changed. A withdrawal is applied as
+    /// soon as it arrives (before it is written); a grant once durable.
+    RecordingConsent {
+        id: String,
+        connection_id: String,
+        granted: bool,
+    },
+    /// A facilitator arms or disarms recording (checked again here).
+    Arm {
+        by: String,
+        armed: bool,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
+    /// Signalling of a member's recorder peer connection.
+    RecorderSignal {
+        id: String,
+        connection_id: String,
+        segment: u64,
+        data: Opaque,
+    },
+    /// A facilitator's control, checked against the state; written, then
+    /// applied (`ControlApplied`).
+    Control {
+        by: String,
+        request: ControlRequest,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
+    /// A control is durable (or failed to be written: `None`).
+    ControlApplied {
+        request: ControlRequest,
+        applied: Option<StateNotice>,
+    },
+    /// A member's connection figures, checked by the connection.
+    Stats {
+        id: String,
+        connection_id: String,
+        report: cadre_protocol::quality::StatsReport,
+    },
+    /// A member's tab visibility and window focus.
+    Presence {
+        id: String,
+        connection_id: String,
+        visible: bool,
+        focused: bool,
+    },
+    /// A message for one person, if connected (a report answered).
+    Notify { id: String, text: Utf8Bytes },
+    /// A segment's `recording_started` is durable (or could not be written).
+    SegmentStarted { segment: u64, written: bool },
+    /// Something happened to an open segment's storage or publishers.
+    Recorder { segment: u64, event: SegmentEvent },
+}
+
+/// A facilitator's control as the connection checked it (role, reason,
+/// dates); the actor checks it against the session's state.
+#[derive(Debug, Clone)]
+pub struct ControlRequest {
+    /// Who asks (a facilitator's id).
+    pub by: String,
+    /// What.
+    pub action: ControlAction,
+    /// Why.
+    pub reason: String,
+    /// `postpone`: the new window.
+    pub window: Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+    /// `remove`: who.
+    pub participant: Option<String>,
 }
 
 /// Handle to one live session's actor.
@@ -230,6 +306,80 @@ impl SessionHandle {
         rx.await.map_err(|_| gone())?
     }
 
+    /// A member's connection figures.
+    pub async fn stats(
+        &self,
+        id: String,
+        connection_id: String,
+        report: cadre_protocol::quality::StatsReport,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::Stats {
+                id,
+                connection_id,
+                report,
+            })
+            .await;
+    }
+
+    /// A member's tab visibility and window focus changed.
+    pub async fn presence(&self, id: String, connection_id: String, visible: bool, focused: bool) {
+        let _ = self
+            .tx
+            .send(Command::Presence {
+                id,
+                connection_id,
+                visible,
+                focused,
+            })
+            .await;
+    }
+
+    /// A facilitator's control of the session.
+    pub async fn control(&self, request: ControlRequest) -> Result<(), ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        let by = request.by.clone();
+        self.ask(Command::Control { by, request, reply }, rx).await
+    }
+
+    /// A member granted or withdrew `recording`.
+    pub async fn recording_consent(&self, id: String, connection_id: String, granted: bool) {
+        let _ = self
+            .tx
+            .send(Command::RecordingConsent {
+                id,
+                connection_id,
+                granted,
+            })
+            .await;
+    }
+
+    /// A facilitator arms or disarms recording.
+    pub async fn arm(&self, by: String, armed: bool) -> Result<(), ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Command::Arm { by, armed, reply }, rx).await
+    }
+
+    /// Passes a member's recorder signalling to the open segment.
+    pub async fn recorder_signal(
+        &self,
+        id: String,
+        connection_id: String,
+        segment: u64,
+        data: Opaque,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::RecorderSignal {
+                id,
+                connection_id,
+                segment,
+                data,
+            })
+            .await;
+    }
+
     /// Reports a member's camera and microphone state.
     pub async fn media(&self, id: String, connection_id: String, camera: bool, microphone: bool) {
         let _ = self
@@ -251,6 +401,8 @@ pub struct Registry {
     tracker: TaskTracker,
     generation: AtomicU64,
     ledger: Ledger,
+    recorder: Arc<Recorder>,
+    catalog: Catalog,
     /// Sessions whose log has this process's `server_started`: each run is
     /// bracketed once per session, so a gap in evidence is explained.
     bracketed: Mutex<HashSet<String>>,
@@ -269,13 +421,21 @@ pub struct JoinError;
 
 impl Registry {
     /// An empty registry whose actors are tracked by `tracker`.
-    pub fn new(settings: SessionSettings, tracker: TaskTracker, ledger: Ledger) -> Arc<Registry> {
+    pub fn new(
+        settings: SessionSettings,
+        tracker: TaskTracker,
+        ledger: Ledger,
+        recorder: Arc<Recorder>,
+        catalog: Catalog,
+    ) -> Arc<Registry> {
         Arc::new(Registry {
             sessions: Mutex::new(HashMap::new()),
             settings,
             tracker,
             generation: AtomicU64::new(0),
             ledger,
+            recorder,
+            catalog,
             bracketed: Mutex::new(HashSet::new()),
         })
     }
@@ -355,6 +515,19 @@ impl Registry {
         Err(JoinError)
     }
 
+    /// Sends `msg` to a person if they are connected now.
+    pub async fn notify(&self, sid: &str, id: &str, msg: &ServerMessage) {
+        if let Some(handle) = self.get(sid) {
+            let _ = handle
+                .tx
+                .send(Command::Notify {
+                    id: id.to_owned(),
+                    text: encode(msg),
+                })
+                .await;
+        }
+    }
+
     /// Closes a person's live connection because their link was revoked.
     pub async fn revoke(&self, sid: &str, id: &str) -> bool {
         let Some(handle) = self.get(sid) else {
@@ -385,7 +558,10 @@ impl Registry {
         let handle = SessionHandle { tx, generation };
         sessions.insert(info.id.clone(), handle.clone());
         let actor = SessionActor {
-            info: info.clone(),
+            info: SessionInfo {
+                state: live_state(info.state),
+                ..info.clone()
+            },
             schedule: schedule.clone(),
             members: HashMap::new(),
             registry: Arc::clone(self),
@@ -393,6 +569,13 @@ impl Registry {
             signins: Signins::default(),
             opening: HashSet::new(),
             me: handle.tx.downgrade(),
+            recording: Recording::default(),
+            notice: None,
+            controlling: false,
+            resume_to: SessionState::Open,
+            people: HashMap::new(),
+            quality: QualityTracker::new(self.settings.quality.clone()),
+            next_tick: 0,
         };
         let span = info_span!("session", sid = %info.id);
         self.tracker.spawn(actor.run(rx).instrument(span));
@@ -418,6 +601,52 @@ struct Member {
     control: Arc<ConnectionControl>,
     camera: bool,
     microphone: bool,
+    /// Has granted `recording` (durably); withdrawn as soon as asked.
+    records: bool,
+}
+
+/// The recording gate of one session.
+struct Recording {
+    /// A facilitator asked for recording.
+    armed: bool,
+    /// Why recording stopped on its own (cleared when armed again).
+    failure: Option<String>,
+    state: RecState,
+    /// The next segment number (segments are numbered per session).
+    next_segment: u64,
+    /// Last views sent, to send changes only.
+    sent_participant: Option<RecordingStatus>,
+    sent_facilitator: Option<RecordingStatus>,
+}
+
+impl Default for Recording {
+    fn default() -> Self {
+        // Everyone's welcome shows the idle state: nothing to send until
+        // it changes.
+        Recording {
+            armed: false,
+            failure: None,
+            state: RecState::Idle,
+            next_segment: 1,
+            sent_participant: Some(RecordingStatus::default()),
+            sent_facilitator: Some(RecordingStatus::default()),
+        }
+    }
+}
+
+#[derive(Default)]
+enum RecState {
+    #[default]
+    Idle,
+    /// `recording_started` is being written; no media accepted yet.
+    Starting { segment: u64, since: i64 },
+    /// Media accepted from the members.
+    Active {
+        segment: Segment,
+        since: i64,
+        /// Everyone who was in the segment at any time.
+        participants: BTreeSet<String>,
+    },
 }
 
 struct SessionActor {
@@ -431,6 +660,19 @@ struct SessionActor {
     opening: HashSet<String>,
     /// For tasks that report back (a weak sender keeps no actor alive).
     me: mpsc::WeakSender<Command>,
+    recording: Recording,
+    /// The latest control decision, shown to whoever joins.
+    notice: Option<StateNotice>,
+    /// A control is being written: one at a time.
+    controlling: bool,
+    /// The state a suspension returns to.
+    resume_to: SessionState,
+    /// Names of everyone in the session (for notices), from the catalogue.
+    people: HashMap<String, String>,
+    /// Connection and presence quality, and the alert rules.
+    quality: QualityTracker,
+    /// When the quality tick runs next (ms).
+    next_tick: i64,
 }
 
 impl SessionActor {
@@ -439,11 +681,16 @@ impl SessionActor {
         self.load().await;
         loop {
             let now = now_ms();
+            if now >= self.next_tick {
+                self.quality_tick(now);
+                self.next_tick = now + QUALITY_TICK_MS;
+            }
             let wake = self
                 .signins
                 .next_boundary(now)
-                .map(|t| (t - now).max(0) as u64)
-                .unwrap_or(3_600_000);
+                .unwrap_or(now + 3_600_000)
+                .min(self.next_tick);
+            let wake = (wake - now).max(0) as u64;
             self.open_due_window(now);
             let cmd = tokio::select! {
                 cmd = rx.recv() => cmd,
@@ -481,7 +728,14 @@ impl SessionActor {
 
     /// Rebuilds the sign-in index from the ledger and brackets this run.
     async fn load(&mut self) {
-        let ledger = &self.registry.ledger;
+        let sid = self.info.id.clone();
+        match self.registry.catalog.run(move |c| c.people(&sid)).await {
+            Ok(people) => {
+                self.people = people.into_iter().map(|p| (p.id, p.name)).collect();
+            }
+            Err(e) => warn!("could not read the people of the session: {e}"),
+        }
+        let ledger = self.registry.ledger.clone();
         match ledger.entries(&self.info.id).await {
             Ok(stored) => {
                 let entries: Vec<Entry> = stored
@@ -489,6 +743,8 @@ impl SessionActor {
                     .filter_map(|e| Entry::parse(&e.text).ok())
                     .collect();
                 self.signins = Signins::load(&self.schedule, &entries);
+                self.load_notice(&entries);
+                self.recover_segments(&entries).await;
             }
             Err(e) => {
                 warn!("could not read the ledger: {e}");
@@ -512,6 +768,39 @@ impl SessionActor {
             if let Err(e) = ledger.append(event).await {
                 warn!("could not record server_started: {e}");
             }
+        }
+    }
+
+    /// The latest state decision in the log, shown to whoever joins (the
+    /// names come from the catalogue).
+    fn load_notice(&mut self, entries: &[Entry]) {
+        let last = entries
+            .iter()
+            .filter(|e| e.kind == kind::SESSION_STATE)
+            .max_by_key(|e| e.seq);
+        let Some(e) = last else { return };
+        let p = e.payload_value();
+        let text = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+        let parse = |k: &str| {
+            p.get(k)
+                .and_then(|v| serde_json::from_value::<SessionState>(v.clone()).ok())
+        };
+        let action = p
+            .get("action")
+            .and_then(|v| serde_json::from_value::<ControlAction>(v.clone()).ok());
+        if let (Some(state), Some(action)) = (parse("to"), action) {
+            if state == SessionState::Suspended {
+                self.resume_to = parse("from").unwrap_or(SessionState::Open);
+            }
+            self.notice = Some(StateNotice {
+                state,
+                action,
+                reason: text("reason").unwrap_or_default(),
+                by: self.people.get(&e.actor).cloned().unwrap_or_default(),
+                at: e.ts,
+                planned_start: text("planned_start"),
+                planned_end: text("planned_end"),
+            });
         }
     }
 
@@ -650,7 +939,14 @@ impl SessionActor {
                     .is_some_and(|m| m.connection_id == connection_id)
                 {
                     self.members.remove(&id);
-                    self.broadcast(&ServerMessage::PeerLeft { id, reason }, None);
+                    self.broadcast(
+                        &ServerMessage::PeerLeft {
+                            id: id.clone(),
+                            reason,
+                        },
+                        None,
+                    );
+                    self.left_recording(&id, reason);
                 }
             }
             Command::Relay {
@@ -673,6 +969,9 @@ impl SessionActor {
                 }
                 m.camera = camera;
                 m.microphone = microphone;
+                if let Some(view) = self.quality.camera(&id, camera, now_ms()) {
+                    self.push_quality(vec![view]);
+                }
                 self.broadcast(
                     &ServerMessage::PeerMedia {
                         id: id.clone(),
@@ -682,6 +981,83 @@ impl SessionActor {
                     Some(&id),
                 );
             }
+            Command::RecordingConsent {
+                id,
+                connection_id,
+                granted,
+            } => {
+                let Some(m) = self.members.get_mut(&id) else {
+                    return;
+                };
+                if m.connection_id != connection_id {
+                    return;
+                }
+                m.records = granted;
+                if let RecState::Active { participants, .. } = &mut self.recording.state
+                    && granted
+                {
+                    participants.insert(id);
+                }
+                self.update_gate("consent_withdrawn");
+            }
+            Command::Arm { by, armed, reply } => {
+                if !self.is_facilitator(&by) {
+                    let _ = reply.send(Err(forbidden("only a facilitator arms recording")));
+                    return;
+                }
+                self.recording.armed = armed;
+                if armed {
+                    self.recording.failure = None;
+                }
+                let _ = reply.send(Ok(()));
+                self.update_gate("disarmed");
+            }
+            Command::RecorderSignal {
+                id,
+                connection_id,
+                segment,
+                data,
+            } => self.recorder_signal(id, connection_id, segment, data),
+            Command::SegmentStarted { segment, written } => self.segment_started(segment, written),
+            Command::Control { by, request, reply } => {
+                let r = self.control_begin(&by, &request);
+                let ok = r.is_ok();
+                let _ = reply.send(r);
+                if ok {
+                    self.control_write(request);
+                }
+            }
+            Command::Stats {
+                id,
+                connection_id,
+                report,
+            } => {
+                if self.is_current(&id, &connection_id)
+                    && let Some(view) = self.quality.stats(&id, &report, now_ms())
+                {
+                    self.push_quality(vec![view]);
+                }
+            }
+            Command::Presence {
+                id,
+                connection_id,
+                visible,
+                focused,
+            } => {
+                if self.is_current(&id, &connection_id)
+                    && let Some(view) = self.quality.presence(&id, visible, focused, now_ms())
+                {
+                    self.push_quality(vec![view]);
+                }
+            }
+            Command::Notify { id, text } => self.send(&id, Outbound::Text(text)),
+            Command::ControlApplied { request, applied } => {
+                self.controlling = false;
+                if let Some(notice) = applied {
+                    self.control_apply(request, notice);
+                }
+            }
+            Command::Recorder { segment, event } => self.recorder_event(segment, event),
             Command::Revoke { id, reply } => {
                 let was_here = self.members.contains_key(&id);
                 if was_here {
@@ -710,10 +1086,7 @@ impl SessionActor {
                 name: j.name.clone(),
                 role: j.role,
             },
-            session: SessionInfo {
-                state: live_state(self.info.state),
-                ..self.info.clone()
-            },
+            session: self.info.clone(),
             roster,
             ice_servers: self.registry.settings.ice_servers.clone(),
             ice_policy: self.registry.settings.ice_policy,
@@ -721,7 +1094,8 @@ impl SessionActor {
             server_time: chrono::Utc::now().timestamp_millis(),
             slots: self.signins.statuses(&j.id, now_ms()),
             consents: j.consents,
-            recording: Default::default(),
+            recording: self.recording_view(j.role, Some(j.consents.recording_granted())),
+            notice: self.notice.clone(),
             people: j.people.clone(),
         };
         // A fresh queue cannot be full; if it is closed the connection is
@@ -740,6 +1114,7 @@ impl SessionActor {
             control: j.control,
             camera: false,
             microphone: false,
+            records: j.consents.recording_granted(),
         };
         let id = j.id;
         let others: Vec<String> = self.members.keys().cloned().collect();
@@ -751,7 +1126,27 @@ impl SessionActor {
             );
         }
         let facilitator = member.role == Role::Facilitator;
+        let role = member.role;
+        let records = member.records;
         self.members.insert(id.clone(), member);
+        // A newcomer without consent closes the gate before they can see
+        // or hear anything recorded; one with consent joins the segment.
+        if let RecState::Active { participants, .. } = &mut self.recording.state
+            && records
+        {
+            participants.insert(id.clone());
+        }
+        self.update_gate("participant_without_consent");
+        let view = self.quality.join(&id, role, now_ms());
+        if role == Role::Facilitator {
+            // A console that (re)connects sees everyone's conditions.
+            let everyone = self.quality.all();
+            self.send(
+                &id,
+                Outbound::Text(encode(&ServerMessage::Quality { people: everyone })),
+            );
+        }
+        self.push_quality(vec![view]);
         if facilitator {
             // A console that reloads sees the sign-ins made before.
             let slots: Vec<String> = self.signins.slots().iter().map(|s| s.id.clone()).collect();
@@ -825,6 +1220,9 @@ impl SessionActor {
         if let Some(m) = self.members.remove(id) {
             m.control.close(reason);
             if reason == LeaveReason::Replaced {
+                // The old tab's recorder connection goes; the new tab
+                // publishes afresh.
+                self.unpublish(id);
                 // The same person is joining again at once: the others learn
                 // it from the new `peer_joined` (same id, new connection).
                 return;
@@ -836,6 +1234,7 @@ impl SessionActor {
                 },
                 None,
             );
+            self.left_recording(id, reason);
         }
     }
 }
@@ -865,6 +1264,790 @@ impl SessionActor {
         for id in self.facilitator_ids() {
             self.send(&id, Outbound::Text(msg.clone()));
         }
+    }
+}
+
+/// The recording gate.
+impl SessionActor {
+    /// The gate is open: armed, no failure, someone here, and everyone
+    /// here has granted `recording`.
+    fn gate_open(&self) -> bool {
+        self.recording.armed
+            && self.recording.failure.is_none()
+            && matches!(self.info.state, SessionState::Open | SessionState::Running)
+            && !self.members.is_empty()
+            && self.members.values().all(|m| m.records)
+    }
+
+    /// Opens or closes recording to match the gate, then tells everyone
+    /// what changed. `reason` is why a running segment closes, if it does.
+    fn update_gate(&mut self, reason: &str) {
+        let open = self.gate_open();
+        match &self.recording.state {
+            RecState::Idle if open => self.start_segment(),
+            RecState::Active { .. } if !open => {
+                let reason = if self.members.is_empty() && reason != "shutdown" {
+                    "everyone_left"
+                } else if !self.recording.armed {
+                    "disarmed"
+                } else if let Some(failure) = &self.recording.failure {
+                    failure.as_str()
+                } else if !matches!(self.info.state, SessionState::Open | SessionState::Running) {
+                    state_name(self.info.state)
+                } else {
+                    reason
+                };
+                let reason = reason.to_owned();
+                self.close_segment(&reason);
+            }
+            // A segment being started is checked again once durable.
+            _ => {}
+        }
+        self.send_recording_status();
+    }
+
+    /// Writes `recording_started` first: no media is accepted before the
+    /// ledger says a segment is open and who is in it.
+    fn start_segment(&mut self) {
+        let segment = self.recording.next_segment.max(1);
+        self.recording.next_segment = segment + 1;
+        let since = now_ms();
+        self.recording.state = RecState::Starting { segment, since };
+        let participants: BTreeSet<String> = self.members.keys().cloned().collect();
+        let event = NewEvent {
+            sid: self.info.id.clone(),
+            kind: kind::RECORDING_STARTED,
+            actor: ACTOR_SERVER.to_owned(),
+            payload: serde_json::json!({"segment": segment, "participants": participants}),
+            client_ts: None,
+        };
+        let ledger = self.registry.ledger.clone();
+        let me = self.me.clone();
+        self.registry.tracker.spawn(async move {
+            let written = match ledger.append(event).await {
+                Ok(_) => true,
+                Err(e) => {
+                    warn!("could not record a recording start: {e}");
+                    false
+                }
+            };
+            if let Some(tx) = me.upgrade() {
+                let _ = tx.send(Command::SegmentStarted { segment, written }).await;
+            }
+        });
+    }
+
+    fn segment_started(&mut self, segment: u64, written: bool) {
+        let RecState::Starting { segment: s, since } = self.recording.state else {
+            return;
+        };
+        if s != segment {
+            return;
+        }
+        if !written {
+            self.recording.state = RecState::Idle;
+            self.fail("storage_error");
+            return;
+        }
+        let participants: BTreeSet<String> = self.members.keys().cloned().collect();
+        if !self.gate_open() {
+            // Closed while the start was being written: the segment is
+            // closed empty, so the log never shows an open segment.
+            self.recording.state = RecState::Idle;
+            let reason = if self.members.is_empty() {
+                "everyone_left"
+            } else if !self.recording.armed {
+                "disarmed"
+            } else {
+                "consent_withdrawn"
+            };
+            self.write_stopped(segment, reason, since, now_ms(), participants, Vec::new());
+            self.send_recording_status();
+            return;
+        }
+        let (events_tx, mut events_rx) = mpsc::unbounded_channel();
+        let opened = self
+            .registry
+            .recorder
+            .open_segment(&self.info.id, segment, events_tx);
+        match opened {
+            Ok(seg) => {
+                let me = self.me.clone();
+                self.registry.tracker.spawn(async move {
+                    while let Some(event) = events_rx.recv().await {
+                        let Some(tx) = me.upgrade() else { break };
+                        if tx.send(Command::Recorder { segment, event }).await.is_err() {
+                            break;
+                        }
+                    }
+                });
+                self.recording.state = RecState::Active {
+                    segment: seg,
+                    since,
+                    participants,
+                };
+            }
+            Err(e) => {
+                warn!("could not open recording segment {segment}: {e}");
+                self.recording.state = RecState::Idle;
+                let reason = if e.is_storage_full() {
+                    "storage_full"
+                } else {
+                    "storage_error"
+                };
+                self.write_stopped(segment, reason, since, now_ms(), participants, Vec::new());
+                self.fail(reason);
+                return;
+            }
+        }
+        self.send_recording_status();
+    }
+
+    /// Stops accepting media at once (synchronously), then finishes the
+    /// files and records them in the background.
+    fn close_segment(&mut self, reason: &str) {
+        let RecState::Active {
+            segment,
+            since,
+            participants,
+        } = std::mem::take(&mut self.recording.state)
+        else {
+            return;
+        };
+        segment.stop();
+        let closed_at = now_ms();
+        debug!(segment = segment.id(), reason, "recording segment closed");
+        let id = segment.id();
+        let reason = reason.to_owned();
+        let sid = self.info.id.clone();
+        let ledger = self.registry.ledger.clone();
+        self.registry.tracker.spawn(async move {
+            let files = segment.finish().await;
+            let event = stopped_event(&sid, id, &reason, since, closed_at, &participants, &files);
+            if let Err(e) = ledger.append(event).await {
+                warn!("could not record the end of recording segment {id}: {e}");
+            }
+        });
+    }
+
+    fn write_stopped(
+        &self,
+        segment: u64,
+        reason: &str,
+        since: i64,
+        closed_at: i64,
+        participants: BTreeSet<String>,
+        files: Vec<RecordedFile>,
+    ) {
+        let event = stopped_event(
+            &self.info.id,
+            segment,
+            reason,
+            since,
+            closed_at,
+            &participants,
+            &files,
+        );
+        let ledger = self.registry.ledger.clone();
+        self.registry.tracker.spawn(async move {
+            if let Err(e) = ledger.append(event).await {
+                warn!("could not record the end of recording segment {segment}: {e}");
+            }
+        });
+    }
+
+    /// Recording stopped on its own: disarmed, recorded, and the
+    /// facilitators are told why.
+    fn fail(&mut self, failure: &str) {
+        self.recording.failure = Some(failure.to_owned());
+        self.recording.armed = false;
+        let event = NewEvent {
+            sid: self.info.id.clone(),
+            kind: kind::RECORDING_ARMED,
+            actor: ACTOR_SERVER.to_owned(),
+            payload: serde_json::json!({"armed": false, "reason": failure}),
+            client_ts: None,
+        };
+        let ledger = self.registry.ledger.clone();
+        self.registry.tracker.spawn(async move {
+            if let Err(e) = ledger.append(event).await {
+                warn!("could not record that recording was disarmed: {e}");
+            }
+        });
+        self.close_segment(failure);
+        self.send_recording_status();
+    }
+
+    fn recorder_event(&mut self, segment: u64, event: SegmentEvent) {
+        let current = match &self.recording.state {
+            RecState::Active { segment: s, .. } => s.id() == segment,
+            _ => false,
+        };
+        match event {
+            SegmentEvent::StorageFull {
+                participant,
+                message,
+            } => {
+                warn!(segment, participant, "recording storage full: {message}");
+                if current {
+                    self.fail("storage_full");
+                }
+            }
+            SegmentEvent::StorageError {
+                participant,
+                message,
+            } => {
+                warn!(segment, participant, "recording storage error: {message}");
+                if current {
+                    self.fail("storage_error");
+                }
+            }
+            SegmentEvent::PublisherFailed { participant } => {
+                debug!(segment, participant, "recorder peer connection ended");
+            }
+        }
+    }
+
+    /// A member's connection ended: their recorder peer goes, and the
+    /// gate is checked (an empty session closes its segment).
+    fn left_recording(&mut self, id: &str, reason: LeaveReason) {
+        let summaries = self.quality.leave(id, now_ms());
+        self.write_quality(summaries);
+        self.unpublish(id);
+        let why = if reason == LeaveReason::Shutdown {
+            "shutdown"
+        } else {
+            "everyone_left"
+        };
+        self.update_gate(why);
+    }
+
+    fn unpublish(&self, id: &str) {
+        if let RecState::Active { segment, .. } = &self.recording.state {
+            let segment = segment.clone();
+            let id = id.to_owned();
+            self.registry.tracker.spawn(async move {
+                segment.unpublish(&id).await;
+            });
+        }
+    }
+
+    /// Checks that `id` may publish now, then hands the offer or candidate
+    /// to the segment; the answer goes back on the member's queue.
+    fn recorder_signal(&mut self, id: String, connection_id: String, segment: u64, data: Opaque) {
+        let Some(m) = self.members.get(&id) else {
+            return;
+        };
+        if m.connection_id != connection_id {
+            return;
+        }
+        let refuse = |code: ErrorCode, message: String| {
+            Outbound::Text(encode(&ServerMessage::error(code, message)))
+        };
+        if !m.records {
+            let msg = refuse(
+                ErrorCode::Forbidden,
+                "you have not agreed to recording: nothing of yours is recorded".into(),
+            );
+            self.send(&id, msg);
+            return;
+        }
+        let open = match &self.recording.state {
+            RecState::Active { segment: s, .. } if s.id() == segment => Some(s.clone()),
+            _ => None,
+        };
+        let Some(seg) = open else {
+            let msg = refuse(
+                ErrorCode::NotOpen,
+                format!("recording segment {segment} is not open; wait for recording_state"),
+            );
+            self.send(&id, msg);
+            return;
+        };
+        let value: serde_json::Value = match serde_json::from_str(data.get()) {
+            Ok(v) => v,
+            Err(_) => return,
+        };
+        let outbound = m.outbound.clone();
+        self.registry.tracker.spawn(async move {
+            let reply = if value.get("type").and_then(|t| t.as_str()) == Some("offer") {
+                match seg.publish(&id, &value).await {
+                    Ok(answer) => ServerMessage::RecorderSignal {
+                        segment,
+                        data: Opaque::from_value(&answer),
+                    },
+                    Err(e) => ServerMessage::error(e.code(), e.to_string()),
+                }
+            } else if value.get("candidate").is_some() {
+                match seg.add_candidate(&id, &value).await {
+                    Ok(()) => return,
+                    Err(e) => ServerMessage::error(e.code(), e.to_string()),
+                }
+            } else {
+                ServerMessage::error(
+                    ErrorCode::InvalidInput,
+                    "recorder_signal data is neither an offer nor an ICE candidate",
+                )
+            };
+            // A full queue: the session actor closes that connection as
+            // too slow on its next message; nothing more to do here.
+            let _ = outbound.try_send(Outbound::Text(encode(&reply)));
+        });
+    }
+
+    /// The status as a person of `role` sees it; `missing` counts the
+    /// people here without consent (facilitators only). `newcomer` is the
+    /// consent of someone being welcomed: their welcome already shows the
+    /// gate as their arrival leaves it.
+    fn recording_view(&self, role: Role, newcomer: Option<bool>) -> RecordingStatus {
+        let closes = newcomer == Some(false);
+        let (active, segment, since) = match &self.recording.state {
+            RecState::Active { segment, since, .. } if !closes => {
+                (true, Some(segment.id()), Some(*since))
+            }
+            _ => (false, None, None),
+        };
+        let missing = (role == Role::Facilitator && self.recording.armed).then(|| {
+            self.members.values().filter(|m| !m.records).count() as u32 + u32::from(closes)
+        });
+        RecordingStatus {
+            armed: self.recording.armed,
+            active,
+            segment,
+            since,
+            missing,
+            failure: if role == Role::Facilitator {
+                self.recording.failure.clone()
+            } else {
+                None
+            },
+        }
+    }
+
+    /// Sends each role its view, when it changed.
+    fn send_recording_status(&mut self) {
+        let participant = self.recording_view(Role::Participant, None);
+        let facilitator = self.recording_view(Role::Facilitator, None);
+        let to_participants = self.recording.sent_participant.as_ref() != Some(&participant);
+        let to_facilitators = self.recording.sent_facilitator.as_ref() != Some(&facilitator);
+        if to_participants {
+            let msg = encode(&ServerMessage::RecordingState {
+                recording: participant.clone(),
+            });
+            let ids: Vec<String> = self
+                .members
+                .iter()
+                .filter(|(_, m)| m.role != Role::Facilitator)
+                .map(|(id, _)| id.clone())
+                .collect();
+            for id in ids {
+                self.send(&id, Outbound::Text(msg.clone()));
+            }
+            self.recording.sent_participant = Some(participant);
+        }
+        if to_facilitators {
+            let msg = encode(&ServerMessage::RecordingState {
+                recording: facilitator.clone(),
+            });
+            for id in self.facilitator_ids() {
+                self.send(&id, Outbound::Text(msg.clone()));
+            }
+            self.recording.sent_facilitator = Some(facilitator);
+        }
+    }
+
+    /// Segment numbering continues from the log; a segment whose end is
+    /// not in the log (the process died while recording) is closed now
+    /// with the files found on disk, marked `interrupted`.
+    async fn recover_segments(&mut self, entries: &[Entry]) {
+        let mut started: HashMap<u64, (i64, BTreeSet<String>)> = HashMap::new();
+        let mut max = 0;
+        for e in entries {
+            let p = e.payload_value();
+            let Some(segment) = p.get("segment").and_then(|s| s.as_u64()) else {
+                continue;
+            };
+            match e.kind.as_str() {
+                kind::RECORDING_STARTED => {
+                    max = max.max(segment);
+                    let people = p
+                        .get("participants")
+                        .and_then(|a| a.as_array())
+                        .map(|a| {
+                            a.iter()
+                                .filter_map(|v| v.as_str().map(str::to_owned))
+                                .collect()
+                        })
+                        .unwrap_or_default();
+                    started.insert(segment, (e.ts, people));
+                }
+                kind::RECORDING_STOPPED => {
+                    started.remove(&segment);
+                }
+                _ => {}
+            }
+        }
+        self.recording.next_segment = max + 1;
+        let mut orphans: Vec<(u64, (i64, BTreeSet<String>))> = started.into_iter().collect();
+        orphans.sort_by_key(|(s, _)| *s);
+        for (segment, (since, participants)) in orphans {
+            let files =
+                crate::recordings::scan_segment(&self.registry.recorder, &self.info.id, segment)
+                    .await;
+            let closed_at = files
+                .iter()
+                .filter_map(|f| f.last_packet_ms)
+                .max()
+                .unwrap_or(since);
+            let event = stopped_event(
+                &self.info.id,
+                segment,
+                "interrupted",
+                since,
+                closed_at,
+                &participants,
+                &files,
+            );
+            if let Err(e) = self.registry.ledger.append(event).await {
+                warn!("could not record an interrupted recording segment: {e}");
+            }
+        }
+    }
+}
+
+/// The `recording_stopped` entry of a segment.
+fn stopped_event(
+    sid: &str,
+    segment: u64,
+    reason: &str,
+    since: i64,
+    closed_at: i64,
+    participants: &BTreeSet<String>,
+    files: &[RecordedFile],
+) -> NewEvent {
+    let mut everyone = participants.clone();
+    everyone.extend(files.iter().map(|f| f.participant.clone()));
+    let files: Vec<serde_json::Value> = files
+        .iter()
+        .map(|f| {
+            serde_json::json!({
+                "participant": f.participant, "track": f.track, "name": f.name,
+                "bytes": f.bytes, "sha256": f.sha256, "packets": f.packets,
+                "last_packet_at": f.last_packet_ms,
+            })
+        })
+        .collect();
+    NewEvent {
+        sid: sid.to_owned(),
+        kind: kind::RECORDING_STOPPED,
+        actor: ACTOR_SERVER.to_owned(),
+        payload: serde_json::json!({
+            "segment": segment, "reason": reason, "started_at": since, "closed_at": closed_at,
+            "participants": everyone, "files": files,
+        }),
+        client_ts: None,
+    }
+}
+
+/// Connection and presence quality.
+impl SessionActor {
+    fn is_current(&self, id: &str, connection_id: &str) -> bool {
+        self.members
+            .get(id)
+            .is_some_and(|m| m.connection_id == connection_id)
+    }
+
+    /// Each view goes to the facilitators and to the person it is about.
+    fn push_quality(&mut self, views: Vec<cadre_protocol::quality::ParticipantQuality>) {
+        if views.is_empty() {
+            return;
+        }
+        let facilitators = self.facilitator_ids();
+        let all = encode(&ServerMessage::Quality {
+            people: views.clone(),
+        });
+        for id in &facilitators {
+            self.send(id, Outbound::Text(all.clone()));
+        }
+        for view in views {
+            if facilitators.contains(&view.id) {
+                continue;
+            }
+            let id = view.id.clone();
+            let own = encode(&ServerMessage::Quality { people: vec![view] });
+            self.send(&id, Outbound::Text(own));
+        }
+    }
+
+    /// Per-minute summaries go to the ledger, each about its person.
+    fn write_quality(&self, summaries: Vec<(String, serde_json::Value)>) {
+        for (person, payload) in summaries {
+            self.write_event(kind::QUALITY, person, payload);
+        }
+    }
+
+    fn write_event(&self, kind: &'static str, actor: String, payload: serde_json::Value) {
+        let event = NewEvent {
+            sid: self.info.id.clone(),
+            kind,
+            actor,
+            payload,
+            client_ts: None,
+        };
+        let ledger = self.registry.ledger.clone();
+        self.registry.tracker.spawn(async move {
+            if let Err(e) = ledger.append(event).await {
+                warn!("could not record {kind}: {e}");
+            }
+        });
+    }
+
+    /// Scores silence, closes minutes, evaluates the alert rules.
+    fn quality_tick(&mut self, now: i64) {
+        let tick = self.quality.tick(now);
+        if tick.is_empty() {
+            return;
+        }
+        self.push_quality(tick.changed);
+        self.write_quality(tick.summaries);
+        for alert in tick.alerts {
+            let payload = serde_json::to_value(&alert).unwrap_or_default();
+            self.write_event(kind::ALERT, ACTOR_SERVER.to_owned(), payload);
+            let msg = encode(&ServerMessage::Alert { alert });
+            for id in self.facilitator_ids() {
+                self.send(&id, Outbound::Text(msg.clone()));
+            }
+        }
+        for rule in tick.cleared {
+            let msg = encode(&ServerMessage::AlertCleared { rule, at: now });
+            for id in self.facilitator_ids() {
+                self.send(&id, Outbound::Text(msg.clone()));
+            }
+        }
+        if let Some(alert) = tick.suspend
+            && matches!(self.info.state, SessionState::Open | SessionState::Running)
+            && !self.controlling
+        {
+            // The optional policy: the server suspends, with the alert's
+            // sentence as the reason; a facilitator resumes.
+            self.controlling = true;
+            self.control_write(ControlRequest {
+                by: ACTOR_SERVER.to_owned(),
+                action: ControlAction::Suspend,
+                reason: alert.message,
+                window: None,
+                participant: None,
+            });
+        }
+    }
+}
+
+/// Controls: suspend, resume, postpone, end, remove.
+impl SessionActor {
+    /// Checks a control against the state now; reserves the session for it.
+    fn control_begin(&mut self, by: &str, request: &ControlRequest) -> Result<(), ErrorBody> {
+        if !self.is_facilitator(by) {
+            return Err(forbidden("only a facilitator controls the session"));
+        }
+        if self.controlling {
+            return Err(conflict("another control is being recorded; try again"));
+        }
+        let state = self.info.state;
+        let conflict_in =
+            |what: &str| conflict(&format!("{what} (the session is {})", state_name(state)));
+        match request.action {
+            ControlAction::Suspend
+                if !matches!(state, SessionState::Open | SessionState::Running) =>
+            {
+                return Err(conflict_in("only a session in progress can be suspended"));
+            }
+            ControlAction::Resume if state != SessionState::Suspended => {
+                return Err(conflict_in("only a suspended session can be resumed"));
+            }
+            ControlAction::Postpone | ControlAction::End if state == SessionState::Ended => {
+                return Err(conflict_in("the session has ended"));
+            }
+            ControlAction::Remove => {
+                let Some(who) = &request.participant else {
+                    return Err(invalid("remove needs a participant"));
+                };
+                if who == by {
+                    return Err(invalid("a facilitator cannot remove themselves"));
+                }
+                if !self.people.contains_key(who) {
+                    return Err(ErrorBody {
+                        code: ErrorCode::NotFound,
+                        message: format!("{who:?} is not a person of this session"),
+                    });
+                }
+            }
+            _ => {}
+        }
+        self.controlling = true;
+        Ok(())
+    }
+
+    /// Writes the decision (ledger first, then the catalogue), then
+    /// applies it when durable.
+    fn control_write(&mut self, request: ControlRequest) {
+        let from = self.info.state;
+        let to = match request.action {
+            ControlAction::Suspend => SessionState::Suspended,
+            ControlAction::Resume => self.resume_to,
+            ControlAction::Postpone => SessionState::Postponed,
+            ControlAction::End => SessionState::Ended,
+            ControlAction::Remove => from,
+        };
+        if request.action == ControlAction::Suspend {
+            self.resume_to = from;
+        }
+        let at = now_ms();
+        let window = request.window.map(|(s, e)| (rfc3339(s), rfc3339(e)));
+        let notice = StateNotice {
+            state: to,
+            action: request.action,
+            reason: request.reason.clone(),
+            by: if request.by == ACTOR_SERVER {
+                "cadre".to_owned()
+            } else {
+                self.people.get(&request.by).cloned().unwrap_or_default()
+            },
+            at,
+            planned_start: window.as_ref().map(|w| w.0.clone()),
+            planned_end: window.as_ref().map(|w| w.1.clone()),
+        };
+        let (kind, payload) = if request.action == ControlAction::Remove {
+            (
+                kind::REMOVED,
+                serde_json::json!({"participant": request.participant, "reason": request.reason}),
+            )
+        } else {
+            let mut p = serde_json::json!({
+                "action": request.action, "from": state_name(from), "to": state_name(to),
+                "reason": request.reason,
+            });
+            if let Some((start, end)) = &window {
+                p["planned_start"] = serde_json::json!(start);
+                p["planned_end"] = serde_json::json!(end);
+            }
+            (kind::SESSION_STATE, p)
+        };
+        let event = NewEvent {
+            sid: self.info.id.clone(),
+            kind,
+            actor: request.by.clone(),
+            payload,
+            client_ts: None,
+        };
+        let ledger = self.registry.ledger.clone();
+        let catalog = self.registry.catalog.clone();
+        let me = self.me.clone();
+        let sid = self.info.id.clone();
+        self.registry.tracker.spawn(async move {
+            let written = match ledger.append(event).await {
+                Ok(_) => true,
+                Err(e) => {
+                    warn!("could not record a control: {e}");
+                    false
+                }
+            };
+            let stored = if written {
+                let r = request.clone();
+                let result = catalog
+                    .run(move |c| match r.action {
+                        ControlAction::Remove => c
+                            .revoke_person(&sid, r.participant.as_deref().unwrap_or_default())
+                            .map(|_| ()),
+                        ControlAction::Postpone => match r.window {
+                            Some((start, end)) => c.postpone(&sid, start, end),
+                            None => Ok(()),
+                        },
+                        _ => c.set_state(&sid, to),
+                    })
+                    .await;
+                if let Err(e) = &result {
+                    // The ledger holds the decision; the catalogue catches
+                    // up on the next control. Applying it keeps both views
+                    // honest with the log, which is what counts.
+                    warn!("the catalogue could not store a control: {e}");
+                }
+                true
+            } else {
+                false
+            };
+            if let Some(tx) = me.upgrade() {
+                let applied = stored.then_some(notice);
+                let _ = tx.send(Command::ControlApplied { request, applied }).await;
+            }
+        });
+    }
+
+    /// Applies a durable decision and tells everyone, with its reason.
+    fn control_apply(&mut self, request: ControlRequest, notice: StateNotice) {
+        let participant = request.participant.clone();
+        if request.action == ControlAction::Remove {
+            let msg = ServerMessage::SessionState {
+                notice,
+                participant: participant.clone(),
+            };
+            self.broadcast(&msg, None);
+            if let Some(who) = participant {
+                self.remove(&who, LeaveReason::Removed);
+            }
+            return;
+        }
+        self.info.state = notice.state;
+        if let (Some(start), Some(end)) = (&notice.planned_start, &notice.planned_end) {
+            self.info.planned_start = start.clone();
+            self.info.planned_end = end.clone();
+        }
+        self.notice = Some(notice.clone());
+        self.broadcast(
+            &ServerMessage::SessionState {
+                notice,
+                participant: None,
+            },
+            None,
+        );
+        self.update_gate(state_name(self.info.state));
+        if self.info.state == SessionState::Ended {
+            let ids: Vec<String> = self.members.keys().cloned().collect();
+            for id in ids {
+                if let Some(m) = self.members.remove(&id) {
+                    m.control.close(LeaveReason::Ended);
+                }
+            }
+            self.update_gate("ended");
+        }
+    }
+}
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+fn state_name(s: SessionState) -> &'static str {
+    match s {
+        SessionState::Scheduled => "scheduled",
+        SessionState::Open => "open",
+        SessionState::Running => "running",
+        SessionState::Suspended => "suspended",
+        SessionState::Postponed => "postponed",
+        SessionState::Ended => "ended",
+    }
+}
+
+fn conflict(message: &str) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::Conflict,
+        message: message.to_owned(),
+    }
+}
+
+fn invalid(message: &str) -> ErrorBody {
+    ErrorBody {
+        code: ErrorCode::InvalidInput,
+        message: message.to_owned(),
     }
 }
 

@@ -741,6 +741,9 @@ pub struct Client {
     /// Evidence messages ([`EVIDENCE_TYPES`]), kept apart so that signalling
     /// tests see signalling traffic only, and evidence tests see it all.
     evidence: mpsc::UnboundedReceiver<Value>,
+    /// Quality messages ([`QUALITY_TYPES`]), kept apart like evidence: they
+    /// come on every join and every few seconds.
+    quality: mpsc::UnboundedReceiver<Value>,
     /// Whether the reader task reads the socket.
     reading: watch::Sender<bool>,
     /// The reader task; aborted on drop so the socket closes.
@@ -787,6 +790,35 @@ impl Client {
             .collect()
     }
 
+    /// The next quality message ([`QUALITY_TYPES`]) satisfying `wanted`,
+    /// skipping others, waiting at most `wait`.
+    pub async fn recv_quality(&mut self, wait: Duration, wanted: impl Fn(&Value) -> bool) -> Value {
+        match self.try_recv_quality(wait, wanted).await {
+            Some(v) => v,
+            None => panic!(
+                "{}: no matching quality message within {wait:?}",
+                self.label
+            ),
+        }
+    }
+
+    /// Like [`Client::recv_quality`], but `None` when nothing matching
+    /// came within `wait` (to show that something is not sent).
+    pub async fn try_recv_quality(
+        &mut self,
+        wait: Duration,
+        wanted: impl Fn(&Value) -> bool,
+    ) -> Option<Value> {
+        let deadline = tokio::time::Instant::now() + wait;
+        loop {
+            match tokio::time::timeout_at(deadline, self.quality.recv()).await {
+                Ok(Some(v)) if wanted(&v) => return Some(v),
+                Ok(Some(_)) => {}
+                Ok(None) | Err(_) => return None,
+            }
+        }
+    }
+
     /// Skips evidence until an `evidence_recorded` whose entry has `kind`;
     /// returns the entry, parsed.
     pub async fn recv_recorded(&mut self, kind: &str) -> Value {
@@ -804,8 +836,15 @@ impl Client {
         let (sink, stream) = ws.split();
         let (queue, incoming) = mpsc::unbounded_channel();
         let (evidence_queue, evidence) = mpsc::unbounded_channel();
+        let (quality_queue, quality) = mpsc::unbounded_channel();
         let (reading, reading_rx) = watch::channel(true);
-        let reader = tokio::spawn(read_socket(stream, queue, evidence_queue, reading_rx));
+        let reader = tokio::spawn(read_socket(
+            stream,
+            queue,
+            evidence_queue,
+            quality_queue,
+            reading_rx,
+        ));
         let mut client = Client {
             welcome: Value::Null,
             id: String::new(),
@@ -817,6 +856,7 @@ impl Client {
             },
             incoming,
             evidence,
+            quality,
             reading,
             reader,
         };
@@ -1112,12 +1152,16 @@ pub const EVIDENCE_TYPES: [&str; 8] = [
     "receipt",
 ];
 
+/// Live quality messages, routed to [`Client::recv_quality`].
+pub const QUALITY_TYPES: [&str; 3] = ["quality", "alert", "alert_cleared"];
+
 /// The reader task: moves frames from the socket to the client's queue
 /// while reading is on.
 async fn read_socket(
     mut stream: SplitStream<Ws>,
     queue: mpsc::UnboundedSender<Incoming>,
     evidence: mpsc::UnboundedSender<Value>,
+    quality: mpsc::UnboundedSender<Value>,
     mut reading: watch::Receiver<bool>,
 ) {
     loop {
@@ -1143,6 +1187,12 @@ async fn read_socket(
                     && EVIDENCE_TYPES.contains(&v["type"].as_str().unwrap_or_default())
                 {
                     let _ = evidence.send(v);
+                    continue;
+                }
+                if let Ok(v) = serde_json::from_str::<Value>(text.as_str())
+                    && QUALITY_TYPES.contains(&v["type"].as_str().unwrap_or_default())
+                {
+                    let _ = quality.send(v);
                     continue;
                 }
                 Incoming::Text(text.as_str().to_owned())

@@ -690,6 +690,33 @@ async fn a_failed_batch_is_refused_whole_and_the_writer_keeps_serving() {
     ledger.shutdown().await.unwrap();
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_process_appending_to_the_same_log_costs_nothing() {
+    // The CLI and a live server both write to one data directory: each
+    // writer's cached tail goes stale when the other appends.
+    let fx = fixture();
+    let server = fx.open();
+    let cli = fx.open();
+    assert_eq!(server.append(event("s_a", "p_a", 0)).await.unwrap().seq, 0);
+    assert_eq!(
+        cli.append(event("s_a", "organiser", 1)).await.unwrap().seq,
+        1
+    );
+    // The server's next append finds seq 1 taken, renumbers, and succeeds.
+    assert_eq!(server.append(event("s_a", "p_a", 2)).await.unwrap().seq, 2);
+    assert_eq!(
+        cli.append(event("s_a", "organiser", 3)).await.unwrap().seq,
+        3
+    );
+    let entries = server.entries("s_a").await.unwrap();
+    let seqs: Vec<u64> = entries.iter().map(|e| e.seq).collect();
+    assert_eq!(seqs, [0, 1, 2, 3]);
+    let head = server.tree_head("s_a").await.unwrap().head;
+    assert_eq!(head.tree_size, 4);
+    server.shutdown().await.unwrap();
+    cli.shutdown().await.unwrap();
+}
+
 /// Environment variable naming the directory the crash child writes to.
 const CRASH_DIR: &str = "CADRE_LEDGER_CRASH_DIR";
 

@@ -28,6 +28,7 @@ pub(crate) fn system_clock() -> Clock {
 
 /// An event checked and half-built by the caller's task (so that payload
 /// serialisation runs on the runtime's workers, not on the writer thread).
+#[derive(Clone)]
 pub(crate) struct Prepared {
     pub sid: String,
     pub kind: &'static str,
@@ -123,25 +124,12 @@ impl Writer {
     }
 
     fn process(&mut self, batch: &mut Vec<Request>) {
-        let mut rows = Vec::with_capacity(batch.len());
-        let mut appended = Vec::with_capacity(batch.len());
+        let mut appends = Vec::with_capacity(batch.len());
         let mut heads = Vec::new();
         let mut head_replies = Vec::new();
-        // Tails as this batch leaves them; they become `self.next` only if
-        // the batch commits.
-        let mut overlay: HashMap<String, Next> = HashMap::new();
         for request in batch.drain(..) {
             match request {
-                Request::Append { event, reply } => match self.number(event, &mut overlay) {
-                    Ok((row, ack)) => {
-                        rows.push(row);
-                        appended.push((reply, ack));
-                    }
-                    Err(e) => {
-                        // Only this request failed; the batch goes on.
-                        let _ = reply.send(Err(e));
-                    }
-                },
+                Request::Append { event, reply } => appends.push((event, Some(reply))),
                 Request::Head { row, reply } => {
                     heads.push(row);
                     head_replies.push(reply);
@@ -153,43 +141,89 @@ impl Writer {
                 }
             }
         }
-        if rows.is_empty() && heads.is_empty() {
+        if appends.is_empty() && heads.is_empty() {
             return;
         }
-        match self.store.commit(&rows, &heads) {
-            Ok(()) => {
-                self.next.extend(overlay);
-                let c = &self.counters;
-                c.batches.fetch_add(1, Ordering::Relaxed);
-                c.entries.fetch_add(rows.len() as u64, Ordering::Relaxed);
-                c.heads.fetch_add(heads.len() as u64, Ordering::Relaxed);
-                c.largest_batch
-                    .fetch_max((rows.len() + heads.len()) as u64, Ordering::Relaxed);
-                // Acknowledge only now: COMMIT has returned.
-                for (reply, ack) in appended {
-                    let _ = reply.send(Ok(ack));
+        // A batch fails to commit when another process appended to one of
+        // its logs since the tail was read (the CLI answering a report on a
+        // live data directory): nothing was acknowledged, so the tails are
+        // reloaded from the store and the batch numbered again, once.
+        let mut last_error = None;
+        for attempt in 0..2 {
+            let mut rows = Vec::with_capacity(appends.len());
+            let mut acked = Vec::with_capacity(appends.len());
+            // Tails as this batch leaves them; they become `self.next` only
+            // if the batch commits.
+            let mut overlay: HashMap<String, Next> = HashMap::new();
+            for (i, (event, reply)) in appends.iter_mut().enumerate() {
+                if reply.is_none() {
+                    continue;
                 }
-                for reply in head_replies {
-                    let _ = reply.send(Ok(()));
-                }
-            }
-            Err(e) => {
-                tracing::error!(error = %e, entries = rows.len(), "ledger batch failed");
-                self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
-                // Whether a failed COMMIT reached the disk is not always
-                // knowable (a failed sync); reload these sessions' tails from
-                // the store rather than trust either guess.
-                for sid in overlay.keys() {
-                    self.next.remove(sid);
-                }
-                let e = Arc::new(e);
-                for (reply, _) in appended {
-                    let _ = reply.send(Err(LedgerError::Commit(e.clone())));
-                }
-                for reply in head_replies {
-                    let _ = reply.send(Err(LedgerError::Commit(e.clone())));
+                match self.number(event.clone(), &mut overlay) {
+                    Ok((row, ack)) => {
+                        rows.push(row);
+                        acked.push((i, ack));
+                    }
+                    Err(e) => {
+                        // Only this request failed; the batch goes on.
+                        if let Some(reply) = reply.take() {
+                            let _ = reply.send(Err(e));
+                        }
+                    }
                 }
             }
+            if rows.is_empty() && heads.is_empty() {
+                return;
+            }
+            match self.store.commit(&rows, &heads) {
+                Ok(()) => {
+                    self.next.extend(overlay);
+                    let c = &self.counters;
+                    c.batches.fetch_add(1, Ordering::Relaxed);
+                    c.entries.fetch_add(rows.len() as u64, Ordering::Relaxed);
+                    c.heads.fetch_add(heads.len() as u64, Ordering::Relaxed);
+                    c.largest_batch
+                        .fetch_max((rows.len() + heads.len()) as u64, Ordering::Relaxed);
+                    // Acknowledge only now: COMMIT has returned.
+                    for (i, ack) in acked {
+                        if let Some(reply) = appends[i].1.take() {
+                            let _ = reply.send(Ok(ack));
+                        }
+                    }
+                    for reply in head_replies {
+                        let _ = reply.send(Ok(()));
+                    }
+                    return;
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, entries = rows.len(), attempt, "ledger batch failed");
+                    self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                    // Whether a failed COMMIT reached the disk is not always
+                    // knowable (a failed sync); reload these sessions' tails
+                    // from the store rather than trust either guess.
+                    for sid in overlay.keys() {
+                        self.next.remove(sid);
+                    }
+                    // Only a taken (sid, seq) is retried: SQLite then rolled
+                    // the whole transaction back, so nothing of this batch
+                    // is on disk. Any other failure might have reached the
+                    // disk, and numbering again could store an event twice.
+                    let taken = seq_taken(&e);
+                    last_error = Some(Arc::new(e));
+                    if !taken {
+                        break;
+                    }
+                }
+            }
+        }
+        let Some(e) = last_error else { return };
+        for (_, reply) in appends {
+            if let Some(reply) = reply {
+                let _ = reply.send(Err(LedgerError::Commit(e.clone())));
+            }
+        }
+        for reply in head_replies {
+            let _ = reply.send(Err(LedgerError::Commit(e.clone())));
         }
     }
 
@@ -264,6 +298,22 @@ impl Writer {
         };
         self.next.insert(sid.to_owned(), next);
         Ok(next)
+    }
+}
+
+/// Another writer holds a sequence number this batch used: the primary
+/// key, or the store's own trigger that refuses an existing entry, said so
+/// before anything was committed.
+fn seq_taken(e: &super::store::StoreError) -> bool {
+    match e {
+        super::store::StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, message)) => {
+            f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                || (f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER
+                    && message
+                        .as_deref()
+                        .is_some_and(|m| m.ends_with("entry exists")))
+        }
+        _ => false,
     }
 }
 

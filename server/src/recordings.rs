@@ -1,0 +1,328 @@
+//! Recordings after the fact: the list a facilitator or the organiser
+//! sees, downloads, and the retention purge. The ledger is the index: a
+//! file is listed only if a `recording_stopped` entry records its hash.
+
+use crate::app::App;
+use crate::error::ApiError;
+use crate::ledger::NewEvent;
+use crate::recorder::{RecordedFile, Recorder};
+use cadre_protocol::ErrorCode;
+use cadre_protocol::api::{RecordingFile, RecordingSegment, Recordings};
+use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+use tracing::{info, warn};
+
+/// How often the retention purge runs.
+pub const PURGE_PERIOD: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// One file as the ledger records it.
+#[derive(Debug, Clone)]
+struct LoggedFile {
+    participant: String,
+    track: String,
+    /// Path relative to the recordings directory.
+    name: String,
+    bytes: u64,
+    sha256: String,
+}
+
+fn strings(v: &serde_json::Value, key: &str) -> Vec<String> {
+    v.get(key)
+        .and_then(|a| a.as_array())
+        .map(|a| {
+            a.iter()
+                .filter_map(|s| s.as_str().map(str::to_owned))
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+fn logged_files(v: &serde_json::Value) -> Vec<LoggedFile> {
+    let Some(files) = v.get("files").and_then(|f| f.as_array()) else {
+        return Vec::new();
+    };
+    files
+        .iter()
+        .filter_map(|f| {
+            Some(LoggedFile {
+                participant: f.get("participant")?.as_str()?.to_owned(),
+                track: f.get("track")?.as_str()?.to_owned(),
+                name: f.get("name")?.as_str()?.to_owned(),
+                bytes: f.get("bytes")?.as_u64()?,
+                sha256: f.get("sha256")?.as_str()?.to_owned(),
+            })
+        })
+        .collect()
+}
+
+struct Segment {
+    view: RecordingSegment,
+    files: Vec<LoggedFile>,
+}
+
+/// The segments of a log, in order.
+fn segments(entries: &[Entry]) -> Vec<Segment> {
+    let mut by_number: BTreeMap<u64, Segment> = BTreeMap::new();
+    for e in entries {
+        let p = e.payload_value();
+        let Some(number) = p.get("segment").and_then(|s| s.as_u64()) else {
+            continue;
+        };
+        let entry = || Segment {
+            view: RecordingSegment {
+                segment: number,
+                started_at: e.ts,
+                closed_at: None,
+                reason: None,
+                participants: Vec::new(),
+                purged_at: None,
+                files: Vec::new(),
+            },
+            files: Vec::new(),
+        };
+        match e.kind.as_str() {
+            kind::RECORDING_STARTED => {
+                let s = by_number.entry(number).or_insert_with(entry);
+                s.view.started_at = e.ts;
+                s.view.participants = strings(&p, "participants");
+            }
+            kind::RECORDING_STOPPED => {
+                let s = by_number.entry(number).or_insert_with(entry);
+                if let Some(t) = p.get("started_at").and_then(|t| t.as_i64()) {
+                    s.view.started_at = t;
+                }
+                s.view.closed_at = p.get("closed_at").and_then(|t| t.as_i64()).or(Some(e.ts));
+                s.view.reason = p.get("reason").and_then(|r| r.as_str()).map(str::to_owned);
+                s.view.participants = strings(&p, "participants");
+                s.files = logged_files(&p);
+            }
+            kind::RECORDING_PURGED => {
+                if let Some(s) = by_number.get_mut(&number) {
+                    s.view.purged_at = Some(e.ts);
+                }
+            }
+            _ => {}
+        }
+    }
+    by_number.into_values().collect()
+}
+
+fn file_name(name: &str) -> &str {
+    name.rsplit('/').next().unwrap_or(name)
+}
+
+impl App {
+    /// The session's recordings; download URLs carry `token` when given.
+    pub async fn recordings(&self, sid: &str, token: &str) -> Result<Recordings, ApiError> {
+        self.session_view(sid).await?;
+        let entries = self.log(sid, u64::MAX).await?;
+        let segments = segments(&entries)
+            .into_iter()
+            .map(|s| {
+                let purged = s.view.purged_at.is_some();
+                let number = s.view.segment;
+                let files = s
+                    .files
+                    .iter()
+                    .map(|f| {
+                        let file = file_name(&f.name).to_owned();
+                        let url = (!purged).then(|| {
+                            let mut url = format!("/api/sessions/{sid}/recordings/{number}/{file}");
+                            if !token.is_empty() {
+                                url.push_str("?token=");
+                                url.push_str(token);
+                            }
+                            url
+                        });
+                        RecordingFile {
+                            participant: f.participant.clone(),
+                            track: f.track.clone(),
+                            file,
+                            bytes: f.bytes,
+                            sha256: f.sha256.clone(),
+                            url,
+                        }
+                    })
+                    .collect();
+                RecordingSegment { files, ..s.view }
+            })
+            .collect();
+        Ok(Recordings { segments })
+    }
+
+    /// Where a listed, unpurged file of a closed segment is on disk, with
+    /// its content type. Only names the ledger records are served.
+    pub async fn recording_file(
+        &self,
+        sid: &str,
+        segment: u64,
+        file: &str,
+    ) -> Result<(PathBuf, &'static str, u64), ApiError> {
+        let entries = self.log(sid, u64::MAX).await?;
+        let not_found = || {
+            ApiError::new(
+                ErrorCode::NotFound,
+                format!("segment {segment} of this session has no file {file:?}"),
+            )
+        };
+        let s = segments(&entries)
+            .into_iter()
+            .find(|s| s.view.segment == segment)
+            .ok_or_else(not_found)?;
+        if s.view.purged_at.is_some() {
+            return Err(ApiError::new(
+                ErrorCode::NotFound,
+                "this recording was deleted at the end of its retention period",
+            ));
+        }
+        let f = s
+            .files
+            .iter()
+            .find(|f| file_name(&f.name) == file)
+            .ok_or_else(not_found)?;
+        let content_type = if f.track == "video" {
+            "video/x-ivf"
+        } else {
+            "audio/ogg"
+        };
+        Ok((self.recorder().dir().join(&f.name), content_type, f.bytes))
+    }
+
+    /// Deletes the files of segments closed more than the retention period
+    /// before `now` (ms), and records each deletion. Returns how many
+    /// segments were purged.
+    pub async fn purge_recordings(&self, now: i64) -> Result<usize, ApiError> {
+        let retention_ms =
+            i64::try_from(self.recording_retention().as_millis()).unwrap_or(i64::MAX);
+        let retention_days = self.recording_retention().as_secs() / 86_400;
+        let mut purged = 0;
+        for session in self.list_sessions().await? {
+            let entries = self.log(&session.id, u64::MAX).await?;
+            for s in segments(&entries) {
+                let Some(closed_at) = s.view.closed_at else {
+                    continue;
+                };
+                if s.view.purged_at.is_some()
+                    || s.files.is_empty()
+                    || closed_at.saturating_add(retention_ms) > now
+                {
+                    continue;
+                }
+                let dir = self.recorder().dir().to_owned();
+                let names: Vec<String> = s.files.iter().map(|f| f.name.clone()).collect();
+                // Deleted first, recorded after: the entry is true when
+                // written, and a crash in between is finished next time (a
+                // missing file counts as deleted).
+                let freed = tokio::task::spawn_blocking(move || {
+                    let mut freed = 0;
+                    for name in &names {
+                        let path = dir.join(name);
+                        match std::fs::metadata(&path) {
+                            Ok(m) => match std::fs::remove_file(&path) {
+                                Ok(()) => freed += m.len(),
+                                Err(e) => {
+                                    return Err(e);
+                                }
+                            },
+                            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                            Err(e) => return Err(e),
+                        }
+                        if let Some(parent) = path.parent() {
+                            // Only an empty segment directory goes.
+                            let _ = std::fs::remove_dir(parent);
+                        }
+                    }
+                    Ok(freed)
+                })
+                .await
+                .map_err(|e| ApiError::new(ErrorCode::Internal, e.to_string()))?;
+                let freed = match freed {
+                    Ok(n) => n,
+                    Err(e) => {
+                        warn!(sid = %session.id, segment = s.view.segment, "cannot delete a recording: {e}");
+                        continue;
+                    }
+                };
+                self.recorder().release_bytes(freed);
+                let files: Vec<serde_json::Value> = s
+                    .files
+                    .iter()
+                    .map(|f| serde_json::json!({"name": f.name, "sha256": f.sha256}))
+                    .collect();
+                let event = NewEvent {
+                    sid: session.id.clone(),
+                    kind: kind::RECORDING_PURGED,
+                    actor: ACTOR_SERVER.to_owned(),
+                    payload: serde_json::json!({
+                        "segment": s.view.segment, "files": files, "retention_days": retention_days,
+                    }),
+                    client_ts: None,
+                };
+                self.ledger().append(event).await.map_err(|e| {
+                    ApiError::new(ErrorCode::Internal, format!("recording a purge: {e}"))
+                })?;
+                info!(sid = %session.id, segment = s.view.segment, bytes = freed, "recording purged");
+                purged += 1;
+            }
+        }
+        Ok(purged)
+    }
+}
+
+/// The files found on disk for a segment whose end was never recorded (the
+/// process died while recording), hashed as they are. Names follow the
+/// recorder's `<pid>-<track>[-n].<ext>`; anything else is skipped.
+pub async fn scan_segment(recorder: &Recorder, sid: &str, segment: u64) -> Vec<RecordedFile> {
+    let dir = recorder.dir().join(sid).join(segment.to_string());
+    let prefix = format!("{sid}/{segment}");
+    let scanned = tokio::task::spawn_blocking(move || {
+        use sha2::Digest as _;
+        let mut files = Vec::new();
+        let Ok(listing) = std::fs::read_dir(&dir) else {
+            return files;
+        };
+        let mut paths: Vec<PathBuf> = listing.flatten().map(|e| e.path()).collect();
+        paths.sort();
+        for path in paths {
+            let Some(file) = path.file_name().and_then(|f| f.to_str()).map(str::to_owned) else {
+                continue;
+            };
+            let (track, marker) = if file.ends_with(".ivf") {
+                ("video", "-video")
+            } else if file.ends_with(".ogg") {
+                ("audio", "-audio")
+            } else {
+                continue;
+            };
+            let Some(cut) = file.rfind(marker) else {
+                continue;
+            };
+            let Ok(bytes) = std::fs::read(&path) else {
+                continue;
+            };
+            let last_packet_ms = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .ok()
+                .and_then(|t| t.duration_since(std::time::UNIX_EPOCH).ok())
+                .and_then(|d| i64::try_from(d.as_millis()).ok());
+            files.push(RecordedFile {
+                participant: file[..cut].to_owned(),
+                track,
+                name: format!("{prefix}/{file}"),
+                path: path.clone(),
+                bytes: bytes.len() as u64,
+                sha256: hex(&sha2::Sha256::digest(&bytes)),
+                packets: 0,
+                last_packet_ms,
+            });
+        }
+        files
+    })
+    .await;
+    scanned.unwrap_or_default()
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}

@@ -1,0 +1,459 @@
+//! Recording end to end through the WebSocket protocol, with webrtc-rs
+//! publishers sending synthetic Opus and VP8 to the server's recorder: no
+//! byte is written while a connected person has not agreed; a withdrawal or
+//! a newcomer without consent closes the segment; files are valid streams
+//! whose hashes the ledger holds; facilitators and the organiser list and
+//! download them, participants do not; retention purges them, in the
+//! ledger; a full disk stops recording and the session goes on.
+
+use cadre_protocol::Role;
+use cadre_tests::media::SyntheticPublisher;
+use cadre_tests::{Client, TestServer, session_body};
+use serde_json::{Value, json};
+use sha2::{Digest as _, Sha256};
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+const PEOPLE: [(&str, Role); 3] = [
+    ("Claire Martin", Role::Facilitator),
+    ("Karim Benali", Role::Participant),
+    ("Sophie Dubois", Role::Participant),
+];
+
+const CONNECT: Duration = Duration::from_secs(15);
+
+async fn recording_hash(server: &TestServer, token: &str) -> String {
+    let (_, lobby) = server.get_public(&format!("/api/join?token={token}")).await;
+    lobby["consent_texts"]
+        .as_array()
+        .expect("consent_texts")
+        .iter()
+        .find(|t| t["consent"] == "recording" && t["lang"] == "fr")
+        .and_then(|t| t["sha256"].as_str())
+        .expect("a recording wording")
+        .to_owned()
+}
+
+async fn decide(client: &mut Client, hash: &str, granted: bool) {
+    client
+        .send_json(&json!({"type": "consent", "consent": "recording", "granted": granted, "text_sha256": hash}))
+        .await;
+    let recorded = client.recv_evidence_type("consent_recorded").await;
+    assert_eq!(recorded["granted"], granted);
+}
+
+async fn state(client: &mut Client, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+    let (m, _) = client
+        .skip_until(what, |m| {
+            m["type"] == "recording_state" && wanted(&m["recording"])
+        })
+        .await;
+    m["recording"].clone()
+}
+
+/// Publishes `client`'s synthetic camera and microphone into `segment`
+/// through the session socket, and starts the media once connected.
+async fn publish(client: &mut Client, segment: u64) -> SyntheticPublisher {
+    let publisher = SyntheticPublisher::new().await;
+    let offer = publisher.offer().await;
+    client
+        .send_json(&json!({"type": "recorder_signal", "segment": segment, "data": offer}))
+        .await;
+    for candidate in publisher.candidates().await {
+        client
+            .send_json(&json!({"type": "recorder_signal", "segment": segment, "data": candidate}))
+            .await;
+    }
+    let (answer, _) = client
+        .skip_until("the recorder's answer", |m| {
+            m["type"] == "recorder_signal" || m["type"] == "error"
+        })
+        .await;
+    assert_eq!(answer["type"], "recorder_signal", "{answer}");
+    assert_eq!(answer["segment"], segment);
+    assert_eq!(answer["data"]["type"], "answer");
+    publisher.accept_answer(&answer["data"]).await;
+    publisher.wait_connected(CONNECT).await;
+    publisher.start_media();
+    publisher
+}
+
+async fn ledger(server: &TestServer, sid: &str, kind: &str, count: usize) -> Vec<Value> {
+    for _ in 0..200 {
+        let found: Vec<Value> = server
+            .app()
+            .ledger()
+            .entries(sid)
+            .await
+            .expect("read the ledger")
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(&e.text).expect("an entry is JSON"))
+            .filter(|e| e["kind"] == kind)
+            .collect();
+        if found.len() >= count {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} {kind} entries in the ledger after 10 s");
+}
+
+fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                out.push((p, len));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// An IVF file: 32-byte DKIF header whose frame count matches the frames
+/// that follow, each a 12-byte header and its bytes, nothing left over.
+fn check_ivf(bytes: &[u8]) -> u32 {
+    assert!(bytes.len() >= 32, "an IVF file is at least its header");
+    assert_eq!(&bytes[..4], b"DKIF");
+    assert_eq!(&bytes[8..12], b"VP80");
+    let count = u32::from_le_bytes(bytes[24..28].try_into().expect("4 bytes"));
+    let mut at = 32;
+    let mut frames = 0;
+    while at < bytes.len() {
+        assert!(at + 12 <= bytes.len(), "a truncated IVF frame header");
+        let size = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
+        at += 12 + size;
+        assert!(at <= bytes.len(), "a truncated IVF frame");
+        frames += 1;
+    }
+    assert_eq!(frames, count, "the header counts the frames present");
+    assert!(frames > 0, "some video was recorded");
+    // The first frame is a keyframe (frame tag bit 0 clear), so the file
+    // is decodable from its start.
+    assert_eq!(bytes[44] & 1, 0, "the first frame is a keyframe");
+    frames
+}
+
+/// An Ogg Opus file: a chain of whole "OggS" pages, the first holding
+/// OpusHead, the second OpusTags.
+fn check_ogg(bytes: &[u8]) -> usize {
+    let mut at = 0;
+    let mut pages = 0;
+    while at < bytes.len() {
+        assert!(at + 27 <= bytes.len(), "a truncated Ogg page header");
+        assert_eq!(&bytes[at..at + 4], b"OggS", "page {pages} starts with OggS");
+        let segments = bytes[at + 26] as usize;
+        assert!(
+            at + 27 + segments <= bytes.len(),
+            "a truncated segment table"
+        );
+        let body: usize = bytes[at + 27..at + 27 + segments]
+            .iter()
+            .map(|&b| b as usize)
+            .sum();
+        let start = at + 27 + segments;
+        if pages == 0 {
+            assert_eq!(&bytes[start..start + 8], b"OpusHead");
+        }
+        if pages == 1 {
+            assert_eq!(&bytes[start..start + 8], b"OpusTags");
+        }
+        at = start + body;
+        assert!(at <= bytes.len(), "a truncated Ogg page");
+        pages += 1;
+    }
+    assert!(pages > 2, "some audio was recorded after the headers");
+    pages
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    Sha256::digest(bytes)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Every file a `recording_stopped` entry lists is on disk, valid, and
+/// matches its size and hash. Returns the files.
+fn check_files(server: &TestServer, stopped: &Value) -> Vec<Value> {
+    let files = stopped["payload"]["files"]
+        .as_array()
+        .expect("files")
+        .clone();
+    for f in &files {
+        let path = server
+            .app()
+            .recorder()
+            .dir()
+            .join(f["name"].as_str().expect("name"));
+        let bytes = std::fs::read(&path).unwrap_or_else(|e| panic!("{path:?}: {e}"));
+        assert_eq!(bytes.len() as u64, f["bytes"].as_u64().expect("bytes"));
+        assert_eq!(sha256_hex(&bytes), f["sha256"].as_str().expect("sha256"));
+        match f["track"].as_str() {
+            Some("video") => {
+                check_ivf(&bytes);
+            }
+            Some("audio") => {
+                check_ogg(&bytes);
+            }
+            other => panic!("unknown track {other:?}"),
+        }
+        assert!(
+            f["last_packet_at"].as_i64().expect("last_packet_at")
+                <= stopped["payload"]["closed_at"].as_i64().expect("closed_at"),
+            "no packet is written after the gate closed: {f}"
+        );
+    }
+    files
+}
+
+fn tracks_of<'a>(files: &'a [Value], who: &str) -> Vec<&'a str> {
+    let mut t: Vec<&str> = files
+        .iter()
+        .filter(|f| f["participant"] == who)
+        .filter_map(|f| f["track"].as_str())
+        .collect();
+    t.sort();
+    t
+}
+
+#[tokio::test]
+async fn media_reaches_the_disk_only_while_everyone_agrees() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE).await;
+    let sid = session.id.clone();
+    let hash = recording_hash(&server, &session.people[0].link.token).await;
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    decide(&mut claire, &hash, true).await;
+    decide(&mut karim, &hash, true).await;
+    claire
+        .send_json(&json!({"type": "recording", "armed": true}))
+        .await;
+    let on = state(&mut karim, "active", |r| r["active"] == true).await;
+    assert_eq!(on["segment"], 1);
+    state(&mut claire, "active", |r| r["active"] == true).await;
+
+    let claire_pub = publish(&mut claire, 1).await;
+    let karim_pub = publish(&mut karim, 1).await;
+    tokio::time::sleep(Duration::from_millis(2500)).await;
+    assert!(
+        karim_pub.keyframe_requests() >= 1,
+        "the recorder asks for a keyframe"
+    );
+
+    // A newcomer without consent: the segment closes at once.
+    let mut sophie = server.join(&session, "Sophie Dubois").await;
+    state(&mut karim, "stopped", |r| r["active"] == false).await;
+    let stopped = ledger(&server, &sid, "recording_stopped", 1).await;
+    assert_eq!(
+        stopped[0]["payload"]["reason"],
+        "participant_without_consent"
+    );
+    let files = check_files(&server, &stopped[0]);
+    assert_eq!(tracks_of(&files, &claire.id), ["audio", "video"]);
+    assert_eq!(tracks_of(&files, &karim.id), ["audio", "video"]);
+
+    // The publishers keep sending: nothing more reaches the disk.
+    let root = server.app().recorder().dir().join(&sid);
+    let before = files_under(&root);
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(files_under(&root), before, "no byte after the gate closed");
+    // Publishing into the closed segment, or a new one, is refused.
+    let offer = SyntheticPublisher::new().await.offer().await;
+    for segment in [1, 2] {
+        karim
+            .send_json(&json!({"type": "recorder_signal", "segment": segment, "data": offer}))
+            .await;
+        let error = karim.skip_until_type("error").await;
+        assert_eq!(error["code"], "not_open", "{error}");
+    }
+    claire_pub.close().await;
+    karim_pub.close().await;
+
+    // Everyone agrees: segment 2. A withdrawal closes it.
+    decide(&mut sophie, &hash, true).await;
+    let on = state(&mut sophie, "active", |r| r["active"] == true).await;
+    assert_eq!(on["segment"], 2);
+    state(&mut claire, "segment 2", |r| r["segment"] == 2).await;
+    state(&mut karim, "segment 2", |r| r["segment"] == 2).await;
+    let pubs = [
+        publish(&mut claire, 2).await,
+        publish(&mut karim, 2).await,
+        publish(&mut sophie, 2).await,
+    ];
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    decide(&mut sophie, &hash, false).await;
+    state(&mut claire, "stopped", |r| r["active"] == false).await;
+    let stopped = ledger(&server, &sid, "recording_stopped", 2).await;
+    assert_eq!(stopped[1]["payload"]["reason"], "consent_withdrawn");
+    let files = check_files(&server, &stopped[1]);
+    assert_eq!(files.len(), 6, "two files for each of three people");
+    let before = files_under(&root);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    assert_eq!(files_under(&root), before, "no byte after the withdrawal");
+    for p in &pubs {
+        p.close().await;
+    }
+
+    // Facilitator and organiser list and download; a participant cannot.
+    let facilitator_token = &session.people[0].link.token;
+    let (status, list) = server
+        .get_public(&format!(
+            "/api/sessions/{sid}/recordings?token={facilitator_token}"
+        ))
+        .await;
+    assert_eq!(status, 200, "{list}");
+    let segments = list["segments"].as_array().expect("segments");
+    assert_eq!(segments.len(), 2);
+    assert_eq!(segments[1]["reason"], "consent_withdrawn");
+    let file = &segments[1]["files"][0];
+    let url = file["url"].as_str().expect("a download url");
+    let response = server
+        .http()
+        .get(server.url(url))
+        .send()
+        .await
+        .expect("download");
+    assert_eq!(response.status(), 200);
+    let body = response.bytes().await.expect("body");
+    assert_eq!(sha256_hex(&body), file["sha256"].as_str().expect("sha256"));
+    let (status, _) = server.get(&format!("/api/sessions/{sid}/recordings")).await;
+    assert_eq!(status, 200, "the organiser lists too");
+    let karim_token = &session.people[1].link.token;
+    let (status, refused) = server
+        .get_public(&format!(
+            "/api/sessions/{sid}/recordings?token={karim_token}"
+        ))
+        .await;
+    assert_eq!(status, 403, "{refused}");
+    let direct = format!(
+        "/api/sessions/{sid}/recordings/2/{}?token={karim_token}",
+        file["file"].as_str().expect("file")
+    );
+    let (status, _) = server.get_public(&direct).await;
+    assert_eq!(status, 403);
+    let (status, _) = server
+        .get_public(&format!(
+            "/api/sessions/{sid}/recordings/2/..%2F..%2Fcadre.sqlite3?token={facilitator_token}"
+        ))
+        .await;
+    assert_eq!(status, 404, "only files the ledger lists are served");
+
+    // Retention: past it, the files go and the ledger says so.
+    let later = chrono::Utc::now().timestamp_millis() + 31 * 24 * 3600 * 1000;
+    let purged = server.app().purge_recordings(later).await.expect("purge");
+    assert_eq!(purged, 2);
+    assert!(files_under(&root).is_empty(), "every file was deleted");
+    let entries = ledger(&server, &sid, "recording_purged", 2).await;
+    assert_eq!(entries[0]["payload"]["retention_days"], 30);
+    assert_eq!(
+        entries[1]["payload"]["files"].as_array().map(Vec::len),
+        Some(6)
+    );
+    let (_, list) = server
+        .get_public(&format!(
+            "/api/sessions/{sid}/recordings?token={facilitator_token}"
+        ))
+        .await;
+    assert!(list["segments"][1]["purged_at"].as_i64().is_some());
+    assert_eq!(list["segments"][1]["files"][0]["url"], json!(null));
+    let (status, _) = server.get_public(url).await;
+    assert_eq!(status, 404);
+    assert_eq!(
+        server.app().purge_recordings(later).await.expect("purge"),
+        0,
+        "a purge is recorded once"
+    );
+}
+
+#[tokio::test]
+async fn a_publisher_that_vanishes_mid_segment_leaves_valid_files() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE[..2]).await;
+    let sid = session.id.clone();
+    let hash = recording_hash(&server, &session.people[0].link.token).await;
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    decide(&mut claire, &hash, true).await;
+    decide(&mut karim, &hash, true).await;
+    claire
+        .send_json(&json!({"type": "recording", "armed": true}))
+        .await;
+    state(&mut karim, "active", |r| r["active"] == true).await;
+    state(&mut claire, "active", |r| r["active"] == true).await;
+    let claire_pub = publish(&mut claire, 1).await;
+    let karim_pub = publish(&mut karim, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    // Karim's recorder connection dies without a word; the segment goes on.
+    karim_pub.close().await;
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    claire
+        .send_json(&json!({"type": "recording", "armed": false}))
+        .await;
+    state(&mut claire, "disarmed", |r| r["armed"] == false).await;
+    let stopped = ledger(&server, &sid, "recording_stopped", 1).await;
+    assert_eq!(stopped[0]["payload"]["reason"], "disarmed");
+    let files = check_files(&server, &stopped[0]);
+    assert_eq!(tracks_of(&files, &karim.id), ["audio", "video"]);
+    assert_eq!(tracks_of(&files, &claire.id), ["audio", "video"]);
+    claire_pub.close().await;
+}
+
+#[tokio::test]
+async fn a_full_disk_stops_recording_tells_the_facilitator_and_breaks_nothing_else() {
+    let server = TestServer::start_with(|c| c.recording_quota_bytes = Some(60_000)).await;
+    let session = server.create_session(&PEOPLE[..2]).await;
+    let sid = session.id.clone();
+    let hash = recording_hash(&server, &session.people[0].link.token).await;
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    decide(&mut claire, &hash, true).await;
+    decide(&mut karim, &hash, true).await;
+    claire
+        .send_json(&json!({"type": "recording", "armed": true}))
+        .await;
+    state(&mut karim, "active", |r| r["active"] == true).await;
+    state(&mut claire, "active", |r| r["active"] == true).await;
+    let claire_pub = publish(&mut claire, 1).await;
+    let karim_pub = publish(&mut karim, 1).await;
+
+    let failed = state(&mut claire, "failure", |r| !r["failure"].is_null()).await;
+    assert_eq!(
+        failed,
+        json!({"armed": false, "active": false, "failure": "storage_full"})
+    );
+    // Participants see recording stopped, not why.
+    let seen = state(&mut karim, "stopped", |r| r["armed"] == false).await;
+    assert_eq!(seen, json!({"armed": false, "active": false}));
+    let stopped = ledger(&server, &sid, "recording_stopped", 1).await;
+    assert_eq!(stopped[0]["payload"]["reason"], "storage_full");
+    check_files(&server, &stopped[0]);
+    let total: u64 = files_under(&server.app().recorder().dir())
+        .iter()
+        .map(|(_, n)| n)
+        .sum();
+    assert!(total <= 60_000, "the quota holds: {total} bytes");
+    let disarmed = ledger(&server, &sid, "recording_armed", 2).await;
+    assert_eq!(disarmed[1]["actor"], "server");
+    assert_eq!(
+        disarmed[1]["payload"],
+        json!({"armed": false, "reason": "storage_full"})
+    );
+
+    // The session goes on: signalling and evidence still work.
+    karim
+        .signal(&claire.id, json!({"type": "offer", "sdp": "v=0"}))
+        .await;
+    let relayed = claire.skip_until_type("signal").await;
+    assert_eq!(relayed["from"], karim.id.as_str());
+    karim.send_json(&json!({"type": "heartbeat"})).await;
+    karim.skip_until_type("heartbeat_ack").await;
+    claire_pub.close().await;
+    karim_pub.close().await;
+}

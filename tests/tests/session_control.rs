@@ -1,0 +1,457 @@
+//! Session control by the facilitator: suspend, resume, postpone, end,
+//! remove. Each needs a reason that every participant receives, is recorded
+//! in the ledger, and is refused (changing nothing) when it does not fit.
+
+use cadre_protocol::Role;
+use cadre_tests::{Client, TestServer, session_body};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+const PEOPLE: [(&str, Role); 3] = [
+    ("Claire Martin", Role::Facilitator),
+    ("Karim Benali", Role::Participant),
+    ("Sophie Dubois", Role::Participant),
+];
+
+fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+async fn notice(client: &mut Client, action: &str) -> Value {
+    let (m, _) = client
+        .skip_until(action, |m| {
+            m["type"] == "session_state" && m["notice"]["action"] == action
+        })
+        .await;
+    m
+}
+
+async fn refused(client: &mut Client, code: &str) -> Value {
+    let error = client.skip_until_type("error").await;
+    assert_eq!(error["code"], code, "{error}");
+    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
+    error
+}
+
+async fn entries(server: &TestServer, sid: &str, kind: &str) -> Vec<Value> {
+    server
+        .app()
+        .ledger()
+        .entries(sid)
+        .await
+        .expect("read the ledger")
+        .iter()
+        .map(|e| serde_json::from_str::<Value>(&e.text).expect("JSON"))
+        .filter(|e| e["kind"] == kind)
+        .collect()
+}
+
+/// Waits (bounded) until the ledger has `count` entries of `kind`.
+async fn wait_entries(server: &TestServer, sid: &str, kind: &str, count: usize) -> Vec<Value> {
+    for _ in 0..100 {
+        let found = entries(server, sid, kind).await;
+        if found.len() >= count {
+            return found;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("fewer than {count} {kind} entries after 5 s");
+}
+
+#[tokio::test]
+async fn only_a_facilitator_controls_and_always_with_a_reason() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE).await;
+    let sid = session.id.clone();
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    let tomorrow = chrono::Utc::now() + chrono::Duration::days(1);
+    for (action, extra) in [
+        ("suspend", json!({})),
+        ("resume", json!({})),
+        ("end", json!({})),
+        ("remove", json!({"participant": claire.id})),
+        (
+            "postpone",
+            json!({"start": rfc3339(tomorrow), "end": rfc3339(tomorrow + chrono::Duration::hours(2))}),
+        ),
+    ] {
+        let mut message = json!({"type": "control", "action": action, "reason": "je veux"});
+        message
+            .as_object_mut()
+            .expect("object")
+            .extend(extra.as_object().expect("object").clone());
+        karim.send_json(&message).await;
+        refused(&mut karim, "forbidden").await;
+    }
+    for reason in ["", "   \n "] {
+        claire
+            .send_json(&json!({"type": "control", "action": "suspend", "reason": reason}))
+            .await;
+        refused(&mut claire, "invalid_input").await;
+    }
+    claire
+        .send_json(&json!({"type": "control", "action": "suspend"}))
+        .await;
+    refused(&mut claire, "malformed_message").await;
+    claire
+        .send_json(&json!({"type": "control", "action": "dance", "reason": "x"}))
+        .await;
+    refused(&mut claire, "malformed_message").await;
+    claire
+        .send_json(&json!({"type": "control", "action": "suspend", "reason": "x".repeat(501)}))
+        .await;
+    refused(&mut claire, "invalid_input").await;
+    // Resuming what is not suspended.
+    claire
+        .send_json(&json!({"type": "control", "action": "resume", "reason": "on reprend"}))
+        .await;
+    refused(&mut claire, "conflict").await;
+    // Removing oneself, or someone who is not in the session.
+    claire
+        .send_json(&json!({"type": "control", "action": "remove", "reason": "x", "participant": claire.id}))
+        .await;
+    refused(&mut claire, "invalid_input").await;
+    claire
+        .send_json(&json!({"type": "control", "action": "remove", "reason": "x", "participant": "p_nobody"}))
+        .await;
+    refused(&mut claire, "not_found").await;
+    // Postponing into the past, or with the end before the start.
+    let past = chrono::Utc::now() - chrono::Duration::hours(1);
+    for (start, end) in [
+        (rfc3339(past), rfc3339(past + chrono::Duration::hours(2))),
+        (
+            rfc3339(tomorrow),
+            rfc3339(tomorrow - chrono::Duration::hours(1)),
+        ),
+        ("demain".to_owned(), rfc3339(tomorrow)),
+    ] {
+        claire
+            .send_json(&json!({"type": "control", "action": "postpone", "reason": "réseau", "start": start, "end": end}))
+            .await;
+        refused(&mut claire, "invalid_input").await;
+    }
+    claire
+        .send_json(&json!({"type": "control", "action": "postpone", "reason": "réseau"}))
+        .await;
+    refused(&mut claire, "invalid_input").await;
+    // Nothing of this was recorded or changed.
+    assert!(entries(&server, &sid, "session_state").await.is_empty());
+    assert!(entries(&server, &sid, "removed").await.is_empty());
+    let (_, view) = server.get(&format!("/api/sessions/{sid}")).await;
+    assert_eq!(view["state"], "scheduled");
+}
+
+#[tokio::test]
+async fn a_suspension_reaches_everyone_with_its_reason_and_a_reconnection_lands_in_it() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE).await;
+    let sid = session.id.clone();
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    claire
+        .send_json(&json!({"type": "control", "action": "suspend", "reason": "Coupure réseau chez la formatrice"}))
+        .await;
+    for client in [&mut claire, &mut karim] {
+        let m = notice(client, "suspend").await;
+        assert_eq!(m["notice"]["state"], "suspended");
+        assert_eq!(m["notice"]["reason"], "Coupure réseau chez la formatrice");
+        assert_eq!(m["notice"]["by"], "Claire Martin");
+    }
+    let recorded = wait_entries(&server, &sid, "session_state", 1).await;
+    assert_eq!(recorded[0]["actor"], claire.id.as_str());
+    assert_eq!(recorded[0]["payload"]["from"], "open");
+    assert_eq!(recorded[0]["payload"]["to"], "suspended");
+    let (_, view) = server.get(&format!("/api/sessions/{sid}")).await;
+    assert_eq!(view["state"], "suspended");
+
+    // A newcomer or a reconnection lands in the suspended state, with the
+    // reason.
+    let sophie = server.join(&session, "Sophie Dubois").await;
+    assert_eq!(sophie.welcome["session"]["state"], "suspended");
+    assert_eq!(
+        sophie.welcome["notice"]["reason"],
+        "Coupure réseau chez la formatrice"
+    );
+    // Suspending again is a conflict.
+    claire
+        .send_json(&json!({"type": "control", "action": "suspend", "reason": "encore"}))
+        .await;
+    refused(&mut claire, "conflict").await;
+
+    tokio::time::sleep(Duration::from_millis(2200)).await;
+    claire
+        .send_json(&json!({"type": "control", "action": "resume", "reason": "Connexion rétablie"}))
+        .await;
+    let m = notice(&mut karim, "resume").await;
+    assert_eq!(m["notice"]["state"], "open");
+    assert_eq!(m["notice"]["reason"], "Connexion rétablie");
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+
+    // Attendance does not count the suspended time.
+    let (_, sheet) = server
+        .get(&format!("/api/sessions/{sid}/attendance.json"))
+        .await;
+    let row = sheet["rows"]
+        .as_array()
+        .expect("rows")
+        .iter()
+        .find(|r| r["person"] == karim.id.as_str())
+        .unwrap_or_else(|| panic!("Karim's row: {sheet}"))
+        .clone();
+    let connected = row["connected_seconds"].as_i64().expect("connected");
+    let present = row["present_seconds"].as_i64().expect("present");
+    assert!(
+        connected >= 4 && present <= connected - 2,
+        "the 2 s suspension is not present time: connected {connected}, present {present}"
+    );
+    // The proof shows the control events with their reasons.
+    let (_, proof) = server
+        .get(&format!("/api/sessions/{sid}/proofs/{}/json", karim.id))
+        .await;
+    let reasons: Vec<&str> = proof["proof"]["control"]
+        .as_array()
+        .expect("control")
+        .iter()
+        .filter_map(|c| c["reason"].as_str())
+        .collect();
+    assert_eq!(
+        reasons,
+        ["Coupure réseau chez la formatrice", "Connexion rétablie"]
+    );
+}
+
+#[tokio::test]
+async fn a_suspension_closes_the_recording_segment() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE[..2]).await;
+    let sid = session.id.clone();
+    let (_, lobby) = server
+        .get_public(&format!("/api/join?token={}", session.people[0].link.token))
+        .await;
+    let hash = lobby["consent_texts"]
+        .as_array()
+        .expect("texts")
+        .iter()
+        .find(|t| t["consent"] == "recording")
+        .and_then(|t| t["sha256"].as_str())
+        .expect("hash")
+        .to_owned();
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    for c in [&mut claire, &mut karim] {
+        c.send_json(&json!({"type": "consent", "consent": "recording", "granted": true, "text_sha256": hash}))
+            .await;
+        c.recv_evidence_type("consent_recorded").await;
+    }
+    claire
+        .send_json(&json!({"type": "recording", "armed": true}))
+        .await;
+    karim
+        .skip_until("active", |m| {
+            m["type"] == "recording_state" && m["recording"]["active"] == true
+        })
+        .await;
+    claire
+        .send_json(&json!({"type": "control", "action": "suspend", "reason": "pause"}))
+        .await;
+    karim
+        .skip_until("stopped", |m| {
+            m["type"] == "recording_state" && m["recording"]["active"] == false
+        })
+        .await;
+    let stopped = wait_entries(&server, &sid, "recording_stopped", 1).await;
+    assert_eq!(stopped[0]["payload"]["reason"], "suspended");
+    // Resuming while armed and everyone agreeing records again.
+    claire
+        .send_json(&json!({"type": "control", "action": "resume", "reason": "reprise"}))
+        .await;
+    let (m, _) = karim
+        .skip_until("active again", |m| {
+            m["type"] == "recording_state" && m["recording"]["active"] == true
+        })
+        .await;
+    assert_eq!(m["recording"]["segment"], 2);
+}
+
+#[tokio::test]
+async fn a_postponement_moves_the_session_keeps_the_links_and_gives_a_calendar_event() {
+    // Links work 1 s after the planned end: the original window ends soon.
+    let server = TestServer::start_with(|c| c.link_grace = Duration::from_secs(1)).await;
+    let mut body = session_body(&PEOPLE[..2]);
+    let now = chrono::Utc::now();
+    body.planned_start = rfc3339(now - chrono::Duration::minutes(10));
+    body.planned_end = rfc3339(now + chrono::Duration::seconds(2));
+    let session = server.create_session_body(&body).await;
+    let sid = session.id.clone();
+    // A session never moved, whose links expire at the same time.
+    let other = server.create_session_body(&body).await;
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+
+    let start = chrono::Utc::now() + chrono::Duration::days(7);
+    let end = start + chrono::Duration::hours(3);
+    claire
+        .send_json(&json!({
+            "type": "control", "action": "postpone", "reason": "Trop de coupures aujourd'hui",
+            "start": rfc3339(start), "end": rfc3339(end),
+        }))
+        .await;
+    let m = notice(&mut karim, "postpone").await;
+    assert_eq!(m["notice"]["state"], "postponed");
+    assert_eq!(m["notice"]["planned_start"], rfc3339(start));
+    assert_eq!(m["notice"]["planned_end"], rfc3339(end));
+    let recorded = wait_entries(&server, &sid, "session_state", 1).await;
+    assert_eq!(recorded[0]["payload"]["planned_start"], rfc3339(start));
+    let (_, view) = server.get(&format!("/api/sessions/{sid}")).await;
+    assert_eq!(view["state"], "postponed");
+
+    // The calendar event carries the new date.
+    let token = &session.people[1].link.token;
+    let response = server
+        .http()
+        .get(server.url(&format!("/api/sessions/{sid}/calendar.ics?token={token}")))
+        .send()
+        .await
+        .expect("calendar");
+    assert_eq!(response.status(), 200);
+    let ics = response.text().await.expect("text");
+    assert!(ics.contains(&format!("DTSTART:{}\r\n", start.format("%Y%m%dT%H%M%SZ"))));
+    assert!(ics.contains("SEQUENCE:1\r\n"));
+    let other_token = &other.people[1].link.token;
+    let (status, _) = server
+        .get_public(&format!(
+            "/api/sessions/{sid}/calendar.ics?token={other_token}"
+        ))
+        .await;
+    assert_eq!(status, 403, "another session's link gets no calendar");
+
+    // Past the original window (end + 1 s grace + 5 s clock leeway), the
+    // same link still opens the lobby; the links of a session that did not
+    // move have expired.
+    tokio::time::sleep(Duration::from_secs(9)).await;
+    let (status, lobby) = server.get_public(&format!("/api/join?token={token}")).await;
+    assert_eq!(status, 200, "{lobby}");
+    assert_eq!(lobby["session"]["state"], "postponed");
+    let (status, refusal) = server
+        .get_public(&format!("/api/join?token={other_token}"))
+        .await;
+    assert_eq!(status, 401, "{refusal}");
+    assert_eq!(refusal["code"], "token_expired");
+    drop(claire);
+}
+
+#[tokio::test]
+async fn ending_closes_every_connection_and_the_call_stays_closed() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE[..2]).await;
+    let sid = session.id.clone();
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    claire
+        .send_json(&json!({"type": "control", "action": "end", "reason": "Séance terminée"}))
+        .await;
+    let m = notice(&mut karim, "end").await;
+    assert_eq!(m["notice"]["state"], "ended");
+    let closing = karim.skip_until_type("closing").await;
+    assert_eq!(closing["reason"], "ended");
+    karim.expect_closed(cadre_protocol::close_code::ENDED).await;
+    let (status, refusal) = server.refusal(&sid, &session.people[1].link.token).await;
+    assert_eq!(status, 403, "{refusal:?}");
+    assert_eq!(refusal.code, cadre_protocol::ErrorCode::SessionEnded);
+    // The lobby still answers: documents and reports stay reachable.
+    let (status, lobby) = server
+        .get_public(&format!("/api/join?token={}", session.people[1].link.token))
+        .await;
+    assert_eq!(status, 200);
+    assert_eq!(lobby["session"]["state"], "ended");
+    drop(claire);
+}
+
+#[tokio::test]
+async fn a_removed_person_is_told_why_and_their_link_stops_until_readmitted() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE).await;
+    let sid = session.id.clone();
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    let mut sophie = server.join(&session, "Sophie Dubois").await;
+    claire
+        .send_json(&json!({
+            "type": "control", "action": "remove", "reason": "Propos irrespectueux répétés",
+            "participant": karim.id,
+        }))
+        .await;
+    let m = notice(&mut sophie, "remove").await;
+    assert_eq!(m["participant"], karim.id.as_str());
+    assert_eq!(m["notice"]["reason"], "Propos irrespectueux répétés");
+    let m = notice(&mut karim, "remove").await;
+    assert_eq!(m["participant"], karim.id.as_str());
+    let closing = karim.skip_until_type("closing").await;
+    assert_eq!(closing["reason"], "removed");
+    karim
+        .expect_closed(cadre_protocol::close_code::REMOVED)
+        .await;
+    let left = sophie.peer_left_reason(&karim.id).await;
+    assert_eq!(left, "removed");
+    let removed = wait_entries(&server, &sid, "removed", 1).await;
+    assert_eq!(removed[0]["actor"], claire.id.as_str());
+    assert_eq!(removed[0]["payload"]["participant"], karim.id.as_str());
+    let token = &session.people[1].link.token;
+    let (_, refusal) = server.refusal(&sid, token).await;
+    assert_eq!(refusal.code, cadre_protocol::ErrorCode::TokenRevoked);
+
+    // The organiser lets him back in: the same link works again.
+    let (status, _) = server
+        .post(
+            &format!("/api/sessions/{sid}/people/{}/readmit", karim.id),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, 200);
+    let again = server.join(&session, "Karim Benali").await;
+    assert_eq!(again.id, karim.id);
+    let readmitted = wait_entries(&server, &sid, "readmitted", 1).await;
+    assert_eq!(readmitted[0]["actor"], "organiser");
+    drop(claire);
+}
+
+#[tokio::test]
+async fn a_difficulty_reported_in_the_call_is_answered_and_the_author_sees_it_at_once() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE[..2]).await;
+    let sid = session.id.clone();
+    let mut karim = server.join(&session, "Karim Benali").await;
+    karim
+        .send_json(&json!({"type": "report", "text": "Je n'entends plus la formatrice depuis 10 minutes."}))
+        .await;
+    let filed = karim.skip_until_type("report").await;
+    assert_eq!(filed["report"]["status"], "open");
+    let rid = filed["report"]["id"].as_str().expect("id").to_owned();
+    let recorded = wait_entries(&server, &sid, "report_filed", 1).await;
+    assert_eq!(recorded[0]["actor"], karim.id.as_str());
+    karim
+        .send_json(&json!({"type": "report", "text": "  "}))
+        .await;
+    refused(&mut karim, "invalid_input").await;
+    karim.send_json(&json!({"type": "report"})).await;
+    refused(&mut karim, "malformed_message").await;
+
+    let (status, answered) = server
+        .post(
+            &format!("/api/sessions/{sid}/reports/{rid}/answer"),
+            &json!({"answer": "Nous avons vérifié : le micro de la salle était coupé.", "close": false}),
+        )
+        .await;
+    assert_eq!(status, 200, "{answered}");
+    let (m, _) = karim
+        .skip_until("the answer", |m| {
+            m["type"] == "report" && m["report"]["status"] == "answered"
+        })
+        .await;
+    assert_eq!(
+        m["report"]["answer"],
+        "Nous avons vérifié : le micro de la salle était coupé."
+    );
+}
