@@ -167,6 +167,7 @@ async fn websocket(stream: TcpStream, mock: Arc<Mock>) {
         people: Vec::new(),
         consents: Default::default(),
         recording: Default::default(),
+        notice: None,
     };
     let (tx, mut rx) = mpsc::unbounded_channel();
     mock.peers.lock().unwrap().insert(pid.clone(), tx);

@@ -5,7 +5,7 @@
 //! the ledger. No media here (see `recording_media.rs`).
 
 use cadre_protocol::Role;
-use cadre_tests::{Client, TestServer, session_body};
+use cadre_tests::{Client, TestServer};
 use serde_json::{Value, json};
 use std::time::Duration;
 

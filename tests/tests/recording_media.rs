@@ -8,7 +8,7 @@
 
 use cadre_protocol::Role;
 use cadre_tests::media::SyntheticPublisher;
-use cadre_tests::{Client, TestServer, session_body};
+use cadre_tests::{Client, TestServer};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use std::path::{Path, PathBuf};
