@@ -434,7 +434,7 @@ async fn a_full_disk_stops_recording_tells_the_facilitator_and_breaks_nothing_el
     let stopped = ledger(&server, &sid, "recording_stopped", 1).await;
     assert_eq!(stopped[0]["payload"]["reason"], "storage_full");
     check_files(&server, &stopped[0]);
-    let total: u64 = files_under(&server.app().recorder().dir())
+    let total: u64 = files_under(server.app().recorder().dir())
         .iter()
         .map(|(_, n)| n)
         .sum();
