@@ -287,7 +287,7 @@ async fn a_postponement_moves_the_session_keeps_the_links_and_gives_a_calendar_e
     let sid = session.id.clone();
     // A session never moved, whose links expire at the same time.
     let other = server.create_session_body(&body).await;
-    let mut claire = server.join(&session, "Claire Martin").await;
+    let claire = server.join(&session, "Claire Martin").await;
     let mut karim = server.join(&session, "Karim Benali").await;
 
     let start = chrono::Utc::now() + chrono::Duration::days(7);
@@ -347,7 +347,7 @@ async fn ending_closes_every_connection_and_the_call_stays_closed() {
     let server = TestServer::start().await;
     let session = server.create_session(&PEOPLE[..2]).await;
     let sid = session.id.clone();
-    let mut claire = server.join(&session, "Claire Martin").await;
+    let claire = server.join(&session, "Claire Martin").await;
     let mut karim = server.join(&session, "Karim Benali").await;
     claire
         .send_json(&json!({"type": "control", "action": "end", "reason": "Séance terminée"}))
@@ -374,7 +374,7 @@ async fn a_removed_person_is_told_why_and_their_link_stops_until_readmitted() {
     let server = TestServer::start().await;
     let session = server.create_session(&PEOPLE).await;
     let sid = session.id.clone();
-    let mut claire = server.join(&session, "Claire Martin").await;
+    let claire = server.join(&session, "Claire Martin").await;
     let mut karim = server.join(&session, "Karim Benali").await;
     let mut sophie = server.join(&session, "Sophie Dubois").await;
     claire
