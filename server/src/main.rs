@@ -119,6 +119,9 @@ struct ServeArgs {
     /// default: the facilitator decides).
     #[arg(long, env = "CADRE_AUTO_SUSPEND")]
     auto_suspend: bool,
+    /// Quality thresholds and alert rules (TOML; see docs/quality.md).
+    #[arg(long, env = "CADRE_QUALITY_CONFIG")]
+    quality_config: Option<PathBuf>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -268,7 +271,18 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
         bail!("--recording-retention-days must be at least 1");
     }
     config.recording_retention = Duration::from_secs(args.recording_retention_days * 86_400);
-    config.quality.auto_suspend = args.auto_suspend;
+    if let Some(path) = &args.quality_config {
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading {}", path.display()))?;
+        let file: cadre_server::quality::QualityFile =
+            toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
+        config.quality = file
+            .apply(config.quality.clone())
+            .map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))?;
+    }
+    if args.auto_suspend {
+        config.quality.auto_suspend = true;
+    }
     Ok(config)
 }
 

@@ -111,6 +111,95 @@ impl Default for QualityConfig {
     }
 }
 
+/// The settings as an operator writes them (`cadre serve --quality-config
+/// quality.toml`): every key optional, durations in seconds. Unknown keys
+/// are refused, so a typo does not silently keep a default.
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct QualityFile {
+    /// Bounds of `excellent`.
+    pub excellent: Option<ThresholdsFile>,
+    /// Bounds of `good`.
+    pub good: Option<ThresholdsFile>,
+    /// Received video below this is `poor`; 0 disables.
+    pub fps_poor_below: Option<f64>,
+    /// Seconds of silence before `lost`.
+    pub lost_after_s: Option<u64>,
+    /// Seconds before a hidden tab is reported.
+    pub hidden_long_s: Option<u64>,
+    /// Seconds before an unfocused window is reported.
+    pub unfocused_long_s: Option<u64>,
+    /// Seconds of a poor facilitator link before the alert.
+    pub facilitator_poor_for_s: Option<u64>,
+    /// Share of participants in trouble for the group alert.
+    pub group_poor_fraction: Option<f64>,
+    /// Seconds each must be in trouble for the group alert.
+    pub group_poor_for_s: Option<u64>,
+    /// Seconds between repeats of an alert that keeps holding.
+    pub alert_repeat_after_s: Option<u64>,
+    /// Suspend automatically when a rule holds.
+    pub auto_suspend: Option<bool>,
+}
+
+/// One score's bounds in a [`QualityFile`].
+#[derive(Debug, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThresholdsFile {
+    /// Round-trip time, ms.
+    pub rtt_ms: Option<f64>,
+    /// Loss fraction (0..=1).
+    pub loss: Option<f64>,
+    /// Jitter, ms.
+    pub jitter_ms: Option<f64>,
+}
+
+impl QualityFile {
+    /// The defaults with this file's values on top, checked for sense.
+    pub fn apply(&self, mut c: QualityConfig) -> Result<QualityConfig, String> {
+        fn bounds(t: &mut Thresholds, f: &Option<ThresholdsFile>) {
+            if let Some(f) = f {
+                t.rtt_ms = f.rtt_ms.unwrap_or(t.rtt_ms);
+                t.loss = f.loss.unwrap_or(t.loss);
+                t.jitter_ms = f.jitter_ms.unwrap_or(t.jitter_ms);
+            }
+        }
+        bounds(&mut c.excellent, &self.excellent);
+        bounds(&mut c.good, &self.good);
+        let secs = |v: Option<u64>, d: Duration| v.map(Duration::from_secs).unwrap_or(d);
+        if let Some(fps) = self.fps_poor_below {
+            c.fps_poor_below = (fps > 0.0).then_some(fps);
+        }
+        c.lost_after = secs(self.lost_after_s, c.lost_after);
+        c.hidden_long = secs(self.hidden_long_s, c.hidden_long);
+        c.unfocused_long = secs(self.unfocused_long_s, c.unfocused_long);
+        c.facilitator_poor_for = secs(self.facilitator_poor_for_s, c.facilitator_poor_for);
+        c.group_poor_fraction = self.group_poor_fraction.unwrap_or(c.group_poor_fraction);
+        c.group_poor_for = secs(self.group_poor_for_s, c.group_poor_for);
+        c.alert_repeat_after = secs(self.alert_repeat_after_s, c.alert_repeat_after);
+        c.auto_suspend = self.auto_suspend.unwrap_or(c.auto_suspend);
+        for (name, t) in [("excellent", &c.excellent), ("good", &c.good)] {
+            if !(t.rtt_ms > 0.0 && t.jitter_ms > 0.0 && t.loss > 0.0 && t.loss <= 1.0) {
+                return Err(format!(
+                    "{name}: rtt_ms and jitter_ms must be positive, loss in (0, 1]"
+                ));
+            }
+        }
+        if c.excellent.rtt_ms > c.good.rtt_ms
+            || c.excellent.loss > c.good.loss
+            || c.excellent.jitter_ms > c.good.jitter_ms
+        {
+            return Err("excellent bounds must not be above the good ones".into());
+        }
+        if !(c.group_poor_fraction > 0.0 && c.group_poor_fraction <= 1.0) {
+            return Err("group_poor_fraction must be in (0, 1]".into());
+        }
+        if c.lost_after.is_zero() {
+            return Err("lost_after_s must be at least 1".into());
+        }
+        Ok(c)
+    }
+}
+
 impl QualityConfig {
     /// Scores aggregated figures (connection state aside): `excellent` when
     /// every figure present is below the `excellent` thresholds, `good` when
@@ -815,6 +904,29 @@ fn duration_fr(ms: i64) -> String {
         (0, s) => format!("{s} s"),
         (m, 0) => format!("{m} min"),
         (m, s) => format!("{m} min {s} s"),
+    }
+}
+
+#[cfg(test)]
+mod file_tests {
+    use super::*;
+
+    #[test]
+    fn a_settings_file_overrides_what_it_names_and_refuses_nonsense() {
+        let f: QualityFile = toml::from_str(
+            "auto_suspend = true\nfacilitator_poor_for_s = 45\n[good]\nrtt_ms = 400\n",
+        )
+        .unwrap();
+        let c = f.apply(QualityConfig::default()).unwrap();
+        assert!(c.auto_suspend);
+        assert_eq!(c.facilitator_poor_for, Duration::from_secs(45));
+        assert_eq!(c.good.rtt_ms, 400.0);
+        assert_eq!(c.good.loss, 0.03, "unnamed values keep their defaults");
+        assert!(toml::from_str::<QualityFile>("auto_supend = true").is_err());
+        let bad: QualityFile = toml::from_str("[excellent]\nrtt_ms = 500\n").unwrap();
+        assert!(bad.apply(QualityConfig::default()).is_err());
+        let bad: QualityFile = toml::from_str("group_poor_fraction = 1.5").unwrap();
+        assert!(bad.apply(QualityConfig::default()).is_err());
     }
 }
 
