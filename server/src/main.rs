@@ -272,8 +272,8 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
     }
     config.recording_retention = Duration::from_secs(args.recording_retention_days * 86_400);
     if let Some(path) = &args.quality_config {
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading {}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
         let file: cadre_server::quality::QualityFile =
             toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
         config.quality = file
