@@ -25,12 +25,17 @@
 //! naming them) and the session-wide control entries are read, so the
 //! server deriving over the whole log and a verifier deriving over the
 //! entries of a proof get exactly the same figures.
+//!
+//! The same holds for what a proof states about consent and recording
+//! ([`consent_history`], [`recordings`]): the person's `consent` entries,
+//! and the entries of the recording segments they appear in, which
+//! [`ProofScope`] adds to a proof.
 
 use crate::evidence::{Entry, kind};
 use chrono::{DateTime, LocalResult, NaiveDateTime, TimeZone, Timelike};
 use chrono_tz::Tz;
 use serde::{Deserialize, Serialize};
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 /// Local hour (session time zone) at which the afternoon starts.
 pub const AFTERNOON_STARTS_AT: u32 = 13;
@@ -223,11 +228,18 @@ pub fn slots(schedule: &Schedule) -> Vec<(String, i64, i64)> {
 }
 
 /// True for the session-wide entries every proof carries: state changes,
-/// sign-in windows and server runs.
+/// sign-in windows, server runs, and recording being armed or disarmed
+/// (`recording_armed`: a facilitator's or the server's act about the
+/// session, naming no participant; it shows an auditor when recording was
+/// asked for, beside each person's own decisions).
 pub fn is_session_control(entry: &Entry) -> bool {
     matches!(
         entry.kind.as_str(),
-        kind::SESSION_STATE | kind::SIGNIN_OPENED | kind::SERVER_STARTED | kind::SERVER_STOPPING
+        kind::SESSION_STATE
+            | kind::SIGNIN_OPENED
+            | kind::SERVER_STARTED
+            | kind::SERVER_STOPPING
+            | kind::RECORDING_ARMED
     )
 }
 
@@ -243,10 +255,275 @@ pub fn concerns(entry: &Entry, person: &str) -> bool {
                 == Some(person))
 }
 
-/// The entries a proof for `person` carries, and the only ones
-/// [`derive`] reads: [`concerns`] or [`is_session_control`].
+/// Whether an entry, on its own, belongs in a proof for `person`:
+/// [`concerns`] them (their `consent` decisions among them), is a
+/// [`is_session_control`] entry, or is an entry of a recording segment that
+/// [`names_in_recording`] them. [`derive`] reads only these.
+///
+/// A segment's other entries (its `recording_purged` entry, which names no
+/// one, and its `recording_started` entry when the person joined the
+/// segment after it opened) belong in the proof too, but only the rest of
+/// the log can tell: select a proof's entries with [`ProofScope`], which
+/// adds them.
 pub fn in_proof(entry: &Entry, person: &str) -> bool {
-    is_session_control(entry) || concerns(entry, person)
+    is_session_control(entry)
+        || concerns(entry, person)
+        || (is_recording_segment(entry) && names_in_recording(entry, person))
+}
+
+/// True for the entries of a recording segment: `recording_started`,
+/// `recording_stopped` and `recording_purged`.
+pub fn is_recording_segment(entry: &Entry) -> bool {
+    matches!(
+        entry.kind.as_str(),
+        kind::RECORDING_STARTED | kind::RECORDING_STOPPED | kind::RECORDING_PURGED
+    )
+}
+
+/// The segment number of a recording segment entry.
+pub fn segment_of(entry: &Entry) -> Option<u64> {
+    if !is_recording_segment(entry) {
+        return None;
+    }
+    entry.payload_value().get("segment")?.as_u64()
+}
+
+/// Whether a `recording_started` or `recording_stopped` entry names
+/// `person`: among its `participants`, or as the `participant` of one of
+/// its `files`. A `recording_purged` entry names no one.
+pub fn names_in_recording(entry: &Entry, person: &str) -> bool {
+    if !matches!(
+        entry.kind.as_str(),
+        kind::RECORDING_STARTED | kind::RECORDING_STOPPED
+    ) {
+        return false;
+    }
+    let p = entry.payload_value();
+    let listed = p
+        .get("participants")
+        .and_then(|v| v.as_array())
+        .is_some_and(|a| a.iter().any(|v| v.as_str() == Some(person)));
+    listed
+        || p.get("files").and_then(|v| v.as_array()).is_some_and(|a| {
+            a.iter()
+                .any(|f| f.get("participant").and_then(|v| v.as_str()) == Some(person))
+        })
+}
+
+/// The recording segments `person` appears in, according to `entries`.
+pub fn recorded_segments(entries: &[Entry], person: &str) -> BTreeSet<u64> {
+    entries
+        .iter()
+        .filter(|e| names_in_recording(e, person))
+        .filter_map(segment_of)
+        .collect()
+}
+
+/// Which entries of a log a proof for one person carries: those
+/// [`in_proof`] selects, and every entry of each recording segment the
+/// person appears in (its opening, closing and purge), so that the proof
+/// shows when their recording began, ended and was deleted.
+///
+/// A segment's entries list its other participants by id (not by name),
+/// the tracks recorded and their files' sizes and hashes: a recording is
+/// one shared act, and these entries cannot be cut without breaking their
+/// hashes. Nothing of a segment the person was not in is selected.
+///
+/// The server builds the scope over the whole log; a verifier builds it
+/// over a proof's entries, and gets the same segments, since the proof
+/// carries every entry that names the person.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProofScope {
+    person: String,
+    segments: BTreeSet<u64>,
+}
+
+impl ProofScope {
+    /// The scope of `person`'s proof over `entries`.
+    pub fn new(entries: &[Entry], person: &str) -> ProofScope {
+        ProofScope {
+            person: person.to_owned(),
+            segments: recorded_segments(entries, person),
+        }
+    }
+
+    /// The recording segments the person appears in.
+    pub fn segments(&self) -> &BTreeSet<u64> {
+        &self.segments
+    }
+
+    /// Whether the proof carries `entry`.
+    pub fn contains(&self, entry: &Entry) -> bool {
+        in_proof(entry, &self.person) || self.in_segment(entry)
+    }
+
+    /// Whether `entry` is an entry of a recording segment the person
+    /// appears in.
+    pub fn in_segment(&self, entry: &Entry) -> bool {
+        segment_of(entry).is_some_and(|s| self.segments.contains(&s))
+    }
+}
+
+/// One decision of a person on a consent, as their proof states it: from
+/// one of their `consent` entries.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ConsentDecision {
+    /// Server time of the decision, UTC ms.
+    pub ts: i64,
+    /// What it is about: `recording` or `sponsor_share`.
+    pub consent: String,
+    /// Granted (`true`), or refused or withdrawn (`false`).
+    pub granted: bool,
+    /// SHA-256 of the exact wording the person was shown, hex.
+    pub text_sha256: String,
+}
+
+/// `person`'s consent decisions, in log order: each of their `consent`
+/// entries that names a consent and says whether it is granted. The latest
+/// decision on a consent counts; none means no.
+pub fn consent_history(entries: &[Entry], person: &str) -> Vec<ConsentDecision> {
+    let mut own: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.kind == kind::CONSENT && e.actor == person)
+        .collect();
+    own.sort_by_key(|e| e.seq);
+    own.into_iter()
+        .filter_map(|e| {
+            let p = e.payload_value();
+            Some(ConsentDecision {
+                ts: e.ts,
+                consent: text(&p, "consent")?.to_owned(),
+                granted: p.get("granted")?.as_bool()?,
+                text_sha256: text(&p, "text_sha256").unwrap_or_default().to_owned(),
+            })
+        })
+        .collect()
+}
+
+/// What a decision did, read with the person's earlier decisions on the
+/// same consent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DecisionEffect {
+    /// The consent is granted.
+    Granted,
+    /// Not granted, and it was not granted before: a refusal.
+    Refused,
+    /// Not granted, after a grant: a withdrawal.
+    Withdrawn,
+}
+
+/// The effect of each decision of a history (in log order, as
+/// [`consent_history`] gives it).
+pub fn decision_effects(history: &[ConsentDecision]) -> Vec<DecisionEffect> {
+    let mut latest: HashMap<&str, bool> = HashMap::new();
+    history
+        .iter()
+        .map(|d| {
+            let before = latest.insert(d.consent.as_str(), d.granted);
+            match (d.granted, before) {
+                (true, _) => DecisionEffect::Granted,
+                (false, Some(true)) => DecisionEffect::Withdrawn,
+                (false, _) => DecisionEffect::Refused,
+            }
+        })
+        .collect()
+}
+
+/// One of a person's recorded files.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedFile {
+    /// `audio` or `video`.
+    pub track: String,
+    /// File name, `<sid>/<segment>/<file>`.
+    pub name: String,
+    /// Size, bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file, hex.
+    pub sha256: String,
+}
+
+/// A recording segment a person appears in, as their proof states it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordedSegment {
+    /// Number within the session.
+    pub segment: u64,
+    /// When it opened, UTC ms: the `started_at` of its closing entry, else
+    /// the time of its opening entry.
+    pub started_at: i64,
+    /// When media stopped being accepted, UTC ms; `None` while it runs.
+    pub closed_at: Option<i64>,
+    /// Why it closed (`consent_withdrawn`, `disarmed`, `left`, …).
+    pub reason: Option<String>,
+    /// This person's files only (none when their camera and microphone were
+    /// off, or while the segment runs).
+    pub files: Vec<RecordedFile>,
+    /// When its files were deleted at the end of retention, UTC ms.
+    pub purged_at: Option<i64>,
+}
+
+/// The recording segments `person` appears in, by segment number, each from
+/// its entries: the first `recording_started`, `recording_stopped` and
+/// `recording_purged` entry of the segment in log order.
+pub fn recordings(entries: &[Entry], person: &str) -> Vec<RecordedSegment> {
+    let scope = ProofScope::new(entries, person);
+    let mut sorted: Vec<(&Entry, u64)> = entries
+        .iter()
+        .filter_map(|e| Some((e, segment_of(e)?)))
+        .filter(|(_, s)| scope.segments.contains(s))
+        .collect();
+    sorted.sort_by_key(|(e, _)| e.seq);
+    let mut out: BTreeMap<u64, (RecordedSegment, bool)> = BTreeMap::new();
+    for (e, number) in sorted {
+        let p = e.payload_value();
+        let (segment, stopped) = out.entry(number).or_insert_with(|| {
+            (
+                RecordedSegment {
+                    segment: number,
+                    started_at: e.ts,
+                    closed_at: None,
+                    reason: None,
+                    files: Vec::new(),
+                    purged_at: None,
+                },
+                false,
+            )
+        });
+        match e.kind.as_str() {
+            kind::RECORDING_STOPPED if !*stopped => {
+                *stopped = true;
+                if let Some(t) = p.get("started_at").and_then(|v| v.as_i64()) {
+                    segment.started_at = t;
+                }
+                segment.closed_at =
+                    Some(p.get("closed_at").and_then(|v| v.as_i64()).unwrap_or(e.ts));
+                segment.reason = text(&p, "reason").map(str::to_owned);
+                segment.files = p
+                    .get("files")
+                    .and_then(|v| v.as_array())
+                    .map(|files| {
+                        files
+                            .iter()
+                            .filter(|f| {
+                                f.get("participant").and_then(|v| v.as_str()) == Some(person)
+                            })
+                            .map(|f| RecordedFile {
+                                track: text(f, "track").unwrap_or_default().to_owned(),
+                                name: text(f, "name").unwrap_or_default().to_owned(),
+                                bytes: f.get("bytes").and_then(|v| v.as_u64()).unwrap_or(0),
+                                sha256: text(f, "sha256").unwrap_or_default().to_owned(),
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            }
+            kind::RECORDING_PURGED => {
+                segment.purged_at.get_or_insert(e.ts);
+            }
+            _ => {}
+        }
+    }
+    out.into_values().map(|(s, _)| s).collect()
 }
 
 /// Half-open `[start, end)` spans in UTC ms.
@@ -992,6 +1269,286 @@ mod tests {
         let mut reversed = log.0.clone();
         reversed.reverse();
         assert_eq!(derive(&day(), &reversed, "p_a", now), all);
+    }
+
+    fn consent(log: &mut Log, ts: i64, who: &str, what: &str, granted: bool) {
+        log.add(
+            ts,
+            kind::CONSENT,
+            who,
+            serde_json::json!({"consent": what, "granted": granted, "text_sha256": format!("{what}-{granted}")}),
+        );
+    }
+
+    #[test]
+    fn the_consent_history_is_the_persons_own_decisions_in_log_order() {
+        let mut log = Log::default();
+        let t = |m: u32| paris(2026, 12, 3, 9, m);
+        consent(&mut log, t(1), "p_a", "recording", true);
+        consent(&mut log, t(2), "p_b", "recording", true);
+        consent(&mut log, t(3), "p_a", "sponsor_share", false);
+        // Not a decision: no `granted`.
+        log.add(
+            t(4),
+            kind::CONSENT,
+            "p_a",
+            serde_json::json!({"consent": "recording"}),
+        );
+        consent(&mut log, t(5), "p_a", "recording", false);
+        consent(&mut log, t(6), "p_a", "sponsor_share", true);
+        // A countersignature naming p_a is theirs, but no decision.
+        log.add(
+            t(7),
+            kind::COUNTERSIGNED,
+            "p_fac",
+            serde_json::json!({"slot": "2026-12-03.am", "participant": "p_a"}),
+        );
+        let history = consent_history(&log.0, "p_a");
+        let summary: Vec<(i64, &str, bool, &str)> = history
+            .iter()
+            .map(|d| (d.ts, d.consent.as_str(), d.granted, d.text_sha256.as_str()))
+            .collect();
+        assert_eq!(
+            summary,
+            [
+                (t(1), "recording", true, "recording-true"),
+                (t(3), "sponsor_share", false, "sponsor_share-false"),
+                (t(5), "recording", false, "recording-false"),
+                (t(6), "sponsor_share", true, "sponsor_share-true"),
+            ]
+        );
+        assert_eq!(
+            decision_effects(&history),
+            [
+                DecisionEffect::Granted,
+                DecisionEffect::Refused,
+                DecisionEffect::Withdrawn,
+                DecisionEffect::Granted,
+            ]
+        );
+        // Log order is seq order, whatever the order of the slice.
+        let mut reversed = log.0.clone();
+        reversed.reverse();
+        assert_eq!(consent_history(&reversed, "p_a"), history);
+        assert_eq!(consent_history(&log.0, "p_b").len(), 1);
+        assert!(consent_history(&log.0, "p_nobody").is_empty());
+    }
+
+    /// A session where recording runs in four segments; p_a is in 1, 3
+    /// (joining after it opened) and 4 (still open), not in 2.
+    fn recorded_log() -> Log {
+        let t = |h: u32, m: u32| paris(2026, 12, 3, h, m);
+        let file = |who: &str, seg: u64, track: &str, bytes: u64| {
+            serde_json::json!({
+                "participant": who, "track": track,
+                "name": format!("s_1/{seg}/{who}-{track}"), "bytes": bytes,
+                "sha256": format!("{who}{seg}{track}"),
+            })
+        };
+        let mut log = Log::default();
+        log.add(
+            t(9, 0),
+            kind::RECORDING_ARMED,
+            "p_fac",
+            serde_json::json!({"armed": true}),
+        )
+        .add(
+            t(9, 1),
+            kind::RECORDING_STARTED,
+            "server",
+            serde_json::json!({"segment": 1, "participants": ["p_a", "p_b"]}),
+        )
+        .add(
+            t(9, 30),
+            kind::RECORDING_STOPPED,
+            "server",
+            serde_json::json!({
+                "segment": 1, "reason": "consent_withdrawn",
+                "started_at": t(9, 1) - 500, "closed_at": t(9, 29),
+                "participants": ["p_a", "p_b"],
+                "files": [file("p_a", 1, "audio", 100), file("p_b", 1, "audio", 200), file("p_a", 1, "video", 300)],
+            }),
+        )
+        // Segment 2: p_b alone.
+        .add(
+            t(10, 0),
+            kind::RECORDING_STARTED,
+            "server",
+            serde_json::json!({"segment": 2, "participants": ["p_b"]}),
+        )
+        .add(
+            t(10, 10),
+            kind::RECORDING_STOPPED,
+            "server",
+            serde_json::json!({
+                "segment": 2, "reason": "left", "started_at": t(10, 0), "closed_at": t(10, 10),
+                "participants": ["p_b"], "files": [file("p_b", 2, "video", 400)],
+            }),
+        )
+        // Segment 3: p_a joins after it opened.
+        .add(
+            t(10, 20),
+            kind::RECORDING_STARTED,
+            "server",
+            serde_json::json!({"segment": 3, "participants": ["p_b"]}),
+        )
+        .add(
+            t(10, 40),
+            kind::RECORDING_STOPPED,
+            "server",
+            serde_json::json!({
+                "segment": 3, "reason": "disarmed", "started_at": t(10, 20), "closed_at": t(10, 40),
+                "participants": ["p_b"], "files": [file("p_a", 3, "audio", 500)],
+            }),
+        )
+        .add(
+            t(10, 41),
+            kind::RECORDING_ARMED,
+            "p_fac",
+            serde_json::json!({"armed": false}),
+        )
+        .add(
+            t(11, 0),
+            kind::RECORDING_STARTED,
+            "server",
+            serde_json::json!({"segment": 4, "participants": ["p_a", "p_b"]}),
+        )
+        // Retention: segments 1 and 2 purged.
+        .add(
+            t(11, 30),
+            kind::RECORDING_PURGED,
+            "server",
+            serde_json::json!({"segment": 1, "retention_days": 30, "files": [
+                {"name": "s_1/1/p_a-audio", "sha256": "p_a1audio"},
+                {"name": "s_1/1/p_b-audio", "sha256": "p_b1audio"},
+                {"name": "s_1/1/p_a-video", "sha256": "p_a1video"}]}),
+        )
+        .add(
+            t(11, 31),
+            kind::RECORDING_PURGED,
+            "server",
+            serde_json::json!({"segment": 2, "retention_days": 30, "files": [
+                {"name": "s_1/2/p_b-video", "sha256": "p_b2video"}]}),
+        );
+        log
+    }
+
+    #[test]
+    fn a_proof_carries_the_segments_the_person_is_in_and_no_other() {
+        let log = recorded_log();
+        let by_seq = |seq: usize| &log.0[seq];
+        // Entries that name p_a, decided alone.
+        let alone: Vec<u64> = log
+            .0
+            .iter()
+            .filter(|e| in_proof(e, "p_a"))
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(alone, [0, 1, 2, 6, 7, 8]);
+        // With the log: segment 3's opening and segment 1's purge too.
+        let scope = ProofScope::new(&log.0, "p_a");
+        assert_eq!(
+            scope.segments().iter().copied().collect::<Vec<_>>(),
+            [1, 3, 4]
+        );
+        let chosen: Vec<u64> = log
+            .0
+            .iter()
+            .filter(|e| scope.contains(e))
+            .map(|e| e.seq)
+            .collect();
+        assert_eq!(chosen, [0, 1, 2, 5, 6, 7, 8, 9]);
+        // Segment 2 (p_b alone): its opening, closing and purge are not p_a's.
+        for seq in [3, 4, 10] {
+            assert_eq!(segment_of(by_seq(seq)), Some(2));
+            assert!(!scope.contains(by_seq(seq)), "entry {seq}");
+        }
+        // Arming is session control: in everyone's proof.
+        assert!(in_proof(by_seq(0), "p_nobody") && is_session_control(by_seq(7)));
+        // Someone never recorded gets no segment entry.
+        let nobody = ProofScope::new(&log.0, "p_nobody");
+        assert!(nobody.segments().is_empty());
+        assert_eq!(log.0.iter().filter(|e| nobody.contains(e)).count(), 2);
+        // Over the entries of the proof alone, the scope is the same.
+        let subset: Vec<Entry> = log
+            .0
+            .iter()
+            .filter(|e| scope.contains(e))
+            .cloned()
+            .collect();
+        assert_eq!(ProofScope::new(&subset, "p_a"), scope);
+    }
+
+    #[test]
+    fn recordings_are_the_persons_segments_with_their_own_files() {
+        let log = recorded_log();
+        let t = |h: u32, m: u32| paris(2026, 12, 3, h, m);
+        let segments = recordings(&log.0, "p_a");
+        let numbers: Vec<u64> = segments.iter().map(|s| s.segment).collect();
+        assert_eq!(numbers, [1, 3, 4]);
+        let one = &segments[0];
+        // The closing entry's times, not the opening entry's.
+        assert_eq!(one.started_at, t(9, 1) - 500);
+        assert_eq!(one.closed_at, Some(t(9, 29)));
+        assert_eq!(one.reason.as_deref(), Some("consent_withdrawn"));
+        assert_eq!(one.purged_at, Some(t(11, 30)));
+        assert_eq!(
+            one.files,
+            [
+                RecordedFile {
+                    track: "audio".into(),
+                    name: "s_1/1/p_a-audio".into(),
+                    bytes: 100,
+                    sha256: "p_a1audio".into(),
+                },
+                RecordedFile {
+                    track: "video".into(),
+                    name: "s_1/1/p_a-video".into(),
+                    bytes: 300,
+                    sha256: "p_a1video".into(),
+                },
+            ]
+        );
+        // Named by a file only.
+        assert_eq!(segments[1].files.len(), 1);
+        assert_eq!(segments[1].reason.as_deref(), Some("disarmed"));
+        assert_eq!(segments[1].purged_at, None);
+        // Still open: the opening entry's time, no end, no file yet.
+        assert_eq!(
+            segments[2],
+            RecordedSegment {
+                segment: 4,
+                started_at: t(11, 0),
+                closed_at: None,
+                reason: None,
+                files: Vec::new(),
+                purged_at: None,
+            }
+        );
+        // p_b's are their own.
+        let b = recordings(&log.0, "p_b");
+        assert_eq!(b.len(), 4);
+        assert_eq!(b[0].files.len(), 1);
+        assert_eq!(b[0].files[0].bytes, 200);
+        assert!(b[2].files.is_empty(), "p_b has no file in segment 3");
+        assert!(recordings(&log.0, "p_nobody").is_empty());
+        // A proof's entries give the same list as the whole log.
+        let scope = ProofScope::new(&log.0, "p_a");
+        let subset: Vec<Entry> = log
+            .0
+            .iter()
+            .filter(|e| scope.contains(e))
+            .cloned()
+            .collect();
+        assert_eq!(recordings(&subset, "p_a"), segments);
+        // ...and entries selected without the log would miss the purge.
+        let alone: Vec<Entry> = log
+            .0
+            .iter()
+            .filter(|e| in_proof(e, "p_a"))
+            .cloned()
+            .collect();
+        assert_eq!(recordings(&alone, "p_a")[0].purged_at, None);
     }
 
     #[test]

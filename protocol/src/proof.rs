@@ -12,7 +12,9 @@
 //! Nothing here does I/O: the server signs and serves, the `cadre verify`
 //! command reads files.
 
-use crate::attendance::{self, HalfDay, PersonAttendance, Schedule, Totals};
+use crate::attendance::{
+    self, ConsentDecision, HalfDay, PersonAttendance, ProofScope, RecordedSegment, Schedule, Totals,
+};
 use crate::evidence::{
     Entry, Jwks, JwsError, TREE_HEAD_TYP, TreeHead, entry_hash, kind, unverified_payload,
     verify_jws,
@@ -29,8 +31,15 @@ use std::fmt::Write as _;
 pub const PROOF_TYP: &str = "cadre.attendance-proof";
 /// `typ` of a whole-session attendance sheet.
 pub const SHEET_TYP: &str = "cadre.attendance-sheet";
-/// Version of the proof and sheet formats.
-pub const PROOF_VERSION: u32 = 1;
+/// Version of the proof format this build issues. Version 2 added the
+/// typed `consents` history and `recordings`; version 1 proofs (whose
+/// `consents` was always empty and which had no `recordings`) still verify
+/// (see [`verify_proof`]).
+pub const PROOF_VERSION: u32 = 2;
+/// The proof versions [`verify_proof`] reads.
+pub const PROOF_VERSIONS_READ: [u32; 2] = [1, 2];
+/// Version of the sheet format.
+pub const SHEET_VERSION: u32 = 1;
 /// The training modality every proof states (certificat de réalisation).
 pub const MODALITY: &str = "distance, synchronous";
 /// Tree head format version.
@@ -98,20 +107,29 @@ pub struct Person {
 }
 
 /// A session-wide control event, as a proof lists it: state changes (with
-/// their reason) and server runs (which explain a gap in evidence).
+/// their reason), server runs (which explain a gap in evidence), and
+/// recording being armed or disarmed.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlEvent {
     /// Server time, UTC ms.
     pub ts: i64,
-    /// `session_state`, `server_started` or `server_stopping`.
+    /// `session_state`, `server_started`, `server_stopping` or
+    /// `recording_armed`.
     pub kind: String,
     /// Previous state (`session_state` only).
     pub from: Option<String>,
-    /// New state (`session_state` only).
+    /// New state (`session_state`), or `armed` / `disarmed`
+    /// (`recording_armed`).
     pub to: Option<String>,
-    /// Reason given (`session_state` only).
+    /// Reason given (`session_state`; `recording_armed` when the server
+    /// disarmed recording itself).
     pub reason: Option<String>,
 }
+
+/// `to` of a `recording_armed` control event that arms recording.
+pub const ARMED: &str = "armed";
+/// `to` of a `recording_armed` control event that disarms it.
+pub const DISARMED: &str = "disarmed";
 
 /// One ledger entry in a proof, with its inclusion path.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -140,7 +158,8 @@ impl EvidenceEntry {
 pub struct Evidence {
     /// The signed tree head (compact JWS) the paths lead to.
     pub tree_head: String,
-    /// The person's entries and the session control entries, by index.
+    /// The person's entries, the session control entries and the entries of
+    /// the recording segments the person appears in, by index.
     pub entries: Vec<EvidenceEntry>,
 }
 
@@ -163,11 +182,15 @@ pub struct AttendanceProof {
     pub half_days: Vec<HalfDay>,
     /// Totals over the half-days.
     pub totals: Totals,
-    /// Session state changes and server runs.
+    /// Session state changes, server runs, and recording armed or disarmed.
     pub control: Vec<ControlEvent>,
-    /// The person's consent history (filled by the consent feature; empty
-    /// until then).
-    pub consents: Vec<serde_json::Value>,
+    /// The person's consent decisions in log order, derived from their
+    /// `consent` entries (always empty in a version 1 proof).
+    pub consents: Vec<ConsentDecision>,
+    /// The recording segments the person appears in, with their own files
+    /// only, derived from the segments' entries (absent from version 1).
+    #[serde(default)]
+    pub recordings: Vec<RecordedSegment>,
     /// The entries and the tree head that prove the figures.
     pub evidence: Evidence,
 }
@@ -188,14 +211,19 @@ pub enum ProofError {
     },
 }
 
-/// The control events of a log, in order.
+/// The control events of a log, in order: `session_state`,
+/// `server_started`, `server_stopping` and `recording_armed` (its `to` is
+/// [`ARMED`] or [`DISARMED`]).
 pub fn control_events(entries: &[Entry]) -> Vec<ControlEvent> {
     let mut sorted: Vec<&Entry> = entries
         .iter()
         .filter(|e| {
             matches!(
                 e.kind.as_str(),
-                kind::SESSION_STATE | kind::SERVER_STARTED | kind::SERVER_STOPPING
+                kind::SESSION_STATE
+                    | kind::SERVER_STARTED
+                    | kind::SERVER_STOPPING
+                    | kind::RECORDING_ARMED
             )
         })
         .collect();
@@ -204,19 +232,22 @@ pub fn control_events(entries: &[Entry]) -> Vec<ControlEvent> {
         .into_iter()
         .map(|e| {
             let p = e.payload_value();
-            let field = |k: &str| {
-                if e.kind == kind::SESSION_STATE {
-                    p.get(k).and_then(|v| v.as_str()).map(str::to_owned)
-                } else {
-                    None
+            let field = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_owned);
+            let (from, to, reason) = match e.kind.as_str() {
+                kind::SESSION_STATE => (field("from"), field("to"), field("reason")),
+                kind::RECORDING_ARMED => {
+                    let armed = p.get("armed").and_then(|v| v.as_bool()) == Some(true);
+                    let to = if armed { ARMED } else { DISARMED };
+                    (None, Some(to.to_owned()), field("reason"))
                 }
+                _ => (None, None, None),
             };
             ControlEvent {
                 ts: e.ts,
                 kind: e.kind.clone(),
-                from: field("from"),
-                to: field("to"),
-                reason: field("reason"),
+                from,
+                to,
+                reason,
             }
         })
         .collect()
@@ -234,15 +265,21 @@ fn tree_head_of(jws: &str) -> Option<TreeHead> {
 ///   (take a fresh one at issue time). The derivation counts a connection
 ///   still open until the tree head's time, so that a verifier recomputes
 ///   the same figures from the proof alone.
-/// - `entries`: every entry of the log that [`attendance::in_proof`] selects
-///   for `person.id` (their own entries, countersignatures of their
-///   sign-ins, and the session control entries), among the first
-///   `tree_size` entries, each with its inclusion path against the tree
-///   head (RFC 6962 audit path for that index and tree size). Any order.
+/// - `entries`: every entry of the log that [`ProofScope`] selects for
+///   `person.id` (their own entries, countersignatures of their sign-ins,
+///   the session control entries, and the entries of the recording
+///   segments they appear in), among the first `tree_size` entries, each
+///   with its inclusion path against the tree head (RFC 6962 audit path for
+///   that index and tree size). Any order.
+///
+/// The consent history and the recordings are derived from those entries
+/// ([`attendance::consent_history`], [`attendance::recordings`]), as the
+/// figures are.
 ///
 /// Fails, rather than issue a proof that would not verify, when an entry
-/// does not parse, is of another session or person, disagrees with its
-/// index, or its path does not lead to the tree head's root.
+/// does not parse, is of another session, disagrees with its index, its
+/// path does not lead to the tree head's root, or it is about someone else
+/// (outside the scope of the person's proof over the entries given).
 pub fn build_payload(
     issued_at: i64,
     organisation: &str,
@@ -277,15 +314,19 @@ pub fn build_payload(
         if e.seq != ev.index {
             return Err(fail(format!("its seq is {}", e.seq)));
         }
-        if !attendance::in_proof(&e, &person.id) {
-            return Err(fail(format!("about {:?}, not {:?}", e.actor, person.id)));
-        }
         if !inclusion_holds(ev, sth.tree_size, &root) {
             return Err(fail(
                 "its path does not lead to the tree head's root".into(),
             ));
         }
         parsed.push(e);
+    }
+    let scope = ProofScope::new(&parsed, &person.id);
+    if let Some(e) = parsed.iter().find(|e| !scope.contains(e)) {
+        return Err(ProofError::Entry {
+            index: e.seq,
+            reason: format!("about {:?}, not {:?}", e.actor, person.id),
+        });
     }
     let derived = attendance::derive(&session.schedule(), &parsed, &person.id, sth.ts);
     Ok(AttendanceProof {
@@ -298,7 +339,8 @@ pub fn build_payload(
         half_days: derived.half_days,
         totals: derived.totals,
         control: control_events(&parsed),
-        consents: Vec::new(),
+        consents: attendance::consent_history(&parsed, &person.id),
+        recordings: attendance::recordings(&parsed, &person.id),
         evidence: Evidence {
             tree_head: tree_head.to_owned(),
             entries,
@@ -378,7 +420,7 @@ pub struct SheetRow {
 pub struct AttendanceSheet {
     /// [`SHEET_TYP`].
     pub typ: String,
-    /// [`PROOF_VERSION`].
+    /// [`SHEET_VERSION`].
     pub v: u32,
     /// When it was issued, UTC ms.
     pub issued_at: i64,
@@ -408,7 +450,7 @@ pub fn build_sheet(
     }
     AttendanceSheet {
         typ: SHEET_TYP.to_owned(),
-        v: PROOF_VERSION,
+        v: SHEET_VERSION,
         issued_at,
         organisation: organisation.to_owned(),
         session: session.clone(),
@@ -567,12 +609,16 @@ pub mod check {
     pub const TREE_HEAD_SESSION: &str = "tree head session";
     /// Every entry's path leads to the tree head's root.
     pub const INCLUSION: &str = "inclusion";
-    /// Every entry is the person's or a session control event, of this session.
+    /// Every entry is the person's, a session control event, or of a recording
+    /// segment the person appears in, of this session.
     pub const ENTRIES_BELONG: &str = "entries belong to the person";
     /// seq equals index, in increasing order, inside the tree, time never going back.
     pub const SEQUENCE: &str = "sequence";
     /// The figures recomputed from the entries equal the proof's.
     pub const ATTENDANCE: &str = "attendance recomputed";
+    /// The consent history and the recorded segments recomputed from the
+    /// entries equal the proof's.
+    pub const CONSENTS: &str = "consents and recordings recomputed";
     /// Every line of the export is an entry or the tree heads line.
     pub const EXPORT_FORMAT: &str = "export format";
     /// Every tree head verifies and its root is the log's root at its size.
@@ -738,10 +784,13 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
         }
     };
     let mut format_failures = Vec::new();
-    if proof.typ != PROOF_TYP || proof.v != PROOF_VERSION {
+    if proof.typ != PROOF_TYP || !PROOF_VERSIONS_READ.contains(&proof.v) {
+        let versions: Vec<String> = PROOF_VERSIONS_READ.iter().map(u32::to_string).collect();
         format_failures.push(format!(
-            "typ {:?} version {}, expected {PROOF_TYP:?} version {PROOF_VERSION}",
-            proof.typ, proof.v
+            "typ {:?} version {}, expected {PROOF_TYP:?} version {}",
+            proof.typ,
+            proof.v,
+            versions.join(" or ")
         ));
     }
     if !attendance::known_time_zone(&proof.session.time_zone) {
@@ -818,10 +867,11 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
         ),
     );
 
-    // Each entry is the person's or a control event, of this session.
+    // Each entry is the person's, a control event, or of a recording
+    // segment the person appears in, of this session.
     let mut parsed: Vec<Entry> = Vec::with_capacity(entries.len());
     let mut failures = Vec::new();
-    let (mut own, mut control) = (0usize, 0usize);
+    let mut indexed: Vec<u64> = Vec::with_capacity(entries.len());
     for ev in entries {
         match Entry::parse(&ev.entry) {
             Err(e) => failures.push(format!("entry {}: not a ledger entry: {e}", ev.index)),
@@ -832,29 +882,57 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
                         ev.index, e.sid, proof.session.id
                     ));
                 }
-                if attendance::concerns(&e, &proof.person.id) {
-                    own += 1;
-                } else if attendance::is_session_control(&e) {
-                    control += 1;
-                } else {
-                    failures.push(format!(
-                        "entry {} ({}) is about {:?}, not {:?}, and is no session control event",
-                        ev.index, e.kind, e.actor, proof.person.id
-                    ));
-                }
+                indexed.push(ev.index);
                 parsed.push(e);
             }
         }
     }
+    let pid = &proof.person.id;
+    let scope = ProofScope::new(&parsed, pid);
+    let (mut own, mut control, mut recording) = (0usize, 0usize, 0usize);
+    for (index, e) in indexed.iter().zip(&parsed) {
+        if attendance::concerns(e, pid) {
+            own += 1;
+        } else if attendance::is_session_control(e) {
+            control += 1;
+        } else if scope.in_segment(e) {
+            recording += 1;
+        } else if let Some(segment) = attendance::segment_of(e) {
+            failures.push(format!(
+                "entry {index} ({}) is of recording segment {segment}, in which {pid:?} does not appear",
+                e.kind
+            ));
+        } else {
+            failures.push(format!(
+                "entry {index} ({}) is about {:?}, not {pid:?}, and is no session control event",
+                e.kind, e.actor
+            ));
+        }
+    }
+    let segments: Vec<String> = scope.segments().iter().map(u64::to_string).collect();
     r.outcome(
         check::ENTRIES_BELONG,
         &failures,
-        format!(
-            "{} of {} and {}; nothing about anyone else",
-            count(own, "entry", "entries"),
-            proof.person.id,
-            count(control, "session control entry", "session control entries"),
-        ),
+        if recording == 0 {
+            format!(
+                "{} of {pid} and {}; nothing about anyone else",
+                count(own, "entry", "entries"),
+                count(control, "session control entry", "session control entries"),
+            )
+        } else {
+            format!(
+                "{} of {pid}, {} and {} of the recording {} {pid} appears in ({}); nothing else",
+                count(own, "entry", "entries"),
+                count(control, "session control entry", "session control entries"),
+                count(recording, "entry", "entries"),
+                if segments.len() == 1 {
+                    "segment"
+                } else {
+                    "segments"
+                },
+                segments.join(", "),
+            )
+        },
     );
 
     // seq = index, increasing, inside the tree, time never going back.
@@ -925,7 +1003,124 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
             derived.totals.completion * 100.0
         ),
     );
+
+    // Consents and recordings.
+    let tz = &proof.session.time_zone;
+    if proof.v == 1 {
+        let mut failures = Vec::new();
+        if !proof.consents.is_empty() || !proof.recordings.is_empty() {
+            failures.push(
+                "a version 1 proof states no consent history and no recordings, yet this one lists some"
+                    .to_owned(),
+            );
+        }
+        r.outcome(
+            check::CONSENTS,
+            &failures,
+            "a version 1 proof states no consent history and no recordings (added in version 2); \
+             its entries were checked like the others",
+        );
+    } else {
+        let consents = attendance::consent_history(&parsed, pid);
+        let recordings = attendance::recordings(&parsed, pid);
+        let mut failures = compare_consents(&proof.consents, &consents, tz);
+        failures.extend(compare_recordings(&proof.recordings, &recordings, tz));
+        r.outcome(
+            check::CONSENTS,
+            &failures,
+            format!(
+                "{} and {}: the lists recomputed from the entries equal the proof's",
+                count(consents.len(), "consent decision", "consent decisions"),
+                count(recordings.len(), "recorded segment", "recorded segments"),
+            ),
+        );
+    }
     r.finish()
+}
+
+/// What a consent decision says, as text: `2026-12-03T09:01:00+01:00
+/// recording granted (wording 3f5a9c0e…)`.
+fn show_decision(d: &ConsentDecision, tz: &str) -> String {
+    format!(
+        "{} {} {} (wording {})",
+        attendance::local_time(d.ts, tz),
+        d.consent,
+        if d.granted { "granted" } else { "not granted" },
+        d.text_sha256
+    )
+}
+
+fn compare_consents(
+    claimed: &[ConsentDecision],
+    derived: &[ConsentDecision],
+    tz: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if claimed.len() != derived.len() {
+        out.push(format!(
+            "the proof lists {} but the entries hold {}",
+            count(claimed.len(), "consent decision", "consent decisions"),
+            derived.len()
+        ));
+    }
+    for (i, (c, d)) in claimed.iter().zip(derived).enumerate() {
+        if c != d {
+            out.push(format!(
+                "consent decision {}: the proof states {} but the entry says {}",
+                i + 1,
+                show_decision(c, tz),
+                show_decision(d, tz)
+            ));
+        }
+    }
+    out
+}
+
+/// A recorded segment as text, for a failure message.
+fn show_segment(s: &RecordedSegment, tz: &str) -> String {
+    let files: Vec<String> = s
+        .files
+        .iter()
+        .map(|f| format!("{} {} bytes sha256 {}", f.track, f.bytes, f.sha256))
+        .collect();
+    format!(
+        "segment {} from {} to {}, closed {}, files [{}], purged {}",
+        s.segment,
+        attendance::local_time(s.started_at, tz),
+        s.closed_at
+            .map(|t| attendance::local_time(t, tz))
+            .unwrap_or_else(|| "(still open)".to_owned()),
+        s.reason.as_deref().unwrap_or("(no reason)"),
+        files.join(", "),
+        s.purged_at
+            .map(|t| attendance::local_time(t, tz))
+            .unwrap_or_else(|| "(not yet)".to_owned()),
+    )
+}
+
+fn compare_recordings(
+    claimed: &[RecordedSegment],
+    derived: &[RecordedSegment],
+    tz: &str,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if claimed.len() != derived.len() {
+        out.push(format!(
+            "the proof lists {} but the entries show {}",
+            count(claimed.len(), "recorded segment", "recorded segments"),
+            derived.len()
+        ));
+    }
+    for (c, d) in claimed.iter().zip(derived) {
+        if c != d {
+            out.push(format!(
+                "recording: the proof states {} but the entries say {}",
+                show_segment(c, tz),
+                show_segment(d, tz)
+            ));
+        }
+    }
+    out
 }
 
 /// For each evidence entry, its parsed entry (None when it did not parse).
@@ -1497,16 +1692,24 @@ mod tests {
         }
     }
 
+    /// The entries of `person`'s proof, as the server selects them.
     fn proven(texts: &[String], person: &str) -> Vec<EvidenceEntry> {
+        let all: Vec<Entry> = texts.iter().map(|t| Entry::parse(t).unwrap()).collect();
+        let scope = ProofScope::new(&all, person);
+        let chosen: Vec<usize> = (0..texts.len())
+            .filter(|&i| scope.contains(&all[i]))
+            .collect();
+        with_paths(texts, &chosen)
+    }
+
+    fn with_paths(texts: &[String], indices: &[usize]) -> Vec<EvidenceEntry> {
         let leaves: Vec<Hash> = texts.iter().map(|t| entry_hash(t)).collect();
-        texts
+        indices
             .iter()
-            .enumerate()
-            .filter(|(_, t)| attendance::in_proof(&Entry::parse(t).unwrap(), person))
-            .map(|(i, t)| {
+            .map(|&i| {
                 EvidenceEntry::new(
                     i as u64,
-                    t.clone(),
+                    texts[i].clone(),
                     &merkle::inclusion_proof(&leaves, i).unwrap(),
                 )
             })
@@ -1529,7 +1732,8 @@ mod tests {
         .unwrap();
         assert_eq!(proof.typ, PROOF_TYP);
         assert_eq!(proof.session.modality, MODALITY);
-        assert!(proof.consents.is_empty());
+        assert!(proof.consents.is_empty() && proof.recordings.is_empty());
+        assert_eq!(proof.v, 2);
         // Own entries and control entries only: p_b's two entries are absent.
         assert_eq!(proof.evidence.entries.len(), texts.len() - 2);
         assert_eq!(proof.control.len(), 4);
@@ -1546,7 +1750,11 @@ mod tests {
         let jws = key.sign(&serde_json::to_vec(&proof).unwrap());
         let report = verify_proof(&jws, &key.jwks());
         assert!(report.ok, "{report:#?}");
-        assert_eq!(report.checks.len(), 8);
+        assert_eq!(report.checks.len(), 9);
+        assert_eq!(
+            report.check(check::CONSENTS).unwrap().detail,
+            "0 consent decisions and 0 recorded segments: the lists recomputed from the entries equal the proof's"
+        );
         assert!(
             report
                 .check(check::PROOF_FORMAT)
@@ -1600,6 +1808,303 @@ mod tests {
             "{detail}"
         );
         assert!(detail.contains("totals: completion is 0.9"), "{detail}");
+    }
+
+    /// [`log`], then consents and recording: p_a grants recording, is
+    /// recorded in segment 1 with p_b, withdraws (which closes it);
+    /// segment 2 is p_b's alone; segment 1 is purged.
+    fn recorded_log() -> Vec<String> {
+        let mut v = log();
+        let mut add = |ts, kind, actor, payload| {
+            let n = v.len();
+            v.push(entry(n, ts, kind, actor, payload));
+        };
+        let consent = |what: &str, granted: bool| json!({"consent": what, "granted": granted, "text_sha256": "ab".repeat(32)});
+        let file = |who: &str, seg: u64, track: &str, bytes: u64| {
+            json!({"participant": who, "track": track, "name": format!("s_1/{seg}/{who}-{track}.ogg"),
+                   "bytes": bytes, "sha256": format!("{seg}{who}{track}")})
+        };
+        add(
+            T0 + 171 * MIN,
+            kind::CONSENT,
+            "p_a",
+            consent("recording", true),
+        );
+        add(
+            T0 + 171 * MIN,
+            kind::CONSENT,
+            "p_b",
+            consent("recording", true),
+        );
+        add(
+            T0 + 172 * MIN,
+            kind::RECORDING_ARMED,
+            "p_f",
+            json!({"armed": true}),
+        );
+        add(
+            T0 + 172 * MIN,
+            kind::RECORDING_STARTED,
+            "server",
+            json!({"segment": 1, "participants": ["p_a", "p_b"]}),
+        );
+        add(
+            T0 + 175 * MIN,
+            kind::CONSENT,
+            "p_a",
+            consent("recording", false),
+        );
+        add(
+            T0 + 175 * MIN,
+            kind::RECORDING_STOPPED,
+            "server",
+            json!({"segment": 1, "reason": "consent_withdrawn", "started_at": T0 + 172 * MIN,
+                   "closed_at": T0 + 175 * MIN, "participants": ["p_a", "p_b"],
+                   "files": [file("p_a", 1, "audio", 1000), file("p_b", 1, "audio", 2000),
+                             file("p_a", 1, "video", 3000)]}),
+        );
+        add(
+            T0 + 176 * MIN,
+            kind::RECORDING_STARTED,
+            "server",
+            json!({"segment": 2, "participants": ["p_b"]}),
+        );
+        add(
+            T0 + 178 * MIN,
+            kind::RECORDING_STOPPED,
+            "server",
+            json!({"segment": 2, "reason": "disarmed", "started_at": T0 + 176 * MIN,
+                   "closed_at": T0 + 178 * MIN, "participants": ["p_b"],
+                   "files": [file("p_b", 2, "audio", 4000)]}),
+        );
+        add(
+            T0 + 178 * MIN,
+            kind::RECORDING_ARMED,
+            "p_f",
+            json!({"armed": false}),
+        );
+        add(
+            T0 + 190 * MIN,
+            kind::RECORDING_PURGED,
+            "server",
+            json!({"segment": 1, "retention_days": 0, "files": [
+                {"name": "s_1/1/p_a-audio.ogg", "sha256": "1p_aaudio"},
+                {"name": "s_1/1/p_b-audio.ogg", "sha256": "1p_baudio"},
+                {"name": "s_1/1/p_a-video.ogg", "sha256": "1p_avideo"}]}),
+        );
+        v
+    }
+
+    fn recorded_proof(key: &Signer) -> (Vec<String>, AttendanceProof) {
+        let texts = recorded_log();
+        let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+        let proof = build_payload(
+            T0 + 201 * MIN,
+            "O",
+            &session(),
+            &person(),
+            &sth,
+            proven(&texts, "p_a"),
+        )
+        .unwrap();
+        (texts, proof)
+    }
+
+    #[test]
+    fn a_proof_states_the_consent_history_and_recordings_and_verifies() {
+        let key = Signer::new("k1");
+        let (texts, proof) = recorded_proof(&key);
+        let decisions: Vec<(i64, &str, bool)> = proof
+            .consents
+            .iter()
+            .map(|d| (d.ts, d.consent.as_str(), d.granted))
+            .collect();
+        assert_eq!(
+            decisions,
+            [
+                (T0 + 171 * MIN, "recording", true),
+                (T0 + 175 * MIN, "recording", false)
+            ]
+        );
+        assert_eq!(proof.consents[0].text_sha256, "ab".repeat(32));
+        assert_eq!(proof.recordings.len(), 1, "segment 2 is not p_a's");
+        let seg = &proof.recordings[0];
+        assert_eq!(seg.segment, 1);
+        assert_eq!(
+            (seg.started_at, seg.closed_at),
+            (T0 + 172 * MIN, Some(T0 + 175 * MIN))
+        );
+        assert_eq!(seg.reason.as_deref(), Some("consent_withdrawn"));
+        assert_eq!(seg.purged_at, Some(T0 + 190 * MIN));
+        let files: Vec<(&str, u64)> = seg
+            .files
+            .iter()
+            .map(|f| (f.track.as_str(), f.bytes))
+            .collect();
+        assert_eq!(files, [("audio", 1000), ("video", 3000)]);
+        // Arming and disarming are control events.
+        let armed: Vec<Option<&str>> = proof
+            .control
+            .iter()
+            .filter(|c| c.kind == kind::RECORDING_ARMED)
+            .map(|c| c.to.as_deref())
+            .collect();
+        assert_eq!(armed, [Some(ARMED), Some(DISARMED)]);
+        // p_b's consent and segment 2's entries are absent; segment 1's
+        // purge, which names no one, is present.
+        let indices: Vec<u64> = proof.evidence.entries.iter().map(|e| e.index).collect();
+        let n = log().len() as u64;
+        for absent in [n + 1, n + 6, n + 7] {
+            assert!(!indices.contains(&absent), "entry {absent}");
+        }
+        assert!(indices.contains(&(n + 9)));
+        assert!(texts.len() as u64 == n + 10);
+
+        let jws = key.sign(&serde_json::to_vec(&proof).unwrap());
+        let back: AttendanceProof =
+            serde_json::from_slice(&unverified_payload(&jws).unwrap()).unwrap();
+        assert_eq!(back, proof);
+        let report = verify_proof(&jws, &key.jwks());
+        assert!(report.ok, "{report:#?}");
+        assert_eq!(report.checks.len(), 9);
+        assert!(
+            report
+                .check(check::CONSENTS)
+                .unwrap()
+                .detail
+                .starts_with("2 consent decisions and 1 recorded segment:"),
+            "{report:#?}"
+        );
+        let belong = &report.check(check::ENTRIES_BELONG).unwrap().detail;
+        assert!(
+            belong.contains("3 entries of the recording segment p_a appears in (1)"),
+            "{belong}"
+        );
+    }
+
+    #[test]
+    fn an_edited_consent_history_or_recording_list_fails_verification() {
+        let key = Signer::new("k1");
+        let (_, proof) = recorded_proof(&key);
+        type Edit = fn(&mut AttendanceProof);
+        let edits: [(&str, Edit); 7] = [
+            ("a withdrawal turned into a grant", |p| {
+                p.consents[1].granted = true
+            }),
+            ("a decision dropped", |p| {
+                p.consents.remove(1);
+            }),
+            ("a decision moved in time", |p| p.consents[0].ts -= MIN),
+            ("a file's hash changed", |p| {
+                p.recordings[0].files[0].sha256 = "00".repeat(32)
+            }),
+            ("the purge hidden", |p| p.recordings[0].purged_at = None),
+            ("the segment hidden", |p| p.recordings.clear()),
+            ("a reason reworded", |p| {
+                p.recordings[0].reason = Some("left".into())
+            }),
+        ];
+        for (what, edit) in edits {
+            let mut p = proof.clone();
+            edit(&mut p);
+            let report = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
+            let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+            assert_eq!(failed, [check::CONSENTS], "{what}: {report:#?}");
+        }
+        let mut p = proof.clone();
+        p.consents[1].granted = true;
+        let report = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
+        let detail = &report.check(check::CONSENTS).unwrap().detail;
+        assert!(
+            detail.contains("consent decision 2: the proof states ")
+                && detail.contains("recording granted"),
+            "{detail}"
+        );
+        // Leaving a consent entry out changes the recomputed history: the
+        // stated one no longer matches.
+        let mut p = proof.clone();
+        let withdrawal = log().len() as u64 + 4;
+        p.evidence.entries.retain(|e| e.index != withdrawal);
+        let report = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
+        assert!(
+            report.failures().any(|c| c.name == check::CONSENTS),
+            "{report:#?}"
+        );
+    }
+
+    #[test]
+    fn an_entry_of_a_segment_the_person_was_not_in_is_refused() {
+        let key = Signer::new("k1");
+        let texts = recorded_log();
+        let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+        let n = log().len();
+        // Segment 2's closing entry (p_b alone) added to p_a's entries.
+        let mut entries = proven(&texts, "p_a");
+        entries.extend(with_paths(&texts, &[n + 7]));
+        let err = build_payload(0, "O", &session(), &person(), &sth, entries.clone()).unwrap_err();
+        assert!(
+            matches!(err, ProofError::Entry { index, .. } if index == n as u64 + 7),
+            "{err}"
+        );
+        // Signed anyway by a forger holding the key: the verifier refuses it.
+        let (_, mut proof) = recorded_proof(&key);
+        entries.sort_by_key(|e| e.index);
+        proof.evidence.entries = entries;
+        let report = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
+        let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+        assert_eq!(failed, [check::ENTRIES_BELONG], "{report:#?}");
+        assert!(
+            report
+                .check(check::ENTRIES_BELONG)
+                .unwrap()
+                .detail
+                .contains(&format!(
+                    "entry {} (recording_stopped) is of recording segment 2, in which \"p_a\" does not appear",
+                    n + 7
+                ))
+        );
+        // p_b's consent entry too.
+        let mut entries = proven(&texts, "p_a");
+        entries.extend(with_paths(&texts, &[n + 1]));
+        assert!(build_payload(0, "O", &session(), &person(), &sth, entries).is_err());
+    }
+
+    #[test]
+    fn a_version_1_proof_still_verifies() {
+        let key = Signer::new("k1");
+        let texts = log();
+        let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+        let proof =
+            build_payload(0, "O", &session(), &person(), &sth, proven(&texts, "p_a")).unwrap();
+        // As version 1 wrote it: `consents` always empty, no `recordings`.
+        let mut value = serde_json::to_value(&proof).unwrap();
+        value["v"] = json!(1);
+        value.as_object_mut().unwrap().remove("recordings");
+        let jws = key.sign(value.to_string().as_bytes());
+        let report = verify_proof(&jws, &key.jwks());
+        assert!(report.ok, "{report:#?}");
+        assert!(
+            report
+                .check(check::CONSENTS)
+                .unwrap()
+                .detail
+                .starts_with("a version 1 proof states no consent history")
+        );
+        // A version 1 proof claiming a history is not one.
+        let (_, recorded) = recorded_proof(&key);
+        let mut value = serde_json::to_value(&recorded).unwrap();
+        value["v"] = json!(1);
+        let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+        let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+        assert_eq!(failed, [check::CONSENTS]);
+        // An unknown version is refused.
+        value["v"] = json!(3);
+        let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+        let detail = &report.check(check::PROOF_FORMAT).unwrap().detail;
+        assert!(
+            detail.contains("expected \"cadre.attendance-proof\" version 1 or 2"),
+            "{detail}"
+        );
     }
 
     #[test]

@@ -150,6 +150,8 @@ fn certificates() -> Vec<Certificate> {
             person_role: Role::Participant,
             attendance: attendance(i),
             suspensions: Vec::new(),
+            consents: Vec::new(),
+            recordings: Vec::new(),
             proof_sha256: format!("{i:064x}"),
             key_id: "k_2026_01".to_owned(),
             jwks_url: "https://formation.example.fr/.well-known/jwks.json".to_owned(),

@@ -3,8 +3,10 @@
 //!
 //! Everything is derived from the ledger at issue time, under a fresh signed
 //! tree head, so a proof always carries what an auditor needs to check it
-//! offline: the tree head, the person's entries with their inclusion paths,
-//! and figures that the verifier recomputes from those entries.
+//! offline: the tree head, the person's entries (and those of the recording
+//! segments they appear in) with their inclusion paths, and figures, consent
+//! history and recorded segments that the verifier recomputes from those
+//! entries.
 
 use crate::app::App;
 use crate::catalog::{Person as StoredPerson, Session};
@@ -113,18 +115,24 @@ impl App {
             .entries(sid)
             .await
             .map_err(|e| internal("reading the ledger", e))?;
+        let mut texts = Vec::with_capacity(stored.len());
         let mut parsed = Vec::with_capacity(stored.len());
         for e in stored.iter().filter(|e| e.seq < head.head.tree_size) {
             let entry = Entry::parse(&e.text).map_err(|err| internal("a stored entry", err))?;
-            parsed.push((e.seq, &e.text, entry));
+            texts.push((e.seq, &e.text));
+            parsed.push(entry);
         }
         let session = meta(&detail.session);
         let mut out = Vec::with_capacity(people.len());
         for who in people {
-            let chosen: Vec<(u64, String)> = parsed
+            // Their entries, the control entries, and the entries of the
+            // recording segments they appear in (which needs the whole log).
+            let scope = attendance::ProofScope::new(&parsed, &who.id);
+            let chosen: Vec<(u64, String)> = texts
                 .iter()
-                .filter(|(_, _, entry)| attendance::in_proof(entry, &who.id))
-                .map(|(seq, text, _)| (*seq, (*text).clone()))
+                .zip(&parsed)
+                .filter(|(_, entry)| scope.contains(entry))
+                .map(|((seq, text), _)| (*seq, (*text).clone()))
                 .collect();
             let seqs: Vec<u64> = chosen.iter().map(|(seq, _)| *seq).collect();
             let paths = ledger
@@ -207,6 +215,8 @@ impl App {
                     )
                 })
                 .collect(),
+            consents: p.consents.clone(),
+            recordings: p.recordings.clone(),
             proof_sha256: issued.sha256(),
             key_id: self.jws().kid().to_owned(),
             jwks_url: format!("{}/.well-known/jwks.json", self.public_url()),

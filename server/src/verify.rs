@@ -11,8 +11,11 @@
 //! when one fails, [`EXIT_USAGE`] when the inputs cannot be read (then
 //! nothing was verified).
 
-use cadre_protocol::evidence::{Jwk, Jwks};
-use cadre_protocol::proof::{self, Check, Report};
+use cadre_protocol::attendance::{
+    self, ConsentDecision, DecisionEffect, RecordedSegment, decision_effects,
+};
+use cadre_protocol::evidence::{Jwk, Jwks, unverified_payload};
+use cadre_protocol::proof::{self, AttendanceProof, Check, Report};
 use clap::Args;
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -77,6 +80,12 @@ struct JsonReport<'a> {
     kind: &'static str,
     ok: bool,
     checks: &'a [Check],
+    /// A verified proof's consent decisions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    consents: Option<&'a [ConsentDecision]>,
+    /// A verified proof's recorded segments.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    recordings: Option<&'a [RecordedSegment]>,
 }
 
 /// Runs the command, printing to stdout (report) and stderr (problems with
@@ -106,12 +115,19 @@ pub fn run_with(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             Jwks { keys: Vec::new() }
         }
     };
-    let (input, report) = match verify_file(&args.file, &jwks, &args.receipts) {
+    let (input, report, text) = match verify_text(&args.file, &jwks, &args.receipts) {
         Ok(done) => done,
         Err(e) => {
             let _ = writeln!(err, "cadre verify: {e}");
             return EXIT_USAGE;
         }
+    };
+    // What a proof says is shown only once every check holds: until then
+    // it is a claim, not a fact.
+    let verified = match input {
+        Input::Proof if report.ok => unverified_payload(text.trim())
+            .and_then(|p| serde_json::from_slice::<AttendanceProof>(&p).ok()),
+        _ => None,
     };
     let printed = if args.json {
         let json = JsonReport {
@@ -119,13 +135,16 @@ pub fn run_with(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             kind: input.as_str(),
             ok: report.ok,
             checks: &report.checks,
+            consents: verified.as_ref().map(|p| p.consents.as_slice()),
+            recordings: verified.as_ref().map(|p| p.recordings.as_slice()),
         };
         match serde_json::to_string(&json) {
             Ok(line) => writeln!(out, "{line}"),
             Err(e) => Err(std::io::Error::other(e)),
         }
     } else {
-        print_report(out, &args.file, input, &report)
+        let summary = verified.as_ref().map(consent_summary).unwrap_or_default();
+        print_report(out, &args.file, input, &report, &summary)
     };
     if printed.is_err() {
         return EXIT_USAGE;
@@ -144,6 +163,15 @@ pub fn verify_file(
     jwks: &Jwks,
     receipts: &[PathBuf],
 ) -> Result<(Input, Report), String> {
+    verify_text(file, jwks, receipts).map(|(input, report, _)| (input, report))
+}
+
+/// [`verify_file`], also returning the text that was verified.
+fn verify_text(
+    file: &Path,
+    jwks: &Jwks,
+    receipts: &[PathBuf],
+) -> Result<(Input, Report, String), String> {
     let text = read(file)?;
     let input = detect(&text).ok_or_else(|| {
         format!(
@@ -156,15 +184,91 @@ pub fn verify_file(
         .iter()
         .map(|path| read_receipt(path))
         .collect::<Result<Vec<String>, String>>()?;
-    match input {
-        Input::Proof if !receipts.is_empty() => Err(
-            "--receipt applies to a ledger export: a proof carries no consistency proof; \
-             check receipts against the session's export"
-                .to_owned(),
-        ),
-        Input::Proof => Ok((input, proof::verify_proof(text.trim(), jwks))),
-        Input::Export => Ok((input, proof::verify_export(&text, jwks, &receipts))),
+    let report = match input {
+        Input::Proof if !receipts.is_empty() => {
+            return Err(
+                "--receipt applies to a ledger export: a proof carries no consistency proof; \
+                 check receipts against the session's export"
+                    .to_owned(),
+            );
+        }
+        Input::Proof => proof::verify_proof(text.trim(), jwks),
+        Input::Export => proof::verify_export(&text, jwks, &receipts),
+    };
+    Ok((input, report, text))
+}
+
+/// What a verified proof states about the person's consents and
+/// recordings, one line each: every decision (granted, refused, withdrawn,
+/// with the hash of the wording shown), then every recorded segment they
+/// appear in (times, why it stopped, their own files, deleted or kept).
+pub fn consent_summary(p: &AttendanceProof) -> Vec<String> {
+    let tz = &p.session.time_zone;
+    let time = |ms: i64| attendance::local_time(ms, tz);
+    if p.v == 1 {
+        return vec![
+            "a version 1 proof: it states no consent history and no recordings".to_owned(),
+        ];
     }
+    if p.consents.is_empty() && p.recordings.is_empty() {
+        return vec!["no consent decision; never recorded".to_owned()];
+    }
+    let mut out = Vec::new();
+    if p.consents.is_empty() {
+        out.push("no consent decision".to_owned());
+    }
+    for (d, effect) in p.consents.iter().zip(decision_effects(&p.consents)) {
+        let effect = match effect {
+            DecisionEffect::Granted => "granted",
+            DecisionEffect::Refused => "refused",
+            DecisionEffect::Withdrawn => "withdrawn",
+        };
+        out.push(format!(
+            "{} {}: {effect} (wording sha256 {})",
+            time(d.ts),
+            d.consent,
+            d.text_sha256
+        ));
+    }
+    if p.recordings.is_empty() {
+        out.push("never recorded".to_owned());
+    }
+    for s in &p.recordings {
+        let mut line = format!(
+            "recorded in segment {} from {}",
+            s.segment,
+            time(s.started_at)
+        );
+        match (s.closed_at, &s.reason) {
+            (Some(end), Some(reason)) => {
+                line.push_str(&format!(" to {} (stopped: {reason})", time(end)))
+            }
+            (Some(end), None) => line.push_str(&format!(" to {}", time(end))),
+            (None, _) => line.push_str(", still running when the proof was issued"),
+        }
+        if s.files.is_empty() {
+            line.push_str("; none of their tracks");
+        } else {
+            let files: Vec<String> = s
+                .files
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {} ({} bytes, sha256 {})",
+                        f.track, f.name, f.bytes, f.sha256
+                    )
+                })
+                .collect();
+            line.push_str(&format!("; {}", files.join(", ")));
+        }
+        match s.purged_at {
+            Some(t) => line.push_str(&format!("; files deleted {}", time(t))),
+            None if s.closed_at.is_some() && !s.files.is_empty() => line.push_str("; files kept"),
+            None => {}
+        }
+        out.push(line);
+    }
+    out
 }
 
 /// A proof is one compact JWS; an export starts with a JSON object.
@@ -237,6 +341,7 @@ fn print_report(
     file: &Path,
     input: Input,
     report: &Report,
+    summary: &[String],
 ) -> std::io::Result<()> {
     let what = match input {
         Input::Proof => "attendance proof",
@@ -246,6 +351,15 @@ fn print_report(
     for c in &report.checks {
         let mark = if c.ok { '✓' } else { '✗' };
         writeln!(out, "  {mark} {}: {}", c.name, c.detail)?;
+    }
+    if !summary.is_empty() {
+        writeln!(
+            out,
+            "Consents and recordings (as the verified proof states them):"
+        )?;
+        for line in summary {
+            writeln!(out, "  - {line}")?;
+        }
     }
     let failed = report.failures().count();
     if report.ok {
@@ -452,6 +566,224 @@ mod tests {
         assert_eq!(detect("hello"), None);
         assert_eq!(detect("a.b"), None);
         assert_eq!(detect("a.b c.d"), None);
+    }
+
+    /// A signed proof for `p_a` over a short log where they grant
+    /// recording, are recorded (audio) and withdraw; the same with the
+    /// withdrawal edited into a grant, signed with the real key; the JWKS.
+    fn recorded_proof() -> (String, String, Jwks) {
+        use base64::Engine as _;
+        use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+        use cadre_protocol::evidence::{ENTRY_VERSION, Entry, TREE_HEAD_TYP, TreeHead, kind};
+        use cadre_protocol::merkle;
+        use cadre_protocol::proof::{EvidenceEntry, Person, SessionMeta};
+        use cadre_protocol::{Role, SessionKind};
+        use ring::signature::{Ed25519KeyPair, KeyPair};
+        use serde_json::json;
+
+        const T0: i64 = 1_796_284_800_000; // 2026-12-03T09:00:00+01:00
+        const MIN: i64 = 60_000;
+        let pair = Ed25519KeyPair::from_pkcs8(
+            Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
+                .unwrap()
+                .as_ref(),
+        )
+        .unwrap();
+        let sign = |payload: &[u8]| {
+            let input = proof::jws_signing_input("k", payload);
+            proof::jws_compact(&input, pair.sign(input.as_bytes()).as_ref())
+        };
+        let events = [
+            (
+                T0,
+                kind::CONNECTION_OPENED,
+                "p_a",
+                json!({"connection_id": "c1"}),
+            ),
+            (
+                T0 + MIN,
+                kind::CONSENT,
+                "p_a",
+                json!({"consent": "recording", "granted": true, "text_sha256": "ab".repeat(32)}),
+            ),
+            (
+                T0 + 2 * MIN,
+                kind::RECORDING_ARMED,
+                "p_f",
+                json!({"armed": true}),
+            ),
+            (
+                T0 + 2 * MIN,
+                kind::RECORDING_STARTED,
+                "server",
+                json!({"segment": 1, "participants": ["p_a"]}),
+            ),
+            (
+                T0 + 10 * MIN,
+                kind::CONSENT,
+                "p_a",
+                json!({"consent": "recording", "granted": false, "text_sha256": "ab".repeat(32)}),
+            ),
+            (
+                T0 + 10 * MIN,
+                kind::RECORDING_STOPPED,
+                "server",
+                json!({"segment": 1, "reason": "consent_withdrawn", "started_at": T0 + 2 * MIN,
+                       "closed_at": T0 + 10 * MIN, "participants": ["p_a"],
+                       "files": [{"participant": "p_a", "track": "audio", "name": "s_v/1/p_a.ogg",
+                                  "bytes": 4096, "sha256": "cd".repeat(32)}]}),
+            ),
+        ];
+        let texts: Vec<String> = events
+            .iter()
+            .enumerate()
+            .map(|(seq, (ts, kind, actor, payload))| {
+                Entry {
+                    v: ENTRY_VERSION,
+                    sid: "s_v".into(),
+                    seq: seq as u64,
+                    ts: *ts,
+                    kind: (*kind).into(),
+                    actor: (*actor).into(),
+                    payload: serde_json::value::RawValue::from_string(payload.to_string()).unwrap(),
+                    client_ts: None,
+                    salt: format!("{seq:032x}"),
+                }
+                .canonical()
+            })
+            .collect();
+        let leaves: Vec<merkle::Hash> = texts
+            .iter()
+            .map(|t| cadre_protocol::evidence::entry_hash(t))
+            .collect();
+        let head = TreeHead {
+            typ: TREE_HEAD_TYP.into(),
+            v: 1,
+            sid: "s_v".into(),
+            tree_size: texts.len() as u64,
+            root: merkle::to_hex(&merkle::root(&leaves)),
+            ts: T0 + 60 * MIN,
+        };
+        let head = sign(&serde_json::to_vec(&head).unwrap());
+        let evidence = (0..texts.len())
+            .map(|i| {
+                EvidenceEntry::new(
+                    i as u64,
+                    texts[i].clone(),
+                    &merkle::inclusion_proof(&leaves, i).unwrap(),
+                )
+            })
+            .collect();
+        let payload = proof::build_payload(
+            T0 + 61 * MIN,
+            "O",
+            &SessionMeta::new(
+                "s_v",
+                "T",
+                SessionKind::Formation,
+                T0,
+                T0 + 60 * MIN,
+                "Europe/Paris",
+            ),
+            &Person {
+                id: "p_a".into(),
+                name: "Anaïs".into(),
+                role: Role::Participant,
+            },
+            &head,
+            evidence,
+        )
+        .unwrap();
+        let jwks = Jwks {
+            keys: vec![Jwk {
+                kty: "OKP".into(),
+                crv: "Ed25519".into(),
+                kid: "k".into(),
+                x: URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
+            }],
+        };
+        let mut edited = payload.clone();
+        edited.consents[1].granted = true;
+        (
+            sign(&serde_json::to_vec(&payload).unwrap()),
+            sign(&serde_json::to_vec(&edited).unwrap()),
+            jwks,
+        )
+    }
+
+    fn run_on(jws: &str, jwks: &Jwks, json: bool) -> (i32, String) {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("proof.jws");
+        std::fs::write(&file, jws).unwrap();
+        let keys = dir.path().join("jwks.json");
+        std::fs::write(&keys, serde_json::to_string(jwks).unwrap()).unwrap();
+        let args = VerifyArgs {
+            file,
+            jwks: Some(keys.display().to_string()),
+            receipts: Vec::new(),
+            json,
+        };
+        let (mut out, mut err) = (Vec::new(), Vec::new());
+        let code = run_with(&args, &mut out, &mut err);
+        (code, String::from_utf8(out).unwrap())
+    }
+
+    #[test]
+    fn a_verified_proof_shows_its_consents_and_recordings() {
+        let (jws, edited, jwks) = recorded_proof();
+        let (code, out) = run_on(&jws, &jwks, false);
+        assert_eq!(code, EXIT_VERIFIED, "{out}");
+        assert!(
+            out.contains(
+                "  ✓ consents and recordings recomputed: 2 consent decisions and 1 recorded segment"
+            ),
+            "{out}"
+        );
+        let summary = out
+            .split("Consents and recordings (as the verified proof states them):\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no summary in {out}"));
+        let lines: Vec<&str> = summary.lines().collect();
+        assert_eq!(
+            lines[0],
+            format!(
+                "  - 2026-12-03T09:01:00+01:00 recording: granted (wording sha256 {})",
+                "ab".repeat(32)
+            )
+        );
+        assert!(
+            lines[1].starts_with("  - 2026-12-03T09:10:00+01:00 recording: withdrawn"),
+            "{out}"
+        );
+        assert_eq!(
+            lines[2],
+            format!(
+                "  - recorded in segment 1 from 2026-12-03T09:02:00+01:00 to 2026-12-03T09:10:00+01:00 \
+                 (stopped: consent_withdrawn); audio s_v/1/p_a.ogg (4096 bytes, sha256 {}); files kept",
+                "cd".repeat(32)
+            )
+        );
+        assert_eq!(lines[3], "VERIFIED: all 9 checks hold.");
+        let (code, out) = run_on(&jws, &jwks, true);
+        assert_eq!(code, EXIT_VERIFIED);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert_eq!(v["consents"][1]["granted"], false);
+        assert_eq!(v["recordings"][0]["files"][0]["bytes"], 4096);
+
+        // An edited history fails, and nothing of it is shown as fact.
+        let (code, out) = run_on(&edited, &jwks, false);
+        assert_eq!(code, EXIT_FAILED, "{out}");
+        assert!(
+            out.contains("  ✗ consents and recordings recomputed: consent decision 2"),
+            "{out}"
+        );
+        assert!(!out.contains("Consents and recordings (as"), "{out}");
+        let (_, out) = run_on(&edited, &jwks, true);
+        let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
+        assert!(
+            v.get("consents").is_none() && v.get("recordings").is_none(),
+            "{out}"
+        );
     }
 
     #[test]

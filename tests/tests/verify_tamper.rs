@@ -453,7 +453,7 @@ fn the_untampered_proof_and_export_verify() {
     let case = Case::new();
     let report = case.verify_proof_file(PROOF);
     assert!(report.ok, "{report:#?}");
-    assert_eq!(report.checks.len(), 8);
+    assert_eq!(report.checks.len(), 9);
     // The figures are those of the day as it happened.
     let p = case.proof();
     assert_eq!(p.half_days.len(), 2);

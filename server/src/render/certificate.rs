@@ -1,9 +1,11 @@
 //! The *certificat de réalisation*: one person, A4 portrait.
 
-use cadre_protocol::attendance::Interval;
+use cadre_protocol::attendance::{
+    ConsentDecision, DecisionEffect, Interval, RecordedSegment, decision_effects,
+};
 use chrono_tz::Tz;
 
-use super::labels::{self, Labels, hm_opt, local, moment, slot_parts, span};
+use super::labels::{self, Labels, day, hm_opt, local, moment, slot_parts, span, time_span};
 use super::layout::{
     A4, ACCENT, Align, BOX_FILL, Cell, CellLine, Column, Flow, INK, LEADING, MUTED, Op, Row,
     TOTAL_FILL, TableStyle,
@@ -110,21 +112,16 @@ pub(crate) fn layout(
     if c.suspensions.is_empty() {
         f.paragraph(l.none, Weight::Regular, 9.0, INK);
     } else {
-        let indent = 12.0;
-        for s in &c.suspensions {
-            let lines = fonts.wrapped(s, Weight::Regular, 9.0, f.width() - indent);
-            let h = 9.0 * LEADING;
-            f.ensure(h);
-            let top = f.y;
-            let bullet = fonts.line("•", Weight::Regular, 9.0);
-            f.text_at(f.left + 2.0, top, bullet, INK);
-            let x = f.left + indent;
-            f.lines_flow(lines, x, INK);
-        }
+        bullets(&mut f, &c.suspensions);
     }
 
+    // Consents and recordings.
+    f.space(10.0);
+    heading(&mut f, l.consents_recordings);
+    consents_recordings(&mut f, c, tz);
+
     // The proof.
-    f.space(16.0);
+    f.space(12.0);
     proof_box(&mut f, c, tz, l);
 
     let total = f.pages.len();
@@ -141,6 +138,149 @@ pub(crate) fn layout(
         footer(fonts, page, &footer_text, l, i, total);
     }
     Ok((pages, missing))
+}
+
+/// One bulleted, wrapped line per item.
+fn bullets(f: &mut Flow<'_>, items: &[String]) {
+    let fonts = f.fonts;
+    let indent = 12.0;
+    for s in items {
+        let lines = fonts.wrapped(s, Weight::Regular, 9.0, f.width() - indent);
+        let h = 9.0 * LEADING;
+        f.ensure(h);
+        let top = f.y;
+        let bullet = fonts.line("•", Weight::Regular, 9.0);
+        f.text_at(f.left + 2.0, top, bullet, INK);
+        let x = f.left + indent;
+        f.lines_flow(lines, x, INK);
+    }
+}
+
+/// ": ", with the narrow no-break space French puts before it.
+fn colon(lang: Lang) -> &'static str {
+    match lang {
+        Lang::Fr => "\u{202F}: ",
+        Lang::En => ": ",
+    }
+}
+
+/// The person's consent decisions, one line per consent, then the
+/// recording segments they appear in, one line each; one line saying so
+/// when there is neither. Times are local, as everywhere in the document.
+fn consents_recordings(f: &mut Flow<'_>, c: &Certificate, tz: Tz) {
+    let lang = c.lang;
+    let l = lang.labels();
+    if c.consents.is_empty() && c.recordings.is_empty() {
+        f.paragraph(l.no_consent_no_recording, Weight::Regular, 9.0, INK);
+        return;
+    }
+    let decisions = consent_lines(lang, tz, &c.consents);
+    if decisions.is_empty() {
+        f.paragraph(l.no_consent, Weight::Regular, 9.0, INK);
+    } else {
+        bullets(f, &decisions);
+    }
+    f.space(3.0);
+    let segments: Vec<String> = c
+        .recordings
+        .iter()
+        .map(|s| segment_line(lang, tz, s))
+        .collect();
+    if segments.is_empty() {
+        f.paragraph(l.no_recording, Weight::Regular, 9.0, INK);
+    } else {
+        bullets(f, &segments);
+    }
+}
+
+/// One line per consent, its decisions in log order: "Enregistrement de la
+/// séance : accordé le 3 décembre 2026 à 09:01, retiré à 10:15" (the date
+/// is repeated only when it changes).
+fn consent_lines(lang: Lang, tz: Tz, consents: &[ConsentDecision]) -> Vec<String> {
+    let l = lang.labels();
+    let mut groups: Vec<(&str, Vec<(i64, DecisionEffect)>)> = Vec::new();
+    for (d, effect) in consents.iter().zip(decision_effects(consents)) {
+        match groups.iter_mut().find(|(c, _)| *c == d.consent) {
+            Some((_, decisions)) => decisions.push((d.ts, effect)),
+            None => groups.push((&d.consent, vec![(d.ts, effect)])),
+        }
+    }
+    groups
+        .into_iter()
+        .map(|(consent, decisions)| {
+            let mut last_day = None;
+            let parts: Vec<String> = decisions
+                .into_iter()
+                .map(|(ts, effect)| {
+                    let when = match local(tz, ts) {
+                        Some(t) if last_day == Some(t.date_naive()) => {
+                            format!("{} {}", l.at, labels::hm(&t))
+                        }
+                        Some(t) => {
+                            last_day = Some(t.date_naive());
+                            format!(
+                                "{} {} {} {}",
+                                l.on,
+                                lang.date(t.date_naive()),
+                                l.at,
+                                labels::hm(&t)
+                            )
+                        }
+                        None => "—".to_owned(),
+                    };
+                    format!("{} {when}", lang.effect(effect))
+                })
+                .collect();
+            format!(
+                "{}{}{}",
+                lang.consent(consent),
+                colon(lang),
+                parts.join(", ")
+            )
+        })
+        .collect()
+}
+
+/// "Enregistrement n° 1 — 3 décembre 2026, 09:30–10:15 (arrêt : accord
+/// retiré) — audio, vidéo — fichiers supprimés le 2 janvier 2027".
+fn segment_line(lang: Lang, tz: Tz, s: &RecordedSegment) -> String {
+    let l = lang.labels();
+    let mut line = format!(
+        "{} — {}",
+        l.segment.replace("{n}", &s.segment.to_string()),
+        time_span(lang, tz, s.started_at, s.closed_at)
+    );
+    match (s.closed_at, &s.reason) {
+        (None, _) => line.push_str(&format!(" ({})", l.running)),
+        (Some(_), Some(reason)) => line.push_str(&format!(
+            " ({}{}{})",
+            l.stopped,
+            colon(lang),
+            lang.stop_reason(reason)
+        )),
+        (Some(_), None) => {}
+    }
+    let mut tracks: Vec<&str> = Vec::new();
+    for f in &s.files {
+        let track = lang.track(&f.track);
+        if !tracks.contains(&track) {
+            tracks.push(track);
+        }
+    }
+    line.push_str(" — ");
+    if tracks.is_empty() {
+        line.push_str(l.no_track);
+    } else {
+        line.push_str(&tracks.join(", "));
+    }
+    if let Some(purged) = s.purged_at {
+        line.push_str(" — ");
+        line.push_str(&l.purged.replace("{date}", &day(lang, tz, purged)));
+    } else if s.closed_at.is_some() && !s.files.is_empty() {
+        line.push_str(" — ");
+        line.push_str(l.kept);
+    }
+    line
 }
 
 /// A label on the left, value lines on the right.
@@ -404,11 +544,7 @@ fn proof_box(f: &mut Flow<'_>, c: &Certificate, tz: Tz, l: &Labels) {
         .replace("{kid}", &c.key_id)
         .replace("{jwks}", &c.jwks_url);
     let verify = fonts.wrapped(&verify, Weight::Regular, 8.5, inner);
-    let sep = if c.lang == Lang::Fr {
-        "\u{202F}: "
-    } else {
-        ": "
-    };
+    let sep = colon(c.lang);
     let issued = fonts.wrapped(
         &format!(
             "{} {} · {}{sep}{}",

@@ -1,6 +1,7 @@
 //! Words and formats, in French and English: the label table, dates, times,
 //! durations and percentages.
 
+use cadre_protocol::attendance::DecisionEffect;
 use cadre_protocol::{Role, SessionKind};
 use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Timelike};
 use chrono_tz::Tz;
@@ -67,6 +68,27 @@ pub(crate) struct Labels {
     pub(crate) signed_online: &'static str,
     /// `{n}` is replaced by the number of connections.
     pub(crate) intervals_count: &'static str,
+    pub(crate) consents_recordings: &'static str,
+    /// Before a date: "le 3 décembre 2026".
+    pub(crate) on: &'static str,
+    pub(crate) no_consent_no_recording: &'static str,
+    pub(crate) no_consent: &'static str,
+    pub(crate) no_recording: &'static str,
+    pub(crate) consent_recording: &'static str,
+    pub(crate) consent_sponsor_share: &'static str,
+    pub(crate) granted: &'static str,
+    pub(crate) refused: &'static str,
+    pub(crate) withdrawn: &'static str,
+    /// `{n}` is replaced by the segment number.
+    pub(crate) segment: &'static str,
+    pub(crate) stopped: &'static str,
+    pub(crate) running: &'static str,
+    pub(crate) track_audio: &'static str,
+    pub(crate) track_video: &'static str,
+    pub(crate) no_track: &'static str,
+    /// `{date}` is replaced by the date.
+    pub(crate) purged: &'static str,
+    pub(crate) kept: &'static str,
 }
 
 pub(crate) const FR: Labels = Labels {
@@ -134,6 +156,24 @@ pub(crate) const FR: Labels = Labels {
     no_one: "Personne n'est inscrit.",
     signed_online: "signé en ligne",
     intervals_count: "({n} connexions en tout)",
+    consents_recordings: "Accords et enregistrements",
+    on: "le",
+    no_consent_no_recording: "Aucun accord exprimé\u{202F}; aucun enregistrement.",
+    no_consent: "Aucun accord exprimé.",
+    no_recording: "Aucun enregistrement.",
+    consent_recording: "Enregistrement de la séance",
+    consent_sponsor_share: "Communication nominative de la présence au financeur",
+    granted: "accordé",
+    refused: "refusé",
+    withdrawn: "retiré",
+    segment: "Enregistrement n°\u{00A0}{n}",
+    stopped: "arrêt",
+    running: "en cours à l'émission",
+    track_audio: "audio",
+    track_video: "vidéo",
+    no_track: "aucune piste de la personne",
+    purged: "fichiers supprimés le {date}",
+    kept: "fichiers conservés",
 };
 
 pub(crate) const EN: Labels = Labels {
@@ -199,6 +239,24 @@ pub(crate) const EN: Labels = Labels {
     no_one: "No one is enrolled.",
     signed_online: "signed online",
     intervals_count: "({n} connections in all)",
+    consents_recordings: "Consents and recordings",
+    on: "on",
+    no_consent_no_recording: "No consent given or refused; never recorded.",
+    no_consent: "No consent given or refused.",
+    no_recording: "Never recorded.",
+    consent_recording: "Recording of the session",
+    consent_sponsor_share: "Sharing one's attendance with the sponsor",
+    granted: "granted",
+    refused: "refused",
+    withdrawn: "withdrawn",
+    segment: "Recording {n}",
+    stopped: "stopped",
+    running: "running when issued",
+    track_audio: "audio",
+    track_video: "video",
+    no_track: "none of the person's tracks",
+    purged: "files deleted on {date}",
+    kept: "files kept",
 };
 
 impl Lang {
@@ -331,6 +389,64 @@ impl Lang {
         }
     }
 
+    /// What a consent is about, as printed; an unknown consent as it is
+    /// named in the ledger.
+    pub(crate) fn consent(self, consent: &str) -> &str {
+        let l = self.labels();
+        match consent {
+            cadre_protocol::evidence::consent::RECORDING => l.consent_recording,
+            cadre_protocol::evidence::consent::SPONSOR_SHARE => l.consent_sponsor_share,
+            other => other,
+        }
+    }
+
+    /// "accordé", "refusé", "retiré".
+    pub(crate) fn effect(self, effect: DecisionEffect) -> &'static str {
+        let l = self.labels();
+        match effect {
+            DecisionEffect::Granted => l.granted,
+            DecisionEffect::Refused => l.refused,
+            DecisionEffect::Withdrawn => l.withdrawn,
+        }
+    }
+
+    /// Why a recording segment stopped, in words; an unknown reason as the
+    /// ledger names it.
+    pub(crate) fn stop_reason(self, reason: &str) -> &str {
+        let fr = self == Lang::Fr;
+        match reason {
+            "consent_withdrawn" if fr => "accord retiré",
+            "consent_withdrawn" => "consent withdrawn",
+            "participant_without_consent" if fr => "arrivée d'une personne sans accord",
+            "participant_without_consent" => "someone without consent joined",
+            "disarmed" if fr => "arrêté par l'intervenant",
+            "disarmed" => "stopped by the facilitator",
+            "left" if fr => "départ des personnes enregistrées",
+            "left" => "the people recorded left",
+            "suspended" if fr => "session suspendue",
+            "suspended" => "session suspended",
+            "storage_full" if fr => "stockage plein",
+            "storage_full" => "storage full",
+            "storage_error" if fr => "erreur de stockage",
+            "storage_error" => "storage error",
+            "shutdown" if fr => "arrêt du serveur",
+            "shutdown" => "server shut down",
+            "interrupted" if fr => "interruption du serveur",
+            "interrupted" => "server interrupted",
+            other => other,
+        }
+    }
+
+    /// A track, as printed.
+    pub(crate) fn track(self, track: &str) -> &str {
+        let l = self.labels();
+        match track {
+            "audio" => l.track_audio,
+            "video" => l.track_video,
+            other => other,
+        }
+    }
+
     /// "matin" / "après-midi".
     pub(crate) fn half(self, afternoon: bool) -> &'static str {
         let l = self.labels();
@@ -400,6 +516,29 @@ pub(crate) fn moment(lang: Lang, tz: Tz, ms: i64) -> String {
             tz.name()
         ),
         None => "—".to_owned(),
+    }
+}
+
+/// "3 décembre 2026" of an instant in the zone.
+pub(crate) fn day(lang: Lang, tz: Tz, ms: i64) -> String {
+    local(tz, ms)
+        .map(|t| lang.date(t.date_naive()))
+        .unwrap_or_else(|| "—".to_owned())
+}
+
+/// A span that happened: "3 décembre 2026, 09:30–10:15"; across midnight
+/// "3 décembre 2026, 23:50 – 4 décembre 2026, 00:10"; still running
+/// "3 décembre 2026, 11:00–…".
+pub(crate) fn time_span(lang: Lang, tz: Tz, start: i64, end: Option<i64>) -> String {
+    let Some(s) = local(tz, start) else {
+        return "—".to_owned();
+    };
+    let first = format!("{}, {}", lang.date(s.date_naive()), hm(&s));
+    match end.map(|e| local(tz, e)) {
+        None => format!("{first}–…"),
+        Some(None) => format!("{first}–—"),
+        Some(Some(e)) if e.date_naive() == s.date_naive() => format!("{first}–{}", hm(&e)),
+        Some(Some(e)) => format!("{first} – {}, {}", lang.date(e.date_naive()), hm(&e)),
     }
 }
 

@@ -38,7 +38,7 @@ mod text;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use cadre_protocol::attendance::PersonAttendance;
+use cadre_protocol::attendance::{ConsentDecision, PersonAttendance, RecordedSegment};
 use cadre_protocol::{Role, SessionKind};
 use serde::{Deserialize, Serialize};
 
@@ -130,6 +130,11 @@ pub struct Certificate {
     /// Suspensions and postponements of the session, each with its reason,
     /// one line each, as the caller words them (may be empty).
     pub suspensions: Vec<String>,
+    /// The person's consent decisions, in log order, as in the proof.
+    pub consents: Vec<ConsentDecision>,
+    /// The recording segments the person appears in, with their own files,
+    /// as in the proof.
+    pub recordings: Vec<RecordedSegment>,
     /// SHA-256 of the proof (the JWS text), lowercase hex.
     pub proof_sha256: String,
     /// `kid` of the key that signed the proof.
@@ -294,8 +299,9 @@ fn shared() -> Result<&'static Renderer, RenderError> {
 /// A person's *certificat de réalisation* (remote attendance certificate),
 /// one or more A4 pages: organisation, person, action, modality, planned
 /// dates, per half-day connections, connected and present time, completion,
-/// sign-in and countersignature, totals, suspensions, and the proof's SHA-256
-/// with how to verify it.
+/// sign-in and countersignature, totals, suspensions, the person's consent
+/// decisions and recorded segments, and the proof's SHA-256 with how to
+/// verify it.
 pub fn certificate_pdf(c: &Certificate) -> Result<Vec<u8>, RenderError> {
     shared()?.certificate_pdf(c)
 }

@@ -6,7 +6,9 @@
 
 use std::collections::BTreeMap;
 
-use cadre_protocol::attendance::{HalfDay, Interval, PersonAttendance, Totals};
+use cadre_protocol::attendance::{
+    ConsentDecision, HalfDay, Interval, PersonAttendance, RecordedFile, RecordedSegment, Totals,
+};
 use cadre_protocol::{Role, SessionKind};
 use chrono::TimeZone;
 use chrono_tz::Europe::Paris;
@@ -112,6 +114,63 @@ fn session() -> SessionInfo {
     }
 }
 
+fn decision(ts: i64, consent: &str, granted: bool) -> ConsentDecision {
+    ConsentDecision {
+        ts,
+        consent: consent.to_owned(),
+        granted,
+        text_sha256: HASH.to_owned(),
+    }
+}
+
+fn recorded_file(segment: u64, track: &str) -> RecordedFile {
+    RecordedFile {
+        track: track.to_owned(),
+        name: format!("s_8f3k2m9q/{segment}/p_4k9d-{track}"),
+        bytes: 123_456,
+        sha256: HASH.to_owned(),
+    }
+}
+
+/// A day that was recorded: the person grants recording, refuses sharing
+/// with the sponsor, is recorded (sound and image) until they withdraw,
+/// grants again the next day; the files are deleted a month later. A second
+/// segment, with no track of theirs, still runs at issue time.
+fn recorded_certificate(lang: Lang, name: &str) -> Certificate {
+    let mut c = certificate(lang, name);
+    c.consents = vec![
+        decision(at(3, 9, 1), "recording", true),
+        decision(at(3, 9, 2), "sponsor_share", false),
+        decision(at(3, 10, 15), "recording", false),
+        decision(at(4, 8, 55), "recording", true),
+    ];
+    c.recordings = vec![
+        RecordedSegment {
+            segment: 1,
+            started_at: at(3, 9, 30),
+            closed_at: Some(at(3, 10, 15)),
+            reason: Some("consent_withdrawn".to_owned()),
+            files: vec![recorded_file(1, "audio"), recorded_file(1, "video")],
+            purged_at: Some(
+                Paris
+                    .with_ymd_and_hms(2027, 1, 2, 3, 0, 0)
+                    .single()
+                    .expect("a valid time")
+                    .timestamp_millis(),
+            ),
+        },
+        RecordedSegment {
+            segment: 2,
+            started_at: at(3, 14, 10),
+            closed_at: None,
+            reason: None,
+            files: Vec::new(),
+            purged_at: None,
+        },
+    ];
+    c
+}
+
 pub(crate) fn certificate(lang: Lang, name: &str) -> Certificate {
     Certificate {
         lang,
@@ -132,6 +191,8 @@ pub(crate) fn certificate(lang: Lang, name: &str) -> Certificate {
              générale chez le fournisseur d'accès)."
                 .to_owned(),
         ],
+        consents: Vec::new(),
+        recordings: Vec::new(),
         proof_sha256: HASH.to_owned(),
         key_id: "k_2026_01".to_owned(),
         jwks_url: "https://formation.example.fr/.well-known/jwks.json".to_owned(),
@@ -356,6 +417,90 @@ fn certificate_in_english() {
     ] {
         assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
     }
+}
+
+#[test]
+fn certificate_lists_consent_decisions_and_recorded_segments() {
+    let c = recorded_certificate(Lang::Fr, "Éloïse Lefèvre-Cœur");
+    let (pages, missing) = certificate::layout(fonts(), &c).unwrap();
+    assert!(!missing);
+    let text = joined(&pages);
+    for expected in [
+        "Accords et enregistrements",
+        "Enregistrement de la séance\u{202F}: accordé le 3 décembre 2026 à 09:01, retiré à 10:15, \
+         accordé le 4 décembre 2026 à 08:55",
+        "Communication nominative de la présence au financeur\u{202F}: refusé le 3 décembre 2026 à 09:02",
+        "Enregistrement n°\u{00A0}1 — 3 décembre 2026, 09:30–10:15 (arrêt\u{202F}: accord retiré) — \
+         audio, vidéo — fichiers supprimés le 2 janvier 2027",
+        "Enregistrement n°\u{00A0}2 — 3 décembre 2026, 14:10–… (en cours à l'émission) — \
+         aucune piste de la personne",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(!text.contains("Aucun"), "{text}");
+    assert_inside(&pages, A4, 50.0);
+    // The section comes after the suspensions and before the signed
+    // proof's box, which is never split across pages.
+    let at_section = text.find("Accords et enregistrements").unwrap();
+    assert!(at_section > text.find("Suspensions et reports").unwrap());
+    assert!(at_section < text.find("Attestation électronique").unwrap());
+    let last = texts(&pages).pop().unwrap().join(" ");
+    assert!(
+        last.contains("Attestation électronique") && last.contains(HASH),
+        "{last}"
+    );
+}
+
+#[test]
+fn certificate_lists_consents_and_recordings_in_english() {
+    let c = recorded_certificate(Lang::En, "Zoë Brontë");
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    let text = joined(&pages);
+    for expected in [
+        "Consents and recordings",
+        "Recording of the session: granted on 3 December 2026 at 09:01, withdrawn at 10:15, \
+         granted on 4 December 2026 at 08:55",
+        "Sharing one's attendance with the sponsor: refused on 3 December 2026 at 09:02",
+        "Recording 1 — 3 December 2026, 09:30–10:15 (stopped: consent withdrawn) — audio, video \
+         — files deleted on 2 January 2027",
+        "Recording 2 — 3 December 2026, 14:10–… (running when issued) — none of the person's tracks",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+}
+
+#[test]
+fn no_consent_and_no_recording_is_one_line() {
+    let c = certificate(Lang::Fr, "Zoë");
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    assert_eq!(pages.len(), 1, "a day without recording stays on one page");
+    let text = all_text(&pages);
+    assert!(
+        text.contains(
+            "Accords et enregistrements\nAucun accord exprimé\u{202F}; aucun enregistrement.\n"
+        ),
+        "{text}"
+    );
+    let c = certificate(Lang::En, "Zoë");
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    assert!(all_text(&pages).contains("No consent given or refused; never recorded."));
+    // Decisions without a recording: each list says what it lacks.
+    let mut c = recorded_certificate(Lang::Fr, "Zoë");
+    c.recordings.clear();
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    let text = joined(&pages);
+    assert!(text.contains("Aucun enregistrement."), "{text}");
+    assert!(!text.contains("Aucun accord exprimé"), "{text}");
+    // A recording without a decision in the proof (a decision made before
+    // the tree head it was issued under cannot be missing; this is only
+    // the layout) and a closed segment whose files are kept.
+    let mut c = recorded_certificate(Lang::Fr, "Zoë");
+    c.consents.clear();
+    c.recordings[0].purged_at = None;
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    let text = joined(&pages);
+    assert!(text.contains("Aucun accord exprimé."), "{text}");
+    assert!(text.contains("audio, vidéo — fichiers conservés"), "{text}");
 }
 
 #[test]
@@ -595,6 +740,16 @@ fn formats() {
         labels::span(Lang::Fr, Paris, at(1, 9, 0), at(4, 17, 0)),
         "du mardi 1er décembre 2026, 09:00 au vendredi 4 décembre 2026, 17:00 (Europe/Paris)"
     );
+    assert_eq!(
+        labels::time_span(Lang::Fr, Paris, at(3, 23, 50), Some(at(4, 0, 10))),
+        "3 décembre 2026, 23:50 – 4 décembre 2026, 00:10"
+    );
+    assert_eq!(
+        labels::time_span(Lang::En, Paris, at(3, 9, 30), None),
+        "3 December 2026, 09:30–…"
+    );
+    assert_eq!(Lang::Fr.stop_reason("storage_full"), "stockage plein");
+    assert_eq!(Lang::En.stop_reason("something_new"), "something_new");
     assert_eq!(Lang::parse("fr-FR"), Some(Lang::Fr));
     assert_eq!(Lang::parse("EN"), Some(Lang::En));
     assert_eq!(Lang::parse("de"), None);
@@ -661,6 +816,10 @@ fn poppler_check() {
             "certificate-long",
             certificate_pdf(&long_certificate()).unwrap(),
         ),
+        (
+            "certificate-recorded",
+            certificate_pdf(&recorded_certificate(Lang::Fr, "Éloïse Lefèvre-Cœur")).unwrap(),
+        ),
         ("sheet-35", attendance_sheet_pdf(&sheet(35)).unwrap()),
     ];
     for (name, pdf) in &documents {
@@ -692,11 +851,21 @@ fn poppler_check() {
                     "Éloïse Lefèvre-Cœur",
                     HASH,
                     "cadre verify",
+                    "Accords et enregistrements",
                 ] {
                     assert!(text.contains(s), "{name}: {s:?}");
                 }
             }
             "certificate-ar" => assert!(has_arabic_name(&text), "{name}"),
+            "certificate-recorded" => {
+                for s in [
+                    "Accords et enregistrements",
+                    "accordé le 3 décembre 2026 à 09:01, retiré à 10:15",
+                    "fichiers supprimés le",
+                ] {
+                    assert!(text.contains(s), "{name}: {s:?}");
+                }
+            }
             "certificate-long" => {
                 assert!(
                     text.contains("(suite)") && text.contains("page 2/2"),
