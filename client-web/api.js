@@ -7,6 +7,7 @@
 /** @typedef {import("./wire.js").Lobby} Lobby */
 /** @typedef {import("./wire.js").SponsorReport} SponsorReport */
 /** @typedef {import("./wire.js").Recordings} Recordings */
+/** @typedef {import("./wire.js").Report} Report */
 /** @typedef {import("./wire.js").ErrorBody} ErrorBody */
 /** @typedef {import("./i18n.js").Lang} Lang */
 
@@ -64,6 +65,9 @@ export const documents = {
   /** One recorded file, when the list gave no address. @param {string} sid @param {number} segment @param {string} file @param {string} token */
   recordingFile: (sid, segment, file, token) =>
     `/api/sessions/${encodeURIComponent(sid)}/recordings/${segment}/${encodeURIComponent(file)}?token=${encodeURIComponent(token)}`,
+  /** The session as an iCalendar event (after a postponement, the new date). @param {string} sid @param {string} token */
+  calendar: (sid, token) =>
+    `/api/sessions/${encodeURIComponent(sid)}/calendar.ics?token=${encodeURIComponent(token)}`,
   /** The organisation's public keys. */
   jwks: "/.well-known/jwks.json",
 };
@@ -124,6 +128,63 @@ export async function fetchReport(token) {
 export async function fetchRecordings(sid, token) {
   const result = await getJson(documents.recordings(sid, token), isRecordings);
   return result.ok ? { ok: true, recordings: result.value } : result;
+}
+
+/**
+ * `GET /api/reports?token=…`: the person's own difficulty reports (a
+ * facilitator's: every report of the session). Works after the session too
+ * (90 days). Never throws.
+ * @param {string} token
+ * @returns {Promise<{ ok: true, reports: Report[] } | { ok: false, error: ErrorBody }>}
+ */
+export async function fetchReports(token) {
+  const result = await getJson(`/api/reports?token=${encodeURIComponent(token)}`, isReportList);
+  return result.ok ? { ok: true, reports: result.value } : result;
+}
+
+/**
+ * `POST /api/reports?token=…` `{text}`: files a difficulty report without
+ * the socket (after the session, or when the link no longer opens the call).
+ * Never throws.
+ * @param {string} token
+ * @param {string} text
+ * @returns {Promise<{ ok: true, report: Report } | { ok: false, error: ErrorBody }>}
+ */
+export async function postReport(token, text) {
+  let response;
+  try {
+    response = await fetch(`/api/reports?token=${encodeURIComponent(token)}`, {
+      method: "POST",
+      headers: { accept: "application/json", "content-type": "application/json" },
+      body: JSON.stringify({ text }),
+      cache: "no-store",
+    });
+  } catch (err) {
+    return { ok: false, error: { code: "network", message: String(err) } };
+  }
+  /** @type {unknown} */
+  let body = null;
+  try {
+    body = await response.json();
+  } catch {
+    // Not JSON: the status decides below.
+  }
+  if (response.ok && isReportBody(body)) return { ok: true, report: body };
+  if (isErrorBody(body)) return { ok: false, error: body };
+  return { ok: false, error: { code: response.status >= 500 || response.ok ? "internal" : "unknown", message: `HTTP ${response.status}` } };
+}
+
+/** @param {unknown} v @returns {v is Report} */
+export function isReportBody(v) {
+  if (typeof v !== "object" || v === null) return false;
+  const o = /** @type {Record<string, unknown>} */ (v);
+  return typeof o.id === "string" && typeof o.text === "string" && typeof o.status === "string"
+    && typeof o.created_at === "number" && typeof o.author === "object" && o.author !== null;
+}
+
+/** @param {unknown} v @returns {v is Report[]} */
+function isReportList(v) {
+  return Array.isArray(v) && v.every(isReportBody);
 }
 
 /**

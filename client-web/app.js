@@ -17,10 +17,17 @@
 //! - `recording.js`: recording of the session: the indicator on every page,
 //!   the facilitator's "Enregistrement" panel and recordings list; with
 //!   `recorder.js`, this browser's media sent to the server while it records.
+//! - `control.js`: the session's state on every page (suspended, postponed,
+//!   ended, with the decision's reason), media stopped while suspended, the
+//!   facilitator's "Séance" panel and dialogs, the final screens.
+//! - `quality.js`: connection figures sent every 5 s, the facilitator's
+//!   "Conditions" and alerts, a participant's "Ma connexion".
+//! - `difficulties.js`: "Signaler une difficulté" in the call and after it.
 //! - `report.js`: a sponsor's read-only report at `/r/{token}` (no camera,
 //!   no socket).
 //!
-//! For tests (harmless): `window.cadre.state()`.
+//! For tests (harmless): `window.cadre.state()`, and `window.cadre.outboundVideo()`
+//! (outbound video frames over the mesh).
 
 import { claimedWindow, fetchLobby, reportTokenFromPath, tokenFromPath } from "./api.js";
 import { has, t } from "./i18n.js";
@@ -32,6 +39,9 @@ import { Attendance } from "./attendance.js";
 import { openReport } from "./report.js";
 import { Consents, lobbyConsents } from "./consent.js";
 import { Recording } from "./recording.js";
+import { SessionControl, finalScreen } from "./control.js";
+import { Quality, outboundVideo } from "./quality.js";
+import { Difficulties, difficultyPanel } from "./difficulties.js";
 
 /** @typedef {import("./wire.js").Lobby} Lobby */
 /** @typedef {import("./consent.js").Choice} ConsentChoice */
@@ -56,7 +66,7 @@ const token = tokenFromPath(location.pathname);
 const reportToken = reportTokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
-/** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording } | null} */
+/** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording, control: SessionControl, quality: Quality, difficulties: Difficulties } | null} */
 let call = null;
 /** @type {Welcome | null} the last welcome */
 let welcome = null;
@@ -81,7 +91,12 @@ let serverRestarting = false;
     attendance: call?.attendance.snapshot() ?? null,
     consents: call?.consents.snapshot() ?? null,
     recording: call?.recording.snapshot() ?? null,
+    session: call?.control.snapshot() ?? null,
+    quality: call?.quality.snapshot() ?? null,
+    alerts: call ? [...call.quality.alerts.values()] : [],
+    reports: call?.difficulties.snapshot() ?? null,
   }),
+  outboundVideo: () => (call ? outboundVideo(call.mesh) : Promise.resolve(null)),
 };
 
 // ---------------------------------------------------------------------------
@@ -102,6 +117,11 @@ async function openLobby() {
     return;
   }
   const lobby = result.lobby;
+  // Over: no lobby, but what stays reachable (documents, difficulty reports).
+  if (lobby.session.state === "ended") {
+    showEnded(lobby, null);
+    return;
+  }
   // Optional, whatever is chosen: joining never waits on them.
   const consents = lobbyConsents(lobby);
   const view = new LobbyView(lobby, media, () => {
@@ -114,11 +134,21 @@ async function openLobby() {
   if (media.stream.getTracks().length === 0) await media.start(choices);
 }
 
+/** The link no longer opens the call, but may still file difficulty reports (90 days after the session). */
+const REPORTABLE = new Set(["session_ended", "token_expired"]);
+
 /** @param {ErrorBody} error */
 function showError(error) {
   shell.setStatus(null);
   shell.setSessionTitle(null);
-  shell.show(errorScreen(error, claimedWindow(token ?? ""), () => location.reload()));
+  /** @type {HTMLElement | null} */
+  let reports = null;
+  if (token && REPORTABLE.has(error.code)) {
+    const difficulties = new Difficulties({ you: null, token, send: null, heading: "h2" });
+    difficulties.load();
+    reports = difficulties.element;
+  }
+  shell.show(errorScreen(error, claimedWindow(token ?? ""), () => location.reload(), reports));
 }
 
 // ---------------------------------------------------------------------------
@@ -148,6 +178,8 @@ function join(lobby, consentChoices) {
     onStatus,
     checkLink: async () => {
       const result = await fetchLobby(token);
+      // The lobby still opens once the session ended; the socket does not.
+      if (result.ok && result.lobby.session.state === "ended") return { code: "session_ended", message: "the session has ended" };
       return !result.ok && DEFINITIVE.has(result.error.code) ? result.error : null;
     },
   });
@@ -156,6 +188,10 @@ function join(lobby, consentChoices) {
     onRemoteStream: (id, stream) => view.setPeerStream(id, stream),
     onLinkState: (id, state) => view.setLinkState(id, state),
   });
+  /** @type {SessionControl | null} */
+  let control = null;
+  /** @type {Quality | null} */
+  let quality = null;
   const attendance = new Attendance({
     you: lobby.you,
     session: lobby.session,
@@ -163,6 +199,7 @@ function join(lobby, consentChoices) {
     send: (message) => signalling.send(message),
     shell,
     view,
+    personAction: (id, name) => control?.removeButton(id, name) ?? null,
   });
   /** @type {Recording | null} */
   let recording = null;
@@ -187,7 +224,40 @@ function join(lobby, consentChoices) {
     nameOf: (id) => attendance.people.get(id)?.name ?? roster.get(id)?.name ?? id,
     openConsents: () => consents.panel.open(true),
   });
-  call = { signalling, mesh, view, lobby, attendance, consents, recording };
+  const nameOf = (/** @type {string} */ id) => attendance.people.get(id)?.name ?? roster.get(id)?.name ?? id;
+  const rec = recording;
+  control = new SessionControl({
+    you: lobby.you,
+    session: lobby.session,
+    token,
+    send: (message) => signalling.send(message),
+    shell,
+    view,
+    nameOf,
+    // Suspended: nothing leaves this browser; the server closes the recording.
+    onSuspended: (suspended) => {
+      mesh.setPaused(suspended);
+      if (suspended) rec.recorder.follow(null);
+    },
+    onRemoved: (id) => quality?.forget(id),
+  });
+  const sessionControl = control;
+  quality = new Quality({
+    you: lobby.you,
+    mesh,
+    send: (message) => signalling.send(message),
+    view,
+    shell,
+    nameOf,
+    consoleBody: control.panel?.consoleBody ?? null,
+    suspend: (reason) => sessionControl.open("suspend", { reason }),
+    attention: (on) => {
+      if (sessionControl.panel) sessionControl.panel.panel.dot.hidden = !on;
+    },
+  });
+  const difficulties = new Difficulties({ you: lobby.you, token, send: (message) => signalling.send(message), heading: null });
+  difficultyPanel(difficulties, view);
+  call = { signalling, mesh, view, lobby, attendance, consents, recording, control, quality, difficulties };
   shell.setSessionTitle(lobby.session.title);
   shell.show(view.element);
   shell.main.focus();
@@ -216,9 +286,12 @@ media.onChange(sendMediaState);
 /** @param {ServerMessage} message */
 function onMessage(message) {
   if (!call) return;
-  const { view, mesh, attendance, consents, recording } = call;
+  const { view, mesh, attendance, consents, recording, control, quality, difficulties } = call;
   // First: an error may answer our recorder connection or an arm request.
   if (recording.handle(message)) return;
+  if (control.handle(message)) return;
+  if (difficulties.handle(message)) return;
+  if (quality.handle(message)) return;
   if (attendance.handle(message)) return;
   if (consents.handle(message)) return;
   switch (message.type) {
@@ -226,6 +299,8 @@ function onMessage(message) {
       welcome = message;
       if (message.protocol !== 1) shell.setBanner({ tone: "warn", text: "banner.protocol" });
       mesh.configure(message.ice_servers, message.ice_policy);
+      // Before the peer connections: a suspended session starts them paused.
+      control.welcome(message);
       const ids = new Set(message.roster.map((p) => p.id));
       for (const id of [...roster.keys()]) {
         if (!ids.has(id)) view.removePeer(id);
@@ -241,6 +316,7 @@ function onMessage(message) {
       attendance.welcome(message);
       consents.welcome(message);
       recording.welcome(message);
+      quality.welcome();
       break;
     }
     case "peer_joined": {
@@ -262,6 +338,7 @@ function onMessage(message) {
       mesh.remove(message.id);
       view.removePeer(message.id);
       attendance.peerLeft(message.id);
+      quality.forget(message.id);
       if (peer) {
         const key = message.reason === "left" ? "call.peer_left" : "call.peer_lost";
         shell.announce(t(key, { name: peer.name }));
@@ -318,6 +395,7 @@ function onStatus(status, detail) {
       // The server dropped our recorder connection with the socket; the
       // indicator stays as last known (the others may still be recorded).
       call.recording.disconnected(false);
+      call.quality.disconnected();
       // Peer connections are kept: media often survives a signalling hiccup,
       // and the next welcome starts them over anyway.
       if (detail.closeCode === 4006 || detail.reason === "shutdown") serverRestarting = true;
@@ -331,6 +409,7 @@ function onStatus(status, detail) {
       const signalling = call.signalling;
       dropPeers();
       call.recording.disconnected(true);
+      call.quality.disconnected();
       shell.setBanner({
         tone: "warn",
         text: "banner.replaced",
@@ -343,13 +422,50 @@ function onStatus(status, detail) {
       shell.setStatus("revoked");
       shell.setBanner({ tone: "danger", text: "banner.revoked" });
       break;
-    case "ended":
+    case "ended": {
+      const lobby = call.lobby;
       endCall();
-      showError(detail.error ?? { code: "internal", message: "" });
+      if (detail.error?.code === "session_ended") showEnded(lobby, null);
+      else showError(detail.error ?? { code: "internal", message: "" });
       break;
+    }
+    case "removed":
+    case "closed": {
+      // A facilitator's decision: say what and why; never reconnect.
+      const { lobby, control } = call;
+      const removed = status === "removed";
+      const notice = removed ? control.removal : control.notice?.action === "end" ? control.notice : null;
+      endCall();
+      welcome = null;
+      shell.setStatus(status);
+      shell.setBanner(null);
+      if (removed) shell.show(finalScreen({ kind: "removed", notice, you: lobby.you, session: lobby.session, token: token ?? "" }));
+      else showEnded(lobby, notice);
+      shell.main.focus();
+      break;
+    }
     case "left":
       break;
   }
+}
+
+/**
+ * The session is over: why (when this page saw the decision), the person's
+ * documents, and the difficulty reports (over REST: the link files them for
+ * 90 days after the session).
+ * @param {Lobby} lobby
+ * @param {import("./wire.js").StateNotice | null} notice
+ */
+function showEnded(lobby, notice) {
+  shell.setSessionTitle(lobby.session.title);
+  /** @type {HTMLElement | null} */
+  let reports = null;
+  if (token) {
+    const difficulties = new Difficulties({ you: lobby.you, token, send: null, heading: "h2" });
+    difficulties.load();
+    reports = difficulties.element;
+  }
+  shell.show(finalScreen({ kind: "ended", notice, you: lobby.you, session: lobby.session, token: token ?? "", reports }));
 }
 
 function showConnectionBanner() {
@@ -390,6 +506,8 @@ function endCall() {
   current.attendance.dispose();
   current.consents.dispose();
   current.recording.dispose();
+  current.quality.dispose();
+  current.control.dispose();
   current.view.clearPeers();
   current.view.dispose();
   current.signalling.stop();

@@ -175,9 +175,11 @@ export class Attendance {
    * @param {(message: ClientMessage) => boolean} o.send false when the socket is not open
    * @param {{ toast: (text: () => string, tone?: "info" | "warn") => void, announce: (text: string) => void }} o.shell
    * @param {{ side: HTMLElement, addControl: (el: HTMLElement) => void }} o.view
+   * @param {(id: string, name: string) => HTMLElement | null} [o.personAction] facilitators: one more action on a person's row (remove)
    */
-  constructor({ you, session, token, send, shell, view }) {
+  constructor({ you, session, token, send, shell, view, personAction }) {
     this.you = you;
+    this.personAction = personAction ?? (() => null);
     this.session = session;
     this.token = token;
     this.send = send;
@@ -976,7 +978,7 @@ class PresenceConsole {
               ? T("console.countersigned", { time: formatTime(/** @type {number} */ (at)) })
               : isSigned ? T("console.signed_at", { time: formatTime(/** @type {number} */ (at)) })
               : T(unknown ? "console.unknown_state" : "console.waiting"))),
-        h("div", { class: "roster-actions" }, action, proof));
+        h("div", { class: "roster-actions" }, action, proof, !you && a.personAction(row.id, name)));
     }));
 
     const remaining = slot ? this.#toCountersign(slot.slot).length : 0;

@@ -176,6 +176,9 @@ const ICONS = {
   traces: '<path d="M9 6h11M9 12h11M9 18h11"/><circle cx="4.5" cy="6" r="1"/><circle cx="4.5" cy="12" r="1"/><circle cx="4.5" cy="18" r="1"/>',
   download: '<path d="M12 4v11M7.5 10.5 12 15l4.5-4.5M5 19.5h14"/>',
   consent: '<path d="M12 3.5 5 6.5v5c0 4.2 3 7.6 7 9 4-1.4 7-4.8 7-9v-5z"/><path d="M9 12.2l2.2 2.2L15.5 10"/>',
+  signal: '<path d="M5 19v-3M10 19v-7M15 19v-11M20 19V4"/>',
+  session: '<rect x="3.5" y="4.5" width="17" height="15" rx="2"/><path d="M10 9.5v5M14 9.5v5"/>',
+  flag: '<path d="M5.5 21V4M5.5 4.5h11l-2 4 2 4h-11"/>',
   record: '<circle cx="12" cy="12" r="8"/><circle cx="12" cy="12" r="3.5" fill="currentColor"/>',
 };
 

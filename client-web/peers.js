@@ -8,6 +8,10 @@
 //! so turning the camera on, off, or switching devices is a `replaceTrack`,
 //! never a renegotiation.
 //!
+//! While the session is suspended (`setPaused(true)`), every sender's track
+//! is replaced by null: nothing is encoded or sent, and no renegotiation is
+//! needed to send again (`setPaused(false)` puts the current tracks back).
+//!
 //! With `ice_policy: "loopback"` (test rigs) only 127.0.0.1 candidates are
 //! sent or accepted.
 
@@ -45,6 +49,8 @@ export class PeerMesh {
   /** @type {Map<string, { data: unknown, at: number }[]>} */
   #pending = new Map();
   #unsubscribe;
+  /** The session is suspended: nothing is sent (the tracks stay on locally). */
+  paused = false;
 
   /**
    * @param {LocalMedia} media
@@ -54,8 +60,35 @@ export class PeerMesh {
     this.media = media;
     this.events = events;
     this.#unsubscribe = media.onTrack((kind, track) => {
+      // Suspended: the new track is sent on resuming.
+      if (this.paused) return;
       for (const link of this.links.values()) link.replaceTrack(kind, track);
     });
+  }
+
+  /**
+   * Stops (true) or restarts (false) sending on every connection, without
+   * renegotiating: each sender's track is replaced by null, then by the
+   * current track of its kind.
+   * @param {boolean} paused
+   */
+  setPaused(paused) {
+    if (paused === this.paused) return;
+    this.paused = paused;
+    for (const link of this.links.values()) {
+      for (const kind of /** @type {Kind[]} */ (["audio", "video"])) {
+        link.replaceTrack(kind, paused ? null : this.media.track(kind));
+      }
+    }
+  }
+
+  /**
+   * The live peer connections, by peer id (for connection statistics and
+   * tests); read only.
+   * @returns {[string, RTCPeerConnection][]}
+   */
+  connections() {
+    return [...this.links].filter(([, link]) => !link.closed).map(([id, link]) => [id, link.pc]);
   }
 
   /**
@@ -239,7 +272,7 @@ class PeerLink {
     for (const kind of /** @type {Kind[]} */ (["audio", "video"])) {
       const track = media.track(kind);
       const sender = pc.addTrack(track ?? placeholder(kind), media.stream);
-      if (!track) sender.replaceTrack(null).catch(() => {});
+      if (!track || mesh.paused) sender.replaceTrack(null).catch(() => {});
       this.senders[kind] = sender;
     }
 

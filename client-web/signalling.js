@@ -5,7 +5,8 @@
 //! - Heartbeat at the welcome's `heartbeat_interval_ms`.
 //! - Dead server: nothing heard for three intervals → drop the socket and reconnect.
 //! - Reconnect with exponential backoff and jitter; never after 4001 (replaced
-//!   by another tab) or 4005 (revoked): only the person can resume after 4001.
+//!   by another tab), 4005 (revoked), 4007 (removed by a facilitator) or 4008
+//!   (the session ended): only the person can resume after 4001.
 //! - A socket that never opened may mean the link no longer works (HTTP
 //!   refusal before the upgrade is invisible to scripts): `checkLink` asks the
 //!   REST side why, and a definitive answer stops the retries.
@@ -19,9 +20,10 @@
  * - `connecting`: first attempt; `connected`: welcome received;
  * - `reconnecting` / `offline`: lost, retrying (offline when the browser says
  *   so or after several failures);
- * - `replaced`, `revoked`, `ended` (the link no longer works), `left`: final
- *   until the person acts.
- * @typedef {"connecting" | "connected" | "reconnecting" | "offline" | "replaced" | "revoked" | "ended" | "left"} ConnectionStatus
+ * - `replaced`, `revoked`, `ended` (the link no longer works), `left`,
+ *   `removed` (a facilitator removed this person), `closed` (a facilitator
+ *   ended the session): final until the person acts.
+ * @typedef {"connecting" | "connected" | "reconnecting" | "offline" | "replaced" | "revoked" | "ended" | "left" | "removed" | "closed"} ConnectionStatus
  */
 
 /**
@@ -41,6 +43,8 @@ export const CLOSE = Object.freeze({
   TIMEOUT: 4004,
   REVOKED: 4005,
   SHUTDOWN: 4006,
+  REMOVED: 4007,
+  ENDED: 4008,
 });
 
 /** Until a welcome says otherwise (the server's default). */
@@ -234,6 +238,14 @@ export class SignallingClient {
     }
     if (code === CLOSE.REVOKED || reason === "revoked") {
       this.#halt("revoked", { closeCode: code, reason: "revoked" });
+      return;
+    }
+    if (code === CLOSE.REMOVED || reason === "removed") {
+      this.#halt("removed", { closeCode: code, reason: "removed" });
+      return;
+    }
+    if (code === CLOSE.ENDED || reason === "ended") {
+      this.#halt("closed", { closeCode: code, reason: "ended" });
       return;
     }
     this.#attempt += 1;

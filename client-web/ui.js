@@ -98,6 +98,8 @@ export function formatLocalDateTime(date) {
 export class Shell {
   constructor() {
     this.sessionTitle = h("p", { class: "topbar-title", hidden: true });
+    /** The session's state, beside its title, during a call (filled by `control.js`). */
+    this.stateBadge = h("span", { class: "state-badge", "data-field": "session-state-badge", hidden: true });
     this.status = h("div", { class: "status", role: "status", hidden: true, "data-status": "connecting" },
       h("span", { class: "status-dot", "aria-hidden": "true" }),
       h("span", { class: "sr-only" }, T("status.label"), ": "),
@@ -107,6 +109,8 @@ export class Shell {
     select.addEventListener("change", () => setLang(/** @type {Lang} */ (select.value)));
     /** Recording: unmissable while it runs, above everything but the header (filled by `recording.js`). */
     this.recordingBar = h("div", { class: "recording-bar", "data-field": "recording-indicator", "data-state": "off", hidden: true });
+    /** The session's state when it matters (suspended, postponed, ended, resumed), with the decision's reason (filled by `control.js`). */
+    this.stateBar = h("div", { class: "state-bar", "data-field": "session-state", hidden: true });
     this.banner = h("div", { class: "banner", role: "alert", hidden: true });
     this.main = h("main", { id: "main", class: "main", tabindex: "-1" });
     this.toasts = h("div", { class: "toasts", "aria-live": "polite" });
@@ -117,11 +121,11 @@ export class Shell {
         h("span", { class: "brand-mark", "aria-hidden": "true" }),
         h("span", { class: "brand-name" }, T("app.name")),
         h("span", { class: "brand-tagline" }, T("app.tagline"))),
-      this.sessionTitle,
+      h("div", { class: "topbar-session" }, this.sessionTitle, this.stateBadge),
       h("div", { class: "topbar-end" },
         this.status,
         h("div", { class: "lang" }, h("label", { for: "lang-select" }, T("lang.label")), select)));
-    document.body.replaceChildren(header, this.recordingBar, this.banner, this.main, this.toasts, this.announcer);
+    document.body.replaceChildren(header, this.recordingBar, this.stateBar, this.banner, this.main, this.toasts, this.announcer);
 
     onLanguageChange(() => {
       select.value = lang();
@@ -230,8 +234,9 @@ export function loadingScreen(text = "app.loading") {
  * @param {ErrorBody} error
  * @param {{ notBefore: Date | null, expiresAt: Date | null }} window what the token claims, for dates
  * @param {() => void} retry
+ * @param {Child} [extra] more under the message (the difficulty reports when the link still files them)
  */
-export function errorScreen(error, window, retry) {
+export function errorScreen(error, window, retry, extra = null) {
   /** @type {() => string} */
   let text;
   let retryable = false;
@@ -279,7 +284,8 @@ export function errorScreen(error, window, retry) {
   return h("section", { class: "card card-narrow error-card", "data-error-code": error.code, "aria-labelledby": "error-title" },
     h("h1", { id: "error-title" }, T("error.title")),
     bindText(h("p", { class: "error-message" }), text),
-    retryable && h("button", { type: "button", class: "button button-primary", onclick: retry }, T("error.retry")));
+    retryable && h("button", { type: "button", class: "button button-primary", onclick: retry }, T("error.retry")),
+    extra);
 }
 
 /** While the departure is recorded (at most a couple of seconds). */

@@ -6,7 +6,8 @@ export type SessionKind = "formation" | "bilan" | "vae" | "coaching" | "gapp" | 
 export type SessionState = "scheduled" | "open" | "running" | "suspended" | "postponed" | "ended";
 export type IcePolicy = "all" | "loopback";
 export type LeaveReason =
-  | "left" | "disconnected" | "timeout" | "replaced" | "flood" | "slow_consumer" | "revoked" | "shutdown";
+  | "left" | "disconnected" | "timeout" | "replaced" | "flood" | "slow_consumer" | "revoked" | "shutdown"
+  | "removed" | "ended";
 
 /** Every failure, over HTTP or on the socket. `code` is stable; `message` is English prose. */
 export interface ErrorBody {
@@ -114,8 +115,99 @@ export interface Welcome {
   consents: Consents;
   /** Recording, as you may see it (absent from servers older than recording). */
   recording?: RecordingStatus;
+  /** The latest control decision (suspension, postponement…) with its reason. */
+  notice?: StateNotice;
   /** Everyone in the session: facilitators only. */
   people?: Me[];
+}
+
+// ---------------------------------------------------------------------------
+// Session control, quality, difficulty reports
+
+export type ControlAction = "suspend" | "resume" | "postpone" | "end" | "remove";
+
+/** The latest decision about the session's state, as everyone sees it. */
+export interface StateNotice {
+  state: SessionState;
+  action: ControlAction;
+  reason: string;
+  /** Display name of who decided; "cadre" when the automatic policy acted. */
+  by: string;
+  /** ms */
+  at: number;
+  /** After a postponement: the new window, RFC 3339 UTC. */
+  planned_start?: string;
+  planned_end?: string;
+}
+
+export type Score = "excellent" | "good" | "poor" | "lost";
+
+export interface Figures {
+  rtt_ms?: number;
+  /** 0..1 */
+  loss?: number;
+  jitter_ms?: number;
+  in_kbps?: number;
+  out_kbps?: number;
+  fps?: number;
+}
+
+export interface ReportedPresence {
+  visible: boolean;
+  focused: boolean;
+  camera: boolean;
+  hidden_since?: number;
+  unfocused_since?: number;
+}
+
+export interface ParticipantQuality {
+  id: string;
+  score: Score;
+  /** ms */
+  since: number;
+  figures: Figures;
+  presence: ReportedPresence;
+  /** rtt_high, loss_high, jitter_high, fps_low, no_stats, connection_failed, connection_disconnected, tab_hidden_long, unfocused_long, camera_off */
+  reasons: string[];
+}
+
+export interface Alert {
+  /** facilitator_link_poor | group_poor */
+  rule: string;
+  /** French sentence. */
+  message: string;
+  people: ParticipantQuality[];
+  since: number;
+  /** check_connection | suspend */
+  suggested: string;
+  at: number;
+}
+
+export type PeerConnectionSummary = "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed";
+
+export interface PeerStats {
+  peer: string;
+  rtt_ms?: number;
+  loss?: number;
+  jitter_ms?: number;
+  in_kbps?: number;
+  out_kbps?: number;
+  fps?: number;
+}
+
+export type ReportStatus = "open" | "answered" | "closed";
+
+/** A difficulty report and its written answer. */
+export interface Report {
+  id: string;
+  session_id: string;
+  author: Me;
+  text: string;
+  status: ReportStatus;
+  created_at: number;
+  answer?: string | null;
+  answered_at?: number | null;
+  closed_at?: number | null;
 }
 
 /** One half-day slot, as this person sees it. Times are server ms since the epoch. */
@@ -180,7 +272,16 @@ export type ServerMessage =
   /** The server's side of your recorder connection: its answer (candidates inside the SDP), or a candidate. */
   | { type: "recorder_signal"; segment: number; data: unknown }
   /** A signed tree head (compact JWS), after `leave` and before the close. */
-  | { type: "receipt"; tree_head: string };
+  | { type: "receipt"; tree_head: string }
+  /** A control decision, to everyone; `participant` names who was removed (action `remove`). */
+  | { type: "session_state"; notice: StateNotice; participant?: string }
+  /** Live scores: facilitators get everyone's, a participant their own. */
+  | { type: "quality"; people: ParticipantQuality[] }
+  /** Facilitators only. */
+  | { type: "alert"; alert: Alert }
+  | { type: "alert_cleared"; rule: string; at: number }
+  /** One of your difficulty reports, filed or answered. */
+  | { type: "report"; report: Report };
 
 /** `GET /api/report?token=…`: what a sponsor's link shows. Aggregates for everyone; by name only those who agreed. */
 export interface SponsorReport {
@@ -256,7 +357,13 @@ export type ClientMessage =
   | { type: "consent"; consent: ConsentKind; granted: boolean; text_sha256: string }
   /** Facilitators only: arm or disarm recording. */
   | { type: "recording"; armed: boolean }
-  | { type: "recorder_signal"; segment: number; data: RecorderSignalData };
+  | { type: "recorder_signal"; segment: number; data: RecorderSignalData }
+  /** Facilitators only: suspend, resume, postpone (start, end), end, remove (participant); always with a reason. */
+  | { type: "control"; action: ControlAction; reason: string; start?: string; end?: string; participant?: string }
+  /** Connection figures from getStats(), every 5 s. */
+  | { type: "stats"; connection: PeerConnectionSummary; peers: PeerStats[] }
+  /** Files a difficulty report; answered by `report`. */
+  | { type: "report"; text: string };
 
 /**
  * `GET /api/sessions/{sid}/recordings?token=…` (a facilitator's join token,
