@@ -215,7 +215,7 @@ export class SessionControl {
       this.render();
       return true;
     }
-    if (message.type === "error" && this.pending && CONTROL_ERRORS.has(message.code)) {
+    if (message.type === "error" && this.pending && message.about === "control" && CONTROL_ERRORS.has(message.code)) {
       const pending = this.pending;
       this.pending = null;
       this.dialog?.fail(message.code, message.message);
@@ -241,7 +241,8 @@ export class SessionControl {
   /** @param {SessionState} state */
   #setState(state) {
     this.state = state;
-    const suspended = state === "suspended";
+    // A postponed session is not being held now either: nothing is sent.
+    const suspended = state === "suspended" || state === "postponed";
     if (suspended !== this.suspended) {
       this.suspended = suspended;
       this.onSuspended(suspended);

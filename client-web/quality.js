@@ -443,9 +443,9 @@ export class Quality {
         return true;
       }
       case "error": {
-        // Our figures refused or dropped: not the person's business.
-        const ours = (message.code === "invalid_input" && /^(peers|connection must)/.test(message.message))
-          || (message.code === "rate_limited" && /stats/.test(message.message));
+        // Our figures refused or dropped: not the person's business. The
+        // server names what an error answers (`about`).
+        const ours = message.about === "stats";
         if (ours) console.info("cadre: connection figures refused:", message.code, message.message);
         return ours;
       }

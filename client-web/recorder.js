@@ -172,7 +172,7 @@ export class Recorder {
       this.#receive(message.segment, message.data);
       return true;
     }
-    if (message.type === "error" && REFUSALS.has(message.code) && this.#claims(message.message)) {
+    if (message.type === "error" && message.about === "recorder_signal" && REFUSALS.has(message.code) && this.#claims()) {
       console.info("cadre: the recorder refused this browser's media:", message.code, message.message);
       // Wait for the next `recording_state`: no retry on a refusal.
       this.#stop();
@@ -202,12 +202,12 @@ export class Recorder {
     };
   }
 
-  /** Whether an error is probably about our `recorder_signal`. @param {string} text */
-  #claims(text) {
+  /** Whether a `recorder_signal` refusal is about the publication in hand. */
+  #claims() {
     const p = this.#publication;
     if (p && !p.closed && !p.answered) return true;
     // After the answer, only our candidates can be refused (the segment closed).
-    return Date.now() - this.#lastSent < ERROR_WINDOW_MS && /record/i.test(text);
+    return Date.now() - this.#lastSent < ERROR_WINDOW_MS;
   }
 
   #stop() {

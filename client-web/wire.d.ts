@@ -255,7 +255,7 @@ export type ServerMessage =
   | { type: "peer_media"; id: string; camera: boolean; microphone: boolean }
   | { type: "signal"; from: string; data: unknown }
   | { type: "heartbeat_ack"; server_time: number }
-  | { type: "error"; code: string; message: string }
+  | { type: "error"; code: string; message: string; about?: string }
   | { type: "closing"; reason: LeaveReason; message: string }
   | { type: "signin_open"; slot: string; closes_at: number }
   | { type: "signed"; slot: string; at: number; receipt?: string }

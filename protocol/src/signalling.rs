@@ -570,6 +570,10 @@ pub enum ServerMessage {
         code: ErrorCode,
         /// Human sentence.
         message: String,
+        /// The `type` of the client message this answers, when known (so a
+        /// client matches a refusal to what it sent).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        about: Option<String>,
     },
     /// The server is about to close this connection, and why.
     Closing {
@@ -586,6 +590,16 @@ impl ServerMessage {
         ServerMessage::Error {
             code,
             message: message.into(),
+            about: None,
+        }
+    }
+
+    /// An `error` answering a client message of type `about`.
+    pub fn error_about(code: ErrorCode, message: impl Into<String>, about: &str) -> Self {
+        ServerMessage::Error {
+            code,
+            message: message.into(),
+            about: Some(about.to_owned()),
         }
     }
 }
@@ -595,6 +609,7 @@ impl From<ErrorBody> for ServerMessage {
         ServerMessage::Error {
             code: e.code,
             message: e.message,
+            about: None,
         }
     }
 }
@@ -649,6 +664,29 @@ struct Envelope<'a> {
     end: Option<String>,
     #[serde(default)]
     segment: Option<u64>,
+}
+
+impl ClientMessage {
+    /// The message's `type` on the wire.
+    pub fn kind(&self) -> &'static str {
+        match self {
+            ClientMessage::Signal { .. } => "signal",
+            ClientMessage::Heartbeat { .. } => "heartbeat",
+            ClientMessage::MediaState { .. } => "media_state",
+            ClientMessage::Leave => "leave",
+            ClientMessage::Presence { .. } => "presence",
+            ClientMessage::SignIn { .. } => "sign_in",
+            ClientMessage::OpenSignin => "open_signin",
+            ClientMessage::Countersign { .. } => "countersign",
+            ClientMessage::GetEvidence => "get_evidence",
+            ClientMessage::Consent { .. } => "consent",
+            ClientMessage::Recording { .. } => "recording",
+            ClientMessage::RecorderSignal { .. } => "recorder_signal",
+            ClientMessage::Control { .. } => "control",
+            ClientMessage::Stats { .. } => "stats",
+            ClientMessage::Report { .. } => "report",
+        }
+    }
 }
 
 /// Parses a client text frame, classifying failures with a stable code.

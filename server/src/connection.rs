@@ -284,6 +284,7 @@ async fn run_inner(
     let (sink, stream) = socket.split();
     let reader = Reader {
         app,
+        about: None,
         last_stats: None,
         session: session.clone(),
         ledger: ledger.clone(),
@@ -544,6 +545,8 @@ impl TokenBucket {
 
 struct Reader<'a> {
     app: crate::app::App,
+    /// The type of the message being handled, named in its errors.
+    about: Option<&'static str>,
     /// When the last `stats` was taken: at most one a second.
     last_stats: Option<Instant>,
     session: SessionHandle,
@@ -643,6 +646,7 @@ impl Reader<'_> {
             );
             return true;
         }
+        self.about = None;
         let msg = match parse_client_message(text) {
             Ok(m) => m,
             Err(e) => {
@@ -650,6 +654,7 @@ impl Reader<'_> {
                 return true;
             }
         };
+        self.about = Some(msg.kind());
         match msg {
             ClientMessage::Signal { to, data } => {
                 self.session
@@ -1164,7 +1169,11 @@ impl Reader<'_> {
     }
 
     fn reply_error(&mut self, code: ErrorCode, message: &str) {
-        self.queue(Outbound::Text(encode(&ServerMessage::error(code, message))));
+        let error = match self.about {
+            Some(about) => ServerMessage::error_about(code, message, about),
+            None => ServerMessage::error(code, message),
+        };
+        self.queue(Outbound::Text(encode(&error)));
     }
 
     fn queue(&mut self, msg: Outbound) {

@@ -156,9 +156,41 @@ fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
 }
 
 impl App {
+    /// The session and person, when `pid`'s link is revoked because a
+    /// facilitator removed them (their latest `removed` entry is not
+    /// followed by a re-admission).
+    async fn removed_member(
+        &self,
+        sid: &str,
+        pid: &str,
+    ) -> Result<Option<(Box<crate::catalog::Session>, crate::catalog::Person)>, ApiError> {
+        let entries = self.log(sid, u64::MAX).await?;
+        let last = entries
+            .iter()
+            .filter(|e| {
+                (e.kind == kind::REMOVED || e.kind == kind::READMITTED)
+                    && e.payload_value().get("participant").and_then(|p| p.as_str()) == Some(pid)
+            })
+            .max_by_key(|e| e.seq);
+        if last.is_none_or(|e| e.kind != kind::REMOVED) {
+            return Ok(None);
+        }
+        let (s, p) = (sid.to_owned(), pid.to_owned());
+        let found = self
+            .catalog()
+            .run(move |c| {
+                let session = c.session(&s)?;
+                let person = c.people(&s)?.into_iter().find(|x| x.id == p);
+                Ok(person.map(|person| (Box::new(session), person)))
+            })
+            .await?;
+        Ok(found)
+    }
+
     /// Checks a join link for reports: genuine and current in the catalogue
     /// as for a join, but an expired link is accepted until
     /// [`AFTER_SESSION_DAYS`] days after the session's planned end.
+    /// A person a facilitator removed may still report (to contest it).
     pub async fn report_member(&self, token: &str) -> Result<ReportMember, ApiError> {
         let claims = self.signer().verify_ignoring_expiry(token)?;
         let (jti, sid, sub) = (claims.jti.clone(), claims.sid.clone(), claims.sub.clone());
@@ -168,15 +200,20 @@ impl App {
             .await?;
         let (session, person) = match admission {
             Admission::Admitted { session, person } => (session, person),
-            Admission::Revoked(at) => {
-                return Err(ApiError::new(
+            // Someone a facilitator removed keeps a written channel to
+            // contest it (art. 6); a link the organiser revoked does not.
+            Admission::Revoked(at) => match self.removed_member(&claims.sid, &claims.sub).await? {
+                Some(found) => found,
+                None => {
+                    return Err(ApiError::new(
                     ErrorCode::TokenRevoked,
-                    format!(
-                        "this link was revoked at {}",
-                        rfc3339(at.timestamp_millis())
-                    ),
-                ));
-            }
+                        format!(
+                            "this link was revoked at {}",
+                            rfc3339(at.timestamp_millis())
+                        ),
+                    ));
+                }
+            },
             Admission::UnknownLink => {
                 return Err(ApiError::new(
                     ErrorCode::NotFound,

@@ -1095,7 +1095,12 @@ impl SessionActor {
             slots: self.signins.statuses(&j.id, now_ms()),
             consents: j.consents,
             recording: self.recording_view(j.role, Some(j.consents.recording_granted())),
-            notice: self.notice.clone(),
+            // A resumption is news for an hour; the state itself says the
+            // rest.
+            notice: self
+                .notice
+                .clone()
+                .filter(|n| n.action != ControlAction::Resume || now_ms() - n.at < 3_600_000),
             people: j.people.clone(),
         };
         // A fresh queue cannot be full; if it is closed the connection is
@@ -1174,9 +1179,10 @@ impl SessionActor {
             return;
         }
         if to == from || !self.members.contains_key(&to) {
-            let err = ServerMessage::error(
+            let err = ServerMessage::error_about(
                 ErrorCode::UnknownPeer,
                 format!("{to:?} is not connected to this session"),
+                "signal",
             );
             self.send(&from, Outbound::Text(encode(&err)));
             return;
@@ -1542,7 +1548,11 @@ impl SessionActor {
             return;
         }
         let refuse = |code: ErrorCode, message: String| {
-            Outbound::Text(encode(&ServerMessage::error(code, message)))
+            Outbound::Text(encode(&ServerMessage::error_about(
+                code,
+                message,
+                "recorder_signal",
+            )))
         };
         if !m.records {
             let msg = refuse(
@@ -1576,17 +1586,18 @@ impl SessionActor {
                         segment,
                         data: Opaque::from_value(&answer),
                     },
-                    Err(e) => ServerMessage::error(e.code(), e.to_string()),
+                    Err(e) => ServerMessage::error_about(e.code(), e.to_string(), "recorder_signal"),
                 }
             } else if value.get("candidate").is_some() {
                 match seg.add_candidate(&id, &value).await {
                     Ok(()) => return,
-                    Err(e) => ServerMessage::error(e.code(), e.to_string()),
+                    Err(e) => ServerMessage::error_about(e.code(), e.to_string(), "recorder_signal"),
                 }
             } else {
-                ServerMessage::error(
+                ServerMessage::error_about(
                     ErrorCode::InvalidInput,
                     "recorder_signal data is neither an offer nor an ICE candidate",
+                    "recorder_signal",
                 )
             };
             // A full queue: the session actor closes that connection as

@@ -144,6 +144,7 @@ async fn bad_figures_are_refused_and_change_nothing() {
         karim.send_json(&absurd).await;
         let error = refused(&mut karim, "invalid_input").await;
         assert!(!error["message"].as_str().unwrap_or_default().is_empty());
+        assert_eq!(error["about"], "stats", "the refusal names what it answers");
         // Let the next one through the once-a-second limit.
         tokio::time::sleep(Duration::from_millis(950)).await;
     }

@@ -231,7 +231,9 @@ async fn the_gate_refuses_what_is_not_allowed_and_changes_nothing() {
     karim
         .send_json(&json!({"type": "recorder_signal", "segment": 1, "data": offer}))
         .await;
-    refused(&mut karim, "not_open").await;
+    let error = karim.skip_until_type("error").await;
+    assert_eq!(error["code"], "not_open");
+    assert_eq!(error["about"], "recorder_signal");
     claire
         .send_json(&json!({"type": "recording", "armed": true}))
         .await;

@@ -401,6 +401,15 @@ async fn a_removed_person_is_told_why_and_their_link_stops_until_readmitted() {
     let token = &session.people[1].link.token;
     let (_, refusal) = server.refusal(&sid, token).await;
     assert_eq!(refusal.code, cadre_protocol::ErrorCode::TokenRevoked);
+    // He keeps a written channel to contest the decision.
+    let response = server
+        .http()
+        .post(server.url(&format!("/api/reports?token={token}")))
+        .json(&json!({"text": "Je conteste mon exclusion : je n'ai rien dit de tel."}))
+        .send()
+        .await
+        .expect("report");
+    assert_eq!(response.status(), 201);
 
     // The organiser lets him back in: the same link works again.
     let (status, _) = server
