@@ -169,7 +169,10 @@ impl App {
             .iter()
             .filter(|e| {
                 (e.kind == kind::REMOVED || e.kind == kind::READMITTED)
-                    && e.payload_value().get("participant").and_then(|p| p.as_str()) == Some(pid)
+                    && e.payload_value()
+                        .get("participant")
+                        .and_then(|p| p.as_str())
+                        == Some(pid)
             })
             .max_by_key(|e| e.seq);
         if last.is_none_or(|e| e.kind != kind::REMOVED) {
@@ -206,7 +209,7 @@ impl App {
                 Some(found) => found,
                 None => {
                     return Err(ApiError::new(
-                    ErrorCode::TokenRevoked,
+                        ErrorCode::TokenRevoked,
                         format!(
                             "this link was revoked at {}",
                             rfc3339(at.timestamp_millis())

@@ -1586,12 +1586,16 @@ impl SessionActor {
                         segment,
                         data: Opaque::from_value(&answer),
                     },
-                    Err(e) => ServerMessage::error_about(e.code(), e.to_string(), "recorder_signal"),
+                    Err(e) => {
+                        ServerMessage::error_about(e.code(), e.to_string(), "recorder_signal")
+                    }
                 }
             } else if value.get("candidate").is_some() {
                 match seg.add_candidate(&id, &value).await {
                     Ok(()) => return,
-                    Err(e) => ServerMessage::error_about(e.code(), e.to_string(), "recorder_signal"),
+                    Err(e) => {
+                        ServerMessage::error_about(e.code(), e.to_string(), "recorder_signal")
+                    }
                 }
             } else {
                 ServerMessage::error_about(
