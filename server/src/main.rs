@@ -171,6 +171,14 @@ enum SessionCommand {
         /// Person id.
         person: String,
     },
+    /// Let a removed or revoked person back in: their same link works
+    /// again (recorded in the ledger).
+    Readmit {
+        /// Session id.
+        session: String,
+        /// Person id.
+        person: String,
+    },
 }
 
 #[derive(Args)]
@@ -541,6 +549,15 @@ async fn session_command(data_dir: &Path, cmd: SessionCommand) -> anyhow::Result
                 "revoked the link of {} ({}); new connections with it are refused",
                 p.name, p.id
             );
+        }
+        SessionCommand::Readmit { session, person } => {
+            let off = offline(data_dir, None).await?;
+            let back = off
+                .app
+                .readmit(&session, &person)
+                .await
+                .map_err(|e| anyhow::anyhow!("{}", e.message))?;
+            println!("{} may join again with the same link", back.id);
         }
     }
     Ok(())
