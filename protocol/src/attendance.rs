@@ -243,16 +243,35 @@ pub fn is_session_control(entry: &Entry) -> bool {
     )
 }
 
-/// True for the entries about `person`: those they are the actor of, and
-/// countersignatures of their sign-ins.
+/// True for the entries about `person`: those they are the actor of,
+/// countersignatures of their sign-ins, and their own removal and
+/// re-admission (`removed`, `readmitted`: the `participant` is the person,
+/// whoever the actor). Someone else's removal or re-admission is about
+/// that person, even when `person` is the facilitator who removed them:
+/// it carries another person's reason and is never in `person`'s proof.
 pub fn concerns(entry: &Entry, person: &str) -> bool {
-    entry.actor == person
-        || (entry.kind == kind::COUNTERSIGNED
-            && entry
-                .payload_value()
-                .get("participant")
-                .and_then(|v| v.as_str())
-                == Some(person))
+    match entry.kind.as_str() {
+        kind::REMOVED | kind::READMITTED => names_participant(entry, person),
+        kind::COUNTERSIGNED => entry.actor == person || names_participant(entry, person),
+        _ => entry.actor == person,
+    }
+}
+
+/// Whether the entry's `participant` is `person`.
+fn names_participant(entry: &Entry, person: &str) -> bool {
+    entry
+        .payload_value()
+        .get("participant")
+        .and_then(|v| v.as_str())
+        == Some(person)
+}
+
+/// [`concerns`] as proofs of version 1 and 2 applied it: the entries the
+/// person is the actor of (a facilitator's `removed` entries among them),
+/// and countersignatures of their sign-ins. A verifier reads such proofs
+/// with it.
+pub fn concerned_before_v3(entry: &Entry, person: &str) -> bool {
+    entry.actor == person || (entry.kind == kind::COUNTERSIGNED && names_participant(entry, person))
 }
 
 /// Whether an entry, on its own, belongs in a proof for `person`:
@@ -332,10 +351,14 @@ pub fn recorded_segments(entries: &[Entry], person: &str) -> BTreeSet<u64> {
 /// The server builds the scope over the whole log; a verifier builds it
 /// over a proof's entries, and gets the same segments, since the proof
 /// carries every entry that names the person.
+///
+/// Proofs of version 1 and 2 selected by an older rule (see
+/// [`concerned_before_v3`]); [`ProofScope::before_v3`] reads them.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ProofScope {
     person: String,
     segments: BTreeSet<u64>,
+    before_v3: bool,
 }
 
 impl ProofScope {
@@ -344,6 +367,16 @@ impl ProofScope {
         ProofScope {
             person: person.to_owned(),
             segments: recorded_segments(entries, person),
+            before_v3: false,
+        }
+    }
+
+    /// The scope of a version 1 or 2 proof: entries the person is the
+    /// actor of were in it, whatever they were about.
+    pub fn before_v3(entries: &[Entry], person: &str) -> ProofScope {
+        ProofScope {
+            before_v3: true,
+            ..ProofScope::new(entries, person)
         }
     }
 
@@ -352,9 +385,22 @@ impl ProofScope {
         &self.segments
     }
 
+    /// Whether the entry is about the person: [`concerns`] (or, for an
+    /// older proof, [`concerned_before_v3`]).
+    pub fn concerns(&self, entry: &Entry) -> bool {
+        if self.before_v3 {
+            concerned_before_v3(entry, &self.person)
+        } else {
+            concerns(entry, &self.person)
+        }
+    }
+
     /// Whether the proof carries `entry`.
     pub fn contains(&self, entry: &Entry) -> bool {
-        in_proof(entry, &self.person) || self.in_segment(entry)
+        self.concerns(entry)
+            || is_session_control(entry)
+            || (is_recording_segment(entry) && names_in_recording(entry, &self.person))
+            || self.in_segment(entry)
     }
 
     /// Whether `entry` is an entry of a recording segment the person
@@ -524,6 +570,112 @@ pub fn recordings(entries: &[Entry], person: &str) -> Vec<RecordedSegment> {
         }
     }
     out.into_values().map(|(s, _)| s).collect()
+}
+
+/// The connection scores of the per-minute summaries (docs/quality.md), best
+/// first.
+pub const SCORES: [&str; 4] = ["excellent", "good", "poor", "lost"];
+
+/// Most minutes [`Conditions::worst_minutes`] lists.
+pub const WORST_MINUTES: usize = 10;
+
+/// Minutes per score.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScoreCounts {
+    /// Minutes scored `excellent`.
+    pub excellent: u64,
+    /// Minutes scored `good`.
+    pub good: u64,
+    /// Minutes scored `poor`.
+    pub poor: u64,
+    /// Minutes scored `lost` (no report, or silent).
+    pub lost: u64,
+}
+
+/// One of the person's poorest minutes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PoorMinute {
+    /// Start of the minute, UTC ms.
+    pub minute: i64,
+    /// Its score: `poor` or `lost`.
+    pub score: String,
+    /// Connection reasons seen in it (`rtt_high`, `loss_high`, …).
+    pub reasons: Vec<String>,
+}
+
+/// A summary of a person's connection conditions, from their own `quality`
+/// entries (one per minute they were in the session, docs/quality.md
+/// "Per-minute ledger summaries"): how many minutes were measured, how many
+/// had each score, and the poorest of them.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Conditions {
+    /// Minutes with a summary (each minute once).
+    pub minutes: u64,
+    /// Minutes per score (the minute's `score`).
+    pub by_score: ScoreCounts,
+    /// The minutes scored `poor` or `lost`, at most [`WORST_MINUTES`]: the
+    /// `lost` ones first, then `poor`, earlier before later; listed in time
+    /// order.
+    pub worst_minutes: Vec<PoorMinute>,
+}
+
+/// `person`'s connection conditions: each of their `quality` entries (the
+/// first in log order for a minute; an entry without a `minute` or with an
+/// unknown `score` is not counted), summarised.
+pub fn conditions(entries: &[Entry], person: &str) -> Conditions {
+    let mut own: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.kind == kind::QUALITY && e.actor == person)
+        .collect();
+    own.sort_by_key(|e| e.seq);
+    let mut seen = BTreeSet::new();
+    let mut out = Conditions::default();
+    let mut poor: Vec<(usize, PoorMinute)> = Vec::new();
+    for e in own {
+        let p = e.payload_value();
+        let Some(minute) = p.get("minute").and_then(|v| v.as_i64()) else {
+            continue;
+        };
+        let Some(rank) = text(&p, "score").and_then(|s| SCORES.iter().position(|&k| k == s)) else {
+            continue;
+        };
+        if !seen.insert(minute) {
+            continue;
+        }
+        out.minutes += 1;
+        let counts = &mut out.by_score;
+        match rank {
+            0 => counts.excellent += 1,
+            1 => counts.good += 1,
+            2 => counts.poor += 1,
+            _ => counts.lost += 1,
+        }
+        if rank >= 2 {
+            let reasons = p
+                .get("reasons")
+                .and_then(|v| v.as_array())
+                .map(|a| {
+                    a.iter()
+                        .filter_map(|r| r.as_str().map(str::to_owned))
+                        .collect()
+                })
+                .unwrap_or_default();
+            poor.push((
+                rank,
+                PoorMinute {
+                    minute,
+                    score: SCORES[rank].to_owned(),
+                    reasons,
+                },
+            ));
+        }
+    }
+    poor.sort_by_key(|(rank, m)| (std::cmp::Reverse(*rank), m.minute));
+    poor.truncate(WORST_MINUTES);
+    let mut worst: Vec<PoorMinute> = poor.into_iter().map(|(_, m)| m).collect();
+    worst.sort_by_key(|m| m.minute);
+    out.worst_minutes = worst;
+    out
 }
 
 /// Half-open `[start, end)` spans in UTC ms.
@@ -1600,5 +1752,123 @@ mod tests {
         };
         assert!(!known_time_zone("Mars/Olympus"));
         assert_eq!(slots(&odd)[0].0, "1970-01-01.am");
+    }
+    #[test]
+    fn conditions_count_the_persons_own_minutes_and_list_the_poorest() {
+        let t0 = paris(2026, 12, 3, 9, 0);
+        let q = |score: &str, reasons: &[&str]| serde_json::json!({"samples": 12, "score": score, "reasons": reasons});
+        let mut log = Log::default();
+        // 14 minutes of p_a: 8 excellent, 2 good, 3 poor, 1 lost; one
+        // minute repeated (counted once); one with an unknown score.
+        let scores = [
+            "excellent",
+            "poor",
+            "excellent",
+            "lost",
+            "good",
+            "excellent",
+            "poor",
+            "excellent",
+            "excellent",
+            "good",
+            "excellent",
+            "poor",
+            "excellent",
+            "excellent",
+        ];
+        for (i, score) in scores.iter().enumerate() {
+            let mut p = q(score, if *score == "poor" { &["rtt_high"] } else { &[] });
+            p["minute"] = serde_json::json!(t0 + i as i64 * M);
+            log.add(t0 + (i as i64 + 1) * M, kind::QUALITY, "p_a", p);
+        }
+        let mut again = q("lost", &[]);
+        again["minute"] = serde_json::json!(t0);
+        log.add(t0 + 20 * M, kind::QUALITY, "p_a", again);
+        let mut odd = q("superb", &[]);
+        odd["minute"] = serde_json::json!(t0 + 30 * M);
+        log.add(t0 + 31 * M, kind::QUALITY, "p_a", odd);
+        // Someone else's minutes, and an alert about both: not p_a's.
+        let mut b = q("lost", &[]);
+        b["minute"] = serde_json::json!(t0);
+        log.add(t0 + M, kind::QUALITY, "p_b", b);
+        log.add(
+            t0 + 2 * M,
+            kind::ALERT,
+            "server",
+            serde_json::json!({"rule": "group_poor", "people": [{"id": "p_a"}, {"id": "p_b"}]}),
+        );
+        let c = conditions(&log.0, "p_a");
+        assert_eq!(c.minutes, 14);
+        assert_eq!(
+            c.by_score,
+            ScoreCounts {
+                excellent: 8,
+                good: 2,
+                poor: 3,
+                lost: 1
+            }
+        );
+        let worst: Vec<(i64, &str)> = c
+            .worst_minutes
+            .iter()
+            .map(|m| ((m.minute - t0) / M, m.score.as_str()))
+            .collect();
+        assert_eq!(worst, [(1, "poor"), (3, "lost"), (6, "poor"), (11, "poor")]);
+        assert_eq!(c.worst_minutes[0].reasons, ["rtt_high"]);
+        assert_eq!(conditions(&log.0, "p_c"), Conditions::default());
+        // At most ten, the lost ones kept first, listed in time order.
+        let mut many = Log::default();
+        for i in 0..15 {
+            let mut p = q(if i == 14 { "lost" } else { "poor" }, &[]);
+            p["minute"] = serde_json::json!(t0 + i * M);
+            many.add(t0 + (i + 1) * M, kind::QUALITY, "p_a", p);
+        }
+        let c = conditions(&many.0, "p_a");
+        assert_eq!(c.minutes, 15);
+        let kept: Vec<i64> = c
+            .worst_minutes
+            .iter()
+            .map(|m| (m.minute - t0) / M)
+            .collect();
+        assert_eq!(kept, [0, 1, 2, 3, 4, 5, 6, 7, 8, 14]);
+    }
+
+    #[test]
+    fn only_the_persons_own_removal_is_in_their_proof() {
+        let mut log = Log::default();
+        let t0 = paris(2026, 12, 3, 9, 0);
+        log.add(
+            t0,
+            kind::REMOVED,
+            "p_f",
+            serde_json::json!({"participant": "p_a", "reason": "disruptive"}),
+        )
+        .add(
+            t0 + M,
+            kind::READMITTED,
+            "organiser",
+            serde_json::json!({"participant": "p_a"}),
+        )
+        .add(
+            t0 + 2 * M,
+            kind::REMOVED,
+            "p_f",
+            serde_json::json!({"participant": "p_b", "reason": "spam"}),
+        )
+        .add(t0 + 3 * M, kind::ALERT, "server", serde_json::json!({}))
+        .add(t0 + 4 * M, kind::QUALITY, "p_a", serde_json::json!({}));
+        let e = &log.0;
+        let a = ProofScope::new(e, "p_a");
+        assert_eq!(
+            e.iter().map(|x| a.contains(x)).collect::<Vec<_>>(),
+            [true, true, false, false, true]
+        );
+        // The facilitator who removed them: neither removal is theirs.
+        let f = ProofScope::new(e, "p_f");
+        assert!(e.iter().all(|x| !f.contains(x)));
+        // Version 1 and 2 proofs carried the actor's entries.
+        let old = ProofScope::before_v3(e, "p_f");
+        assert!(old.contains(&e[0]) && old.contains(&e[2]));
+        assert!(!ProofScope::before_v3(e, "p_a").contains(&e[0]));
     }
 }

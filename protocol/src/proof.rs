@@ -13,7 +13,8 @@
 //! command reads files.
 
 use crate::attendance::{
-    self, ConsentDecision, HalfDay, PersonAttendance, ProofScope, RecordedSegment, Schedule, Totals,
+    self, Conditions, ConsentDecision, HalfDay, PersonAttendance, ProofScope, RecordedSegment,
+    Schedule, Totals,
 };
 use crate::evidence::{
     Entry, Jwks, JwsError, TREE_HEAD_TYP, TreeHead, entry_hash, kind, unverified_payload,
@@ -32,12 +33,13 @@ pub const PROOF_TYP: &str = "cadre.attendance-proof";
 /// `typ` of a whole-session attendance sheet.
 pub const SHEET_TYP: &str = "cadre.attendance-sheet";
 /// Version of the proof format this build issues. Version 2 added the
-/// typed `consents` history and `recordings`; version 1 proofs (whose
-/// `consents` was always empty and which had no `recordings`) still verify
-/// (see [`verify_proof`]).
-pub const PROOF_VERSION: u32 = 2;
+/// typed `consents` history and `recordings`; version 3 the connection
+/// `conditions`, the person's own removal and re-admission, and, on
+/// control events, who acted (`by`), the `action` and a postponement's new
+/// window. Version 1 and 2 proofs still verify (see [`verify_proof`]).
+pub const PROOF_VERSION: u32 = 3;
 /// The proof versions [`verify_proof`] reads.
-pub const PROOF_VERSIONS_READ: [u32; 2] = [1, 2];
+pub const PROOF_VERSIONS_READ: [u32; 3] = [1, 2, 3];
 /// Version of the sheet format.
 pub const SHEET_VERSION: u32 = 1;
 /// The training modality every proof states (certificat de réalisation).
@@ -106,24 +108,40 @@ pub struct Person {
     pub role: Role,
 }
 
-/// A session-wide control event, as a proof lists it: state changes (with
-/// their reason), server runs (which explain a gap in evidence), and
-/// recording being armed or disarmed.
+/// A control event, as a proof lists it: session-wide state changes (with
+/// their reason, who acted, and a postponement's new window), server runs
+/// (which explain a gap in evidence), recording being armed or disarmed,
+/// and the person's own removal and re-admission (version 3).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ControlEvent {
     /// Server time, UTC ms.
     pub ts: i64,
-    /// `session_state`, `server_started`, `server_stopping` or
-    /// `recording_armed`.
+    /// `session_state`, `server_started`, `server_stopping`,
+    /// `recording_armed`, `removed` or `readmitted`.
     pub kind: String,
     /// Previous state (`session_state` only).
     pub from: Option<String>,
     /// New state (`session_state`), or `armed` / `disarmed`
     /// (`recording_armed`).
     pub to: Option<String>,
-    /// Reason given (`session_state`; `recording_armed` when the server
-    /// disarmed recording itself).
+    /// Reason given (`session_state`, `removed`; `recording_armed` when the
+    /// server disarmed recording itself).
     pub reason: Option<String>,
+    /// `suspend`, `resume`, `postpone` or `end` (`session_state` entries
+    /// that name it; absent from older entries and from version 1 and 2
+    /// proofs).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<String>,
+    /// Who acted (`session_state`, `removed`, `readmitted`; version 3): a
+    /// facilitator's id, `server` for the automatic policy, `organiser`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// A postponement's new planned start, RFC 3339 (version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_start: Option<String>,
+    /// A postponement's new planned end, RFC 3339 (version 3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_end: Option<String>,
 }
 
 /// `to` of a `recording_armed` control event that arms recording.
@@ -191,6 +209,10 @@ pub struct AttendanceProof {
     /// only, derived from the segments' entries (absent from version 1).
     #[serde(default)]
     pub recordings: Vec<RecordedSegment>,
+    /// The person's connection conditions, derived from their own `quality`
+    /// entries (absent from versions 1 and 2: read as none measured).
+    #[serde(default)]
+    pub conditions: Conditions,
     /// The entries and the tree head that prove the figures.
     pub evidence: Evidence,
 }
@@ -211,20 +233,29 @@ pub enum ProofError {
     },
 }
 
-/// The control events of a log, in order: `session_state`,
-/// `server_started`, `server_stopping` and `recording_armed` (its `to` is
-/// [`ARMED`] or [`DISARMED`]).
-pub fn control_events(entries: &[Entry]) -> Vec<ControlEvent> {
+/// The control events of `person`'s proof, in log order: `session_state`
+/// (with its action, who acted, and a postponement's new window),
+/// `server_started`, `server_stopping`, `recording_armed` (its `to` is
+/// [`ARMED`] or [`DISARMED`]), and the `removed` and `readmitted` entries
+/// whose `participant` is `person` (with who acted and the reason).
+pub fn control_events(entries: &[Entry], person: &str) -> Vec<ControlEvent> {
+    control_events_of_version(entries, person, PROOF_VERSION)
+}
+
+/// [`control_events`] as a proof of version `v` lists them: before
+/// version 3, no removal or re-admission, and no `action`, `by` or new
+/// window.
+pub fn control_events_of_version(entries: &[Entry], person: &str, v: u32) -> Vec<ControlEvent> {
+    let v3 = v >= 3;
     let mut sorted: Vec<&Entry> = entries
         .iter()
-        .filter(|e| {
-            matches!(
-                e.kind.as_str(),
-                kind::SESSION_STATE
-                    | kind::SERVER_STARTED
-                    | kind::SERVER_STOPPING
-                    | kind::RECORDING_ARMED
-            )
+        .filter(|e| match e.kind.as_str() {
+            kind::SESSION_STATE
+            | kind::SERVER_STARTED
+            | kind::SERVER_STOPPING
+            | kind::RECORDING_ARMED => true,
+            kind::REMOVED | kind::READMITTED => v3 && attendance::concerns(e, person),
+            _ => false,
         })
         .collect();
     sorted.sort_by_key(|e| e.seq);
@@ -233,22 +264,42 @@ pub fn control_events(entries: &[Entry]) -> Vec<ControlEvent> {
         .map(|e| {
             let p = e.payload_value();
             let field = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_owned);
-            let (from, to, reason) = match e.kind.as_str() {
-                kind::SESSION_STATE => (field("from"), field("to"), field("reason")),
+            let mut event = ControlEvent {
+                ts: e.ts,
+                kind: e.kind.clone(),
+                from: None,
+                to: None,
+                reason: None,
+                action: None,
+                by: None,
+                planned_start: None,
+                planned_end: None,
+            };
+            match e.kind.as_str() {
+                kind::SESSION_STATE => {
+                    event.from = field("from");
+                    event.to = field("to");
+                    event.reason = field("reason");
+                    if v3 {
+                        event.action = field("action");
+                        event.by = Some(e.actor.clone());
+                        event.planned_start = field("planned_start");
+                        event.planned_end = field("planned_end");
+                    }
+                }
                 kind::RECORDING_ARMED => {
                     let armed = p.get("armed").and_then(|v| v.as_bool()) == Some(true);
                     let to = if armed { ARMED } else { DISARMED };
-                    (None, Some(to.to_owned()), field("reason"))
+                    event.to = Some(to.to_owned());
+                    event.reason = field("reason");
                 }
-                _ => (None, None, None),
-            };
-            ControlEvent {
-                ts: e.ts,
-                kind: e.kind.clone(),
-                from,
-                to,
-                reason,
+                kind::REMOVED | kind::READMITTED => {
+                    event.by = Some(e.actor.clone());
+                    event.reason = field("reason");
+                }
+                _ => {}
             }
+            event
         })
         .collect()
 }
@@ -272,9 +323,10 @@ fn tree_head_of(jws: &str) -> Option<TreeHead> {
 ///   with its inclusion path against the tree head (RFC 6962 audit path for
 ///   that index and tree size). Any order.
 ///
-/// The consent history and the recordings are derived from those entries
-/// ([`attendance::consent_history`], [`attendance::recordings`]), as the
-/// figures are.
+/// The consent history, the recordings and the connection conditions are
+/// derived from those entries ([`attendance::consent_history`],
+/// [`attendance::recordings`], [`attendance::conditions`]), as the figures
+/// are.
 ///
 /// Fails, rather than issue a proof that would not verify, when an entry
 /// does not parse, is of another session, disagrees with its index, its
@@ -338,9 +390,10 @@ pub fn build_payload(
         person: person.clone(),
         half_days: derived.half_days,
         totals: derived.totals,
-        control: control_events(&parsed),
+        control: control_events(&parsed, &person.id),
         consents: attendance::consent_history(&parsed, &person.id),
         recordings: attendance::recordings(&parsed, &person.id),
+        conditions: attendance::conditions(&parsed, &person.id),
         evidence: Evidence {
             tree_head: tree_head.to_owned(),
             entries,
@@ -619,6 +672,9 @@ pub mod check {
     /// The consent history and the recorded segments recomputed from the
     /// entries equal the proof's.
     pub const CONSENTS: &str = "consents and recordings recomputed";
+    /// The connection conditions recomputed from the person's `quality`
+    /// entries equal the proof's.
+    pub const CONDITIONS: &str = "connection conditions recomputed";
     /// Every line of the export is an entry or the tree heads line.
     pub const EXPORT_FORMAT: &str = "export format";
     /// Every tree head verifies and its root is the log's root at its size.
@@ -785,12 +841,16 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
     };
     let mut format_failures = Vec::new();
     if proof.typ != PROOF_TYP || !PROOF_VERSIONS_READ.contains(&proof.v) {
-        let versions: Vec<String> = PROOF_VERSIONS_READ.iter().map(u32::to_string).collect();
+        let mut versions: Vec<String> = PROOF_VERSIONS_READ.iter().map(u32::to_string).collect();
+        let last = versions.pop().unwrap_or_default();
+        let versions = if versions.is_empty() {
+            last
+        } else {
+            format!("{} or {last}", versions.join(", "))
+        };
         format_failures.push(format!(
-            "typ {:?} version {}, expected {PROOF_TYP:?} version {}",
-            proof.typ,
-            proof.v,
-            versions.join(" or ")
+            "typ {:?} version {}, expected {PROOF_TYP:?} version {versions}",
+            proof.typ, proof.v,
         ));
     }
     if !attendance::known_time_zone(&proof.session.time_zone) {
@@ -888,10 +948,14 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
         }
     }
     let pid = &proof.person.id;
-    let scope = ProofScope::new(&parsed, pid);
+    let scope = if proof.v >= 3 {
+        ProofScope::new(&parsed, pid)
+    } else {
+        ProofScope::before_v3(&parsed, pid)
+    };
     let (mut own, mut control, mut recording) = (0usize, 0usize, 0usize);
     for (index, e) in indexed.iter().zip(&parsed) {
-        if attendance::concerns(e, pid) {
+        if scope.concerns(e) {
             own += 1;
         } else if attendance::is_session_control(e) {
             control += 1;
@@ -901,6 +965,15 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
             failures.push(format!(
                 "entry {index} ({}) is of recording segment {segment}, in which {pid:?} does not appear",
                 e.kind
+            ));
+        } else if matches!(e.kind.as_str(), kind::REMOVED | kind::READMITTED) {
+            let whom = e.payload_value();
+            failures.push(format!(
+                "entry {index} ({}) is about participant {:?}, not {pid:?}",
+                e.kind,
+                whom.get("participant")
+                    .and_then(|v| v.as_str())
+                    .unwrap_or("")
             ));
         } else {
             failures.push(format!(
@@ -990,7 +1063,7 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
         &proof.person.id,
         head.ts,
     );
-    let control_now = control_events(&parsed);
+    let control_now = control_events_of_version(&parsed, pid, proof.v);
     let failures = compare(&proof, &derived, &control_now);
     r.outcome(
         check::ATTENDANCE,
@@ -1035,7 +1108,77 @@ pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
             ),
         );
     }
+
+    // Connection conditions.
+    if proof.v < 3 {
+        let mut failures = Vec::new();
+        if proof.conditions != Conditions::default() {
+            failures.push(format!(
+                "a version {} proof states no connection conditions, yet this one does",
+                proof.v
+            ));
+        }
+        r.outcome(
+            check::CONDITIONS,
+            &failures,
+            format!(
+                "a version {} proof states no connection conditions (added in version 3)",
+                proof.v
+            ),
+        );
+    } else {
+        let derived = attendance::conditions(&parsed, pid);
+        let mut failures = Vec::new();
+        if proof.conditions != derived {
+            failures.push(format!(
+                "the proof states {} but the person's quality entries give {}",
+                show_conditions(&proof.conditions, tz),
+                show_conditions(&derived, tz)
+            ));
+        }
+        r.outcome(
+            check::CONDITIONS,
+            &failures,
+            format!(
+                "{}: the summary recomputed from the person's quality entries equals the proof's",
+                show_conditions(&derived, tz)
+            ),
+        );
+    }
     r.finish()
+}
+
+/// Connection conditions as text: `42 minutes measured (35 excellent,
+/// 5 good, 2 poor, 0 lost); poorest: 2026-12-03T09:14:00+01:00 poor
+/// (rtt_high), …`.
+pub fn show_conditions(c: &Conditions, tz: &str) -> String {
+    if c.minutes == 0 {
+        return "no minute measured".to_owned();
+    }
+    let b = &c.by_score;
+    let mut s = format!(
+        "{} measured ({} excellent, {} good, {} poor, {} lost)",
+        count(c.minutes as usize, "minute", "minutes"),
+        b.excellent,
+        b.good,
+        b.poor,
+        b.lost
+    );
+    if !c.worst_minutes.is_empty() {
+        let worst: Vec<String> = c
+            .worst_minutes
+            .iter()
+            .map(|m| {
+                let mut one = format!("{} {}", attendance::local_time(m.minute, tz), m.score);
+                if !m.reasons.is_empty() {
+                    let _ = write!(one, " ({})", m.reasons.join(", "));
+                }
+                one
+            })
+            .collect();
+        let _ = write!(s, "; poorest: {}", worst.join(", "));
+    }
+    s
 }
 
 /// What a consent decision says, as text: `2026-12-03T09:01:00+01:00
@@ -1733,7 +1876,8 @@ mod tests {
         assert_eq!(proof.typ, PROOF_TYP);
         assert_eq!(proof.session.modality, MODALITY);
         assert!(proof.consents.is_empty() && proof.recordings.is_empty());
-        assert_eq!(proof.v, 2);
+        assert_eq!(proof.v, 3);
+        assert_eq!(proof.conditions, Conditions::default());
         // Own entries and control entries only: p_b's two entries are absent.
         assert_eq!(proof.evidence.entries.len(), texts.len() - 2);
         assert_eq!(proof.control.len(), 4);
@@ -1750,7 +1894,7 @@ mod tests {
         let jws = key.sign(&serde_json::to_vec(&proof).unwrap());
         let report = verify_proof(&jws, &key.jwks());
         assert!(report.ok, "{report:#?}");
-        assert_eq!(report.checks.len(), 9);
+        assert_eq!(report.checks.len(), 10);
         assert_eq!(
             report.check(check::CONSENTS).unwrap().detail,
             "0 consent decisions and 0 recorded segments: the lists recomputed from the entries equal the proof's"
@@ -1966,7 +2110,7 @@ mod tests {
         assert_eq!(back, proof);
         let report = verify_proof(&jws, &key.jwks());
         assert!(report.ok, "{report:#?}");
-        assert_eq!(report.checks.len(), 9);
+        assert_eq!(report.checks.len(), 10);
         assert!(
             report
                 .check(check::CONSENTS)
@@ -2076,8 +2220,9 @@ mod tests {
         let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
         let proof =
             build_payload(0, "O", &session(), &person(), &sth, proven(&texts, "p_a")).unwrap();
-        // As version 1 wrote it: `consents` always empty, no `recordings`.
-        let mut value = serde_json::to_value(&proof).unwrap();
+        // As version 1 wrote it: `consents` always empty, no `recordings`,
+        // no `conditions`, control events without `by`.
+        let mut value = as_version_2(&proof);
         value["v"] = json!(1);
         value.as_object_mut().unwrap().remove("recordings");
         let jws = key.sign(value.to_string().as_bytes());
@@ -2092,19 +2237,357 @@ mod tests {
         );
         // A version 1 proof claiming a history is not one.
         let (_, recorded) = recorded_proof(&key);
-        let mut value = serde_json::to_value(&recorded).unwrap();
+        let mut value = as_version_2(&recorded);
         value["v"] = json!(1);
         let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
         let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
         assert_eq!(failed, [check::CONSENTS]);
         // An unknown version is refused.
-        value["v"] = json!(3);
+        value["v"] = json!(4);
         let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
         let detail = &report.check(check::PROOF_FORMAT).unwrap().detail;
         assert!(
-            detail.contains("expected \"cadre.attendance-proof\" version 1 or 2"),
+            detail.contains("expected \"cadre.attendance-proof\" version 1, 2 or 3"),
             "{detail}"
         );
+    }
+
+    /// A version 3 proof as version 2 wrote it: no `conditions`, control
+    /// events without `action`, `by` or new window, no removal.
+    fn as_version_2(proof: &AttendanceProof) -> serde_json::Value {
+        let mut value = serde_json::to_value(proof).unwrap();
+        value["v"] = json!(2);
+        value.as_object_mut().unwrap().remove("conditions");
+        let control = value["control"].as_array_mut().unwrap();
+        control.retain(|c| c["kind"] != kind::REMOVED && c["kind"] != kind::READMITTED);
+        for c in control {
+            let c = c.as_object_mut().unwrap();
+            for k in ["action", "by", "planned_start", "planned_end"] {
+                c.remove(k);
+            }
+        }
+        value
+    }
+
+    /// [`log`], then a postponement with a new window, p_a removed and
+    /// re-admitted, p_b removed, per-minute summaries of both, and an
+    /// alert about both.
+    fn control_log() -> Vec<String> {
+        let mut v = log();
+        let mut add = |ts, kind, actor, payload| {
+            let n = v.len();
+            v.push(entry(n, ts, kind, actor, payload));
+        };
+        let q = |minute: i64, score: &str, reasons: serde_json::Value| {
+            json!({"minute": minute, "samples": 12, "score": score, "worst": score,
+                   "reasons": reasons, "rtt_ms": {"median": 40.0, "max": 450.0}})
+        };
+        add(
+            T0 + 150 * MIN,
+            kind::QUALITY,
+            "p_a",
+            q(T0 + 148 * MIN, "excellent", json!([])),
+        );
+        add(
+            T0 + 150 * MIN,
+            kind::QUALITY,
+            "p_a",
+            q(T0 + 149 * MIN, "poor", json!(["rtt_high"])),
+        );
+        add(
+            T0 + 150 * MIN,
+            kind::QUALITY,
+            "p_b",
+            q(T0 + 149 * MIN, "lost", json!([])),
+        );
+        add(
+            T0 + 160 * MIN,
+            kind::ALERT,
+            "server",
+            json!({"rule": "group_poor", "message": "poor", "people": [{"id": "p_a"}, {"id": "p_b"}]}),
+        );
+        add(
+            T0 + 161 * MIN,
+            kind::REMOVED,
+            "p_f",
+            json!({"participant": "p_a", "reason": "wrong group"}),
+        );
+        add(
+            T0 + 162 * MIN,
+            kind::READMITTED,
+            "organiser",
+            json!({"participant": "p_a"}),
+        );
+        add(
+            T0 + 163 * MIN,
+            kind::REMOVED,
+            "p_f",
+            json!({"participant": "p_b", "reason": "insults"}),
+        );
+        add(
+            T0 + 165 * MIN,
+            kind::SESSION_STATE,
+            "p_f",
+            json!({"action": "postpone", "from": "open", "to": "postponed",
+                   "reason": "trainer ill", "planned_start": "2026-12-10T09:00:00+01:00",
+                   "planned_end": "2026-12-10T12:00:00+01:00"}),
+        );
+        v
+    }
+
+    fn control_proof(key: &Signer) -> (Vec<String>, AttendanceProof) {
+        let texts = control_log();
+        let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+        let proof = build_payload(
+            T0 + 201 * MIN,
+            "O",
+            &session(),
+            &person(),
+            &sth,
+            proven(&texts, "p_a"),
+        )
+        .unwrap();
+        (texts, proof)
+    }
+
+    #[test]
+    fn a_proof_states_the_control_events_removal_and_conditions_and_verifies() {
+        let key = Signer::new("k1");
+        let (texts, proof) = control_proof(&key);
+        let n = log().len() as u64;
+        let indices: Vec<u64> = proof.evidence.entries.iter().map(|e| e.index).collect();
+        // p_b's minute, the alert and p_b's removal are absent.
+        for absent in [n + 2, n + 3, n + 6] {
+            assert!(!indices.contains(&absent), "entry {absent}");
+        }
+        for present in [n, n + 1, n + 4, n + 5, n + 7] {
+            assert!(indices.contains(&present), "entry {present}");
+        }
+        assert_eq!(texts.len() as u64, n + 8);
+        // Older state entries (no action) still read; the new one carries
+        // its action, who acted and the new window.
+        let c = &proof.control;
+        assert_eq!(c.len(), 7);
+        assert_eq!(
+            (
+                c[2].to.as_deref(),
+                c[2].action.as_deref(),
+                c[2].by.as_deref()
+            ),
+            (Some("suspended"), None, Some("p_f"))
+        );
+        let removed = &c[4];
+        assert_eq!(
+            (
+                removed.kind.as_str(),
+                removed.by.as_deref(),
+                removed.reason.as_deref()
+            ),
+            (kind::REMOVED, Some("p_f"), Some("wrong group"))
+        );
+        assert_eq!(
+            (c[5].kind.as_str(), c[5].by.as_deref()),
+            (kind::READMITTED, Some("organiser"))
+        );
+        let postponed = &c[6];
+        assert_eq!(postponed.action.as_deref(), Some("postpone"));
+        assert_eq!(postponed.reason.as_deref(), Some("trainer ill"));
+        assert_eq!(
+            (
+                postponed.planned_start.as_deref(),
+                postponed.planned_end.as_deref()
+            ),
+            (
+                Some("2026-12-10T09:00:00+01:00"),
+                Some("2026-12-10T12:00:00+01:00")
+            )
+        );
+        // Conditions: p_a's two minutes only.
+        assert_eq!(proof.conditions.minutes, 2);
+        assert_eq!(
+            (
+                proof.conditions.by_score.excellent,
+                proof.conditions.by_score.poor,
+                proof.conditions.by_score.lost
+            ),
+            (1, 1, 0)
+        );
+        assert_eq!(proof.conditions.worst_minutes.len(), 1);
+        assert_eq!(proof.conditions.worst_minutes[0].minute, T0 + 149 * MIN);
+        assert_eq!(proof.conditions.worst_minutes[0].reasons, ["rtt_high"]);
+
+        let jws = key.sign(&serde_json::to_vec(&proof).unwrap());
+        let back: AttendanceProof =
+            serde_json::from_slice(&unverified_payload(&jws).unwrap()).unwrap();
+        assert_eq!(back, proof);
+        let report = verify_proof(&jws, &key.jwks());
+        assert!(report.ok, "{report:#?}");
+        assert_eq!(report.checks.len(), 10);
+        let detail = &report.check(check::CONDITIONS).unwrap().detail;
+        assert!(
+            detail.starts_with(
+                "2 minutes measured (1 excellent, 0 good, 1 poor, 0 lost); poorest: 2026-12-03T11:29:00+01:00 poor (rtt_high)"
+            ),
+            "{detail}"
+        );
+        // The facilitator's proof carries neither removal.
+        let f = proven(&texts, "p_f");
+        assert!(f.iter().all(|e| e.index != n + 4 && e.index != n + 6));
+    }
+
+    #[test]
+    fn edited_conditions_or_control_events_fail_verification() {
+        let key = Signer::new("k1");
+        let (_, proof) = control_proof(&key);
+        type Edit = fn(&mut AttendanceProof);
+        let edits: [(&str, Edit, &str); 6] = [
+            (
+                "a poor minute made good",
+                |p| {
+                    p.conditions.by_score.poor = 0;
+                    p.conditions.by_score.good = 1;
+                },
+                check::CONDITIONS,
+            ),
+            (
+                "the poorest minute hidden",
+                |p| p.conditions.worst_minutes.clear(),
+                check::CONDITIONS,
+            ),
+            (
+                "a minute added",
+                |p| p.conditions.minutes += 1,
+                check::CONDITIONS,
+            ),
+            (
+                "conditions erased",
+                |p| p.conditions = Conditions::default(),
+                check::CONDITIONS,
+            ),
+            (
+                "the new window moved",
+                |p| p.control[6].planned_end = Some("2026-12-10T17:00:00+01:00".into()),
+                check::ATTENDANCE,
+            ),
+            (
+                "the removal hidden",
+                |p| {
+                    p.control.remove(4);
+                },
+                check::ATTENDANCE,
+            ),
+        ];
+        for (what, edit, fails) in edits {
+            let mut p = proof.clone();
+            edit(&mut p);
+            let report = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
+            let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+            assert_eq!(failed, [fails], "{what}: {report:#?}");
+        }
+        // Leaving a quality entry out changes the recomputed summary.
+        let mut p = proof.clone();
+        let n = log().len() as u64;
+        p.evidence.entries.retain(|e| e.index != n + 1);
+        let report = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
+        let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+        assert_eq!(failed, [check::CONDITIONS], "{report:#?}");
+    }
+
+    #[test]
+    fn another_persons_removal_is_refused() {
+        let key = Signer::new("k1");
+        let texts = control_log();
+        let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+        let n = log().len();
+        let mut entries = proven(&texts, "p_a");
+        entries.extend(with_paths(&texts, &[n + 6]));
+        let err = build_payload(0, "O", &session(), &person(), &sth, entries.clone()).unwrap_err();
+        assert!(
+            matches!(err, ProofError::Entry { index, .. } if index == n as u64 + 6),
+            "{err}"
+        );
+        // Signed anyway by a forger holding the key: refused.
+        let (_, mut proof) = control_proof(&key);
+        entries.sort_by_key(|e| e.index);
+        proof.evidence.entries = entries;
+        let report = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
+        assert!(!report.ok);
+        let belong = report.check(check::ENTRIES_BELONG).unwrap();
+        assert!(!belong.ok);
+        assert!(
+            belong.detail.contains(&format!(
+                "entry {} (removed) is about participant \"p_b\", not \"p_a\"",
+                n + 6
+            )),
+            "{}",
+            belong.detail
+        );
+        // The alert, which names p_b's figures too.
+        let mut entries = proven(&texts, "p_a");
+        entries.extend(with_paths(&texts, &[n + 3]));
+        assert!(build_payload(0, "O", &session(), &person(), &sth, entries).is_err());
+    }
+
+    #[test]
+    fn a_version_2_proof_still_verifies_stating_no_conditions() {
+        let key = Signer::new("k1");
+        // Version 2 knew no removal: a proof over the log before it.
+        let texts = log();
+        let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+        let proof =
+            build_payload(0, "O", &session(), &person(), &sth, proven(&texts, "p_a")).unwrap();
+        let value = as_version_2(&proof);
+        let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+        assert!(report.ok, "{report:#?}");
+        assert_eq!(
+            report.check(check::CONDITIONS).unwrap().detail,
+            "a version 2 proof states no connection conditions (added in version 3)"
+        );
+        // A version 2 proof that carried p_a's minutes (their own entries)
+        // still verifies; one claiming conditions does not.
+        let (_, with_minutes) = control_proof(&key);
+        let mut value = as_version_2(&with_minutes);
+        let n = log().len() as u64;
+        let entries = value["evidence"]["entries"].as_array_mut().unwrap();
+        entries.retain(|e| {
+            let i = e["index"].as_u64().unwrap();
+            // Not the removal entries, which version 2 did not select for p_a.
+            i < n + 4 || i == n + 7
+        });
+        let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+        assert!(report.ok, "{report:#?}");
+        value["conditions"] = serde_json::to_value(&with_minutes.conditions).unwrap();
+        let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+        let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+        assert_eq!(failed, [check::CONDITIONS]);
+        // A version 2 facilitator's proof held the removals they made.
+        let facilitator = Person {
+            id: "p_f".into(),
+            name: "F".into(),
+            role: Role::Facilitator,
+        };
+        let texts = control_log();
+        let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+        let all: Vec<Entry> = texts.iter().map(|t| Entry::parse(t).unwrap()).collect();
+        let old = ProofScope::before_v3(&all, "p_f");
+        let chosen: Vec<usize> = (0..texts.len())
+            .filter(|&i| old.contains(&all[i]))
+            .collect();
+        let ev = with_paths(&texts, &chosen);
+        assert!(ev.iter().any(|e| e.index == n + 6));
+        let mut fp = build_payload(
+            0,
+            "O",
+            &session(),
+            &facilitator,
+            &sth,
+            proven(&texts, "p_f"),
+        )
+        .unwrap();
+        fp.evidence.entries = ev;
+        let value = as_version_2(&fp);
+        let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+        assert!(report.ok, "{report:#?}");
     }
 
     #[test]

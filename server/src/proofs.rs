@@ -174,6 +174,17 @@ impl App {
     ) -> Result<(IssuedProof, Vec<u8>), ApiError> {
         let issued = self.issue_proof(sid, pid).await?;
         let p = &issued.proof;
+        // Who acted, by name: the session's facilitators (the proof names
+        // them by id).
+        let s = sid.to_owned();
+        let detail = self.catalog().run(move |c| c.session_detail(&s)).await?;
+        let actors: BTreeMap<String, String> = detail
+            .people
+            .iter()
+            .map(|(person, _)| person)
+            .filter(|person| person.role == cadre_protocol::Role::Facilitator)
+            .map(|person| (person.id.clone(), person.name.clone()))
+            .collect();
         let entries: Vec<Entry> = p
             .evidence
             .entries
@@ -198,23 +209,9 @@ impl App {
             person_name: p.person.name.clone(),
             person_role: p.person.role,
             attendance,
-            suspensions: p
-                .control
-                .iter()
-                .filter(|c| c.kind == cadre_protocol::evidence::kind::SESSION_STATE)
-                .map(|c| {
-                    format!(
-                        "{} : {} → {}{}",
-                        attendance::local_time(c.ts, &p.session.time_zone),
-                        c.from.as_deref().unwrap_or("?"),
-                        c.to.as_deref().unwrap_or("?"),
-                        c.reason
-                            .as_deref()
-                            .map(|r| format!(" — {r}"))
-                            .unwrap_or_default()
-                    )
-                })
-                .collect(),
+            control: p.control.clone(),
+            actors,
+            conditions: p.conditions.clone(),
             consents: p.consents.clone(),
             recordings: p.recordings.clone(),
             proof_sha256: issued.sha256(),

@@ -12,10 +12,10 @@
 //! nothing was verified).
 
 use cadre_protocol::attendance::{
-    self, ConsentDecision, DecisionEffect, RecordedSegment, decision_effects,
+    self, Conditions, ConsentDecision, DecisionEffect, RecordedSegment, decision_effects,
 };
-use cadre_protocol::evidence::{Jwk, Jwks, unverified_payload};
-use cadre_protocol::proof::{self, AttendanceProof, Check, Report};
+use cadre_protocol::evidence::{Jwk, Jwks, kind, unverified_payload};
+use cadre_protocol::proof::{self, AttendanceProof, Check, ControlEvent, Report};
 use clap::Args;
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -86,6 +86,13 @@ struct JsonReport<'a> {
     /// A verified proof's recorded segments.
     #[serde(skip_serializing_if = "Option::is_none")]
     recordings: Option<&'a [RecordedSegment]>,
+    /// A verified proof's control events (state changes with their reasons
+    /// and a postponement's new window, server runs, the person's removal).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    control: Option<&'a [ControlEvent]>,
+    /// A verified version 3 proof's connection conditions.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    conditions: Option<&'a Conditions>,
 }
 
 /// Runs the command, printing to stdout (report) and stderr (problems with
@@ -137,14 +144,35 @@ pub fn run_with(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             checks: &report.checks,
             consents: verified.as_ref().map(|p| p.consents.as_slice()),
             recordings: verified.as_ref().map(|p| p.recordings.as_slice()),
+            control: verified.as_ref().map(|p| p.control.as_slice()),
+            conditions: verified
+                .as_ref()
+                .filter(|p| p.v >= 3)
+                .map(|p| &p.conditions),
         };
         match serde_json::to_string(&json) {
             Ok(line) => writeln!(out, "{line}"),
             Err(e) => Err(std::io::Error::other(e)),
         }
     } else {
-        let summary = verified.as_ref().map(consent_summary).unwrap_or_default();
-        print_report(out, &args.file, input, &report, &summary)
+        let sections: Vec<(&str, Vec<String>)> = match &verified {
+            Some(p) => vec![
+                (
+                    "Course of the session (as the verified proof states it):",
+                    control_summary(p),
+                ),
+                (
+                    "Connection conditions (as the verified proof states them):",
+                    vec![conditions_summary(p)],
+                ),
+                (
+                    "Consents and recordings (as the verified proof states them):",
+                    consent_summary(p),
+                ),
+            ],
+            None => Vec::new(),
+        };
+        print_report(out, &args.file, input, &report, &sections)
     };
     if printed.is_err() {
         return EXIT_USAGE;
@@ -271,6 +299,81 @@ pub fn consent_summary(p: &AttendanceProof) -> Vec<String> {
     out
 }
 
+/// Who acted, as a verified proof names them: a person's id, or the
+/// automatic policy.
+fn actor(by: &str) -> String {
+    if by == cadre_protocol::evidence::ACTOR_SERVER {
+        "cadre (automatic)".to_owned()
+    } else {
+        by.to_owned()
+    }
+}
+
+/// What a verified proof states about the course of the session, one line
+/// per control event: each state change (its action, who acted, the
+/// reason, a postponement's new window), server runs, recording armed or
+/// disarmed, and the person's own removal and re-admission.
+pub fn control_summary(p: &AttendanceProof) -> Vec<String> {
+    let tz = &p.session.time_zone;
+    if p.control.is_empty() {
+        return vec!["no control event".to_owned()];
+    }
+    p.control
+        .iter()
+        .map(|c| {
+            let mut line = format!("{} ", attendance::local_time(c.ts, tz));
+            match c.kind.as_str() {
+                kind::SESSION_STATE => {
+                    if let Some(action) = &c.action {
+                        line.push_str(action);
+                        line.push_str(": ");
+                    }
+                    line.push_str(&format!(
+                        "{} → {}",
+                        c.from.as_deref().unwrap_or("?"),
+                        c.to.as_deref().unwrap_or("?")
+                    ));
+                }
+                kind::REMOVED => line.push_str("removed from the session"),
+                kind::READMITTED => line.push_str("re-admitted"),
+                kind::RECORDING_ARMED => {
+                    line.push_str(&format!("recording {}", c.to.as_deref().unwrap_or("?")))
+                }
+                kind::SERVER_STARTED => line.push_str("server started"),
+                kind::SERVER_STOPPING => line.push_str("server stopping"),
+                other => line.push_str(other),
+            }
+            if let Some(by) = &c.by {
+                line.push_str(&format!(" by {}", actor(by)));
+            }
+            if let Some(reason) = &c.reason {
+                line.push_str(&format!(" (reason: {reason})"));
+            }
+            match (&c.planned_start, &c.planned_end) {
+                (Some(start), Some(end)) => {
+                    line.push_str(&format!("; new planned window {start} to {end}"))
+                }
+                (Some(start), None) => line.push_str(&format!("; new planned start {start}")),
+                (None, Some(end)) => line.push_str(&format!("; new planned end {end}")),
+                (None, None) => {}
+            }
+            line
+        })
+        .collect()
+}
+
+/// What a verified proof states about the person's connection conditions,
+/// in one line.
+pub fn conditions_summary(p: &AttendanceProof) -> String {
+    if p.v < 3 {
+        return format!(
+            "a version {} proof: it states no connection conditions",
+            p.v
+        );
+    }
+    proof::show_conditions(&p.conditions, &p.session.time_zone)
+}
+
 /// A proof is one compact JWS; an export starts with a JSON object.
 pub fn detect(text: &str) -> Option<Input> {
     let t = text.trim_start_matches('\u{feff}').trim();
@@ -341,7 +444,7 @@ fn print_report(
     file: &Path,
     input: Input,
     report: &Report,
-    summary: &[String],
+    sections: &[(&str, Vec<String>)],
 ) -> std::io::Result<()> {
     let what = match input {
         Input::Proof => "attendance proof",
@@ -352,12 +455,9 @@ fn print_report(
         let mark = if c.ok { '✓' } else { '✗' };
         writeln!(out, "  {mark} {}: {}", c.name, c.detail)?;
     }
-    if !summary.is_empty() {
-        writeln!(
-            out,
-            "Consents and recordings (as the verified proof states them):"
-        )?;
-        for line in summary {
+    for (title, lines) in sections.iter().filter(|(_, l)| !l.is_empty()) {
+        writeln!(out, "{title}")?;
+        for line in lines {
             writeln!(out, "  - {line}")?;
         }
     }
@@ -633,6 +733,28 @@ mod tests {
                        "files": [{"participant": "p_a", "track": "audio", "name": "s_v/1/p_a.ogg",
                                   "bytes": 4096, "sha256": "cd".repeat(32)}]}),
             ),
+            (
+                T0 + 11 * MIN,
+                kind::SESSION_STATE,
+                "server",
+                json!({"action": "suspend", "from": "open", "to": "suspended",
+                       "reason": "connections poor"}),
+            ),
+            (
+                T0 + 12 * MIN,
+                kind::QUALITY,
+                "p_a",
+                json!({"minute": T0 + 11 * MIN, "samples": 3, "score": "poor",
+                       "reasons": ["loss_high"]}),
+            ),
+            (
+                T0 + 12 * MIN,
+                kind::SESSION_STATE,
+                "p_f",
+                json!({"action": "postpone", "from": "suspended", "to": "postponed",
+                       "reason": "network outage", "planned_start": "2026-12-10T09:00:00+01:00",
+                       "planned_end": "2026-12-10T10:00:00+01:00"}),
+            ),
         ];
         let texts: Vec<String> = events
             .iter()
@@ -763,12 +885,43 @@ mod tests {
                 "cd".repeat(32)
             )
         );
-        assert_eq!(lines[3], "VERIFIED: all 9 checks hold.");
+        assert_eq!(lines[3], "VERIFIED: all 10 checks hold.");
+        let course = out
+            .split("Course of the session (as the verified proof states it):\n")
+            .nth(1)
+            .unwrap_or_else(|| panic!("no control events in {out}"));
+        let lines: Vec<&str> = course.lines().collect();
+        assert_eq!(lines[0], "  - 2026-12-03T09:02:00+01:00 recording armed");
+        assert_eq!(
+            lines[1],
+            "  - 2026-12-03T09:11:00+01:00 suspend: open → suspended by cadre (automatic) \
+             (reason: connections poor)"
+        );
+        assert_eq!(
+            lines[2],
+            "  - 2026-12-03T09:12:00+01:00 postpone: suspended → postponed by p_f \
+             (reason: network outage); new planned window 2026-12-10T09:00:00+01:00 to \
+             2026-12-10T10:00:00+01:00"
+        );
+        assert_eq!(
+            lines[3],
+            "Connection conditions (as the verified proof states them):"
+        );
+        assert_eq!(
+            lines[4],
+            "  - 1 minute measured (0 excellent, 0 good, 1 poor, 0 lost); poorest: \
+             2026-12-03T09:11:00+01:00 poor (loss_high)"
+        );
         let (code, out) = run_on(&jws, &jwks, true);
         assert_eq!(code, EXIT_VERIFIED);
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert_eq!(v["consents"][1]["granted"], false);
         assert_eq!(v["recordings"][0]["files"][0]["bytes"], 4096);
+        assert_eq!(v["control"][2]["action"], "postpone");
+        assert_eq!(v["control"][2]["planned_end"], "2026-12-10T10:00:00+01:00");
+        assert_eq!(v["control"][1]["by"], "server");
+        assert_eq!(v["conditions"]["minutes"], 1);
+        assert_eq!(v["conditions"]["by_score"]["poor"], 1);
 
         // An edited history fails, and nothing of it is shown as fact.
         let (code, out) = run_on(&edited, &jwks, false);
@@ -781,7 +934,10 @@ mod tests {
         let (_, out) = run_on(&edited, &jwks, true);
         let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
         assert!(
-            v.get("consents").is_none() && v.get("recordings").is_none(),
+            v.get("consents").is_none()
+                && v.get("recordings").is_none()
+                && v.get("control").is_none()
+                && v.get("conditions").is_none(),
             "{out}"
         );
     }

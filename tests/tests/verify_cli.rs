@@ -208,7 +208,7 @@ fn a_good_proof_passes_with_every_check_shown() {
     assert!(out.contains("  ✓ attendance recomputed: "), "{out}");
     assert!(out.contains("Camille Roux"), "{out}");
     assert!(
-        out.trim_end().ends_with("VERIFIED: all 9 checks hold."),
+        out.trim_end().ends_with("VERIFIED: all 10 checks hold."),
         "{out}"
     );
     assert!(err.is_empty(), "{err}");
@@ -232,7 +232,7 @@ fn a_tampered_proof_fails_and_names_the_check() {
     );
     assert!(
         out.trim_end()
-            .ends_with("FAILED: 1 of 9 checks do not hold."),
+            .ends_with("FAILED: 1 of 10 checks do not hold."),
         "{out}"
     );
 }
@@ -276,7 +276,7 @@ fn json_output_carries_the_whole_report() {
     let v: serde_json::Value = serde_json::from_str(out.trim()).unwrap();
     assert_eq!(v["kind"], "proof");
     assert_eq!(v["ok"], true);
-    assert_eq!(v["checks"].as_array().unwrap().len(), 9);
+    assert_eq!(v["checks"].as_array().unwrap().len(), 10);
     assert_eq!(v["checks"][0]["name"], "proof signature");
 }
 

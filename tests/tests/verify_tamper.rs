@@ -437,7 +437,7 @@ fn rederive(p: &mut AttendanceProof) {
     let a = attendance::derive(&p.session.schedule(), &entries, &p.person.id, head.ts);
     p.half_days = a.half_days;
     p.totals = a.totals;
-    p.control = proof::control_events(&entries);
+    p.control = proof::control_events(&entries, &p.person.id);
 }
 
 fn position(p: &AttendanceProof, index: u64) -> usize {
@@ -453,7 +453,7 @@ fn the_untampered_proof_and_export_verify() {
     let case = Case::new();
     let report = case.verify_proof_file(PROOF);
     assert!(report.ok, "{report:#?}");
-    assert_eq!(report.checks.len(), 9);
+    assert_eq!(report.checks.len(), 10);
     // The figures are those of the day as it happened.
     let p = case.proof();
     assert_eq!(p.half_days.len(), 2);

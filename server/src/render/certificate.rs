@@ -1,8 +1,10 @@
 //! The *certificat de réalisation*: one person, A4 portrait.
 
 use cadre_protocol::attendance::{
-    ConsentDecision, DecisionEffect, Interval, RecordedSegment, decision_effects,
+    Conditions, ConsentDecision, DecisionEffect, Interval, RecordedSegment, decision_effects,
 };
+use cadre_protocol::evidence::{ACTOR_ORGANISER, ACTOR_SERVER, kind};
+use cadre_protocol::proof::ControlEvent;
 use chrono_tz::Tz;
 
 use super::labels::{self, Labels, day, hm_opt, local, moment, slot_parts, span, time_span};
@@ -106,22 +108,31 @@ pub(crate) fn layout(
     let legend = l.legend.replace("{tz}", tz.name());
     f.paragraph(&legend, Weight::Regular, 7.5, MUTED);
 
-    // Suspensions.
-    f.space(12.0);
-    heading(&mut f, l.suspensions);
-    if c.suspensions.is_empty() {
-        f.paragraph(l.none, Weight::Regular, 9.0, INK);
+    // Course of the session, and the person's connection conditions.
+    f.space(8.0);
+    heading(&mut f, l.course);
+    let events = control_lines(c, tz);
+    if events.is_empty() {
+        f.paragraph(l.no_control_event, Weight::Regular, 9.0, INK);
     } else {
-        bullets(&mut f, &c.suspensions);
+        bullets(&mut f, &events);
     }
+    f.space(1.0);
+    let conditions = format!(
+        "{}{}{}",
+        l.conditions,
+        colon(lang),
+        conditions_text(lang, &c.conditions)
+    );
+    f.paragraph(&conditions, Weight::Regular, 9.0, INK);
 
     // Consents and recordings.
-    f.space(10.0);
+    f.space(8.0);
     heading(&mut f, l.consents_recordings);
     consents_recordings(&mut f, c, tz);
 
     // The proof.
-    f.space(12.0);
+    f.space(8.0);
     proof_box(&mut f, c, tz, l);
 
     let total = f.pages.len();
@@ -154,6 +165,109 @@ fn bullets(f: &mut Flow<'_>, items: &[String]) {
         let x = f.left + indent;
         f.lines_flow(lines, x, INK);
     }
+}
+
+/// One line per state change, removal or re-admission, in log order:
+/// "3 décembre 2026, 10:40 — séance suspendue par Jean Dupont : coupure
+/// réseau"; the date is repeated only when it changes; a postponement
+/// ends with its new dates. Server runs and recording being armed are left
+/// out (the proof lists them).
+fn control_lines(c: &Certificate, tz: Tz) -> Vec<String> {
+    let lang = c.lang;
+    let l = lang.labels();
+    let mut last_day = None;
+    c.control
+        .iter()
+        .filter_map(|e| {
+            let what = match e.kind.as_str() {
+                kind::SESSION_STATE => state_change(lang, e),
+                kind::REMOVED => l.removed.to_owned(),
+                kind::READMITTED => l.readmitted.to_owned(),
+                _ => return None,
+            };
+            let when = match local(tz, e.ts) {
+                Some(t) if last_day == Some(t.date_naive()) => labels::hm(&t),
+                Some(t) => {
+                    last_day = Some(t.date_naive());
+                    format!("{}, {}", lang.date(t.date_naive()), labels::hm(&t))
+                }
+                None => "—".to_owned(),
+            };
+            let mut line = format!("{when} — {what}");
+            if let Some(by) = &e.by {
+                let who = match by.as_str() {
+                    ACTOR_SERVER => l.by_server,
+                    ACTOR_ORGANISER => l.by_organiser,
+                    id => c.actors.get(id).map_or(l.by_facilitator, String::as_str),
+                };
+                line.push_str(&format!(" {} {who}", l.by));
+            }
+            if let Some(reason) = e.reason.as_deref().filter(|r| !r.trim().is_empty()) {
+                line.push_str(colon(lang));
+                line.push_str(reason);
+            }
+            let window = |s: &Option<String>| {
+                s.as_deref()
+                    .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                    .map(|t| t.timestamp_millis())
+            };
+            if let (Some(start), Some(end)) = (window(&e.planned_start), window(&e.planned_end)) {
+                line.push_str(&format!(
+                    " — {}{}{}",
+                    l.new_dates,
+                    colon(lang),
+                    span(lang, tz, start, end)
+                ));
+            }
+            Some(line)
+        })
+        .collect()
+}
+
+/// A `session_state` event in words: by its action, else (older entries)
+/// by the state it led to.
+fn state_change(lang: Lang, e: &ControlEvent) -> String {
+    let l = lang.labels();
+    let (from, to) = (e.from.as_deref(), e.to.as_deref());
+    let action = match (e.action.as_deref(), from, to) {
+        (Some(a), _, _) => a,
+        (None, _, Some("suspended")) => "suspend",
+        (None, _, Some("postponed")) => "postpone",
+        (None, _, Some("ended")) => "end",
+        (None, Some("suspended"), _) => "resume",
+        _ => "",
+    };
+    match action {
+        "suspend" => l.state_suspended.to_owned(),
+        "resume" => l.state_resumed.to_owned(),
+        "postpone" => l.state_postponed.to_owned(),
+        "end" => l.state_ended.to_owned(),
+        _ => l
+            .state_changed
+            .replace("{from}", from.unwrap_or("?"))
+            .replace("{to}", to.unwrap_or("?")),
+    }
+}
+
+/// "42 min suivies — 35 excellentes, 5 bonnes, 2 médiocres" (zero counts
+/// left out); "non mesurées" without any minute.
+fn conditions_text(lang: Lang, c: &Conditions) -> String {
+    let l = lang.labels();
+    if c.minutes == 0 {
+        return l.not_measured.to_owned();
+    }
+    let b = &c.by_score;
+    let parts: Vec<String> = [b.excellent, b.good, b.poor, b.lost]
+        .into_iter()
+        .zip(l.scores)
+        .filter(|(n, _)| *n > 0)
+        .map(|(n, (one, many))| format!("{n} {}", if n == 1 { one } else { many }))
+        .collect();
+    format!(
+        "{} — {}",
+        l.minutes_measured.replace("{n}", &c.minutes.to_string()),
+        parts.join(", ")
+    )
 }
 
 /// ": ", with the narrow no-break space French puts before it.

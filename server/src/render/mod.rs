@@ -38,7 +38,8 @@ mod text;
 use std::collections::BTreeMap;
 use std::sync::LazyLock;
 
-use cadre_protocol::attendance::{ConsentDecision, PersonAttendance, RecordedSegment};
+use cadre_protocol::attendance::{Conditions, ConsentDecision, PersonAttendance, RecordedSegment};
+use cadre_protocol::proof::ControlEvent;
 use cadre_protocol::{Role, SessionKind};
 use serde::{Deserialize, Serialize};
 
@@ -127,9 +128,17 @@ pub struct Certificate {
     pub person_role: Role,
     /// The person's attendance, as in the proof.
     pub attendance: PersonAttendance,
-    /// Suspensions and postponements of the session, each with its reason,
-    /// one line each, as the caller words them (may be empty).
-    pub suspensions: Vec<String>,
+    /// The proof's control events: the session's suspensions, resumptions,
+    /// postponements (with the new dates) and end, each with who acted and
+    /// the reason, and the person's own removal and re-admission. Server
+    /// runs and recording being armed are not printed.
+    pub control: Vec<ControlEvent>,
+    /// Names of the people who may have acted (the session's facilitators),
+    /// by id; an id not found prints as "the facilitator".
+    pub actors: BTreeMap<String, String>,
+    /// The person's connection conditions, as in the proof (0 minutes: not
+    /// measured).
+    pub conditions: Conditions,
     /// The person's consent decisions, in log order, as in the proof.
     pub consents: Vec<ConsentDecision>,
     /// The recording segments the person appears in, with their own files,
@@ -299,7 +308,9 @@ fn shared() -> Result<&'static Renderer, RenderError> {
 /// A person's *certificat de réalisation* (remote attendance certificate),
 /// one or more A4 pages: organisation, person, action, modality, planned
 /// dates, per half-day connections, connected and present time, completion,
-/// sign-in and countersignature, totals, suspensions, the person's consent
+/// sign-in and countersignature, totals, the course of the session
+/// (suspensions, postponements, removal) and the person's connection
+/// conditions, the person's consent
 /// decisions and recorded segments, and the proof's SHA-256 with how to
 /// verify it.
 pub fn certificate_pdf(c: &Certificate) -> Result<Vec<u8>, RenderError> {

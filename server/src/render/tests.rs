@@ -7,8 +7,10 @@
 use std::collections::BTreeMap;
 
 use cadre_protocol::attendance::{
-    ConsentDecision, HalfDay, Interval, PersonAttendance, RecordedFile, RecordedSegment, Totals,
+    Conditions, ConsentDecision, HalfDay, Interval, PersonAttendance, PoorMinute, RecordedFile,
+    RecordedSegment, ScoreCounts, Totals,
 };
+use cadre_protocol::proof::ControlEvent;
 use cadre_protocol::{Role, SessionKind};
 use chrono::TimeZone;
 use chrono_tz::Europe::Paris;
@@ -30,6 +32,21 @@ fn at(d: u32, h: u32, m: u32) -> i64 {
         .single()
         .expect("a valid time")
         .timestamp_millis()
+}
+
+/// A `session_state` control event as a version 3 proof lists it.
+fn state(ts: i64, action: &str, from: &str, to: &str, by: &str, reason: &str) -> ControlEvent {
+    ControlEvent {
+        ts,
+        kind: "session_state".to_owned(),
+        from: Some(from.to_owned()),
+        to: Some(to.to_owned()),
+        reason: Some(reason.to_owned()),
+        action: Some(action.to_owned()),
+        by: Some(by.to_owned()),
+        planned_start: None,
+        planned_end: None,
+    }
 }
 
 fn interval(a: i64, b: i64) -> Interval {
@@ -186,11 +203,39 @@ pub(crate) fn certificate(lang: Lang, name: &str) -> Certificate {
                 half_day(3, true, (14, 2), (17, 10), true),
             ],
         ),
-        suspensions: vec![
-            "Jeudi 3 décembre, 10:40–10:55 : session suspendue par le formateur (coupure réseau \
-             générale chez le fournisseur d'accès)."
-                .to_owned(),
+        control: vec![
+            state(
+                at(3, 10, 40),
+                "suspend",
+                "open",
+                "suspended",
+                "p_f",
+                "coupure réseau générale chez le fournisseur d'accès",
+            ),
+            state(
+                at(3, 10, 55),
+                "resume",
+                "suspended",
+                "open",
+                "p_f",
+                "réseau rétabli",
+            ),
         ],
+        actors: BTreeMap::from([("p_f".to_owned(), "Jean Dupont".to_owned())]),
+        conditions: Conditions {
+            minutes: 402,
+            by_score: ScoreCounts {
+                excellent: 380,
+                good: 20,
+                poor: 2,
+                lost: 0,
+            },
+            worst_minutes: vec![PoorMinute {
+                minute: at(3, 10, 39),
+                score: "poor".to_owned(),
+                reasons: vec!["loss_high".to_owned()],
+            }],
+        },
         consents: Vec::new(),
         recordings: Vec::new(),
         proof_sha256: HASH.to_owned(),
@@ -384,7 +429,7 @@ fn certificate_prints_the_required_fields() {
         "Émargement",
         "Contreseing",
         "Total",
-        "Suspensions et reports",
+        "Déroulement de la séance",
         "coupure réseau",
         HASH,
         "cadre verify",
@@ -442,7 +487,7 @@ fn certificate_lists_consent_decisions_and_recorded_segments() {
     // The section comes after the suspensions and before the signed
     // proof's box, which is never split across pages.
     let at_section = text.find("Accords et enregistrements").unwrap();
-    assert!(at_section > text.find("Suspensions et reports").unwrap());
+    assert!(at_section > text.find("Déroulement de la séance").unwrap());
     assert!(at_section < text.find("Attestation électronique").unwrap());
     let last = texts(&pages).pop().unwrap().join(" ");
     assert!(
@@ -523,11 +568,136 @@ fn many_reconnections_are_summarised() {
 }
 
 #[test]
-fn empty_suspensions_say_none() {
+fn no_control_event_and_no_measure_say_so() {
     let mut c = certificate(Lang::Fr, "Zoë");
-    c.suspensions.clear();
+    c.control.clear();
+    c.conditions = Conditions::default();
     let (pages, _) = certificate::layout(fonts(), &c).unwrap();
-    assert!(all_text(&pages).contains("Aucune."));
+    let text = joined(&pages);
+    assert!(
+        text.contains("Déroulement de la séance Aucune suspension, aucun report."),
+        "{text}"
+    );
+    assert!(
+        text.contains("Conditions de connexion\u{202F}: non mesurées"),
+        "{text}"
+    );
+    c.lang = Lang::En;
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    let text = joined(&pages);
+    assert!(text.contains("No suspension, no postponement."), "{text}");
+    assert!(
+        text.contains("Connection conditions: not measured"),
+        "{text}"
+    );
+}
+
+/// A day suspended by the automatic policy, resumed by the facilitator,
+/// the person removed and re-admitted, then the session postponed to a new
+/// window by a facilitator the renderer cannot name.
+fn controlled_certificate(lang: Lang) -> Certificate {
+    let mut c = certificate(lang, "Zoë");
+    let mut postpone = state(
+        at(3, 16, 0),
+        "postpone",
+        "open",
+        "postponed",
+        "p_other",
+        "intervenant malade",
+    );
+    postpone.planned_start = Some("2026-12-10T09:00:00+01:00".to_owned());
+    postpone.planned_end = Some("2026-12-10T12:30:00+01:00".to_owned());
+    let person = |ts, kind: &str, by: &str, reason: Option<&str>| ControlEvent {
+        ts,
+        kind: kind.to_owned(),
+        from: None,
+        to: None,
+        reason: reason.map(str::to_owned),
+        action: None,
+        by: Some(by.to_owned()),
+        planned_start: None,
+        planned_end: None,
+    };
+    c.control = vec![
+        ControlEvent {
+            ts: at(3, 8, 0),
+            kind: "server_started".to_owned(),
+            from: None,
+            to: None,
+            reason: None,
+            action: None,
+            by: None,
+            planned_start: None,
+            planned_end: None,
+        },
+        state(
+            at(3, 10, 40),
+            "suspend",
+            "open",
+            "suspended",
+            "server",
+            "connexions dégradées",
+        ),
+        state(at(3, 10, 55), "resume", "suspended", "open", "p_f", "ok"),
+        person(at(3, 11, 0), "removed", "p_f", Some("propos déplacés")),
+        person(at(3, 11, 5), "readmitted", "organiser", None),
+        postpone,
+    ];
+    c.conditions.by_score.lost = 1;
+    c.conditions.by_score.excellent = 379;
+    c
+}
+
+#[test]
+fn certificate_shows_the_course_of_the_session_and_the_conditions() {
+    let c = controlled_certificate(Lang::Fr);
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    let text = joined(&pages);
+    for expected in [
+        "Déroulement de la séance",
+        "3 décembre 2026, 10:40 — séance suspendue par cadre (automatique)\u{202F}: connexions dégradées",
+        "10:55 — séance reprise par Jean Dupont\u{202F}: ok",
+        "11:00 — exclusion de la personne par Jean Dupont\u{202F}: propos déplacés",
+        "11:05 — réadmission de la personne par l'organisme",
+        "16:00 — séance reportée par le formateur\u{202F}: intervenant malade — nouvelles dates\u{202F}: \
+         jeudi 10 décembre 2026, 09:00–12:30 (Europe/Paris)",
+        "Conditions de connexion\u{202F}: 402 min suivies — 379 excellentes, 20 bonnes, 2 médiocres, 1 perdue",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    assert!(
+        !text.contains("08:00"),
+        "server runs are not printed: {text}"
+    );
+    assert_inside(&pages, A4, 50.0);
+
+    let c = controlled_certificate(Lang::En);
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    let text = joined(&pages);
+    for expected in [
+        "Course of the session",
+        "3 December 2026, 10:40 — session suspended by cadre (automatic): connexions dégradées",
+        "10:55 — session resumed by Jean Dupont: ok",
+        "11:00 — the person was removed by Jean Dupont: propos déplacés",
+        "11:05 — the person was re-admitted by the organisation",
+        "16:00 — session postponed by the facilitator: intervenant malade — new dates: \
+         Thursday 10 December 2026, 09:00–12:30 (Europe/Paris)",
+        "Connection conditions: 402 min measured — 379 excellent, 20 good, 2 poor, 1 lost",
+    ] {
+        assert!(text.contains(expected), "missing {expected:?} in:\n{text}");
+    }
+    // Older entries without an action read by their states.
+    let mut c = certificate(Lang::Fr, "Zoë");
+    for e in &mut c.control {
+        e.action = None;
+        e.by = None;
+    }
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    let text = joined(&pages);
+    assert!(
+        text.contains("10:55 — séance reprise\u{202F}: réseau rétabli"),
+        "{text}"
+    );
 }
 
 #[test]
@@ -777,8 +947,17 @@ fn long_certificate() -> Certificate {
     hd.intervals = (0..40)
         .map(|k| interval(base + k * 300_000, base + k * 300_000 + 240_000))
         .collect();
-    c.suspensions = (1..=4)
-        .map(|k| format!("Suspension n° {k} : panne du fournisseur de visioconférence, reprise à l'heure prévue."))
+    c.control = (1..=4)
+        .map(|k| {
+            state(
+                at(k, 15, 0),
+                "suspend",
+                "open",
+                "suspended",
+                "p_f",
+                "panne du fournisseur de visioconférence, reprise à l'heure prévue",
+            )
+        })
         .collect();
     c
 }
