@@ -30,4 +30,4 @@ echo "== client type check"
 tests/browser/node_modules/.bin/tsc -p client-web
 echo "== browser suite"
 cargo build -p cadre-server --quiet
-CADRE_BIN="$PWD/target/debug/cadre" node tests/browser/e2e.mjs
+CADRE_BIN="${CARGO_TARGET_DIR:-$PWD/target}/debug/cadre" node tests/browser/e2e.mjs
