@@ -6,12 +6,18 @@
 //! creates sessions through REST, connects every participant with bounded
 //! concurrency, then sends signals at a fixed, paced total rate to other
 //! members of the same session. Every loop is bounded in count and time.
+//!
+//! `cadre-bench recording …` measures the server-side recorder instead (see
+//! `recording.rs`): withdrawal-to-last-packet latency, CPU per recorded
+//! participant, and signalling latency of another session meanwhile.
 
 mod conn;
 mod procfs;
+mod recording;
 mod report;
 mod setup;
 mod stats;
+mod ws;
 
 use anyhow::{Result, bail};
 use clap::Parser;
@@ -29,7 +35,23 @@ use tokio::time::{Instant, sleep, sleep_until};
 
 /// Load tool for cadre's signalling server (loopback only).
 #[derive(Debug, Parser)]
-#[command(version, about)]
+#[command(version, about, args_conflicts_with_subcommands = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Option<Command>,
+    #[command(flatten)]
+    signalling: Args,
+}
+
+#[derive(Debug, clap::Subcommand)]
+enum Command {
+    /// Recording: withdrawal latency, CPU per recorded participant, and
+    /// signalling latency of another session while recording runs.
+    Recording(recording::RecordingArgs),
+}
+
+/// The signalling load test (the default mode).
+#[derive(Debug, clap::Args)]
 struct Args {
     /// The server binary, started as `PATH serve --bind 127.0.0.1:0
     /// --data-dir <tmp> --json-ready [--server-arg ...]`.
@@ -119,7 +141,11 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    let args = Args::parse();
+    let cli = Cli::parse();
+    let args = match cli.command {
+        Some(Command::Recording(args)) => return recording::main(args),
+        None => cli.signalling,
+    };
     if let Err(e) = validate(&args) {
         eprintln!("cadre-bench: {e:#}");
         return ExitCode::from(2);

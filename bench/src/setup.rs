@@ -113,6 +113,11 @@ impl Server {
         }
     }
 
+    /// The data directory of a server we started.
+    pub fn data_dir(&self) -> Option<&Path> {
+        self._data_dir.as_ref().map(|d| d.path())
+    }
+
     /// `ws://host:port`.
     pub fn ws_base(&self) -> String {
         if let Some(rest) = self.url.strip_prefix("https://") {
