@@ -155,6 +155,49 @@ impl TestServer {
         }
     }
 
+    /// The session's ledger entries of `kind`, parsed, in log order.
+    pub async fn ledger_entries(&self, sid: &str, kind: &str) -> Vec<Value> {
+        self.app
+            .ledger()
+            .entries(sid)
+            .await
+            .expect("read the ledger")
+            .iter()
+            .map(|e| serde_json::from_str::<Value>(&e.text).expect("an entry is JSON"))
+            .filter(|e| e["kind"] == kind)
+            .collect()
+    }
+
+    /// Waits (at most [`WAIT`]) until the session's ledger holds `count`
+    /// entries of `kind`; returns them all.
+    pub async fn wait_ledger(&self, sid: &str, kind: &str, count: usize) -> Vec<Value> {
+        let deadline = tokio::time::Instant::now() + WAIT;
+        loop {
+            let found = self.ledger_entries(sid, kind).await;
+            if found.len() >= count {
+                return found;
+            }
+            if tokio::time::Instant::now() >= deadline {
+                panic!("fewer than {count} {kind} entries in the ledger after {WAIT:?}: {found:?}");
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
+
+    /// The SHA-256 of the French wording of `consent` in the lobby of the
+    /// person whose join token this is.
+    pub async fn consent_hash(&self, token: &str, consent: &str) -> String {
+        let (_, lobby) = self.get_public(&format!("/api/join?token={token}")).await;
+        lobby["consent_texts"]
+            .as_array()
+            .expect("consent_texts")
+            .iter()
+            .find(|t| t["consent"] == consent && t["lang"] == "fr")
+            .and_then(|t| t["sha256"].as_str())
+            .unwrap_or_else(|| panic!("no {consent} wording in {lobby}"))
+            .to_owned()
+    }
+
     /// The running server's state.
     pub fn app(&self) -> &cadre_server::App {
         &self.app
@@ -817,6 +860,41 @@ impl Client {
                 Ok(None) | Err(_) => return None,
             }
         }
+    }
+
+    /// Grants or withdraws `recording` for the wording `hash`; returns once
+    /// the server says it is durable.
+    pub async fn decide_recording(&mut self, hash: &str, granted: bool) {
+        self.send_json(&serde_json::json!({
+            "type": "consent", "consent": "recording", "granted": granted, "text_sha256": hash,
+        }))
+        .await;
+        let recorded = self.recv_evidence_type("consent_recorded").await;
+        assert_eq!(recorded["granted"], granted, "{}: {recorded}", self.label);
+    }
+
+    /// Skips to the next `recording_state` whose status satisfies `wanted`;
+    /// returns the status.
+    pub async fn recording_state(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let (m, _) = self
+            .skip_until(what, |m| {
+                m["type"] == "recording_state" && wanted(&m["recording"])
+            })
+            .await;
+        m["recording"].clone()
+    }
+
+    /// Skips to the next `error`, which must have `code` and a sentence;
+    /// returns it.
+    pub async fn refused(&mut self, code: &str) -> Value {
+        let error = self.skip_until_type("error").await;
+        assert_eq!(error["code"], code, "{}: {error}", self.label);
+        assert!(
+            error["message"].as_str().is_some_and(|m| !m.is_empty()),
+            "{}: an error without a sentence: {error}",
+            self.label
+        );
+        error
     }
 
     /// Skips evidence until an `evidence_recorded` whose entry has `kind`;

@@ -41,36 +41,10 @@ async fn view_of(client: &mut Client, id: &str, wanted: impl Fn(&Value) -> bool)
     about(&m, id).unwrap_or_default()
 }
 
-async fn refused(client: &mut Client, code: &str) -> Value {
-    let error = client.skip_until_type("error").await;
-    assert_eq!(error["code"], code, "{error}");
-    error
-}
-
 fn strings(v: &Value) -> Vec<&str> {
     v.as_array()
         .map(|a| a.iter().filter_map(|s| s.as_str()).collect())
         .unwrap_or_default()
-}
-
-async fn ledger(server: &TestServer, sid: &str, kind: &str, wait: Duration) -> Vec<Value> {
-    let deadline = tokio::time::Instant::now() + wait;
-    loop {
-        let found: Vec<Value> = server
-            .app()
-            .ledger()
-            .entries(sid)
-            .await
-            .expect("read the ledger")
-            .iter()
-            .map(|e| serde_json::from_str::<Value>(&e.text).expect("JSON"))
-            .filter(|e| e["kind"] == kind)
-            .collect();
-        if !found.is_empty() || tokio::time::Instant::now() >= deadline {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 #[tokio::test]
@@ -109,7 +83,7 @@ async fn figures_are_scored_and_shown_to_the_facilitator_and_the_person_only() {
 
     // Leaving closes Karim's minute: its summary is in the ledger, his.
     karim.leave().await;
-    let summaries = ledger(&server, &sid, "quality", Duration::from_secs(5)).await;
+    let summaries = server.wait_ledger(&sid, "quality", 1).await;
     let his = summaries
         .iter()
         .find(|e| e["actor"] == karim.id.as_str())
@@ -128,11 +102,11 @@ async fn bad_figures_are_refused_and_change_nothing() {
     karim
         .send_json(&json!({"type": "stats", "peers": []}))
         .await;
-    refused(&mut karim, "malformed_message").await;
+    karim.refused("malformed_message").await;
     karim
         .send_json(&json!({"type": "stats", "connection": "connected", "peers": "many"}))
         .await;
-    refused(&mut karim, "malformed_message").await;
+    karim.refused("malformed_message").await;
     for absurd in [
         stats(40.0, -0.1, &peer),
         stats(40.0, 1.5, &peer),
@@ -142,7 +116,7 @@ async fn bad_figures_are_refused_and_change_nothing() {
         json!({"type": "stats", "connection": "connected", "peers": [{"peer": ""}]}),
     ] {
         karim.send_json(&absurd).await;
-        let error = refused(&mut karim, "invalid_input").await;
+        let error = karim.refused("invalid_input").await;
         assert!(!error["message"].as_str().unwrap_or_default().is_empty());
         assert_eq!(error["about"], "stats", "the refusal names what it answers");
         // Let the next one through the once-a-second limit.
@@ -159,7 +133,7 @@ async fn bad_figures_are_refused_and_change_nothing() {
     // More than one a second: dropped with rate_limited; the session goes on.
     karim.send_json(&stats(40.0, 0.0, &peer)).await;
     karim.send_json(&stats(41.0, 0.0, &peer)).await;
-    refused(&mut karim, "rate_limited").await;
+    karim.refused("rate_limited").await;
     let seen = view_of(&mut claire, &karim.id, |v| v["figures"]["rtt_ms"] == 40.0).await;
     assert_eq!(seen["score"], "excellent");
     karim.send_json(&json!({"type": "heartbeat"})).await;
@@ -196,7 +170,7 @@ async fn a_poor_facilitator_link_raises_an_alert_with_its_evidence_and_the_polic
             .unwrap_or_default()
             .is_empty()
     );
-    let recorded = ledger(&server, &sid, "alert", Duration::from_secs(5)).await;
+    let recorded = server.wait_ledger(&sid, "alert", 1).await;
     assert_eq!(recorded[0]["payload"]["rule"], "facilitator_link_poor");
     // Participants get no alert.
     let leaked = karim
@@ -217,7 +191,7 @@ async fn a_poor_facilitator_link_raises_an_alert_with_its_evidence_and_the_polic
             .unwrap_or_default()
             .is_empty()
     );
-    let states = ledger(&server, &sid, "session_state", Duration::from_secs(5)).await;
+    let states = server.wait_ledger(&sid, "session_state", 1).await;
     assert_eq!(states[0]["actor"], "server");
 }
 

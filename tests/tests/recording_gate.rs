@@ -5,9 +5,8 @@
 //! the ledger. No media here (see `recording_media.rs`).
 
 use cadre_protocol::Role;
-use cadre_tests::{Client, TestServer};
-use serde_json::{Value, json};
-use std::time::Duration;
+use cadre_tests::TestServer;
+use serde_json::json;
 
 const PEOPLE: [(&str, Role); 3] = [
     ("Claire Martin", Role::Facilitator),
@@ -15,84 +14,14 @@ const PEOPLE: [(&str, Role); 3] = [
     ("Sophie Dubois", Role::Participant),
 ];
 
-/// The hash of the French recording wording of the session.
-async fn recording_hash(server: &TestServer, token: &str) -> String {
-    let (_, lobby) = server.get_public(&format!("/api/join?token={token}")).await;
-    lobby["consent_texts"]
-        .as_array()
-        .expect("consent_texts")
-        .iter()
-        .find(|t| t["consent"] == "recording" && t["lang"] == "fr")
-        .and_then(|t| t["sha256"].as_str())
-        .expect("a recording wording")
-        .to_owned()
-}
-
-async fn decide(client: &mut Client, hash: &str, granted: bool) {
-    client
-        .send_json(&json!({"type": "consent", "consent": "recording", "granted": granted, "text_sha256": hash}))
-        .await;
-    let recorded = client.recv_evidence_type("consent_recorded").await;
-    assert_eq!(recorded["granted"], granted);
-}
-
-/// Skips to the next `recording_state` matching `wanted`; returns its status.
-async fn state(client: &mut Client, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-    let (m, _) = client
-        .skip_until(what, |m| {
-            m["type"] == "recording_state" && wanted(&m["recording"])
-        })
-        .await;
-    m["recording"].clone()
-}
-
-/// Ledger entries of `kind` in the session, waiting (bounded) until there
-/// are at least `count`.
-async fn entries(server: &TestServer, sid: &str, kind: &str, count: usize) -> Vec<Value> {
-    for _ in 0..100 {
-        let found: Vec<Value> = server
-            .app()
-            .ledger()
-            .entries(sid)
-            .await
-            .expect("read the ledger")
-            .iter()
-            .map(|e| serde_json::from_str::<Value>(&e.text).expect("an entry is JSON"))
-            .filter(|e| e["kind"] == kind)
-            .collect();
-        if found.len() >= count {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {count} {kind} entries in the ledger after 5 s");
-}
-
-/// Skips to the next error, which must have `code`.
-async fn refused(client: &mut Client, code: &str) {
-    let error = client.skip_until_type("error").await;
-    assert_eq!(error["code"], code, "{error}");
-    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
-}
-
-async fn count(server: &TestServer, sid: &str, kind: &str) -> usize {
-    server
-        .app()
-        .ledger()
-        .entries(sid)
-        .await
-        .expect("read the ledger")
-        .iter()
-        .filter(|e| e.text.contains(&format!("\"kind\":\"{kind}\"")))
-        .count()
-}
-
 #[tokio::test]
 async fn recording_runs_only_while_armed_and_everyone_connected_agrees() {
     let server = TestServer::start().await;
     let session = server.create_session(&PEOPLE).await;
     let sid = session.id.clone();
-    let hash = recording_hash(&server, &session.people[0].link.token).await;
+    let hash = server
+        .consent_hash(&session.people[0].link.token, "recording")
+        .await;
     let mut claire = server.join(&session, "Claire Martin").await;
     let mut karim = server.join(&session, "Karim Benali").await;
     assert_eq!(
@@ -105,27 +34,38 @@ async fn recording_runs_only_while_armed_and_everyone_connected_agrees() {
     claire
         .send_json(&json!({"type": "recording", "armed": true}))
         .await;
-    let seen = state(&mut claire, "armed", |r| r["armed"] == true).await;
+    let seen = claire
+        .recording_state("armed", |r| r["armed"] == true)
+        .await;
     assert_eq!(seen, json!({"armed": true, "active": false, "missing": 2}));
-    let seen = state(&mut karim, "armed", |r| r["armed"] == true).await;
+    let seen = karim.recording_state("armed", |r| r["armed"] == true).await;
     assert_eq!(seen, json!({"armed": true, "active": false}));
-    let armed = entries(&server, &sid, "recording_armed", 1).await;
+    let armed = server.wait_ledger(&sid, "recording_armed", 1).await;
     assert_eq!(armed[0]["actor"], claire.id.as_str());
     assert_eq!(armed[0]["payload"]["armed"], true);
 
-    decide(&mut karim, &hash, true).await;
-    let seen = state(&mut claire, "one missing", |r| r["missing"] == 1).await;
+    karim.decide_recording(&hash, true).await;
+    let seen = claire
+        .recording_state("one missing", |r| r["missing"] == 1)
+        .await;
     assert_eq!(seen["active"], false);
-    assert_eq!(count(&server, &sid, "recording_started").await, 0);
+    assert_eq!(
+        server.ledger_entries(&sid, "recording_started").await.len(),
+        0
+    );
 
     // The last consent opens the gate: segment 1, in the ledger first.
-    decide(&mut claire, &hash, true).await;
-    let on = state(&mut karim, "active", |r| r["active"] == true).await;
+    claire.decide_recording(&hash, true).await;
+    let on = karim
+        .recording_state("active", |r| r["active"] == true)
+        .await;
     assert_eq!(on["segment"], 1);
     assert!(on["since"].as_i64().is_some());
-    let on = state(&mut claire, "active", |r| r["active"] == true).await;
+    let on = claire
+        .recording_state("active", |r| r["active"] == true)
+        .await;
     assert_eq!(on["missing"], 0);
-    let started = entries(&server, &sid, "recording_started", 1).await;
+    let started = server.wait_ledger(&sid, "recording_started", 1).await;
     assert_eq!(started[0]["payload"]["segment"], 1);
     let mut people: Vec<&str> = started[0]["payload"]["participants"]
         .as_array()
@@ -144,10 +84,14 @@ async fn recording_runs_only_while_armed_and_everyone_connected_agrees() {
         sophie.welcome["recording"],
         json!({"armed": true, "active": false})
     );
-    state(&mut karim, "stopped", |r| r["active"] == false).await;
-    let off = state(&mut claire, "stopped", |r| r["active"] == false).await;
+    karim
+        .recording_state("stopped", |r| r["active"] == false)
+        .await;
+    let off = claire
+        .recording_state("stopped", |r| r["active"] == false)
+        .await;
     assert_eq!(off["missing"], 1);
-    let stopped = entries(&server, &sid, "recording_stopped", 1).await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 1).await;
     assert_eq!(stopped[0]["payload"]["segment"], 1);
     assert_eq!(
         stopped[0]["payload"]["reason"],
@@ -159,31 +103,39 @@ async fn recording_runs_only_while_armed_and_everyone_connected_agrees() {
     );
 
     // Everyone agrees again: a new segment.
-    decide(&mut sophie, &hash, true).await;
-    let on = state(&mut sophie, "active", |r| r["active"] == true).await;
+    sophie.decide_recording(&hash, true).await;
+    let on = sophie
+        .recording_state("active", |r| r["active"] == true)
+        .await;
     assert_eq!(on["segment"], 2);
 
     // A withdrawal closes it at once.
-    decide(&mut karim, &hash, false).await;
-    state(&mut sophie, "stopped", |r| r["active"] == false).await;
-    let stopped = entries(&server, &sid, "recording_stopped", 2).await;
+    karim.decide_recording(&hash, false).await;
+    sophie
+        .recording_state("stopped", |r| r["active"] == false)
+        .await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 2).await;
     assert_eq!(stopped[1]["payload"]["segment"], 2);
     assert_eq!(stopped[1]["payload"]["reason"], "consent_withdrawn");
 
     // Karim leaves: the others all agree, so a segment opens.
     karim.leave().await;
-    let on = state(&mut claire, "segment 3", |r| r["segment"] == 3).await;
+    let on = claire
+        .recording_state("segment 3", |r| r["segment"] == 3)
+        .await;
     assert_eq!(on["active"], true);
 
     // Disarming closes it and says so.
     claire
         .send_json(&json!({"type": "recording", "armed": false}))
         .await;
-    let off = state(&mut sophie, "disarmed", |r| r["armed"] == false).await;
+    let off = sophie
+        .recording_state("disarmed", |r| r["armed"] == false)
+        .await;
     assert_eq!(off, json!({"armed": false, "active": false}));
-    let stopped = entries(&server, &sid, "recording_stopped", 3).await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 3).await;
     assert_eq!(stopped[2]["payload"]["reason"], "disarmed");
-    let armed = entries(&server, &sid, "recording_armed", 2).await;
+    let armed = server.wait_ledger(&sid, "recording_armed", 2).await;
     assert_eq!(armed[1]["payload"]["armed"], false);
 }
 
@@ -192,7 +144,9 @@ async fn the_gate_refuses_what_is_not_allowed_and_changes_nothing() {
     let server = TestServer::start().await;
     let session = server.create_session(&PEOPLE).await;
     let sid = session.id.clone();
-    let hash = recording_hash(&server, &session.people[0].link.token).await;
+    let hash = server
+        .consent_hash(&session.people[0].link.token, "recording")
+        .await;
     let mut claire = server.join(&session, "Claire Martin").await;
     let mut karim = server.join(&session, "Karim Benali").await;
 
@@ -200,16 +154,19 @@ async fn the_gate_refuses_what_is_not_allowed_and_changes_nothing() {
     karim
         .send_json(&json!({"type": "recording", "armed": true}))
         .await;
-    refused(&mut karim, "forbidden").await;
-    assert_eq!(count(&server, &sid, "recording_armed").await, 0);
+    karim.refused("forbidden").await;
+    assert_eq!(
+        server.ledger_entries(&sid, "recording_armed").await.len(),
+        0
+    );
 
     // Malformed.
     claire.send_json(&json!({"type": "recording"})).await;
-    refused(&mut claire, "malformed_message").await;
+    claire.refused("malformed_message").await;
     karim
         .send_json(&json!({"type": "recorder_signal", "data": {"type": "offer", "sdp": "v=0"}}))
         .await;
-    refused(&mut karim, "malformed_message").await;
+    karim.refused("malformed_message").await;
 
     // Consent for someone else is refused, and theirs stays undecided.
     karim
@@ -218,15 +175,15 @@ async fn the_gate_refuses_what_is_not_allowed_and_changes_nothing() {
             "text_sha256": hash, "participant": claire.id,
         }))
         .await;
-    refused(&mut karim, "forbidden").await;
-    assert_eq!(count(&server, &sid, "consent").await, 0);
+    karim.refused("forbidden").await;
+    assert_eq!(server.ledger_entries(&sid, "consent").await.len(), 0);
     let (_, lobby) = server
         .get_public(&format!("/api/join?token={}", session.people[0].link.token))
         .await;
     assert_eq!(lobby["consents"]["recording"], json!(null));
 
     // Publishing while the gate is closed (armed or not).
-    decide(&mut karim, &hash, true).await;
+    karim.decide_recording(&hash, true).await;
     let offer = json!({"type": "offer", "sdp": "v=0\r\n"});
     karim
         .send_json(&json!({"type": "recorder_signal", "segment": 1, "data": offer}))
@@ -237,39 +194,47 @@ async fn the_gate_refuses_what_is_not_allowed_and_changes_nothing() {
     claire
         .send_json(&json!({"type": "recording", "armed": true}))
         .await;
-    state(&mut karim, "armed", |r| r["armed"] == true).await;
+    karim.recording_state("armed", |r| r["armed"] == true).await;
     karim
         .send_json(&json!({"type": "recorder_signal", "segment": 1, "data": offer}))
         .await;
-    refused(&mut karim, "not_open").await;
+    karim.refused("not_open").await;
 
     // Someone without consent cannot publish, whatever the segment.
     claire
         .send_json(&json!({"type": "recorder_signal", "segment": 1, "data": offer}))
         .await;
-    refused(&mut claire, "forbidden").await;
+    claire.refused("forbidden").await;
 
     // Open now; a wrong segment number or a payload that is neither an
     // offer nor a candidate is refused.
-    decide(&mut claire, &hash, true).await;
-    let on = state(&mut karim, "active", |r| r["active"] == true).await;
+    claire.decide_recording(&hash, true).await;
+    let on = karim
+        .recording_state("active", |r| r["active"] == true)
+        .await;
     let segment = on["segment"].as_u64().expect("segment");
     karim
         .send_json(&json!({"type": "recorder_signal", "segment": segment + 1, "data": offer}))
         .await;
-    refused(&mut karim, "not_open").await;
+    karim.refused("not_open").await;
     karim
         .send_json(&json!({"type": "recorder_signal", "segment": segment, "data": {"hello": 1}}))
         .await;
-    refused(&mut karim, "invalid_input").await;
+    karim.refused("invalid_input").await;
     karim
         .send_json(&json!({"type": "recorder_signal", "segment": segment, "data": {"type": "offer", "sdp": "not an sdp"}}))
         .await;
-    refused(&mut karim, "invalid_input").await;
+    karim.refused("invalid_input").await;
 
     // Nothing of this disturbed the gate or the ledger.
-    assert_eq!(count(&server, &sid, "recording_started").await, 1);
-    assert_eq!(count(&server, &sid, "recording_stopped").await, 0);
+    assert_eq!(
+        server.ledger_entries(&sid, "recording_started").await.len(),
+        1
+    );
+    assert_eq!(
+        server.ledger_entries(&sid, "recording_stopped").await.len(),
+        0
+    );
     let dir = server.app().recorder().dir().join(&sid);
     let files: Vec<_> = walk(&dir);
     assert!(files.is_empty(), "no file may exist: {files:?}");
@@ -294,14 +259,18 @@ fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
 async fn a_facilitator_reconnecting_sees_the_gate_and_a_participant_never_sees_the_count() {
     let server = TestServer::start().await;
     let session = server.create_session(&PEOPLE).await;
-    let hash = recording_hash(&server, &session.people[0].link.token).await;
+    let hash = server
+        .consent_hash(&session.people[0].link.token, "recording")
+        .await;
     let mut claire = server.join(&session, "Claire Martin").await;
     let mut karim = server.join(&session, "Karim Benali").await;
-    decide(&mut karim, &hash, true).await;
+    karim.decide_recording(&hash, true).await;
     claire
         .send_json(&json!({"type": "recording", "armed": true}))
         .await;
-    state(&mut claire, "armed", |r| r["armed"] == true).await;
+    claire
+        .recording_state("armed", |r| r["armed"] == true)
+        .await;
     // A second tab of the facilitator gets the state in its welcome.
     let again = server.join(&session, "Claire Martin").await;
     assert_eq!(

@@ -22,35 +22,6 @@ const PEOPLE: [(&str, Role); 3] = [
 
 const CONNECT: Duration = Duration::from_secs(15);
 
-async fn recording_hash(server: &TestServer, token: &str) -> String {
-    let (_, lobby) = server.get_public(&format!("/api/join?token={token}")).await;
-    lobby["consent_texts"]
-        .as_array()
-        .expect("consent_texts")
-        .iter()
-        .find(|t| t["consent"] == "recording" && t["lang"] == "fr")
-        .and_then(|t| t["sha256"].as_str())
-        .expect("a recording wording")
-        .to_owned()
-}
-
-async fn decide(client: &mut Client, hash: &str, granted: bool) {
-    client
-        .send_json(&json!({"type": "consent", "consent": "recording", "granted": granted, "text_sha256": hash}))
-        .await;
-    let recorded = client.recv_evidence_type("consent_recorded").await;
-    assert_eq!(recorded["granted"], granted);
-}
-
-async fn state(client: &mut Client, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
-    let (m, _) = client
-        .skip_until(what, |m| {
-            m["type"] == "recording_state" && wanted(&m["recording"])
-        })
-        .await;
-    m["recording"].clone()
-}
-
 /// Publishes `client`'s synthetic camera and microphone into `segment`
 /// through the session socket, and starts the media once connected.
 async fn publish(client: &mut Client, segment: u64) -> SyntheticPublisher {
@@ -76,26 +47,6 @@ async fn publish(client: &mut Client, segment: u64) -> SyntheticPublisher {
     publisher.wait_connected(CONNECT).await;
     publisher.start_media();
     publisher
-}
-
-async fn ledger(server: &TestServer, sid: &str, kind: &str, count: usize) -> Vec<Value> {
-    for _ in 0..200 {
-        let found: Vec<Value> = server
-            .app()
-            .ledger()
-            .entries(sid)
-            .await
-            .expect("read the ledger")
-            .iter()
-            .map(|e| serde_json::from_str::<Value>(&e.text).expect("an entry is JSON"))
-            .filter(|e| e["kind"] == kind)
-            .collect();
-        if found.len() >= count {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {count} {kind} entries in the ledger after 10 s");
 }
 
 fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
@@ -227,17 +178,23 @@ async fn media_reaches_the_disk_only_while_everyone_agrees() {
     let server = TestServer::start().await;
     let session = server.create_session(&PEOPLE).await;
     let sid = session.id.clone();
-    let hash = recording_hash(&server, &session.people[0].link.token).await;
+    let hash = server
+        .consent_hash(&session.people[0].link.token, "recording")
+        .await;
     let mut claire = server.join(&session, "Claire Martin").await;
     let mut karim = server.join(&session, "Karim Benali").await;
-    decide(&mut claire, &hash, true).await;
-    decide(&mut karim, &hash, true).await;
+    claire.decide_recording(&hash, true).await;
+    karim.decide_recording(&hash, true).await;
     claire
         .send_json(&json!({"type": "recording", "armed": true}))
         .await;
-    let on = state(&mut karim, "active", |r| r["active"] == true).await;
+    let on = karim
+        .recording_state("active", |r| r["active"] == true)
+        .await;
     assert_eq!(on["segment"], 1);
-    state(&mut claire, "active", |r| r["active"] == true).await;
+    claire
+        .recording_state("active", |r| r["active"] == true)
+        .await;
 
     let claire_pub = publish(&mut claire, 1).await;
     let karim_pub = publish(&mut karim, 1).await;
@@ -249,8 +206,10 @@ async fn media_reaches_the_disk_only_while_everyone_agrees() {
 
     // A newcomer without consent: the segment closes at once.
     let mut sophie = server.join(&session, "Sophie Dubois").await;
-    state(&mut karim, "stopped", |r| r["active"] == false).await;
-    let stopped = ledger(&server, &sid, "recording_stopped", 1).await;
+    karim
+        .recording_state("stopped", |r| r["active"] == false)
+        .await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 1).await;
     assert_eq!(
         stopped[0]["payload"]["reason"],
         "participant_without_consent"
@@ -277,20 +236,28 @@ async fn media_reaches_the_disk_only_while_everyone_agrees() {
     karim_pub.close().await;
 
     // Everyone agrees: segment 2. A withdrawal closes it.
-    decide(&mut sophie, &hash, true).await;
-    let on = state(&mut sophie, "active", |r| r["active"] == true).await;
+    sophie.decide_recording(&hash, true).await;
+    let on = sophie
+        .recording_state("active", |r| r["active"] == true)
+        .await;
     assert_eq!(on["segment"], 2);
-    state(&mut claire, "segment 2", |r| r["segment"] == 2).await;
-    state(&mut karim, "segment 2", |r| r["segment"] == 2).await;
+    claire
+        .recording_state("segment 2", |r| r["segment"] == 2)
+        .await;
+    karim
+        .recording_state("segment 2", |r| r["segment"] == 2)
+        .await;
     let pubs = [
         publish(&mut claire, 2).await,
         publish(&mut karim, 2).await,
         publish(&mut sophie, 2).await,
     ];
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    decide(&mut sophie, &hash, false).await;
-    state(&mut claire, "stopped", |r| r["active"] == false).await;
-    let stopped = ledger(&server, &sid, "recording_stopped", 2).await;
+    sophie.decide_recording(&hash, false).await;
+    claire
+        .recording_state("stopped", |r| r["active"] == false)
+        .await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 2).await;
     assert_eq!(stopped[1]["payload"]["reason"], "consent_withdrawn");
     let files = check_files(&server, &stopped[1]);
     assert_eq!(files.len(), 6, "two files for each of three people");
@@ -350,7 +317,7 @@ async fn media_reaches_the_disk_only_while_everyone_agrees() {
     let purged = server.app().purge_recordings(later).await.expect("purge");
     assert_eq!(purged, 2);
     assert!(files_under(&root).is_empty(), "every file was deleted");
-    let entries = ledger(&server, &sid, "recording_purged", 2).await;
+    let entries = server.wait_ledger(&sid, "recording_purged", 2).await;
     assert_eq!(entries[0]["payload"]["retention_days"], 30);
     assert_eq!(
         entries[1]["payload"]["files"].as_array().map(Vec::len),
@@ -377,16 +344,22 @@ async fn a_publisher_that_vanishes_mid_segment_leaves_valid_files() {
     let server = TestServer::start().await;
     let session = server.create_session(&PEOPLE[..2]).await;
     let sid = session.id.clone();
-    let hash = recording_hash(&server, &session.people[0].link.token).await;
+    let hash = server
+        .consent_hash(&session.people[0].link.token, "recording")
+        .await;
     let mut claire = server.join(&session, "Claire Martin").await;
     let mut karim = server.join(&session, "Karim Benali").await;
-    decide(&mut claire, &hash, true).await;
-    decide(&mut karim, &hash, true).await;
+    claire.decide_recording(&hash, true).await;
+    karim.decide_recording(&hash, true).await;
     claire
         .send_json(&json!({"type": "recording", "armed": true}))
         .await;
-    state(&mut karim, "active", |r| r["active"] == true).await;
-    state(&mut claire, "active", |r| r["active"] == true).await;
+    karim
+        .recording_state("active", |r| r["active"] == true)
+        .await;
+    claire
+        .recording_state("active", |r| r["active"] == true)
+        .await;
     let claire_pub = publish(&mut claire, 1).await;
     let karim_pub = publish(&mut karim, 1).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -396,8 +369,10 @@ async fn a_publisher_that_vanishes_mid_segment_leaves_valid_files() {
     claire
         .send_json(&json!({"type": "recording", "armed": false}))
         .await;
-    state(&mut claire, "disarmed", |r| r["armed"] == false).await;
-    let stopped = ledger(&server, &sid, "recording_stopped", 1).await;
+    claire
+        .recording_state("disarmed", |r| r["armed"] == false)
+        .await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 1).await;
     assert_eq!(stopped[0]["payload"]["reason"], "disarmed");
     let files = check_files(&server, &stopped[0]);
     assert_eq!(tracks_of(&files, &karim.id), ["audio", "video"]);
@@ -410,28 +385,38 @@ async fn a_full_disk_stops_recording_tells_the_facilitator_and_breaks_nothing_el
     let server = TestServer::start_with(|c| c.recording_quota_bytes = Some(60_000)).await;
     let session = server.create_session(&PEOPLE[..2]).await;
     let sid = session.id.clone();
-    let hash = recording_hash(&server, &session.people[0].link.token).await;
+    let hash = server
+        .consent_hash(&session.people[0].link.token, "recording")
+        .await;
     let mut claire = server.join(&session, "Claire Martin").await;
     let mut karim = server.join(&session, "Karim Benali").await;
-    decide(&mut claire, &hash, true).await;
-    decide(&mut karim, &hash, true).await;
+    claire.decide_recording(&hash, true).await;
+    karim.decide_recording(&hash, true).await;
     claire
         .send_json(&json!({"type": "recording", "armed": true}))
         .await;
-    state(&mut karim, "active", |r| r["active"] == true).await;
-    state(&mut claire, "active", |r| r["active"] == true).await;
+    karim
+        .recording_state("active", |r| r["active"] == true)
+        .await;
+    claire
+        .recording_state("active", |r| r["active"] == true)
+        .await;
     let claire_pub = publish(&mut claire, 1).await;
     let karim_pub = publish(&mut karim, 1).await;
 
-    let failed = state(&mut claire, "failure", |r| !r["failure"].is_null()).await;
+    let failed = claire
+        .recording_state("failure", |r| !r["failure"].is_null())
+        .await;
     assert_eq!(
         failed,
         json!({"armed": false, "active": false, "failure": "storage_full"})
     );
     // Participants see recording stopped, not why.
-    let seen = state(&mut karim, "stopped", |r| r["armed"] == false).await;
+    let seen = karim
+        .recording_state("stopped", |r| r["armed"] == false)
+        .await;
     assert_eq!(seen, json!({"armed": false, "active": false}));
-    let stopped = ledger(&server, &sid, "recording_stopped", 1).await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 1).await;
     assert_eq!(stopped[0]["payload"]["reason"], "storage_full");
     check_files(&server, &stopped[0]);
     let total: u64 = files_under(server.app().recorder().dir())
@@ -439,7 +424,7 @@ async fn a_full_disk_stops_recording_tells_the_facilitator_and_breaks_nothing_el
         .map(|(_, n)| n)
         .sum();
     assert!(total <= 60_000, "the quota holds: {total} bytes");
-    let disarmed = ledger(&server, &sid, "recording_armed", 2).await;
+    let disarmed = server.wait_ledger(&sid, "recording_armed", 2).await;
     assert_eq!(disarmed[1]["actor"], "server");
     assert_eq!(
         disarmed[1]["payload"],

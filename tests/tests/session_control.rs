@@ -26,38 +26,6 @@ async fn notice(client: &mut Client, action: &str) -> Value {
     m
 }
 
-async fn refused(client: &mut Client, code: &str) -> Value {
-    let error = client.skip_until_type("error").await;
-    assert_eq!(error["code"], code, "{error}");
-    assert!(error["message"].as_str().is_some_and(|m| !m.is_empty()));
-    error
-}
-
-async fn entries(server: &TestServer, sid: &str, kind: &str) -> Vec<Value> {
-    server
-        .app()
-        .ledger()
-        .entries(sid)
-        .await
-        .expect("read the ledger")
-        .iter()
-        .map(|e| serde_json::from_str::<Value>(&e.text).expect("JSON"))
-        .filter(|e| e["kind"] == kind)
-        .collect()
-}
-
-/// Waits (bounded) until the ledger has `count` entries of `kind`.
-async fn wait_entries(server: &TestServer, sid: &str, kind: &str, count: usize) -> Vec<Value> {
-    for _ in 0..100 {
-        let found = entries(server, sid, kind).await;
-        if found.len() >= count {
-            return found;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("fewer than {count} {kind} entries after 5 s");
-}
-
 #[tokio::test]
 async fn only_a_facilitator_controls_and_always_with_a_reason() {
     let server = TestServer::start().await;
@@ -82,40 +50,40 @@ async fn only_a_facilitator_controls_and_always_with_a_reason() {
             .expect("object")
             .extend(extra.as_object().expect("object").clone());
         karim.send_json(&message).await;
-        refused(&mut karim, "forbidden").await;
+        karim.refused("forbidden").await;
     }
     for reason in ["", "   \n "] {
         claire
             .send_json(&json!({"type": "control", "action": "suspend", "reason": reason}))
             .await;
-        refused(&mut claire, "invalid_input").await;
+        claire.refused("invalid_input").await;
     }
     claire
         .send_json(&json!({"type": "control", "action": "suspend"}))
         .await;
-    refused(&mut claire, "malformed_message").await;
+    claire.refused("malformed_message").await;
     claire
         .send_json(&json!({"type": "control", "action": "dance", "reason": "x"}))
         .await;
-    refused(&mut claire, "malformed_message").await;
+    claire.refused("malformed_message").await;
     claire
         .send_json(&json!({"type": "control", "action": "suspend", "reason": "x".repeat(501)}))
         .await;
-    refused(&mut claire, "invalid_input").await;
+    claire.refused("invalid_input").await;
     // Resuming what is not suspended.
     claire
         .send_json(&json!({"type": "control", "action": "resume", "reason": "on reprend"}))
         .await;
-    refused(&mut claire, "conflict").await;
+    claire.refused("conflict").await;
     // Removing oneself, or someone who is not in the session.
     claire
         .send_json(&json!({"type": "control", "action": "remove", "reason": "x", "participant": claire.id}))
         .await;
-    refused(&mut claire, "invalid_input").await;
+    claire.refused("invalid_input").await;
     claire
         .send_json(&json!({"type": "control", "action": "remove", "reason": "x", "participant": "p_nobody"}))
         .await;
-    refused(&mut claire, "not_found").await;
+    claire.refused("not_found").await;
     // Postponing into the past, or with the end before the start.
     let past = chrono::Utc::now() - chrono::Duration::hours(1);
     for (start, end) in [
@@ -129,15 +97,20 @@ async fn only_a_facilitator_controls_and_always_with_a_reason() {
         claire
             .send_json(&json!({"type": "control", "action": "postpone", "reason": "réseau", "start": start, "end": end}))
             .await;
-        refused(&mut claire, "invalid_input").await;
+        claire.refused("invalid_input").await;
     }
     claire
         .send_json(&json!({"type": "control", "action": "postpone", "reason": "réseau"}))
         .await;
-    refused(&mut claire, "invalid_input").await;
+    claire.refused("invalid_input").await;
     // Nothing of this was recorded or changed.
-    assert!(entries(&server, &sid, "session_state").await.is_empty());
-    assert!(entries(&server, &sid, "removed").await.is_empty());
+    assert!(
+        server
+            .ledger_entries(&sid, "session_state")
+            .await
+            .is_empty()
+    );
+    assert!(server.ledger_entries(&sid, "removed").await.is_empty());
     let (_, view) = server.get(&format!("/api/sessions/{sid}")).await;
     assert_eq!(view["state"], "scheduled");
 }
@@ -159,7 +132,7 @@ async fn a_suspension_reaches_everyone_with_its_reason_and_a_reconnection_lands_
         assert_eq!(m["notice"]["reason"], "Coupure réseau chez la formatrice");
         assert_eq!(m["notice"]["by"], "Claire Martin");
     }
-    let recorded = wait_entries(&server, &sid, "session_state", 1).await;
+    let recorded = server.wait_ledger(&sid, "session_state", 1).await;
     assert_eq!(recorded[0]["actor"], claire.id.as_str());
     assert_eq!(recorded[0]["payload"]["from"], "open");
     assert_eq!(recorded[0]["payload"]["to"], "suspended");
@@ -178,7 +151,7 @@ async fn a_suspension_reaches_everyone_with_its_reason_and_a_reconnection_lands_
     claire
         .send_json(&json!({"type": "control", "action": "suspend", "reason": "encore"}))
         .await;
-    refused(&mut claire, "conflict").await;
+    claire.refused("conflict").await;
 
     tokio::time::sleep(Duration::from_millis(2200)).await;
     claire
@@ -261,7 +234,7 @@ async fn a_suspension_closes_the_recording_segment() {
             m["type"] == "recording_state" && m["recording"]["active"] == false
         })
         .await;
-    let stopped = wait_entries(&server, &sid, "recording_stopped", 1).await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 1).await;
     assert_eq!(stopped[0]["payload"]["reason"], "suspended");
     // Resuming while armed and everyone agreeing records again.
     claire
@@ -302,7 +275,7 @@ async fn a_postponement_moves_the_session_keeps_the_links_and_gives_a_calendar_e
     assert_eq!(m["notice"]["state"], "postponed");
     assert_eq!(m["notice"]["planned_start"], rfc3339(start));
     assert_eq!(m["notice"]["planned_end"], rfc3339(end));
-    let recorded = wait_entries(&server, &sid, "session_state", 1).await;
+    let recorded = server.wait_ledger(&sid, "session_state", 1).await;
     assert_eq!(recorded[0]["payload"]["planned_start"], rfc3339(start));
     let (_, view) = server.get(&format!("/api/sessions/{sid}")).await;
     assert_eq!(view["state"], "postponed");
@@ -395,7 +368,7 @@ async fn a_removed_person_is_told_why_and_their_link_stops_until_readmitted() {
         .await;
     let left = sophie.peer_left_reason(&karim.id).await;
     assert_eq!(left, "removed");
-    let removed = wait_entries(&server, &sid, "removed", 1).await;
+    let removed = server.wait_ledger(&sid, "removed", 1).await;
     assert_eq!(removed[0]["actor"], claire.id.as_str());
     assert_eq!(removed[0]["payload"]["participant"], karim.id.as_str());
     let token = &session.people[1].link.token;
@@ -421,7 +394,7 @@ async fn a_removed_person_is_told_why_and_their_link_stops_until_readmitted() {
     assert_eq!(status, 200);
     let again = server.join(&session, "Karim Benali").await;
     assert_eq!(again.id, karim.id);
-    let readmitted = wait_entries(&server, &sid, "readmitted", 1).await;
+    let readmitted = server.wait_ledger(&sid, "readmitted", 1).await;
     assert_eq!(readmitted[0]["actor"], "organiser");
     drop(claire);
 }
@@ -438,14 +411,14 @@ async fn a_difficulty_reported_in_the_call_is_answered_and_the_author_sees_it_at
     let filed = karim.skip_until_type("report").await;
     assert_eq!(filed["report"]["status"], "open");
     let rid = filed["report"]["id"].as_str().expect("id").to_owned();
-    let recorded = wait_entries(&server, &sid, "report_filed", 1).await;
+    let recorded = server.wait_ledger(&sid, "report_filed", 1).await;
     assert_eq!(recorded[0]["actor"], karim.id.as_str());
     karim
         .send_json(&json!({"type": "report", "text": "  "}))
         .await;
-    refused(&mut karim, "invalid_input").await;
+    karim.refused("invalid_input").await;
     karim.send_json(&json!({"type": "report"})).await;
-    refused(&mut karim, "malformed_message").await;
+    karim.refused("malformed_message").await;
 
     let (status, answered) = server
         .post(
