@@ -111,7 +111,7 @@ fn query_reports(
 ) -> CatalogResult<Vec<Report>> {
     let sql = format!(
         "{SELECT} WHERE r.session_id = ?1 AND (?2 IS NULL OR r.author_id = ?2) \
-         ORDER BY r.created_at, r.id"
+         ORDER BY r.created_at, r.rowid"
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params![sid, author], report_row)?;
