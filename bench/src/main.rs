@@ -170,28 +170,7 @@ fn main() -> ExitCode {
     let result = runtime.block_on(run(&args));
     // Tasks still alive (sockets of a failed run) are dropped here, bounded.
     runtime.shutdown_timeout(Duration::from_secs(2));
-    match result {
-        Ok(report) => {
-            let table = report.table();
-            if args.json {
-                eprint!("{table}");
-                match serde_json::to_string_pretty(&report) {
-                    Ok(json) => println!("{json}"),
-                    Err(e) => {
-                        eprintln!("cadre-bench: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                print!("{table}");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("cadre-bench: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    finish(result, |r| r.table(), args.json, "cadre-bench")
 }
 
 fn validate(args: &Args) -> Result<()> {
@@ -647,4 +626,36 @@ async fn saturate(
         first_failing_rate: first_fail,
         connections_lost: pa.senders as u64 - ctx.alive.load(Relaxed).min(pa.senders as u64),
     })
+}
+
+/// Prints a run's report (the table, and the JSON on stdout with `--json`)
+/// or its error; the exit code says which.
+pub fn finish<R: serde::Serialize>(
+    result: anyhow::Result<R>,
+    table: impl Fn(&R) -> String,
+    json: bool,
+    who: &str,
+) -> ExitCode {
+    match result {
+        Ok(report) => {
+            let table = table(&report);
+            if json {
+                eprint!("{table}");
+                match serde_json::to_string_pretty(&report) {
+                    Ok(json) => println!("{json}"),
+                    Err(e) => {
+                        eprintln!("{who}: {e}");
+                        return ExitCode::FAILURE;
+                    }
+                }
+            } else {
+                print!("{table}");
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("{who}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

@@ -175,28 +175,7 @@ pub fn main(args: RecordingArgs) -> ExitCode {
     };
     let result = runtime.block_on(run(&args));
     runtime.shutdown_timeout(Duration::from_secs(3));
-    match result {
-        Ok(report) => {
-            let table = report.table();
-            if args.json {
-                eprint!("{table}");
-                match serde_json::to_string_pretty(&report) {
-                    Ok(json) => println!("{json}"),
-                    Err(e) => {
-                        eprintln!("cadre-bench recording: {e}");
-                        return ExitCode::FAILURE;
-                    }
-                }
-            } else {
-                print!("{table}");
-            }
-            ExitCode::SUCCESS
-        }
-        Err(e) => {
-            eprintln!("cadre-bench recording: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::finish(result, |r| r.table(), args.json, "cadre-bench recording")
 }
 
 // ---------------------------------------------------------------------------

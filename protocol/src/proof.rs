@@ -626,7 +626,9 @@ pub fn duration(seconds: i64) -> String {
     format!("{}:{:02}:{:02}", s / 3600, s / 60 % 60, s % 60)
 }
 
-fn push_record(out: &mut String, fields: impl Iterator<Item = String>) {
+/// Appends one CSV record (RFC 4180 quoting, CRLF); a field a spreadsheet
+/// would take for a formula is prefixed with `'`.
+pub fn push_record(out: &mut String, fields: impl Iterator<Item = String>) {
     for (i, field) in fields.enumerate() {
         if i > 0 {
             out.push(',');

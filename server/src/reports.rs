@@ -37,6 +37,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cadre_protocol::api::{NewReport, Report, ReportAnswer, ReportStatus};
 use cadre_protocol::evidence::{ACTOR_ORGANISER, kind};
+use cadre_protocol::proof::push_record;
 use cadre_protocol::signalling::Me;
 use cadre_protocol::{ErrorCode, Role};
 use chrono::Utc;
@@ -572,29 +573,6 @@ pub fn to_csv(reports: &[Report], time_zone: &str) -> String {
         );
     }
     out
-}
-
-/// One CSV record, RFC 4180 quoting; a field a spreadsheet would take for
-/// a formula is prefixed with `'`.
-fn push_record(out: &mut String, fields: impl Iterator<Item = String>) {
-    for (i, field) in fields.enumerate() {
-        if i > 0 {
-            out.push(',');
-        }
-        let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-            format!("'{field}")
-        } else {
-            field
-        };
-        if field.contains([',', '"', '\r', '\n']) {
-            out.push('"');
-            out.push_str(&field.replace('"', "\"\""));
-            out.push('"');
-        } else {
-            out.push_str(&field);
-        }
-    }
-    out.push_str("\r\n");
 }
 
 fn rfc3339(ms: i64) -> String {

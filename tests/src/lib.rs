@@ -443,6 +443,24 @@ impl Drop for TestServer {
     }
 }
 
+/// Every file below `dir` with its size, sorted (empty if `dir` is absent).
+pub fn files_under(dir: &std::path::Path) -> Vec<(PathBuf, u64)> {
+    let mut out = Vec::new();
+    if let Ok(rd) = std::fs::read_dir(dir) {
+        for e in rd.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                out.extend(files_under(&p));
+            } else {
+                let len = e.metadata().map(|m| m.len()).unwrap_or(0);
+                out.push((p, len));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
 /// A valid [`NewSession`] planned from now for three hours, Europe/Paris.
 pub fn session_body(people: &[(&str, Role)]) -> NewSession {
     let start = chrono::Utc::now();

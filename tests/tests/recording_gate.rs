@@ -236,23 +236,8 @@ async fn the_gate_refuses_what_is_not_allowed_and_changes_nothing() {
         0
     );
     let dir = server.app().recorder().dir().join(&sid);
-    let files: Vec<_> = walk(&dir);
+    let files = cadre_tests::files_under(&dir);
     assert!(files.is_empty(), "no file may exist: {files:?}");
-}
-
-fn walk(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(walk(&p));
-            } else {
-                out.push(p);
-            }
-        }
-    }
-    out
 }
 
 #[tokio::test]

@@ -8,10 +8,9 @@
 
 use cadre_protocol::Role;
 use cadre_tests::media::SyntheticPublisher;
-use cadre_tests::{Client, TestServer};
+use cadre_tests::{Client, TestServer, files_under};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 const PEOPLE: [(&str, Role); 3] = [
@@ -47,23 +46,6 @@ async fn publish(client: &mut Client, segment: u64) -> SyntheticPublisher {
     publisher.wait_connected(CONNECT).await;
     publisher.start_media();
     publisher
-}
-
-fn files_under(dir: &Path) -> Vec<(PathBuf, u64)> {
-    let mut out = Vec::new();
-    if let Ok(rd) = std::fs::read_dir(dir) {
-        for e in rd.flatten() {
-            let p = e.path();
-            if p.is_dir() {
-                out.extend(files_under(&p));
-            } else {
-                let len = e.metadata().map(|m| m.len()).unwrap_or(0);
-                out.push((p, len));
-            }
-        }
-    }
-    out.sort();
-    out
 }
 
 /// An IVF file: 32-byte DKIF header whose frame count matches the frames
