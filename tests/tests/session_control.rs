@@ -103,6 +103,20 @@ async fn only_a_facilitator_controls_and_always_with_a_reason() {
         .send_json(&json!({"type": "control", "action": "postpone", "reason": "réseau"}))
         .await;
     claire.refused("invalid_input").await;
+    // Fields that do not go with the action, a window over 31 days, a
+    // reason with control characters.
+    for message in [
+        json!({"type": "control", "action": "suspend", "reason": "x", "participant": karim.id}),
+        json!({"type": "control", "action": "suspend", "reason": "x", "start": rfc3339(tomorrow)}),
+        json!({
+            "type": "control", "action": "postpone", "reason": "x",
+            "start": rfc3339(tomorrow), "end": rfc3339(tomorrow + chrono::Duration::days(32)),
+        }),
+        json!({"type": "control", "action": "suspend", "reason": "pause\u{0007}"}),
+    ] {
+        claire.send_json(&message).await;
+        claire.refused("invalid_input").await;
+    }
     // Nothing of this was recorded or changed.
     assert!(
         server
