@@ -1,0 +1,32 @@
+//! The integration suite, one binary: every module starts real servers on loopback.
+//! One binary instead of one per file: each links webrtc, sqlite and the server, and
+//! thirty such links cost minutes and gigabytes of disk for nothing.
+
+mod bad_messages;
+mod bad_tokens;
+mod consent;
+mod control_proofs;
+mod downloads;
+mod flood;
+mod isolation;
+mod join_and_roster;
+mod liveness;
+mod media_state;
+mod quality;
+mod recorder;
+mod recording_gate;
+mod recording_media;
+mod relay;
+mod reports;
+mod rest_api;
+mod revocation;
+mod session_control;
+mod shutdown;
+mod signin;
+mod slow_consumer;
+mod sponsor_report;
+mod tab_replacement;
+mod verify_cli;
+mod verify_ledger;
+mod verify_tamper;
+mod webrtc_peers;
