@@ -8,7 +8,7 @@
 //! tmpfs) unless `CADRE_BENCH_DIR` names another directory: a number taken
 //! on a RAM disk says nothing about fsync.
 
-use cadre_protocol::evidence::kind;
+use cadre_protocol::evidence::{Entry, consent, kind};
 use cadre_protocol::merkle::{self, Hash};
 use cadre_server::jws::JwsSigner;
 use cadre_server::keys::SigningKey;
@@ -344,7 +344,67 @@ async fn tree_costs(dir: &Path, n: u64) {
     let t = Instant::now();
     let export = ledger.export(sid).await.expect("export");
     row(&format!("export ({} KB)", export.len() / 1000), t.elapsed());
+
+    // Every join asks for the person's consent decisions: a withdrawal
+    // then a grant, at the end of the long log.
+    let person = "p_07";
+    for granted in [false, true] {
+        ledger
+            .append(NewEvent {
+                sid: sid.to_owned(),
+                kind: kind::CONSENT,
+                actor: person.to_owned(),
+                payload: json!({"consent": consent::RECORDING, "granted": granted,
+                                "text_sha256": "9f2c"}),
+                client_ts: None,
+            })
+            .await
+            .expect("append");
+    }
+    let runs = 21;
+    row_us(
+        &format!("a person's consents, whole log read and parsed (median of {runs})"),
+        consents_time(&ledger, sid, person, runs, false).await,
+    );
+    row_us(
+        &format!("a person's consents through `entries_by` (median of {runs})"),
+        consents_time(&ledger, sid, person, runs, true).await,
+    );
     ledger.shutdown().await.expect("shutdown");
+}
+
+/// Median time to find `person`'s recording decision, from the whole log
+/// or (`indexed`) from their consent entries alone.
+async fn consents_time(
+    ledger: &Ledger,
+    sid: &str,
+    person: &str,
+    runs: usize,
+    indexed: bool,
+) -> Duration {
+    let mut times = Vec::new();
+    for _ in 0..runs {
+        let t = Instant::now();
+        let stored = if indexed {
+            ledger.entries_by(sid, person, kind::CONSENT).await
+        } else {
+            ledger.entries(sid).await
+        };
+        let entries: Vec<Entry> = stored
+            .expect("entries")
+            .iter()
+            .map(|e| Entry::parse(&e.text).expect("entry"))
+            .collect();
+        let decision = consent::decision(&entries, person, consent::RECORDING);
+        times.push(t.elapsed());
+        assert_eq!(decision, Some(true));
+    }
+    times.sort();
+    times[runs / 2]
+}
+
+fn row_us(what: &str, d: Duration) {
+    println!("| {what} | {:.3} ms |", d.as_secs_f64() * 1000.0);
 }
 
 fn row(what: &str, d: Duration) {

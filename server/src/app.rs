@@ -15,7 +15,7 @@ use crate::session::{Registry, SessionSettings};
 use cadre_protocol::api::Consents;
 use cadre_protocol::api::{LinkView, NewSession, PersonView, Revoked, SessionSummary, SessionView};
 use cadre_protocol::attendance::Schedule;
-use cadre_protocol::evidence::consent;
+use cadre_protocol::evidence::{Entry, consent, kind};
 use cadre_protocol::signalling::{Me, SessionInfo};
 use cadre_protocol::{ErrorCode, Role};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -246,7 +246,7 @@ impl App {
         let person = self.inner.catalog.run(move |c| c.readmit(&s, &p)).await?;
         let event = crate::ledger::NewEvent {
             sid: sid.to_owned(),
-            kind: cadre_protocol::evidence::kind::READMITTED,
+            kind: kind::READMITTED,
             actor: cadre_protocol::evidence::ACTOR_ORGANISER.to_owned(),
             payload: serde_json::json!({"participant": person.id}),
             client_ts: None,
@@ -269,10 +269,10 @@ impl App {
         let s = sid.to_owned();
         let session = self.inner.catalog.run(move |c| c.session(&s)).await?;
         let entries = self.log(sid, u64::MAX).await?;
-        let postponements: Vec<&cadre_protocol::evidence::Entry> = entries
+        let postponements: Vec<&Entry> = entries
             .iter()
             .filter(|e| {
-                e.kind == cadre_protocol::evidence::kind::SESSION_STATE
+                e.kind == kind::SESSION_STATE
                     && e.payload_value().get("action").and_then(|a| a.as_str()) == Some("postpone")
             })
             .collect();
@@ -436,9 +436,18 @@ impl App {
         Ok(true)
     }
 
-    /// A person's current consent decisions, from the ledger.
+    /// A person's current consent decisions, from the ledger. Asked at
+    /// every join, so it reads only the person's consent entries.
     pub async fn consents(&self, sid: &str, pid: &str) -> Result<Consents, ApiError> {
-        let entries = self.log(sid, u64::MAX).await?;
+        let entries = self
+            .ledger()
+            .entries_by(sid, pid, kind::CONSENT)
+            .await
+            .map_err(|e| ApiError::internal("reading the ledger", e))?
+            .iter()
+            .map(|e| Entry::parse(&e.text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| ApiError::internal("a stored entry", e))?;
         Ok(Consents {
             recording: consent::decision(&entries, pid, consent::RECORDING),
             sponsor_share: consent::decision(&entries, pid, consent::SPONSOR_SHARE),

@@ -29,6 +29,12 @@ impl ApiError {
         }
     }
 
+    /// A failure of ours (storage, a stored entry that no longer parses),
+    /// saying what we were doing.
+    pub fn internal(what: &str, e: impl std::fmt::Display) -> Self {
+        ApiError::new(ErrorCode::Internal, format!("{what}: {e}"))
+    }
+
     /// Overrides the status.
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = Some(status);

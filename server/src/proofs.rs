@@ -41,10 +41,6 @@ impl IssuedProof {
     }
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::Internal, format!("{what}: {e}"))
-}
-
 fn meta(s: &Session) -> SessionMeta {
     SessionMeta::new(
         s.id.clone(),
@@ -81,7 +77,7 @@ impl App {
         let mut issued = self.issue_proofs(sid, &[pid.to_owned()]).await?;
         issued
             .pop()
-            .ok_or_else(|| internal("issuing a proof", "nothing issued"))
+            .ok_or_else(|| ApiError::internal("issuing a proof", "nothing issued"))
     }
 
     /// Issues several people's proofs under one tree head and one reading of
@@ -110,15 +106,16 @@ impl App {
         let head = ledger
             .tree_head(sid)
             .await
-            .map_err(|e| internal("signing a tree head", e))?;
+            .map_err(|e| ApiError::internal("signing a tree head", e))?;
         let stored = ledger
             .entries(sid)
             .await
-            .map_err(|e| internal("reading the ledger", e))?;
+            .map_err(|e| ApiError::internal("reading the ledger", e))?;
         let mut texts = Vec::with_capacity(stored.len());
         let mut parsed = Vec::with_capacity(stored.len());
         for e in stored.iter().filter(|e| e.seq < head.head.tree_size) {
-            let entry = Entry::parse(&e.text).map_err(|err| internal("a stored entry", err))?;
+            let entry =
+                Entry::parse(&e.text).map_err(|err| ApiError::internal("a stored entry", err))?;
             texts.push((e.seq, &e.text));
             parsed.push(entry);
         }
@@ -138,7 +135,7 @@ impl App {
             let paths = ledger
                 .inclusion_proofs(sid, head.head.tree_size, &seqs)
                 .await
-                .map_err(|e| internal("inclusion proofs", e))?;
+                .map_err(|e| ApiError::internal("inclusion proofs", e))?;
             let evidence = chosen
                 .into_iter()
                 .zip(paths)
@@ -152,11 +149,11 @@ impl App {
                 &head.jws,
                 evidence,
             )
-            .map_err(|e| internal("building the proof", e))?;
+            .map_err(|e| ApiError::internal("building the proof", e))?;
             let jws = self
                 .jws()
                 .sign_typed(PROOF_JWS_TYP, &payload)
-                .map_err(|e| internal("signing the proof", e))?;
+                .map_err(|e| ApiError::internal("signing the proof", e))?;
             out.push(IssuedProof {
                 jws,
                 proof: payload,
@@ -222,8 +219,8 @@ impl App {
         };
         let pdf = tokio::task::spawn_blocking(move || render::certificate_pdf(&certificate))
             .await
-            .map_err(|e| internal("rendering", e))?
-            .map_err(|e| internal("rendering the certificate", e))?;
+            .map_err(|e| ApiError::internal("rendering", e))?
+            .map_err(|e| ApiError::internal("rendering the certificate", e))?;
         Ok((issued, pdf))
     }
 
@@ -235,7 +232,7 @@ impl App {
             .ledger()
             .tree_head(sid)
             .await
-            .map_err(|e| internal("signing a tree head", e))?;
+            .map_err(|e| ApiError::internal("signing a tree head", e))?;
         let entries = self.log(sid, head.head.tree_size).await?;
         let meta = meta(&detail.session);
         let schedule = meta.schedule();
@@ -281,8 +278,8 @@ impl App {
         };
         tokio::task::spawn_blocking(move || render::attendance_sheet_pdf(&sheet))
             .await
-            .map_err(|e| internal("rendering", e))?
-            .map_err(|e| internal("rendering the sheet", e))
+            .map_err(|e| ApiError::internal("rendering", e))?
+            .map_err(|e| ApiError::internal("rendering the sheet", e))
     }
 
     /// The session's first `upto` entries, parsed.
@@ -291,13 +288,13 @@ impl App {
             .ledger()
             .entries(sid)
             .await
-            .map_err(|e| internal("reading the ledger", e))?;
+            .map_err(|e| ApiError::internal("reading the ledger", e))?;
         stored
             .iter()
             .filter(|e| e.seq < upto)
             .map(|e| Entry::parse(&e.text))
             .collect::<Result<_, _>>()
-            .map_err(|e| internal("a stored entry", e))
+            .map_err(|e| ApiError::internal("a stored entry", e))
     }
 
     /// The session's attendance sheet now.

@@ -24,10 +24,6 @@ pub const MAX_VALID_DAYS: u32 = 366;
 /// "average" is their own figure).
 pub const MIN_ANONYMOUS_GROUP: usize = 3;
 
-fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::Internal, format!("{what}: {e}"))
-}
-
 fn mean(values: impl Iterator<Item = f64>) -> f64 {
     let (sum, n) = values.fold((0.0, 0usize), |(s, n), v| (s + v, n + 1));
     if n == 0 {
@@ -64,7 +60,7 @@ impl App {
             iat: now.timestamp(),
             jti: format!(
                 "r_{}",
-                random_id(12).map_err(|e| internal("randomness", e))?
+                random_id(12).map_err(|e| ApiError::internal("randomness", e))?
             ),
         };
         let token = self.signer().mint_sponsor(&claims)?;

@@ -152,10 +152,6 @@ fn text_field(field: &str, value: &str, max: usize) -> Result<String, ApiError> 
     Ok(v.to_owned())
 }
 
-fn internal(what: &str, e: impl std::fmt::Display) -> ApiError {
-    ApiError::new(ErrorCode::Internal, format!("{what}: {e}"))
-}
-
 impl App {
     /// The session and person, when `pid`'s link is revoked because a
     /// facilitator removed them (their latest `removed` entry is not
@@ -293,7 +289,7 @@ impl App {
         }
         let id = format!(
             "r_{}",
-            crate::keys::random_id(12).map_err(|e| internal("report id", e))?
+            crate::keys::random_id(12).map_err(|e| ApiError::internal("report id", e))?
         );
         let appended = self
             .ledger()
@@ -305,7 +301,7 @@ impl App {
                 client_ts: None,
             })
             .await
-            .map_err(|e| internal("recording the report", e))?;
+            .map_err(|e| ApiError::internal("recording the report", e))?;
         let report = Report {
             id,
             session_id: sid.to_owned(),
@@ -415,7 +411,7 @@ impl App {
                 client_ts: None,
             })
             .await
-            .map_err(|e| internal("recording the answer", e))?;
+            .map_err(|e| ApiError::internal("recording the answer", e))?;
         let closed = if close {
             match self.record_close(sid, rid).await {
                 Ok(ts) => Some(ts),
@@ -492,7 +488,7 @@ impl App {
                 client_ts: None,
             })
             .await
-            .map_err(|e| internal("recording the close", e))?;
+            .map_err(|e| ApiError::internal("recording the close", e))?;
         Ok(appended.ts)
     }
 

@@ -249,6 +249,21 @@ impl Ledger {
         self.read(move |store| Ok(store.entries(&sid, None)?)).await
     }
 
+    /// The durable entries of `sid` by `actor` of kind `kind`, in order;
+    /// cheap whatever the length of the log.
+    pub async fn entries_by(
+        &self,
+        sid: &str,
+        actor: &str,
+        kind: &str,
+    ) -> Result<Vec<StoredEntry>, LedgerError> {
+        check_id("session id", sid)?;
+        check_id("actor", actor)?;
+        let (sid, actor, kind) = (sid.to_owned(), actor.to_owned(), kind.to_owned());
+        self.read(move |store| Ok(store.entries_by(&sid, &actor, &kind)?))
+            .await
+    }
+
     /// Signs a tree head over every durable entry of `sid` and records it.
     /// An empty log gets `tree_size` 0 and the empty root. Its time is never
     /// before the last entry it covers.
