@@ -1071,11 +1071,18 @@ async function main() {
       assert(ivf.subarray(0, 4).toString("latin1") === "DKIF", `the .ivf should start with DKIF, starts with ${JSON.stringify(ivf.subarray(0, 4).toString("latin1"))}`);
       const frames = ivf.readUInt32LE(24);
       assert(frames > 0, `the .ivf should hold frames, its header says ${frames}`);
+      // Frames carry the browser's RTP times (1/90000 s), so the file plays at the pace it was sent.
+      assert(ivf.readUInt32LE(16) === 90000 && ivf.readUInt32LE(20) === 1, `the .ivf time base should be 1/90000, is ${ivf.readUInt32LE(20)}/${ivf.readUInt32LE(16)}`);
+      const stamps = [];
+      for (let at = 32; at + 12 <= ivf.length; at += 12 + ivf.readUInt32LE(at)) stamps.push(Number(ivf.readBigUInt64LE(at + 4)));
+      assert(stamps.length === frames, `the .ivf header counts ${frames} frames, ${stamps.length} are present`);
+      assert(stamps.every((t, i) => i === 0 || t > stamps[i - 1]), `the .ivf stamps should only go forward: ${stamps.slice(0, 20).join(", ")}…`);
+      const span = (stamps[stamps.length - 1] - stamps[0]) / 90000;
       const oggFile = closed.files.find((f) => f.participant === lucas.id && f.track === "audio");
       const ogg = await download(oggFile);
       assert(ogg.subarray(0, 4).toString("latin1") === "OggS", "the .ogg should start with OggS");
       assert(ogg.includes(Buffer.from("OpusHead")), "the .ogg should be Opus (OpusHead)");
-      console.log(`# segment ${segment}: ${closed.files.length} files, Karim's video ${frames} frames (${ivf.length} bytes), Lucas's sound ${ogg.length} bytes, reason ${closed.reason}`);
+      console.log(`# segment ${segment}: ${closed.files.length} files, Karim's video ${frames} frames over ${span.toFixed(2)} s (${ivf.length} bytes), Lucas's sound ${ogg.length} bytes, reason ${closed.reason}`);
 
       // The facilitator's panel lists them, with the same addresses.
       const links = fac.page.locator('#recording-panel a[data-action="download-recording"]');

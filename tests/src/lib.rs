@@ -45,6 +45,7 @@
 //! # }
 //! ```
 
+pub mod containers;
 pub mod media;
 
 use base64::Engine as _;

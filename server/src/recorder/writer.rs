@@ -15,6 +15,12 @@
 //! older packets are dropped; timestamps are rebased to start at 0 and
 //! extended without wrapping; a VP8 frame over [`MAX_FRAME_BYTES`] ends the
 //! track. There is no jitter buffer: a packet that arrives late is lost.
+//!
+//! Timing: `IVFWriter` stamps frames with a frame counter, which plays a
+//! camera that sent 12 frames a second at whatever nominal rate the header
+//! claims. Each IVF frame's stamp is replaced here by its RTP time (90 kHz,
+//! counted from the track's first packet) under a 1/90000 time base, so a
+//! recording plays at the speed it was sent, pauses included.
 
 use super::storage::{Quota, QuotaFile};
 use rtc::media::io::Writer as _;
@@ -38,6 +44,9 @@ const MAX_OPUS_BYTES: usize = 254 * 255;
 
 /// Where the IVF header keeps its frame count.
 const IVF_FRAME_COUNT_OFFSET: u64 = 24;
+
+/// The RTP clock rate of VP8 (RFC 7741), used as the IVF time base.
+const VP8_CLOCK_RATE: u32 = 90_000;
 
 /// The codecs written to disk.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -333,8 +342,9 @@ impl TrackWriter {
         if chunk.is_empty() {
             return Ok(Offered::Held);
         }
-        if self.codec == Codec::Opus {
-            fix_ogg_lacing(&mut chunk);
+        match self.codec {
+            Codec::Opus => fix_ogg_lacing(&mut chunk),
+            Codec::Vp8 => set_ivf_pts(&mut chunk, u64::from(packet.header.timestamp)),
         }
         let first = !self.file.exists();
         let data_offset = self.file.len() + if first { self.header.len() as u64 } else { 0 };
@@ -422,9 +432,8 @@ impl TrackWriter {
                 four_cc: *b"VP80",
                 width,
                 height,
-                // Frame timestamps are a frame counter (IVFWriter's), so the
-                // time base can only be a nominal rate.
-                timebase_denominator: 30,
+                // Frame stamps are RTP times (see `set_ivf_pts`).
+                timebase_denominator: VP8_CLOCK_RATE,
                 timebase_numerator: 1,
                 num_frames: 0,
                 unused: 0,
@@ -490,6 +499,20 @@ impl TrackWriter {
             packets: self.packets,
             last_packet_ms: self.last_packet_ms,
         })
+    }
+}
+
+/// Stamps the one IVF frame in `chunk` (12-byte header, then the frame)
+/// with `pts`, in place of `IVFWriter`'s frame counter. The packet that
+/// completes a frame carries the frame's RTP timestamp, rebased.
+fn set_ivf_pts(chunk: &mut [u8], pts: u64) {
+    let holds_one_frame = chunk.len() >= 12
+        && chunk[..4]
+            .try_into()
+            .is_ok_and(|size| u32::from_le_bytes(size) as usize == chunk.len() - 12);
+    debug_assert!(holds_one_frame, "IVFWriter wrote one frame per packet");
+    if holds_one_frame {
+        chunk[4..12].copy_from_slice(&pts.to_le_bytes());
     }
 }
 
@@ -735,7 +758,7 @@ mod tests {
     }
 
     #[test]
-    fn video_starts_at_a_keyframe_and_counts_frames_in_the_header() {
+    fn video_starts_at_a_keyframe_counts_frames_and_keeps_its_timing() {
         let dir = tempfile::tempdir().expect("tmp");
         let mut w = writer(dir.path(), Codec::Vp8, None);
         let inter = vp8_frame(false, 100);
@@ -766,23 +789,34 @@ mod tests {
             .expect("ok");
         w.offer(&rtp(6, 9000, true, vp8_payload(true, &inter)), 6)
             .expect("ok");
+        // The camera slows to 15 frames a second, then pauses for 2 s.
+        w.offer(&rtp(7, 15_000, true, vp8_payload(true, &inter)), 7)
+            .expect("ok");
+        w.offer(&rtp(8, 195_000, true, vp8_payload(true, &inter)), 8)
+            .expect("ok");
         w.finalise().expect("finalise");
         let facts = w.facts().expect("file");
-        assert_eq!(facts.packets, 4);
-        assert_eq!(facts.last_packet_ms, Some(6));
+        assert_eq!(facts.packets, 6);
+        assert_eq!(facts.last_packet_ms, Some(8));
         let bytes = std::fs::read(&facts.path).expect("read");
         let (mut r, header) =
             rtc::media::io::ivf_reader::IVFReader::new(std::io::Cursor::new(bytes.clone()))
                 .expect("IVF header");
         assert_eq!((header.width, header.height), (320, 240));
-        assert_eq!(header.num_frames, 3);
-        let mut frames = 0;
+        assert_eq!(header.num_frames, 5);
+        assert_eq!(
+            (header.timebase_denominator, header.timebase_numerator),
+            (90_000, 1)
+        );
+        let mut stamps = Vec::new();
         let mut consumed = 32;
-        while let Ok((f, _)) = r.parse_next_frame() {
-            frames += 1;
+        while let Ok((f, h)) = r.parse_next_frame() {
+            stamps.push(h.timestamp);
             consumed += 12 + f.len();
         }
-        assert_eq!(frames, 3);
+        // RTP times from the track's first packet (the dropped interframe
+        // at 0), not a frame counter.
+        assert_eq!(stamps, [3000, 6000, 9000, 15_000, 195_000]);
         assert_eq!(consumed, bytes.len());
     }
 

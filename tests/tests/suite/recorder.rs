@@ -12,6 +12,7 @@ use cadre_protocol::ErrorCode;
 use cadre_server::recorder::{
     RecordedFile, Recorder, RecorderConfig, RecorderError, Segment, SegmentEvent,
 };
+use cadre_tests::containers::{check_ivf, check_ogg};
 use cadre_tests::media::{AUDIO_STEP, OPUS_SILENCE, SyntheticPublisher};
 use serde_json::json;
 use std::collections::BTreeMap;
@@ -128,161 +129,6 @@ fn hex_sha256(bytes: &[u8]) -> String {
         .collect()
 }
 
-/// What an IVF file holds.
-#[derive(Debug)]
-struct Ivf {
-    frames: usize,
-}
-
-/// Checks an IVF file as a stream; returns its frame count.
-fn check_ivf(path: &Path) -> Ivf {
-    use rtc::media::io::ivf_reader::IVFReader;
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    assert_eq!(&bytes[..4], b"DKIF", "{}: signature", path.display());
-    let (mut reader, header) = IVFReader::new(std::io::Cursor::new(bytes.clone()))
-        .unwrap_or_else(|e| panic!("{}: IVF header: {e}", path.display()));
-    assert_eq!(&header.four_cc, b"VP80");
-    assert_eq!(header.header_size, 32);
-    assert_eq!(
-        (header.width, header.height),
-        (320, 240),
-        "size from the keyframe"
-    );
-    let mut frames = 0;
-    let mut consumed = 32;
-    while consumed < bytes.len() {
-        let (frame, frame_header) = reader
-            .parse_next_frame()
-            .unwrap_or_else(|e| panic!("{}: frame {frames} at {consumed}: {e}", path.display()));
-        assert!(!frame.is_empty(), "{}: empty frame", path.display());
-        if frames == 0 {
-            assert_eq!(
-                frame[0] & 0x01,
-                0,
-                "{}: the first frame is a keyframe",
-                path.display()
-            );
-            assert_eq!(
-                &frame[3..6],
-                &[0x9d, 0x01, 0x2a],
-                "{}: keyframe start code",
-                path.display()
-            );
-        }
-        assert_eq!(frame_header.timestamp, frames as u64, "frame counter PTS");
-        frames += 1;
-        consumed += 12 + frame.len();
-    }
-    assert_eq!(
-        consumed,
-        bytes.len(),
-        "{}: frames end at the last byte",
-        path.display()
-    );
-    assert_eq!(
-        header.num_frames as usize,
-        frames,
-        "{}: the header's frame count",
-        path.display()
-    );
-    Ivf { frames }
-}
-
-/// What an Ogg file holds.
-#[derive(Debug)]
-struct Ogg {
-    /// Audio pages (after OpusHead and OpusTags), one packet each.
-    data_pages: usize,
-    granules: Vec<u64>,
-}
-
-/// Checks an Ogg Opus file as a stream (rtc's OggReader verifies every
-/// page's CRC and the OpusHead).
-fn check_ogg(path: &Path) -> Ogg {
-    use rtc::media::io::ogg_reader::OggReader;
-    let bytes = std::fs::read(path).unwrap_or_else(|e| panic!("read {}: {e}", path.display()));
-    let (mut reader, head) = OggReader::new(std::io::Cursor::new(bytes.clone()), true)
-        .unwrap_or_else(|e| panic!("{}: OpusHead: {e}", path.display()));
-    assert_eq!(head.sample_rate, 48_000);
-    assert_eq!(head.channels, 2);
-    // Pages by hand (sequence numbers, lacing), checked against the
-    // reader's view of each (payload, granule, CRC).
-    let mut consumed = 27 + 1 + 19;
-    let mut index = 1u32;
-    let mut granules = Vec::new();
-    let mut last_type = 0;
-    let serial = u32::from_le_bytes(bytes[14..18].try_into().expect("4 bytes"));
-    while consumed < bytes.len() {
-        let raw = &bytes[consumed..];
-        assert!(
-            raw.len() >= 27 && &raw[..4] == b"OggS",
-            "{}: page {index} at {consumed}",
-            path.display()
-        );
-        let (payload, page) = reader
-            .parse_next_page()
-            .unwrap_or_else(|e| panic!("{}: page {index} at {consumed}: {e}", path.display()));
-        assert_eq!(
-            u32::from_le_bytes(raw[18..22].try_into().expect("4")),
-            index,
-            "{}: page sequence",
-            path.display()
-        );
-        assert_eq!(page.serial, serial);
-        let segments = usize::from(raw[26]);
-        let lacing = &raw[27..27 + segments];
-        assert_eq!(
-            lacing.iter().map(|&l| usize::from(l)).sum::<usize>(),
-            payload.len()
-        );
-        assert_ne!(
-            lacing.last(),
-            Some(&255),
-            "{}: page {index} ends a packet",
-            path.display()
-        );
-        if index == 1 {
-            assert!(
-                payload.starts_with(b"OpusTags"),
-                "{}: OpusTags",
-                path.display()
-            );
-        } else {
-            assert!(!payload.is_empty());
-            granules.push(page.granule_position);
-        }
-        assert_eq!(
-            page.header_type & 0x02,
-            0,
-            "only the first page begins the stream"
-        );
-        last_type = page.header_type;
-        consumed += 27 + segments + payload.len();
-        index += 1;
-    }
-    assert_eq!(
-        consumed,
-        bytes.len(),
-        "{}: pages end at the last byte",
-        path.display()
-    );
-    assert!(
-        granules.windows(2).all(|g| g[0] <= g[1]),
-        "{}: granule positions go back: {granules:?}",
-        path.display()
-    );
-    assert_eq!(
-        last_type & 0x04,
-        0x04,
-        "{}: end of stream on the last page",
-        path.display()
-    );
-    Ogg {
-        data_pages: granules.len(),
-        granules,
-    }
-}
-
 /// Checks a reported file against the disk; returns its stream summary.
 fn check_file(f: &RecordedFile, root: &Path) -> usize {
     assert_eq!(f.path, root.join(&f.name), "path and name agree");
@@ -307,7 +153,16 @@ fn check_file(f: &RecordedFile, root: &Path) -> usize {
     match f.track {
         "video" => {
             assert!(f.name.ends_with(".ivf"));
-            check_ivf(&f.path).frames
+            let ivf = check_ivf(&f.path);
+            // The publisher sends 20 frames a second (4500 ticks apart):
+            // stamps are its RTP times, a lost frame a wider step.
+            assert!(
+                ivf.pts.windows(2).all(|w| (w[1] - w[0]) % 4500 == 0),
+                "{}: stamps off the 20 fps grid: {:?}",
+                f.name,
+                ivf.pts
+            );
+            ivf.frames
         }
         "audio" => {
             assert!(f.name.ends_with(".ogg"));

@@ -7,6 +7,7 @@
 //! ledger; a full disk stops recording and the session goes on.
 
 use cadre_protocol::Role;
+use cadre_tests::containers::{check_ivf, check_ogg};
 use cadre_tests::media::SyntheticPublisher;
 use cadre_tests::{Client, TestServer, files_under};
 use serde_json::{Value, json};
@@ -48,62 +49,6 @@ async fn publish(client: &mut Client, segment: u64) -> SyntheticPublisher {
     publisher
 }
 
-/// An IVF file: 32-byte DKIF header whose frame count matches the frames
-/// that follow, each a 12-byte header and its bytes, nothing left over.
-fn check_ivf(bytes: &[u8]) -> u32 {
-    assert!(bytes.len() >= 32, "an IVF file is at least its header");
-    assert_eq!(&bytes[..4], b"DKIF");
-    assert_eq!(&bytes[8..12], b"VP80");
-    let count = u32::from_le_bytes(bytes[24..28].try_into().expect("4 bytes"));
-    let mut at = 32;
-    let mut frames = 0;
-    while at < bytes.len() {
-        assert!(at + 12 <= bytes.len(), "a truncated IVF frame header");
-        let size = u32::from_le_bytes(bytes[at..at + 4].try_into().expect("4 bytes")) as usize;
-        at += 12 + size;
-        assert!(at <= bytes.len(), "a truncated IVF frame");
-        frames += 1;
-    }
-    assert_eq!(frames, count, "the header counts the frames present");
-    assert!(frames > 0, "some video was recorded");
-    // The first frame is a keyframe (frame tag bit 0 clear), so the file
-    // is decodable from its start.
-    assert_eq!(bytes[44] & 1, 0, "the first frame is a keyframe");
-    frames
-}
-
-/// An Ogg Opus file: a chain of whole "OggS" pages, the first holding
-/// OpusHead, the second OpusTags.
-fn check_ogg(bytes: &[u8]) -> usize {
-    let mut at = 0;
-    let mut pages = 0;
-    while at < bytes.len() {
-        assert!(at + 27 <= bytes.len(), "a truncated Ogg page header");
-        assert_eq!(&bytes[at..at + 4], b"OggS", "page {pages} starts with OggS");
-        let segments = bytes[at + 26] as usize;
-        assert!(
-            at + 27 + segments <= bytes.len(),
-            "a truncated segment table"
-        );
-        let body: usize = bytes[at + 27..at + 27 + segments]
-            .iter()
-            .map(|&b| b as usize)
-            .sum();
-        let start = at + 27 + segments;
-        if pages == 0 {
-            assert_eq!(&bytes[start..start + 8], b"OpusHead");
-        }
-        if pages == 1 {
-            assert_eq!(&bytes[start..start + 8], b"OpusTags");
-        }
-        at = start + body;
-        assert!(at <= bytes.len(), "a truncated Ogg page");
-        pages += 1;
-    }
-    assert!(pages > 2, "some audio was recorded after the headers");
-    pages
-}
-
 fn sha256_hex(bytes: &[u8]) -> String {
     Sha256::digest(bytes)
         .iter()
@@ -129,10 +74,12 @@ fn check_files(server: &TestServer, stopped: &Value) -> Vec<Value> {
         assert_eq!(sha256_hex(&bytes), f["sha256"].as_str().expect("sha256"));
         match f["track"].as_str() {
             Some("video") => {
-                check_ivf(&bytes);
+                let ivf = check_ivf(&path);
+                assert!(ivf.frames > 0, "{path:?}: some video was recorded");
             }
             Some("audio") => {
-                check_ogg(&bytes);
+                let ogg = check_ogg(&path);
+                assert!(ogg.data_pages > 0, "{path:?}: some sound was recorded");
             }
             other => panic!("unknown track {other:?}"),
         }
