@@ -399,6 +399,8 @@ export interface RecordingFile {
   bytes: number;
   /** SHA-256 of the file, hex, as recorded in the ledger. */
   sha256: string;
+  /** Server time (ms) at which the file's time 0 arrived; none after a crash. */
+  origin_at?: number | null;
   /** Where to download it (carries the token the list was asked with); none once purged. */
   url?: string | null;
 }

@@ -324,6 +324,12 @@ pub struct RecordingFile {
     pub bytes: u64,
     /// SHA-256 of the file, as recorded in the ledger.
     pub sha256: String,
+    /// Server time (ms) at which the file's time 0 arrived: add a frame's
+    /// or page's stamp to it to place it on the ledger's clock, and to line
+    /// up one person's sound and picture. None for a segment closed after a
+    /// crash (and for recordings made before this field existed).
+    #[serde(default)]
+    pub origin_at: Option<i64>,
     /// Where to download it (with the token the list was asked with);
     /// none once purged.
     pub url: Option<String>,

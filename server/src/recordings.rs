@@ -25,6 +25,7 @@ struct LoggedFile {
     name: String,
     bytes: u64,
     sha256: String,
+    origin_at: Option<i64>,
 }
 
 fn strings(v: &serde_json::Value, key: &str) -> Vec<String> {
@@ -51,6 +52,7 @@ fn logged_files(v: &serde_json::Value) -> Vec<LoggedFile> {
                 name: f.get("name")?.as_str()?.to_owned(),
                 bytes: f.get("bytes")?.as_u64()?,
                 sha256: f.get("sha256")?.as_str()?.to_owned(),
+                origin_at: f.get("origin_at").and_then(|o| o.as_i64()),
             })
         })
         .collect()
@@ -141,6 +143,7 @@ impl App {
                             file,
                             bytes: f.bytes,
                             sha256: f.sha256.clone(),
+                            origin_at: f.origin_at,
                             url,
                         }
                     })
@@ -314,6 +317,7 @@ pub async fn scan_segment(recorder: &Recorder, sid: &str, segment: u64) -> Vec<R
                 bytes: bytes.len() as u64,
                 sha256: hex(&sha2::Sha256::digest(&bytes)),
                 packets: 0,
+                origin_ms: None,
                 last_packet_ms,
             });
         }

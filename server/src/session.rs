@@ -1748,7 +1748,7 @@ fn stopped_event(
             serde_json::json!({
                 "participant": f.participant, "track": f.track, "name": f.name,
                 "bytes": f.bytes, "sha256": f.sha256, "packets": f.packets,
-                "last_packet_at": f.last_packet_ms,
+                "origin_at": f.origin_ms, "last_packet_at": f.last_packet_ms,
             })
         })
         .collect();

@@ -120,6 +120,11 @@ pub struct RecordedFile {
     pub sha256: String,
     /// RTP packets whose payload is in the file.
     pub packets: u64,
+    /// Server time (UTC ms) the packet at the file's time 0 arrived: the
+    /// anchor that places the file's stamps (RTP times from the track's
+    /// first packet) on the ledger's clock. None for a file found on disk
+    /// after a crash.
+    pub origin_ms: Option<i64>,
     /// Server time (UTC ms) the last packet was written.
     pub last_packet_ms: Option<i64>,
 }
@@ -835,6 +840,7 @@ fn finalise_all(writers: &[Arc<Mutex<TrackWriter>>], dir: &Path, root: &Path) ->
                 bytes,
                 sha256,
                 packets: f.packets,
+                origin_ms: f.origin_ms,
                 last_packet_ms: f.last_packet_ms,
             }),
             Err(e) => error!(

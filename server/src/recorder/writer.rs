@@ -210,6 +210,7 @@ pub(crate) struct WriterFacts {
     pub name: String,
     pub path: PathBuf,
     pub packets: u64,
+    pub origin_ms: Option<i64>,
     pub last_packet_ms: Option<i64>,
 }
 
@@ -237,6 +238,9 @@ pub(crate) struct TrackWriter {
     pending_packets: u64,
     packets: u64,
     frames: u64,
+    /// When the packet that is the file's time 0 arrived (UTC ms): the
+    /// track's first packet, whose RTP time the stamps count from.
+    origin_ms: Option<i64>,
     last_packet_ms: Option<i64>,
     /// Offset and bytes of the last Ogg page (to mark it end-of-stream).
     last_page: Option<(u64, Vec<u8>)>,
@@ -271,6 +275,7 @@ impl TrackWriter {
             pending_packets: 0,
             packets: 0,
             frames: 0,
+            origin_ms: None,
             last_packet_ms: None,
             last_page: None,
         }
@@ -310,7 +315,10 @@ impl TrackWriter {
             return Ok(Offered::Inactive);
         }
         let packet = match self.order.admit(packet) {
-            Ok(Some(p)) => p,
+            Ok(Some(p)) => {
+                self.origin_ms.get_or_insert(now_ms);
+                p
+            }
             Ok(None) => return Ok(Offered::Held),
             Err(why) => return Err(self.fail_track(why)),
         };
@@ -497,6 +505,7 @@ impl TrackWriter {
             name: self.name.clone(),
             path: self.path.clone(),
             packets: self.packets,
+            origin_ms: self.origin_ms,
             last_packet_ms: self.last_packet_ms,
         })
     }
@@ -797,6 +806,8 @@ mod tests {
         w.finalise().expect("finalise");
         let facts = w.facts().expect("file");
         assert_eq!(facts.packets, 6);
+        // Time 0 is the dropped interframe's arrival, not the keyframe's.
+        assert_eq!(facts.origin_ms, Some(1));
         assert_eq!(facts.last_packet_ms, Some(8));
         let bytes = std::fs::read(&facts.path).expect("read");
         let (mut r, header) =

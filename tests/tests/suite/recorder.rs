@@ -136,11 +136,10 @@ fn check_file(f: &RecordedFile, root: &Path) -> usize {
     assert_eq!(f.bytes, bytes.len() as u64, "{}: reported size", f.name);
     assert_eq!(f.sha256, hex_sha256(&bytes), "{}: reported SHA-256", f.name);
     assert!(f.packets > 0, "{}: no packet", f.name);
-    assert!(
-        f.last_packet_ms.is_some(),
-        "{}: no last packet time",
-        f.name
-    );
+    let (Some(origin), Some(last)) = (f.origin_ms, f.last_packet_ms) else {
+        panic!("{}: no first or last packet time: {f:?}", f.name);
+    };
+    assert!(origin <= last, "{}: time 0 after the last packet", f.name);
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;

@@ -83,10 +83,20 @@ fn check_files(server: &TestServer, stopped: &Value) -> Vec<Value> {
             }
             other => panic!("unknown track {other:?}"),
         }
+        let last = f["last_packet_at"].as_i64().expect("last_packet_at");
         assert!(
-            f["last_packet_at"].as_i64().expect("last_packet_at")
-                <= stopped["payload"]["closed_at"].as_i64().expect("closed_at"),
+            last <= stopped["payload"]["closed_at"].as_i64().expect("closed_at"),
             "no packet is written after the gate closed: {f}"
+        );
+        // The file's time 0 is a packet that came after the segment opened.
+        let origin = f["origin_at"].as_i64().expect("origin_at");
+        assert!(
+            stopped["payload"]["started_at"]
+                .as_i64()
+                .expect("started_at")
+                <= origin
+                && origin <= last,
+            "origin_at between the opening and the last packet: {f}"
         );
     }
     files
@@ -209,6 +219,12 @@ async fn media_reaches_the_disk_only_while_everyone_agrees() {
     assert_eq!(segments.len(), 2);
     assert_eq!(segments[1]["reason"], "consent_withdrawn");
     let file = &segments[1]["files"][0];
+    let origin = file["origin_at"].as_i64().expect("origin_at listed");
+    assert!(
+        segments[1]["started_at"].as_i64().expect("started_at") <= origin
+            && origin <= segments[1]["closed_at"].as_i64().expect("closed_at"),
+        "{file}"
+    );
     let url = file["url"].as_str().expect("a download url");
     let response = server
         .http()
