@@ -1677,6 +1677,167 @@ pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
     r.finish()
 }
 
+/// `typ` of a consistency document.
+pub const CONSISTENCY_TYP: &str = "cadre.consistency";
+/// Version of the consistency document format.
+pub const CONSISTENCY_VERSION: u32 = 1;
+
+/// The RFC 6962 consistency proof between a session log's first `from` and
+/// first `to` entries, as `GET /api/sessions/{sid}/ledger/consistency`
+/// gives it. It is not signed and needs no signature: it only links two
+/// roots that are signed (a receipt's and a proof's tree head), and a path
+/// that links them cannot be forged without a hash collision.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consistency {
+    /// [`CONSISTENCY_TYP`].
+    pub typ: String,
+    /// [`CONSISTENCY_VERSION`].
+    pub v: u32,
+    /// Session id.
+    pub sid: String,
+    /// Size of the older tree.
+    pub from: u64,
+    /// Size of the newer tree.
+    pub to: u64,
+    /// The proof's hashes, hex, in RFC 6962 order (empty when `from` is 0
+    /// or equals `to`).
+    pub path: Vec<String>,
+}
+
+impl Consistency {
+    /// The document for `path`, the proof from `from` to `to` entries.
+    pub fn new(sid: &str, from: u64, to: u64, path: &[Hash]) -> Consistency {
+        Consistency {
+            typ: CONSISTENCY_TYP.to_owned(),
+            v: CONSISTENCY_VERSION,
+            sid: sid.to_owned(),
+            from,
+            to,
+            path: path.iter().map(merkle::to_hex).collect(),
+        }
+    }
+}
+
+/// [`verify_proof`], then each receipt (a signed tree head a participant
+/// kept) against the proof's tree head: the receipt verifies, is of the
+/// proof's session, and one log extends the other, shown by one of
+/// `consistency` (RFC 6962 §2.1.2). A participant can so show that the log
+/// their proof was drawn from still holds, unchanged, what they were handed
+/// a receipt for, without anyone else's entries.
+pub fn verify_proof_with_receipts(
+    jws: &str,
+    jwks: &Jwks,
+    receipts: &[String],
+    consistency: &[Consistency],
+) -> Report {
+    let mut r = verify_proof(jws, jwks);
+    let head = unverified_payload(jws)
+        .and_then(|p| serde_json::from_slice::<AttendanceProof>(&p).ok())
+        .map(|p| read_tree_head(&p.evidence.tree_head, jwks, "proof's tree head"));
+    for (i, receipt) in receipts.iter().enumerate() {
+        let name = format!("{} {}", check::RECEIPT, i + 1);
+        let (receipt_head, mut failures, _) = read_tree_head(receipt, jwks, "receipt");
+        let mut success = String::new();
+        match (&receipt_head, &head) {
+            (_, None) => failures
+                .push("the proof carries no tree head to check the receipt against".to_owned()),
+            (None, _) => {}
+            (Some(receipt), Some((Some(head), problems, _))) if problems.is_empty() => {
+                match receipt_against_head(receipt, head, consistency) {
+                    Ok(s) => success = s,
+                    Err(e) => failures.push(e),
+                }
+            }
+            (Some(_), Some(_)) => failures.push(
+                "the proof's tree head does not verify: no receipt can be checked against it"
+                    .to_owned(),
+            ),
+        }
+        r.outcome(&name, &failures, success);
+    }
+    r.finish()
+}
+
+/// Whether `receipt` and a proof's `head` are two states of one log.
+fn receipt_against_head(
+    receipt: &TreeHead,
+    head: &TreeHead,
+    consistency: &[Consistency],
+) -> Result<String, String> {
+    if receipt.sid != head.sid {
+        return Err(format!(
+            "the receipt is of session {:?}, the proof of {:?}",
+            receipt.sid, head.sid
+        ));
+    }
+    let receipt_first = receipt.tree_size <= head.tree_size;
+    let (old, new) = if receipt_first {
+        (receipt, head)
+    } else {
+        (head, receipt)
+    };
+    let (Some(old_root), Some(new_root)) = (old.root_hash(), new.root_hash()) else {
+        return Err("a root is not 64 hex digits".to_owned());
+    };
+    let signed = attendance::local_time(receipt.ts, "UTC");
+    if old.tree_size == new.tree_size {
+        return if old_root == new_root {
+            Ok(format!(
+                "the receipt, signed at {signed}, and the proof's tree head sign the same {} entries",
+                old.tree_size
+            ))
+        } else {
+            Err(format!(
+                "the receipt and the proof's tree head both cover {} entries but sign different roots: the log was rewritten",
+                old.tree_size
+            ))
+        };
+    }
+    if old.tree_size == 0 {
+        return Ok(format!(
+            "the receipt, signed at {signed}, covers an empty log: every log extends it"
+        ));
+    }
+    let Some(doc) = consistency
+        .iter()
+        .find(|d| d.sid == head.sid && d.from == old.tree_size && d.to == new.tree_size)
+    else {
+        return Err(format!(
+            "no consistency proof from {} to {} entries was given (--consistency); the server \
+             gives it at /api/sessions/{}/ledger/consistency?from={}&to={}",
+            old.tree_size, new.tree_size, head.sid, old.tree_size, new.tree_size
+        ));
+    };
+    if doc.typ != CONSISTENCY_TYP || doc.v != CONSISTENCY_VERSION {
+        return Err(format!(
+            "the consistency proof has typ {:?} version {}, expected {CONSISTENCY_TYP:?} version {CONSISTENCY_VERSION}",
+            doc.typ, doc.v
+        ));
+    }
+    let path: Option<Vec<Hash>> = doc.path.iter().map(|h| merkle::from_hex(h)).collect();
+    let Some(path) = path else {
+        return Err("the consistency proof holds a hash that is not 64 hex digits".to_owned());
+    };
+    if !merkle::verify_consistency(old.tree_size, new.tree_size, &old_root, &new_root, &path) {
+        return Err(format!(
+            "the consistency proof does not link the root of {} entries to the root of {}: \
+             the history between them was rewritten, or the proof is of another log",
+            old.tree_size, new.tree_size
+        ));
+    }
+    Ok(if receipt_first {
+        format!(
+            "the log of {} entries the proof was drawn from extends the receipt's {} entries signed at {signed} (RFC 6962 consistency proof verified)",
+            new.tree_size, old.tree_size
+        )
+    } else {
+        format!(
+            "the receipt's log of {} entries, signed at {signed}, extends the {} entries the proof was drawn from (RFC 6962 consistency proof verified)",
+            new.tree_size, old.tree_size
+        )
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -1684,6 +1845,48 @@ mod tests {
     use ring::signature::{Ed25519KeyPair, KeyPair};
     use serde_json::json;
     use serde_json::value::RawValue;
+
+    #[test]
+    fn a_receipt_and_a_proof_head_are_linked_in_either_order() {
+        let leaves: Vec<Hash> = (0u8..11).map(|i| merkle::leaf_hash(&[i])).collect();
+        let head = |size: usize| TreeHead {
+            typ: TREE_HEAD_TYP.into(),
+            v: 1,
+            sid: "s_a".into(),
+            tree_size: size as u64,
+            root: merkle::to_hex(&merkle::root(&leaves[..size])),
+            ts: 1_000,
+        };
+        let proof_7_to_11 = merkle::consistency_proof(&leaves, 7).unwrap();
+        let docs = [Consistency::new("s_a", 7, 11, &proof_7_to_11)];
+        // The receipt before the proof's head, and after it.
+        let earlier = receipt_against_head(&head(7), &head(11), &docs).unwrap();
+        assert!(
+            earlier
+                .contains("the log of 11 entries the proof was drawn from extends the receipt's 7"),
+            "{earlier}"
+        );
+        let later = receipt_against_head(&head(11), &head(7), &docs).unwrap();
+        assert!(later.contains("the receipt's log of 11 entries"), "{later}");
+        // A document for another session or other sizes is not used.
+        let wrong = [
+            Consistency::new("s_b", 7, 11, &proof_7_to_11),
+            Consistency::new("s_a", 6, 11, &proof_7_to_11),
+        ];
+        let missing = receipt_against_head(&head(7), &head(11), &wrong).unwrap_err();
+        assert!(
+            missing.contains("no consistency proof from 7 to 11"),
+            "{missing}"
+        );
+        // A path cut short does not link them.
+        let short = [Consistency::new("s_a", 7, 11, &proof_7_to_11[1..])];
+        assert!(receipt_against_head(&head(7), &head(11), &short).is_err());
+        // Another version of the format is refused by name.
+        let mut newer = docs[0].clone();
+        newer.v = 2;
+        let refused = receipt_against_head(&head(7), &head(11), &[newer]).unwrap_err();
+        assert!(refused.contains("version 2"), "{refused}");
+    }
 
     const T0: i64 = 1_796_284_800_000; // 2026-12-03T09:00:00+01:00
     const MIN: i64 = 60_000;

@@ -9,6 +9,7 @@ use crate::app::{App, Origin};
 use crate::assets;
 use crate::connection::{self, Admitted, MAX_FRAME_BYTES};
 use crate::error::ApiError;
+use crate::ledger::LedgerError;
 use crate::render::Lang;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -24,6 +25,7 @@ use cadre_protocol::api::{
     Lobby, NewSession, NewSponsorLink, Revoked, SessionSummary, SessionView, SponsorLink,
     SponsorReport,
 };
+use cadre_protocol::proof::Consistency;
 use cadre_protocol::{ErrorCode, Role, SessionState};
 use serde::Deserialize;
 use std::net::SocketAddr;
@@ -49,6 +51,7 @@ pub fn router(app: App) -> Router {
         .route("/api/sessions/{sid}", get(session_detail))
         .route("/api/sessions/{sid}/people/{pid}/revoke", post(revoke))
         .route("/api/sessions/{sid}/ledger", get(ledger_export))
+        .route("/api/sessions/{sid}/ledger/consistency", get(consistency))
         .route("/api/sessions/{sid}/attendance.csv", get(sheet_csv))
         .route("/api/sessions/{sid}/attendance.json", get(sheet_json))
         .route("/api/sessions/{sid}/proofs/{pid}", get(proof_jws))
@@ -182,6 +185,14 @@ impl Access {
         }
     }
 
+    /// The organiser, or anyone of this session.
+    fn member(&self, sid: &str) -> Result<(), ApiError> {
+        match self {
+            Access::Member(m) if m.session.id != sid => Err(wrong_session()),
+            _ => Ok(()),
+        }
+    }
+
     /// The organiser, or a facilitator of this session: recordings are
     /// never handed to participants.
     fn recordings(&self, sid: &str) -> Result<(), ApiError> {
@@ -291,6 +302,55 @@ async fn recording_file(
         .headers_mut()
         .insert(header::CONTENT_LENGTH, header::HeaderValue::from(bytes));
     Ok(response)
+}
+
+#[derive(Deserialize)]
+struct ConsistencyQuery {
+    #[serde(default)]
+    token: String,
+    from: Option<String>,
+    to: Option<String>,
+}
+
+/// The consistency proof between the log's first `from` and first `to`
+/// entries, for anyone of the session (their link) or the organiser. It
+/// holds subtree hashes only, nothing of anyone's entries, so a participant
+/// can link a receipt they kept to their proof's tree head.
+async fn consistency(
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    Query(q): Query<ConsistencyQuery>,
+    headers: HeaderMap,
+) -> Result<Json<Consistency>, ApiError> {
+    Access::of(&app, &headers, &q.token).await?.member(&sid)?;
+    let size = |name: &str, value: &Option<String>| -> Result<u64, ApiError> {
+        let value = value.as_deref().ok_or_else(|| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("`{name}` is missing: the size of a tree head (its tree_size)"),
+            )
+        })?;
+        value.parse().map_err(|_| {
+            ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("`{name}` must be a number of entries, not {value:?}"),
+            )
+        })
+    };
+    let (from, to) = (size("from", &q.from)?, size("to", &q.to)?);
+    let s = sid.clone();
+    app.catalog().run(move |c| c.session(&s)).await?;
+    let path = app
+        .ledger()
+        .consistency_proof(&sid, from, to)
+        .await
+        .map_err(|e| match e {
+            LedgerError::Range(m) | LedgerError::Invalid(m) => {
+                ApiError::new(ErrorCode::InvalidInput, m)
+            }
+            other => ApiError::internal("reading the ledger", other),
+        })?;
+    Ok(Json(Consistency::new(&sid, from, to, &path)))
 }
 
 fn wrong_session() -> ApiError {

@@ -1,4 +1,4 @@
-//! `cadre verify FILE [--jwks FILE|URL] [--receipt FILE]... [--json]`: checks
+//! `cadre verify FILE [--jwks FILE|URL] [--receipt FILE]... [--consistency FILE]... [--json]`: checks
 //! an attendance proof (compact JWS) or a session's ledger export (JSON
 //! lines) offline, with the published keys only, and says which checks hold
 //! and which fail (docs/evidence.md, "Verification").
@@ -15,7 +15,7 @@ use cadre_protocol::attendance::{
     self, Conditions, ConsentDecision, DecisionEffect, RecordedSegment, decision_effects,
 };
 use cadre_protocol::evidence::{Jwk, Jwks, kind, unverified_payload};
-use cadre_protocol::proof::{self, AttendanceProof, Check, ControlEvent, Report};
+use cadre_protocol::proof::{self, AttendanceProof, Check, Consistency, ControlEvent, Report};
 use clap::Args;
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -46,10 +46,15 @@ pub struct VerifyArgs {
     /// first and pass the file).
     #[arg(long, env = "CADRE_JWKS", value_name = "FILE_OR_URL")]
     pub jwks: Option<String>,
-    /// A receipt (signed tree head kept by a participant) that the export
-    /// must still contain; repeatable. Applies to exports only.
+    /// A receipt (signed tree head kept by a participant) that the export,
+    /// or the log the proof was drawn from, must still contain; repeatable.
     #[arg(long = "receipt", value_name = "FILE")]
     pub receipts: Vec<PathBuf>,
+    /// With a proof and receipts: a consistency proof between a receipt's
+    /// log and the proof's, as the server gives it at
+    /// `/api/sessions/{sid}/ledger/consistency?from=…&to=…`; repeatable.
+    #[arg(long = "consistency", value_name = "FILE")]
+    pub consistency: Vec<PathBuf>,
     /// Print the report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -122,13 +127,14 @@ pub fn run_with(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             Jwks { keys: Vec::new() }
         }
     };
-    let (input, report, text) = match verify_text(&args.file, &jwks, &args.receipts) {
-        Ok(done) => done,
-        Err(e) => {
-            let _ = writeln!(err, "cadre verify: {e}");
-            return EXIT_USAGE;
-        }
-    };
+    let (input, report, text) =
+        match verify_text(&args.file, &jwks, &args.receipts, &args.consistency) {
+            Ok(done) => done,
+            Err(e) => {
+                let _ = writeln!(err, "cadre verify: {e}");
+                return EXIT_USAGE;
+            }
+        };
     // What a proof says is shown only once every check holds: until then
     // it is a claim, not a fact.
     let verified = match input {
@@ -190,8 +196,9 @@ pub fn verify_file(
     file: &Path,
     jwks: &Jwks,
     receipts: &[PathBuf],
+    consistency: &[PathBuf],
 ) -> Result<(Input, Report), String> {
-    verify_text(file, jwks, receipts).map(|(input, report, _)| (input, report))
+    verify_text(file, jwks, receipts, consistency).map(|(input, report, _)| (input, report))
 }
 
 /// [`verify_file`], also returning the text that was verified.
@@ -199,6 +206,7 @@ fn verify_text(
     file: &Path,
     jwks: &Jwks,
     receipts: &[PathBuf],
+    consistency: &[PathBuf],
 ) -> Result<(Input, Report, String), String> {
     let text = read(file)?;
     let input = detect(&text).ok_or_else(|| {
@@ -212,15 +220,27 @@ fn verify_text(
         .iter()
         .map(|path| read_receipt(path))
         .collect::<Result<Vec<String>, String>>()?;
+    let consistency = consistency
+        .iter()
+        .map(|path| read_consistency(path))
+        .collect::<Result<Vec<Consistency>, String>>()?;
     let report = match input {
-        Input::Proof if !receipts.is_empty() => {
+        Input::Proof if receipts.is_empty() && !consistency.is_empty() => {
             return Err(
-                "--receipt applies to a ledger export: a proof carries no consistency proof; \
-                 check receipts against the session's export"
+                "--consistency goes with --receipt: it links a receipt to the proof's tree head"
                     .to_owned(),
             );
         }
-        Input::Proof => proof::verify_proof(text.trim(), jwks),
+        Input::Proof => {
+            proof::verify_proof_with_receipts(text.trim(), jwks, &receipts, &consistency)
+        }
+        Input::Export if !consistency.is_empty() => {
+            return Err(
+                "--consistency applies to a proof: an export's receipts are checked against \
+                 roots recomputed from its entries"
+                    .to_owned(),
+            );
+        }
         Input::Export => proof::verify_export(&text, jwks, &receipts),
     };
     Ok((input, report, text))
@@ -411,6 +431,17 @@ fn read_receipt(path: &Path) -> Result<String, String> {
                 path.display()
             )
         })
+}
+
+/// A consistency file: the JSON the server's consistency endpoint answers.
+fn read_consistency(path: &Path) -> Result<Consistency, String> {
+    let text = read(path)?;
+    serde_json::from_str(text.trim_start_matches('\u{feff}')).map_err(|e| {
+        format!(
+            "{} is not a consistency proof (the JSON of /api/sessions/{{sid}}/ledger/consistency): {e}",
+            path.display()
+        )
+    })
 }
 
 /// Loads published keys from a file or an `http://` URL.
@@ -843,6 +874,7 @@ mod tests {
             file,
             jwks: Some(keys.display().to_string()),
             receipts: Vec::new(),
+            consistency: Vec::new(),
             json,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());

@@ -826,6 +826,19 @@ impl Client {
         }
     }
 
+    /// The half-day of a session planned from now, once its sign-in window
+    /// is open (already in the welcome, or announced after it).
+    pub async fn open_slot(&mut self) -> String {
+        let slot = self.welcome["slots"][0]["slot"]
+            .as_str()
+            .expect("a session planned from now has a slot")
+            .to_owned();
+        if self.welcome["slots"][0]["signin_closes_at"].is_null() {
+            self.recv_evidence_type("signin_open").await;
+        }
+        slot
+    }
+
     /// Skips evidence messages until one of type `kind`.
     pub async fn recv_evidence_type(&mut self, kind: &str) -> Value {
         loop {

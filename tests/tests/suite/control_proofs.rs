@@ -189,6 +189,7 @@ async fn a_proof_shows_the_course_of_the_session_and_the_conditions_and_verifies
         file,
         jwks: Some(keys.display().to_string()),
         receipts: Vec::new(),
+        consistency: Vec::new(),
         json: false,
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());

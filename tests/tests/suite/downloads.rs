@@ -48,13 +48,7 @@ async fn each_person_gets_what_their_role_allows() {
     let sid = &session.id;
     // Karim is there for a moment, and signs in.
     let mut live = server.join(&session, "Karim Benali").await;
-    let slot = live.welcome["slots"][0]["slot"]
-        .as_str()
-        .expect("slot")
-        .to_owned();
-    if live.welcome["slots"][0]["signin_closes_at"].is_null() {
-        live.recv_evidence_type("signin_open").await;
-    }
+    let slot = live.open_slot().await;
     // A field naming someone else is not a way to sign for them.
     live.send_json(&json!({"type": "sign_in", "slot": slot, "participant": sophie.id}))
         .await;

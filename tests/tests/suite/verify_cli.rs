@@ -6,7 +6,9 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cadre_protocol::attendance;
 use cadre_protocol::evidence::{ENTRY_VERSION, Entry, Jwk, Jwks, TREE_HEAD_TYP, TreeHead, kind};
 use cadre_protocol::merkle::{self, Hash};
-use cadre_protocol::proof::{self, AttendanceProof, EvidenceEntry, Person, SessionMeta};
+use cadre_protocol::proof::{
+    self, AttendanceProof, Consistency, EvidenceEntry, Person, SessionMeta,
+};
 use cadre_protocol::{Role, SessionKind};
 use cadre_server::verify::{EXIT_FAILED, EXIT_USAGE, EXIT_VERIFIED, VerifyArgs, run_with};
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -120,6 +122,12 @@ impl Files {
         export.push('\n');
         files.write("export.jsonl", &export);
         files.write("receipt.jws", &receipt);
+        // What the server's consistency endpoint answers from 3 to 5.
+        let path = merkle::consistency_proof(&leaves, 3).unwrap();
+        files.write(
+            "consistency.json",
+            &serde_json::to_string(&Consistency::new("s_cli", 3, 5, &path)).unwrap(),
+        );
         // A receipt as the browser keeps it: the `receipt` message.
         files.write(
             "receipt.json",
@@ -179,6 +187,7 @@ impl Files {
             file: self.path(file),
             jwks: Some(self.path("jwks.json").display().to_string()),
             receipts: Vec::new(),
+            consistency: Vec::new(),
             json: false,
         }
     }
@@ -233,6 +242,88 @@ fn a_tampered_proof_fails_and_names_the_check() {
     assert!(
         out.trim_end()
             .ends_with("FAILED: 1 of 10 checks do not hold."),
+        "{out}"
+    );
+}
+
+#[test]
+fn a_proof_is_checked_against_receipts_through_consistency_proofs() {
+    let f = Files::new();
+    let mut args = f.args("proof.jws");
+    args.receipts = vec![f.path("receipt.json")];
+    args.consistency = vec![f.path("consistency.json")];
+    let (code, out, err) = run(&args);
+    assert_eq!(code, EXIT_VERIFIED, "{out}{err}");
+    assert!(
+        out.contains(
+            "  ✓ receipt 1: the log of 5 entries the proof was drawn from extends the receipt's 3 entries"
+        ),
+        "{out}"
+    );
+    assert!(
+        out.trim_end().ends_with("VERIFIED: all 11 checks hold."),
+        "{out}"
+    );
+
+    // Receipts the key holder signed over another history, or another
+    // session, or a size the proof's log never had with that root.
+    let signed_head = |sid: &str, size: u64, root: &str| {
+        f.sign(
+            &serde_json::to_vec(&TreeHead {
+                typ: TREE_HEAD_TYP.into(),
+                v: 1,
+                sid: sid.into(),
+                tree_size: size,
+                root: root.into(),
+                ts: T0 + MIN,
+            })
+            .unwrap(),
+        )
+    };
+    let proof_head = {
+        let payload = URL_SAFE_NO_PAD
+            .decode(f.read("proof.jws").split('.').nth(1).unwrap())
+            .unwrap();
+        let p: AttendanceProof = serde_json::from_slice(&payload).unwrap();
+        let head: TreeHead = serde_json::from_slice(
+            &cadre_protocol::evidence::unverified_payload(&p.evidence.tree_head).unwrap(),
+        )
+        .unwrap();
+        head
+    };
+    for (receipt, expected) in [
+        (
+            signed_head("s_cli", 3, &"ab".repeat(32)),
+            "does not link the root of 3 entries to the root of 5",
+        ),
+        (
+            signed_head("s_other", 3, &"ab".repeat(32)),
+            "the receipt is of session \"s_other\"",
+        ),
+        (
+            signed_head("s_cli", 5, &"ab".repeat(32)),
+            "both cover 5 entries but sign different roots",
+        ),
+    ] {
+        f.write("other.jws", &receipt);
+        args.receipts = vec![f.path("other.jws")];
+        let (code, out, _) = run(&args);
+        assert_eq!(code, EXIT_FAILED, "{out}");
+        assert!(out.contains(expected), "{expected}: {out}");
+    }
+    // The same root at the same size needs no consistency proof.
+    f.write("same.jws", &signed_head("s_cli", 5, &proof_head.root));
+    args.receipts = vec![f.path("same.jws")];
+    args.consistency = Vec::new();
+    let (code, out, _) = run(&args);
+    assert_eq!(code, EXIT_VERIFIED, "{out}");
+    assert!(out.contains("sign the same 5 entries"), "{out}");
+    // Without the consistency proof, the check fails and says where to get it.
+    args.receipts = vec![f.path("receipt.jws")];
+    let (code, out, _) = run(&args);
+    assert_eq!(code, EXIT_FAILED, "{out}");
+    assert!(
+        out.contains("/api/sessions/s_cli/ledger/consistency?from=3&to=5"),
         "{out}"
     );
 }
@@ -337,13 +428,22 @@ fn unusable_inputs_exit_2_and_say_why() {
     );
 
     args = f.args("proof.jws");
-    args.receipts = vec![f.path("receipt.jws")];
+    args.consistency = vec![f.path("consistency.json")];
     let (code, _, err) = run(&args);
     assert_eq!(code, EXIT_USAGE);
-    assert!(
-        err.contains("--receipt applies to a ledger export"),
-        "{err}"
-    );
+    assert!(err.contains("--consistency goes with --receipt"), "{err}");
+    args = f.args("export.jsonl");
+    args.receipts = vec![f.path("receipt.jws")];
+    args.consistency = vec![f.path("consistency.json")];
+    let (code, _, err) = run(&args);
+    assert_eq!(code, EXIT_USAGE);
+    assert!(err.contains("--consistency applies to a proof"), "{err}");
+    args = f.args("proof.jws");
+    args.receipts = vec![f.path("receipt.jws")];
+    args.consistency = vec![f.path("jwks.json")];
+    let (code, _, err) = run(&args);
+    assert_eq!(code, EXIT_USAGE);
+    assert!(err.contains("is not a consistency proof"), "{err}");
 
     f.write("notes.txt", "attendance: fine, trust me");
     let (code, _, err) = run(&f.args("notes.txt"));
