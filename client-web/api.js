@@ -9,6 +9,7 @@
 /** @typedef {import("./wire.js").Recordings} Recordings */
 /** @typedef {import("./wire.js").Report} Report */
 /** @typedef {import("./wire.js").ErrorBody} ErrorBody */
+/** @typedef {import("./wire.js").Consistency} Consistency */
 /** @typedef {import("./i18n.js").Lang} Lang */
 
 /**
@@ -50,6 +51,12 @@ export const documents = {
   /** A person's certificate, as a PDF. @param {string} sid @param {string} pid @param {string} token @param {Lang} lang */
   proofPdf: (sid, pid, token, lang) =>
     `/api/sessions/${encodeURIComponent(sid)}/proofs/${encodeURIComponent(pid)}/pdf?token=${encodeURIComponent(token)}&lang=${lang}`,
+  /** A person's proof as JSON: its JWS and what it states. @param {string} sid @param {string} pid @param {string} token */
+  proofJson: (sid, pid, token) =>
+    `/api/sessions/${encodeURIComponent(sid)}/proofs/${encodeURIComponent(pid)}/json?token=${encodeURIComponent(token)}`,
+  /** The consistency proof between two sizes of the session's log. @param {string} sid @param {number} from @param {number} to @param {string} token */
+  consistency: (sid, from, to, token) =>
+    `/api/sessions/${encodeURIComponent(sid)}/ledger/consistency?from=${from}&to=${to}&token=${encodeURIComponent(token)}`,
   /** A person's signed proof (compact JWS), for `cadre verify`. @param {string} sid @param {string} pid @param {string} token */
   proofJws: (sid, pid, token) =>
     `/api/sessions/${encodeURIComponent(sid)}/proofs/${encodeURIComponent(pid)}?token=${encodeURIComponent(token)}`,
@@ -128,6 +135,31 @@ export async function fetchReport(token) {
 export async function fetchRecordings(sid, token) {
   const result = await getJson(documents.recordings(sid, token), isRecordings);
   return result.ok ? { ok: true, recordings: result.value } : result;
+}
+
+/**
+ * A person's proof (`/proofs/{pid}/json`): the JWS and the tree head it
+ * was drawn against. Never throws.
+ * @param {string} sid
+ * @param {string} pid
+ * @param {string} token
+ * @returns {Promise<{ ok: true, value: { jws: string, proof: { evidence: { tree_head: string } } } } | { ok: false, error: ErrorBody }>}
+ */
+export function fetchProof(sid, pid, token) {
+  return getJson(documents.proofJson(sid, pid, token), isProofJson);
+}
+
+/**
+ * The consistency proof from `from` to `to` entries of the session's log.
+ * Never throws.
+ * @param {string} sid
+ * @param {number} from
+ * @param {number} to
+ * @param {string} token
+ * @returns {Promise<{ ok: true, value: Consistency } | { ok: false, error: ErrorBody }>}
+ */
+export function fetchConsistency(sid, from, to, token) {
+  return getJson(documents.consistency(sid, from, to, token), isConsistency);
 }
 
 /**
@@ -236,6 +268,20 @@ function isRecordings(v) {
   const segments = /** @type {Record<string, unknown>} */ (v).segments;
   return Array.isArray(segments) && segments.every((s) =>
     typeof s === "object" && s !== null && typeof s.segment === "number" && Array.isArray(s.files));
+}
+
+/** @param {unknown} v @returns {v is { jws: string, proof: { evidence: { tree_head: string } } }} */
+function isProofJson(v) {
+  if (typeof v !== "object" || v === null) return false;
+  const o = /** @type {Record<string, any>} */ (v);
+  return typeof o.jws === "string" && typeof o.proof?.evidence?.tree_head === "string";
+}
+
+/** @param {unknown} v @returns {v is Consistency} */
+function isConsistency(v) {
+  if (typeof v !== "object" || v === null) return false;
+  const o = /** @type {Record<string, unknown>} */ (v);
+  return o.typ === "cadre.consistency" && typeof o.from === "number" && typeof o.to === "number" && Array.isArray(o.path);
 }
 
 /** @param {unknown} v @returns {v is ErrorBody} */

@@ -14,12 +14,12 @@
 
 import { has, lang, onLanguageChange, t } from "./i18n.js";
 import { T, bindContent, bindText, h, icon, replaceChildren, richText } from "./dom.js";
-import { documents } from "./api.js";
+import { documents, fetchConsistency, fetchProof } from "./api.js";
 import { PresenceReporter } from "./presence.js";
 import { SignaturePad } from "./signature.js";
 import {
-  capitalise, dayKey, describeEntries, downloadReceipts, formatDay, formatTime, keepReceipt, loadReceipts,
-  parseEntry, slotLabel, treeHeadClaims,
+  capitalise, consistencyPairs, dayKey, describeEntries, downloadReceipts, formatDay, formatTime, keepReceipt,
+  loadReceipts, parseEntry, saveJson, slotLabel, treeHeadClaims,
 } from "./evidence.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
@@ -494,6 +494,40 @@ export class Attendance {
 
   downloadReceipts() {
     downloadReceipts(this.session.id, { title: this.session.title, person: { id: this.you.id, name: this.you.name } });
+  }
+
+  /**
+   * « Dossier de vérification »: the proof drawn now, every receipt kept
+   * here, and the consistency proofs linking each receipt to the proof's
+   * tree head, as one file `cadre verify` reads. Resolves with the reason
+   * it failed, or null once the file is offered.
+   * @returns {Promise<string | null>}
+   */
+  async downloadBundle() {
+    const sid = this.session.id;
+    const proof = await fetchProof(sid, this.you.id, this.token);
+    if (!proof.ok) return proof.error.message;
+    const headSize = treeHeadClaims(proof.value.proof.evidence.tree_head).tree_size;
+    if (typeof headSize !== "number") return "the proof's tree head has no size";
+    const receipts = this.receipts();
+    /** @type {import("./wire.js").Consistency[]} */
+    const consistency = [];
+    for (const [from, to] of consistencyPairs(receipts, headSize)) {
+      const c = await fetchConsistency(sid, from, to, this.token);
+      if (!c.ok) return c.error.message;
+      consistency.push(c.value);
+    }
+    saveJson(`cadre-verification-${sid}-${this.you.id}.json`, {
+      typ: "cadre.verification-bundle",
+      v: 1,
+      session: { id: sid, title: this.session.title },
+      person: { id: this.you.id, name: this.you.name },
+      downloaded_at: new Date().toISOString(),
+      proof: proof.value.jws,
+      receipts: receipts.map((r) => r.tree_head),
+      consistency,
+    });
+    return null;
   }
 
   // -- documents -----------------------------------------------------------------
@@ -1004,6 +1038,16 @@ class TracesPanel {
     this.list = h("ol", { class: "traces", tabindex: "0", "aria-labelledby": "traces-panel-title" });
     this.empty = h("p", { class: "panel-hint", "data-field": "traces-empty" });
     this.receiptLine = h("div", { class: "receipts" });
+    /** @type {string | null} why the last bundle could not be made */
+    this.bundleFailure = null;
+    this.bundleError = bindText(h("p", { class: "panel-problem", "data-field": "bundle-error", role: "alert", hidden: true }),
+      () => t("documents.bundle_error", { reason: this.bundleFailure ?? "" }));
+    this.bundleButton = h("button", {
+      type: "button",
+      class: "button button-quiet",
+      "data-action": "download-verification",
+      onclick: () => this.#bundle(),
+    }, icon("download"), T("documents.bundle"));
     const { id: sid } = a.session;
     const { id: pid } = a.you;
     const token = a.token;
@@ -1017,11 +1061,16 @@ class TracesPanel {
           action: "download-proof-jws",
           href: () => documents.proofJws(sid, pid, token),
           label: "documents.proof_jws",
-        }))),
+        })),
+        h("li", {}, this.bundleButton)),
       bindContent(h("p", { class: "panel-hint", "data-field": "verify-hint" }), () => richText("documents.verify", {
         command: () => h("code", {}, "cadre verify"),
         keys: () => h("a", { href: documents.jwks, target: "_blank", rel: "noopener" }, h("code", {}, keys)),
       })),
+      bindContent(h("p", { class: "panel-hint", "data-field": "bundle-hint" }), () => richText("documents.bundle_hint", {
+        command: () => h("code", {}, "cadre verify"),
+      })),
+      this.bundleError,
       this.receiptLine);
     replaceChildren(this.panel.body,
       h("p", { class: "panel-hint traces-intro" }, T("traces.intro"), " ", h("strong", {}, T("traces.nothing_else"))),
@@ -1032,6 +1081,18 @@ class TracesPanel {
 
   render() {
     if (this.panel.isOpen) keepingFocus(this.panel.element, this.panel.heading, () => this.#render());
+  }
+
+  async #bundle() {
+    const button = /** @type {HTMLButtonElement} */ (this.bundleButton);
+    button.disabled = true;
+    try {
+      this.bundleFailure = await this.a.downloadBundle();
+    } finally {
+      button.disabled = false;
+    }
+    this.bundleError.hidden = this.bundleFailure === null;
+    this.bundleError.textContent = t("documents.bundle_error", { reason: this.bundleFailure ?? "" });
   }
 
   #render() {

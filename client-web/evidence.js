@@ -342,11 +342,36 @@ export function downloadReceipts(sid, about) {
     tree_head: latest?.tree_head ?? null,
     receipts: receipts.map((r) => ({ kind: r.kind, slot: r.slot ?? null, at: r.at, tree_size: r.tree_size ?? null, tree_head: r.tree_head })),
   };
-  const blob = new Blob([JSON.stringify(file, null, 2) + "\n"], { type: "application/json" });
+  saveJson(`cadre-receipts-${sid}.json`, file);
+}
+
+/**
+ * The pairs of log sizes that link each receipt to a proof's tree head of
+ * `headSize` entries (older first; none when the sizes are equal or the
+ * receipt covers nothing).
+ * @param {Receipt[]} receipts
+ * @param {number} headSize
+ * @returns {[number, number][]}
+ */
+export function consistencyPairs(receipts, headSize) {
+  /** @type {Map<string, [number, number]>} */
+  const pairs = new Map();
+  for (const r of receipts) {
+    const size = r.tree_size ?? treeHeadClaims(r.tree_head).tree_size;
+    if (typeof size !== "number" || size === 0 || size === headSize) continue;
+    const pair = /** @type {[number, number]} */ (size < headSize ? [size, headSize] : [headSize, size]);
+    pairs.set(pair.join("-"), pair);
+  }
+  return [...pairs.values()];
+}
+
+/** Offers `value` as a JSON file download. @param {string} name @param {unknown} value */
+export function saveJson(name, value) {
+  const blob = new Blob([JSON.stringify(value, null, 2) + "\n"], { type: "application/json" });
   const url = URL.createObjectURL(blob);
   const a = document.createElement("a");
   a.href = url;
-  a.download = `cadre-receipts-${sid}.json`;
+  a.download = name;
   a.hidden = true;
   document.body.append(a);
   a.click();

@@ -321,6 +321,9 @@ const fr = {
   "documents.intro": "Votre attestation est établie à partir du registre au moment où vous la téléchargez : après la séance, elle est complète.",
   "documents.proof_pdf": "Télécharger mon attestation (PDF)",
   "documents.proof_jws": "Attestation signée (fichier .jws, vérifiable)",
+  "documents.bundle": "Dossier de vérification (attestation, reçus et preuves de cohérence)",
+  "documents.bundle_hint": "Le dossier de vérification réunit votre attestation signée, les reçus gardés par ce navigateur et, pour chacun, la preuve que le registre n’a fait que s’allonger depuis : {command} le vérifie en une fois.",
+  "documents.bundle_error": "Le dossier de vérification n’a pas pu être préparé : {reason}",
   "documents.verify": "N’importe qui peut vérifier le fichier signé, sans avoir à faire confiance à ce serveur, avec la commande {command} et la clé publique de l’organisme, publiée à l’adresse {keys}.",
 
   "console.control": "Présence",
@@ -817,6 +820,9 @@ const en = {
   "documents.intro": "Your certificate is drawn from the record at the moment you download it: after the session, it is complete.",
   "documents.proof_pdf": "Download my certificate (PDF)",
   "documents.proof_jws": "Signed certificate (.jws file, verifiable)",
+  "documents.bundle": "Verification bundle (certificate, receipts and consistency proofs)",
+  "documents.bundle_hint": "The verification bundle holds your signed certificate, the receipts this browser kept and, for each, the proof that the record has only grown since: {command} checks it all at once.",
+  "documents.bundle_error": "The verification bundle could not be prepared: {reason}",
   "documents.verify": "Anyone can check the signed file, without having to trust this server, with the command {command} and the organisation’s public key, published at {keys}.",
 
   "console.control": "Attendance",

@@ -388,6 +388,17 @@ export interface RecordingSegment {
   files: RecordingFile[];
 }
 
+/** `GET /api/sessions/{sid}/ledger/consistency`: RFC 6962 proof that the log's first `to` entries extend its first `from`. */
+export interface Consistency {
+  typ: "cadre.consistency";
+  v: number;
+  sid: string;
+  from: number;
+  to: number;
+  /** Hex hashes. */
+  path: string[];
+}
+
 export interface RecordingFile {
   /** Whose camera or microphone (participant id). */
   participant: string;

@@ -1718,6 +1718,31 @@ impl Consistency {
     }
 }
 
+/// `typ` of a verification bundle.
+pub const BUNDLE_TYP: &str = "cadre.verification-bundle";
+
+/// What a participant's browser downloads as « Dossier de vérification »:
+/// their proof, the receipts it kept, and the consistency proofs linking
+/// each receipt to the proof's tree head, in one file that `cadre verify`
+/// reads. Nothing in it is trusted for being there: each part is checked
+/// as if given separately (other fields, such as the session's title, are
+/// for people and ignored).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationBundle {
+    /// [`BUNDLE_TYP`].
+    pub typ: String,
+    /// Format version (1).
+    pub v: u32,
+    /// The attendance proof, compact JWS.
+    pub proof: String,
+    /// Receipts: signed tree heads, compact JWS.
+    #[serde(default)]
+    pub receipts: Vec<String>,
+    /// Consistency proofs between receipts and the proof's tree head.
+    #[serde(default)]
+    pub consistency: Vec<Consistency>,
+}
+
 /// [`verify_proof`], then each receipt (a signed tree head a participant
 /// kept) against the proof's tree head: the receipt verifies, is of the
 /// proof's session, and one log extends the other, shown by one of

@@ -1,6 +1,7 @@
 //! `cadre verify FILE [--jwks FILE|URL] [--receipt FILE]... [--consistency FILE]... [--json]`: checks
-//! an attendance proof (compact JWS) or a session's ledger export (JSON
-//! lines) offline, with the published keys only, and says which checks hold
+//! an attendance proof (compact JWS), a verification bundle (a proof with
+//! receipts and consistency proofs, as a browser downloads it) or a
+//! session's ledger export (JSON lines) offline, with the published keys only, and says which checks hold
 //! and which fail (docs/evidence.md, "Verification").
 //!
 //! Everything it checks is computed by [`cadre_protocol::proof`]; this
@@ -15,7 +16,9 @@ use cadre_protocol::attendance::{
     self, Conditions, ConsentDecision, DecisionEffect, RecordedSegment, decision_effects,
 };
 use cadre_protocol::evidence::{Jwk, Jwks, kind, unverified_payload};
-use cadre_protocol::proof::{self, AttendanceProof, Check, Consistency, ControlEvent, Report};
+use cadre_protocol::proof::{
+    self, AttendanceProof, BUNDLE_TYP, Check, Consistency, ControlEvent, Report, VerificationBundle,
+};
 use clap::Args;
 use serde::Serialize;
 use std::io::{Read, Write};
@@ -205,10 +208,27 @@ pub fn verify_file(
 fn verify_text(
     file: &Path,
     jwks: &Jwks,
-    receipts: &[PathBuf],
-    consistency: &[PathBuf],
+    receipts_given: &[PathBuf],
+    consistency_given: &[PathBuf],
 ) -> Result<(Input, Report, String), String> {
     let text = read(file)?;
+    if let Some(bundle) = bundle(&text, file)? {
+        // A bundle is a proof given with its receipts and consistency
+        // proofs; files named on the command line are added to them.
+        let mut receipts = bundle.receipts;
+        for path in receipts_given {
+            receipts.push(read_receipt(path)?);
+        }
+        let mut consistency = bundle.consistency;
+        for path in consistency_given {
+            consistency.push(read_consistency(path)?);
+        }
+        let report =
+            proof::verify_proof_with_receipts(bundle.proof.trim(), jwks, &receipts, &consistency);
+        return Ok((Input::Proof, report, bundle.proof));
+    }
+    let receipts = receipts_given;
+    let consistency = consistency_given;
     let input = detect(&text).ok_or_else(|| {
         format!(
             "{} is neither an attendance proof (a JWS: three base64url parts joined by dots) \
@@ -431,6 +451,31 @@ fn read_receipt(path: &Path) -> Result<String, String> {
                 path.display()
             )
         })
+}
+
+/// The file as a verification bundle, if it is one (a single JSON object
+/// whose `typ` says so); an error if it says so but is malformed.
+fn bundle(text: &str, file: &Path) -> Result<Option<VerificationBundle>, String> {
+    let t = text.trim_start_matches('\u{feff}').trim();
+    if !t.starts_with('{') {
+        return Ok(None);
+    }
+    let Ok(value) = serde_json::from_str::<serde_json::Value>(t) else {
+        return Ok(None);
+    };
+    if value.get("typ").and_then(|v| v.as_str()) != Some(BUNDLE_TYP) {
+        return Ok(None);
+    }
+    let bundle: VerificationBundle = serde_json::from_value(value)
+        .map_err(|e| format!("{} is a malformed verification bundle: {e}", file.display()))?;
+    if bundle.v != 1 {
+        return Err(format!(
+            "{} is a verification bundle of version {}; this verifier reads version 1",
+            file.display(),
+            bundle.v
+        ));
+    }
+    Ok(Some(bundle))
 }
 
 /// A consistency file: the JSON the server's consistency endpoint answers.

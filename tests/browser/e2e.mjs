@@ -26,7 +26,7 @@
 // and traces, the recording indicator and the facilitator's recordings, the
 // sponsor report on screen and as printed) go to artifacts/ (gitignored).
 
-import { spawn } from "node:child_process";
+import { spawn, spawnSync } from "node:child_process";
 import { createHash } from "node:crypto";
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -508,7 +508,7 @@ async function main() {
     await page.screenshot({ path: join(ARTIFACTS, "participant-traces.png") });
   });
 
-  await test("a participant downloads their certificate (PDF) and signed proof (.jws) from « Mes traces », and gets no sheet", async () => {
+  await test("a participant downloads their certificate (PDF), signed proof (.jws) and a verification bundle that cadre verify accepts from « Mes traces », and gets no sheet", async () => {
     assert(inCall.length === 3, "needs the call of the first test");
     const [, person] = inCall;
     const page = person.page;
@@ -532,6 +532,21 @@ async function main() {
     const proof = JSON.parse(Buffer.from(parts[1], "base64url").toString());
     assert(proof.typ === "cadre.attendance-proof" && proof.person?.id === person.id,
       `the proof should be this person's: ${JSON.stringify({ typ: proof.typ, person: proof.person })}`);
+
+    // « Dossier de vérification »: the proof, the sign-in receipt and the consistency proof linking
+    // them, in one file that the real verifier accepts.
+    const [bundleDownload] = await Promise.all([
+      page.waitForEvent("download", { timeout: UI_WAIT_MS }),
+      section.locator('button[data-action="download-verification"]').click(),
+    ]);
+    const bundlePath = await bundleDownload.path();
+    const bundle = JSON.parse(readFileSync(bundlePath, "utf8"));
+    assert(bundle.typ === "cadre.verification-bundle" && bundle.receipts?.length >= 1 && bundle.consistency?.length >= 1,
+      `the bundle should hold the proof, the receipt and a consistency proof: ${JSON.stringify(bundle).slice(0, 300)}`);
+    const verified = spawnSync(CADRE_BIN, ["verify", bundlePath, "--jwks", new URL("/.well-known/jwks.json", demo.url).href], { encoding: "utf8" });
+    assert(verified.status === 0 && /✓ receipt 1: the log of \d+ entries the proof was drawn from extends the receipt's \d+ entries/.test(verified.stdout),
+      `cadre verify should accept the bundle (exit ${verified.status}): ${verified.stdout}${verified.stderr}`);
+    assert(await page.locator('[data-field="bundle-error"]').isHidden(), "no error should show after a good bundle");
 
     await section.scrollIntoViewIfNeeded();
     await section.screenshot({ path: join(ARTIFACTS, "participant-documents.png") });

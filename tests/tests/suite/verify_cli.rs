@@ -318,6 +318,38 @@ fn a_proof_is_checked_against_receipts_through_consistency_proofs() {
     let (code, out, _) = run(&args);
     assert_eq!(code, EXIT_VERIFIED, "{out}");
     assert!(out.contains("sign the same 5 entries"), "{out}");
+    // The same three in one bundle, as the browser downloads them.
+    let bundle = json!({
+        "typ": "cadre.verification-bundle", "v": 1,
+        "session": {"id": "s_cli", "title": "Bilan, entretien 3"},
+        "proof": f.read("proof.jws"),
+        "receipts": [f.read("receipt.jws")],
+        "consistency": [serde_json::from_str::<serde_json::Value>(&f.read("consistency.json")).unwrap()],
+    });
+    f.write("bundle.json", &bundle.to_string());
+    let (code, out, err) = run(&f.args("bundle.json"));
+    assert_eq!(code, EXIT_VERIFIED, "{out}{err}");
+    assert!(out.contains("  ✓ receipt 1: the log of 5 entries"), "{out}");
+    assert!(out.contains("Camille Roux"), "{out}");
+    let mut newer = bundle.clone();
+    newer["v"] = json!(2);
+    f.write("newer.json", &newer.to_string());
+    let (code, _, err) = run(&f.args("newer.json"));
+    assert_eq!(code, EXIT_USAGE);
+    assert!(err.contains("this verifier reads version 1"), "{err}");
+    let mut broken = bundle.clone();
+    broken["proof"] = json!(42);
+    f.write("broken.json", &broken.to_string());
+    let (code, _, err) = run(&f.args("broken.json"));
+    assert_eq!(code, EXIT_USAGE);
+    assert!(err.contains("malformed verification bundle"), "{err}");
+    // A bundle whose consistency proof is missing fails like separate files.
+    let mut bare = bundle.clone();
+    bare["consistency"] = json!([]);
+    f.write("bare.json", &bare.to_string());
+    let (code, out, _) = run(&f.args("bare.json"));
+    assert_eq!(code, EXIT_FAILED, "{out}");
+
     // Without the consistency proof, the check fails and says where to get it.
     args.receipts = vec![f.path("receipt.jws")];
     let (code, out, _) = run(&args);
