@@ -496,40 +496,6 @@ export class Attendance {
     downloadReceipts(this.session.id, { title: this.session.title, person: { id: this.you.id, name: this.you.name } });
   }
 
-  /**
-   * « Dossier de vérification »: the proof drawn now, every receipt kept
-   * here, and the consistency proofs linking each receipt to the proof's
-   * tree head, as one file `cadre verify` reads. Resolves with the reason
-   * it failed, or null once the file is offered.
-   * @returns {Promise<string | null>}
-   */
-  async downloadBundle() {
-    const sid = this.session.id;
-    const proof = await fetchProof(sid, this.you.id, this.token);
-    if (!proof.ok) return proof.error.message;
-    const headSize = treeHeadClaims(proof.value.proof.evidence.tree_head).tree_size;
-    if (typeof headSize !== "number") return "the proof's tree head has no size";
-    const receipts = this.receipts();
-    /** @type {import("./wire.js").Consistency[]} */
-    const consistency = [];
-    for (const [from, to] of consistencyPairs(receipts, headSize)) {
-      const c = await fetchConsistency(sid, from, to, this.token);
-      if (!c.ok) return c.error.message;
-      consistency.push(c.value);
-    }
-    saveJson(`cadre-verification-${sid}-${this.you.id}.json`, {
-      typ: "cadre.verification-bundle",
-      v: 1,
-      session: { id: sid, title: this.session.title },
-      person: { id: this.you.id, name: this.you.name },
-      downloaded_at: new Date().toISOString(),
-      proof: proof.value.jws,
-      receipts: receipts.map((r) => r.tree_head),
-      consistency,
-    });
-    return null;
-  }
-
   // -- documents -----------------------------------------------------------------
 
   /** A person's certificate (PDF) in the current language. @param {string} pid */
@@ -804,6 +770,68 @@ class SigninPanel {
 }
 
 /**
+ * « Dossier de vérification »: the proof drawn now, every receipt this
+ * browser kept for the session, and the consistency proofs linking each
+ * receipt to the proof's tree head, as one file `cadre verify` reads.
+ * Resolves with the reason it failed, or null once the file is offered.
+ * @param {{ session: { id: string, title: string }, you: { id: string, name: string }, token: string }} about
+ * @returns {Promise<string | null>}
+ */
+export async function downloadVerificationBundle({ session, you, token }) {
+  const proof = await fetchProof(session.id, you.id, token);
+  if (!proof.ok) return proof.error.message;
+  const headSize = treeHeadClaims(proof.value.proof.evidence.tree_head).tree_size;
+  if (typeof headSize !== "number") return "the proof's tree head has no size";
+  const receipts = loadReceipts(session.id);
+  /** @type {import("./wire.js").Consistency[]} */
+  const consistency = [];
+  for (const [from, to] of consistencyPairs(receipts, headSize)) {
+    const c = await fetchConsistency(session.id, from, to, token);
+    if (!c.ok) return c.error.message;
+    consistency.push(c.value);
+  }
+  saveJson(`cadre-verification-${session.id}-${you.id}.json`, {
+    typ: "cadre.verification-bundle",
+    v: 1,
+    session: { id: session.id, title: session.title },
+    person: { id: you.id, name: you.name },
+    downloaded_at: new Date().toISOString(),
+    proof: proof.value.jws,
+    receipts: receipts.map((r) => r.tree_head),
+    consistency,
+  });
+  return null;
+}
+
+/**
+ * The « Dossier de vérification » button, and the line that says why it
+ * failed, if it does.
+ * @param {{ session: { id: string, title: string }, you: { id: string, name: string }, token: string }} about
+ */
+export function bundleControl(about) {
+  /** @type {string | null} */
+  let failure = null;
+  const error = bindText(h("p", { class: "panel-problem", "data-field": "bundle-error", role: "alert", hidden: true }),
+    () => t("documents.bundle_error", { reason: failure ?? "" }));
+  const button = /** @type {HTMLButtonElement} */ (h("button", {
+    type: "button",
+    class: "button button-quiet",
+    "data-action": "download-verification",
+    onclick: async () => {
+      button.disabled = true;
+      try {
+        failure = await downloadVerificationBundle(about);
+      } finally {
+        button.disabled = false;
+      }
+      error.hidden = failure === null;
+      error.textContent = t("documents.bundle_error", { reason: failure ?? "" });
+    },
+  }, icon("download"), T("documents.bundle")));
+  return { button, error };
+}
+
+/**
  * A document to download: a plain link (the server answers with an
  * attachment), styled as a quiet button; its address follows the language.
  * @param {{ action: string, href: () => string, label: MessageKey }} o
@@ -1038,16 +1066,7 @@ class TracesPanel {
     this.list = h("ol", { class: "traces", tabindex: "0", "aria-labelledby": "traces-panel-title" });
     this.empty = h("p", { class: "panel-hint", "data-field": "traces-empty" });
     this.receiptLine = h("div", { class: "receipts" });
-    /** @type {string | null} why the last bundle could not be made */
-    this.bundleFailure = null;
-    this.bundleError = bindText(h("p", { class: "panel-problem", "data-field": "bundle-error", role: "alert", hidden: true }),
-      () => t("documents.bundle_error", { reason: this.bundleFailure ?? "" }));
-    this.bundleButton = h("button", {
-      type: "button",
-      class: "button button-quiet",
-      "data-action": "download-verification",
-      onclick: () => this.#bundle(),
-    }, icon("download"), T("documents.bundle"));
+    const bundle = bundleControl({ session: a.session, you: a.you, token: a.token });
     const { id: sid } = a.session;
     const { id: pid } = a.you;
     const token = a.token;
@@ -1062,7 +1081,7 @@ class TracesPanel {
           href: () => documents.proofJws(sid, pid, token),
           label: "documents.proof_jws",
         })),
-        h("li", {}, this.bundleButton)),
+        h("li", {}, bundle.button)),
       bindContent(h("p", { class: "panel-hint", "data-field": "verify-hint" }), () => richText("documents.verify", {
         command: () => h("code", {}, "cadre verify"),
         keys: () => h("a", { href: documents.jwks, target: "_blank", rel: "noopener" }, h("code", {}, keys)),
@@ -1070,7 +1089,7 @@ class TracesPanel {
       bindContent(h("p", { class: "panel-hint", "data-field": "bundle-hint" }), () => richText("documents.bundle_hint", {
         command: () => h("code", {}, "cadre verify"),
       })),
-      this.bundleError,
+      bundle.error,
       this.receiptLine);
     replaceChildren(this.panel.body,
       h("p", { class: "panel-hint traces-intro" }, T("traces.intro"), " ", h("strong", {}, T("traces.nothing_else"))),
@@ -1081,18 +1100,6 @@ class TracesPanel {
 
   render() {
     if (this.panel.isOpen) keepingFocus(this.panel.element, this.panel.heading, () => this.#render());
-  }
-
-  async #bundle() {
-    const button = /** @type {HTMLButtonElement} */ (this.bundleButton);
-    button.disabled = true;
-    try {
-      this.bundleFailure = await this.a.downloadBundle();
-    } finally {
-      button.disabled = false;
-    }
-    this.bundleError.hidden = this.bundleFailure === null;
-    this.bundleError.textContent = t("documents.bundle_error", { reason: this.bundleFailure ?? "" });
   }
 
   #render() {

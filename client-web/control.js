@@ -19,7 +19,7 @@
 
 import { has, lang, onLanguageChange, t } from "./i18n.js";
 import { T, bindText, h, icon, replaceChildren } from "./dom.js";
-import { Panel } from "./attendance.js";
+import { Panel, bundleControl } from "./attendance.js";
 import { documents } from "./api.js";
 import { formatTime } from "./evidence.js";
 import { formatSchedule, zoneCity } from "./ui.js";
@@ -586,6 +586,7 @@ export function finalScreen({ kind, notice, you, session, token, reports = null 
     const args = { by: notice.by, time: formatTime(notice.at), reason: notice.reason };
     return kind === "ended" ? t("control.notice.end", args) : t("control.notice.removed_you", args);
   };
+  const bundle = bundleControl({ session, you, token });
   const docs = kind === "ended" && h("section", { class: "documents", "data-field": "final-documents", "aria-labelledby": "final-documents-title" },
     h("h2", { id: "final-documents-title", class: "documents-title" }, T("documents.title")),
     h("ul", { class: "documents-list" },
@@ -593,8 +594,10 @@ export function finalScreen({ kind, notice, you, session, token, reports = null 
         icon("download"), T("documents.proof_pdf"))),
       h("li", {}, h("a", { class: "button button-quiet", download: true, "data-action": "download-proof-jws", href: documents.proofJws(sid, you.id, token) },
         icon("download"), T("documents.proof_jws"))),
+      h("li", {}, bundle.button),
       you.role === "facilitator" && h("li", {}, h("a", { class: "button button-quiet", download: true, "data-action": "download-sheet-pdf", href: () => documents.sheetPdf(sid, token, lang()) },
-        icon("download"), T("console.sheet_pdf")))));
+        icon("download"), T("console.sheet_pdf")))),
+    bundle.error);
   return h("section", { class: "card card-narrow final-card", "data-screen": kind === "ended" ? "session-ended" : "removed", "aria-labelledby": "final-title" },
     h("h1", { id: "final-title" }, T(kind === "ended" ? "control.final.ended_title" : "control.final.removed_title")),
     bindText(h("p", { class: "final-reason", "data-field": "final-reason" }), decision),

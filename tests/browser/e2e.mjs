@@ -1446,6 +1446,17 @@ async function main() {
       const closed = await stays.page.evaluate(() => /** @type {any} */ (window).cadre.state().connection);
       assert(closed === "closed", `an ended session should not reconnect, is « ${closed} »`);
       assert(await stays.page.locator('[data-screen="session-ended"] a[data-action="download-proof-pdf"]').isVisible(), "the certificate should stay reachable");
+      // So does the verification bundle, and the verifier accepts it.
+      const [ended] = await Promise.all([
+        stays.page.waitForEvent("download", { timeout: UI_WAIT_MS }),
+        stays.page.click('[data-screen="session-ended"] button[data-action="download-verification"]'),
+      ]);
+      const endedPath = await ended.path();
+      const endedBundle = JSON.parse(readFileSync(endedPath, "utf8"));
+      assert(endedBundle.typ === "cadre.verification-bundle" && endedBundle.person?.id === karim.id,
+        `the final screen's bundle should be ${stays.name}'s: ${JSON.stringify(endedBundle).slice(0, 200)}`);
+      const endedCheck = spawnSync(CADRE_BIN, ["verify", endedPath, "--jwks", new URL("/.well-known/jwks.json", demo.url).href], { encoding: "utf8" });
+      assert(endedCheck.status === 0, `cadre verify should accept the bundle from the final screen (exit ${endedCheck.status}): ${endedCheck.stdout}${endedCheck.stderr}`);
       const form = stays.page.locator('[data-screen="session-ended"] [data-field="difficulties"]');
       await form.locator("#difficulty-text").fill("Je n’ai pas reçu le support de la séance.");
       await form.locator('button[data-action="difficulty-send"]').click();
