@@ -2,59 +2,16 @@
 //! runs them: the real binary on a data directory. The same link is refused,
 //! then admitted again, and the re-admission is in the ledger.
 
-use cadre_protocol::api::{NewPerson, NewSession};
-use cadre_protocol::{ErrorCode, Role, SessionKind};
-use cadre_server::Config;
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn cadre(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cadre"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run cadre")
-}
-
-fn app(dir: &Path) -> cadre_server::App {
-    cadre_server::open(&Config::new(dir), "http://127.0.0.1:8080".into())
-        .expect("open the data directory")
-        .app
-}
+use super::{app, cadre};
+use cadre_protocol::ErrorCode;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_person_is_readmitted_with_the_same_link() {
     let data = tempfile::tempdir().unwrap();
     let dir = data.path();
-    let now = chrono::Utc::now();
     let (sid, pid, token) = {
         let app = app(dir);
-        let view = app
-            .create_session(NewSession {
-                title: "Atelier".into(),
-                kind: SessionKind::Formation,
-                organisation: "Organisme".into(),
-                planned_start: now.to_rfc3339(),
-                planned_end: (now + chrono::Duration::hours(2)).to_rfc3339(),
-                time_zone: None,
-                sponsor: None,
-                people: vec![
-                    NewPerson {
-                        name: "Claire".into(),
-                        email: None,
-                        role: Role::Facilitator,
-                    },
-                    NewPerson {
-                        name: "Karim".into(),
-                        email: None,
-                        role: Role::Participant,
-                    },
-                ],
-            })
-            .await
-            .unwrap();
+        let view = super::atelier(&app).await;
         app.ledger().shutdown().await.unwrap();
         let karim = &view.people[1];
         (view.id.clone(), karim.id.clone(), karim.link.token.clone())

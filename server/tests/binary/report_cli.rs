@@ -1,22 +1,10 @@
 //! `cadre report list | answer | close | export`, run as the organiser runs
 //! them: the real binary on a data directory (no server running on it).
 
-use cadre_protocol::Role;
-use cadre_protocol::api::{NewPerson, NewSession, ReportStatus};
-use cadre_protocol::{ErrorCode, SessionKind};
-use cadre_server::Config;
-use std::path::Path;
-use std::process::{Command, Output};
-
-fn cadre(dir: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_cadre"))
-        .arg("--data-dir")
-        .arg(dir)
-        .args(args)
-        .env("RUST_LOG", "warn")
-        .output()
-        .expect("run cadre")
-}
+use super::{app, cadre};
+use cadre_protocol::ErrorCode;
+use cadre_protocol::api::ReportStatus;
+use std::process::Output;
 
 fn stdout(out: &Output) -> String {
     assert!(
@@ -28,12 +16,6 @@ fn stdout(out: &Output) -> String {
     String::from_utf8(out.stdout.clone()).expect("UTF-8 output")
 }
 
-fn app(dir: &Path) -> cadre_server::App {
-    cadre_server::open(&Config::new(dir), "http://127.0.0.1:8080".into())
-        .expect("open the data directory")
-        .app
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_organiser_lists_answers_closes_and_exports_from_the_command_line() {
     let data = tempfile::tempdir().unwrap();
@@ -42,31 +24,7 @@ async fn the_organiser_lists_answers_closes_and_exports_from_the_command_line() 
     // A session and two reports, filed through the library.
     let (sid, rid, karim, claire) = {
         let app = app(dir);
-        let now = chrono::Utc::now();
-        let view = app
-            .create_session(NewSession {
-                title: "Atelier".into(),
-                kind: SessionKind::Formation,
-                organisation: "Organisme".into(),
-                planned_start: now.to_rfc3339(),
-                planned_end: (now + chrono::Duration::hours(2)).to_rfc3339(),
-                time_zone: None,
-                sponsor: None,
-                people: vec![
-                    NewPerson {
-                        name: "Claire".into(),
-                        email: None,
-                        role: Role::Facilitator,
-                    },
-                    NewPerson {
-                        name: "Karim".into(),
-                        email: None,
-                        role: Role::Participant,
-                    },
-                ],
-            })
-            .await
-            .unwrap();
+        let view = super::atelier(&app).await;
         let karim = view.people[1].id.clone();
         let report = app
             .file_report(&view.id, &karim, "Le son coupe.\nDepuis 10 h.")
