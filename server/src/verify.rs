@@ -208,42 +208,38 @@ pub fn verify_file(
 fn verify_text(
     file: &Path,
     jwks: &Jwks,
-    receipts_given: &[PathBuf],
-    consistency_given: &[PathBuf],
+    receipts: &[PathBuf],
+    consistency: &[PathBuf],
 ) -> Result<(Input, Report, String), String> {
     let text = read(file)?;
-    if let Some(bundle) = bundle(&text, file)? {
+    let bundle = bundle(&text, file)?;
+    let input = match bundle {
+        Some(_) => Input::Proof,
+        None => detect(&text).ok_or_else(|| {
+            format!(
+                "{} is neither an attendance proof (a JWS: three base64url parts joined by dots) \
+                 nor a ledger export (JSON lines)",
+                file.display()
+            )
+        })?,
+    };
+    let mut receipts = receipts
+        .iter()
+        .map(|path| read_receipt(path))
+        .collect::<Result<Vec<String>, String>>()?;
+    let mut consistency = consistency
+        .iter()
+        .map(|path| read_consistency(path))
+        .collect::<Result<Vec<Consistency>, String>>()?;
+    if let Some(bundle) = bundle {
         // A bundle is a proof given with its receipts and consistency
-        // proofs; files named on the command line are added to them.
-        let mut receipts = bundle.receipts;
-        for path in receipts_given {
-            receipts.push(read_receipt(path)?);
-        }
-        let mut consistency = bundle.consistency;
-        for path in consistency_given {
-            consistency.push(read_consistency(path)?);
-        }
+        // proofs; files named on the command line come after its own.
+        receipts.splice(0..0, bundle.receipts);
+        consistency.splice(0..0, bundle.consistency);
         let report =
             proof::verify_proof_with_receipts(bundle.proof.trim(), jwks, &receipts, &consistency);
         return Ok((Input::Proof, report, bundle.proof));
     }
-    let receipts = receipts_given;
-    let consistency = consistency_given;
-    let input = detect(&text).ok_or_else(|| {
-        format!(
-            "{} is neither an attendance proof (a JWS: three base64url parts joined by dots) \
-             nor a ledger export (JSON lines)",
-            file.display()
-        )
-    })?;
-    let receipts = receipts
-        .iter()
-        .map(|path| read_receipt(path))
-        .collect::<Result<Vec<String>, String>>()?;
-    let consistency = consistency
-        .iter()
-        .map(|path| read_consistency(path))
-        .collect::<Result<Vec<Consistency>, String>>()?;
     let report = match input {
         Input::Proof if receipts.is_empty() && !consistency.is_empty() => {
             return Err(
