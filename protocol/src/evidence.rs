@@ -93,12 +93,22 @@ pub mod consent {
     /// `person`'s latest recorded decision on `consent`, `None` if they
     /// never decided.
     pub fn decision(entries: &[Entry], person: &str, consent: &str) -> Option<bool> {
+        latest(entries, person, consent).map(|(_, granted)| granted)
+    }
+
+    /// `person`'s latest recorded decision on `consent` with the sequence
+    /// number of its entry, so that decisions read at different times can
+    /// be ordered as the log orders them.
+    pub fn latest(entries: &[Entry], person: &str, consent: &str) -> Option<(u64, bool)> {
         entries
             .iter()
             .filter(|e| e.kind == kind::CONSENT && e.actor == person)
             .filter(|e| e.payload_value().get("consent").and_then(|c| c.as_str()) == Some(consent))
             .max_by_key(|e| e.seq)
-            .and_then(|e| e.payload_value().get("granted").and_then(|g| g.as_bool()))
+            .and_then(|e| {
+                let granted = e.payload_value().get("granted").and_then(|g| g.as_bool())?;
+                Some((e.seq, granted))
+            })
     }
 }
 

@@ -151,7 +151,8 @@ impl App {
         &self.inner.ledger
     }
 
-    pub(crate) fn registry(&self) -> Arc<Registry> {
+    /// The live sessions.
+    pub fn registry(&self) -> Arc<Registry> {
         Arc::clone(&self.inner.registry)
     }
 
@@ -310,11 +311,16 @@ impl App {
 
     /// Checks a join token end to end: signature and window, then the link
     /// in the catalogue (exists, matches, not revoked), then the session.
+    /// `consents` holds the person's decisions as the ledger has them now.
     pub async fn admit(&self, token: &str) -> Result<Admitted, ApiError> {
-        self.admit_from(token, Origin::default()).await
+        let mut who = self.admit_from(token, Origin::default()).await?;
+        who.consents = self.consents(&who.session.id, &who.id).await?;
+        Ok(who)
     }
 
-    /// [`App::admit`], noting where the connection comes from.
+    /// [`App::admit`] for a connection, noting where it comes from. It
+    /// leaves `consents` undecided: the session reads them when the
+    /// connection joins (`Registry::join`), ordered with its own decisions.
     pub async fn admit_from(&self, token: &str, origin: Origin) -> Result<Admitted, ApiError> {
         let claims = match self.inner.signer.verify(token) {
             Ok(claims) => claims,
@@ -349,10 +355,9 @@ impl App {
                         "this link's role does not match the session's records",
                     ));
                 }
-                let consents = self.consents(&session.id, &person.id).await?;
                 Ok(Admitted {
                     sponsor: session.sponsor.clone(),
-                    consents,
+                    consents: Consents::default(),
                     people: people
                         .into_iter()
                         .map(|p| Me {

@@ -9,7 +9,7 @@
 //! `closing` message and close frame, bounded in time, and the task reports
 //! the reason to the session.
 
-use crate::ledger::{Ledger, NewEvent};
+use crate::ledger::{Appended, Ledger, LedgerError, NewEvent};
 use crate::session::{Registry, SessionHandle, encode, now_ms};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use cadre_protocol::attendance::Schedule;
@@ -137,7 +137,8 @@ pub struct Limits {
 pub struct Admitted {
     /// The session's sponsor, if any (decides the consent wordings).
     pub sponsor: Option<String>,
-    /// This person's consent decisions when admitted.
+    /// This person's consent decisions ([`App::admit`](crate::App::admit) reads them;
+    /// a connection leaves them undecided for the session to read at join).
     pub consents: cadre_protocol::api::Consents,
     /// Everyone in the session, for a facilitator's console (empty for a
     /// participant).
@@ -263,6 +264,7 @@ async fn run_inner(
         control: Arc::clone(&control),
         people: who.people.clone(),
         consents: who.consents,
+        recording_seq: None,
     };
     let tally = Mutex::new(Tally::default());
     let Ok(session) = registry.join(&who.session, &who.schedule, joining).await else {
@@ -815,7 +817,13 @@ impl Reader<'_> {
     }
 
     async fn record_event(&mut self, event: NewEvent) -> Option<(i64, String)> {
-        match self.ledger.append(event).await {
+        let written = self.ledger.append(event).await;
+        self.recorded(written)
+    }
+
+    /// Echoes a durable entry to its author, or says it was not recorded.
+    fn recorded(&mut self, written: Result<Appended, LedgerError>) -> Option<(i64, String)> {
+        match written {
             Ok(a) => {
                 self.queue(Outbound::Text(encode(&ServerMessage::EvidenceRecorded {
                     entry: a.text.clone(),
@@ -930,23 +938,37 @@ impl Reader<'_> {
             return;
         }
         let recording = consent == cadre_protocol::evidence::consent::RECORDING;
-        if recording && !granted {
-            // A withdrawal stops recording before anything else, even
-            // before it is written: no media is taken while it is recorded.
-            self.session
-                .recording_consent(self.id.clone(), self.connection_id.clone(), false)
-                .await;
-        }
         let payload = serde_json::json!({
             "consent": consent, "granted": granted, "text_sha256": text_sha256.to_ascii_lowercase(),
         });
-        let recorded = self.record(kind::CONSENT, payload, None).await;
-        if recording && granted && recorded.is_some() {
-            // A grant counts once the ledger holds it.
-            self.session
-                .recording_consent(self.id.clone(), self.connection_id.clone(), true)
-                .await;
-        }
+        let recorded = if recording {
+            // The session writes it: the gate's view of each person's
+            // decision is then ordered with the ledger, whatever tab or
+            // race (a withdrawal stops recording even before it is written).
+            let event = NewEvent {
+                sid: self.sid.clone(),
+                kind: kind::CONSENT,
+                actor: self.id.clone(),
+                payload,
+                client_ts: None,
+            };
+            match self
+                .session
+                .recording_consent(self.id.clone(), granted, event)
+                .await
+            {
+                Ok(written) => self.recorded(written),
+                Err(_) => {
+                    self.reply_error(
+                        ErrorCode::NotOpen,
+                        "this tab has left the session: decide in the tab that is open; nothing was recorded",
+                    );
+                    None
+                }
+            }
+        } else {
+            self.record(kind::CONSENT, payload, None).await
+        };
         if let Some((at, _)) = recorded {
             self.queue(Outbound::Text(encode(&ServerMessage::ConsentRecorded {
                 consent,

@@ -14,7 +14,7 @@
 
 use crate::catalog::Catalog;
 use crate::connection::{ConnectionControl, Outbound};
-use crate::ledger::{Ledger, NewEvent};
+use crate::ledger::{Appended, Ledger, LedgerError, NewEvent};
 use crate::quality::{QualityConfig, QualityTracker};
 use crate::recorder::{RecordedFile, Recorder, Segment, SegmentEvent};
 use crate::signin::{SigninError, Signins};
@@ -70,8 +70,13 @@ pub struct Joining {
     pub control: Arc<ConnectionControl>,
     /// Everyone in the session (facilitators only).
     pub people: Vec<Me>,
-    /// The person's consent decisions when joining.
+    /// The person's consent decisions. [`Registry::join`] reads them again
+    /// once the session's actor is known, whatever the connection read at
+    /// admission: only a read made then is ordered with every decision the
+    /// actor has not yet seen written.
     pub consents: cadre_protocol::api::Consents,
+    /// Sequence number of the entry `consents.recording` comes from.
+    pub recording_seq: Option<u64>,
 }
 
 enum Command {
@@ -133,12 +138,22 @@ enum Command {
     WindowOpened { slot: String, closes_at: i64 },
     /// A window opening failed to be recorded.
     WindowFailed { slot: String },
-    /// A member's recording consent changed. A withdrawal is applied as
-    /// soon as it arrives (before it is written); a grant once durable.
-    RecordingConsent {
+    /// A person decides on `recording`, from any of their tabs, even one
+    /// being replaced. The actor writes the decision itself, so that it
+    /// knows every decision being written: a withdrawal is applied as soon
+    /// as it arrives (before it is written), a grant once durable.
+    Consent {
         id: String,
-        connection_id: String,
         granted: bool,
+        event: NewEvent,
+        reply: oneshot::Sender<Result<Appended, LedgerError>>,
+    },
+    /// A recording decision was written (or could not be).
+    ConsentWritten {
+        id: String,
+        granted: bool,
+        written: Result<Appended, LedgerError>,
+        reply: oneshot::Sender<Result<Appended, LedgerError>>,
     },
     /// A facilitator arms or disarms recording (checked again here).
     Arm {
@@ -343,16 +358,27 @@ impl SessionHandle {
         self.ask(Command::Control { by, request, reply }, rx).await
     }
 
-    /// A member granted or withdrew `recording`.
-    pub async fn recording_consent(&self, id: String, connection_id: String, granted: bool) {
-        let _ = self
-            .tx
-            .send(Command::RecordingConsent {
+    /// Records a person's `recording` decision (`event`) through the
+    /// session, which applies a withdrawal at once and a grant once
+    /// durable. `Err(JoinError)`: this session's actor has ended (the tab
+    /// was replaced or removed and everyone left): nothing was written.
+    pub async fn recording_consent(
+        &self,
+        id: String,
+        granted: bool,
+        event: NewEvent,
+    ) -> Result<Result<Appended, LedgerError>, JoinError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Consent {
                 id,
-                connection_id,
                 granted,
+                event,
+                reply,
             })
-            .await;
+            .await
+            .map_err(|_| JoinError)?;
+        rx.await.map_err(|_| JoinError)
     }
 
     /// A facilitator arms or disarms recording.
@@ -492,6 +518,11 @@ impl Registry {
         // failure means the runtime is shutting down.
         for _ in 0..3 {
             let handle = self.get_or_spawn(info, schedule);
+            // Read once the actor is known: every decision written before
+            // this read is in it, and every one begun after it goes through
+            // this actor (an actor ends only once its writes are durable),
+            // which orders the two by sequence number.
+            self.read_consents(&info.id, &mut joining).await;
             let (reply_tx, reply_rx) = oneshot::channel();
             match handle.tx.send(Command::Join(joining, reply_tx)).await {
                 Ok(()) => {}
@@ -513,6 +544,34 @@ impl Registry {
             }
         }
         Err(JoinError)
+    }
+
+    /// The person's latest decisions from the ledger, into `joining`. A
+    /// log that cannot be read leaves `recording` undecided, which keeps
+    /// the gate closed for them.
+    async fn read_consents(&self, sid: &str, joining: &mut Joining) {
+        use cadre_protocol::evidence::consent;
+        let entries = match self
+            .ledger
+            .entries_by(sid, &joining.id, kind::CONSENT)
+            .await
+        {
+            Ok(stored) => stored
+                .iter()
+                .filter_map(|e| Entry::parse(&e.text).ok())
+                .collect::<Vec<_>>(),
+            Err(e) => {
+                warn!("could not read the person's consents; recording stays closed to them: {e}");
+                joining.consents.recording = None;
+                joining.recording_seq = None;
+                return;
+            }
+        };
+        let recording = consent::latest(&entries, &joining.id, consent::RECORDING);
+        joining.consents.recording = recording.map(|(_, granted)| granted);
+        joining.recording_seq = recording.map(|(seq, _)| seq);
+        joining.consents.sponsor_share =
+            consent::decision(&entries, &joining.id, consent::SPONSOR_SHARE);
     }
 
     /// Sends `msg` to a person if they are connected now.
@@ -574,6 +633,7 @@ impl Registry {
             controlling: false,
             resume_to: SessionState::Open,
             people: HashMap::new(),
+            decisions: HashMap::new(),
             quality: QualityTracker::new(self.settings.quality.clone()),
             next_tick: 0,
         };
@@ -601,8 +661,47 @@ struct Member {
     control: Arc<ConnectionControl>,
     camera: bool,
     microphone: bool,
-    /// Has granted `recording` (durably); withdrawn as soon as asked.
-    records: bool,
+}
+
+/// A person's `recording` decision as the actor knows it, ordered as the
+/// ledger orders decisions (by sequence number), whichever tab made them
+/// and whenever they were read.
+#[derive(Debug, Default, Clone, Copy)]
+struct Decision {
+    /// Withdrawals being written: each closes the gate already.
+    withdrawing: u32,
+    /// Grants being written: none counts before it is durable.
+    granting: u32,
+    /// The latest decision the ledger holds (its seq, and whether it
+    /// grants). A withdrawal that could not be written keeps the seq it
+    /// followed and counts as a withdrawal until a later grant is durable.
+    latest: Option<(u64, bool)>,
+}
+
+impl Decision {
+    fn grants(&self) -> bool {
+        self.withdrawing == 0 && matches!(self.latest, Some((_, true)))
+    }
+
+    fn pending(&self) -> bool {
+        self.withdrawing + self.granting > 0
+    }
+
+    /// A decision read or written at `seq`: the later one wins.
+    fn learn(&mut self, seq: u64, granted: bool) {
+        if self.latest.is_none_or(|(s, _)| seq > s) {
+            self.latest = Some((seq, granted));
+        }
+    }
+
+    /// What the person's tabs show as their decision.
+    fn shown(&self) -> Option<bool> {
+        if self.withdrawing > 0 {
+            Some(false)
+        } else {
+            self.latest.map(|(_, granted)| granted)
+        }
+    }
 }
 
 /// The recording gate of one session.
@@ -669,6 +768,8 @@ struct SessionActor {
     resume_to: SessionState,
     /// Names of everyone in the session (for notices), from the catalogue.
     people: HashMap<String, String>,
+    /// Everyone's `recording` decision, kept across tabs and departures.
+    decisions: HashMap<String, Decision>,
     /// Connection and presence quality, and the alert rules.
     quality: QualityTracker,
     /// When the quality tick runs next (ms).
@@ -698,7 +799,9 @@ impl SessionActor {
             };
             let Some(cmd) = cmd else { break };
             self.handle(cmd);
-            if self.members.is_empty() {
+            // An actor with a decision being written stays: the next actor
+            // of this session would not know of it.
+            if self.members.is_empty() && !self.decisions.values().any(Decision::pending) {
                 // Ending is decided under the registry lock: no join can be
                 // handed this actor's sender after the entry is gone, and one
                 // that got it before finds its reply dropped and retries.
@@ -981,24 +1084,20 @@ impl SessionActor {
                     Some(&id),
                 );
             }
-            Command::RecordingConsent {
+            Command::Consent {
                 id,
-                connection_id,
                 granted,
+                event,
+                reply,
+            } => self.consent(id, granted, event, reply),
+            Command::ConsentWritten {
+                id,
+                granted,
+                written,
+                reply,
             } => {
-                let Some(m) = self.members.get_mut(&id) else {
-                    return;
-                };
-                if m.connection_id != connection_id {
-                    return;
-                }
-                m.records = granted;
-                if let RecState::Active { participants, .. } = &mut self.recording.state
-                    && granted
-                {
-                    participants.insert(id);
-                }
-                self.update_gate("consent_withdrawn");
+                self.consent_written(&id, granted, &written);
+                let _ = reply.send(written);
             }
             Command::Arm { by, armed, reply } => {
                 if !self.is_facilitator(&by) {
@@ -1068,11 +1167,17 @@ impl SessionActor {
         }
     }
 
-    fn join(&mut self, j: Joining) {
+    fn join(&mut self, mut j: Joining) {
         if self.members.contains_key(&j.id) {
             // The newest tab wins: the person meant to be here now.
             self.remove(&j.id, LeaveReason::Replaced);
         }
+        let decision = self.decisions.entry(j.id.clone()).or_default();
+        if let (Some(seq), Some(granted)) = (j.recording_seq, j.consents.recording) {
+            decision.learn(seq, granted);
+        }
+        j.consents.recording = decision.shown();
+        let records = decision.grants();
         let roster: Vec<Peer> = self
             .members
             .iter()
@@ -1094,7 +1199,7 @@ impl SessionActor {
             server_time: chrono::Utc::now().timestamp_millis(),
             slots: self.signins.statuses(&j.id, now_ms()),
             consents: j.consents,
-            recording: self.recording_view(j.role, Some(j.consents.recording_granted())),
+            recording: self.recording_view(j.role, Some(records)),
             // A resumption is news for an hour; the state itself says the
             // rest.
             notice: self
@@ -1119,7 +1224,6 @@ impl SessionActor {
             control: j.control,
             camera: false,
             microphone: false,
-            records: j.consents.recording_granted(),
         };
         let id = j.id;
         let others: Vec<String> = self.members.keys().cloned().collect();
@@ -1132,7 +1236,6 @@ impl SessionActor {
         }
         let facilitator = member.role == Role::Facilitator;
         let role = member.role;
-        let records = member.records;
         self.members.insert(id.clone(), member);
         // A newcomer without consent closes the gate before they can see
         // or hear anything recorded; one with consent joins the segment.
@@ -1275,6 +1378,82 @@ impl SessionActor {
 
 /// The recording gate.
 impl SessionActor {
+    /// Whether `id`'s latest decision, as the ledger orders them, is a
+    /// grant and no withdrawal of theirs is being written.
+    fn grants(&self, id: &str) -> bool {
+        self.decisions.get(id).is_some_and(Decision::grants)
+    }
+
+    /// A decision from any tab of the person: a withdrawal closes the gate
+    /// before it is written; either is written here, off the actor.
+    fn consent(
+        &mut self,
+        id: String,
+        granted: bool,
+        event: NewEvent,
+        reply: oneshot::Sender<Result<Appended, LedgerError>>,
+    ) {
+        let decision = self.decisions.entry(id.clone()).or_default();
+        if granted {
+            decision.granting += 1;
+        } else {
+            decision.withdrawing += 1;
+            self.update_gate("consent_withdrawn");
+        }
+        let ledger = self.registry.ledger.clone();
+        let me = self.me.clone();
+        self.registry.tracker.spawn(async move {
+            let written = ledger.append(event).await;
+            let cmd = Command::ConsentWritten {
+                id,
+                granted,
+                written,
+                reply,
+            };
+            // The actor outlives its pending decisions, so it is there;
+            // should it not be, the tab still hears the outcome.
+            let undelivered = match me.upgrade() {
+                Some(tx) => tx.send(cmd).await.err().map(|e| e.0),
+                None => Some(cmd),
+            };
+            if let Some(Command::ConsentWritten { written, reply, .. }) = undelivered {
+                let _ = reply.send(written);
+            }
+        });
+    }
+
+    fn consent_written(
+        &mut self,
+        id: &str,
+        granted: bool,
+        written: &Result<Appended, LedgerError>,
+    ) {
+        let decision = self.decisions.entry(id.to_owned()).or_default();
+        if granted {
+            decision.granting = decision.granting.saturating_sub(1);
+        } else {
+            decision.withdrawing = decision.withdrawing.saturating_sub(1);
+        }
+        match written {
+            Ok(a) => decision.learn(a.seq, granted),
+            Err(e) => {
+                warn!("could not record a recording decision: {e}");
+                if !granted {
+                    // Asked, not recorded: still honoured.
+                    let seq = decision.latest.map_or(0, |(s, _)| s);
+                    decision.latest = Some((seq, false));
+                }
+            }
+        }
+        if self.members.contains_key(id)
+            && self.grants(id)
+            && let RecState::Active { participants, .. } = &mut self.recording.state
+        {
+            participants.insert(id.to_owned());
+        }
+        self.update_gate("consent_withdrawn");
+    }
+
     /// The gate is open: armed, no failure, someone here, and everyone
     /// here has granted `recording`.
     fn gate_open(&self) -> bool {
@@ -1282,7 +1461,7 @@ impl SessionActor {
             && self.recording.failure.is_none()
             && matches!(self.info.state, SessionState::Open | SessionState::Running)
             && !self.members.is_empty()
-            && self.members.values().all(|m| m.records)
+            && self.members.keys().all(|id| self.grants(id))
     }
 
     /// Opens or closes recording to match the gate, then tells everyone
@@ -1554,7 +1733,7 @@ impl SessionActor {
                 "recorder_signal",
             )))
         };
-        if !m.records {
+        if !self.grants(&id) {
             let msg = refuse(
                 ErrorCode::Forbidden,
                 "you have not agreed to recording: nothing of yours is recorded".into(),
@@ -1623,7 +1802,7 @@ impl SessionActor {
             _ => (false, None, None),
         };
         let missing = (role == Role::Facilitator && self.recording.armed).then(|| {
-            self.members.values().filter(|m| !m.records).count() as u32 + u32::from(closes)
+            self.members.keys().filter(|id| !self.grants(id)).count() as u32 + u32::from(closes)
         });
         RecordingStatus {
             armed: self.recording.armed,

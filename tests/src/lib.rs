@@ -158,6 +158,41 @@ impl TestServer {
 
     /// The session's ledger entries of `kind`, parsed, in log order.
     pub async fn ledger_entries(&self, sid: &str, kind: &str) -> Vec<Value> {
+        let mut all = self.ledger_all(sid).await;
+        all.retain(|e| e["kind"] == kind);
+        all
+    }
+
+    /// Joins `facilitator` and `participant`, has both grant `recording`
+    /// and the facilitator arm it; returns once both see it active: the
+    /// consent wording's hash, both clients, and the participant's status.
+    pub async fn recording_together(
+        &self,
+        session: &SessionView,
+        facilitator: &str,
+        participant: &str,
+    ) -> (String, Client, Client, Value) {
+        let hash = self
+            .consent_hash(&session.people[0].link.token, "recording")
+            .await;
+        let mut leader = self.join(session, facilitator).await;
+        let mut member = self.join(session, participant).await;
+        leader.decide_recording(&hash, true).await;
+        member.decide_recording(&hash, true).await;
+        leader
+            .send_json(&serde_json::json!({"type": "recording", "armed": true}))
+            .await;
+        let on = member
+            .recording_state("active", |r| r["active"] == true)
+            .await;
+        leader
+            .recording_state("active", |r| r["active"] == true)
+            .await;
+        (hash, leader, member, on)
+    }
+
+    /// Every entry of the session's ledger, parsed, in log order.
+    pub async fn ledger_all(&self, sid: &str) -> Vec<Value> {
         self.app
             .ledger()
             .entries(sid)
@@ -165,7 +200,6 @@ impl TestServer {
             .expect("read the ledger")
             .iter()
             .map(|e| serde_json::from_str::<Value>(&e.text).expect("an entry is JSON"))
-            .filter(|e| e["kind"] == kind)
             .collect()
     }
 

@@ -5,6 +5,7 @@
 mod bad_messages;
 mod bad_tokens;
 mod consent;
+mod consent_order;
 mod consistency;
 mod control_proofs;
 mod downloads;

@@ -7,7 +7,6 @@
 //! ledger; a full disk stops recording and the session goes on.
 
 use cadre_protocol::Role;
-use cadre_protocol::api::SessionView;
 use cadre_tests::containers::{check_ivf, check_ogg};
 use cadre_tests::media::SyntheticPublisher;
 use cadre_tests::{Client, TestServer, files_under};
@@ -113,37 +112,14 @@ fn tracks_of<'a>(files: &'a [Value], who: &str) -> Vec<&'a str> {
     t
 }
 
-/// Claire and Karim join and agree, Claire arms, and both see recording
-/// active. Returns the wording's hash, both clients, and Karim's state.
-async fn both_recording(
-    server: &TestServer,
-    session: &SessionView,
-) -> (String, Client, Client, Value) {
-    let hash = server
-        .consent_hash(&session.people[0].link.token, "recording")
-        .await;
-    let mut claire = server.join(session, "Claire Martin").await;
-    let mut karim = server.join(session, "Karim Benali").await;
-    claire.decide_recording(&hash, true).await;
-    karim.decide_recording(&hash, true).await;
-    claire
-        .send_json(&json!({"type": "recording", "armed": true}))
-        .await;
-    let on = karim
-        .recording_state("active", |r| r["active"] == true)
-        .await;
-    claire
-        .recording_state("active", |r| r["active"] == true)
-        .await;
-    (hash, claire, karim, on)
-}
-
 #[tokio::test]
 async fn media_reaches_the_disk_only_while_everyone_agrees() {
     let server = TestServer::start().await;
     let session = server.create_session(&PEOPLE).await;
     let sid = session.id.clone();
-    let (hash, mut claire, mut karim, on) = both_recording(&server, &session).await;
+    let (hash, mut claire, mut karim, on) = server
+        .recording_together(&session, "Claire Martin", "Karim Benali")
+        .await;
     assert_eq!(on["segment"], 1);
 
     let claire_pub = publish(&mut claire, 1).await;
@@ -300,7 +276,9 @@ async fn a_publisher_that_vanishes_mid_segment_leaves_valid_files() {
     let server = TestServer::start().await;
     let session = server.create_session(&PEOPLE[..2]).await;
     let sid = session.id.clone();
-    let (_, mut claire, mut karim, _) = both_recording(&server, &session).await;
+    let (_, mut claire, mut karim, _) = server
+        .recording_together(&session, "Claire Martin", "Karim Benali")
+        .await;
     let claire_pub = publish(&mut claire, 1).await;
     let karim_pub = publish(&mut karim, 1).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
@@ -326,7 +304,9 @@ async fn a_full_disk_stops_recording_tells_the_facilitator_and_breaks_nothing_el
     let server = TestServer::start_with(|c| c.recording_quota_bytes = Some(60_000)).await;
     let session = server.create_session(&PEOPLE[..2]).await;
     let sid = session.id.clone();
-    let (_, mut claire, mut karim, _) = both_recording(&server, &session).await;
+    let (_, mut claire, mut karim, _) = server
+        .recording_together(&session, "Claire Martin", "Karim Benali")
+        .await;
     let claire_pub = publish(&mut claire, 1).await;
     let karim_pub = publish(&mut karim, 1).await;
 
