@@ -4,6 +4,8 @@
 
 mod bad_messages;
 mod bad_tokens;
+mod bidi_input;
+mod capacity;
 mod consent;
 mod consistency;
 mod control_proofs;
@@ -13,6 +15,8 @@ mod isolation;
 mod join_and_roster;
 mod liveness;
 mod media_state;
+mod no_store;
+mod origin;
 mod quality;
 mod recorder;
 mod recording_gate;
