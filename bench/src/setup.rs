@@ -57,6 +57,9 @@ impl Server {
             .arg("--data-dir")
             .arg(data_dir.path())
             .arg("--json-ready")
+            // Every simulated client comes from 127.0.0.1.
+            .args(["--per-address-connections", "0"])
+            .args(["--per-address-admissions-per-second", "0"])
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())

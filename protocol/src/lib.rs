@@ -35,6 +35,31 @@ pub const PROTOCOL_VERSION: u32 = 1;
 /// A bigger one is answered with [`ErrorCode::MessageTooLarge`] and dropped.
 pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 
+/// The first bidirectional control character in `text`, if any: the
+/// embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the
+/// invisible direction marks (U+200E, U+200F, U+061C). They make text read
+/// in another order than it is stored ("Trojan Source"), so names, titles,
+/// reasons and reports refuse them; right-to-left text needs none of them
+/// (clients isolate every user-supplied string as a whole).
+pub fn bidi_control(text: &str) -> Option<char> {
+    text.chars().find(|c| {
+        matches!(
+            c,
+            '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}' | '\u{200E}' | '\u{200F}' | '\u{061C}'
+        )
+    })
+}
+
+/// The sentence refusing `field` for the character `c` found by
+/// [`bidi_control`].
+pub fn bidi_control_refusal(field: &str, c: char) -> String {
+    format!(
+        "{field}: must not contain the invisible direction control U+{:04X}: \
+         it makes the text read in another order than it is written",
+        u32::from(c)
+    )
+}
+
 /// What a session is, in the framework's terms. It changes defaults later
 /// (sign-ins mandatory for `vae` and `formation`, sponsor rules for
 /// `intervention`), so it is a closed set.
@@ -191,6 +216,9 @@ pub enum ErrorCode {
     Conflict,
     /// Something failed on the server; nothing was changed.
     Internal,
+    /// The server holds as many connections as it may: try again later
+    /// (HTTP 503 with `Retry-After`).
+    AtCapacity,
 }
 
 impl ErrorCode {
@@ -218,6 +246,7 @@ impl ErrorCode {
             ErrorCode::NotOpen => "not_open",
             ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
+            ErrorCode::AtCapacity => "at_capacity",
         }
     }
 }
@@ -281,6 +310,7 @@ mod tests {
             ErrorCode::TokenNotYetValid,
             ErrorCode::UnknownMessageType,
             ErrorCode::Internal,
+            ErrorCode::AtCapacity,
         ] {
             assert_eq!(
                 serde_json::to_string(&code).unwrap(),

@@ -2,6 +2,7 @@
 //! operations the REST API, the CLI and the WebSocket need: create and read
 //! sessions, mint links, admit a token, revoke.
 
+use crate::admission::{AddressLimits, AddressLimitsConfig};
 use crate::catalog::{Admission, Catalog, Link, Person, Session, SessionDetail};
 use crate::config::Config;
 use crate::connection::{Admitted, Limits};
@@ -46,6 +47,8 @@ struct Inner {
     recording_retention: Duration,
     limits: Limits,
     connections: Arc<Semaphore>,
+    addresses: Arc<AddressLimits>,
+    per_address_connections: usize,
     shutdown: CancellationToken,
     tracker: TaskTracker,
 }
@@ -105,6 +108,12 @@ impl App {
                     heartbeat_interval: config.heartbeat_interval,
                 },
                 connections: Arc::new(Semaphore::new(config.max_connections)),
+                addresses: AddressLimits::new(AddressLimitsConfig {
+                    connections: config.per_address_connections,
+                    admissions_per_second: f64::from(config.per_address_admissions_per_second),
+                    admission_burst: config.per_address_admission_burst,
+                }),
+                per_address_connections: config.per_address_connections,
                 shutdown,
                 tracker,
             }),
@@ -170,6 +179,16 @@ impl App {
 
     pub(crate) fn connection_permit(&self) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.inner.connections).try_acquire_owned().ok()
+    }
+
+    /// Connections allowed at once from one address (0: no limit).
+    pub fn per_address_connections(&self) -> usize {
+        self.inner.per_address_connections
+    }
+
+    /// The per-address connection and admission limits.
+    pub fn address_limits(&self) -> &Arc<AddressLimits> {
+        &self.inner.addresses
     }
 
     /// The published keys.

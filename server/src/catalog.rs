@@ -651,7 +651,11 @@ fn validate(new: &NewSession) -> CatalogResult<ValidSession> {
         let email = match &p.email {
             Some(e) if !e.trim().is_empty() => {
                 let e = e.trim();
-                if e.len() > MAX_EMAIL || !e.contains('@') || e.chars().any(char::is_whitespace) {
+                if e.len() > MAX_EMAIL
+                    || !e.contains('@')
+                    || e.chars().any(char::is_whitespace)
+                    || cadre_protocol::bidi_control(e).is_some()
+                {
                     return invalid(format!("people[{i}].email: not an e-mail address"));
                 }
                 Some(e.to_owned())
@@ -688,6 +692,11 @@ fn text_field(field: &str, value: &str, max: usize) -> CatalogResult<String> {
     if v.chars().any(char::is_control) {
         return Err(CatalogError::Invalid(format!(
             "{field}: must not contain control characters"
+        )));
+    }
+    if let Some(c) = cadre_protocol::bidi_control(v) {
+        return Err(CatalogError::Invalid(cadre_protocol::bidi_control_refusal(
+            field, c,
         )));
     }
     Ok(v.to_owned())

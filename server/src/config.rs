@@ -36,6 +36,14 @@ pub struct Config {
     pub outbound_queue: usize,
     /// Connections accepted at once, across all sessions.
     pub max_connections: usize,
+    /// Connections open at once from one client address (an IPv6 /64);
+    /// 0: no limit (behind a reverse proxy every client has its address).
+    pub per_address_connections: usize,
+    /// Sustained WebSocket upgrade attempts per second from one address,
+    /// whatever their token; 0: no limit.
+    pub per_address_admissions_per_second: u32,
+    /// Attempts allowed at once above that rate.
+    pub per_address_admission_burst: u32,
     /// Where recordings are written (default `{data_dir}/recordings`).
     pub recordings_dir: Option<PathBuf>,
     /// Address the recorder's WebRTC connections bind (one UDP port each):
@@ -72,6 +80,9 @@ impl Config {
             rate_burst: 200,
             outbound_queue: 256,
             max_connections: 20_000,
+            per_address_connections: 200,
+            per_address_admissions_per_second: 10,
+            per_address_admission_burst: 60,
             recordings_dir: None,
             media_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             recording_quota_bytes: None,

@@ -1013,6 +1013,13 @@ impl Reader<'_> {
             );
             return;
         }
+        if let Some(c) = cadre_protocol::bidi_control(&reason) {
+            self.reply_error(
+                ErrorCode::InvalidInput,
+                &cadre_protocol::bidi_control_refusal("reason", c),
+            );
+            return;
+        }
         if participant.is_some() != (action == ControlAction::Remove) {
             self.reply_error(
                 ErrorCode::InvalidInput,

@@ -17,6 +17,9 @@ pub struct ApiError {
     pub message: String,
     /// Status, when the code's usual one does not fit.
     pub status: Option<StatusCode>,
+    /// Seconds to wait before trying again (`Retry-After`), for refusals
+    /// that pass (capacity, rate).
+    pub retry_after: Option<u64>,
 }
 
 impl ApiError {
@@ -26,6 +29,7 @@ impl ApiError {
             code,
             message: message.into(),
             status: None,
+            retry_after: None,
         }
     }
 
@@ -38,6 +42,14 @@ impl ApiError {
     /// Overrides the status.
     pub fn with_status(mut self, status: StatusCode) -> Self {
         self.status = Some(status);
+        self
+    }
+
+    /// Tells the client when to try again (`Retry-After`, whole seconds,
+    /// at least one).
+    pub fn with_retry_after(mut self, wait: std::time::Duration) -> Self {
+        let secs = wait.as_secs() + u64::from(wait.subsec_nanos() > 0);
+        self.retry_after = Some(secs.max(1));
         self
     }
 
@@ -62,6 +74,7 @@ impl ApiError {
             | ErrorCode::UnknownPeer => StatusCode::UNPROCESSABLE_ENTITY,
             ErrorCode::MessageTooLarge => StatusCode::PAYLOAD_TOO_LARGE,
             ErrorCode::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            ErrorCode::AtCapacity => StatusCode::SERVICE_UNAVAILABLE,
             _ => StatusCode::INTERNAL_SERVER_ERROR,
         })
     }
@@ -70,7 +83,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         let status = self.status();
-        if status.is_server_error() {
+        if status.is_server_error() && self.code != ErrorCode::AtCapacity {
             tracing::error!(code = %self.code, message = %self.message, "request failed");
         }
         let body = ErrorBody {
@@ -81,7 +94,13 @@ impl IntoResponse for ApiError {
                 self.message
             },
         };
-        (status, Json(body)).into_response()
+        let mut response = (status, Json(body)).into_response();
+        if let Some(secs) = self.retry_after {
+            response
+                .headers_mut()
+                .insert(axum::http::header::RETRY_AFTER, secs.into());
+        }
+        response
     }
 }
 

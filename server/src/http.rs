@@ -5,6 +5,7 @@
 //! status and a JSON body it can show; nothing about a refused attempt
 //! reaches the session.
 
+use crate::admission::Refusal;
 use crate::app::{App, Origin};
 use crate::assets;
 use crate::connection::{self, Admitted, MAX_FRAME_BYTES};
@@ -72,6 +73,7 @@ pub fn router(app: App) -> Router {
         .merge(crate::reports::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
+        .layer(axum::middleware::from_fn(no_store))
         // Join links carry their token in the path: never leak it in Referer.
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
@@ -82,6 +84,30 @@ pub fn router(app: App) -> Router {
             HeaderValue::from_static("nosniff"),
         ))
         .with_state(app)
+}
+
+/// Whether answers under `path` are personal or credentialed: everything
+/// under `/api/` (proofs, sheets, the lobby, reports, recordings, the ledger,
+/// consistency proofs, session details with every join link, …) and the
+/// pages whose URL is a link (`/j/`, `/r/`). Only the client's files, the
+/// published keys and `/healthz` may be cached.
+fn personal(path: &str) -> bool {
+    ["/api/", "/j/", "/r/", "/ws/"]
+        .iter()
+        .any(|prefix| path.starts_with(prefix))
+}
+
+/// `Cache-Control: no-store` on every personal answer, errors included, so
+/// that no browser or shared cache keeps a proof, a link or a report.
+async fn no_store(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+    let store = !personal(request.uri().path());
+    let mut response = next.run(request).await;
+    if !store {
+        response
+            .headers_mut()
+            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
 }
 
 /// The organiser, proven by the bearer token.
@@ -561,6 +587,10 @@ async fn lobby(
     }))
 }
 
+/// How long a client refused for the server's capacity, or for holding too
+/// many connections from its address, is told to wait.
+const CAPACITY_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
+
 async fn websocket(
     State(app): State<App>,
     Path(sid): Path<String>,
@@ -569,7 +599,24 @@ async fn websocket(
     query: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
-    // The token is judged first, so that any caller learns why it is refused.
+    // Every attempt counts against its address, whatever it carries, so a
+    // flood of bad tokens is bounded too. The socket's peer decides:
+    // `X-Forwarded-For` is a claim anyone can send.
+    let limits = app.address_limits();
+    if let Err(Refusal::TooFast(wait)) = limits.attempt(peer.ip()) {
+        return Err(ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "too many connection attempts from your address; try again in {} s",
+                wait.as_secs() + 1
+            ),
+        )
+        .with_retry_after(wait));
+    }
+    // A page of another site must not open a call with a link it got hold
+    // of, nor learn from the answer whether a token is good.
+    check_origin(&app, &headers)?;
+    // The token is judged next, so that any caller learns why it is refused.
     let token = query.map(|Query(q)| q.token).unwrap_or_default();
     let header = |name: header::HeaderName| {
         headers
@@ -606,12 +653,24 @@ async fn websocket(
     if who.session.state == SessionState::Postponed && app.reopens_now(&sid).await? {
         who.session.state = SessionState::Open;
     }
+    let address_permit = limits.hold(peer.ip()).map_err(|_| {
+        ApiError::new(
+            ErrorCode::RateLimited,
+            format!(
+                "too many connections are open from your address (at most {} at once); \
+                 close one or try again later",
+                app.per_address_connections()
+            ),
+        )
+        .with_retry_after(CAPACITY_RETRY)
+    })?;
     let permit = app.connection_permit().ok_or_else(|| {
         ApiError::new(
-            ErrorCode::Internal,
-            "the server is at capacity; try again shortly",
+            ErrorCode::AtCapacity,
+            "the server is at capacity: it holds as many connections as it may; \
+             try again in a few seconds",
         )
-        .with_status(StatusCode::SERVICE_UNAVAILABLE)
+        .with_retry_after(CAPACITY_RETRY)
     })?;
     let registry = app.registry();
     let app_for_socket = app.clone();
@@ -626,6 +685,7 @@ async fn websocket(
         .write_buffer_size(0)
         .on_upgrade(move |socket| async move {
             let _permit = permit;
+            let _address_permit = address_permit;
             let _tracked = tracked;
             connection::run(
                 socket,
@@ -638,6 +698,99 @@ async fn websocket(
             )
             .await;
         }))
+}
+
+/// Browsers send `Origin` with every WebSocket upgrade: it must be this
+/// server's public origin, or, when the server is reached on loopback (a
+/// demo, tests, development), any loopback origin. Without `Origin` the
+/// client is not a browser (tools, tests): the token alone decides.
+fn check_origin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(given) = headers.get(header::ORIGIN) else {
+        return Ok(());
+    };
+    let given = given.to_str().unwrap_or("(unreadable)");
+    let ours = WebOrigin::of(app.public_url());
+    let theirs = WebOrigin::of(given);
+    let allowed = match (&ours, &theirs) {
+        (Some(ours), Some(theirs)) => ours == theirs || (ours.is_local() && theirs.is_loopback()),
+        _ => false,
+    };
+    if allowed {
+        return Ok(());
+    }
+    let expected = ours.map_or_else(|| app.public_url().to_owned(), |o| o.to_string());
+    Err(ApiError::new(
+        ErrorCode::Forbidden,
+        format!(
+            "this connection comes from a page of {given}, not of {expected}: \
+             the call opens only from this server's own pages"
+        ),
+    ))
+}
+
+/// A web origin: scheme, host and port (the default one when absent).
+#[derive(Debug, PartialEq, Eq)]
+struct WebOrigin {
+    scheme: String,
+    host: String,
+    port: u16,
+}
+
+impl WebOrigin {
+    fn of(url: &str) -> Option<WebOrigin> {
+        let uri: Uri = url.trim().parse().ok()?;
+        let scheme = uri.scheme_str()?.to_ascii_lowercase();
+        let default = match scheme.as_str() {
+            "http" => 80,
+            "https" => 443,
+            _ => return None,
+        };
+        let host = uri
+            .host()?
+            .trim_start_matches('[')
+            .trim_end_matches(']')
+            .to_ascii_lowercase();
+        Some(WebOrigin {
+            port: uri.port_u16().unwrap_or(default),
+            scheme,
+            host,
+        })
+    }
+
+    fn is_loopback(&self) -> bool {
+        self.host == "localhost"
+            || self.host.ends_with(".localhost")
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_loopback())
+    }
+
+    /// Reached on this machine only: loopback, or the unspecified address
+    /// a server bound to `0.0.0.0` without `--public-url` puts in its links.
+    fn is_local(&self) -> bool {
+        self.is_loopback()
+            || self
+                .host
+                .parse::<std::net::IpAddr>()
+                .is_ok_and(|ip| ip.is_unspecified())
+    }
+}
+
+impl std::fmt::Display for WebOrigin {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let host = if self.host.contains(':') {
+            format!("[{}]", self.host)
+        } else {
+            self.host.clone()
+        };
+        let default = if self.scheme == "https" { 443 } else { 80 };
+        if self.port == default {
+            write!(f, "{}://{host}", self.scheme)
+        } else {
+            write!(f, "{}://{host}:{}", self.scheme, self.port)
+        }
+    }
 }
 
 async fn jwks(State(app): State<App>) -> impl IntoResponse {

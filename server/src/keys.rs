@@ -33,6 +33,13 @@ pub enum KeyError {
     /// The key file does not hold an Ed25519 PKCS#8 key.
     #[error("{0} is not an Ed25519 PKCS#8 key")]
     Invalid(PathBuf),
+    /// The organiser token file exists but holds no token.
+    #[error(
+        "the organiser token file {0} is empty: write the organiser token into it, \
+         delete it to have a new token generated at the next start, \
+         or pass --organiser-token (CADRE_ORGANISER_TOKEN)"
+    )]
+    EmptyOrganiserToken(PathBuf),
     /// The system random generator failed.
     #[error("no randomness available")]
     Random,
@@ -155,7 +162,7 @@ pub fn organiser_token(dir: &Path) -> Result<Loaded<String>, KeyError> {
             value: s.trim().to_owned(),
             created: false,
         }),
-        Ok(_) => Err(KeyError::Invalid(path)),
+        Ok(_) => Err(KeyError::EmptyOrganiserToken(path)),
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             let token = random_id(32)?;
             write_private(&path, token.as_bytes())?;

@@ -15,11 +15,13 @@
 //! - [`signin`]: half-day sign-in windows, sign-ins and countersignatures.
 //! - [`ledger`]: the append-only evidence log (group commit, Merkle tree
 //!   heads, proofs); [`jws`]: signing of tree heads and proofs.
+//! - [`admission`]: per-address limits on WebSocket connections.
 //! - [`connection`]: one WebSocket: limits, dispatch, queue, liveness, close.
 //! - [`proofs`]: issuing proofs and attendance sheets from the ledger;
 //!   [`render`]: their PDF renderings; [`verify`]: `cadre verify`;
 //!   [`report`]: the sponsor's aggregate report, gated by consent.
 //! - [`error`]: the HTTP error type and its JSON body.
+//! - [`logging`]: lossy, non-blocking log output that never fails its caller.
 //! - `assets`: the web client, embedded at build time.
 //!
 //! [`Server::bind`] then [`Server::serve`]: tests bind port 0 and read
@@ -27,6 +29,7 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+pub mod admission;
 pub mod app;
 mod assets;
 pub mod calendar;
@@ -39,6 +42,7 @@ pub mod jws;
 pub mod keys;
 pub mod ledger;
 pub mod links;
+pub mod logging;
 pub mod proofs;
 pub mod quality;
 pub mod recorder;

@@ -99,6 +99,21 @@ struct ServeArgs {
     /// Connections accepted at once.
     #[arg(long, env = "CADRE_MAX_CONNECTIONS", default_value_t = 20_000)]
     max_connections: usize,
+    /// Connections open at once from one client address (IPv6: per /64);
+    /// 0 for no limit (behind a reverse proxy, which all clients share).
+    #[arg(long, env = "CADRE_PER_ADDRESS_CONNECTIONS", default_value_t = 200)]
+    per_address_connections: usize,
+    /// Sustained WebSocket upgrade attempts per second from one address
+    /// (0 for no limit).
+    #[arg(
+        long,
+        env = "CADRE_PER_ADDRESS_ADMISSIONS_PER_SECOND",
+        default_value_t = 10
+    )]
+    per_address_admissions_per_second: u32,
+    /// Upgrade attempts from one address allowed at once above that rate.
+    #[arg(long, env = "CADRE_PER_ADDRESS_ADMISSION_BURST", default_value_t = 60)]
+    per_address_admission_burst: u32,
     /// Address the recorder's WebRTC connections bind: one browsers can
     /// reach (the server's public address in a deployment).
     #[arg(long, env = "CADRE_MEDIA_IP", default_value = "127.0.0.1")]
@@ -221,25 +236,54 @@ struct CreateArgs {
     json: bool,
 }
 
+/// Prints a line on stdout if it can (see [`cadre_server::logging::print_out`]).
+macro_rules! say {
+    ($($arg:tt)*) => { cadre_server::logging::print_out(format_args!($($arg)*)) };
+}
+
+/// Prints a line on stderr if it can.
+macro_rules! say_err {
+    ($($arg:tt)*) => { cadre_server::logging::print_err(format_args!($($arg)*)) };
+}
+
 #[tokio::main]
-async fn main() -> anyhow::Result<()> {
-    tracing_subscriber::fmt()
-        .with_env_filter(
-            tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
-        )
-        .with_writer(std::io::stderr)
-        .init();
+async fn main() -> std::process::ExitCode {
+    // Logs are lossy and never fail the caller: stderr on a full disk must
+    // not take the ledger writer (or anything else) down. Without the
+    // thread that writes them, the server runs without logs.
+    let _logs = match cadre_server::logging::LossyWriter::stderr() {
+        Ok((writer, guard)) => {
+            tracing_subscriber::fmt()
+                .with_env_filter(
+                    tracing_subscriber::EnvFilter::try_from_default_env()
+                        .unwrap_or_else(|_| "info,tower_http=warn".into()),
+                )
+                .with_writer(writer)
+                .log_internal_errors(false)
+                .init();
+            Some(guard)
+        }
+        Err(_) => None,
+    };
     let cli = Cli::parse();
-    match cli.command {
+    let result = match cli.command {
         Command::Demo { server, json } => demo(&cli.data_dir, server, json).await,
         Command::Serve { server, json_ready } => serve(&cli.data_dir, server, json_ready).await,
         Command::Session(cmd) => session_command(&cli.data_dir, cmd).await,
         Command::Report(cmd) => report_command(&cli.data_dir, cmd).await,
         Command::Verify(args) => {
             // Offline work, with its own exit codes (0 verified, else failed).
-            let code = tokio::task::spawn_blocking(move || cadre_server::verify::run(args)).await?;
-            std::process::exit(code);
+            match tokio::task::spawn_blocking(move || cadre_server::verify::run(args)).await {
+                Ok(code) => std::process::exit(code),
+                Err(e) => Err(e.into()),
+            }
+        }
+    };
+    match result {
+        Ok(()) => std::process::ExitCode::SUCCESS,
+        Err(e) => {
+            say_err!("Error: {e:?}");
+            std::process::ExitCode::FAILURE
         }
     }
 }
@@ -272,6 +316,15 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
     config.rate_burst = args.rate_burst;
     config.outbound_queue = args.outbound_queue.max(1);
     config.max_connections = args.max_connections;
+    config.per_address_connections = args.per_address_connections;
+    if args.per_address_admissions_per_second > 0 && args.per_address_admission_burst == 0 {
+        bail!(
+            "--per-address-admission-burst must be positive when \
+             --per-address-admissions-per-second is (0 switches the limit off)"
+        );
+    }
+    config.per_address_admissions_per_second = args.per_address_admissions_per_second;
+    config.per_address_admission_burst = args.per_address_admission_burst;
     config.media_ip = args.media_ip;
     config.recordings_dir = args.recordings_dir.clone();
     config.recording_quota_bytes = args.recording_quota_mb.map(|mb| mb.saturating_mul(1 << 20));
@@ -316,7 +369,7 @@ async fn start(data_dir: &Path, args: &ServeArgs, fallback_port: bool) -> anyhow
         {
             let mut config = config;
             config.bind.set_port(0);
-            eprintln!("{} is busy; using a free port instead", args.bind);
+            say_err!("{} is busy; using a free port instead", args.bind);
             Ok(Server::bind(config).await?)
         }
         Err(e) => Err(e.into()),
@@ -326,14 +379,14 @@ async fn start(data_dir: &Path, args: &ServeArgs, fallback_port: bool) -> anyhow
 async fn serve(data_dir: &Path, args: ServeArgs, json_ready: bool) -> anyhow::Result<()> {
     let server = start(data_dir, &args, false).await?;
     if json_ready {
-        println!(
+        say!(
             "{}",
             serde_json::json!({"url": server.public_url(), "organiser_token": server.organiser_token()})
         );
     } else {
-        eprintln!("cadre listening on {}", server.public_url());
+        say_err!("cadre listening on {}", server.public_url());
         if server.organiser_token_created() {
-            eprintln!(
+            say_err!(
                 "organiser token (shown once; also in {}): {}",
                 data_dir
                     .join(cadre_server::keys::ORGANISER_TOKEN_FILE)
@@ -375,7 +428,7 @@ async fn demo(data_dir: &Path, args: ServeArgs, json: bool) -> anyhow::Result<()
         .await
         .map_err(|e| anyhow::anyhow!("creating the demo session: {}", e.message))?;
     if json {
-        println!(
+        say!(
             "{}",
             serde_json::json!({
                 "url": server.public_url(),
@@ -390,38 +443,40 @@ async fn demo(data_dir: &Path, args: ServeArgs, json: bool) -> anyhow::Result<()
 }
 
 fn print_demo(server: &Server, view: &SessionView, data_dir: &Path) {
-    println!();
-    println!("  cadre is running at {}", server.public_url());
-    println!();
-    println!("  Demo session: {} ({})", view.title, view.id);
-    println!(
+    say!("");
+    say!("  cadre is running at {}", server.public_url());
+    say!("");
+    say!("  Demo session: {} ({})", view.title, view.id);
+    say!(
         "  Planned: {} → {} ({})",
-        view.planned_start, view.planned_end, view.time_zone
+        view.planned_start,
+        view.planned_end,
+        view.time_zone
     );
-    println!();
-    println!("  Open each link in its own browser window or profile:");
+    say!("");
+    say!("  Open each link in its own browser window or profile:");
     for p in &view.people {
         let role = match p.role {
             Role::Facilitator => "facilitator",
             Role::Participant => "participant",
         };
-        println!();
-        println!("    {} — {}", p.name, role);
-        println!("    {}", p.link.url);
+        say!("");
+        say!("    {} — {}", p.name, role);
+        say!("    {}", p.link.url);
     }
-    println!();
+    say!("");
     if server.organiser_token_created() {
-        println!(
+        say!(
             "  Organiser API token (shown once; kept in {}):",
             data_dir
                 .join(cadre_server::keys::ORGANISER_TOKEN_FILE)
                 .display()
         );
-        println!("    {}", server.organiser_token());
-        println!();
+        say!("    {}", server.organiser_token());
+        say!("");
     }
-    println!("  Ctrl-C stops the server.");
-    println!();
+    say!("  Ctrl-C stops the server.");
+    say!("");
 }
 
 async fn run_until_signal(server: Server) -> anyhow::Result<()> {

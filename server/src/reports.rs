@@ -149,6 +149,9 @@ fn text_field(field: &str, value: &str, max: usize) -> Result<String, ApiError> 
     {
         return invalid(format!("{field}: must not contain control characters"));
     }
+    if let Some(c) = cadre_protocol::bidi_control(v) {
+        return invalid(cadre_protocol::bidi_control_refusal(field, c));
+    }
     Ok(v.to_owned())
 }
 

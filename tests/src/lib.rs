@@ -397,7 +397,19 @@ impl TestServer {
         &self,
         path_and_query: &str,
     ) -> Result<Client, (StatusCode, ErrorBody)> {
-        let upgrade = tokio::time::timeout(WAIT, upgrade(self.addr, path_and_query))
+        self.connect_with(path_and_query, &Upgrade::default())
+            .await
+            .map_err(|r| (r.status, r.error))
+    }
+
+    /// Like [`TestServer::connect_path`], from another loopback source
+    /// address or with more request headers; a refusal keeps its headers.
+    pub async fn connect_with(
+        &self,
+        path_and_query: &str,
+        options: &Upgrade,
+    ) -> Result<Client, Refusal> {
+        let upgrade = tokio::time::timeout(WAIT, upgrade(self.addr, path_and_query, options))
             .await
             .unwrap_or_else(|_| {
                 panic!("no answer to the upgrade of {path_and_query} within {WAIT:?}")
@@ -409,7 +421,7 @@ impl TestServer {
                         .await;
                 Ok(Client::start(ws).await)
             }
-            Err((status, body)) => {
+            Err((status, body, headers)) => {
                 let error: ErrorBody = serde_json::from_slice(&body).unwrap_or_else(|e| {
                     panic!(
                         "upgrade of {path_and_query} refused with {status} and a body that is not \
@@ -417,7 +429,11 @@ impl TestServer {
                         String::from_utf8_lossy(&body)
                     )
                 });
-                Err((status, error))
+                Err(Refusal {
+                    status,
+                    error,
+                    headers,
+                })
             }
         }
     }
@@ -623,14 +639,29 @@ pub fn other_ed25519_key() -> jsonwebtoken::EncodingKey {
 async fn upgrade(
     addr: SocketAddr,
     path_and_query: &str,
-) -> Result<(TcpStream, Vec<u8>), (StatusCode, Vec<u8>)> {
-    let mut tcp = TcpStream::connect(addr)
-        .await
-        .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
+    options: &Upgrade,
+) -> Result<(TcpStream, Vec<u8>), (StatusCode, Vec<u8>, Vec<(String, String)>)> {
+    let mut tcp = match options.source {
+        None => TcpStream::connect(addr).await,
+        Some(source) => {
+            let socket = tokio::net::TcpSocket::new_v4().expect("a TCP socket");
+            socket
+                .bind(SocketAddr::new(source, 0))
+                .unwrap_or_else(|e| panic!("bind the client socket to {source}: {e}"));
+            socket.connect(addr).await
+        }
+    }
+    .unwrap_or_else(|e| panic!("connect to {addr}: {e}"));
     let key = generate_key();
+    let extra: String = options
+        .headers
+        .iter()
+        .map(|(name, value)| format!("{name}: {value}\r\n"))
+        .collect();
     let request = format!(
         "GET {path_and_query} HTTP/1.1\r\nHost: {addr}\r\nConnection: Upgrade\r\n\
-         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\r\n"
+         Upgrade: websocket\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: {key}\r\n\
+         {extra}\r\n"
     );
     tcp.write_all(request.as_bytes())
         .await
@@ -706,7 +737,46 @@ async fn upgrade(
         (None, true) => dechunk(&rest),
         (None, false) => rest,
     };
-    Err((status, body))
+    let headers = head
+        .split("\r\n")
+        .skip(1)
+        .filter_map(|line| {
+            let (key, value) = line.split_once(':')?;
+            Some((key.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        })
+        .collect();
+    Err((status, body, headers))
+}
+
+/// How [`TestServer::connect_with`] connects.
+#[derive(Debug, Clone, Default)]
+pub struct Upgrade {
+    /// The client socket's source address (`127.0.0.2` is a second
+    /// loopback address on Linux); the system's choice when `None`.
+    pub source: Option<std::net::IpAddr>,
+    /// More request headers (`Origin`, `X-Forwarded-For`, …).
+    pub headers: Vec<(String, String)>,
+}
+
+/// A refused upgrade.
+#[derive(Debug)]
+pub struct Refusal {
+    /// The HTTP status.
+    pub status: StatusCode,
+    /// The error body.
+    pub error: ErrorBody,
+    /// Response headers, names in lower case.
+    pub headers: Vec<(String, String)>,
+}
+
+impl Refusal {
+    /// The value of header `name` (lower case), if sent.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 fn find(haystack: &[u8], needle: &[u8]) -> Option<usize> {

@@ -100,7 +100,10 @@ pub(crate) struct Line {
 
 /// Replaces what cannot be drawn on one line: controls and separators become
 /// spaces; byte-order marks and explicit bidi controls are dropped (the
-/// algorithm orders the text by itself).
+/// algorithm orders the text by itself). Names, titles and reasons with bidi
+/// controls are refused at input (`cadre_protocol::bidi_control`), so none
+/// reach a document from this server; this only guards text stored before
+/// that check existed.
 pub(crate) fn clean(text: &str) -> String {
     text.chars()
         .filter_map(|c| match c {

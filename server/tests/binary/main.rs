@@ -1,9 +1,12 @@
 //! Tests that run the `cadre` binary itself, as a process (CLI, crash and restart).
 //! One binary for all of them, so the test build links the server once.
 
+mod bidi_cli;
 mod crash_recovery;
+mod empty_token;
 mod readmit_cli;
 mod report_cli;
+mod unwritable_output;
 
 use cadre_protocol::api::{NewPerson, NewSession, SessionView};
 use cadre_protocol::{Role, SessionKind};

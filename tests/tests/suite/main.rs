@@ -4,6 +4,8 @@
 
 mod bad_messages;
 mod bad_tokens;
+mod bidi_input;
+mod capacity;
 mod consent;
 mod consent_order;
 mod consistency;
@@ -14,6 +16,8 @@ mod isolation;
 mod join_and_roster;
 mod liveness;
 mod media_state;
+mod no_store;
+mod origin;
 mod quality;
 mod recorder;
 mod recording_gate;
