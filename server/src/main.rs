@@ -249,22 +249,8 @@ macro_rules! say_err {
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // Logs are lossy and never fail the caller: stderr on a full disk must
-    // not take the ledger writer (or anything else) down. Without the
-    // thread that writes them, the server runs without logs.
-    let _logs = match cadre_server::logging::LossyWriter::stderr() {
-        Ok((writer, guard)) => {
-            tracing_subscriber::fmt()
-                .with_env_filter(
-                    tracing_subscriber::EnvFilter::try_from_default_env()
-                        .unwrap_or_else(|_| "info,tower_http=warn".into()),
-                )
-                .with_writer(writer)
-                .log_internal_errors(false)
-                .init();
-            Some(guard)
-        }
-        Err(_) => None,
-    };
+    // not take the ledger writer (or anything else) down.
+    let _logs = cadre_server::logging::init();
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Demo { server, json } => demo(&cli.data_dir, server, json).await,

@@ -239,6 +239,17 @@ fn fill(path: &Path) {
     let _ = f.sync_all();
 }
 
+/// Appends to `path` until not one more byte fits.
+fn top_up(path: &Path) {
+    use std::io::Write;
+    let mut f = std::fs::OpenOptions::new()
+        .append(true)
+        .open(path)
+        .expect("open the log file");
+    while f.write_all(&[b'.'; 64]).is_ok() {}
+    while f.write_all(b".").is_ok() {}
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_full_disk_under_stderr_and_the_ledger_does_not_close_the_ledger_for_good() {
     let mount_point = tempfile::tempdir().expect("mount point");
@@ -263,6 +274,9 @@ async fn a_full_disk_under_stderr_and_the_ledger_does_not_close_the_ledger_for_g
     // writer's report of the failure goes to a stderr that cannot take it.
     let filler = mount_point.path().join("filler");
     fill(&filler);
+    // The log file's last page may still have room: fill it too, so that
+    // the server's next stderr write fails as on a full disk.
+    top_up(&log_path);
     let refused = join(&r, &session, "Karim").await;
     assert!(
         refused.is_err(),
