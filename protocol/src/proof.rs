@@ -683,6 +683,10 @@ pub mod check {
     pub const TREE_HEADS: &str = "tree heads";
     /// Prefix of the name of each receipt's check (`receipt 1`, ...).
     pub const RECEIPT: &str = "receipt";
+    /// Prefix of the name of each RFC 3161 anchor's check (`anchor 1`, ...).
+    pub const ANCHOR: &str = "anchor";
+    /// A trusted TSA was given but the export carries no anchor.
+    pub const ANCHORS: &str = "anchors";
 }
 
 /// One verification step and its outcome.
@@ -1413,11 +1417,33 @@ fn compare(
     out
 }
 
-/// The line of an export that carries the signed tree heads.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// Version of the export's tree heads line that carries anchors.
+pub const TREE_HEADS_LINE_VERSION: u32 = 2;
+
+/// The line of an export that carries the signed tree heads and, from
+/// version 2, the RFC 3161 anchors. A version 1 line (no `v`) has no
+/// anchors; a verifier that predates them reads a version 2 line's heads
+/// and ignores the rest.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct TreeHeadsLine {
+    /// [`TREE_HEADS_LINE_VERSION`]; absent in version 1.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub v: Option<u32>,
     /// Signed tree heads (compact JWS), oldest first.
     pub tree_heads: Vec<String>,
+    /// Time-stamps of tree heads by the operator's TSA, oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub anchors: Vec<ExportedAnchor>,
+}
+
+/// One anchor in an export: a tree head and the RFC 3161 token over the
+/// SHA-256 of its JWS ([`crate::anchor::imprint`]).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ExportedAnchor {
+    /// The anchored tree head (compact JWS).
+    pub tree_head: String,
+    /// The time-stamp token (DER `ContentInfo`), standard base64.
+    pub token: String,
 }
 
 /// Merkle roots of a log at chosen sizes, in one pass over its leaves
@@ -1453,6 +1479,19 @@ fn roots_at(leaves: &[Hash], sizes: &BTreeSet<u64>) -> std::collections::BTreeMa
 /// signed tree head a participant kept) against it: docs/evidence.md
 /// "Verification" 5.
 pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
+    verify_export_anchored(text, jwks, receipts, None)
+}
+
+/// [`verify_export`], also checking each RFC 3161 anchor the export
+/// carries; `tsa` is the auditor's trusted TSA certificates, without which
+/// tokens are checked in themselves but not against a TSA (each anchor's
+/// check says so).
+pub fn verify_export_anchored(
+    text: &str,
+    jwks: &Jwks,
+    receipts: &[String],
+    tsa: Option<&[x509_cert::Certificate]>,
+) -> Report {
     let mut r = Report::new();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut texts: Vec<&str> = Vec::new();
@@ -1460,6 +1499,7 @@ pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
     let mut heads: Vec<String> = Vec::new();
     let mut failures = Vec::new();
     let mut heads_lines = 0;
+    let mut anchors: Vec<ExportedAnchor> = Vec::new();
     for (n, line) in text.split('\n').enumerate() {
         let line = line.strip_suffix('\r').unwrap_or(line);
         if line.trim().is_empty() {
@@ -1470,7 +1510,10 @@ pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
             Ok(serde_json::Value::Object(o)) if o.contains_key("tree_heads") => {
                 heads_lines += 1;
                 match serde_json::from_str::<TreeHeadsLine>(line) {
-                    Ok(h) => heads.extend(h.tree_heads),
+                    Ok(h) => {
+                        heads.extend(h.tree_heads);
+                        anchors.extend(h.anchors);
+                    }
                     Err(e) => failures.push(format!(
                         "line {}: the tree heads line is malformed: {e}",
                         n + 1
@@ -1562,9 +1605,15 @@ pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
         .iter()
         .map(|jws| read_tree_head(jws, jwks, "receipt"))
         .collect();
+    let anchored: Vec<_> = anchors
+        .iter()
+        .enumerate()
+        .map(|(i, a)| read_tree_head(&a.tree_head, jwks, &format!("anchored tree head {}", i + 1)))
+        .collect();
     let sizes: BTreeSet<u64> = heads
         .iter()
         .chain(&receipts)
+        .chain(&anchored)
         .filter_map(|h| h.0.as_ref().map(|h| h.tree_size))
         .filter(|&s| s <= n)
         .collect();
@@ -1674,7 +1723,128 @@ pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
         }
         r.outcome(&name, &failures, success);
     }
+    check_anchors(&mut r, &anchors, &anchored, tsa, &sid, n, &roots);
     r.finish()
+}
+
+/// The export's anchors, one check each (docs/evidence.md, "Anchoring"):
+/// the token verifies and, given `tsa`, chains to a trusted TSA; it stamps
+/// the anchored head's digest, not before the head's time, after the
+/// previous anchor; and the log still holds, unchanged, what was anchored.
+fn check_anchors(
+    r: &mut Report,
+    anchors: &[ExportedAnchor],
+    heads: &[(Option<TreeHead>, Vec<String>, String)],
+    tsa: Option<&[x509_cert::Certificate]>,
+    sid: &str,
+    n: u64,
+    roots: &std::collections::BTreeMap<u64, Hash>,
+) {
+    use crate::anchor;
+    use base64::engine::general_purpose::STANDARD;
+    if anchors.is_empty() {
+        if tsa.is_some() {
+            r.push(
+                check::ANCHORS,
+                false,
+                "a trusted TSA certificate was given but the export carries no anchor: \
+                 nothing shows the log as it was when it was time-stamped"
+                    .to_owned(),
+            );
+        }
+        return;
+    }
+    let utc = |ms: i64| attendance::local_time(ms, "UTC");
+    let mut previous: Option<(i64, u64)> = None;
+    for (i, (a, (head, problems, _))) in anchors.iter().zip(heads).enumerate() {
+        let name = format!("{} {}", check::ANCHOR, i + 1);
+        let mut failures = problems.clone();
+        let stamp = STANDARD
+            .decode(a.token.trim())
+            .map_err(|e| format!("the token is not base64: {e}"))
+            .and_then(|der| anchor::read_token(&der).map_err(|e| e.to_string()));
+        let stamp = match stamp {
+            Ok(s) => s,
+            Err(e) => {
+                failures.push(e);
+                r.outcome(&name, &failures, String::new());
+                continue;
+            }
+        };
+        let at = utc(stamp.gen_time);
+        let trust = match tsa {
+            Some(trusted) => match stamp.chain_to(trusted) {
+                Ok(root) => format!(
+                    "signed by {:?}, which chains to the trusted {root:?}",
+                    stamp.signer_name
+                ),
+                Err(e) => {
+                    failures.push(e.to_string());
+                    String::new()
+                }
+            },
+            None => format!(
+                "signed by {:?}, NOT checked against a trusted TSA (pass --tsa-cert with the \
+                 TSA's certificate to check who stamped it)",
+                stamp.signer_name
+            ),
+        };
+        if let Err(e) = stamp.check_imprint(&anchor::imprint(&a.tree_head)) {
+            failures.push(e.to_string());
+        }
+        let Some(h) = head else {
+            r.outcome(&name, &failures, String::new());
+            continue;
+        };
+        if h.sid != sid {
+            failures.push(format!(
+                "the anchored head is of session {:?}, not {sid:?}",
+                h.sid
+            ));
+        }
+        // genTime is whole seconds (the TSA rounds down) give or take its
+        // stated accuracy: only a head signed after the latest instant the
+        // stamp can stand for is stamped before it existed.
+        if stamp.gen_time + 999 + stamp.accuracy_ms < h.ts {
+            failures.push(format!(
+                "stamped at {at}, before the anchored head's own time {}: the head was not \
+                 what the TSA saw",
+                utc(h.ts)
+            ));
+        }
+        if let Some((t, size)) = previous
+            && (stamp.gen_time < t || h.tree_size < size)
+        {
+            failures.push(format!(
+                "stamped at {at} over {} entries, out of order after the previous anchor \
+                 ({} over {size} entries)",
+                h.tree_size,
+                utc(t)
+            ));
+        }
+        previous = Some((stamp.gen_time, h.tree_size));
+        if h.tree_size > n {
+            failures.push(format!(
+                "the TSA saw {} entries at {at}; the log now holds {n}: it was truncated after \
+                 it was anchored",
+                h.tree_size
+            ));
+        } else if h.root_hash() != roots.get(&h.tree_size).copied() {
+            failures.push(format!(
+                "the log's first {} entries no longer hash to the root anchored at {at}: the \
+                 log was rewritten after it was anchored",
+                h.tree_size
+            ));
+        }
+        r.outcome(
+            &name,
+            &failures,
+            format!(
+                "the log's first {} entries hash to the root time-stamped at {at} (token {}), {trust}",
+                h.tree_size, stamp.serial
+            ),
+        );
+    }
 }
 
 /// `typ` of a consistency document.
@@ -2838,6 +3008,7 @@ mod tests {
         s.push_str(
             &serde_json::to_string(&TreeHeadsLine {
                 tree_heads: heads.to_vec(),
+                ..Default::default()
             })
             .unwrap(),
         );

@@ -51,6 +51,14 @@ struct Inner {
     per_address_connections: usize,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// The anchoring settings and the queue of ended sessions, taken once
+    /// by the server that runs the anchoring task (none when it is off).
+    anchoring: std::sync::Mutex<
+        Option<(
+            crate::anchoring::AnchorConfig,
+            tokio::sync::mpsc::Receiver<String>,
+        )>,
+    >,
 }
 
 impl std::fmt::Debug for App {
@@ -62,6 +70,21 @@ impl std::fmt::Debug for App {
 }
 
 impl App {
+    /// The anchoring task's settings and queue, once (for the server that
+    /// runs it); `None` when no TSA is configured.
+    pub(crate) fn take_anchoring(
+        &self,
+    ) -> Option<(
+        crate::anchoring::AnchorConfig,
+        tokio::sync::mpsc::Receiver<String>,
+    )> {
+        self.inner
+            .anchoring
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .take()
+    }
+
     /// Assembles the state from opened parts.
     #[allow(clippy::too_many_arguments)]
     pub(crate) fn new(
@@ -75,12 +98,14 @@ impl App {
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) -> App {
+        let (anchor, anchor_rx) = crate::anchoring::AnchorQueue::new(&config.anchoring);
         let registry = Registry::new(
             SessionSettings {
                 ice_servers: config.ice_servers.clone(),
                 ice_policy: config.ice_policy,
                 heartbeat_interval: config.heartbeat_interval,
                 quality: config.quality.clone(),
+                anchor,
             },
             tracker.clone(),
             ledger.clone(),
@@ -116,6 +141,9 @@ impl App {
                 per_address_connections: config.per_address_connections,
                 shutdown,
                 tracker,
+                anchoring: std::sync::Mutex::new(
+                    anchor_rx.map(|rx| (config.anchoring.clone(), rx)),
+                ),
             }),
         }
     }

@@ -61,6 +61,9 @@ pub struct Config {
     /// Connection quality thresholds, alert rules and the optional
     /// automatic suspension (see `docs/quality.md`).
     pub quality: crate::quality::QualityConfig,
+    /// RFC 3161 anchoring: the TSA, the period, the retry delay. Off
+    /// without a TSA URL.
+    pub anchoring: crate::anchoring::AnchorConfig,
 }
 
 impl Config {
@@ -89,6 +92,7 @@ impl Config {
             recording_retention: Duration::from_secs(30 * 24 * 3600),
             keyframe_interval: Duration::from_secs(3),
             quality: crate::quality::QualityConfig::default(),
+            anchoring: crate::anchoring::AnchorConfig::default(),
         }
     }
 }

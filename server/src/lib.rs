@@ -14,7 +14,9 @@
 //!   sign-in state.
 //! - [`signin`]: half-day sign-in windows, sign-ins and countersignatures.
 //! - [`ledger`]: the append-only evidence log (group commit, Merkle tree
-//!   heads, proofs); [`jws`]: signing of tree heads and proofs.
+//!   heads, proofs); [`jws`]: signing of tree heads and proofs;
+//!   [`anchoring`]: RFC 3161 time-stamps of tree heads by the operator's
+//!   TSA, off the append path.
 //! - [`admission`]: per-address limits on WebSocket connections.
 //! - [`connection`]: one WebSocket: limits, dispatch, queue, liveness, close.
 //! - [`proofs`]: issuing proofs and attendance sheets from the ledger;
@@ -30,6 +32,7 @@
 #![warn(missing_docs)]
 
 pub mod admission;
+pub mod anchoring;
 pub mod app;
 mod assets;
 pub mod calendar;
@@ -189,11 +192,31 @@ impl Server {
         });
     }
 
+    /// Anchors the ledger with the configured TSA until shutdown (nothing
+    /// without a TSA): see [`anchoring`].
+    fn spawn_anchoring(&self) {
+        let Some((config, ended)) = self.app.take_anchoring() else {
+            return;
+        };
+        let Some(url) = config.tsa_url.clone() else {
+            return;
+        };
+        match anchoring::Anchorer::new(self.app.ledger().clone(), url) {
+            Ok(anchorer) => {
+                let stop = self.shutdown.clone();
+                self.tracker
+                    .spawn(async move { anchorer.run(config, ended, stop).await });
+            }
+            Err(e) => tracing::error!("anchoring is off: {e}"),
+        }
+    }
+
     /// Serves until `shutdown` is cancelled, then closes every session
     /// connection with a reason and waits (bounded) for them to finish.
     pub async fn serve(self, shutdown: CancellationToken) -> std::io::Result<()> {
         use axum::serve::ListenerExt;
         self.spawn_retention();
+        self.spawn_anchoring();
         let router = http::router(self.app.clone());
         let listener = self.listener.tap_io(|tcp| {
             // Signalling is many small frames: without this, a second frame

@@ -137,6 +137,14 @@ struct ServeArgs {
     /// Quality thresholds and alert rules (TOML; see docs/quality.md).
     #[arg(long, env = "CADRE_QUALITY_CONFIG")]
     quality_config: Option<PathBuf>,
+    /// RFC 3161 time-stamping authority (`http://…`) that anchors the
+    /// ledger's tree heads; anchoring is off without it (docs/operations.md).
+    #[arg(long, env = "CADRE_TSA_URL")]
+    tsa_url: Option<String>,
+    /// Minutes between anchoring passes (each anchors the logs that grew);
+    /// every session is also anchored when it ends.
+    #[arg(long, env = "CADRE_ANCHOR_PERIOD_MINUTES", default_value_t = 10)]
+    anchor_period_minutes: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -329,6 +337,25 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
     }
     if args.auto_suspend {
         config.quality.auto_suspend = true;
+    }
+    if let Some(url) = args
+        .tsa_url
+        .as_deref()
+        .map(str::trim)
+        .filter(|u| !u.is_empty())
+    {
+        // The token is signed by the TSA, so the channel needs no TLS; most
+        // TSAs answer over plain HTTP, and this build carries no TLS client.
+        if !url.starts_with("http://") {
+            bail!(
+                "--tsa-url {url:?}: expected an http:// URL (the TSA's token is signed, TLS adds nothing)"
+            );
+        }
+        if args.anchor_period_minutes == 0 {
+            bail!("--anchor-period-minutes must be at least 1");
+        }
+        config.anchoring.tsa_url = Some(url.to_owned());
+        config.anchoring.period = Duration::from_secs(args.anchor_period_minutes * 60);
     }
     Ok(config)
 }

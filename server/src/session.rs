@@ -49,6 +49,8 @@ pub struct SessionSettings {
     pub heartbeat_interval: Duration,
     /// Connection quality thresholds and alert rules.
     pub quality: QualityConfig,
+    /// Where a session's end is announced, so its log is anchored at once.
+    pub anchor: crate::anchoring::AnchorQueue,
 }
 
 /// How often the actor scores silence, closes minutes and checks alerts.
@@ -2205,6 +2207,7 @@ impl SessionActor {
         );
         self.update_gate(state_name(self.info.state));
         if self.info.state == SessionState::Ended {
+            self.registry.settings.anchor.session_ended(&self.info.id);
             let ids: Vec<String> = self.members.keys().cloned().collect();
             for id in ids {
                 if let Some(m) = self.members.remove(&id) {

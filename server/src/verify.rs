@@ -58,6 +58,12 @@ pub struct VerifyArgs {
     /// `/api/sessions/{sid}/ledger/consistency?from=…&to=…`; repeatable.
     #[arg(long = "consistency", value_name = "FILE")]
     pub consistency: Vec<PathBuf>,
+    /// With an export: the certificate (PEM) of a time-stamping authority,
+    /// or of the CA that issues its certificate, that the export's anchors
+    /// must chain to; repeatable. Without it, anchors are checked in
+    /// themselves but not against a trusted TSA.
+    #[arg(long = "tsa-cert", value_name = "FILE.pem")]
+    pub tsa_certs: Vec<PathBuf>,
     /// Print the report as JSON instead of text.
     #[arg(long)]
     pub json: bool,
@@ -130,14 +136,32 @@ pub fn run_with(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
             Jwks { keys: Vec::new() }
         }
     };
-    let (input, report, text) =
-        match verify_text(&args.file, &jwks, &args.receipts, &args.consistency) {
-            Ok(done) => done,
-            Err(e) => {
-                let _ = writeln!(err, "cadre verify: {e}");
-                return EXIT_USAGE;
-            }
-        };
+    let (input, report, text) = match verify_text(
+        &args.file,
+        &jwks,
+        &args.receipts,
+        &args.consistency,
+        &args.tsa_certs,
+    ) {
+        Ok(done) => done,
+        Err(e) => {
+            let _ = writeln!(err, "cadre verify: {e}");
+            return EXIT_USAGE;
+        }
+    };
+    let anchors = report
+        .checks
+        .iter()
+        .filter(|c| c.name.starts_with(&format!("{} ", proof::check::ANCHOR)))
+        .count();
+    if anchors > 0 && args.tsa_certs.is_empty() {
+        let _ = writeln!(
+            err,
+            "cadre verify: the export carries {anchors} time-stamp anchor(s), checked in \
+             themselves but NOT against a trusted TSA: pass --tsa-cert with the TSA's (or its \
+             CA's) certificate to know who stamped them"
+        );
+    }
     // What a proof says is shown only once every check holds: until then
     // it is a claim, not a fact.
     let verified = match input {
@@ -201,7 +225,7 @@ pub fn verify_file(
     receipts: &[PathBuf],
     consistency: &[PathBuf],
 ) -> Result<(Input, Report), String> {
-    verify_text(file, jwks, receipts, consistency).map(|(input, report, _)| (input, report))
+    verify_text(file, jwks, receipts, consistency, &[]).map(|(input, report, _)| (input, report))
 }
 
 /// [`verify_file`], also returning the text that was verified.
@@ -210,8 +234,18 @@ fn verify_text(
     jwks: &Jwks,
     receipts: &[PathBuf],
     consistency: &[PathBuf],
+    tsa_certs: &[PathBuf],
 ) -> Result<(Input, Report, String), String> {
     let text = read(file)?;
+    let mut trusted = Vec::new();
+    for path in tsa_certs {
+        let pem =
+            std::fs::read(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        trusted.extend(
+            cadre_protocol::anchor::certificates_from_pem(&pem)
+                .map_err(|e| format!("{}: {e}", path.display()))?,
+        );
+    }
     let bundle = bundle(&text, file)?;
     let input = match bundle {
         Some(_) => Input::Proof,
@@ -231,6 +265,9 @@ fn verify_text(
         .iter()
         .map(|path| read_consistency(path))
         .collect::<Result<Vec<Consistency>, String>>()?;
+    if !tsa_certs.is_empty() && input == Input::Proof {
+        return Err("--tsa-cert applies to a ledger export: a proof carries no anchors".to_owned());
+    }
     if let Some(bundle) = bundle {
         // A bundle is a proof given with its receipts and consistency
         // proofs; files named on the command line come after its own.
@@ -257,7 +294,12 @@ fn verify_text(
                     .to_owned(),
             );
         }
-        Input::Export => proof::verify_export(&text, jwks, &receipts),
+        Input::Export => proof::verify_export_anchored(
+            &text,
+            jwks,
+            &receipts,
+            (!tsa_certs.is_empty()).then_some(trusted.as_slice()),
+        ),
     };
     Ok((input, report, text))
 }
@@ -916,6 +958,7 @@ mod tests {
             jwks: Some(keys.display().to_string()),
             receipts: Vec::new(),
             consistency: Vec::new(),
+            tsa_certs: Vec::new(),
             json,
         };
         let (mut out, mut err) = (Vec::new(), Vec::new());

@@ -47,6 +47,7 @@
 
 pub mod containers;
 pub mod media;
+pub mod tsa;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -105,8 +106,13 @@ pub struct TestServer {
     /// Stops the server: cancelled on drop or by [`TestServer::shutdown`].
     shutdown: CancellationToken,
     /// The server's data directory (key, token, database); deleted when the
-    /// harness is dropped, after the server has been told to stop.
-    data_dir: tempfile::TempDir,
+    /// last harness using it is dropped, after the server has been told to
+    /// stop. Shared by a server and the one [`TestServer::restart_with`]
+    /// starts over the same files.
+    data_dir: Arc<tempfile::TempDir>,
+    /// The task serving; [`TestServer::stop`] waits for it, so the ledger
+    /// file is closed before a test edits it.
+    served: std::sync::Mutex<Option<JoinHandle<()>>>,
     /// The running server's state, for tests that must reach inside (e.g.
     /// to append ledger entries no client message produces yet).
     app: cadre_server::App,
@@ -124,6 +130,19 @@ impl TestServer {
     /// temporary one).
     pub async fn start_with(adjust: impl FnOnce(&mut Config)) -> TestServer {
         let data_dir = tempfile::tempdir().expect("create a temporary data directory");
+        Self::start_in(Arc::new(data_dir), adjust).await
+    }
+
+    /// Starts another server over this one's data directory (stop this one
+    /// first), as a restart of the same installation would.
+    pub async fn restart_with(&self, adjust: impl FnOnce(&mut Config)) -> TestServer {
+        Self::start_in(self.data_dir.clone(), adjust).await
+    }
+
+    async fn start_in(
+        data_dir: Arc<tempfile::TempDir>,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
         let mut config = Config::new(data_dir.path());
         config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
         adjust(&mut config);
@@ -136,7 +155,7 @@ impl TestServer {
         let app = server.app().clone();
         let shutdown = CancellationToken::new();
         let stop = shutdown.clone();
-        tokio::spawn(async move {
+        let served = tokio::spawn(async move {
             if let Err(e) = server.serve(stop).await {
                 panic!("the server stopped with an error: {e}");
             }
@@ -152,6 +171,7 @@ impl TestServer {
             http,
             shutdown,
             data_dir,
+            served: std::sync::Mutex::new(Some(served)),
             app,
         }
     }
@@ -263,6 +283,19 @@ impl TestServer {
     /// until the harness is dropped.
     pub fn shutdown(&self) {
         self.shutdown.cancel();
+    }
+
+    /// Stops the server and waits (at most [`WAIT`]) until it has finished:
+    /// connections closed, the ledger's writer drained and stopped.
+    pub async fn stop(&self) {
+        self.shutdown.cancel();
+        let served = self.served.lock().unwrap_or_else(|p| p.into_inner()).take();
+        if let Some(served) = served {
+            tokio::time::timeout(WAIT, served)
+                .await
+                .unwrap_or_else(|_| panic!("the server had not stopped {WAIT:?} after shutdown"))
+                .expect("the server task ends without panicking");
+        }
     }
 
     // -- REST ---------------------------------------------------------------

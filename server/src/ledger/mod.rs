@@ -23,11 +23,15 @@ pub mod tree;
 mod writer;
 
 pub use sqlite::{LEDGER_FILE, SqliteStore};
-pub use store::{EntryRow, HeadRow, Leaf, LedgerStore, StoreError, StoreWriter, StoredEntry, Tail};
+pub use store::{
+    AnchorProgress, AnchorRow, EntryRow, HeadRow, Leaf, LedgerStore, StoreError, StoreWriter,
+    StoredEntry, Tail,
+};
 
 use crate::jws::{JwsError, JwsSigner, TREE_HEAD_JWS_TYP};
 use cadre_protocol::evidence::{TREE_HEAD_TYP, TreeHead};
 use cadre_protocol::merkle::{self, Hash};
+use cadre_protocol::proof::{ExportedAnchor, TREE_HEADS_LINE_VERSION, TreeHeadsLine};
 use std::path::Path;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
@@ -264,7 +268,9 @@ impl Ledger {
             .await
     }
 
-    /// Signs a tree head over every durable entry of `sid` and records it.
+    /// A signed tree head over every durable entry of `sid`: the latest one
+    /// recorded when the log has not grown since (every download would
+    /// otherwise store one more identical head), else a new one, recorded.
     /// An empty log gets `tree_size` 0 and the empty root. Its time is never
     /// before the last entry it covers.
     pub async fn tree_head(&self, sid: &str) -> Result<SignedHead, LedgerError> {
@@ -272,12 +278,27 @@ impl Ledger {
         let owned = sid.to_owned();
         let signer = self.inner.signer.clone();
         let clock = self.inner.clock.clone();
-        let (signed, root) = self
+        let (signed, root, reused) = self
             .read(move |store| {
                 let leaves = store.leaves(&owned, None)?;
                 let last_ts = leaves.last().map_or(i64::MIN, |l| l.ts);
                 let hashes = contiguous(&owned, leaves)?;
                 let root = merkle::root(&hashes);
+                if let Some(latest) = store.latest_head(&owned)?
+                    && latest.tree_size == hashes.len() as u64
+                    && latest.root == root
+                {
+                    let head = TreeHead {
+                        typ: TREE_HEAD_TYP.to_owned(),
+                        v: TREE_HEAD_VERSION,
+                        sid: owned,
+                        tree_size: latest.tree_size,
+                        root: merkle::to_hex(&root),
+                        ts: latest.ts,
+                    };
+                    let jws = latest.jws;
+                    return Ok((SignedHead { head, jws }, root, true));
+                }
                 let head = TreeHead {
                     typ: TREE_HEAD_TYP.to_owned(),
                     v: TREE_HEAD_VERSION,
@@ -287,9 +308,12 @@ impl Ledger {
                     ts: clock().max(last_ts),
                 };
                 let jws = signer.sign_typed(TREE_HEAD_JWS_TYP, &head)?;
-                Ok((SignedHead { head, jws }, root))
+                Ok((SignedHead { head, jws }, root, false))
             })
             .await?;
+        if reused {
+            return Ok(signed);
+        }
         let row = HeadRow {
             sid: signed.head.sid.clone(),
             tree_size: signed.head.tree_size,
@@ -373,17 +397,20 @@ impl Ledger {
 
     /// The session's whole ledger for an auditor: one line per entry (the
     /// exact stored text, in order), then `{"tree_heads":[…]}` with every
-    /// tree head issued for it, ending with a fresh one over exactly the
-    /// entries above.
+    /// tree head issued for it, ending with one over exactly the entries
+    /// above. Heads are never filtered against the log: one covering more
+    /// entries than the log holds is how a verifier learns the log was
+    /// truncated, so leaving it out would hide exactly that.
     pub async fn export(&self, sid: &str) -> Result<String, LedgerError> {
         let fresh = self.tree_head(sid).await?;
         let size = fresh.head.tree_size;
         let sid = sid.to_owned();
-        let (entries, heads) = self
+        let (entries, heads, anchors) = self
             .read(move |store| {
                 let entries = store.entries(&sid, Some(size))?;
-                let heads = store.heads(&sid, size)?;
-                Ok((entries, heads))
+                let heads = store.heads(&sid)?;
+                let anchors = store.anchors(&sid)?;
+                Ok((entries, heads, anchors))
             })
             .await?;
         // Entries are never removed, so the first `size` are still there.
@@ -399,10 +426,55 @@ impl Ledger {
             out.push_str(&e.text);
             out.push('\n');
         }
-        let trailer = serde_json::json!({ "tree_heads": heads });
-        out.push_str(&trailer.to_string());
+        use base64::Engine as _;
+        let trailer = TreeHeadsLine {
+            v: Some(TREE_HEADS_LINE_VERSION),
+            tree_heads: heads,
+            anchors: anchors
+                .into_iter()
+                .map(|a| ExportedAnchor {
+                    tree_head: a.head_jws,
+                    token: base64::engine::general_purpose::STANDARD.encode(&a.token),
+                })
+                .collect(),
+        };
+        let trailer = serde_json::to_string(&trailer)
+            .map_err(|e| LedgerError::Invalid(format!("the export's last line: {e}")))?;
+        out.push_str(&trailer);
         out.push('\n');
         Ok(out)
+    }
+
+    /// Stores an anchor; returns once it is durable.
+    pub async fn record_anchor(&self, row: AnchorRow) -> Result<(), LedgerError> {
+        check_id("session id", &row.sid)?;
+        let (reply, answer) = oneshot::channel();
+        self.inner
+            .tx
+            .send(Request::Anchor { row, reply })
+            .await
+            .map_err(|_| LedgerError::Closed)?;
+        answer.await.map_err(|_| LedgerError::Closed)?
+    }
+
+    /// Every anchor of `sid`, oldest first.
+    pub async fn anchors(&self, sid: &str) -> Result<Vec<AnchorRow>, LedgerError> {
+        check_id("session id", sid)?;
+        let sid = sid.to_owned();
+        self.read(move |store| Ok(store.anchors(&sid)?)).await
+    }
+
+    /// How far `sid`'s log (or each session's) is anchored.
+    pub async fn anchor_progress(
+        &self,
+        sid: Option<&str>,
+    ) -> Result<Vec<AnchorProgress>, LedgerError> {
+        if let Some(sid) = sid {
+            check_id("session id", sid)?;
+        }
+        let sid = sid.map(str::to_owned);
+        self.read(move |store| Ok(store.anchor_progress(sid.as_deref())?))
+            .await
     }
 
     /// Every session with at least one entry (for example to bracket each

@@ -13,7 +13,8 @@
 //! Merkle tree and the signed tree heads handed out are for.
 
 use super::store::{
-    EntryRow, HeadRow, Leaf, LedgerStore, StoreError, StoreWriter, StoredEntry, Tail,
+    AnchorProgress, AnchorRow, EntryRow, HeadRow, Leaf, LedgerStore, StoreError, StoreWriter,
+    StoredEntry, Tail,
 };
 use cadre_protocol::merkle::Hash;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -59,6 +60,27 @@ CREATE TABLE IF NOT EXISTS tree_heads (
     jws TEXT NOT NULL
 ) STRICT;
 CREATE INDEX IF NOT EXISTS tree_heads_by_session ON tree_heads(sid, id);
+
+-- RFC 3161 tokens over tree heads (docs/evidence.md, Anchoring). Created
+-- on open like the index above: a file written before anchoring gains the
+-- table, and a cadre that predates it ignores it.
+CREATE TABLE IF NOT EXISTS anchors (
+    id INTEGER PRIMARY KEY,
+    sid TEXT NOT NULL,
+    tree_size INTEGER NOT NULL CHECK (tree_size >= 0),
+    head_jws TEXT NOT NULL,
+    gen_time INTEGER NOT NULL,
+    token BLOB NOT NULL CHECK (length(token) > 0)
+) STRICT;
+CREATE INDEX IF NOT EXISTS anchors_by_session ON anchors(sid, id);
+
+CREATE TRIGGER IF NOT EXISTS anchors_no_update BEFORE UPDATE ON anchors
+BEGIN SELECT RAISE(ABORT, 'anchors are append-only: UPDATE refused'); END;
+CREATE TRIGGER IF NOT EXISTS anchors_no_delete BEFORE DELETE ON anchors
+BEGIN SELECT RAISE(ABORT, 'anchors are append-only: DELETE refused'); END;
+CREATE TRIGGER IF NOT EXISTS anchors_no_replace BEFORE INSERT ON anchors
+WHEN EXISTS (SELECT 1 FROM anchors WHERE id = NEW.id)
+BEGIN SELECT RAISE(ABORT, 'anchors are append-only: anchor exists'); END;
 
 CREATE TRIGGER IF NOT EXISTS entries_no_update BEFORE UPDATE ON entries
 BEGIN SELECT RAISE(ABORT, 'ledger entries are append-only: UPDATE refused'); END;
@@ -252,13 +274,41 @@ impl LedgerStore for SqliteStore {
         })
     }
 
-    fn heads(&self, sid: &str, max_size: u64) -> Result<Vec<String>, StoreError> {
+    fn heads(&self, sid: &str) -> Result<Vec<String>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT jws FROM tree_heads WHERE sid = ?1 AND tree_size <= ?2 ORDER BY id",
-            )?;
-            let rows = stmt.query_map(params![sid, to_sql(max_size)?], |r| r.get(0))?;
+            let mut stmt =
+                conn.prepare_cached("SELECT jws FROM tree_heads WHERE sid = ?1 ORDER BY id")?;
+            let rows = stmt.query_map(params![sid], |r| r.get(0))?;
             Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+    }
+
+    fn latest_head(&self, sid: &str) -> Result<Option<HeadRow>, StoreError> {
+        self.read(|conn| {
+            let row = conn
+                .prepare_cached(
+                    "SELECT tree_size, root, ts, jws FROM tree_heads WHERE sid = ?1 \
+                     ORDER BY id DESC LIMIT 1",
+                )?
+                .query_row(params![sid], |r| {
+                    Ok((
+                        r.get::<_, i64>(0)?,
+                        r.get::<_, Vec<u8>>(1)?,
+                        r.get(2)?,
+                        r.get(3)?,
+                    ))
+                })
+                .optional()?;
+            row.map(|(size, root, ts, jws)| {
+                Ok(HeadRow {
+                    sid: sid.to_owned(),
+                    tree_size: to_seq(size)?,
+                    root: to_hash(root)?,
+                    ts,
+                    jws,
+                })
+            })
+            .transpose()
         })
     }
 
@@ -267,6 +317,46 @@ impl LedgerStore for SqliteStore {
             let mut stmt = conn.prepare_cached("SELECT DISTINCT sid FROM entries ORDER BY sid")?;
             let rows = stmt.query_map([], |r| r.get(0))?;
             Ok(rows.collect::<Result<Vec<String>, _>>()?)
+        })
+    }
+
+    fn anchors(&self, sid: &str) -> Result<Vec<AnchorRow>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT tree_size, head_jws, gen_time, token FROM anchors WHERE sid = ?1 ORDER BY id",
+            )?;
+            let mut rows = stmt.query(params![sid])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(AnchorRow {
+                    sid: sid.to_owned(),
+                    tree_size: to_seq(row.get(0)?)?,
+                    head_jws: row.get(1)?,
+                    gen_time: row.get(2)?,
+                    token: row.get(3)?,
+                });
+            }
+            Ok(out)
+        })
+    }
+
+    fn anchor_progress(&self, sid: Option<&str>) -> Result<Vec<AnchorProgress>, StoreError> {
+        self.read(|conn| {
+            let mut stmt = conn.prepare_cached(
+                "SELECT e.sid, MAX(e.seq) + 1, \
+                   COALESCE((SELECT MAX(a.tree_size) FROM anchors a WHERE a.sid = e.sid), 0) \
+                 FROM entries e WHERE ?1 IS NULL OR e.sid = ?1 GROUP BY e.sid ORDER BY e.sid",
+            )?;
+            let mut rows = stmt.query(params![sid])?;
+            let mut out = Vec::new();
+            while let Some(row) = rows.next()? {
+                out.push(AnchorProgress {
+                    sid: row.get(0)?,
+                    entries: to_seq(row.get(1)?)?,
+                    anchored: to_seq(row.get(2)?)?,
+                });
+            }
+            Ok(out)
         })
     }
 }
@@ -292,7 +382,12 @@ impl StoreWriter for SqliteWriter {
         .transpose()
     }
 
-    fn commit(&mut self, entries: &[EntryRow], heads: &[HeadRow]) -> Result<(), StoreError> {
+    fn commit(
+        &mut self,
+        entries: &[EntryRow],
+        heads: &[HeadRow],
+        anchors: &[AnchorRow],
+    ) -> Result<(), StoreError> {
         // IMMEDIATE takes the write lock up front: a busy file fails here,
         // before any row, rather than at COMMIT.
         let tx = self
@@ -324,6 +419,19 @@ impl StoreWriter for SqliteWriter {
                     &h.root[..],
                     h.ts,
                     h.jws
+                ])?;
+            }
+            let mut insert = tx.prepare_cached(
+                "INSERT INTO anchors (sid, tree_size, head_jws, gen_time, token) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+            )?;
+            for a in anchors {
+                insert.execute(params![
+                    a.sid,
+                    to_sql(a.tree_size)?,
+                    a.head_jws,
+                    a.gen_time,
+                    a.token
                 ])?;
             }
         }

@@ -70,6 +70,32 @@ pub struct HeadRow {
     pub jws: String,
 }
 
+/// An RFC 3161 time-stamp of a tree head, as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorRow {
+    /// Session id.
+    pub sid: String,
+    /// Entries the anchored head covers.
+    pub tree_size: u64,
+    /// The anchored head's compact JWS; the token stamps its SHA-256.
+    pub head_jws: String,
+    /// The token's genTime, UTC ms.
+    pub gen_time: i64,
+    /// The time-stamp token, DER.
+    pub token: Vec<u8>,
+}
+
+/// How far a session's log is anchored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AnchorProgress {
+    /// Session id.
+    pub sid: String,
+    /// Entries in the log.
+    pub entries: u64,
+    /// Entries covered by its latest anchor (0 without one).
+    pub anchored: u64,
+}
+
 /// An entry as read back.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StoredEntry {
@@ -103,7 +129,12 @@ pub trait StoreWriter: Send + 'static {
     /// are durable (on stable storage, not in a cache); on `Err` none of them
     /// is visible, now or after a crash. An entry whose `(sid, seq)` exists
     /// already is an error, never an overwrite.
-    fn commit(&mut self, entries: &[EntryRow], heads: &[HeadRow]) -> Result<(), StoreError>;
+    fn commit(
+        &mut self,
+        entries: &[EntryRow],
+        heads: &[HeadRow],
+        anchors: &[AnchorRow],
+    ) -> Result<(), StoreError>;
 }
 
 /// A ledger backend. Reads see committed data only.
@@ -126,10 +157,21 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// The first `limit` (or all) leaves of `sid` in `seq` order.
     fn leaves(&self, sid: &str, limit: Option<u64>) -> Result<Vec<Leaf>, StoreError>;
 
-    /// The JWS of every tree head issued for `sid` covering at most
-    /// `max_size` entries, in the order they were issued.
-    fn heads(&self, sid: &str, max_size: u64) -> Result<Vec<String>, StoreError>;
+    /// The JWS of every tree head issued for `sid`, in the order they were
+    /// issued, whatever the log holds now: a head larger than the log is
+    /// the evidence that it was truncated.
+    fn heads(&self, sid: &str) -> Result<Vec<String>, StoreError>;
+
+    /// The last tree head issued for `sid`, if any.
+    fn latest_head(&self, sid: &str) -> Result<Option<HeadRow>, StoreError>;
 
     /// Every session with at least one entry.
     fn sessions(&self) -> Result<Vec<String>, StoreError>;
+
+    /// Every anchor of `sid`, in the order they were stored.
+    fn anchors(&self, sid: &str) -> Result<Vec<AnchorRow>, StoreError>;
+
+    /// For `sid` (or every session with entries), the log's size and the
+    /// size its latest anchor covers.
+    fn anchor_progress(&self, sid: Option<&str>) -> Result<Vec<AnchorProgress>, StoreError>;
 }

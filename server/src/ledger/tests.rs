@@ -686,11 +686,20 @@ impl LedgerStore for Flaky {
     fn leaves(&self, sid: &str, limit: Option<u64>) -> Result<Vec<Leaf>, StoreError> {
         self.inner.leaves(sid, limit)
     }
-    fn heads(&self, sid: &str, max_size: u64) -> Result<Vec<String>, StoreError> {
-        self.inner.heads(sid, max_size)
+    fn heads(&self, sid: &str) -> Result<Vec<String>, StoreError> {
+        self.inner.heads(sid)
+    }
+    fn latest_head(&self, sid: &str) -> Result<Option<HeadRow>, StoreError> {
+        self.inner.latest_head(sid)
     }
     fn sessions(&self) -> Result<Vec<String>, StoreError> {
         self.inner.sessions()
+    }
+    fn anchors(&self, sid: &str) -> Result<Vec<AnchorRow>, StoreError> {
+        self.inner.anchors(sid)
+    }
+    fn anchor_progress(&self, sid: Option<&str>) -> Result<Vec<AnchorProgress>, StoreError> {
+        self.inner.anchor_progress(sid)
     }
 }
 
@@ -698,14 +707,19 @@ impl StoreWriter for FlakyWriter {
     fn tail(&mut self, sid: &str) -> Result<Option<Tail>, StoreError> {
         self.inner.tail(sid)
     }
-    fn commit(&mut self, entries: &[EntryRow], heads: &[HeadRow]) -> Result<(), StoreError> {
+    fn commit(
+        &mut self,
+        entries: &[EntryRow],
+        heads: &[HeadRow],
+        anchors: &[AnchorRow],
+    ) -> Result<(), StoreError> {
         if entries.iter().any(|e| e.actor == "slow") {
             std::thread::sleep(std::time::Duration::from_millis(400));
         }
         if entries.iter().any(|e| e.actor == "unsure") {
             // A sync that reports failure after the data reached the disk:
             // the requests get an error, yet the rows are there.
-            self.inner.commit(entries, heads)?;
+            self.inner.commit(entries, heads, anchors)?;
             return Err(StoreError::Io(std::io::Error::other("fsync failed")));
         }
         let mut rows = entries.to_vec();
@@ -718,7 +732,7 @@ impl StoreWriter for FlakyWriter {
                 .unwrap()
                 .push(entries.len() + heads.len());
         }
-        self.inner.commit(&rows, heads)
+        self.inner.commit(&rows, heads, anchors)
     }
 }
 

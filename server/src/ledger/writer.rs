@@ -7,7 +7,7 @@
 //! Why one writer: sequence numbers without gaps need a single place that
 //! hands them out, and the durable order is then the numbering order.
 
-use super::store::{EntryRow, HeadRow, StoreWriter};
+use super::store::{AnchorRow, EntryRow, HeadRow, StoreWriter};
 use super::{Appended, LedgerError};
 use cadre_protocol::evidence::{self, ENTRY_VERSION, Entry};
 use ring::rand::{SecureRandom, SystemRandom};
@@ -47,6 +47,11 @@ pub(crate) enum Request {
     /// Record a signed tree head.
     Head {
         row: HeadRow,
+        reply: oneshot::Sender<Result<(), LedgerError>>,
+    },
+    /// Record an anchor (a time-stamp of a tree head).
+    Anchor {
+        row: AnchorRow,
         reply: oneshot::Sender<Result<(), LedgerError>>,
     },
     /// Finish everything queued, then stop.
@@ -126,12 +131,18 @@ impl Writer {
     fn process(&mut self, batch: &mut Vec<Request>) {
         let mut appends = Vec::with_capacity(batch.len());
         let mut heads = Vec::new();
+        let mut anchors = Vec::new();
+        // Heads and anchors are answered alike, after the commit.
         let mut head_replies = Vec::new();
         for request in batch.drain(..) {
             match request {
                 Request::Append { event, reply } => appends.push((event, Some(reply))),
                 Request::Head { row, reply } => {
                     heads.push(row);
+                    head_replies.push(reply);
+                }
+                Request::Anchor { row, reply } => {
+                    anchors.push(row);
                     head_replies.push(reply);
                 }
                 Request::Shutdown => {
@@ -141,7 +152,7 @@ impl Writer {
                 }
             }
         }
-        if appends.is_empty() && heads.is_empty() {
+        if appends.is_empty() && heads.is_empty() && anchors.is_empty() {
             return;
         }
         // A batch fails to commit when another process appended to one of
@@ -172,10 +183,10 @@ impl Writer {
                     }
                 }
             }
-            if rows.is_empty() && heads.is_empty() {
+            if rows.is_empty() && heads.is_empty() && anchors.is_empty() {
                 return;
             }
-            match self.store.commit(&rows, &heads) {
+            match self.store.commit(&rows, &heads, &anchors) {
                 Ok(()) => {
                     self.next.extend(overlay);
                     let c = &self.counters;

@@ -35,6 +35,7 @@ fn verify(
         jwks: Some(dir.join("jwks.json").display().to_string()),
         receipts: receipts.iter().map(|r| dir.join(r)).collect(),
         consistency: consistency.iter().map(|c| dir.join(c)).collect(),
+        tsa_certs: Vec::new(),
         json: false,
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());

@@ -190,6 +190,7 @@ async fn a_proof_shows_the_course_of_the_session_and_the_conditions_and_verifies
         jwks: Some(keys.display().to_string()),
         receipts: Vec::new(),
         consistency: Vec::new(),
+        tsa_certs: Vec::new(),
         json: false,
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());

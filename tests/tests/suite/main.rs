@@ -2,6 +2,7 @@
 //! One binary instead of one per file: each links webrtc, sqlite and the server, and
 //! thirty such links cost minutes and gigabytes of disk for nothing.
 
+mod anchoring;
 mod bad_messages;
 mod bad_tokens;
 mod bidi_input;
@@ -14,6 +15,7 @@ mod downloads;
 mod flood;
 mod isolation;
 mod join_and_roster;
+mod ledger_heads;
 mod liveness;
 mod media_state;
 mod no_store;

@@ -188,6 +188,7 @@ impl Files {
             jwks: Some(self.path("jwks.json").display().to_string()),
             receipts: Vec::new(),
             consistency: Vec::new(),
+            tsa_certs: Vec::new(),
             json: false,
         }
     }

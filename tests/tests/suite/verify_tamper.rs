@@ -299,6 +299,7 @@ fn export_text(texts: &[String], heads: &[String]) -> String {
     }
     let line = TreeHeadsLine {
         tree_heads: heads.to_vec(),
+        ..Default::default()
     };
     s.push_str(&serde_json::to_string(&line).unwrap());
     s.push('\n');
