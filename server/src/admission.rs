@@ -182,6 +182,11 @@ impl Drop for AddressPermit {
         let mut table = self.limits.table.lock().unwrap_or_else(|p| p.into_inner());
         if let Some(slot) = table.slots.get_mut(&self.key) {
             slot.open = slot.open.saturating_sub(1);
+            // Without a rate, `attempt` never prunes: the last connection
+            // of an address takes its slot with it.
+            if slot.open == 0 && !self.limits.rate_on() {
+                table.slots.remove(&self.key);
+            }
         }
     }
 }
@@ -189,6 +194,23 @@ impl Drop for AddressPermit {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn without_a_rate_an_address_is_forgotten_with_its_last_connection() {
+        let limits = limits(2, 0.0, 0);
+        for last in 1..=50u8 {
+            let ip = IpAddr::from([10, 0, 0, last]);
+            limits.attempt(ip).expect("no rate");
+            drop(limits.hold(ip).expect("under the limit"));
+        }
+        let table = limits.table.lock().unwrap();
+        assert_eq!(
+            table.slots.len(),
+            0,
+            "idle addresses kept: {:?}",
+            table.slots
+        );
+    }
 
     fn limits(connections: usize, rate: f64, burst: u32) -> Arc<AddressLimits> {
         AddressLimits::new(AddressLimitsConfig {

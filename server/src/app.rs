@@ -16,7 +16,7 @@ use crate::session::{Registry, SessionSettings};
 use cadre_protocol::api::Consents;
 use cadre_protocol::api::{LinkView, NewSession, PersonView, Revoked, SessionSummary, SessionView};
 use cadre_protocol::attendance::Schedule;
-use cadre_protocol::evidence::{Entry, consent, kind};
+use cadre_protocol::evidence::{Entry, kind};
 use cadre_protocol::signalling::{Me, SessionInfo};
 use cadre_protocol::{ErrorCode, Role};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -491,19 +491,12 @@ impl App {
     /// A person's current consent decisions, from the ledger. Asked at
     /// every join, so it reads only the person's consent entries.
     pub async fn consents(&self, sid: &str, pid: &str) -> Result<Consents, ApiError> {
-        let entries = self
+        let (consents, _) = self
             .ledger()
-            .entries_by(sid, pid, kind::CONSENT)
+            .consents(sid, pid)
             .await
-            .map_err(|e| ApiError::internal("reading the ledger", e))?
-            .iter()
-            .map(|e| Entry::parse(&e.text))
-            .collect::<Result<Vec<_>, _>>()
-            .map_err(|e| ApiError::internal("a stored entry", e))?;
-        Ok(Consents {
-            recording: consent::decision(&entries, pid, consent::RECORDING),
-            sponsor_share: consent::decision(&entries, pid, consent::SPONSOR_SHARE),
-        })
+            .map_err(|e| ApiError::internal("reading the ledger", e))?;
+        Ok(consents)
     }
 
     fn view(&self, detail: SessionDetail) -> Result<SessionView, ApiError> {

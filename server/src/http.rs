@@ -100,9 +100,9 @@ fn personal(path: &str) -> bool {
 /// `Cache-Control: no-store` on every personal answer, errors included, so
 /// that no browser or shared cache keeps a proof, a link or a report.
 async fn no_store(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
-    let store = !personal(request.uri().path());
+    let personal = personal(request.uri().path());
     let mut response = next.run(request).await;
-    if !store {
+    if personal {
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));

@@ -552,28 +552,17 @@ impl Registry {
     /// log that cannot be read leaves `recording` undecided, which keeps
     /// the gate closed for them.
     async fn read_consents(&self, sid: &str, joining: &mut Joining) {
-        use cadre_protocol::evidence::consent;
-        let entries = match self
-            .ledger
-            .entries_by(sid, &joining.id, kind::CONSENT)
-            .await
-        {
-            Ok(stored) => stored
-                .iter()
-                .filter_map(|e| Entry::parse(&e.text).ok())
-                .collect::<Vec<_>>(),
+        match self.ledger.consents(sid, &joining.id).await {
+            Ok((consents, recording_seq)) => {
+                joining.consents = consents;
+                joining.recording_seq = recording_seq;
+            }
             Err(e) => {
                 warn!("could not read the person's consents; recording stays closed to them: {e}");
                 joining.consents.recording = None;
                 joining.recording_seq = None;
-                return;
             }
-        };
-        let recording = consent::latest(&entries, &joining.id, consent::RECORDING);
-        joining.consents.recording = recording.map(|(_, granted)| granted);
-        joining.recording_seq = recording.map(|(seq, _)| seq);
-        joining.consents.sponsor_share =
-            consent::decision(&entries, &joining.id, consent::SPONSOR_SHARE);
+        }
     }
 
     /// Sends `msg` to a person if they are connected now.

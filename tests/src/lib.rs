@@ -211,6 +211,27 @@ impl TestServer {
         (hash, leader, member, on)
     }
 
+    /// The session's ledger export (`GET /api/sessions/{sid}/ledger`), as
+    /// the organiser downloads it.
+    pub async fn ledger_export(&self, sid: &str) -> String {
+        let response = self
+            .http()
+            .get(self.url(&format!("/api/sessions/{sid}/ledger")))
+            .bearer_auth(self.organiser_token())
+            .send()
+            .await
+            .expect("the export answers");
+        assert_eq!(response.status(), StatusCode::OK, "the ledger export");
+        response.text().await.expect("the export's body")
+    }
+
+    /// The published keys (`/.well-known/jwks.json`), as text.
+    pub async fn jwks_text(&self) -> String {
+        let (status, body) = self.get_public("/.well-known/jwks.json").await;
+        assert_eq!(status, StatusCode::OK, "the JWKS");
+        body.to_string()
+    }
+
     /// Every entry of the session's ledger, parsed, in log order.
     pub async fn ledger_all(&self, sid: &str) -> Vec<Value> {
         self.app
@@ -528,6 +549,35 @@ impl Drop for TestServer {
 }
 
 /// Every file below `dir` with its size, sorted (empty if `dir` is absent).
+/// `cadre verify ledger.jsonl --jwks jwks.json [--tsa-cert …]`, as an
+/// auditor runs it, on files written into `dir`: exit code, stdout, stderr.
+pub fn verify_export(
+    dir: &std::path::Path,
+    export: &str,
+    jwks: &str,
+    tsa_certs: &[PathBuf],
+) -> (i32, String, String) {
+    let file = dir.join("ledger.jsonl");
+    let keys = dir.join("jwks.json");
+    std::fs::write(&file, export).expect("write the export");
+    std::fs::write(&keys, jwks).expect("write the keys");
+    let args = cadre_server::verify::VerifyArgs {
+        file,
+        jwks: Some(keys.display().to_string()),
+        receipts: Vec::new(),
+        consistency: Vec::new(),
+        tsa_certs: tsa_certs.to_vec(),
+        json: false,
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = cadre_server::verify::run_with(&args, &mut out, &mut err);
+    (
+        code,
+        String::from_utf8(out).expect("UTF-8"),
+        String::from_utf8(err).expect("UTF-8"),
+    )
+}
+
 pub fn files_under(dir: &std::path::Path) -> Vec<(PathBuf, u64)> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {

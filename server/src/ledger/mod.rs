@@ -268,6 +268,32 @@ impl Ledger {
             .await
     }
 
+    /// `pid`'s latest consent decisions, and the sequence number of the
+    /// `recording` one (so that decisions read at different times can be
+    /// ordered as the log orders them); read through the actor index. A
+    /// stored entry that does not parse fails the read: skipping it could
+    /// skip a withdrawal.
+    pub async fn consents(
+        &self,
+        sid: &str,
+        pid: &str,
+    ) -> Result<(cadre_protocol::api::Consents, Option<u64>), LedgerError> {
+        use cadre_protocol::evidence::{Entry, consent, kind};
+        let entries = self
+            .entries_by(sid, pid, kind::CONSENT)
+            .await?
+            .iter()
+            .map(|e| Entry::parse(&e.text))
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| LedgerError::Invalid(format!("a stored consent entry: {e}")))?;
+        let recording = consent::latest(&entries, pid, consent::RECORDING);
+        let consents = cadre_protocol::api::Consents {
+            recording: recording.map(|(_, granted)| granted),
+            sponsor_share: consent::decision(&entries, pid, consent::SPONSOR_SHARE),
+        };
+        Ok((consents, recording.map(|(seq, _)| seq)))
+    }
+
     /// A signed tree head over every durable entry of `sid`: the latest one
     /// recorded when the log has not grown since (every download would
     /// otherwise store one more identical head), else a new one, recorded.

@@ -9,11 +9,10 @@
 use cadre_protocol::Role;
 use cadre_protocol::evidence::entry_hash;
 use cadre_server::ledger::{AnchorRow, LEDGER_FILE};
-use cadre_server::verify::{EXIT_FAILED, EXIT_VERIFIED, VerifyArgs, run_with};
+use cadre_server::verify::{EXIT_FAILED, EXIT_VERIFIED};
 use cadre_tests::tsa::TestTsa;
-use cadre_tests::{StatusCode, TestServer, WAIT};
+use cadre_tests::{TestServer, WAIT, verify_export};
 use serde_json::{Value, json};
-use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 /// A server anchoring with `tsa` every `period` (retrying after `period`).
@@ -44,48 +43,6 @@ async fn wait_anchors(server: &TestServer, sid: &str, count: usize) -> Vec<Ancho
     }
 }
 
-async fn export(server: &TestServer, sid: &str) -> String {
-    let response = server
-        .http()
-        .get(server.url(&format!("/api/sessions/{sid}/ledger")))
-        .bearer_auth(server.organiser_token())
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK);
-    response.text().await.unwrap()
-}
-
-/// `cadre verify ledger.jsonl --jwks … [--tsa-cert …]`: exit code, stdout
-/// and stderr.
-fn verify(dir: &Path, export: &str, jwks: &str, tsa_certs: &[PathBuf]) -> (i32, String, String) {
-    std::fs::write(dir.join("ledger.jsonl"), export).unwrap();
-    std::fs::write(dir.join("jwks.json"), jwks).unwrap();
-    let args = VerifyArgs {
-        file: dir.join("ledger.jsonl"),
-        jwks: Some(dir.join("jwks.json").display().to_string()),
-        receipts: Vec::new(),
-        consistency: Vec::new(),
-        tsa_certs: tsa_certs.to_vec(),
-        json: false,
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = run_with(&args, &mut out, &mut err);
-    (
-        code,
-        String::from_utf8(out).unwrap(),
-        String::from_utf8(err).unwrap(),
-    )
-}
-
-async fn jwks(server: &TestServer) -> String {
-    server
-        .get_public("/.well-known/jwks.json")
-        .await
-        .1
-        .to_string()
-}
-
 /// A session where Karim joins and the facilitator ends it.
 async fn ended_session(server: &TestServer) -> String {
     let session = server
@@ -112,27 +69,27 @@ async fn an_ended_session_is_anchored_and_its_export_verifies_against_the_tsa() 
     assert!(anchors[0].tree_size >= 3 && anchors[0].tree_size <= log.len() as u64);
 
     let dir = tempfile::tempdir().unwrap();
-    let keys = jwks(&server).await;
-    let text = export(&server, &sid).await;
+    let keys = server.jwks_text().await;
+    let text = server.ledger_export(&sid).await;
     let trailer: Value = serde_json::from_str(text.lines().last().unwrap()).unwrap();
     assert_eq!(trailer["v"], 2, "{trailer}");
     assert_eq!(trailer["anchors"].as_array().unwrap().len(), anchors.len());
 
-    let (code, out, err) = verify(dir.path(), &text, &keys, &[tsa.ca_cert()]);
+    let (code, out, err) = verify_export(dir.path(), &text, &keys, &[tsa.ca_cert()]);
     assert_eq!(code, EXIT_VERIFIED, "{out}{err}");
     assert!(out.contains("✓ anchor 1: the log's first"), "{out}");
     assert!(out.contains("which chains to the trusted"), "{out}");
 
     // Without the TSA's certificate the tokens are checked in themselves,
     // and the auditor is told who was not checked.
-    let (code, out, err) = verify(dir.path(), &text, &keys, &[]);
+    let (code, out, err) = verify_export(dir.path(), &text, &keys, &[]);
     assert_eq!(code, EXIT_VERIFIED, "{out}{err}");
     assert!(out.contains("NOT checked against a trusted TSA"), "{out}");
     assert!(err.contains("NOT against a trusted TSA"), "{err}");
 
     // Another TSA's CA: the same tokens are not from a trusted TSA.
     let other = TestTsa::start("cadre other").await;
-    let (code, out, _) = verify(dir.path(), &text, &keys, &[other.ca_cert()]);
+    let (code, out, _) = verify_export(dir.path(), &text, &keys, &[other.ca_cert()]);
     assert_eq!(code, EXIT_FAILED, "{out}");
     assert!(
         out.contains("✗ anchor 1") && out.contains("does not chain to a trusted TSA"),
@@ -143,7 +100,7 @@ async fn an_ended_session_is_anchored_and_its_export_verifies_against_the_tsa() 
     let mut bad: Value = trailer.clone();
     bad["anchors"][0]["token"] = json!("AAAA");
     let forged = text.replace(text.lines().last().unwrap(), &bad.to_string());
-    let (code, out, _) = verify(dir.path(), &forged, &keys, &[tsa.ca_cert()]);
+    let (code, out, _) = verify_export(dir.path(), &forged, &keys, &[tsa.ca_cert()]);
     assert_eq!(code, EXIT_FAILED, "{out}");
     assert!(out.contains("not a readable RFC 3161 time-stamp"), "{out}");
 }
@@ -154,7 +111,7 @@ async fn a_log_rewritten_with_the_key_after_anchoring_fails_by_its_anchor() {
     let server = anchored_server(&tsa, Duration::from_secs(3600)).await;
     let sid = ended_session(&server).await;
     let anchored = wait_anchors(&server, &sid, 1).await[0].clone();
-    let keys = jwks(&server).await;
+    let keys = server.jwks_text().await;
     server.stop().await;
 
     // Whoever holds the file and the key edits Karim's first connection,
@@ -184,9 +141,9 @@ async fn a_log_rewritten_with_the_key_after_anchoring_fails_by_its_anchor() {
     drop(db);
 
     let restarted = server.restart_with(|_| {}).await;
-    let text = export(&restarted, &sid).await;
+    let text = restarted.ledger_export(&sid).await;
     let dir = tempfile::tempdir().unwrap();
-    let (code, out, _) = verify(dir.path(), &text, &keys, &[tsa.ca_cert()]);
+    let (code, out, _) = verify_export(dir.path(), &text, &keys, &[tsa.ca_cert()]);
     assert_eq!(code, EXIT_FAILED, "{out}");
     // The heads, re-signed over the rewritten log, verify; the anchor does not.
     assert!(out.contains("✓ tree heads"), "{out}");

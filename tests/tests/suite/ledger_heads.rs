@@ -6,8 +6,8 @@
 
 use cadre_protocol::Role;
 use cadre_server::ledger::LEDGER_FILE;
-use cadre_server::verify::{EXIT_FAILED, EXIT_VERIFIED, VerifyArgs, run_with};
-use cadre_tests::{StatusCode, TestServer, person};
+use cadre_server::verify::{EXIT_FAILED, EXIT_VERIFIED};
+use cadre_tests::{StatusCode, TestServer, person, verify_export};
 use serde_json::Value;
 use std::path::Path;
 
@@ -39,44 +39,18 @@ async fn download_proof(server: &TestServer, sid: &str, pid: &str) -> String {
         .to_owned()
 }
 
-/// The export's tree heads line, parsed.
+/// The export, and its tree heads line parsed.
 async fn export(server: &TestServer, sid: &str) -> (String, Value) {
-    let response = server
-        .http()
-        .get(server.url(&format!("/api/sessions/{sid}/ledger")))
-        .bearer_auth(server.organiser_token())
-        .send()
-        .await
-        .expect("the export answers");
-    assert_eq!(response.status(), StatusCode::OK);
-    let text = response.text().await.expect("the export's body");
+    let text = server.ledger_export(sid).await;
     let trailer = text.lines().last().expect("an export has lines");
     let trailer: Value = serde_json::from_str(trailer).expect("the last line is JSON");
     (text, trailer)
 }
 
-/// `cadre verify FILE --jwks JWKS`, as an auditor runs it, on files in `dir`.
+/// `cadre verify` on an export: exit code, and everything it printed.
 fn verify(dir: &Path, export: &str, jwks: &str) -> (i32, String) {
-    std::fs::write(dir.join("ledger.jsonl"), export).unwrap();
-    std::fs::write(dir.join("jwks.json"), jwks).unwrap();
-    let args = VerifyArgs {
-        file: dir.join("ledger.jsonl"),
-        jwks: Some(dir.join("jwks.json").display().to_string()),
-        receipts: Vec::new(),
-        consistency: Vec::new(),
-        tsa_certs: Vec::new(),
-        json: false,
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = run_with(&args, &mut out, &mut err);
-    let out = String::from_utf8(out).unwrap() + &String::from_utf8(err).unwrap();
-    (code, out)
-}
-
-async fn jwks(server: &TestServer) -> String {
-    let (status, body) = server.get_public("/.well-known/jwks.json").await;
-    assert_eq!(status, StatusCode::OK);
-    body.to_string()
+    let (code, out, err) = verify_export(dir, export, jwks, &[]);
+    (code, out + &err)
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -85,7 +59,7 @@ async fn a_log_truncated_on_disk_fails_verification_by_its_stored_heads() {
     let (sid, karim) = session_with_a_visit(&server).await;
     // Karim's proof is signed under a head over the whole log so far.
     download_proof(&server, &sid, &karim).await;
-    let keys = jwks(&server).await;
+    let keys = server.jwks_text().await;
     let dir = tempfile::tempdir().unwrap();
     let (before, _) = export(&server, &sid).await;
     let (code, out) = verify(dir.path(), &before, &keys);
