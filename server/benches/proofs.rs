@@ -10,8 +10,8 @@
 use cadre_protocol::api::{NewPerson, NewSession};
 use cadre_protocol::evidence::kind;
 use cadre_protocol::{Role, SessionKind};
-use cadre_server::ledger::NewEvent;
-use cadre_server::render::Lang;
+use cadre_server::evidence::ledger::NewEvent;
+use cadre_server::evidence::render::Lang;
 use serde_json::json;
 use std::time::{Duration, Instant};
 

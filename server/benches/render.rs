@@ -8,7 +8,7 @@ use std::time::{Duration, Instant};
 
 use cadre_protocol::attendance::{HalfDay, Interval, PersonAttendance, Totals};
 use cadre_protocol::{Role, SessionKind};
-use cadre_server::render::{
+use cadre_server::evidence::render::{
     Certificate, Lang, Organisation, Renderer, SessionInfo, Sheet, SheetPerson,
     attendance_sheet_pdf, certificate_pdf,
 };

@@ -60,10 +60,10 @@ pub struct Config {
     pub keyframe_interval: Duration,
     /// Connection quality thresholds, alert rules and the optional
     /// automatic suspension (see `docs/quality.md`).
-    pub quality: crate::quality::QualityConfig,
+    pub quality: crate::live::quality::QualityConfig,
     /// RFC 3161 anchoring: the TSA, the period, the retry delay. Off
     /// without a TSA URL.
-    pub anchoring: crate::anchoring::AnchorConfig,
+    pub anchoring: crate::evidence::anchoring::AnchorConfig,
 }
 
 impl Config {
@@ -91,8 +91,8 @@ impl Config {
             recording_quota_bytes: None,
             recording_retention: Duration::from_secs(30 * 24 * 3600),
             keyframe_interval: Duration::from_secs(3),
-            quality: crate::quality::QualityConfig::default(),
-            anchoring: crate::anchoring::AnchorConfig::default(),
+            quality: crate::live::quality::QualityConfig::default(),
+            anchoring: crate::evidence::anchoring::AnchorConfig::default(),
         }
     }
 }

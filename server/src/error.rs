@@ -1,8 +1,8 @@
 //! HTTP errors: one type, one JSON body shape (`{code, message}`), one status
 //! per code. 5xx are logged; their details stay in the log.
 
-use crate::catalog::CatalogError;
-use crate::links::LinkError;
+use crate::directory::catalog::CatalogError;
+use crate::directory::links::LinkError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};

@@ -3,59 +3,49 @@
 //! client.
 //!
 //! # Layout
-//! - [`config`]: every setting, with defaults that work on a fresh machine.
-//! - [`keys`]: the Ed25519 signing key (links now, proofs later) and the
-//!   organiser token, generated into the data directory on first start.
-//! - [`links`]: join links as EdDSA JWTs; minting and strict verification.
-//! - [`catalog`]: sessions, people and links in the embedded SQLite file.
-//! - [`app`]: the shared state and the operations the API, CLI and socket use.
-//! - [`http`]: routes: REST under `/api/`, `/ws/{sid}`, JWKS, the client.
-//! - [`session`]: one actor task per live session, owning its roster and its
-//!   sign-in state.
-//! - [`signin`]: half-day sign-in windows, sign-ins and countersignatures.
-//! - [`ledger`]: the append-only evidence log (group commit, Merkle tree
-//!   heads, proofs); [`jws`]: signing of tree heads and proofs;
-//!   [`anchoring`]: RFC 3161 time-stamps of tree heads by the operator's
-//!   TSA, off the append path.
-//! - [`admission`]: per-address limits on WebSocket connections.
-//! - [`connection`]: one WebSocket: limits, dispatch, queue, liveness, close.
-//! - [`proofs`]: issuing proofs and attendance sheets from the ledger;
-//!   [`render`]: their PDF renderings; [`verify`]: `cadre verify`;
-//!   [`report`]: the sponsor's aggregate report, gated by consent.
-//! - [`error`]: the HTTP error type and its JSON body.
-//! - [`logging`]: lossy, non-blocking log output that never fails its caller.
-//! - `assets`: the web client, embedded at build time.
+//! The folders are the architecture; each depends only on those below it:
+//! `http` → `socket` → `app` → `live` → `evidence` / `recording` /
+//! `directory`.
+//!
+//! - [`http`]: the routes: REST under `/api/`, the WebSocket upgrade, the
+//!   documents people download, the published keys and the web client; the
+//!   access checks (organiser token, join link) in one place.
+//! - [`socket`]: one WebSocket connection: the transport (read and write
+//!   loops, rate limit, liveness, close) apart from the per-message handlers.
+//! - [`app`]: the shared state and the operations the API, the CLI and the
+//!   socket use: admission, proofs and sheets, recordings after the fact,
+//!   the sponsor's report, difficulties, per-address connection limits.
+//! - [`live`]: a session while it runs: one actor task per session (roster,
+//!   sign-in, the recording gate, quality, session control), what it sends
+//!   to connections, and the pure rules it applies (quality, sign-in
+//!   windows).
+//! - [`evidence`]: the append-only ledger, the signing of tree heads and
+//!   proofs, RFC 3161 anchoring, the PDF renderings and `cadre verify`.
+//! - [`recording`]: the server-side recorder (one peer connection per
+//!   consenting participant, Ogg and IVF files, the quota).
+//! - [`directory`]: what exists: sessions, people and links in the SQLite
+//!   catalogue, join links as signed tokens, the signing keys and the
+//!   organiser token, calendar files.
+//! - [`config`]: every setting, with defaults that work on a fresh machine;
+//!   [`error`]: the error type operations return and its JSON body;
+//!   [`logging`]: lossy, non-blocking log output that never fails its
+//!   caller.
 //!
 //! [`Server::bind`] then [`Server::serve`]: tests bind port 0 and read
 //! [`Server::local_addr`].
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
-pub mod admission;
-pub mod anchoring;
 pub mod app;
-mod assets;
-pub mod calendar;
-pub mod catalog;
 pub mod config;
-pub mod connection;
+pub mod directory;
 pub mod error;
+pub mod evidence;
 pub mod http;
-pub mod jws;
-pub mod keys;
-pub mod ledger;
-pub mod links;
+pub mod live;
 pub mod logging;
-pub mod proofs;
-pub mod quality;
-pub mod recorder;
-pub mod recordings;
-pub mod render;
-pub mod report;
-pub mod reports;
-pub mod session;
-pub mod signin;
-pub mod verify;
+pub mod recording;
+pub mod socket;
 
 pub use app::App;
 pub use config::Config;
@@ -87,13 +77,13 @@ pub enum StartError {
     },
     /// Keys could not be loaded or created.
     #[error(transparent)]
-    Keys(#[from] keys::KeyError),
+    Keys(#[from] crate::directory::keys::KeyError),
     /// The catalogue could not be opened.
     #[error(transparent)]
-    Catalog(#[from] catalog::CatalogError),
+    Catalog(#[from] crate::directory::catalog::CatalogError),
     /// The evidence ledger could not be opened.
     #[error(transparent)]
-    Ledger(#[from] ledger::LedgerError),
+    Ledger(#[from] crate::evidence::ledger::LedgerError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -174,7 +164,7 @@ impl Server {
     }
 
     /// Purges recordings past their retention now and every
-    /// [`recordings::PURGE_PERIOD`] until shutdown.
+    /// [`app::recordings::PURGE_PERIOD`] until shutdown.
     fn spawn_retention(&self) {
         let app = self.app.clone();
         let stop = self.shutdown.clone();
@@ -186,7 +176,7 @@ impl Server {
                 }
                 tokio::select! {
                     () = stop.cancelled() => break,
-                    () = tokio::time::sleep(recordings::PURGE_PERIOD) => {}
+                    () = tokio::time::sleep(app::recordings::PURGE_PERIOD) => {}
                 }
             }
         });
@@ -201,7 +191,7 @@ impl Server {
         let Some(url) = config.tsa_url.clone() else {
             return;
         };
-        match anchoring::Anchorer::new(self.app.ledger().clone(), url) {
+        match evidence::anchoring::Anchorer::new(self.app.ledger().clone(), url) {
             Ok(anchorer) => {
                 let stop = self.shutdown.clone();
                 self.tracker
@@ -272,18 +262,19 @@ pub struct Opened {
 pub fn open(config: &Config, public_url: String) -> Result<Opened, StartError> {
     let dir = &config.data_dir;
     open_data_dir(dir)?;
-    let key = keys::SigningKey::load_or_create(dir)?.value;
+    let key = crate::directory::keys::SigningKey::load_or_create(dir)?.value;
     let (organiser_token, organiser_token_created) = match &config.organiser_token {
         Some(t) if !t.trim().is_empty() => (t.trim().to_owned(), false),
         _ => {
-            let loaded = keys::organiser_token(dir)?;
+            let loaded = crate::directory::keys::organiser_token(dir)?;
             (loaded.value, loaded.created)
         }
     };
-    let catalog = catalog::Catalog::open(dir)?;
-    let ledger = ledger::Ledger::open(dir, jws::JwsSigner::new(&key))?;
+    let catalog = crate::directory::catalog::Catalog::open(dir)?;
+    let ledger =
+        crate::evidence::ledger::Ledger::open(dir, crate::evidence::jws::JwsSigner::new(&key))?;
     let recordings = config.recordings_dir();
-    let recorder = recorder::Recorder::new(recorder::RecorderConfig {
+    let recorder = crate::recording::Recorder::new(crate::recording::RecorderConfig {
         dir: recordings.clone(),
         udp_ip: config.media_ip,
         quota_bytes: config.recording_quota_bytes,

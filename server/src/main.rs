@@ -6,7 +6,7 @@ use anyhow::{Context, bail};
 use cadre_protocol::api::{NewPerson, NewSession, SessionView};
 use cadre_protocol::signalling::{IcePolicy, IceServer};
 use cadre_protocol::{Role, SessionKind};
-use cadre_server::catalog::Catalog;
+use cadre_server::directory::catalog::Catalog;
 use cadre_server::{Config, Server};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -55,7 +55,7 @@ enum Command {
     #[command(subcommand)]
     Session(SessionCommand),
     /// Check a proof or a ledger export offline, with the published keys.
-    Verify(cadre_server::verify::VerifyArgs),
+    Verify(cadre_server::evidence::verify::VerifyArgs),
     /// Difficulty reports: list, answer in writing, close, export.
     #[command(subcommand)]
     Report(ReportCommand),
@@ -180,7 +180,7 @@ enum SessionCommand {
         /// Session id.
         session: String,
         /// Days the link stays valid.
-        #[arg(long, default_value_t = cadre_server::report::DEFAULT_VALID_DAYS)]
+        #[arg(long, default_value_t = cadre_server::app::sponsor::DEFAULT_VALID_DAYS)]
         days: u32,
         /// Base URL of the link (default: the URL the server last used).
         #[arg(long, env = "CADRE_PUBLIC_URL")]
@@ -267,7 +267,9 @@ async fn main() -> std::process::ExitCode {
         Command::Report(cmd) => report_command(&cli.data_dir, cmd).await,
         Command::Verify(args) => {
             // Offline work, with its own exit codes (0 verified, else failed).
-            match tokio::task::spawn_blocking(move || cadre_server::verify::run(args)).await {
+            match tokio::task::spawn_blocking(move || cadre_server::evidence::verify::run(args))
+                .await
+            {
                 Ok(code) => std::process::exit(code),
                 Err(e) => Err(e.into()),
             }
@@ -329,7 +331,7 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
     if let Some(path) = &args.quality_config {
         let text =
             std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let file: cadre_server::quality::QualityFile =
+        let file: cadre_server::live::quality::QualityFile =
             toml::from_str(&text).with_context(|| format!("{}", path.display()))?;
         config.quality = file
             .apply(config.quality.clone())
@@ -402,7 +404,7 @@ async fn serve(data_dir: &Path, args: ServeArgs, json_ready: bool) -> anyhow::Re
             say_err!(
                 "organiser token (shown once; also in {}): {}",
                 data_dir
-                    .join(cadre_server::keys::ORGANISER_TOKEN_FILE)
+                    .join(cadre_server::directory::keys::ORGANISER_TOKEN_FILE)
                     .display(),
                 server.organiser_token()
             );
@@ -482,7 +484,7 @@ fn print_demo(server: &Server, view: &SessionView, data_dir: &Path) {
         say!(
             "  Organiser API token (shown once; kept in {}):",
             data_dir
-                .join(cadre_server::keys::ORGANISER_TOKEN_FILE)
+                .join(cadre_server::directory::keys::ORGANISER_TOKEN_FILE)
                 .display()
         );
         say!("    {}", server.organiser_token());
@@ -533,7 +535,10 @@ struct Offline {
 }
 
 async fn offline(data_dir: &Path, public_url: Option<String>) -> anyhow::Result<Offline> {
-    if !data_dir.join(cadre_server::catalog::DB_FILE).exists() {
+    if !data_dir
+        .join(cadre_server::directory::catalog::DB_FILE)
+        .exists()
+    {
         bail!(
             "no cadre data in {} (run `cadre serve` or `cadre demo` once, or pass --data-dir)",
             data_dir.display()

@@ -561,7 +561,7 @@ pub fn verify_export(
     let keys = dir.join("jwks.json");
     std::fs::write(&file, export).expect("write the export");
     std::fs::write(&keys, jwks).expect("write the keys");
-    let args = cadre_server::verify::VerifyArgs {
+    let args = cadre_server::evidence::verify::VerifyArgs {
         file,
         jwks: Some(keys.display().to_string()),
         receipts: Vec::new(),
@@ -570,7 +570,7 @@ pub fn verify_export(
         json: false,
     };
     let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = cadre_server::verify::run_with(&args, &mut out, &mut err);
+    let code = cadre_server::evidence::verify::run_with(&args, &mut out, &mut err);
     (
         code,
         String::from_utf8(out).expect("UTF-8"),

@@ -8,8 +8,8 @@
 
 use cadre_protocol::Role;
 use cadre_protocol::evidence::entry_hash;
-use cadre_server::ledger::{AnchorRow, LEDGER_FILE};
-use cadre_server::verify::{EXIT_FAILED, EXIT_VERIFIED};
+use cadre_server::evidence::ledger::{AnchorRow, LEDGER_FILE};
+use cadre_server::evidence::verify::{EXIT_FAILED, EXIT_VERIFIED};
 use cadre_tests::tsa::TestTsa;
 use cadre_tests::{TestServer, WAIT, verify_export};
 use serde_json::{Value, json};

@@ -7,7 +7,7 @@
 use cadre_protocol::Role;
 use cadre_protocol::evidence::{TreeHead, unverified_payload};
 use cadre_protocol::proof::{AttendanceProof, Consistency};
-use cadre_server::verify::{EXIT_FAILED, EXIT_VERIFIED, VerifyArgs, run_with};
+use cadre_server::evidence::verify::{EXIT_FAILED, EXIT_VERIFIED, VerifyArgs, run_with};
 use cadre_tests::{StatusCode, TestServer};
 use serde_json::json;
 use std::path::Path;

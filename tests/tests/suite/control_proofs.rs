@@ -5,7 +5,7 @@
 //! per-minute summaries; `cadre verify` recomputes and prints them.
 
 use cadre_protocol::Role;
-use cadre_server::verify::{EXIT_VERIFIED, VerifyArgs, run_with};
+use cadre_server::evidence::verify::{EXIT_VERIFIED, VerifyArgs, run_with};
 use cadre_tests::{Client, TestServer};
 use serde_json::{Value, json};
 use std::time::Duration;

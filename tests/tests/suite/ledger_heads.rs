@@ -5,8 +5,8 @@
 //! store does not fill with identical heads.
 
 use cadre_protocol::Role;
-use cadre_server::ledger::LEDGER_FILE;
-use cadre_server::verify::{EXIT_FAILED, EXIT_VERIFIED};
+use cadre_server::evidence::ledger::LEDGER_FILE;
+use cadre_server::evidence::verify::{EXIT_FAILED, EXIT_VERIFIED};
 use cadre_tests::{StatusCode, TestServer, person, verify_export};
 use serde_json::Value;
 use std::path::Path;
@@ -114,7 +114,7 @@ async fn proof_downloads_reuse_the_head_until_the_log_grows() {
     // One more entry: the next download is under a new head over it.
     let size = ledger.entries(&sid).await.unwrap().len() as u64;
     ledger
-        .append(cadre_server::ledger::NewEvent {
+        .append(cadre_server::evidence::ledger::NewEvent {
             sid: sid.clone(),
             kind: cadre_protocol::evidence::kind::VISIBILITY,
             actor: karim.clone(),

@@ -1,4 +1,4 @@
-//! The recorder (`cadre_server::recorder`) driven through its Rust API by
+//! The recorder (`cadre_server::recording`) driven through its Rust API by
 //! real webrtc-rs publishers ([`cadre_tests::media::SyntheticPublisher`])
 //! over loopback UDP, writing into a real temporary directory. Each test
 //! reads the files back and checks them as streams: IVF (signature, header
@@ -9,7 +9,7 @@
 //! Every wait is bounded.
 
 use cadre_protocol::ErrorCode;
-use cadre_server::recorder::{
+use cadre_server::recording::{
     RecordedFile, Recorder, RecorderConfig, RecorderError, Segment, SegmentEvent,
 };
 use cadre_tests::containers::{check_ivf, check_ogg};

@@ -8,7 +8,7 @@
 
 use cadre_protocol::Role;
 use cadre_protocol::evidence::kind;
-use cadre_server::ledger::NewEvent;
+use cadre_server::evidence::ledger::NewEvent;
 use cadre_tests::{StatusCode, TestServer, now};
 use serde_json::{Value, json};
 

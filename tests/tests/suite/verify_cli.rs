@@ -10,7 +10,9 @@ use cadre_protocol::proof::{
     self, AttendanceProof, Consistency, EvidenceEntry, Person, SessionMeta,
 };
 use cadre_protocol::{Role, SessionKind};
-use cadre_server::verify::{EXIT_FAILED, EXIT_USAGE, EXIT_VERIFIED, VerifyArgs, run_with};
+use cadre_server::evidence::verify::{
+    EXIT_FAILED, EXIT_USAGE, EXIT_VERIFIED, VerifyArgs, run_with,
+};
 use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::json;
 use serde_json::value::RawValue;

@@ -7,9 +7,9 @@ use cadre_protocol::attendance;
 use cadre_protocol::evidence::{Entry, Jwks, kind};
 use cadre_protocol::proof::{self, EvidenceEntry, Person, SessionMeta, check};
 use cadre_protocol::{Role, SessionKind};
-use cadre_server::jws::JwsSigner;
-use cadre_server::keys::{self, SigningKey};
-use cadre_server::ledger::{Ledger, NewEvent};
+use cadre_server::directory::keys::{self, SigningKey};
+use cadre_server::evidence::jws::JwsSigner;
+use cadre_server::evidence::ledger::{Ledger, NewEvent};
 use serde_json::{Value, json};
 use std::time::Duration;
 

@@ -6,7 +6,7 @@
 //! [`Catalog::run`], which moves the work to the blocking pool so that no
 //! runtime thread waits on the disk.
 
-use crate::keys::random_id;
+use crate::directory::keys::random_id;
 use cadre_protocol::api::{NewPerson, NewSession};
 use cadre_protocol::{Role, SessionKind, SessionState};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};

@@ -2,17 +2,22 @@
 //! operations the REST API, the CLI and the WebSocket need: create and read
 //! sessions, mint links, admit a token, revoke.
 
-use crate::admission::{AddressLimits, AddressLimitsConfig};
-use crate::catalog::{Admission, Catalog, Link, Person, Session, SessionDetail};
+pub mod address_limits;
+pub mod difficulties;
+pub mod proofs;
+pub mod recordings;
+pub mod sponsor;
+
 use crate::config::Config;
-use crate::connection::{Admitted, Limits};
+use crate::directory::catalog::{Admission, Catalog, Link, Person, Session, SessionDetail};
+use crate::directory::keys::{Jwks, SigningKey};
+use crate::directory::links::{ISSUER, JOIN_AUDIENCE, JoinClaims, LinkError, LinkSigner};
 use crate::error::ApiError;
-use crate::jws::JwsSigner;
-use crate::keys::{Jwks, SigningKey};
-use crate::ledger::Ledger;
-use crate::links::{ISSUER, JOIN_AUDIENCE, JoinClaims, LinkError, LinkSigner};
-use crate::recorder::Recorder;
-use crate::session::{Registry, SessionSettings};
+use crate::evidence::jws::JwsSigner;
+use crate::evidence::ledger::Ledger;
+use crate::live::session::{Registry, SessionSettings};
+use crate::recording::Recorder;
+use address_limits::{AddressLimits, AddressLimitsConfig};
 use cadre_protocol::api::Consents;
 use cadre_protocol::api::{LinkView, NewSession, PersonView, Revoked, SessionSummary, SessionView};
 use cadre_protocol::attendance::Schedule;
@@ -25,6 +30,48 @@ use std::time::Duration;
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
+
+/// Limits applied to every connection.
+#[derive(Debug, Clone)]
+pub struct Limits {
+    /// Sustained messages per second.
+    pub rate_per_second: u32,
+    /// Burst above the sustained rate.
+    pub rate_burst: u32,
+    /// Queue towards the client.
+    pub outbound_queue: usize,
+    /// Ping period; silence for three periods ends the connection.
+    pub heartbeat_interval: Duration,
+}
+
+/// Who is connecting, decided before the upgrade.
+#[derive(Debug, Clone)]
+pub struct Admitted {
+    /// The session's sponsor, if any (decides the consent wordings).
+    pub sponsor: Option<String>,
+    /// This person's consent decisions ([`App::admit`](crate::App::admit) reads them;
+    /// a connection leaves them undecided for the session to read at join).
+    pub consents: cadre_protocol::api::Consents,
+    /// Everyone in the session, for a facilitator's console (empty for a
+    /// participant).
+    pub people: Vec<cadre_protocol::signalling::Me>,
+    /// The session's plan, for half-days.
+    pub schedule: Schedule,
+    /// Where the connection comes from (socket address; evidence).
+    pub ip: String,
+    /// `X-Forwarded-For`, kept as a claim when a proxy sets it.
+    pub forwarded_for: Option<String>,
+    /// The browser's user agent (evidence).
+    pub user_agent: String,
+    /// Participant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// The session as shown to clients.
+    pub session: SessionInfo,
+}
 
 /// Cheap-to-clone handle on everything a request needs.
 #[derive(Clone)]
@@ -55,7 +102,7 @@ struct Inner {
     /// by the server that runs the anchoring task (none when it is off).
     anchoring: std::sync::Mutex<
         Option<(
-            crate::anchoring::AnchorConfig,
+            crate::evidence::anchoring::AnchorConfig,
             tokio::sync::mpsc::Receiver<String>,
         )>,
     >,
@@ -75,7 +122,7 @@ impl App {
     pub(crate) fn take_anchoring(
         &self,
     ) -> Option<(
-        crate::anchoring::AnchorConfig,
+        crate::evidence::anchoring::AnchorConfig,
         tokio::sync::mpsc::Receiver<String>,
     )> {
         self.inner
@@ -98,7 +145,7 @@ impl App {
         shutdown: CancellationToken,
         tracker: TaskTracker,
     ) -> App {
-        let (anchor, anchor_rx) = crate::anchoring::AnchorQueue::new(&config.anchoring);
+        let (anchor, anchor_rx) = crate::evidence::anchoring::AnchorQueue::new(&config.anchoring);
         let registry = Registry::new(
             SessionSettings {
                 ice_servers: config.ice_servers.clone(),
@@ -292,7 +339,7 @@ impl App {
     pub async fn readmit(&self, sid: &str, pid: &str) -> Result<Revoked, ApiError> {
         let (s, p) = (sid.to_owned(), pid.to_owned());
         let person = self.inner.catalog.run(move |c| c.readmit(&s, &p)).await?;
-        let event = crate::ledger::NewEvent {
+        let event = crate::evidence::ledger::NewEvent {
             sid: sid.to_owned(),
             kind: kind::READMITTED,
             actor: cadre_protocol::evidence::ACTOR_ORGANISER.to_owned(),
@@ -344,16 +391,18 @@ impl App {
             )
         };
         let url = format!("{}/j/{}", self.inner.public_url, token);
-        Ok(crate::calendar::ics(&crate::calendar::Event {
-            uid: &session.id,
-            summary: &session.title,
-            start: session.planned_start,
-            end: session.planned_end,
-            url: &url,
-            description: &description,
-            sequence: postponements.len() as u32,
-            stamp: Utc::now(),
-        }))
+        Ok(crate::directory::calendar::ics(
+            &crate::directory::calendar::Event {
+                uid: &session.id,
+                summary: &session.title,
+                start: session.planned_start,
+                end: session.planned_end,
+                url: &url,
+                description: &description,
+                sequence: postponements.len() as u32,
+                stamp: Utc::now(),
+            },
+        ))
     }
 
     /// Checks a join token end to end: signature and window, then the link

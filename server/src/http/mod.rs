@@ -5,13 +5,14 @@
 //! status and a JSON body it can show; nothing about a refused attempt
 //! reaches the session.
 
-use crate::admission::Refusal;
+use crate::app::address_limits::Refusal;
 use crate::app::{App, Origin};
-use crate::assets;
-use crate::connection::{self, Admitted, MAX_FRAME_BYTES};
+mod assets;
+use crate::app::Admitted;
 use crate::error::ApiError;
-use crate::ledger::LedgerError;
-use crate::render::Lang;
+use crate::evidence::ledger::LedgerError;
+use crate::evidence::render::Lang;
+use crate::socket::{self, MAX_FRAME_BYTES};
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::ws::WebSocketUpgrade;
@@ -70,7 +71,7 @@ pub fn router(app: App) -> Router {
         .route("/api/report", get(sponsor_report))
         .route("/api/sessions/{sid}/sponsor-link", post(sponsor_link))
         .route("/ws/{sid}", get(websocket))
-        .merge(crate::reports::routes())
+        .merge(crate::app::difficulties::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_store))
@@ -134,7 +135,7 @@ fn check_organiser(headers: &HeaderMap, app: &App) -> Result<Organiser, ApiError
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if crate::keys::secrets_match(given.trim(), app.organiser_token()) {
+    if crate::directory::keys::secrets_match(given.trim(), app.organiser_token()) {
         Ok(Organiser)
     } else {
         Err(ApiError::new(
@@ -687,7 +688,7 @@ async fn websocket(
             let _permit = permit;
             let _address_permit = address_permit;
             let _tracked = tracked;
-            connection::run(
+            socket::run(
                 socket,
                 who,
                 app_for_socket,

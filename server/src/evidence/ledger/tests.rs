@@ -1,7 +1,7 @@
 //! Ledger tests on real SQLite files in temporary directories.
 
 use super::*;
-use crate::keys::{self, SigningKey};
+use crate::directory::keys::{self, SigningKey};
 use cadre_protocol::evidence::{self, Entry, kind};
 use serde_json::json;
 use std::collections::HashSet;

@@ -28,7 +28,7 @@ pub use store::{
     StoredEntry, Tail,
 };
 
-use crate::jws::{JwsError, JwsSigner, TREE_HEAD_JWS_TYP};
+use crate::evidence::jws::{JwsError, JwsSigner, TREE_HEAD_JWS_TYP};
 use cadre_protocol::evidence::{TREE_HEAD_TYP, TreeHead};
 use cadre_protocol::merkle::{self, Hash};
 use cadre_protocol::proof::{ExportedAnchor, TREE_HEADS_LINE_VERSION, TreeHeadsLine};

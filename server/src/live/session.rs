@@ -12,12 +12,12 @@
 //! on the next join. A join that races with an actor ending sees its reply
 //! channel dropped and retries against a fresh actor.
 
-use crate::catalog::Catalog;
-use crate::connection::{ConnectionControl, Outbound};
-use crate::ledger::{Appended, Ledger, LedgerError, NewEvent};
-use crate::quality::{QualityConfig, QualityTracker};
-use crate::recorder::{RecordedFile, Recorder, Segment, SegmentEvent};
-use crate::signin::{SigninError, Signins};
+use crate::directory::catalog::Catalog;
+use crate::evidence::ledger::{Appended, Ledger, LedgerError, NewEvent};
+use crate::live::outbound::{ConnectionControl, Outbound, encode};
+use crate::live::quality::{QualityConfig, QualityTracker};
+use crate::live::signin::{SigninError, Signins};
+use crate::recording::{RecordedFile, Recorder, Segment, SegmentEvent};
 use axum::extract::ws::Utf8Bytes;
 use cadre_protocol::attendance::Schedule;
 use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
@@ -50,7 +50,7 @@ pub struct SessionSettings {
     /// Connection quality thresholds and alert rules.
     pub quality: QualityConfig,
     /// Where a session's end is announced, so its log is anchored at once.
-    pub anchor: crate::anchoring::AnchorQueue,
+    pub anchor: crate::evidence::anchoring::AnchorQueue,
 }
 
 /// How often the actor scores silence, closes minutes and checks alerts.
@@ -998,7 +998,7 @@ impl SessionActor {
                 let r = if !self.is_facilitator(&by) {
                     Err(forbidden("only a facilitator opens the sign-in"))
                 } else if let Some(slot) = self.signins.current(now).cloned() {
-                    let closes_at = (now + crate::signin::MANUAL_WINDOW_MS)
+                    let closes_at = (now + crate::live::signin::MANUAL_WINDOW_MS)
                         .max(self.signins.open_until(&slot.id, now).unwrap_or(0));
                     self.write_window(slot.id, closes_at, by);
                     Ok(())
@@ -1876,9 +1876,11 @@ impl SessionActor {
         let mut orphans: Vec<(u64, (i64, BTreeSet<String>))> = started.into_iter().collect();
         orphans.sort_by_key(|(s, _)| *s);
         for (segment, (since, participants)) in orphans {
-            let files =
-                crate::recordings::scan_segment(&self.registry.recorder, &self.info.id, segment)
-                    .await;
+            let files = self
+                .registry
+                .recorder
+                .scan_segment(&self.info.id, segment)
+                .await;
             let closed_at = files
                 .iter()
                 .filter_map(|f| f.last_packet_ms)
@@ -2279,11 +2281,4 @@ fn live_state(stored: SessionState) -> SessionState {
         SessionState::Scheduled => SessionState::Open,
         other => other,
     }
-}
-
-/// Serialises a server message once, to share between recipients.
-pub fn encode(msg: &ServerMessage) -> Utf8Bytes {
-    // Serialising these types cannot fail: no maps with non-string keys, no
-    // custom serialisers.
-    Utf8Bytes::from(serde_json::to_string(msg).unwrap_or_default())
 }

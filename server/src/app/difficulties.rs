@@ -25,9 +25,9 @@
 //! revocation, role).
 
 use crate::app::App;
-use crate::catalog::{Admission, CatalogError, CatalogResult};
+use crate::directory::catalog::{Admission, CatalogError, CatalogResult};
 use crate::error::ApiError;
-use crate::ledger::NewEvent;
+use crate::evidence::ledger::NewEvent;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
@@ -163,7 +163,13 @@ impl App {
         &self,
         sid: &str,
         pid: &str,
-    ) -> Result<Option<(Box<crate::catalog::Session>, crate::catalog::Person)>, ApiError> {
+    ) -> Result<
+        Option<(
+            Box<crate::directory::catalog::Session>,
+            crate::directory::catalog::Person,
+        )>,
+        ApiError,
+    > {
         let entries = self.log(sid, u64::MAX).await?;
         let last = entries
             .iter()
@@ -292,7 +298,8 @@ impl App {
         }
         let id = format!(
             "r_{}",
-            crate::keys::random_id(12).map_err(|e| ApiError::internal("report id", e))?
+            crate::directory::keys::random_id(12)
+                .map_err(|e| ApiError::internal("report id", e))?
         );
         let appended = self
             .ledger()
@@ -611,7 +618,7 @@ fn organiser(headers: &HeaderMap, app: &App) -> Result<bool, ApiError> {
         .ok()
         .and_then(|v| v.strip_prefix("Bearer "))
         .unwrap_or_default();
-    if crate::keys::secrets_match(given.trim(), app.organiser_token()) {
+    if crate::directory::keys::secrets_match(given.trim(), app.organiser_token()) {
         Ok(true)
     } else {
         Err(ApiError::new(

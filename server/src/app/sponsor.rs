@@ -4,9 +4,9 @@
 //! from the ledger, at each request; there is no display switch to forget.
 
 use crate::app::App;
+use crate::directory::keys::random_id;
+use crate::directory::links::{ISSUER, SPONSOR_AUDIENCE, SponsorClaims};
 use crate::error::ApiError;
-use crate::keys::random_id;
-use crate::links::{ISSUER, SPONSOR_AUDIENCE, SponsorClaims};
 use cadre_protocol::api::{
     ReportHalfDay, ReportPerson, ReportPersonHalfDay, ReportSession, ReportTotals, SponsorLink,
     SponsorReport,

@@ -9,22 +9,21 @@
 //! `closing` message and close frame, bounded in time, and the task reports
 //! the reason to the session.
 
-use crate::ledger::{Appended, Ledger, LedgerError, NewEvent};
-use crate::session::{Registry, SessionHandle, encode, now_ms};
+use crate::app::{Admitted, Limits};
+use crate::evidence::ledger::{Appended, Ledger, LedgerError, NewEvent};
+use crate::live::outbound::{Closing, ConnectionControl, Outbound, encode};
+use crate::live::session::{Registry, SessionHandle, now_ms};
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
-use cadre_protocol::attendance::Schedule;
-use cadre_protocol::close_code;
 use cadre_protocol::evidence::kind;
 use cadre_protocol::signalling::{
-    ClientMessage, ControlAction, LeaveReason, ServerMessage, SessionInfo, parse_client_message,
+    ClientMessage, ControlAction, LeaveReason, ServerMessage, parse_client_message,
 };
 use cadre_protocol::{ErrorCode, MAX_MESSAGE_BYTES, Role};
 use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
-use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
-use tokio::sync::{Notify, mpsc};
+use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
@@ -56,111 +55,6 @@ const MAX_REASON_CHARS: usize = 500;
 /// Longest user agent kept as evidence.
 const MAX_USER_AGENT: usize = 300;
 
-/// A message queued towards the client.
-#[derive(Debug, Clone)]
-pub enum Outbound {
-    /// A JSON text frame, serialised once and shared between recipients.
-    Text(Utf8Bytes),
-}
-
-/// Why and how a connection closes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Closing {
-    /// Reported to the session and to the client.
-    pub reason: LeaveReason,
-    /// WebSocket close code, or none to drop the socket silently.
-    pub code: Option<u16>,
-}
-
-impl Closing {
-    fn for_reason(reason: LeaveReason) -> Closing {
-        let code = match reason {
-            LeaveReason::Left => Some(1000),
-            LeaveReason::Replaced => Some(close_code::REPLACED),
-            LeaveReason::Flood => Some(close_code::FLOOD),
-            LeaveReason::SlowConsumer => Some(close_code::SLOW_CONSUMER),
-            LeaveReason::Timeout => Some(close_code::TIMEOUT),
-            LeaveReason::Revoked => Some(close_code::REVOKED),
-            LeaveReason::Shutdown => Some(close_code::SHUTDOWN),
-            LeaveReason::Removed => Some(close_code::REMOVED),
-            LeaveReason::Ended => Some(close_code::ENDED),
-            _ => None,
-        };
-        Closing { reason, code }
-    }
-}
-
-/// Shared between a connection task and the session actor: the first
-/// [`Closing`] recorded wins and wakes the writer.
-#[derive(Debug, Default)]
-pub struct ConnectionControl {
-    closing: OnceLock<Closing>,
-    notify: Notify,
-    /// Last time any frame arrived (ms): a timed-out connection is closed,
-    /// in evidence, at this time, not when the silence was noticed.
-    last_seen: AtomicI64,
-}
-
-impl ConnectionControl {
-    /// Asks the connection to close for `reason`.
-    pub fn close(&self, reason: LeaveReason) {
-        self.close_with(Closing::for_reason(reason));
-    }
-
-    fn close_with(&self, closing: Closing) {
-        if self.closing.set(closing).is_ok() {
-            // notify_one keeps a permit if the writer is not waiting yet.
-            self.notify.notify_one();
-        }
-    }
-
-    fn closing(&self) -> Option<Closing> {
-        self.closing.get().copied()
-    }
-}
-
-/// Limits applied to every connection.
-#[derive(Debug, Clone)]
-pub struct Limits {
-    /// Sustained messages per second.
-    pub rate_per_second: u32,
-    /// Burst above the sustained rate.
-    pub rate_burst: u32,
-    /// Queue towards the client.
-    pub outbound_queue: usize,
-    /// Ping period; silence for three periods ends the connection.
-    pub heartbeat_interval: Duration,
-}
-
-/// Who is connecting, decided before the upgrade.
-#[derive(Debug, Clone)]
-pub struct Admitted {
-    /// The session's sponsor, if any (decides the consent wordings).
-    pub sponsor: Option<String>,
-    /// This person's consent decisions ([`App::admit`](crate::App::admit) reads them;
-    /// a connection leaves them undecided for the session to read at join).
-    pub consents: cadre_protocol::api::Consents,
-    /// Everyone in the session, for a facilitator's console (empty for a
-    /// participant).
-    pub people: Vec<cadre_protocol::signalling::Me>,
-    /// The session's plan, for half-days.
-    pub schedule: Schedule,
-    /// Where the connection comes from (socket address; evidence).
-    pub ip: String,
-    /// `X-Forwarded-For`, kept as a claim when a proxy sets it.
-    pub forwarded_for: Option<String>,
-    /// The browser's user agent (evidence).
-    pub user_agent: String,
-    /// Participant id.
-    pub id: String,
-    /// Display name.
-    pub name: String,
-    /// Role.
-    pub role: Role,
-    /// The session as shown to clients.
-    pub session: SessionInfo,
-}
-
 /// Runs one connection to its end.
 pub async fn run(
     socket: WebSocket,
@@ -171,7 +65,7 @@ pub async fn run(
     limits: Limits,
     shutdown: CancellationToken,
 ) {
-    let connection_id = match crate::keys::random_id(9) {
+    let connection_id = match crate::directory::keys::random_id(9) {
         Ok(id) => format!("c_{id}"),
         Err(_) => return,
     };
@@ -254,8 +148,8 @@ async fn run_inner(
     };
     let (out_tx, out_rx) = mpsc::channel(limits.outbound_queue);
     let control = Arc::new(ConnectionControl::default());
-    control.last_seen.store(now_ms(), Ordering::Relaxed);
-    let joining = crate::session::Joining {
+    control.touch(now_ms());
+    let joining = crate::live::session::Joining {
         id: who.id.clone(),
         name: who.name.clone(),
         role: who.role,
@@ -359,7 +253,7 @@ async fn record_close(
         payload: serde_json::json!({
             "connection_id": connection_id,
             "reason": reason,
-            "last_seen": control.last_seen.load(Ordering::Relaxed),
+            "last_seen": control.last_seen(),
         }),
         client_ts: None,
     });
@@ -400,7 +294,7 @@ async fn write_loop(
     let closing = loop {
         tokio::select! {
             biased;
-            () = control.notify.notified() => break control.closing(),
+            () = control.notified() => break control.closing(),
             () = shutdown.cancelled() => {
                 control.close(LeaveReason::Shutdown);
                 break control.closing();
@@ -422,7 +316,7 @@ async fn write_loop(
                 };
                 tokio::select! {
                     biased;
-                    () = control.notify.notified() => break control.closing(),
+                    () = control.notified() => break control.closing(),
                     result = write => if result.is_err() {
                         control.close(LeaveReason::Disconnected);
                         break control.closing();
@@ -602,7 +496,7 @@ impl Reader<'_> {
                 }
                 Ok(Some(Ok(msg))) => msg,
             };
-            self.control.last_seen.store(now_ms(), Ordering::Relaxed);
+            self.control.touch(now_ms());
             if matches!(msg, Message::Text(_) | Message::Binary(_)) {
                 match self.rate() {
                     Verdict::Allow => {}
@@ -1044,7 +938,7 @@ impl Reader<'_> {
         } else {
             None
         };
-        let request = crate::session::ControlRequest {
+        let request = crate::live::session::ControlRequest {
             by: self.id.clone(),
             action,
             reason,
@@ -1067,7 +961,8 @@ impl Reader<'_> {
             return Err("a postponement needs the new `start` and `end`".into());
         };
         let parse = |field: &str, v: &str| {
-            crate::catalog::parse_session_time(field, v, self.time_zone).map_err(|e| e.to_string())
+            crate::directory::catalog::parse_session_time(field, v, self.time_zone)
+                .map_err(|e| e.to_string())
         };
         let start = parse("start", start)?;
         let end = parse("end", end)?;

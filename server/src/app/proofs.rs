@@ -9,9 +9,9 @@
 //! entries.
 
 use crate::app::App;
-use crate::catalog::{Person as StoredPerson, Session};
+use crate::directory::catalog::{Person as StoredPerson, Session};
 use crate::error::ApiError;
-use crate::render::{self, Lang, Organisation, Strokes};
+use crate::evidence::render::{self, Lang, Organisation, Strokes};
 use cadre_protocol::ErrorCode;
 use cadre_protocol::attendance;
 use cadre_protocol::evidence::Entry;

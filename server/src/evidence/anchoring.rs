@@ -11,7 +11,7 @@
 //! head's time, which a verifier would refuse), so a stored anchor is one
 //! `cadre verify` accepts.
 
-use crate::ledger::{AnchorRow, Ledger, LedgerError};
+use crate::evidence::ledger::{AnchorRow, Ledger, LedgerError};
 use cadre_protocol::anchor::{self, AnchorError};
 use ring::rand::{SecureRandom, SystemRandom};
 use std::time::Duration;

@@ -6,7 +6,7 @@
 //! issuer and `cadre:join` audience, `nbf` and `exp` both checked with a few
 //! seconds of leeway. Each failure maps to one stable [`ErrorCode`].
 
-use crate::keys::SigningKey;
+use crate::directory::keys::SigningKey;
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cadre_protocol::{ErrorCode, Role};
@@ -276,12 +276,12 @@ fn claim_time(token: &str, claim: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::SigningKey;
+    use crate::directory::keys::SigningKey;
 
     fn signer() -> (LinkSigner, std::path::PathBuf) {
         let dir = std::env::temp_dir().join(format!(
             "cadre-links-{}",
-            crate::keys::random_id(8).unwrap()
+            crate::directory::keys::random_id(8).unwrap()
         ));
         std::fs::create_dir_all(&dir).unwrap();
         let key = SigningKey::load_or_create(&dir).unwrap().value;

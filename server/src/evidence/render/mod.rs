@@ -215,43 +215,43 @@ pub struct Renderer {
 
 static BUNDLED: [(&[u8], &str); 10] = [
     (
-        include_bytes!("../../assets/fonts/NotoSans-Regular.ttf"),
+        include_bytes!("../../../assets/fonts/NotoSans-Regular.ttf"),
         "Noto Sans",
     ),
     (
-        include_bytes!("../../assets/fonts/NotoSans-Bold.ttf"),
+        include_bytes!("../../../assets/fonts/NotoSans-Bold.ttf"),
         "Noto Sans Bold",
     ),
     (
-        include_bytes!("../../assets/fonts/NotoSansArabic-Regular.ttf"),
+        include_bytes!("../../../assets/fonts/NotoSansArabic-Regular.ttf"),
         "Noto Sans Arabic",
     ),
     (
-        include_bytes!("../../assets/fonts/NotoSansArabic-Bold.ttf"),
+        include_bytes!("../../../assets/fonts/NotoSansArabic-Bold.ttf"),
         "Noto Sans Arabic Bold",
     ),
     (
-        include_bytes!("../../assets/fonts/NotoSansHebrew-Regular.ttf"),
+        include_bytes!("../../../assets/fonts/NotoSansHebrew-Regular.ttf"),
         "Noto Sans Hebrew",
     ),
     (
-        include_bytes!("../../assets/fonts/NotoSansHebrew-Bold.ttf"),
+        include_bytes!("../../../assets/fonts/NotoSansHebrew-Bold.ttf"),
         "Noto Sans Hebrew Bold",
     ),
     (
-        include_bytes!("../../assets/fonts/NotoSansArmenian-Regular.ttf"),
+        include_bytes!("../../../assets/fonts/NotoSansArmenian-Regular.ttf"),
         "Noto Sans Armenian",
     ),
     (
-        include_bytes!("../../assets/fonts/NotoSansGeorgian-Regular.ttf"),
+        include_bytes!("../../../assets/fonts/NotoSansGeorgian-Regular.ttf"),
         "Noto Sans Georgian",
     ),
     (
-        include_bytes!("../../assets/fonts/NotoSansDevanagari-Regular.ttf"),
+        include_bytes!("../../../assets/fonts/NotoSansDevanagari-Regular.ttf"),
         "Noto Sans Devanagari",
     ),
     (
-        include_bytes!("../../assets/fonts/NotoSansThai-Regular.ttf"),
+        include_bytes!("../../../assets/fonts/NotoSansThai-Regular.ttf"),
         "Noto Sans Thai",
     ),
 ];

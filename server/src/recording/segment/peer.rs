@@ -1,8 +1,9 @@
 //! The recorder's side of one publisher: a receive-only peer connection,
 //! its event handler, and one task per incoming track.
 
-use super::writer::{Codec, Offered, WriteFailure};
-use super::{SegmentEvent, SegmentInner, TrackHandle, lock, now_ms};
+use super::super::writer::{Codec, Offered, WriteFailure};
+use super::super::{SegmentEvent, lock, now_ms};
+use super::{SegmentInner, TrackHandle};
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -223,7 +224,7 @@ async fn run_track(
                             match failure {
                                 WriteFailure::Storage(e) => {
                                     let message = e.to_string();
-                                    let event = if super::storage::is_storage_full(&e) {
+                                    let event = if super::super::storage::is_storage_full(&e) {
                                         warn!(%participant, %name, "recording storage full: {message}");
                                         SegmentEvent::StorageFull { participant: participant.clone(), message }
                                     } else {
@@ -253,7 +254,7 @@ async fn run_track(
 }
 
 /// Finalises a writer on the blocking pool (file I/O, fsync).
-async fn finalise(writer: &Arc<std::sync::Mutex<super::writer::TrackWriter>>) {
+async fn finalise(writer: &Arc<std::sync::Mutex<super::super::writer::TrackWriter>>) {
     let w = Arc::clone(writer);
     let done = tokio::task::spawn_blocking(move || {
         let mut w = lock(&w);

@@ -6,7 +6,7 @@
 //! with the published JWKS; the tests here sign with this module and verify
 //! with that one, so the two cannot drift apart unnoticed.
 
-use crate::keys::SigningKey;
+use crate::directory::keys::SigningKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
 
@@ -76,7 +76,7 @@ impl JwsSigner {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::keys::{self, SigningKey};
+    use crate::directory::keys::{self, SigningKey};
     use base64::Engine as _;
     use base64::engine::general_purpose::URL_SAFE_NO_PAD;
     use cadre_protocol::evidence::{self, TREE_HEAD_TYP, TreeHead};
