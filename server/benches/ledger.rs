@@ -10,8 +10,8 @@
 
 use cadre_protocol::evidence::{Entry, consent, kind};
 use cadre_protocol::merkle::{self, Hash};
-use cadre_server::evidence::jws::JwsSigner;
 use cadre_server::directory::keys::SigningKey;
+use cadre_server::evidence::jws::JwsSigner;
 use cadre_server::evidence::ledger::{LEDGER_FILE, Ledger, NewEvent};
 use serde_json::json;
 use std::path::{Path, PathBuf};

@@ -6,8 +6,8 @@
 use cadre_protocol::Role;
 use cadre_protocol::api::SessionView;
 use cadre_protocol::attendance::Schedule;
-use cadre_server::live::session::Joining;
 use cadre_server::live::outbound::{ConnectionControl, Outbound};
+use cadre_server::live::session::Joining;
 use cadre_tests::{Client, TestServer, person};
 use serde_json::{Value, json};
 use std::collections::{BTreeMap, BTreeSet, HashMap};

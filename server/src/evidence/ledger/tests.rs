@@ -856,9 +856,11 @@ async fn crash_child() {
 fn kill_mid_batch_keeps_whole_batches_and_numbering() {
     use std::io::BufRead;
     let dir = tempfile::tempdir().unwrap();
+    // The test's name as the harness knows it: its path without the crate.
+    let module = module_path!().split_once("::").map_or("", |(_, m)| m);
     let mut child = std::process::Command::new(std::env::current_exe().unwrap())
         .args([
-            "ledger::tests::crash_child",
+            &format!("{module}::crash_child"),
             "--exact",
             "--ignored",
             "--nocapture",

@@ -1,0 +1,95 @@
+//! This connection as a member of its live session: the session's handle
+//! with who is asking, so that handlers say what they want and not, each
+//! time, whose and which tab's request it is.
+
+use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
+use crate::live::session::{ControlRequest, JoinError, SessionHandle};
+use cadre_protocol::quality::StatsReport;
+use cadre_protocol::signalling::Opaque;
+use cadre_protocol::{ErrorBody, Role};
+
+/// The session, and who this connection is in it.
+pub(super) struct Member {
+    pub(super) session: SessionHandle,
+    pub(super) sid: String,
+    pub(super) id: String,
+    pub(super) role: Role,
+    pub(super) connection_id: String,
+}
+
+impl Member {
+    pub(super) async fn relay(&self, to: String, data: Opaque) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.relay(id, cid, to, data).await;
+    }
+
+    pub(super) async fn media(&self, camera: bool, microphone: bool) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.media(id, cid, camera, microphone).await;
+    }
+
+    pub(super) async fn presence(&self, visible: bool, focused: bool) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.presence(id, cid, visible, focused).await;
+    }
+
+    pub(super) async fn stats(&self, report: StatsReport) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.stats(id, cid, report).await;
+    }
+
+    pub(super) async fn recorder_signal(&self, segment: u64, data: Opaque) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.recorder_signal(id, cid, segment, data).await;
+    }
+
+    pub(super) async fn sign_begin(&self, slot: String) -> Result<(), ErrorBody> {
+        self.session.sign_begin(self.id.clone(), slot).await
+    }
+
+    pub(super) async fn sign_end(&self, slot: String, recorded: Option<(i64, String)>) {
+        self.session.sign_end(self.id.clone(), slot, recorded).await;
+    }
+
+    pub(super) async fn countersign_begin(
+        &self,
+        slot: String,
+        participant: String,
+    ) -> Result<(), ErrorBody> {
+        let by = self.id.clone();
+        self.session.countersign_begin(by, slot, participant).await
+    }
+
+    pub(super) async fn countersign_end(
+        &self,
+        slot: String,
+        participant: String,
+        recorded: Option<(i64, String)>,
+    ) {
+        let by = self.id.clone();
+        self.session
+            .countersign_end(by, slot, participant, recorded)
+            .await;
+    }
+
+    pub(super) async fn open_signin(&self) -> Result<(), ErrorBody> {
+        self.session.open_signin(self.id.clone()).await
+    }
+
+    pub(super) async fn recording_consent(
+        &self,
+        granted: bool,
+        event: NewEvent,
+    ) -> Result<Result<Appended, LedgerError>, JoinError> {
+        let id = self.id.clone();
+        self.session.recording_consent(id, granted, event).await
+    }
+
+    pub(super) async fn arm(&self, armed: bool) -> Result<(), ErrorBody> {
+        self.session.arm(self.id.clone(), armed).await
+    }
+
+    pub(super) async fn control(&self, request: ControlRequest) -> Result<(), ErrorBody> {
+        self.session.control(request).await
+    }
+}

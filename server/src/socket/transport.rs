@@ -1,0 +1,325 @@
+//! The transport of one connection, apart from what its messages mean:
+//! the read loop (liveness, frame size, rate limit), the write loop (the
+//! bounded queue, batching, pings), and closing with a reason.
+
+use super::{Connection, Tally, heartbeat_event};
+use crate::app::Admitted;
+use crate::evidence::ledger::{Ledger, NewEvent};
+use crate::live::outbound::{Closing, ConnectionControl, Outbound, encode};
+use crate::live::session::now_ms;
+use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
+use cadre_protocol::ErrorCode;
+use cadre_protocol::evidence::kind;
+use cadre_protocol::signalling::{LeaveReason, ServerMessage};
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt, StreamExt};
+use std::sync::Mutex;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
+use tracing::warn;
+
+/// How long the writer may take to say goodbye before the socket is dropped.
+const CLOSE_GRACE: Duration = Duration::from_secs(1);
+
+/// Messages written per flush when the queue has a backlog.
+const WRITE_BATCH: usize = 32;
+
+/// The way out towards the client: its bounded queue and the close
+/// control. A client that does not read closes as a slow consumer rather
+/// than holding the session up.
+pub(super) struct Outlet<'a> {
+    pub(super) queue: mpsc::Sender<Outbound>,
+    pub(super) control: &'a ConnectionControl,
+    /// The type of the message being handled, named in its errors.
+    pub(super) about: Option<&'static str>,
+}
+
+impl Outlet<'_> {
+    /// Queues `msg` for the client.
+    pub(super) fn send(&self, msg: &ServerMessage) {
+        self.push(Outbound::Text(encode(msg)));
+    }
+
+    /// Answers the message being handled with an error.
+    pub(super) fn error(&self, code: ErrorCode, message: &str) {
+        let error = match self.about {
+            Some(about) => ServerMessage::error_about(code, message, about),
+            None => ServerMessage::error(code, message),
+        };
+        self.send(&error);
+    }
+
+    fn push(&self, msg: Outbound) {
+        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(msg) {
+            self.control.close(LeaveReason::SlowConsumer);
+        }
+    }
+}
+
+impl Connection<'_> {
+    /// Reads frames until the connection must end: silence, a close, a
+    /// flood, an unreadable frame, or a handler that says so.
+    pub(super) async fn read_loop(mut self, mut stream: SplitStream<WebSocket>) {
+        let silence = self.limits.heartbeat_interval * 3;
+        loop {
+            let next = tokio::time::timeout(silence, stream.next()).await;
+            let msg = match next {
+                Err(_) => {
+                    self.out.control.close(LeaveReason::Timeout);
+                    return;
+                }
+                Ok(None) => {
+                    self.out.control.close(LeaveReason::Disconnected);
+                    return;
+                }
+                Ok(Some(Err(e))) => {
+                    let too_big = matches!(
+                        std::error::Error::source(&e).and_then(|s| {
+                            s.downcast_ref::<tokio_tungstenite::tungstenite::Error>()
+                        }),
+                        Some(tokio_tungstenite::tungstenite::Error::Capacity(_))
+                    );
+                    self.out.control.close_with(Closing {
+                        reason: LeaveReason::Disconnected,
+                        code: too_big.then_some(1009),
+                    });
+                    return;
+                }
+                Ok(Some(Ok(msg))) => msg,
+            };
+            self.out.control.touch(now_ms());
+            if matches!(msg, Message::Text(_) | Message::Binary(_)) {
+                match self.rate() {
+                    Verdict::Allow => {}
+                    Verdict::Drop => continue,
+                    Verdict::Flood => return,
+                }
+            }
+            match msg {
+                Message::Text(text) => {
+                    if !self.on_text(&text).await {
+                        return;
+                    }
+                }
+                Message::Binary(_) => {
+                    self.out.error(
+                        ErrorCode::MalformedMessage,
+                        "binary frames are not part of the protocol; send JSON text",
+                    );
+                }
+                Message::Close(_) => {
+                    self.out.control.close(LeaveReason::Disconnected);
+                    return;
+                }
+                // Any frame proves liveness; the timeout above restarts.
+                Message::Ping(_) | Message::Pong(_) => {}
+            }
+            if self.out.control.closing().is_some() {
+                return;
+            }
+        }
+    }
+
+    /// Applies the rate limit: a dropped message is answered (at most once a
+    /// second) with `rate_limited`; a flood closes the connection.
+    fn rate(&mut self) -> Verdict {
+        let verdict = self.bucket.take();
+        match verdict {
+            Verdict::Allow => {}
+            Verdict::Drop => {
+                let now = Instant::now();
+                if self
+                    .last_rate_error
+                    .is_none_or(|t| now.duration_since(t) >= Duration::from_secs(1))
+                {
+                    self.last_rate_error = Some(now);
+                    self.out.error(
+                        ErrorCode::RateLimited,
+                        "too many messages; messages are being dropped",
+                    );
+                }
+            }
+            Verdict::Flood => self.out.control.close(LeaveReason::Flood),
+        }
+        verdict
+    }
+}
+
+pub(super) async fn write_loop(
+    mut sink: SplitSink<WebSocket, Message>,
+    mut rx: mpsc::Receiver<Outbound>,
+    control: &ConnectionControl,
+    shutdown: &CancellationToken,
+    heartbeat: Duration,
+) -> Closing {
+    let mut ping = tokio::time::interval_at(Instant::now() + heartbeat, heartbeat);
+    ping.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let closing = loop {
+        tokio::select! {
+            biased;
+            () = control.notified() => break control.closing(),
+            () = shutdown.cancelled() => {
+                control.close(LeaveReason::Shutdown);
+                break control.closing();
+            }
+            msg = rx.recv() => {
+                let Some(first) = msg else { break control.closing() };
+                // The write itself can block on a client that does not read;
+                // it must stay interruptible by a close decision.
+                let write = async {
+                    let Outbound::Text(t) = first;
+                    sink.feed(Message::Text(t)).await?;
+                    for _ in 1..WRITE_BATCH {
+                        match rx.try_recv() {
+                            Ok(Outbound::Text(t)) => sink.feed(Message::Text(t)).await?,
+                            Err(_) => break,
+                        }
+                    }
+                    sink.flush().await
+                };
+                tokio::select! {
+                    biased;
+                    () = control.notified() => break control.closing(),
+                    result = write => if result.is_err() {
+                        control.close(LeaveReason::Disconnected);
+                        break control.closing();
+                    },
+                }
+            }
+            _ = ping.tick() => {
+                if sink.send(Message::Ping(Default::default())).await.is_err() {
+                    control.close(LeaveReason::Disconnected);
+                    break control.closing();
+                }
+            }
+        }
+    };
+    let closing = closing.unwrap_or(Closing {
+        reason: LeaveReason::Disconnected,
+        code: None,
+    });
+    if let Some(code) = closing.code {
+        let goodbye = async {
+            // What was queued before the decision (an error explaining it,
+            // say) still goes out; a slow consumer's backlog is the problem,
+            // so it is dropped.
+            if closing.reason != LeaveReason::SlowConsumer {
+                while let Ok(Outbound::Text(t)) = rx.try_recv() {
+                    sink.feed(Message::Text(t)).await?;
+                }
+            }
+            if code >= 4000 {
+                let msg = ServerMessage::Closing {
+                    reason: closing.reason,
+                    message: closing_message(closing.reason).to_owned(),
+                };
+                sink.feed(Message::Text(encode(&msg))).await?;
+            }
+            sink.send(Message::Close(Some(CloseFrame {
+                code,
+                reason: Utf8Bytes::from_static(closing_message(closing.reason)),
+            })))
+            .await
+        };
+        let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
+    }
+    closing
+}
+
+fn closing_message(reason: LeaveReason) -> &'static str {
+    match reason {
+        LeaveReason::Left => "left",
+        LeaveReason::Replaced => "this session was opened in another tab or device",
+        LeaveReason::Flood => "too many messages",
+        LeaveReason::SlowConsumer => "messages were not read fast enough",
+        LeaveReason::Timeout => "no sign of life for too long",
+        LeaveReason::Revoked => "this link was revoked by the organiser",
+        LeaveReason::Shutdown => "the server is restarting; reconnect in a moment",
+        LeaveReason::Removed => "a facilitator removed you from this session",
+        LeaveReason::Ended => "the facilitator ended the session",
+        _ => "message too big",
+    }
+}
+
+/// Writes the heartbeat summary and the close (unless `leave` already did),
+/// closed at the last time seen.
+pub(super) async fn record_close(
+    ledger: &Ledger,
+    who: &Admitted,
+    connection_id: &str,
+    control: &ConnectionControl,
+    tally: &Mutex<Tally>,
+    reason: LeaveReason,
+) {
+    let (heartbeats, done) = {
+        let mut t = tally.lock().unwrap_or_else(|p| p.into_inner());
+        let done = std::mem::replace(&mut t.close_recorded, true);
+        (t.heartbeats.take(), done)
+    };
+    if done {
+        return;
+    }
+    let mut events = Vec::with_capacity(2);
+    if let Some(ev) = heartbeat_event(&who.session.id, &who.id, connection_id, heartbeats) {
+        events.push(ev);
+    }
+    events.push(NewEvent {
+        sid: who.session.id.clone(),
+        kind: kind::CONNECTION_CLOSED,
+        actor: who.id.clone(),
+        payload: serde_json::json!({
+            "connection_id": connection_id,
+            "reason": reason,
+            "last_seen": control.last_seen(),
+        }),
+        client_ts: None,
+    });
+    for event in events {
+        if let Err(e) = ledger.append(event).await {
+            warn!("could not record the close of a connection: {e}");
+        }
+    }
+}
+
+/// Sustained rate with a burst. Tokens go negative while a client keeps
+/// sending over the limit; past minus twice the burst the client is flooding.
+pub(super) struct TokenBucket {
+    tokens: f64,
+    rate: f64,
+    burst: f64,
+    last: Instant,
+}
+
+enum Verdict {
+    Allow,
+    Drop,
+    Flood,
+}
+
+impl TokenBucket {
+    pub(super) fn new(rate: u32, burst: u32) -> Self {
+        TokenBucket {
+            tokens: f64::from(burst),
+            rate: f64::from(rate),
+            burst: f64::from(burst),
+            last: Instant::now(),
+        }
+    }
+
+    fn take(&mut self) -> Verdict {
+        let now = Instant::now();
+        let elapsed = now.duration_since(self.last).as_secs_f64();
+        self.last = now;
+        self.tokens = (self.tokens + elapsed * self.rate).min(self.burst);
+        self.tokens -= 1.0;
+        if self.tokens >= 0.0 {
+            Verdict::Allow
+        } else if self.tokens < -2.0 * self.burst {
+            Verdict::Flood
+        } else {
+            Verdict::Drop
+        }
+    }
+}
