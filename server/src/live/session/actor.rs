@@ -1,0 +1,323 @@
+//! The session actor: its state, its loop, its start-up from the ledger,
+//! and [`SessionActor::handle`], which only dispatches each command to the
+//! method that owns it (in `roster`, `signin`, `consent`, `segments`,
+//! `quality` and `control`). Also the one way the actor writes to the ledger
+//! without waiting on it: [`SessionActor::record`].
+
+use super::commands::Command;
+use super::consent::Recording;
+use super::gate::Decision;
+use super::registry::Registry;
+use super::roster::Member;
+use super::{SessionHandle, now_ms};
+use crate::evidence::ledger::{Ledger, NewEvent};
+use crate::live::outbound::Outbound;
+use crate::live::quality::QualityTracker;
+use crate::live::signin::Signins;
+use cadre_protocol::SessionState;
+use cadre_protocol::attendance::Schedule;
+use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
+use cadre_protocol::signalling::{SessionInfo, StateNotice};
+use std::collections::{HashMap, HashSet};
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+use tracing::{debug, warn};
+
+/// How often the actor scores silence, closes minutes and checks alerts.
+const QUALITY_TICK_MS: i64 = 5_000;
+
+pub(super) struct SessionActor {
+    pub(super) info: SessionInfo,
+    pub(super) schedule: Schedule,
+    pub(super) members: HashMap<String, Member>,
+    pub(super) registry: Arc<Registry>,
+    pub(super) generation: u64,
+    pub(super) signins: Signins,
+    /// Slots whose window opening is being written.
+    pub(super) opening: HashSet<String>,
+    /// For tasks that report back (a weak sender keeps no actor alive).
+    pub(super) me: mpsc::WeakSender<Command>,
+    pub(super) recording: Recording,
+    /// The latest control decision, shown to whoever joins.
+    pub(super) notice: Option<StateNotice>,
+    /// A control is being written: one at a time.
+    pub(super) controlling: bool,
+    /// The state a suspension returns to.
+    pub(super) resume_to: SessionState,
+    /// Names of everyone in the session (for notices), from the catalogue.
+    pub(super) people: HashMap<String, String>,
+    /// Everyone's `recording` decision, kept across tabs and departures.
+    pub(super) decisions: HashMap<String, Decision>,
+    /// Connection and presence quality, and the alert rules.
+    pub(super) quality: QualityTracker,
+    /// When the quality tick runs next (ms).
+    pub(super) next_tick: i64,
+}
+
+impl SessionActor {
+    /// A fresh actor for `info`, reached through `handle`.
+    pub(super) fn new(
+        info: &SessionInfo,
+        schedule: &Schedule,
+        registry: Arc<Registry>,
+        handle: &SessionHandle,
+    ) -> SessionActor {
+        SessionActor {
+            info: SessionInfo {
+                state: live_state(info.state),
+                ..info.clone()
+            },
+            schedule: schedule.clone(),
+            members: HashMap::new(),
+            generation: handle.generation,
+            signins: Signins::default(),
+            opening: HashSet::new(),
+            me: handle.tx.downgrade(),
+            recording: Recording::default(),
+            notice: None,
+            controlling: false,
+            resume_to: SessionState::Open,
+            people: HashMap::new(),
+            decisions: HashMap::new(),
+            quality: QualityTracker::new(registry.settings.quality.clone()),
+            next_tick: 0,
+            registry,
+        }
+    }
+
+    /// Runs until the last member has left and no decision is being
+    /// written: the quality tick, the automatic sign-in windows, and the
+    /// commands, one at a time.
+    pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
+        debug!("session actor started");
+        self.load().await;
+        loop {
+            let now = now_ms();
+            if now >= self.next_tick {
+                self.quality_tick(now);
+                self.next_tick = now + QUALITY_TICK_MS;
+            }
+            let wake = self
+                .signins
+                .next_boundary(now)
+                .unwrap_or(now + 3_600_000)
+                .min(self.next_tick);
+            let wake = (wake - now).max(0) as u64;
+            self.open_due_window(now);
+            let cmd = tokio::select! {
+                cmd = rx.recv() => cmd,
+                () = tokio::time::sleep(Duration::from_millis(wake)) => continue,
+            };
+            let Some(cmd) = cmd else { break };
+            self.handle(cmd);
+            // An actor with a decision being written stays: the next actor
+            // of this session would not know of it.
+            if self.members.is_empty() && !self.decisions.values().any(Decision::pending) {
+                // Ending is decided under the registry lock: no join can be
+                // handed this actor's sender after the entry is gone, and one
+                // that got it before finds its reply dropped and retries.
+                let mut sessions = self.registry.lock();
+                if rx.is_empty() {
+                    if sessions
+                        .get(&self.info.id)
+                        .is_some_and(|h| h.generation == self.generation)
+                    {
+                        sessions.remove(&self.info.id);
+                    }
+                    rx.close();
+                    drop(sessions);
+                    // A join sent between the check and the close is handed
+                    // back so that it retries against a fresh actor.
+                    while let Ok(cmd) = rx.try_recv() {
+                        if let Command::Join(joining, reply) = cmd {
+                            let _ = reply.send(Err(joining));
+                        }
+                    }
+                    break;
+                }
+            }
+        }
+        debug!("session actor ended");
+    }
+
+    /// Rebuilds the sign-in index from the ledger and brackets this run.
+    async fn load(&mut self) {
+        let sid = self.info.id.clone();
+        match self.registry.catalog.run(move |c| c.people(&sid)).await {
+            Ok(people) => {
+                self.people = people.into_iter().map(|p| (p.id, p.name)).collect();
+            }
+            Err(e) => warn!("could not read the people of the session: {e}"),
+        }
+        let ledger = self.registry.ledger.clone();
+        match ledger.entries(&self.info.id).await {
+            Ok(stored) => {
+                let entries: Vec<Entry> = stored
+                    .iter()
+                    .filter_map(|e| Entry::parse(&e.text).ok())
+                    .collect();
+                self.signins = Signins::load(&self.schedule, &entries);
+                self.load_notice(&entries);
+                self.recover_segments(&entries).await;
+            }
+            Err(e) => {
+                warn!("could not read the ledger: {e}");
+                self.signins = Signins::load(&self.schedule, &[]);
+            }
+        }
+        let first = self
+            .registry
+            .bracketed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .insert(self.info.id.clone());
+        if first {
+            let event = self.event(
+                kind::SERVER_STARTED,
+                ACTOR_SERVER.to_owned(),
+                serde_json::json!({"version": env!("CARGO_PKG_VERSION")}),
+            );
+            append_or_warn(&ledger, event, "server_started").await;
+        }
+    }
+
+    /// One command, to the method that owns it.
+    fn handle(&mut self, cmd: Command) {
+        match cmd {
+            Command::Join(joining, reply) => self.join(*joining, reply),
+            Command::Leave {
+                id,
+                connection_id,
+                reason,
+            } => self.leave(&id, &connection_id, reason),
+            Command::Relay {
+                from,
+                connection_id,
+                to,
+                data,
+            } => self.relay(from, connection_id, to, data),
+            Command::Media {
+                id,
+                connection_id,
+                camera,
+                microphone,
+            } => self.media(&id, &connection_id, camera, microphone),
+            Command::Revoke { id, reply } => self.revoke(&id, reply),
+            Command::Notify { id, text } => self.send(&id, Outbound::Text(text)),
+            Command::SignBegin { id, slot, reply } => self.sign_begin(&id, &slot, reply),
+            Command::SignEnd { id, slot, recorded } => self.sign_end(&id, &slot, recorded),
+            Command::CountersignBegin {
+                by,
+                slot,
+                participant,
+                reply,
+            } => self.countersign_begin(&by, &slot, &participant, reply),
+            Command::CountersignEnd {
+                by,
+                slot,
+                participant,
+                recorded,
+            } => self.countersign_end(&by, &slot, &participant, recorded),
+            Command::OpenSignin { by, reply } => self.open_signin(by, reply),
+            Command::WindowOpened { slot, closes_at } => self.window_opened(slot, closes_at),
+            Command::WindowFailed { slot } => self.window_failed(&slot),
+            Command::Consent {
+                id,
+                granted,
+                event,
+                reply,
+            } => self.consent(id, granted, event, reply),
+            Command::ConsentWritten {
+                id,
+                granted,
+                written,
+                reply,
+            } => self.consent_written(&id, granted, written, reply),
+            Command::Arm { by, armed, reply } => self.arm(&by, armed, reply),
+            Command::RecorderSignal {
+                id,
+                connection_id,
+                segment,
+                data,
+            } => self.recorder_signal(id, connection_id, segment, data),
+            Command::SegmentStarted { segment, written } => self.segment_started(segment, written),
+            Command::Recorder { segment, event } => self.recorder_event(segment, event),
+            Command::Stats {
+                id,
+                connection_id,
+                report,
+            } => self.stats(&id, &connection_id, &report),
+            Command::Presence {
+                id,
+                connection_id,
+                visible,
+                focused,
+            } => self.presence(&id, &connection_id, visible, focused),
+            Command::Control { by, request, reply } => self.control(&by, request, reply),
+            Command::ControlApplied { request, applied } => self.control_applied(request, applied),
+        }
+    }
+
+    /// An entry of this session, to be written by [`Self::record`].
+    pub(super) fn event(
+        &self,
+        kind: &'static str,
+        actor: String,
+        payload: serde_json::Value,
+    ) -> NewEvent {
+        NewEvent {
+            sid: self.info.id.clone(),
+            kind,
+            actor,
+            payload,
+            client_ts: None,
+        }
+    }
+
+    /// Writes `event` off the actor's loop (the actor never waits on the
+    /// ledger); a failure is logged as "could not record {what}".
+    pub(super) fn record(&self, event: NewEvent, what: impl Into<String>) {
+        self.record_then(event, what, |_| async { None });
+    }
+
+    /// [`Self::record`], then, in the same task, `then(written)`; the
+    /// command it returns, if any, goes back to this actor.
+    pub(super) fn record_then<F, Fut>(&self, event: NewEvent, what: impl Into<String>, then: F)
+    where
+        F: FnOnce(bool) -> Fut + Send + 'static,
+        Fut: Future<Output = Option<Command>> + Send + 'static,
+    {
+        let ledger = self.registry.ledger.clone();
+        let me = self.me.clone();
+        let what = what.into();
+        self.registry.tracker.spawn(async move {
+            let written = append_or_warn(&ledger, event, &what).await;
+            if let Some(cmd) = then(written).await
+                && let Some(tx) = me.upgrade()
+            {
+                let _ = tx.send(cmd).await;
+            }
+        });
+    }
+}
+
+/// Appends `event`; a failure is logged ("could not record {what}") and
+/// answered `false`.
+pub(super) async fn append_or_warn(ledger: &Ledger, event: NewEvent, what: &str) -> bool {
+    match ledger.append(event).await {
+        Ok(_) => true,
+        Err(e) => {
+            warn!("could not record {what}: {e}");
+            false
+        }
+    }
+}
+
+fn live_state(stored: SessionState) -> SessionState {
+    match stored {
+        SessionState::Scheduled => SessionState::Open,
+        other => other,
+    }
+}

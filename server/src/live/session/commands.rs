@@ -1,0 +1,134 @@
+//! What a [`super::SessionHandle`] (and the actor's own background tasks)
+//! send to a session actor: one variant per request, each handled by one
+//! method of the actor.
+
+use super::Joining;
+use super::control::ControlRequest;
+use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
+use crate::recording::SegmentEvent;
+use axum::extract::ws::Utf8Bytes;
+use cadre_protocol::ErrorBody;
+use cadre_protocol::signalling::{LeaveReason, Opaque, StateNotice};
+use tokio::sync::oneshot;
+
+pub(super) enum Command {
+    /// Answered with the joining back when the actor is ending, to retry.
+    Join(Box<Joining>, oneshot::Sender<Result<(), Box<Joining>>>),
+    Leave {
+        id: String,
+        connection_id: String,
+        reason: LeaveReason,
+    },
+    Relay {
+        from: String,
+        connection_id: String,
+        to: String,
+        data: Opaque,
+    },
+    Media {
+        id: String,
+        connection_id: String,
+        camera: bool,
+        microphone: bool,
+    },
+    Revoke {
+        id: String,
+        reply: oneshot::Sender<bool>,
+    },
+    /// Reserve a sign-in before it is written to the ledger.
+    SignBegin {
+        id: String,
+        slot: String,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
+    /// The sign-in was written (`entry`) or abandoned (`None`).
+    SignEnd {
+        id: String,
+        slot: String,
+        recorded: Option<(i64, String)>,
+    },
+    /// A facilitator's countersignature, checked and reserved.
+    CountersignBegin {
+        by: String,
+        slot: String,
+        participant: String,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
+    /// The countersignature was written or abandoned.
+    CountersignEnd {
+        by: String,
+        slot: String,
+        participant: String,
+        recorded: Option<(i64, String)>,
+    },
+    /// A facilitator opens the current slot's sign-in window.
+    OpenSignin {
+        by: String,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
+    /// A window opening is durable in the ledger.
+    WindowOpened { slot: String, closes_at: i64 },
+    /// A window opening failed to be recorded.
+    WindowFailed { slot: String },
+    /// A person decides on `recording`, from any of their tabs, even one
+    /// being replaced. The actor writes the decision itself, so that it
+    /// knows every decision being written: a withdrawal is applied as soon
+    /// as it arrives (before it is written), a grant once durable.
+    Consent {
+        id: String,
+        granted: bool,
+        event: NewEvent,
+        reply: oneshot::Sender<Result<Appended, LedgerError>>,
+    },
+    /// A recording decision was written (or could not be).
+    ConsentWritten {
+        id: String,
+        granted: bool,
+        written: Result<Appended, LedgerError>,
+        reply: oneshot::Sender<Result<Appended, LedgerError>>,
+    },
+    /// A facilitator arms or disarms recording (checked again here).
+    Arm {
+        by: String,
+        armed: bool,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
+    /// Signalling of a member's recorder peer connection.
+    RecorderSignal {
+        id: String,
+        connection_id: String,
+        segment: u64,
+        data: Opaque,
+    },
+    /// A facilitator's control, checked against the state; written, then
+    /// applied (`ControlApplied`).
+    Control {
+        by: String,
+        request: ControlRequest,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
+    /// A control is durable (or failed to be written: `None`).
+    ControlApplied {
+        request: ControlRequest,
+        applied: Option<StateNotice>,
+    },
+    /// A member's connection figures, checked by the connection.
+    Stats {
+        id: String,
+        connection_id: String,
+        report: cadre_protocol::quality::StatsReport,
+    },
+    /// A member's tab visibility and window focus.
+    Presence {
+        id: String,
+        connection_id: String,
+        visible: bool,
+        focused: bool,
+    },
+    /// A message for one person, if connected (a report answered).
+    Notify { id: String, text: Utf8Bytes },
+    /// A segment's `recording_started` is durable (or could not be written).
+    SegmentStarted { segment: u64, written: bool },
+    /// Something happened to an open segment's storage or publishers.
+    Recorder { segment: u64, event: SegmentEvent },
+}

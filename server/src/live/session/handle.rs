@@ -1,0 +1,213 @@
+//! [`SessionHandle`]: the typed API a connection calls to talk to its
+//! session's actor.
+
+use super::JoinError;
+use super::commands::Command;
+use super::control::ControlRequest;
+use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
+use cadre_protocol::signalling::{LeaveReason, Opaque};
+use cadre_protocol::{ErrorBody, ErrorCode};
+use tokio::sync::{mpsc, oneshot};
+
+/// Handle to one live session's actor.
+#[derive(Clone)]
+pub struct SessionHandle {
+    pub(super) tx: mpsc::Sender<Command>,
+    pub(super) generation: u64,
+}
+
+impl SessionHandle {
+    /// Tells the actor that a connection ended (ignored if it was already
+    /// replaced or removed).
+    pub async fn leave(&self, id: String, connection_id: String, reason: LeaveReason) {
+        let _ = self
+            .tx
+            .send(Command::Leave {
+                id,
+                connection_id,
+                reason,
+            })
+            .await;
+    }
+
+    /// Asks the actor to relay `data` from a member to another.
+    pub async fn relay(&self, from: String, connection_id: String, to: String, data: Opaque) {
+        let _ = self
+            .tx
+            .send(Command::Relay {
+                from,
+                connection_id,
+                to,
+                data,
+            })
+            .await;
+    }
+
+    /// Reserves a sign-in for `slot`; refused with a code when the window is
+    /// closed or the person already signed.
+    pub async fn sign_begin(&self, id: String, slot: String) -> Result<(), ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Command::SignBegin { id, slot, reply }, rx).await
+    }
+
+    /// Reports how a reserved sign-in ended.
+    pub async fn sign_end(&self, id: String, slot: String, recorded: Option<(i64, String)>) {
+        let _ = self.tx.send(Command::SignEnd { id, slot, recorded }).await;
+    }
+
+    /// Checks and reserves a countersignature by `by`.
+    pub async fn countersign_begin(
+        &self,
+        by: String,
+        slot: String,
+        participant: String,
+    ) -> Result<(), ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(
+            Command::CountersignBegin {
+                by,
+                slot,
+                participant,
+                reply,
+            },
+            rx,
+        )
+        .await
+    }
+
+    /// Reports how a reserved countersignature ended.
+    pub async fn countersign_end(
+        &self,
+        by: String,
+        slot: String,
+        participant: String,
+        recorded: Option<(i64, String)>,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::CountersignEnd {
+                by,
+                slot,
+                participant,
+                recorded,
+            })
+            .await;
+    }
+
+    /// A facilitator opens the sign-in window of the current slot.
+    pub async fn open_signin(&self, by: String) -> Result<(), ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Command::OpenSignin { by, reply }, rx).await
+    }
+
+    async fn ask(
+        &self,
+        cmd: Command,
+        rx: oneshot::Receiver<Result<(), ErrorBody>>,
+    ) -> Result<(), ErrorBody> {
+        let gone = || ErrorBody {
+            code: ErrorCode::Internal,
+            message: "the session is closing; try again".into(),
+        };
+        self.tx.send(cmd).await.map_err(|_| gone())?;
+        rx.await.map_err(|_| gone())?
+    }
+
+    /// A member's connection figures.
+    pub async fn stats(
+        &self,
+        id: String,
+        connection_id: String,
+        report: cadre_protocol::quality::StatsReport,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::Stats {
+                id,
+                connection_id,
+                report,
+            })
+            .await;
+    }
+
+    /// A member's tab visibility and window focus changed.
+    pub async fn presence(&self, id: String, connection_id: String, visible: bool, focused: bool) {
+        let _ = self
+            .tx
+            .send(Command::Presence {
+                id,
+                connection_id,
+                visible,
+                focused,
+            })
+            .await;
+    }
+
+    /// A facilitator's control of the session.
+    pub async fn control(&self, request: ControlRequest) -> Result<(), ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        let by = request.by.clone();
+        self.ask(Command::Control { by, request, reply }, rx).await
+    }
+
+    /// Records a person's `recording` decision (`event`) through the
+    /// session, which applies a withdrawal at once and a grant once
+    /// durable. `Err(JoinError)`: this session's actor has ended (the tab
+    /// was replaced or removed and everyone left): nothing was written.
+    pub async fn recording_consent(
+        &self,
+        id: String,
+        granted: bool,
+        event: NewEvent,
+    ) -> Result<Result<Appended, LedgerError>, JoinError> {
+        let (reply, rx) = oneshot::channel();
+        self.tx
+            .send(Command::Consent {
+                id,
+                granted,
+                event,
+                reply,
+            })
+            .await
+            .map_err(|_| JoinError)?;
+        rx.await.map_err(|_| JoinError)
+    }
+
+    /// A facilitator arms or disarms recording.
+    pub async fn arm(&self, by: String, armed: bool) -> Result<(), ErrorBody> {
+        let (reply, rx) = oneshot::channel();
+        self.ask(Command::Arm { by, armed, reply }, rx).await
+    }
+
+    /// Passes a member's recorder signalling to the open segment.
+    pub async fn recorder_signal(
+        &self,
+        id: String,
+        connection_id: String,
+        segment: u64,
+        data: Opaque,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::RecorderSignal {
+                id,
+                connection_id,
+                segment,
+                data,
+            })
+            .await;
+    }
+
+    /// Reports a member's camera and microphone state.
+    pub async fn media(&self, id: String, connection_id: String, camera: bool, microphone: bool) {
+        let _ = self
+            .tx
+            .send(Command::Media {
+                id,
+                connection_id,
+                camera,
+                microphone,
+            })
+            .await;
+    }
+}

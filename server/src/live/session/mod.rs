@@ -1,0 +1,105 @@
+//! Live sessions: one actor task per session owns its roster, and
+//! connections talk to it through a bounded channel.
+//!
+//! The actor is the only place that decides who is in the session, so relays
+//! can only reach members of the same session, and a second connection of the
+//! same person replaces the first in one step. It never waits on a
+//! connection: messages go into each connection's bounded queue with
+//! `try_send`, and a connection whose queue is full is closed as too slow
+//! rather than allowed to hold the others back or grow memory.
+//!
+//! An actor ends when its last member leaves; the [`Registry`] spawns a new one
+//! on the next join. A join that races with an actor ending sees its reply
+//! channel dropped and retries against a fresh actor.
+//!
+//! # Layout
+//! - `registry`: every live session of the process; spawns an actor on the
+//!   first join and forgets it when it ends.
+//! - `handle`: [`SessionHandle`], the typed API a connection calls.
+//! - `commands`: what a handle sends to the actor, one variant per request.
+//! - `actor`: the actor's state, its loop, its start-up from the ledger, and
+//!   `handle`, which only dispatches each command to a method below; also the
+//!   one way the actor writes to the ledger off its loop (`record`).
+//! - `roster`: joins, leaves, removals, relays, media state, sending.
+//! - `signin`: sign-in windows, sign-ins and countersignatures (the rules
+//!   are pure, in [`crate::live::signin`]).
+//! - `gate`: the recording gate's rules, pure: each person's decision, whether
+//!   the gate is open and why a segment closes.
+//! - `consent`: decisions as they are written, the gate applied, and the
+//!   recording status each role sees.
+//! - `segments`: recording segments, recorder signalling, and recovery of a
+//!   segment a previous process left open.
+//! - `quality`: the glue to [`crate::live::quality`] (pushes, summaries,
+//!   alerts, the optional automatic suspension).
+//! - `control`: suspend, resume, postpone, end, remove.
+//! - `errors`: the error bodies the actor answers with.
+
+mod actor;
+mod commands;
+mod consent;
+mod control;
+mod errors;
+mod gate;
+mod handle;
+mod quality;
+mod registry;
+mod roster;
+mod segments;
+mod signin;
+
+pub use control::ControlRequest;
+pub use handle::SessionHandle;
+pub use registry::{JoinError, Registry};
+
+use crate::live::outbound::{ConnectionControl, Outbound};
+use crate::live::quality::QualityConfig;
+use cadre_protocol::Role;
+use cadre_protocol::signalling::{IcePolicy, IceServer, Me};
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+/// Settings every session shares.
+#[derive(Debug, Clone)]
+pub struct SessionSettings {
+    /// ICE servers for the welcome.
+    pub ice_servers: Vec<IceServer>,
+    /// Candidate policy for the welcome.
+    pub ice_policy: IcePolicy,
+    /// Heartbeat period announced in the welcome.
+    pub heartbeat_interval: Duration,
+    /// Connection quality thresholds and alert rules.
+    pub quality: QualityConfig,
+    /// Where a session's end is announced, so its log is anchored at once.
+    pub anchor: crate::evidence::anchoring::AnchorQueue,
+}
+
+/// A person joining with one connection.
+pub struct Joining {
+    /// Participant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// This connection's id.
+    pub connection_id: String,
+    /// The connection's outbound queue.
+    pub outbound: mpsc::Sender<Outbound>,
+    /// How the actor closes the connection.
+    pub control: Arc<ConnectionControl>,
+    /// Everyone in the session (facilitators only).
+    pub people: Vec<Me>,
+    /// The person's consent decisions. [`Registry::join`] reads them again
+    /// once the session's actor is known, whatever the connection read at
+    /// admission: only a read made then is ordered with every decision the
+    /// actor has not yet seen written.
+    pub consents: cadre_protocol::api::Consents,
+    /// Sequence number of the entry `consents.recording` comes from.
+    pub recording_seq: Option<u64>,
+}
+
+/// Server time, UTC milliseconds.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}

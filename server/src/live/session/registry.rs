@@ -1,0 +1,223 @@
+//! [`Registry`]: every live session of this process. It spawns a session's
+//! actor on the first join, hands out its [`SessionHandle`], and forgets it
+//! when the actor ends.
+
+use super::actor::{SessionActor, append_or_warn};
+use super::commands::Command;
+use super::{Joining, SessionHandle, SessionSettings};
+use crate::directory::catalog::Catalog;
+use crate::evidence::ledger::{Ledger, NewEvent};
+use crate::live::outbound::encode;
+use crate::recording::Recorder;
+use cadre_protocol::attendance::Schedule;
+use cadre_protocol::evidence::{ACTOR_SERVER, kind};
+use cadre_protocol::signalling::{ServerMessage, SessionInfo};
+use std::collections::{HashMap, HashSet};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex};
+use tokio::sync::{mpsc, oneshot};
+use tokio_util::task::TaskTracker;
+use tracing::{Instrument, info_span, warn};
+
+/// Commands queued towards one session actor before senders wait.
+const SESSION_INBOX: usize = 1024;
+
+/// All live sessions of this process.
+pub struct Registry {
+    sessions: Mutex<HashMap<String, SessionHandle>>,
+    pub(super) settings: SessionSettings,
+    pub(super) tracker: TaskTracker,
+    generation: AtomicU64,
+    pub(super) ledger: Ledger,
+    pub(super) recorder: Arc<Recorder>,
+    pub(super) catalog: Catalog,
+    /// Sessions whose log has this process's `server_started`: each run is
+    /// bracketed once per session, so a gap in evidence is explained.
+    pub(super) bracketed: Mutex<HashSet<String>>,
+}
+
+impl std::fmt::Debug for Registry {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Registry").finish_non_exhaustive()
+    }
+}
+
+/// The join could not complete (the server is shutting down).
+#[derive(Debug, thiserror::Error)]
+#[error("the session is not accepting connections")]
+pub struct JoinError;
+
+impl Registry {
+    /// An empty registry whose actors are tracked by `tracker`.
+    pub fn new(
+        settings: SessionSettings,
+        tracker: TaskTracker,
+        ledger: Ledger,
+        recorder: Arc<Recorder>,
+        catalog: Catalog,
+    ) -> Arc<Registry> {
+        Arc::new(Registry {
+            sessions: Mutex::new(HashMap::new()),
+            settings,
+            tracker,
+            generation: AtomicU64::new(0),
+            ledger,
+            recorder,
+            catalog,
+            bracketed: Mutex::new(HashSet::new()),
+        })
+    }
+
+    /// Records `server_stopping` in every session this run wrote to; called
+    /// once every connection has recorded its own close.
+    pub async fn record_stopping(&self) {
+        let sessions: Vec<String> = self
+            .bracketed
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .cloned()
+            .collect();
+        for sid in sessions {
+            let event = NewEvent {
+                sid,
+                kind: kind::SERVER_STOPPING,
+                actor: ACTOR_SERVER.to_owned(),
+                payload: serde_json::json!({}),
+                client_ts: None,
+            };
+            append_or_warn(&self.ledger, event, "server_stopping").await;
+        }
+    }
+
+    pub(super) fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<String, SessionHandle>> {
+        self.sessions.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The live actor of a session, if any.
+    pub fn get(&self, sid: &str) -> Option<SessionHandle> {
+        self.lock().get(sid).cloned()
+    }
+
+    /// Number of live sessions.
+    pub fn live_sessions(&self) -> usize {
+        self.lock().len()
+    }
+
+    /// Adds a connection to its session, spawning the actor if needed. The
+    /// welcome is the first message in the connection's queue when this
+    /// returns.
+    pub async fn join(
+        self: &Arc<Self>,
+        info: &SessionInfo,
+        schedule: &Schedule,
+        joining: Joining,
+    ) -> Result<SessionHandle, JoinError> {
+        let mut joining = Box::new(joining);
+        // Two attempts cover the race with an actor that is ending; a third
+        // failure means the runtime is shutting down.
+        for _ in 0..3 {
+            let handle = self.get_or_spawn(info, schedule);
+            // Read once the actor is known: every decision written before
+            // this read is in it, and every one begun after it goes through
+            // this actor (an actor ends only once its writes are durable),
+            // which orders the two by sequence number.
+            self.read_consents(&info.id, &mut joining).await;
+            let (reply_tx, reply_rx) = oneshot::channel();
+            match handle.tx.send(Command::Join(joining, reply_tx)).await {
+                Ok(()) => {}
+                Err(mpsc::error::SendError(Command::Join(j, _))) => {
+                    self.forget(&info.id, handle.generation);
+                    joining = j;
+                    continue;
+                }
+                Err(_) => return Err(JoinError),
+            }
+            match reply_rx.await {
+                Ok(Ok(())) => return Ok(handle),
+                Ok(Err(j)) => {
+                    // The actor was ending as we arrived; it handed us back.
+                    self.forget(&info.id, handle.generation);
+                    joining = j;
+                }
+                Err(_) => return Err(JoinError),
+            }
+        }
+        Err(JoinError)
+    }
+
+    /// The person's latest decisions from the ledger, into `joining`. A
+    /// log that cannot be read leaves `recording` undecided, which keeps
+    /// the gate closed for them.
+    async fn read_consents(&self, sid: &str, joining: &mut Joining) {
+        match self.ledger.consents(sid, &joining.id).await {
+            Ok((consents, recording_seq)) => {
+                joining.consents = consents;
+                joining.recording_seq = recording_seq;
+            }
+            Err(e) => {
+                warn!("could not read the person's consents; recording stays closed to them: {e}");
+                joining.consents.recording = None;
+                joining.recording_seq = None;
+            }
+        }
+    }
+
+    /// Sends `msg` to a person if they are connected now.
+    pub async fn notify(&self, sid: &str, id: &str, msg: &ServerMessage) {
+        if let Some(handle) = self.get(sid) {
+            let _ = handle
+                .tx
+                .send(Command::Notify {
+                    id: id.to_owned(),
+                    text: encode(msg),
+                })
+                .await;
+        }
+    }
+
+    /// Closes a person's live connection because their link was revoked.
+    pub async fn revoke(&self, sid: &str, id: &str) -> bool {
+        let Some(handle) = self.get(sid) else {
+            return false;
+        };
+        let (reply, rx) = oneshot::channel();
+        if handle
+            .tx
+            .send(Command::Revoke {
+                id: id.to_owned(),
+                reply,
+            })
+            .await
+            .is_err()
+        {
+            return false;
+        }
+        rx.await.unwrap_or(false)
+    }
+
+    fn get_or_spawn(self: &Arc<Self>, info: &SessionInfo, schedule: &Schedule) -> SessionHandle {
+        let mut sessions = self.lock();
+        if let Some(h) = sessions.get(&info.id) {
+            return h.clone();
+        }
+        let (tx, rx) = mpsc::channel(SESSION_INBOX);
+        let generation = self.generation.fetch_add(1, Ordering::Relaxed);
+        let handle = SessionHandle { tx, generation };
+        sessions.insert(info.id.clone(), handle.clone());
+        let actor = SessionActor::new(info, schedule, Arc::clone(self), &handle);
+        let span = info_span!("session", sid = %info.id);
+        self.tracker.spawn(actor.run(rx).instrument(span));
+        handle
+    }
+
+    fn forget(&self, sid: &str, generation: u64) {
+        let mut sessions = self.lock();
+        if sessions
+            .get(sid)
+            .is_some_and(|h| h.generation == generation)
+        {
+            sessions.remove(sid);
+        }
+    }
+}
