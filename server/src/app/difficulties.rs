@@ -28,21 +28,13 @@ use crate::app::App;
 use crate::directory::catalog::{Admission, CatalogError, CatalogResult};
 use crate::error::ApiError;
 use crate::evidence::ledger::NewEvent;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
-use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
-use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
-use axum::{Json, Router};
-use cadre_protocol::api::{NewReport, Report, ReportAnswer, ReportStatus};
+use cadre_protocol::api::{Report, ReportStatus};
 use cadre_protocol::evidence::{ACTOR_ORGANISER, kind};
 use cadre_protocol::proof::push_record;
 use cadre_protocol::signalling::Me;
 use cadre_protocol::{ErrorCode, Role};
 use chrono::Utc;
 use rusqlite::{OptionalExtension, params};
-use serde::Deserialize;
 
 /// Longest report, in characters once trimmed.
 pub const MAX_TEXT_CHARS: usize = 4000;
@@ -585,180 +577,6 @@ fn rfc3339(ms: i64) -> String {
     chrono::DateTime::from_timestamp_millis(ms)
         .unwrap_or_default()
         .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-// ---------------------------------------------------------------------------
-// HTTP
-// ---------------------------------------------------------------------------
-
-/// The report routes, merged into [`crate::http::router`].
-pub fn routes() -> Router<App> {
-    Router::new()
-        .route("/api/reports", post(file).get(own))
-        .route("/api/sessions/{sid}/reports", get(list))
-        .route("/api/sessions/{sid}/reports.csv", get(export))
-        .route("/api/sessions/{sid}/reports/{rid}/answer", post(answer))
-        .route("/api/sessions/{sid}/reports/{rid}/close", post(close))
-}
-
-#[derive(Deserialize)]
-struct TokenQuery {
-    #[serde(default)]
-    token: String,
-}
-
-/// The organiser, if an `Authorization` header is present: `Ok(true)` when
-/// it holds the organiser token, `unauthorized` when it holds another.
-fn organiser(headers: &HeaderMap, app: &App) -> Result<bool, ApiError> {
-    let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Ok(false);
-    };
-    let given = value
-        .to_str()
-        .ok()
-        .and_then(|v| v.strip_prefix("Bearer "))
-        .unwrap_or_default();
-    if crate::directory::keys::secrets_match(given.trim(), app.organiser_token()) {
-        Ok(true)
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "the organiser token is wrong",
-        ))
-    }
-}
-
-fn require_organiser(headers: &HeaderMap, app: &App) -> Result<(), ApiError> {
-    if organiser(headers, app)? {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "only the organiser answers and closes reports: Authorization: Bearer <token>",
-        ))
-    }
-}
-
-/// The organiser, or a facilitator of `sid` with their link.
-async fn whole_session(
-    app: &App,
-    headers: &HeaderMap,
-    token: &str,
-    sid: &str,
-) -> Result<(), ApiError> {
-    if organiser(headers, app)? {
-        return Ok(());
-    }
-    let member = app.report_member(token).await?;
-    if member.session_id != sid {
-        return Err(ApiError::new(
-            ErrorCode::WrongSession,
-            "this link is for another session",
-        ));
-    }
-    if member.me.role != Role::Facilitator {
-        return Err(ApiError::new(
-            ErrorCode::Forbidden,
-            "a participant sees their own reports only: GET /api/reports?token=…",
-        ));
-    }
-    Ok(())
-}
-
-fn json_body<T: serde::de::DeserializeOwned>(
-    body: Result<Bytes, BytesRejection>,
-    what: &str,
-) -> Result<T, ApiError> {
-    let body = body.map_err(|e| {
-        ApiError::new(ErrorCode::InvalidInput, format!("request body: {e}")).with_status(e.status())
-    })?;
-    serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(ErrorCode::InvalidInput, format!("invalid {what}: {e}"))
-            .with_status(StatusCode::BAD_REQUEST)
-    })
-}
-
-async fn file(
-    State(app): State<App>,
-    Query(q): Query<TokenQuery>,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Report>), ApiError> {
-    let member = app.report_member(&q.token).await?;
-    let new: NewReport = json_body(body, "report")?;
-    let report = app
-        .file_report(&member.session_id, &member.me.id, &new.text)
-        .await?;
-    Ok((StatusCode::CREATED, Json(report)))
-}
-
-async fn own(
-    State(app): State<App>,
-    Query(q): Query<TokenQuery>,
-) -> Result<Json<Vec<Report>>, ApiError> {
-    let member = app.report_member(&q.token).await?;
-    let reports = match member.me.role {
-        Role::Facilitator => app.session_reports(&member.session_id).await?,
-        Role::Participant => app.reports_of(&member.session_id, &member.me.id).await?,
-    };
-    Ok(Json(reports))
-}
-
-async fn list(
-    State(app): State<App>,
-    Path(sid): Path<String>,
-    Query(q): Query<TokenQuery>,
-    headers: HeaderMap,
-) -> Result<Json<Vec<Report>>, ApiError> {
-    whole_session(&app, &headers, &q.token, &sid).await?;
-    Ok(Json(app.session_reports(&sid).await?))
-}
-
-async fn export(
-    State(app): State<App>,
-    Path(sid): Path<String>,
-    Query(q): Query<TokenQuery>,
-    headers: HeaderMap,
-) -> Result<Response, ApiError> {
-    whole_session(&app, &headers, &q.token, &sid).await?;
-    let csv = app.reports_csv(&sid).await?;
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
-            (
-                header::CONTENT_DISPOSITION,
-                format!("attachment; filename=\"signalements-{sid}.csv\""),
-            ),
-            (header::CACHE_CONTROL, "no-store".to_owned()),
-        ],
-        csv,
-    )
-        .into_response())
-}
-
-async fn answer(
-    State(app): State<App>,
-    Path((sid, rid)): Path<(String, String)>,
-    headers: HeaderMap,
-    body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Report>, ApiError> {
-    require_organiser(&headers, &app)?;
-    let req: ReportAnswer = json_body(body, "answer")?;
-    let report = app
-        .answer_report(&sid, &rid, &req.answer, req.close)
-        .await?;
-    app.tell_author(&report).await;
-    Ok(Json(report))
-}
-
-async fn close(
-    State(app): State<App>,
-    Path((sid, rid)): Path<(String, String)>,
-    headers: HeaderMap,
-) -> Result<Json<Report>, ApiError> {
-    require_organiser(&headers, &app)?;
-    let report = app.close_report(&sid, &rid).await?;
-    app.tell_author(&report).await;
-    Ok(Json(report))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@
 
 mod access;
 mod assets;
+mod difficulties;
 mod documents;
 mod websocket;
 
@@ -67,7 +68,7 @@ pub fn router(app: App) -> Router {
         .route("/api/report", get(sponsor_report))
         .route("/api/sessions/{sid}/sponsor-link", post(sponsor_link))
         .route("/ws/{sid}", get(websocket))
-        .merge(crate::app::difficulties::routes())
+        .merge(difficulties::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_store))
@@ -112,13 +113,7 @@ async fn create_session(
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
-    let body = body.map_err(|e| {
-        ApiError::new(ErrorCode::InvalidInput, format!("request body: {e}")).with_status(e.status())
-    })?;
-    let new: NewSession = serde_json::from_slice(&body).map_err(|e| {
-        ApiError::new(ErrorCode::InvalidInput, format!("invalid session: {e}"))
-            .with_status(StatusCode::BAD_REQUEST)
-    })?;
+    let new: NewSession = json_body(body, "session")?;
     let view = app.create_session(new).await?;
     Ok((StatusCode::CREATED, Json(view)))
 }
@@ -216,4 +211,19 @@ async fn fallback(uri: Uri) -> Response {
         return resp;
     }
     ApiError::new(ErrorCode::NotFound, format!("nothing at {}", uri.path())).into_response()
+}
+
+/// A JSON request body, refused with `invalid_input` (and the status the
+/// body's rejection carries, 413 for one too large) when it is not `T`.
+fn json_body<T: serde::de::DeserializeOwned>(
+    body: Result<Bytes, BytesRejection>,
+    what: &str,
+) -> Result<T, ApiError> {
+    let body = body.map_err(|e| {
+        ApiError::new(ErrorCode::InvalidInput, format!("request body: {e}")).with_status(e.status())
+    })?;
+    serde_json::from_slice(&body).map_err(|e| {
+        ApiError::new(ErrorCode::InvalidInput, format!("invalid {what}: {e}"))
+            .with_status(StatusCode::BAD_REQUEST)
+    })
 }
