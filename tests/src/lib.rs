@@ -75,6 +75,9 @@ pub use cadre_server::Config;
 pub use reqwest::StatusCode;
 pub use tokio_tungstenite::tungstenite::Message;
 
+mod setups;
+pub use setups::{PEOPLE, PEOPLE_OF_FIVE, TRIO, rfc3339};
+
 /// How long any helper waits for something it expects before failing the
 /// test. Generous: the machine running the tests may be busy.
 pub const WAIT: Duration = Duration::from_secs(10);

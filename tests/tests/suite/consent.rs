@@ -6,17 +6,9 @@
 //! the latest decision is what the person sees on reconnecting and what the
 //! sponsor's report obeys. Anything else is refused and records nothing.
 
-use cadre_protocol::Role;
+use cadre_tests::PEOPLE_OF_FIVE;
 use cadre_tests::{TestServer, session_body};
 use serde_json::{Value, json};
-
-const PEOPLE: [(&str, Role); 5] = [
-    ("Claire Martin", Role::Facilitator),
-    ("Karim Benali", Role::Participant),
-    ("Sophie Dubois", Role::Participant),
-    ("Lucas Moreau", Role::Participant),
-    ("Amina Diallo", Role::Participant),
-];
 
 fn hash(lobby: &Value, consent: &str, lang: &str) -> String {
     lobby["consent_texts"]
@@ -48,7 +40,7 @@ async fn named(server: &TestServer, sid: &str) -> Vec<String> {
 #[tokio::test]
 async fn a_recorded_consent_decides_what_the_sponsor_sees() {
     let server = TestServer::start().await;
-    let mut body = session_body(&PEOPLE);
+    let mut body = session_body(&PEOPLE_OF_FIVE);
     body.sponsor = Some("Entreprise Exemple".into());
     let session = server.create_session_body(&body).await;
     let karim = &session.people[1];
@@ -101,7 +93,7 @@ async fn a_recorded_consent_decides_what_the_sponsor_sees() {
 async fn refused_decisions_record_nothing() {
     let server = TestServer::start().await;
     // No sponsor: only the recording consent is asked.
-    let session = server.create_session(&PEOPLE).await;
+    let session = server.create_session(&PEOPLE_OF_FIVE).await;
     let karim = &session.people[1];
     let (_, lobby) = server
         .get_public(&format!("/api/join?token={}", karim.link.token))

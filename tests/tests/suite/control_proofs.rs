@@ -4,30 +4,11 @@
 //! someone else's), and the person's connection conditions from their
 //! per-minute summaries; `cadre verify` recomputes and prints them.
 
-use cadre_protocol::Role;
 use cadre_server::evidence::verify::{EXIT_VERIFIED, VerifyArgs, run_with};
-use cadre_tests::{Client, TestServer};
+use cadre_tests::TestServer;
+use cadre_tests::{PEOPLE, rfc3339};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-const PEOPLE: [(&str, Role); 3] = [
-    ("Claire Martin", Role::Facilitator),
-    ("Karim Benali", Role::Participant),
-    ("Sophie Dubois", Role::Participant),
-];
-
-fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-async fn notice(client: &mut Client, action: &str) -> Value {
-    let (m, _) = client
-        .skip_until(action, |m| {
-            m["type"] == "session_state" && m["notice"]["action"] == action
-        })
-        .await;
-    m
-}
 
 /// Waits (bounded) until the ledger has `count` entries of `kind` by
 /// `actor` (any actor when `None`).
@@ -87,11 +68,11 @@ async fn a_proof_shows_the_course_of_the_session_and_the_conditions_and_verifies
             &json!({"type": "control", "action": "suspend", "reason": "Coupure réseau générale"}),
         )
         .await;
-    notice(&mut karim, "suspend").await;
+    karim.session_notice("suspend").await;
     claire
         .send_json(&json!({"type": "control", "action": "resume", "reason": "Réseau rétabli"}))
         .await;
-    notice(&mut karim, "resume").await;
+    karim.session_notice("resume").await;
     claire
         .send_json(
             &json!({"type": "control", "action": "remove", "reason": "Propos déplacés",
@@ -112,7 +93,7 @@ async fn a_proof_shows_the_course_of_the_session_and_the_conditions_and_verifies
             "start": rfc3339(start), "end": rfc3339(end),
         }))
         .await;
-    notice(&mut claire, "postpone").await;
+    claire.session_notice("postpone").await;
     wait_entries(&server, &sid, "session_state", None, 3).await;
 
     // Karim's proof: the three state changes with their reasons, who acted

@@ -6,17 +6,11 @@
 //! ledger export; a link of another session, a missing or wrong credential
 //! each get their code. A sign-in cannot be made in someone else's name.
 
-use cadre_protocol::Role;
 use cadre_protocol::evidence::Jwks;
 use cadre_protocol::proof::verify_proof;
+use cadre_tests::PEOPLE;
 use cadre_tests::{StatusCode, TestServer};
 use serde_json::json;
-
-const PEOPLE: [(&str, Role); 3] = [
-    ("Claire Martin", Role::Facilitator),
-    ("Karim Benali", Role::Participant),
-    ("Sophie Dubois", Role::Participant),
-];
 
 async fn fetch(server: &TestServer, path: &str) -> (StatusCode, String, Vec<u8>) {
     let resp = reqwest::get(server.url(path)).await.expect("request");

@@ -11,6 +11,7 @@
 
 use cadre_protocol::signalling::{IcePolicy, IceServer, Me, Peer, SessionInfo};
 use cadre_protocol::{PROTOCOL_VERSION, Role, SessionKind};
+use cadre_tests::TRIO;
 use cadre_tests::{Incoming, TestServer, WAIT, now, person};
 use serde_json::Value;
 use std::time::Duration;
@@ -200,13 +201,7 @@ async fn leaving_closes_with_1000_and_tells_the_others() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_dropped_connection_is_reported_as_disconnected() {
     let server = TestServer::start().await;
-    let session = server
-        .create_session(&[
-            ("Claire", Role::Facilitator),
-            ("Karim", Role::Participant),
-            ("Léa", Role::Participant),
-        ])
-        .await;
+    let session = server.create_session(&TRIO).await;
     let mut claire = server.join(&session, "Claire").await;
     let karim = server.join(&session, "Karim").await;
     claire.recv_type("peer_joined").await;

@@ -4,7 +4,7 @@
 //! `peer_media {id, camera, microphone}` (not back to the sender), and a
 //! person joining later finds the latest state in their `welcome` roster.
 
-use cadre_protocol::Role;
+use cadre_tests::TRIO;
 use cadre_tests::TestServer;
 use serde_json::json;
 use std::time::Duration;
@@ -12,13 +12,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn media_changes_are_shown_to_the_others() {
     let server = TestServer::start().await;
-    let session = server
-        .create_session(&[
-            ("Claire", Role::Facilitator),
-            ("Karim", Role::Participant),
-            ("Léa", Role::Participant),
-        ])
-        .await;
+    let session = server.create_session(&TRIO).await;
     let mut claire = server.join(&session, "Claire").await;
     let mut karim = server.join(&session, "Karim").await;
     claire.recv_type("peer_joined").await;

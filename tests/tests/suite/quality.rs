@@ -3,16 +3,10 @@
 //! concerned, summarised in the ledger; bad figures are refused; alert
 //! rules fire with their evidence; the optional policy suspends.
 
-use cadre_protocol::Role;
+use cadre_tests::PEOPLE;
 use cadre_tests::{Client, TestServer};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-const PEOPLE: [(&str, Role); 3] = [
-    ("Claire Martin", Role::Facilitator),
-    ("Karim Benali", Role::Participant),
-    ("Sophie Dubois", Role::Participant),
-];
 
 /// Enough for three quality ticks (every 5 s).
 const TICKS: Duration = Duration::from_secs(16);

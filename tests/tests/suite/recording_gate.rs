@@ -4,15 +4,9 @@
 //! the segment; the facilitator sees a count, never who; everything is in
 //! the ledger. No media here (see `recording_media.rs`).
 
-use cadre_protocol::Role;
+use cadre_tests::PEOPLE;
 use cadre_tests::TestServer;
 use serde_json::json;
-
-const PEOPLE: [(&str, Role); 3] = [
-    ("Claire Martin", Role::Facilitator),
-    ("Karim Benali", Role::Participant),
-    ("Sophie Dubois", Role::Participant),
-];
 
 #[tokio::test]
 async fn recording_runs_only_while_armed_and_everyone_connected_agrees() {

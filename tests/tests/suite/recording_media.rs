@@ -6,19 +6,13 @@
 //! download them, participants do not; retention purges them, in the
 //! ledger; a full disk stops recording and the session goes on.
 
-use cadre_protocol::Role;
+use cadre_tests::PEOPLE;
 use cadre_tests::containers::{check_ivf, check_ogg};
 use cadre_tests::media::SyntheticPublisher;
 use cadre_tests::{Client, TestServer, files_under};
 use serde_json::{Value, json};
 use sha2::{Digest as _, Sha256};
 use std::time::Duration;
-
-const PEOPLE: [(&str, Role); 3] = [
-    ("Claire Martin", Role::Facilitator),
-    ("Karim Benali", Role::Participant),
-    ("Sophie Dubois", Role::Participant),
-];
 
 const CONNECT: Duration = Duration::from_secs(15);
 

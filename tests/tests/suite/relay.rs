@@ -8,6 +8,7 @@
 //! same session receives none of it.
 
 use cadre_protocol::Role;
+use cadre_tests::TRIO;
 use cadre_tests::{Client, TestServer};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -71,13 +72,7 @@ async fn expect_relayed(to: &mut Client, from: &Client, raw: &str) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn signals_reach_their_target_byte_for_byte() {
     let server = TestServer::start().await;
-    let session = server
-        .create_session(&[
-            ("Claire", Role::Facilitator),
-            ("Karim", Role::Participant),
-            ("Léa", Role::Participant),
-        ])
-        .await;
+    let session = server.create_session(&TRIO).await;
     let mut claire = server.join(&session, "Claire").await;
     let mut karim = server.join(&session, "Karim").await;
     let mut lea = server.join(&session, "Léa").await;

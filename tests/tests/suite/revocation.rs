@@ -13,6 +13,7 @@
 use cadre_protocol::api::{Revoked, SessionView};
 use cadre_protocol::close_code::REVOKED;
 use cadre_protocol::{ErrorCode, Role};
+use cadre_tests::TRIO;
 use cadre_tests::{StatusCode, TestServer, now, person};
 use serde_json::json;
 use std::time::Duration;
@@ -20,13 +21,7 @@ use std::time::Duration;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_revoked_person_is_disconnected_and_locked_out() {
     let server = TestServer::start().await;
-    let session = server
-        .create_session(&[
-            ("Claire", Role::Facilitator),
-            ("Karim", Role::Participant),
-            ("Léa", Role::Participant),
-        ])
-        .await;
+    let session = server.create_session(&TRIO).await;
     let karim_id = person(&session, "Karim").id.clone();
     let karim_token = person(&session, "Karim").link.token.clone();
     let mut claire = server.join(&session, "Claire").await;

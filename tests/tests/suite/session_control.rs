@@ -2,29 +2,10 @@
 //! remove. Each needs a reason that every participant receives, is recorded
 //! in the ledger, and is refused (changing nothing) when it does not fit.
 
-use cadre_protocol::Role;
-use cadre_tests::{Client, TestServer, session_body};
-use serde_json::{Value, json};
+use cadre_tests::{PEOPLE, rfc3339};
+use cadre_tests::{TestServer, session_body};
+use serde_json::json;
 use std::time::Duration;
-
-const PEOPLE: [(&str, Role); 3] = [
-    ("Claire Martin", Role::Facilitator),
-    ("Karim Benali", Role::Participant),
-    ("Sophie Dubois", Role::Participant),
-];
-
-fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-async fn notice(client: &mut Client, action: &str) -> Value {
-    let (m, _) = client
-        .skip_until(action, |m| {
-            m["type"] == "session_state" && m["notice"]["action"] == action
-        })
-        .await;
-    m
-}
 
 #[tokio::test]
 async fn only_a_facilitator_controls_and_always_with_a_reason() {
@@ -141,7 +122,7 @@ async fn a_suspension_reaches_everyone_with_its_reason_and_a_reconnection_lands_
         .send_json(&json!({"type": "control", "action": "suspend", "reason": "Coupure réseau chez la formatrice"}))
         .await;
     for client in [&mut claire, &mut karim] {
-        let m = notice(client, "suspend").await;
+        let m = client.session_notice("suspend").await;
         assert_eq!(m["notice"]["state"], "suspended");
         assert_eq!(m["notice"]["reason"], "Coupure réseau chez la formatrice");
         assert_eq!(m["notice"]["by"], "Claire Martin");
@@ -171,7 +152,7 @@ async fn a_suspension_reaches_everyone_with_its_reason_and_a_reconnection_lands_
     claire
         .send_json(&json!({"type": "control", "action": "resume", "reason": "Connexion rétablie"}))
         .await;
-    let m = notice(&mut karim, "resume").await;
+    let m = karim.session_notice("resume").await;
     assert_eq!(m["notice"]["state"], "open");
     assert_eq!(m["notice"]["reason"], "Connexion rétablie");
     tokio::time::sleep(Duration::from_millis(1200)).await;
@@ -285,7 +266,7 @@ async fn a_postponement_moves_the_session_keeps_the_links_and_gives_a_calendar_e
             "start": rfc3339(start), "end": rfc3339(end),
         }))
         .await;
-    let m = notice(&mut karim, "postpone").await;
+    let m = karim.session_notice("postpone").await;
     assert_eq!(m["notice"]["state"], "postponed");
     assert_eq!(m["notice"]["planned_start"], rfc3339(start));
     assert_eq!(m["notice"]["planned_end"], rfc3339(end));
@@ -339,7 +320,7 @@ async fn ending_closes_every_connection_and_the_call_stays_closed() {
     claire
         .send_json(&json!({"type": "control", "action": "end", "reason": "Séance terminée"}))
         .await;
-    let m = notice(&mut karim, "end").await;
+    let m = karim.session_notice("end").await;
     assert_eq!(m["notice"]["state"], "ended");
     let closing = karim.skip_until_type("closing").await;
     assert_eq!(closing["reason"], "ended");
@@ -370,10 +351,10 @@ async fn a_removed_person_is_told_why_and_their_link_stops_until_readmitted() {
             "participant": karim.id,
         }))
         .await;
-    let m = notice(&mut sophie, "remove").await;
+    let m = sophie.session_notice("remove").await;
     assert_eq!(m["participant"], karim.id.as_str());
     assert_eq!(m["notice"]["reason"], "Propos irrespectueux répétés");
-    let m = notice(&mut karim, "remove").await;
+    let m = karim.session_notice("remove").await;
     assert_eq!(m["participant"], karim.id.as_str());
     let closing = karim.skip_until_type("closing").await;
     assert_eq!(closing["reason"], "removed");

@@ -7,17 +7,11 @@
 //! facilitator's act, a malformed signature — gets its code and records
 //! nothing. A person's evidence view holds their own entries only.
 
-use cadre_protocol::Role;
 use cadre_protocol::evidence::{Jwks, TreeHead, verify_jws};
+use cadre_tests::PEOPLE;
 use cadre_tests::{TestServer, session_body};
 use serde_json::{Value, json};
 use std::time::Duration;
-
-const PEOPLE: [(&str, Role); 3] = [
-    ("Claire Martin", Role::Facilitator),
-    ("Karim Benali", Role::Participant),
-    ("Sophie Dubois", Role::Participant),
-];
 
 async fn jwks(server: &TestServer) -> Jwks {
     let (_, body) = server.get_public("/.well-known/jwks.json").await;

@@ -6,19 +6,11 @@
 //! decision grants `sponsor_share`; when so few others remain that an
 //! average would describe them individually, the aggregates are withheld.
 
-use cadre_protocol::Role;
 use cadre_protocol::evidence::kind;
 use cadre_server::evidence::ledger::NewEvent;
+use cadre_tests::PEOPLE_OF_FIVE;
 use cadre_tests::{StatusCode, TestServer, now};
 use serde_json::{Value, json};
-
-const PEOPLE: [(&str, Role); 5] = [
-    ("Claire Martin", Role::Facilitator),
-    ("Karim Benali", Role::Participant),
-    ("Sophie Dubois", Role::Participant),
-    ("Lucas Moreau", Role::Participant),
-    ("Amina Diallo", Role::Participant),
-];
 
 async fn link(server: &TestServer, sid: &str) -> String {
     let (status, body) = server
@@ -56,7 +48,7 @@ async fn consent(server: &TestServer, sid: &str, person: &str, granted: bool) {
 #[tokio::test]
 async fn names_follow_recorded_consent_and_small_groups_stay_anonymous() {
     let server = TestServer::start().await;
-    let session = server.create_session(&PEOPLE).await;
+    let session = server.create_session(&PEOPLE_OF_FIVE).await;
     let _karim = server.join(&session, "Karim Benali").await;
     let token = link(&server, &session.id).await;
 
@@ -69,7 +61,7 @@ async fn names_follow_recorded_consent_and_small_groups_stay_anonymous() {
     assert_eq!(half["expected"], 4);
     assert_eq!(half["present"], 1, "Karim is connected");
     let text = r.to_string();
-    for (name, _) in PEOPLE {
+    for (name, _) in PEOPLE_OF_FIVE {
         assert!(
             !text.contains(name),
             "{name} must not appear without consent: {r}"
@@ -114,7 +106,7 @@ async fn names_follow_recorded_consent_and_small_groups_stay_anonymous() {
 #[tokio::test]
 async fn sponsor_links_open_the_report_only() {
     let server = TestServer::start().await;
-    let session = server.create_session(&PEOPLE).await;
+    let session = server.create_session(&PEOPLE_OF_FIVE).await;
     let token = link(&server, &session.id).await;
 
     // Only the organiser mints them, with a sane validity.
