@@ -67,12 +67,14 @@ pub mod kind {
     /// The organiser let a removed or revoked person back in:
     /// `participant`.
     pub const READMITTED: &str = "readmitted";
+    // The three difficulty kinds keep the wire name `report` in stored
+    // ledgers (and their payload's `report` field is the difficulty's id).
     /// A person filed a difficulty report: `report`, `text`.
-    pub const REPORT_FILED: &str = "report_filed";
-    /// The organiser answered a report in writing: `report`, `answer`.
-    pub const REPORT_ANSWERED: &str = "report_answered";
-    /// A report was closed: `report`.
-    pub const REPORT_CLOSED: &str = "report_closed";
+    pub const DIFFICULTY_FILED: &str = "report_filed";
+    /// The organiser answered a difficulty in writing: `report`, `answer`.
+    pub const DIFFICULTY_ANSWERED: &str = "report_answered";
+    /// A difficulty was closed: `report`.
+    pub const DIFFICULTY_CLOSED: &str = "report_closed";
 }
 
 /// What a consent entry is about.

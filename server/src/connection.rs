@@ -745,11 +745,13 @@ impl Reader<'_> {
                 text_sha256,
             } => self.consent(consent, granted, text_sha256).await,
             ClientMessage::Recording { armed } => self.arm(armed).await,
-            ClientMessage::Stats { report } => self.stats(report).await,
-            ClientMessage::Report { text } => {
+            ClientMessage::Stats { stats } => self.stats(stats).await,
+            ClientMessage::Difficulty { text } => {
                 match self.app.file_report(&self.sid, &self.id, &text).await {
                     Ok(report) => {
-                        self.queue(Outbound::Text(encode(&ServerMessage::Report { report })));
+                        self.queue(Outbound::Text(encode(&ServerMessage::Difficulty {
+                            difficulty: report,
+                        })));
                     }
                     Err(e) => self.reply_error(e.code, &e.message),
                 }
@@ -1087,7 +1089,7 @@ impl Reader<'_> {
 
     /// Connection figures: checked, at most one a second, then scored by
     /// the session.
-    async fn stats(&mut self, report: cadre_protocol::quality::StatsReport) {
+    async fn stats(&mut self, report: cadre_protocol::quality::ConnectionStats) {
         let now = Instant::now();
         if self
             .last_stats

@@ -24,7 +24,7 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cadre_protocol::api::{
     Lobby, NewSession, NewSponsorLink, Revoked, SessionSummary, SessionView, SponsorLink,
-    SponsorReport,
+    SponsorView,
 };
 use cadre_protocol::proof::Consistency;
 use cadre_protocol::{ErrorCode, Role, SessionState};
@@ -530,7 +530,7 @@ async fn sponsor_link(
 async fn sponsor_report(
     State(app): State<App>,
     Query(q): Query<TokenQuery>,
-) -> Result<Json<SponsorReport>, ApiError> {
+) -> Result<Json<SponsorView>, ApiError> {
     Ok(Json(app.sponsor_report(&q.token).await?))
 }
 

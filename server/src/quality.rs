@@ -22,7 +22,7 @@
 
 use cadre_protocol::Role;
 use cadre_protocol::quality::{
-    Alert, Figures, ParticipantQuality, Presence, Score, StatsReport, reason, rule, suggested,
+    Alert, ConnectionStats, Figures, ParticipantQuality, Presence, Score, reason, rule, suggested,
 };
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -440,14 +440,14 @@ impl QualityTracker {
         out
     }
 
-    /// A report from `id`. A report that fails [`StatsReport::validate`], or
+    /// A report from `id`. A report that fails [`ConnectionStats::validate`], or
     /// from someone not joined, is ignored (the connection layer answers
     /// the error). Returns the new view when the score, the reasons or the
     /// reported presence changed.
     pub fn stats(
         &mut self,
         id: &str,
-        report: &StatsReport,
+        report: &ConnectionStats,
         now: i64,
     ) -> Option<ParticipantQuality> {
         if report.validate().is_err() || !self.people.contains_key(id) {
@@ -734,7 +734,7 @@ fn view_of(id: &str, p: &Person) -> ParticipantQuality {
 /// A person's figures from a report: medians across peers for RTT, loss,
 /// jitter and fps (fps only from peers whose camera is on), sums for the
 /// bitrates.
-fn aggregate(report: &StatsReport, camera_on: impl Fn(&str) -> bool) -> Figures {
+fn aggregate(report: &ConnectionStats, camera_on: impl Fn(&str) -> bool) -> Figures {
     let collect = |get: &dyn Fn(&cadre_protocol::quality::PeerStats) -> Option<f64>| {
         report.peers.iter().filter_map(get).collect::<Vec<f64>>()
     };
@@ -943,8 +943,8 @@ mod tests {
         QualityTracker::new(QualityConfig::default())
     }
 
-    fn figures(rtt: f64, loss: f64, jitter: f64) -> StatsReport {
-        StatsReport {
+    fn figures(rtt: f64, loss: f64, jitter: f64) -> ConnectionStats {
+        ConnectionStats {
             connection: "connected".into(),
             peers: vec![PeerStats {
                 peer: "remote".into(),
@@ -958,16 +958,16 @@ mod tests {
         }
     }
 
-    fn fine() -> StatsReport {
+    fn fine() -> ConnectionStats {
         figures(40.0, 0.0, 5.0)
     }
 
-    fn poor() -> StatsReport {
+    fn poor() -> ConnectionStats {
         figures(450.0, 0.08, 35.0)
     }
 
-    fn connection(state: &str) -> StatsReport {
-        StatsReport {
+    fn connection(state: &str) -> ConnectionStats {
+        ConnectionStats {
             connection: state.into(),
             peers: vec![],
         }
@@ -981,7 +981,7 @@ mod tests {
     /// Returns every tick.
     fn run(
         t: &mut QualityTracker,
-        who: &[(&str, &StatsReport)],
+        who: &[(&str, &ConnectionStats)],
         from: i64,
         to: i64,
     ) -> Vec<(i64, Tick)> {
@@ -1109,7 +1109,7 @@ mod tests {
         };
         // One remote peer's bad link is not held against "a"; "d" has its
         // camera off, so its (black-frame) fps does not count.
-        let report = StatsReport {
+        let report = ConnectionStats {
             connection: "connected".into(),
             peers: vec![
                 peer("b", 40.0, 0.0, Some(30.0)),
@@ -1339,7 +1339,7 @@ mod tests {
             t.join(id, Role::Participant, T0);
         }
         let (good, bad) = (fine(), poor());
-        let mut who: Vec<(&str, &StatsReport)> = vec![("f", &good)];
+        let mut who: Vec<(&str, &ConnectionStats)> = vec![("f", &good)];
         who.extend(
             ids.iter()
                 .map(|id| (*id, if *id == "p1" { &bad } else { &good })),

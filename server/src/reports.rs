@@ -35,7 +35,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cadre_protocol::api::{NewReport, Report, ReportAnswer, ReportStatus};
+use cadre_protocol::difficulties::{Difficulty, DifficultyAnswer, DifficultyStatus, NewDifficulty};
 use cadre_protocol::evidence::{ACTOR_ORGANISER, kind};
 use cadre_protocol::proof::push_record;
 use cadre_protocol::signalling::Me;
@@ -74,7 +74,7 @@ const SELECT: &str = "SELECT r.id, r.session_id, r.author_id, p.name, p.role, r.
      r.created_at, r.answer, r.answered_at, r.closed_at \
      FROM reports r JOIN people p ON p.id = r.author_id";
 
-fn report_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Report>> {
+fn report_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Difficulty>> {
     let role: String = row.get(4)?;
     let status: String = row.get(6)?;
     let role = match role.as_str() {
@@ -83,12 +83,12 @@ fn report_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Report>
         other => return Ok(Err(CatalogError::Corrupt(format!("role {other}")))),
     };
     let status = match status.as_str() {
-        "open" => ReportStatus::Open,
-        "answered" => ReportStatus::Answered,
-        "closed" => ReportStatus::Closed,
+        "open" => DifficultyStatus::Open,
+        "answered" => DifficultyStatus::Answered,
+        "closed" => DifficultyStatus::Closed,
         other => return Ok(Err(CatalogError::Corrupt(format!("report status {other}")))),
     };
-    Ok(Ok(Report {
+    Ok(Ok(Difficulty {
         id: row.get(0)?,
         session_id: row.get(1)?,
         author: Me {
@@ -109,7 +109,7 @@ fn query_reports(
     conn: &rusqlite::Connection,
     sid: &str,
     author: Option<&str>,
-) -> CatalogResult<Vec<Report>> {
+) -> CatalogResult<Vec<Difficulty>> {
     let sql = format!(
         "{SELECT} WHERE r.session_id = ?1 AND (?2 IS NULL OR r.author_id = ?2) \
          ORDER BY r.created_at, r.rowid"
@@ -123,7 +123,7 @@ fn query_reports(
     Ok(out)
 }
 
-fn query_report(conn: &rusqlite::Connection, sid: &str, rid: &str) -> CatalogResult<Report> {
+fn query_report(conn: &rusqlite::Connection, sid: &str, rid: &str) -> CatalogResult<Difficulty> {
     let sql = format!("{SELECT} WHERE r.session_id = ?1 AND r.id = ?2");
     conn.query_row(&sql, params![sid, rid], report_row)
         .optional()?
@@ -257,7 +257,12 @@ impl App {
     /// Files a report by person `pid` of session `sid`: recorded in the
     /// ledger (`report_filed`, actor the author) before the catalogue.
     /// Callers have authenticated the person (a link, a live connection).
-    pub async fn file_report(&self, sid: &str, pid: &str, text: &str) -> Result<Report, ApiError> {
+    pub async fn file_report(
+        &self,
+        sid: &str,
+        pid: &str,
+        text: &str,
+    ) -> Result<Difficulty, ApiError> {
         let text = text_field("text", text, MAX_TEXT_CHARS)?;
         let _guard = WRITES.lock().await;
         let (s, p) = (sid.to_owned(), pid.to_owned());
@@ -298,14 +303,14 @@ impl App {
             .ledger()
             .append(NewEvent {
                 sid: sid.to_owned(),
-                kind: kind::REPORT_FILED,
+                kind: kind::DIFFICULTY_FILED,
                 actor: author.id.clone(),
                 payload: serde_json::json!({"report": id, "text": text}),
                 client_ts: None,
             })
             .await
             .map_err(|e| ApiError::internal("recording the report", e))?;
-        let report = Report {
+        let report = Difficulty {
             id,
             session_id: sid.to_owned(),
             author: Me {
@@ -314,7 +319,7 @@ impl App {
                 role: author.role,
             },
             text,
-            status: ReportStatus::Open,
+            status: DifficultyStatus::Open,
             created_at: appended.ts,
             answer: None,
             answered_at: None,
@@ -342,9 +347,9 @@ impl App {
     }
 
     /// The author sees an answer at once if connected.
-    pub async fn tell_author(&self, report: &Report) {
-        let msg = cadre_protocol::signalling::ServerMessage::Report {
-            report: report.clone(),
+    pub async fn tell_author(&self, report: &Difficulty) {
+        let msg = cadre_protocol::signalling::ServerMessage::Difficulty {
+            difficulty: report.clone(),
         };
         self.registry()
             .notify(&report.session_id, &report.author.id, &msg)
@@ -353,7 +358,7 @@ impl App {
 
     /// Person `pid`'s own reports in session `sid`, oldest first, with the
     /// answers.
-    pub async fn reports_of(&self, sid: &str, pid: &str) -> Result<Vec<Report>, ApiError> {
+    pub async fn reports_of(&self, sid: &str, pid: &str) -> Result<Vec<Difficulty>, ApiError> {
         let (s, p) = (sid.to_owned(), pid.to_owned());
         Ok(self
             .catalog()
@@ -363,7 +368,7 @@ impl App {
 
     /// Every report of session `sid`, oldest first (`not_found` for an
     /// unknown session).
-    pub async fn session_reports(&self, sid: &str) -> Result<Vec<Report>, ApiError> {
+    pub async fn session_reports(&self, sid: &str) -> Result<Vec<Difficulty>, ApiError> {
         let s = sid.to_owned();
         Ok(self
             .catalog()
@@ -375,7 +380,7 @@ impl App {
     }
 
     /// One report of session `sid`.
-    pub async fn report(&self, sid: &str, rid: &str) -> Result<Report, ApiError> {
+    pub async fn report(&self, sid: &str, rid: &str) -> Result<Difficulty, ApiError> {
         let (s, r) = (sid.to_owned(), rid.to_owned());
         Ok(self
             .catalog()
@@ -394,11 +399,11 @@ impl App {
         rid: &str,
         answer: &str,
         close: bool,
-    ) -> Result<Report, ApiError> {
+    ) -> Result<Difficulty, ApiError> {
         let answer = text_field("answer", answer, MAX_ANSWER_CHARS)?;
         let _guard = WRITES.lock().await;
         let report = self.report(sid, rid).await?;
-        if report.status == ReportStatus::Closed {
+        if report.status == DifficultyStatus::Closed {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
                 "this report is closed; it takes no further answer",
@@ -408,7 +413,7 @@ impl App {
             .ledger()
             .append(NewEvent {
                 sid: sid.to_owned(),
-                kind: kind::REPORT_ANSWERED,
+                kind: kind::DIFFICULTY_ANSWERED,
                 actor: ACTOR_ORGANISER.to_owned(),
                 payload: serde_json::json!({"report": rid, "answer": answer}),
                 client_ts: None,
@@ -444,23 +449,23 @@ impl App {
     /// Closes report `rid` of session `sid` (`report_closed` in the ledger,
     /// then the catalogue). Only an answered report closes: article 6 wants
     /// a written answer first (`conflict` otherwise, and for a closed one).
-    pub async fn close_report(&self, sid: &str, rid: &str) -> Result<Report, ApiError> {
+    pub async fn close_report(&self, sid: &str, rid: &str) -> Result<Difficulty, ApiError> {
         let _guard = WRITES.lock().await;
         let report = self.report(sid, rid).await?;
         match report.status {
-            ReportStatus::Closed => {
+            DifficultyStatus::Closed => {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
                     "this report is already closed",
                 ));
             }
-            ReportStatus::Open => {
+            DifficultyStatus::Open => {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
                     "this report has no written answer yet: answer it (with close) instead",
                 ));
             }
-            ReportStatus::Answered => {}
+            DifficultyStatus::Answered => {}
         }
         let ts = self.record_close(sid, rid).await?;
         let (s, r) = (sid.to_owned(), rid.to_owned());
@@ -485,7 +490,7 @@ impl App {
             .ledger()
             .append(NewEvent {
                 sid: sid.to_owned(),
-                kind: kind::REPORT_CLOSED,
+                kind: kind::DIFFICULTY_CLOSED,
                 actor: ACTOR_ORGANISER.to_owned(),
                 payload: serde_json::json!({"report": rid}),
                 client_ts: None,
@@ -502,12 +507,12 @@ impl App {
         answer: &str,
         answered_at: i64,
         closed_at: Option<i64>,
-    ) -> Result<Report, ApiError> {
+    ) -> Result<Difficulty, ApiError> {
         let (s, r, a) = (sid.to_owned(), rid.to_owned(), answer.to_owned());
         let status = if closed_at.is_some() {
-            ReportStatus::Closed
+            DifficultyStatus::Closed
         } else {
-            ReportStatus::Answered
+            DifficultyStatus::Answered
         };
         Ok(self
             .catalog()
@@ -547,7 +552,7 @@ pub const CSV_HEADER: [&str; 9] = [
 ];
 
 /// Renders reports as CSV, times in `time_zone`.
-pub fn to_csv(reports: &[Report], time_zone: &str) -> String {
+pub fn to_csv(reports: &[Difficulty], time_zone: &str) -> String {
     let time = |t: Option<i64>| {
         t.map(|t| cadre_protocol::attendance::local_time(t, time_zone))
             .unwrap_or_default()
@@ -675,9 +680,9 @@ async fn file(
     State(app): State<App>,
     Query(q): Query<TokenQuery>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Report>), ApiError> {
+) -> Result<(StatusCode, Json<Difficulty>), ApiError> {
     let member = app.report_member(&q.token).await?;
-    let new: NewReport = json_body(body, "report")?;
+    let new: NewDifficulty = json_body(body, "report")?;
     let report = app
         .file_report(&member.session_id, &member.me.id, &new.text)
         .await?;
@@ -687,7 +692,7 @@ async fn file(
 async fn own(
     State(app): State<App>,
     Query(q): Query<TokenQuery>,
-) -> Result<Json<Vec<Report>>, ApiError> {
+) -> Result<Json<Vec<Difficulty>>, ApiError> {
     let member = app.report_member(&q.token).await?;
     let reports = match member.me.role {
         Role::Facilitator => app.session_reports(&member.session_id).await?,
@@ -701,7 +706,7 @@ async fn list(
     Path(sid): Path<String>,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
-) -> Result<Json<Vec<Report>>, ApiError> {
+) -> Result<Json<Vec<Difficulty>>, ApiError> {
     whole_session(&app, &headers, &q.token, &sid).await?;
     Ok(Json(app.session_reports(&sid).await?))
 }
@@ -733,9 +738,9 @@ async fn answer(
     Path((sid, rid)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Report>, ApiError> {
+) -> Result<Json<Difficulty>, ApiError> {
     require_organiser(&headers, &app)?;
-    let req: ReportAnswer = json_body(body, "answer")?;
+    let req: DifficultyAnswer = json_body(body, "answer")?;
     let report = app
         .answer_report(&sid, &rid, &req.answer, req.close)
         .await?;
@@ -747,7 +752,7 @@ async fn close(
     State(app): State<App>,
     Path((sid, rid)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Result<Json<Report>, ApiError> {
+) -> Result<Json<Difficulty>, ApiError> {
     require_organiser(&headers, &app)?;
     let report = app.close_report(&sid, &rid).await?;
     app.tell_author(&report).await;
@@ -772,7 +777,7 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_defuses_formulas() {
-        let r = Report {
+        let r = Difficulty {
             id: "r_1".into(),
             session_id: "s_1".into(),
             author: Me {
@@ -781,7 +786,7 @@ mod tests {
                 role: Role::Participant,
             },
             text: "=HYPERLINK(\"x\"), le son coupe".into(),
-            status: ReportStatus::Open,
+            status: DifficultyStatus::Open,
             created_at: 1_796_284_800_000,
             answer: None,
             answered_at: None,

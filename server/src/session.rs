@@ -186,7 +186,7 @@ enum Command {
     Stats {
         id: String,
         connection_id: String,
-        report: cadre_protocol::quality::StatsReport,
+        report: cadre_protocol::quality::ConnectionStats,
     },
     /// A member's tab visibility and window focus.
     Presence {
@@ -328,7 +328,7 @@ impl SessionHandle {
         &self,
         id: String,
         connection_id: String,
-        report: cadre_protocol::quality::StatsReport,
+        report: cadre_protocol::quality::ConnectionStats,
     ) {
         let _ = self
             .tx

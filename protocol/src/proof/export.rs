@@ -4,7 +4,7 @@
 //! each RFC 3161 anchor stamps what the log still holds.
 
 use super::payload::tree_head_of;
-use super::verify::{Report, check, count, read_tree_head};
+use super::verify::{Verdict, check, count, read_tree_head};
 use crate::attendance;
 use crate::evidence::{Entry, Jwks, TreeHead, entry_hash};
 use crate::merkle::{self, Hash};
@@ -73,7 +73,7 @@ pub(super) fn roots_at(leaves: &[Hash], sizes: &BTreeSet<u64>) -> BTreeMap<u64, 
 /// `{"tree_heads":[…]}` line) with the published keys, and each receipt (a
 /// signed tree head a participant kept) against it: docs/evidence.md
 /// "Verification" 5.
-pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Report {
+pub fn verify_export(text: &str, jwks: &Jwks, receipts: &[String]) -> Verdict {
     verify_export_anchored(text, jwks, receipts, None)
 }
 
@@ -86,8 +86,8 @@ pub fn verify_export_anchored(
     jwks: &Jwks,
     receipts: &[String],
     tsa: Option<&[x509_cert::Certificate]>,
-) -> Report {
-    let mut r = Report::new();
+) -> Verdict {
+    let mut r = Verdict::new();
     let text = text.strip_prefix('\u{feff}').unwrap_or(text);
     let mut texts: Vec<&str> = Vec::new();
     let mut entries: Vec<Option<Entry>> = Vec::new();
@@ -327,7 +327,7 @@ pub fn verify_export_anchored(
 /// the anchored head's digest, not before the head's time, after the
 /// previous anchor; and the log still holds, unchanged, what was anchored.
 fn check_anchors(
-    r: &mut Report,
+    r: &mut Verdict,
     anchors: &[ExportedAnchor],
     heads: &[(Option<TreeHead>, Vec<String>, String)],
     tsa: Option<&[x509_cert::Certificate]>,

@@ -8,7 +8,7 @@
 //! - `sheet`: [`AttendanceSheet`], the whole session, one row per person and
 //!   half-day, with its CSV rendering ([`AttendanceSheet::to_csv`]).
 //! - `verify` and `compare`: [`verify_proof`], what an auditor runs with the
-//!   published keys only; it returns a [`Report`] naming every check, and
+//!   published keys only; it returns a [`Verdict`] naming every check, and
 //!   says each difference between what the proof claims and what its
 //!   entries give.
 //! - `export`: [`verify_export`], the whole ledger export with its tree
@@ -50,4 +50,4 @@ pub use sheet::{
     AttendanceSheet, CSV_HEADER, SHEET_TYP, SHEET_VERSION, SheetRow, build_sheet, duration,
     push_record,
 };
-pub use verify::{Check, Report, check, verify_proof};
+pub use verify::{Check, Verdict, check, verify_proof};

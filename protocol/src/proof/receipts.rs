@@ -3,7 +3,7 @@
 //! « Dossier de vérification » that carries them ([`VerificationBundle`]),
 //! and [`verify_proof_with_receipts`].
 
-use super::verify::{Report, check, read_tree_head};
+use super::verify::{Verdict, check, read_tree_head};
 use super::{AttendanceProof, verify_proof};
 use crate::attendance;
 use crate::evidence::{Jwks, TreeHead, unverified_payload};
@@ -87,7 +87,7 @@ pub fn verify_proof_with_receipts(
     jwks: &Jwks,
     receipts: &[String],
     consistency: &[Consistency],
-) -> Report {
+) -> Verdict {
     let mut r = verify_proof(jws, jwks);
     let head = unverified_payload(jws)
         .and_then(|p| serde_json::from_slice::<AttendanceProof>(&p).ok())

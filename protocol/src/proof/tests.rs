@@ -1,6 +1,6 @@
 use super::export::roots_at;
 use super::receipts::receipt_against_head;
-use super::verify::Report;
+use super::verify::Verdict;
 use super::*;
 use crate::attendance::{Conditions, ProofScope};
 use crate::evidence::{ENTRY_VERSION, Jwk};
@@ -264,15 +264,15 @@ fn a_built_proof_verifies_and_carries_the_right_figures() {
     assert_eq!(proof.totals.planned_seconds, 3 * 3600);
 
     let jws = key.sign(&serde_json::to_vec(&proof).unwrap());
-    let report = verify_proof(&jws, &key.jwks());
-    assert!(report.ok, "{report:#?}");
-    assert_eq!(report.checks.len(), 10);
+    let verdict = verify_proof(&jws, &key.jwks());
+    assert!(verdict.ok, "{verdict:#?}");
+    assert_eq!(verdict.checks.len(), 10);
     assert_eq!(
-        report.check(check::CONSENTS).unwrap().detail,
+        verdict.check(check::CONSENTS).unwrap().detail,
         "0 consent decisions and 0 recorded segments: the lists recomputed from the entries equal the proof's"
     );
     assert!(
-        report
+        verdict
             .check(check::PROOF_FORMAT)
             .unwrap()
             .detail
@@ -312,11 +312,11 @@ fn an_edited_figure_is_caught_by_recomputation_even_when_signed() {
         build_payload(0, "O", &session(), &person(), &sth, proven(&texts, "p_a")).unwrap();
     proof.half_days[0].present_seconds += 600;
     proof.totals.completion = 0.9;
-    let report = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
-    assert!(!report.ok);
-    let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+    let verdict = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
+    assert!(!verdict.ok);
+    let failed: Vec<&str> = verdict.failures().map(|c| c.name.as_str()).collect();
     assert_eq!(failed, [check::ATTENDANCE]);
-    let detail = &report.check(check::ATTENDANCE).unwrap().detail;
+    let detail = &verdict.check(check::ATTENDANCE).unwrap().detail;
     assert!(
         detail.contains("2026-12-03.am: present_seconds is 8400 in the proof but 7800 recomputed"),
         "{detail}"
@@ -477,18 +477,18 @@ fn a_proof_states_the_consent_history_and_recordings_and_verifies() {
     let jws = key.sign(&serde_json::to_vec(&proof).unwrap());
     let back: AttendanceProof = serde_json::from_slice(&unverified_payload(&jws).unwrap()).unwrap();
     assert_eq!(back, proof);
-    let report = verify_proof(&jws, &key.jwks());
-    assert!(report.ok, "{report:#?}");
-    assert_eq!(report.checks.len(), 10);
+    let verdict = verify_proof(&jws, &key.jwks());
+    assert!(verdict.ok, "{verdict:#?}");
+    assert_eq!(verdict.checks.len(), 10);
     assert!(
-        report
+        verdict
             .check(check::CONSENTS)
             .unwrap()
             .detail
             .starts_with("2 consent decisions and 1 recorded segment:"),
-        "{report:#?}"
+        "{verdict:#?}"
     );
-    let belong = &report.check(check::ENTRIES_BELONG).unwrap().detail;
+    let belong = &verdict.check(check::ENTRIES_BELONG).unwrap().detail;
     assert!(
         belong.contains("3 entries of the recording segment p_a appears in (1)"),
         "{belong}"
@@ -520,14 +520,14 @@ fn an_edited_consent_history_or_recording_list_fails_verification() {
     for (what, edit) in edits {
         let mut p = proof.clone();
         edit(&mut p);
-        let report = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
-        let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
-        assert_eq!(failed, [check::CONSENTS], "{what}: {report:#?}");
+        let verdict = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
+        let failed: Vec<&str> = verdict.failures().map(|c| c.name.as_str()).collect();
+        assert_eq!(failed, [check::CONSENTS], "{what}: {verdict:#?}");
     }
     let mut p = proof.clone();
     p.consents[1].granted = true;
-    let report = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
-    let detail = &report.check(check::CONSENTS).unwrap().detail;
+    let verdict = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
+    let detail = &verdict.check(check::CONSENTS).unwrap().detail;
     assert!(
         detail.contains("consent decision 2: the proof states ")
             && detail.contains("recording granted"),
@@ -538,10 +538,10 @@ fn an_edited_consent_history_or_recording_list_fails_verification() {
     let mut p = proof.clone();
     let withdrawal = log().len() as u64 + 4;
     p.evidence.entries.retain(|e| e.index != withdrawal);
-    let report = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
+    let verdict = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
     assert!(
-        report.failures().any(|c| c.name == check::CONSENTS),
-        "{report:#?}"
+        verdict.failures().any(|c| c.name == check::CONSENTS),
+        "{verdict:#?}"
     );
 }
 
@@ -563,11 +563,11 @@ fn an_entry_of_a_segment_the_person_was_not_in_is_refused() {
     let (_, mut proof) = recorded_proof(&key);
     entries.sort_by_key(|e| e.index);
     proof.evidence.entries = entries;
-    let report = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
-    let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
-    assert_eq!(failed, [check::ENTRIES_BELONG], "{report:#?}");
+    let verdict = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
+    let failed: Vec<&str> = verdict.failures().map(|c| c.name.as_str()).collect();
+    assert_eq!(failed, [check::ENTRIES_BELONG], "{verdict:#?}");
     assert!(
-        report
+        verdict
             .check(check::ENTRIES_BELONG)
             .unwrap()
             .detail
@@ -594,10 +594,10 @@ fn a_version_1_proof_still_verifies() {
     value["v"] = json!(1);
     value.as_object_mut().unwrap().remove("recordings");
     let jws = key.sign(value.to_string().as_bytes());
-    let report = verify_proof(&jws, &key.jwks());
-    assert!(report.ok, "{report:#?}");
+    let verdict = verify_proof(&jws, &key.jwks());
+    assert!(verdict.ok, "{verdict:#?}");
     assert!(
-        report
+        verdict
             .check(check::CONSENTS)
             .unwrap()
             .detail
@@ -607,13 +607,13 @@ fn a_version_1_proof_still_verifies() {
     let (_, recorded) = recorded_proof(&key);
     let mut value = as_version_2(&recorded);
     value["v"] = json!(1);
-    let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
-    let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+    let verdict = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+    let failed: Vec<&str> = verdict.failures().map(|c| c.name.as_str()).collect();
     assert_eq!(failed, [check::CONSENTS]);
     // An unknown version is refused.
     value["v"] = json!(4);
-    let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
-    let detail = &report.check(check::PROOF_FORMAT).unwrap().detail;
+    let verdict = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+    let detail = &verdict.check(check::PROOF_FORMAT).unwrap().detail;
     assert!(
         detail.contains("expected \"cadre.attendance-proof\" version 1, 2 or 3"),
         "{detail}"
@@ -787,10 +787,10 @@ fn a_proof_states_the_control_events_removal_and_conditions_and_verifies() {
     let jws = key.sign(&serde_json::to_vec(&proof).unwrap());
     let back: AttendanceProof = serde_json::from_slice(&unverified_payload(&jws).unwrap()).unwrap();
     assert_eq!(back, proof);
-    let report = verify_proof(&jws, &key.jwks());
-    assert!(report.ok, "{report:#?}");
-    assert_eq!(report.checks.len(), 10);
-    let detail = &report.check(check::CONDITIONS).unwrap().detail;
+    let verdict = verify_proof(&jws, &key.jwks());
+    assert!(verdict.ok, "{verdict:#?}");
+    assert_eq!(verdict.checks.len(), 10);
+    let detail = &verdict.check(check::CONDITIONS).unwrap().detail;
     assert!(
         detail.starts_with(
             "2 minutes measured (1 excellent, 0 good, 1 poor, 0 lost); poorest: 2026-12-03T11:29:00+01:00 poor (rtt_high)"
@@ -847,17 +847,17 @@ fn edited_conditions_or_control_events_fail_verification() {
     for (what, edit, fails) in edits {
         let mut p = proof.clone();
         edit(&mut p);
-        let report = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
-        let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
-        assert_eq!(failed, [fails], "{what}: {report:#?}");
+        let verdict = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
+        let failed: Vec<&str> = verdict.failures().map(|c| c.name.as_str()).collect();
+        assert_eq!(failed, [fails], "{what}: {verdict:#?}");
     }
     // Leaving a quality entry out changes the recomputed summary.
     let mut p = proof.clone();
     let n = log().len() as u64;
     p.evidence.entries.retain(|e| e.index != n + 1);
-    let report = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
-    let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
-    assert_eq!(failed, [check::CONDITIONS], "{report:#?}");
+    let verdict = verify_proof(&key.sign(&serde_json::to_vec(&p).unwrap()), &key.jwks());
+    let failed: Vec<&str> = verdict.failures().map(|c| c.name.as_str()).collect();
+    assert_eq!(failed, [check::CONDITIONS], "{verdict:#?}");
 }
 
 #[test]
@@ -877,9 +877,9 @@ fn another_persons_removal_is_refused() {
     let (_, mut proof) = control_proof(&key);
     entries.sort_by_key(|e| e.index);
     proof.evidence.entries = entries;
-    let report = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
-    assert!(!report.ok);
-    let belong = report.check(check::ENTRIES_BELONG).unwrap();
+    let verdict = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
+    assert!(!verdict.ok);
+    let belong = verdict.check(check::ENTRIES_BELONG).unwrap();
     assert!(!belong.ok);
     assert!(
         belong.detail.contains(&format!(
@@ -903,10 +903,10 @@ fn a_version_2_proof_still_verifies_stating_no_conditions() {
     let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
     let proof = build_payload(0, "O", &session(), &person(), &sth, proven(&texts, "p_a")).unwrap();
     let value = as_version_2(&proof);
-    let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
-    assert!(report.ok, "{report:#?}");
+    let verdict = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+    assert!(verdict.ok, "{verdict:#?}");
     assert_eq!(
-        report.check(check::CONDITIONS).unwrap().detail,
+        verdict.check(check::CONDITIONS).unwrap().detail,
         "a version 2 proof states no connection conditions (added in version 3)"
     );
     // A version 2 proof that carried p_a's minutes (their own entries)
@@ -920,11 +920,11 @@ fn a_version_2_proof_still_verifies_stating_no_conditions() {
         // Not the removal entries, which version 2 did not select for p_a.
         i < n + 4 || i == n + 7
     });
-    let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
-    assert!(report.ok, "{report:#?}");
+    let verdict = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+    assert!(verdict.ok, "{verdict:#?}");
     value["conditions"] = serde_json::to_value(&with_minutes.conditions).unwrap();
-    let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
-    let failed: Vec<&str> = report.failures().map(|c| c.name.as_str()).collect();
+    let verdict = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+    let failed: Vec<&str> = verdict.failures().map(|c| c.name.as_str()).collect();
     assert_eq!(failed, [check::CONDITIONS]);
     // A version 2 facilitator's proof held the removals they made.
     let facilitator = Person {
@@ -952,8 +952,8 @@ fn a_version_2_proof_still_verifies_stating_no_conditions() {
     .unwrap();
     fp.evidence.entries = ev;
     let value = as_version_2(&fp);
-    let report = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
-    assert!(report.ok, "{report:#?}");
+    let verdict = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
+    assert!(verdict.ok, "{verdict:#?}");
 }
 
 #[test]
@@ -996,11 +996,11 @@ fn an_export_verifies_with_its_receipts_and_truncation_fails() {
         key.tree_head(&texts, 1, T0),
     ];
     let good = export(&texts, &heads);
-    let report = verify_export(&good, &key.jwks(), &receipts);
-    assert!(report.ok, "{report:#?}");
-    assert_eq!(report.checks.len(), 5);
+    let verdict = verify_export(&good, &key.jwks(), &receipts);
+    assert!(verdict.ok, "{verdict:#?}");
+    assert_eq!(verdict.checks.len(), 5);
     assert!(
-        report
+        verdict
             .check("receipt 1")
             .unwrap()
             .detail
@@ -1012,17 +1012,17 @@ fn an_export_verifies_with_its_receipts_and_truncation_fails() {
 
     // Truncated: the last entries and the tree heads line gone.
     let cut = texts[..n - 2].join("\n");
-    let report = verify_export(&cut, &key.jwks(), &receipts);
-    assert!(!report.check(check::EXPORT_FORMAT).unwrap().ok);
-    assert!(!report.check(check::TREE_HEADS).unwrap().ok);
+    let verdict = verify_export(&cut, &key.jwks(), &receipts);
+    assert!(!verdict.check(check::EXPORT_FORMAT).unwrap().ok);
+    assert!(!verdict.check(check::TREE_HEADS).unwrap().ok);
     // Truncated but keeping the tree heads: the latest covers more than is there.
-    let report = verify_export(&export(&texts[..n - 2], &heads), &key.jwks(), &[]);
-    let detail = &report.check(check::TREE_HEADS).unwrap().detail;
+    let verdict = verify_export(&export(&texts[..n - 2], &heads), &key.jwks(), &[]);
+    let detail = &verdict.check(check::TREE_HEADS).unwrap().detail;
     assert!(detail.contains("the log was truncated"), "{detail}");
     // Entries beyond every tree head are not covered by a signature.
-    let report = verify_export(&export(&texts, &heads[..1]), &key.jwks(), &[]);
+    let verdict = verify_export(&export(&texts, &heads[..1]), &key.jwks(), &[]);
     assert!(
-        report
+        verdict
             .check(check::TREE_HEADS)
             .unwrap()
             .detail
@@ -1034,10 +1034,10 @@ fn an_export_verifies_with_its_receipts_and_truncation_fails() {
 fn an_empty_log_exports_and_verifies() {
     let key = Signer::new("k1");
     let export = export(&[], &[key.tree_head(&[], 0, T0)]);
-    let report = verify_export(export.trim_start(), &key.jwks(), &[]);
-    assert!(report.ok, "{report:#?}");
+    let verdict = verify_export(export.trim_start(), &key.jwks(), &[]);
+    assert!(verdict.ok, "{verdict:#?}");
     assert_eq!(
-        report.check(check::SEQUENCE).unwrap().detail,
+        verdict.check(check::SEQUENCE).unwrap().detail,
         "the log is empty"
     );
 }
@@ -1094,9 +1094,9 @@ fn the_sheet_renders_as_rfc_4180_csv_for_spreadsheets() {
 }
 
 #[test]
-fn an_empty_report_is_not_a_success() {
-    assert!(!Report::new().finish().ok);
-    let report = verify_proof("garbage", &Jwks { keys: vec![] });
-    assert!(!report.ok);
-    assert_eq!(report.checks.len(), 1);
+fn an_empty_verdict_is_not_a_success() {
+    assert!(!Verdict::new().finish().ok);
+    let verdict = verify_proof("garbage", &Jwks { keys: vec![] });
+    assert!(!verdict.ok);
+    assert_eq!(verdict.checks.len(), 1);
 }

@@ -1,5 +1,5 @@
 //! What an auditor runs on a participant's proof, with the published keys
-//! only ([`verify_proof`]): a [`Report`] naming every check, each with a
+//! only ([`verify_proof`]): a [`Verdict`] naming every check, each with a
 //! sentence saying what it found.
 
 use super::compare::{compare, compare_consents, compare_recordings, show_conditions};
@@ -15,7 +15,7 @@ use crate::evidence::{
 use serde::{Deserialize, Serialize};
 use std::fmt::Write as _;
 
-/// Names of the checks, as they appear in a [`Report`].
+/// Names of the checks, as they appear in a [`Verdict`].
 pub mod check {
     /// The proof's JWS verifies with a published key.
     pub const PROOF_SIGNATURE: &str = "proof signature";
@@ -65,16 +65,16 @@ pub struct Check {
 
 /// The outcome of a verification: every check, and whether all hold.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
+pub struct Verdict {
     /// The checks, in the order they ran.
     pub checks: Vec<Check>,
     /// True when there is at least one check and every check holds.
     pub ok: bool,
 }
 
-impl Report {
-    pub(super) fn new() -> Report {
-        Report {
+impl Verdict {
+    pub(super) fn new() -> Verdict {
+        Verdict {
             checks: Vec::new(),
             ok: false,
         }
@@ -97,7 +97,7 @@ impl Report {
         }
     }
 
-    pub(super) fn finish(mut self) -> Report {
+    pub(super) fn finish(mut self) -> Verdict {
         self.ok = !self.checks.is_empty() && self.checks.iter().all(|c| c.ok);
         self
     }
@@ -182,8 +182,8 @@ pub(super) fn read_tree_head(
 
 /// Verifies a participant's proof (compact JWS) with the published keys:
 /// the steps of docs/evidence.md "Verification" 1–4.
-pub fn verify_proof(jws: &str, jwks: &Jwks) -> Report {
-    let mut r = Report::new();
+pub fn verify_proof(jws: &str, jwks: &Jwks) -> Verdict {
+    let mut r = Verdict::new();
     let payload = match verify_jws(jws, jwks) {
         Ok(v) => {
             r.push(

@@ -3,7 +3,7 @@
 
 use super::{app, cadre};
 use cadre_protocol::ErrorCode;
-use cadre_protocol::api::ReportStatus;
+use cadre_protocol::difficulties::DifficultyStatus;
 use std::process::Output;
 
 fn stdout(out: &Output) -> String {
@@ -121,7 +121,7 @@ async fn the_organiser_lists_answers_closes_and_exports_from_the_command_line() 
     let app = app(dir);
     let mine = app.reports_of(&sid, &karim).await.unwrap();
     assert_eq!(mine.len(), 1);
-    assert_eq!(mine[0].status, ReportStatus::Closed);
+    assert_eq!(mine[0].status, DifficultyStatus::Closed);
     assert_eq!(
         mine[0].answer.as_deref(),
         Some("Nous avons changé de serveur audio.")

@@ -11,7 +11,7 @@ use cadre_protocol::attendance;
 use cadre_protocol::evidence::{ENTRY_VERSION, Entry, Jwk, Jwks, TREE_HEAD_TYP, TreeHead, kind};
 use cadre_protocol::merkle::{self, Hash};
 use cadre_protocol::proof::{
-    self, AttendanceProof, EvidenceEntry, Person, Report, SessionMeta, TreeHeadsLine, check,
+    self, AttendanceProof, EvidenceEntry, Person, SessionMeta, TreeHeadsLine, Verdict, check,
 };
 use cadre_protocol::{Role, SessionKind};
 use ring::signature::{Ed25519KeyPair, KeyPair};
@@ -400,20 +400,20 @@ impl Case {
             .collect()
     }
 
-    fn verify_proof_file(&self, name: &str) -> Report {
+    fn verify_proof_file(&self, name: &str) -> Verdict {
         proof::verify_proof(&self.read(name), &self.jwks())
     }
 
-    fn verify_export_file(&self, name: &str) -> Report {
+    fn verify_export_file(&self, name: &str) -> Verdict {
         proof::verify_export(&self.read(name), &self.jwks(), &self.receipts())
     }
 }
 
-fn failed(report: &Report) -> Vec<&str> {
+fn failed(report: &Verdict) -> Vec<&str> {
     report.failures().map(|c| c.name.as_str()).collect()
 }
 
-fn detail<'a>(report: &'a Report, name: &str) -> &'a str {
+fn detail<'a>(report: &'a Verdict, name: &str) -> &'a str {
     &report
         .check(name)
         .unwrap_or_else(|| panic!("no check {name}"))
