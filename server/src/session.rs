@@ -1469,7 +1469,7 @@ impl SessionActor {
                 } else if let Some(failure) = &self.recording.failure {
                     failure.as_str()
                 } else if !matches!(self.info.state, SessionState::Open | SessionState::Running) {
-                    state_name(self.info.state)
+                    self.info.state.as_str()
                 } else {
                     reason
                 };
@@ -2039,7 +2039,7 @@ impl SessionActor {
         }
         let state = self.info.state;
         let conflict_in =
-            |what: &str| conflict(&format!("{what} (the session is {})", state_name(state)));
+            |what: &str| conflict(&format!("{what} (the session is {})", state.as_str()));
         match request.action {
             ControlAction::Suspend
                 if !matches!(state, SessionState::Open | SessionState::Running) =>
@@ -2108,7 +2108,7 @@ impl SessionActor {
             )
         } else {
             let mut p = serde_json::json!({
-                "action": request.action, "from": state_name(from), "to": state_name(to),
+                "action": request.action, "from": from.as_str(), "to": to.as_str(),
                 "reason": request.reason,
             });
             if let Some((start, end)) = &window {
@@ -2194,7 +2194,7 @@ impl SessionActor {
             },
             None,
         );
-        self.update_gate(state_name(self.info.state));
+        self.update_gate(self.info.state.as_str());
         if self.info.state == SessionState::Ended {
             self.registry.settings.anchor.session_ended(&self.info.id);
             let ids: Vec<String> = self.members.keys().cloned().collect();
@@ -2210,17 +2210,6 @@ impl SessionActor {
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-fn state_name(s: SessionState) -> &'static str {
-    match s {
-        SessionState::Scheduled => "scheduled",
-        SessionState::Open => "open",
-        SessionState::Running => "running",
-        SessionState::Suspended => "suspended",
-        SessionState::Postponed => "postponed",
-        SessionState::Ended => "ended",
-    }
 }
 
 fn conflict(message: &str) -> ErrorBody {
@@ -2256,10 +2245,8 @@ fn signin_error(e: SigninError) -> ErrorBody {
     }
 }
 
-/// Server time, UTC milliseconds.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+/// Server time, UTC milliseconds (kept at this path for its importers).
+pub use cadre_protocol::now_ms;
 
 fn peer_view(id: &str, m: &Member, viewer: &str) -> Peer {
     Peer {

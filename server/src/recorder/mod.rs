@@ -40,7 +40,7 @@ mod peer;
 mod storage;
 mod writer;
 
-use cadre_protocol::ErrorCode;
+use cadre_protocol::{ErrorCode, now_ms};
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, HashSet};
@@ -966,11 +966,6 @@ fn private_dir_builder(recursive: bool) -> std::fs::DirBuilder {
 /// state it guards stays consistent at every await-free step.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Now, UTC ms.
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 #[cfg(test)]
