@@ -31,6 +31,8 @@
 //!   over HTTP alike, so that clients and scripts branch on codes, not prose.
 //! - [`SessionKind`], [`Role`], [`SessionState`]: the domain vocabulary of
 //!   `DESIGN.md`; [`now_ms`], the unit every time is in.
+//! - `testing` (tests, and feature `testing`): a test Ed25519 signer and
+//!   builders of entries, paths and exports, for every crate's tests.
 //!
 //! SDP and ICE payloads are opaque to the server: they travel as raw JSON
 //! ([`serde_json::value::RawValue`]) and are never parsed on the way through.
@@ -48,6 +50,8 @@ pub mod proof;
 pub mod quality;
 pub mod session;
 pub mod signalling;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;

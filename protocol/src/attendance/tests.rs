@@ -1,10 +1,8 @@
 use super::figures::{Span, overlap, subtract, union};
 use super::*;
-use crate::evidence::ENTRY_VERSION;
 use crate::evidence::{Entry, kind};
 use chrono::TimeZone;
 use chrono_tz::Tz;
-use serde_json::value::RawValue;
 
 const H: i64 = 3_600_000;
 const M: i64 = 60_000;
@@ -33,17 +31,8 @@ struct Log(Vec<Entry>);
 impl Log {
     fn add(&mut self, ts: i64, kind: &str, actor: &str, payload: serde_json::Value) -> &mut Self {
         let seq = self.0.len() as u64;
-        self.0.push(Entry {
-            v: ENTRY_VERSION,
-            sid: "s_1".into(),
-            seq,
-            ts,
-            kind: kind.into(),
-            actor: actor.into(),
-            payload: RawValue::from_string(payload.to_string()).unwrap(),
-            client_ts: None,
-            salt: "00".repeat(16),
-        });
+        self.0
+            .push(crate::testing::event("s_1", seq, ts, kind, actor, &payload));
         self
     }
     fn open(&mut self, ts: i64, who: &str, conn: &str) -> &mut Self {

@@ -3,15 +3,11 @@ use super::receipts::receipt_against_head;
 use super::verify::Verdict;
 use super::*;
 use crate::attendance::{Conditions, ProofScope};
-use crate::evidence::{ENTRY_VERSION, Jwk};
-use crate::evidence::{Entry, Jwks, TREE_HEAD_TYP, TreeHead, entry_hash, kind, unverified_payload};
+use crate::evidence::{Entry, Jwks, TREE_HEAD_TYP, TreeHead, kind, unverified_payload};
 use crate::merkle::{self, Hash};
+use crate::testing::{self, Signer, evidence_for, export, with_paths};
 use crate::{Role, SessionKind};
-use base64::Engine as _;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::json;
-use serde_json::value::RawValue;
 use std::collections::BTreeSet;
 
 #[test]
@@ -58,61 +54,10 @@ fn a_receipt_and_a_proof_head_are_linked_in_either_order() {
 const T0: i64 = 1_796_284_800_000; // 2026-12-03T09:00:00+01:00
 const MIN: i64 = 60_000;
 
-struct Signer {
-    pair: Ed25519KeyPair,
-    kid: String,
-}
-
-impl Signer {
-    fn new(kid: &str) -> Signer {
-        let rng = ring::rand::SystemRandom::new();
-        let doc = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        Signer {
-            pair: Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap(),
-            kid: kid.into(),
-        }
-    }
-    fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: vec![Jwk {
-                kty: "OKP".into(),
-                crv: "Ed25519".into(),
-                kid: self.kid.clone(),
-                x: URL_SAFE_NO_PAD.encode(self.pair.public_key().as_ref()),
-            }],
-        }
-    }
-    fn sign(&self, payload: &[u8]) -> String {
-        let input = jws_signing_input(&self.kid, payload);
-        jws_compact(&input, self.pair.sign(input.as_bytes()).as_ref())
-    }
-    fn tree_head(&self, texts: &[String], size: usize, ts: i64) -> String {
-        let leaves: Vec<Hash> = texts[..size].iter().map(|t| entry_hash(t)).collect();
-        let head = TreeHead {
-            typ: TREE_HEAD_TYP.into(),
-            v: 1,
-            sid: "s_1".into(),
-            tree_size: size as u64,
-            root: merkle::to_hex(&merkle::root(&leaves)),
-            ts,
-        };
-        self.sign(&serde_json::to_vec(&head).unwrap())
-    }
-}
+const SID: &str = "s_1";
 
 fn entry(seq: usize, ts: i64, kind: &str, actor: &str, payload: serde_json::Value) -> String {
-    Entry {
-        v: ENTRY_VERSION,
-        sid: "s_1".into(),
-        seq: seq as u64,
-        ts,
-        kind: kind.into(),
-        actor: actor.into(),
-        payload: RawValue::from_string(payload.to_string()).unwrap(),
-        client_ts: None,
-        salt: format!("{seq:032x}"),
-    }
-    .canonical()
+    testing::entry(SID, seq as u64, ts, kind, actor, &payload)
 }
 
 fn log() -> Vec<String> {
@@ -207,42 +152,18 @@ fn person() -> Person {
     }
 }
 
-/// The entries of `person`'s proof, as the server selects them.
-fn proven(texts: &[String], person: &str) -> Vec<EvidenceEntry> {
-    let all: Vec<Entry> = texts.iter().map(|t| Entry::parse(t).unwrap()).collect();
-    let scope = ProofScope::new(&all, person);
-    let chosen: Vec<usize> = (0..texts.len())
-        .filter(|&i| scope.contains(&all[i]))
-        .collect();
-    with_paths(texts, &chosen)
-}
-
-fn with_paths(texts: &[String], indices: &[usize]) -> Vec<EvidenceEntry> {
-    let leaves: Vec<Hash> = texts.iter().map(|t| entry_hash(t)).collect();
-    indices
-        .iter()
-        .map(|&i| {
-            EvidenceEntry::new(
-                i as u64,
-                texts[i].clone(),
-                &merkle::inclusion_proof(&leaves, i).unwrap(),
-            )
-        })
-        .collect()
-}
-
 #[test]
 fn a_built_proof_verifies_and_carries_the_right_figures() {
     let key = Signer::new("k1");
     let texts = log();
-    let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
     let proof = build_payload(
         T0 + 201 * MIN,
         "Organisme Exemple",
         &session(),
         &person(),
         &sth,
-        proven(&texts, "p_a"),
+        evidence_for(&texts, "p_a"),
     )
     .unwrap();
     assert_eq!(proof.typ, PROOF_TYP);
@@ -284,20 +205,20 @@ fn a_built_proof_verifies_and_carries_the_right_figures() {
 fn build_payload_refuses_what_would_not_verify() {
     let key = Signer::new("k1");
     let texts = log();
-    let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
     // Another person's entry.
-    let all = proven(&texts, "p_b");
+    let all = evidence_for(&texts, "p_b");
     let err = build_payload(0, "O", &session(), &person(), &sth, all).unwrap_err();
     assert!(matches!(err, ProofError::Entry { index: 2, .. }), "{err}");
     // A path against another tree.
-    let mut wrong = proven(&texts, "p_a");
+    let mut wrong = evidence_for(&texts, "p_a");
     wrong[1].path.pop();
     assert!(build_payload(0, "O", &session(), &person(), &sth, wrong).is_err());
     // A tree head of another session.
     let mut other = session();
     other.id = "s_2".into();
     assert!(matches!(
-        build_payload(0, "O", &other, &person(), &sth, proven(&texts, "p_a")),
+        build_payload(0, "O", &other, &person(), &sth, evidence_for(&texts, "p_a")),
         Err(ProofError::TreeHead(_))
     ));
     assert!(build_payload(0, "O", &session(), &person(), "x.y.z", vec![]).is_err());
@@ -307,9 +228,16 @@ fn build_payload_refuses_what_would_not_verify() {
 fn an_edited_figure_is_caught_by_recomputation_even_when_signed() {
     let key = Signer::new("k1");
     let texts = log();
-    let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
-    let mut proof =
-        build_payload(0, "O", &session(), &person(), &sth, proven(&texts, "p_a")).unwrap();
+    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
+    let mut proof = build_payload(
+        0,
+        "O",
+        &session(),
+        &person(),
+        &sth,
+        evidence_for(&texts, "p_a"),
+    )
+    .unwrap();
     proof.half_days[0].present_seconds += 600;
     proof.totals.completion = 0.9;
     let verdict = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
@@ -411,14 +339,14 @@ fn recorded_log() -> Vec<String> {
 
 fn recorded_proof(key: &Signer) -> (Vec<String>, AttendanceProof) {
     let texts = recorded_log();
-    let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
     let proof = build_payload(
         T0 + 201 * MIN,
         "O",
         &session(),
         &person(),
         &sth,
-        proven(&texts, "p_a"),
+        evidence_for(&texts, "p_a"),
     )
     .unwrap();
     (texts, proof)
@@ -549,10 +477,10 @@ fn an_edited_consent_history_or_recording_list_fails_verification() {
 fn an_entry_of_a_segment_the_person_was_not_in_is_refused() {
     let key = Signer::new("k1");
     let texts = recorded_log();
-    let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
     let n = log().len();
     // Segment 2's closing entry (p_b alone) added to p_a's entries.
-    let mut entries = proven(&texts, "p_a");
+    let mut entries = evidence_for(&texts, "p_a");
     entries.extend(with_paths(&texts, &[n + 7]));
     let err = build_payload(0, "O", &session(), &person(), &sth, entries.clone()).unwrap_err();
     assert!(
@@ -577,7 +505,7 @@ fn an_entry_of_a_segment_the_person_was_not_in_is_refused() {
             ))
     );
     // p_b's consent entry too.
-    let mut entries = proven(&texts, "p_a");
+    let mut entries = evidence_for(&texts, "p_a");
     entries.extend(with_paths(&texts, &[n + 1]));
     assert!(build_payload(0, "O", &session(), &person(), &sth, entries).is_err());
 }
@@ -586,8 +514,16 @@ fn an_entry_of_a_segment_the_person_was_not_in_is_refused() {
 fn a_version_1_proof_still_verifies() {
     let key = Signer::new("k1");
     let texts = log();
-    let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
-    let proof = build_payload(0, "O", &session(), &person(), &sth, proven(&texts, "p_a")).unwrap();
+    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
+    let proof = build_payload(
+        0,
+        "O",
+        &session(),
+        &person(),
+        &sth,
+        evidence_for(&texts, "p_a"),
+    )
+    .unwrap();
     // As version 1 wrote it: `consents` always empty, no `recordings`,
     // no `conditions`, control events without `by`.
     let mut value = as_version_2(&proof);
@@ -705,14 +641,14 @@ fn control_log() -> Vec<String> {
 
 fn control_proof(key: &Signer) -> (Vec<String>, AttendanceProof) {
     let texts = control_log();
-    let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
     let proof = build_payload(
         T0 + 201 * MIN,
         "O",
         &session(),
         &person(),
         &sth,
-        proven(&texts, "p_a"),
+        evidence_for(&texts, "p_a"),
     )
     .unwrap();
     (texts, proof)
@@ -798,7 +734,7 @@ fn a_proof_states_the_control_events_removal_and_conditions_and_verifies() {
         "{detail}"
     );
     // The facilitator's proof carries neither removal.
-    let f = proven(&texts, "p_f");
+    let f = evidence_for(&texts, "p_f");
     assert!(f.iter().all(|e| e.index != n + 4 && e.index != n + 6));
 }
 
@@ -864,9 +800,9 @@ fn edited_conditions_or_control_events_fail_verification() {
 fn another_persons_removal_is_refused() {
     let key = Signer::new("k1");
     let texts = control_log();
-    let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
     let n = log().len();
-    let mut entries = proven(&texts, "p_a");
+    let mut entries = evidence_for(&texts, "p_a");
     entries.extend(with_paths(&texts, &[n + 6]));
     let err = build_payload(0, "O", &session(), &person(), &sth, entries.clone()).unwrap_err();
     assert!(
@@ -890,7 +826,7 @@ fn another_persons_removal_is_refused() {
         belong.detail
     );
     // The alert, which names p_b's figures too.
-    let mut entries = proven(&texts, "p_a");
+    let mut entries = evidence_for(&texts, "p_a");
     entries.extend(with_paths(&texts, &[n + 3]));
     assert!(build_payload(0, "O", &session(), &person(), &sth, entries).is_err());
 }
@@ -900,8 +836,16 @@ fn a_version_2_proof_still_verifies_stating_no_conditions() {
     let key = Signer::new("k1");
     // Version 2 knew no removal: a proof over the log before it.
     let texts = log();
-    let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
-    let proof = build_payload(0, "O", &session(), &person(), &sth, proven(&texts, "p_a")).unwrap();
+    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
+    let proof = build_payload(
+        0,
+        "O",
+        &session(),
+        &person(),
+        &sth,
+        evidence_for(&texts, "p_a"),
+    )
+    .unwrap();
     let value = as_version_2(&proof);
     let verdict = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
     assert!(verdict.ok, "{verdict:#?}");
@@ -933,7 +877,7 @@ fn a_version_2_proof_still_verifies_stating_no_conditions() {
         role: Role::Facilitator,
     };
     let texts = control_log();
-    let sth = key.tree_head(&texts, texts.len(), T0 + 200 * MIN);
+    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
     let all: Vec<Entry> = texts.iter().map(|t| Entry::parse(t).unwrap()).collect();
     let old = ProofScope::before_v3(&all, "p_f");
     let chosen: Vec<usize> = (0..texts.len())
@@ -947,7 +891,7 @@ fn a_version_2_proof_still_verifies_stating_no_conditions() {
         &session(),
         &facilitator,
         &sth,
-        proven(&texts, "p_f"),
+        evidence_for(&texts, "p_f"),
     )
     .unwrap();
     fp.evidence.entries = ev;
@@ -968,32 +912,18 @@ fn compact_range_roots_equal_the_tree_hash() {
     }
 }
 
-fn export(texts: &[String], heads: &[String]) -> String {
-    let mut s = texts.join("\n");
-    s.push('\n');
-    s.push_str(
-        &serde_json::to_string(&TreeHeadsLine {
-            tree_heads: heads.to_vec(),
-            ..Default::default()
-        })
-        .unwrap(),
-    );
-    s.push('\n');
-    s
-}
-
 #[test]
 fn an_export_verifies_with_its_receipts_and_truncation_fails() {
     let key = Signer::new("k1");
     let texts = log();
     let n = texts.len();
     let heads = [
-        key.tree_head(&texts, 5, T0),
-        key.tree_head(&texts, n, T0 + 200 * MIN),
+        key.tree_head(SID, &texts, 5, T0),
+        key.tree_head(SID, &texts, n, T0 + 200 * MIN),
     ];
     let receipts = [
-        key.tree_head(&texts, 6, T0 + 6 * MIN),
-        key.tree_head(&texts, 1, T0),
+        key.tree_head(SID, &texts, 6, T0 + 6 * MIN),
+        key.tree_head(SID, &texts, 1, T0),
     ];
     let good = export(&texts, &heads);
     let verdict = verify_export(&good, &key.jwks(), &receipts);
@@ -1033,7 +963,7 @@ fn an_export_verifies_with_its_receipts_and_truncation_fails() {
 #[test]
 fn an_empty_log_exports_and_verifies() {
     let key = Signer::new("k1");
-    let export = export(&[], &[key.tree_head(&[], 0, T0)]);
+    let export = export(&[], &[key.tree_head(SID, &[], 0, T0)]);
     let verdict = verify_export(export.trim_start(), &key.jwks(), &[]);
     assert!(verdict.ok, "{verdict:#?}");
     assert_eq!(
