@@ -1,6 +1,6 @@
 //! What tests need to forge evidence the way the server makes it: an
 //! Ed25519 key that signs compact JWS ([`Signer`]), ledger entries built
-//! from their parts ([`entry`], [`event`]), inclusion paths
+//! from their parts ([`event`]; `.canonical()` is the stored text), inclusion paths
 //! ([`evidence_for`], [`with_paths`]) and the export file ([`export`]).
 //!
 //! Compiled for this crate's tests, and for other crates' tests with the
@@ -129,18 +129,6 @@ pub fn event(
         client_ts: None,
         salt: format!("{seq:032x}"),
     }
-}
-
-/// [`event`] as its stored text.
-pub fn entry(
-    sid: &str,
-    seq: u64,
-    ts: i64,
-    kind: &str,
-    actor: &str,
-    payload: &serde_json::Value,
-) -> String {
-    event(sid, seq, ts, kind, actor, payload).canonical()
 }
 
 /// The Merkle leaves of entry texts.

@@ -789,7 +789,7 @@ mod tests {
     fn recorded_proof() -> (String, String, Jwks) {
         use cadre_protocol::evidence::kind;
         use cadre_protocol::proof::{Person, SessionMeta};
-        use cadre_protocol::testing::{Signer, entry, with_paths};
+        use cadre_protocol::testing::{Signer, event, with_paths};
         use cadre_protocol::{Role, SessionKind};
         use serde_json::json;
 
@@ -863,7 +863,7 @@ mod tests {
             .iter()
             .enumerate()
             .map(|(seq, (ts, kind, actor, payload))| {
-                entry("s_v", seq as u64, *ts, kind, actor, payload)
+                event("s_v", seq as u64, *ts, kind, actor, payload).canonical()
             })
             .collect();
         let head = key.tree_head("s_v", &texts, texts.len(), T0 + 60 * MIN);

@@ -131,6 +131,27 @@ fn same_ratio(a: f64, b: f64) -> bool {
     (a * 10_000.0).round() == (b * 10_000.0).round()
 }
 
+/// The times a half-day and the totals both state: connected and present
+/// seconds, completion.
+type Times = (i64, i64, f64);
+
+/// Those of `claimed` and `recomputed` that differ, in that order, each as
+/// (name, claimed, recomputed).
+fn differing_times(claimed: Times, recomputed: Times) -> Vec<(&'static str, String, String)> {
+    let (c, d) = (claimed, recomputed);
+    let mut out = Vec::new();
+    if c.0 != d.0 {
+        out.push(("connected_seconds", c.0.to_string(), d.0.to_string()));
+    }
+    if c.1 != d.1 {
+        out.push(("present_seconds", c.1.to_string(), d.1.to_string()));
+    }
+    if !same_ratio(c.2, d.2) {
+        out.push(("completion", c.2.to_string(), d.2.to_string()));
+    }
+    out
+}
+
 pub(super) fn compare(
     proof: &AttendanceProof,
     derived: &PersonAttendance,
@@ -162,26 +183,11 @@ pub(super) fn compare(
                 format!("{}–{}", d.planned_start, d.planned_end),
             );
         }
-        if c.connected_seconds != d.connected_seconds {
-            differ(
-                "connected_seconds",
-                c.connected_seconds.to_string(),
-                d.connected_seconds.to_string(),
-            );
-        }
-        if c.present_seconds != d.present_seconds {
-            differ(
-                "present_seconds",
-                c.present_seconds.to_string(),
-                d.present_seconds.to_string(),
-            );
-        }
-        if !same_ratio(c.completion, d.completion) {
-            differ(
-                "completion",
-                c.completion.to_string(),
-                d.completion.to_string(),
-            );
+        for (what, claimed, recomputed) in differing_times(
+            (c.connected_seconds, c.present_seconds, c.completion),
+            (d.connected_seconds, d.present_seconds, d.completion),
+        ) {
+            differ(what, claimed, recomputed);
         }
         if c.signed_in_at != d.signed_in_at {
             differ(
@@ -224,26 +230,11 @@ pub(super) fn compare(
             d.planned_seconds.to_string(),
         );
     }
-    if c.connected_seconds != d.connected_seconds {
-        total(
-            "connected_seconds",
-            c.connected_seconds.to_string(),
-            d.connected_seconds.to_string(),
-        );
-    }
-    if c.present_seconds != d.present_seconds {
-        total(
-            "present_seconds",
-            c.present_seconds.to_string(),
-            d.present_seconds.to_string(),
-        );
-    }
-    if !same_ratio(c.completion, d.completion) {
-        total(
-            "completion",
-            c.completion.to_string(),
-            d.completion.to_string(),
-        );
+    for (what, claimed, recomputed) in differing_times(
+        (c.connected_seconds, c.present_seconds, c.completion),
+        (d.connected_seconds, d.present_seconds, d.completion),
+    ) {
+        total(what, claimed, recomputed);
     }
     if proof.control != control {
         out.push(format!(

@@ -57,7 +57,7 @@ const MIN: i64 = 60_000;
 const SID: &str = "s_1";
 
 fn entry(seq: usize, ts: i64, kind: &str, actor: &str, payload: serde_json::Value) -> String {
-    testing::entry(SID, seq as u64, ts, kind, actor, &payload)
+    testing::event(SID, seq as u64, ts, kind, actor, &payload).canonical()
 }
 
 fn log() -> Vec<String> {
@@ -152,6 +152,55 @@ fn person() -> Person {
     }
 }
 
+/// p_a's proof over `texts`, under a tree head of them all signed at
+/// T0 + 200 min.
+fn proof_of_p_a(key: &Signer, texts: &[String], issued_at: i64) -> AttendanceProof {
+    let sth = key.tree_head(SID, texts, texts.len(), T0 + 200 * MIN);
+    build_payload(
+        issued_at,
+        "O",
+        &session(),
+        &person(),
+        &sth,
+        evidence_for(texts, "p_a"),
+    )
+    .unwrap()
+}
+
+/// p_a's entries of `texts` plus the one at `index`, in log order, and
+/// what `build_payload` makes of them.
+fn with_entry(
+    key: &Signer,
+    texts: &[String],
+    index: usize,
+) -> (Vec<EvidenceEntry>, Result<AttendanceProof, ProofError>) {
+    let sth = key.tree_head(SID, texts, texts.len(), T0 + 200 * MIN);
+    let mut entries = evidence_for(texts, "p_a");
+    entries.extend(with_paths(texts, &[index]));
+    let built = build_payload(0, "O", &session(), &person(), &sth, entries.clone());
+    entries.sort_by_key(|e| e.index);
+    (entries, built)
+}
+
+/// p_a's entries of `texts` plus the one at `index`, which is someone
+/// else's: `build_payload` refuses them, naming that entry. Put in place of
+/// `proof`'s and signed anyway, by a forger holding the key: the verdict.
+fn forged_with(
+    key: &Signer,
+    texts: &[String],
+    mut proof: AttendanceProof,
+    index: usize,
+) -> Verdict {
+    let (entries, built) = with_entry(key, texts, index);
+    let err = built.unwrap_err();
+    assert!(
+        matches!(err, ProofError::Entry { index: i, .. } if i == index as u64),
+        "{err}"
+    );
+    proof.evidence.entries = entries;
+    verify_proof(&key.sign_json(&proof), &key.jwks())
+}
+
 #[test]
 fn a_built_proof_verifies_and_carries_the_right_figures() {
     let key = Signer::new("k1");
@@ -228,16 +277,7 @@ fn build_payload_refuses_what_would_not_verify() {
 fn an_edited_figure_is_caught_by_recomputation_even_when_signed() {
     let key = Signer::new("k1");
     let texts = log();
-    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
-    let mut proof = build_payload(
-        0,
-        "O",
-        &session(),
-        &person(),
-        &sth,
-        evidence_for(&texts, "p_a"),
-    )
-    .unwrap();
+    let mut proof = proof_of_p_a(&key, &texts, 0);
     proof.half_days[0].present_seconds += 600;
     proof.totals.completion = 0.9;
     let verdict = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
@@ -339,16 +379,7 @@ fn recorded_log() -> Vec<String> {
 
 fn recorded_proof(key: &Signer) -> (Vec<String>, AttendanceProof) {
     let texts = recorded_log();
-    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
-    let proof = build_payload(
-        T0 + 201 * MIN,
-        "O",
-        &session(),
-        &person(),
-        &sth,
-        evidence_for(&texts, "p_a"),
-    )
-    .unwrap();
+    let proof = proof_of_p_a(key, &texts, T0 + 201 * MIN);
     (texts, proof)
 }
 
@@ -477,21 +508,10 @@ fn an_edited_consent_history_or_recording_list_fails_verification() {
 fn an_entry_of_a_segment_the_person_was_not_in_is_refused() {
     let key = Signer::new("k1");
     let texts = recorded_log();
-    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
     let n = log().len();
-    // Segment 2's closing entry (p_b alone) added to p_a's entries.
-    let mut entries = evidence_for(&texts, "p_a");
-    entries.extend(with_paths(&texts, &[n + 7]));
-    let err = build_payload(0, "O", &session(), &person(), &sth, entries.clone()).unwrap_err();
-    assert!(
-        matches!(err, ProofError::Entry { index, .. } if index == n as u64 + 7),
-        "{err}"
-    );
-    // Signed anyway by a forger holding the key: the verifier refuses it.
-    let (_, mut proof) = recorded_proof(&key);
-    entries.sort_by_key(|e| e.index);
-    proof.evidence.entries = entries;
-    let verdict = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
+    // Segment 2's closing entry (p_b alone) added to p_a's entries; signed
+    // anyway by a forger holding the key, the verifier refuses it.
+    let verdict = forged_with(&key, &texts, recorded_proof(&key).1, n + 7);
     let failed: Vec<&str> = verdict.failures().map(|c| c.name.as_str()).collect();
     assert_eq!(failed, [check::ENTRIES_BELONG], "{verdict:#?}");
     assert!(
@@ -505,25 +525,14 @@ fn an_entry_of_a_segment_the_person_was_not_in_is_refused() {
             ))
     );
     // p_b's consent entry too.
-    let mut entries = evidence_for(&texts, "p_a");
-    entries.extend(with_paths(&texts, &[n + 1]));
-    assert!(build_payload(0, "O", &session(), &person(), &sth, entries).is_err());
+    assert!(with_entry(&key, &texts, n + 1).1.is_err());
 }
 
 #[test]
 fn a_version_1_proof_still_verifies() {
     let key = Signer::new("k1");
     let texts = log();
-    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
-    let proof = build_payload(
-        0,
-        "O",
-        &session(),
-        &person(),
-        &sth,
-        evidence_for(&texts, "p_a"),
-    )
-    .unwrap();
+    let proof = proof_of_p_a(&key, &texts, 0);
     // As version 1 wrote it: `consents` always empty, no `recordings`,
     // no `conditions`, control events without `by`.
     let mut value = as_version_2(&proof);
@@ -641,16 +650,7 @@ fn control_log() -> Vec<String> {
 
 fn control_proof(key: &Signer) -> (Vec<String>, AttendanceProof) {
     let texts = control_log();
-    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
-    let proof = build_payload(
-        T0 + 201 * MIN,
-        "O",
-        &session(),
-        &person(),
-        &sth,
-        evidence_for(&texts, "p_a"),
-    )
-    .unwrap();
+    let proof = proof_of_p_a(key, &texts, T0 + 201 * MIN);
     (texts, proof)
 }
 
@@ -800,20 +800,9 @@ fn edited_conditions_or_control_events_fail_verification() {
 fn another_persons_removal_is_refused() {
     let key = Signer::new("k1");
     let texts = control_log();
-    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
     let n = log().len();
-    let mut entries = evidence_for(&texts, "p_a");
-    entries.extend(with_paths(&texts, &[n + 6]));
-    let err = build_payload(0, "O", &session(), &person(), &sth, entries.clone()).unwrap_err();
-    assert!(
-        matches!(err, ProofError::Entry { index, .. } if index == n as u64 + 6),
-        "{err}"
-    );
-    // Signed anyway by a forger holding the key: refused.
-    let (_, mut proof) = control_proof(&key);
-    entries.sort_by_key(|e| e.index);
-    proof.evidence.entries = entries;
-    let verdict = verify_proof(&key.sign(&serde_json::to_vec(&proof).unwrap()), &key.jwks());
+    // p_b's removal; signed anyway by a forger holding the key: refused.
+    let verdict = forged_with(&key, &texts, control_proof(&key).1, n + 6);
     assert!(!verdict.ok);
     let belong = verdict.check(check::ENTRIES_BELONG).unwrap();
     assert!(!belong.ok);
@@ -826,9 +815,7 @@ fn another_persons_removal_is_refused() {
         belong.detail
     );
     // The alert, which names p_b's figures too.
-    let mut entries = evidence_for(&texts, "p_a");
-    entries.extend(with_paths(&texts, &[n + 3]));
-    assert!(build_payload(0, "O", &session(), &person(), &sth, entries).is_err());
+    assert!(with_entry(&key, &texts, n + 3).1.is_err());
 }
 
 #[test]
@@ -836,16 +823,7 @@ fn a_version_2_proof_still_verifies_stating_no_conditions() {
     let key = Signer::new("k1");
     // Version 2 knew no removal: a proof over the log before it.
     let texts = log();
-    let sth = key.tree_head(SID, &texts, texts.len(), T0 + 200 * MIN);
-    let proof = build_payload(
-        0,
-        "O",
-        &session(),
-        &person(),
-        &sth,
-        evidence_for(&texts, "p_a"),
-    )
-    .unwrap();
+    let proof = proof_of_p_a(&key, &texts, 0);
     let value = as_version_2(&proof);
     let verdict = verify_proof(&key.sign(value.to_string().as_bytes()), &key.jwks());
     assert!(verdict.ok, "{verdict:#?}");

@@ -6,7 +6,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cadre_protocol::evidence::{TREE_HEAD_TYP, TreeHead, kind};
 use cadre_protocol::merkle;
 use cadre_protocol::proof::{self, AttendanceProof, Consistency, Person, SessionMeta};
-use cadre_protocol::testing::{Signer, entry, evidence_for, leaves};
+use cadre_protocol::testing::{Signer, event, evidence_for, leaves};
 use cadre_protocol::{Role, SessionKind};
 use cadre_server::verify::{EXIT_FAILED, EXIT_USAGE, EXIT_VERIFIED, VerifyArgs, run_with};
 use serde_json::json;
@@ -57,7 +57,7 @@ impl Files {
             .iter()
             .enumerate()
             .map(|(seq, (ts, kind, actor, payload))| {
-                entry("s_cli", seq as u64, *ts, kind, actor, payload)
+                event("s_cli", seq as u64, *ts, kind, actor, payload).canonical()
             })
             .collect();
         let receipt = files.key.tree_head("s_cli", &texts, 3, T0 + MIN);

@@ -178,7 +178,7 @@ fn session_log() -> Vec<String> {
 }
 
 fn entry(seq: u64, ts: i64, kind: &str, actor: &str, payload: &Value) -> String {
-    testing::entry(SID, seq, ts, kind, actor, payload)
+    testing::event(SID, seq, ts, kind, actor, payload).canonical()
 }
 
 fn session() -> SessionMeta {
