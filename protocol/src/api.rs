@@ -1,7 +1,11 @@
 //! REST bodies under `/api/`. JSON in, JSON out; every failure is an
-//! [`crate::ErrorBody`] with a stable code.
+//! [`crate::ErrorBody`] with a stable code. The organiser's views of
+//! sessions, people and links; the lobby; the sponsor's view
+//! ([`SponsorView`]); the recordings list. Difficulty reports, which go over
+//! REST and the socket alike, are in [`crate::difficulties`].
 
-use crate::signalling::{Me, SessionInfo};
+pub use crate::session::Consents;
+use crate::session::{Me, SessionInfo};
 use crate::{Role, SessionKind, SessionState};
 use serde::{Deserialize, Serialize};
 
@@ -140,24 +144,6 @@ pub struct Lobby {
     pub consents: Consents,
 }
 
-/// A person's current consent decisions: the latest recorded, `null` when
-/// the person never decided (which counts as no consent, but a client shows
-/// no choice rather than a refusal).
-#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Consents {
-    /// Agreed to the session being recorded.
-    pub recording: Option<bool>,
-    /// Agreed to nominative attendance being shared with the sponsor.
-    pub sponsor_share: Option<bool>,
-}
-
-impl Consents {
-    /// Whether `recording` is granted now.
-    pub fn recording_granted(&self) -> bool {
-        self.recording == Some(true)
-    }
-}
-
 /// `POST /api/sessions/{sid}/people/{pid}/revoke` answer.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Revoked {
@@ -175,7 +161,7 @@ pub struct NewSponsorLink {
     pub valid_days: Option<u32>,
 }
 
-/// A read-only report link for the sponsor.
+/// The sponsor's read-only link.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct SponsorLink {
     /// `{public_url}/r/{token}`.
@@ -188,7 +174,7 @@ pub struct SponsorLink {
 
 /// The session as a sponsor sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReportSession {
+pub struct SponsorSession {
     /// Title.
     pub title: String,
     /// Kind.
@@ -208,7 +194,7 @@ pub struct ReportSession {
 
 /// Aggregates of one half-day over the participants (facilitators excluded).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportHalfDay {
+pub struct SponsorHalfDay {
     /// `YYYY-MM-DD.am|pm`.
     pub slot: String,
     /// Planned start, UTC ms.
@@ -227,7 +213,7 @@ pub struct ReportHalfDay {
 
 /// One named participant's half-day (only with their consent).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportPersonHalfDay {
+pub struct NamedHalfDay {
     /// Slot.
     pub slot: String,
     /// Present time, seconds.
@@ -240,20 +226,20 @@ pub struct ReportPersonHalfDay {
 
 /// A participant who consented to be named to the sponsor.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportPerson {
+pub struct NamedAttendance {
     /// Name.
     pub name: String,
     /// Role.
     pub role: Role,
     /// Per half-day.
-    pub half_days: Vec<ReportPersonHalfDay>,
+    pub half_days: Vec<NamedHalfDay>,
     /// Over the session, 0.0–1.0.
     pub completion: f64,
 }
 
 /// Totals over the session.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ReportTotals {
+pub struct SponsorTotals {
     /// Participants enrolled.
     pub expected: usize,
     /// Mean completion, 0.0–1.0.
@@ -263,19 +249,19 @@ pub struct ReportTotals {
 /// `GET /api/report?token=…`: what a sponsor may see, computed from the
 /// ledger and the consents in it, never from a display switch.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct SponsorReport {
+pub struct SponsorView {
     /// The session.
-    pub session: ReportSession,
+    pub session: SponsorSession,
     /// When computed, UTC ms.
     pub generated_at: i64,
     /// When the link expires, UTC ms.
     pub expires_at: i64,
     /// Aggregates per half-day; empty when withheld (see `withheld`).
-    pub half_days: Vec<ReportHalfDay>,
+    pub half_days: Vec<SponsorHalfDay>,
     /// Aggregates over the session (`average_completion` 0 when withheld).
-    pub totals: ReportTotals,
+    pub totals: SponsorTotals,
     /// Participants who consented to be named.
-    pub named: Vec<ReportPerson>,
+    pub named: Vec<NamedAttendance>,
     /// Participants not named.
     pub anonymous_count: usize,
     /// Why aggregates are withheld: so few participants declined to be
@@ -333,68 +319,4 @@ pub struct RecordingFile {
     /// Where to download it (with the token the list was asked with);
     /// none once purged.
     pub url: Option<String>,
-}
-
-/// `POST /api/reports?token=…` body: a difficulty report (cadre général,
-/// article 6), filed by a participant or a facilitator with their link.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct NewReport {
-    /// What went wrong (1 to 4000 characters once trimmed).
-    pub text: String,
-}
-
-/// Where a difficulty report stands.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
-#[serde(rename_all = "snake_case")]
-pub enum ReportStatus {
-    /// Filed, not answered yet.
-    Open,
-    /// The organiser answered in writing; it may answer again.
-    Answered,
-    /// Closed (after a written answer); nothing more is added.
-    Closed,
-}
-
-impl ReportStatus {
-    /// The wire name.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            ReportStatus::Open => "open",
-            ReportStatus::Answered => "answered",
-            ReportStatus::Closed => "closed",
-        }
-    }
-}
-
-/// A difficulty report and its written answer.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Report {
-    /// `r_…`.
-    pub id: String,
-    /// The session it is about.
-    pub session_id: String,
-    /// Who filed it.
-    pub author: Me,
-    /// What they wrote.
-    pub text: String,
-    /// Where it stands.
-    pub status: ReportStatus,
-    /// When it was recorded (UTC ms, the ledger entry's time).
-    pub created_at: i64,
-    /// The organiser's latest written answer.
-    pub answer: Option<String>,
-    /// When that answer was recorded (UTC ms).
-    pub answered_at: Option<i64>,
-    /// When the report was closed (UTC ms).
-    pub closed_at: Option<i64>,
-}
-
-/// `POST /api/sessions/{sid}/reports/{rid}/answer` body (organiser only).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ReportAnswer {
-    /// The written answer (1 to 8000 characters once trimmed).
-    pub answer: String,
-    /// Close the report with this answer.
-    #[serde(default)]
-    pub close: bool,
 }

@@ -67,12 +67,14 @@ pub mod kind {
     /// The organiser let a removed or revoked person back in:
     /// `participant`.
     pub const READMITTED: &str = "readmitted";
+    // The three difficulty kinds keep the wire name `report` in stored
+    // ledgers (and their payload's `report` field is the difficulty's id).
     /// A person filed a difficulty report: `report`, `text`.
-    pub const REPORT_FILED: &str = "report_filed";
-    /// The organiser answered a report in writing: `report`, `answer`.
-    pub const REPORT_ANSWERED: &str = "report_answered";
-    /// A report was closed: `report`.
-    pub const REPORT_CLOSED: &str = "report_closed";
+    pub const DIFFICULTY_FILED: &str = "report_filed";
+    /// The organiser answered a difficulty in writing: `report`, `answer`.
+    pub const DIFFICULTY_ANSWERED: &str = "report_answered";
+    /// A difficulty was closed: `report`.
+    pub const DIFFICULTY_CLOSED: &str = "report_closed";
 }
 
 /// What a consent entry is about.
@@ -349,28 +351,9 @@ mod tests {
 
     #[test]
     fn jws_verification_rejects_what_it_must() {
-        use ring::signature::{Ed25519KeyPair, KeyPair};
-        let rng = ring::rand::SystemRandom::new();
-        let pair =
-            Ed25519KeyPair::from_pkcs8(Ed25519KeyPair::generate_pkcs8(&rng).unwrap().as_ref())
-                .unwrap();
-        let jwks = Jwks {
-            keys: vec![Jwk {
-                kty: "OKP".into(),
-                crv: "Ed25519".into(),
-                kid: "k1".into(),
-                x: URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
-            }],
-        };
-        let sign = |header: &str, payload: &str| {
-            let signed = format!(
-                "{}.{}",
-                URL_SAFE_NO_PAD.encode(header),
-                URL_SAFE_NO_PAD.encode(payload)
-            );
-            let sig = pair.sign(signed.as_bytes());
-            format!("{signed}.{}", URL_SAFE_NO_PAD.encode(sig.as_ref()))
-        };
+        let key = crate::testing::Signer::new("k1");
+        let jwks = key.jwks();
+        let sign = |header: &str, payload: &str| key.sign_with_header(header, payload);
         let good = sign(r#"{"alg":"EdDSA","kid":"k1"}"#, r#"{"a":1}"#);
         assert_eq!(verify_jws(&good, &jwks).unwrap().payload, br#"{"a":1}"#);
         let unknown = sign(r#"{"alg":"EdDSA","kid":"k2"}"#, "{}");

@@ -2,13 +2,37 @@
 //! load tool say to each other. Pure data, no I/O.
 //!
 //! # Layout
+//! Each module depends only on those listed above it (and on the
+//! vocabulary of this file).
+//! - [`merkle`]: the RFC 6962 tree: leaf and node hashes, inclusion and
+//!   consistency proofs.
+//! - [`evidence`]: ledger entries as stored (canonical text, hash), their
+//!   kinds, signed tree heads, the published keys (JWKS) and JWS checks.
+//! - [`consent`]: the consent wordings of a session and their hashes.
+//! - [`anchor`]: RFC 3161 time-stamps of tree heads (requests, tokens,
+//!   their checks against a trusted TSA).
+//! - [`attendance`]: half-days and attendance figures derived from entries,
+//!   and which entries are about whom (a folder: calendar, scope, figures,
+//!   consents, recordings, conditions).
+//! - [`proof`]: the signed attendance proof, the sheet, and the offline
+//!   verification of proofs, exports and receipts (a folder: payload,
+//!   sheet, verify, compare, export, receipts).
+//! - [`quality`]: the connection figures a client sends ([`quality::ConnectionStats`])
+//!   and the quality views and alerts the server sends back.
+//! - [`session`]: the person, the session and their consent decisions, as
+//!   both the lobby and the call show them.
+//! - [`difficulties`]: difficulty reports and their written answers
+//!   (`report` on the wire).
+//! - [`api`]: REST bodies under `/api/` (sessions, people, links, lobby, the
+//!   sponsor's view, recordings).
 //! - [`signalling`]: WebSocket messages, both directions, internally tagged
 //!   JSON (`{"type": "...", ...}`), versioned by [`PROTOCOL_VERSION`].
-//! - [`api`]: REST bodies under `/api/` (sessions, people, links, lobby).
 //! - [`ErrorCode`]: the stable codes every failure carries, on the socket and
 //!   over HTTP alike, so that clients and scripts branch on codes, not prose.
 //! - [`SessionKind`], [`Role`], [`SessionState`]: the domain vocabulary of
-//!   `DESIGN.md`.
+//!   `DESIGN.md`; [`now_ms`], the unit every time is in.
+//! - `testing` (tests, and feature `testing`): a test Ed25519 signer and
+//!   builders of entries, paths and exports, for every crate's tests.
 //!
 //! SDP and ICE payloads are opaque to the server: they travel as raw JSON
 //! ([`serde_json::value::RawValue`]) and are never parsed on the way through.
@@ -19,14 +43,26 @@ pub mod anchor;
 pub mod api;
 pub mod attendance;
 pub mod consent;
+pub mod difficulties;
 pub mod evidence;
 pub mod merkle;
 pub mod proof;
 pub mod quality;
+pub mod session;
 pub mod signalling;
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 
 use serde::{Deserialize, Serialize};
 use std::fmt;
+
+/// Now, in the unit of every time in the protocol: UTC milliseconds since
+/// the Unix epoch. The server stamps entries and messages with it (its clock
+/// is the only one that counts); tests compare against it. The one clock
+/// read of this crate: nothing else here asks for the time, it is passed in.
+pub fn now_ms() -> i64 {
+    chrono::Utc::now().timestamp_millis()
+}
 
 /// Version of the signalling protocol. The server announces it in the
 /// welcome; a client built for another version must reload.
@@ -40,7 +76,7 @@ pub const MAX_MESSAGE_BYTES: usize = 64 * 1024;
 /// embeddings, overrides and isolates (U+202A–U+202E, U+2066–U+2069) and the
 /// invisible direction marks (U+200E, U+200F, U+061C). They make text read
 /// in another order than it is stored ("Trojan Source"), so names, titles,
-/// reasons and reports refuse them; right-to-left text needs none of them
+/// reasons and difficulties refuse them; right-to-left text needs none of them
 /// (clients isolate every user-supplied string as a whole).
 pub fn bidi_control(text: &str) -> Option<char> {
     text.chars().find(|c| {
@@ -167,6 +203,26 @@ pub enum SessionState {
     Postponed,
     /// Over; links no longer open the call.
     Ended,
+}
+
+impl SessionState {
+    /// The wire name (`scheduled`, `open`, ...), as stored and sent.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SessionState::Scheduled => "scheduled",
+            SessionState::Open => "open",
+            SessionState::Running => "running",
+            SessionState::Suspended => "suspended",
+            SessionState::Postponed => "postponed",
+            SessionState::Ended => "ended",
+        }
+    }
+}
+
+impl fmt::Display for SessionState {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
 }
 
 /// Stable error codes. Every failure, on the socket or over HTTP, carries one
@@ -302,6 +358,23 @@ mod tests {
             );
         }
         assert!("webinar".parse::<SessionKind>().is_err());
+    }
+
+    #[test]
+    fn state_names_match_serde() {
+        for state in [
+            SessionState::Scheduled,
+            SessionState::Open,
+            SessionState::Running,
+            SessionState::Suspended,
+            SessionState::Postponed,
+            SessionState::Ended,
+        ] {
+            assert_eq!(
+                serde_json::to_string(&state).unwrap(),
+                format!("\"{}\"", state.as_str())
+            );
+        }
     }
 
     #[test]

@@ -3,9 +3,9 @@
 //! and the alert rules live in the server (`cadre_server::quality`), and
 //! `docs/quality.md` describes both.
 //!
-//! - A client sends a [`StatsReport`] every few seconds: its own connection
+//! - A client sends a [`ConnectionStats`] every few seconds: its own connection
 //!   state and, per remote peer, figures read from `RTCPeerConnection.getStats()`.
-//!   The server refuses a report that fails [`StatsReport::validate`].
+//!   The server refuses stats that fail [`ConnectionStats::validate`].
 //! - The server keeps a [`ParticipantQuality`] per person: a [`Score`], the
 //!   aggregated [`Figures`], the reported [`Presence`] and stable reason
 //!   codes ([`reason`]). Facilitators see everyone's; a person sees their own.
@@ -30,7 +30,7 @@ pub enum Score {
     Good,
     /// Degraded: sound or image suffer.
     Poor,
-    /// No usable connection: media failed or disconnected, or no report for
+    /// No usable connection: media failed or disconnected, or no stats for
     /// too long.
     Lost,
 }
@@ -77,9 +77,9 @@ pub const CONNECTION_STATES: [&str; 6] = [
     "closed",
 ];
 
-/// Most peers in one report.
+/// Most peers in one `stats` message.
 pub const MAX_PEERS: usize = 64;
-/// Longest peer id in a report, in characters.
+/// Longest peer id in a `stats` message, in characters.
 pub const MAX_PEER_ID_CHARS: usize = 100;
 /// Largest round-trip time or jitter accepted, in ms (one minute).
 pub const MAX_DELAY_MS: f64 = 60_000.0;
@@ -90,7 +90,7 @@ pub const MAX_FPS: f64 = 240.0;
 
 /// What a client reports every few seconds (message `stats`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct StatsReport {
+pub struct ConnectionStats {
     /// The client's own media connection state, one of
     /// [`CONNECTION_STATES`] (`RTCPeerConnectionState`-like, summarised by
     /// the client over its peer connections: `new` when it has none).
@@ -129,8 +129,8 @@ pub struct PeerStats {
     pub fps: Option<f64>,
 }
 
-impl StatsReport {
-    /// Checks that the report is plausible: a known connection state, at
+impl ConnectionStats {
+    /// Checks that the figures are plausible: a known connection state, at
     /// most [`MAX_PEERS`] peers with non-empty ids of at most
     /// [`MAX_PEER_ID_CHARS`] characters, and finite, non-negative figures
     /// within their ranges (loss ≤ 1, RTT and jitter ≤ [`MAX_DELAY_MS`],
@@ -187,7 +187,7 @@ fn truncate(s: &str) -> String {
     s.chars().take(40).collect()
 }
 
-/// A person's figures, aggregated over the peers of their last report (see
+/// A person's figures, aggregated over the peers of their last stats (see
 /// `docs/quality.md`): the **median** across peers for `rtt_ms`, `loss`,
 /// `jitter_ms` and `fps` (so that one remote peer's bad link is not held
 /// against everyone who receives from it), the **sum** for `in_kbps` and
@@ -261,7 +261,7 @@ pub mod reason {
     pub const JITTER_HIGH: &str = "jitter_high";
     /// Received video below the frame-rate floor.
     pub const FPS_LOW: &str = "fps_low";
-    /// No report for the `lost_after` delay (score `lost`).
+    /// No stats for the `lost_after` delay (score `lost`).
     pub const NO_STATS: &str = "no_stats";
     /// The client reported `failed` or `closed` (score `lost`).
     pub const CONNECTION_FAILED: &str = "connection_failed";
@@ -292,7 +292,7 @@ pub struct ParticipantQuality {
     pub score: Score,
     /// Since when (ms) the person has had this score.
     pub since: i64,
-    /// Figures of the last report (kept, as last known, once `lost`).
+    /// Figures of the last stats (kept, as last known, once `lost`).
     pub figures: Figures,
     /// Reported presence.
     pub presence: Presence,
@@ -362,8 +362,8 @@ mod tests {
         }
     }
 
-    fn report(peers: Vec<PeerStats>) -> StatsReport {
-        StatsReport {
+    fn stats(peers: Vec<PeerStats>) -> ConnectionStats {
+        ConnectionStats {
             connection: "connected".to_owned(),
             peers,
         }
@@ -385,9 +385,9 @@ mod tests {
     }
 
     #[test]
-    fn accepts_realistic_reports() {
+    fn accepts_realistic_stats() {
         let many = (0..MAX_PEERS).map(|i| peer(&format!("p{i}"))).collect();
-        assert_eq!(report(many).validate(), Ok(()));
+        assert_eq!(stats(many).validate(), Ok(()));
         // Limits are inclusive, and every figure is optional.
         let edge = PeerStats {
             peer: "x".repeat(MAX_PEER_ID_CHARS),
@@ -398,9 +398,9 @@ mod tests {
             out_kbps: None,
             fps: Some(MAX_FPS),
         };
-        assert_eq!(report(vec![edge]).validate(), Ok(()));
+        assert_eq!(stats(vec![edge]).validate(), Ok(()));
         for state in CONNECTION_STATES {
-            let r = StatsReport {
+            let r = ConnectionStats {
                 connection: state.to_owned(),
                 peers: vec![PeerStats {
                     peer: "é".repeat(MAX_PEER_ID_CHARS),
@@ -410,18 +410,18 @@ mod tests {
             assert_eq!(r.validate(), Ok(()), "{state}");
         }
         // The JSON a client sends, with absent figures.
-        let parsed: StatsReport = serde_json::from_str(
+        let parsed: ConnectionStats = serde_json::from_str(
             r#"{"connection":"connecting","peers":[{"peer":"b","rtt_ms":12.5}]}"#,
         )
         .unwrap();
         assert_eq!(parsed.validate(), Ok(()));
         assert_eq!(parsed.peers[0].loss, None);
-        let parsed: StatsReport = serde_json::from_str(r#"{"connection":"new"}"#).unwrap();
+        let parsed: ConnectionStats = serde_json::from_str(r#"{"connection":"new"}"#).unwrap();
         assert!(parsed.peers.is_empty());
     }
 
     #[test]
-    fn refuses_absurd_reports_naming_the_field() {
+    fn refuses_absurd_stats_naming_the_field() {
         type Mutate = fn(&mut PeerStats);
         let cases: [(Mutate, &str); 16] = [
             (|p| p.rtt_ms = Some(f64::NAN), "peers[0].rtt_ms"),
@@ -444,16 +444,16 @@ mod tests {
         for (mutate, field) in cases {
             let mut p = peer("b");
             mutate(&mut p);
-            let err = report(vec![p.clone()]).validate().unwrap_err();
+            let err = stats(vec![p.clone()]).validate().unwrap_err();
             assert!(err.starts_with(field), "{p:?}: {err}");
         }
 
         let too_many = (0..=MAX_PEERS).map(|i| peer(&format!("p{i}"))).collect();
-        let err = report(too_many).validate().unwrap_err();
+        let err = stats(too_many).validate().unwrap_err();
         assert!(err.starts_with("peers has 65"), "{err}");
 
         for state in ["", "Connected", "online", "x".repeat(10_000).as_str()] {
-            let r = StatsReport {
+            let r = ConnectionStats {
                 connection: state.to_owned(),
                 peers: vec![],
             };
@@ -465,7 +465,7 @@ mod tests {
         // A later peer is named by its index.
         let mut bad = peer("c");
         bad.loss = Some(2.0);
-        let err = report(vec![peer("b"), bad]).validate().unwrap_err();
+        let err = stats(vec![peer("b"), bad]).validate().unwrap_err();
         assert!(err.starts_with("peers[1].loss"), "{err}");
     }
 
@@ -478,7 +478,10 @@ mod tests {
             r#"{"connection":"connected","peers":{"peer":"b"}}"#,
             r#"{"connection":"connected","peers":[{"peer":"b","rtt_ms":1e400}]}"#,
         ] {
-            assert!(serde_json::from_str::<StatsReport>(text).is_err(), "{text}");
+            assert!(
+                serde_json::from_str::<ConnectionStats>(text).is_err(),
+                "{text}"
+            );
         }
     }
 

@@ -9,12 +9,13 @@
 //! client plays towards that peer. The server derives it from the two
 //! participant ids, so both sides always agree and it survives reconnections.
 
-use crate::{ErrorBody, ErrorCode, Role, SessionKind, SessionState};
+use crate::difficulties::Difficulty;
+use crate::quality::{Alert, ConnectionStats, ParticipantQuality, PeerStats};
+use crate::session::Consents;
+pub use crate::session::{Me, PeerId, SessionInfo};
+use crate::{ErrorBody, ErrorCode, Role, SessionState};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
-
-/// A participant's id in a session (stable across reconnections).
-pub type PeerId = String;
 
 /// An opaque JSON payload (SDP, ICE candidate), kept as the sender wrote it.
 ///
@@ -171,10 +172,11 @@ pub enum ClientMessage {
     Stats {
         /// The figures.
         #[serde(flatten)]
-        report: crate::quality::StatsReport,
+        stats: ConnectionStats,
     },
     /// Files a difficulty report (answered in writing by the organiser).
-    Report {
+    #[serde(rename = "report")]
+    Difficulty {
         /// What went wrong (1 to 4000 characters).
         text: String,
     },
@@ -256,17 +258,6 @@ pub enum LeaveReason {
     Ended,
 }
 
-/// The person this connection belongs to.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct Me {
-    /// Participant id.
-    pub id: PeerId,
-    /// Display name.
-    pub name: String,
-    /// Role in this session.
-    pub role: Role,
-}
-
 /// Another person connected to the session.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Peer {
@@ -285,29 +276,6 @@ pub struct Peer {
     pub camera: bool,
     /// Microphone sending, as last reported by the peer.
     pub microphone: bool,
-}
-
-/// Session metadata shown in the lobby and the call.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct SessionInfo {
-    /// Session id.
-    pub id: String,
-    /// Title.
-    pub title: String,
-    /// Kind of session.
-    pub kind: SessionKind,
-    /// The organisation running it.
-    pub organisation: String,
-    /// Planned start, RFC 3339 UTC.
-    pub planned_start: String,
-    /// Planned end, RFC 3339 UTC.
-    pub planned_end: String,
-    /// IANA time zone of the session (for half-days and display).
-    pub time_zone: String,
-    /// Display names of the facilitators.
-    pub facilitators: Vec<String>,
-    /// Current state.
-    pub state: SessionState,
 }
 
 /// One ICE server, in the browser's `RTCIceServer` shape.
@@ -409,7 +377,7 @@ pub enum ServerMessage {
         /// Half-day slots of the session and this person's sign-ins.
         slots: Vec<SlotStatus>,
         /// Your current consent decisions.
-        consents: crate::api::Consents,
+        consents: Consents,
         /// Recording, as you may see it.
         #[serde(default)]
         recording: RecordingStatus,
@@ -521,12 +489,12 @@ pub enum ServerMessage {
     /// everyone, to each person about themselves.
     Quality {
         /// The views that changed.
-        people: Vec<crate::quality::ParticipantQuality>,
+        people: Vec<ParticipantQuality>,
     },
     /// To facilitators: the session's health calls for attention.
     Alert {
         /// What holds, with the evidence and the suggested action.
-        alert: crate::quality::Alert,
+        alert: Alert,
     },
     /// To facilitators: an alert's condition no longer holds.
     AlertCleared {
@@ -536,9 +504,11 @@ pub enum ServerMessage {
         at: i64,
     },
     /// One of your difficulty reports, filed or answered.
-    Report {
-        /// The report as it stands.
-        report: crate::api::Report,
+    #[serde(rename = "report")]
+    Difficulty {
+        /// The difficulty as it stands.
+        #[serde(rename = "report")]
+        difficulty: Difficulty,
     },
     /// Recording changed (armed, started, stopped, count of missing
     /// consents for facilitators).
@@ -653,7 +623,7 @@ struct Envelope<'a> {
     #[serde(default)]
     connection: Option<String>,
     #[serde(default)]
-    peers: Option<Vec<crate::quality::PeerStats>>,
+    peers: Option<Vec<PeerStats>>,
     #[serde(default)]
     text: Option<String>,
     #[serde(default)]
@@ -684,7 +654,7 @@ impl ClientMessage {
             ClientMessage::RecorderSignal { .. } => "recorder_signal",
             ClientMessage::Control { .. } => "control",
             ClientMessage::Stats { .. } => "stats",
-            ClientMessage::Report { .. } => "report",
+            ClientMessage::Difficulty { .. } => "report",
         }
     }
 }
@@ -754,7 +724,7 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
             participant: env.participant.clone(),
         }),
         "stats" => Ok(ClientMessage::Stats {
-            report: crate::quality::StatsReport {
+            stats: ConnectionStats {
                 connection: env
                     .connection
                     .clone()
@@ -762,7 +732,7 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
                 peers: env.peers.unwrap_or_default(),
             },
         }),
-        "report" => Ok(ClientMessage::Report {
+        "report" => Ok(ClientMessage::Difficulty {
             text: env.text.clone().ok_or_else(|| missing("text"))?,
         }),
         "recording" => Ok(ClientMessage::Recording {
@@ -814,6 +784,41 @@ mod tests {
         assert_eq!(garbage.code, ErrorCode::MalformedMessage);
         let untagged = parse_client_message(r#"{"to":"x"}"#).unwrap_err();
         assert_eq!(untagged.code, ErrorCode::MalformedMessage);
+    }
+
+    /// The Rust names say `difficulty` and `stats`; the wire keeps `report`
+    /// and the flattened figures, as the web client reads them.
+    #[test]
+    fn renamed_variants_keep_their_wire_names() {
+        let filed = parse_client_message(r#"{"type":"report","text":"no sound"}"#).unwrap();
+        assert!(matches!(&filed, ClientMessage::Difficulty { text } if text == "no sound"));
+        assert_eq!(filed.kind(), "report");
+        let stats = parse_client_message(r#"{"type":"stats","connection":"connected"}"#).unwrap();
+        assert_eq!(
+            serde_json::to_string(&stats).unwrap(),
+            r#"{"type":"stats","connection":"connected","peers":[]}"#
+        );
+        let answered = ServerMessage::Difficulty {
+            difficulty: Difficulty {
+                id: "r_1".into(),
+                session_id: "s_1".into(),
+                author: Me {
+                    id: "p_a".into(),
+                    name: "A".into(),
+                    role: Role::Participant,
+                },
+                text: "no sound".into(),
+                status: crate::difficulties::DifficultyStatus::Answered,
+                created_at: 1,
+                answer: Some("fixed".into()),
+                answered_at: Some(2),
+                closed_at: None,
+            },
+        };
+        let json: serde_json::Value = serde_json::to_value(&answered).unwrap();
+        assert_eq!(json["type"], "report");
+        assert_eq!(json["report"]["id"], "r_1");
+        assert_eq!(json["report"]["status"], "answered");
     }
 
     #[test]

@@ -685,7 +685,7 @@ async fn report_command(data_dir: &Path, cmd: ReportCommand) -> anyhow::Result<(
     let api = |e: cadre_server::error::ApiError| anyhow::anyhow!("{} ({})", e.message, e.code);
     let written = match cmd {
         ReportCommand::List { session, json } => {
-            let reports = app.session_reports(&session).await.map_err(api)?;
+            let reports = app.session_difficulties(&session).await.map_err(api)?;
             if json {
                 println!("{}", serde_json::to_string_pretty(&reports)?);
             } else if reports.is_empty() {
@@ -718,15 +718,15 @@ async fn report_command(data_dir: &Path, cmd: ReportCommand) -> anyhow::Result<(
             text,
             close,
         } => Some(
-            app.answer_report(&session, &report, &text, close)
+            app.answer_difficulty(&session, &report, &text, close)
                 .await
                 .map_err(api)?,
         ),
         ReportCommand::Close { session, report } => {
-            Some(app.close_report(&session, &report).await.map_err(api)?)
+            Some(app.close_difficulty(&session, &report).await.map_err(api)?)
         }
         ReportCommand::Export { session } => {
-            print!("{}", app.reports_csv(&session).await.map_err(api)?);
+            print!("{}", app.difficulties_csv(&session).await.map_err(api)?);
             None
         }
     };

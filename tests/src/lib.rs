@@ -706,10 +706,8 @@ pub fn unsigned_token(header: &Value, claims: &Value, signature: &str) -> String
 
 /// A fresh Ed25519 key that is not the server's (PKCS#8 v2 from ring).
 pub fn other_ed25519_key() -> jsonwebtoken::EncodingKey {
-    let rng = ring::rand::SystemRandom::new();
-    let pkcs8 =
-        ring::signature::Ed25519KeyPair::generate_pkcs8(&rng).expect("generate an Ed25519 key");
-    jsonwebtoken::EncodingKey::from_ed_der(pkcs8.as_ref())
+    let key = cadre_protocol::testing::Signer::new("other");
+    jsonwebtoken::EncodingKey::from_ed_der(key.pkcs8())
 }
 
 // ---------------------------------------------------------------------------

@@ -28,7 +28,7 @@ use crate::app::App;
 use crate::directory::catalog::{Admission, CatalogError, CatalogResult};
 use crate::error::ApiError;
 use crate::evidence::ledger::NewEvent;
-use cadre_protocol::api::{Report, ReportStatus};
+use cadre_protocol::difficulties::{Difficulty, DifficultyStatus};
 use cadre_protocol::evidence::{ACTOR_ORGANISER, kind};
 use cadre_protocol::proof::push_record;
 use cadre_protocol::signalling::Me;
@@ -55,7 +55,7 @@ static WRITES: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// A person whose link opens reports.
 #[derive(Debug, Clone)]
-pub struct ReportMember {
+pub struct DifficultyAuthor {
     /// Their session.
     pub session_id: String,
     /// Who they are.
@@ -66,7 +66,7 @@ const SELECT: &str = "SELECT r.id, r.session_id, r.author_id, p.name, p.role, r.
      r.created_at, r.answer, r.answered_at, r.closed_at \
      FROM reports r JOIN people p ON p.id = r.author_id";
 
-fn report_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Report>> {
+fn difficulty_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Difficulty>> {
     let role: String = row.get(4)?;
     let status: String = row.get(6)?;
     let role = match role.as_str() {
@@ -75,12 +75,12 @@ fn report_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Report>
         other => return Ok(Err(CatalogError::Corrupt(format!("role {other}")))),
     };
     let status = match status.as_str() {
-        "open" => ReportStatus::Open,
-        "answered" => ReportStatus::Answered,
-        "closed" => ReportStatus::Closed,
+        "open" => DifficultyStatus::Open,
+        "answered" => DifficultyStatus::Answered,
+        "closed" => DifficultyStatus::Closed,
         other => return Ok(Err(CatalogError::Corrupt(format!("report status {other}")))),
     };
-    Ok(Ok(Report {
+    Ok(Ok(Difficulty {
         id: row.get(0)?,
         session_id: row.get(1)?,
         author: Me {
@@ -97,17 +97,17 @@ fn report_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Report>
     }))
 }
 
-fn query_reports(
+fn query_difficulties(
     conn: &rusqlite::Connection,
     sid: &str,
     author: Option<&str>,
-) -> CatalogResult<Vec<Report>> {
+) -> CatalogResult<Vec<Difficulty>> {
     let sql = format!(
         "{SELECT} WHERE r.session_id = ?1 AND (?2 IS NULL OR r.author_id = ?2) \
          ORDER BY r.created_at, r.rowid"
     );
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params![sid, author], report_row)?;
+    let rows = stmt.query_map(params![sid, author], difficulty_row)?;
     let mut out = Vec::new();
     for row in rows {
         out.push(row??);
@@ -115,9 +115,13 @@ fn query_reports(
     Ok(out)
 }
 
-fn query_report(conn: &rusqlite::Connection, sid: &str, rid: &str) -> CatalogResult<Report> {
+fn query_difficulty(
+    conn: &rusqlite::Connection,
+    sid: &str,
+    rid: &str,
+) -> CatalogResult<Difficulty> {
     let sql = format!("{SELECT} WHERE r.session_id = ?1 AND r.id = ?2");
-    conn.query_row(&sql, params![sid, rid], report_row)
+    conn.query_row(&sql, params![sid, rid], difficulty_row)
         .optional()?
         .ok_or_else(|| CatalogError::NotFound(format!("no report {rid} in session {sid}")))?
 }
@@ -192,7 +196,7 @@ impl App {
     /// as for a join, but an expired link is accepted until
     /// [`AFTER_SESSION_DAYS`] days after the session's planned end.
     /// A person a facilitator removed may still report (to contest it).
-    pub async fn report_member(&self, token: &str) -> Result<ReportMember, ApiError> {
+    pub async fn difficulty_author(&self, token: &str) -> Result<DifficultyAuthor, ApiError> {
         let claims = self.signer().verify_ignoring_expiry(token)?;
         let (jti, sid, sub) = (claims.jti.clone(), claims.sid.clone(), claims.sub.clone());
         let admission = self
@@ -242,7 +246,7 @@ impl App {
                 ),
             ));
         }
-        Ok(ReportMember {
+        Ok(DifficultyAuthor {
             session_id: session.id,
             me: Me {
                 id: person.id,
@@ -255,7 +259,12 @@ impl App {
     /// Files a report by person `pid` of session `sid`: recorded in the
     /// ledger (`report_filed`, actor the author) before the catalogue.
     /// Callers have authenticated the person (a link, a live connection).
-    pub async fn file_report(&self, sid: &str, pid: &str, text: &str) -> Result<Report, ApiError> {
+    pub async fn file_difficulty(
+        &self,
+        sid: &str,
+        pid: &str,
+        text: &str,
+    ) -> Result<Difficulty, ApiError> {
         let text = text_field("text", text, MAX_TEXT_CHARS)?;
         let _guard = WRITES.lock().await;
         let (s, p) = (sid.to_owned(), pid.to_owned());
@@ -297,14 +306,14 @@ impl App {
             .ledger()
             .append(NewEvent {
                 sid: sid.to_owned(),
-                kind: kind::REPORT_FILED,
+                kind: kind::DIFFICULTY_FILED,
                 actor: author.id.clone(),
                 payload: serde_json::json!({"report": id, "text": text}),
                 client_ts: None,
             })
             .await
             .map_err(|e| ApiError::internal("recording the report", e))?;
-        let report = Report {
+        let report = Difficulty {
             id,
             session_id: sid.to_owned(),
             author: Me {
@@ -313,7 +322,7 @@ impl App {
                 role: author.role,
             },
             text,
-            status: ReportStatus::Open,
+            status: DifficultyStatus::Open,
             created_at: appended.ts,
             answer: None,
             answered_at: None,
@@ -341,9 +350,9 @@ impl App {
     }
 
     /// The author sees an answer at once if connected.
-    pub async fn tell_author(&self, report: &Report) {
-        let msg = cadre_protocol::signalling::ServerMessage::Report {
-            report: report.clone(),
+    pub async fn tell_author(&self, report: &Difficulty) {
+        let msg = cadre_protocol::signalling::ServerMessage::Difficulty {
+            difficulty: report.clone(),
         };
         self.registry()
             .notify(&report.session_id, &report.author.id, &msg)
@@ -352,33 +361,33 @@ impl App {
 
     /// Person `pid`'s own reports in session `sid`, oldest first, with the
     /// answers.
-    pub async fn reports_of(&self, sid: &str, pid: &str) -> Result<Vec<Report>, ApiError> {
+    pub async fn difficulties_of(&self, sid: &str, pid: &str) -> Result<Vec<Difficulty>, ApiError> {
         let (s, p) = (sid.to_owned(), pid.to_owned());
         Ok(self
             .catalog()
-            .run(move |c| query_reports(&c.connection(), &s, Some(&p)))
+            .run(move |c| query_difficulties(&c.connection(), &s, Some(&p)))
             .await?)
     }
 
     /// Every report of session `sid`, oldest first (`not_found` for an
     /// unknown session).
-    pub async fn session_reports(&self, sid: &str) -> Result<Vec<Report>, ApiError> {
+    pub async fn session_difficulties(&self, sid: &str) -> Result<Vec<Difficulty>, ApiError> {
         let s = sid.to_owned();
         Ok(self
             .catalog()
             .run(move |c| {
                 c.session(&s)?;
-                query_reports(&c.connection(), &s, None)
+                query_difficulties(&c.connection(), &s, None)
             })
             .await?)
     }
 
     /// One report of session `sid`.
-    pub async fn report(&self, sid: &str, rid: &str) -> Result<Report, ApiError> {
+    pub async fn difficulty(&self, sid: &str, rid: &str) -> Result<Difficulty, ApiError> {
         let (s, r) = (sid.to_owned(), rid.to_owned());
         Ok(self
             .catalog()
-            .run(move |c| query_report(&c.connection(), &s, &r))
+            .run(move |c| query_difficulty(&c.connection(), &s, &r))
             .await?)
     }
 
@@ -387,17 +396,17 @@ impl App {
     /// (`conflict`); an answered one may be answered again (the ledger keeps
     /// every answer, the report shows the latest). Recorded in the ledger
     /// (`report_answered`, then `report_closed`) before the catalogue.
-    pub async fn answer_report(
+    pub async fn answer_difficulty(
         &self,
         sid: &str,
         rid: &str,
         answer: &str,
         close: bool,
-    ) -> Result<Report, ApiError> {
+    ) -> Result<Difficulty, ApiError> {
         let answer = text_field("answer", answer, MAX_ANSWER_CHARS)?;
         let _guard = WRITES.lock().await;
-        let report = self.report(sid, rid).await?;
-        if report.status == ReportStatus::Closed {
+        let report = self.difficulty(sid, rid).await?;
+        if report.status == DifficultyStatus::Closed {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
                 "this report is closed; it takes no further answer",
@@ -407,7 +416,7 @@ impl App {
             .ledger()
             .append(NewEvent {
                 sid: sid.to_owned(),
-                kind: kind::REPORT_ANSWERED,
+                kind: kind::DIFFICULTY_ANSWERED,
                 actor: ACTOR_ORGANISER.to_owned(),
                 payload: serde_json::json!({"report": rid, "answer": answer}),
                 client_ts: None,
@@ -443,23 +452,23 @@ impl App {
     /// Closes report `rid` of session `sid` (`report_closed` in the ledger,
     /// then the catalogue). Only an answered report closes: article 6 wants
     /// a written answer first (`conflict` otherwise, and for a closed one).
-    pub async fn close_report(&self, sid: &str, rid: &str) -> Result<Report, ApiError> {
+    pub async fn close_difficulty(&self, sid: &str, rid: &str) -> Result<Difficulty, ApiError> {
         let _guard = WRITES.lock().await;
-        let report = self.report(sid, rid).await?;
+        let report = self.difficulty(sid, rid).await?;
         match report.status {
-            ReportStatus::Closed => {
+            DifficultyStatus::Closed => {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
                     "this report is already closed",
                 ));
             }
-            ReportStatus::Open => {
+            DifficultyStatus::Open => {
                 return Err(ApiError::new(
                     ErrorCode::Conflict,
                     "this report has no written answer yet: answer it (with close) instead",
                 ));
             }
-            ReportStatus::Answered => {}
+            DifficultyStatus::Answered => {}
         }
         let ts = self.record_close(sid, rid).await?;
         let (s, r) = (sid.to_owned(), rid.to_owned());
@@ -472,7 +481,7 @@ impl App {
                      WHERE session_id = ?1 AND id = ?2",
                     params![s, r, ts],
                 )?;
-                query_report(&conn, &s, &r)
+                query_difficulty(&conn, &s, &r)
             })
             .await?;
         tracing::info!(sid, report = rid, "difficulty report closed");
@@ -484,7 +493,7 @@ impl App {
             .ledger()
             .append(NewEvent {
                 sid: sid.to_owned(),
-                kind: kind::REPORT_CLOSED,
+                kind: kind::DIFFICULTY_CLOSED,
                 actor: ACTOR_ORGANISER.to_owned(),
                 payload: serde_json::json!({"report": rid}),
                 client_ts: None,
@@ -501,12 +510,12 @@ impl App {
         answer: &str,
         answered_at: i64,
         closed_at: Option<i64>,
-    ) -> Result<Report, ApiError> {
+    ) -> Result<Difficulty, ApiError> {
         let (s, r, a) = (sid.to_owned(), rid.to_owned(), answer.to_owned());
         let status = if closed_at.is_some() {
-            ReportStatus::Closed
+            DifficultyStatus::Closed
         } else {
-            ReportStatus::Answered
+            DifficultyStatus::Answered
         };
         Ok(self
             .catalog()
@@ -517,17 +526,17 @@ impl App {
                      WHERE session_id = ?1 AND id = ?2",
                     params![s, r, status.as_str(), a, answered_at, closed_at],
                 )?;
-                query_report(&conn, &s, &r)
+                query_difficulty(&conn, &s, &r)
             })
             .await?)
     }
 
     /// The session's reports as CSV (UTF-8 with a byte-order mark, times in
     /// the session's zone), as the attendance sheet is.
-    pub async fn reports_csv(&self, sid: &str) -> Result<String, ApiError> {
+    pub async fn difficulties_csv(&self, sid: &str) -> Result<String, ApiError> {
         let s = sid.to_owned();
         let session = self.catalog().run(move |c| c.session(&s)).await?;
-        let reports = self.session_reports(sid).await?;
+        let reports = self.session_difficulties(sid).await?;
         Ok(to_csv(&reports, session.time_zone.name()))
     }
 }
@@ -546,7 +555,7 @@ pub const CSV_HEADER: [&str; 9] = [
 ];
 
 /// Renders reports as CSV, times in `time_zone`.
-pub fn to_csv(reports: &[Report], time_zone: &str) -> String {
+pub fn to_csv(reports: &[Difficulty], time_zone: &str) -> String {
     let time = |t: Option<i64>| {
         t.map(|t| cadre_protocol::attendance::local_time(t, time_zone))
             .unwrap_or_default()
@@ -597,7 +606,7 @@ mod tests {
 
     #[test]
     fn csv_quotes_and_defuses_formulas() {
-        let r = Report {
+        let r = Difficulty {
             id: "r_1".into(),
             session_id: "s_1".into(),
             author: Me {
@@ -606,7 +615,7 @@ mod tests {
                 role: Role::Participant,
             },
             text: "=HYPERLINK(\"x\"), le son coupe".into(),
-            status: ReportStatus::Open,
+            status: DifficultyStatus::Open,
             created_at: 1_796_284_800_000,
             answer: None,
             answered_at: None,

@@ -8,8 +8,8 @@ use crate::directory::keys::random_id;
 use crate::directory::links::{ISSUER, SPONSOR_AUDIENCE, SponsorClaims};
 use crate::error::ApiError;
 use cadre_protocol::api::{
-    ReportHalfDay, ReportPerson, ReportPersonHalfDay, ReportSession, ReportTotals, SponsorLink,
-    SponsorReport,
+    NamedAttendance, NamedHalfDay, SponsorHalfDay, SponsorLink, SponsorSession, SponsorTotals,
+    SponsorView,
 };
 use cadre_protocol::attendance::{self, Schedule};
 use cadre_protocol::evidence::consent;
@@ -72,7 +72,7 @@ impl App {
     }
 
     /// The report a sponsor link opens.
-    pub async fn sponsor_report(&self, token: &str) -> Result<SponsorReport, ApiError> {
+    pub async fn sponsor_report(&self, token: &str) -> Result<SponsorView, ApiError> {
         let claims = self.signer().verify_sponsor(token)?;
         let sid = claims.sub.clone();
         let detail = self.catalog().run(move |c| c.session_detail(&sid)).await?;
@@ -112,7 +112,7 @@ impl App {
                             .iter()
                             .filter_map(|(_, a, _)| a.half_days.iter().find(|h| h.slot == slot))
                     };
-                    ReportHalfDay {
+                    SponsorHalfDay {
                         planned_start: start,
                         planned_end: end,
                         expected: participants.len(),
@@ -132,13 +132,13 @@ impl App {
         let named = participants
             .iter()
             .filter(|(_, _, n)| *n)
-            .map(|(p, a, _)| ReportPerson {
+            .map(|(p, a, _)| NamedAttendance {
                 name: p.name.clone(),
                 role: p.role,
                 half_days: a
                     .half_days
                     .iter()
-                    .map(|h| ReportPersonHalfDay {
+                    .map(|h| NamedHalfDay {
                         slot: h.slot.clone(),
                         present_seconds: h.present_seconds,
                         completion: h.completion,
@@ -153,8 +153,8 @@ impl App {
         } else {
             mean(participants.iter().map(|(_, a, _)| a.totals.completion))
         };
-        Ok(SponsorReport {
-            session: ReportSession {
+        Ok(SponsorView {
+            session: SponsorSession {
                 title: s.title.clone(),
                 kind: s.kind,
                 organisation: s.organisation.clone(),
@@ -170,7 +170,7 @@ impl App {
             generated_at: now,
             expires_at: claims.exp * 1000,
             half_days,
-            totals: ReportTotals {
+            totals: SponsorTotals {
                 expected: participants.len(),
                 average_completion,
             },

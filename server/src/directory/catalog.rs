@@ -250,7 +250,7 @@ impl Catalog {
                 session.planned_end.timestamp_millis(),
                 session.time_zone.name(),
                 session.sponsor,
-                state_name(session.state),
+                session.state.as_str(),
                 now.timestamp_millis(),
             ],
         )?;
@@ -447,7 +447,7 @@ impl Catalog {
     pub fn set_state(&self, sid: &str, state: SessionState) -> CatalogResult<()> {
         let n = self.lock().execute(
             "UPDATE sessions SET state = ?1 WHERE id = ?2",
-            params![state_name(state), sid],
+            params![state.as_str(), sid],
         )?;
         if n == 0 {
             return Err(CatalogError::NotFound(format!("no session {sid}")));
@@ -474,7 +474,7 @@ impl Catalog {
             params![
                 start.timestamp_millis(),
                 end.timestamp_millis(),
-                state_name(SessionState::Postponed),
+                SessionState::Postponed.as_str(),
                 sid
             ],
         )?;
@@ -553,17 +553,6 @@ fn secs(t: i64) -> DateTime<Utc> {
 
 fn millis(t: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_millis(t).unwrap_or_default()
-}
-
-fn state_name(s: SessionState) -> &'static str {
-    match s {
-        SessionState::Scheduled => "scheduled",
-        SessionState::Open => "open",
-        SessionState::Running => "running",
-        SessionState::Suspended => "suspended",
-        SessionState::Postponed => "postponed",
-        SessionState::Ended => "ended",
-    }
 }
 
 fn parse_state(s: &str) -> Option<SessionState> {

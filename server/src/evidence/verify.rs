@@ -17,7 +17,8 @@ use cadre_protocol::attendance::{
 };
 use cadre_protocol::evidence::{Jwk, Jwks, kind, unverified_payload};
 use cadre_protocol::proof::{
-    self, AttendanceProof, BUNDLE_TYP, Check, Consistency, ControlEvent, Report, VerificationBundle,
+    self, AttendanceProof, BUNDLE_TYP, Check, Consistency, ControlEvent, Verdict,
+    VerificationBundle,
 };
 use clap::Args;
 use serde::Serialize;
@@ -224,7 +225,7 @@ pub fn verify_file(
     jwks: &Jwks,
     receipts: &[PathBuf],
     consistency: &[PathBuf],
-) -> Result<(Input, Report), String> {
+) -> Result<(Input, Verdict), String> {
     verify_text(file, jwks, receipts, consistency, &[]).map(|(input, report, _)| (input, report))
 }
 
@@ -235,7 +236,7 @@ fn verify_text(
     receipts: &[PathBuf],
     consistency: &[PathBuf],
     tsa_certs: &[PathBuf],
-) -> Result<(Input, Report, String), String> {
+) -> Result<(Input, Verdict, String), String> {
     let text = read(file)?;
     let mut trusted = Vec::new();
     for path in tsa_certs {
@@ -557,7 +558,7 @@ fn print_report(
     out: &mut dyn Write,
     file: &Path,
     input: Input,
-    report: &Report,
+    report: &Verdict,
     sections: &[(&str, Vec<String>)],
 ) -> std::io::Result<()> {
     let what = match input {

@@ -13,7 +13,7 @@ use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cadre_protocol::api::{NewReport, Report, ReportAnswer};
+use cadre_protocol::difficulties::{Difficulty, DifficultyAnswer, NewDifficulty};
 use cadre_protocol::{ErrorCode, Role};
 
 /// The difficulty routes (the paths keep their first name, `reports`:
@@ -57,7 +57,7 @@ async fn whole_session(
     if organiser(headers, app)? {
         return Ok(());
     }
-    let member = app.report_member(token).await?;
+    let member = app.difficulty_author(token).await?;
     if member.session_id != sid {
         return Err(ApiError::new(
             ErrorCode::WrongSession,
@@ -77,11 +77,11 @@ async fn file(
     State(app): State<App>,
     Query(q): Query<TokenQuery>,
     body: Result<Bytes, BytesRejection>,
-) -> Result<(StatusCode, Json<Report>), ApiError> {
-    let member = app.report_member(&q.token).await?;
-    let new: NewReport = json_body(body, "report")?;
+) -> Result<(StatusCode, Json<Difficulty>), ApiError> {
+    let member = app.difficulty_author(&q.token).await?;
+    let new: NewDifficulty = json_body(body, "report")?;
     let report = app
-        .file_report(&member.session_id, &member.me.id, &new.text)
+        .file_difficulty(&member.session_id, &member.me.id, &new.text)
         .await?;
     Ok((StatusCode::CREATED, Json(report)))
 }
@@ -89,11 +89,14 @@ async fn file(
 async fn own(
     State(app): State<App>,
     Query(q): Query<TokenQuery>,
-) -> Result<Json<Vec<Report>>, ApiError> {
-    let member = app.report_member(&q.token).await?;
+) -> Result<Json<Vec<Difficulty>>, ApiError> {
+    let member = app.difficulty_author(&q.token).await?;
     let reports = match member.me.role {
-        Role::Facilitator => app.session_reports(&member.session_id).await?,
-        Role::Participant => app.reports_of(&member.session_id, &member.me.id).await?,
+        Role::Facilitator => app.session_difficulties(&member.session_id).await?,
+        Role::Participant => {
+            app.difficulties_of(&member.session_id, &member.me.id)
+                .await?
+        }
     };
     Ok(Json(reports))
 }
@@ -103,9 +106,9 @@ async fn list(
     Path(sid): Path<String>,
     Query(q): Query<TokenQuery>,
     headers: HeaderMap,
-) -> Result<Json<Vec<Report>>, ApiError> {
+) -> Result<Json<Vec<Difficulty>>, ApiError> {
     whole_session(&app, &headers, &q.token, &sid).await?;
-    Ok(Json(app.session_reports(&sid).await?))
+    Ok(Json(app.session_difficulties(&sid).await?))
 }
 
 async fn export(
@@ -115,7 +118,7 @@ async fn export(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     whole_session(&app, &headers, &q.token, &sid).await?;
-    let csv = app.reports_csv(&sid).await?;
+    let csv = app.difficulties_csv(&sid).await?;
     Ok((
         [
             (header::CONTENT_TYPE, "text/csv; charset=utf-8".to_owned()),
@@ -135,11 +138,11 @@ async fn answer(
     Path((sid, rid)): Path<(String, String)>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<Report>, ApiError> {
+) -> Result<Json<Difficulty>, ApiError> {
     require_organiser(&headers, &app)?;
-    let req: ReportAnswer = json_body(body, "answer")?;
+    let req: DifficultyAnswer = json_body(body, "answer")?;
     let report = app
-        .answer_report(&sid, &rid, &req.answer, req.close)
+        .answer_difficulty(&sid, &rid, &req.answer, req.close)
         .await?;
     app.tell_author(&report).await;
     Ok(Json(report))
@@ -149,9 +152,9 @@ async fn close(
     State(app): State<App>,
     Path((sid, rid)): Path<(String, String)>,
     headers: HeaderMap,
-) -> Result<Json<Report>, ApiError> {
+) -> Result<Json<Difficulty>, ApiError> {
     require_organiser(&headers, &app)?;
-    let report = app.close_report(&sid, &rid).await?;
+    let report = app.close_difficulty(&sid, &rid).await?;
     app.tell_author(&report).await;
     Ok(Json(report))
 }

@@ -31,7 +31,7 @@ use axum::{Json, Router};
 use cadre_protocol::ErrorCode;
 use cadre_protocol::api::{
     Lobby, NewSession, NewSponsorLink, Revoked, SessionSummary, SessionView, SponsorLink,
-    SponsorReport,
+    SponsorView,
 };
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -173,7 +173,7 @@ async fn sponsor_link(
 async fn sponsor_report(
     State(app): State<App>,
     Query(q): Query<TokenQuery>,
-) -> Result<Json<SponsorReport>, ApiError> {
+) -> Result<Json<SponsorView>, ApiError> {
     Ok(Json(app.sponsor_report(&q.token).await?))
 }
 

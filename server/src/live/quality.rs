@@ -22,7 +22,7 @@
 
 use cadre_protocol::Role;
 use cadre_protocol::quality::{
-    Alert, Figures, ParticipantQuality, Presence, Score, StatsReport, reason, rule, suggested,
+    Alert, ConnectionStats, Figures, ParticipantQuality, Presence, Score, reason, rule, suggested,
 };
 use serde_json::{Map, Value, json};
 use std::collections::{BTreeMap, BTreeSet};
@@ -225,14 +225,14 @@ impl QualityTracker {
         out
     }
 
-    /// A report from `id`. A report that fails [`StatsReport::validate`], or
+    /// A report from `id`. A report that fails [`ConnectionStats::validate`], or
     /// from someone not joined, is ignored (the connection layer answers
     /// the error). Returns the new view when the score, the reasons or the
     /// reported presence changed.
     pub fn stats(
         &mut self,
         id: &str,
-        report: &StatsReport,
+        report: &ConnectionStats,
         now: i64,
     ) -> Option<ParticipantQuality> {
         if report.validate().is_err() || !self.people.contains_key(id) {
@@ -519,7 +519,7 @@ fn view_of(id: &str, p: &Person) -> ParticipantQuality {
 /// A person's figures from a report: medians across peers for RTT, loss,
 /// jitter and fps (fps only from peers whose camera is on), sums for the
 /// bitrates.
-fn aggregate(report: &StatsReport, camera_on: impl Fn(&str) -> bool) -> Figures {
+fn aggregate(report: &ConnectionStats, camera_on: impl Fn(&str) -> bool) -> Figures {
     let collect = |get: &dyn Fn(&cadre_protocol::quality::PeerStats) -> Option<f64>| {
         report.peers.iter().filter_map(get).collect::<Vec<f64>>()
     };

@@ -43,7 +43,7 @@ mod writer;
 
 pub use segment::Segment;
 
-use cadre_protocol::ErrorCode;
+use cadre_protocol::{ErrorCode, now_ms};
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
@@ -305,11 +305,6 @@ fn private_dir_builder(recursive: bool) -> std::fs::DirBuilder {
 /// state it guards stays consistent at every await-free step.
 fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
     m.lock().unwrap_or_else(PoisonError::into_inner)
-}
-
-/// Now, UTC ms.
-fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
 }
 
 #[cfg(test)]

@@ -4,7 +4,8 @@
 mod peer;
 
 use super::writer::{Codec, TrackWriter};
-use super::{RecordedFile, Recorder, RecorderError, SegmentEvent, check_id, lock, now_ms, storage};
+use super::{RecordedFile, Recorder, RecorderError, SegmentEvent, check_id, lock, storage};
+use cadre_protocol::now_ms;
 use serde_json::Value;
 use sha2::{Digest as _, Sha256};
 use std::collections::{HashMap, HashSet};

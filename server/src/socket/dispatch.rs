@@ -55,8 +55,8 @@ impl Connection<'_> {
                 text_sha256,
             } => self.consent(consent, granted, text_sha256).await,
             ClientMessage::Recording { armed } => self.arm(armed).await,
-            ClientMessage::Stats { report } => self.stats(report).await,
-            ClientMessage::Report { text } => self.file_difficulty(&text).await,
+            ClientMessage::Stats { stats } => self.stats(stats).await,
+            ClientMessage::Difficulty { text } => self.file_difficulty(&text).await,
             ClientMessage::Control {
                 action,
                 reason,
@@ -83,10 +83,12 @@ impl Connection<'_> {
     async fn file_difficulty(&mut self, text: &str) {
         match self
             .app
-            .file_report(&self.member.sid, &self.member.id, text)
+            .file_difficulty(&self.member.sid, &self.member.id, text)
             .await
         {
-            Ok(report) => self.out.send(&ServerMessage::Report { report }),
+            Ok(report) => self
+                .out
+                .send(&ServerMessage::Difficulty { difficulty: report }),
             Err(e) => self.out.error(e.code, &e.message),
         }
     }

@@ -4,7 +4,7 @@
 
 use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
 use crate::live::session::{ControlRequest, JoinError, SessionHandle};
-use cadre_protocol::quality::StatsReport;
+use cadre_protocol::quality::ConnectionStats;
 use cadre_protocol::signalling::Opaque;
 use cadre_protocol::{ErrorBody, Role};
 
@@ -33,7 +33,7 @@ impl Member {
         self.session.presence(id, cid, visible, focused).await;
     }
 
-    pub(super) async fn stats(&self, report: StatsReport) {
+    pub(super) async fn stats(&self, report: ConnectionStats) {
         let (id, cid) = (self.id.clone(), self.connection_id.clone());
         self.session.stats(id, cid, report).await;
     }

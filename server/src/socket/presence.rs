@@ -45,7 +45,7 @@ impl Connection<'_> {
 
     /// Connection figures: checked, at most one a second, then scored by
     /// the session.
-    pub(super) async fn stats(&mut self, report: cadre_protocol::quality::StatsReport) {
+    pub(super) async fn stats(&mut self, report: cadre_protocol::quality::ConnectionStats) {
         let now = Instant::now();
         if self
             .seen

@@ -3,7 +3,7 @@
 
 use super::{app, cadre};
 use cadre_protocol::ErrorCode;
-use cadre_protocol::api::ReportStatus;
+use cadre_protocol::difficulties::DifficultyStatus;
 use std::process::Output;
 
 fn stdout(out: &Output) -> String {
@@ -27,10 +27,10 @@ async fn the_organiser_lists_answers_closes_and_exports_from_the_command_line() 
         let view = super::atelier(&app).await;
         let karim = view.people[1].id.clone();
         let report = app
-            .file_report(&view.id, &karim, "Le son coupe.\nDepuis 10 h.")
+            .file_difficulty(&view.id, &karim, "Le son coupe.\nDepuis 10 h.")
             .await
             .unwrap();
-        app.file_report(&view.id, &view.people[0].id, "Connexion instable")
+        app.file_difficulty(&view.id, &view.people[0].id, "Connexion instable")
             .await
             .unwrap();
         app.ledger().shutdown().await.unwrap();
@@ -119,9 +119,9 @@ async fn the_organiser_lists_answers_closes_and_exports_from_the_command_line() 
 
     // The author sees the answer; the ledger holds the story.
     let app = app(dir);
-    let mine = app.reports_of(&sid, &karim).await.unwrap();
+    let mine = app.difficulties_of(&sid, &karim).await.unwrap();
     assert_eq!(mine.len(), 1);
-    assert_eq!(mine[0].status, ReportStatus::Closed);
+    assert_eq!(mine[0].status, DifficultyStatus::Closed);
     assert_eq!(
         mine[0].answer.as_deref(),
         Some("Nous avons changé de serveur audio.")

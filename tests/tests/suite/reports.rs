@@ -528,7 +528,7 @@ async fn a_report_of_another_session_is_out_of_reach() {
     let karim_id = &person(&a, "Karim").id;
     let refused = server
         .app()
-        .file_report(&b.id, karim_id, "Pas ici")
+        .file_difficulty(&b.id, karim_id, "Pas ici")
         .await
         .unwrap_err();
     assert_eq!(refused.code, ErrorCode::NotFound);

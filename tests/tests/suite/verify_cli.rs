@@ -3,19 +3,15 @@
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-use cadre_protocol::attendance;
-use cadre_protocol::evidence::{ENTRY_VERSION, Entry, Jwk, Jwks, TREE_HEAD_TYP, TreeHead, kind};
-use cadre_protocol::merkle::{self, Hash};
-use cadre_protocol::proof::{
-    self, AttendanceProof, Consistency, EvidenceEntry, Person, SessionMeta,
-};
+use cadre_protocol::evidence::{TREE_HEAD_TYP, TreeHead, kind};
+use cadre_protocol::merkle;
+use cadre_protocol::proof::{self, AttendanceProof, Consistency, Person, SessionMeta};
+use cadre_protocol::testing::{Signer, event, evidence_for, leaves};
 use cadre_protocol::{Role, SessionKind};
 use cadre_server::evidence::verify::{
     EXIT_FAILED, EXIT_USAGE, EXIT_VERIFIED, VerifyArgs, run_with,
 };
-use ring::signature::{Ed25519KeyPair, KeyPair};
 use serde_json::json;
-use serde_json::value::RawValue;
 use std::io::{Read, Write};
 use std::path::{Path, PathBuf};
 
@@ -25,7 +21,7 @@ const MIN: i64 = 60_000;
 
 struct Files {
     dir: tempfile::TempDir,
-    key: Ed25519KeyPair,
+    key: Signer,
 }
 
 impl Files {
@@ -33,9 +29,7 @@ impl Files {
     /// the JWKS, written as files.
     fn new() -> Files {
         let dir = tempfile::tempdir().unwrap();
-        let rng = ring::rand::SystemRandom::new();
-        let doc = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        let key = Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap();
+        let key = Signer::new("k-cli");
         let files = Files { dir, key };
 
         let conn = json!({"connection_id": "c1", "ip": "192.0.2.1", "user_agent": "t"});
@@ -65,38 +59,14 @@ impl Files {
             .iter()
             .enumerate()
             .map(|(seq, (ts, kind, actor, payload))| {
-                Entry {
-                    v: ENTRY_VERSION,
-                    sid: "s_cli".into(),
-                    seq: seq as u64,
-                    ts: *ts,
-                    kind: (*kind).into(),
-                    actor: (*actor).into(),
-                    payload: RawValue::from_string(payload.to_string()).unwrap(),
-                    client_ts: None,
-                    salt: format!("{seq:032x}"),
-                }
-                .canonical()
+                event("s_cli", seq as u64, *ts, kind, actor, payload).canonical()
             })
             .collect();
-        let receipt = files.tree_head(&texts, 3, T0 + MIN);
-        let head = files.tree_head(&texts, texts.len(), T0 + 180 * MIN);
-        let leaves: Vec<Hash> = texts
-            .iter()
-            .map(|t| cadre_protocol::evidence::entry_hash(t))
-            .collect();
-        let evidence: Vec<EvidenceEntry> = texts
-            .iter()
-            .enumerate()
-            .filter(|(_, t)| attendance::in_proof(&Entry::parse(t).unwrap(), "p_c"))
-            .map(|(i, t)| {
-                EvidenceEntry::new(
-                    i as u64,
-                    t.clone(),
-                    &merkle::inclusion_proof(&leaves, i).unwrap(),
-                )
-            })
-            .collect();
+        let receipt = files.key.tree_head("s_cli", &texts, 3, T0 + MIN);
+        let head = files
+            .key
+            .tree_head("s_cli", &texts, texts.len(), T0 + 180 * MIN);
+        let evidence = evidence_for(&texts, "p_c");
         let payload = proof::build_payload(
             T0 + 181 * MIN,
             "Organisme Exemple",
@@ -117,7 +87,7 @@ impl Files {
             evidence,
         )
         .unwrap();
-        files.write("proof.jws", &files.sign_proof(&payload));
+        files.write("proof.jws", &files.key.sign_json(&payload));
         let mut export = texts.join("\n");
         export.push('\n');
         export.push_str(&json!({ "tree_heads": [receipt.clone(), head] }).to_string());
@@ -125,7 +95,7 @@ impl Files {
         files.write("export.jsonl", &export);
         files.write("receipt.jws", &receipt);
         // What the server's consistency endpoint answers from 3 to 5.
-        let path = merkle::consistency_proof(&leaves, 3).unwrap();
+        let path = merkle::consistency_proof(&leaves(&texts), 3).unwrap();
         files.write(
             "consistency.json",
             &serde_json::to_string(&Consistency::new("s_cli", 3, 5, &path)).unwrap(),
@@ -135,41 +105,11 @@ impl Files {
             "receipt.json",
             &json!({"type": "receipt", "tree_head": receipt}).to_string(),
         );
-        let jwks = Jwks {
-            keys: vec![Jwk {
-                kty: "OKP".into(),
-                crv: "Ed25519".into(),
-                kid: "k-cli".into(),
-                x: URL_SAFE_NO_PAD.encode(files.key.public_key().as_ref()),
-            }],
-        };
-        files.write("jwks.json", &serde_json::to_string(&jwks).unwrap());
+        files.write(
+            "jwks.json",
+            &serde_json::to_string(&files.key.jwks()).unwrap(),
+        );
         files
-    }
-
-    fn sign(&self, payload: &[u8]) -> String {
-        let input = proof::jws_signing_input("k-cli", payload);
-        proof::jws_compact(&input, self.key.sign(input.as_bytes()).as_ref())
-    }
-
-    fn sign_proof(&self, p: &AttendanceProof) -> String {
-        self.sign(&serde_json::to_vec(p).unwrap())
-    }
-
-    fn tree_head(&self, texts: &[String], size: usize, ts: i64) -> String {
-        let leaves: Vec<Hash> = texts[..size]
-            .iter()
-            .map(|t| cadre_protocol::evidence::entry_hash(t))
-            .collect();
-        let head = TreeHead {
-            typ: TREE_HEAD_TYP.into(),
-            v: 1,
-            sid: "s_cli".into(),
-            tree_size: size as u64,
-            root: merkle::to_hex(&merkle::root(&leaves)),
-            ts,
-        };
-        self.sign(&serde_json::to_vec(&head).unwrap())
     }
 
     fn path(&self, name: &str) -> PathBuf {
@@ -235,7 +175,7 @@ fn a_tampered_proof_fails_and_names_the_check() {
         .unwrap();
     let mut p: AttendanceProof = serde_json::from_slice(&payload).unwrap();
     p.half_days[0].connected_seconds += 1200;
-    f.write("edited.jws", &f.sign_proof(&p));
+    f.write("edited.jws", &f.key.sign_json(&p));
     let (code, out, _) = run(&f.args("edited.jws"));
     assert_eq!(code, EXIT_FAILED, "{out}");
     assert!(
@@ -271,7 +211,7 @@ fn a_proof_is_checked_against_receipts_through_consistency_proofs() {
     // Receipts the key holder signed over another history, or another
     // session, or a size the proof's log never had with that root.
     let signed_head = |sid: &str, size: u64, root: &str| {
-        f.sign(
+        f.key.sign(
             &serde_json::to_vec(&TreeHead {
                 typ: TREE_HEAD_TYP.into(),
                 v: 1,

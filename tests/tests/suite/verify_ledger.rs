@@ -6,7 +6,7 @@
 use cadre_protocol::attendance;
 use cadre_protocol::evidence::{Entry, Jwks, kind};
 use cadre_protocol::proof::{self, EvidenceEntry, Person, SessionMeta, check};
-use cadre_protocol::{Role, SessionKind};
+use cadre_protocol::{Role, SessionKind, now_ms};
 use cadre_server::directory::keys::{self, SigningKey};
 use cadre_server::evidence::jws::JwsSigner;
 use cadre_server::evidence::ledger::{Ledger, NewEvent};
@@ -26,10 +26,6 @@ fn event(kind: &'static str, actor: &str, payload: Value) -> NewEvent {
     }
 }
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
-
 #[tokio::test]
 async fn a_proof_and_an_export_from_the_real_ledger_verify() {
     let dir = tempfile::tempdir().unwrap();
@@ -46,7 +42,7 @@ async fn a_proof_and_an_export_from_the_real_ledger_verify() {
             .unwrap();
 
     let ledger = Ledger::open(dir.path(), signer.clone()).unwrap();
-    let start = now();
+    let start = now_ms();
     let session = SessionMeta::new(
         SID,
         "Accueil et cadre",
@@ -107,7 +103,7 @@ async fn a_proof_and_an_export_from_the_real_ledger_verify() {
         .await
         .unwrap();
     tokio::time::sleep(Duration::from_millis(1100)).await;
-    let last_seen = now();
+    let last_seen = now_ms();
     for (who, id) in [("p_a", "c1"), ("p_b", "c2")] {
         ledger
             .append(event(
@@ -139,7 +135,7 @@ async fn a_proof_and_an_export_from_the_real_ledger_verify() {
         .map(|(e, path)| EvidenceEntry::new(e.seq, e.text.clone(), path))
         .collect();
     let payload = proof::build_payload(
-        now(),
+        now_ms(),
         "Organisme Exemple",
         &session,
         &Person {

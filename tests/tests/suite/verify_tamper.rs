@@ -8,14 +8,10 @@
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cadre_protocol::attendance;
-use cadre_protocol::evidence::{ENTRY_VERSION, Entry, Jwk, Jwks, TREE_HEAD_TYP, TreeHead, kind};
-use cadre_protocol::merkle::{self, Hash};
-use cadre_protocol::proof::{
-    self, AttendanceProof, EvidenceEntry, Person, Report, SessionMeta, TreeHeadsLine, check,
-};
+use cadre_protocol::evidence::{Entry, Jwks, TreeHead, kind};
+use cadre_protocol::proof::{self, AttendanceProof, Person, SessionMeta, Verdict, check};
+use cadre_protocol::testing::{self, Signer, evidence_for};
 use cadre_protocol::{Role, SessionKind};
-use ring::signature::{Ed25519KeyPair, KeyPair};
-use serde_json::value::RawValue;
 use serde_json::{Value, json};
 use std::path::{Path, PathBuf};
 
@@ -24,64 +20,6 @@ const T0: i64 = 1_796_284_800_000;
 const MIN: i64 = 60_000;
 const SID: &str = "s_audit";
 const ANAIS: &str = "p_anais";
-
-/// An Ed25519 key that signs compact JWS.
-struct Key {
-    pair: Ed25519KeyPair,
-    kid: String,
-}
-
-impl Key {
-    fn new(kid: &str) -> Key {
-        let rng = ring::rand::SystemRandom::new();
-        let doc = Ed25519KeyPair::generate_pkcs8(&rng).unwrap();
-        Key {
-            pair: Ed25519KeyPair::from_pkcs8(doc.as_ref()).unwrap(),
-            kid: kid.to_owned(),
-        }
-    }
-
-    fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: vec![Jwk {
-                kty: "OKP".into(),
-                crv: "Ed25519".into(),
-                kid: self.kid.clone(),
-                x: URL_SAFE_NO_PAD.encode(self.pair.public_key().as_ref()),
-            }],
-        }
-    }
-
-    fn sign(&self, payload: &[u8]) -> String {
-        let input = proof::jws_signing_input(&self.kid, payload);
-        proof::jws_compact(&input, self.pair.sign(input.as_bytes()).as_ref())
-    }
-
-    /// A signed tree head over the first `size` entries of `texts`.
-    fn tree_head(&self, texts: &[String], size: usize, ts: i64) -> String {
-        let leaves = leaves(&texts[..size]);
-        let head = TreeHead {
-            typ: TREE_HEAD_TYP.into(),
-            v: 1,
-            sid: SID.into(),
-            tree_size: size as u64,
-            root: merkle::to_hex(&merkle::root(&leaves)),
-            ts,
-        };
-        self.sign(&serde_json::to_vec(&head).unwrap())
-    }
-
-    fn sign_proof(&self, p: &AttendanceProof) -> String {
-        self.sign(&serde_json::to_vec(p).unwrap())
-    }
-}
-
-fn leaves(texts: &[String]) -> Vec<Hash> {
-    texts
-        .iter()
-        .map(|t| cadre_protocol::evidence::entry_hash(t))
-        .collect()
-}
 
 /// The session's log, as the ledger stores it.
 fn session_log() -> Vec<String> {
@@ -240,18 +178,7 @@ fn session_log() -> Vec<String> {
 }
 
 fn entry(seq: u64, ts: i64, kind: &str, actor: &str, payload: &Value) -> String {
-    Entry {
-        v: ENTRY_VERSION,
-        sid: SID.into(),
-        seq,
-        ts,
-        kind: kind.into(),
-        actor: actor.into(),
-        payload: RawValue::from_string(payload.to_string()).unwrap(),
-        client_ts: None,
-        salt: format!("{:032x}", seq * 7919 + 17),
-    }
-    .canonical()
+    testing::event(SID, seq, ts, kind, actor, payload).canonical()
 }
 
 fn session() -> SessionMeta {
@@ -273,44 +200,11 @@ fn anais() -> Person {
     }
 }
 
-/// The person's entries with their paths in the tree of `texts`: what the
-/// server takes from the ledger to build a proof.
-fn evidence_for(texts: &[String], person: &str) -> Vec<EvidenceEntry> {
-    let leaves = leaves(texts);
-    texts
-        .iter()
-        .enumerate()
-        .filter(|(_, t)| attendance::in_proof(&Entry::parse(t).unwrap(), person))
-        .map(|(i, t)| {
-            EvidenceEntry::new(
-                i as u64,
-                t.clone(),
-                &merkle::inclusion_proof(&leaves, i).unwrap(),
-            )
-        })
-        .collect()
-}
-
-fn export_text(texts: &[String], heads: &[String]) -> String {
-    let mut s = String::new();
-    for t in texts {
-        s.push_str(t);
-        s.push('\n');
-    }
-    let line = TreeHeadsLine {
-        tree_heads: heads.to_vec(),
-        ..Default::default()
-    };
-    s.push_str(&serde_json::to_string(&line).unwrap());
-    s.push('\n');
-    s
-}
-
 /// Everything an auditor is handed, as files.
 struct Case {
     _dir: tempfile::TempDir,
     root: PathBuf,
-    key: Key,
+    key: Signer,
     texts: Vec<String>,
     heads: Vec<String>,
 }
@@ -325,17 +219,17 @@ impl Case {
     fn new() -> Case {
         let dir = tempfile::tempdir().unwrap();
         let root = dir.path().to_owned();
-        let key = Key::new("kid-cadre-test");
+        let key = Signer::new("kid-cadre-test");
         let texts = session_log();
         let n = texts.len();
         // Tree heads the ledger signed: at Anaïs's sign-in (7 entries), when
         // she left before lunch (18), at the afternoon sign-in (22), and the
         // final one over everything.
         let heads = vec![
-            key.tree_head(&texts, 7, T0 + 3 * MIN),
-            key.tree_head(&texts, 18, T0 + 180 * MIN),
-            key.tree_head(&texts, 22, T0 + 276 * MIN),
-            key.tree_head(&texts, n, T0 + 491 * MIN),
+            key.tree_head(SID, &texts, 7, T0 + 3 * MIN),
+            key.tree_head(SID, &texts, 18, T0 + 180 * MIN),
+            key.tree_head(SID, &texts, 22, T0 + 276 * MIN),
+            key.tree_head(SID, &texts, n, T0 + 491 * MIN),
         ];
         let proof = proof::build_payload(
             T0 + 495 * MIN,
@@ -353,8 +247,8 @@ impl Case {
             texts,
             heads,
         };
-        case.write(PROOF, &case.key.sign_proof(&proof));
-        case.write(EXPORT, &export_text(&case.texts, &case.heads));
+        case.write(PROOF, &case.key.sign_json(&proof));
+        case.write(EXPORT, &testing::export(&case.texts, &case.heads));
         case.write(
             JWKS,
             &serde_json::to_string_pretty(&case.key.jwks()).unwrap(),
@@ -400,20 +294,20 @@ impl Case {
             .collect()
     }
 
-    fn verify_proof_file(&self, name: &str) -> Report {
+    fn verify_proof_file(&self, name: &str) -> Verdict {
         proof::verify_proof(&self.read(name), &self.jwks())
     }
 
-    fn verify_export_file(&self, name: &str) -> Report {
+    fn verify_export_file(&self, name: &str) -> Verdict {
         proof::verify_export(&self.read(name), &self.jwks(), &self.receipts())
     }
 }
 
-fn failed(report: &Report) -> Vec<&str> {
+fn failed(report: &Verdict) -> Vec<&str> {
     report.failures().map(|c| c.name.as_str()).collect()
 }
 
-fn detail<'a>(report: &'a Report, name: &str) -> &'a str {
+fn detail<'a>(report: &'a Verdict, name: &str) -> &'a str {
     &report
         .check(name)
         .unwrap_or_else(|| panic!("no check {name}"))
@@ -535,7 +429,7 @@ fn an_edited_time_in_an_entry_is_caught_by_its_inclusion_path() {
         p.half_days[0].connected_seconds,
         case.proof().half_days[0].connected_seconds
     );
-    case.write("edited-time.jws", &case.key.sign_proof(&p));
+    case.write("edited-time.jws", &case.key.sign_json(&p));
     let report = case.verify_proof_file("edited-time.jws");
     assert_eq!(failed(&report), [check::INCLUSION], "{report:#?}");
     assert_eq!(
@@ -573,15 +467,15 @@ fn an_edited_figure_signed_with_another_key_fails_the_key_check() {
     p.half_days[0].present_seconds = p.half_days[0].connected_seconds;
     p.half_days[0].completion = 0.7375;
     // Same key id as the server's, another key.
-    let impostor = Key::new(&case.key.kid);
-    case.write("other-key.jws", &impostor.sign_proof(&p));
+    let impostor = Signer::new(case.key.kid());
+    case.write("other-key.jws", &impostor.sign_json(&p));
     let report = case.verify_proof_file("other-key.jws");
     assert!(!report.ok);
     assert_eq!(failed(&report), [check::PROOF_SIGNATURE, check::ATTENDANCE]);
     assert!(detail(&report, check::PROOF_SIGNATURE).contains("does not verify with published key"));
     // A key id nobody published.
-    let stranger = Key::new("kid-unknown");
-    case.write("unknown-key.jws", &stranger.sign_proof(&p));
+    let stranger = Signer::new("kid-unknown");
+    case.write("unknown-key.jws", &stranger.sign_json(&p));
     let report = case.verify_proof_file("unknown-key.jws");
     assert!(
         detail(&report, check::PROOF_SIGNATURE).contains("not among the published keys"),
@@ -596,7 +490,7 @@ fn an_edited_figure_signed_with_the_real_key_fails_recomputation() {
     p.half_days[1].present_seconds = 240 * 60;
     p.half_days[1].completion = 1.0;
     p.totals.present_seconds += 35 * 60;
-    case.write("edited-figure.jws", &case.key.sign_proof(&p));
+    case.write("edited-figure.jws", &case.key.sign_json(&p));
     let report = case.verify_proof_file("edited-figure.jws");
     assert_eq!(failed(&report), [check::ATTENDANCE], "{report:#?}");
     let d = detail(&report, check::ATTENDANCE);
@@ -619,7 +513,7 @@ fn a_removed_entry_is_caught() {
     let mut p = case.proof();
     let at = position(&p, 17);
     p.evidence.entries.remove(at);
-    case.write("removed.jws", &case.key.sign_proof(&p));
+    case.write("removed.jws", &case.key.sign_json(&p));
     let report = case.verify_proof_file("removed.jws");
     assert_eq!(failed(&report), [check::ATTENDANCE], "{report:#?}");
     // Not re-signed: the signature fails too.
@@ -633,7 +527,7 @@ fn a_removed_entry_is_caught() {
     // From the export: a gap in seq and roots that no longer match.
     let mut texts = case.texts.clone();
     texts.remove(10);
-    case.write("removed.jsonl", &export_text(&texts, &case.heads));
+    case.write("removed.jsonl", &testing::export(&texts, &case.heads));
     let report = case.verify_export_file("removed.jsonl");
     let f = failed(&report);
     assert!(
@@ -649,7 +543,7 @@ fn reordered_entries_are_caught() {
     // Two entries of the proof swapped, re-signed with the real key.
     let mut p = case.proof();
     p.evidence.entries.swap(3, 4);
-    case.write("reordered.jws", &case.key.sign_proof(&p));
+    case.write("reordered.jws", &case.key.sign_json(&p));
     let report = case.verify_proof_file("reordered.jws");
     assert_eq!(failed(&report), [check::SEQUENCE], "{report:#?}");
     assert!(detail(&report, check::SEQUENCE).contains("out of order"));
@@ -661,7 +555,7 @@ fn reordered_entries_are_caught() {
     );
     p.evidence.entries[3].entry = b;
     p.evidence.entries[4].entry = a;
-    case.write("swapped.jws", &case.key.sign_proof(&p));
+    case.write("swapped.jws", &case.key.sign_json(&p));
     let report = case.verify_proof_file("swapped.jws");
     let f = failed(&report);
     assert!(
@@ -672,7 +566,7 @@ fn reordered_entries_are_caught() {
     // Two lines of the export swapped.
     let mut texts = case.texts.clone();
     texts.swap(10, 11);
-    case.write("reordered.jsonl", &export_text(&texts, &case.heads));
+    case.write("reordered.jsonl", &testing::export(&texts, &case.heads));
     let report = case.verify_export_file("reordered.jsonl");
     let f = failed(&report);
     assert!(
@@ -686,7 +580,10 @@ fn a_truncated_export_is_caught() {
     let case = Case::new();
     let n = case.texts.len();
     // The last entries cut, the tree heads line kept.
-    case.write("cut.jsonl", &export_text(&case.texts[..n - 3], &case.heads));
+    case.write(
+        "cut.jsonl",
+        &testing::export(&case.texts[..n - 3], &case.heads),
+    );
     let report = case.verify_export_file("cut.jsonl");
     assert_eq!(failed(&report), [check::TREE_HEADS], "{report:#?}");
     assert!(
@@ -710,9 +607,9 @@ fn a_truncated_export_is_caught() {
     let texts = &case.texts[..15];
     let heads = [
         case.heads[0].clone(),
-        case.key.tree_head(texts, 15, T0 + 500 * MIN),
+        case.key.tree_head(SID, texts, 15, T0 + 500 * MIN),
     ];
-    case.write("truncated-resigned.jsonl", &export_text(texts, &heads));
+    case.write("truncated-resigned.jsonl", &testing::export(texts, &heads));
     let report = case.verify_export_file("truncated-resigned.jsonl");
     assert_eq!(failed(&report), ["receipt 2"], "{report:#?}");
     assert_eq!(
@@ -731,7 +628,7 @@ fn an_entry_of_another_person_is_caught() {
     let bruno = all.iter().find(|e| e.index == 7).unwrap().clone();
     let at = p.evidence.entries.iter().position(|e| e.index > 7).unwrap();
     p.evidence.entries.insert(at, bruno);
-    case.write("foreign.jws", &case.key.sign_proof(&p));
+    case.write("foreign.jws", &case.key.sign_json(&p));
     let report = case.verify_proof_file("foreign.jws");
     assert_eq!(failed(&report), [check::ENTRIES_BELONG], "{report:#?}");
     assert_eq!(
@@ -749,7 +646,7 @@ fn an_entry_of_another_person_is_caught() {
         &json!({"slot": "2026-12-03.pm"}),
     );
     texts.insert(12, forged);
-    case.write("foreign.jsonl", &export_text(&texts, &case.heads));
+    case.write("foreign.jsonl", &testing::export(&texts, &case.heads));
     let report = case.verify_export_file("foreign.jsonl");
     let f = failed(&report);
     assert!(
@@ -769,9 +666,9 @@ fn a_rewritten_history_fails_the_receipt() {
     assert_ne!(texts[10], case.texts[10]);
     let heads: Vec<String> = [7, 18, 22, texts.len()]
         .iter()
-        .map(|&n| case.key.tree_head(&texts, n, T0 + 500 * MIN))
+        .map(|&n| case.key.tree_head(SID, &texts, n, T0 + 500 * MIN))
         .collect();
-    case.write("rewritten.jsonl", &export_text(&texts, &heads));
+    case.write("rewritten.jsonl", &testing::export(&texts, &heads));
     let report = proof::verify_export(&case.read("rewritten.jsonl"), &case.jwks(), &[]);
     assert!(report.ok, "the rewrite is self-consistent: {report:#?}");
     let report = case.verify_export_file("rewritten.jsonl");

@@ -57,27 +57,15 @@ fn tells_a_proof_from_an_export() {
 /// recording, are recorded (audio) and withdraw; the same with the
 /// withdrawal edited into a grant, signed with the real key; the JWKS.
 fn recorded_proof() -> (String, String, Jwks) {
-    use base64::Engine as _;
-    use base64::engine::general_purpose::URL_SAFE_NO_PAD;
-    use cadre_protocol::evidence::{ENTRY_VERSION, Entry, TREE_HEAD_TYP, TreeHead, kind};
-    use cadre_protocol::merkle;
-    use cadre_protocol::proof::{EvidenceEntry, Person, SessionMeta};
+    use cadre_protocol::evidence::kind;
+    use cadre_protocol::proof::{Person, SessionMeta};
+    use cadre_protocol::testing::{Signer, event, with_paths};
     use cadre_protocol::{Role, SessionKind};
-    use ring::signature::{Ed25519KeyPair, KeyPair};
     use serde_json::json;
 
     const T0: i64 = 1_796_284_800_000; // 2026-12-03T09:00:00+01:00
     const MIN: i64 = 60_000;
-    let pair = Ed25519KeyPair::from_pkcs8(
-        Ed25519KeyPair::generate_pkcs8(&ring::rand::SystemRandom::new())
-            .unwrap()
-            .as_ref(),
-    )
-    .unwrap();
-    let sign = |payload: &[u8]| {
-        let input = proof::jws_signing_input("k", payload);
-        proof::jws_compact(&input, pair.sign(input.as_bytes()).as_ref())
-    };
+    let key = Signer::new("k");
     let events = [
         (
             T0,
@@ -145,42 +133,12 @@ fn recorded_proof() -> (String, String, Jwks) {
         .iter()
         .enumerate()
         .map(|(seq, (ts, kind, actor, payload))| {
-            Entry {
-                v: ENTRY_VERSION,
-                sid: "s_v".into(),
-                seq: seq as u64,
-                ts: *ts,
-                kind: (*kind).into(),
-                actor: (*actor).into(),
-                payload: serde_json::value::RawValue::from_string(payload.to_string()).unwrap(),
-                client_ts: None,
-                salt: format!("{seq:032x}"),
-            }
-            .canonical()
+            event("s_v", seq as u64, *ts, kind, actor, payload).canonical()
         })
         .collect();
-    let leaves: Vec<merkle::Hash> = texts
-        .iter()
-        .map(|t| cadre_protocol::evidence::entry_hash(t))
-        .collect();
-    let head = TreeHead {
-        typ: TREE_HEAD_TYP.into(),
-        v: 1,
-        sid: "s_v".into(),
-        tree_size: texts.len() as u64,
-        root: merkle::to_hex(&merkle::root(&leaves)),
-        ts: T0 + 60 * MIN,
-    };
-    let head = sign(&serde_json::to_vec(&head).unwrap());
-    let evidence = (0..texts.len())
-        .map(|i| {
-            EvidenceEntry::new(
-                i as u64,
-                texts[i].clone(),
-                &merkle::inclusion_proof(&leaves, i).unwrap(),
-            )
-        })
-        .collect();
+    let head = key.tree_head("s_v", &texts, texts.len(), T0 + 60 * MIN);
+    let all: Vec<usize> = (0..texts.len()).collect();
+    let evidence = with_paths(&texts, &all);
     let payload = proof::build_payload(
         T0 + 61 * MIN,
         "O",
@@ -201,21 +159,9 @@ fn recorded_proof() -> (String, String, Jwks) {
         evidence,
     )
     .unwrap();
-    let jwks = Jwks {
-        keys: vec![Jwk {
-            kty: "OKP".into(),
-            crv: "Ed25519".into(),
-            kid: "k".into(),
-            x: URL_SAFE_NO_PAD.encode(pair.public_key().as_ref()),
-        }],
-    };
     let mut edited = payload.clone();
     edited.consents[1].granted = true;
-    (
-        sign(&serde_json::to_vec(&payload).unwrap()),
-        sign(&serde_json::to_vec(&edited).unwrap()),
-        jwks,
-    )
+    (key.sign_json(&payload), key.sign_json(&edited), key.jwks())
 }
 
 fn run_on(jws: &str, jwks: &Jwks, json: bool) -> (i32, String) {

@@ -9,8 +9,8 @@ fn tracker() -> QualityTracker {
     QualityTracker::new(QualityConfig::default())
 }
 
-fn figures(rtt: f64, loss: f64, jitter: f64) -> StatsReport {
-    StatsReport {
+fn figures(rtt: f64, loss: f64, jitter: f64) -> ConnectionStats {
+    ConnectionStats {
         connection: "connected".into(),
         peers: vec![PeerStats {
             peer: "remote".into(),
@@ -24,16 +24,16 @@ fn figures(rtt: f64, loss: f64, jitter: f64) -> StatsReport {
     }
 }
 
-fn fine() -> StatsReport {
+fn fine() -> ConnectionStats {
     figures(40.0, 0.0, 5.0)
 }
 
-fn poor() -> StatsReport {
+fn poor() -> ConnectionStats {
     figures(450.0, 0.08, 35.0)
 }
 
-fn connection(state: &str) -> StatsReport {
-    StatsReport {
+fn connection(state: &str) -> ConnectionStats {
+    ConnectionStats {
         connection: state.into(),
         peers: vec![],
     }
@@ -47,7 +47,7 @@ fn has(view: &ParticipantQuality, code: &str) -> bool {
 /// Returns every tick.
 fn run(
     t: &mut QualityTracker,
-    who: &[(&str, &StatsReport)],
+    who: &[(&str, &ConnectionStats)],
     from: i64,
     to: i64,
 ) -> Vec<(i64, Tick)> {
@@ -175,7 +175,7 @@ fn figures_are_medians_across_peers_and_sums_of_bitrates() {
     };
     // One remote peer's bad link is not held against "a"; "d" has its
     // camera off, so its (black-frame) fps does not count.
-    let report = StatsReport {
+    let report = ConnectionStats {
         connection: "connected".into(),
         peers: vec![
             peer("b", 40.0, 0.0, Some(30.0)),
@@ -405,7 +405,7 @@ fn group_rule_needs_a_third_of_participants_for_60_s() {
         t.join(id, Role::Participant, T0);
     }
     let (good, bad) = (fine(), poor());
-    let mut who: Vec<(&str, &StatsReport)> = vec![("f", &good)];
+    let mut who: Vec<(&str, &ConnectionStats)> = vec![("f", &good)];
     who.extend(
         ids.iter()
             .map(|id| (*id, if *id == "p1" { &bad } else { &good })),

@@ -116,7 +116,7 @@ pub(super) enum Command {
     Stats {
         id: String,
         connection_id: String,
-        report: cadre_protocol::quality::StatsReport,
+        report: cadre_protocol::quality::ConnectionStats,
     },
     /// A member's tab visibility and window focus.
     Presence {

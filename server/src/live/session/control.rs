@@ -118,7 +118,7 @@ impl SessionActor {
             )
         } else {
             let mut p = serde_json::json!({
-                "action": request.action, "from": state_name(from), "to": state_name(to),
+                "action": request.action, "from": from.as_str(), "to": to.as_str(),
                 "reason": request.reason,
             });
             if let Some((start, end)) = &window {
@@ -199,7 +199,7 @@ impl SessionActor {
             },
             None,
         );
-        self.update_gate(state_name(self.info.state));
+        self.update_gate(self.info.state.as_str());
         if self.info.state == SessionState::Ended {
             self.registry.settings.anchor.session_ended(&self.info.id);
             let ids: Vec<String> = self.members.keys().cloned().collect();
@@ -230,8 +230,7 @@ pub(super) fn check(
     if controlling {
         return Err(conflict("another control is being recorded; try again"));
     }
-    let conflict_in =
-        |what: &str| conflict(&format!("{what} (the session is {})", state_name(state)));
+    let conflict_in = |what: &str| conflict(&format!("{what} (the session is {})", state.as_str()));
     match request.action {
         ControlAction::Suspend if !matches!(state, SessionState::Open | SessionState::Running) => {
             Err(conflict_in("only a session in progress can be suspended"))
@@ -279,18 +278,6 @@ pub(super) fn target_state(
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
     t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
-}
-
-/// A state's name as the log writes it.
-pub(super) fn state_name(s: SessionState) -> &'static str {
-    match s {
-        SessionState::Scheduled => "scheduled",
-        SessionState::Open => "open",
-        SessionState::Running => "running",
-        SessionState::Suspended => "suspended",
-        SessionState::Postponed => "postponed",
-        SessionState::Ended => "ended",
-    }
 }
 
 #[cfg(test)]

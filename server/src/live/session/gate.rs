@@ -6,7 +6,6 @@
 //! gate never opens while the latest recorded decision of anyone connected
 //! is not a grant, and a withdrawal counts from the moment it arrives.
 
-use super::control::state_name;
 use cadre_protocol::SessionState;
 
 /// A person's `recording` decision as the actor knows it, ordered as the
@@ -147,7 +146,7 @@ impl Gate<'_> {
                 } else if let Some(failure) = self.failure {
                     failure
                 } else if !in_progress(self.state) {
-                    state_name(self.state)
+                    self.state.as_str()
                 } else {
                     trigger
                 };

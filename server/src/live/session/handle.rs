@@ -118,7 +118,7 @@ impl SessionHandle {
         &self,
         id: String,
         connection_id: String,
-        report: cadre_protocol::quality::StatsReport,
+        report: cadre_protocol::quality::ConnectionStats,
     ) {
         let _ = self
             .tx

@@ -99,7 +99,4 @@ pub struct Joining {
     pub recording_seq: Option<u64>,
 }
 
-/// Server time, UTC milliseconds.
-pub fn now_ms() -> i64 {
-    chrono::Utc::now().timestamp_millis()
-}
+pub use cadre_protocol::now_ms;

@@ -8,13 +8,13 @@ use super::control::ControlRequest;
 use super::now_ms;
 use crate::live::outbound::{Outbound, encode};
 use cadre_protocol::evidence::{ACTOR_SERVER, kind};
-use cadre_protocol::quality::{ParticipantQuality, StatsReport};
+use cadre_protocol::quality::{ConnectionStats, ParticipantQuality};
 use cadre_protocol::signalling::{ControlAction, ServerMessage};
 use cadre_protocol::{Role, SessionState};
 
 impl SessionActor {
     /// A member's connection figures (from their current connection only).
-    pub(super) fn stats(&mut self, id: &str, connection_id: &str, report: &StatsReport) {
+    pub(super) fn stats(&mut self, id: &str, connection_id: &str, report: &ConnectionStats) {
         if self.is_current(id, connection_id)
             && let Some(view) = self.quality.stats(id, report, now_ms())
         {

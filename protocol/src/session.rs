@@ -1,0 +1,63 @@
+//! Who and what a connection is about: the person ([`Me`]), the session
+//! ([`SessionInfo`]) and the person's consent decisions ([`Consents`]), as
+//! the lobby (REST, `api::Lobby`) and the call (the socket's `welcome`
+//! message) both show them. Both modules build on this one, which depends
+//! on neither.
+
+use crate::{Role, SessionKind, SessionState};
+use serde::{Deserialize, Serialize};
+
+/// A participant's id in a session (stable across reconnections).
+pub type PeerId = String;
+
+/// The person this connection belongs to.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Me {
+    /// Participant id.
+    pub id: PeerId,
+    /// Display name.
+    pub name: String,
+    /// Role in this session.
+    pub role: Role,
+}
+
+/// Session metadata shown in the lobby and the call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SessionInfo {
+    /// Session id.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Kind of session.
+    pub kind: SessionKind,
+    /// The organisation running it.
+    pub organisation: String,
+    /// Planned start, RFC 3339 UTC.
+    pub planned_start: String,
+    /// Planned end, RFC 3339 UTC.
+    pub planned_end: String,
+    /// IANA time zone of the session (for half-days and display).
+    pub time_zone: String,
+    /// Display names of the facilitators.
+    pub facilitators: Vec<String>,
+    /// Current state.
+    pub state: SessionState,
+}
+
+/// A person's current consent decisions: the latest recorded, `null` when
+/// the person never decided (which counts as no consent, but a client shows
+/// no choice rather than a refusal).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Consents {
+    /// Agreed to the session being recorded.
+    pub recording: Option<bool>,
+    /// Agreed to nominative attendance being shared with the sponsor.
+    pub sponsor_share: Option<bool>,
+}
+
+impl Consents {
+    /// Whether `recording` is granted now.
+    pub fn recording_granted(&self) -> bool {
+        self.recording == Some(true)
+    }
+}
