@@ -391,7 +391,7 @@ class RecordingPanel {
 
   /** @param {RecordingSegment} s @param {RecordingFile} f @param {boolean} available */
   #file(s, f, available) {
-    const name = f.file ?? f.name ?? "";
+    const name = f.file;
     const person = this.r.nameOf(f.participant);
     const label = () => t("recording.file", {
       name: person,

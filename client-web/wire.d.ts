@@ -404,9 +404,8 @@ export interface RecordingFile {
   participant: string;
   /** `audio` (Opus in Ogg) or `video` (VP8 in IVF). */
   track: "audio" | "video" | string;
-  /** File name (`name` accepted too). */
-  file?: string;
-  name?: string;
+  /** File name. */
+  file: string;
   bytes: number;
   /** SHA-256 of the file, hex, as recorded in the ledger. */
   sha256: string;
