@@ -183,27 +183,12 @@ export async function fetchDifficulties(token) {
  * @returns {Promise<{ ok: true, report: Report } | { ok: false, error: ErrorBody }>}
  */
 export async function postDifficulty(token, text) {
-  let response;
-  try {
-    response = await fetch(`/api/reports?token=${encodeURIComponent(token)}`, {
-      method: "POST",
-      headers: { accept: "application/json", "content-type": "application/json" },
-      body: JSON.stringify({ text }),
-      cache: "no-store",
-    });
-  } catch (err) {
-    return { ok: false, error: { code: "network", message: String(err) } };
-  }
-  /** @type {unknown} */
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    // Not JSON: the status decides below.
-  }
-  if (response.ok && isDifficultyReport(body)) return { ok: true, report: body };
-  if (isErrorBody(body)) return { ok: false, error: body };
-  return { ok: false, error: { code: response.status >= 500 || response.ok ? "internal" : "unknown", message: `HTTP ${response.status}` } };
+  const result = await requestJson(`/api/reports?token=${encodeURIComponent(token)}`, {
+    method: "POST",
+    headers: { accept: "application/json", "content-type": "application/json" },
+    body: JSON.stringify({ text }),
+  }, isDifficultyReport);
+  return result.ok ? { ok: true, report: result.value } : result;
 }
 
 /** @param {unknown} v @returns {v is Report} */
@@ -227,10 +212,22 @@ function isDifficultyList(v) {
  * @param {(v: unknown) => v is T} valid
  * @returns {Promise<{ ok: true, value: T } | { ok: false, error: ErrorBody }>}
  */
-async function getJson(url, valid) {
+function getJson(url, valid) {
+  return requestJson(url, { headers: { accept: "application/json" } }, valid);
+}
+
+/**
+ * A request answered with JSON, as `getJson` describes; never cached.
+ * @template T
+ * @param {string} url
+ * @param {RequestInit} init
+ * @param {(v: unknown) => v is T} valid
+ * @returns {Promise<{ ok: true, value: T } | { ok: false, error: ErrorBody }>}
+ */
+async function requestJson(url, init, valid) {
   let response;
   try {
-    response = await fetch(url, { headers: { accept: "application/json" }, cache: "no-store" });
+    response = await fetch(url, { ...init, cache: "no-store" });
   } catch (err) {
     return { ok: false, error: { code: "network", message: String(err) } };
   }

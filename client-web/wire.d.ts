@@ -185,14 +185,9 @@ export interface Alert {
 
 export type PeerConnectionSummary = "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed";
 
-export interface PeerStats {
+/** One remote peer's figures, as a client reports them (the same figures as `Figures`). */
+export interface PeerStats extends Figures {
   peer: string;
-  rtt_ms?: number;
-  loss?: number;
-  jitter_ms?: number;
-  in_kbps?: number;
-  out_kbps?: number;
-  fps?: number;
 }
 
 export type ReportStatus = "open" | "answered" | "closed";

@@ -3,7 +3,7 @@
 // it is only done).
 
 import { UI_WAIT_MS } from "./config.mjs";
-import { drawSignature, expectFullMesh, joinFromLobby, waitConnected } from "./pages.mjs";
+import { drawSignature, expectFullMesh, joinFromLobby, joinTogether, waitConnected } from "./pages.mjs";
 
 /** @typedef {import("./pages.mjs").Person} Person */
 /** @typedef {import("./runner.mjs").Stage} Stage */
@@ -63,6 +63,21 @@ export async function signAndCountersign(fac, signer) {
   await row.waitFor({ timeout: UI_WAIT_MS });
   await row.locator('button[data-action="countersign"]').click();
   await signer.page.locator('[data-field="countersign-status"][data-state="countersigned"]').waitFor({ timeout: UI_WAIT_MS });
+}
+
+/**
+ * The facilitator and Karim in a call of `session`, Karim's half-day signed
+ * and countersigned; his sign-in panel closed (done, it can go).
+ * @param {Stage} stage
+ * @param {Session} session
+ */
+export async function signedParticipant(stage, session) {
+  const fac = await stage.join(session.facilitator, "facilitator");
+  const person = await stage.join(session.karim, "participant 1");
+  await joinTogether([fac, person]);
+  await signAndCountersign(fac, person);
+  await person.page.click('#signin-panel [data-action="panel-close"]');
+  return { fac, person };
 }
 
 /**

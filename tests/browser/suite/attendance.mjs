@@ -11,7 +11,7 @@ import {
 } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
 import { verifyFile } from "../lib/server.mjs";
-import { openPanel, openThree, signAndCountersign } from "../lib/steps.mjs";
+import { openPanel, openThree, signedParticipant } from "../lib/steps.mjs";
 
 test("a participant signs in with a drawn signature, the facilitator countersigns, a receipt is kept", async (stage) => {
   const session = await stage.session();
@@ -80,15 +80,9 @@ test("a participant signs in with a drawn signature, the facilitator countersign
 });
 
 test("« Mes traces » lists the connection, the sign-in and the countersignature, and records a hidden tab", async (stage) => {
-  const session = await stage.session();
-  const fac = await stage.join(session.facilitator, "facilitator");
-  const person = await stage.join(session.karim, "participant 1");
-  await joinTogether([fac, person]);
-  await signAndCountersign(fac, person);
-
+  // Signed and countersigned: the sign-in panel went; the traces take its place.
+  const { person } = await signedParticipant(stage, await stage.session());
   const page = person.page;
-  // Signed and countersigned: the sign-in panel can go; the traces take its place.
-  await page.click('#signin-panel [data-action="panel-close"]');
   await page.click('button[data-action="traces"]');
   const traces = page.locator("#traces-panel");
   await traces.waitFor({ state: "visible", timeout: UI_WAIT_MS });
@@ -119,13 +113,9 @@ test("« Mes traces » lists the connection, the sign-in and the countersignatur
 test("a participant downloads their certificate (PDF), signed proof (.jws) and a verification bundle that cadre verify accepts from « Mes traces », and gets no sheet", async (stage) => {
   const session = await stage.session();
   const sid = session.id;
-  const fac = await stage.join(session.facilitator, "facilitator");
-  const person = await stage.join(session.karim, "participant 1");
-  await joinTogether([fac, person]);
   // Signed and countersigned, « Mes traces » open: the documents sit at its end.
-  await signAndCountersign(fac, person);
+  const { person } = await signedParticipant(stage, session);
   const page = person.page;
-  await page.click('#signin-panel [data-action="panel-close"]');
   await openPanel(person, "traces");
 
   const section = page.locator('#traces-panel [data-field="my-documents"]');
