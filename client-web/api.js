@@ -39,7 +39,7 @@ export function tokenFromPath(pathname) {
  * The report token of a sponsor's `/r/{token}` address, or null.
  * @param {string} pathname
  */
-export function reportTokenFromPath(pathname) {
+export function sponsorTokenFromPath(pathname) {
   return pathToken(pathname, "r");
 }
 
@@ -120,8 +120,8 @@ export async function fetchLobby(token) {
  * @param {string} token
  * @returns {Promise<{ ok: true, report: SponsorReport } | { ok: false, error: ErrorBody }>}
  */
-export async function fetchReport(token) {
-  const result = await getJson(`/api/report?token=${encodeURIComponent(token)}`, isReport);
+export async function fetchSponsorReport(token) {
+  const result = await getJson(`/api/report?token=${encodeURIComponent(token)}`, isSponsorReport);
   return result.ok ? { ok: true, report: result.value } : result;
 }
 
@@ -169,8 +169,8 @@ export function fetchConsistency(sid, from, to, token) {
  * @param {string} token
  * @returns {Promise<{ ok: true, reports: Report[] } | { ok: false, error: ErrorBody }>}
  */
-export async function fetchReports(token) {
-  const result = await getJson(`/api/reports?token=${encodeURIComponent(token)}`, isReportList);
+export async function fetchDifficulties(token) {
+  const result = await getJson(`/api/reports?token=${encodeURIComponent(token)}`, isDifficultyList);
   return result.ok ? { ok: true, reports: result.value } : result;
 }
 
@@ -182,32 +182,17 @@ export async function fetchReports(token) {
  * @param {string} text
  * @returns {Promise<{ ok: true, report: Report } | { ok: false, error: ErrorBody }>}
  */
-export async function postReport(token, text) {
-  let response;
-  try {
-    response = await fetch(`/api/reports?token=${encodeURIComponent(token)}`, {
-      method: "POST",
-      headers: { accept: "application/json", "content-type": "application/json" },
-      body: JSON.stringify({ text }),
-      cache: "no-store",
-    });
-  } catch (err) {
-    return { ok: false, error: { code: "network", message: String(err) } };
-  }
-  /** @type {unknown} */
-  let body = null;
-  try {
-    body = await response.json();
-  } catch {
-    // Not JSON: the status decides below.
-  }
-  if (response.ok && isReportBody(body)) return { ok: true, report: body };
-  if (isErrorBody(body)) return { ok: false, error: body };
-  return { ok: false, error: { code: response.status >= 500 || response.ok ? "internal" : "unknown", message: `HTTP ${response.status}` } };
+export async function postDifficulty(token, text) {
+  const result = await requestJson(`/api/reports?token=${encodeURIComponent(token)}`, {
+    method: "POST",
+    headers: { accept: "application/json", "content-type": "application/json" },
+    body: JSON.stringify({ text }),
+  }, isDifficultyReport);
+  return result.ok ? { ok: true, report: result.value } : result;
 }
 
 /** @param {unknown} v @returns {v is Report} */
-export function isReportBody(v) {
+export function isDifficultyReport(v) {
   if (typeof v !== "object" || v === null) return false;
   const o = /** @type {Record<string, unknown>} */ (v);
   return typeof o.id === "string" && typeof o.text === "string" && typeof o.status === "string"
@@ -215,8 +200,8 @@ export function isReportBody(v) {
 }
 
 /** @param {unknown} v @returns {v is Report[]} */
-function isReportList(v) {
-  return Array.isArray(v) && v.every(isReportBody);
+function isDifficultyList(v) {
+  return Array.isArray(v) && v.every(isDifficultyReport);
 }
 
 /**
@@ -227,10 +212,22 @@ function isReportList(v) {
  * @param {(v: unknown) => v is T} valid
  * @returns {Promise<{ ok: true, value: T } | { ok: false, error: ErrorBody }>}
  */
-async function getJson(url, valid) {
+function getJson(url, valid) {
+  return requestJson(url, { headers: { accept: "application/json" } }, valid);
+}
+
+/**
+ * A request answered with JSON, as `getJson` describes; never cached.
+ * @template T
+ * @param {string} url
+ * @param {RequestInit} init
+ * @param {(v: unknown) => v is T} valid
+ * @returns {Promise<{ ok: true, value: T } | { ok: false, error: ErrorBody }>}
+ */
+async function requestJson(url, init, valid) {
   let response;
   try {
-    response = await fetch(url, { headers: { accept: "application/json" }, cache: "no-store" });
+    response = await fetch(url, { ...init, cache: "no-store" });
   } catch (err) {
     return { ok: false, error: { code: "network", message: String(err) } };
   }
@@ -255,7 +252,7 @@ function isLobby(v) {
 }
 
 /** The parts of a report the page reads without checking further. @param {unknown} v @returns {v is SponsorReport} */
-function isReport(v) {
+function isSponsorReport(v) {
   if (typeof v !== "object" || v === null) return false;
   const o = /** @type {Record<string, unknown>} */ (v);
   return typeof o.session === "object" && o.session !== null && Array.isArray(o.half_days) && Array.isArray(o.named)

@@ -9,6 +9,9 @@
 //! - `media.js`: camera, microphone, devices.
 //! - `dom.js`: element helpers and language-following text.
 //! - `ui.js`: the screens.
+//! - `panel.js`: the side panels beside the call, and the one way a feature
+//!   mounts its own (`ctx.panels.mount`).
+//! - `context.js`: the `CallContext` every feature below is given first.
 //! - `attendance.js`: sign-in, the facilitator's presence console, "Mes traces"
 //!   (with `presence.js`, `signature.js`, `evidence.js`), and the documents
 //!   to download (certificates, attendance sheets).
@@ -23,20 +26,20 @@
 //! - `quality.js`: connection figures sent every 5 s, the facilitator's
 //!   "Conditions" and alerts, a participant's "Ma connexion".
 //! - `difficulties.js`: "Signaler une difficulté" in the call and after it.
-//! - `report.js`: a sponsor's read-only report at `/r/{token}` (no camera,
+//! - `sponsor.js`: a sponsor's read-only report at `/r/{token}` (no camera,
 //!   no socket).
 //!
 //! For tests (harmless): `window.cadre.state()`, and `window.cadre.outboundVideo()`
 //! (outbound video frames over the mesh).
 
-import { claimedWindow, fetchLobby, reportTokenFromPath, tokenFromPath } from "./api.js";
+import { claimedWindow, fetchLobby, sponsorTokenFromPath, tokenFromPath } from "./api.js";
 import { has, t } from "./i18n.js";
 import { LocalMedia } from "./media.js";
 import { PeerMesh } from "./peers.js";
 import { SignallingClient } from "./signalling.js";
 import { CallView, LobbyView, Shell, errorScreen, leavingScreen, leftScreen, loadingScreen } from "./ui.js";
 import { Attendance } from "./attendance.js";
-import { openReport } from "./report.js";
+import { openSponsorReport } from "./sponsor.js";
 import { Consents, lobbyConsents } from "./consent.js";
 import { Recording } from "./recording.js";
 import { SessionControl, finalScreen } from "./control.js";
@@ -52,6 +55,7 @@ import { Difficulties, difficultyPanel } from "./difficulties.js";
 /** @typedef {import("./wire.js").ServerMessage} ServerMessage */
 /** @typedef {import("./signalling.js").ConnectionStatus} ConnectionStatus */
 /** @typedef {import("./signalling.js").StatusDetail} StatusDetail */
+/** @typedef {import("./context.js").CallContext} CallContext */
 
 /** REST answers that mean the link will not work again by waiting. */
 const DEFINITIVE = new Set([
@@ -63,7 +67,7 @@ const shell = new Shell();
 const media = new LocalMedia();
 const token = tokenFromPath(location.pathname);
 /** A sponsor's report link (`/r/{token}`): a page of its own. */
-const reportToken = reportTokenFromPath(location.pathname);
+const sponsorToken = sponsorTokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
 /** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording, control: SessionControl, quality: Quality, difficulties: Difficulties } | null} */
@@ -83,7 +87,7 @@ let serverRestarting = false;
 
 /** @type {any} */ (window).cadre = {
   state: () => ({
-    page: reportToken !== null ? "report" : "session",
+    page: sponsorToken !== null ? "report" : "session",
     connection,
     peers: [...roster.keys()],
     welcome,
@@ -144,7 +148,7 @@ function showError(error) {
   /** @type {HTMLElement | null} */
   let reports = null;
   if (token && REPORTABLE.has(error.code)) {
-    const difficulties = new Difficulties({ you: null, token, send: null, heading: "h2" });
+    const difficulties = new Difficulties({ you: null, token, send: null }, { heading: "h2" });
     difficulties.load();
     reports = difficulties.element;
   }
@@ -188,75 +192,55 @@ function join(lobby, consentChoices) {
     onRemoteStream: (id, stream) => view.setPeerStream(id, stream),
     onLinkState: (id, state) => view.setLinkState(id, state),
   });
+  // The features, made in the order of their controls in the bar. A hook into
+  // a feature made later finds it through these.
+  /** @type {Attendance | null} */
+  let attendance = null;
+  /** @type {Recording | null} */
+  let recording = null;
   /** @type {SessionControl | null} */
   let control = null;
   /** @type {Quality | null} */
   let quality = null;
-  const attendance = new Attendance({
+  /** @type {CallContext} */
+  const ctx = {
+    lobby,
     you: lobby.you,
     session: lobby.session,
     token,
     send: (message) => signalling.send(message),
     shell,
     view,
-    personAction: (id, name) => control?.removeButton(id, name) ?? null,
-  });
-  /** @type {Recording | null} */
-  let recording = null;
-  const consents = new Consents({
-    lobby,
+    panels: view.panels,
+    media,
+    mesh,
+    nameOf: (id) => attendance?.people.get(id)?.name ?? roster.get(id)?.name ?? id,
+  };
+  attendance = new Attendance(ctx, { personAction: (id, name) => control?.removeButton(id, name) ?? null });
+  const consents = new Consents(ctx, {
     fromLobby: consentChoices,
-    send: (message) => signalling.send(message),
-    shell,
-    view,
     onDecision: (consent, granted) => {
       if (consent === "recording") recording?.consentChosen(granted);
     },
   });
-  recording = new Recording({
-    you: lobby.you,
-    session: lobby.session,
-    token,
-    media,
-    send: (message) => signalling.send(message),
-    shell,
-    view,
-    nameOf: (id) => attendance.people.get(id)?.name ?? roster.get(id)?.name ?? id,
-    openConsents: () => consents.panel.open(true),
-  });
-  const nameOf = (/** @type {string} */ id) => attendance.people.get(id)?.name ?? roster.get(id)?.name ?? id;
-  const rec = recording;
-  control = new SessionControl({
-    you: lobby.you,
-    session: lobby.session,
-    token,
-    send: (message) => signalling.send(message),
-    shell,
-    view,
-    nameOf,
+  recording = new Recording(ctx, { openConsents: () => consents.panel.open(true) });
+  control = new SessionControl(ctx, {
     // Suspended: nothing leaves this browser; the server closes the recording.
     onSuspended: (suspended) => {
       mesh.setPaused(suspended);
-      if (suspended) rec.recorder.follow(null);
+      if (suspended) recording?.recorder.follow(null);
     },
     onRemoved: (id) => quality?.forget(id),
   });
-  const sessionControl = control;
-  quality = new Quality({
-    you: lobby.you,
-    mesh,
-    send: (message) => signalling.send(message),
-    view,
-    shell,
-    nameOf,
+  quality = new Quality(ctx, {
     consoleBody: control.panel?.consoleBody ?? null,
-    suspend: (reason) => sessionControl.open("suspend", { reason }),
+    suspend: (reason) => control?.open("suspend", { reason }),
     attention: (on) => {
-      if (sessionControl.panel) sessionControl.panel.panel.dot.hidden = !on;
+      if (control?.panel) control.panel.panel.dot.hidden = !on;
     },
   });
-  const difficulties = new Difficulties({ you: lobby.you, token, send: (message) => signalling.send(message), heading: null });
-  difficultyPanel(difficulties, view);
+  const difficulties = new Difficulties(ctx, { heading: null });
+  difficultyPanel(ctx, difficulties);
   call = { signalling, mesh, view, lobby, attendance, consents, recording, control, quality, difficulties };
   shell.setSessionTitle(lobby.session.title);
   shell.show(view.element);
@@ -461,7 +445,7 @@ function showEnded(lobby, notice) {
   /** @type {HTMLElement | null} */
   let reports = null;
   if (token) {
-    const difficulties = new Difficulties({ you: lobby.you, token, send: null, heading: "h2" });
+    const difficulties = new Difficulties({ you: lobby.you, token, send: null }, { heading: "h2" });
     difficulties.load();
     reports = difficulties.element;
   }
@@ -544,5 +528,5 @@ async function leave() {
   }));
 }
 
-if (reportToken !== null) openReport(shell, reportToken);
+if (sponsorToken !== null) openSponsorReport(shell, sponsorToken);
 else openLobby();

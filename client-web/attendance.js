@@ -15,6 +15,7 @@
 import { has, lang, onLanguageChange, t } from "./i18n.js";
 import { T, bindContent, bindText, h, icon, replaceChildren, richText } from "./dom.js";
 import { documents, fetchConsistency, fetchProof } from "./api.js";
+import { Panel } from "./panel.js";
 import { PresenceReporter } from "./presence.js";
 import { SignaturePad } from "./signature.js";
 import {
@@ -31,7 +32,7 @@ import {
 /** @typedef {import("./wire.js").Role} Role */
 /** @typedef {import("./wire.js").SessionInfo} SessionInfo */
 /** @typedef {import("./wire.js").Entry} Entry */
-/** @typedef {import("./dom.js").IconName} IconName */
+/** @typedef {import("./context.js").CallContext} CallContext */
 
 /**
  * One half-day as this client knows it (server times, ms).
@@ -53,89 +54,6 @@ import {
 const REQUEST_ERRORS = new Set(["not_open", "conflict", "invalid_input", "forbidden", "internal", "malformed_message"]);
 /** A request with no answer after this long is reported as unanswered. */
 const ANSWER_WAIT_MS = 15_000;
-
-// ---------------------------------------------------------------------------
-// Side panels
-
-/** A panel beside the call, opened and closed from its control in the bar. */
-export class Panel {
-  /** @type {Set<() => void>} */
-  #listeners = new Set();
-
-  /**
-   * @param {object} o
-   * @param {string} o.id element id, also the control's `data-action` without `-panel`
-   * @param {() => string} o.title
-   * @param {MessageKey} o.label the control's label
-   * @param {IconName} o.icon
-   */
-  constructor({ id, title, label, icon: iconName }) {
-    this.heading = bindText(h("h2", { id: `${id}-title`, class: "panel-title", tabindex: "-1" }), title);
-    this.body = h("div", { class: "panel-body" });
-    this.element = h("section", {
-      id,
-      class: "panel",
-      hidden: true,
-      "aria-labelledby": this.heading.id,
-      onkeydown: (/** @type {KeyboardEvent} */ event) => {
-        if (event.key === "Escape") {
-          event.stopPropagation();
-          this.close(true);
-        }
-      },
-    },
-      h("header", { class: "panel-header" },
-        this.heading,
-        h("button", {
-          type: "button",
-          class: "icon-button panel-close",
-          "data-action": "panel-close",
-          "aria-label": () => t("panel.close", { title: title() }),
-          onclick: () => this.close(true),
-        }, icon("close"))),
-      this.body);
-    this.dot = h("span", { class: "control-dot", hidden: true },
-      h("span", { class: "sr-only" }, T("panel.attention")));
-    this.control = h("button", {
-      type: "button",
-      class: "control control-toggle",
-      "data-action": id.replace(/-panel$/, ""),
-      "aria-expanded": "false",
-      "aria-controls": id,
-      onclick: () => (this.isOpen ? this.close(false) : this.open(true)),
-    }, icon(iconName), h("span", { class: "control-label" }, T(label)), this.dot);
-  }
-
-  get isOpen() {
-    return !this.element.hidden;
-  }
-
-  /** @param {() => void} listener after every open or close */
-  onToggle(listener) {
-    this.#listeners.add(listener);
-  }
-
-  /** @param {boolean} focus move the focus to the panel (the person asked for it) */
-  open(focus) {
-    const was = this.isOpen;
-    this.element.hidden = false;
-    this.control.setAttribute("aria-expanded", "true");
-    if (!was) for (const l of this.#listeners) l();
-    if (focus) {
-      this.heading.focus({ preventScroll: true });
-      this.element.scrollIntoView({ block: "nearest" });
-    }
-  }
-
-  /** @param {boolean} byUser from the panel itself: the focus goes back to the control */
-  close(byUser) {
-    if (!this.isOpen) return;
-    this.element.hidden = true;
-    this.control.setAttribute("aria-expanded", "false");
-    for (const l of this.#listeners) l();
-    if (byUser) this.control.focus();
-  }
-}
 
 // ---------------------------------------------------------------------------
 // The controller
@@ -168,35 +86,26 @@ export class Attendance {
   #windowTimer;
 
   /**
-   * @param {object} o
-   * @param {Me} o.you
-   * @param {SessionInfo} o.session
-   * @param {string} o.token the join token: the credential for the documents
-   * @param {(message: ClientMessage) => boolean} o.send false when the socket is not open
-   * @param {{ toast: (text: () => string, tone?: "info" | "warn") => void, announce: (text: string) => void }} o.shell
-   * @param {{ side: HTMLElement, addControl: (el: HTMLElement) => void }} o.view
+   * @param {CallContext} ctx
+   * @param {object} [o]
    * @param {(id: string, name: string) => HTMLElement | null} [o.personAction] facilitators: one more action on a person's row (remove)
    */
-  constructor({ you, session, token, send, shell, view, personAction }) {
+  constructor(ctx, { personAction } = {}) {
+    const { you, session, token, send, shell, panels } = ctx;
     this.you = you;
     this.personAction = personAction ?? (() => null);
     this.session = session;
     this.token = token;
     this.send = send;
     this.shell = shell;
-    this.side = view.side;
     this.presence = new PresenceReporter(send);
     this.people.set(you.id, { name: you.name, role: you.role, online: true, wasOnline: true });
 
     this.signin = new SigninPanel(this);
     this.console = you.role === "facilitator" ? new PresenceConsole(this) : null;
     this.traces = new TracesPanel(this);
-    const panels = [this.signin.panel, this.console?.panel, this.traces.panel];
-    for (const panel of panels) {
-      if (!panel) continue;
-      this.side.append(panel.element);
-      view.addControl(panel.control);
-      panel.onToggle(() => this.#syncSide());
+    for (const panel of [this.signin.panel, this.console?.panel, this.traces.panel]) {
+      if (panel) panels.mount(panel);
     }
     this.signin.panel.control.hidden = true;
     this.signin.panel.onToggle(() => {
@@ -553,12 +462,6 @@ export class Attendance {
       .filter((c) => c !== null && c > this.serverNow())
       .sort((a, b) => Number(a) - Number(b))[0];
     if (next) this.#windowTimer = setTimeout(() => this.update(), Math.min(next - this.serverNow() + 500, 2 ** 31 - 1));
-    this.#syncSide();
-  }
-
-  #syncSide() {
-    const any = [...this.side.children].some((c) => c instanceof HTMLElement && !c.hidden);
-    this.side.hidden = !any;
   }
 
   /** For tests: what this page knows. */

@@ -13,7 +13,7 @@
 
 import { lang, onLanguageChange, t } from "./i18n.js";
 import { T, bindText, h } from "./dom.js";
-import { Panel } from "./attendance.js";
+import { Panel } from "./panel.js";
 import { formatTime } from "./evidence.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
@@ -24,6 +24,7 @@ import { formatTime } from "./evidence.js";
 /** @typedef {import("./wire.js").Welcome} Welcome */
 /** @typedef {import("./wire.js").ServerMessage} ServerMessage */
 /** @typedef {import("./wire.js").ClientMessage} ClientMessage */
+/** @typedef {import("./context.js").CallContext} CallContext */
 
 /** A choice made in the lobby, with the wording it was made for. */
 /** @typedef {{ granted: boolean, sha256: string }} Choice */
@@ -143,21 +144,19 @@ export class Consents {
   #disposed = false;
 
   /**
+   * @param {CallContext} ctx
    * @param {object} o
-   * @param {Lobby} o.lobby
    * @param {Map<ConsentKind, Choice>} o.fromLobby choices made in the lobby, sent after the first welcome
-   * @param {(message: ClientMessage) => boolean} o.send false when the socket is not open
-   * @param {{ announce: (text: string) => void }} o.shell
-   * @param {{ side: HTMLElement, addControl: (el: HTMLElement) => void }} o.view
    * @param {(consent: ConsentKind, granted: boolean) => void} [o.onDecision] each decision sent (not yet recorded)
    */
-  constructor({ lobby, fromLobby, send, shell, view, onDecision }) {
+  constructor(ctx, { fromLobby, onDecision }) {
+    const { lobby, send, shell, panels } = ctx;
     this.texts = lobby.consent_texts ?? [];
     this.fromLobby = fromLobby;
     this.send = send;
     this.onDecision = onDecision ?? (() => {});
     this.shell = shell;
-    this.panel = new Panel({ id: "consents-panel", label: "consents.control", icon: "consent", title: () => t("consents.title") });
+    this.panel = panels.mount(new Panel({ id: "consents-panel", label: "consents.control", icon: "consent", title: () => t("consents.title") }));
     this.choices = new ConsentChoices({ texts: this.texts, idPrefix: "call-consent", onChoose: (c, g) => this.choose(c, g) });
     this.problem = h("p", { class: "panel-problem", role: "status", "data-field": "consents-error", hidden: true });
     this.panel.body.append(
@@ -167,12 +166,6 @@ export class Consents {
     for (const consent of this.choices.items.keys()) {
       this.state.set(consent, { granted: currentDecision(lobby.consents, consent), at: null, pending: [] });
     }
-    const side = view.side;
-    side.append(this.panel.element);
-    view.addControl(this.panel.control);
-    this.panel.onToggle(() => {
-      side.hidden = ![...side.children].some((c) => c instanceof HTMLElement && !c.hidden);
-    });
     onLanguageChange(() => {
       if (!this.#disposed) this.render();
     });

@@ -19,7 +19,8 @@
 
 import { has, lang, onLanguageChange, t } from "./i18n.js";
 import { T, bindText, h, icon, replaceChildren } from "./dom.js";
-import { Panel, bundleControl } from "./attendance.js";
+import { bundleControl } from "./attendance.js";
+import { Panel } from "./panel.js";
 import { documents } from "./api.js";
 import { formatTime } from "./evidence.js";
 import { formatSchedule, zoneCity } from "./ui.js";
@@ -34,6 +35,7 @@ import { formatSchedule, zoneCity } from "./ui.js";
 /** @typedef {import("./wire.js").ServerMessage} ServerMessage */
 /** @typedef {import("./wire.js").ClientMessage} ClientMessage */
 /** @typedef {import("./dom.js").Child} Child */
+/** @typedef {import("./context.js").CallContext} CallContext */
 
 /** The error codes that answer a control. */
 const CONTROL_ERRORS = new Set(["forbidden", "invalid_input", "conflict", "not_found", "internal", "malformed_message"]);
@@ -103,18 +105,13 @@ export class SessionControl {
   #disposed = false;
 
   /**
+   * @param {CallContext} ctx
    * @param {object} o
-   * @param {Me} o.you
-   * @param {SessionInfo} o.session
-   * @param {string} o.token the join token (the calendar link)
-   * @param {(message: ClientMessage) => boolean} o.send false when the socket is not open
-   * @param {{ stateBar: HTMLElement, stateBadge: HTMLElement, announce: (text: string) => void, toast: (text: () => string, tone?: "info" | "warn") => void }} o.shell
-   * @param {{ element: HTMLElement, side: HTMLElement, addControl: (el: HTMLElement) => void }} o.view
    * @param {(suspended: boolean) => void} o.onSuspended media stops (true) or starts again (false)
-   * @param {(id: string) => string} o.nameOf
    * @param {(id: string) => void} o.onRemoved someone else was removed
    */
-  constructor({ you, session, token, send, shell, view, onSuspended, nameOf, onRemoved }) {
+  constructor(ctx, { onSuspended, onRemoved }) {
+    const { you, session, token, send, shell, view, panels, nameOf } = ctx;
     this.you = you;
     this.session = { ...session };
     this.token = token;
@@ -157,14 +154,7 @@ export class SessionControl {
     this.callElement = view.element;
 
     this.panel = this.facilitator ? new ControlPanel(this) : null;
-    if (this.panel) {
-      const side = view.side;
-      side.append(this.panel.panel.element);
-      view.addControl(this.panel.panel.control);
-      this.panel.panel.onToggle(() => {
-        side.hidden = ![...side.children].some((c) => c instanceof HTMLElement && !c.hidden);
-      });
-    }
+    if (this.panel) panels.mount(this.panel.panel);
     onLanguageChange(() => {
       if (!this.#disposed) this.render();
     });

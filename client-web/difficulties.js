@@ -9,8 +9,8 @@
 
 import { has, t } from "./i18n.js";
 import { T, bindText, h, replaceChildren } from "./dom.js";
-import { fetchReports, postReport } from "./api.js";
-import { Panel } from "./attendance.js";
+import { fetchDifficulties, postDifficulty } from "./api.js";
+import { Panel } from "./panel.js";
 import { capitalise, formatDay, formatTime } from "./evidence.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
@@ -18,6 +18,7 @@ import { capitalise, formatDay, formatTime } from "./evidence.js";
 /** @typedef {import("./wire.js").Me} Me */
 /** @typedef {import("./wire.js").ServerMessage} ServerMessage */
 /** @typedef {import("./wire.js").ClientMessage} ClientMessage */
+/** @typedef {import("./context.js").CallContext} CallContext */
 
 export const MAX_REPORT = 4000;
 const ANSWER_WAIT_MS = 15_000;
@@ -41,13 +42,14 @@ export class Difficulties {
   listState = "idle";
 
   /**
-   * @param {object} o
-   * @param {Me | null} o.you null on a screen without a call (the author is then whoever the list says)
-   * @param {string} o.token the join token
-   * @param {((message: ClientMessage) => boolean) | null} o.send the socket, in the call; null: REST
+   * @param {object} ctx the call's context (`CallContext`), or what stands for it on a screen without a call
+   * @param {Me | null} ctx.you null on a screen without a call (the author is then whoever the list says)
+   * @param {string} ctx.token the join token
+   * @param {((message: ClientMessage) => boolean) | null} ctx.send the socket, in the call; null: REST
+   * @param {object} [o]
    * @param {"h2" | "h3" | null} [o.heading] null: no title (inside a panel that has one)
    */
-  constructor({ you, token, send, heading = "h3" }) {
+  constructor({ you, token, send }, { heading = "h3" } = {}) {
     this.you = you;
     this.token = token;
     this.send = send;
@@ -93,7 +95,7 @@ export class Difficulties {
   async load() {
     this.listState = "loading";
     this.render();
-    const result = await fetchReports(this.token);
+    const result = await fetchDifficulties(this.token);
     if (result.ok) {
       // Live answers that came meanwhile are at least as new.
       for (const r of result.reports) {
@@ -166,7 +168,7 @@ export class Difficulties {
     }
     this.pending = { sent: Date.now() };
     this.#sync();
-    const result = await postReport(this.token, text);
+    const result = await postDifficulty(this.token, text);
     if (result.ok) {
       this.#received(result.report);
       return;
@@ -246,17 +248,13 @@ function errorText(code) {
 /**
  * The call's "Signaler une difficulté" panel around a `Difficulties`
  * (the list is fetched each time it opens).
+ * @param {CallContext} ctx
  * @param {Difficulties} d
- * @param {{ side: HTMLElement, addControl: (el: HTMLElement) => void }} view
  */
-export function difficultyPanel(d, view) {
-  const panel = new Panel({ id: "difficulty-panel", label: "reports.control", icon: "flag", title: () => t("reports.title") });
+export function difficultyPanel(ctx, d) {
+  const panel = ctx.panels.mount(new Panel({ id: "difficulty-panel", label: "reports.control", icon: "flag", title: () => t("reports.title") }));
   panel.body.append(d.element);
-  view.side.append(panel.element);
-  view.addControl(panel.control);
-  const side = view.side;
   panel.onToggle(() => {
-    side.hidden = ![...side.children].some((c) => c instanceof HTMLElement && !c.hidden);
     if (panel.isOpen) d.load();
   });
   return panel;

@@ -17,7 +17,7 @@
 
 import { has, locale, onLanguageChange, t } from "./i18n.js";
 import { T, bindText, h, replaceChildren } from "./dom.js";
-import { Panel } from "./attendance.js";
+import { Panel } from "./panel.js";
 import { formatTime } from "./evidence.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
@@ -30,6 +30,7 @@ import { formatTime } from "./evidence.js";
 /** @typedef {import("./wire.js").ClientMessage} ClientMessage */
 /** @typedef {import("./wire.js").Me} Me */
 /** @typedef {import("./peers.js").PeerMesh} PeerMesh */
+/** @typedef {import("./context.js").CallContext} CallContext */
 
 /** How often figures are sent (the server takes at most one a second). */
 export const STATS_INTERVAL_MS = 5_000;
@@ -354,18 +355,14 @@ export class Quality {
   #disposed = false;
 
   /**
+   * @param {CallContext} ctx
    * @param {object} o
-   * @param {Me} o.you
-   * @param {PeerMesh} o.mesh
-   * @param {(message: ClientMessage) => boolean} o.send
-   * @param {{ element: HTMLElement, side: HTMLElement, addControl: (el: HTMLElement) => void }} o.view
-   * @param {{ announce: (text: string) => void }} o.shell
-   * @param {(id: string) => string} o.nameOf
    * @param {HTMLElement | null} o.consoleBody facilitators: where the "Conditions" list goes
    * @param {(reason: string) => void} o.suspend opens the suspend dialog with a reason
    * @param {(attention: boolean) => void} [o.attention] the console's control shows an alert holds
    */
-  constructor({ you, mesh, send, view, shell, nameOf, consoleBody, suspend, attention }) {
+  constructor(ctx, { consoleBody, suspend, attention }) {
+    const { you, mesh, send, view, panels, shell, nameOf } = ctx;
     this.you = you;
     this.shell = shell;
     this.nameOf = nameOf;
@@ -393,12 +390,7 @@ export class Quality {
         h("p", { class: "panel-hint" }, T("quality.my_intro")),
         this.ownBody,
         h("p", { class: "panel-hint" }, T("quality.my_privacy")));
-      view.side.append(this.panel.element);
-      view.addControl(this.panel.control);
-      const side = view.side;
-      this.panel.onToggle(() => {
-        side.hidden = ![...side.children].some((c) => c instanceof HTMLElement && !c.hidden);
-      });
+      panels.mount(this.panel);
     }
     onLanguageChange(() => {
       if (!this.#disposed) this.render();

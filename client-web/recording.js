@@ -16,7 +16,7 @@
 
 import { has, locale, onLanguageChange, t } from "./i18n.js";
 import { T, bindText, h, icon, replaceChildren } from "./dom.js";
-import { Panel } from "./attendance.js";
+import { Panel } from "./panel.js";
 import { documents, fetchRecordings } from "./api.js";
 import { capitalise, formatDay, formatTime } from "./evidence.js";
 import { Recorder } from "./recorder.js";
@@ -31,6 +31,7 @@ import { Recorder } from "./recorder.js";
 /** @typedef {import("./wire.js").ServerMessage} ServerMessage */
 /** @typedef {import("./wire.js").ClientMessage} ClientMessage */
 /** @typedef {import("./media.js").LocalMedia} LocalMedia */
+/** @typedef {import("./context.js").CallContext} CallContext */
 
 /** @type {RecordingStatus} */
 const IDLE = Object.freeze({ armed: false, active: false });
@@ -57,18 +58,12 @@ export class Recording {
   #disposed = false;
 
   /**
+   * @param {CallContext} ctx
    * @param {object} o
-   * @param {Me} o.you
-   * @param {SessionInfo} o.session
-   * @param {string} o.token the join token: the credential for the recordings list
-   * @param {LocalMedia} o.media
-   * @param {(message: ClientMessage) => boolean} o.send false when the socket is not open
-   * @param {{ recordingBar: HTMLElement, setRecording: (active: boolean) => void, announce: (text: string) => void }} o.shell
-   * @param {{ side: HTMLElement, addControl: (el: HTMLElement) => void }} o.view
-   * @param {(id: string) => string} o.nameOf a person's name (for the files)
    * @param {() => void} o.openConsents opens "Mes accords"
    */
-  constructor({ you, session, token, media, send, shell, view, nameOf, openConsents }) {
+  constructor(ctx, { openConsents }) {
+    const { you, session, token, media, send, shell, panels, nameOf } = ctx;
     this.you = you;
     this.session = session;
     this.token = token;
@@ -105,11 +100,7 @@ export class Recording {
 
     this.panel = this.facilitator ? new RecordingPanel(this) : null;
     if (this.panel) {
-      const side = view.side;
-      side.append(this.panel.panel.element);
-      view.addControl(this.panel.panel.control);
-      this.panel.panel.onToggle(() => {
-        side.hidden = ![...side.children].some((c) => c instanceof HTMLElement && !c.hidden);
+      panels.mount(this.panel.panel).onToggle(() => {
         if (this.panel?.panel.isOpen) this.panel.refresh();
       });
     }
@@ -400,7 +391,7 @@ class RecordingPanel {
 
   /** @param {RecordingSegment} s @param {RecordingFile} f @param {boolean} available */
   #file(s, f, available) {
-    const name = f.file ?? f.name ?? "";
+    const name = f.file;
     const person = this.r.nameOf(f.participant);
     const label = () => t("recording.file", {
       name: person,

@@ -4,6 +4,7 @@
 
 import { LANGS, has, lang, locale, onLanguageChange, setLang, t } from "./i18n.js";
 import { T, bindText, h, icon, replaceChildren, retranslate } from "./dom.js";
+import { SidePanels } from "./panel.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
 /** @typedef {import("./i18n.js").Lang} Lang */
@@ -578,8 +579,8 @@ export class CallView {
     const leave = h("button", { type: "button", class: "control control-leave", "data-action": "leave", onclick: actions.onLeave },
       icon("leave"), h("span", { class: "control-label" }, T("call.leave")));
     this.leaveButton = leave;
-    /** Panels beside the pictures (sign-in, presence, traces): shown when one is open. */
-    this.side = h("aside", { class: "side", hidden: true, "aria-label": () => t("call.side") });
+    /** Panels beside the pictures (sign-in, presence, traces…): shown when one is open. */
+    this.panels = new SidePanels((el) => this.addControl(el));
     const devices = h("details", {
       class: "devices-menu",
       onkeydown: (/** @type {KeyboardEvent} */ event) => {
@@ -597,7 +598,7 @@ export class CallView {
     this.element = h("div", { class: "call" },
       h("div", { class: "call-body" },
         h("div", { class: "stage" }, h("div", { class: "grid-area" }, this.grid), this.alone),
-        this.side),
+        this.panels.element),
       this.controls);
     this.#unsubscribe = media.onChange(() => this.syncLocal());
     this.syncLocal();

@@ -185,14 +185,9 @@ export interface Alert {
 
 export type PeerConnectionSummary = "new" | "connecting" | "connected" | "disconnected" | "failed" | "closed";
 
-export interface PeerStats {
+/** One remote peer's figures, as a client reports them (the same figures as `Figures`). */
+export interface PeerStats extends Figures {
   peer: string;
-  rtt_ms?: number;
-  loss?: number;
-  jitter_ms?: number;
-  in_kbps?: number;
-  out_kbps?: number;
-  fps?: number;
 }
 
 export type ReportStatus = "open" | "answered" | "closed";
@@ -404,9 +399,8 @@ export interface RecordingFile {
   participant: string;
   /** `audio` (Opus in Ogg) or `video` (VP8 in IVF). */
   track: "audio" | "video" | string;
-  /** File name (`name` accepted too). */
-  file?: string;
-  name?: string;
+  /** File name. */
+  file: string;
   bytes: number;
   /** SHA-256 of the file, hex, as recorded in the ledger. */
   sha256: string;

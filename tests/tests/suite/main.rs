@@ -38,3 +38,4 @@ mod verify_cli;
 mod verify_ledger;
 mod verify_tamper;
 mod webrtc_peers;
+mod wire_types;

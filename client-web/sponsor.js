@@ -6,7 +6,7 @@
 //! says so. Read-only and printable: no camera, no socket; one
 //! `GET /api/report`, rendered again when the language changes.
 
-import { claimedWindow, fetchReport } from "./api.js";
+import { claimedWindow, fetchSponsorReport } from "./api.js";
 import { locale, onLanguageChange, t } from "./i18n.js";
 import { T, bindText, h } from "./dom.js";
 import { slotLabel } from "./evidence.js";
@@ -24,13 +24,13 @@ import { capitalise, formatLocalDateTime, formatSchedule, kindLabel, loadingScre
  * @param {Shell} shell
  * @param {string} token
  */
-export async function openReport(shell, token) {
+export async function openSponsorReport(shell, token) {
   document.body.dataset.page = "report";
   shell.setStatus(null);
   shell.setBanner(null);
   shell.setSessionTitle(null);
   shell.show(loadingScreen("report.loading"));
-  const result = await fetchReport(token);
+  const result = await fetchSponsorReport(token);
   const render = () => {
     if (result.ok) {
       const report = result.report;
