@@ -5,9 +5,9 @@
 //! facilitators).
 
 /** @typedef {import("./wire.js").Lobby} Lobby */
-/** @typedef {import("./wire.js").SponsorReport} SponsorReport */
+/** @typedef {import("./wire.js").SponsorView} SponsorView */
 /** @typedef {import("./wire.js").Recordings} Recordings */
-/** @typedef {import("./wire.js").Report} Report */
+/** @typedef {import("./wire.js").Difficulty} Difficulty */
 /** @typedef {import("./wire.js").ErrorBody} ErrorBody */
 /** @typedef {import("./wire.js").Consistency} Consistency */
 /** @typedef {import("./i18n.js").Lang} Lang */
@@ -118,10 +118,10 @@ export async function fetchLobby(token) {
 /**
  * `GET /api/report?token=…`: a sponsor's aggregated report. Never throws.
  * @param {string} token
- * @returns {Promise<{ ok: true, report: SponsorReport } | { ok: false, error: ErrorBody }>}
+ * @returns {Promise<{ ok: true, report: SponsorView } | { ok: false, error: ErrorBody }>}
  */
-export async function fetchSponsorReport(token) {
-  const result = await getJson(`/api/report?token=${encodeURIComponent(token)}`, isSponsorReport);
+export async function fetchSponsorView(token) {
+  const result = await getJson(`/api/report?token=${encodeURIComponent(token)}`, isSponsorView);
   return result.ok ? { ok: true, report: result.value } : result;
 }
 
@@ -167,7 +167,7 @@ export function fetchConsistency(sid, from, to, token) {
  * facilitator's: every report of the session). Works after the session too
  * (90 days). Never throws.
  * @param {string} token
- * @returns {Promise<{ ok: true, reports: Report[] } | { ok: false, error: ErrorBody }>}
+ * @returns {Promise<{ ok: true, reports: Difficulty[] } | { ok: false, error: ErrorBody }>}
  */
 export async function fetchDifficulties(token) {
   const result = await getJson(`/api/reports?token=${encodeURIComponent(token)}`, isDifficultyList);
@@ -180,7 +180,7 @@ export async function fetchDifficulties(token) {
  * Never throws.
  * @param {string} token
  * @param {string} text
- * @returns {Promise<{ ok: true, report: Report } | { ok: false, error: ErrorBody }>}
+ * @returns {Promise<{ ok: true, report: Difficulty } | { ok: false, error: ErrorBody }>}
  */
 export async function postDifficulty(token, text) {
   const result = await requestJson(`/api/reports?token=${encodeURIComponent(token)}`, {
@@ -191,7 +191,7 @@ export async function postDifficulty(token, text) {
   return result.ok ? { ok: true, report: result.value } : result;
 }
 
-/** @param {unknown} v @returns {v is Report} */
+/** @param {unknown} v @returns {v is Difficulty} */
 export function isDifficultyReport(v) {
   if (typeof v !== "object" || v === null) return false;
   const o = /** @type {Record<string, unknown>} */ (v);
@@ -199,7 +199,7 @@ export function isDifficultyReport(v) {
     && typeof o.created_at === "number" && typeof o.author === "object" && o.author !== null;
 }
 
-/** @param {unknown} v @returns {v is Report[]} */
+/** @param {unknown} v @returns {v is Difficulty[]} */
 function isDifficultyList(v) {
   return Array.isArray(v) && v.every(isDifficultyReport);
 }
@@ -251,8 +251,8 @@ function isLobby(v) {
   return typeof o.ws_path === "string" && typeof o.session === "object" && typeof o.you === "object";
 }
 
-/** The parts of a report the page reads without checking further. @param {unknown} v @returns {v is SponsorReport} */
-function isSponsorReport(v) {
+/** The parts of a report the page reads without checking further. @param {unknown} v @returns {v is SponsorView} */
+function isSponsorView(v) {
   if (typeof v !== "object" || v === null) return false;
   const o = /** @type {Record<string, unknown>} */ (v);
   return typeof o.session === "object" && o.session !== null && Array.isArray(o.half_days) && Array.isArray(o.named)

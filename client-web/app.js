@@ -39,7 +39,7 @@ import { PeerMesh } from "./peers.js";
 import { SignallingClient } from "./signalling.js";
 import { CallView, LobbyView, Shell, errorScreen, leavingScreen, leftScreen, loadingScreen } from "./ui.js";
 import { Attendance } from "./attendance.js";
-import { openSponsorReport } from "./sponsor.js";
+import { openSponsorPage } from "./sponsor.js";
 import { Consents, lobbyConsents } from "./consent.js";
 import { Recording } from "./recording.js";
 import { SessionControl, finalScreen } from "./control.js";
@@ -528,5 +528,5 @@ async function leave() {
   }));
 }
 
-if (sponsorToken !== null) openSponsorReport(shell, sponsorToken);
+if (sponsorToken !== null) openSponsorPage(shell, sponsorToken);
 else openLobby();

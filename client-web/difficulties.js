@@ -14,7 +14,7 @@ import { Panel } from "./panel.js";
 import { capitalise, formatDay, formatTime } from "./evidence.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
-/** @typedef {import("./wire.js").Report} Report */
+/** @typedef {import("./wire.js").Difficulty} Difficulty */
 /** @typedef {import("./wire.js").Me} Me */
 /** @typedef {import("./wire.js").ServerMessage} ServerMessage */
 /** @typedef {import("./wire.js").ClientMessage} ClientMessage */
@@ -32,7 +32,7 @@ function when(ms) {
 }
 
 export class Difficulties {
-  /** @type {Map<string, Report>} */
+  /** @type {Map<string, Difficulty>} */
   reports = new Map();
   /** @type {{ sent: number } | null} a report sent over the socket, waiting for its answer */
   pending = null;
@@ -130,7 +130,7 @@ export class Difficulties {
     return false;
   }
 
-  /** @param {Report} report */
+  /** @param {Difficulty} report */
   #received(report) {
     const mine = this.pending !== null && (!this.you || report.author.id === this.you.id) && report.status === "open";
     this.reports.set(report.id, report);
@@ -206,7 +206,7 @@ export class Difficulties {
     replaceChildren(this.list, ...reports.map((r) => this.#item(r)));
   }
 
-  /** @param {Report} r */
+  /** @param {Difficulty} r */
   #item(r) {
     const mine = !this.you || r.author.id === this.you.id;
     const status = /** @type {MessageKey} */ (has(`reports.status.${r.status}`) ? `reports.status.${r.status}` : "reports.status.open");
@@ -231,7 +231,7 @@ export class Difficulties {
   }
 }
 
-/** @param {Report} r */
+/** @param {Difficulty} r */
 function rank(r) {
   return r.status === "closed" ? 2 : r.status === "answered" ? 1 : 0;
 }

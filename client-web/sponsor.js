@@ -6,14 +6,14 @@
 //! says so. Read-only and printable: no camera, no socket; one
 //! `GET /api/report`, rendered again when the language changes.
 
-import { claimedWindow, fetchSponsorReport } from "./api.js";
+import { claimedWindow, fetchSponsorView } from "./api.js";
 import { locale, onLanguageChange, t } from "./i18n.js";
 import { T, bindText, h } from "./dom.js";
 import { slotLabel } from "./evidence.js";
 import { capitalise, formatLocalDateTime, formatSchedule, kindLabel, loadingScreen, roleLabel } from "./ui.js";
 
-/** @typedef {import("./wire.js").SponsorReport} SponsorReport */
-/** @typedef {import("./wire.js").ReportHalfDay} ReportHalfDay */
+/** @typedef {import("./wire.js").SponsorView} SponsorView */
+/** @typedef {import("./wire.js").SponsorHalfDay} SponsorHalfDay */
 /** @typedef {import("./wire.js").NamedAttendance} NamedAttendance */
 /** @typedef {import("./wire.js").ErrorBody} ErrorBody */
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
@@ -24,13 +24,13 @@ import { capitalise, formatLocalDateTime, formatSchedule, kindLabel, loadingScre
  * @param {Shell} shell
  * @param {string} token
  */
-export async function openSponsorReport(shell, token) {
+export async function openSponsorPage(shell, token) {
   document.body.dataset.page = "report";
   shell.setStatus(null);
   shell.setBanner(null);
   shell.setSessionTitle(null);
   shell.show(loadingScreen("report.loading"));
-  const result = await fetchSponsorReport(token);
+  const result = await fetchSponsorView(token);
   const render = () => {
     if (result.ok) {
       const report = result.report;
@@ -110,7 +110,7 @@ function fraction(a, b) {
   return `${a} / ${b}`;
 }
 
-/** @param {SponsorReport} report */
+/** @param {SponsorView} report */
 function reportTitle(report) {
   const sponsor = report.session.sponsor?.trim();
   return sponsor ? t("report.title", { sponsor }) : t("report.title_plain");
@@ -119,7 +119,7 @@ function reportTitle(report) {
 // ---------------------------------------------------------------------------
 // The report
 
-/** @param {SponsorReport} report */
+/** @param {SponsorView} report */
 function reportView(report) {
   const { session } = report;
   const generated = toMs(report.generated_at);
@@ -156,7 +156,7 @@ function reportView(report) {
     namedSection(report));
 }
 
-/** Per half-day, in aggregate (unless withheld). @param {SponsorReport} report */
+/** Per half-day, in aggregate (unless withheld). @param {SponsorView} report */
 function halfDaysSection(report) {
   const zone = report.session.time_zone;
   if (report.withheld) {
@@ -188,7 +188,7 @@ function halfDaysSection(report) {
     h("p", { class: "report-note" }, T("report.completion_note")));
 }
 
-/** By name, only those who agreed; the others are counted. @param {SponsorReport} report */
+/** By name, only those who agreed; the others are counted. @param {SponsorView} report */
 function namedSection(report) {
   const named = [...report.named].sort((a, b) => a.name.localeCompare(b.name, locale()));
   const anonymous = report.anonymous_count;

@@ -190,15 +190,15 @@ export interface PeerStats extends Figures {
   peer: string;
 }
 
-export type ReportStatus = "open" | "answered" | "closed";
+export type DifficultyStatus = "open" | "answered" | "closed";
 
 /** A difficulty report and its written answer. */
-export interface Report {
+export interface Difficulty {
   id: string;
   session_id: string;
   author: Me;
   text: string;
-  status: ReportStatus;
+  status: DifficultyStatus;
   created_at: number;
   answer?: string | null;
   answered_at?: number | null;
@@ -276,10 +276,10 @@ export type ServerMessage =
   | { type: "alert"; alert: Alert }
   | { type: "alert_cleared"; rule: string; at: number }
   /** One of your difficulty reports, filed or answered. */
-  | { type: "report"; report: Report };
+  | { type: "report"; report: Difficulty };
 
 /** `GET /api/report?token=…`: what a sponsor's link shows. Aggregates for everyone; by name only those who agreed. */
-export interface SponsorReport {
+export interface SponsorView {
   session: {
     title: string;
     kind: SessionKind | string;
@@ -295,7 +295,7 @@ export interface SponsorReport {
   generated_at: number;
   /** When the report link expires, ms. */
   expires_at: number;
-  half_days: ReportHalfDay[];
+  half_days: SponsorHalfDay[];
   totals: {
     /** Participants expected. */
     expected: number;
@@ -313,7 +313,7 @@ export interface SponsorReport {
   withheld?: string;
 }
 
-export interface ReportHalfDay {
+export interface SponsorHalfDay {
   /** `YYYY-MM-DD.am` or `YYYY-MM-DD.pm` in the session's time zone. */
   slot: string;
   /** UTC ms. */

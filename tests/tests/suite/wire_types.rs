@@ -23,15 +23,17 @@
 //! `cd tests/browser && npm ci` (scripts/test.sh does it before `cargo test`).
 
 use cadre_protocol::api::{
-    Consents, Lobby, RecordingFile, RecordingSegment, Recordings, Report, ReportHalfDay,
-    ReportPerson, ReportPersonHalfDay, ReportSession, ReportStatus, ReportTotals, SponsorReport,
+    Consents, Lobby, NamedAttendance, NamedHalfDay, RecordingFile, RecordingSegment, Recordings,
+    SponsorHalfDay, SponsorSession, SponsorTotals, SponsorView,
 };
 use cadre_protocol::consent::ConsentText;
+use cadre_protocol::difficulties::{Difficulty, DifficultyStatus};
 use cadre_protocol::evidence::Entry;
 use cadre_protocol::evidence::consent::{RECORDING, SPONSOR_SHARE};
 use cadre_protocol::proof::Consistency;
 use cadre_protocol::quality::{
-    Alert, CONNECTION_STATES, Figures, ParticipantQuality, PeerStats, Presence, Score, StatsReport,
+    Alert, CONNECTION_STATES, ConnectionStats, Figures, ParticipantQuality, PeerStats, Presence,
+    Score,
 };
 use cadre_protocol::signalling::{
     ClientMessage, ControlAction, IcePolicy, IceServer, LeaveReason, Me, Opaque, Peer,
@@ -60,9 +62,9 @@ fn wire_d_ts_matches_the_rust_types() {
             check.message("ClientMessage", &message, full);
         }
         check.value("Lobby", &lobby(full), full);
-        check.value("SponsorReport", &sponsor_report(full), full);
+        check.value("SponsorView", &sponsor_view(full), full);
         check.value("Recordings", &recordings(full), full);
-        check.value("Report", &report(full), full);
+        check.value("Difficulty", &difficulty(full), full);
         check.value("Consistency", &consistency(full), full);
         check.value("Entry", &entry(full), full);
         check.value(
@@ -102,7 +104,7 @@ fn wire_d_ts_matches_the_rust_types() {
     check.union("LeaveReason", &variants::<LeaveReason>());
     check.union("ControlAction", &variants::<ControlAction>());
     check.union("Score", &variants::<Score>());
-    check.union("ReportStatus", &variants::<ReportStatus>());
+    check.union("DifficultyStatus", &variants::<DifficultyStatus>());
     check.union(
         "ConsentKind",
         &[RECORDING, SPONSOR_SHARE].map(String::from).into(),
@@ -425,13 +427,13 @@ fn quality(full: bool) -> ParticipantQuality {
     }
 }
 
-fn report(full: bool) -> Report {
-    Report {
+fn difficulty(full: bool) -> Difficulty {
+    Difficulty {
         id: "r_1".into(),
         session_id: "s_1".into(),
         author: me(),
         text: "Le son coupe.".into(),
-        status: ReportStatus::Answered,
+        status: DifficultyStatus::Answered,
         created_at: 1_796_284_800_000,
         answer: some(full, "Nous avons relancé le serveur audio.".into()),
         answered_at: some(full, 1_796_288_400_000),
@@ -539,8 +541,8 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             rule: "group_poor".into(),
             at: 1_796_284_900_000,
         },
-        ServerMessage::Report {
-            report: report(full),
+        ServerMessage::Difficulty {
+            difficulty: difficulty(full),
         },
         ServerMessage::RecordingState {
             recording: recording_status(full),
@@ -611,7 +613,7 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
             participant: some(full, "p_karim".into()),
         },
         ClientMessage::Stats {
-            report: StatsReport {
+            stats: ConnectionStats {
                 connection: "connected".into(),
                 peers: list(
                     full,
@@ -627,7 +629,7 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
                 ),
             },
         },
-        ClientMessage::Report {
+        ClientMessage::Difficulty {
             text: "Le son coupe.".into(),
         },
         ClientMessage::RecorderSignal {
@@ -656,9 +658,9 @@ fn lobby(full: bool) -> Lobby {
     }
 }
 
-fn sponsor_report(full: bool) -> SponsorReport {
-    SponsorReport {
-        session: ReportSession {
+fn sponsor_view(full: bool) -> SponsorView {
+    SponsorView {
+        session: SponsorSession {
             title: "Gestion de projet".into(),
             kind: SessionKind::Intervention,
             organisation: "Organisme".into(),
@@ -671,7 +673,7 @@ fn sponsor_report(full: bool) -> SponsorReport {
         expires_at: 1_798_963_200_000,
         half_days: list(
             full,
-            ReportHalfDay {
+            SponsorHalfDay {
                 slot: "2026-12-03.am".into(),
                 planned_start: 1_796_284_800_000,
                 planned_end: 1_796_297_400_000,
@@ -681,18 +683,18 @@ fn sponsor_report(full: bool) -> SponsorReport {
                 average_completion: 0.9,
             },
         ),
-        totals: ReportTotals {
+        totals: SponsorTotals {
             expected: 4,
             average_completion: 0.8,
         },
         named: list(
             full,
-            ReportPerson {
+            NamedAttendance {
                 name: "Nadia Leroy".into(),
                 role: Role::Participant,
                 half_days: list(
                     full,
-                    ReportPersonHalfDay {
+                    NamedHalfDay {
                         slot: "2026-12-03.am".into(),
                         present_seconds: 12_300,
                         completion: 0.97,
