@@ -106,11 +106,6 @@ pub(super) async fn websocket(
         )
         .with_retry_after(CAPACITY_RETRY)
     })?;
-    let registry = app.registry();
-    let app_for_socket = app.clone();
-    let ledger = app.ledger().clone();
-    let limits = app.limits().clone();
-    let shutdown = app.shutdown().clone();
     let tracked = app.tracker().token();
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
@@ -121,16 +116,7 @@ pub(super) async fn websocket(
             let _permit = permit;
             let _address_permit = address_permit;
             let _tracked = tracked;
-            socket::run(
-                socket,
-                who,
-                app_for_socket,
-                registry,
-                ledger,
-                limits,
-                shutdown,
-            )
-            .await;
+            socket::run(socket, who, app).await;
         }))
 }
 

@@ -21,7 +21,7 @@ mod transport;
 use crate::app::{Admitted, App, Limits};
 use crate::evidence::ledger::{Ledger, NewEvent};
 use crate::live::outbound::{ConnectionControl, Outbound, encode};
-use crate::live::session::{Registry, now_ms};
+use crate::live::session::now_ms;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use cadre_protocol::ErrorCode;
 use cadre_protocol::evidence::kind;
@@ -32,7 +32,6 @@ use member::Member;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
-use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 use transport::{Outlet, TokenBucket, record_close, write_loop};
 
@@ -49,32 +48,15 @@ const HEARTBEAT_SUMMARY_MS: i64 = 10 * 60 * 1000;
 const MAX_USER_AGENT: usize = 300;
 
 /// Runs one connection to its end.
-pub async fn run(
-    socket: WebSocket,
-    who: Admitted,
-    app: crate::app::App,
-    registry: Arc<Registry>,
-    ledger: Ledger,
-    limits: Limits,
-    shutdown: CancellationToken,
-) {
+pub async fn run(socket: WebSocket, who: Admitted, app: App) {
     let connection_id = match crate::directory::keys::random_id(9) {
         Ok(id) => format!("c_{id}"),
         Err(_) => return,
     };
     let span = info_span!("connection", sid = %who.session.id, pid = %who.id, cid = %connection_id);
-    run_inner(
-        socket,
-        who,
-        app,
-        registry,
-        ledger,
-        limits,
-        shutdown,
-        connection_id,
-    )
-    .instrument(span)
-    .await
+    run_inner(socket, who, app, connection_id)
+        .instrument(span)
+        .await
 }
 
 /// What the connection has to say in the ledger when it ends.
@@ -86,17 +68,11 @@ struct Tally {
     close_recorded: bool,
 }
 
-#[allow(clippy::too_many_arguments)]
-async fn run_inner(
-    mut socket: WebSocket,
-    who: Admitted,
-    app: crate::app::App,
-    registry: Arc<Registry>,
-    ledger: Ledger,
-    limits: Limits,
-    shutdown: CancellationToken,
-    connection_id: String,
-) {
+async fn run_inner(mut socket: WebSocket, who: Admitted, app: App, connection_id: String) {
+    let registry = app.registry();
+    let ledger = app.ledger().clone();
+    let limits = app.limits().clone();
+    let shutdown = app.shutdown().clone();
     // Evidence first: nobody sees this connection before its opening is
     // durable, and a server that cannot record does not admit.
     let mut user_agent = who.user_agent.clone();
