@@ -52,13 +52,6 @@ pub(super) enum Access {
     Member(Box<Admitted>),
 }
 
-/// The join token of a request for a document, `?token=`.
-#[derive(Deserialize)]
-struct TokenOnly {
-    #[serde(default)]
-    token: String,
-}
-
 impl FromRequestParts<App> for Access {
     type Rejection = ApiError;
 
@@ -69,7 +62,7 @@ impl FromRequestParts<App> for Access {
         if parts.headers.contains_key(header::AUTHORIZATION) {
             return check_organiser(&parts.headers, app).map(|Organiser| Access::Organiser);
         }
-        let Query(q) = Query::<TokenOnly>::try_from_uri(&parts.uri).map_err(|e| {
+        let Query(q) = Query::<TokenQuery>::try_from_uri(&parts.uri).map_err(|e| {
             ApiError::new(ErrorCode::InvalidInput, format!("query: {e}"))
                 .with_status(StatusCode::BAD_REQUEST)
         })?;
