@@ -48,7 +48,10 @@ export function sponsorTokenFromPath(pathname) {
  * the lobby); the server answers each with `Content-Disposition: attachment`.
  */
 export const documents = {
-  /** A person's certificate, as a PDF. @param {string} sid @param {string} pid @param {string} token @param {Lang} lang */
+  /** A person's certificat de réalisation for the whole action, as a PDF. @param {string} sid @param {string} pid @param {string} token @param {Lang} lang */
+  certificate: (sid, pid, token, lang) =>
+    `/api/sessions/${encodeURIComponent(sid)}/certificate/${encodeURIComponent(pid)}?token=${encodeURIComponent(token)}&lang=${lang}`,
+  /** A person's relevé de présence for this session, as a PDF. @param {string} sid @param {string} pid @param {string} token @param {Lang} lang */
   proofPdf: (sid, pid, token, lang) =>
     `/api/sessions/${encodeURIComponent(sid)}/proofs/${encodeURIComponent(pid)}/pdf?token=${encodeURIComponent(token)}&lang=${lang}`,
   /** A person's proof as JSON: its JWS and what it states. @param {string} sid @param {string} pid @param {string} token */
@@ -143,7 +146,7 @@ export async function fetchRecordings(sid, token) {
  * @param {string} sid
  * @param {string} pid
  * @param {string} token
- * @returns {Promise<{ ok: true, value: { jws: string, proof: { evidence: { tree_head: string } } } } | { ok: false, error: ErrorBody }>}
+ * @returns {Promise<{ ok: true, value: { jws: string, proof: { evidence: { tree_head: string, entries?: { entry: string }[] } } } } | { ok: false, error: ErrorBody }>}
  */
 export function fetchProof(sid, pid, token) {
   return getJson(documents.proofJson(sid, pid, token), isProofJson);

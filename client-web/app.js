@@ -13,8 +13,9 @@
 //!   mounts its own (`ctx.panels.mount`).
 //! - `context.js`: the `CallContext` every feature below is given first.
 //! - `attendance.js`: sign-in, the facilitator's presence console, "Mes traces"
-//!   (with `presence.js`, `signature.js`, `evidence.js`), and the documents
-//!   to download (certificates, attendance sheets).
+//!   (with `presence.js`, `signature.js`, `evidence.js`).
+//! - `documents.js`: « Mes documents », each file with what it is for and
+//!   whom to give it to (the call's panel, the final screens).
 //! - `consent.js`: "Vos accords" in the lobby and "Mes accords" in the call
 //!   (recording, sharing with the sponsor), each tied to the wording shown.
 //! - `recording.js`: recording of the session: the indicator on every page,
@@ -37,7 +38,7 @@ import { has, t } from "./i18n.js";
 import { LocalMedia } from "./media.js";
 import { PeerMesh } from "./peers.js";
 import { SignallingClient } from "./signalling.js";
-import { CallView, LobbyView, Shell, errorScreen, leavingScreen, leftScreen, loadingScreen } from "./ui.js";
+import { CallView, LobbyView, Shell, errorScreen, leavingScreen, leftScreen, loadingScreen, welcomeScreen } from "./ui.js";
 import { Attendance } from "./attendance.js";
 import { openSponsorPage } from "./sponsor.js";
 import { Consents, lobbyConsents } from "./consent.js";
@@ -45,6 +46,9 @@ import { Recording } from "./recording.js";
 import { SessionControl, finalScreen } from "./control.js";
 import { Quality, outboundVideo } from "./quality.js";
 import { Difficulties, difficultyPanel } from "./difficulties.js";
+// The action, its changes, the certificate.
+import { actionNotice, changeText } from "./action.js";
+import { documentsPanel } from "./documents.js";
 
 /** @typedef {import("./wire.js").Lobby} Lobby */
 /** @typedef {import("./consent.js").Choice} ConsentChoice */
@@ -112,7 +116,9 @@ async function openLobby() {
   shell.setSessionTitle(null);
   shell.show(loadingScreen());
   if (!token) {
-    showError({ code: "token_missing", message: "no token in the address" });
+    // The server's root: how to join, not "invalid link".
+    if (location.pathname === "/") shell.show(welcomeScreen());
+    else showError({ code: "token_missing", message: "no token in the address" });
     return;
   }
   const result = await fetchLobby(token);
@@ -121,6 +127,13 @@ async function openLobby() {
     return;
   }
   const lobby = result.lobby;
+  // Removed by a facilitator: who, when, why, and their own documents.
+  if (lobby.removal) {
+    shell.setStatus("removed");
+    shell.setSessionTitle(lobby.session.title);
+    shell.show(finalScreen({ kind: "removed", notice: lobby.removal, you: lobby.you, session: lobby.session, token }));
+    return;
+  }
   // Over: no lobby, but what stays reachable (documents, difficulty reports).
   if (lobby.session.state === "ended") {
     showEnded(lobby, null);
@@ -134,6 +147,9 @@ async function openLobby() {
     view.dispose();
     join(lobby, consents.choices);
   }, consents.element);
+  // In the session's card, what the certificate covers.
+  const notice = actionNotice(lobby, token);
+  if (notice) view.element.querySelector(".session-card")?.append(notice);
   shell.show(view.element);
   if (media.stream.getTracks().length === 0) await media.start(choices);
 }
@@ -184,6 +200,7 @@ function join(lobby, consentChoices) {
       const result = await fetchLobby(token);
       // The lobby still opens once the session ended; the socket does not.
       if (result.ok && result.lobby.session.state === "ended") return { code: "session_ended", message: "the session has ended" };
+      if (result.ok && result.lobby.removal) return { code: "token_revoked", message: "a facilitator removed this person" };
       return !result.ok && DEFINITIVE.has(result.error.code) ? result.error : null;
     },
   });
@@ -217,6 +234,7 @@ function join(lobby, consentChoices) {
     nameOf: (id) => attendance?.people.get(id)?.name ?? roster.get(id)?.name ?? id,
   };
   attendance = new Attendance(ctx, { personAction: (id, name) => control?.removeButton(id, name) ?? null });
+  documentsPanel(ctx);
   const consents = new Consents(ctx, {
     fromLobby: consentChoices,
     onDecision: (consent, granted) => {
@@ -225,9 +243,10 @@ function join(lobby, consentChoices) {
   });
   recording = new Recording(ctx, { openConsents: () => consents.panel.open(true) });
   control = new SessionControl(ctx, {
-    // Suspended: nothing leaves this browser; the server closes the recording.
-    onSuspended: (suspended) => {
-      mesh.setPaused(suspended);
+    // Suspended: nothing leaves this browser but a facilitator's voice (to
+    // explain); the server closes the recording.
+    onSuspended: (suspended, keepVoice) => {
+      mesh.setPaused(suspended, keepVoice ? ["audio"] : []);
       if (suspended) recording?.recorder.follow(null);
     },
     onRemoved: (id) => quality?.forget(id),
@@ -301,6 +320,13 @@ function onMessage(message) {
       consents.welcome(message);
       recording.welcome(message);
       quality.welcome();
+      break;
+    }
+    // A change of the person's action, told at once.
+    case "action_changed": {
+      const change = message.change;
+      shell.toast(() => changeText(change), "warn");
+      shell.announce(changeText(change));
       break;
     }
     case "peer_joined": {

@@ -1,8 +1,9 @@
 // @ts-check
 //! Attendance in the call: the half-day sign-in (émargement), the
-//! facilitator's presence console (with the session's documents), "Mes
-//! traces" (everything recorded about the person, and their documents),
-//! presence reporting and the receipts.
+//! facilitator's presence console, "Mes traces" (everything recorded about
+//! the person, the session's course, the recordings they were in),
+//! presence reporting and the receipts. The documents to download are
+//! `documents.js`.
 //!
 //! The server decides: a sign-in counts when `signed` arrives, a
 //! countersignature when `countersigned` does; until then the UI says
@@ -13,14 +14,14 @@
 //! never pops up again for that half-day (remembered in this browser).
 
 import { has, lang, onLanguageChange, t } from "./i18n.js";
-import { T, bindContent, bindText, h, icon, replaceChildren, richText } from "./dom.js";
-import { documents, fetchConsistency, fetchProof } from "./api.js";
+import { T, bindText, h, icon, replaceChildren } from "./dom.js";
+import { documents, fetchProof } from "./api.js";
 import { Panel } from "./panel.js";
 import { PresenceReporter } from "./presence.js";
-import { SignaturePad } from "./signature.js";
+import { SignaturePad, signatureImage } from "./signature.js";
 import {
-  capitalise, consistencyPairs, dayKey, describeEntries, downloadReceipts, formatDay, formatTime, keepReceipt,
-  loadReceipts, parseEntry, saveJson, slotLabel, treeHeadClaims,
+  capitalise, dayKey, describeEntries, downloadReceipts, formatDay, formatTime, keepReceipt,
+  loadReceipts, parseEntry, slotLabel, treeHeadClaims,
 } from "./evidence.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
@@ -672,77 +673,6 @@ class SigninPanel {
   }
 }
 
-/**
- * « Dossier de vérification »: the proof drawn now, every receipt this
- * browser kept for the session, and the consistency proofs linking each
- * receipt to the proof's tree head, as one file `cadre verify` reads.
- * Resolves with the reason it failed, or null once the file is offered.
- * @param {{ session: { id: string, title: string }, you: { id: string, name: string }, token: string }} about
- * @returns {Promise<string | null>}
- */
-export async function downloadVerificationBundle({ session, you, token }) {
-  const proof = await fetchProof(session.id, you.id, token);
-  if (!proof.ok) return proof.error.message;
-  const headSize = treeHeadClaims(proof.value.proof.evidence.tree_head).tree_size;
-  if (typeof headSize !== "number") return "the proof's tree head has no size";
-  const receipts = loadReceipts(session.id);
-  /** @type {import("./wire.js").Consistency[]} */
-  const consistency = [];
-  for (const [from, to] of consistencyPairs(receipts, headSize)) {
-    const c = await fetchConsistency(session.id, from, to, token);
-    if (!c.ok) return c.error.message;
-    consistency.push(c.value);
-  }
-  saveJson(`cadre-verification-${session.id}-${you.id}.json`, {
-    typ: "cadre.verification-bundle",
-    v: 1,
-    session: { id: session.id, title: session.title },
-    person: { id: you.id, name: you.name },
-    downloaded_at: new Date().toISOString(),
-    proof: proof.value.jws,
-    receipts: receipts.map((r) => r.tree_head),
-    consistency,
-  });
-  return null;
-}
-
-/**
- * The « Dossier de vérification » button, and the line that says why it
- * failed, if it does.
- * @param {{ session: { id: string, title: string }, you: { id: string, name: string }, token: string }} about
- */
-export function bundleControl(about) {
-  /** @type {string | null} */
-  let failure = null;
-  const error = bindText(h("p", { class: "panel-problem", "data-field": "bundle-error", role: "alert", hidden: true }),
-    () => t("documents.bundle_error", { reason: failure ?? "" }));
-  const button = /** @type {HTMLButtonElement} */ (h("button", {
-    type: "button",
-    class: "button button-quiet",
-    "data-action": "download-verification",
-    onclick: async () => {
-      button.disabled = true;
-      try {
-        failure = await downloadVerificationBundle(about);
-      } finally {
-        button.disabled = false;
-      }
-      error.hidden = failure === null;
-      error.textContent = t("documents.bundle_error", { reason: failure ?? "" });
-    },
-  }, icon("download"), T("documents.bundle")));
-  return { button, error };
-}
-
-/**
- * A document to download: a plain link (the server answers with an
- * attachment), styled as a quiet button; its address follows the language.
- * @param {{ action: string, href: () => string, label: MessageKey }} o
- */
-function documentLink({ action, href, label }) {
-  return h("a", { class: "button button-quiet", href, download: true, "data-action": action }, icon("download"), T(label));
-}
-
 /** "Télécharger mes reçus (n)". @param {Attendance} a @param {number} count */
 function downloadButton(a, count) {
   return h("button", { type: "button", class: "button button-quiet", "data-action": "download-receipts", onclick: () => a.downloadReceipts() },
@@ -755,6 +685,14 @@ function downloadButton(a, count) {
 class PresenceConsole {
   /** @type {{ text: () => string } | null} */
   #error = null;
+  /**
+   * The strokes of each sign-in shown to be countersigned, by
+   * `slot|person|signed at` (the facilitator sees what they
+   * countersign). Read from the person's proof, which the console may
+   * download anyway; `strokes` null: signed without drawing.
+   * @type {Map<string, { state: "loading" | "ready" | "failed", strokes: import("./wire.js").Signature | null }>}
+   */
+  #drawn = new Map();
 
   /** @param {Attendance} a */
   constructor(a) {
@@ -767,29 +705,12 @@ class PresenceConsole {
     this.list = h("ul", { class: "roster", "aria-labelledby": "presence-panel-title" });
     this.allButton = h("button", { type: "button", class: "button button-primary", "data-action": "countersign-all", onclick: () => this.#countersignAll() });
     this.problem = h("p", { class: "panel-problem", role: "status", "data-field": "console-error", hidden: true });
-    const { id: sid } = a.session;
-    const token = a.token;
-    const sheets = h("section", { class: "documents", "aria-labelledby": "console-documents-title" },
-      h("h3", { id: "console-documents-title", class: "documents-title" }, T("console.documents")),
-      h("ul", { class: "documents-list" },
-        h("li", {}, documentLink({
-          action: "download-sheet-pdf",
-          href: () => documents.sheetPdf(sid, token, lang()),
-          label: "console.sheet_pdf",
-        })),
-        h("li", {}, documentLink({
-          action: "download-sheet-csv",
-          href: () => documents.sheetCsv(sid, token),
-          label: "console.sheet_csv",
-        }))),
-      h("p", { class: "panel-hint" }, T("console.documents_hint")));
     replaceChildren(this.panel.body,
       h("div", { class: "console-head" }, this.slotLine, this.openButton),
       this.summary,
       this.list,
       this.allButton,
-      this.problem,
-      sheets);
+      this.problem);
   }
 
   /** The people to countersign now. @param {string} slot */
@@ -829,6 +750,45 @@ class PresenceConsole {
       }
     }
     this.render();
+  }
+
+  /**
+   * The drawing of `id`'s sign-in of `slot` (made at `at`), loaded once.
+   * @param {string} slot @param {string} id @param {number} at
+   */
+  #drawing(slot, id, at) {
+    const key = `${slot}|${id}|${at}`;
+    const known = this.#drawn.get(key);
+    if (known) return known;
+    /** @type {{ state: "loading" | "ready" | "failed", strokes: import("./wire.js").Signature | null }} */
+    const drawing = { state: "loading", strokes: null };
+    this.#drawn.set(key, drawing);
+    fetchProof(this.a.session.id, id, this.a.token).then((result) => {
+      if (!result.ok) {
+        drawing.state = "failed";
+      } else {
+        const signed = (result.value.proof.evidence.entries ?? [])
+          .map((e) => parseEntry(e.entry))
+          .find((e) => e !== null && e.kind === "signed_in" && e.actor === id && e.payload.slot === slot);
+        const strokes = signed?.payload.signature;
+        drawing.strokes = Array.isArray(strokes) && strokes.length > 0 ? /** @type {import("./wire.js").Signature} */ (strokes) : null;
+        drawing.state = "ready";
+      }
+      this.render();
+    });
+    return drawing;
+  }
+
+  /** What the facilitator countersigns: the drawing, or why there is none. @param {string} slot @param {string} id @param {number} at @param {string} name */
+  #signatureView(slot, id, at, name) {
+    const drawing = this.#drawing(slot, id, at);
+    if (drawing.state === "ready" && drawing.strokes) {
+      const image = signatureImage(drawing.strokes, t("console.signature_of", { name }));
+      image.dataset.field = "countersign-signature";
+      return image;
+    }
+    const key = drawing.state === "loading" ? "console.signature_loading" : drawing.state === "failed" ? "console.signature_failed" : "console.signature_none";
+    return h("span", { class: "panel-hint", "data-field": "countersign-signature", "data-state": drawing.state }, T(key));
   }
 
   /** @param {Pending} pending @param {string} code */
@@ -917,6 +877,13 @@ class PresenceConsole {
       const unknown = !known && !you && !isSigned;
       // Here now; seen here and gone (perhaps coming back); never seen on this page.
       const presence = row.online || you ? "online" : row.wasOnline ? "offline" : "absent";
+      // The facilitator's own line is signed too: the same sign-in as anyone's.
+      const signOwn = you && !isSigned && open && slot && slot.signedAt === null && h("button", {
+        type: "button",
+        class: "button button-quiet button-small",
+        "data-action": "sign-own-line",
+        onclick: () => a.signin.panel.open(true),
+      }, T("console.sign_own"));
       const proof = h("a", {
         class: "button button-quiet button-small",
         href: () => a.proofPdfUrl(row.id),
@@ -942,8 +909,9 @@ class PresenceConsole {
             isCounter
               ? T("console.countersigned", { time: formatTime(/** @type {number} */ (at)) })
               : isSigned ? T("console.signed_at", { time: formatTime(/** @type {number} */ (at)) })
-              : T(unknown ? "console.unknown_state" : "console.waiting"))),
-        h("div", { class: "roster-actions" }, action, proof, !you && a.personAction(row.id, name)));
+              : T(unknown ? "console.unknown_state" : "console.waiting")),
+          isSigned && slot && this.#signatureView(slot.slot, row.id, /** @type {number} */ (at), name)),
+        h("div", { class: "roster-actions" }, action, signOwn, proof, !you && a.personAction(row.id, name)));
     }));
 
     const remaining = slot ? this.#toCountersign(slot.slot).length : 0;
@@ -969,36 +937,11 @@ class TracesPanel {
     this.list = h("ol", { class: "traces", tabindex: "0", "aria-labelledby": "traces-panel-title" });
     this.empty = h("p", { class: "panel-hint", "data-field": "traces-empty" });
     this.receiptLine = h("div", { class: "receipts" });
-    const bundle = bundleControl({ session: a.session, you: a.you, token: a.token });
-    const { id: sid } = a.session;
-    const { id: pid } = a.you;
-    const token = a.token;
-    const keys = `${location.origin}${documents.jwks}`;
-    this.documents = h("section", { class: "documents", "data-field": "my-documents", "aria-labelledby": "documents-title" },
-      h("h3", { id: "documents-title", class: "documents-title" }, T("documents.title")),
-      h("p", { class: "panel-hint" }, T("documents.intro")),
-      h("ul", { class: "documents-list" },
-        h("li", {}, documentLink({ action: "download-proof-pdf", href: () => a.proofPdfUrl(pid), label: "documents.proof_pdf" })),
-        h("li", {}, documentLink({
-          action: "download-proof-jws",
-          href: () => documents.proofJws(sid, pid, token),
-          label: "documents.proof_jws",
-        })),
-        h("li", {}, bundle.button)),
-      bindContent(h("p", { class: "panel-hint", "data-field": "verify-hint" }), () => richText("documents.verify", {
-        command: () => h("code", {}, "cadre verify"),
-        keys: () => h("a", { href: documents.jwks, target: "_blank", rel: "noopener" }, h("code", {}, keys)),
-      })),
-      bindContent(h("p", { class: "panel-hint", "data-field": "bundle-hint" }), () => richText("documents.bundle_hint", {
-        command: () => h("code", {}, "cadre verify"),
-      })),
-      bundle.error,
-      this.receiptLine);
     replaceChildren(this.panel.body,
       h("p", { class: "panel-hint traces-intro" }, T("traces.intro"), " ", h("strong", {}, T("traces.nothing_else"))),
       this.empty,
       this.list,
-      this.documents);
+      this.receiptLine);
   }
 
   render() {

@@ -8,18 +8,22 @@
 //!   header whenever a decision matters ("Séance suspendue par Claire Martin
 //!   à 10:42 : Coupure réseau…"), with the new dates and an .ics after a
 //!   postponement. A page that reconnects lands in it (`welcome.notice`).
-//! - Suspended: nothing is sent (`PeerMesh.setPaused`), and this page's
-//!   recorder connection closes; resuming puts the tracks back, without
-//!   renegotiation.
+//! - Suspended: nothing is sent (`PeerMesh.setPaused`) but a facilitator's
+//!   microphone, kept to explain the suspension (docs/architecture.md,
+//!   "Suspension"), and this page's recorder connection closes; resuming
+//!   puts the tracks back, without renegotiation. Suspended or postponed,
+//!   every tile shows what happened, since when and what to expect.
+//! - The server starts the session (`start`) at its planned start, and a
+//!   postponed one when its new window begins: media resumes, live.
 //! - Facilitators: the "Séance" panel (suspend, resume, postpone, end) and
 //!   "Retirer…" beside each person in the presence console; each opens a
 //!   dialog that requires a reason and waits for the server's answer.
 //! - Ended, or removed: a final screen, never an automatic reconnection
 //!   (`app.js`, `finalScreen` below).
 
-import { has, lang, onLanguageChange, t } from "./i18n.js";
+import { has, onLanguageChange, t } from "./i18n.js";
 import { T, bindText, h, icon, replaceChildren } from "./dom.js";
-import { bundleControl } from "./attendance.js";
+import { documentsSection } from "./documents.js";
 import { Panel } from "./panel.js";
 import { documents } from "./api.js";
 import { formatTime } from "./evidence.js";
@@ -29,6 +33,7 @@ import { formatSchedule, zoneCity } from "./ui.js";
 /** @typedef {import("./wire.js").StateNotice} StateNotice */
 /** @typedef {import("./wire.js").SessionState} SessionState */
 /** @typedef {import("./wire.js").ControlAction} ControlAction */
+/** A facilitator's decision: every action but the server's own `start`. @typedef {Exclude<ControlAction, "start">} Decision */
 /** @typedef {import("./wire.js").SessionInfo} SessionInfo */
 /** @typedef {import("./wire.js").Welcome} Welcome */
 /** @typedef {import("./wire.js").Me} Me */
@@ -59,6 +64,8 @@ export function describeNotice(notice) {
       return t("control.notice.postpone", args);
     case "end":
       return t("control.notice.end", args);
+    case "start":
+      return t("control.notice.start", args);
     default:
       return t("control.notice.other", args);
   }
@@ -96,7 +103,7 @@ export class SessionControl {
   notice = null;
   /** @type {StateNotice | null} this person was removed, and why */
   removal = null;
-  /** @type {{ action: ControlAction, participant?: string, sent: number } | null} */
+  /** @type {{ action: Decision, participant?: string, sent: number } | null} */
   pending = null;
   /** @type {ControlDialog | null} */
   dialog = null;
@@ -107,7 +114,8 @@ export class SessionControl {
   /**
    * @param {CallContext} ctx
    * @param {object} o
-   * @param {(suspended: boolean) => void} o.onSuspended media stops (true) or starts again (false)
+   * @param {(suspended: boolean, keepVoice: boolean) => void} o.onSuspended media stops (true; a
+   *   facilitator's microphone stays on during a suspension: `keepVoice`) or starts again (false)
    * @param {(id: string) => void} o.onRemoved someone else was removed
    */
   constructor(ctx, { onSuspended, onRemoved }) {
@@ -122,7 +130,9 @@ export class SessionControl {
     this.onRemoved = onRemoved;
     this.state = session.state;
     this.suspended = false;
+    this.keepVoice = false;
     this.facilitator = you.role === "facilitator";
+    this.view = view;
 
     this.barText = h("p", { class: "state-text", role: "status", "aria-live": "polite", "data-field": "session-state-text" });
     this.barSchedule = h("p", { class: "state-schedule", "data-field": "session-new-dates", hidden: true });
@@ -149,7 +159,8 @@ export class SessionControl {
       h("span", { class: "state-actions" }, this.calendarLink, this.dismissButton));
 
     // Over the pictures while suspended: why nothing moves.
-    this.stageNote = h("p", { class: "stage-note", "data-field": "suspended-note", hidden: true }, T("control.stage_suspended"));
+    this.stageNote = h("p", { class: "stage-note", "data-field": "suspended-note", hidden: true },
+      T(this.facilitator ? "control.stage_suspended_facilitator" : "control.stage_suspended"));
     view.element.querySelector(".stage")?.prepend(this.stageNote);
     this.callElement = view.element;
 
@@ -186,7 +197,9 @@ export class SessionControl {
           this.removal = notice;
         } else {
           const name = this.nameOf(participant);
-          const text = () => t("control.notice.removed_other", { name, by: notice.by, time: formatTime(notice.at), reason: notice.reason });
+          // The reason reaches only the removed person and the facilitators.
+          const key = notice.reason ? "control.notice.removed_other_reason" : "control.notice.removed_other";
+          const text = () => t(key, { name, by: notice.by, time: formatTime(notice.at), reason: notice.reason });
           this.shell.toast(text, "warn");
           this.shell.announce(text());
           this.onRemoved(participant);
@@ -216,7 +229,7 @@ export class SessionControl {
     return false;
   }
 
-  /** @param {ControlAction} action @param {StateNotice | null} notice */
+  /** @param {Decision} action @param {StateNotice | null} notice */
   #answered(action, notice) {
     if (!notice) return false;
     return notice.action === action;
@@ -232,17 +245,20 @@ export class SessionControl {
   #setState(state) {
     this.state = state;
     // A postponed session is not being held now either: nothing is sent.
+    // A facilitator keeps their voice during a suspension, to explain it.
     const suspended = state === "suspended" || state === "postponed";
-    if (suspended !== this.suspended) {
+    const keepVoice = this.facilitator && state === "suspended";
+    if (suspended !== this.suspended || keepVoice !== this.keepVoice) {
       this.suspended = suspended;
-      this.onSuspended(suspended);
+      this.keepVoice = keepVoice;
+      this.onSuspended(suspended, keepVoice);
     }
   }
 
   /**
    * Sends a control; the answer is the next `session_state` with that action,
    * or an error.
-   * @param {{ action: ControlAction, reason: string, start?: string, end?: string, participant?: string }} request
+   * @param {{ action: Decision, reason: string, start?: string, end?: string, participant?: string }} request
    * @returns {boolean} whether it went out
    */
   request(request) {
@@ -266,7 +282,7 @@ export class SessionControl {
 
   /**
    * Opens the dialog for an action (facilitators).
-   * @param {ControlAction} action
+   * @param {Decision} action
    * @param {{ reason?: string, participant?: string }} [options]
    */
   open(action, options = {}) {
@@ -318,14 +334,40 @@ export class SessionControl {
     }
     this.dismissButton.hidden = !resumed;
     this.stageNote.hidden = state !== "suspended";
+    this.view.setNotice(this.#tileNotice(state, notice));
     this.callElement.dataset.sessionState = state;
     this.panel?.render();
   }
 
+  /**
+   * What every tile shows while the session is suspended or postponed:
+   * what happened, since when and by whom, and what to expect.
+   * @param {SessionState} state
+   * @param {StateNotice | null} notice
+   * @returns {(() => string)[] | null}
+   */
+  #tileNotice(state, notice) {
+    if (state !== "suspended" && state !== "postponed") return null;
+    const decided = notice && notice.state === state ? notice : null;
+    /** @type {(() => string)[]} */
+    const lines = [() => t(state === "suspended" ? "control.tile.suspended" : "control.tile.postponed")];
+    const key = state === "suspended" ? "control.tile.since" : "control.tile.postponed_at";
+    if (decided) lines.push(() => t(key, { time: formatTime(decided.at), by: decided.by }));
+    if (state === "suspended") {
+      lines.push(() => t("control.tile.suspended_expect"));
+    } else {
+      const session = this.session;
+      lines.push(() => t("control.new_dates", { dates: formatSchedule(session) }));
+      lines.push(() => t("control.tile.postponed_expect"));
+    }
+    return lines;
+  }
+
   dispose() {
     this.#disposed = true;
+    this.view.setNotice(null);
     this.dialog?.close();
-    if (this.suspended) this.onSuspended(false);
+    if (this.suspended) this.onSuspended(false, false);
     this.shell.stateBar.hidden = true;
     this.shell.stateBar.replaceChildren();
     this.shell.stateBadge.hidden = true;
@@ -352,7 +394,7 @@ class ControlPanel {
     this.c = c;
     this.panel = new Panel({ id: "session-panel", label: "control.control", icon: "session", title: () => t("control.title") });
     this.stateLine = h("p", { class: "panel-text control-state", "data-field": "control-state" });
-    /** @param {ControlAction} action @param {MessageKey} label @param {string} cls */
+    /** @param {Decision} action @param {MessageKey} label @param {string} cls */
     const button = (action, label, cls) => h("button", {
       type: "button", class: `button ${cls}`, "data-action": `control-${action}`, onclick: () => c.open(action),
     }, T(label));
@@ -390,7 +432,7 @@ class ControlPanel {
 // ---------------------------------------------------------------------------
 // The dialog: a reason, always; dates to postpone
 
-/** @type {Record<ControlAction, { title: MessageKey, body: MessageKey, confirm: MessageKey, danger: boolean }>} */
+/** @type {Record<Decision, { title: MessageKey, body: MessageKey, confirm: MessageKey, danger: boolean }>} */
 const DIALOGS = {
   suspend: { title: "control.dialog.suspend.title", body: "control.dialog.suspend.body", confirm: "control.dialog.suspend.confirm", danger: true },
   resume: { title: "control.dialog.resume.title", body: "control.dialog.resume.body", confirm: "control.dialog.resume.confirm", danger: false },
@@ -404,7 +446,7 @@ class ControlDialog {
 
   /**
    * @param {SessionControl} c
-   * @param {ControlAction} action
+   * @param {Decision} action
    * @param {{ reason?: string, participant?: string }} options
    */
   constructor(c, action, options) {
@@ -503,7 +545,7 @@ class ControlDialog {
       }
     }
     this.problem.hidden = true;
-    /** @type {{ action: ControlAction, reason: string, start?: string, end?: string, participant?: string }} */
+    /** @type {{ action: Decision, reason: string, start?: string, end?: string, participant?: string }} */
     const request = { action: this.action, reason };
     if (this.action === "postpone") {
       request.start = this.start?.value;
@@ -569,25 +611,17 @@ class ControlDialog {
  * @param {Child} [o.reports] the difficulty reports section
  */
 export function finalScreen({ kind, notice, you, session, token, reports = null }) {
-  const sid = session.id;
   /** @type {() => string} */
   const decision = () => {
     if (!notice) return t(kind === "ended" ? "control.final.ended_plain" : "control.final.removed_plain");
     const args = { by: notice.by, time: formatTime(notice.at), reason: notice.reason };
     return kind === "ended" ? t("control.notice.end", args) : t("control.notice.removed_you", args);
   };
-  const bundle = bundleControl({ session, you, token });
-  const docs = kind === "ended" && h("section", { class: "documents", "data-field": "final-documents", "aria-labelledby": "final-documents-title" },
-    h("h2", { id: "final-documents-title", class: "documents-title" }, T("documents.title")),
-    h("ul", { class: "documents-list" },
-      h("li", {}, h("a", { class: "button button-quiet", download: true, "data-action": "download-proof-pdf", href: () => documents.proofPdf(sid, you.id, token, lang()) },
-        icon("download"), T("documents.proof_pdf"))),
-      h("li", {}, h("a", { class: "button button-quiet", download: true, "data-action": "download-proof-jws", href: documents.proofJws(sid, you.id, token) },
-        icon("download"), T("documents.proof_jws"))),
-      h("li", {}, bundle.button),
-      you.role === "facilitator" && h("li", {}, h("a", { class: "button button-quiet", download: true, "data-action": "download-sheet-pdf", href: () => documents.sheetPdf(sid, token, lang()) },
-        icon("download"), T("console.sheet_pdf")))),
-    bundle.error);
+  // « Mes documents » (documents.js), as in the call's panel. A removed
+  // person keeps theirs: their attendance before the removal is theirs (the
+  // server lets their revoked link have them).
+  const docs = h("div", { "data-field": "final-documents" },
+    documentsSection({ session, you, token }, { heading: "h2" }));
   return h("section", { class: "card card-narrow final-card", "data-screen": kind === "ended" ? "session-ended" : "removed", "aria-labelledby": "final-title" },
     h("h1", { id: "final-title" }, T(kind === "ended" ? "control.final.ended_title" : "control.final.removed_title")),
     bindText(h("p", { class: "final-reason", "data-field": "final-reason" }), decision),

@@ -40,6 +40,12 @@ export class Difficulties {
   problem = null;
   /** @type {"idle" | "loading" | "loaded" | "failed" | "closed"} */
   listState = "idle";
+  /**
+   * Told of news that came live: a facilitator, of someone
+   * else's new report; an author, of an answer to theirs.
+   * @type {(news: "filed" | "answered", report: Difficulty) => void}
+   */
+  onNews = () => {};
 
   /**
    * @param {object} ctx the call's context (`CallContext`), or what stands for it on a screen without a call
@@ -133,7 +139,11 @@ export class Difficulties {
   /** @param {Difficulty} report */
   #received(report) {
     const mine = this.pending !== null && (!this.you || report.author.id === this.you.id) && report.status === "open";
+    const known = this.reports.get(report.id);
     this.reports.set(report.id, report);
+    const author = this.you !== null && report.author.id === this.you.id;
+    if (!known && !author && this.you?.role === "facilitator") this.onNews("filed", report);
+    else if (author && report.answer && report.answered_at !== (known?.answered_at ?? null)) this.onNews("answered", report);
     if (mine) {
       this.pending = null;
       this.text.value = "";
@@ -255,7 +265,15 @@ export function difficultyPanel(ctx, d) {
   const panel = ctx.panels.mount(new Panel({ id: "difficulty-panel", label: "reports.control", icon: "flag", title: () => t("reports.title") }));
   panel.body.append(d.element);
   panel.onToggle(() => {
-    if (panel.isOpen) d.load();
+    if (panel.isOpen) {
+      panel.dot.hidden = true;
+      d.load();
+    }
   });
+  d.onNews = (news, report) => {
+    if (!panel.isOpen) panel.dot.hidden = false;
+    const name = report.author.name;
+    ctx.shell.toast(() => (news === "filed" ? t("reports.news_filed", { name }) : t("reports.news_answered")));
+  };
   return panel;
 }

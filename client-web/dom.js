@@ -179,6 +179,7 @@ const ICONS = {
   signal: '<path d="M5 19v-3M10 19v-7M15 19v-11M20 19V4"/>',
   session: '<rect x="3.5" y="4.5" width="17" height="15" rx="2"/><path d="M10 9.5v5M14 9.5v5"/>',
   flag: '<path d="M5.5 21V4M5.5 4.5h11l-2 4 2 4h-11"/>',
+  document: '<path d="M6.5 3.5h7l4 4v13h-11z"/><path d="M13.5 3.5v4h4M9 12.5h6M9 16h6"/>',
   record: '<circle cx="12" cy="12" r="8"/><circle cx="12" cy="12" r="3.5" fill="currentColor"/>',
 };
 

@@ -196,14 +196,29 @@ export function describeEntries(entries, who) {
         break;
       }
       case "session_state": {
-        /** @param {string} s */
-        const state = (s) => (has(`state.${s}`) ? t(/** @type {MessageKey} */ (`state.${s}`)) : s);
+        // The session's course in a sentence: what the decision did, when
+        // a postponement moved it to, and the reason as recorded.
+        const action = str(p, "action");
+        const to = str(p, "to");
         const reason = str(p, "reason");
-        text = t(reason ? "trace.session_state_reason" : "trace.session_state", {
-          from: state(str(p, "from")),
-          to: state(str(p, "to")),
-          reason,
-        });
+        const start = Date.parse(str(p, "planned_start"));
+        /** @type {string} */
+        let what;
+        if (action === "postpone" || to === "postponed") {
+          what = Number.isNaN(start)
+            ? t("trace.state.postponed")
+            : t("trace.state.postponed_to", { when: `${formatDay(start)} ${formatTime(start)}` });
+        } else if (action === "suspend" || to === "suspended") what = t("trace.state.suspended");
+        else if (action === "resume") what = t("trace.state.resumed");
+        else if (action === "end" || to === "ended") what = t("trace.state.ended");
+        else if (to === "running") what = t("trace.state.running");
+        else if (to === "open") what = t("trace.state.open");
+        else {
+          /** @param {string} s */
+          const state = (s) => (has(`state.${s}`) ? t(/** @type {MessageKey} */ (`state.${s}`)) : t("trace.state.unknown"));
+          what = t("trace.session_state", { from: state(str(p, "from")), to: state(to) });
+        }
+        text = reason ? t("trace.with_reason", { what, reason }) : what;
         break;
       }
       case "consent": {
@@ -220,20 +235,66 @@ export function describeEntries(entries, who) {
         break;
       case "recording_started":
       case "recording_stopped":
-      case "recording_purged":
-        text = t(/** @type {MessageKey} */ (`trace.${entry.kind}`), { n: num(p, "segment") ?? "?" });
+      case "recording_purged": {
+        // The segments the person was in (the server sends no other).
+        const n = num(p, "segment");
+        text = n === null
+          ? t(/** @type {MessageKey} */ (`trace.${entry.kind}_plain`))
+          : t(/** @type {MessageKey} */ (`trace.${entry.kind}`), { n });
         break;
+      }
       case "server_started":
         text = t("trace.server_started");
         break;
       case "server_stopping":
         text = t("trace.server_stopping");
         break;
+      // Issue 11 §4: every kind in plain words (protocol/src/evidence.rs).
+      case "quality": {
+        const minute = num(p, "minute");
+        const score = str(p, "score");
+        const label = has(`quality.score.${score}`) ? t(/** @type {MessageKey} */ (`quality.score.${score}`)).toLocaleLowerCase(locale()) : "";
+        text = minute !== null && label
+          ? t("trace.quality", { time: formatTime(minute), score: label })
+          : t("trace.quality_plain");
+        break;
+      }
+      case "alert":
+        text = t("trace.alert");
+        break;
+      case "removed": {
+        const reason = str(p, "reason");
+        text = str(p, "participant") === who.me
+          ? t(reason ? "trace.removed_you_reason" : "trace.removed_you", { reason })
+          : t("trace.removed_other", { name: who.nameOf(str(p, "participant")) });
+        break;
+      }
+      case "readmitted":
+        text = str(p, "participant") === who.me
+          ? t("trace.readmitted_you")
+          : t("trace.readmitted_other", { name: who.nameOf(str(p, "participant")) });
+        break;
+      case "report_filed":
+        text = t("trace.report_filed", { text: excerpt(str(p, "text")) });
+        break;
+      case "report_answered":
+        text = t("trace.report_answered", { text: excerpt(str(p, "answer")) });
+        break;
+      case "report_closed":
+        text = t("trace.report_closed");
+        break;
       default:
-        text = t("trace.other", { kind: entry.kind });
+        // A kind newer than this page: said plainly, never by its code name.
+        text = t("trace.other");
     }
     return { entry, text };
   });
+}
+
+/** The start of a free text, on one line. @param {string} text */
+function excerpt(text) {
+  const line = text.replace(/\s+/g, " ").trim();
+  return line.length > 80 ? `${line.slice(0, 79)}…` : line;
 }
 
 // ---------------------------------------------------------------------------

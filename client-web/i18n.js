@@ -1,7 +1,11 @@
 // @ts-check
 //! Every piece of text the client shows, French first, then English.
-//! The language comes from `?lang=`, else the browser's preferences, else French;
-//! the switcher in the page changes it live (see `onLanguageChange`).
+//! The language comes from `?lang=`, else the person's explicit choice (the
+//! switch in the page, remembered in this browser), else the organisation's
+//! default (`cadre serve --lang`, carried by `<html lang>` in the page),
+//! else French: never the browser's own preference, which says nothing of
+//! what the organisation works in. The switch changes it live (see
+//! `onLanguageChange`).
 
 /** @typedef {"fr" | "en"} Lang */
 
@@ -30,6 +34,24 @@ const fr = {
   "state.postponed": "Reportée",
   "state.ended": "Terminée",
 
+  // The action, its changes (article 2.1.7), the certificate.
+  "action.part_of": "Cette séance fait partie de l’action « {title} ».",
+  "action.certificate": "Télécharger mon certificat de réalisation (action « {title} »)",
+  "action.change.adapted": "Votre action a été adaptée le {date}. Motif : {reason}",
+  "action.change.paused": "Votre action est mise en pause depuis le {date}. Motif : {reason}",
+  "action.change.resumed": "Votre action a repris le {date}. Motif : {reason}",
+  "action.change.interrupted": "Votre action a été interrompue le {date} : vous ne serez plus convié·e aux séances suivantes. Motif : {reason}",
+  // The root page.
+  "welcome.title": "Rejoindre une séance à distance",
+  "welcome.how": "Pour rejoindre votre séance, ouvrez le lien personnel que vous avez reçu par e-mail ou que l’organisme vous a transmis. Il commence par {example}",
+  "welcome.personal": "Ce lien est à vous seul·e : il vous identifie pour l’émargement, ne le transmettez pas. Il s’ouvre peu avant le début de la séance.",
+  "welcome.paste": "Vous avez le lien ? Collez-le ici :",
+  "welcome.open": "Ouvrir",
+  "welcome.bad_link": "Ce n’est pas un lien de séance : il contient « /j/ » suivi d’une longue suite de lettres et de chiffres. Copiez-le en entier depuis l’e-mail.",
+  "welcome.no_link": "Pas de lien ? Demandez-le à l’organisme qui vous a inscrit·e.",
+  "welcome.organiser_title": "Vous organisez des séances ?",
+  "welcome.organiser": "Les séances, les personnes et leurs liens se créent sur le serveur avec la commande {cli} (puis {links} pour les liens) ou avec l’API REST ({rest}). Tout est décrit dans la documentation de cadre : {protocol} pour l’API, {operations} pour l’installation et les options.",
+
   "lobby.heading": "Avant de rejoindre",
   "lobby.organisation": "Organisme",
   "lobby.when": "Date et horaires",
@@ -53,9 +75,24 @@ const fr = {
 
   "notice.title": "Ce que la séance enregistre, et pourquoi",
   "notice.why": "Votre présence doit pouvoir être attestée, comme le prévoit le cadre des accompagnements de l’organisme. La séance conserve donc, comme preuves de participation :",
-  "notice.item.times": "les heures de connexion et de déconnexion ;",
-  "notice.item.presence": "des signaux de présence : onglet de la séance visible ou non, caméra et micro activés ou coupés ;",
-  "notice.item.signin": "vos émargements (signatures en ligne).",
+  "notice.item.times": "les heures de connexion et de déconnexion, et un signal de présence régulier de votre appareil ;",
+  "notice.item.device": "l’adresse IP de votre connexion et votre navigateur (son « user agent ») ;",
+  "notice.item.presence": "des signaux de présence : onglet de la séance visible ou non, fenêtre au premier plan ou non, caméra et micro activés ou coupés ;",
+  "notice.item.quality": "chaque minute, la qualité de votre connexion (délai, pertes, débit), pour l’accompagnement et pour expliquer une coupure ;",
+  "notice.item.signin": "vos émargements (signatures en ligne, avec le tracé si vous signez à la main) ;",
+  "notice.item.consents": "vos accords et refus (enregistrement, transmission au commanditaire) ;",
+  "notice.item.reports": "les difficultés que vous signalez et les réponses de l’organisme.",
+  "notice.data_title": "Vos données",
+  "notice.controller": "Responsable du traitement",
+  "notice.controller_is": "{organisation}, qui organise la séance.",
+  "notice.controller_unnamed": "l’organisme qui organise la séance.",
+  "notice.the_organisation": "l’organisme qui organise la séance",
+  "notice.kept": "Durée de conservation",
+  "notice.kept_for": "{years} ans après la fin de l’action, comme les financeurs le demandent pour les pièces justificatives. Les enregistrements de séance, s’il y en a, sont supprimés après {days} jours.",
+  "notice.kept_unknown": "le temps que les financeurs demandent pour les pièces justificatives.",
+  "notice.rights": "Vos droits",
+  "notice.rights_contact": "Pour consulter, faire corriger ou effacer ce qui vous concerne, ou vous y opposer, écrivez à : {contact}. Vous pouvez aussi saisir la CNIL.",
+  "notice.rights_organisation": "Pour consulter, faire corriger ou effacer ce qui vous concerne, ou vous y opposer, écrivez à {organisation}. Vous pouvez aussi saisir la CNIL.",
   "notice.never": "Jamais le contenu des échanges, ni image, ni son. Aucun enregistrement de la séance sans l’accord explicite de chaque personne présente ; s’il a lieu, il est signalé en haut de l’écran de chacun.",
   "notice.access": "Vous pouvez consulter à tout moment ce qui est enregistré à votre sujet.",
 
@@ -150,7 +187,7 @@ const fr = {
   "control.dialog.end.body": "Tout le monde est déconnecté et la séance ne pourra plus être rejointe. Les documents et le signalement des difficultés restent accessibles.",
   "control.dialog.end.confirm": "Terminer la séance",
   "control.dialog.remove.title": "Retirer {name} de la séance",
-  "control.dialog.remove.body": "{name} verra la raison et sera déconnecté·e ; son lien ne fonctionnera plus, sauf réadmission par l’organisme. Les autres personnes voient qui a été retiré et pourquoi.",
+  "control.dialog.remove.body": "{name} verra la raison et sera déconnecté·e ; son lien ne permettra plus de rejoindre la séance, sauf réadmission par l’organisme, mais donnera encore son relevé de présence. Les autres participants voient seulement que {name} a été retiré·e par vous, sans la raison.",
   "control.dialog.remove.confirm": "Retirer",
   "control.error.forbidden": "Seul·e l’accompagnant·e peut conduire la séance.",
   "control.error.invalid_input": "Demande refusée : vérifiez la raison (500 caractères au plus) et, pour un report, les dates (début dans le futur, fin après le début, 31 jours au plus).",
@@ -163,7 +200,8 @@ const fr = {
   "control.notice.postpone": "Séance reportée par {by} à {time} : {reason}",
   "control.notice.end": "Séance terminée par {by} à {time} : {reason}",
   "control.notice.other": "Décision de {by} à {time} : {reason}",
-  "control.notice.removed_other": "{name} a été retiré·e de la séance par {by} à {time} : {reason}",
+  "control.notice.removed_other": "{name} a été retiré·e de la séance par {by} à {time}.",
+  "control.notice.removed_other_reason": "{name} a été retiré·e de la séance par {by} à {time} : {reason}",
   "control.notice.removed_you": "{by} vous a retiré·e de la séance à {time} : {reason}",
   "control.state_plain.running": "Séance en cours",
   "control.state_plain.suspended": "Séance suspendue",
@@ -173,12 +211,21 @@ const fr = {
   "control.new_dates": "Nouvelles dates : {dates}",
   "control.calendar": "Ajouter à mon agenda (.ics)",
   "control.stage_suspended": "Séance suspendue : votre caméra et votre micro n’envoient plus rien jusqu’à la reprise.",
+  // The server's start, the tiles' notice.
+  "control.notice.start": "Séance commencée à {time}",
+  "control.stage_suspended_facilitator": "Séance suspendue : votre caméra n’envoie plus rien ; votre micro reste ouvert pour expliquer la suspension (rien n’est enregistré). Celui des participant·es est coupé.",
+  "control.tile.suspended": "Séance suspendue",
+  "control.tile.postponed": "Séance reportée",
+  "control.tile.since": "Depuis {time}, décision de {by}.",
+  "control.tile.postponed_at": "Reportée à {time} par {by}.",
+  "control.tile.suspended_expect": "Images et son sont coupés ; seul·e l’accompagnant·e garde son micro pour expliquer. Restez connecté·e : la séance reprendra ici.",
+  "control.tile.postponed_expect": "Restez sur cette page ou revenez avec le même lien : la séance s’ouvrira ici d’elle-même à la nouvelle heure.",
   "control.final.ended_title": "La séance est terminée",
   "control.final.ended_plain": "La séance a été terminée.",
   "control.final.ended_body": "Vous pouvez fermer cette page. Vos documents et le signalement des difficultés restent accessibles avec votre lien.",
   "control.final.removed_title": "Vous avez été retiré·e de la séance",
   "control.final.removed_plain": "Un·e accompagnant·e vous a retiré·e de la séance.",
-  "control.final.removed_body": "Votre lien ne permet plus de rejoindre la séance. Pour contester cette décision ou signaler une difficulté, contactez l’organisme.",
+  "control.final.removed_body": "Votre lien ne permet plus de rejoindre la séance. Votre présence jusqu’ici vous appartient : vous pouvez toujours télécharger votre relevé de présence ci-dessous. Pour contester cette décision ou signaler une difficulté, contactez l’organisme.",
 
   "quality.conditions": "Conditions",
   "quality.conditions_hint": "La connexion de chacun, mesurée toutes les 5 secondes. Une caméra coupée ou un onglet masqué ne baissent jamais la note ; les absences courtes ne sont pas signalées.",
@@ -221,6 +268,8 @@ const fr = {
   "quality.my_privacy": "Une caméra coupée ne compte jamais contre vous ; un onglet masqué moins de 5 minutes ou une fenêtre en arrière-plan moins de 10 minutes ne sont pas signalés.",
 
   "reports.control": "Difficulté",
+  "reports.news_filed": "{name} vient de signaler une difficulté : voyez « Difficulté ».",
+  "reports.news_answered": "L’organisme a répondu par écrit à votre signalement : voyez « Difficulté ».",
   "reports.title": "Signaler une difficulté",
   "reports.intro": "Un problème de son, d’image, de connexion, ou toute autre difficulté : décrivez-le. L’organisme vous répond par écrit, ici.",
   "reports.label": "Votre message",
@@ -318,10 +367,18 @@ const fr = {
   "receipts.download": "Télécharger mes reçus ({n})",
 
   "documents.title": "Mes documents",
-  "documents.intro": "Votre attestation est établie à partir du registre au moment où vous la téléchargez : après la séance, elle est complète.",
-  "documents.proof_pdf": "Télécharger mon attestation (PDF)",
-  "documents.proof_jws": "Attestation signée (fichier .jws, vérifiable)",
-  "documents.bundle": "Dossier de vérification (attestation, reçus et preuves de cohérence)",
+  "documents.control": "Mes documents",
+  "documents.intro": "Chaque document est établi à partir du registre de la séance au moment où vous le téléchargez : après la dernière séance, il est complet.",
+  "documents.certificate": "Certificat de réalisation (PDF)",
+  "documents.certificate_for": "Le document officiel qui atteste que vous avez suivi l’action, avec les heures réalisées : à remettre à votre financeur (OPCO, CPF, France Travail…) ou à votre employeur.",
+  "documents.proof_pdf": "Relevé de présence de cette séance (PDF)",
+  "documents.proof_pdf_for": "Le détail de votre présence à cette séance (connexions, émargements, interruptions) : pour vous, à garder ; vous n’avez pas à le transmettre.",
+  "documents.bundle_for": "Pour un auditeur ou un financeur qui veut vérifier que vos documents n’ont pas été modifiés : transmettez-lui ce fichier s’il vous le demande.",
+  "documents.sheet_for": "La feuille d’émargement de la séance, signée par demi-journée : pour l’organisme, qui la joint au dossier du financeur.",
+  "documents.sheet_csv_for": "Les mêmes émargements à ouvrir dans un tableur.",
+  "documents.technical": "Détails techniques de la vérification",
+  "documents.proof_jws": "Fichier signé seul (.jws)",
+  "documents.bundle": "Dossier de vérification",
   "documents.bundle_hint": "Le dossier de vérification réunit votre attestation signée, les reçus gardés par ce navigateur et, pour chacun, la preuve que le registre n’a fait que s’allonger depuis : {command} le vérifie en une fois.",
   "documents.bundle_error": "Le dossier de vérification n’a pas pu être préparé : {reason}",
   "documents.verify": "N’importe qui peut vérifier le fichier signé, sans avoir à faire confiance à ce serveur, avec la commande {command} et la clé publique de l’organisme, publiée à l’adresse {keys}.",
@@ -352,16 +409,19 @@ const fr = {
   "console.open_signin.error.not_open": "Aucune demi-journée de la séance n’est en cours : l’émargement ne peut pas être ouvert maintenant.",
   "console.open_signin.error.forbidden": "Seul·e l’accompagnant·e peut ouvrir l’émargement.",
   "console.absent": "absent·e",
-  "console.proof": "Attestation",
-  "console.proof_person": "Attestation de {name} (PDF)",
-  "console.documents": "Documents de la séance",
+  "console.signature_of": "Signature tracée par {name}",
+  "console.signature_loading": "Chargement du tracé de la signature…",
+  "console.signature_failed": "Le tracé de la signature n’a pas pu être chargé.",
+  "console.signature_none": "Présence confirmée sans signature tracée.",
+  "console.sign_own": "Signer ma ligne",
+  "console.proof": "Relevé",
+  "console.proof_person": "Relevé de présence de {name} (PDF)",
   "console.sheet_pdf": "Feuille d’émargement (PDF)",
   "console.sheet_csv": "Feuille d’émargement (CSV)",
-  "console.documents_hint": "Établis à partir du registre au moment du téléchargement.",
 
   "traces.control": "Mes traces",
   "traces.title": "Mes traces",
-  "traces.intro": "Voici tout ce que la séance a enregistré à votre sujet, à l’heure de votre appareil : connexions et déconnexions, onglet visible ou masqué, fenêtre au premier plan ou non, caméra et micro activés ou coupés, émargements et contresignatures, vos accords et refus.",
+  "traces.intro": "Voici tout ce que la séance a enregistré à votre sujet, à l’heure de votre appareil : connexions et déconnexions, onglet visible ou masqué, fenêtre au premier plan ou non, caméra et micro activés ou coupés, qualité de votre connexion minute par minute, émargements et contresignatures, vos accords et refus, vos signalements ; et le déroulement de la séance (suspensions, reports) et les enregistrements où vous figurez.",
   "traces.nothing_else": "Rien d’autre n’est enregistré : ni le contenu des échanges, ni ce que vous tapez ; ni image ni son, sauf enregistrement de la séance avec l’accord de chaque personne présente, signalé à l’écran.",
   "traces.loading": "Chargement de vos traces…",
   "traces.empty": "Rien n’est encore enregistré à votre sujet.",
@@ -394,7 +454,15 @@ const fr = {
   "trace.countersigned": "contresigné par l’accompagnant·e ({slot})",
   "trace.countersigned_by_you": "contresignature de l’émargement de {name} ({slot})",
   "trace.session_state": "séance : {from} → {to}",
-  "trace.session_state_reason": "séance : {from} → {to} ({reason})",
+  "trace.state.postponed": "séance reportée",
+  "trace.state.postponed_to": "séance reportée au {when}",
+  "trace.state.suspended": "séance suspendue",
+  "trace.state.resumed": "reprise de la séance",
+  "trace.state.ended": "fin de la séance",
+  "trace.state.running": "la séance est en cours",
+  "trace.state.open": "la séance est ouverte",
+  "trace.state.unknown": "autre état",
+  "trace.with_reason": "{what} — motif : {reason}",
   "trace.server_started": "démarrage du serveur",
   "trace.server_stopping": "arrêt du serveur",
   "trace.consent.recording.granted": "accord pour l’enregistrement donné",
@@ -406,10 +474,25 @@ const fr = {
   "trace.consent.other": "décision « {consent} » ({granted})",
   "trace.recording_armed": "enregistrement de la séance demandé",
   "trace.recording_disarmed": "fin de la demande d’enregistrement",
-  "trace.recording_started": "début de l’enregistrement (séquence {n})",
-  "trace.recording_stopped": "fin de l’enregistrement (séquence {n})",
-  "trace.recording_purged": "fichiers de l’enregistrement supprimés (séquence {n})",
-  "trace.other": "événement « {kind} »",
+  "trace.recording_started": "début d’un enregistrement où vous figurez (séquence {n})",
+  "trace.recording_stopped": "fin d’un enregistrement où vous figurez (séquence {n})",
+  "trace.recording_purged": "fichiers de l’enregistrement supprimés à la fin de leur durée de conservation (séquence {n})",
+  "trace.recording_started_plain": "début d’un enregistrement où vous figurez",
+  "trace.recording_stopped_plain": "fin d’un enregistrement où vous figurez",
+  "trace.recording_purged_plain": "fichiers d’un enregistrement supprimés à la fin de leur durée de conservation",
+  "trace.other": "autre événement enregistré",
+  // Issue 11 §4: every kind of entry in plain words.
+  "trace.quality": "qualité de votre connexion pour la minute de {time} : {score}",
+  "trace.quality_plain": "qualité de votre connexion sur une minute",
+  "trace.alert": "alerte sur la qualité de connexion envoyée à l’accompagnement",
+  "trace.removed_you": "vous avez été retiré·e de la séance par l’accompagnant·e",
+  "trace.removed_you_reason": "vous avez été retiré·e de la séance par l’accompagnant·e ({reason})",
+  "trace.removed_other": "{name} a été retiré·e de la séance",
+  "trace.readmitted_you": "l’organisme vous a de nouveau admis·e dans la séance",
+  "trace.readmitted_other": "{name} a de nouveau été admis·e dans la séance",
+  "trace.report_filed": "difficulté signalée : « {text} »",
+  "trace.report_answered": "réponse écrite de l’organisme : « {text} »",
+  "trace.report_closed": "difficulté close par l’organisme",
 
   "status.label": "État de la connexion",
   "status.connecting": "Connexion…",
@@ -489,6 +572,15 @@ const fr = {
   "report.anonymous_withheld": "Les autres participants ({n}) n’apparaissent pas dans ce rapport, faute de leur accord explicite.",
   "report.withheld": "Les chiffres agrégés ne sont pas communiqués : les participants qui n’ont pas donné leur accord pour être nommés sont trop peu nombreux ({n}) pour qu’une moyenne ne décrive pas chacun d’eux.",
   "report.print": "Imprimer",
+  // Course of the session in the sponsor's report.
+  "report.course": "Déroulement de la séance",
+  "report.course.none": "Aucune suspension, aucun report.",
+  "report.course.suspended": "{day} : séance suspendue {span}",
+  "report.course.suspended_from": "{day} : séance suspendue à {time}",
+  "report.course.postponed": "{day} : séance reportée au {when}",
+  "report.course.postponed_plain": "{day} : séance reportée",
+  "report.course.ended": "{day} : séance terminée à {time}",
+  "report.course.started": "{day} : séance commencée à {time}",
   "report.error_title": "Impossible d’afficher le rapport",
   "report.error.invalid": "Lien de rapport invalide. Vérifiez que vous avez ouvert le lien complet reçu de l’organisme, ou demandez-lui un nouveau lien.",
   "report.error.expired": "Ce lien de rapport a expiré. Demandez un nouveau lien à l’organisme.",
@@ -529,6 +621,23 @@ const en = {
   "state.postponed": "Postponed",
   "state.ended": "Ended",
 
+  "action.part_of": "This session is part of the action “{title}”.",
+  "action.certificate": "Download my certificate of completion (action “{title}”)",
+  "action.change.adapted": "Your action was adapted on {date}. Reason: {reason}",
+  "action.change.paused": "Your action is paused since {date}. Reason: {reason}",
+  "action.change.resumed": "Your action resumed on {date}. Reason: {reason}",
+  "action.change.interrupted": "Your action was interrupted on {date}: you will not be invited to the next sessions. Reason: {reason}",
+  // The root page.
+  "welcome.title": "Join a distance session",
+  "welcome.how": "To join your session, open the personal link you received by e-mail or from the organisation. It starts with {example}",
+  "welcome.personal": "This link is yours alone: it identifies you for the sign-in, do not pass it on. It opens shortly before the session starts.",
+  "welcome.paste": "Have the link? Paste it here:",
+  "welcome.open": "Open",
+  "welcome.bad_link": "This is not a session link: it holds “/j/” followed by a long run of letters and digits. Copy the whole link from the e-mail.",
+  "welcome.no_link": "No link? Ask the organisation that enrolled you.",
+  "welcome.organiser_title": "Do you run sessions?",
+  "welcome.organiser": "Sessions, people and their links are created on the server with the command {cli} (then {links} for the links) or with the REST API ({rest}). Everything is described in cadre’s documentation: {protocol} for the API, {operations} for installing and the options.",
+
   "lobby.heading": "Before you join",
   "lobby.organisation": "Organisation",
   "lobby.when": "Date and time",
@@ -552,9 +661,24 @@ const en = {
 
   "notice.title": "What the session records, and why",
   "notice.why": "Your attendance must be provable, as the organisation’s framework for its sessions requires. The session therefore keeps, as evidence of participation:",
-  "notice.item.times": "connection and disconnection times;",
-  "notice.item.presence": "presence signals: whether the session tab is visible, camera and microphone on or off;",
-  "notice.item.signin": "your sign-ins (online signatures).",
+  "notice.item.times": "when you connect and disconnect, and a regular presence signal from your device;",
+  "notice.item.device": "the IP address of your connection and your browser (its “user agent”);",
+  "notice.item.presence": "presence signals: session tab visible or not, window in front or not, camera and microphone on or off;",
+  "notice.item.quality": "every minute, the quality of your connection (delay, losses, throughput), for the facilitators and to explain a drop-out;",
+  "notice.item.signin": "your sign-ins (online signatures, with the drawing if you sign by hand);",
+  "notice.item.consents": "your agreements and refusals (recording, sharing with the sponsor);",
+  "notice.item.reports": "the difficulties you report and the organisation’s answers.",
+  "notice.data_title": "Your data",
+  "notice.controller": "Controller",
+  "notice.controller_is": "{organisation}, which runs the session.",
+  "notice.controller_unnamed": "the organisation running the session.",
+  "notice.the_organisation": "the organisation running the session",
+  "notice.kept": "How long it is kept",
+  "notice.kept_for": "{years} years after the end of the course, as funders require for supporting documents. Session recordings, if any, are deleted after {days} days.",
+  "notice.kept_unknown": "as long as funders require for supporting documents.",
+  "notice.rights": "Your rights",
+  "notice.rights_contact": "To see, correct or erase what concerns you, or to object, write to: {contact}. You may also complain to the CNIL.",
+  "notice.rights_organisation": "To see, correct or erase what concerns you, or to object, write to {organisation}. You may also complain to the CNIL.",
   "notice.never": "Never the content of what is said, nor images, nor sound. The session is never recorded without the explicit agreement of everyone present; when it is, this shows at the top of everyone’s screen.",
   "notice.access": "You can see at any time what is recorded about you.",
 
@@ -649,7 +773,7 @@ const en = {
   "control.dialog.end.body": "Everyone is disconnected and the session can no longer be joined. Documents and difficulty reports stay available.",
   "control.dialog.end.confirm": "End the session",
   "control.dialog.remove.title": "Remove {name} from the session",
-  "control.dialog.remove.body": "{name} will see the reason and be disconnected; their link will stop working unless the organisation readmits them. The others see who was removed and why.",
+  "control.dialog.remove.body": "{name} will see the reason and be disconnected; their link will no longer open the session unless the organisation readmits them, but it will still give them their attendance record. The other participants only see that you removed {name}, not why.",
   "control.dialog.remove.confirm": "Remove",
   "control.error.forbidden": "Only a facilitator can run the session.",
   "control.error.invalid_input": "Refused: check the reason (at most 500 characters) and, to postpone, the dates (start in the future, end after start, at most 31 days).",
@@ -662,7 +786,8 @@ const en = {
   "control.notice.postpone": "Session postponed by {by} at {time}: {reason}",
   "control.notice.end": "Session ended by {by} at {time}: {reason}",
   "control.notice.other": "Decision by {by} at {time}: {reason}",
-  "control.notice.removed_other": "{name} was removed from the session by {by} at {time}: {reason}",
+  "control.notice.removed_other": "{name} was removed from the session by {by} at {time}.",
+  "control.notice.removed_other_reason": "{name} was removed from the session by {by} at {time}: {reason}",
   "control.notice.removed_you": "{by} removed you from the session at {time}: {reason}",
   "control.state_plain.running": "Session in progress",
   "control.state_plain.suspended": "Session suspended",
@@ -672,12 +797,21 @@ const en = {
   "control.new_dates": "New dates: {dates}",
   "control.calendar": "Add to my calendar (.ics)",
   "control.stage_suspended": "Session suspended: your camera and microphone send nothing until it resumes.",
+  // The server's start, the tiles' notice.
+  "control.notice.start": "Session started at {time}",
+  "control.stage_suspended_facilitator": "Session suspended: your camera sends nothing; your microphone stays on to explain the suspension (nothing is recorded). The participants' microphones are off.",
+  "control.tile.suspended": "Session suspended",
+  "control.tile.postponed": "Session postponed",
+  "control.tile.since": "Since {time}, decided by {by}.",
+  "control.tile.postponed_at": "Postponed at {time} by {by}.",
+  "control.tile.suspended_expect": "Pictures and sound are off; only the facilitator keeps their microphone, to explain. Stay connected: the session will resume here.",
+  "control.tile.postponed_expect": "Stay on this page or come back with the same link: the session will open here by itself at the new time.",
   "control.final.ended_title": "The session has ended",
   "control.final.ended_plain": "The session was ended.",
   "control.final.ended_body": "You can close this page. Your documents and difficulty reports stay available with your link.",
   "control.final.removed_title": "You were removed from the session",
   "control.final.removed_plain": "A facilitator removed you from the session.",
-  "control.final.removed_body": "Your link no longer opens the session. To contest this decision or report a difficulty, contact the organisation.",
+  "control.final.removed_body": "Your link no longer opens the session. Your attendance so far is yours: you can still download your attendance record below. To contest this decision or report a difficulty, contact the organisation.",
 
   "quality.conditions": "Conditions",
   "quality.conditions_hint": "Everyone’s connection, measured every 5 seconds. A camera turned off or a hidden tab never lowers the score; short absences are not reported.",
@@ -720,6 +854,8 @@ const en = {
   "quality.my_privacy": "A camera turned off never counts against you; a tab hidden for less than 5 minutes or a window in the background for less than 10 minutes is not reported.",
 
   "reports.control": "Difficulty",
+  "reports.news_filed": "{name} has just reported a difficulty: see “Difficulty”.",
+  "reports.news_answered": "The organisation answered your report in writing: see “Difficulty”.",
   "reports.title": "Report a difficulty",
   "reports.intro": "A problem with sound, picture, connection, or any other difficulty: describe it. The organisation answers you in writing, here.",
   "reports.label": "Your message",
@@ -817,10 +953,18 @@ const en = {
   "receipts.download": "Download my receipts ({n})",
 
   "documents.title": "My documents",
-  "documents.intro": "Your certificate is drawn from the record at the moment you download it: after the session, it is complete.",
-  "documents.proof_pdf": "Download my certificate (PDF)",
-  "documents.proof_jws": "Signed certificate (.jws file, verifiable)",
-  "documents.bundle": "Verification bundle (certificate, receipts and consistency proofs)",
+  "documents.control": "My documents",
+  "documents.intro": "Each document is drawn from the session's record at the moment you download it: after the last session, it is complete.",
+  "documents.certificate": "Certificate of completion (PDF)",
+  "documents.certificate_for": "The official document stating that you followed the course, with the hours completed: give it to your funder (OPCO, CPF, France Travail…) or your employer.",
+  "documents.proof_pdf": "Attendance record of this session (PDF)",
+  "documents.proof_pdf_for": "The details of your attendance at this session (connections, sign-ins, interruptions): for you to keep; you need not send it to anyone.",
+  "documents.bundle_for": "For an auditor or a funder who wants to check that your documents were not altered: send them this file if they ask.",
+  "documents.sheet_for": "The session's attendance sheet, signed per half-day: for the organisation, which adds it to the funder's file.",
+  "documents.sheet_csv_for": "The same sign-ins, to open in a spreadsheet.",
+  "documents.technical": "Technical details of the verification",
+  "documents.proof_jws": "Signed file alone (.jws)",
+  "documents.bundle": "Verification bundle",
   "documents.bundle_hint": "The verification bundle holds your signed certificate, the receipts this browser kept and, for each, the proof that the record has only grown since: {command} checks it all at once.",
   "documents.bundle_error": "The verification bundle could not be prepared: {reason}",
   "documents.verify": "Anyone can check the signed file, without having to trust this server, with the command {command} and the organisation’s public key, published at {keys}.",
@@ -851,16 +995,19 @@ const en = {
   "console.open_signin.error.not_open": "No half-day of this session is in progress: the sign-in cannot be opened now.",
   "console.open_signin.error.forbidden": "Only a facilitator can open the sign-in.",
   "console.absent": "absent",
-  "console.proof": "Certificate",
-  "console.proof_person": "{name}’s certificate (PDF)",
-  "console.documents": "Session documents",
+  "console.signature_of": "Signature drawn by {name}",
+  "console.signature_loading": "Loading the drawn signature…",
+  "console.signature_failed": "The drawn signature could not be loaded.",
+  "console.signature_none": "Presence confirmed without a drawn signature.",
+  "console.sign_own": "Sign my line",
+  "console.proof": "Record",
+  "console.proof_person": "{name}’s attendance record (PDF)",
   "console.sheet_pdf": "Attendance sheet (PDF)",
   "console.sheet_csv": "Attendance sheet (CSV)",
-  "console.documents_hint": "Drawn from the record at the moment of download.",
 
   "traces.control": "My record",
   "traces.title": "My record",
-  "traces.intro": "This is everything the session has recorded about you, in your device’s time: connections and disconnections, tab visible or hidden, window in front or not, camera and microphone on or off, sign-ins and countersignatures, your agreements and refusals.",
+  "traces.intro": "This is everything the session has recorded about you, in your device’s time: connections and disconnections, tab visible or hidden, window in front or not, camera and microphone on or off, the quality of your connection minute by minute, sign-ins and countersignatures, your agreements and refusals, your reports; and the course of the session (suspensions, postponements) and the recordings you are in.",
   "traces.nothing_else": "Nothing else is recorded: not what is said, nothing you type; no images and no sound, unless the session is recorded with the agreement of everyone present, which shows on screen.",
   "traces.loading": "Loading your record…",
   "traces.empty": "Nothing has been recorded about you yet.",
@@ -893,7 +1040,15 @@ const en = {
   "trace.countersigned": "countersigned by the facilitator ({slot})",
   "trace.countersigned_by_you": "countersigned {name}’s sign-in ({slot})",
   "trace.session_state": "session: {from} → {to}",
-  "trace.session_state_reason": "session: {from} → {to} ({reason})",
+  "trace.state.postponed": "session postponed",
+  "trace.state.postponed_to": "session postponed to {when}",
+  "trace.state.suspended": "session suspended",
+  "trace.state.resumed": "session resumed",
+  "trace.state.ended": "end of the session",
+  "trace.state.running": "the session is running",
+  "trace.state.open": "the session is open",
+  "trace.state.unknown": "another state",
+  "trace.with_reason": "{what} — reason: {reason}",
   "trace.server_started": "server started",
   "trace.server_stopping": "server stopping",
   "trace.consent.recording.granted": "agreement to recording given",
@@ -905,10 +1060,25 @@ const en = {
   "trace.consent.other": "decision “{consent}” ({granted})",
   "trace.recording_armed": "recording of the session requested",
   "trace.recording_disarmed": "recording request withdrawn",
-  "trace.recording_started": "recording started (segment {n})",
-  "trace.recording_stopped": "recording stopped (segment {n})",
-  "trace.recording_purged": "recording files deleted (segment {n})",
-  "trace.other": "event “{kind}”",
+  "trace.recording_started": "start of a recording you are in (segment {n})",
+  "trace.recording_stopped": "end of a recording you are in (segment {n})",
+  "trace.recording_purged": "recording files deleted at the end of their retention period (segment {n})",
+  "trace.recording_started_plain": "start of a recording you are in",
+  "trace.recording_stopped_plain": "end of a recording you are in",
+  "trace.recording_purged_plain": "recording files deleted at the end of their retention period",
+  "trace.other": "another recorded event",
+  // Issue 11 §4: every kind of entry in plain words.
+  "trace.quality": "quality of your connection for the minute at {time}: {score}",
+  "trace.quality_plain": "quality of your connection over one minute",
+  "trace.alert": "connection quality alert sent to the facilitators",
+  "trace.removed_you": "you were removed from the session by the facilitator",
+  "trace.removed_you_reason": "you were removed from the session by the facilitator ({reason})",
+  "trace.removed_other": "{name} was removed from the session",
+  "trace.readmitted_you": "the organisation let you back into the session",
+  "trace.readmitted_other": "{name} was let back into the session",
+  "trace.report_filed": "difficulty reported: “{text}”",
+  "trace.report_answered": "written answer from the organisation: “{text}”",
+  "trace.report_closed": "difficulty closed by the organisation",
 
   "status.label": "Connection status",
   "status.connecting": "Connecting…",
@@ -988,6 +1158,15 @@ const en = {
   "report.anonymous_withheld": "The other participants ({n}) do not appear in this report, as they have not given their explicit agreement.",
   "report.withheld": "The aggregate figures are not shown: the participants who have not agreed to be named are too few ({n}) for an average not to describe each of them.",
   "report.print": "Print",
+  // Course of the session in the sponsor's report.
+  "report.course": "Course of the session",
+  "report.course.none": "No suspension, no postponement.",
+  "report.course.suspended": "{day}: session suspended {span}",
+  "report.course.suspended_from": "{day}: session suspended at {time}",
+  "report.course.postponed": "{day}: session postponed to {when}",
+  "report.course.postponed_plain": "{day}: session postponed",
+  "report.course.ended": "{day}: session ended at {time}",
+  "report.course.started": "{day}: session started at {time}",
   "report.error_title": "The report cannot be shown",
   "report.error.invalid": "Invalid report link. Check that you opened the complete link you received from the organisation, or ask them for a new one.",
   "report.error.expired": "This report link has expired. Ask the organisation for a new one.",
@@ -1012,15 +1191,24 @@ function langOf(tag) {
   return base === "fr" || base === "en" ? base : null;
 }
 
-/** `?lang=` first, then the browser's preferred languages, then French. */
-function initialLang() {
-  const fromUrl = langOf(new URLSearchParams(location.search).get("lang"));
-  if (fromUrl) return fromUrl;
-  for (const tag of navigator.languages ?? [navigator.language]) {
-    const lang = langOf(tag);
-    if (lang) return lang;
+/** Where the person's explicit choice is kept. */
+const CHOICE_KEY = "cadre.lang";
+
+/** The language chosen with the switch, if any (storage may be unavailable). */
+function chosenLang() {
+  try {
+    return langOf(localStorage.getItem(CHOICE_KEY));
+  } catch {
+    return null;
   }
-  return "fr";
+}
+
+/** `?lang=`, then the person's choice, then the organisation's default, then French. */
+function initialLang() {
+  return langOf(new URLSearchParams(location.search).get("lang"))
+    ?? chosenLang()
+    ?? langOf(document.documentElement.getAttribute("lang"))
+    ?? "fr";
 }
 
 /** @type {Lang} */
@@ -1039,11 +1227,17 @@ export function locale() {
 }
 
 /**
- * Switches language, keeps it in the address (so a reload keeps it) and
- * tells every listener.
+ * Switches language (the person's explicit choice): remembered in this
+ * browser and kept in the address (so a reload or another link of the same
+ * organisation keeps it), then every listener is told.
  * @param {Lang} next
  */
 export function setLang(next) {
+  try {
+    localStorage.setItem(CHOICE_KEY, next);
+  } catch {
+    // Not remembered past this page: the address still keeps it.
+  }
   if (next === current) return;
   current = next;
   document.documentElement.lang = next;

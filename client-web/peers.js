@@ -11,6 +11,8 @@
 //! While the session is suspended (`setPaused(true)`), every sender's track
 //! is replaced by null: nothing is encoded or sent, and no renegotiation is
 //! needed to send again (`setPaused(false)` puts the current tracks back).
+//! A facilitator keeps their microphone during a suspension, to explain it
+//! (`setPaused(true, ["audio"])`; docs/architecture.md, "Suspension").
 //!
 //! With `ice_policy: "loopback"` (test rigs) only 127.0.0.1 candidates are
 //! sent or accepted.
@@ -49,8 +51,10 @@ export class PeerMesh {
   /** @type {Map<string, { data: unknown, at: number }[]>} */
   #pending = new Map();
   #unsubscribe;
-  /** The session is suspended: nothing is sent (the tracks stay on locally). */
+  /** The session is suspended: nothing is sent (the tracks stay on locally)… */
   paused = false;
+  /** …except these kinds (a facilitator's voice during a suspension). @type {Set<Kind>} */
+  kept = new Set();
 
   /**
    * @param {LocalMedia} media
@@ -61,7 +65,7 @@ export class PeerMesh {
     this.events = events;
     this.#unsubscribe = media.onTrack((kind, track) => {
       // Suspended: the new track is sent on resuming.
-      if (this.paused) return;
+      if (!this.sends(kind)) return;
       for (const link of this.links.values()) link.replaceTrack(kind, track);
     });
   }
@@ -69,17 +73,26 @@ export class PeerMesh {
   /**
    * Stops (true) or restarts (false) sending on every connection, without
    * renegotiating: each sender's track is replaced by null, then by the
-   * current track of its kind.
+   * current track of its kind. `keep` names the kinds still sent while
+   * paused.
    * @param {boolean} paused
+   * @param {Kind[]} [keep]
    */
-  setPaused(paused) {
-    if (paused === this.paused) return;
+  setPaused(paused, keep = []) {
+    const kept = new Set(paused ? keep : []);
+    if (paused === this.paused && [...kept].every((k) => this.kept.has(k)) && kept.size === this.kept.size) return;
     this.paused = paused;
+    this.kept = kept;
     for (const link of this.links.values()) {
       for (const kind of /** @type {Kind[]} */ (["audio", "video"])) {
-        link.replaceTrack(kind, paused ? null : this.media.track(kind));
+        link.replaceTrack(kind, this.sends(kind) ? this.media.track(kind) : null);
       }
     }
+  }
+
+  /** Whether this kind is sent now. @param {Kind} kind */
+  sends(kind) {
+    return !this.paused || this.kept.has(kind);
   }
 
   /**
@@ -272,7 +285,7 @@ class PeerLink {
     for (const kind of /** @type {Kind[]} */ (["audio", "video"])) {
       const track = media.track(kind);
       const sender = pc.addTrack(track ?? placeholder(kind), media.stream);
-      if (!track || mesh.paused) sender.replaceTrack(null).catch(() => {});
+      if (!track || !mesh.sends(kind)) sender.replaceTrack(null).catch(() => {});
       this.senders[kind] = sender;
     }
 

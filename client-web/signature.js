@@ -173,3 +173,51 @@ export class SignaturePad {
     }
   }
 }
+
+/**
+ * A drawn signature as a picture (SVG, so it scales with its box): what a
+ * Facilitator sees before countersigning a sign-in. The
+ * strokes are framed to their own bounds.
+ * @param {Signature} strokes
+ * @param {string} label what the picture shows, for screen readers
+ */
+export function signatureImage(strokes, label) {
+  const ns = "http://www.w3.org/2000/svg";
+  const points = strokes.flat();
+  const xs = points.map((p) => p[0]);
+  const ys = points.map((p) => p[1]);
+  const pad = 12;
+  const minX = Math.min(...xs) - pad;
+  const minY = Math.min(...ys) - pad;
+  const width = Math.max(Math.max(...xs) - Math.min(...xs) + 2 * pad, 60);
+  const height = Math.max(Math.max(...ys) - Math.min(...ys) + 2 * pad, 30);
+  const svg = document.createElementNS(ns, "svg");
+  svg.setAttribute("viewBox", `${minX} ${minY} ${width} ${height}`);
+  svg.setAttribute("class", "signature-preview");
+  svg.setAttribute("role", "img");
+  svg.setAttribute("aria-label", label);
+  svg.dataset.strokes = String(strokes.length);
+  const stroke = Math.max(width, height) / 120;
+  for (const s of strokes) {
+    const [first, ...rest] = s;
+    if (!first) continue;
+    if (rest.length === 0) {
+      const dot = document.createElementNS(ns, "circle");
+      dot.setAttribute("cx", String(first[0]));
+      dot.setAttribute("cy", String(first[1]));
+      dot.setAttribute("r", String(stroke));
+      dot.setAttribute("fill", "#1c2430");
+      svg.append(dot);
+      continue;
+    }
+    const path = document.createElementNS(ns, "path");
+    path.setAttribute("d", `M${first[0]} ${first[1]}${rest.map(([x, y]) => `L${x} ${y}`).join("")}`);
+    path.setAttribute("fill", "none");
+    path.setAttribute("stroke", "#1c2430");
+    path.setAttribute("stroke-width", String(stroke));
+    path.setAttribute("stroke-linecap", "round");
+    path.setAttribute("stroke-linejoin", "round");
+    svg.append(path);
+  }
+  return svg;
+}

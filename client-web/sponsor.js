@@ -153,7 +153,65 @@ function reportView(report) {
   return h("article", { class: "report", "data-report": "sponsor" },
     head,
     halfDaysSection(report),
+    courseSection(report),
     namedSection(report));
+}
+
+/**
+ * The course of the session, neutrally: suspended from when to when,
+ * postponed to when, ended when. The server sends no reason and no name,
+ * and this page has none to show.
+ * @param {SponsorView} report
+ */
+function courseSection(report) {
+  const zone = report.session.time_zone;
+  const events = report.course ?? [];
+  /** @type {string[]} */
+  const lines = [];
+  events.forEach((e, i) => {
+    const day = dayOf(e.at, zone);
+    if (e.action === "suspend") {
+      const next = events[i + 1];
+      lines.push(next
+        ? t("report.course.suspended", { day, span: hours(e.at, next.at, zone) })
+        : t("report.course.suspended_from", { day, time: timeOf(e.at, zone) }));
+    } else if (e.action === "postpone") {
+      const when = e.planned_start && e.planned_end
+        ? `${dayOf(e.planned_start, zone)}, ${hours(e.planned_start, e.planned_end, zone)}`
+        : "";
+      lines.push(when ? t("report.course.postponed", { day, when }) : t("report.course.postponed_plain", { day }));
+    } else if (e.action === "end") {
+      lines.push(t("report.course.ended", { day, time: timeOf(e.at, zone) }));
+    } else if (e.action === "start") {
+      lines.push(t("report.course.started", { day, time: timeOf(e.at, zone) }));
+    }
+  });
+  return h("section", { class: "card report-section", "data-field": "course", "aria-labelledby": "report-course" },
+    h("h2", { id: "report-course" }, T("report.course")),
+    lines.length === 0
+      ? h("p", { class: "report-empty" }, T("report.course.none"))
+      : h("ul", { class: "report-course" }, ...lines.map((line) => h("li", {}, line))));
+}
+
+/** "jeudi 3 décembre 2026" in the session's zone. @param {number | string} v @param {string} zone */
+function dayOf(v, zone) {
+  const ms = toMs(v);
+  if (ms === null) return "";
+  const options = /** @type {const} */ ({ weekday: "long", day: "numeric", month: "long", year: "numeric" });
+  try {
+    return new Intl.DateTimeFormat(locale(), { ...options, timeZone: zone }).format(ms);
+  } catch {
+    return new Intl.DateTimeFormat(locale(), options).format(ms);
+  }
+}
+
+/** "10:56" in the session's zone. @param {number} ms @param {string} zone */
+function timeOf(ms, zone) {
+  try {
+    return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", timeZone: zone }).format(ms);
+  } catch {
+    return new Intl.DateTimeFormat(locale(), { hour: "2-digit", minute: "2-digit", timeZone: "UTC", timeZoneName: "short" }).format(ms);
+  }
 }
 
 /** Per half-day, in aggregate (unless withheld). @param {SponsorView} report */

@@ -3,7 +3,7 @@
 //! "left" screens. Views only render and report clicks; `app.js` decides.
 
 import { LANGS, has, lang, locale, onLanguageChange, setLang, t } from "./i18n.js";
-import { T, bindText, h, icon, replaceChildren, retranslate } from "./dom.js";
+import { T, bindContent, bindText, h, icon, replaceChildren, retranslate, richText } from "./dom.js";
 import { SidePanels } from "./panel.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
@@ -289,6 +289,69 @@ export function errorScreen(error, window, retry, extra = null) {
     extra);
 }
 
+/**
+ * The token in what a person pasted: a whole join link (`…/j/{token}`,
+ * with or without a query) or the token alone; null when it is neither.
+ * @param {string} text
+ * @returns {string | null}
+ */
+export function pastedToken(text) {
+  const value = text.trim();
+  const fromLink = /\/j\/([A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+)(?:[?#].*)?$/.exec(value);
+  if (fromLink) return fromLink[1];
+  return /^[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+$/.test(value) ? value : null;
+}
+
+/**
+ * The page at the server's root: how to join (the personal
+ * link, from the e-mail or the organiser), a field to paste it into, and
+ * where the organiser's tools are.
+ */
+export function welcomeScreen() {
+  const input = /** @type {HTMLInputElement} */ (h("input", {
+    id: "welcome-link",
+    type: "text",
+    inputmode: "url",
+    autocomplete: "off",
+    spellcheck: "false",
+    "data-field": "welcome-link",
+    "aria-describedby": "welcome-link-error",
+  }));
+  const problem = h("p", { id: "welcome-link-error", class: "panel-problem", role: "alert", "data-field": "welcome-error", hidden: true },
+    T("welcome.bad_link"));
+  const form = h("form", { class: "welcome-form", "data-field": "welcome-form" },
+    h("label", { for: "welcome-link" }, T("welcome.paste")),
+    input,
+    h("button", { type: "submit", class: "button button-primary", "data-action": "welcome-open" }, T("welcome.open")));
+  form.addEventListener("submit", (event) => {
+    event.preventDefault();
+    const token = pastedToken(input.value);
+    problem.hidden = token !== null;
+    input.setAttribute("aria-invalid", String(token === null));
+    if (token === null) {
+      input.focus();
+      return;
+    }
+    location.assign(`/j/${token}${location.search}`);
+  });
+  const example = `${location.origin}/j/…`;
+  return h("section", { class: "card card-narrow welcome-card", "data-screen": "welcome", "aria-labelledby": "welcome-title" },
+    h("h1", { id: "welcome-title" }, T("welcome.title")),
+    bindContent(h("p", { "data-field": "welcome-how" }), () => richText("welcome.how", { example: () => h("code", {}, example) })),
+    h("p", {}, T("welcome.personal")),
+    form,
+    problem,
+    h("p", { class: "panel-hint" }, T("welcome.no_link")),
+    h("h2", {}, T("welcome.organiser_title")),
+    bindContent(h("p", { "data-field": "welcome-organiser" }), () => richText("welcome.organiser", {
+      cli: () => h("code", {}, "cadre session create"),
+      links: () => h("code", {}, "cadre session links"),
+      rest: () => h("code", {}, "/api/sessions"),
+      protocol: () => h("code", {}, "docs/protocol.md"),
+      operations: () => h("code", {}, "docs/operations.md"),
+    })));
+}
+
 /** While the departure is recorded (at most a couple of seconds). */
 export function leavingScreen() {
   return h("section", { class: "card card-narrow loading", "aria-busy": "true", "data-screen": "leaving" },
@@ -388,6 +451,44 @@ function mediaProblem(media) {
 // ---------------------------------------------------------------------------
 // Lobby
 
+/**
+ * The lobby's evidence notice: everything the session
+ * records, who controls the data (the session's organisation), how long it
+ * is kept, and how to exercise one's rights. On a narrow screen it comes
+ * before « Rejoindre » (app.css).
+ * @param {Lobby} lobby
+ */
+function evidenceNotice(lobby) {
+  const organisation = lobby.session.organisation;
+  const facts = lobby.notice;
+  const contact = facts?.contact ?? "";
+  return h("section", { class: "card notice", "data-field": "evidence-notice", "aria-labelledby": "notice-title" },
+    h("h2", { id: "notice-title" }, T("notice.title")),
+    h("p", {}, T("notice.why")),
+    h("ul", {},
+      h("li", { "data-item": "times" }, T("notice.item.times")),
+      h("li", { "data-item": "device" }, T("notice.item.device")),
+      h("li", { "data-item": "presence" }, T("notice.item.presence")),
+      h("li", { "data-item": "quality" }, T("notice.item.quality")),
+      h("li", { "data-item": "signin" }, T("notice.item.signin")),
+      h("li", { "data-item": "consents" }, T("notice.item.consents")),
+      h("li", { "data-item": "reports" }, T("notice.item.reports"))),
+    h("p", { class: "notice-strong" }, T("notice.never")),
+    h("p", {}, T("notice.access")),
+    h("h3", { class: "notice-subtitle" }, T("notice.data_title")),
+    h("dl", { class: "notice-facts" },
+      h("dt", {}, T("notice.controller")),
+      h("dd", { "data-field": "notice-controller" }, organisation ? T("notice.controller_is", { organisation }) : T("notice.controller_unnamed")),
+      h("dt", {}, T("notice.kept")),
+      h("dd", { "data-field": "notice-kept" }, facts
+        ? T("notice.kept_for", { years: facts.evidence_kept_years, days: facts.recording_retention_days })
+        : T("notice.kept_unknown")),
+      h("dt", {}, T("notice.rights")),
+      h("dd", { "data-field": "notice-rights" }, contact
+        ? T("notice.rights_contact", { contact })
+        : T("notice.rights_organisation", { organisation: organisation || t("notice.the_organisation") }))));
+}
+
 export class LobbyView {
   /**
    * @param {Lobby} lobby
@@ -416,15 +517,7 @@ export class LobbyView {
           bindText(h("span", { class: "badge badge-muted" }), () => t("lobby.state", { state: t(/** @type {MessageKey} */ (`state.${session.state}`)) }))),
       facts);
 
-    const notice = h("section", { class: "card notice", "aria-labelledby": "notice-title" },
-      h("h2", { id: "notice-title" }, T("notice.title")),
-      h("p", {}, T("notice.why")),
-      h("ul", {},
-        h("li", {}, T("notice.item.times")),
-        h("li", {}, T("notice.item.presence")),
-        h("li", {}, T("notice.item.signin"))),
-      h("p", { class: "notice-strong" }, T("notice.never")),
-      h("p", {}, T("notice.access")));
+    const notice = evidenceNotice(lobby);
 
     this.video = h("video", { class: "mirror", autoplay: true, playsinline: true, muted: true, "aria-label": () => t("lobby.preview") });
     this.video.muted = true;
@@ -524,6 +617,9 @@ class Tile {
     this.camIndicator = h("span", { class: "indicator", hidden: true, title: () => t("call.cam_is_off") },
       icon("cameraOff"), h("span", { class: "sr-only" }, T("call.cam_is_off")));
     this.linkState = h("p", { class: "tile-state", hidden: true });
+    // Suspended or postponed: what happened, since when, what to expect,
+    // in place of a frozen picture.
+    this.notice = h("div", { class: "tile-notice", "data-field": "tile-notice", role: "note", hidden: true });
     const name = who.self
       ? bindText(h("span", { class: "tile-name" }), () => t("call.you", { name: who.name }))
       : h("span", { class: "tile-name" }, who.name);
@@ -531,6 +627,7 @@ class Tile {
       this.video,
       h("div", { class: "tile-avatar", "aria-hidden": "true" }, h("span", { class: "avatar" }, initials(who.name))),
       this.linkState,
+      this.notice,
       h("figcaption", { class: "tile-label" },
         name,
         who.role === "facilitator" && bindText(h("span", { class: "tile-role" }), () => roleLabel(who.role)),
@@ -543,6 +640,22 @@ class Tile {
     this.element.dataset.camera = camera ? "on" : "off";
     this.camIndicator.hidden = camera;
     this.micIndicator.hidden = microphone;
+  }
+
+  /**
+   * The session's notice over the picture, or none. The first line is the
+   * heading.
+   * @param {(() => string)[] | null} lines
+   */
+  setNotice(lines) {
+    this.notice.hidden = !lines;
+    if (lines) {
+      this.element.dataset.notice = "true";
+      replaceChildren(this.notice, ...lines.map((line, i) => bindText(h(i === 0 ? "strong" : "p", {}), line)));
+    } else {
+      delete this.element.dataset.notice;
+      this.notice.replaceChildren();
+    }
   }
 
   /** @param {RTCPeerConnectionState | "self"} state */
@@ -559,6 +672,8 @@ class Tile {
 export class CallView {
   /** @type {Map<string, Tile>} */
   tiles = new Map();
+  /** The session's notice on every tile (see `Tile.setNotice`). @type {(() => string)[] | null} */
+  #notice = null;
 
   /**
    * @param {Me} you
@@ -638,6 +753,7 @@ export class CallView {
     let tile = this.tiles.get(peer.id);
     if (!tile) {
       tile = new Tile({ id: peer.id, name: peer.name, role: peer.role, self: false });
+      tile.setNotice(this.#notice);
       this.tiles.set(peer.id, tile);
       this.grid.append(tile.element);
       this.#layout();
@@ -657,6 +773,16 @@ export class CallView {
     tile.element.remove();
     this.tiles.delete(id);
     this.#layout();
+  }
+
+  /**
+   * Shows the session's notice on every tile (and on those to come), or
+   * takes it away.
+   * @param {(() => string)[] | null} lines
+   */
+  setNotice(lines) {
+    this.#notice = lines;
+    for (const tile of [this.self, ...this.tiles.values()]) tile.setNotice(lines);
   }
 
   /** Removes every remote tile (before a fresh roster). */

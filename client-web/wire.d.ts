@@ -43,6 +43,30 @@ export interface SessionInfo {
   time_zone: string;
   facilitators: string[];
   state: SessionState;
+  /** The action the session belongs to: the one the person's certificate covers (actions). */
+  action?: ActionRef;
+}
+
+// Actions (issue 11): the action a session belongs to, and the article 2.1.7
+// changes recorded for one beneficiary.
+export interface ActionRef {
+  id: string;
+  title: string;
+}
+
+export type ActionChangeKind = "adapted" | "paused" | "resumed" | "interrupted";
+
+/** A change of the person's action (article 2.1.7), with its reason: kept as recorded. */
+export interface ActionChange {
+  id: string;
+  action_id: string;
+  beneficiary_id: string;
+  kind: ActionChangeKind;
+  reason: string;
+  /** `organiser`. */
+  by: string;
+  /** RFC 3339 UTC. */
+  at: string;
 }
 
 export interface IceServer {
@@ -61,6 +85,19 @@ export interface Lobby {
   consent_texts: ConsentText[];
   /** Current decisions (null: never decided). */
   consents: Consents;
+  /** Set when a facilitator removed this person: the link opens no call, only their own documents. */
+  removal?: StateNotice;
+  /** Changes of the person's action, oldest first (absent outside an action). */
+  action_changes?: ActionChange[];
+  /** The evidence notice's data-protection facts (absent from older servers). */
+  notice?: EvidenceNotice;
+}
+
+/** How long evidence and recordings are kept, and whom to write to (the controller is the session's organisation). */
+export interface EvidenceNotice {
+  evidence_kept_years: number;
+  recording_retention_days: number;
+  contact?: string;
 }
 
 export type ConsentKind = "recording" | "sponsor_share";
@@ -124,7 +161,8 @@ export interface Welcome {
 // ---------------------------------------------------------------------------
 // Session control, quality, difficulty reports
 
-export type ControlAction = "suspend" | "resume" | "postpone" | "end" | "remove";
+/** `start` is the server's own act (the session runs at its planned start); a client never sends it. */
+export type ControlAction = "suspend" | "resume" | "postpone" | "end" | "remove" | "start";
 
 /** The latest decision about the session's state, as everyone sees it. */
 export interface StateNotice {
@@ -276,7 +314,9 @@ export type ServerMessage =
   | { type: "alert"; alert: Alert }
   | { type: "alert_cleared"; rule: string; at: number }
   /** One of your difficulty reports, filed or answered. */
-  | { type: "report"; report: Difficulty };
+  | { type: "report"; report: Difficulty }
+  /** The organisation recorded a change of your action (actions, article 2.1.7). */
+  | { type: "action_changed"; change: ActionChange };
 
 /** `GET /api/report?token=…`: what a sponsor's link shows. Aggregates for everyone; by name only those who agreed. */
 export interface SponsorView {
@@ -311,6 +351,18 @@ export interface SponsorView {
    * then empty and `totals.average_completion` 0.
    */
   withheld?: string;
+  /** The session's suspensions, resumptions, postponements and end: what and when, never why nor who. */
+  course: CourseEvent[];
+}
+
+/** One change in the course of a session, as a sponsor sees it. */
+export interface CourseEvent {
+  action: ControlAction;
+  /** UTC ms. */
+  at: number;
+  /** A postponement's new planned start, RFC 3339. */
+  planned_start?: string;
+  planned_end?: string;
 }
 
 export interface SponsorHalfDay {

@@ -15,6 +15,12 @@ if ! command -v chromium >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends chromium >/dev/null
 fi
+# Actions: the certificate tests read the PDF's text with pdftotext.
+if ! command -v pdftotext >/dev/null 2>&1; then
+  echo "== installing Debian's poppler-utils"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null
+fi
 if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/typescript ]; then
   echo "== installing the browser suite's npm packages"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)
@@ -24,7 +30,8 @@ echo "== cargo fmt"
 cargo fmt --all -- --check
 echo "== cargo clippy"
 cargo clippy --workspace --all-targets --quiet -- -D warnings
-echo "== cargo test"
+echo "== cargo test (the reports tests run the cadre binary: build it first)"
+cargo build -p cadre-server --quiet
 cargo test --workspace
 echo "== client type check"
 tests/browser/node_modules/.bin/tsc -p client-web

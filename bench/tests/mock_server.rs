@@ -157,6 +157,7 @@ async fn websocket(stream: TcpStream, mock: Arc<Mock>) {
             time_zone: "Europe/Paris".into(),
             facilitators: vec![],
             state: SessionState::Open,
+            action: None,
         },
         roster: vec![],
         ice_servers: vec![],

@@ -142,6 +142,68 @@ pub struct Lobby {
     pub consent_texts: Vec<crate::consent::ConsentText>,
     /// This person's current decisions (none yet: both false).
     pub consents: Consents,
+    /// Set when a facilitator removed this person (and no one re-admitted
+    /// them): the decision, with the facilitator's name and the reason. The
+    /// link then opens no call, only the person's own documents.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub removal: Option<crate::signalling::StateNotice>,
+    /// Article 2.1.7 changes of the person's action (adapted, paused,
+    /// resumed, interrupted), oldest first; empty outside an action.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub action_changes: Vec<crate::action::ActionChange>,
+    /// What the lobby's evidence notice states beyond the session itself
+    /// (who to write to, how long things are kept). Absent
+    /// from older servers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub notice: Option<EvidenceNotice>,
+}
+
+// -- What people see ------------------------------------------
+
+/// The data-protection facts of the lobby's evidence notice: the controller
+/// is the session's `organisation`; these say how long and whom to ask.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EvidenceNotice {
+    /// Years the evidence (the session's log, proofs, sheets) is kept.
+    pub evidence_kept_years: u32,
+    /// Days recordings are kept (only with everyone's consent).
+    pub recording_retention_days: u64,
+    /// Where to write to see, correct or erase one's data, if configured.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contact: Option<String>,
+}
+
+/// The interface language an organisation sets as its default.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum UiLang {
+    /// French (the default).
+    #[default]
+    Fr,
+    /// English.
+    En,
+}
+
+impl UiLang {
+    /// The language tag (`fr`, `en`).
+    pub fn tag(self) -> &'static str {
+        match self {
+            UiLang::Fr => "fr",
+            UiLang::En => "en",
+        }
+    }
+}
+
+impl std::str::FromStr for UiLang {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s.trim().to_ascii_lowercase().as_str() {
+            "fr" => Ok(UiLang::Fr),
+            "en" => Ok(UiLang::En),
+            other => Err(format!("{other:?}: expected fr or en")),
+        }
+    }
 }
 
 /// `POST /api/sessions/{sid}/people/{pid}/revoke` answer.
@@ -268,6 +330,27 @@ pub struct SponsorView {
     /// named that a figure about them would be a figure about each of them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub withheld: Option<String>,
+    /// The session's suspensions, resumptions, postponements and end, in
+    /// order: what and when only.
+    #[serde(default)]
+    pub course: Vec<CourseEvent>,
+}
+
+/// One change in the course of a session as a sponsor or a funder sees it:
+/// what and when, never why nor who decided (the reasons stay in the
+/// records of the people concerned).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CourseEvent {
+    /// `suspend`, `resume`, `postpone` or `end`.
+    pub action: crate::signalling::ControlAction,
+    /// When, UTC ms.
+    pub at: i64,
+    /// A postponement's new planned start, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_start: Option<String>,
+    /// A postponement's new planned end, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub planned_end: Option<String>,
 }
 
 /// `GET /api/sessions/{sid}/recordings`: the session's recording segments

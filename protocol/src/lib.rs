@@ -23,6 +23,8 @@
 //!   both the lobby and the call show them.
 //! - [`difficulties`]: difficulty reports and their written answers
 //!   (`report` on the wire).
+//! - [`action`]: actions and their beneficiaries, article 2.1.7 changes,
+//!   the organisation's identity, the signed certificat de réalisation.
 //! - [`api`]: REST bodies under `/api/` (sessions, people, links, lobby, the
 //!   sponsor's view, recordings).
 //! - [`signalling`]: WebSocket messages, both directions, internally tagged
@@ -39,6 +41,8 @@
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]
 
+// Actions: actions, beneficiaries, identity, certificate.
+pub mod action;
 pub mod anchor;
 pub mod api;
 pub mod attendance;

@@ -42,6 +42,10 @@ pub struct SessionInfo {
     pub facilitators: Vec<String>,
     /// Current state.
     pub state: SessionState,
+    /// The action the session belongs to: the one the
+    /// person's certificate covers.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub action: Option<crate::action::ActionRef>,
 }
 
 /// A person's current consent decisions: the latest recorded, `null` when

@@ -208,6 +208,11 @@ pub enum ControlAction {
     End,
     /// Remove a person (their link stops working unless re-admitted).
     Remove,
+    /// The server's own
+    /// act, never a client's: the session runs, because its planned start
+    /// has come with someone in the call (from `open`, or from `postponed`
+    /// once the new window starts). A control that names it is refused.
+    Start,
 }
 
 /// The latest decision about the session's state, as everyone sees it.
@@ -477,7 +482,9 @@ pub enum ServerMessage {
     },
     /// The session's state changed by a facilitator's decision (to
     /// everyone, with the reason), or a person was removed (`action`
-    /// `remove`: to everyone, naming them in `participant`).
+    /// `remove`, naming them in `participant`: to everyone, the reason
+    /// only to the removed person and the facilitators, empty for the
+    /// others).
     SessionState {
         /// The decision.
         notice: StateNotice,
@@ -509,6 +516,12 @@ pub enum ServerMessage {
         /// The difficulty as it stands.
         #[serde(rename = "report")]
         difficulty: Difficulty,
+    },
+    /// The organisation recorded an article 2.1.7
+    /// change of your action (adapted, paused, resumed, interrupted).
+    ActionChanged {
+        /// The change, with its reason.
+        change: crate::action::ActionChange,
     },
     /// Recording changed (armed, started, stopped, count of missing
     /// consents for facilitators).

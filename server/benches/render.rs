@@ -48,6 +48,7 @@ fn half_day(pm: bool, i: usize) -> HalfDay {
         slot: format!("2026-12-03.{}", if pm { "pm" } else { "am" }),
         planned_start: ps,
         planned_end: pe,
+        planned_parts: Vec::new(),
         intervals: vec![
             Interval {
                 start,
@@ -114,9 +115,11 @@ fn sheet() -> Sheet {
             .collect(),
     ];
     Sheet {
+        stamp: None,
         lang: Lang::Fr,
         organisation: organisation(),
         session: session(),
+        course: Vec::new(),
         people: (0..PEOPLE)
             .map(|i| SheetPerson {
                 name: name(i),
@@ -156,6 +159,8 @@ fn certificates() -> Vec<Certificate> {
             recordings: Vec::new(),
             proof_sha256: format!("{i:064x}"),
             key_id: "k_2026_01".to_owned(),
+            tree_size: 412,
+            tree_root: format!("{:064x}", 412),
             jwks_url: "https://formation.example.fr/.well-known/jwks.json".to_owned(),
             issued_at: at(18, 4),
             generated_at: at(18, 30),

@@ -64,6 +64,17 @@ pub struct Config {
     /// RFC 3161 anchoring: the TSA, the period, the retry delay. Off
     /// without a TSA URL.
     pub anchoring: crate::evidence::anchoring::AnchorConfig,
+    // -- What people see: the page's language and the lobby's
+    // evidence notice.
+    /// The interface language when the person chose none (`fr` or `en`).
+    pub default_lang: cadre_protocol::api::UiLang,
+    /// Years the evidence (ledger, proofs) is kept, as the lobby's notice
+    /// states it; funders ask three years from the end of the action.
+    pub evidence_kept_years: u32,
+    /// Where people write to exercise their rights over the data (an
+    /// address or a sentence); without it the notice says to write to
+    /// the organisation.
+    pub privacy_contact: Option<String>,
 }
 
 impl Config {
@@ -93,6 +104,9 @@ impl Config {
             keyframe_interval: Duration::from_secs(3),
             quality: crate::live::quality::QualityConfig::default(),
             anchoring: crate::evidence::anchoring::AnchorConfig::default(),
+            default_lang: cadre_protocol::api::UiLang::Fr,
+            evidence_kept_years: 3,
+            privacy_contact: None,
         }
     }
 }

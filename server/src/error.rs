@@ -115,6 +115,7 @@ impl From<CatalogError> for ApiError {
         match e {
             CatalogError::Invalid(m) => ApiError::new(ErrorCode::InvalidInput, m),
             CatalogError::NotFound(m) => ApiError::new(ErrorCode::NotFound, m),
+            CatalogError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
             other => ApiError::new(ErrorCode::Internal, other.to_string()),
         }
     }

@@ -14,7 +14,8 @@
 //!   loops, rate limit, liveness, close) apart from the per-message handlers.
 //! - [`app`]: the shared state and the operations the API, the CLI and the
 //!   socket use: admission, proofs and sheets, recordings after the fact,
-//!   the sponsor's report, difficulties, per-address connection limits.
+//!   the sponsor's report, difficulties (and their news to people connected now),
+//!   per-address connection limits.
 //! - [`live`]: a session while it runs: one actor task per session (roster,
 //!   sign-in, the recording gate, quality, session control), what it sends
 //!   to connections, and the pure rules it applies (quality, sign-in
@@ -207,6 +208,11 @@ impl Server {
         use axum::serve::ListenerExt;
         self.spawn_retention();
         self.spawn_anchoring();
+        // Issue 11 §4: answers written by `cadre report answer` reach
+        // connected authors.
+        let (app, stop) = (self.app.clone(), self.shutdown.clone());
+        self.tracker
+            .spawn(async move { app.watch_answers(stop).await });
         let router = http::router(self.app.clone());
         let listener = self.listener.tap_io(|tcp| {
             // Signalling is many small frames: without this, a second frame

@@ -14,6 +14,9 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+// `cadre organisation …` and `cadre action …`.
+mod actions_cli;
+
 #[derive(Parser)]
 #[command(
     name = "cadre",
@@ -59,6 +62,12 @@ enum Command {
     /// Difficulty reports: list, answer in writing, close, export.
     #[command(subcommand)]
     Report(ReportCommand),
+    /// The organisation's identity printed on certificates.
+    #[command(subcommand)]
+    Organisation(actions_cli::OrganisationCommand),
+    /// Actions: beneficiaries, sessions, article 2.1.7 changes, certificates.
+    #[command(subcommand)]
+    Action(actions_cli::ActionCommand),
 }
 
 #[derive(Args, Clone)]
@@ -145,6 +154,18 @@ struct ServeArgs {
     /// every session is also anchored when it ends.
     #[arg(long, env = "CADRE_ANCHOR_PERIOD_MINUTES", default_value_t = 10)]
     anchor_period_minutes: u64,
+    // -- What people see.
+    /// Interface language for people who chose none (`fr` or `en`).
+    #[arg(long = "lang", env = "CADRE_LANG", default_value = "fr")]
+    lang: cadre_protocol::api::UiLang,
+    /// Years the evidence is kept, as the lobby's notice tells people
+    /// (funders ask three years after the action; more with EU funding).
+    #[arg(long, env = "CADRE_EVIDENCE_KEPT_YEARS", default_value_t = 3)]
+    evidence_kept_years: u32,
+    /// Where people write to see, correct or erase their data (an e-mail
+    /// address or a short sentence), shown in the lobby's notice.
+    #[arg(long, env = "CADRE_PRIVACY_CONTACT")]
+    privacy_contact: Option<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -265,6 +286,14 @@ async fn main() -> std::process::ExitCode {
         Command::Serve { server, json_ready } => serve(&cli.data_dir, server, json_ready).await,
         Command::Session(cmd) => session_command(&cli.data_dir, cmd).await,
         Command::Report(cmd) => report_command(&cli.data_dir, cmd).await,
+        Command::Organisation(cmd) => match offline_or_init(&cli.data_dir, None).await {
+            Ok(off) => actions_cli::organisation(&off.app, cmd).await,
+            Err(e) => Err(e),
+        },
+        Command::Action(cmd) => match offline(&cli.data_dir, None).await {
+            Ok(off) => actions_cli::action(&off.app, cmd).await,
+            Err(e) => Err(e),
+        },
         Command::Verify(args) => {
             // Offline work, with its own exit codes (0 verified, else failed).
             match tokio::task::spawn_blocking(move || cadre_server::evidence::verify::run(args))
@@ -359,6 +388,17 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
         config.anchoring.tsa_url = Some(url.to_owned());
         config.anchoring.period = Duration::from_secs(args.anchor_period_minutes * 60);
     }
+    config.default_lang = args.lang;
+    if args.evidence_kept_years == 0 {
+        bail!("--evidence-kept-years must be at least 1 (funders ask three)");
+    }
+    config.evidence_kept_years = args.evidence_kept_years;
+    config.privacy_contact = args
+        .privacy_contact
+        .as_deref()
+        .map(str::trim)
+        .filter(|c| !c.is_empty())
+        .map(str::to_owned);
     Ok(config)
 }
 
@@ -442,6 +482,7 @@ async fn demo(data_dir: &Path, args: ServeArgs, json: bool) -> anyhow::Result<()
         })
         .await
         .map_err(|e| anyhow::anyhow!("creating the demo session: {}", e.message))?;
+    actions_cli::demo_identity(server.app()).await?;
     if json {
         say!(
             "{}",
@@ -463,10 +504,8 @@ fn print_demo(server: &Server, view: &SessionView, data_dir: &Path) {
     say!("");
     say!("  Demo session: {} ({})", view.title, view.id);
     say!(
-        "  Planned: {} → {} ({})",
-        view.planned_start,
-        view.planned_end,
-        view.time_zone
+        "  Planned: {}",
+        local_span(&view.planned_start, &view.planned_end, &view.time_zone)
     );
     say!("");
     say!("  Open each link in its own browser window or profile:");
@@ -573,12 +612,11 @@ async fn session_command(data_dir: &Path, cmd: SessionCommand) -> anyhow::Result
             } else {
                 for s in list {
                     println!(
-                        "{}  {}  {:<12} {} → {}  {} people  {}",
+                        "{}  {}  {:<12} {}  {} people  {}",
                         s.id,
                         serde_json::to_value(s.state)?.as_str().unwrap_or("?"),
                         s.kind,
-                        s.planned_start,
-                        s.planned_end,
+                        local_span(&s.planned_start, &s.planned_end, &s.time_zone),
                         s.people,
                         s.title
                     );
@@ -747,6 +785,37 @@ async fn offline_or_init(data_dir: &Path, public_url: Option<String>) -> anyhow:
     Ok(Offline { app: opened.app })
 }
 
+/// A planned span as the organiser reads it: local times in
+/// the session's zone, with the zone and its offset, e.g. `2026-12-03
+/// 09:00 → 12:30 (Europe/Paris, UTC+01:00)`; the end's date only when it
+/// differs. RFC 3339 UTC strings that do not parse are printed as they are.
+fn local_span(start: &str, end: &str, zone: &str) -> String {
+    let local = |t: &str| {
+        chrono::DateTime::parse_from_rfc3339(t)
+            .ok()
+            .map(|d| cadre_protocol::attendance::local_time(d.timestamp_millis(), zone))
+            .filter(|l| l.len() >= 25)
+    };
+    match (local(start), local(end)) {
+        (Some(s), Some(e)) => {
+            // `YYYY-MM-DDTHH:MM:SS+HH:MM`
+            let end_shown = if s[..10] == e[..10] {
+                e[11..16].to_owned()
+            } else {
+                format!("{} {}", &e[..10], &e[11..16])
+            };
+            format!(
+                "{} {} → {} ({zone}, UTC{})",
+                &s[..10],
+                &s[11..16],
+                end_shown,
+                &s[19..]
+            )
+        }
+        _ => format!("{start} → {end} ({zone})"),
+    }
+}
+
 fn print_session(view: &SessionView, json: bool) {
     if json {
         println!("{}", serde_json::to_string_pretty(view).unwrap_or_default());
@@ -754,8 +823,8 @@ fn print_session(view: &SessionView, json: bool) {
     }
     println!("{}  {} ({})", view.id, view.title, view.kind);
     println!(
-        "  {} → {} ({})",
-        view.planned_start, view.planned_end, view.time_zone
+        "  {}",
+        local_span(&view.planned_start, &view.planned_end, &view.time_zone)
     );
     for p in &view.people {
         let state = if p.link.revoked { "  [revoked]" } else { "" };
@@ -764,19 +833,24 @@ fn print_session(view: &SessionView, json: bool) {
     }
 }
 
+/// Reads a creation request from a file: JSON (by its extension or its
+/// first character) or TOML, with the same fields as the REST API.
+fn read_spec<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    let is_json =
+        path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
+    if is_json {
+        serde_json::from_str(&text)
+            .with_context(|| format!("{} is not a valid {what}", path.display()))
+    } else {
+        toml::from_str(&text).with_context(|| format!("{} is not a valid {what}", path.display()))
+    }
+}
+
 fn new_session(args: &CreateArgs) -> anyhow::Result<NewSession> {
     if let Some(path) = &args.file {
-        let text =
-            std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-        let is_json =
-            path.extension().is_some_and(|e| e == "json") || text.trim_start().starts_with('{');
-        return if is_json {
-            serde_json::from_str(&text)
-                .with_context(|| format!("{} is not a valid session", path.display()))
-        } else {
-            toml::from_str(&text)
-                .with_context(|| format!("{} is not a valid session", path.display()))
-        };
+        return read_spec(path, "session");
     }
     let person = |spec: &String, role| -> NewPerson {
         match spec.split_once('<') {
@@ -812,4 +886,89 @@ fn new_session(args: &CreateArgs) -> anyhow::Result<NewSession> {
         sponsor: args.sponsor.clone(),
         people,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cli, Command, config, local_span};
+    use clap::Parser;
+    use std::path::Path;
+
+    /// `cadre serve ARGS…` as parsed, or clap's refusal.
+    fn serve(args: &[&str]) -> Result<super::ServeArgs, clap::Error> {
+        let cli = Cli::try_parse_from(["cadre", "serve"].iter().chain(args))?;
+        match cli.command {
+            Command::Serve { server, .. } => Ok(server),
+            _ => unreachable!("parsed as serve"),
+        }
+    }
+
+    #[test]
+    fn what_people_see_is_configured_and_bad_values_are_refused() {
+        let defaults = config(Path::new("d"), &serve(&[]).unwrap()).unwrap();
+        assert_eq!(defaults.default_lang, cadre_protocol::api::UiLang::Fr);
+        assert_eq!(defaults.evidence_kept_years, 3);
+        assert_eq!(defaults.privacy_contact, None);
+
+        let set = serve(&[
+            "--lang",
+            "EN",
+            "--evidence-kept-years",
+            "6",
+            "--privacy-contact",
+            "  dpo@example.org ",
+        ])
+        .unwrap();
+        let set = config(Path::new("d"), &set).unwrap();
+        assert_eq!(set.default_lang, cadre_protocol::api::UiLang::En);
+        assert_eq!(set.evidence_kept_years, 6);
+        assert_eq!(set.privacy_contact.as_deref(), Some("dpo@example.org"));
+
+        let Err(error) = serve(&["--lang", "de"]) else {
+            panic!("--lang de is refused");
+        };
+        assert!(error.to_string().contains("expected fr or en"), "{error}");
+        let zero = serve(&["--evidence-kept-years", "0"]).unwrap();
+        let Err(error) = config(Path::new("d"), &zero) else {
+            panic!("0 years is refused");
+        };
+        assert!(error.to_string().contains("at least 1"), "{error}");
+        let blank = serve(&["--privacy-contact", "  "]).unwrap();
+        assert_eq!(
+            config(Path::new("d"), &blank).unwrap().privacy_contact,
+            None
+        );
+    }
+
+    #[test]
+    fn planned_times_print_in_the_sessions_zone() {
+        assert_eq!(
+            local_span(
+                "2026-12-03T08:00:00Z",
+                "2026-12-03T11:30:00Z",
+                "Europe/Paris"
+            ),
+            "2026-12-03 09:00 → 12:30 (Europe/Paris, UTC+01:00)"
+        );
+        assert_eq!(
+            local_span(
+                "2026-07-03T22:00:00Z",
+                "2026-07-04T01:00:00Z",
+                "Europe/Paris"
+            ),
+            "2026-07-04 00:00 → 03:00 (Europe/Paris, UTC+02:00)"
+        );
+        assert_eq!(
+            local_span(
+                "2026-12-03T20:00:00Z",
+                "2026-12-04T01:00:00Z",
+                "Europe/Paris"
+            ),
+            "2026-12-03 21:00 → 2026-12-04 02:00 (Europe/Paris, UTC+01:00)"
+        );
+        assert_eq!(
+            local_span("not a time", "2026-12-03T11:30:00Z", "Europe/Paris"),
+            "not a time → 2026-12-03T11:30:00Z (Europe/Paris)"
+        );
+    }
 }

@@ -31,6 +31,11 @@
 //     recording      armed, gated by everyone's agreement, stopped by a withdrawal, files
 //     control        suspend and resume, conditions, a difficulty report; remove and end
 //     sponsor        the sponsor's report, real and with stand-in answers
+//     privacy        a removal: who and why for the removed person, who only for the others
+//     documents      the root page, the language choice, the lobby notice on a phone,
+//                    « Mes documents », « Mes traces » in plain words, the countersign
+//                    drawing, the facilitator told of a difficulty
+//     postponement   the running badge, the tiles' notice, a same-day postponement reopening live
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
@@ -40,5 +45,9 @@ import "./suite/consent.mjs";
 import "./suite/recording.mjs";
 import "./suite/control.mjs";
 import "./suite/sponsor.mjs";
+import "./suite/privacy.mjs";
+import "./suite/actions.mjs";
+import "./suite/documents.mjs";
+import "./suite/postponement.mjs";
 
 process.exitCode = await run();

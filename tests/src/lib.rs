@@ -551,7 +551,6 @@ impl Drop for TestServer {
     }
 }
 
-/// Every file below `dir` with its size, sorted (empty if `dir` is absent).
 /// `cadre verify ledger.jsonl --jwks jwks.json [--tsa-cert …]`, as an
 /// auditor runs it, on files written into `dir`: exit code, stdout, stderr.
 pub fn verify_export(
@@ -560,9 +559,22 @@ pub fn verify_export(
     jwks: &str,
     tsa_certs: &[PathBuf],
 ) -> (i32, String, String) {
-    let file = dir.join("ledger.jsonl");
+    verify_file(dir, "ledger.jsonl", export, jwks, tsa_certs)
+}
+
+/// `cadre verify NAME --jwks jwks.json [--tsa-cert …]` on `text` written
+/// into `dir` as `name` (a proof, a certificate, an export), beside the
+/// keys: exit code, stdout, stderr.
+pub fn verify_file(
+    dir: &std::path::Path,
+    name: &str,
+    text: &str,
+    jwks: &str,
+    tsa_certs: &[PathBuf],
+) -> (i32, String, String) {
+    let file = dir.join(name);
     let keys = dir.join("jwks.json");
-    std::fs::write(&file, export).expect("write the export");
+    std::fs::write(&file, text).expect("write the file to verify");
     std::fs::write(&keys, jwks).expect("write the keys");
     let args = cadre_server::evidence::verify::VerifyArgs {
         file,
@@ -581,6 +593,7 @@ pub fn verify_export(
     )
 }
 
+/// Every file below `dir` with its size, sorted (empty if `dir` is absent).
 pub fn files_under(dir: &std::path::Path) -> Vec<(PathBuf, u64)> {
     let mut out = Vec::new();
     if let Ok(rd) = std::fs::read_dir(dir) {

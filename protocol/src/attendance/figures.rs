@@ -3,6 +3,7 @@
 //! ([`derive`]). Span arithmetic stays linear, since a verifier runs it on
 //! untrusted files.
 
+use super::MAX_SLOTS;
 use super::calendar::{plan, render, zone};
 use super::{Schedule, in_proof, text};
 use crate::evidence::{Entry, kind};
@@ -31,6 +32,12 @@ pub struct HalfDay {
     pub planned_start: i64,
     /// Planned end, UTC ms.
     pub planned_end: i64,
+    /// When the planned time of this half-day is in several parts (a
+    /// session held, then postponed to later the same half-day): each part,
+    /// `[start, end)` UTC ms, in order; `planned_start`–`planned_end` spans
+    /// them. Empty (and absent from the JSON) for a single part.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub planned_parts: Vec<(i64, i64)>,
     /// Merged connection intervals that touch this calendar half-day (local
     /// 00:00–13:00 or 13:00–24:00), not clipped: as connected. A connection
     /// held across 13:00 is listed in both half-days.
@@ -78,6 +85,9 @@ pub struct PersonAttendance {
 
 /// The `session_state` value that suspends presence.
 pub const SUSPENDED: &str = "suspended";
+
+/// The `session_state` action that moves the session to a new window.
+const POSTPONE: &str = "postpone";
 
 /// Half-open `[start, end)` spans in UTC ms.
 pub(super) type Span = (i64, i64);
@@ -186,6 +196,46 @@ struct Timeline {
     present: Vec<Span>,
     signed_in: BTreeMap<String, i64>,
     countersigned: BTreeMap<String, i64>,
+    /// The parts of earlier plans that were in force (see [`Postponements`]).
+    earlier: Vec<Span>,
+}
+
+/// The plans a session had before its postponements. A `postpone` entry
+/// that names the window it replaced (`previous_start`, `previous_end`)
+/// makes that window's part before the postponement count as planned
+/// time: attended time is attended time, whatever the plan became. Entries
+/// written before that field existed name none, and the plan is the
+/// current schedule alone, as it always was, so older proofs still verify.
+#[derive(Default)]
+struct Postponements {
+    /// Time of the previous postponement (the earlier plan was in force
+    /// from then).
+    since: Option<i64>,
+    earlier: Vec<Span>,
+}
+
+impl Postponements {
+    fn learn(&mut self, e: &Entry, p: &serde_json::Value) {
+        let moved = text(p, "action") == Some(POSTPONE);
+        if !moved {
+            return;
+        }
+        let ms = |k: &str| {
+            text(p, k)
+                .and_then(|v| chrono::DateTime::parse_from_rfc3339(v).ok())
+                .map(|t| t.timestamp_millis())
+        };
+        if let (Some(start), Some(end)) = (ms("previous_start"), ms("previous_end")) {
+            // The part of the replaced window that was in force: after the
+            // postponement before it, and before this one.
+            let from = start.max(self.since.unwrap_or(i64::MIN));
+            let to = end.min(e.ts);
+            if from < to {
+                self.earlier.push((from, to));
+            }
+        }
+        self.since = Some(e.ts);
+    }
 }
 
 fn timeline(entries: &[Entry], person: &str, now_ms: i64) -> Timeline {
@@ -198,6 +248,7 @@ fn timeline(entries: &[Entry], person: &str, now_ms: i64) -> Timeline {
     let mut suspensions: Vec<Span> = Vec::new();
     let mut signed_in = BTreeMap::new();
     let mut countersigned = BTreeMap::new();
+    let mut postponements = Postponements::default();
 
     for e in sorted {
         let p = e.payload_value();
@@ -211,6 +262,7 @@ fn timeline(entries: &[Entry], person: &str, now_ms: i64) -> Timeline {
                 }
             }
             kind::SESSION_STATE => {
+                postponements.learn(e, &p);
                 if text(&p, "to") == Some(SUSPENDED) {
                     suspended_since.get_or_insert(e.ts);
                 } else if let Some(since) = suspended_since.take() {
@@ -291,7 +343,84 @@ fn timeline(entries: &[Entry], person: &str, now_ms: i64) -> Timeline {
         present,
         signed_in,
         countersigned,
+        earlier: union(postponements.earlier),
     }
+}
+
+/// The half-day slots of the plan as it was in force: `(id, start, end)`
+/// in UTC ms, in order, where `start`–`end` spans the slot's planned parts.
+/// Those of the current `schedule` ([`slots`](super::slots)), and, when the
+/// log's postponements name the windows they replaced, the half-days held
+/// before them: every person's [`derive`] lists these slots.
+pub fn slots_in_force(schedule: &Schedule, entries: &[Entry]) -> Vec<(String, i64, i64)> {
+    let mut states: Vec<&Entry> = entries
+        .iter()
+        .filter(|e| e.kind == kind::SESSION_STATE)
+        .collect();
+    states.sort_by_key(|e| e.seq);
+    let mut postponements = Postponements::default();
+    for e in states {
+        postponements.learn(e, &e.payload_value());
+    }
+    planned_half_days(schedule, &union(postponements.earlier))
+        .into_iter()
+        .map(|h| {
+            let start = h.parts.first().map_or(0, |p| p.0);
+            let end = h.parts.last().map_or(0, |p| p.1);
+            (h.id, start, end)
+        })
+        .collect()
+}
+
+/// One half-day of the plan as it was in force: its parts (several when a
+/// postponement left a gap in it).
+struct PlannedHalfDay {
+    id: String,
+    parts: Vec<Span>,
+    day_start: i64,
+    day_end: i64,
+}
+
+/// The half-days of the earlier plans' parts that were in force, then of
+/// the current schedule, merged by slot, in time order; at most
+/// [`MAX_SLOTS`] cuts in all (a verifier runs this on untrusted files).
+fn planned_half_days(schedule: &Schedule, earlier: &[Span]) -> Vec<PlannedHalfDay> {
+    let pieces = earlier
+        .iter()
+        .map(|&(planned_start, planned_end)| Schedule {
+            planned_start,
+            planned_end,
+            time_zone: schedule.time_zone.clone(),
+        })
+        .chain(std::iter::once(schedule.clone()));
+    let mut out: Vec<PlannedHalfDay> = Vec::new();
+    let mut cuts = 0;
+    for piece in pieces {
+        for p in plan(&piece) {
+            cuts += 1;
+            if cuts > MAX_SLOTS {
+                break;
+            }
+            match out.iter_mut().find(|h| h.id == p.id) {
+                Some(h) => {
+                    h.parts.push((p.start, p.end));
+                    h.day_start = h.day_start.min(p.day_start);
+                    h.day_end = h.day_end.max(p.day_end);
+                }
+                None => out.push(PlannedHalfDay {
+                    id: p.id,
+                    parts: vec![(p.start, p.end)],
+                    day_start: p.day_start,
+                    day_end: p.day_end,
+                }),
+            }
+        }
+    }
+    for h in &mut out {
+        h.parts = union(std::mem::take(&mut h.parts));
+    }
+    out.sort_by_key(|h| h.parts.first().map_or(i64::MAX, |p| p.0));
+    out
 }
 
 /// One person's attendance from the ledger: the session's `schedule`, the
@@ -318,12 +447,16 @@ pub fn derive(
         present_seconds: 0,
         completion: 0.0,
     };
-    let half_days: Vec<HalfDay> = plan(schedule)
+    let half_days: Vec<HalfDay> = planned_half_days(schedule, &t.earlier)
         .into_iter()
         .map(|p| {
-            let planned = seconds(i128::from(p.end) - i128::from(p.start));
-            let connected = seconds(overlap(&t.connected, p.start, p.end));
-            let present = seconds(overlap(&t.present, p.start, p.end));
+            let in_parts =
+                |set: &[Span]| -> i128 { p.parts.iter().map(|&(a, b)| overlap(set, a, b)).sum() };
+            let planned = seconds(in_parts(&[(i64::MIN, i64::MAX)]));
+            let connected = seconds(in_parts(&t.connected));
+            let present = seconds(in_parts(&t.present));
+            let start = p.parts.first().map_or(0, |s| s.0);
+            let end = p.parts.last().map_or(0, |s| s.1);
             totals.planned_seconds = totals.planned_seconds.saturating_add(planned);
             totals.connected_seconds = totals.connected_seconds.saturating_add(connected);
             totals.present_seconds = totals.present_seconds.saturating_add(present);
@@ -341,9 +474,14 @@ pub fn derive(
                 completion: completion(present, planned),
                 signed_in_at: t.signed_in.get(&p.id).copied(),
                 countersigned_at: t.countersigned.get(&p.id).copied(),
+                planned_parts: if p.parts.len() > 1 {
+                    p.parts.clone()
+                } else {
+                    Vec::new()
+                },
                 slot: p.id,
-                planned_start: p.start,
-                planned_end: p.end,
+                planned_start: start,
+                planned_end: end,
             }
         })
         .collect();

@@ -54,7 +54,9 @@ pub use calendar::{
 };
 pub use conditions::{Conditions, PoorMinute, SCORES, ScoreCounts, WORST_MINUTES, conditions};
 pub use consents::{ConsentDecision, DecisionEffect, consent_history, decision_effects};
-pub use figures::{HalfDay, Interval, PersonAttendance, SUSPENDED, Totals, completion, derive};
+pub use figures::{
+    HalfDay, Interval, PersonAttendance, SUSPENDED, Totals, completion, derive, slots_in_force,
+};
 pub use recordings::{RecordedFile, RecordedSegment, recordings};
 pub use scope::{
     ProofScope, concerned_before_v3, concerns, in_proof, is_recording_segment, is_session_control,

@@ -887,3 +887,243 @@ fn only_the_persons_own_removal_is_in_their_proof() {
     assert!(old.contains(&e[0]) && old.contains(&e[2]));
     assert!(!ProofScope::before_v3(e, "p_a").contains(&e[0]));
 }
+
+// -- Postponements -------------------
+
+/// A `postpone` entry at `ts` from the window `previous` to `next`, as the
+/// server writes it (`previous` absent: as servers wrote it before).
+fn postpone(log: &mut Log, ts: i64, previous: Option<(i64, i64)>, next: (i64, i64)) {
+    let rfc = |ms: i64| {
+        chrono::Utc
+            .timestamp_millis_opt(ms)
+            .unwrap()
+            .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+    };
+    let mut p = serde_json::json!({
+        "action": "postpone", "from": "running", "to": "postponed", "reason": "test",
+        "planned_start": rfc(next.0), "planned_end": rfc(next.1),
+    });
+    if let Some((a, b)) = previous {
+        p["previous_start"] = serde_json::json!(rfc(a));
+        p["previous_end"] = serde_json::json!(rfc(b));
+    }
+    log.add(ts, kind::SESSION_STATE, "p_fac", p);
+}
+
+fn start(log: &mut Log, ts: i64, from: &str) {
+    log.add(
+        ts,
+        kind::SESSION_STATE,
+        "server",
+        serde_json::json!({"action": "start", "from": from, "to": "running", "reason": ""}),
+    );
+}
+
+#[test]
+fn time_attended_before_a_same_day_postponement_counts_in_its_half_day() {
+    // Planned 09:00–12:00; held 09:00–10:00, postponed at 10:00 to
+    // 14:00–16:00 the same day, held again 14:00–15:00.
+    let d = |h, m| paris(2026, 12, 3, h, m);
+    let now = schedule(d(14, 0), d(16, 0));
+    let mut log = Log::default();
+    log.open(d(9, 0), "p_a", "c1");
+    log.add(
+        d(9, 5),
+        kind::SIGNED_IN,
+        "p_a",
+        serde_json::json!({"slot": "2026-12-03.am"}),
+    );
+    postpone(
+        &mut log,
+        d(10, 0),
+        Some((d(9, 0), d(12, 0))),
+        (d(14, 0), d(16, 0)),
+    );
+    log.close(d(10, 30), "p_a", "c1", "left", d(10, 30));
+    start(&mut log, d(14, 0), "postponed");
+    log.open(d(14, 0), "p_a", "c2")
+        .close(d(15, 0), "p_a", "c2", "left", d(15, 0));
+
+    let a = derive(&now, &log.0, "p_a", d(17, 0));
+    assert_eq!(a.half_days.len(), 2, "{:?}", a.half_days);
+    let (am, pm) = (&a.half_days[0], &a.half_days[1]);
+    assert_eq!(am.slot, "2026-12-03.am");
+    // Only the hour before the postponement: 10:00–10:30 was not planned.
+    assert_eq!((am.planned_start, am.planned_end), (d(9, 0), d(10, 0)));
+    assert_eq!(am.connected_seconds, 3_600);
+    assert_eq!(am.present_seconds, 3_600);
+    assert_eq!(am.completion, 1.0);
+    assert_eq!(am.signed_in_at, Some(d(9, 5)), "the sign-in before counts");
+    assert!(am.planned_parts.is_empty());
+    assert_eq!(pm.slot, "2026-12-03.pm");
+    assert_eq!(pm.connected_seconds, 3_600);
+    assert_eq!(a.totals.planned_seconds, 3 * 3_600);
+    assert_eq!(a.totals.present_seconds, 2 * 3_600);
+    assert_eq!(a.totals.completion, 0.6667);
+    // A proof's entries give the same figures as the whole log.
+    let own: Vec<Entry> = log
+        .0
+        .iter()
+        .filter(|e| in_proof(e, "p_a"))
+        .cloned()
+        .collect();
+    assert_eq!(derive(&now, &own, "p_a", d(17, 0)), a);
+}
+
+#[test]
+fn a_postponement_later_in_the_same_half_day_gives_one_half_day_in_two_parts() {
+    // 09:00–12:00, postponed at 10:00 to 11:00–12:30.
+    let d = |h, m| paris(2026, 12, 3, h, m);
+    let now = schedule(d(11, 0), d(12, 30));
+    let mut log = Log::default();
+    log.open(d(9, 30), "p_a", "c1");
+    postpone(
+        &mut log,
+        d(10, 0),
+        Some((d(9, 0), d(12, 0))),
+        (d(11, 0), d(12, 30)),
+    );
+    start(&mut log, d(11, 0), "postponed");
+    log.close(d(12, 0), "p_a", "c1", "left", d(12, 0));
+
+    let a = derive(&now, &log.0, "p_a", d(13, 0));
+    assert_eq!(a.half_days.len(), 1);
+    let am = &a.half_days[0];
+    assert_eq!(
+        am.planned_parts,
+        [(d(9, 0), d(10, 0)), (d(11, 0), d(12, 30))]
+    );
+    assert_eq!((am.planned_start, am.planned_end), (d(9, 0), d(12, 30)));
+    // Connected 09:30–12:00: 30 min in the first part, 60 in the second;
+    // 10:00–11:00, while postponed, is not planned time.
+    assert_eq!(am.connected_seconds, 90 * 60);
+    assert_eq!(a.totals.planned_seconds, 150 * 60);
+    assert_eq!(a.totals.connected_seconds, 90 * 60);
+    assert_eq!(am.completion, 0.6);
+}
+
+#[test]
+fn a_postponement_to_another_day_keeps_the_first_morning() {
+    let now = schedule(paris(2026, 12, 10, 9, 0), paris(2026, 12, 10, 12, 0));
+    let mut log = Log::default();
+    log.open(paris(2026, 12, 3, 9, 0), "p_a", "c1").close(
+        paris(2026, 12, 3, 9, 45),
+        "p_a",
+        "c1",
+        "left",
+        paris(2026, 12, 3, 9, 45),
+    );
+    postpone(
+        &mut log,
+        paris(2026, 12, 3, 9, 50),
+        Some((paris(2026, 12, 3, 9, 0), paris(2026, 12, 3, 12, 0))),
+        (now.planned_start, now.planned_end),
+    );
+    let a = derive(&now, &log.0, "p_a", paris(2026, 12, 4, 0, 0));
+    let ids: Vec<&str> = a.half_days.iter().map(|h| h.slot.as_str()).collect();
+    assert_eq!(ids, ["2026-12-03.am", "2026-12-10.am"]);
+    assert_eq!(a.half_days[0].connected_seconds, 45 * 60);
+    assert_eq!(a.half_days[0].planned_end, paris(2026, 12, 3, 9, 50));
+    assert_eq!(a.half_days[1].connected_seconds, 0);
+}
+
+#[test]
+fn a_postponement_that_names_no_previous_window_reads_as_before() {
+    // Logs written before `previous_start` existed: the current schedule
+    // alone, so proofs issued then still verify.
+    let d = |h, m| paris(2026, 12, 3, h, m);
+    let now = schedule(d(14, 0), d(16, 0));
+    let mut log = Log::default();
+    log.open(d(9, 0), "p_a", "c1")
+        .close(d(10, 0), "p_a", "c1", "left", d(10, 0));
+    postpone(&mut log, d(10, 0), None, (d(14, 0), d(16, 0)));
+    let a = derive(&now, &log.0, "p_a", d(17, 0));
+    assert_eq!(a.half_days.len(), 1);
+    assert_eq!(a.half_days[0].slot, "2026-12-03.pm");
+    assert_eq!(a.totals.connected_seconds, 0);
+    assert_eq!(a.totals.planned_seconds, 2 * 3_600);
+}
+
+#[test]
+fn two_postponements_count_each_plan_only_while_it_was_in_force() {
+    // 09:00–10:00 planned; at 09:30 moved to 10:30–11:00; at 10:00 (still
+    // waiting) moved to 11:30–12:00. The middle plan was never in force
+    // during its own window.
+    let d = |h, m| paris(2026, 12, 3, h, m);
+    let now = schedule(d(11, 30), d(12, 0));
+    let mut log = Log::default();
+    log.open(d(9, 0), "p_a", "c1");
+    postpone(
+        &mut log,
+        d(9, 30),
+        Some((d(9, 0), d(10, 0))),
+        (d(10, 30), d(11, 0)),
+    );
+    postpone(
+        &mut log,
+        d(10, 0),
+        Some((d(10, 30), d(11, 0))),
+        (d(11, 30), d(12, 0)),
+    );
+    log.close(d(12, 0), "p_a", "c1", "left", d(12, 0));
+    let a = derive(&now, &log.0, "p_a", d(13, 0));
+    assert_eq!(a.half_days.len(), 1);
+    assert_eq!(
+        a.half_days[0].planned_parts,
+        [(d(9, 0), d(9, 30)), (d(11, 30), d(12, 0))]
+    );
+    assert_eq!(a.totals.planned_seconds, 3_600);
+    assert_eq!(a.totals.connected_seconds, 3_600);
+}
+
+#[test]
+fn forged_postponements_stay_bounded() {
+    // A verifier reads untrusted files: thousands of year-long earlier
+    // windows yield at most MAX_SLOTS half-days.
+    let mut log = Log::default();
+    for i in 0..2_000 {
+        postpone(
+            &mut log,
+            paris(2026, 12, 3, 9, 0) + i,
+            Some((paris(2025, 1, 1, 0, 0), paris(2026, 12, 1, 0, 0))),
+            (paris(2027, 1, 1, 9, 0), paris(2027, 1, 1, 12, 0)),
+        );
+    }
+    let now = schedule(paris(2027, 1, 1, 9, 0), paris(2027, 1, 1, 12, 0));
+    let a = derive(&now, &log.0, "p_a", paris(2027, 1, 2, 0, 0));
+    assert!(a.half_days.len() <= MAX_SLOTS);
+}
+
+#[test]
+fn the_slots_in_force_are_those_every_person_derives() {
+    let now = schedule(paris(2026, 12, 10, 9, 0), paris(2026, 12, 10, 12, 0));
+    let mut log = Log::default();
+    log.open(paris(2026, 12, 3, 9, 0), "p_a", "c1");
+    postpone(
+        &mut log,
+        paris(2026, 12, 3, 9, 50),
+        Some((paris(2026, 12, 3, 9, 0), paris(2026, 12, 3, 12, 0))),
+        (now.planned_start, now.planned_end),
+    );
+    let slots = slots_in_force(&now, &log.0);
+    assert_eq!(
+        slots,
+        [
+            (
+                "2026-12-03.am".to_owned(),
+                paris(2026, 12, 3, 9, 0),
+                paris(2026, 12, 3, 9, 50)
+            ),
+            (
+                "2026-12-10.am".to_owned(),
+                now.planned_start,
+                now.planned_end
+            ),
+        ]
+    );
+    let derived = derive(&now, &log.0, "p_b", paris(2026, 12, 4, 0, 0));
+    let ids: Vec<&str> = derived.half_days.iter().map(|h| h.slot.as_str()).collect();
+    assert_eq!(ids, ["2026-12-03.am", "2026-12-10.am"]);
+    // Without a postponement naming its window: the schedule's slots.
+    assert_eq!(slots_in_force(&now, &[]), super::slots(&now));
+}

@@ -183,6 +183,13 @@ pub(super) fn compare(
                 format!("{}–{}", d.planned_start, d.planned_end),
             );
         }
+        if c.planned_parts != d.planned_parts {
+            differ(
+                "the planned parts",
+                format!("{:?}", c.planned_parts),
+                format!("{:?}", d.planned_parts),
+            );
+        }
         for (what, claimed, recomputed) in differing_times(
             (c.connected_seconds, c.present_seconds, c.completion),
             (d.connected_seconds, d.present_seconds, d.completion),

@@ -48,6 +48,6 @@ pub use receipts::{
 };
 pub use sheet::{
     AttendanceSheet, CSV_HEADER, SHEET_TYP, SHEET_VERSION, SheetRow, build_sheet, duration,
-    push_record,
+    push_record, push_record_with,
 };
 pub use verify::{Check, Verdict, check, verify_proof};

@@ -91,8 +91,17 @@ pub fn build_sheet(
     }
 }
 
+/// The half-day's planned time: its parts' when a postponement left a gap
+/// in it, else its one span.
 fn planned_seconds(h: &HalfDay) -> i64 {
-    h.planned_end.saturating_sub(h.planned_start).max(0) / 1000
+    if h.planned_parts.is_empty() {
+        return h.planned_end.saturating_sub(h.planned_start).max(0) / 1000;
+    }
+    h.planned_parts
+        .iter()
+        .map(|&(a, b)| b.saturating_sub(a).max(0))
+        .fold(0i64, i64::saturating_add)
+        / 1000
 }
 
 fn person_rows(person: &Person, a: &PersonAttendance) -> Vec<SheetRow> {
@@ -209,16 +218,22 @@ pub fn duration(seconds: i64) -> String {
 /// Appends one CSV record (RFC 4180 quoting, CRLF); a field a spreadsheet
 /// would take for a formula is prefixed with `'`.
 pub fn push_record(out: &mut String, fields: impl Iterator<Item = String>) {
+    push_record_with(out, ',', fields);
+}
+
+/// [`push_record`] with another separator (`;` for a spreadsheet set to
+/// French): a field holding it, a quote or a line break is quoted.
+pub fn push_record_with(out: &mut String, separator: char, fields: impl Iterator<Item = String>) {
     for (i, field) in fields.enumerate() {
         if i > 0 {
-            out.push(',');
+            out.push(separator);
         }
         let field = if field.starts_with(['=', '+', '-', '@', '\t', '\r']) {
             format!("'{field}")
         } else {
             field
         };
-        if field.contains([',', '"', '\r', '\n']) {
+        if field.contains([separator, '"', '\r', '\n']) {
             out.push('"');
             out.push_str(&field.replace('"', "\"\""));
             out.push('"');

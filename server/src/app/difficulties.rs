@@ -115,6 +115,21 @@ fn query_difficulties(
     Ok(out)
 }
 
+/// The reports answered or closed at `since` or later, any session.
+pub(super) fn query_changed(
+    conn: &rusqlite::Connection,
+    since: i64,
+) -> CatalogResult<Vec<Difficulty>> {
+    let sql = format!("{SELECT} WHERE r.answered_at >= ?1 OR r.closed_at >= ?1");
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![since], difficulty_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row??);
+    }
+    Ok(out)
+}
+
 fn query_difficulty(
     conn: &rusqlite::Connection,
     sid: &str,
@@ -155,7 +170,7 @@ impl App {
     /// The session and person, when `pid`'s link is revoked because a
     /// facilitator removed them (their latest `removed` entry is not
     /// followed by a re-admission).
-    async fn removed_member(
+    pub(crate) async fn removed_member(
         &self,
         sid: &str,
         pid: &str,
@@ -346,17 +361,8 @@ impl App {
             })
             .await?;
         tracing::info!(sid, report = %report.id, author = %report.author.id, "difficulty report filed");
+        self.tell_facilitators(&report).await;
         Ok(report)
-    }
-
-    /// The author sees an answer at once if connected.
-    pub async fn tell_author(&self, report: &Difficulty) {
-        let msg = cadre_protocol::signalling::ServerMessage::Difficulty {
-            difficulty: report.clone(),
-        };
-        self.registry()
-            .notify(&report.session_id, &report.author.id, &msg)
-            .await;
     }
 
     /// Person `pid`'s own reports in session `sid`, oldest first, with the

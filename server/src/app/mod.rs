@@ -2,10 +2,15 @@
 //! operations the REST API, the CLI and the WebSocket need: create and read
 //! sessions, mint links, admit a token, revoke.
 
+// Actions, identity, certificat de réalisation.
+pub mod actions;
 pub mod address_limits;
+pub mod answers;
 pub mod difficulties;
 pub mod proofs;
 pub mod recordings;
+// What a removed person's link still opens.
+pub mod removal;
 pub mod sponsor;
 
 use crate::config::Config;
@@ -106,6 +111,14 @@ struct Inner {
             tokio::sync::mpsc::Receiver<String>,
         )>,
     >,
+    // What people see.
+    default_lang: cadre_protocol::api::UiLang,
+    evidence_kept_years: u32,
+    privacy_contact: Option<String>,
+    /// Difficulty answers already sent live, so that the watcher of the
+    /// catalogue does not send them twice (see `answers`).
+    told: answers::Told,
+    told_changes: answers::ToldChanges,
 }
 
 impl std::fmt::Debug for App {
@@ -191,6 +204,11 @@ impl App {
                 anchoring: std::sync::Mutex::new(
                     anchor_rx.map(|rx| (config.anchoring.clone(), rx)),
                 ),
+                default_lang: config.default_lang,
+                evidence_kept_years: config.evidence_kept_years,
+                privacy_contact: config.privacy_contact.clone(),
+                told: answers::Told::default(),
+                told_changes: answers::ToldChanges::default(),
             }),
         }
     }
@@ -203,6 +221,28 @@ impl App {
     /// How long recordings are kept.
     pub fn recording_retention(&self) -> Duration {
         self.inner.recording_retention
+    }
+
+    /// The interface language when a person chose none.
+    pub fn default_lang(&self) -> cadre_protocol::api::UiLang {
+        self.inner.default_lang
+    }
+
+    /// The lobby notice's data-protection facts.
+    pub fn evidence_notice(&self) -> cadre_protocol::api::EvidenceNotice {
+        cadre_protocol::api::EvidenceNotice {
+            evidence_kept_years: self.inner.evidence_kept_years,
+            recording_retention_days: self.inner.recording_retention.as_secs() / 86_400,
+            contact: self.inner.privacy_contact.clone(),
+        }
+    }
+
+    pub(crate) fn told(&self) -> &answers::Told {
+        &self.inner.told
+    }
+
+    pub(crate) fn told_changes(&self) -> &answers::ToldChanges {
+        &self.inner.told_changes
     }
 
     /// The organiser bearer token.
@@ -424,11 +464,16 @@ impl App {
             Err(e) => return Err(e.into()),
         };
         let (jti, sid, sub) = (claims.jti.clone(), claims.sid.clone(), claims.sub.clone());
-        let (admission, facilitators, people) = self
+        let (admission, facilitators, people, action) = self
             .inner
             .catalog
             .run(move |c| {
                 let admission = c.admit(&jti, &sid, &sub)?;
+                // Which action the certificate covers.
+                let action = match &admission {
+                    Admission::Admitted { .. } => c.action_of_session(&sid)?,
+                    _ => None,
+                };
                 let (facilitators, people) = match &admission {
                     Admission::Admitted { person, .. } => (
                         c.facilitators(&sid)?,
@@ -440,7 +485,7 @@ impl App {
                     ),
                     _ => (Vec::new(), Vec::new()),
                 };
-                Ok((admission, facilitators, people))
+                Ok((admission, facilitators, people, action))
             })
             .await?;
         match admission {
@@ -473,7 +518,13 @@ impl App {
                     id: person.id,
                     name: person.name,
                     role: person.role,
-                    session: session_info(&session, facilitators),
+                    session: SessionInfo {
+                        action: action.map(|a| cadre_protocol::action::ActionRef {
+                            id: a.id,
+                            title: a.title,
+                        }),
+                        ..session_info(&session, facilitators)
+                    },
                 })
             }
             Admission::Revoked(at) => Err(ApiError::new(
@@ -515,26 +566,6 @@ impl App {
         } else {
             Err(expired.into())
         }
-    }
-
-    /// A postponed session opens again when its new window starts (minus
-    /// the links' lead time): true if it did now. The first join then
-    /// stores it as open.
-    pub async fn reopens_now(&self, sid: &str) -> Result<bool, ApiError> {
-        let s = sid.to_owned();
-        let session = self.inner.catalog.run(move |c| c.session(&s)).await?;
-        if session.state != cadre_protocol::SessionState::Postponed {
-            return Ok(false);
-        }
-        if Utc::now() + self.inner.link_lead < session.planned_start {
-            return Ok(false);
-        }
-        let s = sid.to_owned();
-        self.inner
-            .catalog
-            .run(move |c| c.set_state(&s, cadre_protocol::SessionState::Open))
-            .await?;
-        Ok(true)
     }
 
     /// A person's current consent decisions, from the ledger. Asked at
@@ -634,6 +665,7 @@ pub fn session_info(s: &Session, facilitators: Vec<String>) -> SessionInfo {
         time_zone: s.time_zone.name().to_owned(),
         facilitators,
         state: s.state,
+        action: None,
     }
 }
 

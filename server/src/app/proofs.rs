@@ -63,6 +63,21 @@ fn render_session(m: &SessionMeta) -> render::SessionInfo {
     }
 }
 
+/// The session's state changes for a document a funder reads: when and
+/// what only. The reason and who acted are dropped here, so they never
+/// reach the sheet; no one's removal is among them.
+pub(crate) fn neutral_course(entries: &[Entry]) -> Vec<proof::ControlEvent> {
+    proof::control_events(entries, "")
+        .into_iter()
+        .filter(|e| e.kind == cadre_protocol::evidence::kind::SESSION_STATE)
+        .map(|e| proof::ControlEvent {
+            reason: None,
+            by: None,
+            ..e
+        })
+        .collect()
+}
+
 fn person(p: &StoredPerson) -> Person {
     Person {
         id: p.id.clone(),
@@ -162,13 +177,29 @@ impl App {
         Ok(out)
     }
 
-    /// A person's certificate (the proof's human rendering), as PDF.
+    /// A person's relevé de présence (the proof's human rendering), as PDF.
     pub async fn certificate_pdf(
         &self,
         sid: &str,
         pid: &str,
         lang: Lang,
     ) -> Result<(IssuedProof, Vec<u8>), ApiError> {
+        let (issued, certificate) = self.attendance_record(sid, pid, lang).await?;
+        let pdf = tokio::task::spawn_blocking(move || render::certificate_pdf(&certificate))
+            .await
+            .map_err(|e| ApiError::internal("rendering", e))?
+            .map_err(|e| ApiError::internal("rendering the attendance record", e))?;
+        Ok((issued, pdf))
+    }
+
+    /// A person's relevé de présence as the renderer takes it, with the
+    /// proof it is drawn from: what [`App::certificate_pdf`] prints.
+    pub async fn attendance_record(
+        &self,
+        sid: &str,
+        pid: &str,
+        lang: Lang,
+    ) -> Result<(IssuedProof, render::Certificate), ApiError> {
         let issued = self.issue_proof(sid, pid).await?;
         let p = &issued.proof;
         // Who acted, by name: the session's facilitators (the proof names
@@ -188,10 +219,9 @@ impl App {
             .iter()
             .filter_map(|e| Entry::parse(&e.entry).ok())
             .collect();
-        let head_ts = cadre_protocol::evidence::unverified_payload(&p.evidence.tree_head)
-            .and_then(|b| serde_json::from_slice::<cadre_protocol::evidence::TreeHead>(&b).ok())
-            .map(|h| h.ts)
-            .unwrap_or(p.issued_at);
+        let head = cadre_protocol::evidence::unverified_payload(&p.evidence.tree_head)
+            .and_then(|b| serde_json::from_slice::<cadre_protocol::evidence::TreeHead>(&b).ok());
+        let head_ts = head.as_ref().map_or(p.issued_at, |h| h.ts);
         // The same derivation the proof's figures come from, for the fields
         // the proof does not carry (first join, last leave).
         let attendance = attendance::derive(&p.session.schedule(), &entries, pid, head_ts);
@@ -213,21 +243,31 @@ impl App {
             recordings: p.recordings.clone(),
             proof_sha256: issued.sha256(),
             key_id: self.jws().kid().to_owned(),
+            tree_size: head.as_ref().map_or(0, |h| h.tree_size),
+            tree_root: head.map(|h| h.root).unwrap_or_default(),
             jwks_url: format!("{}/.well-known/jwks.json", self.public_url()),
             issued_at: p.issued_at,
             generated_at: chrono::Utc::now().timestamp_millis(),
         };
-        let pdf = tokio::task::spawn_blocking(move || render::certificate_pdf(&certificate))
-            .await
-            .map_err(|e| ApiError::internal("rendering", e))?
-            .map_err(|e| ApiError::internal("rendering the certificate", e))?;
-        Ok((issued, pdf))
+        Ok((issued, certificate))
     }
 
     /// The session's attendance sheet (feuille d'émargement), as PDF.
     pub async fn sheet_pdf(&self, sid: &str, lang: Lang) -> Result<Vec<u8>, ApiError> {
+        let sheet = self.sheet_document(sid, lang).await?;
+        tokio::task::spawn_blocking(move || render::attendance_sheet_pdf(&sheet))
+            .await
+            .map_err(|e| ApiError::internal("rendering", e))?
+            .map_err(|e| ApiError::internal("rendering the sheet", e))
+    }
+
+    /// The sheet as the renderer takes it: what [`App::sheet_pdf`] prints.
+    pub async fn sheet_document(&self, sid: &str, lang: Lang) -> Result<render::Sheet, ApiError> {
         let s = sid.to_owned();
-        let detail = self.catalog().run(move |c| c.session_detail(&s)).await?;
+        let (detail, identity) = self
+            .catalog()
+            .run(move |c| Ok((c.session_detail(&s)?, c.organisation()?)))
+            .await?;
         let head = self
             .ledger()
             .tree_head(sid)
@@ -260,15 +300,40 @@ impl App {
                 }
             })
             .collect();
+        // The organisation signs its sheet when its legal representative is
+        // known (`cadre organisation set`); its address and numbers head it.
+        let mut details = identity.address.clone();
+        let numbers =
+            render::organisation_numbers(lang, identity.siret.as_deref(), identity.nda.as_deref());
+        if !numbers.is_empty() {
+            details.push(numbers);
+        }
+        let stamp = identity
+            .representative_name
+            .as_ref()
+            .map(|name| render::SheetStamp {
+                representative: match &identity.representative_quality {
+                    Some(quality) => format!("{name}, {quality}"),
+                    None => name.clone(),
+                },
+                picture: identity.signature.as_ref().map(|(bytes, _)| bytes.clone()),
+            });
         let sheet = render::Sheet {
             lang,
             organisation: Organisation {
-                name: detail.session.organisation.clone(),
-                details: Vec::new(),
+                // The identity's details belong with the identity's name.
+                name: match (&identity.name, details.is_empty()) {
+                    (Some(name), false) => name.clone(),
+                    _ => detail.session.organisation.clone(),
+                },
+                details,
             },
+            stamp,
             session: render_session(&meta),
+            course: neutral_course(&entries),
             people,
-            slots: attendance::slots(&schedule)
+            // The half-days held before a postponement too.
+            slots: attendance::slots_in_force(&schedule, &entries)
                 .into_iter()
                 .map(|(id, _, _)| id)
                 .collect(),
@@ -276,10 +341,7 @@ impl App {
             tree_root: head.head.root.clone(),
             generated_at: chrono::Utc::now().timestamp_millis(),
         };
-        tokio::task::spawn_blocking(move || render::attendance_sheet_pdf(&sheet))
-            .await
-            .map_err(|e| ApiError::internal("rendering", e))?
-            .map_err(|e| ApiError::internal("rendering the sheet", e))
+        Ok(sheet)
     }
 
     /// The session's first `upto` entries, parsed.

@@ -8,8 +8,8 @@ use crate::directory::keys::random_id;
 use crate::directory::links::{ISSUER, SPONSOR_AUDIENCE, SponsorClaims};
 use crate::error::ApiError;
 use cadre_protocol::api::{
-    NamedAttendance, NamedHalfDay, SponsorHalfDay, SponsorLink, SponsorSession, SponsorTotals,
-    SponsorView,
+    CourseEvent, NamedAttendance, NamedHalfDay, SponsorHalfDay, SponsorLink, SponsorSession,
+    SponsorTotals, SponsorView,
 };
 use cadre_protocol::attendance::{self, Schedule};
 use cadre_protocol::evidence::consent;
@@ -104,7 +104,8 @@ impl App {
         let half_days = if withheld.is_some() {
             Vec::new()
         } else {
-            attendance::slots(&schedule)
+            // The half-days held before a postponement too.
+            attendance::slots_in_force(&schedule, &entries)
                 .into_iter()
                 .map(|(slot, start, end)| {
                     let of_slot = || {
@@ -177,6 +178,21 @@ impl App {
             named,
             anonymous_count,
             withheld,
+            course: super::proofs::neutral_course(&entries)
+                .into_iter()
+                .filter_map(|e| {
+                    let action = e
+                        .action
+                        .as_deref()
+                        .and_then(|a| serde_json::from_value(serde_json::json!(a)).ok())?;
+                    Some(CourseEvent {
+                        action,
+                        at: e.ts,
+                        planned_start: e.planned_start,
+                        planned_end: e.planned_end,
+                    })
+                })
+                .collect(),
         })
     }
 }

@@ -33,6 +33,10 @@ pub enum CatalogError {
     /// No such session or person.
     #[error("{0}")]
     NotFound(String),
+    /// The request contradicts the current state (actions: a change that
+    /// does not follow the previous one).
+    #[error("{0}")]
+    Conflict(String),
     /// SQLite failed.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
@@ -183,6 +187,10 @@ impl Catalog {
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
         conn.execute_batch(SCHEMA)?;
+        // The organisation's identity, actions and
+        // their beneficiaries, and the people column that links them.
+        conn.execute_batch(super::organisation::SCHEMA)?;
+        super::actions::migrate(&conn)?;
         Ok(Catalog {
             conn: Arc::new(Mutex::new(conn)),
         })
@@ -217,6 +225,17 @@ impl Catalog {
         &self,
         new: &NewSession,
         link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+    ) -> CatalogResult<SessionDetail> {
+        self.create_session_with(new, link_window, |_, _| Ok(()))
+    }
+
+    /// [`Catalog::create_session`], running `more` in the same transaction
+    /// once the session and its people are written (an action links them).
+    pub(crate) fn create_session_with(
+        &self,
+        new: &NewSession,
+        link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+        more: impl FnOnce(&rusqlite::Transaction<'_>, &SessionDetail) -> CatalogResult<()>,
     ) -> CatalogResult<SessionDetail> {
         let valid = validate(new)?;
         let now = Utc::now();
@@ -304,8 +323,10 @@ impl Catalog {
             )?;
             people.push((person, link));
         }
+        let detail = SessionDetail { session, people };
+        more(&tx, &detail)?;
         tx.commit()?;
-        Ok(SessionDetail { session, people })
+        Ok(detail)
     }
 
     /// Every session, newest planned start first.
@@ -668,7 +689,7 @@ fn validate(new: &NewSession) -> CatalogResult<ValidSession> {
     })
 }
 
-fn text_field(field: &str, value: &str, max: usize) -> CatalogResult<String> {
+pub(crate) fn text_field(field: &str, value: &str, max: usize) -> CatalogResult<String> {
     let v = value.trim();
     if v.is_empty() {
         return Err(CatalogError::Invalid(format!("{field}: must not be empty")));

@@ -4,9 +4,15 @@
 //! - [`links`]: join links as EdDSA JWTs; minting and strict verification.
 //! - [`keys`]: the Ed25519 signing key and the organiser token, generated
 //!   into the data directory on first start.
+//! - [`actions`]: actions, their beneficiaries and sessions, and the
+//!   article 2.1.7 changes (append-only).
+//! - [`organisation`]: the organisation's identity and signature image.
 //! - [`calendar`]: a session as an `.ics` event.
 
+// Actions, beneficiaries, the organisation's identity.
+pub mod actions;
 pub mod calendar;
 pub mod catalog;
 pub mod keys;
 pub mod links;
+pub mod organisation;

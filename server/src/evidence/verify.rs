@@ -77,6 +77,8 @@ pub enum Input {
     Proof,
     /// A session's ledger export.
     Export,
+    /// A certificat de réalisation (compact JWS).
+    Certificate,
 }
 
 impl Input {
@@ -84,6 +86,7 @@ impl Input {
         match self {
             Input::Proof => "proof",
             Input::Export => "export",
+            Input::Certificate => "certificate",
         }
     }
 }
@@ -204,6 +207,7 @@ pub fn run_with(args: &VerifyArgs, out: &mut dyn Write, err: &mut dyn Write) -> 
                     consent_summary(p),
                 ),
             ],
+            None if input == Input::Certificate && report.ok => certificate_summary(text.trim()),
             None => Vec::new(),
         };
         print_report(out, &args.file, input, &report, &sections)
@@ -278,6 +282,18 @@ fn verify_text(
             proof::verify_proof_with_receipts(bundle.proof.trim(), jwks, &receipts, &consistency);
         return Ok((Input::Proof, report, bundle.proof));
     }
+    // A certificate is a JWS of its own type; its
+    // detailed proofs are checked on their own.
+    if input == Input::Proof && cadre_protocol::action::is_certificate(&text) {
+        if !receipts.is_empty() || !consistency.is_empty() {
+            return Err(
+                "--receipt and --consistency apply to an attendance proof, not to a certificate"
+                    .to_owned(),
+            );
+        }
+        let report = cadre_protocol::action::verify_certificate(text.trim(), jwks);
+        return Ok((Input::Certificate, report, text));
+    }
     let report = match input {
         Input::Proof if receipts.is_empty() && !consistency.is_empty() => {
             return Err(
@@ -285,7 +301,7 @@ fn verify_text(
                     .to_owned(),
             );
         }
-        Input::Proof => {
+        Input::Proof | Input::Certificate => {
             proof::verify_proof_with_receipts(text.trim(), jwks, &receipts, &consistency)
         }
         Input::Export if !consistency.is_empty() => {
@@ -441,6 +457,53 @@ pub fn control_summary(p: &AttendanceProof) -> Vec<String> {
         .collect()
 }
 
+/// What a verified certificat de réalisation states:
+/// who, which action, the dates and the time attended, per session too.
+fn certificate_summary(jws: &str) -> Vec<(&'static str, Vec<String>)> {
+    use cadre_protocol::action::{RealisationCertificate, hours_minutes};
+    let Some(c) = unverified_payload(jws)
+        .and_then(|p| serde_json::from_slice::<RealisationCertificate>(&p).ok())
+    else {
+        return Vec::new();
+    };
+    let mut lines = vec![
+        format!(
+            "{} certifies that {}{} followed {:?} ({})",
+            c.organisation.name,
+            c.beneficiary.name,
+            c.beneficiary
+                .employer
+                .as_deref()
+                .map(|e| format!(", employee of {e},"))
+                .unwrap_or_default(),
+            c.action.title,
+            c.action.nature
+        ),
+        format!(
+            "from {} to {}: {} attended",
+            c.first_day.as_deref().unwrap_or("-"),
+            c.last_day.as_deref().unwrap_or("-"),
+            hours_minutes(c.attended_seconds)
+        ),
+    ];
+    if let Some(at) = c.interrupted_at {
+        lines.push(format!(
+            "the action ended early on {}",
+            attendance::local_time(at, &c.time_zone)
+        ));
+    }
+    for s in &c.sessions {
+        lines.push(format!(
+            "session {} ({}): {} attended; detailed proof sha256 {}",
+            s.id,
+            attendance::local_time(s.planned_start, &c.time_zone),
+            hours_minutes(s.attended_seconds),
+            s.proof_sha256
+        ));
+    }
+    vec![("What the verified certificate states:", lines)]
+}
+
 /// What a verified proof states about the person's connection conditions,
 /// in one line.
 pub fn conditions_summary(p: &AttendanceProof) -> String {
@@ -564,6 +627,7 @@ fn print_report(
     let what = match input {
         Input::Proof => "attendance proof",
         Input::Export => "ledger export",
+        Input::Certificate => "certificat de réalisation",
     };
     writeln!(out, "{} ({what})", file.display())?;
     for c in &report.checks {

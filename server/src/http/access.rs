@@ -50,6 +50,9 @@ pub(super) fn check_organiser(headers: &HeaderMap, app: &App) -> Result<Organise
 pub(super) enum Access {
     Organiser,
     Member(Box<Admitted>),
+    /// A person a facilitator removed, with their revoked link: their own
+    /// documents only (session id, person id).
+    Removed(String, String),
 }
 
 impl FromRequestParts<App> for Access {
@@ -66,7 +69,16 @@ impl FromRequestParts<App> for Access {
             ApiError::new(ErrorCode::InvalidInput, format!("query: {e}"))
                 .with_status(StatusCode::BAD_REQUEST)
         })?;
-        Ok(Access::Member(Box::new(app.admit(&q.token).await?)))
+        match app.admit(&q.token).await {
+            Ok(admitted) => Ok(Access::Member(Box::new(admitted))),
+            Err(e) if e.code == ErrorCode::TokenRevoked => {
+                match app.removed_link(&q.token).await? {
+                    Some((sid, pid)) => Ok(Access::Removed(sid, pid)),
+                    None => Err(e),
+                }
+            }
+            Err(e) => Err(e),
+        }
     }
 }
 
@@ -81,6 +93,8 @@ impl Access {
                 ErrorCode::Forbidden,
                 "only the facilitator and the organiser get the whole session's documents",
             )),
+            Access::Removed(s, _) if s != sid => Err(wrong_session()),
+            Access::Removed(..) => Err(removed_own_only()),
         }
     }
 
@@ -88,6 +102,7 @@ impl Access {
     pub(super) fn member(&self, sid: &str) -> Result<(), ApiError> {
         match self {
             Access::Member(m) if m.session.id != sid => Err(wrong_session()),
+            Access::Removed(s, _) if s != sid => Err(wrong_session()),
             _ => Ok(()),
         }
     }
@@ -110,6 +125,7 @@ impl Access {
     pub(super) fn person(&self, sid: &str, pid: &str) -> Result<(), ApiError> {
         match self {
             Access::Member(m) if m.session.id == sid && m.id == pid => Ok(()),
+            Access::Removed(s, p) if s == sid && p == pid => Ok(()),
             Access::Member(m) if m.session.id == sid && m.role == Role::Participant => {
                 Err(ApiError::new(
                     ErrorCode::Forbidden,
@@ -119,6 +135,13 @@ impl Access {
             other => other.whole_session(sid),
         }
     }
+}
+
+fn removed_own_only() -> ApiError {
+    ApiError::new(
+        ErrorCode::Forbidden,
+        "after a removal, this link gets the person's own documents only",
+    )
 }
 
 pub(super) fn wrong_session() -> ApiError {

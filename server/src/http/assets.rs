@@ -27,25 +27,39 @@ pub fn file(name: &str) -> Option<Response> {
     )
 }
 
-/// The client's page, for `/` and every join link.
-pub fn page() -> Response {
-    match file("index.html") {
-        Some(mut resp) => {
-            let headers = resp.headers_mut();
-            headers.insert(
-                header::CONTENT_SECURITY_POLICY,
-                HeaderValue::from_static(CSP),
-            );
-            headers.insert(
-                "permissions-policy",
-                HeaderValue::from_static("camera=(self), microphone=(self), geolocation=()"),
-            );
-            resp
-        }
-        None => (
+/// The client's page, for `/` and every join link, carrying the
+/// organisation's default language (`<html lang>`, which `i18n.js` reads
+/// when the person chose none).
+pub fn page(default_lang: cadre_protocol::api::UiLang) -> Response {
+    let Some((_, _, bytes)) = FILES.iter().find(|(n, _, _)| *n == "index.html") else {
+        return (
             StatusCode::SERVICE_UNAVAILABLE,
             "this build of cadre has no web client",
         )
-            .into_response(),
-    }
+            .into_response();
+    };
+    let html = String::from_utf8_lossy(bytes).replacen(
+        "<html lang=\"fr\">",
+        &format!("<html lang=\"{}\">", default_lang.tag()),
+        1,
+    );
+    (
+        [
+            (
+                header::CONTENT_TYPE,
+                HeaderValue::from_static("text/html; charset=utf-8"),
+            ),
+            (header::CACHE_CONTROL, HeaderValue::from_static("no-cache")),
+            (
+                header::CONTENT_SECURITY_POLICY,
+                HeaderValue::from_static(CSP),
+            ),
+            (
+                header::HeaderName::from_static("permissions-policy"),
+                HeaderValue::from_static("camera=(self), microphone=(self), geolocation=()"),
+            ),
+        ],
+        html,
+    )
+        .into_response()
 }

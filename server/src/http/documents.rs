@@ -3,15 +3,18 @@
 //! Each states who may have it through [`Access`].
 
 use super::access::{Access, Organiser, TokenQuery, wrong_session};
+use super::filename::{named_attachment, readable, slug};
 use crate::app::App;
 use crate::error::ApiError;
 use crate::evidence::ledger::LedgerError;
+use crate::evidence::render::Lang;
 use axum::Json;
 use axum::extract::{Path, Query, State};
 use axum::http::{HeaderValue, header};
 use axum::response::{IntoResponse, Response};
 use cadre_protocol::ErrorCode;
 use cadre_protocol::proof::Consistency;
+use chrono::TimeZone;
 use serde::Deserialize;
 
 /// The session as an `.ics` event (after a postponement, the new date), for
@@ -130,17 +133,46 @@ pub(super) async fn consistency(
     Ok(Json(Consistency::new(&sid, from, to, &path)))
 }
 
+#[derive(Deserialize)]
+pub(super) struct CsvQuery {
+    #[serde(default)]
+    format: Option<String>,
+    #[serde(default)]
+    lang: String,
+}
+
+/// The sheet as CSV: for a spreadsheet in France by default (`;`, decimal
+/// commas, words in `lang`), or `?format=rfc4180` for programs (`,`, ISO
+/// times, English keys, totals rows).
 pub(super) async fn sheet_csv(
     State(app): State<App>,
     Path(sid): Path<String>,
+    Query(q): Query<CsvQuery>,
     access: Access,
 ) -> Result<Response, ApiError> {
+    let machine = match q.format.as_deref() {
+        None | Some("") => false,
+        Some("rfc4180") => true,
+        Some(other) => {
+            return Err(ApiError::new(
+                ErrorCode::InvalidInput,
+                format!("format: `rfc4180` or none (a spreadsheet's CSV), not {other:?}"),
+            ));
+        }
+    };
     access.whole_session(&sid)?;
     let sheet = app.attendance_sheet(&sid).await?;
+    let text = if machine {
+        sheet.to_csv()
+    } else {
+        let lang = crate::evidence::render::Lang::parse(&q.lang).unwrap_or_default();
+        crate::evidence::render::sheet_csv(&sheet, lang)
+            .map_err(|e| ApiError::internal("writing the sheet", e))?
+    };
     Ok(attachment(
         "text/csv; charset=utf-8",
         &format!("emargement-{sid}.csv"),
-        sheet.to_csv(),
+        text,
     ))
 }
 
@@ -218,8 +250,10 @@ pub(super) async fn proof_pdf(
     access: Access,
 ) -> Result<Response, ApiError> {
     access.person(&sid, &pid)?;
-    let (issued, pdf) = app.certificate_pdf(&sid, &pid, q.lang()).await?;
-    let mut resp = attachment("application/pdf", &format!("attestation-{pid}.pdf"), pdf);
+    let lang = q.lang();
+    let (issued, pdf) = app.certificate_pdf(&sid, &pid, lang).await?;
+    let (ascii, utf8) = record_file_names(&issued.proof, lang);
+    let mut resp = named_attachment("application/pdf", &ascii, &utf8, pdf);
     if let Ok(v) = HeaderValue::from_str(&issued.sha256()) {
         resp.headers_mut().insert("x-proof-sha256", v);
     }
@@ -239,6 +273,50 @@ pub(super) async fn sheet_pdf(
         &format!("emargement-{sid}.pdf"),
         pdf,
     ))
+}
+
+/// The relevé's file names: `releve-presence-<session>-<person>-<date>.pdf`
+/// in ASCII, and the same words with their accents. The date is the
+/// session's planned day, in its time zone.
+fn record_file_names(p: &cadre_protocol::proof::AttendanceProof, lang: Lang) -> (String, String) {
+    let date = p
+        .session
+        .time_zone
+        .parse::<chrono_tz::Tz>()
+        .ok()
+        .and_then(|tz| tz.timestamp_millis_opt(p.session.planned_start).single())
+        .map(|t| t.format("%Y-%m-%d").to_string())
+        .unwrap_or_default();
+    let name = match slug(&p.person.name) {
+        n if n.is_empty() => slug(&p.person.id),
+        n => n,
+    };
+    let ascii: Vec<String> = [
+        "releve-presence".to_owned(),
+        slug(&p.session.title),
+        name,
+        date.clone(),
+    ]
+    .into_iter()
+    .filter(|piece| !piece.is_empty())
+    .collect();
+    let title = match lang {
+        Lang::Fr => "Relevé de présence",
+        Lang::En => "Attendance record",
+    };
+    let utf8: Vec<String> = [
+        title.to_owned(),
+        readable(&p.session.title),
+        readable(&p.person.name),
+        date,
+    ]
+    .into_iter()
+    .filter(|piece| !piece.is_empty())
+    .collect();
+    (
+        format!("{}.pdf", ascii.join("-")),
+        format!("{}.pdf", utf8.join(" - ")),
+    )
 }
 
 fn attachment(content_type: &str, filename: &str, body: impl IntoResponse) -> Response {

@@ -6,9 +6,13 @@
 //! reaches the session.
 
 mod access;
+// Identity, actions, certificat de réalisation.
+mod actions;
 mod assets;
 mod difficulties;
 mod documents;
+// Download file names.
+mod filename;
 mod websocket;
 
 pub use access::Organiser;
@@ -69,6 +73,7 @@ pub fn router(app: App) -> Router {
         .route("/api/sessions/{sid}/sponsor-link", post(sponsor_link))
         .route("/ws/{sid}", get(websocket))
         .merge(difficulties::routes())
+        .merge(actions::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_store))
@@ -181,8 +186,33 @@ async fn lobby(
     State(app): State<App>,
     Query(q): Query<TokenQuery>,
 ) -> Result<Json<Lobby>, ApiError> {
-    let who = app.admit(&q.token).await?;
+    let who = match app.admit(&q.token).await {
+        Ok(who) => who,
+        // A removed person's page shows who removed them and why, and
+        // Their documents, even after a reload.
+        Err(e) if e.code == cadre_protocol::ErrorCode::TokenRevoked => {
+            let Some(removed) = app.removal(&q.token).await? else {
+                return Err(e);
+            };
+            let action_changes = app.action_changes_of(&removed.you.id).await?;
+            return Ok(Json(Lobby {
+                consent_texts: Vec::new(),
+                consents: Default::default(),
+                ws_path: format!("/ws/{}", removed.session.id),
+                you: removed.you,
+                session: removed.session,
+                server_time: chrono::Utc::now().timestamp_millis(),
+                removal: Some(removed.notice),
+                action_changes,
+                notice: Some(app.evidence_notice()),
+            }));
+        }
+        Err(e) => return Err(e),
+    };
+    let action_changes = app.action_changes_of(&who.id).await?;
     Ok(Json(Lobby {
+        removal: None,
+        action_changes,
         consent_texts: cadre_protocol::consent::texts(who.sponsor.as_deref()),
         consents: who.consents,
         ws_path: format!("/ws/{}", who.session.id),
@@ -193,6 +223,7 @@ async fn lobby(
         },
         session: who.session,
         server_time: chrono::Utc::now().timestamp_millis(),
+        notice: Some(app.evidence_notice()),
     }))
 }
 
@@ -200,8 +231,8 @@ async fn jwks(State(app): State<App>) -> impl IntoResponse {
     Json(app.jwks())
 }
 
-async fn client_page() -> Response {
-    assets::page()
+async fn client_page(State(app): State<App>) -> Response {
+    assets::page(app.default_lang())
 }
 
 async fn fallback(uri: Uri) -> Response {

@@ -83,10 +83,6 @@ pub(super) async fn websocket(
             "this session is over",
         ));
     }
-    let mut who = who;
-    if who.session.state == SessionState::Postponed && app.reopens_now(&sid).await? {
-        who.session.state = SessionState::Open;
-    }
     let address_permit = limits.hold(peer.ip()).map_err(|_| {
         ApiError::new(
             ErrorCode::RateLimited,

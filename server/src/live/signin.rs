@@ -137,6 +137,16 @@ impl Signins {
         s
     }
 
+    /// The session was postponed: the slots follow the new `schedule`;
+    /// windows, sign-ins and countersignatures already made stay (a
+    /// sign-in made before a postponement still counts, under its half-day).
+    pub fn replan(&mut self, schedule: &Schedule) {
+        self.slots = cadre_protocol::attendance::slots(schedule)
+            .into_iter()
+            .map(|(id, start, end)| Slot { id, start, end })
+            .collect();
+    }
+
     /// Every slot of the session.
     pub fn slots(&self) -> &[Slot] {
         &self.slots

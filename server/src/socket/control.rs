@@ -29,6 +29,14 @@ impl Connection<'_> {
             );
             return;
         }
+        if action == ControlAction::Start {
+            self.out.error(
+                ErrorCode::InvalidInput,
+                "a session starts by itself at its planned time, once someone is in the call: \
+                 `start` is not a control",
+            );
+            return;
+        }
         let reason = reason.trim().to_owned();
         if reason.is_empty() {
             self.out.error(

@@ -6,7 +6,8 @@ use super::{Connection, HEARTBEAT_SUMMARY_MS};
 use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
 use crate::live::session::now_ms;
 use cadre_protocol::ErrorCode;
-use cadre_protocol::evidence::kind;
+use cadre_protocol::attendance::ProofScope;
+use cadre_protocol::evidence::{Entry, kind};
 use cadre_protocol::signalling::{LeaveReason, ServerMessage};
 use tracing::warn;
 
@@ -94,8 +95,11 @@ impl Connection<'_> {
         }
     }
 
-    /// Everything the ledger holds about this person: their own events and
-    /// those that name them (a countersignature).
+    /// Everything the ledger holds about this person, as their proof
+    /// selects it ([`ProofScope`]): their own events, those that name them
+    /// (a countersignature, their removal), the session's course
+    /// (suspensions, postponements, sign-in windows, server runs) and the
+    /// recording segments they were in. Nothing about anyone else.
     pub(super) async fn send_evidence(&mut self) {
         let entries = match self.ledger.entries(&self.member.sid).await {
             Ok(e) => e,
@@ -106,19 +110,16 @@ impl Connection<'_> {
                 return;
             }
         };
-        let mine: Vec<String> = entries
+        let parsed: Vec<(Entry, String)> = entries
             .into_iter()
-            .filter(|e| {
-                cadre_protocol::evidence::Entry::parse(&e.text).is_ok_and(|entry| {
-                    entry.actor == self.member.id
-                        || entry
-                            .payload_value()
-                            .get("participant")
-                            .and_then(|p| p.as_str())
-                            == Some(self.member.id.as_str())
-                })
-            })
-            .map(|e| e.text)
+            .filter_map(|e| Entry::parse(&e.text).ok().map(|entry| (entry, e.text)))
+            .collect();
+        let all: Vec<Entry> = parsed.iter().map(|(entry, _)| entry.clone()).collect();
+        let scope = ProofScope::new(&all, &self.member.id);
+        let mine: Vec<String> = parsed
+            .into_iter()
+            .filter(|(entry, _)| scope.contains(entry))
+            .map(|(_, text)| text)
             .collect();
         self.out.send(&ServerMessage::Evidence { entries: mine });
     }

@@ -4,6 +4,7 @@
 mod bidi_cli;
 mod crash_recovery;
 mod empty_token;
+mod local_times;
 mod readmit_cli;
 mod report_cli;
 mod unwritable_output;

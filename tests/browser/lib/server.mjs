@@ -22,7 +22,9 @@ export function startServer(cleanups) {
   const dataDir = mkdtempSync(join(tmpdir(), "cadre-e2e-"));
   const child = spawn(
     CADRE_BIN,
-    ["demo", "--bind", "127.0.0.1:0", "--data-dir", dataDir, "--json", "--ice-policy", "loopback"],
+    // The privacy contact shows in the lobby's notice (suite/documents.mjs).
+    ["demo", "--bind", "127.0.0.1:0", "--data-dir", dataDir, "--json", "--ice-policy", "loopback",
+      "--privacy-contact", "dpo@organisme-demo.example"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );
   const stderr = [];

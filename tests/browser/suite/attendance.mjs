@@ -1,6 +1,6 @@
 // Attendance in the call: the half-day sign-in and its countersignature,
-// « Mes traces », a participant's documents, the facilitator's console and
-// sheets, and a sign-in prompt that stays dismissed.
+// « Mes traces », a participant's documents (« Mes documents »), the
+// facilitator's console and sheets, and a sign-in prompt that stays dismissed.
 
 import assert from "node:assert/strict";
 import { readFileSync } from "node:fs";
@@ -110,27 +110,29 @@ test("« Mes traces » lists the connection, the sign-in and the countersignatur
   await page.screenshot({ path: join(ARTIFACTS, "participant-traces.png") });
 });
 
-test("a participant downloads their certificate (PDF), signed proof (.jws) and a verification bundle that cadre verify accepts from « Mes traces », and gets no sheet", async (stage) => {
+test("a participant downloads their attendance record (PDF), signed proof (.jws) and a verification bundle that cadre verify accepts from « Mes documents », and gets no sheet", async (stage) => {
   const session = await stage.session();
   const sid = session.id;
-  // Signed and countersigned, « Mes traces » open: the documents sit at its end.
+  // Signed and countersigned, « Mes documents » open.
   const { person } = await signedParticipant(stage, session);
   const page = person.page;
-  await openPanel(person, "traces");
+  await openPanel(person, "documents");
 
-  const section = page.locator('#traces-panel [data-field="my-documents"]');
+  const section = page.locator('#documents-panel [data-field="my-documents"]');
   await section.waitFor({ state: "visible", timeout: UI_WAIT_MS });
   const pdfLink = section.locator('a[data-action="download-proof-pdf"]');
-  assert((await pdfLink.innerText()).trim() === "Télécharger mon attestation (PDF)",
-    `the PDF link should read « Télécharger mon attestation (PDF) », got « ${await pdfLink.innerText()} »`);
+  assert((await pdfLink.innerText()).trim() === "Relevé de présence de cette séance (PDF)",
+    `the PDF link should read « Relevé de présence de cette séance (PDF) », got « ${await pdfLink.innerText()} »`);
   const pdf = await fetchLink(page, pdfLink, { type: "application/pdf" });
   assert(pdf.href.startsWith(`/api/sessions/${sid}/proofs/${person.id}/pdf?token=`) && pdf.href.endsWith("&lang=fr"),
     `the PDF link should be the person's own, in French: ${pdf.href.slice(0, 80)}…`);
   assert(pdf.body.subarray(0, 5).toString() === "%PDF-", "the certificate should be a PDF file");
 
+  // The signed file alone sits in the technical details, closed at first.
+  await section.locator('[data-field="verify-details"] summary').click();
   const jwsLink = section.locator('a[data-action="download-proof-jws"]');
-  assert(/^Attestation signée \(fichier \.jws, vérifiable\)$/.test((await jwsLink.innerText()).trim()),
-    `the .jws link should read « Attestation signée (fichier .jws, vérifiable) », got « ${await jwsLink.innerText()} »`);
+  assert((await jwsLink.innerText()).trim() === "Fichier signé seul (.jws)",
+    `the .jws link should read « Fichier signé seul (.jws) », got « ${await jwsLink.innerText()} »`);
   const jws = await fetchLink(page, jwsLink, { type: "application/jose" });
   const parts = jws.body.toString("utf8").trim().split(".");
   assert(parts.length === 3, "the signed proof should be a compact JWS");
@@ -155,20 +157,21 @@ test("a participant downloads their certificate (PDF), signed proof (.jws) and a
 
   await section.scrollIntoViewIfNeeded();
   await section.screenshot({ path: join(ARTIFACTS, "participant-documents.png") });
-  const hint = await textOf(page, '#traces-panel [data-field="verify-hint"]');
+  const hint = await textOf(page, '#documents-panel [data-field="verify-hint"]');
   assert(/cadre verify/.test(hint) && /\/\.well-known\/jwks\.json/.test(hint),
     `the panel should say how to check the file (cadre verify, the public key): « ${hint} »`);
 
   // A click downloads it for real, named by the server.
   const [download] = await Promise.all([page.waitForEvent("download", { timeout: UI_WAIT_MS }), pdfLink.click()]);
-  assert(/\.pdf$/.test(download.suggestedFilename()), `the download should be a .pdf, is ${download.suggestedFilename()}`);
+  assert(/^Relevé de présence - .+ - \d{4}-\d\d-\d\d\.pdf$/.test(download.suggestedFilename()),
+    `the download should be named for the person, is ${download.suggestedFilename()}`);
 
   // The document's language follows the page's.
   await page.selectOption("#lang-select", "en");
-  await section.locator('a[data-action="download-proof-pdf"]', { hasText: "Download my certificate (PDF)" }).waitFor({ timeout: UI_WAIT_MS });
+  await section.locator('a[data-action="download-proof-pdf"]', { hasText: "Attendance record of this session (PDF)" }).waitFor({ timeout: UI_WAIT_MS });
   assert((await pdfLink.getAttribute("href"))?.endsWith("&lang=en"), "in English, the certificate should be asked for in English");
   await page.selectOption("#lang-select", "fr");
-  await section.locator('a[data-action="download-proof-pdf"]', { hasText: "Télécharger mon attestation (PDF)" }).waitFor({ timeout: UI_WAIT_MS });
+  await section.locator('a[data-action="download-proof-pdf"]', { hasText: "Relevé de présence de cette séance (PDF)" }).waitFor({ timeout: UI_WAIT_MS });
 
   // The session's sheets are for facilitators only.
   assert((await page.locator('a[href*="/attendance."]').count()) === 0, "a participant's page should have no attendance sheet link");
@@ -185,6 +188,9 @@ test("the facilitator's console lists the absent too, and gives the sheets (PDF,
   const page = fac.page;
   await openPanel(fac, "presence");
   const panel = page.locator("#presence-panel");
+  // The sheets are in « Mes documents » (documents.js).
+  await openPanel(fac, "documents");
+  const documentsPanel = page.locator("#documents-panel");
 
   // Lucas never joined this call: listed anyway, as absent, from the welcome's people.
   const absent = panel.locator(`li[data-person="${lucas.id}"]`);
@@ -198,20 +204,20 @@ test("the facilitator's console lists the absent too, and gives the sheets (PDF,
   const rows = await panel.locator("li[data-person]").count();
   assert(rows === people.length, `the console should list all ${people.length} people, lists ${rows}`);
 
-  const csvLink = panel.locator('a[data-action="download-sheet-csv"]');
+  const csvLink = documentsPanel.locator('a[data-action="download-sheet-csv"]');
   assert((await csvLink.innerText()).trim() === "Feuille d’émargement (CSV)", `the CSV link reads « ${await csvLink.innerText()} »`);
   const csv = await fetchLink(page, csvLink, { type: "text/csv" });
   const text = csv.body.toString("utf8");
   for (const p of participants) assert(text.includes(p.name), `the CSV sheet should name ${p.name}: ${text.slice(0, 300)}`);
 
-  const pdfLink = panel.locator('a[data-action="download-sheet-pdf"]');
+  const pdfLink = documentsPanel.locator('a[data-action="download-sheet-pdf"]');
   assert((await pdfLink.innerText()).trim() === "Feuille d’émargement (PDF)", `the PDF link reads « ${await pdfLink.innerText()} »`);
   const sheet = await fetchLink(page, pdfLink, { type: "application/pdf" });
   assert(sheet.href.endsWith("&lang=fr") && sheet.body.subarray(0, 5).toString() === "%PDF-", "the sheet should be a French PDF");
 
   // Each person's certificate, the absent's too.
   const proofLink = absent.locator('a[data-action="download-proof"]');
-  assert((await proofLink.getAttribute("aria-label")) === `Attestation de ${lucas.name} (PDF)`,
+  assert((await proofLink.getAttribute("aria-label")) === `Relevé de présence de ${lucas.name} (PDF)`,
     `the certificate link should name the person for screen readers: ${await proofLink.getAttribute("aria-label")}`);
   const proof = await fetchLink(page, proofLink, { type: "application/pdf" });
   assert(proof.href.startsWith(`/api/sessions/${session.id}/proofs/${lucas.id}/pdf?`), `the link should be Lucas's certificate: ${proof.href.slice(0, 80)}`);

@@ -90,6 +90,8 @@ test("a sponsor's report shows the aggregates, no one's name, and prints; a garb
   // The same report in English, switched live.
   await page.selectOption("#lang-select", "en");
   await page.locator("#report-named", { hasText: "Participants who agreed to be named" }).waitFor({ timeout: UI_WAIT_MS });
+  // Back to French: the choice is remembered for the next page too.
+  await page.selectOption("#lang-select", "fr");
 
   // A link that is not one.
   await page.goto(`${url}/r/xyz`);

@@ -53,7 +53,9 @@ async fn ended_session(server: &TestServer) -> String {
     claire
         .send_json(&json!({"type": "control", "action": "end", "reason": "fin de séance"}))
         .await;
-    let states = server.wait_ledger(&session.id, "session_state", 1).await;
+    // The server's start (the session runs from its planned start), then
+    // the end.
+    let states = server.wait_ledger(&session.id, "session_state", 2).await;
     assert_eq!(states.last().unwrap()["payload"]["to"], "ended");
     session.id.clone()
 }

@@ -4,9 +4,9 @@
 //! someone else's), and the person's connection conditions from their
 //! per-minute summaries; `cadre verify` recomputes and prints them.
 
-use cadre_server::evidence::verify::{EXIT_VERIFIED, VerifyArgs, run_with};
+use cadre_server::evidence::verify::EXIT_VERIFIED;
 use cadre_tests::TestServer;
-use cadre_tests::{PEOPLE, rfc3339};
+use cadre_tests::{PEOPLE, rfc3339, verify_file};
 use serde_json::{Value, json};
 use std::time::Duration;
 
@@ -94,9 +94,9 @@ async fn a_proof_shows_the_course_of_the_session_and_the_conditions_and_verifies
         }))
         .await;
     claire.session_notice("postpone").await;
-    wait_entries(&server, &sid, "session_state", None, 3).await;
+    wait_entries(&server, &sid, "session_state", None, 4).await;
 
-    // Karim's proof: the three state changes with their reasons, who acted
+    // Karim's proof: the server's start, then the three decisions with their reasons, who acted
     // and the new window; nothing of Sophie's removal; his conditions.
     let (status, proof) = server
         .get(&format!("/api/sessions/{sid}/proofs/{}/json", karim.id))
@@ -120,14 +120,16 @@ async fn a_proof_shows_the_course_of_the_session_and_the_conditions_and_verifies
     assert_eq!(
         seen,
         [
+            ("start", "running", ""),
             ("suspend", "suspended", "Coupure réseau générale"),
-            ("resume", "open", "Réseau rétabli"),
+            ("resume", "running", "Réseau rétabli"),
             ("postpone", "postponed", "Trop de coupures aujourd'hui"),
         ]
     );
-    assert!(states.iter().all(|c| c["by"] == claire.id.as_str()));
-    assert_eq!(states[2]["planned_start"], rfc3339(start));
-    assert_eq!(states[2]["planned_end"], rfc3339(end));
+    assert_eq!(states[0]["by"], "server");
+    assert!(states[1..].iter().all(|c| c["by"] == claire.id.as_str()));
+    assert_eq!(states[3]["planned_start"], rfc3339(start));
+    assert_eq!(states[3]["planned_end"], rfc3339(end));
     assert!(
         control_of(&proof).iter().all(|c| c["kind"] != "removed"),
         "another person's removal is not in Karim's proof: {proof}"
@@ -161,28 +163,10 @@ async fn a_proof_shows_the_course_of_the_session_and_the_conditions_and_verifies
     // `cadre verify` on Karim's signed proof: every check holds, and it
     // prints the course of the session and his conditions.
     let dir = tempfile::tempdir().expect("temp dir");
-    let file = dir.path().join("karim.jws");
-    std::fs::write(&file, proof["jws"].as_str().expect("jws")).expect("write");
     let (_, jwks) = server.get_public("/.well-known/jwks.json").await;
-    let keys = dir.path().join("jwks.json");
-    std::fs::write(&keys, jwks.to_string()).expect("write");
-    let args = VerifyArgs {
-        file,
-        jwks: Some(keys.display().to_string()),
-        receipts: Vec::new(),
-        consistency: Vec::new(),
-        tsa_certs: Vec::new(),
-        json: false,
-    };
-    let (mut out, mut err) = (Vec::new(), Vec::new());
-    let code = run_with(&args, &mut out, &mut err);
-    let out = String::from_utf8(out).expect("UTF-8");
-    assert_eq!(
-        code,
-        EXIT_VERIFIED,
-        "{out}{}",
-        String::from_utf8_lossy(&err)
-    );
+    let jws = proof["jws"].as_str().expect("jws");
+    let (code, out, err) = verify_file(dir.path(), "karim.jws", jws, &jwks.to_string(), &[]);
+    assert_eq!(code, EXIT_VERIFIED, "{out}{err}");
     assert!(
         out.contains("  ✓ connection conditions recomputed: "),
         "{out}"
@@ -193,10 +177,10 @@ async fn a_proof_shows_the_course_of_the_session_and_the_conditions_and_verifies
         .unwrap_or_else(|| panic!("no course of the session in {out}"));
     for expected in [
         format!(
-            "suspend: open → suspended by {} (reason: Coupure réseau générale)",
+            "suspend: running → suspended by {} (reason: Coupure réseau générale)",
             claire.id
         ),
-        "resume: suspended → open".to_owned(),
+        "resume: suspended → running".to_owned(),
         format!(
             "(reason: Trop de coupures aujourd'hui); new planned window {} to {}",
             rfc3339(start),

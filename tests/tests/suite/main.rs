@@ -2,6 +2,7 @@
 //! One binary instead of one per file: each links webrtc, sqlite and the server, and
 //! thirty such links cost minutes and gigabytes of disk for nothing.
 
+mod actions;
 mod anchoring;
 mod bad_messages;
 mod bad_tokens;
@@ -11,6 +12,7 @@ mod consent;
 mod consent_order;
 mod consistency;
 mod control_proofs;
+mod document_privacy;
 mod downloads;
 mod flood;
 mod isolation;
@@ -20,6 +22,7 @@ mod liveness;
 mod media_state;
 mod no_store;
 mod origin;
+mod postponement;
 mod quality;
 mod recorder;
 mod recording_gate;

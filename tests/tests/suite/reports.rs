@@ -690,3 +690,144 @@ async fn at_most_twenty_open_reports_per_person() {
     let (_, list) = own(&server, karim).await;
     assert_eq!(list.as_array().unwrap().len(), 21);
 }
+
+// -- Live news of reports ---------------------------------------
+
+/// Skips messages until a `report` one.
+async fn next_report(client: &mut cadre_tests::Client) -> Value {
+    loop {
+        let message = client.recv().await;
+        if message["type"] == "report" {
+            return message["report"].clone();
+        }
+    }
+}
+
+/// The `cadre` binary, as an organiser runs it beside the server:
+/// `CADRE_BIN`, else the one built beside this test binary.
+pub(crate) fn cadre_binary() -> std::path::PathBuf {
+    if let Some(bin) = std::env::var_os("CADRE_BIN") {
+        return bin.into();
+    }
+    let exe = std::env::current_exe().expect("the test binary's path");
+    // target/debug/deps/suite-… → target/debug/cadre
+    let bin = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .map(|dir| dir.join(format!("cadre{}", std::env::consts::EXE_SUFFIX)))
+        .expect("the target directory");
+    assert!(
+        bin.exists(),
+        "the cadre binary is not built at {}: run `cargo build -p cadre-server` first, or set CADRE_BIN",
+        bin.display()
+    );
+    bin
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_new_report_reaches_the_connected_facilitator_and_no_other_participant() {
+    let server = TestServer::start().await;
+    let session = three_people(&server).await;
+    let mut claire = server.join(&session, "Claire").await;
+    let mut hugo = server.join(&session, "Hugo").await;
+
+    // Filed with the link (REST): the facilitator hears of it live.
+    let (status, filed) = file(&server, token(&session, "Karim"), "Je n'ai plus de son.").await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    let told = next_report(&mut claire).await;
+    assert_eq!(told, filed, "the facilitator gets the report as filed");
+
+    // Filed in the call (socket): the author gets their own answer, the
+    // facilitator hears of it; the first report Hugo receives is his own,
+    // never Karim's.
+    hugo.send_json(&json!({"type": "report", "text": "L'image se fige."}))
+        .await;
+    let hugos = next_report(&mut hugo).await;
+    assert_eq!(hugos["author"]["name"], "Hugo", "{hugos}");
+    assert_eq!(hugos["text"], "L'image se fige.");
+    let told = next_report(&mut claire).await;
+    assert_eq!(told, hugos);
+
+    // A facilitator's own report is not echoed back to them as news.
+    claire
+        .send_json(&json!({"type": "report", "text": "Un participant ne voit rien."}))
+        .await;
+    let mine = next_report(&mut claire).await;
+    assert_eq!(mine["author"]["name"], "Claire");
+    let (_, list) = own(&server, token(&session, "Claire")).await;
+    assert_eq!(list.as_array().map(Vec::len), Some(3), "{list}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_answer_given_with_the_cli_reaches_the_connected_author_once() {
+    let server = TestServer::start().await;
+    let session = three_people(&server).await;
+    let sid = session.id.clone();
+    let mut karim = server.join(&session, "Karim").await;
+    karim
+        .send_json(&json!({"type": "report", "text": "Le partage d'écran ne marche pas."}))
+        .await;
+    let filed = next_report(&mut karim).await;
+    let rid = filed["id"].as_str().expect("an id").to_owned();
+
+    // The organiser answers from the command line: another process on the
+    // same data directory, which cannot reach the server's sockets.
+    let data_dir = server.data_file("");
+    let bin = cadre_binary();
+    let out = tokio::process::Command::new(&bin)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args(["report", "answer", "--session", &sid, "--report", &rid])
+        .args(["--text", "Essayez avec Firefox ; nous regardons."])
+        .output()
+        .await
+        .expect("run cadre report answer");
+    assert!(
+        out.status.success(),
+        "cadre report answer failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let answered = next_report(&mut karim).await;
+    assert_eq!(answered["id"], json!(rid));
+    assert_eq!(answered["status"], "answered");
+    assert_eq!(answered["answer"], "Essayez avec Firefox ; nous regardons.");
+
+    // A bad answer from the CLI changes nothing and tells no one.
+    let out = tokio::process::Command::new(&bin)
+        .arg("--data-dir")
+        .arg(&data_dir)
+        .args([
+            "report",
+            "answer",
+            "--session",
+            &sid,
+            "--report",
+            "r_nothere",
+        ])
+        .args(["--text", "Perdu"])
+        .output()
+        .await
+        .expect("run cadre report answer");
+    assert!(!out.status.success(), "an unknown report is refused");
+
+    // The next news is the close given over REST, not the CLI's answer a
+    // second time (the REST answer is told by the server itself and seen
+    // by the watcher too: still once).
+    let (status, closed) = server
+        .post(
+            &format!("/api/sessions/{sid}/reports/{rid}/close"),
+            &json!({}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{closed}");
+    let next = next_report(&mut karim).await;
+    assert_eq!(next, closed, "the close, after the answer, once");
+    let (status, again) = answer(&server, &sid, &rid, "Trop tard", false).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{again}");
+    // Filing one more proves the queue holds no second copy of the close.
+    karim
+        .send_json(&json!({"type": "report", "text": "Merci."}))
+        .await;
+    let last = next_report(&mut karim).await;
+    assert_eq!(last["text"], "Merci.", "no duplicate before it: {last}");
+}

@@ -408,3 +408,48 @@ async fn the_published_key_verifies_the_links() {
     assert_eq!(status, StatusCode::OK);
     assert_eq!(body, json!("ok"));
 }
+
+/// Issue 11 §4: the web client's pages carry the organisation's default
+/// language (`<html lang>`, which the client falls back on when the person
+/// chose none), and the lobby states the notice's data-protection facts.
+#[tokio::test]
+async fn the_page_carries_the_default_language_and_the_lobby_the_notice_facts() {
+    let server = TestServer::start_with(|c| {
+        c.default_lang = cadre_protocol::api::UiLang::En;
+        c.evidence_kept_years = 6;
+        c.privacy_contact = Some("dpo@example.org".into());
+    })
+    .await;
+    for path in ["/", "/j/anything"] {
+        let response = server.http().get(server.url(path)).send().await.unwrap();
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let html = response.text().await.unwrap();
+        assert!(html.contains("<html lang=\"en\">"), "{path}: {html}");
+    }
+    let french = TestServer::start().await;
+    let html = french
+        .http()
+        .get(french.url("/"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(html.contains("<html lang=\"fr\">"), "French by default");
+
+    let session = server
+        .create_session(&[("Claire", Role::Facilitator), ("Karim", Role::Participant)])
+        .await;
+    let (status, lobby) = server
+        .get_public(&format!(
+            "/api/join?token={}",
+            person(&session, "Karim").link.token
+        ))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{lobby}");
+    assert_eq!(
+        lobby["notice"],
+        json!({"evidence_kept_years": 6, "recording_retention_days": 30, "contact": "dpo@example.org"})
+    );
+}

@@ -98,16 +98,14 @@ async fn only_a_facilitator_controls_and_always_with_a_reason() {
         claire.send_json(&message).await;
         claire.refused("invalid_input").await;
     }
-    // Nothing of this was recorded or changed.
-    assert!(
-        server
-            .ledger_entries(&sid, "session_state")
-            .await
-            .is_empty()
-    );
+    // Nothing of this was recorded or changed: the one state change is
+    // the server's start, at the planned start with people in the call.
+    let states = server.ledger_entries(&sid, "session_state").await;
+    let actions: Vec<&serde_json::Value> = states.iter().map(|e| &e["payload"]["action"]).collect();
+    assert_eq!(actions, [&json!("start")], "{states:?}");
     assert!(server.ledger_entries(&sid, "removed").await.is_empty());
     let (_, view) = server.get(&format!("/api/sessions/{sid}")).await;
-    assert_eq!(view["state"], "scheduled");
+    assert_eq!(view["state"], "running");
 }
 
 #[tokio::test]
@@ -127,10 +125,11 @@ async fn a_suspension_reaches_everyone_with_its_reason_and_a_reconnection_lands_
         assert_eq!(m["notice"]["reason"], "Coupure réseau chez la formatrice");
         assert_eq!(m["notice"]["by"], "Claire Martin");
     }
-    let recorded = server.wait_ledger(&sid, "session_state", 1).await;
-    assert_eq!(recorded[0]["actor"], claire.id.as_str());
-    assert_eq!(recorded[0]["payload"]["from"], "open");
-    assert_eq!(recorded[0]["payload"]["to"], "suspended");
+    let recorded = server.wait_ledger(&sid, "session_state", 2).await;
+    assert_eq!(recorded[0]["payload"]["action"], "start");
+    assert_eq!(recorded[1]["actor"], claire.id.as_str());
+    assert_eq!(recorded[1]["payload"]["from"], "running");
+    assert_eq!(recorded[1]["payload"]["to"], "suspended");
     let (_, view) = server.get(&format!("/api/sessions/{sid}")).await;
     assert_eq!(view["state"], "suspended");
 
@@ -153,7 +152,7 @@ async fn a_suspension_reaches_everyone_with_its_reason_and_a_reconnection_lands_
         .send_json(&json!({"type": "control", "action": "resume", "reason": "Connexion rétablie"}))
         .await;
     let m = karim.session_notice("resume").await;
-    assert_eq!(m["notice"]["state"], "open");
+    assert_eq!(m["notice"]["state"], "running");
     assert_eq!(m["notice"]["reason"], "Connexion rétablie");
     tokio::time::sleep(Duration::from_millis(1200)).await;
 
@@ -270,8 +269,8 @@ async fn a_postponement_moves_the_session_keeps_the_links_and_gives_a_calendar_e
     assert_eq!(m["notice"]["state"], "postponed");
     assert_eq!(m["notice"]["planned_start"], rfc3339(start));
     assert_eq!(m["notice"]["planned_end"], rfc3339(end));
-    let recorded = server.wait_ledger(&sid, "session_state", 1).await;
-    assert_eq!(recorded[0]["payload"]["planned_start"], rfc3339(start));
+    let recorded = server.wait_ledger(&sid, "session_state", 2).await;
+    assert_eq!(recorded[1]["payload"]["planned_start"], rfc3339(start));
     let (_, view) = server.get(&format!("/api/sessions/{sid}")).await;
     assert_eq!(view["state"], "postponed");
 
@@ -351,11 +350,14 @@ async fn a_removed_person_is_told_why_and_their_link_stops_until_readmitted() {
             "participant": karim.id,
         }))
         .await;
+    // The others learn who was removed and by whom, not why.
     let m = sophie.session_notice("remove").await;
     assert_eq!(m["participant"], karim.id.as_str());
-    assert_eq!(m["notice"]["reason"], "Propos irrespectueux répétés");
+    assert_eq!(m["notice"]["reason"], "");
+    assert_eq!(m["notice"]["by"], "Claire Martin");
     let m = karim.session_notice("remove").await;
     assert_eq!(m["participant"], karim.id.as_str());
+    assert_eq!(m["notice"]["reason"], "Propos irrespectueux répétés");
     let closing = karim.skip_until_type("closing").await;
     assert_eq!(closing["reason"], "removed");
     karim
@@ -430,5 +432,78 @@ async fn a_difficulty_reported_in_the_call_is_answered_and_the_author_sees_it_at
     assert_eq!(
         m["report"]["answer"],
         "Nous avons vérifié : le micro de la salle était coupé."
+    );
+}
+
+/// « Mes traces »: a person's own evidence carries the
+/// session's course (the suspension and the resumption), never another
+/// person's removal nor their entries, the facilitator who removed them
+/// included.
+#[tokio::test]
+async fn a_persons_evidence_carries_the_sessions_course_and_nothing_about_others() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE).await;
+    let sid = session.id.clone();
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    let sophie = server.join(&session, "Sophie Dubois").await;
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    claire
+        .send_json(
+            &json!({"type": "control", "action": "suspend", "reason": "Pause de dix minutes"}),
+        )
+        .await;
+    karim.session_notice("suspend").await;
+    claire
+        .send_json(&json!({"type": "control", "action": "resume", "reason": "On reprend"}))
+        .await;
+    karim.session_notice("resume").await;
+    claire
+        .send_json(&json!({
+            "type": "control", "action": "remove", "reason": "Propos déplacés",
+            "participant": sophie.id,
+        }))
+        .await;
+    karim.session_notice("remove").await;
+    server.wait_ledger(&sid, "removed", 1).await;
+
+    let entries = karim.evidence().await;
+    let states: Vec<&str> = entries
+        .iter()
+        .filter(|e| e["kind"] == "session_state")
+        .map(|e| e["payload"]["to"].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        states,
+        ["running", "suspended", "running"],
+        "the session's course (the server's start, a suspension, a resumption): {entries:?}"
+    );
+    let session_wide = [
+        "session_state",
+        "signin_opened",
+        "server_started",
+        "server_stopping",
+        "recording_armed",
+    ];
+    for e in &entries {
+        let kind = e["kind"].as_str().unwrap_or_default();
+        assert!(
+            e["actor"] == karim.id.as_str() || session_wide.contains(&kind),
+            "Karim's evidence holds only his own and session-wide entries: {e}"
+        );
+        assert!(
+            !e.to_string().contains(&sophie.id) && !e.to_string().contains("Propos déplacés"),
+            "nothing about Sophie in Karim's evidence: {e}"
+        );
+    }
+    let own = claire.evidence().await;
+    assert!(
+        own.iter().all(|e| e["kind"] != "removed"),
+        "Sophie's removal is about her, not in Claire's own evidence: {own:?}"
+    );
+    assert!(
+        own.iter()
+            .any(|e| e["kind"] == "session_state" && e["actor"] == claire.id.as_str()),
+        "Claire's evidence has the course she decided"
     );
 }

@@ -147,11 +147,13 @@ async fn refusals_get_their_code_and_record_nothing() {
         .await;
     claire.recv_error("conflict").await;
 
-    // None of it reached the ledger: Sophie's evidence is her connection only.
+    // None of it reached the ledger: Sophie's evidence is her connection
+    // only, beside the session-wide entries (the server's run, the window).
     let kinds: Vec<String> = sophie
         .evidence()
         .await
         .iter()
+        .filter(|e| e["actor"] != "server")
         .map(|e| e["kind"].as_str().unwrap_or_default().to_owned())
         .collect();
     assert_eq!(kinds, ["connection_opened"]);
@@ -184,9 +186,17 @@ async fn evidence_view_holds_own_entries_and_presence_changes_only() {
     assert_eq!(f2["payload"]["focused"], false);
     claire.recv_recorded("focus").await;
 
+    // His own entries, and the session-wide ones (the server's run, the
+    // sign-in window): never Claire's.
     let entries = karim.evidence().await;
     assert!(
-        entries.iter().all(|e| e["actor"] == karim.id.as_str()),
+        entries
+            .iter()
+            .all(|e| e["actor"] == karim.id.as_str() || e["actor"] == "server"),
+        "{entries:?}"
+    );
+    assert!(
+        entries.iter().all(|e| e["actor"] != claire.id.as_str()),
         "{entries:?}"
     );
     let presence = entries

@@ -22,9 +22,10 @@
 //! Needs the TypeScript compiler of the browser suite:
 //! `cd tests/browser && npm ci` (scripts/test.sh does it before `cargo test`).
 
+use cadre_protocol::action::{ActionChange, ActionChangeKind, ActionRef};
 use cadre_protocol::api::{
-    Consents, Lobby, NamedAttendance, NamedHalfDay, RecordingFile, RecordingSegment, Recordings,
-    SponsorHalfDay, SponsorSession, SponsorTotals, SponsorView,
+    Consents, CourseEvent, EvidenceNotice, Lobby, NamedAttendance, NamedHalfDay, RecordingFile,
+    RecordingSegment, Recordings, SponsorHalfDay, SponsorSession, SponsorTotals, SponsorView,
 };
 use cadre_protocol::consent::ConsentText;
 use cadre_protocol::difficulties::{Difficulty, DifficultyStatus};
@@ -105,6 +106,7 @@ fn wire_d_ts_matches_the_rust_types() {
     check.union("ControlAction", &variants::<ControlAction>());
     check.union("Score", &variants::<Score>());
     check.union("DifficultyStatus", &variants::<DifficultyStatus>());
+    check.union("ActionChangeKind", &variants::<ActionChangeKind>());
     check.union(
         "ConsentKind",
         &[RECORDING, SPONSOR_SHARE].map(String::from).into(),
@@ -359,7 +361,7 @@ fn peer() -> Peer {
     }
 }
 
-fn session_info() -> SessionInfo {
+fn session_info(full: bool) -> SessionInfo {
     SessionInfo {
         id: "s_1".into(),
         title: "Gestion de projet".into(),
@@ -370,6 +372,13 @@ fn session_info() -> SessionInfo {
         time_zone: "Europe/Paris".into(),
         facilitators: vec!["Claire Martin".into()],
         state: SessionState::Running,
+        action: some(
+            full,
+            ActionRef {
+                id: "a_1".into(),
+                title: "Gestion de projet agile".into(),
+            },
+        ),
     }
 }
 
@@ -447,7 +456,7 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             protocol: 1,
             connection_id: "c_1".into(),
             you: me(),
-            session: session_info(),
+            session: session_info(full),
             roster: list(full, peer()),
             ice_servers: list(
                 full,
@@ -543,6 +552,9 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
         },
         ServerMessage::Difficulty {
             difficulty: difficulty(full),
+        },
+        ServerMessage::ActionChanged {
+            change: action_change(),
         },
         ServerMessage::RecordingState {
             recording: recording_status(full),
@@ -641,7 +653,7 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
 
 fn lobby(full: bool) -> Lobby {
     Lobby {
-        session: session_info(),
+        session: session_info(full),
         you: me(),
         ws_path: "/ws/s_1".into(),
         server_time: 1_796_284_800_000,
@@ -655,6 +667,39 @@ fn lobby(full: bool) -> Lobby {
             },
         ),
         consents: consents(full),
+        removal: some(
+            full,
+            StateNotice {
+                state: SessionState::Running,
+                action: ControlAction::Remove,
+                reason: "Propos déplacés".into(),
+                by: "Claire Martin".into(),
+                at: 1_796_284_900_000,
+                planned_start: some(full, "2026-12-10T08:00:00Z".into()),
+                planned_end: some(full, "2026-12-10T11:30:00Z".into()),
+            },
+        ),
+        action_changes: list(full, action_change()),
+        notice: some(
+            full,
+            EvidenceNotice {
+                evidence_kept_years: 3,
+                recording_retention_days: 30,
+                contact: some(full, "dpo@example.org".into()),
+            },
+        ),
+    }
+}
+
+fn action_change() -> ActionChange {
+    ActionChange {
+        id: "c_1".into(),
+        action_id: "a_1".into(),
+        beneficiary_id: "b_1".into(),
+        kind: ActionChangeKind::Paused,
+        reason: "Congé maladie".into(),
+        by: "organiser".into(),
+        at: "2026-12-03T08:00:00.000Z".into(),
     }
 }
 
@@ -706,6 +751,15 @@ fn sponsor_view(full: bool) -> SponsorView {
         ),
         anonymous_count: 2,
         withheld: some(full, "aggregates are withheld".into()),
+        course: list(
+            full,
+            CourseEvent {
+                action: ControlAction::Postpone,
+                at: 1_796_290_000_000,
+                planned_start: some(full, "2026-12-10T08:00:00Z".into()),
+                planned_end: some(full, "2026-12-10T11:30:00Z".into()),
+            },
+        ),
     }
 }
 

@@ -1,4 +1,12 @@
-//! The *certificat de réalisation*: one person, A4 portrait.
+//! The *relevé de présence*: one person in one session, in detail, A4
+//! portrait. It goes to the person, their facilitator and the organiser,
+//! never to a funder (the *certificat de réalisation*, per action, is the
+//! funder's document): it states the session's suspensions, postponements
+//! and end with their reasons, as everyone was told them live, and the
+//! person's own removal, never anyone else's. The technical details an
+//! auditor checks (fingerprint, key, ledger state, how to verify) are in
+//! an annex at the end, kept in one piece, so the last page always
+//! carries it rather than a stray line.
 
 use cadre_protocol::attendance::{
     Conditions, ConsentDecision, DecisionEffect, Interval, RecordedSegment, decision_effects,
@@ -17,7 +25,10 @@ use super::text::{FontSet, Line, Weight};
 use super::{Certificate, Lang, RenderError};
 
 const MARGIN: f32 = 50.0;
-const FOOTER: f32 = 34.0;
+/// Above the first line: a little less than the side margins, so that a
+/// one-day record and its annex share one page.
+const TOP: f32 = 40.0;
+const FOOTER: f32 = 28.0;
 const LABEL_WIDTH: f32 = 128.0;
 
 pub(crate) fn render(
@@ -42,35 +53,55 @@ pub(crate) fn render(
 }
 
 /// The pages' display lists, and whether a character had no glyph.
+///
+/// When the annex does not fit under the rest, it would open a last page
+/// of its own, a quarter full: the course of the session then moves to
+/// that page too, so the last page carries the course, the consents and
+/// the annex.
 pub(crate) fn layout(
     fonts: &FontSet,
     c: &Certificate,
 ) -> Result<(Vec<Vec<Op>>, bool), RenderError> {
+    let (pages, missing, annex_alone) = layout_with(fonts, c, false)?;
+    if !annex_alone {
+        return Ok((pages, missing));
+    }
+    let (pages, missing, _) = layout_with(fonts, c, true)?;
+    Ok((pages, missing))
+}
+
+/// [`layout`], the course starting a page when `course_on_new_page`; also
+/// says whether the annex had to start a page.
+fn layout_with(
+    fonts: &FontSet,
+    c: &Certificate,
+    course_on_new_page: bool,
+) -> Result<(Vec<Vec<Op>>, bool, bool), RenderError> {
     let tz = labels::zone(&c.session.time_zone)?;
     let lang = c.lang;
     let l = lang.labels();
-    let mut f = Flow::new(fonts, A4, MARGIN, MARGIN, A4.1 - MARGIN - FOOTER);
+    let mut f = Flow::new(fonts, A4, MARGIN, TOP, A4.1 - MARGIN - FOOTER);
 
     // Organisation.
     f.paragraph(&c.organisation.name, Weight::Bold, 11.0, INK);
     for line in &c.organisation.details {
         f.paragraph(line, Weight::Regular, 8.5, MUTED);
     }
-    f.space(16.0);
+    f.space(12.0);
 
     // Title.
     f.paragraph(l.certificate_title, Weight::Bold, 21.0, ACCENT);
     f.paragraph(l.certificate_subtitle, Weight::Regular, 12.5, MUTED);
     f.space(6.0);
     f.rule(ACCENT, 1.2);
-    f.space(12.0);
+    f.space(8.0);
     f.paragraph(
         &l.statement.replace("{org}", &c.organisation.name),
         Weight::Regular,
-        9.5,
+        9.0,
         INK,
     );
-    f.space(12.0);
+    f.space(8.0);
 
     // Who and what.
     let name = fonts.wrapped(&c.person_name, Weight::Bold, 12.5, f.width() - LABEL_WIDTH);
@@ -101,7 +132,7 @@ pub(crate) fn layout(
     kv(&mut f, l.session_ref, reference);
 
     // Per half-day.
-    f.space(14.0);
+    f.space(10.0);
     heading(&mut f, l.per_half_day);
     half_days(&mut f, c, tz);
     f.space(4.0);
@@ -109,7 +140,11 @@ pub(crate) fn layout(
     f.paragraph(&legend, Weight::Regular, 7.5, MUTED);
 
     // Course of the session, and the person's connection conditions.
-    f.space(8.0);
+    if course_on_new_page {
+        f.new_page();
+    } else {
+        f.space(6.0);
+    }
     heading(&mut f, l.course);
     let events = control_lines(c, tz);
     if events.is_empty() {
@@ -127,13 +162,13 @@ pub(crate) fn layout(
     f.paragraph(&conditions, Weight::Regular, 9.0, INK);
 
     // Consents and recordings.
-    f.space(8.0);
+    f.space(6.0);
     heading(&mut f, l.consents_recordings);
     consents_recordings(&mut f, c, tz);
 
-    // The proof.
+    // For the auditor, apart.
     f.space(8.0);
-    proof_box(&mut f, c, tz, l);
+    let annex_alone = annex(&mut f, c, tz, l);
 
     let total = f.pages.len();
     let missing = f.missing;
@@ -148,7 +183,7 @@ pub(crate) fn layout(
     for (i, page) in pages.iter_mut().enumerate() {
         footer(fonts, page, &footer_text, l, i, total);
     }
-    Ok((pages, missing))
+    Ok((pages, missing, annex_alone))
 }
 
 /// One bulleted, wrapped line per item.
@@ -242,6 +277,7 @@ fn state_change(lang: Lang, e: &ControlEvent) -> String {
         "resume" => l.state_resumed.to_owned(),
         "postpone" => l.state_postponed.to_owned(),
         "end" => l.state_ended.to_owned(),
+        "start" => l.state_started.to_owned(),
         _ => l
             .state_changed
             .replace("{from}", from.unwrap_or("?"))
@@ -399,7 +435,7 @@ fn segment_line(lang: Lang, tz: Tz, s: &RecordedSegment) -> String {
 
 /// A label on the left, value lines on the right.
 fn kv(f: &mut Flow<'_>, label: &str, value: Vec<Line>) {
-    let h: f32 = value.iter().map(|v| v.size * LEADING).sum::<f32>() + 3.0;
+    let h: f32 = value.iter().map(|v| v.size * LEADING).sum::<f32>() + 2.0;
     f.ensure(h);
     let top = f.y;
     let first = value.first().map(|v| v.size).unwrap_or(10.0);
@@ -413,7 +449,7 @@ fn kv(f: &mut Flow<'_>, label: &str, value: Vec<Line>) {
     f.text_at(f.left, label_top, label, MUTED);
     let x = f.left + LABEL_WIDTH;
     f.lines_flow(value, x, INK);
-    f.space(3.0);
+    f.space(2.0);
 }
 
 fn heading(f: &mut Flow<'_>, text: &str) {
@@ -647,42 +683,72 @@ fn intervals_text(lang: Lang, tz: Tz, intervals: &[Interval]) -> String {
     }
 }
 
-fn proof_box(f: &mut Flow<'_>, c: &Certificate, tz: Tz, l: &Labels) {
+/// The annex for the auditor: a heading set apart by a rule, what the
+/// file is, then a box with the fingerprint, the key, the ledger's state
+/// and the steps to verify. Kept in one piece: it is small enough to end
+/// a one-day record's page, and on a page of its own it is never a stray
+/// line.
+/// True when it had to start a page.
+fn annex(f: &mut Flow<'_>, c: &Certificate, tz: Tz, l: &Labels) -> bool {
     let fonts = f.fonts;
-    let pad = 12.0;
-    let inner = f.width() - 2.0 * pad;
-    let hash_size = 11.5;
-    let hash = fonts.wrapped(&c.proof_sha256, Weight::Bold, hash_size, inner);
-    let verify = l
-        .verify
-        .replace("{kid}", &c.key_id)
-        .replace("{jwks}", &c.jwks_url);
-    let verify = fonts.wrapped(&verify, Weight::Regular, 8.5, inner);
+    let pad = 8.0;
+    let width = f.width();
+    let inner = width - 2.0 * pad;
     let sep = colon(c.lang);
-    let issued = fonts.wrapped(
-        &format!(
-            "{} {} · {}{sep}{}",
-            l.issued,
-            moment(c.lang, tz, c.issued_at),
-            l.key,
-            c.key_id
-        ),
+    let intro = fonts.wrapped(
+        &l.annex_intro.replace("{org}", &c.organisation.name),
         Weight::Regular,
-        8.5,
-        inner,
+        8.0,
+        width,
     );
-    let label = fonts.truncated(l.fingerprint, Weight::Regular, 8.0, inner);
+    let small = |text: &str| fonts.wrapped(text, Weight::Regular, 8.0, inner);
+    let fingerprint_label = fonts.wrapped(l.fingerprint, Weight::Regular, 7.5, inner);
+    let hash = fonts.wrapped(&c.proof_sha256, Weight::Bold, 9.5, inner);
+    let issued = small(&format!(
+        "{} {} · {}{sep}{}",
+        l.issued,
+        moment(c.lang, tz, c.issued_at),
+        l.key,
+        c.key_id
+    ));
+    let ledger = small(&format!(
+        "{}{sep}{}",
+        l.ledger,
+        l.annex_ledger
+            .replace("{n}", &c.tree_size.to_string())
+            .replace("{root}", &c.tree_root)
+    ));
+    let steps: Vec<Vec<Line>> = std::iter::once(format!("{}{sep}", l.annex_how))
+        .chain(l.verify.iter().map(|step| {
+            step.replace("{kid}", &c.key_id)
+                .replace("{jwks}", &c.jwks_url)
+        }))
+        .map(|text| small(&text))
+        .collect();
     let height = |lines: &[Line]| lines.iter().map(|x| x.size * LEADING).sum::<f32>();
-    let box_h =
-        pad + 8.0 * LEADING + height(&hash) + 6.0 + height(&verify) + 4.0 + height(&issued) + pad;
-    f.ensure(11.0 * LEADING + 4.0 + box_h);
-    f.paragraph(l.proof, Weight::Bold, 11.0, ACCENT);
+    let box_h = pad
+        + height(&fingerprint_label)
+        + height(&hash)
+        + height(&issued)
+        + 4.0
+        + height(&ledger)
+        + 4.0
+        + steps.iter().map(|s| height(s)).sum::<f32>()
+        + pad;
+    let title_h = 4.0 + 11.0 * LEADING + 1.0;
+    let alone = f.ensure(title_h + height(&intro) + 4.0 + box_h);
+    f.rule(ACCENT, 1.0);
+    f.space(4.0);
+    f.paragraph(l.annex_title, Weight::Bold, 11.0, ACCENT);
+    f.space(1.0);
+    let x = f.left;
+    f.lines_flow(intro, x, MUTED);
     f.space(4.0);
     let top = f.y;
     f.push(Op::Rect {
         x: f.left,
         y: top,
-        w: f.width(),
+        w: width,
         h: box_h,
         fill: Some(BOX_FILL),
         stroke: None,
@@ -697,17 +763,21 @@ fn proof_box(f: &mut Flow<'_>, c: &Certificate, tz: Tz, l: &Labels) {
     });
     f.y = top + pad;
     let x = f.left + pad;
-    f.lines_flow(vec![label], x, MUTED);
+    f.lines_flow(fingerprint_label, x, MUTED);
     f.lines_flow(hash, x, INK);
-    f.space(6.0);
-    f.lines_flow(verify, x, INK);
-    f.space(4.0);
     f.lines_flow(issued, x, MUTED);
+    f.space(4.0);
+    f.lines_flow(ledger, x, INK);
+    f.space(4.0);
+    for step in steps {
+        f.lines_flow(step, x, INK);
+    }
     f.y = top + box_h;
+    alone
 }
 
 fn footer(fonts: &FontSet, page: &mut Vec<Op>, text: &str, l: &Labels, i: usize, total: usize) {
-    let y = A4.1 - MARGIN - FOOTER + 14.0;
+    let y = A4.1 - MARGIN - FOOTER + 10.0;
     let (left, right) = (MARGIN, A4.0 - MARGIN);
     page.push(Op::Lines {
         paths: vec![vec![(left, y), (right, y)]],

@@ -45,6 +45,8 @@ pub(crate) struct Labels {
     pub(crate) state_ended: &'static str,
     /// `{from}` and `{to}` are replaced by the states.
     pub(crate) state_changed: &'static str,
+    /// The server started the session.
+    pub(crate) state_started: &'static str,
     pub(crate) removed: &'static str,
     pub(crate) readmitted: &'static str,
     pub(crate) by: &'static str,
@@ -58,10 +60,9 @@ pub(crate) struct Labels {
     pub(crate) minutes_measured: &'static str,
     /// Per score, best first: singular and plural.
     pub(crate) scores: [(&'static str, &'static str); 4],
-    pub(crate) proof: &'static str,
     pub(crate) fingerprint: &'static str,
-    /// `{kid}` and `{jwks}` are replaced.
-    pub(crate) verify: &'static str,
+    /// The steps to verify; `{kid}` and `{jwks}` are replaced.
+    pub(crate) verify: [&'static str; 2],
     pub(crate) issued: &'static str,
     pub(crate) key: &'static str,
     /// `{tz}` is replaced by the time zone.
@@ -75,14 +76,14 @@ pub(crate) struct Labels {
     pub(crate) countersigned_at: &'static str,
     pub(crate) signature: &'static str,
     pub(crate) ledger: &'static str,
-    pub(crate) ledger_size: &'static str,
-    pub(crate) ledger_root: &'static str,
     pub(crate) continued: &'static str,
     pub(crate) morning: &'static str,
     pub(crate) afternoon: &'static str,
     pub(crate) from_to: (&'static str, &'static str),
     pub(crate) at: &'static str,
     pub(crate) sheet_legend: &'static str,
+    /// Title of the organisation's signature box on the sheet.
+    pub(crate) sheet_stamp: &'static str,
     pub(crate) no_one: &'static str,
     pub(crate) signed_online: &'static str,
     /// `{n}` is replaced by the number of connections.
@@ -108,16 +109,33 @@ pub(crate) struct Labels {
     /// `{date}` is replaced by the date.
     pub(crate) purged: &'static str,
     pub(crate) kept: &'static str,
+    // The relevé's annex and the sheet's neutral course.
+    pub(crate) annex_title: &'static str,
+    /// `{org}` is replaced by the organisation.
+    pub(crate) annex_intro: &'static str,
+    /// `{n}` and `{root}` are replaced by the tree head's size and root.
+    pub(crate) annex_ledger: &'static str,
+    pub(crate) annex_how: &'static str,
+    /// `{span}` is replaced: "10:56–10:57".
+    pub(crate) neutral_suspended: &'static str,
+    /// `{time}` is replaced (a suspension never resumed).
+    pub(crate) neutral_suspended_from: &'static str,
+    /// `{dates}` is replaced by the new planned dates.
+    pub(crate) neutral_postponed: &'static str,
+    /// `{time}` is replaced.
+    pub(crate) neutral_ended: &'static str,
+    pub(crate) neutral_none: &'static str,
 }
 
 pub(crate) const FR: Labels = Labels {
-    certificate_title: "Certificat de réalisation",
-    certificate_subtitle: "Attestation de présence à distance",
+    certificate_title: "Relevé de présence",
+    certificate_subtitle: "Détail d'une séance à distance",
     sheet_title: "Feuille d'émargement",
     sheet_subtitle: "Émargement électronique par demi-journée, action à distance",
-    statement: "{org} atteste que la personne désignée ci-dessous a suivi à distance l'action \
-        décrite, dans les conditions de présence relevées par le registre horodaté de la session \
-        et détaillées ci-après.",
+    statement: "Ce relevé détaille la présence de la personne désignée ci-dessous à une séance \
+        à distance organisée par {org}, telle que le registre horodaté de la séance l'a enregistrée. Il est \
+        destiné à la personne, à son formateur et à l'organisme\u{202F}; le document à remettre au \
+        financeur est le certificat de réalisation de l'action.",
     person: "Nom",
     role: "Qualité",
     action: "Intitulé de l'action",
@@ -146,6 +164,7 @@ pub(crate) const FR: Labels = Labels {
     state_postponed: "séance reportée",
     state_ended: "séance terminée",
     state_changed: "état de la séance : {from} → {to}",
+    state_started: "séance commencée",
     removed: "exclusion de la personne",
     readmitted: "réadmission de la personne",
     by: "par",
@@ -162,12 +181,13 @@ pub(crate) const FR: Labels = Labels {
         ("médiocre", "médiocres"),
         ("perdue", "perdues"),
     ],
-    proof: "Attestation électronique",
-    fingerprint: "Empreinte SHA-256 de l'attestation signée",
-    verify: "Ce document est la représentation lisible de l'attestation électronique signée \
-        (JWS, EdDSA) dont l'empreinte figure ci-dessus. Elle est vérifiable avec «\u{202F}cadre verify\u{202F}» \
-        et la clé publique {kid} publiée à {jwks}\u{202F}: toute modification de l'attestation ou des \
-        relevés qu'elle contient fait échouer la vérification.",
+    fingerprint: "Empreinte SHA-256 du fichier signé (.jws)",
+    verify: [
+        "1. Se procurer le fichier signé (.jws, dans «\u{202F}Mes documents\u{202F}» de la personne) et \
+         la clé publique {kid}, publiée à {jwks}.",
+        "2. Lancer «\u{202F}cadre verify fichier.jws --jwks {jwks}\u{202F}», qui échoue si un \
+         enregistrement a été modifié, puis comparer l'empreinte du fichier à celle ci-dessus.",
+    ],
     issued: "Émise le",
     key: "Clé de signature",
     legend: "Heures locales ({tz}). Connecté\u{202F}: temps de connexion pendant le temps prévu. \
@@ -181,14 +201,13 @@ pub(crate) const FR: Labels = Labels {
     signed_at: "Émargé",
     countersigned_at: "Contresigné",
     signature: "Signature",
-    ledger: "Registre de la session",
-    ledger_size: "taille de l'arbre",
-    ledger_root: "racine SHA-256",
+    ledger: "Registre de la séance au moment de l'émission",
     continued: "suite",
     morning: "matin",
     afternoon: "après-midi",
     from_to: ("du", "au"),
     at: "à",
+    sheet_stamp: "Pour {org} : cachet et signature",
     sheet_legend: "Heures locales ({tz}). Chaque personne émarge en ligne par demi-journée\u{202F}; \
         l'intervenant contresigne. Connecté\u{202F}: temps de connexion pendant le temps prévu. \
         Présent\u{202F}: connecté, onglet visible, session non suspendue. Réalisation\u{202F}: présent ÷ \
@@ -214,15 +233,28 @@ pub(crate) const FR: Labels = Labels {
     no_track: "aucune piste de la personne",
     purged: "fichiers supprimés le {date}",
     kept: "fichiers conservés",
+    annex_title: "Annexe — Vérification électronique, pour l'auditeur",
+    annex_intro: "Ce relevé est la version lisible d'un fichier signé électroniquement par le \
+        serveur de l'organisme ({org}). Les éléments ci-dessous permettent de vérifier, sans faire confiance à ce \
+        serveur, que le fichier est authentique, complet et inchangé.",
+    annex_ledger: "{n} enregistrements, empreinte SHA-256 {root}",
+    annex_how: "Comment vérifier",
+    neutral_suspended: "séance suspendue {span}",
+    neutral_suspended_from: "séance suspendue à {time}",
+    neutral_postponed: "séance reportée au {dates}",
+    neutral_ended: "séance terminée à {time}",
+    neutral_none: "Aucune suspension, aucun report.",
 };
 
 pub(crate) const EN: Labels = Labels {
-    certificate_title: "Certificate of completion",
-    certificate_subtitle: "Remote attendance certificate",
+    certificate_title: "Attendance record",
+    certificate_subtitle: "One remote session in detail",
     sheet_title: "Attendance sheet",
     sheet_subtitle: "Electronic sign-in per half-day, remote session",
-    statement: "{org} certifies that the person named below attended the session described \
-        remotely, as recorded by the session's time-stamped ledger and detailed below.",
+    statement: "This record details the attendance of the person named below at a remote \
+        session held by {org}, as the session's time-stamped ledger recorded it. It is meant for the \
+        person, their facilitator and the organisation; the document to give a funder is the \
+        action's certificate of completion.",
     person: "Name",
     role: "Role",
     action: "Session title",
@@ -251,6 +283,7 @@ pub(crate) const EN: Labels = Labels {
     state_postponed: "session postponed",
     state_ended: "session ended",
     state_changed: "session state: {from} → {to}",
+    state_started: "session started",
     removed: "the person was removed",
     readmitted: "the person was re-admitted",
     by: "by",
@@ -267,12 +300,13 @@ pub(crate) const EN: Labels = Labels {
         ("poor", "poor"),
         ("lost", "lost"),
     ],
-    proof: "Electronic certificate",
-    fingerprint: "SHA-256 fingerprint of the signed certificate",
-    verify: "This document is the human-readable rendering of the signed electronic \
-        certificate (JWS, EdDSA) whose fingerprint is printed above. It can be verified with \
-        \"cadre verify\" and the public key {kid} published at {jwks}: any change to the \
-        certificate or to the records it holds makes the verification fail.",
+    fingerprint: "SHA-256 fingerprint of the signed file (.jws)",
+    verify: [
+        "1. Get the signed file (.jws, in the person's \"My documents\") and the public key {kid}, \
+         published at {jwks}.",
+        "2. Run \"cadre verify file.jws --jwks {jwks}\", which fails if any record was changed, \
+         then compare the file's fingerprint with the one above.",
+    ],
     issued: "Issued on",
     key: "Signing key",
     legend: "Local times ({tz}). Connected: time connected during the planned time. \
@@ -286,14 +320,13 @@ pub(crate) const EN: Labels = Labels {
     signed_at: "Signed",
     countersigned_at: "Countersigned",
     signature: "Signature",
-    ledger: "Session ledger",
-    ledger_size: "tree size",
-    ledger_root: "SHA-256 root",
+    ledger: "The session's ledger when issued",
     continued: "continued",
     morning: "morning",
     afternoon: "afternoon",
     from_to: ("from", "to"),
     at: "at",
+    sheet_stamp: "For {org}: stamp and signature",
     sheet_legend: "Local times ({tz}). Everyone signs in online once per half-day; the \
         facilitator countersigns. Connected: time connected during the planned time. Present: \
         connected, tab visible, session not suspended. Completion: present ÷ planned time.",
@@ -318,6 +351,17 @@ pub(crate) const EN: Labels = Labels {
     no_track: "none of the person's tracks",
     purged: "files deleted on {date}",
     kept: "files kept",
+    annex_title: "Annex — Electronic verification, for the auditor",
+    annex_intro: "This record is the readable form of a file signed electronically by the \
+        server of {org}. What follows lets anyone check, without trusting that server, that the \
+        file is genuine, complete and unchanged.",
+    annex_ledger: "{n} records, SHA-256 fingerprint {root}",
+    annex_how: "How to verify",
+    neutral_suspended: "session suspended {span}",
+    neutral_suspended_from: "session suspended at {time}",
+    neutral_postponed: "session postponed to {dates}",
+    neutral_ended: "session ended at {time}",
+    neutral_none: "No suspension, no postponement.",
 };
 
 impl Lang {

@@ -4,6 +4,7 @@
 //! Coordinates are points (1/72 in), origin at the top left, y downwards.
 
 use super::Strokes;
+use super::image::Picture;
 use super::text::{FontSet, Line, Weight};
 
 /// A4 portrait, in points.
@@ -53,6 +54,14 @@ pub(crate) enum Op {
         paths: Vec<Vec<(f32, f32)>>,
         color: Rgb,
         width: f32,
+    },
+    /// A picture fitted, undistorted and centred, into the box.
+    Picture {
+        x: f32,
+        y: f32,
+        w: f32,
+        h: f32,
+        picture: Picture,
     },
 }
 

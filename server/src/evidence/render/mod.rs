@@ -1,8 +1,8 @@
 //! Printable renderings of attendance evidence, as PDF:
 //!
-//! - [`certificate_pdf`]: one person's *certificat de réalisation* /
-//!   *attestation de présence à distance*, the readable side of their signed
-//!   proof (it prints the proof's SHA-256 so paper and file can be matched);
+//! - [`certificate_pdf`]: one person's *relevé de présence* (the detailed
+//!   record of one session), the readable side of their signed proof (its
+//!   annex prints the proof's SHA-256 so paper and file can be matched);
 //! - [`attendance_sheet_pdf`]: the session's *feuille d'émargement*, one table
 //!   per half-day, for the facilitator and the organiser.
 //!
@@ -27,10 +27,16 @@
 //! (`generated_at`).
 
 mod certificate;
+mod image;
 mod labels;
 mod layout;
 mod pdf;
+// The certificat de réalisation per beneficiary per action.
+mod realisation;
 mod sheet;
+// The sheet as a spreadsheet CSV.
+mod spreadsheet;
+pub use spreadsheet::sheet_csv;
 #[cfg(test)]
 mod tests;
 mod text;
@@ -43,6 +49,8 @@ use cadre_protocol::proof::ControlEvent;
 use cadre_protocol::{Role, SessionKind};
 use serde::{Deserialize, Serialize};
 
+pub use image::{MAX_PICTURE_BYTES, Picture};
+pub use realisation::organisation_numbers;
 use text::{FontFace, FontSet};
 
 /// Language of the printed text.
@@ -148,6 +156,10 @@ pub struct Certificate {
     pub proof_sha256: String,
     /// `kid` of the key that signed the proof.
     pub key_id: String,
+    /// Size of the tree head the proof was issued under (the annex).
+    pub tree_size: u64,
+    /// Root hash of that tree head, hex.
+    pub tree_root: String,
     /// Where the public keys are published (JWKS URL).
     pub jwks_url: String,
     /// The proof's `issued_at`, UTC ms.
@@ -184,12 +196,99 @@ pub struct Sheet {
     /// The half-day slots to print, in order (`2026-12-03.am`, …). When
     /// empty, the slots found in the people's attendance are used.
     pub slots: Vec<String>,
+    /// The session's control events, for its course: only the
+    /// `session_state` ones are printed, without their reason or who acted
+    /// (a funder reads the sheet). Give them with `reason` and `by` unset.
+    pub course: Vec<ControlEvent>,
     /// Size of the ledger tree head the figures were derived at.
     pub tree_size: u64,
     /// Root hash of that tree head, hex.
     pub tree_root: String,
     /// When this PDF is made, UTC ms (footer and PDF creation date).
     pub generated_at: i64,
+    /// The organisation's signature, printed after the tables when its
+    /// legal representative is known.
+    #[serde(default)]
+    pub stamp: Option<SheetStamp>,
+}
+
+/// The organisation's signature on the sheet: who signs for it and, when
+/// the organisation gave one, its signature-and-stamp picture.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SheetStamp {
+    /// "Claire Dubois, directrice".
+    pub representative: String,
+    /// PNG or JPEG bytes, checked when stored.
+    pub picture: Option<Vec<u8>>,
+}
+
+// The organisation's identity and the certificat de
+// réalisation per beneficiary per action.
+
+/// The organisation's identity (the *dispensateur*), complete: what the
+/// certificat de réalisation prints about it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OrganisationIdentity {
+    /// Name.
+    pub name: String,
+    /// Legal representative's name.
+    pub representative_name: String,
+    /// Their quality (`directrice`…).
+    pub representative_quality: String,
+    /// Postal address lines.
+    pub address: Vec<String>,
+    /// SIRET, 14 digits.
+    pub siret: String,
+    /// Numéro de déclaration d'activité, 11 digits.
+    pub nda: String,
+    /// The place printed after "Fait à".
+    pub place: String,
+    /// The signature-and-stamp image (PNG or JPEG bytes, checked when
+    /// stored), to draw in the signature box.
+    pub signature_image: Option<Vec<u8>>,
+}
+
+/// Input of [`realisation_pdf`]: one beneficiary's certificate for one
+/// action. Only what the ministry's model prints, plus the seal's note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Realisation {
+    /// Language.
+    pub lang: Lang,
+    /// The dispensateur.
+    pub organisation: OrganisationIdentity,
+    /// The action's title.
+    pub action_title: String,
+    /// Its nature (one box of the model is crossed).
+    pub nature: cadre_protocol::action::ActionNature,
+    /// The beneficiary's name.
+    pub beneficiary_name: String,
+    /// Their employer, if given.
+    pub employer: Option<String>,
+    /// First day attended, `YYYY-MM-DD`.
+    pub first_day: Option<String>,
+    /// Last day attended, or the interruption's date.
+    pub last_day: Option<String>,
+    /// Time attended over the action's sessions, seconds.
+    pub attended_seconds: i64,
+    /// When the action was interrupted for the person, UTC ms (a neutral
+    /// mention, no reason).
+    pub interrupted_at: Option<i64>,
+    /// IANA time zone of the dates.
+    pub time_zone: String,
+    /// The signed certificate's issue time, UTC ms ("Fait à …, le …").
+    pub issued_at: i64,
+    /// SHA-256 of the signed certificate (JWS text), hex.
+    pub certificate_sha256: String,
+    /// Where the public keys are published.
+    pub jwks_url: String,
+    /// When this PDF is made, UTC ms.
+    pub generated_at: i64,
+}
+
+/// One beneficiary's *certificat de réalisation* for one action, on the
+/// ministry's model, one A4 page.
+pub fn realisation_pdf(c: &Realisation) -> Result<Vec<u8>, RenderError> {
+    realisation::render(&shared()?.fonts, c, true)
 }
 
 /// Why a document could not be made.
@@ -204,6 +303,9 @@ pub enum RenderError {
     /// The PDF could not be written.
     #[error("PDF: {0}")]
     Pdf(String),
+    /// The organisation's signature-and-stamp picture is not usable.
+    #[error("{0}")]
+    Picture(String),
 }
 
 /// The fonts documents are made with. [`certificate_pdf`] and
@@ -305,21 +407,51 @@ fn shared() -> Result<&'static Renderer, RenderError> {
     SHARED.as_ref().map_err(|e| RenderError::Font(e.clone()))
 }
 
-/// A person's *certificat de réalisation* (remote attendance certificate),
-/// one or more A4 pages: organisation, person, action, modality, planned
+/// A person's *relevé de présence* (attendance record of one session),
+/// one or more A4 pages: organisation, person, session, modality, planned
 /// dates, per half-day connections, connected and present time, completion,
 /// sign-in and countersignature, totals, the course of the session
-/// (suspensions, postponements, removal) and the person's connection
-/// conditions, the person's consent
-/// decisions and recorded segments, and the proof's SHA-256 with how to
-/// verify it.
+/// (suspensions, postponements, end, the person's own removal) and the
+/// person's connection conditions, the person's consent decisions and
+/// recorded segments, then an annex for the auditor: the proof's SHA-256,
+/// the key, the ledger's state and how to verify.
 pub fn certificate_pdf(c: &Certificate) -> Result<Vec<u8>, RenderError> {
     shared()?.certificate_pdf(c)
 }
 
-/// The session's *feuille d'émargement*: one table per half-day, a row per
-/// person (times, durations, completion, sign-in, countersignature, drawn
-/// signature), page numbers, and the ledger tree head in every footer.
+/// The session's *feuille d'émargement*: the neutral course of the session
+/// (suspensions, postponements, end: times only), one table per half-day,
+/// a row per person (times, durations, completion, sign-in,
+/// countersignature, drawn signature), page numbers, and the ledger tree
+/// head in every footer.
 pub fn attendance_sheet_pdf(s: &Sheet) -> Result<Vec<u8>, RenderError> {
     shared()?.attendance_sheet_pdf(s)
+}
+
+// The words the documents print, for checks of what a PDF says without a
+// PDF reader.
+
+/// The text [`certificate_pdf`] draws for `c`, page after page, lines
+/// joined by spaces (a wrapped sentence reads whole).
+pub fn certificate_text(c: &Certificate) -> Result<String, RenderError> {
+    let (pages, _) = certificate::layout(&shared()?.fonts, c)?;
+    Ok(drawn_text(&pages))
+}
+
+/// The text [`attendance_sheet_pdf`] draws for `s`, as [`certificate_text`].
+pub fn attendance_sheet_text(s: &Sheet) -> Result<String, RenderError> {
+    let (pages, _) = sheet::layout(&shared()?.fonts, s)?;
+    Ok(drawn_text(&pages))
+}
+
+fn drawn_text(pages: &[Vec<layout::Op>]) -> String {
+    pages
+        .iter()
+        .flatten()
+        .filter_map(|op| match op {
+            layout::Op::Text { line, .. } => Some(line.text.as_str()),
+            _ => None,
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
 }

@@ -167,5 +167,12 @@ fn draw(fonts: &FontSet, surface: &mut Surface<'_>, op: &Op) {
             }));
             surface.draw_path(&path);
         }
+        Op::Picture {
+            x,
+            y,
+            w,
+            h,
+            picture,
+        } => picture.draw(surface, (*x, *y, *w, *h)),
     }
 }

@@ -14,7 +14,8 @@ use super::layout::{
 };
 use super::pdf::{self, Meta};
 use super::text::{FontSet, Weight};
-use super::{Lang, RenderError, Sheet, SheetPerson};
+use super::{Lang, Picture, RenderError, Sheet, SheetPerson, SheetStamp};
+use cadre_protocol::proof::ControlEvent;
 
 const MARGIN: f32 = 36.0;
 const TOP: f32 = 28.0;
@@ -115,6 +116,18 @@ pub(crate) fn layout(fonts: &FontSet, s: &Sheet) -> Result<(Vec<Vec<Op>>, bool),
         MUTED,
     );
 
+    // The course of the session, neutrally: a funder reads this sheet.
+    f.space(8.0);
+    f.paragraph(l.course, Weight::Bold, 10.0, ACCENT);
+    f.space(2.0);
+    let course = neutral_course(lang, tz, &s.course);
+    if course.is_empty() {
+        f.paragraph(l.neutral_none, Weight::Regular, 8.5, INK);
+    }
+    for line in &course {
+        f.paragraph(&format!("• {line}"), Weight::Regular, 8.5, INK);
+    }
+
     if s.people.is_empty() {
         f.space(12.0);
         f.paragraph(l.no_one, Weight::Regular, 10.0, INK);
@@ -129,6 +142,11 @@ pub(crate) fn layout(fonts: &FontSet, s: &Sheet) -> Result<(Vec<Vec<Op>>, bool),
         half_day_table(&mut f, s, slot, tz);
     }
 
+    if let Some(stamp) = &s.stamp {
+        f.space(16.0);
+        stamp_box(&mut f, s, stamp, l)?;
+    }
+
     let total = f.pages.len();
     let missing = f.missing;
     let mut pages = f.pages;
@@ -136,6 +154,68 @@ pub(crate) fn layout(fonts: &FontSet, s: &Sheet) -> Result<(Vec<Vec<Op>>, bool),
         decorate(fonts, page, s, tz, l, i, total);
     }
     Ok((pages, missing))
+}
+
+/// The session's suspensions, postponements and end, one line each with
+/// its date, and nothing else: no reason, no one's name ("3 décembre
+/// 2026 — séance suspendue 10:56–10:57"). A suspension is shown with the
+/// time it ended (a resumption, a postponement or the end). The events'
+/// `reason` and `by` are never read.
+pub(crate) fn neutral_course(lang: Lang, tz: Tz, events: &[ControlEvent]) -> Vec<String> {
+    let l = lang.labels();
+    let states: Vec<&ControlEvent> = events
+        .iter()
+        .filter(|e| e.kind == cadre_protocol::evidence::kind::SESSION_STATE)
+        .collect();
+    let action = |e: &ControlEvent| match (e.action.as_deref(), e.to.as_deref()) {
+        (Some(a), _) => a.to_owned(),
+        (None, Some("suspended")) => "suspend".to_owned(),
+        (None, Some("postponed")) => "postpone".to_owned(),
+        (None, Some("ended")) => "end".to_owned(),
+        _ => "resume".to_owned(),
+    };
+    let mut lines = Vec::new();
+    for (i, e) in states.iter().enumerate() {
+        let Some(t) = local(tz, e.ts) else { continue };
+        let what = match action(e).as_str() {
+            "suspend" => match states.get(i + 1) {
+                Some(next) => {
+                    let end = local(tz, next.ts);
+                    let span = match end {
+                        Some(end) if end.date_naive() == t.date_naive() => {
+                            format!("{}–{}", labels::hm(&t), labels::hm(&end))
+                        }
+                        Some(end) => format!(
+                            "{} – {}, {}",
+                            labels::hm(&t),
+                            lang.date(end.date_naive()),
+                            labels::hm(&end)
+                        ),
+                        None => labels::hm(&t),
+                    };
+                    l.neutral_suspended.replace("{span}", &span)
+                }
+                None => l.neutral_suspended_from.replace("{time}", &labels::hm(&t)),
+            },
+            "postpone" => {
+                let window = |s: &Option<String>| {
+                    s.as_deref()
+                        .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+                        .map(|t| t.timestamp_millis())
+                };
+                match (window(&e.planned_start), window(&e.planned_end)) {
+                    (Some(a), Some(b)) => l
+                        .neutral_postponed
+                        .replace("{dates}", &span(lang, tz, a, b)),
+                    _ => l.state_postponed.to_owned(),
+                }
+            }
+            "end" => l.neutral_ended.replace("{time}", &labels::hm(&t)),
+            _ => continue,
+        };
+        lines.push(format!("{} — {what}", lang.date(t.date_naive())));
+    }
+    lines
 }
 
 /// The attendance of `p` in `slot`, if any.
@@ -351,6 +431,59 @@ fn half_day_table(f: &mut Flow<'_>, s: &Sheet, slot: &str, tz: Tz) {
     });
 }
 
+/// The organisation's signature and stamp, at the right under the tables,
+/// kept whole on one page.
+fn stamp_box(
+    f: &mut Flow<'_>,
+    s: &Sheet,
+    stamp: &SheetStamp,
+    l: &Labels,
+) -> Result<(), RenderError> {
+    const W: f32 = 260.0;
+    const H: f32 = 104.0;
+    f.ensure(H);
+    let (x, top) = (f.right - W, f.y);
+    f.push(Op::Rect {
+        x,
+        y: top,
+        w: W,
+        h: H,
+        fill: None,
+        stroke: Some((RULE, 0.7)),
+    });
+    let title = f.fonts.truncated(
+        &l.sheet_stamp.replace("{org}", &s.organisation.name),
+        Weight::Bold,
+        8.0,
+        W - 16.0,
+    );
+    f.text_in(x + 8.0, x + W - 8.0, top + 6.0, title, INK, Align::Left);
+    if let Some(bytes) = &stamp.picture {
+        let picture = Picture::new(bytes)?;
+        let (y0, y1) = (top + 8.0 * LEADING + 10.0, top + H - 8.0 * LEADING - 10.0);
+        f.push(Op::Picture {
+            x: x + 8.0,
+            y: y0,
+            w: W - 16.0,
+            h: y1 - y0,
+            picture,
+        });
+    }
+    let who = f
+        .fonts
+        .truncated(&stamp.representative, Weight::Regular, 8.0, W - 16.0);
+    f.text_in(
+        x + 8.0,
+        x + W - 8.0,
+        top + H - 8.0 * LEADING - 6.0,
+        who,
+        MUTED,
+        Align::Left,
+    );
+    f.y = top + H;
+    Ok(())
+}
+
 /// Running header, footer with the ledger's tree head, page number.
 fn decorate(
     fonts: &FontSet,
@@ -394,8 +527,11 @@ fn decorate(
     };
     let ledger = fonts.truncated(
         &format!(
-            "{}{sep}{} {} · {} {}",
-            l.ledger, l.ledger_size, s.tree_size, l.ledger_root, s.tree_root
+            "{}{sep}{}",
+            l.ledger,
+            l.annex_ledger
+                .replace("{n}", &s.tree_size.to_string())
+                .replace("{root}", &s.tree_root)
         ),
         Weight::Regular,
         7.0,

@@ -20,6 +20,7 @@ use super::text::{FontSet, Weight};
 use super::*;
 
 const HASH: &str = "3f5a9c0e7b2d4f6a8c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d2f4a6c8e0b1d3f5a";
+const ROOT: &str = "c0ffee51d2e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a9";
 
 fn fonts() -> &'static FontSet {
     &shared().expect("bundled fonts").fonts
@@ -72,6 +73,7 @@ fn half_day(day: u32, pm: bool, join: (u32, u32), leave: (u32, u32), signed: boo
         slot: format!("2026-12-{day:02}.{}", if pm { "pm" } else { "am" }),
         planned_start: ps,
         planned_end: pe,
+        planned_parts: Vec::new(),
         intervals: vec![
             interval(a, a + (b - a) / 2),
             interval(a + (b - a) / 2 + 120_000, b),
@@ -240,6 +242,8 @@ pub(crate) fn certificate(lang: Lang, name: &str) -> Certificate {
         recordings: Vec::new(),
         proof_sha256: HASH.to_owned(),
         key_id: "k_2026_01".to_owned(),
+        tree_size: 412,
+        tree_root: ROOT.to_owned(),
         jwks_url: "https://formation.example.fr/.well-known/jwks.json".to_owned(),
         issued_at: at(3, 18, 4),
         generated_at: at(4, 8, 30),
@@ -313,10 +317,12 @@ pub(crate) fn sheet(people: usize) -> Sheet {
         })
         .collect();
     Sheet {
+        stamp: None,
         lang: Lang::Fr,
         organisation: organisation(),
         session: session(),
         people,
+        course: Vec::new(),
         slots: Vec::new(),
         tree_size: 1834,
         tree_root: "9b1c4e7f2a5d8c0b3e6f9a2d5c8b1e4f7a0d3c6b9e2f5a8d1c4b7e0f3a6d9c2b".to_owned(),
@@ -413,8 +419,8 @@ fn certificate_prints_the_required_fields() {
     let text = joined(&pages);
     for expected in [
         "Atelier Cœur de Compétences",
-        "Certificat de réalisation",
-        "Attestation de présence à distance",
+        "Relevé de présence",
+        "Détail d'une séance à distance",
         "Éloïse Lefèvre-Cœur",
         "Bénéficiaire",
         "Action de formation",
@@ -450,7 +456,11 @@ fn certificate_in_english() {
     let (pages, _) = certificate::layout(fonts(), &c).unwrap();
     let text = joined(&pages);
     for expected in [
-        "Certificate of completion",
+        "Attendance record",
+        "One remote session in detail",
+        "Annex — Electronic verification, for the auditor",
+        "How to verify",
+        "412 records",
         "Remote, synchronous",
         "Thursday 3 December 2026, 09:00–17:30 (Europe/Paris)",
         "Training course",
@@ -484,14 +494,15 @@ fn certificate_lists_consent_decisions_and_recorded_segments() {
     }
     assert!(!text.contains("Aucun"), "{text}");
     assert_inside(&pages, A4, 50.0);
-    // The section comes after the suspensions and before the signed
-    // proof's box, which is never split across pages.
+    // The section comes after the suspensions and before the annex for
+    // the auditor, which is never split across pages.
+    const ANNEX: &str = "Annexe — Vérification électronique, pour l'auditeur";
     let at_section = text.find("Accords et enregistrements").unwrap();
     assert!(at_section > text.find("Déroulement de la séance").unwrap());
-    assert!(at_section < text.find("Attestation électronique").unwrap());
+    assert!(at_section < text.find(ANNEX).unwrap());
     let last = texts(&pages).pop().unwrap().join(" ");
     assert!(
-        last.contains("Attestation électronique") && last.contains(HASH),
+        last.contains(ANNEX) && last.contains(HASH) && last.contains("Comment vérifier"),
         "{last}"
     );
 }
@@ -803,7 +814,7 @@ fn sheet_breaks_pages_and_numbers_them() {
         assert!(page.contains(&number), "{number}");
         assert!(
             page.iter()
-                .any(|t| t.contains("taille de l'arbre 1834") && t.contains(&s.tree_root)),
+                .any(|t| t.contains("1834 enregistrements") && t.contains(&s.tree_root)),
             "footer with the tree head on page {i}"
         );
     }
@@ -999,7 +1010,10 @@ fn poppler_check() {
             "certificate-recorded",
             certificate_pdf(&recorded_certificate(Lang::Fr, "Éloïse Lefèvre-Cœur")).unwrap(),
         ),
-        ("sheet-35", attendance_sheet_pdf(&sheet(35)).unwrap()),
+        (
+            "sheet-35",
+            attendance_sheet_pdf(&sheet_with_course(35)).unwrap(),
+        ),
     ];
     for (name, pdf) in &documents {
         let path = dir.join(format!("{name}.pdf"));
@@ -1026,7 +1040,7 @@ fn poppler_check() {
         match *name {
             "certificate-fr" => {
                 for s in [
-                    "Certificat de réalisation",
+                    "Relevé de présence",
                     "Éloïse Lefèvre-Cœur",
                     HASH,
                     "cadre verify",
@@ -1052,9 +1066,7 @@ fn poppler_check() {
                 )
             }
             "certificate-en" => {
-                assert!(
-                    text.contains("Мария Иванова") && text.contains("Certificate of completion")
-                )
+                assert!(text.contains("Мария Иванова") && text.contains("Attendance record"))
             }
             _ => {
                 for s in ["Feuille d'émargement", "Мария Иванова", "page 1/"] {
@@ -1073,4 +1085,183 @@ fn poppler_check() {
         }
     }
     println!("written to {}", dir.display());
+}
+
+/// The height the text of a page spans, from its first line to its last
+/// above the footer.
+fn content_height(page: &[Op], bottom: f32) -> f32 {
+    let ys: Vec<f32> = page
+        .iter()
+        .filter_map(|op| match op {
+            Op::Text { y, .. } if *y < bottom => Some(*y),
+            _ => None,
+        })
+        .collect();
+    let top = ys.iter().copied().fold(f32::MAX, f32::min);
+    let last = ys.iter().copied().fold(0.0, f32::max);
+    last - top
+}
+
+#[test]
+fn record_body_is_in_plain_words_and_its_annex_is_never_a_stray_line() {
+    const ANNEX: &str = "Annexe — Vérification électronique, pour l'auditeur";
+    let shapes = [
+        certificate(Lang::Fr, "Éloïse Lefèvre-Cœur"),
+        recorded_certificate(Lang::Fr, "Éloïse Lefèvre-Cœur"),
+        controlled_certificate(Lang::Fr),
+        long_certificate(),
+    ];
+    for (n, c) in shapes.iter().enumerate() {
+        let (pages, _) = certificate::layout(fonts(), c).unwrap();
+        let text = joined(&pages);
+        let at = text
+            .find(ANNEX)
+            .unwrap_or_else(|| panic!("shape {n}: no annex"));
+        let body = &text[..at];
+        for word in [
+            "JWS",
+            "jws",
+            "taille de l'arbre",
+            "racine",
+            "EdDSA",
+            HASH,
+            ROOT,
+        ] {
+            assert!(!body.contains(word), "shape {n}: {word:?} before the annex");
+        }
+        let annex = &text[at..];
+        for expected in [HASH, ROOT, "k_2026_01", "cadre verify", "Comment vérifier"] {
+            assert!(
+                annex.contains(expected),
+                "shape {n}: {expected:?} in the annex"
+            );
+        }
+        // The annex is the end, whole on the last page: never a page with
+        // a line or two.
+        let last = texts(&pages).pop().unwrap().join(" ");
+        assert!(last.contains(ANNEX) && last.contains(ROOT), "shape {n}");
+        if pages.len() > 1 {
+            // A third of the page's usable height, at least.
+            let height = content_height(pages.last().unwrap(), A4.1 - 60.0);
+            assert!(
+                height > 240.0,
+                "shape {n}: the last page holds {height} pt of content"
+            );
+        }
+    }
+    // A one-day record with a suspension is one page, annex included.
+    let (pages, _) = certificate::layout(fonts(), &shapes[0]).unwrap();
+    assert_eq!(pages.len(), 1);
+}
+
+/// [`sheet`] with a suspension, a resumption, a postponement and the end,
+/// each given with a reason and who acted (which the sheet must not print).
+fn sheet_with_course(people: usize) -> Sheet {
+    let mut s = sheet(people);
+    let mut postpone = state(
+        at(3, 16, 0),
+        "postpone",
+        "open",
+        "postponed",
+        "p_f",
+        "intervenant malade",
+    );
+    postpone.planned_start = Some("2026-12-10T09:00:00+01:00".to_owned());
+    postpone.planned_end = Some("2026-12-10T12:30:00+01:00".to_owned());
+    // Given with their reasons and actors: the sheet must not print them.
+    s.course = vec![
+        state(
+            at(3, 10, 56),
+            "suspend",
+            "running",
+            "suspended",
+            "p_f",
+            "coupure réseau chez Karim",
+        ),
+        state(
+            at(3, 10, 57),
+            "resume",
+            "suspended",
+            "running",
+            "p_f",
+            "réseau rétabli",
+        ),
+        postpone,
+        state(
+            at(10, 12, 31),
+            "end",
+            "running",
+            "ended",
+            "p_f",
+            "fin anticipée",
+        ),
+    ];
+    s
+}
+
+#[test]
+fn sheet_states_the_course_without_reasons_or_names() {
+    let mut s = sheet_with_course(3);
+    for lang in [Lang::Fr, Lang::En] {
+        s.lang = lang;
+        let (pages, _) = sheet::layout(fonts(), &s).unwrap();
+        let text = joined(&pages);
+        let expected: &[&str] = match lang {
+            Lang::Fr => &[
+                "Déroulement de la séance",
+                "3 décembre 2026 — séance suspendue 10:56–10:57",
+                "3 décembre 2026 — séance reportée au jeudi 10 décembre 2026, 09:00–12:30",
+                "10 décembre 2026 — séance terminée à 12:31",
+            ],
+            Lang::En => &[
+                "Course of the session",
+                "3 December 2026 — session suspended 10:56–10:57",
+                "10 December 2026 — session ended at 12:31",
+            ],
+        };
+        for e in expected {
+            assert!(text.contains(e), "missing {e:?} in:\n{text}");
+        }
+        for secret in ["Karim", "réseau", "malade", "anticipée", "Jean Dupont"] {
+            assert!(!text.contains(secret), "{secret:?} printed:\n{text}");
+        }
+    }
+    // Nothing happened: one line says so.
+    s.course.clear();
+    s.lang = Lang::Fr;
+    let (pages, _) = sheet::layout(fonts(), &s).unwrap();
+    assert!(joined(&pages).contains("Aucune suspension, aucun report."));
+}
+
+#[test]
+fn the_sheet_ends_with_the_organisations_stamp_and_signature() {
+    let mut s = sheet(3);
+    let (pages, _) = sheet::layout(fonts(), &s).expect("laid out");
+    assert!(
+        !all_text(&pages).contains("cachet et signature"),
+        "no box without a representative"
+    );
+    s.stamp = Some(SheetStamp {
+        representative: "Claire Dubois, directrice".into(),
+        picture: Some(include_bytes!("stamp-example.png").to_vec()),
+    });
+    let (pages, _) = sheet::layout(fonts(), &s).expect("laid out");
+    let last = pages.last().expect("a page");
+    let text = texts(std::slice::from_ref(last)).concat().join(" ");
+    assert!(text.contains("cachet et signature"), "{text}");
+    assert!(text.contains("Claire Dubois, directrice"), "{text}");
+    let picture = last
+        .iter()
+        .find_map(|op| match op {
+            Op::Picture { x, y, w, h, .. } => Some((*x, *y, *w, *h)),
+            _ => None,
+        })
+        .expect("the picture, on the last page");
+    let boxed = last.iter().any(|op| {
+        matches!(op, Op::Rect { x, y, w, h, stroke: Some(_), .. }
+            if picture.0 >= *x && picture.1 >= *y
+                && picture.0 + picture.2 <= x + w && picture.1 + picture.3 <= y + h)
+    });
+    assert!(boxed, "the picture lies in the signature box");
+    assert_inside(&pages, A4_LANDSCAPE, 20.0);
 }

@@ -28,6 +28,14 @@ use tracing::{debug, warn};
 /// How often the actor scores silence, closes minutes and checks alerts.
 const QUALITY_TICK_MS: i64 = 5_000;
 
+/// A facilitator's control held while the server's start is written: who,
+/// what, and where the answer goes.
+pub(super) type DeferredControl = (
+    String,
+    super::ControlRequest,
+    tokio::sync::oneshot::Sender<Result<(), cadre_protocol::ErrorBody>>,
+);
+
 pub(super) struct SessionActor {
     pub(super) info: SessionInfo,
     pub(super) schedule: Schedule,
@@ -44,6 +52,11 @@ pub(super) struct SessionActor {
     pub(super) notice: Option<StateNotice>,
     /// A control is being written: one at a time.
     pub(super) controlling: bool,
+    /// The control being written is the server's own start.
+    pub(super) starting: bool,
+    /// A facilitator's control that arrived while the start was being
+    /// written: checked once it is applied.
+    pub(super) deferred: Option<DeferredControl>,
     /// The state a suspension returns to.
     pub(super) resume_to: SessionState,
     /// Names of everyone in the session (for notices), from the catalogue.
@@ -78,6 +91,8 @@ impl SessionActor {
             recording: Recording::default(),
             notice: None,
             controlling: false,
+            starting: false,
+            deferred: None,
             resume_to: SessionState::Open,
             people: HashMap::new(),
             decisions: HashMap::new(),
@@ -99,13 +114,20 @@ impl SessionActor {
                 self.quality_tick(now);
                 self.next_tick = now + QUALITY_TICK_MS;
             }
+            // The planned start wakes the actor too: a session with people
+            // waiting starts on time, not at the next tick.
+            let start = Some(self.schedule.planned_start).filter(|&t| t > now);
             let wake = self
                 .signins
                 .next_boundary(now)
+                .into_iter()
+                .chain(start)
+                .min()
                 .unwrap_or(now + 3_600_000)
                 .min(self.next_tick);
             let wake = (wake - now).max(0) as u64;
             self.open_due_window(now);
+            self.start_if_due(now);
             let cmd = tokio::select! {
                 cmd = rx.recv() => cmd,
                 () = tokio::time::sleep(Duration::from_millis(wake)) => continue,
@@ -161,6 +183,7 @@ impl SessionActor {
                 self.signins = Signins::load(&self.schedule, &entries);
                 self.load_notice(&entries);
                 self.recover_segments(&entries).await;
+                self.start_at_load().await;
             }
             Err(e) => {
                 warn!("could not read the ledger: {e}");

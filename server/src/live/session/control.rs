@@ -2,11 +2,18 @@
 //! suspends, resumes, postpones, ends the session, or removes a person. A
 //! control is checked against the state ([`check`], pure), written to the
 //! ledger then the catalogue, and applied once durable, one at a time.
+//!
+//! The server starts the session itself ([`starts_now`], pure): once the
+//! planned start has come with someone in the call, an `open` session, or a
+//! `postponed` one whose new window has begun, becomes `running` for
+//! everyone connected, through the same write-then-apply path.
 
-use super::actor::SessionActor;
+use super::actor::{SessionActor, append_or_warn};
 use super::commands::Command;
 use super::errors::{conflict, forbidden, invalid};
 use super::now_ms;
+use crate::evidence::ledger::NewEvent;
+use crate::live::outbound::{Outbound, encode};
 use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
 use cadre_protocol::signalling::{ControlAction, LeaveReason, ServerMessage, StateNotice};
 use cadre_protocol::{ErrorBody, ErrorCode, SessionState};
@@ -38,6 +45,13 @@ impl SessionActor {
         request: ControlRequest,
         reply: oneshot::Sender<Result<(), ErrorBody>>,
     ) {
+        if self.starting && self.deferred.is_none() && self.is_facilitator(by) {
+            // The server's own start is being written: the facilitator's
+            // decision waits for it (a moment), instead of being refused
+            // for something they did not do.
+            self.deferred = Some((by.to_owned(), request, reply));
+            return;
+        }
         let r = check(
             &request,
             by,
@@ -96,38 +110,7 @@ impl SessionActor {
         if request.action == ControlAction::Suspend {
             self.resume_to = from;
         }
-        let at = now_ms();
-        let window = request.window.map(|(s, e)| (rfc3339(s), rfc3339(e)));
-        let notice = StateNotice {
-            state: to,
-            action: request.action,
-            reason: request.reason.clone(),
-            by: if request.by == ACTOR_SERVER {
-                "cadre".to_owned()
-            } else {
-                self.people.get(&request.by).cloned().unwrap_or_default()
-            },
-            at,
-            planned_start: window.as_ref().map(|w| w.0.clone()),
-            planned_end: window.as_ref().map(|w| w.1.clone()),
-        };
-        let (kind, payload) = if request.action == ControlAction::Remove {
-            (
-                kind::REMOVED,
-                serde_json::json!({"participant": request.participant, "reason": request.reason}),
-            )
-        } else {
-            let mut p = serde_json::json!({
-                "action": request.action, "from": from.as_str(), "to": to.as_str(),
-                "reason": request.reason,
-            });
-            if let Some((start, end)) = &window {
-                p["planned_start"] = serde_json::json!(start);
-                p["planned_end"] = serde_json::json!(end);
-            }
-            (kind::SESSION_STATE, p)
-        };
-        let event = self.event(kind, request.by.clone(), payload);
+        let (event, notice) = self.decision(&request, from, to);
         let catalog = self.registry.catalog.clone();
         let sid = self.info.id.clone();
         self.record_then(event, "a control", move |written| async move {
@@ -160,6 +143,93 @@ impl SessionActor {
         });
     }
 
+    /// The ledger entry of a control from `from` to `to`, and the notice
+    /// everyone gets once it is durable.
+    fn decision(
+        &self,
+        request: &ControlRequest,
+        from: SessionState,
+        to: SessionState,
+    ) -> (NewEvent, StateNotice) {
+        let at = now_ms();
+        let window = request.window.map(|(s, e)| (rfc3339(s), rfc3339(e)));
+        let notice = StateNotice {
+            state: to,
+            action: request.action,
+            reason: request.reason.clone(),
+            by: if request.by == ACTOR_SERVER {
+                "cadre".to_owned()
+            } else {
+                self.people.get(&request.by).cloned().unwrap_or_default()
+            },
+            at,
+            planned_start: window.as_ref().map(|w| w.0.clone()),
+            planned_end: window.as_ref().map(|w| w.1.clone()),
+        };
+        let (kind, payload) = if request.action == ControlAction::Remove {
+            (
+                kind::REMOVED,
+                serde_json::json!({"participant": request.participant, "reason": request.reason}),
+            )
+        } else {
+            let mut p = serde_json::json!({
+                "action": request.action, "from": from.as_str(), "to": to.as_str(),
+                "reason": request.reason,
+            });
+            if request.action == ControlAction::Start {
+                // The server's start has no reason to give.
+                if let Some(o) = p.as_object_mut() {
+                    o.remove("reason");
+                }
+            }
+            if let Some((start, end)) = &window {
+                p["planned_start"] = serde_json::json!(start);
+                p["planned_end"] = serde_json::json!(end);
+                // The window this one replaces: attendance before the
+                // postponement counts within it (protocol::attendance).
+                p["previous_start"] = serde_json::json!(self.info.planned_start);
+                p["previous_end"] = serde_json::json!(self.info.planned_end);
+            }
+            (kind::SESSION_STATE, p)
+        };
+        (self.event(kind, request.by.clone(), payload), notice)
+    }
+
+    /// At the actor's start-up (a join spawned it): a session due to start
+    /// ([`starts_now`]) is started before the first welcome, so that the
+    /// person who opens it, and a reload in a postponed session's new
+    /// window, join it running.
+    pub(super) async fn start_at_load(&mut self) {
+        let window = (self.schedule.planned_start, self.schedule.planned_end);
+        if !starts_now(self.info.state, now_ms(), window, true) {
+            return;
+        }
+        let request = ControlRequest {
+            by: ACTOR_SERVER.to_owned(),
+            action: ControlAction::Start,
+            reason: String::new(),
+            window: None,
+            participant: None,
+        };
+        let (event, notice) = self.decision(&request, self.info.state, SessionState::Running);
+        if !append_or_warn(&self.registry.ledger, event, "the start").await {
+            // Not recorded: the session is not started; the actor tries
+            // again on its tick.
+            return;
+        }
+        let sid = self.info.id.clone();
+        let stored = self
+            .registry
+            .catalog
+            .run(move |c| c.set_state(&sid, SessionState::Running))
+            .await;
+        if let Err(e) = stored {
+            warn!("the catalogue could not store the start: {e}");
+        }
+        self.info.state = SessionState::Running;
+        self.notice = Some(notice);
+    }
+
     /// A control is durable (`Some`) or could not be written.
     pub(super) fn control_applied(
         &mut self,
@@ -167,20 +237,47 @@ impl SessionActor {
         applied: Option<StateNotice>,
     ) {
         self.controlling = false;
+        self.starting = false;
         if let Some(notice) = applied {
             self.control_apply(request, notice);
         }
+        if let Some((by, request, reply)) = self.deferred.take() {
+            self.control(&by, request, reply);
+        }
+        self.start_if_due(now_ms());
+    }
+
+    /// Starts the session when [`starts_now`] says so: called after each
+    /// join, each applied control and on the actor's tick, so the first
+    /// join in a postponed session's new window (or the new start itself,
+    /// with people waiting) opens it for everyone connected.
+    pub(super) fn start_if_due(&mut self, now: i64) {
+        if self.controlling
+            || !starts_now(
+                self.info.state,
+                now,
+                (self.schedule.planned_start, self.schedule.planned_end),
+                !self.members.is_empty(),
+            )
+        {
+            return;
+        }
+        self.controlling = true;
+        self.starting = true;
+        self.control_write(ControlRequest {
+            by: ACTOR_SERVER.to_owned(),
+            action: ControlAction::Start,
+            reason: String::new(),
+            window: None,
+            participant: None,
+        });
     }
 
     /// Applies a durable decision and tells everyone, with its reason.
     fn control_apply(&mut self, request: ControlRequest, notice: StateNotice) {
         let participant = request.participant.clone();
         if request.action == ControlAction::Remove {
-            let msg = ServerMessage::SessionState {
-                notice,
-                participant: participant.clone(),
-            };
-            self.broadcast(&msg, None);
+            self.announce_removal(notice, participant.as_deref());
             if let Some(who) = participant {
                 self.remove(&who, LeaveReason::Removed);
             }
@@ -190,6 +287,13 @@ impl SessionActor {
         if let (Some(start), Some(end)) = (&notice.planned_start, &notice.planned_end) {
             self.info.planned_start = start.clone();
             self.info.planned_end = end.clone();
+        }
+        if let Some((start, end)) = request.window {
+            // The actor starts the session again when this window begins,
+            // and its sign-in windows follow it.
+            self.schedule.planned_start = start.timestamp_millis();
+            self.schedule.planned_end = end.timestamp_millis();
+            self.signins.replan(&self.schedule);
         }
         self.notice = Some(notice.clone());
         self.broadcast(
@@ -211,6 +315,40 @@ impl SessionActor {
             self.update_gate("ended");
         }
     }
+}
+
+impl SessionActor {
+    /// A removal's reason is about the removed person: it goes to them and
+    /// to the facilitators; everyone else learns who was removed and by
+    /// whom, with no reason (framework article 5: exchanges about a person
+    /// stay confidential).
+    fn announce_removal(&mut self, notice: StateNotice, participant: Option<&str>) {
+        let told = |id: &str| Some(id) == participant;
+        let ids: Vec<String> = self.members.keys().cloned().collect();
+        let full = encode_state(&notice, participant);
+        let without_reason = encode_state(
+            &StateNotice {
+                reason: String::new(),
+                ..notice
+            },
+            participant,
+        );
+        for id in ids {
+            let text = if told(&id) || self.is_facilitator(&id) {
+                full.clone()
+            } else {
+                without_reason.clone()
+            };
+            self.send(&id, Outbound::Text(text));
+        }
+    }
+}
+
+fn encode_state(notice: &StateNotice, participant: Option<&str>) -> axum::extract::ws::Utf8Bytes {
+    encode(&ServerMessage::SessionState {
+        notice: notice.clone(),
+        participant: participant.map(str::to_owned),
+    })
 }
 
 /// Whether `by` may apply `request` now: a facilitator connected now, no
@@ -241,6 +379,9 @@ pub(super) fn check(
         ControlAction::Postpone | ControlAction::End if state == SessionState::Ended => {
             Err(conflict_in("the session has ended"))
         }
+        ControlAction::Start => Err(invalid(
+            "a session starts by itself at its planned time: `start` is not a control",
+        )),
         ControlAction::Remove => {
             let Some(who) = &request.participant else {
                 return Err(invalid("remove needs a participant"));
@@ -273,7 +414,25 @@ pub(super) fn target_state(
         ControlAction::Postpone => SessionState::Postponed,
         ControlAction::End => SessionState::Ended,
         ControlAction::Remove => from,
+        ControlAction::Start => SessionState::Running,
     }
+}
+
+/// Whether the server starts the session at `now`: its planned window
+/// (`window`, UTC ms) is under way, someone is in the call, and it is
+/// `open` (nobody started it yet) or `postponed` (the new window has
+/// begun). A suspended or ended session is left to the facilitator's
+/// decisions; a join in the grace time after the end starts nothing.
+pub(super) fn starts_now(
+    state: SessionState,
+    now: i64,
+    window: (i64, i64),
+    someone_here: bool,
+) -> bool {
+    someone_here
+        && window.0 <= now
+        && now < window.1
+        && matches!(state, SessionState::Open | SessionState::Postponed)
 }
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
@@ -364,6 +523,40 @@ mod tests {
         );
         r.participant = Some("p1".into());
         assert!(check(&r, "f1", state, false, true, |who| who == "p1").is_ok());
+    }
+
+    #[test]
+    fn the_server_starts_an_open_or_postponed_session_in_its_window_with_someone_there() {
+        use SessionState::*;
+        let window = (1_000, 2_000);
+        assert!(starts_now(Open, 1_000, window, true));
+        assert!(starts_now(Postponed, 1_500, window, true));
+        assert!(!starts_now(Open, 999, window, true), "not before the start");
+        assert!(
+            !starts_now(Postponed, 999, window, true),
+            "nor before the new one"
+        );
+        assert!(!starts_now(Open, 2_000, window, true), "nor after the end");
+        assert!(
+            !starts_now(Open, 1_500, window, false),
+            "nor with nobody there"
+        );
+        for state in [Running, Suspended, Ended, Scheduled] {
+            assert!(
+                !starts_now(state, 1_500, window, true),
+                "{state} is left alone"
+            );
+        }
+        assert_eq!(target_state(ControlAction::Start, Postponed, Open), Running);
+        let start = ControlRequest {
+            by: "f1".into(),
+            action: ControlAction::Start,
+            reason: "on commence".into(),
+            window: None,
+            participant: None,
+        };
+        let refused = check(&start, "f1", Open, false, true, |_| true);
+        assert_eq!(code(refused), ErrorCode::InvalidInput);
     }
 
     #[test]

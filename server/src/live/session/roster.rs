@@ -29,6 +29,9 @@ impl SessionActor {
     pub(super) fn join(&mut self, j: Joining, reply: oneshot::Sender<Result<(), Box<Joining>>>) {
         self.enter(j);
         let _ = reply.send(Ok(()));
+        // The first join in the planned window (a postponed session's new
+        // one among them) starts the session for everyone connected.
+        self.start_if_due(now_ms());
     }
 
     fn enter(&mut self, mut j: Joining) {

@@ -1,0 +1,757 @@
+//! Actions in the catalogue: what a funder pays for (title, nature, planned
+//! hours), its beneficiaries, its sessions, and the article 2.1.7 changes
+//! recorded for one beneficiary.
+//!
+//! A session added to an action enrols the action's beneficiaries as its
+//! participants: one `people` row per beneficiary and session, linked by
+//! `people.beneficiary_id`, so that attendance stays per session (as the
+//! ledger has it) and the certificate adds the sessions up per beneficiary.
+//!
+//! Changes are append-only: triggers refuse to update or delete them, so a
+//! change is kept as it was recorded (who, when, why), forever.
+
+use super::catalog::{
+    Catalog, CatalogError, CatalogResult, Person, Session, SessionDetail, text_field,
+};
+use crate::directory::keys::random_id;
+use cadre_protocol::Role;
+use cadre_protocol::action::{
+    ActionChange, ActionChangeKind, ActionNature, NewAction, NewActionChange, NewActionSession,
+};
+use cadre_protocol::api::{NewPerson, NewSession};
+use chrono::{DateTime, Utc};
+use rusqlite::{Connection, OptionalExtension, params};
+
+const MAX_BENEFICIARIES: usize = 49;
+const MAX_HOURS: f64 = 2000.0;
+const MAX_REASON: usize = 500;
+
+const SCHEMA: &str = "
+CREATE TABLE IF NOT EXISTS actions (
+    id TEXT PRIMARY KEY,
+    title TEXT NOT NULL,
+    nature TEXT NOT NULL,
+    planned_minutes INTEGER NOT NULL,
+    created_at INTEGER NOT NULL
+) STRICT;
+CREATE TABLE IF NOT EXISTS beneficiaries (
+    id TEXT PRIMARY KEY,
+    action_id TEXT NOT NULL REFERENCES actions(id),
+    position INTEGER NOT NULL,
+    name TEXT NOT NULL,
+    email TEXT,
+    employer TEXT
+) STRICT;
+CREATE INDEX IF NOT EXISTS beneficiaries_by_action ON beneficiaries(action_id, position);
+CREATE TABLE IF NOT EXISTS action_sessions (
+    session_id TEXT PRIMARY KEY REFERENCES sessions(id),
+    action_id TEXT NOT NULL REFERENCES actions(id)
+) STRICT;
+CREATE INDEX IF NOT EXISTS sessions_by_action ON action_sessions(action_id);
+CREATE TABLE IF NOT EXISTS action_changes (
+    id TEXT PRIMARY KEY,
+    action_id TEXT NOT NULL REFERENCES actions(id),
+    beneficiary_id TEXT NOT NULL REFERENCES beneficiaries(id),
+    kind TEXT NOT NULL,
+    reason TEXT NOT NULL,
+    by TEXT NOT NULL,
+    at INTEGER NOT NULL
+) STRICT;
+CREATE INDEX IF NOT EXISTS changes_by_beneficiary ON action_changes(beneficiary_id, at);
+CREATE TRIGGER IF NOT EXISTS action_changes_kept BEFORE UPDATE ON action_changes
+BEGIN SELECT RAISE(ABORT, 'article 2.1.7 changes are kept as recorded'); END;
+CREATE TRIGGER IF NOT EXISTS action_changes_not_deleted BEFORE DELETE ON action_changes
+BEGIN SELECT RAISE(ABORT, 'article 2.1.7 changes are kept as recorded'); END;
+";
+
+/// Creates the action tables and adds `people.beneficiary_id` to a
+/// catalogue made before actions existed.
+pub(super) fn migrate(conn: &Connection) -> CatalogResult<()> {
+    conn.execute_batch(SCHEMA)?;
+    let has_column = conn
+        .prepare("SELECT 1 FROM pragma_table_info('people') WHERE name = 'beneficiary_id'")?
+        .exists([])?;
+    if !has_column {
+        conn.execute_batch(
+            "ALTER TABLE people ADD COLUMN beneficiary_id TEXT REFERENCES beneficiaries(id);",
+        )?;
+    }
+    conn.execute_batch(
+        "CREATE INDEX IF NOT EXISTS people_by_beneficiary ON people(beneficiary_id);",
+    )?;
+    Ok(())
+}
+
+/// An action as stored.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Action {
+    /// `a_…`.
+    pub id: String,
+    /// Title.
+    pub title: String,
+    /// Nature.
+    pub nature: ActionNature,
+    /// Planned duration, minutes.
+    pub planned_minutes: i64,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+}
+
+/// A beneficiary as stored.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Beneficiary {
+    /// `b_…`.
+    pub id: String,
+    /// Their action.
+    pub action_id: String,
+    /// Name.
+    pub name: String,
+    /// E-mail.
+    pub email: Option<String>,
+    /// Employer.
+    pub employer: Option<String>,
+}
+
+/// An action with its beneficiaries, sessions and changes.
+#[derive(Debug, Clone)]
+pub struct ActionDetail {
+    /// The action.
+    pub action: Action,
+    /// Beneficiaries in the order given.
+    pub beneficiaries: Vec<Beneficiary>,
+    /// Sessions by planned start.
+    pub sessions: Vec<Session>,
+    /// Every change, oldest first.
+    pub changes: Vec<ActionChange>,
+}
+
+impl ActionDetail {
+    /// When the action was interrupted for `bid` (ms).
+    pub fn interrupted_at(&self, bid: &str) -> Option<i64> {
+        interrupted_at(&self.changes, bid)
+    }
+}
+
+fn interrupted_at(changes: &[ActionChange], bid: &str) -> Option<i64> {
+    changes
+        .iter()
+        .find(|c| c.beneficiary_id == bid && c.kind == ActionChangeKind::Interrupted)
+        .and_then(|c| DateTime::parse_from_rfc3339(&c.at).ok())
+        .map(|t| t.timestamp_millis())
+}
+
+/// What recording a change did.
+#[derive(Debug, Clone)]
+pub struct RecordedChange {
+    /// The change.
+    pub change: ActionChange,
+    /// The beneficiary's places in the action's sessions (session, person),
+    /// to tell them live.
+    pub places: Vec<(String, String)>,
+    /// Places whose link an interruption revoked (later sessions).
+    pub revoked: Vec<(String, String)>,
+}
+
+impl Catalog {
+    /// Validates and stores a new action with its beneficiaries.
+    pub fn create_action(&self, new: &NewAction) -> CatalogResult<ActionDetail> {
+        let title = text_field("title", &new.title, 200)?;
+        if !new.planned_hours.is_finite()
+            || new.planned_hours <= 0.0
+            || new.planned_hours > MAX_HOURS
+        {
+            return Err(CatalogError::Invalid(format!(
+                "planned_hours: more than 0 and at most {MAX_HOURS}, got {}",
+                new.planned_hours
+            )));
+        }
+        let planned_minutes = (new.planned_hours * 60.0).round() as i64;
+        if new.beneficiaries.is_empty() || new.beneficiaries.len() > MAX_BENEFICIARIES {
+            return Err(CatalogError::Invalid(format!(
+                "beneficiaries: between 1 and {MAX_BENEFICIARIES}"
+            )));
+        }
+        let mut beneficiaries = Vec::with_capacity(new.beneficiaries.len());
+        let id = |prefix: &str| -> CatalogResult<String> {
+            Ok(format!(
+                "{prefix}_{}",
+                random_id(9).map_err(|e| CatalogError::Task(e.to_string()))?
+            ))
+        };
+        let action = Action {
+            id: id("a")?,
+            title,
+            nature: new.nature,
+            planned_minutes,
+            created_at: Utc::now(),
+        };
+        for (i, b) in new.beneficiaries.iter().enumerate() {
+            let name = text_field(&format!("beneficiaries[{i}].name"), &b.name, 120)?;
+            let email = match &b.email {
+                Some(e) if !e.trim().is_empty() => {
+                    let e = e.trim();
+                    if e.len() > 254
+                        || !e.contains('@')
+                        || e.chars().any(char::is_whitespace)
+                        || cadre_protocol::bidi_control(e).is_some()
+                    {
+                        return Err(CatalogError::Invalid(format!(
+                            "beneficiaries[{i}].email: not an e-mail address"
+                        )));
+                    }
+                    Some(e.to_owned())
+                }
+                _ => None,
+            };
+            let employer = match &b.employer {
+                Some(e) if !e.trim().is_empty() => {
+                    Some(text_field(&format!("beneficiaries[{i}].employer"), e, 200)?)
+                }
+                _ => None,
+            };
+            beneficiaries.push(Beneficiary {
+                id: id("b")?,
+                action_id: action.id.clone(),
+                name,
+                email,
+                employer,
+            });
+        }
+        let mut conn = self.connection();
+        let tx = conn.transaction()?;
+        tx.execute(
+            "INSERT INTO actions (id, title, nature, planned_minutes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
+            params![
+                action.id,
+                action.title,
+                action.nature.as_str(),
+                action.planned_minutes,
+                action.created_at.timestamp_millis()
+            ],
+        )?;
+        for (position, b) in beneficiaries.iter().enumerate() {
+            tx.execute(
+                "INSERT INTO beneficiaries (id, action_id, position, name, email, employer) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                params![
+                    b.id,
+                    b.action_id,
+                    position as i64,
+                    b.name,
+                    b.email,
+                    b.employer
+                ],
+            )?;
+        }
+        tx.commit()?;
+        Ok(ActionDetail {
+            action,
+            beneficiaries,
+            sessions: Vec::new(),
+            changes: Vec::new(),
+        })
+    }
+
+    /// Every action with its counts of beneficiaries and sessions, newest first.
+    pub fn list_actions(&self) -> CatalogResult<Vec<(Action, usize, usize)>> {
+        let conn = self.connection();
+        let mut stmt = conn.prepare(
+            "SELECT a.id, a.title, a.nature, a.planned_minutes, a.created_at, \
+             (SELECT COUNT(*) FROM beneficiaries b WHERE b.action_id = a.id), \
+             (SELECT COUNT(*) FROM action_sessions s WHERE s.action_id = a.id) \
+             FROM actions a ORDER BY a.created_at DESC, a.id",
+        )?;
+        let rows = stmt.query_map([], |row| {
+            Ok((
+                action_row(row),
+                row.get::<_, i64>(5)? as usize,
+                row.get::<_, i64>(6)? as usize,
+            ))
+        })?;
+        let mut out = Vec::new();
+        for row in rows {
+            let (action, b, s) = row?;
+            out.push((action?, b, s));
+        }
+        Ok(out)
+    }
+
+    /// One action with everything about it.
+    pub fn action(&self, aid: &str) -> CatalogResult<ActionDetail> {
+        let conn = self.connection();
+        let action = conn
+            .query_row(
+                "SELECT id, title, nature, planned_minutes, created_at FROM actions WHERE id = ?1",
+                [aid],
+                |row| Ok(action_row(row)),
+            )
+            .optional()?
+            .ok_or_else(|| CatalogError::NotFound(format!("no action {aid}")))??;
+        let beneficiaries = {
+            let mut stmt = conn.prepare(
+                "SELECT id, action_id, name, email, employer FROM beneficiaries \
+                 WHERE action_id = ?1 ORDER BY position",
+            )?;
+            stmt.query_map([aid], |row| {
+                Ok(Beneficiary {
+                    id: row.get(0)?,
+                    action_id: row.get(1)?,
+                    name: row.get(2)?,
+                    email: row.get(3)?,
+                    employer: row.get(4)?,
+                })
+            })?
+            .collect::<Result<Vec<_>, _>>()?
+        };
+        let session_ids = {
+            let mut stmt = conn.prepare(
+                "SELECT a.session_id FROM action_sessions a JOIN sessions s ON s.id = a.session_id \
+                 WHERE a.action_id = ?1 ORDER BY s.planned_start, s.created_at, s.id",
+            )?;
+            stmt.query_map([aid], |row| row.get::<_, String>(0))?
+                .collect::<Result<Vec<_>, _>>()?
+        };
+        let changes = changes(&conn, aid)?;
+        drop(conn);
+        let sessions = session_ids
+            .iter()
+            .map(|sid| self.session(sid))
+            .collect::<CatalogResult<Vec<_>>>()?;
+        Ok(ActionDetail {
+            action,
+            beneficiaries,
+            sessions,
+            changes,
+        })
+    }
+
+    /// Adds a session to an action: its facilitators, then the action's
+    /// beneficiaries (except those whose action was interrupted) as
+    /// participants, each linked to their beneficiary, all in one
+    /// transaction.
+    pub fn add_action_session(
+        &self,
+        aid: &str,
+        new: &NewActionSession,
+        organisation: &str,
+        link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+    ) -> CatalogResult<SessionDetail> {
+        let detail = self.action(aid)?;
+        if new.facilitators.is_empty() {
+            return Err(CatalogError::Invalid(
+                "facilitators: at least one facilitator".into(),
+            ));
+        }
+        let enrolled: Vec<&Beneficiary> = detail
+            .beneficiaries
+            .iter()
+            .filter(|b| detail.interrupted_at(&b.id).is_none())
+            .collect();
+        if enrolled.is_empty() {
+            return Err(CatalogError::Conflict(format!(
+                "the action {aid} was interrupted for every beneficiary: a new session would have no one"
+            )));
+        }
+        let facilitators = new.facilitators.len();
+        let people = new
+            .facilitators
+            .iter()
+            .map(|f| NewPerson {
+                name: f.name.clone(),
+                email: f.email.clone(),
+                role: Role::Facilitator,
+            })
+            .chain(enrolled.iter().map(|b| NewPerson {
+                name: b.name.clone(),
+                email: b.email.clone(),
+                role: Role::Participant,
+            }))
+            .collect();
+        let session = NewSession {
+            title: new
+                .title
+                .clone()
+                .filter(|t| !t.trim().is_empty())
+                .unwrap_or_else(|| detail.action.title.clone()),
+            kind: new.kind.unwrap_or(detail.action.nature.session_kind()),
+            organisation: organisation.to_owned(),
+            planned_start: new.planned_start.clone(),
+            planned_end: new.planned_end.clone(),
+            time_zone: new.time_zone.clone(),
+            sponsor: None,
+            people,
+        };
+        let ids: Vec<String> = enrolled.iter().map(|b| b.id.clone()).collect();
+        let aid = aid.to_owned();
+        self.create_session_with(&session, link_window, move |tx, created| {
+            // Re-read under the write: an interruption recorded since the
+            // read above keeps its beneficiary out.
+            let stopped: i64 = tx.query_row(
+                "SELECT COUNT(*) FROM action_changes WHERE action_id = ?1 AND kind = 'interrupted'",
+                [&aid],
+                |row| row.get(0),
+            )?;
+            if stopped as usize
+                != detail
+                    .changes
+                    .iter()
+                    .filter(|c| c.kind == ActionChangeKind::Interrupted)
+                    .count()
+            {
+                return Err(CatalogError::Conflict(
+                    "the action changed while the session was being added; try again".into(),
+                ));
+            }
+            tx.execute(
+                "INSERT INTO action_sessions (session_id, action_id) VALUES (?1, ?2)",
+                params![created.session.id, aid],
+            )?;
+            for ((person, _), bid) in created.people[facilitators..].iter().zip(&ids) {
+                tx.execute(
+                    "UPDATE people SET beneficiary_id = ?1 WHERE id = ?2",
+                    params![bid, person.id],
+                )?;
+            }
+            Ok(())
+        })
+    }
+
+    /// The action a session belongs to, if any.
+    pub fn action_of_session(&self, sid: &str) -> CatalogResult<Option<Action>> {
+        let conn = self.connection();
+        conn.query_row(
+            "SELECT a.id, a.title, a.nature, a.planned_minutes, a.created_at FROM actions a \
+             JOIN action_sessions s ON s.action_id = a.id WHERE s.session_id = ?1",
+            [sid],
+            |row| Ok(action_row(row)),
+        )
+        .optional()?
+        .transpose()
+    }
+
+    /// The beneficiary a person of a session is, if they came from an action.
+    pub fn beneficiary_of(&self, pid: &str) -> CatalogResult<Option<String>> {
+        let conn = self.connection();
+        Ok(conn
+            .query_row(
+                "SELECT beneficiary_id FROM people WHERE id = ?1",
+                [pid],
+                |row| row.get::<_, Option<String>>(0),
+            )
+            .optional()?
+            .flatten())
+    }
+
+    /// The beneficiary's place in each session of the action (session id
+    /// to person), by planned start.
+    pub fn places_of(&self, bid: &str) -> CatalogResult<Vec<Person>> {
+        let conn = self.connection();
+        let mut stmt = conn.prepare(
+            "SELECT p.id FROM people p JOIN sessions s ON s.id = p.session_id \
+             WHERE p.beneficiary_id = ?1 ORDER BY s.planned_start, s.created_at, s.id",
+        )?;
+        let ids = stmt
+            .query_map([bid], |row| row.get::<_, String>(0))?
+            .collect::<Result<Vec<_>, _>>()?;
+        drop(stmt);
+        drop(conn);
+        ids.iter().map(|pid| self.person(pid)).collect()
+    }
+
+    /// One person.
+    pub fn person(&self, pid: &str) -> CatalogResult<Person> {
+        let sid: String = self
+            .connection()
+            .query_row(
+                "SELECT session_id FROM people WHERE id = ?1",
+                [pid],
+                |row| row.get(0),
+            )
+            .optional()?
+            .ok_or_else(|| CatalogError::NotFound(format!("no person {pid}")))?;
+        self.people(&sid)?
+            .into_iter()
+            .find(|p| p.id == pid)
+            .ok_or_else(|| CatalogError::NotFound(format!("no person {pid}")))
+    }
+
+    /// The changes recorded for one beneficiary, oldest first.
+    pub fn changes_of(&self, bid: &str) -> CatalogResult<Vec<ActionChange>> {
+        let conn = self.connection();
+        let aid: Option<String> = conn
+            .query_row(
+                "SELECT action_id FROM beneficiaries WHERE id = ?1",
+                [bid],
+                |row| row.get(0),
+            )
+            .optional()?;
+        let Some(aid) = aid else {
+            return Ok(Vec::new());
+        };
+        Ok(changes(&conn, &aid)?
+            .into_iter()
+            .filter(|c| c.beneficiary_id == bid)
+            .collect())
+    }
+
+    /// Records an article 2.1.7 change for one beneficiary. A pause needs
+    /// the action to be running for them, a resumption a pause; nothing
+    /// follows an interruption. An interruption revokes the beneficiary's
+    /// links to the sessions that start after it.
+    pub fn record_change(
+        &self,
+        aid: &str,
+        bid: &str,
+        new: &NewActionChange,
+        by: &str,
+    ) -> CatalogResult<RecordedChange> {
+        let reason = text_field("reason", &new.reason, MAX_REASON)?;
+        let detail = self.action(aid)?;
+        if !detail.beneficiaries.iter().any(|b| b.id == bid) {
+            return Err(CatalogError::NotFound(format!(
+                "no beneficiary {bid} in action {aid}"
+            )));
+        }
+        let mine: Vec<&ActionChange> = detail
+            .changes
+            .iter()
+            .filter(|c| c.beneficiary_id == bid)
+            .collect();
+        if mine.iter().any(|c| c.kind == ActionChangeKind::Interrupted) {
+            return Err(CatalogError::Conflict(format!(
+                "the action was interrupted for {bid}: nothing more can be recorded"
+            )));
+        }
+        let paused = mine
+            .iter()
+            .rev()
+            .find(|c| matches!(c.kind, ActionChangeKind::Paused | ActionChangeKind::Resumed))
+            .is_some_and(|c| c.kind == ActionChangeKind::Paused);
+        match new.kind {
+            ActionChangeKind::Paused if paused => {
+                return Err(CatalogError::Conflict(format!(
+                    "the action is already paused for {bid}"
+                )));
+            }
+            ActionChangeKind::Resumed if !paused => {
+                return Err(CatalogError::Conflict(format!(
+                    "the action is not paused for {bid}: there is nothing to resume"
+                )));
+            }
+            _ => {}
+        }
+        let now = Utc::now();
+        let change = ActionChange {
+            id: format!(
+                "c_{}",
+                random_id(9).map_err(|e| CatalogError::Task(e.to_string()))?
+            ),
+            action_id: aid.to_owned(),
+            beneficiary_id: bid.to_owned(),
+            kind: new.kind,
+            reason,
+            by: by.to_owned(),
+            at: now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        };
+        let places: Vec<(String, String)> = self
+            .places_of(bid)?
+            .into_iter()
+            .map(|p| (p.session_id, p.id))
+            .collect();
+        let later: Vec<(String, String)> = places
+            .iter()
+            .filter(|(sid, _)| {
+                detail
+                    .sessions
+                    .iter()
+                    .any(|s| &s.id == sid && s.planned_start > now)
+            })
+            .cloned()
+            .collect();
+        let mut conn = self.connection();
+        let tx = conn.transaction()?;
+        // Checked again under the write: two interruptions racing record one.
+        let stopped: i64 = tx.query_row(
+            "SELECT COUNT(*) FROM action_changes WHERE beneficiary_id = ?1 AND kind = 'interrupted'",
+            [bid],
+            |row| row.get(0),
+        )?;
+        if stopped > 0 {
+            return Err(CatalogError::Conflict(format!(
+                "the action was interrupted for {bid}: nothing more can be recorded"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO action_changes (id, action_id, beneficiary_id, kind, reason, by, at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                change.id,
+                change.action_id,
+                change.beneficiary_id,
+                change.kind.as_str(),
+                change.reason,
+                change.by,
+                now.timestamp_millis()
+            ],
+        )?;
+        let mut revoked = Vec::new();
+        if new.kind == ActionChangeKind::Interrupted {
+            for (sid, pid) in &later {
+                tx.execute(
+                    "UPDATE links SET revoked_at = ?1 WHERE person_id = ?2 AND revoked_at IS NULL",
+                    params![now.timestamp(), pid],
+                )?;
+                revoked.push((sid.clone(), pid.clone()));
+            }
+        }
+        tx.commit()?;
+        Ok(RecordedChange {
+            change,
+            places,
+            revoked,
+        })
+    }
+}
+
+impl Catalog {
+    /// The changes recorded at or after `since_ms`, each with where its
+    /// beneficiary is and, for an interruption, the places it revoked: what
+    /// a server tells live about a change another process (the CLI) wrote.
+    pub fn changes_since(&self, since_ms: i64) -> CatalogResult<Vec<RecordedChange>> {
+        let actions: Vec<String> = {
+            let conn = self.connection();
+            let mut stmt =
+                conn.prepare("SELECT DISTINCT action_id FROM action_changes WHERE at >= ?1")?;
+            stmt.query_map([since_ms], |row| row.get(0))?
+                .collect::<Result<_, _>>()?
+        };
+        let mut out = Vec::new();
+        for aid in actions {
+            let detail = self.action(&aid)?;
+            for change in detail.changes {
+                let Ok(at) = DateTime::parse_from_rfc3339(&change.at) else {
+                    continue;
+                };
+                if at.timestamp_millis() < since_ms {
+                    continue;
+                }
+                let places: Vec<(String, String)> = self
+                    .places_of(&change.beneficiary_id)?
+                    .into_iter()
+                    .map(|p| (p.session_id, p.id))
+                    .collect();
+                let revoked = if change.kind == ActionChangeKind::Interrupted {
+                    places
+                        .iter()
+                        .filter(|(sid, _)| {
+                            detail
+                                .sessions
+                                .iter()
+                                .any(|s| &s.id == sid && s.planned_start > at)
+                        })
+                        .cloned()
+                        .collect()
+                } else {
+                    Vec::new()
+                };
+                out.push(RecordedChange {
+                    change,
+                    places,
+                    revoked,
+                });
+            }
+        }
+        Ok(out)
+    }
+}
+
+fn changes(conn: &Connection, aid: &str) -> CatalogResult<Vec<ActionChange>> {
+    let mut stmt = conn.prepare(
+        "SELECT id, action_id, beneficiary_id, kind, reason, by, at FROM action_changes \
+         WHERE action_id = ?1 ORDER BY at, id",
+    )?;
+    let rows = stmt.query_map([aid], |row| {
+        let kind: String = row.get(3)?;
+        let at: i64 = row.get(6)?;
+        Ok((
+            kind,
+            ActionChange {
+                id: row.get(0)?,
+                action_id: row.get(1)?,
+                beneficiary_id: row.get(2)?,
+                kind: ActionChangeKind::Adapted,
+                reason: row.get(4)?,
+                by: row.get(5)?,
+                at: DateTime::from_timestamp_millis(at)
+                    .unwrap_or_default()
+                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+            },
+        ))
+    })?;
+    let mut out = Vec::new();
+    for row in rows {
+        let (kind, mut change) = row?;
+        change.kind = kind.parse().map_err(CatalogError::Corrupt)?;
+        out.push(change);
+    }
+    Ok(out)
+}
+
+fn action_row(row: &rusqlite::Row<'_>) -> CatalogResult<Action> {
+    let nature: String = row.get(2)?;
+    Ok(Action {
+        id: row.get(0)?,
+        title: row.get(1)?,
+        nature: nature.parse().map_err(CatalogError::Corrupt)?,
+        planned_minutes: row.get(3)?,
+        created_at: DateTime::from_timestamp_millis(row.get(4)?).unwrap_or_default(),
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_catalogue_made_before_actions_gets_the_beneficiary_column_once() {
+        let dir = tempfile::tempdir().expect("a directory");
+        {
+            // The people table as it was before actions.
+            let conn = Connection::open(dir.path().join(crate::directory::catalog::DB_FILE))
+                .expect("open");
+            conn.execute_batch(
+                "CREATE TABLE sessions (id TEXT PRIMARY KEY, title TEXT NOT NULL, kind TEXT NOT NULL, \
+                 organisation TEXT NOT NULL, planned_start INTEGER NOT NULL, planned_end INTEGER NOT NULL, \
+                 time_zone TEXT NOT NULL, sponsor TEXT, state TEXT NOT NULL, created_at INTEGER NOT NULL) STRICT;
+                 CREATE TABLE people (id TEXT PRIMARY KEY, session_id TEXT NOT NULL REFERENCES sessions(id), \
+                 position INTEGER NOT NULL, name TEXT NOT NULL, email TEXT, role TEXT NOT NULL) STRICT;
+                 INSERT INTO sessions VALUES ('s_old', 'Ancienne', 'formation', 'Org', 0, 3600000, \
+                 'Europe/Paris', NULL, 'ended', 0);
+                 INSERT INTO people VALUES ('p_old', 's_old', 0, 'Karim', NULL, 'participant');",
+            )
+            .expect("the old schema");
+        }
+        for _ in 0..2 {
+            let catalog = Catalog::open(dir.path()).expect("opens and migrates");
+            let columns: Vec<String> = catalog
+                .connection()
+                .prepare("SELECT name FROM pragma_table_info('people')")
+                .expect("pragma")
+                .query_map([], |row| row.get(0))
+                .expect("rows")
+                .collect::<Result<_, _>>()
+                .expect("names");
+            assert_eq!(
+                columns.iter().filter(|c| *c == "beneficiary_id").count(),
+                1,
+                "{columns:?}"
+            );
+            assert_eq!(catalog.beneficiary_of("p_old").expect("read"), None);
+            assert_eq!(
+                catalog.people("s_old").expect("people").len(),
+                1,
+                "rows kept"
+            );
+        }
+    }
+}
