@@ -28,6 +28,9 @@ pub struct Config {
     pub ice_policy: IcePolicy,
     /// Ping and heartbeat period; a connection silent for three is dropped.
     pub heartbeat_interval: Duration,
+    /// How long a closing connection waits for the client's close frame
+    /// (RFC 6455's closing handshake) before it drops the socket anyway.
+    pub close_grace: Duration,
     /// Sustained messages per second allowed per connection.
     pub rate_per_second: u32,
     /// Burst allowed above the sustained rate.
@@ -90,6 +93,7 @@ impl Config {
             ice_servers: Vec::new(),
             ice_policy: IcePolicy::All,
             heartbeat_interval: Duration::from_secs(10),
+            close_grace: Duration::from_secs(1),
             rate_per_second: 50,
             rate_burst: 200,
             outbound_queue: 256,

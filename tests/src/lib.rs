@@ -46,6 +46,7 @@
 //! ```
 
 pub mod containers;
+pub mod frames;
 pub mod media;
 pub mod tsa;
 

@@ -47,6 +47,8 @@ pub struct Limits {
     pub outbound_queue: usize,
     /// Ping period; silence for three periods ends the connection.
     pub heartbeat_interval: Duration,
+    /// Longest wait for the client's close frame once the server's is sent.
+    pub close_grace: Duration,
 }
 
 /// Who is connecting, decided before the upgrade.
@@ -191,6 +193,7 @@ impl App {
                     rate_burst: config.rate_burst,
                     outbound_queue: config.outbound_queue.max(1),
                     heartbeat_interval: config.heartbeat_interval,
+                    close_grace: config.close_grace,
                 },
                 connections: Arc::new(Semaphore::new(config.max_connections)),
                 addresses: AddressLimits::new(AddressLimitsConfig {

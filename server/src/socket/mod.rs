@@ -33,7 +33,7 @@ use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tracing::{Instrument, debug, info_span, warn};
-use transport::{Outlet, TokenBucket, record_close, write_loop};
+use transport::{Outlet, TokenBucket, finish, record_close, write_loop};
 
 /// Largest frame the WebSocket layer reads at all; a bigger one closes the
 /// socket with 1009. Between [`cadre_protocol::MAX_MESSAGE_BYTES`] and
@@ -115,7 +115,7 @@ async fn run_inner(mut socket: WebSocket, who: Admitted, app: App, connection_id
             return;
         }
     };
-    let (out_tx, out_rx) = mpsc::channel(limits.outbound_queue);
+    let (out_tx, mut out_rx) = mpsc::channel(limits.outbound_queue);
     let control = Arc::new(ConnectionControl::default());
     control.touch(now_ms());
     let joining = crate::live::session::Joining {
@@ -146,7 +146,7 @@ async fn run_inner(mut socket: WebSocket, who: Admitted, app: App, connection_id
     let _ = out_tx.try_send(Outbound::Text(encode(&ServerMessage::EvidenceRecorded {
         entry: opened.text,
     })));
-    let (sink, stream) = socket.split();
+    let (mut sink, mut stream) = socket.split();
     let connection = Connection {
         app,
         ledger: ledger.clone(),
@@ -174,14 +174,26 @@ async fn run_inner(mut socket: WebSocket, who: Admitted, app: App, connection_id
             .unwrap_or(chrono_tz::Europe::Paris),
         seen: Seen::default(),
     };
-    let reading = connection.read_loop(stream);
-    let writing = write_loop(sink, out_rx, &control, &shutdown, limits.heartbeat_interval);
-    tokio::pin!(reading, writing);
-    let closing = tokio::select! {
-        closing = &mut writing => closing,
-        () = &mut reading => (&mut writing).await,
+    let closing = {
+        let reading = connection.read_loop(&mut stream);
+        let writing = write_loop(
+            &mut sink,
+            &mut out_rx,
+            &control,
+            &shutdown,
+            limits.heartbeat_interval,
+        );
+        tokio::pin!(reading, writing);
+        tokio::select! {
+            closing = &mut writing => closing,
+            () = &mut reading => (&mut writing).await,
+        }
     };
     debug!(reason = ?closing.reason, "connection closed");
+    // The departure is recorded and queued to the session before the client
+    // can tell the connection is over (before the close frame or its
+    // answer): a person who reconnects at once is then seen leaving, then
+    // joining, never as a replacement of themselves.
     record_close(
         &ledger,
         &who,
@@ -192,6 +204,14 @@ async fn run_inner(mut socket: WebSocket, who: Admitted, app: App, connection_id
     )
     .await;
     session.leave(who.id, connection_id, closing.reason).await;
+    finish(
+        &mut sink,
+        &mut stream,
+        &mut out_rx,
+        closing,
+        limits.close_grace,
+    )
+    .await;
 }
 
 /// One connection while it reads: who it is in the session, the way out to

@@ -20,9 +20,6 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
 
-/// How long the writer may take to say goodbye before the socket is dropped.
-const CLOSE_GRACE: Duration = Duration::from_secs(1);
-
 /// Messages written per flush when the queue has a backlog.
 const WRITE_BATCH: usize = 32;
 
@@ -61,7 +58,7 @@ impl Outlet<'_> {
 impl Connection<'_> {
     /// Reads frames until the connection must end: silence, a close, a
     /// flood, an unreadable frame, or a handler that says so.
-    pub(super) async fn read_loop(mut self, mut stream: SplitStream<WebSocket>) {
+    pub(super) async fn read_loop(mut self, stream: &mut SplitStream<WebSocket>) {
         let silence = self.limits.heartbeat_interval * 3;
         loop {
             let next = tokio::time::timeout(silence, stream.next()).await;
@@ -147,9 +144,11 @@ impl Connection<'_> {
     }
 }
 
+/// Writes what the session queues, pings, and returns once the connection
+/// must close; the goodbye is [`finish`]'s, after the session knows.
 pub(super) async fn write_loop(
-    mut sink: SplitSink<WebSocket, Message>,
-    mut rx: mpsc::Receiver<Outbound>,
+    sink: &mut SplitSink<WebSocket, Message>,
+    rx: &mut mpsc::Receiver<Outbound>,
     control: &ConnectionControl,
     shutdown: &CancellationToken,
     heartbeat: Duration,
@@ -196,36 +195,71 @@ pub(super) async fn write_loop(
             }
         }
     };
-    let closing = closing.unwrap_or(Closing {
+    closing.unwrap_or(Closing {
         reason: LeaveReason::Disconnected,
         code: None,
-    });
-    if let Some(code) = closing.code {
-        let goodbye = async {
-            // What was queued before the decision (an error explaining it,
-            // say) still goes out; a slow consumer's backlog is the problem,
-            // so it is dropped.
-            if closing.reason != LeaveReason::SlowConsumer {
-                while let Ok(Outbound::Text(t)) = rx.try_recv() {
-                    sink.feed(Message::Text(t)).await?;
-                }
+    })
+}
+
+/// Ends the connection with RFC 6455's closing handshake, within `grace`:
+/// the server's close frame (after what was queued before the decision and
+/// a `closing` message naming the reason), or the answer to the client's,
+/// then the client's close frame or the end of its stream; only then is
+/// the socket dropped. A client that closed first gets its code echoed
+/// (tungstenite queued the answer when it read the client's frame: the
+/// flush sends it).
+pub(super) async fn finish(
+    sink: &mut SplitSink<WebSocket, Message>,
+    stream: &mut SplitStream<WebSocket>,
+    rx: &mut mpsc::Receiver<Outbound>,
+    closing: Closing,
+    grace: Duration,
+) {
+    let handshake = async {
+        if let Some(code) = closing.code {
+            // Fails once the client's own close frame was read: the answer
+            // below is then the only frame left to send.
+            let _ = goodbye(sink, rx, closing, code).await;
+        }
+        let _ = sink.flush().await;
+        // Frames the client sent before its close frame are not read any
+        // more; its close frame (or the end of the stream) ends the wait.
+        while let Some(Ok(msg)) = stream.next().await {
+            if matches!(msg, Message::Close(_)) {
+                let _ = sink.flush().await;
+                break;
             }
-            if code >= 4000 {
-                let msg = ServerMessage::Closing {
-                    reason: closing.reason,
-                    message: closing_message(closing.reason).to_owned(),
-                };
-                sink.feed(Message::Text(encode(&msg))).await?;
-            }
-            sink.send(Message::Close(Some(CloseFrame {
-                code,
-                reason: Utf8Bytes::from_static(closing_message(closing.reason)),
-            })))
-            .await
-        };
-        let _ = tokio::time::timeout(CLOSE_GRACE, goodbye).await;
+        }
+    };
+    let _ = tokio::time::timeout(grace, handshake).await;
+}
+
+async fn goodbye(
+    sink: &mut SplitSink<WebSocket, Message>,
+    rx: &mut mpsc::Receiver<Outbound>,
+    closing: Closing,
+    code: u16,
+) -> Result<(), axum::Error> {
+    // What was queued before the decision (an error explaining it, say)
+    // still goes out; a slow consumer's backlog is the problem, so it is
+    // dropped.
+    if closing.reason != LeaveReason::SlowConsumer {
+        while let Ok(Outbound::Text(t)) = rx.try_recv() {
+            sink.feed(Message::Text(t)).await?;
+        }
     }
-    closing
+    if code >= 4000 {
+        let msg = ServerMessage::Closing {
+            reason: closing.reason,
+            message: closing_message(closing.reason).to_owned(),
+        };
+        sink.feed(Message::Text(encode(&msg))).await?;
+    }
+    sink.send(Message::Close(Some(CloseFrame {
+        code,
+        reason: Utf8Bytes::from_static(closing_message(closing.reason)),
+    })))
+    .await
 }
 
 fn closing_message(reason: LeaveReason) -> &'static str {

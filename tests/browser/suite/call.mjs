@@ -141,3 +141,39 @@ test("revoking a person in the call shows the banner, stops reconnecting, and th
   const text = await textOf(person.page, ".error-message");
   assert(/révoqué/.test(text), `expected a « révoqué » message, got « ${text} »`);
 });
+
+test("a hang-up and a close by the server end cleanly for the browser, never as 1006", async (stage) => {
+  const session = await stage.session();
+  const { karim, sophie, lucas } = session;
+  // A page of the server's own origin, which the upgrade requires.
+  const page = (await stage.join(karim, "participant 1")).page;
+  const socketUrl = (/** @type {{ link: { url: string } }} */ who) => {
+    const link = new URL(who.link.url);
+    const token = link.pathname.split("/").pop();
+    return `ws://${link.host}/ws/${session.id}?token=${token}`;
+  };
+  const open = (url) =>
+    page.evaluate(async (url) => {
+      const ws = new WebSocket(url);
+      window.__closed = new Promise((resolve) => {
+        ws.onclose = (e) => resolve({ code: e.code, reason: e.reason, wasClean: e.wasClean });
+      });
+      await new Promise((resolve, reject) => {
+        ws.onmessage = (e) => JSON.parse(String(e.data)).type === "welcome" && resolve(null);
+        ws.onerror = () => reject(new Error("the socket failed before its welcome"));
+      });
+      window.__socket = ws;
+    }, url);
+  const closed = () => page.evaluate(() => window.__closed);
+
+  await open(socketUrl(sophie));
+  await page.evaluate(() => window.__socket.close(1000, "au revoir"));
+  const hangUp = await closed();
+  assert.deepEqual(hangUp, { code: 1000, reason: "au revoir", wasClean: true }, `a hang-up: ${JSON.stringify(hangUp)}`);
+
+  await open(socketUrl(lucas));
+  await organiser(stage.server, "POST", `/api/sessions/${session.id}/people/${lucas.id}/revoke`);
+  const revoked = await closed();
+  assert.equal(revoked.code, 4005, `a revocation: ${JSON.stringify(revoked)}`);
+  assert.equal(revoked.wasClean, true, `a revocation: ${JSON.stringify(revoked)}`);
+});
