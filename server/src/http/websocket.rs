@@ -18,8 +18,9 @@ use std::net::SocketAddr;
 
 /// Reading buffer per WebSocket: small, because a signalling connection is
 /// idle most of the time and tungstenite's default (128 KiB, zero-filled)
-/// would dominate memory per connection.
-const WS_READ_BUFFER: usize = 4 * 1024;
+/// would dominate memory per connection. 2 KiB holds a candidate, a stats
+/// report or a small offer in one read; a bigger frame grows it as needed.
+const WS_READ_BUFFER: usize = 2 * 1024;
 
 /// How long a client refused for the server's capacity, or for holding too
 /// many connections from its address, is told to wait.
@@ -103,16 +104,22 @@ pub(super) async fn websocket(
         .with_retry_after(CAPACITY_RETRY)
     })?;
     let tracked = app.tracker().token();
+    // Boxed once here: the upgrade's closure and every future after it
+    // carry a pointer, not the admission itself.
+    let who = Box::new(who);
     Ok(ws
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(0)
-        .on_upgrade(move |socket| async move {
-            let _permit = permit;
-            let _address_permit = address_permit;
-            let _tracked = tracked;
-            socket::run(socket, who, app).await;
+        .on_upgrade(move |socket| {
+            let connection = socket::run(socket, who, app);
+            async move {
+                let _permit = permit;
+                let _address_permit = address_permit;
+                let _tracked = tracked;
+                connection.await;
+            }
         }))
 }
 

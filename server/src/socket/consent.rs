@@ -11,14 +11,16 @@ use cadre_protocol::{ErrorCode, Role};
 impl Connection<'_> {
     /// Records a consent decision for a wording of this session.
     pub(super) async fn consent(&mut self, consent: String, granted: bool, text_sha256: String) {
-        if !self.consent_texts.iter().any(|t| t.consent == consent) {
+        // Worked out per decision (a few a session), not kept per connection.
+        let texts = cadre_protocol::consent::texts(self.sponsor.as_deref());
+        if !texts.iter().any(|t| t.consent == consent) {
             self.out.error(
                 ErrorCode::InvalidInput,
                 &format!("{consent:?} is not a consent asked in this session"),
             );
             return;
         }
-        if !cadre_protocol::consent::known(&self.consent_texts, &consent, &text_sha256) {
+        if !cadre_protocol::consent::known(&texts, &consent, &text_sha256) {
             self.out.error(
                 ErrorCode::InvalidInput,
                 "text_sha256 is not the hash of a wording of this consent: show the session's text",

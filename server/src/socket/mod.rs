@@ -20,18 +20,21 @@ mod transport;
 
 use crate::app::{Admitted, App, Limits};
 use crate::evidence::ledger::{Ledger, NewEvent};
-use crate::live::outbound::{ConnectionControl, Outbound, encode};
+use crate::live::outbound::{Closing, ConnectionControl, Outbound, encode};
 use crate::live::session::now_ms;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use cadre_protocol::ErrorCode;
 use cadre_protocol::evidence::kind;
 use cadre_protocol::signalling::{LeaveReason, ServerMessage};
 use evidence::heartbeat_event;
-use futures_util::StreamExt as _;
+use futures_util::stream::{SplitSink, SplitStream};
+use futures_util::{SinkExt as _, StreamExt as _};
 use member::Member;
+use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use tokio::sync::mpsc;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
 use transport::{Outlet, TokenBucket, finish, record_close, write_loop};
 
@@ -48,15 +51,32 @@ const HEARTBEAT_SUMMARY_MS: i64 = 10 * 60 * 1000;
 const MAX_USER_AGENT: usize = 300;
 
 /// Runs one connection to its end.
-pub async fn run(socket: WebSocket, who: Admitted, app: App) {
-    let connection_id = match crate::directory::keys::random_id(9) {
-        Ok(id) => format!("c_{id}"),
-        Err(_) => return,
-    };
-    let span = info_span!("connection", sid = %who.session.id, pid = %who.id, cid = %connection_id);
-    run_inner(socket, who, app, connection_id)
+///
+/// Not an `async fn`: the socket is split (moved to the heap) and the
+/// connection's future boxed before anything is awaited, so that the
+/// task an idle connection keeps alive holds no copy of the socket or of
+/// the admission at each level of nesting (memory per held connection).
+pub fn run(socket: WebSocket, who: Box<Admitted>, app: App) -> impl Future<Output = ()> {
+    let (sink, stream) = socket.split();
+    let run = async move {
+        let connection_id = match crate::directory::keys::random_id(9) {
+            Ok(id) => format!("c_{id}"),
+            Err(_) => return,
+        };
+        let span =
+            info_span!("connection", sid = %who.session.id, pid = %who.id, cid = %connection_id);
+        async move {
+            // The opening is boxed and gone once done: what stays for the
+            // connection's life is `live`'s state alone.
+            let opening = Box::pin(open(sink, stream, who, app, connection_id));
+            if let Some(opened) = opening.await {
+                live(opened).await;
+            }
+        }
         .instrument(span)
         .await
+    };
+    Box::pin(run)
 }
 
 /// What the connection has to say in the ledger when it ends.
@@ -68,7 +88,16 @@ struct Tally {
     close_recorded: bool,
 }
 
-async fn run_inner(mut socket: WebSocket, who: Admitted, app: App, connection_id: String) {
+/// Records the opening, then has the session take the connection; `None`
+/// when the connection must end there (nothing recorded, or the server is
+/// stopping).
+async fn open(
+    mut sink: SplitSink<WebSocket, Message>,
+    stream: SplitStream<WebSocket>,
+    who: Box<Admitted>,
+    app: App,
+    connection_id: String,
+) -> Option<Opened> {
     let registry = app.registry();
     let ledger = app.ledger().clone();
     let limits = app.limits().clone();
@@ -83,20 +112,22 @@ async fn run_inner(mut socket: WebSocket, who: Admitted, app: App, connection_id
             .unwrap_or(0);
         user_agent.truncate(cut);
     }
-    let opened = ledger
-        .append(NewEvent {
-            sid: who.session.id.clone(),
-            kind: kind::CONNECTION_OPENED,
-            actor: who.id.clone(),
-            payload: serde_json::json!({
-                "connection_id": connection_id,
-                "ip": who.ip,
-                "forwarded_for": who.forwarded_for,
-                "user_agent": user_agent,
-            }),
-            client_ts: None,
-        })
-        .await;
+    // Each step below is boxed in its own statement: a future built in the
+    // statement that awaits it would keep its space in this connection's
+    // state for the connection's whole life.
+    let opening = Box::pin(ledger.append(NewEvent {
+        sid: who.session.id.clone(),
+        kind: kind::CONNECTION_OPENED,
+        actor: who.id.clone(),
+        payload: serde_json::json!({
+            "connection_id": connection_id,
+            "ip": who.ip,
+            "forwarded_for": who.forwarded_for,
+            "user_agent": user_agent,
+        }),
+        client_ts: None,
+    }));
+    let opened = opening.await;
     let opened = match opened {
         Ok(a) => a,
         Err(e) => {
@@ -105,17 +136,17 @@ async fn run_inner(mut socket: WebSocket, who: Admitted, app: App, connection_id
                 ErrorCode::Internal,
                 "attendance cannot be recorded right now; please try again in a moment",
             );
-            let _ = socket.send(Message::Text(encode(&msg))).await;
-            let _ = socket
+            let _ = sink.send(Message::Text(encode(&msg))).await;
+            let _ = sink
                 .send(Message::Close(Some(CloseFrame {
                     code: 1011,
                     reason: Utf8Bytes::from_static("evidence store unavailable"),
                 })))
                 .await;
-            return;
+            return None;
         }
     };
-    let (out_tx, mut out_rx) = mpsc::channel(limits.outbound_queue);
+    let (out_tx, out_rx) = mpsc::channel(limits.outbound_queue);
     let control = Arc::new(ConnectionControl::default());
     control.touch(now_ms());
     let joining = crate::live::session::Joining {
@@ -130,60 +161,116 @@ async fn run_inner(mut socket: WebSocket, who: Admitted, app: App, connection_id
         recording_seq: None,
     };
     let tally = Mutex::new(Tally::default());
-    let Ok(session) = registry.join(&who.session, &who.schedule, joining).await else {
-        record_close(
+    let joined = Box::pin(registry.join(&who.session, &who.schedule, joining));
+    let Ok(session) = joined.await else {
+        Box::pin(record_close(
             &ledger,
             &who,
             &connection_id,
             &control,
             &tally,
             LeaveReason::Shutdown,
-        )
+        ))
         .await;
-        return;
+        return None;
     };
     debug!("joined");
     let _ = out_tx.try_send(Outbound::Text(encode(&ServerMessage::EvidenceRecorded {
         entry: opened.text,
     })));
-    let (mut sink, mut stream) = socket.split();
-    let connection = Connection {
+    Some(Opened {
+        sink,
+        stream,
+        who,
         app,
-        ledger: ledger.clone(),
-        member: Member {
-            session: session.clone(),
-            sid: who.session.id.clone(),
-            id: who.id.clone(),
-            role: who.role,
-            connection_id: connection_id.clone(),
-        },
-        out: Outlet {
-            queue: out_tx,
-            control: &control,
-            about: None,
-        },
-        limits: &limits,
-        bucket: TokenBucket::new(limits.rate_per_second, limits.rate_burst),
-        last_rate_error: None,
-        tally: &tally,
-        consent_texts: cadre_protocol::consent::texts(who.sponsor.as_deref()),
-        time_zone: who
-            .session
-            .time_zone
-            .parse()
-            .unwrap_or(chrono_tz::Europe::Paris),
-        seen: Seen::default(),
-    };
+        connection_id,
+        session,
+        out_tx,
+        out_rx,
+        control,
+        tally,
+        ledger,
+        limits,
+        shutdown,
+    })
+}
+
+/// A connection whose opening is recorded and that the session took.
+struct Opened {
+    sink: SplitSink<WebSocket, Message>,
+    stream: SplitStream<WebSocket>,
+    who: Box<Admitted>,
+    app: App,
+    connection_id: String,
+    session: crate::live::session::SessionHandle,
+    out_tx: mpsc::Sender<Outbound>,
+    out_rx: mpsc::Receiver<Outbound>,
+    control: Arc<ConnectionControl>,
+    tally: Mutex<Tally>,
+    ledger: Ledger,
+    limits: Limits,
+    shutdown: CancellationToken,
+}
+
+/// Reads and writes until the connection ends, then records the end, tells
+/// the session, and completes the closing handshake.
+async fn live(opened: Opened) {
+    let Opened {
+        mut sink,
+        mut stream,
+        who,
+        app,
+        connection_id,
+        session,
+        out_tx,
+        mut out_rx,
+        control,
+        tally,
+        ledger,
+        limits,
+        shutdown,
+    } = opened;
     let closing = {
-        let reading = connection.read_loop(&mut stream);
-        let writing = write_loop(
+        // Each future is pinned where it is built: a named value moved
+        // into a pin would leave a second, dead copy in this connection's
+        // state for its whole life (as would a `Connection` local).
+        let mut reading = std::pin::pin!(
+            Connection {
+                app,
+                ledger: ledger.clone(),
+                member: Member {
+                    session: session.clone(),
+                    sid: who.session.id.clone(),
+                    id: who.id.clone(),
+                    role: who.role,
+                    connection_id: connection_id.clone(),
+                },
+                out: Outlet {
+                    queue: out_tx,
+                    control: &control,
+                    about: None,
+                },
+                limits: &limits,
+                bucket: TokenBucket::new(limits.rate_per_second, limits.rate_burst),
+                last_rate_error: None,
+                tally: &tally,
+                sponsor: who.sponsor.clone(),
+                time_zone: who
+                    .session
+                    .time_zone
+                    .parse()
+                    .unwrap_or(chrono_tz::Europe::Paris),
+                seen: Seen::default(),
+            }
+            .read_loop(&mut stream)
+        );
+        let mut writing = std::pin::pin!(write_loop(
             &mut sink,
             &mut out_rx,
             &control,
             &shutdown,
             limits.heartbeat_interval,
-        );
-        tokio::pin!(reading, writing);
+        ));
         tokio::select! {
             closing = &mut writing => closing,
             () = &mut reading => (&mut writing).await,
@@ -194,24 +281,60 @@ async fn run_inner(mut socket: WebSocket, who: Admitted, app: App, connection_id
     // can tell the connection is over (before the close frame or its
     // answer): a person who reconnects at once is then seen leaving, then
     // joining, never as a replacement of themselves.
-    record_close(
-        &ledger,
-        &who,
-        &connection_id,
-        &control,
-        &tally,
-        closing.reason,
-    )
-    .await;
-    session.leave(who.id, connection_id, closing.reason).await;
-    finish(
-        &mut sink,
-        &mut stream,
-        &mut out_rx,
+    let departure = depart(
+        Departing {
+            ledger: &ledger,
+            who,
+            connection_id,
+            control: &control,
+            tally: &tally,
+            session: &session,
+            sink: &mut sink,
+            stream: &mut stream,
+            out_rx: &mut out_rx,
+        },
         closing,
         limits.close_grace,
-    )
-    .await;
+    );
+    departure.await;
+}
+
+/// What a connection's end works with.
+struct Departing<'a> {
+    ledger: &'a Ledger,
+    who: Box<Admitted>,
+    connection_id: String,
+    control: &'a ConnectionControl,
+    tally: &'a Mutex<Tally>,
+    session: &'a crate::live::session::SessionHandle,
+    sink: &'a mut SplitSink<WebSocket, Message>,
+    stream: &'a mut SplitStream<WebSocket>,
+    out_rx: &'a mut mpsc::Receiver<Outbound>,
+}
+
+/// The connection's end, boxed by a plain function: built inside an
+/// `async fn`, even boxed, these steps would keep their space in the
+/// connection's state for its whole life.
+fn depart(
+    d: Departing<'_>,
+    closing: Closing,
+    grace: std::time::Duration,
+) -> Pin<Box<impl Future<Output = ()> + Send + '_>> {
+    Box::pin(async move {
+        record_close(
+            d.ledger,
+            &d.who,
+            &d.connection_id,
+            d.control,
+            d.tally,
+            closing.reason,
+        )
+        .await;
+        d.session
+            .leave(d.who.id, d.connection_id, closing.reason)
+            .await;
+        finish(d.sink, d.stream, d.out_rx, closing, grace).await;
+    })
 }
 
 /// One connection while it reads: who it is in the session, the way out to
@@ -226,8 +349,8 @@ struct Connection<'a> {
     bucket: TokenBucket,
     last_rate_error: Option<Instant>,
     tally: &'a Mutex<Tally>,
-    /// The wordings a consent may be given for in this session.
-    consent_texts: Vec<cadre_protocol::consent::ConsentText>,
+    /// The session's sponsor, which decides the consent wordings.
+    sponsor: Option<String>,
     /// The session's time zone (dates of a postponement).
     time_zone: chrono_tz::Tz,
     seen: Seen,
