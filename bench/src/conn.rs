@@ -46,17 +46,17 @@ pub struct Run {
 /// The paced schedule of one connection: message `j` of the whole run goes
 /// out at `start + j / rate`, and connection `rank` owns every `senders`-th
 /// message from `rank` on, so the total stream is evenly spaced.
-struct Schedule {
+pub(crate) struct Schedule {
     phase: usize,
     start: Instant,
     offset_ns: f64,
     period_ns: f64,
-    next: u64,
-    count: u64,
+    pub(crate) next: u64,
+    pub(crate) count: u64,
 }
 
 impl Schedule {
-    fn new(run: &Run, rank: usize) -> Schedule {
+    pub(crate) fn new(run: &Run, rank: usize) -> Schedule {
         let offset_ns = rank as f64 / run.rate * 1e9;
         let period_ns = run.senders as f64 / run.rate * 1e9;
         let dur_ns = run.duration.as_nanos() as f64;
@@ -75,7 +75,7 @@ impl Schedule {
         }
     }
 
-    fn due(&self, j: u64) -> Instant {
+    pub(crate) fn due(&self, j: u64) -> Instant {
         self.start + Duration::from_nanos((self.offset_ns + j as f64 * self.period_ns) as u64)
     }
 }
@@ -110,7 +110,7 @@ pub struct Ctx {
 }
 
 /// The marker that opens the bench fields inside `data`.
-const MARK: &str = "\"bench\":[";
+pub(crate) const MARK: &str = "\"bench\":[";
 
 impl Ctx {
     /// Shared state for `phases` phases with payload sizes in bytes of `data`.
@@ -154,10 +154,10 @@ impl Ctx {
 
 /// Bytes of `data` besides the padding: `{"bench":[p,s,q,t],"pad":""}` with
 /// typical digit counts.
-const DATA_OVERHEAD: usize = 48;
+pub(crate) const DATA_OVERHEAD: usize = 48;
 
 /// SDP-looking text (JSON-escaped CRLFs included) of exactly `len` bytes.
-fn sdp_like(len: usize) -> String {
+pub(crate) fn sdp_like(len: usize) -> String {
     const LINES: &[&str] = &[
         "v=0",
         "o=- 4611731400430051336 2 IN IP4 127.0.0.1",
@@ -201,7 +201,7 @@ fn sdp_like(len: usize) -> String {
 }
 
 /// ICE-candidate-looking text of exactly `len` bytes.
-fn candidate_like(len: usize) -> String {
+pub(crate) fn candidate_like(len: usize) -> String {
     let mut s = String::from(
         "candidate:842163049 1 udp 1677729535 127.0.0.1 46154 typ host generation 0 ufrag sXP5 network-cost 999 sdpMid 0 sdpMLineIndex 0 ",
     );
@@ -239,7 +239,7 @@ fn signal_text(to: &str, fields: [u64; 4], pad: &str) -> String {
 }
 
 /// `[phase, src, seq, ts]` from a relayed bench payload.
-fn parse_bench(text: &str) -> Option<[u64; 4]> {
+pub(crate) fn parse_bench(text: &str) -> Option<[u64; 4]> {
     let start = text.find(MARK)? + MARK.len();
     let rest = &text[start..];
     let list = &rest[..rest.find(']')?];

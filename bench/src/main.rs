@@ -11,9 +11,11 @@
 //! `recording.rs`): withdrawal-to-last-packet latency, CPU per recorded
 //! participant, and signalling latency of another session meanwhile.
 
+mod compare;
 mod conn;
 mod procfs;
 mod recording;
+mod refs;
 mod report;
 mod setup;
 mod stats;
@@ -48,6 +50,10 @@ enum Command {
     /// Recording: withdrawal latency, CPU per recorded participant, and
     /// signalling latency of another session while recording runs.
     Recording(recording::RecordingArgs),
+    /// One scenario (connect, churn, relay) against cadre, matchbox_server
+    /// or the PeerJS server with the same load tool; bench/references.sh
+    /// interleaves them and prints the ratios.
+    Compare(compare::CompareArgs),
 }
 
 /// The signalling load test (the default mode).
@@ -144,6 +150,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Recording(args)) => return recording::main(args),
+        Some(Command::Compare(args)) => return compare::main(args),
         None => cli.signalling,
     };
     if let Err(e) = validate(&args) {
@@ -475,7 +482,7 @@ struct PhaseArgs {
 
 /// Waits (at most `max`) until processes other than the server and this
 /// tool use less than `below` % of a core, measured over one second.
-async fn wait_quiet(server: Option<Proc>, max: Duration, below: f64) {
+pub(crate) async fn wait_quiet(server: Option<Proc>, max: Duration, below: f64) {
     if max.is_zero() {
         return;
     }
