@@ -18,9 +18,10 @@ use std::net::SocketAddr;
 
 /// Reading buffer per WebSocket: small, because a signalling connection is
 /// idle most of the time and tungstenite's default (128 KiB, zero-filled)
-/// would dominate memory per connection. 2 KiB holds a candidate, a stats
-/// report or a small offer in one read; a bigger frame grows it as needed.
-const WS_READ_BUFFER: usize = 2 * 1024;
+/// would dominate memory per connection. 1 KiB holds a candidate, a
+/// heartbeat or a stats report in one read; a bigger frame (an offer) grows
+/// it as needed and takes a read per kilobyte.
+const WS_READ_BUFFER: usize = 1024;
 
 /// How long a client refused for the server's capacity, or for holding too
 /// many connections from its address, is told to wait.

@@ -214,62 +214,50 @@ struct Opened {
 
 /// Reads and writes until the connection ends, then records the end, tells
 /// the session, and completes the closing handshake.
-async fn live(opened: Opened) {
-    let Opened {
-        mut sink,
-        mut stream,
-        who,
-        app,
-        connection_id,
-        session,
-        out_tx,
-        mut out_rx,
-        control,
-        tally,
-        ledger,
-        limits,
-        shutdown,
-    } = opened;
+async fn live(mut o: Opened) {
+    // Fields are used in place: destructuring would keep a second copy of
+    // them in this future for the connection's whole life.
     let closing = {
         // Each future is pinned where it is built: a named value moved
         // into a pin would leave a second, dead copy in this connection's
         // state for its whole life (as would a `Connection` local).
         let mut reading = std::pin::pin!(
             Connection {
-                app,
-                ledger: ledger.clone(),
+                app: o.app,
+                ledger: o.ledger.clone(),
                 member: Member {
-                    session: session.clone(),
-                    sid: who.session.id.clone(),
-                    id: who.id.clone(),
-                    role: who.role,
-                    connection_id: connection_id.clone(),
+                    session: o.session.clone(),
+                    sid: o.who.session.id.clone(),
+                    id: o.who.id.clone(),
+                    role: o.who.role,
+                    connection_id: o.connection_id.clone(),
                 },
                 out: Outlet {
-                    queue: out_tx,
-                    control: &control,
+                    queue: o.out_tx,
+                    control: &o.control,
                     about: None,
                 },
-                limits: &limits,
-                bucket: TokenBucket::new(limits.rate_per_second, limits.rate_burst),
+                limits: &o.limits,
+                bucket: TokenBucket::new(o.limits.rate_per_second, o.limits.rate_burst),
                 last_rate_error: None,
-                tally: &tally,
-                sponsor: who.sponsor.clone(),
-                time_zone: who
+                tally: &o.tally,
+                sponsor: o.who.sponsor.clone(),
+                time_zone: o
+                    .who
                     .session
                     .time_zone
                     .parse()
                     .unwrap_or(chrono_tz::Europe::Paris),
                 seen: Seen::default(),
             }
-            .read_loop(&mut stream)
+            .read_loop(&mut o.stream)
         );
         let mut writing = std::pin::pin!(write_loop(
-            &mut sink,
-            &mut out_rx,
-            &control,
-            &shutdown,
-            limits.heartbeat_interval,
+            &mut o.sink,
+            &mut o.out_rx,
+            &o.control,
+            &o.shutdown,
+            o.limits.heartbeat_interval,
         ));
         tokio::select! {
             closing = &mut writing => closing,
@@ -283,18 +271,18 @@ async fn live(opened: Opened) {
     // joining, never as a replacement of themselves.
     let departure = depart(
         Departing {
-            ledger: &ledger,
-            who,
-            connection_id,
-            control: &control,
-            tally: &tally,
-            session: &session,
-            sink: &mut sink,
-            stream: &mut stream,
-            out_rx: &mut out_rx,
+            ledger: &o.ledger,
+            who: o.who,
+            connection_id: o.connection_id,
+            control: &o.control,
+            tally: &o.tally,
+            session: &o.session,
+            sink: &mut o.sink,
+            stream: &mut o.stream,
+            out_rx: &mut o.out_rx,
         },
         closing,
-        limits.close_grace,
+        o.limits.close_grace,
     );
     departure.await;
 }
