@@ -93,7 +93,7 @@ struct Tally {
 /// stopping).
 async fn open(
     mut sink: SplitSink<WebSocket, Message>,
-    stream: SplitStream<WebSocket>,
+    mut stream: SplitStream<WebSocket>,
     who: Box<Admitted>,
     app: App,
     connection_id: String,
@@ -112,22 +112,20 @@ async fn open(
             .unwrap_or(0);
         user_agent.truncate(cut);
     }
-    // Each step below is boxed in its own statement: a future built in the
-    // statement that awaits it would keep its space in this connection's
-    // state for the connection's whole life.
-    let opening = Box::pin(ledger.append(NewEvent {
-        sid: who.session.id.clone(),
-        kind: kind::CONNECTION_OPENED,
-        actor: who.id.clone(),
-        payload: serde_json::json!({
-            "connection_id": connection_id,
-            "ip": who.ip,
-            "forwarded_for": who.forwarded_for,
-            "user_agent": user_agent,
-        }),
-        client_ts: None,
-    }));
-    let opened = opening.await;
+    let opened = ledger
+        .append(NewEvent {
+            sid: who.session.id.clone(),
+            kind: kind::CONNECTION_OPENED,
+            actor: who.id.clone(),
+            payload: serde_json::json!({
+                "connection_id": connection_id,
+                "ip": who.ip,
+                "forwarded_for": who.forwarded_for,
+                "user_agent": user_agent,
+            }),
+            client_ts: None,
+        })
+        .await;
     let opened = match opened {
         Ok(a) => a,
         Err(e) => {
@@ -143,10 +141,15 @@ async fn open(
                     reason: Utf8Bytes::from_static("evidence store unavailable"),
                 })))
                 .await;
+            let refused = Closing {
+                reason: LeaveReason::Disconnected,
+                code: None,
+            };
+            finish(&mut sink, &mut stream, None, refused, limits.close_grace).await;
             return None;
         }
     };
-    let (out_tx, out_rx) = mpsc::channel(limits.outbound_queue);
+    let (out_tx, mut out_rx) = mpsc::channel(limits.outbound_queue);
     let control = Arc::new(ConnectionControl::default());
     control.touch(now_ms());
     let joining = crate::live::session::Joining {
@@ -161,16 +164,25 @@ async fn open(
         recording_seq: None,
     };
     let tally = Mutex::new(Tally::default());
-    let joined = Box::pin(registry.join(&who.session, &who.schedule, joining));
-    let Ok(session) = joined.await else {
-        Box::pin(record_close(
+    let Ok(session) = registry.join(&who.session, &who.schedule, joining).await else {
+        // The server is stopping: the close is recorded, then said.
+        record_close(
             &ledger,
             &who,
             &connection_id,
             &control,
             &tally,
             LeaveReason::Shutdown,
-        ))
+        )
+        .await;
+        let stopping = Closing::for_reason(LeaveReason::Shutdown);
+        finish(
+            &mut sink,
+            &mut stream,
+            Some(&mut out_rx),
+            stopping,
+            limits.close_grace,
+        )
         .await;
         return None;
     };
@@ -321,7 +333,7 @@ fn depart(
         d.session
             .leave(d.who.id, d.connection_id, closing.reason)
             .await;
-        finish(d.sink, d.stream, d.out_rx, closing, grace).await;
+        finish(d.sink, d.stream, Some(d.out_rx), closing, grace).await;
     })
 }
 

@@ -210,16 +210,17 @@ pub(super) async fn write_loop(
 /// then the client's close frame or the end of its stream; only then is
 /// the socket dropped. A client that closed first gets its code echoed
 /// (tungstenite queued the answer when it read the client's frame: the
-/// flush sends it).
+/// flush sends it). Without `rx`, the caller has sent its close frame
+/// itself and only the client's answer is awaited.
 pub(super) async fn finish(
     sink: &mut SplitSink<WebSocket, Message>,
     stream: &mut SplitStream<WebSocket>,
-    rx: &mut mpsc::Receiver<Outbound>,
+    rx: Option<&mut mpsc::Receiver<Outbound>>,
     closing: Closing,
     grace: Duration,
 ) {
     let handshake = async {
-        if let Some(code) = closing.code {
+        if let (Some(code), Some(rx)) = (closing.code, rx) {
             // Fails once the client's own close frame was read: the answer
             // below is then the only frame left to send.
             let _ = goodbye(sink, rx, closing, code).await;
