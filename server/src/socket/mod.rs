@@ -66,10 +66,10 @@ pub fn run(socket: WebSocket, who: Box<Admitted>, app: App) -> impl Future<Outpu
         let span =
             info_span!("connection", sid = %who.session.id, pid = %who.id, cid = %connection_id);
         async move {
-            // The opening is boxed and gone once done: what stays for the
-            // connection's life is `live`'s state alone.
-            let opening = Box::pin(open(sink, stream, who, app, connection_id));
-            if let Some(opened) = opening.await {
+            // The opening is boxed and freed at the end of this statement:
+            // what stays for the connection's life is `live`'s state alone.
+            let opened = Box::pin(open(sink, stream, who, app, connection_id)).await;
+            if let Some(opened) = opened {
                 live(opened).await;
             }
         }
