@@ -293,23 +293,9 @@ impl RefServer {
             s.stop(Duration::from_secs(5)).await;
             return;
         }
-        let Some(child) = self.child.as_mut() else {
-            return;
-        };
-        if let Some(pid) = child.id() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
-            if tokio::time::timeout(Duration::from_secs(5), child.wait())
-                .await
-                .is_ok()
-            {
-                return;
-            }
+        if let Some(child) = self.child.as_mut() {
+            crate::setup::stop_child(child, Duration::from_secs(5)).await;
         }
-        let _ = child.kill().await;
     }
 }
 

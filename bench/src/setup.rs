@@ -141,21 +141,25 @@ impl Server {
 
     /// Stops a server we started: SIGTERM, then SIGKILL after `grace`.
     pub async fn stop(&mut self, grace: Duration) {
-        let Some(child) = self.child.as_mut() else {
-            return;
-        };
-        if let Some(pid) = child.id() {
-            let _ = Command::new("kill")
-                .arg("-TERM")
-                .arg(pid.to_string())
-                .status()
-                .await;
-            if tokio::time::timeout(grace, child.wait()).await.is_ok() {
-                return;
-            }
+        if let Some(child) = self.child.as_mut() {
+            stop_child(child, grace).await;
         }
-        let _ = child.kill().await;
     }
+}
+
+/// Stops a child process: SIGTERM, then SIGKILL after `grace`.
+pub async fn stop_child(child: &mut Child, grace: Duration) {
+    if let Some(pid) = child.id() {
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(pid.to_string())
+            .status()
+            .await;
+        if tokio::time::timeout(grace, child.wait()).await.is_ok() {
+            return;
+        }
+    }
+    let _ = child.kill().await;
 }
 
 /// The last `n` lines of a file.
