@@ -248,6 +248,16 @@ impl Server {
         if let Err(e) = self.app.ledger().shutdown().await {
             tracing::error!("the evidence ledger did not shut down cleanly: {e}");
         }
+        // How well appends were grouped: what an operator (or the bench)
+        // needs to judge the disk's share of the server's work.
+        let stats = self.app.ledger().stats();
+        tracing::info!(
+            entries = stats.entries,
+            transactions = stats.batches,
+            largest = stats.largest_batch,
+            failed = stats.failed_batches,
+            "evidence ledger closed"
+        );
         result
     }
 }

@@ -57,7 +57,7 @@ pub struct Admitted {
     /// The session's sponsor, if any (decides the consent wordings).
     pub sponsor: Option<String>,
     /// This person's consent decisions ([`App::admit`](crate::App::admit) reads them;
-    /// a connection leaves them undecided for the session to read at join).
+    /// a connection leaves them undecided: its session's actor has them).
     pub consents: cadre_protocol::api::Consents,
     /// Everyone in the session, for a facilitator's console (empty for a
     /// participant).
@@ -458,8 +458,8 @@ impl App {
     }
 
     /// [`App::admit`] for a connection, noting where it comes from. It
-    /// leaves `consents` undecided: the session reads them when the
-    /// connection joins (`Registry::join`), ordered with its own decisions.
+    /// leaves `consents` undecided: the session's actor holds everyone's
+    /// decisions, ordered with those written through it.
     pub async fn admit_from(&self, token: &str, origin: Origin) -> Result<Admitted, ApiError> {
         let claims = match self.inner.signer.verify(token) {
             Ok(claims) => claims,

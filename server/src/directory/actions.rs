@@ -419,12 +419,11 @@ impl Catalog {
     /// The action a session belongs to, if any.
     pub fn action_of_session(&self, sid: &str) -> CatalogResult<Option<Action>> {
         let conn = self.connection();
-        conn.query_row(
+        conn.prepare_cached(
             "SELECT a.id, a.title, a.nature, a.planned_minutes, a.created_at FROM actions a \
              JOIN action_sessions s ON s.action_id = a.id WHERE s.session_id = ?1",
-            [sid],
-            |row| Ok(action_row(row)),
-        )
+        )?
+        .query_row([sid], |row| Ok(action_row(row)))
         .optional()?
         .transpose()
     }

@@ -186,6 +186,10 @@ impl Catalog {
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.pragma_update(None, "foreign_keys", "ON")?;
         conn.busy_timeout(std::time::Duration::from_secs(5))?;
+        // Every join runs the admission's statements: kept prepared (the
+        // default cache of 16 is shared with every other statement here).
+        conn.set_prepared_statement_cache_capacity(64);
+        crate::evidence::ledger::sqlite::stable_plans(&conn)?;
         conn.execute_batch(SCHEMA)?;
         // The organisation's identity, actions and
         // their beneficiaries, and the people column that links them.
@@ -350,12 +354,11 @@ impl Catalog {
     /// One session.
     pub fn session(&self, id: &str) -> CatalogResult<Session> {
         let conn = self.lock();
-        conn.query_row(
+        conn.prepare_cached(
             "SELECT id, title, kind, organisation, planned_start, planned_end, time_zone, \
              sponsor, state, created_at FROM sessions WHERE id = ?1",
-            [id],
-            |row| Ok(session_row(row)),
-        )
+        )?
+        .query_row([id], |row| Ok(session_row(row)))
         .optional()?
         .ok_or_else(|| CatalogError::NotFound(format!("no session {id}")))?
     }
@@ -399,11 +402,8 @@ impl Catalog {
     pub fn admit(&self, jti: &str, sid: &str, sub: &str) -> CatalogResult<Admission> {
         let conn = self.lock();
         let link: Option<(String, String, Option<i64>)> = conn
-            .query_row(
-                "SELECT person_id, session_id, revoked_at FROM links WHERE jti = ?1",
-                [jti],
-                |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-            )
+            .prepare_cached("SELECT person_id, session_id, revoked_at FROM links WHERE jti = ?1")?
+            .query_row([jti], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
             .optional()?;
         let Some((person_id, session_id, revoked_at)) = link else {
             return Ok(Admission::UnknownLink);
@@ -415,11 +415,8 @@ impl Catalog {
             return Ok(Admission::Revoked(secs(t)));
         }
         let person = conn
-            .query_row(
-                "SELECT id, session_id, name, email, role FROM people WHERE id = ?1",
-                [sub],
-                |row| Ok(person_row(row)),
-            )
+            .prepare_cached("SELECT id, session_id, name, email, role FROM people WHERE id = ?1")?
+            .query_row([sub], |row| Ok(person_row(row)))
             .optional()?;
         drop(conn);
         let Some(person) = person else {
@@ -528,7 +525,7 @@ impl Catalog {
     /// Everyone in a session, in the order given.
     pub fn people(&self, sid: &str) -> CatalogResult<Vec<Person>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT id, session_id, name, email, role FROM people WHERE session_id = ?1 ORDER BY position",
         )?;
         let rows = stmt.query_map([sid], |row| Ok(person_row(row)))?;
@@ -542,7 +539,7 @@ impl Catalog {
     /// Display names of a session's facilitators.
     pub fn facilitators(&self, sid: &str) -> CatalogResult<Vec<String>> {
         let conn = self.lock();
-        let mut stmt = conn.prepare(
+        let mut stmt = conn.prepare_cached(
             "SELECT name FROM people WHERE session_id = ?1 AND role = 'facilitator' ORDER BY position",
         )?;
         let names = stmt

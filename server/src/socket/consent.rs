@@ -53,7 +53,14 @@ impl Connection<'_> {
                 }
             }
         } else {
-            self.record(kind::CONSENT, payload, None).await
+            let recorded = self.record(kind::CONSENT, payload, None).await;
+            if recorded.is_some() && consent == cadre_protocol::evidence::consent::SPONSOR_SHARE {
+                // Before the answer: a tab opened once the person reads it
+                // shows this decision (the session keeps them, it does not
+                // read the log at each join).
+                self.member.sponsor_share(granted).await;
+            }
+            recorded
         };
         if let Some((at, _)) = recorded {
             self.out.send(&ServerMessage::ConsentRecorded {

@@ -85,6 +85,10 @@ impl Member {
         self.session.recording_consent(id, granted, event).await
     }
 
+    pub(super) async fn sponsor_share(&self, granted: bool) {
+        self.session.sponsor_share(self.id.clone(), granted).await;
+    }
+
     pub(super) async fn arm(&self, armed: bool) -> Result<(), ErrorBody> {
         self.session.arm(self.id.clone(), armed).await
     }

@@ -160,8 +160,6 @@ async fn open(
         outbound: out_tx.clone(),
         control: Arc::clone(&control),
         people: who.people.clone(),
-        consents: who.consents,
-        recording_seq: None,
     };
     let tally = Mutex::new(Tally::default());
     let Ok(session) = registry.join(&who.session, &who.schedule, joining).await else {

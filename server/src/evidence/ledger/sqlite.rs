@@ -48,7 +48,7 @@ CREATE TABLE IF NOT EXISTS entries (
     PRIMARY KEY (sid, seq)
 ) STRICT;
 -- A person's entries of one kind without reading the session's whole log:
--- every join asks for the person's consents, and a long session holds tens
+-- the lobby asks for the person's consents, and a long session holds tens
 -- of thousands of entries. Created on open, so older files gain it too.
 CREATE INDEX IF NOT EXISTS entries_by_actor ON entries(sid, actor, kind, seq);
 CREATE TABLE IF NOT EXISTS tree_heads (
@@ -155,6 +155,7 @@ impl SqliteStore {
             None => {
                 let conn = Connection::open(&self.path)?;
                 conn.busy_timeout(BUSY_TIMEOUT)?;
+                stable_plans(&conn)?;
                 // A reader must never write, even by mistake.
                 conn.pragma_update(None, "query_only", true)?;
                 Ok(conn)
@@ -187,6 +188,20 @@ impl SqliteStore {
         }
         result
     }
+}
+
+/// Query plans that do not depend on the values bound. Without this, SQLite
+/// marks a statement whose plan looked at a bound value (a `LIMIT ?`, a
+/// join's constant propagation) to be compiled again whenever that value is
+/// bound anew, and a cached statement is rebound at every use: the SQL was
+/// parsed again at each join. Every query here is an equality or range on
+/// an index, whose plan no value changes.
+pub(crate) fn stable_plans(conn: &Connection) -> Result<(), rusqlite::Error> {
+    conn.set_db_config(
+        rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
+        true,
+    )?;
+    Ok(())
 }
 
 /// SQLite's `LIMIT -1` means no limit.
@@ -229,6 +244,7 @@ impl LedgerStore for SqliteStore {
         // default 1000 pages.
         conn.pragma_update(None, "journal_size_limit", 64 * 1024 * 1024)?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        stable_plans(&conn)?;
         Ok(Box::new(SqliteWriter { conn }))
     }
 

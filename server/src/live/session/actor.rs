@@ -61,8 +61,13 @@ pub(super) struct SessionActor {
     pub(super) resume_to: SessionState,
     /// Names of everyone in the session (for notices), from the catalogue.
     pub(super) people: HashMap<String, String>,
-    /// Everyone's `recording` decision, kept across tabs and departures.
+    /// Everyone's `recording` decision, kept across tabs and departures:
+    /// read from the log once at start, then every later one is written
+    /// through this actor.
     pub(super) decisions: HashMap<String, Decision>,
+    /// Everyone's latest `sponsor_share` decision, read from the log at
+    /// start, then told by the connection that wrote it.
+    pub(super) sponsor_share: HashMap<String, bool>,
     /// Connection and presence quality, and the alert rules.
     pub(super) quality: QualityTracker,
     /// When the quality tick runs next (ms).
@@ -96,6 +101,7 @@ impl SessionActor {
             resume_to: SessionState::Open,
             people: HashMap::new(),
             decisions: HashMap::new(),
+            sponsor_share: HashMap::new(),
             quality: QualityTracker::new(registry.settings.quality.clone()),
             next_tick: 0,
             registry,
@@ -164,7 +170,8 @@ impl SessionActor {
         debug!("session actor ended");
     }
 
-    /// Rebuilds the sign-in index from the ledger and brackets this run.
+    /// Rebuilds the sign-in index and everyone's consent decisions from the
+    /// ledger, and brackets this run.
     async fn load(&mut self) {
         let sid = self.info.id.clone();
         match self.registry.catalog.run(move |c| c.people(&sid)).await {
@@ -180,12 +187,21 @@ impl SessionActor {
                     .iter()
                     .filter_map(|e| Entry::parse(&e.text).ok())
                     .collect();
+                if entries.len() == stored.len() {
+                    self.load_consents(&entries);
+                } else {
+                    // The entry that does not parse could be a withdrawal:
+                    // nobody's recording decision is trusted, so the gate
+                    // stays closed until each person decides again.
+                    warn!("an entry of the log does not parse; recording stays closed to everyone");
+                }
                 self.signins = Signins::load(&self.schedule, &entries);
                 self.load_notice(&entries);
                 self.recover_segments(&entries).await;
                 self.start_at_load().await;
             }
             Err(e) => {
+                // No decision known: recording stays closed to everyone.
                 warn!("could not read the ledger: {e}");
                 self.signins = Signins::load(&self.schedule, &[]);
             }
@@ -258,6 +274,7 @@ impl SessionActor {
                 written,
                 reply,
             } => self.consent_written(&id, granted, written, reply),
+            Command::SponsorShare { id, granted } => self.sponsor_share_written(id, granted),
             Command::Arm { by, armed, reply } => self.arm(&by, armed, reply),
             Command::RecorderSignal {
                 id,

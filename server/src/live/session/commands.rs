@@ -80,6 +80,8 @@ pub(super) enum Command {
         event: NewEvent,
         reply: oneshot::Sender<Result<Appended, LedgerError>>,
     },
+    /// A `sponsor_share` decision was written by the person's connection.
+    SponsorShare { id: String, granted: bool },
     /// A recording decision was written (or could not be).
     ConsentWritten {
         id: String,

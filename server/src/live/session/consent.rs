@@ -10,9 +10,10 @@ use super::gate::{Decision, Gate, GateChange, Phase};
 use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
 use crate::live::outbound::{Outbound, encode};
 use crate::recording::Segment;
+use cadre_protocol::evidence::{Entry, consent, kind};
 use cadre_protocol::signalling::{LeaveReason, RecordingStatus, ServerMessage};
 use cadre_protocol::{ErrorBody, Role};
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use tokio::sync::oneshot;
 use tracing::warn;
 
@@ -71,6 +72,34 @@ impl RecState {
 }
 
 impl SessionActor {
+    /// Everyone's decisions as the log holds them when the actor starts.
+    /// Once per session, not per join: from then on every `recording`
+    /// decision is written through this actor and every `sponsor_share`
+    /// one is told to it, so its tables stay the log's latest.
+    pub(super) fn load_consents(&mut self, entries: &[Entry]) {
+        let mut by_person: HashMap<&str, Vec<Entry>> = HashMap::new();
+        for e in entries.iter().filter(|e| e.kind == kind::CONSENT) {
+            by_person.entry(&e.actor).or_default().push(e.clone());
+        }
+        for (id, theirs) in by_person {
+            if let Some((seq, granted)) = consent::latest(&theirs, id, consent::RECORDING) {
+                self.decisions
+                    .entry(id.to_owned())
+                    .or_default()
+                    .learn(seq, granted);
+            }
+            if let Some(granted) = consent::decision(&theirs, id, consent::SPONSOR_SHARE) {
+                self.sponsor_share.insert(id.to_owned(), granted);
+            }
+        }
+    }
+
+    /// A connection wrote a `sponsor_share` decision: tabs opened from now
+    /// on show it.
+    pub(super) fn sponsor_share_written(&mut self, id: String, granted: bool) {
+        self.sponsor_share.insert(id, granted);
+    }
+
     /// Whether `id`'s latest decision, as the ledger orders them, is a
     /// grant and no withdrawal of theirs is being written.
     pub(super) fn grants(&self, id: &str) -> bool {

@@ -30,6 +30,11 @@ impl SessionHandle {
             .await;
     }
 
+    /// Tells the actor that `id`'s `sponsor_share` decision is durable.
+    pub async fn sponsor_share(&self, id: String, granted: bool) {
+        let _ = self.tx.send(Command::SponsorShare { id, granted }).await;
+    }
+
     /// Asks the actor to relay `data` from a member to another.
     pub async fn relay(&self, from: String, connection_id: String, to: String, data: Opaque) {
         let _ = self

@@ -90,13 +90,6 @@ pub struct Joining {
     pub control: Arc<ConnectionControl>,
     /// Everyone in the session (facilitators only).
     pub people: Vec<Me>,
-    /// The person's consent decisions. [`Registry::join`] reads them again
-    /// once the session's actor is known, whatever the connection read at
-    /// admission: only a read made then is ordered with every decision the
-    /// actor has not yet seen written.
-    pub consents: cadre_protocol::api::Consents,
-    /// Sequence number of the entry `consents.recording` comes from.
-    pub recording_seq: Option<u64>,
 }
 
 pub use cadre_protocol::now_ms;

@@ -17,7 +17,7 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use tokio::sync::{mpsc, oneshot};
 use tokio_util::task::TaskTracker;
-use tracing::{Instrument, info_span, warn};
+use tracing::{Instrument, info_span};
 
 /// Commands queued towards one session actor before senders wait.
 const SESSION_INBOX: usize = 1024;
@@ -117,12 +117,9 @@ impl Registry {
         // Two attempts cover the race with an actor that is ending; a third
         // failure means the runtime is shutting down.
         for _ in 0..3 {
+            // The person's consent decisions are the actor's: read from
+            // the log once when it starts, kept since (no read per join).
             let handle = self.get_or_spawn(info, schedule);
-            // Read once the actor is known: every decision written before
-            // this read is in it, and every one begun after it goes through
-            // this actor (an actor ends only once its writes are durable),
-            // which orders the two by sequence number.
-            self.read_consents(&info.id, &mut joining).await;
             let (reply_tx, reply_rx) = oneshot::channel();
             match handle.tx.send(Command::Join(joining, reply_tx)).await {
                 Ok(()) => {}
@@ -144,23 +141,6 @@ impl Registry {
             }
         }
         Err(JoinError)
-    }
-
-    /// The person's latest decisions from the ledger, into `joining`. A
-    /// log that cannot be read leaves `recording` undecided, which keeps
-    /// the gate closed for them.
-    async fn read_consents(&self, sid: &str, joining: &mut Joining) {
-        match self.ledger.consents(sid, &joining.id).await {
-            Ok((consents, recording_seq)) => {
-                joining.consents = consents;
-                joining.recording_seq = recording_seq;
-            }
-            Err(e) => {
-                warn!("could not read the person's consents; recording stays closed to them: {e}");
-                joining.consents.recording = None;
-                joining.recording_seq = None;
-            }
-        }
     }
 
     /// Sends `msg` to a person if they are connected now.

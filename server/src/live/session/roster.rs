@@ -7,6 +7,7 @@ use super::actor::SessionActor;
 use super::consent::RecState;
 use super::now_ms;
 use crate::live::outbound::{ConnectionControl, Outbound, encode};
+use cadre_protocol::api::Consents;
 use cadre_protocol::signalling::{ControlAction, LeaveReason, Me, Opaque, Peer, ServerMessage};
 use cadre_protocol::{ErrorCode, PROTOCOL_VERSION, Role};
 use std::sync::Arc;
@@ -34,16 +35,16 @@ impl SessionActor {
         self.start_if_due(now_ms());
     }
 
-    fn enter(&mut self, mut j: Joining) {
+    fn enter(&mut self, j: Joining) {
         if self.members.contains_key(&j.id) {
             // The newest tab wins: the person meant to be here now.
             self.remove(&j.id, LeaveReason::Replaced);
         }
         let decision = self.decisions.entry(j.id.clone()).or_default();
-        if let (Some(seq), Some(granted)) = (j.recording_seq, j.consents.recording) {
-            decision.learn(seq, granted);
-        }
-        j.consents.recording = decision.shown();
+        let consents = Consents {
+            recording: decision.shown(),
+            sponsor_share: self.sponsor_share.get(&j.id).copied(),
+        };
         let records = decision.grants();
         let roster: Vec<Peer> = self
             .members
@@ -65,7 +66,7 @@ impl SessionActor {
             heartbeat_interval_ms: self.registry.settings.heartbeat_interval.as_millis() as u64,
             server_time: chrono::Utc::now().timestamp_millis(),
             slots: self.signins.statuses(&j.id, now_ms()),
-            consents: j.consents,
+            consents,
             recording: self.recording_view(j.role, Some(records)),
             // A resumption is news for an hour; the state itself says the
             // rest.
