@@ -190,12 +190,14 @@ impl SqliteStore {
     }
 }
 
-/// Query plans that do not depend on the values bound. Without this, SQLite
-/// marks a statement whose plan looked at a bound value (a `LIMIT ?`, a
-/// join's constant propagation) to be compiled again whenever that value is
-/// bound anew, and a cached statement is rebound at every use: the SQL was
-/// parsed again at each join. Every query here is an equality or range on
-/// an index, whose plan no value changes.
+/// Query plans that do not depend on the values bound (SQLite's query
+/// planner stability guarantee). Without it, SQLite marks a statement whose
+/// plan looked at a bound value to be compiled again whenever that value is
+/// bound anew, and a cached statement is rebound at every use: a profile of
+/// the join found the admission's and the consents' lookups parsed and
+/// planned again each time (`sqlite3Reprepare`, several per cent of the
+/// server's CPU per join). Every query here is an equality or a range on an
+/// index, whose plan no value changes.
 pub(crate) fn stable_plans(conn: &Connection) -> Result<(), rusqlite::Error> {
     conn.set_db_config(
         rusqlite::config::DbConfig::SQLITE_DBCONFIG_ENABLE_QPSG,
