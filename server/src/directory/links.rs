@@ -13,6 +13,9 @@ use cadre_protocol::{ErrorCode, Role};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::collections::HashMap;
+use std::sync::Mutex;
 
 /// Issuer of every cadre token.
 pub const ISSUER: &str = "cadre";
@@ -86,6 +89,11 @@ impl LinkError {
     }
 }
 
+/// Join links whose signature was checked, kept for a re-join: most of a
+/// returning person's admission is the Ed25519 check (about 45 µs), and a
+/// class reconnecting after a network cut presents the same links again.
+const VERIFIED_KEPT: usize = 1024;
+
 /// Signs and checks join links with the server key.
 pub struct LinkSigner {
     kid: String,
@@ -94,6 +102,10 @@ pub struct LinkSigner {
     validation: Validation,
     sponsor_validation: Validation,
     lenient_validation: Validation,
+    /// SHA-256 of a link's exact text → its claims, for links whose
+    /// signature this signer checked. Only the window is checked again on a
+    /// hit; revocation is always the catalogue's.
+    verified: Mutex<HashMap<[u8; 32], JoinClaims>>,
 }
 
 impl std::fmt::Debug for LinkSigner {
@@ -125,6 +137,7 @@ impl LinkSigner {
             validation,
             sponsor_validation,
             lenient_validation,
+            verified: Mutex::new(HashMap::new()),
         }
     }
 
@@ -152,7 +165,28 @@ impl LinkSigner {
     /// Checks a token's form, algorithm, key, signature and validity window.
     /// Revocation and the session's existence are the caller's business.
     pub fn verify(&self, token: &str) -> Result<JoinClaims, LinkError> {
-        self.verify_with(token, &self.validation)
+        let digest: [u8; 32] = Sha256::digest(token.trim().as_bytes()).into();
+        let now = chrono::Utc::now().timestamp();
+        let leeway = LEEWAY_SECONDS as i64;
+        {
+            let mut kept = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+            if let Some(claims) = kept.get(&digest) {
+                if claims.nbf - leeway <= now && now < claims.exp + leeway {
+                    return Ok(claims.clone());
+                }
+                // Out of its window: the full check says why.
+                kept.remove(&digest);
+            }
+        }
+        let claims: JoinClaims = self.verify_with(token, &self.validation)?;
+        let mut kept = self.verified.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() >= VERIFIED_KEPT
+            && let Some(any) = kept.keys().next().copied()
+        {
+            kept.remove(&any);
+        }
+        kept.insert(digest, claims.clone());
+        Ok(claims)
     }
 
     /// [`LinkSigner::verify`] except that a passed `exp` is accepted (it
@@ -351,6 +385,61 @@ mod tests {
         );
         std::fs::remove_dir_all(dir).unwrap();
     }
+
+    /// A link checked once is not checked again, but its window is: a kept
+    /// link that has expired since is refused as expired, and one changed
+    /// by a single character is never taken for it.
+    #[test]
+    fn a_kept_link_still_expires_and_a_changed_one_is_checked() {
+        let (signer, dir) = signer();
+        let now = chrono::Utc::now().timestamp();
+        let good = claims(now - 10, now + 3600);
+        let token = signer.mint(&good).unwrap();
+        assert_eq!(signer.verify(&token).unwrap(), good);
+        assert_eq!(signer.verify(&token).unwrap(), good, "kept");
+        let digest: [u8; 32] = Sha256::digest(token.as_bytes()).into();
+        // The same link, as if its window had passed since it was kept.
+        signer
+            .verified
+            .lock()
+            .unwrap()
+            .insert(digest, claims(now - 7200, now - 3600));
+        assert_eq!(
+            signer.verify(&token).unwrap(),
+            good,
+            "refused from the cache, then checked in full"
+        );
+        let past = claims(now - 7200, now - 3600);
+        let expired = signer.mint(&past).unwrap();
+        let digest: [u8; 32] = Sha256::digest(expired.as_bytes()).into();
+        signer.verified.lock().unwrap().insert(digest, past);
+        assert_eq!(
+            signer.verify(&expired).unwrap_err().code,
+            ErrorCode::TokenExpired
+        );
+        let mut flipped = token.into_bytes();
+        let last = flipped.len() - 3;
+        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+        assert_eq!(
+            signer
+                .verify(&String::from_utf8(flipped).unwrap())
+                .unwrap_err()
+                .code,
+            ErrorCode::TokenSignature
+        );
+        for i in 0..(VERIFIED_KEPT as i64 + 10) {
+            let mut other = claims(now - 10, now + 3600);
+            other.jti = format!("l_{i}");
+            signer.verify(&signer.mint(&other).unwrap()).unwrap();
+        }
+        assert_eq!(
+            signer.verified.lock().unwrap().len(),
+            VERIFIED_KEPT,
+            "bounded"
+        );
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
     #[test]
     fn expiry_can_be_ignored_and_nothing_else() {
         let (signer, dir) = signer();

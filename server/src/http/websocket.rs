@@ -23,6 +23,14 @@ use std::net::SocketAddr;
 /// it as needed and takes a read per kilobyte.
 const WS_READ_BUFFER: usize = 1024;
 
+/// Frames queued together (a join's welcome, its quality view and its
+/// receipt; a facilitator's arrival, quality and recording notices) are
+/// written with one system call once they pass this size or the batch
+/// ends. Small, so that the write buffer, which keeps its largest size for
+/// the connection's life, stays at the size of the welcome (the largest
+/// frame most connections ever get).
+const WS_WRITE_COALESCE: usize = 512;
+
 /// How long a client refused for the server's capacity, or for holding too
 /// many connections from its address, is told to wait.
 const CAPACITY_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
@@ -112,7 +120,7 @@ pub(super) async fn websocket(
         .max_message_size(MAX_FRAME_BYTES)
         .max_frame_size(MAX_FRAME_BYTES)
         .read_buffer_size(WS_READ_BUFFER)
-        .write_buffer_size(0)
+        .write_buffer_size(WS_WRITE_COALESCE)
         .on_upgrade(move |socket| {
             let connection = socket::run(socket, who, app);
             async move {

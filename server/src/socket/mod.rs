@@ -32,7 +32,6 @@ use futures_util::{SinkExt as _, StreamExt as _};
 use member::Member;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex};
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::{Instrument, debug, info_span, warn};
@@ -149,15 +148,13 @@ async fn open(
             return None;
         }
     };
-    let (out_tx, mut out_rx) = mpsc::channel(limits.outbound_queue);
-    let control = Arc::new(ConnectionControl::default());
+    let control = Arc::new(ConnectionControl::new(limits.outbound_queue));
     control.touch(now_ms());
     let joining = crate::live::session::Joining {
         id: who.id.clone(),
         name: who.name.clone(),
         role: who.role,
         connection_id: connection_id.clone(),
-        outbound: out_tx.clone(),
         control: Arc::clone(&control),
         people: who.people.clone(),
     };
@@ -177,7 +174,7 @@ async fn open(
         finish(
             &mut sink,
             &mut stream,
-            Some(&mut out_rx),
+            Some(&control),
             stopping,
             limits.close_grace,
         )
@@ -185,7 +182,7 @@ async fn open(
         return None;
     };
     debug!("joined");
-    let _ = out_tx.try_send(Outbound::Text(encode(&ServerMessage::EvidenceRecorded {
+    let _ = control.try_send(Outbound::Text(encode(&ServerMessage::EvidenceRecorded {
         entry: opened.text,
     })));
     Some(Opened {
@@ -195,8 +192,6 @@ async fn open(
         app,
         connection_id,
         session,
-        out_tx,
-        out_rx,
         control,
         tally,
         ledger,
@@ -213,8 +208,6 @@ struct Opened {
     app: App,
     connection_id: String,
     session: crate::live::session::SessionHandle,
-    out_tx: mpsc::Sender<Outbound>,
-    out_rx: mpsc::Receiver<Outbound>,
     control: Arc<ConnectionControl>,
     tally: Mutex<Tally>,
     ledger: Ledger,
@@ -243,7 +236,6 @@ async fn live(mut o: Opened) {
                     connection_id: o.connection_id.clone(),
                 },
                 out: Outlet {
-                    queue: o.out_tx,
                     control: &o.control,
                     about: None,
                 },
@@ -264,7 +256,6 @@ async fn live(mut o: Opened) {
         );
         let mut writing = std::pin::pin!(write_loop(
             &mut o.sink,
-            &mut o.out_rx,
             &o.control,
             &o.shutdown,
             o.limits.heartbeat_interval,
@@ -289,12 +280,12 @@ async fn live(mut o: Opened) {
             session: &o.session,
             sink: &mut o.sink,
             stream: &mut o.stream,
-            out_rx: &mut o.out_rx,
         },
         closing,
         o.limits.close_grace,
     );
     departure.await;
+    o.control.end_queue();
 }
 
 /// What a connection's end works with.
@@ -307,7 +298,6 @@ struct Departing<'a> {
     session: &'a crate::live::session::SessionHandle,
     sink: &'a mut SplitSink<WebSocket, Message>,
     stream: &'a mut SplitStream<WebSocket>,
-    out_rx: &'a mut mpsc::Receiver<Outbound>,
 }
 
 /// The connection's end, boxed by a plain function: awaited inline in
@@ -331,7 +321,7 @@ fn depart(
         d.session
             .leave(d.who.id, d.connection_id, closing.reason)
             .await;
-        finish(d.sink, d.stream, Some(d.out_rx), closing, grace).await;
+        finish(d.sink, d.stream, Some(d.control), closing, grace).await;
     })
 }
 

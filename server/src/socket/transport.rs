@@ -5,7 +5,7 @@
 use super::{Connection, Tally, heartbeat_event};
 use crate::app::Admitted;
 use crate::evidence::ledger::{Ledger, NewEvent};
-use crate::live::outbound::{Closing, ConnectionControl, Outbound, encode};
+use crate::live::outbound::{Closing, ConnectionControl, Outbound, QueueError, encode};
 use crate::live::session::now_ms;
 use axum::extract::ws::{CloseFrame, Message, Utf8Bytes, WebSocket};
 use cadre_protocol::ErrorCode;
@@ -15,7 +15,6 @@ use futures_util::stream::{SplitSink, SplitStream};
 use futures_util::{SinkExt, StreamExt};
 use std::sync::Mutex;
 use std::time::Duration;
-use tokio::sync::mpsc;
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 use tracing::warn;
@@ -27,7 +26,6 @@ const WRITE_BATCH: usize = 32;
 /// control. A client that does not read closes as a slow consumer rather
 /// than holding the session up.
 pub(super) struct Outlet<'a> {
-    pub(super) queue: mpsc::Sender<Outbound>,
     pub(super) control: &'a ConnectionControl,
     /// The type of the message being handled, named in its errors.
     pub(super) about: Option<&'static str>,
@@ -49,7 +47,7 @@ impl Outlet<'_> {
     }
 
     fn push(&self, msg: Outbound) {
-        if let Err(mpsc::error::TrySendError::Full(_)) = self.queue.try_send(msg) {
+        if let Err(QueueError::Full) = self.control.try_send(msg) {
             self.control.close(LeaveReason::SlowConsumer);
         }
     }
@@ -151,7 +149,6 @@ impl Connection<'_> {
 /// must close; the goodbye is [`finish`]'s, after the session knows.
 pub(super) async fn write_loop(
     sink: &mut SplitSink<WebSocket, Message>,
-    rx: &mut mpsc::Receiver<Outbound>,
     control: &ConnectionControl,
     shutdown: &CancellationToken,
     heartbeat: Duration,
@@ -166,17 +163,16 @@ pub(super) async fn write_loop(
                 control.close(LeaveReason::Shutdown);
                 break control.closing();
             }
-            msg = rx.recv() => {
-                let Some(first) = msg else { break control.closing() };
+            first = control.recv() => {
                 // The write itself can block on a client that does not read;
                 // it must stay interruptible by a close decision.
                 let write = async {
                     let Outbound::Text(t) = first;
                     sink.feed(Message::Text(t)).await?;
                     for _ in 1..WRITE_BATCH {
-                        match rx.try_recv() {
-                            Ok(Outbound::Text(t)) => sink.feed(Message::Text(t)).await?,
-                            Err(_) => break,
+                        match control.try_recv() {
+                            Some(Outbound::Text(t)) => sink.feed(Message::Text(t)).await?,
+                            None => break,
                         }
                     }
                     sink.flush().await
@@ -215,15 +211,15 @@ pub(super) async fn write_loop(
 pub(super) async fn finish(
     sink: &mut SplitSink<WebSocket, Message>,
     stream: &mut SplitStream<WebSocket>,
-    rx: Option<&mut mpsc::Receiver<Outbound>>,
+    queue: Option<&ConnectionControl>,
     closing: Closing,
     grace: Duration,
 ) {
     let handshake = async {
-        if let (Some(code), Some(rx)) = (closing.code, rx) {
+        if let (Some(code), Some(queue)) = (closing.code, queue) {
             // Fails once the client's own close frame was read: the answer
             // below is then the only frame left to send.
-            let _ = goodbye(sink, rx, closing, code).await;
+            let _ = goodbye(sink, queue, closing, code).await;
         }
         let _ = sink.flush().await;
         // Frames the client sent before its close frame are not read any
@@ -240,7 +236,7 @@ pub(super) async fn finish(
 
 async fn goodbye(
     sink: &mut SplitSink<WebSocket, Message>,
-    rx: &mut mpsc::Receiver<Outbound>,
+    queue: &ConnectionControl,
     closing: Closing,
     code: u16,
 ) -> Result<(), axum::Error> {
@@ -248,7 +244,7 @@ async fn goodbye(
     // still goes out; a slow consumer's backlog is the problem, so it is
     // dropped.
     if closing.reason != LeaveReason::SlowConsumer {
-        while let Ok(Outbound::Text(t)) = rx.try_recv() {
+        while let Some(Outbound::Text(t)) = queue.try_recv() {
             sink.feed(Message::Text(t)).await?;
         }
     }

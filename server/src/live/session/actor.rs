@@ -267,7 +267,7 @@ impl SessionActor {
                 granted,
                 event,
                 reply,
-            } => self.consent(id, granted, event, reply),
+            } => self.consent(id, granted, *event, reply),
             Command::ConsentWritten {
                 id,
                 granted,
@@ -295,8 +295,10 @@ impl SessionActor {
                 visible,
                 focused,
             } => self.presence(&id, &connection_id, visible, focused),
-            Command::Control { by, request, reply } => self.control(&by, request, reply),
-            Command::ControlApplied { request, applied } => self.control_applied(request, applied),
+            Command::Control { by, request, reply } => self.control(&by, *request, reply),
+            Command::ControlApplied { request, applied } => {
+                self.control_applied(*request, applied.map(|a| *a))
+            }
         }
     }
 

@@ -11,6 +11,8 @@ use cadre_protocol::ErrorBody;
 use cadre_protocol::signalling::{LeaveReason, Opaque, StateNotice};
 use tokio::sync::oneshot;
 
+/// Large payloads are boxed: every slot of a session's inbox is the size of
+/// the largest variant, and the inbox is allocated per session.
 pub(super) enum Command {
     /// Answered with the joining back when the actor is ending, to retry.
     Join(Box<Joining>, oneshot::Sender<Result<(), Box<Joining>>>),
@@ -77,7 +79,7 @@ pub(super) enum Command {
     Consent {
         id: String,
         granted: bool,
-        event: NewEvent,
+        event: Box<NewEvent>,
         reply: oneshot::Sender<Result<Appended, LedgerError>>,
     },
     /// A `sponsor_share` decision was written by the person's connection.
@@ -106,13 +108,13 @@ pub(super) enum Command {
     /// applied (`ControlApplied`).
     Control {
         by: String,
-        request: ControlRequest,
+        request: Box<ControlRequest>,
         reply: oneshot::Sender<Result<(), ErrorBody>>,
     },
     /// A control is durable (or failed to be written: `None`).
     ControlApplied {
-        request: ControlRequest,
-        applied: Option<StateNotice>,
+        request: Box<ControlRequest>,
+        applied: Option<Box<StateNotice>>,
     },
     /// A member's connection figures, checked by the connection.
     Stats {

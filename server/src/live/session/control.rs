@@ -138,8 +138,11 @@ impl SessionActor {
             } else {
                 false
             };
-            let applied = stored.then_some(notice);
-            Some(Command::ControlApplied { request, applied })
+            let applied = stored.then(|| Box::new(notice));
+            Some(Command::ControlApplied {
+                request: Box::new(request),
+                applied,
+            })
         });
     }
 

@@ -152,7 +152,15 @@ impl SessionHandle {
     pub async fn control(&self, request: ControlRequest) -> Result<(), ErrorBody> {
         let (reply, rx) = oneshot::channel();
         let by = request.by.clone();
-        self.ask(Command::Control { by, request, reply }, rx).await
+        self.ask(
+            Command::Control {
+                by,
+                request: Box::new(request),
+                reply,
+            },
+            rx,
+        )
+        .await
     }
 
     /// Records a person's `recording` decision (`event`) through the
@@ -170,7 +178,7 @@ impl SessionHandle {
             .send(Command::Consent {
                 id,
                 granted,
-                event,
+                event: Box::new(event),
                 reply,
             })
             .await

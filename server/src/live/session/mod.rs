@@ -51,13 +51,12 @@ pub use control::ControlRequest;
 pub use handle::SessionHandle;
 pub use registry::{JoinError, Registry};
 
-use crate::live::outbound::{ConnectionControl, Outbound};
+use crate::live::outbound::ConnectionControl;
 use crate::live::quality::QualityConfig;
 use cadre_protocol::Role;
 use cadre_protocol::signalling::{IcePolicy, IceServer, Me};
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
 /// Settings every session shares.
 #[derive(Debug, Clone)]
@@ -84,9 +83,7 @@ pub struct Joining {
     pub role: Role,
     /// This connection's id.
     pub connection_id: String,
-    /// The connection's outbound queue.
-    pub outbound: mpsc::Sender<Outbound>,
-    /// How the actor closes the connection.
+    /// The connection's queue, and how the actor closes it.
     pub control: Arc<ConnectionControl>,
     /// Everyone in the session (facilitators only).
     pub people: Vec<Me>,

@@ -6,19 +6,19 @@ use super::Joining;
 use super::actor::SessionActor;
 use super::consent::RecState;
 use super::now_ms;
-use crate::live::outbound::{ConnectionControl, Outbound, encode};
+use crate::live::outbound::{ConnectionControl, Outbound, QueueError, encode};
 use cadre_protocol::api::Consents;
 use cadre_protocol::signalling::{ControlAction, LeaveReason, Me, Opaque, Peer, ServerMessage};
 use cadre_protocol::{ErrorCode, PROTOCOL_VERSION, Role};
 use std::sync::Arc;
-use tokio::sync::{mpsc, oneshot};
+use tokio::sync::oneshot;
 
 /// One person's current connection.
 pub(super) struct Member {
     pub(super) name: String,
     pub(super) role: Role,
     pub(super) connection_id: String,
-    pub(super) outbound: mpsc::Sender<Outbound>,
+    /// Its queue and its close request.
     pub(super) control: Arc<ConnectionControl>,
     pub(super) camera: bool,
     pub(super) microphone: bool,
@@ -78,7 +78,7 @@ impl SessionActor {
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
-        if j.outbound
+        if j.control
             .try_send(Outbound::Text(encode(&welcome)))
             .is_err()
         {
@@ -88,7 +88,6 @@ impl SessionActor {
             name: j.name,
             role: j.role,
             connection_id: j.connection_id,
-            outbound: j.outbound,
             control: j.control,
             camera: false,
             microphone: false,
@@ -183,12 +182,12 @@ impl SessionActor {
         let Some(m) = self.members.get(id) else {
             return;
         };
-        match m.outbound.try_send(msg) {
+        match m.control.try_send(msg) {
             Ok(()) => {}
-            Err(mpsc::error::TrySendError::Full(_)) => {
+            Err(QueueError::Full) => {
                 self.remove(id, LeaveReason::SlowConsumer);
             }
-            Err(mpsc::error::TrySendError::Closed(_)) => {
+            Err(QueueError::Ended) => {
                 // The connection task has ended; its leave is on the way.
             }
         }

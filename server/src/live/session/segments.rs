@@ -247,7 +247,7 @@ impl SessionActor {
             Ok(v) => v,
             Err(_) => return,
         };
-        let outbound = m.outbound.clone();
+        let outbound = std::sync::Arc::clone(&m.control);
         self.registry.tracker.spawn(async move {
             let reply = if value.get("type").and_then(|t| t.as_str()) == Some("offer") {
                 match seg.publish(&id, &value).await {
