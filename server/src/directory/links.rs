@@ -322,6 +322,14 @@ mod tests {
         (LinkSigner::new(&key), dir)
     }
 
+    /// `token` with one character of its signature changed.
+    fn flip(token: &str) -> String {
+        let mut bytes = token.as_bytes().to_vec();
+        let last = bytes.len() - 3;
+        bytes[last] = if bytes[last] == b'A' { b'B' } else { b'A' };
+        String::from_utf8(bytes).unwrap()
+    }
+
     fn claims(nbf: i64, exp: i64) -> JoinClaims {
         JoinClaims {
             iss: ISSUER.into(),
@@ -360,10 +368,7 @@ mod tests {
             ErrorCode::TokenNotYetValid
         );
 
-        let mut flipped = token.clone().into_bytes();
-        let last = flipped.len() - 3;
-        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
-        let flipped = String::from_utf8(flipped).unwrap();
+        let flipped = flip(&token);
         assert_eq!(
             signer.verify(&flipped).unwrap_err().code,
             ErrorCode::TokenSignature
@@ -417,14 +422,9 @@ mod tests {
             signer.verify(&expired).unwrap_err().code,
             ErrorCode::TokenExpired
         );
-        let mut flipped = token.into_bytes();
-        let last = flipped.len() - 3;
-        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+        let flipped = flip(&token);
         assert_eq!(
-            signer
-                .verify(&String::from_utf8(flipped).unwrap())
-                .unwrap_err()
-                .code,
+            signer.verify(&flipped).unwrap_err().code,
             ErrorCode::TokenSignature
         );
         for i in 0..(VERIFIED_KEPT as i64 + 10) {
@@ -456,14 +456,9 @@ mod tests {
             signer.verify_ignoring_expiry(&early).unwrap_err().code,
             ErrorCode::TokenNotYetValid
         );
-        let mut flipped = token.into_bytes();
-        let last = flipped.len() - 3;
-        flipped[last] = if flipped[last] == b'A' { b'B' } else { b'A' };
+        let flipped = flip(&token);
         assert_eq!(
-            signer
-                .verify_ignoring_expiry(&String::from_utf8(flipped).unwrap())
-                .unwrap_err()
-                .code,
+            signer.verify_ignoring_expiry(&flipped).unwrap_err().code,
             ErrorCode::TokenSignature
         );
         std::fs::remove_dir_all(dir).unwrap();
