@@ -60,7 +60,7 @@ pub struct Admitted {
     /// a connection leaves them undecided: its session's actor has them).
     pub consents: cadre_protocol::api::Consents,
     /// Everyone in the session, for a facilitator's console (empty for a
-    /// participant).
+    /// participant, and for a connection: its session's actor has them).
     pub people: Vec<cadre_protocol::signalling::Me>,
     /// The session's plan, for half-days.
     pub schedule: Schedule,
@@ -452,15 +452,28 @@ impl App {
     /// in the catalogue (exists, matches, not revoked), then the session.
     /// `consents` holds the person's decisions as the ledger has them now.
     pub async fn admit(&self, token: &str) -> Result<Admitted, ApiError> {
-        let mut who = self.admit_from(token, Origin::default()).await?;
+        let mut who = self.admission(token, Origin::default(), true).await?;
         who.consents = self.consents(&who.session.id, &who.id).await?;
         Ok(who)
     }
 
     /// [`App::admit`] for a connection, noting where it comes from. It
-    /// leaves `consents` undecided: the session's actor holds everyone's
-    /// decisions, ordered with those written through it.
+    /// leaves `consents` undecided, `people` empty and the session's
+    /// facilitators and action unread: the session's actor reads them once
+    /// when it starts (they are the same for every join), and holds
+    /// everyone's decisions, ordered with those written through it.
     pub async fn admit_from(&self, token: &str, origin: Origin) -> Result<Admitted, ApiError> {
+        self.admission(token, origin, false).await
+    }
+
+    /// The admission; `described` adds what a page shows of the session
+    /// (its facilitators, its action, and everyone for a facilitator).
+    async fn admission(
+        &self,
+        token: &str,
+        origin: Origin,
+        described: bool,
+    ) -> Result<Admitted, ApiError> {
         let claims = match self.inner.signer.verify(token) {
             Ok(claims) => claims,
             Err(e) if e.code == ErrorCode::TokenExpired => self.postponed_link(token, e).await?,
@@ -472,23 +485,20 @@ impl App {
             .catalog
             .run(move |c| {
                 let admission = c.admit(&jti, &sid, &sub)?;
+                let Admission::Admitted { person, .. } = &admission else {
+                    return Ok((admission, Vec::new(), Vec::new(), None));
+                };
+                if !described {
+                    return Ok((admission, Vec::new(), Vec::new(), None));
+                }
+                let people = if person.role == Role::Facilitator {
+                    c.people(&sid)?
+                } else {
+                    Vec::new()
+                };
                 // Which action the certificate covers.
-                let action = match &admission {
-                    Admission::Admitted { .. } => c.action_of_session(&sid)?,
-                    _ => None,
-                };
-                let (facilitators, people) = match &admission {
-                    Admission::Admitted { person, .. } => (
-                        c.facilitators(&sid)?,
-                        if person.role == Role::Facilitator {
-                            c.people(&sid)?
-                        } else {
-                            Vec::new()
-                        },
-                    ),
-                    _ => (Vec::new(), Vec::new()),
-                };
-                Ok((admission, facilitators, people, action))
+                let action = c.action_of_session(&sid)?;
+                Ok((admission, c.facilitators(&sid)?, people, action))
             })
             .await?;
         match admission {

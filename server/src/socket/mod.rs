@@ -156,7 +156,6 @@ async fn open(
         role: who.role,
         connection_id: connection_id.clone(),
         control: Arc::clone(&control),
-        people: who.people.clone(),
     };
     let tally = Mutex::new(Tally::default());
     let Ok(session) = registry.join(&who.session, &who.schedule, joining).await else {

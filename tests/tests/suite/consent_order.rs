@@ -52,7 +52,6 @@ async fn a_tab_joining_after_a_withdrawal_does_not_reopen_the_gate() {
         role: Role::Participant,
         connection_id: "second-tab".into(),
         control: Arc::clone(&control),
-        people: Vec::new(),
     };
     app.registry()
         .join(&info, &schedule, joining)

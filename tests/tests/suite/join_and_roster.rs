@@ -64,6 +64,23 @@ async fn welcome_describes_you_the_session_and_who_is_there() {
     assert_eq!(info.planned_end, session.planned_end);
     assert_eq!(info.time_zone, "Europe/Paris");
     assert_eq!(info.facilitators, vec!["Claire Martin".to_owned()]);
+    // A facilitator's welcome lists everyone of the session, connected or
+    // not, in the session's order.
+    assert_eq!(
+        parse::<Vec<Me>>(&welcome["people"], "welcome.people"),
+        vec![
+            Me {
+                id: claire_view.id.clone(),
+                name: "Claire Martin".to_owned(),
+                role: Role::Facilitator,
+            },
+            Me {
+                id: karim_view.id.clone(),
+                name: "Karim Benali".to_owned(),
+                role: Role::Participant,
+            },
+        ]
+    );
     assert_eq!(
         welcome["roster"],
         serde_json::json!([]),
@@ -90,6 +107,15 @@ async fn welcome_describes_you_the_session_and_who_is_there() {
     let mut karim = server.join(&session, "Karim Benali").await;
     assert_eq!(karim.id, karim_view.id);
     assert_eq!(karim.welcome["you"]["role"], "participant");
+    assert!(
+        karim.welcome.get("people").is_none(),
+        "a participant is not given the list of the session's people: {}",
+        karim.welcome
+    );
+    assert_eq!(
+        karim.welcome["session"]["facilitators"],
+        serde_json::json!(["Claire Martin"])
+    );
     assert_ne!(
         karim.connection_id, claire.connection_id,
         "each connection has its own id"

@@ -10,14 +10,17 @@ use super::gate::Decision;
 use super::registry::Registry;
 use super::roster::Member;
 use super::{SessionHandle, now_ms};
+use crate::directory::catalog::Catalog;
 use crate::evidence::ledger::{Ledger, NewEvent};
 use crate::live::outbound::Outbound;
 use crate::live::quality::QualityTracker;
 use crate::live::signin::Signins;
-use cadre_protocol::SessionState;
+use cadre_protocol::action::ActionRef;
 use cadre_protocol::attendance::Schedule;
 use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
+use cadre_protocol::signalling::Me;
 use cadre_protocol::signalling::{SessionInfo, StateNotice};
+use cadre_protocol::{Role, SessionState};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
@@ -61,6 +64,11 @@ pub(super) struct SessionActor {
     pub(super) resume_to: SessionState,
     /// Names of everyone in the session (for notices), from the catalogue.
     pub(super) people: HashMap<String, String>,
+    /// Everyone in the session in the catalogue's order, for a
+    /// facilitator's welcome. A session's people and its action are written
+    /// with it and never change, so the catalogue is read once, when the
+    /// actor starts, not at each join.
+    pub(super) roll: Vec<Me>,
     /// Everyone's `recording` decision, kept across tabs and departures:
     /// read from the log once at start, then every later one is written
     /// through this actor.
@@ -100,6 +108,7 @@ impl SessionActor {
             deferred: None,
             resume_to: SessionState::Open,
             people: HashMap::new(),
+            roll: Vec::new(),
             decisions: HashMap::new(),
             sponsor_share: HashMap::new(),
             quality: QualityTracker::new(registry.settings.quality.clone()),
@@ -174,8 +183,27 @@ impl SessionActor {
     /// ledger, and brackets this run.
     async fn load(&mut self) {
         let sid = self.info.id.clone();
-        match self.registry.catalog.run(move |c| c.people(&sid)).await {
-            Ok(people) => {
+        let read = move |c: &Catalog| Ok((c.people(&sid)?, c.action_of_session(&sid)?));
+        match self.registry.catalog.run(read).await {
+            Ok((people, action)) => {
+                self.info.facilitators = people
+                    .iter()
+                    .filter(|p| p.role == Role::Facilitator)
+                    .map(|p| p.name.clone())
+                    .collect();
+                // Which action the certificate covers.
+                self.info.action = action.map(|a| ActionRef {
+                    id: a.id,
+                    title: a.title,
+                });
+                self.roll = people
+                    .iter()
+                    .map(|p| Me {
+                        id: p.id.clone(),
+                        name: p.name.clone(),
+                        role: p.role,
+                    })
+                    .collect();
                 self.people = people.into_iter().map(|p| (p.id, p.name)).collect();
             }
             Err(e) => warn!("could not read the people of the session: {e}"),

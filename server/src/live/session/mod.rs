@@ -54,7 +54,7 @@ pub use registry::{JoinError, Registry};
 use crate::live::outbound::ConnectionControl;
 use crate::live::quality::QualityConfig;
 use cadre_protocol::Role;
-use cadre_protocol::signalling::{IcePolicy, IceServer, Me};
+use cadre_protocol::signalling::{IcePolicy, IceServer};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -85,8 +85,6 @@ pub struct Joining {
     pub connection_id: String,
     /// The connection's queue, and how the actor closes it.
     pub control: Arc<ConnectionControl>,
-    /// Everyone in the session (facilitators only).
-    pub people: Vec<Me>,
 }
 
 pub use cadre_protocol::now_ms;

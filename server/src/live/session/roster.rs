@@ -74,7 +74,11 @@ impl SessionActor {
                 .notice
                 .clone()
                 .filter(|n| n.action != ControlAction::Resume || now_ms() - n.at < 3_600_000),
-            people: j.people.clone(),
+            people: if j.role == Role::Facilitator {
+                self.roll.clone()
+            } else {
+                Vec::new()
+            },
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
