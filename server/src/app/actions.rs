@@ -266,7 +266,15 @@ impl App {
         let app = self.clone();
         let detail = self
             .catalog()
-            .run(move |c| c.add_action_session(&aid, &new, &organisation, |s| app.link_window(s)))
+            .run(move |c| {
+                c.add_action_session(
+                    &aid,
+                    &new,
+                    &organisation,
+                    |s| app.link_window(s),
+                    |p, l| app.link_seal(p, l),
+                )
+            })
             .await?;
         let sid = detail.session.id.clone();
         self.session_view(&sid).await

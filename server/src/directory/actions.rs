@@ -11,7 +11,7 @@
 //! change is kept as it was recorded (who, when, why), forever.
 
 use super::catalog::{
-    Catalog, CatalogError, CatalogResult, Person, Session, SessionDetail, text_field,
+    Catalog, CatalogError, CatalogResult, Link, Person, Session, SessionDetail, text_field,
 };
 use crate::directory::keys::random_id;
 use cadre_protocol::Role;
@@ -335,6 +335,7 @@ impl Catalog {
         new: &NewActionSession,
         organisation: &str,
         link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+        seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
     ) -> CatalogResult<SessionDetail> {
         let detail = self.action(aid)?;
         if new.facilitators.is_empty() {
@@ -383,7 +384,7 @@ impl Catalog {
         };
         let ids: Vec<String> = enrolled.iter().map(|b| b.id.clone()).collect();
         let aid = aid.to_owned();
-        self.create_session_with(&session, link_window, move |tx, created| {
+        self.create_session_with(&session, link_window, seal, move |tx, created| {
             // Re-read under the write: an interruption recorded since the
             // read above keeps its beneficiary out.
             let stopped: i64 = tx.query_row(

@@ -160,7 +160,8 @@ CREATE TABLE IF NOT EXISTS links (
     not_before INTEGER NOT NULL,
     expires_at INTEGER NOT NULL,
     issued_at INTEGER NOT NULL,
-    revoked_at INTEGER
+    revoked_at INTEGER,
+    seal BLOB
 ) STRICT;
 CREATE INDEX IF NOT EXISTS links_by_person ON links(person_id, issued_at);
 CREATE TABLE IF NOT EXISTS reports (
@@ -191,6 +192,16 @@ impl Catalog {
         conn.set_prepared_statement_cache_capacity(64);
         crate::evidence::ledger::sqlite::stable_plans(&conn)?;
         conn.execute_batch(SCHEMA)?;
+        // Catalogues from before links were sealed: their links keep being
+        // checked by signature.
+        let sealed: i64 = conn.query_row(
+            "SELECT COUNT(*) FROM pragma_table_info('links') WHERE name = 'seal'",
+            [],
+            |row| row.get(0),
+        )?;
+        if sealed == 0 {
+            conn.execute_batch("ALTER TABLE links ADD COLUMN seal BLOB")?;
+        }
         // The organisation's identity, actions and
         // their beneficiaries, and the people column that links them.
         conn.execute_batch(super::organisation::SCHEMA)?;
@@ -224,13 +235,15 @@ impl Catalog {
         self.conn.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Validates and stores a new session, its people and one link each.
+    /// Validates and stores a new session, its people and one link each,
+    /// with the link's seal when `seal` gives one (see `links.rs`).
     pub fn create_session(
         &self,
         new: &NewSession,
         link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+        seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
     ) -> CatalogResult<SessionDetail> {
-        self.create_session_with(new, link_window, |_, _| Ok(()))
+        self.create_session_with(new, link_window, seal, |_, _| Ok(()))
     }
 
     /// [`Catalog::create_session`], running `more` in the same transaction
@@ -239,6 +252,7 @@ impl Catalog {
         &self,
         new: &NewSession,
         link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+        seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
         more: impl FnOnce(&rusqlite::Transaction<'_>, &SessionDetail) -> CatalogResult<()>,
     ) -> CatalogResult<SessionDetail> {
         let valid = validate(new)?;
@@ -314,8 +328,8 @@ impl Catalog {
                 revoked_at: None,
             };
             tx.execute(
-                "INSERT INTO links (jti, person_id, session_id, not_before, expires_at, issued_at) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO links (jti, person_id, session_id, not_before, expires_at, issued_at, seal) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     link.jti,
                     link.person_id,
@@ -323,6 +337,7 @@ impl Catalog {
                     link.not_before.timestamp(),
                     link.expires_at.timestamp(),
                     link.issued_at.timestamp(),
+                    seal(&person, &link),
                 ],
             )?;
             people.push((person, link));
@@ -400,33 +415,57 @@ impl Catalog {
     /// Resolves a verified token's link: the link must exist, match the
     /// claims and not be revoked. Returns the session and the person.
     pub fn admit(&self, jti: &str, sid: &str, sub: &str) -> CatalogResult<Admission> {
+        Ok(self.admit_sealed(jti, sid, sub)?.0)
+    }
+
+    /// [`Catalog::admit`] with the link's seal, when it has one. One query:
+    /// it runs at every join.
+    pub fn admit_sealed(
+        &self,
+        jti: &str,
+        sid: &str,
+        sub: &str,
+    ) -> CatalogResult<(Admission, Option<Vec<u8>>)> {
         let conn = self.lock();
-        let link: Option<(String, String, Option<i64>)> = conn
-            .prepare_cached("SELECT person_id, session_id, revoked_at FROM links WHERE jti = ?1")?
-            .query_row([jti], |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)))
+        let mut stmt = conn.prepare_cached(
+            "SELECT l.person_id, l.session_id, l.revoked_at, l.seal, \
+             p.id, p.session_id, p.name, p.email, p.role, \
+             s.id, s.title, s.kind, s.organisation, s.planned_start, s.planned_end, \
+             s.time_zone, s.sponsor, s.state, s.created_at \
+             FROM links l LEFT JOIN people p ON p.id = l.person_id \
+             LEFT JOIN sessions s ON s.id = l.session_id WHERE l.jti = ?1",
+        )?;
+        let found = stmt
+            .query_row([jti], |row| {
+                let (person_id, session_id): (String, String) = (row.get(0)?, row.get(1)?);
+                if person_id != sub || session_id != sid {
+                    return Ok((Ok(Admission::UnknownLink), row.get(3)?));
+                }
+                if let Some(t) = row.get::<_, Option<i64>>(2)? {
+                    return Ok((Ok(Admission::Revoked(secs(t))), row.get(3)?));
+                }
+                if row.get::<_, Option<String>>(4)?.is_none() {
+                    return Ok((Ok(Admission::UnknownLink), row.get(3)?));
+                }
+                if row.get::<_, Option<String>>(9)?.is_none() {
+                    return Ok((
+                        Err(CatalogError::NotFound(format!("no session {sid}"))),
+                        row.get(3)?,
+                    ));
+                }
+                let admitted = person_at(row, 4).and_then(|person| {
+                    Ok(Admission::Admitted {
+                        session: Box::new(session_at(row, 9)?),
+                        person,
+                    })
+                });
+                Ok((admitted, row.get(3)?))
+            })
             .optional()?;
-        let Some((person_id, session_id, revoked_at)) = link else {
-            return Ok(Admission::UnknownLink);
-        };
-        if person_id != sub || session_id != sid {
-            return Ok(Admission::UnknownLink);
+        match found {
+            None => Ok((Admission::UnknownLink, None)),
+            Some((admission, seal)) => Ok((admission?, seal)),
         }
-        if let Some(t) = revoked_at {
-            return Ok(Admission::Revoked(secs(t)));
-        }
-        let person = conn
-            .prepare_cached("SELECT id, session_id, name, email, role FROM people WHERE id = ?1")?
-            .query_row([sub], |row| Ok(person_row(row)))
-            .optional()?;
-        drop(conn);
-        let Some(person) = person else {
-            return Ok(Admission::UnknownLink);
-        };
-        let session = self.session(sid)?;
-        Ok(Admission::Admitted {
-            session: Box::new(session),
-            person: person?,
-        })
     }
 
     /// Revokes every link of a person. Returns false when the person is not
@@ -463,10 +502,11 @@ impl Catalog {
 
     /// Records a session's control state (suspended, ended…).
     pub fn set_state(&self, sid: &str, state: SessionState) -> CatalogResult<()> {
-        let n = self.lock().execute(
-            "UPDATE sessions SET state = ?1 WHERE id = ?2",
-            params![state.as_str(), sid],
-        )?;
+        // Once per session start: kept prepared for a morning of sessions.
+        let n = self
+            .lock()
+            .prepare_cached("UPDATE sessions SET state = ?1 WHERE id = ?2")?
+            .execute(params![state.as_str(), sid])?;
         if n == 0 {
             return Err(CatalogError::NotFound(format!("no session {sid}")));
         }
@@ -578,33 +618,43 @@ fn parse_state(s: &str) -> Option<SessionState> {
 }
 
 fn session_row(row: &rusqlite::Row<'_>) -> CatalogResult<Session> {
-    let kind: String = row.get(2)?;
-    let tz: String = row.get(6)?;
-    let state: String = row.get(8)?;
+    session_at(row, 0)
+}
+
+/// A session from the row's columns `at..at + 10`.
+fn session_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Session> {
+    let kind: String = row.get(at + 2)?;
+    let tz: String = row.get(at + 6)?;
+    let state: String = row.get(at + 8)?;
     Ok(Session {
-        id: row.get(0)?,
-        title: row.get(1)?,
+        id: row.get(at)?,
+        title: row.get(at + 1)?,
         kind: kind.parse().map_err(CatalogError::Corrupt)?,
-        organisation: row.get(3)?,
-        planned_start: millis(row.get(4)?),
-        planned_end: millis(row.get(5)?),
+        organisation: row.get(at + 3)?,
+        planned_start: millis(row.get(at + 4)?),
+        planned_end: millis(row.get(at + 5)?),
         time_zone: tz
             .parse()
             .map_err(|_| CatalogError::Corrupt(format!("time zone {tz}")))?,
-        sponsor: row.get(7)?,
+        sponsor: row.get(at + 7)?,
         state: parse_state(&state)
             .ok_or_else(|| CatalogError::Corrupt(format!("state {state}")))?,
-        created_at: millis(row.get(9)?),
+        created_at: millis(row.get(at + 9)?),
     })
 }
 
 fn person_row(row: &rusqlite::Row<'_>) -> CatalogResult<Person> {
-    let role: String = row.get(4)?;
+    person_at(row, 0)
+}
+
+/// A person from the row's columns `at..at + 5`.
+fn person_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Person> {
+    let role: String = row.get(at + 4)?;
     Ok(Person {
-        id: row.get(0)?,
-        session_id: row.get(1)?,
-        name: row.get(2)?,
-        email: row.get(3)?,
+        id: row.get(at)?,
+        session_id: row.get(at + 1)?,
+        name: row.get(at + 2)?,
+        email: row.get(at + 3)?,
         role: match role.as_str() {
             "facilitator" => Role::Facilitator,
             "participant" => Role::Participant,
@@ -806,5 +856,69 @@ mod tests {
                 other => panic!("expected invalid for {needle}, got {:?}", other.map(|_| ())),
             }
         }
+    }
+
+    /// A catalogue written before links were sealed gains the column and
+    /// keeps its links (unsealed); the admission reads them in one query.
+    #[test]
+    fn an_older_catalogue_gains_seals_and_keeps_its_links() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let window = |s: &Session| (s.planned_start, s.planned_end);
+        let detail = catalog
+            .create_session(&new_session(), window, |_, _| Some(vec![7; 32]))
+            .unwrap();
+        let (claire, link) = detail.people[0].clone();
+        drop(catalog);
+        {
+            // As an older server left it: no seal column.
+            let conn = Connection::open(dir.path().join(DB_FILE)).unwrap();
+            conn.execute_batch("ALTER TABLE links DROP COLUMN seal")
+                .unwrap();
+        }
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let (admission, seal) = catalog
+            .admit_sealed(&link.jti, &claire.session_id, &claire.id)
+            .unwrap();
+        assert_eq!(seal, None);
+        let Admission::Admitted { session, person } = admission else {
+            panic!("the link admits: {admission:?}");
+        };
+        assert_eq!(
+            (session.id, person),
+            (detail.session.id.clone(), claire.clone())
+        );
+        let second = catalog
+            .create_session(&new_session(), window, |_, _| Some(vec![9; 32]))
+            .unwrap();
+        let (p, l) = &second.people[0];
+        assert_eq!(
+            catalog
+                .admit_sealed(&l.jti, &p.session_id, &p.id)
+                .unwrap()
+                .1,
+            Some(vec![9; 32])
+        );
+        // Another person's id, another session's id, an unknown link, a
+        // revoked one.
+        for (jti, sid, sub) in [
+            (&link.jti, &claire.session_id, &p.id),
+            (&link.jti, &p.session_id, &claire.id),
+            (&"l_nothing".to_owned(), &claire.session_id, &claire.id),
+        ] {
+            assert!(matches!(
+                catalog.admit_sealed(jti, sid, sub).unwrap().0,
+                Admission::UnknownLink
+            ));
+        }
+        catalog
+            .revoke_person(&claire.session_id, &claire.id)
+            .unwrap();
+        assert!(matches!(
+            catalog
+                .admit(&link.jti, &claire.session_id, &claire.id)
+                .unwrap(),
+            Admission::Revoked(_)
+        ));
     }
 }

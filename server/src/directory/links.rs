@@ -5,6 +5,14 @@
 //! Verification is strict on purpose: only `EdDSA`, a known `kid`, the `cadre`
 //! issuer and `cadre:join` audience, `nbf` and `exp` both checked with a few
 //! seconds of leeway. Each failure maps to one stable [`ErrorCode`].
+//!
+//! Each link the server mints is also *sealed*: an HMAC-SHA-256 of its exact
+//! text under a key derived from the signing key, kept in the catalogue next
+//! to the link. A presented link whose seal matches is the very text this
+//! server signed, so its signature need not be checked again (the Ed25519
+//! check is most of a first join's own work); one without a seal, or whose
+//! seal does not match, gets the full check. Someone who can write the
+//! catalogue but not read the key cannot make a seal.
 
 use crate::directory::keys::SigningKey;
 use base64::Engine as _;
@@ -12,6 +20,7 @@ use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cadre_protocol::{ErrorCode, Role};
 use jsonwebtoken::errors::ErrorKind;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use ring::{hkdf, hmac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
@@ -106,7 +115,12 @@ pub struct LinkSigner {
     /// signature this signer checked. Only the window is checked again on a
     /// hit; revocation is always the catalogue's.
     verified: Mutex<HashMap<[u8; 32], JoinClaims>>,
+    /// Seals links (see the module's comment).
+    seal_key: hmac::Key,
 }
+
+/// Separates the seal key from any other use of the signing key.
+const SEAL_SALT: &[u8] = b"cadre join-link seal v1";
 
 impl std::fmt::Debug for LinkSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -138,7 +152,46 @@ impl LinkSigner {
             sponsor_validation,
             lenient_validation,
             verified: Mutex::new(HashMap::new()),
+            seal_key: hkdf::Salt::new(hkdf::HKDF_SHA256, SEAL_SALT)
+                .extract(key.pkcs8())
+                .expand(&[b"join links"], hmac::HMAC_SHA256)
+                .map(hmac::Key::from)
+                .expect("one HMAC-SHA-256 key is within HKDF's output"),
         }
+    }
+
+    /// The seal of the link `claims` mint, to keep with it in the catalogue.
+    pub fn seal(&self, claims: &JoinClaims) -> Result<Vec<u8>, LinkError> {
+        let token = self.mint(claims)?;
+        Ok(hmac::sign(&self.seal_key, token.as_bytes())
+            .as_ref()
+            .to_vec())
+    }
+
+    /// Whether `seal` is this server's seal of exactly `token` (compared in
+    /// constant time).
+    pub fn sealed(&self, token: &str, seal: &[u8]) -> bool {
+        hmac::verify(&self.seal_key, token.trim().as_bytes(), seal).is_ok()
+    }
+
+    /// A join link's claims when everything [`LinkSigner::verify`] checks
+    /// holds *except the signature*, which is left unchecked: the caller
+    /// must then find the link's seal ([`LinkSigner::sealed`]) or call
+    /// `verify`. `None` when anything is off; `verify` then says what.
+    pub fn claims_before_signature(&self, token: &str) -> Option<JoinClaims> {
+        let token = token.trim();
+        if header_alg(token).ok()? != "EdDSA" {
+            return None;
+        }
+        let header = jsonwebtoken::decode_header(token).ok()?;
+        if header.kid.as_deref() != Some(self.kid.as_str()) {
+            return None;
+        }
+        let claims: JoinClaims = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
+        let now = chrono::Utc::now().timestamp();
+        let leeway = LEEWAY_SECONDS as i64;
+        let current = claims.nbf - leeway <= now && now < claims.exp + leeway;
+        (current && claims.iss == ISSUER && claims.aud == JOIN_AUDIENCE).then_some(claims)
     }
 
     /// Signs a sponsor report link.
@@ -462,5 +515,47 @@ mod tests {
             ErrorCode::TokenSignature
         );
         std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    /// A seal belongs to one text and one key; the claims read before the
+    /// signature are those of a current join link only.
+    #[test]
+    fn a_seal_fits_one_text_under_one_key() {
+        let (other, other_dir) = signer();
+        let (signer, dir) = signer();
+        let now = chrono::Utc::now().timestamp();
+        let good = claims(now - 10, now + 3600);
+        let token = signer.mint(&good).unwrap();
+        let seal = signer.seal(&good).unwrap();
+        assert!(signer.sealed(&token, &seal));
+        assert!(
+            signer.sealed(&format!(" {token}\n"), &seal),
+            "trimmed like verify"
+        );
+        assert!(!signer.sealed(&flip(&token), &seal));
+        assert!(!other.sealed(&token, &seal), "another server's key");
+        assert!(!signer.sealed(&token, &other.seal(&good).unwrap()));
+        assert!(!signer.sealed(&token, &Sha256::digest(token.as_bytes())));
+
+        assert_eq!(signer.claims_before_signature(&token), Some(good.clone()));
+        // The signature is not what this checks: the caller must.
+        assert_eq!(signer.claims_before_signature(&flip(&token)), Some(good));
+        let expired = signer.mint(&claims(now - 7200, now - 3600)).unwrap();
+        let early = signer.mint(&claims(now + 3600, now + 7200)).unwrap();
+        let elsewhere = other.mint(&claims(now - 10, now + 3600)).unwrap();
+        let mut sponsor = claims(now - 10, now + 3600);
+        sponsor.aud = SPONSOR_AUDIENCE.into();
+        let sponsor = signer.mint(&sponsor).unwrap();
+        for (what, token) in [
+            ("expired", expired),
+            ("not yet valid", early),
+            ("another kid", elsewhere),
+            ("another audience", sponsor),
+            ("garbage", "a.b.c".to_owned()),
+        ] {
+            assert_eq!(signer.claims_before_signature(&token), None, "{what}");
+        }
+        std::fs::remove_dir_all(dir).unwrap();
+        std::fs::remove_dir_all(other_dir).unwrap();
     }
 }

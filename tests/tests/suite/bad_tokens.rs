@@ -234,3 +234,75 @@ async fn the_real_key_signs_what_the_server_accepts() {
         .unwrap_or_else(|refusal| panic!("a correctly signed token was refused: {refusal:?}"));
     assert_eq!(claire.welcome["you"]["name"], "Claire");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_the_servers_own_seal_spares_a_link_its_signature_check() {
+    // Links are sealed in the catalogue (an HMAC of their text under a key
+    // derived from the signing key) so that a first join need not check
+    // the signature. Someone who can write the catalogue but not read the
+    // key must gain nothing from it, and a link without its seal (a
+    // catalogue from before seals) must still open the session.
+    let server = TestServer::start().await;
+    let session = server
+        .create_session(&[("Claire", Role::Facilitator), ("Karim", Role::Participant)])
+        .await;
+    let karim_token = person(&session, "Karim").link.token.clone();
+    let claire_token = person(&session, "Claire").link.token.clone();
+    let jti = |token: &str| claims_of(token)["jti"].as_str().expect("jti").to_owned();
+    let catalogue =
+        rusqlite::Connection::open(server.data_file("cadre.sqlite3")).expect("the catalogue opens");
+    catalogue
+        .busy_timeout(Duration::from_secs(5))
+        .expect("busy timeout");
+    let seal_of = |token: &str| -> Option<Vec<u8>> {
+        catalogue
+            .query_row(
+                "SELECT seal FROM links WHERE jti = ?1",
+                [jti(token)],
+                |row| row.get(0),
+            )
+            .expect("the link is in the catalogue")
+    };
+    for token in [&karim_token, &claire_token] {
+        let seal = seal_of(token).expect("a new link is sealed");
+        assert_eq!(seal.len(), 32, "an HMAC-SHA-256");
+    }
+    let kid = header_of(&karim_token)["kid"]
+        .as_str()
+        .expect("kid")
+        .to_owned();
+
+    // A link signed by another key, given a seal of the writer's making:
+    // refused for its signature, as without a seal.
+    let forged = sign_eddsa(&kid, &claims_of(&karim_token), &other_ed25519_key());
+    let written = {
+        use sha2::Digest as _;
+        sha2::Sha256::digest(forged.as_bytes()).to_vec()
+    };
+    catalogue
+        .execute(
+            "UPDATE links SET seal = ?1 WHERE jti = ?2",
+            rusqlite::params![written, jti(&karim_token)],
+        )
+        .expect("the catalogue can be written");
+    let (status, error) = server.refusal(&session.id, &forged).await;
+    assert_eq!(
+        (status, error.code),
+        (StatusCode::UNAUTHORIZED, ErrorCode::TokenSignature),
+        "{error:?}"
+    );
+    // The real link, its seal now wrong, is checked by its signature.
+    let karim = server.join(&session, "Karim").await;
+    assert_eq!(karim.welcome["you"]["name"], "Karim");
+
+    // Without a seal at all.
+    catalogue
+        .execute(
+            "UPDATE links SET seal = NULL WHERE jti = ?1",
+            [jti(&claire_token)],
+        )
+        .expect("the catalogue can be written");
+    let claire = server.join(&session, "Claire").await;
+    assert_eq!(claire.welcome["you"]["name"], "Claire");
+    assert_eq!(claire.welcome["roster"][0]["id"], karim.id.as_str());
+}
