@@ -119,3 +119,58 @@ async fn a_signal_near_the_size_limit_is_relayed_whole() {
     claire.signal_raw(&karim.id, &raw).await;
     expect_relayed(&mut karim, &claire, &raw).await;
 }
+
+/// Signals go from a connection straight to their target's queue when both
+/// are current (the session's actor only keeps the routes). At the edges of
+/// a join: whoever hears of a newcomer may signal them at once, and the
+/// newcomer may signal as soon as welcomed. Each side must still get the
+/// `welcome` or the `peer_joined` first, then every signal in the order
+/// sent; and after a departure, a signal to the one who left is answered
+/// `unknown_peer`, as before.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn signals_at_the_edges_of_a_join_come_after_it_and_in_order() {
+    const EACH: u64 = 40;
+    // 5 rounds of 40 signals from Claire are beyond the default burst.
+    let server = TestServer::start_with(|config| {
+        config.rate_per_second = 10_000;
+        config.rate_burst = 10_000;
+    })
+    .await;
+    let session = server.create_session(&TRIO).await;
+    let mut claire = server.join(&session, "Claire").await;
+    for round in 0..5 {
+        // Claire signals Karim the moment she hears of him, while his join
+        // is still being answered.
+        let (karim, ()) = tokio::join!(server.join(&session, "Karim"), async {
+            let joined = claire.recv_type("peer_joined").await;
+            let karim_id = joined["peer"]["id"].as_str().expect("peer id").to_owned();
+            for n in 0..EACH {
+                claire
+                    .signal(&karim_id, serde_json::json!({"round": round, "n": n}))
+                    .await;
+            }
+        });
+        let mut karim = karim;
+        // Karim signals back at once, before reading anything.
+        for n in 0..EACH {
+            karim
+                .signal(&claire.id, serde_json::json!({"round": round, "n": n}))
+                .await;
+        }
+        let (claire_id, karim_id) = (claire.id.clone(), karim.id.clone());
+        for (to, from) in [(&mut karim, &claire_id), (&mut claire, &karim_id)] {
+            for n in 0..EACH {
+                let got = to.recv_type("signal").await;
+                assert_eq!(got["from"], from.as_str(), "round {round}: {got}");
+                assert_eq!(got["data"]["round"], round, "round {round}: {got}");
+                assert_eq!(got["data"]["n"], n, "round {round}, in order: {got}");
+            }
+        }
+        karim.leave().await;
+        assert_eq!(claire.peer_left_reason(&karim_id).await, "left");
+        claire
+            .signal(&karim_id, serde_json::json!({"late": true}))
+            .await;
+        claire.recv_error("unknown_peer").await;
+    }
+}

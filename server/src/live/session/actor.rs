@@ -19,7 +19,7 @@ use cadre_protocol::action::ActionRef;
 use cadre_protocol::attendance::Schedule;
 use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
 use cadre_protocol::signalling::Me;
-use cadre_protocol::signalling::{SessionInfo, StateNotice};
+use cadre_protocol::signalling::{LeaveReason, SessionInfo, StateNotice};
 use cadre_protocol::{Role, SessionState};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
@@ -42,7 +42,9 @@ pub(super) type DeferredControl = (
 pub(super) struct SessionActor {
     pub(super) info: SessionInfo,
     pub(super) schedule: Schedule,
+    /// Written with `members`: where signals go without this actor.
     pub(super) members: HashMap<String, Member>,
+    pub(super) routes: Arc<super::routes::Routes>,
     pub(super) registry: Arc<Registry>,
     pub(super) generation: u64,
     pub(super) signins: Signins,
@@ -98,6 +100,7 @@ impl SessionActor {
             schedule: schedule.clone(),
             members: HashMap::new(),
             generation: handle.generation,
+            routes: Arc::clone(&handle.routes),
             signins: Signins::default(),
             opening: HashSet::new(),
             me: handle.tx.downgrade(),
@@ -176,6 +179,8 @@ impl SessionActor {
                 }
             }
         }
+        // A connection still holding this actor's handle relays nowhere.
+        self.routes.clear();
         debug!("session actor ended");
     }
 
@@ -265,6 +270,11 @@ impl SessionActor {
                 to,
                 data,
             } => self.relay(from, connection_id, to, data),
+            Command::SlowConsumer { id, connection_id } => {
+                if self.is_current(&id, &connection_id) {
+                    self.remove(&id, LeaveReason::SlowConsumer);
+                }
+            }
             Command::Media {
                 id,
                 connection_id,

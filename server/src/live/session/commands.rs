@@ -27,6 +27,8 @@ pub(super) enum Command {
         to: String,
         data: Opaque,
     },
+    /// A relay found `id`'s queue full (see `routes.rs`).
+    SlowConsumer { id: String, connection_id: String },
     Media {
         id: String,
         connection_id: String,

@@ -312,6 +312,7 @@ impl SessionActor {
             let ids: Vec<String> = self.members.keys().cloned().collect();
             for id in ids {
                 if let Some(m) = self.members.remove(&id) {
+                    self.routes.remove(&id);
                     m.control.close(LeaveReason::Ended);
                 }
             }

@@ -4,9 +4,13 @@
 use super::JoinError;
 use super::commands::Command;
 use super::control::ControlRequest;
+use super::routes::Routes;
 use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
+use crate::live::outbound::{Outbound, QueueError, encode};
+use cadre_protocol::signalling::ServerMessage;
 use cadre_protocol::signalling::{LeaveReason, Opaque};
 use cadre_protocol::{ErrorBody, ErrorCode};
+use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
 
 /// Handle to one live session's actor.
@@ -14,6 +18,8 @@ use tokio::sync::{mpsc, oneshot};
 pub struct SessionHandle {
     pub(super) tx: mpsc::Sender<Command>,
     pub(super) generation: u64,
+    /// Where signals go without the actor (see `routes.rs`).
+    pub(super) routes: Arc<Routes>,
 }
 
 impl SessionHandle {
@@ -35,8 +41,26 @@ impl SessionHandle {
         let _ = self.tx.send(Command::SponsorShare { id, granted }).await;
     }
 
-    /// Asks the actor to relay `data` from a member to another.
+    /// Relays `data` from a member to another: straight to the target's
+    /// queue when both are current, else through the actor, which drops a
+    /// replaced connection's signals and answers `unknown_peer`.
     pub async fn relay(&self, from: String, connection_id: String, to: String, data: Opaque) {
+        if let Some(target) = self.routes.target(&from, &connection_id, &to) {
+            let signal = ServerMessage::Signal { from, data };
+            if let Err(QueueError::Full) = target.control.try_send(Outbound::Text(encode(&signal)))
+            {
+                let _ = self
+                    .tx
+                    .send(Command::SlowConsumer {
+                        id: to,
+                        connection_id: target.connection_id,
+                    })
+                    .await;
+            }
+            // `Ended`: the target's connection is closing; its leave is on
+            // the way, as when the actor sends.
+            return;
+        }
         let _ = self
             .tx
             .send(Command::Relay {

@@ -44,6 +44,7 @@ mod handle;
 mod quality;
 mod registry;
 mod roster;
+mod routes;
 mod segments;
 mod signin;
 

@@ -183,7 +183,11 @@ impl Registry {
         }
         let (tx, rx) = mpsc::channel(SESSION_INBOX);
         let generation = self.generation.fetch_add(1, Ordering::Relaxed);
-        let handle = SessionHandle { tx, generation };
+        let handle = SessionHandle {
+            tx,
+            generation,
+            routes: Arc::default(),
+        };
         sessions.insert(info.id.clone(), handle.clone());
         let actor = SessionActor::new(info, schedule, Arc::clone(self), &handle);
         let span = info_span!("session", sid = %info.id);

@@ -97,6 +97,10 @@ impl SessionActor {
             microphone: false,
         };
         let id = j.id;
+        // Signals may reach the newcomer from now on: after their welcome,
+        // before anyone can know of them (see `routes.rs`).
+        self.routes
+            .insert(&id, &member.connection_id, &member.control);
         let others: Vec<String> = self.members.keys().cloned().collect();
         for other in others {
             let peer = peer_view(&id, &member, &other);
@@ -146,6 +150,7 @@ impl SessionActor {
     /// A connection ended: ignored if it was already replaced or removed.
     pub(super) fn leave(&mut self, id: &str, connection_id: &str, reason: LeaveReason) {
         if self.is_current(id, connection_id) {
+            self.routes.remove(id);
             self.members.remove(id);
             self.departed(id, reason);
         }
@@ -214,6 +219,7 @@ impl SessionActor {
     /// the others.
     pub(super) fn remove(&mut self, id: &str, reason: LeaveReason) {
         if let Some(m) = self.members.remove(id) {
+            self.routes.remove(id);
             m.control.close(reason);
             if reason == LeaveReason::Replaced {
                 // The old tab's recorder connection goes; the new tab
