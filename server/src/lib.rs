@@ -42,6 +42,7 @@ pub mod config;
 pub mod directory;
 pub mod error;
 pub mod evidence;
+pub mod forward;
 pub mod http;
 pub mod live;
 pub mod logging;

@@ -765,3 +765,150 @@ fn random_u32() -> u32 {
 fn random_u16() -> u16 {
     random_u32() as u16
 }
+
+/// What a subscriber received on one track.
+#[derive(Debug, Clone, Default)]
+pub struct Received {
+    /// The stream id the sender gave the track (the forwarder puts the
+    /// publisher's id there).
+    pub stream: String,
+    /// `audio` or `video`.
+    pub kind: String,
+    /// Every packet: sequence number, timestamp, marker, payload.
+    pub packets: Vec<(u16, u32, bool, Vec<u8>)>,
+}
+
+/// A receive-only peer that only ever answers (the subscribe side of a
+/// forwarded session): each offer is answered with the candidates in the
+/// SDP, and every track's packets are kept.
+pub struct SyntheticSubscriber {
+    pc: Arc<dyn PeerConnection>,
+    gathered: watch::Receiver<bool>,
+    received: Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<Received>>>>>,
+}
+
+struct SubscriberEvents {
+    gathered: watch::Sender<bool>,
+    received: Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<Received>>>>>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for SubscriberEvents {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.gathered.send_replace(true);
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn webrtc::media_stream::track_remote::TrackRemote>) {
+        use webrtc::media_stream::track_remote::TrackRemoteEvent;
+        let slot = Arc::new(std::sync::Mutex::new(Received::default()));
+        self.received
+            .lock()
+            .expect("received")
+            .push(Arc::clone(&slot));
+        tokio::spawn(async move {
+            {
+                let stream = track.stream_id().await.to_string();
+                let kind = track.kind().await.to_string();
+                let mut r = slot.lock().expect("received");
+                r.stream = stream;
+                r.kind = kind;
+            }
+            while let Some(event) = track.poll().await {
+                match event {
+                    TrackRemoteEvent::OnRtpPacket(p) => {
+                        slot.lock().expect("received").packets.push((
+                            p.header.sequence_number,
+                            p.header.timestamp,
+                            p.header.marker,
+                            p.payload.to_vec(),
+                        ))
+                    }
+                    TrackRemoteEvent::OnEnded => break,
+                    _ => {}
+                }
+            }
+        });
+    }
+}
+
+impl SyntheticSubscriber {
+    /// A subscriber bound to loopback.
+    pub async fn new() -> SyntheticSubscriber {
+        let mut me = MediaEngine::default();
+        me.register_default_codecs()
+            .expect("register the default codecs");
+        let registry = register_default_interceptors(Registry::new(), &mut me)
+            .expect("register the default interceptors");
+        let settings = SettingEngineBuilder::new()
+            .with_multicast_dns_mode(MulticastDnsMode::Disabled)
+            .build();
+        let (gathered_tx, gathered) = watch::channel(false);
+        let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let pc = PeerConnectionBuilder::new()
+            .with_configuration(RTCConfigurationBuilder::new().build())
+            .with_setting_engine(settings)
+            .with_media_engine(me)
+            .with_interceptor_registry(registry)
+            .with_handler(Arc::new(SubscriberEvents {
+                gathered: gathered_tx,
+                received: Arc::clone(&received),
+            }))
+            .with_udp_addrs(vec![SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0)])
+            .build()
+            .await
+            .expect("build the subscriber's peer connection");
+        SyntheticSubscriber {
+            pc: Arc::new(pc),
+            gathered,
+            received,
+        }
+    }
+
+    /// Answers `{"type":"offer","sdp":…}`; the answer carries the
+    /// candidates.
+    pub async fn answer(&self, offer: &Value) -> Value {
+        let offer: RTCSessionDescription = serde_json::from_value(offer.clone())
+            .unwrap_or_else(|e| panic!("not a session description ({e}): {offer}"));
+        self.pc
+            .set_remote_description(offer)
+            .await
+            .expect("set the remote offer");
+        let answer = self
+            .pc
+            .create_answer(None)
+            .await
+            .expect("create the answer");
+        self.pc
+            .set_local_description(answer)
+            .await
+            .expect("set the local answer");
+        let mut gathered = self.gathered.clone();
+        tokio::time::timeout(Duration::from_secs(10), gathered.wait_for(|g| *g))
+            .await
+            .expect("the subscriber's ICE gathering completes")
+            .expect("gathering state");
+        let local = self
+            .pc
+            .local_description()
+            .await
+            .expect("a local description after the answer");
+        serde_json::to_value(&local).expect("the answer as JSON")
+    }
+
+    /// What each track received so far, in the order the tracks came.
+    pub fn received(&self) -> Vec<Received> {
+        self.received
+            .lock()
+            .expect("received")
+            .iter()
+            .map(|r| r.lock().expect("received").clone())
+            .collect()
+    }
+
+    /// Closes the connection.
+    pub async fn close(&self) {
+        let _ = self.pc.close().await;
+    }
+}

@@ -2,6 +2,7 @@
 //! track writers, and the stop flag that makes "nothing after stop" hold.
 
 mod peer;
+pub(crate) use peer::{add_receivers, build as build_peer};
 
 use super::writer::{Codec, TrackWriter};
 use super::{RecordedFile, Recorder, RecorderError, SegmentEvent, check_id, lock, storage};
@@ -19,7 +20,6 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, error, info, warn};
 use webrtc::peer_connection::{PeerConnection, RTCIceCandidateInit, RTCSessionDescription};
-use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
 
 /// How long [`Segment::publish`] waits for the server's ICE candidates
 /// before answering with those it has.
@@ -388,20 +388,9 @@ impl SegmentInner {
         offer: RTCSessionDescription,
         mut gathered: watch::Receiver<bool>,
     ) -> Result<Value, RecorderError> {
-        use rtc::rtp_transceiver::rtp_sender::RtpCodecKind;
-        // Receive-only transceivers first, so the offer's sections map onto
-        // them.
-        for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
-            pc.add_transceiver_from_kind(
-                kind,
-                Some(RTCRtpTransceiverInit {
-                    direction: RTCRtpTransceiverDirection::Recvonly,
-                    ..Default::default()
-                }),
-            )
+        peer::add_receivers(pc)
             .await
-            .map_err(|e| RecorderError::WebRtc(format!("add a {kind} transceiver: {e}")))?;
-        }
+            .map_err(RecorderError::WebRtc)?;
         pc.set_remote_description(offer)
             .await
             .map_err(|e| RecorderError::BadOffer(e.to_string()))?;

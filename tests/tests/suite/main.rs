@@ -16,6 +16,7 @@ mod control_proofs;
 mod document_privacy;
 mod downloads;
 mod flood;
+mod forwarding;
 mod isolation;
 mod join_and_roster;
 mod ledger_heads;

@@ -80,7 +80,7 @@ fn media_engine() -> Result<MediaEngine, String> {
 
 /// A peer connection bound to exactly `ip:0` (one UDP socket), no ICE
 /// servers, no mDNS.
-pub(super) async fn build(
+pub(crate) async fn build(
     ip: IpAddr,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Arc<dyn PeerConnection>, String> {
@@ -102,6 +102,24 @@ pub(super) async fn build(
         .await
         .map_err(|e| format!("peer connection on {ip}: {e}"))?;
     Ok(Arc::new(pc))
+}
+
+/// One receive-only audio and one video transceiver, added before an offer
+/// is applied so that its sections map onto them.
+pub(crate) async fn add_receivers(pc: &Arc<dyn PeerConnection>) -> Result<(), String> {
+    use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit};
+    for kind in [RtpCodecKind::Audio, RtpCodecKind::Video] {
+        pc.add_transceiver_from_kind(
+            kind,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Recvonly,
+                ..Default::default()
+            }),
+        )
+        .await
+        .map_err(|e| format!("add a {kind} transceiver: {e}"))?;
+    }
+    Ok(())
 }
 
 /// Receives one publisher's connection events. Runs on the connection's

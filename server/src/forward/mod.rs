@@ -1,0 +1,764 @@
+//! Forwarding through the server (SFU), first step: the media core of one
+//! session, not yet wired to the session actor or the signalling protocol.
+//!
+//! Each member has two peer connections with the server, so that neither
+//! side ever has to resolve an offer crossing another (the shape LiveKit
+//! uses):
+//! - **publish**: the member offers its camera and microphone (send-only),
+//!   the server answers (receive-only, Opus and VP8 only, as the recorder);
+//! - **subscribe**: the server offers every other member's tracks
+//!   (send-only) and offers again whenever a track comes or goes; the
+//!   member only ever answers. One offer is outstanding at a time; a change
+//!   meanwhile is offered once the answer is in.
+//!
+//! Each incoming track is read by one task that writes every packet to each
+//! subscriber's outgoing track, with that subscriber's SSRC and negotiated
+//! payload type (the rest of the packet, sequence numbers and timestamps
+//! included, passes unchanged: one source per outgoing track keeps them
+//! continuous). A subscriber whose outgoing video track becomes usable gets
+//! a keyframe at once: the server asks the publisher for one (PLI).
+//!
+//! What a peer connection does (codecs, interceptors: NACK, RTCP reports,
+//! TWCC; ICE on one UDP socket, no mDNS) is the recorder's
+//! (`recording::build_peer`).
+
+use rtc::media_stream::MediaStreamTrack;
+use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtp_transceiver::rtp_sender::{
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+};
+use serde_json::Value;
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
+use std::time::Duration;
+use tokio::sync::{mpsc, watch};
+use tokio_util::task::TaskTracker;
+use tracing::{debug, info, warn};
+use webrtc::media_stream::track_local::TrackLocal;
+use webrtc::media_stream::track_local::static_rtp::TrackLocalStaticRTP;
+use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
+use webrtc::peer_connection::{
+    PeerConnection, PeerConnectionEventHandler, RTCIceGatheringState, RTCPeerConnectionState,
+    RTCSessionDescription,
+};
+use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit, RtpSender};
+
+/// Longest wait for the server's own ICE candidates (one UDP socket: in
+/// practice immediate).
+const GATHERING: Duration = Duration::from_secs(2);
+
+/// Largest offer or answer taken from a member.
+const MAX_DESCRIPTION: usize = 128 * 1024;
+
+/// Tracks one member may publish: a camera and a microphone.
+const MAX_PUBLISHED: usize = 2;
+
+/// What the owner must carry to a member.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ForwardEvent {
+    /// An offer for the member's subscribe connection (`{"type":"offer",
+    /// "sdp":…}`, candidates included): answer it with
+    /// [`Forwarder::answer`].
+    Offer {
+        /// Whose subscribe connection.
+        member: String,
+        /// The offer.
+        description: Value,
+    },
+}
+
+/// Why a request was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum ForwardError {
+    /// Nobody of that id joined.
+    #[error("{0} is not a member of this forwarding")]
+    UnknownMember(String),
+    /// Joined twice.
+    #[error("{0} is already a member")]
+    AlreadyMember(String),
+    /// Not `{"type":…,"sdp":…}` of the expected type, too large, or an SDP
+    /// webrtc-rs refuses.
+    #[error("bad session description: {0}")]
+    BadDescription(String),
+    /// An answer when no offer is outstanding.
+    #[error("no offer is waiting for an answer")]
+    NoOffer,
+    /// The server's own WebRTC side failed.
+    #[error("WebRTC: {0}")]
+    WebRtc(String),
+}
+
+/// The media core of one forwarded session.
+#[derive(Clone)]
+pub struct Forwarder {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    ip: IpAddr,
+    /// Numbers publish connections, so that a replaced one's end is told
+    /// from the current one's.
+    generations: std::sync::atomic::AtomicU64,
+    members: Mutex<HashMap<String, Arc<Member>>>,
+    events: mpsc::UnboundedSender<ForwardEvent>,
+    tracker: TaskTracker,
+}
+
+/// Which member's track of which kind.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+struct SourceKey {
+    publisher: String,
+    kind: RtpCodecKind,
+}
+
+struct Member {
+    id: String,
+    subscribe: Arc<dyn PeerConnection>,
+    subscribe_gathered: watch::Receiver<bool>,
+    /// The current publish connection, with its generation.
+    publish: Mutex<Option<(u64, Arc<dyn PeerConnection>)>>,
+    /// What this member publishes.
+    sources: Mutex<Vec<Arc<Source>>>,
+    /// The subscribe connection's offers, one at a time.
+    negotiation: tokio::sync::Mutex<Negotiation>,
+    /// Others' tracks sent to this member.
+    outgoing: Mutex<HashMap<SourceKey, Arc<Outgoing>>>,
+    /// A change came while an offer was outstanding.
+    pending: AtomicBool,
+}
+
+#[derive(Default)]
+struct Negotiation {
+    offered: bool,
+}
+
+/// One incoming track and where it goes.
+struct Source {
+    key: SourceKey,
+    /// Of the publish connection it came on.
+    generation: u64,
+    remote: Arc<dyn TrackRemote>,
+    ssrc: u32,
+    mime: String,
+    sinks: RwLock<Vec<Arc<Outgoing>>>,
+}
+
+/// One source as sent to one subscriber.
+struct Outgoing {
+    track: Arc<TrackLocalStaticRTP>,
+    sender: Arc<dyn RtpSender>,
+    ssrc: u32,
+    mime: String,
+    /// Known once the subscriber's answer is in.
+    payload_type: OnceLock<u8>,
+    /// The keyframe asked for this subscriber.
+    keyframe_asked: AtomicBool,
+}
+
+fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
+    m.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A random SSRC for an outgoing track: a subscriber must not be able to
+/// tell one publisher's stream from its SSRC across sessions.
+fn next_ssrc() -> u32 {
+    use ring::rand::SecureRandom;
+    static NEXT: AtomicU32 = AtomicU32::new(1);
+    let mut bytes = [0u8; 4];
+    match ring::rand::SystemRandom::new().fill(&mut bytes) {
+        Ok(()) => u32::from_be_bytes(bytes),
+        // The system's generator does not fail in practice; distinct
+        // values are all that is needed.
+        Err(_) => NEXT.fetch_add(1, Ordering::Relaxed),
+    }
+}
+
+fn parse(description: &Value, want: &str) -> Result<RTCSessionDescription, ForwardError> {
+    let size = description.to_string().len();
+    if size > MAX_DESCRIPTION {
+        return Err(ForwardError::BadDescription(format!(
+            "{size} bytes; at most {MAX_DESCRIPTION}"
+        )));
+    }
+    if description.get("type").and_then(Value::as_str) != Some(want) {
+        return Err(ForwardError::BadDescription(format!(
+            "expected {{\"type\":\"{want}\",\"sdp\":…}}"
+        )));
+    }
+    let sdp = description
+        .get("sdp")
+        .and_then(Value::as_str)
+        .ok_or_else(|| ForwardError::BadDescription("no sdp".into()))?
+        .to_owned();
+    let parsed = if want == "offer" {
+        RTCSessionDescription::offer(sdp)
+    } else {
+        RTCSessionDescription::answer(sdp)
+    };
+    parsed.map_err(|e| ForwardError::BadDescription(e.to_string()))
+}
+
+/// Waits for the server's candidates, then gives the local description
+/// with them.
+async fn gathered_description(
+    pc: &Arc<dyn PeerConnection>,
+    gathered: &mut watch::Receiver<bool>,
+) -> Result<Value, ForwardError> {
+    let _ = tokio::time::timeout(GATHERING, gathered.wait_for(|g| *g)).await;
+    let local = pc
+        .local_description()
+        .await
+        .ok_or_else(|| ForwardError::WebRtc("no local description".into()))?;
+    serde_json::to_value(&local).map_err(|e| ForwardError::WebRtc(e.to_string()))
+}
+
+/// A connection's events, handed to tasks (they run on its driver).
+struct Handler {
+    forwarder: Weak<Inner>,
+    member: String,
+    /// The publish connection's generation; `None` for a subscribe one.
+    publish: Option<u64>,
+    gathered: watch::Sender<bool>,
+}
+
+#[async_trait::async_trait]
+impl PeerConnectionEventHandler for Handler {
+    async fn on_ice_gathering_state_change(&self, state: RTCIceGatheringState) {
+        if state == RTCIceGatheringState::Complete {
+            self.gathered.send_replace(true);
+        }
+    }
+
+    async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
+        debug!(member = %self.member, publish = ?self.publish, %state, "forwarding peer connection");
+        // A publisher that vanished (ICE gave up) or closed: the others
+        // stop being offered their tracks.
+        if let Some(generation) = self.publish
+            && matches!(
+                state,
+                RTCPeerConnectionState::Failed | RTCPeerConnectionState::Closed
+            )
+            && let Some(inner) = self.forwarder.upgrade()
+        {
+            let forwarder = Forwarder { inner };
+            let member = self.member.clone();
+            tokio::spawn(async move { forwarder.unpublish(&member, generation).await });
+        }
+    }
+
+    async fn on_track(&self, track: Arc<dyn TrackRemote>) {
+        let Some(generation) = self.publish else {
+            return;
+        };
+        if let Some(inner) = self.forwarder.upgrade() {
+            let forwarder = Forwarder { inner };
+            let member = self.member.clone();
+            let tracker = forwarder.inner.tracker.clone();
+            tracker.spawn(async move { forwarder.run_source(member, generation, track).await });
+        }
+    }
+}
+
+impl Forwarder {
+    /// A forwarder whose connections bind `ip:0`; what it asks the owner to
+    /// carry comes on the receiver.
+    pub fn new(ip: IpAddr) -> (Forwarder, mpsc::UnboundedReceiver<ForwardEvent>) {
+        let (events, rx) = mpsc::unbounded_channel();
+        let inner = Arc::new(Inner {
+            ip,
+            generations: std::sync::atomic::AtomicU64::new(1),
+            members: Mutex::new(HashMap::new()),
+            events,
+            tracker: TaskTracker::new(),
+        });
+        (Forwarder { inner }, rx)
+    }
+
+    /// Adds a member: their subscribe connection, offered at once when
+    /// others already publish.
+    pub async fn join(&self, id: &str) -> Result<(), ForwardError> {
+        if lock(&self.inner.members).contains_key(id) {
+            return Err(ForwardError::AlreadyMember(id.to_owned()));
+        }
+        let (gathered, subscribe_gathered) = watch::channel(false);
+        let handler = Arc::new(Handler {
+            forwarder: Arc::downgrade(&self.inner),
+            member: id.to_owned(),
+            publish: None,
+            gathered,
+        });
+        let subscribe = crate::recording::build_peer(self.inner.ip, handler)
+            .await
+            .map_err(ForwardError::WebRtc)?;
+        let member = Arc::new(Member {
+            id: id.to_owned(),
+            subscribe,
+            subscribe_gathered,
+            publish: Mutex::new(None),
+            sources: Mutex::new(Vec::new()),
+            negotiation: tokio::sync::Mutex::new(Negotiation::default()),
+            outgoing: Mutex::new(HashMap::new()),
+            pending: AtomicBool::new(false),
+        });
+        let sources: Option<Vec<Arc<Source>>> = {
+            let mut members = lock(&self.inner.members);
+            if members.contains_key(id) {
+                None
+            } else {
+                let sources = members
+                    .values()
+                    .flat_map(|m| lock(&m.sources).clone())
+                    .collect();
+                members.insert(id.to_owned(), Arc::clone(&member));
+                Some(sources)
+            }
+        };
+        let Some(sources) = sources else {
+            // Joined meanwhile by another call.
+            let _ = member.subscribe.close().await;
+            return Err(ForwardError::AlreadyMember(id.to_owned()));
+        };
+        let mut added = false;
+        for source in sources {
+            added |= self.subscribe(&member, &source).await;
+        }
+        if added {
+            self.offer(&member).await;
+        }
+        Ok(())
+    }
+
+    /// Answers a member's publish offer (send-only audio and video); the
+    /// answer carries the server's candidates.
+    pub async fn publish(&self, id: &str, offer: &Value) -> Result<Value, ForwardError> {
+        let member = self.member(id)?;
+        let offer = parse(offer, "offer")?;
+        let (gathered_tx, mut gathered) = watch::channel(false);
+        let generation = self.inner.generations.fetch_add(1, Ordering::Relaxed);
+        let handler = Arc::new(Handler {
+            forwarder: Arc::downgrade(&self.inner),
+            member: id.to_owned(),
+            publish: Some(generation),
+            gathered: gathered_tx,
+        });
+        let pc = crate::recording::build_peer(self.inner.ip, handler)
+            .await
+            .map_err(ForwardError::WebRtc)?;
+        crate::recording::add_receivers(&pc)
+            .await
+            .map_err(ForwardError::WebRtc)?;
+        let negotiated = async {
+            pc.set_remote_description(offer)
+                .await
+                .map_err(|e| ForwardError::BadDescription(e.to_string()))?;
+            let answer = pc
+                .create_answer(None)
+                .await
+                .map_err(|e| ForwardError::BadDescription(format!("no answer: {e}")))?;
+            pc.set_local_description(answer)
+                .await
+                .map_err(|e| ForwardError::WebRtc(e.to_string()))?;
+            gathered_description(&pc, &mut gathered).await
+        }
+        .await;
+        match negotiated {
+            Ok(answer) => {
+                if let Some((_, old)) = lock(&member.publish).replace((generation, Arc::clone(&pc)))
+                {
+                    tokio::spawn(async move {
+                        let _ = old.close().await;
+                    });
+                }
+                Ok(answer)
+            }
+            Err(e) => {
+                let _ = pc.close().await;
+                Err(e)
+            }
+        }
+    }
+
+    /// A member's answer to the last subscribe offer. Outgoing tracks now
+    /// bound learn their payload type, video ones ask their publisher for a
+    /// keyframe; a change that came meanwhile is offered next.
+    pub async fn answer(&self, id: &str, answer: &Value) -> Result<(), ForwardError> {
+        let member = self.member(id)?;
+        let answer = parse(answer, "answer")?;
+        {
+            let mut negotiation = member.negotiation.lock().await;
+            if !negotiation.offered {
+                return Err(ForwardError::NoOffer);
+            }
+            member
+                .subscribe
+                .set_remote_description(answer)
+                .await
+                .map_err(|e| ForwardError::BadDescription(e.to_string()))?;
+            negotiation.offered = false;
+        }
+        let outgoing: Vec<(SourceKey, Arc<Outgoing>)> = lock(&member.outgoing)
+            .iter()
+            .map(|(k, o)| (k.clone(), Arc::clone(o)))
+            .collect();
+        for (key, out) in outgoing {
+            if out.payload_type.get().is_none()
+                && let Ok(params) = out.sender.get_parameters().await
+                && let Some(pt) = params
+                    .rtp_parameters
+                    .codecs
+                    .iter()
+                    .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(&out.mime))
+                    .map(|c| c.payload_type)
+            {
+                let _ = out.payload_type.set(pt);
+            }
+            if key.kind == RtpCodecKind::Video
+                && out.payload_type.get().is_some()
+                && !out.keyframe_asked.swap(true, Ordering::SeqCst)
+                && let Some(source) = self.source(&key)
+            {
+                ask_keyframe(&source).await;
+            }
+        }
+        if member.pending.swap(false, Ordering::SeqCst) {
+            self.offer(&member).await;
+        }
+        Ok(())
+    }
+
+    /// A member leaves: their connections close and the others stop
+    /// receiving their tracks.
+    pub async fn leave(&self, id: &str) {
+        let Some(member) = lock(&self.inner.members).remove(id) else {
+            return;
+        };
+        let publish = lock(&member.publish).take();
+        if let Some((_, pc)) = publish {
+            let _ = pc.close().await;
+        }
+        let _ = member.subscribe.close().await;
+        let sources = std::mem::take(&mut *lock(&member.sources));
+        for other in self.others(id) {
+            let mut removed = false;
+            for source in &sources {
+                removed |= self.unsubscribe(&other, &source.key).await;
+            }
+            if removed {
+                self.offer(&other).await;
+            }
+        }
+        info!(member = id, "left the forwarding");
+    }
+
+    /// Ends every connection.
+    pub async fn close(&self) {
+        let ids: Vec<String> = lock(&self.inner.members).keys().cloned().collect();
+        for id in ids {
+            self.leave(&id).await;
+        }
+        self.inner.tracker.close();
+        self.inner.tracker.wait().await;
+    }
+
+    fn member(&self, id: &str) -> Result<Arc<Member>, ForwardError> {
+        lock(&self.inner.members)
+            .get(id)
+            .cloned()
+            .ok_or_else(|| ForwardError::UnknownMember(id.to_owned()))
+    }
+
+    /// Every member but `id`.
+    fn others(&self, id: &str) -> Vec<Arc<Member>> {
+        lock(&self.inner.members)
+            .values()
+            .filter(|m| m.id != id)
+            .cloned()
+            .collect()
+    }
+
+    fn source(&self, key: &SourceKey) -> Option<Arc<Source>> {
+        let member = lock(&self.inner.members).get(&key.publisher).cloned()?;
+        let sources = lock(&member.sources);
+        sources.iter().find(|s| s.key == *key).cloned()
+    }
+
+    /// Adds `source` to `member`'s subscribe connection; false when it is
+    /// theirs or already there.
+    async fn subscribe(&self, member: &Arc<Member>, source: &Arc<Source>) -> bool {
+        if source.key.publisher == member.id || lock(&member.outgoing).contains_key(&source.key) {
+            return false;
+        }
+        let (clock_rate, channels, fmtp) = match source.key.kind {
+            RtpCodecKind::Audio => (48_000, 2, "minptime=10;useinbandfec=1"),
+            _ => (90_000, 0, ""),
+        };
+        let ssrc = next_ssrc();
+        let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+            source.key.publisher.clone(),
+            format!("{}-{}", source.key.publisher, source.key.kind),
+            format!("{} {}", source.key.publisher, source.key.kind),
+            source.key.kind,
+            vec![RTCRtpEncodingParameters {
+                rtp_coding_parameters: RTCRtpCodingParameters {
+                    ssrc: Some(ssrc),
+                    ..Default::default()
+                },
+                codec: RTCRtpCodec {
+                    mime_type: source.mime.clone(),
+                    clock_rate,
+                    channels,
+                    sdp_fmtp_line: fmtp.to_owned(),
+                    rtcp_feedback: vec![],
+                },
+                ..Default::default()
+            }],
+        )));
+        let transceiver = match member
+            .subscribe
+            .add_transceiver_from_track(
+                Arc::clone(&track) as Arc<dyn TrackLocal>,
+                Some(RTCRtpTransceiverInit {
+                    direction: RTCRtpTransceiverDirection::Sendonly,
+                    ..Default::default()
+                }),
+            )
+            .await
+        {
+            Ok(t) => t,
+            Err(e) => {
+                warn!(member = %member.id, "could not add a forwarded track: {e}");
+                return false;
+            }
+        };
+        let Some(sender) = transceiver.sender().await.ok().flatten() else {
+            return false;
+        };
+        let out = Arc::new(Outgoing {
+            track,
+            sender,
+            ssrc,
+            mime: source.mime.clone(),
+            payload_type: OnceLock::new(),
+            keyframe_asked: AtomicBool::new(false),
+        });
+        lock(&member.outgoing).insert(source.key.clone(), Arc::clone(&out));
+        source
+            .sinks
+            .write()
+            .unwrap_or_else(|p| p.into_inner())
+            .push(out);
+        true
+    }
+
+    /// Takes `key` off `member`'s subscribe connection.
+    async fn unsubscribe(&self, member: &Arc<Member>, key: &SourceKey) -> bool {
+        let Some(out) = lock(&member.outgoing).remove(key) else {
+            return false;
+        };
+        if let Err(e) = member.subscribe.remove_track(&out.sender).await {
+            debug!(member = %member.id, "removing a forwarded track: {e}");
+        }
+        true
+    }
+
+    /// Offers `member`'s subscribe connection as it now is, unless an offer
+    /// is outstanding (then after its answer).
+    async fn offer(&self, member: &Arc<Member>) {
+        let mut negotiation = member.negotiation.lock().await;
+        if negotiation.offered {
+            member.pending.store(true, Ordering::SeqCst);
+            return;
+        }
+        let offered = async {
+            let offer = member
+                .subscribe
+                .create_offer(None)
+                .await
+                .map_err(|e| ForwardError::WebRtc(e.to_string()))?;
+            member
+                .subscribe
+                .set_local_description(offer)
+                .await
+                .map_err(|e| ForwardError::WebRtc(e.to_string()))?;
+            let mut gathered = member.subscribe_gathered.clone();
+            gathered_description(&member.subscribe, &mut gathered).await
+        }
+        .await;
+        match offered {
+            Ok(description) => {
+                negotiation.offered = true;
+                let _ = self.inner.events.send(ForwardEvent::Offer {
+                    member: member.id.clone(),
+                    description,
+                });
+            }
+            Err(e) => warn!(member = %member.id, "could not offer the forwarded tracks: {e}"),
+        }
+    }
+
+    /// One published track: registered, offered to everyone else, then
+    /// forwarded packet by packet until it ends.
+    async fn run_source(self, publisher: String, generation: u64, remote: Arc<dyn TrackRemote>) {
+        let Some(ssrc) = remote.ssrcs().await.first().copied() else {
+            return drain(&remote).await;
+        };
+        let kind = remote.kind().await;
+        let mime = remote
+            .codec(ssrc)
+            .await
+            .map(|c| c.mime_type)
+            .unwrap_or_default();
+        let Ok(member) = self.member(&publisher) else {
+            return drain(&remote).await;
+        };
+        let key = SourceKey {
+            publisher: publisher.clone(),
+            kind,
+        };
+        let source = Arc::new(Source {
+            key: key.clone(),
+            generation,
+            remote: Arc::clone(&remote),
+            ssrc,
+            mime,
+            sinks: RwLock::new(Vec::new()),
+        });
+        let replaced = {
+            let mut sources = lock(&member.sources);
+            let replaced = sources
+                .iter()
+                .position(|s| s.key == key)
+                .map(|i| sources.remove(i));
+            if replaced.is_none() && sources.len() >= MAX_PUBLISHED {
+                None
+            } else {
+                sources.push(Arc::clone(&source));
+                Some(replaced)
+            }
+        };
+        let Some(replaced) = replaced else {
+            warn!(member = %publisher, "a track beyond the camera and microphone: ignored");
+            return drain(&remote).await;
+        };
+        for other in self.others(&publisher) {
+            // A republished track (a new publish connection) takes the old
+            // one's place.
+            let mut changed = false;
+            if replaced.is_some() {
+                changed |= self.unsubscribe(&other, &key).await;
+            }
+            changed |= self.subscribe(&other, &source).await;
+            if changed {
+                self.offer(&other).await;
+            }
+        }
+        info!(member = %publisher, %kind, ssrc, "forwarding a track");
+        while let Some(event) = remote.poll().await {
+            let TrackRemoteEvent::OnRtpPacket(packet) = event else {
+                if matches!(event, TrackRemoteEvent::OnEnded) {
+                    break;
+                }
+                continue;
+            };
+            let sinks: Vec<Arc<Outgoing>> = source
+                .sinks
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .clone();
+            for sink in sinks {
+                let Some(&pt) = sink.payload_type.get() else {
+                    continue;
+                };
+                let mut copy = packet.clone();
+                copy.header.ssrc = sink.ssrc;
+                copy.header.payload_type = pt;
+                if let Err(e) = sink.track.write_rtp(copy).await {
+                    debug!("a forwarded packet was not sent: {e}");
+                }
+            }
+        }
+        debug!(member = %publisher, %kind, "a forwarded track ended");
+        self.retire(&publisher, |s| Arc::ptr_eq(s, &source)).await;
+    }
+
+    /// A publish connection ended (failed, or closed by the member): if it
+    /// is still the member's current one, it goes with its tracks.
+    async fn unpublish(&self, id: &str, generation: u64) {
+        let Ok(member) = self.member(id) else {
+            return;
+        };
+        let ended = {
+            let mut publish = lock(&member.publish);
+            match &*publish {
+                Some((g, _)) if *g == generation => publish.take(),
+                _ => None,
+            }
+        };
+        if let Some((_, pc)) = ended {
+            info!(member = id, "a publish connection ended");
+            let _ = pc.close().await;
+        }
+        self.retire(id, |s| s.generation == generation).await;
+    }
+
+    /// Takes the member's sources that `which` picks off everyone's
+    /// subscribe connections, each of which is offered again.
+    async fn retire(&self, id: &str, which: impl Fn(&Arc<Source>) -> bool) {
+        let Ok(member) = self.member(id) else {
+            return;
+        };
+        let retired: Vec<Arc<Source>> = {
+            let mut sources = lock(&member.sources);
+            let (gone, kept) = sources.drain(..).partition(|s| which(s));
+            *sources = kept;
+            gone
+        };
+        if retired.is_empty() {
+            return;
+        }
+        for other in self.others(id) {
+            let mut removed = false;
+            for source in &retired {
+                // Only this source's own outgoing track: a republished one
+                // may already have taken its key.
+                let same = lock(&other.outgoing).get(&source.key).is_some_and(|o| {
+                    source
+                        .sinks
+                        .read()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .iter()
+                        .any(|s| Arc::ptr_eq(s, o))
+                });
+                if same {
+                    removed |= self.unsubscribe(&other, &source.key).await;
+                }
+            }
+            if removed {
+                self.offer(&other).await;
+            }
+        }
+    }
+}
+
+/// Asks the publisher of `source` for a keyframe.
+async fn ask_keyframe(source: &Source) {
+    let pli = PictureLossIndication {
+        sender_ssrc: 0,
+        media_ssrc: source.ssrc,
+    };
+    if let Err(e) = source.remote.write_rtcp(vec![Box::new(pli)]).await {
+        debug!("a keyframe request was not sent: {e}");
+    }
+}
+
+/// Reads a track nobody forwards until it ends: an unread track's packets
+/// would fill its channel and be logged one by one.
+async fn drain(track: &Arc<dyn TrackRemote>) {
+    while let Some(event) = track.poll().await {
+        if matches!(event, TrackRemoteEvent::OnEnded) {
+            break;
+        }
+    }
+}

@@ -1,0 +1,354 @@
+//! Forwarding through the server, first step (the media core of a
+//! forwarded session, driven directly: not yet through the signalling).
+//!
+//! Three members each publish a camera and a microphone to the server over
+//! real UDP on loopback (webrtc-rs publishers) and subscribe to the others
+//! (webrtc-rs subscribers answering the server's offers, which come again
+//! as each new track arrives). Every member must receive the two others'
+//! audio and video, never their own; each forwarded packet's payload,
+//! sequence number, timestamp and marker as the publisher sent them; and
+//! each publisher must be asked for a keyframe when someone subscribes. A
+//! member who leaves disappears from the others' connections.
+
+use cadre_server::forward::{ForwardError, ForwardEvent, Forwarder};
+use cadre_tests::media::{Received, SyntheticPublisher, SyntheticSubscriber};
+use serde_json::json;
+use std::collections::HashMap;
+use std::net::{IpAddr, Ipv4Addr};
+use std::sync::Arc;
+use std::time::Duration;
+
+const MEMBERS: [&str; 3] = ["p_anne", "p_bruno", "p_chloe"];
+
+/// A payload that names its publisher and its number, after a VP8
+/// descriptor byte (start of a partition).
+fn payload(publisher: usize, n: u32) -> Vec<u8> {
+    let mut p = vec![0x10];
+    p.extend_from_slice(format!("{publisher}:{n}").as_bytes());
+    p
+}
+
+fn video_from<'a>(received: &'a [Received], publisher: &str) -> Option<&'a Received> {
+    received
+        .iter()
+        .find(|r| r.stream == publisher && r.kind == "video" && !r.packets.is_empty())
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_member_receives_the_others_as_sent_and_a_leaver_goes() {
+    let (forwarder, mut events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let mut subscribers = HashMap::new();
+    for id in MEMBERS {
+        forwarder.join(id).await.expect("join");
+        subscribers.insert(id.to_owned(), SyntheticSubscriber::new().await);
+    }
+    assert!(matches!(
+        forwarder.join(MEMBERS[0]).await,
+        Err(ForwardError::AlreadyMember(_))
+    ));
+    let subscribers = Arc::new(subscribers);
+    let offers = Arc::new(std::sync::Mutex::new(HashMap::<String, Vec<String>>::new()));
+    let pump = {
+        let (forwarder, subscribers, offers) = (
+            forwarder.clone(),
+            Arc::clone(&subscribers),
+            Arc::clone(&offers),
+        );
+        tokio::spawn(async move {
+            while let Some(ForwardEvent::Offer {
+                member,
+                description,
+            }) = events.recv().await
+            {
+                offers
+                    .lock()
+                    .expect("offers")
+                    .entry(member.clone())
+                    .or_default()
+                    .push(description["sdp"].as_str().unwrap_or_default().to_owned());
+                let Some(subscriber) = subscribers.get(&member) else {
+                    continue;
+                };
+                let answer = subscriber.answer(&description).await;
+                forwarder
+                    .answer(&member, &answer)
+                    .await
+                    .expect("the answer is taken");
+            }
+        })
+    };
+
+    let mut publishers = Vec::new();
+    for id in MEMBERS {
+        let publisher = SyntheticPublisher::new().await;
+        let offer = publisher.complete_offer().await;
+        let answer = forwarder.publish(id, &offer).await.expect("publish");
+        publisher.accept_answer(&answer).await;
+        publisher.wait_connected(Duration::from_secs(10)).await;
+        publishers.push(publisher);
+    }
+    // Bad input changes nothing.
+    assert!(matches!(
+        forwarder
+            .publish("p_nobody", &json!({"type": "offer", "sdp": "v=0"}))
+            .await,
+        Err(ForwardError::UnknownMember(_))
+    ));
+    assert!(matches!(
+        forwarder
+            .publish(MEMBERS[0], &json!({"type": "answer", "sdp": "v=0"}))
+            .await,
+        Err(ForwardError::BadDescription(_))
+    ));
+    assert!(matches!(
+        forwarder
+            .answer(MEMBERS[0], &json!({"type": "answer", "sdp": "not an sdp"}))
+            .await,
+        Err(ForwardError::BadDescription(_) | ForwardError::NoOffer)
+    ));
+
+    // Send until everyone receives both others' video, at most 20 s.
+    let bases: Vec<(u16, u32)> = (0..MEMBERS.len())
+        .map(|i| (1000 * i as u16 + 7, 90_000 * i as u32 + 11))
+        .collect();
+    let mut sent = 0u32;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        for (i, publisher) in publishers.iter().enumerate() {
+            let (seq, ts) = bases[i];
+            let n = sent;
+            publisher
+                .send_video(
+                    seq.wrapping_add(n as u16),
+                    ts.wrapping_add(3000 * n),
+                    n % 2 == 1,
+                    payload(i, n),
+                )
+                .await;
+            publisher
+                .send_audio(
+                    seq.wrapping_add(n as u16),
+                    ts.wrapping_add(960 * n),
+                    payload(i, n),
+                )
+                .await;
+        }
+        sent += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let everyone = MEMBERS.iter().all(|me| {
+            let received = subscribers[*me].received();
+            MEMBERS
+                .iter()
+                .filter(|other| *other != me)
+                .all(|other| video_from(&received, other).is_some_and(|r| r.packets.len() >= 30))
+        });
+        if everyone {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not everyone receives the others after {sent} packets each: {:?}",
+            MEMBERS
+                .iter()
+                .map(|m| (
+                    m,
+                    subscribers[*m]
+                        .received()
+                        .iter()
+                        .map(|r| (r.stream.clone(), r.kind.clone(), r.packets.len()))
+                        .collect::<Vec<_>>()
+                ))
+                .collect::<Vec<_>>()
+        );
+    }
+
+    for me in MEMBERS {
+        let received = subscribers[me].received();
+        assert!(
+            received.iter().all(|r| r.stream != me),
+            "{me} receives its own media"
+        );
+        for (i, other) in MEMBERS.iter().enumerate() {
+            if *other == me {
+                continue;
+            }
+            let video = video_from(&received, other).expect("video");
+            let (seq, ts) = bases[i];
+            let mut previous: Option<u32> = None;
+            for (got_seq, got_ts, marker, data) in &video.packets {
+                let text = std::str::from_utf8(&data[1..]).expect("a payload as sent");
+                let (from, n) = text.split_once(':').expect("publisher:number");
+                let n: u32 = n.parse().expect("number");
+                assert_eq!(from, i.to_string(), "{me} got {other}'s track with {text}");
+                assert_eq!(*data, payload(i, n), "payload intact");
+                assert_eq!(*got_seq, seq.wrapping_add(n as u16), "sequence number kept");
+                assert_eq!(*got_ts, ts.wrapping_add(3000 * n), "timestamp kept");
+                assert_eq!(*marker, n % 2 == 1, "marker kept");
+                if let Some(p) = previous {
+                    assert!(n > p, "{me} got {other}'s packets out of order");
+                }
+                previous = Some(n);
+            }
+            let audio = received
+                .iter()
+                .find(|r| r.stream == *other && r.kind == "audio")
+                .expect("audio from the other");
+            assert!(!audio.packets.is_empty(), "{me} hears {other}");
+        }
+    }
+    for (i, publisher) in publishers.iter().enumerate() {
+        assert!(
+            publisher.keyframe_requests() >= 1,
+            "{} was not asked for a keyframe when the others subscribed",
+            MEMBERS[i]
+        );
+    }
+
+    // Anne leaves: Bruno and Chloé get an offer without her tracks.
+    let sending_anne = |sdp: &str| {
+        sdp.split("\r\nm=")
+            .filter(|m| m.contains(&format!("msid:{} ", MEMBERS[0])) && m.contains("a=sendonly"))
+            .count()
+    };
+    for other in &MEMBERS[1..] {
+        let offered = offers.lock().expect("offers")[*other].last().cloned();
+        assert_eq!(
+            sending_anne(&offered.unwrap_or_default()),
+            2,
+            "{other}'s latest offer sends Anne's audio and video"
+        );
+    }
+    let before: HashMap<String, usize> = offers
+        .lock()
+        .expect("offers")
+        .iter()
+        .map(|(k, v)| (k.clone(), v.len()))
+        .collect();
+    forwarder.leave(MEMBERS[0]).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    for other in &MEMBERS[1..] {
+        loop {
+            let latest = offers
+                .lock()
+                .expect("offers")
+                .get(*other)
+                .filter(|v| v.len() > before[*other])
+                .and_then(|v| v.last().cloned());
+            if let Some(sdp) = latest {
+                let sending = sdp
+                    .split("\r\nm=")
+                    .filter(|m| {
+                        m.contains(&format!("msid:{} ", MEMBERS[0])) && m.contains("a=sendonly")
+                    })
+                    .count();
+                assert_eq!(sending, 0, "{other} is still offered Anne's tracks:\n{sdp}");
+                break;
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{other} got no new offer after Anne left"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+    assert!(matches!(
+        forwarder
+            .publish(MEMBERS[0], &json!({"type": "offer", "sdp": "v=0"}))
+            .await,
+        Err(ForwardError::UnknownMember(_))
+    ));
+
+    forwarder.close().await;
+    pump.abort();
+    for p in &publishers {
+        p.close().await;
+    }
+    for s in subscribers.values() {
+        s.close().await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publisher_who_vanishes_is_taken_off_the_others_connections() {
+    // Anne's publishing peer goes away without a word (its connection
+    // closes on her side only): once ICE gives up on it, Bruno is offered
+    // his connection without her tracks, and keeps it.
+    let (forwarder, mut events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    forwarder.join("p_anne").await.expect("join");
+    forwarder.join("p_bruno").await.expect("join");
+    let offers = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
+    let pump = {
+        let (forwarder, bruno, offers) =
+            (forwarder.clone(), Arc::clone(&bruno), Arc::clone(&offers));
+        tokio::spawn(async move {
+            while let Some(ForwardEvent::Offer {
+                member,
+                description,
+            }) = events.recv().await
+            {
+                assert_eq!(member, "p_bruno", "only Bruno subscribes to anything");
+                offers
+                    .lock()
+                    .expect("offers")
+                    .push(description["sdp"].as_str().unwrap_or_default().to_owned());
+                let answer = bruno.answer(&description).await;
+                forwarder.answer(&member, &answer).await.expect("answer");
+            }
+        })
+    };
+    let anne = SyntheticPublisher::new().await;
+    let offer = anne.complete_offer().await;
+    let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
+    anne.accept_answer(&answer).await;
+    anne.wait_connected(Duration::from_secs(10)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    for n in 0u32.. {
+        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
+            .await;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        if video_from(&bruno.received(), "p_anne").is_some() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Bruno never saw Anne"
+        );
+    }
+    let anne_sent = |sdp: &str| {
+        sdp.split("\r\nm=")
+            .filter(|m| m.contains("msid:p_anne ") && m.contains("a=sendonly"))
+            .count()
+    };
+    let offered = offers.lock().expect("offers").len();
+    assert!(anne_sent(&offers.lock().expect("offers")[offered - 1]) > 0);
+    anne.close().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let latest = {
+            let offers = offers.lock().expect("offers");
+            (offers.len() > offered).then(|| offers[offers.len() - 1].clone())
+        };
+        if let Some(sdp) = latest {
+            assert_eq!(
+                anne_sent(&sdp),
+                0,
+                "Anne's tracks are still offered:\n{sdp}"
+            );
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Bruno was not offered a connection without Anne's tracks"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // Anne is still a member and may publish again.
+    let again = SyntheticPublisher::new().await;
+    let offer = again.complete_offer().await;
+    assert!(forwarder.publish("p_anne", &offer).await.is_ok());
+    forwarder.close().await;
+    pump.abort();
+    again.close().await;
+    bruno.close().await;
+}
