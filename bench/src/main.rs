@@ -13,6 +13,7 @@
 
 mod compare;
 mod conn;
+mod forward;
 mod procfs;
 mod recording;
 mod refs;
@@ -54,6 +55,10 @@ enum Command {
     /// or the PeerJS server with the same load tool; bench/references.sh
     /// interleaves them and prints the ratios.
     Compare(compare::CompareArgs),
+    /// Forwarding through the server (SFU core): synthetic webrtc-rs
+    /// publishers and subscribers, the forwarder's CPU, throughput and
+    /// latency.
+    Forward(forward::ForwardArgs),
 }
 
 /// The signalling load test (the default mode).
@@ -151,6 +156,7 @@ fn main() -> ExitCode {
     let args = match cli.command {
         Some(Command::Recording(args)) => return recording::main(args),
         Some(Command::Compare(args)) => return compare::main(args),
+        Some(Command::Forward(args)) => return forward::main(args),
         None => cli.signalling,
     };
     if let Err(e) = validate(&args) {

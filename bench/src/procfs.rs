@@ -26,15 +26,7 @@ impl Proc {
 
     /// User + system CPU time of all threads, in seconds.
     pub fn cpu_seconds(self) -> Option<f64> {
-        let stat = std::fs::read_to_string(self.path("stat")).ok()?;
-        // The command name (field 2) may hold spaces and parentheses: fields
-        // after the last ')' start at field 3 (state).
-        let rest = &stat[stat.rfind(')')? + 1..];
-        let fields: Vec<&str> = rest.split_whitespace().collect();
-        // utime is field 14, stime field 15: indices 11 and 12 from field 3.
-        let utime: u64 = fields.get(11)?.parse().ok()?;
-        let stime: u64 = fields.get(12)?.parse().ok()?;
-        Some((utime + stime) as f64 / USER_HZ)
+        stat_cpu_seconds(std::path::Path::new(&self.path("stat")))
     }
 
     /// Resident set size in KiB (`VmRSS`).
@@ -55,6 +47,20 @@ impl Proc {
             cpu: self.cpu_seconds(),
         }
     }
+}
+
+/// User + system CPU time, in seconds, from a `stat` file of `/proc` (a
+/// process's, or one thread's under `task/`).
+pub fn stat_cpu_seconds(path: &std::path::Path) -> Option<f64> {
+    let stat = std::fs::read_to_string(path).ok()?;
+    // The command name (field 2) may hold spaces and parentheses: fields
+    // after the last ')' start at field 3 (state).
+    let rest = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = rest.split_whitespace().collect();
+    // utime is field 14, stime field 15: indices 11 and 12 from field 3.
+    let utime: u64 = fields.get(11)?.parse().ok()?;
+    let stime: u64 = fields.get(12)?.parse().ok()?;
+    Some((utime + stime) as f64 / USER_HZ)
 }
 
 fn status_field(path: &str, key: &str) -> Option<u64> {

@@ -774,8 +774,27 @@ pub struct Received {
     pub stream: String,
     /// `audio` or `video`.
     pub kind: String,
-    /// Every packet: sequence number, timestamp, marker, payload.
+    /// Every packet: sequence number, timestamp, marker, payload (none
+    /// kept by a counting subscriber).
     pub packets: Vec<(u16, u32, bool, Vec<u8>)>,
+    /// Packets received.
+    pub count: u64,
+    /// A counting subscriber's latencies (µs), read from payloads made by
+    /// [`timed_payload`]; at most [`MAX_LATENCIES`] per track.
+    pub latencies_us: Vec<u32>,
+}
+
+/// Latencies a counting subscriber keeps per track.
+pub const MAX_LATENCIES: usize = 200_000;
+
+/// A payload of `len` bytes (at least 9): a VP8 descriptor byte, then the
+/// nanoseconds since `epoch` when it is made, for a counting subscriber.
+pub fn timed_payload(epoch: Instant, len: usize) -> Vec<u8> {
+    let mut p = vec![0u8; len.max(9)];
+    p[0] = 0x10;
+    let nanos = epoch.elapsed().as_nanos() as u64;
+    p[1..9].copy_from_slice(&nanos.to_be_bytes());
+    p
 }
 
 /// A receive-only peer that only ever answers (the subscribe side of a
@@ -788,6 +807,8 @@ pub struct SyntheticSubscriber {
 }
 
 struct SubscriberEvents {
+    /// Counting only, with latencies from this epoch.
+    counting: Option<Instant>,
     gathered: watch::Sender<bool>,
     received: Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<Received>>>>>,
 }
@@ -807,6 +828,7 @@ impl PeerConnectionEventHandler for SubscriberEvents {
             .lock()
             .expect("received")
             .push(Arc::clone(&slot));
+        let counting = self.counting;
         tokio::spawn(async move {
             {
                 let stream = track.stream_id().await.to_string();
@@ -818,12 +840,26 @@ impl PeerConnectionEventHandler for SubscriberEvents {
             while let Some(event) = track.poll().await {
                 match event {
                     TrackRemoteEvent::OnRtpPacket(p) => {
-                        slot.lock().expect("received").packets.push((
-                            p.header.sequence_number,
-                            p.header.timestamp,
-                            p.header.marker,
-                            p.payload.to_vec(),
-                        ))
+                        let mut r = slot.lock().expect("received");
+                        r.count += 1;
+                        match counting {
+                            None => r.packets.push((
+                                p.header.sequence_number,
+                                p.header.timestamp,
+                                p.header.marker,
+                                p.payload.to_vec(),
+                            )),
+                            Some(epoch)
+                                if p.payload.len() >= 9 && r.latencies_us.len() < MAX_LATENCIES =>
+                            {
+                                let mut sent = [0u8; 8];
+                                sent.copy_from_slice(&p.payload[1..9]);
+                                let now = epoch.elapsed().as_nanos() as u64;
+                                let us = now.saturating_sub(u64::from_be_bytes(sent)) / 1000;
+                                r.latencies_us.push(us.min(u32::MAX as u64) as u32);
+                            }
+                            Some(_) => {}
+                        }
                     }
                     TrackRemoteEvent::OnEnded => break,
                     _ => {}
@@ -834,8 +870,18 @@ impl PeerConnectionEventHandler for SubscriberEvents {
 }
 
 impl SyntheticSubscriber {
-    /// A subscriber bound to loopback.
+    /// A subscriber bound to loopback that keeps every packet.
     pub async fn new() -> SyntheticSubscriber {
+        Self::build(None).await
+    }
+
+    /// A subscriber that counts packets and keeps their latency (payloads
+    /// from [`timed_payload`] with the same `epoch`), for benchmarks.
+    pub async fn counting(epoch: Instant) -> SyntheticSubscriber {
+        Self::build(Some(epoch)).await
+    }
+
+    async fn build(counting: Option<Instant>) -> SyntheticSubscriber {
         let mut me = MediaEngine::default();
         me.register_default_codecs()
             .expect("register the default codecs");
@@ -852,6 +898,7 @@ impl SyntheticSubscriber {
             .with_media_engine(me)
             .with_interceptor_registry(registry)
             .with_handler(Arc::new(SubscriberEvents {
+                counting,
                 gathered: gathered_tx,
                 received: Arc::clone(&received),
             }))

@@ -1,0 +1,426 @@
+//! `cadre-bench forward`: the forwarding core (`server/src/forward/`) under
+//! synthetic webrtc-rs publishers and subscribers, all in this process over
+//! UDP on loopback. Each member publishes a camera (VP8-sized packets at
+//! `--fps` and `--video-kbps`) and a microphone (an 80-byte packet every
+//! 20 ms) and subscribes to every other member.
+//!
+//! The forwarder runs on its own runtime, whose threads are named
+//! `forwarder`: its CPU is read per thread from `/proc/self/task`, apart
+//! from the publishers' and subscribers' (which, on two cores, compete with
+//! it: the latency measured includes their scheduling).
+//!
+//! Not yet measured: simulcast (the core does not do it yet), memory per
+//! member (one process holds both sides).
+
+use anyhow::{Context, Result, bail};
+use cadre_server::forward::{ForwardEvent, Forwarder};
+use cadre_tests::media::{SyntheticPublisher, SyntheticSubscriber, timed_payload};
+use serde::Serialize;
+use std::net::{IpAddr, Ipv4Addr};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+/// Largest RTP payload of a video packet.
+const MTU_PAYLOAD: usize = 1200;
+
+/// `cadre-bench forward` options.
+#[derive(Debug, clap::Args)]
+pub struct ForwardArgs {
+    /// Members (2..=30): each publishes and subscribes to all the others.
+    #[arg(long, default_value_t = 10)]
+    members: usize,
+    /// Seconds measured, after everyone receives everyone (1..=120).
+    #[arg(long, default_value_t = 10)]
+    duration: u64,
+    /// Video frames per second per publisher (1..=60).
+    #[arg(long, default_value_t = 15)]
+    fps: u32,
+    /// Video bitrate per publisher in kbit/s (a thumbnail by default).
+    #[arg(long, default_value_t = 150)]
+    video_kbps: u32,
+    /// Threads of the forwarder's runtime.
+    #[arg(long, default_value_t = 1)]
+    forwarder_threads: usize,
+    /// Print a JSON summary on stdout (the table goes to stderr).
+    #[arg(long)]
+    json: bool,
+}
+
+/// What one run measured.
+#[derive(Debug, Serialize)]
+pub struct ForwardReport {
+    members: usize,
+    /// Tracks forwarded: members × (members − 1) × 2 (audio and video).
+    forwarded_streams: usize,
+    fps: u32,
+    video_kbps: u32,
+    duration_s: f64,
+    /// Packets the publishers sent, per second.
+    sent_pps: f64,
+    /// Packets the subscribers received, per second.
+    received_pps: f64,
+    /// Of the packets that should have arrived (sent × (members − 1)).
+    lost_pct: f64,
+    /// The forwarder's threads, % of one core.
+    forwarder_cpu_pct: f64,
+    /// The whole process (publishers, subscribers, forwarder).
+    process_cpu_pct: f64,
+    /// Forwarder CPU per forwarded stream, % of one core.
+    cpu_per_stream_pct: f64,
+    /// Packets forwarded per second per core of the forwarder.
+    forwarded_pps_per_core: f64,
+    /// Publisher → subscriber, same clock.
+    latency_p50_ms: f64,
+    latency_p99_ms: f64,
+    latency_max_ms: f64,
+    forwarder_threads: usize,
+}
+
+impl ForwardReport {
+    fn table(&self) -> String {
+        format!(
+            "cadre-bench forward, {} members ({} forwarded streams), video {} fps at {} kbit/s, {:.1} s\n\
+             \x20 packets                sent {:.0}/s, received {:.0}/s, lost {:.2} %\n\
+             \x20 forwarder CPU          {:.1} % of one core ({} thread(s)); whole process {:.1} %\n\
+             \x20 per forwarded stream   {:.3} % of a core; {:.0} packets forwarded per second per core\n\
+             \x20 latency (publisher → subscriber)  p50 {:.2} ms  p99 {:.2} ms  max {:.2} ms\n",
+            self.members,
+            self.forwarded_streams,
+            self.fps,
+            self.video_kbps,
+            self.duration_s,
+            self.sent_pps,
+            self.received_pps,
+            self.lost_pct,
+            self.forwarder_cpu_pct,
+            self.forwarder_threads,
+            self.process_cpu_pct,
+            self.cpu_per_stream_pct,
+            self.forwarded_pps_per_core,
+            self.latency_p50_ms,
+            self.latency_p99_ms,
+            self.latency_max_ms,
+        )
+    }
+}
+
+/// CPU seconds of this process's threads named `name` (all when `None`).
+fn threads_cpu(name: Option<&str>) -> f64 {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return 0.0;
+    };
+    let mut seconds = 0.0;
+    for task in tasks.flatten() {
+        let path = task.path();
+        if let Some(name) = name {
+            let comm = std::fs::read_to_string(path.join("comm")).unwrap_or_default();
+            if comm.trim() != name {
+                continue;
+            }
+        }
+        seconds += crate::procfs::stat_cpu_seconds(&path.join("stat")).unwrap_or(0.0);
+    }
+    seconds
+}
+
+fn validate(a: &ForwardArgs) -> Result<()> {
+    if !(2..=30).contains(&a.members) {
+        bail!("--members must be within 2..=30");
+    }
+    if !(1..=120).contains(&a.duration) {
+        bail!("--duration must be within 1..=120 s");
+    }
+    if !(1..=60).contains(&a.fps) {
+        bail!("--fps must be within 1..=60");
+    }
+    if a.video_kbps == 0 || a.video_kbps > 5000 {
+        bail!("--video-kbps must be within 1..=5000");
+    }
+    if !(1..=4).contains(&a.forwarder_threads) {
+        bail!("--forwarder-threads must be within 1..=4");
+    }
+    Ok(())
+}
+
+/// Runs the bench.
+pub fn main(args: ForwardArgs) -> ExitCode {
+    if let Err(e) = validate(&args) {
+        eprintln!("cadre-bench forward: {e:#}");
+        return ExitCode::from(2);
+    }
+    let runtimes = (
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(args.forwarder_threads)
+            .thread_name("forwarder")
+            .enable_all()
+            .build(),
+        tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(2)
+            .thread_name("members")
+            .enable_all()
+            .build(),
+    );
+    let (Ok(forwarding), Ok(members)) = runtimes else {
+        eprintln!("cadre-bench forward: cannot start the runtimes");
+        return ExitCode::FAILURE;
+    };
+    let result = members.block_on(run(&args, forwarding.handle().clone()));
+    members.shutdown_timeout(Duration::from_secs(3));
+    forwarding.shutdown_timeout(Duration::from_secs(3));
+    crate::finish(
+        result,
+        ForwardReport::table,
+        args.json,
+        "cadre-bench forward",
+    )
+}
+
+async fn run(a: &ForwardArgs, fwd: tokio::runtime::Handle) -> Result<ForwardReport> {
+    let ids: Vec<String> = (0..a.members).map(|i| format!("p_{i:02}")).collect();
+    let (forwarder, mut events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let epoch = Instant::now();
+    let mut subscribers = std::collections::HashMap::new();
+    for id in &ids {
+        let (f, id2) = (forwarder.clone(), id.clone());
+        fwd.spawn(async move { f.join(&id2).await })
+            .await?
+            .with_context(|| format!("join {id}"))?;
+        subscribers.insert(
+            id.clone(),
+            Arc::new(SyntheticSubscriber::counting(epoch).await),
+        );
+    }
+    let subscribers = Arc::new(subscribers);
+    let pump = {
+        let (forwarder, subscribers, fwd) =
+            (forwarder.clone(), Arc::clone(&subscribers), fwd.clone());
+        tokio::spawn(async move {
+            while let Some(ForwardEvent::Offer {
+                member,
+                description,
+            }) = events.recv().await
+            {
+                let Some(subscriber) = subscribers.get(&member) else {
+                    continue;
+                };
+                let answer = subscriber.answer(&description).await;
+                let f = forwarder.clone();
+                let answered = fwd
+                    .spawn(async move { f.answer(&member, &answer).await })
+                    .await;
+                if !matches!(answered, Ok(Ok(()))) {
+                    eprintln!("an answer was refused: {answered:?}");
+                }
+            }
+        })
+    };
+    let mut publishers = Vec::new();
+    for id in &ids {
+        let publisher = Arc::new(SyntheticPublisher::new().await);
+        let offer = publisher.complete_offer().await;
+        let (f, id2) = (forwarder.clone(), id.clone());
+        let answer = fwd
+            .spawn(async move { f.publish(&id2, &offer).await })
+            .await?
+            .with_context(|| format!("publish {id}"))?;
+        publisher.accept_answer(&answer).await;
+        publisher.wait_connected(Duration::from_secs(20)).await;
+        publishers.push(publisher);
+    }
+
+    // Media: each publisher's video frames and audio packets, timed.
+    let frame_bytes = (a.video_kbps as usize * 1000 / 8 / a.fps as usize).max(9);
+    let packets_per_frame = frame_bytes.div_ceil(MTU_PAYLOAD);
+    let stop = tokio_util::sync::CancellationToken::new();
+    let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
+    let mut loops = Vec::new();
+    for publisher in &publishers {
+        let (p, halt, count, fps) = (
+            Arc::clone(publisher),
+            stop.clone(),
+            Arc::clone(&sent),
+            a.fps,
+        );
+        loops.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / fps as f64));
+            let (mut seq, mut ts) = (0u16, 0u32);
+            while !halt.is_cancelled() {
+                tick.tick().await;
+                for k in 0..packets_per_frame {
+                    let len = MTU_PAYLOAD.min(frame_bytes - k * MTU_PAYLOAD);
+                    let last = k + 1 == packets_per_frame;
+                    if p.send_video(seq, ts, last, timed_payload(epoch, len)).await {
+                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                    }
+                    seq = seq.wrapping_add(1);
+                }
+                ts = ts.wrapping_add(90_000 / fps);
+            }
+        }));
+        let (p, stop, sent) = (Arc::clone(publisher), stop.clone(), Arc::clone(&sent));
+        loops.push(tokio::spawn(async move {
+            let mut tick = tokio::time::interval(Duration::from_millis(20));
+            let (mut seq, mut ts) = (0u16, 0u32);
+            while !stop.is_cancelled() {
+                tick.tick().await;
+                if p.send_audio(seq, ts, timed_payload(epoch, 80)).await {
+                    sent.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                }
+                seq = seq.wrapping_add(1);
+                ts = ts.wrapping_add(960);
+            }
+        }));
+    }
+
+    // Warm-up: until everyone receives every other member's two tracks.
+    let want = 2 * (a.members - 1);
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let ready = subscribers
+            .values()
+            .all(|s| s.received().iter().filter(|r| r.count > 0).count() >= want);
+        if ready {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("not every member receives every other after 60 s");
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+
+    let snapshot = || {
+        let mut count = 0u64;
+        let mut marks = Vec::new();
+        for s in subscribers.values() {
+            for r in s.received() {
+                count += r.count;
+                marks.push(r.latencies_us.len());
+            }
+        }
+        (count, marks)
+    };
+    let (received0, _) = snapshot();
+    let sent0 = sent.load(std::sync::atomic::Ordering::Relaxed);
+    let (fwd_cpu0, all_cpu0, t0) = (
+        threads_cpu(Some("forwarder")),
+        threads_cpu(None),
+        Instant::now(),
+    );
+    let lat_start: Vec<Vec<usize>> = subscribers
+        .values()
+        .map(|s| s.received().iter().map(|r| r.latencies_us.len()).collect())
+        .collect();
+    tokio::time::sleep(Duration::from_secs(a.duration)).await;
+    let (fwd_cpu1, all_cpu1, elapsed) = (
+        threads_cpu(Some("forwarder")),
+        threads_cpu(None),
+        t0.elapsed(),
+    );
+    let sent1 = sent.load(std::sync::atomic::Ordering::Relaxed);
+    stop.cancel();
+    // Packets in flight at the end arrive within a few milliseconds.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let (received1, _) = snapshot();
+    let mut latencies: Vec<u32> = Vec::new();
+    for (s, starts) in subscribers.values().zip(&lat_start) {
+        for (i, r) in s.received().iter().enumerate() {
+            let from = starts.get(i).copied().unwrap_or(0);
+            latencies.extend_from_slice(&r.latencies_us[from.min(r.latencies_us.len())..]);
+        }
+    }
+    latencies.sort_unstable();
+    let pct = |q: f64| -> f64 {
+        if latencies.is_empty() {
+            return 0.0;
+        }
+        let i = ((latencies.len() as f64 * q).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[i] as f64 / 1000.0
+    };
+
+    for l in loops {
+        let _ = l.await;
+    }
+    // Offers made while everyone leaves have nobody to answer them.
+    pump.abort();
+    let f = forwarder.clone();
+    let _ = fwd.spawn(async move { f.close().await }).await;
+    for p in &publishers {
+        p.close().await;
+    }
+    for s in subscribers.values() {
+        s.close().await;
+    }
+
+    let secs = elapsed.as_secs_f64();
+    let sent_n = (sent1 - sent0) as f64;
+    let received_n = received1.saturating_sub(received0) as f64;
+    let expected = sent_n * (a.members - 1) as f64;
+    let fwd_cpu = (fwd_cpu1 - fwd_cpu0) / secs * 100.0;
+    let streams = a.members * (a.members - 1) * 2;
+    Ok(ForwardReport {
+        members: a.members,
+        forwarded_streams: streams,
+        fps: a.fps,
+        video_kbps: a.video_kbps,
+        duration_s: secs,
+        sent_pps: sent_n / secs,
+        received_pps: received_n / secs,
+        lost_pct: if expected > 0.0 {
+            ((expected - received_n) / expected * 100.0).max(0.0)
+        } else {
+            0.0
+        },
+        forwarder_cpu_pct: fwd_cpu,
+        process_cpu_pct: (all_cpu1 - all_cpu0) / secs * 100.0,
+        cpu_per_stream_pct: fwd_cpu / streams as f64,
+        forwarded_pps_per_core: if fwd_cpu > 0.0 {
+            received_n / secs / (fwd_cpu / 100.0)
+        } else {
+            0.0
+        },
+        latency_p50_ms: pct(0.50),
+        latency_p99_ms: pct(0.99),
+        latency_max_ms: pct(1.0),
+        forwarder_threads: a.forwarder_threads,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args(
+        members: usize,
+        duration: u64,
+        fps: u32,
+        video_kbps: u32,
+        threads: usize,
+    ) -> ForwardArgs {
+        ForwardArgs {
+            members,
+            duration,
+            fps,
+            video_kbps,
+            forwarder_threads: threads,
+            json: false,
+        }
+    }
+
+    #[test]
+    fn out_of_range_options_are_refused_with_their_name() {
+        assert!(validate(&args(10, 10, 15, 150, 1)).is_ok());
+        for (bad, name) in [
+            (args(1, 10, 15, 150, 1), "--members"),
+            (args(31, 10, 15, 150, 1), "--members"),
+            (args(10, 0, 15, 150, 1), "--duration"),
+            (args(10, 10, 0, 150, 1), "--fps"),
+            (args(10, 10, 15, 0, 1), "--video-kbps"),
+            (args(10, 10, 15, 150, 0), "--forwarder-threads"),
+        ] {
+            let e = validate(&bad).expect_err(name).to_string();
+            assert!(e.contains(name), "{e}");
+        }
+    }
+}
