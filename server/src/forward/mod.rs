@@ -55,6 +55,18 @@ const MAX_DESCRIPTION: usize = 128 * 1024;
 /// Tracks one member may publish: a camera and a microphone.
 const MAX_PUBLISHED: usize = 2;
 
+/// Candidates held per connection until its remote description is set.
+const MAX_HELD_CANDIDATES: usize = 64;
+
+/// Which of a member's two connections.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Side {
+    /// The member's camera and microphone, offered by the member.
+    Publish,
+    /// The others' tracks, offered by the server.
+    Subscribe,
+}
+
 /// What the owner must carry to a member.
 #[derive(Debug, Clone, PartialEq)]
 pub enum ForwardEvent {
@@ -85,6 +97,10 @@ pub enum ForwardError {
     /// An answer when no offer is outstanding.
     #[error("no offer is waiting for an answer")]
     NoOffer,
+    /// Not a candidate, refused by webrtc-rs, or one too many before the
+    /// description was set.
+    #[error("bad ICE candidate: {0}")]
+    BadCandidate(String),
     /// The server's own WebRTC side failed.
     #[error("WebRTC: {0}")]
     WebRtc(String),
@@ -127,6 +143,18 @@ struct Member {
     outgoing: Mutex<HashMap<SourceKey, Arc<Outgoing>>>,
     /// A change came while an offer was outstanding.
     pending: AtomicBool,
+    /// The member's trickled candidates, per side, held until that side's
+    /// remote description is set.
+    publish_candidates: Mutex<Trickle>,
+    subscribe_candidates: Mutex<Trickle>,
+}
+
+/// Candidates that came before they could be applied.
+#[derive(Default)]
+struct Trickle {
+    /// The connection candidates now go to (its remote description is set).
+    target: Option<Arc<dyn PeerConnection>>,
+    held: Vec<webrtc::peer_connection::RTCIceCandidateInit>,
 }
 
 #[derive(Default)]
@@ -301,6 +329,8 @@ impl Forwarder {
             negotiation: tokio::sync::Mutex::new(Negotiation::default()),
             outgoing: Mutex::new(HashMap::new()),
             pending: AtomicBool::new(false),
+            publish_candidates: Mutex::new(Trickle::default()),
+            subscribe_candidates: Mutex::new(Trickle::default()),
         });
         let sources: Option<Vec<Arc<Source>>> = {
             let mut members = lock(&self.inner.members);
@@ -346,6 +376,8 @@ impl Forwarder {
         let pc = crate::recording::build_peer(self.inner.ip, handler)
             .await
             .map_err(ForwardError::WebRtc)?;
+        // Candidates from now on are this offer's, held until it is set.
+        lock(&member.publish_candidates).target = None;
         crate::recording::add_receivers(&pc)
             .await
             .map_err(ForwardError::WebRtc)?;
@@ -353,6 +385,7 @@ impl Forwarder {
             pc.set_remote_description(offer)
                 .await
                 .map_err(|e| ForwardError::BadDescription(e.to_string()))?;
+            apply_held(&pc, &member.publish_candidates).await;
             let answer = pc
                 .create_answer(None)
                 .await
@@ -397,6 +430,7 @@ impl Forwarder {
                 .await
                 .map_err(|e| ForwardError::BadDescription(e.to_string()))?;
             negotiation.offered = false;
+            apply_held(&member.subscribe, &member.subscribe_candidates).await;
         }
         let outgoing: Vec<(SourceKey, Arc<Outgoing>)> = lock(&member.outgoing)
             .iter()
@@ -426,6 +460,47 @@ impl Forwarder {
             self.offer(&member).await;
         }
         Ok(())
+    }
+
+    /// A candidate trickled by a member for one of their connections, in
+    /// browser shape (`{candidate, sdpMid, sdpMLineIndex, usernameFragment}`,
+    /// or wrapped as `{"candidate": {…}}`). Held until that connection's
+    /// remote description is set (at most 64); an empty or null candidate
+    /// (end of candidates) is accepted and ignored.
+    pub async fn add_candidate(
+        &self,
+        id: &str,
+        side: Side,
+        candidate: &Value,
+    ) -> Result<(), ForwardError> {
+        let member = self.member(id)?;
+        let Some(init) = crate::recording::parse_candidate(candidate)
+            .map_err(|e| ForwardError::BadCandidate(e.to_string()))?
+        else {
+            return Ok(());
+        };
+        let trickle = match side {
+            Side::Publish => &member.publish_candidates,
+            Side::Subscribe => &member.subscribe_candidates,
+        };
+        let pc = {
+            let mut t = lock(trickle);
+            match &t.target {
+                Some(pc) => Arc::clone(pc),
+                None => {
+                    if t.held.len() >= MAX_HELD_CANDIDATES {
+                        return Err(ForwardError::BadCandidate(format!(
+                            "more than {MAX_HELD_CANDIDATES} candidates before the description"
+                        )));
+                    }
+                    t.held.push(init);
+                    return Ok(());
+                }
+            }
+        };
+        pc.add_ice_candidate(init)
+            .await
+            .map_err(|e| ForwardError::BadCandidate(e.to_string()))
     }
 
     /// A member leaves: their connections close and the others stop
@@ -738,6 +813,20 @@ impl Forwarder {
             if removed {
                 self.offer(&other).await;
             }
+        }
+    }
+}
+
+/// Applies the candidates held for `pc`; later ones apply at once.
+async fn apply_held(pc: &Arc<dyn PeerConnection>, trickle: &Mutex<Trickle>) {
+    let held = {
+        let mut t = lock(trickle);
+        t.target = Some(Arc::clone(pc));
+        std::mem::take(&mut t.held)
+    };
+    for candidate in held {
+        if let Err(e) = pc.add_ice_candidate(candidate).await {
+            debug!("a held-back candidate was refused: {e}");
         }
     }
 }

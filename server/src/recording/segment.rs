@@ -652,7 +652,7 @@ pub(super) fn parse_offer(offer: &Value) -> Result<RTCSessionDescription, Record
 
 /// The candidate, or `None` for an end-of-candidates marker. Accepts the
 /// init itself or `{"candidate": init}`.
-pub(super) fn parse_candidate(value: &Value) -> Result<Option<RTCIceCandidateInit>, RecorderError> {
+pub(crate) fn parse_candidate(value: &Value) -> Result<Option<RTCIceCandidateInit>, RecorderError> {
     let init = match value.get("candidate") {
         Some(inner @ Value::Object(_)) => inner,
         Some(Value::Null) | None if !value.is_object() => {

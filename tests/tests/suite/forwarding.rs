@@ -10,7 +10,7 @@
 //! each publisher must be asked for a keyframe when someone subscribes. A
 //! member who leaves disappears from the others' connections.
 
-use cadre_server::forward::{ForwardError, ForwardEvent, Forwarder};
+use cadre_server::forward::{ForwardError, ForwardEvent, Forwarder, Side};
 use cadre_tests::media::{Received, SyntheticPublisher, SyntheticSubscriber};
 use serde_json::json;
 use std::collections::HashMap;
@@ -350,5 +350,91 @@ async fn a_publisher_who_vanishes_is_taken_off_the_others_connections() {
     forwarder.close().await;
     pump.abort();
     again.close().await;
+    bruno.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn trickled_candidates_are_held_until_their_description_is_set() {
+    // Browsers trickle their candidates: Anne's arrive before her offer is
+    // handed over, Bruno's after the answer; both connect. A candidate that
+    // is not one, or one too many before the offer, is refused clearly.
+    let (forwarder, _events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    forwarder.join("p_anne").await.expect("join");
+    forwarder.join("p_bruno").await.expect("join");
+
+    let anne = SyntheticPublisher::new().await;
+    let offer = anne.offer().await;
+    assert!(
+        !offer["sdp"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("a=candidate"),
+        "a trickling offer has no candidate"
+    );
+    for candidate in anne.candidates().await {
+        forwarder
+            .add_candidate("p_anne", Side::Publish, &candidate)
+            .await
+            .expect("held");
+    }
+    forwarder
+        .add_candidate("p_anne", Side::Publish, &json!({"candidate": ""}))
+        .await
+        .expect("the end of candidates is accepted");
+    let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
+    anne.accept_answer(&answer).await;
+    anne.wait_connected(Duration::from_secs(10)).await;
+
+    let bruno = SyntheticPublisher::new().await;
+    let offer = bruno.offer().await;
+    let answer = forwarder.publish("p_bruno", &offer).await.expect("publish");
+    bruno.accept_answer(&answer).await;
+    for candidate in bruno.candidates().await {
+        forwarder
+            .add_candidate("p_bruno", Side::Publish, &candidate)
+            .await
+            .expect("applied at once");
+    }
+    bruno.wait_connected(Duration::from_secs(10)).await;
+
+    for bad in [
+        json!(42),
+        json!({"candidate": 7}),
+        json!("candidate:1 1 udp"),
+    ] {
+        assert!(
+            matches!(
+                forwarder.add_candidate("p_anne", Side::Publish, &bad).await,
+                Err(ForwardError::BadCandidate(_))
+            ),
+            "{bad}"
+        );
+    }
+    assert!(matches!(
+        forwarder
+            .add_candidate("p_nobody", Side::Publish, &json!({"candidate": ""}))
+            .await,
+        Err(ForwardError::UnknownMember(_))
+    ));
+    // Before any subscribe answer, candidates wait; the 65th is refused.
+    let candidate = json!({
+        "candidate": "candidate:1 1 udp 2130706431 127.0.0.1 9 typ host",
+        "sdpMid": "0",
+        "sdpMLineIndex": 0
+    });
+    for _ in 0..64 {
+        forwarder
+            .add_candidate("p_anne", Side::Subscribe, &candidate)
+            .await
+            .expect("held");
+    }
+    assert!(matches!(
+        forwarder
+            .add_candidate("p_anne", Side::Subscribe, &candidate)
+            .await,
+        Err(ForwardError::BadCandidate(_))
+    ));
+    forwarder.close().await;
+    anne.close().await;
     bruno.close().await;
 }
