@@ -607,6 +607,7 @@ fn publisher_config(args: &RecordingArgs) -> PublisherConfig {
         keyframe_every: Some(Duration::from_secs(5)),
         size: (640, 360),
         frame_bytes: (args.keyframe_bytes, args.frame_bytes),
+        second_video: false,
     }
 }
 

@@ -88,6 +88,9 @@ pub struct PublisherConfig {
     pub size: (u16, u16),
     /// Bytes of a keyframe and of an interframe.
     pub frame_bytes: (usize, usize),
+    /// A second video track (a client publishing more than allowed); sent
+    /// by hand with [`SyntheticPublisher::send_second_video`].
+    pub second_video: bool,
 }
 
 impl Default for PublisherConfig {
@@ -98,6 +101,7 @@ impl Default for PublisherConfig {
             keyframe_every: Some(Duration::from_secs(5)),
             size: (320, 240),
             frame_bytes: (2500, 400),
+            second_video: false,
         }
     }
 }
@@ -256,6 +260,7 @@ pub struct SyntheticPublisher {
     pc: Arc<dyn PeerConnection>,
     audio: Arc<Outgoing>,
     video: Arc<Outgoing>,
+    second_video: Option<Arc<Outgoing>>,
     candidates: Mutex<mpsc::UnboundedReceiver<Option<Value>>>,
     state: watch::Receiver<RTCPeerConnectionState>,
     counters: Arc<Counters>,
@@ -308,6 +313,11 @@ impl SyntheticPublisher {
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
         let audio = add_track(&pc, RtpCodecKind::Audio).await;
         let video = add_track(&pc, RtpCodecKind::Video).await;
+        let second_video = if config.second_video {
+            Some(Arc::new(add_track(&pc, RtpCodecKind::Video).await))
+        } else {
+            None
+        };
         let clocks = (
             Clock {
                 seq: random_u16(),
@@ -322,6 +332,7 @@ impl SyntheticPublisher {
             pc,
             audio: Arc::new(audio),
             video: Arc::new(video),
+            second_video,
             candidates: Mutex::new(candidates),
             state,
             counters,
@@ -390,7 +401,10 @@ impl SyntheticPublisher {
             .set_remote_description(answer)
             .await
             .expect("set the remote answer");
-        for out in [&self.audio, &self.video] {
+        for out in [&self.audio, &self.video]
+            .into_iter()
+            .chain(self.second_video.as_ref())
+        {
             let params = out
                 .sender
                 .get_parameters()
@@ -518,6 +532,15 @@ impl SyntheticPublisher {
             self.counters.video_packets.fetch_add(1, Ordering::SeqCst);
         }
         sent
+    }
+
+    /// Sends one packet on the second video track (see
+    /// [`PublisherConfig::second_video`]); true if the connection took it.
+    pub async fn send_second_video(&self, seq: u16, ts: u32, payload: Vec<u8>) -> bool {
+        match &self.second_video {
+            Some(out) => out.send(seq, ts, true, payload).await,
+            None => false,
+        }
     }
 
     /// What was sent and received so far.

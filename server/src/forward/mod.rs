@@ -702,19 +702,26 @@ impl Forwarder {
         });
         let replaced = {
             let mut sources = lock(&member.sources);
-            let replaced = sources
-                .iter()
-                .position(|s| s.key == key)
-                .map(|i| sources.remove(i));
-            if replaced.is_none() && sources.len() >= MAX_PUBLISHED {
-                None
-            } else {
-                sources.push(Arc::clone(&source));
-                Some(replaced)
+            let same = sources.iter().position(|s| s.key == key);
+            match same {
+                // A second track of a kind on the same connection: one
+                // camera and one microphone per member.
+                Some(i) if sources[i].generation == generation => None,
+                // A new publish connection's track takes the old one's place.
+                Some(i) => {
+                    let old = sources.remove(i);
+                    sources.push(Arc::clone(&source));
+                    Some(Some(old))
+                }
+                None if sources.len() >= MAX_PUBLISHED => None,
+                None => {
+                    sources.push(Arc::clone(&source));
+                    Some(None)
+                }
             }
         };
         let Some(replaced) = replaced else {
-            warn!(member = %publisher, "a track beyond the camera and microphone: ignored");
+            warn!(member = %publisher, %kind, "a track beyond one camera and one microphone: ignored");
             return drain(&remote).await;
         };
         for other in self.others(&publisher) {

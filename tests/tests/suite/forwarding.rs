@@ -438,3 +438,88 @@ async fn trickled_candidates_are_held_until_their_description_is_set() {
     anne.close().await;
     bruno.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_camera_on_one_connection_is_not_forwarded() {
+    // One camera and one microphone per member: Anne's connection carries
+    // a second video track, which nobody receives; her first one goes on.
+    let (forwarder, mut events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    forwarder.join("p_anne").await.expect("join");
+    forwarder.join("p_bruno").await.expect("join");
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    let pump = {
+        let (forwarder, bruno) = (forwarder.clone(), Arc::clone(&bruno));
+        tokio::spawn(async move {
+            while let Some(ForwardEvent::Offer {
+                member,
+                description,
+            }) = events.recv().await
+            {
+                let answer = bruno.answer(&description).await;
+                forwarder.answer(&member, &answer).await.expect("answer");
+            }
+        })
+    };
+    let anne = SyntheticPublisher::with_config(cadre_tests::media::PublisherConfig {
+        second_video: true,
+        ..Default::default()
+    })
+    .await;
+    let offer = anne.complete_offer().await;
+    assert_eq!(
+        offer["sdp"]
+            .as_str()
+            .unwrap_or_default()
+            .matches("m=video")
+            .count(),
+        2,
+        "the offer carries two cameras"
+    );
+    let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
+    anne.accept_answer(&answer).await;
+    anne.wait_connected(Duration::from_secs(10)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 0u32;
+    while video_from(&bruno.received(), "p_anne").is_none() {
+        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
+            .await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Bruno never saw Anne"
+        );
+    }
+    // Now both cameras send.
+    for k in 0..50u32 {
+        anne.send_second_video(k as u16, 3000 * k, payload(9, k))
+            .await;
+        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
+            .await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let received = bruno.received();
+    let videos: Vec<&Received> = received
+        .iter()
+        .filter(|r| r.stream == "p_anne" && r.kind == "video")
+        .collect();
+    assert_eq!(videos.len(), 1, "one camera of Anne's is offered");
+    let first_only = videos[0]
+        .packets
+        .iter()
+        .all(|(_, _, _, data)| data.starts_with(&payload(0, 0)[..3]));
+    assert!(first_only, "the second camera's packets reached Bruno");
+    let (_, _, _, last) = videos[0].packets.last().expect("packets");
+    assert!(
+        videos[0].packets.len() > 40 && *last == payload(0, n - 1),
+        "the first camera goes on: {} packets, last {:?}",
+        videos[0].packets.len(),
+        String::from_utf8_lossy(last)
+    );
+    pump.abort();
+    forwarder.close().await;
+    anne.close().await;
+    bruno.close().await;
+}
