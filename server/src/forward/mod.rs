@@ -753,10 +753,11 @@ impl Forwarder {
                 let Some(&pt) = sink.payload_type.get() else {
                     continue;
                 };
-                let mut copy = packet.clone();
-                copy.header.ssrc = sink.ssrc;
-                copy.header.payload_type = pt;
-                if let Err(e) = sink.track.write_rtp(copy).await {
+                if let Err(e) = sink
+                    .track
+                    .write_rtp(for_subscriber(&packet, sink.ssrc, pt))
+                    .await
+                {
                     debug!("a forwarded packet was not sent: {e}");
                 }
             }
@@ -824,6 +825,25 @@ impl Forwarder {
     }
 }
 
+/// A publisher's packet as one subscriber receives it: that subscriber's
+/// SSRC and payload type, and no header extensions. Extensions carry the
+/// ids the publisher's connection negotiated, which mean something else
+/// (or nothing) on the subscriber's: a publisher's `abs-send-time` read as
+/// the subscriber's transport-wide sequence number would corrupt its
+/// congestion control. The subscriber connection's own interceptors add
+/// what it negotiated. Payload, sequence number, timestamp and marker pass
+/// unchanged.
+fn for_subscriber(packet: &rtc::rtp::Packet, ssrc: u32, payload_type: u8) -> rtc::rtp::Packet {
+    let mut copy = packet.clone();
+    copy.header.ssrc = ssrc;
+    copy.header.payload_type = payload_type;
+    copy.header.extension = false;
+    copy.header.extension_profile = 0;
+    copy.header.extensions.clear();
+    copy.header.extensions_padding = 0;
+    copy
+}
+
 /// Applies the candidates held for `pc`; later ones apply at once.
 async fn apply_held(pc: &Arc<dyn PeerConnection>, trickle: &Mutex<Trickle>) {
     let held = {
@@ -856,5 +876,48 @@ async fn drain(track: &Arc<dyn TrackRemote>) {
         if matches!(event, TrackRemoteEvent::OnEnded) {
             break;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_forwarded_packet_keeps_its_media_and_drops_the_publishers_extensions() {
+        let mut packet = rtc::rtp::Packet::default();
+        packet.header.version = 2;
+        packet.header.marker = true;
+        packet.header.payload_type = 96;
+        packet.header.sequence_number = 65_535;
+        packet.header.timestamp = 123_456;
+        packet.header.ssrc = 0xdead_beef;
+        packet.header.csrc = vec![7];
+        packet
+            .header
+            .set_extension(3, vec![1, 2, 3].into())
+            .expect("a one-byte extension");
+        packet.payload = vec![0x10, 1, 2, 3].into();
+        assert!(packet.header.extension);
+
+        let out = for_subscriber(&packet, 42, 100);
+        assert_eq!(out.header.ssrc, 42);
+        assert_eq!(out.header.payload_type, 100);
+        assert!(!out.header.extension);
+        assert!(out.header.extensions.is_empty());
+        assert_eq!(out.header.get_extension(3), None);
+        assert_eq!(
+            (
+                out.header.marker,
+                out.header.sequence_number,
+                out.header.timestamp,
+                out.header.csrc.clone(),
+                out.payload.clone()
+            ),
+            (true, 65_535, 123_456, vec![7], packet.payload.clone())
+        );
+        // The packet as the publisher sent it is untouched (other
+        // subscribers get their own copy).
+        assert!(packet.header.get_extension(3).is_some());
     }
 }

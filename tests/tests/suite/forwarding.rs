@@ -523,3 +523,88 @@ async fn a_second_camera_on_one_connection_is_not_forwarded() {
     anne.close().await;
     bruno.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscriber_who_vanishes_holds_nobody_up() {
+    // Bruno's subscribing peer goes away without a word while Anne keeps
+    // sending: the server goes on writing to a connection nobody reads,
+    // and Chloé receives every packet Anne sends, in order.
+    let (forwarder, mut events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let mut subscribers = HashMap::new();
+    for id in ["p_anne", "p_bruno", "p_chloe"] {
+        forwarder.join(id).await.expect("join");
+        subscribers.insert(id.to_owned(), Arc::new(SyntheticSubscriber::new().await));
+    }
+    let subscribers = Arc::new(subscribers);
+    let pump = {
+        let (forwarder, subscribers) = (forwarder.clone(), Arc::clone(&subscribers));
+        tokio::spawn(async move {
+            while let Some(ForwardEvent::Offer {
+                member,
+                description,
+            }) = events.recv().await
+            {
+                let answer = subscribers[&member].answer(&description).await;
+                let _ = forwarder.answer(&member, &answer).await;
+            }
+        })
+    };
+    let anne = SyntheticPublisher::new().await;
+    let offer = anne.complete_offer().await;
+    let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
+    anne.accept_answer(&answer).await;
+    anne.wait_connected(Duration::from_secs(10)).await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 0u32;
+    while ["p_bruno", "p_chloe"]
+        .iter()
+        .any(|s| video_from(&subscribers[*s].received(), "p_anne").is_none())
+    {
+        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
+            .await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "not both receive Anne"
+        );
+    }
+    subscribers["p_bruno"].close().await;
+    let first = n;
+    for _ in 0..100 {
+        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
+            .await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let received = subscribers["p_chloe"].received();
+        let numbers: Vec<u32> = video_from(&received, "p_anne")
+            .expect("Chloé's track")
+            .packets
+            .iter()
+            .filter_map(|(_, _, _, data)| {
+                std::str::from_utf8(&data[1..])
+                    .ok()
+                    .and_then(|t| t.split_once(':'))
+                    .and_then(|(_, k)| k.parse().ok())
+            })
+            .filter(|k| *k >= first)
+            .collect();
+        if numbers.len() == 100 {
+            assert!(numbers.windows(2).all(|w| w[0] < w[1]), "in order");
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Chloé got {} of Anne's 100 packets after Bruno vanished",
+            numbers.len()
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    pump.abort();
+    forwarder.close().await;
+    anne.close().await;
+    subscribers["p_chloe"].close().await;
+}
