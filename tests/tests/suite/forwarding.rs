@@ -34,49 +34,76 @@ fn video_from<'a>(received: &'a [Received], publisher: &str) -> Option<&'a Recei
         .find(|r| r.stream == publisher && r.kind == "video" && !r.packets.is_empty())
 }
 
+/// Every subscribe offer's SDP, by member.
+type Offers = Arc<std::sync::Mutex<HashMap<String, Vec<String>>>>;
+
+/// Answers every subscribe offer with the member's subscriber (a member
+/// without one is left unanswered) and keeps each offer's SDP.
+fn answer_offers(
+    forwarder: &Forwarder,
+    subscribers: HashMap<String, Arc<SyntheticSubscriber>>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<ForwardEvent>,
+) -> (tokio::task::JoinHandle<()>, Offers) {
+    let offers = Offers::default();
+    let (forwarder, kept) = (forwarder.clone(), Arc::clone(&offers));
+    let pump = tokio::spawn(async move {
+        while let Some(ForwardEvent::Offer {
+            member,
+            description,
+        }) = events.recv().await
+        {
+            kept.lock()
+                .expect("offers")
+                .entry(member.clone())
+                .or_default()
+                .push(description["sdp"].as_str().unwrap_or_default().to_owned());
+            let Some(subscriber) = subscribers.get(&member) else {
+                continue;
+            };
+            let answer = subscriber.answer(&description).await;
+            forwarder
+                .answer(&member, &answer)
+                .await
+                .expect("the answer is taken");
+        }
+    });
+    (pump, offers)
+}
+
+/// Sends Anne's video (publisher 0) until every one of `subscribers`
+/// receives it; the next packet number.
+async fn until_received(anne: &SyntheticPublisher, subscribers: &[&SyntheticSubscriber]) -> u32 {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 0u32;
+    while subscribers
+        .iter()
+        .any(|s| video_from(&s.received(), "p_anne").is_none())
+    {
+        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
+            .await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Anne's video did not reach everyone"
+        );
+    }
+    n
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn each_member_receives_the_others_as_sent_and_a_leaver_goes() {
-    let (forwarder, mut events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let mut subscribers = HashMap::new();
     for id in MEMBERS {
         forwarder.join(id).await.expect("join");
-        subscribers.insert(id.to_owned(), SyntheticSubscriber::new().await);
+        subscribers.insert(id.to_owned(), Arc::new(SyntheticSubscriber::new().await));
     }
     assert!(matches!(
         forwarder.join(MEMBERS[0]).await,
         Err(ForwardError::AlreadyMember(_))
     ));
-    let subscribers = Arc::new(subscribers);
-    let offers = Arc::new(std::sync::Mutex::new(HashMap::<String, Vec<String>>::new()));
-    let pump = {
-        let (forwarder, subscribers, offers) = (
-            forwarder.clone(),
-            Arc::clone(&subscribers),
-            Arc::clone(&offers),
-        );
-        tokio::spawn(async move {
-            while let Some(ForwardEvent::Offer {
-                member,
-                description,
-            }) = events.recv().await
-            {
-                offers
-                    .lock()
-                    .expect("offers")
-                    .entry(member.clone())
-                    .or_default()
-                    .push(description["sdp"].as_str().unwrap_or_default().to_owned());
-                let Some(subscriber) = subscribers.get(&member) else {
-                    continue;
-                };
-                let answer = subscriber.answer(&description).await;
-                forwarder
-                    .answer(&member, &answer)
-                    .await
-                    .expect("the answer is taken");
-            }
-        })
-    };
+    let (pump, offers) = answer_offers(&forwarder, subscribers.clone(), events);
 
     let mut publishers = Vec::new();
     for id in MEMBERS {
@@ -273,60 +300,31 @@ async fn a_publisher_who_vanishes_is_taken_off_the_others_connections() {
     // Anne's publishing peer goes away without a word (its connection
     // closes on her side only): once ICE gives up on it, Bruno is offered
     // his connection without her tracks, and keeps it.
-    let (forwarder, mut events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let bruno = Arc::new(SyntheticSubscriber::new().await);
     forwarder.join("p_anne").await.expect("join");
     forwarder.join("p_bruno").await.expect("join");
-    let offers = Arc::new(std::sync::Mutex::new(Vec::<String>::new()));
-    let pump = {
-        let (forwarder, bruno, offers) =
-            (forwarder.clone(), Arc::clone(&bruno), Arc::clone(&offers));
-        tokio::spawn(async move {
-            while let Some(ForwardEvent::Offer {
-                member,
-                description,
-            }) = events.recv().await
-            {
-                assert_eq!(member, "p_bruno", "only Bruno subscribes to anything");
-                offers
-                    .lock()
-                    .expect("offers")
-                    .push(description["sdp"].as_str().unwrap_or_default().to_owned());
-                let answer = bruno.answer(&description).await;
-                forwarder.answer(&member, &answer).await.expect("answer");
-            }
-        })
-    };
+    let subscribers = HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]);
+    let (pump, offers) = answer_offers(&forwarder, subscribers, events);
+    let bruno_offers = || offers.lock().expect("offers")["p_bruno"].clone();
     let anne = SyntheticPublisher::new().await;
     let offer = anne.complete_offer().await;
     let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
     anne.accept_answer(&answer).await;
     anne.wait_connected(Duration::from_secs(10)).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    for n in 0u32.. {
-        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
-            .await;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        if video_from(&bruno.received(), "p_anne").is_some() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Bruno never saw Anne"
-        );
-    }
+    until_received(&anne, &[&bruno]).await;
     let anne_sent = |sdp: &str| {
         sdp.split("\r\nm=")
             .filter(|m| m.contains("msid:p_anne ") && m.contains("a=sendonly"))
             .count()
     };
-    let offered = offers.lock().expect("offers").len();
-    assert!(anne_sent(&offers.lock().expect("offers")[offered - 1]) > 0);
+    let offered = bruno_offers().len();
+    assert!(anne_sent(&bruno_offers()[offered - 1]) > 0);
     anne.close().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
         let latest = {
-            let offers = offers.lock().expect("offers");
+            let offers = bruno_offers();
             (offers.len() > offered).then(|| offers[offers.len() - 1].clone())
         };
         if let Some(sdp) = latest {
@@ -343,6 +341,11 @@ async fn a_publisher_who_vanishes_is_taken_off_the_others_connections() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    assert_eq!(
+        offers.lock().expect("offers").len(),
+        1,
+        "only Bruno subscribes to anything"
+    );
     // Anne is still a member and may publish again.
     let again = SyntheticPublisher::new().await;
     let offer = again.complete_offer().await;
@@ -443,23 +446,12 @@ async fn trickled_candidates_are_held_until_their_description_is_set() {
 async fn a_second_camera_on_one_connection_is_not_forwarded() {
     // One camera and one microphone per member: Anne's connection carries
     // a second video track, which nobody receives; her first one goes on.
-    let (forwarder, mut events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
     forwarder.join("p_anne").await.expect("join");
     forwarder.join("p_bruno").await.expect("join");
     let bruno = Arc::new(SyntheticSubscriber::new().await);
-    let pump = {
-        let (forwarder, bruno) = (forwarder.clone(), Arc::clone(&bruno));
-        tokio::spawn(async move {
-            while let Some(ForwardEvent::Offer {
-                member,
-                description,
-            }) = events.recv().await
-            {
-                let answer = bruno.answer(&description).await;
-                forwarder.answer(&member, &answer).await.expect("answer");
-            }
-        })
-    };
+    let subscribers = HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]);
+    let (pump, _offers) = answer_offers(&forwarder, subscribers, events);
     let anne = SyntheticPublisher::with_config(cadre_tests::media::PublisherConfig {
         second_video: true,
         ..Default::default()
@@ -478,18 +470,7 @@ async fn a_second_camera_on_one_connection_is_not_forwarded() {
     let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
     anne.accept_answer(&answer).await;
     anne.wait_connected(Duration::from_secs(10)).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mut n = 0u32;
-    while video_from(&bruno.received(), "p_anne").is_none() {
-        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
-            .await;
-        n += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Bruno never saw Anne"
-        );
-    }
+    let mut n = until_received(&anne, &[&bruno]).await;
     // Now both cameras send.
     for k in 0..50u32 {
         anne.send_second_video(k as u16, 3000 * k, payload(9, k))
@@ -529,46 +510,19 @@ async fn a_subscriber_who_vanishes_holds_nobody_up() {
     // Bruno's subscribing peer goes away without a word while Anne keeps
     // sending: the server goes on writing to a connection nobody reads,
     // and Chloé receives every packet Anne sends, in order.
-    let (forwarder, mut events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
     let mut subscribers = HashMap::new();
     for id in ["p_anne", "p_bruno", "p_chloe"] {
         forwarder.join(id).await.expect("join");
         subscribers.insert(id.to_owned(), Arc::new(SyntheticSubscriber::new().await));
     }
-    let subscribers = Arc::new(subscribers);
-    let pump = {
-        let (forwarder, subscribers) = (forwarder.clone(), Arc::clone(&subscribers));
-        tokio::spawn(async move {
-            while let Some(ForwardEvent::Offer {
-                member,
-                description,
-            }) = events.recv().await
-            {
-                let answer = subscribers[&member].answer(&description).await;
-                let _ = forwarder.answer(&member, &answer).await;
-            }
-        })
-    };
+    let (pump, _offers) = answer_offers(&forwarder, subscribers.clone(), events);
     let anne = SyntheticPublisher::new().await;
     let offer = anne.complete_offer().await;
     let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
     anne.accept_answer(&answer).await;
     anne.wait_connected(Duration::from_secs(10)).await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    let mut n = 0u32;
-    while ["p_bruno", "p_chloe"]
-        .iter()
-        .any(|s| video_from(&subscribers[*s].received(), "p_anne").is_none())
-    {
-        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
-            .await;
-        n += 1;
-        tokio::time::sleep(Duration::from_millis(20)).await;
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "not both receive Anne"
-        );
-    }
+    let mut n = until_received(&anne, &[&subscribers["p_bruno"], &subscribers["p_chloe"]]).await;
     subscribers["p_bruno"].close().await;
     let first = n;
     for _ in 0..100 {
