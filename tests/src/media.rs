@@ -827,9 +827,18 @@ pub struct SyntheticSubscriber {
     pc: Arc<dyn PeerConnection>,
     gathered: watch::Receiver<bool>,
     received: Arc<std::sync::Mutex<Vec<Arc<std::sync::Mutex<Received>>>>>,
+    tracks: Arc<std::sync::Mutex<Vec<RemoteTrack>>>,
+}
+
+/// A track as received, to ask its sender for a keyframe.
+struct RemoteTrack {
+    stream: String,
+    kind: RtpCodecKind,
+    track: Arc<dyn webrtc::media_stream::track_remote::TrackRemote>,
 }
 
 struct SubscriberEvents {
+    tracks: Arc<std::sync::Mutex<Vec<RemoteTrack>>>,
     /// Counting only, with latencies from this epoch.
     counting: Option<Instant>,
     gathered: watch::Sender<bool>,
@@ -852,10 +861,17 @@ impl PeerConnectionEventHandler for SubscriberEvents {
             .expect("received")
             .push(Arc::clone(&slot));
         let counting = self.counting;
+        let tracks = Arc::clone(&self.tracks);
         tokio::spawn(async move {
             {
                 let stream = track.stream_id().await.to_string();
-                let kind = track.kind().await.to_string();
+                let codec_kind = track.kind().await;
+                tracks.lock().expect("tracks").push(RemoteTrack {
+                    stream: stream.clone(),
+                    kind: codec_kind,
+                    track: Arc::clone(&track),
+                });
+                let kind = codec_kind.to_string();
                 let mut r = slot.lock().expect("received");
                 r.stream = stream;
                 r.kind = kind;
@@ -915,12 +931,14 @@ impl SyntheticSubscriber {
             .build();
         let (gathered_tx, gathered) = watch::channel(false);
         let received = Arc::new(std::sync::Mutex::new(Vec::new()));
+        let tracks = Arc::new(std::sync::Mutex::new(Vec::new()));
         let pc = PeerConnectionBuilder::new()
             .with_configuration(RTCConfigurationBuilder::new().build())
             .with_setting_engine(settings)
             .with_media_engine(me)
             .with_interceptor_registry(registry)
             .with_handler(Arc::new(SubscriberEvents {
+                tracks: Arc::clone(&tracks),
                 counting,
                 gathered: gathered_tx,
                 received: Arc::clone(&received),
@@ -933,6 +951,7 @@ impl SyntheticSubscriber {
             pc: Arc::new(pc),
             gathered,
             received,
+            tracks,
         }
     }
 
@@ -975,6 +994,31 @@ impl SyntheticSubscriber {
             .iter()
             .map(|r| r.lock().expect("received").clone())
             .collect()
+    }
+
+    /// Asks the sender of `stream`'s video track for a keyframe (PLI), as a
+    /// browser does after a loss; false if no such track came.
+    pub async fn request_keyframe(&self, stream: &str) -> bool {
+        let track = self
+            .tracks
+            .lock()
+            .expect("tracks")
+            .iter()
+            .find(|t| t.stream == stream && t.kind == RtpCodecKind::Video)
+            .map(|t| Arc::clone(&t.track));
+        let Some(track) = track else {
+            return false;
+        };
+        let Some(ssrc) = track.ssrcs().await.first().copied() else {
+            return false;
+        };
+        track
+            .write_rtcp(vec![Box::new(PictureLossIndication {
+                sender_ssrc: 0,
+                media_ssrc: ssrc,
+            })])
+            .await
+            .is_ok()
     }
 
     /// Closes the connection.

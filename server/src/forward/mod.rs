@@ -22,6 +22,10 @@
 //! TWCC; ICE on one UDP socket, no mDNS) is the recorder's
 //! (`recording::build_peer`).
 
+mod keyframes;
+
+use keyframes::KeyframeRequests;
+use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
@@ -54,6 +58,11 @@ const MAX_DESCRIPTION: usize = 128 * 1024;
 
 /// Tracks one member may publish: a camera and a microphone.
 const MAX_PUBLISHED: usize = 2;
+
+/// Shortest time between two keyframe requests to one publisher's track:
+/// one keyframe serves every subscriber who asked meanwhile. A request
+/// inside the interval is sent at its end.
+const KEYFRAME_INTERVAL: Duration = Duration::from_millis(500);
 
 /// Candidates held per connection until its remote description is set.
 const MAX_HELD_CANDIDATES: usize = 64;
@@ -171,6 +180,15 @@ struct Source {
     ssrc: u32,
     mime: String,
     sinks: RwLock<Vec<Arc<Outgoing>>>,
+    keyframes: Mutex<KeyframeAsks>,
+}
+
+/// When this source's publisher was last asked for a keyframe, and whether
+/// a request waits for the interval's end.
+#[derive(Default)]
+struct KeyframeAsks {
+    last: Option<std::time::Instant>,
+    trailing: bool,
 }
 
 /// One source as sent to one subscriber.
@@ -317,9 +335,12 @@ impl Forwarder {
             publish: None,
             gathered,
         });
-        let subscribe = crate::recording::build_peer(self.inner.ip, handler)
-            .await
-            .map_err(ForwardError::WebRtc)?;
+        let (asked_tx, asked) = mpsc::unbounded_channel();
+        let subscribe = crate::recording::build_peer_with(self.inner.ip, handler, |registry| {
+            registry.with(Slot::from(14_000), KeyframeRequests::new(asked_tx))
+        })
+        .await
+        .map_err(ForwardError::WebRtc)?;
         let member = Arc::new(Member {
             id: id.to_owned(),
             subscribe,
@@ -350,6 +371,10 @@ impl Forwarder {
             let _ = member.subscribe.close().await;
             return Err(ForwardError::AlreadyMember(id.to_owned()));
         };
+        let relay = self.clone();
+        self.inner
+            .tracker
+            .spawn(relay.relay_keyframe_requests(Arc::downgrade(&member), asked));
         let mut added = false;
         for source in sources {
             added |= self.subscribe(&member, &source).await;
@@ -453,7 +478,7 @@ impl Forwarder {
                 && !out.keyframe_asked.swap(true, Ordering::SeqCst)
                 && let Some(source) = self.source(&key)
             {
-                ask_keyframe(&source).await;
+                want_keyframe(&source).await;
             }
         }
         if member.pending.swap(false, Ordering::SeqCst) {
@@ -542,6 +567,27 @@ impl Forwarder {
             .get(id)
             .cloned()
             .ok_or_else(|| ForwardError::UnknownMember(id.to_owned()))
+    }
+
+    /// A member's keyframe requests (the SSRCs of their outgoing tracks),
+    /// passed to the tracks' publishers.
+    async fn relay_keyframe_requests(
+        self,
+        member: Weak<Member>,
+        mut asked: mpsc::UnboundedReceiver<u32>,
+    ) {
+        while let Some(ssrc) = asked.recv().await {
+            let Some(member) = member.upgrade() else {
+                return;
+            };
+            let key = lock(&member.outgoing)
+                .iter()
+                .find(|(_, out)| out.ssrc == ssrc)
+                .map(|(key, _)| key.clone());
+            if let Some(source) = key.and_then(|key| self.source(&key)) {
+                want_keyframe(&source).await;
+            }
+        }
     }
 
     /// Every member but `id`.
@@ -699,6 +745,7 @@ impl Forwarder {
             ssrc,
             mime,
             sinks: RwLock::new(Vec::new()),
+            keyframes: Mutex::new(KeyframeAsks::default()),
         });
         let replaced = {
             let mut sources = lock(&member.sources);
@@ -854,6 +901,45 @@ async fn apply_held(pc: &Arc<dyn PeerConnection>, trickle: &Mutex<Trickle>) {
     for candidate in held {
         if let Err(e) = pc.add_ice_candidate(candidate).await {
             debug!("a held-back candidate was refused: {e}");
+        }
+    }
+}
+
+/// Asks the publisher of `source` for a keyframe, at most once per
+/// [`KEYFRAME_INTERVAL`]: a request inside the interval is sent at its end
+/// (once, however many came), so that a subscriber bound just after a
+/// keyframe went still gets one.
+async fn want_keyframe(source: &Arc<Source>) {
+    let now = std::time::Instant::now();
+    let wait = {
+        let mut asks = lock(&source.keyframes);
+        match asks.last {
+            Some(last) if now.duration_since(last) < KEYFRAME_INTERVAL => {
+                if asks.trailing {
+                    return;
+                }
+                asks.trailing = true;
+                Some(KEYFRAME_INTERVAL - now.duration_since(last))
+            }
+            _ => {
+                asks.last = Some(now);
+                None
+            }
+        }
+    };
+    match wait {
+        None => ask_keyframe(source).await,
+        Some(wait) => {
+            let source = Arc::clone(source);
+            tokio::spawn(async move {
+                tokio::time::sleep(wait).await;
+                {
+                    let mut asks = lock(&source.keyframes);
+                    asks.trailing = false;
+                    asks.last = Some(std::time::Instant::now());
+                }
+                ask_keyframe(&source).await;
+            });
         }
     }
 }

@@ -42,7 +42,7 @@ mod storage;
 mod writer;
 
 pub use segment::Segment;
-pub(crate) use segment::{add_receivers, build_peer, parse_candidate};
+pub(crate) use segment::{add_receivers, build_peer, build_peer_with, parse_candidate};
 
 use cadre_protocol::{ErrorCode, now_ms};
 use std::io;

@@ -2,7 +2,7 @@
 //! track writers, and the stop flag that makes "nothing after stop" hold.
 
 mod peer;
-pub(crate) use peer::{add_receivers, build as build_peer};
+pub(crate) use peer::{add_receivers, build as build_peer, build_with as build_peer_with};
 
 use super::writer::{Codec, TrackWriter};
 use super::{RecordedFile, Recorder, RecorderError, SegmentEvent, check_id, lock, storage};

@@ -562,3 +562,53 @@ async fn a_subscriber_who_vanishes_holds_nobody_up() {
     anne.close().await;
     subscribers["p_chloe"].close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_subscribers_keyframe_request_reaches_the_publisher_at_a_bounded_rate() {
+    // Bruno's decoder lost its place and asks the server for a keyframe:
+    // only Anne can make one, so the request goes to her. A burst of
+    // requests (from Bruno, or from a whole class at once) reaches her as
+    // one, plus the one sent at the end of the interval (three if the
+    // burst straddles two intervals on a stalled machine), never twenty.
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    forwarder.join("p_anne").await.expect("join");
+    forwarder.join("p_bruno").await.expect("join");
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    let subscribers = HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]);
+    let (pump, _offers) = answer_offers(&forwarder, subscribers, events);
+    let anne = SyntheticPublisher::new().await;
+    let offer = anne.complete_offer().await;
+    let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
+    anne.accept_answer(&answer).await;
+    anne.wait_connected(Duration::from_secs(10)).await;
+    until_received(&anne, &[&bruno]).await;
+    // Past the subscription's own request and its interval.
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let before = anne.keyframe_requests();
+    assert!(before >= 1, "asked on subscription");
+
+    assert!(bruno.request_keyframe("p_anne").await);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    while anne.keyframe_requests() == before {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Bruno's keyframe request never reached Anne"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    let after_one = anne.keyframe_requests();
+    for _ in 0..20 {
+        assert!(bruno.request_keyframe("p_anne").await);
+    }
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    let burst = anne.keyframe_requests() - after_one;
+    assert!(
+        (1..=3).contains(&burst),
+        "20 requests at once reached Anne as {burst}"
+    );
+    pump.abort();
+    forwarder.close().await;
+    anne.close().await;
+    bruno.close().await;
+}

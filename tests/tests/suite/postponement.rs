@@ -109,11 +109,21 @@ async fn a_same_day_postponement_reopens_live_and_both_periods_count() {
     assert_eq!(karim.welcome["session"]["state"], "running");
     assert_eq!(karim.welcome["notice"]["action"], "start");
     tokio::time::sleep(Duration::from_millis(2500)).await;
+    // He leaves, so that the second period ends in the log: a connection
+    // still open counts until the proof's tree head, which is only as
+    // recent as the log's last entry.
+    let karim_id = karim.id.clone();
+    let closed = server.ledger_entries(&sid, "connection_closed").await.len();
+    karim.leave().await;
+    drop(karim);
+    server
+        .wait_ledger(&sid, "connection_closed", closed + 1)
+        .await;
 
     // Karim's proof: both periods, each under its half-day, and the
     // sign-in made before the postponement.
     let (status, proof) = server
-        .get(&format!("/api/sessions/{sid}/proofs/{}/json", karim.id))
+        .get(&format!("/api/sessions/{sid}/proofs/{karim_id}/json"))
         .await;
     assert_eq!(status, 200, "{proof}");
     let before = half_day_at(&proof, postponed_at - 1);
@@ -153,7 +163,7 @@ async fn a_same_day_postponement_reopens_live_and_both_periods_count() {
         .as_array()
         .expect("rows")
         .iter()
-        .filter(|r| r["person"] == karim.id.as_str())
+        .filter(|r| r["person"] == karim_id.as_str())
         .collect();
     let row_of = |slot: &Value| {
         rows.iter()

@@ -84,9 +84,20 @@ pub(crate) async fn build(
     ip: IpAddr,
     handler: Arc<dyn PeerConnectionEventHandler>,
 ) -> Result<Arc<dyn PeerConnection>, String> {
+    build_with(ip, handler, |registry| registry).await
+}
+
+/// [`build`] with more interceptors after the default ones.
+pub(crate) async fn build_with(
+    ip: IpAddr,
+    handler: Arc<dyn PeerConnectionEventHandler>,
+    extend: impl FnOnce(Registry) -> Registry,
+) -> Result<Arc<dyn PeerConnection>, String> {
     let mut me = media_engine()?;
-    let registry = register_default_interceptors(Registry::new(), &mut me)
-        .map_err(|e| format!("interceptors: {e}"))?;
+    let registry = extend(
+        register_default_interceptors(Registry::new(), &mut me)
+            .map_err(|e| format!("interceptors: {e}"))?,
+    );
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_ice_timeouts(Some(ICE_DISCONNECTED), Some(ICE_FAILED), None)
