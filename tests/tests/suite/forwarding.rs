@@ -70,6 +70,20 @@ fn answer_offers(
     (pump, offers)
 }
 
+/// `publisher` publishes as `id` (candidates in its offer) and is
+/// connected.
+async fn publish(
+    forwarder: &Forwarder,
+    id: &str,
+    publisher: SyntheticPublisher,
+) -> SyntheticPublisher {
+    let offer = publisher.complete_offer().await;
+    let answer = forwarder.publish(id, &offer).await.expect("publish");
+    publisher.accept_answer(&answer).await;
+    publisher.wait_connected(Duration::from_secs(10)).await;
+    publisher
+}
+
 /// Sends Anne's video (publisher 0) until every one of `subscribers`
 /// receives it; the next packet number.
 async fn until_received(anne: &SyntheticPublisher, subscribers: &[&SyntheticSubscriber]) -> u32 {
@@ -107,12 +121,7 @@ async fn each_member_receives_the_others_as_sent_and_a_leaver_goes() {
 
     let mut publishers = Vec::new();
     for id in MEMBERS {
-        let publisher = SyntheticPublisher::new().await;
-        let offer = publisher.complete_offer().await;
-        let answer = forwarder.publish(id, &offer).await.expect("publish");
-        publisher.accept_answer(&answer).await;
-        publisher.wait_connected(Duration::from_secs(10)).await;
-        publishers.push(publisher);
+        publishers.push(publish(&forwarder, id, SyntheticPublisher::new().await).await);
     }
     // Bad input changes nothing.
     assert!(matches!(
@@ -307,11 +316,7 @@ async fn a_publisher_who_vanishes_is_taken_off_the_others_connections() {
     let subscribers = HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]);
     let (pump, offers) = answer_offers(&forwarder, subscribers, events);
     let bruno_offers = || offers.lock().expect("offers")["p_bruno"].clone();
-    let anne = SyntheticPublisher::new().await;
-    let offer = anne.complete_offer().await;
-    let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
-    anne.accept_answer(&answer).await;
-    anne.wait_connected(Duration::from_secs(10)).await;
+    let anne = publish(&forwarder, "p_anne", SyntheticPublisher::new().await).await;
     until_received(&anne, &[&bruno]).await;
     let anne_sent = |sdp: &str| {
         sdp.split("\r\nm=")
@@ -517,11 +522,7 @@ async fn a_subscriber_who_vanishes_holds_nobody_up() {
         subscribers.insert(id.to_owned(), Arc::new(SyntheticSubscriber::new().await));
     }
     let (pump, _offers) = answer_offers(&forwarder, subscribers.clone(), events);
-    let anne = SyntheticPublisher::new().await;
-    let offer = anne.complete_offer().await;
-    let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
-    anne.accept_answer(&answer).await;
-    anne.wait_connected(Duration::from_secs(10)).await;
+    let anne = publish(&forwarder, "p_anne", SyntheticPublisher::new().await).await;
     let mut n = until_received(&anne, &[&subscribers["p_bruno"], &subscribers["p_chloe"]]).await;
     subscribers["p_bruno"].close().await;
     let first = n;
@@ -576,11 +577,7 @@ async fn a_subscribers_keyframe_request_reaches_the_publisher_at_a_bounded_rate(
     let bruno = Arc::new(SyntheticSubscriber::new().await);
     let subscribers = HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]);
     let (pump, _offers) = answer_offers(&forwarder, subscribers, events);
-    let anne = SyntheticPublisher::new().await;
-    let offer = anne.complete_offer().await;
-    let answer = forwarder.publish("p_anne", &offer).await.expect("publish");
-    anne.accept_answer(&answer).await;
-    anne.wait_connected(Duration::from_secs(10)).await;
+    let anne = publish(&forwarder, "p_anne", SyntheticPublisher::new().await).await;
     until_received(&anne, &[&bruno]).await;
     // Past the subscription's own request and its interval.
     tokio::time::sleep(Duration::from_secs(1)).await;
