@@ -196,11 +196,15 @@ async fn run(a: &ForwardArgs, fwd: tokio::runtime::Handle) -> Result<ForwardRepo
         let (forwarder, subscribers, fwd) =
             (forwarder.clone(), Arc::clone(&subscribers), fwd.clone());
         tokio::spawn(async move {
-            while let Some(ForwardEvent::Offer {
-                member,
-                description,
-            }) = events.recv().await
-            {
+            while let Some(event) = events.recv().await {
+                let ForwardEvent::Offer {
+                    member,
+                    description,
+                } = event
+                else {
+                    eprintln!("{event:?}");
+                    continue;
+                };
                 let Some(subscriber) = subscribers.get(&member) else {
                     continue;
                 };

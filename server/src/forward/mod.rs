@@ -88,6 +88,17 @@ pub enum ForwardEvent {
         /// The offer.
         description: Value,
     },
+    /// A member's connection failed (ICE gave up: the member vanished or
+    /// their network changed): the member should connect that side again
+    /// (publish again, or be given a new subscribe connection by leaving
+    /// and joining). A failed publish connection's tracks are already
+    /// offered away.
+    ConnectionFailed {
+        /// Whose connection.
+        member: String,
+        /// Which one.
+        side: Side,
+    },
 }
 
 /// Why a request was refused.
@@ -279,6 +290,15 @@ impl PeerConnectionEventHandler for Handler {
 
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         debug!(member = %self.member, publish = ?self.publish, %state, "forwarding peer connection");
+        if self.publish.is_none()
+            && state == RTCPeerConnectionState::Failed
+            && let Some(inner) = self.forwarder.upgrade()
+        {
+            let _ = inner.events.send(ForwardEvent::ConnectionFailed {
+                member: self.member.clone(),
+                side: Side::Subscribe,
+            });
+        }
         // A publisher that vanished (ICE gave up) or closed: the others
         // stop being offered their tracks.
         if let Some(generation) = self.publish
@@ -290,7 +310,8 @@ impl PeerConnectionEventHandler for Handler {
         {
             let forwarder = Forwarder { inner };
             let member = self.member.clone();
-            tokio::spawn(async move { forwarder.unpublish(&member, generation).await });
+            let failed = state == RTCPeerConnectionState::Failed;
+            tokio::spawn(async move { forwarder.unpublish(&member, generation, failed).await });
         }
     }
 
@@ -815,7 +836,7 @@ impl Forwarder {
 
     /// A publish connection ended (failed, or closed by the member): if it
     /// is still the member's current one, it goes with its tracks.
-    async fn unpublish(&self, id: &str, generation: u64) {
+    async fn unpublish(&self, id: &str, generation: u64, failed: bool) {
         let Ok(member) = self.member(id) else {
             return;
         };
@@ -829,6 +850,12 @@ impl Forwarder {
         if let Some((_, pc)) = ended {
             info!(member = id, "a publish connection ended");
             let _ = pc.close().await;
+            if failed {
+                let _ = self.inner.events.send(ForwardEvent::ConnectionFailed {
+                    member: id.to_owned(),
+                    side: Side::Publish,
+                });
+            }
         }
         self.retire(id, |s| s.generation == generation).await;
     }

@@ -34,24 +34,40 @@ fn video_from<'a>(received: &'a [Received], publisher: &str) -> Option<&'a Recei
         .find(|r| r.stream == publisher && r.kind == "video" && !r.packets.is_empty())
 }
 
-/// Every subscribe offer's SDP, by member.
+/// Every subscribe offer's SDP, by member, and every other event.
 type Offers = Arc<std::sync::Mutex<HashMap<String, Vec<String>>>>;
+type Others = Arc<std::sync::Mutex<Vec<ForwardEvent>>>;
 
 /// Answers every subscribe offer with the member's subscriber (a member
 /// without one is left unanswered) and keeps each offer's SDP.
 fn answer_offers(
     forwarder: &Forwarder,
     subscribers: HashMap<String, Arc<SyntheticSubscriber>>,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<ForwardEvent>,
+    events: tokio::sync::mpsc::UnboundedReceiver<ForwardEvent>,
 ) -> (tokio::task::JoinHandle<()>, Offers) {
+    let (pump, offers, _) = answer_offers_keeping(forwarder, subscribers, events);
+    (pump, offers)
+}
+
+/// [`answer_offers`], keeping the events that are not offers.
+fn answer_offers_keeping(
+    forwarder: &Forwarder,
+    subscribers: HashMap<String, Arc<SyntheticSubscriber>>,
+    mut events: tokio::sync::mpsc::UnboundedReceiver<ForwardEvent>,
+) -> (tokio::task::JoinHandle<()>, Offers, Others) {
     let offers = Offers::default();
-    let (forwarder, kept) = (forwarder.clone(), Arc::clone(&offers));
+    let others = Others::default();
+    let (forwarder, kept, other) = (forwarder.clone(), Arc::clone(&offers), Arc::clone(&others));
     let pump = tokio::spawn(async move {
-        while let Some(ForwardEvent::Offer {
-            member,
-            description,
-        }) = events.recv().await
-        {
+        while let Some(event) = events.recv().await {
+            let ForwardEvent::Offer {
+                member,
+                description,
+            } = event
+            else {
+                other.lock().expect("events").push(event);
+                continue;
+            };
             kept.lock()
                 .expect("offers")
                 .entry(member.clone())
@@ -67,7 +83,20 @@ fn answer_offers(
                 .expect("the answer is taken");
         }
     });
-    (pump, offers)
+    (pump, offers, others)
+}
+
+/// Waits (at most 20 s) for `wanted` among the events that are not offers.
+async fn wait_event(others: &Others, wanted: &ForwardEvent) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !others.lock().expect("events").contains(wanted) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no {wanted:?} among {:?}",
+            others.lock().expect("events")
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
 }
 
 /// `publisher` publishes as `id` (candidates in its offer) and is
@@ -314,7 +343,7 @@ async fn a_publisher_who_vanishes_is_taken_off_the_others_connections() {
     forwarder.join("p_anne").await.expect("join");
     forwarder.join("p_bruno").await.expect("join");
     let subscribers = HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]);
-    let (pump, offers) = answer_offers(&forwarder, subscribers, events);
+    let (pump, offers, others) = answer_offers_keeping(&forwarder, subscribers, events);
     let bruno_offers = || offers.lock().expect("offers")["p_bruno"].clone();
     let anne = publish(&forwarder, "p_anne", SyntheticPublisher::new().await).await;
     until_received(&anne, &[&bruno]).await;
@@ -351,6 +380,15 @@ async fn a_publisher_who_vanishes_is_taken_off_the_others_connections() {
         1,
         "only Bruno subscribes to anything"
     );
+    // The owner is told, to have her publish again.
+    wait_event(
+        &others,
+        &ForwardEvent::ConnectionFailed {
+            member: "p_anne".into(),
+            side: Side::Publish,
+        },
+    )
+    .await;
     // Anne is still a member and may publish again.
     let again = SyntheticPublisher::new().await;
     let offer = again.complete_offer().await;
@@ -521,7 +559,7 @@ async fn a_subscriber_who_vanishes_holds_nobody_up() {
         forwarder.join(id).await.expect("join");
         subscribers.insert(id.to_owned(), Arc::new(SyntheticSubscriber::new().await));
     }
-    let (pump, _offers) = answer_offers(&forwarder, subscribers.clone(), events);
+    let (pump, _offers, others) = answer_offers_keeping(&forwarder, subscribers.clone(), events);
     let anne = publish(&forwarder, "p_anne", SyntheticPublisher::new().await).await;
     let mut n = until_received(&anne, &[&subscribers["p_bruno"], &subscribers["p_chloe"]]).await;
     subscribers["p_bruno"].close().await;
@@ -558,6 +596,15 @@ async fn a_subscriber_who_vanishes_holds_nobody_up() {
         );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
+    // Once ICE gives up on Bruno's connection, the owner is told.
+    wait_event(
+        &others,
+        &ForwardEvent::ConnectionFailed {
+            member: "p_bruno".into(),
+            side: Side::Subscribe,
+        },
+    )
+    .await;
     pump.abort();
     forwarder.close().await;
     anne.close().await;
