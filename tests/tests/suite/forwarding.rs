@@ -99,6 +99,13 @@ async fn wait_event(others: &Others, wanted: &ForwardEvent) {
     }
 }
 
+/// Tracks of Anne's (`p_anne`) an offer sends.
+fn sending_anne(sdp: &str) -> usize {
+    sdp.split("\r\nm=")
+        .filter(|m| m.contains("msid:p_anne ") && m.contains("a=sendonly"))
+        .count()
+}
+
 /// `publisher` publishes as `id` (candidates in its offer) and is
 /// connected.
 async fn publish(
@@ -270,11 +277,6 @@ async fn each_member_receives_the_others_as_sent_and_a_leaver_goes() {
     }
 
     // Anne leaves: Bruno and Chloé get an offer without her tracks.
-    let sending_anne = |sdp: &str| {
-        sdp.split("\r\nm=")
-            .filter(|m| m.contains(&format!("msid:{} ", MEMBERS[0])) && m.contains("a=sendonly"))
-            .count()
-    };
     for other in &MEMBERS[1..] {
         let offered = offers.lock().expect("offers")[*other].last().cloned();
         assert_eq!(
@@ -300,13 +302,11 @@ async fn each_member_receives_the_others_as_sent_and_a_leaver_goes() {
                 .filter(|v| v.len() > before[*other])
                 .and_then(|v| v.last().cloned());
             if let Some(sdp) = latest {
-                let sending = sdp
-                    .split("\r\nm=")
-                    .filter(|m| {
-                        m.contains(&format!("msid:{} ", MEMBERS[0])) && m.contains("a=sendonly")
-                    })
-                    .count();
-                assert_eq!(sending, 0, "{other} is still offered Anne's tracks:\n{sdp}");
+                assert_eq!(
+                    sending_anne(&sdp),
+                    0,
+                    "{other} is still offered Anne's tracks:\n{sdp}"
+                );
                 break;
             }
             assert!(
@@ -347,13 +347,8 @@ async fn a_publisher_who_vanishes_is_taken_off_the_others_connections() {
     let bruno_offers = || offers.lock().expect("offers")["p_bruno"].clone();
     let anne = publish(&forwarder, "p_anne", SyntheticPublisher::new().await).await;
     until_received(&anne, &[&bruno]).await;
-    let anne_sent = |sdp: &str| {
-        sdp.split("\r\nm=")
-            .filter(|m| m.contains("msid:p_anne ") && m.contains("a=sendonly"))
-            .count()
-    };
     let offered = bruno_offers().len();
-    assert!(anne_sent(&bruno_offers()[offered - 1]) > 0);
+    assert!(sending_anne(&bruno_offers()[offered - 1]) > 0);
     anne.close().await;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     loop {
@@ -363,7 +358,7 @@ async fn a_publisher_who_vanishes_is_taken_off_the_others_connections() {
         };
         if let Some(sdp) = latest {
             assert_eq!(
-                anne_sent(&sdp),
+                sending_anne(&sdp),
                 0,
                 "Anne's tracks are still offered:\n{sdp}"
             );
