@@ -412,6 +412,18 @@ async fn trickled_candidates_are_held_until_their_description_is_set() {
             .contains("a=candidate"),
         "a trickling offer has no candidate"
     );
+    // The same offer made larger than any browser's is refused for its
+    // size, and nothing is published.
+    let mut huge = offer.clone();
+    huge["sdp"] = json!(format!(
+        "{}a=x-padding:{}\r\n",
+        offer["sdp"].as_str().unwrap_or_default(),
+        "x".repeat(130 * 1024)
+    ));
+    match forwarder.publish("p_anne", &huge).await {
+        Err(ForwardError::BadDescription(why)) => assert!(why.contains("at most"), "{why}"),
+        other => panic!("a 130 KiB offer was not refused for its size: {other:?}"),
+    }
     for candidate in anne.candidates().await {
         forwarder
             .add_candidate("p_anne", Side::Publish, &candidate)
