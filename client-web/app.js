@@ -5,7 +5,10 @@
 //! - `i18n.js`: every text, French and English.
 //! - `api.js`: the token and `GET /api/join`.
 //! - `signalling.js`: the WebSocket (heartbeat, reconnection, close codes).
-//! - `peers.js`: one RTCPeerConnection per peer, perfect negotiation.
+//! - `transport.js`: how the media travels, as the server says: peer to peer
+//!   (`peers.js`: one RTCPeerConnection per peer, perfect negotiation) or
+//!   forwarded by the server (`forwarding.js`: one connection to publish,
+//!   one to receive everyone else).
 //! - `media.js`: camera, microphone, devices.
 //! - `dom.js`: element helpers and language-following text.
 //! - `ui.js`: the screens.
@@ -36,7 +39,7 @@
 import { claimedWindow, fetchLobby, sponsorTokenFromPath, tokenFromPath } from "./api.js";
 import { has, t } from "./i18n.js";
 import { LocalMedia } from "./media.js";
-import { PeerMesh } from "./peers.js";
+import { MediaTransport } from "./transport.js";
 import { SignallingClient } from "./signalling.js";
 import { CallView, LobbyView, Shell, errorScreen, leavingScreen, leftScreen, loadingScreen, welcomeScreen } from "./ui.js";
 import { Attendance } from "./attendance.js";
@@ -74,7 +77,7 @@ const token = tokenFromPath(location.pathname);
 const sponsorToken = sponsorTokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
-/** @type {{ signalling: SignallingClient, mesh: PeerMesh, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording, control: SessionControl, quality: Quality, difficulties: Difficulties } | null} */
+/** @type {{ signalling: SignallingClient, mesh: MediaTransport, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording, control: SessionControl, quality: Quality, difficulties: Difficulties } | null} */
 let call = null;
 /** @type {Welcome | null} the last welcome */
 let welcome = null;
@@ -95,7 +98,8 @@ let serverRestarting = false;
     connection,
     peers: [...roster.keys()],
     welcome,
-    links: call ? Object.fromEntries([...call.mesh.links].map(([id, link]) => [id, link.pc.connectionState])) : {},
+    links: call ? call.mesh.states() : {},
+    route: call?.mesh.route ?? null,
     attendance: call?.attendance.snapshot() ?? null,
     consents: call?.consents.snapshot() ?? null,
     recording: call?.recording.snapshot() ?? null,
@@ -201,11 +205,12 @@ function join(lobby, consentChoices) {
       // The lobby still opens once the session ended; the socket does not.
       if (result.ok && result.lobby.session.state === "ended") return { code: "session_ended", message: "the session has ended" };
       if (result.ok && result.lobby.removal) return { code: "token_revoked", message: "a facilitator removed this person" };
+      if (result.ok && result.lobby.full) return { code: "at_capacity", message: "the session is full" };
       return !result.ok && DEFINITIVE.has(result.error.code) ? result.error : null;
     },
   });
-  const mesh = new PeerMesh(media, {
-    send: (to, data) => signalling.send({ type: "signal", to, data }),
+  const mesh = new MediaTransport(media, {
+    send: (message) => signalling.send(message),
     onRemoteStream: (id, stream) => view.setPeerStream(id, stream),
     onLinkState: (id, state) => view.setLinkState(id, state),
   });
@@ -313,7 +318,8 @@ function onMessage(message) {
         roster.set(peer.id, peer);
         view.upsertPeer(peer);
       }
-      mesh.reset(message.roster);
+      mesh.reset(message.roster, message.media ?? "peer");
+      shell.setRoute(mesh.route);
       sentMedia = "";
       sendMediaState();
       attendance.welcome(message);
@@ -364,10 +370,32 @@ function onMessage(message) {
     case "signal":
       mesh.signal(message.from, message.data);
       break;
+    // The session's media now passes through the organisation's server.
+    case "media_route": {
+      mesh.moveTo(message.route, [...roster.values()]);
+      shell.setRoute(message.route);
+      if (message.route === "forwarded") {
+        shell.toast(() => t("call.route_forwarded"), "info");
+        shell.announce(t("call.route_forwarded"));
+      }
+      break;
+    }
+    case "forward":
+      mesh.forward(message.side, message.data);
+      break;
+    case "forward_failed":
+      mesh.forwardFailed(message.side);
+      break;
     case "error": {
       // A relay to someone who just left is a normal race, not news.
       if (message.code === "unknown_peer") {
         console.info("cadre:", message.message);
+        break;
+      }
+      // The server connections' own signalling: made again on failure, not
+      // something the person can act on.
+      if (message.about === "forward") {
+        console.warn("cadre: forwarding", message.code, message.message);
         break;
       }
       const code = message.code;
@@ -521,6 +549,7 @@ function endCall() {
   current.view.clearPeers();
   current.view.dispose();
   current.signalling.stop();
+  shell.setRoute(null);
   roster.clear();
   media.stop();
 }

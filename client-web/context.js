@@ -16,7 +16,7 @@
  * @property {import("./ui.js").CallView} view the call's screen
  * @property {import("./panel.js").SidePanels} panels where a feature mounts its side panel
  * @property {import("./media.js").LocalMedia} media this browser's camera and microphone
- * @property {import("./peers.js").PeerMesh} mesh the peer connections
+ * @property {import("./transport.js").MediaTransport} mesh the media's connections (to each peer, or to the server)
  * @property {(id: string) => string} nameOf a person's name, from everyone this page knows
  */
 

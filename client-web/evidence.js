@@ -283,6 +283,9 @@ export function describeEntries(entries, who) {
       case "report_closed":
         text = t("trace.report_closed");
         break;
+      case "media_route":
+        text = str(p, "route") === "peer" ? t("trace.media_route_peer") : t("trace.media_route_forwarded");
+        break;
       default:
         // A kind newer than this page: said plainly, never by its code name.
         text = t("trace.other");

@@ -29,7 +29,7 @@ import { formatTime } from "./evidence.js";
 /** @typedef {import("./wire.js").ServerMessage} ServerMessage */
 /** @typedef {import("./wire.js").ClientMessage} ClientMessage */
 /** @typedef {import("./wire.js").Me} Me */
-/** @typedef {import("./peers.js").PeerMesh} PeerMesh */
+/** @typedef {import("./transport.js").MediaTransport} MediaTransport */
 /** @typedef {import("./context.js").CallContext} CallContext */
 
 /** How often figures are sent (the server takes at most one a second). */
@@ -179,7 +179,7 @@ export function worstConnection(states) {
 /**
  * Outbound video frames over every mesh connection (for tests: they must not
  * grow while the session is suspended).
- * @param {PeerMesh} mesh
+ * @param {MediaTransport} mesh
  */
 export async function outboundVideo(mesh) {
   let framesSent = 0;
@@ -210,7 +210,7 @@ export class StatsReporter {
   sent = 0;
 
   /**
-   * @param {PeerMesh} mesh
+   * @param {MediaTransport} mesh
    * @param {(message: ClientMessage) => boolean} send
    */
   constructor(mesh, send) {

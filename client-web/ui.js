@@ -101,6 +101,8 @@ export class Shell {
     this.sessionTitle = h("p", { class: "topbar-title", hidden: true });
     /** The session's state, beside its title, during a call (filled by `control.js`). */
     this.stateBadge = h("span", { class: "state-badge", "data-field": "session-state-badge", hidden: true });
+    /** Shown while the session's media passes through the organisation's server (`setRoute`). */
+    this.routeBadge = h("span", { class: "route-badge", "data-field": "media-route", hidden: true });
     this.status = h("div", { class: "status", role: "status", hidden: true, "data-status": "connecting" },
       h("span", { class: "status-dot", "aria-hidden": "true" }),
       h("span", { class: "sr-only" }, T("status.label"), ": "),
@@ -122,7 +124,7 @@ export class Shell {
         h("span", { class: "brand-mark", "aria-hidden": "true" }),
         h("span", { class: "brand-name" }, T("app.name")),
         h("span", { class: "brand-tagline" }, T("app.tagline"))),
-      h("div", { class: "topbar-session" }, this.sessionTitle, this.stateBadge),
+      h("div", { class: "topbar-session" }, this.sessionTitle, this.stateBadge, this.routeBadge),
       h("div", { class: "topbar-end" },
         this.status,
         h("div", { class: "lang" }, h("label", { for: "lang-select" }, T("lang.label")), select)));
@@ -206,6 +208,20 @@ export class Shell {
     setTimeout(() => item.remove(), 8000);
   }
 
+  /**
+   * How the call's media travels: a badge while it passes through the
+   * organisation's server, nothing while it goes from person to person.
+   * @param {"peer" | "forwarded" | null} route null outside a call
+   */
+  setRoute(route) {
+    this.routeBadge.hidden = route !== "forwarded";
+    this.routeBadge.dataset.route = route ?? "";
+    if (route === "forwarded") {
+      bindText(this.routeBadge, () => t("call.route_badge"));
+      this.routeBadge.title = t("call.route_badge_title");
+    }
+  }
+
   /** Says something to screen-reader users only. @param {string} text */
   announce(text) {
     this.announcer.textContent = "";
@@ -276,6 +292,10 @@ export function errorScreen(error, window, retry, extra = null) {
       break;
     case "internal":
       text = () => t("error.internal");
+      retryable = true;
+      break;
+    case "at_capacity":
+      text = () => t("error.session_full");
       retryable = true;
       break;
     default:
@@ -474,6 +494,7 @@ function evidenceNotice(lobby) {
       h("li", { "data-item": "consents" }, T("notice.item.consents")),
       h("li", { "data-item": "reports" }, T("notice.item.reports"))),
     h("p", { class: "notice-strong" }, T("notice.never")),
+    h("p", { "data-field": "notice-route" }, T(/** @type {MessageKey} */ (`notice.route.${facts?.media ?? "auto"}`))),
     h("p", {}, T("notice.access")),
     h("h3", { class: "notice-subtitle" }, T("notice.data_title")),
     h("dl", { class: "notice-facts" },
@@ -559,6 +580,9 @@ export class LobbyView {
       h("div", { class: "switches" },
         h("div", { class: "switch" }, this.cameraToggle, h("label", { for: "join-camera" }, T("lobby.camera_on"))),
         h("div", { class: "switch" }, this.micToggle, h("label", { for: "join-microphone" }, T("lobby.microphone_on")))),
+      // Full now: said before the click, which would be refused.
+      lobby.full !== undefined && h("p", { class: "hint hint-warn", role: "status", "data-field": "lobby-full" },
+        T("lobby.full", { n: lobby.full })),
       this.joinButton);
 
     this.element = h("div", { class: "lobby" },

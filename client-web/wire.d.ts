@@ -45,7 +45,21 @@ export interface SessionInfo {
   state: SessionState;
   /** The action the session belongs to: the one the person's certificate covers (actions). */
   action?: ActionRef;
+  /** How the session's media travels, when chosen for it (otherwise the server's choice). */
+  media?: MediaMode;
 }
+
+/** How a session's media may travel: `auto` is peer to peer for two people, through the server from the third. */
+export type MediaMode = "auto" | "peer" | "forwarded";
+
+/** How a session's media travels now. */
+export type MediaRoute = "peer" | "forwarded";
+
+/** One of a person's two connections to the server in a forwarded session. */
+export type ForwardSide = "publish" | "subscribe";
+
+/** The `data` of a `forward`, as this client writes it: its publish offer, its subscribe answer, or a candidate. */
+export type ForwardData = RTCSessionDescriptionInit | RTCIceCandidateInit | { candidate: null };
 
 // Actions (issue 11): the action a session belongs to, and the article 2.1.7
 // changes recorded for one beneficiary.
@@ -91,6 +105,8 @@ export interface Lobby {
   action_changes?: ActionChange[];
   /** The evidence notice's data-protection facts (absent from older servers). */
   notice?: EvidenceNotice;
+  /** Set when the session is full (through the server, this many people at once): joining is refused until someone leaves. */
+  full?: number;
 }
 
 /** How long evidence and recordings are kept, and whom to write to (the controller is the session's organisation). */
@@ -98,6 +114,8 @@ export interface EvidenceNotice {
   evidence_kept_years: number;
   recording_retention_days: number;
   contact?: string;
+  /** How this session's media travels: whether it passes through the organisation's server. */
+  media: MediaMode;
 }
 
 export type ConsentKind = "recording" | "sponsor_share";
@@ -156,6 +174,8 @@ export interface Welcome {
   notice?: StateNotice;
   /** Everyone in the session: facilitators only. */
   people?: Me[];
+  /** How the media travels now: `peer`, connect to each roster entry; `forwarded`, publish to the server and answer its offers. */
+  media: MediaRoute;
 }
 
 // ---------------------------------------------------------------------------
@@ -316,7 +336,13 @@ export type ServerMessage =
   /** One of your difficulty reports, filed or answered. */
   | { type: "report"; report: Difficulty }
   /** The organisation recorded a change of your action (actions, article 2.1.7). */
-  | { type: "action_changed"; change: ActionChange };
+  | { type: "action_changed"; change: ActionChange }
+  /** The session's media moves (to `forwarded` at the third person in `auto` mode). */
+  | { type: "media_route"; route: MediaRoute; at: number }
+  /** The server's side of your connections to it: its answer to your publish offer, or its subscribe offer. */
+  | { type: "forward"; side: ForwardSide; data: unknown }
+  /** One of your connections to the server failed: make it again. */
+  | { type: "forward_failed"; side: ForwardSide };
 
 /** `GET /api/report?token=…`: what a sponsor's link shows. Aggregates for everyone; by name only those who agreed. */
 export interface SponsorView {
@@ -410,7 +436,9 @@ export type ClientMessage =
   /** Connection figures from getStats(), every 5 s. */
   | { type: "stats"; connection: PeerConnectionSummary; peers: PeerStats[] }
   /** Files a difficulty report; answered by `report`. */
-  | { type: "report"; text: string };
+  | { type: "report"; text: string }
+  /** Signalling of your connections to the server in a forwarded session. */
+  | { type: "forward"; side: ForwardSide; data: ForwardData };
 
 /**
  * `GET /api/sessions/{sid}/recordings?token=…` (a facilitator's join token,

@@ -60,6 +60,15 @@ impl Server {
             // Every simulated client comes from 127.0.0.1.
             .args(["--per-address-connections", "0"])
             .args(["--per-address-admissions-per-second", "0"])
+            // The signalling loads hold sessions of many people: measured
+            // as signalling (as the references are), not as media
+            // forwarding, unless the caller chose a mode.
+            .args(
+                (!extra.iter().any(|a| a.starts_with("--media-mode")))
+                    .then_some(["--media-mode", "peer"])
+                    .into_iter()
+                    .flatten(),
+            )
             .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::piped())
@@ -218,6 +227,7 @@ pub async fn create_sessions(
             planned_end: end.clone(),
             time_zone: Some("Europe/Paris".into()),
             sponsor: None,
+            media: None,
             people: (0..size)
                 .map(|i| NewPerson {
                     name: format!("Bench {k}-{i}"),

@@ -142,6 +142,10 @@ pub struct NewActionSession {
     /// IANA time zone; `Europe/Paris` when absent.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub time_zone: Option<String>,
+    /// How the session's media travels; the deployment's choice when
+    /// absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<crate::session::MediaMode>,
     /// At least one facilitator.
     pub facilitators: Vec<NewFacilitator>,
 }

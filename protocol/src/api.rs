@@ -41,6 +41,10 @@ pub struct NewSession {
     /// The sponsoring organisation (commanditaire), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub sponsor: Option<String>,
+    /// How the session's media travels (`auto`, `peer`, `forwarded`);
+    /// the deployment's choice when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<crate::session::MediaMode>,
     /// At least one facilitator.
     pub people: Vec<NewPerson>,
 }
@@ -156,6 +160,11 @@ pub struct Lobby {
     /// from older servers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub notice: Option<EvidenceNotice>,
+    /// Set when the session is full (its media passes through the server,
+    /// which takes this many people at once, and that many are connected):
+    /// joining is refused (`at_capacity`) until someone leaves.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full: Option<u32>,
 }
 
 // -- What people see ------------------------------------------
@@ -171,6 +180,10 @@ pub struct EvidenceNotice {
     /// Where to write to see, correct or erase one's data, if configured.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact: Option<String>,
+    /// How this session's media travels (its own choice, or the server's):
+    /// whether it passes through the organisation's server.
+    #[serde(default)]
+    pub media: crate::session::MediaMode,
 }
 
 /// The interface language an organisation sets as its default.

@@ -67,6 +67,10 @@ pub mod kind {
     /// The organiser let a removed or revoked person back in:
     /// `participant`.
     pub const READMITTED: &str = "readmitted";
+    /// The session's media began to pass through the organisation's server
+    /// (`route`: `forwarded`), or stopped to (`peer`): `route`, `mode`
+    /// (`auto`, `forwarded`), `connected` (how many people were).
+    pub const MEDIA_ROUTE: &str = "media_route";
     // The three difficulty kinds keep the wire name `report` in stored
     // ledgers (and their payload's `report` field is the difficulty's id).
     /// A person filed a difficulty report: `report`, `text`.

@@ -46,6 +46,77 @@ pub struct SessionInfo {
     /// person's certificate covers.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub action: Option<crate::action::ActionRef>,
+    /// How this session's media travels, when chosen for it; otherwise the
+    /// deployment's choice.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<MediaMode>,
+}
+
+/// How a session's media travels, chosen per deployment and per session.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaMode {
+    /// Peer to peer while at most two people are connected; through the
+    /// server from the third on, until everyone has left.
+    #[default]
+    Auto,
+    /// Always peer to peer: nothing of the media passes through the
+    /// server (a mesh strains beyond about six people).
+    Peer,
+    /// Always through the server, whatever the number.
+    Forwarded,
+}
+
+impl MediaMode {
+    /// Every mode.
+    pub const ALL: [MediaMode; 3] = [MediaMode::Auto, MediaMode::Peer, MediaMode::Forwarded];
+
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaMode::Auto => "auto",
+            MediaMode::Peer => "peer",
+            MediaMode::Forwarded => "forwarded",
+        }
+    }
+}
+
+impl std::str::FromStr for MediaMode {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        MediaMode::ALL
+            .into_iter()
+            .find(|m| m.as_str() == s)
+            .ok_or_else(|| format!("unknown media mode {s:?}; expected auto, peer or forwarded"))
+    }
+}
+
+impl std::fmt::Display for MediaMode {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How a session's media travels now.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MediaRoute {
+    /// Each pair of people connects directly.
+    #[default]
+    Peer,
+    /// Each person publishes once to the server, which forwards to the
+    /// others: the organisation's server carries (and could see) the media.
+    Forwarded,
+}
+
+impl MediaRoute {
+    /// The wire name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MediaRoute::Peer => "peer",
+            MediaRoute::Forwarded => "forwarded",
+        }
+    }
 }
 
 /// A person's current consent decisions: the latest recorded, `null` when

@@ -12,7 +12,7 @@
 use crate::difficulties::Difficulty;
 use crate::quality::{Alert, ConnectionStats, ParticipantQuality, PeerStats};
 use crate::session::Consents;
-pub use crate::session::{Me, PeerId, SessionInfo};
+pub use crate::session::{Me, MediaMode, MediaRoute, PeerId, SessionInfo};
 use crate::{ErrorBody, ErrorCode, Role, SessionState};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -191,6 +191,27 @@ pub enum ClientMessage {
         /// `{"type":"offer","sdp":…}` or a candidate.
         data: Opaque,
     },
+    /// Signalling of one's connections to the server while the session is
+    /// forwarded (`media_route`): on the `publish` side, one's own offer
+    /// (camera and microphone, send-only) or a candidate; on the
+    /// `subscribe` side, the answer to the server's offer or a candidate.
+    Forward {
+        /// Which connection.
+        side: ForwardSide,
+        /// A description (`{"type":…,"sdp":…}`) or a candidate.
+        data: Opaque,
+    },
+}
+
+/// One of a person's two connections to the server in a forwarded session.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ForwardSide {
+    /// One's camera and microphone, offered by the client.
+    Publish,
+    /// The others' tracks, offered by the server (again whenever someone
+    /// starts or stops publishing).
+    Subscribe,
 }
 
 /// A facilitator's control of the session.
@@ -394,6 +415,34 @@ pub enum ServerMessage {
         /// only (a participant learns the names of those connected).
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         people: Vec<Me>,
+        /// How the media travels now: `peer`, connect to each roster entry;
+        /// `forwarded`, publish to the server and answer its offers.
+        #[serde(default)]
+        media: MediaRoute,
+    },
+    /// The session's media moves (`forwarded` from the third person in
+    /// `auto` mode): connect the new way, then close the old one.
+    MediaRoute {
+        /// How the media travels from now on.
+        route: MediaRoute,
+        /// When (ms).
+        at: i64,
+    },
+    /// Signalling of one's connections to the server in a forwarded
+    /// session: on the `publish` side, the server's answer to one's offer;
+    /// on the `subscribe` side, the server's offer (the others' tracks,
+    /// candidates included), to answer with `forward`.
+    Forward {
+        /// Which connection.
+        side: ForwardSide,
+        /// The description.
+        data: Opaque,
+    },
+    /// One of one's connections to the server failed: make it again
+    /// (`publish`: offer again; `subscribe`: the server offers anew).
+    ForwardFailed {
+        /// Which connection.
+        side: ForwardSide,
     },
     /// Someone connected (or reconnected: same `id`, new `connection_id`).
     PeerJoined {
@@ -647,6 +696,8 @@ struct Envelope<'a> {
     end: Option<String>,
     #[serde(default)]
     segment: Option<u64>,
+    #[serde(default)]
+    side: Option<ForwardSide>,
 }
 
 impl ClientMessage {
@@ -668,6 +719,7 @@ impl ClientMessage {
             ClientMessage::Control { .. } => "control",
             ClientMessage::Stats { .. } => "stats",
             ClientMessage::Difficulty { .. } => "report",
+            ClientMessage::Forward { .. } => "forward",
         }
     }
 }
@@ -753,6 +805,10 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
         }),
         "recorder_signal" => Ok(ClientMessage::RecorderSignal {
             segment: env.segment.ok_or_else(|| missing("segment"))?,
+            data: Opaque::from_raw(env.data.ok_or_else(|| missing("data"))?),
+        }),
+        "forward" => Ok(ClientMessage::Forward {
+            side: env.side.ok_or_else(|| missing("side"))?,
             data: Opaque::from_raw(env.data.ok_or_else(|| missing("data"))?),
         }),
         other => Err(ErrorBody {

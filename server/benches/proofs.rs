@@ -55,6 +55,7 @@ async fn run() {
             planned_end: now.to_rfc3339(),
             time_zone: Some("Europe/Paris".into()),
             sponsor: None,
+            media: None,
             people,
         })
         .await

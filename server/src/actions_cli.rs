@@ -149,6 +149,10 @@ pub(crate) struct AddSession {
     /// IANA time zone.
     #[arg(long, default_value = "Europe/Paris")]
     time_zone: String,
+    /// How the session's media travels: auto, peer or forwarded (default:
+    /// the server's `--media-mode`).
+    #[arg(long)]
+    media: Option<cadre_protocol::session::MediaMode>,
     /// Facilitator, `Name` or `Name <email>` (repeatable).
     #[arg(long)]
     facilitator: Vec<String>,
@@ -277,6 +281,7 @@ pub(crate) async fn action(app: &App, cmd: ActionCommand) -> anyhow::Result<()> 
                 planned_start: a.start,
                 planned_end: a.end,
                 time_zone: Some(a.time_zone),
+                media: a.media,
                 facilitators: a
                     .facilitator
                     .iter()

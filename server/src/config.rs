@@ -49,10 +49,17 @@ pub struct Config {
     pub per_address_admission_burst: u32,
     /// Where recordings are written (default `{data_dir}/recordings`).
     pub recordings_dir: Option<PathBuf>,
-    /// Address the recorder's WebRTC connections bind (one UDP port each):
+    /// Address the server's WebRTC connections (the recorder's, and the
+    /// forwarding's) bind, one UDP port each:
     /// an address browsers can reach. Loopback by default, which suits a
     /// demo on one machine; a deployment sets its public address.
     pub media_ip: IpAddr,
+    /// How sessions' media travels unless a session chose (`auto`: peer to
+    /// peer for two, through the server from the third).
+    pub media_mode: cadre_protocol::session::MediaMode,
+    /// Most people connected at once to a session whose media is
+    /// forwarded; the next is refused in the lobby.
+    pub forwarded_members: usize,
     /// Most bytes the recordings may take; reaching it stops recording as
     /// a full disk would. None: only the disk's own limit.
     pub recording_quota_bytes: Option<u64>,
@@ -103,6 +110,8 @@ impl Config {
             per_address_admission_burst: 60,
             recordings_dir: None,
             media_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
+            media_mode: cadre_protocol::session::MediaMode::Auto,
+            forwarded_members: 30,
             recording_quota_bytes: None,
             recording_retention: Duration::from_secs(30 * 24 * 3600),
             keyframe_interval: Duration::from_secs(3),

@@ -25,9 +25,9 @@
 //! - [`recording`]: the server-side recorder (one peer connection per
 //!   consenting participant, Ogg and IVF files, the quota).
 //! - [`forward`]: forwarding media through the server for groups (a
-//!   publish and a subscribe connection per member); its media core only,
-//!   not yet used by `live` (see `docs/forwarding.md`). It builds its
-//!   connections like the recorder.
+//!   publish and a subscribe connection per member): the media core, which
+//!   a live session's actor drives once its media is forwarded (see
+//!   `docs/forwarding.md`). It builds its connections like the recorder.
 //! - [`directory`]: what exists: sessions, people and links in the SQLite
 //!   catalogue, join links as signed tokens, the signing keys and the
 //!   organiser token, calendar files.

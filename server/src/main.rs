@@ -123,10 +123,19 @@ struct ServeArgs {
     /// Upgrade attempts from one address allowed at once above that rate.
     #[arg(long, env = "CADRE_PER_ADDRESS_ADMISSION_BURST", default_value_t = 60)]
     per_address_admission_burst: u32,
-    /// Address the recorder's WebRTC connections bind: one browsers can
-    /// reach (the server's public address in a deployment).
+    /// Address the server's WebRTC connections (recorder, forwarding)
+    /// bind: one browsers can reach (the server's public address in a
+    /// deployment).
     #[arg(long, env = "CADRE_MEDIA_IP", default_value = "127.0.0.1")]
     media_ip: std::net::IpAddr,
+    /// How media travels in sessions that did not choose: auto (peer to
+    /// peer for two people, through the server from the third), peer, or
+    /// forwarded.
+    #[arg(long, env = "CADRE_MEDIA_MODE", default_value = "auto")]
+    media_mode: cadre_protocol::session::MediaMode,
+    /// Most people connected at once to a forwarded session.
+    #[arg(long, env = "CADRE_FORWARDED_MEMBERS", default_value_t = 30)]
+    forwarded_members: usize,
     /// Where recordings are written (default: `recordings` in the data
     /// directory).
     #[arg(long, env = "CADRE_RECORDINGS_DIR")]
@@ -251,6 +260,11 @@ struct CreateArgs {
     /// Sponsoring organisation, if any.
     #[arg(long)]
     sponsor: Option<String>,
+    /// How the session's media travels: auto (peer to peer for two people,
+    /// through the server from the third), peer, or forwarded (default:
+    /// the server's `--media-mode`).
+    #[arg(long)]
+    media: Option<cadre_protocol::session::MediaMode>,
     /// Facilitator, `Name` or `Name <email>` (repeatable).
     #[arg(long)]
     facilitator: Vec<String>,
@@ -351,6 +365,11 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
     config.per_address_admissions_per_second = args.per_address_admissions_per_second;
     config.per_address_admission_burst = args.per_address_admission_burst;
     config.media_ip = args.media_ip;
+    config.media_mode = args.media_mode;
+    if args.forwarded_members < 2 {
+        bail!("--forwarded-members must be at least 2");
+    }
+    config.forwarded_members = args.forwarded_members;
     config.recordings_dir = args.recordings_dir.clone();
     config.recording_quota_bytes = args.recording_quota_mb.map(|mb| mb.saturating_mul(1 << 20));
     if args.recording_retention_days == 0 {
@@ -473,6 +492,7 @@ async fn demo(data_dir: &Path, args: ServeArgs, json: bool) -> anyhow::Result<()
             planned_end: (start + minute * 180).to_rfc3339(),
             time_zone: Some("Europe/Paris".into()),
             sponsor: None,
+            media: None,
             people: vec![
                 person("Claire Martin", Role::Facilitator),
                 person("Karim Benali", Role::Participant),
@@ -884,6 +904,7 @@ fn new_session(args: &CreateArgs) -> anyhow::Result<NewSession> {
         planned_end: args.end.clone().unwrap_or_default(),
         time_zone: Some(args.time_zone.clone()),
         sponsor: args.sponsor.clone(),
+        media: args.media,
         people,
     })
 }

@@ -26,6 +26,7 @@
 //   suite/*.mjs      the tests, one file per area, in the order they run:
 //     lobby          the languages, a garbage link
 //     call           video, a reload, the camera, leaving, a second tab, a revoked link
+//     forwarding     a group of five through the server, the move from two to three
 //     attendance     sign-in and countersignature, « Mes traces », documents, the console
 //     consent        « Vos accords » in the lobby, « Mes accords » in the call
 //     recording      armed, gated by everyone's agreement, stopped by a withdrawal, files
@@ -40,6 +41,7 @@
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
 import "./suite/call.mjs";
+import "./suite/forwarding.mjs";
 import "./suite/attendance.mjs";
 import "./suite/consent.mjs";
 import "./suite/recording.mjs";

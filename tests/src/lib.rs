@@ -149,6 +149,10 @@ impl TestServer {
     ) -> TestServer {
         let mut config = Config::new(data_dir.path());
         config.bind = SocketAddr::from(([127, 0, 0, 1], 0));
+        // Tests of anything but the media route keep it peer to peer, so
+        // that a third person does not open server connections they never
+        // use; the tests of forwarding choose it.
+        config.media_mode = cadre_protocol::session::MediaMode::Peer;
         adjust(&mut config);
         let server = cadre_server::Server::bind(config)
             .await
@@ -626,6 +630,7 @@ pub fn session_body(people: &[(&str, Role)]) -> NewSession {
         planned_end: rfc3339(end),
         time_zone: Some("Europe/Paris".to_owned()),
         sponsor: None,
+        media: None,
         people: people
             .iter()
             .map(|(name, role)| NewPerson {

@@ -168,6 +168,9 @@ impl App {
                 heartbeat_interval: config.heartbeat_interval,
                 quality: config.quality.clone(),
                 anchor,
+                media_mode: config.media_mode,
+                forwarded_members: config.forwarded_members,
+                media_ip: config.media_ip,
             },
             tracker.clone(),
             ledger.clone(),
@@ -231,12 +234,17 @@ impl App {
         self.inner.default_lang
     }
 
-    /// The lobby notice's data-protection facts.
-    pub fn evidence_notice(&self) -> cadre_protocol::api::EvidenceNotice {
+    /// The lobby notice's data-protection facts, for a session that chose
+    /// `media` (or not).
+    pub fn evidence_notice(
+        &self,
+        media: Option<cadre_protocol::session::MediaMode>,
+    ) -> cadre_protocol::api::EvidenceNotice {
         cadre_protocol::api::EvidenceNotice {
             evidence_kept_years: self.inner.evidence_kept_years,
             recording_retention_days: self.inner.recording_retention.as_secs() / 86_400,
             contact: self.inner.privacy_contact.clone(),
+            media: media.unwrap_or(self.inner.registry.settings().media_mode),
         }
     }
 
@@ -720,6 +728,7 @@ pub fn session_info(s: &Session, facilitators: Vec<String>) -> SessionInfo {
         facilitators,
         state: s.state,
         action: None,
+        media: s.media,
     }
 }
 

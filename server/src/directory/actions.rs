@@ -380,6 +380,7 @@ impl Catalog {
             planned_end: new.planned_end.clone(),
             time_zone: new.time_zone.clone(),
             sponsor: None,
+            media: new.media,
             people,
         };
         let ids: Vec<String> = enrolled.iter().map(|b| b.id.clone()).collect();
@@ -752,6 +753,9 @@ mod tests {
                 1,
                 "rows kept"
             );
+            // Sessions from before the media mode follow the deployment's.
+            let old = catalog.session("s_old").expect("the old session reads");
+            assert_eq!(old.media, None);
         }
     }
 }

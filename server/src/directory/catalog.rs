@@ -8,6 +8,7 @@
 
 use crate::directory::keys::random_id;
 use cadre_protocol::api::{NewPerson, NewSession};
+use cadre_protocol::session::MediaMode;
 use cadre_protocol::{Role, SessionKind, SessionState};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
@@ -74,6 +75,9 @@ pub struct Session {
     pub state: SessionState,
     /// Creation time.
     pub created_at: DateTime<Utc>,
+    /// How its media travels, when chosen for it (otherwise the
+    /// deployment's choice).
+    pub media: Option<MediaMode>,
 }
 
 /// A person as stored.
@@ -142,7 +146,8 @@ CREATE TABLE IF NOT EXISTS sessions (
     time_zone TEXT NOT NULL,
     sponsor TEXT,
     state TEXT NOT NULL,
-    created_at INTEGER NOT NULL
+    created_at INTEGER NOT NULL,
+    media TEXT
 ) STRICT;
 CREATE TABLE IF NOT EXISTS people (
     id TEXT PRIMARY KEY,
@@ -194,13 +199,13 @@ impl Catalog {
         conn.execute_batch(SCHEMA)?;
         // Catalogues from before links were sealed: their links keep being
         // checked by signature.
-        let sealed: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM pragma_table_info('links') WHERE name = 'seal'",
-            [],
-            |row| row.get(0),
-        )?;
-        if sealed == 0 {
+        if !has_column(&conn, "links", "seal")? {
             conn.execute_batch("ALTER TABLE links ADD COLUMN seal BLOB")?;
+        }
+        // Catalogues from before sessions chose their media: the
+        // deployment's choice applies to their sessions.
+        if !has_column(&conn, "sessions", "media")? {
+            conn.execute_batch("ALTER TABLE sessions ADD COLUMN media TEXT")?;
         }
         // The organisation's identity, actions and
         // their beneficiaries, and the people column that links them.
@@ -271,13 +276,15 @@ impl Catalog {
             sponsor: valid.sponsor,
             state: SessionState::Scheduled,
             created_at: now,
+            media: new.media,
         };
         let (not_before, expires_at) = link_window(&session);
         let mut conn = self.lock();
         let tx = conn.transaction()?;
         tx.execute(
             "INSERT INTO sessions (id, title, kind, organisation, planned_start, planned_end, \
-             time_zone, sponsor, state, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+             time_zone, sponsor, state, created_at, media) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 session.id,
                 session.title,
@@ -289,6 +296,7 @@ impl Catalog {
                 session.sponsor,
                 session.state.as_str(),
                 now.timestamp_millis(),
+                session.media.map(MediaMode::as_str),
             ],
         )?;
         let mut people = Vec::with_capacity(valid.people.len());
@@ -353,11 +361,11 @@ impl Catalog {
         let conn = self.lock();
         let mut stmt = conn.prepare(
             "SELECT s.id, s.title, s.kind, s.organisation, s.planned_start, s.planned_end, \
-             s.time_zone, s.sponsor, s.state, s.created_at, \
+             s.time_zone, s.sponsor, s.state, s.created_at, s.media, \
              (SELECT COUNT(*) FROM people p WHERE p.session_id = s.id) \
              FROM sessions s ORDER BY s.planned_start DESC, s.id",
         )?;
-        let rows = stmt.query_map([], |row| Ok((session_row(row), row.get::<_, i64>(10)?)))?;
+        let rows = stmt.query_map([], |row| Ok((session_row(row), row.get::<_, i64>(11)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (session, count) = row?;
@@ -371,7 +379,7 @@ impl Catalog {
         let conn = self.lock();
         conn.prepare_cached(
             "SELECT id, title, kind, organisation, planned_start, planned_end, time_zone, \
-             sponsor, state, created_at FROM sessions WHERE id = ?1",
+             sponsor, state, created_at, media FROM sessions WHERE id = ?1",
         )?
         .query_row([id], |row| Ok(session_row(row)))
         .optional()?
@@ -431,7 +439,7 @@ impl Catalog {
             "SELECT l.person_id, l.session_id, l.revoked_at, l.seal, \
              p.id, p.session_id, p.name, p.email, p.role, \
              s.id, s.title, s.kind, s.organisation, s.planned_start, s.planned_end, \
-             s.time_zone, s.sponsor, s.state, s.created_at \
+             s.time_zone, s.sponsor, s.state, s.created_at, s.media \
              FROM links l LEFT JOIN people p ON p.id = l.person_id \
              LEFT JOIN sessions s ON s.id = l.session_id WHERE l.jti = ?1",
         )?;
@@ -617,11 +625,21 @@ fn parse_state(s: &str) -> Option<SessionState> {
     serde_json::from_value(serde_json::Value::String(s.to_owned())).ok()
 }
 
+/// Whether `table` has `column` (catalogues from before it lack it).
+fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<bool> {
+    conn.query_row(
+        "SELECT COUNT(*) FROM pragma_table_info(?1) WHERE name = ?2",
+        params![table, column],
+        |row| row.get::<_, i64>(0),
+    )
+    .map(|n| n > 0)
+}
+
 fn session_row(row: &rusqlite::Row<'_>) -> CatalogResult<Session> {
     session_at(row, 0)
 }
 
-/// A session from the row's columns `at..at + 10`.
+/// A session from the row's columns `at..at + 11`.
 fn session_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Session> {
     let kind: String = row.get(at + 2)?;
     let tz: String = row.get(at + 6)?;
@@ -640,6 +658,10 @@ fn session_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Session> {
         state: parse_state(&state)
             .ok_or_else(|| CatalogError::Corrupt(format!("state {state}")))?,
         created_at: millis(row.get(at + 9)?),
+        media: row
+            .get::<_, Option<String>>(at + 10)?
+            .map(|m| m.parse().map_err(CatalogError::Corrupt))
+            .transpose()?,
     })
 }
 
@@ -803,6 +825,7 @@ mod tests {
             planned_end: "2026-12-03T12:30".into(),
             time_zone: None,
             sponsor: None,
+            media: None,
             people: vec![NewPerson {
                 name: "Claire".into(),
                 email: None,

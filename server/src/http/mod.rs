@@ -195,6 +195,7 @@ async fn lobby(
                 return Err(e);
             };
             let action_changes = app.action_changes_of(&removed.you.id).await?;
+            let notice = app.evidence_notice(removed.session.media);
             return Ok(Json(Lobby {
                 consent_texts: Vec::new(),
                 consents: Default::default(),
@@ -204,12 +205,17 @@ async fn lobby(
                 server_time: chrono::Utc::now().timestamp_millis(),
                 removal: Some(removed.notice),
                 action_changes,
-                notice: Some(app.evidence_notice()),
+                notice: Some(notice),
+                full: None,
             }));
         }
         Err(e) => return Err(e),
     };
     let action_changes = app.action_changes_of(&who.id).await?;
+    let notice = app.evidence_notice(who.session.media);
+    let registry = app.registry();
+    let full = (!registry.has_room(&who.session.id, &who.id, who.session.media))
+        .then(|| registry.settings().forwarded_members as u32);
     Ok(Json(Lobby {
         removal: None,
         action_changes,
@@ -223,7 +229,8 @@ async fn lobby(
         },
         session: who.session,
         server_time: chrono::Utc::now().timestamp_millis(),
-        notice: Some(app.evidence_notice()),
+        notice: Some(notice),
+        full,
     }))
 }
 

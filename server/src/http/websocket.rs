@@ -93,6 +93,18 @@ pub(super) async fn websocket(
             "this session is over",
         ));
     }
+    let registry = app.registry();
+    if !registry.has_room(&sid, &who.id, who.session.media) {
+        return Err(ApiError::new(
+            ErrorCode::AtCapacity,
+            format!(
+                "this session is full: {} people are connected, the most a session that passes \
+                 through the server takes; try again when someone has left",
+                registry.settings().forwarded_members
+            ),
+        )
+        .with_retry_after(CAPACITY_RETRY));
+    }
     let address_permit = limits.hold(peer.ip()).map_err(|_| {
         ApiError::new(
             ErrorCode::RateLimited,

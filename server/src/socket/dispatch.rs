@@ -64,6 +64,7 @@ impl Connection<'_> {
                 end,
                 participant,
             } => self.control(action, reason, start, end, participant).await,
+            ClientMessage::Forward { side, data } => self.member.forward(side, data).await,
             ClientMessage::RecorderSignal { segment, data } => {
                 self.member.recorder_signal(segment, data).await;
             }

@@ -5,7 +5,7 @@
 use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
 use crate::live::session::{ControlRequest, JoinError, SessionHandle};
 use cadre_protocol::quality::ConnectionStats;
-use cadre_protocol::signalling::Opaque;
+use cadre_protocol::signalling::{ForwardSide, Opaque};
 use cadre_protocol::{ErrorBody, Role};
 
 /// The session, and who this connection is in it.
@@ -36,6 +36,11 @@ impl Member {
     pub(super) async fn stats(&self, report: ConnectionStats) {
         let (id, cid) = (self.id.clone(), self.connection_id.clone());
         self.session.stats(id, cid, report).await;
+    }
+
+    pub(super) async fn forward(&self, side: ForwardSide, data: Opaque) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.forward(id, cid, side, data).await;
     }
 
     pub(super) async fn recorder_signal(&self, segment: u64, data: Opaque) {

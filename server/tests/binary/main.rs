@@ -49,6 +49,7 @@ async fn atelier(app: &cadre_server::App) -> SessionView {
         planned_end: (now + chrono::Duration::hours(2)).to_rfc3339(),
         time_zone: None,
         sponsor: None,
+        media: None,
         people: vec![
             person("Claire", Role::Facilitator),
             person("Karim", Role::Participant),

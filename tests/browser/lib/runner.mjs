@@ -42,9 +42,13 @@ export class Stage {
     this.browser = browser;
   }
 
-  /** A new session of four people, planned from now on: see `createSession`. */
-  session() {
-    return createSession(this.server);
+  /**
+   * A new session of four people (and `options.extra`), planned from now on:
+   * see `createSession`.
+   * @param {{ extra?: string[], media?: "auto" | "peer" | "forwarded" }} [options]
+   */
+  session(options) {
+    return createSession(this.server, options);
   }
 
   /**

@@ -103,10 +103,13 @@ export async function organiser(server, method, path, body) {
  * minute (so its sign-in window is open), one facilitator and three
  * participants, no sponsor. Each test makes its own, so none depends on what
  * another did.
+ * `extra` adds participants after them; `media` chooses how the session's
+ * media travels (the server's choice, `auto`, when absent).
  * @param {Server} server
+ * @param {{ extra?: string[], media?: "auto" | "peer" | "forwarded" }} [options]
  * @returns {Promise<Session>}
  */
-export async function createSession(server) {
+export async function createSession(server, options = {}) {
   const now = Date.now();
   const start = new Date(now - (now % 60_000));
   const end = new Date(start.getTime() + 180 * 60_000);
@@ -119,11 +122,13 @@ export async function createSession(server) {
     planned_start: start.toISOString(),
     planned_end: end.toISOString(),
     time_zone: "Europe/Paris",
+    ...(options.media ? { media: options.media } : {}),
     people: [
       person("Claire Martin", "facilitator"),
       person("Karim Benali", "participant"),
       person("Sophie Dubois", "participant"),
       person("Lucas Moreau", "participant"),
+      ...(options.extra ?? []).map((name) => person(name, "participant")),
     ],
   });
   const facilitator = view.people.find((p) => p.role === "facilitator");

@@ -16,6 +16,7 @@ mod control_proofs;
 mod document_privacy;
 mod downloads;
 mod flood;
+mod forwarded_sessions;
 mod forwarding;
 mod isolation;
 mod join_and_roster;

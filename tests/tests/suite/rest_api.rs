@@ -450,6 +450,8 @@ async fn the_page_carries_the_default_language_and_the_lobby_the_notice_facts() 
     assert_eq!(status, StatusCode::OK, "{lobby}");
     assert_eq!(
         lobby["notice"],
-        json!({"evidence_kept_years": 6, "recording_retention_days": 30, "contact": "dpo@example.org"})
+        json!({"evidence_kept_years": 6, "recording_retention_days": 30, "contact": "dpo@example.org",
+            "media": "peer"}),
+        "the suite's server keeps sessions peer to peer; the notice says so"
     );
 }

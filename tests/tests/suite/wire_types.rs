@@ -37,8 +37,8 @@ use cadre_protocol::quality::{
     Score,
 };
 use cadre_protocol::signalling::{
-    ClientMessage, ControlAction, IcePolicy, IceServer, LeaveReason, Me, Opaque, Peer,
-    RecordingStatus, ServerMessage, SessionInfo, SlotStatus, StateNotice,
+    ClientMessage, ControlAction, ForwardSide, IcePolicy, IceServer, LeaveReason, Me, MediaMode,
+    MediaRoute, Opaque, Peer, RecordingStatus, ServerMessage, SessionInfo, SlotStatus, StateNotice,
 };
 use cadre_protocol::{ErrorBody, ErrorCode, Role, SessionKind, SessionState};
 use serde::Serialize;
@@ -107,6 +107,9 @@ fn wire_d_ts_matches_the_rust_types() {
     check.union("Score", &variants::<Score>());
     check.union("DifficultyStatus", &variants::<DifficultyStatus>());
     check.union("ActionChangeKind", &variants::<ActionChangeKind>());
+    check.union("MediaMode", &variants::<MediaMode>());
+    check.union("MediaRoute", &variants::<MediaRoute>());
+    check.union("ForwardSide", &variants::<ForwardSide>());
     check.union(
         "ConsentKind",
         &[RECORDING, SPONSOR_SHARE].map(String::from).into(),
@@ -379,6 +382,7 @@ fn session_info(full: bool) -> SessionInfo {
                 title: "Gestion de projet agile".into(),
             },
         ),
+        media: some(full, MediaMode::Auto),
     }
 }
 
@@ -484,6 +488,7 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             recording: recording_status(full),
             notice: some(full, notice(full)),
             people: list(full, me()),
+            media: MediaRoute::Forwarded,
         },
         ServerMessage::PeerJoined { peer: peer() },
         ServerMessage::PeerLeft {
@@ -562,6 +567,17 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
         ServerMessage::RecorderSignal {
             segment: 1,
             data: opaque(json!({ "type": "answer", "sdp": "v=0" })),
+        },
+        ServerMessage::MediaRoute {
+            route: MediaRoute::Forwarded,
+            at: 1_796_284_800_000,
+        },
+        ServerMessage::Forward {
+            side: ForwardSide::Subscribe,
+            data: opaque(json!({ "type": "offer", "sdp": "v=0" })),
+        },
+        ServerMessage::ForwardFailed {
+            side: ForwardSide::Publish,
         },
         ServerMessage::Receipt {
             tree_head: "eyJ.eyJ.sig".into(),
@@ -648,6 +664,10 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
             segment: 1,
             data: opaque(json!({ "type": "offer", "sdp": "v=0" })),
         },
+        ClientMessage::Forward {
+            side: ForwardSide::Publish,
+            data: opaque(json!({ "type": "offer", "sdp": "v=0" })),
+        },
     ]
 }
 
@@ -686,8 +706,10 @@ fn lobby(full: bool) -> Lobby {
                 evidence_kept_years: 3,
                 recording_retention_days: 30,
                 contact: some(full, "dpo@example.org".into()),
+                media: MediaMode::Auto,
             },
         ),
+        full: some(full, 30),
     }
 }
 

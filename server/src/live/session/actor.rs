@@ -82,6 +82,9 @@ pub(super) struct SessionActor {
     pub(super) quality: QualityTracker,
     /// When the quality tick runs next (ms).
     pub(super) next_tick: i64,
+    /// How the media travels, and the forwarding when it is through the
+    /// server.
+    pub(super) forwarding: super::forwarding::Forwarding,
 }
 
 impl SessionActor {
@@ -116,6 +119,7 @@ impl SessionActor {
             sponsor_share: HashMap::new(),
             quality: QualityTracker::new(registry.settings.quality.clone()),
             next_tick: 0,
+            forwarding: Default::default(),
             registry,
         }
     }
@@ -181,6 +185,7 @@ impl SessionActor {
         }
         // A connection still holding this actor's handle relays nowhere.
         self.routes.clear();
+        self.stop_forwarding();
         debug!("session actor ended");
     }
 
@@ -320,6 +325,13 @@ impl SessionActor {
                 segment,
                 data,
             } => self.recorder_signal(id, connection_id, segment, data),
+            Command::Forward {
+                id,
+                connection_id,
+                side,
+                data,
+            } => self.forward_signal(&id, &connection_id, side, data),
+            Command::Forwarded(event) => self.forwarded(event),
             Command::SegmentStarted { segment, written } => self.segment_started(segment, written),
             Command::Recorder { segment, event } => self.recorder_event(segment, event),
             Command::Stats {

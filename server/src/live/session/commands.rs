@@ -8,7 +8,7 @@ use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
 use crate::recording::SegmentEvent;
 use axum::extract::ws::Utf8Bytes;
 use cadre_protocol::ErrorBody;
-use cadre_protocol::signalling::{LeaveReason, Opaque, StateNotice};
+use cadre_protocol::signalling::{ForwardSide, LeaveReason, Opaque, StateNotice};
 use tokio::sync::oneshot;
 
 /// Large payloads are boxed: every slot of a session's inbox is the size of
@@ -99,6 +99,15 @@ pub(super) enum Command {
         armed: bool,
         reply: oneshot::Sender<Result<(), ErrorBody>>,
     },
+    /// Signalling of a member's connections to the forwarding.
+    Forward {
+        id: String,
+        connection_id: String,
+        side: ForwardSide,
+        data: Opaque,
+    },
+    /// What the forwarding asks to be carried to a member.
+    Forwarded(crate::forward::ForwardEvent),
     /// Signalling of a member's recorder peer connection.
     RecorderSignal {
         id: String,

@@ -8,7 +8,7 @@ use super::routes::Routes;
 use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
 use crate::live::outbound::{Outbound, QueueError, encode};
 use cadre_protocol::signalling::ServerMessage;
-use cadre_protocol::signalling::{LeaveReason, Opaque};
+use cadre_protocol::signalling::{ForwardSide, LeaveReason, Opaque};
 use cadre_protocol::{ErrorBody, ErrorCode};
 use std::sync::Arc;
 use tokio::sync::{mpsc, oneshot};
@@ -214,6 +214,25 @@ impl SessionHandle {
     pub async fn arm(&self, by: String, armed: bool) -> Result<(), ErrorBody> {
         let (reply, rx) = oneshot::channel();
         self.ask(Command::Arm { by, armed, reply }, rx).await
+    }
+
+    /// Passes a member's signalling of a connection to the forwarding.
+    pub async fn forward(
+        &self,
+        id: String,
+        connection_id: String,
+        side: ForwardSide,
+        data: Opaque,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::Forward {
+                id,
+                connection_id,
+                side,
+                data,
+            })
+            .await;
     }
 
     /// Passes a member's recorder signalling to the open segment.

@@ -32,6 +32,8 @@
 //! - `quality`: the glue to [`crate::live::quality`] (pushes, summaries,
 //!   alerts, the optional automatic suspension).
 //! - `control`: suspend, resume, postpone, end, remove.
+//! - `forwarding`: how the media travels (peer to peer, or forwarded by the
+//!   server from the third person), and the glue to [`crate::forward`].
 //! - `errors`: the error bodies the actor answers with.
 
 mod actor;
@@ -39,6 +41,7 @@ mod commands;
 mod consent;
 mod control;
 mod errors;
+mod forwarding;
 mod gate;
 mod handle;
 mod quality;
@@ -72,6 +75,12 @@ pub struct SessionSettings {
     pub quality: QualityConfig,
     /// Where a session's end is announced, so its log is anchored at once.
     pub anchor: crate::evidence::anchoring::AnchorQueue,
+    /// How media travels in sessions that did not choose.
+    pub media_mode: cadre_protocol::session::MediaMode,
+    /// Most people connected at once to a forwarded session.
+    pub forwarded_members: usize,
+    /// Address the forwarding's connections bind.
+    pub media_ip: std::net::IpAddr,
 }
 
 /// A person joining with one connection.

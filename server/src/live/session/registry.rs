@@ -11,6 +11,7 @@ use crate::live::outbound::encode;
 use crate::recording::Recorder;
 use cadre_protocol::attendance::Schedule;
 use cadre_protocol::evidence::{ACTOR_SERVER, kind};
+use cadre_protocol::session::MediaMode;
 use cadre_protocol::signalling::{ServerMessage, SessionInfo};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -48,6 +49,11 @@ impl std::fmt::Debug for Registry {
 pub struct JoinError;
 
 impl Registry {
+    /// The settings every session shares.
+    pub fn settings(&self) -> &SessionSettings {
+        &self.settings
+    }
+
     /// An empty registry whose actors are tracked by `tracker`.
     pub fn new(
         settings: SessionSettings,
@@ -97,6 +103,19 @@ impl Registry {
     /// The live actor of a session, if any.
     pub fn get(&self, sid: &str) -> Option<SessionHandle> {
         self.lock().get(sid).cloned()
+    }
+
+    /// Whether `id` may join session `sid` now. A session whose media may
+    /// pass through the server (its mode, or the deployment's, is not
+    /// `peer`) takes at most `forwarded_members` people at once; a person
+    /// already connected may always open a new tab. Checked before the
+    /// upgrade: two arrivals in the same instant may make it one over.
+    pub fn has_room(&self, sid: &str, id: &str, media: Option<MediaMode>) -> bool {
+        if media.unwrap_or(self.settings.media_mode) == MediaMode::Peer {
+            return true;
+        }
+        self.get(sid)
+            .is_none_or(|h| h.routes.admits(id, self.settings.forwarded_members))
     }
 
     /// Number of live sessions.

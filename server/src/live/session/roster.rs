@@ -46,6 +46,9 @@ impl SessionActor {
             sponsor_share: self.sponsor_share.get(&j.id).copied(),
         };
         let records = decision.grants();
+        // Those already here learn of a move to forwarding before they
+        // learn of the newcomer.
+        let media = self.route_for(self.members.len() + 1);
         let roster: Vec<Peer> = self
             .members
             .iter()
@@ -79,6 +82,7 @@ impl SessionActor {
             } else {
                 Vec::new()
             },
+            media,
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
@@ -112,6 +116,7 @@ impl SessionActor {
         let facilitator = member.role == Role::Facilitator;
         let role = member.role;
         self.members.insert(id.clone(), member);
+        self.forward_member(&id);
         // A newcomer without consent closes the gate before they can see
         // or hear anything recorded; one with consent joins the segment.
         if let RecState::Active { participants, .. } = &mut self.recording.state
@@ -152,6 +157,7 @@ impl SessionActor {
         if self.is_current(id, connection_id) {
             self.routes.remove(id);
             self.members.remove(id);
+            self.forward_left(id);
             self.departed(id, reason);
         }
     }
@@ -221,6 +227,9 @@ impl SessionActor {
         if let Some(m) = self.members.remove(id) {
             self.routes.remove(id);
             m.control.close(reason);
+            if reason != LeaveReason::Replaced {
+                self.forward_left(id);
+            }
             if reason == LeaveReason::Replaced {
                 // The old tab's recorder connection goes; the new tab
                 // publishes afresh.

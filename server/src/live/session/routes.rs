@@ -46,6 +46,13 @@ impl Routes {
         self.write().remove(id);
     }
 
+    /// Whether `id` may join with `limit` people at most: they are here
+    /// already (a new tab), or there is room.
+    pub(crate) fn admits(&self, id: &str, limit: usize) -> bool {
+        let routes = self.0.read().unwrap_or_else(|p| p.into_inner());
+        routes.contains_key(id) || routes.len() < limit
+    }
+
     pub(super) fn clear(&self) {
         self.write().clear();
     }

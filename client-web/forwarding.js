@@ -1,0 +1,223 @@
+// @ts-check
+//! A forwarded session's media: two `RTCPeerConnection`s to the server
+//! instead of one per person (docs/forwarding.md).
+//!
+//! - *publish*: this browser offers its camera and microphone, send-only,
+//!   once; the server answers (its candidates in the SDP). Turning a device
+//!   on or off, or a suspension, is a `replaceTrack`, as in the mesh.
+//! - *subscribe*: the server offers everyone else's tracks, and offers again
+//!   whenever someone starts or stops publishing; this browser answers. Each
+//!   track's stream id is its publisher's participant id.
+//!
+//! Both trickle this browser's candidates to the server in `forward`
+//! messages. A connection the server reports failed (`forward_failed`) is
+//! made again.
+
+/** @typedef {import("./wire.js").IcePolicy} IcePolicy */
+/** @typedef {import("./wire.js").ForwardSide} ForwardSide */
+/** @typedef {import("./wire.js").ForwardData} ForwardData */
+/** @typedef {import("./media.js").LocalMedia} LocalMedia */
+/** @typedef {import("./media.js").Kind} Kind */
+
+import { isLoopbackCandidate, loopbackSdp } from "./peers.js";
+
+/** A publisher's track that never unmutes is shown anyway after this long. */
+const FIRST_FRAME_WAIT_MS = 5_000;
+
+/**
+ * @typedef {object} ForwardEvents
+ * @property {(side: ForwardSide, data: ForwardData) => void} send a `forward` message to the server
+ * @property {(id: string, stream: MediaStream) => void} onRemoteStream a publisher's media, once it flows
+ * @property {(state: RTCPeerConnectionState) => void} onState the worse of the two connections' states
+ */
+
+export class ServerLinks {
+  /** @type {RTCPeerConnection | null} */
+  publish = null;
+  /** @type {RTCPeerConnection | null} */
+  subscribe = null;
+  /** @type {Record<Kind, RTCRtpSender | null>} */
+  senders = { audio: null, video: null };
+  /** Publishers whose media flows to us, by participant id. @type {Map<string, MediaStream>} */
+  streams = new Map();
+  /** @type {RTCConfiguration} */
+  #config = { iceServers: [] };
+  /** @type {IcePolicy} */
+  icePolicy = "all";
+  /** Subscribe offers are handled one at a time, in order. */
+  #queue = Promise.resolve();
+  active = false;
+
+  /**
+   * @param {LocalMedia} media
+   * @param {(kind: Kind) => boolean} sends whether a kind is sent now (not suspended)
+   * @param {ForwardEvents} events
+   */
+  constructor(media, sends, events) {
+    this.media = media;
+    this.sends = sends;
+    this.events = events;
+  }
+
+  /** @param {RTCConfiguration} config @param {IcePolicy} icePolicy */
+  configure(config, icePolicy) {
+    this.#config = config;
+    this.icePolicy = icePolicy;
+  }
+
+  /** Connects to the server: publishes now, answers its offers as they come. */
+  start() {
+    this.stop();
+    this.active = true;
+    this.#publish();
+  }
+
+  /** Closes both connections. */
+  stop() {
+    this.active = false;
+    for (const pc of [this.publish, this.subscribe]) {
+      if (!pc) continue;
+      pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = null;
+      pc.close();
+    }
+    this.publish = this.subscribe = null;
+    this.senders = { audio: null, video: null };
+    this.streams.clear();
+    this.#queue = Promise.resolve();
+  }
+
+  /** @param {Kind} kind @param {MediaStreamTrack | null} track */
+  replaceTrack(kind, track) {
+    this.senders[kind]?.replaceTrack(track).catch((err) => console.warn("cadre: replaceTrack failed", err));
+  }
+
+  /**
+   * A `forward` from the server: the answer to our publish offer, or an
+   * offer for the subscribe connection.
+   * @param {ForwardSide} side
+   * @param {unknown} data
+   */
+  receive(side, data) {
+    if (!this.active || typeof data !== "object" || data === null) return;
+    const description = /** @type {RTCSessionDescriptionInit} */ (data);
+    if (this.icePolicy === "loopback" && description.sdp) description.sdp = loopbackSdp(description.sdp);
+    if (side === "publish" && description.type === "answer") {
+      const pc = this.publish;
+      pc?.setRemoteDescription(description).catch((err) => console.warn("cadre: the server's answer failed", err));
+      return;
+    }
+    if (side === "subscribe" && description.type === "offer") {
+      this.#queue = this.#queue
+        .then(() => this.#answer(description))
+        .catch((err) => console.warn("cadre: the server's offer failed", err));
+    }
+  }
+
+  /**
+   * The server lost one of our connections: make it again. A failed
+   * subscribe connection takes the publish one with it (the server starts
+   * this person over).
+   * @param {ForwardSide} side
+   */
+  failed(side) {
+    if (!this.active) return;
+    if (side === "subscribe") this.start();
+    else this.#publish();
+  }
+
+  /** The two connections, for connection figures. @returns {[string, RTCPeerConnection][]} */
+  connections() {
+    /** @type {[string, RTCPeerConnection][]} */
+    const out = [];
+    if (this.publish) out.push(["server:publish", this.publish]);
+    if (this.subscribe) out.push(["server:subscribe", this.subscribe]);
+    return out;
+  }
+
+  #publish() {
+    if (this.publish) {
+      this.publish.onicecandidate = this.publish.onconnectionstatechange = null;
+      this.publish.close();
+    }
+    const pc = new RTCPeerConnection(this.#config);
+    this.publish = pc;
+    for (const kind of /** @type {Kind[]} */ (["audio", "video"])) {
+      const track = this.media.track(kind);
+      const transceiver = pc.addTransceiver(track ?? kind, { direction: "sendonly", streams: [this.media.stream] });
+      if (track && !this.sends(kind)) transceiver.sender.replaceTrack(null).catch(() => {});
+      this.senders[kind] = transceiver.sender;
+    }
+    this.#trickle(pc, "publish");
+    pc.onconnectionstatechange = () => this.#state();
+    (async () => {
+      await pc.setLocalDescription();
+      const local = pc.localDescription;
+      if (!local || this.publish !== pc) return;
+      const sdp = this.icePolicy === "loopback" ? loopbackSdp(local.sdp) : local.sdp;
+      this.events.send("publish", { type: "offer", sdp });
+    })().catch((err) => console.warn("cadre: the publish offer failed", err));
+  }
+
+  /** @param {RTCSessionDescriptionInit} offer */
+  async #answer(offer) {
+    let pc = this.subscribe;
+    if (!pc) {
+      pc = new RTCPeerConnection(this.#config);
+      this.subscribe = pc;
+      this.#trickle(pc, "subscribe");
+      pc.onconnectionstatechange = () => this.#state();
+      pc.ontrack = ({ track, streams }) => this.#track(track, streams[0]);
+    }
+    await pc.setRemoteDescription(offer);
+    await pc.setLocalDescription();
+    const local = pc.localDescription;
+    if (!local || this.subscribe !== pc) return;
+    const sdp = this.icePolicy === "loopback" ? loopbackSdp(local.sdp) : local.sdp;
+    this.events.send("subscribe", { type: "answer", sdp });
+  }
+
+  /**
+   * A publisher's track: shown once its media flows, so that a picture
+   * from the mesh stays until the server's replaces it.
+   * @param {MediaStreamTrack} track
+   * @param {MediaStream | undefined} stream
+   */
+  #track(track, stream) {
+    if (!stream) return;
+    const id = stream.id;
+    const show = () => {
+      if (!this.active || this.streams.get(id) === stream) return;
+      this.streams.set(id, stream);
+      this.events.onRemoteStream(id, stream);
+    };
+    if (!track.muted) {
+      show();
+      return;
+    }
+    const timer = setTimeout(show, FIRST_FRAME_WAIT_MS);
+    track.addEventListener("unmute", () => {
+      clearTimeout(timer);
+      show();
+    }, { once: true });
+  }
+
+  /** @param {RTCPeerConnection} pc @param {ForwardSide} side */
+  #trickle(pc, side) {
+    pc.onicecandidate = ({ candidate }) => {
+      if (!this.active) return;
+      if (candidate && this.icePolicy === "loopback" && !isLoopbackCandidate(candidate.candidate)) return;
+      this.events.send(side, candidate ? candidate.toJSON() : { candidate: null });
+    };
+  }
+
+  #state() {
+    const states = [this.publish, this.subscribe].filter((pc) => pc !== null).map((pc) => pc.connectionState);
+    for (const worst of /** @type {RTCPeerConnectionState[]} */ (["failed", "disconnected", "new", "connecting", "closed"])) {
+      if (states.includes(worst)) {
+        this.events.onState(worst);
+        return;
+      }
+    }
+    this.events.onState("connected");
+  }
+}

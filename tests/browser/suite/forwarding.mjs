@@ -1,0 +1,96 @@
+// Media forwarded by the server: a group of five each publishing once and
+// decoding the four others, and the live move from peer to peer (two people)
+// to forwarding (the third) without anyone leaving.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ARTIFACTS, MEDIA_WAIT_MS } from "../lib/config.mjs";
+import { expectFullMesh, joinFromLobby, state, textOf } from "../lib/pages.mjs";
+import { test } from "../lib/runner.mjs";
+
+/** @typedef {import("../lib/pages.mjs").Person} Person */
+
+/**
+ * Waits until `person`'s media goes only through the server: both server
+ * connections up, no connection to a peer left.
+ * @param {Person} person
+ */
+async function onlyThroughTheServer(person) {
+  await person.page.waitForFunction(
+    () => {
+      const s = /** @type {any} */ (window).cadre.state();
+      const names = Object.keys(s.links).sort();
+      return s.route === "forwarded" && names.join(",") === "server:publish,server:subscribe"
+        && Object.values(s.links).every((st) => st === "connected");
+    },
+    null,
+    { timeout: MEDIA_WAIT_MS },
+  ).catch(async (err) => {
+    const s = await state(person);
+    throw new Error(`${person.name} should send and receive through the server only: route ${s.route}, links ${JSON.stringify(s.links)} (${err.message})`);
+  });
+}
+
+test("a group of five in a forwarded session: each page decodes the four others through the server", async (stage) => {
+  const session = await stage.session({ extra: ["Amina Diallo"], media: "forwarded" });
+  const amina = session.participants[3];
+  const who = [
+    [session.facilitator, "facilitator"],
+    [session.karim, "participant 1"],
+    [session.sophie, "participant 2"],
+    [session.lucas, "participant 3"],
+    [amina, "participant 4"],
+  ];
+  const group = await Promise.all(who.map(([person, label]) => stage.join(person, label)));
+  // The lobby says where the media goes before anyone joins.
+  const notice = await textOf(group[0].page, '[data-field="notice-route"]');
+  assert(/passe par le serveur de l’organisme/.test(notice), `the lobby should say the session passes through the server, says « ${notice} »`);
+  await Promise.all(group.map(joinFromLobby));
+  await expectFullMesh(group);
+  for (const person of group) await onlyThroughTheServer(person);
+  const badge = await textOf(group[4].page, '[data-field="media-route"]');
+  assert.equal(badge, "Via le serveur de l’organisme", "the call should say where the media goes");
+  // One camera sent per page, whatever the size of the group.
+  for (const person of group) {
+    const out = await person.page.evaluate(() => /** @type {any} */ (window).cadre.outboundVideo());
+    const video = out.senders.filter((s) => s.kind === "video" && s.track);
+    assert.equal(video.length, 1, `${person.name} should send one camera, sends ${JSON.stringify(out.senders)}`);
+  }
+  await group[0].page.waitForTimeout(1000);
+  await group[0].page.screenshot({ path: join(ARTIFACTS, "forwarded-five.png") });
+});
+
+test("two people talk peer to peer; the third moves the call to the server without anyone leaving", async (stage) => {
+  const session = await stage.session({ media: "auto" });
+  const fac = await stage.join(session.facilitator, "facilitator");
+  const karim = await stage.join(session.karim, "participant 1");
+  const notice = await textOf(fac.page, '[data-field="notice-route"]');
+  assert(/À partir de la troisième personne, la séance passe par le serveur de l’organisme/.test(notice),
+    `the lobby should say when the session passes through the server, says « ${notice} »`);
+  await Promise.all([joinFromLobby(fac), joinFromLobby(karim)]);
+  await expectFullMesh([fac, karim]);
+  for (const person of [fac, karim]) {
+    const s = await state(person);
+    assert.equal(s.route, "peer", `${person.name} should be peer to peer with two people`);
+    const other = person === fac ? karim.id : fac.id;
+    assert.equal(s.links[other], "connected", `${person.name} should have a direct connection: ${JSON.stringify(s.links)}`);
+  }
+  const before = await Promise.all([fac, karim].map(async (p) => (await state(p)).welcome.connection_id));
+
+  const sophie = await stage.join(session.sophie, "participant 2");
+  await joinFromLobby(sophie);
+  const three = [fac, karim, sophie];
+  await expectFullMesh(three);
+  for (const person of three) await onlyThroughTheServer(person);
+  // Nobody left the call for it: same connections, told in words.
+  const after = await Promise.all([fac, karim].map(async (p) => (await state(p)).welcome.connection_id));
+  assert.deepEqual(after, before, "the first two should keep their connection to the session");
+  for (const person of three) {
+    const badge = await textOf(person.page, '[data-field="media-route"]');
+    assert.equal(badge, "Via le serveur de l’organisme", `${person.name} should see where the media goes`);
+  }
+  // Still decoding a little later, through the server only.
+  await fac.page.waitForTimeout(1500);
+  await expectFullMesh(three);
+  await fac.page.screenshot({ path: join(ARTIFACTS, "moved-to-forwarding.png") });
+});

@@ -1,0 +1,424 @@
+//! Forwarding through the signalling: the session's media route (`auto`,
+//! `peer`, `forwarded`), the move to forwarding at the third person, and
+//! the `forward` messages of each person's two connections to the server,
+//! with webrtc-rs publishers and subscribers over real UDP on loopback
+//! behind real WebSocket clients.
+
+use cadre_protocol::session::MediaMode;
+use cadre_tests::media::{SyntheticPublisher, SyntheticSubscriber};
+use cadre_tests::{Client, Incoming, PEOPLE, TestServer, session_body};
+use serde_json::{Value, json};
+use std::time::Duration;
+
+/// A person in the call with their connections to the server.
+struct Member {
+    client: Client,
+    subscriber: SyntheticSubscriber,
+    publisher: Option<SyntheticPublisher>,
+    /// Messages other than the server's subscribe offers, in order.
+    seen: Vec<Value>,
+    offers: usize,
+}
+
+impl Member {
+    async fn new(client: Client) -> Member {
+        Member {
+            client,
+            subscriber: SyntheticSubscriber::new().await,
+            publisher: None,
+            seen: Vec::new(),
+            offers: 0,
+        }
+    }
+
+    /// Takes what has arrived: answers the server's subscribe offers, keeps
+    /// the rest.
+    async fn service(&mut self) {
+        while let Some(incoming) = self.client.try_next() {
+            let Incoming::Text(text) = incoming else {
+                panic!("{} expected messages, got {incoming:?}", self.client.id);
+            };
+            let m: Value = serde_json::from_str(&text).expect("JSON");
+            if m["type"] == "forward" && m["side"] == "subscribe" {
+                assert_eq!(m["data"]["type"], "offer", "{m}");
+                self.offers += 1;
+                let answer = self.subscriber.answer(&m["data"]).await;
+                self.client
+                    .send_json(&json!({"type": "forward", "side": "subscribe", "data": answer}))
+                    .await;
+            } else {
+                self.seen.push(m);
+            }
+        }
+    }
+
+    /// Waits (servicing) for a message `wanted`, taken out of `seen`.
+    async fn wait_for(&mut self, what: &str, wanted: impl Fn(&Value) -> bool) -> Value {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        loop {
+            self.service().await;
+            if let Some(i) = self.seen.iter().position(&wanted) {
+                return self.seen.remove(i);
+            }
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "{} saw no {what}; saw {:?}",
+                self.client.id,
+                self.seen
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    }
+
+    /// Publishes a synthetic camera and microphone to the server.
+    async fn publish(&mut self) {
+        let publisher = SyntheticPublisher::new().await;
+        let offer = publisher.complete_offer().await;
+        self.client
+            .send_json(&json!({"type": "forward", "side": "publish", "data": offer}))
+            .await;
+        let answer = self
+            .wait_for("the publish answer", |m| {
+                (m["type"] == "forward" && m["side"] == "publish") || m["type"] == "error"
+            })
+            .await;
+        assert_eq!(answer["type"], "forward", "{answer}");
+        assert_eq!(answer["data"]["type"], "answer", "{answer}");
+        publisher.accept_answer(&answer["data"]).await;
+        publisher.wait_connected(Duration::from_secs(10)).await;
+        self.publisher = Some(publisher);
+    }
+
+    /// Whose video this member receives (stream ids, which the server sets
+    /// to the publisher's participant id).
+    fn receiving_video_of(&self) -> Vec<String> {
+        let mut from: Vec<String> = self
+            .subscriber
+            .received()
+            .into_iter()
+            .filter(|r| r.kind == "video" && r.count > 0)
+            .map(|r| r.stream)
+            .collect();
+        from.sort();
+        from.dedup();
+        from
+    }
+}
+
+/// Sends video from every publisher, servicing everyone, until each member
+/// receives the video of exactly the others in `expected` (at most 20 s).
+async fn until_everyone_receives(members: &mut [Member], expected: &[Vec<String>]) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 0u32;
+    loop {
+        for (i, m) in members.iter_mut().enumerate() {
+            m.service().await;
+            if let Some(p) = &m.publisher {
+                let payload = vec![0x10, i as u8, (n % 251) as u8];
+                p.send_video(n as u16, 3000 * n, true, payload).await;
+            }
+        }
+        let got: Vec<Vec<String>> = members.iter().map(Member::receiving_video_of).collect();
+        if got == expected {
+            return;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "expected each to receive {expected:?}; they receive {got:?}"
+        );
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+async fn auto_server() -> TestServer {
+    TestServer::start_with(|c| c.media_mode = MediaMode::Auto).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_third_person_moves_the_session_to_forwarding_and_everyone_receives_the_others() {
+    let server = auto_server().await;
+    let session = server.create_session(&PEOPLE).await;
+    let mut claire = server.join(&session, "Claire Martin").await;
+    assert_eq!(claire.welcome["media"], "peer");
+    // Peer to peer: the server has nothing to forward.
+    claire
+        .send_json(
+            &json!({"type": "forward", "side": "publish", "data": {"type": "offer", "sdp": "v=0"}}),
+        )
+        .await;
+    let refused = claire.recv_error("not_open").await;
+    assert_eq!(refused["about"], "forward");
+    let mut karim = server.join(&session, "Karim Benali").await;
+    assert_eq!(karim.welcome["media"], "peer");
+    claire.recv_type("peer_joined").await;
+
+    let sophie = server.join(&session, "Sophie Dubois").await;
+    assert_eq!(sophie.welcome["media"], "forwarded");
+    // Those already here learn of the move before they learn of Sophie.
+    for c in [&mut claire, &mut karim] {
+        let moved = c.recv_type("media_route").await;
+        assert_eq!(moved["route"], "forwarded");
+        let joined = c.recv_type("peer_joined").await;
+        assert_eq!(joined["peer"]["id"], sophie.id);
+    }
+    let moves = server.wait_ledger(&session.id, "media_route", 1).await;
+    assert_eq!(moves[0]["payload"]["route"], "forwarded");
+    assert_eq!(moves[0]["payload"]["mode"], "auto");
+    assert_eq!(moves[0]["payload"]["connected"], 3);
+    assert_eq!(moves[0]["actor"], "server");
+
+    let mut members = vec![
+        Member::new(claire).await,
+        Member::new(karim).await,
+        Member::new(sophie).await,
+    ];
+    for m in members.iter_mut() {
+        m.publish().await;
+    }
+    let ids: Vec<String> = members.iter().map(|m| m.client.id.clone()).collect();
+    let others = |i: usize| -> Vec<String> {
+        let mut o: Vec<String> = ids
+            .iter()
+            .enumerate()
+            .filter(|(j, _)| *j != i)
+            .map(|(_, id)| id.clone())
+            .collect();
+        o.sort();
+        o
+    };
+    let expected: Vec<Vec<String>> = (0..3).map(others).collect();
+    until_everyone_receives(&mut members, &expected).await;
+    for m in &members {
+        assert!(m.offers >= 1, "{} was offered the others", m.client.id);
+    }
+
+    // Karim opens a new tab: the old one is replaced, the new one publishes
+    // and the others receive him again.
+    let karim_id = members[1].client.id.clone();
+    let token = cadre_tests::person(&session, "Karim Benali")
+        .link
+        .token
+        .clone();
+    let again = server
+        .connect(&session.id, &token)
+        .await
+        .expect("Karim's new tab joins");
+    assert_eq!(again.welcome["media"], "forwarded");
+    let old = std::mem::replace(&mut members[1], Member::new(again).await);
+    drop(old);
+    members[1].publish().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        // Karim's new stream: the others see his video counted anew.
+        let before: Vec<u64> = [0, 2]
+            .iter()
+            .map(|&i| video_count(&members[i], &karim_id))
+            .collect();
+        until_everyone_receives(&mut members, &expected).await;
+        let after: Vec<u64> = [0, 2]
+            .iter()
+            .map(|&i| video_count(&members[i], &karim_id))
+            .collect();
+        if after.iter().zip(&before).all(|(a, b)| a > b) {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Karim's new tab's video did not reach the others"
+        );
+    }
+    assert_eq!(
+        server
+            .ledger_entries(&session.id, "media_route")
+            .await
+            .len(),
+        1,
+        "the session stays forwarded: one move"
+    );
+}
+
+/// A well-formed answer (a subscriber's to a publisher's offer).
+async fn an_answer() -> Value {
+    let publisher = SyntheticPublisher::new().await;
+    let subscriber = SyntheticSubscriber::new().await;
+    subscriber.answer(&publisher.complete_offer().await).await
+}
+
+/// Video packets `member` received from `from` so far.
+fn video_count(member: &Member, from: &str) -> u64 {
+    member
+        .subscriber
+        .received()
+        .iter()
+        .filter(|r| r.kind == "video" && r.stream == from)
+        .map(|r| r.count)
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_chooses_its_route_and_bad_forward_messages_change_nothing() {
+    let server = auto_server().await;
+    // A session kept peer to peer stays so with three people.
+    let mut body = session_body(&PEOPLE);
+    body.media = Some(MediaMode::Peer);
+    let peer = server.create_session_body(&body).await;
+    let mut clients = Vec::new();
+    for (name, _) in PEOPLE {
+        let c = server.join(&peer, name).await;
+        assert_eq!(c.welcome["media"], "peer", "{name}");
+        assert_eq!(c.welcome["session"]["media"], "peer");
+        clients.push(c);
+    }
+    assert!(
+        server
+            .ledger_entries(&peer.id, "media_route")
+            .await
+            .is_empty()
+    );
+    drop(clients);
+
+    // A forwarded session is forwarded from the first person.
+    body.media = Some(MediaMode::Forwarded);
+    let session = server.create_session_body(&body).await;
+    let claire = server.join(&session, "Claire Martin").await;
+    assert_eq!(claire.welcome["media"], "forwarded");
+    let moves = server.wait_ledger(&session.id, "media_route", 1).await;
+    assert_eq!(moves[0]["payload"]["mode"], "forwarded");
+    assert_eq!(moves[0]["payload"]["connected"], 1);
+    let mut claire = Member::new(claire).await;
+
+    let bad = [
+        // No side, or one that does not exist.
+        (
+            json!({"type": "forward", "data": {"type": "offer", "sdp": "v=0"}}),
+            "malformed_message",
+        ),
+        (
+            json!({"type": "forward", "side": "sideways", "data": {"type": "offer", "sdp": "v=0"}}),
+            "malformed_message",
+        ),
+        (
+            json!({"type": "forward", "side": "publish"}),
+            "malformed_message",
+        ),
+        // An answer where an offer is expected, an SDP webrtc-rs refuses.
+        (
+            json!({"type": "forward", "side": "publish", "data": {"type": "answer", "sdp": "v=0"}}),
+            "invalid_input",
+        ),
+        (
+            json!({"type": "forward", "side": "publish", "data": {"type": "offer", "sdp": "not an sdp"}}),
+            "invalid_input",
+        ),
+        // An answer with no offer outstanding (nobody else publishes).
+        (
+            json!({"type": "forward", "side": "subscribe", "data": an_answer().await}),
+            "conflict",
+        ),
+        // Not a candidate.
+        (
+            json!({"type": "forward", "side": "publish", "data": {"candidate": 7}}),
+            "invalid_input",
+        ),
+    ];
+    for (message, code) in &bad {
+        claire.client.send_json(message).await;
+        let refused = claire.wait_for(code, |m| m["type"] == "error").await;
+        assert_eq!(refused["code"], *code, "{message} → {refused}");
+    }
+    // Nothing changed: Claire still publishes, and Karim receives her.
+    claire.publish().await;
+    let mut karim = Member::new(server.join(&session, "Karim Benali").await).await;
+    karim.publish().await;
+    let mut members = vec![claire, karim];
+    let expected = vec![
+        vec![members[1].client.id.clone()],
+        vec![members[0].client.id.clone()],
+    ];
+    until_everyone_receives(&mut members, &expected).await;
+
+    // Karim leaves: Claire is offered a connection without his tracks.
+    let offers = members[0].offers;
+    members[1].client.leave().await;
+    let karim_id = members[1].client.id.clone();
+    let left = members[0]
+        .wait_for("Karim's departure", |m| m["type"] == "peer_left")
+        .await;
+    assert_eq!(left["id"], karim_id);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while members[0].offers == offers {
+        members[0].service().await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no new offer without Karim's tracks"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_session_that_passes_through_the_server_refuses_one_person_too_many() {
+    let server = TestServer::start_with(|c| {
+        c.media_mode = MediaMode::Auto;
+        c.forwarded_members = 3;
+    })
+    .await;
+    let mut body = session_body(&cadre_tests::PEOPLE_OF_FIVE);
+    let session = server.create_session_body(&body).await;
+    let mut here = Vec::new();
+    for (name, _) in &cadre_tests::PEOPLE_OF_FIVE[..3] {
+        here.push(server.join(&session, name).await);
+    }
+    let lucas = cadre_tests::person(&session, "Lucas Moreau")
+        .link
+        .token
+        .clone();
+    // The lobby says so before the click; the upgrade is refused.
+    let (status, lobby) = server.get_public(&format!("/api/join?token={lucas}")).await;
+    assert_eq!(status, cadre_tests::StatusCode::OK, "{lobby}");
+    assert_eq!(lobby["full"], 3);
+    let (status, error) = server.refusal(&session.id, &lucas).await;
+    assert_eq!(status, cadre_tests::StatusCode::SERVICE_UNAVAILABLE);
+    assert_eq!(error.code, cadre_protocol::ErrorCode::AtCapacity);
+    assert!(error.message.contains("full"), "{}", error.message);
+    // Nothing about Lucas was written, nobody was told of him.
+    let opened = server
+        .ledger_entries(&session.id, "connection_opened")
+        .await;
+    assert_eq!(opened.len(), 3, "only the three admitted are in the log");
+    // Someone already here may open a new tab.
+    let karim = cadre_tests::person(&session, "Karim Benali")
+        .link
+        .token
+        .clone();
+    let again = server
+        .connect(&session.id, &karim)
+        .await
+        .expect("a new tab of someone here is admitted");
+    here[1] = again;
+    // Once someone leaves, Lucas gets in.
+    here[2].leave().await;
+    let sophie_id = here[2].id.clone();
+    let left = here[0]
+        .skip_until("Sophie's departure", |m| m["type"] == "peer_left")
+        .await
+        .0;
+    assert_eq!(left["id"], sophie_id);
+    let (_, lobby) = server.get_public(&format!("/api/join?token={lucas}")).await;
+    assert!(lobby.get("full").is_none(), "{lobby}");
+    let lucas = server
+        .connect(&session.id, &lucas)
+        .await
+        .expect("Lucas joins once there is room");
+    assert_eq!(lucas.welcome["media"], "forwarded");
+
+    // A session kept peer to peer has no such limit.
+    body.media = Some(MediaMode::Peer);
+    let peer = server.create_session_body(&body).await;
+    let mut all = Vec::new();
+    for (name, _) in &cadre_tests::PEOPLE_OF_FIVE {
+        all.push(server.join(&peer, name).await);
+    }
+    assert_eq!(all.len(), 5);
+}
