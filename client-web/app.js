@@ -320,6 +320,8 @@ function onMessage(message) {
       }
       mesh.reset(message.roster, message.media ?? "peer");
       shell.setRoute(mesh.route);
+      // Before its welcome: a forwarded session is recorded from the server's copy.
+      recording.setRoute(mesh.route);
       sentMedia = "";
       sendMediaState();
       attendance.welcome(message);
@@ -374,6 +376,7 @@ function onMessage(message) {
     case "media_route": {
       mesh.moveTo(message.route, [...roster.values()]);
       shell.setRoute(message.route);
+      recording.setRoute(message.route);
       if (message.route === "forwarded") {
         shell.toast(() => t("call.route_forwarded"), "info");
         shell.announce(t("call.route_forwarded"));

@@ -47,6 +47,11 @@ const LIST_AFTER_MS = [1_500, 5_000];
 export class Recording {
   /** @type {RecordingStatus} the server's last word */
   status = IDLE;
+  /**
+   * The session's media goes through the server, which records what it
+   * already receives: this browser opens no recorder connection.
+   */
+  tapped = false;
   /** @type {{ armed: boolean, sent: number } | null} an arm or disarm waiting for its answer */
   pendingArm = null;
   /** @type {(() => string) | null} */
@@ -153,6 +158,17 @@ export class Recording {
     this.render();
   }
 
+  /**
+   * How the session's media travels (before `welcome`, and on `media_route`):
+   * forwarded, the recorder taps the server's copy and our own recorder
+   * connection closes.
+   * @param {import("./wire.js").MediaRoute} route
+   */
+  setRoute(route) {
+    this.tapped = route === "forwarded";
+    this.#follow(false);
+  }
+
   /** What the person chose for `recording` in "Mes accords". @param {boolean} granted */
   consentChosen(granted) {
     if (granted) this.recorder.grant();
@@ -184,10 +200,17 @@ export class Recording {
     if (this.pendingArm && status.armed === this.pendingArm.armed) this.pendingArm = null;
     if (status.armed) this.problem = null;
     if (status.failure !== before.failure) this.#dismissedFailure = null;
-    this.recorder.follow(status.active && typeof status.segment === "number" ? status.segment : null, restart);
+    this.#follow(restart);
     this.render();
     const segmentChanged = before.active !== status.active || before.segment !== status.segment;
     if (segmentChanged) this.panel?.segmentChanged(status.active);
+  }
+
+  /** Publishes to the open segment, unless the server taps our media. @param {boolean} restart */
+  #follow(restart) {
+    const status = this.status;
+    const segment = !this.tapped && status.active && typeof status.segment === "number" ? status.segment : null;
+    this.recorder.follow(segment, restart);
   }
 
   // -- display -------------------------------------------------------------------
@@ -258,6 +281,7 @@ export class Recording {
       segment: s.segment ?? null,
       missing: s.missing ?? null,
       publishing: this.recorder.publishing,
+      tapped: this.tapped,
       failure: s.failure ?? null,
       recorder: this.recorder.snapshot(),
     };

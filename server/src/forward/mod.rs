@@ -167,6 +167,9 @@ struct Member {
     /// remote description is set.
     publish_candidates: Mutex<Trickle>,
     subscribe_candidates: Mutex<Trickle>,
+    /// The recording segment's publication of this member, while they are
+    /// recorded: their tracks' packets are written there too.
+    tap: Mutex<Option<crate::recording::Tap>>,
 }
 
 /// Candidates that came before they could be applied.
@@ -192,6 +195,9 @@ struct Source {
     mime: String,
     sinks: RwLock<Vec<Arc<Outgoing>>>,
     keyframes: Mutex<KeyframeAsks>,
+    /// Where the recorder takes this track's packets, while it does, with
+    /// the publication's key ([`crate::recording::Tap::key`]).
+    tap: Mutex<Option<((u64, u64), crate::recording::TapTrack)>>,
 }
 
 /// When this source's publisher was last asked for a keyframe, and whether
@@ -230,6 +236,24 @@ fn next_ssrc() -> u32 {
         // values are all that is needed.
         Err(_) => NEXT.fetch_add(1, Ordering::Relaxed),
     }
+}
+
+/// Gives `source`'s packets to `tap` from now on; a video track asks its
+/// publisher for keyframes when the recorder wants one.
+fn attach(source: &Arc<Source>, tap: &crate::recording::Tap) {
+    // Held throughout: two attachments of one publication at once would
+    // register the second track of a kind, which the segment refuses.
+    let mut current = lock(&source.tap);
+    if current.as_ref().is_some_and(|(key, _)| *key == tap.key()) {
+        return;
+    }
+    let weak = Arc::downgrade(source);
+    let track = tap.track(&source.mime, move || {
+        if let Some(source) = weak.upgrade() {
+            tokio::spawn(async move { want_keyframe(&source).await });
+        }
+    });
+    *current = track.map(|t| (tap.key(), t));
 }
 
 fn parse(description: &Value, want: &str) -> Result<RTCSessionDescription, ForwardError> {
@@ -373,6 +397,7 @@ impl Forwarder {
             pending: AtomicBool::new(false),
             publish_candidates: Mutex::new(Trickle::default()),
             subscribe_candidates: Mutex::new(Trickle::default()),
+            tap: Mutex::new(None),
         });
         let sources: Option<Vec<Arc<Source>>> = {
             let mut members = lock(&self.inner.members);
@@ -573,6 +598,24 @@ impl Forwarder {
         info!(member = id, "left the forwarding");
     }
 
+    /// Records `id`'s tracks into a recording segment's publication (`tap`),
+    /// from now on and for each track they publish later; `None` stops it.
+    /// The segment's gate and stop decide what is written.
+    pub fn tap(&self, id: &str, tap: Option<crate::recording::Tap>) -> Result<(), ForwardError> {
+        let member = self.member(id)?;
+        // Set before the sources are read: a track registered meanwhile
+        // finds it (and `attach` is idempotent).
+        *lock(&member.tap) = tap.clone();
+        let sources = lock(&member.sources).clone();
+        for source in &sources {
+            match &tap {
+                Some(tap) => attach(source, tap),
+                None => *lock(&source.tap) = None,
+            }
+        }
+        Ok(())
+    }
+
     /// Ends every connection.
     pub async fn close(&self) {
         let ids: Vec<String> = lock(&self.inner.members).keys().cloned().collect();
@@ -767,6 +810,7 @@ impl Forwarder {
             mime,
             sinks: RwLock::new(Vec::new()),
             keyframes: Mutex::new(KeyframeAsks::default()),
+            tap: Mutex::new(None),
         });
         let replaced = {
             let mut sources = lock(&member.sources);
@@ -805,6 +849,10 @@ impl Forwarder {
             }
         }
         info!(member = %publisher, %kind, ssrc, "forwarding a track");
+        let tap = lock(&member.tap).clone();
+        if let Some(tap) = tap {
+            attach(&source, &tap);
+        }
         while let Some(event) = remote.poll().await {
             let TrackRemoteEvent::OnRtpPacket(packet) = event else {
                 if matches!(event, TrackRemoteEvent::OnEnded) {
@@ -812,6 +860,14 @@ impl Forwarder {
                 }
                 continue;
             };
+            {
+                let mut tap = lock(&source.tap);
+                if let Some((_, track)) = tap.as_ref()
+                    && !track.offer(&packet)
+                {
+                    *tap = None;
+                }
+            }
             let sinks: Vec<Arc<Outgoing>> = source
                 .sinks
                 .read()

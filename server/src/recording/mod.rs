@@ -41,7 +41,7 @@ mod segment;
 mod storage;
 mod writer;
 
-pub use segment::Segment;
+pub use segment::{Segment, Tap, TapTrack};
 pub(crate) use segment::{add_receivers, build_peer, build_peer_with, parse_candidate};
 
 use cadre_protocol::{ErrorCode, now_ms};

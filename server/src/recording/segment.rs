@@ -2,7 +2,9 @@
 //! track writers, and the stop flag that makes "nothing after stop" hold.
 
 mod peer;
+mod tap;
 pub(crate) use peer::{add_receivers, build as build_peer, build_with as build_peer_with};
+pub use tap::{Tap, TapTrack};
 
 use super::writer::{Codec, TrackWriter};
 use super::{RecordedFile, Recorder, RecorderError, SegmentEvent, check_id, lock, storage};
@@ -77,12 +79,14 @@ struct State {
     early: HashMap<String, Vec<RTCIceCandidateInit>>,
 }
 
-/// One publication: a participant's peer connection in this segment.
+/// One publication: a participant's peer connection in this segment, or a
+/// tap on the media the server already receives from them (a forwarded
+/// session: no connection of its own).
 struct Publisher {
     generation: u64,
     /// 1 for a participant's first publication in the segment, 2, …
     number: u32,
-    pc: Arc<dyn PeerConnection>,
+    pc: Option<Arc<dyn PeerConnection>>,
     remote_set: bool,
     held: Vec<RTCIceCandidateInit>,
     writers: Vec<Arc<Mutex<TrackWriter>>>,
@@ -179,7 +183,7 @@ impl Segment {
                 let publisher = Publisher {
                     generation,
                     number,
-                    pc: Arc::clone(&pc),
+                    pc: Some(Arc::clone(&pc)),
                     remote_set: false,
                     held,
                     writers: Vec::new(),
@@ -228,6 +232,59 @@ impl Segment {
         }
     }
 
+    /// A publication of `pid` fed by the server's forwarding, which
+    /// already receives their media: the packets given to its tracks
+    /// ([`Tap::track`]) are written like a connection's, under the same
+    /// stop. Replaces `pid`'s previous publication in the segment (its files
+    /// finalised and kept, as for a new offer). Refused once
+    /// [`Segment::stop`] was called.
+    pub fn tap(&self, pid: &str) -> Result<Tap, RecorderError> {
+        let inner = &self.inner;
+        inner.check_open()?;
+        check_id(pid)?;
+        let generation = inner.generations.fetch_add(1, Ordering::SeqCst);
+        let tracker = TaskTracker::new();
+        let cancel = CancellationToken::new();
+        let replaced = {
+            let mut st = lock(&inner.state);
+            if inner.is_stopped() {
+                return Err(RecorderError::Stopped { segment: inner.id });
+            }
+            let number = {
+                let n = st.publications.entry(pid.to_owned()).or_insert(0);
+                *n += 1;
+                *n
+            };
+            st.early.remove(pid);
+            let publisher = Publisher {
+                generation,
+                number,
+                pc: None,
+                remote_set: true,
+                held: Vec::new(),
+                writers: Vec::new(),
+                tracker: tracker.clone(),
+                cancel: cancel.clone(),
+            };
+            st.publishers.insert(pid.to_owned(), publisher)
+        };
+        if let Some(old) = replaced {
+            info!(
+                participant = pid,
+                "the forwarding's tap replaces the previous recorder publication"
+            );
+            tokio::spawn(retire(old, true));
+        }
+        Ok(Tap::new(
+            Arc::downgrade(inner),
+            inner.id,
+            pid.to_owned(),
+            generation,
+            tracker,
+            cancel,
+        ))
+    }
+
     /// A trickled ICE candidate from `pid` (browser `RTCIceCandidateInit`
     /// JSON, `{candidate, sdpMid, sdpMLineIndex, usernameFragment}`). Held
     /// back until the offer is applied (also when it comes before the
@@ -246,7 +303,12 @@ impl Segment {
             let mut st = lock(&inner.state);
             let st = &mut *st;
             match st.publishers.get_mut(pid) {
-                Some(p) if p.remote_set => Arc::clone(&p.pc),
+                // A tap takes no candidates: nothing to connect.
+                Some(p) if p.pc.is_none() => return Ok(()),
+                Some(p) if p.remote_set => match &p.pc {
+                    Some(pc) => Arc::clone(pc),
+                    None => return Ok(()),
+                },
                 Some(p) => {
                     if p.held.len() >= MAX_HELD_CANDIDATES {
                         return Err(RecorderError::BadCandidate(
@@ -527,7 +589,9 @@ impl Drop for SegmentInner {
 /// with `finalise`, its files are finalised too.
 async fn retire(p: Publisher, finalise: bool) {
     p.cancel.cancel();
-    close_quietly(&p.pc).await;
+    if let Some(pc) = &p.pc {
+        close_quietly(pc).await;
+    }
     p.tracker.close();
     if tokio::time::timeout(CLOSE_WAIT, p.tracker.wait())
         .await

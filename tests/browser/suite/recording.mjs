@@ -117,9 +117,14 @@ test("recording: armed, it waits for everyone's agreement, shows on every page, 
     const segment = states[0].segment;
     assert(typeof segment === "number" && states.every((s) => s.active && s.segment === segment),
       `every page should record the same segment: ${JSON.stringify(states)}`);
+    // Four people: the session is forwarded, and the recorder takes what
+    // the server already receives; no browser opens a second connection.
     await Promise.all(room.map((person) => person.page.waitForFunction(
-      () => /** @type {any} */ (window).cadre.state().recording?.publishing === true, null, { timeout: 20_000 })
-      .catch(async () => { throw new Error(`${person.name} does not publish to the recorder: ${JSON.stringify(await recording(person))} ${person.log.slice(-3).join(" | ")}`); })));
+      () => {
+        const s = /** @type {any} */ (window).cadre.state();
+        return s.route === "forwarded" && s.recording?.tapped === true && s.recording?.publishing === false;
+      }, null, { timeout: 20_000 })
+      .catch(async () => { throw new Error(`${person.name} should be recorded from the forwarding, not publish to the recorder: ${JSON.stringify(await recording(person))} ${person.log.slice(-3).join(" | ")}`); })));
     assert(/^Enregistrement en cours depuis \d\d:\d\d \(séquence \d+\)$/.test(await textOf(fac.page, '[data-field="recording-state"]')),
       `the facilitator's panel should say it runs: « ${await textOf(fac.page, '[data-field="recording-state"]')} »`);
     await karimPage.page.screenshot({ path: join(ARTIFACTS, "recording-indicator.png") });

@@ -238,6 +238,17 @@ async fn the_third_person_moves_the_session_to_forwarding_and_everyone_receives_
     );
 }
 
+/// Answers offers and keeps messages for `ms` milliseconds.
+async fn keep_answering(members: &mut [&mut Member], ms: u64) {
+    let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
+    while tokio::time::Instant::now() < deadline {
+        for m in members.iter_mut() {
+            m.service().await;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// A well-formed answer (a subscriber's to a publisher's offer).
 async fn an_answer() -> Value {
     let publisher = SyntheticPublisher::new().await;
@@ -421,4 +432,101 @@ async fn a_session_that_passes_through_the_server_refuses_one_person_too_many() 
         all.push(server.join(&peer, name).await);
     }
     assert_eq!(all.len(), 5);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_forwarded_session_is_recorded_from_what_the_server_receives_under_the_same_gate() {
+    use super::recording_media::{check_files, tracks_of};
+    let server = auto_server().await;
+    let mut body = session_body(&PEOPLE);
+    body.media = Some(MediaMode::Forwarded);
+    let session = server.create_session_body(&body).await;
+    let sid = session.id.clone();
+    let hash = server
+        .consent_hash(&session.people[0].link.token, "recording")
+        .await;
+    let mut claire = Member::new(server.join(&session, "Claire Martin").await).await;
+    let mut karim = Member::new(server.join(&session, "Karim Benali").await).await;
+    claire.client.decide_recording(&hash, true).await;
+    karim.client.decide_recording(&hash, true).await;
+    claire.publish().await;
+    karim.publish().await;
+    for m in [&claire, &karim] {
+        m.publisher.as_ref().expect("publishing").start_media();
+    }
+    claire
+        .client
+        .send_json(&json!({"type": "recording", "armed": true}))
+        .await;
+    for m in [&mut claire, &mut karim] {
+        let on = m
+            .wait_for("recording active", |v| {
+                v["type"] == "recording_state" && v["recording"]["active"] == true
+            })
+            .await;
+        assert_eq!(on["recording"]["segment"], 1);
+    }
+    // No second connection: the recorder takes what the server receives.
+    let offer = SyntheticPublisher::new().await.offer().await;
+    karim
+        .client
+        .send_json(&json!({"type": "recorder_signal", "segment": 1, "data": offer}))
+        .await;
+    let refused = karim
+        .wait_for("the refusal of a recorder connection", |v| {
+            v["type"] == "error"
+        })
+        .await;
+    assert_eq!(refused["code"], "not_open", "{refused}");
+    assert_eq!(refused["about"], "recorder_signal");
+
+    // Seconds of picture and sound, the others' offers answered meanwhile.
+    keep_answering(&mut [&mut claire, &mut karim], 2500).await;
+    // Karim withdraws: the segment closes at once; the publishers go on
+    // sending to the server, and nothing more reaches the disk.
+    karim.client.decide_recording(&hash, false).await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 1).await;
+    assert_eq!(stopped[0]["payload"]["reason"], "consent_withdrawn");
+    let files = check_files(&server, &stopped[0]);
+    assert_eq!(tracks_of(&files, &claire.client.id), ["audio", "video"]);
+    assert_eq!(tracks_of(&files, &karim.client.id), ["audio", "video"]);
+    let started = server.ledger_entries(&sid, "recording_started").await;
+    let mut listed: Vec<String> = started[0]["payload"]["participants"]
+        .as_array()
+        .expect("participants")
+        .iter()
+        .map(|p| p.as_str().unwrap_or_default().to_owned())
+        .collect();
+    listed.sort();
+    let mut ids = vec![claire.client.id.clone(), karim.client.id.clone()];
+    ids.sort();
+    assert_eq!(
+        listed, ids,
+        "the ledger says who is in the segment, as before"
+    );
+    let root = server.app().recorder().dir().join(&sid);
+    let before = cadre_tests::files_under(&root);
+    keep_answering(&mut [&mut claire, &mut karim], 1500).await;
+    assert_eq!(
+        cadre_tests::files_under(&root),
+        before,
+        "no byte after the withdrawal"
+    );
+
+    // Karim agrees again: segment 2 records both from the forwarding again.
+    karim.client.decide_recording(&hash, true).await;
+    karim
+        .wait_for("segment 2", |v| {
+            v["type"] == "recording_state" && v["recording"]["segment"] == 2
+        })
+        .await;
+    keep_answering(&mut [&mut claire, &mut karim], 2000).await;
+    claire
+        .client
+        .send_json(&json!({"type": "recording", "armed": false}))
+        .await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 2).await;
+    let files = check_files(&server, &stopped[1]);
+    assert_eq!(tracks_of(&files, &karim.client.id), ["audio", "video"]);
+    assert_eq!(tracks_of(&files, &claire.client.id), ["audio", "video"]);
 }

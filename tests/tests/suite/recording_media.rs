@@ -52,7 +52,7 @@ fn sha256_hex(bytes: &[u8]) -> String {
 
 /// Every file a `recording_stopped` entry lists is on disk, valid, and
 /// matches its size and hash. Returns the files.
-fn check_files(server: &TestServer, stopped: &Value) -> Vec<Value> {
+pub(crate) fn check_files(server: &TestServer, stopped: &Value) -> Vec<Value> {
     let files = stopped["payload"]["files"]
         .as_array()
         .expect("files")
@@ -96,7 +96,7 @@ fn check_files(server: &TestServer, stopped: &Value) -> Vec<Value> {
     files
 }
 
-fn tracks_of<'a>(files: &'a [Value], who: &str) -> Vec<&'a str> {
+pub(crate) fn tracks_of<'a>(files: &'a [Value], who: &str) -> Vec<&'a str> {
     let mut t: Vec<&str> = files
         .iter()
         .filter(|f| f["participant"] == who)

@@ -209,6 +209,7 @@ impl SessionActor {
             GateChange::Close(reason) => self.close_segment(&reason),
             GateChange::Keep => {}
         }
+        self.sync_taps();
         self.send_recording_status();
     }
 

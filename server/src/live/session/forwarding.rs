@@ -18,9 +18,11 @@
 
 use super::actor::SessionActor;
 use super::commands::Command;
+use super::consent::RecState;
 use super::now_ms;
 use crate::forward::{ForwardError, ForwardEvent, Forwarder, Side};
 use crate::live::outbound::{ConnectionControl, Outbound, encode};
+use crate::recording::Tap;
 use cadre_protocol::ErrorCode;
 use cadre_protocol::evidence::{ACTOR_SERVER, kind};
 use cadre_protocol::session::{MediaMode, MediaRoute};
@@ -42,6 +44,9 @@ pub(super) struct Forwarding {
     pub(super) route: MediaRoute,
     forwarder: Option<Forwarder>,
     queues: HashMap<String, Queue>,
+    /// Members whose media the open recording segment takes from the
+    /// forwarding (a tap), with that segment's number.
+    tapped: HashMap<String, u64>,
 }
 
 /// One member's requests, and the task working through them.
@@ -50,11 +55,16 @@ struct Queue {
     task: JoinHandle<()>,
 }
 
-/// What a member asks of the forwarding, with where the answer goes.
-struct Request {
-    side: ForwardSide,
-    data: Value,
-    reply: Arc<ConnectionControl>,
+/// What a member's queue works through.
+enum Request {
+    /// The member's offer, answer or candidate, with where the answer goes.
+    Signal {
+        side: ForwardSide,
+        data: Value,
+        reply: Arc<ConnectionControl>,
+    },
+    /// Record the member's tracks into a segment's publication, or stop.
+    Tap(Option<Tap>),
 }
 
 impl SessionActor {
@@ -120,6 +130,8 @@ impl SessionActor {
         for id in ids {
             self.forward_member(&id);
         }
+        // A segment open before the move goes on from the forwarding.
+        self.sync_taps();
     }
 
     /// A member (new, or with a new connection) takes part in the
@@ -131,6 +143,8 @@ impl SessionActor {
         let Some(control) = self.members.get(id).map(|m| Arc::clone(&m.control)) else {
             return;
         };
+        // A new member of the forwarding is tapped anew, if recorded.
+        self.forwarding.tapped.remove(id);
         let previous = self.forwarding.queues.remove(id).map(|q| {
             drop(q.tx);
             q.task
@@ -152,6 +166,56 @@ impl SessionActor {
     /// forwarding once it has answered what came before.
     pub(super) fn forward_left(&mut self, id: &str) {
         self.forwarding.queues.remove(id);
+        self.forwarding.tapped.remove(id);
+    }
+
+    /// Whether the session's media is forwarded now (the recorder then taps
+    /// it: browsers open no recorder connection).
+    pub(super) fn forwarded_now(&self) -> bool {
+        self.forwarding.route == MediaRoute::Forwarded
+    }
+
+    /// Has the open recording segment take each participant's media from
+    /// the forwarding, once per segment (a person's new tab anew). Called
+    /// whenever the gate, the segment or the route may have changed; a
+    /// segment that closes stops its taps by itself (its writers refuse).
+    pub(super) fn sync_taps(&mut self) {
+        if self.forwarding.forwarder.is_none() {
+            return;
+        }
+        let RecState::Active {
+            segment,
+            participants,
+            ..
+        } = &self.recording.state
+        else {
+            self.forwarding.tapped.clear();
+            return;
+        };
+        let number = segment.id();
+        let due: Vec<String> = participants
+            .iter()
+            .filter(|id| self.forwarding.queues.contains_key(*id))
+            .filter(|id| self.forwarding.tapped.get(*id) != Some(&number))
+            .cloned()
+            .collect();
+        for id in due {
+            let tap = match segment.tap(&id) {
+                Ok(tap) => tap,
+                Err(e) => {
+                    warn!(member = %id, "could not record from the forwarding: {e}");
+                    continue;
+                }
+            };
+            self.forwarding.tapped.insert(id.clone(), number);
+            if let Some(queue) = self.forwarding.queues.get(&id) {
+                // Queued behind the member's join; waits rather than be lost.
+                let tx = queue.tx.clone();
+                self.registry.tracker.spawn(async move {
+                    let _ = tx.send(Request::Tap(Some(tap))).await;
+                });
+            }
+        }
     }
 
     /// The actor ends: every connection of the forwarding closes.
@@ -197,7 +261,7 @@ impl SessionActor {
         let Some(queue) = self.forwarding.queues.get(id) else {
             return;
         };
-        let request = Request {
+        let request = Request::Signal {
             side,
             data,
             reply: control,
@@ -263,14 +327,23 @@ async fn work_through(
         return;
     }
     while let Some(request) = rx.recv().await {
-        let data = &request.data;
+        let (side, data, reply_to) = match request {
+            Request::Signal { side, data, reply } => (side, data, reply),
+            Request::Tap(tap) => {
+                if let Err(e) = forwarder.tap(&id, tap) {
+                    warn!(member = %id, "could not record from the forwarding: {e}");
+                }
+                continue;
+            }
+        };
+        let data = &data;
         let is_candidate = data.get("candidate").is_some() || data.get("sdp").is_none();
-        let side = match request.side {
+        let which = match side {
             ForwardSide::Publish => Side::Publish,
             ForwardSide::Subscribe => Side::Subscribe,
         };
-        let result = match (request.side, is_candidate) {
-            (_, true) => forwarder.add_candidate(&id, side, data).await,
+        let result = match (side, is_candidate) {
+            (_, true) => forwarder.add_candidate(&id, which, data).await,
             (ForwardSide::Publish, false) => match forwarder.publish(&id, data).await {
                 Ok(answer) => {
                     let msg = ServerMessage::Forward {
@@ -279,7 +352,7 @@ async fn work_through(
                     };
                     // A full queue: the actor closes that connection as too
                     // slow on its next message.
-                    let _ = request.reply.try_send(Outbound::Text(encode(&msg)));
+                    let _ = reply_to.try_send(Outbound::Text(encode(&msg)));
                     Ok(())
                 }
                 Err(e) => Err(e),
@@ -288,7 +361,7 @@ async fn work_through(
         };
         if let Err(e) = result {
             debug!(member = %id, "forwarding request refused: {e}");
-            reply(&request.reply, &e);
+            reply(&reply_to, &e);
         }
     }
     forwarder.leave(&id).await;

@@ -81,6 +81,9 @@ impl SessionActor {
                     since,
                     participants,
                 };
+                // In a forwarded session the segment records what the
+                // server already receives.
+                self.sync_taps();
             }
             Err(e) => {
                 warn!("could not open recording segment {segment}: {e}");
@@ -227,6 +230,16 @@ impl SessionActor {
             let msg = refuse(
                 ErrorCode::Forbidden,
                 "you have not agreed to recording: nothing of yours is recorded".into(),
+            );
+            self.send(&id, msg);
+            return;
+        }
+        if self.forwarded_now() {
+            let msg = refuse(
+                ErrorCode::NotOpen,
+                "the session is forwarded: the recorder takes what you already send the server; \
+                 no recorder connection is needed"
+                    .into(),
             );
             self.send(&id, msg);
             return;

@@ -30,7 +30,7 @@ const ICE_DISCONNECTED: Duration = Duration::from_secs(3);
 const ICE_FAILED: Duration = Duration::from_secs(5);
 
 /// Shortest keyframe-request period accepted (a zero period would spin).
-const MIN_KEYFRAME_INTERVAL: Duration = Duration::from_millis(100);
+pub(super) const MIN_KEYFRAME_INTERVAL: Duration = Duration::from_millis(100);
 
 /// Opus and VP8 only: an answer then never accepts another codec, so a
 /// browser that can send VP8 does (Safari would otherwise pick H.264).
@@ -240,33 +240,8 @@ async fn run_track(
             }
             event = track.poll() => match event {
                 Some(TrackRemoteEvent::OnRtpPacket(packet)) => {
-                    if !active {
-                        continue;
-                    }
-                    let offered = lock(&writer).offer(&packet, now_ms());
-                    match offered {
-                        Ok(Offered::Written | Offered::Held) => {}
-                        Ok(Offered::Inactive) => active = false,
-                        Err(failure) => {
-                            active = false;
-                            finalise(&writer).await;
-                            match failure {
-                                WriteFailure::Storage(e) => {
-                                    let message = e.to_string();
-                                    let event = if super::super::storage::is_storage_full(&e) {
-                                        warn!(%participant, %name, "recording storage full: {message}");
-                                        SegmentEvent::StorageFull { participant: participant.clone(), message }
-                                    } else {
-                                        warn!(%participant, %name, "recording storage error: {message}");
-                                        SegmentEvent::StorageError { participant: participant.clone(), message }
-                                    };
-                                    let _ = events.send(event);
-                                }
-                                WriteFailure::Track(why) => {
-                                    warn!(%participant, %name, "this track is no longer recorded: {why}");
-                                }
-                            }
-                        }
+                    if active {
+                        active = write_packet(&writer, &events, &participant, &name, &packet).await;
                     }
                 }
                 Some(TrackRemoteEvent::OnEnded) | None => break false,
@@ -282,8 +257,51 @@ async fn run_track(
     }
 }
 
+/// Offers one packet to a track's writer; false once the track is no
+/// longer written: the segment stopped, or it failed (then its file is
+/// finalised, and a storage failure is told to the segment's owner).
+pub(super) async fn write_packet(
+    writer: &Arc<std::sync::Mutex<super::super::writer::TrackWriter>>,
+    events: &tokio::sync::mpsc::UnboundedSender<SegmentEvent>,
+    participant: &str,
+    name: &str,
+    packet: &rtc::rtp::Packet,
+) -> bool {
+    let offered = lock(writer).offer(packet, now_ms());
+    let failure = match offered {
+        Ok(Offered::Written | Offered::Held) => return true,
+        Ok(Offered::Inactive) => return false,
+        Err(failure) => failure,
+    };
+    finalise(writer).await;
+    match failure {
+        WriteFailure::Storage(e) => {
+            let message = e.to_string();
+            let participant = participant.to_owned();
+            let event = if super::super::storage::is_storage_full(&e) {
+                warn!(%participant, %name, "recording storage full: {message}");
+                SegmentEvent::StorageFull {
+                    participant,
+                    message,
+                }
+            } else {
+                warn!(%participant, %name, "recording storage error: {message}");
+                SegmentEvent::StorageError {
+                    participant,
+                    message,
+                }
+            };
+            let _ = events.send(event);
+        }
+        WriteFailure::Track(why) => {
+            warn!(%participant, %name, "this track is no longer recorded: {why}");
+        }
+    }
+    false
+}
+
 /// Finalises a writer on the blocking pool (file I/O, fsync).
-async fn finalise(writer: &Arc<std::sync::Mutex<super::super::writer::TrackWriter>>) {
+pub(super) async fn finalise(writer: &Arc<std::sync::Mutex<super::super::writer::TrackWriter>>) {
     let w = Arc::clone(writer);
     let done = tokio::task::spawn_blocking(move || {
         let mut w = lock(&w);
