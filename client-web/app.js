@@ -109,6 +109,7 @@ let serverRestarting = false;
     reports: call?.difficulties.snapshot() ?? null,
   }),
   outboundVideo: () => (call ? outboundVideo(call.mesh) : Promise.resolve(null)),
+  publishConnection: () => call?.mesh.server.publish ?? null,
 };
 
 // ---------------------------------------------------------------------------
@@ -266,6 +267,25 @@ function join(lobby, consentChoices) {
   const difficulties = new Difficulties(ctx, { heading: null });
   difficultyPanel(ctx, difficulties);
   call = { signalling, mesh, view, lobby, attendance, consents, recording, control, quality, difficulties };
+  // Forwarded: the server is told which pictures are on screen and how
+  // big, so that it sends each the layer it needs and nothing for the
+  // others (checked each second; sent when it changed).
+  let toldViews = "";
+  const tellViews = () => {
+    if (call?.signalling !== signalling) {
+      clearInterval(viewTimer);
+      return;
+    }
+    if (mesh.route !== "forwarded") {
+      toldViews = "";
+      return;
+    }
+    const views = view.cameraViews();
+    // A new connection is a new member of the forwarding: told again.
+    const key = `${welcome?.connection_id ?? ""} ${JSON.stringify(views)}`;
+    if (key !== toldViews && signalling.send({ type: "forward_view", views })) toldViews = key;
+  };
+  const viewTimer = setInterval(tellViews, 1000);
   shell.setSessionTitle(lobby.session.title);
   shell.show(view.element);
   shell.main.focus();

@@ -21,6 +21,18 @@
 
 import { isLoopbackCandidate, loopbackSdp } from "./peers.js";
 
+/**
+ * The camera in three encodings (simulcast): the server sends each person
+ * the one their tile needs and their connection carries. A browser drops
+ * the encodings its camera is too small for.
+ * @type {RTCRtpEncodingParameters[]}
+ */
+const SIMULCAST = [
+  { rid: "q", scaleResolutionDownBy: 4, maxBitrate: 150_000 },
+  { rid: "h", scaleResolutionDownBy: 2, maxBitrate: 500_000 },
+  { rid: "f", maxBitrate: 1_200_000 },
+];
+
 /** A publisher's track that never unmutes is shown anyway after this long. */
 const FIRST_FRAME_WAIT_MS = 5_000;
 
@@ -143,7 +155,10 @@ export class ServerLinks {
     this.publish = pc;
     for (const kind of /** @type {Kind[]} */ (["audio", "video"])) {
       const track = this.media.track(kind);
-      const transceiver = pc.addTransceiver(track ?? kind, { direction: "sendonly", streams: [this.media.stream] });
+      /** @type {RTCRtpTransceiverInit} */
+      const init = { direction: "sendonly", streams: [this.media.stream] };
+      if (kind === "video") init.sendEncodings = SIMULCAST;
+      const transceiver = pc.addTransceiver(track ?? kind, init);
       if (track && !this.sends(kind)) transceiver.sender.replaceTrack(null).catch(() => {});
       this.senders[kind] = transceiver.sender;
     }

@@ -523,6 +523,10 @@ const fr = {
   "banner.autoplay_button": "Activer le son",
 
   "call.participants": "Personnes dans la séance",
+  "call.pages": "Pages des participants",
+  "call.page": "Page {page} sur {pages}",
+  "call.page_previous": "Page précédente",
+  "call.page_next": "Page suivante",
   "call.you": "{name} (vous)",
   "call.alone": "Vous êtes seul·e pour l’instant. Les autres personnes apparaîtront ici dès leur arrivée.",
   "call.controls": "Commandes de la séance",
@@ -1119,6 +1123,10 @@ const en = {
   "banner.autoplay_button": "Turn sound on",
 
   "call.participants": "People in the session",
+  "call.pages": "Pages of participants",
+  "call.page": "Page {page} of {pages}",
+  "call.page_previous": "Previous page",
+  "call.page_next": "Next page",
   "call.you": "{name} (you)",
   "call.alone": "You are the only one here for now. Others will appear here as they arrive.",
   "call.controls": "Session controls",

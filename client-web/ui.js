@@ -693,6 +693,9 @@ class Tile {
   }
 }
 
+/** Other people's pictures on one page (beside one's own). */
+const PAGE_SIZE = 8;
+
 export class CallView {
   /** @type {Map<string, Tile>} */
   tiles = new Map();
@@ -734,9 +737,16 @@ export class CallView {
 
     this.controls = h("nav", { class: "controls", "aria-label": () => t("call.controls") },
       this.micButton, this.camButton, devices, leave);
+    // More people than a page holds: the others are a click away, and
+    // only the pictures on screen are received (a forwarded session).
+    this.pageLabel = h("span", { class: "pager-label", "aria-live": "polite" });
+    this.pager = h("nav", { class: "pager", hidden: true, "aria-label": () => t("call.pages") },
+      h("button", { type: "button", class: "icon-button pager-button", "data-action": "page-previous", "aria-label": () => t("call.page_previous"), onclick: () => this.turnPage(-1) }, "‹"),
+      this.pageLabel,
+      h("button", { type: "button", class: "icon-button pager-button", "data-action": "page-next", "aria-label": () => t("call.page_next"), onclick: () => this.turnPage(1) }, "›"));
     this.element = h("div", { class: "call" },
       h("div", { class: "call-body" },
-        h("div", { class: "stage" }, h("div", { class: "grid-area" }, this.grid), this.alone),
+        h("div", { class: "stage" }, h("div", { class: "grid-area" }, this.grid), this.pager, this.alone),
         this.panels.element),
       this.controls);
     this.#unsubscribe = media.onChange(() => this.syncLocal());
@@ -857,10 +867,45 @@ export class CallView {
     this.#layout();
   }
 
+  /** The page of pictures shown (0 first). */
+  #page = 0;
+
+  /** Shows the next (1) or previous (-1) page of pictures. @param {number} step */
+  turnPage(step) {
+    this.#page += step;
+    this.#layout();
+  }
+
   #layout() {
-    const count = this.tiles.size + 1;
-    this.grid.dataset.count = String(Math.min(count, 7));
+    const others = [...this.tiles.values()];
+    const pages = Math.max(1, Math.ceil(others.length / PAGE_SIZE));
+    this.#page = Math.min(Math.max(this.#page, 0), pages - 1);
+    others.forEach((tile, i) => {
+      tile.element.hidden = Math.floor(i / PAGE_SIZE) !== this.#page;
+    });
+    const shown = Math.min(others.length - this.#page * PAGE_SIZE, PAGE_SIZE) + 1;
+    this.grid.dataset.count = String(Math.min(shown, 9));
+    this.pager.hidden = pages <= 1;
+    this.grid.dataset.page = String(this.#page + 1);
+    const page = this.#page + 1;
+    bindText(this.pageLabel, () => t("call.page", { page, pages }));
     this.alone.hidden = !this.#connected || this.tiles.size > 0;
+  }
+
+  /**
+   * How much of each person's camera this page shows: `off` for a picture
+   * on another page, else from its size on screen (a forwarded session
+   * sends the layer that fits).
+   * @returns {import("./wire.js").CameraView[]}
+   */
+  cameraViews() {
+    const ratio = window.devicePixelRatio || 1;
+    return [...this.tiles].map(([id, tile]) => {
+      if (tile.element.hidden) return { id, quality: /** @type {const} */ ("off") };
+      const width = tile.element.getBoundingClientRect().width * ratio;
+      const quality = width >= 640 ? "high" : width >= 280 ? "medium" : "low";
+      return { id, quality: /** @type {import("./wire.js").VideoQuality} */ (quality) };
+    });
   }
 }
 

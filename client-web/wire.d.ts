@@ -55,6 +55,15 @@ export type MediaMode = "auto" | "peer" | "forwarded";
 /** How a session's media travels now. */
 export type MediaRoute = "peer" | "forwarded";
 
+/** How much of a person's camera a page wants, from the size of their tile. */
+export type VideoQuality = "off" | "low" | "medium" | "high";
+
+/** How much of one person's camera a page shows. */
+export interface CameraView {
+  id: string;
+  quality: VideoQuality;
+}
+
 /** One of a person's two connections to the server in a forwarded session. */
 export type ForwardSide = "publish" | "subscribe";
 
@@ -438,7 +447,9 @@ export type ClientMessage =
   /** Files a difficulty report; answered by `report`. */
   | { type: "report"; text: string }
   /** Signalling of your connections to the server in a forwarded session. */
-  | { type: "forward"; side: ForwardSide; data: ForwardData };
+  | { type: "forward"; side: ForwardSide; data: ForwardData }
+  /** Forwarded: how much of each person's camera this page shows now (at most 64). */
+  | { type: "forward_view"; views: CameraView[] };
 
 /**
  * `GET /api/sessions/{sid}/recordings?token=…` (a facilitator's join token,

@@ -9,8 +9,13 @@
 //! from the publishers' and subscribers' (which, on two cores, compete with
 //! it: the latency measured includes their scheduling).
 //!
-//! Not yet measured: simulcast (the core does not do it yet), memory per
-//! member (one process holds both sides).
+//! With `--simulcast`, each camera is sent in three encodings as a browser
+//! sends it (the lowest at `--video-kbps`, then 500 and 1,200 kbit/s), and
+//! every subscriber shows member 0 large (the speaker: its highest layer)
+//! and everyone else as a thumbnail (their lowest layer): the server
+//! receives every layer and forwards the one each tile needs.
+//!
+//! Not yet measured: memory per member (one process holds both sides).
 
 use anyhow::{Context, Result, bail};
 use cadre_server::forward::{ForwardEvent, Forwarder};
@@ -39,6 +44,10 @@ pub struct ForwardArgs {
     /// Video bitrate per publisher in kbit/s (a thumbnail by default).
     #[arg(long, default_value_t = 150)]
     video_kbps: u32,
+    /// Cameras in three simulcast encodings; member 0 is everyone's
+    /// speaker (highest layer), the others thumbnails (lowest).
+    #[arg(long)]
+    simulcast: bool,
     /// Threads of the forwarder's runtime.
     #[arg(long, default_value_t = 1)]
     forwarder_threads: usize,
@@ -75,12 +84,16 @@ pub struct ForwardReport {
     latency_p99_ms: f64,
     latency_max_ms: f64,
     forwarder_threads: usize,
+    simulcast: bool,
 }
+
+/// Bit rates of a simulcast camera's middle and highest encodings, kbit/s.
+const UPPER_LAYERS_KBPS: [u32; 2] = [500, 1200];
 
 impl ForwardReport {
     fn table(&self) -> String {
         format!(
-            "cadre-bench forward, {} members ({} forwarded streams), video {} fps at {} kbit/s, {:.1} s\n\
+            "cadre-bench forward, {} members ({} forwarded streams), video {} fps at {} kbit/s{}, {:.1} s\n\
              \x20 packets                sent {:.0}/s, received {:.0}/s, lost {:.2} %\n\
              \x20 forwarder CPU          {:.1} % of one core ({} thread(s)); whole process {:.1} %\n\
              \x20 per forwarded stream   {:.3} % of a core; {:.0} packets forwarded per second per core\n\
@@ -89,6 +102,11 @@ impl ForwardReport {
             self.forwarded_streams,
             self.fps,
             self.video_kbps,
+            if self.simulcast {
+                " (simulcast: 3 layers sent, member 0 at the highest, the others at the lowest)"
+            } else {
+                ""
+            },
             self.duration_s,
             self.sent_pps,
             self.received_pps,
@@ -221,7 +239,13 @@ async fn run(a: &ForwardArgs, fwd: tokio::runtime::Handle) -> Result<ForwardRepo
     };
     let mut publishers = Vec::new();
     for id in &ids {
-        let publisher = Arc::new(SyntheticPublisher::new().await);
+        let publisher = Arc::new(
+            SyntheticPublisher::with_config(cadre_tests::media::PublisherConfig {
+                simulcast: a.simulcast,
+                ..Default::default()
+            })
+            .await,
+        );
         let offer = publisher.complete_offer().await;
         let (f, id2) = (forwarder.clone(), id.clone());
         let answer = fwd
@@ -233,31 +257,75 @@ async fn run(a: &ForwardArgs, fwd: tokio::runtime::Handle) -> Result<ForwardRepo
         publishers.push(publisher);
     }
 
-    // Media: each publisher's video frames and audio packets, timed.
-    let frame_bytes = (a.video_kbps as usize * 1000 / 8 / a.fps as usize).max(9);
-    let packets_per_frame = frame_bytes.div_ceil(MTU_PAYLOAD);
+    if a.simulcast {
+        // Everyone shows member 0 large; the others stay thumbnails.
+        for id in ids.iter().skip(1) {
+            let (f, id) = (forwarder.clone(), id.clone());
+            let speaker = ids[0].clone();
+            fwd.spawn(async move {
+                f.view(
+                    &id,
+                    &[(speaker, cadre_protocol::signalling::VideoQuality::High)],
+                )
+                .await
+            })
+            .await?
+            .context("a view")?;
+        }
+    }
+    // Media: each publisher's video frames (each layer's, simulcast) and
+    // audio packets, timed. `sent` counts what should reach each of the
+    // others: audio, and the layer they are sent.
+    let layers_kbps: Vec<u32> = if a.simulcast {
+        std::iter::once(a.video_kbps)
+            .chain(UPPER_LAYERS_KBPS)
+            .collect()
+    } else {
+        vec![a.video_kbps]
+    };
     let stop = tokio_util::sync::CancellationToken::new();
     let sent = Arc::new(std::sync::atomic::AtomicU64::new(0));
     let mut loops = Vec::new();
-    for publisher in &publishers {
-        let (p, halt, count, fps) = (
+    for (index, publisher) in publishers.iter().enumerate() {
+        let (p, halt, count, fps, layers_kbps) = (
             Arc::clone(publisher),
             stop.clone(),
             Arc::clone(&sent),
             a.fps,
+            layers_kbps.clone(),
         );
+        let simulcast = a.simulcast;
+        // What the others are sent of this camera: the highest layer of
+        // the speaker (member 0), the lowest of everyone else.
+        let forwarded = if simulcast && index == 0 {
+            layers_kbps.len() - 1
+        } else {
+            0
+        };
         loops.push(tokio::spawn(async move {
             let mut tick = tokio::time::interval(Duration::from_secs_f64(1.0 / fps as f64));
-            let (mut seq, mut ts) = (0u16, 0u32);
+            let mut clocks: Vec<u16> = vec![0; layers_kbps.len()];
+            let mut ts = 0u32;
             while !halt.is_cancelled() {
                 tick.tick().await;
-                for k in 0..packets_per_frame {
-                    let len = MTU_PAYLOAD.min(frame_bytes - k * MTU_PAYLOAD);
-                    let last = k + 1 == packets_per_frame;
-                    if p.send_video(seq, ts, last, timed_payload(epoch, len)).await {
-                        count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                for (layer, kbps) in layers_kbps.iter().enumerate() {
+                    let frame_bytes = (*kbps as usize * 1000 / 8 / fps as usize).max(9);
+                    let packets = frame_bytes.div_ceil(MTU_PAYLOAD);
+                    for k in 0..packets {
+                        let len = MTU_PAYLOAD.min(frame_bytes - k * MTU_PAYLOAD);
+                        let last = k + 1 == packets;
+                        let seq = clocks[layer];
+                        let payload = timed_payload(epoch, len);
+                        let ok = if simulcast {
+                            p.send_layer(layer, seq, ts, last, payload).await
+                        } else {
+                            p.send_video(seq, ts, last, payload).await
+                        };
+                        if ok && layer == forwarded {
+                            count.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        }
+                        clocks[layer] = seq.wrapping_add(1);
                     }
-                    seq = seq.wrapping_add(1);
                 }
                 ts = ts.wrapping_add(90_000 / fps);
             }
@@ -388,6 +456,7 @@ async fn run(a: &ForwardArgs, fwd: tokio::runtime::Handle) -> Result<ForwardRepo
         latency_p99_ms: pct(0.99),
         latency_max_ms: pct(1.0),
         forwarder_threads: a.forwarder_threads,
+        simulcast: a.simulcast,
     })
 }
 
@@ -408,6 +477,7 @@ mod tests {
             fps,
             video_kbps,
             forwarder_threads: threads,
+            simulcast: false,
             json: false,
         }
     }

@@ -608,6 +608,7 @@ fn publisher_config(args: &RecordingArgs) -> PublisherConfig {
         size: (640, 360),
         frame_bytes: (args.keyframe_bytes, args.frame_bytes),
         second_video: false,
+        simulcast: false,
     }
 }
 

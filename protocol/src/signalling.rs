@@ -201,6 +201,38 @@ pub enum ClientMessage {
         /// A description (`{"type":…,"sdp":…}`) or a candidate.
         data: Opaque,
     },
+    /// In a forwarded session: how much of each person's camera this page
+    /// shows now (tiles on screen and their size); a person not named
+    /// keeps what was said before (`low` at first).
+    ForwardView {
+        /// At most 64.
+        views: Vec<CameraView>,
+    },
+}
+
+/// How much of a person's camera one wants, from the size of their tile
+/// (a forwarded session: the server sends the simulcast layer that fits,
+/// within what the connection carries).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum VideoQuality {
+    /// Not shown: nothing is sent.
+    Off,
+    /// A thumbnail.
+    Low,
+    /// A middle-sized tile.
+    Medium,
+    /// A large tile (the speaker, a shared view).
+    High,
+}
+
+/// How much of one person's camera a page shows.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CameraView {
+    /// The person (participant id).
+    pub id: PeerId,
+    /// How much.
+    pub quality: VideoQuality,
 }
 
 /// One of a person's two connections to the server in a forwarded session.
@@ -698,6 +730,8 @@ struct Envelope<'a> {
     segment: Option<u64>,
     #[serde(default)]
     side: Option<ForwardSide>,
+    #[serde(default)]
+    views: Option<Vec<CameraView>>,
 }
 
 impl ClientMessage {
@@ -720,6 +754,7 @@ impl ClientMessage {
             ClientMessage::Stats { .. } => "stats",
             ClientMessage::Difficulty { .. } => "report",
             ClientMessage::Forward { .. } => "forward",
+            ClientMessage::ForwardView { .. } => "forward_view",
         }
     }
 }
@@ -806,6 +841,9 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
         "recorder_signal" => Ok(ClientMessage::RecorderSignal {
             segment: env.segment.ok_or_else(|| missing("segment"))?,
             data: Opaque::from_raw(env.data.ok_or_else(|| missing("data"))?),
+        }),
+        "forward_view" => Ok(ClientMessage::ForwardView {
+            views: env.views.ok_or_else(|| missing("views"))?,
         }),
         "forward" => Ok(ClientMessage::Forward {
             side: env.side.ok_or_else(|| missing("side"))?,

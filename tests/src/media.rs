@@ -40,7 +40,8 @@ use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYP
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability,
+    RtpCodecKind,
 };
 use rtc::sansio::Protocol;
 use serde_json::Value;
@@ -91,6 +92,9 @@ pub struct PublisherConfig {
     /// A second video track (a client publishing more than allowed); sent
     /// by hand with [`SyntheticPublisher::send_second_video`].
     pub second_video: bool,
+    /// The camera in three simulcast encodings (RIDs `q`, `h`, `f`), sent
+    /// by hand with [`SyntheticPublisher::send_layer`].
+    pub simulcast: bool,
 }
 
 impl Default for PublisherConfig {
@@ -102,6 +106,7 @@ impl Default for PublisherConfig {
             size: (320, 240),
             frame_bytes: (2500, 400),
             second_video: false,
+            simulcast: false,
         }
     }
 }
@@ -129,6 +134,8 @@ struct Counters {
     keyframes: AtomicU64,
     keyframe_requests: AtomicU64,
     keyframe_wanted: AtomicBool,
+    /// The media SSRC each keyframe request named.
+    keyframe_ssrcs: std::sync::Mutex<Vec<u32>>,
 }
 
 /// Counts inbound keyframe requests and asks the video loop for a keyframe;
@@ -149,13 +156,21 @@ impl Protocol<TaggedPacket, TaggedPacket, ()> for KeyframeRequests {
 
     fn handle_read(&mut self, msg: TaggedPacket) -> Result<(), Self::Error> {
         if let InterceptedPacket::Rtcp(packets) = &msg.message.packet {
-            let requests = packets
-                .iter()
-                .filter(|p| {
-                    let any = p.as_any();
-                    any.is::<PictureLossIndication>() || any.is::<FullIntraRequest>()
-                })
-                .count() as u64;
+            let mut named = Vec::new();
+            for p in packets {
+                let any = p.as_any();
+                if let Some(pli) = any.downcast_ref::<PictureLossIndication>() {
+                    named.push(pli.media_ssrc);
+                } else if let Some(fir) = any.downcast_ref::<FullIntraRequest>() {
+                    named.extend(fir.fir.iter().map(|e| e.ssrc));
+                }
+            }
+            let requests = named.len() as u64;
+            self.counters
+                .keyframe_ssrcs
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .extend(named);
             if requests > 0 {
                 self.counters
                     .keyframe_requests
@@ -230,6 +245,11 @@ struct Outgoing {
     ssrc: u32,
     mime: &'static str,
     payload_type: std::sync::OnceLock<u8>,
+    /// Simulcast: each encoding's SSRC and RID.
+    layers: Vec<(u32, &'static str)>,
+    /// Simulcast: the negotiated ids of the `mid` and `rtp-stream-id`
+    /// header extensions, and the track's mid.
+    naming: std::sync::OnceLock<(u8, u8, String)>,
 }
 
 impl Outgoing {
@@ -244,6 +264,47 @@ impl Outgoing {
         packet.header.timestamp = ts;
         packet.header.ssrc = self.ssrc;
         packet.header.marker = marker;
+        packet.payload = payload.into();
+        self.track.write_rtp(packet).await.is_ok()
+    }
+
+    /// Sends one packet on simulcast encoding `layer`, named by its RID in
+    /// the header extensions as a browser does.
+    async fn send_layer(
+        &self,
+        layer: usize,
+        seq: u16,
+        ts: u32,
+        marker: bool,
+        payload: Vec<u8>,
+    ) -> bool {
+        let (Some(&pt), Some((mid_id, rid_id, mid)), Some(&(ssrc, rid))) = (
+            self.payload_type.get(),
+            self.naming.get(),
+            self.layers.get(layer),
+        ) else {
+            return false;
+        };
+        let mut packet = rtc::rtp::Packet::default();
+        packet.header.version = 2;
+        packet.header.payload_type = pt;
+        packet.header.sequence_number = seq;
+        packet.header.timestamp = ts;
+        packet.header.ssrc = ssrc;
+        packet.header.marker = marker;
+        packet.header.extension = true;
+        packet.header.extension_profile = 0xBEDE;
+        if packet
+            .header
+            .set_extension(*mid_id, mid.as_bytes().to_vec().into())
+            .is_err()
+            || packet
+                .header
+                .set_extension(*rid_id, rid.as_bytes().to_vec().into())
+                .is_err()
+        {
+            return false;
+        }
         packet.payload = payload.into();
         self.track.write_rtp(packet).await.is_ok()
     }
@@ -282,6 +343,18 @@ impl SyntheticPublisher {
         let mut me = MediaEngine::default();
         me.register_default_codecs()
             .expect("register the default codecs");
+        if config.simulcast {
+            for uri in [MID_URI, RID_URI] {
+                me.register_header_extension(
+                    RTCRtpHeaderExtensionCapability {
+                        uri: uri.to_owned(),
+                    },
+                    RtpCodecKind::Video,
+                    None,
+                )
+                .expect("register a simulcast header extension");
+            }
+        }
         let registry = register_default_interceptors(Registry::new(), &mut me)
             .expect("register the default interceptors")
             .with(
@@ -312,7 +385,11 @@ impl SyntheticPublisher {
             .expect("build the publisher's peer connection");
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
         let audio = add_track(&pc, RtpCodecKind::Audio).await;
-        let video = add_track(&pc, RtpCodecKind::Video).await;
+        let video = if config.simulcast {
+            add_simulcast_track(&pc).await
+        } else {
+            add_track(&pc, RtpCodecKind::Video).await
+        };
         let second_video = if config.second_video {
             Some(Arc::new(add_track(&pc, RtpCodecKind::Video).await))
         } else {
@@ -424,6 +501,65 @@ impl SyntheticPublisher {
                 });
             let _ = out.payload_type.set(pt);
         }
+        if !self.video.layers.is_empty() {
+            let params = self
+                .video
+                .sender
+                .get_parameters()
+                .await
+                .expect("the video sender's parameters");
+            let id = |uri: &str| {
+                params
+                    .rtp_parameters
+                    .header_extensions
+                    .iter()
+                    .find(|e| e.uri == uri)
+                    .map(|e| e.id as u8)
+                    .unwrap_or_else(|| panic!("{uri} was not negotiated"))
+            };
+            let local = self
+                .pc
+                .local_description()
+                .await
+                .expect("a local description");
+            // The video section's mid, as the offer named it.
+            let mid = local
+                .sdp
+                .split("\r\nm=")
+                .find(|m| m.starts_with("video"))
+                .and_then(|m| m.lines().find_map(|l| l.strip_prefix("a=mid:")))
+                .expect("the video section's mid")
+                .trim()
+                .to_owned();
+            let _ = self.video.naming.set((id(MID_URI), id(RID_URI), mid));
+        }
+    }
+
+    /// Simulcast: each encoding's SSRC, lowest first.
+    pub fn layer_ssrcs(&self) -> Vec<u32> {
+        self.video.layers.iter().map(|(ssrc, _)| *ssrc).collect()
+    }
+
+    /// Simulcast: sends one packet on encoding `layer` (0: `q`, 1: `h`,
+    /// 2: `f`); true if the connection took it.
+    pub async fn send_layer(
+        &self,
+        layer: usize,
+        seq: u16,
+        ts: u32,
+        marker: bool,
+        payload: Vec<u8>,
+    ) -> bool {
+        self.video.send_layer(layer, seq, ts, marker, payload).await
+    }
+
+    /// The media SSRC named by each keyframe request received so far.
+    pub fn keyframe_ssrcs(&self) -> Vec<u32> {
+        self.counters
+            .keyframe_ssrcs
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
     }
 
     /// Adds a candidate from the other side (browser shape).
@@ -629,6 +765,70 @@ async fn add_track(pc: &Arc<dyn PeerConnection>, kind: RtpCodecKind) -> Outgoing
         ssrc,
         mime,
         payload_type: std::sync::OnceLock::new(),
+        layers: Vec::new(),
+        naming: std::sync::OnceLock::new(),
+    }
+}
+
+const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
+
+/// A VP8 camera in three encodings (RIDs `q`, `h`, `f`), send-only.
+async fn add_simulcast_track(pc: &Arc<dyn PeerConnection>) -> Outgoing {
+    let layers: Vec<(u32, &'static str)> = ["q", "h", "f"]
+        .into_iter()
+        .map(|rid| (random_u32(), rid))
+        .collect();
+    let codec = RTCRtpCodec {
+        mime_type: MIME_TYPE_VP8.to_owned(),
+        clock_rate: 90_000,
+        channels: 0,
+        sdp_fmtp_line: String::new(),
+        rtcp_feedback: vec![],
+    };
+    let encodings = layers
+        .iter()
+        .map(|(ssrc, rid)| RTCRtpEncodingParameters {
+            rtp_coding_parameters: RTCRtpCodingParameters {
+                rid: (*rid).to_owned(),
+                ssrc: Some(*ssrc),
+                ..Default::default()
+            },
+            codec: codec.clone(),
+            ..Default::default()
+        })
+        .collect();
+    let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
+        format!("synthetic-{}", random_u32()),
+        format!("synthetic-simulcast-{}", random_u32()),
+        "synthetic simulcast video".to_owned(),
+        RtpCodecKind::Video,
+        encodings,
+    )));
+    let transceiver = pc
+        .add_transceiver_from_track(
+            Arc::clone(&track) as Arc<dyn TrackLocal>,
+            Some(RTCRtpTransceiverInit {
+                direction: RTCRtpTransceiverDirection::Sendonly,
+                ..Default::default()
+            }),
+        )
+        .await
+        .expect("add the simulcast transceiver");
+    let sender = transceiver
+        .sender()
+        .await
+        .ok()
+        .flatten()
+        .expect("the simulcast transceiver has a sender");
+    Outgoing {
+        track,
+        sender,
+        ssrc: layers[0].0,
+        mime: MIME_TYPE_VP8,
+        payload_type: std::sync::OnceLock::new(),
+        layers,
+        naming: std::sync::OnceLock::new(),
     }
 }
 

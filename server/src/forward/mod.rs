@@ -1,11 +1,12 @@
-//! Forwarding through the server (SFU), first step: the media core of one
-//! session, not yet wired to the session actor or the signalling protocol.
+//! Forwarding through the server (SFU): the media core of one forwarded
+//! session, driven by its session actor (`live/session/forwarding.rs`).
 //!
 //! Each member has two peer connections with the server, so that neither
 //! side ever has to resolve an offer crossing another (the shape LiveKit
 //! uses):
-//! - **publish**: the member offers its camera and microphone (send-only),
-//!   the server answers (receive-only, Opus and VP8 only, as the recorder);
+//! - **publish**: the member offers its camera and microphone (send-only;
+//!   the camera possibly in three simulcast encodings), the server answers
+//!   (receive-only, Opus and VP8 only, as the recorder);
 //! - **subscribe**: the server offers every other member's tracks
 //!   (send-only) and offers again whenever a track comes or goes; the
 //!   member only ever answers. One offer is outstanding at a time; a change
@@ -13,18 +14,21 @@
 //!
 //! Each incoming track is read by one task that writes every packet to each
 //! subscriber's outgoing track, with that subscriber's SSRC and negotiated
-//! payload type (the rest of the packet, sequence numbers and timestamps
-//! included, passes unchanged: one source per outgoing track keeps them
-//! continuous). A subscriber whose outgoing video track becomes usable gets
-//! a keyframe at once: the server asks the publisher for one (PLI).
+//! payload type, from the layer chosen for that subscriber (`layers.rs`:
+//! its wish, from its tile, within its budget), renumbered so that the
+//! outgoing track stays one continuous stream across switches. A layer is
+//! taken up at its next keyframe, which the server asks the publisher for.
 //!
 //! What a peer connection does (codecs, interceptors: NACK, RTCP reports,
 //! TWCC; ICE on one UDP socket, no mDNS) is the recorder's
 //! (`recording::build_peer`).
 
-mod keyframes;
+mod feedback;
+mod layers;
 
-use keyframes::KeyframeRequests;
+use cadre_protocol::signalling::VideoQuality;
+use feedback::{Feedback, SubscriberFeedback};
+use layers::{Arrival, Rank, Rewrite};
 use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
@@ -34,7 +38,7 @@ use rtc::rtp_transceiver::rtp_sender::{
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
@@ -170,6 +174,16 @@ struct Member {
     /// The recording segment's publication of this member, while they are
     /// recorded: their tracks' packets are written there too.
     tap: Mutex<Option<crate::recording::Tap>>,
+    /// What this member wants of each publisher's camera (their tiles),
+    /// by publisher id; [`DEFAULT_WISH`] for one not named.
+    wishes: Mutex<HashMap<String, Rank>>,
+    /// Bits per second this member's downlink takes: its own estimate
+    /// (REMB) when it sends one, lowered on losses; `u64::MAX` until
+    /// something says less.
+    budget: AtomicU64,
+    /// The largest fraction (of 256) of packets lost on any of its tracks
+    /// since the last tick.
+    loss: AtomicU8,
 }
 
 /// Candidates that came before they could be applied.
@@ -191,13 +205,31 @@ struct Source {
     /// Of the publish connection it came on.
     generation: u64,
     remote: Arc<dyn TrackRemote>,
-    ssrc: u32,
     mime: String,
+    clock_rate: u32,
+    /// The encodings it arrives in: one, or a simulcast camera's layers as
+    /// they open.
+    layers: RwLock<Vec<Arc<Layer>>>,
     sinks: RwLock<Vec<Arc<Outgoing>>>,
-    keyframes: Mutex<KeyframeAsks>,
+    /// Keyframe requests, per layer (SSRC).
+    keyframes: Mutex<HashMap<u32, KeyframeAsks>>,
     /// Where the recorder takes this track's packets, while it does, with
-    /// the publication's key ([`crate::recording::Tap::key`]).
-    tap: Mutex<Option<((u64, u64), crate::recording::TapTrack)>>,
+    /// the publication's key ([`crate::recording::Tap::key`]) and the
+    /// numbering that keeps the file one stream (the highest layer).
+    tap: Mutex<Option<Tapped>>,
+}
+
+/// A source's recorder tap: the publication's key, where packets go, and
+/// their numbering.
+type Tapped = ((u64, u64), crate::recording::TapTrack, Rewrite);
+
+/// One encoding of a source.
+struct Layer {
+    ssrc: u32,
+    rank: Rank,
+    /// Bytes received since the last tick, and the rate measured then.
+    bytes: AtomicU64,
+    bitrate: AtomicU64,
 }
 
 /// When this source's publisher was last asked for a keyframe, and whether
@@ -218,6 +250,80 @@ struct Outgoing {
     payload_type: OnceLock<u8>,
     /// The keyframe asked for this subscriber.
     keyframe_asked: AtomicBool,
+    /// What the subscriber wants of it (video: its tile's size).
+    wish: AtomicU8,
+    /// The layer (SSRC) it should send, [`NO_LAYER`] for none.
+    target: AtomicU64,
+    /// The layer it sends, and the numbering that keeps it one stream.
+    rewrite: Mutex<Rewrite>,
+}
+
+/// [`Outgoing::target`] when nothing is to be sent.
+const NO_LAYER: u64 = u64::MAX;
+
+/// What a subscriber gets of a camera before saying what its tile needs:
+/// the lowest layer, which a group of 30 can afford.
+const DEFAULT_WISH: Rank = 0;
+
+/// How often layers' bitrates are measured and every subscriber's layers
+/// chosen again.
+const TICK: Duration = Duration::from_secs(1);
+
+/// A subscriber with more than this fraction (of 256) of a track's packets
+/// lost is sent less: about 8 %.
+const LOSSY: u8 = 20;
+
+impl Layer {
+    fn new(ssrc: u32, rank: Rank) -> Layer {
+        Layer {
+            ssrc,
+            rank,
+            bytes: AtomicU64::new(0),
+            bitrate: AtomicU64::new(0),
+        }
+    }
+}
+
+impl Source {
+    fn layer(&self, ssrc: u32) -> Option<Arc<Layer>> {
+        self.layers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .find(|l| l.ssrc == ssrc)
+            .cloned()
+    }
+
+    /// The highest layer's SSRC (what the recorder keeps).
+    fn highest(&self) -> Option<u32> {
+        self.layers
+            .read()
+            .unwrap_or_else(|p| p.into_inner())
+            .iter()
+            .max_by_key(|l| l.rank)
+            .map(|l| l.ssrc)
+    }
+
+    /// A layer that opened; false when it was known. A layer whose RID says
+    /// no rank comes after the others; at most three.
+    fn add_layer(&self, ssrc: u32, rank: Option<Rank>) -> bool {
+        let mut layers = self.layers.write().unwrap_or_else(|p| p.into_inner());
+        if layers.iter().any(|l| l.ssrc == ssrc) || layers.len() >= 3 {
+            return false;
+        }
+        let rank = rank.unwrap_or_else(|| layers.iter().map(|l| l.rank + 1).max().unwrap_or(0));
+        layers.push(Arc::new(Layer::new(ssrc, rank.min(layers::HIGH))));
+        true
+    }
+}
+
+impl Outgoing {
+    fn target(&self) -> Option<u32> {
+        match self.target.load(Ordering::Relaxed) {
+            NO_LAYER => None,
+            ssrc => Some(ssrc as u32),
+        }
+    }
 }
 
 fn lock<T>(m: &Mutex<T>) -> std::sync::MutexGuard<'_, T> {
@@ -244,16 +350,21 @@ fn attach(source: &Arc<Source>, tap: &crate::recording::Tap) {
     // Held throughout: two attachments of one publication at once would
     // register the second track of a kind, which the segment refuses.
     let mut current = lock(&source.tap);
-    if current.as_ref().is_some_and(|(key, _)| *key == tap.key()) {
+    if current
+        .as_ref()
+        .is_some_and(|(key, _, _)| *key == tap.key())
+    {
         return;
     }
     let weak = Arc::downgrade(source);
     let track = tap.track(&source.mime, move || {
-        if let Some(source) = weak.upgrade() {
-            tokio::spawn(async move { want_keyframe(&source).await });
+        if let Some(source) = weak.upgrade()
+            && let Some(layer) = source.highest()
+        {
+            tokio::spawn(async move { want_keyframe(&source, layer).await });
         }
     });
-    *current = track.map(|t| (tap.key(), t));
+    *current = track.map(|t| (tap.key(), t, Rewrite::default()));
 }
 
 fn parse(description: &Value, want: &str) -> Result<RTCSessionDescription, ForwardError> {
@@ -364,7 +475,23 @@ impl Forwarder {
             events,
             tracker: TaskTracker::new(),
         });
-        (Forwarder { inner }, rx)
+        let forwarder = Forwarder { inner };
+        // Measures the layers and chooses everyone's again, each tick,
+        // while the forwarder lives.
+        let weak = Arc::downgrade(&forwarder.inner);
+        forwarder.inner.tracker.spawn(async move {
+            let mut tick = tokio::time::interval(TICK);
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+            loop {
+                tick.tick().await;
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.tracker.is_closed() {
+                    return;
+                }
+                Forwarder { inner }.tick().await;
+            }
+        });
+        (forwarder, rx)
     }
 
     /// Adds a member: their subscribe connection, offered at once when
@@ -380,9 +507,9 @@ impl Forwarder {
             publish: None,
             gathered,
         });
-        let (asked_tx, asked) = mpsc::unbounded_channel();
+        let (said_tx, said) = mpsc::unbounded_channel();
         let subscribe = crate::recording::build_peer_with(self.inner.ip, handler, |registry| {
-            registry.with(Slot::from(14_000), KeyframeRequests::new(asked_tx))
+            registry.with(Slot::from(14_000), SubscriberFeedback::new(said_tx))
         })
         .await
         .map_err(ForwardError::WebRtc)?;
@@ -398,6 +525,9 @@ impl Forwarder {
             publish_candidates: Mutex::new(Trickle::default()),
             subscribe_candidates: Mutex::new(Trickle::default()),
             tap: Mutex::new(None),
+            wishes: Mutex::new(HashMap::new()),
+            budget: AtomicU64::new(u64::MAX),
+            loss: AtomicU8::new(0),
         });
         let sources: Option<Vec<Arc<Source>>> = {
             let mut members = lock(&self.inner.members);
@@ -420,7 +550,7 @@ impl Forwarder {
         let relay = self.clone();
         self.inner
             .tracker
-            .spawn(relay.relay_keyframe_requests(Arc::downgrade(&member), asked));
+            .spawn(relay.take_feedback(Arc::downgrade(&member), said));
         let mut added = false;
         for source in sources {
             added |= self.subscribe(&member, &source).await;
@@ -521,10 +651,11 @@ impl Forwarder {
             }
             if key.kind == RtpCodecKind::Video
                 && out.payload_type.get().is_some()
+                && let Some(layer) = out.target()
                 && !out.keyframe_asked.swap(true, Ordering::SeqCst)
                 && let Some(source) = self.source(&key)
             {
-                want_keyframe(&source).await;
+                want_keyframe(&source, layer).await;
             }
         }
         if member.pending.swap(false, Ordering::SeqCst) {
@@ -635,23 +766,183 @@ impl Forwarder {
 
     /// A member's keyframe requests (the SSRCs of their outgoing tracks),
     /// passed to the tracks' publishers.
-    async fn relay_keyframe_requests(
+    async fn take_feedback(
         self,
         member: Weak<Member>,
-        mut asked: mpsc::UnboundedReceiver<u32>,
+        mut said: mpsc::UnboundedReceiver<Feedback>,
     ) {
-        while let Some(ssrc) = asked.recv().await {
+        while let Some(feedback) = said.recv().await {
             let Some(member) = member.upgrade() else {
                 return;
             };
-            let key = lock(&member.outgoing)
-                .iter()
-                .find(|(_, out)| out.ssrc == ssrc)
-                .map(|(key, _)| key.clone());
-            if let Some(source) = key.and_then(|key| self.source(&key)) {
-                want_keyframe(&source).await;
+            match feedback {
+                Feedback::Keyframe(ssrc) => {
+                    let found = lock(&member.outgoing)
+                        .iter()
+                        .find(|(_, out)| out.ssrc == ssrc)
+                        .map(|(key, out)| (key.clone(), Arc::clone(out)));
+                    let Some((key, out)) = found else { continue };
+                    // The layer it receives now, or the one it waits for.
+                    let layer = lock(&out.rewrite).current().or_else(|| out.target());
+                    if let (Some(source), Some(layer)) = (self.source(&key), layer) {
+                        want_keyframe(&source, layer).await;
+                    }
+                }
+                Feedback::Estimate(bits) => {
+                    member.budget.store(bits.max(1), Ordering::Relaxed);
+                }
+                Feedback::Loss(_, fraction) => {
+                    member.loss.fetch_max(fraction, Ordering::Relaxed);
+                }
             }
         }
+    }
+
+    /// Measures every layer's bitrate, adjusts each member's budget to its
+    /// losses, and chooses everyone's layers again.
+    async fn tick(&self) {
+        let members: Vec<Arc<Member>> = lock(&self.inner.members).values().cloned().collect();
+        let seconds = TICK.as_secs_f64();
+        for member in &members {
+            for source in lock(&member.sources).iter() {
+                for layer in source
+                    .layers
+                    .read()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .iter()
+                {
+                    let bytes = layer.bytes.swap(0, Ordering::Relaxed);
+                    layer
+                        .bitrate
+                        .store((bytes as f64 * 8.0 / seconds) as u64, Ordering::Relaxed);
+                }
+            }
+        }
+        for member in &members {
+            let loss = member.loss.swap(0, Ordering::Relaxed);
+            let budget = member.budget.load(Ordering::Relaxed);
+            let sending = self.sending(member);
+            let next = if loss > LOSSY {
+                // Losing: below what it is sent now.
+                (sending.saturating_mul(85) / 100).max(100_000)
+            } else if budget != u64::MAX && loss < 5 {
+                // Clean: a little more each tick, towards no bound.
+                let up = budget.saturating_add(budget / 10);
+                if up > sending.saturating_mul(4) {
+                    u64::MAX
+                } else {
+                    up
+                }
+            } else {
+                budget
+            };
+            member.budget.store(next, Ordering::Relaxed);
+            self.allocate(member).await;
+        }
+    }
+
+    /// Chooses every member's layers again (a layer opened).
+    async fn allocate_all(&self) {
+        let members: Vec<Arc<Member>> = lock(&self.inner.members).values().cloned().collect();
+        for member in &members {
+            self.allocate(member).await;
+        }
+    }
+
+    /// Bits per second `member` is sent now (the layers its tracks send).
+    fn sending(&self, member: &Arc<Member>) -> u64 {
+        let outgoing: Vec<(SourceKey, Arc<Outgoing>)> = lock(&member.outgoing)
+            .iter()
+            .map(|(k, o)| (k.clone(), Arc::clone(o)))
+            .collect();
+        let mut total = 0u64;
+        for (key, out) in outgoing {
+            let (Some(source), Some(layer)) = (self.source(&key), out.target()) else {
+                continue;
+            };
+            if let Some(l) = source.layer(layer) {
+                total = total.saturating_add(l.bitrate.load(Ordering::Relaxed));
+            }
+        }
+        total
+    }
+
+    /// Chooses the layer each of `member`'s video tracks sends, within its
+    /// budget, from their wishes; asks for a keyframe on a newly chosen
+    /// layer. Audio always sends its one layer.
+    async fn allocate(&self, member: &Arc<Member>) {
+        let outgoing: Vec<(SourceKey, Arc<Outgoing>)> = lock(&member.outgoing)
+            .iter()
+            .map(|(k, o)| (k.clone(), Arc::clone(o)))
+            .collect();
+        let mut video = Vec::new();
+        let mut tracks = Vec::new();
+        for (key, out) in outgoing {
+            let Some(source) = self.source(&key) else {
+                continue;
+            };
+            let offers: Vec<layers::Offer> = source
+                .layers
+                .read()
+                .unwrap_or_else(|p| p.into_inner())
+                .iter()
+                .map(|l| layers::Offer {
+                    ssrc: l.ssrc,
+                    rank: l.rank,
+                    bitrate: l.bitrate.load(Ordering::Relaxed),
+                })
+                .collect();
+            if key.kind == RtpCodecKind::Video {
+                tracks.push((out.wish.load(Ordering::Relaxed), offers));
+                video.push((source, out));
+            } else if let Some(only) = offers.first() {
+                out.target.store(u64::from(only.ssrc), Ordering::Relaxed);
+            }
+        }
+        let budget = member.budget.load(Ordering::Relaxed);
+        let chosen = layers::choose(&tracks, budget);
+        for ((source, out), layer) in video.into_iter().zip(chosen) {
+            let new = layer.map_or(NO_LAYER, u64::from);
+            let old = out.target.swap(new, Ordering::Relaxed);
+            if new != old
+                && let Some(layer) = layer
+                && out.payload_type.get().is_some()
+            {
+                want_keyframe(&source, layer).await;
+            }
+        }
+    }
+
+    /// What `id` wants of each publisher's camera, from the tiles it
+    /// shows; a publisher not named keeps its wish. Applies at the next
+    /// keyframe of the chosen layers (asked for at once).
+    pub async fn view(
+        &self,
+        id: &str,
+        wishes: &[(String, VideoQuality)],
+    ) -> Result<(), ForwardError> {
+        let member = self.member(id)?;
+        {
+            let mut kept = lock(&member.wishes);
+            for (publisher, quality) in wishes {
+                let wish = match quality {
+                    VideoQuality::Off => layers::OFF,
+                    VideoQuality::Low => 0,
+                    VideoQuality::Medium => 1,
+                    VideoQuality::High => layers::HIGH,
+                };
+                kept.insert(publisher.clone(), wish);
+                let key = SourceKey {
+                    publisher: publisher.clone(),
+                    kind: RtpCodecKind::Video,
+                };
+                if let Some(out) = lock(&member.outgoing).get(&key) {
+                    out.wish.store(wish, Ordering::Relaxed);
+                }
+            }
+        }
+        self.allocate(&member).await;
+        Ok(())
     }
 
     /// Every member but `id`.
@@ -720,6 +1011,13 @@ impl Forwarder {
         let Some(sender) = transceiver.sender().await.ok().flatten() else {
             return false;
         };
+        let wish = match source.key.kind {
+            RtpCodecKind::Video => lock(&member.wishes)
+                .get(&source.key.publisher)
+                .copied()
+                .unwrap_or(DEFAULT_WISH),
+            _ => layers::HIGH,
+        };
         let out = Arc::new(Outgoing {
             track,
             sender,
@@ -727,6 +1025,9 @@ impl Forwarder {
             mime: source.mime.clone(),
             payload_type: OnceLock::new(),
             keyframe_asked: AtomicBool::new(false),
+            wish: AtomicU8::new(wish),
+            target: AtomicU64::new(NO_LAYER),
+            rewrite: Mutex::new(Rewrite::default()),
         });
         lock(&member.outgoing).insert(source.key.clone(), Arc::clone(&out));
         source
@@ -734,6 +1035,7 @@ impl Forwarder {
             .write()
             .unwrap_or_else(|p| p.into_inner())
             .push(out);
+        self.allocate(member).await;
         true
     }
 
@@ -802,14 +1104,24 @@ impl Forwarder {
             publisher: publisher.clone(),
             kind,
         };
+        let clock_rate = match kind {
+            RtpCodecKind::Audio => 48_000,
+            _ => 90_000,
+        };
+        let first_rank = remote
+            .rid(ssrc)
+            .await
+            .and_then(|rid| layers::rank_of(rid.as_str()))
+            .unwrap_or(0);
         let source = Arc::new(Source {
             key: key.clone(),
             generation,
             remote: Arc::clone(&remote),
-            ssrc,
             mime,
+            clock_rate,
+            layers: RwLock::new(vec![Arc::new(Layer::new(ssrc, first_rank))]),
             sinks: RwLock::new(Vec::new()),
-            keyframes: Mutex::new(KeyframeAsks::default()),
+            keyframes: Mutex::new(HashMap::new()),
             tap: Mutex::new(None),
         });
         let replaced = {
@@ -853,18 +1165,53 @@ impl Forwarder {
         if let Some(tap) = tap {
             attach(&source, &tap);
         }
+        let video = kind == RtpCodecKind::Video;
         while let Some(event) = remote.poll().await {
-            let TrackRemoteEvent::OnRtpPacket(packet) = event else {
-                if matches!(event, TrackRemoteEvent::OnEnded) {
-                    break;
+            let packet = match event {
+                TrackRemoteEvent::OnRtpPacket(packet) => packet,
+                TrackRemoteEvent::OnOpen(init) => {
+                    // A simulcast camera's layers open one by one.
+                    let rank = init.rid.as_deref().and_then(layers::rank_of);
+                    if source.add_layer(init.ssrc, rank) {
+                        info!(member = %publisher, ssrc = init.ssrc, rid = ?init.rid, "a layer of a camera");
+                        self.allocate_all().await;
+                    }
+                    continue;
                 }
+                TrackRemoteEvent::OnEnded => break,
+                _ => continue,
+            };
+            let Some(layer) = source.layer(packet.header.ssrc) else {
+                // Not an encoding this track announced: dropped.
                 continue;
             };
+            layer
+                .bytes
+                .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+            let arrival = Arrival {
+                ssrc: packet.header.ssrc,
+                seq: packet.header.sequence_number,
+                ts: packet.header.timestamp,
+                switch_point: !video || layers::vp8_keyframe_start(&packet.payload),
+                clock_rate: source.clock_rate,
+            };
+            let now = std::time::Instant::now();
             {
                 let mut tap = lock(&source.tap);
-                if let Some((_, track)) = tap.as_ref()
-                    && !track.offer(&packet)
-                {
+                let highest = source.highest();
+                let keep = match tap.as_mut() {
+                    Some((_, track, rewrite)) => match rewrite.admit(highest, arrival, now) {
+                        Some((seq, ts)) => {
+                            let mut copy = packet.clone();
+                            copy.header.sequence_number = seq;
+                            copy.header.timestamp = ts;
+                            track.offer(&copy)
+                        }
+                        None => true,
+                    },
+                    None => true,
+                };
+                if !keep {
                     *tap = None;
                 }
             }
@@ -877,11 +1224,13 @@ impl Forwarder {
                 let Some(&pt) = sink.payload_type.get() else {
                     continue;
                 };
-                if let Err(e) = sink
-                    .track
-                    .write_rtp(for_subscriber(&packet, sink.ssrc, pt))
-                    .await
-                {
+                let Some((seq, ts)) = lock(&sink.rewrite).admit(sink.target(), arrival, now) else {
+                    continue;
+                };
+                let mut out = for_subscriber(&packet, sink.ssrc, pt);
+                out.header.sequence_number = seq;
+                out.header.timestamp = ts;
+                if let Err(e) = sink.track.write_rtp(out).await {
                     debug!("a forwarded packet was not sent: {e}");
                 }
             }
@@ -988,14 +1337,15 @@ async fn apply_held(pc: &Arc<dyn PeerConnection>, trickle: &Mutex<Trickle>) {
     }
 }
 
-/// Asks the publisher of `source` for a keyframe, at most once per
-/// [`KEYFRAME_INTERVAL`]: a request inside the interval is sent at its end
-/// (once, however many came), so that a subscriber bound just after a
-/// keyframe went still gets one.
-async fn want_keyframe(source: &Arc<Source>) {
+/// Asks the publisher of `source` for a keyframe of `layer` (its SSRC), at
+/// most once per [`KEYFRAME_INTERVAL`] per layer: a request inside the
+/// interval is sent at its end (once, however many came), so that a
+/// subscriber bound just after a keyframe went still gets one.
+async fn want_keyframe(source: &Arc<Source>, layer: u32) {
     let now = std::time::Instant::now();
     let wait = {
-        let mut asks = lock(&source.keyframes);
+        let mut all = lock(&source.keyframes);
+        let asks = all.entry(layer).or_default();
         match asks.last {
             Some(last) if now.duration_since(last) < KEYFRAME_INTERVAL => {
                 if asks.trailing {
@@ -1011,27 +1361,28 @@ async fn want_keyframe(source: &Arc<Source>) {
         }
     };
     match wait {
-        None => ask_keyframe(source).await,
+        None => ask_keyframe(source, layer).await,
         Some(wait) => {
             let source = Arc::clone(source);
             tokio::spawn(async move {
                 tokio::time::sleep(wait).await;
                 {
-                    let mut asks = lock(&source.keyframes);
+                    let mut all = lock(&source.keyframes);
+                    let asks = all.entry(layer).or_default();
                     asks.trailing = false;
                     asks.last = Some(std::time::Instant::now());
                 }
-                ask_keyframe(&source).await;
+                ask_keyframe(&source, layer).await;
             });
         }
     }
 }
 
-/// Asks the publisher of `source` for a keyframe.
-async fn ask_keyframe(source: &Source) {
+/// Asks the publisher of `source` for a keyframe of `layer`.
+async fn ask_keyframe(source: &Source, layer: u32) {
     let pli = PictureLossIndication {
         sender_ssrc: 0,
-        media_ssrc: source.ssrc,
+        media_ssrc: layer,
     };
     if let Err(e) = source.remote.write_rtcp(vec![Box::new(pli)]).await {
         debug!("a keyframe request was not sent: {e}");

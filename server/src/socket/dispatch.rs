@@ -5,6 +5,9 @@ use super::Connection;
 use cadre_protocol::signalling::{ClientMessage, ServerMessage, parse_client_message};
 use cadre_protocol::{ErrorCode, MAX_MESSAGE_BYTES};
 
+/// People a `forward_view` may name: more than a session holds.
+const MAX_VIEWS: usize = 64;
+
 impl Connection<'_> {
     /// Handles one text frame; false when the connection must end.
     pub(super) async fn on_text(&mut self, text: &str) -> bool {
@@ -65,6 +68,17 @@ impl Connection<'_> {
                 participant,
             } => self.control(action, reason, start, end, participant).await,
             ClientMessage::Forward { side, data } => self.member.forward(side, data).await,
+            ClientMessage::ForwardView { views } => {
+                if views.len() > MAX_VIEWS {
+                    self.out.error(
+                        ErrorCode::InvalidInput,
+                        &format!("views: at most {MAX_VIEWS} people"),
+                    );
+                } else {
+                    let views = views.into_iter().map(|v| (v.id, v.quality)).collect();
+                    self.member.forward_view(views).await;
+                }
+            }
             ClientMessage::RecorderSignal { segment, data } => {
                 self.member.recorder_signal(segment, data).await;
             }

@@ -43,6 +43,14 @@ impl Member {
         self.session.forward(id, cid, side, data).await;
     }
 
+    pub(super) async fn forward_view(
+        &self,
+        views: Vec<(String, cadre_protocol::signalling::VideoQuality)>,
+    ) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.forward_view(id, cid, views).await;
+    }
+
     pub(super) async fn recorder_signal(&self, segment: u64, data: Opaque) {
         let (id, cid) = (self.id.clone(), self.connection_id.clone());
         self.session.recorder_signal(id, cid, segment, data).await;

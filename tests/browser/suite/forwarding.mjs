@@ -56,6 +56,30 @@ test("a group of five in a forwarded session: each page decodes the four others 
     const video = out.senders.filter((s) => s.kind === "video" && s.track);
     assert.equal(video.length, 1, `${person.name} should send one camera, sends ${JSON.stringify(out.senders)}`);
   }
+  // Each page sends its camera in several encodings (simulcast) and the
+  // server sends each picture the layer its tile needs: these tiles are
+  // smaller than the camera, so no page receives the full 640 pixels.
+  for (const person of group) {
+    const encodings = await person.page.evaluate(async () => {
+      const s = /** @type {any} */ (window).cadre.state();
+      const pc = /** @type {any} */ (window).cadre.publishConnection();
+      if (!pc || s.route !== "forwarded") return [];
+      const stats = await pc.getStats();
+      const rids = [];
+      stats.forEach((r) => {
+        if (r.type === "outbound-rtp" && r.kind === "video" && r.rid && (r.framesEncoded ?? 0) > 0) rids.push(r.rid);
+      });
+      return rids.sort();
+    });
+    assert(encodings.length >= 2, `${person.name} should send several encodings of their camera, sends ${JSON.stringify(encodings)}`);
+  }
+  await group[0].page.waitForFunction(() => {
+    const widths = [...document.querySelectorAll("video[data-peer-id]")].map((v) => /** @type {HTMLVideoElement} */ (v).videoWidth);
+    return widths.length === 4 && widths.every((w) => w > 0 && w < 640);
+  }, null, { timeout: MEDIA_WAIT_MS }).catch(async (err) => {
+    const widths = await group[0].page.evaluate(() => [...document.querySelectorAll("video[data-peer-id]")].map((v) => /** @type {HTMLVideoElement} */ (v).videoWidth));
+    throw new Error(`the facilitator should receive reduced layers for small tiles, gets widths ${JSON.stringify(widths)} (${err.message})`);
+  });
   await group[0].page.waitForTimeout(1000);
   await group[0].page.screenshot({ path: join(ARTIFACTS, "forwarded-five.png") });
 });

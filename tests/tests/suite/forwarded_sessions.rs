@@ -114,7 +114,8 @@ async fn until_everyone_receives(members: &mut [Member], expected: &[Vec<String>
         for (i, m) in members.iter_mut().enumerate() {
             m.service().await;
             if let Some(p) = &m.publisher {
-                let payload = vec![0x10, i as u8, (n % 251) as u8];
+                // Each a keyframe's start: forwarding starts at one.
+                let payload = vec![0x10, 0x00, i as u8, (n % 251) as u8];
                 p.send_video(n as u16, 3000 * n, true, payload).await;
             }
         }
@@ -330,6 +331,17 @@ async fn a_session_chooses_its_route_and_bad_forward_messages_change_nothing() {
         // Not a candidate.
         (
             json!({"type": "forward", "side": "publish", "data": {"candidate": 7}}),
+            "invalid_input",
+        ),
+        // A quality that does not exist; more people than a session holds.
+        (
+            json!({"type": "forward_view", "views": [{"id": "p_x", "quality": "huge"}]}),
+            "malformed_message",
+        ),
+        (
+            json!({"type": "forward_view", "views": (0..65)
+                .map(|i| json!({"id": format!("p_{i}"), "quality": "low"}))
+                .collect::<Vec<_>>()}),
             "invalid_input",
         ),
     ];

@@ -11,7 +11,7 @@
 //! member who leaves disappears from the others' connections.
 
 use cadre_server::forward::{ForwardError, ForwardEvent, Forwarder, Side};
-use cadre_tests::media::{Received, SyntheticPublisher, SyntheticSubscriber};
+use cadre_tests::media::{PublisherConfig, Received, SyntheticPublisher, SyntheticSubscriber};
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -21,9 +21,10 @@ use std::time::Duration;
 const MEMBERS: [&str; 3] = ["p_anne", "p_bruno", "p_chloe"];
 
 /// A payload that names its publisher and its number, after a VP8
-/// descriptor byte (start of a partition).
+/// descriptor byte (start of a partition) and a VP8 header byte saying
+/// keyframe: the server starts a subscriber's video at a keyframe.
 fn payload(publisher: usize, n: u32) -> Vec<u8> {
-    let mut p = vec![0x10];
+    let mut p = vec![0x10, 0x00];
     p.extend_from_slice(format!("{publisher}:{n}").as_bytes());
     p
 }
@@ -248,7 +249,7 @@ async fn each_member_receives_the_others_as_sent_and_a_leaver_goes() {
             let (seq, ts) = bases[i];
             let mut previous: Option<u32> = None;
             for (got_seq, got_ts, marker, data) in &video.packets {
-                let text = std::str::from_utf8(&data[1..]).expect("a payload as sent");
+                let text = std::str::from_utf8(&data[2..]).expect("a payload as sent");
                 let (from, n) = text.split_once(':').expect("publisher:number");
                 let n: u32 = n.parse().expect("number");
                 assert_eq!(from, i.to_string(), "{me} got {other}'s track with {text}");
@@ -585,7 +586,7 @@ async fn a_subscriber_who_vanishes_holds_nobody_up() {
             .packets
             .iter()
             .filter_map(|(_, _, _, data)| {
-                std::str::from_utf8(&data[1..])
+                std::str::from_utf8(&data[2..])
                     .ok()
                     .and_then(|t| t.split_once(':'))
                     .and_then(|(_, k)| k.parse().ok())
@@ -662,4 +663,168 @@ async fn a_subscribers_keyframe_request_reaches_the_publisher_at_a_bounded_rate(
     forwarder.close().await;
     anne.close().await;
     bruno.close().await;
+}
+
+/// The layer (0, 1, 2), whether it starts a keyframe, and the frame number
+/// of a simulcast test payload: descriptor, VP8 header (P clear on a
+/// keyframe), layer, number.
+fn layer_payload(layer: u8, key: bool, n: u32) -> Vec<u8> {
+    let mut p = vec![0x10, if key { 0x00 } else { 0x01 }, layer];
+    p.extend_from_slice(&n.to_be_bytes());
+    p
+}
+
+fn layer_of(data: &[u8]) -> u8 {
+    data[2]
+}
+
+/// Sends `frames` frames of each of the three layers, 20 ms apart; each
+/// layer has a keyframe every 10th frame, the layers at different frames.
+async fn send_frames(
+    anne: &SyntheticPublisher,
+    clocks: &mut [(u16, u32)],
+    n: &mut u32,
+    frames: u32,
+) {
+    for _ in 0..frames {
+        for (layer, clock) in clocks.iter_mut().enumerate() {
+            let (seq, ts) = *clock;
+            *clock = (seq.wrapping_add(1), ts.wrapping_add(3000));
+            let key = (*n + 3 * layer as u32).is_multiple_of(10);
+            anne.send_layer(layer, seq, ts, true, layer_payload(layer as u8, key, *n))
+                .await;
+        }
+        *n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_simulcast_camera_reaches_each_subscriber_in_the_layer_wished_with_continuous_numbers() {
+    use cadre_protocol::signalling::VideoQuality;
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    forwarder.join("p_anne").await.expect("join");
+    forwarder.join("p_bruno").await.expect("join");
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    let (pump, _) = answer_offers(
+        &forwarder,
+        HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
+        events,
+    );
+    let anne = publish(
+        &forwarder,
+        "p_anne",
+        SyntheticPublisher::with_config(PublisherConfig {
+            simulcast: true,
+            ..Default::default()
+        })
+        .await,
+    )
+    .await;
+    let ssrcs = anne.layer_ssrcs();
+
+    // Three encodings, each with its own numbering; a keyframe every 10th
+    // frame of each, at different frames.
+    let mut clocks: Vec<(u16, u32)> = vec![(100, 1_000), (30_000, 500_000), (65_000, 9_000_000)];
+    let mut n = 0u32;
+    // Bruno sees the lowest layer at first (a thumbnail).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let received = |bruno: &SyntheticSubscriber| -> Vec<(u16, u32, bool, Vec<u8>)> {
+        bruno
+            .received()
+            .into_iter()
+            .filter(|r| r.kind == "video")
+            .flat_map(|r| r.packets)
+            .collect()
+    };
+    while received(&bruno).len() < 20 {
+        send_frames(&anne, &mut clocks, &mut n, 1).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no video reached Bruno"
+        );
+    }
+    assert!(
+        received(&bruno).iter().all(|(_, _, _, d)| layer_of(d) == 0),
+        "only the lowest layer before Bruno says more"
+    );
+
+    // Bruno's tile grows: the highest layer, from its next keyframe, which
+    // the server asks Anne for.
+    let asked_before = anne.keyframe_ssrcs().len();
+    forwarder
+        .view("p_bruno", &[("p_anne".to_owned(), VideoQuality::High)])
+        .await
+        .expect("view");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !received(&bruno).iter().any(|(_, _, _, d)| layer_of(d) == 2) {
+        send_frames(&anne, &mut clocks, &mut n, 1).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the high layer never came"
+        );
+    }
+    assert!(
+        anne.keyframe_ssrcs()[asked_before..].contains(&ssrcs[2]),
+        "a keyframe of the high layer was asked for: {:?} (layers {ssrcs:?})",
+        anne.keyframe_ssrcs()
+    );
+    // Paused (tile off screen), then back to a thumbnail.
+    send_frames(&anne, &mut clocks, &mut n, 10).await;
+    forwarder
+        .view("p_bruno", &[("p_anne".to_owned(), VideoQuality::Off)])
+        .await
+        .expect("view");
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let paused_at = received(&bruno).len();
+    send_frames(&anne, &mut clocks, &mut n, 15).await;
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        received(&bruno).len(),
+        paused_at,
+        "nothing while off screen"
+    );
+    forwarder
+        .view("p_bruno", &[("p_anne".to_owned(), VideoQuality::Low)])
+        .await
+        .expect("view");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while received(&bruno).len() < paused_at + 10 {
+        send_frames(&anne, &mut clocks, &mut n, 1).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the thumbnail never came back"
+        );
+    }
+
+    // One stream for Bruno: every packet one after the other, timestamps
+    // moving forward, each layer change at a keyframe.
+    let packets = received(&bruno);
+    for pair in packets.windows(2) {
+        let ((s0, t0, _, d0), (s1, t1, _, d1)) = (&pair[0], &pair[1]);
+        assert_eq!(
+            s1.wrapping_sub(*s0),
+            1,
+            "sequence numbers follow each other"
+        );
+        assert!(
+            t1.wrapping_sub(*t0) > 0 && t1.wrapping_sub(*t0) < 0x8000_0000,
+            "timestamps move forward ({t0} → {t1})"
+        );
+        if layer_of(d0) != layer_of(d1) {
+            assert_eq!(d1[1], 0x00, "a switch lands on a keyframe");
+        }
+    }
+    let layers_seen: Vec<u8> = packets.iter().map(|(_, _, _, d)| layer_of(d)).collect();
+    assert!(
+        layers_seen.contains(&0) && layers_seen.contains(&2),
+        "{layers_seen:?}"
+    );
+    assert_eq!(
+        *layers_seen.last().expect("packets"),
+        0,
+        "back to the thumbnail"
+    );
+    pump.abort();
+    forwarder.close().await;
 }

@@ -37,8 +37,9 @@ use cadre_protocol::quality::{
     Score,
 };
 use cadre_protocol::signalling::{
-    ClientMessage, ControlAction, ForwardSide, IcePolicy, IceServer, LeaveReason, Me, MediaMode,
-    MediaRoute, Opaque, Peer, RecordingStatus, ServerMessage, SessionInfo, SlotStatus, StateNotice,
+    CameraView, ClientMessage, ControlAction, ForwardSide, IcePolicy, IceServer, LeaveReason, Me,
+    MediaMode, MediaRoute, Opaque, Peer, RecordingStatus, ServerMessage, SessionInfo, SlotStatus,
+    StateNotice, VideoQuality,
 };
 use cadre_protocol::{ErrorBody, ErrorCode, Role, SessionKind, SessionState};
 use serde::Serialize;
@@ -110,6 +111,7 @@ fn wire_d_ts_matches_the_rust_types() {
     check.union("MediaMode", &variants::<MediaMode>());
     check.union("MediaRoute", &variants::<MediaRoute>());
     check.union("ForwardSide", &variants::<ForwardSide>());
+    check.union("VideoQuality", &variants::<VideoQuality>());
     check.union(
         "ConsentKind",
         &[RECORDING, SPONSOR_SHARE].map(String::from).into(),
@@ -667,6 +669,15 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
         ClientMessage::Forward {
             side: ForwardSide::Publish,
             data: opaque(json!({ "type": "offer", "sdp": "v=0" })),
+        },
+        ClientMessage::ForwardView {
+            views: list(
+                full,
+                CameraView {
+                    id: "p_claire".to_owned(),
+                    quality: VideoQuality::High,
+                },
+            ),
         },
     ]
 }

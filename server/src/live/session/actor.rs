@@ -332,6 +332,11 @@ impl SessionActor {
                 data,
             } => self.forward_signal(&id, &connection_id, side, data),
             Command::Forwarded(event) => self.forwarded(event),
+            Command::ForwardView {
+                id,
+                connection_id,
+                views,
+            } => self.forward_view(&id, &connection_id, views),
             Command::SegmentStarted { segment, written } => self.segment_started(segment, written),
             Command::Recorder { segment, event } => self.recorder_event(segment, event),
             Command::Stats {

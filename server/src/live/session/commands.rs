@@ -106,6 +106,12 @@ pub(super) enum Command {
         side: ForwardSide,
         data: Opaque,
     },
+    /// What a member's page shows of each person's camera.
+    ForwardView {
+        id: String,
+        connection_id: String,
+        views: Vec<(String, cadre_protocol::signalling::VideoQuality)>,
+    },
     /// What the forwarding asks to be carried to a member.
     Forwarded(crate::forward::ForwardEvent),
     /// Signalling of a member's recorder peer connection.

@@ -26,7 +26,7 @@ use crate::recording::Tap;
 use cadre_protocol::ErrorCode;
 use cadre_protocol::evidence::{ACTOR_SERVER, kind};
 use cadre_protocol::session::{MediaMode, MediaRoute};
-use cadre_protocol::signalling::{ForwardSide, Opaque, ServerMessage};
+use cadre_protocol::signalling::{ForwardSide, Opaque, ServerMessage, VideoQuality};
 use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -65,6 +65,8 @@ enum Request {
     },
     /// Record the member's tracks into a segment's publication, or stop.
     Tap(Option<Tap>),
+    /// What the member's page shows of each camera.
+    View(Vec<(String, VideoQuality)>),
 }
 
 impl SessionActor {
@@ -275,6 +277,29 @@ impl SessionActor {
         }
     }
 
+    /// What a member's page shows of each camera: queued behind their
+    /// requests. Ignored while peer to peer (nothing to choose).
+    pub(super) fn forward_view(
+        &mut self,
+        id: &str,
+        connection_id: &str,
+        views: Vec<(String, VideoQuality)>,
+    ) {
+        if !self.is_current(id, connection_id) || self.forwarding.route != MediaRoute::Forwarded {
+            return;
+        }
+        if let Some(queue) = self.forwarding.queues.get(id)
+            && queue.tx.try_send(Request::View(views)).is_err()
+        {
+            let msg = ServerMessage::error_about(
+                ErrorCode::RateLimited,
+                "too many forwarding requests waiting; this one was dropped",
+                "forward_view",
+            );
+            self.send(id, Outbound::Text(encode(&msg)));
+        }
+    }
+
     /// What the forwarding asks to be carried.
     pub(super) fn forwarded(&mut self, event: ForwardEvent) {
         match event {
@@ -332,6 +357,12 @@ async fn work_through(
             Request::Tap(tap) => {
                 if let Err(e) = forwarder.tap(&id, tap) {
                     warn!(member = %id, "could not record from the forwarding: {e}");
+                }
+                continue;
+            }
+            Request::View(views) => {
+                if let Err(e) = forwarder.view(&id, &views).await {
+                    debug!(member = %id, "view not taken: {e}");
                 }
                 continue;
             }

@@ -235,6 +235,23 @@ impl SessionHandle {
             .await;
     }
 
+    /// Passes what a member's page shows of each camera to the forwarding.
+    pub async fn forward_view(
+        &self,
+        id: String,
+        connection_id: String,
+        views: Vec<(String, cadre_protocol::signalling::VideoQuality)>,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::ForwardView {
+                id,
+                connection_id,
+                views,
+            })
+            .await;
+    }
+
     /// Passes a member's recorder signalling to the open segment.
     pub async fn recorder_signal(
         &self,

@@ -8,7 +8,7 @@ use rtc::ice::mdns::MulticastDnsMode;
 use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RtpCodecKind,
+    RTCPFeedback, RTCRtpCodec, RTCRtpCodecParameters, RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use std::net::{IpAddr, SocketAddr};
 use std::sync::{Arc, Weak};
@@ -75,6 +75,23 @@ fn media_engine() -> Result<MediaEngine, String> {
         RtpCodecKind::Video,
     )
     .map_err(|e| format!("register VP8: {e}"))?;
+    // A simulcast camera (a forwarded session's publishers) names each
+    // encoding by RID in these header extensions: without them its layers
+    // cannot be told apart. A single encoding does not need them.
+    for uri in [
+        "urn:ietf:params:rtp-hdrext:sdes:mid",
+        "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id",
+        "urn:ietf:params:rtp-hdrext:sdes:repaired-rtp-stream-id",
+    ] {
+        me.register_header_extension(
+            RTCRtpHeaderExtensionCapability {
+                uri: uri.to_owned(),
+            },
+            RtpCodecKind::Video,
+            None,
+        )
+        .map_err(|e| format!("register {uri}: {e}"))?;
+    }
     Ok(me)
 }
 
