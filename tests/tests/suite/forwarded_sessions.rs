@@ -542,3 +542,86 @@ async fn a_forwarded_session_is_recorded_from_what_the_server_receives_under_the
     assert_eq!(tracks_of(&files, &karim.client.id), ["audio", "video"]);
     assert_eq!(tracks_of(&files, &claire.client.id), ["audio", "video"]);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recording_under_way_goes_on_from_the_forwarding_when_the_third_person_arrives() {
+    use super::recording_media::{check_files, publish as publish_to_recorder};
+    let server = auto_server().await;
+    let session = server.create_session(&PEOPLE).await;
+    let sid = session.id.clone();
+    let hash = server
+        .consent_hash(&session.people[0].link.token, "recording")
+        .await;
+    // Sophie agreed earlier, alone in the session (peer to peer).
+    {
+        let mut sophie = server.join(&session, "Sophie Dubois").await;
+        sophie.decide_recording(&hash, true).await;
+        sophie.leave().await;
+    }
+    let (_, mut claire, mut karim, on) = server
+        .recording_together(&session, "Claire Martin", "Karim Benali")
+        .await;
+    assert_eq!(on["segment"], 1);
+    assert_eq!(claire.welcome["media"], "peer");
+    // Peer to peer: each browser publishes to the recorder.
+    let claire_recorder = publish_to_recorder(&mut claire, 1).await;
+    let karim_recorder = publish_to_recorder(&mut karim, 1).await;
+    claire_recorder.start_media();
+    karim_recorder.start_media();
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+
+    // Sophie arrives (she agreed): the session moves to forwarding and the
+    // segment goes on, now from what the server receives.
+    let sophie = server.join(&session, "Sophie Dubois").await;
+    assert_eq!(sophie.welcome["media"], "forwarded");
+    assert_eq!(sophie.welcome["recording"]["active"], true);
+    let mut members = vec![
+        Member::new(claire).await,
+        Member::new(karim).await,
+        Member::new(sophie).await,
+    ];
+    for m in members.iter_mut().take(2) {
+        m.wait_for("the move", |v| v["type"] == "media_route").await;
+    }
+    for m in members.iter_mut() {
+        m.publish().await;
+        m.publisher.as_ref().expect("publishing").start_media();
+    }
+    // The server let go of the recorder connections: the taps replaced them.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(15);
+    while [&claire_recorder, &karim_recorder].iter().any(|p| {
+        matches!(
+            p.connection_state(),
+            webrtc::peer_connection::RTCPeerConnectionState::Connected
+        )
+    }) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the recorder connections should be closed once the forwarding records"
+        );
+        keep_answering(&mut members.iter_mut().collect::<Vec<_>>(), 200).await;
+    }
+    keep_answering(&mut members.iter_mut().collect::<Vec<_>>(), 2500).await;
+    members[0]
+        .client
+        .send_json(&json!({"type": "recording", "armed": false}))
+        .await;
+    let stopped = server.wait_ledger(&sid, "recording_stopped", 1).await;
+    assert_eq!(
+        stopped[0]["payload"]["segment"], 1,
+        "one segment throughout"
+    );
+    let files = check_files(&server, &stopped[0]);
+    let videos = |who: &str| {
+        files
+            .iter()
+            .filter(|f| f["participant"] == who && f["track"] == "video")
+            .count()
+    };
+    // Claire and Karim: the recorder connection's file, then the tap's.
+    assert_eq!(videos(&members[0].client.id), 2, "{files:?}");
+    assert_eq!(videos(&members[1].client.id), 2, "{files:?}");
+    assert_eq!(videos(&members[2].client.id), 1, "{files:?}");
+    claire_recorder.close().await;
+    karim_recorder.close().await;
+}

@@ -18,7 +18,7 @@ const CONNECT: Duration = Duration::from_secs(15);
 
 /// Publishes `client`'s synthetic camera and microphone into `segment`
 /// through the session socket, and starts the media once connected.
-async fn publish(client: &mut Client, segment: u64) -> SyntheticPublisher {
+pub(crate) async fn publish(client: &mut Client, segment: u64) -> SyntheticPublisher {
     let publisher = SyntheticPublisher::new().await;
     let offer = publisher.offer().await;
     client
