@@ -286,6 +286,14 @@ function join(lobby, consentChoices) {
     if (key !== toldViews && signalling.send({ type: "forward_view", views })) toldViews = key;
   };
   const viewTimer = setInterval(tellViews, 1000);
+  // Who speaks, shown on the tiles, four times a second.
+  const speakingTimer = setInterval(() => {
+    if (call?.signalling !== signalling) {
+      clearInterval(speakingTimer);
+      return;
+    }
+    view.setSpeaking(mesh.levels());
+  }, 250);
   shell.setSessionTitle(lobby.session.title);
   shell.show(view.element);
   shell.main.focus();

@@ -52,6 +52,8 @@ export class ServerLinks {
   senders = { audio: null, video: null };
   /** Publishers whose media flows to us, by participant id. @type {Map<string, MediaStream>} */
   streams = new Map();
+  /** Each publisher's sound as received, by participant id (how loud it is). @type {Map<string, RTCRtpReceiver>} */
+  voices = new Map();
   /** @type {RTCConfiguration} */
   #config = { iceServers: [] };
   /** @type {IcePolicy} */
@@ -95,6 +97,7 @@ export class ServerLinks {
     this.publish = this.subscribe = null;
     this.senders = { audio: null, video: null };
     this.streams.clear();
+    this.voices.clear();
     this.#queue = Promise.resolve();
   }
 
@@ -181,7 +184,10 @@ export class ServerLinks {
       this.subscribe = pc;
       this.#trickle(pc, "subscribe");
       pc.onconnectionstatechange = () => this.#state();
-      pc.ontrack = ({ track, streams }) => this.#track(track, streams[0]);
+      pc.ontrack = ({ track, streams, receiver }) => {
+        if (track.kind === "audio" && streams[0]) this.voices.set(streams[0].id, receiver);
+        this.#track(track, streams[0]);
+      };
     }
     await pc.setRemoteDescription(offer);
     await pc.setLocalDescription();

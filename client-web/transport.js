@@ -176,6 +176,33 @@ export class MediaTransport {
     return [...this.mesh.connections(), ...this.server.connections()];
   }
 
+  /**
+   * How loud each person sounds now (0..1), from the audio level their
+   * packets carry (RFC 6464: the browser's, or passed on by the server).
+   * @returns {Map<string, number>}
+   */
+  levels() {
+    /** @type {Map<string, number>} */
+    const out = new Map();
+    const now = performance.now();
+    /** @param {string} id @param {RTCRtpReceiver} receiver */
+    const read = (id, receiver) => {
+      const [source] = receiver.getSynchronizationSources();
+      // A level older than a second is silence, not speech.
+      if (source && typeof source.audioLevel === "number" && now - source.timestamp < 1000) {
+        out.set(id, Math.max(out.get(id) ?? 0, source.audioLevel));
+      }
+    };
+    if (this.route === "forwarded") {
+      for (const [id, receiver] of this.server.voices) read(id, receiver);
+    } else {
+      for (const [id, pc] of this.mesh.connections()) {
+        for (const receiver of pc.getReceivers()) if (receiver.track.kind === "audio") read(id, receiver);
+      }
+    }
+    return out;
+  }
+
   /** Connection states by name, for tests. @returns {Record<string, RTCPeerConnectionState>} */
   states() {
     return Object.fromEntries(this.connections().map(([id, pc]) => [id, pc.connectionState]));

@@ -693,6 +693,9 @@ class Tile {
   }
 }
 
+/** An audio level (0..1, linear) above which a person counts as speaking. */
+const SPEAKING_LEVEL = 0.02;
+
 /** Other people's pictures on one page (beside one's own). */
 const PAGE_SIZE = 8;
 
@@ -827,6 +830,18 @@ export class CallView {
   /** @param {string} id @param {boolean} camera @param {boolean} microphone */
   setPeerMedia(id, camera, microphone) {
     this.tiles.get(id)?.setMedia(camera, microphone);
+  }
+
+  /**
+   * Who speaks: each tile whose person is heard above a murmur is marked
+   * (`data-speaking`), the others unmarked.
+   * @param {Map<string, number>} levels by person, 0..1
+   */
+  setSpeaking(levels) {
+    for (const [id, tile] of this.tiles) {
+      const speaking = (levels.get(id) ?? 0) >= SPEAKING_LEVEL;
+      if ((tile.element.dataset.speaking === "true") !== speaking) tile.element.dataset.speaking = String(speaking);
+    }
   }
 
   /** @param {string} id @param {RTCPeerConnectionState} state */

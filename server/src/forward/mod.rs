@@ -60,6 +60,21 @@ const GATHERING: Duration = Duration::from_secs(2);
 /// Largest offer or answer taken from a member.
 const MAX_DESCRIPTION: usize = 128 * 1024;
 
+/// RFC 6464: how loud an audio packet is.
+pub(crate) const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
+
+/// The id `sdp` gives the header extension `uri` in its first `kind`
+/// section (`a=extmap:<id>[/<direction>] <uri>`).
+fn extension_id(sdp: &str, kind: &str, uri: &str) -> Option<u8> {
+    let section = sdp.split("\nm=").skip(1).find(|m| m.starts_with(kind))?;
+    section.lines().find_map(|line| {
+        let rest = line.trim_end().strip_prefix("a=extmap:")?;
+        let (id, named) = rest.split_once(' ')?;
+        let id = id.split('/').next()?;
+        (named.split_whitespace().next() == Some(uri)).then(|| id.parse().ok())?
+    })
+}
+
 /// Tracks one member may publish: a camera and a microphone.
 const MAX_PUBLISHED: usize = 2;
 
@@ -184,6 +199,9 @@ struct Member {
     /// The largest fraction (of 256) of packets lost on any of its tracks
     /// since the last tick.
     loss: AtomicU8,
+    /// The audio-level extension's id on each of its publish connections
+    /// (by generation), when it offered one.
+    levels: Mutex<HashMap<u64, u8>>,
 }
 
 /// Candidates that came before they could be applied.
@@ -207,6 +225,8 @@ struct Source {
     remote: Arc<dyn TrackRemote>,
     mime: String,
     clock_rate: u32,
+    /// Audio: the id of the publisher's audio-level extension (RFC 6464).
+    level_id: Option<u8>,
     /// The encodings it arrives in: one, or a simulcast camera's layers as
     /// they open.
     layers: RwLock<Vec<Arc<Layer>>>,
@@ -256,6 +276,9 @@ struct Outgoing {
     target: AtomicU64,
     /// The layer it sends, and the numbering that keeps it one stream.
     rewrite: Mutex<Rewrite>,
+    /// Audio: the id the subscriber's connection gives the audio-level
+    /// extension, once its answer is in.
+    level_id: OnceLock<u8>,
 }
 
 /// [`Outgoing::target`] when nothing is to be sent.
@@ -528,6 +551,7 @@ impl Forwarder {
             wishes: Mutex::new(HashMap::new()),
             budget: AtomicU64::new(u64::MAX),
             loss: AtomicU8::new(0),
+            levels: Mutex::new(HashMap::new()),
         });
         let sources: Option<Vec<Arc<Source>>> = {
             let mut members = lock(&self.inner.members);
@@ -568,6 +592,11 @@ impl Forwarder {
         let offer = parse(offer, "offer")?;
         let (gathered_tx, mut gathered) = watch::channel(false);
         let generation = self.inner.generations.fetch_add(1, Ordering::Relaxed);
+        // The answer keeps the offer's extension ids: this one says how
+        // loud each of the member's audio packets is.
+        if let Some(level) = extension_id(&offer.sdp, "audio", AUDIO_LEVEL_URI) {
+            lock(&member.levels).insert(generation, level);
+        }
         let handler = Arc::new(Handler {
             forwarder: Arc::downgrade(&self.inner),
             member: id.to_owned(),
@@ -648,6 +677,15 @@ impl Forwarder {
                     .map(|c| c.payload_type)
             {
                 let _ = out.payload_type.set(pt);
+                if let Some(id) = params
+                    .rtp_parameters
+                    .header_extensions
+                    .iter()
+                    .find(|e| e.uri == AUDIO_LEVEL_URI)
+                    .map(|e| e.id as u8)
+                {
+                    let _ = out.level_id.set(id);
+                }
             }
             if key.kind == RtpCodecKind::Video
                 && out.payload_type.get().is_some()
@@ -1028,6 +1066,7 @@ impl Forwarder {
             wish: AtomicU8::new(wish),
             target: AtomicU64::new(NO_LAYER),
             rewrite: Mutex::new(Rewrite::default()),
+            level_id: OnceLock::new(),
         });
         lock(&member.outgoing).insert(source.key.clone(), Arc::clone(&out));
         source
@@ -1113,12 +1152,17 @@ impl Forwarder {
             .await
             .and_then(|rid| layers::rank_of(rid.as_str()))
             .unwrap_or(0);
+        let level_id = match kind {
+            RtpCodecKind::Audio => lock(&member.levels).get(&generation).copied(),
+            _ => None,
+        };
         let source = Arc::new(Source {
             key: key.clone(),
             generation,
             remote: Arc::clone(&remote),
             mime,
             clock_rate,
+            level_id,
             layers: RwLock::new(vec![Arc::new(Layer::new(ssrc, first_rank))]),
             sinks: RwLock::new(Vec::new()),
             keyframes: Mutex::new(HashMap::new()),
@@ -1196,6 +1240,12 @@ impl Forwarder {
                 clock_rate: source.clock_rate,
             };
             let now = std::time::Instant::now();
+            // How loud (RFC 6464: voice bit and -dBov), passed on to each
+            // subscriber under its own id, so that pages show who speaks.
+            let level = source
+                .level_id
+                .and_then(|id| packet.header.get_extension(id))
+                .and_then(|b| b.first().copied());
             {
                 let mut tap = lock(&source.tap);
                 let highest = source.highest();
@@ -1230,6 +1280,11 @@ impl Forwarder {
                 let mut out = for_subscriber(&packet, sink.ssrc, pt);
                 out.header.sequence_number = seq;
                 out.header.timestamp = ts;
+                if let (Some(level), Some(&id)) = (level, sink.level_id.get()) {
+                    out.header.extension = true;
+                    out.header.extension_profile = 0xBEDE;
+                    let _ = out.header.set_extension(id, vec![level].into());
+                }
                 if let Err(e) = sink.track.write_rtp(out).await {
                     debug!("a forwarded packet was not sent: {e}");
                 }
@@ -1439,5 +1494,19 @@ mod tests {
         // The packet as the publisher sent it is untouched (other
         // subscribers get their own copy).
         assert!(packet.header.get_extension(3).is_some());
+    }
+
+    #[test]
+    fn the_audio_level_id_is_read_from_the_offer_audio_section() {
+        let sdp = "v=0\r\no=- 1 1 IN IP4 0.0.0.0\r\ns=-\r\nt=0 0\r\n\
+                   m=audio 9 UDP/TLS/RTP/SAVPF 111\r\na=mid:0\r\n\
+                   a=extmap:4 urn:ietf:params:rtp-hdrext:sdes:mid\r\n\
+                   a=extmap:1/sendonly urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=mid:1\r\n\
+                   a=extmap:7 urn:ietf:params:rtp-hdrext:ssrc-audio-level\r\n";
+        assert_eq!(extension_id(sdp, "audio", AUDIO_LEVEL_URI), Some(1));
+        assert_eq!(extension_id(sdp, "video", AUDIO_LEVEL_URI), Some(7));
+        assert_eq!(extension_id(sdp, "audio", "urn:x"), None);
+        assert_eq!(extension_id("v=0\r\n", "audio", AUDIO_LEVEL_URI), None);
     }
 }

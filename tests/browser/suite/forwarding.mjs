@@ -80,6 +80,21 @@ test("a group of five in a forwarded session: each page decodes the four others 
     const widths = await group[0].page.evaluate(() => [...document.querySelectorAll("video[data-peer-id]")].map((v) => /** @type {HTMLVideoElement} */ (v).videoWidth));
     throw new Error(`the facilitator should receive reduced layers for small tiles, gets widths ${JSON.stringify(widths)} (${err.message})`);
   });
+  // Who speaks: the fake microphones beep, and each beep's level reaches
+  // the others through the server (RFC 6464, passed on): every tile of
+  // the facilitator's page is marked as speaking at some point.
+  const spoke = await group[0].page.evaluate(async () => {
+    const seen = new Set();
+    const until = Date.now() + 20_000;
+    while (Date.now() < until && seen.size < 4) {
+      for (const tile of document.querySelectorAll('figure.tile[data-speaking="true"]')) {
+        seen.add(/** @type {HTMLElement} */ (tile).dataset.tile);
+      }
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return [...seen];
+  });
+  assert.equal(spoke.length, 4, `each of the four others should be seen speaking, seen ${JSON.stringify(spoke)}`);
   await group[0].page.waitForTimeout(1000);
   await group[0].page.screenshot({ path: join(ARTIFACTS, "forwarded-five.png") });
 });

@@ -75,6 +75,16 @@ fn media_engine() -> Result<MediaEngine, String> {
         RtpCodecKind::Video,
     )
     .map_err(|e| format!("register VP8: {e}"))?;
+    // How loud each audio packet is (RFC 6464): a forwarded session passes
+    // it on, so that pages show who speaks.
+    me.register_header_extension(
+        RTCRtpHeaderExtensionCapability {
+            uri: crate::forward::AUDIO_LEVEL_URI.to_owned(),
+        },
+        RtpCodecKind::Audio,
+        None,
+    )
+    .map_err(|e| format!("register the audio level: {e}"))?;
     // A simulcast camera (a forwarded session's publishers) names each
     // encoding by RID in these header extensions: without them its layers
     // cannot be told apart. A single encoding does not need them.
