@@ -575,7 +575,7 @@ async fn a_recording_under_way_goes_on_from_the_forwarding_when_the_third_person
     let sophie = server.join(&session, "Sophie Dubois").await;
     assert_eq!(sophie.welcome["media"], "forwarded");
     assert_eq!(sophie.welcome["recording"]["active"], true);
-    let mut members = vec![
+    let mut members = [
         Member::new(claire).await,
         Member::new(karim).await,
         Member::new(sophie).await,
