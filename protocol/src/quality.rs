@@ -275,6 +275,12 @@ pub mod reason {
     /// Camera off: information only, never required by default, never
     /// lowers the score, never alerts.
     pub const CAMERA_OFF: &str = "camera_off";
+    /// A forwarded session: the server itself misses the person's packets
+    /// (their uplink loses at or above the `good` loss threshold).
+    pub const SERVER_LOSS_UP: &str = "server_loss_up";
+    /// A forwarded session: the person's browser reports losing what the
+    /// server sends it (their downlink, at or above the `good` threshold).
+    pub const SERVER_LOSS_DOWN: &str = "server_loss_down";
 
     /// Whether a reason is about presence rather than the connection.
     pub fn is_presence(code: &str) -> bool {

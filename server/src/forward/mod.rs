@@ -118,6 +118,17 @@ pub enum ForwardEvent {
         /// Which one.
         side: Side,
     },
+    /// What the server measured of a member's media over the last second,
+    /// whatever their browser reports: the fraction of their packets it
+    /// missed, and of its packets their receiver reported lost.
+    Conditions {
+        /// Whose.
+        member: String,
+        /// 0..=1; `None` when too few packets came to tell.
+        uplink_loss: Option<f64>,
+        /// 0..=1; `None` when no report came.
+        downlink_loss: Option<f64>,
+    },
 }
 
 /// Why a request was refused.
@@ -199,6 +210,8 @@ struct Member {
     /// The largest fraction (of 256) of packets lost on any of its tracks
     /// since the last tick.
     loss: AtomicU8,
+    /// A receiver report came since the last tick.
+    reported: AtomicBool,
     /// The audio-level extension's id on each of its publish connections
     /// (by generation), when it offered one.
     levels: Mutex<HashMap<u64, u8>>,
@@ -250,7 +263,16 @@ struct Layer {
     /// Bytes received since the last tick, and the rate measured then.
     bytes: AtomicU64,
     bitrate: AtomicU64,
+    /// Packets since the last tick: those the sequence numbers say were
+    /// sent, and those that came (the uplink's loss).
+    expected: AtomicU64,
+    received: AtomicU64,
+    /// The highest sequence number seen, [`NO_SEQ`] before the first.
+    last_seq: AtomicU32,
 }
+
+/// [`Layer::last_seq`] before any packet.
+const NO_SEQ: u32 = u32::MAX;
 
 /// When this source's publisher was last asked for a keyframe, and whether
 /// a request waits for the interval's end.
@@ -292,6 +314,9 @@ const DEFAULT_WISH: Rank = 0;
 /// chosen again.
 const TICK: Duration = Duration::from_secs(1);
 
+/// Packets a member must have sent in a tick for its uplink loss to count.
+const MIN_PACKETS_FOR_LOSS: u64 = 20;
+
 /// A subscriber with more than this fraction (of 256) of a track's packets
 /// lost is sent less: about 8 %.
 const LOSSY: u8 = 20;
@@ -303,6 +328,30 @@ impl Layer {
             rank,
             bytes: AtomicU64::new(0),
             bitrate: AtomicU64::new(0),
+            expected: AtomicU64::new(0),
+            received: AtomicU64::new(0),
+            last_seq: AtomicU32::new(NO_SEQ),
+        }
+    }
+}
+
+impl Layer {
+    /// Counts a packet: how far its sequence number moves the layer on
+    /// (a late or repeated packet moves it nothing).
+    fn count(&self, seq: u16) {
+        self.received.fetch_add(1, Ordering::Relaxed);
+        let previous = self.last_seq.load(Ordering::Relaxed);
+        let ahead = if previous == NO_SEQ {
+            1
+        } else {
+            match seq.wrapping_sub(previous as u16) {
+                d if d == 0 || d >= 0x8000 => 0,
+                d => u64::from(d),
+            }
+        };
+        if ahead > 0 {
+            self.last_seq.store(u32::from(seq), Ordering::Relaxed);
+            self.expected.fetch_add(ahead, Ordering::Relaxed);
         }
     }
 }
@@ -551,6 +600,7 @@ impl Forwarder {
             wishes: Mutex::new(HashMap::new()),
             budget: AtomicU64::new(u64::MAX),
             loss: AtomicU8::new(0),
+            reported: AtomicBool::new(false),
             levels: Mutex::new(HashMap::new()),
         });
         let sources: Option<Vec<Arc<Source>>> = {
@@ -831,6 +881,7 @@ impl Forwarder {
                 }
                 Feedback::Loss(_, fraction) => {
                     member.loss.fetch_max(fraction, Ordering::Relaxed);
+                    member.reported.store(true, Ordering::Relaxed);
                 }
             }
         }
@@ -841,7 +892,9 @@ impl Forwarder {
     async fn tick(&self) {
         let members: Vec<Arc<Member>> = lock(&self.inner.members).values().cloned().collect();
         let seconds = TICK.as_secs_f64();
+        let mut uplinks = HashMap::new();
         for member in &members {
+            let (mut expected, mut received) = (0u64, 0u64);
             for source in lock(&member.sources).iter() {
                 for layer in source
                     .layers
@@ -853,11 +906,23 @@ impl Forwarder {
                     layer
                         .bitrate
                         .store((bytes as f64 * 8.0 / seconds) as u64, Ordering::Relaxed);
+                    expected += layer.expected.swap(0, Ordering::Relaxed);
+                    received += layer.received.swap(0, Ordering::Relaxed);
                 }
             }
+            // Too few packets say nothing about a link.
+            let loss = (expected >= MIN_PACKETS_FOR_LOSS)
+                .then(|| (1.0 - received as f64 / expected as f64).clamp(0.0, 1.0));
+            uplinks.insert(member.id.clone(), loss);
         }
         for member in &members {
             let loss = member.loss.swap(0, Ordering::Relaxed);
+            let reported = member.reported.swap(false, Ordering::Relaxed);
+            let _ = self.inner.events.send(ForwardEvent::Conditions {
+                member: member.id.clone(),
+                uplink_loss: uplinks.get(&member.id).copied().flatten(),
+                downlink_loss: reported.then_some(f64::from(loss) / 256.0),
+            });
             let budget = member.budget.load(Ordering::Relaxed);
             let sending = self.sending(member);
             let next = if loss > LOSSY {
@@ -1232,6 +1297,7 @@ impl Forwarder {
             layer
                 .bytes
                 .fetch_add(packet.payload.len() as u64, Ordering::Relaxed);
+            layer.count(packet.header.sequence_number);
             let arrival = Arrival {
                 ssrc: packet.header.ssrc,
                 seq: packet.header.sequence_number,

@@ -101,6 +101,8 @@ struct Person {
     camera: bool,
     hidden_since: Option<i64>,
     unfocused_since: Option<i64>,
+    /// What the server measured itself (a forwarded session), and when.
+    server: Option<(ServerView, i64)>,
     // What was last published.
     score: Score,
     since: i64,
@@ -191,6 +193,7 @@ impl QualityTracker {
                 camera: false,
                 hidden_since: None,
                 unfocused_since: None,
+                server: None,
                 score: Score::Good,
                 since: now,
                 reasons: Vec::new(),
@@ -256,6 +259,16 @@ impl QualityTracker {
             minute.samples.push(figures);
             minute.counts[score as usize] += 1;
         }
+        self.refresh(id, now)
+    }
+
+    /// What the server measured of `id`'s media (a forwarded session):
+    /// a loss at or above the `good` threshold makes the score `poor`
+    /// whatever the browser says, above `excellent` at most `good`. Returns
+    /// the new view when it changed.
+    pub fn server(&mut self, id: &str, view: ServerView, now: i64) -> Option<ParticipantQuality> {
+        let person = self.people.get_mut(id)?;
+        person.server = Some((view, now));
         self.refresh(id, now)
     }
 
@@ -340,11 +353,30 @@ impl QualityTracker {
         let silent_from = person
             .last_report_at
             .map_or(person.joined_at, |t| t.max(person.joined_at));
-        let (score, mut reasons) = if now.saturating_sub(silent_from) >= ms(config.lost_after) {
+        let (mut score, mut reasons) = if now.saturating_sub(silent_from) >= ms(config.lost_after) {
             (Score::Lost, vec![reason::NO_STATS])
         } else {
             person.report.clone().unwrap_or((Score::Good, Vec::new()))
         };
+
+        // The server's own measure can only make it worse.
+        if let Some((view, at)) = person.server
+            && now.saturating_sub(at) < SERVER_VIEW_FRESH_MS
+            && score != Score::Lost
+        {
+            for (loss, code) in [
+                (view.uplink_loss, reason::SERVER_LOSS_UP),
+                (view.downlink_loss, reason::SERVER_LOSS_DOWN),
+            ] {
+                let Some(loss) = loss else { continue };
+                if loss >= config.good.loss {
+                    score = Score::Poor;
+                    reasons.push(code);
+                } else if loss >= config.excellent.loss {
+                    score = score.worse(Score::Good);
+                }
+            }
+        }
 
         let long = |since: Option<i64>, after: Duration| {
             since.filter(|&s| now.saturating_sub(s) >= ms(after))
@@ -497,6 +529,22 @@ impl QualityTracker {
         }
     }
 }
+
+/// What the server measures itself of a person's media in a forwarded
+/// session, whatever their browser reports: the fraction of their packets
+/// it misses (uplink) and of what it sends them that their receiver reports
+/// lost (downlink), over the last second.
+#[derive(Debug, Clone, Copy, PartialEq, Default)]
+pub struct ServerView {
+    /// 0..=1; `None` when too few packets came to tell.
+    pub uplink_loss: Option<f64>,
+    /// 0..=1; `None` when nothing was reported.
+    pub downlink_loss: Option<f64>,
+}
+
+/// A server view older than this no longer counts (the forwarding stopped
+/// measuring: the person left it, or the session is peer to peer).
+const SERVER_VIEW_FRESH_MS: i64 = 5_000;
 
 /// Participants needed for `group_poor`: the fraction of those present,
 /// rounded up, and at least one.

@@ -625,3 +625,63 @@ async fn a_recording_under_way_goes_on_from_the_forwarding_when_the_third_person
     claire_recorder.close().await;
     karim_recorder.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_tells_the_facilitator_when_it_misses_a_persons_packets_whatever_their_browser_says()
+ {
+    let server = auto_server().await;
+    let mut body = session_body(&PEOPLE);
+    body.media = Some(MediaMode::Forwarded);
+    let session = server.create_session_body(&body).await;
+    let mut claire = Member::new(server.join(&session, "Claire Martin").await).await;
+    let mut karim = Member::new(server.join(&session, "Karim Benali").await).await;
+    claire.publish().await;
+    karim.publish().await;
+    let karim_id = karim.client.id.clone();
+    // Karim's browser reports a clean connection each second, while only
+    // every other packet of his camera reaches the server (a lossy uplink).
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 0u32;
+    let told = loop {
+        let publisher = karim.publisher.as_ref().expect("publishing");
+        for _ in 0..10 {
+            publisher
+                .send_video((2 * n) as u16, 3000 * n, true, vec![0x10, 0x00, 1, 2, 3])
+                .await;
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        karim
+            .client
+            .send_json(&json!({"type": "stats", "connection": "connected", "peers": []}))
+            .await;
+        claire.service().await;
+        karim.service().await;
+        let seen = claire
+            .client
+            .try_recv_quality(Duration::from_millis(50), |q| {
+                q["people"].as_array().is_some_and(|people| {
+                    people.iter().any(|p| {
+                        p["id"] == karim_id.as_str()
+                            && p["reasons"]
+                                .as_array()
+                                .is_some_and(|r| r.iter().any(|c| c == "server_loss_up"))
+                    })
+                })
+            })
+            .await;
+        if let Some(q) = seen {
+            break q;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the facilitator was never told of Karim's lost packets"
+        );
+    };
+    let karim_view = told["people"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["id"] == karim_id.as_str()))
+        .expect("Karim's view")
+        .clone();
+    assert_eq!(karim_view["score"], "poor", "{karim_view}");
+}

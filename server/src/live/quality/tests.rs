@@ -684,3 +684,46 @@ fn french_wording() {
     assert_eq!(duration_fr(125_000), "2 min 5 s");
     assert_eq!(number_fr(6.04, 1), "6,0");
 }
+
+#[test]
+fn the_servers_own_measure_of_a_forwarded_session_can_only_lower_the_score() {
+    let mut t = tracker();
+    t.join("p_karim", Role::Participant, T0);
+    let view = t.stats("p_karim", &fine(), T0).expect("a first view");
+    assert_eq!(view.score, Score::Excellent);
+    // The browser says all is well; the server misses 10 % of its packets.
+    let lossy = ServerView {
+        uplink_loss: Some(0.10),
+        downlink_loss: None,
+    };
+    let view = t.server("p_karim", lossy, T0 + S).expect("a change");
+    assert_eq!(view.score, Score::Poor);
+    assert!(has(&view, reason::SERVER_LOSS_UP), "{view:?}");
+    // A little loss on what it is sent: at most good, no reason.
+    let slight = ServerView {
+        uplink_loss: Some(0.0),
+        downlink_loss: Some(0.02),
+    };
+    let view = t.server("p_karim", slight, T0 + 2 * S).expect("a change");
+    assert_eq!(view.score, Score::Good);
+    assert!(
+        !has(&view, reason::SERVER_LOSS_UP) && !has(&view, reason::SERVER_LOSS_DOWN),
+        "{view:?}"
+    );
+    // A clean link never raises a score the browser lowered.
+    t.stats("p_karim", &poor(), T0 + 3 * S);
+    let view = t
+        .server("p_karim", ServerView::default(), T0 + 4 * S)
+        .or_else(|| t.view("p_karim"))
+        .expect("a view");
+    assert_eq!(view.score, Score::Poor);
+    assert!(!has(&view, reason::SERVER_LOSS_UP));
+    // A measure older than five seconds no longer counts.
+    t.stats("p_karim", &fine(), T0 + 5 * S);
+    t.server("p_karim", lossy, T0 + 6 * S);
+    t.stats("p_karim", &fine(), T0 + 12 * S);
+    let view = t.view("p_karim").expect("a view");
+    assert_eq!(view.score, Score::Excellent, "{view:?}");
+    // Someone not joined: nothing.
+    assert!(t.server("p_nobody", lossy, T0).is_none());
+}

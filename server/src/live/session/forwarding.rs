@@ -315,6 +315,19 @@ impl SessionActor {
                     self.send(&member, Outbound::Text(encode(&msg)));
                 }
             }
+            ForwardEvent::Conditions {
+                member,
+                uplink_loss,
+                downlink_loss,
+            } => {
+                if self.forwarding.queues.contains_key(&member) {
+                    let view = crate::live::quality::ServerView {
+                        uplink_loss,
+                        downlink_loss,
+                    };
+                    self.server_quality(&member, view);
+                }
+            }
             ForwardEvent::ConnectionFailed { member, side } => {
                 if !self.forwarding.queues.contains_key(&member) {
                     return;

@@ -22,6 +22,13 @@ impl SessionActor {
         }
     }
 
+    /// What the forwarding measured of a member's media.
+    pub(super) fn server_quality(&mut self, id: &str, view: crate::live::quality::ServerView) {
+        if let Some(view) = self.quality.server(id, view, now_ms()) {
+            self.push_quality(vec![view]);
+        }
+    }
+
     /// A member's tab visibility and window focus.
     pub(super) fn presence(&mut self, id: &str, connection_id: &str, visible: bool, focused: bool) {
         if self.is_current(id, connection_id)
