@@ -36,12 +36,14 @@
 use rtc::ice::mdns::MulticastDnsMode;
 use rtc::interceptor::{Interceptor, Packet as InterceptedPacket, Slot, StreamInfo, TaggedPacket};
 use rtc::media_stream::MediaStreamTrack;
-use rtc::peer_connection::configuration::media_engine::{MIME_TYPE_OPUS, MIME_TYPE_VP8};
+use rtc::peer_connection::configuration::media_engine::{
+    MIME_TYPE_H264, MIME_TYPE_OPUS, MIME_TYPE_VP8,
+};
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
 use rtc::rtp_transceiver::rtp_sender::{
-    RTCRtpCodec, RTCRtpCodingParameters, RTCRtpEncodingParameters, RTCRtpHeaderExtensionCapability,
-    RtpCodecKind,
+    RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
+    RTCRtpHeaderExtensionCapability, RtpCodecKind,
 };
 use rtc::sansio::Protocol;
 use serde_json::Value;
@@ -95,6 +97,9 @@ pub struct PublisherConfig {
     /// The camera in three simulcast encodings (RIDs `q`, `h`, `f`), sent
     /// by hand with [`SyntheticPublisher::send_layer`].
     pub simulcast: bool,
+    /// A camera that can only send H.264 (a codec the server does not
+    /// take): its offer names no other video codec.
+    pub h264_only: bool,
 }
 
 impl Default for PublisherConfig {
@@ -107,6 +112,7 @@ impl Default for PublisherConfig {
             frame_bytes: (2500, 400),
             second_video: false,
             simulcast: false,
+            h264_only: false,
         }
     }
 }
@@ -341,8 +347,44 @@ impl SyntheticPublisher {
     pub async fn with_config(config: PublisherConfig) -> SyntheticPublisher {
         let counters = Arc::new(Counters::default());
         let mut me = MediaEngine::default();
-        me.register_default_codecs()
-            .expect("register the default codecs");
+        if config.h264_only {
+            for (kind, mime, clock_rate, channels, fmtp, pt) in [
+                (
+                    RtpCodecKind::Audio,
+                    MIME_TYPE_OPUS,
+                    48_000,
+                    2,
+                    "minptime=10;useinbandfec=1",
+                    111,
+                ),
+                (
+                    RtpCodecKind::Video,
+                    MIME_TYPE_H264,
+                    90_000,
+                    0,
+                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+                    102,
+                ),
+            ] {
+                me.register_codec(
+                    RTCRtpCodecParameters {
+                        rtp_codec: RTCRtpCodec {
+                            mime_type: mime.to_owned(),
+                            clock_rate,
+                            channels,
+                            sdp_fmtp_line: fmtp.to_owned(),
+                            rtcp_feedback: vec![],
+                        },
+                        payload_type: pt,
+                    },
+                    kind,
+                )
+                .expect("register a codec");
+            }
+        } else {
+            me.register_default_codecs()
+                .expect("register the default codecs");
+        }
         if config.simulcast {
             for uri in [MID_URI, RID_URI] {
                 me.register_header_extension(
@@ -387,6 +429,8 @@ impl SyntheticPublisher {
         let audio = add_track(&pc, RtpCodecKind::Audio).await;
         let video = if config.simulcast {
             add_simulcast_track(&pc).await
+        } else if config.h264_only {
+            add_track_in(&pc, RtpCodecKind::Video, MIME_TYPE_H264).await
         } else {
             add_track(&pc, RtpCodecKind::Video).await
         };
@@ -492,13 +536,13 @@ impl SyntheticPublisher {
                 .codecs
                 .iter()
                 .find(|c| c.rtp_codec.mime_type.eq_ignore_ascii_case(out.mime))
-                .map(|c| c.payload_type)
-                .unwrap_or_else(|| {
-                    panic!(
-                        "{} was not negotiated: {:?}",
-                        out.mime, params.rtp_parameters.codecs
-                    )
-                });
+                .map(|c| c.payload_type);
+            let pt = pt.unwrap_or_else(|| {
+                panic!(
+                    "{} was not negotiated: {:?}",
+                    out.mime, params.rtp_parameters.codecs
+                )
+            });
             let _ = out.payload_type.set(pt);
         }
         if !self.video.layers.is_empty() {
@@ -718,9 +762,27 @@ impl Drop for SyntheticPublisher {
 }
 
 async fn add_track(pc: &Arc<dyn PeerConnection>, kind: RtpCodecKind) -> Outgoing {
-    let (mime, clock_rate, channels, fmtp) = match kind {
-        RtpCodecKind::Audio => (MIME_TYPE_OPUS, 48_000, 2, "minptime=10;useinbandfec=1"),
-        _ => (MIME_TYPE_VP8, 90_000, 0, ""),
+    let mime = match kind {
+        RtpCodecKind::Audio => MIME_TYPE_OPUS,
+        _ => MIME_TYPE_VP8,
+    };
+    add_track_in(pc, kind, mime).await
+}
+
+/// A send-only track of `kind` in codec `mime` (Opus, VP8 or H.264).
+async fn add_track_in(
+    pc: &Arc<dyn PeerConnection>,
+    kind: RtpCodecKind,
+    mime: &'static str,
+) -> Outgoing {
+    let (clock_rate, channels, fmtp) = match kind {
+        RtpCodecKind::Audio => (48_000, 2, "minptime=10;useinbandfec=1"),
+        _ if mime == MIME_TYPE_H264 => (
+            90_000,
+            0,
+            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+        ),
+        _ => (90_000, 0, ""),
     };
     let ssrc = random_u32();
     let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(

@@ -828,3 +828,74 @@ async fn a_simulcast_camera_reaches_each_subscriber_in_the_layer_wished_with_con
     pump.abort();
     forwarder.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_in_a_codec_not_offered_is_refused_and_the_microphone_goes_on() {
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    forwarder.join("p_anne").await.expect("join");
+    forwarder.join("p_bruno").await.expect("join");
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    let (pump, offers) = answer_offers(
+        &forwarder,
+        HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
+        events,
+    );
+    // Anne's browser can only send its camera in H.264.
+    let anne = SyntheticPublisher::with_config(PublisherConfig {
+        h264_only: true,
+        ..Default::default()
+    })
+    .await;
+    let offer = anne.complete_offer().await;
+    assert!(offer["sdp"].as_str().unwrap_or_default().contains("H264"));
+    let answer = forwarder
+        .publish("p_anne", &offer)
+        .await
+        .expect("the microphone is taken");
+    // The answer refuses the camera's section (port 0), takes the sound.
+    let sdp = answer["sdp"].as_str().unwrap_or_default();
+    assert!(
+        sdp.contains("\r\nm=video 0 "),
+        "the camera is refused: {sdp}"
+    );
+    assert!(sdp.contains("opus/48000"), "the microphone is taken: {sdp}");
+    anne.accept_answer(&answer).await;
+    anne.wait_connected(Duration::from_secs(10)).await;
+    // Anne's sound reaches Bruno; no picture of hers is ever offered.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 0u32;
+    while !bruno
+        .received()
+        .iter()
+        .any(|r| r.stream == "p_anne" && r.kind == "audio" && r.count > 10)
+    {
+        anne.send_audio(n as u16, 960 * n, vec![0xf8, 0xff, 0xfe])
+            .await;
+        // Sent on a refused section: it goes nowhere.
+        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
+            .await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Anne's sound never came"
+        );
+    }
+    assert!(
+        bruno
+            .received()
+            .iter()
+            .all(|r| !(r.stream == "p_anne" && r.kind == "video")),
+        "no video of Anne's"
+    );
+    let sdps = offers.lock().expect("offers")["p_bruno"].clone();
+    let last = sdps.last().expect("an offer");
+    assert!(
+        !last
+            .split("\r\nm=")
+            .any(|m| m.starts_with("video") && m.contains("msid:p_anne ")),
+        "Bruno is offered no camera of Anne's"
+    );
+    pump.abort();
+    forwarder.close().await;
+}
