@@ -609,6 +609,7 @@ fn publisher_config(args: &RecordingArgs) -> PublisherConfig {
         frame_bytes: (args.keyframe_bytes, args.frame_bytes),
         second_video: false,
         simulcast: false,
+        h264_only: false,
     }
 }
 
