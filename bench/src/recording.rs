@@ -105,6 +105,11 @@ pub struct RecordingArgs {
     /// as quiet.
     #[arg(long, default_value_t = 15.0)]
     quiet_below: f64,
+    /// The sessions' media forwarded by the server (`--media-mode
+    /// forwarded`): each person publishes once to the forwarding and the
+    /// recorder taps what it receives (no recorder connection).
+    #[arg(long)]
+    forwarded: bool,
     /// Print a JSON report on stdout (the tables go to stderr).
     #[arg(long)]
     json: bool,
@@ -468,6 +473,9 @@ async fn run(args: &RecordingArgs) -> Result<RecordingReport> {
     if !extra.iter().any(|a| a.starts_with("--media-ip")) {
         extra.push("--media-ip=127.0.0.1".into());
     }
+    if args.forwarded && !extra.iter().any(|a| a.starts_with("--media-mode")) {
+        extra.push("--media-mode=forwarded".into());
+    }
     eprintln!(
         "starting {} serve --json-ready {}",
         args.server_bin.display(),
@@ -726,21 +734,29 @@ impl Recorded {
 /// and starts the media once connected.
 async fn publish(
     c: &mut WsClient,
-    segment: u64,
+    segment: Option<u64>,
     config: PublisherConfig,
 ) -> Result<SyntheticPublisher> {
     let p = SyntheticPublisher::with_config(config).await;
     let r = async {
         let offer = p.offer().await;
-        c.send(&json!({"type": "recorder_signal", "segment": segment, "data": offer}))?;
+        // To the open segment's recorder, or (no segment) to the
+        // forwarding, which the recorder taps.
+        let wrap = |data: &Value| match segment {
+            Some(segment) => json!({"type": "recorder_signal", "segment": segment, "data": data}),
+            None => json!({"type": "forward", "side": "publish", "data": data}),
+        };
+        c.send(&wrap(&offer))?;
         for candidate in p.candidates().await {
-            c.send(&json!({"type": "recorder_signal", "segment": segment, "data": candidate}))?;
+            c.send(&wrap(&candidate))?;
         }
         let answer = c
-            .wait_for("the recorder's answer", WAIT, |m| {
-                m["type"] == "recorder_signal"
-                    && m["segment"] == segment
-                    && m["data"]["type"] == "answer"
+            .wait_for("the server's answer", WAIT, |m| {
+                let to_us = match segment {
+                    Some(segment) => m["type"] == "recorder_signal" && m["segment"] == segment,
+                    None => m["type"] == "forward" && m["side"] == "publish",
+                };
+                to_us && m["data"]["type"] == "answer"
             })
             .await?;
         p.accept_answer(&answer["data"]).await;
@@ -762,7 +778,7 @@ async fn publish(
 /// error here). Clients come back in order; publishers go into `pubs`.
 async fn publish_all(
     clients: &mut Vec<WsClient>,
-    segment: u64,
+    segment: Option<u64>,
     config: &PublisherConfig,
     pubs: &mut Vec<SyntheticPublisher>,
 ) -> Result<()> {
@@ -847,7 +863,11 @@ async fn withdrawal(
                 stopped_early = Some(format!("--rounds-max-s {} reached", args.rounds_max_s));
                 break;
             }
-            publish_all(&mut sess.clients, segment, &config, &mut pubs).await?;
+            // Forwarded: everyone publishes once, and each segment taps it.
+            if !args.forwarded || pubs.is_empty() {
+                let to = (!args.forwarded).then_some(segment);
+                publish_all(&mut sess.clients, to, &config, &mut pubs).await?;
+            }
             sleep(Duration::from_secs_f64(args.media_s)).await;
             let w = round % args.people;
             let who = sess.clients[w].id.clone();
@@ -859,7 +879,9 @@ async fn withdrawal(
                 })
                 .await?;
             let notified = unix_ms() - t0;
-            close_all(&mut pubs).await;
+            if !args.forwarded {
+                close_all(&mut pubs).await;
+            }
 
             // The segment's `recording_stopped` is written once its files
             // are final; the withdrawal's `consent` entry soon after the gate
@@ -1008,7 +1030,8 @@ async fn cpu_point(
     let mut pubs = Vec::new();
     let window = Duration::from_secs(args.window);
     let result = async {
-        publish_all(&mut sess.clients, sess.segment, &config, &mut pubs).await?;
+        let to = (!args.forwarded).then_some(sess.segment);
+        publish_all(&mut sess.clients, to, &config, &mut pubs).await?;
         sleep(Duration::from_secs_f64(args.warmup)).await;
         wait_quiet(server_proc, pa.wait_quiet, pa.quiet_below).await;
         let packets = |pubs: &[SyntheticPublisher]| -> u64 {
