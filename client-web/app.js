@@ -110,6 +110,14 @@ let serverRestarting = false;
   }),
   outboundVideo: () => (call ? outboundVideo(call.mesh) : Promise.resolve(null)),
   publishConnection: () => call?.mesh.server.publish ?? null,
+  /** How loud each person sounds now (0..1). */
+  levels: () => (call ? Object.fromEntries(call.mesh.levels()) : {}),
+  /** Tests: fewer pictures per page, to see paging with a few pages. @param {number} n */
+  setPageSize: (n) => {
+    if (!call) return;
+    call.view.pageSize = n;
+    call.view.turnPage(0);
+  },
 };
 
 // ---------------------------------------------------------------------------
@@ -286,14 +294,15 @@ function join(lobby, consentChoices) {
     if (key !== toldViews && signalling.send({ type: "forward_view", views })) toldViews = key;
   };
   const viewTimer = setInterval(tellViews, 1000);
-  // Who speaks, shown on the tiles, four times a second.
+  // Who speaks, shown on the tiles: the level of each person's latest
+  // packet, read ten times a second (a syllable lasts about that long).
   const speakingTimer = setInterval(() => {
     if (call?.signalling !== signalling) {
       clearInterval(speakingTimer);
       return;
     }
     view.setSpeaking(mesh.levels());
-  }, 250);
+  }, 100);
   shell.setSessionTitle(lobby.session.title);
   shell.show(view.element);
   shell.main.focus();

@@ -695,6 +695,12 @@ class Tile {
 
 /** An audio level (0..1, linear) above which a person counts as speaking. */
 const SPEAKING_LEVEL = 0.02;
+/** A person stays marked as speaking this long after they were last heard. */
+const SPEAKING_HANGOVER_MS = 600;
+/** The speaker stays the speaker for this long after they were last heard. */
+const SPEAKER_HOLD_MS = 1500;
+/** Someone else becomes the speaker after being the loudest this long. */
+const SPEAKER_TAKES_MS = 500;
 
 /** Other people's pictures on one page (beside one's own). */
 const PAGE_SIZE = 8;
@@ -838,9 +844,37 @@ export class CallView {
    * @param {Map<string, number>} levels by person, 0..1
    */
   setSpeaking(levels) {
+    const now = Date.now();
+    let loudest = "";
+    let top = SPEAKING_LEVEL;
     for (const [id, tile] of this.tiles) {
-      const speaking = (levels.get(id) ?? 0) >= SPEAKING_LEVEL;
+      const level = levels.get(id) ?? 0;
+      // Speech comes in bursts between syllables: a person stays marked
+      // for a moment after they were last heard, so the ring does not
+      // flicker.
+      if (level >= SPEAKING_LEVEL) this.#heard.set(id, now);
+      const speaking = now - (this.#heard.get(id) ?? 0) < SPEAKING_HANGOVER_MS;
       if ((tile.element.dataset.speaking === "true") !== speaking) tile.element.dataset.speaking = String(speaking);
+      if (level >= top) {
+        top = level;
+        loudest = id;
+      }
+    }
+    // The speaker changes once someone else has been the loudest for a
+    // moment, or the speaker has been silent for a while: a cough does not
+    // move the pictures.
+    const s = this.#speaker;
+    if (loudest === s.id) {
+      s.heard = now;
+      s.candidate = "";
+    } else if (loudest && (now - s.heard > SPEAKER_HOLD_MS || !this.tiles.has(s.id))) {
+      if (s.candidate !== loudest) {
+        s.candidate = loudest;
+        s.candidateSince = now;
+      } else if (now - s.candidateSince >= SPEAKER_TAKES_MS) {
+        this.#speaker = { id: loudest, heard: now, candidate: "", candidateSince: 0 };
+        this.#layout();
+      }
     }
   }
 
@@ -884,6 +918,12 @@ export class CallView {
 
   /** The page of pictures shown (0 first). */
   #page = 0;
+  /** Other people's pictures per page (a test may make pages smaller). */
+  pageSize = PAGE_SIZE;
+  /** When each person was last heard above a murmur. @type {Map<string, number>} */
+  #heard = new Map();
+  /** Who speaks now, kept for a moment after they stop (see `setSpeaking`). */
+  #speaker = { id: "", heard: 0, candidate: "", candidateSince: 0 };
 
   /** Shows the next (1) or previous (-1) page of pictures. @param {number} step */
   turnPage(step) {
@@ -892,13 +932,20 @@ export class CallView {
   }
 
   #layout() {
-    const others = [...this.tiles.values()];
-    const pages = Math.max(1, Math.ceil(others.length / PAGE_SIZE));
+    const others = [...this.tiles.entries()];
+    const size = Math.max(1, this.pageSize);
+    const pages = Math.max(1, Math.ceil(others.length / size));
     this.#page = Math.min(Math.max(this.#page, 0), pages - 1);
-    others.forEach((tile, i) => {
-      tile.element.hidden = Math.floor(i / PAGE_SIZE) !== this.#page;
-    });
-    const shown = Math.min(others.length - this.#page * PAGE_SIZE, PAGE_SIZE) + 1;
+    let shown = 1;
+    for (const [i, [id, tile]] of others.entries()) {
+      const onPage = Math.floor(i / size) === this.#page;
+      // The person speaking stays in view, pinned, whichever page is shown.
+      const pinned = !onPage && id === this.#speaker.id;
+      tile.element.hidden = !onPage && !pinned;
+      if (pinned) tile.element.dataset.pinned = "true";
+      else delete tile.element.dataset.pinned;
+      if (!tile.element.hidden) shown += 1;
+    }
     this.grid.dataset.count = String(Math.min(shown, 9));
     this.pager.hidden = pages <= 1;
     this.grid.dataset.page = String(this.#page + 1);

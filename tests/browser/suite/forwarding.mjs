@@ -81,22 +81,65 @@ test("a group of five in a forwarded session: each page decodes the four others 
     throw new Error(`the facilitator should receive reduced layers for small tiles, gets widths ${JSON.stringify(widths)} (${err.message})`);
   });
   // Who speaks: the fake microphones beep, and each beep's level reaches
-  // the others through the server (RFC 6464, passed on): every tile of
-  // the facilitator's page is marked as speaking at some point.
-  const spoke = await group[0].page.evaluate(async () => {
-    const seen = new Set();
-    const until = Date.now() + 20_000;
-    while (Date.now() < until && seen.size < 4) {
-      for (const tile of document.querySelectorAll('figure.tile[data-speaking="true"]')) {
-        seen.add(/** @type {HTMLElement} */ (tile).dataset.tile);
+  // the others through the server (RFC 6464, passed on). Read every 20 ms
+  // (a beep is short): each of the four others is heard loud at some
+  // point, and the facilitator's page rings a speaker's tile.
+  const heard = await group[0].page.evaluate(async () => {
+    /** @type {Record<string, number>} */
+    const loudest = {};
+    let rung = false;
+    const until = Date.now() + 15_000;
+    while (Date.now() < until) {
+      for (const [id, level] of Object.entries(/** @type {any} */ (window).cadre.levels())) {
+        loudest[id] = Math.max(loudest[id] ?? 0, /** @type {number} */ (level));
       }
-      await new Promise((r) => setTimeout(r, 100));
+      rung ||= document.querySelector('figure.tile[data-speaking="true"]') !== null;
+      if (rung && Object.values(loudest).filter((l) => l >= 0.1).length >= 4) break;
+      await new Promise((r) => setTimeout(r, 20));
     }
-    return [...seen];
+    return { loudest, rung };
   });
-  assert.equal(spoke.length, 4, `each of the four others should be seen speaking, seen ${JSON.stringify(spoke)}`);
+  const loud = Object.entries(heard.loudest).filter(([, l]) => l >= 0.1);
+  assert.equal(loud.length, 4, `each of the four others should be heard through the server: ${JSON.stringify(heard)}`);
+  assert(heard.rung, "a speaker's tile should be ringed");
   await group[0].page.waitForTimeout(1000);
   await group[0].page.screenshot({ path: join(ARTIFACTS, "forwarded-five.png") });
+
+  // Pages of two: the pictures on the other page are not received (the
+  // server pauses them), and come back when their page is shown.
+  const fac = group[0].page;
+  await fac.evaluate(() => /** @type {any} */ (window).cadre.setPageSize(2));
+  const pagerText = await textOf(fac, ".pager-label");
+  assert.equal(pagerText, "Page 1 sur 2", "the pager shows the pages");
+  /** Frames decoded so far by each tile, and whether it is hidden. */
+  const frames = () => fac.evaluate(() => Object.fromEntries([...document.querySelectorAll("figure.tile[data-tile]")]
+    .map((tile) => {
+      const v = /** @type {HTMLVideoElement | null} */ (tile.querySelector("video"));
+      return [/** @type {HTMLElement} */ (tile).dataset.tile, { hidden: /** @type {HTMLElement} */ (tile).hidden, frames: v ? v.getVideoPlaybackQuality().totalVideoFrames : 0 }];
+    })));
+  await fac.waitForTimeout(2500);
+  const before = await frames();
+  await fac.waitForTimeout(2500);
+  const after = await frames();
+  const paused = Object.keys(before).filter((id) => before[id].hidden && after[id]?.hidden);
+  assert(paused.length >= 1, `some pictures should be on the other page: ${JSON.stringify(after)}`);
+  for (const id of paused) {
+    assert.equal(after[id].frames, before[id].frames, `${id} is on another page: nothing should be received (${JSON.stringify({ before, after })})`);
+  }
+  await fac.click('button[data-action="page-next"]');
+  assert.equal(await textOf(fac, ".pager-label"), "Page 2 sur 2");
+  await fac.waitForFunction((ids) => ids.every((id) => {
+    const tile = /** @type {HTMLElement | null} */ (document.querySelector(`figure.tile[data-tile="${id}"]`));
+    const v = /** @type {HTMLVideoElement | null} */ (tile?.querySelector("video") ?? null);
+    return tile && !tile.hidden && v !== null && v.getVideoPlaybackQuality().totalVideoFrames > 0;
+  }), paused, { timeout: MEDIA_WAIT_MS });
+  const resumed = await frames();
+  await fac.waitForTimeout(1500);
+  const later = await frames();
+  for (const id of paused) {
+    assert(later[id].frames > resumed[id].frames, `${id} should be received again on its page: ${JSON.stringify({ resumed, later })}`);
+  }
+  await fac.screenshot({ path: join(ARTIFACTS, "forwarded-page-2.png") });
 });
 
 test("two people talk peer to peer; the third moves the call to the server without anyone leaving", async (stage) => {
