@@ -284,11 +284,25 @@ impl Outgoing {
         marker: bool,
         payload: Vec<u8>,
     ) -> bool {
-        let (Some(&pt), Some((mid_id, rid_id, mid)), Some(&(ssrc, rid))) = (
-            self.payload_type.get(),
-            self.naming.get(),
-            self.layers.get(layer),
-        ) else {
+        let Some(&(ssrc, rid)) = self.layers.get(layer) else {
+            return false;
+        };
+        self.send_named(ssrc, rid, seq, ts, marker, payload).await
+    }
+
+    /// Sends one packet with `ssrc`, named `rid` in the header extensions
+    /// (the track's mid included), whatever the track announced.
+    async fn send_named(
+        &self,
+        ssrc: u32,
+        rid: &str,
+        seq: u16,
+        ts: u32,
+        marker: bool,
+        payload: Vec<u8>,
+    ) -> bool {
+        let (Some(&pt), Some((mid_id, rid_id, mid))) = (self.payload_type.get(), self.naming.get())
+        else {
             return false;
         };
         let mut packet = rtc::rtp::Packet::default();
@@ -595,6 +609,22 @@ impl SyntheticPublisher {
         payload: Vec<u8>,
     ) -> bool {
         self.video.send_layer(layer, seq, ts, marker, payload).await
+    }
+
+    /// Simulcast: sends one video packet with an SSRC and a RID of one's
+    /// choosing (a forged or unannounced encoding); true if the connection
+    /// took it.
+    pub async fn send_forged(
+        &self,
+        ssrc: u32,
+        rid: &str,
+        seq: u16,
+        ts: u32,
+        payload: Vec<u8>,
+    ) -> bool {
+        self.video
+            .send_named(ssrc, rid, seq, ts, true, payload)
+            .await
     }
 
     /// The media SSRC named by each keyframe request received so far.

@@ -376,11 +376,17 @@ impl Source {
             .map(|l| l.ssrc)
     }
 
-    /// A layer that opened; false when it was known. A layer whose RID says
-    /// no rank comes after the others; at most three.
+    /// A layer that opened; false when it was known, or its RID names a
+    /// rank another SSRC already has (a second encoding claiming to be the
+    /// same one is not a layer). A layer whose RID says no rank comes after
+    /// the others; at most three.
     fn add_layer(&self, ssrc: u32, rank: Option<Rank>) -> bool {
         let mut layers = self.layers.write().unwrap_or_else(|p| p.into_inner());
-        if layers.iter().any(|l| l.ssrc == ssrc) || layers.len() >= 3 {
+        if layers
+            .iter()
+            .any(|l| l.ssrc == ssrc || Some(l.rank) == rank)
+            || layers.len() >= 3
+        {
             return false;
         }
         let rank = rank.unwrap_or_else(|| layers.iter().map(|l| l.rank + 1).max().unwrap_or(0));

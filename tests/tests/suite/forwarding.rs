@@ -899,3 +899,85 @@ async fn a_camera_in_a_codec_not_offered_is_refused_and_the_microphone_goes_on()
     pump.abort();
     forwarder.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_unannounced_and_replayed_packets_reach_nobody() {
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    for id in MEMBERS {
+        forwarder.join(id).await.expect("join");
+    }
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    let (pump, _) = answer_offers(
+        &forwarder,
+        HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
+        events,
+    );
+    let simulcast = || {
+        SyntheticPublisher::with_config(PublisherConfig {
+            simulcast: true,
+            ..Default::default()
+        })
+    };
+    let anne = publish(&forwarder, "p_anne", simulcast().await).await;
+    let chloe = publish(&forwarder, "p_chloe", simulcast().await).await;
+    let chloe_ssrc = chloe.layer_ssrcs()[0];
+    // Marks in the payload: Anne's own, Chloé's own, forged, replayed.
+    let (own_a, own_c, forged, replayed) = (0xA, 0xC, 0xF, 0xE);
+    let packet = |mark: u8, n: u32| {
+        let mut p = vec![0x10, 0x00, mark];
+        p.extend_from_slice(&n.to_be_bytes());
+        p
+    };
+    let from = |stream: &str| -> Vec<(u16, Vec<u8>)> {
+        bruno
+            .received()
+            .into_iter()
+            .filter(|r| r.stream == stream && r.kind == "video")
+            .flat_map(|r| r.packets.into_iter().map(|(seq, _, _, d)| (seq, d)))
+            .collect()
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let mut n = 0u32;
+    while from("p_anne").len() < 40 || from("p_chloe").len() < 40 {
+        let (seq, ts) = (1000u16.wrapping_add(n as u16), 3000 * n);
+        anne.send_layer(0, seq, ts, true, packet(own_a, n)).await;
+        chloe.send_layer(0, seq, ts, true, packet(own_c, n)).await;
+        // Anne claims Chloé's encoding, an encoding nobody announced (with
+        // a known RID and with an unknown one), and sends her own packet
+        // again with other content.
+        anne.send_forged(chloe_ssrc, "q", seq, ts, packet(forged, n))
+            .await;
+        anne.send_forged(0x0bad_beef, "q", seq, ts, packet(forged, n))
+            .await;
+        anne.send_forged(0x0bad_c0de, "z", seq, ts, packet(forged, n))
+            .await;
+        anne.send_layer(0, seq, ts, true, packet(replayed, n)).await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Bruno does not receive both cameras: {} / {}",
+            from("p_anne").len(),
+            from("p_chloe").len()
+        );
+    }
+    let anne_got = from("p_anne");
+    let chloe_got = from("p_chloe");
+    assert!(
+        anne_got.iter().all(|(_, d)| d[2] == own_a),
+        "only Anne's own packets on her track: {:?}",
+        anne_got.iter().map(|(_, d)| d[2]).collect::<Vec<_>>()
+    );
+    assert!(
+        chloe_got.iter().all(|(_, d)| d[2] == own_c),
+        "nothing of Anne's on Chloé's track: {:?}",
+        chloe_got.iter().map(|(_, d)| d[2]).collect::<Vec<_>>()
+    );
+    let mut seqs: Vec<u16> = anne_got.iter().map(|(s, _)| *s).collect();
+    let all = seqs.len();
+    seqs.sort_unstable();
+    seqs.dedup();
+    assert_eq!(seqs.len(), all, "no packet twice");
+    pump.abort();
+    forwarder.close().await;
+}
