@@ -44,6 +44,11 @@ pub struct ForwardArgs {
     /// Video bitrate per publisher in kbit/s (a thumbnail by default).
     #[arg(long, default_value_t = 150)]
     video_kbps: u32,
+    /// No server: with two members, each publisher connects straight to
+    /// the other's subscriber, to tell what forwarding adds to the same
+    /// clients' latency.
+    #[arg(long)]
+    direct: bool,
     /// Cameras in three simulcast encodings; member 0 is everyone's
     /// speaker (highest layer), the others thumbnails (lowest).
     #[arg(long)]
@@ -85,6 +90,8 @@ pub struct ForwardReport {
     latency_max_ms: f64,
     forwarder_threads: usize,
     simulcast: bool,
+    /// No server: publishers straight to subscribers.
+    direct: bool,
 }
 
 /// Bit rates of a simulcast camera's middle and highest encodings, kbit/s.
@@ -104,6 +111,8 @@ impl ForwardReport {
             self.video_kbps,
             if self.simulcast {
                 " (simulcast: 3 layers sent, member 0 at the highest, the others at the lowest)"
+            } else if self.direct {
+                " (direct: no server, each publisher straight to the other's subscriber)"
             } else {
                 ""
             },
@@ -158,6 +167,9 @@ fn validate(a: &ForwardArgs) -> Result<()> {
     if !(1..=4).contains(&a.forwarder_threads) {
         bail!("--forwarder-threads must be within 1..=4");
     }
+    if a.direct && (a.members != 2 || a.simulcast) {
+        bail!("--direct takes --members 2 and no --simulcast");
+    }
     Ok(())
 }
 
@@ -200,10 +212,12 @@ async fn run(a: &ForwardArgs, fwd: tokio::runtime::Handle) -> Result<ForwardRepo
     let epoch = Instant::now();
     let mut subscribers = std::collections::HashMap::new();
     for id in &ids {
-        let (f, id2) = (forwarder.clone(), id.clone());
-        fwd.spawn(async move { f.join(&id2).await })
-            .await?
-            .with_context(|| format!("join {id}"))?;
+        if !a.direct {
+            let (f, id2) = (forwarder.clone(), id.clone());
+            fwd.spawn(async move { f.join(&id2).await })
+                .await?
+                .with_context(|| format!("join {id}"))?;
+        }
         subscribers.insert(
             id.clone(),
             Arc::new(SyntheticSubscriber::counting(epoch).await),
@@ -247,11 +261,16 @@ async fn run(a: &ForwardArgs, fwd: tokio::runtime::Handle) -> Result<ForwardRepo
             .await,
         );
         let offer = publisher.complete_offer().await;
-        let (f, id2) = (forwarder.clone(), id.clone());
-        let answer = fwd
-            .spawn(async move { f.publish(&id2, &offer).await })
-            .await?
-            .with_context(|| format!("publish {id}"))?;
+        let answer = if a.direct {
+            // Straight to the other member's subscriber.
+            let other = ids.iter().find(|o| *o != id).context("two members")?;
+            subscribers[other].answer(&offer).await
+        } else {
+            let (f, id2) = (forwarder.clone(), id.clone());
+            fwd.spawn(async move { f.publish(&id2, &offer).await })
+                .await?
+                .with_context(|| format!("publish {id}"))?
+        };
         publisher.accept_answer(&answer).await;
         publisher.wait_connected(Duration::from_secs(20)).await;
         publishers.push(publisher);
@@ -457,6 +476,7 @@ async fn run(a: &ForwardArgs, fwd: tokio::runtime::Handle) -> Result<ForwardRepo
         latency_max_ms: pct(1.0),
         forwarder_threads: a.forwarder_threads,
         simulcast: a.simulcast,
+        direct: a.direct,
     })
 }
 
@@ -478,6 +498,7 @@ mod tests {
             video_kbps,
             forwarder_threads: threads,
             simulcast: false,
+            direct: false,
             json: false,
         }
     }
