@@ -281,6 +281,11 @@ pub mod reason {
     /// A forwarded session: the person's browser reports losing what the
     /// server sends it (their downlink, at or above the `good` threshold).
     pub const SERVER_LOSS_DOWN: &str = "server_loss_down";
+    /// A forwarded session: one of the person's connections to the server
+    /// failed (their media no longer reaches it, or the others' no longer
+    /// reach them), whatever their browser reports (score `lost`; the
+    /// socket may still work, as when a firewall blocks UDP).
+    pub const SERVER_CONNECTION_FAILED: &str = "server_connection_failed";
 
     /// Whether a reason is about presence rather than the connection.
     pub fn is_presence(code: &str) -> bool {

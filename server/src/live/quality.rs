@@ -103,6 +103,11 @@ struct Person {
     unfocused_since: Option<i64>,
     /// What the server measured itself (a forwarded session), and when.
     server: Option<(ServerView, i64)>,
+    /// A forwarded session: since when the person's connection to the
+    /// server that carries their media (`up`) or the others' (`down`) has
+    /// failed, until media flows on it again.
+    failed_up: Option<i64>,
+    failed_down: Option<i64>,
     // What was last published.
     score: Score,
     since: i64,
@@ -194,6 +199,8 @@ impl QualityTracker {
                 hidden_since: None,
                 unfocused_since: None,
                 server: None,
+                failed_up: None,
+                failed_down: None,
                 score: Score::Good,
                 since: now,
                 reasons: Vec::new(),
@@ -269,6 +276,26 @@ impl QualityTracker {
     pub fn server(&mut self, id: &str, view: ServerView, now: i64) -> Option<ParticipantQuality> {
         let person = self.people.get_mut(id)?;
         person.server = Some((view, now));
+        // Media flowing again on a side clears its failure.
+        if view.uplink_loss.is_some() {
+            person.failed_up = None;
+        }
+        if view.downlink_loss.is_some() {
+            person.failed_down = None;
+        }
+        self.refresh(id, now)
+    }
+
+    /// A forwarded session: `id`'s connection to the server failed, the
+    /// one carrying their media (`up`) or the others' to them. The person
+    /// is `lost` until media flows on that side again.
+    pub fn server_failed(&mut self, id: &str, up: bool, now: i64) -> Option<ParticipantQuality> {
+        let person = self.people.get_mut(id)?;
+        if up {
+            person.failed_up.get_or_insert(now);
+        } else {
+            person.failed_down.get_or_insert(now);
+        }
         self.refresh(id, now)
     }
 
@@ -359,6 +386,12 @@ impl QualityTracker {
             person.report.clone().unwrap_or((Score::Good, Vec::new()))
         };
 
+        // A connection to the server that failed: whatever the browser says,
+        // the others no longer see or hear the person, or they them.
+        if person.failed_up.is_some() || person.failed_down.is_some() {
+            score = Score::Lost;
+            reasons.push(reason::SERVER_CONNECTION_FAILED);
+        }
         // The server's own measure can only make it worse.
         if let Some((view, at)) = person.server
             && now.saturating_sub(at) < SERVER_VIEW_FRESH_MS

@@ -79,7 +79,8 @@ impl Member {
             .await;
         let answer = self
             .wait_for("the publish answer", |m| {
-                (m["type"] == "forward" && m["side"] == "publish") || m["type"] == "error"
+                (m["type"] == "forward" && m["side"] == "publish")
+                    || (m["type"] == "error" && m["about"] == "forward")
             })
             .await;
         assert_eq!(answer["type"], "forward", "{answer}");
@@ -684,4 +685,86 @@ async fn the_server_tells_the_facilitator_when_it_misses_a_persons_packets_whate
         .expect("Karim's view")
         .clone();
     assert_eq!(karim_view["score"], "poor", "{karim_view}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_person_whose_media_no_longer_reaches_the_server_is_shown_lost_until_it_does_again() {
+    let server = auto_server().await;
+    let mut body = session_body(&PEOPLE);
+    body.media = Some(MediaMode::Forwarded);
+    let session = server.create_session_body(&body).await;
+    let mut claire = Member::new(server.join(&session, "Claire Martin").await).await;
+    let mut karim = Member::new(server.join(&session, "Karim Benali").await).await;
+    claire.publish().await;
+    karim.publish().await;
+    karim.publisher.as_ref().expect("publishing").start_media();
+    let karim_id = karim.client.id.clone();
+    let karims = |q: &Value| -> Option<Value> {
+        q["people"]
+            .as_array()?
+            .iter()
+            .find(|p| p["id"] == karim_id.as_str())
+            .cloned()
+    };
+    let failed = |p: &Value| {
+        p["reasons"]
+            .as_array()
+            .is_some_and(|r| r.iter().any(|c| c == "server_connection_failed"))
+    };
+    // Karim's media connection goes away without a word (UDP blocked, say)
+    // while his socket and his browser's reports go on.
+    karim.publisher.take().expect("publishing").close().await;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let lost = loop {
+        karim
+            .client
+            .send_json(&json!({"type": "stats", "connection": "connected", "peers": []}))
+            .await;
+        claire.service().await;
+        karim.service().await;
+        let seen = claire
+            .client
+            .try_recv_quality(Duration::from_millis(1100), |q| {
+                karims(q).is_some_and(|p| failed(&p))
+            })
+            .await;
+        if let Some(q) = seen {
+            break karims(&q).expect("Karim");
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the facilitator was never told that Karim's media stopped reaching the server"
+        );
+    };
+    assert_eq!(lost["score"], "lost", "{lost}");
+    // Karim is asked to connect again, does, and is shown as before.
+    karim
+        .wait_for("the request to publish again", |v| {
+            v["type"] == "forward_failed" && v["side"] == "publish"
+        })
+        .await;
+    karim.publish().await;
+    karim.publisher.as_ref().expect("publishing").start_media();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        karim
+            .client
+            .send_json(&json!({"type": "stats", "connection": "connected", "peers": []}))
+            .await;
+        claire.service().await;
+        karim.service().await;
+        let seen = claire
+            .client
+            .try_recv_quality(Duration::from_millis(1100), |q| {
+                karims(q).is_some_and(|p| !failed(&p) && p["score"] != "lost")
+            })
+            .await;
+        if seen.is_some() {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Karim was still shown lost after publishing again"
+        );
+    }
 }

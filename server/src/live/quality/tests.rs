@@ -727,3 +727,32 @@ fn the_servers_own_measure_of_a_forwarded_session_can_only_lower_the_score() {
     // Someone not joined: nothing.
     assert!(t.server("p_nobody", lossy, T0).is_none());
 }
+
+#[test]
+fn a_failed_connection_to_the_server_is_lost_until_media_flows_on_that_side_again() {
+    let mut t = tracker();
+    t.join("p_karim", Role::Participant, T0);
+    t.stats("p_karim", &fine(), T0);
+    // The connection carrying Karim's media failed; his browser still says
+    // all is well (the socket works: UDP is blocked, say).
+    let view = t.server_failed("p_karim", true, T0 + S).expect("a change");
+    assert_eq!(view.score, Score::Lost);
+    assert!(has(&view, reason::SERVER_CONNECTION_FAILED), "{view:?}");
+    t.stats("p_karim", &fine(), T0 + 2 * S);
+    assert_eq!(t.view("p_karim").expect("view").score, Score::Lost);
+    // What the others send him flowing does not clear his own side.
+    let down_only = ServerView {
+        uplink_loss: None,
+        downlink_loss: Some(0.0),
+    };
+    t.server("p_karim", down_only, T0 + 3 * S);
+    assert_eq!(t.view("p_karim").expect("view").score, Score::Lost);
+    // His media reaches the server again: cleared.
+    let flowing = ServerView {
+        uplink_loss: Some(0.0),
+        downlink_loss: Some(0.0),
+    };
+    let view = t.server("p_karim", flowing, T0 + 4 * S).expect("a change");
+    assert_eq!(view.score, Score::Excellent, "{view:?}");
+    assert!(!has(&view, reason::SERVER_CONNECTION_FAILED));
+}

@@ -332,6 +332,7 @@ impl SessionActor {
                 if !self.forwarding.queues.contains_key(&member) {
                     return;
                 }
+                self.server_link_failed(&member, side == Side::Publish);
                 let side = match side {
                     Side::Publish => ForwardSide::Publish,
                     Side::Subscribe => {

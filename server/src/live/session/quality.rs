@@ -29,6 +29,14 @@ impl SessionActor {
         }
     }
 
+    /// A member's connection to the forwarding failed (`up`: the one
+    /// carrying their media).
+    pub(super) fn server_link_failed(&mut self, id: &str, up: bool) {
+        if let Some(view) = self.quality.server_failed(id, up, now_ms()) {
+            self.push_quality(vec![view]);
+        }
+    }
+
     /// A member's tab visibility and window focus.
     pub(super) fn presence(&mut self, id: &str, connection_id: &str, visible: bool, focused: bool) {
         if self.is_current(id, connection_id)
