@@ -240,6 +240,37 @@ async fn the_third_person_moves_the_session_to_forwarding_and_everyone_receives_
     );
 }
 
+/// While `reporter`'s browser reports a clean connection each second,
+/// waits (at most 30 s) for a quality message to `watcher` that `wanted`
+/// picks something from; returns it.
+async fn until_told(
+    watcher: &mut Member,
+    reporter: &mut Member,
+    what: &str,
+    wanted: impl Fn(&Value) -> Option<Value>,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        reporter
+            .client
+            .send_json(&json!({"type": "stats", "connection": "connected", "peers": []}))
+            .await;
+        watcher.service().await;
+        reporter.service().await;
+        let seen = watcher
+            .client
+            .try_recv_quality(Duration::from_millis(1100), |q| wanted(q).is_some())
+            .await;
+        if let Some(found) = seen.as_ref().and_then(&wanted) {
+            return found;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{what}: the facilitator was never told"
+        );
+    }
+}
+
 /// Answers offers and keeps messages for `ms` milliseconds.
 async fn keep_answering(members: &mut [&mut Member], ms: u64) {
     let deadline = tokio::time::Instant::now() + Duration::from_millis(ms);
@@ -714,28 +745,13 @@ async fn a_person_whose_media_no_longer_reaches_the_server_is_shown_lost_until_i
     // Karim's media connection goes away without a word (UDP blocked, say)
     // while his socket and his browser's reports go on.
     karim.publisher.take().expect("publishing").close().await;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let lost = loop {
-        karim
-            .client
-            .send_json(&json!({"type": "stats", "connection": "connected", "peers": []}))
-            .await;
-        claire.service().await;
-        karim.service().await;
-        let seen = claire
-            .client
-            .try_recv_quality(Duration::from_millis(1100), |q| {
-                karims(q).is_some_and(|p| failed(&p))
-            })
-            .await;
-        if let Some(q) = seen {
-            break karims(&q).expect("Karim");
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "the facilitator was never told that Karim's media stopped reaching the server"
-        );
-    };
+    let lost = until_told(
+        &mut claire,
+        &mut karim,
+        "Karim's media stopped reaching the server",
+        |q| karims(q).filter(failed),
+    )
+    .await;
     assert_eq!(lost["score"], "lost", "{lost}");
     // Karim is asked to connect again, does, and is shown as before.
     karim
@@ -745,26 +761,8 @@ async fn a_person_whose_media_no_longer_reaches_the_server_is_shown_lost_until_i
         .await;
     karim.publish().await;
     karim.publisher.as_ref().expect("publishing").start_media();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
-    loop {
-        karim
-            .client
-            .send_json(&json!({"type": "stats", "connection": "connected", "peers": []}))
-            .await;
-        claire.service().await;
-        karim.service().await;
-        let seen = claire
-            .client
-            .try_recv_quality(Duration::from_millis(1100), |q| {
-                karims(q).is_some_and(|p| !failed(&p) && p["score"] != "lost")
-            })
-            .await;
-        if seen.is_some() {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "Karim was still shown lost after publishing again"
-        );
-    }
+    until_told(&mut claire, &mut karim, "Karim connected again", |q| {
+        karims(q).filter(|p| !failed(p) && p["score"] != "lost")
+    })
+    .await;
 }
