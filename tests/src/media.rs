@@ -376,7 +376,7 @@ impl SyntheticPublisher {
                     MIME_TYPE_H264,
                     90_000,
                     0,
-                    "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
+                    H264_FMTP,
                     102,
                 ),
             ] {
@@ -807,11 +807,7 @@ async fn add_track_in(
 ) -> Outgoing {
     let (clock_rate, channels, fmtp) = match kind {
         RtpCodecKind::Audio => (48_000, 2, "minptime=10;useinbandfec=1"),
-        _ if mime == MIME_TYPE_H264 => (
-            90_000,
-            0,
-            "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f",
-        ),
+        _ if mime == MIME_TYPE_H264 => (90_000, 0, H264_FMTP),
         _ => (90_000, 0, ""),
     };
     let ssrc = random_u32();
@@ -835,6 +831,17 @@ async fn add_track_in(
             ..Default::default()
         }],
     )));
+    sending(pc, track, ssrc, mime, Vec::new()).await
+}
+
+/// `track` on a send-only transceiver of `pc`, as one side of the media.
+async fn sending(
+    pc: &Arc<dyn PeerConnection>,
+    track: Arc<TrackLocalStaticRTP>,
+    ssrc: u32,
+    mime: &'static str,
+    layers: Vec<(u32, &'static str)>,
+) -> Outgoing {
     let transceiver = pc
         .add_transceiver_from_track(
             Arc::clone(&track) as Arc<dyn TrackLocal>,
@@ -844,23 +851,26 @@ async fn add_track_in(
             }),
         )
         .await
-        .unwrap_or_else(|e| panic!("add the {kind} transceiver: {e}"));
+        .unwrap_or_else(|e| panic!("add the {mime} transceiver: {e}"));
     let sender = transceiver
         .sender()
         .await
         .ok()
         .flatten()
-        .unwrap_or_else(|| panic!("the {kind} transceiver has no sender"));
+        .unwrap_or_else(|| panic!("the {mime} transceiver has no sender"));
     Outgoing {
         track,
         sender,
         ssrc,
         mime,
         payload_type: std::sync::OnceLock::new(),
-        layers: Vec::new(),
+        layers,
         naming: std::sync::OnceLock::new(),
     }
 }
+
+/// The H.264 profile a browser offers first (constrained baseline).
+const H264_FMTP: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
 
 const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
 const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
@@ -897,31 +907,8 @@ async fn add_simulcast_track(pc: &Arc<dyn PeerConnection>) -> Outgoing {
         RtpCodecKind::Video,
         encodings,
     )));
-    let transceiver = pc
-        .add_transceiver_from_track(
-            Arc::clone(&track) as Arc<dyn TrackLocal>,
-            Some(RTCRtpTransceiverInit {
-                direction: RTCRtpTransceiverDirection::Sendonly,
-                ..Default::default()
-            }),
-        )
-        .await
-        .expect("add the simulcast transceiver");
-    let sender = transceiver
-        .sender()
-        .await
-        .ok()
-        .flatten()
-        .expect("the simulcast transceiver has a sender");
-    Outgoing {
-        track,
-        sender,
-        ssrc: layers[0].0,
-        mime: MIME_TYPE_VP8,
-        payload_type: std::sync::OnceLock::new(),
-        layers,
-        naming: std::sync::OnceLock::new(),
-    }
+    let ssrc = layers[0].0;
+    sending(pc, track, ssrc, MIME_TYPE_VP8, layers).await
 }
 
 async fn audio_loop(

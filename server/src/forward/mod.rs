@@ -1320,17 +1320,20 @@ impl Forwarder {
                 .and_then(|b| b.first().copied());
             {
                 let mut tap = lock(&source.tap);
-                let highest = source.highest();
                 let keep = match tap.as_mut() {
-                    Some((_, track, rewrite)) => match rewrite.admit(highest, arrival, now) {
-                        Some((seq, ts)) => {
-                            let mut copy = packet.clone();
-                            copy.header.sequence_number = seq;
-                            copy.header.timestamp = ts;
-                            track.offer(&copy)
+                    // The recorder keeps the highest layer (looked up only
+                    // while recording: it is a scan under a lock).
+                    Some((_, track, rewrite)) => {
+                        match rewrite.admit(source.highest(), arrival, now) {
+                            Some((seq, ts)) => {
+                                let mut copy = packet.clone();
+                                copy.header.sequence_number = seq;
+                                copy.header.timestamp = ts;
+                                track.offer(&copy)
+                            }
+                            None => true,
                         }
-                        None => true,
-                    },
+                    }
                     None => true,
                 };
                 if !keep {

@@ -198,14 +198,7 @@ async fn the_third_person_moves_the_session_to_forwarding_and_everyone_receives_
     // Karim opens a new tab: the old one is replaced, the new one publishes
     // and the others receive him again.
     let karim_id = members[1].client.id.clone();
-    let token = cadre_tests::person(&session, "Karim Benali")
-        .link
-        .token
-        .clone();
-    let again = server
-        .connect(&session.id, &token)
-        .await
-        .expect("Karim's new tab joins");
+    let again = server.join(&session, "Karim Benali").await;
     assert_eq!(again.welcome["media"], "forwarded");
     let old = std::mem::replace(&mut members[1], Member::new(again).await);
     drop(old);
@@ -443,15 +436,7 @@ async fn a_session_that_passes_through_the_server_refuses_one_person_too_many() 
         .await;
     assert_eq!(opened.len(), 3, "only the three admitted are in the log");
     // Someone already here may open a new tab.
-    let karim = cadre_tests::person(&session, "Karim Benali")
-        .link
-        .token
-        .clone();
-    let again = server
-        .connect(&session.id, &karim)
-        .await
-        .expect("a new tab of someone here is admitted");
-    here[1] = again;
+    here[1] = server.join(&session, "Karim Benali").await;
     // Once someone leaves, Lucas gets in.
     here[2].leave().await;
     let sophie_id = here[2].id.clone();

@@ -69,11 +69,6 @@ impl Tap {
         (self.segment_id, self.generation)
     }
 
-    /// The participant it records.
-    pub fn participant(&self) -> &str {
-        &self.participant
-    }
-
     /// A track of `mime` (`audio/opus` or `video/VP8`, any case) to write;
     /// `None` for another codec, a kind this publication already has, or a
     /// publication that ended (replaced, the person gone, the segment
