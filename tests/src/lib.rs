@@ -48,6 +48,7 @@
 pub mod containers;
 pub mod frames;
 pub mod media;
+pub mod relay;
 pub mod tsa;
 
 use base64::Engine as _;

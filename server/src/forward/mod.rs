@@ -28,6 +28,7 @@ mod layers;
 
 use cadre_protocol::signalling::VideoQuality;
 use feedback::{Feedback, SubscriberFeedback};
+use futures_util::FutureExt as _;
 use layers::{Arrival, Rank, Rewrite};
 use rtc::interceptor::Slot;
 use rtc::media_stream::MediaStreamTrack;
@@ -42,6 +43,7 @@ use std::sync::atomic::{AtomicBool, AtomicU8, AtomicU32, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, OnceLock, RwLock, Weak};
 use std::time::Duration;
 use tokio::sync::{mpsc, watch};
+use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 use tracing::{debug, info, warn};
 use webrtc::media_stream::track_local::TrackLocal;
@@ -56,6 +58,10 @@ use webrtc::rtp_transceiver::{RTCRtpTransceiverDirection, RTCRtpTransceiverInit,
 /// Longest wait for the server's own ICE candidates (one UDP socket: in
 /// practice immediate).
 const GATHERING: Duration = Duration::from_secs(2);
+
+/// How long a closing forwarder waits for its tracks' tasks to end before
+/// it stops them.
+const CLOSE_GRACE: Duration = Duration::from_secs(2);
 
 /// Largest offer or answer taken from a member.
 const MAX_DESCRIPTION: usize = 128 * 1024;
@@ -170,6 +176,23 @@ struct Inner {
     members: Mutex<HashMap<String, Arc<Member>>>,
     events: mpsc::UnboundedSender<ForwardEvent>,
     tracker: TaskTracker,
+    /// Ends the tracks' tasks still running once the forwarder has closed
+    /// and waited [`CLOSE_GRACE`] for them.
+    cancel: CancellationToken,
+    /// Faults the integration tests plan for a member's track.
+    #[cfg(feature = "faults")]
+    faults: Mutex<HashMap<(String, RtpCodecKind), Fault>>,
+}
+
+/// What an integration test makes a forwarded track's task do at its next
+/// packet, to show that the damage stays where it happens.
+#[cfg(feature = "faults")]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// Panics (a bug in the forwarding of one packet).
+    Panic,
+    /// Never goes on (a task stuck on something that never comes).
+    Stall,
 }
 
 /// Which member's track of which kind.
@@ -536,7 +559,30 @@ impl PeerConnectionEventHandler for Handler {
             let forwarder = Forwarder { inner };
             let member = self.member.clone();
             let tracker = forwarder.inner.tracker.clone();
-            tracker.spawn(async move { forwarder.run_source(member, generation, track).await });
+            tracker.spawn(async move {
+                // A bug met while forwarding one track must not leave the
+                // others a picture frozen for good: its track is taken off
+                // their connections, as if it had ended, and the rest of the
+                // session goes on.
+                let remote = Arc::clone(&track);
+                let cancel = forwarder.inner.cancel.clone();
+                let run = std::panic::AssertUnwindSafe(forwarder.clone().run_source(
+                    member.clone(),
+                    generation,
+                    track,
+                ))
+                .catch_unwind();
+                let failed = tokio::select! {
+                    ended = run => ended.is_err(),
+                    () = cancel.cancelled() => false,
+                };
+                if failed {
+                    warn!(%member, "forwarding a track failed: it is withdrawn");
+                    forwarder
+                        .retire(&member, |s| Arc::ptr_eq(&s.remote, &remote))
+                        .await;
+                }
+            });
         }
     }
 }
@@ -552,6 +598,9 @@ impl Forwarder {
             members: Mutex::new(HashMap::new()),
             events,
             tracker: TaskTracker::new(),
+            cancel: CancellationToken::new(),
+            #[cfg(feature = "faults")]
+            faults: Mutex::new(HashMap::new()),
         });
         let forwarder = Forwarder { inner };
         // Measures the layers and chooses everyone's again, each tick,
@@ -566,7 +615,13 @@ impl Forwarder {
                 if inner.tracker.is_closed() {
                     return;
                 }
-                Forwarder { inner }.tick().await;
+                // A bug met in one tick must not end the layer choices of
+                // the session for good.
+                let forwarder = Forwarder { inner };
+                let tick = std::panic::AssertUnwindSafe(forwarder.tick());
+                if tick.catch_unwind().await.is_err() {
+                    warn!("choosing the forwarded layers failed this time");
+                }
             }
         });
         (forwarder, rx)
@@ -848,7 +903,17 @@ impl Forwarder {
             self.leave(&id).await;
         }
         self.inner.tracker.close();
-        self.inner.tracker.wait().await;
+        // Every track ends with its connection; one stuck on something
+        // that never comes must not hold the session's end (and the
+        // server's shutdown) for ever.
+        if tokio::time::timeout(CLOSE_GRACE, self.inner.tracker.wait())
+            .await
+            .is_err()
+        {
+            warn!("forwarding tasks still running at the end: stopped");
+            self.inner.cancel.cancel();
+            self.inner.tracker.wait().await;
+        }
     }
 
     fn member(&self, id: &str) -> Result<Arc<Member>, ForwardError> {
@@ -1296,6 +1361,8 @@ impl Forwarder {
                 TrackRemoteEvent::OnEnded => break,
                 _ => continue,
             };
+            #[cfg(feature = "faults")]
+            self.meet_fault(&key).await;
             let Some(layer) = source.layer(packet.header.ssrc) else {
                 // Not an encoding this track announced: dropped.
                 continue;
@@ -1367,6 +1434,27 @@ impl Forwarder {
         }
         debug!(member = %publisher, %kind, "a forwarded track ended");
         self.retire(&publisher, |s| Arc::ptr_eq(s, &source)).await;
+    }
+
+    /// Makes `publisher`'s track of `kind` meet `fault` at its next packet.
+    #[cfg(feature = "faults")]
+    pub fn plan_fault(&self, publisher: &str, kind: &str, fault: Fault) {
+        let kind = if kind == "audio" {
+            RtpCodecKind::Audio
+        } else {
+            RtpCodecKind::Video
+        };
+        lock(&self.inner.faults).insert((publisher.to_owned(), kind), fault);
+    }
+
+    #[cfg(feature = "faults")]
+    async fn meet_fault(&self, key: &SourceKey) {
+        let planned = lock(&self.inner.faults).remove(&(key.publisher.clone(), key.kind));
+        match planned {
+            Some(Fault::Panic) => panic!("a fault planned by a test"),
+            Some(Fault::Stall) => std::future::pending::<()>().await,
+            None => {}
+        }
     }
 
     /// A publish connection ended (failed, or closed by the member): if it

@@ -1,5 +1,6 @@
-//! Forwarding through the server, first step (the media core of a
-//! forwarded session, driven directly: not yet through the signalling).
+//! Forwarding through the server: the media core of a forwarded session,
+//! driven directly (`forwarded_sessions.rs` drives it through the
+//! signalling).
 //!
 //! Three members each publish a camera and a microphone to the server over
 //! real UDP on loopback (webrtc-rs publishers) and subscribe to the others
@@ -9,9 +10,15 @@
 //! sequence number, timestamp and marker as the publisher sent them; and
 //! each publisher must be asked for a keyframe when someone subscribes. A
 //! member who leaves disappears from the others' connections.
+//!
+//! Further tests: simulcast layers per subscriber, codecs and packets the
+//! server refuses, a bad network between the server and one subscriber
+//! (a relay on loopback, `cadre_tests::relay`: a lost packet, a congested
+//! link), and a track whose forwarding panics or stalls.
 
 use cadre_server::forward::{ForwardError, ForwardEvent, Forwarder, Side};
 use cadre_tests::media::{PublisherConfig, Received, SyntheticPublisher, SyntheticSubscriber};
+use cadre_tests::relay::{Policy, Relay, without_candidates};
 use serde_json::json;
 use std::collections::HashMap;
 use std::net::{IpAddr, Ipv4Addr};
@@ -54,16 +61,38 @@ fn answer_offers(
 fn answer_offers_keeping(
     forwarder: &Forwarder,
     subscribers: HashMap<String, Arc<SyntheticSubscriber>>,
-    mut events: tokio::sync::mpsc::UnboundedReceiver<ForwardEvent>,
+    events: tokio::sync::mpsc::UnboundedReceiver<ForwardEvent>,
 ) -> (tokio::task::JoinHandle<()>, Offers, Others) {
+    let (pump, offers, others, _) = answer_offers_relaying(forwarder, subscribers, &[], events);
+    (pump, offers, others)
+}
+
+/// The relay in front of each relayed member's subscribe connection.
+type Relays = Arc<std::sync::Mutex<HashMap<String, Arc<Relay>>>>;
+
+/// [`answer_offers_keeping`], the subscribe connections of `relayed`
+/// going through a [`Relay`] each (made at their first offer).
+fn answer_offers_relaying(
+    forwarder: &Forwarder,
+    subscribers: HashMap<String, Arc<SyntheticSubscriber>>,
+    relayed: &[&str],
+    mut events: tokio::sync::mpsc::UnboundedReceiver<ForwardEvent>,
+) -> (tokio::task::JoinHandle<()>, Offers, Others, Relays) {
     let offers = Offers::default();
     let others = Others::default();
-    let (forwarder, kept, other) = (forwarder.clone(), Arc::clone(&offers), Arc::clone(&others));
+    let relays = Relays::default();
+    let relayed: Vec<String> = relayed.iter().map(|m| (*m).to_owned()).collect();
+    let (forwarder, kept, other, made) = (
+        forwarder.clone(),
+        Arc::clone(&offers),
+        Arc::clone(&others),
+        Arc::clone(&relays),
+    );
     let pump = tokio::spawn(async move {
         while let Some(event) = events.recv().await {
             let ForwardEvent::Offer {
                 member,
-                description,
+                mut description,
             } = event
             else {
                 other.lock().expect("events").push(event);
@@ -77,14 +106,56 @@ fn answer_offers_keeping(
             let Some(subscriber) = subscribers.get(&member) else {
                 continue;
             };
-            let answer = subscriber.answer(&description).await;
+            let relay = if relayed.contains(&member) {
+                let known = made.lock().expect("relays").get(&member).cloned();
+                let relay = match known {
+                    Some(relay) => relay,
+                    None => Arc::new(Relay::in_front_of(&description).await),
+                };
+                made.lock()
+                    .expect("relays")
+                    .insert(member.clone(), Arc::clone(&relay));
+                description = relay.rewrite(&description);
+                true
+            } else {
+                false
+            };
+            let mut answer = subscriber.answer(&description).await;
+            if relay {
+                answer = without_candidates(&answer);
+            }
             forwarder
                 .answer(&member, &answer)
                 .await
                 .expect("the answer is taken");
         }
     });
-    (pump, offers, others)
+    (pump, offers, others, relays)
+}
+
+/// The relay in front of `member`'s subscribe connection, once made.
+async fn relay_of(relays: &Relays, member: &str) -> Arc<Relay> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        if let Some(relay) = relays.lock().expect("relays").get(member) {
+            return Arc::clone(relay);
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{member} was never offered anything"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+/// The payload type `sdp` gives VP8.
+fn vp8_payload_type(sdp: &str) -> u8 {
+    sdp.lines()
+        .find_map(|l| {
+            let (pt, codec) = l.strip_prefix("a=rtpmap:")?.split_once(' ')?;
+            codec.starts_with("VP8/").then(|| pt.parse().ok())?
+        })
+        .unwrap_or_else(|| panic!("no VP8 in {sdp}"))
 }
 
 /// Waits (at most 20 s) for `wanted` among the events that are not offers.
@@ -678,6 +749,15 @@ fn layer_of(data: &[u8]) -> u8 {
     data[2]
 }
 
+/// A publisher whose camera sends three simulcast layers.
+async fn simulcast() -> SyntheticPublisher {
+    SyntheticPublisher::with_config(PublisherConfig {
+        simulcast: true,
+        ..Default::default()
+    })
+    .await
+}
+
 /// Sends `frames` frames of each of the three layers, 20 ms apart; each
 /// layer has a keyframe every 10th frame, the layers at different frames.
 async fn send_frames(
@@ -711,16 +791,7 @@ async fn a_simulcast_camera_reaches_each_subscriber_in_the_layer_wished_with_con
         HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
         events,
     );
-    let anne = publish(
-        &forwarder,
-        "p_anne",
-        SyntheticPublisher::with_config(PublisherConfig {
-            simulcast: true,
-            ..Default::default()
-        })
-        .await,
-    )
-    .await;
+    let anne = publish(&forwarder, "p_anne", simulcast().await).await;
     let ssrcs = anne.layer_ssrcs();
 
     // Three encodings, each with its own numbering; a keyframe every 10th
@@ -912,12 +983,6 @@ async fn forged_unannounced_and_replayed_packets_reach_nobody() {
         HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
         events,
     );
-    let simulcast = || {
-        SyntheticPublisher::with_config(PublisherConfig {
-            simulcast: true,
-            ..Default::default()
-        })
-    };
     let anne = publish(&forwarder, "p_anne", simulcast().await).await;
     let chloe = publish(&forwarder, "p_chloe", simulcast().await).await;
     let chloe_ssrc = chloe.layer_ssrcs()[0];
@@ -980,4 +1045,338 @@ async fn forged_unannounced_and_replayed_packets_reach_nobody() {
     assert_eq!(seqs.len(), all, "no packet twice");
     pump.abort();
     forwarder.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_packet_lost_on_the_way_to_a_subscriber_is_sent_again_from_the_servers_cache() {
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    forwarder.join("p_anne").await.expect("join");
+    forwarder.join("p_bruno").await.expect("join");
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    let (pump, offers, _, relays) = answer_offers_relaying(
+        &forwarder,
+        HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
+        &["p_bruno"],
+        events,
+    );
+    let anne = publish(&forwarder, "p_anne", SyntheticPublisher::new().await).await;
+    let mut n = until_received(&anne, &[&bruno]).await;
+    let relay = relay_of(&relays, "p_bruno").await;
+    let vp8 = vp8_payload_type(&offers.lock().expect("offers")["p_bruno"][0]);
+
+    // The relay loses one of Anne's video packets on its way to Bruno; his
+    // connection asks for it again (NACK) and the server, which keeps what
+    // it sent for a while, sends it once more.
+    relay.set(Policy::DropOnce {
+        payload_type: vp8,
+        nth: 10,
+    });
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let lost = loop {
+        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
+            .await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+        let seen = relay.seen();
+        if let Some(lost) = seen.iter().find(|s| s.dropped).copied()
+            && seen
+                .iter()
+                .any(|s| !s.dropped && s.ssrc == lost.ssrc && s.sequence == lost.sequence)
+        {
+            break lost;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the packet lost was never sent again: {:?}",
+            relay
+                .seen()
+                .iter()
+                .filter(|s| s.dropped)
+                .collect::<Vec<_>>()
+        );
+    };
+    for _ in 0..10 {
+        anne.send_video(n as u16, 3000 * n, true, payload(0, n))
+            .await;
+        n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    // Bruno has every packet from his first to his last, the lost one
+    // included, each with what Anne sent.
+    let received = bruno.received();
+    let video = video_from(&received, "p_anne").expect("Anne's video");
+    let lost_packet = video
+        .packets
+        .iter()
+        .find(|(seq, ..)| *seq == lost.sequence)
+        .unwrap_or_else(|| panic!("Bruno never got packet {}", lost.sequence));
+    let numbers: Vec<u32> = video
+        .packets
+        .iter()
+        .map(|(_, _, _, d)| {
+            std::str::from_utf8(&d[2..])
+                .ok()
+                .and_then(|t| t.strip_prefix("0:"))
+                .and_then(|t| t.parse().ok())
+                .unwrap_or_else(|| panic!("not Anne's payload: {d:?}"))
+        })
+        .collect();
+    let (first, last) = (numbers[0], *numbers.last().expect("packets"));
+    let mut sorted = numbers.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    assert_eq!(
+        sorted,
+        (first..=last).collect::<Vec<_>>(),
+        "every packet from {first} to {last}"
+    );
+    let resent = numbers[video
+        .packets
+        .iter()
+        .position(|p| p == lost_packet)
+        .expect("found")];
+    let (_, ts, _, _) = lost_packet;
+    assert_eq!(*ts, 3000 * resent, "the packet sent again is the one lost");
+    pump.abort();
+    forwarder.close().await;
+    anne.close().await;
+    bruno.close().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
+    use cadre_protocol::signalling::VideoQuality;
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    for id in MEMBERS {
+        forwarder.join(id).await.expect("join");
+    }
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    let chloe = Arc::new(SyntheticSubscriber::new().await);
+    let (pump, _, others, relays) = answer_offers_relaying(
+        &forwarder,
+        HashMap::from([
+            ("p_bruno".to_owned(), Arc::clone(&bruno)),
+            ("p_chloe".to_owned(), Arc::clone(&chloe)),
+        ]),
+        &["p_bruno"],
+        events,
+    );
+    let anne = publish(&forwarder, "p_anne", simulcast().await).await;
+    for member in ["p_bruno", "p_chloe"] {
+        forwarder
+            .view(member, &[("p_anne".to_owned(), VideoQuality::High)])
+            .await
+            .expect("view");
+    }
+    // One packet per layer and frame, 50 frames a second: about 60, 200
+    // and 440 kbit/s.
+    let sizes = [150usize, 500, 1100];
+    let mut clocks: Vec<(u16, u32)> = vec![(100, 1_000), (30_000, 500_000), (65_000, 9_000_000)];
+    let mut n = 0u32;
+    let anne_ = &anne;
+    let mut frame = || {
+        let mut packets = Vec::new();
+        for (layer, clock) in clocks.iter_mut().enumerate() {
+            let (seq, ts) = *clock;
+            *clock = (seq.wrapping_add(1), ts.wrapping_add(3000));
+            let key = (n + 3 * layer as u32).is_multiple_of(10);
+            let mut p = layer_payload(layer as u8, key, n);
+            p.resize(sizes[layer], 0);
+            packets.push((layer, seq, ts, p));
+        }
+        n += 1;
+        async move {
+            for (layer, seq, ts, p) in packets {
+                anne_.send_layer(layer, seq, ts, true, p).await;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let layers = |s: &SyntheticSubscriber| -> Vec<u8> {
+        s.received()
+            .into_iter()
+            .filter(|r| r.kind == "video")
+            .flat_map(|r| r.packets)
+            .map(|(_, _, _, d)| layer_of(&d))
+            .collect()
+    };
+    // Both are sent the high layer.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while ![&bruno, &chloe]
+        .iter()
+        .all(|s| layers(s).last() == Some(&2))
+    {
+        frame().await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the high layer never reached both: {:?} / {:?}",
+            layers(&bruno).last(),
+            layers(&chloe).last()
+        );
+    }
+
+    // Bruno's downlink carries 250 kbit/s from now on: the high layer no
+    // longer fits. His reports of loss bring him down a layer; Chloé's
+    // link is clean and she keeps the high one.
+    let relay = relay_of(&relays, "p_bruno").await;
+    relay.set(Policy::Police {
+        bits_per_second: 250_000,
+    });
+    let (bruno_from, chloe_from) = (layers(&bruno).len(), layers(&chloe).len());
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    while !layers(&bruno)[bruno_from..].iter().any(|l| *l < 2) {
+        frame().await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Bruno was never sent less over a congested link"
+        );
+    }
+    for _ in 0..100 {
+        frame().await;
+    }
+    let chloe_since = &layers(&chloe)[chloe_from..];
+    assert!(
+        chloe_since.len() > 100,
+        "Chloé kept receiving: {}",
+        chloe_since.len()
+    );
+    assert!(
+        chloe_since.iter().all(|l| *l == 2),
+        "Chloé stays on the high layer"
+    );
+    // What the server heard of each downlink.
+    let downlink = |member: &str| -> f64 {
+        others
+            .lock()
+            .expect("events")
+            .iter()
+            .filter_map(|e| match e {
+                ForwardEvent::Conditions {
+                    member: m,
+                    downlink_loss,
+                    ..
+                } if m == member => *downlink_loss,
+                _ => None,
+            })
+            .fold(0.0, f64::max)
+    };
+    assert!(downlink("p_bruno") > 0.05, "{}", downlink("p_bruno"));
+    assert!(downlink("p_chloe") < 0.05, "{}", downlink("p_chloe"));
+    pump.abort();
+    forwarder.close().await;
+    anne.close().await;
+}
+
+/// Packets of `stream`'s `kind` that `subscriber` received.
+fn count(subscriber: &SyntheticSubscriber, stream: &str, kind: &str) -> u64 {
+    subscriber
+        .received()
+        .iter()
+        .filter(|r| r.stream == stream && r.kind == kind)
+        .map(|r| r.count)
+        .sum()
+}
+
+/// Waits (at most 20 s) until `subscriber` has `more` packets of
+/// `stream`'s `kind` beyond `from`.
+async fn until_more(
+    subscriber: &SyntheticSubscriber,
+    stream: &str,
+    kind: &str,
+    from: u64,
+    more: u64,
+) {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while count(subscriber, stream, kind) < from + more {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "{stream}'s {kind} stopped: {} packets, {from} before",
+            count(subscriber, stream, kind)
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_track_whose_forwarding_fails_or_stalls_harms_nothing_else() {
+    use cadre_server::forward::Fault;
+    // Two sessions on one server: Anne to Bruno, Chloé to David.
+    let mut sessions = Vec::new();
+    for (publisher, subscriber) in [("p_anne", "p_bruno"), ("p_chloe", "p_david")] {
+        let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+        forwarder.join(publisher).await.expect("join");
+        forwarder.join(subscriber).await.expect("join");
+        let receiver = Arc::new(SyntheticSubscriber::new().await);
+        let (pump, offers) = answer_offers(
+            &forwarder,
+            HashMap::from([(subscriber.to_owned(), Arc::clone(&receiver))]),
+            events,
+        );
+        let sender = publish(&forwarder, publisher, SyntheticPublisher::new().await).await;
+        sender.start_media();
+        sessions.push((forwarder, pump, offers, sender, receiver));
+    }
+    let (anne_session, chloe_session) = (&sessions[0], &sessions[1]);
+    let (bruno, david) = (&anne_session.4, &chloe_session.4);
+    for kind in ["audio", "video"] {
+        until_more(bruno, "p_anne", kind, 0, 10).await;
+        until_more(david, "p_chloe", kind, 0, 10).await;
+    }
+
+    // Forwarding Anne's camera meets a bug: her camera is taken off
+    // Bruno's connection (no picture frozen for good), her microphone
+    // still reaches him, and the other session never notices.
+    let offered = anne_session.2.lock().expect("offers")["p_bruno"].len();
+    anne_session.0.plan_fault("p_anne", "video", Fault::Panic);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        let offers = anne_session.2.lock().expect("offers")["p_bruno"].clone();
+        if offers.len() > offered
+            && let Some(last) = offers.last()
+            && !last.split("\r\nm=").any(|m| {
+                m.starts_with("video") && m.contains("msid:p_anne ") && m.contains("a=sendonly")
+            })
+        {
+            break;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "Anne's camera stayed on Bruno's connection after its forwarding failed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let (audio, video) = (
+        count(bruno, "p_anne", "audio"),
+        count(david, "p_chloe", "video"),
+    );
+    until_more(bruno, "p_anne", "audio", audio, 25).await;
+    until_more(david, "p_chloe", "video", video, 10).await;
+
+    // Forwarding Chloé's camera gets stuck: her microphone still reaches
+    // David, and Anne's still reaches Bruno.
+    chloe_session.0.plan_fault("p_chloe", "video", Fault::Stall);
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let stuck_at = count(david, "p_chloe", "video");
+    let (anne_audio, chloe_audio) = (
+        count(bruno, "p_anne", "audio"),
+        count(david, "p_chloe", "audio"),
+    );
+    until_more(david, "p_chloe", "audio", chloe_audio, 25).await;
+    until_more(bruno, "p_anne", "audio", anne_audio, 25).await;
+    assert_eq!(
+        count(david, "p_chloe", "video"),
+        stuck_at,
+        "the stalled camera sends nothing"
+    );
+
+    // Each session ends, the stuck one too (within its grace).
+    for (forwarder, pump, _, sender, receiver) in &sessions {
+        pump.abort();
+        tokio::time::timeout(Duration::from_secs(20), forwarder.close())
+            .await
+            .expect("a forwarder closes even with a task stuck");
+        sender.close().await;
+        receiver.close().await;
+    }
 }
