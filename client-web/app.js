@@ -436,6 +436,11 @@ function onMessage(message) {
       // something the person can act on.
       if (message.about === "forward") {
         console.warn("cadre: forwarding", message.code, message.message);
+        // The server is full: the person still sees and hears the others,
+        // and is told why nobody sees or hears them (tried again later).
+        if (message.code === "at_capacity" && mesh.publishRefused()) {
+          shell.toast(() => t("call.publish_at_capacity"), "warn");
+        }
         break;
       }
       const code = message.code;

@@ -79,6 +79,41 @@ export class ServerLinks {
     this.icePolicy = icePolicy;
   }
 
+  /** A publication the server refused as beyond what it carries: tried again after this long. */
+  static RETRY_PUBLISH_MS = 30_000;
+  /** @type {ReturnType<typeof setTimeout> | null} */
+  #retry = null;
+
+  /**
+   * The server forwards as much as it can carry and refused our camera and
+   * microphone: we still receive the others, and publish again later (the
+   * server may have room once someone leaves).
+   * @returns {boolean} whether this is the first refusal since publishing worked
+   */
+  refused() {
+    if (!this.active) return false;
+    const first = !this.#waiting;
+    this.#waiting = true;
+    // The refused connection would never connect: without it, what we
+    // receive shows as connected.
+    if (this.publish) {
+      this.publish.onicecandidate = this.publish.onconnectionstatechange = null;
+      this.publish.close();
+      this.publish = null;
+      this.senders = { audio: null, video: null };
+      this.#state();
+    }
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    this.#retry = setTimeout(() => {
+      this.#retry = null;
+      if (this.active) this.#publish();
+    }, ServerLinks.RETRY_PUBLISH_MS);
+    return first;
+  }
+
+  /** Refused at least once and not yet taken since. */
+  #waiting = false;
+
   /** Connects to the server: publishes now, answers its offers as they come. */
   start() {
     this.stop();
@@ -89,6 +124,9 @@ export class ServerLinks {
   /** Closes both connections. */
   stop() {
     this.active = false;
+    if (this.#retry !== null) clearTimeout(this.#retry);
+    this.#retry = null;
+    this.#waiting = false;
     for (const pc of [this.publish, this.subscribe]) {
       if (!pc) continue;
       pc.onicecandidate = pc.ontrack = pc.onconnectionstatechange = null;
@@ -117,6 +155,7 @@ export class ServerLinks {
     const description = /** @type {RTCSessionDescriptionInit} */ (data);
     if (this.icePolicy === "loopback" && description.sdp) description.sdp = loopbackSdp(description.sdp);
     if (side === "publish" && description.type === "answer") {
+      this.#waiting = false;
       const pc = this.publish;
       pc?.setRemoteDescription(description).catch((err) => console.warn("cadre: the server's answer failed", err));
       return;

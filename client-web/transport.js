@@ -156,6 +156,14 @@ export class MediaTransport {
   }
 
   /**
+   * The server refused our publication (beyond what it carries).
+   * @returns {boolean} whether to tell the person (the first refusal)
+   */
+  publishRefused() {
+    return this.route === "forwarded" && this.server.refused();
+  }
+
+  /**
    * Stops (true) or restarts (false) sending, on every connection.
    * @param {boolean} paused
    * @param {Kind[]} [keep]

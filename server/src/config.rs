@@ -60,6 +60,11 @@ pub struct Config {
     /// Most people connected at once to a session whose media is
     /// forwarded; the next is refused in the lobby.
     pub forwarded_members: usize,
+    /// Most streams (a published track sent to one subscriber) the server
+    /// forwards at once, across sessions; a publication beyond it is
+    /// refused. Default: 1,500 per core (a session of 30 with every
+    /// camera and microphone on is 1,740).
+    pub forwarded_streams: usize,
     /// Most bytes the recordings may take; reaching it stops recording as
     /// a full disk would. None: only the disk's own limit.
     pub recording_quota_bytes: Option<u64>,
@@ -112,6 +117,7 @@ impl Config {
             media_ip: IpAddr::V4(Ipv4Addr::LOCALHOST),
             media_mode: cadre_protocol::session::MediaMode::Auto,
             forwarded_members: 30,
+            forwarded_streams: default_forwarded_streams(),
             recording_quota_bytes: None,
             recording_retention: Duration::from_secs(30 * 24 * 3600),
             keyframe_interval: Duration::from_secs(3),
@@ -131,4 +137,11 @@ impl Config {
             .clone()
             .unwrap_or_else(|| self.data_dir.join("recordings"))
     }
+}
+
+/// 1,500 forwarded streams per core this process may run on: a 30-person
+/// session with every camera on (1,740 streams) measured at 93 % of one
+/// core (BENCHMARKS.md, forwarding run 2).
+pub fn default_forwarded_streams() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get()) * 1_500
 }

@@ -23,14 +23,17 @@ pub fn lossy(sink: impl Write + Send + 'static, lines: usize) -> (NonBlocking, W
 }
 
 /// Sends `tracing` events to stderr through [`lossy`], filtered by
-/// `RUST_LOG` (default `info`). The fmt layer's own report of a failed
-/// write is off too: it would print to the stderr that just failed.
+/// `RUST_LOG` (default `info`, without the DTLS library's warnings about
+/// each extension of a browser's hello it does not know: some twenty
+/// lines per connection, two connections per person in a forwarded
+/// session, and nothing anyone can act on). The fmt layer's own report of a
+/// failed write is off too: it would print to the stderr that just failed.
 pub fn init() -> WorkerGuard {
     let (writer, guard) = lossy(std::io::stderr(), QUEUE_LINES);
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
-                .unwrap_or_else(|_| "info,tower_http=warn".into()),
+                .unwrap_or_else(|_| "info,tower_http=warn,rtc_dtls::handshake=error".into()),
         )
         .with_writer(writer)
         .log_internal_errors(false)

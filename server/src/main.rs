@@ -136,6 +136,11 @@ struct ServeArgs {
     /// Most people connected at once to a forwarded session.
     #[arg(long, env = "CADRE_FORWARDED_MEMBERS", default_value_t = 30)]
     forwarded_members: usize,
+    /// Most streams (one published track sent to one person) the server
+    /// forwards at once across sessions; a camera and microphone beyond it
+    /// are refused. Default: 1,500 per core.
+    #[arg(long, env = "CADRE_FORWARDED_STREAMS")]
+    forwarded_streams: Option<usize>,
     /// Where recordings are written (default: `recordings` in the data
     /// directory).
     #[arg(long, env = "CADRE_RECORDINGS_DIR")]
@@ -370,6 +375,14 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
         bail!("--forwarded-members must be at least 2");
     }
     config.forwarded_members = args.forwarded_members;
+    if let Some(streams) = args.forwarded_streams {
+        if streams < 2 {
+            bail!(
+                "--forwarded-streams must be at least 2 (one person's camera and microphone to one other)"
+            );
+        }
+        config.forwarded_streams = streams;
+    }
     config.recordings_dir = args.recordings_dir.clone();
     config.recording_quota_bytes = args.recording_quota_mb.map(|mb| mb.saturating_mul(1 << 20));
     if args.recording_retention_days == 0 {
@@ -922,6 +935,26 @@ mod tests {
             Command::Serve { server, .. } => Ok(server),
             _ => unreachable!("parsed as serve"),
         }
+    }
+
+    #[test]
+    fn the_forwarding_limit_is_per_core_unless_set_and_never_below_one_pair() {
+        let defaults = config(Path::new("d"), &serve(&[]).unwrap()).unwrap();
+        assert_eq!(
+            defaults.forwarded_streams,
+            cadre_server::config::default_forwarded_streams()
+        );
+        assert!(defaults.forwarded_streams >= 1_500);
+        let set = serve(&["--forwarded-streams", "4000"]).unwrap();
+        assert_eq!(
+            config(Path::new("d"), &set).unwrap().forwarded_streams,
+            4_000
+        );
+        let one = serve(&["--forwarded-streams", "1"]).unwrap();
+        let Err(error) = config(Path::new("d"), &one) else {
+            panic!("one stream is refused");
+        };
+        assert!(error.to_string().contains("at least 2"), "{error}");
     }
 
     #[test]

@@ -170,6 +170,7 @@ impl App {
                 anchor,
                 media_mode: config.media_mode,
                 forwarded_members: config.forwarded_members,
+                forwarding_capacity: crate::forward::Capacity::new(config.forwarded_streams),
                 media_ip: config.media_ip,
             },
             tracker.clone(),

@@ -23,8 +23,11 @@
 //! TWCC; ICE on one UDP socket, no mDNS) is the recorder's
 //! (`recording::build_peer`).
 
+mod capacity;
 mod feedback;
 mod layers;
+
+pub use capacity::Capacity;
 
 use cadre_protocol::signalling::VideoQuality;
 use feedback::{Feedback, SubscriberFeedback};
@@ -160,6 +163,12 @@ pub enum ForwardError {
     /// The server's own WebRTC side failed.
     #[error("WebRTC: {0}")]
     WebRtc(String),
+    /// The server forwards as many streams as it can carry: this
+    /// publication is not taken (the member still receives the others).
+    #[error(
+        "the server forwards as many streams as it can carry: your camera and microphone are not sent for now"
+    )]
+    AtCapacity,
 }
 
 /// The media core of one forwarded session.
@@ -176,6 +185,8 @@ struct Inner {
     members: Mutex<HashMap<String, Arc<Member>>>,
     events: mpsc::UnboundedSender<ForwardEvent>,
     tracker: TaskTracker,
+    /// The server's forwarding limit, shared by every session.
+    capacity: Arc<Capacity>,
     /// Ends the tracks' tasks still running once the forwarder has closed
     /// and waited [`CLOSE_GRACE`] for them.
     cancel: CancellationToken,
@@ -324,6 +335,8 @@ struct Outgoing {
     /// Audio: the id the subscriber's connection gives the audio-level
     /// extension, once its answer is in.
     level_id: OnceLock<u8>,
+    /// Counts it in the server's forwarding while it exists.
+    _counted: capacity::Reservation,
 }
 
 /// [`Outgoing::target`] when nothing is to be sent.
@@ -591,6 +604,15 @@ impl Forwarder {
     /// A forwarder whose connections bind `ip:0`; what it asks the owner to
     /// carry comes on the receiver.
     pub fn new(ip: IpAddr) -> (Forwarder, mpsc::UnboundedReceiver<ForwardEvent>) {
+        Forwarder::with_capacity(ip, Capacity::unlimited())
+    }
+
+    /// [`Forwarder::new`], its streams counted in `capacity` (the server's,
+    /// shared by every session), which refuses publications beyond it.
+    pub fn with_capacity(
+        ip: IpAddr,
+        capacity: Arc<Capacity>,
+    ) -> (Forwarder, mpsc::UnboundedReceiver<ForwardEvent>) {
         let (events, rx) = mpsc::unbounded_channel();
         let inner = Arc::new(Inner {
             ip,
@@ -598,6 +620,7 @@ impl Forwarder {
             members: Mutex::new(HashMap::new()),
             events,
             tracker: TaskTracker::new(),
+            capacity,
             cancel: CancellationToken::new(),
             #[cfg(feature = "faults")]
             faults: Mutex::new(HashMap::new()),
@@ -701,6 +724,13 @@ impl Forwarder {
     pub async fn publish(&self, id: &str, offer: &Value) -> Result<Value, ForwardError> {
         let member = self.member(id)?;
         let offer = parse(offer, "offer")?;
+        // A new publication costs its tracks times the others; one that
+        // replaces the member's own costs nothing more.
+        let republished = lock(&member.publish).is_some();
+        let others = lock(&self.inner.members).len().saturating_sub(1);
+        if !republished && !self.inner.capacity.fits(MAX_PUBLISHED * others) {
+            return Err(ForwardError::AtCapacity);
+        }
         let (gathered_tx, mut gathered) = watch::channel(false);
         let generation = self.inner.generations.fetch_add(1, Ordering::Relaxed);
         // The answer keeps the offer's extension ids: this one says how
@@ -1203,6 +1233,7 @@ impl Forwarder {
             target: AtomicU64::new(NO_LAYER),
             rewrite: Mutex::new(Rewrite::default()),
             level_id: OnceLock::new(),
+            _counted: self.inner.capacity.reserve(),
         });
         lock(&member.outgoing).insert(source.key.clone(), Arc::clone(&out));
         source

@@ -72,6 +72,13 @@ impl Member {
 
     /// Publishes a synthetic camera and microphone to the server.
     async fn publish(&mut self) {
+        if let Err(refused) = self.try_publish().await {
+            panic!("{} could not publish: {refused}", self.client.id);
+        }
+    }
+
+    /// [`Member::publish`], or the server's refusal.
+    async fn try_publish(&mut self) -> Result<(), Value> {
         let publisher = SyntheticPublisher::new().await;
         let offer = publisher.complete_offer().await;
         self.client
@@ -83,11 +90,15 @@ impl Member {
                     || (m["type"] == "error" && m["about"] == "forward")
             })
             .await;
-        assert_eq!(answer["type"], "forward", "{answer}");
+        if answer["type"] == "error" {
+            publisher.close().await;
+            return Err(answer);
+        }
         assert_eq!(answer["data"]["type"], "answer", "{answer}");
         publisher.accept_answer(&answer["data"]).await;
         publisher.wait_connected(Duration::from_secs(10)).await;
         self.publisher = Some(publisher);
+        Ok(())
     }
 
     /// Whose video this member receives (stream ids, which the server sets
@@ -750,4 +761,61 @@ async fn a_person_whose_media_no_longer_reaches_the_server_is_shown_lost_until_i
         karims(q).filter(|p| !failed(p) && p["score"] != "lost")
     })
     .await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_publication_beyond_what_the_server_forwards_is_refused_and_the_person_still_receives() {
+    // Room for one person's camera and microphone sent to two others.
+    let server = TestServer::start_with(|c| {
+        c.media_mode = MediaMode::Forwarded;
+        c.forwarded_streams = 4;
+    })
+    .await;
+    let session = server.create_session(&PEOPLE).await;
+    let mut members = Vec::new();
+    for (name, _) in &PEOPLE {
+        members.push(Member::new(server.join(&session, name).await).await);
+    }
+    let ids: Vec<String> = members.iter().map(|m| m.client.id.clone()).collect();
+    members[0].publish().await;
+    let claire_only = vec![vec![], vec![ids[0].clone()], vec![ids[0].clone()]];
+    until_everyone_receives(&mut members, &claire_only).await;
+
+    // Karim's camera would take the server beyond what it forwards: refused,
+    // and nothing else changes (Karim and Sophie still receive Claire).
+    let refused = members[1]
+        .try_publish()
+        .await
+        .expect_err("a publication beyond the limit is refused");
+    assert_eq!(refused["code"], "at_capacity", "{refused}");
+    assert!(
+        refused["message"]
+            .as_str()
+            .is_some_and(|m| m.contains("not sent for now")),
+        "{refused}"
+    );
+    until_everyone_receives(&mut members, &claire_only).await;
+    assert_eq!(members[1].receiving_video_of(), vec![ids[0].clone()]);
+
+    // Claire leaves: her streams are no longer forwarded, and Karim's camera
+    // now fits.
+    drop(members.remove(0));
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    loop {
+        match members[0].try_publish().await {
+            Ok(()) => break,
+            Err(refused) => {
+                assert_eq!(refused["code"], "at_capacity", "{refused}");
+                assert!(
+                    tokio::time::Instant::now() < deadline,
+                    "Claire's streams were never counted out"
+                );
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+        }
+    }
+    // Sophie receives Karim now (and both received Claire before).
+    let mut both = vec![ids[0].clone(), ids[1].clone()];
+    both.sort();
+    until_everyone_receives(&mut members, &[vec![ids[0].clone()], both]).await;
 }

@@ -93,7 +93,10 @@ impl SessionActor {
     }
 
     fn start_forwarding(&mut self, mode: MediaMode, connected: usize) {
-        let (forwarder, mut events) = Forwarder::new(self.registry.settings.media_ip);
+        let (forwarder, mut events) = Forwarder::with_capacity(
+            self.registry.settings.media_ip,
+            Arc::clone(&self.registry.settings.forwarding_capacity),
+        );
         let me = self.me.clone();
         self.registry.tracker.spawn(async move {
             while let Some(event) = events.recv().await {
@@ -418,6 +421,7 @@ fn reply(control: &ConnectionControl, e: &ForwardError) {
         ForwardError::NoOffer | ForwardError::AlreadyMember(_) => ErrorCode::Conflict,
         ForwardError::UnknownMember(_) => ErrorCode::NotOpen,
         ForwardError::BadDescription(_) | ForwardError::BadCandidate(_) => ErrorCode::InvalidInput,
+        ForwardError::AtCapacity => ErrorCode::AtCapacity,
     };
     let msg = ServerMessage::error_about(code, e.to_string(), "forward");
     let _ = control.try_send(Outbound::Text(encode(&msg)));

@@ -79,6 +79,8 @@ pub struct SessionSettings {
     pub media_mode: cadre_protocol::session::MediaMode,
     /// Most people connected at once to a forwarded session.
     pub forwarded_members: usize,
+    /// The server's forwarding limit, shared by every session.
+    pub forwarding_capacity: std::sync::Arc<crate::forward::Capacity>,
     /// Address the forwarding's connections bind.
     pub media_ip: std::net::IpAddr,
 }
