@@ -281,6 +281,13 @@ pub mod reason {
     /// A forwarded session: the person's browser reports losing what the
     /// server sends it (their downlink, at or above the `good` threshold).
     pub const SERVER_LOSS_DOWN: &str = "server_loss_down";
+    /// A forwarded session: the round trip between the server and the
+    /// person (its own connectivity checks) is at or above the `good`
+    /// bound, whatever their browser reports.
+    pub const SERVER_RTT_HIGH: &str = "server_rtt_high";
+    /// A forwarded session: the person's sound reaches the server with a
+    /// jitter at or above the `good` bound.
+    pub const SERVER_JITTER_HIGH: &str = "server_jitter_high";
     /// A forwarded session: one of the person's connections to the server
     /// failed (their media no longer reaches it, or the others' no longer
     /// reach them), whatever their browser reports (score `lost`; the

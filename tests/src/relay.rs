@@ -8,14 +8,14 @@
 //! peer's connectivity checks (a peer-reflexive candidate), so every packet
 //! of that connection goes through the relay both ways. STUN and DTLS
 //! always pass; what comes from the server (the downstream) is then dropped
-//! as the [`Policy`] says. RTP headers are clear text under SRTP, so the
+//! or delayed as the [`Policy`] says. RTP headers are clear text under SRTP, so the
 //! relay sees each packet's payload type, sequence number and SSRC.
 
 use serde_json::Value;
 use std::collections::HashMap;
 use std::net::{Ipv4Addr, SocketAddr};
 use std::sync::{Arc, Mutex};
-use std::time::Instant;
+use std::time::{Duration, Instant};
 use tokio::net::UdpSocket;
 use tokio::task::JoinHandle;
 
@@ -31,6 +31,9 @@ pub enum Policy {
     /// carried so far (with a 50 ms burst allowance) is dropped, as a
     /// congested home connection does.
     Police { bits_per_second: u64 },
+    /// Everything from the server (checks, keys, media) arrives this many
+    /// milliseconds late, in order: a long way round.
+    Delay { ms: u64 },
 }
 
 /// One RTP packet the relay saw from the server.
@@ -101,6 +104,7 @@ impl State {
                     *n == nth
                 }
             }
+            Policy::Delay { .. } => false,
             Policy::Police { bits_per_second } => {
                 let now = Instant::now();
                 let rate = bits_per_second as f64;
@@ -155,6 +159,18 @@ impl Relay {
                 }
             })
         };
+        // What leaves towards the peer, each packet at its time.
+        let (late_tx, mut late_rx) =
+            tokio::sync::mpsc::unbounded_channel::<(tokio::time::Instant, Vec<u8>, SocketAddr)>();
+        let delayed = {
+            let front = Arc::clone(&front);
+            tokio::spawn(async move {
+                while let Some((at, packet, to)) = late_rx.recv().await {
+                    tokio::time::sleep_until(at).await;
+                    let _ = front.send_to(&packet, to).await;
+                }
+            })
+        };
         let downstream = {
             let state = Arc::clone(&state);
             tokio::spawn(async move {
@@ -164,10 +180,25 @@ impl Relay {
                     let Some(to) = to.filter(|_| from == server) else {
                         continue;
                     };
-                    if state.lock().expect("relay").drops(&buf[..n]) {
-                        continue;
+                    let delay = {
+                        let mut state = state.lock().expect("relay");
+                        if state.drops(&buf[..n]) {
+                            continue;
+                        }
+                        match state.policy {
+                            Policy::Delay { ms } => Some(Duration::from_millis(ms)),
+                            _ => None,
+                        }
+                    };
+                    match delay {
+                        Some(delay) => {
+                            let at = tokio::time::Instant::now() + delay;
+                            let _ = late_tx.send((at, buf[..n].to_vec(), to));
+                        }
+                        None => {
+                            let _ = front.send_to(&buf[..n], to).await;
+                        }
                     }
-                    let _ = front.send_to(&buf[..n], to).await;
                 }
             })
         };
@@ -175,7 +206,7 @@ impl Relay {
             front: front_addr,
             server,
             state,
-            tasks: vec![upstream, downstream],
+            tasks: vec![upstream, downstream, delayed],
         }
     }
 

@@ -129,7 +129,8 @@ pub enum ForwardEvent {
     },
     /// What the server measured of a member's media over the last second,
     /// whatever their browser reports: the fraction of their packets it
-    /// missed, and of its packets their receiver reported lost.
+    /// missed, and of its packets their receiver reported lost; the round
+    /// trip to them, and the jitter of their sound as it arrives.
     Conditions {
         /// Whose.
         member: String,
@@ -137,6 +138,12 @@ pub enum ForwardEvent {
         uplink_loss: Option<f64>,
         /// 0..=1; `None` when no report came.
         downlink_loss: Option<f64>,
+        /// The last round trip of the subscribe connection's checks (ICE
+        /// keepalives, every 2 s), ms; `None` before the first.
+        rtt_ms: Option<f64>,
+        /// The RFC 3550 inter-arrival jitter of their microphone's packets
+        /// at the server, ms; `None` while they send no sound.
+        jitter_ms: Option<f64>,
     },
 }
 
@@ -1019,10 +1026,13 @@ impl Forwarder {
         for member in &members {
             let loss = member.loss.swap(0, Ordering::Relaxed);
             let reported = member.reported.swap(false, Ordering::Relaxed);
+            let (rtt_ms, jitter_ms) = self.transport_view(member).await;
             let _ = self.inner.events.send(ForwardEvent::Conditions {
                 member: member.id.clone(),
                 uplink_loss: uplinks.get(&member.id).copied().flatten(),
                 downlink_loss: reported.then_some(f64::from(loss) / 256.0),
+                rtt_ms,
+                jitter_ms,
             });
             let budget = member.budget.load(Ordering::Relaxed);
             let sending = self.sending(member);
@@ -1043,6 +1053,38 @@ impl Forwarder {
             member.budget.store(next, Ordering::Relaxed);
             self.allocate(member).await;
         }
+    }
+
+    /// The round trip to `member` (their subscribe connection's last ICE
+    /// check answered) and the jitter of their sound as the server
+    /// receives it, from the connections' own statistics.
+    async fn transport_view(&self, member: &Arc<Member>) -> (Option<f64>, Option<f64>) {
+        use webrtc::peer_connection::StatsSelector;
+        let now = std::time::Instant::now();
+        let report = member.subscribe.get_stats(now, StatsSelector::None).await;
+        let rtt_ms = report
+            .candidate_pairs()
+            .filter(|p| p.nominated && p.current_round_trip_time > 0.0)
+            .max_by_key(|p| p.bytes_sent)
+            .map(|p| p.current_round_trip_time * 1000.0);
+        let publish = lock(&member.publish).as_ref().map(|(_, pc)| Arc::clone(pc));
+        let jitter_ms = match publish {
+            Some(pc) => pc
+                .get_stats(now, StatsSelector::None)
+                .await
+                .inbound_rtp_streams()
+                .map(|s| &s.received_rtp_stream_stats)
+                .filter(|s| {
+                    s.rtp_stream_stats.kind == RtpCodecKind::Audio && s.packets_received > 0
+                })
+                // webrtc-rs 0.21 fills this from its own receiver reports,
+                // in RTP timestamp units (its documentation says seconds):
+                // Opus's clock is 48 kHz.
+                .map(|s| s.jitter / 48.0)
+                .reduce(f64::max),
+            None => None,
+        };
+        (rtt_ms, jitter_ms)
     }
 
     /// Chooses every member's layers again (a layer opened).

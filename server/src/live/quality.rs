@@ -397,15 +397,38 @@ impl QualityTracker {
             && now.saturating_sub(at) < SERVER_VIEW_FRESH_MS
             && score != Score::Lost
         {
-            for (loss, code) in [
-                (view.uplink_loss, reason::SERVER_LOSS_UP),
-                (view.downlink_loss, reason::SERVER_LOSS_DOWN),
+            let (good, excellent) = (&config.good, &config.excellent);
+            for (figure, good, excellent, code) in [
+                (
+                    view.uplink_loss,
+                    good.loss,
+                    excellent.loss,
+                    reason::SERVER_LOSS_UP,
+                ),
+                (
+                    view.downlink_loss,
+                    good.loss,
+                    excellent.loss,
+                    reason::SERVER_LOSS_DOWN,
+                ),
+                (
+                    view.rtt_ms,
+                    good.rtt_ms,
+                    excellent.rtt_ms,
+                    reason::SERVER_RTT_HIGH,
+                ),
+                (
+                    view.jitter_ms,
+                    good.jitter_ms,
+                    excellent.jitter_ms,
+                    reason::SERVER_JITTER_HIGH,
+                ),
             ] {
-                let Some(loss) = loss else { continue };
-                if loss >= config.good.loss {
+                let Some(figure) = figure else { continue };
+                if figure >= good {
                     score = Score::Poor;
                     reasons.push(code);
-                } else if loss >= config.excellent.loss {
+                } else if figure >= excellent {
                     score = score.worse(Score::Good);
                 }
             }
@@ -566,13 +589,18 @@ impl QualityTracker {
 /// What the server measures itself of a person's media in a forwarded
 /// session, whatever their browser reports: the fraction of their packets
 /// it misses (uplink) and of what it sends them that their receiver reports
-/// lost (downlink), over the last second.
+/// lost (downlink), over the last second; the round trip to them and the
+/// jitter of their sound as it reaches the server.
 #[derive(Debug, Clone, Copy, PartialEq, Default)]
 pub struct ServerView {
     /// 0..=1; `None` when too few packets came to tell.
     pub uplink_loss: Option<f64>,
     /// 0..=1; `None` when nothing was reported.
     pub downlink_loss: Option<f64>,
+    /// ms; `None` before the first measure.
+    pub rtt_ms: Option<f64>,
+    /// ms; `None` while no sound arrives.
+    pub jitter_ms: Option<f64>,
 }
 
 /// A server view older than this no longer counts (the forwarding stopped

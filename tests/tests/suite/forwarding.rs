@@ -1380,3 +1380,85 @@ async fn a_track_whose_forwarding_fails_or_stalls_harms_nothing_else() {
         receiver.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_server_measures_each_members_round_trip_and_the_jitter_of_their_sound() {
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    for id in MEMBERS {
+        forwarder.join(id).await.expect("join");
+    }
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    let chloe = Arc::new(SyntheticSubscriber::new().await);
+    let (pump, _, others, relays) = answer_offers_relaying(
+        &forwarder,
+        HashMap::from([
+            ("p_bruno".to_owned(), Arc::clone(&bruno)),
+            ("p_chloe".to_owned(), Arc::clone(&chloe)),
+        ]),
+        &["p_bruno"],
+        events,
+    );
+    let anne = publish(&forwarder, "p_anne", SyntheticPublisher::new().await).await;
+    anne.start_media();
+    until_more(&bruno, "p_anne", "audio", 0, 10).await;
+    // What reaches Bruno from the server takes 400 ms more from now on.
+    relay_of(&relays, "p_bruno")
+        .await
+        .set(Policy::Delay { ms: 400 });
+    let since = others.lock().expect("events").len();
+    // The last round trip (`rtt`) or jitter the server measured of `member`.
+    let latest = |member: &str, rtt: bool| -> Option<f64> {
+        others.lock().expect("events")[since..]
+            .iter()
+            .rev()
+            .find_map(|e| match e {
+                ForwardEvent::Conditions {
+                    member: m,
+                    rtt_ms,
+                    jitter_ms,
+                    ..
+                } if m == member => {
+                    if rtt {
+                        *rtt_ms
+                    } else {
+                        *jitter_ms
+                    }
+                }
+                _ => None,
+            })
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !latest("p_bruno", true).is_some_and(|rtt| rtt >= 350.0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the server never measured Bruno's long way round: {:?}",
+            latest("p_bruno", true)
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let chloe_rtt = latest("p_chloe", true);
+    assert!(
+        chloe_rtt.is_some_and(|rtt| rtt < 100.0),
+        "Chloé is next door: {chloe_rtt:?}"
+    );
+    // Anne's sound arrives every 20 ms on loopback: a little jitter (the
+    // timer's), far below the 50 ms that would make her poor. Read in the
+    // wrong unit it would be some 50 times too large (48 kHz clock ticks
+    // as ms) or 1,000 times too small.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while latest("p_anne", false).is_none_or(|j| j == 0.0) {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no jitter measured of Anne's sound"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let jitter = latest("p_anne", false);
+    assert!(
+        jitter.is_some_and(|j| (0.01..20.0).contains(&j)),
+        "Anne's jitter: {jitter:?} ms"
+    );
+    pump.abort();
+    forwarder.close().await;
+    anne.close().await;
+}

@@ -694,7 +694,7 @@ fn the_servers_own_measure_of_a_forwarded_session_can_only_lower_the_score() {
     // The browser says all is well; the server misses 10 % of its packets.
     let lossy = ServerView {
         uplink_loss: Some(0.10),
-        downlink_loss: None,
+        ..ServerView::default()
     };
     let view = t.server("p_karim", lossy, T0 + S).expect("a change");
     assert_eq!(view.score, Score::Poor);
@@ -703,6 +703,7 @@ fn the_servers_own_measure_of_a_forwarded_session_can_only_lower_the_score() {
     let slight = ServerView {
         uplink_loss: Some(0.0),
         downlink_loss: Some(0.02),
+        ..ServerView::default()
     };
     let view = t.server("p_karim", slight, T0 + 2 * S).expect("a change");
     assert_eq!(view.score, Score::Good);
@@ -729,6 +730,46 @@ fn the_servers_own_measure_of_a_forwarded_session_can_only_lower_the_score() {
 }
 
 #[test]
+fn the_servers_round_trip_and_jitter_count_like_the_browsers() {
+    let mut t = tracker();
+    t.join("p_karim", Role::Participant, T0);
+    t.stats("p_karim", &fine(), T0);
+    // The server's own checks take 450 ms to come back (above the good
+    // bound, 300 ms): poor, whatever the browser says.
+    let slow = ServerView {
+        rtt_ms: Some(450.0),
+        jitter_ms: Some(5.0),
+        ..ServerView::default()
+    };
+    let view = t.server("p_karim", slow, T0 + S).expect("a change");
+    assert_eq!(view.score, Score::Poor);
+    assert!(has(&view, reason::SERVER_RTT_HIGH), "{view:?}");
+    assert!(!has(&view, reason::SERVER_JITTER_HIGH), "{view:?}");
+    // Between the bounds: at most good, no reason.
+    let middling = ServerView {
+        rtt_ms: Some(200.0),
+        jitter_ms: Some(30.0),
+        ..ServerView::default()
+    };
+    let view = t.server("p_karim", middling, T0 + 2 * S).expect("a change");
+    assert_eq!(view.score, Score::Good);
+    assert!(
+        view.reasons.iter().all(|r| !r.starts_with("server_")),
+        "{view:?}"
+    );
+    // Sound arriving unevenly (60 ms, above the good bound, 50 ms).
+    let uneven = ServerView {
+        rtt_ms: Some(20.0),
+        jitter_ms: Some(60.0),
+        ..ServerView::default()
+    };
+    let view = t.server("p_karim", uneven, T0 + 3 * S).expect("a change");
+    assert_eq!(view.score, Score::Poor);
+    assert!(has(&view, reason::SERVER_JITTER_HIGH), "{view:?}");
+    assert!(!has(&view, reason::SERVER_RTT_HIGH), "{view:?}");
+}
+
+#[test]
 fn a_failed_connection_to_the_server_is_lost_until_media_flows_on_that_side_again() {
     let mut t = tracker();
     t.join("p_karim", Role::Participant, T0);
@@ -742,8 +783,8 @@ fn a_failed_connection_to_the_server_is_lost_until_media_flows_on_that_side_agai
     assert_eq!(t.view("p_karim").expect("view").score, Score::Lost);
     // What the others send him flowing does not clear his own side.
     let down_only = ServerView {
-        uplink_loss: None,
         downlink_loss: Some(0.0),
+        ..ServerView::default()
     };
     t.server("p_karim", down_only, T0 + 3 * S);
     assert_eq!(t.view("p_karim").expect("view").score, Score::Lost);
@@ -751,6 +792,7 @@ fn a_failed_connection_to_the_server_is_lost_until_media_flows_on_that_side_agai
     let flowing = ServerView {
         uplink_loss: Some(0.0),
         downlink_loss: Some(0.0),
+        ..ServerView::default()
     };
     let view = t.server("p_karim", flowing, T0 + 4 * S).expect("a change");
     assert_eq!(view.score, Score::Excellent, "{view:?}");

@@ -322,11 +322,15 @@ impl SessionActor {
                 member,
                 uplink_loss,
                 downlink_loss,
+                rtt_ms,
+                jitter_ms,
             } => {
                 if self.forwarding.queues.contains_key(&member) {
                     let view = crate::live::quality::ServerView {
                         uplink_loss,
                         downlink_loss,
+                        rtt_ms,
+                        jitter_ms,
                     };
                     self.server_quality(&member, view);
                 }
