@@ -1144,9 +1144,17 @@ async fn a_packet_lost_on_the_way_to_a_subscriber_is_sent_again_from_the_servers
     bruno.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
-    use cadre_protocol::signalling::VideoQuality;
+/// Three members; Bruno and Chloé subscribe, Bruno through a relay.
+struct Relayed {
+    forwarder: Forwarder,
+    pump: tokio::task::JoinHandle<()>,
+    others: Others,
+    relays: Relays,
+    bruno: Arc<SyntheticSubscriber>,
+    chloe: Arc<SyntheticSubscriber>,
+}
+
+async fn bruno_relayed_chloe_direct() -> Relayed {
     let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
     for id in MEMBERS {
         forwarder.join(id).await.expect("join");
@@ -1162,6 +1170,27 @@ async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
         &["p_bruno"],
         events,
     );
+    Relayed {
+        forwarder,
+        pump,
+        others,
+        relays,
+        bruno,
+        chloe,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
+    use cadre_protocol::signalling::VideoQuality;
+    let Relayed {
+        forwarder,
+        pump,
+        others,
+        relays,
+        bruno,
+        chloe,
+    } = bruno_relayed_chloe_direct().await;
     let anne = publish(&forwarder, "p_anne", simulcast().await).await;
     for member in ["p_bruno", "p_chloe"] {
         forwarder
@@ -1383,21 +1412,14 @@ async fn a_track_whose_forwarding_fails_or_stalls_harms_nothing_else() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_server_measures_each_members_round_trip_and_the_jitter_of_their_sound() {
-    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    for id in MEMBERS {
-        forwarder.join(id).await.expect("join");
-    }
-    let bruno = Arc::new(SyntheticSubscriber::new().await);
-    let chloe = Arc::new(SyntheticSubscriber::new().await);
-    let (pump, _, others, relays) = answer_offers_relaying(
-        &forwarder,
-        HashMap::from([
-            ("p_bruno".to_owned(), Arc::clone(&bruno)),
-            ("p_chloe".to_owned(), Arc::clone(&chloe)),
-        ]),
-        &["p_bruno"],
-        events,
-    );
+    let Relayed {
+        forwarder,
+        pump,
+        others,
+        relays,
+        bruno,
+        chloe: _,
+    } = bruno_relayed_chloe_direct().await;
     let anne = publish(&forwarder, "p_anne", SyntheticPublisher::new().await).await;
     anne.start_media();
     until_more(&bruno, "p_anne", "audio", 0, 10).await;
