@@ -26,7 +26,9 @@
 //!     packet of a frame has the RTP marker.
 //! - [`SyntheticPublisher::send_audio`] / [`SyntheticPublisher::send_video`]
 //!   send one hand-made RTP packet (any sequence number and timestamp), to
-//!   play a reordering or hostile client.
+//!   play a reordering or hostile client;
+//!   [`SyntheticPublisher::send_audio_at`] one audio packet saying how loud
+//!   it is (RFC 6464), with [`PublisherConfig::audio_level`].
 //! - [`SyntheticPublisher::stats`]: packets, frames and keyframes sent,
 //!   keyframe requests received.
 //!
@@ -100,6 +102,9 @@ pub struct PublisherConfig {
     /// A camera that can only send H.264 (a codec the server does not
     /// take): its offer names no other video codec.
     pub h264_only: bool,
+    /// The microphone says how loud each packet is (RFC 6464 header
+    /// extension, as browsers send it): [`SyntheticPublisher::send_audio_at`].
+    pub audio_level: bool,
 }
 
 impl Default for PublisherConfig {
@@ -113,6 +118,7 @@ impl Default for PublisherConfig {
             second_video: false,
             simulcast: false,
             h264_only: false,
+            audio_level: false,
         }
     }
 }
@@ -256,6 +262,8 @@ struct Outgoing {
     /// Simulcast: the negotiated ids of the `mid` and `rtp-stream-id`
     /// header extensions, and the track's mid.
     naming: std::sync::OnceLock<(u8, u8, String)>,
+    /// Audio: the negotiated id of the audio-level extension.
+    level_id: std::sync::OnceLock<u8>,
 }
 
 impl Outgoing {
@@ -398,6 +406,16 @@ impl SyntheticPublisher {
         } else {
             me.register_default_codecs()
                 .expect("register the default codecs");
+        }
+        if config.audio_level {
+            me.register_header_extension(
+                RTCRtpHeaderExtensionCapability {
+                    uri: AUDIO_LEVEL_URI.to_owned(),
+                },
+                RtpCodecKind::Audio,
+                None,
+            )
+            .expect("register the audio level extension");
         }
         if config.simulcast {
             for uri in [MID_URI, RID_URI] {
@@ -558,6 +576,22 @@ impl SyntheticPublisher {
                 )
             });
             let _ = out.payload_type.set(pt);
+        }
+        if self.config.audio_level {
+            let params = self
+                .audio
+                .sender
+                .get_parameters()
+                .await
+                .expect("the audio sender's parameters");
+            let id = params
+                .rtp_parameters
+                .header_extensions
+                .iter()
+                .find(|e| e.uri == AUDIO_LEVEL_URI)
+                .map(|e| e.id as u8)
+                .expect("the audio level extension was negotiated");
+            let _ = self.audio.level_id.set(id);
         }
         if !self.video.layers.is_empty() {
             let params = self
@@ -734,6 +768,38 @@ impl SyntheticPublisher {
         sent
     }
 
+    /// Sends one Opus silence packet saying it is `level` loud (RFC 6464:
+    /// -dBov, 0 loudest, 127 silence), as a browser's microphone does; true
+    /// if the connection took it. Needs [`PublisherConfig::audio_level`].
+    pub async fn send_audio_at(&self, seq: u16, ts: u32, level: u8) -> bool {
+        let (Some(&pt), Some(&id)) = (self.audio.payload_type.get(), self.audio.level_id.get())
+        else {
+            return false;
+        };
+        let mut packet = rtc::rtp::Packet::default();
+        packet.header.version = 2;
+        packet.header.payload_type = pt;
+        packet.header.sequence_number = seq;
+        packet.header.timestamp = ts;
+        packet.header.ssrc = self.audio.ssrc;
+        packet.header.extension = true;
+        packet.header.extension_profile = 0xBEDE;
+        let voice = if level & 0x7f < 127 { 0x80 } else { 0 };
+        if packet
+            .header
+            .set_extension(id, vec![voice | (level & 0x7f)].into())
+            .is_err()
+        {
+            return false;
+        }
+        packet.payload = OPUS_SILENCE.to_vec().into();
+        let sent = self.audio.track.write_rtp(packet).await.is_ok();
+        if sent {
+            self.counters.audio_packets.fetch_add(1, Ordering::SeqCst);
+        }
+        sent
+    }
+
     /// Sends one video packet as given (payload with its VP8 descriptor);
     /// true if the connection took it.
     pub async fn send_video(&self, seq: u16, ts: u32, marker: bool, payload: Vec<u8>) -> bool {
@@ -866,6 +932,7 @@ async fn sending(
         payload_type: std::sync::OnceLock::new(),
         layers,
         naming: std::sync::OnceLock::new(),
+        level_id: std::sync::OnceLock::new(),
     }
 }
 
@@ -873,6 +940,7 @@ async fn sending(
 const H264_FMTP: &str = "level-asymmetry-allowed=1;packetization-mode=1;profile-level-id=42e01f";
 
 const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
+const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
 
 /// A VP8 camera in three encodings (RIDs `q`, `h`, `f`), send-only.

@@ -26,6 +26,7 @@
 mod capacity;
 mod feedback;
 mod layers;
+mod voices;
 
 pub use capacity::Capacity;
 
@@ -194,6 +195,10 @@ struct Inner {
     tracker: TaskTracker,
     /// The server's forwarding limit, shared by every session.
     capacity: Arc<Capacity>,
+    /// The clock of [`Source::last_loud_ms`].
+    epoch: std::time::Instant,
+    /// Someone not heard now became loud: choose the voices again.
+    voices_changed: tokio::sync::Notify,
     /// Ends the tracks' tasks still running once the forwarder has closed
     /// and waited [`CLOSE_GRACE`] for them.
     cancel: CancellationToken,
@@ -269,6 +274,19 @@ struct Trickle {
 #[derive(Default)]
 struct Negotiation {
     offered: bool,
+    /// The SSRCs the outstanding offer sends. A track added while it was
+    /// made may be missing from it: that track is bound only by the answer
+    /// to the next offer, which carries it. Sending before would reach a
+    /// connection that does not know the SSRC yet, and webrtc-rs (as a
+    /// browser may) then never shows that track.
+    ssrcs: std::collections::HashSet<u32>,
+}
+
+/// The SSRCs an SDP declares (`a=ssrc:<ssrc> …`).
+fn declared_ssrcs(sdp: &str) -> std::collections::HashSet<u32> {
+    sdp.lines()
+        .filter_map(|l| l.strip_prefix("a=ssrc:")?.split(' ').next()?.parse().ok())
+        .collect()
 }
 
 /// One incoming track and where it goes.
@@ -281,6 +299,11 @@ struct Source {
     clock_rate: u32,
     /// Audio: the id of the publisher's audio-level extension (RFC 6464).
     level_id: Option<u8>,
+    /// Audio: forwarded to the subscribers (`voices.rs`: in a large group,
+    /// only the few who spoke last are).
+    audible: AtomicBool,
+    /// Audio: when it was last loud, ms on [`Inner::epoch`] (0: never).
+    last_loud_ms: AtomicU64,
     /// The encodings it arrives in: one, or a simulcast camera's layers as
     /// they open.
     layers: RwLock<Vec<Arc<Layer>>>,
@@ -356,6 +379,10 @@ const DEFAULT_WISH: Rank = 0;
 /// How often layers' bitrates are measured and every subscriber's layers
 /// chosen again.
 const TICK: Duration = Duration::from_secs(1);
+
+/// How often the microphones a large group hears are chosen again (besides
+/// at once when someone not heard speaks).
+const VOICE_TICK: Duration = Duration::from_millis(250);
 
 /// Packets a member must have sent in a tick for its uplink loss to count.
 const MIN_PACKETS_FOR_LOSS: u64 = 20;
@@ -628,6 +655,8 @@ impl Forwarder {
             events,
             tracker: TaskTracker::new(),
             capacity,
+            epoch: std::time::Instant::now(),
+            voices_changed: tokio::sync::Notify::new(),
             cancel: CancellationToken::new(),
             #[cfg(feature = "faults")]
             faults: Mutex::new(HashMap::new()),
@@ -652,6 +681,24 @@ impl Forwarder {
                 if tick.catch_unwind().await.is_err() {
                     warn!("choosing the forwarded layers failed this time");
                 }
+            }
+        });
+        // Chooses the microphones a large group hears, a few times a second
+        // and as soon as someone not heard speaks.
+        let weak = Arc::downgrade(&forwarder.inner);
+        forwarder.inner.tracker.spawn(async move {
+            loop {
+                let Some(inner) = weak.upgrade() else { return };
+                if inner.tracker.is_closed() {
+                    return;
+                }
+                let forwarder = Forwarder { inner };
+                tokio::select! {
+                    () = forwarder.inner.voices_changed.notified() => {}
+                    () = tokio::time::sleep(VOICE_TICK) => {}
+                    () = forwarder.inner.cancel.cancelled() => return,
+                }
+                forwarder.choose_voices().await;
             }
         });
         (forwarder, rx)
@@ -797,7 +844,7 @@ impl Forwarder {
     pub async fn answer(&self, id: &str, answer: &Value) -> Result<(), ForwardError> {
         let member = self.member(id)?;
         let answer = parse(answer, "answer")?;
-        {
+        let answered = {
             let mut negotiation = member.negotiation.lock().await;
             if !negotiation.offered {
                 return Err(ForwardError::NoOffer);
@@ -809,9 +856,11 @@ impl Forwarder {
                 .map_err(|e| ForwardError::BadDescription(e.to_string()))?;
             negotiation.offered = false;
             apply_held(&member.subscribe, &member.subscribe_candidates).await;
-        }
+            std::mem::take(&mut negotiation.ssrcs)
+        };
         let outgoing: Vec<(SourceKey, Arc<Outgoing>)> = lock(&member.outgoing)
             .iter()
+            .filter(|(_, o)| answered.contains(&o.ssrc))
             .map(|(k, o)| (k.clone(), Arc::clone(o)))
             .collect();
         for (key, out) in outgoing {
@@ -1087,6 +1136,36 @@ impl Forwarder {
         (rtt_ms, jitter_ms)
     }
 
+    /// Chooses the microphones everyone hears (`voices.rs`) and, when that
+    /// changed, everyone's tracks again.
+    async fn choose_voices(&self) {
+        let members: Vec<Arc<Member>> = lock(&self.inner.members).values().cloned().collect();
+        let microphones: Vec<Arc<Source>> = members
+            .iter()
+            .flat_map(|m| {
+                lock(&m.sources)
+                    .iter()
+                    .filter(|s| s.key.kind == RtpCodecKind::Audio)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        let heard: Vec<voices::Voice> = microphones
+            .iter()
+            .map(|s| voices::Voice {
+                ranked: s.level_id.is_some(),
+                last_loud_ms: s.last_loud_ms.load(Ordering::Relaxed),
+            })
+            .collect();
+        let mut changed = false;
+        for (source, audible) in microphones.iter().zip(voices::audible(&heard)) {
+            changed |= source.audible.swap(audible, Ordering::Relaxed) != audible;
+        }
+        if changed {
+            self.allocate_all().await;
+        }
+    }
+
     /// Chooses every member's layers again (a layer opened).
     async fn allocate_all(&self) {
         let members: Vec<Arc<Member>> = lock(&self.inner.members).values().cloned().collect();
@@ -1142,7 +1221,12 @@ impl Forwarder {
                 tracks.push((out.wish.load(Ordering::Relaxed), offers));
                 video.push((source, out));
             } else if let Some(only) = offers.first() {
-                out.target.store(u64::from(only.ssrc), Ordering::Relaxed);
+                let target = if source.audible.load(Ordering::Relaxed) {
+                    u64::from(only.ssrc)
+                } else {
+                    NO_LAYER
+                };
+                out.target.store(target, Ordering::Relaxed);
             }
         }
         let budget = member.budget.load(Ordering::Relaxed);
@@ -1324,6 +1408,7 @@ impl Forwarder {
         match offered {
             Ok(description) => {
                 negotiation.offered = true;
+                negotiation.ssrcs = declared_ssrcs(description["sdp"].as_str().unwrap_or_default());
                 let _ = self.inner.events.send(ForwardEvent::Offer {
                     member: member.id.clone(),
                     description,
@@ -1372,6 +1457,8 @@ impl Forwarder {
             mime,
             clock_rate,
             level_id,
+            audible: AtomicBool::new(true),
+            last_loud_ms: AtomicU64::new(0),
             layers: RwLock::new(vec![Arc::new(Layer::new(ssrc, first_rank))]),
             sinks: RwLock::new(Vec::new()),
             keyframes: Mutex::new(HashMap::new()),
@@ -1458,6 +1545,15 @@ impl Forwarder {
                 .level_id
                 .and_then(|id| packet.header.get_extension(id))
                 .and_then(|b| b.first().copied());
+            if let Some(level) = level
+                && voices::is_loud(level)
+            {
+                let ms = (self.inner.epoch.elapsed().as_millis() as u64).max(1);
+                source.last_loud_ms.store(ms, Ordering::Relaxed);
+                if !source.audible.load(Ordering::Relaxed) {
+                    self.inner.voices_changed.notify_one();
+                }
+            }
             {
                 let mut tap = lock(&source.tap);
                 let keep = match tap.as_mut() {
@@ -1744,5 +1840,19 @@ mod tests {
         assert_eq!(extension_id(sdp, "video", AUDIO_LEVEL_URI), Some(7));
         assert_eq!(extension_id(sdp, "audio", "urn:x"), None);
         assert_eq!(extension_id("v=0\r\n", "audio", AUDIO_LEVEL_URI), None);
+    }
+
+    #[test]
+    fn an_offer_binds_only_the_tracks_it_declares() {
+        let sdp = "v=0\r\nm=audio 9 UDP/TLS/RTP/SAVPF 111\r\n\
+                   a=ssrc:1222173916 cname:p_anne\r\n\
+                   a=ssrc:1222173916 msid:p_anne p_anne-audio\r\n\
+                   m=video 9 UDP/TLS/RTP/SAVPF 96\r\na=ssrc:7 cname:p_anne\r\n\
+                   a=ssrc-group:FID 7 8\r\n";
+        assert_eq!(
+            declared_ssrcs(sdp),
+            std::collections::HashSet::from([1_222_173_916, 7])
+        );
+        assert!(declared_ssrcs("v=0\r\n").is_empty());
     }
 }

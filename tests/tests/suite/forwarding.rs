@@ -1484,3 +1484,119 @@ async fn the_server_measures_each_members_round_trip_and_the_jitter_of_their_sou
     forwarder.close().await;
     anne.close().await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_large_group_hears_the_last_five_to_speak_without_a_gap_in_anyones_numbering() {
+    // Seven microphones (more than the five a group hears) and a listener.
+    let speakers: Vec<String> = (0..7).map(|i| format!("p_speaker{i}")).collect();
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    for id in speakers.iter().map(String::as_str).chain(["p_listener"]) {
+        forwarder.join(id).await.expect("join");
+    }
+    let listener = Arc::new(SyntheticSubscriber::new().await);
+    let (pump, _) = answer_offers(
+        &forwarder,
+        HashMap::from([("p_listener".to_owned(), Arc::clone(&listener))]),
+        events,
+    );
+    let mut publishers = Vec::new();
+    for id in &speakers {
+        let config = PublisherConfig {
+            audio_level: true,
+            ..Default::default()
+        };
+        let publisher = SyntheticPublisher::with_config(config).await;
+        publishers.push(publish(&forwarder, id, publisher).await);
+    }
+    // Every 20 ms each microphone sends a packet at its level: 30 dBov
+    // (speech) for those speaking, 127 (silence) for the others.
+    let mut n = 0u32;
+    let mut speak = async |loud: &[usize], packets: u32| {
+        for _ in 0..packets {
+            for (i, p) in publishers.iter().enumerate() {
+                let level = if loud.contains(&i) { 30 } else { 127 };
+                p.send_audio_at(n as u16, 960 * n, level).await;
+            }
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+    };
+    let heard = |listener: &SyntheticSubscriber| -> Vec<u64> {
+        speakers
+            .iter()
+            .map(|id| count(listener, id, "audio"))
+            .collect()
+    };
+    // Nobody has spoken yet: silence is not forwarded. Then the first five
+    // speak in turn, and each is heard.
+    speak(&[], 25).await;
+    for i in 0..5 {
+        speak(&[i], 5).await;
+    }
+    speak(&[], 10).await;
+    let before = heard(&listener);
+    speak(&[], 25).await;
+    let after = heard(&listener);
+    for i in 0..5 {
+        assert!(
+            after[i] >= before[i] + 20,
+            "speaker {i} is heard while the five last to speak are: {before:?} → {after:?}"
+        );
+    }
+    for i in 5..7 {
+        assert_eq!(
+            after[i], 0,
+            "speaker {i}, who never spoke, is not forwarded: {after:?}"
+        );
+    }
+
+    // The sixth speaks: heard at once, in place of the one quiet longest
+    // (the first).
+    speak(&[5], 10).await;
+    speak(&[], 5).await;
+    let before = heard(&listener);
+    speak(&[], 25).await;
+    let after = heard(&listener);
+    assert!(after[5] >= before[5] + 20, "{before:?} → {after:?}");
+    assert!(
+        after[0] <= before[0] + 2,
+        "the first speaker, quiet longest, is no longer forwarded: {before:?} → {after:?}"
+    );
+    assert!(after[1] >= before[1] + 20, "{before:?} → {after:?}");
+
+    // The first speaks again after their pause: the listener's stream of
+    // them goes on where it stopped, every number following the one before.
+    speak(&[0], 25).await;
+    let received = listener.received();
+    let first = received
+        .iter()
+        .find(|r| r.stream == speakers[0] && r.kind == "audio")
+        .expect("the first speaker's microphone");
+    let mut seqs: Vec<u16> = first.packets.iter().map(|(s, ..)| *s).collect();
+    assert!(seqs.len() > 40, "{}", seqs.len());
+    let arrived = seqs.clone();
+    seqs.dedup();
+    for pair in seqs.windows(2) {
+        assert_eq!(
+            pair[1].wrapping_sub(pair[0]),
+            1,
+            "no gap in the first speaker's numbering across the pause: {arrived:?}"
+        );
+    }
+    // Their timestamps went on by the time the pause took.
+    let stamps: Vec<u32> = first.packets.iter().map(|(_, t, ..)| *t).collect();
+    let jump = stamps
+        .windows(2)
+        .map(|w| w[1].wrapping_sub(w[0]))
+        .max()
+        .expect("stamps");
+    assert!(
+        jump >= 960 * 10,
+        "the pause shows in the timestamps: {jump}"
+    );
+    pump.abort();
+    forwarder.close().await;
+    for p in &publishers {
+        p.close().await;
+    }
+}
