@@ -271,14 +271,7 @@ impl Outgoing {
         let Some(&pt) = self.payload_type.get() else {
             return false;
         };
-        let mut packet = rtc::rtp::Packet::default();
-        packet.header.version = 2;
-        packet.header.payload_type = pt;
-        packet.header.sequence_number = seq;
-        packet.header.timestamp = ts;
-        packet.header.ssrc = self.ssrc;
-        packet.header.marker = marker;
-        packet.payload = payload.into();
+        let packet = rtp_packet(pt, self.ssrc, seq, ts, marker, payload);
         self.track.write_rtp(packet).await.is_ok()
     }
 
@@ -313,13 +306,7 @@ impl Outgoing {
         else {
             return false;
         };
-        let mut packet = rtc::rtp::Packet::default();
-        packet.header.version = 2;
-        packet.header.payload_type = pt;
-        packet.header.sequence_number = seq;
-        packet.header.timestamp = ts;
-        packet.header.ssrc = ssrc;
-        packet.header.marker = marker;
+        let mut packet = rtp_packet(pt, ssrc, seq, ts, marker, payload);
         packet.header.extension = true;
         packet.header.extension_profile = 0xBEDE;
         if packet
@@ -333,9 +320,28 @@ impl Outgoing {
         {
             return false;
         }
-        packet.payload = payload.into();
         self.track.write_rtp(packet).await.is_ok()
     }
+}
+
+/// An RTP packet as given.
+fn rtp_packet(
+    pt: u8,
+    ssrc: u32,
+    seq: u16,
+    ts: u32,
+    marker: bool,
+    payload: Vec<u8>,
+) -> rtc::rtp::Packet {
+    let mut packet = rtc::rtp::Packet::default();
+    packet.header.version = 2;
+    packet.header.payload_type = pt;
+    packet.header.sequence_number = seq;
+    packet.header.timestamp = ts;
+    packet.header.ssrc = ssrc;
+    packet.header.marker = marker;
+    packet.payload = payload.into();
+    packet
 }
 
 struct Loops {
@@ -776,12 +782,7 @@ impl SyntheticPublisher {
         else {
             return false;
         };
-        let mut packet = rtc::rtp::Packet::default();
-        packet.header.version = 2;
-        packet.header.payload_type = pt;
-        packet.header.sequence_number = seq;
-        packet.header.timestamp = ts;
-        packet.header.ssrc = self.audio.ssrc;
+        let mut packet = rtp_packet(pt, self.audio.ssrc, seq, ts, false, OPUS_SILENCE.to_vec());
         packet.header.extension = true;
         packet.header.extension_profile = 0xBEDE;
         let voice = if level & 0x7f < 127 { 0x80 } else { 0 };
@@ -792,7 +793,6 @@ impl SyntheticPublisher {
         {
             return false;
         }
-        packet.payload = OPUS_SILENCE.to_vec().into();
         let sent = self.audio.track.write_rtp(packet).await.is_ok();
         if sent {
             self.counters.audio_packets.fetch_add(1, Ordering::SeqCst);
