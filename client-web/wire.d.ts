@@ -185,7 +185,39 @@ export interface Welcome {
   people?: Me[];
   /** How the media travels now: `peer`, connect to each roster entry; `forwarded`, publish to the server and answer its offers. */
   media: MediaRoute;
+  /** The session's chat so far as you may read it (everyone's, and your private ones). */
+  chat?: ChatLine[];
+  /** Hands raised now, in the order of raising. */
+  hands?: RaisedHand[];
 }
+
+/** One chat message. Plain text: never to be read as HTML. Not evidence. */
+export interface ChatLine {
+  /** Its number in the session's chat, in the server's order. */
+  seq: number;
+  from: string;
+  name: string;
+  text: string;
+  /** UTC ms, when the server took it. */
+  at: number;
+  /** A private message's recipient (besides its sender). */
+  to?: string;
+}
+
+export interface RaisedHand {
+  id: string;
+  /** UTC ms. */
+  at: number;
+}
+
+export interface HandChange {
+  id: string;
+  raised: boolean;
+  /** The person, a facilitator, or `server` (the person left). */
+  by: string;
+}
+
+export type Reaction = "agree" | "disagree" | "applause" | "laugh" | "question" | "break";
 
 // ---------------------------------------------------------------------------
 // Session control, quality, difficulty reports
@@ -351,7 +383,12 @@ export type ServerMessage =
   /** The server's side of your connections to it: its answer to your publish offer, or its subscribe offer. */
   | { type: "forward"; side: ForwardSide; data: unknown }
   /** One of your connections to the server failed: make it again. */
-  | { type: "forward_failed"; side: ForwardSide };
+  | { type: "forward_failed"; side: ForwardSide }
+  /** A chat message: to everyone, or a private one you sent or received. */
+  | ({ type: "chat" } & ChatLine)
+  /** The raised hands now, and what changed. */
+  | { type: "hands"; raised: RaisedHand[]; change: HandChange }
+  | { type: "reaction"; id: string; reaction: Reaction; at: number };
 
 /** `GET /api/report?token=…`: what a sponsor's link shows. Aggregates for everyone; by name only those who agreed. */
 export interface SponsorView {
@@ -449,7 +486,12 @@ export type ClientMessage =
   /** Signalling of your connections to the server in a forwarded session. */
   | { type: "forward"; side: ForwardSide; data: ForwardData }
   /** Forwarded: how much of each person's camera this page shows now (at most 64). */
-  | { type: "forward_view"; views: CameraView[] };
+  | { type: "forward_view"; views: CameraView[] }
+  /** A chat message to everyone, or privately `to` one person (a participant: to a facilitator only). */
+  | { type: "chat"; text: string; to?: string }
+  /** Raise or lower your hand; a facilitator lowers someone else's with `participant`. */
+  | { type: "hand"; raised: boolean; participant?: string }
+  | { type: "react"; reaction: Reaction };
 
 /**
  * `GET /api/sessions/{sid}/recordings?token=…` (a facilitator's join token,

@@ -46,6 +46,7 @@ pub mod action;
 pub mod anchor;
 pub mod api;
 pub mod attendance;
+pub mod classroom;
 pub mod consent;
 pub mod difficulties;
 pub mod evidence;

@@ -9,6 +9,7 @@
 //! client plays towards that peer. The server derives it from the two
 //! participant ids, so both sides always agree and it survives reconnections.
 
+use crate::classroom::{ChatLine, HandChange, RaisedHand, Reaction};
 use crate::difficulties::Difficulty;
 use crate::quality::{Alert, ConnectionStats, ParticipantQuality, PeerStats};
 use crate::session::Consents;
@@ -190,6 +191,30 @@ pub enum ClientMessage {
         segment: u64,
         /// `{"type":"offer","sdp":…}` or a candidate.
         data: Opaque,
+    },
+    /// A chat message: to everyone, or privately `to` one person of the
+    /// session (a participant may write privately only to a facilitator).
+    /// Plain text, 1 to [`crate::classroom::MAX_CHAT_CHARS`] characters.
+    Chat {
+        /// The message.
+        text: String,
+        /// A private message's recipient (participant id).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        to: Option<String>,
+    },
+    /// Raises or lowers one's hand; a facilitator may lower someone else's
+    /// (`participant`), nobody may raise it for them.
+    Hand {
+        /// Raise (true) or lower.
+        raised: bool,
+        /// Whose hand, when not one's own (facilitators, lowering only).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<String>,
+    },
+    /// A quick reaction, shown to everyone for a moment.
+    React {
+        /// Which.
+        reaction: Reaction,
     },
     /// Signalling of one's connections to the server while the session is
     /// forwarded (`media_route`): on the `publish` side, one's own offer
@@ -451,6 +476,36 @@ pub enum ServerMessage {
         /// `forwarded`, publish to the server and answer its offers.
         #[serde(default)]
         media: MediaRoute,
+        /// The session's chat so far, as you may read it (everyone's
+        /// messages, and the private ones you sent or received).
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        chat: Vec<ChatLine>,
+        /// Hands raised now, in the order of raising.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        hands: Vec<RaisedHand>,
+    },
+    /// A chat message (to everyone, or a private one you sent or received).
+    Chat {
+        /// The message.
+        #[serde(flatten)]
+        line: ChatLine,
+    },
+    /// The raised hands changed: all of them, in the order of raising, and
+    /// what changed.
+    Hands {
+        /// Hands raised now.
+        raised: Vec<RaisedHand>,
+        /// The change.
+        change: HandChange,
+    },
+    /// Someone reacted.
+    Reaction {
+        /// Who.
+        id: String,
+        /// How.
+        reaction: Reaction,
+        /// When (ms).
+        at: i64,
     },
     /// The session's media moves (`forwarded` from the third person in
     /// `auto` mode): connect the new way, then close the old one.
@@ -732,6 +787,10 @@ struct Envelope<'a> {
     side: Option<ForwardSide>,
     #[serde(default)]
     views: Option<Vec<CameraView>>,
+    #[serde(default)]
+    raised: Option<bool>,
+    #[serde(default)]
+    reaction: Option<Reaction>,
 }
 
 impl ClientMessage {
@@ -755,6 +814,9 @@ impl ClientMessage {
             ClientMessage::Difficulty { .. } => "report",
             ClientMessage::Forward { .. } => "forward",
             ClientMessage::ForwardView { .. } => "forward_view",
+            ClientMessage::Chat { .. } => "chat",
+            ClientMessage::Hand { .. } => "hand",
+            ClientMessage::React { .. } => "react",
         }
     }
 }
@@ -848,6 +910,17 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
         "forward" => Ok(ClientMessage::Forward {
             side: env.side.ok_or_else(|| missing("side"))?,
             data: Opaque::from_raw(env.data.ok_or_else(|| missing("data"))?),
+        }),
+        "chat" => Ok(ClientMessage::Chat {
+            text: env.text.clone().ok_or_else(|| missing("text"))?,
+            to: env.to.clone(),
+        }),
+        "hand" => Ok(ClientMessage::Hand {
+            raised: env.raised.ok_or_else(|| missing("raised"))?,
+            participant: env.participant.clone(),
+        }),
+        "react" => Ok(ClientMessage::React {
+            reaction: env.reaction.ok_or_else(|| missing("reaction"))?,
         }),
         other => Err(ErrorBody {
             code: ErrorCode::UnknownMessageType,

@@ -79,6 +79,12 @@ impl Connection<'_> {
                     self.member.forward_view(views).await;
                 }
             }
+            ClientMessage::Chat { text, to } => self.member.chat(text, to).await,
+            ClientMessage::Hand {
+                raised,
+                participant,
+            } => self.member.hand(raised, participant).await,
+            ClientMessage::React { reaction } => self.member.react(reaction).await,
             ClientMessage::RecorderSignal { segment, data } => {
                 self.member.recorder_signal(segment, data).await;
             }

@@ -43,6 +43,21 @@ impl Member {
         self.session.forward(id, cid, side, data).await;
     }
 
+    pub(super) async fn chat(&self, text: String, to: Option<String>) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.chat(id, cid, text, to).await;
+    }
+
+    pub(super) async fn hand(&self, raised: bool, participant: Option<String>) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.hand(id, cid, raised, participant).await;
+    }
+
+    pub(super) async fn react(&self, reaction: cadre_protocol::classroom::Reaction) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.react(id, cid, reaction).await;
+    }
+
     pub(super) async fn forward_view(
         &self,
         views: Vec<(String, cadre_protocol::signalling::VideoQuality)>,

@@ -8,6 +8,7 @@ mod bad_messages;
 mod bad_tokens;
 mod bidi_input;
 mod capacity;
+mod classroom;
 mod close_handshake;
 mod consent;
 mod consent_order;

@@ -27,6 +27,7 @@ use cadre_protocol::api::{
     Consents, CourseEvent, EvidenceNotice, Lobby, NamedAttendance, NamedHalfDay, RecordingFile,
     RecordingSegment, Recordings, SponsorHalfDay, SponsorSession, SponsorTotals, SponsorView,
 };
+use cadre_protocol::classroom::{ChatLine, HandChange, RaisedHand, Reaction};
 use cadre_protocol::consent::ConsentText;
 use cadre_protocol::difficulties::{Difficulty, DifficultyStatus};
 use cadre_protocol::evidence::Entry;
@@ -112,6 +113,7 @@ fn wire_d_ts_matches_the_rust_types() {
     check.union("MediaRoute", &variants::<MediaRoute>());
     check.union("ForwardSide", &variants::<ForwardSide>());
     check.union("VideoQuality", &variants::<VideoQuality>());
+    check.union("Reaction", &variants::<Reaction>());
     check.union(
         "ConsentKind",
         &[RECORDING, SPONSOR_SHARE].map(String::from).into(),
@@ -491,6 +493,24 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             notice: some(full, notice(full)),
             people: list(full, me()),
             media: MediaRoute::Forwarded,
+            chat: list(full, chat_line(full)),
+            hands: list(full, raised_hand()),
+        },
+        ServerMessage::Chat {
+            line: chat_line(full),
+        },
+        ServerMessage::Hands {
+            raised: list(full, raised_hand()),
+            change: HandChange {
+                id: "p_karim".into(),
+                raised: true,
+                by: "p_karim".into(),
+            },
+        },
+        ServerMessage::Reaction {
+            id: "p_karim".into(),
+            reaction: Reaction::Applause,
+            at: 1_796_284_800_000,
         },
         ServerMessage::PeerJoined { peer: peer() },
         ServerMessage::PeerLeft {
@@ -679,7 +699,36 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
                 },
             ),
         },
+        ClientMessage::Chat {
+            text: "Bonjour à tous".into(),
+            to: some(full, "p_claire".into()),
+        },
+        ClientMessage::Hand {
+            raised: false,
+            participant: some(full, "p_karim".into()),
+        },
+        ClientMessage::React {
+            reaction: Reaction::Question,
+        },
     ]
+}
+
+fn chat_line(full: bool) -> ChatLine {
+    ChatLine {
+        seq: 1,
+        from: "p_karim".into(),
+        name: "Karim Benali".into(),
+        text: "Bonjour à tous".into(),
+        at: 1_796_284_800_000,
+        to: some(full, "p_claire".into()),
+    }
+}
+
+fn raised_hand() -> RaisedHand {
+    RaisedHand {
+        id: "p_karim".into(),
+        at: 1_796_284_800_000,
+    }
 }
 
 fn lobby(full: bool) -> Lobby {

@@ -85,6 +85,8 @@ pub(super) struct SessionActor {
     /// How the media travels, and the forwarding when it is through the
     /// server.
     pub(super) forwarding: super::forwarding::Forwarding,
+    /// The chat, raised hands and reactions (none of it evidence).
+    pub(super) classroom: super::classroom::Classroom,
 }
 
 impl SessionActor {
@@ -120,6 +122,7 @@ impl SessionActor {
             quality: QualityTracker::new(registry.settings.quality.clone()),
             next_tick: 0,
             forwarding: Default::default(),
+            classroom: Default::default(),
             registry,
         }
     }
@@ -129,6 +132,7 @@ impl SessionActor {
     /// commands, one at a time.
     pub(super) async fn run(mut self, mut rx: mpsc::Receiver<Command>) {
         debug!("session actor started");
+        self.classroom.chat = self.registry.take_chat(&self.info.id);
         self.load().await;
         loop {
             let now = now_ms();
@@ -186,6 +190,7 @@ impl SessionActor {
         // A connection still holding this actor's handle relays nowhere.
         self.routes.clear();
         self.stop_forwarding();
+        self.keep_chat();
         debug!("session actor ended");
     }
 
@@ -286,6 +291,23 @@ impl SessionActor {
                 camera,
                 microphone,
             } => self.media(&id, &connection_id, camera, microphone),
+            Command::Chat {
+                id,
+                connection_id,
+                text,
+                to,
+            } => self.chat(&id, &connection_id, text, to),
+            Command::Hand {
+                id,
+                connection_id,
+                raised,
+                participant,
+            } => self.hand(&id, &connection_id, raised, participant),
+            Command::React {
+                id,
+                connection_id,
+                reaction,
+            } => self.react(&id, &connection_id, reaction),
             Command::Revoke { id, reply } => self.revoke(&id, reply),
             Command::Notify { id, text } => self.send(&id, Outbound::Text(text)),
             Command::SignBegin { id, slot, reply } => self.sign_begin(&id, &slot, reply),

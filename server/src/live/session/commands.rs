@@ -39,6 +39,23 @@ pub(super) enum Command {
         id: String,
         reply: oneshot::Sender<bool>,
     },
+    Chat {
+        id: String,
+        connection_id: String,
+        text: String,
+        to: Option<String>,
+    },
+    Hand {
+        id: String,
+        connection_id: String,
+        raised: bool,
+        participant: Option<String>,
+    },
+    React {
+        id: String,
+        connection_id: String,
+        reaction: cadre_protocol::classroom::Reaction,
+    },
     /// Reserve a sign-in before it is written to the ledger.
     SignBegin {
         id: String,

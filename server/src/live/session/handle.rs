@@ -271,6 +271,55 @@ impl SessionHandle {
             .await;
     }
 
+    /// A member's chat message.
+    pub async fn chat(&self, id: String, connection_id: String, text: String, to: Option<String>) {
+        let _ = self
+            .tx
+            .send(Command::Chat {
+                id,
+                connection_id,
+                text,
+                to,
+            })
+            .await;
+    }
+
+    /// A member raises or lowers a hand.
+    pub async fn hand(
+        &self,
+        id: String,
+        connection_id: String,
+        raised: bool,
+        participant: Option<String>,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::Hand {
+                id,
+                connection_id,
+                raised,
+                participant,
+            })
+            .await;
+    }
+
+    /// A member reacts.
+    pub async fn react(
+        &self,
+        id: String,
+        connection_id: String,
+        reaction: cadre_protocol::classroom::Reaction,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::React {
+                id,
+                connection_id,
+                reaction,
+            })
+            .await;
+    }
+
     /// Reports a member's camera and microphone state.
     pub async fn media(&self, id: String, connection_id: String, camera: bool, microphone: bool) {
         let _ = self

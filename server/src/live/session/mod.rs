@@ -37,6 +37,7 @@
 //! - `errors`: the error bodies the actor answers with.
 
 mod actor;
+mod classroom;
 mod commands;
 mod consent;
 mod control;

@@ -35,6 +35,8 @@ pub struct Registry {
     /// Sessions whose log has this process's `server_started`: each run is
     /// bracketed once per session, so a gap in evidence is explained.
     pub(super) bracketed: Mutex<HashSet<String>>,
+    /// Sessions' chats while nobody is connected, until they expire (ms).
+    chats: Mutex<HashMap<String, (super::classroom::ChatLog, i64)>>,
 }
 
 impl std::fmt::Debug for Registry {
@@ -71,7 +73,29 @@ impl Registry {
             recorder,
             catalog,
             bracketed: Mutex::new(HashSet::new()),
+            chats: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// Holds a session's chat while nobody is connected, until `expires`
+    /// (ms); chats already expired go.
+    pub(super) fn keep_chat(&self, sid: &str, chat: super::classroom::ChatLog, expires: i64) {
+        let now = super::now_ms();
+        let mut chats = self.chats.lock().unwrap_or_else(|p| p.into_inner());
+        chats.retain(|_, (_, until)| *until > now);
+        if expires > now {
+            chats.insert(sid.to_owned(), (chat, expires));
+        }
+    }
+
+    /// A session's chat kept since its last actor ended (empty if none).
+    pub(super) fn take_chat(&self, sid: &str) -> super::classroom::ChatLog {
+        let mut chats = self.chats.lock().unwrap_or_else(|p| p.into_inner());
+        chats
+            .remove(sid)
+            .filter(|(_, until)| *until > super::now_ms())
+            .map(|(chat, _)| chat)
+            .unwrap_or_default()
     }
 
     /// Records `server_stopping` in every session this run wrote to; called

@@ -83,6 +83,8 @@ impl SessionActor {
                 Vec::new()
             },
             media,
+            chat: self.classroom.chat_for(&j.id),
+            hands: self.classroom.hands(),
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
@@ -252,6 +254,7 @@ impl SessionActor {
             },
             None,
         );
+        self.classroom_left(id);
         self.left_recording(id, reason);
     }
 

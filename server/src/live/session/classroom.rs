@@ -1,0 +1,352 @@
+//! The class around the pictures: the chat, raised hands and reactions.
+//!
+//! None of it is evidence: nothing here is written to the ledger. The chat
+//! lives in memory: the actor holds it while people are connected and
+//! hands it to the registry when the last one leaves, so that a class back
+//! from its lunch break finds it again; it is dropped when the session
+//! ends (the facilitator's end), a day after its planned end, or when the
+//! server stops.
+
+use super::actor::SessionActor;
+use crate::live::outbound::{Outbound, encode};
+use cadre_protocol::classroom::{
+    ChatLine, HandChange, MAX_CHAT_CHARS, MAX_CHAT_LINES, RaisedHand, Reaction,
+};
+use cadre_protocol::evidence::ACTOR_SERVER;
+use cadre_protocol::signalling::ServerMessage;
+use cadre_protocol::{ErrorCode, Role, SessionState};
+use std::collections::{HashMap, VecDeque};
+use std::time::Instant;
+
+/// Chat messages, hand changes and reactions per person: one a second,
+/// five at once.
+const RATE_PER_SECOND: f64 = 1.0;
+const BURST: f64 = 5.0;
+
+/// A session's chat is kept this long after its planned end when nobody
+/// ended it.
+pub(super) const CHAT_KEPT_AFTER_END_MS: i64 = 24 * 3_600_000;
+
+/// The session's chat.
+#[derive(Debug, Default)]
+pub(crate) struct ChatLog {
+    lines: VecDeque<ChatLine>,
+    next_seq: u64,
+}
+
+impl ChatLog {
+    fn push(&mut self, mut line: ChatLine) -> ChatLine {
+        self.next_seq += 1;
+        line.seq = self.next_seq;
+        if self.lines.len() >= MAX_CHAT_LINES {
+            self.lines.pop_front();
+        }
+        self.lines.push_back(line.clone());
+        line
+    }
+
+    /// What `id` may read: everyone's messages and their own private ones.
+    fn for_person(&self, id: &str) -> Vec<ChatLine> {
+        self.lines
+            .iter()
+            .filter(|l| l.to.as_deref().is_none_or(|to| to == id || l.from == id))
+            .cloned()
+            .collect()
+    }
+}
+
+/// One person's allowance of chat messages, hand changes and reactions.
+#[derive(Debug)]
+struct Allowance {
+    tokens: f64,
+    last: Instant,
+}
+
+impl Allowance {
+    fn take(&mut self) -> bool {
+        let now = Instant::now();
+        self.tokens = (self.tokens + now.duration_since(self.last).as_secs_f64() * RATE_PER_SECOND)
+            .min(BURST);
+        self.last = now;
+        if self.tokens >= 1.0 {
+            self.tokens -= 1.0;
+            true
+        } else {
+            false
+        }
+    }
+}
+
+/// The class's state in the actor.
+#[derive(Debug, Default)]
+pub(super) struct Classroom {
+    pub(super) chat: ChatLog,
+    hands: Vec<RaisedHand>,
+    allowances: HashMap<String, Allowance>,
+}
+
+impl Classroom {
+    pub(super) fn chat_for(&self, id: &str) -> Vec<ChatLine> {
+        self.chat.for_person(id)
+    }
+
+    pub(super) fn hands(&self) -> Vec<RaisedHand> {
+        self.hands.clone()
+    }
+}
+
+/// Why a chat text is refused, if it is.
+fn refusal(text: &str) -> Option<String> {
+    let chars = text.chars().count();
+    if text.trim().is_empty() {
+        return Some("text: an empty message".to_owned());
+    }
+    if chars > MAX_CHAT_CHARS {
+        return Some(format!(
+            "text: {chars} characters, over the {MAX_CHAT_CHARS} a message may have"
+        ));
+    }
+    // Line breaks and tabs are text; other control characters are not.
+    if let Some(c) = text
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
+    {
+        return Some(format!(
+            "text: must not contain the control character U+{:04X}",
+            c as u32
+        ));
+    }
+    None
+}
+
+impl SessionActor {
+    /// `id`'s chat message, to everyone or privately to one person.
+    pub(super) fn chat(&mut self, id: &str, connection_id: &str, text: String, to: Option<String>) {
+        if !self.is_current(id, connection_id) {
+            return;
+        }
+        // A refused message does not spend the person's allowance.
+        if let Some(why) = refusal(&text) {
+            self.refuse(id, ErrorCode::InvalidInput, &why, "chat");
+            return;
+        }
+        let sender_role = self.members.get(id).map(|m| m.role);
+        if let Some(to) = &to {
+            let Some(target) = self.roll.iter().find(|p| p.id == *to) else {
+                self.refuse(
+                    id,
+                    ErrorCode::UnknownPeer,
+                    &format!("{to} is not a person of this session"),
+                    "chat",
+                );
+                return;
+            };
+            if to == id {
+                self.refuse(id, ErrorCode::InvalidInput, "to: yourself", "chat");
+                return;
+            }
+            if sender_role != Some(Role::Facilitator) && target.role != Role::Facilitator {
+                self.refuse(
+                    id,
+                    ErrorCode::Forbidden,
+                    "a participant writes privately only to a facilitator",
+                    "chat",
+                );
+                return;
+            }
+        }
+        if !self.allowed(id, "chat") {
+            return;
+        }
+        let name = self
+            .members
+            .get(id)
+            .map(|m| m.name.clone())
+            .unwrap_or_default();
+        let line = self.classroom.chat.push(ChatLine {
+            seq: 0,
+            from: id.to_owned(),
+            name,
+            text,
+            at: super::now_ms(),
+            to: to.clone(),
+        });
+        let msg = ServerMessage::Chat { line };
+        match to {
+            None => self.broadcast(&msg, None),
+            Some(to) => {
+                let text = encode(&msg);
+                self.send(id, Outbound::Text(text.clone()));
+                self.send(&to, Outbound::Text(text));
+            }
+        }
+    }
+
+    /// Raises or lowers a hand: one's own, or (a facilitator) lowers
+    /// someone else's.
+    pub(super) fn hand(
+        &mut self,
+        id: &str,
+        connection_id: &str,
+        raised: bool,
+        participant: Option<String>,
+    ) {
+        if !self.is_current(id, connection_id) || !self.allowed(id, "hand") {
+            return;
+        }
+        let whose = participant.unwrap_or_else(|| id.to_owned());
+        if whose != id {
+            if !self.is_facilitator(id) {
+                self.refuse(
+                    id,
+                    ErrorCode::Forbidden,
+                    "only a facilitator lowers someone else's hand",
+                    "hand",
+                );
+                return;
+            }
+            if raised {
+                self.refuse(
+                    id,
+                    ErrorCode::Forbidden,
+                    "nobody raises a hand for someone else",
+                    "hand",
+                );
+                return;
+            }
+        }
+        self.set_hand(&whose, raised, id);
+    }
+
+    /// Applies a hand change and tells everyone; nothing when it changes
+    /// nothing.
+    fn set_hand(&mut self, whose: &str, raised: bool, by: &str) {
+        let up = self.classroom.hands.iter().position(|h| h.id == whose);
+        match (raised, up) {
+            (true, None) => self.classroom.hands.push(RaisedHand {
+                id: whose.to_owned(),
+                at: super::now_ms(),
+            }),
+            (false, Some(i)) => {
+                self.classroom.hands.remove(i);
+            }
+            _ => return,
+        }
+        let msg = ServerMessage::Hands {
+            raised: self.classroom.hands.clone(),
+            change: HandChange {
+                id: whose.to_owned(),
+                raised,
+                by: by.to_owned(),
+            },
+        };
+        self.broadcast(&msg, None);
+    }
+
+    /// A reaction, shown to everyone.
+    pub(super) fn react(&mut self, id: &str, connection_id: &str, reaction: Reaction) {
+        if !self.is_current(id, connection_id) || !self.allowed(id, "react") {
+            return;
+        }
+        let msg = ServerMessage::Reaction {
+            id: id.to_owned(),
+            reaction,
+            at: super::now_ms(),
+        };
+        self.broadcast(&msg, None);
+    }
+
+    /// Someone left: their hand goes down.
+    pub(super) fn classroom_left(&mut self, id: &str) {
+        self.set_hand(id, false, ACTOR_SERVER);
+        self.classroom.allowances.remove(id);
+    }
+
+    /// The actor ends: the chat goes back to the registry for the next
+    /// actor of this session, unless the session is over.
+    pub(super) fn keep_chat(&mut self) {
+        let chat = std::mem::take(&mut self.classroom.chat);
+        let over = self.info.state == SessionState::Ended;
+        let expires = self.schedule.planned_end + CHAT_KEPT_AFTER_END_MS;
+        if !over && !chat.lines.is_empty() {
+            self.registry.keep_chat(&self.info.id, chat, expires);
+        }
+    }
+
+    fn allowed(&mut self, id: &str, about: &str) -> bool {
+        let allowance = self
+            .classroom
+            .allowances
+            .entry(id.to_owned())
+            .or_insert_with(|| Allowance {
+                tokens: BURST,
+                last: Instant::now(),
+            });
+        if allowance.take() {
+            return true;
+        }
+        self.refuse(
+            id,
+            ErrorCode::RateLimited,
+            "one a second at most (five at once): this one was dropped",
+            about,
+        );
+        false
+    }
+
+    fn refuse(&mut self, id: &str, code: ErrorCode, message: &str, about: &str) {
+        let msg = ServerMessage::error_about(code, message, about);
+        self.send(id, Outbound::Text(encode(&msg)));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn line(from: &str, to: Option<&str>) -> ChatLine {
+        ChatLine {
+            seq: 0,
+            from: from.to_owned(),
+            name: from.to_owned(),
+            text: "bonjour".to_owned(),
+            at: 0,
+            to: to.map(str::to_owned),
+        }
+    }
+
+    #[test]
+    fn a_private_message_is_read_by_its_two_people_only() {
+        let mut log = ChatLog::default();
+        log.push(line("p_karim", None));
+        log.push(line("p_karim", Some("p_claire")));
+        log.push(line("p_claire", Some("p_sophie")));
+        let seqs = |id: &str| -> Vec<u64> { log.for_person(id).iter().map(|l| l.seq).collect() };
+        assert_eq!(seqs("p_karim"), vec![1, 2]);
+        assert_eq!(seqs("p_claire"), vec![1, 2, 3]);
+        assert_eq!(seqs("p_sophie"), vec![1, 3]);
+        assert_eq!(seqs("p_lucas"), vec![1]);
+    }
+
+    #[test]
+    fn the_chat_keeps_its_last_messages_and_numbers_on() {
+        let mut log = ChatLog::default();
+        for _ in 0..MAX_CHAT_LINES + 3 {
+            log.push(line("p_karim", None));
+        }
+        let kept = log.for_person("p_karim");
+        assert_eq!(kept.len(), MAX_CHAT_LINES);
+        assert_eq!(kept[0].seq, 4);
+        assert_eq!(kept.last().map(|l| l.seq), Some(MAX_CHAT_LINES as u64 + 3));
+    }
+
+    #[test]
+    fn a_text_is_refused_only_when_empty_too_long_or_with_control_characters() {
+        assert_eq!(refusal("Bonjour à tous\n<b>ok</b> \u{202E}"), None);
+        assert!(refusal("   \n").is_some());
+        assert!(refusal(&"é".repeat(MAX_CHAT_CHARS)).is_none());
+        assert!(refusal(&"é".repeat(MAX_CHAT_CHARS + 1)).is_some());
+        assert!(refusal("a\u{0}b").is_some_and(|w| w.contains("U+0000")));
+        assert!(refusal("a\u{1b}[31m").is_some());
+    }
+}
