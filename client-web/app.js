@@ -47,6 +47,7 @@ import { openSponsorPage } from "./sponsor.js";
 import { Consents, lobbyConsents } from "./consent.js";
 import { Recording } from "./recording.js";
 import { SessionControl, finalScreen } from "./control.js";
+import { Classroom } from "./classroom.js";
 import { Quality, outboundVideo } from "./quality.js";
 import { Difficulties, difficultyPanel } from "./difficulties.js";
 // The action, its changes, the certificate.
@@ -77,7 +78,7 @@ const token = tokenFromPath(location.pathname);
 const sponsorToken = sponsorTokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
-/** @type {{ signalling: SignallingClient, mesh: MediaTransport, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording, control: SessionControl, quality: Quality, difficulties: Difficulties } | null} */
+/** @type {{ signalling: SignallingClient, mesh: MediaTransport, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording, control: SessionControl, quality: Quality, difficulties: Difficulties, classroom: Classroom } | null} */
 let call = null;
 /** @type {Welcome | null} the last welcome */
 let welcome = null;
@@ -274,7 +275,8 @@ function join(lobby, consentChoices) {
   });
   const difficulties = new Difficulties(ctx, { heading: null });
   difficultyPanel(ctx, difficulties);
-  call = { signalling, mesh, view, lobby, attendance, consents, recording, control, quality, difficulties };
+  const classroom = new Classroom(ctx);
+  call = { signalling, mesh, view, lobby, attendance, consents, recording, control, quality, difficulties, classroom };
   // Forwarded: the server is told which pictures are on screen and how
   // big, so that it sends each the layer it needs and nothing for the
   // others (checked each second; sent when it changed).
@@ -331,7 +333,7 @@ media.onChange(sendMediaState);
 /** @param {ServerMessage} message */
 function onMessage(message) {
   if (!call) return;
-  const { view, mesh, attendance, consents, recording, control, quality, difficulties } = call;
+  const { view, mesh, attendance, consents, recording, control, quality, difficulties, classroom } = call;
   // First: an error may answer our recorder connection or an arm request.
   if (recording.handle(message)) return;
   if (control.handle(message)) return;
@@ -339,6 +341,7 @@ function onMessage(message) {
   if (quality.handle(message)) return;
   if (attendance.handle(message)) return;
   if (consents.handle(message)) return;
+  if (classroom.handle(message)) return;
   switch (message.type) {
     case "welcome": {
       welcome = message;
@@ -365,6 +368,8 @@ function onMessage(message) {
       consents.welcome(message);
       recording.welcome(message);
       quality.welcome();
+      classroom.welcome(message);
+      classroom.peopleChanged(message.roster);
       break;
     }
     // A change of the person's action, told at once.
@@ -381,6 +386,7 @@ function onMessage(message) {
       view.upsertPeer(peer);
       mesh.upsert(peer);
       attendance.peerJoined(peer);
+      classroom.peopleChanged([...roster.values()]);
       if (!known) shell.announce(t("call.peer_joined", { name: peer.name }));
       break;
     }
@@ -394,6 +400,7 @@ function onMessage(message) {
       view.removePeer(message.id);
       attendance.peerLeft(message.id);
       quality.forget(message.id);
+      classroom.peopleChanged([...roster.values()]);
       if (peer) {
         const key = message.reason === "left" ? "call.peer_left" : "call.peer_lost";
         shell.announce(t(key, { name: peer.name }));

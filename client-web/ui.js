@@ -494,6 +494,7 @@ function evidenceNotice(lobby) {
       h("li", { "data-item": "consents" }, T("notice.item.consents")),
       h("li", { "data-item": "reports" }, T("notice.item.reports"))),
     h("p", { class: "notice-strong" }, T("notice.never")),
+    h("p", { "data-field": "notice-chat" }, T("notice.chat")),
     h("p", { "data-field": "notice-route" }, T(/** @type {MessageKey} */ (`notice.route.${facts?.media ?? "auto"}`))),
     h("p", {}, T("notice.access")),
     h("h3", { class: "notice-subtitle" }, T("notice.data_title")),
@@ -641,6 +642,9 @@ class Tile {
     this.camIndicator = h("span", { class: "indicator", hidden: true, title: () => t("call.cam_is_off") },
       icon("cameraOff"), h("span", { class: "sr-only" }, T("call.cam_is_off")));
     this.linkState = h("p", { class: "tile-state", hidden: true });
+    // A raised hand (with its place in the queue), and a reaction for a moment.
+    this.hand = h("span", { class: "tile-hand", "data-field": "tile-hand", hidden: true });
+    this.reaction = h("span", { class: "tile-reaction", "data-field": "tile-reaction", role: "img", hidden: true });
     // Suspended or postponed: what happened, since when, what to expect,
     // in place of a frozen picture.
     this.notice = h("div", { class: "tile-notice", "data-field": "tile-notice", role: "note", hidden: true });
@@ -652,11 +656,39 @@ class Tile {
       h("div", { class: "tile-avatar", "aria-hidden": "true" }, h("span", { class: "avatar" }, initials(who.name))),
       this.linkState,
       this.notice,
+      this.reaction,
       h("figcaption", { class: "tile-label" },
+        this.hand,
         name,
         who.role === "facilitator" && bindText(h("span", { class: "tile-role" }), () => roleLabel(who.role)),
         this.micIndicator,
         this.camIndicator));
+  }
+
+  /** @param {number | null} place 1 for the first hand raised; null: none */
+  setHand(place) {
+    this.hand.hidden = place === null;
+    if (place === null) {
+      delete this.element.dataset.hand;
+      this.hand.replaceChildren();
+      return;
+    }
+    this.element.dataset.hand = String(place);
+    replaceChildren(this.hand, icon("hand"), h("span", { class: "tile-hand-place" }, String(place)),
+      bindText(h("span", { class: "sr-only" }), () => t("hands.raised_place", { place })));
+  }
+
+  #reactionTimer = 0;
+
+  /** Shows `emoji` for a few seconds. @param {string} emoji @param {string} label */
+  showReaction(emoji, label) {
+    clearTimeout(this.#reactionTimer);
+    this.reaction.textContent = emoji;
+    this.reaction.setAttribute("aria-label", label);
+    this.reaction.hidden = false;
+    this.#reactionTimer = window.setTimeout(() => {
+      this.reaction.hidden = true;
+    }, REACTION_SHOWN_MS);
   }
 
   /** @param {boolean} camera @param {boolean} microphone */
@@ -692,6 +724,9 @@ class Tile {
     if (key) bindText(this.linkState, () => t(key));
   }
 }
+
+/** How long a reaction stays on a picture. */
+const REACTION_SHOWN_MS = 4000;
 
 /** An audio level (0..1, linear) above which a person counts as speaking. */
 const SPEAKING_LEVEL = 0.02;
@@ -952,6 +987,20 @@ export class CallView {
     const page = this.#page + 1;
     bindText(this.pageLabel, () => t("call.page", { page, pages }));
     this.alone.hidden = !this.#connected || this.tiles.size > 0;
+  }
+
+  /** The raised hands, first raised first: each picture shows its place. @param {string[]} ids */
+  setHands(ids) {
+    for (const [id, tile] of [[this.self.who.id, this.self], ...this.tiles]) {
+      const i = ids.indexOf(/** @type {string} */ (id));
+      /** @type {Tile} */ (tile).setHand(i < 0 ? null : i + 1);
+    }
+  }
+
+  /** A reaction on someone's picture (one's own included). @param {string} id @param {string} emoji @param {string} label */
+  showReaction(id, emoji, label) {
+    const tile = id === this.self.who.id ? this.self : this.tiles.get(id);
+    tile?.showReaction(emoji, label);
   }
 
   /**

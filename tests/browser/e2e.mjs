@@ -42,6 +42,7 @@ import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
 import "./suite/call.mjs";
 import "./suite/forwarding.mjs";
+import "./suite/classroom.mjs";
 import "./suite/attendance.mjs";
 import "./suite/consent.mjs";
 import "./suite/recording.mjs";

@@ -1,0 +1,297 @@
+// @ts-check
+//! The class around the pictures: the chat (a side panel), raising one's
+//! hand (a control in the bar), and quick reactions. None of it is evidence:
+//! the server keeps the chat in memory for the session only, and never
+//! writes any of it to the session's log.
+//!
+//! Chat text is someone else's words: it is only ever put in the page as
+//! text nodes (never as HTML), each message isolated for direction (`<bdi>`
+//! and `dir="auto"`, so a right-to-left name or a direction control stays
+//! inside its message), and only `http(s)://` addresses become links, which
+//! open in a new tab without giving it this page (`noopener noreferrer`).
+
+import { formatTime } from "./evidence.js";
+import { has, t } from "./i18n.js";
+import { Panel } from "./panel.js";
+import { T, bindText, h, icon, replaceChildren } from "./dom.js";
+
+/** @typedef {import("./wire.js").ChatLine} ChatLine */
+/** @typedef {import("./wire.js").RaisedHand} RaisedHand */
+/** @typedef {import("./wire.js").Reaction} Reaction */
+/** @typedef {import("./wire.js").ServerMessage} ServerMessage */
+/** @typedef {import("./wire.js").Welcome} Welcome */
+/** @typedef {import("./context.js").CallContext} CallContext */
+
+/** Longest message, as the server takes it. */
+export const MAX_CHAT = 1000;
+
+/** The reactions offered, with what they show. @type {[Reaction, string][]} */
+export const REACTIONS = [
+  ["agree", "👍"],
+  ["disagree", "👎"],
+  ["applause", "👏"],
+  ["laugh", "😀"],
+  ["question", "❓"],
+  ["break", "☕"],
+];
+
+/**
+ * `text` as text nodes, its `http(s)://` addresses as links (a trailing
+ * full stop or bracket stays text).
+ * @param {string} text
+ * @returns {(Node | string)[]}
+ */
+export function linkify(text) {
+  /** @type {(Node | string)[]} */
+  const out = [];
+  const pattern = /https?:\/\/[^\s<>"]+/g;
+  let last = 0;
+  for (const match of text.matchAll(pattern)) {
+    let url = match[0].replace(/[.,;:!?)\]]+$/, "");
+    const start = match.index ?? 0;
+    if (start > last) out.push(text.slice(last, start));
+    /** @type {URL | null} */
+    let parsed = null;
+    try {
+      parsed = new URL(url);
+    } catch {
+      parsed = null;
+    }
+    if (parsed && (parsed.protocol === "https:" || parsed.protocol === "http:")) {
+      out.push(h("a", { href: parsed.href, target: "_blank", rel: "noopener noreferrer nofollow" }, url));
+    } else {
+      out.push(url);
+    }
+    last = start + url.length;
+  }
+  if (last < text.length) out.push(text.slice(last));
+  return out;
+}
+
+/** @param {Reaction} reaction */
+function reactionKey(reaction) {
+  return /** @type {import("./i18n.js").MessageKey} */ (`reactions.${reaction}`);
+}
+
+export class Classroom {
+  /** Hands raised now, in order. @type {RaisedHand[]} */
+  hands = [];
+  /** Messages shown, by number (a reconnection's welcome repeats them). @type {Set<number>} */
+  #shown = new Set();
+  /** @type {{ id: string, name: string, role: string }[]} */
+  #people = [];
+
+  /** @param {CallContext} ctx */
+  constructor(ctx) {
+    this.ctx = ctx;
+    this.panel = ctx.panels.mount(new Panel({ id: "chat-panel", label: "chat.control", icon: "chat", title: () => t("chat.title") }));
+    this.panel.onToggle(() => {
+      if (this.panel.isOpen) this.panel.dot.hidden = true;
+    });
+    const you = ctx.you;
+    this.handsList = h("ol", { class: "hands-list", "data-field": "hands" });
+    this.handsSection = h("section", { class: "hands", hidden: true, "aria-labelledby": "hands-title" },
+      h("h3", { id: "hands-title", class: "documents-title" }, T("hands.title")),
+      this.handsList);
+    this.list = h("ol", { class: "chat-list", "data-field": "chat", role: "log", "aria-live": "polite", "aria-labelledby": "chat-list-title" });
+    this.empty = h("p", { class: "panel-hint", "data-field": "chat-empty" }, T("chat.empty"));
+    this.recipient = h("select", { class: "chat-to", "data-field": "chat-to", "aria-label": () => t("chat.to") });
+    this.text = /** @type {HTMLTextAreaElement} */ (h("textarea", {
+      class: "chat-text",
+      "data-field": "chat-text",
+      rows: "2",
+      maxlength: String(MAX_CHAT),
+      "aria-label": () => t("chat.message"),
+      placeholder: () => t("chat.placeholder"),
+      onkeydown: (/** @type {KeyboardEvent} */ event) => {
+        // Enter sends, Shift+Enter goes to the next line.
+        if (event.key === "Enter" && !event.shiftKey && !event.isComposing) {
+          event.preventDefault();
+          this.#send();
+        }
+      },
+    }));
+    this.problem = h("p", { class: "panel-problem", role: "status", "data-field": "chat-error", hidden: true });
+    const form = h("form", {
+      class: "chat-form",
+      onsubmit: (/** @type {Event} */ event) => {
+        event.preventDefault();
+        this.#send();
+      },
+    },
+      this.recipient,
+      this.text,
+      h("button", { type: "submit", class: "button button-primary", "data-action": "chat-send" }, T("chat.send")));
+    const reactions = h("div", { class: "reactions", role: "group", "aria-label": () => t("reactions.title") },
+      ...REACTIONS.map(([reaction, emoji]) => h("button", {
+        type: "button",
+        class: "reaction-button",
+        "data-reaction": reaction,
+        title: () => t(reactionKey(reaction)),
+        "aria-label": () => t(reactionKey(reaction)),
+        onclick: () => ctx.send({ type: "react", reaction }),
+      }, emoji)));
+    this.panel.body.append(
+      this.handsSection,
+      h("p", { class: "panel-hint" }, T(you.role === "facilitator" ? "chat.intro_facilitator" : "chat.intro")),
+      h("h3", { id: "chat-list-title", class: "sr-only" }, T("chat.title")),
+      this.empty,
+      this.list,
+      this.problem,
+      form,
+      reactions);
+    this.handButton = h("button", {
+      type: "button",
+      class: "control control-toggle",
+      "data-action": "hand",
+      "aria-pressed": "false",
+      onclick: () => ctx.send({ type: "hand", raised: !this.#raised() }),
+    }, icon("hand"), bindText(h("span", { class: "control-label" }), () => t(this.#raised() ? "hands.lower" : "hands.raise")));
+    ctx.view.addControl(this.handButton);
+    this.#recipients();
+  }
+
+  /** Whether this person's hand is up. */
+  #raised() {
+    return this.hands.some((hand) => hand.id === this.ctx.you.id);
+  }
+
+  /** Everyone this page may write to privately (facilitators, for a participant). @param {{ id: string, name: string, role: string }[]} people */
+  setPeople(people) {
+    this.#people = people.filter((p) => p.id !== this.ctx.you.id);
+    this.#recipients();
+  }
+
+  /**
+   * Who is connected changed: a participant writes privately to the
+   * facilitators connected (a facilitator to anyone of the session, from
+   * the welcome); new pictures show their hands.
+   * @param {{ id: string, name: string, role: string }[]} connected
+   */
+  peopleChanged(connected) {
+    if (this.ctx.you.role !== "facilitator") this.setPeople(connected);
+    this.ctx.view.setHands(this.hands.map((hand) => hand.id));
+  }
+
+  #recipients() {
+    const chosen = this.recipient.value;
+    const facilitator = this.ctx.you.role === "facilitator";
+    const options = this.#people
+      .filter((p) => facilitator || p.role === "facilitator")
+      .map((p) => h("option", { value: p.id }, t("chat.to_person", { name: p.name })));
+    replaceChildren(this.recipient, h("option", { value: "" }, t("chat.to_everyone")), ...options);
+    this.recipient.value = [...this.recipient.options].some((o) => o.value === chosen) ? chosen : "";
+    this.recipient.hidden = options.length === 0;
+  }
+
+  #send() {
+    const text = this.text.value;
+    if (!text.trim()) return;
+    const to = this.recipient.value || undefined;
+    if (this.ctx.send(to ? { type: "chat", text, to } : { type: "chat", text })) {
+      this.text.value = "";
+      this.problem.hidden = true;
+    } else {
+      this.#problem("chat.offline");
+    }
+  }
+
+  /** @param {import("./i18n.js").MessageKey} key */
+  #problem(key) {
+    this.problem.hidden = false;
+    bindText(this.problem, () => t(key));
+  }
+
+  /** @param {Welcome} welcome */
+  welcome(welcome) {
+    for (const line of welcome.chat ?? []) this.#add(line, false);
+    this.#setHands(welcome.hands ?? []);
+    if (welcome.people?.length) this.setPeople(welcome.people);
+  }
+
+  /**
+   * Takes what is the class's; true when the message was.
+   * @param {ServerMessage} message
+   */
+  handle(message) {
+    switch (message.type) {
+      case "chat":
+        this.#add(message, true);
+        return true;
+      case "hands":
+        this.#setHands(message.raised);
+        if (message.change.id === this.ctx.you.id && message.change.by !== this.ctx.you.id && !message.change.raised) {
+          const by = message.change.by === "server" ? "" : this.ctx.nameOf(message.change.by);
+          if (by) this.ctx.shell.toast(() => t("hands.lowered_by", { name: by }), "info");
+        }
+        return true;
+      case "reaction": {
+        const emoji = REACTIONS.find(([r]) => r === message.reaction)?.[1];
+        if (emoji) {
+          this.ctx.view.showReaction(message.id, emoji, t(reactionKey(message.reaction)));
+        }
+        return true;
+      }
+      case "error":
+        if (message.about === "chat" || message.about === "hand" || message.about === "react") {
+          const key = `chat.error.${message.code}`;
+          this.#problem(has(key) ? /** @type {import("./i18n.js").MessageKey} */ (key) : "chat.error.other");
+          if (message.about !== "chat") this.panel.open(false);
+          return true;
+        }
+        return false;
+      default:
+        return false;
+    }
+  }
+
+  /** @param {ChatLine} line @param {boolean} live */
+  #add(line, live) {
+    if (this.#shown.has(line.seq)) return;
+    this.#shown.add(line.seq);
+    const mine = line.from === this.ctx.you.id;
+    const to = line.to ? this.ctx.nameOf(line.to) : null;
+    const head = h("p", { class: "chat-head" },
+      h("bdi", { class: "chat-name" }, mine ? t("chat.you") : line.name),
+      to !== null && h("span", { class: "chat-private" },
+        mine ? t("chat.private_to", { name: to }) : t("chat.private")),
+      h("time", { class: "chat-time", datetime: new Date(line.at).toISOString() }, formatTime(line.at)));
+    const item = h("li", {
+      class: "chat-line",
+      "data-seq": String(line.seq),
+      "data-from": line.from,
+      "data-private": line.to ? "true" : "false",
+      "data-mine": mine ? "true" : "false",
+    }, head, h("p", { class: "chat-body", dir: "auto" }, h("bdi", {}, ...linkify(line.text))));
+    // In the server's order, whatever order they arrive in.
+    const after = [...this.list.children].find((li) => Number(/** @type {HTMLElement} */ (li).dataset.seq) > line.seq);
+    this.list.insertBefore(item, after ?? null);
+    this.empty.hidden = true;
+    if (live && !mine && !this.panel.isOpen) {
+      this.panel.dot.hidden = false;
+      this.ctx.shell.announce(t("chat.new", { name: line.name }));
+    }
+    if (this.panel.isOpen) item.scrollIntoView({ block: "nearest" });
+  }
+
+  /** @param {RaisedHand[]} raised */
+  #setHands(raised) {
+    this.hands = raised;
+    const you = this.ctx.you;
+    this.handButton.setAttribute("aria-pressed", this.#raised() ? "true" : "false");
+    bindText(/** @type {HTMLElement} */ (this.handButton.querySelector(".control-label")), () => t(this.#raised() ? "hands.lower" : "hands.raise"));
+    this.handsSection.hidden = raised.length === 0;
+    replaceChildren(this.handsList, ...raised.map((hand) => h("li", { class: "hand", "data-hand": hand.id },
+      h("bdi", {}, hand.id === you.id ? t("chat.you") : this.ctx.nameOf(hand.id)),
+      " ",
+      h("time", { class: "chat-time", datetime: new Date(hand.at).toISOString() }, formatTime(hand.at)),
+      you.role === "facilitator" && hand.id !== you.id && h("button", {
+        type: "button",
+        class: "button button-small",
+        "data-action": "hand-lower",
+        onclick: () => this.ctx.send({ type: "hand", raised: false, participant: hand.id }),
+      }, T("hands.lower_someone")))));
+    this.ctx.view.setHands(raised.map((hand) => hand.id));
+    if (you.role === "facilitator" && raised.length > 0 && !this.panel.isOpen) this.panel.dot.hidden = false;
+  }
+}

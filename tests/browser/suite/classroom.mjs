@@ -1,0 +1,112 @@
+// The class around the pictures: the chat between three pages (markup shown
+// as text, a private message, a reconnection that finds the chat again), and
+// a raised hand that the facilitator lowers.
+
+import assert from "node:assert/strict";
+import { join } from "node:path";
+import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
+import { joinFromLobby, joinTogether } from "../lib/pages.mjs";
+import { test } from "../lib/runner.mjs";
+import { openPanel, openThree } from "../lib/steps.mjs";
+
+/** @typedef {import("../lib/pages.mjs").Person} Person */
+
+/**
+ * Writes `text` in `person`'s chat (to `to`, a person's id, or everyone) and sends it with Enter.
+ * @param {Person} person @param {string} text @param {string} [to]
+ */
+async function write(person, text, to = "") {
+  const page = person.page;
+  if (!(await page.locator("#chat-panel").isVisible())) await openPanel(person, "chat");
+  if (to) await page.selectOption('[data-field="chat-to"]', to);
+  await page.fill('[data-field="chat-text"]', text);
+  await page.press('[data-field="chat-text"]', "Enter");
+}
+
+/** The texts `person`'s chat shows, in order. @param {Person} person */
+function texts(person) {
+  return person.page.$$eval('[data-field="chat"] .chat-body', (els) => els.map((e) => e.textContent ?? ""));
+}
+
+/** Waits until `person`'s chat shows `count` messages. @param {Person} person @param {number} count */
+async function until(person, count) {
+  await person.page.waitForFunction(
+    (n) => document.querySelectorAll('[data-field="chat"] .chat-line').length === n,
+    count,
+    { timeout: UI_WAIT_MS },
+  ).catch(async (err) => {
+    throw new Error(`${person.name} should show ${count} chat messages, shows ${JSON.stringify(await texts(person))} (${err.message})`);
+  });
+}
+
+test("three pages chat: in order, markup shown as text, a private message, and the chat found again after a reload", async (stage) => {
+  const session = await stage.session();
+  const room = await openThree(stage, session);
+  await joinTogether(room);
+  const [fac, karim, sophie] = room;
+  const tricky = "Les diapos : https://example.org/cours.pdf. <img src=x onerror=alert(1)>";
+  await write(karim, tricky);
+  await write(fac, "Merci Karim, bienvenue à tous.");
+  for (const person of room) await until(person, 2);
+  for (const person of room) {
+    assert.deepEqual(await texts(person), [tricky, "Merci Karim, bienvenue à tous."], `${person.name}'s chat`);
+  }
+  // The address is a link that opens apart; the markup is text, not an image.
+  const link = await sophie.page.$eval('[data-field="chat"] .chat-body a', (a) => ({ href: a.getAttribute("href"), rel: a.getAttribute("rel"), target: a.getAttribute("target") }));
+  assert.deepEqual(link, { href: "https://example.org/cours.pdf", rel: "noopener noreferrer nofollow", target: "_blank" });
+  assert.equal(await sophie.page.locator('[data-field="chat"] img').count(), 0, "markup in a message must stay text");
+
+  // Karim writes privately to the facilitator: Sophie never sees it.
+  await write(karim, "Je dois partir à 16 h.", fac.id);
+  await until(fac, 3);
+  await until(karim, 3);
+  const privateLine = fac.page.locator('[data-field="chat"] .chat-line[data-private="true"]');
+  assert.equal(await privateLine.count(), 1);
+  await write(fac, "On reprend dans 5 minutes.");
+  await until(sophie, 3);
+  assert.deepEqual((await texts(sophie)).slice(-1), ["On reprend dans 5 minutes."]);
+  assert(!(await texts(sophie)).includes("Je dois partir à 16 h."), "a private message reached someone else");
+  await fac.page.screenshot({ path: join(ARTIFACTS, "chat-facilitator.png") });
+
+  // Sophie reloads: the chat comes back with her welcome (without the private line).
+  await sophie.page.reload();
+  await joinFromLobby(sophie);
+  await openPanel(sophie, "chat");
+  await until(sophie, 3);
+  assert.deepEqual(await texts(sophie), [tricky, "Merci Karim, bienvenue à tous.", "On reprend dans 5 minutes."]);
+});
+
+test("a raised hand shows on every page, in order, and the facilitator lowers it", async (stage) => {
+  const session = await stage.session();
+  const room = await openThree(stage, session);
+  await joinTogether(room);
+  const [fac, karim, sophie] = room;
+  await karim.page.click('button[data-action="hand"]');
+  await fac.page.waitForSelector(`figure.tile[data-tile="${karim.id}"][data-hand="1"]`, { timeout: UI_WAIT_MS });
+  await sophie.page.click('button[data-action="hand"]');
+  for (const person of [fac, karim]) {
+    await person.page.waitForSelector(`figure.tile[data-tile="${sophie.id}"][data-hand="2"]`, { timeout: UI_WAIT_MS });
+  }
+  assert.equal(await karim.page.getAttribute('button[data-action="hand"]', "aria-pressed"), "true");
+  // The facilitator sees the hands in order in the chat panel and lowers Karim's.
+  await openPanel(fac, "chat");
+  const order = await fac.page.$$eval('[data-field="hands"] li', (els) => els.map((e) => e.getAttribute("data-hand")));
+  assert.deepEqual(order, [karim.id, sophie.id]);
+  await fac.page.screenshot({ path: join(ARTIFACTS, "hands-facilitator.png") });
+  await fac.page.click(`[data-field="hands"] li[data-hand="${karim.id}"] button[data-action="hand-lower"]`);
+  await karim.page.waitForFunction(
+    () => document.querySelector('button[data-action="hand"]')?.getAttribute("aria-pressed") === "false",
+    null,
+    { timeout: UI_WAIT_MS },
+  );
+  // Sophie is first now.
+  await sophie.page.waitForSelector(`figure.tile[data-self="true"][data-hand="1"]`, { timeout: UI_WAIT_MS });
+  // A reaction shows on the others' pages.
+  await openPanel(sophie, "chat");
+  await sophie.page.click('button[data-reaction="applause"]');
+  await fac.page.waitForFunction(
+    (id) => document.querySelector(`figure.tile[data-tile="${id}"] [data-field="tile-reaction"]:not([hidden])`)?.textContent === "👏",
+    sophie.id,
+    { timeout: UI_WAIT_MS },
+  );
+});
