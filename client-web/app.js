@@ -38,6 +38,7 @@
 
 import { claimedWindow, fetchLobby, sponsorTokenFromPath, tokenFromPath } from "./api.js";
 import { has, t } from "./i18n.js";
+import { h } from "./dom.js";
 import { LocalMedia } from "./media.js";
 import { MediaTransport } from "./transport.js";
 import { SignallingClient } from "./signalling.js";
@@ -248,7 +249,15 @@ function join(lobby, consentChoices) {
     mesh,
     nameOf: (id) => attendance?.people.get(id)?.name ?? roster.get(id)?.name ?? id,
   };
-  attendance = new Attendance(ctx, { personAction: (id, name) => control?.removeButton(id, name) ?? null });
+  /** @type {Classroom | null} */
+  let classroom = null;
+  attendance = new Attendance(ctx, {
+    personAction: (id, name) => {
+      const mic = classroom?.personButtons(id, name) ?? null;
+      const remove = control?.removeButton(id, name) ?? null;
+      return mic || remove ? h("span", { class: "roster-person-actions" }, mic, remove) : null;
+    },
+  });
   documentsPanel(ctx);
   const consents = new Consents(ctx, {
     fromLobby: consentChoices,
@@ -275,7 +284,7 @@ function join(lobby, consentChoices) {
   });
   const difficulties = new Difficulties(ctx, { heading: null });
   difficultyPanel(ctx, difficulties);
-  const classroom = new Classroom(ctx);
+  classroom = new Classroom(ctx);
   call = { signalling, mesh, view, lobby, attendance, consents, recording, control, quality, difficulties, classroom };
   // Forwarded: the server is told which pictures are on screen and how
   // big, so that it sends each the layer it needs and nothing for the

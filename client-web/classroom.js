@@ -131,7 +131,16 @@ export class Classroom {
         "aria-label": () => t(reactionKey(reaction)),
         onclick: () => ctx.send({ type: "react", reaction }),
       }, emoji)));
+    // Facilitators: everyone's microphone off at once (each may turn theirs
+    // on again).
+    const muteAll = you.role === "facilitator" && h("button", {
+      type: "button",
+      class: "button",
+      "data-action": "mute-all",
+      onclick: () => ctx.send({ type: "mute" }),
+    }, T("mute.all"));
     this.panel.body.append(
+      ...(muteAll ? [muteAll] : []),
       this.handsSection,
       h("p", { class: "panel-hint" }, T(you.role === "facilitator" ? "chat.intro_facilitator" : "chat.intro")),
       h("h3", { id: "chat-list-title", class: "sr-only" }, T("chat.title")),
@@ -149,6 +158,31 @@ export class Classroom {
     }, icon("hand"), bindText(h("span", { class: "control-label" }), () => t(this.#raised() ? "hands.lower" : "hands.raise")));
     ctx.view.addControl(this.handButton);
     this.#recipients();
+  }
+
+  /**
+   * Facilitators: the microphone actions on a person's row of the presence
+   * console (mute, invite to speak); null for a participant's page.
+   * @param {string} id @param {string} name
+   * @returns {HTMLElement | null}
+   */
+  personButtons(id, name) {
+    if (this.ctx.you.role !== "facilitator" || id === this.ctx.you.id) return null;
+    return h("span", { class: "roster-mic" },
+      h("button", {
+        type: "button",
+        class: "button button-quiet button-small",
+        "data-action": "mute-person",
+        "aria-label": () => `${t("mute.person")} — ${name}`,
+        onclick: () => this.ctx.send({ type: "mute", participant: id }),
+      }, T("mute.person")),
+      h("button", {
+        type: "button",
+        class: "button button-quiet button-small",
+        "data-action": "ask-unmute",
+        "aria-label": () => `${t("mute.ask")} — ${name}`,
+        onclick: () => this.ctx.send({ type: "ask_unmute", participant: id }),
+      }, T("mute.ask")));
   }
 
   /** Whether this person's hand is up. */
@@ -225,6 +259,19 @@ export class Classroom {
           if (by) this.ctx.shell.toast(() => t("hands.lowered_by", { name: by }), "info");
         }
         return true;
+      case "muted": {
+        // Nobody but the person turns their microphone on again.
+        const by = this.ctx.nameOf(message.by);
+        if (this.ctx.media.microphoneOn) void this.ctx.media.setMicrophone(false);
+        this.#offerUnmute(message.everyone ? "mute.everyone_by" : "mute.by", by);
+        return true;
+      }
+      case "unmute_asked": {
+        const by = this.ctx.nameOf(message.by);
+        if (this.ctx.media.microphoneOn) return true;
+        this.#offerUnmute("mute.asked", by);
+        return true;
+      }
       case "reaction": {
         const emoji = REACTIONS.find(([r]) => r === message.reaction)?.[1];
         if (emoji) {
@@ -233,7 +280,7 @@ export class Classroom {
         return true;
       }
       case "error":
-        if (message.about === "chat" || message.about === "hand" || message.about === "react") {
+        if (["chat", "hand", "react", "mute", "ask_unmute"].includes(message.about ?? "")) {
           const key = `chat.error.${message.code}`;
           this.#problem(has(key) ? /** @type {import("./i18n.js").MessageKey} */ (key) : "chat.error.other");
           if (message.about !== "chat") this.panel.open(false);
@@ -243,6 +290,20 @@ export class Classroom {
       default:
         return false;
     }
+  }
+
+  /**
+   * Says `key` (who muted or who asks) and offers to turn the microphone on:
+   * the person's own choice.
+   * @param {"mute.by" | "mute.everyone_by" | "mute.asked"} key @param {string} name
+   */
+  #offerUnmute(key, name) {
+    this.ctx.shell.toast(() => t(key, { name }), "info", {
+      label: () => t("mute.unmute"),
+      action: "unmute",
+      run: () => void this.ctx.media.setMicrophone(true),
+    });
+    this.ctx.shell.announce(t(key, { name }));
   }
 
   /** @param {ChatLine} line @param {boolean} live */

@@ -195,13 +195,24 @@ export class Shell {
   }
 
   /**
-   * A short message that goes away by itself.
+   * A short message that goes away by itself, with at most one thing to do
+   * about it.
    * @param {() => string} text
    * @param {"info" | "warn"} [tone]
+   * @param {{ label: () => string, action: string, run: () => void }} [offer]
    */
-  toast(text, tone = "info") {
+  toast(text, tone = "info", offer) {
     const item = h("div", { class: "toast", "data-tone": tone },
       bindText(h("p", {}), text),
+      offer && bindText(h("button", {
+        type: "button",
+        class: "button button-small",
+        "data-action": offer.action,
+        onclick: () => {
+          item.remove();
+          offer.run();
+        },
+      }), offer.label),
       h("button", { type: "button", class: "icon-button", "aria-label": () => t("call.dismiss"), onclick: () => item.remove() }, icon("close")));
     this.toasts.append(item);
     while (this.toasts.children.length > 4) this.toasts.firstElementChild?.remove();

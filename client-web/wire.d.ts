@@ -388,7 +388,11 @@ export type ServerMessage =
   | ({ type: "chat" } & ChatLine)
   /** The raised hands now, and what changed. */
   | { type: "hands"; raised: RaisedHand[]; change: HandChange }
-  | { type: "reaction"; id: string; reaction: Reaction; at: number };
+  | { type: "reaction"; id: string; reaction: Reaction; at: number }
+  /** A facilitator muted your microphone (or every participant's): turn it off; you may turn it on again. */
+  | { type: "muted"; by: string; everyone: boolean }
+  /** A facilitator asks you to turn your microphone back on (only you can). */
+  | { type: "unmute_asked"; by: string };
 
 /** `GET /api/report?token=…`: what a sponsor's link shows. Aggregates for everyone; by name only those who agreed. */
 export interface SponsorView {
@@ -491,7 +495,11 @@ export type ClientMessage =
   | { type: "chat"; text: string; to?: string }
   /** Raise or lower your hand; a facilitator lowers someone else's with `participant`. */
   | { type: "hand"; raised: boolean; participant?: string }
-  | { type: "react"; reaction: Reaction };
+  | { type: "react"; reaction: Reaction }
+  /** Facilitators: mute one person's microphone, or every participant's (no `participant`). */
+  | { type: "mute"; participant?: string }
+  /** Facilitators: ask someone to turn their microphone back on. */
+  | { type: "ask_unmute"; participant: string };
 
 /**
  * `GET /api/sessions/{sid}/recordings?token=…` (a facilitator's join token,

@@ -216,6 +216,20 @@ pub enum ClientMessage {
         /// Which.
         reaction: Reaction,
     },
+    /// Facilitators: mutes one person's microphone (`participant`), or
+    /// everyone's but the facilitators' (no `participant`). The person is
+    /// told who did it and may unmute themselves at any time.
+    Mute {
+        /// Whose microphone; absent: everyone's but the facilitators'.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<String>,
+    },
+    /// Facilitators: asks a person to turn their microphone back on (only
+    /// they can).
+    AskUnmute {
+        /// Whom.
+        participant: String,
+    },
     /// Signalling of one's connections to the server while the session is
     /// forwarded (`media_route`): on the `publish` side, one's own offer
     /// (camera and microphone, send-only) or a candidate; on the
@@ -497,6 +511,19 @@ pub enum ServerMessage {
         raised: Vec<RaisedHand>,
         /// The change.
         change: HandChange,
+    },
+    /// A facilitator muted your microphone (the page turns it off; you may
+    /// turn it on again).
+    Muted {
+        /// Who did.
+        by: String,
+        /// Everyone's but the facilitators' were muted, not only yours.
+        everyone: bool,
+    },
+    /// A facilitator asks you to turn your microphone back on.
+    UnmuteAsked {
+        /// Who asks.
+        by: String,
     },
     /// Someone reacted.
     Reaction {
@@ -817,6 +844,8 @@ impl ClientMessage {
             ClientMessage::Chat { .. } => "chat",
             ClientMessage::Hand { .. } => "hand",
             ClientMessage::React { .. } => "react",
+            ClientMessage::Mute { .. } => "mute",
+            ClientMessage::AskUnmute { .. } => "ask_unmute",
         }
     }
 }
@@ -921,6 +950,15 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
         }),
         "react" => Ok(ClientMessage::React {
             reaction: env.reaction.ok_or_else(|| missing("reaction"))?,
+        }),
+        "mute" => Ok(ClientMessage::Mute {
+            participant: env.participant.clone(),
+        }),
+        "ask_unmute" => Ok(ClientMessage::AskUnmute {
+            participant: env
+                .participant
+                .clone()
+                .ok_or_else(|| missing("participant"))?,
         }),
         other => Err(ErrorBody {
             code: ErrorCode::UnknownMessageType,

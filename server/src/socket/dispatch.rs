@@ -85,6 +85,10 @@ impl Connection<'_> {
                 participant,
             } => self.member.hand(raised, participant).await,
             ClientMessage::React { reaction } => self.member.react(reaction).await,
+            ClientMessage::Mute { participant } => self.member.mute(participant).await,
+            ClientMessage::AskUnmute { participant } => {
+                self.member.ask_unmute(participant).await;
+            }
             ClientMessage::RecorderSignal { segment, data } => {
                 self.member.recorder_signal(segment, data).await;
             }

@@ -58,6 +58,16 @@ impl Member {
         self.session.react(id, cid, reaction).await;
     }
 
+    pub(super) async fn mute(&self, participant: Option<String>) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.mute(id, cid, participant).await;
+    }
+
+    pub(super) async fn ask_unmute(&self, participant: String) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.ask_unmute(id, cid, participant).await;
+    }
+
     pub(super) async fn forward_view(
         &self,
         views: Vec<(String, cadre_protocol::signalling::VideoQuality)>,

@@ -1,13 +1,14 @@
 // The class around the pictures: the chat between three pages (markup shown
 // as text, a private message, a reconnection that finds the chat again), and
-// a raised hand that the facilitator lowers.
+// a raised hand that the facilitator lowers, a reaction, and a participant
+// the facilitator mutes.
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
 import { joinFromLobby, joinTogether } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
-import { openPanel, openThree } from "../lib/steps.mjs";
+import { openPanel, openThree, videoCall } from "../lib/steps.mjs";
 
 /** @typedef {import("../lib/pages.mjs").Person} Person */
 
@@ -107,6 +108,40 @@ test("a raised hand shows on every page, in order, and the facilitator lowers it
   await fac.page.waitForFunction(
     (id) => document.querySelector(`figure.tile[data-tile="${id}"] [data-field="tile-reaction"]:not([hidden])`)?.textContent === "👏",
     sophie.id,
+    { timeout: UI_WAIT_MS },
+  );
+});
+
+test("the facilitator mutes a participant: their sound stops for the others, and only they turn it on again", async (stage) => {
+  const session = await stage.session();
+  const room = await videoCall(stage, session);
+  const [fac, karim] = room;
+  /** The loudest Karim sounds on the facilitator's page over `ms`. */
+  const loudest = (ms) => fac.page.evaluate(async ([id, span]) => {
+    let max = 0;
+    const end = Date.now() + span;
+    while (Date.now() < end) {
+      const level = /** @type {any} */ (window).cadre.levels()[id] ?? 0;
+      max = Math.max(max, level);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    return max;
+  }, [karim.id, ms]);
+  assert((await loudest(3000)) > 0.01, "Karim's fake microphone should be heard before");
+  await openPanel(fac, "presence");
+  await fac.page.click(`[data-person="${karim.id}"] button[data-action="mute-person"]`);
+  // Karim is told who muted him, his microphone is off, and the others see it.
+  await karim.page.locator('.toast', { hasText: "a coupé votre micro" }).waitFor({ timeout: UI_WAIT_MS });
+  await fac.page.waitForSelector(`figure.tile[data-tile="${karim.id}"] .indicator:not([hidden])`, { timeout: UI_WAIT_MS });
+  const after = await loudest(3000);
+  assert(after < 0.01, `Karim's sound should stop once muted, was ${after}`);
+  await karim.page.screenshot({ path: join(ARTIFACTS, "muted-participant.png") });
+  // Asked to speak, Karim accepts: heard again.
+  await fac.page.click(`[data-person="${karim.id}"] button[data-action="ask-unmute"]`);
+  await karim.page.locator('.toast button[data-action="unmute"]').last().click({ timeout: UI_WAIT_MS });
+  await fac.page.waitForFunction(
+    (id) => /** @type {any} */ (window).cadre.levels()[id] > 0.01,
+    karim.id,
     { timeout: UI_WAIT_MS },
   );
 });

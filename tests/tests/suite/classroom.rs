@@ -311,3 +311,67 @@ async fn a_reaction_reaches_everyone_and_an_unknown_one_is_refused() {
         .await;
     karim.recv_error("malformed_message").await;
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_facilitator_mutes_one_person_or_everyone_and_only_asks_them_to_unmute() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE).await;
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    let mut sophie = server.join(&session, "Sophie Dubois").await;
+    let (c, k, s) = (claire.id.clone(), karim.id.clone(), sophie.id.clone());
+    claire
+        .send_json(&json!({"type": "mute", "participant": k}))
+        .await;
+    let (muted, _) = karim.skip_until("muted", |m| m["type"] == "muted").await;
+    assert_eq!(muted["by"], c.as_str());
+    assert_eq!(muted["everyone"], false);
+    // Everyone: both participants, never the facilitator.
+    claire.send_json(&json!({"type": "mute"})).await;
+    for p in [&mut karim, &mut sophie] {
+        let (muted, _) = p.skip_until("muted", |m| m["type"] == "muted").await;
+        assert_eq!(muted["everyone"], true, "{muted}");
+    }
+    claire
+        .send_json(&json!({"type": "ask_unmute", "participant": s}))
+        .await;
+    let (asked, _) = sophie
+        .skip_until("unmute_asked", |m| m["type"] == "unmute_asked")
+        .await;
+    assert_eq!(asked["by"], c.as_str());
+    // A participant may do neither; nobody is asked about someone absent.
+    karim
+        .send_json(&json!({"type": "mute", "participant": s}))
+        .await;
+    assert_eq!(next_error(&mut karim, "mute").await["code"], "forbidden");
+    karim
+        .send_json(&json!({"type": "ask_unmute", "participant": c}))
+        .await;
+    assert_eq!(
+        next_error(&mut karim, "ask_unmute").await["code"],
+        "forbidden"
+    );
+    claire
+        .send_json(&json!({"type": "mute", "participant": "p_nobody"}))
+        .await;
+    assert_eq!(
+        next_error(&mut claire, "mute").await["code"],
+        "unknown_peer"
+    );
+    claire.send_json(&json!({"type": "ask_unmute"})).await;
+    claire.recv_error("malformed_message").await;
+    // Sophie was muted twice (everyone) and asked once, nothing more: the
+    // refused requests reached nobody.
+    sophie
+        .send_json(&json!({"type": "react", "reaction": "agree"}))
+        .await;
+    let (_, skipped) = sophie
+        .skip_until("her reaction", |m| m["type"] == "reaction")
+        .await;
+    assert!(
+        !skipped
+            .iter()
+            .any(|m| m["type"] == "muted" || m["type"] == "unmute_asked"),
+        "{skipped:?}"
+    );
+}

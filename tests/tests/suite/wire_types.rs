@@ -512,6 +512,13 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             reaction: Reaction::Applause,
             at: 1_796_284_800_000,
         },
+        ServerMessage::Muted {
+            by: "p_claire".into(),
+            everyone: true,
+        },
+        ServerMessage::UnmuteAsked {
+            by: "p_claire".into(),
+        },
         ServerMessage::PeerJoined { peer: peer() },
         ServerMessage::PeerLeft {
             id: "p_claire".into(),
@@ -709,6 +716,12 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
         },
         ClientMessage::React {
             reaction: Reaction::Question,
+        },
+        ClientMessage::Mute {
+            participant: some(full, "p_karim".into()),
+        },
+        ClientMessage::AskUnmute {
+            participant: "p_karim".into(),
         },
     ]
 }

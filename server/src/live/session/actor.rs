@@ -308,6 +308,16 @@ impl SessionActor {
                 connection_id,
                 reaction,
             } => self.react(&id, &connection_id, reaction),
+            Command::Mute {
+                id,
+                connection_id,
+                participant,
+            } => self.mute(&id, &connection_id, participant),
+            Command::AskUnmute {
+                id,
+                connection_id,
+                participant,
+            } => self.ask_unmute(&id, &connection_id, participant),
             Command::Revoke { id, reply } => self.revoke(&id, reply),
             Command::Notify { id, text } => self.send(&id, Outbound::Text(text)),
             Command::SignBegin { id, slot, reply } => self.sign_begin(&id, &slot, reply),

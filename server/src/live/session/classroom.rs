@@ -256,6 +256,83 @@ impl SessionActor {
         self.broadcast(&msg, None);
     }
 
+    /// A facilitator mutes one person's microphone, or everyone's but the
+    /// facilitators'. Only the people muted are told; their pages turn
+    /// the microphone off and they may turn it on again.
+    pub(super) fn mute(&mut self, id: &str, connection_id: &str, participant: Option<String>) {
+        let everyone = participant.is_none();
+        let Some(targets) = self.facilitator_targets(id, connection_id, participant, "mute") else {
+            return;
+        };
+        let msg = encode(&ServerMessage::Muted {
+            by: id.to_owned(),
+            everyone,
+        });
+        for target in targets {
+            self.send(&target, Outbound::Text(msg.clone()));
+        }
+    }
+
+    /// A facilitator asks someone to turn their microphone back on.
+    pub(super) fn ask_unmute(&mut self, id: &str, connection_id: &str, participant: String) {
+        let Some(targets) =
+            self.facilitator_targets(id, connection_id, Some(participant), "ask_unmute")
+        else {
+            return;
+        };
+        let msg = encode(&ServerMessage::UnmuteAsked { by: id.to_owned() });
+        for target in targets {
+            self.send(&target, Outbound::Text(msg.clone()));
+        }
+    }
+
+    /// Who a facilitator's request about microphones reaches: the one
+    /// person named (connected, not the facilitator), or everyone connected
+    /// but the facilitators; `None` (and the sender told why) when refused.
+    fn facilitator_targets(
+        &mut self,
+        id: &str,
+        connection_id: &str,
+        participant: Option<String>,
+        about: &str,
+    ) -> Option<Vec<String>> {
+        if !self.is_current(id, connection_id) {
+            return None;
+        }
+        if !self.is_facilitator(id) {
+            self.refuse(
+                id,
+                ErrorCode::Forbidden,
+                "only a facilitator asks others about their microphone",
+                about,
+            );
+            return None;
+        }
+        let targets: Vec<String> = match participant {
+            Some(p) if p == id => {
+                self.refuse(id, ErrorCode::InvalidInput, "participant: yourself", about);
+                return None;
+            }
+            Some(p) if self.members.contains_key(&p) => vec![p],
+            Some(p) => {
+                self.refuse(
+                    id,
+                    ErrorCode::UnknownPeer,
+                    &format!("{p} is not connected to this session"),
+                    about,
+                );
+                return None;
+            }
+            None => self
+                .members
+                .iter()
+                .filter(|(_, m)| m.role != Role::Facilitator)
+                .map(|(p, _)| p.clone())
+                .collect(),
+        };
+        self.allowed(id, about).then_some(targets)
+    }
+
     /// Someone left: their hand goes down.
     pub(super) fn classroom_left(&mut self, id: &str) {
         self.set_hand(id, false, ACTOR_SERVER);

@@ -56,6 +56,16 @@ pub(super) enum Command {
         connection_id: String,
         reaction: cadre_protocol::classroom::Reaction,
     },
+    Mute {
+        id: String,
+        connection_id: String,
+        participant: Option<String>,
+    },
+    AskUnmute {
+        id: String,
+        connection_id: String,
+        participant: String,
+    },
     /// Reserve a sign-in before it is written to the ledger.
     SignBegin {
         id: String,

@@ -320,6 +320,30 @@ impl SessionHandle {
             .await;
     }
 
+    /// A facilitator mutes someone, or everyone.
+    pub async fn mute(&self, id: String, connection_id: String, participant: Option<String>) {
+        let _ = self
+            .tx
+            .send(Command::Mute {
+                id,
+                connection_id,
+                participant,
+            })
+            .await;
+    }
+
+    /// A facilitator asks someone to unmute.
+    pub async fn ask_unmute(&self, id: String, connection_id: String, participant: String) {
+        let _ = self
+            .tx
+            .send(Command::AskUnmute {
+                id,
+                connection_id,
+                participant,
+            })
+            .await;
+    }
+
     /// Reports a member's camera and microphone state.
     pub async fn media(&self, id: String, connection_id: String, camera: bool, microphone: bool) {
         let _ = self
