@@ -201,7 +201,9 @@ function join(lobby, consentChoices) {
   const view = new CallView(lobby.you, media, {
     onToggleMicrophone: () => media.setMicrophone(!media.microphoneOn).then(reportMediaProblem),
     onToggleCamera: () => media.setCamera(!media.cameraOn).then(reportMediaProblem),
-    onLeave: leave,
+    onLeave: async () => {
+      if (await view.confirmLeave()) await leave();
+    },
     onBlockedSound: () => {
       soundBlocked = true;
       showConnectionBanner();
@@ -315,6 +317,7 @@ function join(lobby, consentChoices) {
     view.setSpeaking(mesh.levels());
   }, 100);
   shell.setSessionTitle(lobby.session.title);
+  view.setTitle(lobby.session.title);
   shell.show(view.element);
   shell.main.focus();
   signalling.start();

@@ -93,7 +93,7 @@ export class Classroom {
     this.handsSection = h("section", { class: "hands", hidden: true, "aria-labelledby": "hands-title" },
       h("h3", { id: "hands-title", class: "documents-title" }, T("hands.title")),
       this.handsList);
-    this.list = h("ol", { class: "chat-list", "data-field": "chat", role: "log", "aria-live": "polite", "aria-labelledby": "chat-list-title" });
+    this.list = h("ol", { class: "chat-list", "data-field": "chat" });
     this.empty = h("p", { class: "panel-hint", "data-field": "chat-empty" }, T("chat.empty"));
     this.recipient = h("select", { class: "chat-to", "data-field": "chat-to", "aria-label": () => t("chat.to") });
     this.text = /** @type {HTMLTextAreaElement} */ (h("textarea", {
@@ -145,7 +145,7 @@ export class Classroom {
       h("p", { class: "panel-hint" }, T(you.role === "facilitator" ? "chat.intro_facilitator" : "chat.intro")),
       h("h3", { id: "chat-list-title", class: "sr-only" }, T("chat.title")),
       this.empty,
-      this.list,
+      h("div", { role: "log", "aria-live": "polite", "aria-labelledby": "chat-list-title" }, this.list),
       this.problem,
       form,
       reactions);

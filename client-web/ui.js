@@ -769,6 +769,8 @@ export class CallView {
     this.self.video.srcObject = media.stream;
     this.self.setLinkState("self");
     this.grid = h("section", { class: "grid", "data-count": "1", "aria-label": () => t("call.participants") }, this.self.element);
+    /** The page's heading, for assistive technology (the top bar shows the title). */
+    this.heading = h("h1", { class: "sr-only", id: "call-title" });
     this.alone = h("p", { class: "alone" }, T("call.alone"));
 
     this.micButton = h("button", { type: "button", class: "control", "data-action": "microphone", onclick: actions.onToggleMicrophone });
@@ -799,7 +801,8 @@ export class CallView {
       h("button", { type: "button", class: "icon-button pager-button", "data-action": "page-previous", "aria-label": () => t("call.page_previous"), onclick: () => this.turnPage(-1) }, "‹"),
       this.pageLabel,
       h("button", { type: "button", class: "icon-button pager-button", "data-action": "page-next", "aria-label": () => t("call.page_next"), onclick: () => this.turnPage(1) }, "›"));
-    this.element = h("div", { class: "call" },
+    this.element = h("div", { class: "call", "aria-labelledby": "call-title" },
+      this.heading,
       h("div", { class: "call-body" },
         h("div", { class: "stage" }, h("div", { class: "grid-area" }, this.grid), this.pager, this.alone),
         this.panels.element),
@@ -810,6 +813,35 @@ export class CallView {
   }
 
   #unsubscribe;
+
+  /** @param {string} title the session's */
+  setTitle(title) {
+    bindText(this.heading, () => t("call.heading", { title }));
+  }
+
+  /**
+   * Asks whether to leave (leaving is recorded, and ends one's presence):
+   * true to leave.
+   * @returns {Promise<boolean>}
+   */
+  confirmLeave() {
+    return new Promise((resolve) => {
+      const stay = h("button", { type: "button", class: "button", "data-action": "leave-cancel", onclick: () => dialog.close("stay") }, T("leave.stay"));
+      const go = h("button", { type: "submit", class: "button button-danger", "data-action": "leave-confirm", value: "leave" }, T("leave.confirm"));
+      const dialog = /** @type {HTMLDialogElement} */ (h("dialog", { class: "dialog", "data-dialog": "leave", "aria-labelledby": "leave-dialog-title" },
+        h("form", { class: "dialog-form", method: "dialog" },
+          h("h2", { id: "leave-dialog-title", class: "dialog-title" }, T("leave.title")),
+          h("p", { class: "dialog-body" }, T("leave.body")),
+          h("div", { class: "dialog-actions" }, stay, go))));
+      dialog.addEventListener("close", () => {
+        dialog.remove();
+        resolve(dialog.returnValue === "leave");
+      });
+      document.body.append(dialog);
+      dialog.showModal();
+      stay.focus();
+    });
+  }
 
   /** A control in the bar, before "Quitter". @param {HTMLElement} el */
   addControl(el) {

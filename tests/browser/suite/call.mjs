@@ -53,6 +53,11 @@ test("leaving shows « vous avez quitté », the others drop the tile, and « re
   const inCall = await videoCall(stage, session);
   const [fac, , leaver] = inCall;
   await leaver.page.click('button[data-action="leave"]');
+  // Asked first; "Rester" keeps the call, then leaving for real.
+  await leaver.page.click('dialog[data-dialog="leave"] button[data-action="leave-cancel"]');
+  assert.equal(await leaver.page.locator('button[data-action="leave"]').isVisible(), true, "« Rester » should keep the call");
+  await leaver.page.click('button[data-action="leave"]');
+  await leaver.page.click('dialog[data-dialog="leave"] button[data-action="leave-confirm"]');
   await leaver.page.locator("#left-title", { hasText: "Vous avez quitté la séance" }).waitFor({ timeout: UI_WAIT_MS });
   await fac.page.waitForFunction(
     (id) => !document.querySelector(`video[data-peer-id="${id}"]`),
