@@ -286,7 +286,7 @@ function join(lobby, consentChoices) {
   });
   const difficulties = new Difficulties(ctx, { heading: null });
   difficultyPanel(ctx, difficulties);
-  classroom = new Classroom(ctx);
+  classroom = new Classroom(ctx, { refreshPeople: () => attendance?.console?.render() });
   call = { signalling, mesh, view, lobby, attendance, consents, recording, control, quality, difficulties, classroom };
   // Forwarded: the server is told which pictures are on screen and how
   // big, so that it sends each the layer it needs and nothing for the

@@ -76,14 +76,22 @@ function reactionKey(reaction) {
 export class Classroom {
   /** Hands raised now, in order. @type {RaisedHand[]} */
   hands = [];
+  /** Who a facilitator shows large to everyone. @type {string | null} */
+  spotlight = null;
+  /** Redraws the presence console's rows (their buttons follow the spotlight). */
+  #refreshPeople = () => {};
   /** Messages shown, by number (a reconnection's welcome repeats them). @type {Set<number>} */
   #shown = new Set();
   /** @type {{ id: string, name: string, role: string }[]} */
   #people = [];
 
-  /** @param {CallContext} ctx */
-  constructor(ctx) {
+  /**
+   * @param {CallContext} ctx
+   * @param {{ refreshPeople?: () => void }} [hooks] `refreshPeople`: redraw the presence console
+   */
+  constructor(ctx, { refreshPeople } = {}) {
     this.ctx = ctx;
+    if (refreshPeople) this.#refreshPeople = refreshPeople;
     this.panel = ctx.panels.mount(new Panel({ id: "chat-panel", label: "chat.control", icon: "chat", title: () => t("chat.title") }));
     this.panel.onToggle(() => {
       if (this.panel.isOpen) this.panel.dot.hidden = true;
@@ -168,7 +176,16 @@ export class Classroom {
    */
   personButtons(id, name) {
     if (this.ctx.you.role !== "facilitator" || id === this.ctx.you.id) return null;
+    const shown = this.spotlight === id;
     return h("span", { class: "roster-mic" },
+      h("button", {
+        type: "button",
+        class: "button button-quiet button-small",
+        "data-action": "spotlight",
+        "aria-pressed": shown ? "true" : "false",
+        "aria-label": () => `${t(shown ? "view.spotlight_stop" : "view.spotlight")} — ${name}`,
+        onclick: () => this.ctx.send(shown ? { type: "spotlight" } : { type: "spotlight", participant: id }),
+      }, T(shown ? "view.spotlight_stop" : "view.spotlight")),
       h("button", {
         type: "button",
         class: "button button-quiet button-small",
@@ -238,6 +255,8 @@ export class Classroom {
 
   /** @param {Welcome} welcome */
   welcome(welcome) {
+    this.spotlight = welcome.spotlight ?? null;
+    this.ctx.view.setSpotlight(this.spotlight);
     for (const line of welcome.chat ?? []) this.#add(line, false);
     this.#setHands(welcome.hands ?? []);
     if (welcome.people?.length) this.setPeople(welcome.people);
@@ -270,6 +289,20 @@ export class Classroom {
         const by = this.ctx.nameOf(message.by);
         if (this.ctx.media.microphoneOn) return true;
         this.#offerUnmute("mute.asked", by);
+        return true;
+      }
+      case "spotlight": {
+        this.spotlight = message.id ?? null;
+        this.ctx.view.setSpotlight(this.spotlight);
+        if (this.spotlight !== null && message.by !== "server") {
+          const by = this.ctx.nameOf(message.by);
+          const text = this.spotlight === this.ctx.you.id
+            ? () => t("view.spotlight_you", { by })
+            : () => t("view.spotlight_by", { by, name: this.ctx.nameOf(/** @type {string} */ (this.spotlight)) });
+          this.ctx.shell.toast(text, "info");
+          this.ctx.shell.announce(text());
+        }
+        this.#refreshPeople();
         return true;
       }
       case "reaction": {

@@ -181,6 +181,8 @@ const ICONS = {
   flag: '<path d="M5.5 21V4M5.5 4.5h11l-2 4 2 4h-11"/>',
   document: '<path d="M6.5 3.5h7l4 4v13h-11z"/><path d="M13.5 3.5v4h4M9 12.5h6M9 16h6"/>',
   record: '<circle cx="12" cy="12" r="8"/><circle cx="12" cy="12" r="3.5" fill="currentColor"/>',
+  layout: '<rect x="3.5" y="4.5" width="17" height="10" rx="1.5"/><rect x="3.5" y="16.5" width="5" height="3" rx="1"/><rect x="9.5" y="16.5" width="5" height="3" rx="1"/><rect x="15.5" y="16.5" width="5" height="3" rx="1"/>',
+  pin: '<path d="M9 4h6l-1 5 3 3H7l3-3z"/><path d="M12 12v8"/>',
   chat: '<path d="M4.5 5.5h15v10h-8l-4.5 4v-4h-2.5z"/><path d="M8 9.5h8M8 12.5h5"/>',
   hand: '<path d="M8 12V6.5a1.5 1.5 0 0 1 3 0V11M11 10V4.5a1.5 1.5 0 0 1 3 0V11M14 10.5V6a1.5 1.5 0 0 1 3 0v7.5c0 4-2.5 6.5-6 6.5-2.7 0-4.2-1.4-5.5-3.6L4 13.5a1.4 1.4 0 0 1 2.3-1.6L8 14"/>',
 };

@@ -656,6 +656,15 @@ class Tile {
     // A raised hand (with its place in the queue), and a reaction for a moment.
     this.hand = h("span", { class: "tile-hand", "data-field": "tile-hand", hidden: true });
     this.reaction = h("span", { class: "tile-reaction", "data-field": "tile-reaction", role: "img", hidden: true });
+    /** Someone else's picture: kept large on this page (set by `CallView`). */
+    this.pinButton = who.self ? null : h("button", {
+      type: "button",
+      class: "icon-button tile-pin",
+      "data-action": "pin",
+      "aria-pressed": "false",
+      "aria-label": () => t(this.pinButton?.getAttribute("aria-pressed") === "true" ? "view.unpin" : "view.pin", { name: who.name }),
+      title: () => t(this.pinButton?.getAttribute("aria-pressed") === "true" ? "view.unpin" : "view.pin", { name: who.name }),
+    }, icon("pin"));
     // Suspended or postponed: what happened, since when, what to expect,
     // in place of a frozen picture.
     this.notice = h("div", { class: "tile-notice", "data-field": "tile-notice", role: "note", hidden: true });
@@ -668,6 +677,7 @@ class Tile {
       this.linkState,
       this.notice,
       this.reaction,
+      this.pinButton,
       h("figcaption", { class: "tile-label" },
         this.hand,
         name,
@@ -736,6 +746,15 @@ class Tile {
   }
 }
 
+/** The layout chosen on an earlier visit (`grid` by default). */
+function readLayout() {
+  try {
+    return localStorage.getItem(LAYOUT_KEY) === "speaker" ? "speaker" : "grid";
+  } catch {
+    return "grid";
+  }
+}
+
 /** How long a reaction stays on a picture. */
 const REACTION_SHOWN_MS = 4000;
 
@@ -750,6 +769,12 @@ const SPEAKER_TAKES_MS = 500;
 
 /** Other people's pictures on one page (beside one's own). */
 const PAGE_SIZE = 8;
+
+/** Pictures under the large one in the speaker view (one's own included). */
+const STRIP = 6;
+
+/** Where the chosen layout is kept between visits. */
+const LAYOUT_KEY = "cadre.layout";
 
 export class CallView {
   /** @type {Map<string, Tile>} */
@@ -792,8 +817,15 @@ export class CallView {
       h("summary", { class: "control", "data-action": "devices" }, icon("devices"), h("span", { class: "control-label" }, T("lobby.devices"))),
       h("div", { class: "devices-panel" }, deviceSelects(media, "call")));
 
+    this.modeButton = h("button", {
+      type: "button",
+      class: "control control-toggle",
+      "data-action": "layout",
+      "aria-pressed": this.mode === "speaker" ? "true" : "false",
+      onclick: () => this.setMode(this.mode === "speaker" ? "grid" : "speaker"),
+    }, icon("layout"), h("span", { class: "control-label" }, T("view.speaker")));
     this.controls = h("nav", { class: "controls", "aria-label": () => t("call.controls") },
-      this.micButton, this.camButton, devices, leave);
+      this.micButton, this.camButton, devices, this.modeButton, leave);
     // More people than a page holds: the others are a click away, and
     // only the pictures on screen are received (a forwarded session).
     this.pageLabel = h("span", { class: "pager-label", "aria-live": "polite" });
@@ -875,6 +907,7 @@ export class CallView {
     if (!tile) {
       tile = new Tile({ id: peer.id, name: peer.name, role: peer.role, self: false });
       tile.setNotice(this.#notice);
+      tile.pinButton?.addEventListener("click", () => this.setPin(this.#pin === peer.id ? null : peer.id));
       this.tiles.set(peer.id, tile);
       this.grid.append(tile.element);
       this.#layout();
@@ -994,6 +1027,47 @@ export class CallView {
     this.#layout();
   }
 
+  /** All pictures alike (`grid`), or the speaker large (`speaker`). */
+  mode = /** @type {"grid" | "speaker"} */ (readLayout());
+  /** The person this page keeps large, if any. @type {string | null} */
+  #pin = null;
+  /** The person a facilitator shows large on every page, if any. @type {string | null} */
+  #spotlight = null;
+
+  /** @param {"grid" | "speaker"} mode */
+  setMode(mode) {
+    this.mode = mode;
+    try {
+      localStorage.setItem(LAYOUT_KEY, mode);
+    } catch {
+      // Private browsing: the choice holds for this visit.
+    }
+    this.modeButton.setAttribute("aria-pressed", mode === "speaker" ? "true" : "false");
+    this.#layout();
+  }
+
+  /** Keeps `id` large on this page (null: nobody). @param {string | null} id */
+  setPin(id) {
+    this.#pin = id;
+    for (const [other, tile] of this.tiles) tile.pinButton?.setAttribute("aria-pressed", other === id ? "true" : "false");
+    this.#layout();
+  }
+
+  /** The person a facilitator shows to everyone (null: nobody). @param {string | null} id */
+  setSpotlight(id) {
+    this.#spotlight = id;
+    this.#layout();
+  }
+
+  /** The picture shown large, or null for all alike. */
+  #main() {
+    const here = (/** @type {string | null} */ id) => id !== null && (id === this.self.who.id || this.tiles.has(id));
+    if (here(this.#spotlight)) return this.#spotlight;
+    if (this.#pin !== null && this.tiles.has(this.#pin)) return this.#pin;
+    if (this.mode !== "speaker" || this.tiles.size === 0) return null;
+    return this.tiles.has(this.#speaker.id) ? this.#speaker.id : [...this.tiles.keys()][0];
+  }
+
   /** The page of pictures shown (0 first). */
   #page = 0;
   /** Other people's pictures per page (a test may make pages smaller). */
@@ -1010,6 +1084,15 @@ export class CallView {
   }
 
   #layout() {
+    const main = this.#main();
+    if (main !== null) {
+      this.#speakerLayout(main);
+      return;
+    }
+    delete this.grid.dataset.layout;
+    delete this.self.element.dataset.main;
+    this.self.element.hidden = false;
+    for (const tile of this.tiles.values()) delete tile.element.dataset.main;
     const others = [...this.tiles.entries()];
     const size = Math.max(1, this.pageSize);
     const pages = Math.max(1, Math.ceil(others.length / size));
@@ -1025,6 +1108,39 @@ export class CallView {
       if (!tile.element.hidden) shown += 1;
     }
     this.grid.dataset.count = String(Math.min(shown, 9));
+    this.pager.hidden = pages <= 1;
+    this.grid.dataset.page = String(this.#page + 1);
+    const page = this.#page + 1;
+    bindText(this.pageLabel, () => t("call.page", { page, pages }));
+    this.alone.hidden = !this.#connected || this.tiles.size > 0;
+  }
+
+  /**
+   * One picture large (`main`), the others in a strip under it, paged; one's
+   * own picture always in the strip unless it is the large one.
+   * @param {string} main
+   */
+  #speakerLayout(main) {
+    this.grid.dataset.layout = "speaker";
+    const selfMain = main === this.self.who.id;
+    const strip = [...this.tiles.entries()].filter(([id]) => id !== main);
+    const size = selfMain ? STRIP : STRIP - 1;
+    const pages = Math.max(1, Math.ceil(strip.length / size));
+    this.#page = Math.min(Math.max(this.#page, 0), pages - 1);
+    for (const [id, tile] of this.tiles) {
+      if (id === main) {
+        tile.element.dataset.main = "true";
+        tile.element.hidden = false;
+      } else {
+        delete tile.element.dataset.main;
+      }
+      delete tile.element.dataset.pinned;
+    }
+    if (selfMain) this.self.element.dataset.main = "true";
+    else delete this.self.element.dataset.main;
+    this.self.element.hidden = false;
+    for (const [i, [, tile]] of strip.entries()) tile.element.hidden = Math.floor(i / size) !== this.#page;
+    this.grid.dataset.count = String(1 + Math.min(strip.length, size) + (selfMain ? 0 : 1));
     this.pager.hidden = pages <= 1;
     this.grid.dataset.page = String(this.#page + 1);
     const page = this.#page + 1;

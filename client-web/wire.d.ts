@@ -189,6 +189,8 @@ export interface Welcome {
   chat?: ChatLine[];
   /** Hands raised now, in the order of raising. */
   hands?: RaisedHand[];
+  /** The person a facilitator shows large on every page. */
+  spotlight?: string;
 }
 
 /** One chat message. Plain text: never to be read as HTML. Not evidence. */
@@ -392,7 +394,9 @@ export type ServerMessage =
   /** A facilitator muted your microphone (or every participant's): turn it off; you may turn it on again. */
   | { type: "muted"; by: string; everyone: boolean }
   /** A facilitator asks you to turn your microphone back on (only you can). */
-  | { type: "unmute_asked"; by: string };
+  | { type: "unmute_asked"; by: string }
+  /** Who a facilitator shows large on every page (absent `id`: nobody); `by` is `server` when that person left. */
+  | { type: "spotlight"; id?: string; by: string };
 
 /** `GET /api/report?token=…`: what a sponsor's link shows. Aggregates for everyone; by name only those who agreed. */
 export interface SponsorView {
@@ -499,7 +503,9 @@ export type ClientMessage =
   /** Facilitators: mute one person's microphone, or every participant's (no `participant`). */
   | { type: "mute"; participant?: string }
   /** Facilitators: ask someone to turn their microphone back on. */
-  | { type: "ask_unmute"; participant: string };
+  | { type: "ask_unmute"; participant: string }
+  /** Facilitators: show one person large on every page, or stop (no `participant`). */
+  | { type: "spotlight"; participant?: string };
 
 /**
  * `GET /api/sessions/{sid}/recordings?token=…` (a facilitator's join token,

@@ -230,6 +230,13 @@ pub enum ClientMessage {
         /// Whom.
         participant: String,
     },
+    /// Facilitators: shows one connected person's picture large on every
+    /// page (`participant`), or stops (no `participant`).
+    Spotlight {
+        /// Whom; absent: nobody any more.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<String>,
+    },
     /// Signalling of one's connections to the server while the session is
     /// forwarded (`media_route`): on the `publish` side, one's own offer
     /// (camera and microphone, send-only) or a candidate; on the
@@ -497,6 +504,9 @@ pub enum ServerMessage {
         /// Hands raised now, in the order of raising.
         #[serde(default, skip_serializing_if = "Vec::is_empty")]
         hands: Vec<RaisedHand>,
+        /// The person a facilitator shows large on every page, if any.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        spotlight: Option<String>,
     },
     /// A chat message (to everyone, or a private one you sent or received).
     Chat {
@@ -523,6 +533,14 @@ pub enum ServerMessage {
     /// A facilitator asks you to turn your microphone back on.
     UnmuteAsked {
         /// Who asks.
+        by: String,
+    },
+    /// Who is shown large on every page changed.
+    Spotlight {
+        /// Whom now; absent: nobody.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        id: Option<String>,
+        /// A facilitator, or `server` (the person left).
         by: String,
     },
     /// Someone reacted.
@@ -846,6 +864,7 @@ impl ClientMessage {
             ClientMessage::React { .. } => "react",
             ClientMessage::Mute { .. } => "mute",
             ClientMessage::AskUnmute { .. } => "ask_unmute",
+            ClientMessage::Spotlight { .. } => "spotlight",
         }
     }
 }
@@ -952,6 +971,9 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
             reaction: env.reaction.ok_or_else(|| missing("reaction"))?,
         }),
         "mute" => Ok(ClientMessage::Mute {
+            participant: env.participant.clone(),
+        }),
+        "spotlight" => Ok(ClientMessage::Spotlight {
             participant: env.participant.clone(),
         }),
         "ask_unmute" => Ok(ClientMessage::AskUnmute {

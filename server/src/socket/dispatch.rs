@@ -86,6 +86,7 @@ impl Connection<'_> {
             } => self.member.hand(raised, participant).await,
             ClientMessage::React { reaction } => self.member.react(reaction).await,
             ClientMessage::Mute { participant } => self.member.mute(participant).await,
+            ClientMessage::Spotlight { participant } => self.member.spotlight(participant).await,
             ClientMessage::AskUnmute { participant } => {
                 self.member.ask_unmute(participant).await;
             }

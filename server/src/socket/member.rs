@@ -63,6 +63,11 @@ impl Member {
         self.session.mute(id, cid, participant).await;
     }
 
+    pub(super) async fn spotlight(&self, participant: Option<String>) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.spotlight(id, cid, participant).await;
+    }
+
     pub(super) async fn ask_unmute(&self, participant: String) {
         let (id, cid) = (self.id.clone(), self.connection_id.clone());
         self.session.ask_unmute(id, cid, participant).await;

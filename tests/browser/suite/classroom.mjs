@@ -145,3 +145,36 @@ test("the facilitator mutes a participant: their sound stops for the others, and
     { timeout: UI_WAIT_MS },
   );
 });
+
+test("views: the speaker view, a picture pinned on one page, and a facilitator's spotlight on every page", async (stage) => {
+  const session = await stage.session();
+  const room = await videoCall(stage, session);
+  const [fac, karim, sophie] = room;
+  /** The id of the picture `person`'s page shows large, or null. */
+  const large = (person) => person.page.evaluate(() => document.querySelector('figure.tile[data-main="true"]')?.getAttribute("data-tile") ?? null);
+  assert.equal(await large(sophie), null, "all pictures alike at first");
+  // Sophie keeps the facilitator large on her page only.
+  await sophie.page.hover(`figure.tile[data-tile="${fac.id}"]`);
+  await sophie.page.click(`figure.tile[data-tile="${fac.id}"] button[data-action="pin"]`);
+  assert.equal(await large(sophie), fac.id);
+  assert.equal(await large(karim), null, "a pin is one page's choice");
+  await sophie.page.click(`figure.tile[data-tile="${fac.id}"] button[data-action="pin"]`);
+  assert.equal(await large(sophie), null);
+  // The speaker view shows someone large (the one speaking, or the first).
+  await karim.page.click('button[data-action="layout"]');
+  assert.notEqual(await large(karim), null, "the speaker view shows one picture large");
+  await karim.page.click('button[data-action="layout"]');
+  // The facilitator shows Karim to everyone, from the presence console.
+  await openPanel(fac, "presence");
+  await fac.page.click(`[data-person="${karim.id}"] button[data-action="spotlight"]`);
+  for (const person of room) {
+    await person.page.waitForFunction(
+      (id) => document.querySelector('figure.tile[data-main="true"]')?.getAttribute("data-tile") === id,
+      person === karim ? karim.id : karim.id,
+      { timeout: UI_WAIT_MS },
+    );
+  }
+  await sophie.page.screenshot({ path: join(ARTIFACTS, "spotlight-participant.png") });
+  await fac.page.click(`[data-person="${karim.id}"] button[data-action="spotlight"]`);
+  await sophie.page.waitForFunction(() => !document.querySelector('figure.tile[data-main="true"]'), null, { timeout: UI_WAIT_MS });
+});

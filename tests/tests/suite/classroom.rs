@@ -4,9 +4,20 @@
 //! reactions; and what each refuses.
 
 use cadre_protocol::Role;
+use cadre_protocol::api::SessionView;
 use cadre_tests::{Client, PEOPLE, TestServer, person};
 use serde_json::{Value, json};
 use std::time::Duration;
+
+/// A server, a session of [`PEOPLE`], and the three of them connected.
+async fn class_of_three() -> (TestServer, SessionView, Client, Client, Client) {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE).await;
+    let claire = server.join(&session, "Claire Martin").await;
+    let karim = server.join(&session, "Karim Benali").await;
+    let sophie = server.join(&session, "Sophie Dubois").await;
+    (server, session, claire, karim, sophie)
+}
 
 async fn say(client: &Client, text: &str) {
     client
@@ -20,6 +31,14 @@ async fn next_chat(client: &mut Client) -> (Value, Vec<Value>) {
     client
         .skip_until("a chat message", |m| m["type"] == "chat")
         .await
+}
+
+/// Sends `message` and expects the error `code` about `about` (other
+/// messages skipped).
+async fn refused(client: &mut Client, message: Value, about: &str, code: &str) {
+    client.send_json(&message).await;
+    let error = next_error(client, about).await;
+    assert_eq!(error["code"], code, "{message} → {error}");
 }
 
 /// The next error about `about` (other messages skipped).
@@ -218,11 +237,7 @@ async fn bad_chat_messages_are_refused_and_a_flood_is_cut_while_the_others_are_s
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hands_go_up_in_order_and_only_their_owner_or_a_facilitator_lowers_them() {
-    let server = TestServer::start().await;
-    let session = server.create_session(&PEOPLE).await;
-    let mut claire = server.join(&session, "Claire Martin").await;
-    let mut karim = server.join(&session, "Karim Benali").await;
-    let mut sophie = server.join(&session, "Sophie Dubois").await;
+    let (server, session, mut claire, mut karim, mut sophie) = class_of_three().await;
     let (k, s, c) = (karim.id.clone(), sophie.id.clone(), claire.id.clone());
     let hands = |m: &Value| -> Vec<String> {
         m["raised"]
@@ -251,14 +266,20 @@ async fn hands_go_up_in_order_and_only_their_owner_or_a_facilitator_lowers_them(
     assert_eq!(last["change"], json!({"id": s, "raised": true, "by": s}));
 
     // Sophie may not lower Karim's hand, nor anyone raise it for him.
-    sophie
-        .send_json(&json!({"type": "hand", "raised": false, "participant": k}))
-        .await;
-    assert_eq!(next_error(&mut sophie, "hand").await["code"], "forbidden");
-    claire
-        .send_json(&json!({"type": "hand", "raised": true, "participant": s}))
-        .await;
-    assert_eq!(next_error(&mut claire, "hand").await["code"], "forbidden");
+    refused(
+        &mut sophie,
+        json!({"type": "hand", "raised": false, "participant": k}),
+        "hand",
+        "forbidden",
+    )
+    .await;
+    refused(
+        &mut claire,
+        json!({"type": "hand", "raised": true, "participant": s}),
+        "hand",
+        "forbidden",
+    )
+    .await;
     // Claire lowers Karim's: everyone sees who did.
     claire
         .send_json(&json!({"type": "hand", "raised": false, "participant": k}))
@@ -314,11 +335,7 @@ async fn a_reaction_reaches_everyone_and_an_unknown_one_is_refused() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_facilitator_mutes_one_person_or_everyone_and_only_asks_them_to_unmute() {
-    let server = TestServer::start().await;
-    let session = server.create_session(&PEOPLE).await;
-    let mut claire = server.join(&session, "Claire Martin").await;
-    let mut karim = server.join(&session, "Karim Benali").await;
-    let mut sophie = server.join(&session, "Sophie Dubois").await;
+    let (_server, _session, mut claire, mut karim, mut sophie) = class_of_three().await;
     let (c, k, s) = (claire.id.clone(), karim.id.clone(), sophie.id.clone());
     claire
         .send_json(&json!({"type": "mute", "participant": k}))
@@ -340,24 +357,27 @@ async fn a_facilitator_mutes_one_person_or_everyone_and_only_asks_them_to_unmute
         .await;
     assert_eq!(asked["by"], c.as_str());
     // A participant may do neither; nobody is asked about someone absent.
-    karim
-        .send_json(&json!({"type": "mute", "participant": s}))
-        .await;
-    assert_eq!(next_error(&mut karim, "mute").await["code"], "forbidden");
-    karim
-        .send_json(&json!({"type": "ask_unmute", "participant": c}))
-        .await;
-    assert_eq!(
-        next_error(&mut karim, "ask_unmute").await["code"],
-        "forbidden"
-    );
-    claire
-        .send_json(&json!({"type": "mute", "participant": "p_nobody"}))
-        .await;
-    assert_eq!(
-        next_error(&mut claire, "mute").await["code"],
-        "unknown_peer"
-    );
+    refused(
+        &mut karim,
+        json!({"type": "mute", "participant": s}),
+        "mute",
+        "forbidden",
+    )
+    .await;
+    refused(
+        &mut karim,
+        json!({"type": "ask_unmute", "participant": c}),
+        "ask_unmute",
+        "forbidden",
+    )
+    .await;
+    refused(
+        &mut claire,
+        json!({"type": "mute", "participant": "p_nobody"}),
+        "mute",
+        "unknown_peer",
+    )
+    .await;
     claire.send_json(&json!({"type": "ask_unmute"})).await;
     claire.recv_error("malformed_message").await;
     // Sophie was muted twice (everyone) and asked once, nothing more: the
@@ -374,4 +394,48 @@ async fn a_facilitator_mutes_one_person_or_everyone_and_only_asks_them_to_unmute
             .any(|m| m["type"] == "muted" || m["type"] == "unmute_asked"),
         "{skipped:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_facilitator_spotlights_someone_for_everyone_until_stopped_or_gone() {
+    let (server, session, mut claire, mut karim, mut sophie) = class_of_three().await;
+    let (c, k, s) = (claire.id.clone(), karim.id.clone(), sophie.id.clone());
+    // A participant may not; nobody absent may be shown.
+    refused(
+        &mut karim,
+        json!({"type": "spotlight", "participant": k}),
+        "spotlight",
+        "forbidden",
+    )
+    .await;
+    refused(
+        &mut claire,
+        json!({"type": "spotlight", "participant": "p_nobody"}),
+        "spotlight",
+        "unknown_peer",
+    )
+    .await;
+    claire
+        .send_json(&json!({"type": "spotlight", "participant": s}))
+        .await;
+    for p in [&mut claire, &mut karim, &mut sophie] {
+        let (m, _) = p
+            .skip_until("spotlight", |m| m["type"] == "spotlight")
+            .await;
+        assert_eq!(
+            (m["id"].as_str(), m["by"].as_str()),
+            (Some(s.as_str()), Some(c.as_str()))
+        );
+    }
+    // A new tab learns it from its welcome.
+    let tab = server.join(&session, "Karim Benali").await;
+    assert_eq!(tab.welcome["spotlight"], s.as_str());
+    // Sophie leaves: nobody is shown any more.
+    sophie.leave().await;
+    let (m, _) = claire
+        .skip_until("spotlight", |m| m["type"] == "spotlight")
+        .await;
+    assert!(m.get("id").is_none(), "{m}");
+    assert_eq!(m["by"], "server");
+    drop(karim);
 }

@@ -495,6 +495,11 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             media: MediaRoute::Forwarded,
             chat: list(full, chat_line(full)),
             hands: list(full, raised_hand()),
+            spotlight: some(full, "p_karim".into()),
+        },
+        ServerMessage::Spotlight {
+            id: some(full, "p_karim".into()),
+            by: "p_claire".into(),
         },
         ServerMessage::Chat {
             line: chat_line(full),
@@ -722,6 +727,9 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
         },
         ClientMessage::AskUnmute {
             participant: "p_karim".into(),
+        },
+        ClientMessage::Spotlight {
+            participant: some(full, "p_karim".into()),
         },
     ]
 }

@@ -318,6 +318,11 @@ impl SessionActor {
                 connection_id,
                 participant,
             } => self.ask_unmute(&id, &connection_id, participant),
+            Command::Spotlight {
+                id,
+                connection_id,
+                participant,
+            } => self.spotlight(&id, &connection_id, participant),
             Command::Revoke { id, reply } => self.revoke(&id, reply),
             Command::Notify { id, text } => self.send(&id, Outbound::Text(text)),
             Command::SignBegin { id, slot, reply } => self.sign_begin(&id, &slot, reply),

@@ -82,6 +82,8 @@ impl Allowance {
 pub(super) struct Classroom {
     pub(super) chat: ChatLog,
     hands: Vec<RaisedHand>,
+    /// Who a facilitator shows large on every page.
+    pub(super) spotlight: Option<String>,
     allowances: HashMap<String, Allowance>,
 }
 
@@ -273,6 +275,51 @@ impl SessionActor {
         }
     }
 
+    /// A facilitator shows someone large on every page, or stops.
+    pub(super) fn spotlight(&mut self, id: &str, connection_id: &str, participant: Option<String>) {
+        if !self.is_current(id, connection_id) {
+            return;
+        }
+        if !self.is_facilitator(id) {
+            self.refuse(
+                id,
+                ErrorCode::Forbidden,
+                "only a facilitator shows someone to everyone",
+                "spotlight",
+            );
+            return;
+        }
+        if let Some(p) = &participant
+            && !self.members.contains_key(p)
+        {
+            self.refuse(
+                id,
+                ErrorCode::UnknownPeer,
+                &format!("{p} is not connected to this session"),
+                "spotlight",
+            );
+            return;
+        }
+        if !self.allowed(id, "spotlight") {
+            return;
+        }
+        self.set_spotlight(participant, id);
+    }
+
+    fn set_spotlight(&mut self, whom: Option<String>, by: &str) {
+        if self.classroom.spotlight == whom {
+            return;
+        }
+        self.classroom.spotlight.clone_from(&whom);
+        self.broadcast(
+            &ServerMessage::Spotlight {
+                id: whom,
+                by: by.to_owned(),
+            },
+            None,
+        );
+    }
+
     /// A facilitator asks someone to turn their microphone back on.
     pub(super) fn ask_unmute(&mut self, id: &str, connection_id: &str, participant: String) {
         let Some(targets) =
@@ -333,9 +380,13 @@ impl SessionActor {
         self.allowed(id, about).then_some(targets)
     }
 
-    /// Someone left: their hand goes down.
+    /// Someone left: their hand goes down, and they are no longer shown
+    /// to everyone.
     pub(super) fn classroom_left(&mut self, id: &str) {
         self.set_hand(id, false, ACTOR_SERVER);
+        if self.classroom.spotlight.as_deref() == Some(id) {
+            self.set_spotlight(None, ACTOR_SERVER);
+        }
         self.classroom.allowances.remove(id);
     }
 

@@ -66,6 +66,11 @@ pub(super) enum Command {
         connection_id: String,
         participant: String,
     },
+    Spotlight {
+        id: String,
+        connection_id: String,
+        participant: Option<String>,
+    },
     /// Reserve a sign-in before it is written to the ledger.
     SignBegin {
         id: String,

@@ -332,6 +332,18 @@ impl SessionHandle {
             .await;
     }
 
+    /// A facilitator shows someone to everyone, or stops.
+    pub async fn spotlight(&self, id: String, connection_id: String, participant: Option<String>) {
+        let _ = self
+            .tx
+            .send(Command::Spotlight {
+                id,
+                connection_id,
+                participant,
+            })
+            .await;
+    }
+
     /// A facilitator asks someone to unmute.
     pub async fn ask_unmute(&self, id: String, connection_id: String, participant: String) {
         let _ = self

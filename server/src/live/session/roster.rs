@@ -85,6 +85,7 @@ impl SessionActor {
             media,
             chat: self.classroom.chat_for(&j.id),
             hands: self.classroom.hands(),
+            spotlight: self.classroom.spotlight.clone(),
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
