@@ -445,6 +445,11 @@ function onMessage(message) {
     case "forward_failed":
       mesh.forwardFailed(message.side);
       break;
+    // Someone's camera and microphone could not be taken by the server:
+    // their picture says so rather than "connecting" for ever.
+    case "forward_refused":
+      view.setLinkState(message.id, "refused");
+      break;
     case "error": {
       // A relay to someone who just left is a normal race, not news.
       if (message.code === "unknown_peer") {

@@ -735,11 +735,16 @@ class Tile {
     }
   }
 
-  /** @param {RTCPeerConnectionState | "self"} state */
+  /**
+   * How this person's media fares; `refused`: the server could not take it
+   * (it forwards as much as it may).
+   * @param {RTCPeerConnectionState | "self" | "refused"} state
+   */
   setLinkState(state) {
     this.element.dataset.link = state;
     const key = state === "connected" || state === "self" || state === "closed"
       ? null
+      : state === "refused" ? "call.peer_refused"
       : state === "failed" || state === "disconnected" ? "call.peer_failed" : "call.peer_connecting";
     this.linkState.hidden = key === null;
     if (key) bindText(this.linkState, () => t(key));
@@ -989,7 +994,7 @@ export class CallView {
     }
   }
 
-  /** @param {string} id @param {RTCPeerConnectionState} state */
+  /** @param {string} id @param {RTCPeerConnectionState | "refused"} state */
   setLinkState(id, state) {
     this.tiles.get(id)?.setLinkState(state);
   }

@@ -386,6 +386,8 @@ export type ServerMessage =
   | { type: "forward"; side: ForwardSide; data: unknown }
   /** One of your connections to the server failed: make it again. */
   | { type: "forward_failed"; side: ForwardSide }
+  /** The server could not take someone's camera and microphone (it forwards as much as it may). */
+  | { type: "forward_refused"; id: string }
   /** A chat message: to everyone, or a private one you sent or received. */
   | ({ type: "chat" } & ChatLine)
   /** The raised hands now, and what changed. */

@@ -522,6 +522,12 @@ pub enum ServerMessage {
         /// The change.
         change: HandChange,
     },
+    /// The server refused someone's camera and microphone: it forwards as
+    /// much as it may. Their picture stays empty until they publish again.
+    ForwardRefused {
+        /// Whose.
+        id: String,
+    },
     /// A facilitator muted your microphone (the page turns it off; you may
     /// turn it on again).
     Muted {

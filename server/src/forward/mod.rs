@@ -128,6 +128,12 @@ pub enum ForwardEvent {
         /// Which one.
         side: Side,
     },
+    /// A member's publication was refused: the server forwards as much as
+    /// it may (`Capacity`). They still receive the others.
+    Refused {
+        /// Whose.
+        member: String,
+    },
     /// What the server measured of a member's media over the last second,
     /// whatever their browser reports: the fraction of their packets it
     /// missed, and of its packets their receiver reported lost; the round
@@ -783,6 +789,11 @@ impl Forwarder {
         let republished = lock(&member.publish).is_some();
         let others = lock(&self.inner.members).len().saturating_sub(1);
         if !republished && !self.inner.capacity.fits(MAX_PUBLISHED * others) {
+            // The others are told, so that nobody waits for a picture
+            // that will not come.
+            let _ = self.inner.events.send(ForwardEvent::Refused {
+                member: id.to_owned(),
+            });
             return Err(ForwardError::AtCapacity);
         }
         let (gathered_tx, mut gathered) = watch::channel(false);

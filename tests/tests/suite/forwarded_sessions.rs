@@ -794,6 +794,15 @@ async fn a_publication_beyond_what_the_server_forwards_is_refused_and_the_person
             .is_some_and(|m| m.contains("not sent for now")),
         "{refused}"
     );
+    // The others are told whose picture will not come.
+    let karim_id = ids[1].clone();
+    for i in [0, 2] {
+        members[i]
+            .wait_for("forward_refused", |m| {
+                m["type"] == "forward_refused" && m["id"] == karim_id.as_str()
+            })
+            .await;
+    }
     until_everyone_receives(&mut members, &claire_only).await;
     assert_eq!(members[1].receiving_video_of(), vec![ids[0].clone()]);
 

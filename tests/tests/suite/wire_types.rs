@@ -613,6 +613,9 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
         ServerMessage::ForwardFailed {
             side: ForwardSide::Publish,
         },
+        ServerMessage::ForwardRefused {
+            id: "p_karim".into(),
+        },
         ServerMessage::Receipt {
             tree_head: "eyJ.eyJ.sig".into(),
         },

@@ -335,6 +335,12 @@ impl SessionActor {
                     self.server_quality(&member, view);
                 }
             }
+            ForwardEvent::Refused { member } => {
+                if self.forwarding.queues.contains_key(&member) {
+                    let msg = ServerMessage::ForwardRefused { id: member.clone() };
+                    self.broadcast(&msg, Some(&member));
+                }
+            }
             ForwardEvent::ConnectionFailed { member, side } => {
                 if !self.forwarding.queues.contains_key(&member) {
                     return;
