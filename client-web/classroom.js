@@ -18,6 +18,7 @@ import { T, bindText, h, icon, replaceChildren } from "./dom.js";
 /** @typedef {import("./wire.js").ChatLine} ChatLine */
 /** @typedef {import("./wire.js").RaisedHand} RaisedHand */
 /** @typedef {import("./wire.js").Reaction} Reaction */
+/** @typedef {import("./wire.js").Poll} Poll */
 /** @typedef {import("./wire.js").ServerMessage} ServerMessage */
 /** @typedef {import("./wire.js").Welcome} Welcome */
 /** @typedef {import("./context.js").CallContext} CallContext */
@@ -147,8 +148,13 @@ export class Classroom {
       "data-action": "mute-all",
       onclick: () => ctx.send({ type: "mute" }),
     }, T("mute.all"));
+    // The latest poll, and (facilitators) the form to put one.
+    this.pollView = h("section", { class: "poll", "data-field": "poll", hidden: true, "aria-labelledby": "poll-title" });
+    const pollForm = you.role === "facilitator" && this.#pollForm();
     this.panel.body.append(
       ...(muteAll ? [muteAll] : []),
+      this.pollView,
+      ...(pollForm ? [pollForm] : []),
       this.handsSection,
       h("p", { class: "panel-hint" }, T(you.role === "facilitator" ? "chat.intro_facilitator" : "chat.intro")),
       h("h3", { id: "chat-list-title", class: "sr-only" }, T("chat.title")),
@@ -200,6 +206,71 @@ export class Classroom {
         "aria-label": () => `${t("mute.ask")} — ${name}`,
         onclick: () => this.ctx.send({ type: "ask_unmute", participant: id }),
       }, T("mute.ask")));
+  }
+
+  /** Facilitators: the question and its answers (one per line), put to the group. */
+  #pollForm() {
+    const question = /** @type {HTMLInputElement} */ (h("input", {
+      type: "text", id: "poll-question", "data-field": "poll-question", maxlength: "300", required: true,
+    }));
+    const choices = /** @type {HTMLTextAreaElement} */ (h("textarea", {
+      id: "poll-choices", "data-field": "poll-choices", rows: "3", required: true,
+    }));
+    return h("details", { class: "poll-new" },
+      h("summary", {}, T("poll.new")),
+      h("form", {
+        class: "chat-form",
+        onsubmit: (/** @type {Event} */ event) => {
+          event.preventDefault();
+          const answers = choices.value.split("\n").map((c) => c.trim()).filter(Boolean);
+          if (!question.value.trim() || answers.length < 2 || answers.length > 6) {
+            this.#problem("poll.form_invalid");
+            return;
+          }
+          if (this.ctx.send({ type: "poll", question: question.value.trim(), choices: answers })) {
+            question.value = "";
+            choices.value = "";
+            this.problem.hidden = true;
+          }
+        },
+      },
+        h("label", { for: "poll-question" }, T("poll.question")), question,
+        h("label", { for: "poll-choices" }, T("poll.choices")), choices,
+        h("button", { type: "submit", class: "button button-primary", "data-action": "poll-put" }, T("poll.put"))));
+  }
+
+  /** Shows `poll` as this person may see it. @param {Poll | null} poll */
+  #showPoll(poll) {
+    this.pollView.hidden = poll === null;
+    if (!poll) return;
+    const facilitator = this.ctx.you.role === "facilitator";
+    const canAnswer = poll.open && !poll.you_answered && !facilitator;
+    const total = (poll.counts ?? []).reduce((a, b) => a + b, 0);
+    replaceChildren(this.pollView,
+      h("h3", { id: "poll-title", class: "documents-title" }, T(poll.open ? "poll.open_title" : "poll.closed_title")),
+      h("p", { class: "poll-question", dir: "auto" }, h("bdi", {}, poll.question)),
+      h("ol", { class: "poll-choices" }, ...poll.choices.map((choice, i) => {
+        const count = poll.counts?.[i];
+        return h("li", { class: "poll-choice", "data-choice": String(i) },
+          canAnswer
+            ? h("button", {
+              type: "button",
+              class: "button",
+              "data-action": "poll-answer",
+              onclick: () => this.ctx.send({ type: "answer", poll: poll.id, choice: i }),
+            }, h("bdi", {}, choice))
+            : h("bdi", {}, choice),
+          count !== undefined && h("span", { class: "poll-count", "data-field": "poll-count" },
+            t("poll.count", { n: count, percent: total ? Math.round((100 * count) / total) : 0 })));
+      })),
+      h("p", { class: "panel-hint", "data-field": "poll-answered" },
+        t(poll.you_answered ? "poll.you_answered" : "poll.answered", { n: poll.answered })),
+      facilitator && poll.open && h("button", {
+        type: "button",
+        class: "button",
+        "data-action": "poll-close",
+        onclick: () => this.ctx.send({ type: "close_poll", poll: poll.id }),
+      }, T("poll.close")));
   }
 
   /** Whether this person's hand is up. */
@@ -255,6 +326,7 @@ export class Classroom {
 
   /** @param {Welcome} welcome */
   welcome(welcome) {
+    this.#showPoll(welcome.poll ?? null);
     this.spotlight = welcome.spotlight ?? null;
     this.ctx.view.setSpotlight(this.spotlight);
     for (const line of welcome.chat ?? []) this.#add(line, false);
@@ -291,6 +363,20 @@ export class Classroom {
         this.#offerUnmute("mute.asked", by);
         return true;
       }
+      case "poll": {
+        const fresh = message.poll.open && message.poll.answered === 0 && !message.poll.you_answered;
+        this.#showPoll(message.poll);
+        if (fresh && this.ctx.you.role !== "facilitator") {
+          const question = message.poll.question;
+          this.ctx.shell.toast(() => t("poll.put_by", { name: this.ctx.nameOf(message.poll.by), question }), "info", {
+            label: () => t("poll.answer"),
+            action: "poll-open",
+            run: () => this.panel.open(true),
+          });
+          if (!this.panel.isOpen) this.panel.dot.hidden = false;
+        }
+        return true;
+      }
       case "spotlight": {
         this.spotlight = message.id ?? null;
         this.ctx.view.setSpotlight(this.spotlight);
@@ -313,7 +399,7 @@ export class Classroom {
         return true;
       }
       case "error":
-        if (["chat", "hand", "react", "mute", "ask_unmute"].includes(message.about ?? "")) {
+        if (["chat", "hand", "react", "mute", "ask_unmute", "spotlight", "poll", "answer", "close_poll"].includes(message.about ?? "")) {
           const key = `chat.error.${message.code}`;
           this.#problem(has(key) ? /** @type {import("./i18n.js").MessageKey} */ (key) : "chat.error.other");
           if (message.about !== "chat") this.panel.open(false);

@@ -191,6 +191,21 @@ export interface Welcome {
   hands?: RaisedHand[];
   /** The person a facilitator shows large on every page. */
   spotlight?: string;
+  /** The latest poll, as you may see it. */
+  poll?: Poll;
+}
+
+/** An anonymous poll: the server keeps the counts and who answered, never who chose what. Not evidence. */
+export interface Poll {
+  id: number;
+  question: string;
+  choices: string[];
+  by: string;
+  open: boolean;
+  /** How many chose each answer: facilitators at once, everyone once closed. */
+  counts?: number[];
+  answered: number;
+  you_answered: boolean;
 }
 
 /** One chat message. Plain text: never to be read as HTML. Not evidence. */
@@ -388,6 +403,8 @@ export type ServerMessage =
   | { type: "forward_failed"; side: ForwardSide }
   /** The server could not take someone's camera and microphone (it forwards as much as it may). */
   | { type: "forward_refused"; id: string }
+  /** The poll put, answered (counts for facilitators) or closed (counts for everyone). */
+  | { type: "poll"; poll: Poll }
   /** A chat message: to everyone, or a private one you sent or received. */
   | ({ type: "chat" } & ChatLine)
   /** The raised hands now, and what changed. */
@@ -507,7 +524,13 @@ export type ClientMessage =
   /** Facilitators: ask someone to turn their microphone back on. */
   | { type: "ask_unmute"; participant: string }
   /** Facilitators: show one person large on every page, or stop (no `participant`). */
-  | { type: "spotlight"; participant?: string };
+  | { type: "spotlight"; participant?: string }
+  /** Facilitators: put an anonymous poll (2 to 6 answers). */
+  | { type: "poll"; question: string; choices: string[] }
+  /** Answer the open poll, once: the index of the answer. */
+  | { type: "answer"; poll: number; choice: number }
+  /** Facilitators: close the open poll. */
+  | { type: "close_poll"; poll: number };
 
 /**
  * `GET /api/sessions/{sid}/recordings?token=…` (a facilitator's join token,

@@ -14,6 +14,7 @@
 mod compare;
 mod conn;
 mod forward;
+mod forward_process;
 mod procfs;
 mod recording;
 mod refs;
@@ -57,7 +58,8 @@ enum Command {
     Compare(compare::CompareArgs),
     /// Forwarding through the server (SFU core): synthetic webrtc-rs
     /// publishers and subscribers, the forwarder's CPU, throughput and
-    /// latency.
+    /// latency; with --process, the cadre server in a process of its own
+    /// and its memory per member.
     Forward(forward::ForwardArgs),
 }
 

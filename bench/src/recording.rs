@@ -618,6 +618,7 @@ fn publisher_config(args: &RecordingArgs) -> PublisherConfig {
         second_video: false,
         simulcast: false,
         h264_only: false,
+        audio_level: false,
     }
 }
 

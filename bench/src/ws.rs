@@ -1,6 +1,7 @@
-//! A small JSON WebSocket client for the recording bench: one task reads
-//! the socket all the time (so the server never waits on us) and queues
-//! every text message; another writes what it is given and heartbeats.
+//! A small JSON WebSocket client for the recording and forwarding benches:
+//! one task reads the socket all the time (so the server never waits on
+//! us) and queues every text message; another writes what it is given and
+//! heartbeats.
 
 use anyhow::{Context, Result, anyhow, bail};
 use futures_util::{SinkExt, StreamExt};
@@ -107,6 +108,11 @@ impl WsClient {
         self.out
             .send(v.to_string())
             .map_err(|_| anyhow!("{}: the socket is closed", self.label))
+    }
+
+    /// The next message, or `None` once the socket is closed.
+    pub async fn recv(&mut self) -> Option<Value> {
+        self.inbox.recv().await
     }
 
     /// Skips messages until one satisfies `wanted` (at most until

@@ -2,9 +2,9 @@
 //! the server (same REST and WebSocket contract, no checks), to test the load
 //! tool itself: scheduling, counting, latency, the JSON report.
 
+use cadre_protocol::SessionState;
 use cadre_protocol::api::{LinkView, NewSession, PersonView, SessionView};
-use cadre_protocol::signalling::{IcePolicy, Me, ServerMessage, SessionInfo};
-use cadre_protocol::{Role, SessionKind, SessionState};
+use cadre_protocol::signalling::ServerMessage;
 use futures_util::{SinkExt, StreamExt};
 use serde::Deserialize;
 use serde_json::value::RawValue;
@@ -139,39 +139,35 @@ async fn websocket(stream: TcpStream, mock: Arc<Mock>) {
         .and_then(|t| t.split_once('.'))
         .map(|(_, p)| p.to_string())
         .unwrap_or_default();
-    let welcome = ServerMessage::Welcome {
-        protocol: 1,
-        connection_id: format!("c_{pid}"),
-        you: Me {
-            id: pid.clone(),
-            name: pid.clone(),
-            role: Role::Participant,
+    // As JSON, read back as the protocol's welcome: the fields the
+    // protocol adds with a default need no change here.
+    let welcome: ServerMessage = serde_json::from_value(serde_json::json!({
+        "type": "welcome",
+        "protocol": 1,
+        "connection_id": format!("c_{pid}"),
+        "you": {"id": pid, "name": pid, "role": "participant"},
+        "session": {
+            "id": "s",
+            "title": "t",
+            "kind": "formation",
+            "organisation": "o",
+            "planned_start": "",
+            "planned_end": "",
+            "time_zone": "Europe/Paris",
+            "facilitators": [],
+            "state": "open"
         },
-        session: SessionInfo {
-            id: "s".into(),
-            title: "t".into(),
-            kind: SessionKind::Formation,
-            organisation: "o".into(),
-            planned_start: String::new(),
-            planned_end: String::new(),
-            time_zone: "Europe/Paris".into(),
-            facilitators: vec![],
-            state: SessionState::Open,
-            action: None,
-            media: None,
-        },
-        roster: vec![],
-        ice_servers: vec![],
-        ice_policy: IcePolicy::Loopback,
-        heartbeat_interval_ms: 10_000,
-        server_time: 0,
-        slots: Vec::new(),
-        people: Vec::new(),
-        media: Default::default(),
-        consents: Default::default(),
-        recording: Default::default(),
-        notice: None,
-    };
+        "roster": [],
+        "ice_servers": [],
+        "ice_policy": "loopback",
+        "heartbeat_interval_ms": 10_000,
+        "server_time": 0,
+        "slots": [],
+        "consents": {"recording": null, "sponsor_share": null},
+        "recording": {"armed": false, "active": false},
+        "media": "peer"
+    }))
+    .expect("the mock's welcome is one the protocol reads");
     let (tx, mut rx) = mpsc::unbounded_channel();
     mock.peers.lock().unwrap().insert(pid.clone(), tx);
     if ws

@@ -70,3 +70,38 @@ pub enum Reaction {
     /// ☕ (a break, please)
     Break,
 }
+
+/// Longest poll question, in characters.
+pub const MAX_POLL_QUESTION: usize = 300;
+
+/// Longest poll choice, in characters.
+pub const MAX_POLL_CHOICE: usize = 120;
+
+/// Fewest and most choices a poll offers.
+pub const POLL_CHOICES: std::ops::RangeInclusive<usize> = 2..=6;
+
+/// An anonymous poll a facilitator put to the group. The server keeps only
+/// how many chose each answer, and who has answered (so that nobody answers
+/// twice), never who chose what; none of it is evidence.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Poll {
+    /// Its number in the session (1, 2, …).
+    pub id: u64,
+    /// The question.
+    pub question: String,
+    /// The answers offered.
+    pub choices: Vec<String>,
+    /// Who put it.
+    pub by: String,
+    /// Still open to answers.
+    pub open: bool,
+    /// How many chose each answer: sent to facilitators at once, to
+    /// everyone once closed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub counts: Option<Vec<u32>>,
+    /// How many have answered.
+    pub answered: u32,
+    /// Whether you have answered (each person's own view).
+    #[serde(default)]
+    pub you_answered: bool,
+}

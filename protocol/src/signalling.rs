@@ -9,7 +9,7 @@
 //! client plays towards that peer. The server derives it from the two
 //! participant ids, so both sides always agree and it survives reconnections.
 
-use crate::classroom::{ChatLine, HandChange, RaisedHand, Reaction};
+use crate::classroom::{ChatLine, HandChange, Poll, RaisedHand, Reaction};
 use crate::difficulties::Difficulty;
 use crate::quality::{Alert, ConnectionStats, ParticipantQuality, PeerStats};
 use crate::session::Consents;
@@ -229,6 +229,26 @@ pub enum ClientMessage {
     AskUnmute {
         /// Whom.
         participant: String,
+    },
+    /// Facilitators: puts an anonymous poll to the group (the previous one,
+    /// if open, closes).
+    Poll {
+        /// The question (1 to 300 characters).
+        question: String,
+        /// Two to six answers (1 to 120 characters each).
+        choices: Vec<String>,
+    },
+    /// Answers the open poll (once).
+    Answer {
+        /// The poll's `id`.
+        poll: u64,
+        /// The index of the answer chosen.
+        choice: usize,
+    },
+    /// Facilitators: closes the open poll; everyone sees the counts.
+    ClosePoll {
+        /// The poll's `id`.
+        poll: u64,
     },
     /// Facilitators: shows one connected person's picture large on every
     /// page (`participant`), or stops (no `participant`).
@@ -507,6 +527,15 @@ pub enum ServerMessage {
         /// The person a facilitator shows large on every page, if any.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         spotlight: Option<String>,
+        /// The latest poll, as you may see it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        poll: Option<Poll>,
+    },
+    /// A poll was put, answered (its counts, to facilitators), or closed
+    /// (its counts, to everyone).
+    Poll {
+        /// The poll as you may see it.
+        poll: Poll,
     },
     /// A chat message (to everyone, or a private one you sent or received).
     Chat {
@@ -842,6 +871,14 @@ struct Envelope<'a> {
     raised: Option<bool>,
     #[serde(default)]
     reaction: Option<Reaction>,
+    #[serde(default)]
+    question: Option<String>,
+    #[serde(default)]
+    choices: Option<Vec<String>>,
+    #[serde(default)]
+    poll: Option<u64>,
+    #[serde(default)]
+    choice: Option<usize>,
 }
 
 impl ClientMessage {
@@ -871,6 +908,9 @@ impl ClientMessage {
             ClientMessage::Mute { .. } => "mute",
             ClientMessage::AskUnmute { .. } => "ask_unmute",
             ClientMessage::Spotlight { .. } => "spotlight",
+            ClientMessage::Poll { .. } => "poll",
+            ClientMessage::Answer { .. } => "answer",
+            ClientMessage::ClosePoll { .. } => "close_poll",
         }
     }
 }
@@ -978,6 +1018,17 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
         }),
         "mute" => Ok(ClientMessage::Mute {
             participant: env.participant.clone(),
+        }),
+        "poll" => Ok(ClientMessage::Poll {
+            question: env.question.clone().ok_or_else(|| missing("question"))?,
+            choices: env.choices.clone().ok_or_else(|| missing("choices"))?,
+        }),
+        "answer" => Ok(ClientMessage::Answer {
+            poll: env.poll.ok_or_else(|| missing("poll"))?,
+            choice: env.choice.ok_or_else(|| missing("choice"))?,
+        }),
+        "close_poll" => Ok(ClientMessage::ClosePoll {
+            poll: env.poll.ok_or_else(|| missing("poll"))?,
         }),
         "spotlight" => Ok(ClientMessage::Spotlight {
             participant: env.participant.clone(),

@@ -87,6 +87,9 @@ impl Connection<'_> {
             ClientMessage::React { reaction } => self.member.react(reaction).await,
             ClientMessage::Mute { participant } => self.member.mute(participant).await,
             ClientMessage::Spotlight { participant } => self.member.spotlight(participant).await,
+            ClientMessage::Poll { question, choices } => self.member.poll(question, choices).await,
+            ClientMessage::Answer { poll, choice } => self.member.answer(poll, choice).await,
+            ClientMessage::ClosePoll { poll } => self.member.close_poll(poll).await,
             ClientMessage::AskUnmute { participant } => {
                 self.member.ask_unmute(participant).await;
             }

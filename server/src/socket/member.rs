@@ -63,6 +63,21 @@ impl Member {
         self.session.mute(id, cid, participant).await;
     }
 
+    pub(super) async fn poll(&self, question: String, choices: Vec<String>) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.poll(id, cid, question, choices).await;
+    }
+
+    pub(super) async fn answer(&self, poll: u64, choice: usize) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.answer(id, cid, poll, choice).await;
+    }
+
+    pub(super) async fn close_poll(&self, poll: u64) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.close_poll(id, cid, poll).await;
+    }
+
     pub(super) async fn spotlight(&self, participant: Option<String>) {
         let (id, cid) = (self.id.clone(), self.connection_id.clone());
         self.session.spotlight(id, cid, participant).await;

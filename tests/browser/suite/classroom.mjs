@@ -178,3 +178,29 @@ test("views: the speaker view, a picture pinned on one page, and a facilitator's
   await fac.page.click(`[data-person="${karim.id}"] button[data-action="spotlight"]`);
   await sophie.page.waitForFunction(() => !document.querySelector('figure.tile[data-main="true"]'), null, { timeout: UI_WAIT_MS });
 });
+
+test("an anonymous poll: the facilitator puts it, two pages answer, everyone sees the counts once closed", async (stage) => {
+  const session = await stage.session();
+  const room = await openThree(stage, session);
+  await joinTogether(room);
+  const [fac, karim, sophie] = room;
+  await openPanel(fac, "chat");
+  await fac.page.click(".poll-new summary");
+  await fac.page.fill('[data-field="poll-question"]', "On fait une pause à 15 h ?");
+  await fac.page.fill('[data-field="poll-choices"]', "Oui\nNon\nPlus tard");
+  await fac.page.click('button[data-action="poll-put"]');
+  // Each participant is told and answers from the chat panel.
+  for (const [person, choice] of [[karim, 0], [sophie, 2]]) {
+    await person.page.click('.toast button[data-action="poll-open"]', { timeout: UI_WAIT_MS });
+    await person.page.click(`[data-field="poll"] li[data-choice="${choice}"] button[data-action="poll-answer"]`, { timeout: UI_WAIT_MS });
+    await person.page.locator('[data-field="poll-answered"]', { hasText: "Vous avez répondu" }).waitFor({ timeout: UI_WAIT_MS });
+  }
+  // No counts for participants while open; the facilitator sees them as they come.
+  assert.equal(await karim.page.locator('[data-field="poll-count"]').count(), 0, "counts shown to a participant while open");
+  await fac.page.locator('[data-field="poll-answered"]', { hasText: "2 réponse" }).waitFor({ timeout: UI_WAIT_MS });
+  await fac.page.click('button[data-action="poll-close"]');
+  await sophie.page.locator('#poll-title', { hasText: "Résultats" }).waitFor({ timeout: UI_WAIT_MS });
+  const counts = await sophie.page.$$eval('[data-field="poll-count"]', (els) => els.map((e) => e.textContent));
+  assert.deepEqual(counts, ["1 (50 %)", "0 (0 %)", "1 (50 %)"]);
+  await sophie.page.screenshot({ path: join(ARTIFACTS, "poll-results.png") });
+});

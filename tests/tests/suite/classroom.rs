@@ -439,3 +439,93 @@ async fn a_facilitator_spotlights_someone_for_everyone_until_stopped_or_gone() {
     assert_eq!(m["by"], "server");
     drop(karim);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_anonymous_poll_counts_answers_once_each_and_shows_them_when_closed() {
+    let (server, session, mut claire, mut karim, mut sophie) = class_of_three().await;
+    // A participant may not put a poll; a poll needs two to six answers.
+    refused(
+        &mut karim,
+        json!({"type": "poll", "question": "Pause ?", "choices": ["oui", "non"]}),
+        "poll",
+        "forbidden",
+    )
+    .await;
+    refused(
+        &mut claire,
+        json!({"type": "poll", "question": "Pause ?", "choices": ["oui"]}),
+        "poll",
+        "invalid_input",
+    )
+    .await;
+    claire
+        .send_json(&json!({"type": "poll", "question": "On fait une pause à 15 h ?", "choices": ["Oui", "Non", "Plus tard"]}))
+        .await;
+    let (put, _) = karim.skip_until("the poll", |m| m["type"] == "poll").await;
+    let poll = put["poll"]["id"].as_u64().expect("an id");
+    assert_eq!(put["poll"]["open"], true);
+    assert!(
+        put["poll"].get("counts").is_none(),
+        "a participant sees no counts while open: {put}"
+    );
+    karim
+        .send_json(&json!({"type": "answer", "poll": poll, "choice": 0}))
+        .await;
+    // Once each; an answer that does not exist is refused (and spends
+    // nothing).
+    refused(
+        &mut karim,
+        json!({"type": "answer", "poll": poll, "choice": 1}),
+        "answer",
+        "conflict",
+    )
+    .await;
+    refused(
+        &mut sophie,
+        json!({"type": "answer", "poll": poll, "choice": 7}),
+        "answer",
+        "invalid_input",
+    )
+    .await;
+    sophie
+        .send_json(&json!({"type": "answer", "poll": poll, "choice": 2}))
+        .await;
+    // The facilitator sees the counts as they come; nobody sees who chose what.
+    let (seen, _) = claire
+        .skip_until("both answers", |m| {
+            m["type"] == "poll" && m["poll"]["answered"] == 2
+        })
+        .await;
+    assert_eq!(seen["poll"]["counts"], json!([1, 0, 1]));
+    assert!(!seen.to_string().contains(&karim.id), "{seen}");
+    refused(
+        &mut karim,
+        json!({"type": "close_poll", "poll": poll}),
+        "close_poll",
+        "forbidden",
+    )
+    .await;
+    claire
+        .send_json(&json!({"type": "close_poll", "poll": poll}))
+        .await;
+    let (closed, _) = sophie
+        .skip_until("the results", |m| {
+            m["type"] == "poll" && m["poll"]["open"] == false
+        })
+        .await;
+    assert_eq!(closed["poll"]["counts"], json!([1, 0, 1]));
+    assert_eq!(closed["poll"]["you_answered"], true);
+    refused(
+        &mut sophie,
+        json!({"type": "answer", "poll": poll, "choice": 1}),
+        "answer",
+        "not_open",
+    )
+    .await;
+    // A newcomer finds the results; nothing of the poll is in the ledger.
+    let tab = server.join(&session, "Karim Benali").await;
+    assert_eq!(tab.welcome["poll"]["counts"], json!([1, 0, 1]));
+    assert_eq!(tab.welcome["poll"]["you_answered"], true);
+    let log = server.ledger_export(&session.id).await;
+    assert!(!log.contains("pause à 15 h"), "the poll is in the ledger");
+}

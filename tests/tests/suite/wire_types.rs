@@ -27,7 +27,7 @@ use cadre_protocol::api::{
     Consents, CourseEvent, EvidenceNotice, Lobby, NamedAttendance, NamedHalfDay, RecordingFile,
     RecordingSegment, Recordings, SponsorHalfDay, SponsorSession, SponsorTotals, SponsorView,
 };
-use cadre_protocol::classroom::{ChatLine, HandChange, RaisedHand, Reaction};
+use cadre_protocol::classroom::{ChatLine, HandChange, Poll, RaisedHand, Reaction};
 use cadre_protocol::consent::ConsentText;
 use cadre_protocol::difficulties::{Difficulty, DifficultyStatus};
 use cadre_protocol::evidence::Entry;
@@ -496,7 +496,9 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             chat: list(full, chat_line(full)),
             hands: list(full, raised_hand()),
             spotlight: some(full, "p_karim".into()),
+            poll: some(full, poll(full)),
         },
+        ServerMessage::Poll { poll: poll(full) },
         ServerMessage::Spotlight {
             id: some(full, "p_karim".into()),
             by: "p_claire".into(),
@@ -734,6 +736,12 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
         ClientMessage::Spotlight {
             participant: some(full, "p_karim".into()),
         },
+        ClientMessage::Poll {
+            question: "Une pause ?".into(),
+            choices: vec!["Oui".into(), "Non".into()],
+        },
+        ClientMessage::Answer { poll: 1, choice: 0 },
+        ClientMessage::ClosePoll { poll: 1 },
     ]
 }
 
@@ -745,6 +753,19 @@ fn chat_line(full: bool) -> ChatLine {
         text: "Bonjour à tous".into(),
         at: 1_796_284_800_000,
         to: some(full, "p_claire".into()),
+    }
+}
+
+fn poll(full: bool) -> Poll {
+    Poll {
+        id: 1,
+        question: "Une pause ?".into(),
+        choices: vec!["Oui".into(), "Non".into()],
+        by: "p_claire".into(),
+        open: false,
+        counts: some(full, vec![2, 1]),
+        answered: 3,
+        you_answered: true,
     }
 }
 

@@ -323,6 +323,23 @@ impl SessionActor {
                 connection_id,
                 participant,
             } => self.spotlight(&id, &connection_id, participant),
+            Command::Poll {
+                id,
+                connection_id,
+                question,
+                choices,
+            } => self.put_poll(&id, &connection_id, question, choices),
+            Command::Answer {
+                id,
+                connection_id,
+                poll,
+                choice,
+            } => self.answer_poll(&id, &connection_id, poll, choice),
+            Command::ClosePoll {
+                id,
+                connection_id,
+                poll,
+            } => self.close_poll(&id, &connection_id, poll),
             Command::Revoke { id, reply } => self.revoke(&id, reply),
             Command::Notify { id, text } => self.send(&id, Outbound::Text(text)),
             Command::SignBegin { id, slot, reply } => self.sign_begin(&id, &slot, reply),

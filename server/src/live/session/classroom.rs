@@ -10,11 +10,13 @@
 use super::actor::SessionActor;
 use crate::live::outbound::{Outbound, encode};
 use cadre_protocol::classroom::{
-    ChatLine, HandChange, MAX_CHAT_CHARS, MAX_CHAT_LINES, RaisedHand, Reaction,
+    ChatLine, HandChange, MAX_CHAT_CHARS, MAX_CHAT_LINES, MAX_POLL_CHOICE, MAX_POLL_QUESTION,
+    POLL_CHOICES, Poll, RaisedHand, Reaction,
 };
 use cadre_protocol::evidence::ACTOR_SERVER;
 use cadre_protocol::signalling::ServerMessage;
 use cadre_protocol::{ErrorCode, Role, SessionState};
+use std::collections::HashSet;
 use std::collections::{HashMap, VecDeque};
 use std::time::Instant;
 
@@ -84,6 +86,10 @@ pub(super) struct Classroom {
     hands: Vec<RaisedHand>,
     /// Who a facilitator shows large on every page.
     pub(super) spotlight: Option<String>,
+    /// The latest poll: the counts, and who answered (never who chose
+    /// what).
+    poll: Option<(Poll, HashSet<String>)>,
+    polls: u64,
     allowances: HashMap<String, Allowance>,
 }
 
@@ -92,9 +98,56 @@ impl Classroom {
         self.chat.for_person(id)
     }
 
+    /// The latest poll as `id` (of `role`) may see it: the counts to
+    /// facilitators, and to everyone once closed.
+    pub(super) fn poll_for(&self, id: &str, role: Role) -> Option<Poll> {
+        let (poll, answered) = self.poll.as_ref()?;
+        let mut view = poll.clone();
+        view.you_answered = answered.contains(id);
+        if poll.open && role != Role::Facilitator {
+            view.counts = None;
+        }
+        Some(view)
+    }
+
     pub(super) fn hands(&self) -> Vec<RaisedHand> {
         self.hands.clone()
     }
+}
+
+/// Why a poll is refused, if it is.
+fn poll_refusal(question: &str, choices: &[String]) -> Option<String> {
+    if question.trim().is_empty() || question.chars().count() > MAX_POLL_QUESTION {
+        return Some(format!("question: 1 to {MAX_POLL_QUESTION} characters"));
+    }
+    if !POLL_CHOICES.contains(&choices.len()) {
+        return Some(format!(
+            "choices: {} to {} answers",
+            POLL_CHOICES.start(),
+            POLL_CHOICES.end()
+        ));
+    }
+    if choices
+        .iter()
+        .any(|c| c.trim().is_empty() || c.chars().count() > MAX_POLL_CHOICE)
+    {
+        return Some(format!("choices: each 1 to {MAX_POLL_CHOICE} characters"));
+    }
+    let text = std::iter::once(question).chain(choices.iter().map(String::as_str));
+    text.map(refusal_of_controls)
+        .find(Option::is_some)
+        .flatten()
+}
+
+/// Control characters other than line breaks and tabs are not text.
+fn refusal_of_controls(text: &str) -> Option<String> {
+    let c = text
+        .chars()
+        .find(|c| c.is_control() && *c != '\n' && *c != '\t')?;
+    Some(format!(
+        "text: must not contain the control character U+{:04X}",
+        c as u32
+    ))
 }
 
 /// Why a chat text is refused, if it is.
@@ -108,17 +161,7 @@ fn refusal(text: &str) -> Option<String> {
             "text: {chars} characters, over the {MAX_CHAT_CHARS} a message may have"
         ));
     }
-    // Line breaks and tabs are text; other control characters are not.
-    if let Some(c) = text
-        .chars()
-        .find(|c| c.is_control() && *c != '\n' && *c != '\t')
-    {
-        return Some(format!(
-            "text: must not contain the control character U+{:04X}",
-            c as u32
-        ));
-    }
-    None
+    refusal_of_controls(text)
 }
 
 impl SessionActor {
@@ -273,6 +316,144 @@ impl SessionActor {
         for target in targets {
             self.send(&target, Outbound::Text(msg.clone()));
         }
+    }
+
+    /// A facilitator puts a poll (the open one, if any, closes first).
+    pub(super) fn put_poll(
+        &mut self,
+        id: &str,
+        connection_id: &str,
+        question: String,
+        choices: Vec<String>,
+    ) {
+        if !self.facilitator_asks(id, connection_id, "poll") {
+            return;
+        }
+        if let Some(why) = poll_refusal(&question, &choices) {
+            self.refuse(id, ErrorCode::InvalidInput, &why, "poll");
+            return;
+        }
+        if !self.allowed(id, "poll") {
+            return;
+        }
+        if let Some((open, _)) = &self.classroom.poll
+            && open.open
+        {
+            let previous = open.id;
+            self.close_poll_now(previous);
+        }
+        self.classroom.polls += 1;
+        let counts = vec![0; choices.len()];
+        let poll = Poll {
+            id: self.classroom.polls,
+            question,
+            choices,
+            by: id.to_owned(),
+            open: true,
+            counts: Some(counts),
+            answered: 0,
+            you_answered: false,
+        };
+        self.classroom.poll = Some((poll, HashSet::new()));
+        self.tell_poll();
+    }
+
+    /// Someone answers the open poll, once.
+    pub(super) fn answer_poll(&mut self, id: &str, connection_id: &str, poll: u64, choice: usize) {
+        if !self.is_current(id, connection_id) {
+            return;
+        }
+        let refusal = match &self.classroom.poll {
+            Some((p, _)) if p.id != poll || !p.open => {
+                Some((ErrorCode::NotOpen, "this poll is not open".to_owned()))
+            }
+            None => Some((ErrorCode::NotOpen, "no poll is open".to_owned())),
+            Some((p, answered)) if answered.contains(id) => Some((
+                ErrorCode::Conflict,
+                "you have answered this poll already".to_owned(),
+            )),
+            Some((p, _)) if choice >= p.choices.len() => Some((
+                ErrorCode::InvalidInput,
+                format!("choice: 0 to {}", p.choices.len() - 1),
+            )),
+            Some(_) => None,
+        };
+        if let Some((code, why)) = refusal {
+            self.refuse(id, code, &why, "answer");
+            return;
+        }
+        if let Some((p, answered)) = &mut self.classroom.poll {
+            answered.insert(id.to_owned());
+            p.answered += 1;
+            if let Some(counts) = &mut p.counts {
+                counts[choice] += 1;
+            }
+        }
+        self.tell_poll();
+    }
+
+    /// A facilitator closes the open poll: everyone sees its counts.
+    pub(super) fn close_poll(&mut self, id: &str, connection_id: &str, poll: u64) {
+        if !self.facilitator_asks(id, connection_id, "close_poll") {
+            return;
+        }
+        let open = self
+            .classroom
+            .poll
+            .as_ref()
+            .is_some_and(|(p, _)| p.id == poll && p.open);
+        if !open {
+            self.refuse(
+                id,
+                ErrorCode::NotOpen,
+                "this poll is not open",
+                "close_poll",
+            );
+            return;
+        }
+        self.close_poll_now(poll);
+    }
+
+    fn close_poll_now(&mut self, poll: u64) {
+        if let Some((p, _)) = &mut self.classroom.poll
+            && p.id == poll
+        {
+            p.open = false;
+        }
+        self.tell_poll();
+    }
+
+    /// Everyone gets the poll as they may see it.
+    fn tell_poll(&mut self) {
+        let ids: Vec<(String, Role)> = self
+            .members
+            .iter()
+            .map(|(id, m)| (id.clone(), m.role))
+            .collect();
+        for (id, role) in ids {
+            if let Some(poll) = self.classroom.poll_for(&id, role) {
+                let msg = encode(&ServerMessage::Poll { poll });
+                self.send(&id, Outbound::Text(msg));
+            }
+        }
+    }
+
+    /// Whether `id` is a facilitator on their current connection (told
+    /// why not otherwise).
+    fn facilitator_asks(&mut self, id: &str, connection_id: &str, about: &str) -> bool {
+        if !self.is_current(id, connection_id) {
+            return false;
+        }
+        if !self.is_facilitator(id) {
+            self.refuse(
+                id,
+                ErrorCode::Forbidden,
+                "only a facilitator does this",
+                about,
+            );
+            return false;
+        }
+        true
     }
 
     /// A facilitator shows someone large on every page, or stops.

@@ -71,6 +71,23 @@ pub(super) enum Command {
         connection_id: String,
         participant: Option<String>,
     },
+    Poll {
+        id: String,
+        connection_id: String,
+        question: String,
+        choices: Vec<String>,
+    },
+    Answer {
+        id: String,
+        connection_id: String,
+        poll: u64,
+        choice: usize,
+    },
+    ClosePoll {
+        id: String,
+        connection_id: String,
+        poll: u64,
+    },
     /// Reserve a sign-in before it is written to the ledger.
     SignBegin {
         id: String,

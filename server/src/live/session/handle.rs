@@ -332,6 +332,50 @@ impl SessionHandle {
             .await;
     }
 
+    /// A facilitator puts a poll.
+    pub async fn poll(
+        &self,
+        id: String,
+        connection_id: String,
+        question: String,
+        choices: Vec<String>,
+    ) {
+        let _ = self
+            .tx
+            .send(Command::Poll {
+                id,
+                connection_id,
+                question,
+                choices,
+            })
+            .await;
+    }
+
+    /// Someone answers the open poll.
+    pub async fn answer(&self, id: String, connection_id: String, poll: u64, choice: usize) {
+        let _ = self
+            .tx
+            .send(Command::Answer {
+                id,
+                connection_id,
+                poll,
+                choice,
+            })
+            .await;
+    }
+
+    /// A facilitator closes the open poll.
+    pub async fn close_poll(&self, id: String, connection_id: String, poll: u64) {
+        let _ = self
+            .tx
+            .send(Command::ClosePoll {
+                id,
+                connection_id,
+                poll,
+            })
+            .await;
+    }
+
     /// A facilitator shows someone to everyone, or stops.
     pub async fn spotlight(&self, id: String, connection_id: String, participant: Option<String>) {
         let _ = self

@@ -86,6 +86,7 @@ impl SessionActor {
             chat: self.classroom.chat_for(&j.id),
             hands: self.classroom.hands(),
             spotlight: self.classroom.spotlight.clone(),
+            poll: self.classroom.poll_for(&j.id, j.role),
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
