@@ -235,6 +235,9 @@ struct Member {
     id: String,
     subscribe: Arc<dyn PeerConnection>,
     subscribe_gathered: watch::Receiver<bool>,
+    /// The subscribe connection is up (DTLS done): packets are sent to it
+    /// only then, since before there are no keys to encrypt them with.
+    subscribe_up: Arc<AtomicBool>,
     /// The current publish connection, with its generation.
     publish: Mutex<Option<(u64, Arc<dyn PeerConnection>)>>,
     /// What this member publishes.
@@ -373,6 +376,8 @@ struct Outgoing {
     level_id: OnceLock<u8>,
     /// Counts it in the server's forwarding while it exists.
     _counted: capacity::Reservation,
+    /// Its subscriber's connection is up ([`Member::subscribe_up`]).
+    up: Arc<AtomicBool>,
 }
 
 /// [`Outgoing::target`] when nothing is to be sent.
@@ -580,6 +585,20 @@ impl PeerConnectionEventHandler for Handler {
     async fn on_connection_state_change(&self, state: RTCPeerConnectionState) {
         debug!(member = %self.member, publish = ?self.publish, %state, "forwarding peer connection");
         if self.publish.is_none()
+            && let Some(inner) = self.forwarder.upgrade()
+        {
+            // Set here, in the order the states come; only the keyframes
+            // wait for a task.
+            let forwarder = Forwarder { inner };
+            let up = state == RTCPeerConnectionState::Connected;
+            if let Ok(member) = forwarder.member(&self.member)
+                && !member.subscribe_up.swap(up, Ordering::SeqCst)
+                && up
+            {
+                tokio::spawn(async move { forwarder.subscriber_up(&member).await });
+            }
+        }
+        if self.publish.is_none()
             && state == RTCPeerConnectionState::Failed
             && let Some(inner) = self.forwarder.upgrade()
         {
@@ -733,6 +752,7 @@ impl Forwarder {
             id: id.to_owned(),
             subscribe,
             subscribe_gathered,
+            subscribe_up: Arc::new(AtomicBool::new(false)),
             publish: Mutex::new(None),
             sources: Mutex::new(Vec::new()),
             negotiation: tokio::sync::Mutex::new(Negotiation::default()),
@@ -1371,6 +1391,7 @@ impl Forwarder {
             rewrite: Mutex::new(Rewrite::default()),
             level_id: OnceLock::new(),
             _counted: self.inner.capacity.reserve(),
+            up: Arc::clone(&member.subscribe_up),
         });
         lock(&member.outgoing).insert(source.key.clone(), Arc::clone(&out));
         source
@@ -1596,6 +1617,9 @@ impl Forwarder {
                 let Some(&pt) = sink.payload_type.get() else {
                     continue;
                 };
+                if !sink.up.load(Ordering::Relaxed) {
+                    continue;
+                }
                 let Some((seq, ts)) = lock(&sink.rewrite).admit(sink.target(), arrival, now) else {
                     continue;
                 };
@@ -1634,6 +1658,23 @@ impl Forwarder {
             Some(Fault::Panic) => panic!("a fault planned by a test"),
             Some(Fault::Stall) => std::future::pending::<()>().await,
             None => {}
+        }
+    }
+
+    /// A member's subscribe connection came up: what was held back flows
+    /// from a keyframe, asked for each of its cameras (one asked before was
+    /// sent to nobody).
+    async fn subscriber_up(&self, member: &Arc<Member>) {
+        let outgoing: Vec<(SourceKey, Arc<Outgoing>)> = lock(&member.outgoing)
+            .iter()
+            .filter(|(k, o)| k.kind == RtpCodecKind::Video && o.payload_type.get().is_some())
+            .map(|(k, o)| (k.clone(), Arc::clone(o)))
+            .collect();
+        for (key, out) in outgoing {
+            let layer = lock(&out.rewrite).current().or_else(|| out.target());
+            if let (Some(source), Some(layer)) = (self.source(&key), layer) {
+                want_keyframe(&source, layer).await;
+            }
         }
     }
 

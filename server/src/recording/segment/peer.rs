@@ -21,7 +21,7 @@ use webrtc::media_stream::track_remote::{TrackRemote, TrackRemoteEvent};
 use webrtc::peer_connection::{
     MediaEngine, PeerConnection, PeerConnectionBuilder, PeerConnectionEventHandler,
     RTCConfigurationBuilder, RTCIceGatheringState, RTCPeerConnectionState, Registry,
-    SettingEngineBuilder, register_default_interceptors,
+    SettingEngineBuilder,
 };
 
 /// ICE: silence before "disconnected", then before "failed". A publisher
@@ -121,10 +121,7 @@ pub(crate) async fn build_with(
     extend: impl FnOnce(Registry) -> Registry,
 ) -> Result<Arc<dyn PeerConnection>, String> {
     let mut me = media_engine()?;
-    let registry = extend(
-        register_default_interceptors(Registry::new(), &mut me)
-            .map_err(|e| format!("interceptors: {e}"))?,
-    );
+    let registry = extend(interceptors(&mut me)?);
     let settings = SettingEngineBuilder::new()
         .with_multicast_dns_mode(MulticastDnsMode::Disabled)
         .with_ice_timeouts(Some(ICE_DISCONNECTED), Some(ICE_FAILED), None)
@@ -140,6 +137,37 @@ pub(crate) async fn build_with(
         .await
         .map_err(|e| format!("peer connection on {ip}: {e}"))?;
     Ok(Arc::new(pc))
+}
+
+/// Packets each outgoing video track keeps to answer NACKs: 256 is two
+/// seconds of a camera's highest layer and far more of a thumbnail, ample
+/// for any round trip a call survives. webrtc-rs's default, 1,024, holds a
+/// slot table of 112 KiB per outgoing track whatever is sent: with one per
+/// subscriber and publisher, 95 of the 190 MiB a session of 30 took
+/// (BENCHMARKS.md, forwarding run 4).
+const NACK_BUFFER: u16 = 256;
+
+/// webrtc-rs's default interceptors (NACK, RTCP reports, TWCC feedback,
+/// the simulcast header extensions), with a smaller NACK buffer.
+fn interceptors(me: &mut MediaEngine) -> Result<Registry, String> {
+    use rtc::interceptor::{NackGeneratorBuilder, NackResponderBuilder, Slot};
+    use rtc::peer_connection::configuration::interceptor_registry::{
+        configure_nack, configure_rtcp_reports, configure_simulcast_extension_headers,
+        configure_twcc_receiver_only,
+    };
+    // The feedback `configure_nack` registers, then its two interceptors
+    // in their slots, the responder with its own size.
+    let _ = configure_nack(Registry::new(), me);
+    let registry = Registry::new()
+        .with(
+            Slot::NackResponder,
+            NackResponderBuilder::new().with_size(NACK_BUFFER).build(),
+        )
+        .with(Slot::NackGenerator, NackGeneratorBuilder::new().build());
+    configure_simulcast_extension_headers(me).map_err(|e| format!("interceptors: {e}"))?;
+    let registry =
+        configure_twcc_receiver_only(registry, me).map_err(|e| format!("interceptors: {e}"))?;
+    Ok(configure_rtcp_reports(registry))
 }
 
 /// One receive-only audio and one video transceiver, added before an offer
