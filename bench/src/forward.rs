@@ -518,13 +518,17 @@ async fn run(a: &ForwardArgs, fwd: tokio::runtime::Handle) -> Result<ForwardRepo
             (forwarder.clone(), Arc::clone(&subscribers), fwd.clone());
         tokio::spawn(async move {
             while let Some(event) = events.recv().await {
-                let ForwardEvent::Offer {
-                    member,
-                    description,
-                } = event
-                else {
-                    eprintln!("{event:?}");
-                    continue;
+                let (member, description) = match event {
+                    ForwardEvent::Offer {
+                        member,
+                        description,
+                    } => (member, description),
+                    // The server's view of each member, every second.
+                    ForwardEvent::Conditions { .. } => continue,
+                    other => {
+                        eprintln!("{other:?}");
+                        continue;
+                    }
                 };
                 let Some(subscriber) = subscribers.get(&member) else {
                     continue;
