@@ -615,10 +615,7 @@ fn publisher_config(args: &RecordingArgs) -> PublisherConfig {
         keyframe_every: Some(Duration::from_secs(5)),
         size: (640, 360),
         frame_bytes: (args.keyframe_bytes, args.frame_bytes),
-        second_video: false,
-        simulcast: false,
-        h264_only: false,
-        audio_level: false,
+        ..PublisherConfig::default()
     }
 }
 

@@ -102,6 +102,9 @@ pub struct PublisherConfig {
     /// A camera that can only send H.264 (a codec the server does not
     /// take): its offer names no other video codec.
     pub h264_only: bool,
+    /// With `simulcast`, a fourth encoding (RID `x`, layer 3): more than a
+    /// camera may send.
+    pub fourth_layer: bool,
     /// The microphone says how loud each packet is (RFC 6464 header
     /// extension, as browsers send it): [`SyntheticPublisher::send_audio_at`].
     pub audio_level: bool,
@@ -118,6 +121,7 @@ impl Default for PublisherConfig {
             second_video: false,
             simulcast: false,
             h264_only: false,
+            fourth_layer: false,
             audio_level: false,
         }
     }
@@ -466,7 +470,7 @@ impl SyntheticPublisher {
         let pc: Arc<dyn PeerConnection> = Arc::new(pc);
         let audio = add_track(&pc, RtpCodecKind::Audio).await;
         let video = if config.simulcast {
-            add_simulcast_track(&pc).await
+            add_simulcast_track(&pc, config.fourth_layer).await
         } else if config.h264_only {
             add_track_in(&pc, RtpCodecKind::Video, MIME_TYPE_H264).await
         } else {
@@ -943,12 +947,15 @@ const MID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:mid";
 const AUDIO_LEVEL_URI: &str = "urn:ietf:params:rtp-hdrext:ssrc-audio-level";
 const RID_URI: &str = "urn:ietf:params:rtp-hdrext:sdes:rtp-stream-id";
 
-/// A VP8 camera in three encodings (RIDs `q`, `h`, `f`), send-only.
-async fn add_simulcast_track(pc: &Arc<dyn PeerConnection>) -> Outgoing {
-    let layers: Vec<(u32, &'static str)> = ["q", "h", "f"]
-        .into_iter()
-        .map(|rid| (random_u32(), rid))
-        .collect();
+/// A VP8 camera in three encodings (RIDs `q`, `h`, `f`; and `x` with
+/// `fourth`), send-only.
+async fn add_simulcast_track(pc: &Arc<dyn PeerConnection>, fourth: bool) -> Outgoing {
+    let rids: &[&'static str] = if fourth {
+        &["q", "h", "f", "x"]
+    } else {
+        &["q", "h", "f"]
+    };
+    let layers: Vec<(u32, &'static str)> = rids.iter().map(|rid| (random_u32(), *rid)).collect();
     let codec = RTCRtpCodec {
         mime_type: MIME_TYPE_VP8.to_owned(),
         clock_rate: 90_000,

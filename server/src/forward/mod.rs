@@ -461,17 +461,25 @@ impl Source {
     /// rank another SSRC already has (a second encoding claiming to be the
     /// same one is not a layer). A layer whose RID says no rank comes after
     /// the others; at most three.
-    fn add_layer(&self, ssrc: u32, rank: Option<Rank>) -> bool {
+    /// Takes the encoding `ssrc` named `rid` as one of the camera's layers:
+    /// a simulcast encoding must be named as a layer (`layers::rank_of`),
+    /// one rank each, three at most; an encoding named otherwise, or
+    /// unnamed beside others, is not forwarded (more than a camera may
+    /// send).
+    fn add_layer(&self, ssrc: u32, rid: Option<&str>) -> bool {
         let mut layers = self.layers.write().unwrap_or_else(|p| p.into_inner());
-        if layers
-            .iter()
-            .any(|l| l.ssrc == ssrc || Some(l.rank) == rank)
-            || layers.len() >= 3
-        {
+        let rank = match rid {
+            Some(rid) => match layers::rank_of(rid) {
+                Some(rank) => rank,
+                None => return false,
+            },
+            None if layers.is_empty() => 0,
+            None => return false,
+        };
+        if layers.iter().any(|l| l.ssrc == ssrc || l.rank == rank) || layers.len() >= 3 {
             return false;
         }
-        let rank = rank.unwrap_or_else(|| layers.iter().map(|l| l.rank + 1).max().unwrap_or(0));
-        layers.push(Arc::new(Layer::new(ssrc, rank.min(layers::HIGH))));
+        layers.push(Arc::new(Layer::new(ssrc, rank)));
         true
     }
 }
@@ -1473,11 +1481,7 @@ impl Forwarder {
             RtpCodecKind::Audio => 48_000,
             _ => 90_000,
         };
-        let first_rank = remote
-            .rid(ssrc)
-            .await
-            .and_then(|rid| layers::rank_of(rid.as_str()))
-            .unwrap_or(0);
+        let first_rid = remote.rid(ssrc).await;
         let level_id = match kind {
             RtpCodecKind::Audio => lock(&member.levels).get(&generation).copied(),
             _ => None,
@@ -1491,11 +1495,13 @@ impl Forwarder {
             level_id,
             audible: AtomicBool::new(true),
             last_loud_ms: AtomicU64::new(0),
-            layers: RwLock::new(vec![Arc::new(Layer::new(ssrc, first_rank))]),
+            layers: RwLock::new(Vec::new()),
             sinks: RwLock::new(Vec::new()),
             keyframes: Mutex::new(HashMap::new()),
             tap: Mutex::new(None),
         });
+        // The track's first encoding, if it may be one of its layers.
+        source.add_layer(ssrc, first_rid.as_deref());
         let replaced = {
             let mut sources = lock(&member.sources);
             let same = sources.iter().position(|s| s.key == key);
@@ -1543,8 +1549,7 @@ impl Forwarder {
                 TrackRemoteEvent::OnRtpPacket(packet) => packet,
                 TrackRemoteEvent::OnOpen(init) => {
                     // A simulcast camera's layers open one by one.
-                    let rank = init.rid.as_deref().and_then(layers::rank_of);
-                    if source.add_layer(init.ssrc, rank) {
+                    if source.add_layer(init.ssrc, init.rid.as_deref()) {
                         info!(member = %publisher, ssrc = init.ssrc, rid = ?init.rid, "a layer of a camera");
                         self.allocate_all().await;
                     }

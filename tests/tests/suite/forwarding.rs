@@ -1600,3 +1600,87 @@ async fn a_large_group_hears_the_last_five_to_speak_without_a_gap_in_anyones_num
         p.close().await;
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_camera_in_more_encodings_than_allowed_is_forwarded_from_three() {
+    use cadre_protocol::signalling::VideoQuality;
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    forwarder.join("p_anne").await.expect("join");
+    forwarder.join("p_bruno").await.expect("join");
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    let (pump, _) = answer_offers(
+        &forwarder,
+        HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
+        events,
+    );
+    let anne = SyntheticPublisher::with_config(PublisherConfig {
+        simulcast: true,
+        fourth_layer: true,
+        ..Default::default()
+    })
+    .await;
+    let anne = publish(&forwarder, "p_anne", anne).await;
+    assert_eq!(
+        anne.layer_ssrcs().len(),
+        4,
+        "the camera announces four encodings"
+    );
+    // Every frame in all four encodings, the unknown one first (a camera
+    // that would have it taken for its lowest layer), each a keyframe now
+    // and then; the fourth marked 3.
+    let mut clocks: Vec<(u16, u32)> =
+        vec![(100, 1_000), (30_000, 500_000), (65_000, 9_000_000), (5, 7)];
+    let layers = |bruno: &SyntheticSubscriber| -> Vec<u8> {
+        bruno
+            .received()
+            .into_iter()
+            .filter(|r| r.kind == "video")
+            .flat_map(|r| r.packets)
+            .map(|(_, _, _, d)| layer_of(&d))
+            .collect()
+    };
+    let mut n = 0u32;
+    let mut frames = async |anne: &SyntheticPublisher, until: &dyn Fn(&[u8]) -> bool| {
+        let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+        let start = n;
+        while !until(&layers(&bruno)) || n < start + 50 {
+            for layer in [3, 0, 1, 2] {
+                let clock = &mut clocks[layer];
+                let (seq, ts) = *clock;
+                *clock = (seq.wrapping_add(1), ts.wrapping_add(3000));
+                let key = (n + 3 * layer as u32).is_multiple_of(10);
+                anne.send_layer(layer, seq, ts, true, layer_payload(layer as u8, key, n))
+                    .await;
+            }
+            n += 1;
+            tokio::time::sleep(Duration::from_millis(20)).await;
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "Bruno never got what he asked for: {:?}",
+                layers(&bruno)
+            );
+        }
+    };
+    // A thumbnail: the lowest layer, `q`, not the unknown encoding.
+    frames(&anne, &|got| !got.is_empty()).await;
+    assert!(
+        layers(&bruno).iter().all(|l| *l == 0),
+        "{:?}",
+        layers(&bruno)
+    );
+    // Asked for the highest: `f`.
+    forwarder
+        .view("p_bruno", &[("p_anne".to_owned(), VideoQuality::High)])
+        .await
+        .expect("view");
+    frames(&anne, &|got| got.contains(&2)).await;
+    // The three first encodings are Anne's camera; the fourth reaches
+    // nobody, even asked for the highest quality.
+    assert!(
+        !layers(&bruno).contains(&3),
+        "a fourth encoding was forwarded"
+    );
+    pump.abort();
+    forwarder.close().await;
+    anne.close().await;
+}
