@@ -158,6 +158,45 @@ fn vp8_payload_type(sdp: &str) -> u8 {
         .unwrap_or_else(|| panic!("no VP8 in {sdp}"))
 }
 
+/// Anne and Bruno joined; Bruno's subscriber answers every offer; Anne
+/// publishes nothing yet.
+struct AnneToBruno {
+    forwarder: Forwarder,
+    bruno: Arc<SyntheticSubscriber>,
+    pump: tokio::task::JoinHandle<()>,
+    offers: Offers,
+}
+
+async fn anne_to_bruno() -> AnneToBruno {
+    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
+    forwarder.join("p_anne").await.expect("join");
+    forwarder.join("p_bruno").await.expect("join");
+    let bruno = Arc::new(SyntheticSubscriber::new().await);
+    let (pump, offers) = answer_offers(
+        &forwarder,
+        HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
+        events,
+    );
+    AnneToBruno {
+        forwarder,
+        bruno,
+        pump,
+        offers,
+    }
+}
+
+/// The layer mark (`layer_payload`) of every video packet `subscriber`
+/// received, in order.
+fn video_layers(subscriber: &SyntheticSubscriber) -> Vec<u8> {
+    subscriber
+        .received()
+        .into_iter()
+        .filter(|r| r.kind == "video")
+        .flat_map(|r| r.packets)
+        .map(|(_, _, _, d)| layer_of(&d))
+        .collect()
+}
+
 /// Waits (at most 20 s) for `wanted` among the events that are not offers.
 async fn wait_event(others: &Others, wanted: &ForwardEvent) {
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
@@ -568,12 +607,12 @@ async fn trickled_candidates_are_held_until_their_description_is_set() {
 async fn a_second_camera_on_one_connection_is_not_forwarded() {
     // One camera and one microphone per member: Anne's connection carries
     // a second video track, which nobody receives; her first one goes on.
-    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    forwarder.join("p_anne").await.expect("join");
-    forwarder.join("p_bruno").await.expect("join");
-    let bruno = Arc::new(SyntheticSubscriber::new().await);
-    let subscribers = HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]);
-    let (pump, _offers) = answer_offers(&forwarder, subscribers, events);
+    let AnneToBruno {
+        forwarder,
+        bruno,
+        pump,
+        ..
+    } = anne_to_bruno().await;
     let anne = SyntheticPublisher::with_config(cadre_tests::media::PublisherConfig {
         second_video: true,
         ..Default::default()
@@ -697,12 +736,12 @@ async fn a_subscribers_keyframe_request_reaches_the_publisher_at_a_bounded_rate(
     // requests (from Bruno, or from a whole class at once) reaches her as
     // one, plus the one sent at the end of the interval (three if the
     // burst straddles two intervals on a stalled machine), never twenty.
-    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    forwarder.join("p_anne").await.expect("join");
-    forwarder.join("p_bruno").await.expect("join");
-    let bruno = Arc::new(SyntheticSubscriber::new().await);
-    let subscribers = HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]);
-    let (pump, _offers) = answer_offers(&forwarder, subscribers, events);
+    let AnneToBruno {
+        forwarder,
+        bruno,
+        pump,
+        ..
+    } = anne_to_bruno().await;
     let anne = publish(&forwarder, "p_anne", SyntheticPublisher::new().await).await;
     until_received(&anne, &[&bruno]).await;
     // Past the subscription's own request and its interval.
@@ -782,15 +821,12 @@ async fn send_frames(
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_simulcast_camera_reaches_each_subscriber_in_the_layer_wished_with_continuous_numbers() {
     use cadre_protocol::signalling::VideoQuality;
-    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    forwarder.join("p_anne").await.expect("join");
-    forwarder.join("p_bruno").await.expect("join");
-    let bruno = Arc::new(SyntheticSubscriber::new().await);
-    let (pump, _) = answer_offers(
-        &forwarder,
-        HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
-        events,
-    );
+    let AnneToBruno {
+        forwarder,
+        bruno,
+        pump,
+        ..
+    } = anne_to_bruno().await;
     let anne = publish(&forwarder, "p_anne", simulcast().await).await;
     let ssrcs = anne.layer_ssrcs();
 
@@ -902,15 +938,12 @@ async fn a_simulcast_camera_reaches_each_subscriber_in_the_layer_wished_with_con
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_in_a_codec_not_offered_is_refused_and_the_microphone_goes_on() {
-    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    forwarder.join("p_anne").await.expect("join");
-    forwarder.join("p_bruno").await.expect("join");
-    let bruno = Arc::new(SyntheticSubscriber::new().await);
-    let (pump, offers) = answer_offers(
-        &forwarder,
-        HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
-        events,
-    );
+    let AnneToBruno {
+        forwarder,
+        bruno,
+        pump,
+        offers,
+    } = anne_to_bruno().await;
     // Anne's browser can only send its camera in H.264.
     let anne = SyntheticPublisher::with_config(PublisherConfig {
         h264_only: true,
@@ -1222,26 +1255,18 @@ async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
             tokio::time::sleep(Duration::from_millis(20)).await;
         }
     };
-    let layers = |s: &SyntheticSubscriber| -> Vec<u8> {
-        s.received()
-            .into_iter()
-            .filter(|r| r.kind == "video")
-            .flat_map(|r| r.packets)
-            .map(|(_, _, _, d)| layer_of(&d))
-            .collect()
-    };
     // Both are sent the high layer.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while ![&bruno, &chloe]
         .iter()
-        .all(|s| layers(s).last() == Some(&2))
+        .all(|s| video_layers(s).last() == Some(&2))
     {
         frame().await;
         assert!(
             tokio::time::Instant::now() < deadline,
             "the high layer never reached both: {:?} / {:?}",
-            layers(&bruno).last(),
-            layers(&chloe).last()
+            video_layers(&bruno).last(),
+            video_layers(&chloe).last()
         );
     }
 
@@ -1252,9 +1277,9 @@ async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
     relay.set(Policy::Police {
         bits_per_second: 250_000,
     });
-    let (bruno_from, chloe_from) = (layers(&bruno).len(), layers(&chloe).len());
+    let (bruno_from, chloe_from) = (video_layers(&bruno).len(), video_layers(&chloe).len());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    while !layers(&bruno)[bruno_from..].iter().any(|l| *l < 2) {
+    while !video_layers(&bruno)[bruno_from..].iter().any(|l| *l < 2) {
         frame().await;
         assert!(
             tokio::time::Instant::now() < deadline,
@@ -1264,7 +1289,7 @@ async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
     for _ in 0..100 {
         frame().await;
     }
-    let chloe_since = &layers(&chloe)[chloe_from..];
+    let chloe_since = &video_layers(&chloe)[chloe_from..];
     assert!(
         chloe_since.len() > 100,
         "Chloé kept receiving: {}",
@@ -1604,15 +1629,12 @@ async fn a_large_group_hears_the_last_five_to_speak_without_a_gap_in_anyones_num
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_camera_in_more_encodings_than_allowed_is_forwarded_from_three() {
     use cadre_protocol::signalling::VideoQuality;
-    let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
-    forwarder.join("p_anne").await.expect("join");
-    forwarder.join("p_bruno").await.expect("join");
-    let bruno = Arc::new(SyntheticSubscriber::new().await);
-    let (pump, _) = answer_offers(
-        &forwarder,
-        HashMap::from([("p_bruno".to_owned(), Arc::clone(&bruno))]),
-        events,
-    );
+    let AnneToBruno {
+        forwarder,
+        bruno,
+        pump,
+        ..
+    } = anne_to_bruno().await;
     let anne = SyntheticPublisher::with_config(PublisherConfig {
         simulcast: true,
         fourth_layer: true,
@@ -1630,20 +1652,11 @@ async fn a_camera_in_more_encodings_than_allowed_is_forwarded_from_three() {
     // and then; the fourth marked 3.
     let mut clocks: Vec<(u16, u32)> =
         vec![(100, 1_000), (30_000, 500_000), (65_000, 9_000_000), (5, 7)];
-    let layers = |bruno: &SyntheticSubscriber| -> Vec<u8> {
-        bruno
-            .received()
-            .into_iter()
-            .filter(|r| r.kind == "video")
-            .flat_map(|r| r.packets)
-            .map(|(_, _, _, d)| layer_of(&d))
-            .collect()
-    };
     let mut n = 0u32;
     let mut frames = async |anne: &SyntheticPublisher, until: &dyn Fn(&[u8]) -> bool| {
         let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
         let start = n;
-        while !until(&layers(&bruno)) || n < start + 50 {
+        while !until(&video_layers(&bruno)) || n < start + 50 {
             for layer in [3, 0, 1, 2] {
                 let clock = &mut clocks[layer];
                 let (seq, ts) = *clock;
@@ -1657,16 +1670,16 @@ async fn a_camera_in_more_encodings_than_allowed_is_forwarded_from_three() {
             assert!(
                 tokio::time::Instant::now() < deadline,
                 "Bruno never got what he asked for: {:?}",
-                layers(&bruno)
+                video_layers(&bruno)
             );
         }
     };
     // A thumbnail: the lowest layer, `q`, not the unknown encoding.
     frames(&anne, &|got| !got.is_empty()).await;
     assert!(
-        layers(&bruno).iter().all(|l| *l == 0),
+        video_layers(&bruno).iter().all(|l| *l == 0),
         "{:?}",
-        layers(&bruno)
+        video_layers(&bruno)
     );
     // Asked for the highest: `f`.
     forwarder
@@ -1677,7 +1690,7 @@ async fn a_camera_in_more_encodings_than_allowed_is_forwarded_from_three() {
     // The three first encodings are Anne's camera; the fourth reaches
     // nobody, even asked for the highest quality.
     assert!(
-        !layers(&bruno).contains(&3),
+        !video_layers(&bruno).contains(&3),
         "a fourth encoding was forwarded"
     );
     pump.abort();

@@ -458,16 +458,7 @@ impl SessionActor {
 
     /// A facilitator shows someone large on every page, or stops.
     pub(super) fn spotlight(&mut self, id: &str, connection_id: &str, participant: Option<String>) {
-        if !self.is_current(id, connection_id) {
-            return;
-        }
-        if !self.is_facilitator(id) {
-            self.refuse(
-                id,
-                ErrorCode::Forbidden,
-                "only a facilitator shows someone to everyone",
-                "spotlight",
-            );
+        if !self.facilitator_asks(id, connection_id, "spotlight") {
             return;
         }
         if let Some(p) = &participant
@@ -524,16 +515,7 @@ impl SessionActor {
         participant: Option<String>,
         about: &str,
     ) -> Option<Vec<String>> {
-        if !self.is_current(id, connection_id) {
-            return None;
-        }
-        if !self.is_facilitator(id) {
-            self.refuse(
-                id,
-                ErrorCode::Forbidden,
-                "only a facilitator asks others about their microphone",
-                about,
-            );
+        if !self.facilitator_asks(id, connection_id, about) {
             return None;
         }
         let targets: Vec<String> = match participant {
