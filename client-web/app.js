@@ -30,6 +30,10 @@
 //! - `quality.js`: connection figures sent every 5 s, the facilitator's
 //!   "Conditions" and alerts, a participant's "Ma connexion".
 //! - `difficulties.js`: "Signaler une difficulté" in the call and after it.
+//! - `classroom.js`: the chat, raised hands, reactions, mute requests, polls,
+//!   the speaker view and spotlight.
+//! - `screen.js`: screen sharing (the button, the large shared screen, the
+//!   facilitator's permissions).
 //! - `sponsor.js`: a sponsor's read-only report at `/r/{token}` (no camera,
 //!   no socket).
 //!
@@ -49,6 +53,7 @@ import { Consents, lobbyConsents } from "./consent.js";
 import { Recording } from "./recording.js";
 import { SessionControl, finalScreen } from "./control.js";
 import { Classroom } from "./classroom.js";
+import { ScreenSharing } from "./screen.js";
 import { Quality, outboundVideo } from "./quality.js";
 import { Difficulties, difficultyPanel } from "./difficulties.js";
 // The action, its changes, the certificate.
@@ -79,7 +84,7 @@ const token = tokenFromPath(location.pathname);
 const sponsorToken = sponsorTokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
-/** @type {{ signalling: SignallingClient, mesh: MediaTransport, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording, control: SessionControl, quality: Quality, difficulties: Difficulties, classroom: Classroom } | null} */
+/** @type {{ signalling: SignallingClient, mesh: MediaTransport, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording, control: SessionControl, quality: Quality, difficulties: Difficulties, classroom: Classroom, screen: ScreenSharing } | null} */
 let call = null;
 /** @type {Welcome | null} the last welcome */
 let welcome = null;
@@ -222,9 +227,12 @@ function join(lobby, consentChoices) {
       return !result.ok && DEFINITIVE.has(result.error.code) ? result.error : null;
     },
   });
+  /** @type {ScreenSharing | null} */
+  let screen = null;
   const mesh = new MediaTransport(media, {
     send: (message) => signalling.send(message),
     onRemoteStream: (id, stream) => view.setPeerStream(id, stream),
+    onRemoteScreen: (id, stream) => screen?.remote(id, stream),
     onLinkState: (id, state) => view.setLinkState(id, state),
   });
   // The features, made in the order of their controls in the bar. A hook into
@@ -256,8 +264,9 @@ function join(lobby, consentChoices) {
   attendance = new Attendance(ctx, {
     personAction: (id, name) => {
       const mic = classroom?.personButtons(id, name) ?? null;
+      const share = screen?.personButtons(id, name, attendance?.people.get(id)?.role ?? "participant") ?? null;
       const remove = control?.removeButton(id, name) ?? null;
-      return mic || remove ? h("span", { class: "roster-person-actions" }, mic, remove) : null;
+      return mic || share || remove ? h("span", { class: "roster-person-actions" }, mic, share, remove) : null;
     },
   });
   documentsPanel(ctx);
@@ -287,7 +296,10 @@ function join(lobby, consentChoices) {
   const difficulties = new Difficulties(ctx, { heading: null });
   difficultyPanel(ctx, difficulties);
   classroom = new Classroom(ctx, { refreshPeople: () => attendance?.console?.render() });
-  call = { signalling, mesh, view, lobby, attendance, consents, recording, control, quality, difficulties, classroom };
+  screen = new ScreenSharing(ctx, { refreshPeople: () => attendance?.console?.render() });
+  const shareOption = screen.consoleOption();
+  if (shareOption && attendance.console) attendance.console.panel.body.insertBefore(shareOption, attendance.console.summary);
+  call = { signalling, mesh, view, lobby, attendance, consents, recording, control, quality, difficulties, classroom, screen };
   // Forwarded: the server is told which pictures are on screen and how
   // big, so that it sends each the layer it needs and nothing for the
   // others (checked each second; sent when it changed).
@@ -345,7 +357,7 @@ media.onChange(sendMediaState);
 /** @param {ServerMessage} message */
 function onMessage(message) {
   if (!call) return;
-  const { view, mesh, attendance, consents, recording, control, quality, difficulties, classroom } = call;
+  const { view, mesh, attendance, consents, recording, control, quality, difficulties, classroom, screen } = call;
   // First: an error may answer our recorder connection or an arm request.
   if (recording.handle(message)) return;
   if (control.handle(message)) return;
@@ -354,6 +366,7 @@ function onMessage(message) {
   if (attendance.handle(message)) return;
   if (consents.handle(message)) return;
   if (classroom.handle(message)) return;
+  if (screen.handle(message)) return;
   switch (message.type) {
     case "welcome": {
       welcome = message;
@@ -382,6 +395,7 @@ function onMessage(message) {
       quality.welcome();
       classroom.welcome(message);
       classroom.peopleChanged(message.roster);
+      screen.welcome(message);
       break;
     }
     // A change of the person's action, told at once.
@@ -413,6 +427,7 @@ function onMessage(message) {
       attendance.peerLeft(message.id);
       quality.forget(message.id);
       classroom.peopleChanged([...roster.values()]);
+      screen.forget(message.id);
       if (peer) {
         const key = message.reason === "left" ? "call.peer_left" : "call.peer_lost";
         shell.announce(t(key, { name: peer.name }));

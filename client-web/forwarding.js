@@ -7,7 +7,12 @@
 //!   on or off, or a suspension, is a `replaceTrack`, as in the mesh.
 //! - *subscribe*: the server offers everyone else's tracks, and offers again
 //!   whenever someone starts or stops publishing; this browser answers. Each
-//!   track's stream id is its publisher's participant id.
+//!   track's stream id is its publisher's participant id, or, for a shared
+//!   screen and its sound, that id and `:screen`.
+//!
+//! The publish connection also carries this browser's shared screen, on two
+//! transceivers of their own stream, there from the start and empty while
+//! nobody shares (the server tells the screen by its stream).
 //!
 //! Both trickle this browser's candidates to the server in `forward`
 //! messages. A connection the server reports failed (`forward_failed`) is
@@ -33,6 +38,12 @@ const SIMULCAST = [
   { rid: "f", maxBitrate: 1_200_000 },
 ];
 
+/** The stream id suffix of a publisher's shared screen (as the server names it). */
+export const SCREEN_SUFFIX = ":screen";
+
+/** A shared screen: one encoding, sharp rather than smooth. @type {RTCRtpEncodingParameters[]} */
+const SCREEN_ENCODING = [{ maxBitrate: 1_500_000, maxFramerate: 15 }];
+
 /** A publisher's track that never unmutes is shown anyway after this long. */
 const FIRST_FRAME_WAIT_MS = 5_000;
 
@@ -40,6 +51,7 @@ const FIRST_FRAME_WAIT_MS = 5_000;
  * @typedef {object} ForwardEvents
  * @property {(side: ForwardSide, data: ForwardData) => void} send a `forward` message to the server
  * @property {(id: string, stream: MediaStream) => void} onRemoteStream a publisher's media, once it flows
+ * @property {(id: string, stream: MediaStream) => void} onRemoteScreen a publisher's shared screen, once it flows
  * @property {(state: RTCPeerConnectionState) => void} onState the worse of the two connections' states
  */
 
@@ -50,6 +62,10 @@ export class ServerLinks {
   subscribe = null;
   /** @type {Record<Kind, RTCRtpSender | null>} */
   senders = { audio: null, video: null };
+  /** @type {Record<Kind, RTCRtpSender | null>} */
+  screenSenders = { audio: null, video: null };
+  /** Publishers' shared screens that flow to us, by participant id. @type {Map<string, MediaStream>} */
+  screens = new Map();
   /** Publishers whose media flows to us, by participant id. @type {Map<string, MediaStream>} */
   streams = new Map();
   /** Each publisher's sound as received, by participant id (how loud it is). @type {Map<string, RTCRtpReceiver>} */
@@ -65,11 +81,13 @@ export class ServerLinks {
   /**
    * @param {LocalMedia} media
    * @param {(kind: Kind) => boolean} sends whether a kind is sent now (not suspended)
+   * @param {() => boolean} sendsScreen whether a shared screen is sent now (not suspended)
    * @param {ForwardEvents} events
    */
-  constructor(media, sends, events) {
+  constructor(media, sends, sendsScreen, events) {
     this.media = media;
     this.sends = sends;
+    this.sendsScreen = sendsScreen;
     this.events = events;
   }
 
@@ -101,6 +119,7 @@ export class ServerLinks {
       this.publish.close();
       this.publish = null;
       this.senders = { audio: null, video: null };
+      this.screenSenders = { audio: null, video: null };
       this.#state();
     }
     if (this.#retry !== null) clearTimeout(this.#retry);
@@ -134,7 +153,9 @@ export class ServerLinks {
     }
     this.publish = this.subscribe = null;
     this.senders = { audio: null, video: null };
+    this.screenSenders = { audio: null, video: null };
     this.streams.clear();
+    this.screens.clear();
     this.voices.clear();
     this.#queue = Promise.resolve();
   }
@@ -142,6 +163,11 @@ export class ServerLinks {
   /** @param {Kind} kind @param {MediaStreamTrack | null} track */
   replaceTrack(kind, track) {
     this.senders[kind]?.replaceTrack(track).catch((err) => console.warn("cadre: replaceTrack failed", err));
+  }
+
+  /** @param {Kind} kind @param {MediaStreamTrack | null} track */
+  replaceScreen(kind, track) {
+    this.screenSenders[kind]?.replaceTrack(track).catch((err) => console.warn("cadre: replaceTrack failed", err));
   }
 
   /**
@@ -204,6 +230,16 @@ export class ServerLinks {
       if (track && !this.sends(kind)) transceiver.sender.replaceTrack(null).catch(() => {});
       this.senders[kind] = transceiver.sender;
     }
+    const screen = this.media.screen;
+    for (const kind of /** @type {Kind[]} */ (["video", "audio"])) {
+      const track = screen.track(kind);
+      /** @type {RTCRtpTransceiverInit} */
+      const init = { direction: "sendonly", streams: [screen.stream] };
+      if (kind === "video") init.sendEncodings = SCREEN_ENCODING;
+      const transceiver = pc.addTransceiver(track ?? kind, init);
+      if (track && !this.sendsScreen()) transceiver.sender.replaceTrack(null).catch(() => {});
+      this.screenSenders[kind] = transceiver.sender;
+    }
     this.#trickle(pc, "publish");
     pc.onconnectionstatechange = () => this.#state();
     (async () => {
@@ -224,7 +260,8 @@ export class ServerLinks {
       this.#trickle(pc, "subscribe");
       pc.onconnectionstatechange = () => this.#state();
       pc.ontrack = ({ track, streams, receiver }) => {
-        if (track.kind === "audio" && streams[0]) this.voices.set(streams[0].id, receiver);
+        const screen = streams[0]?.id.endsWith(SCREEN_SUFFIX) ?? false;
+        if (track.kind === "audio" && streams[0] && !screen) this.voices.set(streams[0].id, receiver);
         this.#track(track, streams[0]);
       };
     }
@@ -244,11 +281,14 @@ export class ServerLinks {
    */
   #track(track, stream) {
     if (!stream) return;
-    const id = stream.id;
+    const screen = stream.id.endsWith(SCREEN_SUFFIX);
+    const id = screen ? stream.id.slice(0, -SCREEN_SUFFIX.length) : stream.id;
+    const shown = screen ? this.screens : this.streams;
     const show = () => {
-      if (!this.active || this.streams.get(id) === stream) return;
-      this.streams.set(id, stream);
-      this.events.onRemoteStream(id, stream);
+      if (!this.active || shown.get(id) === stream) return;
+      shown.set(id, stream);
+      if (screen) this.events.onRemoteScreen(id, stream);
+      else this.events.onRemoteStream(id, stream);
     };
     if (!track.muted) {
       show();

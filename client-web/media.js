@@ -31,9 +31,104 @@ function classify(err) {
   }
 }
 
+/**
+ * Screens are shared legibly rather than smoothly: full resolution up to
+ * 1080p, few frames (slides and documents change little).
+ */
+const SCREEN = { width: { max: 1920 }, height: { max: 1080 }, frameRate: { ideal: 10, max: 15 } };
+
+/**
+ * A shared screen (`getDisplayMedia`): a stream of its own beside the
+ * camera's, so that the other side tells them apart. Every connection sends
+ * it on transceivers opened from the start with nothing on them, so
+ * starting and stopping is a `replaceTrack`, never a renegotiation.
+ */
+export class ScreenCapture {
+  /** What every connection sends the screen (and its sound) from. */
+  stream = new MediaStream();
+  /** @type {Set<(kind: Kind, track: MediaStreamTrack | null) => void>} */
+  #trackListeners = new Set();
+  /** @type {Set<() => void>} */
+  #endListeners = new Set();
+
+  /** @param {(kind: Kind, track: MediaStreamTrack | null) => void} listener called when a track to send changes */
+  onTrack(listener) {
+    this.#trackListeners.add(listener);
+    return () => this.#trackListeners.delete(listener);
+  }
+
+  /** @param {() => void} listener called when the capture ends on its own (the browser's "stop sharing") */
+  onEnded(listener) {
+    this.#endListeners.add(listener);
+    return () => this.#endListeners.delete(listener);
+  }
+
+  /** @param {Kind} kind */
+  track(kind) {
+    return this.stream.getTracks().find((t) => t.kind === kind && t.readyState === "live") ?? null;
+  }
+
+  /** A screen is captured now. */
+  get active() {
+    return this.track("video") !== null;
+  }
+
+  /**
+   * Asks the person what to share (a screen, a window, a tab), with its
+   * sound where the browser offers it.
+   * @returns {Promise<"ok" | "denied" | "unavailable" | "failed">}
+   */
+  async start() {
+    if (!navigator.mediaDevices?.getDisplayMedia) return "unavailable";
+    /** @type {MediaStream} */
+    let captured;
+    try {
+      captured = await navigator.mediaDevices.getDisplayMedia({ video: SCREEN, audio: true });
+    } catch (err) {
+      const problem = classify(err);
+      return problem === "denied" ? "denied" : "failed";
+    }
+    this.stop(false);
+    for (const track of captured.getTracks()) {
+      // Text stays sharp rather than the motion smooth.
+      if (track.kind === "video") track.contentHint = "detail";
+      this.stream.addTrack(track);
+      track.addEventListener("ended", () => {
+        if (this.stream.getTracks().includes(track)) this.stop(true);
+      });
+    }
+    this.#emit("video", this.track("video"));
+    this.#emit("audio", this.track("audio"));
+    return "ok";
+  }
+
+  /**
+   * Stops capturing; `ended` tells the listeners it ended on its own.
+   * @param {boolean} [ended]
+   */
+  stop(ended = false) {
+    const had = this.stream.getTracks().length > 0;
+    for (const track of this.stream.getTracks()) {
+      track.stop();
+      this.stream.removeTrack(track);
+    }
+    if (!had) return;
+    this.#emit("video", null);
+    this.#emit("audio", null);
+    if (ended) for (const listener of this.#endListeners) listener();
+  }
+
+  /** @param {Kind} kind @param {MediaStreamTrack | null} track */
+  #emit(kind, track) {
+    for (const listener of this.#trackListeners) listener(kind, track);
+  }
+}
+
 export class LocalMedia {
   /** What the preview and every peer connection send from. */
   stream = new MediaStream();
+  /** A shared screen, when this person shares. */
+  screen = new ScreenCapture();
   /** The person wants to send video. */
   cameraOn = false;
   /** The person wants to send sound. */

@@ -8,6 +8,11 @@
 //! so turning the camera on, off, or switching devices is a `replaceTrack`,
 //! never a renegotiation.
 //!
+//! A shared screen and its sound go on two more senders, also there from
+//! the start (empty while nobody shares), added after the camera's by both
+//! sides: each side's screen transceivers pair with the other's, so a track
+//! that arrives on one of them is the other person's screen.
+//!
 //! While the session is suspended (`setPaused(true)`), every sender's track
 //! is replaced by null: nothing is encoded or sent, and no renegotiation is
 //! needed to send again (`setPaused(false)` puts the current tracks back).
@@ -38,6 +43,7 @@ const FIRST_OFFER_WAIT_MS = 3_000;
  * @typedef {object} MeshEvents
  * @property {(to: string, data: SignalData) => void} send relay a payload to a peer
  * @property {(id: string, stream: MediaStream) => void} onRemoteStream a peer's media (same stream object until the link restarts)
+ * @property {(id: string, stream: MediaStream) => void} onRemoteScreen a peer's shared screen (with its sound)
  * @property {(id: string, state: RTCPeerConnectionState) => void} onLinkState
  */
 
@@ -63,11 +69,19 @@ export class PeerMesh {
   constructor(media, events) {
     this.media = media;
     this.events = events;
-    this.#unsubscribe = media.onTrack((kind, track) => {
+    const camera = media.onTrack((kind, track) => {
       // Suspended: the new track is sent on resuming.
       if (!this.sends(kind)) return;
       for (const link of this.links.values()) link.replaceTrack(kind, track);
     });
+    const screen = media.screen.onTrack((kind, track) => {
+      if (this.paused) return;
+      for (const link of this.links.values()) link.replaceScreen(kind, track);
+    });
+    this.#unsubscribe = () => {
+      camera();
+      screen();
+    };
   }
 
   /**
@@ -86,6 +100,9 @@ export class PeerMesh {
     for (const link of this.links.values()) {
       for (const kind of /** @type {Kind[]} */ (["audio", "video"])) {
         link.replaceTrack(kind, this.sends(kind) ? this.media.track(kind) : null);
+        // A shared screen is not sent during a suspension, even a
+        // facilitator's.
+        link.replaceScreen(kind, paused ? null : this.media.screen.track(kind));
       }
     }
   }
@@ -219,19 +236,21 @@ export function loopbackSdp(sdp) {
     .join("\r\n");
 }
 
-/** @type {Partial<Record<Kind, MediaStreamTrack>>} */
+/** @type {Partial<Record<Kind | "screen-audio" | "screen-video", MediaStreamTrack>>} */
 const placeholders = {};
 
 /**
  * A silent or blank track, used only to create a sender (then replaced by
  * null) when that device is off: `addTrack` needs a track, and only
  * `addTrack`-created transceivers pair up with the remote offer's.
- * @param {Kind} kind
+ * `addTrack` refuses a track a connection already sends: the screen's
+ * senders get placeholders of their own.
+ * @param {Kind | "screen-audio" | "screen-video"} kind
  */
 function placeholder(kind) {
   let track = placeholders[kind];
   if (track && track.readyState === "live") return track;
-  if (kind === "video") {
+  if (kind === "video" || kind === "screen-video") {
     const canvas = document.createElement("canvas");
     canvas.width = 16;
     canvas.height = 9;
@@ -248,6 +267,10 @@ function placeholder(kind) {
 class PeerLink {
   /** @type {Record<Kind, RTCRtpSender | null>} */
   senders = { audio: null, video: null };
+  /** The shared screen's senders (their transceivers receive the other's screen). @type {Record<Kind, RTCRtpSender | null>} */
+  screenSenders = { audio: null, video: null };
+  /** The other person's shared screen, once a track of it arrived. @type {MediaStream | null} */
+  remoteScreen = null;
   makingOffer = false;
   ignoreOffer = false;
   settingRemoteAnswer = false;
@@ -282,12 +305,26 @@ class PeerLink {
     this.pc = pc;
 
     const media = mesh.media;
+    const screen = media.screen;
+    // Every sender is added before any is emptied: `addTrack` would take
+    // back a sender whose track is already null, and the screen would then
+    // go out on the camera's.
+    /** @type {RTCRtpSender[]} */
+    const empty = [];
     for (const kind of /** @type {Kind[]} */ (["audio", "video"])) {
       const track = media.track(kind);
       const sender = pc.addTrack(track ?? placeholder(kind), media.stream);
-      if (!track || !mesh.sends(kind)) sender.replaceTrack(null).catch(() => {});
+      if (!track || !mesh.sends(kind)) empty.push(sender);
       this.senders[kind] = sender;
     }
+    // After the camera's, in the same order on both sides (see the top).
+    for (const kind of /** @type {Kind[]} */ (["video", "audio"])) {
+      const track = screen.track(kind);
+      const sender = pc.addTrack(track ?? placeholder(`screen-${kind}`), screen.stream);
+      if (!track || mesh.paused) empty.push(sender);
+      this.screenSenders[kind] = sender;
+    }
+    for (const sender of empty) sender.replaceTrack(null).catch(() => {});
 
     this.awaitingFirstOffer = this.polite;
     pc.onnegotiationneeded = () => {
@@ -323,8 +360,17 @@ class PeerLink {
       if (pc.connectionState === "connected") clearTimeout(this.#stuckTimer);
       this.mesh.events.onLinkState(peer.id, pc.connectionState);
     };
-    pc.ontrack = ({ track, streams }) => {
+    pc.ontrack = ({ track, streams, transceiver }) => {
       if (this.closed) return;
+      const sender = transceiver.sender;
+      if (sender === this.screenSenders.video || sender === this.screenSenders.audio) {
+        let screenStream = streams[0] ?? this.remoteScreen;
+        if (!screenStream) screenStream = new MediaStream();
+        if (!screenStream.getTracks().includes(track)) screenStream.addTrack(track);
+        this.remoteScreen = screenStream;
+        this.mesh.events.onRemoteScreen(peer.id, screenStream);
+        return;
+      }
       let stream = streams[0] ?? this.remoteStream;
       if (!stream) stream = new MediaStream();
       if (!stream.getTracks().includes(track)) stream.addTrack(track);
@@ -351,6 +397,11 @@ class PeerLink {
   /** @param {Kind} kind @param {MediaStreamTrack | null} track */
   replaceTrack(kind, track) {
     this.senders[kind]?.replaceTrack(track).catch((err) => console.warn("cadre: replaceTrack failed", err));
+  }
+
+  /** @param {Kind} kind @param {MediaStreamTrack | null} track */
+  replaceScreen(kind, track) {
+    this.screenSenders[kind]?.replaceTrack(track).catch((err) => console.warn("cadre: replaceTrack failed", err));
   }
 
   /** @param {unknown} data */

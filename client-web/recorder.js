@@ -15,6 +15,9 @@
 //!   device is off), so the camera or microphone coming and going is a
 //!   `replaceTrack`, never a renegotiation. With no device at all there is
 //!   nothing to publish until one comes on.
+//! - A shared screen and its sound go on two more transceivers, of the
+//!   screen's own stream (the server records them as `screen-video` and
+//!   `screen-audio`), also there from the start.
 //! - The person withdrawing their agreement stops sending at once, before
 //!   the server's answer; the segment is not published to again.
 //! - A refusal (`not_open`, `forbidden`, …) closes the connection and waits
@@ -47,6 +50,8 @@ const REFUSALS = new Set(["not_open", "forbidden", "invalid_input", "internal", 
 class Publication {
   /** @type {Record<Kind, RTCRtpSender | null>} */
   senders = { audio: null, video: null };
+  /** @type {Record<Kind, RTCRtpSender | null>} */
+  screenSenders = { audio: null, video: null };
   answered = false;
   closed = false;
   /** @type {RTCIceCandidateInit[]} gathered before the answer came */
@@ -116,7 +121,12 @@ export class Recorder {
     this.media = media;
     this.send = send;
     this.onChange = onChange ?? (() => {});
-    this.#unsubscribe = media.onTrack((kind, track) => this.#trackChanged(kind, track));
+    const camera = media.onTrack((kind, track) => this.#trackChanged(kind, track));
+    const screen = media.screen.onTrack((kind, track) => this.#trackChanged(kind, track, true));
+    this.#unsubscribe = () => {
+      camera();
+      screen();
+    };
   }
 
   /** @param {IceServer[]} iceServers @param {IcePolicy} icePolicy */
@@ -217,11 +227,11 @@ export class Recorder {
     this.#publication = null;
   }
 
-  /** @param {Kind} kind @param {MediaStreamTrack | null} track */
-  #trackChanged(kind, track) {
+  /** @param {Kind} kind @param {MediaStreamTrack | null} track @param {boolean} [screen] */
+  #trackChanged(kind, track, screen = false) {
     const p = this.#publication;
     if (p && !p.closed) {
-      const sender = p.senders[kind];
+      const sender = screen ? p.screenSenders[kind] : p.senders[kind];
       if (sender) sender.replaceTrack(track).catch((err) => console.warn("cadre: recorder replaceTrack failed", err));
       return;
     }
@@ -235,7 +245,8 @@ export class Recorder {
     if (this.#refused || this.#attempts >= MAX_ATTEMPTS) return;
     const audio = this.media.track("audio");
     const video = this.media.track("video");
-    if (!audio && !video) return;
+    const screen = this.media.screen;
+    if (!audio && !video && !screen.active) return;
     this.#attempts += 1;
     const p = new Publication(segment, this.#config);
     this.#publication = p;
@@ -246,6 +257,10 @@ export class Recorder {
     const videoTransceiver = pc.addTransceiver(video ?? "video", { direction: "sendonly", streams: [stream] });
     p.senders.video = videoTransceiver.sender;
     preferVp8(videoTransceiver);
+    const screenVideo = pc.addTransceiver(screen.track("video") ?? "video", { direction: "sendonly", streams: [screen.stream] });
+    p.screenSenders.video = screenVideo.sender;
+    preferVp8(screenVideo);
+    p.screenSenders.audio = pc.addTransceiver(screen.track("audio") ?? "audio", { direction: "sendonly", streams: [screen.stream] }).sender;
 
     pc.onicecandidate = ({ candidate }) => {
       if (p.closed || !candidate || !candidate.candidate) return;

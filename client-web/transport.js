@@ -28,6 +28,7 @@ const MOVE_GRACE_MS = 15_000;
  * @typedef {object} TransportEvents
  * @property {(message: ClientMessage) => boolean} send to the server
  * @property {(id: string, stream: MediaStream) => void} onRemoteStream a person's media
+ * @property {(id: string, stream: MediaStream) => void} onRemoteScreen a person's shared screen
  * @property {(id: string, state: RTCPeerConnectionState) => void} onLinkState how the media from a person fares
  */
 
@@ -58,9 +59,13 @@ export class MediaTransport {
       onLinkState: (id, state) => {
         if (this.route === "peer") events.onLinkState(id, state);
       },
+      onRemoteScreen: (id, stream) => {
+        if (this.route === "peer" || !this.server.screens.has(id)) events.onRemoteScreen(id, stream);
+      },
     });
-    this.server = new ServerLinks(media, (kind) => this.mesh.sends(kind), {
+    this.server = new ServerLinks(media, (kind) => this.mesh.sends(kind), () => !this.mesh.paused, {
       send: (side, data) => events.send({ type: "forward", side, data }),
+      onRemoteScreen: (id, stream) => events.onRemoteScreen(id, stream),
       onRemoteStream: (id, stream) => {
         events.onRemoteStream(id, stream);
         // The person's media arrives through the server: their mesh
@@ -75,9 +80,16 @@ export class MediaTransport {
         }
       },
     });
-    this.#unsubscribe = media.onTrack((kind, track) => {
+    const camera = media.onTrack((kind, track) => {
       if (this.mesh.sends(kind)) this.server.replaceTrack(kind, track);
     });
+    const screen = media.screen.onTrack((kind, track) => {
+      if (!this.mesh.paused) this.server.replaceScreen(kind, track);
+    });
+    this.#unsubscribe = () => {
+      camera();
+      screen();
+    };
   }
 
   /** @param {IceServer[]} iceServers @param {IcePolicy} icePolicy */
@@ -138,6 +150,7 @@ export class MediaTransport {
     this.#people.delete(id);
     this.mesh.remove(id);
     this.server.streams.delete(id);
+    this.server.screens.delete(id);
   }
 
   /** A relayed mesh payload. @param {string} from @param {unknown} data */
@@ -172,6 +185,7 @@ export class MediaTransport {
     this.mesh.setPaused(paused, keep);
     for (const kind of /** @type {Kind[]} */ (["audio", "video"])) {
       this.server.replaceTrack(kind, this.mesh.sends(kind) ? this.mesh.media.track(kind) : null);
+      this.server.replaceScreen(kind, paused ? null : this.mesh.media.screen.track(kind));
     }
   }
 

@@ -506,6 +506,7 @@ function evidenceNotice(lobby) {
       h("li", { "data-item": "reports" }, T("notice.item.reports"))),
     h("p", { class: "notice-strong" }, T("notice.never")),
     h("p", { "data-field": "notice-chat" }, T("notice.chat")),
+    h("p", { "data-field": "notice-screen" }, T("notice.screen")),
     h("p", { "data-field": "notice-route" }, T(/** @type {MessageKey} */ (`notice.route.${facts?.media ?? "auto"}`))),
     h("p", {}, T("notice.access")),
     h("h3", { class: "notice-subtitle" }, T("notice.data_title")),
@@ -774,6 +775,8 @@ const SPEAKER_TAKES_MS = 500;
 
 /** Other people's pictures on one page (beside one's own). */
 const PAGE_SIZE = 8;
+/** Pictures beside a shared screen (one's own among them). */
+const BESIDE_SCREEN = 4;
 
 /** Pictures under the large one in the speaker view (one's own included). */
 const STRIP = 6;
@@ -802,6 +805,10 @@ export class CallView {
     /** The page's heading, for assistive technology (the top bar shows the title). */
     this.heading = h("h1", { class: "sr-only", id: "call-title" });
     this.alone = h("p", { class: "alone" }, T("call.alone"));
+    this.sharingBar = h("div", { class: "sharing-bar", role: "status", "data-field": "sharing", hidden: true },
+      icon("screen"),
+      h("span", {}, T("screen.you_share")),
+      h("button", { type: "button", class: "button button-danger button-small", "data-action": "stop-sharing", onclick: () => this.#stopSharing?.() }, T("screen.stop")));
 
     this.micButton = h("button", { type: "button", class: "control", "data-action": "microphone", onclick: actions.onToggleMicrophone });
     this.camButton = h("button", { type: "button", class: "control", "data-action": "camera", onclick: actions.onToggleCamera });
@@ -841,7 +848,7 @@ export class CallView {
     this.element = h("div", { class: "call", "aria-labelledby": "call-title" },
       this.heading,
       h("div", { class: "call-body" },
-        h("div", { class: "stage" }, h("div", { class: "grid-area" }, this.grid), this.pager, this.alone),
+        h("div", { class: "stage" }, this.sharingBar, h("div", { class: "grid-area" }, this.grid), this.pager, this.alone),
         this.panels.element),
       this.controls);
     this.#unsubscribe = media.onChange(() => this.syncLocal());
@@ -889,6 +896,59 @@ export class CallView {
     this.#unsubscribe();
     for (const tile of [this.self, ...this.tiles.values()]) tile.video.srcObject = null;
   }
+
+  /**
+   * Someone else's shared screen, shown large for everyone with the people
+   * beside it (null: nobody shares, or it is one's own).
+   * @param {{ id: string, name: string, stream: MediaStream } | null} screen
+   */
+  setScreen(screen) {
+    if (!screen) {
+      if (this.#screen) {
+        this.#screen.video.srcObject = null;
+        this.#screen.element.remove();
+        this.#screen = null;
+        this.#layout();
+      }
+      return;
+    }
+    if (!this.#screen || this.#screen.id !== screen.id) {
+      this.#screen?.element.remove();
+      const video = /** @type {HTMLVideoElement} */ (h("video", { autoplay: true, playsinline: true, "data-screen-of": screen.id }));
+      const name = screen.name;
+      const element = h("figure", { class: "tile tile-screen", "data-tile": "screen", "data-screen-of": screen.id },
+        video,
+        h("figcaption", { class: "tile-label" },
+          icon("screen"),
+          bindText(h("span", { class: "tile-name" }), () => t("screen.of", { name }))));
+      this.#screen = { id: screen.id, video, element };
+      this.grid.prepend(element);
+    }
+    const video = this.#screen.video;
+    if (video.srcObject !== screen.stream) video.srcObject = screen.stream;
+    video.play().catch(() => {
+      // Autoplay with sound refused: the picture at least, muted.
+      video.muted = true;
+      video.play().catch(() => {});
+    });
+    this.#layout();
+  }
+
+  /** @type {{ id: string, video: HTMLVideoElement, element: HTMLElement } | null} */
+  #screen = null;
+
+  /**
+   * One's own share: a bar over the pictures saying so, with "stop" (null:
+   * not sharing).
+   * @param {(() => void) | null} stop
+   */
+  setSharing(stop) {
+    this.sharingBar.hidden = stop === null;
+    this.#stopSharing = stop;
+  }
+
+  /** @type {(() => void) | null} */
+  #stopSharing = null;
 
   /** Reflects the local camera and microphone in the self tile and the buttons. */
   syncLocal() {
@@ -1089,6 +1149,10 @@ export class CallView {
   }
 
   #layout() {
+    if (this.#screen) {
+      this.#screenLayout();
+      return;
+    }
     const main = this.#main();
     if (main !== null) {
       this.#speakerLayout(main);
@@ -1151,6 +1215,32 @@ export class CallView {
     const page = this.#page + 1;
     bindText(this.pageLabel, () => t("call.page", { page, pages }));
     this.alone.hidden = !this.#connected || this.tiles.size > 0;
+  }
+
+  /**
+   * Someone's shared screen large, the people beside it (one's own picture
+   * first, then whoever speaks, then the others), paged.
+   */
+  #screenLayout() {
+    this.grid.dataset.layout = "screen";
+    delete this.self.element.dataset.main;
+    this.self.element.hidden = false;
+    const speaker = this.#speaker.id;
+    const others = [...this.tiles.entries()].sort(([a], [b]) => Number(b === speaker) - Number(a === speaker));
+    const size = BESIDE_SCREEN - 1;
+    const pages = Math.max(1, Math.ceil(others.length / size));
+    this.#page = Math.min(Math.max(this.#page, 0), pages - 1);
+    for (const [i, [, tile]] of others.entries()) {
+      delete tile.element.dataset.main;
+      delete tile.element.dataset.pinned;
+      tile.element.hidden = Math.floor(i / size) !== this.#page;
+    }
+    this.grid.dataset.count = String(1 + Math.min(others.length, size) + 1);
+    this.pager.hidden = pages <= 1;
+    this.grid.dataset.page = String(this.#page + 1);
+    const page = this.#page + 1;
+    bindText(this.pageLabel, () => t("call.page", { page, pages }));
+    this.alone.hidden = true;
   }
 
   /** The raised hands, first raised first: each picture shows its place. @param {string[]} ids */

@@ -162,6 +162,22 @@ export interface RecordingStatus {
 /** The `data` of a `recorder_signal`, as this client writes it: its offer, or one of its ICE candidates. */
 export type RecorderSignalData = { type: "offer"; sdp: string } | RTCIceCandidateInit;
 
+/** Screen sharing as everyone sees it. */
+export interface ScreenShare {
+  /** Who shares now. */
+  sharer?: string;
+  /** The shared screen carries its sound. */
+  audio: boolean;
+  /** When the share started (server ms). */
+  since?: number;
+  /** Participants a facilitator allowed to share (facilitators always may). */
+  allowed?: string[];
+  /** A second sharer replaces the current one (a facilitator always may). */
+  takeover: boolean;
+}
+
+export type ShareChange = "started" | "replaced" | "stopped" | "stopped_by" | "ended" | "policy";
+
 export interface Welcome {
   type: "welcome";
   protocol: number;
@@ -193,6 +209,8 @@ export interface Welcome {
   spotlight?: string;
   /** The latest poll, as you may see it. */
   poll?: Poll;
+  /** Screen sharing now (absent: nobody shares and nothing was decided). */
+  screen?: ScreenShare;
 }
 
 /** An anonymous poll: the server keeps the counts and who answered, never who chose what. Not evidence. */
@@ -415,7 +433,8 @@ export type ServerMessage =
   /** A facilitator asks you to turn your microphone back on (only you can). */
   | { type: "unmute_asked"; by: string }
   /** Who a facilitator shows large on every page (absent `id`: nobody); `by` is `server` when that person left. */
-  | { type: "spotlight"; id?: string; by: string };
+  | { type: "spotlight"; id?: string; by: string }
+  | { type: "screen"; screen: ScreenShare; change: ShareChange; by: string };
 
 /** `GET /api/report?token=…`: what a sponsor's link shows. Aggregates for everyone; by name only those who agreed. */
 export interface SponsorView {
@@ -525,6 +544,8 @@ export type ClientMessage =
   | { type: "ask_unmute"; participant: string }
   /** Facilitators: show one person large on every page, or stop (no `participant`). */
   | { type: "spotlight"; participant?: string }
+  | { type: "share"; sharing: boolean; audio?: boolean; participant?: string }
+  | { type: "share_policy"; participant?: string; allowed?: boolean; takeover?: boolean }
   /** Facilitators: put an anonymous poll (2 to 6 answers). */
   | { type: "poll"; question: string; choices: string[] }
   /** Answer the open poll, once: the index of the answer. */

@@ -28,12 +28,12 @@ pub fn texts(sponsor: Option<&str>) -> Vec<ConsentText> {
         text(
             RECORDING,
             "fr",
-            "J'accepte que cette séance soit enregistrée (image et son). Je peux retirer mon accord à tout moment : l'enregistrement s'arrête alors immédiatement.",
+            "J'accepte que cette séance soit enregistrée (image, son et écrans partagés). Je peux retirer mon accord à tout moment : l'enregistrement s'arrête alors immédiatement.",
         ),
         text(
             RECORDING,
             "en",
-            "I agree that this session is recorded (video and sound). I can withdraw my agreement at any time: recording then stops at once.",
+            "I agree that this session is recorded (video, sound and shared screens). I can withdraw my agreement at any time: recording then stops at once.",
         ),
     ];
     if let Some(sponsor) = sponsor.map(str::trim).filter(|s| !s.is_empty()) {

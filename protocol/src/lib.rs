@@ -53,6 +53,7 @@ pub mod evidence;
 pub mod merkle;
 pub mod proof;
 pub mod quality;
+pub mod screen;
 pub mod session;
 pub mod signalling;
 #[cfg(any(test, feature = "testing"))]

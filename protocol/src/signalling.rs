@@ -257,6 +257,32 @@ pub enum ClientMessage {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         participant: Option<String>,
     },
+    /// Starts sharing one's screen (`sharing: true`, allowed to
+    /// facilitators and to the participants they allowed), or stops
+    /// (`false`): one's own share, or, for a facilitator, `participant`'s.
+    Share {
+        /// Start or stop.
+        sharing: bool,
+        /// Starting: the shared screen carries its sound.
+        #[serde(default)]
+        audio: bool,
+        /// Stopping someone else's share (facilitators).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<String>,
+    },
+    /// Facilitators: who may share and whether a second sharer replaces
+    /// the current one. At least one of the two changes.
+    SharePolicy {
+        /// Allows (`allowed`) or stops allowing this participant to share.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        participant: Option<String>,
+        /// With `participant`.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        allowed: Option<bool>,
+        /// A second sharer replaces the current one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        takeover: Option<bool>,
+    },
     /// Signalling of one's connections to the server while the session is
     /// forwarded (`media_route`): on the `publish` side, one's own offer
     /// (camera and microphone, send-only) or a candidate; on the
@@ -530,6 +556,18 @@ pub enum ServerMessage {
         /// The latest poll, as you may see it.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         poll: Option<Poll>,
+        /// Screen sharing now: who shares, who may.
+        #[serde(default, skip_serializing_if = "crate::screen::ScreenShare::is_idle")]
+        screen: crate::screen::ScreenShare,
+    },
+    /// Screen sharing changed (to everyone).
+    Screen {
+        /// As it is now.
+        screen: crate::screen::ScreenShare,
+        /// What changed.
+        change: crate::screen::ShareChange,
+        /// Who changed it: the person, a facilitator, or `server`.
+        by: String,
     },
     /// A poll was put, answered (its counts, to facilitators), or closed
     /// (its counts, to everyone).
@@ -879,6 +917,14 @@ struct Envelope<'a> {
     poll: Option<u64>,
     #[serde(default)]
     choice: Option<usize>,
+    #[serde(default)]
+    sharing: Option<bool>,
+    #[serde(default)]
+    audio: Option<bool>,
+    #[serde(default)]
+    allowed: Option<bool>,
+    #[serde(default)]
+    takeover: Option<bool>,
 }
 
 impl ClientMessage {
@@ -911,6 +957,8 @@ impl ClientMessage {
             ClientMessage::Poll { .. } => "poll",
             ClientMessage::Answer { .. } => "answer",
             ClientMessage::ClosePoll { .. } => "close_poll",
+            ClientMessage::Share { .. } => "share",
+            ClientMessage::SharePolicy { .. } => "share_policy",
         }
     }
 }
@@ -1015,6 +1063,16 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
         }),
         "react" => Ok(ClientMessage::React {
             reaction: env.reaction.ok_or_else(|| missing("reaction"))?,
+        }),
+        "share" => Ok(ClientMessage::Share {
+            sharing: env.sharing.ok_or_else(|| missing("sharing"))?,
+            audio: env.audio.unwrap_or(false),
+            participant: env.participant.clone(),
+        }),
+        "share_policy" => Ok(ClientMessage::SharePolicy {
+            participant: env.participant.clone(),
+            allowed: env.allowed,
+            takeover: env.takeover,
         }),
         "mute" => Ok(ClientMessage::Mute {
             participant: env.participant.clone(),

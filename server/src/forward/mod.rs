@@ -85,8 +85,18 @@ fn extension_id(sdp: &str, kind: &str, uri: &str) -> Option<u8> {
     })
 }
 
-/// Tracks one member may publish: a camera and a microphone.
+/// Tracks a publication is counted for when it is admitted: a camera and a
+/// microphone. A shared screen (one person at a time in a session) is
+/// forwarded beyond the count.
 const MAX_PUBLISHED: usize = 2;
+
+/// Tracks one member may publish: a camera, a microphone, and a shared
+/// screen with its sound.
+const MAX_SOURCES: usize = 4;
+
+/// The stream id a subscriber sees a publisher's shared screen under
+/// (participant ids never hold a colon).
+pub const SCREEN_STREAM_SUFFIX: &str = ":screen";
 
 /// Shortest time between two keyframe requests to one publisher's track:
 /// one keyframe serves every subscriber who asked meanwhile. A request
@@ -208,6 +218,9 @@ struct Inner {
     /// Ends the tracks' tasks still running once the forwarder has closed
     /// and waited [`CLOSE_GRACE`] for them.
     cancel: CancellationToken,
+    /// Whose shared screen is forwarded (the session's sharer): another
+    /// member's screen packets reach nobody.
+    sharer: Mutex<Option<String>>,
     /// Faults the integration tests plan for a member's track.
     /// Cargo unifies features across what one command builds: a server
     /// built beside the test harness (the benchmarks) has this too, so the
@@ -229,11 +242,13 @@ pub enum Fault {
     Stall,
 }
 
-/// Which member's track of which kind.
+/// Which member's track of which kind, from their camera and microphone or
+/// from their shared screen.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
 struct SourceKey {
     publisher: String,
     kind: RtpCodecKind,
+    screen: bool,
 }
 
 struct Member {
@@ -275,6 +290,10 @@ struct Member {
     /// The audio-level extension's id on each of its publish connections
     /// (by generation), when it offered one.
     levels: Mutex<HashMap<u64, u8>>,
+    /// The camera and microphone's media stream on each of its publish
+    /// connections (by generation): a track of another stream is the
+    /// shared screen.
+    camera_streams: Mutex<HashMap<u64, Vec<String>>>,
 }
 
 /// Candidates that came before they could be applied.
@@ -318,6 +337,9 @@ struct Source {
     audible: AtomicBool,
     /// Audio: when it was last loud, ms on [`Inner::epoch`] (0: never).
     last_loud_ms: AtomicU64,
+    /// Forwarded now: always for a camera and a microphone; a screen only
+    /// while its publisher is the session's sharer.
+    allowed: AtomicBool,
     /// The encodings it arrives in: one, or a simulcast camera's layers as
     /// they open.
     layers: RwLock<Vec<Arc<Layer>>>,
@@ -529,7 +551,7 @@ fn attach(source: &Arc<Source>, tap: &crate::recording::Tap) {
         return;
     }
     let weak = Arc::downgrade(source);
-    let track = tap.track(&source.mime, move || {
+    let track = tap.track(&source.mime, source.key.screen, move || {
         if let Some(source) = weak.upgrade()
             && let Some(layer) = source.highest()
         {
@@ -696,6 +718,7 @@ impl Forwarder {
             epoch: std::time::Instant::now(),
             voices_changed: tokio::sync::Notify::new(),
             cancel: CancellationToken::new(),
+            sharer: Mutex::new(None),
             #[cfg(feature = "faults")]
             faults: Mutex::new(HashMap::new()),
             #[cfg(feature = "faults")]
@@ -781,6 +804,7 @@ impl Forwarder {
             loss: AtomicU8::new(0),
             reported: AtomicBool::new(false),
             levels: Mutex::new(HashMap::new()),
+            camera_streams: Mutex::new(HashMap::new()),
         });
         let sources: Option<Vec<Arc<Source>>> = {
             let mut members = lock(&self.inner.members);
@@ -838,6 +862,10 @@ impl Forwarder {
         if let Some(level) = extension_id(&offer.sdp, "audio", AUDIO_LEVEL_URI) {
             lock(&member.levels).insert(generation, level);
         }
+        // The first audio and video sections are the microphone and the
+        // camera: a track of another stream is the shared screen.
+        lock(&member.camera_streams)
+            .insert(generation, crate::recording::camera_streams(&offer.sdp));
         let handler = Arc::new(Handler {
             forwarder: Arc::downgrade(&self.inner),
             member: id.to_owned(),
@@ -1191,7 +1219,8 @@ impl Forwarder {
             .flat_map(|m| {
                 lock(&m.sources)
                     .iter()
-                    .filter(|s| s.key.kind == RtpCodecKind::Audio)
+                    // A shared screen's sound is always heard.
+                    .filter(|s| s.key.kind == RtpCodecKind::Audio && !s.key.screen)
                     .cloned()
                     .collect::<Vec<_>>()
             })
@@ -1240,13 +1269,16 @@ impl Forwarder {
 
     /// Chooses the layer each of `member`'s video tracks sends, within its
     /// budget, from their wishes; asks for a keyframe on a newly chosen
-    /// layer. Audio always sends its one layer.
+    /// layer. Audio always sends its one layer, and so does a shared screen,
+    /// whose cost comes off the cameras' budget.
     async fn allocate(&self, member: &Arc<Member>) {
         let outgoing: Vec<(SourceKey, Arc<Outgoing>)> = lock(&member.outgoing)
             .iter()
             .map(|(k, o)| (k.clone(), Arc::clone(o)))
             .collect();
         let mut video = Vec::new();
+        let mut screens = Vec::new();
+        let mut reserved = 0u64;
         let mut tracks = Vec::new();
         for (key, out) in outgoing {
             let Some(source) = self.source(&key) else {
@@ -1263,7 +1295,13 @@ impl Forwarder {
                     bitrate: l.bitrate.load(Ordering::Relaxed),
                 })
                 .collect();
-            if key.kind == RtpCodecKind::Video {
+            if key.kind == RtpCodecKind::Video && key.screen {
+                // The shared screen is what the class looks at: sent first,
+                // whatever it costs, the cameras within what is left.
+                let only = offers.iter().max_by_key(|l| l.rank);
+                reserved = reserved.saturating_add(only.map_or(0, |l| l.bitrate));
+                screens.push(((source, out), only.map(|l| l.ssrc)));
+            } else if key.kind == RtpCodecKind::Video {
                 tracks.push((out.wish.load(Ordering::Relaxed), offers));
                 video.push((source, out));
             } else if let Some(only) = offers.first() {
@@ -1275,9 +1313,12 @@ impl Forwarder {
                 out.target.store(target, Ordering::Relaxed);
             }
         }
-        let budget = member.budget.load(Ordering::Relaxed);
+        let budget = member
+            .budget
+            .load(Ordering::Relaxed)
+            .saturating_sub(reserved);
         let chosen = layers::choose(&tracks, budget);
-        for ((source, out), layer) in video.into_iter().zip(chosen) {
+        for ((source, out), layer) in video.into_iter().zip(chosen).chain(screens) {
             let new = layer.map_or(NO_LAYER, u64::from);
             let old = out.target.swap(new, Ordering::Relaxed);
             if new != old
@@ -1285,6 +1326,36 @@ impl Forwarder {
                 && out.payload_type.get().is_some()
             {
                 want_keyframe(&source, layer).await;
+            }
+        }
+    }
+
+    /// Whose shared screen is forwarded from now on (the session's sharer,
+    /// or nobody). A screen let through asks its publisher for a keyframe,
+    /// so that every page shows it at once.
+    pub fn set_sharer(&self, sharer: Option<String>) {
+        lock(&self.inner.sharer).clone_from(&sharer);
+        let screens: Vec<Arc<Source>> = lock(&self.inner.members)
+            .values()
+            .flat_map(|m| {
+                lock(&m.sources)
+                    .iter()
+                    .filter(|s| s.key.screen)
+                    .cloned()
+                    .collect::<Vec<_>>()
+            })
+            .collect();
+        for source in screens {
+            let allowed = sharer.as_deref() == Some(source.key.publisher.as_str());
+            let was = source.allowed.swap(allowed, Ordering::Relaxed);
+            if allowed
+                && !was
+                && source.key.kind == RtpCodecKind::Video
+                && let Some(layer) = source.highest()
+            {
+                self.inner
+                    .tracker
+                    .spawn(async move { want_keyframe(&source, layer).await });
             }
         }
     }
@@ -1311,6 +1382,7 @@ impl Forwarder {
                 let key = SourceKey {
                     publisher: publisher.clone(),
                     kind: RtpCodecKind::Video,
+                    screen: false,
                 };
                 if let Some(out) = lock(&member.outgoing).get(&key) {
                     out.wish.store(wish, Ordering::Relaxed);
@@ -1347,10 +1419,18 @@ impl Forwarder {
             _ => (90_000, 0, ""),
         };
         let ssrc = next_ssrc();
+        let (stream, what) = if source.key.screen {
+            (
+                format!("{}{SCREEN_STREAM_SUFFIX}", source.key.publisher),
+                format!("screen-{}", source.key.kind),
+            )
+        } else {
+            (source.key.publisher.clone(), source.key.kind.to_string())
+        };
         let track = Arc::new(TrackLocalStaticRTP::new(MediaStreamTrack::new(
-            source.key.publisher.clone(),
-            format!("{}-{}", source.key.publisher, source.key.kind),
-            format!("{} {}", source.key.publisher, source.key.kind),
+            stream,
+            format!("{}-{what}", source.key.publisher),
+            format!("{} {what}", source.key.publisher),
             source.key.kind,
             vec![RTCRtpEncodingParameters {
                 rtp_coding_parameters: RTCRtpCodingParameters {
@@ -1387,8 +1467,9 @@ impl Forwarder {
         let Some(sender) = transceiver.sender().await.ok().flatten() else {
             return false;
         };
+        // A shared screen is shown large by every page.
         let wish = match source.key.kind {
-            RtpCodecKind::Video => lock(&member.wishes)
+            RtpCodecKind::Video if !source.key.screen => lock(&member.wishes)
                 .get(&source.key.publisher)
                 .copied()
                 .unwrap_or(DEFAULT_WISH),
@@ -1480,9 +1561,16 @@ impl Forwarder {
         let Ok(member) = self.member(&publisher) else {
             return drain(&remote).await;
         };
+        let stream = remote.stream_id().await;
+        let cameras = lock(&member.camera_streams)
+            .get(&generation)
+            .cloned()
+            .unwrap_or_default();
+        let screen = crate::recording::is_screen(&cameras, &stream);
         let key = SourceKey {
             publisher: publisher.clone(),
             kind,
+            screen,
         };
         let clock_rate = match kind {
             RtpCodecKind::Audio => 48_000,
@@ -1502,6 +1590,9 @@ impl Forwarder {
             level_id,
             audible: AtomicBool::new(true),
             last_loud_ms: AtomicU64::new(0),
+            allowed: AtomicBool::new(
+                !screen || lock(&self.inner.sharer).as_deref() == Some(publisher.as_str()),
+            ),
             layers: RwLock::new(Vec::new()),
             sinks: RwLock::new(Vec::new()),
             keyframes: Mutex::new(HashMap::new()),
@@ -1522,7 +1613,7 @@ impl Forwarder {
                     sources.push(Arc::clone(&source));
                     Some(Some(old))
                 }
-                None if sources.len() >= MAX_PUBLISHED => None,
+                None if sources.len() >= MAX_SOURCES => None,
                 None => {
                     sources.push(Arc::clone(&source));
                     Some(None)
@@ -1530,7 +1621,7 @@ impl Forwarder {
             }
         };
         let Some(replaced) = replaced else {
-            warn!(member = %publisher, %kind, "a track beyond one camera and one microphone: ignored");
+            warn!(member = %publisher, %kind, screen, "a track beyond one camera, one microphone and one screen: ignored");
             return drain(&remote).await;
         };
         for other in self.others(&publisher) {
@@ -1567,6 +1658,11 @@ impl Forwarder {
             };
             #[cfg(feature = "faults")]
             self.meet_fault(&key).await;
+            if !source.allowed.load(Ordering::Relaxed) {
+                // A screen nobody allowed to share: neither forwarded nor
+                // recorded.
+                continue;
+            }
             let Some(layer) = source.layer(packet.header.ssrc) else {
                 // Not an encoding this track announced: dropped.
                 continue;

@@ -54,6 +54,35 @@ use storage::Quota;
 use tokio::sync::mpsc;
 use tracing::{info, warn};
 
+/// The media streams (`a=msid:<stream> …`) of an offer's first audio and
+/// first video sections: the microphone's and the camera's. A page sends
+/// them first (in one stream or two), and a shared screen and its sound
+/// after them, in a stream of their own.
+pub(crate) fn camera_streams(sdp: &str) -> Vec<String> {
+    let mut streams = Vec::new();
+    for kind in ["audio", "video"] {
+        let Some(section) = sdp.split("\nm=").skip(1).find(|m| m.starts_with(kind)) else {
+            continue;
+        };
+        let stream = section.lines().find_map(|line| {
+            let stream = line
+                .trim_end()
+                .strip_prefix("a=msid:")?
+                .split_whitespace()
+                .next()?;
+            (stream != "-").then(|| stream.to_owned())
+        });
+        streams.extend(stream);
+    }
+    streams
+}
+
+/// Whether a track of media stream `stream` is a shared screen: a stream
+/// other than the microphone's and the camera's (`camera_streams`).
+pub(crate) fn is_screen(cameras: &[String], stream: &str) -> bool {
+    !cameras.is_empty() && !stream.is_empty() && !cameras.iter().any(|c| c == stream)
+}
+
 /// Longest participant or session id accepted (they name files).
 const MAX_ID_LEN: usize = 100;
 

@@ -151,6 +151,7 @@ impl Segment {
         inner.check_open()?;
         check_id(pid)?;
         let offer = parse_offer(offer)?;
+        let camera_streams = super::camera_streams(&offer.sdp);
         let generation = inner.generations.fetch_add(1, Ordering::SeqCst);
         let (gathered_tx, gathered_rx) = watch::channel(false);
         let tracker = TaskTracker::new();
@@ -159,6 +160,7 @@ impl Segment {
             segment: Arc::downgrade(inner),
             participant: pid.to_owned(),
             generation,
+            camera_streams,
             gathered: gathered_tx,
             tracker: tracker.clone(),
             cancel: cancel.clone(),
@@ -498,7 +500,13 @@ impl SegmentInner {
     /// Registers a writer for a new track of `pid`'s publication
     /// `generation`; `None` if that publication is gone, the segment is
     /// stopped, or it already has a track of this kind.
-    fn register_track(&self, pid: &str, generation: u64, codec: Codec) -> Option<TrackHandle> {
+    fn register_track(
+        &self,
+        pid: &str,
+        generation: u64,
+        codec: Codec,
+        screen: bool,
+    ) -> Option<TrackHandle> {
         let mut st = lock(&self.state);
         if self.is_stopped() {
             return None;
@@ -512,18 +520,28 @@ impl SegmentInner {
         let publisher = publishers
             .get_mut(pid)
             .filter(|p| p.generation == generation)?;
-        if publisher.writers.iter().any(|w| lock(w).codec() == codec) {
+        if publisher
+            .writers
+            .iter()
+            .any(|w| lock(w).source() == (codec, screen))
+        {
             info!(
                 participant = pid,
                 track = codec.track(),
+                screen,
                 "a second track of the same kind: ignored"
             );
             return None;
         }
-        let base = if publisher.number == 1 {
-            format!("{pid}-{}", codec.track())
+        let track = if screen {
+            format!("screen-{}", codec.track())
         } else {
-            format!("{pid}-{}-{}", codec.track(), publisher.number)
+            codec.track().to_owned()
+        };
+        let base = if publisher.number == 1 {
+            format!("{pid}-{track}")
+        } else {
+            format!("{pid}-{track}-{}", publisher.number)
         };
         let mut file = format!("{base}.{}", codec.extension());
         let mut extra = 1;
@@ -533,14 +551,18 @@ impl SegmentInner {
         }
         names.insert(file.clone());
         let name = format!("{}/{}/{file}", self.sid, self.id);
-        let writer = Arc::new(Mutex::new(TrackWriter::new(
+        let mut writer = TrackWriter::new(
             pid.to_owned(),
             codec,
             name,
             self.dir.join(&file),
             Arc::clone(&self.stopped),
             Arc::clone(&self.recorder.quota),
-        )));
+        );
+        if screen {
+            writer = writer.of_screen();
+        }
+        let writer = Arc::new(Mutex::new(writer));
         publisher.writers.push(Arc::clone(&writer));
         writers.push(Arc::clone(&writer));
         Some(TrackHandle {

@@ -218,6 +218,8 @@ pub(crate) struct WriterFacts {
 pub(crate) struct TrackWriter {
     participant: String,
     codec: Codec,
+    /// A shared screen (or its sound), not the camera or the microphone.
+    screen: bool,
     name: String,
     path: PathBuf,
     /// The segment's stop flag: checked under this writer's lock before
@@ -260,6 +262,7 @@ impl TrackWriter {
         TrackWriter {
             participant,
             codec,
+            screen: false,
             name,
             file: QuotaFile::new(path.clone()),
             path,
@@ -281,9 +284,25 @@ impl TrackWriter {
         }
     }
 
-    /// The codec.
-    pub(crate) fn codec(&self) -> Codec {
-        self.codec
+    /// This writer records a shared screen (or its sound).
+    pub(crate) fn of_screen(mut self) -> TrackWriter {
+        self.screen = true;
+        self
+    }
+
+    /// What it records, and which of the person's tracks.
+    pub(crate) fn source(&self) -> (Codec, bool) {
+        (self.codec, self.screen)
+    }
+
+    /// The track's name in files and in the ledger: `audio`, `video`,
+    /// `screen-audio`, `screen-video`.
+    pub(crate) fn track(&self) -> &'static str {
+        match (self.screen, self.codec) {
+            (false, c) => c.track(),
+            (true, Codec::Opus) => "screen-audio",
+            (true, Codec::Vp8) => "screen-video",
+        }
     }
 
     /// The name relative to the recordings directory.
@@ -501,7 +520,7 @@ impl TrackWriter {
     pub(crate) fn facts(&self) -> Option<WriterFacts> {
         self.file.exists().then(|| WriterFacts {
             participant: self.participant.clone(),
-            track: self.codec.track(),
+            track: self.track(),
             name: self.name.clone(),
             path: self.path.clone(),
             packets: self.packets,

@@ -2,6 +2,7 @@
 //! the files of their area; this file only checks the frame and routes it.
 
 use super::Connection;
+use crate::live::session::ScreenRequest;
 use cadre_protocol::signalling::{ClientMessage, ServerMessage, parse_client_message};
 use cadre_protocol::{ErrorCode, MAX_MESSAGE_BYTES};
 
@@ -87,6 +88,30 @@ impl Connection<'_> {
             ClientMessage::React { reaction } => self.member.react(reaction).await,
             ClientMessage::Mute { participant } => self.member.mute(participant).await,
             ClientMessage::Spotlight { participant } => self.member.spotlight(participant).await,
+            ClientMessage::Share {
+                sharing,
+                audio,
+                participant,
+            } => {
+                let request = ScreenRequest::Share {
+                    sharing,
+                    audio,
+                    participant,
+                };
+                self.member.screen(request).await;
+            }
+            ClientMessage::SharePolicy {
+                participant,
+                allowed,
+                takeover,
+            } => {
+                let request = ScreenRequest::Policy {
+                    participant,
+                    allowed,
+                    takeover,
+                };
+                self.member.screen(request).await;
+            }
             ClientMessage::Poll { question, choices } => self.member.poll(question, choices).await,
             ClientMessage::Answer { poll, choice } => self.member.answer(poll, choice).await,
             ClientMessage::ClosePoll { poll } => self.member.close_poll(poll).await,

@@ -58,6 +58,11 @@ impl Member {
         self.session.react(id, cid, reaction).await;
     }
 
+    pub(super) async fn screen(&self, request: crate::live::session::ScreenRequest) {
+        let (id, cid) = (self.id.clone(), self.connection_id.clone());
+        self.session.screen(id, cid, request).await;
+    }
+
     pub(super) async fn mute(&self, participant: Option<String>) {
         let (id, cid) = (self.id.clone(), self.connection_id.clone());
         self.session.mute(id, cid, participant).await;

@@ -35,6 +35,7 @@ mod relay;
 mod reports;
 mod rest_api;
 mod revocation;
+mod screen_sharing;
 mod session_control;
 mod shutdown;
 mod signin;

@@ -37,6 +37,7 @@ use cadre_protocol::quality::{
     Alert, CONNECTION_STATES, ConnectionStats, Figures, ParticipantQuality, PeerStats, Presence,
     Score,
 };
+use cadre_protocol::screen::{ScreenShare, ShareChange};
 use cadre_protocol::signalling::{
     CameraView, ClientMessage, ControlAction, ForwardSide, IcePolicy, IceServer, LeaveReason, Me,
     MediaMode, MediaRoute, Opaque, Peer, RecordingStatus, ServerMessage, SessionInfo, SlotStatus,
@@ -114,6 +115,7 @@ fn wire_d_ts_matches_the_rust_types() {
     check.union("ForwardSide", &variants::<ForwardSide>());
     check.union("VideoQuality", &variants::<VideoQuality>());
     check.union("Reaction", &variants::<Reaction>());
+    check.union("ShareChange", &variants::<ShareChange>());
     check.union(
         "ConsentKind",
         &[RECORDING, SPONSOR_SHARE].map(String::from).into(),
@@ -497,6 +499,12 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             hands: list(full, raised_hand()),
             spotlight: some(full, "p_karim".into()),
             poll: some(full, poll(full)),
+            screen: screen_share(full),
+        },
+        ServerMessage::Screen {
+            screen: screen_share(full),
+            change: ShareChange::Replaced,
+            by: "p_claire".into(),
         },
         ServerMessage::Poll { poll: poll(full) },
         ServerMessage::Spotlight {
@@ -742,7 +750,27 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
         },
         ClientMessage::Answer { poll: 1, choice: 0 },
         ClientMessage::ClosePoll { poll: 1 },
+        ClientMessage::Share {
+            sharing: true,
+            audio: full,
+            participant: some(full, "p_karim".into()),
+        },
+        ClientMessage::SharePolicy {
+            participant: some(full, "p_karim".into()),
+            allowed: some(full, true),
+            takeover: some(full, true),
+        },
     ]
+}
+
+fn screen_share(full: bool) -> ScreenShare {
+    ScreenShare {
+        sharer: some(full, "p_claire".into()),
+        audio: full,
+        since: some(full, 1_796_284_800_000),
+        allowed: list(full, "p_karim".into()),
+        takeover: full,
+    }
 }
 
 fn chat_line(full: bool) -> ChatLine {

@@ -105,6 +105,8 @@ pub(crate) struct Labels {
     pub(crate) running: &'static str,
     pub(crate) track_audio: &'static str,
     pub(crate) track_video: &'static str,
+    pub(crate) track_screen_audio: &'static str,
+    pub(crate) track_screen_video: &'static str,
     pub(crate) no_track: &'static str,
     /// `{date}` is replaced by the date.
     pub(crate) purged: &'static str,
@@ -230,6 +232,8 @@ pub(crate) const FR: Labels = Labels {
     running: "en cours à l'émission",
     track_audio: "audio",
     track_video: "vidéo",
+    track_screen_audio: "son de l'écran partagé",
+    track_screen_video: "écran partagé",
     no_track: "aucune piste de la personne",
     purged: "fichiers supprimés le {date}",
     kept: "fichiers conservés",
@@ -348,6 +352,8 @@ pub(crate) const EN: Labels = Labels {
     running: "running when issued",
     track_audio: "audio",
     track_video: "video",
+    track_screen_audio: "shared screen sound",
+    track_screen_video: "shared screen",
     no_track: "none of the person's tracks",
     purged: "files deleted on {date}",
     kept: "files kept",
@@ -548,6 +554,8 @@ impl Lang {
         match track {
             "audio" => l.track_audio,
             "video" => l.track_video,
+            "screen-audio" => l.track_screen_audio,
+            "screen-video" => l.track_screen_video,
             other => other,
         }
     }

@@ -87,6 +87,8 @@ pub(super) struct SessionActor {
     pub(super) forwarding: super::forwarding::Forwarding,
     /// The chat, raised hands and reactions (none of it evidence).
     pub(super) classroom: super::classroom::Classroom,
+    /// Screen sharing: who shares, who may.
+    pub(super) screen: cadre_protocol::screen::ScreenShare,
 }
 
 impl SessionActor {
@@ -123,6 +125,7 @@ impl SessionActor {
             next_tick: 0,
             forwarding: Default::default(),
             classroom: Default::default(),
+            screen: Default::default(),
             registry,
         }
     }
@@ -323,6 +326,11 @@ impl SessionActor {
                 connection_id,
                 participant,
             } => self.spotlight(&id, &connection_id, participant),
+            Command::Screen {
+                id,
+                connection_id,
+                request,
+            } => self.screen(&id, &connection_id, request),
             Command::Poll {
                 id,
                 connection_id,

@@ -564,7 +564,7 @@ impl SessionActor {
         }
     }
 
-    fn allowed(&mut self, id: &str, about: &str) -> bool {
+    pub(super) fn allowed(&mut self, id: &str, about: &str) -> bool {
         let allowance = self
             .classroom
             .allowances

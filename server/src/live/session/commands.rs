@@ -71,6 +71,11 @@ pub(super) enum Command {
         connection_id: String,
         participant: Option<String>,
     },
+    Screen {
+        id: String,
+        connection_id: String,
+        request: super::screen::ScreenRequest,
+    },
     Poll {
         id: String,
         connection_id: String,

@@ -106,6 +106,8 @@ impl SessionActor {
                 }
             }
         });
+        // A share that started peer to peer goes on through the server.
+        forwarder.set_sharer(self.screen.sharer.clone());
         self.forwarding.forwarder = Some(forwarder);
         self.forwarding.route = MediaRoute::Forwarded;
         let at = now_ms();
@@ -172,6 +174,14 @@ impl SessionActor {
     pub(super) fn forward_left(&mut self, id: &str) {
         self.forwarding.queues.remove(id);
         self.forwarding.tapped.remove(id);
+    }
+
+    /// The forwarding lets through the screen of the session's sharer
+    /// only.
+    pub(super) fn forward_sharer(&self) {
+        if let Some(forwarder) = &self.forwarding.forwarder {
+            forwarder.set_sharer(self.screen.sharer.clone());
+        }
     }
 
     /// Whether the session's media is forwarded now (the recorder then taps

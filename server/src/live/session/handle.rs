@@ -5,6 +5,7 @@ use super::JoinError;
 use super::commands::Command;
 use super::control::ControlRequest;
 use super::routes::Routes;
+use super::screen::ScreenRequest;
 use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
 use crate::live::outbound::{Outbound, QueueError, encode};
 use cadre_protocol::signalling::ServerMessage;
@@ -384,6 +385,19 @@ impl SessionHandle {
                 id,
                 connection_id,
                 participant,
+            })
+            .await;
+    }
+
+    /// Screen sharing: a share started or stopped, or a facilitator's
+    /// permissions.
+    pub(crate) async fn screen(&self, id: String, connection_id: String, request: ScreenRequest) {
+        let _ = self
+            .tx
+            .send(Command::Screen {
+                id,
+                connection_id,
+                request,
             })
             .await;
     }

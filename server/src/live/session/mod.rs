@@ -49,12 +49,14 @@ mod quality;
 mod registry;
 mod roster;
 mod routes;
+mod screen;
 mod segments;
 mod signin;
 
 pub use control::ControlRequest;
 pub use handle::SessionHandle;
 pub use registry::{JoinError, Registry};
+pub(crate) use screen::ScreenRequest;
 
 use crate::live::outbound::ConnectionControl;
 use crate::live::quality::QualityConfig;

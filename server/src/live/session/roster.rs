@@ -87,6 +87,7 @@ impl SessionActor {
             hands: self.classroom.hands(),
             spotlight: self.classroom.spotlight.clone(),
             poll: self.classroom.poll_for(&j.id, j.role),
+            screen: self.screen.clone(),
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
@@ -238,6 +239,9 @@ impl SessionActor {
                 // The old tab's recorder connection goes; the new tab
                 // publishes afresh.
                 self.unpublish(id);
+                // Nor has the new tab the old one's capture: a share ends
+                // with its tab.
+                self.screen_left(id);
                 // The same person is joining again at once: the others learn
                 // it from the new `peer_joined` (same id, new connection).
                 return;
@@ -257,6 +261,7 @@ impl SessionActor {
             None,
         );
         self.classroom_left(id);
+        self.screen_left(id);
         self.left_recording(id, reason);
     }
 

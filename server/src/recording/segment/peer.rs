@@ -194,6 +194,9 @@ pub(super) struct Handler {
     pub(super) segment: Weak<SegmentInner>,
     pub(super) participant: String,
     pub(super) generation: u64,
+    /// The publication's microphone and camera streams: a track of
+    /// another is the shared screen.
+    pub(super) camera_streams: Vec<String>,
     pub(super) gathered: watch::Sender<bool>,
     pub(super) tracker: TaskTracker,
     pub(super) cancel: CancellationToken,
@@ -227,6 +230,7 @@ impl PeerConnectionEventHandler for Handler {
             self.segment.clone(),
             self.participant.clone(),
             self.generation,
+            self.camera_streams.clone(),
             track,
             self.cancel.clone(),
         ));
@@ -240,6 +244,7 @@ async fn run_track(
     segment: Weak<SegmentInner>,
     participant: String,
     generation: u64,
+    camera_streams: Vec<String>,
     track: Arc<dyn TrackRemote>,
     cancel: CancellationToken,
 ) {
@@ -264,9 +269,10 @@ async fn run_track(
         drain(&track, &cancel).await;
         return;
     };
+    let screen = super::super::is_screen(&camera_streams, &track.stream_id().await);
     let registered = segment
         .upgrade()
-        .and_then(|s| s.register_track(&participant, generation, codec));
+        .and_then(|s| s.register_track(&participant, generation, codec, screen));
     let Some(TrackHandle {
         writer,
         events,

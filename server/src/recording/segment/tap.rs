@@ -69,7 +69,8 @@ impl Tap {
         (self.segment_id, self.generation)
     }
 
-    /// A track of `mime` (`audio/opus` or `video/VP8`, any case) to write;
+    /// A track of `mime` (`audio/opus` or `video/VP8`, any case), of the
+    /// camera and microphone or of a shared screen (`screen`), to write;
     /// `None` for another codec, a kind this publication already has, or a
     /// publication that ended (replaced, the person gone, the segment
     /// stopped). For video, `keyframe` is called at once and at the
@@ -78,6 +79,7 @@ impl Tap {
     pub fn track(
         &self,
         mime: &str,
+        screen: bool,
         keyframe: impl Fn() + Send + Sync + 'static,
     ) -> Option<TapTrack> {
         let codec = if mime.eq_ignore_ascii_case("audio/opus") {
@@ -89,7 +91,7 @@ impl Tap {
             return None;
         };
         let segment = self.segment.upgrade()?;
-        let handle = segment.register_track(&self.participant, self.generation, codec)?;
+        let handle = segment.register_track(&self.participant, self.generation, codec, screen)?;
         drop(segment);
         let (tx, rx) = mpsc::channel(QUEUE);
         let name = lock(&handle.writer).name().to_owned();
