@@ -932,7 +932,7 @@ class TracesPanel {
   /** @param {Attendance} a */
   constructor(a) {
     this.a = a;
-    this.panel = new Panel({ id: "traces-panel", label: "traces.control", icon: "traces", title: () => t("traces.title") });
+    this.panel = new Panel({ id: "traces-panel", label: "traces.control", icon: "traces", title: () => t("traces.title"), secondary: true });
     // Focusable, so that the list scrolls with the keyboard too.
     this.list = h("ol", { class: "traces", tabindex: "0", "aria-labelledby": "traces-panel-title" });
     this.empty = h("p", { class: "panel-hint", "data-field": "traces-empty" });

@@ -167,6 +167,8 @@ export class Classroom {
       type: "button",
       class: "control control-toggle",
       "data-action": "hand",
+      // Facilitators lead: they speak without asking.
+      hidden: you.role === "facilitator",
       "aria-pressed": "false",
       onclick: () => ctx.send({ type: "hand", raised: !this.#raised() }),
     }, icon("hand"), bindText(h("span", { class: "control-label" }), () => t(this.#raised() ? "hands.lower" : "hands.raise")));

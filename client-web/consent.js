@@ -156,7 +156,7 @@ export class Consents {
     this.send = send;
     this.onDecision = onDecision ?? (() => {});
     this.shell = shell;
-    this.panel = panels.mount(new Panel({ id: "consents-panel", label: "consents.control", icon: "consent", title: () => t("consents.title") }));
+    this.panel = panels.mount(new Panel({ id: "consents-panel", label: "consents.control", icon: "consent", title: () => t("consents.title"), secondary: true }));
     this.choices = new ConsentChoices({ texts: this.texts, idPrefix: "call-consent", onChoose: (c, g) => this.choose(c, g) });
     this.problem = h("p", { class: "panel-problem", role: "status", "data-field": "consents-error", hidden: true });
     this.panel.body.append(

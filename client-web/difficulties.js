@@ -262,7 +262,16 @@ function errorText(code) {
  * @param {Difficulties} d
  */
 export function difficultyPanel(ctx, d) {
-  const panel = ctx.panels.mount(new Panel({ id: "difficulty-panel", label: "reports.control", icon: "flag", title: () => t("reports.title") }));
+  // A participant's way to say something is wrong stays in the bar; a
+  // facilitator's list of reports is in "Plus", whose control shows the
+  // dot of a new report.
+  const panel = ctx.panels.mount(new Panel({
+    id: "difficulty-panel",
+    label: "reports.control",
+    icon: "flag",
+    title: () => t("reports.title"),
+    secondary: ctx.you.role === "facilitator",
+  }));
   panel.body.append(d.element);
   panel.onToggle(() => {
     if (panel.isOpen) {

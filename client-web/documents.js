@@ -181,7 +181,7 @@ export function documentsSection(about, { heading = null } = {}) {
  * @param {CallContext} ctx
  */
 export function documentsPanel(ctx) {
-  const panel = ctx.panels.mount(new Panel({ id: "documents-panel", label: "documents.control", icon: "document", title: () => t("documents.title") }));
+  const panel = ctx.panels.mount(new Panel({ id: "documents-panel", label: "documents.control", icon: "document", title: () => t("documents.title"), secondary: true }));
   panel.body.append(documentsSection({ session: ctx.session, you: ctx.you, token: ctx.token }));
   return panel;
 }

@@ -184,6 +184,7 @@ const ICONS = {
   layout: '<rect x="3.5" y="4.5" width="17" height="10" rx="1.5"/><rect x="3.5" y="16.5" width="5" height="3" rx="1"/><rect x="9.5" y="16.5" width="5" height="3" rx="1"/><rect x="15.5" y="16.5" width="5" height="3" rx="1"/>',
   pin: '<path d="M9 4h6l-1 5 3 3H7l3-3z"/><path d="M12 12v8"/>',
   chat: '<path d="M4.5 5.5h15v10h-8l-4.5 4v-4h-2.5z"/><path d="M8 9.5h8M8 12.5h5"/>',
+  more: '<circle cx="5.5" cy="12" r="1.6"/><circle cx="12" cy="12" r="1.6"/><circle cx="18.5" cy="12" r="1.6"/>',
   screen: '<rect x="3" y="4.5" width="18" height="12" rx="1.5"/><path d="M8.5 20h7M12 16.5V20M12 13V8M9.5 10.5 12 8l2.5 2.5"/>',
   hand: '<path d="M8 12V6.5a1.5 1.5 0 0 1 3 0V11M11 10V4.5a1.5 1.5 0 0 1 3 0V11M14 10.5V6a1.5 1.5 0 0 1 3 0v7.5c0 4-2.5 6.5-6 6.5-2.7 0-4.2-1.4-5.5-3.6L4 13.5a1.4 1.4 0 0 1 2.3-1.6L8 14"/>',
 };

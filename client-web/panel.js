@@ -4,6 +4,9 @@
 //! that holds them. A feature mounts its panel with `panels.mount(panel)`,
 //! the one way to do it: the panel goes in the column, its control in the bar
 //! (in the order of mounting), and the column shows only while a panel is open.
+//! A panel one opens now and then (`secondary`: one's traces, documents,
+//! consents, connection) has its control in the bar's "Plus" menu instead,
+//! so that the bar holds on one line.
 
 import { t } from "./i18n.js";
 import { T, bindText, h, icon } from "./dom.js";
@@ -22,8 +25,10 @@ export class Panel {
    * @param {() => string} o.title
    * @param {MessageKey} o.label the control's label
    * @param {IconName} o.icon
+   * @param {boolean} [o.secondary] its control goes in the bar's "Plus" menu
    */
-  constructor({ id, title, label, icon: iconName }) {
+  constructor({ id, title, label, icon: iconName, secondary = false }) {
+    this.secondary = secondary;
     this.heading = bindText(h("h2", { id: `${id}-title`, class: "panel-title", tabindex: "-1" }), title);
     this.body = h("div", { class: "panel-body" });
     this.element = h("section", {
@@ -93,9 +98,13 @@ export class Panel {
 
 /** The column beside the pictures, holding every mounted panel. */
 export class SidePanels {
-  /** @param {(control: HTMLElement) => void} addControl puts a panel's control in the bar */
-  constructor(addControl) {
+  /**
+   * @param {(control: HTMLElement) => void} addControl puts a panel's control in the bar
+   * @param {(control: HTMLElement) => void} addSecondary puts it in the bar's "Plus" menu
+   */
+  constructor(addControl, addSecondary) {
     this.addControl = addControl;
+    this.addSecondary = addSecondary;
     this.element = h("aside", { class: "side", hidden: true, "aria-label": () => t("call.side") });
   }
 
@@ -107,7 +116,8 @@ export class SidePanels {
    */
   mount(panel) {
     this.element.append(panel.element);
-    this.addControl(panel.control);
+    if (panel.secondary) this.addSecondary(panel.control);
+    else this.addControl(panel.control);
     panel.onToggle(() => this.#sync());
     return panel;
   }

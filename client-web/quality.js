@@ -384,7 +384,7 @@ export class Quality {
       view.element.prepend(this.alertArea);
       this.panel = null;
     } else {
-      this.panel = new Panel({ id: "connection-panel", label: "quality.my_control", icon: "signal", title: () => t("quality.my_title") });
+      this.panel = new Panel({ id: "connection-panel", label: "quality.my_control", icon: "signal", title: () => t("quality.my_title"), secondary: true });
       this.ownBody = h("div", { class: "quality-own", "data-field": "my-connection" });
       replaceChildren(this.panel.body,
         h("p", { class: "panel-hint" }, T("quality.my_intro")),

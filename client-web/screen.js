@@ -230,7 +230,6 @@ export class ScreenSharing {
     const sharing = this.sharing;
     this.button.hidden = !this.mayShare && !sharing;
     this.button.setAttribute("aria-pressed", sharing ? "true" : "false");
-    this.button.dataset.off = String(!sharing);
     this.button.toggleAttribute("disabled", this.#asking);
     this.ctx.view.setSharing(sharing ? () => void this.toggle() : null);
   }

@@ -816,7 +816,7 @@ export class CallView {
       icon("leave"), h("span", { class: "control-label" }, T("call.leave")));
     this.leaveButton = leave;
     /** Panels beside the pictures (sign-in, presence, traces…): shown when one is open. */
-    this.panels = new SidePanels((el) => this.addControl(el));
+    this.panels = new SidePanels((el) => this.addControl(el), (el) => this.addSecondary(el));
     const devices = h("details", {
       class: "devices-menu",
       onkeydown: (/** @type {KeyboardEvent} */ event) => {
@@ -836,8 +836,30 @@ export class CallView {
       "aria-pressed": this.mode === "speaker" ? "true" : "false",
       onclick: () => this.setMode(this.mode === "speaker" ? "grid" : "speaker"),
     }, icon("layout"), h("span", { class: "control-label" }, T("view.speaker")));
+    // What one opens now and then, grouped so that the bar holds on one line.
+    this.moreList = h("div", { class: "more-panel", role: "group", "aria-label": () => t("call.more") }, this.modeButton);
+    this.moreDot = h("span", { class: "control-dot", hidden: true }, h("span", { class: "sr-only" }, T("panel.attention")));
+    const more = /** @type {HTMLDetailsElement} */ (h("details", {
+      class: "devices-menu more-menu",
+      onkeydown: (/** @type {KeyboardEvent} */ event) => {
+        if (event.key === "Escape" && more.open) {
+          more.open = false;
+          more.querySelector("summary")?.focus();
+        }
+      },
+    },
+      h("summary", { class: "control", "data-action": "more" }, icon("more"), h("span", { class: "control-label" }, T("call.more")), this.moreDot),
+      this.moreList));
+    // A choice made, the menu closes.
+    this.moreList.addEventListener("click", () => {
+      more.open = false;
+    });
+    // A panel in the menu that calls for attention: the menu shows it too.
+    new MutationObserver(() => {
+      this.moreDot.hidden = !this.moreList.querySelector(".control-dot:not([hidden])");
+    }).observe(this.moreList, { subtree: true, attributes: true, attributeFilter: ["hidden"] });
     this.controls = h("nav", { class: "controls", "aria-label": () => t("call.controls") },
-      this.micButton, this.camButton, devices, this.modeButton, leave);
+      this.micButton, this.camButton, devices, more, leave);
     // More people than a page holds: the others are a click away, and
     // only the pictures on screen are received (a forwarded session).
     this.pageLabel = h("span", { class: "pager-label", "aria-live": "polite" });
@@ -887,9 +909,14 @@ export class CallView {
     });
   }
 
-  /** A control in the bar, before "Quitter". @param {HTMLElement} el */
+  /** A control in the bar, before "Plus" and "Quitter". @param {HTMLElement} el */
   addControl(el) {
-    this.controls.insertBefore(el, this.leaveButton);
+    this.controls.insertBefore(el, this.leaveButton.previousElementSibling);
+  }
+
+  /** A control in the bar's "Plus" menu. @param {HTMLElement} el */
+  addSecondary(el) {
+    this.moreList.append(el);
   }
 
   dispose() {

@@ -169,6 +169,13 @@ pub(super) struct Offer {
 /// served in order of wish (largest tiles first), a track whose lowest
 /// layer does not fit is paused. Returns the layer chosen per track (`None`:
 /// paused).
+///
+/// Only layers that flow are chosen (measured above nothing): a browser
+/// drops its upper layers while its processor or its uplink is short, and
+/// a subscriber switched to one of those would wait for a keyframe that
+/// never comes, its picture frozen. Before the first measure (a track just
+/// opened), its lowest layer is taken; when none within the wish flows, the
+/// lowest that does.
 pub(super) fn choose(tracks: &[(Rank, Vec<Offer>)], budget: u64) -> Vec<Option<u32>> {
     let mut chosen: Vec<Option<u32>> = vec![None; tracks.len()];
     let mut order: Vec<usize> = (0..tracks.len()).collect();
@@ -182,10 +189,16 @@ pub(super) fn choose(tracks: &[(Rank, Vec<Offer>)], budget: u64) -> Vec<Option<u
         if *wish == OFF {
             continue;
         }
-        let Some(low) = layers
-            .iter()
+        let wanted = || layers.iter().filter(|l| l.rank <= *wish);
+        let flowing = || layers.iter().filter(|l| l.bitrate > 0);
+        // The lowest that flows within the wish; else the lowest that flows
+        // (larger than wished, rather than nothing); else, nothing measured
+        // yet, the lowest wished.
+        let Some(low) = flowing()
             .filter(|l| l.rank <= *wish)
             .min_by_key(|l| l.rank)
+            .or_else(|| flowing().min_by_key(|l| l.rank))
+            .or_else(|| wanted().min_by_key(|l| l.rank))
         else {
             continue;
         };
@@ -202,7 +215,7 @@ pub(super) fn choose(tracks: &[(Rank, Vec<Offer>)], budget: u64) -> Vec<Option<u
         };
         let mut better: Vec<&Offer> = layers
             .iter()
-            .filter(|l| l.rank <= (*wish).max(low.rank) && l.rank > low.rank)
+            .filter(|l| l.rank <= (*wish).max(low.rank) && l.rank > low.rank && l.bitrate > 0)
             .collect();
         better.sort_by_key(|l| std::cmp::Reverse(l.rank));
         for layer in better {
@@ -369,5 +382,19 @@ mod tests {
         );
         // Nothing fits: all paused, none half-sent.
         assert_eq!(choose(&tracks, 100_000), vec![None, None, None, None]);
+    }
+
+    #[test]
+    fn a_layer_the_publisher_stopped_sending_is_never_chosen() {
+        // The middle and top layers stopped (a busy publisher): a large
+        // tile gets the lowest, which flows, rather than a frozen picture.
+        let tracks = vec![(HIGH, layers(1, [150_000, 0, 0]))];
+        assert_eq!(choose(&tracks, u64::MAX), vec![Some(10)]);
+        // Only the middle flows: it is taken, even for a thumbnail.
+        let tracks = vec![(0, layers(2, [0, 500_000, 0]))];
+        assert_eq!(choose(&tracks, u64::MAX), vec![Some(21)]);
+        // Nothing measured yet (just opened): the lowest, to start with.
+        let tracks = vec![(HIGH, layers(3, [0, 0, 0]))];
+        assert_eq!(choose(&tracks, u64::MAX), vec![Some(30)]);
     }
 }

@@ -37,13 +37,26 @@ export async function videoCall(stage, session) {
 }
 
 /**
+ * Clicks a control of the bar, opening the bar's "Plus" menu first when the
+ * control is in it.
+ * @param {Person} person
+ * @param {string} action the control's `data-action`
+ */
+export async function clickControl(person, action) {
+  const control = person.page.locator(`button[data-action="${action}"]`);
+  const inMenu = await control.evaluate((el) => el.closest(".more-panel") !== null);
+  if (inMenu && !(await control.isVisible())) await person.page.click('summary[data-action="more"]');
+  await control.click();
+}
+
+/**
  * Opens a side panel from its control in the bar, unless it is open already.
  * @param {Person} person
  * @param {string} action the control's `data-action` ("presence", "traces", "consents"…)
  */
 export async function openPanel(person, action) {
   const control = person.page.locator(`button[data-action="${action}"]`);
-  if ((await control.getAttribute("aria-expanded")) !== "true") await control.click();
+  if ((await control.getAttribute("aria-expanded")) !== "true") await clickControl(person, action);
   await person.page.locator(`#${action}-panel`).waitFor({ state: "visible", timeout: UI_WAIT_MS });
 }
 

@@ -11,7 +11,7 @@ import {
 } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
 import { verifyFile } from "../lib/server.mjs";
-import { openPanel, openThree, signedParticipant } from "../lib/steps.mjs";
+import { clickControl, openPanel, openThree, signedParticipant } from "../lib/steps.mjs";
 
 test("a participant signs in with a drawn signature, the facilitator countersigns, a receipt is kept", async (stage) => {
   const session = await stage.session();
@@ -83,7 +83,7 @@ test("« Mes traces » lists the connection, the sign-in and the countersignatur
   // Signed and countersigned: the sign-in panel went; the traces take its place.
   const { person } = await signedParticipant(stage, await stage.session());
   const page = person.page;
-  await page.click('button[data-action="traces"]');
+  await clickControl(person, "traces");
   const traces = page.locator("#traces-panel");
   await traces.waitFor({ state: "visible", timeout: UI_WAIT_MS });
   const intro = await traces.innerText();

@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
 import { joinFromLobby, joinTogether } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
-import { openPanel, openThree, videoCall } from "../lib/steps.mjs";
+import { clickControl, openPanel, openThree, videoCall } from "../lib/steps.mjs";
 
 /** @typedef {import("../lib/pages.mjs").Person} Person */
 
@@ -161,9 +161,9 @@ test("views: the speaker view, a picture pinned on one page, and a facilitator's
   await sophie.page.click(`figure.tile[data-tile="${fac.id}"] button[data-action="pin"]`);
   assert.equal(await large(sophie), null);
   // The speaker view shows someone large (the one speaking, or the first).
-  await karim.page.click('button[data-action="layout"]');
+  await clickControl(karim, "layout");
   assert.notEqual(await large(karim), null, "the speaker view shows one picture large");
-  await karim.page.click('button[data-action="layout"]');
+  await clickControl(karim, "layout");
   // The facilitator shows Karim to everyone, from the presence console.
   await openPanel(fac, "presence");
   await fac.page.click(`[data-person="${karim.id}"] button[data-action="spotlight"]`);

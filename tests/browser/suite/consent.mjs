@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
 import { joinFromLobby, textOf, waitConnected } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
+import { clickControl } from "../lib/steps.mjs";
 
 test("the lobby asks for the recording agreement with neither choice selected, joining not depending on it", async (stage) => {
   const { sophie } = await stage.session();
@@ -45,7 +46,7 @@ test("an agreement given in the lobby is recorded after joining, shown in « Mes
   await joinFromLobby(consenting);
   await waitConnected(consenting);
 
-  await page.click('button[data-action="consents"]');
+  await clickControl(consenting, "consents");
   const panel = page.locator("#consents-panel");
   await panel.waitFor({ state: "visible", timeout: UI_WAIT_MS });
   await panel.locator('[data-field="consent-status"]', { hasText: /^Accord enregistré à \d\d:\d\d\.$/ }).waitFor({ timeout: UI_WAIT_MS });
@@ -53,7 +54,7 @@ test("an agreement given in the lobby is recorded after joining, shown in « Mes
   const state = await page.evaluate(() => /** @type {any} */ (window).cadre.state().consents);
   assert(state?.recording?.granted === true && state.recording.pending === 0, `the page should know the agreement: ${JSON.stringify(state)}`);
 
-  await page.click('button[data-action="traces"]');
+  await clickControl(consenting, "traces");
   await page.locator('#traces-panel li[data-kind="consent"]', { hasText: "accord pour l’enregistrement donné" }).waitFor({ timeout: UI_WAIT_MS });
 
   // Withdrawing is one click, and counts once the server says so.

@@ -10,7 +10,7 @@ import { ARTIFACTS, MEDIA_WAIT_MS, UI_WAIT_MS } from "../lib/config.mjs";
 import { expectFullMesh, joinFromLobby, shownConnection, textOf, waitConnected } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
 import { verifyFile } from "../lib/server.mjs";
-import { openThree, videoCall } from "../lib/steps.mjs";
+import { clickControl, openThree, videoCall } from "../lib/steps.mjs";
 
 test("the facilitator suspends with a reason; every page shows it and stops sending video; a reload lands in the suspension; resuming restores the call; conditions and difficulty reports", async (stage) => {
   const session = await stage.session();
@@ -54,7 +54,7 @@ test("the facilitator suspends with a reason; every page shows it and stops send
   }
   await panel.screenshot({ path: join(ARTIFACTS, "facilitator-conditions.png") });
   // A participant sees what is reported about them.
-  await karimPage.page.click('button[data-action="connection"]');
+  await clickControl(karimPage, "connection");
   await karimPage.page.locator('#connection-panel [data-field="my-connection"] .score[data-score]').waitFor({ timeout: 15_000 });
 
   // Frames flow before.

@@ -119,17 +119,19 @@ test("« Mes documents » says what each file is for; « Mes traces » has no ra
   await own.locator('svg[data-field="countersign-signature"]').waitFor({ timeout: UI_WAIT_MS });
   assert((await own.getAttribute("data-signed")) === "true", "the facilitator's own line should be signed");
 
-  // Karim reports a difficulty: the facilitator is told (toast) and the panel's control shows a dot.
+  // Karim reports a difficulty: the facilitator is told (toast) and the
+  // "Plus" menu, where a facilitator's list of reports is, shows a dot.
   await person.page.click('button[data-action="difficulty"]');
   const form = person.page.locator("#difficulty-panel");
   await form.locator("#difficulty-text").fill("Je n’entends plus la formatrice.");
   await form.locator('button[data-action="difficulty-send"]').click();
   await fac.page.locator(".toast", { hasText: `${karim.name} vient de signaler une difficulté` }).waitFor({ timeout: UI_WAIT_MS });
-  await fac.page.locator('button[data-action="difficulty"] .control-dot').waitFor({ state: "visible", timeout: UI_WAIT_MS });
+  await fac.page.locator('summary[data-action="more"] .control-dot').waitFor({ state: "visible", timeout: UI_WAIT_MS });
   await fac.page.screenshot({ path: join(ARTIFACTS, "facilitator-difficulty-notice.png") });
   await openPanel(fac, "difficulty");
   await fac.page.locator('#difficulty-panel li.difficulty', { hasText: "Je n’entends plus la formatrice." }).waitFor({ timeout: UI_WAIT_MS });
   assert(await fac.page.locator('button[data-action="difficulty"] .control-dot').isHidden(), "opening the panel should clear the dot");
+  assert(await fac.page.locator('summary[data-action="more"] .control-dot').isHidden(), "and the menu's");
 
   // « Mes documents »: each file with what it is for and whom to give it to.
   await openPanel(person, "documents");

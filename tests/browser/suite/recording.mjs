@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
 import { joinFromLobby, textOf, waitConnected } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
-import { refuseRecording } from "../lib/steps.mjs";
+import { openPanel, refuseRecording } from "../lib/steps.mjs";
 
 test("recording: armed, it waits for everyone's agreement, shows on every page, stops at once on a withdrawal; the files are listed and match their hashes", async (stage) => {
   const session = await stage.session();
@@ -50,8 +50,7 @@ test("recording: armed, it waits for everyone's agreement, shows on every page, 
   };
   /** "J’accepte" in « Mes accords », recorded. */
   const agree = async (person, granted = true) => {
-    const control = person.page.locator('button[data-action="consents"]');
-    if ((await control.getAttribute("aria-expanded")) !== "true") await control.click();
+    await openPanel(person, "consents");
     await person.page.click(`label[for="call-consent-recording-${granted ? "granted" : "refused"}"]`);
     const recorded = granted ? /^Accord enregistré à \d\d:\d\d\.$/ : /^Refus enregistré à \d\d:\d\d\.$/;
     await person.page.locator('#consents-panel [data-field="consent-status"]', { hasText: recorded }).waitFor({ timeout: UI_WAIT_MS });

@@ -79,6 +79,15 @@ test("a facilitator's shared screen is decoded large by the other pages, peer to
   await fac.page.locator('[data-field="sharing"]').waitFor({ state: "hidden", timeout: UI_WAIT_MS });
   const capturing = await fac.page.evaluate(() => document.querySelector('button[data-action="share-screen"]')?.getAttribute("aria-pressed"));
   assert.equal(capturing, "false");
+
+  // The bar holds on one line; what one opens now and then is under "Plus".
+  const rows = await fac.page.$$eval("nav.controls > *:not([hidden])", (els) => new Set(els.map((e) => Math.round(e.getBoundingClientRect().top))).size);
+  assert.equal(rows, 1, "the facilitator's bar should hold on one line at 1280 px");
+  await fac.page.click('summary[data-action="more"]');
+  const inMenu = await fac.page.$$eval(".more-panel > .control", (els) => els.map((e) => e.getAttribute("data-action")));
+  assert.deepEqual(inMenu.sort(), ["consents", "difficulty", "documents", "layout", "traces"], `the menu holds ${JSON.stringify(inMenu)}`);
+  await fac.page.screenshot({ path: join(ARTIFACTS, "more-menu.png") });
+  await fac.page.keyboard.press("Escape");
 });
 
 test("through the server: every other page decodes the screen, and a participant shares once allowed", async (stage) => {
