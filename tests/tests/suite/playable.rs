@@ -393,3 +393,47 @@ async fn a_damaged_raw_file_makes_nothing_half_written() {
         "nothing entered the ledger"
     );
 }
+
+#[tokio::test]
+async fn without_ffmpeg_the_people_s_files_are_still_made() {
+    let server = TestServer::start().await;
+    server
+        .app()
+        .recorder()
+        .jobs()
+        .set_ffmpeg("/nonexistent/ffmpeg");
+    let session = server.create_session(&PEOPLE[..2]).await;
+    let sid = session.id.clone();
+    let facilitator = session.people[0].link.token.clone();
+    let (_, mut claire, _karim, _) = server
+        .recording_together(&session, "Claire Martin", "Karim Benali")
+        .await;
+    let claire_pub = publish(&mut claire, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    claire
+        .send_json(&json!({"type": "recording", "armed": false}))
+        .await;
+    server.wait_ledger(&sid, "recording_stopped", 1).await;
+    claire_pub.close().await;
+    let jobs = server.app().recorder().jobs().clone();
+    tokio::time::timeout(MAKING, jobs.idle())
+        .await
+        .expect("the job ends");
+    let segment = list(&server, &sid, &facilitator).await["segments"][0].clone();
+    assert_eq!(segment["playable_status"], "ffmpeg_absent", "{segment}");
+    let playable = segment["playable"].as_array().expect("playable");
+    assert_eq!(
+        playable.len(),
+        1,
+        "Claire's file, no composed view: {segment}"
+    );
+    assert_eq!(playable[0]["file"], format!("{}.webm", claire.id));
+    let dir = server.app().recorder().dir().join(&sid).join("1");
+    assert!(!dir.join("segment.composed.webm").exists());
+    assert!(
+        files_under(&dir)
+            .iter()
+            .all(|(p, _)| !p.to_string_lossy().ends_with(".part")),
+        "no temporary file is left"
+    );
+}
