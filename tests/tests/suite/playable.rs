@@ -29,6 +29,36 @@ fn sha256_hex(bytes: &[u8]) -> String {
         .collect()
 }
 
+/// When each stream of a file starts (s), by codec.
+fn start_times(path: &Path) -> Vec<(String, f64)> {
+    let out = std::process::Command::new("ffprobe")
+        .args([
+            "-v",
+            "error",
+            "-show_entries",
+            "stream=codec_name,start_time",
+        ])
+        .args(["-of", "json"])
+        .arg(path)
+        .output()
+        .expect("ffprobe runs");
+    let v: Value = serde_json::from_slice(&out.stdout).expect("ffprobe's JSON");
+    v["streams"]
+        .as_array()
+        .expect("streams")
+        .iter()
+        .map(|s| {
+            (
+                s["codec_name"].as_str().unwrap_or("").to_owned(),
+                s["start_time"]
+                    .as_str()
+                    .and_then(|t| t.parse().ok())
+                    .unwrap_or(f64::NAN),
+            )
+        })
+        .collect()
+}
+
 /// `ffprobe`'s view of a file's streams: (codec, frames read, duration s).
 fn probe(path: &Path) -> Vec<(String, u64, f64)> {
     let out = std::process::Command::new("ffprobe")
@@ -110,11 +140,13 @@ fn test_pattern() -> Arc<Vec<Vec<u8>>> {
     Arc::new(frames)
 }
 
-/// As `recording_media::publish`, with real VP8.
+/// As `recording_media::publish`, with real VP8; the camera starts
+/// `video_after` after the microphone.
 async fn publish_pattern(
     client: &mut Client,
     segment: u64,
     frames: &Arc<Vec<Vec<u8>>>,
+    video_after: Duration,
 ) -> SyntheticPublisher {
     let publisher = SyntheticPublisher::with_config(PublisherConfig {
         encoded: Some(Arc::clone(frames)),
@@ -138,7 +170,9 @@ async fn publish_pattern(
     assert_eq!(answer["data"]["type"], "answer", "{answer}");
     publisher.accept_answer(&answer["data"]).await;
     publisher.wait_connected(Duration::from_secs(15)).await;
-    publisher.start_media();
+    publisher.start_audio();
+    tokio::time::sleep(video_after).await;
+    publisher.start_video();
     publisher
 }
 
@@ -161,8 +195,9 @@ async fn a_closed_segment_becomes_playable_files_in_the_ledger() {
         .recording_together(&session, "Claire Martin", "Karim Benali")
         .await;
     let pattern = test_pattern();
-    let claire_pub = publish_pattern(&mut claire, 1, &pattern).await;
-    let karim_pub = publish_pattern(&mut karim, 1, &pattern).await;
+    let claire_pub = publish_pattern(&mut claire, 1, &pattern, Duration::ZERO).await;
+    // Karim's camera comes 0.7 s after his voice: his file must keep it so.
+    let karim_pub = publish_pattern(&mut karim, 1, &pattern, Duration::from_millis(700)).await;
     tokio::time::sleep(Duration::from_millis(3000)).await;
     claire
         .send_json(&json!({"type": "recording", "armed": false}))
@@ -240,6 +275,27 @@ async fn a_closed_segment_becomes_playable_files_in_the_ledger() {
         // The two tracks cover the same time: about three seconds.
         let duration = video.2;
         assert!((1.5..8.0).contains(&duration), "{streams:?}");
+        // Sound and picture keep the gap between their first packets'
+        // arrivals (origin_at), so they play in step.
+        let origin = |track: &str| {
+            raw.iter()
+                .find(|f| f["participant"] == who.as_str() && f["track"] == track)
+                .and_then(|f| f["origin_at"].as_i64())
+                .expect("origin_at")
+        };
+        let gap = (origin("video") - origin("audio")) as f64 / 1000.0;
+        let starts = start_times(&path);
+        let start = |codec: &str| {
+            starts
+                .iter()
+                .find(|s| s.0 == codec)
+                .map(|s| s.1)
+                .expect("a start time")
+        };
+        assert!(
+            (start("vp8") - start("opus") - gap).abs() <= 0.05,
+            "the picture starts {gap} s after the sound: {starts:?}"
+        );
         let listed_ms = file["duration_ms"].as_u64().expect("duration") as f64;
         assert!(
             (listed_ms / 1000.0 - duration).abs() < 0.5,
