@@ -176,6 +176,24 @@ async fn publish_pattern(
     publisher
 }
 
+/// An "ffmpeg" that answers `-version`, writes its PID, then never ends:
+/// (the program, the PID file).
+fn endless_ffmpeg(dir: &Path) -> (std::path::PathBuf, std::path::PathBuf) {
+    let pid_file = dir.join("pid");
+    let fake = dir.join("ffmpeg");
+    std::fs::write(
+        &fake,
+        format!(
+            "#!/bin/sh\nif [ \"$1\" = -version ]; then echo 'ffmpeg version test'; exit 0; fi\necho $$ > {}\nexec sleep 600\n",
+            pid_file.display()
+        ),
+    )
+    .expect("write");
+    use std::os::unix::fs::PermissionsExt;
+    std::fs::set_permissions(&fake, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+    (fake, pid_file)
+}
+
 async fn list(server: &TestServer, sid: &str, token: &str) -> Value {
     let (status, list) = server
         .get_public(&format!("/api/sessions/{sid}/recordings?token={token}"))
@@ -491,5 +509,119 @@ async fn without_ffmpeg_the_people_s_files_are_still_made() {
             .iter()
             .all(|(p, _)| !p.to_string_lossy().ends_with(".part")),
         "no temporary file is left"
+    );
+}
+
+#[tokio::test]
+async fn a_purge_stops_a_composed_view_being_made_and_kills_ffmpeg() {
+    let server = TestServer::start().await;
+    let tools = tempfile::tempdir().expect("tempdir");
+    let (fake, pid_file) = endless_ffmpeg(tools.path());
+    server.app().recorder().jobs().set_ffmpeg(&fake);
+    let session = server.create_session(&PEOPLE[..2]).await;
+    let sid = session.id.clone();
+    let facilitator = session.people[0].link.token.clone();
+    let (_, mut claire, _karim, _) = server
+        .recording_together(&session, "Claire Martin", "Karim Benali")
+        .await;
+    let claire_pub = publish(&mut claire, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    claire
+        .send_json(&json!({"type": "recording", "armed": false}))
+        .await;
+    server.wait_ledger(&sid, "recording_stopped", 1).await;
+    claire_pub.close().await;
+
+    let deadline = tokio::time::Instant::now() + MAKING;
+    let pid = loop {
+        if let Some(pid) = std::fs::read_to_string(&pid_file)
+            .ok()
+            .and_then(|p| p.trim().parse::<u32>().ok())
+        {
+            break pid;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ffmpeg never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    let status = list(&server, &sid, &facilitator).await["segments"][0]["playable_status"].clone();
+    assert_eq!(status, "running");
+    assert!(Path::new(&format!("/proc/{pid}")).exists());
+
+    let later = chrono::Utc::now().timestamp_millis() + 31 * 24 * 3600 * 1000;
+    assert_eq!(
+        server.app().purge_recordings(later).await.expect("purge"),
+        1
+    );
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "ffmpeg ({pid}) was killed and reaped"
+    );
+    let root = server.app().recorder().dir().join(&sid);
+    assert!(files_under(&root).is_empty(), "{:?}", files_under(&root));
+    let derived = server.ledger_entries(&sid, "recording_derived").await;
+    assert!(
+        derived.iter().all(|e| e["payload"]["kind"] == "person"),
+        "no composed view entered the ledger"
+    );
+    let purged = server.wait_ledger(&sid, "recording_purged", 1).await;
+    assert_eq!(
+        purged[0]["payload"]["derived"].as_array().map(Vec::len),
+        Some(derived.len()),
+        "the person's file made before the purge is deleted and said so"
+    );
+}
+
+#[tokio::test]
+async fn a_composed_view_past_its_time_is_killed_and_shown_as_timed_out() {
+    let server = TestServer::start().await;
+    let tools = tempfile::tempdir().expect("tempdir");
+    let (fake, pid_file) = endless_ffmpeg(tools.path());
+    let jobs = server.app().recorder().jobs().clone();
+    jobs.set_ffmpeg(&fake);
+    jobs.set_time_ceiling(Duration::from_secs(2));
+    let session = server.create_session(&PEOPLE[..2]).await;
+    let sid = session.id.clone();
+    let facilitator = session.people[0].link.token.clone();
+    let (_, mut claire, _karim, _) = server
+        .recording_together(&session, "Claire Martin", "Karim Benali")
+        .await;
+    let claire_pub = publish(&mut claire, 1).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    claire
+        .send_json(&json!({"type": "recording", "armed": false}))
+        .await;
+    server.wait_ledger(&sid, "recording_stopped", 1).await;
+    claire_pub.close().await;
+    tokio::time::timeout(MAKING, jobs.idle())
+        .await
+        .expect("the job ends");
+
+    let pid: u32 = std::fs::read_to_string(&pid_file)
+        .expect("ffmpeg was started")
+        .trim()
+        .parse()
+        .expect("a pid");
+    assert!(
+        !Path::new(&format!("/proc/{pid}")).exists(),
+        "ffmpeg ({pid}) was killed and reaped"
+    );
+    let segment = list(&server, &sid, &facilitator).await["segments"][0].clone();
+    assert_eq!(segment["playable_status"], "timed_out", "{segment}");
+    assert_eq!(
+        segment["playable"].as_array().map(Vec::len),
+        Some(1),
+        "Claire's file is there, no composed view: {segment}"
+    );
+    let dir = server.app().recorder().dir().join(&sid).join("1");
+    let names: Vec<String> = files_under(&dir)
+        .iter()
+        .map(|(p, _)| p.file_name().unwrap().to_string_lossy().into_owned())
+        .collect();
+    assert!(
+        names.iter().all(|n| !n.contains("composed")),
+        "nothing of the composed view is left: {names:?}"
     );
 }

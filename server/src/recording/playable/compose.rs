@@ -58,10 +58,13 @@ impl std::fmt::Display for ComposeError {
     }
 }
 
+/// The longest any composed view may take, unless set otherwise.
+pub(crate) const CEILING: Duration = Duration::from_secs(3 * 3600);
+
 /// The time a segment of `duration` may take to compose: generous on a
-/// loaded machine, never unbounded.
-pub(crate) fn time_limit(duration: Duration) -> Duration {
-    (Duration::from_secs(60) + duration * 3).min(Duration::from_secs(3 * 3600))
+/// loaded machine, never more than `ceiling`.
+pub(crate) fn time_limit(duration: Duration, ceiling: Duration) -> Duration {
+    (Duration::from_secs(60) + duration * 3).min(ceiling)
 }
 
 /// Whether `ffmpeg` runs here; its first line of `-version` if so.
@@ -306,11 +309,11 @@ mod tests {
     #[test]
     fn the_time_limit_grows_with_the_segment_and_has_a_ceiling() {
         assert_eq!(
-            time_limit(Duration::from_secs(60)),
+            time_limit(Duration::from_secs(60), CEILING),
             Duration::from_secs(240)
         );
         assert_eq!(
-            time_limit(Duration::from_secs(24 * 3600)),
+            time_limit(Duration::from_secs(24 * 3600), CEILING),
             Duration::from_secs(3 * 3600)
         );
     }

@@ -120,6 +120,7 @@ pub struct Jobs {
     dir: PathBuf,
     quota: Arc<Quota>,
     ffmpeg: Mutex<PathBuf>,
+    ceiling: Mutex<Duration>,
     state: Mutex<State>,
     wake: Notify,
     finished: Notify,
@@ -141,6 +142,7 @@ impl Jobs {
             dir,
             quota,
             ffmpeg: Mutex::new(ffmpeg),
+            ceiling: Mutex::new(compose::CEILING),
             state: Mutex::new(State::default()),
             wake: Notify::new(),
             finished: Notify::new(),
@@ -152,6 +154,13 @@ impl Jobs {
     /// `CADRE_FFMPEG`).
     pub fn set_ffmpeg(&self, program: impl Into<PathBuf>) {
         *lock(&self.ffmpeg) = program.into();
+    }
+
+    /// The longest a composed view may take, whatever the segment's length
+    /// (3 h unless set): past it ffmpeg is killed and the view is
+    /// `timed_out`.
+    pub fn set_time_ceiling(&self, ceiling: Duration) {
+        *lock(&self.ceiling) = ceiling;
     }
 
     /// Stops the running job (its ffmpeg killed) and every later one when
@@ -346,7 +355,7 @@ impl Jobs {
         let end = made.iter().map(|(_, _, o, d)| o + d).max().unwrap_or(0);
         let closed = origin.map_or(0, |o| u64::try_from(job.closed_at - o).unwrap_or(0));
         let duration = Duration::from_millis(end.max(closed.min(end + 1000)).max(500));
-        let limit = compose::time_limit(duration);
+        let limit = compose::time_limit(duration, *lock(&self.ceiling));
         let ffmpeg = lock(&self.ffmpeg).clone();
         let out = segment_dir.join(COMPOSED_NAME);
         let part = segment_dir.join(format!(".{COMPOSED_NAME}.part"));
