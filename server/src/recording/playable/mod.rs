@@ -20,7 +20,7 @@ use super::{RecordedFile, lock};
 use crate::evidence::ledger::{Ledger, NewEvent};
 use cadre_protocol::evidence::{ACTOR_SERVER, kind};
 use sha2::{Digest as _, Sha256};
-use std::collections::{BTreeMap, HashMap, VecDeque};
+use std::collections::{BTreeMap, HashMap, HashSet, VecDeque};
 use std::io;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, OnceLock};
@@ -112,6 +112,9 @@ struct State {
     progress: HashMap<Key, Progress>,
     /// Per segment, the playable files that could not be made (names).
     unavailable: HashMap<Key, Vec<String>>,
+    /// Segments purged: a job queued late (its `recording_stopped` was
+    /// written just before the purge read the log) is not started.
+    forgotten: HashSet<Key>,
     worker: bool,
 }
 
@@ -183,8 +186,11 @@ impl Jobs {
         }
         let start = {
             let mut s = lock(&self.state);
-            s.progress
-                .insert((sid.to_owned(), segment), Progress::Queued);
+            let key = (sid.to_owned(), segment);
+            if s.forgotten.contains(&key) {
+                return;
+            }
+            s.progress.insert(key, Progress::Queued);
             s.queue.push_back(Job {
                 sid: sid.to_owned(),
                 segment,
@@ -222,6 +228,7 @@ impl Jobs {
             finished.as_mut().enable();
             {
                 let mut s = lock(&self.state);
+                s.forgotten.insert(key.clone());
                 s.queue.retain(|j| !(j.sid == sid && j.segment == segment));
                 match &s.running {
                     Some((k, cancel)) if *k == key => cancel.cancel(),
@@ -335,9 +342,14 @@ impl Jobs {
                                 audio: muxed.audio_packets > 0,
                                 screen: publication.source == "screen",
                             });
-                            made.push((rel, g.clone(), offset, muxed.duration_ms));
+                            made.push((rel, offset, muxed.duration_ms));
                         }
                         Err(e) => {
+                            // Unrecorded, it would be listed nowhere and
+                            // never purged.
+                            if std::fs::remove_file(segment_dir.join(&name)).is_ok() {
+                                self.quota.release(muxed.bytes);
+                            }
                             warn!(sid = %job.sid, segment = job.segment, file = %name, "a playable recording is not available: {e}");
                             unavailable.push(name);
                         }
@@ -352,7 +364,7 @@ impl Jobs {
         if inputs.is_empty() {
             return (Progress::ComposedFailed, unavailable);
         }
-        let end = made.iter().map(|(_, _, o, d)| o + d).max().unwrap_or(0);
+        let end = made.iter().map(|(_, o, d)| o + d).max().unwrap_or(0);
         let closed = origin.map_or(0, |o| u64::try_from(job.closed_at - o).unwrap_or(0));
         let duration = Duration::from_millis(end.max(closed.min(end + 1000)).max(500));
         let limit = compose::time_limit(duration, *lock(&self.ceiling));
@@ -383,7 +395,7 @@ impl Jobs {
                         let rel = format!("{}/{}/{COMPOSED_NAME}", job.sid, job.segment);
                         let sources: Vec<serde_json::Value> = made
                             .iter()
-                            .map(|(name, _, offset, _)| {
+                            .map(|(name, offset, _)| {
                                 serde_json::json!({"name": name, "offset_ms": offset})
                             })
                             .collect();
@@ -397,6 +409,9 @@ impl Jobs {
                                 Progress::Done
                             }
                             Err(e) => {
+                                if std::fs::remove_file(&out).is_ok() {
+                                    self.quota.release(bytes);
+                                }
                                 warn!(sid = %job.sid, segment = job.segment, "the composed view is not available: {e}");
                                 Progress::ComposedFailed
                             }
