@@ -25,6 +25,7 @@ import { Recorder } from "./recorder.js";
 /** @typedef {import("./wire.js").RecordingStatus} RecordingStatus */
 /** @typedef {import("./wire.js").RecordingSegment} RecordingSegment */
 /** @typedef {import("./wire.js").RecordingFile} RecordingFile */
+/** @typedef {import("./wire.js").PlayableFile} PlayableFile */
 /** @typedef {import("./wire.js").Welcome} Welcome */
 /** @typedef {import("./wire.js").Me} Me */
 /** @typedef {import("./wire.js").SessionInfo} SessionInfo */
@@ -41,6 +42,11 @@ const ARM_WAIT_MS = 15_000;
 const ARM_ERRORS = new Set(["forbidden", "internal", "not_open", "conflict", "invalid_input", "malformed_message", "unknown_message_type"]);
 /** After a segment closed, its files are listed once the server has written them. */
 const LIST_AFTER_MS = [1_500, 5_000];
+/** While the server prepares playable files, the list is asked again this often, at most this many times. */
+const PLAYABLE_POLL_MS = 3_000;
+const PLAYABLE_POLLS = 100;
+/** The states in which the playable files are still being made. */
+const PREPARING = new Set(["queued", "running"]);
 
 /** @typedef {"off" | "waiting" | "active" | "failure"} BarState */
 
@@ -298,6 +304,7 @@ class RecordingPanel {
   listError = null;
   loading = false;
   #fetches = 0;
+  #polls = 0;
   /** @type {ReturnType<typeof setTimeout>[]} */
   #timers = [];
 
@@ -370,6 +377,13 @@ class RecordingPanel {
       this.listError = result.error.code;
     }
     this.renderList();
+    const preparing = (this.segments ?? []).some((s) => PREPARING.has(s.playable_status ?? ""));
+    if (preparing && this.panel.isOpen && this.#polls < PLAYABLE_POLLS) {
+      this.#polls += 1;
+      this.#timers.push(setTimeout(() => this.refresh(), PLAYABLE_POLL_MS));
+    } else if (!preparing) {
+      this.#polls = 0;
+    }
   }
 
   renderList() {
@@ -404,13 +418,53 @@ class RecordingPanel {
     const purgedAt = s.purged_at ?? null;
     const files = [...s.files].sort((a, b) =>
       this.r.nameOf(a.participant).localeCompare(this.r.nameOf(b.participant)) || b.track.localeCompare(a.track));
+    const playable = purgedAt === null ? (s.playable ?? []).filter((p) => p.url) : [];
+    const status = s.playable_status ?? "";
+    const unavailable = s.unavailable ?? [];
+    const statusKey = PREPARING.has(status) || (status !== "ready" && has(`recording.playable.${status}`))
+      ? /** @type {MessageKey} */ (`recording.playable.${status}`) : null;
+    const watch = purgedAt === null && (playable.length > 0 || statusKey || unavailable.length > 0)
+      && h("div", { class: "recording-playable", "data-playable-status": status || null },
+        h("h4", { class: "recording-subhead" }, T("recording.playable_title")),
+        statusKey && bindText(h("p", { class: "panel-hint", role: "status", "data-field": "playable-status" }), () => t(statusKey)),
+        unavailable.length > 0 && bindText(h("p", { class: "panel-hint", "data-field": "playable-unavailable" }), () =>
+          t("recording.playable.unavailable", { files: unavailable.join(", ") })),
+        playable.length > 0 && h("ul", { class: "recording-players" }, ...playable.map((p) => h("li", {}, this.#player(p)))));
     return h("li", { class: "recording-segment", "data-segment": String(s.segment), "data-open": String(open), "data-reason": reason || null },
       head,
       purgedAt !== null && bindText(h("p", { class: "panel-hint", "data-field": "recording-purged" }), () =>
         t("recording.purged", { day: formatDay(purgedAt), time: formatTime(purgedAt) })),
+      watch,
+      files.length > 0 && watch && h("h4", { class: "recording-subhead" }, T("recording.raw_title")),
       files.length > 0
         ? h("ul", { class: "documents-list recording-files" }, ...files.map((f) => h("li", {}, this.#file(s, f, purgedAt === null))))
         : !open && purgedAt === null && bindText(h("p", { class: "panel-hint" }), () => t("recording.no_files")));
+  }
+
+  /** A playable file: a player, and a link to keep it. @param {PlayableFile} p */
+  #player(p) {
+    const url = p.url ?? "";
+    const label = () => {
+      const name = this.r.nameOf(p.participant ?? "");
+      const base = p.kind === "composed" ? t("recording.playable.composed")
+        : p.source === "screen" ? t("recording.playable.screen", { name })
+        : t("recording.playable.camera", { name });
+      return (p.publication ?? 1) > 1 ? t("recording.playable.again", { label: base, n: p.publication ?? 1 }) : base;
+    };
+    const caption = bindText(h("figcaption", {}), label);
+    const video = h("video", {
+      controls: true,
+      preload: "metadata",
+      playsinline: true,
+      src: url,
+      "data-file": p.file,
+      "aria-label": label,
+    });
+    return h("figure", { class: "recording-player", "data-kind": p.kind, "data-person": p.participant ?? null, "data-file": p.file, "data-sha256": p.sha256, title: `SHA-256 ${p.sha256}` },
+      caption,
+      video,
+      h("a", { class: "button button-quiet button-small", href: url, download: p.file, "data-action": "download-playable" },
+        icon("download"), bindText(h("span", {}), () => t("recording.playable.download", { size: formatBytes(p.bytes) }))));
   }
 
   /** @param {RecordingSegment} s @param {RecordingFile} f @param {boolean} available */

@@ -574,6 +574,27 @@ export interface RecordingSegment {
   /** When its files were deleted at the end of retention (ms). */
   purged_at: number | null;
   files: RecordingFile[];
+  /** Made to be watched after the segment closed: each person's WebM, then the composed view (listed once hashed into the ledger). */
+  playable?: PlayableFile[];
+  /** `queued`, `running`, `ready`, `failed`, `timed_out`, `ffmpeg_absent`; null when this server run did not make them. */
+  playable_status?: string | null;
+  /** Playable files that could not be made (names). */
+  unavailable?: string[];
+}
+
+/** A WebM (VP8 and Opus) made from a segment's raw files. */
+export interface PlayableFile {
+  /** `person` (one person's source, not re-encoded) or `composed` (everyone, voices mixed). */
+  kind: "person" | "composed" | string;
+  participant?: string | null;
+  /** `camera` or `screen`. */
+  source?: string | null;
+  publication?: number | null;
+  file: string;
+  bytes: number;
+  sha256: string;
+  duration_ms?: number | null;
+  url?: string | null;
 }
 
 /** `GET /api/sessions/{sid}/ledger/consistency`: RFC 6962 proof that the log's first `to` entries extend its first `from`. */

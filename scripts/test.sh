@@ -21,6 +21,12 @@ if ! command -v pdftotext >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends poppler-utils >/dev/null
 fi
+# Recordings: the composed view (and the tests' checks of it with ffprobe).
+if ! command -v ffmpeg >/dev/null 2>&1 || ! command -v ffprobe >/dev/null 2>&1; then
+  echo "== installing Debian's ffmpeg"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends ffmpeg >/dev/null
+fi
 if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/typescript ]; then
   echo "== installing the browser suite's npm packages"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

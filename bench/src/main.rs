@@ -15,6 +15,7 @@ mod compare;
 mod conn;
 mod forward;
 mod forward_process;
+mod playable;
 mod procfs;
 mod recording;
 mod refs;
@@ -61,6 +62,9 @@ enum Command {
     /// latency; with --process, the cadre server in a process of its own
     /// and its memory per member.
     Forward(forward::ForwardArgs),
+    /// Recordings made playable: the people's WebM files and the composed
+    /// view of a recorded segment (ffmpeg), their time and CPU.
+    Playable(playable::PlayableArgs),
 }
 
 /// The signalling load test (the default mode).
@@ -159,6 +163,7 @@ fn main() -> ExitCode {
         Some(Command::Recording(args)) => return recording::main(args),
         Some(Command::Compare(args)) => return compare::main(args),
         Some(Command::Forward(args)) => return forward::main(args),
+        Some(Command::Playable(args)) => return playable::main(args),
         None => cli.signalling,
     };
     if let Err(e) = validate(&args) {

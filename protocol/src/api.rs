@@ -391,6 +391,49 @@ pub struct RecordingSegment {
     pub purged_at: Option<i64>,
     /// Its files (listed, with their hashes, even once purged).
     pub files: Vec<RecordingFile>,
+    /// Files made from them to be watched (each person's WebM, then the
+    /// composed view), listed once a `recording_derived` entry holds their
+    /// hash.
+    #[serde(default)]
+    pub playable: Vec<PlayableFile>,
+    /// Where making them stands: `queued`, `running`, `ready`, `failed` or
+    /// `timed_out` (the composed view could not be made), `ffmpeg_absent`
+    /// (no composed view on this server); none when this server run did
+    /// not make them (the files listed are then all there is).
+    #[serde(default)]
+    pub playable_status: Option<String>,
+    /// Playable files that could not be made (names), e.g. from a damaged
+    /// raw file.
+    #[serde(default)]
+    pub unavailable: Vec<String>,
+}
+
+/// A file made from a segment's raw files to be watched: WebM, VP8 and Opus.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PlayableFile {
+    /// `person` (one person's source, muxed without re-encoding) or
+    /// `composed` (everyone on one picture, all voices mixed).
+    pub kind: String,
+    /// Whose, for a person's file.
+    #[serde(default)]
+    pub participant: Option<String>,
+    /// `camera` or `screen`, for a person's file.
+    #[serde(default)]
+    pub source: Option<String>,
+    /// Which publication of that source in the segment (1, 2…).
+    #[serde(default)]
+    pub publication: Option<u32>,
+    /// File name.
+    pub file: String,
+    /// Size in bytes.
+    pub bytes: u64,
+    /// SHA-256 of the file, as recorded in the ledger.
+    pub sha256: String,
+    /// Length (ms).
+    #[serde(default)]
+    pub duration_ms: Option<u64>,
+    /// Where to download or play it; none once purged.
+    pub url: Option<String>,
 }
 
 /// One recorded file.

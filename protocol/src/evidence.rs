@@ -55,6 +55,9 @@ pub mod kind {
     /// Recording files were deleted at the end of their retention period:
     /// `segment`, `files` (`name`, `sha256`), `retention_days`.
     pub const RECORDING_PURGED: &str = "recording_purged";
+    /// A playable file made from a closed segment's raw files (a person's
+    /// WebM, or the composed view), with its hash and its sources' hashes.
+    pub const RECORDING_DERIVED: &str = "recording_derived";
     /// A per-minute summary of a person's connection quality (actor: the
     /// person): `minute`, `samples`, `score`, figures.
     pub const QUALITY: &str = "quality";

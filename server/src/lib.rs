@@ -306,6 +306,7 @@ pub fn open(config: &Config, public_url: String) -> Result<Opened, StartError> {
         source,
     })?;
     let shutdown = CancellationToken::new();
+    recorder.jobs().stop_on(shutdown.clone());
     let tracker = TaskTracker::new();
     let app = App::new(
         config,

@@ -108,6 +108,10 @@ pub struct PublisherConfig {
     /// The microphone says how loud each packet is (RFC 6464 header
     /// extension, as browsers send it): [`SyntheticPublisher::send_audio_at`].
     pub audio_level: bool,
+    /// Real VP8 frames to send in turn, over and over, instead of filler
+    /// (for a recording that a decoder must read). Their keyframes come as
+    /// they were encoded: keyframe requests wait for the next one.
+    pub encoded: Option<Arc<Vec<Vec<u8>>>>,
 }
 
 impl Default for PublisherConfig {
@@ -123,6 +127,7 @@ impl Default for PublisherConfig {
             h264_only: false,
             fourth_layer: false,
             audio_level: false,
+            encoded: None,
         }
     }
 }
@@ -1036,12 +1041,16 @@ async fn video_loop(
             (Some(at), Some(every)) => at.elapsed() >= every,
             (Some(_), None) => false,
         };
-        let key = wanted || due;
+        let mut key = wanted || due;
         n = n.wrapping_add(1);
-        let frame = if key {
-            vp8_keyframe(config.size, config.frame_bytes.0, n)
-        } else {
-            vp8_interframe(config.frame_bytes.1, n)
+        let frame = match &config.encoded {
+            Some(frames) if !frames.is_empty() => {
+                let f = frames[(n as usize - 1) % frames.len()].clone();
+                key = f.first().is_some_and(|b| b & 1 == 0);
+                f
+            }
+            _ if key => vp8_keyframe(config.size, config.frame_bytes.0, n),
+            _ => vp8_interframe(config.frame_bytes.1, n),
         };
         let packets = vp8_packetize(&frame, VP8_CHUNK);
         let ts = {

@@ -1,12 +1,14 @@
 //! Recordings after the fact: the list a facilitator or the organiser
 //! sees, downloads, and the retention purge. The ledger is the index: a
-//! file is listed only if a `recording_stopped` entry records its hash.
+//! raw file is listed only if a `recording_stopped` entry records its hash,
+//! a playable one only if a `recording_derived` entry does.
 
 use crate::app::App;
 use crate::error::ApiError;
 use crate::evidence::ledger::NewEvent;
+use crate::recording::playable;
 use cadre_protocol::ErrorCode;
-use cadre_protocol::api::{RecordingFile, RecordingSegment, Recordings};
+use cadre_protocol::api::{PlayableFile, RecordingFile, RecordingSegment, Recordings};
 use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -57,9 +59,41 @@ fn logged_files(v: &serde_json::Value) -> Vec<LoggedFile> {
         .collect()
 }
 
+/// A playable file as its `recording_derived` entry records it.
+#[derive(Debug, Clone)]
+struct DerivedFile {
+    kind: String,
+    participant: Option<String>,
+    source: Option<String>,
+    publication: Option<u32>,
+    /// Path relative to the recordings directory.
+    name: String,
+    bytes: u64,
+    sha256: String,
+    duration_ms: Option<u64>,
+}
+
+fn derived_file(v: &serde_json::Value) -> Option<DerivedFile> {
+    let text = |k: &str| v.get(k).and_then(|x| x.as_str()).map(str::to_owned);
+    Some(DerivedFile {
+        kind: text("kind")?,
+        participant: text("participant"),
+        source: text("source"),
+        publication: v
+            .get("publication")
+            .and_then(|n| n.as_u64())
+            .and_then(|n| u32::try_from(n).ok()),
+        name: text("name")?,
+        bytes: v.get("bytes")?.as_u64()?,
+        sha256: text("sha256")?,
+        duration_ms: v.get("duration_ms").and_then(|d| d.as_u64()),
+    })
+}
+
 struct Segment {
     view: RecordingSegment,
     files: Vec<LoggedFile>,
+    derived: Vec<DerivedFile>,
 }
 
 /// The segments of a log, in order.
@@ -79,8 +113,12 @@ fn segments(entries: &[Entry]) -> Vec<Segment> {
                 participants: Vec::new(),
                 purged_at: None,
                 files: Vec::new(),
+                playable: Vec::new(),
+                playable_status: None,
+                unavailable: Vec::new(),
             },
             files: Vec::new(),
+            derived: Vec::new(),
         };
         match e.kind.as_str() {
             kind::RECORDING_STARTED => {
@@ -101,6 +139,15 @@ fn segments(entries: &[Entry]) -> Vec<Segment> {
             kind::RECORDING_PURGED => {
                 if let Some(s) = by_number.get_mut(&number) {
                     s.view.purged_at = Some(e.ts);
+                }
+            }
+            // Only after its segment's end: the raw files it was made from
+            // are those that entry lists.
+            kind::RECORDING_DERIVED => {
+                if let (Some(s), Some(d)) = (by_number.get_mut(&number), derived_file(&p))
+                    && s.view.closed_at.is_some()
+                {
+                    s.derived.push(d);
                 }
             }
             _ => {}
@@ -147,7 +194,47 @@ impl App {
                         }
                     })
                     .collect();
-                RecordingSegment { files, ..s.view }
+                let url = |name: &str| {
+                    (!purged).then(|| {
+                        let mut url = format!(
+                            "/api/sessions/{sid}/recordings/{number}/{}",
+                            file_name(name)
+                        );
+                        if !token.is_empty() {
+                            url.push_str("?token=");
+                            url.push_str(token);
+                        }
+                        url
+                    })
+                };
+                // People's files first, the composed view last.
+                let mut derived = s.derived.clone();
+                derived.sort_by_key(|d| d.kind == playable::COMPOSED);
+                let playable = derived
+                    .iter()
+                    .map(|d| PlayableFile {
+                        kind: d.kind.clone(),
+                        participant: d.participant.clone(),
+                        source: d.source.clone(),
+                        publication: d.publication,
+                        file: file_name(&d.name).to_owned(),
+                        bytes: d.bytes,
+                        sha256: d.sha256.clone(),
+                        duration_ms: d.duration_ms,
+                        url: url(&d.name),
+                    })
+                    .collect();
+                let (status, unavailable) = match self.recorder().jobs().progress(sid, number) {
+                    Some((p, u)) => (Some(p.as_str().to_owned()), u),
+                    None => (None, Vec::new()),
+                };
+                RecordingSegment {
+                    files,
+                    playable,
+                    playable_status: if purged { None } else { status },
+                    unavailable,
+                    ..s.view
+                }
             })
             .collect();
         Ok(Recordings { segments })
@@ -178,12 +265,15 @@ impl App {
                 "this recording was deleted at the end of its retention period",
             ));
         }
+        if let Some(d) = s.derived.iter().find(|d| file_name(&d.name) == file) {
+            return Ok((self.recorder().dir().join(&d.name), "video/webm", d.bytes));
+        }
         let f = s
             .files
             .iter()
             .find(|f| file_name(&f.name) == file)
             .ok_or_else(not_found)?;
-        let content_type = if f.track == "video" {
+        let content_type = if f.track.ends_with("video") {
             "video/x-ivf"
         } else {
             "audio/ogg"
@@ -199,20 +289,41 @@ impl App {
             i64::try_from(self.recording_retention().as_millis()).unwrap_or(i64::MAX);
         let retention_days = self.recording_retention().as_secs() / 86_400;
         let mut purged = 0;
+        let due = |s: &Segment| {
+            s.view.closed_at.is_some_and(|closed_at| {
+                s.view.purged_at.is_none()
+                    && !s.files.is_empty()
+                    && closed_at.saturating_add(retention_ms) <= now
+            })
+        };
         for session in self.list_sessions().await? {
             let entries = self.log(&session.id, u64::MAX).await?;
+            let mut any = false;
+            for s in segments(&entries).iter().filter(|s| due(s)) {
+                // A playable file still being made is abandoned: no file
+                // or entry of the segment appears after this.
+                self.recorder()
+                    .jobs()
+                    .forget(&session.id, s.view.segment)
+                    .await;
+                any = true;
+            }
+            if !any {
+                continue;
+            }
+            let entries = self.log(&session.id, u64::MAX).await?;
             for s in segments(&entries) {
-                let Some(closed_at) = s.view.closed_at else {
-                    continue;
-                };
-                if s.view.purged_at.is_some()
-                    || s.files.is_empty()
-                    || closed_at.saturating_add(retention_ms) > now
-                {
+                if !due(&s) {
                     continue;
                 }
                 let dir = self.recorder().dir().to_owned();
-                let names: Vec<String> = s.files.iter().map(|f| f.name.clone()).collect();
+                let segment_dir = dir.join(&session.id).join(s.view.segment.to_string());
+                let names: Vec<String> = s
+                    .files
+                    .iter()
+                    .map(|f| f.name.clone())
+                    .chain(s.derived.iter().map(|d| d.name.clone()))
+                    .collect();
                 // Deleted first, recorded after: the entry is true when
                 // written, and a crash in between is finished next time (a
                 // missing file counts as deleted).
@@ -230,11 +341,21 @@ impl App {
                             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
                             Err(e) => return Err(e),
                         }
-                        if let Some(parent) = path.parent() {
-                            // Only an empty segment directory goes.
-                            let _ = std::fs::remove_dir(parent);
+                    }
+                    // A playable file abandoned half-made (its temporary
+                    // name starts with a dot; a recorded name never does).
+                    if let Ok(dir) = std::fs::read_dir(&segment_dir) {
+                        for e in dir.flatten() {
+                            if e.file_name().to_string_lossy().starts_with('.')
+                                && let Ok(m) = e.metadata()
+                                && std::fs::remove_file(e.path()).is_ok()
+                            {
+                                freed += m.len();
+                            }
                         }
                     }
+                    // Only an empty segment directory goes.
+                    let _ = std::fs::remove_dir(&segment_dir);
                     Ok(freed)
                 })
                 .await
@@ -252,12 +373,18 @@ impl App {
                     .iter()
                     .map(|f| serde_json::json!({"name": f.name, "sha256": f.sha256}))
                     .collect();
+                let derived: Vec<serde_json::Value> = s
+                    .derived
+                    .iter()
+                    .map(|d| serde_json::json!({"name": d.name, "sha256": d.sha256}))
+                    .collect();
                 let event = NewEvent {
                     sid: session.id.clone(),
                     kind: kind::RECORDING_PURGED,
                     actor: ACTOR_SERVER.to_owned(),
                     payload: serde_json::json!({
-                        "segment": s.view.segment, "files": files, "retention_days": retention_days,
+                        "segment": s.view.segment, "files": files, "derived": derived,
+                        "retention_days": retention_days,
                     }),
                     client_ts: None,
                 };

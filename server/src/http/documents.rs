@@ -49,6 +49,7 @@ pub(super) async fn recordings(
 pub(super) async fn recording_file(
     State(app): State<App>,
     Path((sid, segment, file)): Path<(String, u64, String)>,
+    headers: axum::http::HeaderMap,
     access: Access,
 ) -> Result<Response, ApiError> {
     access.recordings(&sid)?;
@@ -78,12 +79,59 @@ pub(super) async fn recording_file(
             )
         })?
         .len();
-    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(handle));
+    // A `<video>` asks for byte ranges to seek; one range is served.
+    let range = headers
+        .get(header::RANGE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|r| byte_range(r, bytes));
+    let mut handle = handle;
+    let (start, len) = range.unwrap_or((0, bytes));
+    if start > 0 {
+        use tokio::io::AsyncSeekExt;
+        handle
+            .seek(std::io::SeekFrom::Start(start))
+            .await
+            .map_err(|e| {
+                ApiError::new(
+                    ErrorCode::Internal,
+                    format!("cannot read the recording: {e}"),
+                )
+            })?;
+    }
+    use tokio::io::AsyncReadExt;
+    let body = axum::body::Body::from_stream(tokio_util::io::ReaderStream::new(handle.take(len)));
     let mut response = attachment(content_type, &file, body);
-    response
-        .headers_mut()
-        .insert(header::CONTENT_LENGTH, header::HeaderValue::from(bytes));
+    let h = response.headers_mut();
+    h.insert(header::CONTENT_LENGTH, header::HeaderValue::from(len));
+    h.insert(header::ACCEPT_RANGES, HeaderValue::from_static("bytes"));
+    if range.is_some() {
+        *response.status_mut() = axum::http::StatusCode::PARTIAL_CONTENT;
+        let end = start + len - 1;
+        if let Ok(v) = HeaderValue::from_str(&format!("bytes {start}-{end}/{bytes}")) {
+            response.headers_mut().insert(header::CONTENT_RANGE, v);
+        }
+    }
     Ok(response)
+}
+
+/// `bytes=a-b`, `bytes=a-` or `bytes=-n` within a file of `size` bytes, as
+/// (start, length); anything else (several ranges, out of the file) is
+/// answered with the whole file.
+fn byte_range(value: &str, size: u64) -> Option<(u64, u64)> {
+    let spec = value.trim().strip_prefix("bytes=")?;
+    if spec.contains(',') || size == 0 {
+        return None;
+    }
+    let (a, b) = spec.split_once('-')?;
+    let (start, end) = match (a.trim(), b.trim()) {
+        ("", n) => {
+            let n: u64 = n.parse().ok()?;
+            (size.checked_sub(n.min(size))?, size - 1)
+        }
+        (a, "") => (a.parse().ok()?, size - 1),
+        (a, b) => (a.parse().ok()?, b.parse::<u64>().ok()?.min(size - 1)),
+    };
+    (start <= end && start < size).then_some((start, end - start + 1))
 }
 
 #[derive(Deserialize)]

@@ -36,6 +36,7 @@
 //! - **Never overwrite.** A segment directory that exists is refused, and
 //!   files are created with `create_new` (mode 0600; directories 0700).
 
+pub mod playable;
 mod scan;
 mod segment;
 mod storage;
@@ -111,6 +112,7 @@ pub struct Recorder {
     udp_ip: IpAddr,
     keyframe_interval: Duration,
     quota: Arc<Quota>,
+    jobs: Arc<playable::Jobs>,
 }
 
 /// A recorded file, as reported by [`Segment::finish`].
@@ -247,11 +249,13 @@ impl Recorder {
         {
             warn!(used, limit, "the recordings already fill their quota");
         }
+        let quota = Arc::new(Quota::new(config.quota_bytes, used));
         Ok(Arc::new(Recorder {
+            jobs: Arc::new(playable::Jobs::new(config.dir.clone(), Arc::clone(&quota))),
             dir: config.dir,
             udp_ip: config.udp_ip,
             keyframe_interval: config.keyframe_interval,
-            quota: Arc::new(Quota::new(config.quota_bytes, used)),
+            quota,
         }))
     }
 
@@ -264,6 +268,11 @@ impl Recorder {
     /// was written since, minus what was released.
     pub fn used_bytes(&self) -> u64 {
         self.quota.used()
+    }
+
+    /// The background jobs that make closed segments playable.
+    pub fn jobs(&self) -> &Arc<playable::Jobs> {
+        &self.jobs
     }
 
     /// Gives back `n` bytes of the quota after files were deleted.

@@ -1,6 +1,7 @@
 // Recording: armed by the facilitator, started only once all four agreed,
 // shown on every page, stopped by one withdrawal; its files listed and
-// checked against their hashes.
+// checked against their hashes; the playable files made from them played
+// in the facilitator's panel.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
@@ -206,6 +207,52 @@ test("recording: armed, it waits for everyone's agreement, shows on every page, 
     const section = fac.page.locator('#recording-panel [data-field="recordings"]');
     await section.scrollIntoViewIfNeeded();
     await section.screenshot({ path: join(ARTIFACTS, "recording-list.png") });
+
+    // Once closed, the server makes one WebM per person and an overview;
+    // the panel shows them in players, and a page plays them.
+    const playableDeadline = Date.now() + 180_000;
+    let ready;
+    for (;;) {
+      ready = (await listRecordings()).segments.find((s) => s.segment === segment);
+      if (ready && !["queued", "running"].includes(ready.playable_status ?? "queued")) break;
+      if (Date.now() > playableDeadline) throw new Error(`the playable files of segment ${segment} should be made: ${JSON.stringify(ready).slice(0, 600)}`);
+      await new Promise((r) => setTimeout(r, 1000));
+    }
+    assert(ready.playable_status === "ready", `the playable files should be ready: ${ready.playable_status}, unavailable ${JSON.stringify(ready.unavailable)}`);
+    for (const p of cast) {
+      assert(ready.playable.some((f) => f.kind === "person" && f.participant === p.id && f.file === `${p.id}.webm`), `${p.name} should have a playable file: ${JSON.stringify(ready.playable)}`);
+    }
+    const overview = ready.playable.find((f) => f.kind === "composed");
+    assert(overview, `the overview should be listed: ${JSON.stringify(ready.playable)}`);
+    const karimWebm = ready.playable.find((f) => f.participant === karim.id);
+    const webm = await download(karimWebm);
+    assert(webm.readUInt32BE(0) === 0x1a45dfa3, "the playable file should be WebM (EBML)");
+    await fac.page.click('#recording-panel button[data-action="recordings-refresh"]');
+    /** Plays a listed file in the panel (muted); resolves once it has shown a picture and moved on. */
+    const plays = async (file) => {
+      const video = fac.page.locator(`#recording-panel figure.recording-player[data-file="${file.file}"] video`);
+      await video.waitFor({ timeout: UI_WAIT_MS });
+      await video.scrollIntoViewIfNeeded();
+      await video.evaluate((v) => { const el = /** @type {HTMLVideoElement} */ (v); el.muted = true; return el.play(); });
+      await fac.page.waitForFunction((name) => {
+        const el = /** @type {HTMLVideoElement | null} */ (document.querySelector(`#recording-panel figure.recording-player[data-file="${name}"] video`));
+        return !!el && el.readyState >= 2 && el.currentTime > 0 && el.videoWidth > 0;
+      }, file.file, { timeout: 30_000 }).catch(async () => {
+        const state = await video.evaluate((v) => { const el = /** @type {HTMLVideoElement} */ (v); return { readyState: el.readyState, currentTime: el.currentTime, videoWidth: el.videoWidth, error: el.error?.message ?? null, src: el.currentSrc }; });
+        throw new Error(`${file.file} should play in the page: ${JSON.stringify(state)}`);
+      });
+      return video.evaluate((v) => { const el = /** @type {HTMLVideoElement} */ (v); el.pause(); return { w: el.videoWidth, h: el.videoHeight, duration: el.duration }; });
+    };
+    const karimPlayed = await plays(karimWebm);
+    const overviewPlayed = await plays(overview);
+    const caption = (await fac.page.locator(`#recording-panel figure.recording-player[data-file="${karimWebm.file}"] figcaption`).innerText()).trim();
+    assert(caption === `${karim.name} — caméra et micro`, `the player should say whose it is: « ${caption} »`);
+    console.log(`# played: ${karimWebm.file} ${karimPlayed.w}x${karimPlayed.h} ${karimPlayed.duration.toFixed(2)} s; overview ${overviewPlayed.w}x${overviewPlayed.h} ${overviewPlayed.duration.toFixed(2)} s`);
+    await section.scrollIntoViewIfNeeded();
+    await section.screenshot({ path: join(ARTIFACTS, "recording-players.png") });
+    const refusedWebm = await fetch(new URL(`/api/sessions/${sid}/recordings/${segment}/${karimWebm.file}?token=${encodeURIComponent(karim.link.token)}`, url));
+    assert(refusedWebm.status === 403, `a participant downloading a playable file should get 403, got ${refusedWebm.status}`);
+
     // A participant may not have the list.
     const refused = await fetch(`${url}/api/sessions/${sid}/recordings?token=${encodeURIComponent(karim.link.token)}`);
     assert(refused.status === 403, `a participant asking for the recordings should get 403, got ${refused.status}`);

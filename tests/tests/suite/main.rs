@@ -26,6 +26,7 @@ mod liveness;
 mod media_state;
 mod no_store;
 mod origin;
+mod playable;
 mod postponement;
 mod quality;
 mod recorder;

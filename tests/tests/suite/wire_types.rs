@@ -24,8 +24,9 @@
 
 use cadre_protocol::action::{ActionChange, ActionChangeKind, ActionRef};
 use cadre_protocol::api::{
-    Consents, CourseEvent, EvidenceNotice, Lobby, NamedAttendance, NamedHalfDay, RecordingFile,
-    RecordingSegment, Recordings, SponsorHalfDay, SponsorSession, SponsorTotals, SponsorView,
+    Consents, CourseEvent, EvidenceNotice, Lobby, NamedAttendance, NamedHalfDay, PlayableFile,
+    RecordingFile, RecordingSegment, Recordings, SponsorHalfDay, SponsorSession, SponsorTotals,
+    SponsorView,
 };
 use cadre_protocol::classroom::{ChatLine, HandChange, Poll, RaisedHand, Reaction};
 use cadre_protocol::consent::ConsentText;
@@ -944,6 +945,22 @@ fn recordings(full: bool) -> Recordings {
                         ),
                     },
                 ),
+                playable: list(
+                    full,
+                    PlayableFile {
+                        kind: "person".into(),
+                        participant: some(full, "p_karim".into()),
+                        source: some(full, "camera".into()),
+                        publication: some(full, 1),
+                        file: "p_karim.webm".into(),
+                        bytes: 130_000,
+                        sha256: "ab".repeat(32),
+                        duration_ms: some(full, 60_000),
+                        url: some(full, "/api/sessions/s_1/recordings/1/p_karim.webm".into()),
+                    },
+                ),
+                playable_status: some(full, "ready".into()),
+                unavailable: list(full, "p_anne.webm".into()),
             },
         ),
     }

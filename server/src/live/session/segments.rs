@@ -10,11 +10,13 @@ use super::consent::RecState;
 use super::now_ms;
 use crate::evidence::ledger::NewEvent;
 use crate::live::outbound::{Outbound, encode};
+use crate::recording::playable::SourceFile;
 use crate::recording::{RecordedFile, SegmentEvent};
 use cadre_protocol::ErrorCode;
 use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
 use cadre_protocol::signalling::{Opaque, ServerMessage};
 use std::collections::{BTreeSet, HashMap};
+use std::sync::Arc;
 use tokio::sync::mpsc;
 use tracing::{debug, warn};
 
@@ -119,12 +121,18 @@ impl SessionActor {
         let reason = reason.to_owned();
         let sid = self.info.id.clone();
         let ledger = self.registry.ledger.clone();
+        let recorder = Arc::clone(&self.registry.recorder);
         // The event waits for the files: built in the task, not `record`.
         self.registry.tracker.spawn(async move {
             let files = segment.finish().await;
             let event = stopped_event(&sid, id, &reason, since, closed_at, &participants, &files);
             let what = format!("the end of recording segment {id}");
-            append_or_warn(&ledger, event, &what).await;
+            if append_or_warn(&ledger, event, &what).await {
+                let sources = files.iter().map(SourceFile::from).collect();
+                recorder
+                    .jobs()
+                    .enqueue(&ledger, &sid, id, closed_at, sources);
+            }
         });
     }
 
@@ -346,12 +354,22 @@ impl SessionActor {
                 &participants,
                 &files,
             );
-            append_or_warn(
+            if append_or_warn(
                 &self.registry.ledger,
                 event,
                 "an interrupted recording segment",
             )
-            .await;
+            .await
+            {
+                let sources = files.iter().map(SourceFile::from).collect();
+                self.registry.recorder.jobs().enqueue(
+                    &self.registry.ledger,
+                    &self.info.id,
+                    segment,
+                    closed_at,
+                    sources,
+                );
+            }
         }
     }
 }
