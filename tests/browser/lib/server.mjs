@@ -62,7 +62,7 @@ export function startServer(cleanups) {
         if (typeof demo.url !== "string" || typeof demo.organiser_token !== "string") {
           throw new Error("no url or organiser_token in the demo line");
         }
-        resolvePromise({ url: demo.url, organiserToken: demo.organiser_token });
+        resolvePromise({ url: demo.url, organiserToken: demo.organiser_token, dataDir });
       } catch (err) {
         reject(new Error(`the demo line is not what the test expects: ${err.message}: ${line.slice(0, 200)}`));
       }

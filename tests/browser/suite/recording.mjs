@@ -5,8 +5,9 @@
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
+import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
-import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
+import { ARTIFACTS, MEDIA_WAIT_MS, UI_WAIT_MS } from "../lib/config.mjs";
 import { joinFromLobby, textOf, waitConnected } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
 import { openPanel, refuseRecording } from "../lib/steps.mjs";
@@ -129,8 +130,26 @@ test("recording: armed, it waits for everyone's agreement, shows on every page, 
       `the facilitator's panel should say it runs: « ${await textOf(fac.page, '[data-field="recording-state"]')} »`);
     await karimPage.page.screenshot({ path: join(ARTIFACTS, "recording-indicator.png") });
     await fac.page.screenshot({ path: join(ARTIFACTS, "recording-facilitator.png") });
-    // A few seconds of picture and sound.
-    await fac.page.waitForTimeout(3000);
+    // Picture and sound from everyone on the server's disk (the taps
+    // attach as each person's tracks arrive: later on a loaded machine),
+    // then a little more.
+    const segmentDir = join(stage.server.dataDir, "recordings", sid, String(segment));
+    const written = (file) => {
+      try {
+        return statSync(join(segmentDir, file)).size > 4096;
+      } catch {
+        return false;
+      }
+    };
+    const recordedUntil = Date.now() + MEDIA_WAIT_MS;
+    while (!cast.every((p) => written(`${p.id}-video.ivf`) && written(`${p.id}-audio.ogg`))) {
+      if (Date.now() > recordedUntil) {
+        const present = existsSync(segmentDir) ? readdirSync(segmentDir) : [];
+        throw new Error(`everyone's picture and sound should reach the recording: ${JSON.stringify(present)}`);
+      }
+      await fac.page.waitForTimeout(250);
+    }
+    await fac.page.waitForTimeout(1000);
 
     // Lucas withdraws: it stops at once, on every page.
     const withdrawn = Date.now();
