@@ -37,6 +37,9 @@ use cadre_protocol::quality::{
     Alert, CONNECTION_STATES, ConnectionStats, Figures, ParticipantQuality, PeerStats, Presence,
     Score,
 };
+use cadre_protocol::quiz::{
+    NewQuizQuestion, Quiz, QuizMine, QuizQuestion, QuizResult, QuizResults,
+};
 use cadre_protocol::signalling::{
     CameraView, ClientMessage, ControlAction, ForwardSide, IcePolicy, IceServer, LeaveReason, Me,
     MediaMode, MediaRoute, Opaque, Peer, RecordingStatus, ServerMessage, SessionInfo, SlotStatus,
@@ -497,8 +500,12 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             hands: list(full, raised_hand()),
             spotlight: some(full, "p_karim".into()),
             poll: some(full, poll(full)),
+            quiz: some(full, quiz(full)),
         },
         ServerMessage::Poll { poll: poll(full) },
+        ServerMessage::Quiz {
+            quiz: Box::new(quiz(full)),
+        },
         ServerMessage::Spotlight {
             id: some(full, "p_karim".into()),
             by: "p_claire".into(),
@@ -742,7 +749,57 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
         },
         ClientMessage::Answer { poll: 1, choice: 0 },
         ClientMessage::ClosePoll { poll: 1 },
+        ClientMessage::Quiz {
+            title: "Module 2".into(),
+            questions: vec![NewQuizQuestion {
+                text: "Quel outil ?".into(),
+                choices: vec!["Le backlog".into(), "Le burndown".into()],
+                multiple: full,
+                correct: vec![0],
+            }],
+        },
+        ClientMessage::SubmitQuiz {
+            quiz: "q_1".into(),
+            answers: vec![vec![0]],
+        },
+        ClientMessage::CloseQuiz { quiz: "q_1".into() },
     ]
+}
+
+fn quiz(full: bool) -> Quiz {
+    Quiz {
+        id: "q_1".into(),
+        title: "Module 2".into(),
+        questions: vec![QuizQuestion {
+            text: "Quel outil ?".into(),
+            choices: vec!["Le backlog".into(), "Le burndown".into()],
+            multiple: false,
+        }],
+        by: "p_claire".into(),
+        open: false,
+        submitted: 1,
+        mine: some(
+            full,
+            QuizMine {
+                answers: vec![vec![0]],
+                score: some(full, 1),
+            },
+        ),
+        correct: some(full, vec![vec![0]]),
+        results: some(
+            full,
+            QuizResults {
+                people: vec![QuizResult {
+                    id: "p_karim".into(),
+                    name: "Karim Benali".into(),
+                    answers: vec![vec![0]],
+                    score: 1,
+                }],
+                right: vec![1],
+                mean: some(full, 1.0),
+            },
+        ),
+    }
 }
 
 fn chat_line(full: bool) -> ChatLine {

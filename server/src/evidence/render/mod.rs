@@ -273,6 +273,9 @@ pub struct Realisation {
     /// When the action was interrupted for the person, UTC ms (a neutral
     /// mention, no reason).
     pub interrupted_at: Option<i64>,
+    /// Quizzes put to the person and completed ("évaluations réalisées :
+    /// 2/2"; none put: no line). Never an answer or a score.
+    pub quizzes: Option<cadre_protocol::quiz::QuizTally>,
     /// IANA time zone of the dates.
     pub time_zone: String,
     /// The signed certificate's issue time, UTC ms ("Fait à …, le …").

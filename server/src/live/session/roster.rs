@@ -87,6 +87,7 @@ impl SessionActor {
             hands: self.classroom.hands(),
             spotlight: self.classroom.spotlight.clone(),
             poll: self.classroom.poll_for(&j.id, j.role),
+            quiz: self.quiz_for(&j.id, j.role),
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
