@@ -43,6 +43,7 @@ import "./suite/lobby.mjs";
 import "./suite/call.mjs";
 import "./suite/forwarding.mjs";
 import "./suite/classroom.mjs";
+import "./suite/quizzes.mjs";
 import "./suite/accessibility.mjs";
 import "./suite/attendance.mjs";
 import "./suite/consent.mjs";
