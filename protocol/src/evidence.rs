@@ -86,6 +86,11 @@ pub mod kind {
     /// A person completed a quiz (actor: the person): `quiz`. Neither their
     /// answers nor their score.
     pub const QUIZ_COMPLETED: &str = "quiz_completed";
+    /// A person was invited to an appreciation questionnaire (actor: the
+    /// person): `questionnaire`, `at` (`session_end`, `action_end`),
+    /// `scope` (the session or action it is about). Never the answer, nor
+    /// whether they answered.
+    pub const QUESTIONNAIRE_INVITED: &str = "questionnaire_invited";
 }
 
 /// What a consent entry is about.

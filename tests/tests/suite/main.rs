@@ -28,6 +28,7 @@ mod no_store;
 mod origin;
 mod postponement;
 mod quality;
+mod questionnaires;
 mod quizzes;
 mod recorder;
 mod recording_gate;
