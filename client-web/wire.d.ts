@@ -263,6 +263,33 @@ export interface Quiz {
   results?: QuizResults;
 }
 
+/** An appreciation questionnaire's question. */
+export interface QuestionnaireQuestion {
+  text: string;
+  kind: "scale" | "choice" | "text";
+  /** The answers offered (a choice question). */
+  choices?: string[];
+}
+
+/** `GET /api/questionnaire?token=…`: what an invitation link opens. */
+export interface QuestionnaireForm {
+  title: string;
+  questions: QuestionnaireQuestion[];
+  /** The session's or the action's title. */
+  about: string;
+  answered: boolean;
+  expires_at: string;
+}
+
+/** `GET /api/invitations?token=…` (a join token): an invitation not answered yet. */
+export interface InvitationLink {
+  title: string;
+  about: string;
+  /** `{public_url}/q/{token}`. */
+  url: string;
+  expires_at: string;
+}
+
 /** One chat message. Plain text: never to be read as HTML. Not evidence. */
 export interface ChatLine {
   /** Its number in the session's chat, in the server's order. */
