@@ -263,10 +263,13 @@ export interface Quiz {
   results?: QuizResults;
 }
 
+/** What an appreciation questionnaire's question asks for: 1 to 5, one of its choices, or a text. */
+export type QuestionKind = "scale" | "choice" | "text";
+
 /** An appreciation questionnaire's question. */
 export interface QuestionnaireQuestion {
   text: string;
-  kind: "scale" | "choice" | "text";
+  kind: QuestionKind;
   /** The answers offered (a choice question). */
   choices?: string[];
 }

@@ -153,6 +153,20 @@ pub struct QuestionnaireForm {
     pub expires_at: String,
 }
 
+/// An invitation not answered yet, for the person invited
+/// (`GET /api/invitations`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InvitationLink {
+    /// The questionnaire's title.
+    pub title: String,
+    /// What it is about: the session's or the action's title.
+    pub about: String,
+    /// `{public_url}/q/{token}`.
+    pub url: String,
+    /// When it stops working (RFC 3339).
+    pub expires_at: String,
+}
+
 /// One question's aggregate.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct QuestionResult {

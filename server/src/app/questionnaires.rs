@@ -16,24 +16,11 @@ use crate::directory::questionnaires::Invitation;
 use crate::error::ApiError;
 use cadre_protocol::ErrorCode;
 use cadre_protocol::questionnaire::{
-    Answers, NewQuestionnaire, QuestionnaireForm, QuestionnaireResults, QuestionnaireUse,
-    QuestionnaireView, aggregate, answers_refusal,
+    Answers, InvitationLink, NewQuestionnaire, QuestionnaireForm, QuestionnaireResults,
+    QuestionnaireUse, QuestionnaireView, aggregate, answers_refusal,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
 use ring::rand::{SecureRandom, SystemRandom};
-
-/// An invitation link, for the person invited.
-#[derive(Debug, Clone, serde::Serialize)]
-pub struct InvitationLink {
-    /// The questionnaire's title.
-    pub title: String,
-    /// What it is about.
-    pub about: String,
-    /// `{public_url}/q/{token}`.
-    pub url: String,
-    /// When it stops working (RFC 3339).
-    pub expires_at: String,
-}
 
 impl App {
     /// Defines a questionnaire (organiser).

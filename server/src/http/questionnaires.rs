@@ -6,7 +6,6 @@
 use super::access::{Organiser, TokenQuery};
 use super::json_body;
 use crate::app::App;
-use crate::app::questionnaires::InvitationLink;
 use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -16,8 +15,8 @@ use axum::routing::{get, post};
 use axum::{Json, Router};
 use cadre_protocol::ErrorCode;
 use cadre_protocol::questionnaire::{
-    Answers, NewQuestionnaire, QuestionnaireForm, QuestionnaireResults, QuestionnaireUse,
-    QuestionnaireView,
+    Answers, InvitationLink, NewQuestionnaire, QuestionnaireForm, QuestionnaireResults,
+    QuestionnaireUse, QuestionnaireView,
 };
 use serde::Deserialize;
 

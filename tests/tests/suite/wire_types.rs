@@ -37,6 +37,7 @@ use cadre_protocol::quality::{
     Alert, CONNECTION_STATES, ConnectionStats, Figures, ParticipantQuality, PeerStats, Presence,
     Score,
 };
+use cadre_protocol::questionnaire::{InvitationLink, Question, QuestionKind, QuestionnaireForm};
 use cadre_protocol::quiz::{
     NewQuizQuestion, Quiz, QuizMine, QuizQuestion, QuizResult, QuizResults,
 };
@@ -73,6 +74,17 @@ fn wire_d_ts_matches_the_rust_types() {
         check.value("Difficulty", &difficulty(full), full);
         check.value("Consistency", &consistency(full), full);
         check.value("Entry", &entry(full), full);
+        check.value("QuestionnaireForm", &questionnaire_form(full), full);
+        check.value(
+            "InvitationLink",
+            &InvitationLink {
+                title: "Votre avis".into(),
+                about: "Gestion de projet".into(),
+                url: "https://cadre.example.org/q/eyJ".into(),
+                expires_at: "2027-01-02T12:00:00Z".into(),
+            },
+            full,
+        );
         check.value(
             "ErrorBody",
             &ErrorBody {
@@ -117,6 +129,7 @@ fn wire_d_ts_matches_the_rust_types() {
     check.union("ForwardSide", &variants::<ForwardSide>());
     check.union("VideoQuality", &variants::<VideoQuality>());
     check.union("Reaction", &variants::<Reaction>());
+    check.union("QuestionKind", &variants::<QuestionKind>());
     check.union(
         "ConsentKind",
         &[RECORDING, SPONSOR_SHARE].map(String::from).into(),
@@ -764,6 +777,24 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
         },
         ClientMessage::CloseQuiz { quiz: "q_1".into() },
     ]
+}
+
+fn questionnaire_form(full: bool) -> QuestionnaireForm {
+    QuestionnaireForm {
+        title: "Votre avis".into(),
+        questions: vec![Question {
+            text: "Le rythme était".into(),
+            kind: if full {
+                QuestionKind::Choice
+            } else {
+                QuestionKind::Scale
+            },
+            choices: list(full, "adapté".into()),
+        }],
+        about: "Gestion de projet".into(),
+        answered: full,
+        expires_at: "2027-01-02T12:00:00Z".into(),
+    }
 }
 
 fn quiz(full: bool) -> Quiz {
