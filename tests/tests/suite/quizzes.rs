@@ -431,4 +431,15 @@ async fn the_certificate_states_the_quizzes_completed_out_of_those_put_to_the_pe
     for absent in ["score", "backlog", "Product owner"] {
         assert!(!text.contains(absent), "{absent:?} on the certificate");
     }
+    // The session's relevé de présence says it too.
+    let sophie = person(&session, "Sophie Dubois");
+    let url = server.url(&format!(
+        "/api/sessions/{}/proofs/{}/pdf?token={}",
+        session.id, sophie.id, sophie.link.token
+    ));
+    let response = server.http().get(url).send().await.expect("an answer");
+    assert_eq!(response.status(), StatusCode::OK);
+    let pdf = response.bytes().await.expect("a body");
+    let text = pdf_text(&pdf);
+    assert!(text.contains("Évaluations réalisées : 1/2"), "{text}");
 }

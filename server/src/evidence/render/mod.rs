@@ -147,6 +147,9 @@ pub struct Certificate {
     /// The person's connection conditions, as in the proof (0 minutes: not
     /// measured).
     pub conditions: Conditions,
+    /// Quizzes put to the person and completed in this session, from the
+    /// proof's entries (none put: no line). Never an answer or a score.
+    pub quizzes: Option<cadre_protocol::quiz::QuizTally>,
     /// The person's consent decisions, in log order, as in the proof.
     pub consents: Vec<ConsentDecision>,
     /// The recording segments the person appears in, with their own files,
