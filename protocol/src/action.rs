@@ -673,10 +673,14 @@ pub fn verify_certificate(jws: &str, jwks: &Jwks) -> Verdict {
             check::TOTALS,
             true,
             format!(
-                "{} attended from {} to {}",
+                "{} attended from {} to {}{}",
                 hours_minutes(cert.attended_seconds),
                 cert.first_day.as_deref().unwrap_or("-"),
-                cert.last_day.as_deref().unwrap_or("-")
+                cert.last_day.as_deref().unwrap_or("-"),
+                cert.quizzes.map_or(String::new(), |q| format!(
+                    ", {}/{} quizzes completed",
+                    q.completed, q.opened
+                ))
             ),
         );
     } else {
