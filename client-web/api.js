@@ -10,12 +10,14 @@
 /** @typedef {import("./wire.js").Difficulty} Difficulty */
 /** @typedef {import("./wire.js").ErrorBody} ErrorBody */
 /** @typedef {import("./wire.js").Consistency} Consistency */
+/** @typedef {import("./wire.js").QuestionnaireForm} QuestionnaireForm */
+/** @typedef {import("./wire.js").InvitationLink} InvitationLink */
 /** @typedef {import("./i18n.js").Lang} Lang */
 
 /**
  * The token of a `/{prefix}/{token}` address, or null.
  * @param {string} pathname
- * @param {"j" | "r"} prefix
+ * @param {"j" | "r" | "q"} prefix
  */
 function pathToken(pathname, prefix) {
   const match = new RegExp(`^/${prefix}/([^/]+)/?$`).exec(pathname);
@@ -41,6 +43,57 @@ export function tokenFromPath(pathname) {
  */
 export function sponsorTokenFromPath(pathname) {
   return pathToken(pathname, "r");
+}
+
+/**
+ * The token of an appreciation questionnaire's invitation link
+ * (`/q/{token}`), or null.
+ * @param {string} pathname
+ */
+export function questionnaireTokenFromPath(pathname) {
+  return pathToken(pathname, "q");
+}
+
+/**
+ * `GET /api/questionnaire?token=…`: the form an invitation link opens.
+ * Never throws.
+ * @param {string} token
+ * @returns {Promise<{ ok: true, value: QuestionnaireForm } | { ok: false, error: ErrorBody }>}
+ */
+export function fetchQuestionnaire(token) {
+  return getJson(`/api/questionnaire?token=${encodeURIComponent(token)}`, isQuestionnaireForm);
+}
+
+/**
+ * `POST /api/questionnaire?token=…`: the one answer of an invitation.
+ * Never throws.
+ * @param {string} token
+ * @param {(number | string | null)[]} answers per question, null when left blank
+ * @returns {Promise<{ ok: true, value: unknown } | { ok: false, error: ErrorBody }>}
+ */
+export function sendQuestionnaire(token, answers) {
+  return requestJson(`/api/questionnaire?token=${encodeURIComponent(token)}`, {
+    method: "POST",
+    headers: { accept: "application/json", "content-type": "application/json" },
+    body: JSON.stringify({ answers }),
+  }, (v) => typeof v === "object" && v !== null);
+}
+
+/**
+ * `GET /api/invitations?token=…`: a person's questionnaire invitations not
+ * answered yet (their join token). Never throws.
+ * @param {string} token
+ * @returns {Promise<{ ok: true, value: InvitationLink[] } | { ok: false, error: ErrorBody }>}
+ */
+export function fetchInvitations(token) {
+  return getJson(`/api/invitations?token=${encodeURIComponent(token)}`, (v) => Array.isArray(v));
+}
+
+/** @param {unknown} v @returns {v is QuestionnaireForm} */
+function isQuestionnaireForm(v) {
+  if (typeof v !== "object" || v === null) return false;
+  const o = /** @type {Record<string, unknown>} */ (v);
+  return typeof o.title === "string" && Array.isArray(o.questions) && typeof o.answered === "boolean";
 }
 
 /**

@@ -40,7 +40,7 @@
 //! For tests (harmless): `window.cadre.state()`, and `window.cadre.outboundVideo()`
 //! (outbound video frames over the mesh).
 
-import { claimedWindow, fetchLobby, sponsorTokenFromPath, tokenFromPath } from "./api.js";
+import { claimedWindow, fetchLobby, questionnaireTokenFromPath, sponsorTokenFromPath, tokenFromPath } from "./api.js";
 import { has, t } from "./i18n.js";
 import { h } from "./dom.js";
 import { LocalMedia } from "./media.js";
@@ -49,6 +49,7 @@ import { SignallingClient } from "./signalling.js";
 import { CallView, LobbyView, Shell, errorScreen, leavingScreen, leftScreen, loadingScreen, welcomeScreen } from "./ui.js";
 import { Attendance } from "./attendance.js";
 import { openSponsorPage } from "./sponsor.js";
+import { invitationsSection, openQuestionnairePage } from "./questionnaire.js";
 import { Consents, lobbyConsents } from "./consent.js";
 import { Recording } from "./recording.js";
 import { SessionControl, finalScreen } from "./control.js";
@@ -82,6 +83,8 @@ const media = new LocalMedia();
 const token = tokenFromPath(location.pathname);
 /** A sponsor's report link (`/r/{token}`): a page of its own. */
 const sponsorToken = sponsorTokenFromPath(location.pathname);
+/** An appreciation questionnaire's invitation link (`/q/{token}`): a page of its own. */
+const questionnaireToken = questionnaireTokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
 /** @type {{ signalling: SignallingClient, mesh: MediaTransport, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording, control: SessionControl, quality: Quality, difficulties: Difficulties, classroom: Classroom, screen: ScreenSharing } | null} */
@@ -101,7 +104,7 @@ let serverRestarting = false;
 
 /** @type {any} */ (window).cadre = {
   state: () => ({
-    page: sponsorToken !== null ? "report" : "session",
+    page: sponsorToken !== null ? "report" : questionnaireToken !== null ? "questionnaire" : "session",
     connection,
     peers: [...roster.keys()],
     welcome,
@@ -587,7 +590,11 @@ function showEnded(lobby, notice) {
     difficulties.load();
     reports = difficulties.element;
   }
-  shell.show(finalScreen({ kind: "ended", notice, you: lobby.you, session: lobby.session, token: token ?? "", reports }));
+  const screen = finalScreen({ kind: "ended", notice, you: lobby.you, session: lobby.session, token: token ?? "", reports });
+  // Invited, never forced: the appreciation questionnaires come first, and
+  // "Plus tard" puts them away (the link finds them again).
+  if (token) screen.insertBefore(invitationsSection(token), screen.children[2] ?? null);
+  shell.show(screen);
 }
 
 function showConnectionBanner() {
@@ -668,4 +675,5 @@ async function leave() {
 }
 
 if (sponsorToken !== null) openSponsorPage(shell, sponsorToken);
+else if (questionnaireToken !== null) void openQuestionnairePage(shell, questionnaireToken);
 else openLobby();

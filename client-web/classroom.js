@@ -13,6 +13,7 @@
 import { formatTime } from "./evidence.js";
 import { has, t } from "./i18n.js";
 import { Panel } from "./panel.js";
+import { QuizView } from "./quiz.js";
 import { T, bindText, h, icon, replaceChildren } from "./dom.js";
 
 /** @typedef {import("./wire.js").ChatLine} ChatLine */
@@ -151,10 +152,17 @@ export class Classroom {
     // The latest poll, and (facilitators) the form to put one.
     this.pollView = h("section", { class: "poll", "data-field": "poll", hidden: true, "aria-labelledby": "poll-title" });
     const pollForm = you.role === "facilitator" && this.#pollForm();
+    this.quizView = new QuizView(ctx, {
+      openPanel: () => this.panel.open(true),
+      markPanel: () => {
+        if (!this.panel.isOpen) this.panel.dot.hidden = false;
+      },
+    });
     this.panel.body.append(
       ...(muteAll ? [muteAll] : []),
       this.pollView,
       ...(pollForm ? [pollForm] : []),
+      ...this.quizView.elements,
       this.handsSection,
       h("p", { class: "panel-hint" }, T(you.role === "facilitator" ? "chat.intro_facilitator" : "chat.intro")),
       h("h3", { id: "chat-list-title", class: "sr-only" }, T("chat.title")),
@@ -329,6 +337,7 @@ export class Classroom {
   /** @param {Welcome} welcome */
   welcome(welcome) {
     this.#showPoll(welcome.poll ?? null);
+    this.quizView.show(welcome.quiz ?? null);
     this.spotlight = welcome.spotlight ?? null;
     this.ctx.view.setSpotlight(this.spotlight);
     for (const line of welcome.chat ?? []) this.#add(line, false);
@@ -341,6 +350,7 @@ export class Classroom {
    * @param {ServerMessage} message
    */
   handle(message) {
+    if (this.quizView.handle(message)) return true;
     switch (message.type) {
       case "chat":
         this.#add(message, true);

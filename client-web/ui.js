@@ -503,6 +503,8 @@ function evidenceNotice(lobby) {
       h("li", { "data-item": "quality" }, T("notice.item.quality")),
       h("li", { "data-item": "signin" }, T("notice.item.signin")),
       h("li", { "data-item": "consents" }, T("notice.item.consents")),
+      h("li", { "data-item": "quizzes" }, T("notice.item.quizzes")),
+      h("li", { "data-item": "questionnaires" }, T("notice.item.questionnaires")),
       h("li", { "data-item": "reports" }, T("notice.item.reports"))),
     h("p", { class: "notice-strong" }, T("notice.never")),
     h("p", { "data-field": "notice-chat" }, T("notice.chat")),

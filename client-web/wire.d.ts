@@ -211,6 +211,8 @@ export interface Welcome {
   poll?: Poll;
   /** Screen sharing now (absent: nobody shares and nothing was decided). */
   screen?: ScreenShare;
+  /** The latest quiz, as you may see it. */
+  quiz?: Quiz;
 }
 
 /** An anonymous poll: the server keeps the counts and who answered, never who chose what. Not evidence. */
@@ -224,6 +226,89 @@ export interface Poll {
   counts?: number[];
   answered: number;
   you_answered: boolean;
+}
+
+/** A question as the facilitator writes it, with its right answers. */
+export interface NewQuizQuestion {
+  text: string;
+  choices: string[];
+  multiple: boolean;
+  /** Indexes of the right answers (exactly one unless `multiple`). */
+  correct: number[];
+}
+
+/** A question as a participant sees it: no right answer. */
+export interface QuizQuestion {
+  text: string;
+  choices: string[];
+  multiple: boolean;
+}
+
+/** Your own submission; `score` once the quiz is closed. */
+export interface QuizMine {
+  answers: number[][];
+  score?: number;
+}
+
+/** One person's submission, for facilitators. */
+export interface QuizResult {
+  id: string;
+  name: string;
+  answers: number[][];
+  score: number;
+}
+
+/** The group's results, for facilitators. */
+export interface QuizResults {
+  people: QuizResult[];
+  /** Per question, how many answered it exactly right. */
+  right: number[];
+  mean?: number;
+}
+
+/** A quiz as you may see it. Its opening and each completion are evidence (no answer, no score). */
+export interface Quiz {
+  id: string;
+  title: string;
+  questions: QuizQuestion[];
+  by: string;
+  open: boolean;
+  submitted: number;
+  mine?: QuizMine;
+  /** The right answers: facilitators at once, everyone once closed. */
+  correct?: number[][];
+  /** Everyone's submissions: facilitators only. */
+  results?: QuizResults;
+}
+
+/** What an appreciation questionnaire's question asks for: 1 to 5, one of its choices, or a text. */
+export type QuestionKind = "scale" | "choice" | "text";
+
+/** An appreciation questionnaire's question. */
+export interface QuestionnaireQuestion {
+  text: string;
+  kind: QuestionKind;
+  /** The answers offered (a choice question). */
+  choices?: string[];
+}
+
+/** `GET /api/questionnaire?token=…`: what an invitation link opens. */
+export interface QuestionnaireForm {
+  title: string;
+  questions: QuestionnaireQuestion[];
+  /** The session's or the action's title. */
+  about: string;
+  answered: boolean;
+  expires_at: string;
+}
+
+/** `GET /api/invitations?token=…` (a join token): an invitation not answered yet. */
+export interface InvitationLink {
+  title: string;
+  about: string;
+  /** `{public_url}/q/{token}`. */
+  url: string;
+  expires_at: string;
 }
 
 /** One chat message. Plain text: never to be read as HTML. Not evidence. */
@@ -423,6 +508,8 @@ export type ServerMessage =
   | { type: "forward_refused"; id: string }
   /** The poll put, answered (counts for facilitators) or closed (counts for everyone). */
   | { type: "poll"; poll: Poll }
+  /** The quiz launched, submitted to (yours; everyone's for facilitators) or closed (your score, the right answers). */
+  | { type: "quiz"; quiz: Quiz }
   /** A chat message: to everyone, or a private one you sent or received. */
   | ({ type: "chat" } & ChatLine)
   /** The raised hands now, and what changed. */
@@ -551,7 +638,13 @@ export type ClientMessage =
   /** Answer the open poll, once: the index of the answer. */
   | { type: "answer"; poll: number; choice: number }
   /** Facilitators: close the open poll. */
-  | { type: "close_poll"; poll: number };
+  | { type: "close_poll"; poll: number }
+  /** Facilitators: launch a quiz (1 to 10 questions, one at a time). */
+  | { type: "quiz"; title: string; questions: NewQuizQuestion[] }
+  /** Submit your answers to the open quiz, once: per question, the indexes chosen. */
+  | { type: "submit_quiz"; quiz: string; answers: number[][] }
+  /** Facilitators: close the open quiz. */
+  | { type: "close_quiz"; quiz: string };
 
 /**
  * `GET /api/sessions/{sid}/recordings?token=…` (a facilitator's join token,

@@ -13,6 +13,7 @@
 
 use crate::evidence::{Jwks, JwsError, TREE_HEAD_TYP, TreeHead, unverified_payload, verify_jws};
 use crate::proof::{Check, Verdict};
+pub use crate::quiz::QuizTally;
 use crate::{SessionKind, SessionState};
 use serde::{Deserialize, Serialize};
 
@@ -439,6 +440,10 @@ pub struct CertificateSession {
     pub proof_sha256: String,
     /// The session's signed tree head that proof was issued under.
     pub tree_head: String,
+    /// The quizzes put to the person in this session and how many they
+    /// completed, counted from that proof's entries (absent: none).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quizzes: Option<QuizTally>,
 }
 
 /// The signed certificat de réalisation of one beneficiary for one action.
@@ -471,6 +476,23 @@ pub struct RealisationCertificate {
     /// When the action was interrupted for the person, UTC ms.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted_at: Option<i64>,
+    /// The sessions' quizzes added up: "évaluations réalisées : 2/2"
+    /// (absent: no quiz was put to the person).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quizzes: Option<QuizTally>,
+}
+
+/// The sessions' quizzes added up (none when no quiz was put to the
+/// person).
+pub fn certificate_quizzes(sessions: &[CertificateSession]) -> Option<QuizTally> {
+    let total = sessions
+        .iter()
+        .filter_map(|s| s.quizzes)
+        .fold(QuizTally::default(), |t, q| QuizTally {
+            opened: t.opened + q.opened,
+            completed: t.completed + q.completed,
+        });
+    (total.opened > 0).then_some(total)
 }
 
 /// The dates a certificate states: the first and last day attended in
@@ -624,6 +646,21 @@ pub fn verify_certificate(jws: &str, jwks: &Jwks) -> Verdict {
     if cert.sessions.iter().any(|s| s.attended_seconds < 0) {
         total_failures.push("a session's attended time is negative".to_owned());
     }
+    if certificate_quizzes(&cert.sessions) != cert.quizzes {
+        total_failures.push(format!(
+            "the sessions give the quizzes {:?}, the certificate states {:?}",
+            certificate_quizzes(&cert.sessions),
+            cert.quizzes
+        ));
+    }
+    if cert
+        .sessions
+        .iter()
+        .filter_map(|s| s.quizzes)
+        .any(|q| q.completed > q.opened)
+    {
+        total_failures.push("a session states more quizzes completed than put".to_owned());
+    }
     let (first, last) = certificate_days(&cert.sessions, cert.interrupted_at, &cert.time_zone);
     if first != cert.first_day || last != cert.last_day {
         total_failures.push(format!(
@@ -636,10 +673,14 @@ pub fn verify_certificate(jws: &str, jwks: &Jwks) -> Verdict {
             check::TOTALS,
             true,
             format!(
-                "{} attended from {} to {}",
+                "{} attended from {} to {}{}",
                 hours_minutes(cert.attended_seconds),
                 cert.first_day.as_deref().unwrap_or("-"),
-                cert.last_day.as_deref().unwrap_or("-")
+                cert.last_day.as_deref().unwrap_or("-"),
+                cert.quizzes.map_or(String::new(), |q| format!(
+                    ", {}/{} quizzes completed",
+                    q.completed, q.opened
+                ))
             ),
         );
     } else {
@@ -679,6 +720,10 @@ mod tests {
             last_leave: (seconds > 0).then_some(at + 60_000 + seconds * 1000),
             proof_sha256: "ab".repeat(32),
             tree_head: by.tree_head(id, &["{}".to_owned()], 1, at + 4 * 3_600_000),
+            quizzes: (seconds > 0).then_some(QuizTally {
+                opened: 1,
+                completed: 1,
+            }),
         };
         let sessions = vec![
             session("s_1", d3, 3 * 3600, signer),
@@ -686,6 +731,7 @@ mod tests {
             session("s_3", d10 + 86_400_000, 0, other),
         ];
         let (first_day, last_day) = certificate_days(&sessions, None, "Europe/Paris");
+        let quizzes = certificate_quizzes(&sessions);
         RealisationCertificate {
             typ: CERTIFICATE_TYP.into(),
             v: CERTIFICATE_VERSION,
@@ -713,6 +759,7 @@ mod tests {
             },
             attended_seconds: sessions.iter().map(|s| s.attended_seconds).sum(),
             sessions,
+            quizzes,
             first_day,
             last_day,
             interrupted_at: None,
@@ -745,6 +792,14 @@ mod tests {
         let mut sum = good.clone();
         sum.attended_seconds += 60;
         let verdict = verify_certificate(&signer.sign_json(&sum), &jwks);
+        assert!(!verdict.check(check::TOTALS).expect("totals").ok);
+
+        let mut quizzes = good.clone();
+        quizzes.quizzes = Some(QuizTally {
+            opened: 2,
+            completed: 3,
+        });
+        let verdict = verify_certificate(&signer.sign_json(&quizzes), &jwks);
         assert!(!verdict.check(check::TOTALS).expect("totals").ok);
 
         let mut dates = good.clone();

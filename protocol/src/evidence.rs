@@ -82,6 +82,18 @@ pub mod kind {
     pub const DIFFICULTY_ANSWERED: &str = "report_answered";
     /// A difficulty was closed: `report`.
     pub const DIFFICULTY_CLOSED: &str = "report_closed";
+    /// A facilitator opened a quiz: `quiz` (its id), `title`, `questions`
+    /// (how many). Never the questions' text, the right answers or anyone's
+    /// answers.
+    pub const QUIZ_OPENED: &str = "quiz_opened";
+    /// A person completed a quiz (actor: the person): `quiz`. Neither their
+    /// answers nor their score.
+    pub const QUIZ_COMPLETED: &str = "quiz_completed";
+    /// A person was invited to an appreciation questionnaire (actor: the
+    /// person): `questionnaire`, `at` (`session_end`, `action_end`),
+    /// `scope` (the session or action it is about). Never the answer, nor
+    /// whether they answered.
+    pub const QUESTIONNAIRE_INVITED: &str = "questionnaire_invited";
 }
 
 /// What a consent entry is about.

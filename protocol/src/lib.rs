@@ -23,6 +23,10 @@
 //!   both the lobby and the call show them.
 //! - [`difficulties`]: difficulty reports and their written answers
 //!   (`report` on the wire).
+//! - [`quiz`]: short quizzes, their bounds and scores, and the count of a
+//!   person's quizzes the certificate states.
+//! - [`questionnaire`]: appreciation questionnaires, their answers'
+//!   bounds and the aggregates the organisation receives.
 //! - [`action`]: actions and their beneficiaries, article 2.1.7 changes,
 //!   the organisation's identity, the signed certificat de réalisation.
 //! - [`api`]: REST bodies under `/api/` (sessions, people, links, lobby, the
@@ -53,6 +57,8 @@ pub mod evidence;
 pub mod merkle;
 pub mod proof;
 pub mod quality;
+pub mod questionnaire;
+pub mod quiz;
 pub mod screen;
 pub mod session;
 pub mod signalling;

@@ -12,6 +12,7 @@
 use crate::classroom::{ChatLine, HandChange, Poll, RaisedHand, Reaction};
 use crate::difficulties::Difficulty;
 use crate::quality::{Alert, ConnectionStats, ParticipantQuality, PeerStats};
+use crate::quiz::{NewQuizQuestion, Quiz};
 use crate::session::Consents;
 pub use crate::session::{Me, MediaMode, MediaRoute, PeerId, SessionInfo};
 use crate::{ErrorBody, ErrorCode, Role, SessionState};
@@ -249,6 +250,28 @@ pub enum ClientMessage {
     ClosePoll {
         /// The poll's `id`.
         poll: u64,
+    },
+    /// Facilitators: launches a quiz (one at a time), whose opening is
+    /// recorded (`quiz_opened`) before anyone is shown it.
+    Quiz {
+        /// Its title (1 to 120 characters).
+        title: String,
+        /// One to ten questions, each with its right answers.
+        questions: Vec<NewQuizQuestion>,
+    },
+    /// Submits one's answers to the open quiz, once: recorded as completed
+    /// (`quiz_completed`, without the answers) before it is acknowledged.
+    SubmitQuiz {
+        /// The quiz's `id`.
+        quiz: String,
+        /// Per question, the indexes chosen.
+        answers: Vec<Vec<usize>>,
+    },
+    /// Facilitators: closes the open quiz; each person then sees their
+    /// score and the right answers.
+    CloseQuiz {
+        /// The quiz's `id`.
+        quiz: String,
     },
     /// Facilitators: shows one connected person's picture large on every
     /// page (`participant`), or stops (no `participant`).
@@ -559,6 +582,9 @@ pub enum ServerMessage {
         /// Screen sharing now: who shares, who may.
         #[serde(default, skip_serializing_if = "crate::screen::ScreenShare::is_idle")]
         screen: crate::screen::ScreenShare,
+        /// The latest quiz, as you may see it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        quiz: Option<Quiz>,
     },
     /// Screen sharing changed (to everyone).
     Screen {
@@ -568,6 +594,12 @@ pub enum ServerMessage {
         change: crate::screen::ShareChange,
         /// Who changed it: the person, a facilitator, or `server`.
         by: String,
+    },
+    /// A quiz was launched, submitted to (your submission; everyone's, to
+    /// facilitators) or closed (your score and the right answers).
+    Quiz {
+        /// The quiz as you may see it.
+        quiz: Box<Quiz>,
     },
     /// A poll was put, answered (its counts, to facilitators), or closed
     /// (its counts, to everyone).
@@ -925,6 +957,13 @@ struct Envelope<'a> {
     allowed: Option<bool>,
     #[serde(default)]
     takeover: Option<bool>,
+    title: Option<String>,
+    #[serde(default)]
+    questions: Option<Vec<NewQuizQuestion>>,
+    #[serde(default)]
+    quiz: Option<String>,
+    #[serde(default)]
+    answers: Option<Vec<Vec<usize>>>,
 }
 
 impl ClientMessage {
@@ -959,6 +998,9 @@ impl ClientMessage {
             ClientMessage::ClosePoll { .. } => "close_poll",
             ClientMessage::Share { .. } => "share",
             ClientMessage::SharePolicy { .. } => "share_policy",
+            ClientMessage::Quiz { .. } => "quiz",
+            ClientMessage::SubmitQuiz { .. } => "submit_quiz",
+            ClientMessage::CloseQuiz { .. } => "close_quiz",
         }
     }
 }
@@ -1087,6 +1129,17 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
         }),
         "close_poll" => Ok(ClientMessage::ClosePoll {
             poll: env.poll.ok_or_else(|| missing("poll"))?,
+        }),
+        "quiz" => Ok(ClientMessage::Quiz {
+            title: env.title.clone().ok_or_else(|| missing("title"))?,
+            questions: env.questions.clone().ok_or_else(|| missing("questions"))?,
+        }),
+        "submit_quiz" => Ok(ClientMessage::SubmitQuiz {
+            quiz: env.quiz.clone().ok_or_else(|| missing("quiz"))?,
+            answers: env.answers.clone().ok_or_else(|| missing("answers"))?,
+        }),
+        "close_quiz" => Ok(ClientMessage::CloseQuiz {
+            quiz: env.quiz.clone().ok_or_else(|| missing("quiz"))?,
         }),
         "spotlight" => Ok(ClientMessage::Spotlight {
             participant: env.participant.clone(),

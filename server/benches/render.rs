@@ -155,6 +155,7 @@ fn certificates() -> Vec<Certificate> {
             control: Vec::new(),
             actors: Default::default(),
             conditions: Default::default(),
+            quizzes: None,
             consents: Vec::new(),
             recordings: Vec::new(),
             proof_sha256: format!("{i:064x}"),

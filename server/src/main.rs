@@ -16,6 +16,7 @@ use tokio_util::sync::CancellationToken;
 
 // `cadre organisation …` and `cadre action …`.
 mod actions_cli;
+mod questionnaires_cli;
 
 #[derive(Parser)]
 #[command(
@@ -68,6 +69,9 @@ enum Command {
     /// Actions: beneficiaries, sessions, article 2.1.7 changes, certificates.
     #[command(subcommand)]
     Action(actions_cli::ActionCommand),
+    /// Appreciation questionnaires: define, attach, read the aggregates.
+    #[command(subcommand)]
+    Questionnaire(questionnaires_cli::QuestionnaireCommand),
 }
 
 #[derive(Args, Clone)]
@@ -311,6 +315,10 @@ async fn main() -> std::process::ExitCode {
         },
         Command::Action(cmd) => match offline(&cli.data_dir, None).await {
             Ok(off) => actions_cli::action(&off.app, cmd).await,
+            Err(e) => Err(e),
+        },
+        Command::Questionnaire(cmd) => match offline(&cli.data_dir, None).await {
+            Ok(off) => questionnaires_cli::questionnaire(&off.app, cmd).await,
             Err(e) => Err(e),
         },
         Command::Verify(args) => {
@@ -868,7 +876,10 @@ fn print_session(view: &SessionView, json: bool) {
 
 /// Reads a creation request from a file: JSON (by its extension or its
 /// first character) or TOML, with the same fields as the REST API.
-fn read_spec<T: serde::de::DeserializeOwned>(path: &Path, what: &str) -> anyhow::Result<T> {
+pub(crate) fn read_spec<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: &str,
+) -> anyhow::Result<T> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
     let is_json =

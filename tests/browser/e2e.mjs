@@ -44,6 +44,7 @@ import "./suite/call.mjs";
 import "./suite/forwarding.mjs";
 import "./suite/classroom.mjs";
 import "./suite/screen.mjs";
+import "./suite/quizzes.mjs";
 import "./suite/accessibility.mjs";
 import "./suite/attendance.mjs";
 import "./suite/consent.mjs";

@@ -10,7 +10,10 @@ use std::collections::BTreeSet;
 /// sign-in windows, server runs, and recording being armed or disarmed
 /// (`recording_armed`: a facilitator's or the server's act about the
 /// session, naming no participant; it shows an auditor when recording was
-/// asked for, beside each person's own decisions).
+/// asked for, beside each person's own decisions), and quizzes being
+/// opened (`quiz_opened`: a quiz's id, title and size, naming no one; with
+/// the person's own `quiz_completed` entries it gives the quizzes a
+/// certificate says they completed out of those put to them).
 pub fn is_session_control(entry: &Entry) -> bool {
     matches!(
         entry.kind.as_str(),
@@ -19,6 +22,7 @@ pub fn is_session_control(entry: &Entry) -> bool {
             | kind::SERVER_STARTED
             | kind::SERVER_STOPPING
             | kind::RECORDING_ARMED
+            | kind::QUIZ_OPENED
     )
 }
 

@@ -18,8 +18,10 @@ use cadre_protocol::action::{
     CERTIFICATE_TYP, CERTIFICATE_VERSION, CertificateAction, CertificateBeneficiary,
     CertificateOrganisation, CertificateSession, NewAction, NewActionChange, NewActionSession,
     OrganisationUpdate, OrganisationView, RealisationCertificate, certificate_days,
+    certificate_quizzes,
 };
 use cadre_protocol::api::SessionView;
+use cadre_protocol::evidence::Entry;
 use cadre_protocol::{ErrorCode, Role};
 use chrono::SecondsFormat;
 use sha2::{Digest, Sha256};
@@ -449,6 +451,14 @@ impl App {
             let issued = self.issue_proof(&session.id, pid).await?;
             let p = &issued.proof;
             let intervals = p.half_days.iter().flat_map(|h| h.intervals.iter());
+            let spans: Vec<(i64, i64)> = intervals.clone().map(|i| (i.start, i.end)).collect();
+            let entries: Vec<Entry> = p
+                .evidence
+                .entries
+                .iter()
+                .filter_map(|e| Entry::parse(&e.entry).ok())
+                .collect();
+            let quizzes = cadre_protocol::quiz::tally(&entries, pid, &spans);
             sessions.push(CertificateSession {
                 id: session.id.clone(),
                 person_id: pid.clone(),
@@ -459,9 +469,11 @@ impl App {
                 last_leave: intervals.map(|i| i.end).max(),
                 proof_sha256: issued.sha256(),
                 tree_head: p.evidence.tree_head.clone(),
+                quizzes: (quizzes.opened > 0).then_some(quizzes),
             });
         }
         let (first_day, last_day) = certificate_days(&sessions, subject.interrupted_at, &time_zone);
+        let quizzes = certificate_quizzes(&sessions);
         let certificate = RealisationCertificate {
             typ: CERTIFICATE_TYP.to_owned(),
             v: CERTIFICATE_VERSION,
@@ -475,6 +487,7 @@ impl App {
             first_day,
             last_day,
             interrupted_at: subject.interrupted_at,
+            quizzes,
         };
         let jws = self
             .jws()
@@ -515,6 +528,7 @@ impl App {
             last_day: c.last_day.clone(),
             attended_seconds: c.attended_seconds,
             interrupted_at: c.interrupted_at,
+            quizzes: c.quizzes,
             time_zone: c.time_zone.clone(),
             issued_at: c.issued_at,
             certificate_sha256: issued.sha256(),

@@ -8,6 +8,8 @@ pub mod address_limits;
 pub mod answers;
 pub mod difficulties;
 pub mod proofs;
+// Appreciation questionnaires: invitations, answers kept apart, aggregates.
+pub mod questionnaires;
 pub mod recordings;
 // What a removed person's link still opens.
 pub mod removal;

@@ -225,6 +225,12 @@ impl App {
         // The same derivation the proof's figures come from, for the fields
         // the proof does not carry (first join, last leave).
         let attendance = attendance::derive(&p.session.schedule(), &entries, pid, head_ts);
+        let spans: Vec<(i64, i64)> = attendance
+            .half_days
+            .iter()
+            .flat_map(|h| h.intervals.iter().map(|i| (i.start, i.end)))
+            .collect();
+        let quizzes = cadre_protocol::quiz::tally(&entries, pid, &spans);
         let certificate = render::Certificate {
             lang,
             organisation: Organisation {
@@ -239,6 +245,7 @@ impl App {
             control: p.control.clone(),
             actors,
             conditions: p.conditions.clone(),
+            quizzes: (quizzes.opened > 0).then_some(quizzes),
             consents: p.consents.clone(),
             recordings: p.recordings.clone(),
             proof_sha256: issued.sha256(),

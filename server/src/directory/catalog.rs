@@ -211,6 +211,7 @@ impl Catalog {
         // their beneficiaries, and the people column that links them.
         conn.execute_batch(super::organisation::SCHEMA)?;
         super::actions::migrate(&conn)?;
+        conn.execute_batch(super::questionnaires::SCHEMA)?;
         Ok(Catalog {
             conn: Arc::new(Mutex::new(conn)),
         })

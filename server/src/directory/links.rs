@@ -34,6 +34,8 @@ pub const JOIN_AUDIENCE: &str = "cadre:join";
 /// Audience of sponsor report links: a sponsor link never opens a session,
 /// and a join link never opens a report.
 pub const SPONSOR_AUDIENCE: &str = "cadre:sponsor";
+/// Audience of an appreciation questionnaire's invitation link.
+pub const QUESTIONNAIRE_AUDIENCE: &str = "cadre:questionnaire";
 /// Clock skew tolerated on `nbf` and `exp`.
 const LEEWAY_SECONDS: u64 = 5;
 
@@ -110,6 +112,7 @@ pub struct LinkSigner {
     decoding: DecodingKey,
     validation: Validation,
     sponsor_validation: Validation,
+    questionnaire_validation: Validation,
     lenient_validation: Validation,
     /// SHA-256 of a link's exact text → its claims, for links whose
     /// signature this signer checked. Only the window is checked again on a
@@ -142,6 +145,8 @@ impl LinkSigner {
         validation.set_required_spec_claims(&["exp", "nbf", "aud", "iss", "sub"]);
         let mut sponsor_validation = validation.clone();
         sponsor_validation.set_audience(&[SPONSOR_AUDIENCE]);
+        let mut questionnaire_validation = validation.clone();
+        questionnaire_validation.set_audience(&[QUESTIONNAIRE_AUDIENCE]);
         let mut lenient_validation = validation.clone();
         lenient_validation.validate_exp = false;
         LinkSigner {
@@ -150,6 +155,7 @@ impl LinkSigner {
             decoding: DecodingKey::from_ed_der(key.public_key()),
             validation,
             sponsor_validation,
+            questionnaire_validation,
             lenient_validation,
             verified: Mutex::new(HashMap::new()),
             seal_key: hkdf::Salt::new(hkdf::HKDF_SHA256, SEAL_SALT)
@@ -200,6 +206,17 @@ impl LinkSigner {
         header.kid = Some(self.kid.clone());
         jsonwebtoken::encode(&header, claims, &self.encoding)
             .map_err(|e| LinkError::new(ErrorCode::Internal, format!("could not sign link: {e}")))
+    }
+
+    /// Signs an appreciation questionnaire's invitation link (the claims
+    /// of a sponsor link, whose subject is the invitation).
+    pub fn mint_questionnaire(&self, claims: &SponsorClaims) -> Result<String, LinkError> {
+        self.mint_sponsor(claims)
+    }
+
+    /// Checks a questionnaire invitation link as strictly as a join link.
+    pub fn verify_questionnaire(&self, token: &str) -> Result<SponsorClaims, LinkError> {
+        self.verify_with(token, &self.questionnaire_validation)
     }
 
     /// Checks a sponsor report link as strictly as a join link.

@@ -8,6 +8,8 @@
 //!   article 2.1.7 changes (append-only).
 //! - [`organisation`]: the organisation's identity and signature image.
 //! - [`calendar`]: a session as an `.ics` event.
+//! - [`questionnaires`]: appreciation questionnaires, their uses, the
+//!   invitations and the answers, kept apart.
 
 // Actions, beneficiaries, the organisation's identity.
 pub mod actions;
@@ -16,3 +18,4 @@ pub mod catalog;
 pub mod keys;
 pub mod links;
 pub mod organisation;
+pub mod questionnaires;

@@ -13,6 +13,8 @@ mod difficulties;
 mod documents;
 // Download file names.
 mod filename;
+// Appreciation questionnaires.
+mod questionnaires;
 mod websocket;
 
 pub use access::Organiser;
@@ -48,6 +50,7 @@ pub fn router(app: App) -> Router {
         .route("/", get(client_page))
         .route("/j/{token}", get(client_page))
         .route("/r/{token}", get(client_page))
+        .route("/q/{token}", get(client_page))
         .route("/healthz", get(|| async { "ok" }))
         .route("/.well-known/jwks.json", get(jwks))
         .route("/api/sessions", post(create_session).get(list_sessions))
@@ -74,6 +77,7 @@ pub fn router(app: App) -> Router {
         .route("/ws/{sid}", get(websocket))
         .merge(difficulties::routes())
         .merge(actions::routes())
+        .merge(questionnaires::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_store))
@@ -92,10 +96,10 @@ pub fn router(app: App) -> Router {
 /// Whether answers under `path` are personal or credentialed: everything
 /// under `/api/` (proofs, sheets, the lobby, reports, recordings, the ledger,
 /// consistency proofs, session details with every join link, …) and the
-/// pages whose URL is a link (`/j/`, `/r/`). Only the client's files, the
+/// pages whose URL is a link (`/j/`, `/r/`, `/q/`). Only the client's files, the
 /// published keys and `/healthz` may be cached.
 fn personal(path: &str) -> bool {
-    ["/api/", "/j/", "/r/", "/ws/"]
+    ["/api/", "/j/", "/r/", "/q/", "/ws/"]
         .iter()
         .any(|prefix| path.starts_with(prefix))
 }

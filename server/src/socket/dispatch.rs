@@ -115,6 +115,11 @@ impl Connection<'_> {
             ClientMessage::Poll { question, choices } => self.member.poll(question, choices).await,
             ClientMessage::Answer { poll, choice } => self.member.answer(poll, choice).await,
             ClientMessage::ClosePoll { poll } => self.member.close_poll(poll).await,
+            ClientMessage::Quiz { title, questions } => self.member.quiz(title, questions).await,
+            ClientMessage::SubmitQuiz { quiz, answers } => {
+                self.member.submit_quiz(quiz, answers).await;
+            }
+            ClientMessage::CloseQuiz { quiz } => self.member.close_quiz(quiz).await,
             ClientMessage::AskUnmute { participant } => {
                 self.member.ask_unmute(participant).await;
             }

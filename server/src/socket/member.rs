@@ -3,8 +3,9 @@
 //! time, whose and which tab's request it is.
 
 use crate::evidence::ledger::{Appended, LedgerError, NewEvent};
-use crate::live::session::{ControlRequest, JoinError, SessionHandle};
+use crate::live::session::{ControlRequest, JoinError, QuizCommand, SessionHandle};
 use cadre_protocol::quality::ConnectionStats;
+use cadre_protocol::quiz::NewQuizQuestion;
 use cadre_protocol::signalling::{ForwardSide, Opaque};
 use cadre_protocol::{ErrorBody, Role};
 
@@ -81,6 +82,38 @@ impl Member {
     pub(super) async fn close_poll(&self, poll: u64) {
         let (id, cid) = (self.id.clone(), self.connection_id.clone());
         self.session.close_poll(id, cid, poll).await;
+    }
+
+    pub(super) async fn quiz(&self, title: String, questions: Vec<NewQuizQuestion>) {
+        let (id, connection_id) = (self.id.clone(), self.connection_id.clone());
+        let cmd = QuizCommand::Open {
+            id,
+            connection_id,
+            title,
+            questions,
+        };
+        self.session.quiz(cmd).await;
+    }
+
+    pub(super) async fn submit_quiz(&self, quiz: String, answers: Vec<Vec<usize>>) {
+        let (id, connection_id) = (self.id.clone(), self.connection_id.clone());
+        let cmd = QuizCommand::Submit {
+            id,
+            connection_id,
+            quiz,
+            answers,
+        };
+        self.session.quiz(cmd).await;
+    }
+
+    pub(super) async fn close_quiz(&self, quiz: String) {
+        let (id, connection_id) = (self.id.clone(), self.connection_id.clone());
+        let cmd = QuizCommand::Close {
+            id,
+            connection_id,
+            quiz,
+        };
+        self.session.quiz(cmd).await;
     }
 
     pub(super) async fn spotlight(&self, participant: Option<String>) {

@@ -29,6 +29,8 @@ mod origin;
 mod playable;
 mod postponement;
 mod quality;
+mod questionnaires;
+mod quizzes;
 mod recorder;
 mod recording_gate;
 mod recording_media;

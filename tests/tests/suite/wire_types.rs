@@ -38,6 +38,10 @@ use cadre_protocol::quality::{
     Alert, CONNECTION_STATES, ConnectionStats, Figures, ParticipantQuality, PeerStats, Presence,
     Score,
 };
+use cadre_protocol::questionnaire::{InvitationLink, Question, QuestionKind, QuestionnaireForm};
+use cadre_protocol::quiz::{
+    NewQuizQuestion, Quiz, QuizMine, QuizQuestion, QuizResult, QuizResults,
+};
 use cadre_protocol::screen::{ScreenShare, ShareChange};
 use cadre_protocol::signalling::{
     CameraView, ClientMessage, ControlAction, ForwardSide, IcePolicy, IceServer, LeaveReason, Me,
@@ -72,6 +76,17 @@ fn wire_d_ts_matches_the_rust_types() {
         check.value("Difficulty", &difficulty(full), full);
         check.value("Consistency", &consistency(full), full);
         check.value("Entry", &entry(full), full);
+        check.value("QuestionnaireForm", &questionnaire_form(full), full);
+        check.value(
+            "InvitationLink",
+            &InvitationLink {
+                title: "Votre avis".into(),
+                about: "Gestion de projet".into(),
+                url: "https://cadre.example.org/q/eyJ".into(),
+                expires_at: "2027-01-02T12:00:00Z".into(),
+            },
+            full,
+        );
         check.value(
             "ErrorBody",
             &ErrorBody {
@@ -117,6 +132,7 @@ fn wire_d_ts_matches_the_rust_types() {
     check.union("VideoQuality", &variants::<VideoQuality>());
     check.union("Reaction", &variants::<Reaction>());
     check.union("ShareChange", &variants::<ShareChange>());
+    check.union("QuestionKind", &variants::<QuestionKind>());
     check.union(
         "ConsentKind",
         &[RECORDING, SPONSOR_SHARE].map(String::from).into(),
@@ -501,6 +517,7 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             spotlight: some(full, "p_karim".into()),
             poll: some(full, poll(full)),
             screen: screen_share(full),
+            quiz: some(full, quiz(full)),
         },
         ServerMessage::Screen {
             screen: screen_share(full),
@@ -508,6 +525,9 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
             by: "p_claire".into(),
         },
         ServerMessage::Poll { poll: poll(full) },
+        ServerMessage::Quiz {
+            quiz: Box::new(quiz(full)),
+        },
         ServerMessage::Spotlight {
             id: some(full, "p_karim".into()),
             by: "p_claire".into(),
@@ -761,6 +781,20 @@ fn client_messages(full: bool) -> Vec<ClientMessage> {
             allowed: some(full, true),
             takeover: some(full, true),
         },
+        ClientMessage::Quiz {
+            title: "Module 2".into(),
+            questions: vec![NewQuizQuestion {
+                text: "Quel outil ?".into(),
+                choices: vec!["Le backlog".into(), "Le burndown".into()],
+                multiple: full,
+                correct: vec![0],
+            }],
+        },
+        ClientMessage::SubmitQuiz {
+            quiz: "q_1".into(),
+            answers: vec![vec![0]],
+        },
+        ClientMessage::CloseQuiz { quiz: "q_1".into() },
     ]
 }
 
@@ -771,6 +805,60 @@ fn screen_share(full: bool) -> ScreenShare {
         since: some(full, 1_796_284_800_000),
         allowed: list(full, "p_karim".into()),
         takeover: full,
+    }
+}
+
+fn questionnaire_form(full: bool) -> QuestionnaireForm {
+    QuestionnaireForm {
+        title: "Votre avis".into(),
+        questions: vec![Question {
+            text: "Le rythme était".into(),
+            kind: if full {
+                QuestionKind::Choice
+            } else {
+                QuestionKind::Scale
+            },
+            choices: list(full, "adapté".into()),
+        }],
+        about: "Gestion de projet".into(),
+        answered: full,
+        expires_at: "2027-01-02T12:00:00Z".into(),
+    }
+}
+
+fn quiz(full: bool) -> Quiz {
+    Quiz {
+        id: "q_1".into(),
+        title: "Module 2".into(),
+        questions: vec![QuizQuestion {
+            text: "Quel outil ?".into(),
+            choices: vec!["Le backlog".into(), "Le burndown".into()],
+            multiple: false,
+        }],
+        by: "p_claire".into(),
+        open: false,
+        submitted: 1,
+        mine: some(
+            full,
+            QuizMine {
+                answers: vec![vec![0]],
+                score: some(full, 1),
+            },
+        ),
+        correct: some(full, vec![vec![0]]),
+        results: some(
+            full,
+            QuizResults {
+                people: vec![QuizResult {
+                    id: "p_karim".into(),
+                    name: "Karim Benali".into(),
+                    answers: vec![vec![0]],
+                    score: 1,
+                }],
+                right: vec![1],
+                mean: some(full, 1.0),
+            },
+        ),
     }
 }
 

@@ -160,6 +160,10 @@ fn layout_with(
         conditions_text(lang, &c.conditions)
     );
     f.paragraph(&conditions, Weight::Regular, 9.0, INK);
+    if let Some(q) = c.quizzes {
+        let quizzes = format!("{}{}{}/{}", l.quizzes, colon(lang), q.completed, q.opened);
+        f.paragraph(&quizzes, Weight::Regular, 9.0, INK);
+    }
 
     // Consents and recordings.
     f.space(6.0);

@@ -55,6 +55,7 @@ pub(crate) struct Labels {
     pub(crate) by_facilitator: &'static str,
     pub(crate) new_dates: &'static str,
     pub(crate) conditions: &'static str,
+    pub(crate) quizzes: &'static str,
     pub(crate) not_measured: &'static str,
     /// `{n}` is replaced by the number of minutes.
     pub(crate) minutes_measured: &'static str,
@@ -175,6 +176,7 @@ pub(crate) const FR: Labels = Labels {
     by_facilitator: "le formateur",
     new_dates: "nouvelles dates",
     conditions: "Conditions de connexion",
+    quizzes: "Évaluations réalisées",
     not_measured: "non mesurées",
     minutes_measured: "{n} min suivies",
     scores: [
@@ -296,6 +298,7 @@ pub(crate) const EN: Labels = Labels {
     by_facilitator: "the facilitator",
     new_dates: "new dates",
     conditions: "Connection conditions",
+    quizzes: "Assessments completed",
     not_measured: "not measured",
     minutes_measured: "{n} min measured",
     scores: [

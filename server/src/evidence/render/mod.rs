@@ -147,6 +147,9 @@ pub struct Certificate {
     /// The person's connection conditions, as in the proof (0 minutes: not
     /// measured).
     pub conditions: Conditions,
+    /// Quizzes put to the person and completed in this session, from the
+    /// proof's entries (none put: no line). Never an answer or a score.
+    pub quizzes: Option<cadre_protocol::quiz::QuizTally>,
     /// The person's consent decisions, in log order, as in the proof.
     pub consents: Vec<ConsentDecision>,
     /// The recording segments the person appears in, with their own files,
@@ -273,6 +276,9 @@ pub struct Realisation {
     /// When the action was interrupted for the person, UTC ms (a neutral
     /// mention, no reason).
     pub interrupted_at: Option<i64>,
+    /// Quizzes put to the person and completed ("évaluations réalisées :
+    /// 2/2"; none put: no line). Never an answer or a score.
+    pub quizzes: Option<cadre_protocol::quiz::QuizTally>,
     /// IANA time zone of the dates.
     pub time_zone: String,
     /// The signed certificate's issue time, UTC ms ("Fait à …, le …").

@@ -32,6 +32,7 @@ struct Words {
     natures: [&'static str; 4],
     ran: &'static str,
     never_attended: &'static str,
+    quizzes: &'static str,
     ended_early: &'static str,
     retention: &'static str,
     done_at: &'static str,
@@ -59,6 +60,7 @@ const FR: Words = Words {
     ],
     ran: "qui s'est déroulée du {from} au {to}, pour une durée réalisée de {duration}.",
     never_attended: "Aucune présence n'a été enregistrée pour cette action : durée réalisée de 0 heure.",
+    quizzes: "Évaluations réalisées : {completed}/{opened}",
     ended_early: "L'action a pris fin de manière anticipée le {date} ; la durée indiquée est celle effectivement réalisée.",
     retention: "Sans préjudice des délais imposés par les règles fiscales, comptables ou commerciales, je m'engage à conserver l'ensemble des pièces justificatives qui ont permis d'établir le présent certificat pendant une durée de 3 ans à compter de la fin de l'année du dernier paiement. En cas de cofinancement des fonds européens la durée de conservation est étendue conformément aux obligations conventionnelles spécifiques.",
     done_at: "Fait à {place}, le {date}",
@@ -86,6 +88,7 @@ const EN: Words = Words {
     ],
     ran: "which took place from {from} to {to}, for a completed duration of {duration}.",
     never_attended: "No attendance was recorded for this action: completed duration 0 hours.",
+    quizzes: "Assessments completed: {completed}/{opened}",
     ended_early: "The action ended early on {date}; the duration given is the time actually completed.",
     retention: "Without prejudice to the periods imposed by tax, accounting or commercial rules, I undertake to keep all the supporting documents used to draw up this certificate for 3 years from the end of the year of the last payment. With European co-funding, the retention period is extended in accordance with the specific contractual obligations.",
     done_at: "Done at {place}, on {date}",
@@ -206,6 +209,17 @@ pub(crate) fn layout(
             );
         }
         _ => f.paragraph(w.never_attended, Weight::Regular, body, INK),
+    }
+    if let Some(q) = c.quizzes {
+        f.space(3.0);
+        f.paragraph(
+            &w.quizzes
+                .replace("{completed}", &q.completed.to_string())
+                .replace("{opened}", &q.opened.to_string()),
+            Weight::Regular,
+            body,
+            INK,
+        );
     }
     if let Some(at) = c.interrupted_at {
         let day = labels::local(tz, at)

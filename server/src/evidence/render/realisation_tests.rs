@@ -38,6 +38,10 @@ fn realisation(lang: Lang) -> Realisation {
         last_day: Some("2026-12-17".into()),
         attended_seconds: 12 * 3600 + 5 * 60 + 40,
         interrupted_at: None,
+        quizzes: Some(cadre_protocol::quiz::QuizTally {
+            opened: 2,
+            completed: 2,
+        }),
         time_zone: "Europe/Paris".into(),
         issued_at: at(18, 10, 0),
         certificate_sha256: "3f5a9c0e7b2d4f6a8c1e3b5d7f9a2c4e6b8d0f1a3c5e7b9d2f4a6c8e0b1d3f5a"
@@ -85,6 +89,7 @@ fn the_page_states_the_model_in_order_with_hours_and_minutes() {
         "Bilan de compétences — parcours complet",
         "Nature de l'action concourant au développement des compétences :",
         "qui s'est déroulée du 3 décembre 2026 au 17 décembre 2026, pour une durée réalisée de 12 heures et 5 minutes.",
+        "Évaluations réalisées : 2/2",
         "Sans préjudice des délais imposés par les règles fiscales, comptables ou commerciales",
         "Fait à Lyon, le 18 décembre 2026",
         "Cachet et signature du responsable du dispensateur",
@@ -96,6 +101,14 @@ fn the_page_states_the_model_in_order_with_hours_and_minutes() {
         from += found + expected.len();
     }
     assert!(!text.contains("anticipée"), "no early end: {text}");
+    let mut none = realisation(Lang::Fr);
+    none.quizzes = None;
+    let (_, plain) = self::pages(&none);
+    assert!(
+        !plain[0].contains("valuations"),
+        "no quiz, no line: {}",
+        plain[0]
+    );
     for word in ["JWS", "arbre", "tree"] {
         assert!(!text.contains(word), "{word} on the page");
     }

@@ -224,6 +224,7 @@ pub(crate) fn certificate(lang: Lang, name: &str) -> Certificate {
             ),
         ],
         actors: BTreeMap::from([("p_f".to_owned(), "Jean Dupont".to_owned())]),
+        quizzes: None,
         conditions: Conditions {
             minutes: 402,
             by_score: ScoreCounts {
@@ -581,10 +582,22 @@ fn many_reconnections_are_summarised() {
 #[test]
 fn no_control_event_and_no_measure_say_so() {
     let mut c = certificate(Lang::Fr, "Zoë");
+    c.quizzes = Some(cadre_protocol::quiz::QuizTally {
+        opened: 2,
+        completed: 1,
+    });
+    let (pages, _) = certificate::layout(fonts(), &c).unwrap();
+    assert!(
+        joined(&pages).contains("Évaluations réalisées\u{202F}: 1/2"),
+        "{}",
+        joined(&pages)
+    );
     c.control.clear();
     c.conditions = Conditions::default();
+    c.quizzes = None;
     let (pages, _) = certificate::layout(fonts(), &c).unwrap();
     let text = joined(&pages);
+    assert!(!text.contains("valuations"), "no quiz, no line: {text}");
     assert!(
         text.contains("Déroulement de la séance Aucune suspension, aucun report."),
         "{text}"
@@ -989,6 +1002,11 @@ fn poppler_check() {
     use std::process::Command;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../target/render-check");
     std::fs::create_dir_all(&dir).unwrap();
+    let mut quizzed = recorded_certificate(Lang::Fr, "Karim Benali");
+    quizzed.quizzes = Some(cadre_protocol::quiz::QuizTally {
+        opened: 2,
+        completed: 2,
+    });
     let documents = [
         (
             "certificate-fr",
@@ -1014,6 +1032,7 @@ fn poppler_check() {
             "sheet-35",
             attendance_sheet_pdf(&sheet_with_course(35)).unwrap(),
         ),
+        ("certificate-quizzes", certificate_pdf(&quizzed).unwrap()),
     ];
     for (name, pdf) in &documents {
         let path = dir.join(format!("{name}.pdf"));
@@ -1067,6 +1086,9 @@ fn poppler_check() {
             }
             "certificate-en" => {
                 assert!(text.contains("Мария Иванова") && text.contains("Attendance record"))
+            }
+            "certificate-quizzes" => {
+                assert!(text.contains("Évaluations réalisées"), "{name}: {text}")
             }
             _ => {
                 for s in ["Feuille d'émargement", "Мария Иванова", "page 1/"] {

@@ -90,6 +90,8 @@ pub(super) struct Classroom {
     /// what).
     poll: Option<(Poll, HashSet<String>)>,
     polls: u64,
+    /// The latest quiz (`quiz.rs`).
+    pub(super) quiz: Option<super::quiz::CurrentQuiz>,
     allowances: HashMap<String, Allowance>,
 }
 
@@ -440,7 +442,7 @@ impl SessionActor {
 
     /// Whether `id` is a facilitator on their current connection (told
     /// why not otherwise).
-    fn facilitator_asks(&mut self, id: &str, connection_id: &str, about: &str) -> bool {
+    pub(super) fn facilitator_asks(&mut self, id: &str, connection_id: &str, about: &str) -> bool {
         if !self.is_current(id, connection_id) {
             return false;
         }
@@ -585,7 +587,7 @@ impl SessionActor {
         false
     }
 
-    fn refuse(&mut self, id: &str, code: ErrorCode, message: &str, about: &str) {
+    pub(super) fn refuse(&mut self, id: &str, code: ErrorCode, message: &str, about: &str) {
         let msg = ServerMessage::error_about(code, message, about);
         self.send(id, Outbound::Text(encode(&msg)));
     }

@@ -105,6 +105,8 @@ pub(super) enum Command {
         slot: String,
         recorded: Option<(i64, String)>,
     },
+    /// A quiz request, or a quiz entry written (`quiz.rs`).
+    Quiz(Box<super::quiz::QuizCommand>),
     /// A facilitator's countersignature, checked and reserved.
     CountersignBegin {
         by: String,

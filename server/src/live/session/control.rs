@@ -12,6 +12,7 @@ use super::actor::{SessionActor, append_or_warn};
 use super::commands::Command;
 use super::errors::{conflict, forbidden, invalid};
 use super::now_ms;
+use crate::directory::questionnaires::invite_due;
 use crate::evidence::ledger::NewEvent;
 use crate::live::outbound::{Outbound, encode};
 use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
@@ -112,20 +113,21 @@ impl SessionActor {
         }
         let (event, notice) = self.decision(&request, from, to);
         let catalog = self.registry.catalog.clone();
+        let ledger = self.registry.ledger.clone();
         let sid = self.info.id.clone();
         self.record_then(event, "a control", move |written| async move {
             let stored = if written {
-                let r = request.clone();
+                let (r, s) = (request.clone(), sid.clone());
                 let result = catalog
                     .run(move |c| match r.action {
                         ControlAction::Remove => c
-                            .revoke_person(&sid, r.participant.as_deref().unwrap_or_default())
+                            .revoke_person(&s, r.participant.as_deref().unwrap_or_default())
                             .map(|_| ()),
                         ControlAction::Postpone => match r.window {
-                            Some((start, end)) => c.postpone(&sid, start, end),
+                            Some((start, end)) => c.postpone(&s, start, end),
                             None => Ok(()),
                         },
-                        _ => c.set_state(&sid, to),
+                        _ => c.set_state(&s, to),
                     })
                     .await;
                 if let Err(e) = &result {
@@ -133,6 +135,13 @@ impl SessionActor {
                     // up on the next control. Applying it keeps both views
                     // honest with the log, which is what counts.
                     warn!("the catalogue could not store a control: {e}");
+                }
+                // Appreciation questionnaires (framework art. 2.1.6) are
+                // asked at the end, before the pages are told of it.
+                if request.action == ControlAction::End
+                    && let Err(e) = invite_due(&catalog, &ledger, &sid).await
+                {
+                    warn!("questionnaire invitations not all made: {e}");
                 }
                 true
             } else {

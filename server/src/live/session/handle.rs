@@ -365,6 +365,11 @@ impl SessionHandle {
             .await;
     }
 
+    /// A quiz request: launching, submitting to or closing a quiz.
+    pub(crate) async fn quiz(&self, cmd: super::quiz::QuizCommand) {
+        let _ = self.tx.send(Command::Quiz(Box::new(cmd))).await;
+    }
+
     /// A facilitator closes the open poll.
     pub async fn close_poll(&self, id: String, connection_id: String, poll: u64) {
         let _ = self

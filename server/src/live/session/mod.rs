@@ -34,6 +34,8 @@
 //! - `control`: suspend, resume, postpone, end, remove.
 //! - `forwarding`: how the media travels (peer to peer, or forwarded by the
 //!   server from the third person), and the glue to [`crate::forward`].
+//! - `quiz`: quizzes, their opening and completions recorded before they
+//!   are shown or acknowledged; answers and scores in memory only.
 //! - `errors`: the error bodies the actor answers with.
 
 mod actor;
@@ -46,6 +48,7 @@ mod forwarding;
 mod gate;
 mod handle;
 mod quality;
+mod quiz;
 mod registry;
 mod roster;
 mod routes;
@@ -55,6 +58,7 @@ mod signin;
 
 pub use control::ControlRequest;
 pub use handle::SessionHandle;
+pub(crate) use quiz::QuizCommand;
 pub use registry::{JoinError, Registry};
 pub(crate) use screen::ScreenRequest;
 

@@ -88,6 +88,7 @@ impl SessionActor {
             spotlight: self.classroom.spotlight.clone(),
             poll: self.classroom.poll_for(&j.id, j.role),
             screen: self.screen.clone(),
+            quiz: self.quiz_for(&j.id, j.role),
         };
         // A fresh queue cannot be full; if it is closed the connection is
         // already gone and its leave will follow.
