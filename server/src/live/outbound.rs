@@ -127,6 +127,16 @@ impl ConnectionControl {
         next
     }
 
+    /// Puts frames taken but not written back at the head of the queue, in
+    /// their order: a close decided while they were being written must not
+    /// lose them (the goodbye writes what is queued).
+    pub fn unread(&self, frames: impl DoubleEndedIterator<Item = Outbound>) {
+        let mut q = self.lock();
+        for frame in frames.rev() {
+            q.frames.push_front(frame);
+        }
+    }
+
     /// Waits for the next queued frame.
     pub async fn recv(&self) -> Outbound {
         loop {
@@ -235,5 +245,18 @@ mod tests {
             "dropped with the connection"
         );
         assert_eq!(control.try_send(text("f")), Err(QueueError::Ended));
+    }
+
+    #[test]
+    fn frames_taken_but_not_written_go_back_first_in_their_order() {
+        let control = ConnectionControl::new(8);
+        for t in ["notice", "then", "later"] {
+            control.try_send(text(t)).unwrap();
+        }
+        let taken = [control.try_recv(), control.try_recv()].map(Option::unwrap);
+        control.try_send(text("last")).unwrap();
+        control.unread(taken.into_iter());
+        let all: Vec<String> = std::iter::from_fn(|| read(control.try_recv())).collect();
+        assert_eq!(all, ["notice", "then", "later", "last"]);
     }
 }

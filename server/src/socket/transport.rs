@@ -164,26 +164,44 @@ pub(super) async fn write_loop(
                 break control.closing();
             }
             first = control.recv() => {
-                // The write itself can block on a client that does not read;
-                // it must stay interruptible by a close decision.
-                let write = async {
-                    let Outbound::Text(t) = first;
-                    sink.feed(Message::Text(t)).await?;
-                    for _ in 1..WRITE_BATCH {
-                        match control.try_recv() {
-                            Some(Outbound::Text(t)) => sink.feed(Message::Text(t)).await?,
-                            None => break,
-                        }
+                let mut batch = std::collections::VecDeque::with_capacity(WRITE_BATCH);
+                batch.push_back(first);
+                while batch.len() < WRITE_BATCH {
+                    match control.try_recv() {
+                        Some(next) => batch.push_back(next),
+                        None => break,
                     }
-                    sink.flush().await
+                }
+                // The write itself can block on a client that does not read;
+                // it must stay interruptible by a close decision. A frame
+                // leaves the batch once the sink took it.
+                let outcome = {
+                    let write = async {
+                        while let Some(Outbound::Text(t)) = batch.front() {
+                            sink.feed(Message::Text(t.clone())).await?;
+                            batch.pop_front();
+                        }
+                        sink.flush().await
+                    };
+                    tokio::select! {
+                        biased;
+                        () = control.notified() => None,
+                        result = write => Some(result),
+                    }
                 };
-                tokio::select! {
-                    biased;
-                    () = control.notified() => break control.closing(),
-                    result = write => if result.is_err() {
+                match outcome {
+                    // Decided while writing (the session's last word, then
+                    // the close, often come together): what was not written
+                    // goes back to the queue for the goodbye.
+                    None => {
+                        control.unread(batch.into_iter());
+                        break control.closing();
+                    }
+                    Some(Err(_)) => {
                         control.close(LeaveReason::Disconnected);
                         break control.closing();
-                    },
+                    }
+                    Some(Ok(())) => {}
                 }
             }
             _ = ping.tick() => {
