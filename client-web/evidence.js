@@ -235,6 +235,7 @@ export function describeEntries(entries, who) {
         break;
       case "recording_started":
       case "recording_stopped":
+      case "recording_derived":
       case "recording_purged": {
         // The segments the person was in (the server sends no other).
         const n = num(p, "segment");
@@ -243,6 +244,17 @@ export function describeEntries(entries, who) {
           : t(/** @type {MessageKey} */ (`trace.${entry.kind}`), { n });
         break;
       }
+      case "quiz_opened": {
+        const title = str(p, "title");
+        text = title ? t("trace.quiz_opened", { title }) : t("trace.quiz_opened_plain");
+        break;
+      }
+      case "quiz_completed":
+        text = t("trace.quiz_completed");
+        break;
+      case "questionnaire_invited":
+        text = t("trace.questionnaire_invited");
+        break;
       case "server_started":
         text = t("trace.server_started");
         break;

@@ -170,15 +170,22 @@ impl Server {
     }
 
     /// Purges recordings past their retention now and every
-    /// [`app::recordings::PURGE_PERIOD`] until shutdown.
+    /// [`app::recordings::PURGE_PERIOD`] until shutdown; after the first
+    /// purge, queues again the segments a previous run left unplayable.
     fn spawn_retention(&self) {
         let app = self.app.clone();
         let stop = self.shutdown.clone();
         self.tracker.spawn(async move {
+            let mut first = true;
             loop {
                 let now = chrono::Utc::now().timestamp_millis();
                 if let Err(e) = app.purge_recordings(now).await {
                     tracing::warn!("recording retention: {}", e.message);
+                }
+                if std::mem::take(&mut first)
+                    && let Err(e) = app.resume_playable().await
+                {
+                    tracing::warn!("recordings to make playable: {}", e.message);
                 }
                 tokio::select! {
                     () = stop.cancelled() => break,

@@ -281,6 +281,52 @@ impl App {
         Ok((self.recorder().dir().join(&f.name), content_type, f.bytes))
     }
 
+    /// Queues again, at start, every closed segment of which nothing
+    /// playable was made: the queue lives in memory, and the server may
+    /// have stopped while segments waited in it. A segment purged, or with
+    /// some playable file already in the ledger (made when the server
+    /// stopped), is left as it is. Returns how many were queued.
+    pub async fn resume_playable(&self) -> Result<usize, ApiError> {
+        let mut queued = 0;
+        for session in self.list_sessions().await? {
+            let entries = self.log(&session.id, u64::MAX).await?;
+            for s in segments(&entries) {
+                let Some(closed_at) = s.view.closed_at else {
+                    continue;
+                };
+                if s.view.purged_at.is_some() || s.files.is_empty() || !s.derived.is_empty() {
+                    continue;
+                }
+                let files = s
+                    .files
+                    .iter()
+                    .map(|f| playable::SourceFile {
+                        participant: f.participant.clone(),
+                        track: f.track.clone(),
+                        name: f.name.clone(),
+                        sha256: f.sha256.clone(),
+                        origin_ms: f.origin_at,
+                    })
+                    .collect();
+                self.recorder().jobs().enqueue(
+                    self.ledger(),
+                    &session.id,
+                    s.view.segment,
+                    closed_at,
+                    files,
+                );
+                queued += 1;
+            }
+        }
+        if queued > 0 {
+            info!(
+                queued,
+                "closed recording segments queued again to be made playable"
+            );
+        }
+        Ok(queued)
+    }
+
     /// Deletes the files of segments closed more than the retention period
     /// before `now` (ms), and records each deletion. Returns how many
     /// segments were purged.

@@ -625,3 +625,88 @@ async fn a_composed_view_past_its_time_is_killed_and_shown_as_timed_out() {
         "nothing of the composed view is left: {names:?}"
     );
 }
+
+#[tokio::test]
+async fn a_segment_waiting_to_be_made_playable_when_the_server_stops_is_made_at_the_next_start() {
+    let server = TestServer::start().await;
+    let tools = tempfile::tempdir().expect("tempdir");
+    let (fake, pid_file) = endless_ffmpeg(tools.path());
+    server.app().recorder().jobs().set_ffmpeg(&fake);
+    let session = server.create_session(&PEOPLE[..2]).await;
+    let sid = session.id.clone();
+    let (_, mut claire, _karim, _) = server
+        .recording_together(&session, "Claire Martin", "Karim Benali")
+        .await;
+    let pattern = test_pattern();
+    // Two segments: the first's composed view never ends (the job stays on
+    // it), so the second waits in the queue, nothing of it made.
+    for segment in 1..=2u64 {
+        if segment == 2 {
+            claire
+                .send_json(&json!({"type": "recording", "armed": true}))
+                .await;
+            claire
+                .recording_state("segment 2", |r| r["segment"] == 2 && r["active"] == true)
+                .await;
+        }
+        // Real VP8: ffmpeg decodes it to compose the view.
+        let publisher = publish_pattern(&mut claire, segment, &pattern, Duration::ZERO).await;
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        claire
+            .send_json(&json!({"type": "recording", "armed": false}))
+            .await;
+        server
+            .wait_ledger(&sid, "recording_stopped", segment as usize)
+            .await;
+        publisher.close().await;
+    }
+    let deadline = tokio::time::Instant::now() + MAKING;
+    while std::fs::read_to_string(&pid_file).is_err() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "ffmpeg never started"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let of_segment = |entries: &[Value], n: u64| -> Vec<String> {
+        entries
+            .iter()
+            .filter(|e| e["payload"]["segment"] == n)
+            .map(|e| e["payload"]["kind"].as_str().unwrap_or_default().to_owned())
+            .collect()
+    };
+    let before = server.ledger_entries(&sid, "recording_derived").await;
+    assert!(
+        of_segment(&before, 2).is_empty(),
+        "segment 2 waited: {before:?}"
+    );
+    drop(claire);
+    server.stop().await;
+
+    // The next start (the real ffmpeg) makes segment 2, and leaves segment
+    // 1 as the stop left it.
+    let again = server.restart_with(|_| {}).await;
+    let deadline = tokio::time::Instant::now() + MAKING;
+    loop {
+        let derived = again.ledger_entries(&sid, "recording_derived").await;
+        let second = of_segment(&derived, 2);
+        if second.iter().any(|k| k == "composed") {
+            assert_eq!(
+                second.iter().filter(|k| *k == "person").count(),
+                1,
+                "{second:?}"
+            );
+            assert!(
+                !of_segment(&derived, 1).iter().any(|k| k == "composed"),
+                "segment 1 is left as the stop left it"
+            );
+            break;
+        }
+        if tokio::time::Instant::now() >= deadline {
+            let token = &session.people[0].link.token;
+            let shown = list(&again, &sid, token).await;
+            panic!("segment 2 was not made playable after the restart: {shown}");
+        }
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+}
