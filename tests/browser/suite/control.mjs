@@ -42,7 +42,7 @@ test("the facilitator suspends with a reason; every page shows it and stops send
   await fac.page.waitForFunction((ids) => {
     const people = /** @type {any} */ (window).cadre.state().quality?.people ?? {};
     return ids.every((id) => people[id] && typeof people[id].figures?.rtt_ms === "number");
-  }, participantsInCall.map((p) => p.id), { timeout: 20_000, polling: 250 });
+  }, participantsInCall.map((p) => p.id), { timeout: MEDIA_WAIT_MS, polling: 250 });
   for (const p of participantsInCall) {
     const row = panel.locator(`li.quality-row[data-person="${p.id}"]`);
     await row.waitFor({ timeout: UI_WAIT_MS });

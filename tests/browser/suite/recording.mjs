@@ -255,8 +255,10 @@ test("recording: armed, it waits for everyone's agreement, shows on every page, 
       await video.evaluate((v) => { const el = /** @type {HTMLVideoElement} */ (v); el.muted = true; return el.play(); });
       await fac.page.waitForFunction((name) => {
         const el = /** @type {HTMLVideoElement | null} */ (document.querySelector(`#recording-panel figure.recording-player[data-file="${name}"] video`));
+        // A play() that a busy page let lapse (paused at 0) is asked again.
+        if (el && el.paused && el.currentTime === 0 && el.readyState >= 2) el.play().catch(() => {});
         return !!el && el.readyState >= 2 && el.currentTime > 0 && el.videoWidth > 0;
-      }, file.file, { timeout: 30_000 }).catch(async () => {
+      }, file.file, { timeout: MEDIA_WAIT_MS, polling: 500 }).catch(async () => {
         const state = await video.evaluate((v) => { const el = /** @type {HTMLVideoElement} */ (v); return { readyState: el.readyState, currentTime: el.currentTime, videoWidth: el.videoWidth, error: el.error?.message ?? null, src: el.currentSrc }; });
         throw new Error(`${file.file} should play in the page: ${JSON.stringify(state)}`);
       });
