@@ -1124,6 +1124,18 @@ impl Client {
         m["recording"].clone()
     }
 
+    /// Sends `message` and expects, other messages skipped, the error
+    /// `code` answering it (`about`, the type of the message refused);
+    /// returns the error.
+    pub async fn refused_about(&mut self, message: Value, about: &str, code: &str) -> Value {
+        self.send_json(&message).await;
+        let (error, _) = self
+            .skip_until("an error", |m| m["type"] == "error" && m["about"] == about)
+            .await;
+        assert_eq!(error["code"], code, "{message} → {error}");
+        error
+    }
+
     /// Skips to the next `error`, which must have `code` and a sentence;
     /// returns it.
     pub async fn refused(&mut self, code: &str) -> Value {

@@ -33,14 +33,6 @@ async fn next_chat(client: &mut Client) -> (Value, Vec<Value>) {
         .await
 }
 
-/// Sends `message` and expects the error `code` about `about` (other
-/// messages skipped).
-async fn refused(client: &mut Client, message: Value, about: &str, code: &str) {
-    client.send_json(&message).await;
-    let error = next_error(client, about).await;
-    assert_eq!(error["code"], code, "{message} → {error}");
-}
-
 /// The next error about `about` (other messages skipped).
 async fn next_error(client: &mut Client, about: &str) -> Value {
     let (error, _) = client
@@ -266,20 +258,20 @@ async fn hands_go_up_in_order_and_only_their_owner_or_a_facilitator_lowers_them(
     assert_eq!(last["change"], json!({"id": s, "raised": true, "by": s}));
 
     // Sophie may not lower Karim's hand, nor anyone raise it for him.
-    refused(
-        &mut sophie,
-        json!({"type": "hand", "raised": false, "participant": k}),
-        "hand",
-        "forbidden",
-    )
-    .await;
-    refused(
-        &mut claire,
-        json!({"type": "hand", "raised": true, "participant": s}),
-        "hand",
-        "forbidden",
-    )
-    .await;
+    sophie
+        .refused_about(
+            json!({"type": "hand", "raised": false, "participant": k}),
+            "hand",
+            "forbidden",
+        )
+        .await;
+    claire
+        .refused_about(
+            json!({"type": "hand", "raised": true, "participant": s}),
+            "hand",
+            "forbidden",
+        )
+        .await;
     // Claire lowers Karim's: everyone sees who did.
     claire
         .send_json(&json!({"type": "hand", "raised": false, "participant": k}))
@@ -357,27 +349,27 @@ async fn a_facilitator_mutes_one_person_or_everyone_and_only_asks_them_to_unmute
         .await;
     assert_eq!(asked["by"], c.as_str());
     // A participant may do neither; nobody is asked about someone absent.
-    refused(
-        &mut karim,
-        json!({"type": "mute", "participant": s}),
-        "mute",
-        "forbidden",
-    )
-    .await;
-    refused(
-        &mut karim,
-        json!({"type": "ask_unmute", "participant": c}),
-        "ask_unmute",
-        "forbidden",
-    )
-    .await;
-    refused(
-        &mut claire,
-        json!({"type": "mute", "participant": "p_nobody"}),
-        "mute",
-        "unknown_peer",
-    )
-    .await;
+    karim
+        .refused_about(
+            json!({"type": "mute", "participant": s}),
+            "mute",
+            "forbidden",
+        )
+        .await;
+    karim
+        .refused_about(
+            json!({"type": "ask_unmute", "participant": c}),
+            "ask_unmute",
+            "forbidden",
+        )
+        .await;
+    claire
+        .refused_about(
+            json!({"type": "mute", "participant": "p_nobody"}),
+            "mute",
+            "unknown_peer",
+        )
+        .await;
     claire.send_json(&json!({"type": "ask_unmute"})).await;
     claire.recv_error("malformed_message").await;
     // Sophie was muted twice (everyone) and asked once, nothing more: the
@@ -401,20 +393,20 @@ async fn a_facilitator_spotlights_someone_for_everyone_until_stopped_or_gone() {
     let (server, session, mut claire, mut karim, mut sophie) = class_of_three().await;
     let (c, k, s) = (claire.id.clone(), karim.id.clone(), sophie.id.clone());
     // A participant may not; nobody absent may be shown.
-    refused(
-        &mut karim,
-        json!({"type": "spotlight", "participant": k}),
-        "spotlight",
-        "forbidden",
-    )
-    .await;
-    refused(
-        &mut claire,
-        json!({"type": "spotlight", "participant": "p_nobody"}),
-        "spotlight",
-        "unknown_peer",
-    )
-    .await;
+    karim
+        .refused_about(
+            json!({"type": "spotlight", "participant": k}),
+            "spotlight",
+            "forbidden",
+        )
+        .await;
+    claire
+        .refused_about(
+            json!({"type": "spotlight", "participant": "p_nobody"}),
+            "spotlight",
+            "unknown_peer",
+        )
+        .await;
     claire
         .send_json(&json!({"type": "spotlight", "participant": s}))
         .await;
@@ -444,20 +436,20 @@ async fn a_facilitator_spotlights_someone_for_everyone_until_stopped_or_gone() {
 async fn an_anonymous_poll_counts_answers_once_each_and_shows_them_when_closed() {
     let (server, session, mut claire, mut karim, mut sophie) = class_of_three().await;
     // A participant may not put a poll; a poll needs two to six answers.
-    refused(
-        &mut karim,
-        json!({"type": "poll", "question": "Pause ?", "choices": ["oui", "non"]}),
-        "poll",
-        "forbidden",
-    )
-    .await;
-    refused(
-        &mut claire,
-        json!({"type": "poll", "question": "Pause ?", "choices": ["oui"]}),
-        "poll",
-        "invalid_input",
-    )
-    .await;
+    karim
+        .refused_about(
+            json!({"type": "poll", "question": "Pause ?", "choices": ["oui", "non"]}),
+            "poll",
+            "forbidden",
+        )
+        .await;
+    claire
+        .refused_about(
+            json!({"type": "poll", "question": "Pause ?", "choices": ["oui"]}),
+            "poll",
+            "invalid_input",
+        )
+        .await;
     claire
         .send_json(&json!({"type": "poll", "question": "On fait une pause à 15 h ?", "choices": ["Oui", "Non", "Plus tard"]}))
         .await;
@@ -473,20 +465,20 @@ async fn an_anonymous_poll_counts_answers_once_each_and_shows_them_when_closed()
         .await;
     // Once each; an answer that does not exist is refused (and spends
     // nothing).
-    refused(
-        &mut karim,
-        json!({"type": "answer", "poll": poll, "choice": 1}),
-        "answer",
-        "conflict",
-    )
-    .await;
-    refused(
-        &mut sophie,
-        json!({"type": "answer", "poll": poll, "choice": 7}),
-        "answer",
-        "invalid_input",
-    )
-    .await;
+    karim
+        .refused_about(
+            json!({"type": "answer", "poll": poll, "choice": 1}),
+            "answer",
+            "conflict",
+        )
+        .await;
+    sophie
+        .refused_about(
+            json!({"type": "answer", "poll": poll, "choice": 7}),
+            "answer",
+            "invalid_input",
+        )
+        .await;
     sophie
         .send_json(&json!({"type": "answer", "poll": poll, "choice": 2}))
         .await;
@@ -498,13 +490,13 @@ async fn an_anonymous_poll_counts_answers_once_each_and_shows_them_when_closed()
         .await;
     assert_eq!(seen["poll"]["counts"], json!([1, 0, 1]));
     assert!(!seen.to_string().contains(&karim.id), "{seen}");
-    refused(
-        &mut karim,
-        json!({"type": "close_poll", "poll": poll}),
-        "close_poll",
-        "forbidden",
-    )
-    .await;
+    karim
+        .refused_about(
+            json!({"type": "close_poll", "poll": poll}),
+            "close_poll",
+            "forbidden",
+        )
+        .await;
     claire
         .send_json(&json!({"type": "close_poll", "poll": poll}))
         .await;
@@ -515,13 +507,13 @@ async fn an_anonymous_poll_counts_answers_once_each_and_shows_them_when_closed()
         .await;
     assert_eq!(closed["poll"]["counts"], json!([1, 0, 1]));
     assert_eq!(closed["poll"]["you_answered"], true);
-    refused(
-        &mut sophie,
-        json!({"type": "answer", "poll": poll, "choice": 1}),
-        "answer",
-        "not_open",
-    )
-    .await;
+    sophie
+        .refused_about(
+            json!({"type": "answer", "poll": poll, "choice": 1}),
+            "answer",
+            "not_open",
+        )
+        .await;
     // A newcomer finds the results; nothing of the poll is in the ledger.
     let tab = server.join(&session, "Karim Benali").await;
     assert_eq!(tab.welcome["poll"]["counts"], json!([1, 0, 1]));

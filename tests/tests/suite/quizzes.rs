@@ -54,15 +54,6 @@ async fn next_quiz(client: &mut Client, what: &str, wanted: impl Fn(&Value) -> b
     m["quiz"].clone()
 }
 
-async fn refused(client: &mut Client, message: Value, about: &str, code: &str) -> Value {
-    client.send_json(&message).await;
-    let (error, _) = client
-        .skip_until("an error", |m| m["type"] == "error" && m["about"] == about)
-        .await;
-    assert_eq!(error["code"], code, "{message} → {error}");
-    error
-}
-
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_quiz_is_evidence_of_completion_without_answers_and_each_sees_what_is_theirs() {
     let server = TestServer::start().await;
@@ -118,13 +109,13 @@ async fn a_quiz_is_evidence_of_completion_without_answers_and_each_sees_what_is_
     assert_eq!(results["results"]["mean"], 1.5);
 
     // A second submission is refused and changes nothing.
-    let error = refused(
-        &mut karim,
-        json!({"type": "submit_quiz", "quiz": id, "answers": [[1], [1]]}),
-        "submit_quiz",
-        "conflict",
-    )
-    .await;
+    let error = karim
+        .refused_about(
+            json!({"type": "submit_quiz", "quiz": id, "answers": [[1], [1]]}),
+            "submit_quiz",
+            "conflict",
+        )
+        .await;
     assert!(
         error["message"]
             .as_str()
@@ -205,14 +196,14 @@ async fn bad_quiz_input_is_refused_with_a_clear_error_and_changes_nothing() {
     let mut karim = server.join(&session, "Karim Benali").await;
 
     // A participant neither launches nor closes a quiz.
-    refused(&mut karim, quiz(), "quiz", "forbidden").await;
-    refused(
-        &mut karim,
-        json!({"type": "submit_quiz", "quiz": "q_nothing", "answers": [[0]]}),
-        "submit_quiz",
-        "not_open",
-    )
-    .await;
+    karim.refused_about(quiz(), "quiz", "forbidden").await;
+    karim
+        .refused_about(
+            json!({"type": "submit_quiz", "quiz": "q_nothing", "answers": [[0]]}),
+            "submit_quiz",
+            "not_open",
+        )
+        .await;
 
     // Oversized or malformed quizzes.
     let question = |choices: usize, correct: Value| json!({"text": "Q ?", "choices": (0..choices).map(|i| format!("réponse {i}")).collect::<Vec<_>>(), "correct": correct});
@@ -226,28 +217,28 @@ async fn bad_quiz_input_is_refused_with_a_clear_error_and_changes_nothing() {
         json!({"type": "quiz", "title": "Long", "questions": [{"text": "é".repeat(301), "choices": ["a", "b"], "correct": [0]}]}),
     ];
     for message in bad {
-        refused(&mut claire, message, "quiz", "invalid_input").await;
+        claire.refused_about(message, "quiz", "invalid_input").await;
     }
     assert!(server.ledger_entries(&sid, "quiz_opened").await.is_empty());
 
     let id = launch(&claire, &mut karim).await;
     // One quiz at a time.
-    refused(&mut claire, quiz(), "quiz", "conflict").await;
-    refused(
-        &mut karim,
-        json!({"type": "close_quiz", "quiz": id}),
-        "close_quiz",
-        "forbidden",
-    )
-    .await;
+    claire.refused_about(quiz(), "quiz", "conflict").await;
+    karim
+        .refused_about(
+            json!({"type": "close_quiz", "quiz": id}),
+            "close_quiz",
+            "forbidden",
+        )
+        .await;
     // The facilitator does not take the quiz.
-    refused(
-        &mut claire,
-        json!({"type": "submit_quiz", "quiz": id, "answers": [[0], [0]]}),
-        "submit_quiz",
-        "forbidden",
-    )
-    .await;
+    claire
+        .refused_about(
+            json!({"type": "submit_quiz", "quiz": id, "answers": [[0], [0]]}),
+            "submit_quiz",
+            "forbidden",
+        )
+        .await;
     for answers in [
         json!([[0]]),
         json!([[3], [0]]),
@@ -255,13 +246,13 @@ async fn bad_quiz_input_is_refused_with_a_clear_error_and_changes_nothing() {
         json!([[0], []]),
         json!([[0], [1, 1]]),
     ] {
-        let error = refused(
-            &mut karim,
-            json!({"type": "submit_quiz", "quiz": id, "answers": answers}),
-            "submit_quiz",
-            "invalid_input",
-        )
-        .await;
+        let error = karim
+            .refused_about(
+                json!({"type": "submit_quiz", "quiz": id, "answers": answers}),
+                "submit_quiz",
+                "invalid_input",
+            )
+            .await;
         assert!(
             error["message"]
                 .as_str()
@@ -269,31 +260,31 @@ async fn bad_quiz_input_is_refused_with_a_clear_error_and_changes_nothing() {
             "{error}"
         );
     }
-    refused(
-        &mut karim,
-        json!({"type": "submit_quiz", "quiz": "q_other", "answers": [[0], [0]]}),
-        "submit_quiz",
-        "not_open",
-    )
-    .await;
+    karim
+        .refused_about(
+            json!({"type": "submit_quiz", "quiz": "q_other", "answers": [[0], [0]]}),
+            "submit_quiz",
+            "not_open",
+        )
+        .await;
     claire
         .send_json(&json!({"type": "close_quiz", "quiz": id}))
         .await;
     next_quiz(&mut karim, "the closed quiz", |q| q["open"] == false).await;
-    refused(
-        &mut karim,
-        json!({"type": "submit_quiz", "quiz": id, "answers": [[0], [0]]}),
-        "submit_quiz",
-        "not_open",
-    )
-    .await;
-    refused(
-        &mut claire,
-        json!({"type": "close_quiz", "quiz": id}),
-        "close_quiz",
-        "not_open",
-    )
-    .await;
+    karim
+        .refused_about(
+            json!({"type": "submit_quiz", "quiz": id, "answers": [[0], [0]]}),
+            "submit_quiz",
+            "not_open",
+        )
+        .await;
+    claire
+        .refused_about(
+            json!({"type": "close_quiz", "quiz": id}),
+            "close_quiz",
+            "not_open",
+        )
+        .await;
     assert!(
         server
             .ledger_entries(&sid, "quiz_completed")

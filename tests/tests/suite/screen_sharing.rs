@@ -21,15 +21,6 @@ async fn next_screen(client: &mut Client) -> Value {
     message
 }
 
-/// Sends `message` and expects the error `code` about `about`.
-async fn refused(client: &mut Client, message: Value, about: &str, code: &str) {
-    client.send_json(&message).await;
-    let (error, _) = client
-        .skip_until("an error", |m| m["type"] == "error" && m["about"] == about)
-        .await;
-    assert_eq!(error["code"], code, "{message} → {error}");
-}
-
 /// Every client's next `screen` message: the same for all, returned once.
 async fn everyone_sees(clients: &mut [&mut Client]) -> Value {
     let mut seen: Option<Value> = None;
@@ -67,20 +58,20 @@ async fn facilitators_share_participants_once_allowed_and_a_second_sharer_only_t
     );
 
     // A participant: neither share nor decide who shares.
-    refused(
-        &mut karim,
-        json!({"type": "share", "sharing": true}),
-        "share",
-        "forbidden",
-    )
-    .await;
-    refused(
-        &mut karim,
-        json!({"type": "share_policy", "takeover": true}),
-        "share_policy",
-        "forbidden",
-    )
-    .await;
+    karim
+        .refused_about(
+            json!({"type": "share", "sharing": true}),
+            "share",
+            "forbidden",
+        )
+        .await;
+    karim
+        .refused_about(
+            json!({"type": "share_policy", "takeover": true}),
+            "share_policy",
+            "forbidden",
+        )
+        .await;
 
     // The facilitator shares, with sound: everyone is told.
     claire
@@ -105,21 +96,21 @@ async fn facilitators_share_participants_once_allowed_and_a_second_sharer_only_t
     assert_eq!(m["change"], "policy");
     assert_eq!(m["screen"]["allowed"], json!([kid]));
     assert_eq!(m["screen"]["sharer"], cid.as_str(), "Claire still shares");
-    refused(
-        &mut karim,
-        json!({"type": "share", "sharing": true}),
-        "share",
-        "conflict",
-    )
-    .await;
+    karim
+        .refused_about(
+            json!({"type": "share", "sharing": true}),
+            "share",
+            "conflict",
+        )
+        .await;
     // …and Sophie, not allowed, may not stop anyone's share.
-    refused(
-        &mut sophie,
-        json!({"type": "share", "sharing": false, "participant": cid}),
-        "share",
-        "forbidden",
-    )
-    .await;
+    sophie
+        .refused_about(
+            json!({"type": "share", "sharing": false, "participant": cid}),
+            "share",
+            "forbidden",
+        )
+        .await;
 
     // Taking over allowed: Karim's share replaces Claire's.
     claire
@@ -164,41 +155,41 @@ async fn a_share_ends_with_its_sharers_permission_or_tab_and_bad_requests_change
     let (cid, kid, sid_) = (claire.id.clone(), karim.id.clone(), sophie.id.clone());
 
     // Bad requests: each refused, nothing changes.
-    refused(
-        &mut claire,
-        json!({"type": "share_policy", "participant": "p_nobody", "allowed": true}),
-        "share_policy",
-        "unknown_peer",
-    )
-    .await;
-    refused(
-        &mut claire,
-        json!({"type": "share_policy", "participant": kid}),
-        "share_policy",
-        "invalid_input",
-    )
-    .await;
-    refused(
-        &mut claire,
-        json!({"type": "share_policy"}),
-        "share_policy",
-        "invalid_input",
-    )
-    .await;
-    refused(
-        &mut claire,
-        json!({"type": "share_policy", "participant": cid, "allowed": false}),
-        "share_policy",
-        "invalid_input",
-    )
-    .await;
-    refused(
-        &mut claire,
-        json!({"type": "share", "sharing": true, "participant": kid}),
-        "share",
-        "forbidden",
-    )
-    .await;
+    claire
+        .refused_about(
+            json!({"type": "share_policy", "participant": "p_nobody", "allowed": true}),
+            "share_policy",
+            "unknown_peer",
+        )
+        .await;
+    claire
+        .refused_about(
+            json!({"type": "share_policy", "participant": kid}),
+            "share_policy",
+            "invalid_input",
+        )
+        .await;
+    claire
+        .refused_about(
+            json!({"type": "share_policy"}),
+            "share_policy",
+            "invalid_input",
+        )
+        .await;
+    claire
+        .refused_about(
+            json!({"type": "share_policy", "participant": cid, "allowed": false}),
+            "share_policy",
+            "invalid_input",
+        )
+        .await;
+    claire
+        .refused_about(
+            json!({"type": "share", "sharing": true, "participant": kid}),
+            "share",
+            "forbidden",
+        )
+        .await;
     claire
         .send_json(&json!({"type": "share", "audio": true}))
         .await;
@@ -225,13 +216,13 @@ async fn a_share_ends_with_its_sharers_permission_or_tab_and_bad_requests_change
     assert_eq!(m["change"], "stopped_by", "{m}");
     assert!(m["screen"].get("sharer").is_none(), "{m}");
     assert!(m["screen"].get("allowed").is_none(), "{m}");
-    refused(
-        &mut karim,
-        json!({"type": "share", "sharing": true}),
-        "share",
-        "forbidden",
-    )
-    .await;
+    karim
+        .refused_about(
+            json!({"type": "share", "sharing": true}),
+            "share",
+            "forbidden",
+        )
+        .await;
 
     // Sophie allowed, shares, then leaves: her share ends with her.
     claire

@@ -8,7 +8,6 @@
 //! a file of its own, under the same consent gate as the cameras.
 
 use super::actor::SessionActor;
-use crate::live::outbound::{Outbound, encode};
 use cadre_protocol::evidence::ACTOR_SERVER;
 use cadre_protocol::screen::ShareChange;
 use cadre_protocol::signalling::ServerMessage;
@@ -61,19 +60,21 @@ impl SessionActor {
 
     fn start_share(&mut self, id: &str, audio: bool, participant: Option<String>) {
         if participant.as_deref().is_some_and(|p| p != id) {
-            self.refuse_share(
+            self.refuse(
                 id,
                 ErrorCode::Forbidden,
                 "nobody can share someone else's screen",
+                "share",
             );
             return;
         }
         let facilitator = self.is_facilitator(id);
         if !self.screen.may_share(id, facilitator) {
-            self.refuse_share(
+            self.refuse(
                 id,
                 ErrorCode::Forbidden,
                 "a facilitator has not allowed you to share your screen",
+                "share",
             );
             return;
         }
@@ -85,10 +86,11 @@ impl SessionActor {
                 ShareChange::Started
             }
             Some(_) if !facilitator && !self.screen.takeover => {
-                self.refuse_share(
+                self.refuse(
                     id,
                     ErrorCode::Conflict,
                     "someone else is sharing; a facilitator has not allowed taking over",
+                    "share",
                 );
                 return;
             }
@@ -109,10 +111,11 @@ impl SessionActor {
         let whose = participant.unwrap_or_else(|| id.to_owned());
         let by_other = whose != id;
         if by_other && !self.is_facilitator(id) {
-            self.refuse_share(
+            self.refuse(
                 id,
                 ErrorCode::Forbidden,
                 "only a facilitator stops someone else's share",
+                "share",
             );
             return;
         }
@@ -141,10 +144,11 @@ impl SessionActor {
         takeover: Option<bool>,
     ) {
         if !self.is_facilitator(id) {
-            self.refuse_policy(
+            self.refuse(
                 id,
                 ErrorCode::Forbidden,
                 "only a facilitator decides who shares",
+                "share_policy",
             );
             return;
         }
@@ -152,33 +156,40 @@ impl SessionActor {
             (Some(p), Some(a)) => Some((p, a)),
             (None, None) => None,
             _ => {
-                self.refuse_policy(
+                self.refuse(
                     id,
                     ErrorCode::InvalidInput,
                     "participant and allowed go together",
+                    "share_policy",
                 );
                 return;
             }
         };
         if permission.is_none() && takeover.is_none() {
-            self.refuse_policy(id, ErrorCode::InvalidInput, "nothing to change");
+            self.refuse(
+                id,
+                ErrorCode::InvalidInput,
+                "nothing to change",
+                "share_policy",
+            );
             return;
         }
         if let Some((p, _)) = &permission {
-            let known = self.people.contains_key(p) || self.members.contains_key(p);
-            if !known {
-                self.refuse_policy(
+            let Some(role) = self.roll.iter().find(|m| m.id == *p).map(|m| m.role) else {
+                self.refuse(
                     id,
                     ErrorCode::UnknownPeer,
                     &format!("{p} is not a participant of this session"),
+                    "share_policy",
                 );
                 return;
-            }
-            if self.roll_role(p) == Some(Role::Facilitator) {
-                self.refuse_policy(
+            };
+            if role == Role::Facilitator {
+                self.refuse(
                     id,
                     ErrorCode::InvalidInput,
                     "a facilitator may always share",
+                    "share_policy",
                 );
                 return;
             }
@@ -187,10 +198,11 @@ impl SessionActor {
             && !self.screen.allowed.contains(p)
             && self.screen.allowed.len() >= MAX_ALLOWED
         {
-            self.refuse_policy(
+            self.refuse(
                 id,
                 ErrorCode::InvalidInput,
                 &format!("at most {MAX_ALLOWED} participants allowed at once"),
+                "share_policy",
             );
             return;
         }
@@ -248,23 +260,5 @@ impl SessionActor {
             },
             None,
         );
-    }
-
-    /// A person's role from the catalogue's roll (connected or not).
-    fn roll_role(&self, id: &str) -> Option<Role> {
-        self.members
-            .get(id)
-            .map(|m| m.role)
-            .or_else(|| self.roll.iter().find(|m| m.id == id).map(|m| m.role))
-    }
-
-    fn refuse_share(&mut self, id: &str, code: ErrorCode, message: &str) {
-        let msg = ServerMessage::error_about(code, message, "share");
-        self.send(id, Outbound::Text(encode(&msg)));
-    }
-
-    fn refuse_policy(&mut self, id: &str, code: ErrorCode, message: &str) {
-        let msg = ServerMessage::error_about(code, message, "share_policy");
-        self.send(id, Outbound::Text(encode(&msg)));
     }
 }
