@@ -1206,10 +1206,7 @@ export class CallView {
       if (!tile.element.hidden) shown += 1;
     }
     this.grid.dataset.count = String(Math.min(shown, 9));
-    this.pager.hidden = pages <= 1;
-    this.grid.dataset.page = String(this.#page + 1);
-    const page = this.#page + 1;
-    bindText(this.pageLabel, () => t("call.page", { page, pages }));
+    this.#showPages(pages);
     this.alone.hidden = !this.#connected || this.tiles.size > 0;
   }
 
@@ -1239,10 +1236,7 @@ export class CallView {
     this.self.element.hidden = false;
     for (const [i, [, tile]] of strip.entries()) tile.element.hidden = Math.floor(i / size) !== this.#page;
     this.grid.dataset.count = String(1 + Math.min(strip.length, size) + (selfMain ? 0 : 1));
-    this.pager.hidden = pages <= 1;
-    this.grid.dataset.page = String(this.#page + 1);
-    const page = this.#page + 1;
-    bindText(this.pageLabel, () => t("call.page", { page, pages }));
+    this.#showPages(pages);
     this.alone.hidden = !this.#connected || this.tiles.size > 0;
   }
 
@@ -1265,11 +1259,16 @@ export class CallView {
       tile.element.hidden = Math.floor(i / size) !== this.#page;
     }
     this.grid.dataset.count = String(1 + Math.min(others.length, size) + 1);
+    this.#showPages(pages);
+    this.alone.hidden = true;
+  }
+
+  /** The pager under the pictures: hidden for one page, else « Page n sur m ». @param {number} pages */
+  #showPages(pages) {
     this.pager.hidden = pages <= 1;
     this.grid.dataset.page = String(this.#page + 1);
     const page = this.#page + 1;
     bindText(this.pageLabel, () => t("call.page", { page, pages }));
-    this.alone.hidden = true;
   }
 
   /** The raised hands, first raised first: each picture shows its place. @param {string[]} ids */
