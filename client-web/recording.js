@@ -307,6 +307,15 @@ class RecordingPanel {
   #polls = 0;
   /** @type {ReturnType<typeof setTimeout>[]} */
   #timers = [];
+  /**
+   * The players already shown, by segment, file and hash: the list is rebuilt on every refresh
+   * (the timers after a segment closes, the polls while files are made), and a rebuilt player
+   * would stop a recording the facilitator is watching.
+   * @type {Map<string, HTMLElement>}
+   */
+  #players = new Map();
+  /** @type {Set<string>} */
+  #shown = new Set();
 
   /** @param {Recording} r */
   constructor(r) {
@@ -396,7 +405,9 @@ class RecordingPanel {
         : "");
     this.listLine.hidden = !error && this.segments !== null && segments.length > 0;
     this.refreshButton.disabled = this.loading;
+    this.#shown.clear();
     replaceChildren(this.list, ...segments.map((segment) => this.#segment(segment)));
+    for (const key of this.#players.keys()) if (!this.#shown.has(key)) this.#players.delete(key);
     this.list.hidden = segments.length === 0;
   }
 
@@ -429,7 +440,7 @@ class RecordingPanel {
         statusKey && bindText(h("p", { class: "panel-hint", role: "status", "data-field": "playable-status" }), () => t(statusKey)),
         unavailable.length > 0 && bindText(h("p", { class: "panel-hint", "data-field": "playable-unavailable" }), () =>
           t("recording.playable.unavailable", { files: unavailable.join(", ") })),
-        playable.length > 0 && h("ul", { class: "recording-players" }, ...playable.map((p) => h("li", {}, this.#player(p)))));
+        playable.length > 0 && h("ul", { class: "recording-players" }, ...playable.map((p) => h("li", {}, this.#player(s.segment, p)))));
     return h("li", { class: "recording-segment", "data-segment": String(s.segment), "data-open": String(open), "data-reason": reason || null },
       head,
       purgedAt !== null && bindText(h("p", { class: "panel-hint", "data-field": "recording-purged" }), () =>
@@ -441,8 +452,12 @@ class RecordingPanel {
         : !open && purgedAt === null && bindText(h("p", { class: "panel-hint" }), () => t("recording.no_files")));
   }
 
-  /** A playable file: a player, and a link to keep it. @param {PlayableFile} p */
-  #player(p) {
+  /** A playable file: a player, and a link to keep it; the same one as before if it was shown. @param {number} segment @param {PlayableFile} p */
+  #player(segment, p) {
+    const key = `${segment}/${p.file}/${p.sha256}`;
+    this.#shown.add(key);
+    const shown = this.#players.get(key);
+    if (shown) return shown;
     const url = p.url ?? "";
     const label = () => {
       const name = this.r.nameOf(p.participant ?? "");
@@ -460,11 +475,13 @@ class RecordingPanel {
       "data-file": p.file,
       "aria-label": label,
     });
-    return h("figure", { class: "recording-player", "data-kind": p.kind, "data-person": p.participant ?? null, "data-file": p.file, "data-sha256": p.sha256, title: `SHA-256 ${p.sha256}` },
+    const player = h("figure", { class: "recording-player", "data-kind": p.kind, "data-person": p.participant ?? null, "data-file": p.file, "data-sha256": p.sha256, title: `SHA-256 ${p.sha256}` },
       caption,
       video,
       h("a", { class: "button button-quiet button-small", href: url, download: p.file, "data-action": "download-playable" },
         icon("download"), bindText(h("span", {}), () => t("recording.playable.download", { size: formatBytes(p.bytes) }))));
+    this.#players.set(key, player);
+    return player;
   }
 
   /** @param {RecordingSegment} s @param {RecordingFile} f @param {boolean} available */
