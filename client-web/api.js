@@ -1,6 +1,7 @@
 // @ts-check
 //! The REST side: the tokens in the address (`/j/{token}` to join,
-//! `/r/{token}` for a sponsor's report), what they open, and the addresses
+//! `/r/{token}` for a sponsor's report, `/e/{token}` for the equipment
+//! check), what they open, and the addresses
 //! of the documents a person may download (recordings included, for
 //! facilitators).
 
@@ -12,12 +13,14 @@
 /** @typedef {import("./wire.js").Consistency} Consistency */
 /** @typedef {import("./wire.js").QuestionnaireForm} QuestionnaireForm */
 /** @typedef {import("./wire.js").InvitationLink} InvitationLink */
+/** @typedef {import("./wire.js").EquipmentCheck} EquipmentCheck */
+/** @typedef {import("./wire.js").EquipmentAnswer} EquipmentAnswer */
 /** @typedef {import("./i18n.js").Lang} Lang */
 
 /**
  * The token of a `/{prefix}/{token}` address, or null.
  * @param {string} pathname
- * @param {"j" | "r" | "q"} prefix
+ * @param {"j" | "r" | "q" | "e"} prefix
  */
 function pathToken(pathname, prefix) {
   const match = new RegExp(`^/${prefix}/([^/]+)/?$`).exec(pathname);
@@ -52,6 +55,58 @@ export function sponsorTokenFromPath(pathname) {
  */
 export function questionnaireTokenFromPath(pathname) {
   return pathToken(pathname, "q");
+}
+
+/**
+ * The join token of an equipment check's `/e/{token}` address, or null.
+ * @param {string} pathname
+ */
+export function equipmentTokenFromPath(pathname) {
+  return pathToken(pathname, "e");
+}
+
+/** The equipment check's address for a join token. @param {string} token */
+export function equipmentPath(token) {
+  return `/e/${encodeURIComponent(token)}`;
+}
+
+/**
+ * `GET /api/equipment?token=…`: what the equipment check needs. Never throws.
+ * @param {string} token
+ * @returns {Promise<{ ok: true, value: EquipmentCheck } | { ok: false, error: ErrorBody }>}
+ */
+export function fetchEquipment(token) {
+  return getJson(`/api/equipment?token=${encodeURIComponent(token)}`, isEquipmentCheck);
+}
+
+/**
+ * `POST {path}?token=…` `{sdp}`: the check's offer, answered by the
+ * server's echoing peer. Never throws.
+ * @param {string} path
+ * @param {string} token
+ * @param {string} sdp
+ * @returns {Promise<{ ok: true, answer: EquipmentAnswer } | { ok: false, error: ErrorBody }>}
+ */
+export async function postEquipmentOffer(path, token, sdp) {
+  const result = await requestJson(`${path}?token=${encodeURIComponent(token)}`, {
+    method: "POST",
+    headers: { accept: "application/json", "content-type": "application/json" },
+    body: JSON.stringify({ sdp }),
+  }, isEquipmentAnswer);
+  return result.ok ? { ok: true, answer: result.value } : result;
+}
+
+/** @param {unknown} v @returns {v is EquipmentCheck} */
+function isEquipmentCheck(v) {
+  if (typeof v !== "object" || v === null) return false;
+  const o = /** @type {Record<string, unknown>} */ (v);
+  return typeof o.offer_path === "string" && Array.isArray(o.ice_servers) && typeof o.session === "object" && o.session !== null
+    && typeof o.you === "object" && o.you !== null;
+}
+
+/** @param {unknown} v @returns {v is EquipmentAnswer} */
+function isEquipmentAnswer(v) {
+  return typeof v === "object" && v !== null && typeof (/** @type {Record<string, unknown>} */ (v)).sdp === "string";
 }
 
 /**

@@ -34,15 +34,17 @@
 //!   the speaker view and spotlight.
 //! - `screen.js`: screen sharing (the button, the large shared screen, the
 //!   facilitator's permissions).
+//! - `equipment.js`: the equipment check at `/e/{token}` (camera,
+//!   microphone, each network path to the server; no socket, no evidence).
 //! - `sponsor.js`: a sponsor's read-only report at `/r/{token}` (no camera,
 //!   no socket).
 //!
 //! For tests (harmless): `window.cadre.state()`, and `window.cadre.outboundVideo()`
 //! (outbound video frames over the mesh).
 
-import { claimedWindow, fetchLobby, questionnaireTokenFromPath, sponsorTokenFromPath, tokenFromPath } from "./api.js";
+import { claimedWindow, equipmentPath, equipmentTokenFromPath, fetchLobby, questionnaireTokenFromPath, sponsorTokenFromPath, tokenFromPath } from "./api.js";
 import { has, t } from "./i18n.js";
-import { h } from "./dom.js";
+import { T, h } from "./dom.js";
 import { LocalMedia } from "./media.js";
 import { MediaTransport } from "./transport.js";
 import { SignallingClient } from "./signalling.js";
@@ -57,6 +59,7 @@ import { Classroom } from "./classroom.js";
 import { ScreenSharing } from "./screen.js";
 import { Quality, outboundVideo } from "./quality.js";
 import { Difficulties, difficultyPanel } from "./difficulties.js";
+import { openEquipmentPage } from "./equipment.js";
 // The action, its changes, the certificate.
 import { actionNotice, changeText } from "./action.js";
 import { documentsPanel } from "./documents.js";
@@ -85,6 +88,8 @@ const token = tokenFromPath(location.pathname);
 const sponsorToken = sponsorTokenFromPath(location.pathname);
 /** An appreciation questionnaire's invitation link (`/q/{token}`): a page of its own. */
 const questionnaireToken = questionnaireTokenFromPath(location.pathname);
+/** An equipment check (`/e/{token}`, a join token): a page of its own. */
+const equipmentToken = equipmentTokenFromPath(location.pathname);
 
 /** The live call, while there is one. */
 /** @type {{ signalling: SignallingClient, mesh: MediaTransport, view: CallView, lobby: Lobby, attendance: Attendance, consents: Consents, recording: Recording, control: SessionControl, quality: Quality, difficulties: Difficulties, classroom: Classroom, screen: ScreenSharing } | null} */
@@ -104,7 +109,7 @@ let serverRestarting = false;
 
 /** @type {any} */ (window).cadre = {
   state: () => ({
-    page: sponsorToken !== null ? "report" : questionnaireToken !== null ? "questionnaire" : "session",
+    page: sponsorToken !== null ? "report" : questionnaireToken !== null ? "questionnaire" : equipmentToken !== null ? "equipment" : "session",
     connection,
     peers: [...roster.keys()],
     welcome,
@@ -173,6 +178,7 @@ async function openLobby() {
   // In the session's card, what the certificate covers.
   const notice = actionNotice(lobby, token);
   if (notice) view.element.querySelector(".session-card")?.append(notice);
+  view.element.querySelector(".join-card")?.append(checkLink(token, "check.from_lobby"));
   shell.show(view.element);
   if (media.stream.getTracks().length === 0) await media.start(choices);
 }
@@ -191,7 +197,19 @@ function showError(error) {
     difficulties.load();
     reports = difficulties.element;
   }
+  // Not open yet: the wait is the time to test the equipment (art. 2.1.5).
+  if (token && error.code === "token_not_yet_valid") reports = checkLink(token, "check.before");
   shell.show(errorScreen(error, claimedWindow(token ?? ""), () => location.reload(), reports));
+}
+
+/**
+ * A line that leads to the equipment check.
+ * @param {string} token
+ * @param {"check.from_lobby" | "check.before"} key
+ */
+function checkLink(token, key) {
+  return h("p", { class: "check-link" },
+    h("a", { href: equipmentPath(token), "data-action": "equipment-check" }, T(key)));
 }
 
 // ---------------------------------------------------------------------------
@@ -676,4 +694,5 @@ async function leave() {
 
 if (sponsorToken !== null) openSponsorPage(shell, sponsorToken);
 else if (questionnaireToken !== null) void openQuestionnairePage(shell, questionnaireToken);
+else if (equipmentToken !== null) void openEquipmentPage(shell, equipmentToken);
 else openLobby();

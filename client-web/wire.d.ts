@@ -118,6 +118,28 @@ export interface Lobby {
   full?: number;
 }
 
+/** `GET /api/equipment?token=…`: what the equipment check needs (works before the session opens). */
+export interface EquipmentCheck {
+  session: SessionInfo;
+  you: Me;
+  /** The ICE servers a call would be given (STUN, TURN with credentials). */
+  ice_servers: IceServer[];
+  ice_policy: IcePolicy;
+  /** Where to POST an EquipmentOffer, with the token in the query. */
+  offer_path: string;
+}
+
+/** An equipment check's offer: one data channel, no media, candidates gathered. */
+export interface EquipmentOffer {
+  sdp: string;
+}
+
+/** The server's answer; its peer echoes the channel until closed or `lifetime_ms` passes. */
+export interface EquipmentAnswer {
+  sdp: string;
+  lifetime_ms: number;
+}
+
 /** How long evidence and recordings are kept, and whom to write to (the controller is the session's organisation). */
 export interface EvidenceNotice {
   evidence_kept_years: number;

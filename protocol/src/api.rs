@@ -167,6 +167,45 @@ pub struct Lobby {
     pub full: Option<u32>,
 }
 
+// -- The equipment check ----------------------------------------
+
+/// `GET /api/equipment?token=…`: what the equipment check page needs to
+/// test the paths a call of this session could take (framework art. 2.1.5).
+/// Works with a join link before its session opens.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EquipmentCheck {
+    /// The session the link is for.
+    pub session: SessionInfo,
+    /// Who the link belongs to.
+    pub you: Me,
+    /// The ICE servers a call would be given (STUN and TURN, with
+    /// credentials valid for the check).
+    pub ice_servers: Vec<crate::signalling::IceServer>,
+    /// Which candidates the page keeps (`loopback` on test rigs only).
+    pub ice_policy: crate::signalling::IcePolicy,
+    /// Where to `POST` an [`EquipmentOffer`] (with the link's token in the
+    /// `token` query parameter).
+    pub offer_path: String,
+}
+
+/// `POST /api/equipment/offer?token=…`: an offer with one data channel
+/// and no media, gathered completely (no trickle).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EquipmentOffer {
+    /// The offer's SDP.
+    pub sdp: String,
+}
+
+/// The server's answer: its peer echoes the channel's messages until the
+/// page closes it or `lifetime_ms` passes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct EquipmentAnswer {
+    /// The answer's SDP, candidates included.
+    pub sdp: String,
+    /// How long the server keeps its peer, from now.
+    pub lifetime_ms: u64,
+}
+
 // -- What people see ------------------------------------------
 
 /// The data-protection facts of the lobby's evidence notice: the controller

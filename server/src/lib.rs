@@ -28,6 +28,9 @@
 //!   publish and a subscribe connection per member): the media core, which
 //!   a live session's actor drives once its media is forwarded (see
 //!   `docs/forwarding.md`). It builds its connections like the recorder.
+//! - [`equipment`]: the equipment check's far end: short-lived peers that
+//!   echo a page's data channel, so it can test each path a call could
+//!   take before the session.
 //! - [`directory`]: what exists: sessions, people and links in the SQLite
 //!   catalogue, join links as signed tokens, the signing keys and the
 //!   organiser token, calendar files.
@@ -44,6 +47,7 @@
 pub mod app;
 pub mod config;
 pub mod directory;
+pub mod equipment;
 pub mod error;
 pub mod evidence;
 pub mod forward;

@@ -25,6 +25,7 @@
 //   lib/steps.mjs    starting points several tests share (a call of three, a signed half-day)
 //   suite/*.mjs      the tests, one file per area, in the order they run:
 //     lobby          the languages, a garbage link
+//     equipment      the equipment check before the session: devices, paths, advice, a report
 //     call           video, a reload, the camera, leaving, a second tab, a revoked link
 //     forwarding     a group of five through the server, the move from two to three
 //     attendance     sign-in and countersignature, « Mes traces », documents, the console
@@ -40,6 +41,7 @@
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
+import "./suite/equipment.mjs";
 import "./suite/call.mjs";
 import "./suite/forwarding.mjs";
 import "./suite/classroom.mjs";

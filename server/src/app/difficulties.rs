@@ -208,11 +208,19 @@ impl App {
     }
 
     /// Checks a join link for reports: genuine and current in the catalogue
-    /// as for a join, but an expired link is accepted until
-    /// [`AFTER_SESSION_DAYS`] days after the session's planned end.
+    /// as for a join, but a link whose window has not opened yet is
+    /// accepted, and an expired one until [`AFTER_SESSION_DAYS`] days after
+    /// the session's planned end.
     /// A person a facilitator removed may still report (to contest it).
     pub async fn difficulty_author(&self, token: &str) -> Result<DifficultyAuthor, ApiError> {
-        let claims = self.signer().verify_ignoring_expiry(token)?;
+        // Before the session too: someone whose equipment check failed
+        // tells the organisation while there is time to help.
+        let claims = match self.signer().verify_ignoring_expiry(token) {
+            Err(e) if e.code == ErrorCode::TokenNotYetValid => {
+                self.signer().verify_before_window(token)?
+            }
+            other => other?,
+        };
         let (jti, sid, sub) = (claims.jti.clone(), claims.sid.clone(), claims.sub.clone());
         let admission = self
             .catalog()

@@ -7,6 +7,7 @@ pub mod actions;
 pub mod address_limits;
 pub mod answers;
 pub mod difficulties;
+pub mod equipment;
 pub mod proofs;
 // Appreciation questionnaires: invitations, answers kept apart, aggregates.
 pub mod questionnaires;
@@ -123,6 +124,8 @@ struct Inner {
     /// catalogue does not send them twice (see `answers`).
     told: answers::Told,
     told_changes: answers::ToldChanges,
+    /// The equipment check's peers.
+    checks: crate::equipment::Checks,
 }
 
 impl std::fmt::Debug for App {
@@ -208,6 +211,11 @@ impl App {
                     admission_burst: config.per_address_admission_burst,
                 }),
                 per_address_connections: config.per_address_connections,
+                checks: crate::equipment::Checks::new(
+                    config.media_ip,
+                    tracker.clone(),
+                    shutdown.clone(),
+                ),
                 shutdown,
                 tracker,
                 anchoring: std::sync::Mutex::new(

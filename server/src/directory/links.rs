@@ -114,6 +114,7 @@ pub struct LinkSigner {
     sponsor_validation: Validation,
     questionnaire_validation: Validation,
     lenient_validation: Validation,
+    early_validation: Validation,
     /// SHA-256 of a link's exact text → its claims, for links whose
     /// signature this signer checked. Only the window is checked again on a
     /// hit; revocation is always the catalogue's.
@@ -149,6 +150,8 @@ impl LinkSigner {
         questionnaire_validation.set_audience(&[QUESTIONNAIRE_AUDIENCE]);
         let mut lenient_validation = validation.clone();
         lenient_validation.validate_exp = false;
+        let mut early_validation = validation.clone();
+        early_validation.validate_nbf = false;
         LinkSigner {
             kid: key.kid().to_owned(),
             encoding: EncodingKey::from_ed_der(key.pkcs8()),
@@ -157,6 +160,7 @@ impl LinkSigner {
             sponsor_validation,
             questionnaire_validation,
             lenient_validation,
+            early_validation,
             verified: Mutex::new(HashMap::new()),
             seal_key: hkdf::Salt::new(hkdf::HKDF_SHA256, SEAL_SALT)
                 .extract(key.pkcs8())
@@ -265,6 +269,14 @@ impl LinkSigner {
     /// `reports.rs`); everything else is checked as strictly.
     pub fn verify_ignoring_expiry(&self, token: &str) -> Result<JoinClaims, LinkError> {
         self.verify_with(token, &self.lenient_validation)
+    }
+
+    /// [`LinkSigner::verify`] except that a link whose window has not
+    /// opened yet (`nbf` to come) is accepted: for the equipment check,
+    /// which people run from their invitation before the session. Its
+    /// `exp` is checked as for a join.
+    pub fn verify_before_window(&self, token: &str) -> Result<JoinClaims, LinkError> {
+        self.verify_with(token, &self.early_validation)
     }
 
     fn verify_with<T: serde::de::DeserializeOwned>(

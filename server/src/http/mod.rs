@@ -11,6 +11,8 @@ mod actions;
 mod assets;
 mod difficulties;
 mod documents;
+// The equipment check before a session.
+mod equipment;
 // Download file names.
 mod filename;
 // Appreciation questionnaires.
@@ -72,6 +74,9 @@ pub fn router(app: App) -> Router {
             get(recording_file),
         )
         .route("/api/join", get(lobby))
+        .route("/e/{token}", get(client_page))
+        .route("/api/equipment", get(equipment::check))
+        .route(crate::app::equipment::OFFER_PATH, post(equipment::offer))
         .route("/api/report", get(sponsor_report))
         .route("/api/sessions/{sid}/sponsor-link", post(sponsor_link))
         .route("/ws/{sid}", get(websocket))
@@ -96,10 +101,10 @@ pub fn router(app: App) -> Router {
 /// Whether answers under `path` are personal or credentialed: everything
 /// under `/api/` (proofs, sheets, the lobby, reports, recordings, the ledger,
 /// consistency proofs, session details with every join link, …) and the
-/// pages whose URL is a link (`/j/`, `/r/`, `/q/`). Only the client's files, the
+/// pages whose URL is a link (`/j/`, `/r/`, `/q/`, `/e/`). Only the client's files, the
 /// published keys and `/healthz` may be cached.
 fn personal(path: &str) -> bool {
-    ["/api/", "/j/", "/r/", "/q/", "/ws/"]
+    ["/api/", "/j/", "/r/", "/q/", "/e/", "/ws/"]
         .iter()
         .any(|prefix| path.starts_with(prefix))
 }

@@ -3,6 +3,8 @@
 // downloading documents.
 
 import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { createRequire } from "node:module";
 import { MEDIA_WAIT_MS, UI_WAIT_MS } from "./config.mjs";
 
 /**
@@ -202,4 +204,20 @@ export async function textOf(page, selector) {
   const el = page.locator(selector).first();
   await el.waitFor({ state: "visible", timeout: UI_WAIT_MS });
   return (await el.innerText()).trim();
+}
+
+const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
+
+/**
+ * Every axe violation on `page` now, as lines naming the rule and the elements.
+ * @param {import("playwright-core").Page} page
+ */
+export async function violations(page) {
+  const found = await page.evaluate(async (source) => {
+    const w = /** @type {any} */ (window);
+    if (!w.axe) (0, eval)(source);
+    const result = await w.axe.run(document);
+    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
+  }, axeSource);
+  return found;
 }

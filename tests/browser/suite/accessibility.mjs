@@ -3,29 +3,11 @@
 // confirmation.
 
 import assert from "node:assert/strict";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
 import { join } from "node:path";
 import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
-import { joinTogether } from "../lib/pages.mjs";
+import { joinTogether, violations } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
 import { openPanel, openThree } from "../lib/steps.mjs";
-
-const axeSource = readFileSync(createRequire(import.meta.url).resolve("axe-core/axe.min.js"), "utf8");
-
-/**
- * Every axe violation on `page` now, as lines naming the rule and the elements.
- * @param {import("playwright-core").Page} page
- */
-async function violations(page) {
-  const found = await page.evaluate(async (source) => {
-    const w = /** @type {any} */ (window);
-    if (!w.axe) (0, eval)(source);
-    const result = await w.axe.run(document);
-    return result.violations.map((v) => `${v.id} (${v.impact}): ${v.nodes.map((n) => n.target.join(" ")).join(", ")}`);
-  }, axeSource);
-  return found;
-}
 
 test("the lobby, the call with its chat, and the leave confirmation have no accessibility violation", async (stage) => {
   const session = await stage.session();

@@ -16,6 +16,7 @@ mod consistency;
 mod control_proofs;
 mod document_privacy;
 mod downloads;
+mod equipment;
 mod flood;
 mod forwarded_sessions;
 mod forwarding;

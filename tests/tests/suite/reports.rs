@@ -77,6 +77,7 @@ async fn report_entries(server: &TestServer, sid: &str) -> Vec<Value> {
 }
 
 /// A session planned `days_ago` days before now, three hours long.
+/// Claire and Karim's session of three hours, `days_ago` days ago (ahead when negative).
 async fn past_session(server: &TestServer, days_ago: i64) -> SessionView {
     let start = chrono::Utc::now() - chrono::Duration::days(days_ago);
     let end = start + chrono::Duration::hours(3);
@@ -572,9 +573,12 @@ async fn forged_and_garbage_tokens_are_refused() {
             ErrorCode::TokenMalformed,
         ),
         (
-            "not valid yet",
-            server.forge_token(karim, json!({"nbf": now() + 3600})),
-            ErrorCode::TokenNotYetValid,
+            "not valid yet and expired",
+            server.forge_token(
+                karim,
+                json!({"nbf": now() + 3600, "exp": now() - 3600 * 24 * 365}),
+            ),
+            ErrorCode::TokenExpired,
         ),
         (
             "another role",
@@ -601,6 +605,29 @@ async fn forged_and_garbage_tokens_are_refused() {
         report_entries(&server, sid).await,
         Vec::<Value>::new(),
         "nothing recorded"
+    );
+}
+
+#[tokio::test]
+async fn a_link_whose_session_opens_later_files_a_report_before_it() {
+    let server = TestServer::start().await;
+    let session = past_session(&server, -2).await;
+    let karim = token(&session, "Karim");
+    let (_, refused) = server.get_public(&format!("/api/join?token={karim}")).await;
+    assert_eq!(
+        code(&refused),
+        ErrorCode::TokenNotYetValid,
+        "the call does not open yet"
+    );
+    let (status, report) = file(&server, karim, "Ma caméra ne fonctionne pas au test.").await;
+    assert_eq!(status, StatusCode::CREATED, "{report}");
+    let (status, list) = own(&server, karim).await;
+    assert_eq!(status, StatusCode::OK, "{list}");
+    assert_eq!(list, json!([report]));
+    assert_eq!(
+        report_entries(&server, &session.id).await.len(),
+        1,
+        "filed in the ledger"
     );
 }
 

@@ -24,9 +24,9 @@
 
 use cadre_protocol::action::{ActionChange, ActionChangeKind, ActionRef};
 use cadre_protocol::api::{
-    Consents, CourseEvent, EvidenceNotice, Lobby, NamedAttendance, NamedHalfDay, PlayableFile,
-    RecordingFile, RecordingSegment, Recordings, SponsorHalfDay, SponsorSession, SponsorTotals,
-    SponsorView,
+    Consents, CourseEvent, EquipmentAnswer, EquipmentCheck, EquipmentOffer, EvidenceNotice, Lobby,
+    NamedAttendance, NamedHalfDay, PlayableFile, RecordingFile, RecordingSegment, Recordings,
+    SponsorHalfDay, SponsorSession, SponsorTotals, SponsorView,
 };
 use cadre_protocol::classroom::{ChatLine, HandChange, Poll, RaisedHand, Reaction};
 use cadre_protocol::consent::ConsentText;
@@ -77,6 +77,37 @@ fn wire_d_ts_matches_the_rust_types() {
         check.value("Consistency", &consistency(full), full);
         check.value("Entry", &entry(full), full);
         check.value("QuestionnaireForm", &questionnaire_form(full), full);
+        check.value(
+            "EquipmentCheck",
+            &EquipmentCheck {
+                session: session_info(full),
+                you: me(),
+                ice_servers: list(
+                    full,
+                    IceServer {
+                        urls: vec!["turn:cadre.example.org:3478?transport=udp".into()],
+                        username: some(full, "1767355200:p_1".into()),
+                        credential: some(full, "c2VjcmV0".into()),
+                    },
+                ),
+                ice_policy: IcePolicy::All,
+                offer_path: "/api/equipment/offer".into(),
+            },
+            full,
+        );
+        check.value(
+            "EquipmentOffer",
+            &EquipmentOffer { sdp: "v=0".into() },
+            full,
+        );
+        check.value(
+            "EquipmentAnswer",
+            &EquipmentAnswer {
+                sdp: "v=0".into(),
+                lifetime_ms: 45_000,
+            },
+            full,
+        );
         check.value(
             "InvitationLink",
             &InvitationLink {
