@@ -16,6 +16,11 @@ mod filename;
 // Appreciation questionnaires.
 mod questionnaires;
 mod websocket;
+// Operations: /healthz and /readyz, /metrics, request ids.
+pub mod health;
+pub mod metrics;
+mod request_id;
+pub use request_id::RequestId;
 
 pub use access::Organiser;
 use access::TokenQuery;
@@ -46,12 +51,20 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The whole router.
 pub fn router(app: App) -> Router {
+    // `/metrics` is on the public address only behind its token.
+    let metrics = if app.metrics_token().is_some() {
+        Router::new().route("/metrics", get(metrics::with_token))
+    } else {
+        Router::new()
+    };
     Router::new()
         .route("/", get(client_page))
         .route("/j/{token}", get(client_page))
         .route("/r/{token}", get(client_page))
         .route("/q/{token}", get(client_page))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(metrics)
         .route("/.well-known/jwks.json", get(jwks))
         .route("/api/sessions", post(create_session).get(list_sessions))
         .route("/api/sessions/{sid}", get(session_detail))
@@ -90,6 +103,8 @@ pub fn router(app: App) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        // Outermost: every answer, refusals included, carries its id.
+        .layer(axum::middleware::from_fn(request_id::tag))
         .with_state(app)
 }
 
