@@ -286,3 +286,56 @@ async fn on_their_own_address_the_metrics_are_served_alone() {
     let (status, _) = server.get_public("/metrics").await;
     assert_eq!(status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_frozen_reader_counts_as_an_outbound_queue_drop() {
+    let server = TestServer::start_with(|config| {
+        with_token(config);
+        config.heartbeat_interval = std::time::Duration::from_secs(120);
+        config.rate_per_second = 100_000;
+        config.rate_burst = 100_000;
+        config.outbound_queue = 8;
+    })
+    .await;
+    let session = server
+        .create_session(&[("Claire", Role::Facilitator), ("Sami", Role::Participant)])
+        .await;
+    let mut claire = server.join(&session, "Claire").await;
+    let sami = server.join(&session, "Sami").await;
+    claire.skip_until_type("peer_joined").await;
+    assert_eq!(
+        scrape(&server)
+            .await
+            .value("cadre_outbound_queue_drops_total"),
+        0.0
+    );
+    sami.pause_reading();
+    let big = format!(
+        r#"{{"description":{{"type":"offer","sdp":"{}"}}}}"#,
+        "x".repeat(60_000)
+    );
+    let mut sent = 0;
+    let mut left = None;
+    // Far more than a queue of 8 and the sockets' buffers hold.
+    while sent < 2000 && left.is_none() {
+        claire.signal_raw(&sami.id, &big).await;
+        sent += 1;
+        if let Some(incoming) = claire.try_next() {
+            let cadre_tests::Incoming::Text(text) = &incoming else {
+                panic!("Claire received {incoming:?}");
+            };
+            left = Some(serde_json::from_str::<serde_json::Value>(text).expect("JSON"));
+        }
+    }
+    let left = left.unwrap_or_else(|| panic!("Sami still connected after {sent} big signals"));
+    assert_eq!(left["type"], "peer_left", "{left}");
+    assert_eq!(left["reason"], "slow_consumer", "{left}");
+    let s = scrape(&server).await;
+    assert!(
+        s.value("cadre_outbound_queue_drops_total") >= 1.0,
+        "a full queue not counted:\n{}",
+        s.text
+    );
+    // Each signal queued was counted as relayed; the refused ones were not.
+    assert!(s.value("cadre_relayed_messages_total") < f64::from(sent));
+}
