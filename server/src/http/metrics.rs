@@ -48,6 +48,11 @@ fn scrape(app: &App) -> Response {
     response
         .headers_mut()
         .insert(header::CONTENT_TYPE, HeaderValue::from_static(CONTENT_TYPE));
+    // A figure is true when scraped; and no cache may keep what a token
+    // opened.
+    response
+        .headers_mut()
+        .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     response
 }
 

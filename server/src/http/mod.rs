@@ -111,10 +111,12 @@ pub fn router(app: App) -> Router {
 /// Whether answers under `path` are personal or credentialed: everything
 /// under `/api/` (proofs, sheets, the lobby, reports, recordings, the ledger,
 /// consistency proofs, session details with every join link, …) and the
-/// pages whose URL is a link (`/j/`, `/r/`, `/q/`). Only the client's files, the
-/// published keys and `/healthz` may be cached.
+/// pages whose URL is a link (`/j/`, `/r/`, `/q/`), and the operator's
+/// `/metrics` and `/readyz`. Only the client's files, the published keys
+/// and `/healthz` may be cached.
 fn personal(path: &str) -> bool {
-    ["/api/", "/j/", "/r/", "/q/", "/ws/"]
+    // `/metrics` is behind a token; `/readyz` is only true now.
+    ["/api/", "/j/", "/r/", "/q/", "/ws/", "/metrics", "/readyz"]
         .iter()
         .any(|prefix| path.starts_with(prefix))
 }

@@ -15,6 +15,14 @@ async fn readyz(server: &TestServer) -> (StatusCode, Value) {
         .await
         .expect("GET /readyz");
     let status = response.status();
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store"),
+        "a cached readiness would be stale"
+    );
     assert!(
         response
             .headers()

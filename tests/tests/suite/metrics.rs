@@ -90,6 +90,13 @@ async fn scrape(server: &TestServer) -> Scrape {
         kind.starts_with("application/openmetrics-text"),
         "content type {kind}"
     );
+    assert_eq!(
+        response
+            .headers()
+            .get("cache-control")
+            .and_then(|v| v.to_str().ok()),
+        Some("no-store")
+    );
     Scrape::parse(&response.text().await.expect("the scrape's body"))
 }
 
