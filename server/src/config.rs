@@ -90,6 +90,16 @@ pub struct Config {
     /// address or a sentence); without it the notice says to write to
     /// the organisation.
     pub privacy_contact: Option<String>,
+    // -- Operations: metrics and health.
+    /// Address of a listener that serves `/metrics` alone (for a
+    /// Prometheus on a private network); none: no such listener.
+    pub metrics_bind: Option<SocketAddr>,
+    /// Bearer token that opens `/metrics` on the main address; none:
+    /// `/metrics` is not served there.
+    pub metrics_token: Option<String>,
+    /// `/readyz` fails when the data directory's disk has less free space
+    /// than this (MiB).
+    pub min_free_disk_mb: u64,
 }
 
 impl Config {
@@ -126,6 +136,9 @@ impl Config {
             default_lang: cadre_protocol::api::UiLang::Fr,
             evidence_kept_years: 3,
             privacy_contact: None,
+            metrics_bind: None,
+            metrics_token: None,
+            min_free_disk_mb: 500,
         }
     }
 }

@@ -34,6 +34,9 @@
 //! - [`directory`]: what exists: sessions, people and links in the SQLite
 //!   catalogue, join links as signed tokens, the signing keys and the
 //!   organiser token, calendar files.
+//! - [`metrics`]: the counters `/metrics` reports (atomics where the work
+//!   happens, encoded when scraped); [`readiness`]: the checks other parts
+//!   register for `/readyz`.
 //! - [`config`]: every setting, with defaults that work on a fresh machine;
 //!   [`error`]: the error type operations return and its JSON body;
 //!   [`logging`]: lossy, non-blocking log output that never fails its
@@ -54,6 +57,8 @@ pub mod forward;
 pub mod http;
 pub mod live;
 pub mod logging;
+pub mod metrics;
+pub mod readiness;
 pub mod recording;
 pub mod socket;
 
@@ -112,6 +117,8 @@ pub struct Server {
     organiser_token_created: bool,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// The `--metrics-bind` listener, serving `/metrics` alone.
+    metrics_listener: Option<(TcpListener, SocketAddr)>,
 }
 
 impl Server {
@@ -132,6 +139,15 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{local_addr}"));
+        let metrics_listener = match config.metrics_bind {
+            None => None,
+            Some(addr) => {
+                let bind_err = |source| StartError::Bind { addr, source };
+                let listener = TcpListener::bind(addr).await.map_err(bind_err)?;
+                let bound = listener.local_addr().map_err(bind_err)?;
+                Some((listener, bound))
+            }
+        };
         let opened = open(&config, public_url)?;
         // Best effort: only the CLI's link printing reads it.
         let _ = std::fs::write(
@@ -145,7 +161,31 @@ impl Server {
             organiser_token_created: opened.organiser_token_created,
             shutdown: opened.shutdown,
             tracker: opened.tracker,
+            metrics_listener,
         })
+    }
+
+    /// The address `/metrics` is served on alone (`--metrics-bind`).
+    pub fn metrics_addr(&self) -> Option<SocketAddr> {
+        self.metrics_listener.as_ref().map(|(_, addr)| *addr)
+    }
+
+    /// Serves `/metrics` on its own listener until shutdown.
+    fn spawn_metrics(&mut self) {
+        let Some((listener, addr)) = self.metrics_listener.take() else {
+            return;
+        };
+        let router = http::metrics::router(self.app.clone());
+        let stop = self.shutdown.clone();
+        tracing::info!(%addr, "serving /metrics");
+        self.tracker.spawn(async move {
+            let served = axum::serve(listener, router)
+                .with_graceful_shutdown(async move { stop.cancelled().await })
+                .await;
+            if let Err(e) = served {
+                tracing::error!("the metrics listener stopped: {e}");
+            }
+        });
     }
 
     /// The bound address.
@@ -220,8 +260,9 @@ impl Server {
 
     /// Serves until `shutdown` is cancelled, then closes every session
     /// connection with a reason and waits (bounded) for them to finish.
-    pub async fn serve(self, shutdown: CancellationToken) -> std::io::Result<()> {
+    pub async fn serve(mut self, shutdown: CancellationToken) -> std::io::Result<()> {
         use axum::serve::ListenerExt;
+        self.spawn_metrics();
         self.spawn_retention();
         self.spawn_anchoring();
         // Issue 11 §4: answers written by `cadre report answer` reach

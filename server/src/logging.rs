@@ -9,6 +9,18 @@
 use std::io::Write;
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum LogFormat {
+    /// One readable line per event, for a person at a terminal.
+    #[default]
+    Human,
+    /// One JSON object per line (time, level, message, fields, and the
+    /// spans it happened in: `request_id`, `sid`, `pid`, `cid`), for a log
+    /// collector.
+    Json,
+}
+
 /// Lines queued towards stderr before new ones are dropped.
 pub const QUEUE_LINES: usize = 4096;
 
@@ -28,16 +40,28 @@ pub fn lossy(sink: impl Write + Send + 'static, lines: usize) -> (NonBlocking, W
 /// lines per connection, two connections per person in a forwarded
 /// session, and nothing anyone can act on). The fmt layer's own report of a
 /// failed write is off too: it would print to the stderr that just failed.
-pub fn init() -> WorkerGuard {
+///
+/// What is logged names sessions, people and connections by their ids,
+/// never by a name, an e-mail address or a token (a join link, the
+/// organiser's token): the logs go to places (journald, a collector) that
+/// the people in a session never agreed to.
+pub fn init(format: LogFormat) -> WorkerGuard {
     let (writer, guard) = lossy(std::io::stderr(), QUEUE_LINES);
-    tracing_subscriber::fmt()
+    let builder = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=warn,rtc_dtls::handshake=error".into()),
         )
         .with_writer(writer)
-        .log_internal_errors(false)
-        .init();
+        .log_internal_errors(false);
+    match format {
+        LogFormat::Human => builder.init(),
+        LogFormat::Json => builder
+            .json()
+            .with_current_span(true)
+            .with_span_list(true)
+            .init(),
+    }
     guard
 }
 

@@ -184,6 +184,22 @@ struct ServeArgs {
     /// address or a short sentence), shown in the lobby's notice.
     #[arg(long, env = "CADRE_PRIVACY_CONTACT")]
     privacy_contact: Option<String>,
+    // -- Operations: metrics, logs, health (docs/operations.md).
+    /// Serve `/metrics` (Prometheus) on this address alone, e.g. a private
+    /// interface; without it or --metrics-token, `/metrics` is not served.
+    #[arg(long, env = "CADRE_METRICS_BIND")]
+    metrics_bind: Option<SocketAddr>,
+    /// Serve `/metrics` on the main address to requests carrying
+    /// `Authorization: Bearer TOKEN`.
+    #[arg(long, env = "CADRE_METRICS_TOKEN", hide_env_values = true)]
+    metrics_token: Option<String>,
+    /// Log lines as human text (default) or as JSON, one object a line.
+    #[arg(long, env = "CADRE_LOG_FORMAT", value_enum, default_value = "human")]
+    log_format: cadre_server::logging::LogFormat,
+    /// `/readyz` answers 503 when the data directory's disk has less free
+    /// space than this (MiB).
+    #[arg(long, env = "CADRE_MIN_FREE_DISK_MB", default_value_t = 500)]
+    min_free_disk_mb: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -300,10 +316,14 @@ macro_rules! say_err {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
     // Logs are lossy and never fail the caller: stderr on a full disk must
     // not take the ledger writer (or anything else) down.
-    let _logs = cadre_server::logging::init();
-    let cli = Cli::parse();
+    let log_format = match &cli.command {
+        Command::Demo { server, .. } | Command::Serve { server, .. } => server.log_format,
+        _ => cadre_server::logging::LogFormat::Human,
+    };
+    let _logs = cadre_server::logging::init(log_format);
     let result = match cli.command {
         Command::Demo { server, json } => demo(&cli.data_dir, server, json).await,
         Command::Serve { server, json_ready } => serve(&cli.data_dir, server, json_ready).await,
@@ -334,7 +354,13 @@ async fn main() -> std::process::ExitCode {
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,
         Err(e) => {
-            say_err!("Error: {e:?}");
+            if log_format == cadre_server::logging::LogFormat::Json {
+                // One more JSON line, so that whatever reads the log
+                // parses the reason too.
+                tracing::error!("{e:#}");
+            } else {
+                say_err!("Error: {e:?}");
+            }
             std::process::ExitCode::FAILURE
         }
     }
@@ -439,6 +465,16 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(str::to_owned);
+    config.metrics_bind = args.metrics_bind;
+    config.metrics_token = match args.metrics_token.as_deref().map(str::trim) {
+        None => None,
+        // A token short enough to guess would leave the metrics open.
+        Some(t) if t.len() < 16 => {
+            bail!("--metrics-token must be at least 16 characters (a random string)")
+        }
+        Some(t) => Some(t.to_owned()),
+    };
+    config.min_free_disk_mb = args.min_free_disk_mb;
     Ok(config)
 }
 
@@ -478,6 +514,17 @@ async fn serve(data_dir: &Path, args: ServeArgs, json_ready: bool) -> anyhow::Re
             "{}",
             serde_json::json!({"url": server.public_url(), "organiser_token": server.organiser_token()})
         );
+    } else if args.log_format == cadre_server::logging::LogFormat::Json {
+        // Machine-read logs never carry a credential: the new token is
+        // read from its file.
+        if server.organiser_token_created() {
+            tracing::info!(
+                file = %data_dir
+                    .join(cadre_server::directory::keys::ORGANISER_TOKEN_FILE)
+                    .display(),
+                "organiser token created; read it from its file"
+            );
+        }
     } else {
         say_err!("cadre listening on {}", server.public_url());
         if server.organiser_token_created() {

@@ -126,6 +126,15 @@ struct Inner {
     told_changes: answers::ToldChanges,
     /// The equipment check's peers.
     checks: crate::equipment::Checks,
+    /// The counters `/metrics` reports.
+    metrics: Arc<crate::metrics::Metrics>,
+    /// The bearer token that opens `/metrics` on the main address.
+    metrics_token: Option<String>,
+    /// `/readyz` fails below this much free space in the data directory.
+    min_free_disk_bytes: u64,
+    data_dir: std::path::PathBuf,
+    /// The further checks other parts register for `/readyz`.
+    readiness: crate::readiness::Checks,
 }
 
 impl std::fmt::Debug for App {
@@ -166,6 +175,7 @@ impl App {
         tracker: TaskTracker,
     ) -> App {
         let (anchor, anchor_rx) = crate::evidence::anchoring::AnchorQueue::new(&config.anchoring);
+        let metrics = Arc::new(crate::metrics::Metrics::default());
         let registry = Registry::new(
             SessionSettings {
                 ice_servers: config.ice_servers.clone(),
@@ -177,6 +187,7 @@ impl App {
                 forwarded_members: config.forwarded_members,
                 forwarding_capacity: crate::forward::Capacity::new(config.forwarded_streams),
                 media_ip: config.media_ip,
+                metrics: Arc::clone(&metrics),
             },
             tracker.clone(),
             ledger.clone(),
@@ -226,8 +237,50 @@ impl App {
                 privacy_contact: config.privacy_contact.clone(),
                 told: answers::Told::default(),
                 told_changes: answers::ToldChanges::default(),
+                metrics,
+                metrics_token: config.metrics_token.clone(),
+                min_free_disk_bytes: config.min_free_disk_mb.saturating_mul(1024 * 1024),
+                data_dir: config.data_dir.clone(),
+                readiness: crate::readiness::Checks::default(),
             }),
         }
+    }
+
+    /// The server's counters: what `/metrics` reports, and where a TURN
+    /// server counts its allocations.
+    pub fn metrics(&self) -> &Arc<crate::metrics::Metrics> {
+        &self.inner.metrics
+    }
+
+    /// The text `/metrics` answers now.
+    pub fn render_metrics(&self) -> String {
+        crate::metrics::render(
+            &self.inner.metrics,
+            self.inner.registry.live_sessions(),
+            self.inner.ledger.metrics(),
+            self.inner.recorder.metrics(),
+        )
+    }
+
+    /// The bearer token that opens `/metrics` on the main address (none:
+    /// `/metrics` is not served there).
+    pub fn metrics_token(&self) -> Option<&str> {
+        self.inner.metrics_token.as_deref()
+    }
+
+    /// The data directory (its free space is a readiness check).
+    pub fn data_dir(&self) -> &std::path::Path {
+        &self.inner.data_dir
+    }
+
+    /// `/readyz` fails below this many free bytes in the data directory.
+    pub fn min_free_disk_bytes(&self) -> u64 {
+        self.inner.min_free_disk_bytes
+    }
+
+    /// The further readiness checks (TURN registers one here).
+    pub fn readiness(&self) -> &crate::readiness::Checks {
+        &self.inner.readiness
     }
 
     /// The recorder.

@@ -18,6 +18,11 @@ mod filename;
 // Appreciation questionnaires.
 mod questionnaires;
 mod websocket;
+// Operations: /healthz and /readyz, /metrics, request ids.
+pub mod health;
+pub mod metrics;
+mod request_id;
+pub use request_id::RequestId;
 
 pub use access::Organiser;
 use access::TokenQuery;
@@ -48,12 +53,20 @@ const MAX_BODY_BYTES: usize = 64 * 1024;
 
 /// The whole router.
 pub fn router(app: App) -> Router {
+    // `/metrics` is on the public address only behind its token.
+    let metrics = if app.metrics_token().is_some() {
+        Router::new().route("/metrics", get(metrics::with_token))
+    } else {
+        Router::new()
+    };
     Router::new()
         .route("/", get(client_page))
         .route("/j/{token}", get(client_page))
         .route("/r/{token}", get(client_page))
         .route("/q/{token}", get(client_page))
-        .route("/healthz", get(|| async { "ok" }))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .merge(metrics)
         .route("/.well-known/jwks.json", get(jwks))
         .route("/api/sessions", post(create_session).get(list_sessions))
         .route("/api/sessions/{sid}", get(session_detail))
@@ -95,18 +108,24 @@ pub fn router(app: App) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
+        // Outermost: every answer, refusals included, carries its id.
+        .layer(axum::middleware::from_fn(request_id::tag))
         .with_state(app)
 }
 
 /// Whether answers under `path` are personal or credentialed: everything
 /// under `/api/` (proofs, sheets, the lobby, reports, recordings, the ledger,
 /// consistency proofs, session details with every join link, …) and the
-/// pages whose URL is a link (`/j/`, `/r/`, `/q/`, `/e/`). Only the client's files, the
-/// published keys and `/healthz` may be cached.
+/// pages whose URL is a link (`/j/`, `/r/`, `/q/`, `/e/`), and the operator's
+/// `/metrics` and `/readyz`. Only the client's files, the published keys
+/// and `/healthz` may be cached.
 fn personal(path: &str) -> bool {
-    ["/api/", "/j/", "/r/", "/q/", "/e/", "/ws/"]
-        .iter()
-        .any(|prefix| path.starts_with(prefix))
+    // `/metrics` is behind a token; `/readyz` is only true now.
+    [
+        "/api/", "/j/", "/r/", "/q/", "/e/", "/ws/", "/metrics", "/readyz",
+    ]
+    .iter()
+    .any(|prefix| path.starts_with(prefix))
 }
 
 /// `Cache-Control: no-store` on every personal answer, errors included, so

@@ -3,11 +3,13 @@
 //! gets an HTTP status and a JSON body, and nothing of it reaches a
 //! session.
 
+use super::RequestId;
 use super::access::TokenQuery;
 use crate::app::address_limits::Refusal;
 use crate::app::{Admitted, App, Origin};
 use crate::error::ApiError;
 use crate::socket::{self, MAX_FRAME_BYTES};
+use axum::Extension;
 use axum::extract::ws::WebSocketUpgrade;
 use axum::extract::ws::rejection::WebSocketUpgradeRejection;
 use axum::extract::{ConnectInfo, Path, Query, State};
@@ -35,10 +37,32 @@ const WS_WRITE_COALESCE: usize = 512;
 /// many connections from its address, is told to wait.
 const CAPACITY_RETRY: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// The upgrade, counted: an accepted join in `cadre_admissions`, a refused
+/// one in `cadre_refusals` under its error code.
 pub(super) async fn websocket(
     State(app): State<App>,
     Path(sid): Path<String>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    request_id: Option<Extension<RequestId>>,
+    headers: HeaderMap,
+    query: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
+    ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
+) -> Result<Response, ApiError> {
+    let metrics = std::sync::Arc::clone(app.metrics());
+    let request_id = request_id.map(|Extension(id)| id.0).unwrap_or_default();
+    let upgraded = upgrade(app, sid, peer, request_id, headers, query, ws).await;
+    match &upgraded {
+        Ok(_) => metrics.admitted(),
+        Err(e) => metrics.refused(e.code),
+    }
+    upgraded
+}
+
+async fn upgrade(
+    app: App,
+    sid: String,
+    peer: SocketAddr,
+    request_id: String,
     headers: HeaderMap,
     query: Result<Query<TokenQuery>, axum::extract::rejection::QueryRejection>,
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
@@ -125,6 +149,7 @@ pub(super) async fn websocket(
         .with_retry_after(CAPACITY_RETRY)
     })?;
     let tracked = app.tracker().token();
+    let open = app.metrics().connection_opened();
     // Boxed once here: the upgrade's closure and every future after it
     // carry a pointer, not the admission itself.
     let who = Box::new(who);
@@ -134,11 +159,12 @@ pub(super) async fn websocket(
         .read_buffer_size(WS_READ_BUFFER)
         .write_buffer_size(WS_WRITE_COALESCE)
         .on_upgrade(move |socket| {
-            let connection = socket::run(socket, who, app);
+            let connection = socket::run(socket, who, app, request_id);
             async move {
                 let _permit = permit;
                 let _address_permit = address_permit;
                 let _tracked = tracked;
+                let _open = open;
                 connection.await;
             }
         }))

@@ -6,7 +6,7 @@ use cadre_protocol::close_code;
 use cadre_protocol::signalling::{LeaveReason, ServerMessage};
 use std::collections::VecDeque;
 use std::sync::atomic::{AtomicI64, Ordering};
-use std::sync::{Mutex, OnceLock};
+use std::sync::{Arc, Mutex, OnceLock};
 use tokio::sync::Notify;
 
 /// A message queued towards the client.
@@ -63,6 +63,8 @@ pub struct ConnectionControl {
     /// A frame was queued (a permit is kept if the writer is not waiting).
     queued: Notify,
     capacity: usize,
+    /// Where a frame refused for a full queue is counted (`/metrics`).
+    metrics: Option<Arc<crate::metrics::Metrics>>,
 }
 
 #[derive(Debug, Default)]
@@ -91,7 +93,14 @@ impl ConnectionControl {
             queue: Mutex::new(Queue::default()),
             queued: Notify::new(),
             capacity: capacity.max(1),
+            metrics: None,
         }
+    }
+
+    /// Counts the frames this connection's full queue refuses in `metrics`.
+    pub fn counted(mut self, metrics: Arc<crate::metrics::Metrics>) -> ConnectionControl {
+        self.metrics = Some(metrics);
+        self
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Queue> {
@@ -107,6 +116,9 @@ impl ConnectionControl {
                 return Err(QueueError::Ended);
             }
             if q.frames.len() >= self.capacity {
+                if let Some(m) = &self.metrics {
+                    m.queue_dropped();
+                }
                 return Err(QueueError::Full);
             }
             q.frames.push_back(msg);

@@ -49,6 +49,7 @@ use cadre_protocol::{ErrorCode, now_ms};
 use std::io;
 use std::net::IpAddr;
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, MutexGuard, PoisonError};
 use std::time::Duration;
 use storage::Quota;
@@ -113,6 +114,9 @@ pub struct Recorder {
     keyframe_interval: Duration,
     quota: Arc<Quota>,
     jobs: Arc<playable::Jobs>,
+    /// Segments opened and finished, for `/metrics`.
+    segments_opened: AtomicU64,
+    pub(crate) segments_closed: AtomicU64,
 }
 
 /// A recorded file, as reported by [`Segment::finish`].
@@ -256,6 +260,8 @@ impl Recorder {
             udp_ip: config.udp_ip,
             keyframe_interval: config.keyframe_interval,
             quota,
+            segments_opened: AtomicU64::new(0),
+            segments_closed: AtomicU64::new(0),
         }))
     }
 
@@ -268,6 +274,15 @@ impl Recorder {
     /// was written since, minus what was released.
     pub fn used_bytes(&self) -> u64 {
         self.quota.used()
+    }
+
+    /// The recorder's figures for `/metrics`.
+    pub fn metrics(&self) -> crate::metrics::RecordingFigures {
+        crate::metrics::RecordingFigures {
+            segments_opened: self.segments_opened.load(Ordering::Relaxed),
+            segments_closed: self.segments_closed.load(Ordering::Relaxed),
+            bytes_written: self.quota.written(),
+        }
     }
 
     /// The background jobs that make closed segments playable.
@@ -311,6 +326,7 @@ impl Recorder {
             Err(e) => return Err(RecorderError::Io(e)),
         }
         info!(sid, segment, "recording segment opened");
+        self.segments_opened.fetch_add(1, Ordering::Relaxed);
         Ok(Segment::open(Arc::clone(self), sid, segment, dir, events))
     }
 }

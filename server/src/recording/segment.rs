@@ -417,6 +417,10 @@ impl Segment {
             Vec::new()
         });
         info!(sid = %inner.sid, segment = inner.id, files = files.len(), "recording segment finished");
+        inner
+            .recorder
+            .segments_closed
+            .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         *done = Some(files.clone());
         files
     }

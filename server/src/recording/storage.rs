@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 pub(crate) struct Quota {
     limit: Option<u64>,
     used: AtomicU64,
+    /// Bytes appended since start (never given back), for `/metrics`.
+    written: AtomicU64,
 }
 
 impl Quota {
@@ -27,6 +29,7 @@ impl Quota {
         Quota {
             limit,
             used: AtomicU64::new(used),
+            written: AtomicU64::new(0),
         }
     }
 
@@ -36,6 +39,11 @@ impl Quota {
     }
 
     /// True when not one more byte fits.
+    /// Bytes appended to recording files since start.
+    pub(crate) fn written(&self) -> u64 {
+        self.written.load(Ordering::Relaxed)
+    }
+
     pub(crate) fn exhausted(&self) -> bool {
         self.limit.is_some_and(|limit| self.used() >= limit)
     }
@@ -174,6 +182,7 @@ impl QuotaFile {
         match write_all_at(file, chunk, self.len) {
             Ok(()) => {
                 self.len += n;
+                quota.written.fetch_add(n, Ordering::Relaxed);
                 Ok(())
             }
             Err(e) => {

@@ -34,7 +34,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, debug, info_span, warn};
+use tracing::{Instrument, info, info_span, warn};
 use transport::{Outlet, TokenBucket, finish, record_close, write_loop};
 
 /// Largest frame the WebSocket layer reads at all; a bigger one closes the
@@ -55,15 +55,26 @@ const MAX_USER_AGENT: usize = 300;
 /// connection's future boxed before anything is awaited, so that the
 /// task an idle connection keeps alive holds no copy of the socket or of
 /// the admission at each level of nesting (memory per held connection).
-pub fn run(socket: WebSocket, who: Box<Admitted>, app: App) -> impl Future<Output = ()> {
+/// `request_id` is the upgrade's: the connection's log lines carry it.
+pub fn run(
+    socket: WebSocket,
+    who: Box<Admitted>,
+    app: App,
+    request_id: String,
+) -> impl Future<Output = ()> {
     let (sink, stream) = socket.split();
     let run = async move {
         let connection_id = match crate::directory::keys::random_id(9) {
             Ok(id) => format!("c_{id}"),
             Err(_) => return,
         };
-        let span =
-            info_span!("connection", sid = %who.session.id, pid = %who.id, cid = %connection_id);
+        let span = info_span!(
+            "connection",
+            request_id = %request_id,
+            sid = %who.session.id,
+            pid = %who.id,
+            cid = %connection_id
+        );
         async move {
             // The opening is boxed and freed at the end of this statement:
             // what stays for the connection's life is `live`'s state alone.
@@ -148,7 +159,8 @@ async fn open(
             return None;
         }
     };
-    let control = Arc::new(ConnectionControl::new(limits.outbound_queue));
+    let control =
+        Arc::new(ConnectionControl::new(limits.outbound_queue).counted(Arc::clone(app.metrics())));
     control.touch(now_ms());
     let joining = crate::live::session::Joining {
         id: who.id.clone(),
@@ -180,7 +192,7 @@ async fn open(
         .await;
         return None;
     };
-    debug!("joined");
+    info!("joined");
     let _ = control.try_send(Outbound::Text(encode(&ServerMessage::EvidenceRecorded {
         entry: opened.text,
     })));
@@ -264,7 +276,7 @@ async fn live(mut o: Opened) {
             () = &mut reading => (&mut writing).await,
         }
     };
-    debug!(reason = ?closing.reason, "connection closed");
+    info!(reason = ?closing.reason, "connection closed");
     // The departure is recorded and queued to the session before the client
     // can tell the connection is over (before the close frame or its
     // answer): a person who reconnects at once is then seen leaving, then

@@ -185,6 +185,13 @@ async fn a_poor_facilitator_link_raises_an_alert_with_its_evidence_and_the_polic
     );
     let recorded = server.wait_ledger(&sid, "alert", 1).await;
     assert_eq!(recorded[0]["payload"]["rule"], "facilitator_link_poor");
+    // Counted for /metrics under its rule, and nowhere else.
+    let metrics = server.app().render_metrics();
+    assert!(
+        metrics.contains("cadre_alerts_total{rule=\"facilitator_link_poor\"} 1\n")
+            && metrics.contains("cadre_alerts_total{rule=\"group_poor\"} 0\n"),
+        "{metrics}"
+    );
     // Participants get no alert.
     let leaked = karim
         .try_recv_quality(Duration::from_millis(300), |m| m["type"] == "alert")

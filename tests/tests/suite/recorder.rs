@@ -283,6 +283,15 @@ async fn two_publishers_make_valid_files_with_their_sizes_and_hashes() {
     // finish() again: the same list.
     assert_eq!(within("finish again", segment.finish()).await, files);
     assert!(events.try_recv().is_err(), "no event in a healthy segment");
+    // What /metrics reports: one segment opened and closed (once, however
+    // often finish() is called), and every byte of the files.
+    let figures = rec.metrics();
+    assert_eq!(
+        (figures.segments_opened, figures.segments_closed),
+        (1, 1),
+        "{figures:?}"
+    );
+    assert_eq!(figures.bytes_written, total, "{figures:?}");
     alice.close().await;
     bob.close().await;
 }

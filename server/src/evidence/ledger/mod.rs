@@ -164,6 +164,17 @@ impl std::fmt::Debug for LedgerOptions {
     }
 }
 
+/// The ledger writer's state, as [`Ledger::health`] reads it.
+#[derive(Debug, Clone, Copy)]
+pub struct WriterHealth {
+    /// The writer thread is running (not shut down, not panicked).
+    pub alive: bool,
+    /// When a transaction last committed (ms since the epoch; 0: never).
+    pub last_commit_ms: i64,
+    /// When one last failed (ms since the epoch; 0: never).
+    pub last_failure_ms: i64,
+}
+
 /// Handle to the ledger; cheap to clone. The writer stops when
 /// [`Ledger::shutdown`] is called or when the last clone is dropped; either
 /// way it first commits and answers everything already queued.
@@ -518,6 +529,35 @@ impl Ledger {
             heads: c.heads.load(Ordering::Relaxed),
             failed_batches: c.failed_batches.load(Ordering::Relaxed),
             largest_batch: c.largest_batch.load(Ordering::Relaxed),
+        }
+    }
+
+    /// The writer's figures for `/metrics`.
+    pub fn metrics(&self) -> crate::metrics::LedgerFigures<'_> {
+        let c = &self.inner.counters;
+        crate::metrics::LedgerFigures {
+            commit_micros: &c.commit_micros,
+            batch_entries: &c.batch_entries,
+            failed_batches: c.failed_batches.load(Ordering::Relaxed),
+        }
+    }
+
+    /// How the writer is, for `/readyz`: whether its thread runs, and when
+    /// (ms since the epoch, 0: never) a transaction last committed and last
+    /// failed.
+    pub fn health(&self) -> WriterHealth {
+        let alive = self
+            .inner
+            .writer
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .as_ref()
+            .is_some_and(|h| !h.is_finished());
+        let c = &self.inner.counters;
+        WriterHealth {
+            alive,
+            last_commit_ms: c.last_commit_ms.load(Ordering::Relaxed),
+            last_failure_ms: c.last_failure_ms.load(Ordering::Relaxed),
         }
     }
 

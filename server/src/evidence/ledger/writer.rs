@@ -9,12 +9,13 @@
 
 use super::store::{AnchorRow, EntryRow, HeadRow, StoreWriter};
 use super::{Appended, LedgerError};
+use crate::metrics::Histogram;
 use cadre_protocol::evidence::{self, ENTRY_VERSION, Entry};
 use ring::rand::{SecureRandom, SystemRandom};
 use serde_json::value::RawValue;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicI64, AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 use tokio::sync::{mpsc, oneshot};
 
@@ -68,14 +69,46 @@ pub(crate) enum Request {
     Shutdown,
 }
 
-/// Counters the writer keeps, read by [`super::Ledger::stats`].
-#[derive(Debug, Default)]
+/// Counters the writer keeps, read by [`super::Ledger::stats`] and
+/// [`super::Ledger::metrics`]. Atomics only: the writer records a batch
+/// without a lock.
+#[derive(Debug)]
 pub(crate) struct Counters {
     pub batches: AtomicU64,
     pub entries: AtomicU64,
     pub heads: AtomicU64,
     pub failed_batches: AtomicU64,
     pub largest_batch: AtomicU64,
+    /// Each commit's duration (µs) and size, for `/metrics`.
+    pub commit_micros: Histogram,
+    pub batch_entries: Histogram,
+    /// When the last transaction committed, and when one last failed (ms
+    /// since the epoch; 0: never), for `/readyz`.
+    pub last_commit_ms: AtomicI64,
+    pub last_failure_ms: AtomicI64,
+}
+
+impl Default for Counters {
+    fn default() -> Counters {
+        Counters {
+            batches: AtomicU64::new(0),
+            entries: AtomicU64::new(0),
+            heads: AtomicU64::new(0),
+            failed_batches: AtomicU64::new(0),
+            largest_batch: AtomicU64::new(0),
+            commit_micros: Histogram::new(crate::metrics::COMMIT_MICROS),
+            batch_entries: Histogram::new(crate::metrics::BATCH_ENTRIES),
+            last_commit_ms: AtomicI64::new(0),
+            last_failure_ms: AtomicI64::new(0),
+        }
+    }
+}
+
+/// Wall-clock milliseconds, for the readiness check's "recent commit".
+fn wall_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
 }
 
 /// Where a session's log continues.
@@ -213,10 +246,17 @@ impl Writer {
             if rows.is_empty() && heads.is_empty() && anchors.is_empty() {
                 return;
             }
-            match self.store.commit(&rows, &heads, &anchors) {
+            let started = Instant::now();
+            let committed = self.store.commit(&rows, &heads, &anchors);
+            let took = started.elapsed();
+            match committed {
                 Ok(()) => {
                     self.next.extend(overlay);
                     let c = &self.counters;
+                    c.commit_micros.observe(took.as_micros() as u64);
+                    c.batch_entries
+                        .observe((rows.len() + heads.len() + anchors.len()) as u64);
+                    c.last_commit_ms.store(wall_ms(), Ordering::Relaxed);
                     c.batches.fetch_add(1, Ordering::Relaxed);
                     c.entries.fetch_add(rows.len() as u64, Ordering::Relaxed);
                     c.heads.fetch_add(heads.len() as u64, Ordering::Relaxed);
@@ -236,6 +276,9 @@ impl Writer {
                 Err(e) => {
                     tracing::error!(error = %e, entries = rows.len(), attempt, "ledger batch failed");
                     self.counters.failed_batches.fetch_add(1, Ordering::Relaxed);
+                    self.counters
+                        .last_failure_ms
+                        .store(wall_ms(), Ordering::Relaxed);
                     // Whether a failed COMMIT reached the disk is not always
                     // knowable (a failed sync); reload these sessions' tails
                     // from the store rather than trust either guess.

@@ -21,6 +21,8 @@ pub struct SessionHandle {
     pub(super) generation: u64,
     /// Where signals go without the actor (see `routes.rs`).
     pub(super) routes: Arc<Routes>,
+    /// The server's counters: a relay counts itself here.
+    pub(super) metrics: Arc<crate::metrics::Metrics>,
 }
 
 impl SessionHandle {
@@ -48,8 +50,11 @@ impl SessionHandle {
     pub async fn relay(&self, from: String, connection_id: String, to: String, data: Opaque) {
         if let Some(target) = self.routes.target(&from, &connection_id, &to) {
             let signal = ServerMessage::Signal { from, data };
-            if let Err(QueueError::Full) = target.control.try_send(Outbound::Text(encode(&signal)))
-            {
+            let queued = target.control.try_send(Outbound::Text(encode(&signal)));
+            if queued.is_ok() {
+                self.metrics.relayed();
+            }
+            if let Err(QueueError::Full) = queued {
                 let _ = self
                     .tx
                     .send(Command::SlowConsumer {

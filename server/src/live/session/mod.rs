@@ -90,6 +90,8 @@ pub struct SessionSettings {
     pub forwarding_capacity: std::sync::Arc<crate::forward::Capacity>,
     /// Address the forwarding's connections bind.
     pub media_ip: std::net::IpAddr,
+    /// The server's counters (relays, queue drops, alerts).
+    pub metrics: std::sync::Arc<crate::metrics::Metrics>,
 }
 
 /// A person joining with one connection.

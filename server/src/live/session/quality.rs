@@ -111,6 +111,7 @@ impl SessionActor {
         self.push_quality(tick.changed);
         self.write_quality(tick.summaries);
         for alert in tick.alerts {
+            self.registry.settings.metrics.alert_raised(&alert.rule);
             let payload = serde_json::to_value(&alert).unwrap_or_default();
             let event = self.event(kind::ALERT, ACTOR_SERVER.to_owned(), payload);
             self.record(event, kind::ALERT);

@@ -230,6 +230,7 @@ impl Registry {
             tx,
             generation,
             routes: Arc::default(),
+            metrics: Arc::clone(&self.settings.metrics),
         };
         sessions.insert(info.id.clone(), handle.clone());
         let actor = SessionActor::new(info, schedule, Arc::clone(self), &handle);

@@ -156,6 +156,7 @@ impl SessionActor {
         }
         let msg = ServerMessage::Signal { from, data };
         self.send(&to, Outbound::Text(encode(&msg)));
+        self.registry.settings.metrics.relayed();
     }
 
     /// A connection ended: ignored if it was already replaced or removed.
