@@ -90,6 +90,13 @@ pub struct Config {
     /// address or a sentence); without it the notice says to write to
     /// the organisation.
     pub privacy_contact: Option<String>,
+    // -- TLS and reverse proxies (docs/operations.md, "TLS" and "Behind a
+    // reverse proxy").
+    /// Serve HTTPS and WSS from these certificate and key files; plain
+    /// HTTP without them.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: crate::proxy::TrustedProxies,
 }
 
 impl Config {
@@ -126,6 +133,8 @@ impl Config {
             default_lang: cadre_protocol::api::UiLang::Fr,
             evidence_kept_years: 3,
             privacy_contact: None,
+            tls: None,
+            trusted_proxies: crate::proxy::TrustedProxies::default(),
         }
     }
 }

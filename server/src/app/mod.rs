@@ -70,6 +70,9 @@ pub struct Admitted {
     pub ip: String,
     /// `X-Forwarded-For`, kept as a claim when a proxy sets it.
     pub forwarded_for: Option<String>,
+    /// The trusted proxy the connection came through, when `ip` is the
+    /// client it named.
+    pub via: Option<String>,
     /// The browser's user agent (evidence).
     pub user_agent: String,
     /// Participant id.
@@ -123,6 +126,11 @@ struct Inner {
     /// catalogue does not send them twice (see `answers`).
     told: answers::Told,
     told_changes: answers::ToldChanges,
+    // Behind a reverse proxy, and TLS.
+    /// The proxies whose `X-Forwarded-*` headers are believed.
+    trusted_proxies: crate::proxy::TrustedProxies,
+    /// True when this process runs the TLS handshakes itself.
+    serves_tls: bool,
 }
 
 impl std::fmt::Debug for App {
@@ -218,6 +226,8 @@ impl App {
                 privacy_contact: config.privacy_contact.clone(),
                 told: answers::Told::default(),
                 told_changes: answers::ToldChanges::default(),
+                trusted_proxies: config.trusted_proxies.clone(),
+                serves_tls: config.tls.is_some(),
             }),
         }
     }
@@ -308,6 +318,21 @@ impl App {
 
     pub(crate) fn connection_permit(&self) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.inner.connections).try_acquire_owned().ok()
+    }
+
+    /// Where a request from `peer` comes from: the peer, or the client a
+    /// trusted proxy names (see [`crate::proxy`]).
+    pub fn client_address(
+        &self,
+        peer: std::net::SocketAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> crate::proxy::ClientAddress {
+        self.inner.trusted_proxies.client(peer, headers)
+    }
+
+    /// True when this process serves HTTPS itself (`--tls-cert`).
+    pub fn serves_tls(&self) -> bool {
+        self.inner.serves_tls
     }
 
     /// Connections allowed at once from one address (0: no limit).
@@ -561,6 +586,7 @@ impl App {
                     },
                     ip: origin.ip,
                     forwarded_for: origin.forwarded_for,
+                    via: origin.via,
                     user_agent: origin.user_agent,
                     id: person.id,
                     name: person.name,
@@ -688,6 +714,8 @@ pub struct Origin {
     pub ip: String,
     /// `X-Forwarded-For` as sent (a claim).
     pub forwarded_for: Option<String>,
+    /// The trusted proxy's address when `ip` is the client it named.
+    pub via: Option<String>,
     /// `User-Agent` as sent.
     pub user_agent: String,
 }
