@@ -258,3 +258,34 @@ async fn through_nginx_headers_arrive_once_and_metrics_stay_inside() {
         "{text}"
     );
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_trusted_proxy_that_is_not_an_address_range_stops_the_start() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("data");
+    for (bad, says) in [
+        ("proxy.example.org", "expected an address or ADDRESS/PREFIX"),
+        (
+            "10.0.0.0/33",
+            "the prefix length must be a number from 0 to 32",
+        ),
+    ] {
+        let out = tokio::process::Command::new(crate::reports::cadre_binary())
+            .arg("--data-dir")
+            .arg(&data)
+            .args(["serve", "--bind", "127.0.0.1:0", "--trusted-proxy", bad])
+            .output()
+            .await
+            .expect("run cadre serve");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(
+            !out.status.success(),
+            "cadre serve started with {bad}: {stderr}"
+        );
+        assert!(
+            stderr.contains("--trusted-proxy") && stderr.contains(bad) && stderr.contains(says),
+            "{bad}: {stderr}"
+        );
+        assert!(!data.exists(), "a refused start created its data directory");
+    }
+}
