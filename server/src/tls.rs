@@ -63,12 +63,13 @@ pub struct TlsFiles {
 #[derive(Debug, thiserror::Error)]
 pub enum TlsError {
     /// A file could not be read.
-    #[error("{}: cannot read the file: {source}", path.display())]
+    #[error("{}: cannot read the file: {cause}", path.display())]
     Read {
         /// The file.
         path: PathBuf,
-        /// The cause.
-        source: std::io::Error,
+        /// The cause, in the sentence already (not a `source`, so that
+        /// error chains do not say it twice).
+        cause: std::io::Error,
     },
     /// A file holds no usable PEM item of the expected kind.
     #[error("{}: {problem}", path.display())]
@@ -344,13 +345,13 @@ fn now() -> i64 {
 
 /// Reads and checks both files at time `now` (seconds since the epoch).
 fn read(files: &TlsFiles, provider: &CryptoProvider, now: i64) -> Result<Loaded, TlsError> {
-    let cert_pem = std::fs::read(&files.cert).map_err(|source| TlsError::Read {
+    let cert_pem = std::fs::read(&files.cert).map_err(|cause| TlsError::Read {
         path: files.cert.clone(),
-        source,
+        cause,
     })?;
-    let key_pem = std::fs::read(&files.key).map_err(|source| TlsError::Read {
+    let key_pem = std::fs::read(&files.key).map_err(|cause| TlsError::Read {
         path: files.key.clone(),
-        source,
+        cause,
     })?;
     let pem_error = |path: &Path, problem: String| TlsError::Pem {
         path: path.to_owned(),
