@@ -100,6 +100,13 @@ pub struct Config {
     /// `/readyz` fails when the data directory's disk has less free space
     /// than this (MiB).
     pub min_free_disk_mb: u64,
+    // -- TLS and reverse proxies (docs/operations.md, "TLS" and "Behind a
+    // reverse proxy").
+    /// Serve HTTPS and WSS from these certificate and key files; plain
+    /// HTTP without them.
+    pub tls: Option<crate::tls::TlsFiles>,
+    /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
+    pub trusted_proxies: crate::proxy::TrustedProxies,
 }
 
 impl Config {
@@ -139,6 +146,8 @@ impl Config {
             metrics_bind: None,
             metrics_token: None,
             min_free_disk_mb: 500,
+            tls: None,
+            trusted_proxies: crate::proxy::TrustedProxies::default(),
         }
     }
 }

@@ -41,6 +41,10 @@
 //!   [`error`]: the error type operations return and its JSON body;
 //!   [`logging`]: lossy, non-blocking log output that never fails its
 //!   caller.
+//! - [`tls`]: HTTPS and WSS served by cadre itself: the certificate files,
+//!   their checks and reload, the listener running the handshakes;
+//!   [`proxy`]: the trusted reverse proxies and the client address they
+//!   name.
 //!
 //! [`Server::bind`] then [`Server::serve`]: tests bind port 0 and read
 //! [`Server::local_addr`].
@@ -58,9 +62,11 @@ pub mod http;
 pub mod live;
 pub mod logging;
 pub mod metrics;
+pub mod proxy;
 pub mod readiness;
 pub mod recording;
 pub mod socket;
+pub mod tls;
 
 pub use app::App;
 pub use config::Config;
@@ -99,6 +105,9 @@ pub enum StartError {
     /// The evidence ledger could not be opened.
     #[error(transparent)]
     Ledger(#[from] crate::evidence::ledger::LedgerError),
+    /// The TLS certificate or key cannot be served.
+    #[error(transparent)]
+    Tls(#[from] crate::tls::TlsError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -119,12 +128,21 @@ pub struct Server {
     tracker: TaskTracker,
     /// The `--metrics-bind` listener, serving `/metrics` alone.
     metrics_listener: Option<(TcpListener, SocketAddr)>,
+    /// The certificate served when this process runs TLS itself.
+    certificates: Option<tls::Certificates>,
 }
 
 impl Server {
     /// Opens the data directory (creating keys, token and database on first
     /// start) and binds the listener.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
+        // Checked first: a bad certificate must stop the start before
+        // anything is created or bound.
+        let certificates = config
+            .tls
+            .clone()
+            .map(tls::Certificates::load)
+            .transpose()?;
         let listener = TcpListener::bind(config.bind)
             .await
             .map_err(|source| StartError::Bind {
@@ -135,10 +153,14 @@ impl Server {
             addr: config.bind,
             source,
         })?;
-        let public_url = config
-            .public_url
-            .clone()
-            .unwrap_or_else(|| format!("http://{local_addr}"));
+        let public_url = config.public_url.clone().unwrap_or_else(|| {
+            let scheme = if certificates.is_some() {
+                "https"
+            } else {
+                "http"
+            };
+            format!("{scheme}://{local_addr}")
+        });
         let metrics_listener = match config.metrics_bind {
             None => None,
             Some(addr) => {
@@ -162,6 +184,7 @@ impl Server {
             shutdown: opened.shutdown,
             tracker: opened.tracker,
             metrics_listener,
+            certificates,
         })
     }
 
@@ -186,6 +209,11 @@ impl Server {
                 tracing::error!("the metrics listener stopped: {e}");
             }
         });
+    }
+
+    /// The certificate in service when this process serves TLS itself.
+    pub fn certificates(&self) -> Option<&tls::Certificates> {
+        self.certificates.as_ref()
     }
 
     /// The bound address.
@@ -270,25 +298,48 @@ impl Server {
         let (app, stop) = (self.app.clone(), self.shutdown.clone());
         self.tracker
             .spawn(async move { app.watch_answers(stop).await });
-        let router = http::router(self.app.clone());
-        let listener = self.listener.tap_io(|tcp| {
-            // Signalling is many small frames: without this, a second frame
-            // to the same peer waits for the first one's ACK (~40 ms).
-            if let Err(e) = tcp.set_nodelay(true) {
-                tracing::warn!("cannot set TCP_NODELAY: {e}");
-            }
-        });
+        let router =
+            http::router(self.app.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let internal = self.shutdown.clone();
-        tracing::info!(addr = %self.local_addr, "listening");
-        let result = axum::serve(
-            listener,
-            router.into_make_service_with_connect_info::<SocketAddr>(),
-        )
-        .with_graceful_shutdown(async move {
+        let stopped = async move {
             shutdown.cancelled().await;
             internal.cancel();
-        })
-        .await;
+        };
+        let result = match self.certificates.clone() {
+            Some(certificates) => {
+                tracing::info!(
+                    addr = %self.local_addr,
+                    serial = certificates.serial(),
+                    "listening (HTTPS)"
+                );
+                let listener = tls::TlsListener::new(self.listener, &certificates);
+                let stop = self.shutdown.clone();
+                self.tracker
+                    .spawn(async move { certificates.watch(stop).await });
+                // The no-op tap gives the listener axum's `ConnectInfo`
+                // for its address type (the handshakes set TCP_NODELAY).
+                axum::serve(listener.tap_io(|_| ()), router)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+            None => {
+                tracing::info!(addr = %self.local_addr, "listening");
+                let stop = self.shutdown.clone();
+                self.tracker
+                    .spawn(async move { tls::hangup_without_tls(stop).await });
+                let listener = self.listener.tap_io(|tcp| {
+                    // Signalling is many small frames: without this, a
+                    // second frame to the same peer waits for the first
+                    // one's ACK (~40 ms).
+                    if let Err(e) = tcp.set_nodelay(true) {
+                        tracing::warn!("cannot set TCP_NODELAY: {e}");
+                    }
+                });
+                axum::serve(listener, router)
+                    .with_graceful_shutdown(stopped)
+                    .await
+            }
+        };
         // Upgraded sockets are not HTTP requests: axum does not wait for
         // them, the tracker does.
         self.shutdown.cancel();

@@ -200,6 +200,26 @@ struct ServeArgs {
     /// space than this (MiB).
     #[arg(long, env = "CADRE_MIN_FREE_DISK_MB", default_value_t = 500)]
     min_free_disk_mb: u64,
+    // -- TLS and reverse proxies (docs/operations.md).
+    /// Serve HTTPS and WSS with this certificate (PEM: the server's
+    /// certificate, then its intermediates); reloaded when it changes and
+    /// on SIGHUP.
+    #[arg(long, env = "CADRE_TLS_CERT", requires = "tls_key")]
+    tls_cert: Option<PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, env = "CADRE_TLS_KEY", requires = "tls_cert")]
+    tls_key: Option<PathBuf>,
+    /// Seconds between looks at the certificate and key files.
+    #[arg(long, env = "CADRE_TLS_RELOAD_SECONDS", default_value_t = 5)]
+    tls_reload_seconds: u64,
+    /// A reverse proxy whose `X-Forwarded-For` and `X-Forwarded-Proto` are
+    /// believed: an address or a range (`10.0.0.0/8`); repeatable.
+    #[arg(
+        long = "trusted-proxy",
+        env = "CADRE_TRUSTED_PROXIES",
+        value_delimiter = ' '
+    )]
+    trusted_proxies: Vec<String>,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -475,6 +495,26 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
         Some(t) => Some(t.to_owned()),
     };
     config.min_free_disk_mb = args.min_free_disk_mb;
+    if let (Some(cert), Some(key)) = (&args.tls_cert, &args.tls_key) {
+        if args.tls_reload_seconds == 0 {
+            bail!("--tls-reload-seconds must be at least 1");
+        }
+        config.tls = Some(cadre_server::tls::TlsFiles {
+            cert: cert.clone(),
+            key: key.clone(),
+            reload_interval: Duration::from_secs(args.tls_reload_seconds),
+        });
+    }
+    config.trusted_proxies = cadre_server::proxy::TrustedProxies::new(
+        args.trusted_proxies
+            .iter()
+            .filter(|s| !s.trim().is_empty())
+            .map(|s| {
+                s.parse()
+                    .map_err(|e| anyhow::anyhow!("--trusted-proxy: {e}"))
+            })
+            .collect::<anyhow::Result<_>>()?,
+    );
     Ok(config)
 }
 

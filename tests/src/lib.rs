@@ -50,6 +50,9 @@ pub mod frames;
 pub mod media;
 pub mod relay;
 pub mod tsa;
+// HTTPS, WSS and the reverse proxy.
+pub mod nginx;
+pub mod tls;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

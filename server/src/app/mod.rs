@@ -71,6 +71,9 @@ pub struct Admitted {
     pub ip: String,
     /// `X-Forwarded-For`, kept as a claim when a proxy sets it.
     pub forwarded_for: Option<String>,
+    /// The trusted proxy the connection came through, when `ip` is the
+    /// client it named.
+    pub via: Option<String>,
     /// The browser's user agent (evidence).
     pub user_agent: String,
     /// Participant id.
@@ -135,6 +138,11 @@ struct Inner {
     data_dir: std::path::PathBuf,
     /// The further checks other parts register for `/readyz`.
     readiness: crate::readiness::Checks,
+    // Behind a reverse proxy, and TLS.
+    /// The proxies whose `X-Forwarded-*` headers are believed.
+    trusted_proxies: crate::proxy::TrustedProxies,
+    /// True when this process runs the TLS handshakes itself.
+    serves_tls: bool,
 }
 
 impl std::fmt::Debug for App {
@@ -242,6 +250,8 @@ impl App {
                 min_free_disk_bytes: config.min_free_disk_mb.saturating_mul(1024 * 1024),
                 data_dir: config.data_dir.clone(),
                 readiness: crate::readiness::Checks::default(),
+                trusted_proxies: config.trusted_proxies.clone(),
+                serves_tls: config.tls.is_some(),
             }),
         }
     }
@@ -369,6 +379,21 @@ impl App {
 
     pub(crate) fn connection_permit(&self) -> Option<OwnedSemaphorePermit> {
         Arc::clone(&self.inner.connections).try_acquire_owned().ok()
+    }
+
+    /// Where a request from `peer` comes from: the peer, or the client a
+    /// trusted proxy names (see [`crate::proxy`]).
+    pub fn client_address(
+        &self,
+        peer: std::net::SocketAddr,
+        headers: &axum::http::HeaderMap,
+    ) -> crate::proxy::ClientAddress {
+        self.inner.trusted_proxies.client(peer, headers)
+    }
+
+    /// True when this process serves HTTPS itself (`--tls-cert`).
+    pub fn serves_tls(&self) -> bool {
+        self.inner.serves_tls
     }
 
     /// Connections allowed at once from one address (0: no limit).
@@ -622,6 +647,7 @@ impl App {
                     },
                     ip: origin.ip,
                     forwarded_for: origin.forwarded_for,
+                    via: origin.via,
                     user_agent: origin.user_agent,
                     id: person.id,
                     name: person.name,
@@ -749,6 +775,8 @@ pub struct Origin {
     pub ip: String,
     /// `X-Forwarded-For` as sent (a claim).
     pub forwarded_for: Option<String>,
+    /// The trusted proxy's address when `ip` is the client it named.
+    pub via: Option<String>,
     /// `User-Agent` as sent.
     pub user_agent: String,
 }

@@ -99,6 +99,7 @@ pub fn router(app: App) -> Router {
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_store))
+        .layer(axum::middleware::from_fn_with_state(app.clone(), hsts))
         // Join links carry their token in the path: never leak it in Referer.
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
@@ -137,6 +138,35 @@ async fn no_store(request: axum::extract::Request, next: axum::middleware::Next)
         response
             .headers_mut()
             .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    response
+}
+
+/// How long browsers remember to use HTTPS only: a year, as usual, so a
+/// person whose first visit was secure never falls back to plain HTTP on
+/// a hostile network. No `includeSubDomains`: other names of the
+/// organisation's domain are none of cadre's business.
+const HSTS: &str = "max-age=31536000";
+
+/// `Strict-Transport-Security` on answers that went over HTTPS: served by
+/// this process with `--tls-cert`, or by a trusted proxy that says so
+/// (`X-Forwarded-Proto: https`). Over plain HTTP browsers ignore it.
+async fn hsts(
+    State(app): State<App>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
+    let secure = app.serves_tls()
+        || request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .is_some_and(|peer| app.client_address(peer.0, request.headers()).https);
+    let mut response = next.run(request).await;
+    if secure {
+        response.headers_mut().insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
     }
     response
 }

@@ -68,10 +68,12 @@ async fn upgrade(
     ws: Result<WebSocketUpgrade, WebSocketUpgradeRejection>,
 ) -> Result<Response, ApiError> {
     // Every attempt counts against its address, whatever it carries, so a
-    // flood of bad tokens is bounded too. The socket's peer decides:
+    // flood of bad tokens is bounded too. The socket's peer decides, unless
+    // it is a trusted proxy naming its client: from anyone else,
     // `X-Forwarded-For` is a claim anyone can send.
+    let client = app.client_address(peer, &headers);
     let limits = app.address_limits();
-    if let Err(Refusal::TooFast(wait)) = limits.attempt(peer.ip()) {
+    if let Err(Refusal::TooFast(wait)) = limits.attempt(client.ip) {
         return Err(ApiError::new(
             ErrorCode::RateLimited,
             format!(
@@ -93,8 +95,9 @@ async fn upgrade(
             .map(str::to_owned)
     };
     let origin = Origin {
-        ip: peer.ip().to_string(),
-        forwarded_for: header(header::HeaderName::from_static("x-forwarded-for")),
+        ip: client.ip.to_string(),
+        forwarded_for: client.forwarded_for.clone(),
+        via: client.via.map(|ip| ip.to_string()),
         user_agent: header(header::USER_AGENT).unwrap_or_default(),
     };
     let who: Admitted = app.admit_from(&token, origin).await?;
@@ -129,7 +132,7 @@ async fn upgrade(
         )
         .with_retry_after(CAPACITY_RETRY));
     }
-    let address_permit = limits.hold(peer.ip()).map_err(|_| {
+    let address_permit = limits.hold(client.ip).map_err(|_| {
         ApiError::new(
             ErrorCode::RateLimited,
             format!(

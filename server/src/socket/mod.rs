@@ -131,6 +131,7 @@ async fn open(
                 "connection_id": connection_id,
                 "ip": who.ip,
                 "forwarded_for": who.forwarded_for,
+                "via": who.via,
                 "user_agent": user_agent,
             }),
             client_ts: None,

@@ -54,3 +54,6 @@ mod verify_ledger;
 mod verify_tamper;
 mod webrtc_peers;
 mod wire_types;
+// TLS and the reverse proxy.
+mod reverse_proxy;
+mod tls;
