@@ -35,6 +35,10 @@
 //!   [`error`]: the error type operations return and its JSON body;
 //!   [`logging`]: lossy, non-blocking log output that never fails its
 //!   caller.
+//! - [`settings_file`]: the configuration file (`--config cadre.toml`),
+//!   every flag of a command as a key, read from clap's own definition;
+//!   [`backup`]: `cadre backup` (SQLite's online copy of the live
+//!   databases, the keys, a manifest of hashes) and `cadre restore`.
 //!
 //! [`Server::bind`] then [`Server::serve`]: tests bind port 0 and read
 //! [`Server::local_addr`].
@@ -42,6 +46,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod directory;
 pub mod error;
@@ -51,6 +56,7 @@ pub mod http;
 pub mod live;
 pub mod logging;
 pub mod recording;
+pub mod settings_file;
 pub mod socket;
 
 pub use app::App;
