@@ -321,8 +321,12 @@ async fn main() -> std::process::ExitCode {
     let _logs = cadre_server::logging::init();
     let cli = ops_cli::parse();
     let result = match cli.command {
-        Command::Demo { server, json } => demo(&cli.data_dir, server, json).await,
-        Command::Serve { server, json_ready } => serve(&cli.data_dir, server, json_ready).await,
+        Command::Demo { server, json } => demo(&cli.data_dir, server, json)
+            .await
+            .map_err(ops_cli::explain),
+        Command::Serve { server, json_ready } => serve(&cli.data_dir, server, json_ready)
+            .await
+            .map_err(ops_cli::explain),
         Command::Session(cmd) => session_command(&cli.data_dir, cmd).await,
         Command::Report(cmd) => report_command(&cli.data_dir, cmd).await,
         Command::Organisation(cmd) => match offline_or_init(&cli.data_dir, None).await {

@@ -100,8 +100,52 @@ fn parse_from(mut argv: Vec<OsString>) -> Result<Cli, Refused> {
         .find_subcommand(&name)
         .expect("a configured subcommand exists");
     let here: HashSet<String> = keys(running).into_iter().map(|k| k.id).collect();
-    argv.extend(settings.arguments(|key| here.contains(&key.id) && !set_outside_file(&sub, key)));
+    let applies = |key: &Key| here.contains(&key.id) && !set_outside_file(&sub, key);
+    argv.extend(settings.arguments(applies));
+    let applied = settings
+        .values
+        .iter()
+        .filter(|v| applies(&v.key))
+        .map(|v| v.key.id.clone())
+        .collect();
+    let _ = APPLIED.set((settings, applied));
     Cli::try_parse_from(argv).map_err(Refused::Clap)
+}
+
+/// The file `serve` or `demo` read and the keys it gave, for [`explain`].
+static APPLIED: std::sync::OnceLock<(FileSettings, HashSet<String>)> = std::sync::OnceLock::new();
+
+/// A refusal of `serve`'s checks, with the file's line of each key it
+/// names (`--heartbeat-ms must be at least 100` → `cadre.toml:4:1`).
+pub(crate) fn explain(e: anyhow::Error) -> anyhow::Error {
+    match APPLIED.get() {
+        Some((file, applied)) => {
+            let places = places(file, applied, &format!("{e:#}"));
+            if places.is_empty() {
+                e
+            } else {
+                anyhow!("{e:#}{places}")
+            }
+        }
+        None => e,
+    }
+}
+
+/// One line per key of `file` (among `applied`) that `message` names.
+fn places(file: &FileSettings, applied: &HashSet<String>, message: &str) -> String {
+    let mut text = String::new();
+    for v in &file.values {
+        if message.contains(&format!("--{}", v.key.name)) && applied.contains(&v.key.id) {
+            text.push_str(&format!(
+                "\n  {}:{}:{}: `{}` is set here",
+                file.path.display(),
+                v.line,
+                v.column,
+                v.key.name
+            ));
+        }
+    }
+    text
 }
 
 /// True when the command line or the environment gave `key` a value: those
@@ -174,17 +218,7 @@ fn check(path: Option<&Path>, json: bool) -> anyhow::Result<String> {
         let message = format!("{e:#}");
         let mut text = format!("the settings are refused: {message}");
         if let Some(file) = &file {
-            for v in &file.values {
-                if message.contains(&format!("--{}", v.key.name)) && from_file.contains(&v.key.id) {
-                    text.push_str(&format!(
-                        "\n  {}:{}:{}: `{}` is set here",
-                        file.path.display(),
-                        v.line,
-                        v.column,
-                        v.key.name
-                    ));
-                }
-            }
+            text.push_str(&places(file, &from_file, &message));
         }
         bail!(text);
     }

@@ -200,6 +200,27 @@ fn a_bad_value_is_named_with_its_line_as_serve_would_refuse_it() {
         )),
         "{err}"
     );
+    // `serve` refuses it the same way, naming the line.
+    let data = dir.path().join("data");
+    let (code, _, err) = cadre(
+        &[
+            "--data-dir",
+            &data.display().to_string(),
+            "serve",
+            "--config",
+            &file.display().to_string(),
+        ],
+        &[],
+    );
+    assert_ne!(code, 0, "{err}");
+    assert!(err.contains("--heartbeat-ms must be at least 100"), "{err}");
+    assert!(
+        err.contains(&format!(
+            "{}:2:1: `heartbeat-ms` is set here",
+            file.display()
+        )),
+        "{err}"
+    );
     // A file that is not there.
     let missing = dir.path().join("absent.toml");
     let (code, _, err) = cadre(
