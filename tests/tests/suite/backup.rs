@@ -457,3 +457,65 @@ async fn check_restores(backup: &Path) -> bool {
     let (code, _, _) = cadre(fresh.path(), &["restore", &backup.display().to_string()]).await;
     code == 0
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recordings_are_copied_only_when_asked_and_files_being_written_never() {
+    let server = TestServer::start().await;
+    let data = server.data_file("");
+    // Files as the recorder leaves them: finished ones, and a composed view
+    // still being written under its temporary name.
+    let segment = data.join("recordings").join("s_rec").join("1");
+    std::fs::create_dir_all(&segment).unwrap();
+    std::fs::write(segment.join("p_a-audio.ogg"), vec![7u8; 5000]).unwrap();
+    std::fs::write(segment.join("p_a.webm"), vec![9u8; 3000]).unwrap();
+    std::fs::write(segment.join(".segment.composed.webm.part"), b"half").unwrap();
+
+    let scratch = tempfile::tempdir().unwrap();
+    let without = scratch.path().join("without");
+    let (code, out, err) = cadre(&data, &["backup", &without.display().to_string()]).await;
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("left out: recordings (recordings are copied only with --with-recordings)"),
+        "{out}"
+    );
+    assert!(!without.join("recordings").exists());
+    assert_eq!(manifest(&without)["with_recordings"], false);
+
+    let with = scratch.path().join("with");
+    let (code, out, err) = cadre(
+        &data,
+        &["backup", "--with-recordings", &with.display().to_string()],
+    )
+    .await;
+    assert_eq!(code, 0, "{err}");
+    assert!(out.contains("2 recording files"), "{out}");
+    let m = manifest(&with);
+    let paths: Vec<&str> = m["files"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| f["path"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        &paths[paths.len() - 2..],
+        [
+            "recordings/s_rec/1/p_a-audio.ogg",
+            "recordings/s_rec/1/p_a.webm"
+        ],
+        "recordings come after the databases and keys, the file being written is left out"
+    );
+
+    let restored = tempfile::tempdir().unwrap();
+    let (code, _, err) = cadre(restored.path(), &["restore", &with.display().to_string()]).await;
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(
+        std::fs::read(restored.path().join("recordings/s_rec/1/p_a-audio.ogg")).unwrap(),
+        vec![7u8; 5000]
+    );
+    assert!(
+        !restored
+            .path()
+            .join("recordings/s_rec/1/.segment.composed.webm.part")
+            .exists()
+    );
+}
