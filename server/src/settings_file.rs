@@ -114,6 +114,10 @@ fn expected(arg: &Arg) -> Expected {
         return Expected::Boolean;
     }
     let id = arg.get_value_parser().type_id();
+    // `--flag=true` (a bool that takes a value) is a boolean too.
+    if id == TypeId::of::<bool>() {
+        return Expected::Boolean;
+    }
     let integers = [
         TypeId::of::<u8>(),
         TypeId::of::<u16>(),
@@ -335,7 +339,10 @@ impl FileSettings {
             let mut typed = true;
             for item in items {
                 match (&key.expected, item) {
-                    (Expected::Boolean, toml::Value::Boolean(b)) => flag = Some(*b),
+                    (Expected::Boolean, toml::Value::Boolean(b)) if is_switch(cmd, &key.id) => {
+                        flag = Some(*b)
+                    }
+                    (Expected::Boolean, toml::Value::Boolean(b)) => texts.push(b.to_string()),
                     (Expected::Integer, toml::Value::Integer(i)) => texts.push(i.to_string()),
                     (Expected::Number, toml::Value::Integer(i)) => texts.push(i.to_string()),
                     (Expected::Number, toml::Value::Float(f)) => texts.push(f.to_string()),
@@ -411,6 +418,14 @@ impl FileSettings {
             .find(|v| v.key.name == key)
             .map(|v| v.line)
     }
+}
+
+/// A flag without a value (`--auto-suspend`), as opposed to `--flag=true`.
+fn is_switch(cmd: &Command, id: &str) -> bool {
+    matches!(
+        key_action(cmd, id),
+        Some(ArgAction::SetTrue | ArgAction::SetFalse)
+    )
 }
 
 fn key_action(cmd: &Command, id: &str) -> Option<ArgAction> {
@@ -601,6 +616,29 @@ mod tests {
         assert!(keys[2].list);
         assert_eq!(keys[3].expected, Expected::Boolean);
         assert!(keys[4].secret && !keys[0].secret);
+    }
+
+    #[derive(Parser)]
+    struct Valued {
+        #[arg(long, default_value_t = true, action = ArgAction::Set)]
+        sync: bool,
+    }
+
+    #[test]
+    fn a_boolean_that_takes_a_value_gets_it() {
+        let mut cmd = <Valued as clap::CommandFactory>::command();
+        cmd.build();
+        let file = FileSettings::parse(&cmd, Path::new("t.toml"), "sync = false\n").unwrap();
+        assert_eq!(file.arguments(|_| true), [OsString::from("--sync=false")]);
+        let Err(SettingsError::Mistakes { mistakes, .. }) =
+            FileSettings::parse(&cmd, Path::new("t.toml"), "sync = \"no\"\n")
+        else {
+            panic!("a string is refused");
+        };
+        assert!(
+            mistakes[0].message.contains("must be a boolean"),
+            "{mistakes:?}"
+        );
     }
 
     #[test]
