@@ -45,6 +45,10 @@
 //!   their checks and reload, the listener running the handshakes;
 //!   [`proxy`]: the trusted reverse proxies and the client address they
 //!   name.
+//! - [`settings_file`]: the configuration file (`--config cadre.toml`),
+//!   every flag of a command as a key, read from clap's own definition;
+//!   [`backup`]: `cadre backup` (SQLite's online copy of the live
+//!   databases, the keys, a manifest of hashes) and `cadre restore`.
 //!
 //! [`Server::bind`] then [`Server::serve`]: tests bind port 0 and read
 //! [`Server::local_addr`].
@@ -52,6 +56,7 @@
 #![warn(missing_docs)]
 
 pub mod app;
+pub mod backup;
 pub mod config;
 pub mod directory;
 pub mod equipment;
@@ -65,6 +70,7 @@ pub mod metrics;
 pub mod proxy;
 pub mod readiness;
 pub mod recording;
+pub mod settings_file;
 pub mod socket;
 pub mod tls;
 

@@ -16,6 +16,9 @@ use tokio_util::sync::CancellationToken;
 
 // `cadre organisation …` and `cadre action …`.
 mod actions_cli;
+// `cadre config check`, `cadre backup`, `cadre restore`, and the
+// configuration file under `serve` and `demo`.
+mod ops_cli;
 mod questionnaires_cli;
 
 #[derive(Parser)]
@@ -72,10 +75,23 @@ enum Command {
     /// Appreciation questionnaires: define, attach, read the aggregates.
     #[command(subcommand)]
     Questionnaire(questionnaires_cli::QuestionnaireCommand),
+    // -- The configuration file, backups (docs/operations.md).
+    /// The configuration file: check it and print the effective settings.
+    #[command(subcommand)]
+    Config(ops_cli::ConfigCommand),
+    /// Copy the catalogue, the ledger and the keys into DEST (a new
+    /// directory) while the server runs.
+    Backup(ops_cli::BackupArgs),
+    /// Put a backup back into an empty data directory (`--data-dir`).
+    Restore(ops_cli::RestoreArgs),
 }
 
 #[derive(Args, Clone)]
 struct ServeArgs {
+    /// A TOML file setting any of these flags under the same names
+    /// (`public-url = "…"`); the command line and the environment win over it.
+    #[arg(long, env = "CADRE_CONFIG")]
+    config: Option<PathBuf>,
     /// Address to listen on (port 0: any free port).
     #[arg(long, env = "CADRE_BIND", default_value = "127.0.0.1:8080")]
     bind: SocketAddr,
@@ -336,7 +352,9 @@ macro_rules! say_err {
 
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    // The configuration file's values are flags like the others: the log
+    // format may come from it.
+    let cli = ops_cli::parse();
     // Logs are lossy and never fail the caller: stderr on a full disk must
     // not take the ledger writer (or anything else) down.
     let log_format = match &cli.command {
@@ -345,8 +363,12 @@ async fn main() -> std::process::ExitCode {
     };
     let _logs = cadre_server::logging::init(log_format);
     let result = match cli.command {
-        Command::Demo { server, json } => demo(&cli.data_dir, server, json).await,
-        Command::Serve { server, json_ready } => serve(&cli.data_dir, server, json_ready).await,
+        Command::Demo { server, json } => demo(&cli.data_dir, server, json)
+            .await
+            .map_err(ops_cli::explain),
+        Command::Serve { server, json_ready } => serve(&cli.data_dir, server, json_ready)
+            .await
+            .map_err(ops_cli::explain),
         Command::Session(cmd) => session_command(&cli.data_dir, cmd).await,
         Command::Report(cmd) => report_command(&cli.data_dir, cmd).await,
         Command::Organisation(cmd) => match offline_or_init(&cli.data_dir, None).await {
@@ -361,6 +383,9 @@ async fn main() -> std::process::ExitCode {
             Ok(off) => questionnaires_cli::questionnaire(&off.app, cmd).await,
             Err(e) => Err(e),
         },
+        Command::Config(cmd) => ops_cli::config_command(cmd),
+        Command::Backup(args) => ops_cli::backup(&cli.data_dir, args).await,
+        Command::Restore(args) => ops_cli::restore(&cli.data_dir, args).await,
         Command::Verify(args) => {
             // Offline work, with its own exit codes (0 verified, else failed).
             match tokio::task::spawn_blocking(move || cadre_server::evidence::verify::run(args))

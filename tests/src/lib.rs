@@ -147,6 +147,15 @@ impl TestServer {
         Self::start_in(self.data_dir.clone(), adjust).await
     }
 
+    /// Starts a server on a data directory made elsewhere (a restored
+    /// backup); the harness owns it from then on and deletes it on drop.
+    pub async fn start_on(
+        data_dir: tempfile::TempDir,
+        adjust: impl FnOnce(&mut Config),
+    ) -> TestServer {
+        Self::start_in(Arc::new(data_dir), adjust).await
+    }
+
     async fn start_in(
         data_dir: Arc<tempfile::TempDir>,
         adjust: impl FnOnce(&mut Config),

@@ -4,12 +4,14 @@
 
 mod actions;
 mod anchoring;
+mod backup;
 mod bad_messages;
 mod bad_tokens;
 mod bidi_input;
 mod capacity;
 mod classroom;
 mod close_handshake;
+mod config_file;
 mod consent;
 mod consent_order;
 mod consistency;
