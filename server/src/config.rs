@@ -90,6 +90,23 @@ pub struct Config {
     /// address or a sentence); without it the notice says to write to
     /// the organisation.
     pub privacy_contact: Option<String>,
+    // -- TURN (docs/operations.md, "TURN").
+    /// The embedded TURN server; none: no embedded server (tests and the
+    /// demo unless they ask; `cadre serve` turns it on unless `--no-turn`).
+    pub turn: Option<crate::turn::EmbeddedTurn>,
+    /// Shared secret of the time-limited TURN credentials (coturn's
+    /// `static-auth-secret`); generated into the data directory when the
+    /// embedded server runs without one.
+    pub turn_secret: Option<String>,
+    /// TURN URLs people get credentials for besides the embedded
+    /// server's own: an external coturn's, or `turns:` on 443.
+    pub turn_urls: Vec<String>,
+    /// Host named in the embedded server's URLs (default: the public URL's
+    /// host).
+    pub turn_public_host: Option<String>,
+    /// How long a minted TURN credential is valid; connections are sent
+    /// fresh ones before it ends.
+    pub turn_credential_validity: Duration,
 }
 
 impl Config {
@@ -126,6 +143,11 @@ impl Config {
             default_lang: cadre_protocol::api::UiLang::Fr,
             evidence_kept_years: 3,
             privacy_contact: None,
+            turn: None,
+            turn_secret: None,
+            turn_urls: Vec::new(),
+            turn_public_host: None,
+            turn_credential_validity: Duration::from_secs(2 * 3600),
         }
     }
 }

@@ -36,6 +36,9 @@
 //!   [`logging`]: lossy, non-blocking log output that never fails its
 //!   caller.
 //!
+//! - [`turn`]: the embedded TURN relay and the time-limited credentials
+//!   people get for it or for an external coturn.
+//!
 //! [`Server::bind`] then [`Server::serve`]: tests bind port 0 and read
 //! [`Server::local_addr`].
 #![forbid(unsafe_code)]
@@ -52,6 +55,7 @@ pub mod live;
 pub mod logging;
 pub mod recording;
 pub mod socket;
+pub mod turn;
 
 pub use app::App;
 pub use config::Config;
@@ -90,6 +94,9 @@ pub enum StartError {
     /// The evidence ledger could not be opened.
     #[error(transparent)]
     Ledger(#[from] crate::evidence::ledger::LedgerError),
+    /// The embedded TURN server could not start.
+    #[error(transparent)]
+    Turn(#[from] crate::turn::TurnError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -108,6 +115,8 @@ pub struct Server {
     organiser_token_created: bool,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// The embedded TURN server, closed when serving ends.
+    turn: Option<turn::Embedded>,
 }
 
 impl Server {
@@ -128,7 +137,8 @@ impl Server {
             .public_url
             .clone()
             .unwrap_or_else(|| format!("http://{local_addr}"));
-        let opened = open(&config, public_url)?;
+        let (turn_setup, turn) = start_turn(&config, &public_url).await?;
+        let opened = open_with_turn(&config, public_url, turn_setup)?;
         // Best effort: only the CLI's link printing reads it.
         let _ = std::fs::write(
             config.data_dir.join(PUBLIC_URL_FILE),
@@ -141,7 +151,13 @@ impl Server {
             organiser_token_created: opened.organiser_token_created,
             shutdown: opened.shutdown,
             tracker: opened.tracker,
+            turn,
         })
+    }
+
+    /// The embedded TURN server, when it runs (its bound ports, its figures).
+    pub fn turn(&self) -> Option<&turn::Embedded> {
+        self.turn.as_ref()
     }
 
     /// The bound address.
@@ -257,6 +273,9 @@ impl Server {
         // Connections have recorded their closes; now the run's end, then
         // the writer drains and stops.
         self.app.registry().record_stopping().await;
+        if let Some(turn) = self.turn {
+            turn.close().await;
+        }
         if let Err(e) = self.app.ledger().shutdown().await {
             tracing::error!("the evidence ledger did not shut down cleanly: {e}");
         }
@@ -288,6 +307,55 @@ pub struct Opened {
 /// Opens the data directory (creating keys, token and database on first
 /// start) with links based on `public_url`.
 pub fn open(config: &Config, public_url: String) -> Result<Opened, StartError> {
+    open_with_turn(config, public_url, turn::TurnSetup::default())
+}
+
+/// Starts the embedded TURN server when configured, and prepares the
+/// credentials people get for it and for the configured TURN URLs.
+async fn start_turn(
+    config: &Config,
+    public_url: &str,
+) -> Result<(turn::TurnSetup, Option<turn::Embedded>), StartError> {
+    if config.turn.is_none() && config.turn_urls.is_empty() {
+        return Ok((turn::TurnSetup::default(), None));
+    }
+    let secret = match config.turn_secret.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => {
+            open_data_dir(&config.data_dir)?;
+            crate::directory::keys::turn_secret(&config.data_dir)?.value
+        }
+    };
+    let embedded = match &config.turn {
+        Some(settings) => Some(turn::Embedded::start(settings, &secret, config.media_ip).await?),
+        None => None,
+    };
+    let mut urls = Vec::new();
+    if let Some(embedded) = &embedded {
+        let host = config
+            .turn_public_host
+            .clone()
+            .or_else(|| turn::url_host(public_url))
+            .unwrap_or_else(|| embedded.udp_addr().ip().to_string());
+        urls.extend(embedded.urls(&host));
+    }
+    urls.extend(config.turn_urls.iter().cloned());
+    let setup = turn::TurnSetup {
+        credentials: Some(std::sync::Arc::new(turn::TurnCredentials::new(
+            &secret,
+            urls,
+            config.turn_credential_validity,
+        ))),
+        status: embedded.as_ref().map(|e| e.status().clone()),
+    };
+    Ok((setup, embedded))
+}
+
+fn open_with_turn(
+    config: &Config,
+    public_url: String,
+    turn: turn::TurnSetup,
+) -> Result<Opened, StartError> {
     let dir = &config.data_dir;
     open_data_dir(dir)?;
     let key = crate::directory::keys::SigningKey::load_or_create(dir)?.value;
@@ -325,6 +393,7 @@ pub fn open(config: &Config, public_url: String) -> Result<Opened, StartError> {
         public_url,
         shutdown.clone(),
         tracker.clone(),
+        turn,
     );
     Ok(Opened {
         app,

@@ -50,6 +50,7 @@ pub mod frames;
 pub mod media;
 pub mod relay;
 pub mod tsa;
+pub mod turn;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
