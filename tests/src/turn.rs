@@ -211,6 +211,58 @@ fn error_code(m: &Message) -> u16 {
 /// does: an unauthenticated Allocate first (the server answers 401 with a
 /// realm and a nonce), then the same with the long-term credential.
 pub async fn allocate(link: &mut StunLink, username: &str, password: &str) -> Allocation {
+    allocate_with(link, username, password).await.0
+}
+
+/// Allocates, then asks for a permission towards `peer` on the same
+/// allocation; returns the permission's answer: 200 or the error code.
+pub async fn permission_towards(
+    link: &mut StunLink,
+    username: &str,
+    password: &str,
+    peer: SocketAddr,
+) -> u16 {
+    let (allocation, realm, nonce) = allocate_with(link, username, password).await;
+    assert!(
+        matches!(allocation, Allocation::Relayed(_)),
+        "the allocation: {allocation:?}"
+    );
+    let request = build(vec![
+        Box::new(TransactionId::new()),
+        Box::new(MessageType::new(
+            stun::message::METHOD_CREATE_PERMISSION,
+            CLASS_REQUEST,
+        )),
+        Box::new(turn::proto::peeraddr::PeerAddress {
+            ip: peer.ip(),
+            port: peer.port(),
+        }),
+        Box::new(TextAttribute::new(
+            stun::attributes::ATTR_USERNAME,
+            username.to_owned(),
+        )),
+        Box::new(TextAttribute::new(ATTR_REALM, realm.clone())),
+        Box::new(TextAttribute::new(ATTR_NONCE, nonce)),
+        Box::new(MessageIntegrity::new_long_term_integrity(
+            username.to_owned(),
+            realm,
+            password.to_owned(),
+        )),
+    ]);
+    let answer = link.ask(&request).await;
+    if answer.typ.class == CLASS_SUCCESS_RESPONSE {
+        200
+    } else {
+        error_code(&answer)
+    }
+}
+
+/// [`allocate`], with the realm and nonce the server gave.
+async fn allocate_with(
+    link: &mut StunLink,
+    username: &str,
+    password: &str,
+) -> (Allocation, String, String) {
     let first = build(vec![
         Box::new(TransactionId::new()),
         Box::new(MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST)),
@@ -231,6 +283,7 @@ pub async fn allocate(link: &mut StunLink, username: &str, password: &str) -> Al
     let realm = TextAttribute::get_from_as(&challenge, ATTR_REALM).expect("the 401 names a realm");
     let nonce =
         TextAttribute::get_from_as(&challenge, ATTR_NONCE).expect("the 401 carries a nonce");
+    let (realm_text, nonce_text) = (realm.text.clone(), nonce.text.clone());
     let second = build(vec![
         Box::new(TransactionId::new()),
         Box::new(MessageType::new(METHOD_ALLOCATE, CLASS_REQUEST)),
@@ -250,7 +303,7 @@ pub async fn allocate(link: &mut StunLink, username: &str, password: &str) -> Al
         )),
     ]);
     let answer = link.ask(&second).await;
-    if answer.typ.class == CLASS_SUCCESS_RESPONSE {
+    let allocation = if answer.typ.class == CLASS_SUCCESS_RESPONSE {
         let mut relayed = RelayedAddress::default();
         relayed
             .get_from(&answer)
@@ -258,7 +311,8 @@ pub async fn allocate(link: &mut StunLink, username: &str, password: &str) -> Al
         Allocation::Relayed(SocketAddr::new(relayed.ip, relayed.port))
     } else {
         Allocation::Refused(error_code(&answer))
-    }
+    };
+    (allocation, realm_text, nonce_text)
 }
 
 /// Waits until a STUN server answers a Binding request over UDP at `server`.

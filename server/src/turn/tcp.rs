@@ -99,13 +99,10 @@ async fn client(
 ) {
     let (mut reader, mut writer) = stream.into_split();
     let reading = async {
-        loop {
-            match read_frame(&mut reader).await {
-                Ok(Some(frame)) => {
-                    let _ = inbound.try_send((frame, peer));
-                }
-                Ok(None) | Err(_) => break,
-            }
+        // The end of the stream or a frame that is neither STUN nor
+        // ChannelData ends the connection: its framing is lost.
+        while let Ok(Some(frame)) = read_frame(&mut reader).await {
+            let _ = inbound.try_send((frame, peer));
         }
     };
     let writing = async {

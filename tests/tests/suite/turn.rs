@@ -12,14 +12,15 @@
 //! or not of the `EXPIRY:ID` form get 401 from both servers, over UDP and
 //! TCP; a credential minted by cadre and replayed after its expiry too.
 //! Fresh credentials arrive over the socket while the old ones are still
-//! valid.
+//! valid. The embedded relay refuses (403) a permission towards loopback or
+//! a private address unless a test rig allows it.
 
 use cadre_protocol::Role;
 use cadre_server::turn::EmbeddedTurn;
 use cadre_tests::turn::peers::{candidate_type, ice_servers, run_relay_peer};
 use cadre_tests::turn::{
-    Allocation, Coturn, StunLink, TcpDatagrams, allocate, bridge, password, turn_addr, turn_entry,
-    unix_now, within,
+    Allocation, Coturn, StunLink, TcpDatagrams, allocate, bridge, password, permission_towards,
+    turn_addr, turn_entry, unix_now, within,
 };
 use cadre_tests::{Incoming, TestServer};
 use std::net::{IpAddr, Ipv4Addr, SocketAddr};
@@ -401,4 +402,37 @@ async fn fresh_credentials_arrive_before_expiry_and_the_old_ones_are_refused_aft
         matches!(answer, Allocation::Relayed(_)),
         "the renewed credential: {answer:?}"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_embedded_relay_refuses_to_reach_private_addresses() {
+    // As in production: the relay must not be aimed at the server's own
+    // network (loopback here, where cadre's HTTP port is).
+    let server = TestServer::start_with(|config| {
+        config.turn = Some(EmbeddedTurn {
+            allow_private_peers: false,
+            ..EmbeddedTurn::on(LOOPBACK)
+        });
+    })
+    .await;
+    let session = server
+        .create_session(&[("Claire", Role::Facilitator)])
+        .await;
+    let claire = server.join(&session, "Claire").await;
+    let (urls, username, credential) = turn_entry(&claire.welcome["ice_servers"]);
+    let udp = turn_addr(&urls, "udp");
+    for (peer, expected) in [
+        (server.addr(), 403),
+        ("10.1.2.3:5000".parse().unwrap(), 403),
+        ("192.168.1.20:5000".parse().unwrap(), 403),
+        // A public address (TEST-NET-1): the permission is granted.
+        ("192.0.2.1:5000".parse().unwrap(), 200),
+    ] {
+        let mut link = StunLink::open(udp, "udp").await;
+        assert_eq!(
+            permission_towards(&mut link, &username, &credential, peer).await,
+            expected,
+            "a permission towards {peer}"
+        );
+    }
 }
