@@ -88,7 +88,8 @@ struct ServeArgs {
     /// STUN/TURN server for clients, `URL` or `URL,username,credential` (repeatable).
     #[arg(long = "ice-server", env = "CADRE_ICE_SERVERS", value_delimiter = ' ')]
     ice_servers: Vec<String>,
-    /// Which ICE candidates clients keep (`loopback` only for test rigs).
+    /// Which ICE candidates clients keep (`loopback` only for test rigs;
+    /// `relay`: TURN relays only).
     #[arg(long, env = "CADRE_ICE_POLICY", value_enum, default_value = "all")]
     ice_policy: IcePolicyArg,
     /// Minutes before the planned start that links open.

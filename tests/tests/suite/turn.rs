@@ -436,3 +436,102 @@ async fn the_embedded_relay_refuses_to_reach_private_addresses() {
         );
     }
 }
+
+/// CPU seconds this process has used (user + system), from /proc.
+fn process_cpu_seconds() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").expect("/proc/self/stat");
+    // Fields after the command's closing parenthesis; utime and stime are
+    // the 14th and 15th fields of the line.
+    let after = &stat[stat.rfind(')').expect("a command field") + 2..];
+    let fields: Vec<&str> = after.split_whitespace().collect();
+    let ticks: f64 = fields[11].parse::<f64>().unwrap() + fields[12].parse::<f64>().unwrap();
+    ticks / 100.0
+}
+
+/// A measurement, not a check: media-sized datagrams from a UDP peer
+/// through an embedded relay to a client over UDP, as one direction of a
+/// relayed call. Prints the rate and the CPU the whole process (server and
+/// both ends) spent per relayed megabyte.
+/// `cargo test -p cadre-tests --test suite -- --ignored --nocapture turn::relayed_throughput`
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+#[ignore = "a measurement; run it on purpose"]
+async fn relayed_throughput() {
+    let server = with_embedded_turn(Duration::from_secs(7200)).await;
+    let session = server
+        .create_session(&[("Claire", Role::Facilitator)])
+        .await;
+    let claire = server.join(&session, "Claire").await;
+    let (urls, username, credential) = turn_entry(&claire.welcome["ice_servers"]);
+    let udp = turn_addr(&urls, "udp");
+    let conn = std::sync::Arc::new(
+        tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+            .await
+            .unwrap(),
+    );
+    let client = turn::client::Client::new(turn::client::ClientConfig {
+        stun_serv_addr: udp.to_string(),
+        turn_serv_addr: udp.to_string(),
+        username,
+        password: credential,
+        realm: String::new(),
+        software: String::new(),
+        rto_in_ms: 0,
+        conn,
+        vnet: None,
+    })
+    .await
+    .unwrap();
+    client.listen().await.unwrap();
+    let relay = client.allocate().await.unwrap();
+    let peer = tokio::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0))
+        .await
+        .unwrap();
+    let peer_addr = peer.local_addr().unwrap();
+    // The permission, and the relay's address as the peer sees it.
+    relay.send_to(b"hello", peer_addr).await.unwrap();
+    let mut buf = vec![0u8; 1500];
+    let (_, relayed) = peer.recv_from(&mut buf).await.unwrap();
+
+    const PACKETS: usize = 20_000;
+    const SIZE: usize = 1_100;
+    let receiver = tokio::spawn(async move {
+        let mut buf = vec![0u8; 1500];
+        let mut got = 0usize;
+        let mut last = std::time::Instant::now();
+        while let Ok(Ok((n, _))) =
+            tokio::time::timeout(Duration::from_secs(2), relay.recv_from(&mut buf)).await
+        {
+            if n == SIZE {
+                got += 1;
+                last = std::time::Instant::now();
+            }
+            if got == PACKETS {
+                break;
+            }
+        }
+        (got, last)
+    });
+    let cpu = process_cpu_seconds();
+    let started = std::time::Instant::now();
+    let payload = vec![7u8; SIZE];
+    for i in 0..PACKETS {
+        peer.send_to(&payload, relayed).await.unwrap();
+        // About 1,000 packets per 10 ms burst: a few dozen calls' worth.
+        if i % 100 == 99 {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    }
+    let (got, last) = receiver.await.unwrap();
+    // Up to the last datagram through: the receiver's final wait is idle.
+    let elapsed = last.duration_since(started).as_secs_f64();
+    let cpu = process_cpu_seconds() - cpu;
+    let megabytes = (got * SIZE) as f64 / 1e6;
+    println!(
+        "relayed {got}/{PACKETS} datagrams of {SIZE} B in {elapsed:.2} s: {:.1} Mbit/s, \
+         {:.0} packets/s; process CPU {cpu:.2} s ({:.3} CPU-s per relayed MB)",
+        megabytes * 8.0 / elapsed,
+        got as f64 / elapsed,
+        cpu / megabytes.max(0.001),
+    );
+    assert!(got > 0, "nothing came through the relay");
+}
