@@ -332,11 +332,17 @@ async fn start_turn(
     };
     let mut urls = Vec::new();
     if let Some(embedded) = &embedded {
+        // A public URL defaulted from a wildcard bind names no host anyone
+        // can reach: the relay's own address then.
         let host = config
             .turn_public_host
             .clone()
             .or_else(|| turn::url_host(public_url))
-            .unwrap_or_else(|| embedded.udp_addr().ip().to_string());
+            .filter(|h| {
+                h.parse::<std::net::IpAddr>()
+                    .map_or(true, |ip| !ip.is_unspecified())
+            })
+            .unwrap_or_else(|| embedded.relay_ip().to_string());
         urls.extend(embedded.urls(&host));
     }
     urls.extend(config.turn_urls.iter().cloned());

@@ -144,6 +144,8 @@ pub struct Embedded {
     status: TurnStatus,
     udp: SocketAddr,
     tcp: Option<SocketAddr>,
+    /// The address relayed candidates carry.
+    relay_ip: IpAddr,
     stop: CancellationToken,
 }
 
@@ -168,6 +170,12 @@ impl Embedded {
         } else {
             udp.ip()
         });
+        if relay_ip.is_loopback() && !udp.ip().is_loopback() {
+            tracing::warn!(
+                "TURN relays announce {relay_ip}, which nobody else can reach: \
+                 set --turn-public-ip (or --media-ip) to the server's public address"
+            );
+        }
         let relay_bind = udp.ip().to_string();
         let gate = |conn: Arc<dyn Conn + Send + Sync>| -> Arc<dyn Conn + Send + Sync> {
             Arc::new(gate::Gate::new(
@@ -239,6 +247,7 @@ impl Embedded {
             status,
             udp,
             tcp,
+            relay_ip,
             stop,
         })
     }
@@ -246,6 +255,11 @@ impl Embedded {
     /// The bound UDP address.
     pub fn udp_addr(&self) -> SocketAddr {
         self.udp
+    }
+
+    /// The address relayed candidates carry.
+    pub fn relay_ip(&self) -> IpAddr {
+        self.relay_ip
     }
 
     /// The bound TCP address, if any.
