@@ -535,3 +535,63 @@ async fn relayed_throughput() {
     );
     assert!(got > 0, "nothing came through the relay");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_busy_turn_port_stops_the_start_with_the_address_named() {
+    let taken = std::net::UdpSocket::bind((Ipv4Addr::LOCALHOST, 0)).expect("take a UDP port");
+    let busy = taken.local_addr().expect("its address");
+    let dir = tempfile::tempdir().expect("a data directory");
+    let mut config = cadre_tests::Config::new(dir.path());
+    config.bind = SocketAddr::from((Ipv4Addr::LOCALHOST, 0));
+    config.turn = Some(EmbeddedTurn {
+        udp: busy,
+        ..EmbeddedTurn::on(LOOPBACK)
+    });
+    let error = match cadre_server::Server::bind(config).await {
+        Ok(_) => panic!("the server started although its TURN port {busy} is taken"),
+        Err(e) => e.to_string(),
+    };
+    assert!(
+        error.contains(&format!("TURN: cannot listen on {busy}")),
+        "the error names the TURN address: {error}"
+    );
+}
+
+#[test]
+fn bad_turn_flags_are_refused_with_a_sentence_and_nothing_starts() {
+    let bin = crate::reports::cadre_binary();
+    for (flags, expected) in [
+        (
+            &["--turn-relay-ports", "10-5"][..],
+            "--turn-relay-ports \"10-5\": expected MIN-MAX",
+        ),
+        (
+            &["--turn-url", "http://turn.example.org"][..],
+            "expected a turn: or turns: URL",
+        ),
+        (
+            &["--turn-credential-minutes", "1"][..],
+            "--turn-credential-minutes must be at least 2",
+        ),
+        (
+            &["--turn-udp", "not-an-address"][..],
+            "invalid value 'not-an-address' for '--turn-udp",
+        ),
+    ] {
+        let dir = tempfile::tempdir().expect("a data directory");
+        let out = std::process::Command::new(&bin)
+            .arg("--data-dir")
+            .arg(dir.path())
+            .args(["serve", "--bind", "127.0.0.1:0"])
+            .args(flags)
+            .output()
+            .expect("run cadre serve");
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(!out.status.success(), "{flags:?} was accepted");
+        assert!(stderr.contains(expected), "{flags:?}: {stderr}");
+        assert!(
+            !dir.path().join("turn-secret").exists(),
+            "{flags:?}: nothing is created before the flags are checked"
+        );
+    }
+}
