@@ -125,6 +125,23 @@ let serverRestarting = false;
   }),
   outboundVideo: () => (call ? outboundVideo(call.mesh) : Promise.resolve(null)),
   publishConnection: () => call?.mesh.server.publish ?? null,
+  /** The candidate types of each peer connection's selected pair (`relay`, `host`…). */
+  selectedPairs: async () => {
+    /** @type {Record<string, { local?: string, remote?: string } | null>} */
+    const pairs = {};
+    for (const [id, pc] of call ? call.mesh.connections() : []) {
+      const stats = await pc.getStats();
+      /** @type {any} */
+      let pair = null;
+      stats.forEach((/** @type {any} */ s) => {
+        if (s.type === "transport" && s.selectedCandidatePairId) pair = stats.get(s.selectedCandidatePairId);
+      });
+      pairs[id] = pair
+        ? { local: stats.get(pair.localCandidateId)?.candidateType, remote: stats.get(pair.remoteCandidateId)?.candidateType }
+        : null;
+    }
+    return pairs;
+  },
   /** How loud each person sounds now (0..1). */
   levels: () => (call ? Object.fromEntries(call.mesh.levels()) : {}),
   /** Tests: fewer pictures per page, to see paging with a few pages. @param {number} n */
@@ -424,6 +441,13 @@ function onMessage(message) {
       const change = message.change;
       shell.toast(() => changeText(change), "warn");
       shell.announce(changeText(change));
+      break;
+    }
+    case "ice_servers": {
+      // Renewed TURN credentials, before the welcome's expire.
+      const policy = welcome?.ice_policy ?? "all";
+      mesh.configure(message.ice_servers, policy);
+      recording.recorder.configure(message.ice_servers, policy);
       break;
     }
     case "peer_joined": {

@@ -24,7 +24,7 @@
 /** @typedef {import("./media.js").LocalMedia} LocalMedia */
 /** @typedef {import("./media.js").Kind} Kind */
 
-import { isLoopbackCandidate, loopbackSdp } from "./peers.js";
+import { isLoopbackCandidate, loopbackSdp, reconfigure } from "./peers.js";
 
 /**
  * The camera in three encodings (simulcast): the server sends each person
@@ -95,6 +95,7 @@ export class ServerLinks {
   configure(config, icePolicy) {
     this.#config = config;
     this.icePolicy = icePolicy;
+    for (const pc of [this.publish, this.subscribe]) if (pc) reconfigure(pc, config);
   }
 
   /** A publication the server refused as beyond what it carries: tried again after this long. */

@@ -128,6 +128,8 @@ export class PeerMesh {
   configure(iceServers, icePolicy) {
     this.icePolicy = icePolicy;
     this.#config = rtcConfiguration(iceServers, icePolicy);
+    // Fresh TURN credentials reach the live links too (their ICE restarts).
+    for (const link of this.links.values()) if (!link.closed) reconfigure(link.pc, this.#config);
   }
 
   /**
@@ -218,7 +220,26 @@ export function rtcConfiguration(iceServers, icePolicy) {
     return server;
   });
   // Loopback rigs must not try the machine's other interfaces or any STUN server.
-  return { iceServers: icePolicy === "loopback" ? [] : servers };
+  if (icePolicy === "loopback") return { iceServers: [] };
+  // `relay`: only TURN relays (a test of the relay path, or a network that must).
+  if (icePolicy === "relay") return { iceServers: servers, iceTransportPolicy: "relay" };
+  return { iceServers: servers };
+}
+
+/**
+ * Gives a live connection new ICE servers (renewed TURN credentials): used
+ * by its next gathering, an ICE restart. A closed connection refuses, and
+ * needs none.
+ * @param {RTCPeerConnection} pc
+ * @param {RTCConfiguration} config
+ */
+export function reconfigure(pc, config) {
+  if (pc.connectionState === "closed") return;
+  try {
+    pc.setConfiguration({ ...pc.getConfiguration(), iceServers: config.iceServers ?? [] });
+  } catch (err) {
+    console.warn("cadre: new ICE servers not applied", err);
+  }
 }
 
 /** Whether a candidate line's address is 127.0.0.1. @param {string} candidate */

@@ -26,7 +26,7 @@
 //! Same ICE servers and policy as the mesh: with `loopback`, only 127.0.0.1
 //! candidates are sent or accepted.
 
-import { isLoopbackCandidate, loopbackSdp, rtcConfiguration } from "./peers.js";
+import { isLoopbackCandidate, loopbackSdp, rtcConfiguration, reconfigure } from "./peers.js";
 
 /** @typedef {import("./wire.js").IceServer} IceServer */
 /** @typedef {import("./wire.js").IcePolicy} IcePolicy */
@@ -133,6 +133,7 @@ export class Recorder {
   configure(iceServers, icePolicy) {
     this.#icePolicy = icePolicy;
     this.#config = rtcConfiguration(iceServers, icePolicy);
+    if (this.#publication) reconfigure(this.#publication.pc, this.#config);
   }
 
   /**

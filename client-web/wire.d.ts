@@ -4,7 +4,7 @@
 export type Role = "facilitator" | "participant";
 export type SessionKind = "formation" | "bilan" | "vae" | "coaching" | "gapp" | "intervention";
 export type SessionState = "scheduled" | "open" | "running" | "suspended" | "postponed" | "ended";
-export type IcePolicy = "all" | "loopback";
+export type IcePolicy = "all" | "loopback" | "relay";
 export type LeaveReason =
   | "left" | "disconnected" | "timeout" | "replaced" | "flood" | "slow_consumer" | "revoked" | "shutdown"
   | "removed" | "ended";
@@ -486,6 +486,7 @@ export interface Entry {
 
 export type ServerMessage =
   | Welcome
+  | { type: "ice_servers"; ice_servers: IceServer[]; expires_at: number }
   | { type: "peer_joined"; peer: Peer }
   | { type: "peer_left"; id: string; reason: LeaveReason }
   | { type: "peer_media"; id: string; camera: boolean; microphone: boolean }

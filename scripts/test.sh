@@ -34,6 +34,12 @@ if [ ! -x /usr/sbin/nginx ]; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends nginx >/dev/null
 fi
+# TURN: the relay tests run a real coturn (turnserver) beside the embedded one.
+if ! command -v turnserver >/dev/null 2>&1; then
+  echo "== installing Debian's coturn"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends coturn >/dev/null
+fi
 if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/typescript ]; then
   echo "== installing the browser suite's npm packages"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

@@ -472,6 +472,9 @@ pub enum IcePolicy {
     All,
     /// Only 127.0.0.1 candidates: test rigs on one machine.
     Loopback,
+    /// Only TURN relays (`iceTransportPolicy: "relay"`): a test of the
+    /// relay path, or a deployment that must hide people's addresses.
+    Relay,
 }
 
 /// One half-day slot of the session, as this person sees it.
@@ -680,6 +683,16 @@ pub enum ServerMessage {
     ForwardFailed {
         /// Which connection.
         side: ForwardSide,
+    },
+    /// Fresh ICE servers, sent some minutes before the TURN credentials of
+    /// the welcome (or of the last such message) expire: apply them to
+    /// every peer connection (`setConfiguration`) and use them for ICE
+    /// restarts. Allocations already made keep working.
+    IceServers {
+        /// The same list as the welcome's, with new credentials.
+        ice_servers: Vec<IceServer>,
+        /// When these credentials expire (ms since the Unix epoch).
+        expires_at: i64,
     },
     /// Someone connected (or reconnected: same `id`, new `connection_id`).
     PeerJoined {

@@ -107,6 +107,23 @@ pub struct Config {
     pub tls: Option<crate::tls::TlsFiles>,
     /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: crate::proxy::TrustedProxies,
+    // -- TURN (docs/operations.md, "TURN").
+    /// The embedded TURN server; none: no embedded server (tests and the
+    /// demo unless they ask; `cadre serve` turns it on unless `--no-turn`).
+    pub turn: Option<crate::turn::EmbeddedTurn>,
+    /// Shared secret of the time-limited TURN credentials (coturn's
+    /// `static-auth-secret`); generated into the data directory when the
+    /// embedded server runs without one.
+    pub turn_secret: Option<String>,
+    /// TURN URLs people get credentials for besides the embedded
+    /// server's own: an external coturn's, or `turns:` on 443.
+    pub turn_urls: Vec<String>,
+    /// Host named in the embedded server's URLs (default: the public URL's
+    /// host).
+    pub turn_public_host: Option<String>,
+    /// How long a minted TURN credential is valid; connections are sent
+    /// fresh ones before it ends.
+    pub turn_credential_validity: Duration,
 }
 
 impl Config {
@@ -148,6 +165,11 @@ impl Config {
             min_free_disk_mb: 500,
             tls: None,
             trusted_proxies: crate::proxy::TrustedProxies::default(),
+            turn: None,
+            turn_secret: None,
+            turn_urls: Vec::new(),
+            turn_public_host: None,
+            turn_credential_validity: Duration::from_secs(2 * 3600),
         }
     }
 }

@@ -50,6 +50,9 @@
 //!   [`backup`]: `cadre backup` (SQLite's online copy of the live
 //!   databases, the keys, a manifest of hashes) and `cadre restore`.
 //!
+//! - [`turn`]: the embedded TURN relay and the time-limited credentials
+//!   people get for it or for an external coturn.
+//!
 //! [`Server::bind`] then [`Server::serve`]: tests bind port 0 and read
 //! [`Server::local_addr`].
 #![forbid(unsafe_code)]
@@ -73,6 +76,7 @@ pub mod recording;
 pub mod settings_file;
 pub mod socket;
 pub mod tls;
+pub mod turn;
 
 pub use app::App;
 pub use config::Config;
@@ -114,6 +118,9 @@ pub enum StartError {
     /// The TLS certificate or key cannot be served.
     #[error(transparent)]
     Tls(#[from] crate::tls::TlsError),
+    /// The embedded TURN server could not start.
+    #[error(transparent)]
+    Turn(#[from] crate::turn::TurnError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -136,6 +143,8 @@ pub struct Server {
     metrics_listener: Option<(TcpListener, SocketAddr)>,
     /// The certificate served when this process runs TLS itself.
     certificates: Option<tls::Certificates>,
+    /// The embedded TURN server, closed when serving ends.
+    turn: Option<turn::Embedded>,
 }
 
 impl Server {
@@ -176,7 +185,8 @@ impl Server {
                 Some((listener, bound))
             }
         };
-        let opened = open(&config, public_url)?;
+        let (turn_setup, turn) = start_turn(&config, &public_url).await?;
+        let opened = open_with_turn(&config, public_url, turn_setup)?;
         // Best effort: only the CLI's link printing reads it.
         let _ = std::fs::write(
             config.data_dir.join(PUBLIC_URL_FILE),
@@ -191,6 +201,7 @@ impl Server {
             tracker: opened.tracker,
             metrics_listener,
             certificates,
+            turn,
         })
     }
 
@@ -220,6 +231,11 @@ impl Server {
     /// The certificate in service when this process serves TLS itself.
     pub fn certificates(&self) -> Option<&tls::Certificates> {
         self.certificates.as_ref()
+    }
+
+    /// The embedded TURN server, when it runs (its bound ports, its figures).
+    pub fn turn(&self) -> Option<&turn::Embedded> {
+        self.turn.as_ref()
     }
 
     /// The bound address.
@@ -359,6 +375,9 @@ impl Server {
         // Connections have recorded their closes; now the run's end, then
         // the writer drains and stops.
         self.app.registry().record_stopping().await;
+        if let Some(turn) = self.turn {
+            turn.close().await;
+        }
         if let Err(e) = self.app.ledger().shutdown().await {
             tracing::error!("the evidence ledger did not shut down cleanly: {e}");
         }
@@ -390,6 +409,61 @@ pub struct Opened {
 /// Opens the data directory (creating keys, token and database on first
 /// start) with links based on `public_url`.
 pub fn open(config: &Config, public_url: String) -> Result<Opened, StartError> {
+    open_with_turn(config, public_url, turn::TurnSetup::default())
+}
+
+/// Starts the embedded TURN server when configured, and prepares the
+/// credentials people get for it and for the configured TURN URLs.
+async fn start_turn(
+    config: &Config,
+    public_url: &str,
+) -> Result<(turn::TurnSetup, Option<turn::Embedded>), StartError> {
+    if config.turn.is_none() && config.turn_urls.is_empty() {
+        return Ok((turn::TurnSetup::default(), None));
+    }
+    let secret = match config.turn_secret.as_deref().map(str::trim) {
+        Some(s) if !s.is_empty() => s.to_owned(),
+        _ => {
+            open_data_dir(&config.data_dir)?;
+            crate::directory::keys::turn_secret(&config.data_dir)?.value
+        }
+    };
+    let embedded = match &config.turn {
+        Some(settings) => Some(turn::Embedded::start(settings, &secret, config.media_ip).await?),
+        None => None,
+    };
+    let mut urls = Vec::new();
+    if let Some(embedded) = &embedded {
+        // A public URL defaulted from a wildcard bind names no host anyone
+        // can reach: the relay's own address then.
+        let host = config
+            .turn_public_host
+            .clone()
+            .or_else(|| turn::url_host(public_url))
+            .filter(|h| {
+                h.parse::<std::net::IpAddr>()
+                    .map_or(true, |ip| !ip.is_unspecified())
+            })
+            .unwrap_or_else(|| embedded.relay_ip().to_string());
+        urls.extend(embedded.urls(&host));
+    }
+    urls.extend(config.turn_urls.iter().cloned());
+    let setup = turn::TurnSetup {
+        credentials: Some(std::sync::Arc::new(turn::TurnCredentials::new(
+            &secret,
+            urls,
+            config.turn_credential_validity,
+        ))),
+        status: embedded.as_ref().map(|e| e.status().clone()),
+    };
+    Ok((setup, embedded))
+}
+
+fn open_with_turn(
+    config: &Config,
+    public_url: String,
+    turn: turn::TurnSetup,
+) -> Result<Opened, StartError> {
     let dir = &config.data_dir;
     open_data_dir(dir)?;
     let key = crate::directory::keys::SigningKey::load_or_create(dir)?.value;
@@ -427,7 +501,21 @@ pub fn open(config: &Config, public_url: String) -> Result<Opened, StartError> {
         public_url,
         shutdown.clone(),
         tracker.clone(),
+        turn,
     );
+    if let Some(status) = app.turn_status().cloned() {
+        app.readiness().register("turn", move || {
+            if status.listening() {
+                Ok(())
+            } else {
+                Err(
+                    "the embedded TURN server is not listening: people behind firewalls that \
+                     block UDP cannot connect"
+                        .to_owned(),
+                )
+            }
+        });
+    }
     Ok(Opened {
         app,
         organiser_token_created,

@@ -104,7 +104,8 @@ struct ServeArgs {
     /// STUN/TURN server for clients, `URL` or `URL,username,credential` (repeatable).
     #[arg(long = "ice-server", env = "CADRE_ICE_SERVERS", value_delimiter = ' ')]
     ice_servers: Vec<String>,
-    /// Which ICE candidates clients keep (`loopback` only for test rigs).
+    /// Which ICE candidates clients keep (`loopback` only for test rigs;
+    /// `relay`: TURN relays only).
     #[arg(long, env = "CADRE_ICE_POLICY", value_enum, default_value = "all")]
     ice_policy: IcePolicyArg,
     /// Minutes before the planned start that links open.
@@ -236,12 +237,56 @@ struct ServeArgs {
         value_delimiter = ' '
     )]
     trusted_proxies: Vec<String>,
+    // -- TURN (docs/operations.md, "TURN").
+    /// Turn the embedded TURN server off (with an external coturn, or none).
+    #[arg(long, env = "CADRE_NO_TURN")]
+    no_turn: bool,
+    /// The embedded TURN server's UDP address (default 0.0.0.0:3478; a
+    /// free loopback port when --bind is loopback).
+    #[arg(long, env = "CADRE_TURN_UDP")]
+    turn_udp: Option<SocketAddr>,
+    /// The embedded TURN server's TCP address, for networks that block UDP
+    /// (default 0.0.0.0:3478; a free loopback port when --bind is loopback).
+    #[arg(long, env = "CADRE_TURN_TCP")]
+    turn_tcp: Option<SocketAddr>,
+    /// No TCP listener for the embedded TURN server.
+    #[arg(long, env = "CADRE_NO_TURN_TCP")]
+    no_turn_tcp: bool,
+    /// The public IPv4 address relayed candidates carry (default: the UDP
+    /// address unless a wildcard, else --media-ip).
+    #[arg(long, env = "CADRE_TURN_PUBLIC_IP")]
+    turn_public_ip: Option<std::net::IpAddr>,
+    /// Host named in the embedded server's turn: URLs (default: the public
+    /// URL's host).
+    #[arg(long, env = "CADRE_TURN_PUBLIC_HOST")]
+    turn_public_host: Option<String>,
+    /// The TURN realm.
+    #[arg(long, env = "CADRE_TURN_REALM", default_value = "cadre")]
+    turn_realm: String,
+    /// UDP ports relays take, `MIN-MAX` (open them in the firewall).
+    #[arg(long, env = "CADRE_TURN_RELAY_PORTS", default_value = "49152-65535")]
+    turn_relay_ports: String,
+    /// Let relays reach loopback and private addresses (test rigs only).
+    #[arg(long, env = "CADRE_TURN_ALLOW_PRIVATE_PEERS")]
+    turn_allow_private_peers: bool,
+    /// Shared secret of the TURN credentials (coturn's static-auth-secret);
+    /// default: generated into the data directory (`turn-secret`).
+    #[arg(long, env = "CADRE_TURN_SECRET", hide_env_values = true)]
+    turn_secret: Option<String>,
+    /// A TURN URL people get credentials for (repeatable): an external
+    /// coturn's `turn:`/`turns:` URLs, or `turns:` on 443.
+    #[arg(long = "turn-url", env = "CADRE_TURN_URLS", value_delimiter = ' ')]
+    turn_urls: Vec<String>,
+    /// Minutes a TURN credential is valid; connections get fresh ones before.
+    #[arg(long, env = "CADRE_TURN_CREDENTIAL_MINUTES", default_value_t = 120)]
+    turn_credential_minutes: u64,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
 enum IcePolicyArg {
     All,
     Loopback,
+    Relay,
 }
 
 #[derive(Subcommand)]
@@ -425,6 +470,7 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
     config.ice_policy = match args.ice_policy {
         IcePolicyArg::All => IcePolicy::All,
         IcePolicyArg::Loopback => IcePolicy::Loopback,
+        IcePolicyArg::Relay => IcePolicy::Relay,
     };
     config.link_lead = Duration::from_secs(args.link_lead_minutes * 60);
     config.link_grace = Duration::from_secs(args.link_grace_minutes * 60);
@@ -540,7 +586,73 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
             })
             .collect::<anyhow::Result<_>>()?,
     );
+    turn_config(&mut config, args)?;
     Ok(config)
+}
+
+/// The TURN flags onto `config`.
+fn turn_config(config: &mut Config, args: &ServeArgs) -> anyhow::Result<()> {
+    if !args.no_turn {
+        let relay_ports = match args.turn_relay_ports.trim() {
+            "" | "any" => None,
+            range => {
+                let parsed = range.split_once('-').and_then(|(a, b)| {
+                    Some((a.trim().parse::<u16>().ok()?, b.trim().parse::<u16>().ok()?))
+                });
+                match parsed {
+                    Some((min, max)) if min > 0 && min <= max => Some((min, max)),
+                    _ => bail!("--turn-relay-ports {range:?}: expected MIN-MAX, e.g. 49152-65535"),
+                }
+            }
+        };
+        let realm = args.turn_realm.trim();
+        if realm.is_empty() {
+            bail!("--turn-realm must not be empty");
+        }
+        // A server on loopback relays for its own machine only (a demo, a
+        // test rig, several at once): any free port rather than 3478.
+        let default = if args.bind.ip().is_loopback() {
+            SocketAddr::new(args.bind.ip(), 0)
+        } else {
+            SocketAddr::from(([0, 0, 0, 0], 3478))
+        };
+        config.turn = Some(cadre_server::turn::EmbeddedTurn {
+            udp: args.turn_udp.unwrap_or(default),
+            tcp: (!args.no_turn_tcp).then_some(args.turn_tcp.unwrap_or(default)),
+            public_ip: args.turn_public_ip,
+            realm: realm.to_owned(),
+            relay_ports,
+            allow_private_peers: args.turn_allow_private_peers,
+        });
+    }
+    config.turn_secret = args
+        .turn_secret
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned);
+    for url in args
+        .turn_urls
+        .iter()
+        .map(|u| u.trim())
+        .filter(|u| !u.is_empty())
+    {
+        if !(url.starts_with("turn:") || url.starts_with("turns:")) {
+            bail!("--turn-url {url:?}: expected a turn: or turns: URL");
+        }
+        config.turn_urls.push(url.to_owned());
+    }
+    config.turn_public_host = args
+        .turn_public_host
+        .as_deref()
+        .map(str::trim)
+        .filter(|h| !h.is_empty())
+        .map(str::to_owned);
+    if args.turn_credential_minutes < 2 {
+        bail!("--turn-credential-minutes must be at least 2");
+    }
+    config.turn_credential_validity = Duration::from_secs(args.turn_credential_minutes * 60);
+    Ok(())
 }
 
 fn parse_ice_server(s: &str) -> anyhow::Result<IceServer> {

@@ -18,10 +18,9 @@
 //!   [`crate::recording::Recorder::metrics`];
 //! - live sessions, counted by the registry when scraped.
 //!
-//! TURN: whoever runs a TURN server for this process reports each
-//! allocation with [`Metrics::turn_allocation_opened`] and its end with
-//! [`Metrics::turn_allocation_closed`] (through [`crate::App::metrics`]);
-//! the gauge `cadre_turn_allocations` is the difference.
+//! TURN: the embedded server counts its allocations itself
+//! ([`crate::turn::TurnStatus`]); a scrape reads them there (0 when no
+//! embedded server runs: an external coturn has its own exporter).
 
 use cadre_protocol::ErrorCode;
 use cadre_protocol::quality::rule;
@@ -76,8 +75,6 @@ pub struct Metrics {
     queue_drops: AtomicU64,
     /// One per entry of [`RULES`], then `other`.
     alerts: [AtomicU64; RULES.len() + 1],
-    turn_allocations: AtomicI64,
-    turn_allocations_total: AtomicU64,
 }
 
 impl Metrics {
@@ -113,18 +110,6 @@ impl Metrics {
     pub fn alert_raised(&self, rule: &str) {
         let i = RULES.iter().position(|r| *r == rule).unwrap_or(RULES.len());
         self.alerts[i].fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A TURN allocation was made (for the TURN server to call).
-    pub fn turn_allocation_opened(&self) {
-        self.turn_allocations.fetch_add(1, Ordering::Relaxed);
-        self.turn_allocations_total.fetch_add(1, Ordering::Relaxed);
-    }
-
-    /// A TURN allocation ended: expired, refreshed to zero or deleted (for
-    /// the TURN server to call once per allocation it reported opened).
-    pub fn turn_allocation_closed(&self) {
-        self.turn_allocations.fetch_sub(1, Ordering::Relaxed);
     }
 }
 
@@ -299,6 +284,7 @@ pub fn render(
     live_sessions: usize,
     ledger: LedgerFigures<'_>,
     recording: RecordingFigures,
+    turn: Option<&crate::turn::TurnStatus>,
 ) -> String {
     let load = |a: &AtomicU64| a.load(Ordering::Relaxed);
     let scrape = Scrape {
@@ -319,8 +305,8 @@ pub fn render(
             .chain(["other"])
             .zip(metrics.alerts.iter().map(load))
             .collect(),
-        turn_allocations: metrics.turn_allocations.load(Ordering::Relaxed),
-        turn_allocations_total: load(&metrics.turn_allocations_total),
+        turn_allocations: turn.map_or(0, |t| t.allocations() as i64),
+        turn_allocations_total: turn.map_or(0, |t| t.allocations_total()),
         commit_seconds: ledger.commit_micros.snapshot(1e6),
         batch_entries: ledger.batch_entries.snapshot(1.0),
         failed_batches: ledger.failed_batches,
@@ -502,6 +488,11 @@ mod tests {
                 segments_closed: 0,
                 bytes_written: 42,
             },
+            None,
+        );
+        assert!(
+            text.contains("cadre_turn_allocations 0\n"),
+            "no embedded TURN: none open"
         );
         assert!(text.contains("cadre_refusals_total{code=\"token_signature\"} 2\n"));
         assert!(text.contains("cadre_alerts_total{rule=\"group_poor\"} 1\n"));

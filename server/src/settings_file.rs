@@ -141,13 +141,18 @@ fn expected(arg: &Arg) -> Expected {
 
 /// Secrets are the flags whose environment value clap hides, and any flag
 /// named like one: a TURN secret added by someone else stays masked even if
-/// they forget `hide_env_values`.
+/// they forget `hide_env_values`. A duration or a count named after a
+/// secret (`turn-credential-minutes`) is not one.
 fn is_secret(arg: &Arg) -> bool {
     let name = arg.get_long().unwrap_or_default();
+    let a_quantity = ["-minutes", "-seconds", "-days", "-mb"]
+        .iter()
+        .any(|unit| name.ends_with(unit));
     arg.is_hide_env_values_set()
-        || ["token", "secret", "password", "credential", "private-key"]
-            .iter()
-            .any(|w| name.contains(w))
+        || (!a_quantity
+            && ["token", "secret", "password", "credential", "private-key"]
+                .iter()
+                .any(|w| name.contains(w)))
 }
 
 /// One mistake in the file, where it is.
@@ -364,7 +369,12 @@ impl FileSettings {
                 (Some(_), _) => Vec::new(),
                 (None, _) => texts.iter().map(|t| format!("--{name}={t}")).collect(),
             };
-            if let Err(e) = validator.clone().try_get_matches_from(&passed) {
+            // One key alone is checked for its value; what it needs beside
+            // it (`tls-cert` needs `tls-key`) is checked with the whole
+            // command line, which names both.
+            if let Err(e) = validator.clone().try_get_matches_from(&passed)
+                && e.kind() != clap::error::ErrorKind::MissingRequiredArgument
+            {
                 mistakes.push(mistake(
                     format!("bad value for `{name}`: {}", clap_reason(&e)),
                     (line, column),

@@ -38,6 +38,7 @@
 //                    « Mes documents », « Mes traces » in plain words, the countersign
 //                    drawing, the facilitator told of a difficulty
 //     postponement   the running badge, the tiles' notice, a same-day postponement reopening live
+//     turn           two pages forced to relay connect through the embedded TURN
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
@@ -57,5 +58,6 @@ import "./suite/privacy.mjs";
 import "./suite/actions.mjs";
 import "./suite/documents.mjs";
 import "./suite/postponement.mjs";
+import "./suite/turn.mjs";
 
 process.exitCode = await run();

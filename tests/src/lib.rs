@@ -53,6 +53,7 @@ pub mod tsa;
 // HTTPS, WSS and the reverse proxy.
 pub mod nginx;
 pub mod tls;
+pub mod turn;
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;

@@ -61,10 +61,12 @@ impl App {
             .await?;
         let registry = self.registry();
         let settings = registry.settings();
+        // With TURN credentials minted for the check, as for a join.
+        let ice_servers = settings.ice_servers_for(&you.id);
         Ok(EquipmentCheck {
             session: super::session_info(&session, facilitators),
             you,
-            ice_servers: settings.ice_servers.clone(),
+            ice_servers,
             ice_policy: settings.ice_policy,
             offer_path: OFFER_PATH.to_owned(),
         })

@@ -111,6 +111,8 @@ struct Inner {
     per_address_connections: usize,
     shutdown: CancellationToken,
     tracker: TaskTracker,
+    /// TURN credentials to renew and the embedded server's figures.
+    turn: crate::turn::TurnSetup,
     /// The anchoring settings and the queue of ended sessions, taken once
     /// by the server that runs the anchoring task (none when it is off).
     anchoring: std::sync::Mutex<
@@ -181,12 +183,14 @@ impl App {
         public_url: String,
         shutdown: CancellationToken,
         tracker: TaskTracker,
+        turn: crate::turn::TurnSetup,
     ) -> App {
         let (anchor, anchor_rx) = crate::evidence::anchoring::AnchorQueue::new(&config.anchoring);
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let registry = Registry::new(
             SessionSettings {
                 ice_servers: config.ice_servers.clone(),
+                turn: turn.credentials.clone(),
                 ice_policy: config.ice_policy,
                 heartbeat_interval: config.heartbeat_interval,
                 quality: config.quality.clone(),
@@ -237,6 +241,7 @@ impl App {
                 ),
                 shutdown,
                 tracker,
+                turn,
                 anchoring: std::sync::Mutex::new(
                     anchor_rx.map(|rx| (config.anchoring.clone(), rx)),
                 ),
@@ -269,6 +274,7 @@ impl App {
             self.inner.registry.live_sessions(),
             self.inner.ledger.metrics(),
             self.inner.recorder.metrics(),
+            self.inner.turn.status.as_ref(),
         )
     }
 
@@ -288,9 +294,20 @@ impl App {
         self.inner.min_free_disk_bytes
     }
 
-    /// The further readiness checks (TURN registers one here).
+    /// The further readiness checks (the embedded TURN server's is one).
     pub fn readiness(&self) -> &crate::readiness::Checks {
         &self.inner.readiness
+    }
+
+    /// TURN credentials to mint, when people get TURN servers.
+    pub fn turn_credentials(&self) -> Option<&Arc<crate::turn::TurnCredentials>> {
+        self.inner.turn.credentials.as_ref()
+    }
+
+    /// The embedded TURN server's figures (live allocations, listening),
+    /// when it runs: for `/metrics` and `/readyz`.
+    pub fn turn_status(&self) -> Option<&crate::turn::TurnStatus> {
+        self.inner.turn.status.as_ref()
     }
 
     /// The recorder.

@@ -175,6 +175,38 @@ pub fn organiser_token(dir: &Path) -> Result<Loaded<String>, KeyError> {
     }
 }
 
+/// File in the data directory holding the TURN shared secret.
+pub const TURN_SECRET_FILE: &str = "turn-secret";
+
+/// Loads the TURN shared secret from `dir`, generating a random one on
+/// first start (give the same to coturn as `static-auth-secret`).
+pub fn turn_secret(dir: &Path) -> Result<Loaded<String>, KeyError> {
+    let path = dir.join(TURN_SECRET_FILE);
+    match fs::read_to_string(&path) {
+        Ok(s) if !s.trim().is_empty() => Ok(Loaded {
+            value: s.trim().to_owned(),
+            created: false,
+        }),
+        Ok(_) => Err(KeyError::Io {
+            source: std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                "the TURN secret file is empty: write the secret into it, delete it to have \
+                 one generated, or pass --turn-secret (CADRE_TURN_SECRET)",
+            ),
+            path,
+        }),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            let secret = random_id(32)?;
+            write_private(&path, secret.as_bytes())?;
+            Ok(Loaded {
+                value: secret,
+                created: true,
+            })
+        }
+        Err(source) => Err(KeyError::Io { path, source }),
+    }
+}
+
 /// `bytes` random bytes, base64url: ids and secrets that cannot be guessed.
 pub fn random_id(bytes: usize) -> Result<String, KeyError> {
     let mut buf = vec![0u8; bytes];

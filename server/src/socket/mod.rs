@@ -34,7 +34,7 @@ use std::pin::Pin;
 use std::sync::{Arc, Mutex};
 use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
-use tracing::{Instrument, info, info_span, warn};
+use tracing::{Instrument, debug, info, info_span, warn};
 use transport::{Outlet, TokenBucket, finish, record_close, write_loop};
 
 /// Largest frame the WebSocket layer reads at all; a bigger one closes the
@@ -232,7 +232,14 @@ struct Opened {
 async fn live(mut o: Opened) {
     // Fields are used in place: destructuring would keep a second copy of
     // them in this future for the connection's whole life.
+    let turn = o.app.turn_credentials().map(|turn| {
+        (
+            o.app.registry().settings().ice_servers.clone(),
+            Arc::clone(turn),
+        )
+    });
     let closing = {
+        let mut renewing = std::pin::pin!(renew_ice_servers(turn, &o.who.id, &o.control));
         // Each future is pinned where it is built: a named value moved
         // into a pin would leave a second, dead copy in this connection's
         // state for its whole life (as would a `Connection` local).
@@ -275,6 +282,7 @@ async fn live(mut o: Opened) {
         tokio::select! {
             closing = &mut writing => closing,
             () = &mut reading => (&mut writing).await,
+            () = &mut renewing => (&mut writing).await,
         }
     };
     info!(reason = ?closing.reason, "connection closed");
@@ -298,6 +306,38 @@ async fn live(mut o: Opened) {
     );
     departure.await;
     o.control.end_queue();
+}
+
+/// Sends the person fresh TURN credentials some minutes before the last
+/// ones expire, for as long as the connection lives (never ends; pending
+/// without TURN). The configured ICE servers come first, as in the welcome.
+async fn renew_ice_servers(
+    turn: Option<(
+        Vec<cadre_protocol::signalling::IceServer>,
+        Arc<crate::turn::TurnCredentials>,
+    )>,
+    id: &str,
+    control: &ConnectionControl,
+) {
+    let Some((configured, turn)) = turn else {
+        return std::future::pending().await;
+    };
+    let out = Outlet {
+        control,
+        about: None,
+    };
+    loop {
+        tokio::time::sleep(turn.renew_after()).await;
+        let now = crate::live::session::unix_now();
+        let mut ice_servers = configured.clone();
+        ice_servers.push(turn.mint(id, now));
+        let expires_at = (now + turn.validity().as_secs()) as i64 * 1000;
+        debug!("TURN credentials renewed");
+        out.send(&ServerMessage::IceServers {
+            ice_servers,
+            expires_at,
+        });
+    }
 }
 
 /// What a connection's end works with.

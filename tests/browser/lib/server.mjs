@@ -16,14 +16,15 @@ import { CADRE_BIN } from "./config.mjs";
  * Starts `cadre demo` and resolves with `{ url, organiserToken }` from its one
  * JSON line. Stopping it (and removing its data) is pushed onto `cleanups`.
  * @param {(() => Promise<void>)[]} cleanups
+ * @param {string[]} [icePolicy] the ICE arguments (a test of TURN asks for relays)
  * @returns {Promise<Server>}
  */
-export function startServer(cleanups) {
+export function startServer(cleanups, icePolicy = ["--ice-policy", "loopback"]) {
   const dataDir = mkdtempSync(join(tmpdir(), "cadre-e2e-"));
   const child = spawn(
     CADRE_BIN,
     // The privacy contact shows in the lobby's notice (suite/documents.mjs).
-    ["demo", "--bind", "127.0.0.1:0", "--data-dir", dataDir, "--json", "--ice-policy", "loopback",
+    ["demo", "--bind", "127.0.0.1:0", "--data-dir", dataDir, "--json", ...icePolicy,
       "--privacy-contact", "dpo@organisme-demo.example"],
     { stdio: ["ignore", "pipe", "pipe"] },
   );

@@ -319,7 +319,11 @@ fn sample(key: &str, expects: &str, default: &Value, dir: &Path) -> String {
         ("an integer", Value::Null) => "1000".into(),
         ("a boolean (true or false)", _) => "true".into(),
         ("a string", Value::String(s)) => quoted(s),
-        ("an array of strings", _) => "[\"stun:stun.example.org:3478\"]".into(),
+        ("an array of strings", _) => match key {
+            "trusted-proxy" => "[\"10.0.0.0/8\"]".into(),
+            "turn-url" => "[\"turns:turn.example.org:443?transport=tcp\"]".into(),
+            _ => "[\"stun:stun.example.org:3478\"]".into(),
+        },
         ("a string", Value::Null) => match key {
             "public-url" => quoted("https://visio.example.org"),
             "organiser-token" => quoted("a-secret-token-from-the-file"),
@@ -330,6 +334,13 @@ fn sample(key: &str, expects: &str, default: &Value, dir: &Path) -> String {
             }
             "tsa-url" => quoted("http://127.0.0.1:9/tsa"),
             "privacy-contact" => quoted("dpo@example.org"),
+            "metrics-bind" | "turn-udp" | "turn-tcp" => quoted("127.0.0.1:0"),
+            "metrics-token" => quoted("a-metrics-token-from-the-file"),
+            "tls-cert" => quoted(&dir.join("fullchain.pem").display().to_string()),
+            "tls-key" => quoted(&dir.join("privkey.pem").display().to_string()),
+            "turn-public-ip" => quoted("192.0.2.10"),
+            "turn-public-host" => quoted("turn.example.org"),
+            "turn-secret" => quoted("a-turn-secret-from-the-file"),
             other => panic!(
                 "no sample value for the new key `{other}` ({expects}, no default): add one here"
             ),
@@ -357,8 +368,9 @@ fn every_flag_of_serve_is_accepted_from_a_file_and_secrets_are_masked() {
         assert_eq!(s["source"], "file", "{line}: {s}");
         let written: toml::Table = toml::from_str(line).unwrap();
         let written = serde_json::to_value(&written[s["key"].as_str().unwrap()]).unwrap();
-        if s["key"] == "organiser-token" {
-            assert_eq!(s["value"], "********", "the secret is masked");
+        let secrets = ["organiser-token", "metrics-token", "turn-secret"];
+        if secrets.contains(&s["key"].as_str().unwrap()) {
+            assert_eq!(s["value"], "********", "the secret is masked: {line}");
         } else {
             assert_eq!(s["value"], written, "{line}");
         }

@@ -51,6 +51,7 @@ mod signin;
 mod slow_consumer;
 mod sponsor_report;
 mod tab_replacement;
+mod turn;
 mod verify_cli;
 mod verify_ledger;
 mod verify_tamper;

@@ -586,6 +586,17 @@ fn server_messages(full: bool) -> Vec<ServerMessage> {
         ServerMessage::UnmuteAsked {
             by: "p_claire".into(),
         },
+        ServerMessage::IceServers {
+            ice_servers: list(
+                full,
+                IceServer {
+                    urls: vec!["turn:127.0.0.1:3478?transport=udp".into()],
+                    username: some(full, "1796292000:p_karim".into()),
+                    credential: some(full, "T+2dGmf56DA3aCWSJ4oqF/j34Oo=".into()),
+                },
+            ),
+            expires_at: 1_796_292_000_000,
+        },
         ServerMessage::PeerJoined { peer: peer() },
         ServerMessage::PeerLeft {
             id: "p_claire".into(),

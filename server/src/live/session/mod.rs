@@ -72,8 +72,10 @@ use std::time::Duration;
 /// Settings every session shares.
 #[derive(Debug, Clone)]
 pub struct SessionSettings {
-    /// ICE servers for the welcome.
+    /// ICE servers for the welcome, as configured.
     pub ice_servers: Vec<IceServer>,
+    /// TURN servers with credentials minted per join, added to those.
+    pub turn: Option<Arc<crate::turn::TurnCredentials>>,
     /// Candidate policy for the welcome.
     pub ice_policy: IcePolicy,
     /// Heartbeat period announced in the welcome.
@@ -92,6 +94,25 @@ pub struct SessionSettings {
     pub media_ip: std::net::IpAddr,
     /// The server's counters (relays, queue drops, alerts).
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+}
+
+impl SessionSettings {
+    /// The ICE servers `id` gets now: the configured ones, then TURN with
+    /// fresh credentials.
+    pub fn ice_servers_for(&self, id: &str) -> Vec<IceServer> {
+        let mut servers = self.ice_servers.clone();
+        if let Some(turn) = &self.turn {
+            servers.push(turn.mint(id, unix_now()));
+        }
+        servers
+    }
+}
+
+/// Seconds since the Unix epoch.
+pub(crate) fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| d.as_secs())
 }
 
 /// A person joining with one connection.

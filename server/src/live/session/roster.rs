@@ -64,7 +64,7 @@ impl SessionActor {
             },
             session: self.info.clone(),
             roster,
-            ice_servers: self.registry.settings.ice_servers.clone(),
+            ice_servers: self.registry.settings.ice_servers_for(&j.id),
             ice_policy: self.registry.settings.ice_policy,
             heartbeat_interval_ms: self.registry.settings.heartbeat_interval.as_millis() as u64,
             server_time: chrono::Utc::now().timestamp_millis(),
