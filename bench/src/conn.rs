@@ -12,10 +12,12 @@ use std::pin::pin;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering::Relaxed};
 use std::time::Duration;
+use tokio::net::TcpStream;
 use tokio::sync::{Semaphore, watch};
 use tokio::time::{Instant, sleep_until, timeout};
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
 use tokio_tungstenite::tungstenite::{self, Message};
+use tokio_util::either::Either;
 
 /// What the orchestrator tells every connection.
 #[derive(Debug, Clone, Copy)]
@@ -106,6 +108,11 @@ pub struct Ctx {
     pub join_errors: Tally,
     /// Sockets open now.
     pub alive: AtomicU64,
+    /// WSS: the client configuration (trusting the server's authority).
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    /// Every Nth message a connection sends in a phase is a presence
+    /// change (an evidence append) rather than a signal (0: never).
+    pub presence_every: u64,
     next_rank: AtomicUsize,
 }
 
@@ -134,6 +141,8 @@ impl Ctx {
             join_failed: AtomicU64::new(0),
             join_errors: Tally::default(),
             alive: AtomicU64::new(0),
+            tls: None,
+            presence_every: 0,
             next_rank: AtomicUsize::new(0),
         }
     }
@@ -276,8 +285,9 @@ async fn join(ctx: &Ctx, seat: &Seat, ws_base: &str) -> Result<(WsStream, u64), 
         .max_frame_size(Some(1 << 20));
     let started = Instant::now();
     let attempt = async {
+        let stream = connect(ctx, ws_base).await?;
         let (mut ws, _) =
-            tokio_tungstenite::connect_async_with_config(url.as_str(), Some(config), true)
+            tokio_tungstenite::client_async_with_config(url.as_str(), stream, Some(config))
                 .await
                 .map_err(|e| describe_connect_error(&e))?;
         loop {
@@ -314,8 +324,39 @@ async fn join(ctx: &Ctx, seat: &Seat, ws_base: &str) -> Result<(WsStream, u64), 
     Ok((ws, hb))
 }
 
-type WsStream =
-    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+/// A socket to the server: plain TCP, or TLS over it (`--tls`). An
+/// `Either` rather than a box, so the plain runs measure what they did
+/// before TLS was an option.
+type Stream = Either<TcpStream, tokio_rustls::client::TlsStream<TcpStream>>;
+
+type WsStream = tokio_tungstenite::WebSocketStream<Stream>;
+
+/// The TCP connection (and the TLS handshake over it) to `ws_base`'s host.
+async fn connect(ctx: &Ctx, ws_base: &str) -> Result<Stream, String> {
+    let authority = ws_base
+        .split_once("://")
+        .map_or(ws_base, |(_, rest)| rest)
+        .trim_end_matches('/');
+    let tcp = TcpStream::connect(authority)
+        .await
+        .map_err(|e| format!("io: {}", e.kind()))?;
+    tcp.set_nodelay(true)
+        .map_err(|e| format!("io: {}", e.kind()))?;
+    let Some(config) = &ctx.tls else {
+        return Ok(Either::Left(tcp));
+    };
+    let host = authority
+        .rsplit_once(':')
+        .map_or(authority, |(host, _)| host)
+        .to_owned();
+    let name = rustls::pki_types::ServerName::try_from(host)
+        .map_err(|e| format!("tls: the server's name: {e}"))?;
+    tokio_rustls::TlsConnector::from(config.clone())
+        .connect(name, tcp)
+        .await
+        .map(Either::Right)
+        .map_err(|e| format!("tls: {e}"))
+}
 
 /// Joins (holding one of `connect_permits` until welcomed), then follows
 /// `control` until told to stop or the socket ends.
@@ -353,6 +394,7 @@ pub async fn participant(
     // Per sender position: last sequence seen + 1 (0: none yet).
     let mut last_seq = vec![0u64; members.len()];
     let mut seq: u64 = 0;
+    let mut visible = true;
     let mut stop = false;
     let mut pending = Some(*control.borrow_and_update());
 
@@ -422,6 +464,22 @@ pub async fn participant(
                         break;
                     }
                     let j = s.next;
+                    if ctx.presence_every > 0 && (j + 1) % ctx.presence_every == 0 {
+                        // An evidence append on the server, not relayed:
+                        // neither counted as sent nor numbered.
+                        visible = !visible;
+                        let text = format!(
+                            "{{\"type\":\"presence\",\"visible\":{visible},\"focused\":true}}"
+                        );
+                        if let Err(e) = ws.send(Message::text(text)).await {
+                            ctx.phase().closes.add(format!("send error: {e}"));
+                            break 'main;
+                        }
+                        phase.presence_sent.fetch_add(1, Relaxed);
+                        s.next += 1;
+                        last_sent = now;
+                        continue;
+                    }
                     let target = members[(me + 1 + (j as usize % others)) % members.len()].as_str();
                     let pad = if j % 2 == 0 { &ctx.sdp_pad } else { &ctx.candidate_pad };
                     let text = signal_text(target, [s.phase as u64, me as u64, seq, ctx.now_ns()], pad);

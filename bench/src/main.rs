@@ -11,6 +11,7 @@
 //! `recording.rs`): withdrawal-to-last-packet latency, CPU per recorded
 //! participant, and signalling latency of another session meanwhile.
 
+mod beside;
 mod compare;
 mod conn;
 mod forward;
@@ -24,7 +25,7 @@ mod setup;
 mod stats;
 mod ws;
 
-use anyhow::{Result, bail};
+use anyhow::{Context, Result, bail};
 use clap::Parser;
 use conn::{Control, Ctx, Run};
 use procfs::{CpuWindows, Machine, Proc};
@@ -155,9 +156,38 @@ struct Args {
     /// Print a JSON summary on stdout (the table goes to stderr).
     #[arg(long)]
     json: bool,
+    /// Serve HTTPS and WSS (a certificate from a throwaway authority that
+    /// only this run trusts), to compare WSS with plain WS.
+    #[arg(long, conflicts_with = "url")]
+    tls: bool,
+    /// Run `cadre backup` back to back on the server's data directory for
+    /// the whole relay phase.
+    #[arg(long, conflicts_with_all = ["url", "saturate"])]
+    backup_during_relay: bool,
+    /// Extra argument of those backups (repeatable), e.g.
+    /// `--backup-arg=--normal-priority`.
+    #[arg(
+        long = "backup-arg",
+        allow_hyphen_values = true,
+        requires = "backup_during_relay"
+    )]
+    backup_args: Vec<String>,
+    /// The server's data directory, kept after the run (default: a
+    /// temporary one). A run with --presence-every fills its ledger for a
+    /// later --backup-during-relay run.
+    #[arg(long, conflicts_with = "url")]
+    data_dir: Option<PathBuf>,
+    /// Every Nth message a connection sends in a phase is a presence change
+    /// (an evidence append on the server) instead of a signal (0: never).
+    #[arg(long, default_value_t = 0)]
+    presence_every: u64,
 }
 
 fn main() -> ExitCode {
+    // reqwest's rustls needs a process-wide provider for the clients that
+    // are not given a configuration (plain HTTP ones too): ring, as the
+    // server and the `--tls` clients use.
+    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Recording(args)) => return recording::main(args),
@@ -267,7 +297,18 @@ async fn run(args: &Args) -> Result<Report> {
                 args.server_bin.display(),
                 args.server_args.join(" ")
             );
-            Server::spawn(&args.server_bin, &args.server_args, Duration::from_secs(60)).await?
+            // The ledger's commit times are read from /metrics around
+            // each phase.
+            let mut extra = args.server_args.clone();
+            extra.extend([
+                "--metrics-token".to_owned(),
+                beside::METRICS_TOKEN.to_owned(),
+            ]);
+            let how = setup::Spawn {
+                tls: args.tls,
+                data_dir: args.data_dir.clone(),
+            };
+            Server::spawn_with(&args.server_bin, &extra, Duration::from_secs(60), how).await?
         }
     };
     eprintln!("server at {} (pid {:?})", server.url, server.pid);
@@ -316,13 +357,16 @@ async fn drive(args: &Args, server: &mut Server, machine: Machine) -> Result<Rep
     sleep(Duration::from_millis(500)).await;
     let server_rss_before = rss(server_proc);
     let tool_rss_before = Proc::SelfProc.rss_kib();
-    let ctx = Arc::new(Ctx::new(
+    let mut ctx = Ctx::new(
         PHASES,
         args.sdp_bytes,
         args.candidate_bytes,
         args.client_read_buffer,
         Duration::from_secs(30),
-    ));
+    );
+    ctx.tls = server.tls.clone();
+    ctx.presence_every = args.presence_every;
+    let ctx = Arc::new(ctx);
     let (control, control_rx) = watch::channel(Control::Idle);
     let permits = Arc::new(Semaphore::new(args.connect_concurrency));
     let ws_base: Arc<str> = server.ws_base().into();
@@ -423,6 +467,31 @@ async fn drive(args: &Args, server: &mut Server, machine: Machine) -> Result<Rep
 
     let mut relay = None;
     let mut saturation = None;
+    let scratch = match args.backup_during_relay {
+        true => Some(
+            tempfile::Builder::new()
+                .prefix("cadre-bench-backups-")
+                .tempdir()
+                .context("creating a directory for the backups")?,
+        ),
+        false => None,
+    };
+    let backups = match (&scratch, server.data_dir()) {
+        (Some(scratch), Some(data_dir)) => Some(beside::BackupPlan {
+            bin: args.server_bin.clone(),
+            data_dir: data_dir.to_owned(),
+            scratch: scratch.path().to_owned(),
+            args: args.backup_args.clone(),
+        }),
+        _ => None,
+    };
+    let metrics = match server.data_dir() {
+        Some(_) => Some((
+            server.http_client(Duration::from_secs(10))?,
+            server.url.clone(),
+        )),
+        None => None,
+    };
     let phase_args = PhaseArgs {
         server_proc,
         wait_quiet: Duration::from_secs(args.wait_quiet),
@@ -430,6 +499,8 @@ async fn drive(args: &Args, server: &mut Server, machine: Machine) -> Result<Rep
         drain: Duration::from_secs_f64(args.drain),
         senders: joined,
         p99_target_ms: args.p99_target_ms,
+        metrics,
+        backups,
     };
     if args.saturate {
         saturation = Some(saturate(args, &ctx, &control, &phase_args, server).await?);
@@ -491,6 +562,11 @@ struct PhaseArgs {
     drain: Duration,
     senders: usize,
     p99_target_ms: f64,
+    /// A client for the server's `/metrics` and its base URL (servers this
+    /// tool started).
+    metrics: Option<(reqwest::Client, String)>,
+    /// Backups to run for the whole phase.
+    backups: Option<beside::BackupPlan>,
 }
 
 /// Waits (at most `max`) until processes other than the server and this
@@ -532,6 +608,10 @@ async fn run_phase(
     duration: Duration,
 ) -> PhaseReport {
     wait_quiet(pa.server_proc, pa.wait_quiet, pa.quiet_below).await;
+    let commits_before = match &pa.metrics {
+        Some((client, url)) => beside::scrape_commits(client, url).await.ok(),
+        None => None,
+    };
     ctx.current_phase.store(phase, Relaxed);
     let start = Instant::now() + Duration::from_millis(300);
     let _ = control.send(Control::Run(Run {
@@ -542,6 +622,10 @@ async fn run_phase(
         senders: pa.senders,
     }));
     sleep_until(start).await;
+    let backups = pa
+        .backups
+        .clone()
+        .map(|plan| beside::backups_until(plan, start + duration));
     let windows = CpuWindows::open(pa.server_proc);
     sleep_until(start + duration).await;
     let cpu = windows.read();
@@ -559,7 +643,16 @@ async fn run_phase(
     // Let the connections see Idle before charging events to phase 0 again.
     sleep(Duration::from_millis(50)).await;
     ctx.current_phase.store(0, Relaxed);
-    PhaseReport::from_stats(name, rate, duration, pa.senders, stats, cpu)
+    let mut report = PhaseReport::from_stats(name, rate, duration, pa.senders, stats, cpu);
+    if let Some(backups) = backups {
+        report.backups = backups.await.ok();
+    }
+    if let (Some(before), Some((client, url))) = (commits_before, &pa.metrics)
+        && let Ok(after) = beside::scrape_commits(client, url).await
+    {
+        report.ledger = Some(after.since(&before));
+    }
+    report
 }
 
 async fn saturate(

@@ -522,6 +522,8 @@ async fn drive(
             drain: Duration::from_secs(2),
             senders: args.signal_clients,
             p99_target_ms: 5.0,
+            metrics: None,
+            backups: None,
         };
 
         eprintln!("idle for {} s", args.window);

@@ -91,6 +91,45 @@ pub struct PhaseReport {
     pub pass: Option<bool>,
     /// Why not, or "ok".
     pub verdict: Option<String>,
+    /// Presence changes sent in place of signals (`--presence-every`):
+    /// evidence appends on the server.
+    pub presence_sent: u64,
+    /// The ledger's commits during the phase, from the server's `/metrics`.
+    pub ledger: Option<LedgerCommits>,
+    /// Backups run back to back during the phase (`--backup-during-relay`).
+    pub backups: Option<BackupRuns>,
+}
+
+/// The ledger writer's commits over a phase: the difference of
+/// `cadre_ledger_commit_seconds` between two scrapes.
+#[derive(Debug, Serialize, Clone, Default)]
+pub struct LedgerCommits {
+    /// Commits (batches) made.
+    pub commits: u64,
+    /// Mean commit time, milliseconds.
+    pub mean_ms: f64,
+    /// The bucket bound under which 50 % of commits fell, milliseconds.
+    pub p50_at_most_ms: f64,
+    /// The bucket bound under which 99 % of commits fell, milliseconds
+    /// (infinite when beyond the last bound).
+    pub p99_at_most_ms: f64,
+}
+
+/// `cadre backup` runs made while a phase ran.
+#[derive(Debug, Serialize, Clone, Default)]
+pub struct BackupRuns {
+    /// Backups completed.
+    pub completed: u64,
+    /// Backups that failed (with the first error).
+    pub failed: u64,
+    /// The first failure's message.
+    pub first_error: Option<String>,
+    /// Mean duration of a backup, seconds.
+    pub mean_s: f64,
+    /// Longest backup, seconds.
+    pub max_s: f64,
+    /// Size of the copied ledger and catalogue, bytes (last backup).
+    pub copied_bytes: u64,
 }
 
 impl PhaseReport {
@@ -106,6 +145,7 @@ impl PhaseReport {
         let secs = duration.as_secs_f64();
         let sent = s.sent.load(Relaxed);
         let received = s.received.load(Relaxed);
+        let presence_sent = s.presence_sent.load(Relaxed);
         PhaseReport {
             name: name.into(),
             target_rate: rate,
@@ -127,6 +167,9 @@ impl PhaseReport {
             notices: s.notices.snapshot(),
             pass: None,
             verdict: None,
+            presence_sent,
+            ledger: None,
+            backups: None,
         }
     }
 
@@ -135,10 +178,11 @@ impl PhaseReport {
     pub fn judge(&mut self, p99_target_ms: f64) -> bool {
         let mut why = Vec::new();
         let expected = self.target_rate * self.duration_s;
-        if (self.sent as f64) < expected * 0.97 {
+        let written = (self.sent + self.presence_sent) as f64;
+        if written < expected * 0.97 {
             why.push(format!(
                 "load tool sent only {:.0} % of the schedule",
-                self.sent as f64 / expected * 100.0
+                written / expected * 100.0
             ));
         }
         if self.lost > 0 {
@@ -315,6 +359,41 @@ fn phase_rows(out: &mut String, r: &PhaseReport) {
             out,
             "reordered / send failed",
             format!("{} / {}", r.reordered, r.send_failed),
+        );
+    }
+    if r.presence_sent > 0 {
+        row(
+            out,
+            "presence changes sent",
+            format!("{} (evidence appends, not relayed)", r.presence_sent),
+        );
+    }
+    if let Some(l) = r.ledger.as_ref().filter(|l| l.commits > 0) {
+        row(
+            out,
+            "ledger commits",
+            format!(
+                "{} commits, mean {:.2} ms, p50 ≤ {} ms, p99 ≤ {} ms",
+                l.commits, l.mean_ms, l.p50_at_most_ms, l.p99_at_most_ms
+            ),
+        );
+    }
+    if let Some(b) = &r.backups {
+        row(
+            out,
+            "backups during the phase",
+            format!(
+                "{} completed, {} failed; mean {:.2} s, max {:.2} s; {:.1} MiB copied each{}",
+                b.completed,
+                b.failed,
+                b.mean_s,
+                b.max_s,
+                b.copied_bytes as f64 / (1024.0 * 1024.0),
+                b.first_error
+                    .as_deref()
+                    .map(|e| format!(" (first failure: {e})"))
+                    .unwrap_or_default()
+            ),
         );
     }
     if let Some(v) = &r.verdict {

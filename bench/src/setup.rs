@@ -31,31 +31,71 @@ pub struct Server {
     child: Option<Child>,
     /// Where the child's stderr goes.
     pub log_path: Option<PathBuf>,
+    /// With `--tls`: a client configuration trusting only the throwaway
+    /// authority that signed the server's certificate.
+    pub tls: Option<Arc<rustls::ClientConfig>>,
+    data_path: Option<PathBuf>,
     _data_dir: Option<tempfile::TempDir>,
+    _tls_dir: Option<tempfile::TempDir>,
 }
 
 impl Server {
     /// Starts `bin serve --bind 127.0.0.1:0 --data-dir <tmp> --json-ready
     /// [extra...]` and waits for its ready line.
     pub async fn spawn(bin: &Path, extra: &[String], ready_timeout: Duration) -> Result<Server> {
+        Server::spawn_with(bin, extra, ready_timeout, Spawn::default()).await
+    }
+
+    /// As [`Server::spawn`], with the options of `how`.
+    pub async fn spawn_with(
+        bin: &Path,
+        extra: &[String],
+        ready_timeout: Duration,
+        how: Spawn,
+    ) -> Result<Server> {
         if !bin.exists() {
             bail!(
                 "server binary {} not found (build it with `cargo build --release -p cadre-server`, or pass --server-bin)",
                 bin.display()
             );
         }
-        let data_dir = tempfile::Builder::new()
-            .prefix("cadre-bench-")
-            .tempdir()
-            .context("creating a temporary data directory")?;
-        let log_path = data_dir.path().join("server.log");
+        let (temp, data_path) = match how.data_dir {
+            Some(dir) => {
+                std::fs::create_dir_all(&dir)
+                    .with_context(|| format!("creating {}", dir.display()))?;
+                (None, dir)
+            }
+            None => {
+                let temp = tempfile::Builder::new()
+                    .prefix("cadre-bench-")
+                    .tempdir()
+                    .context("creating a temporary data directory")?;
+                let path = temp.path().to_owned();
+                (Some(temp), path)
+            }
+        };
+        let tls = match how.tls {
+            true => Some(throwaway_certificate()?),
+            false => None,
+        };
+        let mut extra = extra.to_vec();
+        if let Some((dir, _)) = &tls {
+            extra.extend([
+                "--tls-cert".to_owned(),
+                dir.path().join("cert.pem").display().to_string(),
+                "--tls-key".to_owned(),
+                dir.path().join("key.pem").display().to_string(),
+            ]);
+        }
+        let extra = extra.as_slice();
+        let log_path = data_path.join("server.log");
         let log = std::fs::File::create(&log_path).context("creating the server log")?;
         let mut child = Command::new(bin)
             .arg("serve")
             .arg("--bind")
             .arg("127.0.0.1:0")
             .arg("--data-dir")
-            .arg(data_dir.path())
+            .arg(&data_path)
             .arg("--json-ready")
             // Every simulated client comes from 127.0.0.1.
             .args(["--per-address-connections", "0"])
@@ -103,14 +143,36 @@ impl Server {
         })?;
         // Keep draining stdout so the server never blocks on a full pipe.
         tokio::spawn(async move { while let Ok(Some(_)) = lines.next_line().await {} });
+        let url = ready.url.trim_end_matches('/').to_string();
+        if tls.is_some() && !url.starts_with("https://") {
+            let _ = child.start_kill();
+            bail!("the server was given a certificate but announced {url}");
+        }
+        let (tls, tls_dir) = match tls {
+            Some((dir, client)) => (Some(client), Some(dir)),
+            None => (None, None),
+        };
         Ok(Server {
-            url: ready.url.trim_end_matches('/').to_string(),
+            url,
             organiser_token: ready.organiser_token,
             pid,
             child: Some(child),
             log_path: Some(log_path),
-            _data_dir: Some(data_dir),
+            tls,
+            data_path: Some(data_path),
+            _data_dir: temp,
+            _tls_dir: tls_dir,
         })
+    }
+
+    /// An HTTP client for this server's REST API (HTTPS when it serves TLS).
+    pub fn http_client(&self, timeout: Duration) -> Result<reqwest::Client> {
+        let builder = reqwest::Client::builder().timeout(timeout).no_proxy();
+        let builder = match &self.tls {
+            Some(config) => builder.tls_backend_preconfigured(rustls::ClientConfig::clone(config)),
+            None => builder,
+        };
+        builder.build().context("building the HTTP client")
     }
 
     /// A server someone else started.
@@ -121,13 +183,16 @@ impl Server {
             pid,
             child: None,
             log_path: None,
+            tls: None,
+            data_path: None,
             _data_dir: None,
+            _tls_dir: None,
         }
     }
 
     /// The data directory of a server we started.
     pub fn data_dir(&self) -> Option<&Path> {
-        self._data_dir.as_ref().map(|d| d.path())
+        self.data_path.as_deref()
     }
 
     /// `ws://host:port`.
@@ -154,6 +219,31 @@ impl Server {
             stop_child(child, grace).await;
         }
     }
+}
+
+/// How [`Server::spawn_with`] starts the server.
+#[derive(Debug, Default)]
+pub struct Spawn {
+    /// Serve HTTPS and WSS with a certificate for `127.0.0.1` and
+    /// `localhost` from a throwaway authority that only this run trusts.
+    pub tls: bool,
+    /// Use (and keep) this data directory rather than a temporary one.
+    pub data_dir: Option<PathBuf>,
+}
+
+/// A throwaway authority's certificate and key for the server, in a
+/// temporary directory (`cert.pem`, `key.pem`), and a client configuration
+/// trusting that authority only.
+fn throwaway_certificate() -> Result<(tempfile::TempDir, Arc<rustls::ClientConfig>)> {
+    use cadre_tests::tls::{TestCa, Validity};
+    let dir = tempfile::Builder::new()
+        .prefix("cadre-bench-tls-")
+        .tempdir()
+        .context("creating a directory for the certificate")?;
+    let ca = TestCa::new("cadre-bench");
+    ca.issue(1, Validity::Current)
+        .write(&dir.path().join("cert.pem"), &dir.path().join("key.pem"));
+    Ok((dir, ca.client_config()))
 }
 
 /// Stops a child process: SIGTERM, then SIGKILL after `grace`.
@@ -209,10 +299,7 @@ pub async fn create_sessions(
     concurrency: usize,
     timeout: Duration,
 ) -> Result<Vec<Seat>> {
-    let client = reqwest::Client::builder()
-        .timeout(Duration::from_secs(30))
-        .no_proxy()
-        .build()?;
+    let client = server.http_client(Duration::from_secs(30))?;
     let now = chrono::Utc::now();
     let start = now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
     let end = (now + chrono::Duration::hours(3)).to_rfc3339_opts(chrono::SecondsFormat::Secs, true);

@@ -122,6 +122,8 @@ pub struct PhaseStats {
     pub sent_bytes: AtomicU64,
     /// Signals that failed to be written (socket gone).
     pub send_failed: AtomicU64,
+    /// Presence changes sent instead of signals (`--presence-every`).
+    pub presence_sent: AtomicU64,
     /// Signals received back through the server.
     pub received: AtomicU64,
     /// Received with a sequence lower than the last one from the same sender.

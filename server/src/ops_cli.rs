@@ -47,6 +47,10 @@ pub(crate) struct BackupArgs {
     /// Where recordings are, if `serve` was given another place.
     #[arg(long, env = "CADRE_RECORDINGS_DIR")]
     recordings_dir: Option<PathBuf>,
+    /// Copy at the normal CPU priority (faster on a busy machine, at the
+    /// calls' expense). By default the copy runs at the lowest (nice 19).
+    #[arg(long)]
+    normal_priority: bool,
 }
 
 #[derive(Args)]
@@ -214,7 +218,15 @@ fn check(path: Option<&Path>, json: bool) -> anyhow::Result<String> {
     };
     // Exactly what `serve` refuses, with the file's line of each key the
     // refusal names.
-    if let Err(e) = config(&cli.data_dir, server) {
+    // The certificate and its key are read as `serve` reads them at start:
+    // a missing, expired or mismatched pair is found here, not at 3 a.m.
+    let checked = config(&cli.data_dir, server).and_then(|c| match c.tls {
+        Some(files) => cadre_server::tls::Certificates::load(files)
+            .map(drop)
+            .map_err(|e| anyhow!("--tls-cert/--tls-key: {e}")),
+        None => Ok(()),
+    });
+    if let Err(e) = checked {
         let message = format!("{e:#}");
         let mut text = format!("the settings are refused: {message}");
         if let Some(file) = &file {
@@ -360,11 +372,22 @@ pub(crate) async fn backup(data_dir: &Path, args: BackupArgs) -> anyhow::Result<
         with_recordings: args.with_recordings,
         recordings_dir: args.recordings_dir,
     };
+    let lower = !args.normal_priority;
     let started = std::time::Instant::now();
-    let report =
-        tokio::task::spawn_blocking(move || backup::backup(&request).map(|r| (r, request)))
-            .await
-            .context("the backup task")?;
+    let report = tokio::task::spawn_blocking(move || {
+        if lower {
+            // Hashing and checking a large ledger takes most of a core for
+            // seconds; on the server's machine the calls come first. Linux
+            // keeps the nice value per thread: this is the thread that
+            // copies. Lowering one's own priority is always allowed.
+            if let Err(e) = rustix::process::setpriority_process(None, 19) {
+                say!("note: the backup's priority could not be lowered ({e}); it runs at normal priority");
+            }
+        }
+        backup::backup(&request).map(|r| (r, request))
+    })
+    .await
+    .context("the backup task")?;
     let (report, request) = report.map_err(|e| anyhow!("the backup failed: {e}"))?;
     let bytes: u64 = report.manifest.files.iter().map(|f| f.bytes).sum();
     let m = &report.manifest;

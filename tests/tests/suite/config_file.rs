@@ -6,6 +6,7 @@
 //! --json` lists every flag of `serve`), so a flag added later is covered.
 
 use crate::reports::cadre_binary;
+use cadre_tests::tls::{TestCa, Validity};
 use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::process::Stdio;
@@ -350,8 +351,65 @@ fn sample(key: &str, expects: &str, default: &Value, dir: &Path) -> String {
 }
 
 #[test]
+fn a_certificate_that_serve_would_refuse_is_named_with_the_lines_that_set_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let ca = TestCa::new("config");
+    let (cert, key) = (dir.path().join("cert.pem"), dir.path().join("key.pem"));
+    let text = format!(
+        "bind = \"127.0.0.1:0\"\ntls-cert = {:?}\ntls-key = {:?}\n",
+        cert.display().to_string(),
+        key.display().to_string()
+    );
+    let file = write(dir.path(), "tls.toml", &text);
+    let shown = file.display().to_string();
+    let check = || cadre(&["config", "check", "--config", &shown], &[]);
+
+    // Missing files.
+    let (code, _, err) = check();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("cannot read the file"), "{err}");
+    assert!(
+        err.contains(":2:") && err.contains("`tls-cert` is set here"),
+        "{err}"
+    );
+    assert!(
+        err.contains(":3:") && err.contains("`tls-key` is set here"),
+        "{err}"
+    );
+
+    // Expired.
+    ca.issue(2, Validity::Expired).write(&cert, &key);
+    let (code, _, err) = check();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains("expired"), "{err}");
+
+    // A key that is not the certificate's.
+    let current = ca.issue(3, Validity::Current);
+    let other = ca.issue(4, Validity::Current);
+    std::fs::write(&cert, &current.cert_pem).unwrap();
+    std::fs::write(&key, &other.key_pem).unwrap();
+    let (code, _, err) = check();
+    assert_eq!(code, 2, "{err}");
+    assert!(err.contains(&key.display().to_string()), "{err}");
+
+    // The pair that goes together passes.
+    current.write(&cert, &key);
+    let (code, out, err) = check();
+    assert_eq!(code, 0, "{err}");
+    assert!(
+        out.contains("everything `cadre serve` checks holds"),
+        "{out}"
+    );
+}
+
+#[test]
 fn every_flag_of_serve_is_accepted_from_a_file_and_secrets_are_masked() {
     let dir = tempfile::tempdir().unwrap();
+    // config check reads the certificate and its key as serve does.
+    TestCa::new("config").issue(1, Validity::Current).write(
+        &dir.path().join("fullchain.pem"),
+        &dir.path().join("privkey.pem"),
+    );
     let empty = write(dir.path(), "empty.toml", "");
     let defaults = settings(&empty, &[]);
     assert!(defaults.len() >= 30, "every flag is listed: {defaults:#?}");
