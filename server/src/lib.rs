@@ -126,6 +126,9 @@ pub enum StartError {
     /// The embedded TURN server could not start.
     #[error(transparent)]
     Turn(#[from] crate::turn::TurnError),
+    /// The mail settings cannot work.
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -156,6 +159,9 @@ impl Server {
     /// Opens the data directory (creating keys, token and database on first
     /// start) and binds the listener.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
+        if let Some(mail) = &config.mail {
+            mail.check()?;
+        }
         // Checked first: a bad certificate must stop the start before
         // anything is created or bound.
         let certificates = config

@@ -17,9 +17,27 @@ use chrono::{DateTime, Datelike, Utc};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 
-/// Why a queued mail can no longer be sent (it is marked failed).
+/// Why a message was not built.
 #[derive(Debug)]
-pub struct Unsendable(pub String);
+pub enum NotBuilt {
+    /// It can no longer be sent (the mail is marked failed).
+    Unsendable(String),
+    /// Reading what it says failed for now (the disk, the ledger): tried
+    /// again like a failed delivery.
+    Later(String),
+}
+
+use NotBuilt::Unsendable;
+
+/// A failure to read the session, the person or the ledger: final when
+/// the session or the person is gone, for later otherwise.
+fn reading(e: crate::error::ApiError) -> NotBuilt {
+    if e.code == cadre_protocol::ErrorCode::NotFound {
+        Unsendable(e.message)
+    } else {
+        NotBuilt::Later(e.message)
+    }
+}
 
 /// Everything a message says, gathered at send time.
 pub struct Content<'a> {
@@ -58,12 +76,11 @@ pub async fn build(
     app: &App,
     settings: &super::MailSettings,
     mail: &Mail,
-) -> Result<lettre::Message, Unsendable> {
-    let internal = |e: crate::error::ApiError| Unsendable(e.message);
+) -> Result<lettre::Message, NotBuilt> {
     let (session, person, link) = app
         .mail_recipient(&mail.session_id, &mail.person_id)
         .await
-        .map_err(internal)?;
+        .map_err(reading)?;
     if link.revoked_at.is_some() {
         return Err(Unsendable(
             "the person's link was revoked: nothing to invite them to".into(),
@@ -77,8 +94,8 @@ pub async fn build(
             "the session had started: the reminder came too late".into(),
         ));
     }
-    let token = app.join_token(&person, &link).map_err(internal)?;
-    let (sequence, reason) = app.postponements(&session.id).await.map_err(internal)?;
+    let token = app.join_token(&person, &link).map_err(reading)?;
+    let (sequence, reason) = app.postponements(&session.id).await.map_err(reading)?;
     let base = app.public_url();
     let join_url = format!("{base}/j/{token}");
     let check_url = format!("{base}/e/{token}");
@@ -119,7 +136,7 @@ pub async fn build(
         stamp: Utc::now(),
         invitation: Some(calendar::Invitation {
             organizer_name: from.name.as_deref().unwrap_or(&session.organisation),
-            organizer_email: &from.email.to_string(),
+            organizer_email: from.email.as_ref(),
             attendee_name: &person.name,
             attendee_email: &mail.recipient,
         }),

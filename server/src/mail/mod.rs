@@ -42,9 +42,12 @@ pub struct MailSettings {
     pub from: String,
     /// How long before a session its reminders go (each once).
     pub reminders: Vec<Duration>,
-    /// How often the queue and the reminders are looked at when nothing
-    /// wakes the sender.
+    /// How often the queue is looked at when nothing wakes the sender
+    /// (mail queued by the command line waits this long at most).
     pub poll: Duration,
+    /// How often the reminders due are looked for (each look reads every
+    /// session, and the ledger of those with a half-day closing).
+    pub schedule_every: Duration,
     /// Mails handed to the SMTP server at once.
     pub concurrency: usize,
     /// The delay after a first failed try; it doubles with each failure.
@@ -76,6 +79,7 @@ impl MailSettings {
             from: from.into(),
             reminders: vec![Duration::from_secs(24 * 3600), Duration::from_secs(3600)],
             poll: Duration::from_secs(5),
+            schedule_every: Duration::from_secs(30),
             concurrency: 4,
             retry_first: Duration::from_secs(30),
             retry_cap: Duration::from_secs(3600),
@@ -191,7 +195,7 @@ pub async fn run(app: App, settings: MailSettings, stop: CancellationToken) {
             if let Err(e) = reminders::queue_due(&app, &settings, now).await {
                 tracing::warn!("reminders not queued this time: {}", e.message);
             }
-            next_schedule = now + settings.poll.as_millis() as i64;
+            next_schedule = now + settings.schedule_every.as_millis() as i64;
         }
         let limit = settings.concurrency;
         let due = app.catalog().run(move |c| c.due_mails(now, limit)).await;
@@ -239,7 +243,8 @@ async fn send_one(
     mail: Mail,
 ) {
     let outcome = match message::build(app, settings, &mail).await {
-        Err(message::Unsendable(why)) => Outcome::Failed(why),
+        Err(message::NotBuilt::Unsendable(why)) => Outcome::Failed(why),
+        Err(message::NotBuilt::Later(why)) => Outcome::Retry(why),
         Ok(message) => match transport.send(message).await {
             Ok(response) => Outcome::Sent(format!(
                 "{} {}",

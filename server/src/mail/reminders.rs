@@ -101,6 +101,18 @@ async fn signin_reminders(
     slot: &str,
     now: i64,
 ) -> Result<(), ApiError> {
+    let s = session.id.clone();
+    let participants: Vec<_> = app
+        .catalog()
+        .run(move |c| outbox::invited(&c.connection(), &s))
+        .await?
+        .into_iter()
+        .filter(|p| p.role == Role::Participant)
+        .collect();
+    if participants.is_empty() {
+        // Nobody to remind: the ledger is not read.
+        return Ok(());
+    }
     let entries = app.log(&session.id, u64::MAX).await?;
     let in_slot = |e: &&cadre_protocol::evidence::Entry| {
         e.payload_value().get("slot").and_then(|v| v.as_str()) == Some(slot)
@@ -122,11 +134,11 @@ async fn signin_reminders(
     let queued = app
         .catalog()
         .run(move |c| {
+            let people: Vec<_> = participants
+                .into_iter()
+                .filter(|p| !signed.contains(&p.person_id))
+                .collect();
             c.in_transaction(|tx| {
-                let people: Vec<_> = outbox::invited(tx, &sid)?
-                    .into_iter()
-                    .filter(|p| p.role == Role::Participant && !signed.contains(&p.person_id))
-                    .collect();
                 outbox::queue_each(tx, &sid, &people, MailKind::SigninReminder, &occasion, now)
             })
         })

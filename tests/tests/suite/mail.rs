@@ -27,6 +27,7 @@ fn mail(url: String, reminders: Vec<Duration>) -> impl FnOnce(&mut Config) {
         let mut m = MailSettings::new(url, FROM);
         m.reminders = reminders;
         m.poll = Duration::from_millis(200);
+        m.schedule_every = Duration::from_millis(200);
         m.retry_first = Duration::from_millis(100);
         m.retry_cap = Duration::from_millis(400);
         m.timeout = Duration::from_secs(5);
@@ -601,6 +602,75 @@ async fn a_reminder_goes_once_before_the_session() {
             "{list:#?}"
         );
     }
+}
+
+/// A half-day's sign-in was open and one participant did not sign: once
+/// its planned part is over, that participant (and no one else) gets one
+/// mail about that half-day.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_participant_who_did_not_sign_a_half_day_is_reminded_once() {
+    let smtp = TestSmtp::start(free_port()).await;
+    let server = TestServer::start_with(mail(smtp.url(), Vec::new())).await;
+    let mut body = session_body(&[
+        ("Claire Martin", Role::Facilitator),
+        ("Karim Benali", Role::Participant),
+        ("Sophie Dubois", Role::Participant),
+    ]);
+    let now = chrono::Utc::now();
+    let rfc3339 =
+        |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true);
+    body.planned_start = rfc3339(now - chrono::Duration::minutes(1));
+    body.planned_end = rfc3339(now + chrono::Duration::seconds(5));
+    for (p, email) in
+        body.people
+            .iter_mut()
+            .zip(["claire@cadre.test", "karim@cadre.test", "sophie@cadre.test"])
+    {
+        p.email = Some(email.to_owned());
+    }
+    let session = server.create_session_body(&body).await;
+    let sid = &session.id;
+    invite(&server, sid, json!({})).await;
+    smtp.wait_messages(3).await;
+
+    // Karim signs the half-day in progress; Sophie never comes.
+    let _claire = server.join(&session, "Claire Martin").await;
+    let mut karim = server.join(&session, "Karim Benali").await;
+    let slot = karim.welcome["slots"][0]["slot"]
+        .as_str()
+        .expect("a half-day in progress")
+        .to_owned();
+    karim
+        .send_json(&json!({"type": "sign_in", "slot": slot}))
+        .await;
+    karim.recv_evidence_type("signed").await;
+
+    let messages = smtp.wait_messages(4).await;
+    let reminder = &messages[3];
+    assert_eq!(
+        reminder["rcpt_tos"][0], "sophie@cadre.test",
+        "{messages:#?}"
+    );
+    let subject = reminder["subject"].as_str().unwrap_or_default();
+    assert!(subject.starts_with("Émargement : "), "{subject}");
+    let text = text_of(reminder);
+    assert!(text.contains("Vous n’avez pas émargé pour"), "{text}");
+    assert!(
+        text.contains(&person(&session, "Sophie Dubois").link.url),
+        "{text}"
+    );
+    let list = wait_mails(&server, sid, "the sign-in reminder sent", |ms| {
+        ms.iter()
+            .any(|m| m["kind"] == "signin_reminder" && m["state"] == "sent")
+    })
+    .await;
+    let sophie = &person(&session, "Sophie Dubois").id;
+    let reminders: Vec<&Value> = list
+        .iter()
+        .filter(|m| m["kind"] == "signin_reminder")
+        .collect();
+    assert_eq!(reminders.len(), 1, "{list:#?}");
+    assert_eq!(reminders[0]["person"], sophie.as_str());
 }
 
 /// Bad requests: a clear error each time, and nothing queued.
