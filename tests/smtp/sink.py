@@ -1,12 +1,14 @@
 #!/usr/bin/python3
 """A real SMTP server for cadre's tests (Debian's python3-aiosmtpd).
 
-    sink.py PORT DIR
+    sink.py PORT DIR [starttls|smtps CERT KEY]
 
 Listens on 127.0.0.1:PORT. Each accepted message is written to DIR as
 NNNN.eml (the bytes received) and NNNN.json (decoded: envelope, headers,
 the plain text, the HTML, the attachments), the JSON renamed into place
-last so a reader never sees half a file. A recipient whose local part
+last so a reader never sees half a file. With starttls, the server
+requires STARTTLS before MAIL; with smtps, it speaks TLS from the first
+byte; either with the PEM certificate and key given. A recipient whose local part
 starts with "refuse" is refused with a permanent 550. DIR/ready appears
 once the server answers; SIGTERM stops it.
 """
@@ -16,6 +18,7 @@ import email.policy
 import json
 import os
 import signal
+import ssl
 import sys
 import threading
 
@@ -81,7 +84,18 @@ class Sink:
 
 def main():
     port, out = int(sys.argv[1]), sys.argv[2]
-    controller = Controller(Sink(out), hostname="127.0.0.1", port=port)
+    options = {}
+    if len(sys.argv) > 3:
+        mode, cert, key = sys.argv[3:6]
+        context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+        context.load_cert_chain(cert, key)
+        if mode == "starttls":
+            options = {"tls_context": context, "require_starttls": True}
+        elif mode == "smtps":
+            options = {"ssl_context": context}
+        else:
+            sys.exit("unknown TLS mode %r" % mode)
+    controller = Controller(Sink(out), hostname="127.0.0.1", port=port, **options)
     controller.start()
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())

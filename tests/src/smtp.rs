@@ -8,12 +8,21 @@
 //! first takes a port with [`free_port`] and starts it there later.
 
 use serde_json::Value;
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 /// Debian's interpreter, where `python3-aiosmtpd` is installed.
 const PYTHON: &str = "/usr/bin/python3";
+
+/// How a test SMTP server speaks TLS.
+#[derive(Debug, Clone, Copy)]
+pub enum Tls {
+    /// Plain until STARTTLS, which it requires before any mail (port 587).
+    StartTls,
+    /// TLS from the first byte (smtps, port 465).
+    Implicit,
+}
 
 /// A running test SMTP server.
 pub struct TestSmtp {
@@ -34,12 +43,28 @@ pub fn free_port() -> u16 {
 impl TestSmtp {
     /// Starts the server on `port` and waits until it answers.
     pub async fn start(port: u16) -> TestSmtp {
+        Self::start_with(port, &[]).await
+    }
+
+    /// Starts a server that speaks TLS with `cert` and `key` (PEM files):
+    /// `Tls::StartTls` requires STARTTLS before any mail, `Tls::Implicit`
+    /// (smtps) from the first byte.
+    pub async fn start_tls(port: u16, tls: Tls, cert: &Path, key: &Path) -> TestSmtp {
+        let mode = match tls {
+            Tls::StartTls => "starttls",
+            Tls::Implicit => "smtps",
+        };
+        Self::start_with(port, &[mode.as_ref(), cert.as_os_str(), key.as_os_str()]).await
+    }
+
+    async fn start_with(port: u16, extra: &[&std::ffi::OsStr]) -> TestSmtp {
         let dir = tempfile::tempdir().expect("a directory for the SMTP server");
         let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("smtp/sink.py");
         let child = Command::new(PYTHON)
             .arg(&script)
             .arg(port.to_string())
             .arg(dir.path())
+            .args(extra)
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())

@@ -154,6 +154,116 @@ fn planned(view: &SessionView) -> (chrono::DateTime<chrono::Utc>, chrono::DateTi
     (parse(&view.planned_start), parse(&view.planned_end))
 }
 
+/// `cadre serve` (the real binary) on a data directory, with JSON logs.
+struct Serve {
+    child: std::process::Child,
+    log: Option<std::thread::JoinHandle<Vec<String>>>,
+    url: String,
+}
+
+impl Serve {
+    /// Starts it with `args` after the usual ones and `env` set; returns
+    /// once it printed its ready line.
+    fn start(dir: &std::path::Path, args: &[&str], env: &[(&str, &str)]) -> Serve {
+        use std::io::{BufRead as _, BufReader};
+        let mut child = std::process::Command::new(cadre_binary())
+            .arg("--data-dir")
+            .arg(dir)
+            .args([
+                "serve",
+                "--bind",
+                "127.0.0.1:0",
+                "--json-ready",
+                "--no-turn",
+            ])
+            .args(["--log-format", "json", "--organiser-token", ORGANISER_TOKEN])
+            .args(args)
+            .envs(env.iter().copied())
+            .env_remove("RUST_LOG")
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("start cadre serve");
+        let stderr = child.stderr.take().expect("stderr");
+        let log = std::thread::spawn(move || {
+            BufReader::new(stderr)
+                .lines()
+                .map_while(Result::ok)
+                .collect::<Vec<_>>()
+        });
+        let mut ready = String::new();
+        BufReader::new(child.stdout.take().expect("stdout"))
+            .read_line(&mut ready)
+            .expect("the ready line");
+        let ready: Value = serde_json::from_str(&ready)
+            .unwrap_or_else(|e| panic!("cadre serve is not ready ({e}): {ready:?}"));
+        Serve {
+            child,
+            log: Some(log),
+            url: ready["url"].as_str().expect("the url").to_owned(),
+        }
+    }
+
+    /// Stops it with SIGTERM; returns its log lines.
+    fn stop(mut self) -> Vec<String> {
+        let _ = std::process::Command::new("kill")
+            .args(["-TERM", &self.child.id().to_string()])
+            .status();
+        let _ = self.child.wait();
+        self.log
+            .take()
+            .expect("the log is read once")
+            .join()
+            .expect("the log reader")
+    }
+
+    /// Creates a session of two people with addresses.
+    async fn two_people(&self, emails: [&str; 2]) -> SessionView {
+        let mut body = session_body(&[
+            ("Amélie Rousseau-Vasseur", Role::Facilitator),
+            ("Bertrand Lefebvre-Quintin", Role::Participant),
+        ]);
+        for (p, email) in body.people.iter_mut().zip(emails) {
+            p.email = Some(email.to_owned());
+        }
+        reqwest::Client::new()
+            .post(format!("{}/api/sessions", self.url))
+            .bearer_auth(ORGANISER_TOKEN)
+            .json(&body)
+            .send()
+            .await
+            .expect("POST /api/sessions")
+            .json()
+            .await
+            .expect("the session")
+    }
+
+    /// `GET /api/sessions/{sid}/mails`.
+    async fn mails(&self, sid: &str) -> Vec<Value> {
+        let list: Value = reqwest::Client::new()
+            .get(format!("{}/api/sessions/{sid}/mails", self.url))
+            .bearer_auth(ORGANISER_TOKEN)
+            .send()
+            .await
+            .expect("GET mails")
+            .json()
+            .await
+            .expect("JSON");
+        list.as_array().expect("a list").clone()
+    }
+}
+
+impl Drop for Serve {
+    fn drop(&mut self) {
+        if let Ok(None) = self.child.try_wait() {
+            let _ = self.child.kill();
+            let _ = self.child.wait();
+        }
+    }
+}
+
+const ORGANISER_TOKEN: &str = "organiser-token-of-the-mail-test-93b1";
+
 /// Every value of every column of the catalogue's mail table, as text.
 fn mails_table(server: &TestServer) -> String {
     let db = rusqlite::Connection::open_with_flags(
@@ -809,58 +919,17 @@ async fn bad_invitation_requests_are_refused_and_queue_nothing() {
 /// no log line holds a join link, an address or a name.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_command_line_queues_what_the_server_sends_and_logs_carry_no_link() {
-    use std::io::{BufRead as _, BufReader};
-    use std::process::{Command, Stdio};
+    use std::process::Command;
     let smtp = TestSmtp::start(free_port()).await;
     let dir = tempfile::tempdir().expect("a data directory");
-    let token = "organiser-token-of-the-mail-test-93b1";
-    let mut child = Command::new(cadre_binary())
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--json-ready",
-            "--no-turn",
-        ])
-        .args(["--log-format", "json", "--organiser-token", token])
-        .args(["--smtp-url", &smtp.url(), "--mail-from", FROM])
-        .env_remove("RUST_LOG")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("start cadre serve");
-    let stderr = child.stderr.take().expect("stderr");
-    let log = std::thread::spawn(move || {
-        BufReader::new(stderr)
-            .lines()
-            .map_while(Result::ok)
-            .collect::<Vec<_>>()
-    });
-    let mut ready = String::new();
-    BufReader::new(child.stdout.take().expect("stdout"))
-        .read_line(&mut ready)
-        .expect("the ready line");
-    let ready: Value = serde_json::from_str(&ready).expect("a JSON ready line");
-    let url = ready["url"].as_str().expect("the url").to_owned();
-    let http = reqwest::Client::new();
-    let mut body = session_body(&[
-        ("Amélie Rousseau-Vasseur", Role::Facilitator),
-        ("Bertrand Lefebvre-Quintin", Role::Participant),
-    ]);
-    body.people[0].email = Some("amelie.rousseau@cadre.test".into());
-    body.people[1].email = Some("bertrand.lq@cadre.test".into());
-    let session: SessionView = http
-        .post(format!("{url}/api/sessions"))
-        .bearer_auth(token)
-        .json(&body)
-        .send()
-        .await
-        .expect("POST /api/sessions")
-        .json()
-        .await
-        .expect("the session");
+    let server = Serve::start(
+        dir.path(),
+        &["--smtp-url", &smtp.url(), "--mail-from", FROM],
+        &[],
+    );
+    let session = server
+        .two_people(["amelie.rousseau@cadre.test", "bertrand.lq@cadre.test"])
+        .await;
     let cli = |args: &[&str]| {
         Command::new(cadre_binary())
             .arg("--data-dir")
@@ -906,11 +975,7 @@ async fn the_command_line_queues_what_the_server_sends_and_logs_carry_no_link() 
         );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    let _ = Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status();
-    let _ = child.wait();
-    let lines = log.join().expect("the log reader");
+    let lines = server.stop();
     assert!(
         lines
             .iter()
@@ -935,30 +1000,9 @@ async fn the_command_line_queues_what_the_server_sends_and_logs_carry_no_link() 
 
     // A server without mail on the same directory: the command line says
     // so and queues nothing.
-    let mut plain = Command::new(cadre_binary())
-        .arg("--data-dir")
-        .arg(dir.path())
-        .args([
-            "serve",
-            "--bind",
-            "127.0.0.1:0",
-            "--json-ready",
-            "--no-turn",
-        ])
-        .args(["--organiser-token", token])
-        .stdout(Stdio::piped())
-        .stderr(Stdio::null())
-        .spawn()
-        .expect("start cadre serve without mail");
-    let mut ready = String::new();
-    BufReader::new(plain.stdout.take().expect("stdout"))
-        .read_line(&mut ready)
-        .expect("the ready line");
+    let plain = Serve::start(dir.path(), &[], &[]);
     let refused = cli(&["session", "invite", &session.id]);
-    let _ = Command::new("kill")
-        .args(["-TERM", &plain.id().to_string()])
-        .status();
-    let _ = plain.wait();
+    plain.stop();
     assert!(!refused.status.success());
     assert!(
         String::from_utf8_lossy(&refused.stderr).contains("mail is not configured"),
@@ -972,4 +1016,106 @@ async fn the_command_line_queues_what_the_server_sends_and_logs_carry_no_link() 
         Some(2),
         "nothing more queued: {list}"
     );
+}
+
+/// Mail over TLS, checked: the real binary sends through a server that
+/// requires STARTTLS and through one that speaks TLS from the first byte
+/// (smtps), each with a certificate from a test CA that the machine's
+/// trust store (here `SSL_CERT_FILE`) holds. Without that CA the mail
+/// stays pending, the certificate named in its last error.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn mail_goes_over_starttls_and_smtps_with_the_certificate_checked() {
+    use cadre_tests::smtp::Tls;
+    use cadre_tests::tls::{TestCa, Validity};
+    let files = tempfile::tempdir().expect("a directory for the certificates");
+    let ca = TestCa::new("mail");
+    let (cert, key, roots) = (
+        files.path().join("cert.pem"),
+        files.path().join("key.pem"),
+        files.path().join("ca.pem"),
+    );
+    ca.issue(1, Validity::Current).write(&cert, &key);
+    std::fs::write(&roots, ca.pem()).expect("write the CA");
+    let trusted = [("SSL_CERT_FILE", roots.to_str().expect("a path"))];
+    let emails = ["amelie.rousseau@cadre.test", "bertrand.lq@cadre.test"];
+    for (tls, scheme) in [
+        (Tls::StartTls, "smtp://localhost:{}?tls=required"),
+        (Tls::Implicit, "smtps://localhost:{}"),
+    ] {
+        let smtp = TestSmtp::start_tls(free_port(), tls, &cert, &key).await;
+        let port = smtp.url().rsplit(':').next().expect("a port").to_owned();
+        let url = scheme.replace("{}", &port);
+        let dir = tempfile::tempdir().expect("a data directory");
+        let server = Serve::start(
+            dir.path(),
+            &["--smtp-url", &url, "--mail-from", FROM],
+            &trusted,
+        );
+        let session = server.two_people(emails).await;
+        let status = reqwest::Client::new()
+            .post(format!(
+                "{}/api/sessions/{}/invitations",
+                server.url, session.id
+            ))
+            .bearer_auth(ORGANISER_TOKEN)
+            .send()
+            .await
+            .expect("POST invitations")
+            .status();
+        assert_eq!(status, StatusCode::ACCEPTED, "{tls:?}");
+        let messages = smtp.wait_messages(2).await;
+        for email in emails {
+            let m = message_to(&messages, email);
+            let me = session
+                .people
+                .iter()
+                .find(|p| p.email.as_deref() == Some(email))
+                .expect("the person");
+            assert!(text_of(m).contains(&me.link.url), "{tls:?}");
+        }
+        server.stop();
+    }
+
+    // A server whose certificate nobody trusts: nothing goes in clear,
+    // the mail waits and says why.
+    let smtp = TestSmtp::start_tls(free_port(), Tls::StartTls, &cert, &key).await;
+    let port = smtp.url().rsplit(':').next().expect("a port").to_owned();
+    let url = format!("smtp://localhost:{port}?tls=required");
+    let elsewhere = files.path().join("other-ca.pem");
+    std::fs::write(&elsewhere, TestCa::new("other").pem()).expect("write another CA");
+    let dir = tempfile::tempdir().expect("a data directory");
+    let server = Serve::start(
+        dir.path(),
+        &["--smtp-url", &url, "--mail-from", FROM],
+        &[("SSL_CERT_FILE", elsewhere.to_str().expect("a path"))],
+    );
+    let session = server.two_people(emails).await;
+    reqwest::Client::new()
+        .post(format!(
+            "{}/api/sessions/{}/invitations",
+            server.url, session.id
+        ))
+        .bearer_auth(ORGANISER_TOKEN)
+        .send()
+        .await
+        .expect("POST invitations");
+    let deadline = tokio::time::Instant::now() + WAIT * 2;
+    let list = loop {
+        let list = server.mails(&session.id).await;
+        if list.len() == 2 && list.iter().all(|m| m["last_error"].is_string()) {
+            break list;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failed try shown: {list:#?}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    for m in &list {
+        assert_eq!(m["state"], "pending", "{m}");
+        let why = m["last_error"].as_str().unwrap_or_default().to_lowercase();
+        assert!(why.contains("certificate"), "{why}");
+    }
+    server.stop();
+    assert!(smtp.messages().is_empty(), "nothing was delivered");
 }
