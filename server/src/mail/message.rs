@@ -13,7 +13,7 @@ use crate::directory::outbox::{Mail, MailKind};
 use cadre_protocol::SessionState;
 use cadre_protocol::api::{EvidenceNotice, UiLang};
 use cadre_protocol::session::MediaMode;
-use chrono::{DateTime, Datelike, Utc};
+use chrono::{DateTime, Utc};
 use lettre::message::header::ContentType;
 use lettre::message::{Attachment, Mailbox, MultiPart};
 
@@ -353,34 +353,14 @@ pub fn span(lang: UiLang, s: &Session) -> String {
     }
 }
 
+/// "jeudi 10 décembre 2026" / "Thursday 10 December 2026": the words the
+/// documents print.
 fn date(lang: UiLang, t: &DateTime<chrono_tz::Tz>) -> String {
-    const JOURS: [&str; 7] = [
-        "lundi", "mardi", "mercredi", "jeudi", "vendredi", "samedi", "dimanche",
-    ];
-    const MOIS: [&str; 12] = [
-        "janvier",
-        "février",
-        "mars",
-        "avril",
-        "mai",
-        "juin",
-        "juillet",
-        "août",
-        "septembre",
-        "octobre",
-        "novembre",
-        "décembre",
-    ];
-    match lang {
-        UiLang::En => t.format("%A %-d %B %Y").to_string(),
-        _ => format!(
-            "{} {} {} {}",
-            JOURS[t.weekday().num_days_from_monday() as usize],
-            t.day(),
-            MOIS[t.month0() as usize],
-            t.year()
-        ),
-    }
+    let printed = match lang {
+        UiLang::En => crate::evidence::render::Lang::En,
+        _ => crate::evidence::render::Lang::Fr,
+    };
+    printed.date_long(t.date_naive())
 }
 
 /// `2026-12-03.am` as people say it.
