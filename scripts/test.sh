@@ -40,6 +40,12 @@ if ! command -v turnserver >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends coturn >/dev/null
 fi
+# Mail: the invitation tests run a real SMTP server, Debian's aiosmtpd.
+if ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
+  echo "== installing Debian's python3-aiosmtpd"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-aiosmtpd >/dev/null
+fi
 if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/typescript ]; then
   echo "== installing the browser suite's npm packages"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

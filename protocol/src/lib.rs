@@ -31,6 +31,7 @@
 //!   the organisation's identity, the signed certificat de réalisation.
 //! - [`api`]: REST bodies under `/api/` (sessions, people, links, lobby, the
 //!   sponsor's view, recordings).
+//! - [`mail`]: invitations by e-mail and the queue of outgoing mail.
 //! - [`signalling`]: WebSocket messages, both directions, internally tagged
 //!   JSON (`{"type": "...", ...}`), versioned by [`PROTOCOL_VERSION`].
 //! - [`ErrorCode`]: the stable codes every failure carries, on the socket and
@@ -54,6 +55,8 @@ pub mod classroom;
 pub mod consent;
 pub mod difficulties;
 pub mod evidence;
+// Invitations and reminders by e-mail.
+pub mod mail;
 pub mod merkle;
 pub mod proof;
 pub mod quality;

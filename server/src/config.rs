@@ -124,6 +124,10 @@ pub struct Config {
     /// How long a minted TURN credential is valid; connections are sent
     /// fresh ones before it ends.
     pub turn_credential_validity: Duration,
+    // -- Mail (docs/operations.md, "Mail").
+    /// How invitations and reminders are sent; none: no mail (the API
+    /// says so rather than queue what nobody sends).
+    pub mail: Option<crate::mail::MailSettings>,
 }
 
 impl Config {
@@ -170,6 +174,7 @@ impl Config {
             turn_urls: Vec::new(),
             turn_public_host: None,
             turn_credential_validity: Duration::from_secs(2 * 3600),
+            mail: None,
         }
     }
 }

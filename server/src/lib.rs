@@ -52,6 +52,10 @@
 //!
 //! - [`turn`]: the embedded TURN relay and the time-limited credentials
 //!   people get for it or for an external coturn.
+//! - [`mail`]: invitations and reminders by e-mail: the SMTP settings,
+//!   the background sender working through the queue in the catalogue,
+//!   the messages (French and English, the `.ics` attached), and the
+//!   schedule of reminders.
 //!
 //! [`Server::bind`] then [`Server::serve`]: tests bind port 0 and read
 //! [`Server::local_addr`].
@@ -69,6 +73,7 @@ pub mod forward;
 pub mod http;
 pub mod live;
 pub mod logging;
+pub mod mail;
 pub mod metrics;
 pub mod proxy;
 pub mod readiness;
@@ -121,6 +126,9 @@ pub enum StartError {
     /// The embedded TURN server could not start.
     #[error(transparent)]
     Turn(#[from] crate::turn::TurnError),
+    /// The mail settings cannot work.
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     /// The address could not be bound.
     #[error("cannot listen on {addr}: {source}")]
     Bind {
@@ -151,6 +159,9 @@ impl Server {
     /// Opens the data directory (creating keys, token and database on first
     /// start) and binds the listener.
     pub async fn bind(config: Config) -> Result<Server, StartError> {
+        if let Some(mail) = &config.mail {
+            mail.check()?;
+        }
         // Checked first: a bad certificate must stop the start before
         // anything is created or bound.
         let certificates = config
@@ -192,6 +203,16 @@ impl Server {
             config.data_dir.join(PUBLIC_URL_FILE),
             opened.app.public_url(),
         );
+        // Tells `cadre session invite` whether what it queues will be sent.
+        let mail_file = config.data_dir.join(app::invitations::MAIL_FILE);
+        match &config.mail {
+            Some(mail) => {
+                let _ = std::fs::write(&mail_file, &mail.from);
+            }
+            None => {
+                let _ = std::fs::remove_file(&mail_file);
+            }
+        }
         Ok(Server {
             listener,
             app: opened.app,
@@ -315,6 +336,11 @@ impl Server {
         self.spawn_metrics();
         self.spawn_retention();
         self.spawn_anchoring();
+        if let Some(settings) = self.app.mail_settings().cloned() {
+            let (app, stop) = (self.app.clone(), self.shutdown.clone());
+            self.tracker
+                .spawn(async move { mail::run(app, settings, stop).await });
+        }
         // Issue 11 §4: answers written by `cadre report answer` reach
         // connected authors.
         let (app, stop) = (self.app.clone(), self.shutdown.clone());

@@ -280,6 +280,30 @@ struct ServeArgs {
     /// Minutes a TURN credential is valid; connections get fresh ones before.
     #[arg(long, env = "CADRE_TURN_CREDENTIAL_MINUTES", default_value_t = 120)]
     turn_credential_minutes: u64,
+    // -- Mail (docs/operations.md, "Mail").
+    /// SMTP server invitations and reminders go through:
+    /// `smtp://host:25`, `smtps://host:465`, or `smtp://host:587?tls=required`
+    /// for STARTTLS; no mail without it.
+    #[arg(long, env = "CADRE_SMTP_URL", hide_env_values = true)]
+    smtp_url: Option<String>,
+    /// SMTP user (or in the URL).
+    #[arg(long, env = "CADRE_SMTP_USER", requires = "smtp_password")]
+    smtp_user: Option<String>,
+    /// SMTP password (or in the URL).
+    #[arg(
+        long,
+        env = "CADRE_SMTP_PASSWORD",
+        hide_env_values = true,
+        requires = "smtp_user"
+    )]
+    smtp_password: Option<String>,
+    /// The sender of the mails, `Organisme <noreply@example.org>`.
+    #[arg(long, env = "CADRE_MAIL_FROM")]
+    mail_from: Option<String>,
+    /// When reminders go before a session, e.g. `24h,1h` (`none`: no
+    /// reminder before sessions).
+    #[arg(long, env = "CADRE_MAIL_REMINDERS", default_value = "24h,1h")]
+    mail_reminders: String,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -337,6 +361,27 @@ enum SessionCommand {
         session: String,
         /// Person id.
         person: String,
+    },
+    /// Queue invitations by e-mail (each person's link, the dates, the
+    /// `.ics`); the running server sends them. Needs a server with
+    /// --smtp-url on this data directory.
+    Invite {
+        /// Session id.
+        session: String,
+        /// Only this person (repeatable; default: everyone in the session).
+        #[arg(long)]
+        person: Vec<String>,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The session's mails: to whom, why, sent, pending or failed, and why.
+    Mails {
+        /// Session id.
+        session: String,
+        /// JSON output.
+        #[arg(long)]
+        json: bool,
     },
 }
 
@@ -587,7 +632,63 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
             .collect::<anyhow::Result<_>>()?,
     );
     turn_config(&mut config, args)?;
+    mail_config(&mut config, args)?;
     Ok(config)
+}
+
+/// The mail flags onto `config`.
+fn mail_config(config: &mut Config, args: &ServeArgs) -> anyhow::Result<()> {
+    let given = |v: &Option<String>| {
+        v.as_deref()
+            .map(str::trim)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    };
+    let (url, from) = match (given(&args.smtp_url), given(&args.mail_from)) {
+        (None, None) => {
+            if given(&args.smtp_user).is_some() {
+                bail!("--smtp-user without --smtp-url: which server is it for?");
+            }
+            return Ok(());
+        }
+        (Some(_), None) => bail!(
+            "--smtp-url needs --mail-from, the sender people see (`Organisme <noreply@example.org>`)"
+        ),
+        (None, Some(_)) => bail!("--mail-from needs --smtp-url, the server mail goes through"),
+        (Some(url), Some(from)) => (url, from),
+    };
+    let mut mail = cadre_server::mail::MailSettings::new(url, from);
+    mail.user = given(&args.smtp_user);
+    mail.password = args.smtp_password.clone().filter(|p| !p.is_empty());
+    mail.reminders = parse_reminders(&args.mail_reminders)?;
+    mail.check()?;
+    config.mail = Some(mail);
+    Ok(())
+}
+
+/// `24h,1h,30m` (or `none`).
+fn parse_reminders(text: &str) -> anyhow::Result<Vec<Duration>> {
+    let text = text.trim();
+    if text.is_empty() || text == "none" {
+        return Ok(Vec::new());
+    }
+    text.split(',')
+        .map(|part| {
+            let part = part.trim();
+            let (n, unit) = part.split_at(part.len().saturating_sub(1));
+            let n: u64 = n.trim().parse().ok().filter(|n| *n > 0).ok_or_else(|| {
+                anyhow::anyhow!(
+                    "--mail-reminders {text:?}: {part:?} is not a delay like 24h or 30m"
+                )
+            })?;
+            match unit {
+                "h" => Ok(Duration::from_secs(n * 3600)),
+                "m" => Ok(Duration::from_secs(n * 60)),
+                "d" => Ok(Duration::from_secs(n * 86_400)),
+                _ => bail!("--mail-reminders {text:?}: {part:?} is not a delay like 24h or 30m"),
+            }
+        })
+        .collect()
 }
 
 /// The TURN flags onto `config`.
@@ -925,6 +1026,66 @@ async fn session_command(data_dir: &Path, cmd: SessionCommand) -> anyhow::Result
                 "revoked the link of {} ({}); new connections with it are refused",
                 p.name, p.id
             );
+        }
+        SessionCommand::Invite {
+            session,
+            person,
+            json,
+        } => {
+            let off = offline(data_dir, None).await?;
+            let request = cadre_protocol::mail::NewInvitations {
+                people: (!person.is_empty()).then_some(person),
+            };
+            let done = off
+                .app
+                .queue_invitations(&session, request)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&done)?);
+            } else {
+                for q in &done.queued {
+                    println!("queued {} to {} ({})", q.mail, q.to, q.person);
+                }
+                for s in &done.skipped {
+                    let why = match s.reason.as_str() {
+                        "no_email" => "no e-mail address",
+                        "revoked" => "their link is revoked",
+                        other => other,
+                    };
+                    println!("skipped {} ({}): {why}", s.name, s.person);
+                }
+                println!(
+                    "{} queued, {} skipped; the server sends them (cadre session mails {session})",
+                    done.queued.len(),
+                    done.skipped.len()
+                );
+            }
+        }
+        SessionCommand::Mails { session, json } => {
+            let off = offline(data_dir, None).await?;
+            let mails = off
+                .app
+                .session_mails(&session)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&mails)?);
+            } else if mails.is_empty() {
+                println!("no mails");
+            } else {
+                for m in mails {
+                    println!(
+                        "{}  {:<15} {:<7} {}  tries {}  {}",
+                        m.id,
+                        m.kind,
+                        m.state,
+                        m.to,
+                        m.attempts,
+                        m.last_error.or(m.smtp_reply).unwrap_or_default()
+                    );
+                }
+            }
         }
         SessionCommand::Readmit { session, person } => {
             let off = offline(data_dir, None).await?;

@@ -49,6 +49,8 @@ pub mod containers;
 pub mod frames;
 pub mod media;
 pub mod relay;
+// A real SMTP server (aiosmtpd) for the mail tests.
+pub mod smtp;
 pub mod tsa;
 // HTTPS, WSS and the reverse proxy.
 pub mod nginx;

@@ -8,6 +8,8 @@ pub mod address_limits;
 pub mod answers;
 pub mod difficulties;
 pub mod equipment;
+// Invitations by e-mail: queueing them, the queue's view.
+pub mod invitations;
 pub mod proofs;
 // Appreciation questionnaires: invitations, answers kept apart, aggregates.
 pub mod questionnaires;
@@ -145,6 +147,11 @@ struct Inner {
     trusted_proxies: crate::proxy::TrustedProxies,
     /// True when this process runs the TLS handshakes itself.
     serves_tls: bool,
+    // Mail (docs/operations.md, "Mail").
+    /// How mail is sent; none: it is not.
+    mail: Option<crate::mail::MailSettings>,
+    /// Wakes the sender when mail is queued.
+    mail_wake: Arc<tokio::sync::Notify>,
 }
 
 impl std::fmt::Debug for App {
@@ -187,6 +194,7 @@ impl App {
     ) -> App {
         let (anchor, anchor_rx) = crate::evidence::anchoring::AnchorQueue::new(&config.anchoring);
         let metrics = Arc::new(crate::metrics::Metrics::default());
+        let mail_wake = Arc::new(tokio::sync::Notify::new());
         let registry = Registry::new(
             SessionSettings {
                 ice_servers: config.ice_servers.clone(),
@@ -200,6 +208,7 @@ impl App {
                 forwarding_capacity: crate::forward::Capacity::new(config.forwarded_streams),
                 media_ip: config.media_ip,
                 metrics: Arc::clone(&metrics),
+                mail: config.mail.as_ref().map(|_| Arc::clone(&mail_wake)),
             },
             tracker.clone(),
             ledger.clone(),
@@ -257,6 +266,8 @@ impl App {
                 readiness: crate::readiness::Checks::default(),
                 trusted_proxies: config.trusted_proxies.clone(),
                 serves_tls: config.tls.is_some(),
+                mail: config.mail.clone(),
+                mail_wake,
             }),
         }
     }
@@ -527,22 +538,8 @@ impl App {
     pub async fn calendar(&self, sid: &str, token: &str) -> Result<String, ApiError> {
         let s = sid.to_owned();
         let session = self.inner.catalog.run(move |c| c.session(&s)).await?;
-        let entries = self.log(sid, u64::MAX).await?;
-        let postponements: Vec<&Entry> = entries
-            .iter()
-            .filter(|e| {
-                e.kind == kind::SESSION_STATE
-                    && e.payload_value().get("action").and_then(|a| a.as_str()) == Some("postpone")
-            })
-            .collect();
-        let reason = postponements
-            .last()
-            .and_then(|e| {
-                e.payload_value()
-                    .get("reason")
-                    .and_then(|r| r.as_str())
-                    .map(str::to_owned)
-            })
+        let (sequence, reason) = self.postponements(sid).await?;
+        let reason = reason
             .map(|r| format!("Séance reportée : {r}"))
             .unwrap_or_default();
         let description = if reason.is_empty() {
@@ -563,10 +560,31 @@ impl App {
                 end: session.planned_end,
                 url: &url,
                 description: &description,
-                sequence: postponements.len() as u32,
+                sequence,
                 stamp: Utc::now(),
+                invitation: None,
             },
         ))
+    }
+
+    /// How many times the session was postponed (the calendar event's
+    /// SEQUENCE), and the last postponement's reason.
+    pub(crate) async fn postponements(&self, sid: &str) -> Result<(u32, Option<String>), ApiError> {
+        let entries = self.log(sid, u64::MAX).await?;
+        let postponements: Vec<&Entry> = entries
+            .iter()
+            .filter(|e| {
+                e.kind == kind::SESSION_STATE
+                    && e.payload_value().get("action").and_then(|a| a.as_str()) == Some("postpone")
+            })
+            .collect();
+        let reason = postponements.last().and_then(|e| {
+            e.payload_value()
+                .get("reason")
+                .and_then(|r| r.as_str())
+                .map(str::to_owned)
+        });
+        Ok((postponements.len() as u32, reason))
     }
 
     /// Checks a join token end to end: signature and window, then the link

@@ -24,16 +24,40 @@ pub struct Event<'a> {
     pub sequence: u32,
     /// When this file is made.
     pub stamp: DateTime<Utc>,
+    /// Sent by e-mail as an invitation: who invites whom (METHOD:REQUEST,
+    /// so calendar applications offer to accept it and replace it when a
+    /// postponement sends the same UID with a higher SEQUENCE). None: a
+    /// file to download (METHOD:PUBLISH).
+    pub invitation: Option<Invitation<'a>>,
+}
+
+/// The two ends of an e-mailed invitation (RFC 5546 asks a REQUEST to name
+/// its organizer and attendees).
+#[derive(Debug, Clone)]
+pub struct Invitation<'a> {
+    /// The organisation's display name.
+    pub organizer_name: &'a str,
+    /// The address the mail comes from.
+    pub organizer_email: &'a str,
+    /// The person's name.
+    pub attendee_name: &'a str,
+    /// The person's address.
+    pub attendee_email: &'a str,
 }
 
 /// The `.ics` text, CRLF line ends, lines folded at 75 octets.
 pub fn ics(e: &Event<'_>) -> String {
     let time = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
-    let lines = [
+    let method = if e.invitation.is_some() {
+        "METHOD:REQUEST"
+    } else {
+        "METHOD:PUBLISH"
+    };
+    let mut lines = vec![
         "BEGIN:VCALENDAR".to_owned(),
         "VERSION:2.0".to_owned(),
         "PRODID:-//cadre//sessions//FR".to_owned(),
-        "METHOD:PUBLISH".to_owned(),
+        method.to_owned(),
         "BEGIN:VEVENT".to_owned(),
         format!("UID:{}@cadre", escape(e.uid)),
         format!("DTSTAMP:{}", time(e.stamp)),
@@ -43,9 +67,22 @@ pub fn ics(e: &Event<'_>) -> String {
         format!("SUMMARY:{}", escape(e.summary)),
         format!("DESCRIPTION:{}", escape(e.description)),
         format!("URL:{}", e.url),
-        "END:VEVENT".to_owned(),
-        "END:VCALENDAR".to_owned(),
     ];
+    if let Some(i) = &e.invitation {
+        lines.push(format!(
+            "ORGANIZER;CN=\"{}\":mailto:{}",
+            param(i.organizer_name),
+            i.organizer_email
+        ));
+        lines.push(format!(
+            "ATTENDEE;CN=\"{}\";ROLE=REQ-PARTICIPANT;PARTSTAT=NEEDS-ACTION;RSVP=FALSE:mailto:{}",
+            param(i.attendee_name),
+            i.attendee_email
+        ));
+        lines.push("STATUS:CONFIRMED".to_owned());
+    }
+    lines.push("END:VEVENT".to_owned());
+    lines.push("END:VCALENDAR".to_owned());
     let mut out = String::new();
     for line in lines {
         fold(&line, &mut out);
@@ -67,6 +104,11 @@ fn escape(s: &str) -> String {
         }
     }
     out
+}
+
+/// A quoted parameter value (RFC 5545 §3.2): no double quote, no control.
+fn param(s: &str) -> String {
+    s.chars().filter(|c| *c != '"' && !c.is_control()).collect()
 }
 
 /// Folds a content line at 75 octets without splitting a character.
@@ -101,6 +143,7 @@ mod tests {
             description: &"é".repeat(60),
             sequence: 2,
             stamp: t(7),
+            invitation: None,
         });
         assert!(text.starts_with("BEGIN:VCALENDAR\r\n"));
         assert!(text.contains("DTSTART:20261210T080000Z\r\n"));
@@ -112,5 +155,34 @@ mod tests {
         // Unfolding gives the description back whole.
         let unfolded = text.replace("\r\n ", "");
         assert!(unfolded.contains(&format!("DESCRIPTION:{}", "é".repeat(60))));
+        assert!(text.contains("METHOD:PUBLISH\r\n") && !text.contains("ATTENDEE"));
+    }
+
+    #[test]
+    fn an_emailed_invitation_is_a_request_naming_both_ends() {
+        let t = |h| Utc.with_ymd_and_hms(2026, 12, 10, h, 0, 0).unwrap();
+        let text = ics(&Event {
+            uid: "s_abc",
+            summary: "Atelier",
+            start: t(8),
+            end: t(11),
+            url: "https://visio.example.org/j/token",
+            description: "Organisme",
+            sequence: 1,
+            stamp: t(7),
+            invitation: Some(Invitation {
+                organizer_name: "Organisme \"Cadre\"",
+                organizer_email: "noreply@example.org",
+                attendee_name: "Karim",
+                attendee_email: "karim@example.org",
+            }),
+        });
+        let unfolded = text.replace("\r\n ", "");
+        assert!(unfolded.contains("METHOD:REQUEST\r\n"));
+        assert!(
+            unfolded.contains("ORGANIZER;CN=\"Organisme Cadre\":mailto:noreply@example.org\r\n")
+        );
+        assert!(unfolded.contains(":mailto:karim@example.org\r\n"));
+        assert!(unfolded.contains("SEQUENCE:1\r\n"));
     }
 }

@@ -212,6 +212,8 @@ impl Catalog {
         conn.execute_batch(super::organisation::SCHEMA)?;
         super::actions::migrate(&conn)?;
         conn.execute_batch(super::questionnaires::SCHEMA)?;
+        // The outgoing mail queue (invitations, reminders).
+        conn.execute_batch(super::outbox::SCHEMA)?;
         Ok(Catalog {
             conn: Arc::new(Mutex::new(conn)),
         })

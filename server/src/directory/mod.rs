@@ -10,6 +10,8 @@
 //! - [`calendar`]: a session as an `.ics` event.
 //! - [`questionnaires`]: appreciation questionnaires, their uses, the
 //!   invitations and the answers, kept apart.
+//! - [`outbox`]: the outgoing mail queue (to whom, why, what became of
+//!   it; never the message's text).
 
 // Actions, beneficiaries, the organisation's identity.
 pub mod actions;
@@ -18,4 +20,6 @@ pub mod catalog;
 pub mod keys;
 pub mod links;
 pub mod organisation;
+// The outgoing mail queue.
+pub mod outbox;
 pub mod questionnaires;

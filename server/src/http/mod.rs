@@ -17,6 +17,8 @@ mod equipment;
 mod filename;
 // Appreciation questionnaires.
 mod questionnaires;
+// Invitations by e-mail and the queue of outgoing mail.
+mod mail;
 mod websocket;
 // Operations: /healthz and /readyz, /metrics, request ids.
 pub mod health;
@@ -96,6 +98,7 @@ pub fn router(app: App) -> Router {
         .merge(difficulties::routes())
         .merge(actions::routes())
         .merge(questionnaires::routes())
+        .merge(mail::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_store))

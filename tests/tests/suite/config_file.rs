@@ -342,6 +342,10 @@ fn sample(key: &str, expects: &str, default: &Value, dir: &Path) -> String {
             "turn-public-ip" => quoted("192.0.2.10"),
             "turn-public-host" => quoted("turn.example.org"),
             "turn-secret" => quoted("a-turn-secret-from-the-file"),
+            "smtp-url" => quoted("smtp://127.0.0.1:2525"),
+            "smtp-user" => quoted("cadre"),
+            "smtp-password" => quoted("a-smtp-password-from-the-file"),
+            "mail-from" => quoted("Organisme <noreply@example.org>"),
             other => panic!(
                 "no sample value for the new key `{other}` ({expects}, no default): add one here"
             ),
@@ -426,7 +430,13 @@ fn every_flag_of_serve_is_accepted_from_a_file_and_secrets_are_masked() {
         assert_eq!(s["source"], "file", "{line}: {s}");
         let written: toml::Table = toml::from_str(line).unwrap();
         let written = serde_json::to_value(&written[s["key"].as_str().unwrap()]).unwrap();
-        let secrets = ["organiser-token", "metrics-token", "turn-secret"];
+        let secrets = [
+            "organiser-token",
+            "metrics-token",
+            "turn-secret",
+            "smtp-url",
+            "smtp-password",
+        ];
         if secrets.contains(&s["key"].as_str().unwrap()) {
             assert_eq!(s["value"], "********", "the secret is masked: {line}");
         } else {

@@ -28,6 +28,7 @@ mod join_and_roster;
 mod ledger_heads;
 mod liveness;
 mod logs;
+mod mail;
 mod media_state;
 mod metrics;
 mod no_store;

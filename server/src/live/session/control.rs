@@ -115,6 +115,7 @@ impl SessionActor {
         let catalog = self.registry.catalog.clone();
         let ledger = self.registry.ledger.clone();
         let sid = self.info.id.clone();
+        let mail = self.registry.settings.mail.clone();
         self.record_then(event, "a control", move |written| async move {
             let stored = if written {
                 let (r, s) = (request.clone(), sid.clone());
@@ -135,6 +136,25 @@ impl SessionActor {
                     // up on the next control. Applying it keeps both views
                     // honest with the log, which is what counts.
                     warn!("the catalogue could not store a control: {e}");
+                }
+                // The people invited by mail are sent the new dates.
+                if let (Some(wake), Some((start, end)), true) = (
+                    &mail,
+                    request
+                        .window
+                        .filter(|_| request.action == ControlAction::Postpone),
+                    result.is_ok(),
+                ) {
+                    let s = sid.clone();
+                    match catalog
+                        .run(move |c| {
+                            crate::directory::outbox::queue_postponement(c, &s, start, end)
+                        })
+                        .await
+                    {
+                        Ok(_) => wake.notify_one(),
+                        Err(e) => warn!("the postponement's mails could not be queued: {e}"),
+                    }
                 }
                 // Appreciation questionnaires (framework art. 2.1.6) are
                 // asked at the end, before the pages are told of it.

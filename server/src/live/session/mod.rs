@@ -94,6 +94,9 @@ pub struct SessionSettings {
     pub media_ip: std::net::IpAddr,
     /// The server's counters (relays, queue drops, alerts).
     pub metrics: std::sync::Arc<crate::metrics::Metrics>,
+    /// When mail is sent: wakes the sender once a postponement's notices
+    /// are queued. None: no mail, nothing queued.
+    pub mail: Option<std::sync::Arc<tokio::sync::Notify>>,
 }
 
 impl SessionSettings {
