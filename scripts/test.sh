@@ -40,6 +40,13 @@ if ! command -v turnserver >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends coturn >/dev/null
 fi
+# Packaging: the systemd unit is checked with systemd-analyze, and its
+# readiness probe runs curl.
+if [ ! -x /usr/bin/systemd-analyze ] || ! command -v curl >/dev/null 2>&1; then
+  echo "== installing Debian's systemd (systemd-analyze) and curl"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends systemd curl >/dev/null
+fi
 # Mail: the invitation tests run a real SMTP server, Debian's aiosmtpd.
 if ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   echo "== installing Debian's python3-aiosmtpd"

@@ -33,6 +33,7 @@ mod media_state;
 mod metrics;
 mod no_store;
 mod origin;
+mod packaging;
 mod playable;
 mod postponement;
 mod quality;
