@@ -15,6 +15,8 @@ pub mod recordings;
 // What a removed person's link still opens.
 pub mod removal;
 pub mod sponsor;
+// Staff logins: password checks, lockout, the audit log.
+pub mod staff;
 
 use crate::config::Config;
 use crate::directory::catalog::{Admission, Catalog, Link, Person, Session, SessionDetail};
@@ -145,6 +147,8 @@ struct Inner {
     trusted_proxies: crate::proxy::TrustedProxies,
     /// True when this process runs the TLS handshakes itself.
     serves_tls: bool,
+    /// Staff logins: the bound on password checks, failures per address.
+    staff: staff::StaffAuth,
 }
 
 impl std::fmt::Debug for App {
@@ -257,6 +261,7 @@ impl App {
                 readiness: crate::readiness::Checks::default(),
                 trusted_proxies: config.trusted_proxies.clone(),
                 serves_tls: config.tls.is_some(),
+                staff: staff::StaffAuth::default(),
             }),
         }
     }

@@ -212,6 +212,8 @@ impl Catalog {
         conn.execute_batch(super::organisation::SCHEMA)?;
         super::actions::migrate(&conn)?;
         conn.execute_batch(super::questionnaires::SCHEMA)?;
+        // Staff accounts, their logins and the audit log.
+        conn.execute_batch(super::staff::SCHEMA)?;
         Ok(Catalog {
             conn: Arc::new(Mutex::new(conn)),
         })

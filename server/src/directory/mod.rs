@@ -10,6 +10,8 @@
 //! - [`calendar`]: a session as an `.ics` event.
 //! - [`questionnaires`]: appreciation questionnaires, their uses, the
 //!   invitations and the answers, kept apart.
+//! - [`staff`]: staff accounts (Argon2id passwords), their logins in a
+//!   browser and the append-only audit log.
 
 // Actions, beneficiaries, the organisation's identity.
 pub mod actions;
@@ -19,3 +21,5 @@ pub mod keys;
 pub mod links;
 pub mod organisation;
 pub mod questionnaires;
+// Staff accounts, logins, the audit log.
+pub mod staff;
