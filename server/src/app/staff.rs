@@ -327,6 +327,13 @@ impl App {
         ))
     }
 
+    /// Makes the dummy hash ahead of the first login (see [`Self::staff_login`]).
+    pub(crate) async fn prepare_staff_login(&self) {
+        if let Err(e) = self.dummy_hash().await {
+            tracing::warn!(error = %e.message, "staff login: the dummy hash could not be made ahead");
+        }
+    }
+
     /// The fixed hash unknown e-mails are checked against, made once.
     async fn dummy_hash(&self) -> Result<String, ApiError> {
         if let Some(hash) = self.staff_auth().dummy.get() {
