@@ -232,7 +232,13 @@ pub(super) fn public_origin(app: &App) -> &str {
 pub(super) fn check_origin(parts: &Parts, app: &App) -> Result<(), ApiError> {
     match parts.headers.get(header::ORIGIN) {
         None => Ok(()),
-        Some(origin) if origin.as_bytes() == public_origin(app).as_bytes() => Ok(()),
+        Some(origin)
+            if origin
+                .to_str()
+                .is_ok_and(|o| super::websocket::is_public_origin(app, o)) =>
+        {
+            Ok(())
+        }
         Some(_) => Err(ApiError::new(
             ErrorCode::ForeignOrigin,
             format!(
