@@ -814,3 +814,59 @@ async fn cadre_staff_adds_the_first_administrator_who_then_logs_in() {
     let by_cli: Vec<_> = log.iter().filter(|e| e.actor == "command_line").collect();
     assert_eq!(by_cli.len(), 3, "{log:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_https_the_cookie_is_secure_and_named_host() {
+    let server =
+        TestServer::start_with(|c| c.public_url = Some("https://cadre.example".into())).await;
+    add_staff(&server, "admin@example.org", StaffRole::Administrator).await;
+    let admin = login(&server, "admin@example.org").await;
+    assert!(
+        admin.cookie.starts_with("__Host-cadre_staff="),
+        "{}",
+        admin.set_cookie
+    );
+    let attributes: Vec<&str> = admin.set_cookie.split(';').map(str::trim).collect();
+    for wanted in ["Secure", "HttpOnly", "SameSite=Strict", "Path=/"] {
+        assert!(
+            attributes.contains(&wanted),
+            "{wanted} in {}",
+            admin.set_cookie
+        );
+    }
+    assert!(!admin.set_cookie.contains("Domain"), "{}", admin.set_cookie);
+    assert_eq!(
+        staff_get(&server, &admin, "/api/staff/me").await.0,
+        StatusCode::OK
+    );
+    // The plain name is not this server's cookie.
+    let plain = Login {
+        cookie: admin
+            .cookie
+            .replacen("__Host-cadre_staff", "cadre_staff", 1),
+        set_cookie: String::new(),
+        csrf: admin.csrf.clone(),
+    };
+    assert_eq!(
+        staff_get(&server, &plain, "/api/staff/me").await.0,
+        StatusCode::UNAUTHORIZED
+    );
+    // The public origin, however written, passes; its plain-HTTP twin does not.
+    let new = json!({"email": "x@example.org", "name": "X", "role": "coordinator",
+                     "password": "a long enough password"});
+    let request = |origin: &str| {
+        with(
+            server.http().post(server.url("/api/staff")).json(&new),
+            &admin,
+            Some(&admin.csrf),
+        )
+        .header(ORIGIN, origin)
+    };
+    let (status, body) = server.send(request("http://cadre.example")).await;
+    assert_eq!(
+        (status, body["code"].clone()),
+        (StatusCode::FORBIDDEN, json!("foreign_origin"))
+    );
+    let (status, body) = server.send(request("HTTPS://Cadre.Example:443")).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
