@@ -109,6 +109,14 @@ test("staff console: an administrator adds a coordinator, who cannot manage staf
   await page.setViewportSize({ width: 768, height: 1024 });
   await page.screenshot({ path: join(ARTIFACTS, "console-journal-768.png"), fullPage: true });
 
+  // In English, the same page, re-rendered.
+  await page.locator("#lang-select").selectOption("en");
+  await page.locator('[data-nav="staff"]', { hasText: "Staff" }).waitFor({ timeout: UI_WAIT_MS });
+  await page.locator("#page-title", { hasText: "Journal" }).waitFor({ timeout: UI_WAIT_MS });
+  const english = await page.locator('table[data-field="journal"]').innerText();
+  assert(english.includes("Staff member added"), `the journal's actions in English:\n${english.slice(0, 600)}`);
+  await noViolations(page, "the journal in English");
+
   // Logging out ends the login: the console asks for it again.
   await page.locator('[data-action="logout"]').click();
   await page.locator('[data-screen="console-login"]').waitFor({ timeout: UI_WAIT_MS });
