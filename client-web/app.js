@@ -38,6 +38,8 @@
 //!   microphone, each network path to the server; no socket, no evidence).
 //! - `sponsor.js`: a sponsor's read-only report at `/r/{token}` (no camera,
 //!   no socket).
+//! - `console.js`: the staff console at `/console` (login, sessions,
+//!   actions, staff accounts, the audit log).
 //!
 //! For tests (harmless): `window.cadre.state()`, and `window.cadre.outboundVideo()`
 //! (outbound video frames over the mesh).
@@ -63,6 +65,8 @@ import { openEquipmentPage } from "./equipment.js";
 // The action, its changes, the certificate.
 import { actionNotice, changeText } from "./action.js";
 import { documentsPanel } from "./documents.js";
+// The staff console at /console.
+import { openConsole } from "./console.js";
 
 /** @typedef {import("./wire.js").Lobby} Lobby */
 /** @typedef {import("./consent.js").Choice} ConsentChoice */
@@ -109,7 +113,7 @@ let serverRestarting = false;
 
 /** @type {any} */ (window).cadre = {
   state: () => ({
-    page: sponsorToken !== null ? "report" : questionnaireToken !== null ? "questionnaire" : equipmentToken !== null ? "equipment" : "session",
+    page: location.pathname.startsWith("/console") ? "console" : sponsorToken !== null ? "report" : questionnaireToken !== null ? "questionnaire" : equipmentToken !== null ? "equipment" : "session",
     connection,
     peers: [...roster.keys()],
     welcome,
@@ -716,7 +720,10 @@ async function leave() {
   }));
 }
 
-if (sponsorToken !== null) openSponsorPage(shell, sponsorToken);
+const consolePage = location.pathname === "/console" || location.pathname.startsWith("/console/");
+
+if (consolePage) void openConsole(shell);
+else if (sponsorToken !== null) openSponsorPage(shell, sponsorToken);
 else if (questionnaireToken !== null) void openQuestionnairePage(shell, questionnaireToken);
 else if (equipmentToken !== null) void openEquipmentPage(shell, equipmentToken);
 else openLobby();

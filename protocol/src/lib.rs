@@ -65,6 +65,8 @@ pub mod quiz;
 pub mod screen;
 pub mod session;
 pub mod signalling;
+// The staff console: accounts, login, the audit log.
+pub mod staff;
 #[cfg(any(test, feature = "testing"))]
 pub mod testing;
 
@@ -291,6 +293,11 @@ pub enum ErrorCode {
     /// The server holds as many connections as it may: try again later
     /// (HTTP 503 with `Retry-After`).
     AtCapacity,
+    /// A staff request that changes something came without the
+    /// `X-Cadre-CSRF` header of its login, or with another one.
+    CsrfToken,
+    /// A staff request came from a page of another origin (`Origin`).
+    ForeignOrigin,
 }
 
 impl ErrorCode {
@@ -319,6 +326,8 @@ impl ErrorCode {
             ErrorCode::Conflict => "conflict",
             ErrorCode::Internal => "internal",
             ErrorCode::AtCapacity => "at_capacity",
+            ErrorCode::CsrfToken => "csrf_token",
+            ErrorCode::ForeignOrigin => "foreign_origin",
         }
     }
 }
@@ -400,6 +409,8 @@ mod tests {
             ErrorCode::UnknownMessageType,
             ErrorCode::Internal,
             ErrorCode::AtCapacity,
+            ErrorCode::CsrfToken,
+            ErrorCode::ForeignOrigin,
         ] {
             assert_eq!(
                 serde_json::to_string(&code).unwrap(),

@@ -65,7 +65,9 @@ impl ApiError {
             ErrorCode::TokenRevoked
             | ErrorCode::WrongSession
             | ErrorCode::SessionEnded
-            | ErrorCode::Forbidden => StatusCode::FORBIDDEN,
+            | ErrorCode::Forbidden
+            | ErrorCode::CsrfToken
+            | ErrorCode::ForeignOrigin => StatusCode::FORBIDDEN,
             ErrorCode::NotFound => StatusCode::NOT_FOUND,
             ErrorCode::Conflict | ErrorCode::NotOpen => StatusCode::CONFLICT,
             ErrorCode::InvalidInput

@@ -33,7 +33,8 @@
 //!   take before the session.
 //! - [`directory`]: what exists: sessions, people and links in the SQLite
 //!   catalogue, join links as signed tokens, the signing keys and the
-//!   organiser token, calendar files.
+//!   organiser token, calendar files; staff accounts, their logins and the
+//!   append-only audit log of the console.
 //! - [`metrics`]: the counters `/metrics` reports (atomics where the work
 //!   happens, encoded when scraped); [`readiness`]: the checks other parts
 //!   register for `/readyz`.
@@ -198,6 +199,10 @@ impl Server {
         };
         let (turn_setup, turn) = start_turn(&config, &public_url).await?;
         let opened = open_with_turn(&config, public_url, turn_setup)?;
+        // The dummy hash unknown e-mails are checked against, made now so
+        // that the first failed login takes no longer than the others.
+        let staff_app = opened.app.clone();
+        tokio::spawn(async move { staff_app.prepare_staff_login().await });
         // Best effort: only the CLI's link printing reads it.
         let _ = std::fs::write(
             config.data_dir.join(PUBLIC_URL_FILE),

@@ -20,6 +20,8 @@ mod actions_cli;
 // configuration file under `serve` and `demo`.
 mod ops_cli;
 mod questionnaires_cli;
+// `cadre staff …`: staff accounts for the console.
+mod staff_cli;
 
 #[derive(Parser)]
 #[command(
@@ -84,6 +86,10 @@ enum Command {
     Backup(ops_cli::BackupArgs),
     /// Put a backup back into an empty data directory (`--data-dir`).
     Restore(ops_cli::RestoreArgs),
+    /// Staff accounts of the console: the first administrator, list,
+    /// reset a password, disable.
+    #[command(subcommand)]
+    Staff(staff_cli::StaffCommand),
 }
 
 #[derive(Args, Clone)]
@@ -476,6 +482,14 @@ async fn main() -> std::process::ExitCode {
         Command::Config(cmd) => ops_cli::config_command(cmd),
         Command::Backup(args) => ops_cli::backup(&cli.data_dir, args).await,
         Command::Restore(args) => ops_cli::restore(&cli.data_dir, args).await,
+        Command::Staff(cmd) => {
+            // Argon2 and SQLite block: off the runtime's threads.
+            let data_dir = cli.data_dir.clone();
+            tokio::task::spawn_blocking(move || staff_cli::staff_command(&data_dir, cmd))
+                .await
+                .map_err(anyhow::Error::from)
+                .and_then(|r| r)
+        }
         Command::Verify(args) => {
             // Offline work, with its own exit codes (0 verified, else failed).
             match tokio::task::spawn_blocking(move || cadre_server::evidence::verify::run(args))

@@ -39,6 +39,7 @@
 //                    drawing, the facilitator told of a difficulty
 //     postponement   the running badge, the tiles' notice, a same-day postponement reopening live
 //     turn           two pages forced to relay connect through the embedded TURN
+//     staff          the staff console: login, staff accounts, the journal
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
@@ -59,5 +60,6 @@ import "./suite/actions.mjs";
 import "./suite/documents.mjs";
 import "./suite/postponement.mjs";
 import "./suite/turn.mjs";
+import "./suite/staff.mjs";
 
 process.exitCode = await run();

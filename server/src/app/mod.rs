@@ -17,6 +17,8 @@ pub mod recordings;
 // What a removed person's link still opens.
 pub mod removal;
 pub mod sponsor;
+// Staff logins: password checks, lockout, the audit log.
+pub mod staff;
 
 use crate::config::Config;
 use crate::directory::catalog::{Admission, Catalog, Link, Person, Session, SessionDetail};
@@ -152,6 +154,8 @@ struct Inner {
     mail: Option<crate::mail::MailSettings>,
     /// Wakes the sender when mail is queued.
     mail_wake: Arc<tokio::sync::Notify>,
+    /// Staff logins: the bound on password checks, failures per address.
+    staff: staff::StaffAuth,
 }
 
 impl std::fmt::Debug for App {
@@ -268,6 +272,7 @@ impl App {
                 serves_tls: config.tls.is_some(),
                 mail: config.mail.clone(),
                 mail_wake,
+                staff: staff::StaffAuth::default(),
             }),
         }
     }

@@ -214,6 +214,8 @@ impl Catalog {
         conn.execute_batch(super::questionnaires::SCHEMA)?;
         // The outgoing mail queue (invitations, reminders).
         conn.execute_batch(super::outbox::SCHEMA)?;
+        // Staff accounts, their logins and the audit log.
+        conn.execute_batch(super::staff::SCHEMA)?;
         Ok(Catalog {
             conn: Arc::new(Mutex::new(conn)),
         })

@@ -12,6 +12,8 @@
 //!   invitations and the answers, kept apart.
 //! - [`outbox`]: the outgoing mail queue (to whom, why, what became of
 //!   it; never the message's text).
+//! - [`staff`]: staff accounts (Argon2id passwords), their logins in a
+//!   browser and the append-only audit log.
 
 // Actions, beneficiaries, the organisation's identity.
 pub mod actions;
@@ -23,3 +25,5 @@ pub mod organisation;
 // The outgoing mail queue.
 pub mod outbox;
 pub mod questionnaires;
+// Staff accounts, logins, the audit log.
+pub mod staff;

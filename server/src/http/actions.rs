@@ -3,7 +3,7 @@
 //! 2.1.7 changes, and the certificat de réalisation (PDF, or the signed
 //! file with `?format=jws`).
 
-use super::access::{Access, Organiser, wrong_session};
+use super::access::{Access, StaffOrOrganiser, wrong_session};
 use super::json_body;
 use crate::app::App;
 use crate::app::actions::IssuedCertificate;
@@ -54,14 +54,14 @@ pub(super) fn routes() -> Router<App> {
 }
 
 async fn organisation(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
 ) -> Result<Json<OrganisationView>, ApiError> {
     Ok(Json(app.organisation().await?))
 }
 
 async fn set_organisation(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<OrganisationView>, ApiError> {
@@ -70,7 +70,7 @@ async fn set_organisation(
 }
 
 async fn set_signature(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
@@ -111,14 +111,14 @@ async fn set_signature(
 }
 
 async fn clear_signature(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
 ) -> Result<Json<OrganisationView>, ApiError> {
     Ok(Json(app.clear_signature().await?))
 }
 
 async fn create_action(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<ActionView>), ApiError> {
@@ -127,14 +127,14 @@ async fn create_action(
 }
 
 async fn list_actions(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
 ) -> Result<Json<Vec<ActionSummary>>, ApiError> {
     Ok(Json(app.list_actions().await?))
 }
 
 async fn action(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path(aid): Path<String>,
 ) -> Result<Json<ActionView>, ApiError> {
@@ -142,7 +142,7 @@ async fn action(
 }
 
 async fn add_session(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path(aid): Path<String>,
     body: Result<Bytes, BytesRejection>,
@@ -155,7 +155,7 @@ async fn add_session(
 }
 
 async fn record_change(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path((aid, bid)): Path<(String, String)>,
     body: Result<Bytes, BytesRejection>,
@@ -177,7 +177,7 @@ struct CertificateQuery {
 }
 
 async fn action_certificate(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path((aid, bid)): Path<(String, String)>,
     Query(q): Query<CertificateQuery>,

@@ -2,7 +2,7 @@
 //! the ledger export and consistency proofs, recordings, calendar files.
 //! Each states who may have it through [`Access`].
 
-use super::access::{Access, Organiser, TokenQuery, wrong_session};
+use super::access::{Access, StaffOrOrganiser, TokenQuery, wrong_session};
 use super::filename::{named_attachment, readable, slug};
 use crate::app::App;
 use crate::error::ApiError;
@@ -265,7 +265,7 @@ pub(super) async fn proof_json(
 /// The session's whole ledger for an auditor: entries as JSON lines, then
 /// the signed tree heads.
 pub(super) async fn ledger_export(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path(sid): Path<String>,
 ) -> Result<Response, ApiError> {

@@ -2,7 +2,7 @@
 //! (what is pending, what failed and why). The operations are
 //! `app::invitations`; the sending is `crate::mail`.
 
-use super::access::Organiser;
+use super::access::StaffOrOrganiser;
 use crate::app::App;
 use crate::error::ApiError;
 use axum::body::Bytes;
@@ -22,7 +22,7 @@ pub(super) fn routes() -> Router<App> {
 
 /// Queues invitations (an empty body: everyone in the session).
 async fn invite(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path(sid): Path<String>,
     body: Result<Bytes, BytesRejection>,
@@ -37,7 +37,7 @@ async fn invite(
 
 /// Every mail of the session, oldest first.
 async fn mails(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path(sid): Path<String>,
 ) -> Result<Json<Vec<MailView>>, ApiError> {

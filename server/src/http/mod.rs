@@ -19,6 +19,8 @@ mod filename;
 mod questionnaires;
 // Invitations by e-mail and the queue of outgoing mail.
 mod mail;
+// The staff console: login, staff accounts, the audit log.
+mod staff;
 mod websocket;
 // Operations: /healthz and /readyz, /metrics, request ids.
 pub mod health;
@@ -26,8 +28,8 @@ pub mod metrics;
 mod request_id;
 pub use request_id::RequestId;
 
-pub use access::Organiser;
 use access::TokenQuery;
+pub use access::{Administrator, Organiser, Staff, StaffOrOrganiser};
 use documents::{
     calendar, consistency, ledger_export, proof_json, proof_jws, proof_pdf, recording_file,
     recordings, sheet_csv, sheet_json, sheet_pdf,
@@ -99,6 +101,7 @@ pub fn router(app: App) -> Router {
         .merge(actions::routes())
         .merge(questionnaires::routes())
         .merge(mail::routes())
+        .merge(staff::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_store))
@@ -175,7 +178,7 @@ async fn hsts(
 }
 
 async fn create_session(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<SessionView>), ApiError> {
@@ -185,14 +188,14 @@ async fn create_session(
 }
 
 async fn list_sessions(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
 ) -> Result<Json<Vec<SessionSummary>>, ApiError> {
     Ok(Json(app.list_sessions().await?))
 }
 
 async fn session_detail(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path(sid): Path<String>,
 ) -> Result<Json<SessionView>, ApiError> {
@@ -200,7 +203,7 @@ async fn session_detail(
 }
 
 async fn revoke(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path((sid, pid)): Path<(String, String)>,
 ) -> Result<Json<Revoked>, ApiError> {
@@ -208,7 +211,7 @@ async fn revoke(
 }
 
 async fn readmit(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path((sid, pid)): Path<(String, String)>,
 ) -> Result<Json<Revoked>, ApiError> {
@@ -216,7 +219,7 @@ async fn readmit(
 }
 
 async fn sponsor_link(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path(sid): Path<String>,
     body: Result<Bytes, BytesRejection>,

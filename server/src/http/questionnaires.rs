@@ -3,7 +3,7 @@
 //! invitations (their join link), and the form and its one answer (an
 //! invitation link).
 
-use super::access::{Organiser, TokenQuery};
+use super::access::{StaffOrOrganiser, TokenQuery};
 use super::json_body;
 use crate::app::App;
 use crate::error::ApiError;
@@ -33,7 +33,7 @@ pub(super) fn routes() -> Router<App> {
 }
 
 async fn create_questionnaire(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<(StatusCode, Json<QuestionnaireView>), ApiError> {
@@ -45,14 +45,14 @@ async fn create_questionnaire(
 }
 
 async fn list_questionnaires(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
 ) -> Result<Json<Vec<QuestionnaireView>>, ApiError> {
     Ok(Json(app.questionnaires().await?))
 }
 
 async fn attach(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path(qid): Path<String>,
     body: Result<Bytes, BytesRejection>,
@@ -68,7 +68,7 @@ struct ScopeQuery {
 }
 
 async fn results(
-    _: Organiser,
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path(qid): Path<String>,
     Query(q): Query<ScopeQuery>,

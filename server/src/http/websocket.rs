@@ -201,6 +201,16 @@ fn check_origin(app: &App, headers: &HeaderMap) -> Result<(), ApiError> {
     ))
 }
 
+/// Whether `given` (an `Origin` header) is exactly this server's public
+/// origin, compared as origins (case, default ports), with no loopback
+/// leniency: the staff console's check (`access.rs`).
+pub(super) fn is_public_origin(app: &App, given: &str) -> bool {
+    match (WebOrigin::of(app.public_url()), WebOrigin::of(given)) {
+        (Some(ours), Some(theirs)) => ours == theirs,
+        _ => false,
+    }
+}
+
 /// A web origin: scheme, host and port (the default one when absent).
 #[derive(Debug, PartialEq, Eq)]
 struct WebOrigin {

@@ -52,6 +52,7 @@ mod shutdown;
 mod signin;
 mod slow_consumer;
 mod sponsor_report;
+mod staff;
 mod tab_replacement;
 mod turn;
 mod verify_cli;
