@@ -2,6 +2,7 @@
 //! server's data directory, and the ledger's commit times read from the
 //! server's `/metrics` before and after.
 
+use crate::http::Http;
 use crate::report::{BackupRuns, LedgerCommits};
 use anyhow::{Context, Result, bail};
 use std::path::{Path, PathBuf};
@@ -23,18 +24,13 @@ pub struct CommitHistogram {
 }
 
 /// Scrapes the server's `/metrics` (with [`METRICS_TOKEN`]).
-pub async fn scrape_commits(client: &reqwest::Client, base_url: &str) -> Result<CommitHistogram> {
+pub async fn scrape_commits(client: &Http, base_url: &str) -> Result<CommitHistogram> {
     let url = format!("{base_url}/metrics");
-    let resp = client
-        .get(&url)
-        .bearer_auth(METRICS_TOKEN)
-        .send()
-        .await
-        .with_context(|| format!("GET {url}"))?;
-    if !resp.status().is_success() {
-        bail!("GET {url} answered {}", resp.status());
+    let resp = client.get(&url, METRICS_TOKEN).await?;
+    if resp.status != 200 {
+        bail!("GET {url} answered {}", resp.status);
     }
-    let text = resp.text().await.context("reading /metrics")?;
+    let text = String::from_utf8(resp.body).context("reading /metrics")?;
     Ok(parse_commits(&text))
 }
 

@@ -16,6 +16,7 @@ mod compare;
 mod conn;
 mod forward;
 mod forward_process;
+mod http;
 mod playable;
 mod procfs;
 mod recording;
@@ -184,10 +185,6 @@ struct Args {
 }
 
 fn main() -> ExitCode {
-    // reqwest's rustls needs a process-wide provider for the clients that
-    // are not given a configuration (plain HTTP ones too): ring, as the
-    // server and the `--tls` clients use.
-    let _ = rustls::crypto::ring::default_provider().install_default();
     let cli = Cli::parse();
     let args = match cli.command {
         Some(Command::Recording(args)) => return recording::main(args),
@@ -564,7 +561,7 @@ struct PhaseArgs {
     p99_target_ms: f64,
     /// A client for the server's `/metrics` and its base URL (servers this
     /// tool started).
-    metrics: Option<(reqwest::Client, String)>,
+    metrics: Option<(http::Http, String)>,
     /// Backups to run for the whole phase.
     backups: Option<beside::BackupPlan>,
 }

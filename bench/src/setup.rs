@@ -1,5 +1,6 @@
 //! Starting the server under test and creating the sessions through REST.
 
+use crate::http::Http;
 use anyhow::{Context, Result, anyhow, bail};
 use cadre_protocol::api::{NewPerson, NewSession, SessionView};
 use cadre_protocol::{Role, SessionKind};
@@ -165,14 +166,18 @@ impl Server {
         })
     }
 
-    /// An HTTP client for this server's REST API (HTTPS when it serves TLS).
-    pub fn http_client(&self, timeout: Duration) -> Result<reqwest::Client> {
-        let builder = reqwest::Client::builder().timeout(timeout).no_proxy();
-        let builder = match &self.tls {
-            Some(config) => builder.tls_backend_preconfigured(rustls::ClientConfig::clone(config)),
-            None => builder,
-        };
-        builder.build().context("building the HTTP client")
+    /// A client for this server's REST API (HTTPS when it serves TLS).
+    pub fn http_client(&self, timeout: Duration) -> Result<Http> {
+        Ok(match &self.tls {
+            Some(config) => Http::Tls(config.clone(), timeout),
+            None => Http::Plain(
+                reqwest::Client::builder()
+                    .timeout(timeout)
+                    .no_proxy()
+                    .build()
+                    .context("building the HTTP client")?,
+            ),
+        })
     }
 
     /// A server someone else started.
@@ -333,19 +338,14 @@ pub async fn create_sessions(
         let permits = permits.clone();
         tasks.spawn(async move {
             let _permit = permits.acquire_owned().await?;
-            let resp = client
-                .post(&url)
-                .bearer_auth(&token)
-                .json(&body)
-                .send()
-                .await
-                .with_context(|| format!("POST {url}"))?;
-            let status = resp.status();
-            if status.as_u16() != 201 {
-                let text = resp.text().await.unwrap_or_default();
-                bail!("POST {url} answered {status}: {text}");
+            let json = serde_json::to_vec(&body)?;
+            let resp = client.post_json(&url, &token, &json).await?;
+            if resp.status != 201 {
+                let text = String::from_utf8_lossy(&resp.body);
+                bail!("POST {url} answered {}: {text}", resp.status);
             }
-            let view: SessionView = resp.json().await.context("decoding SessionView")?;
+            let view: SessionView =
+                serde_json::from_slice(&resp.body).context("decoding SessionView")?;
             if view.people.len() != body.people.len() {
                 bail!(
                     "session {} has {} people, expected {}",

@@ -22,6 +22,16 @@ struct Running {
     token: String,
 }
 
+/// A test that fails half-way must not leave its server running (it would
+/// hold the files and descriptors, the build lock's among them, of the
+/// command that ran the tests).
+impl Drop for Running {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 fn start(dir: &std::path::Path) -> Running {
     let mut child = Command::new(env!("CARGO_BIN_EXE_cadre"))
         .args(["--data-dir"])
