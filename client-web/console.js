@@ -243,6 +243,17 @@ function page(title, answer, body) {
 }
 
 /**
+ * The attributes of a table's scrolling wrapper: a table wider than a
+ * tablet's screen scrolls sideways, and a keyboard must reach that scroll
+ * too, so the wrapper takes the focus, named as its table (a group, not a
+ * landmark: the page's section already is one, under the same name).
+ * @param {MessageKey} caption
+ */
+function tableWrap(caption) {
+  return { class: "table-wrap", tabindex: "0", role: "group", "aria-label": () => t(caption) };
+}
+
+/**
  * A table with a caption for screen readers.
  * @param {MessageKey} caption
  * @param {MessageKey[]} columns
@@ -250,7 +261,7 @@ function page(title, answer, body) {
  * @param {string} field
  */
 function table(caption, columns, rows, field) {
-  return h("div", { class: "table-wrap" },
+  return h("div", tableWrap(caption),
     h("table", { class: "report-table", "data-field": field },
       h("caption", { class: "sr-only" }, T(caption)),
       h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col" }, T(c))))),
@@ -394,7 +405,7 @@ async function journalPage() {
   if (answer.ok) add(answer.body);
   return page("staff_console.journal.title", answer, () => [
     h("p", {}, T("staff_console.journal.intro")),
-    h("div", { class: "table-wrap" },
+    h("div", tableWrap("staff_console.journal.title"),
       h("table", { class: "report-table", "data-field": "journal" },
         h("caption", { class: "sr-only" }, T("staff_console.journal.title")),
         h("thead", {}, h("tr", {}, ...(/** @type {MessageKey[]} */ (["staff_console.journal.col.when", "staff_console.journal.col.who", "staff_console.journal.col.what", "staff_console.journal.col.object", "staff_console.journal.col.address"]))
