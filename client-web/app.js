@@ -110,6 +110,9 @@ const choices = { camera: true, microphone: true };
 let soundBlocked = false;
 /** The connection was lost because the server announced a restart (4006). */
 let serverRestarting = false;
+/** The server dropped the last `forward_view` (its queue for this person
+ * was full): the pictures on screen are told again at the next tick. */
+let forwardViewDropped = false;
 
 /** @type {any} */ (window).cadre = {
   state: () => ({
@@ -355,6 +358,10 @@ function join(lobby, consentChoices) {
       toldViews = "";
       return;
     }
+    if (forwardViewDropped) {
+      forwardViewDropped = false;
+      toldViews = "";
+    }
     const views = view.cameraViews();
     // A new connection is a new member of the forwarding: told again.
     const key = `${welcome?.connection_id ?? ""} ${JSON.stringify(views)}`;
@@ -518,6 +525,14 @@ function onMessage(message) {
       // A relay to someone who just left is a normal race, not news.
       if (message.code === "unknown_peer") {
         console.info("cadre:", message.message);
+        break;
+      }
+      // A busy server dropped which pictures are on screen: without a
+      // second telling, pictures shown again (a page turned) would stay
+      // paused. Nothing the person can act on.
+      if (message.about === "forward_view") {
+        console.info("cadre: forward_view", message.code, message.message);
+        forwardViewDropped = true;
         break;
       }
       // The server connections' own signalling: made again on failure, not
