@@ -345,17 +345,10 @@ async fn connect(ctx: &Ctx, ws_base: &str) -> Result<Stream, String> {
     let Some(config) = &ctx.tls else {
         return Ok(Either::Left(tcp));
     };
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(host, _)| host)
-        .to_owned();
-    let name = rustls::pki_types::ServerName::try_from(host)
-        .map_err(|e| format!("tls: the server's name: {e}"))?;
-    tokio_rustls::TlsConnector::from(config.clone())
-        .connect(name, tcp)
+    crate::http::tls_over(config, authority, tcp)
         .await
         .map(Either::Right)
-        .map_err(|e| format!("tls: {e}"))
+        .map_err(|e| format!("tls: {e:#}"))
 }
 
 /// Joins (holding one of `connect_permits` until welcomed), then follows

@@ -24,6 +24,20 @@ pub enum Http {
     Tls(Arc<rustls::ClientConfig>, Duration),
 }
 
+/// The TLS handshake over `tcp` with the server at `authority`
+/// (`host:port`), checking its certificate for that host.
+pub async fn tls_over(
+    config: &Arc<rustls::ClientConfig>,
+    authority: &str,
+    tcp: TcpStream,
+) -> Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    let host = authority.rsplit_once(':').map_or(authority, |(h, _)| h);
+    let name = ServerName::try_from(host.to_owned()).context("the server's name")?;
+    Ok(tokio_rustls::TlsConnector::from(config.clone())
+        .connect(name, tcp)
+        .await?)
+}
+
 /// An answer: status and body.
 pub struct Answer {
     /// HTTP status code.
@@ -91,17 +105,11 @@ async fn tls_request(
         .ok_or_else(|| anyhow!("not an https URL: {url}"))?;
     let (authority, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
     let path = if path.is_empty() { "/" } else { path };
-    let host = authority
-        .rsplit_once(':')
-        .map_or(authority, |(h, _)| h)
-        .to_owned();
     let exchange = async {
         let tcp = TcpStream::connect(authority)
             .await
             .with_context(|| format!("connecting to {authority}"))?;
-        let name = ServerName::try_from(host).context("the server's name")?;
-        let tls = tokio_rustls::TlsConnector::from(config.clone())
-            .connect(name, tcp)
+        let tls = tls_over(config, authority, tcp)
             .await
             .with_context(|| format!("TLS with {authority}"))?;
         let (mut sender, connection) =
