@@ -43,6 +43,7 @@ use rtc::peer_connection::configuration::media_engine::{
 };
 use rtc::rtcp::payload_feedbacks::full_intra_request::FullIntraRequest;
 use rtc::rtcp::payload_feedbacks::picture_loss_indication::PictureLossIndication;
+use rtc::rtcp::payload_feedbacks::receiver_estimated_maximum_bitrate::ReceiverEstimatedMaximumBitrate;
 use rtc::rtp_transceiver::rtp_sender::{
     RTCRtpCodec, RTCRtpCodecParameters, RTCRtpCodingParameters, RTCRtpEncodingParameters,
     RTCRtpHeaderExtensionCapability, RtpCodecKind,
@@ -1379,6 +1380,31 @@ impl SyntheticSubscriber {
             .write_rtcp(vec![Box::new(PictureLossIndication {
                 sender_ssrc: 0,
                 media_ssrc: ssrc,
+            })])
+            .await
+            .is_ok()
+    }
+
+    /// Tells the server its estimate of the downlink (REMB, bits per
+    /// second), as a browser does about once a second; false if no video
+    /// track came to carry it.
+    pub async fn send_estimate(&self, bits: u64) -> bool {
+        let track = self
+            .tracks
+            .lock()
+            .expect("tracks")
+            .iter()
+            .find(|t| t.kind == RtpCodecKind::Video)
+            .map(|t| Arc::clone(&t.track));
+        let Some(track) = track else {
+            return false;
+        };
+        let ssrcs = track.ssrcs().await;
+        track
+            .write_rtcp(vec![Box::new(ReceiverEstimatedMaximumBitrate {
+                sender_ssrc: 0,
+                bitrate: bits as f32,
+                ssrcs,
             })])
             .await
             .is_ok()

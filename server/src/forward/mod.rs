@@ -279,8 +279,9 @@ struct Member {
     /// by publisher id; [`DEFAULT_WISH`] for one not named.
     wishes: Mutex<HashMap<String, Rank>>,
     /// Bits per second this member's downlink takes: its own estimate
-    /// (REMB) when it sends one, lowered on losses; `u64::MAX` until
-    /// something says less.
+    /// (REMB) when that is below what it is sent, lowered on losses,
+    /// raised a tenth a tick while clean; `u64::MAX` until something says
+    /// less.
     budget: AtomicU64,
     /// The largest fraction (of 256) of packets lost on any of its tracks
     /// since the last tick.
@@ -1108,7 +1109,17 @@ impl Forwarder {
                     }
                 }
                 Feedback::Estimate(bits) => {
-                    member.budget.store(bits.max(1), Ordering::Relaxed);
+                    // A browser's estimate never rises much above what it
+                    // receives (at most 1.5 times it), so one at or above
+                    // what it is sent says "no congestion", not "no more".
+                    // Taken as a bound, it would hold a paused camera back
+                    // for good: the camera never sent, the estimate never
+                    // grows to make room for it. Only an estimate below
+                    // what is sent bounds the budget; otherwise the tick's
+                    // clean ramp lifts it.
+                    if bits < self.sending(&member) {
+                        member.budget.store(bits.max(1), Ordering::Relaxed);
+                    }
                 }
                 Feedback::Loss(_, fraction) => {
                     member.loss.fetch_max(fraction, Ordering::Relaxed);

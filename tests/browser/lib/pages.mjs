@@ -75,6 +75,8 @@ export async function describe(person) {
       const state = /** @type {any} */ (window).cadre?.state?.() ?? {};
       const videos = [...document.querySelectorAll("video[data-peer-id]")].map((v) => ({
         peer: v.dataset.peerId,
+        connection: v.dataset.connectionId,
+        stream: Boolean(v.srcObject),
         width: v.videoWidth,
         ready: v.readyState,
       }));

@@ -1004,8 +1004,17 @@ async fn a_camera_in_a_codec_not_offered_is_refused_and_the_microphone_goes_on()
     forwarder.close().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn forged_unannounced_and_replayed_packets_reach_nobody() {
+/// The three joined; Anne and Chloé publish a simulcast camera each;
+/// Bruno's subscriber answers every offer.
+struct AnneAndChloeToBruno {
+    forwarder: Forwarder,
+    pump: tokio::task::JoinHandle<()>,
+    bruno: Arc<SyntheticSubscriber>,
+    anne: SyntheticPublisher,
+    chloe: SyntheticPublisher,
+}
+
+async fn anne_and_chloe_to_bruno() -> AnneAndChloeToBruno {
     let (forwarder, events) = Forwarder::new(IpAddr::V4(Ipv4Addr::LOCALHOST));
     for id in MEMBERS {
         forwarder.join(id).await.expect("join");
@@ -1018,6 +1027,24 @@ async fn forged_unannounced_and_replayed_packets_reach_nobody() {
     );
     let anne = publish(&forwarder, "p_anne", simulcast().await).await;
     let chloe = publish(&forwarder, "p_chloe", simulcast().await).await;
+    AnneAndChloeToBruno {
+        forwarder,
+        pump,
+        bruno,
+        anne,
+        chloe,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn forged_unannounced_and_replayed_packets_reach_nobody() {
+    let AnneAndChloeToBruno {
+        forwarder,
+        pump,
+        bruno,
+        anne,
+        chloe,
+    } = anne_and_chloe_to_bruno().await;
     let chloe_ssrc = chloe.layer_ssrcs()[0];
     // Marks in the payload: Anne's own, Chloé's own, forged, replayed.
     let (own_a, own_c, forged, replayed) = (0xA, 0xC, 0xF, 0xE);
@@ -1213,6 +1240,43 @@ async fn bruno_relayed_chloe_direct() -> Relayed {
     }
 }
 
+/// Simulcast frames of a realistic weight: one packet per layer and
+/// frame, 50 frames a second, about 60, 200 and 440 kbit/s of payload; a
+/// keyframe every 10th frame of each layer, the layers at different frames.
+struct SizedFrames {
+    clocks: [(u16, u32); 3],
+    n: u32,
+}
+
+impl Default for SizedFrames {
+    fn default() -> Self {
+        SizedFrames {
+            clocks: [(100, 1_000), (30_000, 500_000), (65_000, 9_000_000)],
+            n: 0,
+        }
+    }
+}
+
+impl SizedFrames {
+    const SIZES: [usize; 3] = [150, 500, 1100];
+
+    /// One frame of every layer from each of `publishers`, then 20 ms.
+    async fn send(&mut self, publishers: &[&SyntheticPublisher]) {
+        for (layer, clock) in self.clocks.iter_mut().enumerate() {
+            let (seq, ts) = *clock;
+            *clock = (seq.wrapping_add(1), ts.wrapping_add(3000));
+            let key = (self.n + 3 * layer as u32).is_multiple_of(10);
+            let mut p = layer_payload(layer as u8, key, self.n);
+            p.resize(Self::SIZES[layer], 0);
+            for publisher in publishers {
+                publisher.send_layer(layer, seq, ts, true, p.clone()).await;
+            }
+        }
+        self.n += 1;
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
     use cadre_protocol::signalling::VideoQuality;
@@ -1231,37 +1295,14 @@ async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
             .await
             .expect("view");
     }
-    // One packet per layer and frame, 50 frames a second: about 60, 200
-    // and 440 kbit/s.
-    let sizes = [150usize, 500, 1100];
-    let mut clocks: Vec<(u16, u32)> = vec![(100, 1_000), (30_000, 500_000), (65_000, 9_000_000)];
-    let mut n = 0u32;
-    let anne_ = &anne;
-    let mut frame = || {
-        let mut packets = Vec::new();
-        for (layer, clock) in clocks.iter_mut().enumerate() {
-            let (seq, ts) = *clock;
-            *clock = (seq.wrapping_add(1), ts.wrapping_add(3000));
-            let key = (n + 3 * layer as u32).is_multiple_of(10);
-            let mut p = layer_payload(layer as u8, key, n);
-            p.resize(sizes[layer], 0);
-            packets.push((layer, seq, ts, p));
-        }
-        n += 1;
-        async move {
-            for (layer, seq, ts, p) in packets {
-                anne_.send_layer(layer, seq, ts, true, p).await;
-            }
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-    };
+    let mut frames = SizedFrames::default();
     // Both are sent the high layer.
     let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
     while ![&bruno, &chloe]
         .iter()
         .all(|s| video_layers(s).last() == Some(&2))
     {
-        frame().await;
+        frames.send(&[&anne]).await;
         assert!(
             tokio::time::Instant::now() < deadline,
             "the high layer never reached both: {:?} / {:?}",
@@ -1280,14 +1321,14 @@ async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
     let (bruno_from, chloe_from) = (video_layers(&bruno).len(), video_layers(&chloe).len());
     let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
     while !video_layers(&bruno)[bruno_from..].iter().any(|l| *l < 2) {
-        frame().await;
+        frames.send(&[&anne]).await;
         assert!(
             tokio::time::Instant::now() < deadline,
             "Bruno was never sent less over a congested link"
         );
     }
     for _ in 0..100 {
-        frame().await;
+        frames.send(&[&anne]).await;
     }
     let chloe_since = &video_layers(&chloe)[chloe_from..];
     assert!(
@@ -1320,6 +1361,133 @@ async fn a_congested_subscriber_is_sent_a_lower_layer_and_nobody_else_is() {
     pump.abort();
     forwarder.close().await;
     anne.close().await;
+}
+
+/// The layer marks of `stream`'s video packets that `subscriber` received,
+/// in order, and their payload bytes in all.
+fn layers_of(subscriber: &SyntheticSubscriber, stream: &str) -> (Vec<u8>, usize) {
+    let packets: Vec<Vec<u8>> = subscriber
+        .received()
+        .into_iter()
+        .filter(|r| r.stream == stream && r.kind == "video")
+        .flat_map(|r| r.packets.into_iter().map(|(_, _, _, d)| d))
+        .collect();
+    (
+        packets.iter().map(|d| layer_of(d)).collect(),
+        packets.iter().map(Vec::len).sum(),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_estimate_that_only_follows_what_a_subscriber_receives_does_not_hold_a_camera_back() {
+    use cadre_protocol::signalling::VideoQuality;
+    let AnneAndChloeToBruno {
+        forwarder,
+        pump,
+        bruno,
+        anne,
+        chloe,
+    } = anne_and_chloe_to_bruno().await;
+    forwarder
+        .view(
+            "p_bruno",
+            &[
+                ("p_anne".to_owned(), VideoQuality::High),
+                ("p_chloe".to_owned(), VideoQuality::High),
+            ],
+        )
+        .await
+        .expect("view");
+    let mut frames = SizedFrames::default();
+    let both_high = |bruno: &SyntheticSubscriber, from: (usize, usize)| {
+        let (anne, _) = layers_of(bruno, "p_anne");
+        let (chloe, _) = layers_of(bruno, "p_chloe");
+        anne.len() > from.0 + 20
+            && chloe.len() > from.1 + 20
+            && anne.last() == Some(&2)
+            && chloe.last() == Some(&2)
+    };
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    while !both_high(&bruno, (0, 0)) {
+        frames.send(&[&anne, &chloe]).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "both high layers never reached Bruno"
+        );
+    }
+
+    // Bruno's downlink is congested: he estimates 100 kbit/s, well below
+    // the two high layers he is sent, and is sent less.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(20);
+    let lowered = |bruno: &SyntheticSubscriber| {
+        let (anne, _) = layers_of(bruno, "p_anne");
+        let (chloe, _) = layers_of(bruno, "p_chloe");
+        (anne.len(), chloe.len())
+    };
+    let mut at = lowered(&bruno);
+    loop {
+        assert!(bruno.send_estimate(100_000).await, "an estimate sent");
+        for _ in 0..10 {
+            frames.send(&[&anne, &chloe]).await;
+        }
+        let now = lowered(&bruno);
+        let (anne, _) = layers_of(&bruno, "p_anne");
+        let (chloe, _) = layers_of(&bruno, "p_chloe");
+        // Lowered: neither is on its high layer any more, or one of them
+        // is paused (one low layer is all that fits).
+        let anne_high = now.0 > at.0 && anne[at.0..].iter().all(|l| *l == 2);
+        let chloe_high = now.1 > at.1 && chloe[at.1..].iter().all(|l| *l == 2);
+        if !anne_high && !chloe_high {
+            break;
+        }
+        at = now;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "an estimate below what Bruno is sent never lowered it"
+        );
+    }
+
+    // From now on Bruno's estimate does what a browser's does: it follows
+    // what arrives, at most half as much again and 10 kbit/s. Were it a
+    // bound, a camera paused to fit 100 kbit/s would never come back: it
+    // is not sent, so the estimate never makes room for it. Both come
+    // back, on their high layers, as the server probes upwards.
+    let from = lowered(&bruno);
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(60);
+    let mut last = (
+        tokio::time::Instant::now(),
+        layers_of(&bruno, "p_anne").1 + layers_of(&bruno, "p_chloe").1,
+    );
+    while !both_high(&bruno, from) {
+        for _ in 0..10 {
+            frames.send(&[&anne, &chloe]).await;
+        }
+        let bytes = layers_of(&bruno, "p_anne").1 + layers_of(&bruno, "p_chloe").1;
+        let seconds = last.0.elapsed().as_secs_f64();
+        let incoming = ((bytes - last.1) as f64 * 8.0 / seconds) as u64;
+        last = (tokio::time::Instant::now(), bytes);
+        bruno.send_estimate(incoming * 3 / 2 + 10_000).await;
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "a camera held back by an estimate that follows what arrives: Anne's last layers {:?}, Chloé's {:?}",
+            layers_of(&bruno, "p_anne")
+                .0
+                .iter()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>(),
+            layers_of(&bruno, "p_chloe")
+                .0
+                .iter()
+                .rev()
+                .take(5)
+                .collect::<Vec<_>>()
+        );
+    }
+    pump.abort();
+    forwarder.close().await;
+    anne.close().await;
+    chloe.close().await;
 }
 
 /// Packets of `stream`'s `kind` that `subscriber` received.
