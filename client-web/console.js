@@ -8,7 +8,8 @@
 //! request that changes something carries the login's CSRF token in
 //! `X-Cadre-CSRF`.
 
-import { locale, onLanguageChange, t } from "./i18n.js";
+import { onLanguageChange, t } from "./i18n.js";
+import { call, consoleLink, onNavigate, page, problemText, setCsrf, table, tableWrap, when } from "./console-kit.js";
 import { T, h, replaceChildren } from "./dom.js";
 import { formatSchedule, kindLabel, loadingScreen } from "./ui.js";
 
@@ -26,7 +27,7 @@ import { formatSchedule, kindLabel, loadingScreen } from "./ui.js";
  *   action: string, target?: string, address?: string }} AuditEntry
  */
 /** @typedef {{ entries: AuditEntry[], next_before?: number }} AuditPage */
-/** @typedef {{ ok: true, status: number, body: any } | { ok: false, status: number, code: string, message: string }} Answer */
+/** @typedef {import("./console-kit.js").Answer} Answer */
 
 /** The pages, in the navigation's order; `admin`: administrators only. */
 const PAGES = /** @type {const} */ ([
@@ -37,71 +38,6 @@ const PAGES = /** @type {const} */ ([
 ]);
 
 /** @typedef {(typeof PAGES)[number]["id"]} PageId */
-
-/** The login's CSRF token, once logged in. */
-let csrf = "";
-
-/**
- * A JSON request to the API; never throws.
- * @param {string} method
- * @param {string} path
- * @param {unknown} [body]
- * @returns {Promise<Answer>}
- */
-async function call(method, path, body) {
-  /** @type {Record<string, string>} */
-  const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
-  if (method !== "GET") headers["X-Cadre-CSRF"] = csrf;
-  try {
-    const response = await fetch(path, {
-      method,
-      headers,
-      credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    const text = await response.text();
-    /** @type {any} */
-    let parsed = null;
-    try {
-      parsed = text ? JSON.parse(text) : null;
-    } catch {
-      parsed = null;
-    }
-    if (response.ok) return { ok: true, status: response.status, body: parsed };
-    return {
-      ok: false,
-      status: response.status,
-      code: typeof parsed?.code === "string" ? parsed.code : "internal",
-      message: typeof parsed?.message === "string" ? parsed.message : text,
-    };
-  } catch (e) {
-    return { ok: false, status: 0, code: "network", message: String(e) };
-  }
-}
-
-/**
- * What to tell a staff member when a request failed.
- * @param {Answer} answer
- */
-function problemText(answer) {
-  if (answer.ok) return "";
-  switch (answer.code) {
-    case "network": return t("staff_console.error.network");
-    case "forbidden": return t("staff_console.error.forbidden");
-    case "csrf_token":
-    case "foreign_origin": return t("staff_console.error.csrf");
-    case "unauthorized": return t("staff_console.error.logged_out");
-    case "invalid_input":
-    case "conflict": return t("staff_console.error.invalid", { message: answer.message });
-    default: return t("staff_console.error.other", { message: answer.message });
-  }
-}
-
-/** @param {number} ms */
-function when(ms) {
-  return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
-}
 
 /** The page named by the address (`/console/staff`), or the first. @returns {PageId} */
 function pageFromPath() {
@@ -121,7 +57,7 @@ export async function openConsole(shell) {
   shell.show(loadingScreen("staff_console.loading"));
   const me = await call("GET", "/api/staff/me");
   if (me.ok) {
-    csrf = /** @type {StaffMe} */ (me.body).csrf;
+    setCsrf(/** @type {StaffMe} */ (me.body).csrf);
     showFrame(shell, /** @type {StaffMe} */ (me.body).staff);
   } else {
     showLogin(shell);
@@ -148,7 +84,7 @@ function showLogin(shell) {
     const answer = await call("POST", "/api/staff/login", { email: email.value, password: password.value });
     submit.disabled = false;
     if (answer.ok) {
-      csrf = /** @type {StaffMe} */ (answer.body).csrf;
+      setCsrf(/** @type {StaffMe} */ (answer.body).csrf);
       password.value = "";
       showFrame(shell, /** @type {StaffMe} */ (answer.body).staff);
       return;
@@ -182,12 +118,7 @@ function showFrame(shell, me) {
   const links = new Map();
   const nav = h("nav", { class: "console-nav", "aria-label": () => t("staff_console.nav.label") },
     h("ul", {}, ...pages.map((p) => {
-      const a = h("a", { href: `/console/${p.id}`, "data-nav": p.id }, T(p.label));
-      a.addEventListener("click", (event) => {
-        event.preventDefault();
-        history.pushState(null, "", `/console/${p.id}`);
-        show();
-      });
+      const a = consoleLink(`/console/${p.id}`, T(p.label), { "data-nav": p.id });
       links.set(p.id, a);
       return h("li", {}, a);
     })));
@@ -205,6 +136,7 @@ function showFrame(shell, me) {
     nav,
     content);
 
+  let asked = 0;
   const show = () => {
     let page = pageFromPath();
     if (!pages.some((p) => p.id === page)) page = "sessions";
@@ -214,58 +146,28 @@ function showFrame(shell, me) {
     }
     const label = PAGES.find((p) => p.id === page)?.label ?? "staff_console.nav.sessions";
     document.title = `${t(label)} · ${t("staff_console.title")}`;
+    const mine = ++asked;
+    // A page that shows one of its items (`/console/sessions/s_…`) reads
+    // it with `itemFromPath()`.
+    /** @type {Record<PageId, () => Promise<Node>>} */
     const render = {
-      sessions: sessionsPage,
-      actions: actionsPage,
+      sessions: () => sessionsPage(),
+      actions: () => actionsPage(),
       staff: () => staffPage(me),
-      journal: journalPage,
-    }[page];
-    void render().then((node) => replaceChildren(content, node));
+      journal: () => journalPage(),
+    };
+    void render[page]().then((node) => {
+      // A page asked for meanwhile wins over this slower one.
+      if (mine === asked) replaceChildren(content, node);
+    });
   };
   window.onpopstate = show;
+  onNavigate(show);
   onLanguageChange(() => {
     if (document.body.contains(frame)) show();
   });
   shell.show(frame);
   show();
-}
-
-/**
- * A page's heading and body, or the failure to read it.
- * @param {MessageKey} title
- * @param {Answer} answer
- * @param {(body: any) => Node[]} body
- */
-function page(title, answer, body) {
-  return h("section", { class: "card", "aria-labelledby": "page-title" },
-    h("h1", { id: "page-title" }, T(title)),
-    ...(answer.ok ? body(answer.body) : [h("p", { class: "panel-problem", role: "alert" }, problemText(answer))]));
-}
-
-/**
- * The attributes of a table's scrolling wrapper: a table wider than a
- * tablet's screen scrolls sideways, and a keyboard must reach that scroll
- * too, so the wrapper takes the focus, named as its table (a group, not a
- * landmark: the page's section already is one, under the same name).
- * @param {MessageKey} caption
- */
-function tableWrap(caption) {
-  return { class: "table-wrap", tabindex: "0", role: "group", "aria-label": () => t(caption) };
-}
-
-/**
- * A table with a caption for screen readers.
- * @param {MessageKey} caption
- * @param {MessageKey[]} columns
- * @param {Node[]} rows
- * @param {string} field
- */
-function table(caption, columns, rows, field) {
-  return h("div", tableWrap(caption),
-    h("table", { class: "report-table", "data-field": field },
-      h("caption", { class: "sr-only" }, T(caption)),
-      h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col" }, T(c))))),
-      h("tbody", {}, ...rows)));
 }
 
 async function sessionsPage() {

@@ -1,0 +1,158 @@
+// @ts-check
+//! What every page of the staff console uses: the API call with the
+//! login's CSRF token, the sentence for a failed request, a page's frame,
+//! tables, dates, and moving to another page of the console without
+//! reloading it.
+
+import { locale, t } from "./i18n.js";
+import { T, h } from "./dom.js";
+
+/** @typedef {import("./i18n.js").MessageKey} MessageKey */
+/** @typedef {{ ok: true, status: number, body: any } | { ok: false, status: number, code: string, message: string }} Answer */
+
+/** The login's CSRF token, once logged in. */
+let csrf = "";
+
+/** Keeps the login's CSRF token. @param {string} token */
+export function setCsrf(token) {
+  csrf = token;
+}
+
+/**
+ * A JSON request to the API; never throws.
+ * @param {string} method
+ * @param {string} path
+ * @param {unknown} [body]
+ * @returns {Promise<Answer>}
+ */
+export async function call(method, path, body) {
+  /** @type {Record<string, string>} */
+  const headers = { Accept: "application/json" };
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  if (method !== "GET") headers["X-Cadre-CSRF"] = csrf;
+  try {
+    const response = await fetch(path, {
+      method,
+      headers,
+      credentials: "same-origin",
+      body: body === undefined ? undefined : JSON.stringify(body),
+    });
+    const text = await response.text();
+    /** @type {any} */
+    let parsed = null;
+    try {
+      parsed = text ? JSON.parse(text) : null;
+    } catch {
+      parsed = null;
+    }
+    if (response.ok) return { ok: true, status: response.status, body: parsed };
+    return {
+      ok: false,
+      status: response.status,
+      code: typeof parsed?.code === "string" ? parsed.code : "internal",
+      message: typeof parsed?.message === "string" ? parsed.message : text,
+    };
+  } catch (e) {
+    return { ok: false, status: 0, code: "network", message: String(e) };
+  }
+}
+
+/**
+ * What to tell a staff member when a request failed.
+ * @param {Answer} answer
+ */
+export function problemText(answer) {
+  if (answer.ok) return "";
+  switch (answer.code) {
+    case "network": return t("staff_console.error.network");
+    case "forbidden": return t("staff_console.error.forbidden");
+    case "csrf_token":
+    case "foreign_origin": return t("staff_console.error.csrf");
+    case "unauthorized": return t("staff_console.error.logged_out");
+    case "invalid_input":
+    case "conflict": return t("staff_console.error.invalid", { message: answer.message });
+    default: return t("staff_console.error.other", { message: answer.message });
+  }
+}
+
+/** @param {number} ms */
+export function when(ms) {
+  return new Intl.DateTimeFormat(locale(), { dateStyle: "medium", timeStyle: "short" }).format(new Date(ms));
+}
+
+/**
+ * A page's heading and body, or the failure to read it.
+ * @param {MessageKey} title
+ * @param {Answer} answer
+ * @param {(body: any) => Node[]} body
+ */
+export function page(title, answer, body) {
+  return h("section", { class: "card", "aria-labelledby": "page-title" },
+    h("h1", { id: "page-title" }, T(title)),
+    ...(answer.ok ? body(answer.body) : [h("p", { class: "panel-problem", role: "alert" }, problemText(answer))]));
+}
+
+/**
+ * The attributes of a table's scrolling wrapper: a table wider than a
+ * tablet's screen scrolls sideways, and a keyboard must reach that scroll
+ * too, so the wrapper takes the focus, named as its table (a group, not a
+ * landmark: the page's section already is one, under the same name).
+ * @param {MessageKey} caption
+ */
+export function tableWrap(caption) {
+  return { class: "table-wrap", tabindex: "0", role: "group", "aria-label": () => t(caption) };
+}
+
+/**
+ * A table with a caption for screen readers.
+ * @param {MessageKey} caption
+ * @param {MessageKey[]} columns
+ * @param {Node[]} rows
+ * @param {string} field
+ */
+export function table(caption, columns, rows, field) {
+  return h("div", tableWrap(caption),
+    h("table", { class: "report-table", "data-field": field },
+      h("caption", { class: "sr-only" }, T(caption)),
+      h("thead", {}, h("tr", {}, ...columns.map((c) => h("th", { scope: "col" }, T(c))))),
+      h("tbody", {}, ...rows)));
+}
+
+/** The item named after the page (`/console/actions/a_…`), if any. */
+export function itemFromPath() {
+  const part = location.pathname.replace(/^\/console\/?/, "").split("/")[1];
+  return part ? decodeURIComponent(part) : null;
+}
+
+/** What shows the page the address names; set by the console's frame. */
+let showAddressed = () => {};
+
+/** @param {() => void} show */
+export function onNavigate(show) {
+  showAddressed = show;
+}
+
+/**
+ * Goes to a page of the console (`/console/actions/a_…`), in history.
+ * @param {string} path
+ */
+export function navigate(path) {
+  history.pushState(null, "", path);
+  showAddressed();
+}
+
+/**
+ * A link to a page of the console, followed without reloading.
+ * @param {string} path
+ * @param {Node | string} label
+ * @param {Record<string, string>} [attrs]
+ */
+export function consoleLink(path, label, attrs = {}) {
+  const a = h("a", { href: path, ...attrs }, label);
+  a.addEventListener("click", (event) => {
+    if (event.ctrlKey || event.metaKey || event.shiftKey || event.button !== 0) return;
+    event.preventDefault();
+    navigate(path);
+  });
+  return a;
+}
