@@ -10,6 +10,11 @@
 //! 404, an empty or malformed answer 400 and changes nothing. A
 //! facilitator's link still reads the session's reports and still cannot
 //! answer them.
+//!
+//! The live view (`GET /api/sessions/{sid}/live`): who is connected now
+//! and since when, who signed which half-day, the alerts of the ledger;
+//! for a coordinator or the organiser token, 401 without either, 404 for a
+//! session that does not exist.
 
 use cadre_protocol::staff::StaffRole;
 use cadre_protocol::{ErrorCode, Role};
@@ -316,4 +321,134 @@ async fn difficulty_answers_without_login_csrf_or_a_real_report_are_refused_and_
             .is_empty()
     );
     assert!(server.ledger_entries(sid, "report_closed").await.is_empty());
+}
+
+/// Reads the live view as the coordinator until `done` holds (bounded),
+/// described by `what`.
+async fn wait_live(
+    server: &TestServer,
+    login: &Login,
+    sid: &str,
+    what: &str,
+    done: impl Fn(&Value) -> bool,
+) -> Value {
+    let deadline = tokio::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let (status, body) = get(server, Some(login), &format!("/api/sessions/{sid}/live")).await;
+        assert_eq!(status, StatusCode::OK, "{body}");
+        if done(&body) {
+            return body;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "waited 10 s for {what}; the live view is {body:#}"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+fn live_person<'a>(view: &'a Value, id: &str) -> &'a Value {
+    view["people"]
+        .as_array()
+        .and_then(|p| p.iter().find(|p| p["id"] == id))
+        .unwrap_or_else(|| panic!("no {id} in {view:#}"))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_live_view_shows_who_is_connected_since_when_who_signed_and_the_alerts() {
+    let server = TestServer::start().await;
+    let session = server
+        .create_session(&[
+            ("Claire Martin", Role::Facilitator),
+            ("Karim Benali", Role::Participant),
+            ("Sophie Dubois", Role::Participant),
+        ])
+        .await;
+    let sid = session.id.clone();
+    let login = coordinator(&server).await;
+    let karim_id = person(&session, "Karim Benali").id.clone();
+    let sophie_id = person(&session, "Sophie Dubois").id.clone();
+
+    // Before anyone joins: nobody connected, nothing signed, no alert.
+    let view = wait_live(&server, &login, &sid, "the empty view", |_| true).await;
+    assert_eq!(view["session"], sid.as_str());
+    assert_eq!(view["people"].as_array().map(Vec::len), Some(3), "{view}");
+    assert!(
+        view["people"]
+            .as_array()
+            .is_some_and(|p| p.iter().all(|p| p["connected_since"].is_null()
+                && p["signins"].as_array().is_some_and(Vec::is_empty))),
+        "{view:#}"
+    );
+    assert_eq!(view["alerts"], json!([]));
+
+    let before = chrono::Utc::now().timestamp_millis();
+    let mut karim = server.join(&session, "Karim Benali").await;
+    let slot = karim.open_slot().await;
+    karim
+        .send_json(&json!({"type": "sign_in", "slot": slot}))
+        .await;
+    karim.recv_evidence_type("signed").await;
+    let view = wait_live(&server, &login, &sid, "Karim connected and signed", |v| {
+        !live_person(v, &karim_id)["signins"]
+            .as_array()
+            .is_some_and(Vec::is_empty)
+    })
+    .await;
+    let karim_now = live_person(&view, &karim_id);
+    let since = karim_now["connected_since"]
+        .as_i64()
+        .unwrap_or_else(|| panic!("Karim is connected: {view:#}"));
+    assert!(since >= before, "since {since}, joined after {before}");
+    assert_eq!(karim_now["signins"][0]["slot"], slot.as_str(), "{view:#}");
+    assert!(live_person(&view, &sophie_id)["connected_since"].is_null());
+
+    // An alert in the ledger (as the quality rules write one) is listed.
+    server
+        .app()
+        .ledger()
+        .append(cadre_server::evidence::ledger::NewEvent {
+            sid: sid.clone(),
+            kind: cadre_protocol::evidence::kind::ALERT,
+            actor: cadre_protocol::evidence::ACTOR_SERVER.to_owned(),
+            payload: json!({"rule": "participant_lost", "message": "Karim Benali ne reçoit plus rien."}),
+            client_ts: None,
+        })
+        .await
+        .expect("append an alert");
+    let view = wait_live(&server, &login, &sid, "the alert", |v| {
+        v["alerts"].as_array().is_some_and(|a| !a.is_empty())
+    })
+    .await;
+    assert_eq!(view["alerts"][0]["rule"], "participant_lost");
+    assert_eq!(
+        view["alerts"][0]["message"],
+        "Karim Benali ne reçoit plus rien."
+    );
+
+    // Karim leaves: no longer connected, his sign-in stays.
+    karim.leave().await;
+    let view = wait_live(&server, &login, &sid, "Karim gone", |v| {
+        live_person(v, &karim_id)["connected_since"].is_null()
+    })
+    .await;
+    assert_eq!(
+        live_person(&view, &karim_id)["signins"][0]["slot"],
+        slot.as_str()
+    );
+
+    // The organiser token reads it too; no credential, 401; no session, 404.
+    let (status, body) = server.get(&format!("/api/sessions/{sid}/live")).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = get(&server, None, &format!("/api/sessions/{sid}/live")).await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    assert_eq!(code(&body), ErrorCode::Unauthorized);
+    let (status, body) = server
+        .get_with_bearer(&format!("/api/sessions/{sid}/live"), Some("not-the-token"))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED, "{body}");
+    let (status, body) = get(&server, Some(&login), "/api/sessions/s_nope/live").await;
+    assert_eq!(status, StatusCode::NOT_FOUND, "{body}");
+    let (status, body) = get(&server, Some(&login), "/api/sessions/..%2Fx/live").await;
+    assert!(status.is_client_error(), "{status} {body}");
 }
