@@ -1,10 +1,12 @@
 // A session's page in the staff console, /console/sessions/{sid}: a
 // coordinator opens a session from the list, copies a person's link (the
-// clipboard holds it, « Copié » is shown), revokes it after a confirmation
+// clipboard holds it, « Copié » is shown; a refused clipboard leaves it
+// selected), revokes it after a confirmation
 // (the person's page is then refused), re-admits it (the lobby opens
 // again, and once he joins the live follow-up shows him connected), sends
 // the invitations to a real SMTP server (Debian's aiosmtpd,
-// tests/smtp/sink.py) and sees them sent, then, with that server stopped,
+// tests/smtp/sink.py) and sees them sent (and the one it refuses for good
+// shown as failed, with the reason), then, with that server stopped,
 // sends one again and sees it pending with the error; answers a difficulty
 // report in writing and closes it (its author reads the answer). axe finds
 // nothing at 1,280 px nor at a tablet's 768 px, the dialog open or not.
@@ -119,6 +121,8 @@ test("console session page: a coordinator copies, revokes and re-admits a link, 
         { name: "Karim Benali", role: "participant", email: "karim@cadre.test" },
         { name: "Sophie Dubois", role: "participant", email: "sophie@cadre.test" },
         { name: "Lucas Moreau", role: "participant" },
+        // The test SMTP server refuses this address for good (550).
+        { name: "Nina Roux", role: "participant", email: "refuse.nina@cadre.test" },
       ],
     });
     const karim = session.people.find((/** @type {any} */ p) => p.name === "Karim Benali");
@@ -144,7 +148,7 @@ test("console session page: a coordinator copies, revokes and re-admits a link, 
     assert.equal(await page.locator("#page-title").innerText(), "Gestion de projet — module 2");
     assert.match(await page.locator('[data-field="session-when"]').innerText(), /Europe\/Paris/);
     assert.equal(await page.locator('[data-field="session-sponsor"]').innerText(), "Entreprise Cliente");
-    assert.equal(await page.locator('tr[data-person][data-name]').count(), 4);
+    assert.equal(await page.locator('tr[data-person][data-name]').count(), 5);
     await noViolations(page, "the session's page");
 
     // Copy Karim's link: the clipboard holds it, the page says so.
@@ -191,22 +195,29 @@ test("console session page: a coordinator copies, revokes and re-admits a link, 
     await waitConnected(karimPerson);
     await page.locator(`tr[data-live="${karim.id}"][data-connected="true"]`).waitFor({ timeout: UI_WAIT_MS });
     assert.match(await page.locator(`tr[data-live="${karim.id}"] [data-field="live-since"]`).innerText(), /connecté·e depuis \d\d:\d\d/);
-    assert.match(await page.locator('[data-field="live-count"]').innerText(), /1 sur 4/);
+    assert.match(await page.locator('[data-field="live-count"]').innerText(), /1 sur 5/);
     // His join started the session: the summary follows.
     await page.locator('[data-field="session-state"]', { hasText: "En cours" }).waitFor({ timeout: UI_WAIT_MS });
     const sophieLive = session.people.find((/** @type {any} */ p) => p.name === "Sophie Dubois");
     assert.equal(await page.locator(`tr[data-live="${sophieLive.id}"]`).getAttribute("data-connected"), "false");
 
-    // The invitations: three people have an address, Lucas has none.
+    // The invitations: four people have an address, Lucas has none; the
+    // SMTP server refuses Nina's for good, which stands out.
     await page.locator('[data-action="invite-all"]').click();
     const result = page.locator('[data-field="invite-result"]');
     await result.waitFor({ state: "visible", timeout: UI_WAIT_MS });
-    assert.match(await result.innerText(), /file d’envoi : 3\./);
+    assert.match(await result.innerText(), /file d’envoi : 4\./);
     assert.match(await result.innerText(), /Lucas Moreau \(pas d’adresse\)/);
     await page.waitForFunction(() => {
       const rows = [...document.querySelectorAll("tr[data-mail]")];
-      return rows.length === 3 && rows.every((r) => r.getAttribute("data-state") === "sent");
+      return rows.length === 4 && rows.filter((r) => r.getAttribute("data-state") === "sent").length === 3
+        && rows.some((r) => r.getAttribute("data-state") === "failed");
     }, null, { timeout: MAIL_WAIT_MS });
+    const failed = page.locator('tr[data-mail][data-state="failed"].mail-failed');
+    assert.match(await failed.innerText(), /refuse\.nina@cadre\.test/);
+    assert.match(await failed.locator('[data-field="mail-state"]').innerText(), /échec/);
+    assert.match(await failed.locator('[data-field="mail-detail"]').innerText(), /Dernière erreur : .*550/);
+    assert.match(await page.locator('[data-field="mail-failures"]').innerText(), /Envois en échec : 1\./);
     const received = smtp.messages();
     assert.deepEqual(received.map((m) => m.rcpt_tos[0]).sort(), ["claire@cadre.test", "karim@cadre.test", "sophie@cadre.test"]);
     const toKarim = received.find((m) => m.rcpt_tos[0] === "karim@cadre.test");
@@ -252,6 +263,24 @@ test("console session page: a coordinator copies, revokes and re-admits a link, 
     assert.match(own[0].answer, /salle virtuelle/);
     await noViolations(page, "the session's page after the answer");
     await screenshots(page, "console-session-answered");
+
+    // A browser that refuses the clipboard: the link is selected, to be
+    // copied by hand, and the page says so. (The refusal is simulated: a
+    // test browser cannot be made to refuse by itself.)
+    const refusing = await context.newPage();
+    refusing.on("pageerror", (err) => errors.push(err.message));
+    await refusing.addInitScript(() => {
+      navigator.clipboard.writeText = () => Promise.reject(new DOMException("refused", "NotAllowedError"));
+    });
+    await refusing.goto(`${server.url}/console/sessions/${session.id}`);
+    const sophieRow = refusing.locator(`tr[data-person="${sophie.id}"][data-name]`);
+    await sophieRow.locator('[data-action="link-copy"]').click();
+    await sophieRow.locator('[data-field="link-copied"]', { hasText: "copiez-le avec Ctrl+C" }).waitFor({ timeout: UI_WAIT_MS });
+    const selected = await sophieRow.locator('[data-field="link"]').evaluate((el) => {
+      const input = /** @type {HTMLInputElement} */ (el);
+      return document.activeElement === input ? input.value.slice(input.selectionStart ?? 0, input.selectionEnd ?? 0) : "";
+    });
+    assert.equal(selected, sophie.link.url, "the whole link is selected");
     assert.deepEqual(errors, [], "no error in the console's page");
   } finally {
     await stage.close();
