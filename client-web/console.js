@@ -9,7 +9,8 @@
 //! `X-Cadre-CSRF`.
 
 import { onLanguageChange, t } from "./i18n.js";
-import { call, consoleLink, onNavigate, page, problemText, setCsrf, table, tableWrap, when } from "./console-kit.js";
+import { call, consoleLink, itemFromPath, onNavigate, page, problemText, setCsrf, table, tableWrap, when } from "./console-kit.js";
+import { sessionPage } from "./console-session.js";
 import { T, h, replaceChildren } from "./dom.js";
 import { formatSchedule, kindLabel, loadingScreen } from "./ui.js";
 
@@ -151,7 +152,10 @@ function showFrame(shell, me) {
     // it with `itemFromPath()`.
     /** @type {Record<PageId, () => Promise<Node>>} */
     const render = {
-      sessions: () => sessionsPage(),
+      sessions: () => {
+        const sid = itemFromPath();
+        return sid ? sessionPage(sid) : sessionsPage();
+      },
       actions: () => actionsPage(),
       staff: () => staffPage(me),
       journal: () => journalPage(),
@@ -176,7 +180,7 @@ async function sessionsPage() {
     ? [h("p", {}, T("staff_console.sessions.none"))]
     : [table("staff_console.sessions.title", ["staff_console.sessions.col.title", "staff_console.sessions.col.kind", "staff_console.sessions.col.when", "staff_console.sessions.col.state", "staff_console.sessions.col.people"],
       sessions.map((s) => h("tr", { "data-session": s.id },
-        h("th", { scope: "row" }, s.title),
+        h("th", { scope: "row" }, consoleLink(`/console/sessions/${encodeURIComponent(s.id)}`, s.title, { "data-open-session": s.id })),
         h("td", {}, kindLabel(s.kind)),
         h("td", {}, formatSchedule(s)),
         h("td", {}, t(/** @type {MessageKey} */ (`state.${s.state}`))),

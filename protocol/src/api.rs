@@ -498,3 +498,62 @@ pub struct RecordingFile {
     /// none once purged.
     pub url: Option<String>,
 }
+
+// -- Staff's live view of one session (the console's session page).
+
+/// `GET /api/sessions/{sid}/live`: who is connected now and since when,
+/// who signed which half-day, and the quality alerts raised, for staff
+/// following a session while it runs.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveView {
+    /// Session id.
+    pub session: String,
+    /// Its state now.
+    pub state: SessionState,
+    /// Server clock, ms since the Unix epoch.
+    pub server_time: i64,
+    /// Everyone of the session, in its order.
+    pub people: Vec<LivePerson>,
+    /// Quality alerts raised in the session, newest first (at most 20).
+    pub alerts: Vec<LiveAlert>,
+}
+
+/// One person in [`LiveView`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LivePerson {
+    /// Participant id.
+    pub id: String,
+    /// Display name.
+    pub name: String,
+    /// Role.
+    pub role: Role,
+    /// When their current connection began (ms), when they are connected.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub connected_since: Option<i64>,
+    /// Camera on (false when not connected).
+    pub camera: bool,
+    /// Microphone on (false when not connected).
+    pub microphone: bool,
+    /// The half-days they signed, oldest first.
+    pub signins: Vec<LiveSignin>,
+}
+
+/// A sign-in in [`LivePerson`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveSignin {
+    /// The half-day slot id, as the sign-in window names it.
+    pub slot: String,
+    /// When it was recorded (ms).
+    pub at: i64,
+}
+
+/// A quality alert in [`LiveView`], as the ledger keeps it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LiveAlert {
+    /// When it was recorded (ms).
+    pub at: i64,
+    /// Which rule.
+    pub rule: String,
+    /// The sentence the facilitator was shown.
+    pub message: String,
+}

@@ -10,6 +10,8 @@ pub mod difficulties;
 pub mod equipment;
 // Invitations by e-mail: queueing them, the queue's view.
 pub mod invitations;
+// Staff's live view of a session: connected now, sign-ins, alerts.
+pub mod live_view;
 pub mod proofs;
 // Appreciation questionnaires: invitations, answers kept apart, aggregates.
 pub mod questionnaires;

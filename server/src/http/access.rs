@@ -421,3 +421,16 @@ impl FromRequestParts<App> for StaffOrOrganiser {
         })
     }
 }
+
+/// [`StaffOrOrganiser`] when the request carries the bearer token or a
+/// login cookie (checked, CSRF included), `None` when it carries neither:
+/// for routes that also serve a person's join link.
+pub struct MaybeStaffOrOrganiser(pub Option<StaffOrOrganiser>);
+
+impl FromRequestParts<App> for MaybeStaffOrOrganiser {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, app: &App) -> Result<Self, Self::Rejection> {
+        Ok(MaybeStaffOrOrganiser(staff_or_organiser(parts, app).await?))
+    }
+}

@@ -1,15 +1,16 @@
 //! The routes of difficulty reports (article 6): a person files and reads
 //! theirs with their join link, a facilitator reads the session's, the
-//! organiser answers and closes. The operations are `app::difficulties`.
+//! organiser (the token, or a staff login in the console) answers and
+//! closes. The operations are `app::difficulties`.
 
-use super::access::{TokenQuery, check_organiser};
+use super::access::{MaybeStaffOrOrganiser, StaffOrOrganiser, TokenQuery};
 use super::json_body;
 use crate::app::App;
 use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, StatusCode, header};
+use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
@@ -27,34 +28,15 @@ pub(super) fn routes() -> Router<App> {
         .route("/api/sessions/{sid}/reports/{rid}/close", post(close))
 }
 
-/// The organiser, if an `Authorization` header is present: `Ok(true)` when
-/// it holds the organiser token, `unauthorized` when it holds another.
-fn organiser(headers: &HeaderMap, app: &App) -> Result<bool, ApiError> {
-    if !headers.contains_key(header::AUTHORIZATION) {
-        return Ok(false);
-    }
-    check_organiser(headers, app).map(|_| true)
-}
-
-fn require_organiser(headers: &HeaderMap, app: &App) -> Result<(), ApiError> {
-    if organiser(headers, app)? {
-        Ok(())
-    } else {
-        Err(ApiError::new(
-            ErrorCode::Unauthorized,
-            "only the organiser answers and closes reports: Authorization: Bearer <token>",
-        ))
-    }
-}
-
-/// The organiser, or a facilitator of `sid` with their link.
+/// The organiser or a staff login (`organiser`), or a facilitator of
+/// `sid` with their link.
 async fn whole_session(
     app: &App,
-    headers: &HeaderMap,
+    organiser: &MaybeStaffOrOrganiser,
     token: &str,
     sid: &str,
 ) -> Result<(), ApiError> {
-    if organiser(headers, app)? {
+    if organiser.0.is_some() {
         return Ok(());
     }
     let member = app.difficulty_author(token).await?;
@@ -105,9 +87,9 @@ async fn list(
     State(app): State<App>,
     Path(sid): Path<String>,
     Query(q): Query<TokenQuery>,
-    headers: HeaderMap,
+    organiser: MaybeStaffOrOrganiser,
 ) -> Result<Json<Vec<Difficulty>>, ApiError> {
-    whole_session(&app, &headers, &q.token, &sid).await?;
+    whole_session(&app, &organiser, &q.token, &sid).await?;
     Ok(Json(app.session_difficulties(&sid).await?))
 }
 
@@ -115,9 +97,9 @@ async fn export(
     State(app): State<App>,
     Path(sid): Path<String>,
     Query(q): Query<TokenQuery>,
-    headers: HeaderMap,
+    organiser: MaybeStaffOrOrganiser,
 ) -> Result<Response, ApiError> {
-    whole_session(&app, &headers, &q.token, &sid).await?;
+    whole_session(&app, &organiser, &q.token, &sid).await?;
     let csv = app.difficulties_csv(&sid).await?;
     Ok((
         [
@@ -134,12 +116,11 @@ async fn export(
 }
 
 async fn answer(
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path((sid, rid)): Path<(String, String)>,
-    headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<Difficulty>, ApiError> {
-    require_organiser(&headers, &app)?;
     let req: DifficultyAnswer = json_body(body, "answer")?;
     let report = app
         .answer_difficulty(&sid, &rid, &req.answer, req.close)
@@ -149,11 +130,10 @@ async fn answer(
 }
 
 async fn close(
+    _: StaffOrOrganiser,
     State(app): State<App>,
     Path((sid, rid)): Path<(String, String)>,
-    headers: HeaderMap,
 ) -> Result<Json<Difficulty>, ApiError> {
-    require_organiser(&headers, &app)?;
     let report = app.close_difficulty(&sid, &rid).await?;
     app.tell_author(&report).await;
     Ok(Json(report))

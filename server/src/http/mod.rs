@@ -21,6 +21,8 @@ mod questionnaires;
 mod mail;
 // The staff console: login, staff accounts, the audit log.
 mod staff;
+// Staff's live view of a session.
+mod live;
 mod websocket;
 // Operations: /healthz and /readyz, /metrics, request ids.
 pub mod health;
@@ -102,6 +104,7 @@ pub fn router(app: App) -> Router {
         .merge(questionnaires::routes())
         .merge(mail::routes())
         .merge(staff::routes())
+        .merge(live::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_store))

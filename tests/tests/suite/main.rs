@@ -15,6 +15,7 @@ mod config_file;
 mod consent;
 mod consent_order;
 mod consistency;
+mod console_session;
 mod control_proofs;
 mod document_privacy;
 mod downloads;

@@ -39,6 +39,8 @@ pub(super) enum Command {
         id: String,
         reply: oneshot::Sender<bool>,
     },
+    /// Who is connected now (staff's live view).
+    Connected(oneshot::Sender<Vec<super::roster::Connected>>),
     Chat {
         id: String,
         connection_id: String,

@@ -60,6 +60,7 @@ pub use control::ControlRequest;
 pub use handle::SessionHandle;
 pub(crate) use quiz::QuizCommand;
 pub use registry::{JoinError, Registry};
+pub use roster::Connected;
 pub(crate) use screen::ScreenRequest;
 
 use crate::live::outbound::ConnectionControl;

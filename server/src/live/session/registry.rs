@@ -219,6 +219,15 @@ impl Registry {
         rx.await.unwrap_or(false)
     }
 
+    /// Who is connected now to `sid`; `None` when the session has no live
+    /// room on this server (nobody joined since it started, or it ended).
+    pub async fn connected(&self, sid: &str) -> Option<Vec<super::roster::Connected>> {
+        let handle = self.get(sid)?;
+        let (reply, rx) = oneshot::channel();
+        handle.tx.send(Command::Connected(reply)).await.ok()?;
+        rx.await.ok()
+    }
+
     fn get_or_spawn(self: &Arc<Self>, info: &SessionInfo, schedule: &Schedule) -> SessionHandle {
         let mut sessions = self.lock();
         if let Some(h) = sessions.get(&info.id) {

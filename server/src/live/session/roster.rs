@@ -13,6 +13,19 @@ use cadre_protocol::{ErrorCode, PROTOCOL_VERSION, Role};
 use std::sync::Arc;
 use tokio::sync::oneshot;
 
+/// One person connected now, as the actor tells staff's live view.
+#[derive(Debug, Clone)]
+pub struct Connected {
+    /// Participant id.
+    pub id: String,
+    /// When their current connection was welcomed (server ms).
+    pub since: i64,
+    /// Camera on.
+    pub camera: bool,
+    /// Microphone on.
+    pub microphone: bool,
+}
+
 /// One person's current connection.
 pub(super) struct Member {
     pub(super) name: String,
@@ -22,6 +35,9 @@ pub(super) struct Member {
     pub(super) control: Arc<ConnectionControl>,
     pub(super) camera: bool,
     pub(super) microphone: bool,
+    /// When this connection was welcomed (server ms): staff's live view
+    /// says since when a person is here.
+    pub(super) joined_at: i64,
 }
 
 impl SessionActor {
@@ -105,6 +121,7 @@ impl SessionActor {
             control: j.control,
             camera: false,
             microphone: false,
+            joined_at: now_ms(),
         };
         let id = j.id;
         // Signals may reach the newcomer from now on: after their welcome,
@@ -176,6 +193,22 @@ impl SessionActor {
             self.remove(id, LeaveReason::Revoked);
         }
         let _ = reply.send(was_here);
+    }
+
+    /// Who is connected now, for staff's live view.
+    pub(super) fn connected(&self, reply: oneshot::Sender<Vec<Connected>>) {
+        let mut now: Vec<Connected> = self
+            .members
+            .iter()
+            .map(|(id, m)| Connected {
+                id: id.clone(),
+                since: m.joined_at,
+                camera: m.camera,
+                microphone: m.microphone,
+            })
+            .collect();
+        now.sort_by(|a, b| a.since.cmp(&b.since).then_with(|| a.id.cmp(&b.id)));
+        let _ = reply.send(now);
     }
 
     /// A member's camera and microphone, for the others and the quality.
