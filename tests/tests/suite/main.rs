@@ -17,6 +17,8 @@ mod consent_order;
 mod consistency;
 mod control_proofs;
 mod document_privacy;
+// The dossier d'audit of an action.
+mod dossier;
 mod downloads;
 mod equipment;
 mod flood;
