@@ -103,7 +103,8 @@ impl App {
                 stems.insert(name.clone());
             }
             let what = format!(
-                "certificat de réalisation de {} pour l'action (modèle du ministère), signé",
+                "certificat de réalisation {}{} pour l'action (modèle du ministère), signé",
+                of(&b.name),
                 b.name
             );
             kinds
@@ -147,7 +148,7 @@ impl App {
         }
         let _ = writeln!(
             header,
-            ".\nConstitué le {} (heure de {}) par le serveur {}.",
+            ".\nConstitué le {} (heure {}) par le serveur {}.",
             local_now.format("%d/%m/%Y à %H:%M"),
             time_zone.name(),
             self.public_url()
@@ -229,7 +230,7 @@ impl App {
         files.push(DossierFile {
             path: format!("{dir}/emargement.csv"),
             bytes: csv.into_bytes(),
-            what: "la même feuille pour un tableur (séparateur ;)".to_owned(),
+            what: "la même feuille pour un tableur (séparateur ;), une ligne par personne et demi-journée".to_owned(),
         });
 
         // Each person's proof (a PDF and its signed file), issued first so
@@ -247,15 +248,16 @@ impl App {
             }
             let (issued, pdf) = self.certificate_pdf(sid, &person.id, LANG).await?;
             let role = match person.role {
-                Role::Facilitator => "accompagnant",
-                Role::Participant => "participant",
+                Role::Facilitator => "accompagnant·e",
+                Role::Participant => "participant·e",
             };
             let who = format!("{} ({role})", person.name);
+            let of = of(&person.name);
             files.push(DossierFile {
                 path: format!("{dir}/releve-presence-{name}.pdf"),
                 bytes: pdf,
                 what: format!(
-                    "relevé de présence de {who} : connexions, présence, émargements, consentements ; porte l'empreinte SHA-256 de attestation-{name}.jws"
+                    "relevé de présence {of}{who} : connexions, présence, émargements, consentements ; porte l'empreinte SHA-256 de attestation-{name}.jws"
                 ),
             });
             let jws = format!("{dir}/attestation-{name}.jws");
@@ -264,10 +266,10 @@ impl App {
                 path: jws,
                 bytes: issued.jws.clone().into_bytes(),
                 what: format!(
-                    "attestation de présence signée de {who} : ses entrées du registre, chacune avec sa preuve d'inclusion sous une racine signée"
+                    "attestation de présence signée {of}{who} : ses entrées du registre, chacune avec sa preuve d'inclusion sous une racine signée"
                 ),
             });
-            people.push((name, who, person.id.clone(), issued.clone()));
+            people.push((name, format!("{of}{who}"), issued.clone()));
             proofs.insert((sid.to_owned(), person.id.clone()), issued);
         }
 
@@ -283,7 +285,7 @@ impl App {
             kinds.anchored = true;
         }
 
-        for (name, who, _, issued) in &people {
+        for (name, of_who, issued) in &people {
             let bundle = self.bundle(sid, &issued.jws, &heads).await?;
             let path = format!("{dir}/verification-{name}.json");
             kinds.bundle.get_or_insert_with(|| path.clone());
@@ -291,7 +293,7 @@ impl App {
                 path,
                 bytes: bundle,
                 what: format!(
-                    "dossier de vérification de {who} : son attestation, les racines signées remises pendant la séance, et la preuve que le registre n'a fait que s'allonger depuis chacune"
+                    "dossier de vérification {of_who} : son attestation, les racines signées remises pendant la séance, et la preuve que le registre n'a fait que s'allonger depuis chacune"
                 ),
             });
         }
@@ -307,7 +309,7 @@ impl App {
             path: format!("{dir}/difficultes.csv"),
             bytes: self.difficulties_csv(sid).await?.into_bytes(),
             what: format!(
-                "signalements de difficultés de {about}, avec leur statut et la réponse écrite"
+                "signalements de difficultés de {about}, avec leur statut et la réponse écrite (séparateur ,)"
             ),
         });
 
@@ -461,6 +463,21 @@ fn consents_csv(entries: &[Entry], people: &[(String, String, Role)], time_zone:
     out
 }
 
+/// « de » before a name, elided before a vowel sound (« d'Éloïse »).
+fn of(name: &str) -> &'static str {
+    let first = name
+        .chars()
+        .next()
+        .map(|c| c.to_lowercase().collect::<String>());
+    match first.as_deref() {
+        Some(
+            "a" | "à" | "â" | "ä" | "e" | "é" | "è" | "ê" | "ë" | "i" | "î" | "ï" | "o" | "ô" | "ö"
+            | "u" | "ù" | "û" | "ü" | "y" | "œ" | "æ",
+        ) => "d'",
+        _ => "de ",
+    }
+}
+
 fn nature(n: cadre_protocol::action::ActionNature) -> &'static str {
     use cadre_protocol::action::ActionNature;
     match n {
@@ -496,8 +513,10 @@ Les fichiers signés (.jws, verification-*.json, registre.jsonl) se vérifient
 hors ligne, sans faire confiance au serveur qui les a produits, avec la
 commande « cadre verify » et les clés publiques de l'organisme. Les PDF sont
 leurs rendus lisibles : chacun imprime l'empreinte SHA-256 du fichier signé
-dont il est tiré. Les CSV sont tirés du registre ; chaque ligne y correspond
-à une entrée de registre.jsonl.
+dont il est tiré. Les CSV sont des vues du registre pour un tableur ; ils ne
+sont pas signés : ce qu'ils disent se retrouve dans registre.jsonl (les
+consentements y sont les entrées « consent », les signalements et leurs
+réponses les entrées « report_filed » et « report_answered »).
 
 Toutes les commandes ci-dessous se lancent depuis ce dossier (le dossier
 qui contient ce fichier). « cadre verify » termine avec le code 0 quand

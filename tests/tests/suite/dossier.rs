@@ -377,6 +377,10 @@ async fn the_dossier_holds_every_listed_file_and_its_index_commands_verify_them(
     }
     assert!(index.contains(&format!("{}/.well-known/jwks.json", server.public_url())));
     assert!(index.contains("SHA256SUMS"));
+    assert!(
+        index.contains("relevé de présence d'Éloïse Lefèvre-Cœur (participant·e)"),
+        "{index}"
+    );
 
     // SHA256SUMS: one line per other file, each matching.
     let sums = String::from_utf8(file("SHA256SUMS").to_vec()).expect("UTF-8");
