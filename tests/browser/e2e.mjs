@@ -40,6 +40,7 @@
 //     postponement   the running badge, the tiles' notice, a same-day postponement reopening live
 //     turn           two pages forced to relay connect through the embedded TURN
 //     staff          the staff console: login, staff accounts, the journal
+//     dossier        the console's actions list downloads an action's dossier d'audit
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
@@ -61,5 +62,6 @@ import "./suite/documents.mjs";
 import "./suite/postponement.mjs";
 import "./suite/turn.mjs";
 import "./suite/staff.mjs";
+import "./suite/dossier.mjs";
 
 process.exitCode = await run();
