@@ -13,11 +13,12 @@
 //! - `certificats/`: each beneficiary's certificat de réalisation;
 //! - `jwks.json`, `LISEZMOI.txt`, `SHA256SUMS`.
 //!
-//! The zip is built in memory: an action has at most about 50 beneficiaries
-//! and a few dozen sessions, and its files are tens of kilobytes each (a
-//! PDF about 50 KB, a ledger export a few hundred), so a dossier stays in
-//! the tens of megabytes at worst. A larger action would call for writing
-//! the zip to a file as it is made.
+//! The zip is built in memory: an action has at most 49 beneficiaries (the
+//! catalogue's limit) and a few dozen sessions, and its files are tens of
+//! kilobytes each (a relevé about 35 KB, a sheet about 45 KB). Measured in a
+//! debug build: 49 beneficiaries and 5 sessions make 876 files, a 9.2 MB zip,
+//! in 14 s with 78 MB resident at most. A larger action would call for
+//! writing the zip to a file as it is made.
 
 use crate::app::App;
 use crate::app::actions::{IssuedProofs, slug};
