@@ -41,6 +41,11 @@ use std::io::Write as _;
 /// auditor, and the index says so.
 const LANG: Lang = Lang::Fr;
 
+/// Dossiers built at once in this process: each holds its whole zip in
+/// memory and renders hundreds of PDFs on the blocking pool, so further
+/// requests (a double click, several coordinators) wait their turn.
+static BUILDS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(2);
+
 /// One file of the dossier.
 struct DossierFile {
     /// Path under the dossier's folder, `/`-separated, ASCII.
@@ -67,6 +72,10 @@ pub struct AuditDossier {
 impl App {
     /// The dossier d'audit of action `aid`, drawn from the record now.
     pub async fn audit_dossier(&self, aid: &str) -> Result<AuditDossier, ApiError> {
+        let _turn = BUILDS
+            .acquire()
+            .await
+            .map_err(|e| ApiError::internal("waiting to build the dossier", e))?;
         let a = aid.to_owned();
         let (detail, identity) = self
             .catalog()
