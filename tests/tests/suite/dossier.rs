@@ -672,3 +672,56 @@ async fn an_unknown_action_is_404_no_credential_401_and_a_staff_login_works() {
     );
     assert!(!dir.path().join("none.zip").exists(), "nothing written");
 }
+
+#[tokio::test]
+async fn an_incomplete_identity_is_refused_with_what_is_missing_and_logs_nothing() {
+    let server = TestServer::start().await;
+    // A name is enough to add sessions, not to issue certificates.
+    let (status, body) = server
+        .send(
+            server
+                .http()
+                .put(server.url("/api/organisation"))
+                .bearer_auth(server.organiser_token())
+                .json(&json!({"name": "Formations Horizon"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, action) = server
+        .post(
+            "/api/actions",
+            &json!({"title": "Écoute active", "nature": "formation", "planned_hours": 7,
+                    "beneficiaries": [{"name": "Karim Benali"}]}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{action}");
+    let aid = action["id"].as_str().expect("an id");
+    let start = chrono::Utc::now();
+    let (status, session) = server
+        .post(
+            &format!("/api/actions/{aid}/sessions"),
+            &json!({
+                "planned_start": cadre_tests::rfc3339(start),
+                "planned_end": cadre_tests::rfc3339(start + chrono::Duration::hours(3)),
+                "facilitators": [{"name": "Claire Martin"}],
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{session}");
+    let before = audit(&server).await.len();
+    let (status, _, body) = download(
+        &server,
+        &format!("/api/actions/{aid}/dossier.zip"),
+        true,
+        None,
+    )
+    .await;
+    let body: Value = serde_json::from_slice(&body).expect("a JSON error");
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    let message = body["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("identity is incomplete") && message.contains("siret"),
+        "{body}"
+    );
+    assert_eq!(audit(&server).await.len(), before, "nothing handed over");
+}
