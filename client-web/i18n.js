@@ -56,6 +56,10 @@ const fr = {
   "staff_console.actions.col.hours": "Heures prévues",
   "staff_console.actions.col.beneficiaries": "Bénéficiaires",
   "staff_console.actions.col.sessions": "Séances",
+  // The dossier d'audit of an action (console-dossier.js).
+  "staff_console.dossier.col": "Pour un audit",
+  "staff_console.dossier.download": "Dossier d’audit (.zip)",
+  "staff_console.dossier.download_of": "Dossier d’audit (.zip) de l’action « {title} »",
   "staff_console.staff.title": "Équipe",
   "staff_console.staff.name": "Nom",
   "staff_console.staff.role": "Rôle",
@@ -1064,6 +1068,10 @@ const en = {
   "staff_console.actions.col.hours": "Planned hours",
   "staff_console.actions.col.beneficiaries": "Beneficiaries",
   "staff_console.actions.col.sessions": "Sessions",
+  // The dossier d'audit of an action (console-dossier.js).
+  "staff_console.dossier.col": "For an audit",
+  "staff_console.dossier.download": "Audit file (.zip)",
+  "staff_console.dossier.download_of": "Audit file (.zip) of the action “{title}”",
   "staff_console.staff.title": "Staff",
   "staff_console.staff.name": "Name",
   "staff_console.staff.role": "Role",

@@ -106,6 +106,16 @@ pub(crate) enum ActionCommand {
         #[arg(long)]
         out: Option<PathBuf>,
     },
+    /// Write the action's dossier d'audit (a zip: sheets, proofs, ledger
+    /// exports, difficulty reports, consents, certificates, an index in
+    /// French saying how to check each file).
+    Dossier {
+        /// Action id.
+        action: String,
+        /// Where to write it (default: its usual name in the current directory).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(Args)]
@@ -414,6 +424,19 @@ pub(crate) async fn action(app: &App, cmd: ActionCommand) -> anyhow::Result<()> 
             std::fs::write(&path, bytes).with_context(|| format!("writing {}", path.display()))?;
             println!("{}", path.display());
             println!("sha256 of the signed certificate: {}", issued.sha256());
+        }
+        ActionCommand::Dossier { action, out } => {
+            let dossier = app.audit_dossier(&action).await.map_err(api)?;
+            // Issuing signed fresh tree heads: let the writer finish.
+            let _ = app.ledger().shutdown().await;
+            let path = out.unwrap_or_else(|| PathBuf::from(format!("{}.zip", dossier.stem)));
+            std::fs::write(&path, &dossier.zip)
+                .with_context(|| format!("writing {}", path.display()))?;
+            println!("{}", path.display());
+            println!(
+                "{} files; unzip it and read {}/LISEZMOI.txt",
+                dossier.files, dossier.stem
+            );
         }
     }
     Ok(())

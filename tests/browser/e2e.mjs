@@ -41,6 +41,7 @@
 //     turn           two pages forced to relay connect through the embedded TURN
 //     staff          the staff console: login, staff accounts, the journal
 //     console-session  a session's page in the console: links, invitations, documents, reports
+//     dossier        the console's actions list downloads an action's dossier d'audit
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
@@ -63,5 +64,6 @@ import "./suite/postponement.mjs";
 import "./suite/turn.mjs";
 import "./suite/staff.mjs";
 import "./suite/console-session.mjs";
+import "./suite/dossier.mjs";
 
 process.exitCode = await run();

@@ -26,6 +26,10 @@ use cadre_protocol::{ErrorCode, Role};
 use chrono::SecondsFormat;
 use sha2::{Digest, Sha256};
 
+/// Proofs already issued, by session id and person id.
+pub type IssuedProofs =
+    std::collections::BTreeMap<(String, String), crate::app::proofs::IssuedProof>;
+
 /// `typ` header of a certificate JWS.
 pub const CERTIFICATE_JWS_TYP: &str = "cadre.certificat-realisation+jws";
 
@@ -371,7 +375,7 @@ impl App {
                     places: vec![(session, person.id)],
                     interrupted_at: None,
                 };
-                self.issue_certificate(subject).await
+                self.issue_certificate(subject, &IssuedProofs::new()).await
             }
         }
     }
@@ -381,6 +385,20 @@ impl App {
         &self,
         aid: &str,
         bid: &str,
+    ) -> Result<IssuedCertificate, ApiError> {
+        self.action_certificate_with(aid, bid, &IssuedProofs::new())
+            .await
+    }
+
+    /// [`App::action_certificate`], taking a session's detailed proof from
+    /// `proofs` when it is there instead of issuing a new one: the dossier
+    /// d'audit so gets certificates whose digests name the proof files it
+    /// holds beside them.
+    pub async fn action_certificate_with(
+        &self,
+        aid: &str,
+        bid: &str,
+        proofs: &IssuedProofs,
     ) -> Result<IssuedCertificate, ApiError> {
         let (a, b) = (aid.to_owned(), bid.to_owned());
         let (detail, places) = self
@@ -426,10 +444,14 @@ impl App {
             places,
             interrupted_at: detail.interrupted_at(bid),
         };
-        self.issue_certificate(subject).await
+        self.issue_certificate(subject, proofs).await
     }
 
-    async fn issue_certificate(&self, subject: Subject) -> Result<IssuedCertificate, ApiError> {
+    async fn issue_certificate(
+        &self,
+        subject: Subject,
+        proofs: &IssuedProofs,
+    ) -> Result<IssuedCertificate, ApiError> {
         let identity = self.catalog().run(|c| c.organisation()).await?;
         let organisation: CertificateOrganisation = identity.complete().map_err(|missing| {
             ApiError::new(
@@ -448,7 +470,10 @@ impl App {
             .unwrap_or_else(|| cadre_protocol::attendance::DEFAULT_TIME_ZONE.to_owned());
         let mut sessions = Vec::with_capacity(subject.places.len());
         for (session, pid) in &subject.places {
-            let issued = self.issue_proof(&session.id, pid).await?;
+            let issued = match proofs.get(&(session.id.clone(), pid.clone())) {
+                Some(issued) => issued.clone(),
+                None => self.issue_proof(&session.id, pid).await?,
+            };
             let p = &issued.proof;
             let intervals = p.half_days.iter().flat_map(|h| h.intervals.iter());
             let spans: Vec<(i64, i64)> = intervals.clone().map(|i| (i.start, i.end)).collect();

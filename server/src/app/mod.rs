@@ -7,6 +7,8 @@ pub mod actions;
 pub mod address_limits;
 pub mod answers;
 pub mod difficulties;
+// The dossier d'audit of an action: one zip for an auditor.
+pub mod dossier;
 pub mod equipment;
 // Invitations by e-mail: queueing them, the queue's view.
 pub mod invitations;

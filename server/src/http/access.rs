@@ -376,6 +376,28 @@ pub enum StaffOrOrganiser {
     Staff(Box<Staff>),
 }
 
+impl StaffOrOrganiser {
+    /// The audit entry of `action` by whoever this is, for a handler that
+    /// records a read (writes are recorded by the extractor itself).
+    pub(super) fn audit_entry(
+        &self,
+        action: &str,
+        target: Option<String>,
+        address: Option<String>,
+    ) -> NewAuditEntry {
+        match self {
+            StaffOrOrganiser::Staff(staff) => staff.entry(action, target),
+            StaffOrOrganiser::Organiser => NewAuditEntry {
+                actor: "organiser_token",
+                action: action.to_owned(),
+                target,
+                address,
+                ..Default::default()
+            },
+        }
+    }
+}
+
 /// [`StaffOrOrganiser`], or `None` when the request carries neither the
 /// bearer token nor a login cookie.
 async fn staff_or_organiser(

@@ -4,6 +4,7 @@
 //! file with `?format=jws`).
 
 use super::access::{Access, StaffOrOrganiser, wrong_session};
+use super::filename::{named_attachment, readable};
 use super::json_body;
 use crate::app::App;
 use crate::app::actions::IssuedCertificate;
@@ -12,7 +13,7 @@ use crate::error::ApiError;
 use crate::evidence::render::Lang;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
-use axum::extract::{DefaultBodyLimit, Path, Query, State};
+use axum::extract::{ConnectInfo, DefaultBodyLimit, Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
@@ -51,6 +52,36 @@ pub(super) fn routes() -> Router<App> {
             "/api/sessions/{sid}/certificate/{pid}",
             get(session_certificate),
         )
+        .route("/api/actions/{aid}/dossier.zip", get(dossier))
+}
+
+/// The dossier d'audit of an action (see `app::dossier`). A download
+/// changes nothing, yet it hands every document of the action over at
+/// once: it is written to the audit log, with who asked.
+async fn dossier(
+    who: StaffOrOrganiser,
+    State(app): State<App>,
+    Path(aid): Path<String>,
+    ConnectInfo(peer): ConnectInfo<std::net::SocketAddr>,
+    headers: HeaderMap,
+) -> Result<Response, ApiError> {
+    let dossier = app.audit_dossier(&aid).await?;
+    let address = Some(app.client_address(peer, &headers).ip.to_string());
+    let target = Some(format!("/api/actions/{aid}/dossier.zip"));
+    app.audit(who.audit_entry("GET /api/actions/{aid}/dossier.zip", target, address))
+        .await;
+    let ascii = format!("{}.zip", dossier.stem);
+    let utf8 = format!(
+        "Dossier d'audit - {} - {}.zip",
+        readable(&dossier.title),
+        dossier.date
+    );
+    Ok(named_attachment(
+        "application/zip",
+        &ascii,
+        &utf8,
+        dossier.zip,
+    ))
 }
 
 async fn organisation(

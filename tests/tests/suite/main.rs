@@ -18,6 +18,8 @@ mod consistency;
 mod console_session;
 mod control_proofs;
 mod document_privacy;
+// The dossier d'audit of an action.
+mod dossier;
 mod downloads;
 mod equipment;
 mod flood;
