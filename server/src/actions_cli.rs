@@ -443,6 +443,7 @@ fn new_action(a: &CreateAction) -> anyhow::Result<NewAction> {
                 }
             })
             .collect(),
+        sessions: Vec::new(),
     })
 }
 

@@ -8,6 +8,8 @@ pub mod address_limits;
 pub mod answers;
 pub mod difficulties;
 pub mod equipment;
+// Beneficiaries read from a training office's CSV file (a preview).
+pub mod import;
 // Invitations by e-mail: queueing them, the queue's view.
 pub mod invitations;
 pub mod proofs;

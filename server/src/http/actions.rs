@@ -7,6 +7,7 @@ use super::access::{Access, StaffOrOrganiser, wrong_session};
 use super::json_body;
 use crate::app::App;
 use crate::app::actions::IssuedCertificate;
+use crate::app::import::{MAX_IMPORT_BYTES, read_beneficiaries};
 use crate::directory::organisation::MAX_SIGNATURE_BYTES;
 use crate::error::ApiError;
 use crate::evidence::render::Lang;
@@ -18,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use cadre_protocol::action::{
-    ActionChange, ActionSummary, ActionView, NewAction, NewActionChange, NewActionSession,
-    OrganisationUpdate, OrganisationView,
+    ActionChange, ActionSummary, ActionView, ImportPreview, NewAction, NewActionChange,
+    NewActionSession, OrganisationUpdate, OrganisationView,
 };
 use cadre_protocol::api::SessionView;
 use cadre_protocol::{ErrorCode, Role};
@@ -37,6 +38,13 @@ pub(super) fn routes() -> Router<App> {
                 .layer(DefaultBodyLimit::max(2 * MAX_SIGNATURE_BYTES)),
         )
         .route("/api/actions", post(create_action).get(list_actions))
+        .route(
+            "/api/actions/import",
+            post(import_preview)
+                // Room above the limit, so that a bigger file gets the
+                // sentence saying the limit rather than a bare 413.
+                .layer(DefaultBodyLimit::max(2 * MAX_IMPORT_BYTES)),
+        )
         .route("/api/actions/{aid}", get(action))
         .route("/api/actions/{aid}/sessions", post(add_session))
         .route(
@@ -124,6 +132,40 @@ async fn create_action(
 ) -> Result<(StatusCode, Json<ActionView>), ApiError> {
     let new: NewAction = json_body(body, "action")?;
     Ok((StatusCode::CREATED, Json(app.create_action(new).await?)))
+}
+
+/// Reads a CSV file of beneficiaries (the body is the file's bytes) and
+/// answers what it holds; stores nothing.
+async fn import_preview(
+    _: StaffOrOrganiser,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Json<ImportPreview>, ApiError> {
+    let too_big = || {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!(
+                "import: the file is larger than {} MiB; an action takes at most 49 people, \
+                 which fit in far less: keep only the columns and lines needed",
+                MAX_IMPORT_BYTES / (1024 * 1024)
+            ),
+        )
+        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
+    };
+    let body = body.map_err(|e| {
+        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+            too_big()
+        } else {
+            ApiError::new(ErrorCode::InvalidInput, format!("request body: {e}"))
+                .with_status(e.status())
+        }
+    })?;
+    if body.len() > MAX_IMPORT_BYTES {
+        return Err(too_big());
+    }
+    // Parsing a megabyte is quick; no reason to leave the request's task.
+    read_beneficiaries(&body)
+        .map(Json)
+        .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("import: {e}")))
 }
 
 async fn list_actions(
