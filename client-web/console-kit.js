@@ -28,14 +28,16 @@ export function setCsrf(token) {
 export async function call(method, path, body) {
   /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A file (a CSV to import) goes as its bytes, the server reads them.
+  const file = body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = file ? (body.type || "text/csv") : "application/json";
   if (method !== "GET") headers["X-Cadre-CSRF"] = csrf;
   try {
     const response = await fetch(path, {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : file ? body : JSON.stringify(body),
     });
     const text = await response.text();
     /** @type {any} */

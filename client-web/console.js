@@ -9,6 +9,7 @@
 //! `X-Cadre-CSRF`.
 
 import { onLanguageChange, t } from "./i18n.js";
+import { actionsRoute } from "./console-actions.js";
 import { call, consoleLink, onNavigate, page, problemText, setCsrf, table, tableWrap, when } from "./console-kit.js";
 import { T, h, replaceChildren } from "./dom.js";
 import { formatSchedule, kindLabel, loadingScreen } from "./ui.js";
@@ -152,7 +153,7 @@ function showFrame(shell, me) {
     /** @type {Record<PageId, () => Promise<Node>>} */
     const render = {
       sessions: () => sessionsPage(),
-      actions: () => actionsPage(),
+      actions: () => actionsRoute(),
       staff: () => staffPage(me),
       journal: () => journalPage(),
     };
@@ -181,19 +182,6 @@ async function sessionsPage() {
         h("td", {}, formatSchedule(s)),
         h("td", {}, t(/** @type {MessageKey} */ (`state.${s.state}`))),
         h("td", { class: "num" }, String(s.people)))), "sessions"),
-    h("p", { class: "panel-hint" }, T("staff_console.sessions.soon"))]);
-}
-
-async function actionsPage() {
-  const answer = await call("GET", "/api/actions");
-  return page("staff_console.actions.title", answer, (/** @type {any[]} */ actions) => actions.length === 0
-    ? [h("p", {}, T("staff_console.actions.none"))]
-    : [table("staff_console.actions.title", ["staff_console.actions.col.title", "staff_console.actions.col.hours", "staff_console.actions.col.beneficiaries", "staff_console.actions.col.sessions"],
-      actions.map((a) => h("tr", { "data-action-id": a.id },
-        h("th", { scope: "row" }, a.title),
-        h("td", { class: "num" }, String(a.planned_hours)),
-        h("td", { class: "num" }, String(a.beneficiaries)),
-        h("td", { class: "num" }, String(a.sessions)))), "actions"),
     h("p", { class: "panel-hint" }, T("staff_console.sessions.soon"))]);
 }
 

@@ -324,6 +324,8 @@ pub struct ActionSessionView {
     pub planned_start: String,
     /// Planned end, RFC 3339 UTC.
     pub planned_end: String,
+    /// IANA time zone the session's dates are shown in.
+    pub time_zone: String,
     /// State.
     pub state: SessionState,
 }

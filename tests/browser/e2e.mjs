@@ -40,6 +40,7 @@
 //     postponement   the running badge, the tiles' notice, a same-day postponement reopening live
 //     turn           two pages forced to relay connect through the embedded TURN
 //     staff          the staff console: login, staff accounts, the journal
+//     console-actions  « Nouvelle action »: trainees from a CSV file, three sessions, the action's page
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
@@ -61,5 +62,6 @@ import "./suite/documents.mjs";
 import "./suite/postponement.mjs";
 import "./suite/turn.mjs";
 import "./suite/staff.mjs";
+import "./suite/console-actions.mjs";
 
 process.exitCode = await run();

@@ -163,6 +163,7 @@ fn view(detail: ActionDetail) -> ActionView {
                 title: s.title.clone(),
                 planned_start: rfc3339(s.planned_start),
                 planned_end: rfc3339(s.planned_end),
+                time_zone: s.time_zone.name().to_owned(),
                 state: s.state,
             })
             .collect(),
