@@ -177,6 +177,24 @@ function rejectionText(r) {
   return text === key ? r.reason : text;
 }
 
+/**
+ * A refused file, in the person's language when the server said what is
+ * wrong (`ImportRefusal.problem`), else its sentence.
+ * @param {import("./console-kit.js").Answer} answer
+ */
+function refusalText(answer) {
+  if (answer.ok) return "";
+  const r = answer.body;
+  const key = /** @type {MessageKey} */ (`actions_console.file.${r?.problem}`);
+  if (r && typeof r.problem === "string" && t(key) !== key) {
+    return t(key, { line: r.line ?? "", count: r.count ?? "", limit: r.limit ?? "",
+      headers: (r.headers ?? []).map((/** @type {string} */ h) => `« ${h} »`).join(", ") });
+  }
+  return answer.code === "invalid_input"
+    ? t("actions_console.file_refused", { message: answer.message.replace(/^import: /, "") })
+    : problemText(answer);
+}
+
 /** « Nouvelle action ». @returns {Node} */
 function newActionPage() {
   document.title = `${t("actions_console.new")} · ${t("staff_console.title")}`;
@@ -253,9 +271,7 @@ function newActionPage() {
     const answer = await call("POST", "/api/actions/import", chosen);
     replaceChildren(preview);
     if (!answer.ok) {
-      fileField.setError(answer.code === "invalid_input" || answer.status === 413
-        ? t("actions_console.file_refused", { message: answer.message.replace(/^import: /, "") })
-        : problemText(answer));
+      fileField.setError(refusalText(answer));
       update();
       return;
     }

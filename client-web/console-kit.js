@@ -8,7 +8,7 @@ import { locale, t } from "./i18n.js";
 import { T, h } from "./dom.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
-/** @typedef {{ ok: true, status: number, body: any } | { ok: false, status: number, code: string, message: string }} Answer */
+/** @typedef {{ ok: true, status: number, body: any } | { ok: false, status: number, code: string, message: string, body?: any }} Answer */
 
 /** The login's CSRF token, once logged in. */
 let csrf = "";
@@ -53,6 +53,8 @@ export async function call(method, path, body) {
       status: response.status,
       code: typeof parsed?.code === "string" ? parsed.code : "internal",
       message: typeof parsed?.message === "string" ? parsed.message : text,
+      // What a page words by itself (an import's refusal names its line).
+      body: parsed,
     };
   } catch (e) {
     return { ok: false, status: 0, code: "network", message: String(e) };

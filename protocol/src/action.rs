@@ -168,6 +168,49 @@ pub struct RejectedLine {
     pub reason: String,
 }
 
+/// Why a whole CSV file was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportFileProblem {
+    /// Not UTF-8: `line` is the first line that is not.
+    NotUtf8,
+    /// No header line.
+    Empty,
+    /// The header line names no name column: `headers` are those it has.
+    NoNameColumn,
+    /// More lines of people (`count`) than an action takes (`limit`).
+    TooManyPeople,
+    /// Not CSV a reader can follow (an unclosed quote…), at `line`.
+    Unreadable,
+    /// Larger than `limit` bytes (413).
+    TooLarge,
+}
+
+/// `POST /api/actions/import` refusal of the whole file (422, or 413 when
+/// too large): the usual error body (`code`, `message`) and what a client
+/// needs to word it in the person's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRefusal {
+    /// `invalid_input`.
+    pub code: crate::ErrorCode,
+    /// The sentence, in English.
+    pub message: String,
+    /// What is wrong.
+    pub problem: ImportFileProblem,
+    /// The line it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// How many lines of people the file has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    /// The limit passed (people, or bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// The file's headers, for `no_name_column`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+}
+
 /// `POST /api/actions/import` answer: what a CSV file of beneficiaries
 /// holds. Nothing is stored; the client sends the beneficiaries with
 /// `POST /api/actions` once no line is rejected.

@@ -15,8 +15,10 @@
 
 use crate::directory::actions::MAX_BENEFICIARIES;
 use crate::directory::catalog::{CatalogError, text_field};
+use cadre_protocol::ErrorCode;
 use cadre_protocol::action::{
-    ImportPreview, ImportedBeneficiary, NewBeneficiary, RejectedLine, RejectionKind,
+    ImportFileProblem, ImportPreview, ImportRefusal, ImportedBeneficiary, NewBeneficiary,
+    RejectedLine, RejectionKind,
 };
 use std::collections::HashMap;
 
@@ -87,21 +89,54 @@ fn normalise(header: &str) -> String {
     out
 }
 
-fn columns(headers: Vec<String>) -> Result<Columns, String> {
+/// A refusal of the whole file, with the sentence.
+fn refusal(problem: ImportFileProblem, message: String) -> ImportRefusal {
+    ImportRefusal {
+        code: ErrorCode::InvalidInput,
+        message: format!("import: {message}"),
+        problem,
+        line: None,
+        count: None,
+        limit: None,
+        headers: Vec::new(),
+    }
+}
+
+/// The refusal of a file over [`MAX_IMPORT_BYTES`].
+pub fn too_large() -> ImportRefusal {
+    ImportRefusal {
+        limit: Some(MAX_IMPORT_BYTES),
+        ..refusal(
+            ImportFileProblem::TooLarge,
+            format!(
+                "the file is larger than {} MiB; an action takes at most {MAX_BENEFICIARIES} \
+                 people, which fit in far less: keep only the columns and lines needed",
+                MAX_IMPORT_BYTES / (1024 * 1024)
+            ),
+        )
+    }
+}
+
+fn columns(headers: Vec<String>) -> Result<Columns, ImportRefusal> {
     let keys: Vec<String> = headers.iter().map(|h| normalise(h)).collect();
     let find = |names: &[&str]| keys.iter().position(|k| names.contains(&k.as_str()));
     let name = match (find(FULL_NAME), find(LAST_NAME), find(FIRST_NAME)) {
         (Some(full), _, _) => NameColumns::Full(full),
         (None, Some(last), first) => NameColumns::Split(last, first),
         (None, None, _) => {
-            return Err(format!(
+            let message = format!(
                 "the header line names no name column: it has {}; accepted: {ACCEPTED_NAMES}",
                 headers
                     .iter()
                     .map(|h| format!("« {} »", h.trim()))
                     .collect::<Vec<_>>()
                     .join(", ")
-            ));
+            );
+            return Err(ImportRefusal {
+                line: Some(1),
+                headers: headers.iter().map(|h| h.trim().to_owned()).collect(),
+                ..refusal(ImportFileProblem::NoNameColumn, message)
+            });
         }
     };
     let email = find(EMAIL);
@@ -150,7 +185,7 @@ fn guess_delimiter(header_line: &str) -> u8 {
 
 /// The text of the file, or the refusal naming its first line that is not
 /// UTF-8.
-fn utf8(bytes: &[u8]) -> Result<&str, String> {
+fn utf8(bytes: &[u8]) -> Result<&str, ImportRefusal> {
     let bytes = bytes.strip_prefix(b"\xEF\xBB\xBF").unwrap_or(bytes);
     std::str::from_utf8(bytes).map_err(|e| {
         let line = bytes[..e.valid_up_to()]
@@ -158,11 +193,15 @@ fn utf8(bytes: &[u8]) -> Result<&str, String> {
             .filter(|b| **b == b'\n')
             .count()
             + 1;
-        format!(
+        let message = format!(
             "the file is not UTF-8 text (line {line} is the first that is not): in the \
              spreadsheet, save it again choosing the type « CSV UTF-8 (délimité par des \
              virgules) » (Excel) or the character set « Unicode (UTF-8) » (LibreOffice)"
-        )
+        );
+        ImportRefusal {
+            line: Some(line),
+            ..refusal(ImportFileProblem::NotUtf8, message)
+        }
     })
 }
 
@@ -190,13 +229,16 @@ fn email_like(e: &str) -> bool {
 /// Reads the file: the beneficiaries and every rejected line, or one
 /// file-level refusal (not UTF-8, no name column, more people than an
 /// action takes, unreadable CSV).
-pub fn read_beneficiaries(bytes: &[u8]) -> Result<ImportPreview, String> {
+pub fn read_beneficiaries(bytes: &[u8]) -> Result<ImportPreview, ImportRefusal> {
     let text = utf8(bytes)?;
     let header_line = text.lines().find(|l| !l.trim().is_empty()).unwrap_or("");
     if header_line.is_empty() {
-        return Err("the file is empty: its first line names the columns \
-                    (« Nom », « Prénom », « E-mail »…), then one line per person"
-            .to_owned());
+        return Err(refusal(
+            ImportFileProblem::Empty,
+            "the file is empty: its first line names the columns (« Nom », « Prénom », \
+             « E-mail »…), then one line per person"
+                .to_owned(),
+        ));
     }
     let delimiter = guess_delimiter(header_line);
     let mut reader = csv::ReaderBuilder::new()
@@ -206,7 +248,13 @@ pub fn read_beneficiaries(bytes: &[u8]) -> Result<ImportPreview, String> {
         .from_reader(text.as_bytes());
     let headers: Vec<String> = reader
         .headers()
-        .map_err(|e| format!("the header line cannot be read as CSV: {e}"))?
+        .map_err(|e| ImportRefusal {
+            line: Some(1),
+            ..refusal(
+                ImportFileProblem::Unreadable,
+                format!("the header line cannot be read as CSV: {e}"),
+            )
+        })?
         .iter()
         .map(str::to_owned)
         .collect();
@@ -215,9 +263,16 @@ pub fn read_beneficiaries(bytes: &[u8]) -> Result<ImportPreview, String> {
     // Line ends before `counted` (a byte offset).
     let (mut lines, mut counted) = (0usize, 0usize);
     for record in reader.records() {
-        let record = record.map_err(|e| match e.position() {
-            Some(p) => format!("line {} cannot be read as CSV: {e}", p.line().max(1)),
-            None => format!("the file cannot be read as CSV: {e}"),
+        let record = record.map_err(|e| {
+            let line = e.position().map(|p| p.line().max(1) as usize);
+            let message = match line {
+                Some(line) => format!("line {line} cannot be read as CSV: {e}"),
+                None => format!("the file cannot be read as CSV: {e}"),
+            };
+            ImportRefusal {
+                line,
+                ..refusal(ImportFileProblem::Unreadable, message)
+            }
         })?;
         // A line of empty cells is a spreadsheet's blank row, not a person.
         if record.iter().all(|c| c.trim().is_empty()) {
@@ -241,12 +296,17 @@ pub fn read_beneficiaries(bytes: &[u8]) -> Result<ImportPreview, String> {
         records.push((line, record));
     }
     if records.len() > MAX_BENEFICIARIES {
-        return Err(format!(
+        let message = format!(
             "the file has {} lines of people; an action takes at most {MAX_BENEFICIARIES} \
              beneficiaries (a session takes 50 people with its facilitator): split the file \
              into several actions",
             records.len()
-        ));
+        );
+        return Err(ImportRefusal {
+            count: Some(records.len()),
+            limit: Some(MAX_BENEFICIARIES),
+            ..refusal(ImportFileProblem::TooManyPeople, message)
+        });
     }
     let mut beneficiaries = Vec::new();
     let mut rejected = Vec::new();
@@ -491,9 +551,13 @@ mod tests {
     fn file_level_refusals_say_what_to_do() {
         let latin1 = b"Nom;Pr\xe9nom\nMartin;Jos\xe9\n";
         let e = read_beneficiaries(latin1).expect_err("not UTF-8");
+        assert_eq!((e.problem, e.line), (ImportFileProblem::NotUtf8, Some(1)));
+        let e = e.message;
         assert!(e.contains("line 1") && e.contains("CSV UTF-8"), "{e}");
         let e = read_beneficiaries("Civilité;Téléphone\nM.;01\n".as_bytes())
             .expect_err("no name column");
+        assert_eq!(e.headers, ["Civilité", "Téléphone"]);
+        let e = e.message;
         assert!(
             e.contains("« Téléphone »") && e.contains("« Nom complet »"),
             "{e}"
@@ -502,6 +566,8 @@ mod tests {
             .chain((0..10_000).map(|i| format!("P {i};p{i}@example.org\n")))
             .collect();
         let e = read_beneficiaries(many.as_bytes()).expect_err("too many");
+        assert_eq!((e.count, e.limit), (Some(10_000), Some(49)));
+        let e = e.message;
         assert!(e.contains("10000") && e.contains("49"), "{e}");
     }
 

@@ -7,7 +7,7 @@ use super::access::{Access, StaffOrOrganiser, wrong_session};
 use super::json_body;
 use crate::app::App;
 use crate::app::actions::IssuedCertificate;
-use crate::app::import::{MAX_IMPORT_BYTES, read_beneficiaries};
+use crate::app::import::{MAX_IMPORT_BYTES, read_beneficiaries, too_large};
 use crate::directory::organisation::MAX_SIGNATURE_BYTES;
 use crate::error::ApiError;
 use crate::evidence::render::Lang;
@@ -19,8 +19,8 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post, put};
 use axum::{Json, Router};
 use cadre_protocol::action::{
-    ActionChange, ActionSummary, ActionView, ImportPreview, NewAction, NewActionChange,
-    NewActionSession, OrganisationUpdate, OrganisationView,
+    ActionChange, ActionSummary, ActionView, NewAction, NewActionChange, NewActionSession,
+    OrganisationUpdate, OrganisationView,
 };
 use cadre_protocol::api::SessionView;
 use cadre_protocol::{ErrorCode, Role};
@@ -135,37 +135,29 @@ async fn create_action(
 }
 
 /// Reads a CSV file of beneficiaries (the body is the file's bytes) and
-/// answers what it holds; stores nothing.
+/// answers what it holds; stores nothing. A refused file gets the usual
+/// error body with what the console needs to word it.
 async fn import_preview(
     _: StaffOrOrganiser,
     body: Result<Bytes, BytesRejection>,
-) -> Result<Json<ImportPreview>, ApiError> {
-    let too_big = || {
-        ApiError::new(
-            ErrorCode::InvalidInput,
-            format!(
-                "import: the file is larger than {} MiB; an action takes at most 49 people, \
-                 which fit in far less: keep only the columns and lines needed",
-                MAX_IMPORT_BYTES / (1024 * 1024)
-            ),
-        )
-        .with_status(StatusCode::PAYLOAD_TOO_LARGE)
-    };
-    let body = body.map_err(|e| {
-        if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
-            too_big()
-        } else {
-            ApiError::new(ErrorCode::InvalidInput, format!("request body: {e}"))
-                .with_status(e.status())
+) -> Result<Response, ApiError> {
+    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, Json(too_large())).into_response();
+    let body = match body {
+        Ok(body) if body.len() > MAX_IMPORT_BYTES => return Ok(too_large()),
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Ok(too_large()),
+        Err(e) => {
+            return Err(
+                ApiError::new(ErrorCode::InvalidInput, format!("request body: {e}"))
+                    .with_status(e.status()),
+            );
         }
-    })?;
-    if body.len() > MAX_IMPORT_BYTES {
-        return Err(too_big());
-    }
+    };
     // Parsing a megabyte is quick; no reason to leave the request's task.
-    read_beneficiaries(&body)
-        .map(Json)
-        .map_err(|e| ApiError::new(ErrorCode::InvalidInput, format!("import: {e}")))
+    Ok(match read_beneficiaries(&body) {
+        Ok(preview) => Json(preview).into_response(),
+        Err(refusal) => (StatusCode::UNPROCESSABLE_ENTITY, Json(refusal)).into_response(),
+    })
 }
 
 async fn list_actions(

@@ -1,6 +1,7 @@
 // « Nouvelle action » in the staff console: a coordinator imports the CSV
-// file of twelve trainees (a first file with a rejected line shows the line
-// and its reason and keeps « Créer l'action » off), adds three sessions,
+// file of twelve trainees (a file saved in Windows-1252 is refused next to
+// its field, in French; a file with a rejected line shows the line and its
+// reason and keeps « Créer l'action » off), adds three sessions,
 // creates the action and lands on its page, which lists the twelve
 // beneficiaries and the three sessions. axe finds nothing on the form with
 // its preview nor on the action's page. Screenshots at 1,280 and 768 px.
@@ -75,6 +76,15 @@ test("console actions: a coordinator imports twelve trainees from a CSV file, ad
   await page.locator('[data-field="action-title"]').fill("Gestion de projet agile");
   await page.locator('[data-field="action-nature"]').selectOption("formation");
   await page.locator('[data-field="action-hours"]').fill("21");
+
+  // Saved as « CSV (séparateur : point-virgule) », Windows-1252: refused
+  // as a whole, said next to the field, in French.
+  await page.locator('[data-field="action-file"]').setInputFiles({ name: "stagiaires.csv", mimeType: "text/csv",
+    buffer: Buffer.from(csv(TRAINEES).toString("utf8").replace("\u{feff}", ""), "latin1") });
+  const fileError = page.locator('[data-error="action-file"]');
+  await fileError.waitFor({ state: "visible", timeout: UI_WAIT_MS });
+  assert.match(await fileError.innerText(), /n’est pas enregistré en UTF-8 \(première ligne en cause : 1\).*« CSV UTF-8/);
+  assert.equal(await page.locator('[data-field="action-file"]').getAttribute("aria-invalid"), "true");
 
   // A first file whose fifth trainee has a formula for a name.
   const bad = TRAINEES.map((r) => [...r]);

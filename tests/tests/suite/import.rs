@@ -223,6 +223,10 @@ async fn files_that_cannot_be_taken_get_one_sentence_and_nothing_changes() {
     let (status, body) = import(&server, &login, latin1).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert_eq!(body["code"], "invalid_input");
+    assert_eq!(
+        (&body["problem"], &body["line"]),
+        (&json!("not_utf8"), &json!(1))
+    );
     assert!(
         message(&body).contains("not UTF-8")
             && message(&body).contains("line 1")
@@ -237,6 +241,7 @@ async fn files_that_cannot_be_taken_get_one_sentence_and_nothing_changes() {
     let (status, body) = import(&server, &login, late).await;
     assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
     assert!(message(&body).contains("line 4"), "{body}");
+    assert_eq!(body["line"], 4);
 
     let (status, body) = import(
         &server,
@@ -252,6 +257,11 @@ async fn files_that_cannot_be_taken_get_one_sentence_and_nothing_changes() {
             && message(&body).contains("« Full name »"),
         "{body}"
     );
+    assert_eq!(body["problem"], "no_name_column");
+    assert_eq!(
+        body["headers"],
+        json!(["Civilité", "Téléphone", "Courriel"])
+    );
 
     let mut many = "Nom;Prénom;E-mail\n".to_owned();
     for i in 0..10_000 {
@@ -263,6 +273,10 @@ async fn files_that_cannot_be_taken_get_one_sentence_and_nothing_changes() {
         message(&body).contains("10000 lines") && message(&body).contains("at most 49"),
         "{body}"
     );
+    assert_eq!(
+        (&body["problem"], &body["count"], &body["limit"]),
+        (&json!("too_many_people"), &json!(10_000), &json!(49))
+    );
 
     let mut huge = "Nom;Commentaire\n".to_owned();
     while huge.len() <= 1024 * 1024 {
@@ -271,6 +285,10 @@ async fn files_that_cannot_be_taken_get_one_sentence_and_nothing_changes() {
     let (status, body) = import(&server, &login, huge.into_bytes()).await;
     assert_eq!(status, StatusCode::PAYLOAD_TOO_LARGE, "{body}");
     assert!(message(&body).contains("larger than 1 MiB"), "{body}");
+    assert_eq!(
+        (&body["problem"], &body["limit"]),
+        (&json!("too_large"), &json!(1024 * 1024))
+    );
 
     assert_eq!(
         catalogue(&server).await,
