@@ -260,6 +260,11 @@ function newActionPage() {
     hoursField.setError(hours.value && n > 0 && n <= 2000 ? "" : t("actions_console.error.hours"));
   });
 
+  // A file corrected and chosen again under the same name must be read
+  // again: browsers send no change for the same choice.
+  file.addEventListener("click", () => {
+    file.value = "";
+  });
   file.addEventListener("change", async () => {
     read = null;
     fileField.setError("");

@@ -97,6 +97,8 @@ test("console actions: a coordinator imports twelve trainees from a CSV file, ad
   const submit = page.locator('[data-action="create-action"]');
   assert(await submit.isDisabled(), "« Créer l'action » is off while a line is rejected");
   assert.match(await page.locator('[data-field="create-blocked"]').innerText(), /corrigez les 1 ligne\(s\) rejetée\(s\)/);
+  await noViolations(page, "the form with a rejected line");
+  await page.screenshot({ path: join(ARTIFACTS, "console-new-action-rejected-1280.png"), fullPage: true });
 
   // The corrected file.
   await page.locator('[data-field="action-file"]').setInputFiles({ name: "stagiaires.csv", mimeType: "text/csv", buffer: csv(TRAINEES) });
