@@ -8,7 +8,7 @@ import { locale, t } from "./i18n.js";
 import { T, h } from "./dom.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
-/** @typedef {{ ok: true, status: number, body: any } | { ok: false, status: number, code: string, message: string }} Answer */
+/** @typedef {{ ok: true, status: number, body: any } | { ok: false, status: number, code: string, message: string, body?: any }} Answer */
 
 /** The login's CSRF token, once logged in. */
 let csrf = "";
@@ -28,14 +28,16 @@ export function setCsrf(token) {
 export async function call(method, path, body) {
   /** @type {Record<string, string>} */
   const headers = { Accept: "application/json" };
-  if (body !== undefined) headers["Content-Type"] = "application/json";
+  // A file (a CSV to import) goes as its bytes, the server reads them.
+  const file = body instanceof Blob;
+  if (body !== undefined) headers["Content-Type"] = file ? (body.type || "text/csv") : "application/json";
   if (method !== "GET") headers["X-Cadre-CSRF"] = csrf;
   try {
     const response = await fetch(path, {
       method,
       headers,
       credentials: "same-origin",
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: body === undefined ? undefined : file ? body : JSON.stringify(body),
     });
     const text = await response.text();
     /** @type {any} */
@@ -51,6 +53,8 @@ export async function call(method, path, body) {
       status: response.status,
       code: typeof parsed?.code === "string" ? parsed.code : "internal",
       message: typeof parsed?.message === "string" ? parsed.message : text,
+      // What a page words by itself (an import's refusal names its line).
+      body: parsed,
     };
   } catch (e) {
     return { ok: false, status: 0, code: "network", message: String(e) };

@@ -9,10 +9,10 @@
 //! `X-Cadre-CSRF`.
 
 import { onLanguageChange, t } from "./i18n.js";
+import { actionsRoute } from "./console-actions.js";
 import { call, consoleLink, itemFromPath, onNavigate, page, problemText, setCsrf, table, tableWrap, when } from "./console-kit.js";
 import { sessionPage } from "./console-session.js";
 import { T, h, replaceChildren } from "./dom.js";
-import { dossierLink } from "./console-dossier.js";
 import { formatSchedule, kindLabel, loadingScreen } from "./ui.js";
 
 /** @typedef {import("./ui.js").Shell} Shell */
@@ -157,7 +157,7 @@ function showFrame(shell, me) {
         const sid = itemFromPath();
         return sid ? sessionPage(sid) : sessionsPage();
       },
-      actions: () => actionsPage(),
+      actions: () => actionsRoute(),
       staff: () => staffPage(me),
       journal: () => journalPage(),
     };
@@ -186,20 +186,6 @@ async function sessionsPage() {
         h("td", {}, formatSchedule(s)),
         h("td", {}, t(/** @type {MessageKey} */ (`state.${s.state}`))),
         h("td", { class: "num" }, String(s.people)))), "sessions"),
-    h("p", { class: "panel-hint" }, T("staff_console.sessions.soon"))]);
-}
-
-async function actionsPage() {
-  const answer = await call("GET", "/api/actions");
-  return page("staff_console.actions.title", answer, (/** @type {any[]} */ actions) => actions.length === 0
-    ? [h("p", {}, T("staff_console.actions.none"))]
-    : [table("staff_console.actions.title", ["staff_console.actions.col.title", "staff_console.actions.col.hours", "staff_console.actions.col.beneficiaries", "staff_console.actions.col.sessions", "staff_console.dossier.col"],
-      actions.map((a) => h("tr", { "data-action-id": a.id },
-        h("th", { scope: "row" }, a.title),
-        h("td", { class: "num" }, String(a.planned_hours)),
-        h("td", { class: "num" }, String(a.beneficiaries)),
-        h("td", { class: "num" }, String(a.sessions)),
-        h("td", {}, dossierLink(a)))), "actions"),
     h("p", { class: "panel-hint" }, T("staff_console.sessions.soon"))]);
 }
 

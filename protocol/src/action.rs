@@ -111,8 +111,119 @@ pub struct NewAction {
     pub nature: ActionNature,
     /// Planned duration, hours (more than 0, at most 2,000; quarter hours).
     pub planned_hours: f64,
-    /// Beneficiaries (1 to 50).
+    /// Beneficiaries (1 to 49: a session takes 50 people, one of them a
+    /// facilitator).
     pub beneficiaries: Vec<NewBeneficiary>,
+    /// Sessions created with the action, in the same transaction: the
+    /// action exists with all of them or not at all. Empty: sessions are
+    /// added later (`POST /api/actions/{aid}/sessions`).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub sessions: Vec<NewActionSession>,
+}
+
+/// A beneficiary read from a CSV file, with the line it is on.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportedBeneficiary {
+    /// Line of the file (1 is the header line).
+    pub line: usize,
+    /// The beneficiary as `POST /api/actions` takes them.
+    #[serde(flatten)]
+    pub beneficiary: NewBeneficiary,
+}
+
+/// Why a line of a CSV file was not taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RejectionKind {
+    /// The name is empty.
+    EmptyName,
+    /// A value is longer than a beneficiary's field takes.
+    TooLong,
+    /// A value holds control or bidirectional-override characters.
+    ControlCharacters,
+    /// The e-mail is not an address.
+    InvalidEmail,
+    /// The e-mail is already on an earlier line.
+    DuplicateEmail,
+    /// A value starts like a spreadsheet formula.
+    Formula,
+    /// The line has another number of fields than the header.
+    FieldCount,
+}
+
+/// A line of a CSV file that was not taken.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RejectedLine {
+    /// Line of the file.
+    pub line: usize,
+    /// What is wrong, for a client to word it.
+    pub kind: RejectionKind,
+    /// The column it is about (as the header names it), if one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    /// For a duplicate e-mail: the earlier line that has it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub first_line: Option<usize>,
+    /// The reason, as a sentence.
+    pub reason: String,
+}
+
+/// Why a whole CSV file was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ImportFileProblem {
+    /// Not UTF-8: `line` is the first line that is not.
+    NotUtf8,
+    /// No header line.
+    Empty,
+    /// The header line names no name column: `headers` are those it has.
+    NoNameColumn,
+    /// More lines of people (`count`) than an action takes (`limit`).
+    TooManyPeople,
+    /// Not CSV a reader can follow (an unclosed quote…), at `line`.
+    Unreadable,
+    /// Larger than `limit` bytes (413).
+    TooLarge,
+}
+
+/// `POST /api/actions/import` refusal of the whole file (422, or 413 when
+/// too large): the usual error body (`code`, `message`) and what a client
+/// needs to word it in the person's language.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportRefusal {
+    /// `invalid_input`.
+    pub code: crate::ErrorCode,
+    /// The sentence, in English.
+    pub message: String,
+    /// What is wrong.
+    pub problem: ImportFileProblem,
+    /// The line it is about.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub line: Option<usize>,
+    /// How many lines of people the file has.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub count: Option<usize>,
+    /// The limit passed (people, or bytes).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+    /// The file's headers, for `no_name_column`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<String>,
+}
+
+/// `POST /api/actions/import` answer: what a CSV file of beneficiaries
+/// holds. Nothing is stored; the client sends the beneficiaries with
+/// `POST /api/actions` once no line is rejected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ImportPreview {
+    /// The delimiter guessed from the header line (`;`, `,` or a tab).
+    pub delimiter: String,
+    /// The beneficiaries read, in the file's order.
+    pub beneficiaries: Vec<ImportedBeneficiary>,
+    /// Every line not taken, with its reason.
+    pub rejected: Vec<RejectedLine>,
+    /// Columns present and not used (`Civilité`, `Téléphone`…), as named.
+    pub ignored_columns: Vec<String>,
 }
 
 /// A facilitator of a session added to an action.
@@ -256,6 +367,8 @@ pub struct ActionSessionView {
     pub planned_start: String,
     /// Planned end, RFC 3339 UTC.
     pub planned_end: String,
+    /// IANA time zone the session's dates are shown in.
+    pub time_zone: String,
     /// State.
     pub state: SessionState,
 }

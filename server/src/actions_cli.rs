@@ -466,6 +466,7 @@ fn new_action(a: &CreateAction) -> anyhow::Result<NewAction> {
                 }
             })
             .collect(),
+        sessions: Vec::new(),
     })
 }
 

@@ -42,6 +42,7 @@
 //     staff          the staff console: login, staff accounts, the journal
 //     console-session  a session's page in the console: links, invitations, documents, reports
 //     dossier        the console's actions list downloads an action's dossier d'audit
+//     console-actions  « Nouvelle action »: trainees from a CSV file, three sessions, the action's page
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
@@ -65,5 +66,6 @@ import "./suite/turn.mjs";
 import "./suite/staff.mjs";
 import "./suite/console-session.mjs";
 import "./suite/dossier.mjs";
+import "./suite/console-actions.mjs";
 
 process.exitCode = await run();

@@ -167,10 +167,19 @@ fn view(detail: ActionDetail) -> ActionView {
                 title: s.title.clone(),
                 planned_start: rfc3339(s.planned_start),
                 planned_end: rfc3339(s.planned_end),
+                time_zone: s.time_zone.name().to_owned(),
                 state: s.state,
             })
             .collect(),
     }
+}
+
+fn no_organisation_name() -> ApiError {
+    ApiError::new(
+        ErrorCode::Conflict,
+        "the organisation has no name yet: set it first (PUT /api/organisation, \
+         cadre organisation set --name …)",
+    )
 }
 
 /// What is known of the action a certificate is for.
@@ -224,10 +233,31 @@ impl App {
         Ok(self.catalog().run(|c| c.clear_signature()).await?.view())
     }
 
-    /// Creates an action with its beneficiaries.
+    /// Creates an action with its beneficiaries and the sessions given, at
+    /// once: all of it or, when one part is refused, nothing. Sessions
+    /// print the organisation's name, so it must be set first.
     pub async fn create_action(&self, new: NewAction) -> Result<ActionView, ApiError> {
+        let organisation = if new.sessions.is_empty() {
+            String::new()
+        } else {
+            self.catalog()
+                .run(|c| c.organisation())
+                .await?
+                .name
+                .ok_or_else(no_organisation_name)?
+        };
+        let app = self.clone();
         Ok(view(
-            self.catalog().run(move |c| c.create_action(&new)).await?,
+            self.catalog()
+                .run(move |c| {
+                    c.create_action(
+                        &new,
+                        &organisation,
+                        |s| app.link_window(s),
+                        |p, l| app.link_seal(p, l),
+                    )
+                })
+                .await?,
         ))
     }
 
@@ -261,13 +291,7 @@ impl App {
         new: NewActionSession,
     ) -> Result<SessionView, ApiError> {
         let identity = self.catalog().run(|c| c.organisation()).await?;
-        let Some(organisation) = identity.name else {
-            return Err(ApiError::new(
-                ErrorCode::Conflict,
-                "the organisation has no name yet: set it first (PUT /api/organisation, \
-                 cadre organisation set --name …)",
-            ));
-        };
+        let organisation = identity.name.ok_or_else(no_organisation_name)?;
         let aid = aid.to_owned();
         let app = self.clone();
         let detail = self

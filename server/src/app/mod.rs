@@ -10,6 +10,8 @@ pub mod difficulties;
 // The dossier d'audit of an action: one zip for an auditor.
 pub mod dossier;
 pub mod equipment;
+// Beneficiaries read from a training office's CSV file (a preview).
+pub mod import;
 // Invitations by e-mail: queueing them, the queue's view.
 pub mod invitations;
 // Staff's live view of a session: connected now, sign-ins, alerts.

@@ -22,7 +22,9 @@ use cadre_protocol::api::{NewPerson, NewSession};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
-const MAX_BENEFICIARIES: usize = 49;
+/// The most beneficiaries an action takes: a session takes 50 people, one
+/// of them its facilitator.
+pub const MAX_BENEFICIARIES: usize = 49;
 const MAX_HOURS: f64 = 2000.0;
 const MAX_REASON: usize = 500;
 
@@ -132,6 +134,73 @@ impl ActionDetail {
     }
 }
 
+/// The session `new` describes, for an action: its facilitators, then the
+/// beneficiaries given as participants.
+fn session_of_action(
+    action: &Action,
+    new: &NewActionSession,
+    organisation: &str,
+    enrolled: &[Beneficiary],
+) -> CatalogResult<NewSession> {
+    if new.facilitators.is_empty() {
+        return Err(CatalogError::Invalid(
+            "facilitators: at least one facilitator".into(),
+        ));
+    }
+    let people = new
+        .facilitators
+        .iter()
+        .map(|f| NewPerson {
+            name: f.name.clone(),
+            email: f.email.clone(),
+            role: Role::Facilitator,
+        })
+        .chain(enrolled.iter().map(|b| NewPerson {
+            name: b.name.clone(),
+            email: b.email.clone(),
+            role: Role::Participant,
+        }))
+        .collect();
+    Ok(NewSession {
+        title: new
+            .title
+            .clone()
+            .filter(|t| !t.trim().is_empty())
+            .unwrap_or_else(|| action.title.clone()),
+        kind: new.kind.unwrap_or(action.nature.session_kind()),
+        organisation: organisation.to_owned(),
+        planned_start: new.planned_start.clone(),
+        planned_end: new.planned_end.clone(),
+        time_zone: new.time_zone.clone(),
+        sponsor: None,
+        media: new.media,
+        people,
+    })
+}
+
+/// Records that a session written in `tx` belongs to the action, and which
+/// beneficiary each participant is (they follow the `facilitators`, in the
+/// order given).
+fn link_to_action(
+    tx: &rusqlite::Transaction<'_>,
+    aid: &str,
+    created: &SessionDetail,
+    facilitators: usize,
+    enrolled: &[Beneficiary],
+) -> CatalogResult<()> {
+    tx.execute(
+        "INSERT INTO action_sessions (session_id, action_id) VALUES (?1, ?2)",
+        params![created.session.id, aid],
+    )?;
+    for ((person, _), b) in created.people[facilitators..].iter().zip(enrolled) {
+        tx.execute(
+            "UPDATE people SET beneficiary_id = ?1 WHERE id = ?2",
+            params![b.id, person.id],
+        )?;
+    }
+    Ok(())
+}
+
 fn interrupted_at(changes: &[ActionChange], bid: &str) -> Option<i64> {
     changes
         .iter()
@@ -153,8 +222,17 @@ pub struct RecordedChange {
 }
 
 impl Catalog {
-    /// Validates and stores a new action with its beneficiaries.
-    pub fn create_action(&self, new: &NewAction) -> CatalogResult<ActionDetail> {
+    /// Validates and stores a new action with its beneficiaries and the
+    /// sessions it is given, all in one transaction: a session that does
+    /// not validate leaves nothing behind, and its error names it.
+    /// `organisation` is printed on the sessions' documents.
+    pub fn create_action(
+        &self,
+        new: &NewAction,
+        organisation: &str,
+        link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+        seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
+    ) -> CatalogResult<ActionDetail> {
         let title = text_field("title", &new.title, 200)?;
         if !new.planned_hours.is_finite()
             || new.planned_hours <= 0.0
@@ -243,11 +321,35 @@ impl Catalog {
                 ],
             )?;
         }
+        let mut sessions = Vec::with_capacity(new.sessions.len());
+        let count = new.sessions.len();
+        for (i, s) in new.sessions.iter().enumerate() {
+            let named = |e: CatalogError| match e {
+                CatalogError::Invalid(m) => CatalogError::Invalid(format!(
+                    "sessions[{i}] (session {} of {count}): {m}",
+                    i + 1
+                )),
+                other => other,
+            };
+            let session =
+                session_of_action(&action, s, organisation, &beneficiaries).map_err(named)?;
+            let created = super::catalog::insert_session(&tx, &session, &link_window, &seal)
+                .map_err(named)?;
+            link_to_action(
+                &tx,
+                &action.id,
+                &created,
+                s.facilitators.len(),
+                &beneficiaries,
+            )?;
+            sessions.push(created.session);
+        }
         tx.commit()?;
+        sessions.sort_by_key(|s| s.planned_start);
         Ok(ActionDetail {
             action,
             beneficiaries,
-            sessions: Vec::new(),
+            sessions,
             changes: Vec::new(),
         })
     }
@@ -338,52 +440,24 @@ impl Catalog {
         seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
     ) -> CatalogResult<SessionDetail> {
         let detail = self.action(aid)?;
-        if new.facilitators.is_empty() {
-            return Err(CatalogError::Invalid(
-                "facilitators: at least one facilitator".into(),
-            ));
-        }
-        let enrolled: Vec<&Beneficiary> = detail
+        let enrolled: Vec<Beneficiary> = detail
             .beneficiaries
             .iter()
             .filter(|b| detail.interrupted_at(&b.id).is_none())
+            .cloned()
             .collect();
         if enrolled.is_empty() {
             return Err(CatalogError::Conflict(format!(
                 "the action {aid} was interrupted for every beneficiary: a new session would have no one"
             )));
         }
+        let session = session_of_action(&detail.action, new, organisation, &enrolled)?;
         let facilitators = new.facilitators.len();
-        let people = new
-            .facilitators
+        let interrupted = detail
+            .changes
             .iter()
-            .map(|f| NewPerson {
-                name: f.name.clone(),
-                email: f.email.clone(),
-                role: Role::Facilitator,
-            })
-            .chain(enrolled.iter().map(|b| NewPerson {
-                name: b.name.clone(),
-                email: b.email.clone(),
-                role: Role::Participant,
-            }))
-            .collect();
-        let session = NewSession {
-            title: new
-                .title
-                .clone()
-                .filter(|t| !t.trim().is_empty())
-                .unwrap_or_else(|| detail.action.title.clone()),
-            kind: new.kind.unwrap_or(detail.action.nature.session_kind()),
-            organisation: organisation.to_owned(),
-            planned_start: new.planned_start.clone(),
-            planned_end: new.planned_end.clone(),
-            time_zone: new.time_zone.clone(),
-            sponsor: None,
-            media: new.media,
-            people,
-        };
-        let ids: Vec<String> = enrolled.iter().map(|b| b.id.clone()).collect();
+            .filter(|c| c.kind == ActionChangeKind::Interrupted)
+            .count();
         let aid = aid.to_owned();
         self.create_session_with(&session, link_window, seal, move |tx, created| {
             // Re-read under the write: an interruption recorded since the
@@ -393,28 +467,12 @@ impl Catalog {
                 [&aid],
                 |row| row.get(0),
             )?;
-            if stopped as usize
-                != detail
-                    .changes
-                    .iter()
-                    .filter(|c| c.kind == ActionChangeKind::Interrupted)
-                    .count()
-            {
+            if stopped as usize != interrupted {
                 return Err(CatalogError::Conflict(
                     "the action changed while the session was being added; try again".into(),
                 ));
             }
-            tx.execute(
-                "INSERT INTO action_sessions (session_id, action_id) VALUES (?1, ?2)",
-                params![created.session.id, aid],
-            )?;
-            for ((person, _), bid) in created.people[facilitators..].iter().zip(&ids) {
-                tx.execute(
-                    "UPDATE people SET beneficiary_id = ?1 WHERE id = ?2",
-                    params![bid, person.id],
-                )?;
-            }
-            Ok(())
+            link_to_action(tx, &aid, created, facilitators, &enrolled)
         })
     }
 

@@ -265,97 +265,9 @@ impl Catalog {
         seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
         more: impl FnOnce(&rusqlite::Transaction<'_>, &SessionDetail) -> CatalogResult<()>,
     ) -> CatalogResult<SessionDetail> {
-        let valid = validate(new)?;
-        let now = Utc::now();
-        let session = Session {
-            id: format!(
-                "s_{}",
-                random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
-            ),
-            title: valid.title,
-            kind: new.kind,
-            organisation: valid.organisation,
-            planned_start: valid.start,
-            planned_end: valid.end,
-            time_zone: valid.tz,
-            sponsor: valid.sponsor,
-            state: SessionState::Scheduled,
-            created_at: now,
-            media: new.media,
-        };
-        let (not_before, expires_at) = link_window(&session);
         let mut conn = self.lock();
         let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO sessions (id, title, kind, organisation, planned_start, planned_end, \
-             time_zone, sponsor, state, created_at, media) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                session.id,
-                session.title,
-                session.kind.as_str(),
-                session.organisation,
-                session.planned_start.timestamp_millis(),
-                session.planned_end.timestamp_millis(),
-                session.time_zone.name(),
-                session.sponsor,
-                session.state.as_str(),
-                now.timestamp_millis(),
-                session.media.map(MediaMode::as_str),
-            ],
-        )?;
-        let mut people = Vec::with_capacity(valid.people.len());
-        for (position, p) in valid.people.into_iter().enumerate() {
-            let person = Person {
-                id: format!(
-                    "p_{}",
-                    random_id(9).map_err(|e| CatalogError::Task(e.to_string()))?
-                ),
-                session_id: session.id.clone(),
-                name: p.name,
-                email: p.email,
-                role: p.role,
-            };
-            tx.execute(
-                "INSERT INTO people (id, session_id, position, name, email, role) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![
-                    person.id,
-                    person.session_id,
-                    position as i64,
-                    person.name,
-                    person.email,
-                    person.role.as_str()
-                ],
-            )?;
-            let link = Link {
-                jti: format!(
-                    "l_{}",
-                    random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
-                ),
-                person_id: person.id.clone(),
-                session_id: session.id.clone(),
-                not_before,
-                expires_at,
-                issued_at: now,
-                revoked_at: None,
-            };
-            tx.execute(
-                "INSERT INTO links (jti, person_id, session_id, not_before, expires_at, issued_at, seal) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-                params![
-                    link.jti,
-                    link.person_id,
-                    link.session_id,
-                    link.not_before.timestamp(),
-                    link.expires_at.timestamp(),
-                    link.issued_at.timestamp(),
-                    seal(&person, &link),
-                ],
-            )?;
-            people.push((person, link));
-        }
-        let detail = SessionDetail { session, people };
+        let detail = insert_session(&tx, new, &link_window, &seal)?;
         more(&tx, &detail)?;
         tx.commit()?;
         Ok(detail)
@@ -688,6 +600,106 @@ fn person_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Person> {
             other => return Err(CatalogError::Corrupt(format!("role {other}"))),
         },
     })
+}
+
+/// Validates `new` and writes the session, its people and one link each in
+/// `tx`, which the caller commits (with the rows it adds alongside: an
+/// action creates its sessions in its own transaction).
+pub(crate) fn insert_session(
+    tx: &rusqlite::Transaction<'_>,
+    new: &NewSession,
+    link_window: &impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+    seal: &impl Fn(&Person, &Link) -> Option<Vec<u8>>,
+) -> CatalogResult<SessionDetail> {
+    let valid = validate(new)?;
+    let now = Utc::now();
+    let session = Session {
+        id: format!(
+            "s_{}",
+            random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
+        ),
+        title: valid.title,
+        kind: new.kind,
+        organisation: valid.organisation,
+        planned_start: valid.start,
+        planned_end: valid.end,
+        time_zone: valid.tz,
+        sponsor: valid.sponsor,
+        state: SessionState::Scheduled,
+        created_at: now,
+        media: new.media,
+    };
+    let (not_before, expires_at) = link_window(&session);
+    tx.execute(
+        "INSERT INTO sessions (id, title, kind, organisation, planned_start, planned_end, \
+         time_zone, sponsor, state, created_at, media) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+        params![
+            session.id,
+            session.title,
+            session.kind.as_str(),
+            session.organisation,
+            session.planned_start.timestamp_millis(),
+            session.planned_end.timestamp_millis(),
+            session.time_zone.name(),
+            session.sponsor,
+            session.state.as_str(),
+            now.timestamp_millis(),
+            session.media.map(MediaMode::as_str),
+        ],
+    )?;
+    let mut people = Vec::with_capacity(valid.people.len());
+    for (position, p) in valid.people.into_iter().enumerate() {
+        let person = Person {
+            id: format!(
+                "p_{}",
+                random_id(9).map_err(|e| CatalogError::Task(e.to_string()))?
+            ),
+            session_id: session.id.clone(),
+            name: p.name,
+            email: p.email,
+            role: p.role,
+        };
+        tx.execute(
+            "INSERT INTO people (id, session_id, position, name, email, role) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                person.id,
+                person.session_id,
+                position as i64,
+                person.name,
+                person.email,
+                person.role.as_str()
+            ],
+        )?;
+        let link = Link {
+            jti: format!(
+                "l_{}",
+                random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
+            ),
+            person_id: person.id.clone(),
+            session_id: session.id.clone(),
+            not_before,
+            expires_at,
+            issued_at: now,
+            revoked_at: None,
+        };
+        tx.execute(
+            "INSERT INTO links (jti, person_id, session_id, not_before, expires_at, issued_at, seal) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            params![
+                link.jti,
+                link.person_id,
+                link.session_id,
+                link.not_before.timestamp(),
+                link.expires_at.timestamp(),
+                link.issued_at.timestamp(),
+                seal(&person, &link),
+            ],
+        )?;
+        people.push((person, link));
+    }
+    Ok(SessionDetail { session, people })
 }
 
 struct ValidSession {

@@ -8,6 +8,7 @@ use super::filename::{named_attachment, readable};
 use super::json_body;
 use crate::app::App;
 use crate::app::actions::IssuedCertificate;
+use crate::app::import::{MAX_IMPORT_BYTES, read_beneficiaries, too_large};
 use crate::directory::organisation::MAX_SIGNATURE_BYTES;
 use crate::error::ApiError;
 use crate::evidence::render::Lang;
@@ -38,6 +39,13 @@ pub(super) fn routes() -> Router<App> {
                 .layer(DefaultBodyLimit::max(2 * MAX_SIGNATURE_BYTES)),
         )
         .route("/api/actions", post(create_action).get(list_actions))
+        .route(
+            "/api/actions/import",
+            post(import_preview)
+                // Room above the limit, so that a bigger file gets the
+                // sentence saying the limit rather than a bare 413.
+                .layer(DefaultBodyLimit::max(2 * MAX_IMPORT_BYTES)),
+        )
         .route("/api/actions/{aid}", get(action))
         .route("/api/actions/{aid}/sessions", post(add_session))
         .route(
@@ -155,6 +163,32 @@ async fn create_action(
 ) -> Result<(StatusCode, Json<ActionView>), ApiError> {
     let new: NewAction = json_body(body, "action")?;
     Ok((StatusCode::CREATED, Json(app.create_action(new).await?)))
+}
+
+/// Reads a CSV file of beneficiaries (the body is the file's bytes) and
+/// answers what it holds; stores nothing. A refused file gets the usual
+/// error body with what the console needs to word it.
+async fn import_preview(
+    _: StaffOrOrganiser,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<Response, ApiError> {
+    let too_large = || (StatusCode::PAYLOAD_TOO_LARGE, Json(too_large())).into_response();
+    let body = match body {
+        Ok(body) if body.len() > MAX_IMPORT_BYTES => return Ok(too_large()),
+        Ok(body) => body,
+        Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Ok(too_large()),
+        Err(e) => {
+            return Err(
+                ApiError::new(ErrorCode::InvalidInput, format!("request body: {e}"))
+                    .with_status(e.status()),
+            );
+        }
+    };
+    // Parsing a megabyte is quick; no reason to leave the request's task.
+    Ok(match read_beneficiaries(&body) {
+        Ok(preview) => Json(preview).into_response(),
+        Err(refusal) => (StatusCode::UNPROCESSABLE_ENTITY, Json(refusal)).into_response(),
+    })
 }
 
 async fn list_actions(

@@ -26,6 +26,7 @@ mod flood;
 mod forwarded_sessions;
 mod forwarding;
 mod health;
+mod import;
 mod isolation;
 mod join_and_roster;
 mod ledger_heads;
