@@ -113,6 +113,10 @@ test("staff console: an administrator adds a coordinator, who cannot manage staf
   await page.locator("#lang-select").selectOption("en");
   await page.locator('[data-nav="staff"]', { hasText: "Staff" }).waitFor({ timeout: UI_WAIT_MS });
   await page.locator("#page-title", { hasText: "Journal" }).waitFor({ timeout: UI_WAIT_MS });
+  // « Journal » is also the French title: wait for the English table itself.
+  // (The assertion below says what was read instead.)
+  await page.locator('table[data-field="journal"]', { hasText: "Staff member added" }).waitFor({ timeout: UI_WAIT_MS })
+    .catch(() => {});
   const english = await page.locator('table[data-field="journal"]').innerText();
   assert(english.includes("Staff member added"), `the journal's actions in English:\n${english.slice(0, 600)}`);
   await noViolations(page, "the journal in English");
