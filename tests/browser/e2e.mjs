@@ -43,6 +43,7 @@
 //     console-session  a session's page in the console: links, invitations, documents, reports
 //     dossier        the console's actions list downloads an action's dossier d'audit
 //     console-actions  « Nouvelle action »: trainees from a CSV file, three sessions, the action's page
+//     walkthrough    the console's whole path: a CSV action of three sessions, invitations, the dossier
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
@@ -67,5 +68,6 @@ import "./suite/staff.mjs";
 import "./suite/console-session.mjs";
 import "./suite/dossier.mjs";
 import "./suite/console-actions.mjs";
+import "./suite/walkthrough.mjs";
 
 process.exitCode = await run();

@@ -7,11 +7,12 @@
 // its preview nor on the action's page. Screenshots at 1,280 and 768 px.
 
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
 import { join } from "node:path";
-import { ARTIFACTS, CADRE_BIN, UI_WAIT_MS } from "../lib/config.mjs";
+import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
 import { violations } from "../lib/pages.mjs";
+import { addCoordinator, logIn, setOrganisation } from "../lib/console.mjs";
 import { test } from "../lib/runner.mjs";
+import { TRAINEES, csv } from "../lib/trainees.mjs";
 
 /** @param {import("playwright-core").Page} page @param {string} where */
 async function noViolations(page, where) {
@@ -19,55 +20,20 @@ async function noViolations(page, where) {
   assert.deepEqual(found, [], `axe on ${where}:\n${found.join("\n")}`);
 }
 
-const HEADER = "Civilité;Nom;Prénom;Adresse e-mail;Société;Téléphone";
-const TRAINEES = [
-  ["Mme", "Lefèvre", "Élodie", "elodie.lefevre@example.org", "Transports Martin SA"],
-  ["M.", "Benali", "Karim", "karim.benali@example.org", "Transports Martin SA"],
-  ["Mme", "N'Diaye", "Aïssa", "aissa.ndiaye@example.org", ""],
-  ["M.", "Çelik", "Oğuz", "oguz.celik@example.org", "Boulangerie Dupain"],
-  ["Mme", "Dubois", "Sophie", "sophie.dubois@example.org", ""],
-  ["M.", "Moreau", "Julien", "julien.moreau@example.org", "Garage Moreau"],
-  ["Mme", "Garnier", "Chloé", "chloe.garnier@example.org", ""],
-  ["M.", "Faure", "Thomas", "thomas.faure@example.org", "Mairie de Lyon"],
-  ["Mme", "Rousseau", "Inès", "ines.rousseau@example.org", ""],
-  ["M.", "Blanc", "Léo", "leo.blanc@example.org", "Clinique du Parc"],
-  ["Mme", "Guerin", "Manon", "manon.guerin@example.org", ""],
-  ["M.", "Muller", "Hugo", "hugo.muller@example.org", "Atelier Muller"],
-];
-
-/** A file as French Excel saves « CSV UTF-8 »: BOM, `;`, CRLF. @param {string[][]} rows */
-function csv(rows) {
-  return Buffer.from(`\u{feff}${[HEADER, ...rows.map((r) => [...r, "06 00 00 00 00"].join(";"))].join("\r\n")}\r\n`, "utf8");
-}
-
 test("console actions: a coordinator imports twelve trainees from a CSV file, adds three sessions and creates the action", async (stage) => {
   const { url, dataDir } = stage.server;
   const stamp = Date.now();
-  const coordinator = { email: `camille.${stamp}@organisme.example`, password: "un mot de passe assez long" };
-  execFileSync(CADRE_BIN, ["--data-dir", dataDir, "staff", "add", "--email", coordinator.email, "--name", "Camille Durand",
-    "--role", "coordinator", "--password-stdin"], { input: `${coordinator.password}\n` });
+  const coordinator = { email: `camille.${stamp}@organisme.example`, name: "Camille Durand", password: "un mot de passe assez long" };
+  addCoordinator(dataDir, coordinator);
 
   const context = await stage.context({ locale: "fr-FR", viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
   /** @type {string[]} */
   const log = [];
   page.on("pageerror", (err) => log.push(err.message));
-  await page.goto(`${url}/console/actions`);
-  await page.locator('[data-screen="console-login"]').waitFor({ timeout: UI_WAIT_MS });
-  await page.locator('[data-field="login-email"]').fill(coordinator.email);
-  await page.locator('[data-field="login-password"]').fill(coordinator.password);
-  await page.locator('[data-action="login"]').click();
-  await page.locator('[data-screen="console"]').waitFor({ timeout: UI_WAIT_MS });
+  await logIn(page, url, "/console/actions", coordinator);
   // Sessions print the organisation's name: the coordinator sets it.
-  const named = await page.evaluate(async () => {
-    const me = await (await fetch("/api/staff/me")).json();
-    const answer = await fetch("/api/organisation", {
-      method: "PUT",
-      headers: { "Content-Type": "application/json", "X-Cadre-CSRF": me.csrf },
-      body: JSON.stringify({ name: "Formations Horizon" }),
-    });
-    return answer.status;
-  });
+  const named = await setOrganisation(page, { name: "Formations Horizon" });
   assert.equal(named, 200);
 
   await page.locator('[data-action="new-action"]').click();

@@ -12,70 +12,13 @@
 // nothing at 1,280 px nor at a tablet's 768 px, the dialog open or not.
 
 import assert from "node:assert/strict";
-import { execFileSync, spawn } from "node:child_process";
-import { existsSync, mkdtempSync, readFileSync, readdirSync, rmSync } from "node:fs";
-import { createServer } from "node:net";
-import { tmpdir } from "node:os";
-import { dirname, join, resolve } from "node:path";
-import { fileURLToPath } from "node:url";
-import { ARTIFACTS, CADRE_BIN, UI_WAIT_MS } from "../lib/config.mjs";
+import { join } from "node:path";
+import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
 import { joinFromLobby, violations, waitConnected } from "../lib/pages.mjs";
+import { addCoordinator, logIn } from "../lib/console.mjs";
 import { test } from "../lib/runner.mjs";
 import { organiser, startServer } from "../lib/server.mjs";
-
-const SINK = resolve(dirname(fileURLToPath(import.meta.url)), "../../smtp/sink.py");
-/** Mail delivery and the page's re-reading of the log take a few seconds. */
-const MAIL_WAIT_MS = 30_000;
-
-/** A loopback port nothing listens on now. @returns {Promise<number>} */
-function freePort() {
-  return new Promise((resolvePort, reject) => {
-    const probe = createServer();
-    probe.once("error", reject);
-    probe.listen(0, "127.0.0.1", () => {
-      const address = probe.address();
-      const port = typeof address === "object" && address ? address.port : 0;
-      probe.close(() => resolvePort(port));
-    });
-  });
-}
-
-/**
- * Starts the test SMTP server on `port`; resolves once it answers, with
- * what stops it and what it received.
- * @param {number} port
- */
-async function startSmtp(port) {
-  const dir = mkdtempSync(join(tmpdir(), "cadre-smtp-"));
-  const child = spawn("/usr/bin/python3", [SINK, String(port), dir], { stdio: ["ignore", "ignore", "pipe"] });
-  let stderr = "";
-  child.stderr.setEncoding("utf8");
-  child.stderr.on("data", (chunk) => { stderr += chunk; });
-  const deadline = Date.now() + 15_000;
-  while (!existsSync(join(dir, "ready"))) {
-    if (child.exitCode !== null) throw new Error(`the test SMTP server exited: ${stderr}`);
-    if (Date.now() > deadline) throw new Error(`the test SMTP server did not answer in 15 s: ${stderr}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-  return {
-    dir,
-    /** The messages received, decoded by sink.py. @returns {any[]} */
-    messages() {
-      return readdirSync(dir).filter((f) => f.endsWith(".json")).sort()
-        .map((f) => JSON.parse(readFileSync(join(dir, f), "utf8")));
-    },
-    async stop() {
-      if (child.exitCode === null && child.signalCode === null) {
-        const exited = new Promise((r) => child.once("exit", r));
-        child.kill("SIGTERM");
-        await exited;
-      }
-    },
-    remove() {
-      rmSync(dir, { recursive: true, force: true });
-    },
-  };
-}
+import { MAIL_WAIT_MS, freePort, startSmtp } from "../lib/smtp.mjs";
 
 /** @param {import("playwright-core").Page} page @param {string} where */
 async function noViolations(page, where) {
@@ -102,9 +45,8 @@ test("console session page: a coordinator copies, revokes and re-admits a link, 
   try {
     const server = await startServer(cleanups, ["--ice-policy", "loopback",
       "--smtp-url", `smtp://127.0.0.1:${port}`, "--mail-from", "Organisme de démonstration <noreply@cadre.test>"]);
-    const coordinator = { email: "hugo.petit@organisme.example", password: "un mot de passe assez long" };
-    execFileSync(CADRE_BIN, ["--data-dir", /** @type {any} */ (server).dataDir, "staff", "add", "--email", coordinator.email,
-      "--name", "Hugo Petit", "--role", "coordinator", "--password-stdin"], { input: `${coordinator.password}\n` });
+    const coordinator = { email: "hugo.petit@organisme.example", name: "Hugo Petit", password: "un mot de passe assez long" };
+    addCoordinator(/** @type {any} */ (server).dataDir, coordinator);
 
     const now = Date.now();
     const start = new Date(now - (now % 60_000));
@@ -137,10 +79,7 @@ test("console session page: a coordinator copies, revokes and re-admits a link, 
     /** @type {string[]} */
     const errors = [];
     page.on("pageerror", (err) => errors.push(err.message));
-    await page.goto(`${server.url}/console`);
-    await page.locator('[data-field="login-email"]').fill(coordinator.email);
-    await page.locator('[data-field="login-password"]').fill(coordinator.password);
-    await page.locator('[data-action="login"]').click();
+    await logIn(page, server.url, "/console", coordinator);
     await page.locator(`[data-open-session="${session.id}"]`).click();
     const root = page.locator(`[data-session="${session.id}"].console-session`);
     await root.waitFor({ timeout: UI_WAIT_MS });
