@@ -11,6 +11,7 @@
 import { onLanguageChange, t } from "./i18n.js";
 import { actionsRoute } from "./console-actions.js";
 import { call, consoleLink, itemFromPath, onNavigate, page, problemText, setCsrf, table, tableWrap, when } from "./console-kit.js";
+import { organisationPage } from "./console-organisation.js";
 import { sessionPage } from "./console-session.js";
 import { T, h, replaceChildren } from "./dom.js";
 import { formatSchedule, kindLabel, loadingScreen } from "./ui.js";
@@ -35,6 +36,7 @@ import { formatSchedule, kindLabel, loadingScreen } from "./ui.js";
 const PAGES = /** @type {const} */ ([
   { id: "sessions", label: "staff_console.nav.sessions", admin: false },
   { id: "actions", label: "staff_console.nav.actions", admin: false },
+  { id: "organisation", label: "staff_console.nav.organisation", admin: true },
   { id: "staff", label: "staff_console.nav.staff", admin: true },
   { id: "journal", label: "staff_console.nav.journal", admin: true },
 ]);
@@ -158,6 +160,7 @@ function showFrame(shell, me) {
         return sid ? sessionPage(sid) : sessionsPage();
       },
       actions: () => actionsRoute(),
+      organisation: () => organisationPage(),
       staff: () => staffPage(me),
       journal: () => journalPage(),
     };

@@ -377,6 +377,23 @@ pub enum StaffOrOrganiser {
 }
 
 impl StaffOrOrganiser {
+    /// Refuses a coordinator (403 `forbidden`, in the audit log) what only
+    /// the organiser token or an administrator may change: `what`, said
+    /// in the refusal.
+    pub(super) async fn administrator(&self, app: &App, what: &str) -> Result<(), ApiError> {
+        if let StaffOrOrganiser::Staff(staff) = self
+            && staff.login.staff.role != StaffRole::Administrator
+        {
+            app.audit(staff.entry("forbidden", Some(what.to_owned())))
+                .await;
+            return Err(ApiError::new(
+                ErrorCode::Forbidden,
+                format!("only an administrator changes {what}"),
+            ));
+        }
+        Ok(())
+    }
+
     /// The audit entry of `action` by whoever this is, for a handler that
     /// records a read (writes are recorded by the extractor itself).
     pub(super) fn audit_entry(

@@ -99,21 +99,27 @@ async fn organisation(
     Ok(Json(app.organisation().await?))
 }
 
+/// What the organisation's identity and signature are called in a
+/// coordinator's refusal.
+const IDENTITY: &str = "the organisation's identity";
+
 async fn set_organisation(
-    _: StaffOrOrganiser,
+    who: StaffOrOrganiser,
     State(app): State<App>,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<OrganisationView>, ApiError> {
+    who.administrator(&app, IDENTITY).await?;
     let update: OrganisationUpdate = json_body(body, "organisation")?;
     Ok(Json(app.set_organisation(update).await?))
 }
 
 async fn set_signature(
-    _: StaffOrOrganiser,
+    who: StaffOrOrganiser,
     State(app): State<App>,
     headers: HeaderMap,
     body: Result<Bytes, BytesRejection>,
 ) -> Result<Json<OrganisationView>, ApiError> {
+    who.administrator(&app, IDENTITY).await?;
     let too_big = || {
         ApiError::new(
             ErrorCode::InvalidInput,
@@ -150,9 +156,10 @@ async fn set_signature(
 }
 
 async fn clear_signature(
-    _: StaffOrOrganiser,
+    who: StaffOrOrganiser,
     State(app): State<App>,
 ) -> Result<Json<OrganisationView>, ApiError> {
+    who.administrator(&app, IDENTITY).await?;
     Ok(Json(app.clear_signature().await?))
 }
 

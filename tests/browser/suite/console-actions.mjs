@@ -10,7 +10,7 @@ import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
 import { violations } from "../lib/pages.mjs";
-import { addCoordinator, logIn, setOrganisation } from "../lib/console.mjs";
+import { addCoordinator, logIn, nameOrganisation } from "../lib/console.mjs";
 import { test } from "../lib/runner.mjs";
 import { TRAINEES, csv } from "../lib/trainees.mjs";
 
@@ -25,6 +25,8 @@ test("console actions: a coordinator imports twelve trainees from a CSV file, ad
   const stamp = Date.now();
   const coordinator = { email: `camille.${stamp}@organisme.example`, name: "Camille Durand", password: "un mot de passe assez long" };
   addCoordinator(dataDir, coordinator);
+  // Sessions print the organisation's name.
+  nameOrganisation(dataDir, "Formations Horizon");
 
   const context = await stage.context({ locale: "fr-FR", viewport: { width: 1280, height: 900 } });
   const page = await context.newPage();
@@ -32,9 +34,6 @@ test("console actions: a coordinator imports twelve trainees from a CSV file, ad
   const log = [];
   page.on("pageerror", (err) => log.push(err.message));
   await logIn(page, url, "/console/actions", coordinator);
-  // Sessions print the organisation's name: the coordinator sets it.
-  const named = await setOrganisation(page, { name: "Formations Horizon" });
-  assert.equal(named, 200);
 
   await page.locator('[data-action="new-action"]').click();
   await page.locator('[data-field="new-action"]').waitFor({ timeout: UI_WAIT_MS });
@@ -104,7 +103,8 @@ test("console actions: a coordinator imports twelve trainees from a CSV file, ad
 
   await submit.click();
   await page.locator('[data-screen="action"]').waitFor({ timeout: UI_WAIT_MS });
-  assert.match(new URL(page.url()).pathname, /^\/console\/actions\/a_/);
+  const created = new URL(page.url()).pathname;
+  assert.match(created, /^\/console\/actions\/a_/);
   assert.equal(await page.locator('[data-field="action-title"]').innerText(), "Gestion de projet agile");
   assert.equal(await page.locator('table[data-field="action-people"] tbody tr').count(), 12);
   const sessions = page.locator('table[data-field="action-sessions"] tbody tr');
@@ -122,10 +122,10 @@ test("console actions: a coordinator imports twelve trainees from a CSV file, ad
   await noViolations(page, "the action's page");
   await page.screenshot({ path: join(ARTIFACTS, "console-action-1280.png"), fullPage: true });
 
-  // The list links to it.
+  // The list links to it; other tests on this server create actions of the same title.
   await page.locator('[data-nav="actions"]').click();
-  const listed = page.locator('table[data-field="actions"] tbody tr a', { hasText: "Gestion de projet agile" });
+  const listed = page.locator(`table[data-field="actions"] tbody tr a[href="${created}"]`);
   await listed.waitFor({ timeout: UI_WAIT_MS });
-  assert.match(await listed.getAttribute("href") ?? "", /^\/console\/actions\/a_/);
+  assert.equal(await listed.innerText(), "Gestion de projet agile");
   assert.deepEqual(log, [], `the pages reported errors: ${log.join("; ")}`);
 });

@@ -1,4 +1,5 @@
-// The console's whole path, as a coordinator walks it in a browser: logs
+// The console's whole path, as staff walk it in a browser: an
+// administrator gives the organisation's identity once; a coordinator logs
 // in, creates an action of three sessions for twelve trainees from the
 // training office's CSV file, sends each session's invitations (a real
 // SMTP server receives them: every trainee gets their own link for each
@@ -12,14 +13,18 @@ import assert from "node:assert/strict";
 import { spawnSync } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
-import { join } from "node:path";
+import { dirname, join, resolve } from "node:path";
+import { fileURLToPath } from "node:url";
 import { ARTIFACTS, CADRE_BIN, UI_WAIT_MS } from "../lib/config.mjs";
-import { addCoordinator, logIn, setOrganisation } from "../lib/console.mjs";
-import { waitConnected } from "../lib/pages.mjs";
+import { addCoordinator, logIn } from "../lib/console.mjs";
+import { violations, waitConnected } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
 import { startServer } from "../lib/server.mjs";
 import { MAIL_WAIT_MS, freePort, startSmtp } from "../lib/smtp.mjs";
 import { TRAINEES, csv } from "../lib/trainees.mjs";
+
+/** A signature-and-stamp image the server's own tests print. */
+const STAMP = resolve(dirname(fileURLToPath(import.meta.url)), "../../../server/src/evidence/render/stamp-example.png");
 
 /**
  * A time zone where it is day now (06:00 to 18:00), so that the first
@@ -51,19 +56,47 @@ test("console walk-through: a coordinator creates an action of three sessions fo
   try {
     const server = await startServer(cleanups, ["--ice-policy", "loopback",
       "--smtp-url", `smtp://127.0.0.1:${port}`, "--mail-from", "Formations Horizon <noreply@horizon.test>"]);
+    const dataDir = /** @type {any} */ (server).dataDir;
+    const administrator = { email: "helene.roux@horizon.test", name: "Hélène Roux", password: "un autre mot de passe long" };
     const coordinator = { email: "camille.durand@horizon.test", name: "Camille Durand", password: "un mot de passe assez long" };
-    addCoordinator(/** @type {any} */ (server).dataDir, coordinator);
+    addCoordinator(dataDir, administrator, "administrator");
+    addCoordinator(dataDir, coordinator);
     const context = await stage.context({ locale: "fr-FR", viewport: { width: 1280, height: 900 } });
     const page = await context.newPage();
     /** @type {string[]} */
     const errors = [];
     page.on("pageerror", (err) => errors.push(err.message));
+
+    // Once, the administrator gives the organisation's identity, which
+    // sessions, certificates and the dossier print.
+    await logIn(page, server.url, "/console/organisation", administrator);
+    // (The demo server starts with a demo identity, replaced here.)
+    const missing = page.locator('[data-field="organisation-missing"]');
+    await missing.waitFor({ timeout: UI_WAIT_MS });
+    const identity = {
+      "org-name": "Formations Horizon", "org-representative_name": "Claire Dubois", "org-representative_quality": "directrice",
+      "org-address": "12 rue des Lilas\n69003 Lyon", "org-siret": "123 456 789 00007", "org-nda": "84 69 12345 69", "org-place": "Lyon",
+    };
+    for (const [field, value] of Object.entries(identity)) await page.locator(`[data-field="${field}"]`).fill(value);
+    await page.locator('[data-action="organisation-save"]').click();
+    await page.locator('[data-field="organisation-saved"]', { hasText: "Enregistré." }).waitFor({ timeout: UI_WAIT_MS });
+    assert.match(await missing.innerText(), /Tout ce qu’un certificat de réalisation demande est renseigné/);
+    // The signature and stamp, chosen as a file, is stored at once.
+    await page.locator('[data-field="org-signature"]').setInputFiles(STAMP);
+    await page.locator('[data-field="signature-state"]', { hasText: "Image enregistrée" }).waitFor({ timeout: UI_WAIT_MS });
+    await page.reload();
+    await page.locator('[data-field="org-name"]').waitFor({ timeout: UI_WAIT_MS });
+    assert.equal(await page.locator('[data-field="org-name"]').inputValue(), "Formations Horizon", "kept after a reload");
+    assert.equal(await page.locator('[data-field="org-address"]').inputValue(), "12 rue des Lilas\n69003 Lyon");
+    assert.equal(await page.locator('[data-action="signature-remove"]').count(), 1, "a stored image can be removed");
+    const found = await violations(page);
+    assert.deepEqual(found, [], `axe on the organisation's page:\n${found.join("\n")}`);
+    await page.screenshot({ path: join(ARTIFACTS, "console-organisation-1280.png"), fullPage: true });
+    await page.locator('[data-action="logout"]').click();
+
+    // The coordinator: no « Organisme » for them.
     await logIn(page, server.url, "/console", coordinator);
-    const named = await setOrganisation(page, {
-      name: "Formations Horizon", representative_name: "Claire Dubois", representative_quality: "directrice",
-      address: ["12 rue des Lilas", "69003 Lyon"], siret: "123 456 789 00007", nda: "84 69 12345 69", place: "Lyon",
-    });
-    assert.equal(named, 200);
+    assert.equal(await page.locator('[data-nav="organisation"]').count(), 0, "a coordinator has no « Organisme » page");
 
     // The action: the file, then three sessions, the first running now.
     await page.locator('[data-nav="actions"]').click();

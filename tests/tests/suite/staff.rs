@@ -394,6 +394,81 @@ async fn a_coordinator_is_refused_administrator_actions_and_nothing_changes() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn only_an_administrator_changes_the_organisations_identity_a_coordinator_reads_it() {
+    let server = TestServer::start().await;
+    add_staff(&server, "admin@example.org", StaffRole::Administrator).await;
+    add_staff(&server, "claire@example.org", StaffRole::Coordinator).await;
+    let admin = login(&server, "admin@example.org").await;
+    let claire = login(&server, "claire@example.org").await;
+    let put = |login: &Login, path: &str| {
+        with(
+            server.http().put(server.url(path)),
+            login,
+            Some(&login.csrf),
+        )
+    };
+    let (status, body) = server
+        .send(put(&admin, "/api/organisation").json(&json!({"name": "Formations Horizon"})))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let before = staff_get(&server, &claire, "/api/organisation").await;
+    assert_eq!(before.0, StatusCode::OK, "a coordinator reads it");
+    assert_eq!(before.1["name"], "Formations Horizon");
+
+    // A PNG's signature bytes and a little more: a valid image's start.
+    let png = [
+        &[0x89u8, b'P', b'N', b'G', 0x0d, 0x0a, 0x1a, 0x0a][..],
+        &[0u8; 64][..],
+    ]
+    .concat();
+    let refusals = [
+        server
+            .send(put(&claire, "/api/organisation").json(&json!({"name": "Autre nom"})))
+            .await,
+        server
+            .send(
+                put(&claire, "/api/organisation/signature")
+                    .header("content-type", "image/png")
+                    .body(png),
+            )
+            .await,
+        server
+            .send(with(
+                server
+                    .http()
+                    .delete(server.url("/api/organisation/signature")),
+                &claire,
+                Some(&claire.csrf),
+            ))
+            .await,
+    ];
+    for (status, body) in &refusals {
+        assert_eq!(*status, StatusCode::FORBIDDEN, "{body}");
+        assert_eq!(body["code"], "forbidden");
+        assert!(
+            body["message"]
+                .as_str()
+                .is_some_and(|m| m.contains("administrator")),
+            "{body}"
+        );
+    }
+    assert_eq!(
+        staff_get(&server, &claire, "/api/organisation").await,
+        before,
+        "nothing changed"
+    );
+    let log = audit(&server).await;
+    assert_eq!(
+        log.iter()
+            .filter(|e| e.action == "forbidden"
+                && e.target.as_deref() == Some("the organisation's identity"))
+            .count(),
+        3,
+        "{log:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_write_without_the_csrf_token_or_from_another_origin_is_refused_and_changes_nothing() {
     let server = TestServer::start().await;
     add_staff(&server, "admin@example.org", StaffRole::Administrator).await;
