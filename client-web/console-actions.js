@@ -10,8 +10,9 @@
 //! without its date, times or facilitator, an end before its start.
 
 import { dossierLink } from "./console-dossier.js";
+import { addBeneficiaryForm } from "./console-enrolment.js";
 import { t } from "./i18n.js";
-import { call, consoleLink, itemFromPath, navigate, problemText, table } from "./console-kit.js";
+import { call, consoleLink, field, itemFromPath, navigate, problemText, showAgain, table } from "./console-kit.js";
 import { T, h, replaceChildren } from "./dom.js";
 import { formatSchedule } from "./ui.js";
 
@@ -56,33 +57,6 @@ async function listPage() {
   return h("section", { class: "card", "aria-labelledby": "page-title" },
     h("div", { class: "console-title-row" }, h("h1", { id: "page-title" }, T("staff_console.actions.title")), create),
     ...(answer.ok ? body(answer.body) : [h("p", { class: "panel-problem", role: "alert" }, problemText(answer))]));
-}
-
-/**
- * A labelled field with the place for its error, announced when set.
- * @param {string} id
- * @param {MessageKey} label
- * @param {HTMLInputElement | HTMLSelectElement} control
- * @param {MessageKey} [hint]
- */
-function field(id, label, control, hint) {
-  const error = h("p", { id: `${id}-error`, class: "field-error", "data-error": id, role: "alert", hidden: true });
-  const described = [hint ? `${id}-hint` : "", `${id}-error`].filter(Boolean).join(" ");
-  control.id = id;
-  control.setAttribute("aria-describedby", described);
-  const wrap = h("div", { class: "field" },
-    h("label", { for: id }, T(label)),
-    hint ? h("p", { id: `${id}-hint`, class: "panel-hint" }, T(hint)) : null,
-    control,
-    error);
-  /** @param {string} text */
-  const setError = (text) => {
-    error.textContent = text;
-    error.hidden = !text;
-    if (text) control.setAttribute("aria-invalid", "true");
-    else control.removeAttribute("aria-invalid");
-  };
-  return { wrap, setError };
 }
 
 /** One session of the form. */
@@ -407,5 +381,7 @@ async function actionPage(aid) {
         // The visible words first, then whose: a voice command says what it sees.
         h("td", {}, h("a", { href: `${base}/${encodeURIComponent(b.id)}/certificate`, download: "" },
           T("actions_console.certificate"),
-          h("span", { class: "sr-only" }, T("actions_console.certificate_of", { name: b.name })))))), "action-people"));
+          h("span", { class: "sr-only" }, T("actions_console.certificate_of", { name: b.name })))))), "action-people"),
+    // Shown again from the server once enrolled: the new row, each session's count.
+    addBeneficiaryForm(a.id, showAgain));
 }

@@ -136,6 +136,11 @@ export function onNavigate(show) {
   showAddressed = show;
 }
 
+/** Shows the current page again, read afresh, without a new history entry. */
+export function showAgain() {
+  showAddressed();
+}
+
 /**
  * Goes to a page of the console (`/console/actions/a_…`), in history.
  * @param {string} path
@@ -159,4 +164,31 @@ export function consoleLink(path, label, attrs = {}) {
     navigate(path);
   });
   return a;
+}
+
+/**
+ * A labelled field with the place for its error, announced when set.
+ * @param {string} id
+ * @param {MessageKey} label
+ * @param {HTMLInputElement | HTMLSelectElement} control
+ * @param {MessageKey} [hint]
+ */
+export function field(id, label, control, hint) {
+  const error = h("p", { id: `${id}-error`, class: "field-error", "data-error": id, role: "alert", hidden: true });
+  const described = [hint ? `${id}-hint` : "", `${id}-error`].filter(Boolean).join(" ");
+  control.id = id;
+  control.setAttribute("aria-describedby", described);
+  const wrap = h("div", { class: "field" },
+    h("label", { for: id }, T(label)),
+    hint ? h("p", { id: `${id}-hint`, class: "panel-hint" }, T(hint)) : null,
+    control,
+    error);
+  /** @param {string} text */
+  const setError = (text) => {
+    error.textContent = text;
+    error.hidden = !text;
+    if (text) control.setAttribute("aria-invalid", "true");
+    else control.removeAttribute("aria-invalid");
+  };
+  return { wrap, setError };
 }

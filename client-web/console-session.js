@@ -9,6 +9,7 @@
 import { lang as currentLang, locale, t } from "./i18n.js";
 import { call, consoleLink, page, problemText, table } from "./console-kit.js";
 import { T, h, replaceChildren } from "./dom.js";
+import { addPersonForm, duplicateForm } from "./console-enrolment.js";
 import { formatSchedule, kindLabel, roleLabel } from "./ui.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
@@ -63,6 +64,8 @@ export async function sessionPage(sid) {
   const mails = h("div", { "data-field": "session-mails" });
   const reports = h("div", { "data-field": "session-reports" });
   const live = h("div", { "data-field": "session-live" });
+  // Each person's documents: read again with the people, who may change.
+  const docs = h("div", { "data-field": "session-documents" }, documents(base, session, say));
   const root = h("section", { class: "card console-session", "aria-labelledby": "page-title", "data-session": session.id },
     h("p", { class: "console-back" }, consoleLink("/console/sessions", T("console_session.back"))),
     h("h1", { id: "page-title" }, session.title),
@@ -72,17 +75,21 @@ export async function sessionPage(sid) {
     live,
     h("h2", { id: "people-title" }, T("console_session.people.title")),
     people,
+    session.state === "ended" ? null : addPersonForm(base, () => showPeople(true), say),
     h("h2", { id: "mails-title" }, T("console_session.mails.title")),
     mails,
     h("h2", { id: "documents-title" }, T("console_session.documents.title")),
-    documents(base, session, say),
+    docs,
     h("h2", { id: "reports-title" }, T("console_session.reports.title")),
-    reports);
+    reports,
+    duplicateForm(session));
 
-  const showPeople = async () => {
+  /** @param {boolean} [added] someone new: their documents too (a sponsor link shown is kept otherwise) */
+  const showPeople = async (added = false) => {
     const fresh = await call("GET", base);
-    if (fresh.ok) replaceChildren(people, peopleTable(base, fresh.body, showPeople, say));
-    else replaceChildren(people, problem(fresh));
+    if (!fresh.ok) return replaceChildren(people, problem(fresh));
+    replaceChildren(people, peopleTable(base, fresh.body, showPeople, say));
+    if (added) replaceChildren(docs, documents(base, fresh.body, say));
   };
   replaceChildren(people, peopleTable(base, session, showPeople, say));
   await Promise.all([showLive(base, live, root), showMails(base, session, mails, say, root), showReports(base, reports, say)]);

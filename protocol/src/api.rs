@@ -49,6 +49,18 @@ pub struct NewSession {
     pub people: Vec<NewPerson>,
 }
 
+/// `POST /api/sessions/{sid}/duplicate` body: the copy's dates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DuplicateSession {
+    /// Planned start, in the same forms as a new session's.
+    pub planned_start: String,
+    /// Planned end; after the start.
+    pub planned_end: String,
+    /// IANA time zone; the duplicated session's when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
+}
+
 /// A join link as the organiser sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkView {

@@ -44,6 +44,7 @@
 //     dossier        the console's actions list downloads an action's dossier d'audit
 //     console-actions  « Nouvelle action »: trainees from a CSV file, three sessions, the action's page
 //     walkthrough    the console's whole path: a CSV action of three sessions, invitations, the dossier
+//     console-enrolment  a person added by hand, a session duplicated, a late beneficiary
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";
@@ -69,5 +70,6 @@ import "./suite/console-session.mjs";
 import "./suite/dossier.mjs";
 import "./suite/console-actions.mjs";
 import "./suite/walkthrough.mjs";
+import "./suite/console-enrolment.mjs";
 
 process.exitCode = await run();

@@ -84,7 +84,9 @@ pub use reqwest::StatusCode;
 pub use tokio_tungstenite::tungstenite::Message;
 
 mod setups;
-pub use setups::{PEOPLE, PEOPLE_OF_FIVE, TRIO, rfc3339};
+pub use setups::{PEOPLE, PEOPLE_OF_FIVE, TRIO, identity, rfc3339};
+// A staff member logged in to the console.
+pub mod staff;
 
 /// How long any helper waits for something it expects before failing the
 /// test. Generous: the machine running the tests may be busy.

@@ -3,7 +3,7 @@
 
 use crate::Client;
 use cadre_protocol::Role;
-use serde_json::Value;
+use serde_json::{Value, json};
 
 /// A facilitator and two participants, with full names as documents show
 /// them (proofs, sheets, consents).
@@ -47,4 +47,18 @@ impl Client {
             .await;
         m
     }
+}
+
+/// A complete identity of the organisation, as a certificate needs it
+/// (`PUT /api/organisation`).
+pub fn identity() -> Value {
+    json!({
+        "name": "Formations Horizon",
+        "representative_name": "Claire Dubois",
+        "representative_quality": "directrice",
+        "address": ["12 rue des Lilas", "69003 Lyon"],
+        "siret": "123 456 789 00007",
+        "nda": "84 69 12345 69",
+        "place": "Lyon",
+    })
 }

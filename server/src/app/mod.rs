@@ -9,6 +9,8 @@ pub mod answers;
 pub mod difficulties;
 // The dossier d'audit of an action: one zip for an auditor.
 pub mod dossier;
+// People and sessions added from the console: by hand, late, duplicated.
+pub mod enrolment;
 pub mod equipment;
 // Beneficiaries read from a training office's CSV file (a preview).
 pub mod import;

@@ -11,12 +11,14 @@
 //! change is kept as it was recorded (who, when, why), forever.
 
 use super::catalog::{
-    Catalog, CatalogError, CatalogResult, Link, Person, Session, SessionDetail, text_field,
+    Catalog, CatalogError, CatalogResult, Link, Person, Session, SessionDetail, email_field,
+    text_field,
 };
 use crate::directory::keys::random_id;
 use cadre_protocol::Role;
 use cadre_protocol::action::{
     ActionChange, ActionChangeKind, ActionNature, NewAction, NewActionChange, NewActionSession,
+    NewBeneficiary,
 };
 use cadre_protocol::api::{NewPerson, NewSession};
 use chrono::{DateTime, Utc};
@@ -201,6 +203,27 @@ fn link_to_action(
     Ok(())
 }
 
+/// A new beneficiary of action `aid`, each field checked and named
+/// `{prefix}name`…, with its new id.
+fn valid_beneficiary(prefix: &str, b: &NewBeneficiary, aid: &str) -> CatalogResult<Beneficiary> {
+    let name = text_field(&format!("{prefix}name"), &b.name, 120)?;
+    let email = email_field(&format!("{prefix}email"), b.email.as_deref())?;
+    let employer = match &b.employer {
+        Some(e) if !e.trim().is_empty() => Some(text_field(&format!("{prefix}employer"), e, 200)?),
+        _ => None,
+    };
+    Ok(Beneficiary {
+        id: format!(
+            "b_{}",
+            random_id(9).map_err(|e| CatalogError::Task(e.to_string()))?
+        ),
+        action_id: aid.to_owned(),
+        name,
+        email,
+        employer,
+    })
+}
+
 fn interrupted_at(changes: &[ActionChange], bid: &str) -> Option<i64> {
     changes
         .iter()
@@ -264,36 +287,11 @@ impl Catalog {
             created_at: Utc::now(),
         };
         for (i, b) in new.beneficiaries.iter().enumerate() {
-            let name = text_field(&format!("beneficiaries[{i}].name"), &b.name, 120)?;
-            let email = match &b.email {
-                Some(e) if !e.trim().is_empty() => {
-                    let e = e.trim();
-                    if e.len() > 254
-                        || !e.contains('@')
-                        || e.chars().any(char::is_whitespace)
-                        || cadre_protocol::bidi_control(e).is_some()
-                    {
-                        return Err(CatalogError::Invalid(format!(
-                            "beneficiaries[{i}].email: not an e-mail address"
-                        )));
-                    }
-                    Some(e.to_owned())
-                }
-                _ => None,
-            };
-            let employer = match &b.employer {
-                Some(e) if !e.trim().is_empty() => {
-                    Some(text_field(&format!("beneficiaries[{i}].employer"), e, 200)?)
-                }
-                _ => None,
-            };
-            beneficiaries.push(Beneficiary {
-                id: id("b")?,
-                action_id: action.id.clone(),
-                name,
-                email,
-                employer,
-            });
+            beneficiaries.push(valid_beneficiary(
+                &format!("beneficiaries[{i}]."),
+                b,
+                &action.id,
+            )?);
         }
         let mut conn = self.connection();
         let tx = conn.transaction()?;
@@ -474,6 +472,72 @@ impl Catalog {
             }
             link_to_action(tx, &aid, created, facilitators, &enrolled)
         })
+    }
+
+    /// Adds a beneficiary to an action after it was created (a late
+    /// enrolment): they join every session of the action that has not
+    /// ended, as a participant linked to them, all in one transaction.
+    /// Returns them and the sessions they were added to.
+    pub fn add_beneficiary(
+        &self,
+        aid: &str,
+        new: &NewBeneficiary,
+        link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+        seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
+    ) -> CatalogResult<(Beneficiary, Vec<String>)> {
+        let beneficiary = valid_beneficiary("", new, aid)?;
+        let mut conn = self.connection();
+        let tx = conn.transaction()?;
+        let (known, count, last): (i64, i64, Option<i64>) = tx.query_row(
+            "SELECT (SELECT COUNT(*) FROM actions WHERE id = ?1), COUNT(*), MAX(position) \
+             FROM beneficiaries WHERE action_id = ?1",
+            [aid],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
+        )?;
+        if known == 0 {
+            return Err(CatalogError::NotFound(format!("no action {aid}")));
+        }
+        if count as usize >= MAX_BENEFICIARIES {
+            return Err(CatalogError::Conflict(format!(
+                "the action {aid} already has {MAX_BENEFICIARIES} beneficiaries, the most it takes"
+            )));
+        }
+        tx.execute(
+            "INSERT INTO beneficiaries (id, action_id, position, name, email, employer) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            params![
+                beneficiary.id,
+                aid,
+                last.map_or(0, |p| p + 1),
+                beneficiary.name,
+                beneficiary.email,
+                beneficiary.employer
+            ],
+        )?;
+        let sessions: Vec<String> = tx
+            .prepare(
+                "SELECT x.session_id FROM action_sessions x JOIN sessions s ON s.id = x.session_id \
+                 WHERE x.action_id = ?1 AND s.state != 'ended' ORDER BY s.planned_start",
+            )?
+            .query_map([aid], |row| row.get(0))?
+            .collect::<Result<_, _>>()?;
+        let person = NewPerson {
+            name: beneficiary.name.clone(),
+            email: beneficiary.email.clone(),
+            role: Role::Participant,
+        };
+        for sid in &sessions {
+            super::catalog::add_person_in(
+                &tx,
+                sid,
+                &person,
+                Some(&beneficiary.id),
+                &link_window,
+                &seal,
+            )?;
+        }
+        tx.commit()?;
+        Ok((beneficiary, sessions))
     }
 
     /// The action a session belongs to, if any.

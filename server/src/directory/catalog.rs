@@ -293,14 +293,7 @@ impl Catalog {
 
     /// One session.
     pub fn session(&self, id: &str) -> CatalogResult<Session> {
-        let conn = self.lock();
-        conn.prepare_cached(
-            "SELECT id, title, kind, organisation, planned_start, planned_end, time_zone, \
-             sponsor, state, created_at, media FROM sessions WHERE id = ?1",
-        )?
-        .query_row([id], |row| Ok(session_row(row)))
-        .optional()?
-        .ok_or_else(|| CatalogError::NotFound(format!("no session {id}")))?
+        session_in(&self.lock(), id)
     }
 
     /// One session with its people and their latest links.
@@ -436,6 +429,22 @@ impl Catalog {
             return Err(CatalogError::NotFound(format!("no session {sid}")));
         }
         Ok(())
+    }
+
+    /// Adds a person by hand to a session that has not ended (see
+    /// [`add_person_in`]).
+    pub fn add_person(
+        &self,
+        sid: &str,
+        new: &NewPerson,
+        link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+        seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
+    ) -> CatalogResult<(Person, Link)> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let added = add_person_in(&tx, sid, new, None, &link_window, &seal)?;
+        tx.commit()?;
+        Ok(added)
     }
 
     /// Moves a session to a new window and marks it postponed. Links keep
@@ -602,6 +611,18 @@ fn person_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Person> {
     })
 }
 
+/// One session, read on `conn` (a transaction's, when the caller writes
+/// after reading).
+pub(crate) fn session_in(conn: &Connection, id: &str) -> CatalogResult<Session> {
+    conn.prepare_cached(
+        "SELECT id, title, kind, organisation, planned_start, planned_end, time_zone, \
+             sponsor, state, created_at, media FROM sessions WHERE id = ?1",
+    )?
+    .query_row([id], |row| Ok(session_row(row)))
+    .optional()?
+    .ok_or_else(|| CatalogError::NotFound(format!("no session {id}")))?
+}
+
 /// Validates `new` and writes the session, its people and one link each in
 /// `tx`, which the caller commits (with the rows it adds alongside: an
 /// action creates its sessions in its own transaction).
@@ -650,56 +671,141 @@ pub(crate) fn insert_session(
     )?;
     let mut people = Vec::with_capacity(valid.people.len());
     for (position, p) in valid.people.into_iter().enumerate() {
-        let person = Person {
-            id: format!(
-                "p_{}",
-                random_id(9).map_err(|e| CatalogError::Task(e.to_string()))?
-            ),
-            session_id: session.id.clone(),
-            name: p.name,
-            email: p.email,
-            role: p.role,
-        };
-        tx.execute(
-            "INSERT INTO people (id, session_id, position, name, email, role) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-            params![
-                person.id,
-                person.session_id,
-                position as i64,
-                person.name,
-                person.email,
-                person.role.as_str()
-            ],
-        )?;
-        let link = Link {
-            jti: format!(
-                "l_{}",
-                random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
-            ),
-            person_id: person.id.clone(),
-            session_id: session.id.clone(),
-            not_before,
-            expires_at,
-            issued_at: now,
-            revoked_at: None,
-        };
-        tx.execute(
-            "INSERT INTO links (jti, person_id, session_id, not_before, expires_at, issued_at, seal) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                link.jti,
-                link.person_id,
-                link.session_id,
-                link.not_before.timestamp(),
-                link.expires_at.timestamp(),
-                link.issued_at.timestamp(),
-                seal(&person, &link),
-            ],
-        )?;
-        people.push((person, link));
+        let window = (not_before, expires_at);
+        people.push(insert_person(
+            tx,
+            &session.id,
+            position,
+            p,
+            window,
+            now,
+            seal,
+        )?);
     }
     Ok(SessionDetail { session, people })
+}
+
+/// Adds one person, and their link, to a session that has not ended, in
+/// `tx`; `beneficiary` links a participant to their beneficiary of the
+/// session's action. A participant of an action's session is always one
+/// of its beneficiaries: without `beneficiary`, refused.
+pub(crate) fn add_person_in(
+    tx: &rusqlite::Transaction<'_>,
+    sid: &str,
+    new: &NewPerson,
+    beneficiary: Option<&str>,
+    link_window: &impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
+    seal: &impl Fn(&Person, &Link) -> Option<Vec<u8>>,
+) -> CatalogResult<(Person, Link)> {
+    let person = valid_person("", new)?;
+    let session = session_in(tx, sid)?;
+    if session.state == SessionState::Ended {
+        return Err(CatalogError::Conflict(format!(
+            "the session {sid} has ended: nobody joins it any more"
+        )));
+    }
+    let in_action: Option<String> = tx
+        .query_row(
+            "SELECT a.title FROM action_sessions x JOIN actions a ON a.id = x.action_id \
+             WHERE x.session_id = ?1",
+            [sid],
+            |row| row.get(0),
+        )
+        .optional()?;
+    if let (Some(title), Role::Participant, None) = (&in_action, person.role, beneficiary) {
+        return Err(CatalogError::Conflict(format!(
+            "this session belongs to the action « {title} »: a participant is added to the action \
+             as a beneficiary, which enrols them in each of its sessions"
+        )));
+    }
+    let (count, last): (i64, Option<i64>) = tx.query_row(
+        "SELECT COUNT(*), MAX(position) FROM people WHERE session_id = ?1",
+        [sid],
+        |row| Ok((row.get(0)?, row.get(1)?)),
+    )?;
+    if count as usize >= MAX_PEOPLE {
+        return Err(CatalogError::Conflict(format!(
+            "the session {sid} already has {MAX_PEOPLE} people, the most it takes"
+        )));
+    }
+    let position = last.map_or(0, |p| p as usize + 1);
+    let added = insert_person(
+        tx,
+        sid,
+        position,
+        person,
+        link_window(&session),
+        Utc::now(),
+        seal,
+    )?;
+    if let Some(bid) = beneficiary {
+        tx.execute(
+            "UPDATE people SET beneficiary_id = ?1 WHERE id = ?2",
+            params![bid, added.0.id],
+        )?;
+    }
+    Ok(added)
+}
+
+/// Writes one person of session `sid` at `position`, and their link valid
+/// in `window`.
+fn insert_person(
+    tx: &rusqlite::Transaction<'_>,
+    sid: &str,
+    position: usize,
+    p: NewPerson,
+    (not_before, expires_at): (DateTime<Utc>, DateTime<Utc>),
+    now: DateTime<Utc>,
+    seal: &impl Fn(&Person, &Link) -> Option<Vec<u8>>,
+) -> CatalogResult<(Person, Link)> {
+    let person = Person {
+        id: format!(
+            "p_{}",
+            random_id(9).map_err(|e| CatalogError::Task(e.to_string()))?
+        ),
+        session_id: sid.to_owned(),
+        name: p.name,
+        email: p.email,
+        role: p.role,
+    };
+    tx.execute(
+        "INSERT INTO people (id, session_id, position, name, email, role) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        params![
+            person.id,
+            person.session_id,
+            position as i64,
+            person.name,
+            person.email,
+            person.role.as_str()
+        ],
+    )?;
+    let link = Link {
+        jti: format!(
+            "l_{}",
+            random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
+        ),
+        person_id: person.id.clone(),
+        session_id: sid.to_owned(),
+        not_before,
+        expires_at,
+        issued_at: now,
+        revoked_at: None,
+    };
+    tx.execute(
+        "INSERT INTO links (jti, person_id, session_id, not_before, expires_at, issued_at, seal) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        params![
+            link.jti,
+            link.person_id,
+            link.session_id,
+            link.not_before.timestamp(),
+            link.expires_at.timestamp(),
+            link.issued_at.timestamp(),
+            seal(&person, &link),
+        ],
+    )?;
+    Ok((person, link))
 }
 
 struct ValidSession {
@@ -743,26 +849,7 @@ fn validate(new: &NewSession) -> CatalogResult<ValidSession> {
     }
     let mut people = Vec::with_capacity(new.people.len());
     for (i, p) in new.people.iter().enumerate() {
-        let name = text_field(&format!("people[{i}].name"), &p.name, MAX_NAME)?;
-        let email = match &p.email {
-            Some(e) if !e.trim().is_empty() => {
-                let e = e.trim();
-                if e.len() > MAX_EMAIL
-                    || !e.contains('@')
-                    || e.chars().any(char::is_whitespace)
-                    || cadre_protocol::bidi_control(e).is_some()
-                {
-                    return invalid(format!("people[{i}].email: not an e-mail address"));
-                }
-                Some(e.to_owned())
-            }
-            _ => None,
-        };
-        people.push(NewPerson {
-            name,
-            email,
-            role: p.role,
-        });
+        people.push(valid_person(&format!("people[{i}]."), p)?);
     }
     Ok(ValidSession {
         title,
@@ -773,6 +860,36 @@ fn validate(new: &NewSession) -> CatalogResult<ValidSession> {
         end,
         people,
     })
+}
+
+/// A person's fields checked, each named `{prefix}name`, `{prefix}email`.
+pub(crate) fn valid_person(prefix: &str, p: &NewPerson) -> CatalogResult<NewPerson> {
+    let name = text_field(&format!("{prefix}name"), &p.name, MAX_NAME)?;
+    let email = email_field(&format!("{prefix}email"), p.email.as_deref())?;
+    Ok(NewPerson {
+        name,
+        email,
+        role: p.role,
+    })
+}
+
+/// An optional e-mail address: empty is none; otherwise one address,
+/// without spaces or direction controls.
+pub(crate) fn email_field(field: &str, value: Option<&str>) -> CatalogResult<Option<String>> {
+    let e = value.unwrap_or_default().trim();
+    if e.is_empty() {
+        return Ok(None);
+    }
+    if e.len() > MAX_EMAIL
+        || !e.contains('@')
+        || e.chars().any(char::is_whitespace)
+        || cadre_protocol::bidi_control(e).is_some()
+    {
+        return Err(CatalogError::Invalid(format!(
+            "{field}: not an e-mail address"
+        )));
+    }
+    Ok(Some(e.to_owned()))
 }
 
 pub(crate) fn text_field(field: &str, value: &str, max: usize) -> CatalogResult<String> {

@@ -11,6 +11,8 @@ mod actions;
 mod assets;
 mod difficulties;
 mod documents;
+// Adding people, beneficiaries and duplicate sessions.
+mod enrolment;
 // The equipment check before a session.
 mod equipment;
 // Download file names.
@@ -105,6 +107,7 @@ pub fn router(app: App) -> Router {
         .merge(mail::routes())
         .merge(staff::routes())
         .merge(live::routes())
+        .merge(enrolment::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
         .layer(axum::middleware::from_fn(no_store))

@@ -15,24 +15,12 @@ use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cadre_protocol::api::SessionView;
 use cadre_server::evidence::verify::{EXIT_FAILED, EXIT_VERIFIED};
-use cadre_tests::{TestServer, person, verify_file};
+use cadre_tests::{TestServer, identity, person, verify_file};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 
 const REASON_NAMING_SOPHIE: &str = "Coupure réseau chez Sophie Dubois";
-
-fn identity() -> Value {
-    json!({
-        "name": "Formations Horizon",
-        "representative_name": "Claire Dubois",
-        "representative_quality": "directrice",
-        "address": ["12 rue des Lilas", "69003 Lyon"],
-        "siret": "123 456 789 00007",
-        "nda": "84 69 12345 69",
-        "place": "Lyon",
-    })
-}
 
 async fn put_json(server: &TestServer, path: &str, body: &Value) -> (StatusCode, Value) {
     let request = server

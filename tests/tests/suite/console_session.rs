@@ -19,51 +19,20 @@
 use cadre_protocol::staff::StaffRole;
 use cadre_protocol::{ErrorCode, Role};
 use cadre_server::directory::staff;
+use cadre_tests::staff::StaffLogin as Login;
 use cadre_tests::{StatusCode, TestServer, person};
 use reqwest::header::COOKIE;
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "un mot de passe assez long";
-
-/// A coordinator's login as the browser holds it: the cookie sent back,
-/// and the CSRF token the console keeps.
-struct Login {
-    cookie: String,
-    csrf: String,
-}
-
-/// Adds a coordinator in the catalogue and logs them in.
+/// A coordinator logged in to the console.
 async fn coordinator(server: &TestServer) -> Login {
-    let email = "hugo.petit@organisme.example";
-    server
-        .app()
-        .catalog()
-        .run(move |c| {
-            let hash = staff::hash_password(PASSWORD)?;
-            staff::add(c, email, "Hugo Petit", StaffRole::Coordinator, &hash, 0)
-        })
-        .await
-        .expect("add a coordinator");
-    let response = server
-        .http()
-        .post(server.url("/api/staff/login"))
-        .json(&json!({"email": email, "password": PASSWORD}))
-        .send()
-        .await
-        .expect("the server answers");
-    assert_eq!(response.status(), StatusCode::OK, "the coordinator logs in");
-    let cookie = response
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a login cookie")
-        .to_owned();
-    let body: Value = response.json().await.expect("a JSON body");
-    Login {
-        cookie,
-        csrf: body["csrf"].as_str().expect("a CSRF token").to_owned(),
-    }
+    Login::new(
+        server,
+        "hugo.petit@organisme.example",
+        "Hugo Petit",
+        StaffRole::Coordinator,
+    )
+    .await
 }
 
 fn code(body: &Value) -> ErrorCode {

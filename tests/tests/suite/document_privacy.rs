@@ -403,15 +403,7 @@ async fn a_removed_persons_link_still_gets_their_own_documents_and_nothing_else(
         );
     }
     // His certificat de réalisation too: the hours before the removal are his.
-    let identity = json!({
-        "name": "Formations Horizon",
-        "representative_name": "Claire Dubois",
-        "representative_quality": "directrice",
-        "address": ["12 rue des Lilas", "69003 Lyon"],
-        "siret": "123 456 789 00007",
-        "nda": "84 69 12345 69",
-        "place": "Lyon",
-    });
+    let identity = cadre_tests::identity();
     let put = server
         .http()
         .put(server.url("/api/organisation"))

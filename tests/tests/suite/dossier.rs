@@ -29,15 +29,7 @@ const ANSWER: &str = "Nous avons changé de salle virtuelle ; merci de nous le d
 /// An action of two sessions and three beneficiaries, after the people
 /// came: returns the action id and the sessions.
 async fn action_that_took_place(server: &TestServer) -> (String, Vec<SessionView>) {
-    let identity = json!({
-        "name": "Formations Horizon",
-        "representative_name": "Claire Dubois",
-        "representative_quality": "directrice",
-        "address": ["12 rue des Lilas", "69003 Lyon"],
-        "siret": "123 456 789 00007",
-        "nda": "84 69 12345 69",
-        "place": "Lyon",
-    });
+    let identity = cadre_tests::identity();
     let (status, body) = server
         .send(
             server

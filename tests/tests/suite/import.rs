@@ -12,57 +12,20 @@
 //! third is wrong creates nothing, and its error names that session.
 
 use cadre_protocol::staff::StaffRole;
-use cadre_server::directory::staff;
+use cadre_tests::staff::StaffLogin as Login;
 use cadre_tests::{StatusCode, TestServer};
 use reqwest::header::{CONTENT_TYPE, COOKIE};
 use serde_json::{Value, json};
 
-const PASSWORD: &str = "correct horse battery";
-
-/// A coordinator's login: the cookie as the browser sends it back, and the
-/// CSRF token.
-struct Login {
-    cookie: String,
-    csrf: String,
-}
-
+/// A coordinator logged in to the console.
 async fn coordinator(server: &TestServer) -> Login {
-    server
-        .app()
-        .catalog()
-        .run(|c| {
-            let hash = staff::hash_password(PASSWORD)?;
-            staff::add(
-                c,
-                "coordination@example.org",
-                "Camille Durand",
-                StaffRole::Coordinator,
-                &hash,
-                0,
-            )
-        })
-        .await
-        .expect("add a coordinator");
-    let response = server
-        .http()
-        .post(server.url("/api/staff/login"))
-        .json(&json!({"email": "coordination@example.org", "password": PASSWORD}))
-        .send()
-        .await
-        .expect("the server answers");
-    assert_eq!(response.status(), StatusCode::OK, "the coordinator logs in");
-    let cookie = response
-        .headers()
-        .get(reqwest::header::SET_COOKIE)
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.split(';').next())
-        .expect("a login cookie")
-        .to_owned();
-    let body: Value = response.json().await.expect("a JSON login answer");
-    Login {
-        cookie,
-        csrf: body["csrf"].as_str().expect("a CSRF token").to_owned(),
-    }
+    Login::new(
+        server,
+        "coordination@example.org",
+        "Camille Durand",
+        StaffRole::Coordinator,
+    )
+    .await
 }
 
 /// `POST /api/actions/import` with the file's bytes, as the console sends

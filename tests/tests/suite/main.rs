@@ -21,6 +21,7 @@ mod document_privacy;
 // The dossier d'audit of an action.
 mod dossier;
 mod downloads;
+mod enrolment;
 mod equipment;
 mod flood;
 mod forwarded_sessions;

@@ -350,6 +350,7 @@ impl SessionActor {
             } => self.close_poll(&id, &connection_id, poll),
             Command::Revoke { id, reply } => self.revoke(&id, reply),
             Command::Connected(reply) => self.connected(reply),
+            Command::Enrolled(me) => self.enrolled(me),
             Command::Notify { id, text } => self.send(&id, Outbound::Text(text)),
             Command::Quiz(cmd) => self.on_quiz(*cmd),
             Command::SignBegin { id, slot, reply } => self.sign_begin(&id, &slot, reply),

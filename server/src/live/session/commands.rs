@@ -39,6 +39,9 @@ pub(super) enum Command {
         id: String,
         reply: oneshot::Sender<bool>,
     },
+    /// Staff added a person to the session while it is live: they may
+    /// join by their new link.
+    Enrolled(cadre_protocol::session::Me),
     /// Who is connected now (staff's live view).
     Connected(oneshot::Sender<Vec<super::roster::Connected>>),
     Chat {

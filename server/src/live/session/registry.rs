@@ -219,6 +219,14 @@ impl Registry {
         rx.await.unwrap_or(false)
     }
 
+    /// Tells `sid`'s live room, if it has one, of a person added since it
+    /// read the session's people.
+    pub async fn enrolled(&self, sid: &str, me: cadre_protocol::session::Me) {
+        if let Some(handle) = self.get(sid) {
+            let _ = handle.tx.send(Command::Enrolled(me)).await;
+        }
+    }
+
     /// Who is connected now to `sid`; `None` when the session has no live
     /// room on this server (nobody joined since it started, or it ended).
     pub async fn connected(&self, sid: &str) -> Option<Vec<super::roster::Connected>> {

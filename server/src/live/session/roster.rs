@@ -195,6 +195,20 @@ impl SessionActor {
         let _ = reply.send(was_here);
     }
 
+    /// A person added to the session after this actor read its people:
+    /// known by name from now on, and on the roll facilitators get when
+    /// they join.
+    pub(super) fn enrolled(&mut self, me: Me) {
+        if self.people.contains_key(&me.id) {
+            return;
+        }
+        if me.role == Role::Facilitator {
+            self.info.facilitators.push(me.name.clone());
+        }
+        self.people.insert(me.id.clone(), me.name.clone());
+        self.roll.push(me);
+    }
+
     /// Who is connected now, for staff's live view.
     pub(super) fn connected(&self, reply: oneshot::Sender<Vec<Connected>>) {
         let mut now: Vec<Connected> = self

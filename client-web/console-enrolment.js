@@ -1,0 +1,178 @@
+// @ts-check
+//! Adding people after the fact, in the console: a person by hand to a
+//! session, a beneficiary enrolled late in an action (the server adds them
+//! to each of its sessions that has not ended), and a session duplicated
+//! to other dates with its people, each with a new link. The forms check
+//! what a browser can; the server checks everything again and its sentence
+//! is shown when it refuses.
+
+import { t } from "./i18n.js";
+import { call, field, navigate, problemText } from "./console-kit.js";
+import { T, h } from "./dom.js";
+
+/** @typedef {import("./i18n.js").MessageKey} MessageKey */
+
+/**
+ * A form of labelled fields, its refusal, and its submit button; `send`
+ * answers whether it went through (the form then empties).
+ * @param {string} name the form's `data-field`
+ * @param {MessageKey} title
+ * @param {Node} hint
+ * @param {Node[]} fields
+ * @param {MessageKey} submit
+ * @param {(fail: (a: import("./console-kit.js").Answer) => void) => Promise<boolean>} send
+ * @param {"h2" | "h3"} [heading] the title's level where the form stands
+ */
+function form(name, title, hint, fields, submit, send, heading = "h3") {
+  const problem = h("p", { class: "panel-problem", role: "alert", hidden: true, "data-field": `${name}-error` });
+  const button = h("button", { type: "submit", class: "button button-primary", "data-action": `${name}-submit` }, T(submit));
+  const node = /** @type {HTMLFormElement} */ (h("form", { class: "console-form console-part", "data-field": name, "aria-labelledby": `${name}-title`, novalidate: true },
+    h(heading, { id: `${name}-title` }, T(title)),
+    h("p", { class: "panel-hint" }, hint),
+    ...fields,
+    problem,
+    button));
+  node.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.hidden = true;
+    /** @type {HTMLButtonElement} */ (button).disabled = true;
+    try {
+      const done = await send((a) => {
+        problem.textContent = problemText(a);
+        problem.hidden = false;
+      });
+      if (done) node.reset();
+    } finally {
+      /** @type {HTMLButtonElement} */ (button).disabled = false;
+    }
+  });
+  return node;
+}
+
+/**
+ * The name and e-mail fields every person has, checked before sending.
+ * @param {string} prefix ids' prefix
+ */
+function nameAndEmail(prefix) {
+  const name = /** @type {HTMLInputElement} */ (h("input", { type: "text", required: true, maxlength: 120, autocomplete: "off", "data-field": `${prefix}-name` }));
+  const email = /** @type {HTMLInputElement} */ (h("input", { type: "email", autocomplete: "off", maxlength: 254, "data-field": `${prefix}-email` }));
+  const nameField = field(`${prefix}-name`, "enrolment.name", name);
+  const emailField = field(`${prefix}-email`, "enrolment.email", email, "enrolment.email_hint");
+  const check = () => {
+    const missing = !name.value.trim();
+    const bad = email.value.trim() !== "" && !email.checkValidity();
+    nameField.setError(missing ? t("actions_console.error.required") : "");
+    emailField.setError(bad ? t("actions_console.error.email") : "");
+    if (missing) name.focus();
+    else if (bad) email.focus();
+    return !missing && !bad;
+  };
+  const value = () => {
+    const e = email.value.trim();
+    return { name: name.value.trim(), ...(e ? { email: e } : {}) };
+  };
+  return { fields: [nameField.wrap, emailField.wrap], check, value, name };
+}
+
+/**
+ * Adds a person by hand to session `sid`; `added` reads the people again.
+ * @param {string} base the session's API path
+ * @param {() => Promise<void>} added
+ * @param {(text: string) => void} say
+ */
+export function addPersonForm(base, added, say) {
+  const person = nameAndEmail("add-person");
+  const role = /** @type {HTMLSelectElement} */ (h("select", { "data-field": "add-person-role" },
+    h("option", { value: "participant" }, T("role.participant")),
+    h("option", { value: "facilitator" }, T("role.facilitator"))));
+  const roleField = field("add-person-role", "enrolment.role", role);
+  return form("add-person", "enrolment.person.title", T("enrolment.person.hint"), [...person.fields, roleField.wrap],
+    "enrolment.person.submit", async (fail) => {
+      if (!person.check()) return false;
+      const body = { ...person.value(), role: role.value };
+      const a = await call("POST", `${base}/people`, body);
+      if (!a.ok) {
+        fail(a);
+        return false;
+      }
+      say(t("enrolment.person.added", { name: body.name }));
+      await added();
+      return true;
+    });
+}
+
+/**
+ * Enrols a beneficiary late in action `aid`; `added` shows the action again.
+ * @param {string} aid
+ * @param {() => void} added
+ */
+export function addBeneficiaryForm(aid, added) {
+  const person = nameAndEmail("add-beneficiary");
+  const employer = /** @type {HTMLInputElement} */ (h("input", { type: "text", maxlength: 200, autocomplete: "off", "data-field": "add-beneficiary-employer" }));
+  const employerField = field("add-beneficiary-employer", "enrolment.employer", employer);
+  return form("add-beneficiary", "enrolment.beneficiary.title", T("enrolment.beneficiary.hint"), [...person.fields, employerField.wrap],
+    "enrolment.beneficiary.submit", async (fail) => {
+      if (!person.check()) return false;
+      const e = employer.value.trim();
+      const a = await call("POST", `/api/actions/${encodeURIComponent(aid)}/beneficiaries`,
+        { ...person.value(), ...(e ? { employer: e } : {}) });
+      if (!a.ok) {
+        fail(a);
+        return false;
+      }
+      added();
+      return true;
+    });
+}
+
+/**
+ * The local date (`YYYY-MM-DD`) and time (`HH:MM`) of `iso` in `zone`.
+ * @param {string} iso
+ * @param {string} zone
+ */
+function local(iso, zone) {
+  const parts = Object.fromEntries(new Intl.DateTimeFormat("en-GB", {
+    timeZone: zone, year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit", hourCycle: "h23",
+  }).formatToParts(new Date(iso)).map((p) => [p.type, p.value]));
+  return { date: `${parts.year}-${parts.month}-${parts.day}`, time: `${parts.hour}:${parts.minute}` };
+}
+
+/**
+ * Duplicates a session to another day, at the same hours by default; the
+ * copy's page opens once it is made.
+ * @param {{ id: string, planned_start: string, planned_end: string, time_zone: string }} session
+ */
+export function duplicateForm(session) {
+  const start = local(session.planned_start, session.time_zone);
+  const end = local(session.planned_end, session.time_zone);
+  const nextWeek = new Date(`${start.date}T12:00:00Z`);
+  nextWeek.setUTCDate(nextWeek.getUTCDate() + 7);
+  const date = /** @type {HTMLInputElement} */ (h("input", { type: "date", required: true, value: nextWeek.toISOString().slice(0, 10), "data-field": "duplicate-date" }));
+  const from = /** @type {HTMLInputElement} */ (h("input", { type: "time", required: true, value: start.time, "data-field": "duplicate-start" }));
+  const to = /** @type {HTMLInputElement} */ (h("input", { type: "time", required: true, value: end.time, "data-field": "duplicate-end" }));
+  const fields = {
+    date: field("duplicate-date", "actions_console.session.date", date),
+    from: field("duplicate-start", "actions_console.session.start", from),
+    to: field("duplicate-end", "actions_console.session.end", to),
+  };
+  // The hint names the zone the hours are read in.
+  return form("duplicate", "enrolment.duplicate.title", T("enrolment.duplicate.hint", { zone: session.time_zone }), Object.values(fields).map((f) => f.wrap),
+    "enrolment.duplicate.submit", async (fail) => {
+      fields.date.setError(date.value ? "" : t("actions_console.error.required"));
+      fields.from.setError(from.value ? "" : t("actions_console.error.required"));
+      fields.to.setError(!to.value ? t("actions_console.error.required")
+        : from.value && to.value <= from.value ? t("actions_console.error.end_before_start") : "");
+      if (!date.value || !from.value || !to.value || to.value <= from.value) return false;
+      const a = await call("POST", `/api/sessions/${encodeURIComponent(session.id)}/duplicate`, {
+        planned_start: `${date.value}T${from.value}`,
+        planned_end: `${date.value}T${to.value}`,
+        time_zone: session.time_zone,
+      });
+      if (!a.ok) {
+        fail(a);
+        return false;
+      }
+      navigate(`/console/sessions/${encodeURIComponent(a.body.id)}`);
+      return true;
+    }, "h2");
+}

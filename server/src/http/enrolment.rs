@@ -1,0 +1,60 @@
+//! Adding people after the fact (operations in `app::enrolment`): a person
+//! by hand to a session, a beneficiary to an action (and its sessions), a
+//! session duplicated to other dates. Staff or the organiser token; each
+//! write is in the audit log.
+
+use super::access::StaffOrOrganiser;
+use super::json_body;
+use crate::app::App;
+use crate::error::ApiError;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::routing::post;
+use axum::{Json, Router};
+use cadre_protocol::action::{ActionView, NewBeneficiary};
+use cadre_protocol::api::{DuplicateSession, NewPerson, SessionView};
+
+pub(super) fn routes() -> Router<App> {
+    Router::new()
+        .route("/api/sessions/{sid}/people", post(add_person))
+        .route("/api/sessions/{sid}/duplicate", post(duplicate))
+        .route("/api/actions/{aid}/beneficiaries", post(add_beneficiary))
+}
+
+async fn add_person(
+    _: StaffOrOrganiser,
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    let new: NewPerson = json_body(body, "person")?;
+    Ok((StatusCode::CREATED, Json(app.add_person(&sid, new).await?)))
+}
+
+async fn add_beneficiary(
+    _: StaffOrOrganiser,
+    State(app): State<App>,
+    Path(aid): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<ActionView>), ApiError> {
+    let new: NewBeneficiary = json_body(body, "beneficiary")?;
+    Ok((
+        StatusCode::CREATED,
+        Json(app.add_beneficiary(&aid, new).await?),
+    ))
+}
+
+async fn duplicate(
+    _: StaffOrOrganiser,
+    State(app): State<App>,
+    Path(sid): Path<String>,
+    body: Result<Bytes, BytesRejection>,
+) -> Result<(StatusCode, Json<SessionView>), ApiError> {
+    let dates: DuplicateSession = json_body(body, "dates")?;
+    Ok((
+        StatusCode::CREATED,
+        Json(app.duplicate_session(&sid, dates).await?),
+    ))
+}
