@@ -1,6 +1,6 @@
 // @ts-check
 //! The staff console at `/console`: the login form, then a frame with the
-//! navigation (Séances, Actions, Équipe, Journal) and one page at a time,
+//! navigation (Séances, Actions, Signalements, Organisme, Équipe, Journal) and one page at a time,
 //! addressed as `/console/{page}`. Only what works is listed: the sessions
 //! and actions as the API lists them, staff accounts and the audit log for
 //! administrators (a coordinator has neither entry; the server refuses them
@@ -11,6 +11,7 @@
 import { onLanguageChange, t } from "./i18n.js";
 import { actionsRoute } from "./console-actions.js";
 import { call, consoleLink, itemFromPath, onNavigate, page, problemText, setCsrf, table, tableWrap, when } from "./console-kit.js";
+import { inboxPage } from "./console-inbox.js";
 import { organisationPage } from "./console-organisation.js";
 import { sessionPage } from "./console-session.js";
 import { T, h, replaceChildren } from "./dom.js";
@@ -36,6 +37,7 @@ import { formatSchedule, kindLabel, loadingScreen } from "./ui.js";
 const PAGES = /** @type {const} */ ([
   { id: "sessions", label: "staff_console.nav.sessions", admin: false },
   { id: "actions", label: "staff_console.nav.actions", admin: false },
+  { id: "reports", label: "staff_console.nav.reports", admin: false },
   { id: "organisation", label: "staff_console.nav.organisation", admin: true },
   { id: "staff", label: "staff_console.nav.staff", admin: true },
   { id: "journal", label: "staff_console.nav.journal", admin: true },
@@ -160,6 +162,7 @@ function showFrame(shell, me) {
         return sid ? sessionPage(sid) : sessionsPage();
       },
       actions: () => actionsRoute(),
+      reports: () => inboxPage(),
       organisation: () => organisationPage(),
       staff: () => staffPage(me),
       journal: () => journalPage(),

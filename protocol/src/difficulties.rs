@@ -61,6 +61,21 @@ pub struct Difficulty {
     pub closed_at: Option<i64>,
 }
 
+/// One line of the console's inbox (`GET /api/difficulties`): a report
+/// with the session it is about.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct InboxDifficulty {
+    /// The report and its answer.
+    #[serde(flatten)]
+    pub report: Difficulty,
+    /// The session's title.
+    pub session_title: String,
+    /// The session's planned start (RFC 3339 UTC).
+    pub planned_start: String,
+    /// The session's time zone (IANA).
+    pub time_zone: String,
+}
+
 /// `POST /api/sessions/{sid}/reports/{rid}/answer` body (organiser only).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct DifficultyAnswer {

@@ -28,7 +28,7 @@ use crate::app::App;
 use crate::directory::catalog::{Admission, CatalogError, CatalogResult};
 use crate::error::ApiError;
 use crate::evidence::ledger::NewEvent;
-use cadre_protocol::difficulties::{Difficulty, DifficultyStatus};
+use cadre_protocol::difficulties::{Difficulty, DifficultyStatus, InboxDifficulty};
 use cadre_protocol::evidence::{ACTOR_ORGANISER, kind};
 use cadre_protocol::proof::push_record;
 use cadre_protocol::signalling::Me;
@@ -108,6 +108,44 @@ fn query_difficulties(
     );
     let mut stmt = conn.prepare(&sql)?;
     let rows = stmt.query_map(params![sid, author], difficulty_row)?;
+    let mut out = Vec::new();
+    for row in rows {
+        out.push(row??);
+    }
+    Ok(out)
+}
+
+/// The most lines the inbox answers at once.
+pub const MAX_INBOX: usize = 500;
+
+/// Every session's reports in `status` (all when `None`), for the inbox:
+/// open ones first, the longest waiting on top, then the others, newest
+/// first; at most `limit`.
+fn query_inbox(
+    conn: &rusqlite::Connection,
+    status: Option<DifficultyStatus>,
+    limit: usize,
+) -> CatalogResult<Vec<InboxDifficulty>> {
+    let sql = "SELECT r.id, r.session_id, r.author_id, p.name, p.role, r.text, r.status, \
+         r.created_at, r.answer, r.answered_at, r.closed_at, \
+         s.title, s.planned_start, s.time_zone \
+         FROM reports r JOIN people p ON p.id = r.author_id JOIN sessions s ON s.id = r.session_id \
+         WHERE ?1 IS NULL OR r.status = ?1 \
+         ORDER BY r.status != 'open', \
+         CASE WHEN r.status = 'open' THEN r.created_at ELSE -r.created_at END, r.rowid \
+         LIMIT ?2";
+    let mut stmt = conn.prepare(sql)?;
+    let rows = stmt.query_map(params![status.map(|s| s.as_str()), limit as i64], |row| {
+        let report = difficulty_row(row)?;
+        let (title, start, zone): (String, i64, String) =
+            (row.get(11)?, row.get(12)?, row.get(13)?);
+        Ok(report.map(|report| InboxDifficulty {
+            report,
+            session_title: title,
+            planned_start: rfc3339(start),
+            time_zone: zone,
+        }))
+    })?;
     let mut out = Vec::new();
     for row in rows {
         out.push(row??);
@@ -393,6 +431,20 @@ impl App {
                 c.session(&s)?;
                 query_difficulties(&c.connection(), &s, None)
             })
+            .await?)
+    }
+
+    /// Every session's reports in `status` (all when `None`) for the
+    /// console's inbox, open ones first (see [`query_inbox`]).
+    pub async fn difficulty_inbox(
+        &self,
+        status: Option<DifficultyStatus>,
+        limit: usize,
+    ) -> Result<Vec<InboxDifficulty>, ApiError> {
+        let limit = limit.min(MAX_INBOX);
+        Ok(self
+            .catalog()
+            .run(move |c| query_inbox(&c.connection(), status, limit))
             .await?)
     }
 

@@ -6,16 +6,21 @@
 use super::access::{MaybeStaffOrOrganiser, StaffOrOrganiser, TokenQuery};
 use super::json_body;
 use crate::app::App;
+use crate::app::difficulties::MAX_INBOX;
 use crate::error::ApiError;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
+use axum::extract::rejection::QueryRejection;
 use axum::extract::{Path, Query, State};
 use axum::http::{StatusCode, header};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use cadre_protocol::difficulties::{Difficulty, DifficultyAnswer, NewDifficulty};
+use cadre_protocol::difficulties::{
+    Difficulty, DifficultyAnswer, DifficultyStatus, InboxDifficulty, NewDifficulty,
+};
 use cadre_protocol::{ErrorCode, Role};
+use serde::Deserialize;
 
 /// The difficulty routes (the paths keep their first name, `reports`:
 /// clients and scripts use them).
@@ -23,6 +28,7 @@ pub(super) fn routes() -> Router<App> {
     Router::new()
         .route("/api/reports", post(file).get(own))
         .route("/api/sessions/{sid}/reports", get(list))
+        .route("/api/difficulties", get(inbox))
         .route("/api/sessions/{sid}/reports.csv", get(export))
         .route("/api/sessions/{sid}/reports/{rid}/answer", post(answer))
         .route("/api/sessions/{sid}/reports/{rid}/close", post(close))
@@ -91,6 +97,41 @@ async fn list(
 ) -> Result<Json<Vec<Difficulty>>, ApiError> {
     whole_session(&app, &organiser, &q.token, &sid).await?;
     Ok(Json(app.session_difficulties(&sid).await?))
+}
+
+/// `GET /api/difficulties` query: which reports, how many.
+#[derive(Debug, Deserialize)]
+struct InboxQuery {
+    #[serde(default)]
+    status: Option<DifficultyStatus>,
+    #[serde(default = "inbox_limit")]
+    limit: usize,
+}
+
+fn inbox_limit() -> usize {
+    200
+}
+
+/// Every session's reports, for the console's inbox (staff or the
+/// organiser token): open ones first, the longest waiting on top.
+async fn inbox(
+    _: StaffOrOrganiser,
+    State(app): State<App>,
+    query: Result<Query<InboxQuery>, QueryRejection>,
+) -> Result<Json<Vec<InboxDifficulty>>, ApiError> {
+    let Query(q) = query.map_err(|e| {
+        ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("status: open, answered or closed; limit: 1 to {MAX_INBOX} ({e})"),
+        )
+    })?;
+    if q.limit == 0 || q.limit > MAX_INBOX {
+        return Err(ApiError::new(
+            ErrorCode::InvalidInput,
+            format!("limit: 1 to {MAX_INBOX}, got {}", q.limit),
+        ));
+    }
+    Ok(Json(app.difficulty_inbox(q.status, q.limit).await?))
 }
 
 async fn export(

@@ -8,7 +8,8 @@
 // tests/smtp/sink.py) and sees them sent (and the one it refuses for good
 // shown as failed, with the reason), then, with that server stopped,
 // sends one again and sees it pending with the error; answers a difficulty
-// report in writing and closes it (its author reads the answer). axe finds
+// report in writing and closes it (its author reads the answer), having
+// found it in the inbox of every session's reports. axe finds
 // nothing at 1,280 px nor at a tablet's 768 px, the dialog open or not.
 
 import assert from "node:assert/strict";
@@ -189,6 +190,19 @@ test("console session page: a coordinator copies, revokes and re-admits a link, 
     assert.deepEqual(sheet, { status: 200, type: "application/pdf" });
     await screenshots(page, "console-session");
 
+    // The inbox of every session's reports lists Karim's, to handle, and
+    // leads to its session, where it is answered.
+    await page.locator('[data-nav="reports"]').click();
+    const line = page.locator('table[data-field="inbox"] tr[data-report][data-status="open"]');
+    await line.waitFor({ timeout: UI_WAIT_MS });
+    assert.match(await line.innerText(), /Karim Benali/);
+    assert.match(await line.innerText(), /Le son coupe souvent\./);
+    assert.match(await page.locator('[data-field="inbox-count"]').innerText(), /1 signalement\(s\) à traiter/);
+    await noViolations(page, "the reports inbox");
+    await page.screenshot({ path: join(ARTIFACTS, "console-inbox-1280.png"), fullPage: true });
+    await line.locator(`[data-open-session="${session.id}"]`).click();
+    await root.waitFor({ timeout: UI_WAIT_MS });
+
     // Answer Karim's report and close it.
     const report = page.locator("li[data-report]");
     assert.match(await report.innerText(), /Le son coupe souvent\./);
@@ -202,6 +216,12 @@ test("console session page: a coordinator copies, revokes and re-admits a link, 
     assert.match(own[0].answer, /salle virtuelle/);
     await noViolations(page, "the session's page after the answer");
     await screenshots(page, "console-session-answered");
+    // Closed, it leaves the inbox's default list, and shows among the closed.
+    await page.locator('[data-nav="reports"]').click();
+    await page.locator('[data-field="inbox-count"]', { hasText: "0 signalement(s) à traiter" }).waitFor({ timeout: UI_WAIT_MS });
+    await page.locator('[data-field="inbox-status"]').selectOption("closed");
+    await page.locator('table[data-field="inbox"] tr[data-report][data-status="closed"]').waitFor({ timeout: UI_WAIT_MS });
+    assert.equal(new URL(page.url()).search, "?status=closed", "the choice is in the address");
 
     // A browser that refuses the clipboard: the link is selected, to be
     // copied by hand, and the page says so. (The refusal is simulated: a

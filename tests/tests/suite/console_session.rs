@@ -78,6 +78,19 @@ async fn reports(server: &TestServer, sid: &str) -> Vec<Value> {
 }
 
 /// The audit log's actions by the coordinator, oldest first.
+/// Files a report with a person's link; returns its id.
+async fn file(server: &TestServer, token: &str, text: &str) -> String {
+    let (status, filed) = server
+        .post_raw(
+            &format!("/api/reports?token={token}"),
+            None,
+            json!({ "text": text }).to_string(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{filed}");
+    filed["id"].as_str().expect("a report id").to_owned()
+}
+
 async fn coordinator_actions(server: &TestServer) -> Vec<String> {
     let mut log = server
         .app()
@@ -103,15 +116,7 @@ async fn a_coordinator_reads_answers_and_closes_a_difficulty_report() {
         .await;
     let sid = &session.id;
     let karim = &person(&session, "Karim Benali").link.token;
-    let (status, filed) = server
-        .post_raw(
-            &format!("/api/reports?token={karim}"),
-            None,
-            json!({"text": "Le son coupe souvent."}).to_string(),
-        )
-        .await;
-    assert_eq!(status, StatusCode::CREATED, "{filed}");
-    let rid = filed["id"].as_str().expect("a report id").to_owned();
+    let rid = file(&server, karim, "Le son coupe souvent.").await;
     let login = coordinator(&server).await;
 
     let (status, list) = get(
@@ -294,6 +299,72 @@ async fn difficulty_answers_without_login_csrf_or_a_real_report_are_refused_and_
 
 /// Reads the live view as the coordinator until `done` holds (bounded),
 /// described by `what`.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_inbox_lists_every_sessions_reports_those_to_handle_first_and_filters_them() {
+    let server = TestServer::start().await;
+    let people = [
+        ("Claire Martin", Role::Facilitator),
+        ("Karim Benali", Role::Participant),
+    ];
+    let (first, second) = (
+        server.create_session(&people).await,
+        server.create_session(&people).await,
+    );
+    let token = |s: &cadre_protocol::api::SessionView| person(s, "Karim Benali").link.token.clone();
+    let oldest = file(&server, &token(&first), "Le son coupe souvent.").await;
+    let answered = file(&server, &token(&second), "Je n’ai pas reçu le support.").await;
+    let newest = file(&server, &token(&first), "L’image se fige.").await;
+    let login = coordinator(&server).await;
+    let (status, body) = post(
+        &server,
+        Some(&login),
+        true,
+        &format!("/api/sessions/{}/reports/{answered}/answer", second.id),
+        &json!({"answer": "Il vous est renvoyé par courriel."}).to_string(),
+    )
+    .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+
+    let ids = |list: &Value| -> Vec<String> {
+        list.as_array()
+            .unwrap_or_else(|| panic!("not a list: {list}"))
+            .iter()
+            .map(|r| r["id"].as_str().expect("an id").to_owned())
+            .collect()
+    };
+    // All: the two to handle, the oldest first, then the answered one.
+    let (status, all) = get(&server, Some(&login), "/api/difficulties").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    assert_eq!(
+        ids(&all),
+        [oldest.clone(), newest.clone(), answered.clone()]
+    );
+    assert_eq!(all[0]["session_id"], first.id.as_str());
+    assert_eq!(all[0]["session_title"], first.title.as_str());
+    assert_eq!(all[0]["time_zone"], "Europe/Paris");
+    assert_eq!(all[0]["author"]["name"], "Karim Benali");
+    assert_eq!(all[2]["answer"], "Il vous est renvoyé par courriel.");
+    let (_, open) = get(&server, Some(&login), "/api/difficulties?status=open").await;
+    assert_eq!(ids(&open), [oldest.clone(), newest]);
+    let (_, done) = get(&server, Some(&login), "/api/difficulties?status=answered").await;
+    assert_eq!(ids(&done), [answered]);
+    let (_, one) = get(&server, Some(&login), "/api/difficulties?limit=1").await;
+    assert_eq!(ids(&one), [oldest]);
+
+    for bad in ["status=lost", "limit=0", "limit=501", "limit=beaucoup"] {
+        let (status, body) = get(&server, Some(&login), &format!("/api/difficulties?{bad}")).await;
+        assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{bad}: {body}");
+        assert_eq!(code(&body), ErrorCode::InvalidInput, "{bad}: {body}");
+    }
+    let (status, _) = get(&server, None, "/api/difficulties").await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    // A participant's link does not open it.
+    let (status, _) = server
+        .get_public(&format!("/api/difficulties?token={}", token(&first)))
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+}
+
 async fn wait_live(
     server: &TestServer,
     login: &Login,
