@@ -1,13 +1,14 @@
 // @ts-check
-//! Adding people after the fact, in the console: a person by hand to a
+//! Planning after the fact, in the console: a person added by hand to a
 //! session, a beneficiary enrolled late in an action (the server adds them
-//! to each of its sessions that has not ended), and a session duplicated
-//! to other dates with its people, each with a new link. The forms check
-//! what a browser can; the server checks everything again and its sentence
-//! is shown when it refuses.
+//! to each of its sessions that has not ended), a session duplicated to
+//! other dates with its people (each with a new link), and a session not
+//! under way moved to other dates or cancelled, with the reason everyone
+//! is told. The forms check what a browser can; the server checks
+//! everything again and its sentence is shown when it refuses.
 
 import { t } from "./i18n.js";
-import { call, field, navigate, problemText } from "./console-kit.js";
+import { call, confirmDialog, field, navigate, problemText, showAgain } from "./console-kit.js";
 import { T, h } from "./dom.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
@@ -175,4 +176,84 @@ export function duplicateForm(session) {
       navigate(`/console/sessions/${encodeURIComponent(a.body.id)}`);
       return true;
     }, "h2");
+}
+
+/** The states in which staff may still move or cancel a session. */
+const PLANNED = ["scheduled", "open", "postponed"];
+
+/**
+ * A reason field, required (told to everyone and recorded).
+ * @param {string} id
+ */
+function reasonField(id) {
+  const reason = /** @type {HTMLTextAreaElement} */ (h("textarea", { rows: 2, maxlength: 500, required: true, "data-field": id }));
+  const f = field(id, "enrolment.reason", /** @type {any} */ (reason), "enrolment.reason_hint");
+  const check = () => {
+    const missing = !reason.value.trim();
+    f.setError(missing ? t("actions_console.error.required") : "");
+    if (missing) reason.focus();
+    return !missing;
+  };
+  return { wrap: f.wrap, reason, check };
+}
+
+/**
+ * Moves or cancels a session that is not under way, each with its reason;
+ * the page is read again once done. Nothing for a session under way or
+ * over: its facilitator decides from the call.
+ * @param {{ id: string, title: string, state: string, planned_start: string, planned_end: string, time_zone: string }} session
+ * @returns {Node[]}
+ */
+export function planningForms(session) {
+  if (!PLANNED.includes(session.state)) return [];
+  const base = `/api/sessions/${encodeURIComponent(session.id)}`;
+  /**
+   * Sends the decision; the page is read again once it is made.
+   * @param {"postpone" | "cancel"} what
+   * @param {Record<string, string>} body
+   * @param {(a: import("./console-kit.js").Answer) => void} fail
+   */
+  const decide = async (what, body, fail) => {
+    const a = await call("POST", `${base}/${what}`, body);
+    if (!a.ok) {
+      fail(a);
+      return false;
+    }
+    showAgain();
+    return true;
+  };
+  const start = local(session.planned_start, session.time_zone);
+  const end = local(session.planned_end, session.time_zone);
+  const date = /** @type {HTMLInputElement} */ (h("input", { type: "date", required: true, value: start.date, "data-field": "move-date" }));
+  const from = /** @type {HTMLInputElement} */ (h("input", { type: "time", required: true, value: start.time, "data-field": "move-start" }));
+  const to = /** @type {HTMLInputElement} */ (h("input", { type: "time", required: true, value: end.time, "data-field": "move-end" }));
+  const when = {
+    date: field("move-date", "actions_console.session.date", date),
+    from: field("move-start", "actions_console.session.start", from),
+    to: field("move-end", "actions_console.session.end", to),
+  };
+  const moveReason = reasonField("move-reason");
+  const move = form("move", "enrolment.move.title", T("enrolment.move.hint", { zone: session.time_zone }),
+    [...Object.values(when).map((f) => f.wrap), moveReason.wrap], "enrolment.move.submit", async (fail) => {
+      when.date.setError(date.value ? "" : t("actions_console.error.required"));
+      when.to.setError(from.value && to.value && to.value <= from.value ? t("actions_console.error.end_before_start") : "");
+      if (!date.value || !from.value || !to.value || to.value <= from.value || !moveReason.check()) return false;
+      return decide("postpone", {
+        reason: moveReason.reason.value.trim(),
+        planned_start: `${date.value}T${from.value}`,
+        planned_end: `${date.value}T${to.value}`,
+      }, fail);
+    }, "h2");
+  const cancelReason = reasonField("cancel-reason");
+  const cancel = form("cancel", "enrolment.cancel.title", T("enrolment.cancel.hint"), [cancelReason.wrap],
+    "enrolment.cancel.submit", async (fail) => {
+      if (!cancelReason.check()) return false;
+      const sure = await confirmDialog("enrolment.cancel.confirm_title", "enrolment.cancel.confirm_body", "enrolment.cancel.submit",
+        session.title, "enrolment.cancel.keep");
+      if (!sure) return false;
+      return decide("cancel", { reason: cancelReason.reason.value.trim() }, fail);
+    }, "h2");
+  // Cancelling is not undone: its button says so by its colour too.
+  cancel.querySelector('[data-action="cancel-submit"]')?.classList.replace("button-primary", "button-danger");
+  return [move, cancel];
 }

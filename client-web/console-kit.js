@@ -192,3 +192,32 @@ export function field(id, label, control, hint) {
   };
   return { wrap, setError };
 }
+
+/**
+ * Asks to confirm a step that is not undone lightly (a revocation, a
+ * re-admission, a cancellation); true to go on.
+ * @param {MessageKey} title
+ * @param {MessageKey} body
+ * @param {MessageKey} confirm
+ * @param {string} name
+ * @param {MessageKey} [dismiss] the way back's words, when « Annuler » would be ambiguous
+ * @returns {Promise<boolean>}
+ */
+export function confirmDialog(title, body, confirm, name, dismiss = "console_session.cancel") {
+  return new Promise((resolve) => {
+    const cancel = h("button", { type: "button", class: "button", "data-action": "dialog-cancel", onclick: () => dialog.close("cancel") }, T(dismiss));
+    const go = h("button", { type: "submit", class: "button button-danger", "data-action": "dialog-confirm", value: "confirm" }, T(confirm, { name }));
+    const dialog = /** @type {HTMLDialogElement} */ (h("dialog", { class: "dialog", "data-dialog": "console-session", "aria-labelledby": "console-dialog-title" },
+      h("form", { class: "dialog-form", method: "dialog" },
+        h("h2", { id: "console-dialog-title", class: "dialog-title" }, T(title, { name })),
+        h("p", { class: "dialog-body" }, T(body, { name })),
+        h("div", { class: "dialog-actions" }, cancel, go))));
+    dialog.addEventListener("close", () => {
+      dialog.remove();
+      resolve(dialog.returnValue === "confirm");
+    });
+    document.body.append(dialog);
+    dialog.showModal();
+    cancel.focus();
+  });
+}

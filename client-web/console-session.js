@@ -7,9 +7,9 @@
 //! what the server answers and reads it again after each change.
 
 import { lang as currentLang, locale, t } from "./i18n.js";
-import { call, consoleLink, page, problemText, table } from "./console-kit.js";
+import { call, confirmDialog, consoleLink, page, problemText, table } from "./console-kit.js";
 import { T, h, replaceChildren } from "./dom.js";
-import { addPersonForm, duplicateForm } from "./console-enrolment.js";
+import { addPersonForm, duplicateForm, planningForms } from "./console-enrolment.js";
 import { formatSchedule, kindLabel, roleLabel } from "./ui.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
@@ -82,6 +82,7 @@ export async function sessionPage(sid) {
     docs,
     h("h2", { id: "reports-title" }, T("console_session.reports.title")),
     reports,
+    ...planningForms(session),
     duplicateForm(session));
 
   /** @param {boolean} [added] someone new: their documents too (a sponsor link shown is kept otherwise) */
@@ -127,33 +128,6 @@ function linkState(link) {
   if (now < Date.parse(link.not_before)) return "console_session.link.not_yet";
   if (now > Date.parse(link.expires_at)) return "console_session.link.expired";
   return "console_session.link.valid";
-}
-
-/**
- * Asks to confirm a revocation or a re-admission; true to go on.
- * @param {MessageKey} title
- * @param {MessageKey} body
- * @param {MessageKey} confirm
- * @param {string} name
- * @returns {Promise<boolean>}
- */
-function confirmDialog(title, body, confirm, name) {
-  return new Promise((resolve) => {
-    const cancel = h("button", { type: "button", class: "button", "data-action": "dialog-cancel", onclick: () => dialog.close("cancel") }, T("console_session.cancel"));
-    const go = h("button", { type: "submit", class: "button button-danger", "data-action": "dialog-confirm", value: "confirm" }, T(confirm, { name }));
-    const dialog = /** @type {HTMLDialogElement} */ (h("dialog", { class: "dialog", "data-dialog": "console-session", "aria-labelledby": "console-dialog-title" },
-      h("form", { class: "dialog-form", method: "dialog" },
-        h("h2", { id: "console-dialog-title", class: "dialog-title" }, T(title, { name })),
-        h("p", { class: "dialog-body" }, T(body, { name })),
-        h("div", { class: "dialog-actions" }, cancel, go))));
-    dialog.addEventListener("close", () => {
-      dialog.remove();
-      resolve(dialog.returnValue === "confirm");
-    });
-    document.body.append(dialog);
-    dialog.showModal();
-    cancel.focus();
-  });
 }
 
 /**

@@ -61,6 +61,26 @@ pub struct DuplicateSession {
     pub time_zone: Option<String>,
 }
 
+/// `POST /api/sessions/{sid}/postpone` body: staff move a session that is
+/// not under way; everyone's link stays valid for the new dates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MoveSession {
+    /// Why (told to everyone, recorded; 1 to 500 characters).
+    pub reason: String,
+    /// New start, in the session's time zone or RFC 3339; in the future.
+    pub planned_start: String,
+    /// New end; after the start.
+    pub planned_end: String,
+}
+
+/// `POST /api/sessions/{sid}/cancel` body: staff cancel a session that is
+/// not under way; it ends, recorded with the reason.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CancelSession {
+    /// Why (told to everyone, recorded; 1 to 500 characters).
+    pub reason: String,
+}
+
 /// A join link as the organiser sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkView {

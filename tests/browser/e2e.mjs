@@ -44,7 +44,7 @@
 //     dossier        the console's actions list downloads an action's dossier d'audit
 //     console-actions  « Nouvelle action »: trainees from a CSV file, three sessions, the action's page
 //     walkthrough    the console's whole path: a CSV action of three sessions, invitations, the dossier
-//     console-enrolment  a person added by hand, a session duplicated, a late beneficiary
+//     console-enrolment  a person added by hand, a session duplicated, moved and cancelled, a late beneficiary
 
 import { run } from "./lib/runner.mjs";
 import "./suite/lobby.mjs";

@@ -18,6 +18,8 @@ pub mod import;
 pub mod invitations;
 // Staff's live view of a session: connected now, sign-ins, alerts.
 pub mod live_view;
+// A session moved or cancelled from the console.
+pub mod planning;
 pub mod proofs;
 // Appreciation questionnaires: invitations, answers kept apart, aggregates.
 pub mod questionnaires;
@@ -552,9 +554,12 @@ impl App {
         let s = sid.to_owned();
         let session = self.inner.catalog.run(move |c| c.session(&s)).await?;
         let (sequence, reason) = self.postponements(sid).await?;
-        let reason = reason
-            .map(|r| format!("Séance reportée : {r}"))
-            .unwrap_or_default();
+        let cancelled = self.cancellation(sid).await?;
+        let reason = match (&cancelled, reason) {
+            (Some(r), _) => format!("Séance annulée : {r}"),
+            (None, Some(r)) => format!("Séance reportée : {r}"),
+            (None, None) => String::new(),
+        };
         let description = if reason.is_empty() {
             session.organisation.clone()
         } else {
@@ -573,11 +578,32 @@ impl App {
                 end: session.planned_end,
                 url: &url,
                 description: &description,
-                sequence,
+                sequence: sequence + u32::from(cancelled.is_some()),
+                cancelled: cancelled.is_some(),
                 stamp: Utc::now(),
                 invitation: None,
             },
         ))
+    }
+
+    /// Why staff cancelled the session, if they did: an `end` decided by
+    /// the organiser (staff end only a session not under way).
+    pub(crate) async fn cancellation(&self, sid: &str) -> Result<Option<String>, ApiError> {
+        let entries = self.log(sid, u64::MAX).await?;
+        Ok(entries
+            .iter()
+            .rfind(|e| {
+                e.kind == kind::SESSION_STATE
+                    && e.actor == cadre_protocol::evidence::ACTOR_ORGANISER
+                    && e.payload_value().get("action").and_then(|a| a.as_str()) == Some("end")
+            })
+            .map(|e| {
+                e.payload_value()
+                    .get("reason")
+                    .and_then(|r| r.as_str())
+                    .unwrap_or_default()
+                    .to_owned()
+            }))
     }
 
     /// How many times the session was postponed (the calendar event's

@@ -20,8 +20,12 @@ pub struct Event<'a> {
     pub url: &'a str,
     /// Free text (the organisation, the reason of the postponement).
     pub description: &'a str,
-    /// How many times the session was moved.
+    /// How many times the session was moved (and once more when it was
+    /// cancelled).
     pub sequence: u32,
+    /// Staff cancelled the session: the event is withdrawn
+    /// (STATUS:CANCELLED; by e-mail, METHOD:CANCEL).
+    pub cancelled: bool,
     /// When this file is made.
     pub stamp: DateTime<Utc>,
     /// Sent by e-mail as an invitation: who invites whom (METHOD:REQUEST,
@@ -48,10 +52,10 @@ pub struct Invitation<'a> {
 /// The `.ics` text, CRLF line ends, lines folded at 75 octets.
 pub fn ics(e: &Event<'_>) -> String {
     let time = |t: DateTime<Utc>| t.format("%Y%m%dT%H%M%SZ").to_string();
-    let method = if e.invitation.is_some() {
-        "METHOD:REQUEST"
-    } else {
-        "METHOD:PUBLISH"
+    let method = match (&e.invitation, e.cancelled) {
+        (Some(_), true) => "METHOD:CANCEL",
+        (Some(_), false) => "METHOD:REQUEST",
+        (None, _) => "METHOD:PUBLISH",
     };
     let mut lines = vec![
         "BEGIN:VCALENDAR".to_owned(),
@@ -79,7 +83,12 @@ pub fn ics(e: &Event<'_>) -> String {
             param(i.attendee_name),
             i.attendee_email
         ));
-        lines.push("STATUS:CONFIRMED".to_owned());
+        if !e.cancelled {
+            lines.push("STATUS:CONFIRMED".to_owned());
+        }
+    }
+    if e.cancelled {
+        lines.push("STATUS:CANCELLED".to_owned());
     }
     lines.push("END:VEVENT".to_owned());
     lines.push("END:VCALENDAR".to_owned());
@@ -142,6 +151,7 @@ mod tests {
             url: "https://visio.example.org/j/token",
             description: &"é".repeat(60),
             sequence: 2,
+            cancelled: false,
             stamp: t(7),
             invitation: None,
         });
@@ -169,6 +179,7 @@ mod tests {
             url: "https://visio.example.org/j/token",
             description: "Organisme",
             sequence: 1,
+            cancelled: false,
             stamp: t(7),
             invitation: Some(Invitation {
                 organizer_name: "Organisme \"Cadre\"",
@@ -184,5 +195,35 @@ mod tests {
         );
         assert!(unfolded.contains(":mailto:karim@example.org\r\n"));
         assert!(unfolded.contains("SEQUENCE:1\r\n"));
+    }
+
+    #[test]
+    fn a_cancellation_withdraws_the_event_it_replaces() {
+        let t = |h| Utc.with_ymd_and_hms(2026, 12, 10, h, 0, 0).unwrap();
+        let event = |invitation| Event {
+            uid: "s_abc",
+            summary: "Atelier",
+            start: t(8),
+            end: t(11),
+            url: "https://visio.example.org/j/token",
+            description: "Organisme",
+            sequence: 2,
+            cancelled: true,
+            stamp: t(7),
+            invitation,
+        };
+        let mailed = ics(&event(Some(Invitation {
+            organizer_name: "Organisme",
+            organizer_email: "noreply@example.org",
+            attendee_name: "Karim",
+            attendee_email: "karim@example.org",
+        })));
+        assert!(mailed.contains("METHOD:CANCEL\r\n"));
+        assert!(mailed.contains("STATUS:CANCELLED\r\n"));
+        assert!(!mailed.contains("STATUS:CONFIRMED"));
+        assert!(mailed.contains("UID:s_abc@cadre\r\n") && mailed.contains("SEQUENCE:2\r\n"));
+        let downloaded = ics(&event(None));
+        assert!(downloaded.contains("METHOD:PUBLISH\r\n"));
+        assert!(downloaded.contains("STATUS:CANCELLED\r\n"));
     }
 }

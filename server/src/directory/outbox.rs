@@ -51,6 +51,8 @@ pub enum MailKind {
     SigninReminder,
     /// The session moved: the new dates.
     Postponement,
+    /// Staff cancelled the session before it took place.
+    Cancellation,
 }
 
 impl MailKind {
@@ -61,6 +63,7 @@ impl MailKind {
             MailKind::Reminder => "reminder",
             MailKind::SigninReminder => "signin_reminder",
             MailKind::Postponement => "postponement",
+            MailKind::Cancellation => "cancellation",
         }
     }
 
@@ -70,6 +73,7 @@ impl MailKind {
             "reminder" => MailKind::Reminder,
             "signin_reminder" => MailKind::SigninReminder,
             "postponement" => MailKind::Postponement,
+            "cancellation" => MailKind::Cancellation,
             _ => return None,
         })
     }
@@ -269,6 +273,16 @@ pub fn queue_postponement(
     catalog.in_transaction(|tx| {
         let people = invited(tx, sid)?;
         queue_each(tx, sid, &people, MailKind::Postponement, &occasion, now)
+    })
+}
+
+/// Queues the cancellation's mail to each person invited by mail (once:
+/// a session is cancelled once).
+pub fn queue_cancellation(catalog: &Catalog, sid: &str) -> CatalogResult<usize> {
+    let now = chrono::Utc::now().timestamp_millis();
+    catalog.in_transaction(|tx| {
+        let people = invited(tx, sid)?;
+        queue_each(tx, sid, &people, MailKind::Cancellation, "cancel", now)
     })
 }
 

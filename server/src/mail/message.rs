@@ -86,7 +86,7 @@ pub async fn build(
             "the person's link was revoked: nothing to invite them to".into(),
         ));
     }
-    if session.state == SessionState::Ended {
+    if session.state == SessionState::Ended && mail.kind != MailKind::Cancellation {
         return Err(Unsendable("the session ended before the mail went".into()));
     }
     if mail.kind == MailKind::Reminder && Utc::now() >= session.planned_start {
@@ -96,6 +96,17 @@ pub async fn build(
     }
     let token = app.join_token(&person, &link).map_err(reading)?;
     let (sequence, reason) = app.postponements(&session.id).await.map_err(reading)?;
+    let cancelled = if mail.kind == MailKind::Cancellation {
+        Some(
+            app.cancellation(&session.id)
+                .await
+                .map_err(reading)?
+                .unwrap_or_default(),
+        )
+    } else {
+        None
+    };
+    let reason = cancelled.clone().or(reason);
     let base = app.public_url();
     let join_url = format!("{base}/j/{token}");
     let check_url = format!("{base}/e/{token}");
@@ -132,7 +143,8 @@ pub async fn build(
         end: session.planned_end,
         url: &join_url,
         description: &session.organisation,
-        sequence,
+        sequence: sequence + u32::from(cancelled.is_some()),
+        cancelled: cancelled.is_some(),
         stamp: Utc::now(),
         invitation: Some(calendar::Invitation {
             organizer_name: from.name.as_deref().unwrap_or(&session.organisation),
@@ -141,8 +153,14 @@ pub async fn build(
             attendee_email: &mail.recipient,
         }),
     });
-    let calendar_type = ContentType::parse("text/calendar; charset=utf-8; method=REQUEST")
-        .map_err(|e| Unsendable(e.to_string()))?;
+    let method = if cancelled.is_some() {
+        "CANCEL"
+    } else {
+        "REQUEST"
+    };
+    let calendar_type =
+        ContentType::parse(&format!("text/calendar; charset=utf-8; method={method}"))
+            .map_err(|e| Unsendable(e.to_string()))?;
     // The mail's id names the message: a copy sent again after a crash
     // between the server's acceptance and its record is the same message.
     let domain = from.email.domain().to_owned();
@@ -179,6 +197,7 @@ pub fn texts(lang: UiLang, c: &Content<'_>) -> Texts {
         MailKind::Reminder => format!("{} : {title} — {when}", w.reminder),
         MailKind::SigninReminder => format!("{} : {title}", w.signin),
         MailKind::Postponement => format!("{} : {title} — {when}", w.postponed),
+        MailKind::Cancellation => format!("{} : {title} — {when}", w.cancelled),
     };
     let subject = if lang == UiLang::En {
         subject.replacen(" : ", ": ", 1)
@@ -190,6 +209,7 @@ pub fn texts(lang: UiLang, c: &Content<'_>) -> Texts {
         MailKind::Reminder => (w.lead_reminder)(&c.session.organisation, title),
         MailKind::SigninReminder => (w.lead_signin)(title, &slot_name(lang, c.slot)),
         MailKind::Postponement => (w.lead_postponed)(&c.session.organisation, title),
+        MailKind::Cancellation => (w.lead_cancelled)(&c.session.organisation, title),
     };
     let mut paragraphs: Vec<Block> = vec![
         Block::Text(format!("{} {},", w.hello, c.name)),
@@ -198,6 +218,19 @@ pub fn texts(lang: UiLang, c: &Content<'_>) -> Texts {
     ];
     if let (MailKind::Postponement, Some(reason)) = (c.kind, c.reason) {
         paragraphs.push(Block::Text(format!("{} {reason}", w.reason)));
+    }
+    if c.kind == MailKind::Cancellation {
+        // Nothing to join, nothing recorded: the reason, and the calendar
+        // event withdrawn.
+        if let Some(reason) = c.reason.filter(|r| !r.is_empty()) {
+            paragraphs.push(Block::Text(format!("{} {reason}", w.reason_cancelled)));
+        }
+        paragraphs.push(Block::Text(w.attached_cancelled.to_owned()));
+        return Texts {
+            subject,
+            text: plain(&paragraphs),
+            html: html(lang, title, &paragraphs),
+        };
     }
     paragraphs.push(Block::Link(w.join.to_owned(), c.join_url.to_owned()));
     paragraphs.push(Block::Link(w.check.to_owned(), c.check_url.to_owned()));
@@ -393,13 +426,17 @@ struct Words {
     reminder: &'static str,
     signin: &'static str,
     postponed: &'static str,
+    cancelled: &'static str,
     hello: &'static str,
     lead_invitation: fn(&str, &str) -> String,
     lead_reminder: fn(&str, &str) -> String,
     lead_signin: fn(&str, &str) -> String,
     lead_postponed: fn(&str, &str) -> String,
+    lead_cancelled: fn(&str, &str) -> String,
     date: &'static str,
     reason: &'static str,
+    reason_cancelled: &'static str,
+    attached_cancelled: &'static str,
     join: &'static str,
     check: &'static str,
     notice_title: &'static str,
@@ -427,6 +464,7 @@ static FR: Words = Words {
     reminder: "Rappel",
     signin: "Émargement",
     postponed: "Séance reportée",
+    cancelled: "Séance annulée",
     hello: "Bonjour",
     lead_invitation: |org, title| format!("{org} vous invite à la séance à distance « {title} »."),
     lead_reminder: |org, title| {
@@ -442,8 +480,15 @@ static FR: Words = Words {
             "{org} reporte la séance à distance « {title} ». Voici la nouvelle date ; votre lien reste le même."
         )
     },
+    lead_cancelled: |org, title| {
+        format!(
+            "{org} annule la séance à distance « {title} » : elle n’aura pas lieu, et votre lien ne l’ouvrira plus."
+        )
+    },
     date: "Date :",
     reason: "Motif du report :",
+    reason_cancelled: "Motif de l’annulation :",
+    attached_cancelled: "L’annulation est jointe pour votre agenda (fichier invitation.ics) : elle retire la séance de votre calendrier.",
     join: "Pour rejoindre la séance, ouvrez votre lien personnel (ne le transmettez pas : il vous identifie) :",
     check: "Avant la séance, testez votre équipement (caméra, micro, connexion) :",
     notice_title: "Ce que la séance enregistre, et pourquoi",
@@ -472,6 +517,7 @@ static EN: Words = Words {
     reminder: "Reminder",
     signin: "Sign-in",
     postponed: "Session postponed",
+    cancelled: "Session cancelled",
     hello: "Hello",
     lead_invitation: |org, title| format!("{org} invites you to the distance session “{title}”."),
     lead_reminder: |org, title| {
@@ -487,8 +533,15 @@ static EN: Words = Words {
             "{org} postpones the distance session “{title}”. Here is the new date; your link stays the same."
         )
     },
+    lead_cancelled: |org, title| {
+        format!(
+            "{org} cancels the distance session “{title}”: it will not take place, and your link will no longer open it."
+        )
+    },
     date: "Date:",
     reason: "Why it is postponed:",
+    reason_cancelled: "Why it is cancelled:",
+    attached_cancelled: "The cancellation is attached for your calendar (invitation.ics): it removes the session from it.",
     join: "To join the session, open your personal link (do not pass it on: it identifies you):",
     check: "Before the session, test your equipment (camera, microphone, connection):",
     notice_title: "What the session records, and why",

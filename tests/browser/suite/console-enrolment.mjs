@@ -2,7 +2,8 @@
 // session's page a coordinator adds a trainee by hand (a name left empty is
 // pointed out and nothing is sent; the new row and its link appear, and
 // the link opens the lobby), then duplicates the session a week later and
-// lands on the copy's page with the same people; on an action's page they
+// lands on the copy's page with the same people, moves the copy (a reason
+// is required) and cancels it after a confirmation; on an action's page they
 // enrol a late beneficiary, who appears in the action and in its session,
 // while adding a participant by hand to that session is refused with the
 // reason. axe finds nothing on either page, forms included.
@@ -26,7 +27,7 @@ async function names(page) {
   return page.locator('table[data-field="people"] tr[data-name]').evaluateAll((rows) => rows.map((r) => r.getAttribute("data-name")));
 }
 
-test("console enrolment: a coordinator adds a trainee by hand, duplicates the session a week later, and enrols a late beneficiary in an action", async (stage) => {
+test("console enrolment: a coordinator adds a trainee by hand, duplicates the session a week later, moves and cancels the copy, and enrols a late beneficiary in an action", async (stage) => {
   /** @type {(() => Promise<void>)[]} */
   const cleanups = [];
   try {
@@ -103,6 +104,29 @@ test("console enrolment: a coordinator adds a trainee by hand, duplicates the se
     assert.deepEqual(await names(page), ["Claire Martin", "Karim Benali", "Léa Moreau"]);
     const copied = await page.locator('table[data-field="people"] tr[data-name="Léa Moreau"] [data-field="link"]').inputValue();
     assert.notEqual(copied, link, "a new link in the copy");
+
+    // The copy moves a week on, with its reason; then it is cancelled,
+    // after a confirmation, and can no longer be changed.
+    const move = page.locator('[data-field="move"]');
+    await move.locator('[data-field="move-date"]').fill("2027-03-22");
+    await move.locator('[data-action="move-submit"]').click();
+    await move.locator('[data-error="move-reason"]', { hasText: "À renseigner." }).waitFor({ timeout: UI_WAIT_MS });
+    await move.locator('[data-field="move-reason"]').fill("La salle virtuelle est réservée ce jour-là.");
+    await move.locator('[data-action="move-submit"]').click();
+    await page.locator('[data-field="session-when"]', { hasText: "22 mars 2027" }).waitFor({ timeout: UI_WAIT_MS });
+    assert.match(await page.locator('dd[data-field="session-state"]').innerText(), /[Rr]eportée/);
+    await noViolations(page, "the moved session's page");
+    await page.screenshot({ path: join(ARTIFACTS, "console-enrolment-moved-1280.png"), fullPage: true });
+    const cancel = page.locator('[data-field="cancel"]');
+    await cancel.locator('[data-field="cancel-reason"]').fill("Trop peu d’inscrits à cette date.");
+    await cancel.locator('[data-action="cancel-submit"]').click();
+    const dialog = page.locator('dialog[data-dialog="console-session"]');
+    await dialog.waitFor({ timeout: UI_WAIT_MS });
+    assert.equal(await dialog.locator('[data-action="dialog-cancel"]').innerText(), "Garder la séance");
+    await dialog.locator('[data-action="dialog-confirm"]').click();
+    await page.locator('dd[data-field="session-state"]', { hasText: "Terminée" }).waitFor({ timeout: UI_WAIT_MS });
+    assert.equal(await page.locator('[data-field="move"], [data-field="cancel"], [data-field="add-person"]').count(), 0,
+      "a cancelled session is no longer planned");
 
     // An action: a late beneficiary, enrolled in its session from its page.
     const action = await organiser(server, "POST", "/api/actions", {

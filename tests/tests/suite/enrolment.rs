@@ -10,6 +10,11 @@
 //!   (not those whose link was revoked), each with a new link; a session of
 //!   an action stays in it.
 //!
+//! - a session not under way is moved to other dates or cancelled, with a
+//!   reason: written to the ledger as the organiser's, told to whoever is
+//!   connected; a cancelled session's links no longer open it; a session
+//!   under way is its facilitator's to move or end (409).
+//!
 //! Bad input is refused with its reason and changes nothing: an empty name,
 //! a wrong e-mail, malformed JSON, an unknown session or action, no
 //! credential, a participant added by hand to an action's session, a
@@ -508,4 +513,208 @@ async fn a_session_duplicated_to_other_dates_keeps_its_people_with_new_links() {
         .await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_eq!(server.session_count().await, count, "no session made");
+}
+
+/// A session planned to start in ten minutes (not under way yet), with
+/// Claire and Karim.
+async fn session_in_ten_minutes(server: &TestServer) -> SessionView {
+    let mut body = session_body(&[("Claire", Role::Facilitator), ("Karim", Role::Participant)]);
+    let start = chrono::Utc::now() + chrono::Duration::minutes(10);
+    body.planned_start = rfc3339(start);
+    body.planned_end = rfc3339(start + chrono::Duration::hours(3));
+    server.create_session_body(&body).await
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_move_a_session_not_under_way_and_whoever_waits_is_told_why() {
+    let server = TestServer::start().await;
+    let session = session_in_ten_minutes(&server).await;
+    // Claire waits in the call before the start: the session is open.
+    let mut claire = server.join(&session, "Claire").await;
+    let coordinator = StaffLogin::new(
+        &server,
+        "hugo.petit@organisme.example",
+        "Hugo Petit",
+        StaffRole::Coordinator,
+    )
+    .await;
+    let (status, moved) = coordinator
+        .post(
+            &server,
+            &format!("/api/sessions/{}/postpone", session.id),
+            &json!({
+                "reason": "La formatrice est souffrante",
+                "planned_start": "2027-03-15T09:00",
+                "planned_end": "2027-03-15T12:00",
+            }),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{moved}");
+    let moved = session_of(&moved);
+    assert_eq!(moved.state, cadre_protocol::SessionState::Postponed);
+    assert_eq!(moved.planned_start, "2027-03-15T08:00:00Z");
+    assert_eq!(moved.planned_end, "2027-03-15T11:00:00Z");
+    let told = claire.session_notice("postpone").await;
+    assert_eq!(told["notice"]["reason"], "La formatrice est souffrante");
+    assert_eq!(told["notice"]["by"], session.organisation.as_str());
+    let states = server.wait_ledger(&session.id, "session_state", 1).await;
+    let entry = states.last().expect("the decision");
+    assert_eq!(entry["actor"], "organiser");
+    assert_eq!(entry["payload"]["action"], "postpone");
+    assert_eq!(entry["payload"]["from"], "open");
+    assert_eq!(entry["payload"]["planned_start"], "2027-03-15T08:00:00Z");
+    // Karim's link is the same, and his lobby has the new dates.
+    let karim = &person(&session, "Karim").link.token;
+    let (status, lobby) = server.get_public(&format!("/api/join?token={karim}")).await;
+    assert_eq!(status, StatusCode::OK, "{lobby}");
+    assert_eq!(lobby["session"]["state"], "postponed");
+    assert_eq!(lobby["session"]["planned_start"], "2027-03-15T08:00:00Z");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn staff_cancel_a_session_not_under_way_and_its_links_no_longer_open_it() {
+    let server = TestServer::start().await;
+    let session = session_in_ten_minutes(&server).await;
+    let path = format!("/api/sessions/{}/cancel", session.id);
+    let (status, cancelled) = server
+        .post(&path, &json!({"reason": "Trop peu d’inscrits"}))
+        .await;
+    assert_eq!(status, StatusCode::OK, "{cancelled}");
+    assert_eq!(
+        session_of(&cancelled).state,
+        cadre_protocol::SessionState::Ended
+    );
+    let states = server.wait_ledger(&session.id, "session_state", 1).await;
+    let entry = &states[0];
+    assert_eq!(entry["actor"], "organiser");
+    assert_eq!(entry["payload"]["action"], "end");
+    assert_eq!(entry["payload"]["from"], "scheduled");
+    assert_eq!(entry["payload"]["reason"], "Trop peu d’inscrits");
+    // Karim's link no longer opens the call.
+    let karim = &person(&session, "Karim").link.token;
+    let (status, refusal) = server.refusal(&session.id, karim).await;
+    assert!(status.is_client_error(), "{status} {refusal:?}");
+    // Once cancelled, neither moved nor cancelled again.
+    refused(
+        &server,
+        &path,
+        json!({"reason": "encore"}),
+        StatusCode::CONFLICT,
+        "ended",
+    )
+    .await;
+    refused(
+        &server,
+        &format!("/api/sessions/{}/postpone", session.id),
+        json!({"reason": "encore", "planned_start": "2027-03-15T09:00", "planned_end": "2027-03-15T12:00"}),
+        StatusCode::CONFLICT,
+        "ended",
+    )
+    .await;
+    assert_eq!(
+        server
+            .ledger_entries(&session.id, "session_state")
+            .await
+            .len(),
+        1,
+        "nothing more written"
+    );
+
+    // One whose hours have come with nobody in it: cancelled as it
+    // stands, never recorded as started for nobody.
+    let due = server
+        .create_session(&[("Claire", Role::Facilitator), ("Karim", Role::Participant)])
+        .await;
+    let (status, body) = server
+        .post(
+            &format!("/api/sessions/{}/cancel", due.id),
+            &json!({"reason": "Formatrice absente"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let states = server.ledger_entries(&due.id, "session_state").await;
+    assert_eq!(states.len(), 1, "the cancellation alone: {states:#?}");
+    assert_eq!(states[0]["payload"]["from"], "scheduled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_move_or_cancellation_badly_given_or_of_a_session_under_way_is_refused() {
+    let server = TestServer::start().await;
+    let session = session_in_ten_minutes(&server).await;
+    let moving = format!("/api/sessions/{}/postpone", session.id);
+    let cancelling = format!("/api/sessions/{}/cancel", session.id);
+    let window = |start: &str, end: &str| json!({"reason": "Salle indisponible", "planned_start": start, "planned_end": end});
+    for (path, body, words) in [
+        (&cancelling, json!({"reason": "   "}), "reason is required"),
+        (
+            &cancelling,
+            json!({"reason": "x".repeat(501)}),
+            "500 characters",
+        ),
+        (&cancelling, json!({"reason": "Salle\u{202e}"}), "reason"),
+        (
+            &moving,
+            window("2020-03-15T09:00", "2020-03-15T12:00"),
+            "past",
+        ),
+        (
+            &moving,
+            window("2027-03-15T12:00", "2027-03-15T09:00"),
+            "after the new start",
+        ),
+        (&moving, window("le 15 mars", "2027-03-15T09:00"), "start"),
+        (
+            &moving,
+            window("2027-03-15T09:00", "2027-05-15T09:00"),
+            "31 days",
+        ),
+    ] {
+        refused(&server, path, body, StatusCode::UNPROCESSABLE_ENTITY, words).await;
+    }
+    let (status, _) = server
+        .post_raw(
+            &cancelling,
+            Some(server.organiser_token()),
+            "{\"reason\":".into(),
+        )
+        .await;
+    assert_eq!(status, StatusCode::BAD_REQUEST);
+    let (status, _) = server
+        .post_raw(&cancelling, None, json!({"reason": "x"}).to_string())
+        .await;
+    assert_eq!(status, StatusCode::UNAUTHORIZED);
+    let (status, _) = server
+        .post("/api/sessions/s_nothere/cancel", &json!({"reason": "x"}))
+        .await;
+    assert_eq!(status, StatusCode::NOT_FOUND);
+    assert!(
+        server
+            .ledger_entries(&session.id, "session_state")
+            .await
+            .is_empty(),
+        "nothing written"
+    );
+
+    // A session under way is its facilitator's to move or end.
+    let running = server
+        .create_session(&[("Claire", Role::Facilitator), ("Karim", Role::Participant)])
+        .await;
+    let _claire = server.join(&running, "Claire").await;
+    server.wait_ledger(&running.id, "session_state", 1).await;
+    refused(
+        &server,
+        &format!("/api/sessions/{}/cancel", running.id),
+        json!({"reason": "Trop peu d’inscrits"}),
+        StatusCode::CONFLICT,
+        "facilitator",
+    )
+    .await;
+    assert_eq!(
+        server
+            .ledger_entries(&running.id, "session_state")
+            .await
+            .len(),
+        1,
+        "only the server's start"
+    );
 }

@@ -106,9 +106,18 @@ fn ics_of(m: &Value) -> String {
         .iter()
         .find(|a| a["filename"] == "invitation.ics")
         .unwrap_or_else(|| panic!("no invitation.ics attached: {attachments:#?}"));
+    // The part's method is the calendar's: an invitation, or a
+    // cancellation's withdrawal.
     let kind = ics["content_type"].as_str().unwrap_or_default();
+    let method = kind
+        .replace('"', "")
+        .split("method=")
+        .nth(1)
+        .and_then(|m| m.split(';').next())
+        .unwrap_or_default()
+        .to_owned();
     assert!(
-        kind.starts_with("text/calendar") && kind.replace('"', "").contains("method=REQUEST"),
+        kind.starts_with("text/calendar") && ["REQUEST", "CANCEL"].contains(&method.as_str()),
         "{kind}"
     );
     let text = ics["content"]
@@ -118,6 +127,10 @@ fn ics_of(m: &Value) -> String {
         .replace("\n ", "");
     let lines: Vec<&str> = text.lines().filter(|l| !l.is_empty()).collect();
     assert_eq!(lines.first(), Some(&"BEGIN:VCALENDAR"), "{text}");
+    assert!(
+        lines.contains(&format!("METHOD:{method}").as_str()),
+        "{kind} but {text}"
+    );
     assert_eq!(lines.last(), Some(&"END:VCALENDAR"), "{text}");
     let mut depth = 0i32;
     for line in &lines {
@@ -567,15 +580,14 @@ async fn a_permanent_refusal_fails_the_mail_and_says_why() {
     );
 }
 
-/// A facilitator postpones the session: everyone invited by mail is sent
-/// the new dates, with the same calendar event (same UID, next SEQUENCE).
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_postponement_mails_the_new_dates_to_the_people_invited() {
+/// A session of three with an address each, in `zone`, of which Claire and
+/// Karim were invited by mail (both invitations received).
+async fn two_of_three_invited(zone: &str) -> (TestSmtp, TestServer, SessionView) {
     let smtp = TestSmtp::start(free_port()).await;
     let server = TestServer::start_with(mail(smtp.url(), Vec::new())).await;
     let session = three_people(
         &server,
-        "Asia/Tokyo",
+        zone,
         [
             Some("claire@cadre.test"),
             Some("karim@cadre.test"),
@@ -583,14 +595,22 @@ async fn a_postponement_mails_the_new_dates_to_the_people_invited() {
         ],
     )
     .await;
-    let sid = &session.id;
-    // Sophie is not invited by mail: she gets no postponement mail either.
     let invited: Vec<&str> = ["Claire Martin", "Karim Benali"]
         .iter()
         .map(|n| person(&session, n).id.as_str())
         .collect();
-    invite(&server, sid, json!({"people": invited})).await;
+    invite(&server, &session.id, json!({"people": invited})).await;
     smtp.wait_messages(2).await;
+    (smtp, server, session)
+}
+
+/// A facilitator postpones the session: everyone invited by mail is sent
+/// the new dates, with the same calendar event (same UID, next SEQUENCE).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_postponement_mails_the_new_dates_to_the_people_invited() {
+    // Sophie is not invited by mail: she gets no postponement mail either.
+    let (smtp, server, session) = two_of_three_invited("Asia/Tokyo").await;
+    let sid = &session.id;
 
     let mut claire = server.join(&session, "Claire Martin").await;
     let now = chrono::Utc::now();
@@ -645,6 +665,66 @@ async fn a_postponement_mails_the_new_dates_to_the_people_invited() {
     })
     .await;
     assert_eq!(list.len(), 4, "{list:#?}");
+}
+
+/// Staff cancel the session: everyone invited by mail is told why, and
+/// the calendar event is withdrawn (same UID, next SEQUENCE, CANCEL);
+/// nobody is invited to it any more.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_cancellation_mails_the_people_invited_and_withdraws_the_event() {
+    let (smtp, server, session) = two_of_three_invited("Europe/Paris").await;
+    let sid = &session.id;
+
+    let (status, body) = server
+        .post(
+            &format!("/api/sessions/{sid}/cancel"),
+            &json!({"reason": "Trop peu d’inscrits"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let messages = smtp.wait_messages(4).await;
+    let cancelled: Vec<&Value> = messages[2..].iter().collect();
+    let to: BTreeSet<&str> = cancelled
+        .iter()
+        .map(|m| m["rcpt_tos"][0].as_str().unwrap_or_default())
+        .collect();
+    assert_eq!(
+        to,
+        BTreeSet::from(["claire@cadre.test", "karim@cadre.test"])
+    );
+    for m in cancelled {
+        let subject = m["subject"].as_str().unwrap_or_default();
+        assert!(subject.starts_with("Séance annulée : "), "{subject}");
+        let text = text_of(m);
+        assert!(text.contains("Trop peu d’inscrits"), "{text}");
+        assert!(
+            !text.contains("/j/"),
+            "no link to a session that will not be: {text}"
+        );
+        let ics = ics_of(m);
+        for line in [
+            format!("UID:{sid}@cadre"),
+            "METHOD:CANCEL".to_owned(),
+            "STATUS:CANCELLED".to_owned(),
+            "SEQUENCE:1".to_owned(),
+        ] {
+            assert!(ics.lines().any(|l| l == line), "{line} not in {ics}");
+        }
+    }
+    let list = wait_mails(&server, sid, "the cancellation mails sent", |ms| {
+        ms.iter()
+            .filter(|m| m["kind"] == "cancellation" && m["state"] == "sent")
+            .count()
+            == 2
+    })
+    .await;
+    assert_eq!(list.len(), 4, "{list:#?}");
+    // Nobody is invited any more to a session that will not be.
+    let sophie = person(&session, "Sophie Dubois").id.as_str();
+    let (status, body) = invite(&server, sid, json!({"people": [sophie]})).await;
+    assert_eq!(status, StatusCode::CONFLICT, "{body}");
+    assert_eq!(mails(&server, sid).await.len(), 4, "nothing queued");
+    assert_eq!(smtp.messages().len(), 4, "nothing more sent");
 }
 
 /// A reminder before the session goes once to each person invited, at

@@ -20,12 +20,12 @@ use cadre_protocol::attendance::Schedule;
 use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
 use cadre_protocol::signalling::Me;
 use cadre_protocol::signalling::{LeaveReason, SessionInfo, StateNotice};
-use cadre_protocol::{Role, SessionState};
+use cadre_protocol::{ErrorBody, Role, SessionState};
 use std::collections::{HashMap, HashSet};
 use std::future::Future;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::sync::mpsc;
+use tokio::sync::{mpsc, oneshot};
 use tracing::{debug, warn};
 
 /// How often the actor scores silence, closes minutes and checks alerts.
@@ -62,6 +62,10 @@ pub(super) struct SessionActor {
     /// A facilitator's control that arrived while the start was being
     /// written: checked once it is applied.
     pub(super) deferred: Option<DeferredControl>,
+    /// A join spawned this actor (see [`SessionActor::new`]).
+    pub(super) for_join: bool,
+    /// Staff's control being written: answered once applied.
+    pub(super) staff_reply: Option<oneshot::Sender<Result<(), ErrorBody>>>,
     /// The state a suspension returns to.
     pub(super) resume_to: SessionState,
     /// Names of everyone in the session (for notices), from the catalogue.
@@ -92,18 +96,26 @@ pub(super) struct SessionActor {
 }
 
 impl SessionActor {
-    /// A fresh actor for `info`, reached through `handle`.
+    /// A fresh actor for `info`, reached through `handle`; `for_join`: a
+    /// person's arrival spawned it (otherwise staff's decision did, with
+    /// nobody in the call: the session is neither opened nor started).
     pub(super) fn new(
         info: &SessionInfo,
         schedule: &Schedule,
         registry: Arc<Registry>,
         handle: &SessionHandle,
+        for_join: bool,
     ) -> SessionActor {
         SessionActor {
             info: SessionInfo {
-                state: live_state(info.state),
+                state: if for_join {
+                    live_state(info.state)
+                } else {
+                    info.state
+                },
                 ..info.clone()
             },
+            for_join,
             schedule: schedule.clone(),
             members: HashMap::new(),
             generation: handle.generation,
@@ -116,6 +128,7 @@ impl SessionActor {
             controlling: false,
             starting: false,
             deferred: None,
+            staff_reply: None,
             resume_to: SessionState::Open,
             people: HashMap::new(),
             roll: Vec::new(),
@@ -165,7 +178,12 @@ impl SessionActor {
             self.handle(cmd);
             // An actor with a decision being written stays: the next actor
             // of this session would not know of it.
-            if self.members.is_empty() && !self.decisions.values().any(Decision::pending) {
+            // So does one with a control being written (staff's, with nobody
+            // in the call): its reply waits for it.
+            if self.members.is_empty()
+                && !self.controlling
+                && !self.decisions.values().any(Decision::pending)
+            {
                 // Ending is decided under the registry lock: no join can be
                 // handed this actor's sender after the entry is gone, and one
                 // that got it before finds its reply dropped and retries.
@@ -416,6 +434,7 @@ impl SessionActor {
                 focused,
             } => self.presence(&id, &connection_id, visible, focused),
             Command::Control { by, request, reply } => self.control(&by, *request, reply),
+            Command::StaffControl { request, reply } => self.staff_control(*request, reply),
             Command::ControlApplied { request, applied } => {
                 self.control_applied(*request, applied.map(|a| *a))
             }

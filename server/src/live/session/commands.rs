@@ -189,6 +189,12 @@ pub(super) enum Command {
         request: Box<ControlRequest>,
         reply: oneshot::Sender<Result<(), ErrorBody>>,
     },
+    /// Staff move or cancel the session from the console; the reply comes
+    /// once it is durable.
+    StaffControl {
+        request: Box<ControlRequest>,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    },
     /// A control is durable (or failed to be written: `None`).
     ControlApplied {
         request: Box<ControlRequest>,

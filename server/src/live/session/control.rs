@@ -15,7 +15,7 @@ use super::now_ms;
 use crate::directory::questionnaires::invite_due;
 use crate::evidence::ledger::NewEvent;
 use crate::live::outbound::{Outbound, encode};
-use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
+use cadre_protocol::evidence::{ACTOR_ORGANISER, ACTOR_SERVER, Entry, kind};
 use cadre_protocol::signalling::{ControlAction, LeaveReason, ServerMessage, StateNotice};
 use cadre_protocol::{ErrorBody, ErrorCode, SessionState};
 use tokio::sync::oneshot;
@@ -37,7 +37,91 @@ pub struct ControlRequest {
     pub participant: Option<String>,
 }
 
+/// Longest reason for a control.
+pub const MAX_REASON_CHARS: usize = 500;
+
+/// A control's reason, trimmed, or why it is refused: it is told to
+/// everyone and recorded, so it is required, text, and short.
+pub fn checked_reason(reason: &str) -> Result<String, String> {
+    let reason = reason.trim().to_owned();
+    if reason.is_empty() {
+        return Err("a reason is required: it is told to every participant and recorded".into());
+    }
+    if reason.chars().count() > MAX_REASON_CHARS
+        || reason.chars().any(|c| c.is_control() && c != '\n')
+    {
+        return Err(format!(
+            "a reason is at most {MAX_REASON_CHARS} characters of text"
+        ));
+    }
+    if let Some(c) = cadre_protocol::bidi_control(&reason) {
+        return Err(cadre_protocol::bidi_control_refusal("reason", c));
+    }
+    Ok(reason)
+}
+
+/// The new window of a postponement, read in the session's `time_zone`:
+/// both ends given, in the future, end after start, at most 31 days.
+pub fn postponement_window(
+    start: Option<&str>,
+    end: Option<&str>,
+    time_zone: chrono_tz::Tz,
+) -> Result<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>), String> {
+    let (Some(start), Some(end)) = (start, end) else {
+        return Err("a postponement needs the new `start` and `end`".into());
+    };
+    let parse = |field: &str, v: &str| {
+        crate::directory::catalog::parse_session_time(field, v, time_zone)
+            .map_err(|e| e.to_string())
+    };
+    let start = parse("start", start)?;
+    let end = parse("end", end)?;
+    if start <= chrono::Utc::now() {
+        return Err("the new start is in the past: a session is postponed to a later date".into());
+    }
+    if end <= start {
+        return Err("the new end must be after the new start".into());
+    }
+    if end - start > chrono::Duration::days(31) {
+        return Err("a session lasts at most 31 days".into());
+    }
+    Ok((start, end))
+}
+
 impl SessionActor {
+    /// Staff move or cancel a session from the console (`by` is the
+    /// organiser): only one that is not under way, whose facilitator would
+    /// otherwise decide from the call. The reply comes once the decision
+    /// is durable and applied.
+    pub(super) fn staff_control(
+        &mut self,
+        request: ControlRequest,
+        reply: oneshot::Sender<Result<(), ErrorBody>>,
+    ) {
+        if self.controlling {
+            let _ = reply.send(Err(conflict(
+                "another control is being recorded; try again",
+            )));
+            return;
+        }
+        let state = self.info.state;
+        if !matches!(
+            state,
+            SessionState::Scheduled | SessionState::Open | SessionState::Postponed
+        ) || !matches!(request.action, ControlAction::Postpone | ControlAction::End)
+        {
+            let _ = reply.send(Err(conflict(&format!(
+                "the session is {}: a session under way or over is moved or ended by its \
+                 facilitator, from the call",
+                state.as_str()
+            ))));
+            return;
+        }
+        self.controlling = true;
+        self.staff_reply = Some(reply);
+        self.control_write(request);
+    }
+
     /// A facilitator's control: checked and reserved now (the reply), then
     /// written and applied.
     pub(super) fn control(
@@ -156,9 +240,27 @@ impl SessionActor {
                         Err(e) => warn!("the postponement's mails could not be queued: {e}"),
                     }
                 }
+                // A cancellation by staff is told by mail too.
+                if let (Some(wake), ControlAction::End, true, true) = (
+                    &mail,
+                    request.action,
+                    request.by == ACTOR_ORGANISER,
+                    result.is_ok(),
+                ) {
+                    let s = sid.clone();
+                    match catalog
+                        .run(move |c| crate::directory::outbox::queue_cancellation(c, &s))
+                        .await
+                    {
+                        Ok(_) => wake.notify_one(),
+                        Err(e) => warn!("the cancellation's mails could not be queued: {e}"),
+                    }
+                }
                 // Appreciation questionnaires (framework art. 2.1.6) are
                 // asked at the end, before the pages are told of it.
+                // Not for a session staff cancelled before it ran.
                 if request.action == ControlAction::End
+                    && request.by != ACTOR_ORGANISER
                     && let Err(e) = invite_due(&catalog, &ledger, &sid).await
                 {
                     warn!("questionnaire invitations not all made: {e}");
@@ -191,6 +293,8 @@ impl SessionActor {
             reason: request.reason.clone(),
             by: if request.by == ACTOR_SERVER {
                 "cadre".to_owned()
+            } else if request.by == ACTOR_ORGANISER {
+                self.info.organisation.clone()
             } else {
                 self.people.get(&request.by).cloned().unwrap_or_default()
             },
@@ -233,7 +337,8 @@ impl SessionActor {
     /// window, join it running.
     pub(super) async fn start_at_load(&mut self) {
         let window = (self.schedule.planned_start, self.schedule.planned_end);
-        if !starts_now(self.info.state, now_ms(), window, true) {
+        // Started for staff's decision, nobody is there to start it for.
+        if !self.for_join || !starts_now(self.info.state, now_ms(), window, true) {
             return;
         }
         let request = ControlRequest {
@@ -270,6 +375,16 @@ impl SessionActor {
     ) {
         self.controlling = false;
         self.starting = false;
+        if let Some(reply) = self.staff_reply.take() {
+            let _ = reply.send(if applied.is_some() {
+                Ok(())
+            } else {
+                Err(ErrorBody {
+                    code: ErrorCode::Internal,
+                    message: "the decision could not be recorded; nothing changed".into(),
+                })
+            });
+        }
         if let Some(notice) = applied {
             self.control_apply(request, notice);
         }

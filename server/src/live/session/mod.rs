@@ -56,7 +56,7 @@ mod screen;
 mod segments;
 mod signin;
 
-pub use control::ControlRequest;
+pub use control::{ControlRequest, checked_reason, postponement_window};
 pub use handle::SessionHandle;
 pub(crate) use quiz::QuizCommand;
 pub use registry::{JoinError, Registry};

@@ -4,7 +4,7 @@
 
 use super::actor::{SessionActor, append_or_warn};
 use super::commands::Command;
-use super::{Joining, SessionHandle, SessionSettings};
+use super::{ControlRequest, Joining, SessionHandle, SessionSettings};
 use crate::directory::catalog::Catalog;
 use crate::evidence::ledger::{Ledger, NewEvent};
 use crate::live::outbound::encode;
@@ -13,6 +13,7 @@ use cadre_protocol::attendance::Schedule;
 use cadre_protocol::evidence::{ACTOR_SERVER, kind};
 use cadre_protocol::session::MediaMode;
 use cadre_protocol::signalling::{ServerMessage, SessionInfo};
+use cadre_protocol::{ErrorBody, ErrorCode};
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -162,7 +163,7 @@ impl Registry {
         for _ in 0..3 {
             // The person's consent decisions are the actor's: read from
             // the log once when it starts, kept since (no read per join).
-            let handle = self.get_or_spawn(info, schedule);
+            let handle = self.get_or_spawn(info, schedule, true);
             let (reply_tx, reply_rx) = oneshot::channel();
             match handle.tx.send(Command::Join(joining, reply_tx)).await {
                 Ok(()) => {}
@@ -184,6 +185,39 @@ impl Registry {
             }
         }
         Err(JoinError)
+    }
+
+    /// Staff's decision to move or cancel a session, taken by its actor
+    /// (started for it when nobody is connected, so that a join meanwhile
+    /// finds the decision made); answered once it is durable.
+    pub async fn staff_control(
+        self: &Arc<Self>,
+        info: &SessionInfo,
+        schedule: &Schedule,
+        request: ControlRequest,
+    ) -> Result<(), ErrorBody> {
+        let request = Box::new(request);
+        for _ in 0..3 {
+            let handle = self.get_or_spawn(info, schedule, false);
+            let (reply, answer) = oneshot::channel();
+            let command = Command::StaffControl {
+                request: request.clone(),
+                reply,
+            };
+            if handle.tx.send(command).await.is_err() {
+                // An actor ending as it was asked: a fresh one takes it.
+                self.forget(&info.id, handle.generation);
+                continue;
+            }
+            if let Ok(answer) = answer.await {
+                return answer;
+            }
+            self.forget(&info.id, handle.generation);
+        }
+        Err(ErrorBody {
+            code: ErrorCode::Internal,
+            message: "the session could not take the decision; try again".into(),
+        })
     }
 
     /// Sends `msg` to a person if they are connected now.
@@ -236,7 +270,12 @@ impl Registry {
         rx.await.ok()
     }
 
-    fn get_or_spawn(self: &Arc<Self>, info: &SessionInfo, schedule: &Schedule) -> SessionHandle {
+    fn get_or_spawn(
+        self: &Arc<Self>,
+        info: &SessionInfo,
+        schedule: &Schedule,
+        for_join: bool,
+    ) -> SessionHandle {
         let mut sessions = self.lock();
         if let Some(h) = sessions.get(&info.id) {
             return h.clone();
@@ -250,7 +289,7 @@ impl Registry {
             metrics: Arc::clone(&self.settings.metrics),
         };
         sessions.insert(info.id.clone(), handle.clone());
-        let actor = SessionActor::new(info, schedule, Arc::clone(self), &handle);
+        let actor = SessionActor::new(info, schedule, Arc::clone(self), &handle, for_join);
         let span = info_span!("session", sid = %info.id);
         self.tracker.spawn(actor.run(rx).instrument(span));
         handle
