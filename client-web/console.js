@@ -1,6 +1,7 @@
 // @ts-check
 //! The staff console at `/console`: the login form, then a frame with the
-//! navigation (Séances, Actions, Signalements, Organisme, Équipe, Journal) and one page at a time,
+//! navigation (Séances, Actions, Signalements, Enregistrements, Organisme,
+//! Équipe, Journal) and one page at a time,
 //! addressed as `/console/{page}`. Only what works is listed: the sessions
 //! and actions as the API lists them, staff accounts and the audit log for
 //! administrators (a coordinator has neither entry; the server refuses them
@@ -13,6 +14,7 @@ import { actionsRoute } from "./console-actions.js";
 import { call, consoleLink, itemFromPath, onNavigate, page, problemText, setCsrf, table, tableWrap, when } from "./console-kit.js";
 import { inboxPage } from "./console-inbox.js";
 import { organisationPage } from "./console-organisation.js";
+import { recordingsPage } from "./console-recordings.js";
 import { sessionPage } from "./console-session.js";
 import { T, h, replaceChildren } from "./dom.js";
 import { formatSchedule, kindLabel, loadingScreen } from "./ui.js";
@@ -38,6 +40,7 @@ const PAGES = /** @type {const} */ ([
   { id: "sessions", label: "staff_console.nav.sessions", admin: false },
   { id: "actions", label: "staff_console.nav.actions", admin: false },
   { id: "reports", label: "staff_console.nav.reports", admin: false },
+  { id: "recordings", label: "staff_console.nav.recordings", admin: false },
   { id: "organisation", label: "staff_console.nav.organisation", admin: true },
   { id: "staff", label: "staff_console.nav.staff", admin: true },
   { id: "journal", label: "staff_console.nav.journal", admin: true },
@@ -163,6 +166,7 @@ function showFrame(shell, me) {
       },
       actions: () => actionsRoute(),
       reports: () => inboxPage(),
+      recordings: () => recordingsPage(),
       organisation: () => organisationPage(),
       staff: () => staffPage(me),
       journal: () => journalPage(),

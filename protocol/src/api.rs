@@ -445,6 +445,42 @@ pub struct Recordings {
     pub segments: Vec<RecordingSegment>,
 }
 
+/// `GET /api/recordings`: every session's recordings and when the
+/// retention deletes them, for the staff console.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingsOverview {
+    /// Days a segment's files are kept after it closed.
+    pub retention_days: u64,
+    /// Segments still kept, the first to be deleted first, then those
+    /// deleted, the latest first.
+    pub segments: Vec<RecordingLine>,
+}
+
+/// One segment in [`RecordingsOverview`].
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingLine {
+    /// The session.
+    pub session_id: String,
+    /// Its title.
+    pub session_title: String,
+    /// Its time zone (IANA), for the times shown.
+    pub time_zone: String,
+    /// The segment's number in the session.
+    pub segment: u64,
+    /// When it opened (ms).
+    pub started_at: i64,
+    /// When it closed (ms); none while it runs.
+    pub closed_at: Option<i64>,
+    /// How many people it recorded.
+    pub people: usize,
+    /// Its raw files' size, in bytes.
+    pub bytes: u64,
+    /// When the retention deletes its files (ms): closed, not deleted yet.
+    pub delete_at: Option<i64>,
+    /// When its files were deleted (ms).
+    pub purged_at: Option<i64>,
+}
+
 /// One recording segment: from a gate opening to its closing.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct RecordingSegment {

@@ -8,7 +8,9 @@ use crate::error::ApiError;
 use crate::evidence::ledger::NewEvent;
 use crate::recording::playable;
 use cadre_protocol::ErrorCode;
-use cadre_protocol::api::{PlayableFile, RecordingFile, RecordingSegment, Recordings};
+use cadre_protocol::api::{
+    PlayableFile, RecordingFile, RecordingLine, RecordingSegment, Recordings, RecordingsOverview,
+};
 use cadre_protocol::evidence::{ACTOR_SERVER, Entry, kind};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -238,6 +240,48 @@ impl App {
             })
             .collect();
         Ok(Recordings { segments })
+    }
+
+    /// Every session's recording segments with when the retention deletes
+    /// them (see [`RecordingsOverview`]).
+    pub async fn recordings_overview(&self) -> Result<RecordingsOverview, ApiError> {
+        let retention_ms =
+            i64::try_from(self.recording_retention().as_millis()).unwrap_or(i64::MAX);
+        let mut lines = Vec::new();
+        for session in self.list_sessions().await? {
+            let entries = self.log(&session.id, u64::MAX).await?;
+            for s in segments(&entries) {
+                let v = s.view;
+                lines.push(RecordingLine {
+                    session_id: session.id.clone(),
+                    session_title: session.title.clone(),
+                    time_zone: session.time_zone.clone(),
+                    segment: v.segment,
+                    started_at: v.started_at,
+                    closed_at: v.closed_at,
+                    people: v.participants.len(),
+                    bytes: s.files.iter().map(|f| f.bytes).sum(),
+                    delete_at: v
+                        .closed_at
+                        .filter(|_| v.purged_at.is_none())
+                        .map(|t| t.saturating_add(retention_ms)),
+                    purged_at: v.purged_at,
+                });
+            }
+        }
+        // Kept ones first, the next to go on top (one still recording
+        // last among them); then the deleted, the latest first.
+        lines.sort_by_key(|l| {
+            (
+                l.purged_at.is_some(),
+                l.delete_at.unwrap_or(i64::MAX),
+                std::cmp::Reverse(l.purged_at),
+            )
+        });
+        Ok(RecordingsOverview {
+            retention_days: self.recording_retention().as_secs() / 86_400,
+            segments: lines,
+        })
     }
 
     /// Where a listed, unpurged file of a closed segment is on disk, with

@@ -1,15 +1,17 @@
 // Recording: armed by the facilitator, started only once all four agreed,
 // shown on every page, stopped by one withdrawal; its files listed and
 // checked against their hashes; the playable files made from them played
-// in the facilitator's panel.
+// in the facilitator's panel; the office's console lists the segment with
+// its deletion date.
 
 import assert from "node:assert/strict";
 import { createHash } from "node:crypto";
 import { existsSync, readdirSync, statSync } from "node:fs";
 import { join } from "node:path";
 import { ARTIFACTS, MEDIA_WAIT_MS, UI_WAIT_MS } from "../lib/config.mjs";
-import { joinFromLobby, textOf, waitConnected } from "../lib/pages.mjs";
+import { joinFromLobby, textOf, violations, waitConnected } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
+import { addCoordinator, logIn } from "../lib/console.mjs";
 import { openPanel, refuseRecording } from "../lib/steps.mjs";
 
 test("recording: armed, it waits for everyone's agreement, shows on every page, stops at once on a withdrawal; the files are listed and match their hashes", async (stage) => {
@@ -281,6 +283,20 @@ test("recording: armed, it waits for everyone's agreement, shows on every page, 
     // Disarmed: the line goes from every page.
     await fac.page.click('#recording-panel button[data-action="recording-disarm"]');
     await Promise.all(room.map((person) => person.page.locator('[data-field="recording-indicator"]').waitFor({ state: "hidden", timeout: UI_WAIT_MS })));
+
+    // The office's console lists the segment and when the retention
+    // deletes it.
+    const coordinator = { email: `recordings.${Date.now()}@organisme.example`, name: "Inès Garcia", password: "un mot de passe assez long" };
+    addCoordinator(stage.server.dataDir, coordinator);
+    const office = await (await stage.context({ locale: "fr-FR", viewport: { width: 1280, height: 900 } })).newPage();
+    await logIn(office, url, "/console/recordings", coordinator);
+    const line = office.locator(`table[data-field="recordings"] tr[data-recording="${sid}/${segment}"]`);
+    await line.waitFor({ timeout: UI_WAIT_MS });
+    assert.match(await line.locator('[data-field="recording-fate"]').innerText(), /^sera supprimé le /);
+    assert.match(await office.locator('[data-field="recordings-retention"]').innerText(), /supprimés \d+ jours après sa fin/);
+    const found = await violations(office);
+    assert.deepEqual(found, [], `axe on the recordings' page:\n${found.join("\n")}`);
+    await office.screenshot({ path: join(ARTIFACTS, "console-recordings-1280.png"), fullPage: true });
   } catch (err) {
     const described = await Promise.all(room.map(async (p) => `${p.name} recording: ${JSON.stringify(await recording(p).catch(() => null))}`));
     throw new Error(`${err.message}\n${described.join("\n")}`);

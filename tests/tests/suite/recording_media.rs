@@ -247,6 +247,33 @@ async fn media_reaches_the_disk_only_while_everyone_agrees() {
         .await;
     assert_eq!(status, 404, "only files the ledger lists are served");
 
+    // The console's overview: both segments, when the retention deletes
+    // them (closed + 30 days), the first to go on top; participants and
+    // anonymous callers do not read it.
+    let (status, overview) = server.get("/api/recordings").await;
+    assert_eq!(status, 200, "{overview}");
+    assert_eq!(overview["retention_days"], 30);
+    let lines = overview["segments"].as_array().expect("segments");
+    assert_eq!(lines.len(), 2, "{overview}");
+    for line in lines {
+        let n = line["segment"].as_u64().expect("a number") as usize - 1;
+        assert_eq!(line["session_id"], sid.as_str());
+        assert_eq!(line["session_title"], session.title.as_str());
+        assert_eq!(
+            line["delete_at"].as_i64(),
+            segments[n]["closed_at"]
+                .as_i64()
+                .map(|t| t + 30 * 24 * 3600 * 1000),
+            "{line}"
+        );
+        assert!(line["bytes"].as_u64().is_some_and(|b| b > 0), "{line}");
+    }
+    assert!(lines[0]["delete_at"].as_i64() <= lines[1]["delete_at"].as_i64());
+    let (status, _) = server
+        .get_public(&format!("/api/recordings?token={karim_token}"))
+        .await;
+    assert_eq!(status, 401, "not for a participant's link");
+
     // Retention: past it, the files go and the ledger says so.
     let later = chrono::Utc::now().timestamp_millis() + 31 * 24 * 3600 * 1000;
     let purged = server.app().purge_recordings(later).await.expect("purge");
@@ -265,6 +292,11 @@ async fn media_reaches_the_disk_only_while_everyone_agrees() {
         .await;
     assert!(list["segments"][1]["purged_at"].as_i64().is_some());
     assert_eq!(list["segments"][1]["files"][0]["url"], json!(null));
+    let (_, overview) = server.get("/api/recordings").await;
+    for line in overview["segments"].as_array().expect("segments") {
+        assert!(line["purged_at"].as_i64().is_some(), "{line}");
+        assert_eq!(line["delete_at"], json!(null), "{line}");
+    }
     let (status, _) = server.get_public(url).await;
     assert_eq!(status, 404);
     assert_eq!(
