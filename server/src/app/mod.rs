@@ -703,6 +703,7 @@ impl App {
                         "this link's role does not match the session's records",
                     ));
                 }
+                let (info, schedule) = live_session(&session, facilitators, action);
                 Ok(Admitted {
                     sponsor: session.sponsor.clone(),
                     consents: Consents::default(),
@@ -714,11 +715,7 @@ impl App {
                             role: p.role,
                         })
                         .collect(),
-                    schedule: Schedule {
-                        planned_start: session.planned_start.timestamp_millis(),
-                        planned_end: session.planned_end.timestamp_millis(),
-                        time_zone: session.time_zone.name().to_owned(),
-                    },
+                    schedule,
                     ip: origin.ip,
                     forwarded_for: origin.forwarded_for,
                     via: origin.via,
@@ -726,13 +723,7 @@ impl App {
                     id: person.id,
                     name: person.name,
                     role: person.role,
-                    session: SessionInfo {
-                        action: action.map(|a| cadre_protocol::action::ActionRef {
-                            id: a.id,
-                            title: a.title,
-                        }),
-                        ..session_info(&session, facilitators)
-                    },
+                    session: info,
                 })
             }
             Admission::Revoked(at) => Err(ApiError::new(
@@ -879,6 +870,28 @@ fn link_window(
     let lead = chrono::Duration::from_std(lead).unwrap_or_default();
     let grace = chrono::Duration::from_std(grace).unwrap_or_default();
     (session.planned_start - lead, session.planned_end + grace)
+}
+
+/// What a session's live room is started with: its public view (with the
+/// action it belongs to) and its planned window.
+pub(crate) fn live_session(
+    s: &Session,
+    facilitators: Vec<String>,
+    action: Option<crate::directory::actions::Action>,
+) -> (SessionInfo, Schedule) {
+    let info = SessionInfo {
+        action: action.map(|a| cadre_protocol::action::ActionRef {
+            id: a.id,
+            title: a.title,
+        }),
+        ..session_info(s, facilitators)
+    };
+    let schedule = Schedule {
+        planned_start: s.planned_start.timestamp_millis(),
+        planned_end: s.planned_end.timestamp_millis(),
+        time_zone: s.time_zone.name().to_owned(),
+    };
+    (info, schedule)
 }
 
 /// The public view of a session for clients.

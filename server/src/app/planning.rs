@@ -5,12 +5,11 @@
 //! told, the people invited by mail get the new dates, and the links stay
 //! valid for them. A session under way is the facilitator's to move or end.
 
-use crate::app::{App, session_info};
+use crate::app::{App, live_session};
 use crate::error::ApiError;
 use crate::live::session::{ControlRequest, checked_reason, postponement_window};
 use cadre_protocol::ErrorCode;
 use cadre_protocol::api::{CancelSession, MoveSession, SessionView};
-use cadre_protocol::attendance::Schedule;
 use cadre_protocol::evidence::ACTOR_ORGANISER;
 use cadre_protocol::signalling::ControlAction;
 
@@ -62,18 +61,7 @@ impl App {
             ),
             None => None,
         };
-        let schedule = Schedule {
-            planned_start: session.planned_start.timestamp_millis(),
-            planned_end: session.planned_end.timestamp_millis(),
-            time_zone: session.time_zone.name().to_owned(),
-        };
-        let info = cadre_protocol::signalling::SessionInfo {
-            action: of_action.map(|a| cadre_protocol::action::ActionRef {
-                id: a.id,
-                title: a.title,
-            }),
-            ..session_info(&session, facilitators)
-        };
+        let (info, schedule) = live_session(&session, facilitators, of_action);
         let request = ControlRequest {
             by: ACTOR_ORGANISER.to_owned(),
             action,

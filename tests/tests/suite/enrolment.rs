@@ -400,6 +400,32 @@ async fn a_beneficiary_enrolled_late_joins_each_session_of_the_action_not_ended(
         Some(3),
         "only the accepted one: {action}"
     );
+
+    // A full action (49 beneficiaries, its sessions 50 with a facilitator)
+    // takes nobody more.
+    let beneficiaries: Vec<Value> = (1..=49)
+        .map(|i| json!({"name": format!("Stagiaire {i}")}))
+        .collect();
+    let (status, full) = server
+        .post(
+            "/api/actions",
+            &json!({"title": "Bureautique", "nature": "formation", "planned_hours": 7,
+                    "beneficiaries": beneficiaries}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{full}");
+    let full_path = format!(
+        "/api/actions/{}/beneficiaries",
+        full["id"].as_str().expect("an id")
+    );
+    refused(
+        &server,
+        &full_path,
+        json!({"name": "Une de plus"}),
+        StatusCode::CONFLICT,
+        "49 beneficiaries",
+    )
+    .await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
