@@ -10,15 +10,16 @@
 //! without its date, times or facilitator, an end before its start.
 
 import { dossierLink } from "./console-dossier.js";
+import { correctBeneficiaryButton, langLabel } from "./console-corrections.js";
 import { addBeneficiaryForm } from "./console-enrolment.js";
 import { t } from "./i18n.js";
-import { call, consoleLink, field, itemFromPath, navigate, problemText, showAgain, table } from "./console-kit.js";
+import { call, consoleLink, field, itemFromPath, navigate, problemText, showAgain, stateLabel, table } from "./console-kit.js";
 import { T, h, replaceChildren } from "./dom.js";
 import { formatSchedule } from "./ui.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
 /**
- * @typedef {{ line: number, name: string, email?: string, employer?: string }} Imported
+ * @typedef {{ line: number, name: string, email?: string, employer?: string, lang?: string }} Imported
  * @typedef {{ line: number, kind: string, column?: string, first_line?: number, reason: string }} Rejected
  * @typedef {{ delimiter: string, beneficiaries: Imported[], rejected: Rejected[], ignored_columns: string[] }} Preview
  */
@@ -285,7 +286,7 @@ function newActionPage() {
       title: title.value.trim(),
       nature: nature.value,
       planned_hours: Number(hours.value),
-      beneficiaries: read.beneficiaries.map((b) => ({ name: b.name, email: b.email, employer: b.employer })),
+      beneficiaries: read.beneficiaries.map((b) => ({ name: b.name, email: b.email, employer: b.employer, lang: b.lang })),
       sessions: rows.map((r) => r.body()),
     });
     if (answer.ok) {
@@ -331,12 +332,17 @@ function showPreview(box, read) {
       T("actions_console.preview.ignored", { columns: read.ignored_columns.join(", ") })));
   }
   if (read.beneficiaries.length > 0) {
-    box.append(table("actions_console.preview.accepted", ["actions_console.col.line", "actions_console.col.name", "actions_console.col.email", "actions_console.col.employer"],
+    // The language column only when the file has one.
+    const langs = read.beneficiaries.some((b) => b.lang);
+    /** @type {MessageKey[]} */
+    const columns = ["actions_console.col.line", "actions_console.col.name", "actions_console.col.email", "actions_console.col.employer"];
+    box.append(table("actions_console.preview.accepted", langs ? [...columns, "actions_console.col.lang"] : columns,
       read.beneficiaries.map((b) => h("tr", { "data-line": String(b.line) },
         h("td", { class: "num" }, String(b.line)),
         h("th", { scope: "row" }, b.name),
         h("td", { class: "console-email" }, b.email ?? ""),
-        h("td", {}, b.employer ?? ""))), "preview-people"));
+        h("td", {}, b.employer ?? ""),
+        langs ? h("td", { "data-field": "preview-lang" }, langLabel(b.lang)) : null)), "preview-people"));
   }
 }
 
@@ -371,12 +377,13 @@ async function actionPage(aid) {
         a.sessions.map((/** @type {any} */ s) => h("tr", { "data-session": s.id },
           h("th", { scope: "row" }, consoleLink(`/console/sessions/${encodeURIComponent(s.id)}`, s.title)),
           h("td", {}, formatSchedule(s)),
-          h("td", {}, t(/** @type {MessageKey} */ (`state.${s.state}`))))), "action-sessions"),
+          h("td", { "data-field": "session-state" }, stateLabel(s)))), "action-sessions"),
     h("h2", {}, T("actions_console.people_n", { n: a.beneficiaries.length })),
     table("actions_console.people", ["actions_console.col.name", "actions_console.col.email", "actions_console.col.employer", "actions_console.col.certificate"],
       a.beneficiaries.map((/** @type {any} */ b) => h("tr", { "data-beneficiary": b.id },
-        h("th", { scope: "row" }, b.name),
-        h("td", { class: "console-email" }, b.email ?? ""),
+        h("th", { scope: "row" }, b.name, h("br", {}), correctBeneficiaryButton(a.id, b, showAgain)),
+        h("td", { class: "console-email" }, b.email ?? "",
+          b.lang ? h("span", { class: "console-actor", "data-field": "beneficiary-lang" }, h("br", {}), langLabel(b.lang)) : null),
         h("td", {}, b.employer ?? ""),
         // The visible words first, then whose: a voice command says what it sees.
         h("td", {}, h("a", { href: `${base}/${encodeURIComponent(b.id)}/certificate`, download: "" },

@@ -8,8 +8,9 @@
 //! everything again and its sentence is shown when it refuses.
 
 import { t } from "./i18n.js";
-import { call, confirmDialog, field, navigate, problemText, showAgain } from "./console-kit.js";
+import { call, confirmDialog, field, navigate, sendOnSubmit, showAgain } from "./console-kit.js";
 import { T, h } from "./dom.js";
+import { langSelect } from "./console-corrections.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
 
@@ -33,20 +34,7 @@ function form(name, title, hint, fields, submit, send, heading = "h3") {
     ...fields,
     problem,
     button));
-  node.addEventListener("submit", async (event) => {
-    event.preventDefault();
-    problem.hidden = true;
-    /** @type {HTMLButtonElement} */ (button).disabled = true;
-    try {
-      const done = await send((a) => {
-        problem.textContent = problemText(a);
-        problem.hidden = false;
-      });
-      if (done) node.reset();
-    } finally {
-      /** @type {HTMLButtonElement} */ (button).disabled = false;
-    }
-  });
+  sendOnSubmit(node, /** @type {HTMLButtonElement} */ (button), problem, send, () => node.reset());
   return node;
 }
 
@@ -59,6 +47,7 @@ function nameAndEmail(prefix) {
   const email = /** @type {HTMLInputElement} */ (h("input", { type: "email", autocomplete: "off", maxlength: 254, "data-field": `${prefix}-email` }));
   const nameField = field(`${prefix}-name`, "enrolment.name", name);
   const emailField = field(`${prefix}-email`, "enrolment.email", email, "enrolment.email_hint");
+  const lang = langSelect(`${prefix}-lang`);
   const check = () => {
     const missing = !name.value.trim();
     const bad = email.value.trim() !== "" && !email.checkValidity();
@@ -70,9 +59,10 @@ function nameAndEmail(prefix) {
   };
   const value = () => {
     const e = email.value.trim();
-    return { name: name.value.trim(), ...(e ? { email: e } : {}) };
+    const l = lang.select.value;
+    return { name: name.value.trim(), ...(e ? { email: e } : {}), ...(l ? { lang: l } : {}) };
   };
-  return { fields: [nameField.wrap, emailField.wrap], check, value, name };
+  return { fields: [nameField.wrap, emailField.wrap, lang.wrap], check, value, name };
 }
 
 /**

@@ -67,6 +67,8 @@ export async function call(method, path, body) {
  */
 export function problemText(answer) {
   if (answer.ok) return "";
+  const worded = refusalText(answer.body);
+  if (worded) return t("staff_console.error.invalid", { message: worded });
   switch (answer.code) {
     case "network": return t("staff_console.error.network");
     case "forbidden": return t("staff_console.error.forbidden");
@@ -77,6 +79,59 @@ export function problemText(answer) {
     case "conflict": return t("staff_console.error.invalid", { message: answer.message });
     default: return t("staff_console.error.other", { message: answer.message });
   }
+}
+
+/**
+ * A session's state in words: « Annulée » for one staff cancelled, which
+ * the server reports as ended.
+ * @param {{ state: string, cancelled?: boolean }} s
+ */
+export function stateLabel(s) {
+  return s.cancelled ? t("state.cancelled") : t(/** @type {MessageKey} */ (`state.${s.state}`));
+}
+
+/**
+ * Sends `form` through `send` when it is submitted: its button is off
+ * meanwhile, a refusal is shown in `problem`, and `done` runs once the
+ * server took it.
+ * @param {HTMLFormElement} form
+ * @param {HTMLButtonElement} button
+ * @param {HTMLElement} problem
+ * @param {(fail: (a: Answer) => void) => Promise<boolean>} send answers whether it went through
+ * @param {() => void} done
+ */
+export function sendOnSubmit(form, button, problem, send, done) {
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    problem.hidden = true;
+    button.disabled = true;
+    try {
+      const sent = await send((a) => {
+        problem.textContent = problemText(a);
+        problem.hidden = false;
+      });
+      if (sent) done();
+    } finally {
+      button.disabled = false;
+    }
+  });
+}
+
+/**
+ * A refusal the server named (`reason`, with its `args`), in the page's
+ * language; empty when it named none this page knows, the server's own
+ * sentence then standing.
+ * @param {any} body
+ */
+function refusalText(body) {
+  if (typeof body?.reason !== "string") return "";
+  const key = /** @type {MessageKey} */ (`refusal.${body.reason}`);
+  /** @type {Record<string, string>} */
+  const args = { ...(body.args ?? {}) };
+  // The state comes as its wire name; said as the lists say it.
+  if (args.state) args.state = t(/** @type {MessageKey} */ (`state.${args.state}`));
+  const text = t(key, args);
+  return text === key ? "" : text;
 }
 
 /** @param {number} ms */

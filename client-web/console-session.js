@@ -7,8 +7,9 @@
 //! what the server answers and reads it again after each change.
 
 import { lang as currentLang, locale, t } from "./i18n.js";
-import { call, confirmDialog, consoleLink, page, problemText, table } from "./console-kit.js";
+import { call, confirmDialog, consoleLink, page, problemText, showAgain, stateLabel, table } from "./console-kit.js";
 import { T, h, replaceChildren } from "./dom.js";
+import { correctPersonButton, langLabel, retitleButton } from "./console-corrections.js";
 import { addPersonForm, duplicateForm, planningForms } from "./console-enrolment.js";
 import { formatSchedule, kindLabel, roleLabel } from "./ui.js";
 
@@ -16,9 +17,10 @@ import { formatSchedule, kindLabel, roleLabel } from "./ui.js";
 /** @typedef {import("./console-kit.js").Answer} Answer */
 /**
  * @typedef {{ url: string, token: string, not_before: string, expires_at: string, revoked: boolean }} LinkView
- * @typedef {{ id: string, name: string, email?: string, role: string, link: LinkView }} PersonView
+ * @typedef {{ id: string, name: string, email?: string, role: string, lang?: string, link: LinkView }} PersonView
  * @typedef {{ id: string, title: string, kind: string, organisation: string, planned_start: string,
- *   planned_end: string, time_zone: string, sponsor?: string, state: string, people: PersonView[] }} SessionView
+ *   planned_end: string, time_zone: string, sponsor?: string, state: string, cancelled?: boolean,
+ *   people: PersonView[] }} SessionView
  * @typedef {{ id: string, person: string, to: string, kind: string, state: "pending" | "sent" | "failed",
  *   attempts: number, created_at: string, sent_at?: string, next_attempt?: string, last_error?: string,
  *   smtp_reply?: string }} MailView
@@ -66,9 +68,12 @@ export async function sessionPage(sid) {
   const live = h("div", { "data-field": "session-live" });
   // Each person's documents: read again with the people, who may change.
   const docs = h("div", { "data-field": "session-documents" }, documents(base, session, say));
-  const root = h("section", { class: "card console-session", "aria-labelledby": "page-title", "data-session": session.id },
+  const root = h("section", { class: "card console-session", "aria-labelledby": "page-title", "data-session": session.id,
+    "data-cancelled": String(session.cancelled === true) },
     h("p", { class: "console-back" }, consoleLink("/console/sessions", T("console_session.back"))),
-    h("h1", { id: "page-title" }, session.title),
+    h("div", { class: "console-title-row" },
+      h("h1", { id: "page-title", "data-field": "session-title" }, session.title),
+      retitleButton(session, say, showAgain)),
     summary(session),
     announce,
     h("h2", { id: "live-title" }, T("console_session.live.title")),
@@ -112,7 +117,7 @@ function summary(s) {
   return h("dl", { class: "console-facts" },
     ...item("console_session.kind", kindLabel(s.kind), "session-kind"),
     ...item("console_session.when", `${formatSchedule(s)} (${s.time_zone})`, "session-when"),
-    ...item("console_session.state", t(/** @type {MessageKey} */ (`state.${s.state}`)), "session-state"),
+    ...item("console_session.state", stateLabel(s), "session-state"),
     ...item("console_session.organisation", s.organisation, "session-organisation"),
     ...item("console_session.sponsor", s.sponsor ?? t("console_session.no_sponsor"), "session-sponsor"));
 }
@@ -171,7 +176,7 @@ function copyableLink(url, label, field, say) {
  * The people with their links and what may be done with each.
  * @param {string} base
  * @param {SessionView} session
- * @param {() => Promise<void>} reload
+ * @param {(changed?: boolean) => Promise<void>} reload `true` when a name may have changed (the documents name people)
  * @param {(text: string) => void} say
  */
 function peopleTable(base, session, reload, say) {
@@ -207,7 +212,8 @@ function peopleTable(base, session, reload, say) {
       "aria-label": () => t(full, { name: p.name }), onclick }, T(short));
     return h("tr", { "data-person": p.id, "data-name": p.name },
       h("th", { scope: "row" }, p.name, h("br", {}), h("span", { class: "console-actor" }, roleLabel(p.role))),
-      h("td", { class: "console-email" }, p.email ?? t("console_session.no_email")),
+      h("td", { class: "console-email" }, p.email ?? t("console_session.no_email"),
+        p.lang ? h("span", { class: "console-actor", "data-field": "person-lang" }, h("br", {}), langLabel(p.lang)) : null),
       h("td", {},
         h("p", { class: "console-link-state", "data-field": "link-state", "data-revoked": String(p.link.revoked) },
           T("console_session.link.state", { state: t(linkState(p.link)) })),
@@ -218,7 +224,8 @@ function peopleTable(base, session, reload, say) {
             : button("revoke", "console_session.revoke.confirm", "console_session.revoke", () => act("revoke")),
           p.email && !p.link.revoked
             ? button("invite-one", "console_session.invite_one.short", "console_session.invite_one", invite)
-            : null)));
+            : null,
+          correctPersonButton(base, p, say, () => reload(true)))));
   });
   return h("div", {},
     table("console_session.people.title",
@@ -374,7 +381,9 @@ async function showLive(base, into, root, shown = "") {
     // The state changes while the page is open (the first join starts
     // the session): the summary follows it.
     const state = root.querySelector('[data-field="session-state"]');
-    if (state) state.textContent = t(/** @type {MessageKey} */ (`state.${view.state}`));
+    // A cancelled session stays « Annulée », which the live view, reading
+    // the state alone, would call ended.
+    if (state && !state.closest("[data-cancelled='true']")) state.textContent = t(/** @type {MessageKey} */ (`state.${view.state}`));
     const count = into.querySelector('[data-field="live-count"]');
     if (now === shown && count) {
       count.textContent = t("console_session.live.count", { here, all: view.people.length, at: clock(view.server_time) });

@@ -11,7 +11,7 @@
 
 import { onLanguageChange, t } from "./i18n.js";
 import { actionsRoute } from "./console-actions.js";
-import { call, consoleLink, itemFromPath, onNavigate, page, problemText, setCsrf, table, tableWrap, when } from "./console-kit.js";
+import { call, consoleLink, itemFromPath, onNavigate, page, problemText, setCsrf, stateLabel, table, tableWrap, when } from "./console-kit.js";
 import { inboxPage } from "./console-inbox.js";
 import { organisationPage } from "./console-organisation.js";
 import { recordingsPage } from "./console-recordings.js";
@@ -194,7 +194,7 @@ async function sessionsPage() {
         h("th", { scope: "row" }, consoleLink(`/console/sessions/${encodeURIComponent(s.id)}`, s.title, { "data-open-session": s.id })),
         h("td", {}, kindLabel(s.kind)),
         h("td", {}, formatSchedule(s)),
-        h("td", {}, t(/** @type {MessageKey} */ (`state.${s.state}`))),
+        h("td", { "data-field": "session-state" }, stateLabel(s)),
         h("td", { class: "num" }, String(s.people)))), "sessions"),
     h("p", { class: "panel-hint" }, T("staff_console.sessions.soon"))]);
 }

@@ -13,7 +13,16 @@ export type LeaveReason =
 export interface ErrorBody {
   code: string;
   message: string;
+  /** Which refusal, for the client to word with `args` (docs/protocol.md, "Errors"). */
+  reason?: Refusal;
+  args?: Record<string, string>;
 }
+
+export type Refusal =
+  | "session_ended" | "session_full" | "session_under_way" | "decision_in_progress"
+  | "participant_of_action" | "action_full" | "already_enrolled" | "duplicate_email"
+  | "interrupted" | "staff_email_taken" | "own_account" | "organisation_incomplete"
+  | "mail_not_configured" | "report_closed" | "nothing_to_correct";
 
 export interface Me {
   id: string;

@@ -329,6 +329,7 @@ pub async fn create_sessions(
                     } else {
                         Role::Participant
                     },
+                    lang: None,
                 })
                 .collect(),
         };

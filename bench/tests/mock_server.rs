@@ -87,6 +87,7 @@ async fn rest(mut stream: TcpStream, mock: Arc<Mock>) {
         time_zone: new.time_zone.unwrap_or_default(),
         sponsor: None,
         state: SessionState::Scheduled,
+        cancelled: false,
         created_at: new.planned_start.clone(),
         people: new
             .people
@@ -97,6 +98,7 @@ async fn rest(mut stream: TcpStream, mock: Arc<Mock>) {
                 name: p.name,
                 email: None,
                 role: p.role,
+                lang: None,
                 link: LinkView {
                     url: String::new(),
                     token: format!("{sid}.p_{k}_{i}"),

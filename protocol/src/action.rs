@@ -100,6 +100,10 @@ pub struct NewBeneficiary {
     /// The employer (printed "salarié(e) de l'entreprise …"), if any.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employer: Option<String>,
+    /// The language their mails are written in (the server's default
+    /// when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<crate::api::UiLang>,
 }
 
 /// `POST /api/actions` body (also `cadre action create --file`).
@@ -149,6 +153,8 @@ pub enum RejectionKind {
     Formula,
     /// The line has another number of fields than the header.
     FieldCount,
+    /// The language is neither French nor English.
+    UnknownLanguage,
 }
 
 /// A line of a CSV file that was not taken.
@@ -349,6 +355,9 @@ pub struct BeneficiaryView {
     /// Employer.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employer: Option<String>,
+    /// The language of their mails, when chosen for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<crate::api::UiLang>,
     /// When the action was interrupted for them, RFC 3339 UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted_at: Option<String>,
@@ -371,6 +380,9 @@ pub struct ActionSessionView {
     pub time_zone: String,
     /// State.
     pub state: SessionState,
+    /// Ended because staff cancelled it before it ran.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
 }
 
 /// An action as the organiser sees it.

@@ -19,6 +19,10 @@ pub struct NewPerson {
     pub email: Option<String>,
     /// Role.
     pub role: Role,
+    /// The language their mails are written in (the server's default
+    /// when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<UiLang>,
 }
 
 /// `POST /api/sessions` body (also the TOML/JSON file of `cadre session create`).
@@ -81,6 +85,36 @@ pub struct CancelSession {
     pub reason: String,
 }
 
+/// `PATCH /api/sessions/{sid}` body: a session's title corrected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SessionCorrection {
+    /// The new title (not empty, at most 200 characters).
+    pub title: String,
+}
+
+/// `PATCH /api/sessions/{sid}/people/{pid}` body (and, with `employer`,
+/// `PATCH /api/actions/{aid}/beneficiaries/{bid}`): what is corrected of a
+/// person; a field left out stays as it is. Their role and link do not
+/// change (a link names its role).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonCorrection {
+    /// Name (not empty, at most 120 characters).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// E-mail; an empty string removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub email: Option<String>,
+    /// Language of their mails: `fr`, `en`, or an empty string for the
+    /// server's default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<String>,
+    /// Employer, for a beneficiary of an action; an empty string removes it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub employer: Option<String>,
+}
+
 /// A join link as the organiser sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct LinkView {
@@ -108,6 +142,9 @@ pub struct PersonView {
     pub email: Option<String>,
     /// Role.
     pub role: Role,
+    /// The language of their mails, when chosen for them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lang: Option<UiLang>,
     /// Their join link.
     pub link: LinkView,
 }
@@ -134,6 +171,10 @@ pub struct SessionView {
     pub sponsor: Option<String>,
     /// Current state.
     pub state: SessionState,
+    /// Ended because staff cancelled it before it ran (its state is then
+    /// `ended`).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
     /// When it was created, RFC 3339 UTC.
     pub created_at: String,
     /// Everyone, with their links.
@@ -157,6 +198,9 @@ pub struct SessionSummary {
     pub time_zone: String,
     /// Current state.
     pub state: SessionState,
+    /// Ended because staff cancelled it before it ran.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub cancelled: bool,
     /// Number of people.
     pub people: usize,
 }

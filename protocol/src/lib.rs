@@ -343,8 +343,79 @@ impl fmt::Display for ErrorCode {
 pub struct ErrorBody {
     /// Stable code to branch on.
     pub code: ErrorCode,
-    /// A sentence for people (English; the client translates by code).
+    /// A sentence for people (English; the client translates by code, or
+    /// by `reason` when there is one).
     pub message: String,
+    /// Which refusal this is, more precisely than `code`, for a client to
+    /// word in its person's language with `args` (the message's values).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<Refusal>,
+    /// The values `reason`'s sentence names (an e-mail, a limit…).
+    #[serde(default, skip_serializing_if = "std::collections::BTreeMap::is_empty")]
+    pub args: std::collections::BTreeMap<String, String>,
+}
+
+impl ErrorBody {
+    /// A refusal with its code and sentence.
+    pub fn new(code: ErrorCode, message: impl Into<String>) -> Self {
+        ErrorBody {
+            code,
+            message: message.into(),
+            reason: None,
+            args: std::collections::BTreeMap::new(),
+        }
+    }
+
+    /// Says which refusal this is, with the values its sentence names.
+    pub fn because(mut self, reason: Refusal, args: &[(&str, &str)]) -> Self {
+        self.reason = Some(reason);
+        self.args = args
+            .iter()
+            .map(|(k, v)| ((*k).to_owned(), (*v).to_owned()))
+            .collect();
+        self
+    }
+}
+
+/// Refusals a person meets in the console or the call, named so that a
+/// client says them in its person's language (the `message` stays the
+/// English sentence for scripts and logs). The arguments each takes are
+/// listed; a client that does not know a reason shows the message.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Refusal {
+    /// The session has ended (or was cancelled): nothing more is planned in it.
+    SessionEnded,
+    /// The session already has its most people (`max`).
+    SessionFull,
+    /// A session under way (`state`) is moved or ended by its facilitator.
+    SessionUnderWay,
+    /// Another decision on the session is being recorded.
+    DecisionInProgress,
+    /// A participant of an action's session (`action`) is enrolled in the
+    /// action instead.
+    ParticipantOfAction,
+    /// The action already has its most beneficiaries (`max`).
+    ActionFull,
+    /// The e-mail (`email`) is already a beneficiary's of the action (`name`).
+    AlreadyEnrolled,
+    /// Two beneficiaries given with one e-mail (`email`).
+    DuplicateEmail,
+    /// The action was interrupted for this beneficiary.
+    Interrupted,
+    /// A staff account already uses the e-mail (`email`).
+    StaffEmailTaken,
+    /// One's own account is disabled or demoted by another administrator.
+    OwnAccount,
+    /// The organisation's identity misses what a certificate prints
+    /// (`missing`).
+    OrganisationIncomplete,
+    /// Mail is not configured on this server.
+    MailNotConfigured,
+    /// The difficulty report is closed.
+    ReportClosed,
+    /// A correction that names no field.
+    NothingToCorrect,
 }
 
 /// WebSocket close codes the server uses (4000–4999 is the application range).

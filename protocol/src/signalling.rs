@@ -1020,10 +1020,7 @@ impl ClientMessage {
 
 /// Parses a client text frame, classifying failures with a stable code.
 pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
-    let malformed = |message: String| ErrorBody {
-        code: ErrorCode::MalformedMessage,
-        message,
-    };
+    let malformed = |message: String| ErrorBody::new(ErrorCode::MalformedMessage, message);
     let env: Envelope<'_> =
         serde_json::from_str(text).map_err(|e| malformed(format!("malformed message: {e}")))?;
     let missing = |field: &str| malformed(format!("{} message without `{field}`", env.kind));
@@ -1061,12 +1058,10 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
         "get_evidence" => Ok(ClientMessage::GetEvidence),
         // A consent is always the sender's own: naming someone else is
         // refused outright rather than silently applied to the sender.
-        "consent" if env.participant.is_some() => Err(ErrorBody {
-            code: ErrorCode::Forbidden,
-            message:
-                "a consent is given by each person for themselves; `participant` is not accepted"
-                    .into(),
-        }),
+        "consent" if env.participant.is_some() => Err(ErrorBody::new(
+            ErrorCode::Forbidden,
+            "a consent is given by each person for themselves; `participant` is not accepted",
+        )),
         "consent" => Ok(ClientMessage::Consent {
             consent: env.consent.clone().ok_or_else(|| missing("consent"))?,
             granted: env.granted.ok_or_else(|| missing("granted"))?,
@@ -1163,10 +1158,10 @@ pub fn parse_client_message(text: &str) -> Result<ClientMessage, ErrorBody> {
                 .clone()
                 .ok_or_else(|| missing("participant"))?,
         }),
-        other => Err(ErrorBody {
-            code: ErrorCode::UnknownMessageType,
-            message: format!("unknown message type {other:?}"),
-        }),
+        other => Err(ErrorBody::new(
+            ErrorCode::UnknownMessageType,
+            format!("unknown message type {other:?}"),
+        )),
     }
 }
 

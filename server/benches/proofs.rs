@@ -38,12 +38,14 @@ async fn run() {
         name: "Claire Martin".into(),
         email: None,
         role: Role::Facilitator,
+        lang: None,
     }];
     for i in 0..PARTICIPANTS {
         people.push(NewPerson {
             name: format!("Participant·e {i} Ñúñez-Łukasz"),
             email: None,
             role: Role::Participant,
+            lang: None,
         });
     }
     let view = app

@@ -463,6 +463,7 @@ fn new_action(a: &CreateAction) -> anyhow::Result<NewAction> {
                     name,
                     email,
                     employer,
+                    lang: None,
                 }
             })
             .collect(),

@@ -6,7 +6,8 @@ use crate::directory::links::LinkError;
 use axum::Json;
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
-use cadre_protocol::{ErrorBody, ErrorCode};
+use cadre_protocol::{ErrorBody, ErrorCode, Refusal};
+use std::collections::BTreeMap;
 
 /// An API failure.
 #[derive(Debug, Clone)]
@@ -20,6 +21,10 @@ pub struct ApiError {
     /// Seconds to wait before trying again (`Retry-After`), for refusals
     /// that pass (capacity, rate).
     pub retry_after: Option<u64>,
+    /// Which refusal, for a client to word it (see [`Refusal`]).
+    pub reason: Option<Refusal>,
+    /// The values the refusal's sentence names.
+    pub args: BTreeMap<String, String>,
 }
 
 impl ApiError {
@@ -30,6 +35,18 @@ impl ApiError {
             message: message.into(),
             status: None,
             retry_after: None,
+            reason: None,
+            args: BTreeMap::new(),
+        }
+    }
+
+    /// Says which refusal this is, with the values its sentence names.
+    pub fn because(self, reason: Refusal, args: &[(&str, &str)]) -> Self {
+        let named = ErrorBody::new(self.code, "").because(reason, args);
+        ApiError {
+            reason: named.reason,
+            args: named.args,
+            ..self
         }
     }
 
@@ -95,6 +112,8 @@ impl IntoResponse for ApiError {
             } else {
                 self.message
             },
+            reason: self.reason,
+            args: self.args,
         };
         let mut response = (status, Json(body)).into_response();
         if let Some(secs) = self.retry_after {
@@ -112,12 +131,23 @@ impl From<LinkError> for ApiError {
     }
 }
 
+impl From<ErrorBody> for ApiError {
+    fn from(e: ErrorBody) -> Self {
+        ApiError {
+            reason: e.reason,
+            args: e.args,
+            ..ApiError::new(e.code, e.message)
+        }
+    }
+}
+
 impl From<CatalogError> for ApiError {
     fn from(e: CatalogError) -> Self {
         match e {
             CatalogError::Invalid(m) => ApiError::new(ErrorCode::InvalidInput, m),
             CatalogError::NotFound(m) => ApiError::new(ErrorCode::NotFound, m),
             CatalogError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
+            CatalogError::Refused(body) => ApiError::from(*body),
             other => ApiError::new(ErrorCode::Internal, other.to_string()),
         }
     }

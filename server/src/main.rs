@@ -841,6 +841,7 @@ async fn demo(data_dir: &Path, args: ServeArgs, json: bool) -> anyhow::Result<()
         name: name.to_owned(),
         email: None,
         role,
+        lang: None,
     };
     let view = server
         .app()
@@ -1301,11 +1302,13 @@ fn new_session(args: &CreateArgs) -> anyhow::Result<NewSession> {
                 name: name.trim().to_owned(),
                 email: Some(rest.trim_end_matches('>').trim().to_owned()),
                 role,
+                lang: None,
             },
             None => NewPerson {
                 name: spec.trim().to_owned(),
                 email: None,
                 role,
+                lang: None,
             },
         }
     };

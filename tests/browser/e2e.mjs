@@ -71,5 +71,6 @@ import "./suite/dossier.mjs";
 import "./suite/console-actions.mjs";
 import "./suite/walkthrough.mjs";
 import "./suite/console-enrolment.mjs";
+import "./suite/console-corrections.mjs";
 
 process.exitCode = await run();

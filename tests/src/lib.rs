@@ -655,6 +655,7 @@ pub fn session_body(people: &[(&str, Role)]) -> NewSession {
                 name: (*name).to_owned(),
                 email: None,
                 role: *role,
+                lang: None,
             })
             .collect(),
     }

@@ -150,6 +150,7 @@ fn view(detail: ActionDetail) -> ActionView {
                 name: b.name.clone(),
                 email: b.email.clone(),
                 employer: b.employer.clone(),
+                lang: b.lang,
                 interrupted_at: interrupted(b),
                 changes: detail
                     .changes
@@ -169,6 +170,7 @@ fn view(detail: ActionDetail) -> ActionView {
                 planned_end: rfc3339(s.planned_end),
                 time_zone: s.time_zone.name().to_owned(),
                 state: s.state,
+                cancelled: s.cancelled,
             })
             .collect(),
     }
@@ -485,6 +487,10 @@ impl App {
                      missing {} (PUT /api/organisation, cadre organisation set)",
                     missing.join(", ")
                 ),
+            )
+            .because(
+                cadre_protocol::Refusal::OrganisationIncomplete,
+                &[("missing", &missing.join(", "))],
             )
         })?;
         let time_zone = subject

@@ -476,7 +476,8 @@ impl App {
             return Err(ApiError::new(
                 ErrorCode::Conflict,
                 "this report is closed; it takes no further answer",
-            ));
+            )
+            .because(cadre_protocol::Refusal::ReportClosed, &[]));
         }
         let answered = self
             .ledger()
@@ -523,10 +524,10 @@ impl App {
         let report = self.difficulty(sid, rid).await?;
         match report.status {
             DifficultyStatus::Closed => {
-                return Err(ApiError::new(
-                    ErrorCode::Conflict,
-                    "this report is already closed",
-                ));
+                return Err(
+                    ApiError::new(ErrorCode::Conflict, "this report is already closed")
+                        .because(cadre_protocol::Refusal::ReportClosed, &[]),
+                );
             }
             DifficultyStatus::Open => {
                 return Err(ApiError::new(

@@ -120,6 +120,7 @@ impl App {
                             name: p.name,
                             email: p.email,
                             role: p.role,
+                            lang: p.lang,
                         })
                         .collect(),
                 };
@@ -130,7 +131,9 @@ impl App {
         Ok(copy)
     }
 
-    async fn tell_live(&self, person: &Person) {
+    /// Tells the person's session's live room of them: added, or their
+    /// name corrected.
+    pub(super) async fn tell_live(&self, person: &Person) {
         let me = Me {
             id: person.id.clone(),
             name: person.name.clone(),

@@ -20,6 +20,7 @@ use cadre_protocol::action::{
     ImportFileProblem, ImportPreview, ImportRefusal, ImportedBeneficiary, NewBeneficiary,
     RejectedLine, RejectionKind,
 };
+use cadre_protocol::api::UiLang;
 use std::collections::HashMap;
 
 /// The largest file taken, bytes.
@@ -46,6 +47,7 @@ const EMAIL: &[&str] = &[
     "adressecourriel",
 ];
 const EMPLOYER: &[&str] = &["entreprise", "employeur", "societe", "company", "employer"];
+const LANGUAGE: &[&str] = &["langue", "language", "lang", "languedecorrespondance"];
 
 /// What the header line accepts, as said to someone whose file has no name
 /// column.
@@ -57,6 +59,7 @@ struct Columns {
     name: NameColumns,
     email: Option<usize>,
     employer: Option<usize>,
+    language: Option<usize>,
     headers: Vec<String>,
     ignored: Vec<String>,
 }
@@ -141,6 +144,7 @@ fn columns(headers: Vec<String>) -> Result<Columns, ImportRefusal> {
     };
     let email = find(EMAIL);
     let employer = find(EMPLOYER);
+    let language = find(LANGUAGE);
     let used: Vec<usize> = match name {
         NameColumns::Full(i) => vec![i],
         NameColumns::Split(l, f) => std::iter::once(l).chain(f).collect(),
@@ -148,6 +152,7 @@ fn columns(headers: Vec<String>) -> Result<Columns, ImportRefusal> {
     .into_iter()
     .chain(email)
     .chain(employer)
+    .chain(language)
     .collect();
     let ignored = headers
         .iter()
@@ -159,6 +164,7 @@ fn columns(headers: Vec<String>) -> Result<Columns, ImportRefusal> {
         name,
         email,
         employer,
+        language,
         headers,
         ignored,
     })
@@ -368,7 +374,7 @@ fn beneficiary(
         NameColumns::Split(l, f) => vec![f, Some(l)],
     }
     .into_iter()
-    .chain([columns.email, columns.employer])
+    .chain([columns.email, columns.employer, columns.language])
     .flatten();
     for i in used {
         if formula(cell(i)) {
@@ -470,11 +476,34 @@ fn beneficiary(
         ),
         _ => None,
     };
+    let lang = match columns.language.map(|i| (i, cell(i).trim())) {
+        Some((i, l)) if !l.is_empty() => Some(language(l).ok_or_else(|| {
+            reject(
+                RejectionKind::UnknownLanguage,
+                Some(i),
+                None,
+                format!("{l:?} is not a language mails are written in (« français » or « anglais », fr or en)"),
+            )
+        })?),
+        _ => None,
+    };
     Ok(NewBeneficiary {
         name,
         email,
         employer,
+        lang,
     })
+}
+
+/// The language a cell names, as an office writes it: `fr`, `Français`,
+/// `FR-fr`, `anglais`, `English`…
+fn language(cell: &str) -> Option<UiLang> {
+    let key = normalise(cell);
+    match key.as_str() {
+        "fr" | "fra" | "fre" | "frfr" | "francais" | "french" => Some(UiLang::Fr),
+        "en" | "eng" | "engb" | "enus" | "anglais" | "english" => Some(UiLang::En),
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -586,5 +615,24 @@ mod tests {
         let p = read(&format!("Name\n{}\n", "a".repeat(121)));
         assert_eq!(p.rejected[0].kind, RejectionKind::TooLong);
         assert!(p.rejected[0].reason.contains("120"));
+    }
+
+    #[test]
+    fn a_language_column_sets_each_persons_mails_and_an_unknown_one_is_named() {
+        let p = read(
+            "Nom;Prénom;Langue
+Lefèvre;Élodie;Français
+Smith;Ann;EN
+Roy;Léa;
+Doe;Jo;allemand
+",
+        );
+        let langs: Vec<_> = p.beneficiaries.iter().map(|b| b.beneficiary.lang).collect();
+        assert_eq!(langs, [Some(UiLang::Fr), Some(UiLang::En), None]);
+        assert_eq!(p.rejected.len(), 1);
+        let r = &p.rejected[0];
+        assert_eq!((r.line, r.kind), (5, RejectionKind::UnknownLanguage));
+        assert_eq!(r.column.as_deref(), Some("Langue"));
+        assert!(p.ignored_columns.is_empty(), "{:?}", p.ignored_columns);
     }
 }

@@ -51,7 +51,8 @@ impl App {
                 ErrorCode::NotOpen,
                 "mail is not configured on this server: start it with --smtp-url and \
                  --mail-from (docs/operations.md, \"Mail\"); nothing was queued",
-            ));
+            )
+            .because(cadre_protocol::Refusal::MailNotConfigured, &[]));
         }
         let named = request.people.filter(|p| !p.is_empty());
         if named.as_ref().is_some_and(|p| p.len() > MAX_NAMED) {
@@ -67,9 +68,11 @@ impl App {
             .run(move |c| {
                 let detail = c.session_detail(&s)?;
                 if detail.session.state == SessionState::Ended {
-                    return Err(CatalogError::Conflict(format!(
-                        "session {s} is over: nothing to invite people to"
-                    )));
+                    return Err(CatalogError::conflict(
+                        cadre_protocol::Refusal::SessionEnded,
+                        &[],
+                        format!("session {s} is over: nothing to invite people to"),
+                    ));
                 }
                 let chosen: Vec<&(Person, Link)> = match &named {
                     None => detail.people.iter().collect(),

@@ -6,6 +6,8 @@
 pub mod actions;
 pub mod address_limits;
 pub mod answers;
+// A session's title, a person's name, e-mail or mail language corrected.
+pub mod corrections;
 pub mod difficulties;
 // The dossier d'audit of an action: one zip for an auditor.
 pub mod dossier;
@@ -497,6 +499,7 @@ impl App {
             .into_iter()
             .map(|(s, people)| SessionSummary {
                 state: s.state,
+                cancelled: s.cancelled,
                 id: s.id,
                 title: s.title,
                 kind: s.kind,
@@ -790,6 +793,7 @@ impl App {
                     name: person.name,
                     email: person.email,
                     role: person.role,
+                    lang: person.lang,
                     link,
                 })
             })
@@ -804,6 +808,7 @@ impl App {
             time_zone: s.time_zone.name().to_owned(),
             sponsor: s.sponsor,
             state: s.state,
+            cancelled: s.cancelled,
             created_at: rfc3339(s.created_at),
             people,
         })

@@ -72,7 +72,7 @@ impl App {
         self.registry()
             .staff_control(&info, &schedule, request)
             .await
-            .map_err(|e| ApiError::new(e.code, e.message))?;
+            .map_err(ApiError::from)?;
         tracing::info!(sid, action = ?action, "session decided from the console");
         self.session_view(sid).await
     }

@@ -15,12 +15,12 @@ use super::catalog::{
     text_field,
 };
 use crate::directory::keys::random_id;
-use cadre_protocol::Role;
 use cadre_protocol::action::{
     ActionChange, ActionChangeKind, ActionNature, NewAction, NewActionChange, NewActionSession,
     NewBeneficiary,
 };
-use cadre_protocol::api::{NewPerson, NewSession};
+use cadre_protocol::api::{NewPerson, NewSession, UiLang};
+use cadre_protocol::{Refusal, Role};
 use chrono::{DateTime, Utc};
 use rusqlite::{Connection, OptionalExtension, params};
 
@@ -83,6 +83,12 @@ pub(super) fn migrate(conn: &Connection) -> CatalogResult<()> {
     conn.execute_batch(
         "CREATE INDEX IF NOT EXISTS people_by_beneficiary ON people(beneficiary_id);",
     )?;
+    let has_lang = conn
+        .prepare("SELECT 1 FROM pragma_table_info('beneficiaries') WHERE name = 'lang'")?
+        .exists([])?;
+    if !has_lang {
+        conn.execute_batch("ALTER TABLE beneficiaries ADD COLUMN lang TEXT;")?;
+    }
     Ok(())
 }
 
@@ -114,6 +120,8 @@ pub struct Beneficiary {
     pub email: Option<String>,
     /// Employer.
     pub employer: Option<String>,
+    /// The language of their mails, when chosen for them.
+    pub lang: Option<UiLang>,
 }
 
 /// An action with its beneficiaries, sessions and changes.
@@ -156,11 +164,13 @@ fn session_of_action(
             name: f.name.clone(),
             email: f.email.clone(),
             role: Role::Facilitator,
+            lang: None,
         })
         .chain(enrolled.iter().map(|b| NewPerson {
             name: b.name.clone(),
             email: b.email.clone(),
             role: Role::Participant,
+            lang: b.lang,
         }))
         .collect();
     Ok(NewSession {
@@ -221,6 +231,18 @@ fn valid_beneficiary(prefix: &str, b: &NewBeneficiary, aid: &str) -> CatalogResu
         name,
         email,
         employer,
+        lang: b.lang,
+    })
+}
+
+/// The index of an earlier beneficiary with `b`'s e-mail (compared
+/// without case), if any.
+fn same_email(earlier: &[Beneficiary], b: &Beneficiary) -> Option<usize> {
+    let address = b.email.as_deref()?;
+    earlier.iter().position(|e| {
+        e.email
+            .as_deref()
+            .is_some_and(|x| x.eq_ignore_ascii_case(address))
     })
 }
 
@@ -287,11 +309,19 @@ impl Catalog {
             created_at: Utc::now(),
         };
         for (i, b) in new.beneficiaries.iter().enumerate() {
-            beneficiaries.push(valid_beneficiary(
-                &format!("beneficiaries[{i}]."),
-                b,
-                &action.id,
-            )?);
+            let b = valid_beneficiary(&format!("beneficiaries[{i}]."), b, &action.id)?;
+            if let Some(first) = same_email(&beneficiaries, &b) {
+                let email = b.email.as_deref().unwrap_or_default();
+                return Err(CatalogError::invalid(
+                    Refusal::DuplicateEmail,
+                    &[("email", email)],
+                    format!(
+                        "beneficiaries[{i}].email: {email} is already beneficiaries[{first}]'s; \
+                         one person is enrolled once"
+                    ),
+                ));
+            }
+            beneficiaries.push(b);
         }
         let mut conn = self.connection();
         let tx = conn.transaction()?;
@@ -307,15 +337,16 @@ impl Catalog {
         )?;
         for (position, b) in beneficiaries.iter().enumerate() {
             tx.execute(
-                "INSERT INTO beneficiaries (id, action_id, position, name, email, employer) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+                "INSERT INTO beneficiaries (id, action_id, position, name, email, employer, lang) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
                 params![
                     b.id,
                     b.action_id,
                     position as i64,
                     b.name,
                     b.email,
-                    b.employer
+                    b.employer,
+                    b.lang.map(UiLang::tag),
                 ],
             )?;
         }
@@ -389,7 +420,7 @@ impl Catalog {
             .ok_or_else(|| CatalogError::NotFound(format!("no action {aid}")))??;
         let beneficiaries = {
             let mut stmt = conn.prepare(
-                "SELECT id, action_id, name, email, employer FROM beneficiaries \
+                "SELECT id, action_id, name, email, employer, lang FROM beneficiaries \
                  WHERE action_id = ?1 ORDER BY position",
             )?;
             stmt.query_map([aid], |row| {
@@ -399,6 +430,10 @@ impl Catalog {
                     name: row.get(2)?,
                     email: row.get(3)?,
                     employer: row.get(4)?,
+                    // An unknown tag (edited by hand) is the server's default.
+                    lang: row
+                        .get::<_, Option<String>>(5)?
+                        .and_then(|l| l.parse().ok()),
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?
@@ -498,20 +533,44 @@ impl Catalog {
             return Err(CatalogError::NotFound(format!("no action {aid}")));
         }
         if count as usize >= MAX_BENEFICIARIES {
-            return Err(CatalogError::Conflict(format!(
-                "the action {aid} already has {MAX_BENEFICIARIES} beneficiaries, the most it takes"
-            )));
+            return Err(CatalogError::conflict(
+                Refusal::ActionFull,
+                &[("max", &MAX_BENEFICIARIES.to_string())],
+                format!(
+                    "the action {aid} already has {MAX_BENEFICIARIES} beneficiaries, the most it takes"
+                ),
+            ));
+        }
+        if let Some(address) = &beneficiary.email {
+            let enrolled: Option<String> = tx
+                .query_row(
+                    "SELECT name FROM beneficiaries WHERE action_id = ?1 AND lower(email) = lower(?2)",
+                    params![aid, address],
+                    |row| row.get(0),
+                )
+                .optional()?;
+            if let Some(name) = enrolled {
+                return Err(CatalogError::conflict(
+                    Refusal::AlreadyEnrolled,
+                    &[("email", address), ("name", &name)],
+                    format!(
+                        "{address} is already the e-mail of {name}, a beneficiary of this action: \
+                     one person is enrolled once"
+                    ),
+                ));
+            }
         }
         tx.execute(
-            "INSERT INTO beneficiaries (id, action_id, position, name, email, employer) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            "INSERT INTO beneficiaries (id, action_id, position, name, email, employer, lang) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
             params![
                 beneficiary.id,
                 aid,
                 last.map_or(0, |p| p + 1),
                 beneficiary.name,
                 beneficiary.email,
-                beneficiary.employer
+                beneficiary.employer,
+                beneficiary.lang.map(UiLang::tag),
             ],
         )?;
         let sessions: Vec<String> = tx
@@ -525,6 +584,7 @@ impl Catalog {
             name: beneficiary.name.clone(),
             email: beneficiary.email.clone(),
             role: Role::Participant,
+            lang: beneficiary.lang,
         };
         for sid in &sessions {
             super::catalog::add_person_in(
@@ -641,9 +701,11 @@ impl Catalog {
             .filter(|c| c.beneficiary_id == bid)
             .collect();
         if mine.iter().any(|c| c.kind == ActionChangeKind::Interrupted) {
-            return Err(CatalogError::Conflict(format!(
-                "the action was interrupted for {bid}: nothing more can be recorded"
-            )));
+            return Err(CatalogError::conflict(
+                Refusal::Interrupted,
+                &[],
+                format!("the action was interrupted for {bid}: nothing more can be recorded"),
+            ));
         }
         let paused = mine
             .iter()
@@ -700,9 +762,11 @@ impl Catalog {
             |row| row.get(0),
         )?;
         if stopped > 0 {
-            return Err(CatalogError::Conflict(format!(
-                "the action was interrupted for {bid}: nothing more can be recorded"
-            )));
+            return Err(CatalogError::conflict(
+                Refusal::Interrupted,
+                &[],
+                format!("the action was interrupted for {bid}: nothing more can be recorded"),
+            ));
         }
         tx.execute(
             "INSERT INTO action_changes (id, action_id, beneficiary_id, kind, reason, by, at) \

@@ -7,9 +7,9 @@
 //! runtime thread waits on the disk.
 
 use crate::directory::keys::random_id;
-use cadre_protocol::api::{NewPerson, NewSession};
+use cadre_protocol::api::{NewPerson, NewSession, UiLang};
 use cadre_protocol::session::MediaMode;
-use cadre_protocol::{Role, SessionKind, SessionState};
+use cadre_protocol::{Refusal, Role, SessionKind, SessionState};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
 use rusqlite::{Connection, OptionalExtension, params};
@@ -19,8 +19,8 @@ use std::sync::{Arc, Mutex};
 /// Name of the SQLite file in the data directory.
 pub const DB_FILE: &str = "cadre.sqlite3";
 
-const MAX_TITLE: usize = 200;
-const MAX_NAME: usize = 120;
+pub(crate) const MAX_TITLE: usize = 200;
+pub(crate) const MAX_NAME: usize = 120;
 const MAX_EMAIL: usize = 254;
 const MAX_PEOPLE: usize = 50;
 const MAX_DURATION_HOURS: i64 = 24;
@@ -38,6 +38,10 @@ pub enum CatalogError {
     /// does not follow the previous one).
     #[error("{0}")]
     Conflict(String),
+    /// A refusal a client words by its reason (see `cadre_protocol::Refusal`):
+    /// its code, English sentence and the values it names.
+    #[error("{}", .0.message)]
+    Refused(Box<cadre_protocol::ErrorBody>),
     /// SQLite failed.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
@@ -51,6 +55,32 @@ pub enum CatalogError {
 
 /// Result alias for this module.
 pub type CatalogResult<T> = Result<T, CatalogError>;
+
+impl CatalogError {
+    /// A conflict with the current state, named for clients.
+    pub fn conflict(
+        reason: cadre_protocol::Refusal,
+        args: &[(&str, &str)],
+        message: impl Into<String>,
+    ) -> Self {
+        CatalogError::Refused(Box::new(
+            cadre_protocol::ErrorBody::new(cadre_protocol::ErrorCode::Conflict, message)
+                .because(reason, args),
+        ))
+    }
+
+    /// Invalid input, named for clients.
+    pub fn invalid(
+        reason: cadre_protocol::Refusal,
+        args: &[(&str, &str)],
+        message: impl Into<String>,
+    ) -> Self {
+        CatalogError::Refused(Box::new(
+            cadre_protocol::ErrorBody::new(cadre_protocol::ErrorCode::InvalidInput, message)
+                .because(reason, args),
+        ))
+    }
+}
 
 /// A session as stored.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -78,6 +108,8 @@ pub struct Session {
     /// How its media travels, when chosen for it (otherwise the
     /// deployment's choice).
     pub media: Option<MediaMode>,
+    /// Ended because staff cancelled it before it ran.
+    pub cancelled: bool,
 }
 
 /// A person as stored.
@@ -93,6 +125,8 @@ pub struct Person {
     pub email: Option<String>,
     /// Role.
     pub role: Role,
+    /// The language of their mails, when chosen for them.
+    pub lang: Option<UiLang>,
 }
 
 /// A link as stored (the token itself is re-minted on demand).
@@ -207,6 +241,14 @@ impl Catalog {
         if !has_column(&conn, "sessions", "media")? {
             conn.execute_batch("ALTER TABLE sessions ADD COLUMN media TEXT")?;
         }
+        // Catalogues from before a cancellation was marked, and before
+        // people had a language of their own.
+        if !has_column(&conn, "sessions", "cancelled_at")? {
+            conn.execute_batch("ALTER TABLE sessions ADD COLUMN cancelled_at INTEGER")?;
+        }
+        if !has_column(&conn, "people", "lang")? {
+            conn.execute_batch("ALTER TABLE people ADD COLUMN lang TEXT")?;
+        }
         // The organisation's identity, actions and
         // their beneficiaries, and the people column that links them.
         conn.execute_batch(super::organisation::SCHEMA)?;
@@ -278,11 +320,11 @@ impl Catalog {
         let conn = self.lock();
         let mut stmt = conn.prepare(
             "SELECT s.id, s.title, s.kind, s.organisation, s.planned_start, s.planned_end, \
-             s.time_zone, s.sponsor, s.state, s.created_at, s.media, \
+             s.time_zone, s.sponsor, s.state, s.created_at, s.media, s.cancelled_at, \
              (SELECT COUNT(*) FROM people p WHERE p.session_id = s.id) \
              FROM sessions s ORDER BY s.planned_start DESC, s.id",
         )?;
-        let rows = stmt.query_map([], |row| Ok((session_row(row), row.get::<_, i64>(11)?)))?;
+        let rows = stmt.query_map([], |row| Ok((session_row(row), row.get::<_, i64>(12)?)))?;
         let mut out = Vec::new();
         for row in rows {
             let (session, count) = row?;
@@ -301,7 +343,7 @@ impl Catalog {
         let session = self.session(id)?;
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT p.id, p.session_id, p.name, p.email, p.role, \
+            "SELECT p.id, p.session_id, p.name, p.email, p.role, p.lang, \
              l.jti, l.not_before, l.expires_at, l.issued_at, l.revoked_at \
              FROM people p JOIN links l ON l.person_id = p.id \
              WHERE p.session_id = ?1 \
@@ -312,13 +354,13 @@ impl Catalog {
             Ok((
                 person_row(row),
                 Link {
-                    jti: row.get(5)?,
+                    jti: row.get(6)?,
                     person_id: row.get(0)?,
                     session_id: row.get(1)?,
-                    not_before: secs(row.get(6)?),
-                    expires_at: secs(row.get(7)?),
-                    issued_at: secs(row.get(8)?),
-                    revoked_at: row.get::<_, Option<i64>>(9)?.map(secs),
+                    not_before: secs(row.get(7)?),
+                    expires_at: secs(row.get(8)?),
+                    issued_at: secs(row.get(9)?),
+                    revoked_at: row.get::<_, Option<i64>>(10)?.map(secs),
                 },
             ))
         })?;
@@ -347,9 +389,9 @@ impl Catalog {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT l.person_id, l.session_id, l.revoked_at, l.seal, \
-             p.id, p.session_id, p.name, p.email, p.role, \
+             p.id, p.session_id, p.name, p.email, p.role, p.lang, \
              s.id, s.title, s.kind, s.organisation, s.planned_start, s.planned_end, \
-             s.time_zone, s.sponsor, s.state, s.created_at, s.media \
+             s.time_zone, s.sponsor, s.state, s.created_at, s.media, s.cancelled_at \
              FROM links l LEFT JOIN people p ON p.id = l.person_id \
              LEFT JOIN sessions s ON s.id = l.session_id WHERE l.jti = ?1",
         )?;
@@ -365,7 +407,7 @@ impl Catalog {
                 if row.get::<_, Option<String>>(4)?.is_none() {
                     return Ok((Ok(Admission::UnknownLink), row.get(3)?));
                 }
-                if row.get::<_, Option<String>>(9)?.is_none() {
+                if row.get::<_, Option<String>>(10)?.is_none() {
                     return Ok((
                         Err(CatalogError::NotFound(format!("no session {sid}"))),
                         row.get(3)?,
@@ -373,7 +415,7 @@ impl Catalog {
                 }
                 let admitted = person_at(row, 4).and_then(|person| {
                     Ok(Admission::Admitted {
-                        session: Box::new(session_at(row, 9)?),
+                        session: Box::new(session_at(row, 10)?),
                         person,
                     })
                 });
@@ -392,7 +434,7 @@ impl Catalog {
         let conn = self.lock();
         let person = conn
             .query_row(
-                "SELECT id, session_id, name, email, role FROM people WHERE id = ?1 AND session_id = ?2",
+                "SELECT id, session_id, name, email, role, lang FROM people WHERE id = ?1 AND session_id = ?2",
                 [pid, sid],
                 |row| Ok(person_row(row)),
             )
@@ -482,7 +524,7 @@ impl Catalog {
         let conn = self.lock();
         let person = conn
             .query_row(
-                "SELECT id, session_id, name, email, role FROM people WHERE id = ?1 AND session_id = ?2",
+                "SELECT id, session_id, name, email, role, lang FROM people WHERE id = ?1 AND session_id = ?2",
                 [pid, sid],
                 |row| Ok(person_row(row)),
             )
@@ -500,7 +542,7 @@ impl Catalog {
     pub fn people(&self, sid: &str) -> CatalogResult<Vec<Person>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, session_id, name, email, role FROM people WHERE session_id = ?1 ORDER BY position",
+            "SELECT id, session_id, name, email, role, lang FROM people WHERE session_id = ?1 ORDER BY position",
         )?;
         let rows = stmt.query_map([sid], |row| Ok(person_row(row)))?;
         let mut out = Vec::new();
@@ -565,7 +607,7 @@ fn session_row(row: &rusqlite::Row<'_>) -> CatalogResult<Session> {
     session_at(row, 0)
 }
 
-/// A session from the row's columns `at..at + 11`.
+/// A session from the row's columns `at..at + 12`.
 fn session_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Session> {
     let kind: String = row.get(at + 2)?;
     let tz: String = row.get(at + 6)?;
@@ -588,14 +630,15 @@ fn session_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Session> {
             .get::<_, Option<String>>(at + 10)?
             .map(|m| m.parse().map_err(CatalogError::Corrupt))
             .transpose()?,
+        cancelled: row.get::<_, Option<i64>>(at + 11)?.is_some(),
     })
 }
 
-fn person_row(row: &rusqlite::Row<'_>) -> CatalogResult<Person> {
+pub(crate) fn person_row(row: &rusqlite::Row<'_>) -> CatalogResult<Person> {
     person_at(row, 0)
 }
 
-/// A person from the row's columns `at..at + 5`.
+/// A person from the row's columns `at..at + 6`.
 fn person_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Person> {
     let role: String = row.get(at + 4)?;
     Ok(Person {
@@ -608,6 +651,10 @@ fn person_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Person> {
             "participant" => Role::Participant,
             other => return Err(CatalogError::Corrupt(format!("role {other}"))),
         },
+        // An unknown tag (edited by hand) is the server's default.
+        lang: row
+            .get::<_, Option<String>>(at + 5)?
+            .and_then(|l| l.parse().ok()),
     })
 }
 
@@ -616,7 +663,7 @@ fn person_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Person> {
 pub(crate) fn session_in(conn: &Connection, id: &str) -> CatalogResult<Session> {
     conn.prepare_cached(
         "SELECT id, title, kind, organisation, planned_start, planned_end, time_zone, \
-             sponsor, state, created_at, media FROM sessions WHERE id = ?1",
+             sponsor, state, created_at, media, cancelled_at FROM sessions WHERE id = ?1",
     )?
     .query_row([id], |row| Ok(session_row(row)))
     .optional()?
@@ -649,6 +696,7 @@ pub(crate) fn insert_session(
         state: SessionState::Scheduled,
         created_at: now,
         media: new.media,
+        cancelled: false,
     };
     let (not_before, expires_at) = link_window(&session);
     tx.execute(
@@ -700,9 +748,11 @@ pub(crate) fn add_person_in(
     let person = valid_person("", new)?;
     let session = session_in(tx, sid)?;
     if session.state == SessionState::Ended {
-        return Err(CatalogError::Conflict(format!(
-            "the session {sid} has ended: nobody joins it any more"
-        )));
+        return Err(CatalogError::conflict(
+            Refusal::SessionEnded,
+            &[],
+            format!("the session {sid} has ended: nobody joins it any more"),
+        ));
     }
     let in_action: Option<String> = tx
         .query_row(
@@ -713,10 +763,14 @@ pub(crate) fn add_person_in(
         )
         .optional()?;
     if let (Some(title), Role::Participant, None) = (&in_action, person.role, beneficiary) {
-        return Err(CatalogError::Conflict(format!(
-            "this session belongs to the action « {title} »: a participant is added to the action \
-             as a beneficiary, which enrols them in each of its sessions"
-        )));
+        return Err(CatalogError::conflict(
+            Refusal::ParticipantOfAction,
+            &[("action", title)],
+            format!(
+                "this session belongs to the action « {title} »: a participant is added to the \
+                 action as a beneficiary, which enrols them in each of its sessions"
+            ),
+        ));
     }
     let (count, last): (i64, Option<i64>) = tx.query_row(
         "SELECT COUNT(*), MAX(position) FROM people WHERE session_id = ?1",
@@ -724,9 +778,11 @@ pub(crate) fn add_person_in(
         |row| Ok((row.get(0)?, row.get(1)?)),
     )?;
     if count as usize >= MAX_PEOPLE {
-        return Err(CatalogError::Conflict(format!(
-            "the session {sid} already has {MAX_PEOPLE} people, the most it takes"
-        )));
+        return Err(CatalogError::conflict(
+            Refusal::SessionFull,
+            &[("max", &MAX_PEOPLE.to_string())],
+            format!("the session {sid} already has {MAX_PEOPLE} people, the most it takes"),
+        ));
     }
     let position = last.map_or(0, |p| p as usize + 1);
     let added = insert_person(
@@ -767,17 +823,19 @@ fn insert_person(
         name: p.name,
         email: p.email,
         role: p.role,
+        lang: p.lang,
     };
     tx.execute(
-        "INSERT INTO people (id, session_id, position, name, email, role) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        "INSERT INTO people (id, session_id, position, name, email, role, lang) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
         params![
             person.id,
             person.session_id,
             position as i64,
             person.name,
             person.email,
-            person.role.as_str()
+            person.role.as_str(),
+            person.lang.map(UiLang::tag),
         ],
     )?;
     let link = Link {
@@ -870,6 +928,7 @@ pub(crate) fn valid_person(prefix: &str, p: &NewPerson) -> CatalogResult<NewPers
         name,
         email,
         role: p.role,
+        lang: p.lang,
     })
 }
 
@@ -964,6 +1023,7 @@ mod tests {
                 name: "Claire".into(),
                 email: None,
                 role: Role::Facilitator,
+                lang: None,
             }],
         }
     }

@@ -12,6 +12,8 @@
 //!   invitations and the answers, kept apart.
 //! - [`outbox`]: the outgoing mail queue (to whom, why, what became of
 //!   it; never the message's text).
+//! - [`corrections`]: a session's title, a person's name, e-mail or mail
+//!   language corrected after the fact; a cancellation's mark.
 //! - [`staff`]: staff accounts (Argon2id passwords), their logins in a
 //!   browser and the append-only audit log.
 
@@ -19,6 +21,7 @@
 pub mod actions;
 pub mod calendar;
 pub mod catalog;
+pub mod corrections;
 pub mod keys;
 pub mod links;
 pub mod organisation;

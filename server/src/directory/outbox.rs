@@ -276,11 +276,16 @@ pub fn queue_postponement(
     })
 }
 
-/// Queues the cancellation's mail to each person invited by mail (once:
-/// a session is cancelled once).
-pub fn queue_cancellation(catalog: &Catalog, sid: &str) -> CatalogResult<usize> {
+/// Marks the session cancelled and, when `mails`, queues the
+/// cancellation's mail to each person invited by mail (once: a session is
+/// cancelled once).
+pub fn queue_cancellation(catalog: &Catalog, sid: &str, mails: bool) -> CatalogResult<usize> {
     let now = chrono::Utc::now().timestamp_millis();
     catalog.in_transaction(|tx| {
+        super::corrections::mark_cancelled(tx, sid, now)?;
+        if !mails {
+            return Ok(0);
+        }
         let people = invited(tx, sid)?;
         queue_each(tx, sid, &people, MailKind::Cancellation, "cancel", now)
     })

@@ -171,9 +171,11 @@ pub fn add(
         .prepare_cached("SELECT 1 FROM staff WHERE email = ?1")?
         .exists([&email])?;
     if taken {
-        return Err(CatalogError::Conflict(format!(
-            "a staff account already uses {email}"
-        )));
+        return Err(CatalogError::conflict(
+            cadre_protocol::Refusal::StaffEmailTaken,
+            &[("email", &email)],
+            format!("a staff account already uses {email}"),
+        ));
     }
     conn.execute(
         "INSERT INTO staff (id, email, name, role, password_hash, created_at) \

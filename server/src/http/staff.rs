@@ -171,7 +171,8 @@ async fn change(
             ErrorCode::Conflict,
             "you cannot disable your own account or take away your own administrator role; \
              another administrator can",
-        ));
+        )
+        .because(cadre_protocol::Refusal::OwnAccount, &[]));
     }
     let hash = match &change.password {
         Some(password) => {

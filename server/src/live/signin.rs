@@ -76,10 +76,7 @@ impl From<SigninError> for ErrorBody {
             | SigninError::NotSigned(..)
             | SigninError::AlreadyCountersigned(..) => ErrorCode::Conflict,
         };
-        ErrorBody {
-            code,
-            message: e.to_string(),
-        }
+        ErrorBody::new(code, e.to_string())
     }
 }
 

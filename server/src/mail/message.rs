@@ -125,7 +125,7 @@ pub async fn build(
         reason: reason.as_deref(),
         slot,
     };
-    let texts = texts(app.default_lang(), &content);
+    let texts = texts(person.lang.unwrap_or(app.default_lang()), &content);
     let from = settings.sender().map_err(|e| Unsendable(e.to_string()))?;
     let to: Mailbox = format!("{} <{}>", quoted(&person.name), mail.recipient)
         .parse()
@@ -583,6 +583,7 @@ mod tests {
             state: SessionState::Scheduled,
             created_at: Utc.with_ymd_and_hms(2026, 12, 1, 8, 0, 0).unwrap(),
             media: None,
+            cancelled: false,
         }
     }
 

@@ -168,6 +168,7 @@ mod tests {
             state: SessionState::Scheduled,
             created_at: start - chrono::Duration::hours(created_h),
             media: None,
+            cancelled: false,
         }
     }
 

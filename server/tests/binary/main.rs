@@ -40,6 +40,7 @@ async fn atelier(app: &cadre_server::App) -> SessionView {
         name: name.into(),
         email: None,
         role,
+        lang: None,
     };
     app.create_session(NewSession {
         title: "Atelier".into(),

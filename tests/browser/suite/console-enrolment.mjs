@@ -124,7 +124,7 @@ test("console enrolment: a coordinator adds a trainee by hand, duplicates the se
     await dialog.waitFor({ timeout: UI_WAIT_MS });
     assert.equal(await dialog.locator('[data-action="dialog-cancel"]').innerText(), "Garder la séance");
     await dialog.locator('[data-action="dialog-confirm"]').click();
-    await page.locator('dd[data-field="session-state"]', { hasText: "Terminée" }).waitFor({ timeout: UI_WAIT_MS });
+    await page.locator('dd[data-field="session-state"]', { hasText: "Annulée" }).waitFor({ timeout: UI_WAIT_MS });
     assert.equal(await page.locator('[data-field="move"], [data-field="cancel"], [data-field="add-person"]').count(), 0,
       "a cancelled session is no longer planned");
 

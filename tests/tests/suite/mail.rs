@@ -727,6 +727,86 @@ async fn a_cancellation_mails_the_people_invited_and_withdraws_the_event() {
     assert_eq!(smtp.messages().len(), 4, "nothing more sent");
 }
 
+/// Each person is written to in their language (the server's default,
+/// French here, when none was chosen), and a mail not sent yet follows a
+/// corrected address; an address removed gives it up.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_person_is_written_to_in_their_language_at_their_corrected_address() {
+    let port = free_port();
+    let server = TestServer::start_with(mail(smtp_url(port), Vec::new())).await;
+    let session = three_people(
+        &server,
+        "Europe/Paris",
+        [
+            Some("claire@cadre.test"),
+            Some("karim@old.example"),
+            Some("sophie@cadre.test"),
+        ],
+    )
+    .await;
+    let sid = &session.id;
+    let (status, queued) = invite(&server, sid, json!({})).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{queued}");
+    // The mail server is down: the mails wait, and the office corrects
+    // Karim's address and language, and removes Claire's.
+    wait_mails(&server, sid, "three mails tried once", |ms| {
+        ms.len() == 3 && ms.iter().all(|m| m["attempts"].as_u64().unwrap_or(0) >= 1)
+    })
+    .await;
+    let correct = |pid: &str, body: Value| {
+        let request = server
+            .http()
+            .patch(server.url(&format!("/api/sessions/{sid}/people/{pid}")))
+            .bearer_auth(server.organiser_token())
+            .json(&body);
+        server.send(request)
+    };
+    let karim = person(&session, "Karim Benali").id.clone();
+    let claire = person(&session, "Claire Martin").id.clone();
+    let (status, body) = correct(&karim, json!({"email": "karim@cadre.test", "lang": "en"})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let (status, body) = correct(&claire, json!({"email": ""})).await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    let now = mails(&server, sid).await;
+    let of = |pid: &str| {
+        now.iter()
+            .find(|m| m["person"] == pid)
+            .unwrap_or_else(|| panic!("{pid}'s mail in {now:#?}"))
+            .clone()
+    };
+    assert_eq!(of(&karim)["to"], "karim@cadre.test");
+    assert_eq!(of(&claire)["state"], "failed");
+
+    let smtp = TestSmtp::start(port).await;
+    let messages = smtp.wait_messages(2).await;
+    wait_mails(&server, sid, "two mails sent", |ms| {
+        ms.iter().filter(|m| m["state"] == "sent").count() == 2
+    })
+    .await;
+    let to_karim = message_to(&messages, "karim@cadre.test");
+    let subject = to_karim["subject"].as_str().unwrap_or_default();
+    assert!(subject.starts_with("Invitation: "), "{subject}");
+    assert!(
+        text_of(to_karim).contains("Hello Karim Benali,"),
+        "{}",
+        text_of(to_karim)
+    );
+    let to_sophie = message_to(&messages, "sophie@cadre.test");
+    assert!(
+        text_of(to_sophie).contains("Bonjour Sophie Dubois,"),
+        "{}",
+        text_of(to_sophie)
+    );
+    assert!(
+        !messages
+            .iter()
+            .any(|m| m["rcpt_tos"][0] == "karim@old.example"),
+        "nothing to the old address"
+    );
+    assert_eq!(smtp.messages().len(), 2, "nothing to Claire: {messages:#?}");
+    smtp.stop();
+}
+
 /// A reminder before the session goes once to each person invited, at
 /// the configured delay (here 3 s before a session starting in 6 s).
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -17,6 +17,7 @@ mod consent_order;
 mod consistency;
 mod console_session;
 mod control_proofs;
+mod corrections;
 mod document_privacy;
 // The dossier d'audit of an action.
 mod dossier;

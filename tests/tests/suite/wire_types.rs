@@ -57,7 +57,8 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 /// Fields whose content is opaque to the protocol: typed loosely on both sides.
-const OPAQUE: &[&str] = &["data", "payload"];
+// `args` is a map of a refusal's values, keyed by what its sentence names.
+const OPAQUE: &[&str] = &["data", "payload", "args"];
 
 #[test]
 fn wire_d_ts_matches_the_rust_types() {
@@ -118,14 +119,16 @@ fn wire_d_ts_matches_the_rust_types() {
             },
             full,
         );
-        check.value(
-            "ErrorBody",
-            &ErrorBody {
-                code: ErrorCode::NotOpen,
-                message: "the sign-in window is closed".into(),
-            },
-            full,
-        );
+        let error = ErrorBody::new(ErrorCode::Conflict, "x is already the e-mail of Sophie");
+        let error = if full {
+            error.because(
+                cadre_protocol::Refusal::AlreadyEnrolled,
+                &[("email", "x"), ("name", "Sophie")],
+            )
+        } else {
+            error
+        };
+        check.value("ErrorBody", &error, full);
     }
 
     // Every Rust variant has a value above, and the TypeScript tags are the Rust ones.
@@ -164,6 +167,7 @@ fn wire_d_ts_matches_the_rust_types() {
     check.union("Reaction", &variants::<Reaction>());
     check.union("ShareChange", &variants::<ShareChange>());
     check.union("QuestionKind", &variants::<QuestionKind>());
+    check.union("Refusal", &variants::<cadre_protocol::Refusal>());
     check.union(
         "ConsentKind",
         &[RECORDING, SPONSOR_SHARE].map(String::from).into(),

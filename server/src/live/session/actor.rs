@@ -369,6 +369,7 @@ impl SessionActor {
             Command::Revoke { id, reply } => self.revoke(&id, reply),
             Command::Connected(reply) => self.connected(reply),
             Command::Enrolled(me) => self.enrolled(me),
+            Command::Retitled(title) => self.retitled(title),
             Command::Notify { id, text } => self.send(&id, Outbound::Text(text)),
             Command::Quiz(cmd) => self.on_quiz(*cmd),
             Command::SignBegin { id, slot, reply } => self.sign_begin(&id, &slot, reply),

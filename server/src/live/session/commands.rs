@@ -39,9 +39,11 @@ pub(super) enum Command {
         id: String,
         reply: oneshot::Sender<bool>,
     },
-    /// Staff added a person to the session while it is live: they may
-    /// join by their new link.
+    /// Staff added a person to the session while it is live (they may
+    /// join by their new link), or corrected their name.
     Enrolled(cadre_protocol::session::Me),
+    /// Staff corrected the session's title while it is live.
+    Retitled(String),
     /// Who is connected now (staff's live view).
     Connected(oneshot::Sender<Vec<super::roster::Connected>>),
     Chat {

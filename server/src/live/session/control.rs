@@ -17,7 +17,7 @@ use crate::evidence::ledger::NewEvent;
 use crate::live::outbound::{Outbound, encode};
 use cadre_protocol::evidence::{ACTOR_ORGANISER, ACTOR_SERVER, Entry, kind};
 use cadre_protocol::signalling::{ControlAction, LeaveReason, ServerMessage, StateNotice};
-use cadre_protocol::{ErrorBody, ErrorCode, SessionState};
+use cadre_protocol::{ErrorBody, ErrorCode, Refusal, SessionState};
 use tokio::sync::oneshot;
 use tracing::warn;
 
@@ -101,7 +101,8 @@ impl SessionActor {
         if self.controlling {
             let _ = reply.send(Err(conflict(
                 "another control is being recorded; try again",
-            )));
+            )
+            .because(Refusal::DecisionInProgress, &[])));
             return;
         }
         let state = self.info.state;
@@ -110,11 +111,17 @@ impl SessionActor {
             SessionState::Scheduled | SessionState::Open | SessionState::Postponed
         ) || !matches!(request.action, ControlAction::Postpone | ControlAction::End)
         {
+            let reason = if state == SessionState::Ended {
+                Refusal::SessionEnded
+            } else {
+                Refusal::SessionUnderWay
+            };
             let _ = reply.send(Err(conflict(&format!(
                 "the session is {}: a session under way or over is moved or ended by its \
                  facilitator, from the call",
                 state.as_str()
-            ))));
+            ))
+            .because(reason, &[("state", state.as_str())])));
             return;
         }
         self.controlling = true;
@@ -240,20 +247,24 @@ impl SessionActor {
                         Err(e) => warn!("the postponement's mails could not be queued: {e}"),
                     }
                 }
-                // A cancellation by staff is told by mail too.
-                if let (Some(wake), ControlAction::End, true, true) = (
-                    &mail,
-                    request.action,
-                    request.by == ACTOR_ORGANISER,
-                    result.is_ok(),
-                ) {
+                // A cancellation by staff is marked in the catalogue (lists
+                // say « annulée »), and told by mail when mail is sent.
+                if request.action == ControlAction::End
+                    && request.by == ACTOR_ORGANISER
+                    && result.is_ok()
+                {
                     let s = sid.clone();
+                    let mails = mail.is_some();
                     match catalog
-                        .run(move |c| crate::directory::outbox::queue_cancellation(c, &s))
+                        .run(move |c| crate::directory::outbox::queue_cancellation(c, &s, mails))
                         .await
                     {
-                        Ok(_) => wake.notify_one(),
-                        Err(e) => warn!("the cancellation's mails could not be queued: {e}"),
+                        Ok(_) => {
+                            if let Some(wake) = &mail {
+                                wake.notify_one();
+                            }
+                        }
+                        Err(e) => warn!("the cancellation could not be marked or mailed: {e}"),
                     }
                 }
                 // Appreciation questionnaires (framework art. 2.1.6) are
@@ -379,10 +390,10 @@ impl SessionActor {
             let _ = reply.send(if applied.is_some() {
                 Ok(())
             } else {
-                Err(ErrorBody {
-                    code: ErrorCode::Internal,
-                    message: "the decision could not be recorded; nothing changed".into(),
-                })
+                Err(ErrorBody::new(
+                    ErrorCode::Internal,
+                    "the decision could not be recorded; nothing changed",
+                ))
             });
         }
         if let Some(notice) = applied {
@@ -538,10 +549,10 @@ pub(super) fn check(
                 return Err(invalid("a facilitator cannot remove themselves"));
             }
             if !is_person(who) {
-                return Err(ErrorBody {
-                    code: ErrorCode::NotFound,
-                    message: format!("{who:?} is not a person of this session"),
-                });
+                return Err(ErrorBody::new(
+                    ErrorCode::NotFound,
+                    format!("{who:?} is not a person of this session"),
+                ));
             }
             Ok(())
         }

@@ -4,22 +4,13 @@
 use cadre_protocol::{ErrorBody, ErrorCode};
 
 pub(super) fn conflict(message: &str) -> ErrorBody {
-    ErrorBody {
-        code: ErrorCode::Conflict,
-        message: message.to_owned(),
-    }
+    ErrorBody::new(ErrorCode::Conflict, message.to_owned())
 }
 
 pub(super) fn invalid(message: &str) -> ErrorBody {
-    ErrorBody {
-        code: ErrorCode::InvalidInput,
-        message: message.to_owned(),
-    }
+    ErrorBody::new(ErrorCode::InvalidInput, message.to_owned())
 }
 
 pub(super) fn forbidden(message: &str) -> ErrorBody {
-    ErrorBody {
-        code: ErrorCode::Forbidden,
-        message: message.to_owned(),
-    }
+    ErrorBody::new(ErrorCode::Forbidden, message.to_owned())
 }

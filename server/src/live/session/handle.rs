@@ -140,10 +140,7 @@ impl SessionHandle {
         cmd: Command,
         rx: oneshot::Receiver<Result<(), ErrorBody>>,
     ) -> Result<(), ErrorBody> {
-        let gone = || ErrorBody {
-            code: ErrorCode::Internal,
-            message: "the session is closing; try again".into(),
-        };
+        let gone = || ErrorBody::new(ErrorCode::Internal, "the session is closing; try again");
         self.tx.send(cmd).await.map_err(|_| gone())?;
         rx.await.map_err(|_| gone())?
     }

@@ -214,10 +214,10 @@ impl Registry {
             }
             self.forget(&info.id, handle.generation);
         }
-        Err(ErrorBody {
-            code: ErrorCode::Internal,
-            message: "the session could not take the decision; try again".into(),
-        })
+        Err(ErrorBody::new(
+            ErrorCode::Internal,
+            "the session could not take the decision; try again",
+        ))
     }
 
     /// Sends `msg` to a person if they are connected now.
@@ -253,8 +253,15 @@ impl Registry {
         rx.await.unwrap_or(false)
     }
 
+    /// Tells `sid`'s live room, if it has one, of its title corrected.
+    pub async fn retitled(&self, sid: &str, title: String) {
+        if let Some(handle) = self.get(sid) {
+            let _ = handle.tx.send(Command::Retitled(title)).await;
+        }
+    }
+
     /// Tells `sid`'s live room, if it has one, of a person added since it
-    /// read the session's people.
+    /// read the session's people, or of their name corrected.
     pub async fn enrolled(&self, sid: &str, me: cadre_protocol::session::Me) {
         if let Some(handle) = self.get(sid) {
             let _ = handle.tx.send(Command::Enrolled(me)).await;

@@ -199,7 +199,12 @@ impl SessionActor {
     /// known by name from now on, and on the roll facilitators get when
     /// they join.
     pub(super) fn enrolled(&mut self, me: Me) {
-        if self.people.contains_key(&me.id) {
+        if let Some(before) = self.people.get(&me.id).cloned() {
+            // Their name was corrected: whoever joins from now on, and the
+            // facilitator's roll, have the new one.
+            if before != me.name {
+                self.renamed(&me, &before);
+            }
             return;
         }
         if me.role == Role::Facilitator {
@@ -207,6 +212,27 @@ impl SessionActor {
         }
         self.people.insert(me.id.clone(), me.name.clone());
         self.roll.push(me);
+    }
+
+    fn renamed(&mut self, me: &Me, before: &str) {
+        if me.role == Role::Facilitator
+            && let Some(f) = self.info.facilitators.iter_mut().find(|f| *f == before)
+        {
+            f.clone_from(&me.name);
+        }
+        self.people.insert(me.id.clone(), me.name.clone());
+        if let Some(r) = self.roll.iter_mut().find(|r| r.id == me.id) {
+            r.name.clone_from(&me.name);
+        }
+        if let Some(m) = self.members.get_mut(&me.id) {
+            m.name.clone_from(&me.name);
+        }
+    }
+
+    /// A session's title corrected while it is live: whoever joins from
+    /// now on reads the new one.
+    pub(super) fn retitled(&mut self, title: String) {
+        self.info.title = title;
     }
 
     /// Who is connected now, for staff's live view.

@@ -1,0 +1,353 @@
+//! Corrections staff make after the fact: a session's title; a person's
+//! name, e-mail or mail language (a beneficiary's on every one of their
+//! places at once, so that the certificate and each session's sheet agree);
+//! and the mark of a session staff cancelled.
+//!
+//! A correction is allowed after the session too: a misspelt name is most
+//! often found on the certificate. Documents already issued keep what they
+//! said (they are signed); those issued afterwards carry the correction,
+//! and the audit log keeps the value before it. A role never changes here:
+//! a join link names its role, and the ledger has it.
+
+use super::catalog::{
+    Catalog, CatalogError, CatalogResult, MAX_NAME, MAX_TITLE, Person, Session, email_field,
+    session_in, text_field,
+};
+use cadre_protocol::Refusal;
+use cadre_protocol::api::{PersonCorrection, UiLang};
+use rusqlite::{OptionalExtension, Transaction, params};
+
+const MAX_EMPLOYER: usize = 200;
+
+/// What a correction changed, for the audit log and the live room.
+#[derive(Debug, Clone)]
+pub struct Corrected {
+    /// The fields changed, each with its value before and after
+    /// (`name: « A » → « B »`), empty when nothing changed.
+    pub changes: Vec<String>,
+    /// Every person row the correction reached (one, or each place of a
+    /// beneficiary), as they are now.
+    pub people: Vec<Person>,
+}
+
+/// A correction checked field by field: `Some` for each field to change.
+#[derive(Debug, Default)]
+struct Checked {
+    name: Option<String>,
+    email: Option<Option<String>>,
+    lang: Option<Option<UiLang>>,
+    employer: Option<Option<String>>,
+}
+
+fn checked(c: &PersonCorrection, employer_allowed: bool) -> CatalogResult<Checked> {
+    if c.employer.is_some() && !employer_allowed {
+        return Err(CatalogError::Invalid(
+            "employer: only a beneficiary of an action has one (correct them on the action)".into(),
+        ));
+    }
+    let lang = match c.lang.as_deref().map(str::trim) {
+        None => None,
+        Some("") => Some(None),
+        Some(tag) => Some(Some(tag.parse::<UiLang>().map_err(|e| {
+            CatalogError::Invalid(format!("lang: {e}, or empty for the server's default"))
+        })?)),
+    };
+    let checked = Checked {
+        name: c
+            .name
+            .as_deref()
+            .map(|n| text_field("name", n, MAX_NAME))
+            .transpose()?,
+        email: c
+            .email
+            .as_deref()
+            .map(|e| email_field("email", Some(e)))
+            .transpose()?,
+        lang,
+        employer: match c.employer.as_deref().map(str::trim) {
+            None => None,
+            Some("") => Some(None),
+            Some(e) => Some(Some(text_field("employer", e, MAX_EMPLOYER)?)),
+        },
+    };
+    if checked.name.is_none()
+        && checked.email.is_none()
+        && checked.lang.is_none()
+        && checked.employer.is_none()
+    {
+        return Err(CatalogError::invalid(
+            Refusal::NothingToCorrect,
+            &[],
+            "nothing to correct: give name, email or lang",
+        ));
+    }
+    Ok(checked)
+}
+
+fn quoted(v: Option<&str>) -> String {
+    v.map_or_else(|| "(aucun)".to_owned(), |v| format!("« {v} »"))
+}
+
+/// The fields of `c` that differ from the current values, as the audit
+/// log words them.
+fn differences(
+    c: &Checked,
+    name: &str,
+    email: Option<&str>,
+    lang: Option<UiLang>,
+    employer: Option<&str>,
+) -> Vec<String> {
+    let mut out = Vec::new();
+    if let Some(new) = c.name.as_deref().filter(|n| *n != name) {
+        out.push(format!(
+            "name: {} → {}",
+            quoted(Some(name)),
+            quoted(Some(new))
+        ));
+    }
+    if let Some(new) = c.email.as_ref().filter(|e| e.as_deref() != email) {
+        out.push(format!(
+            "email: {} → {}",
+            quoted(email),
+            quoted(new.as_deref())
+        ));
+    }
+    if let Some(new) = c.lang.filter(|l| *l != lang) {
+        out.push(format!(
+            "lang: {} → {}",
+            quoted(lang.map(UiLang::tag)),
+            quoted(new.map(UiLang::tag))
+        ));
+    }
+    if let Some(new) = c.employer.as_ref().filter(|e| e.as_deref() != employer) {
+        out.push(format!(
+            "employer: {} → {}",
+            quoted(employer),
+            quoted(new.as_deref())
+        ));
+    }
+    out
+}
+
+/// Writes `c` to the person rows `pids` in `tx`, and follows an e-mail
+/// change in their mails not sent yet: they go to the new address, or,
+/// the address removed, are given up (nothing left to send to).
+fn write_people(tx: &Transaction<'_>, pids: &[String], c: &Checked) -> CatalogResult<()> {
+    for pid in pids {
+        if let Some(name) = &c.name {
+            tx.execute(
+                "UPDATE people SET name = ?1 WHERE id = ?2",
+                params![name, pid],
+            )?;
+        }
+        if let Some(lang) = c.lang {
+            tx.execute(
+                "UPDATE people SET lang = ?1 WHERE id = ?2",
+                params![lang.map(UiLang::tag), pid],
+            )?;
+        }
+        if let Some(email) = &c.email {
+            tx.execute(
+                "UPDATE people SET email = ?1 WHERE id = ?2",
+                params![email, pid],
+            )?;
+            match email {
+                Some(address) => tx.execute(
+                    "UPDATE mails SET recipient = ?1 WHERE person_id = ?2 AND state = 'pending'",
+                    params![address, pid],
+                )?,
+                None => tx.execute(
+                    "UPDATE mails SET state = 'failed', \
+                     last_error = 'the address was removed before the mail went' \
+                     WHERE person_id = ?1 AND state = 'pending'",
+                    params![pid],
+                )?,
+            };
+        }
+    }
+    Ok(())
+}
+
+fn people_in(tx: &Transaction<'_>, pids: &[String]) -> CatalogResult<Vec<Person>> {
+    pids.iter()
+        .map(|pid| {
+            tx.query_row(
+                "SELECT id, session_id, name, email, role, lang FROM people WHERE id = ?1",
+                [pid],
+                |row| Ok(super::catalog::person_row(row)),
+            )?
+        })
+        .collect()
+}
+
+impl Catalog {
+    /// Corrects a session's title; answers the title before and the
+    /// session now.
+    pub fn retitle_session(&self, sid: &str, title: &str) -> CatalogResult<(String, Session)> {
+        let title = text_field("title", title, MAX_TITLE)?;
+        let mut conn = self.connection();
+        let tx = conn.transaction()?;
+        let before = session_in(&tx, sid)?;
+        tx.execute(
+            "UPDATE sessions SET title = ?1 WHERE id = ?2",
+            params![title, sid],
+        )?;
+        let after = session_in(&tx, sid)?;
+        tx.commit()?;
+        Ok((before.title, after))
+    }
+
+    /// Corrects a person of session `sid`. A participant who is a
+    /// beneficiary of an action is corrected as the beneficiary: their
+    /// name, e-mail and language change on the action and on each of their
+    /// places.
+    pub fn correct_person(
+        &self,
+        sid: &str,
+        pid: &str,
+        correction: &PersonCorrection,
+    ) -> CatalogResult<Corrected> {
+        let c = checked(correction, false)?;
+        let mut conn = self.connection();
+        let tx = conn.transaction()?;
+        let found: Option<(Option<String>, String)> = tx
+            .query_row(
+                "SELECT beneficiary_id, session_id FROM people WHERE id = ?1",
+                [pid],
+                |row| Ok((row.get(0)?, row.get(1)?)),
+            )
+            .optional()?;
+        let beneficiary = match found {
+            Some((beneficiary, session)) if session == sid => beneficiary,
+            _ => {
+                return Err(CatalogError::NotFound(format!(
+                    "no person {pid} in session {sid}"
+                )));
+            }
+        };
+        let corrected = match beneficiary {
+            Some(bid) => correct_beneficiary_in(&tx, &bid, &c)?,
+            None => {
+                let before = people_in(&tx, &[pid.to_owned()])?;
+                let p = &before[0];
+                let changes = differences(&c, &p.name, p.email.as_deref(), p.lang, None);
+                write_people(&tx, &[pid.to_owned()], &c)?;
+                Corrected {
+                    changes,
+                    people: people_in(&tx, &[pid.to_owned()])?,
+                }
+            }
+        };
+        tx.commit()?;
+        Ok(corrected)
+    }
+
+    /// Corrects a beneficiary of action `aid` (their employer too), on the
+    /// action and on each of their places.
+    pub fn correct_beneficiary(
+        &self,
+        aid: &str,
+        bid: &str,
+        correction: &PersonCorrection,
+    ) -> CatalogResult<Corrected> {
+        let c = checked(correction, true)?;
+        let mut conn = self.connection();
+        let tx = conn.transaction()?;
+        let of: Option<String> = tx
+            .query_row(
+                "SELECT action_id FROM beneficiaries WHERE id = ?1",
+                [bid],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if of.as_deref() != Some(aid) {
+            return Err(CatalogError::NotFound(format!(
+                "no beneficiary {bid} in action {aid}"
+            )));
+        }
+        let corrected = correct_beneficiary_in(&tx, bid, &c)?;
+        tx.commit()?;
+        Ok(corrected)
+    }
+}
+
+/// Marks a session as cancelled by staff, at `at_ms`, in the transaction
+/// that queues the cancellation's mails.
+pub(crate) fn mark_cancelled(
+    conn: &rusqlite::Connection,
+    sid: &str,
+    at_ms: i64,
+) -> CatalogResult<()> {
+    conn.execute(
+        "UPDATE sessions SET cancelled_at = ?1 WHERE id = ?2 AND cancelled_at IS NULL",
+        params![at_ms, sid],
+    )?;
+    Ok(())
+}
+
+fn correct_beneficiary_in(
+    tx: &Transaction<'_>,
+    bid: &str,
+    c: &Checked,
+) -> CatalogResult<Corrected> {
+    let (name, email, employer, lang): (String, Option<String>, Option<String>, Option<String>) =
+        tx.query_row(
+            "SELECT name, email, employer, lang FROM beneficiaries WHERE id = ?1",
+            [bid],
+            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
+        )?;
+    let lang = lang.and_then(|l| l.parse().ok());
+    if let Some(Some(address)) = &c.email {
+        let other: Option<String> = tx
+            .query_row(
+                "SELECT name FROM beneficiaries WHERE id <> ?1 AND lower(email) = lower(?2) \
+                 AND action_id = (SELECT action_id FROM beneficiaries WHERE id = ?1)",
+                params![bid, address],
+                |row| row.get(0),
+            )
+            .optional()?;
+        if let Some(other) = other {
+            return Err(CatalogError::conflict(
+                Refusal::AlreadyEnrolled,
+                &[("email", address), ("name", &other)],
+                format!(
+                    "{address} is already the e-mail of {other}, another beneficiary of this action"
+                ),
+            ));
+        }
+    }
+    let changes = differences(c, &name, email.as_deref(), lang, employer.as_deref());
+    if let Some(name) = &c.name {
+        tx.execute(
+            "UPDATE beneficiaries SET name = ?1 WHERE id = ?2",
+            params![name, bid],
+        )?;
+    }
+    if let Some(email) = &c.email {
+        tx.execute(
+            "UPDATE beneficiaries SET email = ?1 WHERE id = ?2",
+            params![email, bid],
+        )?;
+    }
+    if let Some(lang) = c.lang {
+        tx.execute(
+            "UPDATE beneficiaries SET lang = ?1 WHERE id = ?2",
+            params![lang.map(UiLang::tag), bid],
+        )?;
+    }
+    if let Some(employer) = &c.employer {
+        tx.execute(
+            "UPDATE beneficiaries SET employer = ?1 WHERE id = ?2",
+            params![employer, bid],
+        )?;
+    }
+    let pids: Vec<String> = tx
+        .prepare("SELECT id FROM people WHERE beneficiary_id = ?1")?
+        .query_map([bid], |row| row.get(0))?
+        .collect::<Result<_, _>>()?;
+    write_people(tx, &pids, c)?;
+    Ok(Corrected {
+        changes,
+        people: people_in(tx, &pids)?,
+    })
+}
