@@ -19,7 +19,7 @@ import { formatSchedule } from "./ui.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
 /**
- * @typedef {{ line: number, name: string, email?: string, employer?: string, lang?: string }} Imported
+ * @typedef {{ line: number, name: string, email?: string, employer?: string, lang?: string, time_zone?: string }} Imported
  * @typedef {{ line: number, kind: string, column?: string, first_line?: number, reason: string }} Rejected
  * @typedef {{ delimiter: string, beneficiaries: Imported[], rejected: Rejected[], ignored_columns: string[] }} Preview
  */
@@ -286,7 +286,7 @@ function newActionPage() {
       title: title.value.trim(),
       nature: nature.value,
       planned_hours: Number(hours.value),
-      beneficiaries: read.beneficiaries.map((b) => ({ name: b.name, email: b.email, employer: b.employer, lang: b.lang })),
+      beneficiaries: read.beneficiaries.map((b) => ({ name: b.name, email: b.email, employer: b.employer, lang: b.lang, time_zone: b.time_zone })),
       sessions: rows.map((r) => r.body()),
     });
     if (answer.ok) {
@@ -332,17 +332,21 @@ function showPreview(box, read) {
       T("actions_console.preview.ignored", { columns: read.ignored_columns.join(", ") })));
   }
   if (read.beneficiaries.length > 0) {
-    // The language column only when the file has one.
+    // The language and zone columns only when the file has them.
     const langs = read.beneficiaries.some((b) => b.lang);
+    const zones = read.beneficiaries.some((b) => b.time_zone);
     /** @type {MessageKey[]} */
     const columns = ["actions_console.col.line", "actions_console.col.name", "actions_console.col.email", "actions_console.col.employer"];
-    box.append(table("actions_console.preview.accepted", langs ? [...columns, "actions_console.col.lang"] : columns,
+    if (langs) columns.push("actions_console.col.lang");
+    if (zones) columns.push("actions_console.col.zone");
+    box.append(table("actions_console.preview.accepted", columns,
       read.beneficiaries.map((b) => h("tr", { "data-line": String(b.line) },
         h("td", { class: "num" }, String(b.line)),
         h("th", { scope: "row" }, b.name),
         h("td", { class: "console-email" }, b.email ?? ""),
         h("td", {}, b.employer ?? ""),
-        langs ? h("td", { "data-field": "preview-lang" }, langLabel(b.lang)) : null)), "preview-people"));
+        langs ? h("td", { "data-field": "preview-lang" }, langLabel(b.lang)) : null,
+        zones ? h("td", { "data-field": "preview-zone" }, b.time_zone ?? "") : null)), "preview-people"));
   }
 }
 
@@ -383,7 +387,8 @@ async function actionPage(aid) {
       a.beneficiaries.map((/** @type {any} */ b) => h("tr", { "data-beneficiary": b.id },
         h("th", { scope: "row" }, b.name, h("br", {}), correctBeneficiaryButton(a.id, b, showAgain)),
         h("td", { class: "console-email" }, b.email ?? "",
-          b.lang ? h("span", { class: "console-actor", "data-field": "beneficiary-lang" }, h("br", {}), langLabel(b.lang)) : null),
+          b.lang ? h("span", { class: "console-actor", "data-field": "beneficiary-lang" }, h("br", {}), langLabel(b.lang)) : null,
+          b.time_zone ? h("span", { class: "console-actor", "data-field": "beneficiary-zone" }, h("br", {}), b.time_zone) : null),
         h("td", {}, b.employer ?? ""),
         // The visible words first, then whose: a voice command says what it sees.
         h("td", {}, h("a", { href: `${base}/${encodeURIComponent(b.id)}/certificate`, download: "" },

@@ -27,6 +27,46 @@ export function langSelect(id, value = "") {
   return { select, wrap: field(id, "corrections.lang", select).wrap };
 }
 
+/**
+ * Time zones people of a French organisation are often in, offered as the
+ * field is typed; any IANA name is taken.
+ */
+const ZONES = ["Europe/Paris", "America/Guadeloupe", "America/Martinique", "America/Cayenne", "Indian/Reunion",
+  "Indian/Mayotte", "Pacific/Noumea", "Pacific/Tahiti", "America/Miquelon", "Europe/Brussels", "Europe/Luxembourg",
+  "Europe/Zurich", "Europe/London", "Africa/Casablanca", "Africa/Dakar", "Africa/Abidjan", "America/Toronto",
+  "America/Montreal", "America/New_York"];
+
+/** Whether `zone` is a time zone this browser knows (empty: none chosen). @param {string} zone */
+function knownZone(zone) {
+  if (!zone) return true;
+  try {
+    new Intl.DateTimeFormat("en", { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/**
+ * The time zone field of a person's mails (empty: the session's), with
+ * its check.
+ * @param {string} id
+ * @param {string} [value]
+ */
+export function zoneField(id, value = "") {
+  const list = h("datalist", { id: `${id}-zones` }, ...ZONES.map((z) => h("option", { value: z })));
+  const input = /** @type {HTMLInputElement} */ (h("input", { type: "text", autocomplete: "off", maxlength: 64, value, list: `${id}-zones`, "data-field": id }));
+  const f = field(id, "corrections.zone", input, "corrections.zone_hint");
+  f.wrap.append(list);
+  const check = () => {
+    const bad = !knownZone(input.value.trim());
+    f.setError(bad ? t("corrections.zone_error") : "");
+    if (bad) input.focus();
+    return !bad;
+  };
+  return { input, wrap: f.wrap, check };
+}
+
 /** A person's chosen language, in words; empty when none was chosen. @param {string | undefined} lang */
 export function langLabel(lang) {
   return lang === "fr" || lang === "en" ? t(/** @type {MessageKey} */ (`corrections.lang.${lang}`)) : "";
@@ -61,7 +101,7 @@ function correctionDialog(name, title, content, save) {
 /**
  * Name, e-mail and language fields filled with `p`'s, and the body to send.
  * @param {string} prefix
- * @param {{ name: string, email?: string, lang?: string }} p
+ * @param {{ name: string, email?: string, lang?: string, time_zone?: string }} p
  */
 function personFields(prefix, p) {
   const name = /** @type {HTMLInputElement} */ (h("input", { type: "text", required: true, maxlength: 120, autocomplete: "off", value: p.name, "data-field": `${prefix}-name` }));
@@ -69,6 +109,7 @@ function personFields(prefix, p) {
   const nameField = field(`${prefix}-name`, "enrolment.name", name);
   const emailField = field(`${prefix}-email`, "enrolment.email", email, "enrolment.email_hint");
   const lang = langSelect(`${prefix}-lang`, p.lang ?? "");
+  const zone = zoneField(`${prefix}-zone`, p.time_zone ?? "");
   const check = () => {
     const missing = !name.value.trim();
     const bad = email.value.trim() !== "" && !email.checkValidity();
@@ -76,19 +117,19 @@ function personFields(prefix, p) {
     emailField.setError(bad ? t("actions_console.error.email") : "");
     if (missing) name.focus();
     else if (bad) email.focus();
-    return !missing && !bad;
+    return !missing && !bad && zone.check();
   };
   // Every field goes: the server changes only what differs, and an empty
-  // e-mail or language removes it.
-  const body = () => ({ name: name.value.trim(), email: email.value.trim(), lang: lang.select.value });
-  return { fields: [nameField.wrap, emailField.wrap, lang.wrap], check, body, name };
+  // e-mail, language or zone removes it.
+  const body = () => ({ name: name.value.trim(), email: email.value.trim(), lang: lang.select.value, time_zone: zone.input.value.trim() });
+  return { fields: [nameField.wrap, emailField.wrap, lang.wrap, zone.wrap], check, body, name };
 }
 
 /**
  * The button that corrects a person of a session; `done` shows the page
  * again with what the server answered.
  * @param {string} base the session's API path
- * @param {{ id: string, name: string, email?: string, lang?: string, role: string }} p
+ * @param {{ id: string, name: string, email?: string, lang?: string, time_zone?: string, role: string }} p
  * @param {(text: string) => void} say
  * @param {() => Promise<void> | void} done
  */
@@ -120,7 +161,7 @@ export function correctPersonButton(base, p, say, done) {
 /**
  * The button that corrects a beneficiary of action `aid`.
  * @param {string} aid
- * @param {{ id: string, name: string, email?: string, employer?: string, lang?: string }} b
+ * @param {{ id: string, name: string, email?: string, employer?: string, lang?: string, time_zone?: string }} b
  * @param {() => void} done
  */
 export function correctBeneficiaryButton(aid, b, done) {

@@ -10,7 +10,7 @@
 import { t } from "./i18n.js";
 import { call, confirmDialog, field, navigate, sendOnSubmit, showAgain } from "./console-kit.js";
 import { T, h } from "./dom.js";
-import { langSelect } from "./console-corrections.js";
+import { langSelect, zoneField } from "./console-corrections.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
 
@@ -48,6 +48,7 @@ function nameAndEmail(prefix) {
   const nameField = field(`${prefix}-name`, "enrolment.name", name);
   const emailField = field(`${prefix}-email`, "enrolment.email", email, "enrolment.email_hint");
   const lang = langSelect(`${prefix}-lang`);
+  const zone = zoneField(`${prefix}-zone`);
   const check = () => {
     const missing = !name.value.trim();
     const bad = email.value.trim() !== "" && !email.checkValidity();
@@ -55,14 +56,15 @@ function nameAndEmail(prefix) {
     emailField.setError(bad ? t("actions_console.error.email") : "");
     if (missing) name.focus();
     else if (bad) email.focus();
-    return !missing && !bad;
+    return !missing && !bad && zone.check();
   };
   const value = () => {
     const e = email.value.trim();
     const l = lang.select.value;
-    return { name: name.value.trim(), ...(e ? { email: e } : {}), ...(l ? { lang: l } : {}) };
+    const z = zone.input.value.trim();
+    return { name: name.value.trim(), ...(e ? { email: e } : {}), ...(l ? { lang: l } : {}), ...(z ? { time_zone: z } : {}) };
   };
-  return { fields: [nameField.wrap, emailField.wrap, lang.wrap], check, value, name };
+  return { fields: [nameField.wrap, emailField.wrap, lang.wrap, zone.wrap], check, value, name };
 }
 
 /**

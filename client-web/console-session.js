@@ -17,7 +17,7 @@ import { formatSchedule, kindLabel, roleLabel } from "./ui.js";
 /** @typedef {import("./console-kit.js").Answer} Answer */
 /**
  * @typedef {{ url: string, token: string, not_before: string, expires_at: string, revoked: boolean }} LinkView
- * @typedef {{ id: string, name: string, email?: string, role: string, lang?: string, link: LinkView }} PersonView
+ * @typedef {{ id: string, name: string, email?: string, role: string, lang?: string, time_zone?: string, link: LinkView }} PersonView
  * @typedef {{ id: string, title: string, kind: string, organisation: string, planned_start: string,
  *   planned_end: string, time_zone: string, sponsor?: string, state: string, cancelled?: boolean,
  *   people: PersonView[] }} SessionView
@@ -213,7 +213,8 @@ function peopleTable(base, session, reload, say) {
     return h("tr", { "data-person": p.id, "data-name": p.name },
       h("th", { scope: "row" }, p.name, h("br", {}), h("span", { class: "console-actor" }, roleLabel(p.role))),
       h("td", { class: "console-email" }, p.email ?? t("console_session.no_email"),
-        p.lang ? h("span", { class: "console-actor", "data-field": "person-lang" }, h("br", {}), langLabel(p.lang)) : null),
+        p.lang ? h("span", { class: "console-actor", "data-field": "person-lang" }, h("br", {}), langLabel(p.lang)) : null,
+        p.time_zone ? h("span", { class: "console-actor", "data-field": "person-zone" }, h("br", {}), p.time_zone) : null),
       h("td", {},
         h("p", { class: "console-link-state", "data-field": "link-state", "data-revoked": String(p.link.revoked) },
           T("console_session.link.state", { state: t(linkState(p.link)) })),

@@ -330,6 +330,7 @@ pub async fn create_sessions(
                         Role::Participant
                     },
                     lang: None,
+                    time_zone: None,
                 })
                 .collect(),
         };

@@ -99,6 +99,7 @@ async fn rest(mut stream: TcpStream, mock: Arc<Mock>) {
                 email: None,
                 role: p.role,
                 lang: None,
+                time_zone: None,
                 link: LinkView {
                     url: String::new(),
                     token: format!("{sid}.p_{k}_{i}"),

@@ -104,6 +104,10 @@ pub struct NewBeneficiary {
     /// when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<crate::api::UiLang>,
+    /// The IANA time zone their mails give the dates in (each session's
+    /// when absent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// `POST /api/actions` body (also `cadre action create --file`).
@@ -155,6 +159,8 @@ pub enum RejectionKind {
     FieldCount,
     /// The language is neither French nor English.
     UnknownLanguage,
+    /// The time zone is not an IANA zone name.
+    UnknownTimeZone,
 }
 
 /// A line of a CSV file that was not taken.
@@ -358,6 +364,9 @@ pub struct BeneficiaryView {
     /// The language of their mails, when chosen for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<crate::api::UiLang>,
+    /// The time zone of their mails' dates, when not each session's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// When the action was interrupted for them, RFC 3339 UTC.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub interrupted_at: Option<String>,

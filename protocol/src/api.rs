@@ -23,6 +23,10 @@ pub struct NewPerson {
     /// when absent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<UiLang>,
+    /// The IANA time zone their mails give the dates in (the session's
+    /// when absent), for a person away from it.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
 }
 
 /// `POST /api/sessions` body (also the TOML/JSON file of `cadre session create`).
@@ -110,6 +114,10 @@ pub struct PersonCorrection {
     /// server's default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<String>,
+    /// The IANA time zone of their mails' dates, or an empty string for the
+    /// session's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// Employer, for a beneficiary of an action; an empty string removes it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub employer: Option<String>,
@@ -145,6 +153,9 @@ pub struct PersonView {
     /// The language of their mails, when chosen for them.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lang: Option<UiLang>,
+    /// The time zone of their mails' dates, when not the session's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub time_zone: Option<String>,
     /// Their join link.
     pub link: LinkView,
 }

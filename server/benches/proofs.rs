@@ -39,6 +39,7 @@ async fn run() {
         email: None,
         role: Role::Facilitator,
         lang: None,
+        time_zone: None,
     }];
     for i in 0..PARTICIPANTS {
         people.push(NewPerson {
@@ -46,6 +47,7 @@ async fn run() {
             email: None,
             role: Role::Participant,
             lang: None,
+            time_zone: None,
         });
     }
     let view = app

@@ -464,6 +464,7 @@ fn new_action(a: &CreateAction) -> anyhow::Result<NewAction> {
                     email,
                     employer,
                     lang: None,
+                    time_zone: None,
                 }
             })
             .collect(),

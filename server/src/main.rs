@@ -842,6 +842,7 @@ async fn demo(data_dir: &Path, args: ServeArgs, json: bool) -> anyhow::Result<()
         email: None,
         role,
         lang: None,
+        time_zone: None,
     };
     let view = server
         .app()
@@ -1303,12 +1304,14 @@ fn new_session(args: &CreateArgs) -> anyhow::Result<NewSession> {
                 email: Some(rest.trim_end_matches('>').trim().to_owned()),
                 role,
                 lang: None,
+                time_zone: None,
             },
             None => NewPerson {
                 name: spec.trim().to_owned(),
                 email: None,
                 role,
                 lang: None,
+                time_zone: None,
             },
         }
     };

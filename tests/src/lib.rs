@@ -656,6 +656,7 @@ pub fn session_body(people: &[(&str, Role)]) -> NewSession {
                 email: None,
                 role: *role,
                 lang: None,
+                time_zone: None,
             })
             .collect(),
     }

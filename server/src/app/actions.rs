@@ -151,6 +151,7 @@ fn view(detail: ActionDetail) -> ActionView {
                 email: b.email.clone(),
                 employer: b.employer.clone(),
                 lang: b.lang,
+                time_zone: b.time_zone.clone(),
                 interrupted_at: interrupted(b),
                 changes: detail
                     .changes

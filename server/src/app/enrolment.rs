@@ -121,6 +121,7 @@ impl App {
                             email: p.email,
                             role: p.role,
                             lang: p.lang,
+                            time_zone: p.time_zone.map(|z| z.name().to_owned()),
                         })
                         .collect(),
                 };

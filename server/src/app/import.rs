@@ -48,6 +48,7 @@ const EMAIL: &[&str] = &[
 ];
 const EMPLOYER: &[&str] = &["entreprise", "employeur", "societe", "company", "employer"];
 const LANGUAGE: &[&str] = &["langue", "language", "lang", "languedecorrespondance"];
+const TIME_ZONE: &[&str] = &["fuseauhoraire", "fuseau", "timezone", "zone"];
 
 /// What the header line accepts, as said to someone whose file has no name
 /// column.
@@ -60,6 +61,7 @@ struct Columns {
     email: Option<usize>,
     employer: Option<usize>,
     language: Option<usize>,
+    time_zone: Option<usize>,
     headers: Vec<String>,
     ignored: Vec<String>,
 }
@@ -145,6 +147,7 @@ fn columns(headers: Vec<String>) -> Result<Columns, ImportRefusal> {
     let email = find(EMAIL);
     let employer = find(EMPLOYER);
     let language = find(LANGUAGE);
+    let time_zone = find(TIME_ZONE);
     let used: Vec<usize> = match name {
         NameColumns::Full(i) => vec![i],
         NameColumns::Split(l, f) => std::iter::once(l).chain(f).collect(),
@@ -153,6 +156,7 @@ fn columns(headers: Vec<String>) -> Result<Columns, ImportRefusal> {
     .chain(email)
     .chain(employer)
     .chain(language)
+    .chain(time_zone)
     .collect();
     let ignored = headers
         .iter()
@@ -165,6 +169,7 @@ fn columns(headers: Vec<String>) -> Result<Columns, ImportRefusal> {
         email,
         employer,
         language,
+        time_zone,
         headers,
         ignored,
     })
@@ -374,7 +379,12 @@ fn beneficiary(
         NameColumns::Split(l, f) => vec![f, Some(l)],
     }
     .into_iter()
-    .chain([columns.email, columns.employer, columns.language])
+    .chain([
+        columns.email,
+        columns.employer,
+        columns.language,
+        columns.time_zone,
+    ])
     .flatten();
     for i in used {
         if formula(cell(i)) {
@@ -487,11 +497,30 @@ fn beneficiary(
         })?),
         _ => None,
     };
+    let time_zone = match columns.time_zone.map(|i| (i, cell(i).trim())) {
+        Some((i, z)) if !z.is_empty() => Some(
+            z.parse::<chrono_tz::Tz>()
+                .map(|z| z.name().to_owned())
+                .map_err(|_| {
+                    reject(
+                        RejectionKind::UnknownTimeZone,
+                        Some(i),
+                        None,
+                        format!(
+                            "{z:?} is not a time zone name as IANA writes them \
+                             (Europe/Paris, America/Martinique, Indian/Reunion…)"
+                        ),
+                    )
+                })?,
+        ),
+        _ => None,
+    };
     Ok(NewBeneficiary {
         name,
         email,
         employer,
         lang,
+        time_zone,
     })
 }
 
@@ -620,12 +649,7 @@ mod tests {
     #[test]
     fn a_language_column_sets_each_persons_mails_and_an_unknown_one_is_named() {
         let p = read(
-            "Nom;Prénom;Langue
-Lefèvre;Élodie;Français
-Smith;Ann;EN
-Roy;Léa;
-Doe;Jo;allemand
-",
+            "Nom;Prénom;Langue\nLefèvre;Élodie;Français\nSmith;Ann;EN\nRoy;Léa;\nDoe;Jo;allemand\n",
         );
         let langs: Vec<_> = p.beneficiaries.iter().map(|b| b.beneficiary.lang).collect();
         assert_eq!(langs, [Some(UiLang::Fr), Some(UiLang::En), None]);
@@ -634,5 +658,21 @@ Doe;Jo;allemand
         assert_eq!((r.line, r.kind), (5, RejectionKind::UnknownLanguage));
         assert_eq!(r.column.as_deref(), Some("Langue"));
         assert!(p.ignored_columns.is_empty(), "{:?}", p.ignored_columns);
+    }
+
+    #[test]
+    fn a_time_zone_column_is_read_as_iana_names_and_a_wrong_one_is_named() {
+        let p = read(
+            "Nom complet;Fuseau horaire\nLéa Roy;America/Martinique\nAnn Smith;\nJo Doe;GMT+4 Réunion\n",
+        );
+        let zones: Vec<_> = p
+            .beneficiaries
+            .iter()
+            .map(|b| b.beneficiary.time_zone.as_deref())
+            .collect();
+        assert_eq!(zones, [Some("America/Martinique"), None]);
+        let r = &p.rejected[0];
+        assert_eq!((r.line, r.kind), (4, RejectionKind::UnknownTimeZone));
+        assert_eq!(r.column.as_deref(), Some("Fuseau horaire"));
     }
 }

@@ -794,6 +794,7 @@ impl App {
                     email: person.email,
                     role: person.role,
                     lang: person.lang,
+                    time_zone: person.time_zone.map(|z| z.name().to_owned()),
                     link,
                 })
             })

@@ -12,7 +12,7 @@
 
 use super::catalog::{
     Catalog, CatalogError, CatalogResult, Link, Person, Session, SessionDetail, email_field,
-    text_field,
+    text_field, zone_field,
 };
 use crate::directory::keys::random_id;
 use cadre_protocol::action::{
@@ -89,6 +89,12 @@ pub(super) fn migrate(conn: &Connection) -> CatalogResult<()> {
     if !has_lang {
         conn.execute_batch("ALTER TABLE beneficiaries ADD COLUMN lang TEXT;")?;
     }
+    let has_zone = conn
+        .prepare("SELECT 1 FROM pragma_table_info('beneficiaries') WHERE name = 'time_zone'")?
+        .exists([])?;
+    if !has_zone {
+        conn.execute_batch("ALTER TABLE beneficiaries ADD COLUMN time_zone TEXT;")?;
+    }
     Ok(())
 }
 
@@ -122,6 +128,8 @@ pub struct Beneficiary {
     pub employer: Option<String>,
     /// The language of their mails, when chosen for them.
     pub lang: Option<UiLang>,
+    /// The time zone of their mails' dates, when not each session's.
+    pub time_zone: Option<String>,
 }
 
 /// An action with its beneficiaries, sessions and changes.
@@ -165,12 +173,14 @@ fn session_of_action(
             email: f.email.clone(),
             role: Role::Facilitator,
             lang: None,
+            time_zone: None,
         })
         .chain(enrolled.iter().map(|b| NewPerson {
             name: b.name.clone(),
             email: b.email.clone(),
             role: Role::Participant,
             lang: b.lang,
+            time_zone: b.time_zone.clone(),
         }))
         .collect();
     Ok(NewSession {
@@ -232,6 +242,8 @@ fn valid_beneficiary(prefix: &str, b: &NewBeneficiary, aid: &str) -> CatalogResu
         email,
         employer,
         lang: b.lang,
+        time_zone: zone_field(&format!("{prefix}time_zone"), b.time_zone.as_deref())?
+            .map(|z| z.name().to_owned()),
     })
 }
 
@@ -337,8 +349,8 @@ impl Catalog {
         )?;
         for (position, b) in beneficiaries.iter().enumerate() {
             tx.execute(
-                "INSERT INTO beneficiaries (id, action_id, position, name, email, employer, lang) \
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                "INSERT INTO beneficiaries (id, action_id, position, name, email, employer, lang, \
+                 time_zone) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 params![
                     b.id,
                     b.action_id,
@@ -347,6 +359,7 @@ impl Catalog {
                     b.email,
                     b.employer,
                     b.lang.map(UiLang::tag),
+                    b.time_zone,
                 ],
             )?;
         }
@@ -420,7 +433,7 @@ impl Catalog {
             .ok_or_else(|| CatalogError::NotFound(format!("no action {aid}")))??;
         let beneficiaries = {
             let mut stmt = conn.prepare(
-                "SELECT id, action_id, name, email, employer, lang FROM beneficiaries \
+                "SELECT id, action_id, name, email, employer, lang, time_zone FROM beneficiaries \
                  WHERE action_id = ?1 ORDER BY position",
             )?;
             stmt.query_map([aid], |row| {
@@ -434,6 +447,7 @@ impl Catalog {
                     lang: row
                         .get::<_, Option<String>>(5)?
                         .and_then(|l| l.parse().ok()),
+                    time_zone: row.get(6)?,
                 })
             })?
             .collect::<Result<Vec<_>, _>>()?
@@ -561,8 +575,8 @@ impl Catalog {
             }
         }
         tx.execute(
-            "INSERT INTO beneficiaries (id, action_id, position, name, email, employer, lang) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+            "INSERT INTO beneficiaries (id, action_id, position, name, email, employer, lang, \
+             time_zone) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             params![
                 beneficiary.id,
                 aid,
@@ -571,6 +585,7 @@ impl Catalog {
                 beneficiary.email,
                 beneficiary.employer,
                 beneficiary.lang.map(UiLang::tag),
+                beneficiary.time_zone,
             ],
         )?;
         let sessions: Vec<String> = tx
@@ -585,6 +600,7 @@ impl Catalog {
             email: beneficiary.email.clone(),
             role: Role::Participant,
             lang: beneficiary.lang,
+            time_zone: beneficiary.time_zone.clone(),
         };
         for sid in &sessions {
             super::catalog::add_person_in(

@@ -127,6 +127,8 @@ pub struct Person {
     pub role: Role,
     /// The language of their mails, when chosen for them.
     pub lang: Option<UiLang>,
+    /// The time zone of their mails' dates, when not the session's.
+    pub time_zone: Option<Tz>,
 }
 
 /// A link as stored (the token itself is re-minted on demand).
@@ -249,6 +251,9 @@ impl Catalog {
         if !has_column(&conn, "people", "lang")? {
             conn.execute_batch("ALTER TABLE people ADD COLUMN lang TEXT")?;
         }
+        if !has_column(&conn, "people", "time_zone")? {
+            conn.execute_batch("ALTER TABLE people ADD COLUMN time_zone TEXT")?;
+        }
         // The organisation's identity, actions and
         // their beneficiaries, and the people column that links them.
         conn.execute_batch(super::organisation::SCHEMA)?;
@@ -343,7 +348,7 @@ impl Catalog {
         let session = self.session(id)?;
         let conn = self.lock();
         let mut stmt = conn.prepare(
-            "SELECT p.id, p.session_id, p.name, p.email, p.role, p.lang, \
+            "SELECT p.id, p.session_id, p.name, p.email, p.role, p.lang, p.time_zone, \
              l.jti, l.not_before, l.expires_at, l.issued_at, l.revoked_at \
              FROM people p JOIN links l ON l.person_id = p.id \
              WHERE p.session_id = ?1 \
@@ -354,13 +359,13 @@ impl Catalog {
             Ok((
                 person_row(row),
                 Link {
-                    jti: row.get(6)?,
+                    jti: row.get(7)?,
                     person_id: row.get(0)?,
                     session_id: row.get(1)?,
-                    not_before: secs(row.get(7)?),
-                    expires_at: secs(row.get(8)?),
-                    issued_at: secs(row.get(9)?),
-                    revoked_at: row.get::<_, Option<i64>>(10)?.map(secs),
+                    not_before: secs(row.get(8)?),
+                    expires_at: secs(row.get(9)?),
+                    issued_at: secs(row.get(10)?),
+                    revoked_at: row.get::<_, Option<i64>>(11)?.map(secs),
                 },
             ))
         })?;
@@ -389,7 +394,7 @@ impl Catalog {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
             "SELECT l.person_id, l.session_id, l.revoked_at, l.seal, \
-             p.id, p.session_id, p.name, p.email, p.role, p.lang, \
+             p.id, p.session_id, p.name, p.email, p.role, p.lang, p.time_zone, \
              s.id, s.title, s.kind, s.organisation, s.planned_start, s.planned_end, \
              s.time_zone, s.sponsor, s.state, s.created_at, s.media, s.cancelled_at \
              FROM links l LEFT JOIN people p ON p.id = l.person_id \
@@ -407,7 +412,7 @@ impl Catalog {
                 if row.get::<_, Option<String>>(4)?.is_none() {
                     return Ok((Ok(Admission::UnknownLink), row.get(3)?));
                 }
-                if row.get::<_, Option<String>>(10)?.is_none() {
+                if row.get::<_, Option<String>>(11)?.is_none() {
                     return Ok((
                         Err(CatalogError::NotFound(format!("no session {sid}"))),
                         row.get(3)?,
@@ -415,7 +420,7 @@ impl Catalog {
                 }
                 let admitted = person_at(row, 4).and_then(|person| {
                     Ok(Admission::Admitted {
-                        session: Box::new(session_at(row, 10)?),
+                        session: Box::new(session_at(row, 11)?),
                         person,
                     })
                 });
@@ -434,7 +439,7 @@ impl Catalog {
         let conn = self.lock();
         let person = conn
             .query_row(
-                "SELECT id, session_id, name, email, role, lang FROM people WHERE id = ?1 AND session_id = ?2",
+                "SELECT id, session_id, name, email, role, lang, time_zone FROM people WHERE id = ?1 AND session_id = ?2",
                 [pid, sid],
                 |row| Ok(person_row(row)),
             )
@@ -524,7 +529,7 @@ impl Catalog {
         let conn = self.lock();
         let person = conn
             .query_row(
-                "SELECT id, session_id, name, email, role, lang FROM people WHERE id = ?1 AND session_id = ?2",
+                "SELECT id, session_id, name, email, role, lang, time_zone FROM people WHERE id = ?1 AND session_id = ?2",
                 [pid, sid],
                 |row| Ok(person_row(row)),
             )
@@ -542,7 +547,7 @@ impl Catalog {
     pub fn people(&self, sid: &str) -> CatalogResult<Vec<Person>> {
         let conn = self.lock();
         let mut stmt = conn.prepare_cached(
-            "SELECT id, session_id, name, email, role, lang FROM people WHERE session_id = ?1 ORDER BY position",
+            "SELECT id, session_id, name, email, role, lang, time_zone FROM people WHERE session_id = ?1 ORDER BY position",
         )?;
         let rows = stmt.query_map([sid], |row| Ok(person_row(row)))?;
         let mut out = Vec::new();
@@ -638,7 +643,7 @@ pub(crate) fn person_row(row: &rusqlite::Row<'_>) -> CatalogResult<Person> {
     person_at(row, 0)
 }
 
-/// A person from the row's columns `at..at + 6`.
+/// A person from the row's columns `at..at + 7`.
 fn person_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Person> {
     let role: String = row.get(at + 4)?;
     Ok(Person {
@@ -655,6 +660,9 @@ fn person_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Person> {
         lang: row
             .get::<_, Option<String>>(at + 5)?
             .and_then(|l| l.parse().ok()),
+        time_zone: row
+            .get::<_, Option<String>>(at + 6)?
+            .and_then(|z| z.parse().ok()),
     })
 }
 
@@ -824,10 +832,11 @@ fn insert_person(
         email: p.email,
         role: p.role,
         lang: p.lang,
+        time_zone: p.time_zone.as_deref().and_then(|z| z.parse().ok()),
     };
     tx.execute(
-        "INSERT INTO people (id, session_id, position, name, email, role, lang) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        "INSERT INTO people (id, session_id, position, name, email, role, lang, time_zone) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
         params![
             person.id,
             person.session_id,
@@ -836,6 +845,7 @@ fn insert_person(
             person.email,
             person.role.as_str(),
             person.lang.map(UiLang::tag),
+            person.time_zone.map(|z| z.name()),
         ],
     )?;
     let link = Link {
@@ -929,7 +939,21 @@ pub(crate) fn valid_person(prefix: &str, p: &NewPerson) -> CatalogResult<NewPers
         email,
         role: p.role,
         lang: p.lang,
+        time_zone: zone_field(&format!("{prefix}time_zone"), p.time_zone.as_deref())?
+            .map(|z| z.name().to_owned()),
     })
+}
+
+/// An optional IANA time zone: empty is none.
+pub(crate) fn zone_field(field: &str, value: Option<&str>) -> CatalogResult<Option<Tz>> {
+    match value.map(str::trim) {
+        None | Some("") => Ok(None),
+        Some(z) => z.parse().map(Some).map_err(|_| {
+            CatalogError::Invalid(format!(
+                "{field}: {z:?} is not an IANA time zone (Europe/Paris, America/Martinique…)"
+            ))
+        }),
+    }
 }
 
 /// An optional e-mail address: empty is none; otherwise one address,
@@ -1024,6 +1048,7 @@ mod tests {
                 email: None,
                 role: Role::Facilitator,
                 lang: None,
+                time_zone: None,
             }],
         }
     }

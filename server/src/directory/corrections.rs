@@ -11,10 +11,11 @@
 
 use super::catalog::{
     Catalog, CatalogError, CatalogResult, MAX_NAME, MAX_TITLE, Person, Session, email_field,
-    session_in, text_field,
+    session_in, text_field, zone_field,
 };
 use cadre_protocol::Refusal;
 use cadre_protocol::api::{PersonCorrection, UiLang};
+use chrono_tz::Tz;
 use rusqlite::{OptionalExtension, Transaction, params};
 
 const MAX_EMPLOYER: usize = 200;
@@ -36,6 +37,7 @@ struct Checked {
     name: Option<String>,
     email: Option<Option<String>>,
     lang: Option<Option<UiLang>>,
+    time_zone: Option<Option<Tz>>,
     employer: Option<Option<String>>,
 }
 
@@ -64,6 +66,11 @@ fn checked(c: &PersonCorrection, employer_allowed: bool) -> CatalogResult<Checke
             .map(|e| email_field("email", Some(e)))
             .transpose()?,
         lang,
+        time_zone: c
+            .time_zone
+            .as_deref()
+            .map(|z| zone_field("time_zone", Some(z)))
+            .transpose()?,
         employer: match c.employer.as_deref().map(str::trim) {
             None => None,
             Some("") => Some(None),
@@ -73,12 +80,13 @@ fn checked(c: &PersonCorrection, employer_allowed: bool) -> CatalogResult<Checke
     if checked.name.is_none()
         && checked.email.is_none()
         && checked.lang.is_none()
+        && checked.time_zone.is_none()
         && checked.employer.is_none()
     {
         return Err(CatalogError::invalid(
             Refusal::NothingToCorrect,
             &[],
-            "nothing to correct: give name, email or lang",
+            "nothing to correct: give name, email, lang or time_zone",
         ));
     }
     Ok(checked)
@@ -88,15 +96,25 @@ fn quoted(v: Option<&str>) -> String {
     v.map_or_else(|| "(aucun)".to_owned(), |v| format!("« {v} »"))
 }
 
+/// A person's or beneficiary's correctable values as they are now.
+struct Current<'a> {
+    name: &'a str,
+    email: Option<&'a str>,
+    lang: Option<UiLang>,
+    time_zone: Option<&'a str>,
+    employer: Option<&'a str>,
+}
+
 /// The fields of `c` that differ from the current values, as the audit
 /// log words them.
-fn differences(
-    c: &Checked,
-    name: &str,
-    email: Option<&str>,
-    lang: Option<UiLang>,
-    employer: Option<&str>,
-) -> Vec<String> {
+fn differences(c: &Checked, now: &Current<'_>) -> Vec<String> {
+    let Current {
+        name,
+        email,
+        lang,
+        time_zone,
+        employer,
+    } = *now;
     let mut out = Vec::new();
     if let Some(new) = c.name.as_deref().filter(|n| *n != name) {
         out.push(format!(
@@ -117,6 +135,13 @@ fn differences(
             "lang: {} → {}",
             quoted(lang.map(UiLang::tag)),
             quoted(new.map(UiLang::tag))
+        ));
+    }
+    if let Some(new) = c.time_zone.filter(|z| z.map(|z| z.name()) != time_zone) {
+        out.push(format!(
+            "time_zone: {} → {}",
+            quoted(time_zone),
+            quoted(new.map(|z| z.name()))
         ));
     }
     if let Some(new) = c.employer.as_ref().filter(|e| e.as_deref() != employer) {
@@ -146,6 +171,12 @@ fn write_people(tx: &Transaction<'_>, pids: &[String], c: &Checked) -> CatalogRe
                 params![lang.map(UiLang::tag), pid],
             )?;
         }
+        if let Some(zone) = c.time_zone {
+            tx.execute(
+                "UPDATE people SET time_zone = ?1 WHERE id = ?2",
+                params![zone.map(|z| z.name()), pid],
+            )?;
+        }
         if let Some(email) = &c.email {
             tx.execute(
                 "UPDATE people SET email = ?1 WHERE id = ?2",
@@ -172,7 +203,7 @@ fn people_in(tx: &Transaction<'_>, pids: &[String]) -> CatalogResult<Vec<Person>
     pids.iter()
         .map(|pid| {
             tx.query_row(
-                "SELECT id, session_id, name, email, role, lang FROM people WHERE id = ?1",
+                "SELECT id, session_id, name, email, role, lang, time_zone FROM people WHERE id = ?1",
                 [pid],
                 |row| Ok(super::catalog::person_row(row)),
             )?
@@ -230,7 +261,16 @@ impl Catalog {
             None => {
                 let before = people_in(&tx, &[pid.to_owned()])?;
                 let p = &before[0];
-                let changes = differences(&c, &p.name, p.email.as_deref(), p.lang, None);
+                let changes = differences(
+                    &c,
+                    &Current {
+                        name: &p.name,
+                        email: p.email.as_deref(),
+                        lang: p.lang,
+                        time_zone: p.time_zone.map(|z| z.name()),
+                        employer: None,
+                    },
+                );
                 write_people(&tx, &[pid.to_owned()], &c)?;
                 Corrected {
                     changes,
@@ -290,12 +330,26 @@ fn correct_beneficiary_in(
     bid: &str,
     c: &Checked,
 ) -> CatalogResult<Corrected> {
-    let (name, email, employer, lang): (String, Option<String>, Option<String>, Option<String>) =
-        tx.query_row(
-            "SELECT name, email, employer, lang FROM beneficiaries WHERE id = ?1",
-            [bid],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?, row.get(3)?)),
-        )?;
+    type Row = (
+        String,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+        Option<String>,
+    );
+    let (name, email, employer, lang, time_zone): Row = tx.query_row(
+        "SELECT name, email, employer, lang, time_zone FROM beneficiaries WHERE id = ?1",
+        [bid],
+        |row| {
+            Ok((
+                row.get(0)?,
+                row.get(1)?,
+                row.get(2)?,
+                row.get(3)?,
+                row.get(4)?,
+            ))
+        },
+    )?;
     let lang = lang.and_then(|l| l.parse().ok());
     if let Some(Some(address)) = &c.email {
         let other: Option<String> = tx
@@ -316,7 +370,16 @@ fn correct_beneficiary_in(
             ));
         }
     }
-    let changes = differences(c, &name, email.as_deref(), lang, employer.as_deref());
+    let changes = differences(
+        c,
+        &Current {
+            name: &name,
+            email: email.as_deref(),
+            lang,
+            time_zone: time_zone.as_deref(),
+            employer: employer.as_deref(),
+        },
+    );
     if let Some(name) = &c.name {
         tx.execute(
             "UPDATE beneficiaries SET name = ?1 WHERE id = ?2",
@@ -333,6 +396,12 @@ fn correct_beneficiary_in(
         tx.execute(
             "UPDATE beneficiaries SET lang = ?1 WHERE id = ?2",
             params![lang.map(UiLang::tag), bid],
+        )?;
+    }
+    if let Some(zone) = c.time_zone {
+        tx.execute(
+            "UPDATE beneficiaries SET time_zone = ?1 WHERE id = ?2",
+            params![zone.map(|z| z.name()), bid],
         )?;
     }
     if let Some(employer) = &c.employer {

@@ -115,10 +115,16 @@ pub async fn build(
         .occasion
         .as_deref()
         .and_then(|o| o.strip_prefix("signin:"));
+    // The dates as the person reads them: in their own zone when they
+    // have one, else the session's (the mail names the zone either way).
+    let mut seen = session.clone();
+    if let Some(zone) = person.time_zone {
+        seen.time_zone = zone;
+    }
     let content = Content {
         kind: mail.kind,
         name: &person.name,
-        session: &session,
+        session: &seen,
         join_url: &join_url,
         check_url: &check_url,
         notice: &notice,

@@ -41,6 +41,7 @@ async fn atelier(app: &cadre_server::App) -> SessionView {
         email: None,
         role,
         lang: None,
+        time_zone: None,
     };
     app.create_session(NewSession {
         title: "Atelier".into(),

@@ -1,7 +1,8 @@
 // Corrections in the staff console: on a session's page a coordinator
 // corrects its title and a trainee's misspelt name, adds his address and
-// has his mails written in English (an empty name and a wrong address are
-// pointed out in the dialog and nothing is sent; Escape changes nothing);
+// has his mails written in English with the dates of his time zone (an
+// empty name, a wrong address and an unknown zone are pointed out in the
+// dialog and nothing is sent; Escape changes nothing);
 // on an action's page an address already another beneficiary's is refused
 // with the server's reason, said in French, then the employer is corrected; in the
 // sessions list a cancelled session reads « Annulée », not « Terminée ».
@@ -21,7 +22,7 @@ async function noViolations(page, where) {
   assert.deepEqual(found, [], `axe on ${where}:\n${found.join("\n")}`);
 }
 
-test("console corrections: a coordinator corrects a session's title and a trainee's name, address and language; a beneficiary's address already taken is refused; a cancelled session reads « Annulée »", async (stage) => {
+test("console corrections: a coordinator corrects a session's title and a trainee's name, address, language and time zone; a beneficiary's address already taken is refused; a cancelled session reads « Annulée »", async (stage) => {
   /** @type {(() => Promise<void>)[]} */
   const cleanups = [];
   try {
@@ -88,6 +89,11 @@ test("console corrections: a coordinator corrects a session's title and a traine
     await dialog.locator('[data-error="correct-person-email"]:not([hidden])').waitFor({ timeout: UI_WAIT_MS });
     await dialog.locator('[data-field="correct-person-email"]').fill("karim.benali@example.org");
     await dialog.locator('[data-field="correct-person-lang"]').selectOption("en");
+    // A zone the browser does not know: said, nothing sent.
+    await dialog.locator('[data-field="correct-person-zone"]').fill("Mars/Olympus");
+    await dialog.locator('[data-action="correct-person-save"]').click();
+    await dialog.locator('[data-error="correct-person-zone"]', { hasText: "Fuseau horaire inconnu" }).waitFor({ timeout: UI_WAIT_MS });
+    await dialog.locator('[data-field="correct-person-zone"]').fill("America/Martinique");
     await dialog.locator('[data-action="correct-person-save"]').click();
     const corrected = page.locator('table[data-field="people"] tr[data-name="Karim Benali"]');
     await corrected.waitFor({ timeout: UI_WAIT_MS });
@@ -96,7 +102,8 @@ test("console corrections: a coordinator corrects a session's title and a traine
     await page.locator('[data-field="session-documents"] a', { hasText: "Relevé de Karim Benali" }).waitFor({ timeout: UI_WAIT_MS });
     const now = await organiser(server, "GET", `/api/sessions/${session.id}`);
     const stored = now.people.find((/** @type {any} */ p) => p.name === "Karim Benali");
-    assert.deepEqual([now.title, stored?.email, stored?.lang], ["Prise de parole en public", "karim.benali@example.org", "en"]);
+    assert.deepEqual([now.title, stored?.email, stored?.lang, stored?.time_zone],
+      ["Prise de parole en public", "karim.benali@example.org", "en", "America/Martinique"]);
     await page.screenshot({ path: join(ARTIFACTS, "console-corrections-session-1280.png"), fullPage: true });
 
     // An action: Sophie cannot take Lucas's address; her employer is corrected.

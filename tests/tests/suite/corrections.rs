@@ -237,7 +237,7 @@ async fn a_beneficiary_is_corrected_once_on_the_action_and_each_of_their_places(
     let (status, body) = patch(
         &server,
         &format!("/api/actions/{aid}/beneficiaries/{bid}"),
-        &json!({"employer": "Transports Martin", "lang": "en"}),
+        &json!({"employer": "Transports Martin", "lang": "en", "time_zone": "Indian/Reunion"}),
     )
     .await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -259,6 +259,11 @@ async fn a_beneficiary_is_corrected_once_on_the_action_and_each_of_their_places(
         assert_eq!(
             place.lang,
             Some(cadre_protocol::api::UiLang::En),
+            "{view:?}"
+        );
+        assert_eq!(
+            place.time_zone.as_deref(),
+            Some("Indian/Reunion"),
             "{view:?}"
         );
     }
@@ -391,6 +396,12 @@ async fn corrections_badly_given_are_refused_and_change_nothing() {
             json!({"lang": "de"}),
             StatusCode::UNPROCESSABLE_ENTITY,
             "lang",
+        ),
+        (
+            people.clone(),
+            json!({"time_zone": "Mars/Olympus"}),
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "time_zone",
         ),
         (
             people.clone(),

@@ -728,10 +728,11 @@ async fn a_cancellation_mails_the_people_invited_and_withdraws_the_event() {
 }
 
 /// Each person is written to in their language (the server's default,
-/// French here, when none was chosen), and a mail not sent yet follows a
-/// corrected address; an address removed gives it up.
+/// French here, when none was chosen) with the dates in their time zone
+/// (the session's when none), and a mail not sent yet follows a corrected
+/// address; an address removed gives it up.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn each_person_is_written_to_in_their_language_at_their_corrected_address() {
+async fn each_person_is_written_to_in_their_language_and_zone_at_their_corrected_address() {
     let port = free_port();
     let server = TestServer::start_with(mail(smtp_url(port), Vec::new())).await;
     let session = three_people(
@@ -763,7 +764,11 @@ async fn each_person_is_written_to_in_their_language_at_their_corrected_address(
     };
     let karim = person(&session, "Karim Benali").id.clone();
     let claire = person(&session, "Claire Martin").id.clone();
-    let (status, body) = correct(&karim, json!({"email": "karim@cadre.test", "lang": "en"})).await;
+    let (status, body) = correct(
+        &karim,
+        json!({"email": "karim@cadre.test", "lang": "en", "time_zone": "America/Martinique"}),
+    )
+    .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (status, body) = correct(&claire, json!({"email": ""})).await;
     assert_eq!(status, StatusCode::OK, "{body}");
@@ -789,6 +794,15 @@ async fn each_person_is_written_to_in_their_language_at_their_corrected_address(
     assert!(
         text_of(to_karim).contains("Hello Karim Benali,"),
         "{}",
+        text_of(to_karim)
+    );
+    // His dates on his own clock, named (the session is Paris's).
+    let (start, _) = planned(&session);
+    let martinique = chrono::FixedOffset::west_opt(4 * 3600).expect("UTC-4");
+    let local = start.with_timezone(&martinique).format("%H:%M").to_string();
+    assert!(
+        text_of(to_karim).contains(&local) && text_of(to_karim).contains("America/Martinique"),
+        "{local} (Martinique) not in {}",
         text_of(to_karim)
     );
     let to_sophie = message_to(&messages, "sophie@cadre.test");
