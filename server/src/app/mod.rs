@@ -6,7 +6,7 @@
 pub mod actions;
 pub mod address_limits;
 pub mod answers;
-// A session's title, a person's name, e-mail or mail language corrected.
+// A session's title, a person's name, e-mail, mail language or zone corrected.
 pub mod corrections;
 pub mod difficulties;
 // The dossier d'audit of an action: one zip for an auditor.

@@ -1,7 +1,7 @@
 //! Corrections staff make after the fact: a session's title; a person's
-//! name, e-mail or mail language (a beneficiary's on every one of their
-//! places at once, so that the certificate and each session's sheet agree);
-//! and the mark of a session staff cancelled.
+//! name, e-mail, mail language or time zone (a beneficiary's on every one
+//! of their places at once, so that the certificate and each session's
+//! sheet agree); and the mark of a session staff cancelled.
 //!
 //! A correction is allowed after the session too: a misspelt name is most
 //! often found on the certificate. Documents already issued keep what they

@@ -12,8 +12,8 @@
 //!   invitations and the answers, kept apart.
 //! - [`outbox`]: the outgoing mail queue (to whom, why, what became of
 //!   it; never the message's text).
-//! - [`corrections`]: a session's title, a person's name, e-mail or mail
-//!   language corrected after the fact; a cancellation's mark.
+//! - [`corrections`]: a session's title, a person's name, e-mail, mail
+//!   language or time zone corrected after the fact; a cancellation's mark.
 //! - [`staff`]: staff accounts (Argon2id passwords), their logins in a
 //!   browser and the append-only audit log.
 
