@@ -99,11 +99,12 @@ function correctionDialog(name, title, content, save) {
 }
 
 /**
- * Name, e-mail and language fields filled with `p`'s, and the body to send.
+ * Name, e-mail, language and time zone fields filled with `p`'s (empty for
+ * a new person), checked before sending, and the body to send.
  * @param {string} prefix
  * @param {{ name: string, email?: string, lang?: string, time_zone?: string }} p
  */
-function personFields(prefix, p) {
+export function personFields(prefix, p) {
   const name = /** @type {HTMLInputElement} */ (h("input", { type: "text", required: true, maxlength: 120, autocomplete: "off", value: p.name, "data-field": `${prefix}-name` }));
   const email = /** @type {HTMLInputElement} */ (h("input", { type: "email", autocomplete: "off", maxlength: 254, value: p.email ?? "", "data-field": `${prefix}-email` }));
   const nameField = field(`${prefix}-name`, "enrolment.name", name);

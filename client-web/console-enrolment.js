@@ -10,7 +10,7 @@
 import { t } from "./i18n.js";
 import { call, confirmDialog, field, navigate, sendOnSubmit, showAgain } from "./console-kit.js";
 import { T, h } from "./dom.js";
-import { langSelect, zoneField } from "./console-corrections.js";
+import { personFields } from "./console-corrections.js";
 
 /** @typedef {import("./i18n.js").MessageKey} MessageKey */
 
@@ -39,32 +39,17 @@ function form(name, title, hint, fields, submit, send, heading = "h3") {
 }
 
 /**
- * The name and e-mail fields every person has, checked before sending.
+ * The fields every new person has (those a correction has, empty), and
+ * what was given of them: a new person sends no empty field.
  * @param {string} prefix ids' prefix
  */
 function nameAndEmail(prefix) {
-  const name = /** @type {HTMLInputElement} */ (h("input", { type: "text", required: true, maxlength: 120, autocomplete: "off", "data-field": `${prefix}-name` }));
-  const email = /** @type {HTMLInputElement} */ (h("input", { type: "email", autocomplete: "off", maxlength: 254, "data-field": `${prefix}-email` }));
-  const nameField = field(`${prefix}-name`, "enrolment.name", name);
-  const emailField = field(`${prefix}-email`, "enrolment.email", email, "enrolment.email_hint");
-  const lang = langSelect(`${prefix}-lang`);
-  const zone = zoneField(`${prefix}-zone`);
-  const check = () => {
-    const missing = !name.value.trim();
-    const bad = email.value.trim() !== "" && !email.checkValidity();
-    nameField.setError(missing ? t("actions_console.error.required") : "");
-    emailField.setError(bad ? t("actions_console.error.email") : "");
-    if (missing) name.focus();
-    else if (bad) email.focus();
-    return !missing && !bad && zone.check();
-  };
+  const f = personFields(prefix, { name: "" });
   const value = () => {
-    const e = email.value.trim();
-    const l = lang.select.value;
-    const z = zone.input.value.trim();
-    return { name: name.value.trim(), ...(e ? { email: e } : {}), ...(l ? { lang: l } : {}), ...(z ? { time_zone: z } : {}) };
+    const { name, email, lang, time_zone } = f.body();
+    return { name, ...(email ? { email } : {}), ...(lang ? { lang } : {}), ...(time_zone ? { time_zone } : {}) };
   };
-  return { fields: [nameField.wrap, emailField.wrap, lang.wrap, zone.wrap], check, value, name };
+  return { fields: f.fields, check: f.check, value };
 }
 
 /**

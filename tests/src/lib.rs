@@ -391,6 +391,16 @@ impl TestServer {
         self.send(request).await
     }
 
+    /// `PATCH path` with a JSON body and the organiser bearer token.
+    pub async fn patch(&self, path: &str, body: &Value) -> (StatusCode, Value) {
+        let request = self
+            .http()
+            .patch(self.url(path))
+            .bearer_auth(&self.organiser_token)
+            .json(body);
+        self.send(request).await
+    }
+
     /// `POST path` with a JSON body and the organiser bearer token.
     pub async fn post(&self, path: &str, body: &Value) -> (StatusCode, Value) {
         self.post_raw(path, Some(&self.organiser_token), body.to_string())

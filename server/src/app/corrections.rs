@@ -66,7 +66,7 @@ impl App {
     }
 
     async fn tell_renamed(&self, corrected: &crate::directory::corrections::Corrected) {
-        if !corrected.changes.iter().any(|c| c.starts_with("name:")) {
+        if !corrected.renamed {
             return;
         }
         tracing::info!(people = corrected.people.len(), "name corrected");

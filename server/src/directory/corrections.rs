@@ -26,6 +26,8 @@ pub struct Corrected {
     /// The fields changed, each with its value before and after
     /// (`name: « A » → « B »`), empty when nothing changed.
     pub changes: Vec<String>,
+    /// The name is among them (a live room is told).
+    pub renamed: bool,
     /// Every person row the correction reached (one, or each place of a
     /// beneficiary), as they are now.
     pub people: Vec<Person>,
@@ -39,6 +41,13 @@ struct Checked {
     lang: Option<Option<UiLang>>,
     time_zone: Option<Option<Tz>>,
     employer: Option<Option<String>>,
+}
+
+impl Checked {
+    /// Whether the name changes from `current`.
+    fn renames(&self, current: &str) -> bool {
+        self.name.as_deref().is_some_and(|n| n != current)
+    }
 }
 
 fn checked(c: &PersonCorrection, employer_allowed: bool) -> CatalogResult<Checked> {
@@ -116,7 +125,7 @@ fn differences(c: &Checked, now: &Current<'_>) -> Vec<String> {
         employer,
     } = *now;
     let mut out = Vec::new();
-    if let Some(new) = c.name.as_deref().filter(|n| *n != name) {
+    if let Some(new) = c.name.as_deref().filter(|_| c.renames(name)) {
         out.push(format!(
             "name: {} → {}",
             quoted(Some(name)),
@@ -157,31 +166,40 @@ fn differences(c: &Checked, now: &Current<'_>) -> Vec<String> {
 /// Writes `c` to the person rows `pids` in `tx`, and follows an e-mail
 /// change in their mails not sent yet: they go to the new address, or,
 /// the address removed, are given up (nothing left to send to).
+/// Writes the fields `c` changes that people and beneficiaries share to
+/// row `id` of `table` (`people` or `beneficiaries`, never a request's
+/// text).
+fn write_shared(
+    tx: &Transaction<'_>,
+    table: &'static str,
+    id: &str,
+    c: &Checked,
+) -> CatalogResult<()> {
+    let set = |column: &str, value: Option<&str>| {
+        tx.execute(
+            &format!("UPDATE {table} SET {column} = ?1 WHERE id = ?2"),
+            params![value, id],
+        )
+    };
+    if let Some(name) = &c.name {
+        set("name", Some(name))?;
+    }
+    if let Some(email) = &c.email {
+        set("email", email.as_deref())?;
+    }
+    if let Some(lang) = c.lang {
+        set("lang", lang.map(UiLang::tag))?;
+    }
+    if let Some(zone) = c.time_zone {
+        set("time_zone", zone.map(|z| z.name()))?;
+    }
+    Ok(())
+}
+
 fn write_people(tx: &Transaction<'_>, pids: &[String], c: &Checked) -> CatalogResult<()> {
     for pid in pids {
-        if let Some(name) = &c.name {
-            tx.execute(
-                "UPDATE people SET name = ?1 WHERE id = ?2",
-                params![name, pid],
-            )?;
-        }
-        if let Some(lang) = c.lang {
-            tx.execute(
-                "UPDATE people SET lang = ?1 WHERE id = ?2",
-                params![lang.map(UiLang::tag), pid],
-            )?;
-        }
-        if let Some(zone) = c.time_zone {
-            tx.execute(
-                "UPDATE people SET time_zone = ?1 WHERE id = ?2",
-                params![zone.map(|z| z.name()), pid],
-            )?;
-        }
+        write_shared(tx, "people", pid, c)?;
         if let Some(email) = &c.email {
-            tx.execute(
-                "UPDATE people SET email = ?1 WHERE id = ?2",
-                params![email, pid],
-            )?;
             match email {
                 Some(address) => tx.execute(
                     "UPDATE mails SET recipient = ?1 WHERE person_id = ?2 AND state = 'pending'",
@@ -274,6 +292,7 @@ impl Catalog {
                 write_people(&tx, &[pid.to_owned()], &c)?;
                 Corrected {
                     changes,
+                    renamed: c.renames(&p.name),
                     people: people_in(&tx, &[pid.to_owned()])?,
                 }
             }
@@ -380,30 +399,7 @@ fn correct_beneficiary_in(
             employer: employer.as_deref(),
         },
     );
-    if let Some(name) = &c.name {
-        tx.execute(
-            "UPDATE beneficiaries SET name = ?1 WHERE id = ?2",
-            params![name, bid],
-        )?;
-    }
-    if let Some(email) = &c.email {
-        tx.execute(
-            "UPDATE beneficiaries SET email = ?1 WHERE id = ?2",
-            params![email, bid],
-        )?;
-    }
-    if let Some(lang) = c.lang {
-        tx.execute(
-            "UPDATE beneficiaries SET lang = ?1 WHERE id = ?2",
-            params![lang.map(UiLang::tag), bid],
-        )?;
-    }
-    if let Some(zone) = c.time_zone {
-        tx.execute(
-            "UPDATE beneficiaries SET time_zone = ?1 WHERE id = ?2",
-            params![zone.map(|z| z.name()), bid],
-        )?;
-    }
+    write_shared(tx, "beneficiaries", bid, c)?;
     if let Some(employer) = &c.employer {
         tx.execute(
             "UPDATE beneficiaries SET employer = ?1 WHERE id = ?2",
@@ -417,6 +413,7 @@ fn correct_beneficiary_in(
     write_people(tx, &pids, c)?;
     Ok(Corrected {
         changes,
+        renamed: c.renames(&name),
         people: people_in(tx, &pids)?,
     })
 }

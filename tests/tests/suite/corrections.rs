@@ -26,15 +26,6 @@ fn session_of(body: &Value) -> SessionView {
     serde_json::from_value(body.clone()).unwrap_or_else(|e| panic!("not a session ({e}): {body}"))
 }
 
-async fn patch(server: &TestServer, path: &str, body: &Value) -> (StatusCode, Value) {
-    let request = server
-        .http()
-        .patch(server.url(path))
-        .bearer_auth(server.organiser_token())
-        .json(body);
-    server.send(request).await
-}
-
 /// The audit log's actions and who made them, newest first, as an
 /// administrator reads them.
 async fn audited(server: &TestServer, admin: &StaffLogin) -> Vec<(String, String)> {
@@ -137,12 +128,12 @@ async fn a_title_and_a_name_corrected_live_reach_the_next_join_and_the_audit_kee
 
     // Nothing to change, nothing audited.
     let before = audit.len();
-    let (status, _) = patch(
-        &server,
-        &format!("/api/sessions/{}/people/{}", session.id, karim.id),
-        &json!({"name": "Karim Benali"}),
-    )
-    .await;
+    let (status, _) = server
+        .patch(
+            &format!("/api/sessions/{}/people/{}", session.id, karim.id),
+            &json!({"name": "Karim Benali"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK);
     let after = audited(&server, &admin).await;
     assert_eq!(
@@ -210,12 +201,12 @@ async fn a_beneficiary_is_corrected_once_on_the_action_and_each_of_their_places(
     let karim = person(&sessions[0], "Karim Benaly").clone();
 
     // From the first session's page: both places and the action follow.
-    let (status, body) = patch(
-        &server,
-        &format!("/api/sessions/{}/people/{}", sessions[0].id, karim.id),
-        &json!({"name": "Karim Benali"}),
-    )
-    .await;
+    let (status, body) = server
+        .patch(
+            &format!("/api/sessions/{}/people/{}", sessions[0].id, karim.id),
+            &json!({"name": "Karim Benali"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let (_, second) = server
         .get(&format!("/api/sessions/{}", sessions[1].id))
@@ -234,12 +225,12 @@ async fn a_beneficiary_is_corrected_once_on_the_action_and_each_of_their_places(
     let bid = b["id"].as_str().expect("an id").to_owned();
 
     // From the action's page: the employer and the language.
-    let (status, body) = patch(
-        &server,
-        &format!("/api/actions/{aid}/beneficiaries/{bid}"),
-        &json!({"employer": "Transports Martin", "lang": "en", "time_zone": "Indian/Reunion"}),
-    )
-    .await;
+    let (status, body) = server
+        .patch(
+            &format!("/api/actions/{aid}/beneficiaries/{bid}"),
+            &json!({"employer": "Transports Martin", "lang": "en", "time_zone": "Indian/Reunion"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::OK, "{body}");
     let b = body["beneficiaries"]
         .as_array()
@@ -289,12 +280,12 @@ async fn a_beneficiary_is_corrected_once_on_the_action_and_each_of_their_places(
     );
 
     // One person is enrolled once: Sophie's address is hers.
-    let (status, body) = patch(
-        &server,
-        &format!("/api/actions/{aid}/beneficiaries/{bid}"),
-        &json!({"email": "SOPHIE@example.org"}),
-    )
-    .await;
+    let (status, body) = server
+        .patch(
+            &format!("/api/actions/{aid}/beneficiaries/{bid}"),
+            &json!({"email": "SOPHIE@example.org"}),
+        )
+        .await;
     assert_eq!(status, StatusCode::CONFLICT, "{body}");
     assert!(
         body["message"]
@@ -471,7 +462,7 @@ async fn corrections_badly_given_are_refused_and_change_nothing() {
         ),
     ];
     for (path, body, status, words) in cases {
-        let (got, answer) = patch(&server, &path, &body).await;
+        let (got, answer) = server.patch(&path, &body).await;
         assert_eq!(got, status, "{path} {body}: {answer}");
         assert!(
             answer["message"]

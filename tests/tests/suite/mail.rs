@@ -754,13 +754,10 @@ async fn each_person_is_written_to_in_their_language_and_zone_at_their_corrected
         ms.len() == 3 && ms.iter().all(|m| m["attempts"].as_u64().unwrap_or(0) >= 1)
     })
     .await;
-    let correct = |pid: &str, body: Value| {
-        let request = server
-            .http()
-            .patch(server.url(&format!("/api/sessions/{sid}/people/{pid}")))
-            .bearer_auth(server.organiser_token())
-            .json(&body);
-        server.send(request)
+    let correct = async |pid: &str, body: Value| {
+        server
+            .patch(&format!("/api/sessions/{sid}/people/{pid}"), &body)
+            .await
     };
     let karim = person(&session, "Karim Benali").id.clone();
     let claire = person(&session, "Claire Martin").id.clone();
