@@ -3,7 +3,6 @@
 //! bounded queue, batching, pings), and closing with a reason.
 
 use super::{Connection, Tally, heartbeat_event};
-use crate::app::Admitted;
 use crate::evidence::ledger::{Ledger, NewEvent};
 use crate::live::outbound::{Closing, ConnectionControl, Outbound, QueueError, encode};
 use crate::live::session::now_ms;
@@ -299,7 +298,7 @@ fn closing_message(reason: LeaveReason) -> &'static str {
 /// closed at the last time seen.
 pub(super) async fn record_close(
     ledger: &Ledger,
-    who: &Admitted,
+    (sid, id): (&str, &str),
     connection_id: &str,
     control: &ConnectionControl,
     tally: &Mutex<Tally>,
@@ -314,13 +313,13 @@ pub(super) async fn record_close(
         return;
     }
     let mut events = Vec::with_capacity(2);
-    if let Some(ev) = heartbeat_event(&who.session.id, &who.id, connection_id, heartbeats) {
+    if let Some(ev) = heartbeat_event(sid, id, connection_id, heartbeats) {
         events.push(ev);
     }
     events.push(NewEvent {
-        sid: who.session.id.clone(),
+        sid: sid.to_owned(),
         kind: kind::CONNECTION_CLOSED,
-        actor: who.id.clone(),
+        actor: id.to_owned(),
         payload: serde_json::json!({
             "connection_id": connection_id,
             "reason": reason,
