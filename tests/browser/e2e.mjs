@@ -11,7 +11,7 @@
 //
 //   CADRE_BIN      the cadre binary (default ../../target/debug/cadre)
 //   CHROMIUM       the browser (default /usr/bin/chromium)
-//   RUN_BUDGET_MS  the whole run's budget (default 480 s)
+//   RUN_BUDGET_MS  the whole run's budget (default 720 s)
 //
 // Prints `ok - name` / `not ok - name: reason` per test, then one line
 // `N passed, N failed`; exits non-zero when any failed. Screenshots go to
