@@ -5,7 +5,7 @@
 
 import assert from "node:assert/strict";
 import { join } from "node:path";
-import { ARTIFACTS, UI_WAIT_MS } from "../lib/config.mjs";
+import { ARTIFACTS, MEDIA_WAIT_MS, UI_WAIT_MS } from "../lib/config.mjs";
 import { joinFromLobby, joinTogether } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
 import { clickControl, openPanel, openThree, videoCall } from "../lib/steps.mjs";
@@ -133,8 +133,15 @@ test("the facilitator mutes a participant: their sound stops for the others, and
   // Karim is told who muted him, his microphone is off, and the others see it.
   await karim.page.locator('.toast', { hasText: "a coupé votre micro" }).waitFor({ timeout: UI_WAIT_MS });
   await fac.page.waitForSelector(`figure.tile[data-tile="${karim.id}"] .indicator:not([hidden])`, { timeout: UI_WAIT_MS });
-  const after = await loudest(3000);
+  // Sound already on its way (the receiver's jitter buffer, longer on a
+  // loaded machine) still plays for a moment: silence is waited for, within
+  // the media bound, then must hold.
+  const silentBy = Date.now() + MEDIA_WAIT_MS;
+  let after = await loudest(1000);
+  while (after >= 0.01 && Date.now() < silentBy) after = await loudest(1000);
   assert(after < 0.01, `Karim's sound should stop once muted, was ${after}`);
+  const held = await loudest(3000);
+  assert(held < 0.01, `Karim's sound should stay off while muted, was ${held}`);
   await karim.page.screenshot({ path: join(ARTIFACTS, "muted-participant.png") });
   // Asked to speak, Karim accepts: heard again.
   await fac.page.click(`[data-person="${karim.id}"] button[data-action="ask-unmute"]`);
