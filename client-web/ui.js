@@ -216,7 +216,23 @@ export class Shell {
       h("button", { type: "button", class: "icon-button", "aria-label": () => t("call.dismiss"), onclick: () => item.remove() }, icon("close")));
     this.toasts.append(item);
     while (this.toasts.children.length > 4) this.toasts.firstElementChild?.remove();
-    setTimeout(() => item.remove(), 8000);
+    // One with something to do stays longer, and never goes while the
+    // pointer or the keyboard is on it: reading and reaching the button
+    // takes some people far more than a few seconds.
+    let timer = 0;
+    const wait = () => {
+      clearTimeout(timer);
+      timer = window.setTimeout(() => item.remove(), offer ? 20_000 : 8_000);
+    };
+    const hold = () => clearTimeout(timer);
+    const release = () => {
+      if (!item.matches(":hover") && !item.contains(document.activeElement)) wait();
+    };
+    item.addEventListener("pointerenter", hold);
+    item.addEventListener("focusin", hold);
+    item.addEventListener("pointerleave", release);
+    item.addEventListener("focusout", () => setTimeout(release));
+    wait();
   }
 
   /**
