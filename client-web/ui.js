@@ -1178,8 +1178,14 @@ export class CallView {
     return this.tiles.has(this.#speaker.id) ? this.#speaker.id : [...this.tiles.keys()][0];
   }
 
-  /** The page of pictures shown (0 first). */
+  /**
+   * The page of pictures the person chose (0 first). The page shown is this
+   * one, or the last when there are fewer pages now: someone leaving for a
+   * moment does not send the person back to the first page for good.
+   */
   #page = 0;
+  /** The page shown at the last layout. */
+  #shown = 0;
   /** Other people's pictures per page (a test may make pages smaller). */
   pageSize = PAGE_SIZE;
   /** When each person was last heard above a murmur. @type {Map<string, number>} */
@@ -1189,8 +1195,10 @@ export class CallView {
 
   /** Shows the next (1) or previous (-1) page of pictures. @param {number} step */
   turnPage(step) {
-    this.#page += step;
+    this.#page = Math.max(0, this.#shown + step);
     this.#layout();
+    // A step past the last page chooses the last page, not one to come.
+    this.#page = this.#shown;
   }
 
   #layout() {
@@ -1210,10 +1218,10 @@ export class CallView {
     const others = [...this.tiles.entries()];
     const size = Math.max(1, this.pageSize);
     const pages = Math.max(1, Math.ceil(others.length / size));
-    this.#page = Math.min(Math.max(this.#page, 0), pages - 1);
+    this.#shown = Math.min(this.#page, pages - 1);
     let shown = 1;
     for (const [i, [id, tile]] of others.entries()) {
-      const onPage = Math.floor(i / size) === this.#page;
+      const onPage = Math.floor(i / size) === this.#shown;
       // The person speaking stays in view, pinned, whichever page is shown.
       const pinned = !onPage && id === this.#speaker.id;
       tile.element.hidden = !onPage && !pinned;
@@ -1237,7 +1245,7 @@ export class CallView {
     const strip = [...this.tiles.entries()].filter(([id]) => id !== main);
     const size = selfMain ? STRIP : STRIP - 1;
     const pages = Math.max(1, Math.ceil(strip.length / size));
-    this.#page = Math.min(Math.max(this.#page, 0), pages - 1);
+    this.#shown = Math.min(this.#page, pages - 1);
     for (const [id, tile] of this.tiles) {
       if (id === main) {
         tile.element.dataset.main = "true";
@@ -1250,7 +1258,7 @@ export class CallView {
     if (selfMain) this.self.element.dataset.main = "true";
     else delete this.self.element.dataset.main;
     this.self.element.hidden = false;
-    for (const [i, [, tile]] of strip.entries()) tile.element.hidden = Math.floor(i / size) !== this.#page;
+    for (const [i, [, tile]] of strip.entries()) tile.element.hidden = Math.floor(i / size) !== this.#shown;
     this.grid.dataset.count = String(1 + Math.min(strip.length, size) + (selfMain ? 0 : 1));
     this.#showPages(pages);
     this.alone.hidden = !this.#connected || this.tiles.size > 0;
@@ -1268,11 +1276,11 @@ export class CallView {
     const others = [...this.tiles.entries()].sort(([a], [b]) => Number(b === speaker) - Number(a === speaker));
     const size = BESIDE_SCREEN - 1;
     const pages = Math.max(1, Math.ceil(others.length / size));
-    this.#page = Math.min(Math.max(this.#page, 0), pages - 1);
+    this.#shown = Math.min(this.#page, pages - 1);
     for (const [i, [, tile]] of others.entries()) {
       delete tile.element.dataset.main;
       delete tile.element.dataset.pinned;
-      tile.element.hidden = Math.floor(i / size) !== this.#page;
+      tile.element.hidden = Math.floor(i / size) !== this.#shown;
     }
     this.grid.dataset.count = String(1 + Math.min(others.length, size) + 1);
     this.#showPages(pages);
@@ -1282,8 +1290,8 @@ export class CallView {
   /** The pager under the pictures: hidden for one page, else « Page n sur m ». @param {number} pages */
   #showPages(pages) {
     this.pager.hidden = pages <= 1;
-    this.grid.dataset.page = String(this.#page + 1);
-    const page = this.#page + 1;
+    this.grid.dataset.page = String(this.#shown + 1);
+    const page = this.#shown + 1;
     bindText(this.pageLabel, () => t("call.page", { page, pages }));
   }
 

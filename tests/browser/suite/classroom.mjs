@@ -6,7 +6,7 @@
 import assert from "node:assert/strict";
 import { join } from "node:path";
 import { ARTIFACTS, MEDIA_WAIT_MS, UI_WAIT_MS } from "../lib/config.mjs";
-import { joinFromLobby, joinTogether } from "../lib/pages.mjs";
+import { joinFromLobby, joinTogether, textOf } from "../lib/pages.mjs";
 import { test } from "../lib/runner.mjs";
 import { clickControl, openPanel, openThree, videoCall } from "../lib/steps.mjs";
 
@@ -184,6 +184,24 @@ test("views: the speaker view, a picture pinned on one page, and a facilitator's
   await sophie.page.screenshot({ path: join(ARTIFACTS, "spotlight-participant.png") });
   await fac.page.click(`[data-person="${karim.id}"] button[data-action="spotlight"]`);
   await sophie.page.waitForFunction(() => !document.querySelector('figure.tile[data-main="true"]'), null, { timeout: UI_WAIT_MS });
+});
+
+test("pages of pictures: the page a person chose comes back after someone leaves for a moment", async (stage) => {
+  const session = await stage.session();
+  const room = await openThree(stage, session);
+  await joinTogether(room);
+  const [fac, karim] = room;
+  await fac.page.evaluate(() => /** @type {any} */ (window).cadre.setPageSize(1));
+  assert.equal(await textOf(fac.page, ".pager-label"), "Page 1 sur 2");
+  await fac.page.click('button[data-action="page-next"]');
+  assert.equal(await textOf(fac.page, ".pager-label"), "Page 2 sur 2");
+  // Karim reloads his page: while he is away the facilitator has one
+  // picture, one page; once he is back, the second page they chose.
+  await karim.page.reload();
+  await fac.page.locator("nav.pager").waitFor({ state: "hidden", timeout: UI_WAIT_MS });
+  await joinFromLobby(karim);
+  await fac.page.locator("nav.pager").waitFor({ state: "visible", timeout: UI_WAIT_MS });
+  assert.equal(await textOf(fac.page, ".pager-label"), "Page 2 sur 2", "the page chosen should come back");
 });
 
 test("an anonymous poll: the facilitator puts it, two pages answer, everyone sees the counts once closed", async (stage) => {
