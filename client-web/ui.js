@@ -1219,7 +1219,7 @@ export class CallView {
     const size = Math.max(1, this.pageSize);
     const pages = Math.max(1, Math.ceil(others.length / size));
     this.#shown = Math.min(this.#page, pages - 1);
-    let shown = 1;
+    let visible = 1;
     for (const [i, [id, tile]] of others.entries()) {
       const onPage = Math.floor(i / size) === this.#shown;
       // The person speaking stays in view, pinned, whichever page is shown.
@@ -1227,9 +1227,9 @@ export class CallView {
       tile.element.hidden = !onPage && !pinned;
       if (pinned) tile.element.dataset.pinned = "true";
       else delete tile.element.dataset.pinned;
-      if (!tile.element.hidden) shown += 1;
+      if (!tile.element.hidden) visible += 1;
     }
-    this.grid.dataset.count = String(Math.min(shown, 9));
+    this.grid.dataset.count = String(Math.min(visible, 9));
     this.#showPages(pages);
     this.alone.hidden = !this.#connected || this.tiles.size > 0;
   }

@@ -217,8 +217,8 @@ test("an anonymous poll: the facilitator puts it, two pages answer, everyone see
   // Each participant is told and answers from the chat panel: Karim opens it
   // from the toast; Sophie, whose toast may have gone by then on a loaded
   // machine, from the panel's control.
-  for (const [person, choice] of [[karim, 0], [sophie, 2]]) {
-    if (person === karim) await person.page.click('.toast button[data-action="poll-open"]', { timeout: UI_WAIT_MS });
+  for (const [person, choice, fromToast] of [[karim, 0, true], [sophie, 2, false]]) {
+    if (fromToast) await person.page.click('.toast button[data-action="poll-open"]', { timeout: UI_WAIT_MS });
     else await openPanel(person, "chat");
     await person.page.click(`[data-field="poll"] li[data-choice="${choice}"] button[data-action="poll-answer"]`, { timeout: UI_WAIT_MS });
     await person.page.locator('[data-field="poll-answered"]', { hasText: "Vous avez répondu" }).waitFor({ timeout: UI_WAIT_MS });
