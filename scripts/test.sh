@@ -53,6 +53,13 @@ if ! /usr/bin/python3 -c 'import aiosmtpd' >/dev/null 2>&1; then
   as_root apt-get update -qq
   as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends python3-aiosmtpd >/dev/null
 fi
+# Several nodes: the PostgreSQL stores are tested against Debian's
+# postgresql, a cluster per test in a temporary directory (tests/src/postgres.rs).
+if ! compgen -G '/usr/lib/postgresql/*/bin/postgres' >/dev/null; then
+  echo "== installing Debian's postgresql"
+  as_root apt-get update -qq
+  as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends postgresql >/dev/null
+fi
 if [ ! -d tests/browser/node_modules/playwright-core ] || [ ! -d tests/browser/node_modules/typescript ]; then
   echo "== installing the browser suite's npm packages"
   (cd tests/browser && npm ci --no-audit --no-fund --loglevel=error)

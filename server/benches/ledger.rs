@@ -7,6 +7,10 @@
 //! The files go under `CARGO_TARGET_TMPDIR` (the project's disk, not a
 //! tmpfs) unless `CADRE_BENCH_DIR` names another directory: a number taken
 //! on a RAM disk says nothing about fsync.
+//!
+//! With `CADRE_BENCH_POSTGRES=postgres://OWNER@HOST:PORT/DB` (an empty
+//! database; `bench/ledger-postgres.sh` makes one on loopback), the same
+//! appends also go to the PostgreSQL store, each session under a lease.
 
 use cadre_protocol::evidence::{Entry, consent, kind};
 use cadre_protocol::merkle::{self, Hash};
@@ -48,25 +52,22 @@ fn main() {
     );
 
     println!("## Durable appends (each acknowledged after its batch's COMMIT)\n");
-    println!(
-        "| producers | sessions | appends | seconds | appends/s | p50 ms | p99 ms | max ms | batches | mean batch |"
-    );
-    println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
-    for (producers, cap) in [(1u64, 20_000u64), (16, 100_000), (256, 300_000)] {
+    Throughput::print_header();
+    for (producers, cap) in PRODUCERS {
         let dir = root.path().join(format!("throughput-{producers}"));
-        let r = rt.block_on(throughput(&dir, producers, cap, Duration::from_secs(10)));
-        println!(
-            "| {producers} | {} | {} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} |",
-            producers.div_ceil(PER_SESSION),
-            r.count,
-            r.seconds,
-            r.count as f64 / r.seconds,
-            r.p50_ms,
-            r.p99_ms,
-            r.max_ms,
-            r.batches,
-            r.count as f64 / r.batches.max(1) as f64,
-        );
+        let r = rt.block_on(throughput(
+            open(&dir),
+            producers,
+            cap,
+            Duration::from_secs(10),
+        ));
+        r.print_row(producers);
+    }
+
+    if let Some(url) = std::env::var_os("CADRE_BENCH_POSTGRES") {
+        let url = url.into_string().expect("a UTF-8 database URL");
+        println!("\n## Durable appends on PostgreSQL (same load; commit = WAL flushed)\n");
+        postgres_throughput(&rt, &url, root.path());
     }
 
     println!("\n## Size on disk\n");
@@ -105,14 +106,68 @@ struct Throughput {
     batches: u64,
 }
 
+impl Throughput {
+    fn print_header() {
+        println!(
+            "| producers | sessions | appends | seconds | appends/s | p50 ms | p99 ms | max ms | batches | mean batch |"
+        );
+        println!("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
+    }
+
+    fn print_row(&self, producers: u64) {
+        println!(
+            "| {producers} | {} | {} | {:.2} | {:.0} | {:.2} | {:.2} | {:.2} | {} | {:.1} |",
+            producers.div_ceil(PER_SESSION),
+            self.count,
+            self.seconds,
+            self.count as f64 / self.seconds,
+            self.p50_ms,
+            self.p99_ms,
+            self.max_ms,
+            self.batches,
+            self.count as f64 / self.batches.max(1) as f64,
+        );
+    }
+}
+
 fn open(dir: &Path) -> Ledger {
     std::fs::create_dir_all(dir).expect("directory");
     let key = SigningKey::load_or_create(dir).expect("key").value;
     Ledger::open(dir, JwsSigner::new(&key)).expect("ledger")
 }
 
-async fn throughput(dir: &Path, producers: u64, cap: u64, budget: Duration) -> Throughput {
-    let ledger = open(dir);
+/// Producers, and the most appends they make together, per row.
+const PRODUCERS: [(u64, u64); 3] = [(1, 20_000), (16, 100_000), (256, 300_000)];
+
+/// The throughput table again, on the PostgreSQL store at `url`, one node
+/// holding every session's lease.
+fn postgres_throughput(rt: &tokio::runtime::Runtime, url: &str, dir: &Path) {
+    use cadre_server::evidence::ledger::LedgerOptions;
+    use cadre_server::evidence::ledger::postgres::{PgStore, migrate};
+    migrate(url, None).expect("migrate the bench database");
+    let store = Arc::new(PgStore::open(url, "bench").expect("open the PostgreSQL store"));
+    Throughput::print_header();
+    std::fs::create_dir_all(dir).expect("directory");
+    let key = SigningKey::load_or_create(dir).expect("key").value;
+    for (producers, cap) in PRODUCERS {
+        for s in 0..producers.div_ceil(PER_SESSION) {
+            store
+                .acquire(&format!("s_{s}"), Duration::from_secs(3600))
+                .expect("lease")
+                .expect("a free session");
+        }
+        let ledger = Ledger::with_store(
+            store.clone(),
+            JwsSigner::new(&key),
+            LedgerOptions::default(),
+        )
+        .expect("ledger");
+        let r = rt.block_on(throughput(ledger, producers, cap, Duration::from_secs(10)));
+        r.print_row(producers);
+    }
+}
+
+async fn throughput(ledger: Ledger, producers: u64, cap: u64, budget: Duration) -> Throughput {
     let issued = Arc::new(AtomicU64::new(0));
     let start = Instant::now();
     let deadline = start + budget;

@@ -86,6 +86,11 @@ enum Command {
     Backup(ops_cli::BackupArgs),
     /// Put a backup back into an empty data directory (`--data-dir`).
     Restore(ops_cli::RestoreArgs),
+    /// Create or bring up to date cadre's tables in a PostgreSQL database
+    /// (the ledger's and the session leases'), as their owner; with
+    /// `--app-role`, leave the role nodes connect as SELECT and INSERT only
+    /// on the evidence.
+    Migrate(ops_cli::MigrateArgs),
     /// Staff accounts of the console: the first administrator, list,
     /// reset a password, disable.
     #[command(subcommand)]
@@ -482,6 +487,7 @@ async fn main() -> std::process::ExitCode {
         Command::Config(cmd) => ops_cli::config_command(cmd),
         Command::Backup(args) => ops_cli::backup(&cli.data_dir, args).await,
         Command::Restore(args) => ops_cli::restore(&cli.data_dir, args).await,
+        Command::Migrate(args) => ops_cli::migrate(args).await,
         Command::Staff(cmd) => {
             // Argon2 and SQLite block: off the runtime's threads.
             let data_dir = cli.data_dir.clone();

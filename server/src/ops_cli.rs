@@ -63,6 +63,17 @@ pub(crate) struct RestoreArgs {
     force: bool,
 }
 
+#[derive(Args)]
+pub(crate) struct MigrateArgs {
+    /// The database, as its owner: `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    #[arg(long, env = "CADRE_DATABASE", hide_env_values = true)]
+    database: String,
+    /// The role `cadre serve` connects as; it gets SELECT and INSERT on the
+    /// evidence tables and nothing more (UPDATE on the leases).
+    #[arg(long)]
+    app_role: Option<String>,
+}
+
 /// The command line, with a configuration file's settings for `serve` and
 /// `demo` given to the flags that neither the command line nor the
 /// environment set. Exits on a refusal, as clap does.
@@ -363,6 +374,18 @@ fn first_line(e: &clap::Error) -> String {
         .unwrap_or_default()
         .trim_start_matches("error: ")
         .to_owned()
+}
+
+pub(crate) async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
+    let MigrateArgs { database, app_role } = args;
+    // The store's client blocks: off the runtime's threads.
+    let version = tokio::task::spawn_blocking(move || {
+        cadre_server::evidence::ledger::postgres::migrate(&database, app_role.as_deref())
+    })
+    .await
+    .context("the migration task")??;
+    say!("ledger tables and session leases at schema version {version}");
+    Ok(())
 }
 
 pub(crate) async fn backup(data_dir: &Path, args: BackupArgs) -> anyhow::Result<()> {

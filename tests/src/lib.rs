@@ -48,6 +48,8 @@
 pub mod containers;
 pub mod frames;
 pub mod media;
+// A real PostgreSQL (Debian's postgresql) for the multi-node stores.
+pub mod postgres;
 pub mod relay;
 // A real SMTP server (aiosmtpd) for the mail tests.
 pub mod smtp;

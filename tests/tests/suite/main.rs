@@ -41,6 +41,7 @@ mod no_store;
 mod origin;
 mod packaging;
 mod playable;
+mod postgres_ledger;
 mod postponement;
 mod quality;
 mod questionnaires;

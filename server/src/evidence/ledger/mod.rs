@@ -17,6 +17,7 @@
 //! needs no state to rebuild after a restart, and it always covers exactly
 //! what is durable.
 
+pub mod postgres;
 pub mod sqlite;
 pub mod store;
 pub mod tree;

@@ -14,9 +14,8 @@
 
 use super::store::{
     AnchorProgress, AnchorRow, EntryRow, HeadRow, Leaf, LedgerStore, StoreError, StoreWriter,
-    StoredEntry, Tail,
+    StoredEntry, Tail, to_hash, to_seq, to_sql,
 };
-use cadre_protocol::merkle::Hash;
 use rusqlite::{Connection, OptionalExtension, params};
 use std::path::{Path, PathBuf};
 use std::sync::Mutex;
@@ -211,19 +210,6 @@ fn sql_limit(limit: Option<u64>) -> i64 {
     limit.map_or(-1, |n| i64::try_from(n).unwrap_or(i64::MAX))
 }
 
-fn to_seq(value: i64) -> Result<u64, StoreError> {
-    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative seq {value}")))
-}
-
-fn to_sql(value: u64) -> Result<i64, StoreError> {
-    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("seq {value} out of range")))
-}
-
-fn to_hash(bytes: Vec<u8>) -> Result<Hash, StoreError> {
-    Hash::try_from(bytes.as_slice())
-        .map_err(|_| StoreError::Corrupt(format!("hash of {} bytes", bytes.len())))
-}
-
 /// The rows of a `SELECT seq, text, leaf_hash`.
 fn stored_entries(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredEntry>, StoreError> {
     let mut out = Vec::new();
@@ -231,7 +217,7 @@ fn stored_entries(mut rows: rusqlite::Rows<'_>) -> Result<Vec<StoredEntry>, Stor
         out.push(StoredEntry {
             seq: to_seq(row.get(0)?)?,
             text: row.get(1)?,
-            leaf_hash: to_hash(row.get(2)?)?,
+            leaf_hash: to_hash(&row.get::<_, Vec<u8>>(2)?)?,
         });
     }
     Ok(out)
@@ -285,7 +271,7 @@ impl LedgerStore for SqliteStore {
                 out.push(Leaf {
                     seq: to_seq(row.get(0)?)?,
                     ts: row.get(1)?,
-                    hash: to_hash(row.get(2)?)?,
+                    hash: to_hash(&row.get::<_, Vec<u8>>(2)?)?,
                 });
             }
             Ok(out)
@@ -321,7 +307,7 @@ impl LedgerStore for SqliteStore {
                 Ok(HeadRow {
                     sid: sid.to_owned(),
                     tree_size: to_seq(size)?,
-                    root: to_hash(root)?,
+                    root: to_hash(&root)?,
                     ts,
                     jws,
                 })

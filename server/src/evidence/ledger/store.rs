@@ -1,6 +1,6 @@
 //! The storage seam of the ledger: what a backend must do, and nothing of
-//! how. SQLite ([`super::sqlite`]) is the embedded default; a PostgreSQL
-//! backend for several nodes implements the same two traits.
+//! how. SQLite ([`super::sqlite`]) is the embedded default; PostgreSQL
+//! ([`super::postgres`]), for several nodes, implements the same two traits.
 //!
 //! The split follows the ledger's concurrency: exactly one [`StoreWriter`]
 //! exists per store and lives on the writer thread, which is the only code
@@ -16,6 +16,18 @@ pub enum StoreError {
     /// SQLite failed (including a trigger refusing a write).
     #[error("ledger database: {0}")]
     Sqlite(#[from] rusqlite::Error),
+    /// PostgreSQL failed, or could not be reached.
+    #[error("ledger database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// This node does not hold the session's lease, or no longer: another
+    /// node took it over, or it expired. Nothing of the batch was written.
+    #[error("ledger write fenced off: {0}")]
+    Fenced(String),
+    /// The database would acknowledge writes it may lose (`fsync` off), or
+    /// lacks the schema this cadre writes: refused at start, before any
+    /// entry is accepted.
+    #[error("ledger database refused: {0}")]
+    Unsuitable(String),
     /// The store's directory could not be used.
     #[error("ledger directory: {0}")]
     Io(#[from] std::io::Error),
@@ -23,6 +35,45 @@ pub enum StoreError {
     /// edited outside cadre, or a different program shares it).
     #[error("corrupt ledger row: {0}")]
     Corrupt(String),
+}
+
+impl StoreError {
+    /// Whether a commit failed only because an entry's `(sid, seq)` was
+    /// taken, which both backends refuse before anything of the transaction
+    /// is stored: the writer may then number the batch again. Another
+    /// process (the CLI on a live data directory, or the node that held the
+    /// session before) appended since the writer read the tail.
+    pub fn seq_taken(&self) -> bool {
+        match self {
+            StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, message)) => {
+                f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
+                    || (f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER
+                        && message
+                            .as_deref()
+                            .is_some_and(|m| m.ends_with("entry exists")))
+            }
+            StoreError::Postgres(e) => e.as_db_error().is_some_and(|d| {
+                *d.code() == tokio_postgres::error::SqlState::UNIQUE_VIOLATION
+                    && d.constraint() == Some(super::postgres::ENTRIES_KEY)
+            }),
+            _ => false,
+        }
+    }
+}
+
+/// A stored sequence number or size, which the schemas keep non-negative.
+pub(super) fn to_seq(value: i64) -> Result<u64, StoreError> {
+    u64::try_from(value).map_err(|_| StoreError::Corrupt(format!("negative seq {value}")))
+}
+
+/// A sequence number or size as both databases store it (signed 64 bits).
+pub(super) fn to_sql(value: u64) -> Result<i64, StoreError> {
+    i64::try_from(value).map_err(|_| StoreError::Corrupt(format!("seq {value} out of range")))
+}
+
+/// A stored hash, which must be 32 bytes.
+pub(super) fn to_hash(bytes: &[u8]) -> Result<Hash, StoreError> {
+    Hash::try_from(bytes).map_err(|_| StoreError::Corrupt(format!("hash of {} bytes", bytes.len())))
 }
 
 /// The end of one session's log, as stored.

@@ -315,11 +315,11 @@ impl Writer {
                     for sid in overlay.keys() {
                         self.next.remove(sid);
                     }
-                    // Only a taken (sid, seq) is retried: SQLite then rolled
-                    // the whole transaction back, so nothing of this batch
-                    // is on disk. Any other failure might have reached the
+                    // Only a taken (sid, seq) is retried: the store then
+                    // rolled the whole transaction back, so nothing of this
+                    // batch is on disk. Any other failure might have reached the
                     // disk, and numbering again could store an event twice.
-                    let taken = seq_taken(&e);
+                    let taken = e.seq_taken();
                     last_error = Some(Arc::new(e));
                     if !taken {
                         break;
@@ -409,22 +409,6 @@ impl Writer {
         };
         self.next.insert(sid.to_owned(), next);
         Ok(next)
-    }
-}
-
-/// Another writer holds a sequence number this batch used: the primary
-/// key, or the store's own trigger that refuses an existing entry, said so
-/// before anything was committed.
-fn seq_taken(e: &super::store::StoreError) -> bool {
-    match e {
-        super::store::StoreError::Sqlite(rusqlite::Error::SqliteFailure(f, message)) => {
-            f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_PRIMARYKEY
-                || (f.extended_code == rusqlite::ffi::SQLITE_CONSTRAINT_TRIGGER
-                    && message
-                        .as_deref()
-                        .is_some_and(|m| m.ends_with("entry exists")))
-        }
-        _ => false,
     }
 }
 
