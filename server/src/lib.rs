@@ -35,6 +35,8 @@
 //!   catalogue, join links as signed tokens, the signing keys and the
 //!   organiser token, calendar files; staff accounts, their logins and the
 //!   append-only audit log of the console.
+//! - [`postgres`]: what the PostgreSQL stores share (connection settings,
+//!   the runtime driving their connections).
 //! - [`metrics`]: the counters `/metrics` reports (atomics where the work
 //!   happens, encoded when scraped); [`readiness`]: the checks other parts
 //!   register for `/readyz`.
@@ -76,6 +78,7 @@ pub mod live;
 pub mod logging;
 pub mod mail;
 pub mod metrics;
+pub mod postgres;
 pub mod proxy;
 pub mod readiness;
 pub mod recording;

@@ -45,6 +45,9 @@ pub enum CatalogError {
     /// SQLite failed.
     #[error("database: {0}")]
     Db(#[from] rusqlite::Error),
+    /// A statement through the SQL seam failed (either engine).
+    #[error("database: {0}")]
+    Sql(#[from] super::sql::SqlError),
     /// A stored value no longer parses (the file was edited by hand).
     #[error("corrupt catalogue row: {0}")]
     Corrupt(String),
@@ -284,6 +287,14 @@ impl Catalog {
     /// catalogue (difficulty reports). Call from [`Catalog::run`].
     pub(crate) fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
         self.lock()
+    }
+
+    /// Runs `work` with the catalogue's connection through the SQL seam
+    /// (`sql.rs`): the way the modules that moved onto it reach the
+    /// database. Call from [`Catalog::run`].
+    pub(crate) fn with_sql<T>(&self, work: impl FnOnce(&dyn super::sql::Sql) -> T) -> T {
+        let conn = self.lock();
+        work(&*conn)
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {

@@ -16,6 +16,8 @@
 //!   language or time zone corrected after the fact; a cancellation's mark.
 //! - [`staff`]: staff accounts (Argon2id passwords), their logins in a
 //!   browser and the append-only audit log.
+//! - [`sql`]: the seam the catalogue's modules move onto, so that each
+//!   statement runs on SQLite or on PostgreSQL.
 
 // Actions, beneficiaries, the organisation's identity.
 pub mod actions;
@@ -28,5 +30,7 @@ pub mod organisation;
 // The outgoing mail queue.
 pub mod outbox;
 pub mod questionnaires;
+// One statement for SQLite and PostgreSQL.
+pub mod sql;
 // Staff accounts, logins, the audit log.
 pub mod staff;

@@ -16,7 +16,8 @@
 //! programs can tell the copies apart.
 
 use super::catalog::{Catalog, CatalogError, CatalogResult};
-use rusqlite::{Connection, OptionalExtension, params};
+use super::sql::{Row, Sql};
+use crate::sql_params;
 
 pub(crate) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS mails (
@@ -162,7 +163,7 @@ pub struct NewMail<'a> {
 /// Queues `mail` unless one of its kind was already queued for the same
 /// person and occasion. Returns the new row's id, or `None` when it was
 /// already there.
-pub fn queue(conn: &Connection, mail: &NewMail<'_>, now_ms: i64) -> CatalogResult<Option<String>> {
+pub fn queue(conn: &dyn Sql, mail: &NewMail<'_>, now_ms: i64) -> CatalogResult<Option<String>> {
     let id = format!(
         "m_{}",
         super::keys::random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
@@ -171,8 +172,8 @@ pub fn queue(conn: &Connection, mail: &NewMail<'_>, now_ms: i64) -> CatalogResul
         "INSERT INTO mails (id, session_id, person_id, recipient, kind, occasion, state, \
          attempts, next_attempt, created_at) VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'pending', 0, ?7, ?7) \
          ON CONFLICT DO NOTHING",
-        params![
-            id,
+        &sql_params![
+            &id,
             mail.session_id,
             mail.person_id,
             mail.recipient,
@@ -198,42 +199,35 @@ pub struct Invited {
 }
 
 /// The people of `sid` that reminders and postponement notices go to.
-pub fn invited(conn: &Connection, sid: &str) -> CatalogResult<Vec<Invited>> {
-    let mut stmt = conn.prepare_cached(
+pub fn invited(conn: &dyn Sql, sid: &str) -> CatalogResult<Vec<Invited>> {
+    let rows = conn.query(
         "SELECT p.id, p.email, p.role FROM people p WHERE p.session_id = ?1 AND p.email IS NOT NULL \
          AND EXISTS (SELECT 1 FROM mails m WHERE m.person_id = p.id AND m.kind = 'invitation' \
                      AND m.state <> 'failed') \
          AND NOT EXISTS (SELECT 1 FROM links l WHERE l.person_id = p.id AND l.revoked_at IS NOT NULL \
                          AND l.issued_at = (SELECT MAX(issued_at) FROM links WHERE person_id = p.id)) \
          ORDER BY p.position",
+        &sql_params![sid],
     )?;
-    let rows = stmt.query_map([sid], |row| {
-        Ok((
-            row.get::<_, String>(0)?,
-            row.get::<_, String>(1)?,
-            row.get::<_, String>(2)?,
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (person_id, email, role) = row?;
-        let role = match role.as_str() {
-            "facilitator" => cadre_protocol::Role::Facilitator,
-            _ => cadre_protocol::Role::Participant,
-        };
-        out.push(Invited {
-            person_id,
-            email,
-            role,
-        });
-    }
-    Ok(out)
+    rows.iter()
+        .map(|row| {
+            let role = match row.get::<String>(2)?.as_str() {
+                "facilitator" => cadre_protocol::Role::Facilitator,
+                _ => cadre_protocol::Role::Participant,
+            };
+            Ok(Invited {
+                person_id: row.get(0)?,
+                email: row.get(1)?,
+                role,
+            })
+        })
+        .collect()
 }
 
 /// Queues `kind` once per person of `people` and `occasion`; returns how
 /// many were new.
 pub fn queue_each(
-    conn: &Connection,
+    conn: &dyn Sql,
     sid: &str,
     people: &[Invited],
     kind: MailKind,
@@ -294,16 +288,16 @@ pub fn queue_cancellation(catalog: &Catalog, sid: &str, mails: bool) -> CatalogR
 const COLUMNS: &str = "id, session_id, person_id, recipient, kind, occasion, state, attempts, \
                        next_attempt, last_error, smtp_reply, created_at, sent_at";
 
-fn mail_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Mail>> {
+fn mail_row(row: &Row) -> CatalogResult<Mail> {
     let kind: String = row.get(4)?;
     let state: String = row.get(6)?;
     let (Some(kind), Some(state)) = (MailKind::parse(&kind), MailState::parse(&state)) else {
-        return Ok(Err(CatalogError::Corrupt(format!(
+        return Err(CatalogError::Corrupt(format!(
             "mail {}: kind {kind}, state {state}",
-            row.get::<_, String>(0)?
-        ))));
+            row.get::<String>(0)?
+        )));
     };
-    Ok(Ok(Mail {
+    Ok(Mail {
         id: row.get(0)?,
         session_id: row.get(1)?,
         person_id: row.get(2)?,
@@ -311,13 +305,13 @@ fn mail_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Mail>> {
         kind,
         occasion: row.get(5)?,
         state,
-        attempts: row.get::<_, i64>(7)?.try_into().unwrap_or(u32::MAX),
+        attempts: row.get::<i64>(7)?.try_into().unwrap_or(u32::MAX),
         next_attempt: row.get(8)?,
         last_error: row.get(9)?,
         smtp_reply: row.get(10)?,
         created_at: row.get(11)?,
         sent_at: row.get(12)?,
-    }))
+    })
 }
 
 impl Catalog {
@@ -336,76 +330,78 @@ impl Catalog {
 
     /// A session's messages, oldest first.
     pub fn mails(&self, sid: &str) -> CatalogResult<Vec<Mail>> {
-        let conn = self.connection();
-        let mut stmt = conn.prepare(&format!(
-            "SELECT {COLUMNS} FROM mails WHERE session_id = ?1 ORDER BY created_at, id"
-        ))?;
-        let rows = stmt.query_map([sid], mail_row)?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
-        }
-        Ok(out)
+        let rows = self.with_sql(|db| {
+            db.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM mails WHERE session_id = ?1 ORDER BY created_at, id"
+                ),
+                &sql_params![sid],
+            )
+        })?;
+        rows.iter().map(mail_row).collect()
     }
 
     /// At most `limit` pending messages due at `now_ms`, the longest
     /// waiting first.
     pub fn due_mails(&self, now_ms: i64, limit: usize) -> CatalogResult<Vec<Mail>> {
-        let conn = self.connection();
-        let mut stmt = conn.prepare_cached(&format!(
-            "SELECT {COLUMNS} FROM mails WHERE state = 'pending' AND next_attempt <= ?1 \
-             ORDER BY next_attempt, created_at LIMIT ?2"
-        ))?;
-        let rows = stmt.query_map(params![now_ms, limit as i64], mail_row)?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
-        }
-        Ok(out)
+        let rows = self.with_sql(|db| {
+            db.query(
+                &format!(
+                    "SELECT {COLUMNS} FROM mails WHERE state = 'pending' AND next_attempt <= ?1 \
+                 ORDER BY next_attempt, created_at LIMIT ?2"
+                ),
+                &sql_params![now_ms, i64::try_from(limit).unwrap_or(i64::MAX)],
+            )
+        })?;
+        rows.iter().map(mail_row).collect()
     }
 
     /// The earliest `next_attempt` of a pending message, if any.
     pub fn next_mail_due(&self) -> CatalogResult<Option<i64>> {
-        Ok(self
-            .connection()
-            .query_row(
+        let row = self.with_sql(|db| {
+            db.query_opt(
                 "SELECT MIN(next_attempt) FROM mails WHERE state = 'pending'",
-                [],
-                |row| row.get::<_, Option<i64>>(0),
+                &[],
             )
-            .optional()?
-            .flatten())
+        })?;
+        Ok(row.map(|r| r.get::<Option<i64>>(0)).transpose()?.flatten())
     }
 
     /// The SMTP server accepted the message: recorded with its answer.
     /// Only a pending row changes (a row is sent once).
     pub fn mail_sent(&self, id: &str, reply: &str, now_ms: i64) -> CatalogResult<bool> {
-        let n = self.connection().execute(
-            "UPDATE mails SET state = 'sent', attempts = attempts + 1, sent_at = ?2, \
+        let n = self.with_sql(|db| {
+            db.execute(
+                "UPDATE mails SET state = 'sent', attempts = attempts + 1, sent_at = ?2, \
              smtp_reply = ?3, last_error = NULL WHERE id = ?1 AND state = 'pending'",
-            params![id, now_ms, reply],
-        )?;
+                &sql_params![id, now_ms, reply],
+            )
+        })?;
         Ok(n == 1)
     }
 
     /// A try failed and another will be made at `next_attempt`.
     pub fn mail_retry(&self, id: &str, error: &str, next_attempt: i64) -> CatalogResult<()> {
-        self.connection().execute(
-            "UPDATE mails SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 \
+        self.with_sql(|db| {
+            db.execute(
+                "UPDATE mails SET attempts = attempts + 1, next_attempt = ?2, last_error = ?3 \
              WHERE id = ?1 AND state = 'pending'",
-            params![id, next_attempt, error],
-        )?;
+                &sql_params![id, next_attempt, error],
+            )
+        })?;
         Ok(())
     }
 
     /// The message cannot be delivered (refused for good, or nobody left
     /// to send it to).
     pub fn mail_failed(&self, id: &str, error: &str, counted: bool) -> CatalogResult<()> {
-        self.connection().execute(
-            "UPDATE mails SET state = 'failed', attempts = attempts + ?3, last_error = ?2 \
+        self.with_sql(|db| {
+            db.execute(
+                "UPDATE mails SET state = 'failed', attempts = attempts + ?3, last_error = ?2 \
              WHERE id = ?1 AND state = 'pending'",
-            params![id, error, i64::from(counted)],
-        )?;
+                &sql_params![id, error, counted],
+            )
+        })?;
         Ok(())
     }
 }

@@ -104,7 +104,7 @@ async fn signin_reminders(
     let s = session.id.clone();
     let participants: Vec<_> = app
         .catalog()
-        .run(move |c| outbox::invited(&c.connection(), &s))
+        .run(move |c| c.with_sql(|db| outbox::invited(db, &s)))
         .await?
         .into_iter()
         .filter(|p| p.role == Role::Participant)

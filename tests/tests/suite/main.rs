@@ -42,6 +42,7 @@ mod origin;
 mod packaging;
 mod playable;
 mod postgres_ledger;
+mod postgres_sql;
 mod postponement;
 mod quality;
 mod questionnaires;

@@ -557,3 +557,49 @@ async fn cadre_migrate_prepares_a_database_and_can_run_again() {
         .await
         .unwrap();
 }
+
+#[tokio::test]
+async fn a_node_renews_its_leases_together_and_learns_which_it_lost() {
+    let pg = TestPostgres::start();
+    let url = database(&pg, "ledger");
+    let keys = keys();
+    let a = open(&url, "node-a").await;
+    let b = open(&url, "node-b").await;
+    let short = Duration::from_millis(1500);
+    for sid in ["s_1", "s_2", "s_3"] {
+        acquire(&a, sid, short).await.unwrap();
+    }
+    let ledger_a = ledger_over(&a, &keys);
+
+    // Renewed every 300 ms for well past the first expiry: still held,
+    // nobody else can take any of them.
+    let deadline = Instant::now() + Duration::from_secs(3);
+    while Instant::now() < deadline {
+        let renewing = a.clone();
+        let lost = blocking(move || renewing.renew_all(short)).await.unwrap();
+        assert_eq!(lost, Vec::<String>::new());
+        tokio::time::sleep(Duration::from_millis(300)).await;
+    }
+    for sid in ["s_1", "s_2", "s_3"] {
+        assert!(acquire(&b, sid, TTL).await.is_none(), "{sid} is node-a's");
+        ledger_a.append(event(sid, "p_a", 0)).await.unwrap();
+    }
+
+    // An operator moves s_2 to node-b (a new token, as a takeover gives).
+    pg.psql(
+        "ledger",
+        "UPDATE session_leases SET node = 'node-b', token = token + 1 WHERE sid = 's_2'",
+    );
+    let renewing = a.clone();
+    let lost = blocking(move || renewing.renew_all(short)).await.unwrap();
+    assert_eq!(lost, vec!["s_2".to_owned()]);
+    // node-a refuses s_2's appends itself, and keeps writing the others.
+    match ledger_a.append(event("s_2", "p_a", 1)).await {
+        Err(LedgerError::Commit(e)) => assert!(e.to_string().contains("holds no lease"), "{e}"),
+        other => panic!("{other:?}"),
+    }
+    ledger_a.append(event("s_1", "p_a", 1)).await.unwrap();
+    ledger_a.append(event("s_3", "p_a", 1)).await.unwrap();
+    assert_eq!(ledger_a.entries("s_2").await.unwrap().len(), 1);
+    ledger_a.shutdown().await.unwrap();
+}

@@ -25,18 +25,18 @@
 //!
 //! The store's calls are blocking, like SQLite's (the ledger writes from
 //! its own thread and reads on the blocking pool); its connections are
-//! driven by a small runtime of its own, so a store or a connection can be
-//! dropped anywhere, the server's runtime included.
+//! driven by a small runtime of its own ([`crate::postgres::Driver`]).
 
 use super::store::{
     AnchorProgress, AnchorRow, EntryRow, HeadRow, Leaf, LedgerStore, StoreError, StoreWriter,
     StoredEntry, Tail, to_hash, to_seq, to_sql,
 };
+use crate::postgres::{Driver, config};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex, RwLock};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
-use tokio_postgres::{Client, Config, IsolationLevel, NoTls, Row};
+use tokio_postgres::{Client, Config, IsolationLevel, Row};
 
 /// Version of the tables below, kept in `cadre_schema` under `ledger`.
 pub const SCHEMA_VERSION: i32 = 1;
@@ -50,16 +50,6 @@ const FENCED: &str = "CAD01";
 
 /// Idle read connections kept for reuse.
 const READ_POOL: usize = 4;
-
-/// How long a connection attempt waits: a database that is down is
-/// reported, not waited for.
-const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
-
-/// Set on every connection. `synchronous_commit` last, after whatever the
-/// URL's own options say, so it wins. The timeouts bound a statement that
-/// waits on a lock (a lease row another node holds) or on a stalled server.
-const SESSION_OPTIONS: &str =
-    "-c lock_timeout=10000 -c statement_timeout=30000 -c synchronous_commit=on";
 
 /// The version table alone, created first so a newer schema is seen before
 /// anything of this one is applied over it.
@@ -173,50 +163,6 @@ INSERT INTO ledger_entries (sid, seq, ts, kind, actor, text, leaf_hash, fence)
 SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[],
                      $7::bytea[], $8::int8[])";
 
-/// The runtime that drives a store's connections. Shut down in the
-/// background when dropped, which is allowed on any thread (a blocking
-/// shutdown inside the server's runtime is not).
-struct Driver(Option<tokio::runtime::Runtime>);
-
-impl Driver {
-    fn new() -> Result<Arc<Driver>, StoreError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("ledger-postgres")
-            .enable_all()
-            .build()?;
-        Ok(Arc::new(Driver(Some(runtime))))
-    }
-
-    /// Runs `work` to its end on the calling thread, which must not be one
-    /// of an async runtime's (the ledger's writer thread, a blocking task).
-    fn block_on<F: std::future::Future>(&self, work: F) -> F::Output {
-        self.0
-            .as_ref()
-            .expect("running until dropped")
-            .block_on(work)
-    }
-
-    async fn connect(&self, config: &Config) -> Result<Client, StoreError> {
-        let (client, connection) = config.connect(NoTls).await?;
-        let runtime = self.0.as_ref().expect("running until dropped");
-        runtime.spawn(async move {
-            if let Err(e) = connection.await {
-                tracing::warn!(error = %e, "ledger database connection ended");
-            }
-        });
-        Ok(client)
-    }
-}
-
-impl Drop for Driver {
-    fn drop(&mut self) {
-        if let Some(runtime) = self.0.take() {
-            runtime.shutdown_background();
-        }
-    }
-}
-
 /// Creates or completes the ledger's tables, functions and triggers in the
 /// database `url` names, as its owner, and records the schema version; with
 /// `app_role`, leaves that role (the one `cadre serve` connects as) only
@@ -225,8 +171,8 @@ impl Drop for Driver {
 /// whose schema is newer than this cadre's. Blocking, like the store.
 pub fn migrate(url: &str, app_role: Option<&str>) -> Result<i32, StoreError> {
     let role = app_role.map(quoted_role).transpose()?;
-    let config = config(url)?;
-    let driver = Driver::new()?;
+    let config = config(url).map_err(StoreError::Unsuitable)?;
+    let driver = Driver::new("ledger-postgres")?;
     driver.block_on(async {
         let mut client = driver.connect(&config).await?;
         let tx = client.transaction().await?;
@@ -290,23 +236,6 @@ fn quoted_role(role: &str) -> Result<String, StoreError> {
         )));
     }
     Ok(format!("\"{role}\""))
-}
-
-fn config(url: &str) -> Result<Config, StoreError> {
-    let mut config: Config = url
-        .parse()
-        .map_err(|e| StoreError::Unsuitable(format!("database URL: {e}")))?;
-    let options = match config.get_options() {
-        Some(own) if !own.is_empty() => format!("{own} {SESSION_OPTIONS}"),
-        _ => SESSION_OPTIONS.to_owned(),
-    };
-    config
-        .options(&options)
-        .application_name("cadre")
-        .connect_timeout(CONNECT_TIMEOUT)
-        .keepalives(true)
-        .keepalives_idle(Duration::from_secs(30));
-    Ok(config)
 }
 
 /// A fencing refusal, told apart from any other failure: the session (the
@@ -434,8 +363,8 @@ impl PgStore {
         if node.is_empty() {
             return Err(StoreError::Unsuitable("a node needs a name".into()));
         }
-        let config = config(url)?;
-        let driver = Driver::new()?;
+        let config = config(url).map_err(StoreError::Unsuitable)?;
+        let driver = Driver::new("ledger-postgres")?;
         let client = driver.block_on(async {
             let client = driver.connect(&config).await?;
             check_suitable(&client).await?;
@@ -511,6 +440,51 @@ impl PgStore {
                 Ok(None)
             }
         }
+    }
+
+    /// Extends every lease this node holds by `ttl` from now, in one
+    /// statement (what a node runs every third of its lease time). Returns
+    /// the sessions whose lease was lost since (lapsed, or moved to another
+    /// node by an operator): they are forgotten, so this node's writer
+    /// refuses their appends without asking the database, and the caller
+    /// closes those sessions here.
+    pub fn renew_all(&self, ttl: Duration) -> Result<Vec<String>, StoreError> {
+        let held: Vec<(String, i64)> = self
+            .fences
+            .read()
+            .iter()
+            .map(|(sid, token)| (sid.clone(), *token))
+            .collect();
+        if held.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sids: Vec<&str> = held.iter().map(|(sid, _)| sid.as_str()).collect();
+        let tokens: Vec<i64> = held.iter().map(|(_, token)| *token).collect();
+        let rows = self.with_client(async |c| {
+            c.query(
+                "UPDATE session_leases AS l
+                 SET expires_at = clock_timestamp() + make_interval(secs => $2)
+                 FROM UNNEST($3::text[], $4::int8[]) AS h(sid, token)
+                 WHERE l.sid = h.sid AND l.token = h.token AND l.node = $1
+                   AND l.expires_at > clock_timestamp()
+                 RETURNING l.sid",
+                &[&self.node, &ttl.as_secs_f64(), &sids, &tokens],
+            )
+            .await
+        })?;
+        let renewed = rows
+            .iter()
+            .map(|r| r.try_get::<_, String>(0))
+            .collect::<Result<std::collections::HashSet<_>, _>>()?;
+        let mut lost = Vec::new();
+        for (sid, token) in held {
+            if !renewed.contains(&sid) {
+                self.fences.forget(&sid, token);
+                lost.push(sid);
+            }
+        }
+        lost.sort();
+        Ok(lost)
     }
 
     /// Gives `lease` up at once, so another node can take the session
