@@ -143,8 +143,8 @@ const PRODUCERS: [(u64, u64); 3] = [(1, 20_000), (16, 100_000), (256, 300_000)];
 /// holding every session's lease.
 fn postgres_throughput(rt: &tokio::runtime::Runtime, url: &str, dir: &Path) {
     use cadre_server::evidence::ledger::LedgerOptions;
-    use cadre_server::evidence::ledger::postgres::{PgStore, migrate};
-    migrate(url, None).expect("migrate the bench database");
+    use cadre_server::evidence::ledger::postgres::PgStore;
+    cadre_server::migrate_postgres(url, None).expect("migrate the bench database");
     let store = Arc::new(PgStore::open(url, "bench").expect("open the PostgreSQL store"));
     Throughput::print_header();
     std::fs::create_dir_all(dir).expect("directory");

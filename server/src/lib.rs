@@ -440,6 +440,22 @@ pub struct Opened {
     tracker: TaskTracker,
 }
 
+/// `cadre migrate`: creates or completes the catalogue's and the ledger's
+/// tables in a PostgreSQL database (see [`postgres::migrate`]).
+pub fn migrate_postgres(
+    url: &str,
+    app_role: Option<&str>,
+) -> Result<Vec<(&'static str, i32)>, postgres::MigrateError> {
+    postgres::migrate(
+        url,
+        app_role,
+        &[
+            &directory::PG_CATALOGUE,
+            &evidence::ledger::postgres::COMPONENT,
+        ],
+    )
+}
+
 /// Opens the data directory (creating keys, token and database on first
 /// start) with links based on `public_url`.
 pub fn open(config: &Config, public_url: String) -> Result<Opened, StartError> {

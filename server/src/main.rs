@@ -87,9 +87,9 @@ enum Command {
     /// Put a backup back into an empty data directory (`--data-dir`).
     Restore(ops_cli::RestoreArgs),
     /// Create or bring up to date cadre's tables in a PostgreSQL database
-    /// (the ledger's and the session leases'), as their owner; with
-    /// `--app-role`, leave the role nodes connect as SELECT and INSERT only
-    /// on the evidence.
+    /// (the catalogue's, the ledger's and the session leases'), as their
+    /// owner; with `--app-role`, leave the role nodes connect as SELECT and
+    /// INSERT only on the evidence.
     Migrate(ops_cli::MigrateArgs),
     /// Staff accounts of the console: the first administrator, list,
     /// reset a password, disable.

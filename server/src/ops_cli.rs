@@ -69,7 +69,8 @@ pub(crate) struct MigrateArgs {
     #[arg(long, env = "CADRE_DATABASE", hide_env_values = true)]
     database: String,
     /// The role `cadre serve` connects as; it gets SELECT and INSERT on the
-    /// evidence tables and nothing more (UPDATE on the leases).
+    /// evidence and on the records kept as written (article 2.1.7 changes,
+    /// the staff audit log), what the catalogue needs on the rest.
     #[arg(long)]
     app_role: Option<String>,
 }
@@ -378,13 +379,15 @@ fn first_line(e: &clap::Error) -> String {
 
 pub(crate) async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     let MigrateArgs { database, app_role } = args;
-    // The store's client blocks: off the runtime's threads.
-    let version = tokio::task::spawn_blocking(move || {
-        cadre_server::evidence::ledger::postgres::migrate(&database, app_role.as_deref())
+    // The client blocks: off the runtime's threads.
+    let done = tokio::task::spawn_blocking(move || {
+        cadre_server::migrate_postgres(&database, app_role.as_deref())
     })
     .await
     .context("the migration task")??;
-    say!("ledger tables and session leases at schema version {version}");
+    for (component, version) in done {
+        say!("{component} tables at schema version {version}");
+    }
     Ok(())
 }
 

@@ -1,6 +1,7 @@
 //! What every PostgreSQL store of cadre shares (the ledger's now, the
-//! catalogue's next): the connection settings and the small runtime that
-//! drives the connections.
+//! catalogue's next): the connection settings, the small runtime that
+//! drives the connections, and the migration that creates the tables
+//! (`cadre migrate`).
 //!
 //! The stores' calls are blocking, like SQLite's: they run on the ledger's
 //! writer thread or on the blocking pool. Their connections (tokio-postgres)
@@ -90,4 +91,138 @@ impl Drop for Driver {
             runtime.shutdown_background();
         }
     }
+}
+
+/// One part of cadre's tables, with its own schema version in
+/// `cadre_schema`.
+#[derive(Debug)]
+pub struct Component {
+    /// Its name in `cadre_schema`.
+    pub name: &'static str,
+    /// The version `ddl` creates.
+    pub version: i32,
+    /// Idempotent DDL (`IF NOT EXISTS`, `CREATE OR REPLACE`).
+    pub ddl: &'static str,
+    /// What the role nodes connect as may do, `{role}` standing for it.
+    pub grants: &'static str,
+}
+
+/// A migration refused or failed.
+#[derive(Debug, thiserror::Error)]
+pub enum MigrateError {
+    /// PostgreSQL failed, or could not be reached.
+    #[error("database: {0}")]
+    Postgres(#[from] tokio_postgres::Error),
+    /// The request or the database is not one to migrate (the sentence
+    /// says why); nothing was changed.
+    #[error("{0}")]
+    Refused(String),
+    /// The runtime driving the connection could not start.
+    #[error("cannot start the database runtime: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The version table alone, created first so a newer schema is seen before
+/// anything of this one is applied over it.
+const VERSION_TABLE: &str = "
+CREATE TABLE IF NOT EXISTS cadre_schema (
+    component TEXT PRIMARY KEY,
+    version INTEGER NOT NULL
+);";
+
+/// What the parts share: the trigger function that keeps a table as
+/// recorded (UPDATE, DELETE and TRUNCATE refused, whoever asks).
+const SHARED: &str = r#"
+CREATE OR REPLACE FUNCTION cadre_append_only() RETURNS trigger
+LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
+        USING ERRCODE = 'insufficient_privilege';
+END $$;
+"#;
+
+/// Creates or completes `components` in the database `url` names, as their
+/// owner, in one transaction, and records each one's version; with
+/// `app_role`, grants that role what each component allows and nothing
+/// more. Safe to run again and from several nodes at once (an advisory
+/// lock serialises them); refuses, changing nothing, a database where a
+/// component is newer than this cadre's. Blocking. The versions now.
+pub fn migrate(
+    url: &str,
+    app_role: Option<&str>,
+    components: &[&Component],
+) -> Result<Vec<(&'static str, i32)>, MigrateError> {
+    let role = app_role.map(quoted_role).transpose()?;
+    let config = config(url).map_err(MigrateError::Refused)?;
+    let driver = Driver::new("cadre-migrate")?;
+    driver.block_on(async {
+        let mut client = driver.connect(&config).await?;
+        let tx = client.transaction().await?;
+        tx.execute(
+            "SELECT pg_advisory_xact_lock(hashtext('cadre migrate'))",
+            &[],
+        )
+        .await?;
+        tx.batch_execute(VERSION_TABLE).await?;
+        for c in components {
+            let found: Option<i32> = tx
+                .query_opt(
+                    "SELECT version FROM cadre_schema WHERE component = $1",
+                    &[&c.name],
+                )
+                .await?
+                .map(|r| r.try_get(0))
+                .transpose()?;
+            if let Some(v) = found.filter(|v| *v > c.version) {
+                return Err(MigrateError::Refused(format!(
+                    "the {} tables are at schema version {v}; this cadre knows up to {}: \
+                     run the newer cadre",
+                    c.name, c.version
+                )));
+            }
+        }
+        tx.batch_execute(SHARED).await?;
+        let mut done = Vec::new();
+        for c in components {
+            tx.batch_execute(c.ddl).await?;
+            tx.execute(
+                "INSERT INTO cadre_schema (component, version) VALUES ($1, $2)
+                 ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
+                &[&c.name, &c.version],
+            )
+            .await?;
+            if let Some(role) = &role {
+                tx.batch_execute(&c.grants.replace("{role}", role)).await?;
+            }
+            done.push((c.name, c.version));
+        }
+        if let Some(role) = &role {
+            tx.batch_execute(&format!(
+                "REVOKE ALL ON cadre_schema FROM {role}; GRANT SELECT ON cadre_schema TO {role};"
+            ))
+            .await?;
+        }
+        tx.commit().await?;
+        Ok(done)
+    })
+}
+
+/// A role name, quoted for SQL; only plain identifiers are taken, so
+/// nothing a configuration file says can end up as SQL.
+fn quoted_role(role: &str) -> Result<String, MigrateError> {
+    let plain = role
+        .chars()
+        .next()
+        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
+        && role
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+        && role.len() <= 63;
+    if !plain {
+        return Err(MigrateError::Refused(format!(
+            "application role {role:?}: a PostgreSQL role name of lower-case letters, digits \
+             and underscores is expected"
+        )));
+    }
+    Ok(format!("\"{role}\""))
 }

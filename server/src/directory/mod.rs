@@ -32,5 +32,21 @@ pub mod outbox;
 pub mod questionnaires;
 // One statement for SQLite and PostgreSQL.
 pub mod sql;
+
+/// The catalogue's part of cadre's tables on PostgreSQL, for
+/// [`crate::postgres::migrate`]. Nodes update and delete catalogue rows
+/// (links revoked, logins ended) except the article 2.1.7 changes and the
+/// staff audit log, which they only add to (and triggers keep as they are).
+pub const PG_CATALOGUE: crate::postgres::Component = crate::postgres::Component {
+    name: "catalogue",
+    version: 1,
+    ddl: include_str!("catalogue.pg.sql"),
+    grants: "GRANT SELECT, INSERT, UPDATE, DELETE ON sessions, actions, beneficiaries, people,
+                 links, reports, organisation, action_sessions, questionnaires,
+                 questionnaire_uses, questionnaire_invitations, questionnaire_answers, mails,
+                 staff, staff_sessions TO {role};
+             REVOKE ALL ON action_changes, staff_audit FROM {role};
+             GRANT SELECT, INSERT ON action_changes, staff_audit TO {role};",
+};
 // Staff accounts, logins, the audit log.
 pub mod staff;

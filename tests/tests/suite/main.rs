@@ -41,6 +41,7 @@ mod no_store;
 mod origin;
 mod packaging;
 mod playable;
+mod postgres_catalogue;
 mod postgres_ledger;
 mod postgres_sql;
 mod postponement;

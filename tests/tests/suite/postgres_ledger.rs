@@ -56,11 +56,11 @@ fn database(pg: &TestPostgres, name: &str) -> String {
     pg.create_database(name);
     // Off the test's runtime: the blocking client starts its own.
     let owner = pg.url(SUPERUSER, name);
-    let version = std::thread::spawn(move || pg::migrate(&owner, Some(APP)))
+    let done = std::thread::spawn(move || cadre_server::migrate_postgres(&owner, Some(APP)))
         .join()
         .unwrap()
         .unwrap();
-    assert_eq!(version, pg::SCHEMA_VERSION);
+    assert_eq!(done, vec![("catalogue", 1), ("ledger", pg::SCHEMA_VERSION)]);
     pg.url(APP, name)
 }
 
@@ -382,9 +382,10 @@ async fn a_database_that_could_lose_commits_or_lacks_the_schema_is_refused() {
     assert!(error.to_string().contains("cadre migrate"), "{error}");
     // A role name that is not a plain identifier never reaches SQL.
     let owner = pg.url(SUPERUSER, "empty");
-    let error = blocking(move || pg::migrate(&owner, Some("x\"; DROP TABLE y; --")))
-        .await
-        .unwrap_err();
+    let error =
+        blocking(move || cadre_server::migrate_postgres(&owner, Some("x\"; DROP TABLE y; --")))
+            .await
+            .unwrap_err();
     assert!(error.to_string().contains("application role"), "{error}");
     assert_eq!(
         pg.psql("empty", "SELECT to_regclass('cadre_schema') IS NULL"),
@@ -392,14 +393,17 @@ async fn a_database_that_could_lose_commits_or_lacks_the_schema_is_refused() {
     );
 
     // A newer schema than this cadre's: refused by open and by migrate.
-    pg.psql("ledger", "UPDATE cadre_schema SET version = 99");
+    pg.psql(
+        "ledger",
+        "UPDATE cadre_schema SET version = 99 WHERE component = 'ledger'",
+    );
     let newer = url.clone();
     let error = blocking(move || PgStore::open(&newer, "node-a"))
         .await
         .unwrap_err();
     assert!(error.to_string().contains("schema version 99"), "{error}");
     let owner = pg.url(SUPERUSER, "ledger");
-    let error = blocking(move || pg::migrate(&owner, None))
+    let error = blocking(move || cadre_server::migrate_postgres(&owner, None))
         .await
         .unwrap_err();
     assert!(error.to_string().contains("schema version 99"), "{error}");
@@ -434,7 +438,7 @@ async fn a_database_that_could_lose_commits_or_lacks_the_schema_is_refused() {
     unsafe_pg.create_database("ledger");
     let owner = unsafe_pg.url(SUPERUSER, "ledger");
     let error = blocking(move || {
-        pg::migrate(&owner, None)?;
+        cadre_server::migrate_postgres(&owner, None).unwrap();
         PgStore::open(&owner, "node-a")
     })
     .await
@@ -538,7 +542,11 @@ async fn cadre_migrate_prepares_a_database_and_can_run_again() {
             String::from_utf8_lossy(&out.stderr)
         );
         let said = String::from_utf8_lossy(&out.stdout);
-        assert!(said.contains("schema version 1"), "{said}");
+        assert!(
+            said.contains("catalogue tables at schema version 1"),
+            "{said}"
+        );
+        assert!(said.contains("ledger tables at schema version 1"), "{said}");
     }
     let out = migrate("Robert'); DROP TABLE ledger_entries; --");
     assert!(!out.status.success());

@@ -51,14 +51,6 @@ const FENCED: &str = "CAD01";
 /// Idle read connections kept for reuse.
 const READ_POOL: usize = 4;
 
-/// The version table alone, created first so a newer schema is seen before
-/// anything of this one is applied over it.
-const VERSION_TABLE: &str = "
-CREATE TABLE IF NOT EXISTS cadre_schema (
-    component TEXT PRIMARY KEY,
-    version INTEGER NOT NULL
-);";
-
 const SCHEMA: &str = r#"
 CREATE TABLE IF NOT EXISTS session_leases (
     sid TEXT PRIMARY KEY,
@@ -105,13 +97,7 @@ CREATE TABLE IF NOT EXISTS ledger_anchors (
 );
 CREATE INDEX IF NOT EXISTS ledger_anchors_by_session ON ledger_anchors (sid, id);
 
-CREATE OR REPLACE FUNCTION cadre_append_only() RETURNS trigger
-LANGUAGE plpgsql AS $$
-BEGIN
-    RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
-        USING ERRCODE = 'insufficient_privilege';
-END $$;
-
+-- cadre_append_only() is created by the migration before any part.
 CREATE OR REPLACE FUNCTION cadre_fenced() RETURNS trigger
 LANGUAGE plpgsql AS $$
 DECLARE
@@ -163,80 +149,18 @@ INSERT INTO ledger_entries (sid, seq, ts, kind, actor, text, leaf_hash, fence)
 SELECT * FROM UNNEST($1::text[], $2::int8[], $3::int8[], $4::text[], $5::text[], $6::text[],
                      $7::bytea[], $8::int8[])";
 
-/// Creates or completes the ledger's tables, functions and triggers in the
-/// database `url` names, as its owner, and records the schema version; with
-/// `app_role`, leaves that role (the one `cadre serve` connects as) only
-/// SELECT and INSERT on the evidence. Safe to run again and from several
-/// nodes at once (an advisory lock serialises them); refuses a database
-/// whose schema is newer than this cadre's. Blocking, like the store.
-pub fn migrate(url: &str, app_role: Option<&str>) -> Result<i32, StoreError> {
-    let role = app_role.map(quoted_role).transpose()?;
-    let config = config(url).map_err(StoreError::Unsuitable)?;
-    let driver = Driver::new("ledger-postgres")?;
-    driver.block_on(async {
-        let mut client = driver.connect(&config).await?;
-        let tx = client.transaction().await?;
-        tx.execute(
-            "SELECT pg_advisory_xact_lock(hashtext('cadre migrate'))",
-            &[],
-        )
-        .await?;
-        tx.batch_execute(VERSION_TABLE).await?;
-        let found: Option<i32> = tx
-            .query_opt(
-                "SELECT version FROM cadre_schema WHERE component = 'ledger'",
-                &[],
-            )
-            .await?
-            .map(|r| r.try_get(0))
-            .transpose()?;
-        if let Some(v) = found.filter(|v| *v > SCHEMA_VERSION) {
-            return Err(StoreError::Unsuitable(format!(
-                "the ledger's tables are at schema version {v}; this cadre knows up to \
-                 {SCHEMA_VERSION}: run the newer cadre"
-            )));
-        }
-        tx.batch_execute(SCHEMA).await?;
-        tx.execute(
-            "INSERT INTO cadre_schema (component, version) VALUES ('ledger', $1)
-             ON CONFLICT (component) DO UPDATE SET version = EXCLUDED.version",
-            &[&SCHEMA_VERSION],
-        )
-        .await?;
-        if let Some(role) = role {
-            tx.batch_execute(&format!(
-                "REVOKE ALL ON ledger_entries, ledger_heads, ledger_anchors, session_leases,
-                     cadre_schema FROM {role};
-                 GRANT SELECT, INSERT ON ledger_entries, ledger_heads, ledger_anchors TO {role};
-                 GRANT SELECT, INSERT, UPDATE ON session_leases TO {role};
-                 GRANT SELECT ON cadre_schema TO {role};"
-            ))
-            .await?;
-        }
-        tx.commit().await?;
-        Ok(SCHEMA_VERSION)
-    })
-}
-
-/// A role name, quoted for SQL; only plain identifiers are taken, so
-/// nothing a configuration file says can end up as SQL.
-fn quoted_role(role: &str) -> Result<String, StoreError> {
-    let plain = role
-        .chars()
-        .next()
-        .is_some_and(|c| c.is_ascii_lowercase() || c == '_')
-        && role
-            .chars()
-            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
-        && role.len() <= 63;
-    if !plain {
-        return Err(StoreError::Unsuitable(format!(
-            "application role {role:?}: a PostgreSQL role name of lower-case letters, digits \
-             and underscores is expected"
-        )));
-    }
-    Ok(format!("\"{role}\""))
-}
+/// The ledger's part of cadre's tables, for [`crate::postgres::migrate`]:
+/// the node's role gets SELECT and INSERT on the evidence, UPDATE on the
+/// leases it takes and renews.
+pub const COMPONENT: crate::postgres::Component = crate::postgres::Component {
+    name: "ledger",
+    version: SCHEMA_VERSION,
+    ddl: SCHEMA,
+    grants:
+        "REVOKE ALL ON ledger_entries, ledger_heads, ledger_anchors, session_leases FROM {role};
+             GRANT SELECT, INSERT ON ledger_entries, ledger_heads, ledger_anchors TO {role};
+             GRANT SELECT, INSERT, UPDATE ON session_leases TO {role};",
+};
 
 /// A fencing refusal, told apart from any other failure: the session (the
 /// trigger's DETAIL) and the message.
@@ -251,7 +175,8 @@ fn fenced(e: &tokio_postgres::Error) -> Option<(String, String)> {
 }
 
 /// Refuses a database that would acknowledge a commit and lose it in a
-/// crash, and one without the ledger's schema (or with another version).
+/// crash, and one without the ledger's schema (or with another version:
+/// see [`crate::postgres::migrate`]).
 async fn check_suitable(client: &Client) -> Result<(), StoreError> {
     for setting in ["fsync", "full_page_writes", "synchronous_commit"] {
         let value: String = client
@@ -358,7 +283,7 @@ impl std::fmt::Debug for PgStore {
 impl PgStore {
     /// Connects to `url` as node `node` (unique among the nodes sharing the
     /// database), after checking that the database keeps what it
-    /// acknowledges and holds this cadre's schema ([`migrate`]).
+    /// acknowledges and holds this cadre's schema ([`crate::postgres::migrate`]).
     pub fn open(url: &str, node: &str) -> Result<PgStore, StoreError> {
         if node.is_empty() {
             return Err(StoreError::Unsuitable("a node needs a name".into()));
