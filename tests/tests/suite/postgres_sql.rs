@@ -116,3 +116,118 @@ fn one_statement_text_gives_the_same_answers_on_sqlite_and_postgresql() {
     assert_eq!(on_sqlite[5], "updated: [(\"a\", 142), (\"c\", 93)]");
     assert_eq!(on_sqlite[9], "misread: true");
 }
+
+/// The mail queue's statements (the first module on the seam), on either
+/// engine's catalogue tables: who is invited, what is queued once.
+fn mail_queue(db: &dyn Sql) -> Vec<String> {
+    use cadre_server::directory::outbox::{self, MailKind, NewMail};
+    let mut seen = Vec::new();
+    db.execute(
+        "INSERT INTO sessions (id, title, kind, organisation, planned_start, planned_end, \
+         time_zone, state, created_at) VALUES ('s_1', 'Atelier', 'formation', 'Organisme', \
+         0, 3600000, 'Europe/Paris', 'planned', 0)",
+        &[],
+    )
+    .unwrap();
+    for (i, (pid, email, role)) in [
+        ("p_1", Some("claire@example.org"), "facilitator"),
+        ("p_2", Some("karim@example.org"), "participant"),
+        ("p_3", None, "participant"),
+        ("p_4", Some("lea@example.org"), "participant"),
+    ]
+    .into_iter()
+    .enumerate()
+    {
+        db.execute(
+            "INSERT INTO people (id, session_id, position, name, email, role) \
+             VALUES (?1, 's_1', ?2, ?1, ?3, ?4)",
+            &sql_params![pid, i as i64, email, role],
+        )
+        .unwrap();
+        // p_4's link is revoked: no more mail for them.
+        db.execute(
+            "INSERT INTO links (jti, person_id, session_id, not_before, expires_at, issued_at, \
+             revoked_at) VALUES (?1, ?2, 's_1', 0, 1, 1, ?3)",
+            &sql_params![
+                format!("j_{pid}").as_str(),
+                pid,
+                (pid == "p_4").then_some(5i64)
+            ],
+        )
+        .unwrap();
+    }
+    for pid in ["p_1", "p_2", "p_4"] {
+        let new = NewMail {
+            session_id: "s_1",
+            person_id: pid,
+            recipient: "someone@example.org",
+            kind: MailKind::Invitation,
+            occasion: None,
+        };
+        let id = outbox::queue(db, &new, 1_000).unwrap();
+        seen.push(format!("invitation {pid}: {}", id.is_some()));
+    }
+    let invited = outbox::invited(db, "s_1").unwrap();
+    seen.push(format!(
+        "invited: {:?}",
+        invited
+            .iter()
+            .map(|p| (p.person_id.as_str(), p.email.as_str(), p.role))
+            .collect::<Vec<_>>()
+    ));
+    for _ in 0..2 {
+        let n = outbox::queue_each(db, "s_1", &invited, MailKind::Reminder, "j-1", 2_000).unwrap();
+        seen.push(format!("reminders queued: {n}"));
+    }
+    let rows = db
+        .query(
+            "SELECT person_id, kind, occasion, state, attempts, next_attempt FROM mails \
+             ORDER BY person_id, kind",
+            &[],
+        )
+        .unwrap();
+    for r in rows {
+        seen.push(format!(
+            "{} {} {:?} {} {} {}",
+            r.get::<String>(0).unwrap(),
+            r.get::<String>(1).unwrap(),
+            r.get::<Option<String>>(2).unwrap(),
+            r.get::<String>(3).unwrap(),
+            r.get::<i64>(4).unwrap(),
+            r.get::<i64>(5).unwrap()
+        ));
+    }
+    seen
+}
+
+#[test]
+fn the_mail_queue_works_the_same_on_both_catalogues() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(cadre_server::directory::catalog::Catalog::open(dir.path()).unwrap());
+    let sqlite =
+        rusqlite::Connection::open(dir.path().join(cadre_server::directory::catalog::DB_FILE))
+            .unwrap();
+    sqlite.pragma_update(None, "foreign_keys", "ON").unwrap();
+    let on_sqlite = mail_queue(&sqlite);
+
+    let pg = TestPostgres::start();
+    pg.create_database("cadre");
+    let url = pg.url(SUPERUSER, "cadre");
+    cadre_server::migrate_postgres(&url, None).unwrap();
+    let driver = Driver::new("test-postgres").unwrap();
+    let client = driver
+        .block_on(driver.connect(&config(&url).unwrap()))
+        .unwrap();
+    let on_postgres = mail_queue(&PgSql {
+        client: &client,
+        driver: &driver,
+    });
+
+    assert_eq!(on_sqlite, on_postgres);
+    assert_eq!(
+        on_sqlite[3],
+        "invited: [(\"p_1\", \"claire@example.org\", Facilitator), (\"p_2\", \"karim@example.org\", Participant)]"
+    );
+    assert_eq!(on_sqlite[4], "reminders queued: 2");
+    assert_eq!(on_sqlite[5], "reminders queued: 0", "queued once");
+}
