@@ -5,10 +5,11 @@
 //! ([`Identity::complete`] names the missing ones).
 
 use super::catalog::{Catalog, CatalogError, CatalogResult};
+use super::sql::Sql;
+use crate::sql_params;
 use cadre_protocol::action::{
     CertificateOrganisation, OrganisationUpdate, OrganisationView, SignatureImageInfo,
 };
-use rusqlite::{Connection, OptionalExtension, params};
 use sha2::{Digest, Sha256};
 
 /// Largest signature-and-stamp image.
@@ -122,94 +123,98 @@ fn hex(bytes: &[u8]) -> String {
 impl Catalog {
     /// The stored identity (all empty when never set).
     pub fn organisation(&self) -> CatalogResult<Identity> {
-        read(&self.connection())
+        self.with_sql(read)
     }
 
     /// Validates `update` whole, then stores the fields it gives; nothing
     /// changes when one is invalid.
     pub fn set_organisation(&self, update: &OrganisationUpdate) -> CatalogResult<Identity> {
         let valid = validate(update)?;
-        let conn = self.connection();
-        ensure_row(&conn)?;
-        for (column, value) in [
-            ("name", valid.name),
-            ("representative_name", valid.representative_name),
-            ("representative_quality", valid.representative_quality),
-            ("address", valid.address.map(|lines| lines.join("\n"))),
-            ("siret", valid.siret),
-            ("nda", valid.nda),
-            ("place", valid.place),
-        ] {
-            if let Some(value) = value {
-                // Column names come from the list above, never from input.
-                conn.execute(
-                    &format!("UPDATE organisation SET {column} = ?1, updated_at = ?2 WHERE id = 1"),
-                    params![value, chrono::Utc::now().timestamp_millis()],
-                )?;
+        self.with_sql(|db| {
+            ensure_row(db)?;
+            for (column, value) in [
+                ("name", valid.name),
+                ("representative_name", valid.representative_name),
+                ("representative_quality", valid.representative_quality),
+                ("address", valid.address.map(|lines| lines.join("\n"))),
+                ("siret", valid.siret),
+                ("nda", valid.nda),
+                ("place", valid.place),
+            ] {
+                if let Some(value) = value {
+                    // Column names come from the list above, never from input.
+                    db.execute(
+                        &format!(
+                            "UPDATE organisation SET {column} = ?1, updated_at = ?2 WHERE id = 1"
+                        ),
+                        &sql_params![&value, chrono::Utc::now().timestamp_millis()],
+                    )?;
+                }
             }
-        }
-        read(&conn)
+            read(db)
+        })
     }
 
     /// Stores the signature-and-stamp image after checking its type, its
     /// magic bytes and its size.
     pub fn set_signature(&self, bytes: &[u8], content_type: &str) -> CatalogResult<Identity> {
         let content_type = check_image(bytes, content_type)?;
-        let conn = self.connection();
-        ensure_row(&conn)?;
-        conn.execute(
-            "UPDATE organisation SET signature = ?1, signature_type = ?2, updated_at = ?3 WHERE id = 1",
-            params![bytes, content_type, chrono::Utc::now().timestamp_millis()],
-        )?;
-        read(&conn)
+        self.with_sql(|db| {
+            ensure_row(db)?;
+            db.execute(
+                "UPDATE organisation SET signature = ?1, signature_type = ?2, updated_at = ?3 \
+                 WHERE id = 1",
+                &sql_params![bytes, content_type, chrono::Utc::now().timestamp_millis()],
+            )?;
+            read(db)
+        })
     }
 
     /// Removes the image.
     pub fn clear_signature(&self) -> CatalogResult<Identity> {
-        let conn = self.connection();
-        ensure_row(&conn)?;
-        conn.execute(
-            "UPDATE organisation SET signature = NULL, signature_type = NULL WHERE id = 1",
-            [],
-        )?;
-        read(&conn)
+        self.with_sql(|db| {
+            ensure_row(db)?;
+            db.execute(
+                "UPDATE organisation SET signature = NULL, signature_type = NULL WHERE id = 1",
+                &[],
+            )?;
+            read(db)
+        })
     }
 }
 
-fn ensure_row(conn: &Connection) -> CatalogResult<()> {
-    conn.execute(
-        "INSERT OR IGNORE INTO organisation (id, updated_at) VALUES (1, ?1)",
-        [chrono::Utc::now().timestamp_millis()],
+fn ensure_row(db: &dyn Sql) -> CatalogResult<()> {
+    db.execute(
+        "INSERT INTO organisation (id, updated_at) VALUES (1, ?1) ON CONFLICT DO NOTHING",
+        &sql_params![chrono::Utc::now().timestamp_millis()],
     )?;
     Ok(())
 }
 
-fn read(conn: &Connection) -> CatalogResult<Identity> {
-    let row = conn
-        .query_row(
-            "SELECT name, representative_name, representative_quality, address, siret, nda, \
-             place, signature, signature_type FROM organisation WHERE id = 1",
-            [],
-            |row| {
-                let signature: Option<Vec<u8>> = row.get(7)?;
-                let signature_type: Option<String> = row.get(8)?;
-                Ok(Identity {
-                    name: row.get(0)?,
-                    representative_name: row.get(1)?,
-                    representative_quality: row.get(2)?,
-                    address: row
-                        .get::<_, Option<String>>(3)?
-                        .map(|a| a.lines().map(str::to_owned).collect())
-                        .unwrap_or_default(),
-                    siret: row.get(4)?,
-                    nda: row.get(5)?,
-                    place: row.get(6)?,
-                    signature: signature.zip(signature_type),
-                })
-            },
-        )
-        .optional()?;
-    Ok(row.unwrap_or_default())
+fn read(db: &dyn Sql) -> CatalogResult<Identity> {
+    let Some(row) = db.query_opt(
+        "SELECT name, representative_name, representative_quality, address, siret, nda, \
+         place, signature, signature_type FROM organisation WHERE id = 1",
+        &[],
+    )?
+    else {
+        return Ok(Identity::default());
+    };
+    let signature: Option<Vec<u8>> = row.get(7)?;
+    let signature_type: Option<String> = row.get(8)?;
+    Ok(Identity {
+        name: row.get(0)?,
+        representative_name: row.get(1)?,
+        representative_quality: row.get(2)?,
+        address: row
+            .get::<Option<String>>(3)?
+            .map(|a| a.lines().map(str::to_owned).collect())
+            .unwrap_or_default(),
+        siret: row.get(4)?,
+        nda: row.get(5)?,
+        place: row.get(6)?,
+        signature: signature.zip(signature_type),
+    })
 }
 
 #[derive(Default)]
