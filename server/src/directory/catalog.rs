@@ -297,6 +297,19 @@ impl Catalog {
         work(&*conn)
     }
 
+    /// [`Catalog::with_sql`] inside one transaction: committed when `work`
+    /// returns `Ok`, rolled back (nothing written) when it returns `Err`.
+    pub(crate) fn in_sql_transaction<T>(
+        &self,
+        work: impl FnOnce(&dyn super::sql::Sql) -> CatalogResult<T>,
+    ) -> CatalogResult<T> {
+        let mut conn = self.lock();
+        let tx = conn.transaction()?;
+        let out = work(&tx)?;
+        tx.commit()?;
+        Ok(out)
+    }
+
     fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite itself consistent
         // (transactions roll back), so the poisoned guard is safe to reuse.

@@ -10,6 +10,7 @@
 use super::catalog::{Catalog, CatalogError, CatalogResult};
 use crate::directory::keys::random_id;
 use crate::evidence::ledger::{Ledger, NewEvent};
+use crate::sql_params;
 use cadre_protocol::Role;
 use cadre_protocol::evidence::{Entry, kind};
 use cadre_protocol::questionnaire::{
@@ -17,7 +18,6 @@ use cadre_protocol::questionnaire::{
     questionnaire_refusal,
 };
 use chrono::{DateTime, SecondsFormat, Utc};
-use rusqlite::{OptionalExtension, params};
 
 /// How long an invitation's links work.
 pub const INVITATION_DAYS: i64 = 30;
@@ -180,65 +180,59 @@ impl Catalog {
         let now = Utc::now();
         let questions = serde_json::to_string(&new.questions)
             .map_err(|e| CatalogError::Corrupt(e.to_string()))?;
-        self.connection().execute(
-            "INSERT INTO questionnaires (id, title, questions, created_at) VALUES (?1, ?2, ?3, ?4)",
-            params![id, new.title.trim(), questions, now.timestamp_millis()],
-        )?;
+        self.with_sql(|db| {
+            db.execute(
+                "INSERT INTO questionnaires (id, title, questions, created_at) \
+                 VALUES (?1, ?2, ?3, ?4)",
+                &sql_params![&id, new.title.trim(), &questions, now.timestamp_millis()],
+            )
+        })?;
         self.questionnaire(&id)
     }
 
     /// Every questionnaire, oldest first.
     pub fn questionnaires(&self) -> CatalogResult<Vec<QuestionnaireView>> {
-        let ids: Vec<String> = {
-            let conn = self.connection();
-            let mut stmt = conn.prepare("SELECT id FROM questionnaires ORDER BY created_at, id")?;
-            stmt.query_map([], |row| row.get(0))?
-                .collect::<Result<_, _>>()?
-        };
-        ids.iter().map(|id| self.questionnaire(id)).collect()
+        let rows = self.with_sql(|db| {
+            db.query("SELECT id FROM questionnaires ORDER BY created_at, id", &[])
+        })?;
+        rows.iter()
+            .map(|row| self.questionnaire(&row.get::<String>(0)?))
+            .collect()
     }
 
     /// One questionnaire with its uses.
     pub fn questionnaire(&self, id: &str) -> CatalogResult<QuestionnaireView> {
-        let conn = self.connection();
-        let row = conn
-            .query_row(
+        let (row, uses) = self.with_sql(|db| {
+            let row = db.query_opt(
                 "SELECT title, questions, created_at FROM questionnaires WHERE id = ?1",
-                [id],
-                |row| {
-                    Ok((
-                        row.get::<_, String>(0)?,
-                        row.get::<_, String>(1)?,
-                        row.get::<_, i64>(2)?,
-                    ))
-                },
-            )
-            .optional()?;
-        let Some((title, questions, created_at)) = row else {
+                &sql_params![id],
+            )?;
+            let uses = db.query(
+                "SELECT target, at FROM questionnaire_uses WHERE questionnaire = ?1 \
+                 ORDER BY target, at",
+                &sql_params![id],
+            )?;
+            Ok::<_, CatalogError>((row, uses))
+        })?;
+        let Some(row) = row else {
             return Err(CatalogError::NotFound(format!("no questionnaire {id:?}")));
         };
-        let questions: Vec<Question> =
-            serde_json::from_str(&questions).map_err(|e| CatalogError::Corrupt(e.to_string()))?;
-        let mut stmt = conn.prepare(
-            "SELECT target, at FROM questionnaire_uses WHERE questionnaire = ?1 ORDER BY target, at",
-        )?;
-        let uses = stmt
-            .query_map([id], |row| {
-                Ok((row.get::<_, String>(0)?, row.get::<_, String>(1)?))
-            })?
+        let questions: Vec<Question> = serde_json::from_str(&row.get::<String>(1)?)
+            .map_err(|e| CatalogError::Corrupt(e.to_string()))?;
+        let uses = uses
+            .iter()
             .filter_map(|r| {
-                let (target, at) = r.ok()?;
                 Some(QuestionnaireUse {
-                    target,
-                    at: Moment::parse(&at)?,
+                    target: r.get(0).ok()?,
+                    at: Moment::parse(&r.get::<String>(1).ok()?)?,
                 })
             })
             .collect();
         Ok(QuestionnaireView {
             id: id.to_owned(),
-            title,
+            title: row.get(0)?,
             questions,
-            created_at: ms(created_at).to_rfc3339_opts(SecondsFormat::Secs, true),
+            created_at: ms(row.get(2)?).to_rfc3339_opts(SecondsFormat::Secs, true),
             uses,
         })
     }
@@ -269,10 +263,13 @@ impl Catalog {
                 "target: an action (a_…) or a session (s_…)".into(),
             ));
         }
-        self.connection().execute(
-            "INSERT OR REPLACE INTO questionnaire_uses (target, at, questionnaire) VALUES (?1, ?2, ?3)",
-            params![target, at.as_str(), id],
-        )?;
+        self.with_sql(|db| {
+            db.execute(
+                "INSERT INTO questionnaire_uses (target, at, questionnaire) VALUES (?1, ?2, ?3) \
+                 ON CONFLICT (target, at) DO UPDATE SET questionnaire = excluded.questionnaire",
+                &sql_params![target, at.as_str(), id],
+            )
+        })?;
         self.questionnaire(id)
     }
 
@@ -283,15 +280,14 @@ impl Catalog {
         let session = self.session(sid)?;
         let action = self.action_of_session(sid)?;
         let used = |target: &str, at: Moment| -> CatalogResult<Option<QuestionnaireView>> {
-            let id: Option<String> = self
-                .connection()
-                .query_row(
+            let row = self.with_sql(|db| {
+                db.query_opt(
                     "SELECT questionnaire FROM questionnaire_uses WHERE target = ?1 AND at = ?2",
-                    params![target, at.as_str()],
-                    |row| row.get(0),
+                    &sql_params![target, at.as_str()],
                 )
-                .optional()?;
-            id.map(|id| self.questionnaire(&id)).transpose()
+            })?;
+            row.map(|r| self.questionnaire(&r.get::<String>(0)?))
+                .transpose()
         };
         let mut due = Vec::new();
         if let Some(q) = used(sid, Moment::SessionEnd)? {
@@ -346,21 +342,23 @@ impl Catalog {
             "qi_{}",
             random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
         );
-        let added = self.connection().execute(
-            "INSERT OR IGNORE INTO questionnaire_invitations \
-             (id, questionnaire, scope, who, session_id, person_id, invited_at, expires_at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                id,
-                questionnaire,
-                scope,
-                who,
-                sid,
-                person_id,
-                Utc::now().timestamp_millis(),
-                expires_at.timestamp_millis()
-            ],
-        )?;
+        let added = self.with_sql(|db| {
+            db.execute(
+                "INSERT INTO questionnaire_invitations \
+                 (id, questionnaire, scope, who, session_id, person_id, invited_at, expires_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8) ON CONFLICT DO NOTHING",
+                &sql_params![
+                    &id,
+                    questionnaire,
+                    scope,
+                    who,
+                    sid,
+                    person_id,
+                    Utc::now().timestamp_millis(),
+                    expires_at.timestamp_millis()
+                ],
+            )
+        })?;
         if added == 0 {
             return Ok(None);
         }
@@ -369,44 +367,39 @@ impl Catalog {
 
     /// An invitation by id.
     pub fn invitation(&self, id: &str) -> CatalogResult<Invitation> {
-        self.connection()
-            .query_row(
+        let row = self.with_sql(|db| {
+            db.query_opt(
                 "SELECT id, questionnaire, scope, session_id, person_id, expires_at, answered \
                  FROM questionnaire_invitations WHERE id = ?1",
-                [id],
-                |row| {
-                    Ok(Invitation {
-                        id: row.get(0)?,
-                        questionnaire: row.get(1)?,
-                        scope: row.get(2)?,
-                        session_id: row.get(3)?,
-                        person_id: row.get(4)?,
-                        expires_at: ms(row.get(5)?),
-                        answered: row.get::<_, i64>(6)? != 0,
-                    })
-                },
+                &sql_params![id],
             )
-            .optional()?
-            .ok_or_else(|| CatalogError::NotFound(format!("no invitation {id:?}")))
+        })?;
+        let row = row.ok_or_else(|| CatalogError::NotFound(format!("no invitation {id:?}")))?;
+        Ok(Invitation {
+            id: row.get(0)?,
+            questionnaire: row.get(1)?,
+            scope: row.get(2)?,
+            session_id: row.get(3)?,
+            person_id: row.get(4)?,
+            expires_at: ms(row.get(5)?),
+            answered: row.get::<i64>(6)? != 0,
+        })
     }
 
     /// The invitations of a person of a session not answered yet and not
     /// expired.
     pub fn open_invitations(&self, sid: &str, person_id: &str) -> CatalogResult<Vec<Invitation>> {
-        let ids: Vec<String> = {
-            let conn = self.connection();
-            let mut stmt = conn.prepare(
+        let rows = self.with_sql(|db| {
+            db.query(
                 "SELECT id FROM questionnaire_invitations \
                  WHERE session_id = ?1 AND person_id = ?2 AND answered = 0 AND expires_at > ?3 \
                  ORDER BY invited_at, id",
-            )?;
-            stmt.query_map(
-                params![sid, person_id, Utc::now().timestamp_millis()],
-                |row| row.get(0),
-            )?
-            .collect::<Result<_, _>>()?
-        };
-        ids.iter().map(|id| self.invitation(id)).collect()
+                &sql_params![sid, person_id, Utc::now().timestamp_millis()],
+            )
+        })?;
+        rows.iter()
+            .map(|row| self.invitation(&row.get::<String>(0)?))
+            .collect()
     }
 
     /// Stores `answers` with invitation `id`, once: the invitation is
@@ -415,30 +408,31 @@ impl Catalog {
     pub fn answer_questionnaire(&self, id: &str, answers: &[Option<Answer>]) -> CatalogResult<()> {
         let text =
             serde_json::to_string(answers).map_err(|e| CatalogError::Corrupt(e.to_string()))?;
-        let mut conn = self.connection();
-        let tx = conn.transaction()?;
-        let marked = tx.execute(
-            "UPDATE questionnaire_invitations SET answered = 1 WHERE id = ?1 AND answered = 0",
-            [id],
-        )?;
-        if marked == 0 {
-            return Err(CatalogError::Conflict(
-                "this questionnaire was answered already with this invitation; \
-                 the first answer stands"
-                    .into(),
-            ));
-        }
-        let (questionnaire, scope): (String, String) = tx.query_row(
-            "SELECT questionnaire, scope FROM questionnaire_invitations WHERE id = ?1",
-            [id],
-            |row| Ok((row.get(0)?, row.get(1)?)),
-        )?;
-        tx.execute(
-            "INSERT INTO questionnaire_answers (questionnaire, scope, answers) VALUES (?1, ?2, ?3)",
-            params![questionnaire, scope, text],
-        )?;
-        tx.commit()?;
-        Ok(())
+        self.in_sql_transaction(|db| {
+            let marked = db.execute(
+                "UPDATE questionnaire_invitations SET answered = 1 WHERE id = ?1 AND answered = 0",
+                &sql_params![id],
+            )?;
+            if marked == 0 {
+                return Err(CatalogError::Conflict(
+                    "this questionnaire was answered already with this invitation; \
+                     the first answer stands"
+                        .into(),
+                ));
+            }
+            let row = db
+                .query_opt(
+                    "SELECT questionnaire, scope FROM questionnaire_invitations WHERE id = ?1",
+                    &sql_params![id],
+                )?
+                .ok_or_else(|| CatalogError::NotFound(format!("no invitation {id:?}")))?;
+            db.execute(
+                "INSERT INTO questionnaire_answers (questionnaire, scope, answers) \
+                 VALUES (?1, ?2, ?3)",
+                &sql_params![&row.get::<String>(0)?, &row.get::<String>(1)?, &text],
+            )?;
+            Ok(())
+        })
     }
 
     /// How many were invited to `questionnaire` about `scope`, and the
@@ -448,20 +442,24 @@ impl Catalog {
         questionnaire: &str,
         scope: &str,
     ) -> CatalogResult<(usize, Vec<Vec<Option<Answer>>>)> {
-        let conn = self.connection();
-        let invited: i64 = conn.query_row(
-            "SELECT COUNT(*) FROM questionnaire_invitations WHERE questionnaire = ?1 AND scope = ?2",
-            params![questionnaire, scope],
-            |row| row.get(0),
-        )?;
-        let mut stmt = conn.prepare(
-            "SELECT answers FROM questionnaire_answers WHERE questionnaire = ?1 AND scope = ?2",
-        )?;
-        let answers = stmt
-            .query_map(params![questionnaire, scope], |row| row.get::<_, String>(0))?
+        let (invited, rows) = self.with_sql(|db| {
+            let invited = db.query_opt(
+                "SELECT COUNT(*) FROM questionnaire_invitations \
+                 WHERE questionnaire = ?1 AND scope = ?2",
+                &sql_params![questionnaire, scope],
+            )?;
+            let rows = db.query(
+                "SELECT answers FROM questionnaire_answers WHERE questionnaire = ?1 AND scope = ?2",
+                &sql_params![questionnaire, scope],
+            )?;
+            Ok::<_, CatalogError>((invited, rows))
+        })?;
+        let invited = invited.map(|r| r.get::<i64>(0)).transpose()?.unwrap_or(0);
+        let answers = rows
+            .iter()
             .map(|r| {
-                let text = r?;
-                serde_json::from_str(&text).map_err(|e| CatalogError::Corrupt(e.to_string()))
+                serde_json::from_str(&r.get::<String>(0)?)
+                    .map_err(|e| CatalogError::Corrupt(e.to_string()))
             })
             .collect::<CatalogResult<_>>()?;
         Ok((usize::try_from(invited).unwrap_or(0), answers))

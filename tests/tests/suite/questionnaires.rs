@@ -341,3 +341,32 @@ async fn an_actions_questionnaire_is_asked_when_its_last_session_ends_and_bad_de
     let (_, all) = server.get("/api/questionnaires").await;
     assert_eq!(all.as_array().map(Vec::len), Some(1), "{all}");
 }
+
+#[tokio::test]
+async fn a_second_questionnaire_attached_at_the_same_moment_replaces_the_first() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE_OF_FIVE).await;
+    let first = define(&server, &session.id, "session_end").await;
+    let second = define(&server, &session.id, "session_end").await;
+    let (status, all) = server.get("/api/questionnaires").await;
+    assert_eq!(status, StatusCode::OK, "{all}");
+    let uses = |id: &str| {
+        all.as_array()
+            .and_then(|a| a.iter().find(|q| q["id"] == id))
+            .map(|q| q["uses"].clone())
+    };
+    assert_eq!(uses(&first), Some(json!([])), "no longer used: {all}");
+    assert_eq!(
+        uses(&second),
+        Some(json!([{"target": session.id, "at": "session_end"}]))
+    );
+    // Attached again: still once.
+    let (status, view) = server
+        .post(
+            &format!("/api/questionnaires/{second}/uses"),
+            &json!({"target": session.id, "at": "session_end"}),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{view}");
+    assert_eq!(view["uses"].as_array().map(Vec::len), Some(1));
+}
