@@ -92,7 +92,7 @@ impl App {
                         chosen
                     }
                 };
-                c.in_transaction(|tx| {
+                c.in_sql_transaction(|tx| {
                     let mut out = InvitationsQueued {
                         queued: Vec::new(),
                         skipped: Vec::new(),

@@ -332,14 +332,10 @@ impl Catalog {
 
 /// Marks a session as cancelled by staff, at `at_ms`, in the transaction
 /// that queues the cancellation's mails.
-pub(crate) fn mark_cancelled(
-    conn: &rusqlite::Connection,
-    sid: &str,
-    at_ms: i64,
-) -> CatalogResult<()> {
-    conn.execute(
+pub(crate) fn mark_cancelled(db: &dyn super::sql::Sql, sid: &str, at_ms: i64) -> CatalogResult<()> {
+    db.execute(
         "UPDATE sessions SET cancelled_at = ?1 WHERE id = ?2 AND cancelled_at IS NULL",
-        params![at_ms, sid],
+        &crate::sql_params![at_ms, sid],
     )?;
     Ok(())
 }

@@ -264,7 +264,7 @@ pub fn queue_postponement(
         end.timestamp_millis()
     );
     let now = chrono::Utc::now().timestamp_millis();
-    catalog.in_transaction(|tx| {
+    catalog.in_sql_transaction(|tx| {
         let people = invited(tx, sid)?;
         queue_each(tx, sid, &people, MailKind::Postponement, &occasion, now)
     })
@@ -275,7 +275,7 @@ pub fn queue_postponement(
 /// cancelled once).
 pub fn queue_cancellation(catalog: &Catalog, sid: &str, mails: bool) -> CatalogResult<usize> {
     let now = chrono::Utc::now().timestamp_millis();
-    catalog.in_transaction(|tx| {
+    catalog.in_sql_transaction(|tx| {
         super::corrections::mark_cancelled(tx, sid, now)?;
         if !mails {
             return Ok(0);
@@ -315,19 +315,6 @@ fn mail_row(row: &Row) -> CatalogResult<Mail> {
 }
 
 impl Catalog {
-    /// Runs `work` on the catalogue's connection in one transaction (the
-    /// mail queue's writes that must go together).
-    pub fn in_transaction<T>(
-        &self,
-        work: impl FnOnce(&rusqlite::Transaction<'_>) -> CatalogResult<T>,
-    ) -> CatalogResult<T> {
-        let mut conn = self.connection();
-        let tx = conn.transaction()?;
-        let out = work(&tx)?;
-        tx.commit()?;
-        Ok(out)
-    }
-
     /// A session's messages, oldest first.
     pub fn mails(&self, sid: &str) -> CatalogResult<Vec<Mail>> {
         let rows = self.with_sql(|db| {

@@ -34,7 +34,7 @@ pub async fn queue_due(app: &App, settings: &MailSettings, now: i64) -> Result<(
             let queued = app
                 .catalog()
                 .run(move |c| {
-                    c.in_transaction(|tx| {
+                    c.in_sql_transaction(|tx| {
                         let people = outbox::invited(tx, &sid)?;
                         outbox::queue_each(tx, &sid, &people, MailKind::Reminder, &occasion, now)
                     })
@@ -138,7 +138,7 @@ async fn signin_reminders(
                 .into_iter()
                 .filter(|p| !signed.contains(&p.person_id))
                 .collect();
-            c.in_transaction(|tx| {
+            c.in_sql_transaction(|tx| {
                 outbox::queue_each(tx, &sid, &people, MailKind::SigninReminder, &occasion, now)
             })
         })
