@@ -12,12 +12,13 @@
 //! Calls are blocking; async callers go through [`Catalog::run`].
 
 use super::catalog::{Catalog, CatalogError, CatalogResult};
+use super::sql::{Row, Sql};
 use crate::directory::keys::random_id;
+use crate::sql_params;
 use argon2::Argon2;
 use argon2::password_hash::rand_core::OsRng;
 use argon2::password_hash::{PasswordHash, PasswordHasher, PasswordVerifier, SaltString};
 use cadre_protocol::staff::{AuditEntry, StaffRole, StaffView};
-use rusqlite::{Connection, OptionalExtension, params};
 
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS staff (
@@ -166,22 +167,35 @@ pub fn add(
         "st_{}",
         random_id(12).map_err(|e| CatalogError::Task(e.to_string()))?
     );
-    let conn = catalog.connection();
-    let taken = conn
-        .prepare_cached("SELECT 1 FROM staff WHERE email = ?1")?
-        .exists([&email])?;
-    if taken {
-        return Err(CatalogError::conflict(
-            cadre_protocol::Refusal::StaffEmailTaken,
-            &[("email", &email)],
-            format!("a staff account already uses {email}"),
-        ));
-    }
-    conn.execute(
-        "INSERT INTO staff (id, email, name, role, password_hash, created_at) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-        params![id, email, name, role.as_str(), password_hash, now],
-    )?;
+    catalog.with_sql(|db| {
+        let taken = db
+            .query_opt("SELECT 1 FROM staff WHERE email = ?1", &sql_params![&email])?
+            .is_some();
+        let refusal = || {
+            CatalogError::conflict(
+                cadre_protocol::Refusal::StaffEmailTaken,
+                &[("email", &email)],
+                format!("a staff account already uses {email}"),
+            )
+        };
+        if taken {
+            return Err(refusal());
+        }
+        db.execute(
+            "INSERT INTO staff (id, email, name, role, password_hash, created_at) \
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            &sql_params![&id, &email, &name, role.as_str(), password_hash, now],
+        )
+        // Taken meanwhile by another node sharing the database.
+        .map_err(|e| {
+            if e.is_unique_violation() {
+                refusal()
+            } else {
+                e.into()
+            }
+        })?;
+        Ok(())
+    })?;
     Ok(StaffView {
         id,
         email,
@@ -197,62 +211,58 @@ pub fn add(
 const COLUMNS: &str =
     "id, email, name, role, created_at, disabled_at, failed_attempts, locked_until, password_hash";
 
-fn record(row: &rusqlite::Row<'_>) -> rusqlite::Result<(StaffView, String, String)> {
+fn record(row: &Row) -> CatalogResult<StaffRecord> {
     let role: String = row.get(3)?;
-    Ok((
-        StaffView {
-            id: row.get(0)?,
+    let id: String = row.get(0)?;
+    let role = StaffRole::parse(&role)
+        .ok_or_else(|| CatalogError::Corrupt(format!("staff {id}: role {role:?}")))?;
+    Ok(StaffRecord {
+        view: StaffView {
+            id,
             email: row.get(1)?,
             name: row.get(2)?,
-            // Checked below: the CHECK constraint keeps it one of the two.
-            role: StaffRole::Coordinator,
+            role,
             created_at: row.get(4)?,
             disabled_at: row.get(5)?,
-            failed_attempts: row.get::<_, i64>(6)?.clamp(0, i64::from(u32::MAX)) as u32,
+            failed_attempts: row.get::<i64>(6)?.clamp(0, i64::from(u32::MAX)) as u32,
             locked_until: row.get(7)?,
         },
-        role,
-        row.get(8)?,
-    ))
+        password_hash: row.get(8)?,
+    })
 }
 
-fn finish(
-    (mut view, role, password_hash): (StaffView, String, String),
-) -> CatalogResult<StaffRecord> {
-    view.role = StaffRole::parse(&role)
-        .ok_or_else(|| CatalogError::Corrupt(format!("staff {}: role {role:?}", view.id)))?;
-    Ok(StaffRecord {
-        view,
-        password_hash,
-    })
+fn by_id_in(db: &dyn Sql, id: &str) -> CatalogResult<Option<StaffRecord>> {
+    db.query_opt(
+        &format!("SELECT {COLUMNS} FROM staff WHERE id = ?1"),
+        &sql_params![id],
+    )?
+    .as_ref()
+    .map(record)
+    .transpose()
 }
 
 /// Every staff account, by e-mail.
 pub fn list(catalog: &Catalog) -> CatalogResult<Vec<StaffView>> {
-    let conn = catalog.connection();
-    let mut stmt = conn.prepare(&format!("SELECT {COLUMNS} FROM staff ORDER BY email"))?;
-    let rows = stmt.query_map([], record)?;
-    rows.map(|r| finish(r?).map(|rec| rec.view)).collect()
+    let rows = catalog
+        .with_sql(|db| db.query(&format!("SELECT {COLUMNS} FROM staff ORDER BY email"), &[]))?;
+    rows.iter().map(|r| record(r).map(|rec| rec.view)).collect()
 }
 
 /// The account whose login is `email` (any case).
 pub fn by_email(catalog: &Catalog, email: &str) -> CatalogResult<Option<StaffRecord>> {
-    let conn = catalog.connection();
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM staff WHERE email = ?1"))?
-        .query_row([normalise_email(email)], record)
-        .optional()?
-        .map(finish)
-        .transpose()
+    let row = catalog.with_sql(|db| {
+        db.query_opt(
+            &format!("SELECT {COLUMNS} FROM staff WHERE email = ?1"),
+            &sql_params![&normalise_email(email)],
+        )
+    })?;
+    row.as_ref().map(record).transpose()
 }
 
 /// The account `id`.
 pub fn by_id(catalog: &Catalog, id: &str) -> CatalogResult<StaffRecord> {
-    let conn = catalog.connection();
-    conn.prepare_cached(&format!("SELECT {COLUMNS} FROM staff WHERE id = ?1"))?
-        .query_row([id], record)
-        .optional()?
-        .map(finish)
-        .transpose()?
+    catalog
+        .with_sql(|db| by_id_in(db, id))?
         .ok_or_else(|| CatalogError::NotFound(format!("no staff account {id}")))
 }
 
@@ -265,94 +275,113 @@ pub fn record_failure(
     max: u32,
     lock_ms: i64,
 ) -> CatalogResult<()> {
-    let conn = catalog.connection();
-    conn.execute(
-        "UPDATE staff SET \
-           failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= ?2 \
-                                  THEN 1 ELSE failed_attempts + 1 END, \
-           locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until > ?2 THEN locked_until \
-                               WHEN locked_until IS NOT NULL THEN NULL \
-                               WHEN failed_attempts + 1 >= ?3 THEN ?2 + ?4 \
-                               ELSE NULL END \
-         WHERE id = ?1",
-        params![id, now, i64::from(max), lock_ms],
-    )?;
+    catalog.with_sql(|db| {
+        db.execute(
+            "UPDATE staff SET \
+               failed_attempts = CASE WHEN locked_until IS NOT NULL AND locked_until <= ?2 \
+                                      THEN 1 ELSE failed_attempts + 1 END, \
+               locked_until = CASE WHEN locked_until IS NOT NULL AND locked_until > ?2 \
+                                   THEN locked_until \
+                                   WHEN locked_until IS NOT NULL THEN NULL \
+                                   WHEN failed_attempts + 1 >= ?3 THEN ?2 + ?4 \
+                                   ELSE NULL END \
+             WHERE id = ?1",
+            &sql_params![id, now, i64::from(max), lock_ms],
+        )
+    })?;
     Ok(())
 }
 
 /// A successful login clears the count of failures.
 pub fn record_success(catalog: &Catalog, id: &str) -> CatalogResult<()> {
-    catalog.connection().execute(
-        "UPDATE staff SET failed_attempts = 0, locked_until = NULL WHERE id = ?1",
-        [id],
-    )?;
+    catalog.with_sql(|db| {
+        db.execute(
+            "UPDATE staff SET failed_attempts = 0, locked_until = NULL WHERE id = ?1",
+            &sql_params![id],
+        )
+    })?;
     Ok(())
 }
 
 /// Changes a role; `None` leaves it.
 pub fn set_role(catalog: &Catalog, id: &str, role: StaffRole) -> CatalogResult<()> {
-    let n = catalog.connection().execute(
-        "UPDATE staff SET role = ?2 WHERE id = ?1",
-        params![id, role.as_str()],
-    )?;
+    let n = catalog.with_sql(|db| {
+        db.execute(
+            "UPDATE staff SET role = ?2 WHERE id = ?1",
+            &sql_params![id, role.as_str()],
+        )
+    })?;
     found(n, id)
 }
 
 /// Disables (ending every login of the account) or enables again.
 pub fn set_disabled(catalog: &Catalog, id: &str, disabled: bool, now: i64) -> CatalogResult<()> {
-    let mut conn = catalog.connection();
-    let tx = conn.transaction()?;
-    let n = if disabled {
-        tx.execute(
-            "UPDATE staff SET disabled_at = COALESCE(disabled_at, ?2) WHERE id = ?1",
-            params![id, now],
-        )?
-    } else {
-        tx.execute("UPDATE staff SET disabled_at = NULL WHERE id = ?1", [id])?
-    };
-    if disabled {
-        tx.execute("DELETE FROM staff_sessions WHERE staff_id = ?1", [id])?;
-    }
-    tx.commit()?;
+    let n = catalog.in_sql_transaction(|db| {
+        let n = if disabled {
+            db.execute(
+                "UPDATE staff SET disabled_at = COALESCE(disabled_at, ?2) WHERE id = ?1",
+                &sql_params![id, now],
+            )?
+        } else {
+            db.execute(
+                "UPDATE staff SET disabled_at = NULL WHERE id = ?1",
+                &sql_params![id],
+            )?
+        };
+        if disabled {
+            db.execute(
+                "DELETE FROM staff_sessions WHERE staff_id = ?1",
+                &sql_params![id],
+            )?;
+        }
+        Ok(n)
+    })?;
     found(n, id)
 }
 
 /// Lifts a lock after repeated failures.
 pub fn unlock(catalog: &Catalog, id: &str) -> CatalogResult<()> {
-    let n = catalog.connection().execute(
-        "UPDATE staff SET failed_attempts = 0, locked_until = NULL WHERE id = ?1",
-        [id],
-    )?;
+    let n = catalog.with_sql(|db| {
+        db.execute(
+            "UPDATE staff SET failed_attempts = 0, locked_until = NULL WHERE id = ?1",
+            &sql_params![id],
+        )
+    })?;
     found(n, id)
 }
 
 /// Replaces the password (lifting any lock) and ends every login of the
 /// account.
 pub fn set_password(catalog: &Catalog, id: &str, password_hash: &str) -> CatalogResult<()> {
-    let mut conn = catalog.connection();
-    let tx = conn.transaction()?;
-    let n = tx.execute(
-        "UPDATE staff SET password_hash = ?2, failed_attempts = 0, locked_until = NULL \
-         WHERE id = ?1",
-        params![id, password_hash],
-    )?;
-    tx.execute("DELETE FROM staff_sessions WHERE staff_id = ?1", [id])?;
-    tx.commit()?;
+    let n = catalog.in_sql_transaction(|db| {
+        let n = db.execute(
+            "UPDATE staff SET password_hash = ?2, failed_attempts = 0, locked_until = NULL \
+             WHERE id = ?1",
+            &sql_params![id, password_hash],
+        )?;
+        db.execute(
+            "DELETE FROM staff_sessions WHERE staff_id = ?1",
+            &sql_params![id],
+        )?;
+        Ok(n)
+    })?;
     found(n, id)
 }
 
 /// The other enabled administrators than `id`: the console refuses to
 /// leave the organisation without one.
 pub fn other_administrators(catalog: &Catalog, id: &str) -> CatalogResult<i64> {
-    Ok(catalog.connection().query_row(
-        "SELECT COUNT(*) FROM staff WHERE role = 'administrator' AND disabled_at IS NULL \
-         AND id != ?1",
-        [id],
-        |row| row.get(0),
-    )?)
+    let row = catalog.with_sql(|db| {
+        db.query_opt(
+            "SELECT COUNT(*) FROM staff WHERE role = 'administrator' AND disabled_at IS NULL \
+             AND id <> ?1",
+            &sql_params![id],
+        )
+    })?;
+    Ok(row.map(|r| r.get::<i64>(0)).transpose()?.unwrap_or(0))
 }
 
-fn found(n: usize, id: &str) -> CatalogResult<()> {
+fn found(n: u64, id: &str) -> CatalogResult<()> {
     if n == 0 {
         Err(CatalogError::NotFound(format!("no staff account {id}")))
     } else {
@@ -369,11 +398,13 @@ pub fn open_session(
     staff_id: &str,
     now: i64,
 ) -> CatalogResult<()> {
-    catalog.connection().execute(
-        "INSERT INTO staff_sessions (id_hash, staff_id, created_at, last_seen_at) \
-         VALUES (?1, ?2, ?3, ?3)",
-        params![id_hash, staff_id, now],
-    )?;
+    catalog.with_sql(|db| {
+        db.execute(
+            "INSERT INTO staff_sessions (id_hash, staff_id, created_at, last_seen_at) \
+             VALUES (?1, ?2, ?3, ?3)",
+            &sql_params![id_hash, staff_id, now],
+        )
+    })?;
     Ok(())
 }
 
@@ -387,41 +418,42 @@ pub fn session(
     idle_ms: i64,
     absolute_ms: i64,
 ) -> CatalogResult<Option<StaffRecord>> {
-    let conn = catalog.connection();
-    let found: Option<(String, i64, i64)> = conn
-        .prepare_cached(
+    catalog.with_sql(|db| {
+        let Some(found) = db.query_opt(
             "SELECT staff_id, created_at, last_seen_at FROM staff_sessions WHERE id_hash = ?1",
+            &sql_params![id_hash],
         )?
-        .query_row([id_hash], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
-        .optional()?;
-    let Some((staff_id, created, last_seen)) = found else {
-        return Ok(None);
-    };
-    if now - last_seen >= idle_ms || now - created >= absolute_ms {
-        conn.execute("DELETE FROM staff_sessions WHERE id_hash = ?1", [id_hash])?;
-        return Ok(None);
-    }
-    let staff = conn
-        .prepare_cached(&format!("SELECT {COLUMNS} FROM staff WHERE id = ?1"))?
-        .query_row([&staff_id], record)
-        .optional()?
-        .map(finish)
-        .transpose()?;
-    let Some(staff) = staff.filter(|s| s.view.disabled_at.is_none()) else {
-        return Ok(None);
-    };
-    conn.execute(
-        "UPDATE staff_sessions SET last_seen_at = ?2 WHERE id_hash = ?1",
-        params![id_hash, now],
-    )?;
-    Ok(Some(staff))
+        else {
+            return Ok(None);
+        };
+        let (staff_id, created, last_seen): (String, i64, i64) =
+            (found.get(0)?, found.get(1)?, found.get(2)?);
+        if now - last_seen >= idle_ms || now - created >= absolute_ms {
+            db.execute(
+                "DELETE FROM staff_sessions WHERE id_hash = ?1",
+                &sql_params![id_hash],
+            )?;
+            return Ok(None);
+        }
+        let Some(staff) = by_id_in(db, &staff_id)?.filter(|s| s.view.disabled_at.is_none()) else {
+            return Ok(None);
+        };
+        db.execute(
+            "UPDATE staff_sessions SET last_seen_at = ?2 WHERE id_hash = ?1",
+            &sql_params![id_hash, now],
+        )?;
+        Ok(Some(staff))
+    })
 }
 
 /// Ends a login.
 pub fn close_session(catalog: &Catalog, id_hash: &[u8]) -> CatalogResult<()> {
-    catalog
-        .connection()
-        .execute("DELETE FROM staff_sessions WHERE id_hash = ?1", [id_hash])?;
+    catalog.with_sql(|db| {
+        db.execute(
+            "DELETE FROM staff_sessions WHERE id_hash = ?1",
+            &sql_params![id_hash],
+        )
+    })?;
     Ok(())
 }
 
@@ -456,23 +488,28 @@ fn bounded(text: Option<String>) -> Option<String> {
 
 /// Appends an entry.
 pub fn append(catalog: &Catalog, entry: NewAuditEntry, now: i64) -> CatalogResult<()> {
-    append_with(&catalog.connection(), entry, now)
+    catalog.with_sql(|db| append_with(db, entry, now))
 }
 
-fn append_with(conn: &Connection, entry: NewAuditEntry, now: i64) -> CatalogResult<()> {
-    conn.prepare_cached(
-        "INSERT INTO staff_audit (at, actor, staff_id, email, action, target, address) \
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-    )?
-    .execute(params![
-        now,
-        entry.actor,
-        entry.staff_id,
+fn append_with(db: &dyn Sql, entry: NewAuditEntry, now: i64) -> CatalogResult<()> {
+    let (email, action, target) = (
         bounded(entry.email),
         bounded(Some(entry.action)),
         bounded(entry.target),
-        entry.address,
-    ])?;
+    );
+    db.execute(
+        "INSERT INTO staff_audit (at, actor, staff_id, email, action, target, address) \
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+        &sql_params![
+            now,
+            entry.actor,
+            entry.staff_id.as_ref(),
+            email.as_ref(),
+            action.as_ref(),
+            target.as_ref(),
+            entry.address.as_ref(),
+        ],
+    )?;
     Ok(())
 }
 
@@ -482,24 +519,27 @@ pub fn audit_page(
     before: Option<i64>,
     limit: u32,
 ) -> CatalogResult<Vec<AuditEntry>> {
-    let conn = catalog.connection();
-    let mut stmt = conn.prepare_cached(
-        "SELECT seq, at, actor, staff_id, email, action, target, address FROM staff_audit \
-         WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
-    )?;
-    let rows = stmt.query_map(params![before.unwrap_or(i64::MAX), limit], |r| {
-        Ok(AuditEntry {
-            seq: r.get(0)?,
-            at: r.get(1)?,
-            actor: r.get(2)?,
-            staff_id: r.get(3)?,
-            email: r.get(4)?,
-            action: r.get(5)?,
-            target: r.get(6)?,
-            address: r.get(7)?,
-        })
+    let rows = catalog.with_sql(|db| {
+        db.query(
+            "SELECT seq, at, actor, staff_id, email, action, target, address FROM staff_audit \
+             WHERE seq < ?1 ORDER BY seq DESC LIMIT ?2",
+            &sql_params![before.unwrap_or(i64::MAX), i64::from(limit)],
+        )
     })?;
-    Ok(rows.collect::<Result<_, _>>()?)
+    rows.iter()
+        .map(|r| {
+            Ok(AuditEntry {
+                seq: r.get(0)?,
+                at: r.get(1)?,
+                actor: r.get(2)?,
+                staff_id: r.get(3)?,
+                email: r.get(4)?,
+                action: r.get(5)?,
+                target: r.get(6)?,
+                address: r.get(7)?,
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]
