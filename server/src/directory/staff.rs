@@ -329,10 +329,7 @@ pub fn set_disabled(catalog: &Catalog, id: &str, disabled: bool, now: i64) -> Ca
             )?
         };
         if disabled {
-            db.execute(
-                "DELETE FROM staff_sessions WHERE staff_id = ?1",
-                &sql_params![id],
-            )?;
+            end_logins(db, id)?;
         }
         Ok(n)
     })?;
@@ -359,13 +356,19 @@ pub fn set_password(catalog: &Catalog, id: &str, password_hash: &str) -> Catalog
              WHERE id = ?1",
             &sql_params![id, password_hash],
         )?;
-        db.execute(
-            "DELETE FROM staff_sessions WHERE staff_id = ?1",
-            &sql_params![id],
-        )?;
+        end_logins(db, id)?;
         Ok(n)
     })?;
     found(n, id)
+}
+
+/// Ends every login of account `id`.
+fn end_logins(db: &dyn Sql, id: &str) -> CatalogResult<()> {
+    db.execute(
+        "DELETE FROM staff_sessions WHERE staff_id = ?1",
+        &sql_params![id],
+    )?;
+    Ok(())
 }
 
 /// The other enabled administrators than `id`: the console refuses to
