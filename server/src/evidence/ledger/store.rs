@@ -23,9 +23,10 @@ pub enum StoreError {
     /// node took it over, or it expired. Nothing of the batch was written.
     #[error("ledger write fenced off: {0}")]
     Fenced(String),
-    /// The database would acknowledge writes it may lose (`fsync` off), or
-    /// lacks the schema this cadre writes: refused at start, before any
-    /// entry is accepted.
+    /// The database cannot be used as it is: it would acknowledge writes
+    /// it may lose (`fsync` off), lacks the schema this cadre writes, or
+    /// its URL (or the node's name) is malformed. Refused at start, before
+    /// any entry is accepted.
     #[error("ledger database refused: {0}")]
     Unsuitable(String),
     /// The store's directory could not be used.
