@@ -47,7 +47,7 @@ fn bin_dir() -> PathBuf {
 
 /// `(uid, gid)` of `nobody` when running as root, for PostgreSQL will not.
 fn unprivileged() -> Option<(u32, u32)> {
-    if effective_uid() != 0 {
+    if !rustix::process::geteuid().is_root() {
         return None;
     }
     let passwd = std::fs::read_to_string("/etc/passwd").expect("read /etc/passwd");
@@ -60,18 +60,6 @@ fn unprivileged() -> Option<(u32, u32)> {
         fields[2].parse().expect("nobody's uid"),
         fields[3].parse().expect("nobody's gid"),
     ))
-}
-
-/// The effective uid, read from /proc (no libc binding needed for one
-/// number).
-fn effective_uid() -> u32 {
-    let status = std::fs::read_to_string("/proc/self/status").expect("read /proc/self/status");
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Uid:"))
-        .and_then(|v| v.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .expect("an effective uid in /proc/self/status")
 }
 
 fn as_cluster_user(cmd: &mut Command) -> &mut Command {

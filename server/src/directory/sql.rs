@@ -329,16 +329,13 @@ pub fn dollar_placeholders(sql: &str) -> String {
 /// A [`Param`] as PostgreSQL wants it for the parameter's type, which the
 /// server infers from the statement: an integer binds to any integer
 /// column (or a boolean), NULL to anything.
-#[derive(Debug)]
-struct PgParam<'a>(Param<'a>);
-
-impl ToSql for PgParam<'_> {
+impl ToSql for Param<'_> {
     fn to_sql(
         &self,
         ty: &Type,
         out: &mut bytes::BytesMut,
     ) -> Result<IsNull, Box<dyn std::error::Error + Sync + Send>> {
-        match self.0 {
+        match *self {
             Param::Null => Ok(IsNull::Yes),
             Param::Int(v) => match *ty {
                 Type::INT2 => i16::try_from(v)?.to_sql(ty, out),
@@ -370,21 +367,14 @@ pub struct PgSql<'a, C> {
     pub driver: &'a crate::postgres::Driver,
 }
 
-impl<C: tokio_postgres::GenericClient + Sync> PgSql<'_, C> {
-    fn bound<'p>(params: &'p [Param<'p>]) -> Vec<PgParam<'p>> {
-        params.iter().map(|p| PgParam(*p)).collect()
-    }
-}
-
-fn refs<'p>(bound: &'p [PgParam<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
-    bound.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
+fn refs<'p>(params: &'p [Param<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
+    params.iter().map(|p| p as &(dyn ToSql + Sync)).collect()
 }
 
 impl<C: tokio_postgres::GenericClient + Sync> Sql for PgSql<'_, C> {
     fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, SqlError> {
         let sql = dollar_placeholders(sql);
-        let bound = Self::bound(params);
-        let refs = refs(&bound);
+        let refs = refs(params);
         Ok(self
             .driver
             .block_on(self.client.execute(sql.as_str(), &refs))?)
@@ -392,8 +382,7 @@ impl<C: tokio_postgres::GenericClient + Sync> Sql for PgSql<'_, C> {
 
     fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, SqlError> {
         let sql = dollar_placeholders(sql);
-        let bound = Self::bound(params);
-        let refs = refs(&bound);
+        let refs = refs(params);
         let rows = self
             .driver
             .block_on(self.client.query(sql.as_str(), &refs))?;

@@ -304,11 +304,6 @@ impl PgStore {
         })
     }
 
-    /// This node's name, as the lease rows show it.
-    pub fn node(&self) -> &str {
-        &self.node
-    }
-
     /// Takes the lease on `sid` for `ttl` if nobody holds it or it lapsed
     /// (a new token), or renews it if this node holds it already (the same
     /// token). `None`: another node holds it. Two nodes asking at once:
