@@ -93,6 +93,71 @@ impl Drop for Driver {
     }
 }
 
+/// Connections to one database, opened on demand and kept for reuse (up
+/// to a bound) by the stores' blocking calls.
+pub struct Pool {
+    config: Config,
+    keep: usize,
+    idle: std::sync::Mutex<Vec<Client>>,
+    // Last: the connections above end before the runtime driving them.
+    driver: Arc<Driver>,
+}
+
+impl std::fmt::Debug for Pool {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the configuration: it may hold a password.
+        f.debug_struct("Pool").finish_non_exhaustive()
+    }
+}
+
+impl Pool {
+    /// A pool of connections made with `config`, keeping at most `keep`
+    /// idle, driven by `driver`.
+    pub fn new(config: Config, driver: Arc<Driver>, keep: usize) -> Pool {
+        Pool {
+            config,
+            keep,
+            idle: std::sync::Mutex::new(Vec::new()),
+            driver,
+        }
+    }
+
+    /// The runtime driving the connections.
+    pub fn driver(&self) -> &Arc<Driver> {
+        &self.driver
+    }
+
+    /// The settings connections are made with.
+    pub fn config(&self) -> &Config {
+        &self.config
+    }
+
+    /// An idle connection, or a new one when none is (or the database
+    /// dropped them: a restart).
+    pub async fn take(&self) -> Result<Client, tokio_postgres::Error> {
+        let idle = {
+            let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+            std::iter::from_fn(|| idle.pop()).find(|c| !c.is_closed())
+        };
+        match idle {
+            Some(client) => Ok(client),
+            None => self.driver.connect(&self.config).await,
+        }
+    }
+
+    /// Gives back a connection [`Pool::take`] gave, unless it ended.
+    pub fn give(&self, client: Client) {
+        if client.is_closed() {
+            return;
+        }
+        // A plain list: a panic elsewhere cannot leave it half updated.
+        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
+        if idle.len() < self.keep {
+            idle.push(client);
+        }
+    }
+}
+
 /// One part of cadre's tables, with its own schema version in
 /// `cadre_schema`.
 #[derive(Debug)]

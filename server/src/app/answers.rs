@@ -138,22 +138,25 @@ impl App {
     /// Watches the catalogue for answers, closes and action changes written
     /// by another process until `stop`, and tells the people concerned.
     pub async fn watch_answers(&self, stop: CancellationToken) {
-        let mut seen = self.catalog_version().await;
+        let mut seen = self.catalog_version().await.flatten();
         loop {
             tokio::select! {
                 () = stop.cancelled() => break,
                 () = tokio::time::sleep(WATCH_PERIOD) => {}
             }
-            let version = self.catalog_version().await;
-            if version.is_none() || version == seen {
-                continue;
-            }
+            // A shared database (PostgreSQL) keeps no version another
+            // node's commit changes: it is read every period.
+            let version = match self.catalog_version().await {
+                Some(v) if v.is_some() && v == seen => continue,
+                Some(v) => v,
+                None => continue,
+            };
             seen = version;
             let now = chrono::Utc::now().timestamp_millis();
             let since = now - WATCH_WINDOW_MS;
             let changed = self
                 .catalog()
-                .run(move |c| query_changed(&c.connection(), since))
+                .run(move |c| c.with_sql(|db| query_changed(db, since)))
                 .await;
             match changed {
                 Ok(reports) => {
@@ -177,14 +180,11 @@ impl App {
         }
     }
 
-    /// The catalogue's `data_version`: it changes when another connection
-    /// (another process) commits.
-    async fn catalog_version(&self) -> Option<i64> {
+    /// The catalogue's version ([`Catalog::data_version`]); `None` when it
+    /// could not be read.
+    async fn catalog_version(&self) -> Option<Option<i64>> {
         self.catalog()
-            .run(|c| {
-                Ok(c.connection()
-                    .query_row("PRAGMA data_version", [], |row| row.get::<_, i64>(0))?)
-            })
+            .run(|c| c.data_version())
             .await
             .map_err(|e| tracing::warn!("reading the catalogue's version: {e}"))
             .ok()

@@ -26,15 +26,16 @@
 
 use crate::app::App;
 use crate::directory::catalog::{Admission, CatalogError, CatalogResult};
+use crate::directory::sql::{Row, Sql};
 use crate::error::ApiError;
 use crate::evidence::ledger::NewEvent;
+use crate::sql_params;
 use cadre_protocol::difficulties::{Difficulty, DifficultyStatus, InboxDifficulty};
 use cadre_protocol::evidence::{ACTOR_ORGANISER, kind};
 use cadre_protocol::proof::push_record;
 use cadre_protocol::signalling::Me;
 use cadre_protocol::{ErrorCode, Role};
 use chrono::Utc;
-use rusqlite::{OptionalExtension, params};
 
 /// Longest report, in characters once trimmed.
 pub const MAX_TEXT_CHARS: usize = 4000;
@@ -66,21 +67,21 @@ const SELECT: &str = "SELECT r.id, r.session_id, r.author_id, p.name, p.role, r.
      r.created_at, r.answer, r.answered_at, r.closed_at \
      FROM reports r JOIN people p ON p.id = r.author_id";
 
-fn difficulty_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Difficulty>> {
+fn difficulty_row(row: &Row) -> CatalogResult<Difficulty> {
     let role: String = row.get(4)?;
     let status: String = row.get(6)?;
     let role = match role.as_str() {
         "facilitator" => Role::Facilitator,
         "participant" => Role::Participant,
-        other => return Ok(Err(CatalogError::Corrupt(format!("role {other}")))),
+        other => return Err(CatalogError::Corrupt(format!("role {other}"))),
     };
     let status = match status.as_str() {
         "open" => DifficultyStatus::Open,
         "answered" => DifficultyStatus::Answered,
         "closed" => DifficultyStatus::Closed,
-        other => return Ok(Err(CatalogError::Corrupt(format!("report status {other}")))),
+        other => return Err(CatalogError::Corrupt(format!("report status {other}"))),
     };
-    Ok(Ok(Difficulty {
+    Ok(Difficulty {
         id: row.get(0)?,
         session_id: row.get(1)?,
         author: Me {
@@ -94,25 +95,26 @@ fn difficulty_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<CatalogResult<Dif
         answer: row.get(8)?,
         answered_at: row.get(9)?,
         closed_at: row.get(10)?,
-    }))
+    })
 }
 
+/// Reports filed in the same millisecond keep the order the ledger gave
+/// their filings (`filed_seq`; reports from before it was kept, by id).
+const IN_FILING_ORDER: &str = "r.created_at, r.filed_seq, r.id";
+
 fn query_difficulties(
-    conn: &rusqlite::Connection,
+    db: &dyn Sql,
     sid: &str,
     author: Option<&str>,
 ) -> CatalogResult<Vec<Difficulty>> {
     let sql = format!(
         "{SELECT} WHERE r.session_id = ?1 AND (?2 IS NULL OR r.author_id = ?2) \
-         ORDER BY r.created_at, r.rowid"
+         ORDER BY {IN_FILING_ORDER}"
     );
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params![sid, author], difficulty_row)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(row??);
-    }
-    Ok(out)
+    db.query(&sql, &sql_params![sid, author])?
+        .iter()
+        .map(difficulty_row)
+        .collect()
 }
 
 /// The most lines the inbox answers at once.
@@ -122,7 +124,7 @@ pub const MAX_INBOX: usize = 500;
 /// open ones first, the longest waiting on top, then the others, newest
 /// first; at most `limit`.
 fn query_inbox(
-    conn: &rusqlite::Connection,
+    db: &dyn Sql,
     status: Option<DifficultyStatus>,
     limit: usize,
 ) -> CatalogResult<Vec<InboxDifficulty>> {
@@ -131,52 +133,38 @@ fn query_inbox(
          s.title, s.planned_start, s.time_zone \
          FROM reports r JOIN people p ON p.id = r.author_id JOIN sessions s ON s.id = r.session_id \
          WHERE ?1 IS NULL OR r.status = ?1 \
-         ORDER BY r.status != 'open', \
-         CASE WHEN r.status = 'open' THEN r.created_at ELSE -r.created_at END, r.rowid \
+         ORDER BY CASE WHEN r.status = 'open' THEN 0 ELSE 1 END, \
+         CASE WHEN r.status = 'open' THEN r.created_at ELSE -r.created_at END, \
+         r.session_id, r.filed_seq, r.id \
          LIMIT ?2";
-    let mut stmt = conn.prepare(sql)?;
-    let rows = stmt.query_map(params![status.map(|s| s.as_str()), limit as i64], |row| {
-        let report = difficulty_row(row)?;
-        let (title, start, zone): (String, i64, String) =
-            (row.get(11)?, row.get(12)?, row.get(13)?);
-        Ok(report.map(|report| InboxDifficulty {
-            report,
-            session_title: title,
-            planned_start: rfc3339(start),
-            time_zone: zone,
-        }))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(row??);
-    }
-    Ok(out)
+    db.query(sql, &sql_params![status.map(|s| s.as_str()), limit as i64])?
+        .iter()
+        .map(|row| {
+            Ok(InboxDifficulty {
+                report: difficulty_row(row)?,
+                session_title: row.get(11)?,
+                planned_start: rfc3339(row.get(12)?),
+                time_zone: row.get(13)?,
+            })
+        })
+        .collect()
 }
 
 /// The reports answered or closed at `since` or later, any session.
-pub(super) fn query_changed(
-    conn: &rusqlite::Connection,
-    since: i64,
-) -> CatalogResult<Vec<Difficulty>> {
+pub(super) fn query_changed(db: &dyn Sql, since: i64) -> CatalogResult<Vec<Difficulty>> {
     let sql = format!("{SELECT} WHERE r.answered_at >= ?1 OR r.closed_at >= ?1");
-    let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt.query_map(params![since], difficulty_row)?;
-    let mut out = Vec::new();
-    for row in rows {
-        out.push(row??);
-    }
-    Ok(out)
+    db.query(&sql, &sql_params![since])?
+        .iter()
+        .map(difficulty_row)
+        .collect()
 }
 
-fn query_difficulty(
-    conn: &rusqlite::Connection,
-    sid: &str,
-    rid: &str,
-) -> CatalogResult<Difficulty> {
+fn query_difficulty(db: &dyn Sql, sid: &str, rid: &str) -> CatalogResult<Difficulty> {
     let sql = format!("{SELECT} WHERE r.session_id = ?1 AND r.id = ?2");
-    conn.query_row(&sql, params![sid, rid], difficulty_row)
-        .optional()?
-        .ok_or_else(|| CatalogError::NotFound(format!("no report {rid} in session {sid}")))?
+    let row = db
+        .query_opt(&sql, &sql_params![sid, rid])?
+        .ok_or_else(|| CatalogError::NotFound(format!("no report {rid} in session {sid}")))?;
+    difficulty_row(&row)
 }
 
 /// Trims `value` and checks its length; line breaks and tabs are kept,
@@ -340,12 +328,17 @@ impl App {
                     .ok_or_else(|| {
                         CatalogError::NotFound(format!("no person {p} in session {s}"))
                     })?;
-                let open: i64 = c.connection().query_row(
-                    "SELECT COUNT(*) FROM reports WHERE session_id = ?1 AND author_id = ?2 \
-                     AND status = 'open'",
-                    params![s, p],
-                    |row| row.get(0),
-                )?;
+                let open: i64 = c
+                    .with_sql(|db| {
+                        db.query_opt(
+                            "SELECT COUNT(*) FROM reports WHERE session_id = ?1 \
+                             AND author_id = ?2 AND status = 'open'",
+                            &sql_params![&s, &p],
+                        )
+                    })?
+                    .map(|row| row.get(0))
+                    .transpose()?
+                    .unwrap_or(0);
                 Ok((author, open))
             })
             .await?;
@@ -390,19 +383,23 @@ impl App {
             closed_at: None,
         };
         let row = report.clone();
+        let filed_seq = i64::try_from(appended.seq).unwrap_or(i64::MAX);
         self.catalog()
             .run(move |c| {
-                c.connection().execute(
-                    "INSERT INTO reports (id, session_id, author_id, text, status, created_at) \
-                     VALUES (?1, ?2, ?3, ?4, 'open', ?5)",
-                    params![
-                        row.id,
-                        row.session_id,
-                        row.author.id,
-                        row.text,
-                        row.created_at
-                    ],
-                )?;
+                c.with_sql(|db| {
+                    db.execute(
+                        "INSERT INTO reports (id, session_id, author_id, text, status, \
+                         created_at, filed_seq) VALUES (?1, ?2, ?3, ?4, 'open', ?5, ?6)",
+                        &sql_params![
+                            &row.id,
+                            &row.session_id,
+                            &row.author.id,
+                            &row.text,
+                            row.created_at,
+                            filed_seq
+                        ],
+                    )
+                })?;
                 Ok(())
             })
             .await?;
@@ -417,7 +414,7 @@ impl App {
         let (s, p) = (sid.to_owned(), pid.to_owned());
         Ok(self
             .catalog()
-            .run(move |c| query_difficulties(&c.connection(), &s, Some(&p)))
+            .run(move |c| c.with_sql(|db| query_difficulties(db, &s, Some(&p))))
             .await?)
     }
 
@@ -429,7 +426,7 @@ impl App {
             .catalog()
             .run(move |c| {
                 c.session(&s)?;
-                query_difficulties(&c.connection(), &s, None)
+                c.with_sql(|db| query_difficulties(db, &s, None))
             })
             .await?)
     }
@@ -444,7 +441,7 @@ impl App {
         let limit = limit.min(MAX_INBOX);
         Ok(self
             .catalog()
-            .run(move |c| query_inbox(&c.connection(), status, limit))
+            .run(move |c| c.with_sql(|db| query_inbox(db, status, limit)))
             .await?)
     }
 
@@ -453,7 +450,7 @@ impl App {
         let (s, r) = (sid.to_owned(), rid.to_owned());
         Ok(self
             .catalog()
-            .run(move |c| query_difficulty(&c.connection(), &s, &r))
+            .run(move |c| c.with_sql(|db| query_difficulty(db, &s, &r)))
             .await?)
     }
 
@@ -542,13 +539,14 @@ impl App {
         let report = self
             .catalog()
             .run(move |c| {
-                let conn = c.connection();
-                conn.execute(
-                    "UPDATE reports SET status = 'closed', closed_at = ?3 \
-                     WHERE session_id = ?1 AND id = ?2",
-                    params![s, r, ts],
-                )?;
-                query_difficulty(&conn, &s, &r)
+                c.with_sql(|db| {
+                    db.execute(
+                        "UPDATE reports SET status = 'closed', closed_at = ?3 \
+                         WHERE session_id = ?1 AND id = ?2",
+                        &sql_params![&s, &r, ts],
+                    )?;
+                    query_difficulty(db, &s, &r)
+                })
             })
             .await?;
         tracing::info!(sid, report = rid, "difficulty report closed");
@@ -587,13 +585,14 @@ impl App {
         Ok(self
             .catalog()
             .run(move |c| {
-                let conn = c.connection();
-                conn.execute(
-                    "UPDATE reports SET status = ?3, answer = ?4, answered_at = ?5, closed_at = ?6 \
-                     WHERE session_id = ?1 AND id = ?2",
-                    params![s, r, status.as_str(), a, answered_at, closed_at],
-                )?;
-                query_difficulty(&conn, &s, &r)
+                c.with_sql(|db| {
+                    db.execute(
+                        "UPDATE reports SET status = ?3, answer = ?4, answered_at = ?5, \
+                         closed_at = ?6 WHERE session_id = ?1 AND id = ?2",
+                        &sql_params![&s, &r, status.as_str(), &a, answered_at, closed_at],
+                    )?;
+                    query_difficulty(db, &s, &r)
+                })
             })
             .await?)
     }

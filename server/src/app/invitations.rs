@@ -97,7 +97,7 @@ impl App {
                         queued: Vec::new(),
                         skipped: Vec::new(),
                     };
-                    for (person, link) in chosen {
+                    for (person, link) in chosen.iter().copied() {
                         let skip = |reason: &str| SkippedPerson {
                             person: person.id.clone(),
                             name: person.name.clone(),

@@ -14,7 +14,9 @@ use super::catalog::{
     Catalog, CatalogError, CatalogResult, Link, Person, Session, SessionDetail, email_field,
     text_field, zone_field,
 };
+use super::sql::{Row, Sql};
 use crate::directory::keys::random_id;
+use crate::sql_params;
 use cadre_protocol::action::{
     ActionChange, ActionChangeKind, ActionNature, NewAction, NewActionChange, NewActionSession,
     NewBeneficiary,
@@ -22,7 +24,7 @@ use cadre_protocol::action::{
 use cadre_protocol::api::{NewPerson, NewSession, UiLang};
 use cadre_protocol::{Refusal, Role};
 use chrono::{DateTime, Utc};
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::Connection;
 
 /// The most beneficiaries an action takes: a session takes 50 people, one
 /// of them its facilitator.
@@ -204,7 +206,7 @@ fn session_of_action(
 /// beneficiary each participant is (they follow the `facilitators`, in the
 /// order given).
 fn link_to_action(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &dyn Sql,
     aid: &str,
     created: &SessionDetail,
     facilitators: usize,
@@ -212,12 +214,12 @@ fn link_to_action(
 ) -> CatalogResult<()> {
     tx.execute(
         "INSERT INTO action_sessions (session_id, action_id) VALUES (?1, ?2)",
-        params![created.session.id, aid],
+        &sql_params![&created.session.id, aid],
     )?;
     for ((person, _), b) in created.people[facilitators..].iter().zip(enrolled) {
         tx.execute(
             "UPDATE people SET beneficiary_id = ?1 WHERE id = ?2",
-            params![b.id, person.id],
+            &sql_params![&b.id, &person.id],
         )?;
     }
     Ok(())
@@ -335,58 +337,46 @@ impl Catalog {
             }
             beneficiaries.push(b);
         }
-        let mut conn = self.connection();
-        let tx = conn.transaction()?;
-        tx.execute(
-            "INSERT INTO actions (id, title, nature, planned_minutes, created_at) VALUES (?1, ?2, ?3, ?4, ?5)",
-            params![
-                action.id,
-                action.title,
-                action.nature.as_str(),
-                action.planned_minutes,
-                action.created_at.timestamp_millis()
-            ],
-        )?;
-        for (position, b) in beneficiaries.iter().enumerate() {
+        let mut sessions = self.in_sql_transaction(|tx| {
             tx.execute(
-                "INSERT INTO beneficiaries (id, action_id, position, name, email, employer, lang, \
-                 time_zone) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                params![
-                    b.id,
-                    b.action_id,
-                    position as i64,
-                    b.name,
-                    b.email,
-                    b.employer,
-                    b.lang.map(UiLang::tag),
-                    b.time_zone,
+                "INSERT INTO actions (id, title, nature, planned_minutes, created_at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5)",
+                &sql_params![
+                    &action.id,
+                    &action.title,
+                    action.nature.as_str(),
+                    action.planned_minutes,
+                    action.created_at.timestamp_millis()
                 ],
             )?;
-        }
-        let mut sessions = Vec::with_capacity(new.sessions.len());
-        let count = new.sessions.len();
-        for (i, s) in new.sessions.iter().enumerate() {
-            let named = |e: CatalogError| match e {
-                CatalogError::Invalid(m) => CatalogError::Invalid(format!(
-                    "sessions[{i}] (session {} of {count}): {m}",
-                    i + 1
-                )),
-                other => other,
-            };
-            let session =
-                session_of_action(&action, s, organisation, &beneficiaries).map_err(named)?;
-            let created = super::catalog::insert_session(&tx, &session, &link_window, &seal)
-                .map_err(named)?;
-            link_to_action(
-                &tx,
-                &action.id,
-                &created,
-                s.facilitators.len(),
-                &beneficiaries,
-            )?;
-            sessions.push(created.session);
-        }
-        tx.commit()?;
+            for (position, b) in beneficiaries.iter().enumerate() {
+                insert_beneficiary(tx, b, position as i64)?;
+            }
+            let mut sessions = Vec::with_capacity(new.sessions.len());
+            let count = new.sessions.len();
+            for (i, s) in new.sessions.iter().enumerate() {
+                let named = |e: CatalogError| match e {
+                    CatalogError::Invalid(m) => CatalogError::Invalid(format!(
+                        "sessions[{i}] (session {} of {count}): {m}",
+                        i + 1
+                    )),
+                    other => other,
+                };
+                let session =
+                    session_of_action(&action, s, organisation, &beneficiaries).map_err(named)?;
+                let created = super::catalog::insert_session(tx, &session, &link_window, &seal)
+                    .map_err(named)?;
+                link_to_action(
+                    tx,
+                    &action.id,
+                    &created,
+                    s.facilitators.len(),
+                    &beneficiaries,
+                )?;
+                sessions.push(created.session);
+            }
+            Ok(sessions)
+        })?;
         sessions.sort_by_key(|s| s.planned_start);
         Ok(ActionDetail {
             action,
@@ -398,70 +388,71 @@ impl Catalog {
 
     /// Every action with its counts of beneficiaries and sessions, newest first.
     pub fn list_actions(&self) -> CatalogResult<Vec<(Action, usize, usize)>> {
-        let conn = self.connection();
-        let mut stmt = conn.prepare(
-            "SELECT a.id, a.title, a.nature, a.planned_minutes, a.created_at, \
-             (SELECT COUNT(*) FROM beneficiaries b WHERE b.action_id = a.id), \
-             (SELECT COUNT(*) FROM action_sessions s WHERE s.action_id = a.id) \
-             FROM actions a ORDER BY a.created_at DESC, a.id",
-        )?;
-        let rows = stmt.query_map([], |row| {
-            Ok((
-                action_row(row),
-                row.get::<_, i64>(5)? as usize,
-                row.get::<_, i64>(6)? as usize,
-            ))
+        let rows = self.with_sql(|db| {
+            db.query(
+                &format!(
+                    "SELECT {ACTION_COLUMNS}, \
+                     (SELECT COUNT(*) FROM beneficiaries b WHERE b.action_id = a.id), \
+                     (SELECT COUNT(*) FROM action_sessions s WHERE s.action_id = a.id) \
+                     FROM actions a ORDER BY a.created_at DESC, a.id"
+                ),
+                &[],
+            )
         })?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (action, b, s) = row?;
-            out.push((action?, b, s));
-        }
-        Ok(out)
+        rows.iter()
+            .map(|row| {
+                Ok((
+                    action_row(row)?,
+                    row.get::<i64>(5)? as usize,
+                    row.get::<i64>(6)? as usize,
+                ))
+            })
+            .collect()
     }
 
     /// One action with everything about it.
     pub fn action(&self, aid: &str) -> CatalogResult<ActionDetail> {
-        let conn = self.connection();
-        let action = conn
-            .query_row(
-                "SELECT id, title, nature, planned_minutes, created_at FROM actions WHERE id = ?1",
-                [aid],
-                |row| Ok(action_row(row)),
-            )
-            .optional()?
-            .ok_or_else(|| CatalogError::NotFound(format!("no action {aid}")))??;
-        let beneficiaries = {
-            let mut stmt = conn.prepare(
-                "SELECT id, action_id, name, email, employer, lang, time_zone FROM beneficiaries \
-                 WHERE action_id = ?1 ORDER BY position",
-            )?;
-            stmt.query_map([aid], |row| {
-                Ok(Beneficiary {
-                    id: row.get(0)?,
-                    action_id: row.get(1)?,
-                    name: row.get(2)?,
-                    email: row.get(3)?,
-                    employer: row.get(4)?,
-                    // An unknown tag (edited by hand) is the server's default.
-                    lang: row
-                        .get::<_, Option<String>>(5)?
-                        .and_then(|l| l.parse().ok()),
-                    time_zone: row.get(6)?,
+        let (action, beneficiaries, session_ids, changes) = self.with_sql(|db| {
+            let action = db
+                .query_opt(
+                    &format!("SELECT {ACTION_COLUMNS} FROM actions a WHERE a.id = ?1"),
+                    &sql_params![aid],
+                )?
+                .ok_or_else(|| CatalogError::NotFound(format!("no action {aid}")))?;
+            let action = action_row(&action)?;
+            let beneficiaries = db
+                .query(
+                    "SELECT id, action_id, name, email, employer, lang, time_zone \
+                     FROM beneficiaries WHERE action_id = ?1 ORDER BY position",
+                    &sql_params![aid],
+                )?
+                .iter()
+                .map(|row| {
+                    Ok(Beneficiary {
+                        id: row.get(0)?,
+                        action_id: row.get(1)?,
+                        name: row.get(2)?,
+                        email: row.get(3)?,
+                        employer: row.get(4)?,
+                        // An unknown tag (edited by hand) is the server's default.
+                        lang: row.get::<Option<String>>(5)?.and_then(|l| l.parse().ok()),
+                        time_zone: row.get(6)?,
+                    })
                 })
-            })?
-            .collect::<Result<Vec<_>, _>>()?
-        };
-        let session_ids = {
-            let mut stmt = conn.prepare(
-                "SELECT a.session_id FROM action_sessions a JOIN sessions s ON s.id = a.session_id \
-                 WHERE a.action_id = ?1 ORDER BY s.planned_start, s.created_at, s.id",
-            )?;
-            stmt.query_map([aid], |row| row.get::<_, String>(0))?
-                .collect::<Result<Vec<_>, _>>()?
-        };
-        let changes = changes(&conn, aid)?;
-        drop(conn);
+                .collect::<CatalogResult<Vec<_>>>()?;
+            let session_ids = db
+                .query(
+                    "SELECT a.session_id FROM action_sessions a \
+                     JOIN sessions s ON s.id = a.session_id \
+                     WHERE a.action_id = ?1 ORDER BY s.planned_start, s.created_at, s.id",
+                    &sql_params![aid],
+                )?
+                .iter()
+                .map(|row| row.get::<String>(0))
+                .collect::<Result<Vec<_>, _>>()?;
+            let changes = changes(db, aid)?;
+            Ok::<_, CatalogError>((action, beneficiaries, session_ids, changes))
+        })?;
         let sessions = session_ids
             .iter()
             .map(|sid| self.session(sid))
@@ -505,21 +496,20 @@ impl Catalog {
             .iter()
             .filter(|c| c.kind == ActionChangeKind::Interrupted)
             .count();
-        let aid = aid.to_owned();
-        self.create_session_with(&session, link_window, seal, move |tx, created| {
+        self.create_session_with(&session, link_window, seal, |tx, created| {
             // Re-read under the write: an interruption recorded since the
             // read above keeps its beneficiary out.
-            let stopped: i64 = tx.query_row(
+            let stopped: i64 = count(
+                tx,
                 "SELECT COUNT(*) FROM action_changes WHERE action_id = ?1 AND kind = 'interrupted'",
-                [&aid],
-                |row| row.get(0),
+                &sql_params![aid],
             )?;
             if stopped as usize != interrupted {
                 return Err(CatalogError::Conflict(
                     "the action changed while the session was being added; try again".into(),
                 ));
             }
-            link_to_action(tx, &aid, created, facilitators, &enrolled)
+            link_to_action(tx, aid, created, facilitators, &enrolled)
         })
     }
 
@@ -535,162 +525,161 @@ impl Catalog {
         seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
     ) -> CatalogResult<(Beneficiary, Vec<String>)> {
         let beneficiary = valid_beneficiary("", new, aid)?;
-        let mut conn = self.connection();
-        let tx = conn.transaction()?;
-        let (known, count, last): (i64, i64, Option<i64>) = tx.query_row(
-            "SELECT (SELECT COUNT(*) FROM actions WHERE id = ?1), COUNT(*), MAX(position) \
-             FROM beneficiaries WHERE action_id = ?1",
-            [aid],
-            |row| Ok((row.get(0)?, row.get(1)?, row.get(2)?)),
-        )?;
-        if known == 0 {
-            return Err(CatalogError::NotFound(format!("no action {aid}")));
-        }
-        if count as usize >= MAX_BENEFICIARIES {
-            return Err(CatalogError::conflict(
-                Refusal::ActionFull,
-                &[("max", &MAX_BENEFICIARIES.to_string())],
-                format!(
-                    "the action {aid} already has {MAX_BENEFICIARIES} beneficiaries, the most it takes"
-                ),
-            ));
-        }
-        if let Some(address) = &beneficiary.email {
-            let enrolled: Option<String> = tx
-                .query_row(
-                    "SELECT name FROM beneficiaries WHERE action_id = ?1 AND lower(email) = lower(?2)",
-                    params![aid, address],
-                    |row| row.get(0),
-                )
-                .optional()?;
-            if let Some(name) = enrolled {
+        let sessions = self.in_sql_transaction(|tx| {
+            let row = tx
+                .query_opt(
+                    "SELECT (SELECT COUNT(*) FROM actions WHERE id = ?1), COUNT(*), MAX(position) \
+                     FROM beneficiaries WHERE action_id = ?1",
+                    &sql_params![aid],
+                )?
+                .ok_or_else(|| CatalogError::Corrupt("COUNT(*) without a row".into()))?;
+            let (known, count, last): (i64, i64, Option<i64>) =
+                (row.get(0)?, row.get(1)?, row.get(2)?);
+            if known == 0 {
+                return Err(CatalogError::NotFound(format!("no action {aid}")));
+            }
+            if count as usize >= MAX_BENEFICIARIES {
                 return Err(CatalogError::conflict(
-                    Refusal::AlreadyEnrolled,
-                    &[("email", address), ("name", &name)],
+                    Refusal::ActionFull,
+                    &[("max", &MAX_BENEFICIARIES.to_string())],
                     format!(
-                        "{address} is already the e-mail of {name}, a beneficiary of this action: \
-                     one person is enrolled once"
+                        "the action {aid} already has {MAX_BENEFICIARIES} beneficiaries, the \
+                         most it takes"
                     ),
                 ));
             }
-        }
-        tx.execute(
-            "INSERT INTO beneficiaries (id, action_id, position, name, email, employer, lang, \
-             time_zone) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-            params![
-                beneficiary.id,
-                aid,
-                last.map_or(0, |p| p + 1),
-                beneficiary.name,
-                beneficiary.email,
-                beneficiary.employer,
-                beneficiary.lang.map(UiLang::tag),
-                beneficiary.time_zone,
-            ],
-        )?;
-        let sessions: Vec<String> = tx
-            .prepare(
-                "SELECT x.session_id FROM action_sessions x JOIN sessions s ON s.id = x.session_id \
-                 WHERE x.action_id = ?1 AND s.state != 'ended' ORDER BY s.planned_start",
-            )?
-            .query_map([aid], |row| row.get(0))?
-            .collect::<Result<_, _>>()?;
-        let person = NewPerson {
-            name: beneficiary.name.clone(),
-            email: beneficiary.email.clone(),
-            role: Role::Participant,
-            lang: beneficiary.lang,
-            time_zone: beneficiary.time_zone.clone(),
-        };
-        for sid in &sessions {
-            super::catalog::add_person_in(
-                &tx,
-                sid,
-                &person,
-                Some(&beneficiary.id),
-                &link_window,
-                &seal,
-            )?;
-        }
-        tx.commit()?;
+            if let Some(address) = &beneficiary.email {
+                let enrolled: Option<String> = tx
+                    .query_opt(
+                        "SELECT name FROM beneficiaries WHERE action_id = ?1 \
+                         AND lower(email) = lower(?2)",
+                        &sql_params![aid, address],
+                    )?
+                    .map(|row| row.get(0))
+                    .transpose()?;
+                if let Some(name) = enrolled {
+                    return Err(CatalogError::conflict(
+                        Refusal::AlreadyEnrolled,
+                        &[("email", address), ("name", &name)],
+                        format!(
+                            "{address} is already the e-mail of {name}, a beneficiary of this \
+                             action: one person is enrolled once"
+                        ),
+                    ));
+                }
+            }
+            insert_beneficiary(tx, &beneficiary, last.map_or(0, |p| p + 1))?;
+            let sessions: Vec<String> = tx
+                .query(
+                    "SELECT x.session_id FROM action_sessions x \
+                     JOIN sessions s ON s.id = x.session_id \
+                     WHERE x.action_id = ?1 AND s.state != 'ended' ORDER BY s.planned_start",
+                    &sql_params![aid],
+                )?
+                .iter()
+                .map(|row| row.get(0))
+                .collect::<Result<_, _>>()?;
+            let person = NewPerson {
+                name: beneficiary.name.clone(),
+                email: beneficiary.email.clone(),
+                role: Role::Participant,
+                lang: beneficiary.lang,
+                time_zone: beneficiary.time_zone.clone(),
+            };
+            for sid in &sessions {
+                super::catalog::add_person_in(
+                    tx,
+                    sid,
+                    &person,
+                    Some(&beneficiary.id),
+                    &link_window,
+                    &seal,
+                )?;
+            }
+            Ok(sessions)
+        })?;
         Ok((beneficiary, sessions))
     }
 
     /// The action a session belongs to, if any.
     pub fn action_of_session(&self, sid: &str) -> CatalogResult<Option<Action>> {
-        let conn = self.connection();
-        conn.prepare_cached(
-            "SELECT a.id, a.title, a.nature, a.planned_minutes, a.created_at FROM actions a \
-             JOIN action_sessions s ON s.action_id = a.id WHERE s.session_id = ?1",
-        )?
-        .query_row([sid], |row| Ok(action_row(row)))
-        .optional()?
-        .transpose()
+        let row = self.with_sql(|db| {
+            db.query_opt(
+                &format!(
+                    "SELECT {ACTION_COLUMNS} FROM actions a \
+                     JOIN action_sessions s ON s.action_id = a.id WHERE s.session_id = ?1"
+                ),
+                &sql_params![sid],
+            )
+        })?;
+        row.as_ref().map(action_row).transpose()
     }
 
     /// The beneficiary a person of a session is, if they came from an action.
     pub fn beneficiary_of(&self, pid: &str) -> CatalogResult<Option<String>> {
-        let conn = self.connection();
-        Ok(conn
-            .query_row(
+        let row = self.with_sql(|db| {
+            db.query_opt(
                 "SELECT beneficiary_id FROM people WHERE id = ?1",
-                [pid],
-                |row| row.get::<_, Option<String>>(0),
+                &sql_params![pid],
             )
-            .optional()?
+        })?;
+        Ok(row
+            .map(|r| r.get::<Option<String>>(0))
+            .transpose()?
             .flatten())
     }
 
     /// The beneficiary's place in each session of the action (session id
     /// to person), by planned start.
     pub fn places_of(&self, bid: &str) -> CatalogResult<Vec<Person>> {
-        let conn = self.connection();
-        let mut stmt = conn.prepare(
-            "SELECT p.id FROM people p JOIN sessions s ON s.id = p.session_id \
-             WHERE p.beneficiary_id = ?1 ORDER BY s.planned_start, s.created_at, s.id",
-        )?;
-        let ids = stmt
-            .query_map([bid], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        drop(stmt);
-        drop(conn);
-        ids.iter().map(|pid| self.person(pid)).collect()
+        let rows = self.with_sql(|db| {
+            db.query(
+                &format!(
+                    "SELECT {} FROM people p JOIN sessions s ON s.id = p.session_id \
+                     WHERE p.beneficiary_id = ?1 ORDER BY s.planned_start, s.created_at, s.id",
+                    super::catalog::PERSON_COLUMNS
+                ),
+                &sql_params![bid],
+            )
+        })?;
+        rows.iter()
+            .map(|r| super::catalog::person_at(r, 0))
+            .collect()
     }
 
     /// One person.
     pub fn person(&self, pid: &str) -> CatalogResult<Person> {
-        let sid: String = self
-            .connection()
-            .query_row(
-                "SELECT session_id FROM people WHERE id = ?1",
-                [pid],
-                |row| row.get(0),
+        let row = self.with_sql(|db| {
+            db.query_opt(
+                &format!(
+                    "SELECT {} FROM people p WHERE p.id = ?1",
+                    super::catalog::PERSON_COLUMNS
+                ),
+                &sql_params![pid],
             )
-            .optional()?
-            .ok_or_else(|| CatalogError::NotFound(format!("no person {pid}")))?;
-        self.people(&sid)?
-            .into_iter()
-            .find(|p| p.id == pid)
-            .ok_or_else(|| CatalogError::NotFound(format!("no person {pid}")))
+        })?;
+        let row = row.ok_or_else(|| CatalogError::NotFound(format!("no person {pid}")))?;
+        super::catalog::person_at(&row, 0)
     }
 
     /// The changes recorded for one beneficiary, oldest first.
     pub fn changes_of(&self, bid: &str) -> CatalogResult<Vec<ActionChange>> {
-        let conn = self.connection();
-        let aid: Option<String> = conn
-            .query_row(
-                "SELECT action_id FROM beneficiaries WHERE id = ?1",
-                [bid],
-                |row| row.get(0),
-            )
-            .optional()?;
-        let Some(aid) = aid else {
-            return Ok(Vec::new());
-        };
-        Ok(changes(&conn, &aid)?
-            .into_iter()
-            .filter(|c| c.beneficiary_id == bid)
-            .collect())
+        self.with_sql(|db| {
+            let aid: Option<String> = db
+                .query_opt(
+                    "SELECT action_id FROM beneficiaries WHERE id = ?1",
+                    &sql_params![bid],
+                )?
+                .map(|r| r.get(0))
+                .transpose()?;
+            let Some(aid) = aid else {
+                return Ok(Vec::new());
+            };
+            Ok(changes(db, &aid)?
+                .into_iter()
+                .filter(|c| c.beneficiary_id == bid)
+                .collect())
+        })
     }
 
     /// Records an article 2.1.7 change for one beneficiary. A pause needs
@@ -769,45 +758,47 @@ impl Catalog {
             })
             .cloned()
             .collect();
-        let mut conn = self.connection();
-        let tx = conn.transaction()?;
-        // Checked again under the write: two interruptions racing record one.
-        let stopped: i64 = tx.query_row(
-            "SELECT COUNT(*) FROM action_changes WHERE beneficiary_id = ?1 AND kind = 'interrupted'",
-            [bid],
-            |row| row.get(0),
-        )?;
-        if stopped > 0 {
-            return Err(CatalogError::conflict(
-                Refusal::Interrupted,
-                &[],
-                format!("the action was interrupted for {bid}: nothing more can be recorded"),
-            ));
-        }
-        tx.execute(
-            "INSERT INTO action_changes (id, action_id, beneficiary_id, kind, reason, by, at) \
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-            params![
-                change.id,
-                change.action_id,
-                change.beneficiary_id,
-                change.kind.as_str(),
-                change.reason,
-                change.by,
-                now.timestamp_millis()
-            ],
-        )?;
-        let mut revoked = Vec::new();
-        if new.kind == ActionChangeKind::Interrupted {
-            for (sid, pid) in &later {
-                tx.execute(
-                    "UPDATE links SET revoked_at = ?1 WHERE person_id = ?2 AND revoked_at IS NULL",
-                    params![now.timestamp(), pid],
-                )?;
-                revoked.push((sid.clone(), pid.clone()));
+        let revoked = self.in_sql_transaction(|tx| {
+            // Checked again under the write: two interruptions racing record one.
+            let stopped = count(
+                tx,
+                "SELECT COUNT(*) FROM action_changes WHERE beneficiary_id = ?1 \
+                 AND kind = 'interrupted'",
+                &sql_params![bid],
+            )?;
+            if stopped > 0 {
+                return Err(CatalogError::conflict(
+                    Refusal::Interrupted,
+                    &[],
+                    format!("the action was interrupted for {bid}: nothing more can be recorded"),
+                ));
             }
-        }
-        tx.commit()?;
+            tx.execute(
+                "INSERT INTO action_changes (id, action_id, beneficiary_id, kind, reason, by, at) \
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
+                &sql_params![
+                    &change.id,
+                    &change.action_id,
+                    &change.beneficiary_id,
+                    change.kind.as_str(),
+                    &change.reason,
+                    &change.by,
+                    now.timestamp_millis()
+                ],
+            )?;
+            let mut revoked = Vec::new();
+            if new.kind == ActionChangeKind::Interrupted {
+                for (sid, pid) in &later {
+                    tx.execute(
+                        "UPDATE links SET revoked_at = ?1 WHERE person_id = ?2 \
+                         AND revoked_at IS NULL",
+                        &sql_params![now.timestamp(), pid],
+                    )?;
+                    revoked.push((sid.clone(), pid.clone()));
+                }
+            }
+            Ok(revoked)
+        })?;
         Ok(RecordedChange {
             change,
             places,
@@ -821,13 +812,16 @@ impl Catalog {
     /// beneficiary is and, for an interruption, the places it revoked: what
     /// a server tells live about a change another process (the CLI) wrote.
     pub fn changes_since(&self, since_ms: i64) -> CatalogResult<Vec<RecordedChange>> {
-        let actions: Vec<String> = {
-            let conn = self.connection();
-            let mut stmt =
-                conn.prepare("SELECT DISTINCT action_id FROM action_changes WHERE at >= ?1")?;
-            stmt.query_map([since_ms], |row| row.get(0))?
-                .collect::<Result<_, _>>()?
-        };
+        let actions: Vec<String> = self
+            .with_sql(|db| {
+                db.query(
+                    "SELECT DISTINCT action_id FROM action_changes WHERE at >= ?1",
+                    &sql_params![since_ms],
+                )
+            })?
+            .iter()
+            .map(|row| row.get(0))
+            .collect::<Result<_, _>>()?;
         let mut out = Vec::new();
         for aid in actions {
             let detail = self.action(&aid)?;
@@ -868,39 +862,62 @@ impl Catalog {
     }
 }
 
-fn changes(conn: &Connection, aid: &str) -> CatalogResult<Vec<ActionChange>> {
-    let mut stmt = conn.prepare(
+fn changes(db: &dyn Sql, aid: &str) -> CatalogResult<Vec<ActionChange>> {
+    db.query(
         "SELECT id, action_id, beneficiary_id, kind, reason, by, at FROM action_changes \
          WHERE action_id = ?1 ORDER BY at, id",
-    )?;
-    let rows = stmt.query_map([aid], |row| {
+        &sql_params![aid],
+    )?
+    .iter()
+    .map(|row| {
         let kind: String = row.get(3)?;
-        let at: i64 = row.get(6)?;
-        Ok((
-            kind,
-            ActionChange {
-                id: row.get(0)?,
-                action_id: row.get(1)?,
-                beneficiary_id: row.get(2)?,
-                kind: ActionChangeKind::Adapted,
-                reason: row.get(4)?,
-                by: row.get(5)?,
-                at: DateTime::from_timestamp_millis(at)
-                    .unwrap_or_default()
-                    .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            },
-        ))
-    })?;
-    let mut out = Vec::new();
-    for row in rows {
-        let (kind, mut change) = row?;
-        change.kind = kind.parse().map_err(CatalogError::Corrupt)?;
-        out.push(change);
-    }
-    Ok(out)
+        Ok(ActionChange {
+            id: row.get(0)?,
+            action_id: row.get(1)?,
+            beneficiary_id: row.get(2)?,
+            kind: kind.parse().map_err(CatalogError::Corrupt)?,
+            reason: row.get(4)?,
+            by: row.get(5)?,
+            at: DateTime::from_timestamp_millis(row.get(6)?)
+                .unwrap_or_default()
+                .to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        })
+    })
+    .collect()
 }
 
-fn action_row(row: &rusqlite::Row<'_>) -> CatalogResult<Action> {
+/// The first column of the first row, a count.
+fn count(db: &dyn Sql, sql: &str, params: &[super::sql::Param<'_>]) -> CatalogResult<i64> {
+    let row = db
+        .query_opt(sql, params)?
+        .ok_or_else(|| CatalogError::Corrupt("COUNT(*) without a row".into()))?;
+    Ok(row.get(0)?)
+}
+
+/// Writes beneficiary `b` at `position` of their action.
+fn insert_beneficiary(tx: &dyn Sql, b: &Beneficiary, position: i64) -> CatalogResult<()> {
+    tx.execute(
+        "INSERT INTO beneficiaries (id, action_id, position, name, email, employer, lang, \
+         time_zone) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        &sql_params![
+            &b.id,
+            &b.action_id,
+            position,
+            &b.name,
+            b.email.as_deref(),
+            b.employer.as_deref(),
+            b.lang.map(UiLang::tag),
+            b.time_zone.as_deref(),
+        ],
+    )?;
+    Ok(())
+}
+
+/// An action's columns as [`action_row`] reads them, `a` standing for the
+/// table.
+const ACTION_COLUMNS: &str = "a.id, a.title, a.nature, a.planned_minutes, a.created_at";
+
+fn action_row(row: &Row) -> CatalogResult<Action> {
     let nature: String = row.get(2)?;
     Ok(Action {
         id: row.get(0)?,
@@ -937,11 +954,10 @@ mod tests {
         for _ in 0..2 {
             let catalog = Catalog::open(dir.path()).expect("opens and migrates");
             let columns: Vec<String> = catalog
-                .connection()
-                .prepare("SELECT name FROM pragma_table_info('people')")
+                .with_sql(|db| db.query("SELECT name FROM pragma_table_info('people')", &[]))
                 .expect("pragma")
-                .query_map([], |row| row.get(0))
-                .expect("rows")
+                .iter()
+                .map(|row| row.get(0))
                 .collect::<Result<_, _>>()
                 .expect("names");
             assert_eq!(

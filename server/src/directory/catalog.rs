@@ -1,18 +1,21 @@
 //! The session catalogue: sessions, people and their links, in the embedded
-//! SQLite file. The evidence ledger is a separate store with its own writer;
-//! this one holds what the organiser planned.
+//! SQLite file or in a PostgreSQL database several nodes share (both
+//! through the SQL seam, `sql.rs`). The evidence ledger is a separate store
+//! with its own writer; this one holds what the organiser planned.
 //!
-//! Calls are blocking (rusqlite); async callers go through
-//! [`Catalog::run`], which moves the work to the blocking pool so that no
-//! runtime thread waits on the disk.
+//! Calls are blocking; async callers go through [`Catalog::run`], which
+//! moves the work to the blocking pool so that no runtime thread waits on
+//! the disk or the network.
 
+use super::sql::{Row, Sql};
 use crate::directory::keys::random_id;
+use crate::sql_params;
 use cadre_protocol::api::{NewPerson, NewSession, UiLang};
 use cadre_protocol::session::MediaMode;
 use cadre_protocol::{Refusal, Role, SessionKind, SessionState};
 use chrono::{DateTime, NaiveDateTime, TimeZone, Utc};
 use chrono_tz::Tz;
-use rusqlite::{Connection, OptionalExtension, params};
+use rusqlite::{Connection, params};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 
@@ -165,8 +168,26 @@ pub struct SessionDetail {
 /// Handle to the catalogue; cheap to clone.
 #[derive(Clone)]
 pub struct Catalog {
-    conn: Arc<Mutex<Connection>>,
+    db: Arc<Db>,
 }
+
+/// Where the catalogue lives.
+enum Db {
+    /// The embedded file: one connection, so statements never interleave.
+    Sqlite(Mutex<Connection>),
+    /// A database several nodes share.
+    Postgres(crate::postgres::Pool),
+}
+
+/// Idle PostgreSQL connections the catalogue keeps (the blocking pool may
+/// run more calls at once; those connect and close).
+const PG_KEEP: usize = 8;
+
+/// Times a PostgreSQL transaction is tried when another one, on this node
+/// or another, made it fail to serialise (a few when two people change one
+/// session at once; the backoff grows to 64 ms, so twenty tries wait a
+/// second at most).
+const PG_TRIES: usize = 20;
 
 impl std::fmt::Debug for Catalog {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -257,6 +278,11 @@ impl Catalog {
         if !has_column(&conn, "people", "time_zone")? {
             conn.execute_batch("ALTER TABLE people ADD COLUMN time_zone TEXT")?;
         }
+        // Catalogues from before reports kept their filing's place in the
+        // ledger.
+        if !has_column(&conn, "reports", "filed_seq")? {
+            conn.execute_batch("ALTER TABLE reports ADD COLUMN filed_seq INTEGER")?;
+        }
         // The organisation's identity, actions and
         // their beneficiaries, and the people column that links them.
         conn.execute_batch(super::organisation::SCHEMA)?;
@@ -267,8 +293,69 @@ impl Catalog {
         // Staff accounts, their logins and the audit log.
         conn.execute_batch(super::staff::SCHEMA)?;
         Ok(Catalog {
-            conn: Arc::new(Mutex::new(conn)),
+            db: Arc::new(Db::Sqlite(Mutex::new(conn))),
         })
+    }
+
+    /// Connects to the PostgreSQL database `url` names, which `cadre
+    /// migrate` prepared: a database without the catalogue's tables, or
+    /// with another version of them, is refused with what to run.
+    /// Blocking.
+    pub fn open_postgres(url: &str) -> CatalogResult<Catalog> {
+        let config = crate::postgres::config(url).map_err(CatalogError::Invalid)?;
+        let driver = crate::postgres::Driver::new("catalogue-postgres")
+            .map_err(|e| CatalogError::Task(e.to_string()))?;
+        let pool = crate::postgres::Pool::new(config, driver, PG_KEEP);
+        let catalog = Catalog {
+            db: Arc::new(Db::Postgres(pool)),
+        };
+        let wanted = super::PG_CATALOGUE.version;
+        let found = catalog.with_sql(|db| {
+            let migrated = db
+                .query_opt("SELECT to_regclass('cadre_schema') IS NOT NULL", &[])?
+                .map(|r| r.get::<bool>(0))
+                .transpose()?
+                == Some(true);
+            if !migrated {
+                return Ok::<_, CatalogError>(None);
+            }
+            Ok(db
+                .query_opt(
+                    "SELECT version FROM cadre_schema WHERE component = ?1",
+                    &sql_params![super::PG_CATALOGUE.name],
+                )?
+                .map(|r| r.get::<i64>(0))
+                .transpose()?)
+        })?;
+        match found {
+            Some(v) if v == i64::from(wanted) => Ok(catalog),
+            Some(v) => Err(CatalogError::Invalid(format!(
+                "the database's catalogue tables are at schema version {v}, this cadre's at \
+                 {wanted}: run `cadre migrate --database …` with the newer of the two"
+            ))),
+            None => Err(CatalogError::Invalid(
+                "the database has no catalogue tables: run `cadre migrate --database …` first"
+                    .into(),
+            )),
+        }
+    }
+
+    /// A number that changes when another connection (another process)
+    /// commits to the SQLite file; `None` on PostgreSQL, which has none.
+    pub fn data_version(&self) -> CatalogResult<Option<i64>> {
+        match &*self.db {
+            Db::Sqlite(conn) => Ok(Some(lock(conn).query_row(
+                "PRAGMA data_version",
+                [],
+                |row| row.get::<_, i64>(0),
+            )?)),
+            Db::Postgres(_) => Ok(None),
+        }
+    }
+
+    /// Whether the catalogue is a shared PostgreSQL database.
+    pub fn is_postgres(&self) -> bool {
+        matches!(*self.db, Db::Postgres(_))
     }
 
     /// Runs blocking catalogue work off the async runtime.
@@ -283,37 +370,93 @@ impl Catalog {
             .map_err(|e| CatalogError::Task(e.to_string()))?
     }
 
-    /// The connection, for modules that keep their own tables in the
-    /// catalogue (difficulty reports). Call from [`Catalog::run`].
-    pub(crate) fn connection(&self) -> std::sync::MutexGuard<'_, Connection> {
-        self.lock()
-    }
-
-    /// Runs `work` with the catalogue's connection through the SQL seam
-    /// (`sql.rs`): the way the modules that moved onto it reach the
-    /// database. Call from [`Catalog::run`].
-    pub(crate) fn with_sql<T>(&self, work: impl FnOnce(&dyn super::sql::Sql) -> T) -> T {
-        let conn = self.lock();
-        work(&*conn)
+    /// Runs `work` with a connection through the SQL seam (`sql.rs`): the
+    /// way every module reaches the database. Each statement commits by
+    /// itself; see [`Catalog::in_sql_transaction`] for several at once.
+    /// Call from [`Catalog::run`].
+    pub(crate) fn with_sql<T, E: From<super::sql::SqlError>>(
+        &self,
+        work: impl FnOnce(&dyn super::sql::Sql) -> Result<T, E>,
+    ) -> Result<T, E> {
+        match &*self.db {
+            Db::Sqlite(conn) => work(&*lock(conn)),
+            Db::Postgres(pool) => {
+                let driver = pool.driver();
+                let client = driver
+                    .block_on(pool.take())
+                    .map_err(super::sql::SqlError::from)?;
+                let out = work(&super::sql::PgSql {
+                    client: &client,
+                    driver,
+                });
+                pool.give(client);
+                out
+            }
+        }
     }
 
     /// [`Catalog::with_sql`] inside one transaction: committed when `work`
     /// returns `Ok`, rolled back (nothing written) when it returns `Err`.
+    /// On PostgreSQL the transaction is serialisable, as SQLite's one
+    /// connection makes it: `work` may run again (up to [`PG_TRIES`] times)
+    /// when a concurrent one, maybe on another node, got in its way.
     pub(crate) fn in_sql_transaction<T>(
         &self,
-        work: impl FnOnce(&dyn super::sql::Sql) -> CatalogResult<T>,
+        mut work: impl FnMut(&dyn super::sql::Sql) -> CatalogResult<T>,
     ) -> CatalogResult<T> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let out = work(&tx)?;
-        tx.commit()?;
-        Ok(out)
-    }
-
-    fn lock(&self) -> std::sync::MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite itself consistent
-        // (transactions roll back), so the poisoned guard is safe to reuse.
-        self.conn.lock().unwrap_or_else(|p| p.into_inner())
+        match &*self.db {
+            Db::Sqlite(conn) => {
+                let mut conn = lock(conn);
+                let tx = conn.transaction()?;
+                let out = work(&tx)?;
+                tx.commit()?;
+                Ok(out)
+            }
+            Db::Postgres(pool) => {
+                let driver = pool.driver();
+                let mut client = driver
+                    .block_on(pool.take())
+                    .map_err(super::sql::SqlError::from)?;
+                let mut tries = 0;
+                let out = loop {
+                    tries += 1;
+                    let attempt = (|| {
+                        let tx = driver
+                            .block_on(
+                                client
+                                    .build_transaction()
+                                    .isolation_level(tokio_postgres::IsolationLevel::Serializable)
+                                    .start(),
+                            )
+                            .map_err(super::sql::SqlError::from)?;
+                        let out = work(&super::sql::PgSql {
+                            client: &tx,
+                            driver,
+                        })?;
+                        driver
+                            .block_on(tx.commit())
+                            .map_err(super::sql::SqlError::from)?;
+                        Ok(out)
+                    })();
+                    match attempt {
+                        Err(CatalogError::Sql(e)) if e.is_retryable() && tries < PG_TRIES => {
+                            // Apart, so that the transactions that collided
+                            // do not collide again.
+                            let ceiling = 1_000_000u64 << tries.min(6);
+                            let jitter = std::time::SystemTime::now()
+                                .duration_since(std::time::UNIX_EPOCH)
+                                .map_or(0, |d| u64::from(d.subsec_nanos()) % ceiling);
+                            std::thread::sleep(std::time::Duration::from_nanos(
+                                ceiling / 2 + jitter / 2,
+                            ));
+                        }
+                        done => break done,
+                    }
+                };
+                pool.give(client);
+                out
+            }
+        }
     }
 
     /// Validates and stores a new session, its people and one link each,
@@ -334,70 +477,70 @@ impl Catalog {
         new: &NewSession,
         link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
         seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
-        more: impl FnOnce(&rusqlite::Transaction<'_>, &SessionDetail) -> CatalogResult<()>,
+        mut more: impl FnMut(&dyn Sql, &SessionDetail) -> CatalogResult<()>,
     ) -> CatalogResult<SessionDetail> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let detail = insert_session(&tx, new, &link_window, &seal)?;
-        more(&tx, &detail)?;
-        tx.commit()?;
-        Ok(detail)
+        self.in_sql_transaction(|tx| {
+            let detail = insert_session(tx, new, &link_window, &seal)?;
+            more(tx, &detail)?;
+            Ok(detail)
+        })
     }
 
     /// Every session, newest planned start first.
     pub fn list_sessions(&self) -> CatalogResult<Vec<(Session, usize)>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT s.id, s.title, s.kind, s.organisation, s.planned_start, s.planned_end, \
-             s.time_zone, s.sponsor, s.state, s.created_at, s.media, s.cancelled_at, \
-             (SELECT COUNT(*) FROM people p WHERE p.session_id = s.id) \
-             FROM sessions s ORDER BY s.planned_start DESC, s.id",
-        )?;
-        let rows = stmt.query_map([], |row| Ok((session_row(row), row.get::<_, i64>(12)?)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            let (session, count) = row?;
-            out.push((session?, count as usize));
-        }
-        Ok(out)
+        let rows = self.with_sql(|db| {
+            db.query(
+                &format!(
+                    "SELECT {SESSION_COLUMNS}, \
+                     (SELECT COUNT(*) FROM people p WHERE p.session_id = s.id) \
+                     FROM sessions s ORDER BY s.planned_start DESC, s.id"
+                ),
+                &[],
+            )
+        })?;
+        rows.iter()
+            .map(|row| Ok((session_at(row, 0)?, row.get::<i64>(12)? as usize)))
+            .collect()
     }
 
     /// One session.
     pub fn session(&self, id: &str) -> CatalogResult<Session> {
-        session_in(&self.lock(), id)
+        self.with_sql(|db| session_in(db, id))
     }
 
     /// One session with its people and their latest links.
     pub fn session_detail(&self, id: &str) -> CatalogResult<SessionDetail> {
-        let session = self.session(id)?;
-        let conn = self.lock();
-        let mut stmt = conn.prepare(
-            "SELECT p.id, p.session_id, p.name, p.email, p.role, p.lang, p.time_zone, \
-             l.jti, l.not_before, l.expires_at, l.issued_at, l.revoked_at \
-             FROM people p JOIN links l ON l.person_id = p.id \
-             WHERE p.session_id = ?1 \
-             AND l.issued_at = (SELECT MAX(issued_at) FROM links WHERE person_id = p.id) \
-             ORDER BY p.position",
-        )?;
-        let rows = stmt.query_map([id], |row| {
-            Ok((
-                person_row(row),
-                Link {
+        let (session, rows) = self.with_sql(|db| {
+            let session = session_in(db, id)?;
+            let rows = db.query(
+                &format!(
+                    "SELECT {PERSON_COLUMNS}, \
+                     l.jti, l.not_before, l.expires_at, l.issued_at, l.revoked_at \
+                     FROM people p JOIN links l ON l.person_id = p.id \
+                     WHERE p.session_id = ?1 \
+                     AND l.issued_at = (SELECT MAX(issued_at) FROM links WHERE person_id = p.id) \
+                     ORDER BY p.position"
+                ),
+                &sql_params![id],
+            )?;
+            Ok::<_, CatalogError>((session, rows))
+        })?;
+        let people = rows
+            .iter()
+            .map(|row| {
+                let person = person_at(row, 0)?;
+                let link = Link {
                     jti: row.get(7)?,
-                    person_id: row.get(0)?,
-                    session_id: row.get(1)?,
+                    person_id: person.id.clone(),
+                    session_id: person.session_id.clone(),
                     not_before: secs(row.get(8)?),
                     expires_at: secs(row.get(9)?),
                     issued_at: secs(row.get(10)?),
-                    revoked_at: row.get::<_, Option<i64>>(11)?.map(secs),
-                },
-            ))
-        })?;
-        let mut people = Vec::new();
-        for row in rows {
-            let (person, link) = row?;
-            people.push((person?, link));
-        }
+                    revoked_at: row.get::<Option<i64>>(11)?.map(secs),
+                };
+                Ok((person, link))
+            })
+            .collect::<CatalogResult<_>>()?;
         Ok(SessionDetail { session, people })
     }
 
@@ -415,87 +558,73 @@ impl Catalog {
         sid: &str,
         sub: &str,
     ) -> CatalogResult<(Admission, Option<Vec<u8>>)> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT l.person_id, l.session_id, l.revoked_at, l.seal, \
-             p.id, p.session_id, p.name, p.email, p.role, p.lang, p.time_zone, \
-             s.id, s.title, s.kind, s.organisation, s.planned_start, s.planned_end, \
-             s.time_zone, s.sponsor, s.state, s.created_at, s.media, s.cancelled_at \
-             FROM links l LEFT JOIN people p ON p.id = l.person_id \
-             LEFT JOIN sessions s ON s.id = l.session_id WHERE l.jti = ?1",
-        )?;
-        let found = stmt
-            .query_row([jti], |row| {
-                let (person_id, session_id): (String, String) = (row.get(0)?, row.get(1)?);
-                if person_id != sub || session_id != sid {
-                    return Ok((Ok(Admission::UnknownLink), row.get(3)?));
-                }
-                if let Some(t) = row.get::<_, Option<i64>>(2)? {
-                    return Ok((Ok(Admission::Revoked(secs(t))), row.get(3)?));
-                }
-                if row.get::<_, Option<String>>(4)?.is_none() {
-                    return Ok((Ok(Admission::UnknownLink), row.get(3)?));
-                }
-                if row.get::<_, Option<String>>(11)?.is_none() {
-                    return Ok((
-                        Err(CatalogError::NotFound(format!("no session {sid}"))),
-                        row.get(3)?,
-                    ));
-                }
-                let admitted = person_at(row, 4).and_then(|person| {
-                    Ok(Admission::Admitted {
-                        session: Box::new(session_at(row, 11)?),
-                        person,
-                    })
-                });
-                Ok((admitted, row.get(3)?))
-            })
-            .optional()?;
-        match found {
-            None => Ok((Admission::UnknownLink, None)),
-            Some((admission, seal)) => Ok((admission?, seal)),
+        let row = self.with_sql(|db| {
+            db.query_opt(
+                &format!(
+                    "SELECT l.person_id, l.session_id, l.revoked_at, l.seal, \
+                     {PERSON_COLUMNS}, {SESSION_COLUMNS} \
+                     FROM links l LEFT JOIN people p ON p.id = l.person_id \
+                     LEFT JOIN sessions s ON s.id = l.session_id WHERE l.jti = ?1"
+                ),
+                &sql_params![jti],
+            )
+        })?;
+        let Some(row) = row else {
+            return Ok((Admission::UnknownLink, None));
+        };
+        let seal = row.get::<Option<Vec<u8>>>(3)?;
+        let (person_id, session_id): (String, String) = (row.get(0)?, row.get(1)?);
+        if person_id != sub || session_id != sid {
+            return Ok((Admission::UnknownLink, seal));
         }
+        if let Some(t) = row.get::<Option<i64>>(2)? {
+            return Ok((Admission::Revoked(secs(t)), seal));
+        }
+        if row.get::<Option<String>>(4)?.is_none() {
+            return Ok((Admission::UnknownLink, seal));
+        }
+        if row.get::<Option<String>>(11)?.is_none() {
+            return Err(CatalogError::NotFound(format!("no session {sid}")));
+        }
+        let admitted = Admission::Admitted {
+            person: person_at(&row, 4)?,
+            session: Box::new(session_at(&row, 11)?),
+        };
+        Ok((admitted, seal))
     }
 
     /// Revokes every link of a person. Returns false when the person is not
     /// in that session.
     pub fn revoke_person(&self, sid: &str, pid: &str) -> CatalogResult<Person> {
-        let conn = self.lock();
-        let person = conn
-            .query_row(
-                "SELECT id, session_id, name, email, role, lang, time_zone FROM people WHERE id = ?1 AND session_id = ?2",
-                [pid, sid],
-                |row| Ok(person_row(row)),
-            )
-            .optional()?
-            .ok_or_else(|| CatalogError::NotFound(format!("no person {pid} in session {sid}")))??;
-        conn.execute(
-            "UPDATE links SET revoked_at = ?1 WHERE person_id = ?2 AND revoked_at IS NULL",
-            params![Utc::now().timestamp(), pid],
-        )?;
-        Ok(person)
+        self.in_sql_transaction(|tx| {
+            let person = person_in(tx, sid, pid)?;
+            tx.execute(
+                "UPDATE links SET revoked_at = ?1 WHERE person_id = ?2 AND revoked_at IS NULL",
+                &sql_params![Utc::now().timestamp(), pid],
+            )?;
+            Ok(person)
+        })
     }
 
     /// When a link was minted to expire (seconds), if it exists.
     pub fn link_expiry(&self, jti: &str) -> CatalogResult<Option<DateTime<Utc>>> {
-        let t: Option<i64> = self
-            .lock()
-            .query_row(
+        let row = self.with_sql(|db| {
+            db.query_opt(
                 "SELECT expires_at FROM links WHERE jti = ?1",
-                [jti],
-                |row| row.get(0),
+                &sql_params![jti],
             )
-            .optional()?;
-        Ok(t.map(secs))
+        })?;
+        Ok(row.map(|r| r.get(0)).transpose()?.map(secs))
     }
 
     /// Records a session's control state (suspended, ended…).
     pub fn set_state(&self, sid: &str, state: SessionState) -> CatalogResult<()> {
-        // Once per session start: kept prepared for a morning of sessions.
-        let n = self
-            .lock()
-            .prepare_cached("UPDATE sessions SET state = ?1 WHERE id = ?2")?
-            .execute(params![state.as_str(), sid])?;
+        let n = self.with_sql(|db| {
+            db.execute(
+                "UPDATE sessions SET state = ?1 WHERE id = ?2",
+                &sql_params![state.as_str(), sid],
+            )
+        })?;
         if n == 0 {
             return Err(CatalogError::NotFound(format!("no session {sid}")));
         }
@@ -511,11 +640,7 @@ impl Catalog {
         link_window: impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
         seal: impl Fn(&Person, &Link) -> Option<Vec<u8>>,
     ) -> CatalogResult<(Person, Link)> {
-        let mut conn = self.lock();
-        let tx = conn.transaction()?;
-        let added = add_person_in(&tx, sid, new, None, &link_window, &seal)?;
-        tx.commit()?;
-        Ok(added)
+        self.in_sql_transaction(|tx| add_person_in(tx, sid, new, None, &link_window, &seal))
     }
 
     /// Moves a session to a new window and marks it postponed. Links keep
@@ -532,15 +657,17 @@ impl Catalog {
                 "end: must be after the new start".into(),
             ));
         }
-        let n = self.lock().execute(
-            "UPDATE sessions SET planned_start = ?1, planned_end = ?2, state = ?3 WHERE id = ?4",
-            params![
-                start.timestamp_millis(),
-                end.timestamp_millis(),
-                SessionState::Postponed.as_str(),
-                sid
-            ],
-        )?;
+        let n = self.with_sql(|db| {
+            db.execute(
+                "UPDATE sessions SET planned_start = ?1, planned_end = ?2, state = ?3 WHERE id = ?4",
+                &sql_params![
+                    start.timestamp_millis(),
+                    end.timestamp_millis(),
+                    SessionState::Postponed.as_str(),
+                    sid
+                ],
+            )
+        })?;
         if n == 0 {
             return Err(CatalogError::NotFound(format!("no session {sid}")));
         }
@@ -550,49 +677,60 @@ impl Catalog {
     /// Lets a removed or revoked person back in: their latest link works
     /// again (links are deterministic, so it is the same URL).
     pub fn readmit(&self, sid: &str, pid: &str) -> CatalogResult<Person> {
-        let conn = self.lock();
-        let person = conn
-            .query_row(
-                "SELECT id, session_id, name, email, role, lang, time_zone FROM people WHERE id = ?1 AND session_id = ?2",
-                [pid, sid],
-                |row| Ok(person_row(row)),
-            )
-            .optional()?
-            .ok_or_else(|| CatalogError::NotFound(format!("no person {pid} in session {sid}")))??;
-        conn.execute(
-            "UPDATE links SET revoked_at = NULL WHERE jti = \
-             (SELECT jti FROM links WHERE person_id = ?1 ORDER BY issued_at DESC LIMIT 1)",
-            [pid],
-        )?;
-        Ok(person)
+        self.in_sql_transaction(|tx| {
+            let person = person_in(tx, sid, pid)?;
+            tx.execute(
+                "UPDATE links SET revoked_at = NULL WHERE jti = \
+                 (SELECT jti FROM links WHERE person_id = ?1 ORDER BY issued_at DESC LIMIT 1)",
+                &sql_params![pid],
+            )?;
+            Ok(person)
+        })
     }
 
     /// Everyone in a session, in the order given.
     pub fn people(&self, sid: &str) -> CatalogResult<Vec<Person>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT id, session_id, name, email, role, lang, time_zone FROM people WHERE session_id = ?1 ORDER BY position",
-        )?;
-        let rows = stmt.query_map([sid], |row| Ok(person_row(row)))?;
-        let mut out = Vec::new();
-        for row in rows {
-            out.push(row??);
-        }
-        Ok(out)
+        let rows = self.with_sql(|db| {
+            db.query(
+                &format!(
+                    "SELECT {PERSON_COLUMNS} FROM people p WHERE p.session_id = ?1 \
+                     ORDER BY p.position"
+                ),
+                &sql_params![sid],
+            )
+        })?;
+        rows.iter().map(|r| person_at(r, 0)).collect()
     }
 
     /// Display names of a session's facilitators.
     pub fn facilitators(&self, sid: &str) -> CatalogResult<Vec<String>> {
-        let conn = self.lock();
-        let mut stmt = conn.prepare_cached(
-            "SELECT name FROM people WHERE session_id = ?1 AND role = 'facilitator' ORDER BY position",
-        )?;
-        let names = stmt
-            .query_map([sid], |row| row.get::<_, String>(0))?
-            .collect::<Result<Vec<_>, _>>()?;
-        Ok(names)
+        let rows = self.with_sql(|db| {
+            db.query(
+                "SELECT name FROM people WHERE session_id = ?1 AND role = 'facilitator' \
+                 ORDER BY position",
+                &sql_params![sid],
+            )
+        })?;
+        Ok(rows.iter().map(|r| r.get(0)).collect::<Result<_, _>>()?)
     }
 }
+
+/// A poisoned lock is safe to reuse: a panic while holding it leaves SQLite
+/// itself consistent (transactions roll back).
+fn lock(conn: &Mutex<Connection>) -> std::sync::MutexGuard<'_, Connection> {
+    conn.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// A session's columns as [`session_at`] reads them, `s` standing for the
+/// table.
+pub(crate) const SESSION_COLUMNS: &str = "s.id, s.title, s.kind, s.organisation, \
+     s.planned_start, s.planned_end, s.time_zone, s.sponsor, s.state, s.created_at, s.media, \
+     s.cancelled_at";
+
+/// A person's columns as [`person_at`] reads them, `p` standing for the
+/// table.
+pub(crate) const PERSON_COLUMNS: &str =
+    "p.id, p.session_id, p.name, p.email, p.role, p.lang, p.time_zone";
 
 /// What [`Catalog::admit`] decided.
 #[derive(Debug)]
@@ -632,12 +770,8 @@ fn has_column(conn: &Connection, table: &str, column: &str) -> rusqlite::Result<
     .map(|n| n > 0)
 }
 
-fn session_row(row: &rusqlite::Row<'_>) -> CatalogResult<Session> {
-    session_at(row, 0)
-}
-
-/// A session from the row's columns `at..at + 12`.
-fn session_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Session> {
+/// A session from the row's columns `at..at + 12` ([`SESSION_COLUMNS`]).
+pub(crate) fn session_at(row: &Row, at: usize) -> CatalogResult<Session> {
     let kind: String = row.get(at + 2)?;
     let tz: String = row.get(at + 6)?;
     let state: String = row.get(at + 8)?;
@@ -656,19 +790,15 @@ fn session_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Session> {
             .ok_or_else(|| CatalogError::Corrupt(format!("state {state}")))?,
         created_at: millis(row.get(at + 9)?),
         media: row
-            .get::<_, Option<String>>(at + 10)?
+            .get::<Option<String>>(at + 10)?
             .map(|m| m.parse().map_err(CatalogError::Corrupt))
             .transpose()?,
-        cancelled: row.get::<_, Option<i64>>(at + 11)?.is_some(),
+        cancelled: row.get::<Option<i64>>(at + 11)?.is_some(),
     })
 }
 
-pub(crate) fn person_row(row: &rusqlite::Row<'_>) -> CatalogResult<Person> {
-    person_at(row, 0)
-}
-
-/// A person from the row's columns `at..at + 7`.
-fn person_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Person> {
+/// A person from the row's columns `at..at + 7` ([`PERSON_COLUMNS`]).
+pub(crate) fn person_at(row: &Row, at: usize) -> CatalogResult<Person> {
     let role: String = row.get(at + 4)?;
     Ok(Person {
         id: row.get(at)?,
@@ -682,31 +812,42 @@ fn person_at(row: &rusqlite::Row<'_>, at: usize) -> CatalogResult<Person> {
         },
         // An unknown tag (edited by hand) is the server's default.
         lang: row
-            .get::<_, Option<String>>(at + 5)?
+            .get::<Option<String>>(at + 5)?
             .and_then(|l| l.parse().ok()),
         time_zone: row
-            .get::<_, Option<String>>(at + 6)?
+            .get::<Option<String>>(at + 6)?
             .and_then(|z| z.parse().ok()),
     })
 }
 
-/// One session, read on `conn` (a transaction's, when the caller writes
-/// after reading).
-pub(crate) fn session_in(conn: &Connection, id: &str) -> CatalogResult<Session> {
-    conn.prepare_cached(
-        "SELECT id, title, kind, organisation, planned_start, planned_end, time_zone, \
-             sponsor, state, created_at, media, cancelled_at FROM sessions WHERE id = ?1",
-    )?
-    .query_row([id], |row| Ok(session_row(row)))
-    .optional()?
-    .ok_or_else(|| CatalogError::NotFound(format!("no session {id}")))?
+/// One session, read on `db` (a transaction, when the caller writes after
+/// reading).
+pub(crate) fn session_in(db: &dyn Sql, id: &str) -> CatalogResult<Session> {
+    let row = db
+        .query_opt(
+            &format!("SELECT {SESSION_COLUMNS} FROM sessions s WHERE s.id = ?1"),
+            &sql_params![id],
+        )?
+        .ok_or_else(|| CatalogError::NotFound(format!("no session {id}")))?;
+    session_at(&row, 0)
+}
+
+/// One person of session `sid`, read on `db`.
+pub(crate) fn person_in(db: &dyn Sql, sid: &str, pid: &str) -> CatalogResult<Person> {
+    let row = db
+        .query_opt(
+            &format!("SELECT {PERSON_COLUMNS} FROM people p WHERE p.id = ?1 AND p.session_id = ?2"),
+            &sql_params![pid, sid],
+        )?
+        .ok_or_else(|| CatalogError::NotFound(format!("no person {pid} in session {sid}")))?;
+    person_at(&row, 0)
 }
 
 /// Validates `new` and writes the session, its people and one link each in
 /// `tx`, which the caller commits (with the rows it adds alongside: an
 /// action creates its sessions in its own transaction).
 pub(crate) fn insert_session(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &dyn Sql,
     new: &NewSession,
     link_window: &impl Fn(&Session) -> (DateTime<Utc>, DateTime<Utc>),
     seal: &impl Fn(&Person, &Link) -> Option<Vec<u8>>,
@@ -735,15 +876,15 @@ pub(crate) fn insert_session(
         "INSERT INTO sessions (id, title, kind, organisation, planned_start, planned_end, \
          time_zone, sponsor, state, created_at, media) \
          VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-        params![
-            session.id,
-            session.title,
+        &sql_params![
+            &session.id,
+            &session.title,
             session.kind.as_str(),
-            session.organisation,
+            &session.organisation,
             session.planned_start.timestamp_millis(),
             session.planned_end.timestamp_millis(),
             session.time_zone.name(),
-            session.sponsor,
+            session.sponsor.as_deref(),
             session.state.as_str(),
             now.timestamp_millis(),
             session.media.map(MediaMode::as_str),
@@ -770,7 +911,7 @@ pub(crate) fn insert_session(
 /// session's action. A participant of an action's session is always one
 /// of its beneficiaries: without `beneficiary`, refused.
 pub(crate) fn add_person_in(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &dyn Sql,
     sid: &str,
     new: &NewPerson,
     beneficiary: Option<&str>,
@@ -787,13 +928,13 @@ pub(crate) fn add_person_in(
         ));
     }
     let in_action: Option<String> = tx
-        .query_row(
+        .query_opt(
             "SELECT a.title FROM action_sessions x JOIN actions a ON a.id = x.action_id \
              WHERE x.session_id = ?1",
-            [sid],
-            |row| row.get(0),
-        )
-        .optional()?;
+            &sql_params![sid],
+        )?
+        .map(|row| row.get(0))
+        .transpose()?;
     if let (Some(title), Role::Participant, None) = (&in_action, person.role, beneficiary) {
         return Err(CatalogError::conflict(
             Refusal::ParticipantOfAction,
@@ -804,11 +945,13 @@ pub(crate) fn add_person_in(
             ),
         ));
     }
-    let (count, last): (i64, Option<i64>) = tx.query_row(
-        "SELECT COUNT(*), MAX(position) FROM people WHERE session_id = ?1",
-        [sid],
-        |row| Ok((row.get(0)?, row.get(1)?)),
-    )?;
+    let row = tx
+        .query_opt(
+            "SELECT COUNT(*), MAX(position) FROM people WHERE session_id = ?1",
+            &sql_params![sid],
+        )?
+        .ok_or_else(|| CatalogError::Corrupt("COUNT(*) without a row".into()))?;
+    let (count, last): (i64, Option<i64>) = (row.get(0)?, row.get(1)?);
     if count as usize >= MAX_PEOPLE {
         return Err(CatalogError::conflict(
             Refusal::SessionFull,
@@ -829,7 +972,7 @@ pub(crate) fn add_person_in(
     if let Some(bid) = beneficiary {
         tx.execute(
             "UPDATE people SET beneficiary_id = ?1 WHERE id = ?2",
-            params![bid, added.0.id],
+            &sql_params![bid, &added.0.id],
         )?;
     }
     Ok(added)
@@ -838,7 +981,7 @@ pub(crate) fn add_person_in(
 /// Writes one person of session `sid` at `position`, and their link valid
 /// in `window`.
 fn insert_person(
-    tx: &rusqlite::Transaction<'_>,
+    tx: &dyn Sql,
     sid: &str,
     position: usize,
     p: NewPerson,
@@ -861,12 +1004,12 @@ fn insert_person(
     tx.execute(
         "INSERT INTO people (id, session_id, position, name, email, role, lang, time_zone) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-        params![
-            person.id,
-            person.session_id,
+        &sql_params![
+            &person.id,
+            &person.session_id,
             position as i64,
-            person.name,
-            person.email,
+            &person.name,
+            person.email.as_deref(),
             person.role.as_str(),
             person.lang.map(UiLang::tag),
             person.time_zone.map(|z| z.name()),
@@ -887,14 +1030,14 @@ fn insert_person(
     tx.execute(
         "INSERT INTO links (jti, person_id, session_id, not_before, expires_at, issued_at, seal) \
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)",
-        params![
-            link.jti,
-            link.person_id,
-            link.session_id,
+        &sql_params![
+            &link.jti,
+            &link.person_id,
+            &link.session_id,
             link.not_before.timestamp(),
             link.expires_at.timestamp(),
             link.issued_at.timestamp(),
-            seal(&person, &link),
+            seal(&person, &link).as_deref(),
         ],
     )?;
     Ok((person, link))

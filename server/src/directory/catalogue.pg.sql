@@ -68,7 +68,8 @@ CREATE TABLE IF NOT EXISTS reports (
     created_at BIGINT NOT NULL,
     answer TEXT,
     answered_at BIGINT,
-    closed_at BIGINT
+    closed_at BIGINT,
+    filed_seq BIGINT
 );
 CREATE INDEX IF NOT EXISTS reports_by_session ON reports(session_id, created_at);
 

@@ -13,10 +13,11 @@ use super::catalog::{
     Catalog, CatalogError, CatalogResult, MAX_NAME, MAX_TITLE, Person, Session, email_field,
     session_in, text_field, zone_field,
 };
+use super::sql::Sql;
+use crate::sql_params;
 use cadre_protocol::Refusal;
 use cadre_protocol::api::{PersonCorrection, UiLang};
 use chrono_tz::Tz;
-use rusqlite::{OptionalExtension, Transaction, params};
 
 const MAX_EMPLOYER: usize = 200;
 
@@ -163,22 +164,14 @@ fn differences(c: &Checked, now: &Current<'_>) -> Vec<String> {
     out
 }
 
-/// Writes `c` to the person rows `pids` in `tx`, and follows an e-mail
-/// change in their mails not sent yet: they go to the new address, or,
-/// the address removed, are given up (nothing left to send to).
 /// Writes the fields `c` changes that people and beneficiaries share to
 /// row `id` of `table` (`people` or `beneficiaries`, never a request's
 /// text).
-fn write_shared(
-    tx: &Transaction<'_>,
-    table: &'static str,
-    id: &str,
-    c: &Checked,
-) -> CatalogResult<()> {
+fn write_shared(tx: &dyn Sql, table: &'static str, id: &str, c: &Checked) -> CatalogResult<()> {
     let set = |column: &str, value: Option<&str>| {
         tx.execute(
             &format!("UPDATE {table} SET {column} = ?1 WHERE id = ?2"),
-            params![value, id],
+            &sql_params![value, id],
         )
     };
     if let Some(name) = &c.name {
@@ -196,20 +189,23 @@ fn write_shared(
     Ok(())
 }
 
-fn write_people(tx: &Transaction<'_>, pids: &[String], c: &Checked) -> CatalogResult<()> {
+/// Writes `c` to the person rows `pids` in `tx`, and follows an e-mail
+/// change in their mails not sent yet: they go to the new address, or,
+/// the address removed, are given up (nothing left to send to).
+fn write_people(tx: &dyn Sql, pids: &[String], c: &Checked) -> CatalogResult<()> {
     for pid in pids {
         write_shared(tx, "people", pid, c)?;
         if let Some(email) = &c.email {
             match email {
                 Some(address) => tx.execute(
                     "UPDATE mails SET recipient = ?1 WHERE person_id = ?2 AND state = 'pending'",
-                    params![address, pid],
+                    &sql_params![address, pid],
                 )?,
                 None => tx.execute(
                     "UPDATE mails SET state = 'failed', \
                      last_error = 'the address was removed before the mail went' \
                      WHERE person_id = ?1 AND state = 'pending'",
-                    params![pid],
+                    &sql_params![pid],
                 )?,
             };
         }
@@ -217,14 +213,19 @@ fn write_people(tx: &Transaction<'_>, pids: &[String], c: &Checked) -> CatalogRe
     Ok(())
 }
 
-fn people_in(tx: &Transaction<'_>, pids: &[String]) -> CatalogResult<Vec<Person>> {
+fn people_in(tx: &dyn Sql, pids: &[String]) -> CatalogResult<Vec<Person>> {
     pids.iter()
         .map(|pid| {
-            tx.query_row(
-                "SELECT id, session_id, name, email, role, lang, time_zone FROM people WHERE id = ?1",
-                [pid],
-                |row| Ok(super::catalog::person_row(row)),
-            )?
+            let row = tx
+                .query_opt(
+                    &format!(
+                        "SELECT {} FROM people p WHERE p.id = ?1",
+                        super::catalog::PERSON_COLUMNS
+                    ),
+                    &sql_params![pid],
+                )?
+                .ok_or_else(|| CatalogError::NotFound(format!("no person {pid}")))?;
+            super::catalog::person_at(&row, 0)
         })
         .collect()
 }
@@ -234,16 +235,15 @@ impl Catalog {
     /// session now.
     pub fn retitle_session(&self, sid: &str, title: &str) -> CatalogResult<(String, Session)> {
         let title = text_field("title", title, MAX_TITLE)?;
-        let mut conn = self.connection();
-        let tx = conn.transaction()?;
-        let before = session_in(&tx, sid)?;
-        tx.execute(
-            "UPDATE sessions SET title = ?1 WHERE id = ?2",
-            params![title, sid],
-        )?;
-        let after = session_in(&tx, sid)?;
-        tx.commit()?;
-        Ok((before.title, after))
+        self.in_sql_transaction(|tx| {
+            let before = session_in(tx, sid)?;
+            tx.execute(
+                "UPDATE sessions SET title = ?1 WHERE id = ?2",
+                &sql_params![&title, sid],
+            )?;
+            let after = session_in(tx, sid)?;
+            Ok((before.title, after))
+        })
     }
 
     /// Corrects a person of session `sid`. A participant who is a
@@ -257,48 +257,43 @@ impl Catalog {
         correction: &PersonCorrection,
     ) -> CatalogResult<Corrected> {
         let c = checked(correction, false)?;
-        let mut conn = self.connection();
-        let tx = conn.transaction()?;
-        let found: Option<(Option<String>, String)> = tx
-            .query_row(
+        self.in_sql_transaction(|tx| {
+            let found = tx.query_opt(
                 "SELECT beneficiary_id, session_id FROM people WHERE id = ?1",
-                [pid],
-                |row| Ok((row.get(0)?, row.get(1)?)),
-            )
-            .optional()?;
-        let beneficiary = match found {
-            Some((beneficiary, session)) if session == sid => beneficiary,
-            _ => {
-                return Err(CatalogError::NotFound(format!(
-                    "no person {pid} in session {sid}"
-                )));
-            }
-        };
-        let corrected = match beneficiary {
-            Some(bid) => correct_beneficiary_in(&tx, &bid, &c)?,
-            None => {
-                let before = people_in(&tx, &[pid.to_owned()])?;
-                let p = &before[0];
-                let changes = differences(
-                    &c,
-                    &Current {
-                        name: &p.name,
-                        email: p.email.as_deref(),
-                        lang: p.lang,
-                        time_zone: p.time_zone.map(|z| z.name()),
-                        employer: None,
-                    },
-                );
-                write_people(&tx, &[pid.to_owned()], &c)?;
-                Corrected {
-                    changes,
-                    renamed: c.renames(&p.name),
-                    people: people_in(&tx, &[pid.to_owned()])?,
+                &sql_params![pid],
+            )?;
+            let beneficiary = match found {
+                Some(row) if row.get::<String>(1)? == sid => row.get::<Option<String>>(0)?,
+                _ => {
+                    return Err(CatalogError::NotFound(format!(
+                        "no person {pid} in session {sid}"
+                    )));
                 }
-            }
-        };
-        tx.commit()?;
-        Ok(corrected)
+            };
+            Ok(match beneficiary {
+                Some(bid) => correct_beneficiary_in(tx, &bid, &c)?,
+                None => {
+                    let before = people_in(tx, &[pid.to_owned()])?;
+                    let p = &before[0];
+                    let changes = differences(
+                        &c,
+                        &Current {
+                            name: &p.name,
+                            email: p.email.as_deref(),
+                            lang: p.lang,
+                            time_zone: p.time_zone.map(|z| z.name()),
+                            employer: None,
+                        },
+                    );
+                    write_people(tx, &[pid.to_owned()], &c)?;
+                    Corrected {
+                        changes,
+                        renamed: c.renames(&p.name),
+                        people: people_in(tx, &[pid.to_owned()])?,
+                    }
+                }
+            })
+        })
     }
 
     /// Corrects a beneficiary of action `aid` (their employer too), on the
@@ -310,71 +305,55 @@ impl Catalog {
         correction: &PersonCorrection,
     ) -> CatalogResult<Corrected> {
         let c = checked(correction, true)?;
-        let mut conn = self.connection();
-        let tx = conn.transaction()?;
-        let of: Option<String> = tx
-            .query_row(
-                "SELECT action_id FROM beneficiaries WHERE id = ?1",
-                [bid],
-                |row| row.get(0),
-            )
-            .optional()?;
-        if of.as_deref() != Some(aid) {
-            return Err(CatalogError::NotFound(format!(
-                "no beneficiary {bid} in action {aid}"
-            )));
-        }
-        let corrected = correct_beneficiary_in(&tx, bid, &c)?;
-        tx.commit()?;
-        Ok(corrected)
+        self.in_sql_transaction(|tx| {
+            let of: Option<String> = tx
+                .query_opt(
+                    "SELECT action_id FROM beneficiaries WHERE id = ?1",
+                    &sql_params![bid],
+                )?
+                .map(|row| row.get(0))
+                .transpose()?;
+            if of.as_deref() != Some(aid) {
+                return Err(CatalogError::NotFound(format!(
+                    "no beneficiary {bid} in action {aid}"
+                )));
+            }
+            correct_beneficiary_in(tx, bid, &c)
+        })
     }
 }
 
 /// Marks a session as cancelled by staff, at `at_ms`, in the transaction
 /// that queues the cancellation's mails.
-pub(crate) fn mark_cancelled(db: &dyn super::sql::Sql, sid: &str, at_ms: i64) -> CatalogResult<()> {
+pub(crate) fn mark_cancelled(db: &dyn Sql, sid: &str, at_ms: i64) -> CatalogResult<()> {
     db.execute(
         "UPDATE sessions SET cancelled_at = ?1 WHERE id = ?2 AND cancelled_at IS NULL",
-        &crate::sql_params![at_ms, sid],
+        &sql_params![at_ms, sid],
     )?;
     Ok(())
 }
 
-fn correct_beneficiary_in(
-    tx: &Transaction<'_>,
-    bid: &str,
-    c: &Checked,
-) -> CatalogResult<Corrected> {
-    type Row = (
-        String,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-        Option<String>,
-    );
-    let (name, email, employer, lang, time_zone): Row = tx.query_row(
-        "SELECT name, email, employer, lang, time_zone FROM beneficiaries WHERE id = ?1",
-        [bid],
-        |row| {
-            Ok((
-                row.get(0)?,
-                row.get(1)?,
-                row.get(2)?,
-                row.get(3)?,
-                row.get(4)?,
-            ))
-        },
-    )?;
-    let lang = lang.and_then(|l| l.parse().ok());
+fn correct_beneficiary_in(tx: &dyn Sql, bid: &str, c: &Checked) -> CatalogResult<Corrected> {
+    let row = tx
+        .query_opt(
+            "SELECT name, email, employer, lang, time_zone FROM beneficiaries WHERE id = ?1",
+            &sql_params![bid],
+        )?
+        .ok_or_else(|| CatalogError::NotFound(format!("no beneficiary {bid}")))?;
+    let name: String = row.get(0)?;
+    let email: Option<String> = row.get(1)?;
+    let employer: Option<String> = row.get(2)?;
+    let lang = row.get::<Option<String>>(3)?.and_then(|l| l.parse().ok());
+    let time_zone: Option<String> = row.get(4)?;
     if let Some(Some(address)) = &c.email {
         let other: Option<String> = tx
-            .query_row(
+            .query_opt(
                 "SELECT name FROM beneficiaries WHERE id <> ?1 AND lower(email) = lower(?2) \
                  AND action_id = (SELECT action_id FROM beneficiaries WHERE id = ?1)",
-                params![bid, address],
-                |row| row.get(0),
-            )
-            .optional()?;
+                &sql_params![bid, address],
+            )?
+            .map(|row| row.get(0))
+            .transpose()?;
         if let Some(other) = other {
             return Err(CatalogError::conflict(
                 Refusal::AlreadyEnrolled,
@@ -399,12 +378,16 @@ fn correct_beneficiary_in(
     if let Some(employer) = &c.employer {
         tx.execute(
             "UPDATE beneficiaries SET employer = ?1 WHERE id = ?2",
-            params![employer, bid],
+            &sql_params![employer.as_deref(), bid],
         )?;
     }
     let pids: Vec<String> = tx
-        .prepare("SELECT id FROM people WHERE beneficiary_id = ?1")?
-        .query_map([bid], |row| row.get(0))?
+        .query(
+            "SELECT id FROM people WHERE beneficiary_id = ?1",
+            &sql_params![bid],
+        )?
+        .iter()
+        .map(|row| row.get(0))
         .collect::<Result<_, _>>()?;
     write_people(tx, &pids, c)?;
     Ok(Corrected {

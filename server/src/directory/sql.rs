@@ -9,8 +9,9 @@
 //! integers are 64-bit (BIGINT columns on PostgreSQL), booleans are 0 and 1,
 //! times are milliseconds. Each engine creates its tables with its own DDL.
 //!
-//! Modules move onto the seam one by one; until all have, the catalogue
-//! runs on SQLite only.
+//! Every module of the catalogue reaches the database through it (see
+//! `Catalog::with_sql`); the SQLite-only parts are the file's own
+//! upgrades at open and the online backup.
 
 use tokio_postgres::types::{IsNull, ToSql, Type, to_sql_checked};
 
@@ -101,7 +102,7 @@ pub enum SqlError {
     #[error("{0}")]
     Sqlite(#[from] rusqlite::Error),
     /// PostgreSQL failed, or could not be reached.
-    #[error("{0}")]
+    #[error("{}", postgres_message(.0))]
     Postgres(#[from] tokio_postgres::Error),
     /// A column does not hold what the caller reads it as.
     #[error("column {column}: {found:?} where {wanted} was expected")]
@@ -131,6 +132,30 @@ impl SqlError {
             SqlError::Postgres(e) => {
                 e.code() == Some(&tokio_postgres::error::SqlState::UNIQUE_VIOLATION)
             }
+            _ => false,
+        }
+    }
+}
+
+/// What PostgreSQL said, not only that it said something ("db error").
+fn postgres_message(e: &tokio_postgres::Error) -> String {
+    match e.as_db_error() {
+        Some(db) => format!("{}: {} ({})", db.severity(), db.message(), db.code().code()),
+        None => e.to_string(),
+    }
+}
+
+impl SqlError {
+    /// Whether PostgreSQL gave up on a transaction because a concurrent one
+    /// got in its way (serialisation failure, deadlock): trying it again
+    /// is the expected answer.
+    pub fn is_retryable(&self) -> bool {
+        use tokio_postgres::error::SqlState;
+        match self {
+            SqlError::Postgres(e) => matches!(
+                e.code(),
+                Some(&SqlState::T_R_SERIALIZATION_FAILURE | &SqlState::T_R_DEADLOCK_DETECTED)
+            ),
             _ => false,
         }
     }

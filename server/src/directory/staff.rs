@@ -564,10 +564,9 @@ mod tests {
             ..Default::default()
         };
         append(&catalog, entry, 1).unwrap();
-        let conn = catalog.connection();
-        let update = conn.execute("UPDATE staff_audit SET action = 'x'", []);
+        let update = catalog.with_sql(|db| db.execute("UPDATE staff_audit SET action = 'x'", &[]));
         assert!(update.unwrap_err().to_string().contains("append-only"));
-        let delete = conn.execute("DELETE FROM staff_audit", []);
+        let delete = catalog.with_sql(|db| db.execute("DELETE FROM staff_audit", &[]));
         assert!(delete.unwrap_err().to_string().contains("append-only"));
     }
 
