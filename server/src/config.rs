@@ -11,6 +11,9 @@ use std::time::Duration;
 pub struct Config {
     /// Holds the SQLite file, the signing key and the organiser token.
     pub data_dir: PathBuf,
+    /// The PostgreSQL database several nodes share, instead of the SQLite
+    /// files in `data_dir` (which still holds the keys and recordings).
+    pub database: Option<SharedDatabase>,
     /// Address to listen on; port 0 picks a free one (tests, demo).
     pub bind: SocketAddr,
     /// Base of the join links (`{public_url}/j/{token}`); defaults to
@@ -135,6 +138,7 @@ impl Config {
     pub fn new(data_dir: impl Into<PathBuf>) -> Self {
         Config {
             data_dir: data_dir.into(),
+            database: None,
             bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
             public_url: None,
             organiser_token: None,
@@ -176,6 +180,28 @@ impl Config {
             turn_credential_validity: Duration::from_secs(2 * 3600),
             mail: None,
         }
+    }
+}
+
+/// A PostgreSQL database shared by several nodes (issue 17).
+#[derive(Clone)]
+pub struct SharedDatabase {
+    /// libpq-style URL (`postgres://user:password@host/db`).
+    pub url: String,
+    /// This node's name, unique among the nodes sharing the database.
+    pub node: String,
+    /// How long this node's lease on a session lasts unless renewed: a
+    /// node that dies holds its sessions this long at most.
+    pub lease_ttl: Duration,
+}
+
+impl std::fmt::Debug for SharedDatabase {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // Not the URL: it may hold a password.
+        f.debug_struct("SharedDatabase")
+            .field("node", &self.node)
+            .field("lease_ttl", &self.lease_ttl)
+            .finish_non_exhaustive()
     }
 }
 

@@ -92,6 +92,7 @@ pub use config::Config;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio_util::sync::CancellationToken;
@@ -201,7 +202,25 @@ impl Server {
             }
         };
         let (turn_setup, turn) = start_turn(&config, &public_url).await?;
-        let opened = open_with_turn(&config, public_url, turn_setup)?;
+        // PostgreSQL's calls block: made off the runtime, before the rest.
+        let stores = match &config.database {
+            None => None,
+            Some(_) => {
+                open_data_dir(&config.data_dir)?;
+                let config = config.clone();
+                let opened = tokio::task::spawn_blocking(move || {
+                    let key =
+                        crate::directory::keys::SigningKey::load_or_create(&config.data_dir)?.value;
+                    open_stores(&config, &key)
+                })
+                .await
+                .map_err(|e| {
+                    StartError::Ledger(evidence::ledger::LedgerError::Task(e.to_string()))
+                })??;
+                Some(opened)
+            }
+        };
+        let opened = open_with_turn(&config, public_url, turn_setup, stores)?;
         // The dummy hash unknown e-mails are checked against, made now so
         // that the first failed login takes no longer than the others.
         let staff_app = opened.app.clone();
@@ -337,6 +356,32 @@ impl Server {
         }
     }
 
+    /// On a database several nodes share: renews this node's session
+    /// leases, and closes the live room of any session whose lease it lost
+    /// (its people reconnect to the node that has it).
+    fn spawn_leases(&self) {
+        let (ledger, stop) = (self.app.ledger().clone(), self.shutdown.clone());
+        let mut lost = ledger.lost_leases();
+        self.tracker
+            .spawn(async move { ledger.keep_leases(stop).await });
+        let (registry, stop) = (self.app.registry(), self.shutdown.clone());
+        self.tracker.spawn(async move {
+            loop {
+                let sid = tokio::select! {
+                    () = stop.cancelled() => break,
+                    sid = lost.recv() => sid,
+                };
+                match sid {
+                    Ok(sid) => registry.moved(&sid).await,
+                    Err(tokio::sync::broadcast::error::RecvError::Lagged(n)) => {
+                        tracing::warn!(missed = n, "lost leases went unread");
+                    }
+                    Err(tokio::sync::broadcast::error::RecvError::Closed) => break,
+                }
+            }
+        });
+    }
+
     /// Serves until `shutdown` is cancelled, then closes every session
     /// connection with a reason and waits (bounded) for them to finish.
     pub async fn serve(mut self, shutdown: CancellationToken) -> std::io::Result<()> {
@@ -354,6 +399,9 @@ impl Server {
         let (app, stop) = (self.app.clone(), self.shutdown.clone());
         self.tracker
             .spawn(async move { app.watch_answers(stop).await });
+        if self.app.ledger().is_leased() {
+            self.spawn_leases();
+        }
         let router =
             http::router(self.app.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let internal = self.shutdown.clone();
@@ -459,7 +507,7 @@ pub fn migrate_postgres(
 /// Opens the data directory (creating keys, token and database on first
 /// start) with links based on `public_url`.
 pub fn open(config: &Config, public_url: String) -> Result<Opened, StartError> {
-    open_with_turn(config, public_url, turn::TurnSetup::default())
+    open_with_turn(config, public_url, turn::TurnSetup::default(), None)
 }
 
 /// Starts the embedded TURN server when configured, and prepares the
@@ -509,10 +557,34 @@ async fn start_turn(
     Ok((setup, embedded))
 }
 
+/// The catalogue and the ledger: the SQLite files in the data directory, or
+/// the PostgreSQL database the configuration names (blocking: call it off
+/// the async runtime then).
+fn open_stores(
+    config: &Config,
+    key: &crate::directory::keys::SigningKey,
+) -> Result<(directory::catalog::Catalog, evidence::ledger::Ledger), StartError> {
+    use crate::evidence::ledger::{Ledger, LedgerError, LedgerOptions, postgres::PgStore};
+    let signer = crate::evidence::jws::JwsSigner::new(key);
+    let Some(shared) = &config.database else {
+        return Ok((
+            directory::catalog::Catalog::open(&config.data_dir)?,
+            Ledger::open(&config.data_dir, signer)?,
+        ));
+    };
+    let store = PgStore::open(&shared.url, &shared.node)
+        .map_err(LedgerError::from)?
+        .with_lease_ttl(shared.lease_ttl);
+    let catalog = directory::catalog::Catalog::open_postgres(&shared.url)?;
+    let ledger = Ledger::with_store(Arc::new(store), signer, LedgerOptions::default())?;
+    Ok((catalog, ledger))
+}
+
 fn open_with_turn(
     config: &Config,
     public_url: String,
     turn: turn::TurnSetup,
+    stores: Option<(directory::catalog::Catalog, evidence::ledger::Ledger)>,
 ) -> Result<Opened, StartError> {
     let dir = &config.data_dir;
     open_data_dir(dir)?;
@@ -524,9 +596,10 @@ fn open_with_turn(
             (loaded.value, loaded.created)
         }
     };
-    let catalog = crate::directory::catalog::Catalog::open(dir)?;
-    let ledger =
-        crate::evidence::ledger::Ledger::open(dir, crate::evidence::jws::JwsSigner::new(&key))?;
+    let (catalog, ledger) = match stores {
+        Some(stores) => stores,
+        None => open_stores(config, &key)?,
+    };
     let recordings = config.recordings_dir();
     let recorder = crate::recording::Recorder::new(crate::recording::RecorderConfig {
         dir: recordings.clone(),

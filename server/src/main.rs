@@ -212,6 +212,20 @@ struct ServeArgs {
     /// address or a short sentence), shown in the lobby's notice.
     #[arg(long, env = "CADRE_PRIVACY_CONTACT")]
     privacy_contact: Option<String>,
+    // -- Several nodes (docs/operations.md, "Several nodes on PostgreSQL").
+    /// A PostgreSQL database (`postgres://user:password@host/db`, prepared
+    /// by `cadre migrate`) holding the catalogue and the ledger, shared by
+    /// several nodes; default: the SQLite files in the data directory.
+    #[arg(long, env = "CADRE_DATABASE", hide_env_values = true)]
+    database: Option<String>,
+    /// This node's name among those sharing the database (default: the
+    /// host's name); two nodes never share one.
+    #[arg(long, env = "CADRE_NODE")]
+    node: Option<String>,
+    /// Seconds a node's lease on a session lasts unless renewed (every
+    /// third of it): a node that dies holds its sessions this long at most.
+    #[arg(long, env = "CADRE_LEASE_SECONDS", default_value_t = 15)]
+    lease_seconds: u64,
     // -- Operations: metrics, logs, health (docs/operations.md).
     /// Serve `/metrics` (Prometheus) on this address alone, e.g. a private
     /// interface; without it or --metrics-token, `/metrics` is not served.
@@ -621,6 +635,31 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
         .map(str::trim)
         .filter(|c| !c.is_empty())
         .map(str::to_owned);
+    config.database = match args.database.as_deref().map(str::trim) {
+        None | Some("") => None,
+        Some(url) => {
+            if args.lease_seconds < 3 {
+                bail!(
+                    "--lease-seconds must be at least 3 (the lease is renewed every third of it)"
+                );
+            }
+            let node = match args.node.as_deref().map(str::trim) {
+                Some(n) if !n.is_empty() => n.to_owned(),
+                _ => rustix::system::uname()
+                    .nodename()
+                    .to_string_lossy()
+                    .into_owned(),
+            };
+            if node.is_empty() || node.len() > 64 || node.chars().any(char::is_control) {
+                bail!("--node: a name of 1 to 64 printable characters, unique among the nodes");
+            }
+            Some(cadre_server::config::SharedDatabase {
+                url: url.to_owned(),
+                node,
+                lease_ttl: Duration::from_secs(args.lease_seconds),
+            })
+        }
+    };
     config.metrics_bind = args.metrics_bind;
     config.metrics_token = match args.metrics_token.as_deref().map(str::trim) {
         None => None,

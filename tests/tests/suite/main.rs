@@ -57,6 +57,7 @@ mod rest_api;
 mod revocation;
 mod screen_sharing;
 mod session_control;
+mod several_nodes;
 mod shutdown;
 mod signin;
 mod slow_consumer;

@@ -296,11 +296,9 @@ async fn a_node_that_lost_its_lease_can_never_append_again() {
         }
         other => panic!("a fenced-off node appended: {other:?}"),
     }
-    // And it knows: it no longer even tries.
+    // And it knows: it asks for the lease again, and node-b has it.
     match ledger_a.append(event(SID, "p_a", 10)).await {
-        Err(LedgerError::Commit(e)) => {
-            assert!(e.to_string().contains("holds no lease"), "{e}")
-        }
+        Err(LedgerError::Elsewhere(sid)) => assert_eq!(sid, SID),
         other => panic!("{other:?}"),
     }
     let (a2, stale) = (a.clone(), lease_a.clone());
@@ -315,9 +313,11 @@ async fn a_node_that_lost_its_lease_can_never_append_again() {
     let export = ledger_b.export(SID).await.unwrap();
     assert!(proof::verify_export(&export, &keys.jwks, &[]).ok);
 
-    // A lease that lapsed with nobody taking over fences off just the same.
+    // A lease that lapsed with nobody taking over fences off just the same;
+    // with nobody else holding it, the node then takes it again, under a
+    // new token, and numbers on without a gap.
     let other = "s_pg_lapsed";
-    acquire(&a, other, Duration::from_millis(300))
+    let first = acquire(&a, other, Duration::from_millis(300))
         .await
         .unwrap();
     ledger_a.append(event(other, "p_a", 0)).await.unwrap();
@@ -327,6 +327,13 @@ async fn a_node_that_lost_its_lease_can_never_append_again() {
         Err(LedgerError::Commit(e)) if matches!(*e, StoreError::Fenced(_))
     ));
     assert_eq!(ledger_a.entries(other).await.unwrap().len(), 1);
+    let again = ledger_a.append(event(other, "p_a", 2)).await.unwrap();
+    assert_eq!(again.seq, 1);
+    let token = pg.psql(
+        "ledger",
+        &format!("SELECT token FROM session_leases WHERE sid = '{other}'"),
+    );
+    assert_eq!(token, (first.token + 1).to_string());
     ledger_a.shutdown().await.unwrap();
     ledger_b.shutdown().await.unwrap();
 }
@@ -601,9 +608,10 @@ async fn a_node_renews_its_leases_together_and_learns_which_it_lost() {
     let renewing = a.clone();
     let lost = blocking(move || renewing.renew_all(short)).await.unwrap();
     assert_eq!(lost, vec!["s_2".to_owned()]);
-    // node-a refuses s_2's appends itself, and keeps writing the others.
+    // node-a no longer writes s_2 (node-b has it), and keeps writing the
+    // others.
     match ledger_a.append(event("s_2", "p_a", 1)).await {
-        Err(LedgerError::Commit(e)) => assert!(e.to_string().contains("holds no lease"), "{e}"),
+        Err(LedgerError::Elsewhere(sid)) => assert_eq!(sid, "s_2"),
         other => panic!("{other:?}"),
     }
     ledger_a.append(event("s_1", "p_a", 1)).await.unwrap();

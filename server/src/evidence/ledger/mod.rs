@@ -17,16 +17,18 @@
 //! needs no state to rebuild after a restart, and it always covers exactly
 //! what is durable.
 
+mod holding;
 pub mod postgres;
 pub mod sqlite;
 pub mod store;
 pub mod tree;
 mod writer;
 
+pub use holding::Hold;
 pub use sqlite::{LEDGER_FILE, SqliteStore};
 pub use store::{
-    AnchorProgress, AnchorRow, EntryRow, HeadRow, Leaf, LedgerStore, StoreError, StoreWriter,
-    StoredEntry, Tail,
+    AnchorProgress, AnchorRow, EntryRow, HeadRow, Leaf, Leases, LedgerStore, StoreError,
+    StoreWriter, StoredEntry, Tail,
 };
 
 use crate::evidence::jws::{JwsError, JwsSigner, TREE_HEAD_JWS_TYP};
@@ -82,6 +84,10 @@ pub enum LedgerError {
     /// A blocking read task panicked or was cancelled.
     #[error("ledger task failed: {0}")]
     Task(String),
+    /// Another node writes this session (it holds its lease); nothing was
+    /// written here.
+    #[error("session {0} is held by another node: its evidence is written there")]
+    Elsewhere(String),
 }
 
 /// An event to record.
@@ -191,6 +197,7 @@ struct Inner {
     clock: Clock,
     counters: Arc<Counters>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
+    holding: Arc<holding::Holding>,
 }
 
 impl std::fmt::Debug for Ledger {
@@ -236,6 +243,7 @@ impl Ledger {
                 clock: options.clock,
                 counters,
                 writer: Mutex::new(Some(handle)),
+                holding: Arc::default(),
             }),
         })
     }
@@ -249,6 +257,7 @@ impl Ledger {
     /// withdraw it.
     pub async fn append(&self, event: NewEvent) -> Result<Appended, LedgerError> {
         let event = prepare(event)?;
+        let _hold = self.hold(&event.sid).await?;
         let (reply, answer) = oneshot::channel();
         self.inner
             .tx
@@ -361,6 +370,7 @@ impl Ledger {
         };
         // Recorded before it is handed out, so an export lists every head
         // anyone may hold.
+        let _hold = self.hold(sid).await?;
         let (reply, answer) = oneshot::channel();
         self.inner
             .tx
@@ -582,6 +592,7 @@ impl Ledger {
                 .map_err(|e| LedgerError::Task(e.to_string()))?
                 .map_err(|_| LedgerError::Task("the ledger writer panicked".into()))?;
         }
+        self.release_every_lease().await;
         Ok(())
     }
 

@@ -28,12 +28,12 @@
 //! driven by a small runtime of its own ([`crate::postgres::Driver`]).
 
 use super::store::{
-    AnchorProgress, AnchorRow, EntryRow, HeadRow, Leaf, LedgerStore, StoreError, StoreWriter,
-    StoredEntry, Tail, to_hash, to_seq, to_sql,
+    AnchorProgress, AnchorRow, EntryRow, HeadRow, Leaf, Leases, LedgerStore, StoreError,
+    StoreWriter, StoredEntry, Tail, to_hash, to_seq, to_sql,
 };
-use crate::postgres::{Driver, config};
+use crate::postgres::{Driver, Pool, config};
 use std::collections::HashMap;
-use std::sync::{Arc, Mutex, RwLock};
+use std::sync::{Arc, RwLock};
 use std::time::Duration;
 use tokio_postgres::error::SqlState;
 use tokio_postgres::{Client, Config, IsolationLevel, Row};
@@ -47,6 +47,11 @@ pub(crate) const ENTRIES_KEY: &str = "ledger_entries_pkey";
 
 /// The SQLSTATE the fencing trigger raises (a class of our own).
 const FENCED: &str = "CAD01";
+
+/// How long a lease lasts unless renewed, by default: a node that dies
+/// holds its sessions this long at most; one that lives renews them every
+/// third of it.
+pub const DEFAULT_LEASE_TTL: Duration = Duration::from_secs(15);
 
 /// Idle read connections kept for reuse.
 const READ_POOL: usize = 4;
@@ -263,12 +268,10 @@ impl Fences {
 
 /// The PostgreSQL ledger store of one node.
 pub struct PgStore {
-    config: Config,
+    ttl: Duration,
     node: String,
     fences: Arc<Fences>,
-    readers: Mutex<Vec<Client>>,
-    // Last: the connections above end before the runtime driving them.
-    driver: Arc<Driver>,
+    readers: Pool,
 }
 
 impl std::fmt::Debug for PgStore {
@@ -295,13 +298,20 @@ impl PgStore {
             check_suitable(&client).await?;
             Ok::<_, StoreError>(client)
         })?;
+        let readers = Pool::new(config, driver, READ_POOL);
+        readers.give(client);
         Ok(PgStore {
-            config,
+            ttl: DEFAULT_LEASE_TTL,
             node: node.to_owned(),
             fences: Arc::default(),
-            readers: Mutex::new(vec![client]),
-            driver,
+            readers,
         })
+    }
+
+    /// The same store, its leases (through [`Leases`]) lasting `ttl`.
+    pub fn with_lease_ttl(mut self, ttl: Duration) -> PgStore {
+        self.ttl = ttl;
+        self
     }
 
     /// Takes the lease on `sid` for `ttl` if nobody holds it or it lapsed
@@ -422,35 +432,18 @@ impl PgStore {
         Ok(())
     }
 
-    fn pool(&self) -> std::sync::MutexGuard<'_, Vec<Client>> {
-        // A plain list: a panic elsewhere cannot leave it half updated.
-        self.readers.lock().unwrap_or_else(|p| p.into_inner())
-    }
-
-    /// Runs `work` on a pooled connection, opening one if none is idle; a
-    /// connection the server dropped (a restart) is not reused.
+    /// Runs `work` on a pooled connection, opening one if none is idle.
     fn with_client<T>(
         &self,
         work: impl AsyncFnOnce(&mut Client) -> Result<T, tokio_postgres::Error>,
     ) -> Result<T, StoreError> {
-        let pooled = {
-            let mut pool = self.pool();
-            std::iter::from_fn(|| pool.pop()).find(|c| !c.is_closed())
-        };
-        let (client, result) = self.driver.block_on(async {
-            let mut client = match pooled {
-                Some(c) => c,
-                None => self.driver.connect(&self.config).await?,
-            };
+        let pool = &self.readers;
+        let (client, result) = pool.driver().block_on(async {
+            let mut client = pool.take().await?;
             let result = work(&mut client).await;
             Ok::<_, StoreError>((client, result))
         })?;
-        if !client.is_closed() {
-            let mut pool = self.pool();
-            if pool.len() < READ_POOL {
-                pool.push(client);
-            }
-        }
+        pool.give(client);
         Ok(result?)
     }
 
@@ -491,14 +484,50 @@ fn stored_entries(rows: Vec<Row>) -> Result<Vec<StoredEntry>, StoreError> {
         .collect()
 }
 
+impl Leases for PgStore {
+    fn holds(&self, sid: &str) -> bool {
+        self.fences.read().contains_key(sid)
+    }
+
+    fn claim(&self, sid: &str) -> Result<bool, StoreError> {
+        Ok(self.acquire(sid, self.ttl)?.is_some())
+    }
+
+    fn release(&self, sid: &str) -> Result<(), StoreError> {
+        let Some(token) = self.fences.read().get(sid).copied() else {
+            return Ok(());
+        };
+        PgStore::release(
+            self,
+            &Lease {
+                sid: sid.to_owned(),
+                token,
+                expires_ms: 0,
+            },
+        )
+    }
+
+    fn renew_all(&self) -> Result<Vec<String>, StoreError> {
+        PgStore::renew_all(self, self.ttl)
+    }
+
+    fn ttl(&self) -> Duration {
+        self.ttl
+    }
+}
+
 impl LedgerStore for PgStore {
+    fn leases(&self) -> Option<&dyn Leases> {
+        Some(self)
+    }
+
     fn writer(&self) -> Result<Box<dyn StoreWriter>, StoreError> {
         // Connected on first use, on the writer's own thread.
         Ok(Box::new(PgWriter {
             client: None,
-            config: self.config.clone(),
+            config: self.readers.config().clone(),
             fences: self.fences.clone(),
-            driver: self.driver.clone(),
+            driver: self.readers.driver().clone(),
         }))
     }
 

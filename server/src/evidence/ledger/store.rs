@@ -189,10 +189,40 @@ pub trait StoreWriter: Send + 'static {
     ) -> Result<(), StoreError>;
 }
 
+/// Which sessions this node may write, on a store several nodes share: a
+/// session is written by the one node holding its lease (PostgreSQL). The
+/// calls block.
+pub trait Leases: Send + Sync {
+    /// Whether this node holds `sid`'s lease now, as far as it knows (no
+    /// round trip; the database refuses a write under a lease lost since).
+    fn holds(&self, sid: &str) -> bool;
+
+    /// Takes `sid`'s lease if nobody holds it or it lapsed (or renews this
+    /// node's); `false`: another node holds it.
+    fn claim(&self, sid: &str) -> Result<bool, StoreError>;
+
+    /// Gives `sid`'s lease up at once, so another node can take it without
+    /// waiting for it to lapse.
+    fn release(&self, sid: &str) -> Result<(), StoreError>;
+
+    /// Extends every lease this node holds; the sessions whose lease was
+    /// lost since (this node no longer writes them).
+    fn renew_all(&self) -> Result<Vec<String>, StoreError>;
+
+    /// How long a lease lasts unless renewed.
+    fn ttl(&self) -> std::time::Duration;
+}
+
 /// A ledger backend. Reads see committed data only.
 pub trait LedgerStore: Send + Sync + 'static {
     /// The one writer. Called once, when the ledger starts.
     fn writer(&self) -> Result<Box<dyn StoreWriter>, StoreError>;
+
+    /// The store's leases, when several nodes share it; `None`: this node
+    /// writes every session (SQLite, one server).
+    fn leases(&self) -> Option<&dyn Leases> {
+        None
+    }
 
     /// Every entry of `sid` in `seq` order.
     fn entries(&self, sid: &str, limit: Option<u64>) -> Result<Vec<StoredEntry>, StoreError>;

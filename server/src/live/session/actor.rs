@@ -93,6 +93,9 @@ pub(super) struct SessionActor {
     pub(super) classroom: super::classroom::Classroom,
     /// Screen sharing: who shares, who may.
     pub(super) screen: cadre_protocol::screen::ScreenShare,
+    /// This node's right to write the session (its lease, on a database
+    /// several nodes share), given up when the actor ends.
+    _hold: crate::evidence::ledger::Hold,
 }
 
 impl SessionActor {
@@ -105,6 +108,7 @@ impl SessionActor {
         registry: Arc<Registry>,
         handle: &SessionHandle,
         for_join: bool,
+        hold: crate::evidence::ledger::Hold,
     ) -> SessionActor {
         SessionActor {
             info: SessionInfo {
@@ -140,6 +144,18 @@ impl SessionActor {
             classroom: Default::default(),
             screen: Default::default(),
             registry,
+            _hold: hold,
+        }
+    }
+
+    /// This node no longer writes the session: everyone is let go as at a
+    /// server's stop, so that their clients reconnect (to the node that
+    /// holds it now, through the routing proxy); the actor then ends.
+    fn moved(&mut self) {
+        tracing::warn!("the session's lease moved to another node: closing its live room here");
+        let ids: Vec<String> = self.members.keys().cloned().collect();
+        for id in ids {
+            self.remove(&id, cadre_protocol::signalling::LeaveReason::Shutdown);
         }
     }
 
@@ -370,6 +386,7 @@ impl SessionActor {
             Command::Connected(reply) => self.connected(reply),
             Command::Enrolled(me) => self.enrolled(me),
             Command::Retitled(title) => self.retitled(title),
+            Command::Moved => self.moved(),
             Command::Notify { id, text } => self.send(&id, Outbound::Text(text)),
             Command::Quiz(cmd) => self.on_quiz(*cmd),
             Command::SignBegin { id, slot, reply } => self.sign_begin(&id, &slot, reply),

@@ -44,6 +44,9 @@ pub(super) enum Command {
     Enrolled(cadre_protocol::session::Me),
     /// Staff corrected the session's title while it is live.
     Retitled(String),
+    /// This node lost the session's lease: everyone is let go, to
+    /// reconnect to the node that has it.
+    Moved,
     /// Who is connected now (staff's live view).
     Connected(oneshot::Sender<Vec<super::roster::Connected>>),
     Chat {

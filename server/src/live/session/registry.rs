@@ -6,7 +6,7 @@ use super::actor::{SessionActor, append_or_warn};
 use super::commands::Command;
 use super::{ControlRequest, Joining, SessionHandle, SessionSettings};
 use crate::directory::catalog::Catalog;
-use crate::evidence::ledger::{Ledger, NewEvent};
+use crate::evidence::ledger::{Hold, Ledger, NewEvent};
 use crate::live::outbound::encode;
 use crate::recording::Recorder;
 use cadre_protocol::attendance::Schedule;
@@ -163,7 +163,8 @@ impl Registry {
         for _ in 0..3 {
             // The person's consent decisions are the actor's: read from
             // the log once when it starts, kept since (no read per join).
-            let handle = self.get_or_spawn(info, schedule, true);
+            let hold = self.ledger.hold(&info.id).await.map_err(|_| JoinError)?;
+            let handle = self.get_or_spawn(info, schedule, true, hold);
             let (reply_tx, reply_rx) = oneshot::channel();
             match handle.tx.send(Command::Join(joining, reply_tx)).await {
                 Ok(()) => {}
@@ -198,7 +199,13 @@ impl Registry {
     ) -> Result<(), ErrorBody> {
         let request = Box::new(request);
         for _ in 0..3 {
-            let handle = self.get_or_spawn(info, schedule, false);
+            let hold = self.ledger.hold(&info.id).await.map_err(|e| {
+                ErrorBody::new(
+                    ErrorCode::Conflict,
+                    format!("{e}: ask that server, or try again once it has let it go"),
+                )
+            })?;
+            let handle = self.get_or_spawn(info, schedule, false, hold);
             let (reply, answer) = oneshot::channel();
             let command = Command::StaffControl {
                 request: request.clone(),
@@ -277,11 +284,22 @@ impl Registry {
         rx.await.ok()
     }
 
+    /// Closes `sid`'s live room because this node lost its lease: another
+    /// node writes the session now, and its people reconnect there.
+    pub async fn moved(&self, sid: &str) {
+        if let Some(handle) = self.get(sid) {
+            let _ = handle.tx.send(Command::Moved).await;
+        }
+    }
+
+    /// The session's actor, spawned if it has none; a new one keeps `hold`
+    /// (this node's right to write the session) for as long as it runs.
     fn get_or_spawn(
         self: &Arc<Self>,
         info: &SessionInfo,
         schedule: &Schedule,
         for_join: bool,
+        hold: Hold,
     ) -> SessionHandle {
         let mut sessions = self.lock();
         if let Some(h) = sessions.get(&info.id) {
@@ -296,7 +314,7 @@ impl Registry {
             metrics: Arc::clone(&self.settings.metrics),
         };
         sessions.insert(info.id.clone(), handle.clone());
-        let actor = SessionActor::new(info, schedule, Arc::clone(self), &handle, for_join);
+        let actor = SessionActor::new(info, schedule, Arc::clone(self), &handle, for_join, hold);
         let span = info_span!("session", sid = %info.id);
         self.tracker.spawn(actor.run(rx).instrument(span));
         handle
