@@ -12,7 +12,9 @@
 //!   catalogue change (a report's answer), so every catalogue change in the
 //!   copy has its entry in the later ledger copy.
 //! - `signing-key.pk8` and `organiser-token` (secrets: the backup directory
-//!   is created 0700 and they are written 0600), and `public-url`.
+//!   is created 0700 and they are written 0600), and `public-url`; the
+//!   key set's `keys/` folder (its state file first, then the key files, so
+//!   that every key the copied state names is copied).
 //! - recordings only with `--with-recordings`: large media files, copied
 //!   after the databases; files still being written (`.…part`) are left
 //!   out.
@@ -27,6 +29,7 @@
 //! Restore checks every hash before it writes anything.
 
 use crate::directory::catalog::DB_FILE;
+use crate::directory::keys::set::{KEYS_DIR, STATE_FILE as KEY_STATE_FILE};
 use crate::directory::keys::{ORGANISER_TOKEN_FILE, SIGNING_KEY_FILE};
 use crate::evidence::ledger::sqlite::LEDGER_FILE;
 use rusqlite::{Connection, OpenFlags};
@@ -248,6 +251,22 @@ fn fill(request: &BackupRequest, temp: &Path) -> Result<BackupReport> {
             files.push(copy_file(&from, temp, file)?);
         }
     }
+    let keys_dir = data.join(KEYS_DIR);
+    if keys_dir.is_dir() {
+        let state = keys_dir.join(KEY_STATE_FILE);
+        if state.is_file() {
+            let shown = format!("{KEYS_DIR}/{KEY_STATE_FILE}");
+            files.push(copy_file(&state, temp, &shown)?);
+        }
+        for relative in files_below(&keys_dir, Path::new(""))? {
+            let name = slash(&relative);
+            // The state file is copied above; a temporary one is being written.
+            if name.ends_with(".pk8") && !name.contains('/') {
+                let shown = format!("{KEYS_DIR}/{name}");
+                files.push(copy_file(&keys_dir.join(&relative), temp, &shown)?);
+            }
+        }
+    }
     let recordings_dir = request
         .recordings_dir
         .clone()
@@ -269,7 +288,10 @@ fn fill(request: &BackupRequest, temp: &Path) -> Result<BackupReport> {
                     continue;
                 }
                 "recordings are copied only with --with-recordings"
-            } else if name == DB_FILE || name == LEDGER_FILE || PLAIN_FILES.contains(&name.as_str())
+            } else if name == DB_FILE
+                || name == LEDGER_FILE
+                || name == KEYS_DIR
+                || PLAIN_FILES.contains(&name.as_str())
             {
                 continue;
             } else {

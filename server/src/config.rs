@@ -108,6 +108,9 @@ pub struct Config {
     /// Serve HTTPS and WSS from these certificate and key files; plain
     /// HTTP without them.
     pub tls: Option<crate::tls::TlsFiles>,
+    /// How often the signing key set's state file is looked at (a
+    /// rotation made on disk reaches the running server; SIGHUP too).
+    pub keys_reload_interval: Duration,
     /// Peers whose `X-Forwarded-For` and `X-Forwarded-Proto` are believed.
     pub trusted_proxies: crate::proxy::TrustedProxies,
     // -- TURN (docs/operations.md, "TURN").
@@ -172,6 +175,7 @@ impl Config {
             metrics_token: None,
             min_free_disk_mb: 500,
             tls: None,
+            keys_reload_interval: Duration::from_secs(60),
             trusted_proxies: crate::proxy::TrustedProxies::default(),
             turn: None,
             turn_secret: None,

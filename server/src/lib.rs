@@ -158,6 +158,8 @@ pub struct Server {
     certificates: Option<tls::Certificates>,
     /// The embedded TURN server, closed when serving ends.
     turn: Option<turn::Embedded>,
+    /// How often the signing key set is looked at (see `app::signing_keys`).
+    keys_reload_interval: std::time::Duration,
 }
 
 impl Server {
@@ -209,9 +211,9 @@ impl Server {
                 open_data_dir(&config.data_dir)?;
                 let config = config.clone();
                 let opened = tokio::task::spawn_blocking(move || {
-                    let key =
-                        crate::directory::keys::SigningKey::load_or_create(&config.data_dir)?.value;
-                    open_stores(&config, &key)
+                    let keys =
+                        crate::directory::keys::KeySet::load_or_create(&config.data_dir)?.value;
+                    open_stores(&config, keys.current())
                 })
                 .await
                 .map_err(|e| {
@@ -250,6 +252,9 @@ impl Server {
             metrics_listener,
             certificates,
             turn,
+            keys_reload_interval: config
+                .keys_reload_interval
+                .max(std::time::Duration::from_millis(10)),
         })
     }
 
@@ -394,6 +399,19 @@ impl Server {
             self.tracker
                 .spawn(async move { mail::run(app, settings, stop).await });
         }
+        // Issue 17: a key rotation made on disk (`cadre keys …`, on this
+        // node or copied from another) reaches this one without a restart.
+        let keys = self.app.key_set();
+        tracing::info!(
+            kid = keys.current().kid(),
+            published = keys.keys().len(),
+            "signing with key {}",
+            keys.current().kid()
+        );
+        let (app, stop) = (self.app.clone(), self.shutdown.clone());
+        let every = self.keys_reload_interval;
+        self.tracker
+            .spawn(async move { app.watch_keys(every, stop).await });
         // Issue 11 §4: answers written by `cadre report answer` reach
         // connected authors.
         let (app, stop) = (self.app.clone(), self.shutdown.clone());
@@ -588,7 +606,7 @@ fn open_with_turn(
 ) -> Result<Opened, StartError> {
     let dir = &config.data_dir;
     open_data_dir(dir)?;
-    let key = crate::directory::keys::SigningKey::load_or_create(dir)?.value;
+    let keys = crate::directory::keys::KeySet::load_or_create(dir)?.value;
     let (organiser_token, organiser_token_created) = match &config.organiser_token {
         Some(t) if !t.trim().is_empty() => (t.trim().to_owned(), false),
         _ => {
@@ -598,7 +616,7 @@ fn open_with_turn(
     };
     let (catalog, ledger) = match stores {
         Some(stores) => stores,
-        None => open_stores(config, &key)?,
+        None => open_stores(config, keys.current())?,
     };
     let recordings = config.recordings_dir();
     let recorder = crate::recording::Recorder::new(crate::recording::RecorderConfig {
@@ -619,7 +637,7 @@ fn open_with_turn(
         catalog,
         ledger,
         recorder,
-        key,
+        keys,
         organiser_token,
         public_url,
         shutdown.clone(),

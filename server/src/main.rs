@@ -16,6 +16,8 @@ use tokio_util::sync::CancellationToken;
 
 // `cadre organisation …` and `cadre action …`.
 mod actions_cli;
+// `cadre keys …`: the signing key set and its rotation.
+mod keys_cli;
 // `cadre config check`, `cadre backup`, `cadre restore`, and the
 // configuration file under `serve` and `demo`.
 mod ops_cli;
@@ -95,6 +97,10 @@ enum Command {
     /// reset a password, disable.
     #[command(subcommand)]
     Staff(staff_cli::StaffCommand),
+    /// Signing keys: list, and rotate in two phases (add, then once every
+    /// node publishes it, activate).
+    #[command(subcommand)]
+    Keys(keys_cli::KeysCommand),
 }
 
 #[derive(Args, Clone)]
@@ -254,6 +260,10 @@ struct ServeArgs {
     /// Seconds between looks at the certificate and key files.
     #[arg(long, env = "CADRE_TLS_RELOAD_SECONDS", default_value_t = 5)]
     tls_reload_seconds: u64,
+    /// Seconds between looks at the signing key set's state file (a
+    /// rotation made with `cadre keys`; SIGHUP reloads it at once).
+    #[arg(long, env = "CADRE_KEYS_RELOAD_SECONDS", default_value_t = 60)]
+    keys_reload_seconds: u64,
     /// A reverse proxy whose `X-Forwarded-For` and `X-Forwarded-Proto` are
     /// believed: an address or a range (`10.0.0.0/8`); repeatable.
     #[arg(
@@ -510,6 +520,7 @@ async fn main() -> std::process::ExitCode {
                 .map_err(anyhow::Error::from)
                 .and_then(|r| r)
         }
+        Command::Keys(cmd) => keys_cli::keys_command(&cli.data_dir, cmd),
         Command::Verify(args) => {
             // Offline work, with its own exit codes (0 verified, else failed).
             match tokio::task::spawn_blocking(move || cadre_server::evidence::verify::run(args))
@@ -680,6 +691,10 @@ fn config(data_dir: &Path, args: &ServeArgs) -> anyhow::Result<Config> {
             reload_interval: Duration::from_secs(args.tls_reload_seconds),
         });
     }
+    if args.keys_reload_seconds == 0 {
+        bail!("--keys-reload-seconds must be at least 1");
+    }
+    config.keys_reload_interval = Duration::from_secs(args.keys_reload_seconds);
     config.trusted_proxies = cadre_server::proxy::TrustedProxies::new(
         args.trusted_proxies
             .iter()

@@ -324,7 +324,7 @@ pub async fn hangup_without_tls(stop: CancellationToken) {
             tokio::select! {
                 () = stop.cancelled() => break,
                 _ = hangup.recv() => {
-                    tracing::info!("SIGHUP: nothing to reload (no --tls-cert)");
+                    tracing::info!("SIGHUP: no TLS certificate to reload (no --tls-cert)");
                 }
             }
         }

@@ -29,12 +29,14 @@ pub mod recordings;
 // What a removed person's link still opens.
 pub mod removal;
 pub mod sponsor;
+// The key set read again on SIGHUP and when its state file changes.
+pub mod signing_keys;
 // Staff logins: password checks, lockout, the audit log.
 pub mod staff;
 
 use crate::config::Config;
 use crate::directory::catalog::{Admission, Catalog, Link, Person, Session, SessionDetail};
-use crate::directory::keys::{Jwks, SigningKey};
+use crate::directory::keys::{Jwks, KeySet};
 use crate::directory::links::{ISSUER, JOIN_AUDIENCE, JoinClaims, LinkError, LinkSigner};
 use crate::error::ApiError;
 use crate::evidence::jws::JwsSigner;
@@ -112,7 +114,9 @@ struct Inner {
     catalog: Catalog,
     ledger: Ledger,
     jws: JwsSigner,
-    key: SigningKey,
+    /// The key set in service: what `/.well-known/jwks.json` publishes;
+    /// `jws` and `signer` sign with its current key (see `signing_keys`).
+    keys: std::sync::RwLock<Arc<KeySet>>,
     signer: LinkSigner,
     organiser_token: String,
     public_url: String,
@@ -201,7 +205,7 @@ impl App {
         catalog: Catalog,
         ledger: Ledger,
         recorder: Arc<Recorder>,
-        key: SigningKey,
+        keys: KeySet,
         organiser_token: String,
         public_url: String,
         shutdown: CancellationToken,
@@ -209,6 +213,10 @@ impl App {
         turn: crate::turn::TurnSetup,
     ) -> App {
         let (anchor, anchor_rx) = crate::evidence::anchoring::AnchorQueue::new(&config.anchoring);
+        // The ledger's own signer (tree heads), so that a rotation reaches
+        // it with the proofs'.
+        let jws = ledger.signer().clone();
+        jws.use_key(keys.current());
         let metrics = Arc::new(crate::metrics::Metrics::default());
         let mail_wake = Arc::new(tokio::sync::Notify::new());
         let registry = Registry::new(
@@ -235,9 +243,9 @@ impl App {
             inner: Arc::new(Inner {
                 catalog,
                 ledger,
-                jws: JwsSigner::new(&key),
-                signer: LinkSigner::new(&key),
-                key,
+                jws,
+                signer: LinkSigner::for_set(&keys),
+                keys: std::sync::RwLock::new(Arc::new(keys)),
                 organiser_token,
                 public_url: public_url.trim_end_matches('/').to_owned(),
                 link_lead: config.link_lead,
@@ -451,11 +459,9 @@ impl App {
         &self.inner.addresses
     }
 
-    /// The published keys.
+    /// The published keys: every key of the set, the current one first.
     pub fn jwks(&self) -> Jwks {
-        Jwks {
-            keys: vec![self.inner.key.jwk()],
-        }
+        self.key_set().jwks()
     }
 
     /// The validity window of a session's links.

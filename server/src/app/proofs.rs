@@ -249,7 +249,7 @@ impl App {
             consents: p.consents.clone(),
             recordings: p.recordings.clone(),
             proof_sha256: issued.sha256(),
-            key_id: self.jws().kid().to_owned(),
+            key_id: crate::evidence::jws::kid_of(&issued.jws).unwrap_or_else(|| self.jws().kid()),
             tree_size: head.as_ref().map_or(0, |h| h.tree_size),
             tree_root: head.map(|h| h.root).unwrap_or_default(),
             jwks_url: format!("{}/.well-known/jwks.json", self.public_url()),

@@ -1,8 +1,10 @@
-//! The server's Ed25519 signing key and the organiser token, both kept in the
+//! The server's Ed25519 signing keys and the organiser token, kept in the
 //! data directory (mode 0600) and generated on first start.
 //!
-//! The key signs join links now, and tree heads and proofs later; its public
-//! half is published as a JWKS so that anyone can verify without a secret.
+//! The current key signs join links, tree heads and proofs; every key of the
+//! set (see [`set`]: the current one, those added for a rotation, those
+//! retired by one) is published as a JWKS so that anyone can verify without
+//! a secret, whichever key signed.
 
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
@@ -13,6 +15,10 @@ use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::Write;
 use std::path::{Path, PathBuf};
+
+// The key set: current, published and retired keys, `cadre keys …`.
+pub mod set;
+pub use set::{KeySet, KeyState, SetKey};
 
 /// File name of the PKCS#8 (DER) Ed25519 key in the data directory.
 pub const SIGNING_KEY_FILE: &str = "signing-key.pk8";
@@ -43,6 +49,39 @@ pub enum KeyError {
     /// The system random generator failed.
     #[error("no randomness available")]
     Random,
+    /// The key set's state file, or a key it names, is not what it must be.
+    #[error("{}: {reason}", path.display())]
+    Set {
+        /// The file at fault (the state file, or a key file).
+        path: PathBuf,
+        /// What is wrong, and what to do.
+        reason: String,
+    },
+    /// A key id that cannot be one.
+    #[error(
+        "{0:?} is not a key id (16 characters of A-Z, a-z, 0-9, - and _, as `cadre keys list` \
+         shows them); nothing was changed"
+    )]
+    MalformedKid(String),
+    /// No key of the set has this id.
+    #[error("no key {kid} in the key set (it holds {known}); nothing was changed")]
+    UnknownKid {
+        /// The id asked for.
+        kid: String,
+        /// The ids there are.
+        known: String,
+    },
+    /// A key that signed must stay published.
+    #[error(
+        "the key {kid} is {state}: it signed links, tree heads or proofs, and must stay \
+         published for ever so that the ledger's evidence stays verifiable; nothing was changed"
+    )]
+    MustStayPublished {
+        /// The key.
+        kid: String,
+        /// `current` or `retired`.
+        state: &'static str,
+    },
 }
 
 /// The signing key with its id.
@@ -69,29 +108,51 @@ pub struct Loaded<T> {
 }
 
 impl SigningKey {
-    /// Loads the key from `dir`, generating it on first start.
+    /// Loads the first key (`signing-key.pk8`) from `dir`, generating it on
+    /// first start.
     pub fn load_or_create(dir: &Path) -> Result<Loaded<SigningKey>, KeyError> {
         let path = dir.join(SIGNING_KEY_FILE);
         let (pkcs8, created) = match fs::read(&path) {
             Ok(bytes) => (bytes, false),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let doc = Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
-                    .map_err(|_| KeyError::Random)?;
-                write_private(&path, doc.as_ref())?;
-                (doc.as_ref().to_vec(), true)
+                let doc = Self::generate()?;
+                write_private(&path, &doc)?;
+                (doc, true)
             }
             Err(source) => return Err(KeyError::Io { path, source }),
         };
-        let pair = Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| KeyError::Invalid(path))?;
+        Ok(Loaded {
+            value: Self::from_pkcs8(pkcs8, &path)?,
+            created,
+        })
+    }
+
+    /// Reads the key in `path`; creates nothing.
+    pub fn read(path: &Path) -> Result<SigningKey, KeyError> {
+        let pkcs8 = fs::read(path).map_err(|source| KeyError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+        Self::from_pkcs8(pkcs8, path)
+    }
+
+    /// A new PKCS#8 document.
+    fn generate() -> Result<Vec<u8>, KeyError> {
+        Ed25519KeyPair::generate_pkcs8(&SystemRandom::new())
+            .map(|doc| doc.as_ref().to_vec())
+            .map_err(|_| KeyError::Random)
+    }
+
+    /// The key in `pkcs8`, read from `path` (named if it is not a key).
+    fn from_pkcs8(pkcs8: Vec<u8>, path: &Path) -> Result<SigningKey, KeyError> {
+        let pair =
+            Ed25519KeyPair::from_pkcs8(&pkcs8).map_err(|_| KeyError::Invalid(path.to_owned()))?;
         let mut public = [0u8; 32];
         public.copy_from_slice(pair.public_key().as_ref());
-        Ok(Loaded {
-            value: SigningKey {
-                kid: key_id(&public),
-                pkcs8,
-                public,
-            },
-            created,
+        Ok(SigningKey {
+            kid: key_id(&public),
+            pkcs8,
+            public,
         })
     }
 

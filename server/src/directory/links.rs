@@ -2,19 +2,20 @@
 //! session's window. Minting is deterministic (Ed25519 signatures are), so a
 //! link printed twice is the same link.
 //!
-//! Verification is strict on purpose: only `EdDSA`, a known `kid`, the `cadre`
+//! Verification is strict on purpose: only `EdDSA`, a `kid` of the key set
+//! (the current key, or one published for or retired by a rotation), the `cadre`
 //! issuer and `cadre:join` audience, `nbf` and `exp` both checked with a few
 //! seconds of leeway. Each failure maps to one stable [`ErrorCode`].
 //!
 //! Each link the server mints is also *sealed*: an HMAC-SHA-256 of its exact
-//! text under a key derived from the signing key, kept in the catalogue next
+//! text under a key derived from the signing key that signed it, kept in the catalogue next
 //! to the link. A presented link whose seal matches is the very text this
 //! server signed, so its signature need not be checked again (the Ed25519
 //! check is most of a first join's own work); one without a seal, or whose
 //! seal does not match, gets the full check. Someone who can write the
 //! catalogue but not read the key cannot make a seal.
 
-use crate::directory::keys::SigningKey;
+use crate::directory::keys::{KeySet, SigningKey};
 use base64::Engine as _;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use cadre_protocol::{ErrorCode, Role};
@@ -24,7 +25,7 @@ use ring::{hkdf, hmac};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use std::collections::HashMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, RwLock};
 
 /// Issuer of every cadre token.
 pub const ISSUER: &str = "cadre";
@@ -105,11 +106,12 @@ impl LinkError {
 /// class reconnecting after a network cut presents the same links again.
 const VERIFIED_KEPT: usize = 1024;
 
-/// Signs and checks join links with the server key.
+/// Signs and checks join links with the server's keys: the current key
+/// signs, every key of the set checks (a link keeps its `kid`, so a link
+/// minted before a rotation admits until it expires).
 pub struct LinkSigner {
-    kid: String,
-    encoding: EncodingKey,
-    decoding: DecodingKey,
+    /// The keys, replaced whole by [`LinkSigner::use_keys`].
+    keys: RwLock<Arc<LinkKeys>>,
     validation: Validation,
     sponsor_validation: Validation,
     questionnaire_validation: Validation,
@@ -117,9 +119,26 @@ pub struct LinkSigner {
     early_validation: Validation,
     /// SHA-256 of a link's exact text → its claims, for links whose
     /// signature this signer checked. Only the window is checked again on a
-    /// hit; revocation is always the catalogue's.
+    /// hit; revocation is always the catalogue's. Emptied when the keys
+    /// change.
     verified: Mutex<HashMap<[u8; 32], JoinClaims>>,
-    /// Seals links (see the module's comment).
+}
+
+/// One key set's material for links.
+struct LinkKeys {
+    /// The kid that signs.
+    current: String,
+    /// Every key of the set by kid, the current one included.
+    by_kid: HashMap<String, LinkKey>,
+}
+
+/// What one key does for links.
+struct LinkKey {
+    encoding: EncodingKey,
+    decoding: DecodingKey,
+    /// Seals links this key signed (see the module's comment): derived
+    /// from the key, so a seal written under one key is checked with the
+    /// same key after a rotation.
     seal_key: hmac::Key,
 }
 
@@ -129,14 +148,61 @@ const SEAL_SALT: &[u8] = b"cadre join-link seal v1";
 impl std::fmt::Debug for LinkSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("LinkSigner")
-            .field("kid", &self.kid)
+            .field("kid", &self.keys().current)
             .finish_non_exhaustive()
     }
 }
 
+impl LinkKeys {
+    fn of(set: &KeySet) -> Self {
+        LinkKeys {
+            current: set.current().kid().to_owned(),
+            by_kid: set
+                .keys()
+                .iter()
+                .map(|k| (k.key.kid().to_owned(), LinkKey::of(&k.key)))
+                .collect(),
+        }
+    }
+
+    fn current(&self) -> (&str, &LinkKey) {
+        let key = self
+            .by_kid
+            .get(&self.current)
+            .expect("the current key is one of the set's");
+        (&self.current, key)
+    }
+}
+
+impl LinkKey {
+    fn of(key: &SigningKey) -> Self {
+        LinkKey {
+            encoding: EncodingKey::from_ed_der(key.pkcs8()),
+            decoding: DecodingKey::from_ed_der(key.public_key()),
+            seal_key: hkdf::Salt::new(hkdf::HKDF_SHA256, SEAL_SALT)
+                .extract(key.pkcs8())
+                .expand(&[b"join links"], hmac::HMAC_SHA256)
+                .map(hmac::Key::from)
+                .expect("one HMAC-SHA-256 key is within HKDF's output"),
+        }
+    }
+}
+
 impl LinkSigner {
-    /// A signer for `key`.
+    /// A signer for `key` alone.
     pub fn new(key: &SigningKey) -> Self {
+        Self::with_keys(LinkKeys {
+            current: key.kid().to_owned(),
+            by_kid: HashMap::from([(key.kid().to_owned(), LinkKey::of(key))]),
+        })
+    }
+
+    /// A signer for a key set: its current key signs, all its keys check.
+    pub fn for_set(set: &KeySet) -> Self {
+        Self::with_keys(LinkKeys::of(set))
+    }
+
+    fn with_keys(keys: LinkKeys) -> Self {
         let mut validation = Validation::new(Algorithm::EdDSA);
         validation.leeway = LEEWAY_SECONDS;
         validation.validate_nbf = true;
@@ -153,35 +219,76 @@ impl LinkSigner {
         let mut early_validation = validation.clone();
         early_validation.validate_nbf = false;
         LinkSigner {
-            kid: key.kid().to_owned(),
-            encoding: EncodingKey::from_ed_der(key.pkcs8()),
-            decoding: DecodingKey::from_ed_der(key.public_key()),
+            keys: RwLock::new(Arc::new(keys)),
             validation,
             sponsor_validation,
             questionnaire_validation,
             lenient_validation,
             early_validation,
             verified: Mutex::new(HashMap::new()),
-            seal_key: hkdf::Salt::new(hkdf::HKDF_SHA256, SEAL_SALT)
-                .extract(key.pkcs8())
-                .expand(&[b"join links"], hmac::HMAC_SHA256)
-                .map(hmac::Key::from)
-                .expect("one HMAC-SHA-256 key is within HKDF's output"),
         }
     }
 
+    /// Signs with `set`'s current key and checks with all its keys from
+    /// now on (a rotation, read again from the data directory).
+    pub fn use_keys(&self, set: &KeySet) {
+        let next = Arc::new(LinkKeys::of(set));
+        // A panic while swapping an Arc cannot leave it half-written.
+        match self.keys.write() {
+            Ok(mut guard) => *guard = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+        // A link checked under a key that has left the set must be
+        // checked again.
+        self.verified
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .clear();
+    }
+
+    fn keys(&self) -> Arc<LinkKeys> {
+        match self.keys.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The kid that signs new links.
+    pub fn kid(&self) -> String {
+        self.keys().current.clone()
+    }
+
+    fn sign<T: Serialize>(&self, claims: &T) -> Result<String, LinkError> {
+        let keys = self.keys();
+        let (kid, key) = keys.current();
+        let mut header = Header::new(Algorithm::EdDSA);
+        header.kid = Some(kid.to_owned());
+        jsonwebtoken::encode(&header, claims, &key.encoding)
+            .map_err(|e| LinkError::new(ErrorCode::Internal, format!("could not sign link: {e}")))
+    }
+
     /// The seal of the link `claims` mint, to keep with it in the catalogue.
+    /// It is made with the key that signs the link (the current one).
     pub fn seal(&self, claims: &JoinClaims) -> Result<Vec<u8>, LinkError> {
+        let keys = self.keys();
+        let (_, key) = keys.current();
         let token = self.mint(claims)?;
-        Ok(hmac::sign(&self.seal_key, token.as_bytes())
+        Ok(hmac::sign(&key.seal_key, token.as_bytes())
             .as_ref()
             .to_vec())
     }
 
     /// Whether `seal` is this server's seal of exactly `token` (compared in
-    /// constant time).
+    /// constant time), under the key the token's header names.
     pub fn sealed(&self, token: &str, seal: &[u8]) -> bool {
-        hmac::verify(&self.seal_key, token.trim().as_bytes(), seal).is_ok()
+        let token = token.trim();
+        let Some(kid) = jsonwebtoken::decode_header(token).ok().and_then(|h| h.kid) else {
+            return false;
+        };
+        let keys = self.keys();
+        keys.by_kid
+            .get(&kid)
+            .is_some_and(|key| hmac::verify(&key.seal_key, token.as_bytes(), seal).is_ok())
     }
 
     /// A join link's claims when everything [`LinkSigner::verify`] checks
@@ -194,7 +301,7 @@ impl LinkSigner {
             return None;
         }
         let header = jsonwebtoken::decode_header(token).ok()?;
-        if header.kid.as_deref() != Some(self.kid.as_str()) {
+        if !self.keys().by_kid.contains_key(header.kid.as_deref()?) {
             return None;
         }
         let claims: JoinClaims = jsonwebtoken::dangerous::insecure_decode_claims(token).ok()?;
@@ -206,10 +313,7 @@ impl LinkSigner {
 
     /// Signs a sponsor report link.
     pub fn mint_sponsor(&self, claims: &SponsorClaims) -> Result<String, LinkError> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| LinkError::new(ErrorCode::Internal, format!("could not sign link: {e}")))
+        self.sign(claims)
     }
 
     /// Signs an appreciation questionnaire's invitation link (the claims
@@ -228,12 +332,9 @@ impl LinkSigner {
         self.verify_with(token, &self.sponsor_validation)
     }
 
-    /// Signs `claims` into a token.
+    /// Signs `claims` into a token, with the current key.
     pub fn mint(&self, claims: &JoinClaims) -> Result<String, LinkError> {
-        let mut header = Header::new(Algorithm::EdDSA);
-        header.kid = Some(self.kid.clone());
-        jsonwebtoken::encode(&header, claims, &self.encoding)
-            .map_err(|e| LinkError::new(ErrorCode::Internal, format!("could not sign link: {e}")))
+        self.sign(claims)
     }
 
     /// Checks a token's form, algorithm, key, signature and validity window.
@@ -304,13 +405,14 @@ impl LinkSigner {
                 format!("unreadable token header: {e}"),
             )
         })?;
-        if header.kid.as_deref() != Some(self.kid.as_str()) {
+        let keys = self.keys();
+        let Some(key) = header.kid.as_deref().and_then(|kid| keys.by_kid.get(kid)) else {
             return Err(LinkError::new(
                 ErrorCode::TokenSignature,
-                "this link was not signed by this server's key",
+                "this link was not signed by this server's keys",
             ));
-        }
-        jsonwebtoken::decode::<T>(token, &self.decoding, validation)
+        };
+        jsonwebtoken::decode::<T>(token, &key.decoding, validation)
             .map(|data| data.claims)
             .map_err(|e| classify(e.kind(), token))
     }
@@ -586,5 +688,60 @@ mod tests {
         }
         std::fs::remove_dir_all(dir).unwrap();
         std::fs::remove_dir_all(other_dir).unwrap();
+    }
+
+    /// A link minted and sealed before a rotation still verifies, and its
+    /// seal still matches, after it; new links carry the new kid; a key
+    /// taken out of the set no longer opens anything.
+    #[test]
+    fn links_outlive_a_rotation_of_the_key_set() {
+        use crate::directory::keys::set;
+        let dir = tempfile::tempdir().unwrap();
+        let keys = KeySet::load_or_create(dir.path()).unwrap().value;
+        let signer = LinkSigner::for_set(&keys);
+        let old_kid = signer.kid();
+        let now = chrono::Utc::now().timestamp();
+        let good = claims(now - 10, now + 3600);
+        let old = signer.mint(&good).unwrap();
+        let old_seal = signer.seal(&good).unwrap();
+        assert_eq!(signer.verify(&old).unwrap(), good);
+
+        let added = set::add(dir.path()).unwrap();
+        signer.use_keys(&KeySet::load(dir.path()).unwrap());
+        assert_eq!(signer.kid(), old_kid, "a published key does not sign");
+        set::activate(dir.path(), &added).unwrap();
+        signer.use_keys(&KeySet::load(dir.path()).unwrap());
+        assert_eq!(signer.kid(), added);
+
+        let new = signer.mint(&good).unwrap();
+        assert_eq!(jsonwebtoken::decode_header(&new).unwrap().kid, Some(added));
+        assert_ne!(new, old);
+        assert_eq!(signer.verify(&old).unwrap(), good, "the retired key checks");
+        assert_eq!(signer.verify(&new).unwrap(), good);
+        assert!(signer.sealed(&old, &old_seal), "an old seal, the old key");
+        assert!(!signer.sealed(&new, &old_seal), "a seal fits one text");
+        assert!(signer.sealed(&new, &signer.seal(&good).unwrap()));
+        assert_eq!(signer.claims_before_signature(&old), Some(good.clone()));
+        assert_eq!(
+            signer.verify(&flip(&old)).unwrap_err().code,
+            ErrorCode::TokenSignature
+        );
+
+        // A signer that knows only the new key refuses the old links.
+        let only_new = LinkSigner::new(
+            &SigningKey::read(
+                &dir.path()
+                    .join("keys")
+                    .join(format!("{}.pk8", signer.kid())),
+            )
+            .unwrap(),
+        );
+        assert_eq!(only_new.verify(&new).unwrap(), good);
+        assert_eq!(
+            only_new.verify(&old).unwrap_err().code,
+            ErrorCode::TokenSignature
+        );
+        assert!(!only_new.sealed(&old, &old_seal));
+        assert_eq!(only_new.claims_before_signature(&old), None);
     }
 }

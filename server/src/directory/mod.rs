@@ -2,8 +2,9 @@
 //!
 //! - [`catalog`]: sessions, people and links in the embedded SQLite file.
 //! - [`links`]: join links as EdDSA JWTs; minting and strict verification.
-//! - [`keys`]: the Ed25519 signing key and the organiser token, generated
-//!   into the data directory on first start.
+//! - [`keys`]: the Ed25519 signing keys (the key set and its two-phase
+//!   rotation) and the organiser token, generated into the data directory
+//!   on first start.
 //! - [`actions`]: actions, their beneficiaries and sessions, and the
 //!   article 2.1.7 changes (append-only).
 //! - [`organisation`]: the organisation's identity and signature image.

@@ -9,6 +9,7 @@
 use crate::directory::keys::SigningKey;
 use jsonwebtoken::{Algorithm, EncodingKey, Header};
 use serde::Serialize;
+use std::sync::{Arc, RwLock};
 
 /// Header `typ` of a signed tree head (the payload's own `typ` is
 /// [`cadre_protocol::evidence::TREE_HEAD_TYP`]).
@@ -25,9 +26,15 @@ pub enum JwsError {
     Sign(String),
 }
 
-/// Signs documents with the server key; cheap to clone.
+/// Signs documents with the server's current key; cheap to clone, and
+/// every clone signs with the key last given to [`JwsSigner::use_key`]
+/// (the ledger's clone as the proofs' one), so a rotation reaches them all.
 #[derive(Clone)]
 pub struct JwsSigner {
+    current: Arc<RwLock<Arc<CurrentKey>>>,
+}
+
+struct CurrentKey {
     kid: String,
     encoding: EncodingKey,
 }
@@ -35,7 +42,7 @@ pub struct JwsSigner {
 impl std::fmt::Debug for JwsSigner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("JwsSigner")
-            .field("kid", &self.kid)
+            .field("kid", &self.kid())
             .finish_non_exhaustive()
     }
 }
@@ -44,14 +51,31 @@ impl JwsSigner {
     /// A signer for `key`; the header carries its `kid`.
     pub fn new(key: &SigningKey) -> Self {
         JwsSigner {
-            kid: key.kid().to_owned(),
-            encoding: EncodingKey::from_ed_der(key.pkcs8()),
+            current: Arc::new(RwLock::new(Arc::new(CurrentKey::of(key)))),
         }
     }
 
-    /// The key id written in every header.
-    pub fn kid(&self) -> &str {
-        &self.kid
+    /// Signs with `key` from now on, in this signer and all its clones.
+    pub fn use_key(&self, key: &SigningKey) {
+        let next = Arc::new(CurrentKey::of(key));
+        // A panic while swapping an Arc cannot leave it half-written.
+        match self.current.write() {
+            Ok(mut guard) => *guard = next,
+            Err(poisoned) => *poisoned.into_inner() = next,
+        }
+    }
+
+    fn key(&self) -> Arc<CurrentKey> {
+        match self.current.read() {
+            Ok(guard) => Arc::clone(&guard),
+            Err(poisoned) => Arc::clone(&poisoned.into_inner()),
+        }
+    }
+
+    /// The key id the next signature's header carries (to know which key
+    /// signed a given JWS, read its header: [`kid_of`]).
+    pub fn kid(&self) -> String {
+        self.key().kid.clone()
     }
 
     /// Signs `payload` as a compact JWS with header
@@ -63,14 +87,29 @@ impl JwsSigner {
     /// Signs `payload` with header `typ` set to `typ`, so a reader can tell a
     /// tree head from a proof before parsing the payload.
     pub fn sign_typed<T: Serialize>(&self, typ: &str, payload: &T) -> Result<String, JwsError> {
+        let key = self.key();
         let mut header = Header::new(Algorithm::EdDSA);
         header.typ = Some(typ.to_owned());
-        header.kid = Some(self.kid.clone());
+        header.kid = Some(key.kid.clone());
         // jsonwebtoken signs any Serialize value, not only JWT claims: the
         // payload is base64url(JSON), exactly what verify_jws decodes.
-        jsonwebtoken::encode(&header, payload, &self.encoding)
+        jsonwebtoken::encode(&header, payload, &key.encoding)
             .map_err(|e| JwsError::Sign(e.to_string()))
     }
+}
+
+impl CurrentKey {
+    fn of(key: &SigningKey) -> Self {
+        CurrentKey {
+            kid: key.kid().to_owned(),
+            encoding: EncodingKey::from_ed_der(key.pkcs8()),
+        }
+    }
+}
+
+/// The `kid` in a compact JWS's header: the key that signed it.
+pub fn kid_of(jws: &str) -> Option<String> {
+    jsonwebtoken::decode_header(jws).ok()?.kid
 }
 
 #[cfg(test)]
@@ -145,5 +184,33 @@ mod tests {
             evidence::verify_jws(&parts.join("."), &published(&key)),
             Err(evidence::JwsError::BadSignature(_))
         ));
+    }
+
+    /// After `use_key`, every clone signs with the new key; what the old
+    /// one signed still verifies with a JWKS holding both.
+    #[test]
+    fn a_rotation_reaches_every_clone() {
+        let dir = tempfile::tempdir().unwrap();
+        let old = SigningKey::load_or_create(dir.path()).unwrap().value;
+        let other_dir = tempfile::tempdir().unwrap();
+        let new = SigningKey::load_or_create(other_dir.path()).unwrap().value;
+        let signer = JwsSigner::new(&old);
+        let ledger_clone = signer.clone();
+        let before = ledger_clone.sign_typed(TREE_HEAD_JWS_TYP, &head()).unwrap();
+        signer.use_key(&new);
+        let after = ledger_clone.sign_typed(TREE_HEAD_JWS_TYP, &head()).unwrap();
+        assert_eq!(kid_of(&before).as_deref(), Some(old.kid()));
+        assert_eq!(kid_of(&after).as_deref(), Some(new.kid()));
+        assert_eq!(ledger_clone.kid(), new.kid());
+        let both: evidence::Jwks = serde_json::from_str(
+            &serde_json::to_string(&keys::Jwks {
+                keys: vec![new.jwk(), old.jwk()],
+            })
+            .unwrap(),
+        )
+        .unwrap();
+        assert_eq!(evidence::verify_jws(&before, &both).unwrap().kid, old.kid());
+        assert_eq!(evidence::verify_jws(&after, &both).unwrap().kid, new.kid());
+        assert!(evidence::verify_jws(&after, &published(&old)).is_err());
     }
 }

@@ -31,6 +31,8 @@ mod health;
 mod import;
 mod isolation;
 mod join_and_roster;
+// Signing key rotation: `cadre keys`, links and evidence across it.
+mod key_rotation;
 mod ledger_heads;
 mod liveness;
 mod logs;

@@ -248,6 +248,12 @@ impl Ledger {
         })
     }
 
+    /// The signer of tree heads (clones share its key: see
+    /// [`JwsSigner::use_key`]).
+    pub fn signer(&self) -> &JwsSigner {
+        &self.inner.signer
+    }
+
     /// Records `event`; returns once it is durable, with the seq, server
     /// time and exact text it was given. On error nothing was recorded —
     /// except in the rare case of a sync failure, where the entry may have
