@@ -420,6 +420,11 @@ impl Server {
         if self.app.ledger().is_leased() {
             self.spawn_leases();
         }
+        // A shared database: changes made through other nodes reach the
+        // live rooms here.
+        let (app, stop) = (self.app.clone(), self.shutdown.clone());
+        self.tracker
+            .spawn(async move { app.hear_live_events(stop).await });
         let router =
             http::router(self.app.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let internal = self.shutdown.clone();

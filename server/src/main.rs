@@ -6,7 +6,6 @@ use anyhow::{Context, bail};
 use cadre_protocol::api::{NewPerson, NewSession, SessionView};
 use cadre_protocol::signalling::{IcePolicy, IceServer};
 use cadre_protocol::{Role, SessionKind};
-use cadre_server::directory::catalog::Catalog;
 use cadre_server::{Config, Server};
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use std::net::SocketAddr;
@@ -1016,9 +1015,10 @@ struct Offline {
 }
 
 async fn offline(data_dir: &Path, public_url: Option<String>) -> anyhow::Result<Offline> {
-    if !data_dir
-        .join(cadre_server::directory::catalog::DB_FILE)
-        .exists()
+    if shared_database().is_none()
+        && !data_dir
+            .join(cadre_server::directory::catalog::DB_FILE)
+            .exists()
     {
         bail!(
             "no cadre data in {} (run `cadre serve` or `cadre demo` once, or pass --data-dir)",
@@ -1094,13 +1094,24 @@ async fn session_command(data_dir: &Path, cmd: SessionCommand) -> anyhow::Result
         }
         SessionCommand::Revoke { session, person } => {
             let off = offline(data_dir, None).await?;
-            let catalog: &Catalog = off.app.catalog();
-            let p = catalog
-                .revoke_person(&session, &person)
-                .map_err(|e| anyhow::anyhow!("{e}"))?;
+            // Through the application: on a shared database, the node
+            // running the session lets the person go at once.
+            let revoked = off
+                .app
+                .revoke(&session, &person)
+                .await
+                .map_err(|e| anyhow::anyhow!("{} ({})", e.message, e.code))?;
+            let id = revoked.id.clone();
+            let name = off
+                .app
+                .catalog()
+                .run(move |c| c.person(&id))
+                .await
+                .map(|p| p.name)
+                .unwrap_or_default();
             println!(
-                "revoked the link of {} ({}); new connections with it are refused",
-                p.name, p.id
+                "revoked the link of {name} ({}); new connections with it are refused",
+                revoked.id
             );
         }
         SessionCommand::Invite {
@@ -1282,9 +1293,38 @@ async fn offline_or_init(data_dir: &Path, public_url: Option<String>) -> anyhow:
     let public_url = public_url
         .or_else(|| std::fs::read_to_string(data_dir.join(cadre_server::PUBLIC_URL_FILE)).ok())
         .unwrap_or_else(|| "http://127.0.0.1:8080".into());
-    let config = Config::new(data_dir);
-    let opened = cadre_server::open(&config, public_url.trim().to_owned())?;
+    let mut config = Config::new(data_dir);
+    let Some(url) = shared_database() else {
+        let opened = cadre_server::open(&config, public_url.trim().to_owned())?;
+        return Ok(Offline { app: opened.app });
+    };
+    // As a node of its own for the leases it may take (an append to a
+    // session no node is running), named apart from the servers'.
+    let host = rustix::system::uname()
+        .nodename()
+        .to_string_lossy()
+        .into_owned();
+    config.database = Some(cadre_server::config::SharedDatabase {
+        url,
+        node: format!("cli@{host}:{}", std::process::id()),
+        lease_ttl: Duration::from_secs(15),
+    });
+    // PostgreSQL's calls block: opened off the runtime.
+    let opened = tokio::task::spawn_blocking(move || {
+        cadre_server::open(&config, public_url.trim().to_owned())
+    })
+    .await??;
     Ok(Offline { app: opened.app })
+}
+
+/// The PostgreSQL database the commands other than `serve` and `demo`
+/// reach, as `CADRE_DATABASE` names it (the one the nodes share); none:
+/// the SQLite files in the data directory.
+fn shared_database() -> Option<String> {
+    std::env::var("CADRE_DATABASE")
+        .ok()
+        .map(|u| u.trim().to_owned())
+        .filter(|u| !u.is_empty())
 }
 
 /// A planned span as the organiser reads it: local times in

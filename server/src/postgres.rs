@@ -20,9 +20,12 @@ const CONNECT_TIMEOUT: Duration = Duration::from_secs(5);
 /// Set on every connection. `synchronous_commit` last, after whatever the
 /// URL's own options say, so it wins: a commit returns once its WAL is
 /// flushed. The timeouts bound a statement that waits on a lock (a lease row
-/// another node holds) or on a stalled server.
-const SESSION_OPTIONS: &str =
-    "-c lock_timeout=10000 -c statement_timeout=30000 -c synchronous_commit=on";
+/// another node holds) or on a stalled server, and a transaction left open
+/// by a node that froze in the middle of it (its locks, the lease row's
+/// among them, would otherwise hold a takeover back until its connection
+/// died); cadre never waits that long between two statements of one.
+const SESSION_OPTIONS: &str = "-c lock_timeout=10000 -c statement_timeout=30000 \
+     -c idle_in_transaction_session_timeout=5000 -c synchronous_commit=on";
 
 /// The connection settings for `url` (a libpq-style URL), with cadre's own
 /// added. The error is a sentence naming what is wrong with the URL.
@@ -82,6 +85,87 @@ impl Driver {
             }
         });
         Ok(client)
+    }
+}
+
+/// What a [`listen`] connection hears.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Heard {
+    /// A notification's payload, as committed by whoever sent it.
+    Payload(String),
+    /// The connection was lost and is listening again: what was sent
+    /// meanwhile was not heard.
+    Resumed,
+}
+
+impl Driver {
+    /// Listens on `channel` from a connection of its own, reconnecting
+    /// (every second) when it is lost, until `stop`: what is heard arrives
+    /// on the receiver, in commit order, on whatever runtime reads it.
+    pub fn listen(
+        self: &Arc<Self>,
+        config: Config,
+        channel: &'static str,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> tokio::sync::mpsc::Receiver<Heard> {
+        let (tx, rx) = tokio::sync::mpsc::channel(1024);
+        let runtime = self.0.as_ref().expect("running until dropped");
+        runtime.spawn(async move {
+            let mut first = true;
+            while !stop.is_cancelled() {
+                match listen_once(&config, channel, &tx, first, &stop).await {
+                    Ok(()) => {}
+                    Err(e) => tracing::warn!(error = %e, channel, "listening for notifications"),
+                }
+                first = false;
+                tokio::select! {
+                    () = stop.cancelled() => break,
+                    () = tokio::time::sleep(Duration::from_secs(1)) => {}
+                }
+            }
+        });
+        rx
+    }
+}
+
+/// One connection's listening, until it ends or `stop`.
+async fn listen_once(
+    config: &Config,
+    channel: &'static str,
+    tx: &tokio::sync::mpsc::Sender<Heard>,
+    first: bool,
+    stop: &tokio_util::sync::CancellationToken,
+) -> Result<(), tokio_postgres::Error> {
+    use tokio_postgres::AsyncMessage;
+    let (client, mut connection) = config.connect(NoTls).await?;
+    let heard = tx.clone();
+    let driving = tokio::spawn(async move {
+        let messages = futures_util::stream::poll_fn(move |cx| connection.poll_message(cx));
+        futures_util::pin_mut!(messages);
+        while let Some(message) = futures_util::StreamExt::next(&mut messages).await {
+            match message {
+                Ok(AsyncMessage::Notification(n)) => {
+                    if heard
+                        .send(Heard::Payload(n.payload().to_owned()))
+                        .await
+                        .is_err()
+                    {
+                        break;
+                    }
+                }
+                Ok(_) => {}
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(())
+    });
+    client.batch_execute(&format!("LISTEN {channel}")).await?;
+    if !first && tx.send(Heard::Resumed).await.is_err() {
+        return Ok(());
+    }
+    tokio::select! {
+        () = stop.cancelled() => Ok(()),
+        ended = driving => ended.unwrap_or(Ok(())),
     }
 }
 

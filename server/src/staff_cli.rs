@@ -97,6 +97,10 @@ fn read_password(from_stdin: bool, email: &str) -> anyhow::Result<String> {
 }
 
 fn open(data_dir: &Path, create: bool) -> anyhow::Result<Catalog> {
+    // The staff of a deployment whose nodes share a database are there.
+    if let Some(url) = crate::shared_database() {
+        return Catalog::open_postgres(&url).context("opening the shared database");
+    }
     if !data_dir
         .join(cadre_server::directory::catalog::DB_FILE)
         .exists()

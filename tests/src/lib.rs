@@ -97,6 +97,14 @@ pub const WAIT: Duration = Duration::from_secs(10);
 /// The WebSocket type under the clients.
 type Ws = WebSocketStream<TcpStream>;
 
+/// Held by the tests that load the machine most (clusters of server
+/// processes with their database) and by those that follow a rate over
+/// seconds, so that on a two-core machine one never starves the other.
+pub async fn heavy() -> tokio::sync::MutexGuard<'static, ()> {
+    static HEAVY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    HEAVY.lock().await
+}
+
 /// Seconds since the Unix epoch, for token claims.
 pub fn now() -> i64 {
     chrono::Utc::now().timestamp()

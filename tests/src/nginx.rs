@@ -15,6 +15,11 @@ pub fn shipped_site() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/cadre.conf")
 }
 
+/// The shipped site file for several nodes.
+pub fn shipped_nodes_site() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../deploy/nginx/cadre-nodes.conf")
+}
+
 /// A running nginx; stopped on drop.
 pub struct TestNginx {
     /// Its HTTPS address.
@@ -39,7 +44,7 @@ fn free_port() -> u16 {
 fn substitute(text: String, from: &str, to: &str) -> String {
     assert!(
         text.contains(from),
-        "deploy/nginx/cadre.conf no longer contains {from:?}: update tests/src/nginx.rs"
+        "the shipped nginx site file no longer contains {from:?}: update tests/src/nginx.rs"
     );
     text.replace(from, to)
 }
@@ -48,6 +53,34 @@ impl TestNginx {
     /// Starts nginx proxying to cadre at `upstream`, serving `cert_pem`
     /// and `key_pem` for TLS.
     pub fn start(upstream: SocketAddr, cert_pem: &str, key_pem: &str) -> TestNginx {
+        let site = std::fs::read_to_string(shipped_site()).expect("read deploy/nginx/cadre.conf");
+        let site = substitute(
+            site,
+            "server 127.0.0.1:8080;",
+            &format!("server {upstream};"),
+        );
+        Self::start_site(site, cert_pem, key_pem)
+    }
+
+    /// Starts nginx with the site file for several nodes
+    /// (`deploy/nginx/cadre-nodes.conf`), its two nodes at `nodes`.
+    pub fn start_nodes(nodes: [SocketAddr; 2], cert_pem: &str, key_pem: &str) -> TestNginx {
+        let site = std::fs::read_to_string(shipped_nodes_site())
+            .expect("read deploy/nginx/cadre-nodes.conf");
+        let site = substitute(
+            site,
+            "server 127.0.0.1:8081 ",
+            &format!("server {} ", nodes[0]),
+        );
+        let site = substitute(
+            site,
+            "server 127.0.0.1:8082 ",
+            &format!("server {} ", nodes[1]),
+        );
+        Self::start_site(site, cert_pem, key_pem)
+    }
+
+    fn start_site(site: String, cert_pem: &str, key_pem: &str) -> TestNginx {
         let binary = which_nginx();
         let dir = tempfile::tempdir().expect("a directory for nginx");
         let d = dir.path();
@@ -71,13 +104,7 @@ impl TestNginx {
         std::fs::write(d.join("key.pem"), key_pem).unwrap();
         let https = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let http = SocketAddr::from(([127, 0, 0, 1], free_port()));
-        let site = std::fs::read_to_string(shipped_site()).expect("read deploy/nginx/cadre.conf");
         let path = |name: &str| d.join(name).display().to_string();
-        let site = substitute(
-            site,
-            "server 127.0.0.1:8080;",
-            &format!("server {upstream};"),
-        );
         let site = substitute(site, "listen 80;", &format!("listen {http};"));
         let site = substitute(site, "listen [::]:80;", "");
         let site = substitute(site, "listen 443 ssl", &format!("listen {https} ssl"));

@@ -26,6 +26,11 @@ impl App {
         } else {
             tracing::info!(sid, "title corrected");
             self.registry().retitled(sid, after.title.clone()).await;
+            self.tell_other_nodes(super::live_events::LiveEvent::Retitled {
+                sid: sid.to_owned(),
+                title: after.title.clone(),
+            })
+            .await;
             vec![format!("title: « {before} » → « {} »", after.title)]
         };
         Ok((self.session_view(sid).await?, changes))

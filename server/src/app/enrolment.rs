@@ -141,5 +141,12 @@ impl App {
             role: person.role,
         };
         self.registry().enrolled(&person.session_id, me).await;
+        self.tell_other_nodes(super::live_events::LiveEvent::Enrolled {
+            sid: person.session_id.clone(),
+            id: person.id.clone(),
+            name: person.name.clone(),
+            role: person.role,
+        })
+        .await;
     }
 }

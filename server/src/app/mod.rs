@@ -20,6 +20,8 @@ pub mod import;
 pub mod invitations;
 // Staff's live view of a session: connected now, sign-ins, alerts.
 pub mod live_view;
+// What every node's live rooms hear of a change made through any node.
+pub mod live_events;
 // A session moved or cancelled from the console.
 pub mod planning;
 pub mod proofs;
@@ -526,6 +528,11 @@ impl App {
             .run(move |c| c.revoke_person(&s, &p))
             .await?;
         let disconnected = self.inner.registry.revoke(sid, &person.id).await;
+        self.tell_other_nodes(live_events::LiveEvent::Revoked {
+            sid: sid.to_owned(),
+            pid: person.id.clone(),
+        })
+        .await;
         tracing::info!(sid, pid, disconnected, "link revoked");
         Ok(Revoked {
             id: person.id,

@@ -169,6 +169,9 @@ pub struct SessionDetail {
 #[derive(Clone)]
 pub struct Catalog {
     db: Arc<Db>,
+    /// Names this handle (this process's catalogue) in what it sends
+    /// through [`Catalog::notify`], so that it can tell its own apart.
+    origin: Arc<str>,
 }
 
 /// Where the catalogue lives.
@@ -178,6 +181,10 @@ enum Db {
     /// A database several nodes share.
     Postgres(crate::postgres::Pool),
 }
+
+/// The PostgreSQL channel of what live rooms on every node must hear (see
+/// `app/live_events.rs`).
+pub const LIVE_CHANNEL: &str = "cadre_live";
 
 /// Idle PostgreSQL connections the catalogue keeps (the blocking pool may
 /// run more calls at once; those connect and close).
@@ -294,6 +301,7 @@ impl Catalog {
         conn.execute_batch(super::staff::SCHEMA)?;
         Ok(Catalog {
             db: Arc::new(Db::Sqlite(Mutex::new(conn))),
+            origin: new_origin()?,
         })
     }
 
@@ -308,6 +316,7 @@ impl Catalog {
         let pool = crate::postgres::Pool::new(config, driver, PG_KEEP);
         let catalog = Catalog {
             db: Arc::new(Db::Postgres(pool)),
+            origin: new_origin()?,
         };
         let wanted = super::PG_CATALOGUE.version;
         let found = catalog.with_sql(|db| {
@@ -350,6 +359,42 @@ impl Catalog {
                 |row| row.get::<_, i64>(0),
             )?)),
             Db::Postgres(_) => Ok(None),
+        }
+    }
+
+    /// This handle's name in what it sends (see [`Catalog::notify`]).
+    pub fn origin(&self) -> &str {
+        &self.origin
+    }
+
+    /// Sends `payload` to every process listening on the shared database
+    /// ([`Catalog::listen`]), this one included, once committed; nothing on
+    /// SQLite (one server). Call from [`Catalog::run`].
+    pub fn notify(&self, payload: &str) -> CatalogResult<()> {
+        if let Db::Postgres(_) = &*self.db {
+            self.with_sql(|db| {
+                db.execute(
+                    &format!("SELECT pg_notify('{LIVE_CHANNEL}', ?1)"),
+                    &sql_params![payload],
+                )
+            })?;
+        }
+        Ok(())
+    }
+
+    /// What [`Catalog::notify`] sends, from any process, until `stop`;
+    /// `None` on SQLite.
+    pub fn listen(
+        &self,
+        stop: tokio_util::sync::CancellationToken,
+    ) -> Option<tokio::sync::mpsc::Receiver<crate::postgres::Heard>> {
+        match &*self.db {
+            Db::Sqlite(_) => None,
+            Db::Postgres(pool) => Some(pool.driver().listen(
+                pool.config().clone(),
+                LIVE_CHANNEL,
+                stop,
+            )),
         }
     }
 
@@ -713,6 +758,12 @@ impl Catalog {
         })?;
         Ok(rows.iter().map(|r| r.get(0)).collect::<Result<_, _>>()?)
     }
+}
+
+fn new_origin() -> CatalogResult<Arc<str>> {
+    Ok(random_id(9)
+        .map_err(|e| CatalogError::Task(e.to_string()))?
+        .into())
 }
 
 /// A poisoned lock is safe to reuse: a panic while holding it leaves SQLite

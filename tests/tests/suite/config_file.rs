@@ -346,6 +346,10 @@ fn sample(key: &str, expects: &str, default: &Value, dir: &Path) -> String {
             "smtp-user" => quoted("cadre"),
             "smtp-password" => quoted("a-smtp-password-from-the-file"),
             "mail-from" => quoted("Organisme <noreply@example.org>"),
+            // Empty: the SQLite files (a shared database has its own tests,
+            // `several_nodes`).
+            "database" => quoted(""),
+            "node" => quoted("node-from-the-file"),
             other => panic!(
                 "no sample value for the new key `{other}` ({expects}, no default): add one here"
             ),
@@ -436,6 +440,7 @@ fn every_flag_of_serve_is_accepted_from_a_file_and_secrets_are_masked() {
             "turn-secret",
             "smtp-url",
             "smtp-password",
+            "database",
         ];
         if secrets.contains(&s["key"].as_str().unwrap()) {
             assert_eq!(s["value"], "********", "the secret is masked: {line}");

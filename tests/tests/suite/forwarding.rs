@@ -1380,6 +1380,8 @@ fn layers_of(subscriber: &SyntheticSubscriber, stream: &str) -> (Vec<u8>, usize)
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_estimate_that_only_follows_what_a_subscriber_receives_does_not_hold_a_camera_back() {
+    // It follows a rate over seconds: not beside a cluster of nodes.
+    let _alone = cadre_tests::heavy().await;
     use cadre_protocol::signalling::VideoQuality;
     let AnneAndChloeToBruno {
         forwarder,

@@ -619,3 +619,49 @@ async fn a_node_renews_its_leases_together_and_learns_which_it_lost() {
     assert_eq!(ledger_a.entries("s_2").await.unwrap().len(), 1);
     ledger_a.shutdown().await.unwrap();
 }
+
+/// A node that froze in the middle of a commit holds the lease row's lock
+/// (the fencing trigger's): the database ends that transaction soon after,
+/// so another node's takeover waits seconds, not until the frozen node's
+/// connection dies.
+#[tokio::test]
+async fn a_transaction_left_open_by_a_frozen_node_does_not_hold_a_takeover_back() {
+    let pg = TestPostgres::start();
+    let url = database(&pg, "ledger");
+    let b = open(&url, "node-b").await;
+    let lease = {
+        let a = open(&url, "node-a").await;
+        acquire(&a, SID, Duration::from_millis(500)).await.unwrap()
+    };
+    // Node A's connection, as cadre makes it, in the middle of a commit:
+    // the lease row locked as the trigger locks it, then nothing more.
+    let config = cadre_server::postgres::config(&url).unwrap();
+    let (frozen, connection) = config.connect(tokio_postgres::NoTls).await.unwrap();
+    let driven = tokio::spawn(connection);
+    frozen
+        .batch_execute(&format!(
+            "BEGIN; SELECT token FROM session_leases WHERE sid = '{SID}' AND token = {} FOR SHARE",
+            lease.token
+        ))
+        .await
+        .unwrap();
+    let shown = frozen
+        .query_one("SHOW idle_in_transaction_session_timeout", &[])
+        .await
+        .unwrap()
+        .get::<_, String>(0);
+    assert_eq!(shown, "5s");
+    tokio::time::sleep(Duration::from_millis(600)).await;
+
+    // Node B's takeover waits on the lock (at most its lock timeout, 10 s)
+    // and gets the session once the database has ended node A's.
+    let taken = {
+        let b = b.clone();
+        blocking(move || b.acquire(SID, TTL)).await
+    };
+    let taken = taken.expect("the takeover is not held back by the frozen transaction");
+    assert_eq!(taken.map(|l| l.token), Some(lease.token + 1));
+    assert!(frozen.is_closed() || frozen.simple_query("SELECT 1").await.is_err());
+    drop(frozen);
+    let _ = driven.await;
+}

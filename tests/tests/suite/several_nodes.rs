@@ -137,6 +137,57 @@ async fn two_nodes_share_the_catalogue_and_a_session_moves_with_one_verifiable_l
     assert_eq!(code, 0, "{out}{err}");
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_change_made_through_another_node_reaches_the_live_room_at_once() {
+    let pg = TestPostgres::start();
+    let url = database(&pg);
+    let a = node(&url, "node-a", None).await;
+    let b = node(&url, "node-b", Some(&a)).await;
+    let session = a
+        .create_session(&[
+            ("Claire", Role::Facilitator),
+            ("Karim", Role::Participant),
+            ("Léa", Role::Participant),
+        ])
+        .await;
+    let mut claire = a.join(&session, "Claire").await;
+    let mut karim = a.join(&session, "Karim").await;
+    claire.skip_until_type("peer_joined").await;
+
+    // Revoked through node B, which does not run the session: node A lets
+    // Karim go at once, as if it had been asked itself.
+    let karim_id = person(&session, "Karim").id.clone();
+    let (status, body) = b.revoke(&session.id, &karim_id).await;
+    assert!(status.is_success(), "{body}");
+    assert_eq!(body["disconnected"], false, "not connected to node B");
+    let drained = karim.drain_until_closed(Duration::from_secs(10)).await;
+    assert_eq!(
+        drained.close.map(|c| c.0),
+        Some(cadre_protocol::close_code::REVOKED)
+    );
+    assert_eq!(claire.peer_left_reason(&karim_id).await, "revoked");
+
+    // Retitled through node B: whoever joins node A's room from now on
+    // reads the new title.
+    let (status, body) = b
+        .patch(
+            &format!("/api/sessions/{}", session.id),
+            &serde_json::json!({"title": "Atelier renommé"}),
+        )
+        .await;
+    assert!(status.is_success(), "{body}");
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    loop {
+        let lea = a.join(&session, "Léa").await;
+        if lea.welcome["session"]["title"] == "Atelier renommé" {
+            break;
+        }
+        assert!(tokio::time::Instant::now() < deadline, "{}", lea.welcome);
+        drop(lea);
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// The lease of `sid` as the database has it: holder and fencing token.
 fn lease(pg: &TestPostgres, sid: &str) -> String {
     pg.psql(
@@ -176,7 +227,10 @@ async fn a_node_that_loses_a_session_lets_its_people_go_and_writes_nothing_more(
     // Nothing more from node A in that log: not her departure, not a new
     // join (turned back while node B holds it).
     let (error, _) = turned_back(&a, &session.id, &person(&session, "Karim").link.token).await;
-    assert!(error.to_string().contains("held by another server"), "{error}");
+    assert!(
+        error.to_string().contains("held by another server"),
+        "{error}"
+    );
     assert_eq!(a.ledger_all(&session.id).await.len(), before);
     assert_eq!(lease(&pg, &session.id), "node-b 2");
 
@@ -195,4 +249,662 @@ async fn a_node_that_loses_a_session_lets_its_people_go_and_writes_nothing_more(
     let seqs: Vec<u64> = log.iter().map(|e| e["seq"].as_u64().unwrap()).collect();
     assert_eq!(seqs, (0..log.len() as u64).collect::<Vec<_>>());
     assert!(log.len() > before);
+}
+
+// ---------------------------------------------------------------------------
+// Nodes as processes: killed, frozen, resumed.
+// ---------------------------------------------------------------------------
+
+/// A `cadre serve` process on the shared database, stopped by SIGKILL on
+/// drop.
+struct Process {
+    child: std::process::Child,
+    addr: String,
+    token: String,
+    dir: tempfile::TempDir,
+}
+
+impl Process {
+    /// Starts node `name`; with `like`, sharing its key and organiser token.
+    fn start(url: &str, name: &str, like: Option<&Process>) -> Process {
+        Self::start_with(url, name, like, &[])
+    }
+
+    /// [`Process::start`] with more flags.
+    fn start_with(url: &str, name: &str, like: Option<&Process>, more: &[&str]) -> Process {
+        use std::io::BufRead;
+        let dir = tempfile::tempdir().unwrap();
+        let mut args: Vec<String> = [
+            "--data-dir",
+            &dir.path().display().to_string(),
+            "serve",
+            "--bind",
+            "127.0.0.1:0",
+            "--no-turn",
+            "--json-ready",
+            "--database",
+            url,
+            "--node",
+            name,
+            "--lease-seconds",
+            "3",
+        ]
+        .iter()
+        .map(|s| s.to_string())
+        .collect();
+        if let Some(other) = like {
+            std::fs::copy(
+                other.dir.path().join("signing-key.pk8"),
+                dir.path().join("signing-key.pk8"),
+            )
+            .unwrap();
+            args.extend(["--organiser-token".to_owned(), other.token.clone()]);
+        }
+        args.extend(more.iter().map(|s| s.to_string()));
+        let log = std::fs::File::create(dir.path().join("node.log")).unwrap();
+        let mut child = std::process::Command::new(crate::reports::cadre_binary())
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let ready: Value = serde_json::from_str(&line).unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(dir.path().join("node.log")).unwrap_or_default();
+            panic!("{name} did not start ({e}): {line:?}\n{log}")
+        });
+        Process {
+            child,
+            addr: ready["url"]
+                .as_str()
+                .unwrap()
+                .trim_start_matches("http://")
+                .to_owned(),
+            token: ready["organiser_token"].as_str().unwrap().to_owned(),
+            dir,
+        }
+    }
+
+    fn signal(&self, signal: &str) {
+        let status = std::process::Command::new("kill")
+            .args([format!("-{signal}"), self.child.id().to_string()])
+            .status()
+            .unwrap();
+        assert!(status.success(), "kill -{signal}");
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("node.log")).unwrap_or_default()
+    }
+
+    async fn create_session(&self) -> cadre_protocol::api::SessionView {
+        let body = cadre_tests::session_body(&[
+            ("Claire", Role::Facilitator),
+            ("Karim", Role::Participant),
+        ]);
+        let response = reqwest::Client::new()
+            .post(format!("http://{}/api/sessions", self.addr))
+            .bearer_auth(&self.token)
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.json().await.unwrap()
+    }
+
+    async fn export(&self, sid: &str) -> String {
+        let response = reqwest::Client::new()
+            .get(format!("http://{}/api/sessions/{sid}/ledger", self.addr))
+            .bearer_auth(&self.token)
+            .send()
+            .await
+            .unwrap();
+        assert!(response.status().is_success(), "{}", response.status());
+        response.text().await.unwrap()
+    }
+
+    async fn jwks(&self) -> String {
+        reqwest::get(format!("http://{}/.well-known/jwks.json", self.addr))
+            .await
+            .unwrap()
+            .text()
+            .await
+            .unwrap()
+    }
+}
+
+impl Drop for Process {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+type Socket =
+    tokio_tungstenite::WebSocketStream<tokio_tungstenite::MaybeTlsStream<tokio::net::TcpStream>>;
+
+/// Connects to `addr` as the link `token`, and reads up to the welcome;
+/// `None` when the node turned the join back (or is gone).
+async fn welcome(addr: &str, sid: &str, token: &str) -> Option<Socket> {
+    let url = format!("ws://{addr}/ws/{sid}?token={token}");
+    let (mut ws, _) = tokio_tungstenite::connect_async(url).await.ok()?;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .ok()??;
+        if let Ok(Message::Text(text)) = frame {
+            let message: Value = serde_json::from_str(&text).unwrap();
+            match message["type"].as_str() {
+                Some("welcome") => return Some(ws),
+                Some("error") => return None,
+                _ => {}
+            }
+        }
+    }
+}
+
+/// Joins through `addr`, retrying as a client does until the node has the
+/// session; how long that took.
+async fn join_retrying(addr: &str, sid: &str, token: &str) -> (Socket, Duration) {
+    let started = std::time::Instant::now();
+    loop {
+        if let Some(ws) = welcome(addr, sid, token).await {
+            return (ws, started.elapsed());
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the session never came to {addr}"
+        );
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Sends a presence change and waits for its entry to be acknowledged
+/// durable (`evidence_recorded`); `None` when the node does not answer.
+async fn presence(ws: &mut Socket, visible: bool) -> Option<String> {
+    use futures_util::SinkExt;
+    let message = serde_json::json!({"type": "presence", "visible": visible, "focused": true});
+    ws.send(Message::Text(message.to_string().into()))
+        .await
+        .ok()?;
+    // Pings and other messages keep coming: the wait is bounded as a whole.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        let frame = tokio::time::timeout_at(deadline, ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        if let Message::Text(text) = frame {
+            let message: Value = serde_json::from_str(&text).unwrap();
+            let entry = message["entry"].as_str().unwrap_or_default();
+            if message["type"] == "evidence_recorded" && entry.contains(r#""kind":"visibility""#) {
+                return Some(entry.to_owned());
+            }
+        }
+    }
+}
+
+/// The last tree head of an export: a receipt as a client keeps it.
+fn last_head(export: &str) -> String {
+    let heads: Value = serde_json::from_str(export.lines().last().unwrap()).unwrap();
+    heads["tree_heads"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .as_str()
+        .unwrap()
+        .to_owned()
+}
+
+/// `cadre verify` of `export` with the node's keys and `receipts`: the
+/// exit code and what it printed.
+fn verify_with_receipts(export: &str, jwks: &str, receipts: &[String]) -> (i32, String) {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("ledger.jsonl");
+    std::fs::write(&file, export).unwrap();
+    std::fs::write(dir.path().join("jwks.json"), jwks).unwrap();
+    let receipts = receipts
+        .iter()
+        .enumerate()
+        .map(|(i, r)| {
+            let path = dir.path().join(format!("receipt-{i}.jws"));
+            std::fs::write(&path, r).unwrap();
+            path
+        })
+        .collect();
+    let args = cadre_server::evidence::verify::VerifyArgs {
+        file,
+        jwks: Some(dir.path().join("jwks.json").display().to_string()),
+        receipts,
+        consistency: Vec::new(),
+        tsa_certs: Vec::new(),
+        json: false,
+    };
+    let (mut out, mut err) = (Vec::new(), Vec::new());
+    let code = cadre_server::evidence::verify::run_with(&args, &mut out, &mut err);
+    (
+        code,
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out),
+            String::from_utf8_lossy(&err)
+        ),
+    )
+}
+
+/// Seqs of an export's entries, in order.
+fn export_seqs(export: &str) -> Vec<u64> {
+    export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter_map(|v| v["seq"].as_u64())
+        .collect()
+}
+
+/// Two node processes on a fresh database, and a session created through
+/// the first.
+struct Cluster {
+    _heavy: tokio::sync::MutexGuard<'static, ()>,
+    pg: TestPostgres,
+    a: Process,
+    b: Process,
+    session: cadre_protocol::api::SessionView,
+}
+
+impl Cluster {
+    async fn start() -> Cluster {
+        let _heavy = cadre_tests::heavy().await;
+        let pg = TestPostgres::start();
+        let url = database(&pg);
+        let a = Process::start(&url, "node-a", None);
+        let b = Process::start(&url, "node-b", Some(&a));
+        let session = a.create_session().await;
+        Cluster {
+            _heavy,
+            pg,
+            a,
+            b,
+            session,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_killed_while_writing_loses_nothing_it_acknowledged() {
+    let Cluster {
+        _heavy,
+        // Kept until the end: dropping it stops the database.
+        pg: _pg,
+        a,
+        b,
+        session,
+    } = Cluster::start().await;
+    let token = |name: &str| person(&session, name).link.token.clone();
+
+    let (mut claire, _) = join_retrying(&a.addr, &session.id, &token("Claire")).await;
+    let mut acknowledged = Vec::new();
+    for i in 0..6 {
+        acknowledged.push(
+            presence(&mut claire, i % 2 == 0)
+                .await
+                .expect("node A answers"),
+        );
+    }
+    let before = last_head(&a.export(&session.id).await);
+
+    // Killed in the middle of writing: presence changes keep coming, and
+    // whatever node A acknowledged before it died must be in the log.
+    let writer = tokio::spawn(async move {
+        let mut acknowledged = Vec::new();
+        for i in 0..400 {
+            // Alternating from where the loop above left it (false): a
+            // presence is recorded only when it changes.
+            match presence(&mut claire, i % 2 == 0).await {
+                Some(entry) => acknowledged.push(entry),
+                None => break,
+            }
+        }
+        acknowledged
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.signal("KILL");
+    let killed = std::time::Instant::now();
+    acknowledged.extend(writer.await.unwrap());
+    assert!(acknowledged.len() > 6, "node A was writing when it died");
+
+    // The session continues on node B once node A's lease lapses (its
+    // client reconnects by itself; here, a retrying join).
+    let (mut claire, waited) = join_retrying(&b.addr, &session.id, &token("Claire")).await;
+    let failover = killed.elapsed();
+    assert!(waited < Duration::from_secs(30));
+    presence(&mut claire, true).await.expect("node B records");
+    let export = b.export(&session.id).await;
+    for entry in &acknowledged {
+        assert!(
+            export.contains(entry.as_str()),
+            "an acknowledged entry is missing: {entry}"
+        );
+    }
+    let seqs = export_seqs(&export);
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+    let after = last_head(&export);
+    let (code, out) = verify_with_receipts(&export, &b.jwks().await, &[before, after]);
+    assert_eq!(code, 0, "{out}");
+    assert!(out.contains("receipt 1"), "{out}");
+    eprintln!(
+        "failover: {} entries acknowledged by node A, kill → first welcome on node B {:?}",
+        acknowledged.len(),
+        failover
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_node_frozen_past_its_lease_is_fenced_off_when_it_resumes() {
+    let Cluster {
+        _heavy,
+        pg,
+        a,
+        b,
+        session,
+    } = Cluster::start().await;
+    let token = |name: &str| person(&session, name).link.token.clone();
+    let (mut claire, _) = join_retrying(&a.addr, &session.id, &token("Claire")).await;
+    presence(&mut claire, false).await.expect("node A records");
+
+    // Node A freezes (a long GC pause, a VM stalled, a partition) while it
+    // writes, most likely in the middle of a commit, the lease row locked:
+    // its lease lapses, the database ends its stalled transaction, and
+    // node B takes the session with the next token.
+    let writer = tokio::spawn(async move {
+        let mut i = 0;
+        while presence(&mut claire, i % 2 == 0).await.is_some() {
+            i += 1;
+        }
+        claire
+    });
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    a.signal("STOP");
+    let mut claire = writer.await.unwrap();
+    let (mut karim, _) = join_retrying(&b.addr, &session.id, &token("Karim")).await;
+    presence(&mut karim, false).await.expect("node B records");
+    let lease_now = lease(&pg, &session.id);
+    assert_eq!(lease_now, "node-b 2");
+
+    // Node A resumes and tries to write for Claire with its old token:
+    // refused, and it lets her go (her client reconnects, to node B).
+    a.signal("CONT");
+    for visible in [true, false] {
+        assert_eq!(
+            presence(&mut claire, visible).await,
+            None,
+            "node A must not acknowledge"
+        );
+    }
+    let export = b.export(&session.id).await;
+    let seqs = export_seqs(&export);
+    assert_eq!(
+        seqs,
+        (0..seqs.len() as u64).collect::<Vec<_>>(),
+        "one log, no fork"
+    );
+    // Nothing of Claire's (node A's writing) after node B's first entry.
+    let entries: Vec<Value> = export
+        .lines()
+        .filter_map(|l| serde_json::from_str::<Value>(l).ok())
+        .filter(|v| v["seq"].is_u64())
+        .collect();
+    let of = |name: &str| person(&session, name).id.clone();
+    let takeover = entries
+        .iter()
+        .find(|e| e["actor"] == of("Karim").as_str())
+        .map(|e| e["seq"].as_u64().unwrap())
+        .expect("node B's entry for Karim");
+    let after: Vec<&Value> = entries
+        .iter()
+        .filter(|e| e["actor"] == of("Claire").as_str() && e["seq"].as_u64().unwrap() > takeover)
+        .collect();
+    assert!(
+        after.is_empty(),
+        "node A wrote after losing its lease: {after:?}"
+    );
+    let (code, out) = verify_with_receipts(&export, &b.jwks().await, &[]);
+    assert_eq!(code, 0, "{out}");
+    assert_eq!(lease(&pg, &session.id), "node-b 2");
+    // Node A saw it: its write refused by the fence, or the lease found
+    // lost before it tried.
+    let deadline = std::time::Instant::now() + Duration::from_secs(10);
+    while !(a.log().contains("lease lost") || a.log().contains("fencing token")) {
+        assert!(std::time::Instant::now() < deadline, "{}", a.log());
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_command_line_works_on_the_database_the_nodes_share() {
+    let _heavy = cadre_tests::heavy().await;
+    let pg = TestPostgres::start();
+    let url = database(&pg);
+    let a = Process::start(&url, "node-a", None);
+    let cli = |args: &[&str]| {
+        let out = std::process::Command::new(crate::reports::cadre_binary())
+            .arg("--data-dir")
+            .arg(a.dir.path())
+            .args(args)
+            .env("CADRE_DATABASE", &url)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "{args:?}: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    // Created from the command line: the running node knows it at once.
+    let created: Value = serde_json::from_str(&cli(&[
+        "session",
+        "create",
+        "--title",
+        "Atelier partagé",
+        "--kind",
+        "formation",
+        "--organisation",
+        "Organisme",
+        "--start",
+        "2030-03-04T09:00",
+        "--end",
+        "2030-03-04T12:00",
+        "--facilitator",
+        "Claire",
+        "--participant",
+        "Karim",
+        "--json",
+    ]))
+    .unwrap();
+    let sid = created["id"].as_str().unwrap();
+    let listed: Value = reqwest::Client::new()
+        .get(format!("http://{}/api/sessions", a.addr))
+        .bearer_auth(&a.token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert!(listed.to_string().contains(sid), "{listed}");
+    // And one created through the node is listed by the command line.
+    let through_node = a.create_session().await;
+    let list = cli(&["session", "list", "--json"]);
+    assert!(
+        list.contains(sid) && list.contains(&through_node.id),
+        "{list}"
+    );
+    // A staff account added from the command line logs in on the node.
+    let mut add = std::process::Command::new(crate::reports::cadre_binary())
+        .arg("--data-dir")
+        .arg(a.dir.path())
+        .args([
+            "staff",
+            "add",
+            "--email",
+            "anne@example.org",
+            "--name",
+            "Anne",
+            "--role",
+            "administrator",
+            "--password-stdin",
+        ])
+        .env("CADRE_DATABASE", &url)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write;
+        let mut stdin = add.stdin.take().unwrap();
+        writeln!(stdin, "{}", cadre_tests::staff::PASSWORD).unwrap();
+    }
+    assert!(add.wait().unwrap().success());
+    let login = reqwest::Client::new()
+        .post(format!("http://{}/api/staff/login", a.addr))
+        .header("origin", format!("http://{}", a.addr))
+        .json(&serde_json::json!({
+            "email": "anne@example.org",
+            "password": cadre_tests::staff::PASSWORD,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success(), "{}", login.status());
+    // Nothing went to a SQLite file in the data directory.
+    assert!(!a.dir.path().join("cadre.sqlite3").exists());
+}
+
+/// Joins through the proxy at `proxy` over TLS; `None` when the node it
+/// reached turned the join back.
+async fn wss_welcome(
+    proxy: std::net::SocketAddr,
+    ca: &cadre_tests::tls::TestCa,
+    sid: &str,
+    token: &str,
+) -> Option<cadre_tests::tls::WssClient> {
+    let tls = cadre_tests::tls::connect(proxy, ca.client_config(), None)
+        .await
+        .ok()?;
+    let certificate = cadre_tests::tls::presented(&tls);
+    let url = format!("wss://localhost:{}/ws/{sid}?token={token}", proxy.port());
+    let (mut ws, _) = tokio_tungstenite::client_async(url, tls).await.ok()?;
+    loop {
+        let frame = tokio::time::timeout(Duration::from_secs(10), ws.next())
+            .await
+            .ok()??
+            .ok()?;
+        if let Message::Text(text) = frame {
+            let message: Value = serde_json::from_str(&text).unwrap();
+            match message["type"].as_str() {
+                Some("welcome") => {
+                    return Some(cadre_tests::tls::WssClient {
+                        ws,
+                        welcome: message,
+                        certificate,
+                    });
+                }
+                Some("error") => return None,
+                _ => {}
+            }
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn behind_the_shipped_proxy_a_session_stays_on_one_node_and_moves_when_it_dies() {
+    let _heavy = cadre_tests::heavy().await;
+    use cadre_tests::nginx::TestNginx;
+    use cadre_tests::tls::{TestCa, Validity};
+    let pg = TestPostgres::start();
+    let url = database(&pg);
+    let proxied = ["--trusted-proxy", "127.0.0.1"];
+    let a = Process::start_with(&url, "node-a", None, &proxied);
+    let b = Process::start_with(&url, "node-b", Some(&a), &proxied);
+    let ca = TestCa::new("Organisme");
+    let issued = ca.issue(1, Validity::Current);
+    let addr = |p: &Process| p.addr.parse().unwrap();
+    let nginx = TestNginx::start_nodes([addr(&a), addr(&b)], &issued.cert_pem, &issued.key_pem);
+
+    // Sessions spread over both nodes by their id; a session's every join
+    // reaches the node that runs it.
+    let mut sessions = Vec::new();
+    for _ in 0..16 {
+        sessions.push(a.create_session().await);
+    }
+    let mut people = Vec::new();
+    let mut owners = std::collections::BTreeMap::new();
+    for session in &sessions {
+        let token = |name: &str| person(session, name).link.token.clone();
+        let claire = wss_welcome(nginx.https, &ca, &session.id, &token("Claire"))
+            .await
+            .expect("the first join through the proxy is welcome");
+        let owner = lease(&pg, &session.id);
+        let karim = wss_welcome(nginx.https, &ca, &session.id, &token("Karim"))
+            .await
+            .unwrap_or_else(|| panic!("Karim reaches the node of {}", session.id));
+        assert_eq!(lease(&pg, &session.id), owner, "one node runs the session");
+        *owners.entry(owner.clone()).or_insert(0) += 1;
+        people.push((session, owner, claire, karim));
+    }
+    assert_eq!(
+        owners.len(),
+        2,
+        "the sessions spread over both nodes: {owners:?}"
+    );
+
+    // Node A dies. Its sessions' people reconnect through the proxy, which
+    // finds node A refusing and tries node B; node B takes each session once
+    // node A's lease lapsed. Node B's sessions are not disturbed.
+    a.signal("KILL");
+    let killed = std::time::Instant::now();
+    let mut moved = Vec::new();
+    for (session, owner, _claire, _karim) in &people {
+        if owner != "node-a 1" {
+            continue;
+        }
+        let token = person(session, "Claire").link.token.clone();
+        let started = std::time::Instant::now();
+        loop {
+            if wss_welcome(nginx.https, &ca, &session.id, &token)
+                .await
+                .is_some()
+            {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "{} never came back: {}",
+                session.id,
+                nginx.error_log()
+            );
+            tokio::time::sleep(Duration::from_millis(200)).await;
+        }
+        assert_eq!(lease(&pg, &session.id), "node-b 2");
+        moved.push((session.id.clone(), killed.elapsed()));
+    }
+    for (session, owner, _, _) in &people {
+        if owner == "node-b 1" {
+            assert_eq!(lease(&pg, &session.id), "node-b 1", "untouched");
+        }
+    }
+    let (sid, _) = &moved[0];
+    let export = b.export(sid).await;
+    let (code, out) = verify_with_receipts(&export, &b.jwks().await, &[]);
+    assert_eq!(code, 0, "{out}");
+    eprintln!(
+        "behind the proxy: {} sessions on node A moved; kill → welcome on node B: {:?}",
+        moved.len(),
+        moved.iter().map(|(_, t)| *t).collect::<Vec<_>>()
+    );
 }

@@ -143,6 +143,11 @@ impl Registry {
             .is_none_or(|h| h.routes.admits(id, self.settings.forwarded_members))
     }
 
+    /// The sessions with a live room here now.
+    pub fn live_session_ids(&self) -> Vec<String> {
+        self.lock().keys().cloned().collect()
+    }
+
     /// Number of live sessions.
     pub fn live_sessions(&self) -> usize {
         self.lock().len()
