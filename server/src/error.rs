@@ -148,6 +148,19 @@ impl From<CatalogError> for ApiError {
             CatalogError::NotFound(m) => ApiError::new(ErrorCode::NotFound, m),
             CatalogError::Conflict(m) => ApiError::new(ErrorCode::Conflict, m),
             CatalogError::Refused(body) => ApiError::from(*body),
+            // A shared database restarting: said as such, to try again,
+            // rather than as an internal error.
+            CatalogError::Sql(e) if e.is_unavailable() => {
+                tracing::warn!(error = %e, "the database cannot be reached");
+                ApiError {
+                    retry_after: Some(2),
+                    ..ApiError::new(
+                        ErrorCode::AtCapacity,
+                        "the database cannot be reached right now; nothing was changed: try \
+                         again in a moment",
+                    )
+                }
+            }
             other => ApiError::new(ErrorCode::Internal, other.to_string()),
         }
     }

@@ -161,6 +161,36 @@ impl SqlError {
     }
 }
 
+impl SqlError {
+    /// Whether the database could not be reached, or went away during the
+    /// statement (a restart, a crash, a network cut): the statement did
+    /// nothing, and the same one may work a moment later.
+    pub fn is_unavailable(&self) -> bool {
+        match self {
+            SqlError::Postgres(e) => match e.code() {
+                // No answer from the server at all: tokio-postgres says so
+                // by the kind of error, which only its wording shows.
+                None => {
+                    let said = e.to_string();
+                    e.is_closed()
+                        || [
+                            "error connecting to server",
+                            "error communicating with the server",
+                            "timeout waiting for server",
+                        ]
+                        .iter()
+                        .any(|w| said.starts_with(w))
+                }
+                Some(code) => {
+                    code.code().starts_with("08")
+                        || matches!(code.code(), "57P01" | "57P02" | "57P03")
+                }
+            },
+            _ => false,
+        }
+    }
+}
+
 /// How a Rust type is read from a [`Value`].
 pub trait FromValue: Sized {
     /// Its name, for the error.

@@ -188,6 +188,55 @@ async fn a_change_made_through_another_node_reaches_the_live_room_at_once() {
     }
 }
 
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_database_restart_refuses_joins_clearly_meanwhile_and_loses_nothing_acknowledged() {
+    let mut pg = TestPostgres::start();
+    let url = database(&pg);
+    let a = node(&url, "node-a", None).await;
+    let session = a
+        .create_session(&[("Claire", Role::Facilitator), ("Karim", Role::Participant)])
+        .await;
+    let token = |name: &str| person(&session, name).link.token.clone();
+    let addr = a.addr().to_string();
+    let (mut claire, _) = join_retrying(&addr, &session.id, &token("Claire")).await;
+    let mut acknowledged = Vec::new();
+    for i in 0..4 {
+        acknowledged.push(presence(&mut claire, i % 2 == 0).await.expect("recorded"));
+    }
+
+    // PostgreSQL crashes: a join meanwhile is refused with a sentence that
+    // says so (503, to try again), and Claire's presence is not
+    // acknowledged (nothing is acknowledged that is not durable).
+    pg.crash();
+    let (status, error) = a.refusal(&session.id, &token("Karim")).await;
+    assert_eq!(
+        status,
+        reqwest::StatusCode::SERVICE_UNAVAILABLE,
+        "{error:?}"
+    );
+    assert!(
+        error.message.contains("database cannot be reached"),
+        "{error:?}"
+    );
+    let during = presence(&mut claire, true).await;
+    assert_eq!(during, None, "acknowledged while the database was down");
+
+    // Back: the node recovers by itself, joins and evidence go on.
+    pg.restart();
+    let (mut karim, waited) = join_retrying(&addr, &session.id, &token("Karim")).await;
+    assert!(waited < Duration::from_secs(30));
+    acknowledged.push(presence(&mut karim, false).await.expect("recorded again"));
+    let export = a.ledger_export(&session.id).await;
+    for entry in &acknowledged {
+        assert!(export.contains(entry.as_str()), "lost: {entry}");
+    }
+    let seqs = export_seqs(&export);
+    assert_eq!(seqs, (0..seqs.len() as u64).collect::<Vec<_>>());
+    let dir = tempfile::tempdir().unwrap();
+    let (code, out, err) = verify_export(dir.path(), &export, &a.jwks_text().await, &[]);
+    assert_eq!(code, 0, "{out}{err}");
+}
+
 /// The lease of `sid` as the database has it: holder and fencing token.
 fn lease(pg: &TestPostgres, sid: &str) -> String {
     pg.psql(
