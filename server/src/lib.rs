@@ -79,6 +79,8 @@ pub mod logging;
 pub mod mail;
 pub mod metrics;
 pub mod postgres;
+// `cadre import`: a data directory's SQLite files into PostgreSQL.
+pub mod postgres_import;
 pub mod proxy;
 pub mod readiness;
 pub mod recording;

@@ -92,6 +92,10 @@ enum Command {
     /// owner; with `--app-role`, leave the role nodes connect as SELECT and
     /// INSERT only on the evidence.
     Migrate(ops_cli::MigrateArgs),
+    /// Copy the data directory's catalogue and ledger (SQLite) into an
+    /// empty PostgreSQL database `cadre migrate` prepared, checking every
+    /// session's log read back before committing; stop the server first.
+    Import(ops_cli::ImportArgs),
     /// Staff accounts of the console: the first administrator, list,
     /// reset a password, disable.
     #[command(subcommand)]
@@ -511,6 +515,7 @@ async fn main() -> std::process::ExitCode {
         Command::Backup(args) => ops_cli::backup(&cli.data_dir, args).await,
         Command::Restore(args) => ops_cli::restore(&cli.data_dir, args).await,
         Command::Migrate(args) => ops_cli::migrate(args).await,
+        Command::Import(args) => ops_cli::import(&cli.data_dir, args).await,
         Command::Staff(cmd) => {
             // Argon2 and SQLite block: off the runtime's threads.
             let data_dir = cli.data_dir.clone();

@@ -75,6 +75,14 @@ pub(crate) struct MigrateArgs {
     app_role: Option<String>,
 }
 
+#[derive(Args)]
+pub(crate) struct ImportArgs {
+    /// The database, as the owner of its tables (as for `cadre migrate`):
+    /// `postgres://USER[:PASSWORD]@HOST[:PORT]/DB`.
+    #[arg(long, env = "CADRE_DATABASE", hide_env_values = true)]
+    database: String,
+}
+
 /// The command line, with a configuration file's settings for `serve` and
 /// `demo` given to the flags that neither the command line nor the
 /// environment set. Exits on a refusal, as clap does.
@@ -388,6 +396,29 @@ pub(crate) async fn migrate(args: MigrateArgs) -> anyhow::Result<()> {
     for (component, version) in done {
         say!("{component} tables at schema version {version}");
     }
+    Ok(())
+}
+
+pub(crate) async fn import(data_dir: &Path, args: ImportArgs) -> anyhow::Result<()> {
+    let dir = data_dir.to_owned();
+    // SQLite and the client block: off the runtime's threads.
+    let done = tokio::task::spawn_blocking(move || {
+        cadre_server::postgres_import::import(&dir, &args.database)
+    })
+    .await
+    .context("the import task")??;
+    for (table, rows) in &done.tables {
+        say!("{table}: {rows} rows");
+    }
+    say!(
+        "ledger: {} sessions, {} entries, {} tree heads, {} anchors, each session read back \
+         identical",
+        done.sessions,
+        done.entries,
+        done.heads,
+        done.anchors
+    );
+    say!("imported from {}", data_dir.display());
     Ok(())
 }
 

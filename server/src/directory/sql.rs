@@ -267,6 +267,11 @@ impl<T: FromValue> FromValue for Option<T> {
 pub struct Row(Vec<Value>);
 
 impl Row {
+    /// Every value, in the order of the SELECT.
+    pub fn values(&self) -> &[Value] {
+        &self.0
+    }
+
     /// Column `i` as a `T`.
     pub fn get<T: FromValue>(&self, i: usize) -> Result<T, SqlError> {
         let found = self.0.get(i).unwrap_or(&Value::Null);

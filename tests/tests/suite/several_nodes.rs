@@ -819,17 +819,7 @@ async fn the_command_line_works_on_the_database_the_nodes_share() {
         writeln!(stdin, "{}", cadre_tests::staff::PASSWORD).unwrap();
     }
     assert!(add.wait().unwrap().success());
-    let login = reqwest::Client::new()
-        .post(format!("http://{}/api/staff/login", a.addr))
-        .header("origin", format!("http://{}", a.addr))
-        .json(&serde_json::json!({
-            "email": "anne@example.org",
-            "password": cadre_tests::staff::PASSWORD,
-        }))
-        .send()
-        .await
-        .unwrap();
-    assert!(login.status().is_success(), "{}", login.status());
+    anne_logs_in(&format!("http://{}", a.addr)).await;
     // Nothing went to a SQLite file in the data directory.
     assert!(!a.dir.path().join("cadre.sqlite3").exists());
 }
@@ -956,4 +946,124 @@ async fn behind_the_shipped_proxy_a_session_stays_on_one_node_and_moves_when_it_
         moved.len(),
         moved.iter().map(|(_, t)| *t).collect::<Vec<_>>()
     );
+}
+
+/// The staff account anne@example.org logs in at the node at `base`.
+async fn anne_logs_in(base: &str) {
+    let login = reqwest::Client::new()
+        .post(format!("{base}/api/staff/login"))
+        .json(&serde_json::json!({
+            "email": "anne@example.org",
+            "password": cadre_tests::staff::PASSWORD,
+        }))
+        .send()
+        .await
+        .unwrap();
+    assert!(login.status().is_success(), "{}", login.status());
+}
+
+/// `cadre import` run from the command line on `dir`, into `url`: exit
+/// code and what it said.
+fn cadre_import(dir: &std::path::Path, url: &str) -> (bool, String) {
+    let out = std::process::Command::new(crate::reports::cadre_binary())
+        .arg("--data-dir")
+        .arg(dir)
+        .arg("import")
+        .env("CADRE_DATABASE", url)
+        .output()
+        .unwrap();
+    (
+        out.status.success(),
+        format!(
+            "{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        ),
+    )
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_installation_on_sqlite_moves_to_postgresql_with_its_evidence_intact() {
+    // A server on its SQLite files, with a session that ran, a staff
+    // account and its audit log.
+    let single = TestServer::start().await;
+    let session = single
+        .create_session(&[("Claire", Role::Facilitator), ("Karim", Role::Participant)])
+        .await;
+    let mut claire = single.join(&session, "Claire").await;
+    let karim = single.join(&session, "Karim").await;
+    claire.skip_until_type("peer_joined").await;
+    drop(karim);
+    claire.leave().await;
+    cadre_tests::staff::StaffLogin::new(
+        &single,
+        "anne@example.org",
+        "Anne",
+        cadre_protocol::staff::StaffRole::Administrator,
+    )
+    .await;
+    let before = single.ledger_export(&session.id).await;
+    single.stop().await;
+
+    let pg = TestPostgres::start();
+    let url = database(&pg);
+    // As the tables' owner, as cadre migrate runs.
+    let owner = pg.url(SUPERUSER, "cadre");
+    let dir = single.data_file("");
+    let (ok, said) = cadre_import(&dir, &owner);
+    assert!(ok, "{said}");
+    assert!(said.contains("each session read back identical"), "{said}");
+    assert!(said.contains("staff_audit: "), "{said}");
+
+    // A node on the database, with the same keys: the same log (entry for
+    // entry, and the server's stop recorded after that download), which
+    // verifies against the head handed out before the move; links minted
+    // before admit; the staff account logs in.
+    let node = single
+        .restart_with(|c| {
+            c.database = Some(SharedDatabase {
+                url: url.clone(),
+                node: "node-a".into(),
+                lease_ttl: Duration::from_secs(3),
+            })
+        })
+        .await;
+    let after = node.ledger_export(&session.id).await;
+    let entries_of = |export: &str| -> Vec<String> {
+        export
+            .lines()
+            .filter(|l| !l.contains("tree_heads"))
+            .map(str::to_owned)
+            .collect()
+    };
+    let (was, is) = (entries_of(&before), entries_of(&after));
+    assert_eq!(is[..was.len()], was[..], "the same entries, to the byte");
+    assert!(
+        is[was.len()].contains("server_stopping"),
+        "{}",
+        is[was.len()]
+    );
+    let receipt = last_head(&before);
+    assert!(after.contains(&receipt));
+    let (code, out) = verify_with_receipts(&after, &node.jwks_text().await, &[receipt]);
+    assert_eq!(code, 0, "{out}");
+    let scratch = tempfile::tempdir().unwrap();
+    let _claire = node.join(&session, "Claire").await;
+    anne_logs_in(&node.url("")).await;
+
+    // Bad input changes nothing: into a database that holds data already,
+    // or one cadre migrate did not prepare.
+    let count = || pg.psql("cadre", "SELECT COUNT(*) FROM ledger_entries");
+    let entries = count();
+    let (ok, said) = cadre_import(&dir, &owner);
+    assert!(!ok);
+    assert!(said.contains("empty database only"), "{said}");
+    assert_eq!(count(), entries);
+    pg.create_database("bare");
+    let (ok, said) = cadre_import(&dir, &pg.url(SUPERUSER, "bare"));
+    assert!(!ok);
+    assert!(said.contains("cadre migrate"), "{said}");
+    let (ok, said) = cadre_import(scratch.path(), &owner);
+    assert!(!ok);
+    assert!(said.contains("does not exist"), "{said}");
 }
