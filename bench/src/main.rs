@@ -17,6 +17,7 @@ mod conn;
 mod forward;
 mod forward_process;
 mod http;
+mod nodes;
 mod playable;
 mod procfs;
 mod recording;
@@ -67,6 +68,10 @@ enum Command {
     /// Recordings made playable: the people's WebM files and the composed
     /// view of a recorded segment (ffmpeg), their time and CPU.
     Playable(playable::PlayableArgs),
+    /// cadre on PostgreSQL with one node and with two: joins per second,
+    /// relay latency, and failover time (a node killed → the first welcome
+    /// on the other) over many rounds.
+    Nodes(nodes::NodesArgs),
 }
 
 /// The signalling load test (the default mode).
@@ -191,6 +196,7 @@ fn main() -> ExitCode {
         Some(Command::Compare(args)) => return compare::main(args),
         Some(Command::Forward(args)) => return forward::main(args),
         Some(Command::Playable(args)) => return playable::main(args),
+        Some(Command::Nodes(args)) => return nodes::main(args),
         None => cli.signalling,
     };
     if let Err(e) = validate(&args) {

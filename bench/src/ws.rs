@@ -33,7 +33,10 @@ impl WsClient {
         wait: Duration,
     ) -> Result<WsClient> {
         let url = format!("{ws_base}/ws/{sid}?token={token}");
-        let (ws, _) = timeout(wait, tokio_tungstenite::connect_async(url.as_str()))
+        // Without Nagle: a lone signal must not wait for the previous
+        // one's acknowledgement (40 ms of delayed ACK on loopback).
+        let connecting = tokio_tungstenite::connect_async_with_config(url.as_str(), None, true);
+        let (ws, _) = timeout(wait, connecting)
             .await
             .map_err(|_| anyhow!("{label}: connecting took longer than {wait:?}"))?
             .with_context(|| format!("{label}: connecting"))?;
