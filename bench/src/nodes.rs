@@ -7,8 +7,10 @@
 //! A throwaway PostgreSQL on loopback (the test harness's: Debian's
 //! postgresql, default settings), release nodes as processes sharing its
 //! database and the signing key. Each session is joined at the node that
-//! runs it, as the routing proxy (`deploy/nginx/cadre-nodes.conf`) sends it;
-//! the proxy's own cost is nginx's and is not part of these figures.
+//! runs it: straight (session k at node k mod n), then through Debian's
+//! nginx running the shipped site files over TLS (`deploy/nginx/cadre.conf`
+//! in front of one node, `cadre-nodes.conf` in front of two, which sends a
+//! session to a node by its id), as people reach a deployment.
 
 use crate::setup::{Seat, Server, Spawn, create_sessions, session_sizes};
 use crate::stats::{Histogram, Summary};
@@ -99,12 +101,44 @@ async fn run(args: &NodesArgs) -> Result<()> {
     let mut b = node(args, &url, "node-b", &dirs[1], Some((&dirs[0], &token))).await?;
     eprintln!("nodes at {} and {}", a.url, b.url);
 
-    let one = phase(args, &[&a]).await.context("one node")?;
-    let two = phase(args, &[&a, &b]).await.context("two nodes")?;
-    println!("| nodes | joins/s | join p50 / p99 ms | relay p50 / p99 ms |\n|---:|---:|---:|---:|");
-    for (n, p) in [(1, &one), (2, &two)] {
+    let one = phase(args, &a, Route::Direct(&[&a]))
+        .await
+        .context("one node")?;
+    let two = phase(args, &a, Route::Direct(&[&a, &b]))
+        .await
+        .context("two nodes")?;
+    let ca = cadre_tests::tls::TestCa::new("cadre-bench");
+    let issued = ca.issue(1, cadre_tests::tls::Validity::Current);
+    let addr = |s: &Server| -> Result<std::net::SocketAddr> {
+        Ok(s.url.trim_start_matches("http://").parse()?)
+    };
+    let proxied_one = {
+        let nginx =
+            cadre_tests::nginx::TestNginx::start(addr(&a)?, &issued.cert_pem, &issued.key_pem);
+        phase(args, &a, Route::Proxy(nginx.https, ca.client_config()))
+            .await
+            .context("one node behind nginx")?
+    };
+    let proxied_two = {
+        let nginx = cadre_tests::nginx::TestNginx::start_nodes(
+            [addr(&a)?, addr(&b)?],
+            &issued.cert_pem,
+            &issued.key_pem,
+        );
+        phase(args, &a, Route::Proxy(nginx.https, ca.client_config()))
+            .await
+            .context("two nodes behind nginx")?
+    };
+    println!("| nodes | reached | joins/s | join p50 / p99 ms | relay p50 / p99 ms |");
+    println!("|---:|---|---:|---:|---:|");
+    for (n, how, p) in [
+        (1, "straight", &one),
+        (2, "straight", &two),
+        (1, "nginx, TLS", &proxied_one),
+        (2, "nginx, TLS", &proxied_two),
+    ] {
         println!(
-            "| {n} | {:.0} | {:.2} / {:.2} | {:.2} / {:.2} |",
+            "| {n} | {how} | {:.0} | {:.2} / {:.2} | {:.2} / {:.2} |",
             p.joins_per_s, p.join.p50_ms, p.join.p99_ms, p.relay.p50_ms, p.relay.p99_ms
         );
     }
@@ -156,7 +190,8 @@ async fn node(
         if !key.exists() {
             std::fs::copy(other.join("signing-key.pk8"), &key)?;
         }
-        extra.extend(["--organiser-token".to_owned(), token.to_owned()]);
+        // One argument: a token may begin with a dash.
+        extra.push(format!("--organiser-token={token}"));
     }
     let how = Spawn {
         tls: false,
@@ -165,20 +200,32 @@ async fn node(
     Server::spawn_with(&args.server_bin, &extra, Duration::from_secs(60), how).await
 }
 
-/// Creates the sessions through the first node, joins each at the node
-/// that runs it (session k at node k mod n), relays, and lets everyone go.
-async fn phase(args: &NodesArgs, nodes: &[&Server]) -> Result<Phase> {
+/// How people reach the nodes.
+#[derive(Clone)]
+enum Route<'a> {
+    /// Session k at node k mod n.
+    Direct(&'a [&'a Server]),
+    /// Through a TLS proxy at this address, trusting this configuration.
+    Proxy(std::net::SocketAddr, Arc<rustls::ClientConfig>),
+}
+
+/// Creates the sessions through `first`, joins each at the node that runs
+/// it (by `route`), relays, and lets everyone go.
+async fn phase(args: &NodesArgs, first: &Server, route: Route<'_>) -> Result<Phase> {
     let sizes = session_sizes(args.participants, args.session_size);
-    let seats = create_sessions(nodes[0], &sizes, 8, Duration::from_secs(600)).await?;
+    let seats = create_sessions(first, &sizes, 8, Duration::from_secs(600)).await?;
     let mut order: Vec<String> = Vec::new();
     for seat in &seats {
         if !order.contains(&seat.sid) {
             order.push(seat.sid.clone());
         }
     }
-    let base_of = |seat: &Seat| {
-        let k = order.iter().position(|s| *s == seat.sid).unwrap_or(0);
-        nodes[k % nodes.len()].ws_base()
+    let base_of = |seat: &Seat| match &route {
+        Route::Direct(nodes) => {
+            let k = order.iter().position(|s| *s == seat.sid).unwrap_or(0);
+            Ok(nodes[k % nodes.len()].ws_base())
+        }
+        Route::Proxy(addr, config) => Err((*addr, config.clone())),
     };
     let join = Arc::new(Histogram::default());
     let permits = Arc::new(Semaphore::new(args.connect_concurrency.max(1)));
@@ -190,14 +237,13 @@ async fn phase(args: &NodesArgs, nodes: &[&Server]) -> Result<Phase> {
             let _permit = permits.acquire_owned().await?;
             let t = Instant::now();
             let label = format!("{}#{}", seat.sid, seat.pos);
-            let client = WsClient::connect(
-                &base,
-                &seat.sid,
-                &seat.token,
-                label,
-                Duration::from_secs(30),
-            )
-            .await?;
+            let wait = Duration::from_secs(30);
+            let client = match base {
+                Ok(base) => WsClient::connect(&base, &seat.sid, &seat.token, label, wait).await?,
+                Err((addr, config)) => {
+                    WsClient::connect_tls(addr, config, &seat.sid, &seat.token, label, wait).await?
+                }
+            };
             join.record(t.elapsed().as_nanos() as u64);
             Ok::<_, anyhow::Error>((seat, client))
         }));

@@ -40,6 +40,46 @@ impl WsClient {
             .await
             .map_err(|_| anyhow!("{label}: connecting took longer than {wait:?}"))?
             .with_context(|| format!("{label}: connecting"))?;
+        Self::start(ws, label, wait).await
+    }
+
+    /// Like [`WsClient::connect`], through a TLS proxy at `addr` (WSS,
+    /// `localhost` as the name the certificate must carry).
+    pub async fn connect_tls(
+        addr: std::net::SocketAddr,
+        config: std::sync::Arc<rustls::ClientConfig>,
+        sid: &str,
+        token: &str,
+        label: String,
+        wait: Duration,
+    ) -> Result<WsClient> {
+        let url = format!("wss://localhost:{}/ws/{sid}?token={token}", addr.port());
+        let connecting = async {
+            let tcp = tokio::net::TcpStream::connect(addr).await?;
+            tcp.set_nodelay(true)?;
+            let name = rustls::pki_types::ServerName::try_from("localhost")?;
+            let tls = tokio_rustls::TlsConnector::from(config)
+                .connect(name, tcp)
+                .await?;
+            let (ws, _) = tokio_tungstenite::client_async(url.as_str(), tls).await?;
+            Ok::<_, anyhow::Error>(ws)
+        };
+        let ws = timeout(wait, connecting)
+            .await
+            .map_err(|_| anyhow!("{label}: connecting took longer than {wait:?}"))?
+            .with_context(|| format!("{label}: connecting"))?;
+        Self::start(ws, label, wait).await
+    }
+
+    /// Reads up to the welcome on `ws`, then runs its reader and writer.
+    async fn start<S>(
+        ws: tokio_tungstenite::WebSocketStream<S>,
+        label: String,
+        wait: Duration,
+    ) -> Result<WsClient>
+    where
+        S: tokio::io::AsyncRead + tokio::io::AsyncWrite + Unpin + Send + 'static,
+    {
         let (mut sink, mut stream) = ws.split();
         let (in_tx, mut inbox) = mpsc::unbounded_channel::<Value>();
         let reader = tokio::spawn(async move {

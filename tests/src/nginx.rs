@@ -128,7 +128,7 @@ impl TestNginx {
              pid {pid};\n\
              error_log {log} info;\n\
              daemon off;\n\
-             events {{ worker_connections 256; }}\n\
+             events {{ worker_connections 4096; }}\n\
              http {{\n\
              client_body_temp_path {tmp}/body;\n\
              proxy_temp_path {tmp}/proxy;\n\

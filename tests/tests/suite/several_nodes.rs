@@ -347,7 +347,8 @@ impl Process {
                 dir.path().join("signing-key.pk8"),
             )
             .unwrap();
-            args.extend(["--organiser-token".to_owned(), other.token.clone()]);
+            // One argument: a token may begin with a dash.
+            args.push(format!("--organiser-token={}", other.token));
         }
         args.extend(more.iter().map(|s| s.to_string()));
         let log = std::fs::File::create(dir.path().join("node.log")).unwrap();
