@@ -78,6 +78,8 @@ pub mod live;
 pub mod logging;
 pub mod mail;
 pub mod metrics;
+// SIGHUP for the watchers that reload their files on it.
+mod hangup;
 pub mod postgres;
 // `cadre import`: a data directory's SQLite files into PostgreSQL.
 pub mod postgres_import;

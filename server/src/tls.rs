@@ -269,29 +269,12 @@ impl Certificates {
         let mut poll = tokio::time::interval(self.inner.files.reload_interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         poll.tick().await;
-        #[cfg(unix)]
-        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!("SIGHUP will not reload the TLS certificate: {e}");
-                None
-            }
-        };
+        let mut hangup = crate::hangup::Hangup::listen("reload the TLS certificate");
         loop {
-            #[cfg(unix)]
-            let hup = async {
-                match hangup.as_mut() {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            #[cfg(not(unix))]
-            let hup = std::future::pending::<Option<()>>();
             tokio::select! {
                 () = stop.cancelled() => break,
                 _ = poll.tick() => self.reload_if_changed(),
-                _ = hup => self.reload_and_log("SIGHUP"),
+                () = hangup.recv() => self.reload_and_log("SIGHUP"),
             }
         }
     }

@@ -81,26 +81,9 @@ impl App {
         let mut poll = tokio::time::interval(interval);
         poll.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         poll.tick().await;
-        #[cfg(unix)]
-        let mut hangup = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::hangup())
-        {
-            Ok(s) => Some(s),
-            Err(e) => {
-                tracing::warn!("SIGHUP will not reload the signing keys: {e}");
-                None
-            }
-        };
+        let mut hangup = crate::hangup::Hangup::listen("reload the signing keys");
         let mut last_error = None;
         loop {
-            #[cfg(unix)]
-            let hup = async {
-                match hangup.as_mut() {
-                    Some(s) => s.recv().await,
-                    None => std::future::pending().await,
-                }
-            };
-            #[cfg(not(unix))]
-            let hup = std::future::pending::<Option<()>>();
             tokio::select! {
                 () = stop.cancelled() => break,
                 _ = poll.tick() => {
@@ -112,7 +95,7 @@ impl App {
                         self.reload_and_log("the state file changed", &mut last_error);
                     }
                 }
-                _ = hup => {
+                () = hangup.recv() => {
                     last_error = None;
                     self.reload_and_log("SIGHUP", &mut last_error);
                 }

@@ -156,45 +156,46 @@ async fn open(
         .await;
     let opened = match opened {
         Ok(a) => a,
-        Err(crate::evidence::ledger::LedgerError::Elsewhere(_)) => {
-            // Another node writes the session (the routing proxy sent this
-            // join here while the session moves): the client retries.
-            info!("the session is held by another node; refusing the join for now");
-            let msg = ServerMessage::error(
-                ErrorCode::Conflict,
-                "this session is held by another server right now; reconnecting in a moment",
-            );
-            let _ = sink.send(Message::Text(encode(&msg))).await;
-            let _ = sink
-                .send(Message::Close(Some(CloseFrame {
-                    code: cadre_protocol::close_code::SHUTDOWN,
-                    reason: Utf8Bytes::from_static("session held by another server"),
-                })))
-                .await;
-            let refused = Closing {
-                reason: LeaveReason::Shutdown,
-                code: None,
-            };
-            finish(&mut sink, &mut stream, None, refused, limits.close_grace).await;
-            return None;
-        }
         Err(e) => {
-            warn!("cannot record the connection; refusing it: {e}");
-            let msg = ServerMessage::error(
-                ErrorCode::Internal,
-                "attendance cannot be recorded right now; please try again in a moment",
-            );
+            let (msg, code, said, reason) = match e {
+                // Another node writes the session (the routing proxy sent
+                // this join here while the session moves): the client
+                // retries as after a server's stop.
+                crate::evidence::ledger::LedgerError::Elsewhere(_) => {
+                    info!("the session is held by another node; refusing the join for now");
+                    (
+                        ServerMessage::error(
+                            ErrorCode::Conflict,
+                            "this session is held by another server right now; reconnecting \
+                             in a moment",
+                        ),
+                        cadre_protocol::close_code::SHUTDOWN,
+                        "session held by another server",
+                        LeaveReason::Shutdown,
+                    )
+                }
+                e => {
+                    warn!("cannot record the connection; refusing it: {e}");
+                    (
+                        ServerMessage::error(
+                            ErrorCode::Internal,
+                            "attendance cannot be recorded right now; please try again in a \
+                             moment",
+                        ),
+                        1011,
+                        "evidence store unavailable",
+                        LeaveReason::Disconnected,
+                    )
+                }
+            };
             let _ = sink.send(Message::Text(encode(&msg))).await;
             let _ = sink
                 .send(Message::Close(Some(CloseFrame {
-                    code: 1011,
-                    reason: Utf8Bytes::from_static("evidence store unavailable"),
+                    code,
+                    reason: Utf8Bytes::from_static(said),
                 })))
                 .await;
-            let refused = Closing {
-                reason: LeaveReason::Disconnected,
-                code: None,
-            };
+            let refused = Closing { reason, code: None };
             finish(&mut sink, &mut stream, None, refused, limits.close_grace).await;
             return None;
         }
