@@ -1479,6 +1479,50 @@ mod tests {
     }
 
     #[test]
+    fn a_shared_database_takes_a_node_name_and_a_lease_that_can_be_renewed() {
+        let url = "postgres://cadre_app@db/cadre";
+        assert!(
+            config(Path::new("d"), &serve(&[]).unwrap())
+                .unwrap()
+                .database
+                .is_none()
+        );
+        let set = serve(&[
+            "--database",
+            url,
+            "--node",
+            "node-a",
+            "--lease-seconds",
+            "9",
+        ])
+        .unwrap();
+        let shared = config(Path::new("d"), &set).unwrap().database.unwrap();
+        assert_eq!((shared.url.as_str(), shared.node.as_str()), (url, "node-a"));
+        assert_eq!(shared.lease_ttl, std::time::Duration::from_secs(9));
+        // Without --node, the host's name.
+        let host = serve(&["--database", url]).unwrap();
+        assert!(
+            !config(Path::new("d"), &host)
+                .unwrap()
+                .database
+                .unwrap()
+                .node
+                .is_empty()
+        );
+        let short = serve(&["--database", url, "--lease-seconds", "2"]).unwrap();
+        let Err(error) = config(Path::new("d"), &short) else {
+            panic!("a 2 s lease is refused");
+        };
+        assert!(error.to_string().contains("at least 3"), "{error}");
+        let long_name = "n".repeat(65);
+        let named = serve(&["--database", url, "--node", &long_name]).unwrap();
+        let Err(error) = config(Path::new("d"), &named) else {
+            panic!("a 65-character node name is refused");
+        };
+        assert!(error.to_string().contains("--node"), "{error}");
+    }
+
+    #[test]
     fn what_people_see_is_configured_and_bad_values_are_refused() {
         let defaults = config(Path::new("d"), &serve(&[]).unwrap()).unwrap();
         assert_eq!(defaults.default_lang, cadre_protocol::api::UiLang::Fr);
