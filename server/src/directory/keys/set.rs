@@ -24,6 +24,11 @@
 //! yet. A set copied by hand can arrive state first: that state fails to
 //! load (naming the missing file) and a running node keeps its set in
 //! service until the key is there.
+//!
+//! The changes read the state, change it and write it back under an
+//! exclusive lock on `keys/.lock` (`flock`): two `cadre keys` commands run
+//! at once (two operators, a script and a person) take turns, and neither
+//! writes back a state that lacks the other's change.
 
 use super::{Jwk, Jwks, KeyError, Loaded, SIGNING_KEY_FILE, SigningKey, write_private};
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -34,6 +39,8 @@ use std::path::{Path, PathBuf};
 
 /// Folder of the added keys and the state file, in the data directory.
 pub const KEYS_DIR: &str = "keys";
+/// Held while the set changes, in [`KEYS_DIR`].
+const LOCK_FILE: &str = ".lock";
 /// The state file, in [`KEYS_DIR`].
 pub const STATE_FILE: &str = "state.json";
 /// What the state file says it is.
@@ -347,6 +354,7 @@ impl KeySet {
 /// Adds a key to the set of `dir`: published and accepted, not signing
 /// (phase one of a rotation). Returns its kid.
 pub fn add(dir: &Path) -> Result<String, KeyError> {
+    let _turn = changing(dir)?;
     let set = KeySet::load(dir)?;
     let folder = dir.join(KEYS_DIR);
     create_private_dir(&folder)?;
@@ -380,6 +388,7 @@ pub fn add(dir: &Path) -> Result<String, KeyError> {
 /// already current (nothing changed).
 pub fn activate(dir: &Path, kid: &str) -> Result<Option<String>, KeyError> {
     check_kid(kid)?;
+    let _turn = changing(dir)?;
     let set = KeySet::load(dir)?;
     set.find(kid)?;
     let previous = set.current().kid().to_owned();
@@ -406,6 +415,7 @@ pub fn activate(dir: &Path, kid: &str) -> Result<Option<String>, KeyError> {
 /// signed is refused: its evidence must stay verifiable.
 pub fn remove(dir: &Path, kid: &str) -> Result<(), KeyError> {
     check_kid(kid)?;
+    let _turn = changing(dir)?;
     let set = KeySet::load(dir)?;
     let found = set.find(kid)?;
     if found.state != KeyState::Published || found.activated.is_some() {
@@ -426,6 +436,30 @@ pub fn remove(dir: &Path, kid: &str) -> Result<(), KeyError> {
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(()),
         Err(source) => Err(KeyError::Io { path: file, source }),
     }
+}
+
+/// Waits for this data directory's key set to be free to change, and
+/// holds it until the guard drops (the lock goes with the file, even when
+/// the process dies).
+fn changing(dir: &Path) -> Result<fs::File, KeyError> {
+    let folder = dir.join(KEYS_DIR);
+    create_private_dir(&folder)?;
+    let path = folder.join(LOCK_FILE);
+    let io = |source| KeyError::Io {
+        path: path.clone(),
+        source,
+    };
+    let mut options = fs::OpenOptions::new();
+    options.read(true).write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        options.mode(0o600);
+    }
+    let file = options.open(&path).map_err(io)?;
+    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+        .map_err(|e| io(e.into()))?;
+    Ok(file)
 }
 
 fn key_file(dir: &Path, kid: &str) -> PathBuf {
@@ -633,6 +667,31 @@ mod tests {
         remove(dir.path(), &spare).unwrap();
         assert!(!key_file(dir.path(), &spare).exists());
         assert!(KeySet::load(dir.path()).unwrap().get(&spare).is_none());
+    }
+
+    /// Two commands changing the set at once (two processes, or two
+    /// threads: the lock is on the file either way) lose nothing.
+    #[test]
+    fn changes_made_at_once_all_land() {
+        let dir = data_dir();
+        let first = KeySet::load(dir.path()).unwrap().current().kid().to_owned();
+        let adders: Vec<_> = (0..2)
+            .map(|_| {
+                let path = dir.path().to_owned();
+                std::thread::spawn(move || (0..8).map(|_| add(&path).unwrap()).collect::<Vec<_>>())
+            })
+            .collect();
+        let mut added: Vec<String> = adders.into_iter().flat_map(|t| t.join().unwrap()).collect();
+        added.sort();
+        let set = KeySet::load(dir.path()).unwrap();
+        let mut listed: Vec<String> = set
+            .keys()
+            .iter()
+            .map(|k| k.key.kid().to_owned())
+            .filter(|kid| *kid != first)
+            .collect();
+        listed.sort();
+        assert_eq!(listed, added, "every added key is in the set");
     }
 
     #[test]
