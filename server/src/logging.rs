@@ -6,7 +6,7 @@
 //! happens. A failure the ledger writer logs must never take the ledger
 //! down with it.
 
-use std::io::Write;
+use std::io::{IsTerminal as _, Write};
 use tracing_appender::non_blocking::{NonBlocking, NonBlockingBuilder, WorkerGuard};
 
 /// How log lines are written.
@@ -23,6 +23,9 @@ pub enum LogFormat {
 
 /// Lines queued towards stderr before new ones are dropped.
 pub const QUEUE_LINES: usize = 4096;
+
+/// What the log thread gathers before writing to stderr.
+const STDERR_BUFFER: usize = 16 * 1024;
 
 /// A lossy writer to `sink` holding at most `lines` queued lines; the guard
 /// flushes what is queued when dropped (keep it until the process ends).
@@ -46,13 +49,25 @@ pub fn lossy(sink: impl Write + Send + 'static, lines: usize) -> (NonBlocking, W
 /// organiser's token): the logs go to places (journald, a collector) that
 /// the people in a session never agreed to.
 pub fn init(format: LogFormat) -> WorkerGuard {
-    let (writer, guard) = lossy(std::io::stderr(), QUEUE_LINES);
+    // Buffered: the worker writes every line it finds queued, then
+    // flushes, so a burst of lines (a wave of joins) costs one system call,
+    // not one per line; and a line never waits longer than the queue's
+    // next empty moment.
+    let stderr = std::io::BufWriter::with_capacity(STDERR_BUFFER, std::io::stderr());
+    let (writer, guard) = lossy(stderr, QUEUE_LINES);
     let builder = tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env()
                 .unwrap_or_else(|_| "info,tower_http=warn,rtc_dtls::handshake=error".into()),
         )
         .with_writer(writer)
+        // Colours for a person at a terminal only: journald, a file or a
+        // collector would keep the escape sequences as text. Said
+        // explicitly, `true` would override `NO_COLOR`: it is read here.
+        .with_ansi(
+            std::io::stderr().is_terminal()
+                && std::env::var_os("NO_COLOR").is_none_or(|v| v.is_empty()),
+        )
         .log_internal_errors(false);
     match format {
         LogFormat::Human => builder.init(),

@@ -687,7 +687,7 @@ impl App {
         let (admission, seal, facilitators, people, action) = self
             .inner
             .catalog
-            .run(move |c| {
+            .run_serial(move |c| {
                 let (admission, seal) = c.admit_sealed(&jti, &sid, &sub)?;
                 let Admission::Admitted { person, .. } = &admission else {
                     return Ok((admission, seal, Vec::new(), Vec::new(), None));

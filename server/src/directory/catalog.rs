@@ -172,7 +172,13 @@ pub struct Catalog {
     /// Names this handle (this process's catalogue) in what it sends
     /// through [`Catalog::notify`], so that it can tell its own apart.
     origin: Arc<str>,
+    /// The thread that runs [`Catalog::run_serial`]'s work on SQLite,
+    /// started at its first use; it ends when the last handle goes.
+    serial: Arc<std::sync::OnceLock<std::sync::mpsc::Sender<SerialJob>>>,
 }
+
+/// Work for the catalogue's own thread.
+type SerialJob = Box<dyn FnOnce() + Send>;
 
 /// Where the catalogue lives.
 enum Db {
@@ -302,6 +308,7 @@ impl Catalog {
         Ok(Catalog {
             db: Arc::new(Db::Sqlite(Mutex::new(conn))),
             origin: new_origin()?,
+            serial: Arc::default(),
         })
     }
 
@@ -317,6 +324,7 @@ impl Catalog {
         let catalog = Catalog {
             db: Arc::new(Db::Postgres(pool)),
             origin: new_origin()?,
+            serial: Arc::default(),
         };
         let wanted = super::PG_CATALOGUE.version;
         let found = catalog.with_sql(|db| {
@@ -413,6 +421,51 @@ impl Catalog {
         tokio::task::spawn_blocking(move || work(&this))
             .await
             .map_err(|e| CatalogError::Task(e.to_string()))?
+    }
+
+    /// [`Catalog::run`] for work that comes in waves, one short piece per
+    /// request (the admission of every join): on SQLite it runs on one
+    /// thread of the catalogue's own, in arrival order. The blocking pool
+    /// would hand each piece of a wave to a thread of its own, and those
+    /// threads would then queue on the connection's lock, each put to
+    /// sleep and woken again; here a wave is read one piece after the
+    /// other, with no hand-over while the queue holds work. On PostgreSQL,
+    /// where connections run side by side, this is [`Catalog::run`].
+    pub async fn run_serial<T, F>(&self, work: F) -> CatalogResult<T>
+    where
+        T: Send + 'static,
+        F: FnOnce(&Catalog) -> CatalogResult<T> + Send + 'static,
+    {
+        if matches!(&*self.db, Db::Postgres(_)) {
+            return self.run(work).await;
+        }
+        let (done, answer) = tokio::sync::oneshot::channel();
+        let this = self.clone();
+        let job: SerialJob = Box::new(move || {
+            let _ = done.send(work(&this));
+        });
+        let queue = self.serial.get_or_init(|| {
+            let (queue, jobs) = std::sync::mpsc::channel::<SerialJob>();
+            let started = std::thread::Builder::new()
+                .name("cadre-catalog".into())
+                .spawn(move || {
+                    while let Ok(job) = jobs.recv() {
+                        // A panic ends that piece of work (its caller hears
+                        // of it), not the thread every later one needs.
+                        let _ = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job));
+                    }
+                });
+            if let Err(e) = started {
+                tracing::error!("cannot start the catalogue's thread: {e}");
+            }
+            queue
+        });
+        queue
+            .send(job)
+            .map_err(|_| CatalogError::Task("the catalogue's thread is not running".into()))?;
+        answer
+            .await
+            .map_err(|_| CatalogError::Task("the catalogue's work did not finish".into()))?
     }
 
     /// Runs `work` with a connection through the SQL seam (`sql.rs`): the
@@ -603,17 +656,16 @@ impl Catalog {
         sid: &str,
         sub: &str,
     ) -> CatalogResult<(Admission, Option<Vec<u8>>)> {
-        let row = self.with_sql(|db| {
-            db.query_opt(
-                &format!(
-                    "SELECT l.person_id, l.session_id, l.revoked_at, l.seal, \
-                     {PERSON_COLUMNS}, {SESSION_COLUMNS} \
-                     FROM links l LEFT JOIN people p ON p.id = l.person_id \
-                     LEFT JOIN sessions s ON s.id = l.session_id WHERE l.jti = ?1"
-                ),
-                &sql_params![jti],
+        // Written once: the statement cache finds it by its text at every join.
+        static ADMISSION: std::sync::LazyLock<String> = std::sync::LazyLock::new(|| {
+            format!(
+                "SELECT l.person_id, l.session_id, l.revoked_at, l.seal, \
+                 {PERSON_COLUMNS}, {SESSION_COLUMNS} \
+                 FROM links l LEFT JOIN people p ON p.id = l.person_id \
+                 LEFT JOIN sessions s ON s.id = l.session_id WHERE l.jti = ?1"
             )
-        })?;
+        });
+        let row = self.with_sql(|db| db.query_opt(&ADMISSION, &sql_params![jti]))?;
         let Some(row) = row else {
             return Ok((Admission::UnknownLink, None));
         };
@@ -1316,6 +1368,53 @@ mod tests {
                 other => panic!("expected invalid for {needle}, got {:?}", other.map(|_| ())),
             }
         }
+    }
+
+    /// The catalogue's own thread answers in order, survives a piece of
+    /// work that panics (whose caller hears of it), and ends with the last
+    /// handle.
+    #[tokio::test]
+    async fn serial_work_runs_in_order_and_outlives_a_panic() {
+        let dir = tempfile::tempdir().unwrap();
+        let catalog = Catalog::open(dir.path()).unwrap();
+        let order = Arc::new(Mutex::new(Vec::new()));
+        let queued: Vec<_> = (0..20)
+            .map(|i| {
+                let order = Arc::clone(&order);
+                catalog.run_serial(move |_| {
+                    order.lock().unwrap().push(i);
+                    Ok(i)
+                })
+            })
+            .collect();
+        let answers = futures_util::future::join_all(queued).await;
+        let answers: Vec<i32> = answers.into_iter().map(Result::unwrap).collect();
+        assert_eq!(answers, (0..20).collect::<Vec<_>>());
+        assert_eq!(*order.lock().unwrap(), (0..20).collect::<Vec<_>>());
+        let panicked = catalog
+            .run_serial(|_| -> CatalogResult<()> { panic!("a broken piece of work") })
+            .await;
+        assert!(
+            matches!(panicked, Err(CatalogError::Task(_))),
+            "{panicked:?}"
+        );
+        let detail = catalog
+            .run_serial(|c| {
+                c.create_session(
+                    &new_session(),
+                    |s| (s.planned_start, s.planned_end),
+                    |_, _| None,
+                )
+            })
+            .await
+            .unwrap();
+        assert_eq!(detail.people.len(), 1);
+        let thread_gone = {
+            let weak = Arc::downgrade(&catalog.serial);
+            drop(catalog);
+            weak.upgrade().is_none()
+        };
+        assert!(thread_gone, "the last handle takes the queue with it");
     }
 
     /// A catalogue written before links were sealed gains the column and

@@ -277,6 +277,18 @@ pub fn random_id(bytes: usize) -> Result<String, KeyError> {
     Ok(URL_SAFE_NO_PAD.encode(buf))
 }
 
+/// An id that names something without guarding it (a request, a
+/// connection), from the thread's CSPRNG: unpredictable all the same, and
+/// without the system call [`random_id`] makes for each one (two per join).
+/// Never for a secret: those come from [`random_id`].
+pub fn name_id(bytes: usize) -> String {
+    use rand::RngCore as _;
+    let mut buf = [0u8; 32];
+    let buf = &mut buf[..bytes.min(32)];
+    rand::rng().fill_bytes(buf);
+    URL_SAFE_NO_PAD.encode(buf)
+}
+
 /// Writes a secret so that only the owner can read it, and never replaces an
 /// existing file (two processes starting at once must not fork the key).
 fn write_private(path: &Path, bytes: &[u8]) -> Result<(), KeyError> {

@@ -25,10 +25,7 @@ pub struct RequestId(pub String);
 /// Tags the request with a new id, runs it inside a span holding it, and
 /// returns the id in `x-request-id`.
 pub(super) async fn tag(mut request: Request, next: Next) -> Response {
-    let id = match crate::directory::keys::random_id(9) {
-        Ok(id) => format!("r_{id}"),
-        Err(_) => String::from("r_unavailable"),
-    };
+    let id = format!("r_{}", crate::directory::keys::name_id(9));
     request.headers_mut().remove(HEADER);
     // The route's pattern, never the path: join links carry their token
     // in it (`/j/{token}`), and queries carry tokens too.

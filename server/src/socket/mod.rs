@@ -64,10 +64,7 @@ pub fn run(
 ) -> impl Future<Output = ()> {
     let (sink, stream) = socket.split();
     let run = async move {
-        let connection_id = match crate::directory::keys::random_id(9) {
-            Ok(id) => format!("c_{id}"),
-            Err(_) => return,
-        };
+        let connection_id = format!("c_{}", crate::directory::keys::name_id(9));
         let span = info_span!(
             "connection",
             request_id = %request_id,
