@@ -24,13 +24,16 @@ pub(crate) enum KeysCommand {
     /// Phase two, once every node publishes the key: make it the one that
     /// signs (the current key is retired: still published and accepted).
     Activate {
-        /// The key's id, as `cadre keys list` shows it.
+        /// The key's id, as `cadre keys list` shows it. One in 64 begins
+        /// with `-` (base64url): taken as the id, not as a flag.
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
     /// Take out a published key that never signed (added by mistake, or
     /// exposed before use). A key that signed stays published for ever.
     Remove {
-        /// The key's id.
+        /// The key's id (it may begin with `-`).
+        #[arg(allow_hyphen_values = true)]
         kid: String,
     },
 }

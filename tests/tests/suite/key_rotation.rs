@@ -336,6 +336,15 @@ async fn bad_key_requests_change_nothing_and_a_damaged_set_stops_a_start() {
             vec!["activate", "AAAAAAAAAAAAAAAA"],
             "no key AAAAAAAAAAAAAAAA in the key set",
         ),
+        // One kid in 64 begins with a dash: an id, not a flag.
+        (
+            vec!["activate", "-AAAAAAAAAAAAAAA"],
+            "no key -AAAAAAAAAAAAAAA in the key set",
+        ),
+        (
+            vec!["remove", "-AAAAAAAAAAAAAAA"],
+            "no key -AAAAAAAAAAAAAAA in the key set",
+        ),
         (vec!["remove", first.as_str()], "must stay published"),
     ] {
         let (ok, out, err) = keys(&data_dir, &args);
@@ -345,6 +354,10 @@ async fn bad_key_requests_change_nothing_and_a_damaged_set_stops_a_start() {
             "{args:?}: {err}"
         );
         assert!(!state.exists(), "{args:?} wrote nothing");
+        assert!(
+            !data_dir.join(KEYS_DIR).exists(),
+            "{args:?} created nothing"
+        );
     }
 
     // A corrupted key file: refused by the CLI and by the reload, naming

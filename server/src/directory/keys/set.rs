@@ -26,7 +26,8 @@
 //! service until the key is there.
 //!
 //! The changes read the state, change it and write it back under an
-//! exclusive lock on `keys/.lock` (`flock`): two `cadre keys` commands run
+//! exclusive lock on the data directory itself (`flock` on the folder, so
+//! that a refused request creates nothing): two `cadre keys` commands run
 //! at once (two operators, a script and a person) take turns, and neither
 //! writes back a state that lacks the other's change.
 
@@ -39,8 +40,6 @@ use std::path::{Path, PathBuf};
 
 /// Folder of the added keys and the state file, in the data directory.
 pub const KEYS_DIR: &str = "keys";
-/// Held while the set changes, in [`KEYS_DIR`].
-const LOCK_FILE: &str = ".lock";
 /// The state file, in [`KEYS_DIR`].
 pub const STATE_FILE: &str = "state.json";
 /// What the state file says it is.
@@ -439,27 +438,17 @@ pub fn remove(dir: &Path, kid: &str) -> Result<(), KeyError> {
 }
 
 /// Waits for this data directory's key set to be free to change, and
-/// holds it until the guard drops (the lock goes with the file, even when
-/// the process dies).
+/// holds it until the guard drops (the lock goes with the open folder,
+/// even when the process dies).
 fn changing(dir: &Path) -> Result<fs::File, KeyError> {
-    let folder = dir.join(KEYS_DIR);
-    create_private_dir(&folder)?;
-    let path = folder.join(LOCK_FILE);
     let io = |source| KeyError::Io {
-        path: path.clone(),
+        path: dir.to_owned(),
         source,
     };
-    let mut options = fs::OpenOptions::new();
-    options.read(true).write(true).create(true).truncate(false);
-    #[cfg(unix)]
-    {
-        use std::os::unix::fs::OpenOptionsExt;
-        options.mode(0o600);
-    }
-    let file = options.open(&path).map_err(io)?;
-    rustix::fs::flock(&file, rustix::fs::FlockOperation::LockExclusive)
+    let folder = fs::File::open(dir).map_err(io)?;
+    rustix::fs::flock(&folder, rustix::fs::FlockOperation::LockExclusive)
         .map_err(|e| io(e.into()))?;
-    Ok(file)
+    Ok(folder)
 }
 
 fn key_file(dir: &Path, kid: &str) -> PathBuf {
