@@ -177,12 +177,96 @@ impl Drop for Driver {
     }
 }
 
+/// A connection of a [`Pool`], with the statements prepared on it.
+pub struct Pooled {
+    client: Client,
+    statements: Statements,
+}
+
+impl From<Client> for Pooled {
+    fn from(client: Client) -> Pooled {
+        Pooled {
+            client,
+            statements: Statements::default(),
+        }
+    }
+}
+
+impl std::ops::Deref for Pooled {
+    type Target = Client;
+    fn deref(&self) -> &Client {
+        &self.client
+    }
+}
+
+impl std::ops::DerefMut for Pooled {
+    fn deref_mut(&mut self) -> &mut Client {
+        &mut self.client
+    }
+}
+
+impl Pooled {
+    /// The statements prepared on this connection, for it alone.
+    pub fn statements(&self) -> &Statements {
+        &self.statements
+    }
+
+    /// The connection to start a transaction on, with its statements.
+    pub fn parts(&mut self) -> (&mut Client, &Statements) {
+        (&mut self.client, &self.statements)
+    }
+}
+
+/// Statements prepared on one connection, by their text as the code
+/// writes it: a statement run again skips the round trip that would parse
+/// and plan it anew. PostgreSQL plans a statement again by itself when a
+/// table it reads changes (a migration adds a column); cadre names its
+/// columns, so the rows' shape never changes under a prepared statement.
+#[derive(Default)]
+pub struct Statements(
+    std::sync::Mutex<std::collections::HashMap<String, tokio_postgres::Statement>>,
+);
+
+/// Statements kept per connection. The code's texts are far fewer; the
+/// bound holds if a text were ever built with varying content.
+const KEPT_STATEMENTS: usize = 512;
+
+impl Statements {
+    /// The statement prepared for `sql`, if it is.
+    pub fn get(&self, sql: &str) -> Option<tokio_postgres::Statement> {
+        self.0
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .get(sql)
+            .cloned()
+    }
+
+    /// Keeps `statement`, prepared for `sql`.
+    pub fn keep(&self, sql: &str, statement: tokio_postgres::Statement) {
+        let mut kept = self.0.lock().unwrap_or_else(|p| p.into_inner());
+        if kept.len() >= KEPT_STATEMENTS {
+            kept.clear();
+        }
+        kept.insert(sql.to_owned(), statement);
+    }
+
+    /// How many are kept.
+    pub fn len(&self) -> usize {
+        self.0.lock().unwrap_or_else(|p| p.into_inner()).len()
+    }
+
+    /// Whether none is.
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+}
+
 /// Connections to one database, opened on demand and kept for reuse (up
 /// to a bound) by the stores' blocking calls.
 pub struct Pool {
     config: Config,
     keep: usize,
-    idle: std::sync::Mutex<Vec<Client>>,
+    idle: std::sync::Mutex<Vec<Pooled>>,
     // Last: the connections above end before the runtime driving them.
     driver: Arc<Driver>,
 }
@@ -218,19 +302,19 @@ impl Pool {
 
     /// An idle connection, or a new one when none is (or the database
     /// dropped them: a restart).
-    pub async fn take(&self) -> Result<Client, tokio_postgres::Error> {
+    pub async fn take(&self) -> Result<Pooled, tokio_postgres::Error> {
         let idle = {
             let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
             std::iter::from_fn(|| idle.pop()).find(|c| !c.is_closed())
         };
         match idle {
             Some(client) => Ok(client),
-            None => self.driver.connect(&self.config).await,
+            None => Ok(self.driver.connect(&self.config).await?.into()),
         }
     }
 
     /// Gives back a connection [`Pool::take`] gave, unless it ended.
-    pub fn give(&self, client: Client) {
+    pub fn give(&self, client: Pooled) {
         if client.is_closed() {
             return;
         }

@@ -94,6 +94,7 @@ pub fn import(data_dir: &Path, url: &str) -> Result<Imported, ImportError> {
     let db = PgSql {
         client: &tx,
         driver: &driver,
+        statements: None,
     };
     check_target(&db)?;
     let mut imported = Imported::default();

@@ -484,8 +484,9 @@ impl Catalog {
                     .block_on(pool.take())
                     .map_err(super::sql::SqlError::from)?;
                 let out = work(&super::sql::PgSql {
-                    client: &client,
+                    client: &*client,
                     driver,
+                    statements: Some(client.statements()),
                 });
                 pool.give(client);
                 out
@@ -515,14 +516,14 @@ impl Catalog {
                 let mut client = driver
                     .block_on(pool.take())
                     .map_err(super::sql::SqlError::from)?;
+                let (conn, statements) = client.parts();
                 let mut tries = 0;
                 let out = loop {
                     tries += 1;
                     let attempt = (|| {
                         let tx = driver
                             .block_on(
-                                client
-                                    .build_transaction()
+                                conn.build_transaction()
                                     .isolation_level(tokio_postgres::IsolationLevel::Serializable)
                                     .start(),
                             )
@@ -530,6 +531,7 @@ impl Catalog {
                         let out = work(&super::sql::PgSql {
                             client: &tx,
                             driver,
+                            statements: Some(statements),
                         })?;
                         driver
                             .block_on(tx.commit())

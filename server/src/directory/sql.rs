@@ -425,6 +425,26 @@ pub struct PgSql<'a, C> {
     pub client: &'a C,
     /// The runtime driving it.
     pub driver: &'a crate::postgres::Driver,
+    /// The connection's prepared statements, when they are kept (a
+    /// pool's connection); otherwise each statement is prepared anew.
+    pub statements: Option<&'a crate::postgres::Statements>,
+}
+
+impl<C: tokio_postgres::GenericClient + Sync> PgSql<'_, C> {
+    /// The statement for `sql` (SQLite's placeholders), prepared once per
+    /// connection when statements are kept.
+    fn statement(&self, sql: &str) -> Result<tokio_postgres::Statement, SqlError> {
+        if let Some(kept) = self.statements.and_then(|s| s.get(sql)) {
+            return Ok(kept);
+        }
+        let statement = self
+            .driver
+            .block_on(self.client.prepare(&dollar_placeholders(sql)))?;
+        if let Some(statements) = self.statements {
+            statements.keep(sql, statement.clone());
+        }
+        Ok(statement)
+    }
 }
 
 fn refs<'p>(params: &'p [Param<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
@@ -433,19 +453,17 @@ fn refs<'p>(params: &'p [Param<'p>]) -> Vec<&'p (dyn ToSql + Sync)> {
 
 impl<C: tokio_postgres::GenericClient + Sync> Sql for PgSql<'_, C> {
     fn execute(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, SqlError> {
-        let sql = dollar_placeholders(sql);
+        let statement = self.statement(sql)?;
         let refs = refs(params);
         Ok(self
             .driver
-            .block_on(self.client.execute(sql.as_str(), &refs))?)
+            .block_on(self.client.execute(&statement, &refs))?)
     }
 
     fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, SqlError> {
-        let sql = dollar_placeholders(sql);
+        let statement = self.statement(sql)?;
         let refs = refs(params);
-        let rows = self
-            .driver
-            .block_on(self.client.query(sql.as_str(), &refs))?;
+        let rows = self.driver.block_on(self.client.query(&statement, &refs))?;
         rows.iter().map(pg_row).collect()
     }
 }

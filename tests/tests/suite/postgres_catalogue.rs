@@ -435,6 +435,43 @@ fn the_catalogue_answers_the_same_on_postgresql_as_on_sqlite() {
     assert_eq!(on_sqlite.lines.len(), on_postgres.lines.len());
 }
 
+/// A node prepares each of the catalogue's statements once per
+/// connection: a join's admission, run again, is executed without being
+/// parsed and planned again (one round trip, not two). PostgreSQL's own
+/// log of every step says which steps it took.
+#[test]
+fn a_statement_run_again_is_not_prepared_again() {
+    use cadre_server::directory::catalog::Admission;
+    let pg = TestPostgres::start_with(&[("log_min_duration_statement", "0")]);
+    pg.create_role("cadre_app");
+    pg.create_database("cadre");
+    cadre_server::migrate_postgres(&pg.url(SUPERUSER, "cadre"), Some("cadre_app")).unwrap();
+    let catalog = Catalog::open_postgres(&pg.url("cadre_app", "cadre")).unwrap();
+    let window = |s: &cadre_server::directory::catalog::Session| (s.planned_start, s.planned_end);
+    let detail = catalog
+        .create_session(&new_session("Atelier"), window, |_, _| None)
+        .unwrap();
+    let (person, link) = detail.people[1].clone();
+    for _ in 0..5 {
+        let (admission, _) = catalog
+            .admit_sealed(&link.jti, &detail.session.id, &person.id)
+            .unwrap();
+        assert!(
+            matches!(admission, Admission::Admitted { .. }),
+            "{admission:?}"
+        );
+    }
+    let log = pg.log();
+    let steps = |step: &str| {
+        log.lines()
+            .filter(|l| l.contains(&format!(" {step} ")))
+            .filter(|l| l.contains("FROM links l LEFT JOIN people p"))
+            .count()
+    };
+    assert_eq!(steps("execute"), 5, "five admissions run:\n{log}");
+    assert_eq!(steps("parse"), 1, "one preparation for all five:\n{log}");
+}
+
 #[test]
 fn a_database_that_was_not_migrated_is_refused_with_what_to_run() {
     let pg = TestPostgres::start();

@@ -3,7 +3,7 @@
 //! values back, the same refusals.
 
 use cadre_server::directory::sql::{PgSql, Row, Sql, SqlError};
-use cadre_server::postgres::{Driver, config};
+use cadre_server::postgres::{Driver, Statements, config};
 use cadre_server::sql_params;
 use cadre_tests::postgres::{SUPERUSER, TestPostgres};
 
@@ -104,10 +104,15 @@ fn one_statement_text_gives_the_same_answers_on_sqlite_and_postgresql() {
     let driver = Driver::new("test-postgres").unwrap();
     let config = config(&pg.url(SUPERUSER, "seam")).unwrap();
     let client = driver.block_on(driver.connect(&config)).unwrap();
+    // With the statements kept, as a node's pool keeps them: the script
+    // runs some statements again, one of them after a refused insert.
+    let statements = Statements::default();
     let on_postgres = script(&PgSql {
         client: &client,
         driver: &driver,
+        statements: Some(&statements),
     });
+    assert!(!statements.is_empty(), "the statements were kept");
 
     assert_eq!(on_sqlite, on_postgres);
     assert_eq!(on_sqlite.len(), 11, "{on_sqlite:#?}");
@@ -221,6 +226,7 @@ fn the_mail_queue_works_the_same_on_both_catalogues() {
     let on_postgres = mail_queue(&PgSql {
         client: &client,
         driver: &driver,
+        statements: None,
     });
 
     assert_eq!(on_sqlite, on_postgres);

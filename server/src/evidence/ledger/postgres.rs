@@ -299,7 +299,7 @@ impl PgStore {
             Ok::<_, StoreError>(client)
         })?;
         let readers = Pool::new(config, driver, READ_POOL);
-        readers.give(client);
+        readers.give(client.into());
         Ok(PgStore {
             ttl: DEFAULT_LEASE_TTL,
             node: node.to_owned(),
