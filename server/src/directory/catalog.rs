@@ -442,7 +442,11 @@ impl Catalog {
         let (done, answer) = tokio::sync::oneshot::channel();
         let this = self.clone();
         let job: SerialJob = Box::new(move || {
-            let _ = done.send(work(&this));
+            let out = work(&this);
+            // Before the answer: whoever hears it may drop the last handle
+            // and expect the thread's queue to go with it.
+            drop(this);
+            let _ = done.send(out);
         });
         let queue = self.serial.get_or_init(|| {
             let (queue, jobs) = std::sync::mpsc::channel::<SerialJob>();
