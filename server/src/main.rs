@@ -987,7 +987,13 @@ async fn run_until_signal(server: Server) -> anyhow::Result<()> {
         tracing::info!("shutting down");
         trigger.cancel();
     });
-    server.serve(shutdown).await?;
+    // On a worker of the runtime, not on the thread that started it: the
+    // accept loop then hands each new connection's task to its own
+    // worker's queue, where that worker picks it up at once, instead of
+    // waking a worker from another thread for every connection.
+    tokio::spawn(server.serve(shutdown))
+        .await
+        .map_err(|e| anyhow::anyhow!("the server's task ended abnormally: {e}"))??;
     Ok(())
 }
 
