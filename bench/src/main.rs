@@ -744,6 +744,29 @@ async fn saturate(
     })
 }
 
+/// Runs a benchmark that prints its own figures on a two-thread runtime
+/// (the machine's two cores); the exit code says whether it finished.
+pub fn on_two_threads(who: &str, work: impl std::future::Future<Output = Result<()>>) -> ExitCode {
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("{who}: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(work) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{who}: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
 /// Prints a run's report (the table, and the JSON on stdout with `--json`)
 /// or its error; the exit code says which.
 pub fn finish<R: serde::Serialize>(

@@ -54,24 +54,7 @@ pub struct NodesArgs {
 
 /// Runs the benchmark; prints its figures.
 pub fn main(args: NodesArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cadre-bench nodes: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(&args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("cadre-bench nodes: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::on_two_threads("cadre-bench nodes", run(&args))
 }
 
 /// One phase's figures.

@@ -47,24 +47,7 @@ pub struct PlayableArgs {
 }
 
 pub fn main(args: PlayableArgs) -> ExitCode {
-    let runtime = match tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-    {
-        Ok(r) => r,
-        Err(e) => {
-            eprintln!("cadre-bench playable: {e}");
-            return ExitCode::FAILURE;
-        }
-    };
-    match runtime.block_on(run(args)) {
-        Ok(()) => ExitCode::SUCCESS,
-        Err(e) => {
-            eprintln!("cadre-bench playable: {e:#}");
-            ExitCode::FAILURE
-        }
-    }
+    crate::on_two_threads("cadre-bench playable", run(args))
 }
 
 /// The camera: ffmpeg's test pattern in VP8, a keyframe every 2 s.
