@@ -422,7 +422,7 @@ async fn tree_costs(dir: &Path, n: u64) {
         consents_time(&ledger, sid, person, runs, false).await,
     );
     row_us(
-        &format!("a person's consents through `entries_by` (median of {runs})"),
+        &format!("a person's consents through `consents_by` (median of {runs})"),
         consents_time(&ledger, sid, person, runs, true).await,
     );
     ledger.shutdown().await.expect("shutdown");
@@ -441,7 +441,7 @@ async fn consents_time(
     for _ in 0..runs {
         let t = Instant::now();
         let stored = if indexed {
-            ledger.entries_by(sid, person, kind::CONSENT).await
+            ledger.consents_by(sid, person).await
         } else {
             ledger.entries(sid).await
         };

@@ -109,20 +109,22 @@ async fn evidence_on_postgres_verifies_and_a_restarted_node_numbers_on() {
     assert_eq!(lease.token, 1);
     let ledger = ledger_over(&store, &keys);
     // Appends that arrive together share commits, and still get one seq each.
-    let appended = futures_util::future::join_all(
-        (0..12).map(|i| ledger.append(event(SID, if i % 3 == 0 { "p_b" } else { "p_a" }, i))),
-    )
+    let appended = futures_util::future::join_all((0..12).map(|i| {
+        let mut e = event(SID, if i % 3 == 0 { "p_b" } else { "p_a" }, i);
+        if i % 6 == 0 {
+            e.kind = kind::CONSENT;
+            e.payload = json!({"consent": "recording", "granted": true, "text_sha256": "00"});
+        }
+        ledger.append(e)
+    }))
     .await;
     let mut got: Vec<u64> = appended.iter().map(|a| a.as_ref().unwrap().seq).collect();
     got.sort();
     assert_eq!(got, (0..12).collect::<Vec<_>>());
     let receipt = ledger.tree_head(SID).await.unwrap().jws;
 
-    let by_b = ledger
-        .entries_by(SID, "p_b", kind::VISIBILITY)
-        .await
-        .unwrap();
-    assert_eq!(by_b.len(), 4, "p_b's entries through the index");
+    let by_b = ledger.consents_by(SID, "p_b").await.unwrap();
+    assert_eq!(by_b.len(), 2, "p_b's consents through the index");
     ledger
         .record_anchor(AnchorRow {
             sid: SID.into(),

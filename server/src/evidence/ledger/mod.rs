@@ -280,18 +280,17 @@ impl Ledger {
         self.read(move |store| Ok(store.entries(&sid, None)?)).await
     }
 
-    /// The durable entries of `sid` by `actor` of kind `kind`, in order;
-    /// cheap whatever the length of the log.
-    pub async fn entries_by(
+    /// The durable `consent` entries of `sid` by `actor`, in order; cheap
+    /// whatever the length of the log.
+    pub async fn consents_by(
         &self,
         sid: &str,
         actor: &str,
-        kind: &str,
     ) -> Result<Vec<StoredEntry>, LedgerError> {
         check_id("session id", sid)?;
         check_id("actor", actor)?;
-        let (sid, actor, kind) = (sid.to_owned(), actor.to_owned(), kind.to_owned());
-        self.read(move |store| Ok(store.entries_by(&sid, &actor, &kind)?))
+        let (sid, actor) = (sid.to_owned(), actor.to_owned());
+        self.read(move |store| Ok(store.consents_by(&sid, &actor)?))
             .await
     }
 
@@ -305,9 +304,9 @@ impl Ledger {
         sid: &str,
         pid: &str,
     ) -> Result<(cadre_protocol::api::Consents, Option<u64>), LedgerError> {
-        use cadre_protocol::evidence::{Entry, consent, kind};
+        use cadre_protocol::evidence::{Entry, consent};
         let entries = self
-            .entries_by(sid, pid, kind::CONSENT)
+            .consents_by(sid, pid)
             .await?
             .iter()
             .map(|e| Entry::parse(&e.text))

@@ -227,14 +227,9 @@ pub trait LedgerStore: Send + Sync + 'static {
     /// Every entry of `sid` in `seq` order.
     fn entries(&self, sid: &str, limit: Option<u64>) -> Result<Vec<StoredEntry>, StoreError>;
 
-    /// The entries of `sid` whose actor is `actor` and kind `kind`, in `seq`
-    /// order, read through an index rather than the whole log.
-    fn entries_by(
-        &self,
-        sid: &str,
-        actor: &str,
-        kind: &str,
-    ) -> Result<Vec<StoredEntry>, StoreError>;
+    /// The `consent` entries of `sid` whose actor is `actor`, in `seq`
+    /// order, read through an index of consents rather than the whole log.
+    fn consents_by(&self, sid: &str, actor: &str) -> Result<Vec<StoredEntry>, StoreError>;
 
     /// The first `limit` (or all) leaves of `sid` in `seq` order.
     fn leaves(&self, sid: &str, limit: Option<u64>) -> Result<Vec<Leaf>, StoreError>;

@@ -474,7 +474,7 @@ async fn sessions_have_independent_logs() {
 }
 
 #[tokio::test]
-async fn entries_by_gives_one_persons_entries_of_one_kind_and_nothing_else() {
+async fn consents_by_gives_one_persons_consents_and_nothing_else() {
     let fx = fixture();
     let ledger = fx.open();
     let consent = |sid: &str, actor: &str, granted: bool| NewEvent {
@@ -500,10 +500,7 @@ async fn entries_by_gives_one_persons_entries_of_one_kind_and_nothing_else() {
             ledger.append(consent("s_b", "p_a", true)).await.unwrap();
         }
     }
-    let got = ledger
-        .entries_by("s_a", "p_a", kind::CONSENT)
-        .await
-        .unwrap();
+    let got = ledger.consents_by("s_a", "p_a").await.unwrap();
     assert_eq!(got.iter().map(|e| e.seq).collect::<Vec<_>>(), wanted);
     let all = ledger.entries("s_a").await.unwrap();
     for e in &got {
@@ -515,43 +512,64 @@ async fn entries_by_gives_one_persons_entries_of_one_kind_and_nothing_else() {
             ("p_a", kind::CONSENT)
         );
     }
-    assert_eq!(
-        ledger
-            .entries_by("s_a", "p_a", kind::VISIBILITY)
-            .await
-            .unwrap()
-            .len(),
-        40
-    );
-    assert!(
-        ledger
-            .entries_by("s_a", "p_c", kind::CONSENT)
-            .await
-            .unwrap()
-            .is_empty()
-    );
-    assert!(
-        ledger
-            .entries_by("s_c", "p_a", kind::CONSENT)
-            .await
-            .unwrap()
-            .is_empty()
-    );
+    assert!(ledger.consents_by("s_a", "p_c").await.unwrap().is_empty());
+    assert!(ledger.consents_by("s_c", "p_a").await.unwrap().is_empty());
     for (sid, actor) in [("", "p_a"), ("s_a", "")] {
-        assert!(ledger.entries_by(sid, actor, kind::CONSENT).await.is_err());
+        assert!(ledger.consents_by(sid, actor).await.is_err());
     }
     ledger.shutdown().await.unwrap();
-    // The lookup goes through the index, not a scan of the session's log.
+    // The statement the store runs goes through the index of consents, not
+    // a scan of the session's log.
     let plan: String = fx
         .raw()
         .query_row(
-            "EXPLAIN QUERY PLAN SELECT seq, text, leaf_hash FROM entries \
-             WHERE sid = 's_a' AND actor = 'p_a' AND kind = 'consent' ORDER BY seq",
-            [],
+            &format!("EXPLAIN QUERY PLAN {}", super::sqlite::CONSENTS_BY),
+            ["s_a", "p_a"],
             |row| row.get(3),
         )
         .unwrap();
-    assert!(plan.contains("entries_by_actor"), "{plan}");
+    assert!(plan.contains("entries_consents"), "{plan}");
+}
+
+#[tokio::test]
+async fn a_file_indexed_by_actor_and_kind_is_reindexed_on_consents_alone() {
+    let fx = fixture();
+    let ledger = fx.open();
+    let mut consent = event("s_a", "p_a", 0);
+    consent.kind = kind::CONSENT;
+    consent.payload = json!({"consent": "recording", "granted": true, "text_sha256": "00"});
+    let given = ledger.append(consent).await.unwrap().seq;
+    ledger.append(event("s_a", "p_a", 1)).await.unwrap();
+    let root = ledger.tree_head("s_a").await.unwrap().head.root;
+    ledger.shutdown().await.unwrap();
+    // As files written before the partial index were.
+    let indexes = |conn: &rusqlite::Connection| -> Vec<String> {
+        let mut stmt = conn
+            .prepare(
+                "SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'entries' \
+                 AND sql IS NOT NULL ORDER BY name",
+            )
+            .unwrap();
+        stmt.query_map([], |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap()
+    };
+    let raw = fx.raw();
+    raw.execute_batch(
+        "DROP INDEX entries_consents;
+         CREATE INDEX entries_by_actor ON entries(sid, actor, kind, seq);",
+    )
+    .unwrap();
+    assert_eq!(indexes(&raw), ["entries_by_actor"]);
+    drop(raw);
+    let ledger = fx.open();
+    assert_eq!(indexes(&fx.raw()), ["entries_consents"]);
+    let got = ledger.consents_by("s_a", "p_a").await.unwrap();
+    assert_eq!(got.iter().map(|e| e.seq).collect::<Vec<_>>(), [given]);
+    // Nothing of the log changed with its index.
+    assert_eq!(ledger.tree_head("s_a").await.unwrap().head.root, root);
+    ledger.shutdown().await.unwrap();
 }
 
 #[tokio::test]
@@ -675,13 +693,8 @@ impl LedgerStore for Flaky {
     fn entries(&self, sid: &str, limit: Option<u64>) -> Result<Vec<StoredEntry>, StoreError> {
         self.inner.entries(sid, limit)
     }
-    fn entries_by(
-        &self,
-        sid: &str,
-        actor: &str,
-        kind: &str,
-    ) -> Result<Vec<StoredEntry>, StoreError> {
-        self.inner.entries_by(sid, actor, kind)
+    fn consents_by(&self, sid: &str, actor: &str) -> Result<Vec<StoredEntry>, StoreError> {
+        self.inner.consents_by(sid, actor)
     }
     fn leaves(&self, sid: &str, limit: Option<u64>) -> Result<Vec<Leaf>, StoreError> {
         self.inner.leaves(sid, limit)
