@@ -107,6 +107,10 @@ BEGIN SELECT RAISE(ABORT, 'tree heads are append-only: head exists'); END;
 pub(super) const CONSENTS_BY: &str = "SELECT seq, text, leaf_hash FROM entries \
      WHERE sid = ?1 AND actor = ?2 AND kind = 'consent' ORDER BY seq";
 
+/// A session's entries, up to a limit.
+const ENTRIES: &str =
+    "SELECT seq, text, leaf_hash FROM entries WHERE sid = ?1 ORDER BY seq LIMIT ?2";
+
 /// The SQLite ledger store.
 pub struct SqliteStore {
     path: PathBuf,
@@ -134,6 +138,10 @@ impl SqliteStore {
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "FULL")?;
         conn.busy_timeout(BUSY_TIMEOUT)?;
+        // This connection becomes the pool's first reader: the same plans
+        // as the readers opened later (without, every read with a bound
+        // LIMIT was parsed and planned again).
+        stable_plans(&conn)?;
         conn.execute_batch(SCHEMA)?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |r| r.get(0))?;
         if version == 0 {
@@ -247,9 +255,7 @@ impl LedgerStore for SqliteStore {
 
     fn entries(&self, sid: &str, limit: Option<u64>) -> Result<Vec<StoredEntry>, StoreError> {
         self.read(|conn| {
-            let mut stmt = conn.prepare_cached(
-                "SELECT seq, text, leaf_hash FROM entries WHERE sid = ?1 ORDER BY seq LIMIT ?2",
-            )?;
+            let mut stmt = conn.prepare_cached(ENTRIES)?;
             stored_entries(stmt.query(params![sid, sql_limit(limit)])?)
         })
     }
@@ -444,5 +450,25 @@ impl StoreWriter for SqliteWriter {
         // synced: this is the durability point every acknowledgement waits for.
         tx.commit()?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{ENTRIES, LedgerStore, SqliteStore};
+    use rusqlite::StatementStatus;
+
+    #[test]
+    fn reads_with_a_new_limit_are_not_planned_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(dir.path()).unwrap();
+        for limit in [None, Some(1), Some(2), None, Some(3)] {
+            assert!(store.entries("s_a", limit).unwrap().is_empty());
+        }
+        // The pool hands back the connection that served them, with its
+        // cached statement.
+        let conn = store.read_connection().unwrap();
+        let stmt = conn.prepare_cached(ENTRIES).unwrap();
+        assert_eq!(stmt.get_status(StatementStatus::RePrepare), 0);
     }
 }
