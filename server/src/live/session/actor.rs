@@ -236,7 +236,10 @@ impl SessionActor {
     async fn load(&mut self) {
         let sid = self.info.id.clone();
         let read = move |c: &Catalog| Ok((c.people(&sid)?, c.action_of_session(&sid)?));
-        match self.registry.catalog.run(read).await {
+        // Sessions start in waves with their first joins: their reads take
+        // turns with the admissions on the catalogue's thread rather than
+        // each taking a thread of the blocking pool.
+        match self.registry.catalog.run_serial(read).await {
             Ok((people, action)) => {
                 self.info.facilitators = people
                     .iter()

@@ -7,6 +7,7 @@ use super::actor::SessionActor;
 use super::consent::RecState;
 use super::now_ms;
 use crate::live::outbound::{ConnectionControl, Outbound, QueueError, encode};
+use axum::extract::ws::Utf8Bytes;
 use cadre_protocol::api::Consents;
 use cadre_protocol::signalling::{ControlAction, LeaveReason, Me, Opaque, Peer, ServerMessage};
 use cadre_protocol::{ErrorCode, PROTOCOL_VERSION, Role};
@@ -129,12 +130,15 @@ impl SessionActor {
         self.routes
             .insert(&id, &member.connection_id, &member.control);
         let others: Vec<String> = self.members.keys().cloned().collect();
+        // The news differs only by who is polite: at most two texts, not
+        // one per member.
+        let mut texts: [Option<Utf8Bytes>; 2] = [None, None];
         for other in others {
             let peer = peer_view(&id, &member, &other);
-            self.send(
-                &other,
-                Outbound::Text(encode(&ServerMessage::PeerJoined { peer })),
-            );
+            let text = texts[usize::from(peer.polite)]
+                .get_or_insert_with(|| encode(&ServerMessage::PeerJoined { peer }))
+                .clone();
+            self.send(&other, Outbound::Text(text));
         }
         let facilitator = member.role == Role::Facilitator;
         let role = member.role;
