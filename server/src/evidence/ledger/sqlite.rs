@@ -49,9 +49,9 @@ CREATE TABLE IF NOT EXISTS entries (
 -- A person's consents without reading the session's whole log: the lobby
 -- asks for them, and a long session holds tens of thousands of entries.
 -- Partial: the connection and presence entries, nearly all of a log, stay
--- out of it, so recording one writes two b-trees rather than three (a
--- join's commit was a third index pages). Created on open, so older files
--- gain it, and their index of every entry by actor and kind is dropped.
+-- out of it, so recording one writes two b-trees rather than three.
+-- Created on open, so older files gain it, and their index of every entry
+-- by actor and kind is dropped.
 CREATE INDEX IF NOT EXISTS entries_consents ON entries(sid, actor, seq) WHERE kind = 'consent';
 DROP INDEX IF EXISTS entries_by_actor;
 CREATE TABLE IF NOT EXISTS tree_heads (
