@@ -478,6 +478,11 @@ macro_rules! say_err {
     ($($arg:tt)*) => { cadre_server::logging::print_err(format_args!($($arg)*)) };
 }
 
+/// See the workspace's `Cargo.toml` for why.
+#[cfg(not(target_env = "msvc"))]
+#[global_allocator]
+static ALLOCATOR: tikv_jemallocator::Jemalloc = tikv_jemallocator::Jemalloc;
+
 #[tokio::main]
 async fn main() -> std::process::ExitCode {
     // The configuration file's values are flags like the others: the log
