@@ -110,8 +110,6 @@ pub fn router(app: App) -> Router {
         .merge(enrolment::routes())
         .fallback(fallback)
         .layer(axum::extract::DefaultBodyLimit::max(MAX_BODY_BYTES))
-        .layer(axum::middleware::from_fn(no_store))
-        .layer(axum::middleware::from_fn_with_state(app.clone(), hsts))
         // Join links carry their token in the path: never leak it in Referer.
         .layer(SetResponseHeaderLayer::overriding(
             header::REFERRER_POLICY,
@@ -121,8 +119,14 @@ pub fn router(app: App) -> Router {
             header::X_CONTENT_TYPE_OPTIONS,
             HeaderValue::from_static("nosniff"),
         ))
-        // Outermost: every answer, refusals included, carries its id.
-        .layer(axum::middleware::from_fn(request_id::tag))
+        // Outermost: every answer, refusals included, carries its id and
+        // its caching and transport rules. One middleware for the three:
+        // each layer of `from_fn` boxes the request's future and clones the
+        // service behind it, on every request (a join among them).
+        .layer(axum::middleware::from_fn_with_state(
+            app.clone(),
+            every_answer,
+        ))
         .with_state(app)
 }
 
@@ -141,15 +145,34 @@ fn personal(path: &str) -> bool {
     .any(|prefix| path.starts_with(prefix))
 }
 
-/// `Cache-Control: no-store` on every personal answer, errors included, so
-/// that no browser or shared cache keeps a proof, a link or a report.
-async fn no_store(request: axum::extract::Request, next: axum::middleware::Next) -> Response {
+/// What every answer gets: its request id (and the span its handling is
+/// logged in), `Cache-Control: no-store` when it is [`personal`] (errors
+/// included, so that no browser or shared cache keeps a proof, a link or a
+/// report), and
+/// `Strict-Transport-Security` when it went over HTTPS: served by this
+/// process with `--tls-cert`, or by a trusted proxy that says so
+/// (`X-Forwarded-Proto: https`). Over plain HTTP browsers ignore HSTS.
+async fn every_answer(
+    State(app): State<App>,
+    request: axum::extract::Request,
+    next: axum::middleware::Next,
+) -> Response {
     let personal = personal(request.uri().path());
-    let mut response = next.run(request).await;
+    let secure = app.serves_tls()
+        || request
+            .extensions()
+            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
+            .is_some_and(|peer| app.client_address(peer.0, request.headers()).https);
+    let mut response = request_id::tag(request, next).await;
+    let headers = response.headers_mut();
     if personal {
-        response
-            .headers_mut()
-            .insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    if secure {
+        headers.insert(
+            header::STRICT_TRANSPORT_SECURITY,
+            HeaderValue::from_static(HSTS),
+        );
     }
     response
 }
@@ -159,29 +182,6 @@ async fn no_store(request: axum::extract::Request, next: axum::middleware::Next)
 /// a hostile network. No `includeSubDomains`: other names of the
 /// organisation's domain are none of cadre's business.
 const HSTS: &str = "max-age=31536000";
-
-/// `Strict-Transport-Security` on answers that went over HTTPS: served by
-/// this process with `--tls-cert`, or by a trusted proxy that says so
-/// (`X-Forwarded-Proto: https`). Over plain HTTP browsers ignore it.
-async fn hsts(
-    State(app): State<App>,
-    request: axum::extract::Request,
-    next: axum::middleware::Next,
-) -> Response {
-    let secure = app.serves_tls()
-        || request
-            .extensions()
-            .get::<axum::extract::ConnectInfo<std::net::SocketAddr>>()
-            .is_some_and(|peer| app.client_address(peer.0, request.headers()).https);
-    let mut response = next.run(request).await;
-    if secure {
-        response.headers_mut().insert(
-            header::STRICT_TRANSPORT_SECURITY,
-            HeaderValue::from_static(HSTS),
-        );
-    }
-    response
-}
 
 async fn create_session(
     _: StaffOrOrganiser,
