@@ -722,11 +722,27 @@ impl Catalog {
 
     /// Records a session's control state (suspended, ended…).
     pub fn set_state(&self, sid: &str, state: SessionState) -> CatalogResult<()> {
+        self.write_state(sid, state, true)
+    }
+
+    /// [`Catalog::set_state`] for a state the ledger already holds (the
+    /// server's start of a session, a catch-up): written without waiting
+    /// for the disk (`Sql::execute_unsynced`). Should a power cut lose it,
+    /// the session's next load reads the ledger's last decision and
+    /// writes it again.
+    pub fn note_state(&self, sid: &str, state: SessionState) -> CatalogResult<()> {
+        self.write_state(sid, state, false)
+    }
+
+    fn write_state(&self, sid: &str, state: SessionState, synced: bool) -> CatalogResult<()> {
+        const SQL: &str = "UPDATE sessions SET state = ?1 WHERE id = ?2";
         let n = self.with_sql(|db| {
-            db.execute(
-                "UPDATE sessions SET state = ?1 WHERE id = ?2",
-                &sql_params![state.as_str(), sid],
-            )
+            let params = sql_params![state.as_str(), sid];
+            if synced {
+                db.execute(SQL, &params)
+            } else {
+                db.execute_unsynced(SQL, &params)
+            }
         })?;
         if n == 0 {
             return Err(CatalogError::NotFound(format!("no session {sid}")));

@@ -291,6 +291,15 @@ pub trait Sql {
     /// Runs a query; every row.
     fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, SqlError>;
 
+    /// [`Sql::execute`] for a write that the caller can rebuild from
+    /// elsewhere if a power cut loses it. On SQLite, outside a transaction,
+    /// it commits without waiting for the disk: a crash of the process
+    /// loses nothing, and the next synced commit makes it durable. Elsewhere
+    /// it commits like any other statement.
+    fn execute_unsynced(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, SqlError> {
+        self.execute(sql, params)
+    }
+
     /// Runs a query; its first row, if any.
     fn query_opt(&self, sql: &str, params: &[Param<'_>]) -> Result<Option<Row>, SqlError> {
         Ok(self.query(sql, params)?.into_iter().next())
@@ -316,6 +325,22 @@ impl Sql for rusqlite::Connection {
             .prepare_cached(sql)?
             .execute(rusqlite::params_from_iter(params))?;
         Ok(n as u64)
+    }
+
+    fn execute_unsynced(&self, sql: &str, params: &[Param<'_>]) -> Result<u64, SqlError> {
+        if !self.is_autocommit() {
+            // Inside a transaction: its commit decides.
+            return Sql::execute(self, sql, params);
+        }
+        // In WAL mode, NORMAL commits to the log without syncing it; the
+        // connection is back to FULL before anyone else can use it. Kept
+        // prepared, as the statement itself.
+        Sql::execute(self, "PRAGMA synchronous = NORMAL", &[])?;
+        let n = Sql::execute(self, sql, params);
+        let restored = Sql::execute(self, "PRAGMA synchronous = FULL", &[]);
+        let n = n?;
+        restored?;
+        Ok(n)
     }
 
     fn query(&self, sql: &str, params: &[Param<'_>]) -> Result<Vec<Row>, SqlError> {
@@ -512,6 +537,33 @@ mod tests {
             dollar_placeholders("x = 'it''s ?' AND y = ?"),
             "x = 'it''s ?' AND y = $1"
         );
+    }
+
+    #[test]
+    fn an_unsynced_write_commits_and_leaves_the_connection_synced() {
+        let dir = tempfile::tempdir().unwrap();
+        let conn = rusqlite::Connection::open(dir.path().join("t.sqlite3")).unwrap();
+        conn.pragma_update(None, "journal_mode", "WAL").unwrap();
+        conn.pragma_update(None, "synchronous", "FULL").unwrap();
+        conn.execute_batch("CREATE TABLE t (k TEXT PRIMARY KEY)")
+            .unwrap();
+        let synchronous = |c: &rusqlite::Connection| -> i64 {
+            c.pragma_query_value(None, "synchronous", |r| r.get(0))
+                .unwrap()
+        };
+        let n = conn
+            .execute_unsynced("INSERT INTO t (k) VALUES (?1)", &sql_params!["a"])
+            .unwrap();
+        assert_eq!(n, 1);
+        assert_eq!(synchronous(&conn), 2, "FULL again after the write");
+        // Committed: another connection sees it.
+        let other = rusqlite::Connection::open(dir.path().join("t.sqlite3")).unwrap();
+        let rows = Sql::query(&other, "SELECT k FROM t", &[]).unwrap();
+        assert_eq!(rows.len(), 1);
+        // A refused write leaves the connection synced too.
+        let refused = conn.execute_unsynced("INSERT INTO t (k) VALUES (?1)", &sql_params!["a"]);
+        assert!(refused.is_err());
+        assert_eq!(synchronous(&conn), 2, "FULL again after a refusal");
     }
 
     #[test]

@@ -507,3 +507,98 @@ async fn a_persons_evidence_carries_the_sessions_course_and_nothing_about_others
         "Claire's evidence has the course she decided"
     );
 }
+
+/// Sets a session's state (and window, when given) in the stopped server's
+/// catalogue, as a power cut after the ledger's sync but before the
+/// catalogue's write would leave it.
+fn catalogue_behind(server: &TestServer, sid: &str, state: &str, window: Option<(i64, i64)>) {
+    let db = rusqlite::Connection::open(server.data_file("cadre.sqlite3")).expect("the catalogue");
+    let n = db
+        .execute(
+            "UPDATE sessions SET state = ?1 WHERE id = ?2",
+            rusqlite::params![state, sid],
+        )
+        .expect("set the state");
+    assert_eq!(n, 1);
+    if let Some((start, end)) = window {
+        db.execute(
+            "UPDATE sessions SET planned_start = ?1, planned_end = ?2 WHERE id = ?3",
+            rusqlite::params![start, end, sid],
+        )
+        .expect("set the window");
+    }
+}
+
+#[tokio::test]
+async fn a_start_the_catalogue_lost_is_caught_up_from_the_ledger_and_not_recorded_twice() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE).await;
+    let sid = session.id.clone();
+    let claire = server.join(&session, "Claire Martin").await;
+    assert_eq!(claire.welcome["session"]["state"], "running");
+    drop(claire);
+    server.stop().await;
+    catalogue_behind(&server, &sid, "scheduled", None);
+
+    let again = server.restart_with(|_| {}).await;
+    let (_, view) = again.get(&format!("/api/sessions/{sid}")).await;
+    assert_eq!(view["state"], "scheduled", "the catalogue is behind");
+    let karim = again.join(&session, "Karim Benali").await;
+    assert_eq!(karim.welcome["session"]["state"], "running");
+    let states = again.ledger_entries(&sid, "session_state").await;
+    let actions: Vec<&serde_json::Value> = states.iter().map(|e| &e["payload"]["action"]).collect();
+    assert_eq!(actions, [&json!("start")], "started once: {states:?}");
+    let (_, view) = again.get(&format!("/api/sessions/{sid}")).await;
+    assert_eq!(view["state"], "running", "the catalogue caught up");
+    drop(karim);
+}
+
+#[tokio::test]
+async fn a_postponement_the_catalogue_lost_is_caught_up_with_its_window() {
+    let server = TestServer::start().await;
+    let session = server.create_session(&PEOPLE).await;
+    let sid = session.id.clone();
+    let (_, before) = server.get(&format!("/api/sessions/{sid}")).await;
+    let mut claire = server.join(&session, "Claire Martin").await;
+    let start = chrono::Utc::now() + chrono::Duration::days(7);
+    let end = start + chrono::Duration::hours(3);
+    claire
+        .send_json(&json!({
+            "type": "control", "action": "postpone", "reason": "Salle indisponible",
+            "start": rfc3339(start), "end": rfc3339(end),
+        }))
+        .await;
+    claire.session_notice("postpone").await;
+    drop(claire);
+    server.stop().await;
+    // Back to the running session in its first window.
+    let old = |k: &str| {
+        chrono::DateTime::parse_from_rfc3339(before[k].as_str().expect("a date"))
+            .expect("RFC 3339")
+            .timestamp_millis()
+    };
+    catalogue_behind(
+        &server,
+        &sid,
+        "running",
+        Some((old("planned_start"), old("planned_end"))),
+    );
+
+    let again = server.restart_with(|_| {}).await;
+    let karim = again.join(&session, "Karim Benali").await;
+    let info = &karim.welcome["session"];
+    assert_eq!(info["state"], "postponed", "{info}");
+    assert_eq!(info["planned_start"], rfc3339(start), "{info}");
+    let states = again.ledger_entries(&sid, "session_state").await;
+    let actions: Vec<&serde_json::Value> = states.iter().map(|e| &e["payload"]["action"]).collect();
+    assert_eq!(
+        actions,
+        [&json!("start"), &json!("postpone")],
+        "nothing started in the old window: {states:?}"
+    );
+    let (_, view) = again.get(&format!("/api/sessions/{sid}")).await;
+    assert_eq!(view["state"], "postponed");
+    assert_eq!(view["planned_start"], rfc3339(start));
+    assert_eq!(view["planned_end"], rfc3339(end));
+    drop(karim);
+}

@@ -270,6 +270,8 @@ impl SessionActor {
                     .iter()
                     .filter_map(|e| Entry::parse(&e.text).ok())
                     .collect();
+                // Before anything reads the state or the window.
+                self.catch_up_state(&entries).await;
                 if entries.len() == stored.len() {
                     self.load_consents(&entries);
                 } else {

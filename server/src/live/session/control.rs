@@ -161,6 +161,50 @@ impl SessionActor {
         }
     }
 
+    /// The log's last decision is the session's state: the catalogue's
+    /// copy is written after it (and not synced at a start), so a crash
+    /// between the two leaves the catalogue behind. Caught up here, before
+    /// the actor decides anything on it (a second start, say), the
+    /// postponement's window with it.
+    pub(super) async fn catch_up_state(&mut self, entries: &[Entry]) {
+        let Some((state, window)) = last_decision(entries) else {
+            return;
+        };
+        let moved = window.filter(|(start, end)| {
+            (start.timestamp_millis(), end.timestamp_millis())
+                != (self.schedule.planned_start, self.schedule.planned_end)
+        });
+        if state == self.info.state && moved.is_none() {
+            return;
+        }
+        warn!(
+            catalogue = self.info.state.as_str(),
+            ledger = state.as_str(),
+            "the catalogue was behind the ledger on this session's state; catching it up"
+        );
+        self.info.state = state;
+        if let Some((start, end)) = moved {
+            self.info.planned_start = rfc3339(start);
+            self.info.planned_end = rfc3339(end);
+            self.schedule.planned_start = start.timestamp_millis();
+            self.schedule.planned_end = end.timestamp_millis();
+        }
+        let sid = self.info.id.clone();
+        let stored = self
+            .registry
+            .catalog
+            .run_serial(move |c| match moved {
+                Some((start, end)) if state == SessionState::Postponed => {
+                    c.postpone(&sid, start, end)
+                }
+                _ => c.note_state(&sid, state),
+            })
+            .await;
+        if let Err(e) = stored {
+            warn!("the catalogue could not catch up with the ledger: {e}");
+        }
+    }
+
     /// The latest state decision in the log, shown to whoever joins (the
     /// names come from the catalogue).
     pub(super) fn load_notice(&mut self, entries: &[Entry]) {
@@ -365,11 +409,15 @@ impl SessionActor {
             // again on its tick.
             return;
         }
+        // The ledger holds the start: the catalogue's copy is not synced
+        // (a wave of sessions starting would each wait for the disk), and
+        // a lost one is caught up at the next load (`catch_up_state`).
+        // On the catalogue's thread, in turn with the wave's admissions.
         let sid = self.info.id.clone();
         let stored = self
             .registry
             .catalog
-            .run(move |c| c.set_state(&sid, SessionState::Running))
+            .run_serial(move |c| c.note_state(&sid, SessionState::Running))
             .await;
         if let Err(e) = stored {
             warn!("the catalogue could not store the start: {e}");
@@ -592,6 +640,30 @@ pub(super) fn starts_now(
         && window.0 <= now
         && now < window.1
         && matches!(state, SessionState::Open | SessionState::Postponed)
+}
+
+/// The state the log's last `session_state` entry moved the session to,
+/// and the new window when it was a postponement.
+type Decision = (
+    SessionState,
+    Option<(chrono::DateTime<chrono::Utc>, chrono::DateTime<chrono::Utc>)>,
+);
+
+fn last_decision(entries: &[Entry]) -> Option<Decision> {
+    let last = entries
+        .iter()
+        .filter(|e| e.kind == kind::SESSION_STATE)
+        .max_by_key(|e| e.seq)?;
+    let p = last.payload_value();
+    let state = serde_json::from_value::<SessionState>(p.get("to")?.clone()).ok()?;
+    let at = |k: &str| {
+        p.get(k)
+            .and_then(|v| v.as_str())
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok())
+            .map(|t| t.with_timezone(&chrono::Utc))
+    };
+    let window = at("planned_start").zip(at("planned_end"));
+    Some((state, window))
 }
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {
