@@ -146,11 +146,10 @@ fn personal(path: &str) -> bool {
 }
 
 /// What every answer gets: its request id (and the span its handling is
-/// logged in), `Cache-Control: no-store` when it is [`personal`] (errors
+/// logged in); `Cache-Control: no-store` when it is [`personal`], errors
 /// included, so that no browser or shared cache keeps a proof, a link or a
-/// report), and
-/// `Strict-Transport-Security` when it went over HTTPS: served by this
-/// process with `--tls-cert`, or by a trusted proxy that says so
+/// report; and `Strict-Transport-Security` when it went over HTTPS, served
+/// by this process with `--tls-cert` or by a trusted proxy that says so
 /// (`X-Forwarded-Proto: https`). Over plain HTTP browsers ignore HSTS.
 async fn every_answer(
     State(app): State<App>,
