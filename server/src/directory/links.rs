@@ -677,7 +677,16 @@ mod tests {
         let mut sponsor = claims(now - 10, now + 3600);
         sponsor.aud = SPONSOR_AUDIENCE.into();
         let sponsor = signer.mint(&sponsor).unwrap();
+        // The same kid and claims under a header naming another algorithm.
+        let kid = jsonwebtoken::decode_header(&token).unwrap().kid;
+        let header = serde_json::json!({"typ": "JWT", "alg": "HS256", "kid": kid});
+        let (_, rest) = token.split_once('.').unwrap();
+        let other_alg = format!(
+            "{}.{rest}",
+            URL_SAFE_NO_PAD.encode(serde_json::to_vec(&header).unwrap())
+        );
         for (what, token) in [
+            ("another algorithm", other_alg),
             ("expired", expired),
             ("not yet valid", early),
             ("another kid", elsewhere),

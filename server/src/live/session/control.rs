@@ -208,11 +208,9 @@ impl SessionActor {
     /// The latest state decision in the log, shown to whoever joins (the
     /// names come from the catalogue).
     pub(super) fn load_notice(&mut self, entries: &[Entry]) {
-        let last = entries
-            .iter()
-            .filter(|e| e.kind == kind::SESSION_STATE)
-            .max_by_key(|e| e.seq);
-        let Some(e) = last else { return };
+        let Some(e) = last_state_entry(entries) else {
+            return;
+        };
         let p = e.payload_value();
         let text = |k: &str| p.get(k).and_then(|v| v.as_str()).map(str::to_owned);
         let parse = |k: &str| {
@@ -650,11 +648,7 @@ type Decision = (
 );
 
 fn last_decision(entries: &[Entry]) -> Option<Decision> {
-    let last = entries
-        .iter()
-        .filter(|e| e.kind == kind::SESSION_STATE)
-        .max_by_key(|e| e.seq)?;
-    let p = last.payload_value();
+    let p = last_state_entry(entries)?.payload_value();
     let state = serde_json::from_value::<SessionState>(p.get("to")?.clone()).ok()?;
     let at = |k: &str| {
         p.get(k)
@@ -664,6 +658,14 @@ fn last_decision(entries: &[Entry]) -> Option<Decision> {
     };
     let window = at("planned_start").zip(at("planned_end"));
     Some((state, window))
+}
+
+/// The log's last `session_state` entry.
+fn last_state_entry(entries: &[Entry]) -> Option<&Entry> {
+    entries
+        .iter()
+        .filter(|e| e.kind == kind::SESSION_STATE)
+        .max_by_key(|e| e.seq)
 }
 
 fn rfc3339(t: chrono::DateTime<chrono::Utc>) -> String {

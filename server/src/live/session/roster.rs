@@ -134,9 +134,11 @@ impl SessionActor {
         // one per member.
         let mut texts: [Option<Utf8Bytes>; 2] = [None, None];
         for other in others {
-            let peer = peer_view(&id, &member, &other);
-            let text = texts[usize::from(peer.polite)]
-                .get_or_insert_with(|| encode(&ServerMessage::PeerJoined { peer }))
+            let text = texts[usize::from(polite(&other, &id))]
+                .get_or_insert_with(|| {
+                    let peer = peer_view(&id, &member, &other);
+                    encode(&ServerMessage::PeerJoined { peer })
+                })
                 .clone();
             self.send(&other, Outbound::Text(text));
         }
@@ -372,9 +374,14 @@ fn peer_view(id: &str, m: &Member, viewer: &str) -> Peer {
         name: m.name.clone(),
         role: m.role,
         connection_id: m.connection_id.clone(),
-        // Both sides compare the same two ids, so exactly one is polite.
-        polite: viewer < id,
+        polite: polite(viewer, id),
         camera: m.camera,
         microphone: m.microphone,
     }
+}
+
+/// Whether `viewer` is the polite side towards `id`: both sides compare
+/// the same two ids, so exactly one is.
+fn polite(viewer: &str, id: &str) -> bool {
+    viewer < id
 }
